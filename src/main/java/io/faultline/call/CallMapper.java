@@ -1,0 +1,344 @@
+package io.faultline.call;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.common.Redactor;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * Maps one LiteLLM {@code StandardLoggingPayload} (as the generic_api logger or the Faultline plugin sends it) to an
+ * {@link LlmCall}. Known fields are type-checked so that a wrong type names the field; unknown fields are ignored
+ * because LiteLLM adds fields in every release.
+ */
+@ApplicationScoped
+public class CallMapper {
+
+    static final int MAX_ID_LENGTH = 200;
+    static final int MAX_TEXT_LENGTH = 300;
+    static final int MAX_METADATA_BYTES = 4096;
+    private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
+    private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
+
+    /** Exception classes of LiteLLM and the HTTP status they stand for, when the payload carries no status. */
+    private static final Map<String, Integer> STATUS_BY_ERROR_CLASS = Map.ofEntries(
+            Map.entry("BadRequestError", 400), Map.entry("ContextWindowExceededError", 400),
+            Map.entry("ContentPolicyViolationError", 400), Map.entry("AuthenticationError", 401),
+            Map.entry("PermissionDeniedError", 403), Map.entry("NotFoundError", 404), Map.entry("Timeout", 408),
+            Map.entry("UnprocessableEntityError", 422), Map.entry("RateLimitError", 429),
+            Map.entry("InternalServerError", 500), Map.entry("BadGatewayError", 502),
+            Map.entry("ServiceUnavailableError", 503));
+
+    private final ObjectMapper json;
+
+    public CallMapper(ObjectMapper json) {
+        this.json = json;
+    }
+
+    public LlmCall map(JsonNode payload) {
+        if (payload == null || !payload.isObject()) {
+            throw new InvalidPayloadException("$", "expected a StandardLoggingPayload object");
+        }
+        String callId = requiredText(payload, "id");
+        if (callId.length() > MAX_ID_LENGTH) {
+            throw new InvalidPayloadException("id", "longer than " + MAX_ID_LENGTH + " characters");
+        }
+        String status = requiredText(payload, "status");
+        boolean success = switch (status) {
+            case "success" -> true;
+            case "failure" -> false;
+            default -> throw new InvalidPayloadException("status", "must be 'success' or 'failure', was '"
+                    + Redactor.mask(status, 40) + "'");
+        };
+        double start = requiredNumber(payload, "startTime");
+        Double end = optionalNumber(payload, "endTime");
+        Double completionStart = optionalNumber(payload, "completionStartTime");
+        if (end == null || end < start) {
+            end = start;
+        }
+        JsonNode error = object(payload, "error_information");
+        JsonNode hidden = object(payload, "hidden_params");
+        JsonNode metadata = object(payload, "metadata");
+        JsonNode plugin = object(payload, "faultline");
+        JsonNode response = payload.get("response");
+
+        String provider = provider(text(payload, "custom_llm_provider"), text(error, "llm_provider"),
+                text(payload, "model"));
+        String model = limit(text(payload, "model"), MAX_ID_LENGTH);
+        String deployment = firstNonBlank(text(payload, "model_id"), text(hidden, "model_id"));
+        if (deployment == null) {
+            deployment = provider + ":" + (model == null ? "unknown" : model);
+        }
+        String errorClass = limit(firstNonBlank(text(error, "error_class"), text(plugin, "exception_class")), 100);
+        String errorCode = limit(text(error, "error_code"), 100);
+        String errorMessage = firstNonBlank(text(error, "error_message"), text(payload, "error_str"));
+        boolean stream = bool(payload, "stream", false);
+
+        JsonNode usage = response != null ? response.path("usage") : null;
+        ResponseShape shape = ResponseShape.of(response);
+
+        Map<String, String> headers = new TreeMap<>();
+        collectHeaders(hidden == null ? null : hidden.get("additional_headers"), headers);
+        collectHeaders(plugin == null ? null : plugin.get("response_headers"), headers);
+
+        double latencyMs = Math.max(0, (end - start) * 1000.0);
+        Double ttftMs = stream && completionStart != null && completionStart > start
+                ? (completionStart - start) * 1000.0 : null;
+
+        return new LlmCall(
+                callId,
+                limit(text(payload, "trace_id"), MAX_ID_LENGTH),
+                instant(start),
+                instant(end),
+                provider,
+                model,
+                limit(text(payload, "model_group"), MAX_ID_LENGTH),
+                limit(deployment, MAX_ID_LENGTH),
+                limit(firstNonBlank(text(payload, "api_base"), text(hidden, "api_base")), MAX_ID_LENGTH),
+                limit(text(payload, "call_type"), 60),
+                stream,
+                success,
+                httpStatus(plugin, errorCode, errorClass, success),
+                errorClass,
+                errorCode,
+                Redactor.mask(errorMessage, MAX_TEXT_LENGTH),
+                latencyMs,
+                ttftMs,
+                count(payload, "prompt_tokens"),
+                count(payload, "completion_tokens"),
+                usageCount(usage, "completion_tokens_details", "reasoning_tokens"),
+                usageCount(usage, "prompt_tokens_details", "cached_tokens"),
+                optionalNumber(payload, "response_cost") == null ? 0.0 : optionalNumber(payload, "response_cost"),
+                payload.hasNonNull("cache_hit") ? bool(payload, "cache_hit", false) : null,
+                limit(shape.finishReason(), 40),
+                shape.chars(),
+                shape.parsed(),
+                limit(userRef(payload, metadata), MAX_ID_LENGTH),
+                limit(text(metadata, "user_api_key_team_id"), MAX_ID_LENGTH),
+                limit(text(metadata, "user_api_key_hash"), MAX_ID_LENGTH),
+                headers,
+                requesterMetadata(metadata));
+    }
+
+    private static String provider(String custom, String fromError, String model) {
+        String raw = firstNonBlank(custom, fromError);
+        if (raw == null && model != null && model.contains("/")) {
+            raw = model.substring(0, model.indexOf('/'));
+        }
+        if (raw == null) {
+            // No provider at all means LiteLLM refused the call itself (bad key, unknown model, its own limits).
+            return "litellm";
+        }
+        String normalized = raw.trim().toLowerCase(Locale.ROOT);
+        return LABEL_SAFE.matcher(normalized).matches() ? normalized : "other";
+    }
+
+    private static Integer httpStatus(JsonNode plugin, String errorCode, String errorClass, boolean success) {
+        if (plugin != null && plugin.path("http_status").canConvertToInt() && plugin.path("http_status").isNumber()) {
+            return plugin.get("http_status").intValue();
+        }
+        if (success) {
+            return 200;
+        }
+        if (errorCode != null && errorCode.matches("\\d{3}")) {
+            return Integer.parseInt(errorCode);
+        }
+        return errorClass == null ? null : STATUS_BY_ERROR_CLASS.get(errorClass);
+    }
+
+    private static void collectHeaders(JsonNode node, Map<String, String> into) {
+        if (node == null || !node.isObject()) {
+            return;
+        }
+        node.fields().forEachRemaining(entry -> {
+            String name = entry.getKey().toLowerCase(Locale.ROOT);
+            if (name.startsWith(PROVIDER_HEADER_PREFIX)) {
+                name = name.substring(PROVIDER_HEADER_PREFIX.length());
+            }
+            // LiteLLM's typed header fields use underscores (x_ratelimit_remaining_tokens).
+            name = name.replace('_', '-');
+            if (isRateLimitHeader(name) && entry.getValue().isValueNode() && !entry.getValue().isNull()) {
+                into.putIfAbsent(name, limit(entry.getValue().asText(), 64));
+            }
+        });
+    }
+
+    static boolean isRateLimitHeader(String name) {
+        return name.startsWith("x-ratelimit-") || name.startsWith("anthropic-ratelimit-")
+                || name.equals("retry-after") || name.equals("retry-after-ms") || name.equals("x-should-retry");
+    }
+
+    private static String userRef(JsonNode payload, JsonNode metadata) {
+        String user = firstNonBlank(text(payload, "end_user"), text(metadata, "user_api_key_end_user_id"),
+                text(metadata, "user_api_key_user_id"));
+        if (user != null) {
+            return user;
+        }
+        String keyHash = text(metadata, "user_api_key_hash");
+        return keyHash == null ? null : "key:" + keyHash.substring(0, Math.min(16, keyHash.length()));
+    }
+
+    private Map<String, Object> requesterMetadata(JsonNode metadata) {
+        JsonNode requester = metadata == null ? null : metadata.get("requester_metadata");
+        if (requester == null || !requester.isObject() || requester.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            byte[] bytes = json.writeValueAsBytes(requester);
+            if (bytes.length > MAX_METADATA_BYTES) {
+                return Map.of("_dropped", "requester_metadata larger than " + MAX_METADATA_BYTES + " bytes");
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> map = json.convertValue(requester, LinkedHashMap.class);
+            return map;
+        } catch (Exception e) {
+            return Map.of("_dropped", "requester_metadata not serialisable");
+        }
+    }
+
+    private static JsonNode object(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isObject()) {
+            throw new InvalidPayloadException(field, "expected an object, got " + kind(value));
+        }
+        return value;
+    }
+
+    private static String requiredText(JsonNode node, String field) {
+        String value = text(node, field);
+        if (value == null || value.isBlank()) {
+            throw new InvalidPayloadException(field, "required");
+        }
+        return value;
+    }
+
+    static String text(JsonNode node, String field) {
+        if (node == null) {
+            return null;
+        }
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (value.isTextual()) {
+            return value.textValue();
+        }
+        if (value.isNumber() || value.isBoolean()) {
+            return value.asText();
+        }
+        throw new InvalidPayloadException(field, "expected a string, got " + kind(value));
+    }
+
+    private static double requiredNumber(JsonNode node, String field) {
+        Double value = optionalNumber(node, field);
+        if (value == null) {
+            throw new InvalidPayloadException(field, "required (epoch seconds)");
+        }
+        return value;
+    }
+
+    private static Double optionalNumber(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        double number;
+        if (value.isNumber()) {
+            number = value.doubleValue();
+        } else if (value.isTextual()) {
+            try {
+                number = Double.parseDouble(value.textValue());
+            } catch (NumberFormatException e) {
+                throw new InvalidPayloadException(field, "expected a number, got '" + Redactor.mask(value.textValue(), 40)
+                        + "'");
+            }
+        } else {
+            throw new InvalidPayloadException(field, "expected a number, got " + kind(value));
+        }
+        if (Double.isNaN(number) || Double.isInfinite(number) || number < 0) {
+            throw new InvalidPayloadException(field, "must be a finite number >= 0");
+        }
+        return number;
+    }
+
+    private static long count(JsonNode node, String field) {
+        Double value = optionalNumber(node, field);
+        return value == null ? 0 : (long) Math.min(value, Long.MAX_VALUE);
+    }
+
+    private static long usageCount(JsonNode usage, String details, String field) {
+        if (usage == null || !usage.isObject()) {
+            return 0;
+        }
+        JsonNode value = usage.path(details).path(field);
+        return value.isNumber() && value.longValue() > 0 ? value.longValue() : 0;
+    }
+
+    private static boolean bool(JsonNode node, String field, boolean fallback) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (!value.isBoolean()) {
+            throw new InvalidPayloadException(field, "expected true or false, got " + kind(value));
+        }
+        return value.booleanValue();
+    }
+
+    private static Instant instant(double epochSeconds) {
+        long micros = Math.round(epochSeconds * 1_000_000d);
+        return Instant.ofEpochSecond(micros / 1_000_000, (micros % 1_000_000) * 1000);
+    }
+
+    private static String firstNonBlank(String... values) {
+        for (String value : values) {
+            if (value != null && !value.isBlank()) {
+                return value;
+            }
+        }
+        return null;
+    }
+
+    private static String limit(String value, int max) {
+        return value == null || value.length() <= max ? value : value.substring(0, max);
+    }
+
+    private static String kind(JsonNode value) {
+        return value.getNodeType().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** What the classifier needs to know about the answer without keeping it. */
+    record ResponseShape(String finishReason, int chars, boolean parsed) {
+
+        static ResponseShape of(JsonNode response) {
+            if (response == null || response.isNull()) {
+                return new ResponseShape(null, 0, false);
+            }
+            if (response.isTextual()) {
+                return new ResponseShape(null, response.textValue().length(), false);
+            }
+            JsonNode choices = response.path("choices");
+            if (!choices.isArray() || choices.isEmpty()) {
+                // Embeddings and other call types have no choices; they parsed if they are an object with data.
+                return new ResponseShape(null, 0, response.isObject() && response.has("data"));
+            }
+            JsonNode first = choices.get(0);
+            String finish = first.path("finish_reason").isTextual() ? first.get("finish_reason").textValue() : null;
+            JsonNode message = first.path("message");
+            int chars = message.path("content").isTextual() ? message.get("content").textValue().length() : 0;
+            if (chars == 0 && message.path("tool_calls").isArray() && !message.get("tool_calls").isEmpty()) {
+                chars = message.get("tool_calls").toString().length();
+            }
+            return new ResponseShape(finish, chars, true);
+        }
+    }
+}

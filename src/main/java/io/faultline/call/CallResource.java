@@ -1,0 +1,104 @@
+package io.faultline.call;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.JsonBodies;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Ingest of LiteLLM call logs: the plugin's batches, or LiteLLM's own generic_api logger with json_array. */
+@Path("/api/v1/calls")
+@Tag(name = "calls")
+public class CallResource {
+
+    private final ObjectMapper json;
+    private final CallMapper mapper;
+    private final IngestService ingest;
+    private final IngestMetrics metrics;
+    private final IngestConfig config;
+
+    public CallResource(ObjectMapper json, CallMapper mapper, IngestService ingest, IngestMetrics metrics,
+            IngestConfig config) {
+        this.json = json;
+        this.mapper = mapper;
+        this.ingest = ingest;
+        this.metrics = metrics;
+        this.config = config;
+    }
+
+    /** One item the batch could not take, by its position in the array. */
+    public record Rejected(int index, String callId, String reason) {
+    }
+
+    /** Answered only after the accepted calls are committed. */
+    public record IngestReceipt(int received, int accepted, int duplicates, List<Rejected> rejected, int failures,
+            int episodesOpened) {
+    }
+
+    @POST
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Ingest a JSON array of LiteLLM StandardLoggingPayload objects")
+    public IngestReceipt ingest(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) Long contentLength) {
+        JsonNode root = JsonBodies.read(json, body, contentLength, config.maxBodyBytes());
+        if (!root.isArray()) {
+            throw ApiProblem.badRequest("$", "Expected a JSON array of StandardLoggingPayload objects (LiteLLM"
+                    + " generic_api with log_format: json_array), got " + root.getNodeType().name().toLowerCase());
+        }
+        if (root.size() > config.maxBatchItems()) {
+            throw new ApiProblem(413, "Batch too large", "The batch has " + root.size() + " items; at most "
+                    + config.maxBatchItems() + " are accepted per request (faultline.ingest.max-batch-items).");
+        }
+        List<LlmCall> valid = new ArrayList<>(root.size());
+        List<Rejected> rejected = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        int duplicatesInBatch = 0;
+        for (int i = 0; i < root.size(); i++) {
+            JsonNode item = root.get(i);
+            try {
+                LlmCall call = mapper.map(item);
+                if (seen.add(call.callId())) {
+                    valid.add(call);
+                } else {
+                    duplicatesInBatch++;
+                }
+            } catch (InvalidPayloadException e) {
+                rejected.add(new Rejected(i, idOf(item), e.getMessage()));
+            }
+        }
+        metrics.rejected(rejected.size());
+        if (valid.isEmpty() && !rejected.isEmpty()) {
+            throw new ApiProblem(422, "No valid call in batch", "All " + rejected.size()
+                    + " items were rejected; see errors.", rejected.stream()
+                    .map(r -> Map.<String, Object>of("index", r.index(), "message", r.reason())).toList());
+        }
+        IngestService.Stored stored = ingest.store(valid);
+        metrics.stored(stored);
+        int duplicates = valid.size() - stored.inserted().size() + duplicatesInBatch;
+        metrics.duplicates(duplicates);
+        int opened = (int) stored.episodes().stream().filter(e -> e.opened()).count();
+        return new IngestReceipt(root.size(), stored.inserted().size(), duplicates, rejected,
+                stored.failures().size(), opened);
+    }
+
+    private static String idOf(JsonNode item) {
+        JsonNode id = item == null ? null : item.get("id");
+        return id != null && id.isTextual() && id.textValue().length() <= CallMapper.MAX_ID_LENGTH ? id.textValue()
+                : null;
+    }
+}

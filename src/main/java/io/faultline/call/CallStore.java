@@ -1,0 +1,132 @@
+package io.faultline.call;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Writes calls with one multi-row {@code INSERT ... ON CONFLICT DO NOTHING RETURNING} per chunk: a single round
+ * trip that also tells which calls were new, so that resends are idempotent and classified only once.
+ */
+@ApplicationScoped
+public class CallStore {
+
+    private static final String[] COLUMNS = { "call_id", "started_at", "ended_at", "trace_id", "provider", "model",
+            "model_group", "deployment", "api_base", "call_type", "stream", "success", "http_status", "error_class",
+            "error_code", "error_message", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens",
+            "reasoning_tokens", "cached_tokens", "cost_usd", "cache_hit", "finish_reason", "response_chars",
+            "user_ref", "team_id", "api_key_hash", "rate_limit_headers", "requester_metadata", "received_at" };
+    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 32 columns stays well below.
+    static final int CHUNK = 500;
+
+    private static final String ROW = "(" + String.join(",", placeholders()) + ")";
+
+    private final ObjectMapper json;
+
+    public CallStore(ObjectMapper json) {
+        this.json = json;
+    }
+
+    /** Inserts the calls and returns the ids that were new (the others were resends). */
+    public Set<String> insert(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+        Set<String> inserted = new HashSet<>(calls.size() * 2);
+        for (int from = 0; from < calls.size(); from += CHUNK) {
+            List<LlmCall> chunk = calls.subList(from, Math.min(calls.size(), from + CHUNK));
+            try (PreparedStatement insert = connection.prepareStatement(sqlFor(chunk.size()))) {
+                int p = 1;
+                Timestamp received = Timestamp.from(receivedAt);
+                for (LlmCall call : chunk) {
+                    p = bind(insert, p, call, received);
+                }
+                try (ResultSet rs = insert.executeQuery()) {
+                    while (rs.next()) {
+                        inserted.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        return inserted;
+    }
+
+    private int bind(PreparedStatement st, int p, LlmCall c, Timestamp received) throws SQLException {
+        st.setString(p++, c.callId());
+        st.setTimestamp(p++, Timestamp.from(c.startedAt()));
+        st.setTimestamp(p++, Timestamp.from(c.endedAt()));
+        st.setString(p++, c.traceId());
+        st.setString(p++, c.provider());
+        st.setString(p++, c.model());
+        st.setString(p++, c.modelGroup());
+        st.setString(p++, c.deployment());
+        st.setString(p++, c.apiBase());
+        st.setString(p++, c.callType());
+        st.setBoolean(p++, c.stream());
+        st.setBoolean(p++, c.success());
+        setNullable(st, p++, c.httpStatus(), Types.INTEGER);
+        st.setString(p++, c.errorClass());
+        st.setString(p++, c.errorCode());
+        st.setString(p++, c.errorMessage());
+        st.setDouble(p++, c.latencyMs());
+        setNullable(st, p++, c.ttftMs(), Types.DOUBLE);
+        st.setLong(p++, c.promptTokens());
+        st.setLong(p++, c.completionTokens());
+        st.setLong(p++, c.reasoningTokens());
+        st.setLong(p++, c.cachedTokens());
+        st.setDouble(p++, c.costUsd());
+        setNullable(st, p++, c.cacheHit(), Types.BOOLEAN);
+        st.setString(p++, c.finishReason());
+        st.setInt(p++, c.responseChars());
+        st.setString(p++, c.userRef());
+        st.setString(p++, c.teamId());
+        st.setString(p++, c.apiKeyHash());
+        st.setString(p++, toJson(c.rateLimitHeaders()));
+        st.setString(p++, toJson(c.requesterMetadata()));
+        st.setTimestamp(p++, received);
+        return p;
+    }
+
+    private static void setNullable(PreparedStatement st, int index, Object value, int sqlType) throws SQLException {
+        if (value == null) {
+            st.setNull(index, sqlType);
+        } else {
+            st.setObject(index, value, sqlType);
+        }
+    }
+
+    private String toJson(Map<String, ?> map) {
+        try {
+            return json.writeValueAsString(map);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("values from a parsed JSON payload always serialise", e);
+        }
+    }
+
+    private String sqlFor(int rows) {
+        StringBuilder sql = new StringBuilder(600 + rows * (ROW.length() + 1))
+                .append("insert into llm_calls (").append(String.join(",", COLUMNS)).append(") values ");
+        for (int i = 0; i < rows; i++) {
+            sql.append(i == 0 ? "" : ",").append(ROW);
+        }
+        return sql.append(" on conflict (call_id, started_at) do nothing returning call_id").toString();
+    }
+
+    private static List<String> placeholders() {
+        List<String> marks = new ArrayList<>(COLUMNS.length);
+        for (String column : COLUMNS) {
+            marks.add(column.equals("rate_limit_headers") || column.equals("requester_metadata") ? "?::jsonb" : "?");
+        }
+        return marks;
+    }
+}

@@ -1,0 +1,48 @@
+package io.faultline.call;
+
+import io.faultline.taxonomy.Failure;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.inject.Singleton;
+
+/** Counters of the ingest path; labels are low-cardinality (outcome, category, type, severity). */
+@Singleton
+public class IngestMetrics {
+
+    private final MeterRegistry registry;
+    private final Counter accepted;
+    private final Counter duplicates;
+    private final Counter rejected;
+    private final Counter episodesOpened;
+
+    public IngestMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.accepted = calls(registry, "accepted");
+        this.duplicates = calls(registry, "duplicate");
+        this.rejected = calls(registry, "rejected");
+        this.episodesOpened = Counter.builder("faultline.episodes.opened")
+                .description("Failure episodes opened").register(registry);
+    }
+
+    private static Counter calls(MeterRegistry registry, String outcome) {
+        return Counter.builder("faultline.ingest.calls").description("Calls received by the ingest endpoint")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    void rejected(int count) {
+        rejected.increment(count);
+    }
+
+    void stored(IngestService.Stored stored) {
+        accepted.increment(stored.inserted().size());
+        for (Failure failure : stored.failures()) {
+            registry.counter("faultline.failures", "category", failure.category().name(), "type",
+                    failure.type().code(), "severity", failure.severity().name()).increment();
+        }
+        episodesOpened.increment(stored.episodes().stream().filter(e -> e.opened()).count());
+    }
+
+    void duplicates(int count) {
+        duplicates.increment(count);
+    }
+}

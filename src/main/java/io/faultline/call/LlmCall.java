@@ -1,0 +1,52 @@
+package io.faultline.call;
+
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * One LLM call as LiteLLM logged it, reduced to what Faultline classifies and stores. Request and response text is
+ * not kept: only its shape ({@link #responseChars()}), so that nothing personal is stored by default.
+ */
+public record LlmCall(
+        String callId,
+        String traceId,
+        Instant startedAt,
+        Instant endedAt,
+        String provider,
+        String model,
+        String modelGroup,
+        String deployment,
+        String apiBase,
+        String callType,
+        boolean stream,
+        boolean success,
+        Integer httpStatus,
+        String errorClass,
+        String errorCode,
+        String errorMessage,
+        double latencyMs,
+        Double ttftMs,
+        long promptTokens,
+        long completionTokens,
+        long reasoningTokens,
+        long cachedTokens,
+        double costUsd,
+        Boolean cacheHit,
+        String finishReason,
+        int responseChars,
+        boolean responseParsed,
+        String userRef,
+        String teamId,
+        String apiKeyHash,
+        Map<String, String> rateLimitHeaders,
+        Map<String, Object> requesterMetadata) {
+
+    /** A header as the provider sent it (lower-case name), or null. */
+    public String header(String name) {
+        return rateLimitHeaders.get(name);
+    }
+
+    public boolean failed() {
+        return !success;
+    }
+}

@@ -1,0 +1,126 @@
+package io.faultline.call;
+
+import io.agroal.api.AgroalDataSource;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Keeps {@code llm_calls} partitioned by day: creates the partitions of the coming days and drops those past the
+ * retention. Dropping a partition is instant, unlike deleting millions of rows.
+ */
+@Singleton
+public class PartitionMaintenance {
+
+    private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
+
+    /** Retention of stored calls. */
+    @ConfigMapping(prefix = "faultline.calls")
+    public interface RetentionConfig {
+        /** Days of calls kept; older daily partitions are dropped. */
+        @WithDefault("30")
+        int retentionDays();
+
+        /** Days of partitions created ahead of today. */
+        @WithDefault("7")
+        int daysAhead();
+    }
+
+    private final AgroalDataSource dataSource;
+    private final Clock clock;
+    private final RetentionConfig config;
+    private final Counter failures;
+
+    public PartitionMaintenance(AgroalDataSource dataSource, Clock clock, RetentionConfig config,
+            MeterRegistry registry) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+        this.config = config;
+        this.failures = Counter.builder("faultline.partition.maintenance.failures")
+                .description("Partition maintenance runs that failed").register(registry);
+    }
+
+    void onStart(@Observes StartupEvent start) {
+        tick();
+    }
+
+    @Scheduled(every = "1h", delayed = "1h", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        try {
+            maintain();
+        } catch (SQLException | RuntimeException e) {
+            failures.increment();
+            Log.errorf(e, "Partition maintenance failed");
+        }
+    }
+
+    /** Creates missing daily partitions from yesterday to {@code daysAhead}, drops those past retention. */
+    public List<String> maintain() throws SQLException {
+        LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
+        List<String> created = new ArrayList<>();
+        try (Connection connection = dataSource.getConnection(); Statement st = connection.createStatement()) {
+            // Replicas run this too: one at a time, or two would race to create the same partition.
+            st.execute("select pg_advisory_lock(7001)");
+            try {
+                for (int d = -1; d <= config.daysAhead(); d++) {
+                    LocalDate day = today.plusDays(d);
+                    String name = "llm_calls_" + SUFFIX.format(day);
+                    if (!exists(st, name)) {
+                        try {
+                            st.execute("create table " + name + " partition of llm_calls for values from ('" + day
+                                    + "') to ('" + day.plusDays(1) + "')");
+                            created.add(name);
+                        } catch (SQLException e) {
+                            // Rows of that day already sit in the default partition (e.g. a backfill): keep them.
+                            Log.warnf("Partition %s not created: %s", name, e.getMessage());
+                        }
+                    }
+                }
+                LocalDate oldest = today.minusDays(config.retentionDays());
+                try (ResultSet rs = connection.createStatement().executeQuery("select c.relname from pg_inherits i"
+                        + " join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent"
+                        + " where p.relname = 'llm_calls' and c.relname ~ '^llm_calls_[0-9]{8}$'")) {
+                    List<String> expired = new ArrayList<>();
+                    while (rs.next()) {
+                        String name = rs.getString(1);
+                        if (LocalDate.parse(name.substring("llm_calls_".length()), SUFFIX).isBefore(oldest)) {
+                            expired.add(name);
+                        }
+                    }
+                    for (String name : expired) {
+                        st.execute("drop table " + name);
+                        Log.infof("Dropped expired call partition %s", name);
+                    }
+                }
+            } finally {
+                st.execute("select pg_advisory_unlock(7001)");
+            }
+        }
+        return created;
+    }
+
+    private static boolean exists(Statement st, String name) throws SQLException {
+        try (ResultSet rs = st.getConnection().createStatement()
+                .executeQuery("select to_regclass('" + name + "') is not null")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
+    }
+}

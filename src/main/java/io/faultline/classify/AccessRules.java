@@ -1,0 +1,38 @@
+package io.faultline.classify;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.SecurityFailure.Type;
+import io.faultline.taxonomy.Severity;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * SECURITY {@code unauthorized_model_access}: a provider refused our credentials (401/403), or LiteLLM refused the
+ * caller's virtual key or its access to a model. A provider refusal breaks every call of the deployment, so it ranks
+ * above a client knocking with a bad key.
+ */
+@ApplicationScoped
+public class AccessRules implements CallRule {
+
+    private final SeverityPolicy severities;
+
+    public AccessRules(SeverityPolicy severities) {
+        this.severities = severities;
+    }
+
+    @Override
+    public List<Failure> apply(LlmCall call) {
+        if (call.success() || !ProviderRules.isAccessDenied(call)) {
+            return List.of();
+        }
+        boolean proxy = "litellm".equals(call.provider());
+        Severity base = severities.base(Type.UNAUTHORIZED_MODEL_ACCESS);
+        Severity severity = proxy ? base : base.max(Severity.P2);
+        return List.of(CallFailures.of(Type.UNAUTHORIZED_MODEL_ACCESS, call,
+                proxy ? "proxy.auth" : "provider.status", severity,
+                Map.of("refused_by", proxy ? "litellm" : "provider")));
+    }
+}

@@ -1,0 +1,143 @@
+package io.faultline.classify;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ProviderFailure.Type;
+import io.faultline.taxonomy.Severity;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * PROVIDER failures from what the status, LiteLLM's exception class and message, the headers, the finish reason and
+ * the timing of one call show. The order of the checks matters: a 529 is an overload, not an outage; a 429 that
+ * says "insufficient_quota" is a rate limit that will not clear by itself.
+ */
+@ApplicationScoped
+public class ProviderRules implements CallRule {
+
+    private static final Set<String> TIMEOUT_CLASSES = Set.of("Timeout", "APITimeoutError", "ReadTimeout",
+            "TimeoutError");
+    private static final Set<String> OUTAGE_CLASSES = Set.of("InternalServerError", "ServiceUnavailableError",
+            "BadGatewayError", "APIConnectionError", "APIError");
+    private static final List<String> OVERFLOW_MARKERS = List.of("context_length_exceeded", "context window",
+            "prompt is too long", "maximum context length", "exceeds the maximum number of tokens",
+            "input token count", "too many tokens");
+    private static final List<String> MALFORMED_MARKERS = List.of("expecting value", "jsondecodeerror",
+            "invalid json", "unterminated string", "extra data: line", "unable to parse", "malformed",
+            "invalid response object", "failed to parse", "unexpected end of");
+
+    private final SeverityPolicy severities;
+    private final ClassifyConfig config;
+
+    public ProviderRules(SeverityPolicy severities, ClassifyConfig config) {
+        this.severities = severities;
+        this.config = config;
+    }
+
+    @Override
+    public List<Failure> apply(LlmCall call) {
+        return call.success() ? fromSuccess(call) : fromFailure(call);
+    }
+
+    private List<Failure> fromFailure(LlmCall call) {
+        if (isAccessDenied(call)) {
+            return List.of(); // SECURITY unauthorized_model_access: see AccessRules
+        }
+        String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
+        String errorClass = call.errorClass() == null ? "" : call.errorClass();
+        int status = call.httpStatus() == null ? 0 : call.httpStatus();
+
+        if (status == 529 || message.contains("overloaded_error")
+                || (message.contains("overloaded") && (status >= 500 || OUTAGE_CLASSES.contains(errorClass)))) {
+            return one(Type.OVERLOADED, call, "provider.status", Map.of());
+        }
+        if (status == 429 || errorClass.equals("RateLimitError") || message.contains("resource_exhausted")) {
+            return rateLimit(call, message);
+        }
+        if (status == 408 || TIMEOUT_CLASSES.contains(errorClass) || message.contains("timed out")
+                || message.contains("request timeout")) {
+            return one(Type.TIMEOUT, call, "provider.error_class", Map.of());
+        }
+        if (errorClass.equals("ContextWindowExceededError") || containsAny(message, OVERFLOW_MARKERS)) {
+            return one(Type.CONTEXT_OVERFLOW, call, "provider.error_class", Map.of());
+        }
+        if (errorClass.equals("ContentPolicyViolationError")) {
+            return one(Type.CONTENT_FILTERED, call, "provider.error_class", Map.of());
+        }
+        if (containsAny(message, MALFORMED_MARKERS)) {
+            return one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
+        }
+        if (status >= 500 || OUTAGE_CLASSES.contains(errorClass)) {
+            return one(Type.OUTAGE, call, "provider.status", Map.of());
+        }
+        // 400/404/422 and other client errors are the caller's mistake, not a provider failure. The call stays
+        // stored and countable by error class.
+        return List.of();
+    }
+
+    private List<Failure> rateLimit(LlmCall call, String message) {
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        boolean quota = message.contains("insufficient_quota");
+        evidence.put("reason", quota ? "insufficient_quota" : "rate_limit_exceeded");
+        CallFailures.putIfPresent(evidence, "retry_after", call.header("retry-after"));
+        call.rateLimitHeaders().forEach((name, value) -> {
+            if (name.contains("remaining")) {
+                evidence.put(name, value);
+            }
+        });
+        // An exhausted quota does not clear when the window resets: somebody has to pay, so it is paged sooner.
+        Severity severity = quota ? Severity.P2.max(severities.base(Type.RATE_LIMIT)) : severities.base(Type.RATE_LIMIT);
+        return List.of(CallFailures.of(Type.RATE_LIMIT, call, "provider.status", severity, evidence));
+    }
+
+    private List<Failure> fromSuccess(LlmCall call) {
+        String finish = call.finishReason();
+        if ("content_filter".equals(finish) || "safety".equalsIgnoreCase(String.valueOf(finish))
+                || "refusal".equals(finish)) {
+            return one(Type.CONTENT_FILTERED, call, "provider.finish_reason", Map.of("finish_reason", finish));
+        }
+        if (expectsChoices(call) && (!call.responseParsed()
+                || (call.responseChars() == 0 && call.completionTokens() == 0 && !Boolean.TRUE.equals(call.cacheHit())))) {
+            Map<String, Object> evidence = new LinkedHashMap<>();
+            evidence.put("reason", call.responseParsed() ? "empty_response" : "unparseable_response");
+            CallFailures.putIfPresent(evidence, "finish_reason", finish);
+            return one(Type.MALFORMED_RESPONSE, call, "provider.response_shape", evidence);
+        }
+        if (call.latencyMs() > config.timeout().toMillis()) {
+            return one(Type.TIMEOUT, call, "provider.latency",
+                    Map.of("timeout_ms", config.timeout().toMillis()));
+        }
+        return List.of();
+    }
+
+    /** Chat and text completions must answer with choices; embeddings, images and others have other shapes. */
+    private static boolean expectsChoices(LlmCall call) {
+        String type = call.callType() == null ? "" : call.callType();
+        return type.isEmpty() || type.contains("completion");
+    }
+
+    static boolean isAccessDenied(LlmCall call) {
+        Integer status = call.httpStatus();
+        String errorClass = call.errorClass() == null ? "" : call.errorClass();
+        return (status != null && (status == 401 || status == 403)) || errorClass.equals("AuthenticationError")
+                || errorClass.equals("PermissionDeniedError");
+    }
+
+    private List<Failure> one(Type type, LlmCall call, String method, Map<String, Object> evidence) {
+        return List.of(CallFailures.of(type, call, method, severities.base(type), evidence));
+    }
+
+    private static boolean containsAny(String text, List<String> markers) {
+        for (String marker : markers) {
+            if (text.contains(marker)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

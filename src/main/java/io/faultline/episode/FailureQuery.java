@@ -1,0 +1,141 @@
+package io.faultline.episode;
+
+import io.faultline.taxonomy.Category;
+import io.faultline.taxonomy.FailureType;
+import io.faultline.taxonomy.Severity;
+import io.faultline.web.ApiProblem;
+import io.quarkus.panache.common.Parameters;
+import io.quarkus.panache.common.Sort;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+
+/** Filtered, cursor-paged reads of failure episodes, newest activity first. */
+@ApplicationScoped
+public class FailureQuery {
+
+    /** One page; {@code nextCursor} is null on the last page. */
+    public record Page(List<FailureView> items, String nextCursor) {
+    }
+
+    /** Parsed, validated filters; every value names its parameter when it is wrong. */
+    public record Filter(Category category, FailureType type, String provider, String deployment, Severity severity,
+            Instant since, Instant until) {
+
+        public static Filter parse(String category, String type, String provider, String deployment, String severity,
+                String since, String until) {
+            Category cat = category == null ? null : parseEnum("category", category, () -> Category.parse(category));
+            FailureType t = type == null ? null : parseEnum("type", type, () -> FailureType.byCode(type));
+            if (cat != null && t != null && t.category() != cat) {
+                throw ApiProblem.badRequest("type", "type '" + type + "' is not in category " + cat);
+            }
+            Severity sev = severity == null ? null
+                    : parseEnum("severity", severity, () -> Severity.valueOf(severity.toUpperCase(Locale.ROOT)));
+            Instant from = instant("since", since);
+            Instant to = instant("until", until);
+            if (from != null && to != null && from.isAfter(to)) {
+                throw ApiProblem.badRequest("since", "since must not be after until");
+            }
+            return new Filter(cat, t, provider == null ? null : provider.toLowerCase(Locale.ROOT), deployment, sev, from, to);
+        }
+
+        private static <T> T parseEnum(String field, String value, java.util.function.Supplier<T> parse) {
+            try {
+                return parse.get();
+            } catch (IllegalArgumentException e) {
+                throw ApiProblem.badRequest(field, "unknown " + field + " '" + value + "'");
+            }
+        }
+
+        private static Instant instant(String field, String value) {
+            if (value == null) {
+                return null;
+            }
+            try {
+                return Instant.parse(value);
+            } catch (DateTimeParseException e) {
+                throw ApiProblem.badRequest(field, field + " must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
+            }
+        }
+    }
+
+    public Page list(Filter filter, String cursor, int limit) {
+        StringBuilder where = new StringBuilder("1 = 1");
+        Parameters params = new Parameters();
+        if (filter.category() != null) {
+            where.append(" and category = :category");
+            params.and("category", filter.category().name());
+        }
+        if (filter.type() != null) {
+            where.append(" and type = :type");
+            params.and("type", filter.type().code());
+        }
+        if (filter.provider() != null) {
+            where.append(" and provider = :provider");
+            params.and("provider", filter.provider());
+        }
+        if (filter.deployment() != null) {
+            where.append(" and deployment = :deployment");
+            params.and("deployment", filter.deployment());
+        }
+        if (filter.severity() != null) {
+            where.append(" and severity = :severity");
+            params.and("severity", filter.severity().name());
+        }
+        if (filter.since() != null) {
+            where.append(" and lastSeen >= :since");
+            params.and("since", filter.since());
+        }
+        if (filter.until() != null) {
+            where.append(" and firstSeen <= :until");
+            params.and("until", filter.until());
+        }
+        Cursor after = Cursor.decode(cursor);
+        if (after != null) {
+            where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and failureId < :cId))");
+            params.and("cLast", after.lastSeen()).and("cId", after.failureId());
+        }
+        List<FailureEvent> rows = FailureEvent.<FailureEvent>find(where.toString(),
+                Sort.descending("lastSeen", "failureId"), params).page(0, limit + 1).list();
+        List<FailureView> items = new ArrayList<>(Math.min(rows.size(), limit));
+        for (int i = 0; i < Math.min(rows.size(), limit); i++) {
+            items.add(FailureView.of(rows.get(i)));
+        }
+        String next = rows.size() > limit ? new Cursor(rows.get(limit - 1).lastSeen, rows.get(limit - 1).failureId)
+                .encode() : null;
+        return new Page(items, next);
+    }
+
+    public Optional<FailureView> byId(UUID id) {
+        return FailureEvent.<FailureEvent>findByIdOptional(id).map(FailureView::of);
+    }
+
+    /** Keyset position: (lastSeen, failureId) of the last item of the previous page. */
+    record Cursor(Instant lastSeen, UUID failureId) {
+
+        String encode() {
+            return Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString((lastSeen + "|" + failureId).getBytes(StandardCharsets.UTF_8));
+        }
+
+        static Cursor decode(String cursor) {
+            if (cursor == null || cursor.isBlank()) {
+                return null;
+            }
+            try {
+                String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|");
+                return new Cursor(Instant.parse(parts[0]), UUID.fromString(parts[1]));
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("cursor", "cursor is not one this API issued; start without it");
+            }
+        }
+    }
+}

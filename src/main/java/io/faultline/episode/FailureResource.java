@@ -1,0 +1,60 @@
+package io.faultline.episode;
+
+import io.faultline.web.ApiProblem;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestQuery;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
+
+/** Read access to failure episodes. */
+@Path("/api/v1/failures")
+@Tag(name = "failures")
+@Produces(MediaType.APPLICATION_JSON)
+public class FailureResource {
+
+    private final FailureQuery query;
+
+    public FailureResource(FailureQuery query) {
+        this.query = query;
+    }
+
+    @GET
+    @Operation(summary = "List failure episodes, most recently active first")
+    public FailureQuery.Page list(@RestQuery String category, @RestQuery String type, @RestQuery String provider,
+            @RestQuery String deployment, @RestQuery String severity, @RestQuery String since, @RestQuery String until, @RestQuery String cursor,
+            @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
+        return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until), cursor, limit);
+    }
+
+    @GET
+    @Path("/summary")
+    @Operation(summary = "Episodes and occurrences per category and type")
+    public List<FailureSummary.Row> summary(@RestQuery String since) {
+        Instant from = FailureQuery.Filter.parse(null, null, null, null, null, since, null).since();
+        return FailureSummary.since(from == null ? Instant.EPOCH : from);
+    }
+
+    @GET
+    @Path("/{failureId}")
+    @Operation(summary = "One failure episode")
+    public FailureView get(@RestPath String failureId) {
+        UUID id;
+        try {
+            id = UUID.fromString(failureId);
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest("failureId", "failureId must be a UUID");
+        }
+        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No failure " + id));
+    }
+}

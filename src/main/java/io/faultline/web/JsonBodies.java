@@ -1,0 +1,48 @@
+package io.faultline.web;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/** Reads a JSON request body with a hard size cap, so an oversized body is a 413 problem, not memory pressure. */
+public final class JsonBodies {
+
+    private JsonBodies() {
+    }
+
+    public static JsonNode read(ObjectMapper json, InputStream body, Long contentLength, long maxBytes) {
+        if (contentLength != null && contentLength > maxBytes) {
+            throw tooLarge(maxBytes);
+        }
+        byte[] bytes;
+        try {
+            bytes = body == null ? new byte[0] : body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
+        } catch (IOException e) {
+            throw new ApiProblem(400, "Unreadable body", "The request body could not be read: " + e.getMessage());
+        }
+        if (bytes.length > maxBytes) {
+            throw tooLarge(maxBytes);
+        }
+        if (bytes.length == 0) {
+            throw new ApiProblem(400, "Empty body", "Send a JSON body.");
+        }
+        try {
+            return json.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr();
+            throw new ApiProblem(400, "Malformed JSON", "The body is not valid JSON" + where + ": "
+                    + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new ApiProblem(400, "Unreadable body", "The request body could not be read.");
+        }
+    }
+
+    private static ApiProblem tooLarge(long maxBytes) {
+        return new ApiProblem(413, "Payload too large", "The body exceeds " + maxBytes
+                + " bytes; split the batch (faultline.ingest.max-body-bytes).");
+    }
+}

@@ -1,0 +1,14 @@
+package io.faultline.web;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+import java.util.List;
+import java.util.Map;
+
+/** RFC 9457 problem details; {@code errors} names the offending fields of a validation problem. */
+@JsonInclude(JsonInclude.Include.NON_EMPTY)
+public record Problem(String type, String title, int status, String detail, String instance,
+        List<Map<String, Object>> errors) {
+
+    public static final String MEDIA_TYPE = "application/problem+json";
+}

@@ -1,0 +1,85 @@
+package io.faultline.web;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.faultline.call.StorageException;
+import io.quarkus.logging.Log;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.ConstraintViolationException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one place where exceptions become HTTP answers: every error is {@code application/problem+json}. Client
+ * mistakes get a 4xx saying what to fix; anything unexpected is a 500 that names no class and shows no stack.
+ */
+public class ProblemMappers {
+
+    @ServerExceptionMapper
+    public Response apiProblem(ApiProblem problem, UriInfo uri) {
+        return respond(problem.status(), problem.title(), problem.getMessage(), uri, problem.fields());
+    }
+
+    @ServerExceptionMapper
+    public Response validation(ConstraintViolationException e, UriInfo uri) {
+        List<Map<String, Object>> fields = new ArrayList<>();
+        for (ConstraintViolation<?> violation : e.getConstraintViolations()) {
+            String path = violation.getPropertyPath().toString();
+            // "list.arg0" style paths carry the method name first; the parameter is the last node.
+            String field = path.contains(".") ? path.substring(path.lastIndexOf('.') + 1) : path;
+            fields.add(Map.of("field", field, "message", violation.getMessage()));
+        }
+        return respond(400, "Invalid request", "One or more parameters are invalid", uri, fields);
+    }
+
+    @ServerExceptionMapper
+    public Response json(JsonProcessingException e, UriInfo uri) {
+        String location = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                + e.getLocation().getColumnNr();
+        return respond(400, "Malformed JSON", "The body is not valid JSON" + location + ": " + e.getOriginalMessage(),
+                uri, List.of());
+    }
+
+    @ServerExceptionMapper
+    public Response storage(StorageException e, UriInfo uri) {
+        Log.errorf(e, "Storage failed for %s", uri.getPath());
+        return Response.fromResponse(respond(503, "Storage unavailable",
+                "The batch was not stored; nothing was acknowledged. Retry later.", uri, List.of()))
+                .header("Retry-After", "5").build();
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException e, UriInfo uri) {
+        int status = e.getResponse().getStatus();
+        String title = Response.Status.fromStatusCode(status) == null ? "Error"
+                : Response.Status.fromStatusCode(status).getReasonPhrase();
+        String detail = switch (status) {
+            case 404 -> "No resource at " + uri.getPath();
+            case 405 -> "Method not allowed on " + uri.getPath();
+            case 406 -> "This resource answers application/json";
+            case 415 -> "Send the body as application/json";
+            default -> status >= 500 ? "The request could not be processed" : e.getMessage();
+        };
+        if (status >= 500) {
+            Log.errorf(e, "Request failed: %s", uri.getPath());
+        }
+        return respond(status, title, detail, uri, List.of());
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(Exception e, UriInfo uri) {
+        Log.errorf(e, "Unexpected error on %s", uri.getPath());
+        return respond(500, "Internal error", "The request could not be processed; the error was logged.", uri,
+                List.of());
+    }
+
+    static Response respond(int status, String title, String detail, UriInfo uri, List<Map<String, Object>> fields) {
+        Problem problem = new Problem("about:blank", title, status, detail, uri == null ? null : uri.getPath(), fields);
+        return Response.status(status).type(Problem.MEDIA_TYPE).entity(problem).build();
+    }
+}

@@ -1,0 +1,220 @@
+package io.faultline.call;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.agroal.api.AgroalDataSource;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.empty;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CallIngestTest {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    private static String deployment() {
+        return "dep-" + UUID.randomUUID();
+    }
+
+    @Test
+    void a_batch_is_acknowledged_with_counts_and_stored_once_even_when_resent() throws Exception {
+        String dep = deployment();
+        Instant now = Instant.now();
+        Payloads ok = Payloads.success("openai", "gpt-4o-mini", dep, now);
+        Payloads limited = Payloads.failure("openai", "gpt-4o-mini", dep, now.plusMillis(5), 429, "RateLimitError",
+                "OpenAIException - Rate limit reached for gpt-4o-mini on tokens per min (TPM)")
+                .header("x-ratelimit-remaining-tokens", "0").header("retry-after", "1");
+        String batch = Payloads.array(ok, limited);
+
+        Api.ingest(batch).statusCode(200).body("received", equalTo(2)).body("accepted", equalTo(2))
+                .body("duplicates", equalTo(0)).body("rejected", empty()).body("failures", equalTo(1))
+                .body("episodesOpened", equalTo(1));
+        Api.ingest(batch).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(2))
+                .body("failures", equalTo(0));
+
+        assertThat(count("select count(*) from llm_calls where deployment = ?", dep)).isEqualTo(2);
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].category", equalTo("PROVIDER")).body("items[0].type", equalTo("rate_limit"))
+                .body("items[0].severity", equalTo("P4")).body("items[0].occurrences", equalTo(1))
+                .body("items[0].evidence.retry_after", equalTo("1"))
+                .body("items[0].evidence['x-ratelimit-remaining-tokens']", equalTo("0"))
+                .body("items[0].impactScope.affected_requests", equalTo(1));
+    }
+
+    @Test
+    void a_bad_item_is_rejected_by_index_and_the_good_ones_are_kept() throws Exception {
+        String dep = deployment();
+        Instant now = Instant.now();
+        Payloads good = Payloads.success("anthropic", "claude-sonnet", dep, now);
+        Payloads wrongType = Payloads.success("anthropic", "claude-sonnet", dep, now).set("prompt_tokens", "many");
+        Payloads noId = Payloads.success("anthropic", "claude-sonnet", dep, now).without("id");
+        String body = "[" + good.node() + "," + wrongType.node() + ",42," + noId.node() + "]";
+
+        Api.ingest(body).statusCode(200).body("accepted", equalTo(1)).body("rejected", hasSize(3))
+                .body("rejected.index", contains(1, 2, 3))
+                .body("rejected[0].reason", containsString("prompt_tokens"))
+                .body("rejected[0].callId", equalTo(wrongType.id()))
+                .body("rejected[1].reason", containsString("object"))
+                .body("rejected[2].reason", containsString("id: required"));
+        assertThat(count("select count(*) from llm_calls where deployment = ?", dep)).isEqualTo(1);
+    }
+
+    @Test
+    void repeated_failures_fold_into_one_episode_and_a_storm_raises_its_severity() throws Exception {
+        String dep = deployment();
+        Instant start = Instant.now();
+        List<Payloads> storm = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            storm.add(Payloads.failure("openai", "gpt-4o-mini", dep, start.plusSeconds(i), 429, "RateLimitError",
+                    "Rate limit reached").user("user-" + (i % 5)));
+        }
+        // Two requests of ten, then the rest: the episode must span batches.
+        Api.ingest(Payloads.array(storm.subList(0, 10).toArray(Payloads[]::new))).statusCode(200);
+        Api.failures("deployment=" + dep).body("items[0].severity", equalTo("P4"))
+                .body("items[0].occurrences", equalTo(10));
+        Api.ingest(Payloads.array(storm.subList(10, 25).toArray(Payloads[]::new))).statusCode(200)
+                .body("episodesOpened", equalTo(0));
+
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].occurrences", equalTo(25)).body("items[0].severity", equalTo("P3"))
+                .body("items[0].impactScope.affected_users", equalTo(5))
+                .body("items[0].impactScope.affected_requests", equalTo(25));
+        assertThat(count("select count(*) from failure_event_calls c join failure_events e using (failure_id)"
+                + " where e.deployment = ?", dep)).isEqualTo(25);
+    }
+
+    @Test
+    void a_failure_after_the_dedup_window_opens_a_new_episode() {
+        String dep = deployment();
+        Instant start = Instant.now().minusSeconds(3600);
+        Api.ingest(Payloads.array(Payloads.failure("gemini", "gemini-2.5-flash", dep, start, 503,
+                "ServiceUnavailableError", "The service is currently unavailable."))).statusCode(200);
+        Api.ingest(Payloads.array(Payloads.failure("gemini", "gemini-2.5-flash", dep, start.plusSeconds(301 + 1), 503,
+                "ServiceUnavailableError", "The service is currently unavailable."))).statusCode(200)
+                .body("episodesOpened", equalTo(1));
+        Api.failures("deployment=" + dep).body("items", hasSize(2)).body("items.type", contains("outage", "outage"));
+    }
+
+    @Test
+    void an_outage_on_every_deployment_of_a_provider_is_p1_while_one_deployment_is_not() {
+        // A provider name of its own, so that deployments of other tests do not count as "every deployment".
+        String provider = "prov" + Long.toHexString(System.nanoTime());
+        String east = deployment();
+        String west = deployment();
+        Instant start = Instant.now();
+        Api.ingest(Payloads.array(Payloads.success(provider, "m", east, start), Payloads.success(provider, "m", west,
+                start))).statusCode(200);
+        List<Payloads> eastDown = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            eastDown.add(Payloads.failure(provider, "m", east, start.plusSeconds(1 + i), 500, "InternalServerError",
+                    "Internal server error"));
+        }
+        Api.ingest(Payloads.array(eastDown.toArray(Payloads[]::new))).statusCode(200);
+        Api.failures("deployment=" + east).body("items[0].type", equalTo("outage"))
+                .body("items[0].severity", equalTo("P3"));
+
+        Api.ingest(Payloads.array(Payloads.failure(provider, "m", west, start.plusSeconds(20), 503,
+                "ServiceUnavailableError", "Service unavailable"))).statusCode(200);
+        Api.failures("provider=" + provider + "&type=outage").body("items", hasSize(2))
+                .body("items.severity", contains("P1", "P1"));
+    }
+
+    @Test
+    void successful_calls_produce_no_failure() {
+        String dep = deployment();
+        Instant now = Instant.now();
+        Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini", dep, now),
+                Payloads.success("anthropic", "claude", dep, now), Payloads.success("gemini", "gemini", dep, now)))
+                .statusCode(200).body("accepted", equalTo(3)).body("failures", equalTo(0));
+        Api.failures("deployment=" + dep).body("items", empty());
+    }
+
+    @Test
+    void failures_page_with_a_cursor_without_gaps_or_repeats() {
+        String provider = "page" + Long.toHexString(System.nanoTime());
+        Instant start = Instant.now();
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            calls.add(Payloads.failure(provider, "m", "dep-" + i, start.plusSeconds(i), 500, "InternalServerError",
+                    "boom"));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        List<String> seen = new ArrayList<>();
+        String cursor = null;
+        do {
+            var page = Api.failures("provider=" + provider + "&limit=3" + (cursor == null ? "" : "&cursor=" + cursor))
+                    .statusCode(200).extract().jsonPath();
+            seen.addAll(page.getList("items.deployment", String.class));
+            cursor = page.getString("nextCursor");
+        } while (cursor != null);
+        assertThat(seen).containsExactly("dep-6", "dep-5", "dep-4", "dep-3", "dep-2", "dep-1", "dep-0");
+    }
+
+    @Test
+    void one_failure_is_readable_by_id_and_an_unknown_id_is_a_404_problem() {
+        String dep = deployment();
+        Api.ingest(Payloads.array(Payloads.failure("anthropic", "claude", dep, Instant.now(), 529,
+                "InternalServerError", "AnthropicException - {\"type\":\"error\",\"error\":{\"type\":"
+                        + "\"overloaded_error\",\"message\":\"Overloaded\"}}"))).statusCode(200);
+        String id = Api.failures("deployment=" + dep).extract().path("items[0].failureId");
+        io.restassured.RestAssured.when().get("/api/v1/failures/" + id).then().statusCode(200)
+                .body("type", equalTo("overloaded")).body("failureId", equalTo(id))
+                .body("firstSeen", notNullValue()).body("lastSeen", notNullValue());
+        io.restassured.RestAssured.when().get("/api/v1/failures/" + UUID.randomUUID()).then().statusCode(404)
+                .contentType("application/problem+json").body("status", equalTo(404));
+        io.restassured.RestAssured.when().get("/api/v1/failures/not-a-uuid").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("failureId"));
+    }
+
+    @Test
+    void raw_prompts_and_answers_are_not_stored() throws Exception {
+        String dep = deployment();
+        Payloads call = Payloads.success("openai", "gpt-4o-mini", dep, Instant.now())
+                .answer("Contact me at jane.doe@example.com", "stop");
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement st = c.prepareStatement("select llm_calls::text from llm_calls where call_id = ?")) {
+            st.setString(1, call.id());
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).doesNotContain("jane.doe").doesNotContain("capital of France")
+                        .contains(dep);
+            }
+        }
+        Api.failures("deployment=" + dep).body("nextCursor", nullValue());
+    }
+
+    private long count(String sql, String arg) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setString(1, arg);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+}
