@@ -1,0 +1,138 @@
+package io.faultline.classify;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.ValidatableResponse;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.empty;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+/** Each PROVIDER type and unauthorized access, as LiteLLM reports them, through the dry-run endpoint. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ClassifyEndpointTest {
+
+    private static final Instant NOW = Instant.parse("2026-11-28T10:00:00Z");
+
+    private static ValidatableResponse classify(Payloads payload) {
+        return given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(payload.node().toString()).when().post("/api/v1/classify").then().log().ifValidationFails()
+                .statusCode(200);
+    }
+
+    private static Payloads failure(String provider, int status, String errorClass, String message) {
+        return Payloads.failure(provider, "model", "dep", NOW, status, errorClass, message);
+    }
+
+    private static void expect(Payloads payload, String category, String type, String severity) {
+        classify(payload).body("failures", hasSize(1)).body("failures[0].category", equalTo(category))
+                .body("failures[0].type", equalTo(type)).body("failures[0].severity", equalTo(severity));
+    }
+
+    @Test
+    void openai_429_is_a_p4_rate_limit_and_insufficient_quota_is_p2() {
+        expect(failure("openai", 429, "RateLimitError", "OpenAIException - Rate limit reached for gpt-4o on tokens"
+                + " per min (TPM): Limit 30000"), "PROVIDER", "rate_limit", "P4");
+        classify(failure("openai", 429, "RateLimitError", "OpenAIException - You exceeded your current quota. code:"
+                + " insufficient_quota")).body("failures[0].severity", equalTo("P2"))
+                .body("failures[0].evidence.reason", equalTo("insufficient_quota"));
+    }
+
+    @Test
+    void anthropic_529_is_classified_as_provider_overload() {
+        expect(failure("anthropic", 529, "InternalServerError", "AnthropicException - {\"type\":\"error\",\"error\":"
+                + "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"), "PROVIDER", "overloaded", "P3");
+    }
+
+    @Test
+    void anthropic_overload_without_a_status_is_recognised_by_its_message() {
+        expect(Payloads.failure("anthropic", "m", "d", NOW, 500, "InternalServerError", "overloaded_error")
+                .without("faultline").set("error_information", java.util.Map.of("error_class", "InternalServerError",
+                        "error_message", "AnthropicException - Overloaded. Handle with `litellm.InternalServerError`.",
+                        "error_code", "500")), "PROVIDER", "overloaded", "P3");
+    }
+
+    @Test
+    void gemini_resource_exhausted_is_a_rate_limit() {
+        expect(failure("gemini", 429, "RateLimitError", "VertexAIException - {\"error\": {\"code\": 429, \"status\":"
+                + " \"RESOURCE_EXHAUSTED\"}}"), "PROVIDER", "rate_limit", "P4");
+    }
+
+    @Test
+    void gemini_safety_block_arrives_as_a_success_and_is_content_filtered() {
+        expect(Payloads.success("gemini", "gemini-2.5-flash", "d", NOW).answer(null, "content_filter"), "PROVIDER",
+                "content_filtered", "P4");
+    }
+
+    @Test
+    void five_hundreds_are_outages() {
+        expect(failure("openai", 500, "InternalServerError", "The server had an error"), "PROVIDER", "outage", "P3");
+        expect(failure("gemini", 503, "ServiceUnavailableError", "The service is currently unavailable."),
+                "PROVIDER", "outage", "P3");
+    }
+
+    @Test
+    void timeouts_come_from_the_error_class_or_from_latency_over_the_limit() {
+        expect(failure("openai", 408, "Timeout", "Request timed out."), "PROVIDER", "timeout", "P3");
+        classify(Payloads.success("openai", "m", "d", NOW).latency(61)).body("failures[0].type", equalTo("timeout"))
+                .body("failures[0].detectionMethod", equalTo("provider.latency"));
+        classify(Payloads.success("openai", "m", "d", NOW).latency(59)).body("failures", empty());
+    }
+
+    @Test
+    void context_window_errors_are_context_overflow() {
+        expect(failure("openai", 400, "ContextWindowExceededError", "This model's maximum context length is 128000"
+                + " tokens"), "PROVIDER", "context_overflow", "P4");
+        expect(failure("anthropic", 400, "BadRequestError", "prompt is too long: 210000 tokens > 200000 maximum"),
+                "PROVIDER", "context_overflow", "P4");
+        expect(failure("gemini", 400, "BadRequestError", "The input token count (1200000) exceeds the maximum number"
+                + " of tokens allowed (1048576)."), "PROVIDER", "context_overflow", "P4");
+    }
+
+    @Test
+    void an_empty_or_unparseable_answer_is_a_malformed_response() {
+        expect(Payloads.success("openai", "m", "d", NOW).answer("", "stop").set("completion_tokens", 0), "PROVIDER",
+                "malformed_response", "P3");
+        expect(failure("openai", 500, "APIError", "Expecting value: line 1 column 1 (char 0)"), "PROVIDER",
+                "malformed_response", "P3");
+    }
+
+    @Test
+    void provider_401_and_proxy_key_refusals_are_unauthorized_model_access() {
+        expect(failure("openai", 401, "AuthenticationError", "Incorrect API key provided"), "SECURITY",
+                "unauthorized_model_access", "P2");
+        classify(Payloads.failure("openai", "m", "d", NOW, 401, "ProxyException", "Authentication Error, Invalid"
+                + " proxy server token passed.").without("custom_llm_provider").set("error_information",
+                        java.util.Map.of("error_class", "ProxyException", "error_code", "401", "error_message",
+                                "Authentication Error, Invalid proxy server token passed.")))
+                .body("failures[0].type", equalTo("unauthorized_model_access"))
+                .body("failures[0].severity", equalTo("P3")).body("failures[0].provider", equalTo("litellm"))
+                .body("failures[0].evidence.refused_by", equalTo("litellm"));
+    }
+
+    @Test
+    void client_errors_and_successes_are_not_provider_failures() {
+        classify(failure("openai", 400, "BadRequestError", "Invalid value for 'temperature'")).body("failures",
+                empty());
+        classify(Payloads.success("anthropic", "claude", "d", NOW)).body("failures", empty());
+    }
+
+    @Test
+    void evidence_masks_keys_and_emails_from_provider_messages() {
+        classify(failure("openai", 401, "AuthenticationError", "Incorrect API key provided: sk-proj-abcdefghijklmnop."
+                + " Contact ops@example.com")).body("failures[0].evidence.error_message",
+                        equalTo("litellm.AuthenticationError: Incorrect API key provided: [secret]. Contact [email]"));
+    }
+}

@@ -1,0 +1,115 @@
+package io.faultline.web;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BadInputTest {
+
+    private static final String PROBLEM = "application/problem+json";
+
+    @Test
+    void malformed_json_is_a_400_problem_that_says_where() {
+        Api.ingest("[{\"id\": \"a\", ").statusCode(400).contentType(PROBLEM).body("title", equalTo("Malformed JSON"))
+                .body("detail", containsString("line 1"));
+    }
+
+    @Test
+    void a_body_that_is_not_an_array_is_a_400_problem_naming_the_expected_shape() {
+        Api.ingest("{\"id\": \"x\"}").statusCode(400).contentType(PROBLEM)
+                .body("detail", containsString("JSON array")).body("errors[0].field", equalTo("$"));
+        Api.ingest("\"hello\"").statusCode(400).contentType(PROBLEM);
+    }
+
+    @Test
+    void a_batch_of_only_wrong_types_is_a_422_problem_listing_each_item() {
+        Payloads a = Payloads.success("openai", "m", "d", Instant.now()).set("startTime", "yesterday");
+        Payloads b = Payloads.success("openai", "m", "d", Instant.now()).set("status", "maybe");
+        Payloads c = Payloads.success("openai", "m", "d", Instant.now()).set("metadata", "not-an-object");
+        Api.ingest(Payloads.array(a, b, c)).statusCode(422).contentType(PROBLEM).body("errors", hasSize(3))
+                .body("errors[0].message", containsString("startTime")).body("errors[1].message",
+                        containsString("status")).body("errors[2].message", containsString("metadata"));
+    }
+
+    @Test
+    void an_oversized_body_is_a_413_problem() {
+        String big = "[" + "\"x\",".repeat(3_000_000) + "\"x\"]"; // ~12 MB, over the 10 MiB default
+        Api.ingest(big).statusCode(413).contentType(PROBLEM).body("detail", containsString("split"));
+    }
+
+    @Test
+    void too_many_items_is_a_413_problem() {
+        StringBuilder body = new StringBuilder("[");
+        for (int i = 0; i < 1001; i++) {
+            body.append(i == 0 ? "" : ",").append("{}");
+        }
+        Api.ingest(body.append("]").toString()).statusCode(413).contentType(PROBLEM)
+                .body("detail", containsString("1001"));
+    }
+
+    @Test
+    void writes_without_or_with_a_wrong_key_are_401_problems_and_store_nothing() {
+        String dep = "dep-" + UUID.randomUUID();
+        String body = Payloads.array(Payloads.failure("openai", "m", dep, Instant.now(), 500, "InternalServerError",
+                "x"));
+        given().contentType(ContentType.JSON).body(body).when().post("/api/v1/calls").then().statusCode(401)
+                .contentType(PROBLEM).header("WWW-Authenticate", "Bearer");
+        given().header("Authorization", "Bearer wrong").contentType(ContentType.JSON).body(body).when()
+                .post("/api/v1/calls").then().statusCode(401).contentType(PROBLEM);
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(0));
+    }
+
+    @Test
+    void an_sql_injection_looking_model_name_is_stored_verbatim_and_harms_nothing() {
+        String dep = "dep-" + UUID.randomUUID();
+        String model = "gpt-4o'; DROP TABLE llm_calls; --";
+        Api.ingest(Payloads.array(Payloads.failure("openai", model, dep, Instant.now(), 503,
+                "ServiceUnavailableError", "unavailable"))).statusCode(200).body("accepted", equalTo(1));
+        Api.failures("deployment=" + dep).statusCode(200).body("items[0].evidence.model", equalTo(model));
+        Api.failures("provider=" + "openai'%20OR%201=1--").statusCode(200).body("items", hasSize(0));
+    }
+
+    @Test
+    void unknown_filter_values_name_the_parameter() {
+        Api.failures("category=WEATHER").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("category"));
+        Api.failures("type=gremlins").statusCode(400).body("errors[0].field", equalTo("type"));
+        Api.failures("severity=P9").statusCode(400).body("errors[0].field", equalTo("severity"));
+        Api.failures("since=yesterday").statusCode(400).body("errors[0].field", equalTo("since"));
+        Api.failures("category=COST&type=rate_limit").statusCode(400).body("errors[0].field", equalTo("type"));
+        Api.failures("limit=100000").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("limit"));
+        Api.failures("cursor=bogus").statusCode(400).body("errors[0].field", equalTo("cursor"));
+    }
+
+    @Test
+    void unknown_paths_and_methods_are_problems_too() {
+        given().when().get("/api/v1/nothing-here").then().statusCode(404).contentType(PROBLEM);
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/failures").then()
+                .statusCode(405).contentType(PROBLEM);
+    }
+
+    @Test
+    void classify_reports_a_bad_field_as_a_400_problem() {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Payloads.success("openai", "m", "d", Instant.now()).set("stream", "yes").node().toString())
+                .when().post("/api/v1/classify").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("stream"));
+    }
+}
