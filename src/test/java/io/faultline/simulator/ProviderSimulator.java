@@ -134,6 +134,11 @@ public final class ProviderSimulator implements AutoCloseable {
             } else {
                 handleProvider(exchange, route.get());
             }
+        } catch (RuntimeException e) {
+            // The HTTP server drops such exceptions silently; a simulator bug must not look like a provider fault.
+            System.err.println("provider-simulator: failed on " + exchange.getRequestURI());
+            e.printStackTrace();
+            throw e;
         }
     }
 
