@@ -1,0 +1,200 @@
+package io.faultline.simulator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** OpenAI Chat Completions: bodies, SSE chunks, x-ratelimit-* headers and error envelopes as in the wire fixtures. */
+final class OpenAiWire implements ProviderWire {
+
+    private static final RateLimit LIMITS = RateLimit.of(5_000, 160_000);
+    private static final int CONTEXT_WINDOW = 128_000;
+    private static final String ORGANIZATION = "org-XXXXXXXXXXXXXXXXXXXXXXXX";
+
+    @Override
+    public RateLimit defaultLimits() {
+        return LIMITS;
+    }
+
+    @Override
+    public boolean streams(JsonNode request, Route route) {
+        return request.path("stream").asBoolean(false);
+    }
+
+    @Override
+    public int thinkingTokens(JsonNode request, int scripted) {
+        if (scripted > 0) {
+            return scripted;
+        }
+        return request.hasNonNull("reasoning_effort") ? Tokens.DEFAULT_THINKING_TOKENS : 0;
+    }
+
+    @Override
+    public Reply success(Call call) {
+        return completion(call, "stop", call.answer());
+    }
+
+    @Override
+    public Reply fault(FaultKind kind, Call call) {
+        String requestId = "req_" + Ids.hex(32);
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-request-id", requestId);
+        return switch (kind) {
+            case RATE_LIMIT -> {
+                long retryAfter = call.retryAfterSeconds();
+                Headroom headroom = call.headroom().withoutTokens();
+                rateLimitHeaders(headers, headroom, retryAfter * 1000);
+                headers.put("retry-after", String.valueOf(retryAfter));
+                long requested = call.usage().totalTokens();
+                long used = Math.max(0, headroom.limitTokens() - requested + 1);
+                yield error(429, headers, "Rate limit reached for %s in organization %s on tokens per min (TPM): Limit %d, Used %d, Requested %d. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more."
+                                .formatted(call.model(), ORGANIZATION, headroom.limitTokens(), used, requested,
+                                        goDuration(retryAfter * 1000)),
+                        "tokens", null, "rate_limit_exceeded");
+            }
+            case INSUFFICIENT_QUOTA -> error(429, headers, "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                    "insufficient_quota", null, "insufficient_quota");
+            case SERVER_ERROR -> error(500, headers, "The server had an error processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if you keep seeing this error. (Please include the request ID %s in your email.)"
+                    .formatted(requestId), "server_error", null, null);
+            case UNAVAILABLE -> error(503, headers, "The server is overloaded or not ready yet.",
+                    "service_unavailable_error", null, "server_is_overloaded");
+            case OVERLOADED -> error(503, headers, "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists. (Please include the request ID %s in your message.)"
+                    .formatted(Ids.hex(32)), "server_error", null, null);
+            case CONTEXT_OVERFLOW -> error(400, headers, "This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages."
+                    .formatted(CONTEXT_WINDOW, CONTEXT_WINDOW + call.usage().promptTokens()),
+                    "invalid_request_error", "messages", "context_length_exceeded");
+            case SAFETY_BLOCK -> completion(call, "content_filter", null);
+            case PROMPT_BLOCKED -> error(400, headers, "Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting",
+                    "invalid_request_error", null, "invalid_prompt");
+            case UNAUTHORIZED -> error(401, headers, "Incorrect API key provided: sk-simul*********************ator. You can find your API key at https://platform.openai.com/account/api-keys.",
+                    "invalid_request_error", null, "invalid_api_key");
+            case FORBIDDEN -> error(403, headers, "Country, region, or territory not supported",
+                    "request_forbidden", null, "unsupported_country_region_territory");
+            case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
+        };
+    }
+
+    @Override
+    public Reply invalidRequest(String message) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-request-id", "req_" + Ids.hex(32));
+        return error(400, headers, message, "invalid_request_error", null, null);
+    }
+
+    /** Formats like Go's time.Duration, which is what OpenAI's reset headers use ({@code 12ms}, {@code 1s}, {@code 6m0s}). */
+    static String goDuration(long millis) {
+        if (millis <= 0) {
+            return "0s";
+        }
+        if (millis < 1000) {
+            return millis + "ms";
+        }
+        long hours = millis / 3_600_000;
+        long minutes = millis / 60_000 % 60;
+        long fraction = millis % 1000;
+        String seconds = millis / 1000 % 60
+                + (fraction == 0 ? "" : ("." + "%03d".formatted(fraction)).replaceAll("0+$", "")) + "s";
+        if (hours > 0) {
+            return hours + "h" + minutes + "m" + seconds;
+        }
+        return minutes > 0 ? minutes + "m" + seconds : seconds;
+    }
+
+    private Reply completion(Call call, String finishReason, String content) {
+        String id = "chatcmpl-" + Ids.base62(29);
+        long created = Instant.now().getEpochSecond();
+        String fingerprint = "fp_" + Ids.hex(10);
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-request-id", "req_" + Ids.hex(32));
+        headers.put("openai-processing-ms", String.valueOf(call.processingMs()));
+        Headroom headroom = call.headroom();
+        rateLimitHeaders(headers, headroom, headroom.tokensResetMillis());
+        if (!call.stream()) {
+            ObjectNode body = Json.object();
+            body.put("id", id).put("object", "chat.completion").put("created", created).put("model", call.model());
+            ObjectNode choice = body.putArray("choices").addObject().put("index", 0);
+            ObjectNode message = choice.putObject("message").put("role", "assistant").put("content", content);
+            message.putNull("refusal");
+            message.putArray("annotations");
+            choice.putNull("logprobs");
+            choice.put("finish_reason", finishReason);
+            body.set("usage", usage(call.usage()));
+            body.put("service_tier", "default").put("system_fingerprint", fingerprint);
+            headers.put("content-type", "application/json");
+            return Reply.json(200, headers, body);
+        }
+        boolean includeUsage = call.request().path("stream_options").path("include_usage").asBoolean(false);
+        List<String> frames = new ArrayList<>();
+        ObjectNode roleDelta = Json.object().put("role", "assistant").put("content", "");
+        roleDelta.putNull("refusal");
+        frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, roleDelta, null)));
+        if (content != null) {
+            for (String piece : Tokens.deltas(content)) {
+                frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage,
+                        Json.object().put("content", piece), null)));
+            }
+        }
+        frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, Json.object(), finishReason)));
+        if (includeUsage) {
+            ObjectNode last = chunkEnvelope(id, created, call.model(), fingerprint);
+            last.putArray("choices");
+            last.set("usage", usage(call.usage()));
+            frames.add(frame(last));
+        }
+        frames.add("data: [DONE]\n\n");
+        headers.put("content-type", "text/event-stream; charset=utf-8");
+        return Reply.events(headers, frames);
+    }
+
+    private static ObjectNode chunkEnvelope(String id, long created, String model, String fingerprint) {
+        return Json.object().put("id", id).put("object", "chat.completion.chunk").put("created", created)
+                .put("model", model).put("service_tier", "default").put("system_fingerprint", fingerprint);
+    }
+
+    private static ObjectNode chunk(String id, long created, String model, String fingerprint, boolean includeUsage,
+                                    ObjectNode delta, String finishReason) {
+        ObjectNode chunk = chunkEnvelope(id, created, model, fingerprint);
+        ObjectNode choice = chunk.putArray("choices").addObject().put("index", 0);
+        choice.set("delta", delta);
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason);
+        if (includeUsage) {
+            chunk.putNull("usage");
+        }
+        return chunk;
+    }
+
+    private static String frame(ObjectNode chunk) {
+        return "data: " + Json.write(chunk) + "\n\n";
+    }
+
+    private static ObjectNode usage(Usage usage) {
+        ObjectNode node = Json.object().put("prompt_tokens", usage.promptTokens())
+                .put("completion_tokens", usage.outputTokens()).put("total_tokens", usage.totalTokens());
+        node.putObject("prompt_tokens_details").put("cached_tokens", 0).put("audio_tokens", 0);
+        node.putObject("completion_tokens_details").put("reasoning_tokens", usage.thinkingTokens())
+                .put("audio_tokens", 0).put("accepted_prediction_tokens", 0).put("rejected_prediction_tokens", 0);
+        return node;
+    }
+
+    private static void rateLimitHeaders(Map<String, String> headers, Headroom headroom, long tokensResetMillis) {
+        headers.put("x-ratelimit-limit-requests", String.valueOf(headroom.limitRequests()));
+        headers.put("x-ratelimit-limit-tokens", String.valueOf(headroom.limitTokens()));
+        headers.put("x-ratelimit-remaining-requests", String.valueOf(headroom.remainingRequests()));
+        headers.put("x-ratelimit-remaining-tokens", String.valueOf(headroom.remainingTokens()));
+        headers.put("x-ratelimit-reset-requests", goDuration(headroom.requestsResetMillis()));
+        headers.put("x-ratelimit-reset-tokens", goDuration(tokensResetMillis));
+    }
+
+    private static Reply error(int status, Map<String, String> headers, String message, String type, String param,
+                               String code) {
+        ObjectNode body = Json.object();
+        body.putObject("error").put("message", message).put("type", type).put("param", param).put("code", code);
+        headers.put("content-type", "application/json");
+        return Reply.json(status, headers, body);
+    }
+}

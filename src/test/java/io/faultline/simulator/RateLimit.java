@@ -1,0 +1,53 @@
+package io.faultline.simulator;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/** Rate-limit headroom a deployment reports and what each success drains (a null token drain: the call's tokens). */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RateLimit(long limitRequests, long limitTokens, long remainingRequests, long remainingTokens,
+                        long drainRequestsPerCall, Long drainTokensPerCall) {
+
+    public RateLimit {
+        if (limitRequests < 1 || limitTokens < 1) {
+            throw new IllegalArgumentException("rateLimit limits must be >= 1");
+        }
+        if (remainingRequests < 0 || remainingTokens < 0 || drainRequestsPerCall < 0
+                || (drainTokensPerCall != null && drainTokensPerCall < 0)) {
+            throw new IllegalArgumentException("rateLimit remaining and drain values must not be negative");
+        }
+    }
+
+    @JsonCreator
+    static RateLimit fromJson(@JsonProperty("limitRequests") Long limitRequests,
+                              @JsonProperty("limitTokens") Long limitTokens,
+                              @JsonProperty("remainingRequests") Long remainingRequests,
+                              @JsonProperty("remainingTokens") Long remainingTokens,
+                              @JsonProperty("drainRequestsPerCall") Long drainRequestsPerCall,
+                              @JsonProperty("drainTokensPerCall") Long drainTokensPerCall) {
+        if (limitRequests == null || limitTokens == null) {
+            throw new IllegalArgumentException("rateLimit needs limitRequests and limitTokens");
+        }
+        return new RateLimit(limitRequests, limitTokens,
+                remainingRequests == null ? limitRequests : remainingRequests,
+                remainingTokens == null ? limitTokens : remainingTokens,
+                drainRequestsPerCall == null ? 1 : drainRequestsPerCall,
+                drainTokensPerCall);
+    }
+
+    /** Full headroom that drains by one request and by the call's tokens per success. */
+    public static RateLimit of(long limitRequests, long limitTokens) {
+        return new RateLimit(limitRequests, limitTokens, limitRequests, limitTokens, 1, null);
+    }
+
+    public RateLimit withRemaining(long remainingRequests, long remainingTokens) {
+        return new RateLimit(limitRequests, limitTokens, remainingRequests, remainingTokens,
+                drainRequestsPerCall, drainTokensPerCall);
+    }
+
+    public RateLimit withDrainPerCall(long drainRequestsPerCall, long drainTokensPerCall) {
+        return new RateLimit(limitRequests, limitTokens, remainingRequests, remainingTokens,
+                drainRequestsPerCall, drainTokensPerCall);
+    }
+}
