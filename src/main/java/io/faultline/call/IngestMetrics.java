@@ -3,9 +3,12 @@ package io.faultline.call;
 import io.faultline.taxonomy.Failure;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
 import jakarta.inject.Singleton;
 
 /** Counters of the ingest path; labels are low-cardinality (outcome, category, type, severity). */
+// Registered at start so that a scrape shows the counters at zero before the first batch.
+@Startup
 @Singleton
 public class IngestMetrics {
 

@@ -10,8 +10,9 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
     @Override
     public Map<String, String> start() {
         String url = EmbeddedPostgres.freshDatabase("faultline_test");
+        // The key matters for @QuarkusIntegrationTest, which runs the packaged app in the prod profile.
         return Map.of("quarkus.datasource.jdbc.url", url, "quarkus.datasource.username", "postgres",
-                "quarkus.datasource.password", "postgres");
+                "quarkus.datasource.password", "postgres", "faultline.api-key", "test-key");
     }
 
     @Override

@@ -1,0 +1,51 @@
+# Faultline: the documented entry points. `make run` and `make test` set up everything on a fresh machine.
+SHELL := /bin/bash
+VENV := litellm/.venv
+PY := $(VENV)/bin/python
+MVN := mvn -B
+JAR := target/quarkus-app/quarkus-run.jar
+CP_FILE := target/test-classpath.txt
+
+.PHONY: run test bench native-sources native image venv build clean
+
+## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
+## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
+run: venv build
+	java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.stack.DevStack \
+		--jar $(JAR) --venv $(VENV) --litellm-dir litellm
+
+## test: unit, API and end-to-end tests (real PostgreSQL, real LiteLLM), then the plugin's own tests.
+test: venv
+	$(MVN) verify -Dfaultline.venv=$(abspath $(VENV))
+	cd litellm && .venv/bin/python -m pytest -v tests
+
+## bench: ingest throughput and latency against a plain JDBC batch insert in the same process.
+bench:
+	$(MVN) test -Dtest=IngestBench -Dsurefire.failIfNoSpecifiedTests=false
+	@cat target/bench-ingest.md
+
+## native-sources: run Quarkus's native build steps without GraalVM (GraalVM cannot be installed here).
+native-sources:
+	$(MVN) package -DskipTests -Dquarkus.native.enabled=true -Dquarkus.native.sources-only=true
+
+## native: a real native binary, in the Mandrel builder container (needs a Docker engine).
+native:
+	$(MVN) package -Pnative -DskipTests -Dquarkus.native.container-build=true
+
+## image: the production container image (multi-stage native build; needs a Docker engine).
+image:
+	docker build -f src/main/docker/Dockerfile.native -t faultline:latest .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: litellm/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r litellm/requirements.txt
+	touch $@
+
+build:
+	$(MVN) package -DskipTests
+	$(MVN) dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE) -q
+
+clean:
+	$(MVN) clean

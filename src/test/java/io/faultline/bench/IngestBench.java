@@ -1,0 +1,237 @@
+package io.faultline.bench;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.agroal.api.AgroalDataSource;
+import io.faultline.call.CallMapper;
+import io.faultline.call.LlmCall;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.HdrHistogram.Histogram;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code make bench}: ingest throughput and latency of the whole pipeline (HTTP, parse, classify, episodes, commit)
+ * against a plain JDBC batch insert of the same rows, in the same process and on the same PostgreSQL. Not part of
+ * {@code make test}: it measures, it does not judge speed.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+class IngestBench {
+
+    private static final int BATCH = 100;
+    private static final int WARMUP_BATCHES = Integer.getInteger("bench.warmup", 100);
+    private static final int BATCHES = Integer.getInteger("bench.batches", 400);
+    private static final int CLIENTS = Integer.getInteger("bench.clients", 4);
+    private static final int FAILURE_EVERY = Integer.getInteger("bench.failureEvery", 10);
+
+    @TestHTTPResource("/api/v1/calls")
+    URI ingestUri;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    CallMapper mapper;
+
+    @Test
+    void ingest_throughput_against_plain_jdbc_batch_insert() throws Exception {
+        List<String> warmup = batches(WARMUP_BATCHES, "warm");
+        List<String> measured = batches(BATCHES, "run");
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+        run(warmup, body -> post(http, body));
+        Result pipeline = run(measured, body -> post(http, body));
+
+        List<List<LlmCall>> rows = new ArrayList<>();
+        for (String body : batches(BATCHES, "ref")) {
+            List<LlmCall> calls = new ArrayList<>();
+            ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> calls.add(mapper.map(n)));
+            rows.add(calls);
+        }
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("create table if not exists bench_reference (like llm_calls including defaults)");
+            st.execute("truncate bench_reference");
+        }
+        AtomicInteger next = new AtomicInteger();
+        Result reference = run(measured, ignored -> jdbcInsert(rows.get(next.getAndIncrement())));
+
+        assertThat(countRows("select count(*) from llm_calls where call_id like 'run-%'")).isEqualTo(
+                (long) BATCHES * BATCH);
+        report(pipeline, reference);
+    }
+
+    private interface Sender {
+        void send(String body) throws Exception;
+    }
+
+    private record Result(double callsPerSecond, Histogram latencyMicros) {
+    }
+
+    private Result run(List<String> bodies, Sender sender) throws Exception {
+        Histogram latency = new Histogram(3_600_000_000L, 3);
+        AtomicInteger cursor = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
+        long start = System.nanoTime();
+        List<Future<?>> futures = new ArrayList<>();
+        for (int t = 0; t < CLIENTS; t++) {
+            futures.add(pool.submit(() -> {
+                int i;
+                while ((i = cursor.getAndIncrement()) < bodies.size()) {
+                    long t0 = System.nanoTime();
+                    sender.send(bodies.get(i));
+                    synchronized (latency) {
+                        latency.recordValue((System.nanoTime() - t0) / 1000);
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : futures) {
+            f.get();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        pool.shutdown();
+        return new Result(bodies.size() * (double) BATCH / seconds, latency);
+    }
+
+    private void post(HttpClient http, String body) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(ingestUri)
+                .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IllegalStateException("ingest answered " + response.statusCode() + ": " + response.body());
+        }
+    }
+
+    /** The reference: the same rows, one JDBC batch per 100 calls, one transaction each, nothing else. */
+    private void jdbcInsert(List<LlmCall> calls) throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement st = c.prepareStatement("insert into bench_reference (call_id, started_at,"
+                    + " ended_at, provider, model, deployment, stream, success, http_status, error_class, latency_ms,"
+                    + " prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, response_chars,"
+                    + " user_ref, received_at, trace_id, model_group, api_base, call_type, error_code, error_message,"
+                    + " ttft_ms, cache_hit, finish_reason, team_id, api_key_hash, rate_limit_headers,"
+                    + " requester_metadata) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                    + "?::jsonb,?::jsonb)")) {
+                for (LlmCall call : calls) {
+                    st.setString(1, call.callId());
+                    st.setTimestamp(2, Timestamp.from(call.startedAt()));
+                    st.setTimestamp(3, Timestamp.from(call.endedAt()));
+                    st.setString(4, call.provider());
+                    st.setString(5, call.model());
+                    st.setString(6, call.deployment());
+                    st.setBoolean(7, call.stream());
+                    st.setBoolean(8, call.success());
+                    st.setObject(9, call.httpStatus());
+                    st.setString(10, call.errorClass());
+                    st.setDouble(11, call.latencyMs());
+                    st.setLong(12, call.promptTokens());
+                    st.setLong(13, call.completionTokens());
+                    st.setLong(14, call.reasoningTokens());
+                    st.setLong(15, call.cachedTokens());
+                    st.setDouble(16, call.costUsd());
+                    st.setInt(17, call.responseChars());
+                    st.setString(18, call.userRef());
+                    st.setTimestamp(19, Timestamp.from(Instant.now()));
+                    st.setString(20, call.traceId());
+                    st.setString(21, call.modelGroup());
+                    st.setString(22, call.apiBase());
+                    st.setString(23, call.callType());
+                    st.setString(24, call.errorCode());
+                    st.setString(25, call.errorMessage());
+                    st.setObject(26, call.ttftMs());
+                    st.setObject(27, call.cacheHit());
+                    st.setString(28, call.finishReason());
+                    st.setString(29, call.teamId());
+                    st.setString(30, call.apiKeyHash());
+                    st.setString(31, Payloads.JSON.writeValueAsString(call.rateLimitHeaders()));
+                    st.setString(32, Payloads.JSON.writeValueAsString(call.requesterMetadata()));
+                    st.addBatch();
+                }
+                st.executeBatch();
+            }
+            c.commit();
+        }
+    }
+
+    /** Realistic batches: chat payloads with prompts and answers, 90% successes, 10% mixed provider failures. */
+    private static List<String> batches(int count, String prefix) {
+        String[] providers = { "openai", "anthropic", "gemini" };
+        Instant base = Instant.now();
+        List<String> bodies = new ArrayList<>(count);
+        int n = 0;
+        for (int b = 0; b < count; b++) {
+            Payloads[] batch = new Payloads[BATCH];
+            for (int i = 0; i < BATCH; i++, n++) {
+                String provider = providers[n % 3];
+                String dep = provider + "-dep-" + (n % 2);
+                Instant at = base.plusMillis(n);
+                Payloads p = n % FAILURE_EVERY == 0
+                        ? Payloads.failure(provider, provider + "-model", dep, at, n % 20 == 0 ? 429 : 503,
+                                n % 20 == 0 ? "RateLimitError" : "ServiceUnavailableError", "bench failure")
+                        : Payloads.success(provider, provider + "-model", dep, at).answer(
+                                "A long enough answer about the request, as a chat model would write it. ".repeat(8),
+                                "stop");
+                p.user("user-" + (n % 500)).set("id", prefix + "-" + n);
+                batch[i] = p;
+            }
+            bodies.add(Payloads.array(batch));
+        }
+        return bodies;
+    }
+
+    private long countRows(String sql) throws Exception {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static void report(Result pipeline, Result reference) throws Exception {
+        String text = String.format(Locale.ROOT, """
+                Ingest benchmark: %d batches x %d calls, %d concurrent clients, %d cores, %s
+                | path | calls/s | batch p50 ms | batch p99 ms |
+                |---|---|---|---|
+                | Faultline pipeline (HTTP + parse + classify + episodes + commit) | %.0f | %.1f | %.1f |
+                | Reference: plain JDBC batch insert, same rows | %.0f | %.1f | %.1f |
+                Pipeline / reference throughput: %.2f
+                """, BATCHES, BATCH, CLIENTS, Runtime.getRuntime().availableProcessors(), Instant.now(),
+                pipeline.callsPerSecond(), pipeline.latencyMicros().getValueAtPercentile(50) / 1000.0,
+                pipeline.latencyMicros().getValueAtPercentile(99) / 1000.0, reference.callsPerSecond(),
+                reference.latencyMicros().getValueAtPercentile(50) / 1000.0,
+                reference.latencyMicros().getValueAtPercentile(99) / 1000.0,
+                pipeline.callsPerSecond() / reference.callsPerSecond());
+        System.out.println(text);
+        Files.writeString(Path.of("target", "bench-ingest.md"), text);
+    }
+}
