@@ -1,0 +1,155 @@
+package io.faultline.e2e;
+
+import io.faultline.simulator.Fault;
+import io.faultline.simulator.FaultKind;
+import io.faultline.simulator.Script;
+import io.faultline.stack.LiteLlmClient;
+import io.faultline.stack.LiteLlmClient.Answer;
+import io.faultline.stack.LocalStack;
+import io.restassured.RestAssured;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Real traffic through the real LiteLLM proxy (with the Faultline plugin) into the provider simulator, and what lands
+ * in {@code failure_events} of the packaged Faultline on a real PostgreSQL.
+ */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class LiteLlmEndToEndIT {
+
+    private static final Map<String, String> MODELS = Map.of("openai", "gpt-4o-mini", "anthropic", "claude-sonnet",
+            "gemini", "gemini-flash");
+
+    private static LocalStack stack;
+    private static LiteLlmClient client;
+
+    @BeforeAll
+    static void startStack() throws Exception {
+        stack = StackFixture.start("e2e");
+        client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
+    }
+
+    @AfterAll
+    static void stopStack() {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    /** One scripted fault per provider and what Faultline must make of it. */
+    record Case(String provider, FaultKind fault, String category, String type, String severity) {
+    }
+
+    @Test
+    @Order(1)
+    void successful_calls_through_the_proxy_are_stored_and_produce_no_failure() {
+        int sent = 0;
+        for (String provider : MODELS.keySet()) {
+            for (boolean stream : new boolean[] { false, true }) {
+                Answer answer = client.chat(MODELS.get(provider), "What is the capital of France?", stream);
+                assertThat(answer.status()).as(provider + " stream=" + stream + ": " + answer.body()).isEqualTo(200);
+                sent++;
+            }
+        }
+        awaitCalls(sent);
+        assertThat(failures("")).as("no failure from successful calls").isEmpty();
+        assertThat(Sql.count(stack, "select count(*) from llm_calls where success and http_status = 200"))
+                .isEqualTo(sent);
+        assertThat(Sql.count(stack, "select count(*) from llm_calls where stream and ttft_ms is not null"))
+                .as("streamed calls carry a time to first token").isEqualTo(3);
+    }
+
+    @Test
+    @Order(2)
+    void every_provider_fault_lands_as_its_exact_category_type_and_severity() {
+        List<Case> cases = List.of(
+                new Case("openai", FaultKind.RATE_LIMIT, "PROVIDER", "rate_limit", "P4"),
+                new Case("anthropic", FaultKind.RATE_LIMIT, "PROVIDER", "rate_limit", "P4"),
+                new Case("gemini", FaultKind.RATE_LIMIT, "PROVIDER", "rate_limit", "P4"),
+                new Case("openai", FaultKind.SERVER_ERROR, "PROVIDER", "outage", "P3"),
+                new Case("anthropic", FaultKind.SERVER_ERROR, "PROVIDER", "outage", "P3"),
+                new Case("gemini", FaultKind.UNAVAILABLE, "PROVIDER", "outage", "P3"),
+                new Case("anthropic", FaultKind.OVERLOADED, "PROVIDER", "overloaded", "P3"),
+                new Case("gemini", FaultKind.OVERLOADED, "PROVIDER", "overloaded", "P3"),
+                new Case("openai", FaultKind.OVERLOADED, "PROVIDER", "overloaded", "P3"),
+                new Case("openai", FaultKind.HANG, "PROVIDER", "timeout", "P3"),
+                new Case("anthropic", FaultKind.HANG, "PROVIDER", "timeout", "P3"),
+                new Case("gemini", FaultKind.HANG, "PROVIDER", "timeout", "P3"),
+                new Case("openai", FaultKind.MALFORMED, "PROVIDER", "malformed_response", "P3"),
+                new Case("anthropic", FaultKind.MALFORMED, "PROVIDER", "malformed_response", "P3"),
+                new Case("gemini", FaultKind.MALFORMED, "PROVIDER", "malformed_response", "P3"),
+                new Case("openai", FaultKind.CONTEXT_OVERFLOW, "PROVIDER", "context_overflow", "P4"),
+                new Case("anthropic", FaultKind.CONTEXT_OVERFLOW, "PROVIDER", "context_overflow", "P4"),
+                new Case("gemini", FaultKind.CONTEXT_OVERFLOW, "PROVIDER", "context_overflow", "P4"),
+                new Case("openai", FaultKind.SAFETY_BLOCK, "PROVIDER", "content_filtered", "P4"),
+                new Case("anthropic", FaultKind.SAFETY_BLOCK, "PROVIDER", "content_filtered", "P4"),
+                new Case("gemini", FaultKind.SAFETY_BLOCK, "PROVIDER", "content_filtered", "P4"),
+                new Case("openai", FaultKind.UNAUTHORIZED, "SECURITY", "unauthorized_model_access", "P2"),
+                new Case("anthropic", FaultKind.UNAUTHORIZED, "SECURITY", "unauthorized_model_access", "P2"),
+                new Case("gemini", FaultKind.UNAUTHORIZED, "SECURITY", "unauthorized_model_access", "P2"));
+        Map<String, Case> expected = new LinkedHashMap<>();
+        for (Case c : cases) {
+            stack.simulator().script(c.provider(), Script.faults(Fault.of(c.fault(), 1)));
+            Answer answer = client.chat(MODELS.get(c.provider()), "Tell me about " + c.fault(), false);
+            assertThat(answer.status()).as(c + " answered " + answer.body()).isNotEqualTo(-1);
+            expected.put(c.provider() + "-primary|" + c.type(), c);
+        }
+        stack.simulator().reset();
+
+        Awaitility.await("every scripted fault classified").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+                    Map<String, List<String>> got = new LinkedHashMap<>();
+                    for (Map<String, Object> f : failures("")) {
+                        got.computeIfAbsent(f.get("deployment") + "|" + f.get("type"), k -> new ArrayList<>())
+                                .add(f.get("category") + "/" + f.get("severity"));
+                    }
+                    Map<String, List<String>> want = new LinkedHashMap<>();
+                    expected.forEach((key, c) -> want.put(key, List.of(c.category() + "/" + c.severity())));
+                    assertThat(got).isEqualTo(want);
+                });
+    }
+
+    @Test
+    @Order(3)
+    void a_wrong_virtual_key_at_the_proxy_is_unauthorized_model_access() {
+        Answer answer = client.chat("gpt-4o-mini", "hello", false, "sk-not-a-valid-key", null);
+        assertThat(answer.status()).isEqualTo(401);
+        Awaitility.await("proxy auth failure classified").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> assertThat(failures("provider=litellm"))
+                        .extracting(f -> f.get("type") + "/" + f.get("severity") + "/"
+                                + ((Map<?, ?>) f.get("evidence")).get("refused_by"))
+                        .containsExactly("unauthorized_model_access/P3/litellm"));
+    }
+
+    static List<Map<String, Object>> failures(String query) {
+        return RestAssured.given().baseUri(stack.faultlineUrl()).when().get("/api/v1/failures?limit=500&" + query)
+                .then().statusCode(200).extract().jsonPath().getList("items");
+    }
+
+    static void awaitCalls(int expected) {
+        Awaitility.await(expected + " calls stored").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> assertThat(storedCalls())
+                        .isEqualTo(expected));
+    }
+
+    static long storedCalls() {
+        return RestAssured.given().baseUri(stack.faultlineUrl()).when().get("/api/v1/calls/stats").then()
+                .statusCode(200).extract().jsonPath().getLong("total");
+    }
+}

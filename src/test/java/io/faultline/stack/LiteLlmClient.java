@@ -1,0 +1,55 @@
+package io.faultline.stack;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** A client of the LiteLLM proxy's OpenAI-compatible API, as an application would call it. */
+public final class LiteLlmClient {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final String baseUrl;
+    private final String key;
+
+    public LiteLlmClient(String baseUrl, String key) {
+        this.baseUrl = baseUrl;
+        this.key = key;
+    }
+
+    /** What the proxy answered. */
+    public record Answer(int status, String body) {
+    }
+
+    public Answer chat(String model, String prompt, boolean stream) {
+        return chat(model, prompt, stream, key, null);
+    }
+
+    public Answer chat(String model, String prompt, boolean stream, String apiKey, String user) {
+        ObjectNode request = JSON.createObjectNode().put("model", model).put("stream", stream);
+        request.putArray("messages").addObject().put("role", "user").put("content", prompt);
+        if (user != null) {
+            request.put("user", user);
+        }
+        try {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(baseUrl
+                    + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
+                    .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return new Answer(response.statusCode(), response.body());
+        } catch (IOException e) {
+            return new Answer(-1, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Answer(-1, "interrupted");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package io.faultline.stack;
+
+import io.faultline.simulator.ProviderSimulator;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every real part of the flow on loopback: PostgreSQL, the provider simulator, the packaged Faultline jar and a
+ * LiteLLM proxy with the Faultline plugin. Used by {@code make run} and the end-to-end tests alike.
+ */
+public final class LocalStack implements AutoCloseable {
+
+    public static final String MASTER_KEY = "sk-faultline-local";
+
+    /** Where things are and how to reach the database. */
+    public record Settings(Path jar, Path venv, Path litellmDir, Path workDir, String jdbcUrl, String dbUser,
+            String dbPassword, String apiKey, int faultlinePort, int litellmPort) {
+    }
+
+    private final Settings settings;
+    private final ProviderSimulator simulator;
+    private ManagedProcess faultline;
+    private ManagedProcess litellm;
+
+    private LocalStack(Settings settings, ProviderSimulator simulator) {
+        this.settings = settings;
+        this.simulator = simulator;
+    }
+
+    public static LocalStack start(Settings settings) throws Exception {
+        Files.createDirectories(settings.workDir());
+        LocalStack stack = new LocalStack(settings, ProviderSimulator.start(0));
+        try {
+            stack.startFaultline();
+            stack.startLiteLlm();
+            return stack;
+        } catch (RuntimeException | Error e) {
+            stack.close();
+            throw e;
+        }
+    }
+
+    public void startFaultline() {
+        Map<String, String> env = new HashMap<>();
+        env.put("QUARKUS_DATASOURCE_JDBC_URL", settings.jdbcUrl());
+        env.put("QUARKUS_DATASOURCE_USERNAME", settings.dbUser());
+        env.put("QUARKUS_DATASOURCE_PASSWORD", settings.dbPassword());
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(settings.faultlinePort()));
+        env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
+        env.put("FAULTLINE_API_KEY", settings.apiKey());
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
+        faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())
+                .awaitHttpOk(faultlineUrl() + "/q/health/ready", Duration.ofSeconds(90));
+    }
+
+    private void startLiteLlm() {
+        Map<String, String> env = new HashMap<>();
+        env.put("LITELLM_LOCAL_MODEL_COST_MAP", "True");
+        env.put("LITELLM_TELEMETRY_DISABLED", "True");
+        env.put("LITELLM_MASTER_KEY", MASTER_KEY);
+        env.put("OPENAI_API_KEY", "sk-simulated-openai");
+        env.put("ANTHROPIC_API_KEY", "sk-ant-simulated");
+        env.put("GEMINI_API_KEY", "simulated-gemini");
+        env.put("FAULTLINE_SIM_OPENAI_BASE", simulator.baseUrl() + "/openai/v1");
+        env.put("FAULTLINE_SIM_ANTHROPIC_BASE", simulator.baseUrl() + "/anthropic");
+        env.put("FAULTLINE_SIM_GEMINI_BASE", simulator.baseUrl() + "/gemini/v1beta");
+        env.put("FAULTLINE_URL", faultlineUrl());
+        env.put("FAULTLINE_API_KEY", settings.apiKey());
+        env.put("FAULTLINE_SPOOL_DIR", settings.workDir().resolve("spool").toAbsolutePath().toString());
+        env.put("FAULTLINE_FLUSH_INTERVAL_S", "0.2");
+        env.put("FAULTLINE_RETRY_MAX_BACKOFF_S", "1");
+        env.put("PYTHONPATH", settings.litellmDir().toAbsolutePath().toString());
+        env.put("NO_PROXY", "127.0.0.1,localhost");
+        List<String> command = new ArrayList<>(List.of(settings.venv().resolve("bin/litellm").toAbsolutePath()
+                .toString(), "--config", settings.litellmDir().resolve("config.yaml").toAbsolutePath().toString(),
+                "--host", "127.0.0.1", "--port", String.valueOf(settings.litellmPort())));
+        litellm = ManagedProcess.start("litellm", command, env, settings.workDir(), settings.workDir())
+                .awaitHttpOk(litellmUrl() + "/health/liveliness", Duration.ofSeconds(120));
+    }
+
+    public ProviderSimulator simulator() {
+        return simulator;
+    }
+
+    public String faultlineUrl() {
+        return "http://127.0.0.1:" + settings.faultlinePort();
+    }
+
+    public String litellmUrl() {
+        return "http://127.0.0.1:" + settings.litellmPort();
+    }
+
+    public ManagedProcess faultline() {
+        return faultline;
+    }
+
+    public ManagedProcess litellm() {
+        return litellm;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    @Override
+    public void close() {
+        if (litellm != null) {
+            litellm.close();
+        }
+        if (faultline != null) {
+            faultline.close();
+        }
+        simulator.close();
+    }
+}
