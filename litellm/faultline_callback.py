@@ -60,7 +60,6 @@ _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 _RECENT_EVENTS = 4096
-_RESCAN_INTERVAL_S = 30.0
 
 
 # ---------------------------------------------------------------- configuration
@@ -597,7 +596,7 @@ class FaultlineLogger(CustomLogger):
     # ---- queue
 
     def _start(self) -> None:
-        """Locks, queue, spool index and threads; run again in a forked child, where none of the parent's work."""
+        """Locks, queue, spool index and threads; run again in a forked child, which inherits no threads."""
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._recent: OrderedDict[tuple, None] = OrderedDict()
@@ -606,7 +605,7 @@ class FaultlineLogger(CustomLogger):
         self._dead = _SpoolDir(
             Path(self.config.spool_dir) / "dead-letter", self.config.spool_max_bytes, self._count_dead_letter_drop
         )
-        self._next_rescan_at = time.monotonic() + _RESCAN_INTERVAL_S
+        self._next_rescan_at = time.monotonic() + self.config.retry_max_backoff_s
         self._queue: deque[str] = deque()
         self._overflow: list[str] = []  # taken from a full queue, waiting for the spooler thread
         self._spooling: list[str] = []  # being written by the spooler thread
@@ -659,21 +658,26 @@ class FaultlineLogger(CustomLogger):
             # All of it in one file: one write however far behind the spooler is.
             self._spooling, self._overflow = self._overflow, []
         if self._spooling:
-            self._to_spool(self._spooling)
-            with self._cond:
-                self._spooling = []
-                self._cond.notify_all()
+            try:
+                self._to_spool(self._spooling)
+            finally:
+                with self._cond:
+                    self._spooling = []
+                    self._cond.notify_all()
 
     def _send_step(self) -> None:
         with self._cond:
-            batch = self._wait_for_work()
-            if batch is None:
+            work = self._wait_for_work()
+            if work is None:
                 return
+            kind, batch = work
             self._inflight = batch
             self._busy = True
         try:
-            if not batch:
+            if kind == "resend":
                 self._resend_oldest()
+            elif kind == "rescan":  # outside the lock, as the hooks must never wait on the disk
+                self._spool.rescan()
             elif len(self._spool) > 0 or time.monotonic() < self._retry_at:
                 self._to_spool(batch)  # keeps the resend order while the spool drains or Faultline is down
             else:
@@ -681,35 +685,37 @@ class FaultlineLogger(CustomLogger):
                 if remaining:
                     self._to_spool(remaining)
         finally:
-            if not len(self._spool) and time.monotonic() >= self._next_rescan_at:
-                # Outside the lock, the hooks must never wait on the disk: files another worker left behind.
-                self._spool.rescan()
-                self._next_rescan_at = time.monotonic() + _RESCAN_INTERVAL_S
             with self._cond:
                 self._inflight = []
                 self._busy = False
                 self._cond.notify_all()
 
-    def _wait_for_work(self) -> list[str] | None:
-        """Called under the lock: an empty list means "resend the oldest spool file", None means stop."""
+    def _wait_for_work(self) -> tuple[str, list[str]] | None:
+        """Called under the lock: what the sender does next ("resend", "rescan" or "batch"); None means stop."""
         interval = self.config.flush_interval_s
         while not self._stop.is_set():
             now = time.monotonic()
             # The spool goes first, or a steady stream of new batches would keep it from ever draining.
             if len(self._spool) > 0 and now >= self._retry_at:
-                return []
+                return "resend", []
             if len(self._queue) >= self.config.batch_size or (
                 self._queue and (now >= self._next_batch_at or self._flush_requested)
             ):
                 self._next_batch_at = now + interval
-                return [self._queue.popleft() for _ in range(min(self.config.batch_size, len(self._queue)))]
+                return "batch", [self._queue.popleft() for _ in range(min(self.config.batch_size, len(self._queue)))]
+            if not len(self._spool) and now >= self._next_rescan_at:
+                # Files that another worker process, or this one before a restart, left in the folder.
+                self._next_rescan_at = now + self.config.retry_max_backoff_s
+                return "rescan", []
             if not self._queue:
                 self._next_batch_at = now + interval
             if self._flush_requested and self._idle():
                 self._flush_requested = False
-            wake_at = min(self._next_batch_at, self._next_rescan_at)
+            wake_at = self._next_batch_at
             if len(self._spool) > 0:
                 wake_at = min(wake_at, self._retry_at)
+            else:
+                wake_at = min(wake_at, self._next_rescan_at)
             self._cond.wait(max(0.0, wake_at - now))
         return None
 
@@ -737,7 +743,7 @@ class FaultlineLogger(CustomLogger):
             if self._spool.write(items):
                 with self._cond:
                     self._counters["spooled"] += len(items)
-        except OSError as e:
+        except Exception as e:  # a full or read-only disk: nowhere left to keep them
             with self._cond:
                 self._counters["dropped"] += len(items)
             self._note_error(f"cannot write the spool: {e!r}")

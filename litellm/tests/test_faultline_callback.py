@@ -196,6 +196,21 @@ def test_a_restarted_plugin_resends_what_the_previous_one_left_in_the_spool(make
         faultline.stop()
 
 
+def test_an_idle_plugin_picks_up_what_another_worker_leaves_in_the_spool_without_spinning(faultline, make_plugin):
+    live = make_plugin(faultline.url)  # rescans an empty spool every retry_max_backoff_s (0.2 s here)
+    other = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", batch_size=1000, flush_interval_s=60.0)
+    log_calls(other, ["other-0", "other-1"])
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+
+    other.close()  # a worker that stops while Faultline is unreachable: its queue lands in the shared spool
+
+    wait_until(lambda: faultline.received_ids() == {"other-0", "other-1"}, what="the other worker's events")
+    cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
+    assert cpu < 0.5 * wall + 0.05, f"{cpu:.2f}s of CPU in {wall:.2f}s while idle"
+    assert live.flush(timeout=5.0)
+    assert live.stats()["sent"] == 2
+
+
 def test_unsent_events_are_written_to_the_spool_when_the_interpreter_exits(spool_dir):
     port = stopped_faultline_url()
     script = f"""
