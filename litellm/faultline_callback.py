@@ -60,6 +60,7 @@ _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 _RECENT_EVENTS = 4096
+_STALE_TEMP_S = 600.0  # far longer than any write takes, so a live worker's file is never swept
 
 
 # ---------------------------------------------------------------- configuration
@@ -368,7 +369,22 @@ class _SpoolDir:
         self._names: list[str] = []  # sorted: the resend order
         self._sizes: dict[str, tuple[int, int]] = {}  # name -> (bytes, events)
         self.total_bytes = 0
+        self._sweep_temp_files()
         self.rescan()
+
+    def _sweep_temp_files(self) -> None:
+        """Removes half-written files of processes killed mid-write (rescans skip them, so nothing else would)."""
+        try:
+            names = [n for n in os.listdir(self.directory) if n.startswith(".") and n.endswith(".tmp")]
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = self.directory / name
+            try:
+                if time.time() - path.stat().st_mtime > _STALE_TEMP_S:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
 
     def __len__(self) -> int:
         return len(self._names)

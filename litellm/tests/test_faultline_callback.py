@@ -186,9 +186,13 @@ def test_a_restarted_plugin_resends_what_the_previous_one_left_in_the_spool(make
     first.close()  # what the interpreter exit does too: the unsent queue goes to the spool
     assert first.stats()["spool_files"] == 1
 
+    stale = spool_dir / ".00000000000000000001-1-00000001-n3.json.1.tmp"  # a writer killed mid-write, long ago
+    stale.write_text("[\n{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
     faultline = FakeFaultline(port=port)
     try:
         second = make_plugin(faultline.url)
+        assert not stale.exists()
         wait_until(lambda: faultline.received_ids() == set(ids), what="the old spool to be resent")
         assert second.flush(timeout=5.0)
         assert not list(spool_dir.glob("*.json"))
