@@ -56,6 +56,15 @@ _SECRET_NAMES = frozenset(
     }
 )
 _REDACTED = "[redacted]"
+# Headers LiteLLM adds under other names (and then files under llm_provider- too): dropped when the original,
+# with the same value, is there, so Faultline sees what the provider sent.
+_LITELLM_COPIES = {
+    "request-id": "x-request-id",
+    "x-ratelimit-limit-requests": "anthropic-ratelimit-requests-limit",
+    "x-ratelimit-remaining-requests": "anthropic-ratelimit-requests-remaining",
+    "x-ratelimit-limit-tokens": "anthropic-ratelimit-tokens-limit",
+    "x-ratelimit-remaining-tokens": "anthropic-ratelimit-tokens-remaining",
+}
 _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
@@ -193,10 +202,10 @@ def _header_value(value: object) -> str:
 def _provider_headers(source: object) -> dict[str, str]:
     """Headers as the provider sent them, lower-cased, without credentials.
 
-    LiteLLM forwards every raw provider header as ``llm_provider-<name>`` next to a few normalised copies
-    (and a synthesised ``request-id``); when the prefixed form is there, only it is kept, unprefixed. The
-    payload's own ``hidden_params.additional_headers`` turns ``x-ratelimit-*`` into ``x_ratelimit_*``
-    integers; those get their wire names back.
+    LiteLLM forwards every raw provider header as ``llm_provider-<name>`` next to a few normalised copies;
+    when the prefixed form is there, only it is kept, unprefixed. The payload's own
+    ``hidden_params.additional_headers`` turns ``x-ratelimit-*`` into ``x_ratelimit_*`` integers; those get
+    their wire names back.
     """
     if source is None:
         return {}
@@ -206,9 +215,13 @@ def _provider_headers(source: object) -> dict[str, str]:
         return {}
     prefixed = [(k[len(_PROVIDER_HEADER_PREFIX) :], v) for k, v in items if k.startswith(_PROVIDER_HEADER_PREFIX)]
     chosen = prefixed or [(k.replace("_", "-") if k.startswith("x_ratelimit_") else k, v) for k, v in items]
-    headers = {k: _header_value(v) for k, v in chosen if k and v is not None and not _is_secret_header(k)}
-    if "x-request-id" in headers and headers.get("request-id") == headers["x-request-id"]:
-        del headers["request-id"]  # LiteLLM's copy of x-request-id, not something the provider sent
+    return {k: _header_value(v) for k, v in chosen if k and v is not None and not _is_secret_header(k)}
+
+
+def _without_litellm_copies(headers: dict[str, str]) -> dict[str, str]:
+    for copy, original in _LITELLM_COPIES.items():
+        if copy in headers and headers[copy] == headers.get(original):
+            del headers[copy]
     return headers
 
 
@@ -227,7 +240,7 @@ def _failure_headers(exc: object, payload: Mapping[str, Any]) -> dict[str, str]:
     ):
         if isinstance(source, (Mapping, httpx.Headers)):
             headers.update(_provider_headers(source))
-    return headers
+    return _without_litellm_copies(headers)
 
 
 def _success_headers(response_obj: object, payload: Mapping[str, Any]) -> dict[str, str]:
@@ -235,7 +248,7 @@ def _success_headers(response_obj: object, payload: Mapping[str, Any]) -> dict[s
     hidden = _safe_getattr(response_obj, "_hidden_params")
     if isinstance(hidden, Mapping):
         headers.update(_provider_headers(hidden.get("additional_headers")))
-    return headers
+    return _without_litellm_copies(headers)
 
 
 def _timestamp(value: object) -> float | None:

@@ -521,6 +521,11 @@ def test_real_litellm_calls_reach_faultline_with_status_class_and_headers(
                 model="openai/gpt-4o-mini", api_base=f"{provider.base}/v1", api_key="x",
                 messages=[{"role": "user", "content": "again"}], max_retries=0,
             )
+        provider.case = "anthropic_messages_200_thinking_cache"
+        await litellm.acompletion(
+            model="anthropic/claude-sonnet-4-5", api_base=provider.base, api_key="x",
+            messages=[{"role": "user", "content": "think"}], max_tokens=10, max_retries=0,
+        )
         provider.case = "anthropic_529_overloaded_error"
         with pytest.raises(litellm.InternalServerError):
             await litellm.acompletion(
@@ -528,22 +533,28 @@ def test_real_litellm_calls_reach_faultline_with_status_class_and_headers(
                 messages=[{"role": "user", "content": "hello"}], max_tokens=10, max_retries=0,
             )
         deadline = time.monotonic() + 10
-        while len(faultline.received_ids()) < 3 and time.monotonic() < deadline:
+        while len(faultline.received_ids()) < 4 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # keeps the loop alive for LiteLLM's logging tasks
         return ok
 
     ok = asyncio.run(calls())
 
-    wait_until(lambda: len(faultline.received_ids()) == 3, what="three events")
+    wait_until(lambda: len(faultline.received_ids()) == 4, what="four events")
     by_status = {}
     for event in faultline.events.values():
         by_status.setdefault(event["status"], []).append(event)
-    (success,) = by_status["success"]
+    success, anthropic_success = sorted(by_status["success"], key=lambda e: e["custom_llm_provider"] == "anthropic")
     assert success["id"] == ok.id
     assert success["response"]["choices"][0]["message"]["content"] == "The capital of France is Paris."
     assert success["faultline"]["http_status"] is None
     assert success["faultline"]["response_headers"]["x-ratelimit-remaining-requests"] == "4999"
     assert success["faultline"]["response_headers"]["x-request-id"] == "req_8f1c2a9d4b7e4e0f9a3c5d6e7f809a1b"
+    assert "request-id" not in success["faultline"]["response_headers"]  # LiteLLM's copy of x-request-id
+    sent_by_anthropic = wire_case_headers("anthropic_messages_200_thinking_cache")
+    anthropic_headers = anthropic_success["faultline"]["response_headers"]
+    assert {k: anthropic_headers[k] for k in sent_by_anthropic} == sent_by_anthropic
+    assert not any(k.startswith("x-ratelimit-") for k in anthropic_headers)  # LiteLLM's OpenAI-style copies
+    assert anthropic_success["response"]["usage"]["completion_tokens_details"]["reasoning_tokens"] == 180
     rate_limited, overloaded = sorted(by_status["failure"], key=lambda e: e["custom_llm_provider"] == "anthropic")
     assert rate_limited["error_information"]["error_class"] == "RateLimitError"
     assert rate_limited["faultline"]["http_status"] == 429
