@@ -62,11 +62,9 @@ def stopped_faultline_url():
 
 @pytest.fixture
 def litellm_callbacks():
-    """Installs plugins as LiteLLM callbacks for one test and removes them afterwards."""
-    installed = []
+    """Installs a plugin as LiteLLM's callback for one test and removes it afterwards."""
 
     def install(plugin):
-        installed.append(plugin)
         litellm.callbacks = [plugin]
 
     yield install
@@ -82,7 +80,7 @@ async def fail_through_litellm(exc):
         )
 
 
-def delivered_failure(faultline, plugin, exc):
+def delivered_failure(faultline, exc):
     before = faultline.received_ids()
     asyncio.run(fail_through_litellm(exc))
     wait_until(lambda: len(faultline.received_ids() - before) == 1, what="the failure event at Faultline")
@@ -330,7 +328,7 @@ def test_an_openai_rate_limit_error_carries_its_status_and_rate_limit_headers(
         response=httpx.Response(429, headers={**case, "Retry-After": "1", "Set-Cookie": "s=1", "Authorization": "x"}),
     )
 
-    event = delivered_failure(faultline, plugin, exc)
+    event = delivered_failure(faultline, exc)
 
     extra = event["faultline"]
     assert extra["http_status"] == 429
@@ -355,7 +353,7 @@ def test_anthropic_rate_limit_headers_are_taken_from_litellm_response_headers(
     )
     exc.litellm_response_headers = httpx.Headers(wire_case_headers("anthropic_429_rate_limit_error"))
 
-    extra = delivered_failure(faultline, plugin, exc)["faultline"]
+    extra = delivered_failure(faultline, exc)["faultline"]
 
     assert extra["http_status"] == 429
     assert extra["response_headers"]["retry-after"] == "23"
@@ -380,7 +378,7 @@ def test_an_anthropic_529_keeps_the_providers_status_although_litellm_reports_50
     except litellm.InternalServerError as mapped:
         exc = mapped
 
-    event = delivered_failure(faultline, plugin, exc)
+    event = delivered_failure(faultline, exc)
 
     assert event["error_information"]["error_code"] == "500"
     assert event["faultline"]["http_status"] == 529
@@ -395,7 +393,7 @@ def test_without_the_provider_error_a_mapped_529_only_knows_500(faultline, make_
         message="Overloaded", llm_provider="anthropic", model="claude", response=httpx.Response(529)
     )
 
-    assert delivered_failure(faultline, plugin, exc)["faultline"]["http_status"] == 500
+    assert delivered_failure(faultline, exc)["faultline"]["http_status"] == 500
 
 
 def test_a_success_lifts_the_llm_provider_headers_to_the_providers_names(faultline, make_plugin):
