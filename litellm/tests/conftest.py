@@ -1,0 +1,209 @@
+"""Real local servers for the plugin's tests: a Faultline stand-in and an OpenAI/Anthropic-speaking provider."""
+
+import itertools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# Before litellm is imported anywhere: no cost-map download, and the module-level plugin instance
+# (created on import) gets a spool of its own instead of one in the work tree.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ.setdefault("FAULTLINE_SPOOL_DIR", tempfile.mkdtemp(prefix="faultline-default-spool-"))
+
+PLUGIN_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PLUGIN_DIR))
+WIRE_DIR = PLUGIN_DIR.parent.parent / "shared" / "provider-wire"  # shared/ sits beside the repository
+
+import pytest  # noqa: E402
+
+from faultline_callback import FaultlineConfig, FaultlineLogger  # noqa: E402
+
+API_KEY = "test-faultline-key"
+_tick = threading.Event()
+
+
+def wait_until(condition, timeout=10.0, what="condition"):
+    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        _tick.wait(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wire(case):
+    return json.loads((WIRE_DIR / f"{case}.json").read_text())
+
+
+class FakeFaultline:
+    """Faultline's ingest endpoint: records what arrives, dedups on `id`, and can be told to misbehave."""
+
+    def __init__(self, port=0):
+        self.lock = threading.Lock()
+        self.events = {}  # id -> first payload accepted
+        self.deliveries = Counter()  # id -> how many 2xx answers carried it
+        self.batches = []  # sizes of the batches answered 2xx
+        self.attempts = []  # (status, size) of every POST
+        self.auth_headers = []
+        self.content_types = []
+        self.delay_s = 0.0
+        self.release = threading.Event()  # set() lets delayed requests through at once
+        self.max_items = None  # more than this in one body -> 413
+        self.refuse_marker = None  # a body containing it -> 400 for the whole batch
+        self.reject_ids = set()  # per-event rejections in a 200
+        handler = type("Handler", (_FaultlineHandler,), {"fake": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def received_ids(self):
+        with self.lock:
+            return set(self.events)
+
+    def answer(self, items):
+        """Status and JSON answer for one body of events, recording what is accepted."""
+        with self.lock:
+            if self.max_items is not None and len(items) > self.max_items:
+                return 413, {"title": "too large"}
+            if self.refuse_marker is not None and self.refuse_marker in json.dumps(items):
+                return 400, {"title": "malformed batch"}
+            accepted = duplicates = 0
+            rejected = []
+            for index, item in enumerate(items):
+                if item.get("id") in self.reject_ids:
+                    rejected.append({"index": index, "reason": "missing model"})
+                    continue
+                self.deliveries[item["id"]] += 1
+                if item["id"] in self.events:
+                    duplicates += 1
+                else:
+                    self.events[item["id"]] = item
+                    accepted += 1
+            self.batches.append(len(items))
+            return 200, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+
+
+class _FaultlineHandler(BaseHTTPRequestHandler):
+    fake: FakeFaultline
+
+    def do_POST(self):
+        fake = self.fake
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if fake.delay_s:
+            fake.release.wait(fake.delay_s)  # a slow Faultline, not a test waiting
+        with fake.lock:
+            fake.auth_headers.append(self.headers.get("Authorization"))
+            fake.content_types.append(self.headers.get("Content-Type"))
+        if self.path != "/api/v1/calls":
+            status, answer = 404, {"title": "not found"}
+        elif self.headers.get("Authorization") != f"Bearer {API_KEY}":
+            status, answer = 401, {"title": "unauthorized"}
+        else:
+            items = json.loads(body)
+            status, answer = fake.answer(items)
+        with fake.lock:
+            fake.attempts.append((status, len(body)))
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class FakeProvider:
+    """Answers OpenAI chat completions and Anthropic messages with the recorded wire fixtures."""
+
+    def __init__(self):
+        self.case = "openai_chat_completion_200"
+        self.ids = itertools.count()
+        handler = type("Handler", (_ProviderHandler,), {"provider": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _ProviderHandler(BaseHTTPRequestHandler):
+    provider: FakeProvider
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        case = wire(self.provider.case)
+        body = dict(case["body"])
+        if case["http_status"] == 200:
+            body["id"] = f"chatcmpl-test-{next(self.provider.ids)}"  # providers answer a fresh id per call
+        data = json.dumps(body).encode()
+        self.send_response(case["http_status"])
+        for name, value in case["headers"].items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def faultline():
+    fake = FakeFaultline()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def provider():
+    fake = FakeProvider()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def spool_dir(tmp_path):
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def make_plugin(spool_dir):
+    """Builds plugins with test-sized timings; every one is closed after the test."""
+    created = []
+
+    def make(url, **overrides):
+        settings = dict(
+            url=url,
+            api_key=API_KEY,
+            spool_dir=str(spool_dir),
+            batch_size=10,
+            flush_interval_s=0.05,
+            timeout_s=2.0,
+            retry_max_backoff_s=0.2,
+        )
+        settings.update(overrides)
+        plugin = FaultlineLogger(FaultlineConfig(**settings))
+        created.append(plugin)
+        return plugin
+
+    yield make
+    for plugin in created:
+        plugin.close(timeout=2.0)

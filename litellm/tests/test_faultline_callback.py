@@ -1,0 +1,642 @@
+"""The Faultline plugin against a real local Faultline stand-in and the real LiteLLM."""
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import httpx
+import litellm
+import pytest
+from conftest import API_KEY, PLUGIN_DIR, FakeFaultline, wait_until, wire
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.litellm_core_utils.core_helpers import process_response_headers
+from litellm.llms.anthropic.common_utils import AnthropicError
+from litellm.proxy.types_utils.utils import get_instance_fn
+from litellm.types.utils import ModelResponse
+
+from faultline_callback import PLUGIN_VERSION, FaultlineConfig
+
+litellm.suppress_debug_info = True
+
+
+def payload(call_id, status="success", **extra):
+    """The fields of a StandardLoggingPayload that the transport cares about."""
+    return {
+        "id": call_id,
+        "litellm_call_id": call_id,
+        "status": status,
+        "call_type": "acompletion",
+        "model": "gpt-4o-mini",
+        "custom_llm_provider": "openai",
+        "startTime": 1795844308.84,
+        "endTime": 1795844308.97,
+        "completionStartTime": 1795844308.97,
+        "hidden_params": {"additional_headers": None},
+        "error_information": None,
+        **extra,
+    }
+
+
+def log_calls(plugin, ids):
+    for call_id in ids:
+        plugin.log_success_event(
+            kwargs={"standard_logging_object": payload(call_id)}, response_obj=None, start_time=None, end_time=None
+        )
+
+
+def wire_case_headers(case):
+    return wire(case)["headers"]
+
+
+def stopped_faultline_url():
+    """The address of a Faultline that is down: the port was just in use and is now closed."""
+    fake = FakeFaultline()
+    fake.stop()
+    return fake.port
+
+
+@pytest.fixture
+def litellm_callbacks():
+    """Installs a plugin as LiteLLM's callback for one test and removes it afterwards."""
+
+    def install(plugin):
+        litellm.callbacks = [plugin]
+
+    yield install
+    litellm.logging_callback_manager._reset_all_callbacks()
+    litellm.callbacks = []
+
+
+async def fail_through_litellm(exc):
+    """Raises `exc` through LiteLLM's real completion path, so that LiteLLM itself builds the payload."""
+    with pytest.raises(type(exc)):
+        await litellm.acompletion(
+            model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], mock_response=exc
+        )
+
+
+def delivered_failure(faultline, exc):
+    before = faultline.received_ids()
+    asyncio.run(fail_through_litellm(exc))
+    wait_until(lambda: len(faultline.received_ids() - before) == 1, what="the failure event at Faultline")
+    (new_id,) = faultline.received_ids() - before
+    return faultline.events[new_id]
+
+
+# ---------------------------------------------------------------- transport
+
+
+def test_events_are_batched_and_posted_with_the_bearer_key(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=10, flush_interval_s=0.2)
+
+    log_calls(plugin, [f"call-{i}" for i in range(25)])
+
+    wait_until(lambda: len(faultline.received_ids()) == 25, what="25 events")
+    assert sorted(faultline.batches) == [5, 10, 10]
+    assert set(faultline.auth_headers) == {f"Bearer {API_KEY}"}
+    assert set(faultline.content_types) == {"application/json"}
+    assert faultline.events["call-7"]["model"] == "gpt-4o-mini"
+    assert faultline.events["call-7"]["faultline"]["plugin_version"] == PLUGIN_VERSION
+    assert plugin.flush(timeout=5.0)  # the last answer may still be on its way back
+    assert plugin.stats()["sent"] == 25
+    assert plugin.stats()["accepted"] == 25
+
+
+def test_the_hook_returns_at_once_while_faultline_is_slow(faultline, make_plugin):
+    faultline.delay_s = 5.0  # each answer takes 5 s: the sender is stuck while the proxy keeps logging
+    plugin = make_plugin(faultline.url, batch_size=10, queue_max=100, timeout_s=10.0)
+    ids = [f"slow-{i}" for i in range(500)]
+
+    async def log_all():
+        durations = []
+        for call_id in ids:
+            started = time.perf_counter()
+            await plugin.async_log_success_event(
+                kwargs={"standard_logging_object": payload(call_id)}, response_obj=None, start_time=None, end_time=None
+            )
+            durations.append(time.perf_counter() - started)
+        return durations
+
+    durations = asyncio.run(log_all())
+
+    # Typically ~0.1 ms a call; the bounds leave room for a busy CI machine, and stay far below one 5 s answer.
+    assert sum(durations) < 2.5, f"logging 500 events took {sum(durations):.3f}s"
+    assert max(durations) < 1.0, f"the slowest hook call took {max(durations) * 1000:.1f}ms"
+    assert faultline.attempts == []  # nothing answered yet: the hooks did not wait for Faultline
+    faultline.release.set()
+    faultline.delay_s = 0.0
+    assert plugin.flush(timeout=20.0)
+    stats = plugin.stats()
+    # A burst far faster than the disk may drop events; each one is accounted for.
+    assert len(faultline.received_ids()) + stats["dropped"] == len(ids)
+    assert set(faultline.deliveries.values()) == {1}
+
+
+def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultline, make_plugin):
+    faultline.delay_s = 5.0
+    plugin = make_plugin(faultline.url, batch_size=10, queue_max=20, timeout_s=10.0)
+    ids = [f"full-{i}" for i in range(200)]
+
+    for start in range(0, len(ids), 20):
+        log_calls(plugin, ids[start : start + 20])
+        # The proxy's event loop gives the spooler thread its turn between calls; here the test waits for it.
+        wait_until(lambda: plugin.stats()["queued"] <= 20 + 10, what="the overflow written to the spool")
+
+    assert plugin.stats()["spooled"] >= 150
+    assert plugin.stats()["dropped"] == 0
+    faultline.release.set()
+    faultline.delay_s = 0.0
+    assert plugin.flush(timeout=20.0)
+    assert faultline.received_ids() == set(ids)
+    assert set(faultline.deliveries.values()) == {1}
+
+
+def test_when_faultline_is_down_batches_are_spooled_and_each_event_arrives_once_when_it_is_back(make_plugin):
+    port = stopped_faultline_url()
+    plugin = make_plugin(f"http://127.0.0.1:{port}", batch_size=10)
+    ids = [f"down-{i}" for i in range(35)]
+
+    log_calls(plugin, ids)
+
+    wait_until(lambda: plugin.stats()["spool_files"] >= 4 and plugin.stats()["queued"] == 0, what="a spooled queue")
+    assert plugin.stats()["sent"] == 0
+    assert "127.0.0.1" in plugin.stats()["last_error"]
+    faultline = FakeFaultline(port=port)
+    try:
+        wait_until(lambda: faultline.received_ids() == set(ids), timeout=15, what="the spool to drain")
+        assert plugin.flush(timeout=5.0)
+        assert set(faultline.deliveries.values()) == {1}
+        assert plugin.stats()["spool_files"] == 0
+    finally:
+        faultline.stop()
+
+
+def test_a_restarted_plugin_resends_what_the_previous_one_left_in_the_spool(make_plugin, spool_dir):
+    port = stopped_faultline_url()
+    first = make_plugin(f"http://127.0.0.1:{port}", batch_size=1000, flush_interval_s=60.0)
+    ids = [f"restart-{i}" for i in range(12)]
+    log_calls(first, ids)
+    first.close()  # what the interpreter exit does too: the unsent queue goes to the spool
+    assert first.stats()["spool_files"] == 1
+
+    stale = spool_dir / ".00000000000000000001-1-00000001-n3.json.1.tmp"  # a writer killed mid-write, long ago
+    stale.write_text("[\n{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    faultline = FakeFaultline(port=port)
+    try:
+        second = make_plugin(faultline.url)
+        assert not stale.exists()
+        wait_until(lambda: faultline.received_ids() == set(ids), what="the old spool to be resent")
+        assert second.flush(timeout=5.0)
+        assert not list(spool_dir.glob("*.json"))
+    finally:
+        faultline.stop()
+
+
+def test_an_idle_plugin_picks_up_what_another_worker_leaves_in_the_spool_without_spinning(faultline, make_plugin):
+    live = make_plugin(faultline.url)  # rescans an empty spool every retry_max_backoff_s (0.2 s here)
+    other = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", batch_size=1000, flush_interval_s=60.0)
+    log_calls(other, ["other-0", "other-1"])
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+
+    other.close()  # a worker that stops while Faultline is unreachable: its queue lands in the shared spool
+
+    wait_until(lambda: faultline.received_ids() == {"other-0", "other-1"}, what="the other worker's events")
+    cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
+    assert cpu < 0.5 * wall + 0.05, f"{cpu:.2f}s of CPU in {wall:.2f}s while idle"
+    assert live.flush(timeout=5.0)
+    assert live.stats()["sent"] == 2
+
+
+def test_unsent_events_are_written_to_the_spool_when_the_interpreter_exits(spool_dir):
+    port = stopped_faultline_url()
+    script = f"""
+import faultline_callback as fc
+plugin = fc.FaultlineLogger(fc.FaultlineConfig(url="http://127.0.0.1:{port}", api_key="k",
+    spool_dir={str(spool_dir)!r}, batch_size=1000, flush_interval_s=60.0))
+for i in range(7):
+    event = {{"standard_logging_object": {{"id": f"exit-{{i}}", "status": "success"}}}}
+    plugin.log_success_event(event, None, None, None)
+"""
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+
+    (spooled,) = spool_dir.glob("*.json")
+    assert [event["id"] for event in json.loads(spooled.read_text())] == [f"exit-{i}" for i in range(7)]
+
+
+def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spool_dir):
+    port = stopped_faultline_url()
+    probe = make_plugin(f"http://127.0.0.1:{port}", batch_size=5)
+    log_calls(probe, [f"bound-xx-{i}" for i in range(5)])
+    wait_until(lambda: probe.stats()["spool_files"] == 1, what="one spooled batch")
+    one_batch = probe.stats()["spool_bytes"]  # every batch below has the same size
+    probe.close()
+    for leftover in spool_dir.glob("*.json"):
+        leftover.unlink()
+    plugin = make_plugin(f"http://127.0.0.1:{port}", batch_size=5, spool_max_bytes=int(3.5 * one_batch))
+
+    for batch in range(6):
+        log_calls(plugin, [f"bound-{batch:02d}-{i}" for i in range(5)])
+        wait_until(lambda: plugin.stats()["spooled"] == 5 * (batch + 1), what=f"batch {batch} in the spool")
+
+    stats = plugin.stats()
+    assert stats["spool_files"] == 3
+    assert stats["spool_bytes"] == 3 * one_batch
+    assert stats["dropped"] == 15
+    assert "spool full" in stats["last_error"]
+    faultline = FakeFaultline(port=port)
+    try:
+        assert plugin.flush(timeout=10.0)
+        assert faultline.received_ids() == {f"bound-{b:02d}-{i}" for b in (3, 4, 5) for i in range(5)}
+    finally:
+        faultline.stop()
+
+
+def test_a_413_splits_the_batch_until_the_halves_fit(faultline, make_plugin):
+    faultline.max_items = 3
+    plugin = make_plugin(faultline.url, batch_size=10, flush_interval_s=60.0)
+    ids = [f"big-{i}" for i in range(10)]
+
+    log_calls(plugin, ids)
+
+    wait_until(lambda: faultline.received_ids() == set(ids), what="every half delivered")
+    assert [status for status, _ in faultline.attempts].count(413) == 3  # 10 -> 5 + 5 -> (2+3) + (2+3)
+    assert all(size <= 3 for size in faultline.batches)
+    assert set(faultline.deliveries.values()) == {1}
+
+
+def test_a_batch_refused_with_400_goes_to_dead_letter_and_is_not_retried(faultline, make_plugin, spool_dir):
+    faultline.refuse_marker = "poison"
+    plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+
+    log_calls(plugin, ["poison-0", "poison-1", "poison-2"])
+    log_calls(plugin, ["fine-0", "fine-1", "fine-2"])
+
+    wait_until(lambda: faultline.received_ids() == {"fine-0", "fine-1", "fine-2"}, what="the good batch")
+    assert plugin.flush(timeout=5.0)
+    assert [status for status, _ in faultline.attempts].count(400) == 1
+    assert plugin.stats()["dead_lettered"] == 3
+    assert "400" in plugin.stats()["last_error"]
+    (dead,) = (spool_dir / "dead-letter").glob("*.json")
+    assert [event["id"] for event in json.loads(dead.read_text())] == ["poison-0", "poison-1", "poison-2"]
+    assert not list(spool_dir.glob("*.json"))
+
+
+def test_events_that_faultline_rejects_one_by_one_are_dead_lettered(faultline, make_plugin, spool_dir):
+    faultline.reject_ids = {"odd-1"}
+    plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+
+    log_calls(plugin, ["odd-0", "odd-1", "odd-2"])
+
+    wait_until(lambda: faultline.received_ids() == {"odd-0", "odd-2"}, what="the accepted events")
+    assert plugin.flush(timeout=5.0)
+    assert plugin.stats()["rejected"] == 1
+    (dead,) = (spool_dir / "dead-letter").glob("*.json")
+    assert [event["id"] for event in json.loads(dead.read_text())] == ["odd-1"]
+
+
+def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, api_key="wrong-key", batch_size=2)
+
+    log_calls(plugin, ["key-0", "key-1"])
+
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    assert "401" in plugin.stats()["last_error"]
+    assert plugin.stats()["dead_lettered"] == 0
+    assert faultline.received_ids() == set()
+
+
+# ---------------------------------------------------------------- what each event carries
+
+
+def test_an_openai_rate_limit_error_carries_its_status_and_rate_limit_headers(
+    faultline, make_plugin, litellm_callbacks
+):
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+    case = wire_case_headers("openai_429_rate_limit_exceeded_tpm")
+    exc = litellm.RateLimitError(
+        message="Rate limit reached for gpt-4o on tokens per min (TPM)",
+        llm_provider="openai",
+        model="gpt-4o-mini",
+        response=httpx.Response(429, headers={**case, "Retry-After": "1", "Set-Cookie": "s=1", "Authorization": "x"}),
+    )
+
+    event = delivered_failure(faultline, exc)
+
+    extra = event["faultline"]
+    assert extra["http_status"] == 429
+    assert extra["exception_class"] == "RateLimitError"
+    assert event["error_information"]["error_class"] == "RateLimitError"
+    assert extra["response_headers"]["x-ratelimit-remaining-tokens"] == "0"
+    assert extra["response_headers"]["x-ratelimit-reset-tokens"] == "6m0s"
+    assert extra["response_headers"]["retry-after"] == "1"
+    assert "set-cookie" not in extra["response_headers"]
+    assert "authorization" not in extra["response_headers"]
+    assert event["status"] == "failure"
+
+
+def test_anthropic_rate_limit_headers_are_taken_from_litellm_response_headers(
+    faultline, make_plugin, litellm_callbacks
+):
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+    # LiteLLM raises Anthropic's 429 without a response and pins the provider's headers on the exception.
+    exc = litellm.RateLimitError(
+        message="AnthropicException - rate_limit_error", llm_provider="anthropic", model="claude"
+    )
+    exc.litellm_response_headers = httpx.Headers(wire_case_headers("anthropic_429_rate_limit_error"))
+
+    extra = delivered_failure(faultline, exc)["faultline"]
+
+    assert extra["http_status"] == 429
+    assert extra["response_headers"]["retry-after"] == "23"
+    assert extra["response_headers"]["anthropic-ratelimit-input-tokens-remaining"] == "0"
+    assert extra["response_headers"]["anthropic-ratelimit-requests-reset"] == "2026-02-25T20:02:40Z"
+
+
+def test_an_anthropic_529_keeps_the_providers_status_although_litellm_reports_500(
+    faultline, make_plugin, litellm_callbacks
+):
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+    headers = wire_case_headers("anthropic_529_overloaded_error")
+    try:  # the way LiteLLM maps it: an InternalServerError raised while handling the provider's error
+        try:
+            raise AnthropicError(status_code=529, message="overloaded_error", headers=httpx.Headers(headers))
+        except AnthropicError:
+            raise litellm.InternalServerError(
+                message="AnthropicException - Overloaded", llm_provider="anthropic", model="claude",
+                response=httpx.Response(529, headers=headers),
+            )
+    except litellm.InternalServerError as mapped:
+        exc = mapped
+
+    event = delivered_failure(faultline, exc)
+
+    assert event["error_information"]["error_code"] == "500"
+    assert event["faultline"]["http_status"] == 529
+    assert event["faultline"]["exception_class"] == "InternalServerError"
+    assert event["faultline"]["response_headers"]["x-should-retry"] == "true"
+
+
+def test_without_the_provider_error_a_mapped_529_only_knows_500(faultline, make_plugin, litellm_callbacks):
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+    exc = litellm.InternalServerError(
+        message="Overloaded", llm_provider="anthropic", model="claude", response=httpx.Response(529)
+    )
+
+    assert delivered_failure(faultline, exc)["faultline"]["http_status"] == 500
+
+
+def test_a_success_lifts_the_llm_provider_headers_to_the_providers_names(faultline, make_plugin):
+    plugin = make_plugin(faultline.url)
+    raw = httpx.Headers(wire_case_headers("openai_chat_completion_200"))
+    response = ModelResponse()
+    response._hidden_params = {"additional_headers": process_response_headers(raw)}  # as LiteLLM stores them
+
+    plugin.log_success_event(
+        kwargs={"standard_logging_object": payload("ok-1")}, response_obj=response, start_time=None, end_time=None
+    )
+
+    wait_until(lambda: "ok-1" in faultline.received_ids(), what="the success event")
+    extra = faultline.events["ok-1"]["faultline"]
+    assert extra == {
+        "http_status": None,
+        "response_headers": {k.lower(): v for k, v in raw.items()},
+        "exception_class": None,
+        "plugin_version": PLUGIN_VERSION,
+    }
+    assert extra["response_headers"]["x-ratelimit-remaining-requests"] == "4999"
+
+
+def test_payloads_are_made_json_safe_and_bad_input_never_raises(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=3)
+    circular = {"name": "loop"}
+    circular["self"] = circular
+    odd = payload(
+        "odd-json",
+        response_cost=float("nan"),
+        when=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        tags={"b"},
+        thing=object(),
+        loop=circular,
+        model_parameters={"api_key": "sk-secret", "temperature": 0.1},
+    )
+
+    plugin.log_success_event({"standard_logging_object": odd}, None, None, None)
+    plugin.log_success_event(None, None, None, None)  # nothing to report: ignored, and no exception
+    plugin.log_failure_event(
+        {"litellm_call_id": "no-payload", "model": "gpt-4o-mini", "exception": ValueError("boom")},
+        None,
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+        datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc),
+    )
+
+    wait_until(lambda: {"odd-json", "no-payload"} <= faultline.received_ids(), what="both events")
+    event = faultline.events["odd-json"]
+    assert event["response_cost"] is None
+    assert event["when"] == "2026-01-02T00:00:00+00:00"
+    assert event["tags"] == ["b"]
+    assert event["loop"]["self"] == "<circular>"
+    assert event["model_parameters"] == {"api_key": "[redacted]", "temperature": 0.1}
+    fallback = faultline.events["no-payload"]
+    assert fallback["status"] == "failure"
+    assert fallback["faultline"]["exception_class"] == "ValueError"
+    assert math.isclose(fallback["endTime"] - fallback["startTime"], 1.0)
+
+
+def test_an_event_handed_to_both_failure_hooks_is_sent_once(faultline, make_plugin):
+    # The proxy logs its own errors (bad key, unknown model) through the async and then the sync hook.
+    plugin = make_plugin(faultline.url, batch_size=1)
+    kwargs = {"standard_logging_object": payload("proxy-auth", status="failure"), "exception": ValueError("bad key")}
+
+    asyncio.run(plugin.async_log_failure_event(kwargs, None, None, None))
+    plugin.log_failure_event(kwargs, None, None, None)
+    log_calls(plugin, ["after"])
+
+    wait_until(lambda: "after" in faultline.received_ids(), what="the later event")
+    assert faultline.deliveries["proxy-auth"] == 1
+    assert sum(faultline.batches) == 2
+
+
+def test_settings_come_from_the_environment_and_bad_values_fall_back_to_defaults():
+    config = FaultlineConfig.from_env(
+        {
+            "FAULTLINE_URL": "http://127.0.0.1:9999/",
+            "FAULTLINE_API_KEY": "secret",
+            "FAULTLINE_BATCH_SIZE": "7",
+            "FAULTLINE_FLUSH_INTERVAL_S": "0.5",
+            "FAULTLINE_QUEUE_MAX": "abc",
+            "FAULTLINE_SPOOL_DIR": "/tmp/x",
+            "FAULTLINE_SPOOL_MAX_BYTES": "-1",
+            "FAULTLINE_TIMEOUT_S": "2",
+            "FAULTLINE_RETRY_MAX_BACKOFF_S": "nan",
+        }
+    )
+
+    assert config.calls_url == "http://127.0.0.1:9999/api/v1/calls"
+    assert (config.api_key, config.batch_size, config.flush_interval_s, config.timeout_s) == ("secret", 7, 0.5, 2.0)
+    assert (config.queue_max, config.spool_max_bytes, config.retry_max_backoff_s) == (10_000, 256 * 1024 * 1024, 30.0)
+    assert config.spool_dir == "/tmp/x"
+    assert "secret" not in repr(config)
+
+
+# ---------------------------------------------------------------- with the real LiteLLM
+
+
+def test_the_proxy_config_loader_finds_the_module_level_instance():
+    # The proxy execs the module without registering it in sys.modules; the module must survive that.
+    loaded = get_instance_fn("faultline_callback.faultline_logger", config_file_path=str(PLUGIN_DIR / "config.yaml"))
+    try:
+        assert type(loaded).__name__ == "FaultlineLogger"
+        assert isinstance(loaded, CustomLogger)
+    finally:
+        loaded.close()
+
+
+def test_real_litellm_calls_reach_faultline_with_status_class_and_headers(
+    faultline, provider, make_plugin, litellm_callbacks
+):
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+
+    async def calls():
+        ok = await litellm.acompletion(
+            model="openai/gpt-4o-mini", api_base=f"{provider.base}/v1", api_key="x",
+            messages=[{"role": "user", "content": "capital of France?"}], max_retries=0,
+        )
+        provider.case = "openai_429_rate_limit_exceeded_tpm"
+        with pytest.raises(litellm.RateLimitError):
+            await litellm.acompletion(
+                model="openai/gpt-4o-mini", api_base=f"{provider.base}/v1", api_key="x",
+                messages=[{"role": "user", "content": "again"}], max_retries=0,
+            )
+        provider.case = "anthropic_messages_200_thinking_cache"
+        await litellm.acompletion(
+            model="anthropic/claude-sonnet-4-5", api_base=provider.base, api_key="x",
+            messages=[{"role": "user", "content": "think"}], max_tokens=10, max_retries=0,
+        )
+        provider.case = "anthropic_529_overloaded_error"
+        with pytest.raises(litellm.InternalServerError):
+            await litellm.acompletion(
+                model="anthropic/claude-sonnet-4-5", api_base=provider.base, api_key="x",
+                messages=[{"role": "user", "content": "hello"}], max_tokens=10, max_retries=0,
+            )
+        deadline = time.monotonic() + 10
+        while len(faultline.received_ids()) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # keeps the loop alive for LiteLLM's logging tasks
+        return ok
+
+    ok = asyncio.run(calls())
+
+    wait_until(lambda: len(faultline.received_ids()) == 4, what="four events")
+    by_status = {}
+    for event in faultline.events.values():
+        by_status.setdefault(event["status"], []).append(event)
+    success, anthropic_success = sorted(by_status["success"], key=lambda e: e["custom_llm_provider"] == "anthropic")
+    assert success["id"] == ok.id
+    assert success["response"]["choices"][0]["message"]["content"] == "The capital of France is Paris."
+    assert success["faultline"]["http_status"] is None
+    assert success["faultline"]["response_headers"]["x-ratelimit-remaining-requests"] == "4999"
+    assert success["faultline"]["response_headers"]["x-request-id"] == "req_8f1c2a9d4b7e4e0f9a3c5d6e7f809a1b"
+    assert "request-id" not in success["faultline"]["response_headers"]  # LiteLLM's copy of x-request-id
+    sent_by_anthropic = wire_case_headers("anthropic_messages_200_thinking_cache")
+    anthropic_headers = anthropic_success["faultline"]["response_headers"]
+    assert {k: anthropic_headers[k] for k in sent_by_anthropic} == sent_by_anthropic
+    assert not any(k.startswith("x-ratelimit-") for k in anthropic_headers)  # LiteLLM's OpenAI-style copies
+    assert anthropic_success["response"]["usage"]["completion_tokens_details"]["reasoning_tokens"] == 180
+    rate_limited, overloaded = sorted(by_status["failure"], key=lambda e: e["custom_llm_provider"] == "anthropic")
+    assert rate_limited["error_information"]["error_class"] == "RateLimitError"
+    assert rate_limited["faultline"]["http_status"] == 429
+    assert rate_limited["faultline"]["exception_class"] == "RateLimitError"
+    assert rate_limited["faultline"]["response_headers"]["x-ratelimit-remaining-tokens"] == "0"
+    assert rate_limited["faultline"]["response_headers"]["x-ratelimit-reset-tokens"] == "6m0s"
+    assert overloaded["faultline"]["http_status"] == 529
+    assert overloaded["faultline"]["exception_class"] == "InternalServerError"
+    assert overloaded["faultline"]["response_headers"]["request-id"] == "req_011CVQe1dLrGNMJyE1ghG1av"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FAULTLINE_PROXY_E2E"), reason="starts a real LiteLLM proxy (~15 s); FAULTLINE_PROXY_E2E=1"
+)
+def test_a_real_proxy_reports_successes_provider_errors_and_its_own_auth_errors_once(faultline, provider, tmp_path):
+    import shutil
+    import socket
+
+    shutil.copy(PLUGIN_DIR / "faultline_callback.py", tmp_path)  # the module sits beside the config, as documented
+    (tmp_path / "config.yaml").write_text(
+        f"""
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params: {{model: openai/gpt-4o-mini, api_base: "{provider.base}/v1", api_key: x, max_retries: 0}}
+litellm_settings:
+  callbacks: faultline_callback.faultline_logger
+  num_retries: 0
+general_settings:
+  master_key: sk-master-test
+"""
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(
+        os.environ,
+        FAULTLINE_URL=faultline.url,
+        FAULTLINE_API_KEY=API_KEY,
+        FAULTLINE_FLUSH_INTERVAL_S="0.1",
+        FAULTLINE_SPOOL_DIR=str(tmp_path / "spool"),
+    )
+    litellm_cli = os.path.join(os.path.dirname(sys.executable), "litellm")
+    log = open(tmp_path / "proxy.log", "wb")
+    proxy = subprocess.Popen(
+        [litellm_cli, "--config", str(tmp_path / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def proxy_up():
+            try:
+                return httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(proxy_up, timeout=90, what="the proxy to start")
+
+        def chat(key, text):
+            return httpx.post(
+                f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]},
+            )
+
+        assert chat("sk-master-test", "ok").status_code == 200
+        provider.case = "openai_429_rate_limit_exceeded_tpm"
+        assert chat("sk-master-test", "limited").status_code == 429
+        assert chat("sk-not-a-key", "bad key").status_code >= 400
+
+        provider.case = "openai_chat_completion_200"
+        assert chat("sk-master-test", "after").status_code == 200  # lands after any late copy of the auth error
+
+        wait_until(lambda: len(faultline.received_ids()) >= 4, timeout=20, what="four events from the proxy")
+        events = sorted(faultline.events.values(), key=lambda e: e["startTime"])
+        assert [e["status"] for e in events] == ["success", "failure", "failure", "success"]
+        assert events[1]["faultline"]["http_status"] == 429
+        assert events[1]["faultline"]["response_headers"]["x-ratelimit-remaining-tokens"] == "0"
+        assert events[2]["faultline"]["exception_class"] == "ProxyException"  # the proxy's own key check
+        assert events[2]["metadata"]["user_api_key_request_route"] == "/v1/chat/completions"
+        assert set(faultline.deliveries.values()) == {1}  # the auth error reaches two hooks, and is sent once
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(timeout=15)
+        log.close()
