@@ -17,7 +17,7 @@ run: venv build
 ## test: unit, API and end-to-end tests (real PostgreSQL, real LiteLLM), then the plugin's own tests.
 test: venv
 	$(MVN) verify -Dfaultline.venv=$(abspath $(VENV))
-	cd litellm && .venv/bin/python -m pytest -v tests
+	cd litellm && FAULTLINE_PROXY_E2E=1 .venv/bin/python -m pytest -v tests
 
 ## bench: ingest throughput and latency against a plain JDBC batch insert in the same process.
 bench:

@@ -45,9 +45,12 @@ public class CallMapper {
         if (payload == null || !payload.isObject()) {
             throw new InvalidPayloadException("$", "expected a StandardLoggingPayload object");
         }
-        String callId = requiredText(payload, "id");
+        // LiteLLM's call id is the idempotency key: on a success `id` is the provider's response id, which a
+        // provider (or a cache hit) can repeat across distinct calls; `id` is the fallback for older senders.
+        String idField = payload.hasNonNull("litellm_call_id") ? "litellm_call_id" : "id";
+        String callId = requiredText(payload, idField);
         if (callId.length() > MAX_ID_LENGTH) {
-            throw new InvalidPayloadException("id", "longer than " + MAX_ID_LENGTH + " characters");
+            throw new InvalidPayloadException(idField, "longer than " + MAX_ID_LENGTH + " characters");
         }
         String status = requiredText(payload, "status");
         boolean success = switch (status) {

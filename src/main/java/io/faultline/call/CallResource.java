@@ -97,7 +97,8 @@ public class CallResource {
     }
 
     private static String idOf(JsonNode item) {
-        JsonNode id = item == null ? null : item.get("id");
+        JsonNode id = item == null ? null : item.hasNonNull("litellm_call_id") ? item.get("litellm_call_id")
+                : item.get("id");
         return id != null && id.isTextual() && id.textValue().length() <= CallMapper.MAX_ID_LENGTH ? id.textValue()
                 : null;
     }

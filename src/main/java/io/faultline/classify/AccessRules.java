@@ -28,7 +28,7 @@ public class AccessRules implements CallRule {
         if (call.success() || !ProviderRules.isAccessDenied(call)) {
             return List.of();
         }
-        boolean proxy = "litellm".equals(call.provider());
+        boolean proxy = "litellm".equals(call.provider()) || ProviderRules.isProxyKeyRefusal(call);
         Severity base = severities.base(Type.UNAUTHORIZED_MODEL_ACCESS);
         Severity severity = proxy ? base : base.max(Severity.P2);
         return List.of(CallFailures.of(Type.UNAUTHORIZED_MODEL_ACCESS, call,

@@ -125,7 +125,17 @@ public class ProviderRules implements CallRule {
         Integer status = call.httpStatus();
         String errorClass = call.errorClass() == null ? "" : call.errorClass();
         return (status != null && (status == 401 || status == 403)) || errorClass.equals("AuthenticationError")
-                || errorClass.equals("PermissionDeniedError");
+                || errorClass.equals("PermissionDeniedError") || isProxyKeyRefusal(call);
+    }
+
+    /**
+     * LiteLLM refusing a key other than its master key. Without its database it cannot verify virtual keys and answers
+     * 400 "No connected db." instead of 401: the caller is refused all the same.
+     */
+    static boolean isProxyKeyRefusal(LlmCall call) {
+        String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
+        return "ProxyException".equals(call.errorClass()) && (message.contains("no connected db")
+                || message.contains("authentication error") || message.contains("invalid proxy server token"));
     }
 
     private List<Failure> one(Type type, LlmCall call, String method, Map<String, Object> evidence) {

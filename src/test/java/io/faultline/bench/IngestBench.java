@@ -201,7 +201,7 @@ class IngestBench {
                         : Payloads.success(provider, provider + "-model", dep, at).answer(
                                 "A long enough answer about the request, as a chat model would write it. ".repeat(8),
                                 "stop");
-                p.user("user-" + (n % 500)).set("id", prefix + "-" + n);
+                p.user("user-" + (n % 500)).set("litellm_call_id", prefix + "-" + n);
                 batch[i] = p;
             }
             bodies.add(Payloads.array(batch));

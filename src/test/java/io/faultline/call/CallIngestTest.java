@@ -66,12 +66,24 @@ class CallIngestTest {
     }
 
     @Test
+    void calls_are_keyed_by_litellm_call_id_not_by_the_provider_response_id() throws Exception {
+        String dep = deployment();
+        Instant now = Instant.now();
+        Payloads first = Payloads.success("openai", "gpt-4o-mini", dep, now).set("id", "chatcmpl-fixed");
+        Payloads second = Payloads.success("openai", "gpt-4o-mini", dep, now).set("id", "chatcmpl-fixed");
+        Api.ingest(Payloads.array(first, second)).statusCode(200).body("accepted", equalTo(2))
+                .body("duplicates", equalTo(0));
+        assertThat(count("select count(*) from llm_calls where deployment = ?", dep)).isEqualTo(2);
+    }
+
+    @Test
     void a_bad_item_is_rejected_by_index_and_the_good_ones_are_kept() throws Exception {
         String dep = deployment();
         Instant now = Instant.now();
         Payloads good = Payloads.success("anthropic", "claude-sonnet", dep, now);
         Payloads wrongType = Payloads.success("anthropic", "claude-sonnet", dep, now).set("prompt_tokens", "many");
-        Payloads noId = Payloads.success("anthropic", "claude-sonnet", dep, now).without("id");
+        Payloads noId = Payloads.success("anthropic", "claude-sonnet", dep, now).without("id")
+                .without("litellm_call_id");
         String body = "[" + good.node() + "," + wrongType.node() + ",42," + noId.node() + "]";
 
         Api.ingest(body).statusCode(200).body("accepted", equalTo(1)).body("rejected", hasSize(3))

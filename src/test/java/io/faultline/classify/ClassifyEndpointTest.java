@@ -123,6 +123,15 @@ class ClassifyEndpointTest {
     }
 
     @Test
+    void a_proxy_without_its_database_refusing_a_virtual_key_is_unauthorized_model_access() {
+        classify(Payloads.failure("openai", "m", "d", NOW, 400, "ProxyException", "No connected db.")
+                .without("custom_llm_provider").without("faultline").set("error_information", java.util.Map.of(
+                        "error_class", "ProxyException", "error_code", "400", "error_message", "No connected db.")))
+                .body("failures[0].type", equalTo("unauthorized_model_access"))
+                .body("failures[0].severity", equalTo("P3")).body("failures[0].evidence.refused_by", equalTo("litellm"));
+    }
+
+    @Test
     void client_errors_and_successes_are_not_provider_failures() {
         classify(failure("openai", 400, "BadRequestError", "Invalid value for 'temperature'")).body("failures",
                 empty());

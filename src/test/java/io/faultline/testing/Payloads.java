@@ -19,7 +19,9 @@ public final class Payloads {
     private final ObjectNode node = JSON.createObjectNode();
 
     private Payloads(String provider, String model, String deployment, Instant start, double latencySeconds) {
-        node.put("id", UUID.randomUUID().toString());
+        String callId = UUID.randomUUID().toString();
+        node.put("id", "chatcmpl-" + callId);
+        node.put("litellm_call_id", callId);
         node.put("trace_id", UUID.randomUUID().toString());
         node.put("call_type", "acompletion");
         node.put("stream", false);
@@ -132,8 +134,9 @@ public final class Payloads {
         return this;
     }
 
+    /** LiteLLM's call id, Faultline's idempotency key. */
     public String id() {
-        return node.get("id").asText();
+        return node.get("litellm_call_id").asText();
     }
 
     public ObjectNode node() {
