@@ -110,7 +110,7 @@ public class CallMapper {
                 httpStatus(plugin, errorCode, errorClass, success),
                 errorClass,
                 errorCode,
-                Redactor.mask(errorMessage, MAX_TEXT_LENGTH),
+                Redactor.mask(withoutQuotedResponse(errorMessage), MAX_TEXT_LENGTH),
                 latencyMs,
                 ttftMs,
                 count(payload, "prompt_tokens"),
@@ -127,6 +127,15 @@ public class CallMapper {
                 limit(text(metadata, "user_api_key_hash"), MAX_ID_LENGTH),
                 headers,
                 requesterMetadata(metadata));
+    }
+
+    /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */
+    static String withoutQuotedResponse(String message) {
+        if (message == null) {
+            return null;
+        }
+        int at = message.indexOf("Original Response:");
+        return at < 0 ? message : message.substring(0, at) + "Original Response: [omitted]";
     }
 
     private static String provider(String custom, String fromError, String model) {

@@ -17,6 +17,9 @@ import java.util.Map;
 @ApplicationScoped
 public class AccessRules implements CallRule {
 
+    static final String PROXY = "litellm";
+    static final String PROXY_DEPLOYMENT = "litellm-proxy";
+
     private final SeverityPolicy severities;
 
     public AccessRules(SeverityPolicy severities) {
@@ -31,8 +34,13 @@ public class AccessRules implements CallRule {
         boolean proxy = "litellm".equals(call.provider()) || ProviderRules.isProxyKeyRefusal(call);
         Severity base = severities.base(Type.UNAUTHORIZED_MODEL_ACCESS);
         Severity severity = proxy ? base : base.max(Severity.P2);
-        return List.of(CallFailures.of(Type.UNAUTHORIZED_MODEL_ACCESS, call,
-                proxy ? "proxy.auth" : "provider.status", severity,
-                Map.of("refused_by", proxy ? "litellm" : "provider")));
+        if (proxy) {
+            // The proxy refused the caller before any provider was called: an episode of LiteLLM's own, apart from
+            // the provider refusing our credentials for the same deployment.
+            return List.of(CallFailures.of(Type.UNAUTHORIZED_MODEL_ACCESS, call, PROXY, PROXY_DEPLOYMENT,
+                    "proxy.auth", severity, Map.of("refused_by", PROXY, "routed_to", call.deployment())));
+        }
+        return List.of(CallFailures.of(Type.UNAUTHORIZED_MODEL_ACCESS, call, "provider.status", severity,
+                Map.of("refused_by", "provider")));
     }
 }

@@ -18,6 +18,12 @@ final class CallFailures {
 
     static Failure of(FailureType type, LlmCall call, String detectionMethod, Severity severity,
             Map<String, Object> extraEvidence) {
+        return of(type, call, call.provider(), call.deployment(), detectionMethod, severity, extraEvidence);
+    }
+
+    /** A failure attributed elsewhere than the call's own provider and deployment (e.g. to the proxy itself). */
+    static Failure of(FailureType type, LlmCall call, String provider, String deployment, String detectionMethod,
+            Severity severity, Map<String, Object> extraEvidence) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("call_id", call.callId());
         evidence.put("model", call.model());
@@ -31,8 +37,8 @@ final class CallFailures {
         evidence.putAll(extraEvidence);
         ImpactScope scope = new ImpactScope(call.model(), call.modelGroup(), call.callId(), call.userRef(),
                 call.teamId());
-        return Failure.of(type, UUID.randomUUID(), call.endedAt(), severity, call.provider(), call.deployment(),
-                detectionMethod, evidence, scope);
+        return Failure.of(type, UUID.randomUUID(), call.endedAt(), severity, provider, deployment, detectionMethod,
+                evidence, scope);
     }
 
     static void putIfPresent(Map<String, Object> map, String key, Object value) {

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * PROVIDER failures from what the status, LiteLLM's exception class and message, the headers, the finish reason and
@@ -29,7 +30,9 @@ public class ProviderRules implements CallRule {
             "input token count", "too many tokens");
     private static final List<String> MALFORMED_MARKERS = List.of("expecting value", "jsondecodeerror",
             "invalid json", "unterminated string", "extra data: line", "unable to parse", "malformed",
-            "invalid response object", "failed to parse", "unexpected end of");
+            "invalid response object", "failed to parse", "unexpected end of", "unable to get json response");
+    // Python's json module: "Expecting property name enclosed in double quotes: line 1 column 299 (char 298)".
+    private static final Pattern PYTHON_JSON_ERROR = Pattern.compile("expecting [^:]{1,60}: line \\d+ column \\d+");
 
     private final SeverityPolicy severities;
     private final ClassifyConfig config;
@@ -69,7 +72,7 @@ public class ProviderRules implements CallRule {
         if (errorClass.equals("ContentPolicyViolationError")) {
             return one(Type.CONTENT_FILTERED, call, "provider.error_class", Map.of());
         }
-        if (containsAny(message, MALFORMED_MARKERS)) {
+        if (containsAny(message, MALFORMED_MARKERS) || PYTHON_JSON_ERROR.matcher(message).find()) {
             return one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
         }
         if (status >= 500 || OUTAGE_CLASSES.contains(errorClass)) {

@@ -107,6 +107,12 @@ class ClassifyEndpointTest {
                 "malformed_response", "P3");
         expect(failure("openai", 500, "APIError", "Expecting value: line 1 column 1 (char 0)"), "PROVIDER",
                 "malformed_response", "P3");
+        classify(failure("anthropic", 500, "APIConnectionError", "AnthropicException - Unable to get json response -"
+                + " Expecting property name enclosed in double quotes: line 1 column 299 (char 298), Original Response:"
+                + " {\"content\":[{\"type\":\"text\",\"text\":\"secret answer\"}]"))
+                .body("failures[0].type", equalTo("malformed_response"))
+                .body("failures[0].evidence.error_message", org.hamcrest.Matchers.not(
+                        org.hamcrest.Matchers.containsString("secret answer")));
     }
 
     @Test
@@ -128,7 +134,9 @@ class ClassifyEndpointTest {
                 .without("custom_llm_provider").without("faultline").set("error_information", java.util.Map.of(
                         "error_class", "ProxyException", "error_code", "400", "error_message", "No connected db.")))
                 .body("failures[0].type", equalTo("unauthorized_model_access"))
-                .body("failures[0].severity", equalTo("P3")).body("failures[0].evidence.refused_by", equalTo("litellm"));
+                .body("failures[0].severity", equalTo("P3")).body("failures[0].evidence.refused_by", equalTo("litellm"))
+                .body("failures[0].provider", equalTo("litellm")).body("failures[0].deployment",
+                        equalTo("litellm-proxy"));
     }
 
     @Test
