@@ -5,16 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -54,8 +51,8 @@ public class CallResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Ingest a JSON array of LiteLLM StandardLoggingPayload objects")
-    public IngestReceipt ingest(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) Long contentLength) {
-        JsonNode root = JsonBodies.read(json, body, contentLength, config.maxBodyBytes());
+    public IngestReceipt ingest(byte[] body) {
+        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
         if (!root.isArray()) {
             throw ApiProblem.badRequest("$", "Expected a JSON array of StandardLoggingPayload objects (LiteLLM"
                     + " generic_api with log_format: json_array), got " + root.getNodeType().name().toLowerCase());
@@ -91,9 +88,8 @@ public class CallResource {
         metrics.stored(stored);
         int duplicates = valid.size() - stored.inserted().size() + duplicatesInBatch;
         metrics.duplicates(duplicates);
-        int opened = (int) stored.episodes().stream().filter(e -> e.opened()).count();
         return new IngestReceipt(root.size(), stored.inserted().size(), duplicates, rejected,
-                stored.failures().size(), opened);
+                stored.failures().size(), stored.episodesOpened());
     }
 
     private static String idOf(JsonNode item) {

@@ -42,7 +42,7 @@ public class IngestMetrics {
             registry.counter("faultline.failures", "category", failure.category().name(), "type",
                     failure.type().code(), "severity", failure.severity().name()).increment();
         }
-        episodesOpened.increment(stored.episodes().stream().filter(e -> e.opened()).count());
+        episodesOpened.increment(stored.episodesOpened());
     }
 
     void duplicates(int count) {

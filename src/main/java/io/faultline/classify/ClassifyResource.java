@@ -9,16 +9,13 @@ import io.faultline.taxonomy.Failure;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
-import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
 
@@ -56,8 +53,8 @@ public class ClassifyResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Classify one StandardLoggingPayload without storing anything")
-    public Classification classify(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) Long contentLength) {
-        JsonNode payload = JsonBodies.read(json, body, contentLength, limits.maxBodyBytes());
+    public Classification classify(byte[] body) {
+        JsonNode payload = JsonBodies.read(json, body, limits.maxBodyBytes());
         try {
             var call = mapper.map(payload);
             return new Classification(call.callId(),

@@ -16,16 +16,20 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 
 /**
  * Folds failures into episodes inside the caller's transaction. Each fingerprint is serialised by a transaction-level
- * advisory lock, taken in sorted order so that concurrent batches (or replicas) cannot deadlock or open two episodes
- * for one burst.
+ * advisory lock, taken in sorted order so that concurrent folds (or replicas) cannot deadlock or open two episodes
+ * for one burst. Writes are batched across fingerprints: one round trip per fingerprint to lock and look up its open
+ * episode, then one batch each for new episodes, call links, user links and updates.
  */
 @ApplicationScoped
 public class EpisodeStore {
@@ -40,8 +44,32 @@ public class EpisodeStore {
         this.window = config.dedupWindow();
     }
 
-    /** What happened to one episode in this batch. */
+    /** What happened to one episode in this fold. */
     public record EpisodeChange(UUID failureId, String fingerprint, boolean opened, long added, Severity severity) {
+    }
+
+    /** One burst of a fingerprint and the episode it goes to. */
+    private static final class Burst {
+        final String fingerprint;
+        final List<Failure> failures;
+        UUID episode;
+        boolean opened;
+        long occurrencesBefore;
+        Severity severity;
+        long newUsers;
+
+        Burst(String fingerprint, List<Failure> failures) {
+            this.fingerprint = fingerprint;
+            this.failures = failures;
+        }
+
+        Failure first() {
+            return failures.get(0);
+        }
+
+        Failure last() {
+            return failures.get(failures.size() - 1);
+        }
     }
 
     public List<EpisodeChange> record(Connection connection, List<Failure> failures) throws SQLException {
@@ -49,23 +77,64 @@ public class EpisodeStore {
         for (Failure failure : failures) {
             byFingerprint.computeIfAbsent(failure.fingerprint(), k -> new ArrayList<>()).add(failure);
         }
-        List<EpisodeChange> changes = new ArrayList<>();
-        try (PreparedStatement lock = connection.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 7))")) {
+        List<Burst> bursts = new ArrayList<>();
+        try (PreparedStatement lockAndFind = connection.prepareStatement("select e.failure_id, e.severity,"
+                + " e.occurrences from (select pg_advisory_xact_lock(hashtextextended(?, 7))) lock"
+                + " left join lateral (select failure_id, severity, occurrences from failure_events"
+                + " where fingerprint = ? and last_seen >= ? and first_seen <= ? order by last_seen desc limit 1) e"
+                + " on true")) {
             for (Map.Entry<String, List<Failure>> entry : byFingerprint.entrySet()) {
-                lock.setString(1, entry.getKey());
-                lock.execute();
-                List<Failure> group = new ArrayList<>(entry.getValue());
-                group.sort(Comparator.comparing(Failure::timestamp));
-                for (List<Failure> burst : bursts(group)) {
-                    changes.add(upsert(connection, entry.getKey(), burst));
+                List<Failure> sorted = new ArrayList<>(entry.getValue());
+                sorted.sort(Comparator.comparing(Failure::timestamp));
+                boolean first = true;
+                for (List<Failure> burstFailures : split(sorted)) {
+                    Burst burst = new Burst(entry.getKey(), burstFailures);
+                    if (first) {
+                        // Only the earliest burst can continue a stored episode; later ones are past the window.
+                        lockAndFind.setString(1, burst.fingerprint);
+                        lockAndFind.setString(2, burst.fingerprint);
+                        lockAndFind.setTimestamp(3, Timestamp.from(burst.first().timestamp().minus(window)));
+                        lockAndFind.setTimestamp(4, Timestamp.from(burst.last().timestamp().plus(window)));
+                        try (ResultSet rs = lockAndFind.executeQuery()) {
+                            rs.next();
+                            UUID existing = rs.getObject(1, UUID.class);
+                            if (existing != null) {
+                                burst.episode = existing;
+                                burst.severity = Severity.valueOf(rs.getString(2));
+                                burst.occurrencesBefore = rs.getLong(3);
+                            }
+                        }
+                        first = false;
+                    }
+                    if (burst.episode == null) {
+                        burst.episode = burst.first().failureId();
+                        burst.opened = true;
+                        burst.severity = Severity.P4;
+                    }
+                    for (Failure f : burst.failures) {
+                        burst.severity = burst.severity.max(f.severity());
+                    }
+                    burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
+                            burst.occurrencesBefore + burst.failures.size()));
+                    bursts.add(burst);
                 }
             }
+        }
+        insertOpened(connection, bursts);
+        linkCalls(connection, bursts);
+        linkUsers(connection, bursts);
+        updateContinued(connection, bursts);
+        List<EpisodeChange> changes = new ArrayList<>(bursts.size());
+        for (Burst burst : bursts) {
+            Severity severity = providerWide(connection, burst);
+            changes.add(new EpisodeChange(burst.episode, burst.fingerprint, burst.opened, burst.failures.size(),
+                    severity));
         }
         return changes;
     }
 
     /** Splits time-ordered failures where the gap exceeds the dedup window (relevant for replays and backfills). */
-    private List<List<Failure>> bursts(List<Failure> sorted) {
+    private List<List<Failure>> split(List<Failure> sorted) {
         List<List<Failure>> bursts = new ArrayList<>();
         List<Failure> current = new ArrayList<>();
         Instant previous = null;
@@ -81,182 +150,159 @@ public class EpisodeStore {
         return bursts;
     }
 
-    private EpisodeChange upsert(Connection connection, String fingerprint, List<Failure> burst) throws SQLException {
-        Failure first = burst.get(0);
-        Failure last = burst.get(burst.size() - 1);
-        Severity incoming = Severity.P4;
-        for (Failure failure : burst) {
-            incoming = incoming.max(failure.severity());
-        }
-        UUID id;
-        boolean opened;
-        long occurrences;
-        Severity current;
-        try (PreparedStatement find = connection.prepareStatement(
-                "select failure_id, severity, occurrences from failure_events where fingerprint = ? and last_seen >= ?"
-                        + " and first_seen <= ? order by last_seen desc limit 1")) {
-            find.setString(1, fingerprint);
-            find.setTimestamp(2, Timestamp.from(first.timestamp().minus(window)));
-            find.setTimestamp(3, Timestamp.from(last.timestamp().plus(window)));
-            try (ResultSet rs = find.executeQuery()) {
-                if (rs.next()) {
-                    id = rs.getObject(1, UUID.class);
-                    current = Severity.valueOf(rs.getString(2));
-                    occurrences = rs.getLong(3) + burst.size();
-                    opened = false;
-                } else {
-                    id = first.failureId();
-                    current = Severity.P4;
-                    occurrences = burst.size();
-                    opened = true;
-                }
-            }
-        }
-        Severity severity = current.max(incoming).max(severities.forEpisode(first.type(), occurrences));
-        long newUsers;
-        if (opened) {
-            insertEpisode(connection, id, fingerprint, first, last, burst.size(), severity);
-            newUsers = linkCallsAndUsers(connection, id, burst);
-            setAffectedUsers(connection, id, newUsers);
-        } else {
-            newUsers = linkCallsAndUsers(connection, id, burst);
-            updateEpisode(connection, id, first, last, burst.size(), newUsers, severity);
-        }
-        Severity wide = providerWide(connection, first, severity);
-        return new EpisodeChange(id, fingerprint, opened, burst.size(), severity.max(wide));
-    }
-
-    private void insertEpisode(Connection connection, UUID id, String fingerprint, Failure first, Failure last, int count,
-            Severity severity) throws SQLException {
+    private void insertOpened(Connection connection, List<Burst> bursts) throws SQLException {
         try (PreparedStatement insert = connection.prepareStatement("insert into failure_events (failure_id, fingerprint,"
                 + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope, first_seen,"
                 + " last_seen, occurrences, affected_requests, affected_users)"
-                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, 0)")) {
-            insert.setObject(1, id);
-            insert.setString(2, fingerprint);
-            insert.setString(3, first.category().name());
-            insert.setString(4, first.type().code());
-            insert.setString(5, severity.name());
-            insert.setString(6, first.provider());
-            insert.setString(7, first.deployment());
-            insert.setString(8, last.detectionMethod());
-            insert.setString(9, toJson(last.evidence()));
-            insert.setString(10, toJson(scopeOf(first)));
-            insert.setTimestamp(11, Timestamp.from(first.timestamp()));
-            insert.setTimestamp(12, Timestamp.from(last.timestamp()));
-            insert.setLong(13, count);
-            insert.setLong(14, countCalls(first, last, count));
-            insert.executeUpdate();
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?)")) {
+            boolean any = false;
+            for (Burst b : bursts) {
+                if (!b.opened) {
+                    continue;
+                }
+                Failure first = b.first();
+                insert.setObject(1, b.episode);
+                insert.setString(2, b.fingerprint);
+                insert.setString(3, first.category().name());
+                insert.setString(4, first.type().code());
+                insert.setString(5, b.severity.name());
+                insert.setString(6, first.provider());
+                insert.setString(7, first.deployment());
+                insert.setString(8, b.last().detectionMethod());
+                insert.setString(9, toJson(b.last().evidence()));
+                insert.setString(10, toJson(scopeOf(first)));
+                insert.setTimestamp(11, Timestamp.from(first.timestamp()));
+                insert.setTimestamp(12, Timestamp.from(b.last().timestamp()));
+                insert.setLong(13, b.failures.size());
+                insert.setLong(14, callCount(b));
+                // Every user of a brand-new episode is new to it.
+                insert.setLong(15, b.failures.stream().map(f -> f.impactScope().userRef()).filter(Objects::nonNull)
+                        .distinct().count());
+                insert.addBatch();
+                any = true;
+            }
+            if (any) {
+                insert.executeBatch();
+            }
         }
     }
 
-    private void updateEpisode(Connection connection, UUID id, Failure first, Failure last, int count, long newUsers,
-            Severity severity) throws SQLException {
+    private static void linkCalls(Connection connection, List<Burst> bursts) throws SQLException {
+        try (PreparedStatement calls = connection.prepareStatement(
+                "insert into failure_event_calls (failure_id, call_id, seen_at) values (?, ?, ?) on conflict do nothing")) {
+            boolean any = false;
+            for (Burst b : bursts) {
+                for (Failure failure : b.failures) {
+                    if (failure.impactScope().callId() != null) {
+                        calls.setObject(1, b.episode);
+                        calls.setString(2, failure.impactScope().callId());
+                        calls.setTimestamp(3, Timestamp.from(failure.timestamp()));
+                        calls.addBatch();
+                        any = true;
+                    }
+                }
+            }
+            if (any) {
+                calls.executeBatch();
+            }
+        }
+    }
+
+    /** Links users; counts, per continued episode, the users it had not seen before. */
+    private static void linkUsers(Connection connection, List<Burst> bursts) throws SQLException {
+        List<Burst> owners = new ArrayList<>();
+        try (PreparedStatement users = connection.prepareStatement(
+                "insert into failure_event_users (failure_id, user_ref) values (?, ?) on conflict do nothing")) {
+            for (Burst b : bursts) {
+                Set<String> distinct = new HashSet<>();
+                for (Failure failure : b.failures) {
+                    String user = failure.impactScope().userRef();
+                    if (user != null && distinct.add(user)) {
+                        users.setObject(1, b.episode);
+                        users.setString(2, user);
+                        users.addBatch();
+                        owners.add(b);
+                    }
+                }
+            }
+            if (owners.isEmpty()) {
+                return;
+            }
+            int[] inserted = users.executeBatch();
+            for (int i = 0; i < inserted.length; i++) {
+                owners.get(i).newUsers += Math.max(0, inserted[i]);
+            }
+        }
+    }
+
+    private void updateContinued(Connection connection, List<Burst> bursts) throws SQLException {
         try (PreparedStatement update = connection.prepareStatement("update failure_events set"
                 + " occurrences = occurrences + ?, affected_requests = affected_requests + ?,"
                 + " affected_users = affected_users + ?, severity = ?, detection_method = ?, evidence = ?::jsonb,"
                 + " first_seen = least(first_seen, ?), last_seen = greatest(last_seen, ?) where failure_id = ?")) {
-            update.setLong(1, count);
-            update.setLong(2, countCalls(first, last, count));
-            update.setLong(3, newUsers);
-            update.setString(4, severity.name());
-            update.setString(5, last.detectionMethod());
-            update.setString(6, toJson(last.evidence()));
-            update.setTimestamp(7, Timestamp.from(first.timestamp()));
-            update.setTimestamp(8, Timestamp.from(last.timestamp()));
-            update.setObject(9, id);
-            update.executeUpdate();
+            boolean any = false;
+            for (Burst b : bursts) {
+                if (b.opened) {
+                    continue;
+                }
+                update.setLong(1, b.failures.size());
+                update.setLong(2, callCount(b));
+                update.setLong(3, b.newUsers);
+                update.setString(4, b.severity.name());
+                update.setString(5, b.last().detectionMethod());
+                update.setString(6, toJson(b.last().evidence()));
+                update.setTimestamp(7, Timestamp.from(b.first().timestamp()));
+                update.setTimestamp(8, Timestamp.from(b.last().timestamp()));
+                update.setObject(9, b.episode);
+                update.addBatch();
+                any = true;
+            }
+            if (any) {
+                update.executeBatch();
+            }
         }
     }
 
-    private static long countCalls(Failure first, Failure last, int count) {
-        return first.impactScope().callId() == null ? 0 : count;
-    }
-
-    /** Links the burst's calls and users; returns how many users are new to the episode. */
-    private long linkCallsAndUsers(Connection connection, UUID id, List<Failure> burst) throws SQLException {
-        try (PreparedStatement calls = connection.prepareStatement(
-                "insert into failure_event_calls (failure_id, call_id, seen_at) values (?, ?, ?) on conflict do nothing");
-                PreparedStatement users = connection.prepareStatement(
-                        "insert into failure_event_users (failure_id, user_ref) values (?, ?) on conflict do nothing")) {
-            boolean anyCall = false;
-            boolean anyUser = false;
-            for (Failure failure : burst) {
-                if (failure.impactScope().callId() != null) {
-                    calls.setObject(1, id);
-                    calls.setString(2, failure.impactScope().callId());
-                    calls.setTimestamp(3, Timestamp.from(failure.timestamp()));
-                    calls.addBatch();
-                    anyCall = true;
-                }
-                if (failure.impactScope().userRef() != null) {
-                    users.setObject(1, id);
-                    users.setString(2, failure.impactScope().userRef());
-                    users.addBatch();
-                    anyUser = true;
-                }
-            }
-            if (anyCall) {
-                calls.executeBatch();
-            }
-            long added = 0;
-            if (anyUser) {
-                for (int n : users.executeBatch()) {
-                    added += Math.max(0, n);
-                }
-            }
-            return added;
-        }
-    }
-
-    private static void setAffectedUsers(Connection connection, UUID id, long users) throws SQLException {
-        try (PreparedStatement update = connection.prepareStatement(
-                "update failure_events set affected_users = ? where failure_id = ?")) {
-            update.setLong(1, users);
-            update.setObject(2, id);
-            update.executeUpdate();
-        }
+    private static long callCount(Burst b) {
+        return b.failures.stream().filter(f -> f.impactScope().callId() != null).count();
     }
 
     /**
      * When every recently active deployment of the provider has an open episode of this type, raises all of those
-     * episodes to the type's provider-wide severity (e.g. an outage everywhere is P1).
+     * episodes to the type's provider-wide severity (e.g. an outage everywhere is P1). Checked only when the spread
+     * can have changed: an episode opened, or one crossed a multiple of the minimum occurrences.
      */
-    private Severity providerWide(Connection connection, Failure failure, Severity severity) throws SQLException {
+    private Severity providerWide(Connection connection, Burst burst) throws SQLException {
+        Failure failure = burst.first();
         Severity wide = severities.providerWide(failure.type());
-        if (wide == null || wide.ordinal() >= severity.ordinal()) {
-            return severity;
+        if (wide == null || wide.ordinal() >= burst.severity.ordinal()) {
+            return burst.severity;
         }
-        Timestamp openSince = Timestamp.from(failure.timestamp().minus(window));
-        long failing;
-        long occurrences;
-        try (PreparedStatement st = connection.prepareStatement("select count(distinct deployment), sum(occurrences)"
-                + " from failure_events where provider = ? and category = ? and type = ? and last_seen >= ?")) {
+        long min = Math.max(1, severities.providerWideMinOccurrences());
+        long after = burst.occurrencesBefore + burst.failures.size();
+        if (!burst.opened && burst.occurrencesBefore / min == after / min) {
+            return burst.severity;
+        }
+        Timestamp openSince = Timestamp.from(burst.last().timestamp().minus(window));
+        try (PreparedStatement st = connection.prepareStatement("select count(distinct e.deployment),"
+                + " coalesce(sum(e.occurrences), 0), (select count(*) from provider_deployments d where d.provider = ?"
+                + " and d.last_seen >= ?) from failure_events e where e.provider = ? and e.category = ? and e.type = ?"
+                + " and e.last_seen >= ?")) {
             st.setString(1, failure.provider());
-            st.setString(2, failure.category().name());
-            st.setString(3, failure.type().code());
-            st.setTimestamp(4, openSince);
+            st.setTimestamp(2, Timestamp.from(burst.last().timestamp().minus(severities.deploymentActivityWindow())));
+            st.setString(3, failure.provider());
+            st.setString(4, failure.category().name());
+            st.setString(5, failure.type().code());
+            st.setTimestamp(6, openSince);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
-                failing = rs.getLong(1);
-                occurrences = rs.getLong(2);
+                long failing = rs.getLong(1);
+                long occurrences = rs.getLong(2);
+                long active = rs.getLong(3);
+                if (occurrences < severities.providerWideMinOccurrences() || failing < Math.max(1, active)) {
+                    return burst.severity;
+                }
             }
-        }
-        if (occurrences < severities.providerWideMinOccurrences()) {
-            return severity;
-        }
-        long active;
-        try (PreparedStatement st = connection.prepareStatement(
-                "select count(*) from provider_deployments where provider = ? and last_seen >= ?")) {
-            st.setString(1, failure.provider());
-            st.setTimestamp(2, Timestamp.from(failure.timestamp().minus(severities.deploymentActivityWindow())));
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                active = rs.getLong(1);
-            }
-        }
-        if (failing < Math.max(1, active)) {
-            return severity;
         }
         try (PreparedStatement raise = connection.prepareStatement("update failure_events set severity = ?"
                 + " where provider = ? and category = ? and type = ? and last_seen >= ? and severity > ?")) {

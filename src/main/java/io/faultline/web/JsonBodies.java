@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
-import java.io.InputStream;
 
 /** Reads a JSON request body with a hard size cap, so an oversized body is a 413 problem, not memory pressure. */
 public final class JsonBodies {
@@ -13,16 +12,8 @@ public final class JsonBodies {
     private JsonBodies() {
     }
 
-    public static JsonNode read(ObjectMapper json, InputStream body, Long contentLength, long maxBytes) {
-        if (contentLength != null && contentLength > maxBytes) {
-            throw tooLarge(maxBytes);
-        }
-        byte[] bytes;
-        try {
-            bytes = body == null ? new byte[0] : body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes + 1));
-        } catch (IOException e) {
-            throw new ApiProblem(400, "Unreadable body", "The request body could not be read: " + e.getMessage());
-        }
+    public static JsonNode read(ObjectMapper json, byte[] body, long maxBytes) {
+        byte[] bytes = body == null ? new byte[0] : body;
         if (bytes.length > maxBytes) {
             throw tooLarge(maxBytes);
         }

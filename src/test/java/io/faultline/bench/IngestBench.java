@@ -61,15 +61,23 @@ class IngestBench {
     @Inject
     CallMapper mapper;
 
+    @Inject
+    io.faultline.call.CallStore store;
+
     @Test
     void ingest_throughput_against_plain_jdbc_batch_insert() throws Exception {
         List<String> warmup = batches(WARMUP_BATCHES, "warm");
         List<String> measured = batches(BATCHES, "run");
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5)).build();
 
         run(warmup, body -> post(http, body));
         Result pipeline = run(measured, body -> post(http, body));
 
+        String metrics = http.send(HttpRequest.newBuilder(ingestUri.resolve("/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        metrics.lines().filter(l -> l.startsWith("http_server_requests_seconds_") && l.contains("/api/v1/calls"))
+                .forEach(System.out::println);
         List<List<LlmCall>> rows = new ArrayList<>();
         for (String body : batches(BATCHES, "ref")) {
             List<LlmCall> calls = new ArrayList<>();
@@ -77,12 +85,39 @@ class IngestBench {
             rows.add(calls);
         }
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
-            st.execute("create table if not exists bench_reference (like llm_calls including defaults)");
-            st.execute("truncate bench_reference");
+            // The same table shape as llm_calls: partitioned by day, same primary key and indexes.
+            st.execute("drop table if exists bench_reference");
+            st.execute("create table bench_reference (like llm_calls including all) partition by range (started_at)");
+            st.execute("create table bench_reference_default partition of bench_reference default");
         }
         AtomicInteger next = new AtomicInteger();
         Result reference = run(measured, ignored -> jdbcInsert(rows.get(next.getAndIncrement())));
 
+        List<List<LlmCall>> storeRows = new ArrayList<>();
+        List<String> storeBodies = batches(BATCHES, "store");
+        for (int warm = 0; warm < 3; warm++) {
+            for (String body : storeBodies) {
+                ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> mapper.map(n));
+            }
+        }
+        long parseStart = System.nanoTime();
+        for (String body : storeBodies) {
+            ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> mapper.map(n));
+        }
+        System.out.printf("parse + map, one thread: %.0f calls/s (%d bytes per call)%n",
+                BATCHES * (double) BATCH / ((System.nanoTime() - parseStart) / 1e9), storeBodies.get(0).length() / BATCH);
+        for (String body : storeBodies) {
+            List<LlmCall> calls = new ArrayList<>();
+            ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> calls.add(mapper.map(n)));
+            storeRows.add(calls);
+        }
+        AtomicInteger nextStore = new AtomicInteger();
+        Result storeOnly = run(measured, ignored -> io.quarkus.narayana.jta.QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                return store.insert(c, storeRows.get(nextStore.getAndIncrement()), Instant.now());
+            }
+        }));
+        System.out.printf("CallStore.insert alone: %.0f calls/s%n", storeOnly.callsPerSecond());
         assertThat(countRows("select count(*) from llm_calls where call_id like 'run-%'")).isEqualTo(
                 (long) BATCHES * BATCH);
         report(pipeline, reference);

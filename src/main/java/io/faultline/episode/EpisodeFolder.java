@@ -1,0 +1,212 @@
+package io.faultline.episode;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.episode.EpisodeStore.EpisodeChange;
+import io.faultline.taxonomy.Failure;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Folds inbox failures into episodes. Concurrent requests are combined: whoever holds the folding lock folds every
+ * request waiting at that moment in one transaction, so that one commit serves many requests instead of each request
+ * queueing behind the others' locks on the same hot episodes. A failure is folded by whoever deletes its inbox row,
+ * which makes folding exactly-once between live requests and the recovery job.
+ */
+@Singleton
+public class EpisodeFolder {
+
+    /** Deployment activity, written at most once a minute per deployment (see {@link #touch}). */
+    public record DeploymentSeen(String provider, String deployment, Instant at) {
+    }
+
+    private record Pending(List<Failure> failures, List<DeploymentSeen> seen, CompletableFuture<Integer> opened) {
+    }
+
+    private static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
+    private static final Duration STRANDED_AFTER = Duration.ofSeconds(30);
+    private static final int MAX_TRACKED_DEPLOYMENTS = 10_000;
+
+    private final AgroalDataSource dataSource;
+    private final EpisodeStore episodes;
+    private final FailureInbox inbox;
+    private final Counter recovered;
+    private final Counter foldFailures;
+    private final ConcurrentLinkedQueue<Pending> waiting = new ConcurrentLinkedQueue<>();
+    private final ReentrantLock folding = new ReentrantLock();
+    private final Map<String, Instant> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
+
+    public EpisodeFolder(AgroalDataSource dataSource, EpisodeStore episodes, FailureInbox inbox,
+            MeterRegistry registry) {
+        this.dataSource = dataSource;
+        this.episodes = episodes;
+        this.inbox = inbox;
+        this.recovered = Counter.builder("faultline.inbox.recovered")
+                .description("Failures folded by the recovery job after their request died").register(registry);
+        this.foldFailures = Counter.builder("faultline.fold.failures")
+                .description("Fold transactions that failed; their failures stay in the inbox").register(registry);
+    }
+
+    /** Which of these deployment sightings are worth writing (new, or last written over a minute ago). */
+    public List<DeploymentSeen> touch(List<DeploymentSeen> seen) {
+        List<DeploymentSeen> due = new ArrayList<>();
+        for (DeploymentSeen s : seen) {
+            String key = s.provider() + "\u0000" + s.deployment();
+            Instant last = lastTouched.get(key);
+            if (last == null || s.at().isAfter(last.plus(TOUCH_EVERY))) {
+                if (lastTouched.size() >= MAX_TRACKED_DEPLOYMENTS) {
+                    lastTouched.clear(); // bounded: forgetting only costs a redundant write
+                }
+                lastTouched.put(key, s.at());
+                due.add(s);
+            }
+        }
+        return due;
+    }
+
+    /**
+     * Folds the failures (already durable in the inbox) and records deployment activity; returns how many episodes
+     * this call opened. When folding fails the failures stay in the inbox for the recovery job, so this returns 0.
+     */
+    public int fold(List<Failure> failures, List<DeploymentSeen> seen) {
+        Pending mine = new Pending(failures, seen, new CompletableFuture<>());
+        waiting.add(mine);
+        folding.lock();
+        try {
+            if (!mine.opened().isDone()) {
+                List<Pending> group = new ArrayList<>();
+                for (Pending next; (next = waiting.poll()) != null; ) {
+                    group.add(next);
+                }
+                foldGroup(group);
+            }
+        } finally {
+            folding.unlock();
+        }
+        try {
+            return mine.opened().join();
+        } catch (CompletionException e) {
+            return 0;
+        }
+    }
+
+    private void foldGroup(List<Pending> group) {
+        try {
+            int[] opened = QuarkusTransaction.requiringNew().call(() -> {
+                try (Connection connection = dataSource.getConnection()) {
+                    List<DeploymentSeen> seen = new ArrayList<>();
+                    List<Failure> all = new ArrayList<>();
+                    Map<UUID, Integer> requestOf = new HashMap<>();
+                    for (int i = 0; i < group.size(); i++) {
+                        seen.addAll(group.get(i).seen());
+                        for (Failure f : group.get(i).failures()) {
+                            all.add(f);
+                            requestOf.put(f.failureId(), i);
+                        }
+                    }
+                    recordDeployments(connection, seen);
+                    int[] counts = new int[group.size()];
+                    for (EpisodeChange change : foldClaimed(connection, all)) {
+                        Integer request = requestOf.get(change.failureId());
+                        if (change.opened() && request != null) {
+                            counts[request]++;
+                        }
+                    }
+                    return counts;
+                }
+            });
+            for (int i = 0; i < group.size(); i++) {
+                group.get(i).opened().complete(opened[i]);
+            }
+        } catch (RuntimeException e) {
+            foldFailures.increment();
+            Log.errorf(e, "Folding %d requests failed; their failures stay in the inbox for recovery", group.size());
+            group.forEach(p -> p.opened().completeExceptionally(e));
+        }
+    }
+
+    /** Deletes the inbox rows first and folds only those this transaction deleted: exactly-once folding. */
+    private List<EpisodeChange> foldClaimed(Connection connection, List<Failure> failures) throws SQLException {
+        if (failures.isEmpty()) {
+            return List.of();
+        }
+        Set<UUID> claimed = inbox.claim(connection, failures.stream().map(Failure::failureId).toList());
+        List<Failure> mine = failures.stream().filter(f -> claimed.contains(f.failureId())).toList();
+        return mine.isEmpty() ? List.of() : episodes.record(connection, mine);
+    }
+
+    void recoverAtStart(@Observes StartupEvent start) {
+        recoverStranded();
+    }
+
+    /** Folds failures whose request died after committing its calls and before folding them. */
+    @Scheduled(every = "60s", delayed = "60s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void recoverStranded() {
+        try {
+            int folded;
+            do {
+                folded = QuarkusTransaction.requiringNew().call(() -> {
+                    try (Connection connection = dataSource.getConnection()) {
+                        List<Failure> stranded = inbox.stranded(connection, STRANDED_AFTER, 1000);
+                        if (!stranded.isEmpty()) {
+                            inbox.remove(connection, stranded.stream().map(Failure::failureId).toList());
+                            episodes.record(connection, stranded);
+                        }
+                        return stranded.size();
+                    }
+                });
+                recovered.increment(folded);
+                if (folded > 0) {
+                    Log.infof("Recovered %d stranded failures from the inbox", folded);
+                }
+            } while (folded == 1000);
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Inbox recovery failed; it runs again in a minute");
+        }
+    }
+
+    private static void recordDeployments(Connection connection, List<DeploymentSeen> seen) throws SQLException {
+        Map<String, DeploymentSeen> latest = new TreeMap<>();
+        for (DeploymentSeen s : seen) {
+            latest.merge(s.provider() + "\u0000" + s.deployment(), s, (a, b) -> a.at().isAfter(b.at()) ? a : b);
+        }
+        if (latest.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement upsert = connection.prepareStatement("insert into provider_deployments (provider,"
+                + " deployment, last_seen) values (?, ?, ?) on conflict (provider, deployment)"
+                + " do update set last_seen = greatest(provider_deployments.last_seen, excluded.last_seen)")) {
+            for (DeploymentSeen s : latest.values()) {
+                upsert.setString(1, s.provider());
+                upsert.setString(2, s.deployment());
+                upsert.setTimestamp(3, Timestamp.from(s.at()));
+                upsert.addBatch();
+            }
+            upsert.executeBatch();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.faultline.episode;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.FailureType;
+import io.faultline.taxonomy.ImpactScope;
+import io.faultline.taxonomy.Severity;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** The durable hand-over of classified failures from the ingest transaction to episode folding. */
+@ApplicationScoped
+public class FailureInbox {
+
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
+    };
+
+    private final ObjectMapper json;
+
+    public FailureInbox(ObjectMapper json) {
+        this.json = json;
+    }
+
+    public void add(Connection connection, List<Failure> failures) throws SQLException {
+        try (PreparedStatement insert = connection.prepareStatement("insert into failure_inbox (failure_id, category,"
+                + " type, severity, provider, deployment, detection_method, evidence, occurred_at, call_id, user_ref,"
+                + " model, model_group, team_id) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?)")) {
+            for (Failure f : failures) {
+                insert.setObject(1, f.failureId());
+                insert.setString(2, f.category().name());
+                insert.setString(3, f.type().code());
+                insert.setString(4, f.severity().name());
+                insert.setString(5, f.provider());
+                insert.setString(6, f.deployment());
+                insert.setString(7, f.detectionMethod());
+                insert.setString(8, toJson(f.evidence()));
+                insert.setTimestamp(9, Timestamp.from(f.timestamp()));
+                insert.setString(10, f.impactScope().callId());
+                insert.setString(11, f.impactScope().userRef());
+                insert.setString(12, f.impactScope().model());
+                insert.setString(13, f.impactScope().modelGroup());
+                insert.setString(14, f.impactScope().teamId());
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        }
+    }
+
+    /** Deletes the given rows and returns the ids this transaction deleted (and so owns). */
+    public Set<UUID> claim(Connection connection, Collection<UUID> failureIds) throws SQLException {
+        Set<UUID> claimed = new HashSet<>();
+        try (PreparedStatement delete = connection.prepareStatement(
+                "delete from failure_inbox where failure_id = any (?) returning failure_id")) {
+            delete.setArray(1, connection.createArrayOf("uuid", failureIds.toArray()));
+            try (ResultSet rs = delete.executeQuery()) {
+                while (rs.next()) {
+                    claimed.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return claimed;
+    }
+
+    public void remove(Connection connection, Collection<UUID> failureIds) throws SQLException {
+        try (PreparedStatement delete = connection.prepareStatement(
+                "delete from failure_inbox where failure_id = any (?)")) {
+            Array ids = connection.createArrayOf("uuid", failureIds.toArray());
+            delete.setArray(1, ids);
+            delete.executeUpdate();
+        }
+    }
+
+    /**
+     * Failures left behind by a request that died between committing its calls and folding them, oldest first.
+     * Rows younger than {@code minAge} may still be folded by the request that wrote them, so they are skipped.
+     */
+    public List<Failure> stranded(Connection connection, Duration minAge, int limit) throws SQLException {
+        List<Failure> failures = new ArrayList<>();
+        try (PreparedStatement select = connection.prepareStatement("select failure_id, type, severity, provider,"
+                + " deployment, detection_method, evidence::text, occurred_at, call_id, user_ref, model, model_group,"
+                + " team_id from failure_inbox where created_at < now() - ? * interval '1 millisecond'"
+                + " order by created_at limit ? for update skip locked")) {
+            select.setLong(1, minAge.toMillis());
+            select.setInt(2, limit);
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    failures.add(Failure.of(FailureType.byCode(rs.getString(2)), rs.getObject(1, UUID.class),
+                            rs.getTimestamp(8).toInstant(), Severity.valueOf(rs.getString(3)), rs.getString(4),
+                            rs.getString(5), rs.getString(6), fromJson(rs.getString(7)), new ImpactScope(
+                                    rs.getString(11), rs.getString(12), rs.getString(9), rs.getString(10),
+                                    rs.getString(13))));
+                }
+            }
+        }
+        return failures;
+    }
+
+    private String toJson(Map<String, Object> evidence) {
+        try {
+            return json.writeValueAsString(evidence);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("evidence is built from plain values and always serialises", e);
+        }
+    }
+
+    private Map<String, Object> fromJson(String text) {
+        try {
+            return json.readValue(text, MAP);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("failure_inbox.evidence is written by this class as JSON", e);
+        }
+    }
+}

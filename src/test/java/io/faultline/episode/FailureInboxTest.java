@@ -1,0 +1,108 @@
+package io.faultline.episode;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.faultline.taxonomy.ProviderFailure;
+import io.faultline.taxonomy.Severity;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A request that dies between committing its calls and folding them loses nothing, and nothing is folded twice. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class FailureInboxTest {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    FailureInbox inbox;
+
+    @Inject
+    EpisodeFolder folder;
+
+    private static Failure outage(String deployment, String callId) {
+        return new ProviderFailure(UUID.randomUUID(), Instant.now(), Severity.P3, "openai", deployment,
+                ProviderFailure.Type.OUTAGE, "provider.status", Map.of("http_status", 503),
+                new ImpactScope("gpt", "gpt", callId, "user-" + callId, "team"));
+    }
+
+    @Test
+    void stranded_failures_are_folded_by_the_recovery_job() throws Exception {
+        String dep = "dep-" + UUID.randomUUID();
+        List<Failure> stranded = List.of(outage(dep, "c1"), outage(dep, "c2"));
+        QuarkusTransaction.requiringNew().run(() -> write(stranded, "now() - interval '1 minute'"));
+
+        folder.recoverStranded();
+
+        assertThat(count("select count(*) from failure_inbox where failure_id in (?, ?)", stranded)).isZero();
+        assertThat(episode(dep)).containsExactly(2L, 2L);
+    }
+
+    @Test
+    void a_fresh_inbox_row_is_left_to_the_request_that_wrote_it_and_folded_once() throws Exception {
+        String dep = "dep-" + UUID.randomUUID();
+        List<Failure> fresh = List.of(outage(dep, "c1"));
+        QuarkusTransaction.requiringNew().run(() -> write(fresh, "now()"));
+
+        folder.recoverStranded();
+        assertThat(episode(dep)).isEmpty();
+
+        assertThat(folder.fold(fresh, List.of())).isEqualTo(1);
+        assertThat(folder.fold(fresh, List.of())).as("already claimed: not folded again").isZero();
+        assertThat(episode(dep)).containsExactly(1L, 1L);
+    }
+
+    private void write(List<Failure> failures, String createdAt) {
+        try (Connection c = dataSource.getConnection()) {
+            inbox.add(c, failures);
+            try (PreparedStatement st = c.prepareStatement("update failure_inbox set created_at = " + createdAt
+                    + " where deployment = ?")) {
+                st.setString(1, failures.get(0).deployment());
+                st.executeUpdate();
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private List<Long> episode(String deployment) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select occurrences, affected_users from failure_events where deployment = ?")) {
+            st.setString(1, deployment);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? List.of(rs.getLong(1), rs.getLong(2)) : List.of();
+            }
+        }
+    }
+
+    private long count(String sql, List<Failure> failures) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            for (int i = 0; i < failures.size(); i++) {
+                st.setObject(i + 1, failures.get(i).failureId());
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+}
