@@ -11,7 +11,8 @@ CP_FILE := target/test-classpath.txt
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
 run: venv build
-	java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.stack.DevStack \
+	java -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
+		-cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.stack.DevStack \
 		--jar $(JAR) --venv $(VENV) --litellm-dir litellm
 
 ## test: unit, API and end-to-end tests (real PostgreSQL, real LiteLLM), then the plugin's own tests.

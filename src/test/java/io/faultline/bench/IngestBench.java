@@ -74,10 +74,6 @@ class IngestBench {
         run(warmup, body -> post(http, body));
         Result pipeline = run(measured, body -> post(http, body));
 
-        String metrics = http.send(HttpRequest.newBuilder(ingestUri.resolve("/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        metrics.lines().filter(l -> l.startsWith("http_server_requests_seconds_") && l.contains("/api/v1/calls"))
-                .forEach(System.out::println);
         List<List<LlmCall>> rows = new ArrayList<>();
         for (String body : batches(BATCHES, "ref")) {
             List<LlmCall> calls = new ArrayList<>();
@@ -104,8 +100,7 @@ class IngestBench {
         for (String body : storeBodies) {
             ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> mapper.map(n));
         }
-        System.out.printf("parse + map, one thread: %.0f calls/s (%d bytes per call)%n",
-                BATCHES * (double) BATCH / ((System.nanoTime() - parseStart) / 1e9), storeBodies.get(0).length() / BATCH);
+        double parseRate = BATCHES * (double) BATCH / ((System.nanoTime() - parseStart) / 1e9);
         for (String body : storeBodies) {
             List<LlmCall> calls = new ArrayList<>();
             ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> calls.add(mapper.map(n)));
@@ -117,10 +112,9 @@ class IngestBench {
                 return store.insert(c, storeRows.get(nextStore.getAndIncrement()), Instant.now());
             }
         }));
-        System.out.printf("CallStore.insert alone: %.0f calls/s%n", storeOnly.callsPerSecond());
         assertThat(countRows("select count(*) from llm_calls where call_id like 'run-%'")).isEqualTo(
                 (long) BATCHES * BATCH);
-        report(pipeline, reference);
+        report(pipeline, reference, storeOnly, parseRate, storeBodies.get(0).length() / BATCH);
     }
 
     private interface Sender {
@@ -252,19 +246,26 @@ class IngestBench {
         }
     }
 
-    private static void report(Result pipeline, Result reference) throws Exception {
+    private static void report(Result pipeline, Result reference, Result storeOnly, double parseRate,
+            int bytesPerCall) throws Exception {
         String text = String.format(Locale.ROOT, """
-                Ingest benchmark: %d batches x %d calls, %d concurrent clients, %d cores, %s
+                Ingest benchmark: %d batches x %d calls (%d bytes of JSON per call, 1 in %d a failure),
+                %d concurrent clients, %d cores, %s
                 | path | calls/s | batch p50 ms | batch p99 ms |
                 |---|---|---|---|
                 | Faultline pipeline (HTTP + parse + classify + episodes + commit) | %.0f | %.1f | %.1f |
-                | Reference: plain JDBC batch insert, same rows | %.0f | %.1f | %.1f |
+                | Reference: plain JDBC batch insert, same rows, same table shape | %.0f | %.1f | %.1f |
+                | Breakdown: CallStore multi-row insert alone (no HTTP, no episodes) | %.0f | %.1f | %.1f |
+                | Breakdown: JSON parse + map alone, one thread | %.0f | | |
                 Pipeline / reference throughput: %.2f
-                """, BATCHES, BATCH, CLIENTS, Runtime.getRuntime().availableProcessors(), Instant.now(),
+                """, BATCHES, BATCH, bytesPerCall, FAILURE_EVERY, CLIENTS, Runtime.getRuntime().availableProcessors(),
+                Instant.now(),
                 pipeline.callsPerSecond(), pipeline.latencyMicros().getValueAtPercentile(50) / 1000.0,
                 pipeline.latencyMicros().getValueAtPercentile(99) / 1000.0, reference.callsPerSecond(),
                 reference.latencyMicros().getValueAtPercentile(50) / 1000.0,
-                reference.latencyMicros().getValueAtPercentile(99) / 1000.0,
+                reference.latencyMicros().getValueAtPercentile(99) / 1000.0, storeOnly.callsPerSecond(),
+                storeOnly.latencyMicros().getValueAtPercentile(50) / 1000.0,
+                storeOnly.latencyMicros().getValueAtPercentile(99) / 1000.0, parseRate,
                 pipeline.callsPerSecond() / reference.callsPerSecond());
         System.out.println(text);
         Files.writeString(Path.of("target", "bench-ingest.md"), text);
