@@ -18,7 +18,15 @@ os.environ.setdefault("FAULTLINE_SPOOL_DIR", tempfile.mkdtemp(prefix="faultline-
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PLUGIN_DIR))
-WIRE_DIR = PLUGIN_DIR.parent.parent / "shared" / "provider-wire"  # shared/ sits beside the repository
+# shared/ sits beside the repository (as in CI); FAULTLINE_WIRE_DIR overrides, /work/shared is the workplace copy.
+WIRE_DIR = next(
+    (d for d in (
+        Path(os.environ["FAULTLINE_WIRE_DIR"]) if os.environ.get("FAULTLINE_WIRE_DIR") else None,
+        PLUGIN_DIR.parent.parent / "shared" / "provider-wire",
+        Path("/work/shared/provider-wire"),
+    ) if d is not None and d.is_dir()),
+    PLUGIN_DIR.parent.parent / "shared" / "provider-wire",
+)
 
 import pytest  # noqa: E402
 

@@ -126,7 +126,9 @@ public class CallMapper {
                 limit(text(metadata, "user_api_key_team_id"), MAX_ID_LENGTH),
                 limit(text(metadata, "user_api_key_hash"), MAX_ID_LENGTH),
                 headers,
-                requesterMetadata(metadata));
+                requesterMetadata(metadata),
+                thinkingCost(object(payload, "cost_breakdown"), usageCount(usage, "completion_tokens_details",
+                        "reasoning_tokens"), count(payload, "completion_tokens")));
     }
 
     /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */
@@ -136,6 +138,25 @@ public class CallMapper {
         }
         int at = message.indexOf("Original Response:");
         return at < 0 ? message : message.substring(0, at) + "Original Response: [omitted]";
+    }
+
+    /**
+     * Cost of reasoning/thinking tokens: LiteLLM's {@code cost_breakdown.reasoning_cost} when it priced them apart,
+     * else their share of {@code output_cost} (thinking is billed as output tokens by all three providers).
+     */
+    static double thinkingCost(JsonNode breakdown, long reasoningTokens, long completionTokens) {
+        if (breakdown == null || reasoningTokens <= 0) {
+            return 0;
+        }
+        JsonNode reasoning = breakdown.get("reasoning_cost");
+        if (reasoning != null && reasoning.isNumber() && reasoning.doubleValue() > 0) {
+            return reasoning.doubleValue();
+        }
+        JsonNode output = breakdown.get("output_cost");
+        if (output != null && output.isNumber() && completionTokens > 0) {
+            return output.doubleValue() * Math.min(1.0, (double) reasoningTokens / completionTokens);
+        }
+        return 0;
     }
 
     private static String provider(String custom, String fromError, String model) {

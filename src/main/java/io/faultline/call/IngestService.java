@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
+import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.EpisodeFolder.DeploymentSeen;
 import io.faultline.episode.FailureInbox;
@@ -12,6 +13,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Set;
 
@@ -29,9 +32,11 @@ public class IngestService {
     private final EpisodeFolder folder;
     private final FailureClassifier classifier;
     private final Clock clock;
+    private final ProviderDetection detection;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
-            FailureClassifier classifier, Clock clock) {
+            FailureClassifier classifier, Clock clock, ProviderDetection detection) {
+        this.detection = detection;
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -54,6 +59,7 @@ public class IngestService {
         } catch (RuntimeException e) {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
+        observe(stored);
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));
@@ -64,6 +70,17 @@ public class IngestService {
         }
         int opened = folder.fold(stored.failures(), due);
         return new Stored(stored.inserted(), stored.failures(), opened);
+    }
+
+    /** Provider metrics from the newly stored calls; resends were counted the first time. */
+    private void observe(Stored stored) {
+        Map<String, List<Failure>> byCall = new HashMap<>();
+        for (Failure failure : stored.failures()) {
+            byCall.computeIfAbsent(failure.impactScope().callId(), k -> new ArrayList<>(1)).add(failure);
+        }
+        for (LlmCall call : stored.inserted()) {
+            detection.observe(call, byCall.getOrDefault(call.callId(), List.of()));
+        }
     }
 
     private Stored writeCalls(List<LlmCall> batch) throws Exception {

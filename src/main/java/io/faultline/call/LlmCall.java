@@ -39,7 +39,8 @@ public record LlmCall(
         String teamId,
         String apiKeyHash,
         Map<String, String> rateLimitHeaders,
-        Map<String, Object> requesterMetadata) {
+        Map<String, Object> requesterMetadata,
+        double thinkingCostUsd) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

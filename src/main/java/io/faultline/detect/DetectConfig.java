@@ -1,0 +1,23 @@
+package io.faultline.detect;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** Provider detectors: headroom thresholds and bounds on live state. */
+@ConfigMapping(prefix = "faultline.detect")
+public interface DetectConfig {
+
+    /** Remaining fraction of a rate limit below which the headroom counts as "approaching" (a leading signal). */
+    @WithDefault("0.10")
+    double headroomWarning();
+
+    /** Deployments whose headroom is kept in memory; the least recently seen is evicted beyond this. */
+    @WithDefault("1000")
+    int maxDeployments();
+
+    /** Headroom older than this no longer speaks for its provider (its window has long reset). */
+    @WithDefault("10m")
+    Duration headroomMaxAge();
+}

@@ -1,0 +1,209 @@
+package io.faultline.detect;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Category;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.SecurityFailure;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.Startup;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Singleton;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Routes every stored call to the detector of its provider and keeps the provider metrics: errors by type, latency,
+ * rate-limit headroom and thinking tokens. Labels stay low-cardinality: provider, error type, limit type and model,
+ * never a user, key or request id. Live headroom is kept per deployment, in a bounded least-recently-seen map.
+ */
+@Startup
+@Singleton
+public class ProviderDetection {
+
+    /** Distinct model label values before further models are reported as "other". */
+    static final int MAX_MODEL_LABELS = 200;
+
+    private final List<ProviderFailureDetector> detectors;
+    private final ProviderFailureDetector fallback = new GenericFailureDetector();
+    private final MeterRegistry registry;
+    private final DetectConfig config;
+    private final Map<String, Timer> latency = new ConcurrentHashMap<>();
+    private final Map<String, Counter> errors = new ConcurrentHashMap<>();
+    private final Map<String, Counter> approaching = new ConcurrentHashMap<>();
+    private final Map<String, Counter> thinkingTokens = new ConcurrentHashMap<>();
+    private final Map<String, Counter> thinkingCost = new ConcurrentHashMap<>();
+    private final Map<String, HeadroomGauge> gauges = new ConcurrentHashMap<>();
+    private final Map<String, DeploymentHeadroom> deployments;
+
+    /** The latest readings of one deployment. */
+    private record DeploymentHeadroom(String provider, Map<LimitType, Headroom> readings) {
+    }
+
+    /** What the headroom gauges of one (provider, limit type) show: the tightest fresh deployment. */
+    private static final class HeadroomGauge {
+        final AtomicLong remaining = new AtomicLong();
+        volatile double fraction = 1;
+    }
+
+    public ProviderDetection(Instance<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
+        this.detectors = detectors.stream().toList();
+        this.registry = registry;
+        this.config = config;
+        int max = config.maxDeployments();
+        this.deployments = java.util.Collections.synchronizedMap(new LinkedHashMap<>(64, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, DeploymentHeadroom> eldest) {
+                return size() > max;
+            }
+        });
+    }
+
+    public ProviderFailureDetector detectorFor(String provider) {
+        for (ProviderFailureDetector detector : detectors) {
+            if (detector.speaks(provider)) {
+                return detector;
+            }
+        }
+        return fallback;
+    }
+
+    /** Updates the metrics from one newly stored call and the failures the classifier found in it. */
+    public void observe(LlmCall call, List<Failure> failures) {
+        if ("litellm".equals(call.provider())) {
+            return; // refused by the proxy: no provider was called
+        }
+        ProviderFailureDetector detector = detectorFor(call.provider());
+        latency.computeIfAbsent(call.provider(), p -> Timer.builder("llm.provider.latency")
+                .description("Latency of provider calls through LiteLLM; dashboards aggregate the histogram buckets")
+                .tag("provider", p).publishPercentiles(0.5, 0.95, 0.99).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(5)).maximumExpectedValue(Duration.ofMinutes(5))
+                .register(registry)).record((long) (call.latencyMs() * 1000), TimeUnit.MICROSECONDS);
+
+        String errorType = detector.errorType(call, classified(call, failures));
+        if (errorType != null) {
+            errors.computeIfAbsent(call.provider() + "|" + errorType, k -> Counter.builder("llm.provider.errors")
+                    .description("Failed or content-filtered provider calls, by the provider's error type")
+                    .tag("provider", call.provider()).tag("error_type", errorType).register(registry)).increment();
+        }
+        List<Headroom> readings = detector.headroom(call);
+        if (!readings.isEmpty()) {
+            updateHeadroom(call, readings);
+        }
+        if (call.reasoningTokens() > 0) {
+            String model = modelLabel(call.model());
+            String key = call.provider() + "|" + model;
+            thinkingTokens.computeIfAbsent(key, k -> Counter.builder("llm.thinking.tokens")
+                    .description("Reasoning / extended-thinking tokens billed as output").baseUnit("tokens")
+                    .tag("provider", call.provider()).tag("model", model).register(registry))
+                    .increment(call.reasoningTokens());
+            thinkingCost.computeIfAbsent(key, k -> Counter.builder("llm.thinking.cost.usd")
+                    .description("Cost of reasoning / extended-thinking tokens in USD")
+                    .tag("provider", call.provider()).tag("model", model).register(registry))
+                    .increment(call.thinkingCostUsd());
+        }
+    }
+
+    /** The provider-level reading of the classifier's result, before the detector's dialect refines it. */
+    private static String classified(LlmCall call, List<Failure> failures) {
+        for (Failure failure : failures) {
+            if (failure.category() == Category.PROVIDER) {
+                return failure.type().code();
+            }
+            if (failure.type() == SecurityFailure.Type.UNAUTHORIZED_MODEL_ACCESS) {
+                return "unauthorized";
+            }
+        }
+        if (call.failed()) {
+            return call.httpStatus() != null && call.httpStatus() >= 400 && call.httpStatus() < 500 ? "client_error"
+                    : "other";
+        }
+        return null;
+    }
+
+    private void updateHeadroom(LlmCall call, List<Headroom> readings) {
+        Map<LimitType, Headroom> latest = new EnumMap<>(LimitType.class);
+        for (Headroom h : readings) {
+            latest.put(h.type(), h);
+            if (h.fraction() >= 0 && h.fraction() < config.headroomWarning()) {
+                approaching.computeIfAbsent(call.provider() + "|" + h.type().label, k -> Counter
+                        .builder("llm.provider.rate.limit.approaching")
+                        .description("Responses whose remaining rate-limit fraction was below the warning threshold")
+                        .tag("provider", call.provider()).tag("limit_type", h.type().label).register(registry))
+                        .increment();
+            }
+        }
+        List<DeploymentHeadroom> sameProvider = new ArrayList<>();
+        synchronized (deployments) {
+            DeploymentHeadroom previous = deployments.get(call.deployment());
+            Map<LimitType, Headroom> merged = previous == null ? new EnumMap<>(LimitType.class)
+                    : new EnumMap<>(previous.readings());
+            merged.putAll(latest);
+            deployments.put(call.deployment(), new DeploymentHeadroom(call.provider(), merged));
+            for (DeploymentHeadroom d : deployments.values()) {
+                if (d.provider().equals(call.provider())) {
+                    sameProvider.add(d);
+                }
+            }
+        }
+        Instant freshSince = call.endedAt().minus(config.headroomMaxAge());
+        for (LimitType type : latest.keySet()) {
+            Headroom tightest = null;
+            for (DeploymentHeadroom d : sameProvider) {
+                Headroom h = d.readings().get(type);
+                if (h != null && h.seenAt().isAfter(freshSince) && (tightest == null || tighter(h, tightest))) {
+                    tightest = h;
+                }
+            }
+            HeadroomGauge gauge = gauge(call.provider(), type);
+            gauge.remaining.set(tightest.remaining());
+            gauge.fraction = tightest.fraction();
+        }
+    }
+
+    private static boolean tighter(Headroom a, Headroom b) {
+        if (a.fraction() >= 0 && b.fraction() >= 0) {
+            return a.fraction() < b.fraction();
+        }
+        return a.remaining() < b.remaining();
+    }
+
+    private HeadroomGauge gauge(String provider, LimitType type) {
+        return gauges.computeIfAbsent(provider + "|" + type.label, k -> {
+            HeadroomGauge g = new HeadroomGauge();
+            Gauge.builder("llm.provider.rate.limit.remaining", g, x -> x.remaining.get())
+                    .description("Remaining rate limit of the provider's tightest deployment (latest response)")
+                    .tag("provider", provider).tag("limit_type", type.label).register(registry);
+            Gauge.builder("llm.provider.rate.limit.remaining.ratio", g, x -> x.fraction)
+                    .description("Remaining fraction of the rate limit of the provider's tightest deployment;"
+                            + " -1 when the provider does not send the limit")
+                    .tag("provider", provider).tag("limit_type", type.label).register(registry);
+            return g;
+        });
+    }
+
+    private final Map<String, Boolean> knownModels = new ConcurrentHashMap<>();
+
+    private String modelLabel(String model) {
+        String m = model == null ? "unknown" : model;
+        if (knownModels.containsKey(m)) {
+            return m;
+        }
+        if (knownModels.size() >= MAX_MODEL_LABELS) {
+            return "other";
+        }
+        knownModels.put(m, Boolean.TRUE);
+        return m;
+    }
+}

@@ -1,0 +1,141 @@
+package io.faultline.detect;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ProviderDetectorMetricsTest {
+
+    private static String dep() {
+        return "dep-" + UUID.randomUUID();
+    }
+
+    @Test
+    void openai_rate_limit_and_insufficient_quota_are_counted_apart() {
+        String before = Metrics.scrape();
+        String dep = dep();
+        Api.ingest(Payloads.array(
+                Payloads.failure("openai", "gpt-4o", dep, Instant.now(), 429, "RateLimitError", "Rate limit reached"),
+                Payloads.failure("openai", "gpt-4o", dep, Instant.now(), 429, "RateLimitError", "Rate limit reached"),
+                Payloads.failure("openai", "gpt-4o", dep, Instant.now(), 429, "RateLimitError",
+                        "You exceeded your current quota. code: insufficient_quota"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "rate_limit", "provider", "openai"))
+                .isEqualTo(2);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "insufficient_quota", "provider",
+                "openai")).isEqualTo(1);
+    }
+
+    @Test
+    void anthropic_529_is_counted_as_overloaded_apart_from_outages() {
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(Payloads.failure("anthropic", "claude", dep(), Instant.now(), 529,
+                "InternalServerError", "overloaded_error"), Payloads.failure("anthropic", "claude", dep(),
+                        Instant.now(), 500, "InternalServerError", "Internal server error"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "overloaded", "provider",
+                "anthropic")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "outage", "provider", "anthropic"))
+                .isEqualTo(1);
+    }
+
+    @Test
+    void gemini_safety_blocks_and_context_overflows_are_counted() {
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(Payloads.success("gemini", "gemini-2.5-flash", dep(), Instant.now())
+                .answer(null, "content_filter"), Payloads.failure("gemini", "gemini-2.5-flash", dep(), Instant.now(),
+                        400, "ContextWindowExceededError", "input token count exceeds the maximum"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "content_filtered", "provider",
+                "gemini")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "context_overflow", "provider",
+                "gemini")).isEqualTo(1);
+    }
+
+    @Test
+    void openai_headroom_draining_below_ten_percent_is_a_leading_signal_before_any_429() {
+        String dep = dep();
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o", dep, Instant.now())
+                .header("x-ratelimit-limit-tokens", "160000").header("x-ratelimit-remaining-tokens", "12000")
+                .header("x-ratelimit-reset-tokens", "6m0s").header("x-ratelimit-limit-requests", "5000")
+                .header("x-ratelimit-remaining-requests", "4999"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining", "limit_type", "tokens", "provider",
+                "openai")).isEqualTo(12000);
+        assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining_ratio", "limit_type", "tokens", "provider",
+                "openai")).isCloseTo(0.075, within(1e-9));
+        assertThat(delta(before, after, "llm_provider_rate_limit_approaching_total", "limit_type", "tokens",
+                "provider", "openai")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_rate_limit_approaching_total", "limit_type", "requests",
+                "provider", "openai")).isZero();
+        assertThat(delta(before, after, "llm_provider_errors_total", "provider", "openai")).isZero();
+    }
+
+    @Test
+    void anthropic_headroom_of_all_four_limits_is_exported() {
+        Api.ingest(Payloads.array(Payloads.success("anthropic", "claude", dep(), Instant.now())
+                .header("anthropic-ratelimit-requests-limit", "50").header("anthropic-ratelimit-requests-remaining", "1")
+                .header("anthropic-ratelimit-tokens-limit", "38000")
+                .header("anthropic-ratelimit-tokens-remaining", "36000")
+                .header("anthropic-ratelimit-input-tokens-limit", "30000")
+                .header("anthropic-ratelimit-input-tokens-remaining", "28000")
+                .header("anthropic-ratelimit-output-tokens-limit", "8000")
+                .header("anthropic-ratelimit-output-tokens-remaining", "8000")
+                .header("anthropic-ratelimit-requests-reset", "2026-02-25T20:02:32Z"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining_ratio", "limit_type", "requests",
+                "provider", "anthropic")).isCloseTo(0.02, within(1e-9));
+        assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining", "limit_type", "input_tokens",
+                "provider", "anthropic")).isEqualTo(28000);
+        assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining", "limit_type", "output_tokens",
+                "provider", "anthropic")).isEqualTo(8000);
+    }
+
+    @Test
+    void thinking_tokens_and_their_cost_are_counted_per_model() {
+        String before = Metrics.scrape();
+        Payloads call = Payloads.success("anthropic", "claude-opus-4-5", dep(), Instant.now());
+        call.node().withObject("/response").withObject("/usage").putObject("completion_tokens_details")
+                .put("reasoning_tokens", 180);
+        call.set("completion_tokens", 237).set("cost_breakdown", Map.of("output_cost", 0.02370));
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_thinking_tokens_total", "model", "claude-opus-4-5", "provider",
+                "anthropic")).isEqualTo(180);
+        assertThat(delta(before, after, "llm_thinking_cost_usd_total", "model", "claude-opus-4-5", "provider",
+                "anthropic")).isCloseTo(0.0237 * 180 / 237, within(1e-9));
+    }
+
+    @Test
+    void latency_is_exported_as_quantiles_and_as_histogram_buckets() {
+        Api.ingest(Payloads.array(Payloads.success("gemini", "gemini", dep(), Instant.now()).latency(0.3)))
+                .statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(Metrics.value(after, "llm_provider_latency_seconds", "provider", "gemini", "quantile", "0.99"))
+                .isGreaterThan(0);
+        assertThat(Metrics.value(after, "llm_provider_latency_seconds_bucket", "provider", "gemini", "le", "+Inf"))
+                .isGreaterThanOrEqualTo(1);
+        assertThat(after).doesNotContain("call_id=").doesNotContain("user=");
+    }
+
+    private static double delta(String before, String after, String name, String... labels) {
+        return Metrics.valueOrZero(after, name, labels) - Metrics.valueOrZero(before, name, labels);
+    }
+}
