@@ -39,8 +39,9 @@ public class IngestMetrics {
     void stored(IngestService.Stored stored) {
         accepted.increment(stored.inserted().size());
         for (Failure failure : stored.failures()) {
-            registry.counter("faultline.failures", "category", failure.category().name(), "type",
-                    failure.type().code(), "severity", failure.severity().name()).increment();
+            Counter.builder("faultline.failures").description("Failures classified from ingested calls")
+                    .tag("category", failure.category().name()).tag("type", failure.type().code())
+                    .tag("severity", failure.severity().name()).register(registry).increment();
         }
         episodesOpened.increment(stored.episodesOpened());
     }

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
 import java.time.Duration;
@@ -40,6 +41,7 @@ public class ProviderDetection {
     private final MeterRegistry registry;
     private final DetectConfig config;
     private final Map<String, Timer> latency = new ConcurrentHashMap<>();
+    private final Map<String, Timer> latencyHistogram = new ConcurrentHashMap<>();
     private final Map<String, Counter> errors = new ConcurrentHashMap<>();
     private final Map<String, Counter> approaching = new ConcurrentHashMap<>();
     private final Map<String, Counter> thinkingTokens = new ConcurrentHashMap<>();
@@ -57,8 +59,13 @@ public class ProviderDetection {
         volatile double fraction = 1;
     }
 
+    @Inject
     public ProviderDetection(Instance<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
-        this.detectors = detectors.stream().toList();
+        this(detectors.stream().toList(), registry, config);
+    }
+
+    ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
+        this.detectors = detectors;
         this.registry = registry;
         this.config = config;
         int max = config.maxDeployments();
@@ -68,6 +75,11 @@ public class ProviderDetection {
                 return size() > max;
             }
         });
+    }
+
+    /** Deployments whose headroom is currently held in memory. */
+    int trackedDeployments() {
+        return deployments.size();
     }
 
     public ProviderFailureDetector detectorFor(String provider) {
@@ -85,11 +97,18 @@ public class ProviderDetection {
             return; // refused by the proxy: no provider was called
         }
         ProviderFailureDetector detector = detectorFor(call.provider());
+        // A summary (this replica's quantiles) and a histogram (buckets that aggregate across replicas) are two
+        // metric families: the Prometheus format cannot carry quantiles and buckets in one.
+        long micros = (long) (call.latencyMs() * 1000);
         latency.computeIfAbsent(call.provider(), p -> Timer.builder("llm.provider.latency")
-                .description("Latency of provider calls through LiteLLM; dashboards aggregate the histogram buckets")
-                .tag("provider", p).publishPercentiles(0.5, 0.95, 0.99).publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(5)).maximumExpectedValue(Duration.ofMinutes(5))
-                .register(registry)).record((long) (call.latencyMs() * 1000), TimeUnit.MICROSECONDS);
+                .description("Latency of provider calls through LiteLLM, quantiles of this replica")
+                .tag("provider", p).publishPercentiles(0.5, 0.95, 0.99).register(registry))
+                .record(micros, TimeUnit.MICROSECONDS);
+        latencyHistogram.computeIfAbsent(call.provider(), p -> Timer.builder("llm.provider.call.duration")
+                .description("Latency of provider calls through LiteLLM as histogram buckets; dashboards aggregate these")
+                .tag("provider", p).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(5))
+                .maximumExpectedValue(Duration.ofMinutes(5)).register(registry))
+                .record(micros, TimeUnit.MICROSECONDS);
 
         String errorType = detector.errorType(call, classified(call, failures));
         if (errorType != null) {

@@ -130,7 +130,8 @@ class ProviderDetectorMetricsTest {
         String after = Metrics.scrape();
         assertThat(Metrics.value(after, "llm_provider_latency_seconds", "provider", "gemini", "quantile", "0.99"))
                 .isGreaterThan(0);
-        assertThat(Metrics.value(after, "llm_provider_latency_seconds_bucket", "provider", "gemini", "le", "+Inf"))
+        assertThat(Metrics.value(after, "llm_provider_call_duration_seconds_bucket", "provider", "gemini", "le",
+                "+Inf"))
                 .isGreaterThanOrEqualTo(1);
         assertThat(after).doesNotContain("call_id=").doesNotContain("user=");
     }

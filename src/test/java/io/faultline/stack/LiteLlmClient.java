@@ -33,7 +33,14 @@ public final class LiteLlmClient {
     }
 
     public Answer chat(String model, String prompt, boolean stream, String apiKey, String user) {
+        return chat(model, prompt, stream, apiKey, user, java.util.Map.of());
+    }
+
+    /** A chat call with extra request fields, e.g. Anthropic's {@code thinking}. */
+    public Answer chat(String model, String prompt, boolean stream, String apiKey, String user,
+            java.util.Map<String, Object> extra) {
         ObjectNode request = JSON.createObjectNode().put("model", model).put("stream", stream);
+        extra.forEach((k, v) -> request.set(k, JSON.valueToTree(v)));
         request.putArray("messages").addObject().put("role", "user").put("content", prompt);
         if (user != null) {
             request.put("user", user);

@@ -1,0 +1,80 @@
+package io.faultline.detect;
+
+import io.faultline.call.CallMapper;
+import io.faultline.call.LlmCall;
+import io.faultline.testing.Payloads;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Live detector state is bounded, and the headroom gauge follows the provider's tightest fresh deployment. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ProviderDetectionStateTest {
+
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final ProviderDetection detection = new ProviderDetection(List.of(new OpenAIFailureDetector(),
+            new AnthropicFailureDetector(), new GeminiFailureDetector()), registry, new DetectConfig() {
+                @Override
+                public double headroomWarning() {
+                    return 0.10;
+                }
+
+                @Override
+                public int maxDeployments() {
+                    return 3;
+                }
+
+                @Override
+                public Duration headroomMaxAge() {
+                    return Duration.ofMinutes(10);
+                }
+            });
+    private final CallMapper mapper = new CallMapper(Payloads.JSON);
+
+    private LlmCall openai(String deployment, Instant at, long remaining) {
+        return mapper.map(Payloads.success("openai", "gpt-4o", deployment, at)
+                .header("x-ratelimit-limit-requests", "100")
+                .header("x-ratelimit-remaining-requests", String.valueOf(remaining)).node());
+    }
+
+    private double ratio() {
+        return registry.get("llm.provider.rate.limit.remaining.ratio").tag("provider", "openai")
+                .tag("limit_type", "requests").gauge().value();
+    }
+
+    @Test
+    void headroom_state_is_capped_per_deployment_count() {
+        Instant now = Instant.parse("2026-11-28T10:00:00Z");
+        for (int i = 0; i < 50; i++) {
+            detection.observe(openai("dep-" + i, now.plusSeconds(i), 50), List.of());
+        }
+        assertThat(detection.trackedDeployments()).isEqualTo(3);
+    }
+
+    @Test
+    void the_gauge_shows_the_tightest_fresh_deployment_and_forgets_stale_ones() {
+        Instant now = Instant.parse("2026-11-28T10:00:00Z");
+        detection.observe(openai("east", now, 5), List.of());
+        detection.observe(openai("west", now.plusSeconds(1), 60), List.of());
+        assertThat(ratio()).isEqualTo(0.05);
+        // Eleven minutes later east's reading is stale: its window has long reset.
+        detection.observe(openai("west", now.plus(Duration.ofMinutes(11)), 70), List.of());
+        assertThat(ratio()).isEqualTo(0.70);
+    }
+
+    @Test
+    void go_durations_of_openai_resets_parse() {
+        assertThat(RateLimitHeaders.goDuration("6m0s")).isEqualTo(Duration.ofMinutes(6));
+        assertThat(RateLimitHeaders.goDuration("12ms")).isEqualTo(Duration.ofMillis(12));
+        assertThat(RateLimitHeaders.goDuration("1h2m3.5s")).isEqualTo(Duration.ofMillis(3_723_500));
+        assertThat(RateLimitHeaders.goDuration("20")).isEqualTo(Duration.ofSeconds(20));
+        assertThat(RateLimitHeaders.goDuration("soon")).isNull();
+    }
+}
