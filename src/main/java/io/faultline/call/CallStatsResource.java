@@ -1,6 +1,6 @@
 package io.faultline.call;
 
-import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import jakarta.persistence.EntityManager;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -11,7 +11,6 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestQuery;
 
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 
 /** Call volume per provider: what the catalog rests on, and what `make run` and the restart test count. */
@@ -35,12 +34,8 @@ public class CallStatsResource {
     @GET
     @Operation(summary = "Stored calls per provider, optionally since an instant")
     public CallStats stats(@RestQuery String since) {
-        Instant from;
-        try {
-            from = since == null ? Instant.EPOCH : Instant.parse(since);
-        } catch (DateTimeParseException e) {
-            throw ApiProblem.badRequest("since", "since must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
-        }
+        Instant parsed = Params.instant("since", since);
+        Instant from = parsed == null ? Instant.EPOCH : parsed;
         @SuppressWarnings("unchecked")
         List<Object[]> rows = em.createNativeQuery("select provider, count(*), count(*) filter (where not success)"
                 + " from llm_calls where started_at >= ?1 group by provider order by provider")

@@ -4,13 +4,13 @@ import io.faultline.taxonomy.Category;
 import io.faultline.taxonomy.FailureType;
 import io.faultline.taxonomy.Severity;
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import io.quarkus.panache.common.Parameters;
 import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -39,8 +39,8 @@ public class FailureQuery {
             }
             Severity sev = severity == null ? null
                     : parseEnum("severity", severity, () -> Severity.valueOf(severity.toUpperCase(Locale.ROOT)));
-            Instant from = instant("since", since);
-            Instant to = instant("until", until);
+            Instant from = Params.instant("since", since);
+            Instant to = Params.instant("until", until);
             if (from != null && to != null && from.isAfter(to)) {
                 throw ApiProblem.badRequest("since", "since must not be after until");
             }
@@ -52,17 +52,6 @@ public class FailureQuery {
                 return parse.get();
             } catch (IllegalArgumentException e) {
                 throw ApiProblem.badRequest(field, "unknown " + field + " '" + value + "'");
-            }
-        }
-
-        private static Instant instant(String field, String value) {
-            if (value == null) {
-                return null;
-            }
-            try {
-                return Instant.parse(value);
-            } catch (DateTimeParseException e) {
-                throw ApiProblem.badRequest(field, field + " must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
             }
         }
     }

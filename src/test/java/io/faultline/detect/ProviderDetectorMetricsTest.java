@@ -69,23 +69,24 @@ class ProviderDetectorMetricsTest {
     }
 
     @Test
-    void openai_headroom_draining_below_ten_percent_is_a_leading_signal_before_any_429() {
+    void openai_style_headroom_draining_below_ten_percent_is_a_leading_signal_before_any_429() {
+        // Azure OpenAI speaks OpenAI's header dialect; a provider of its own keeps other tests' headroom out.
         String dep = dep();
         String before = Metrics.scrape();
-        Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o", dep, Instant.now())
+        Api.ingest(Payloads.array(Payloads.success("azure", "gpt-4o", dep, Instant.now())
                 .header("x-ratelimit-limit-tokens", "160000").header("x-ratelimit-remaining-tokens", "12000")
                 .header("x-ratelimit-reset-tokens", "6m0s").header("x-ratelimit-limit-requests", "5000")
                 .header("x-ratelimit-remaining-requests", "4999"))).statusCode(200);
         String after = Metrics.scrape();
         assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining", "limit_type", "tokens", "provider",
-                "openai")).isEqualTo(12000);
+                "azure")).isEqualTo(12000);
         assertThat(Metrics.value(after, "llm_provider_rate_limit_remaining_ratio", "limit_type", "tokens", "provider",
-                "openai")).isCloseTo(0.075, within(1e-9));
+                "azure")).isCloseTo(0.075, within(1e-9));
         assertThat(delta(before, after, "llm_provider_rate_limit_approaching_total", "limit_type", "tokens",
-                "provider", "openai")).isEqualTo(1);
+                "provider", "azure")).isEqualTo(1);
         assertThat(delta(before, after, "llm_provider_rate_limit_approaching_total", "limit_type", "requests",
-                "provider", "openai")).isZero();
-        assertThat(delta(before, after, "llm_provider_errors_total", "provider", "openai")).isZero();
+                "provider", "azure")).isZero();
+        assertThat(delta(before, after, "llm_provider_errors_total", "provider", "azure")).isZero();
     }
 
     @Test
