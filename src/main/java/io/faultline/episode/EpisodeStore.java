@@ -78,47 +78,32 @@ public class EpisodeStore {
             byFingerprint.computeIfAbsent(failure.fingerprint(), k -> new ArrayList<>()).add(failure);
         }
         List<Burst> bursts = new ArrayList<>();
-        try (PreparedStatement lockAndFind = connection.prepareStatement("select e.failure_id, e.severity,"
-                + " e.occurrences from (select pg_advisory_xact_lock(hashtextextended(?, 7))) lock"
-                + " left join lateral (select failure_id, severity, occurrences from failure_events"
-                + " where fingerprint = ? and last_seen >= ? and first_seen <= ? order by last_seen desc limit 1) e"
-                + " on true")) {
-            for (Map.Entry<String, List<Failure>> entry : byFingerprint.entrySet()) {
-                List<Failure> sorted = new ArrayList<>(entry.getValue());
-                sorted.sort(Comparator.comparing(Failure::timestamp));
-                boolean first = true;
-                for (List<Failure> burstFailures : split(sorted)) {
-                    Burst burst = new Burst(entry.getKey(), burstFailures);
-                    if (first) {
-                        // Only the earliest burst can continue a stored episode; later ones are past the window.
-                        lockAndFind.setString(1, burst.fingerprint);
-                        lockAndFind.setString(2, burst.fingerprint);
-                        lockAndFind.setTimestamp(3, Timestamp.from(burst.first().timestamp().minus(window)));
-                        lockAndFind.setTimestamp(4, Timestamp.from(burst.last().timestamp().plus(window)));
-                        try (ResultSet rs = lockAndFind.executeQuery()) {
-                            rs.next();
-                            UUID existing = rs.getObject(1, UUID.class);
-                            if (existing != null) {
-                                burst.episode = existing;
-                                burst.severity = Severity.valueOf(rs.getString(2));
-                                burst.occurrencesBefore = rs.getLong(3);
-                            }
-                        }
-                        first = false;
-                    }
-                    if (burst.episode == null) {
-                        burst.episode = burst.first().failureId();
-                        burst.opened = true;
-                        burst.severity = Severity.P4;
-                    }
-                    for (Failure f : burst.failures) {
-                        burst.severity = burst.severity.max(f.severity());
-                    }
-                    burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
-                            burst.occurrencesBefore + burst.failures.size()));
-                    bursts.add(burst);
+        List<Burst> firsts = new ArrayList<>();
+        for (Map.Entry<String, List<Failure>> entry : byFingerprint.entrySet()) {
+            List<Failure> sorted = new ArrayList<>(entry.getValue());
+            sorted.sort(Comparator.comparing(Failure::timestamp));
+            List<List<Failure>> split = split(sorted);
+            for (int i = 0; i < split.size(); i++) {
+                Burst burst = new Burst(entry.getKey(), split.get(i));
+                bursts.add(burst);
+                if (i == 0) {
+                    // Only the earliest burst can continue a stored episode; later ones are past the window.
+                    firsts.add(burst);
                 }
             }
+        }
+        lockAndFindOpen(connection, firsts);
+        for (Burst burst : bursts) {
+            if (burst.episode == null) {
+                burst.episode = burst.first().failureId();
+                burst.opened = true;
+                burst.severity = Severity.P4;
+            }
+            for (Failure f : burst.failures) {
+                burst.severity = burst.severity.max(f.severity());
+            }
+            burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
+                    burst.occurrencesBefore + burst.failures.size()));
         }
         insertOpened(connection, bursts);
         linkCalls(connection, bursts);
@@ -131,6 +116,43 @@ public class EpisodeStore {
                     severity));
         }
         return changes;
+    }
+
+    /**
+     * One round trip for every fingerprint of the fold: takes the advisory locks in the (sorted) order of the array and
+     * looks up each fingerprint's open episode.
+     */
+    private void lockAndFindOpen(Connection connection, List<Burst> firsts) throws SQLException {
+        String[] fingerprints = new String[firsts.size()];
+        Timestamp[] from = new Timestamp[firsts.size()];
+        Timestamp[] to = new Timestamp[firsts.size()];
+        for (int i = 0; i < firsts.size(); i++) {
+            Burst b = firsts.get(i);
+            fingerprints[i] = b.fingerprint;
+            from[i] = Timestamp.from(b.first().timestamp().minus(window));
+            to[i] = Timestamp.from(b.last().timestamp().plus(window));
+        }
+        try (PreparedStatement st = connection.prepareStatement("select f.ord, e.failure_id, e.severity, e.occurrences"
+                + " from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality as f(fp, lo, hi, ord)"
+                + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock"
+                + " left join lateral (select failure_id, severity, occurrences from failure_events"
+                + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
+                + " order by last_seen desc limit 1) e on true order by f.ord")) {
+            st.setArray(1, connection.createArrayOf("text", fingerprints));
+            st.setArray(2, connection.createArrayOf("timestamptz", from));
+            st.setArray(3, connection.createArrayOf("timestamptz", to));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    UUID existing = rs.getObject(2, UUID.class);
+                    if (existing != null) {
+                        Burst burst = firsts.get(rs.getInt(1) - 1);
+                        burst.episode = existing;
+                        burst.severity = Severity.valueOf(rs.getString(3));
+                        burst.occurrencesBefore = rs.getLong(4);
+                    }
+                }
+            }
+        }
     }
 
     /** Splits time-ordered failures where the gap exceeds the dedup window (relevant for replays and backfills). */
