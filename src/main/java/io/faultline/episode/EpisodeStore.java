@@ -45,7 +45,7 @@ public class EpisodeStore {
     }
 
     /** What happened to one episode in this fold. */
-    public record EpisodeChange(UUID failureId, String fingerprint, boolean opened, long added, Severity severity) {
+    public record EpisodeChange(UUID failureId, String fingerprint, boolean opened, Severity severity) {
     }
 
     /** One burst of a fingerprint and the episode it goes to. */
@@ -112,7 +112,7 @@ public class EpisodeStore {
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
-            changes.add(new EpisodeChange(burst.episode, burst.fingerprint, burst.opened, burst.failures.size(),
+            changes.add(new EpisodeChange(burst.episode, burst.fingerprint, burst.opened,
                     severity));
         }
         return changes;

@@ -36,10 +36,4 @@ public record CostFailure(UUID failureId, Instant timestamp, Severity severity, 
     public Category category() {
         return Category.COST;
     }
-
-    @Override
-    public Failure withSeverity(Severity newSeverity) {
-        return new CostFailure(failureId, timestamp, newSeverity, provider, deployment, type, detectionMethod, evidence,
-                impactScope);
-    }
 }

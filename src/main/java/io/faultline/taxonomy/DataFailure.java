@@ -36,10 +36,4 @@ public record DataFailure(UUID failureId, Instant timestamp, Severity severity, 
     public Category category() {
         return Category.DATA;
     }
-
-    @Override
-    public Failure withSeverity(Severity newSeverity) {
-        return new DataFailure(failureId, timestamp, newSeverity, provider, deployment, type, detectionMethod, evidence,
-                impactScope);
-    }
 }

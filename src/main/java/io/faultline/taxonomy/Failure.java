@@ -34,8 +34,6 @@ public sealed interface Failure permits ProviderFailure, QualityFailure, CostFai
 
     ImpactScope impactScope();
 
-    Failure withSeverity(Severity severity);
-
     /** Category, type, provider and deployment: the identity of an episode. */
     default String fingerprint() {
         return category() + "|" + type().code() + "|" + provider() + "|" + (deployment() == null ? "-" : deployment());

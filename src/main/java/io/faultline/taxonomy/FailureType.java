@@ -19,11 +19,6 @@ public sealed interface FailureType permits ProviderFailure.Type, QualityFailure
         return type;
     }
 
-    /** Every type of every category, in taxonomy order. */
-    static FailureType[] all() {
-        return Registry.BY_CODE.values().toArray(FailureType[]::new);
-    }
-
     /** Holds the lookup table; an interface cannot have private static fields. */
     final class Registry {
         private static final Map<String, FailureType> BY_CODE = new java.util.LinkedHashMap<>();

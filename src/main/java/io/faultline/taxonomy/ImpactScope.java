@@ -5,8 +5,4 @@ package io.faultline.taxonomy;
  * (hashed) user or team on whose behalf it was made. Episodes widen it into counts.
  */
 public record ImpactScope(String model, String modelGroup, String callId, String userRef, String teamId) {
-
-    public static ImpactScope none() {
-        return new ImpactScope(null, null, null, null, null);
-    }
 }

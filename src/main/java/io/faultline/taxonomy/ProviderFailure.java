@@ -39,10 +39,4 @@ public record ProviderFailure(UUID failureId, Instant timestamp, Severity severi
     public Category category() {
         return Category.PROVIDER;
     }
-
-    @Override
-    public Failure withSeverity(Severity newSeverity) {
-        return new ProviderFailure(failureId, timestamp, newSeverity, provider, deployment, type, detectionMethod, evidence,
-                impactScope);
-    }
 }

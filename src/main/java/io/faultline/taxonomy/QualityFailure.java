@@ -36,10 +36,4 @@ public record QualityFailure(UUID failureId, Instant timestamp, Severity severit
     public Category category() {
         return Category.QUALITY;
     }
-
-    @Override
-    public Failure withSeverity(Severity newSeverity) {
-        return new QualityFailure(failureId, timestamp, newSeverity, provider, deployment, type, detectionMethod, evidence,
-                impactScope);
-    }
 }

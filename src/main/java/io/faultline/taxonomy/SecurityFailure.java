@@ -36,10 +36,4 @@ public record SecurityFailure(UUID failureId, Instant timestamp, Severity severi
     public Category category() {
         return Category.SECURITY;
     }
-
-    @Override
-    public Failure withSeverity(Severity newSeverity) {
-        return new SecurityFailure(failureId, timestamp, newSeverity, provider, deployment, type, detectionMethod, evidence,
-                impactScope);
-    }
 }

@@ -148,8 +148,12 @@ class ProviderMetricsIT {
                 "provider", "openai")).isGreaterThanOrEqualTo(1);
         assertThat(Metrics.value(scrape, "llm_provider_rate_limit_remaining_ratio", "limit_type", "requests",
                 "provider", "anthropic")).isBetween(0.0, 0.8);
-        assertThat(Metrics.valueOrZero(scrape, "llm_thinking_tokens_total", "provider", "anthropic"))
-                .isGreaterThan(0);
+        for (String provider : new String[] { "anthropic", "gemini" }) {
+            assertThat(Metrics.valueOrZero(scrape, "llm_thinking_tokens_total", "provider", provider))
+                    .as(provider + " thinking tokens").isGreaterThan(0);
+            assertThat(Metrics.valueOrZero(scrape, "llm_thinking_cost_usd_total", "provider", provider))
+                    .as(provider + " thinking cost").isGreaterThan(0);
+        }
         assertThat(Metrics.value(scrape, "llm_provider_latency_seconds_count", "provider", "openai")).isEqualTo(46);
     }
 
