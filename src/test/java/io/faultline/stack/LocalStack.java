@@ -54,6 +54,11 @@ public final class LocalStack implements AutoCloseable {
         env.put("QUARKUS_HTTP_PORT", String.valueOf(settings.faultlinePort()));
         env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
         env.put("FAULTLINE_API_KEY", settings.apiKey());
+        env.put("FAULTLINE_BASELINE_LITELLM_URL", litellmUrl());
+        env.put("FAULTLINE_BASELINE_LITELLM_KEY", MASTER_KEY);
+        // The simulated models are not 128k-token models: a near-limit prompt of ~460 KB would only measure how fast
+        // LiteLLM reads a big body on this machine, not what the simulator was scripted to do.
+        env.put("FAULTLINE_BASELINE_CONTEXT_TOKENS", "2000");
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())

@@ -1,0 +1,61 @@
+package io.faultline.baseline;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/** Baseline profiling and deviation detection. */
+@ConfigMapping(prefix = "faultline.baseline")
+public interface BaselineConfig {
+
+    /** The LiteLLM proxy that profiles are sent through. */
+    @WithDefault("http://127.0.0.1:4000")
+    String litellmUrl();
+
+    /** The proxy key profiles use (LiteLLM's master key or a virtual key); from env only. */
+    Optional<String> litellmKey();
+
+    /** Requests per provider in a default profile. */
+    @WithDefault("1000")
+    int requests();
+
+    /** Requests in flight at once during a profile. */
+    @WithDefault("4")
+    int concurrency();
+
+    /**
+     * Requests per second during a profile: 5/s (300 RPM) stays inside the lowest paid tiers of all three providers,
+     * so a profile does not eat the quota live traffic needs.
+     */
+    @WithDefault("5")
+    double ratePerSecond();
+
+    /**
+     * Requests sent before measuring and not recorded: the proxy's first call to a provider pays for lazy imports and
+     * new connections, which is not the provider's latency.
+     */
+    @WithDefault("3")
+    int warmupRequests();
+
+    /** Timeout of one profiled request. */
+    @WithDefault("60s")
+    Duration requestTimeout();
+
+    /** Context window assumed for the near-context-limit prompt, in tokens. */
+    @WithDefault("128000")
+    int contextTokens();
+
+    /** A current value above this multiple of the baseline p95 is a deviation. */
+    @WithDefault("2.0")
+    double deviationFactor();
+
+    /** The rolling window the current values are computed over. */
+    @WithDefault("5m")
+    Duration deviationWindow();
+
+    /** Calls a window needs before a deviation can be raised, so that quiet deployments do not flap. */
+    @WithDefault("20")
+    int minSamples();
+}

@@ -1,0 +1,261 @@
+package io.faultline.baseline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.faultline.web.ApiProblem;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code run_baseline_profile()}: sends the workload through the real LiteLLM proxy at a bounded rate and
+ * concurrency, records every response, and stores exact percentiles in {@code provider_baselines}. Runs are jobs
+ * with progress; one per provider at a time (the database enforces it across replicas).
+ */
+@Singleton
+public class BaselineProfiler {
+
+    /** Parameters of one run. */
+    public record RunRequest(String provider, String modelGroup, int requests, int concurrency, double ratePerSecond) {
+    }
+
+    /** A run's live state, as {@code GET /api/v1/baselines/runs/{id}} shows it. */
+    public record RunView(UUID runId, String provider, String modelGroup, String status, int total, int sent,
+            int errors, Long etaSeconds, String workload, Instant startedAt, Instant finishedAt) {
+    }
+
+    private final class Run {
+        final UUID id;
+        final RunRequest request;
+        final Instant startedAt;
+        final AtomicInteger sent = new AtomicInteger();
+        final AtomicInteger errors = new AtomicInteger();
+        final AtomicBoolean cancelled = new AtomicBoolean();
+        final ConcurrentLinkedQueue<Sample> samples = new ConcurrentLinkedQueue<>();
+        volatile String status = "running";
+        volatile Instant finishedAt;
+
+        Run(UUID id, RunRequest request, Instant startedAt) {
+            this.id = id;
+            this.request = request;
+            this.startedAt = startedAt;
+        }
+
+        RunView view() {
+            int done = sent.get();
+            Long eta = null;
+            if ("running".equals(status) && done > 0) {
+                long elapsed = Duration.between(startedAt, clock.instant()).toSeconds();
+                eta = elapsed * (request.requests() - done) / done;
+            }
+            return new RunView(id, request.provider(), request.modelGroup(), status, request.requests(), done,
+                    errors.get(), eta, workload.version(), startedAt, finishedAt);
+        }
+    }
+
+    private final BaselineConfig config;
+    private final BaselineStore store;
+    private final Clock clock;
+    private final ObjectMapper json;
+    private final Workload workload;
+    private final HttpClient http;
+    private final Map<UUID, Run> runs = new ConcurrentHashMap<>();
+    private final ExecutorService runners = Executors.newCachedThreadPool(named("baseline-run"));
+
+    public BaselineProfiler(BaselineConfig config, BaselineStore store, Clock clock, ObjectMapper json) {
+        this.config = config;
+        this.store = store;
+        this.clock = clock;
+        this.json = json;
+        this.workload = Workload.load(json, config.contextTokens());
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    /** Starts a run in the background and returns at once; 409 if the provider already has one running. */
+    public RunView start(RunRequest request) {
+        if (config.litellmKey().isEmpty()) {
+            throw new ApiProblem(409, "No LiteLLM key", "Set FAULTLINE_BASELINE_LITELLM_KEY so that profiles can be"
+                    + " sent through the proxy.");
+        }
+        Run run = new Run(UUID.randomUUID(), request, clock.instant());
+        if (!store.openRun(run.id, request, workload.version(), run.startedAt)) {
+            throw new ApiProblem(409, "Profile already running", "A baseline profile of " + request.provider()
+                    + " is running; cancel it or wait for it to finish.");
+        }
+        runs.put(run.id, run);
+        Log.infof("Baseline run %s started: %d requests to %s (%s) at %.1f/s, %d in flight", run.id,
+                request.requests(), request.modelGroup(), request.provider(), request.ratePerSecond(),
+                request.concurrency());
+        runners.submit(() -> execute(run));
+        return run.view();
+    }
+
+    public Optional<RunView> status(UUID id) {
+        Run run = runs.get(id);
+        return run != null ? Optional.of(run.view()) : store.run(id);
+    }
+
+    public Optional<RunView> cancel(UUID id) {
+        Run run = runs.get(id);
+        if (run == null) {
+            return store.run(id);
+        }
+        run.cancelled.set(true);
+        return Optional.of(run.view());
+    }
+
+    private void execute(Run run) {
+        RunRequest request = run.request;
+        Semaphore permits = new Semaphore(0);
+        ScheduledExecutorService pacer = Executors.newSingleThreadScheduledExecutor(named("baseline-pacer"));
+        ExecutorService workers = Executors.newFixedThreadPool(request.concurrency(), named("baseline-call"));
+        long periodNanos = (long) (1e9 / request.ratePerSecond());
+        pacer.scheduleAtFixedRate(permits::release, 0, Math.max(1, periodNanos), TimeUnit.NANOSECONDS);
+        AtomicInteger next = new AtomicInteger();
+        int progressStep = Math.max(1, request.requests() / 10);
+        try {
+            for (int w = 0; w < config.warmupRequests() && !run.cancelled.get(); w++) {
+                call(request.modelGroup(), workload.item(w));
+            }
+            List<java.util.concurrent.Future<?>> futures = new java.util.ArrayList<>();
+            for (int w = 0; w < request.concurrency(); w++) {
+                futures.add(workers.submit(() -> {
+                    int n;
+                    while (!run.cancelled.get() && (n = next.getAndIncrement()) < request.requests()) {
+                        permits.acquire(); // the pacer releases one permit per 1/rate seconds
+                        Sample sample = call(request.modelGroup(), workload.item(n));
+                        run.samples.add(sample);
+                        if (!sample.ok()) {
+                            run.errors.incrementAndGet();
+                        }
+                        int done = run.sent.incrementAndGet();
+                        if (done % progressStep == 0) {
+                            Log.infof("Baseline run %s: %d/%d sent, %d errors, ETA %ss", run.id, done,
+                                    request.requests(), run.errors.get(), run.view().etaSeconds());
+                            store.progress(run.id, done, run.errors.get());
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (var f : futures) {
+                f.get();
+            }
+            run.status = run.cancelled.get() ? "cancelled" : "completed";
+            run.finishedAt = clock.instant();
+            if (!run.cancelled.get()) {
+                store.saveBaselines(run.id, request.provider(), request.modelGroup(), List.copyOf(run.samples),
+                        run.finishedAt);
+            }
+        } catch (Exception e) {
+            run.status = "failed";
+            run.finishedAt = clock.instant();
+            Log.errorf(e, "Baseline run %s failed", run.id);
+        } finally {
+            pacer.shutdownNow();
+            workers.shutdownNow();
+            store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.finishedAt);
+            Log.infof("Baseline run %s %s: %d/%d sent, %d errors", run.id, run.status, run.sent.get(),
+                    request.requests(), run.errors.get());
+        }
+    }
+
+    /** One request through the proxy; failures are samples too (status and latency), never exceptions. */
+    Sample call(String modelGroup, Workload.Item item) {
+        ObjectNode body = item.body().deepCopy().put("model", modelGroup);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(config.litellmUrl() + "/v1/chat/completions"))
+                .timeout(config.requestTimeout()).header("Authorization", "Bearer " + config.litellmKey().orElse(""))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                .build();
+        long start = System.nanoTime();
+        try {
+            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            String deployment = response.headers().firstValue("x-litellm-model-id").orElse(null);
+            Double cost = response.headers().firstValue("x-litellm-response-cost").map(BaselineProfiler::number)
+                    .orElse(null);
+            Double ttft = null;
+            long completionTokens = 0;
+            try (InputStream in = response.body()) {
+                if (item.stream() && response.statusCode() == 200) {
+                    BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+                    for (String line; (line = lines.readLine()) != null; ) {
+                        if (!line.startsWith("data:") || line.contains("[DONE]")) {
+                            continue;
+                        }
+                        if (ttft == null) {
+                            ttft = (System.nanoTime() - start) / 1e6;
+                        }
+                        JsonNode chunk = json.readTree(line.substring(5).trim());
+                        completionTokens = Math.max(completionTokens,
+                                chunk.path("usage").path("completion_tokens").asLong(0));
+                    }
+                } else {
+                    JsonNode answer = json.readTree(in.readAllBytes());
+                    completionTokens = answer.path("usage").path("completion_tokens").asLong(0);
+                }
+            }
+            return new Sample(deployment, response.statusCode(), (System.nanoTime() - start) / 1e6, ttft,
+                    completionTokens, cost);
+        } catch (IOException e) {
+            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null);
+        }
+    }
+
+    private static Double number(String value) {
+        try {
+            return Double.parseDouble(value);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    void releaseAbandoned(@Observes io.quarkus.runtime.StartupEvent start) {
+        store.abandonRunning(clock.instant());
+    }
+
+    void stop(@Observes ShutdownEvent shutdown) {
+        runs.values().forEach(r -> r.cancelled.set(true));
+        runners.shutdownNow();
+    }
+
+    private static java.util.concurrent.ThreadFactory named(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,97 @@
+package io.faultline.baseline;
+
+import io.faultline.web.ApiProblem;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.ResponseStatus;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestQuery;
+
+import java.util.List;
+import java.util.UUID;
+
+/** Baseline profiles (jobs), the baselines they and live traffic produce, and deviation checks. */
+@Path("/api/v1/baselines")
+@Tag(name = "baselines")
+@Produces(MediaType.APPLICATION_JSON)
+public class BaselineResource {
+
+    private final BaselineProfiler profiler;
+    private final BaselineStore store;
+    private final DeviationDetector deviations;
+    private final BaselineConfig config;
+
+    public BaselineResource(BaselineProfiler profiler, BaselineStore store, DeviationDetector deviations,
+            BaselineConfig config) {
+        this.profiler = profiler;
+        this.store = store;
+        this.deviations = deviations;
+        this.config = config;
+    }
+
+    /** What to profile; omitted numbers take the configured defaults. */
+    public record StartRun(@NotBlank @Pattern(regexp = "[a-z0-9_.-]{1,40}") String provider,
+            @NotBlank String modelGroup, @Min(1) @Max(100_000) Integer requests, @Min(1) @Max(64) Integer concurrency,
+            @DecimalMin("0.1") @DecimalMax("1000") Double ratePerSecond) {
+    }
+
+    @POST
+    @Path("/runs")
+    @ResponseStatus(202)
+    @Operation(summary = "Start a baseline profile of one provider's model group through LiteLLM")
+    public BaselineProfiler.RunView start(@NotNull @Valid StartRun run) {
+        return profiler.start(new BaselineProfiler.RunRequest(run.provider(), run.modelGroup(),
+                run.requests() == null ? config.requests() : run.requests(),
+                run.concurrency() == null ? config.concurrency() : run.concurrency(),
+                run.ratePerSecond() == null ? config.ratePerSecond() : run.ratePerSecond()));
+    }
+
+    @GET
+    @Path("/runs/{runId}")
+    @Operation(summary = "Progress of a baseline profile: sent/total, errors, ETA")
+    public BaselineProfiler.RunView run(@RestPath String runId) {
+        return profiler.status(id(runId)).orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
+    }
+
+    @DELETE
+    @Path("/runs/{runId}")
+    @Operation(summary = "Cancel a running baseline profile")
+    public BaselineProfiler.RunView cancel(@RestPath String runId) {
+        return profiler.cancel(id(runId)).orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
+    }
+
+    @GET
+    @Operation(summary = "Current baselines, newest per scope, metric and source")
+    public List<BaselineStore.Baseline> list(@RestQuery String provider, @RestQuery String metric) {
+        return store.current(provider, metric);
+    }
+
+    @POST
+    @Path("/deviations")
+    @Operation(summary = "Compare the current window with the baselines now (the scheduler does it every minute)")
+    public List<DeviationDetector.Deviation> detect() {
+        return deviations.detectDeviation();
+    }
+
+    private static UUID id(String runId) {
+        try {
+            return UUID.fromString(runId);
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest("runId", "runId must be a UUID");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package io.faultline.baseline;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.baseline.BaselineProfiler.RunRequest;
+import io.faultline.baseline.BaselineProfiler.RunView;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.ToDoubleFunction;
+
+/** Runs and baselines in PostgreSQL. */
+@ApplicationScoped
+public class BaselineStore {
+
+    /** One stored baseline row, as the API shows it. */
+    public record Baseline(UUID baselineId, String provider, String model, String deployment, String metricName,
+            double p50, double p95, double p99, double mean, int sampleSize, String source, UUID runId,
+            Instant measuredAt) {
+    }
+
+    private final AgroalDataSource dataSource;
+
+    public BaselineStore(AgroalDataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** Records a new running run; false if the provider already has one (the partial unique index says no). */
+    boolean openRun(UUID id, RunRequest request, String workload, Instant startedAt) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into baseline_runs (run_id, provider, model_group, total, status, workload, started_at)"
+                        + " values (?, ?, ?, ?, 'running', ?, ?) on conflict do nothing")) {
+            st.setObject(1, id);
+            st.setString(2, request.provider());
+            st.setString(3, request.modelGroup());
+            st.setInt(4, request.requests());
+            st.setString(5, workload);
+            st.setTimestamp(6, Timestamp.from(startedAt));
+            return st.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the baseline run", e);
+        }
+    }
+
+    void progress(UUID id, int sent, int errors) {
+        update("update baseline_runs set sent = ?, errors = ? where run_id = ?", sent, errors, id);
+    }
+
+    void closeRun(UUID id, String status, int sent, int errors, Instant finishedAt) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update baseline_runs set status = ?, sent = ?, errors = ?, finished_at = ? where run_id = ?")) {
+            st.setString(1, status);
+            st.setInt(2, sent);
+            st.setInt(3, errors);
+            st.setTimestamp(4, Timestamp.from(finishedAt == null ? Instant.now() : finishedAt));
+            st.setObject(5, id);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not close the baseline run", e);
+        }
+    }
+
+    /** Runs left "running" by a replica that died are not running: release them at start. */
+    void abandonRunning(Instant now) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update baseline_runs set status = 'failed', finished_at = ?, detail = 'abandoned at restart'"
+                        + " where status = 'running'")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not release abandoned runs", e);
+        }
+    }
+
+    Optional<RunView> run(UUID id) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select provider, model_group, status, total, sent, errors, workload, started_at, finished_at"
+                        + " from baseline_runs where run_id = ?")) {
+            st.setObject(1, id);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                Timestamp finished = rs.getTimestamp(9);
+                return Optional.of(new RunView(id, rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                        rs.getInt(5), rs.getInt(6), null, rs.getString(7), rs.getTimestamp(8).toInstant(),
+                        finished == null ? null : finished.toInstant()));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the baseline run", e);
+        }
+    }
+
+    /**
+     * Stores the run's baselines for the provider and model group, and for each deployment the proxy routed to:
+     * latency, time to first token (streamed calls), throughput in tokens per second, cost per request, and the
+     * error rate per status.
+     */
+    void saveBaselines(UUID runId, String provider, String modelGroup, List<Sample> samples, Instant at) {
+        Map<String, List<Sample>> scopes = new LinkedHashMap<>();
+        scopes.put("", samples);
+        for (Sample s : samples) {
+            if (s.deployment() != null) {
+                scopes.computeIfAbsent(s.deployment(), k -> new ArrayList<>()).add(s);
+            }
+        }
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
+                        + " mean, sample_size, source, run_id, measured_at)"
+                        + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'profile', ?, ?)")) {
+            for (Map.Entry<String, List<Sample>> scope : scopes.entrySet()) {
+                String deployment = scope.getKey().isEmpty() ? null : scope.getKey();
+                List<Sample> ok = scope.getValue().stream().filter(Sample::ok).toList();
+                add(st, runId, provider, modelGroup, deployment, "latency_ms", ok, Sample::latencyMs, at);
+                add(st, runId, provider, modelGroup, deployment, "ttft_ms",
+                        ok.stream().filter(s -> s.ttftMs() != null).toList(), Sample::ttftMs, at);
+                add(st, runId, provider, modelGroup, deployment, "tokens_per_second",
+                        ok.stream().filter(s -> s.completionTokens() > 0).toList(),
+                        s -> s.completionTokens() / (s.latencyMs() / 1000.0), at);
+                add(st, runId, provider, modelGroup, deployment, "cost_per_request_usd",
+                        ok.stream().filter(s -> s.costUsd() != null).toList(), Sample::costUsd, at);
+                Map<Integer, Long> byStatus = new LinkedHashMap<>();
+                for (Sample s : scope.getValue()) {
+                    if (!s.ok()) {
+                        byStatus.merge(s.status(), 1L, Long::sum);
+                    }
+                }
+                int n = scope.getValue().size();
+                byStatus.forEach((status, count) -> {
+                    double rate = (double) count / n;
+                    bind(st, runId, provider, modelGroup, deployment, "error_rate:" + (status < 0 ? "no_answer"
+                            : status), new Percentiles(rate, rate, rate, rate, n), at);
+                });
+                double errorRate = (double) scope.getValue().stream().filter(s -> !s.ok()).count() / n;
+                bind(st, runId, provider, modelGroup, deployment, "error_rate",
+                        new Percentiles(errorRate, errorRate, errorRate, errorRate, n), at);
+            }
+            st.executeBatch();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not store the baselines", e);
+        }
+    }
+
+    private static void add(PreparedStatement st, UUID runId, String provider, String model, String deployment,
+            String metric, List<Sample> samples, ToDoubleFunction<Sample> value, Instant at) {
+        if (samples.isEmpty()) {
+            return;
+        }
+        bind(st, runId, provider, model, deployment, metric,
+                Percentiles.of(samples.stream().mapToDouble(value).toArray()), at);
+    }
+
+    private static void bind(PreparedStatement st, UUID runId, String provider, String model, String deployment,
+            String metric, Percentiles p, Instant at) {
+        try {
+            st.setObject(1, UUID.randomUUID());
+            st.setString(2, provider);
+            st.setString(3, model);
+            st.setString(4, deployment);
+            st.setString(5, metric);
+            st.setDouble(6, p.p50());
+            st.setDouble(7, p.p95());
+            st.setDouble(8, p.p99());
+            st.setDouble(9, p.mean());
+            st.setInt(10, p.size());
+            st.setObject(11, runId);
+            st.setTimestamp(12, Timestamp.from(at));
+            st.addBatch();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The newest baseline per (provider, model, deployment, metric, source), optionally filtered. */
+    public List<Baseline> current(String provider, String metric) {
+        String sql = "select distinct on (provider, model, deployment, metric_name, source) baseline_id, provider,"
+                + " model, deployment, metric_name, p50, p95, p99, mean, sample_size, source, run_id, measured_at"
+                + " from provider_baselines where (?::text is null or provider = ?) and (?::text is null or"
+                + " metric_name = ?) order by provider, model, deployment, metric_name, source, measured_at desc";
+        List<Baseline> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setString(1, provider);
+            st.setString(2, provider);
+            st.setString(3, metric);
+            st.setString(4, metric);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(new Baseline(rs.getObject(1, UUID.class), rs.getString(2), rs.getString(3),
+                            rs.getString(4), rs.getString(5), rs.getDouble(6), rs.getDouble(7), rs.getDouble(8),
+                            rs.getDouble(9), rs.getInt(10), rs.getString(11), rs.getObject(12, UUID.class),
+                            rs.getTimestamp(13).toInstant()));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read baselines", e);
+        }
+        return rows;
+    }
+
+    private void update(String sql, int a, int b, UUID id) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setInt(1, a);
+            st.setInt(2, b);
+            st.setObject(3, id);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

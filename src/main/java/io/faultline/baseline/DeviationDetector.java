@@ -1,0 +1,191 @@
+package io.faultline.baseline;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.episode.EpisodeFolder;
+import io.faultline.episode.FailureInbox;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.faultline.taxonomy.ProviderFailure;
+import io.faultline.taxonomy.Severity;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code detect_deviation()}: compares each provider's latency p95 over the rolling window with its baseline p95
+ * (a profile if there is one, else the passive baseline learned from live traffic) and raises a PROVIDER failure
+ * when it exceeds the configured factor. Also learns the passive baselines.
+ */
+@Singleton
+public class DeviationDetector {
+
+    /** One comparison of a current value with its baseline. */
+    public record Deviation(String provider, String metric, double current, double baselineP95, double ratio,
+            int samples, String baselineSource, boolean raised) {
+    }
+
+    private final AgroalDataSource dataSource;
+    private final BaselineStore baselines;
+    private final BaselineConfig config;
+    private final Clock clock;
+    private final FailureInbox inbox;
+    private final EpisodeFolder folder;
+    private final MeterRegistry registry;
+    private final Map<String, AtomicReference<Double>> ratios = new ConcurrentHashMap<>();
+
+    public DeviationDetector(AgroalDataSource dataSource, BaselineStore baselines, BaselineConfig config, Clock clock,
+            FailureInbox inbox, EpisodeFolder folder, MeterRegistry registry) {
+        this.dataSource = dataSource;
+        this.baselines = baselines;
+        this.config = config;
+        this.clock = clock;
+        this.inbox = inbox;
+        this.folder = folder;
+        this.registry = registry;
+    }
+
+    @Scheduled(every = "60s", delayed = "60s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        try {
+            detectDeviation();
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Deviation check failed; it runs again in a minute");
+        }
+    }
+
+    @Scheduled(every = "15m", delayed = "2m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void learnTick() {
+        try {
+            learnPassive(Duration.ofHours(1));
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Passive baseline learning failed");
+        }
+    }
+
+    /** Compares the current window with the baselines now; raises failures for deviations past the floor. */
+    public List<Deviation> detectDeviation() {
+        Instant now = clock.instant();
+        Map<String, BaselineStore.Baseline> reference = new LinkedHashMap<>();
+        for (BaselineStore.Baseline b : baselines.current(null, "latency_ms")) {
+            if (b.deployment() != null) {
+                continue;
+            }
+            BaselineStore.Baseline known = reference.get(b.provider());
+            // A deliberate profile beats a passive baseline; among equals the newest wins.
+            if (known == null || rank(b) > rank(known) || (rank(b) == rank(known)
+                    && b.measuredAt().isAfter(known.measuredAt()))) {
+                reference.put(b.provider(), b);
+            }
+        }
+        List<Deviation> deviations = new ArrayList<>();
+        List<Failure> failures = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select provider, count(*), percentile_disc(0.95) within group (order by latency_ms)"
+                        + " from llm_calls where success and started_at >= ? and started_at < ? group by provider")) {
+            st.setTimestamp(1, Timestamp.from(now.minus(config.deviationWindow())));
+            st.setTimestamp(2, Timestamp.from(now));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    BaselineStore.Baseline base = reference.get(rs.getString(1));
+                    if (base == null || base.p95() <= 0) {
+                        continue;
+                    }
+                    int samples = rs.getInt(2);
+                    double current = rs.getDouble(3);
+                    double ratio = current / base.p95();
+                    ratio(base.provider(), "latency_p95").set(ratio);
+                    boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
+                    deviations.add(new Deviation(base.provider(), "latency_p95", current, base.p95(), ratio, samples,
+                            base.source(), raise));
+                    if (raise) {
+                        failures.add(failure(base, current, ratio, samples, now));
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not compute the current window", e);
+        }
+        if (!failures.isEmpty()) {
+            QuarkusTransaction.requiringNew().run(() -> {
+                try (Connection c = dataSource.getConnection()) {
+                    inbox.add(c, failures);
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            folder.fold(failures, List.of());
+        }
+        return deviations;
+    }
+
+    private Failure failure(BaselineStore.Baseline base, double current, double ratio, int samples, Instant now) {
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("metric", "latency_p95_ms");
+        evidence.put("current", Math.round(current * 10) / 10.0);
+        evidence.put("baseline_p95", Math.round(base.p95() * 10) / 10.0);
+        evidence.put("ratio", Math.round(ratio * 100) / 100.0);
+        evidence.put("factor", config.deviationFactor());
+        evidence.put("window", config.deviationWindow().toString());
+        evidence.put("samples", samples);
+        evidence.put("baseline_source", base.source());
+        evidence.put("baseline_measured_at", base.measuredAt().toString());
+        // A latency deviation is the slow side of the provider's failures: the timeout type, by baseline.
+        return new ProviderFailure(UUID.randomUUID(), now, Severity.P3, base.provider(), null,
+                ProviderFailure.Type.TIMEOUT, "baseline.latency_deviation", evidence,
+                new ImpactScope(base.model(), base.model(), null, null, null));
+    }
+
+    private static int rank(BaselineStore.Baseline b) {
+        return "profile".equals(b.source()) ? 1 : 0;
+    }
+
+    private AtomicReference<Double> ratio(String provider, String metric) {
+        return ratios.computeIfAbsent(provider + "|" + metric, k -> {
+            AtomicReference<Double> value = new AtomicReference<>(0.0);
+            Gauge.builder("llm.baseline.deviation.ratio", value, AtomicReference::get)
+                    .description("Current value over the baseline p95 (2 = twice the baseline)")
+                    .tag("provider", provider).tag("metric", metric).register(registry);
+            return value;
+        });
+    }
+
+    /** Passive baselines from live traffic over the window, per provider and model group, above the sample floor. */
+    public int learnPassive(Duration window) {
+        Instant now = clock.instant();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
+                        + " mean, sample_size, source, measured_at)"
+                        + " select gen_random_uuid(), provider, model_group, null, 'latency_ms', q[1], q[2], q[3], m, n,"
+                        + " 'passive', ? from (select provider, model_group, count(*) n, avg(latency_ms) m,"
+                        + " percentile_disc(array[0.5, 0.95, 0.99]) within group (order by latency_ms) q"
+                        + " from llm_calls where success and started_at >= ? and started_at < ?"
+                        + " group by provider, model_group) w where n >= ?")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now.minus(window)));
+            st.setTimestamp(3, Timestamp.from(now));
+            st.setInt(4, config.minSamples());
+            return st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not learn passive baselines", e);
+        }
+    }
+}
