@@ -87,6 +87,16 @@ class ProviderMetricsIT {
                         "count(llm_provider_errors_total) >= 5 and count(llm_provider_rate_limit_remaining_ratio) >= 3")
                         .size() == 1);
         wave(2);
+        // A small profile and a deviation check, so that the baselines dashboard's deviation ratio has data.
+        String runId = RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer "
+                + io.faultline.testing.Api.KEY).contentType("application/json").body(Map.of("provider", "anthropic",
+                        "modelGroup", "claude-sonnet", "requests", 10, "ratePerSecond", 50))
+                .post("/api/v1/baselines/runs").then().statusCode(202).extract().path("runId");
+        Awaitility.await("profile done").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                .until(() -> "completed".equals(RestAssured.given().baseUri(stack.faultlineUrl())
+                        .get("/api/v1/baselines/runs/" + runId).then().extract().path("status")));
+        RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + io.faultline.testing.Api.KEY)
+                .post("/api/v1/baselines/deviations").then().statusCode(200);
     }
 
     private static void wave(int n) {
@@ -128,7 +138,7 @@ class ProviderMetricsIT {
     void every_detector_reacts_as_the_scrape_shows() {
         Awaitility.await("all calls stored").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
                 .untilAsserted(() -> assertThat(Sql.count(stack, "select count(*) from llm_calls")).isEqualTo(
-                        3 * 20 + 26 + 13 + 3 + 2 + 2));
+                        3 * 20 + 26 + 13 + 3 + 2 + 2 + 13));
         String scrape = RestAssured.given().baseUri(stack.faultlineUrl()).get("/q/metrics").then().statusCode(200)
                 .extract().asString();
         assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "rate_limit", "provider", "openai"))
@@ -173,7 +183,7 @@ class ProviderMetricsIT {
     @Order(3)
     void every_dashboard_and_alert_expression_parses_and_returns_data_from_a_real_prometheus() throws Exception {
         Map<String, String> exprs = PromQl.all(Path.of("dashboards"), Path.of("prometheus"));
-        assertThat(exprs).hasSizeGreaterThanOrEqualTo(14);
+        assertThat(exprs).hasSizeGreaterThanOrEqualTo(17);
         Path rules = PromQl.asRuleFile(exprs, stack.settings().workDir());
         Result check = run(List.of(PrometheusServer.binary("promtool"), "check", "rules", rules.toString()), null);
         assertThat(check.exit()).as(check.output()).isZero();
