@@ -176,6 +176,11 @@ public class BaselineProfiler {
                 store.saveBaselines(run.id, request.provider(), request.modelGroup(), List.copyOf(run.samples),
                         run.finishedAt);
             }
+        } catch (InterruptedException e) {
+            // Shutdown: the run stops where it is; restarting does not resume it.
+            Thread.currentThread().interrupt();
+            run.status = "cancelled";
+            run.finishedAt = clock.instant();
         } catch (Exception e) {
             run.status = "failed";
             run.finishedAt = clock.instant();
@@ -183,7 +188,12 @@ public class BaselineProfiler {
         } finally {
             pacer.shutdownNow();
             workers.shutdownNow();
-            store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.finishedAt);
+            try {
+                store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.finishedAt);
+            } catch (RuntimeException e) {
+                Log.warnf("Baseline run %s could not be closed in the database (%s); it is released at the next"
+                        + " start", run.id, e.getMessage());
+            }
             Log.infof("Baseline run %s %s: %d/%d sent, %d errors", run.id, run.status, run.sent.get(),
                     request.requests(), run.errors.get());
         }

@@ -1,0 +1,113 @@
+package io.faultline.baseline;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BaselineApiTest {
+
+    @Inject
+    DeviationDetector detector;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    private static RequestSpecification api() {
+        return given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON);
+    }
+
+    @Test
+    void a_run_can_be_cancelled_and_only_one_runs_per_provider() {
+        String provider = "prov" + Long.toHexString(System.nanoTime());
+        String runId = api().body(Map.of("provider", provider, "modelGroup", "m", "requests", 10_000,
+                "ratePerSecond", 1)).post("/api/v1/baselines/runs").then().statusCode(202)
+                .body("status", equalTo("running")).body("total", equalTo(10_000)).extract().path("runId");
+        api().body(Map.of("provider", provider, "modelGroup", "m")).post("/api/v1/baselines/runs").then()
+                .statusCode(409).contentType("application/problem+json");
+
+        api().delete("/api/v1/baselines/runs/" + runId).then().statusCode(200);
+        Awaitility.await("run cancelled").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
+                .until(() -> "cancelled".equals(given().get("/api/v1/baselines/runs/" + runId).then()
+                        .extract().path("status")));
+        String second = api().body(Map.of("provider", provider, "modelGroup", "m", "requests", 10_000,
+                "ratePerSecond", 1)).post("/api/v1/baselines/runs").then().statusCode(202).extract().path("runId");
+        api().delete("/api/v1/baselines/runs/" + second).then().statusCode(200);
+    }
+
+    @Test
+    void a_bad_run_request_names_the_field() {
+        api().body(Map.of("provider", "Not A Provider!", "modelGroup", "m")).post("/api/v1/baselines/runs").then()
+                .statusCode(400).contentType("application/problem+json").body("errors[0].field", equalTo("provider"));
+        api().body(Map.of("provider", "openai", "modelGroup", "m", "concurrency", 1000))
+                .post("/api/v1/baselines/runs").then().statusCode(400).body("errors[0].field", equalTo("concurrency"));
+        given().get("/api/v1/baselines/runs/" + UUID.randomUUID()).then().statusCode(404)
+                .contentType("application/problem+json");
+    }
+
+    @Test
+    void passive_baselines_are_learned_from_live_traffic_and_deviations_respect_the_sample_floor() throws Exception {
+        String provider = "pass" + Long.toHexString(System.nanoTime());
+        Instant now = Instant.now();
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            // 100, 110, ... 490 ms: nearest-rank p50 = 20th = 290 ms, p95 = 38th = 470 ms.
+            calls.add(Payloads.success(provider, "m", "d1", now.minusSeconds(60 + i)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.learnPassive(Duration.ofHours(1))).isGreaterThanOrEqualTo(1);
+        var passive = given().get("/api/v1/baselines?provider=" + provider + "&metric=latency_ms").then()
+                .statusCode(200).body("[0].source", equalTo("passive")).body("[0].sampleSize", equalTo(40))
+                .extract().jsonPath();
+        // Latencies come from epoch-second floats, hence the tolerance.
+        assertThat(passive.getDouble("[0].p50")).isCloseTo(290.0, org.assertj.core.api.Assertions.within(0.01));
+        assertThat(passive.getDouble("[0].p95")).isCloseTo(470.0, org.assertj.core.api.Assertions.within(0.01));
+
+        // Ten slow calls in the window: far past 2x the baseline, but under the 20-call floor.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update llm_calls set started_at = ? where provider = ?")) {
+            st.setTimestamp(1, Timestamp.from(now.minus(Duration.ofHours(2))));
+            st.setString(2, provider);
+            st.executeUpdate();
+        }
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            slow.add(Payloads.success(provider, "m", "d1", now.minusSeconds(5 + i)).latency(3.0));
+        }
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider))
+                .singleElement().satisfies(d -> {
+                    assertThat(d.ratio()).isGreaterThan(2.0);
+                    assertThat(d.samples()).isEqualTo(10);
+                    assertThat(d.raised()).isFalse();
+                });
+        given().get("/api/v1/failures?provider=" + provider).then().statusCode(200)
+                .body("items.size()", equalTo(0));
+    }
+}
