@@ -43,6 +43,9 @@ public class DeviationDetector {
             int samples, String baselineSource, boolean raised) {
     }
 
+    /** The least error rate a ratio is taken against. */
+    static final double ERROR_RATE_FLOOR = 0.01;
+
     private final AgroalDataSource dataSource;
     private final BaselineStore baselines;
     private final BaselineConfig config;
@@ -84,40 +87,31 @@ public class DeviationDetector {
     /** Compares the current window with the baselines now; raises failures for deviations past the floor. */
     public List<Deviation> detectDeviation() {
         Instant now = clock.instant();
-        Map<String, BaselineStore.Baseline> reference = new LinkedHashMap<>();
-        for (BaselineStore.Baseline b : baselines.current(null, "latency_ms")) {
-            if (b.deployment() != null) {
-                continue;
-            }
-            BaselineStore.Baseline known = reference.get(b.provider());
-            // A deliberate profile beats a passive baseline; among equals the newest wins.
-            if (known == null || rank(b) > rank(known) || (rank(b) == rank(known)
-                    && b.measuredAt().isAfter(known.measuredAt()))) {
-                reference.put(b.provider(), b);
-            }
-        }
+        Map<String, BaselineStore.Baseline> latency = reference("latency_ms");
+        Map<String, BaselineStore.Baseline> errors = reference("error_rate");
         List<Deviation> deviations = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select provider, count(*), percentile_disc(0.95) within group (order by latency_ms)"
-                        + " from llm_calls where success and started_at >= ? and started_at < ? group by provider")) {
+                "select provider, count(*) filter (where success),"
+                        + " percentile_disc(0.95) within group (order by latency_ms) filter (where success),"
+                        + " count(*), count(*) filter (where not success)"
+                        + " from llm_calls where started_at >= ? and started_at < ? group by provider")) {
             st.setTimestamp(1, Timestamp.from(now.minus(config.deviationWindow())));
             st.setTimestamp(2, Timestamp.from(now));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    BaselineStore.Baseline base = reference.get(rs.getString(1));
-                    if (base == null || base.p95() <= 0) {
-                        continue;
+                    String provider = rs.getString(1);
+                    BaselineStore.Baseline base = latency.get(provider);
+                    if (base != null && base.p95() > 0 && rs.getInt(2) > 0) {
+                        compare(base, "latency_p95", rs.getDouble(3), base.p95(), rs.getInt(2), now, deviations,
+                                failures);
                     }
-                    int samples = rs.getInt(2);
-                    double current = rs.getDouble(3);
-                    double ratio = current / base.p95();
-                    ratio(base.provider(), "latency_p95").set(ratio);
-                    boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
-                    deviations.add(new Deviation(base.provider(), "latency_p95", current, base.p95(), ratio, samples,
-                            base.source(), raise));
-                    if (raise) {
-                        failures.add(failure(base, current, ratio, samples, now));
+                    BaselineStore.Baseline errorBase = errors.get(provider);
+                    if (errorBase != null) {
+                        // A 0% baseline would make any error infinitely deviant: the ratio is taken against at least
+                        // ERROR_RATE_FLOOR, so a handful of errors in a quiet window does not page.
+                        compare(errorBase, "error_rate", rs.getDouble(5) / rs.getInt(4),
+                                Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(4), now, deviations, failures);
                     }
                 }
             }
@@ -137,20 +131,52 @@ public class DeviationDetector {
         return deviations;
     }
 
-    private Failure failure(BaselineStore.Baseline base, double current, double ratio, int samples, Instant now) {
+    private void compare(BaselineStore.Baseline base, String metric, double current, double reference, int samples,
+            Instant now, List<Deviation> deviations, List<Failure> failures) {
+        double ratio = current / reference;
+        ratio(base.provider(), metric).set(ratio);
+        boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
+        deviations.add(new Deviation(base.provider(), metric, current, reference, ratio, samples, base.source(),
+                raise));
+        if (raise) {
+            failures.add(failure(base, metric, current, reference, ratio, samples, now));
+        }
+    }
+
+    /** The newest provider-level baseline of a metric per provider; a deliberate profile beats a passive one. */
+    private Map<String, BaselineStore.Baseline> reference(String metric) {
+        Map<String, BaselineStore.Baseline> reference = new LinkedHashMap<>();
+        for (BaselineStore.Baseline b : baselines.current(null, metric)) {
+            if (b.deployment() != null) {
+                continue;
+            }
+            BaselineStore.Baseline known = reference.get(b.provider());
+            if (known == null || rank(b) > rank(known) || (rank(b) == rank(known)
+                    && b.measuredAt().isAfter(known.measuredAt()))) {
+                reference.put(b.provider(), b);
+            }
+        }
+        return reference;
+    }
+
+    private Failure failure(BaselineStore.Baseline base, String metric, double current, double reference,
+            double ratio, int samples, Instant now) {
+        boolean latency = metric.equals("latency_p95");
         Map<String, Object> evidence = new LinkedHashMap<>();
-        evidence.put("metric", "latency_p95_ms");
-        evidence.put("current", Math.round(current * 10) / 10.0);
-        evidence.put("baseline_p95", Math.round(base.p95() * 10) / 10.0);
+        evidence.put("metric", latency ? "latency_p95_ms" : "error_rate");
+        evidence.put("current", Math.round(current * 1000) / 1000.0);
+        evidence.put("baseline_p95", Math.round(reference * 1000) / 1000.0);
         evidence.put("ratio", Math.round(ratio * 100) / 100.0);
         evidence.put("factor", config.deviationFactor());
         evidence.put("window", config.deviationWindow().toString());
         evidence.put("samples", samples);
         evidence.put("baseline_source", base.source());
         evidence.put("baseline_measured_at", base.measuredAt().toString());
-        // A latency deviation is the slow side of the provider's failures: the timeout type, by baseline.
+        // A latency deviation is the slow side of the provider's failures (the timeout type); an error-rate deviation
+        // is a partial outage.
         return new ProviderFailure(UUID.randomUUID(), now, Severity.P3, base.provider(), null,
-                ProviderFailure.Type.TIMEOUT, "baseline.latency_deviation", evidence,
+                latency ? ProviderFailure.Type.TIMEOUT : ProviderFailure.Type.OUTAGE,
+                latency ? "baseline.latency_deviation" : "baseline.error_rate_deviation", evidence,
                 new ImpactScope(base.model(), base.model(), null, null, null));
     }
 
@@ -183,7 +209,21 @@ public class DeviationDetector {
             st.setTimestamp(2, Timestamp.from(now.minus(window)));
             st.setTimestamp(3, Timestamp.from(now));
             st.setInt(4, config.minSamples());
-            return st.executeUpdate();
+            int learned = st.executeUpdate();
+            try (PreparedStatement errors = c.prepareStatement("insert into provider_baselines (baseline_id, provider,"
+                    + " model, deployment, metric_name, p50, p95, p99, mean, sample_size, source, measured_at)"
+                    + " select gen_random_uuid(), provider, model_group, null, 'error_rate', r, r, r, r, n, 'passive', ?"
+                    + " from (select provider, model_group, count(*) n,"
+                    + " count(*) filter (where not success)::double precision / count(*) r"
+                    + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
+                    + " where n >= ?")) {
+                errors.setTimestamp(1, Timestamp.from(now));
+                errors.setTimestamp(2, Timestamp.from(now.minus(window)));
+                errors.setTimestamp(3, Timestamp.from(now));
+                errors.setInt(4, config.minSamples());
+                learned += errors.executeUpdate();
+            }
+            return learned;
         } catch (SQLException e) {
             throw new IllegalStateException("could not learn passive baselines", e);
         }

@@ -101,13 +101,44 @@ class BaselineApiTest {
             slow.add(Payloads.success(provider, "m", "d1", now.minusSeconds(5 + i)).latency(3.0));
         }
         Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
-        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider))
-                .singleElement().satisfies(d -> {
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
                     assertThat(d.ratio()).isGreaterThan(2.0);
                     assertThat(d.samples()).isEqualTo(10);
                     assertThat(d.raised()).isFalse();
                 });
         given().get("/api/v1/failures?provider=" + provider).then().statusCode(200)
                 .body("items.size()", equalTo(0));
+    }
+
+    @Test
+    void an_error_rate_far_above_its_baseline_is_raised_as_an_outage_deviation() {
+        String provider = "errs" + Long.toHexString(System.nanoTime());
+        Instant now = Instant.now();
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", now.minusSeconds(400 + i)));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        given().get("/api/v1/baselines?provider=" + provider + "&metric=error_rate").then().statusCode(200)
+                .body("[0].p95", equalTo(0.0f)).body("[0].source", equalTo("passive"));
+
+        // In the last five minutes: 15 successes and 10 503s, a 40% error rate against a 0% baseline.
+        List<Payloads> window = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            window.add(i < 10 ? Payloads.failure(provider, "m", "d1", now.minusSeconds(10 + i), 503,
+                    "ServiceUnavailableError", "unavailable") : Payloads.success(provider, "m", "d1",
+                            now.minusSeconds(10 + i)));
+        }
+        Api.ingest(Payloads.array(window.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("error_rate")).singleElement().satisfies(d -> {
+                    assertThat(d.current()).isEqualTo(0.4);
+                    assertThat(d.baselineP95()).isEqualTo(DeviationDetector.ERROR_RATE_FLOOR);
+                    assertThat(d.raised()).isTrue();
+                });
+        given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
+                .body("items.detectionMethod", org.hamcrest.Matchers.hasItem("baseline.error_rate_deviation"));
     }
 }

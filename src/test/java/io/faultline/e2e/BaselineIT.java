@@ -92,9 +92,10 @@ class BaselineIT {
 
         List<Map<String, Object>> deviations = api().post("/api/v1/baselines/deviations").then().statusCode(200)
                 .extract().jsonPath().getList("");
-        assertThat(deviations).extracting(d -> d.get("provider") + "/" + d.get("raised"))
-                .containsExactlyInAnyOrder("openai/true", "anthropic/false");
-        assertThat(deviations).filteredOn(d -> d.get("provider").equals("openai"))
+        assertThat(deviations).extracting(d -> d.get("provider") + "/" + d.get("metric") + "/" + d.get("raised"))
+                .containsExactlyInAnyOrder("openai/latency_p95/true", "anthropic/latency_p95/false",
+                        "openai/error_rate/false", "anthropic/error_rate/false");
+        assertThat(deviations).filteredOn(d -> d.get("provider").equals("openai") && d.get("metric").equals("latency_p95"))
                 .extracting(d -> ((Number) d.get("ratio")).doubleValue()).allMatch(r -> r > 2.0);
         RestAssured.given().baseUri(stack.faultlineUrl())
                 .get("/api/v1/failures?provider=openai&type=timeout").then().statusCode(200)
