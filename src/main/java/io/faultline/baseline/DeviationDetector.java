@@ -197,33 +197,25 @@ public class DeviationDetector {
     /** Passive baselines from live traffic over the window, per provider and model group, above the sample floor. */
     public int learnPassive(Duration window) {
         Instant now = clock.instant();
+        // One scan of the window feeds both metrics: latency over successful calls, error rate over all calls.
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
                         + " mean, sample_size, source, measured_at)"
-                        + " select gen_random_uuid(), provider, model_group, null, 'latency_ms', q[1], q[2], q[3], m, n,"
-                        + " 'passive', ? from (select provider, model_group, count(*) n, avg(latency_ms) m,"
-                        + " percentile_disc(array[0.5, 0.95, 0.99]) within group (order by latency_ms) q"
-                        + " from llm_calls where success and started_at >= ? and started_at < ?"
-                        + " group by provider, model_group) w where n >= ?")) {
+                        + " select gen_random_uuid(), provider, model_group, null, metric.name, metric.p50, metric.p95,"
+                        + " metric.p99, metric.mean, metric.n, 'passive', ? from (select provider, model_group,"
+                        + " count(*) n, count(*) filter (where success) ok,"
+                        + " count(*) filter (where not success)::double precision / count(*) r,"
+                        + " avg(latency_ms) filter (where success) m, percentile_disc(array[0.5, 0.95, 0.99])"
+                        + " within group (order by latency_ms) filter (where success) q"
+                        + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
+                        + " cross join lateral (values ('latency_ms', q[1], q[2], q[3], m, ok),"
+                        + " ('error_rate', r, r, r, r, n)) metric(name, p50, p95, p99, mean, n)"
+                        + " where metric.n >= ? and metric.p50 is not null")) {
             st.setTimestamp(1, Timestamp.from(now));
             st.setTimestamp(2, Timestamp.from(now.minus(window)));
             st.setTimestamp(3, Timestamp.from(now));
             st.setInt(4, config.minSamples());
-            int learned = st.executeUpdate();
-            try (PreparedStatement errors = c.prepareStatement("insert into provider_baselines (baseline_id, provider,"
-                    + " model, deployment, metric_name, p50, p95, p99, mean, sample_size, source, measured_at)"
-                    + " select gen_random_uuid(), provider, model_group, null, 'error_rate', r, r, r, r, n, 'passive', ?"
-                    + " from (select provider, model_group, count(*) n,"
-                    + " count(*) filter (where not success)::double precision / count(*) r"
-                    + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
-                    + " where n >= ?")) {
-                errors.setTimestamp(1, Timestamp.from(now));
-                errors.setTimestamp(2, Timestamp.from(now.minus(window)));
-                errors.setTimestamp(3, Timestamp.from(now));
-                errors.setInt(4, config.minSamples());
-                learned += errors.executeUpdate();
-            }
-            return learned;
+            return st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("could not learn passive baselines", e);
         }

@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 
@@ -117,7 +118,7 @@ public class CallMapper {
                 count(payload, "completion_tokens"),
                 usageCount(usage, "completion_tokens_details", "reasoning_tokens"),
                 usageCount(usage, "prompt_tokens_details", "cached_tokens"),
-                optionalNumber(payload, "response_cost") == null ? 0.0 : optionalNumber(payload, "response_cost"),
+                Objects.requireNonNullElse(optionalNumber(payload, "response_cost"), 0.0),
                 payload.hasNonNull("cache_hit") ? bool(payload, "cache_hit", false) : null,
                 limit(shape.finishReason(), 40),
                 shape.chars(),
