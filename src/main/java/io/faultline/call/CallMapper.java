@@ -3,6 +3,9 @@ package io.faultline.call;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.common.Redactor;
+import io.faultline.content.CallContent;
+import io.faultline.content.ContentConfig;
+import io.faultline.content.ContentExtractor;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.time.Instant;
@@ -37,9 +40,13 @@ public class CallMapper {
             Map.entry("ServiceUnavailableError", 503));
 
     private final ObjectMapper json;
+    private final ContentConfig contentConfig;
+    private final ContentExtractor content;
 
-    public CallMapper(ObjectMapper json) {
+    public CallMapper(ObjectMapper json, ContentConfig contentConfig) {
         this.json = json;
+        this.contentConfig = contentConfig;
+        this.content = new ContentExtractor(contentConfig.maxRequestChars(), contentConfig.maxAnswerChars());
     }
 
     public LlmCall map(JsonNode payload) {
@@ -129,7 +136,8 @@ public class CallMapper {
                 headers,
                 requesterMetadata(metadata),
                 thinkingCost(object(payload, "cost_breakdown"), usageCount(usage, "completion_tokens_details",
-                        "reasoning_tokens"), count(payload, "completion_tokens")));
+                        "reasoning_tokens"), count(payload, "completion_tokens")),
+                contentConfig.enabled() ? content.extract(payload) : CallContent.NONE);
     }
 
     /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */
@@ -222,6 +230,11 @@ public class CallMapper {
         JsonNode requester = metadata == null ? null : metadata.get("requester_metadata");
         if (requester == null || !requester.isObject() || requester.isEmpty()) {
             return Map.of();
+        }
+        if (ContentExtractor.GROUNDING_KEYS.stream().anyMatch(requester::has)) {
+            // Grounding documents are content: read by the detectors, never stored.
+            requester = requester.deepCopy();
+            ((com.fasterxml.jackson.databind.node.ObjectNode) requester).remove(ContentExtractor.GROUNDING_KEYS);
         }
         try {
             byte[] bytes = json.writeValueAsBytes(requester);

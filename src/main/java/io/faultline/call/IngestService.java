@@ -53,9 +53,18 @@ public class IngestService {
         if (batch.isEmpty()) {
             return new Stored(List.of(), List.of(), 0);
         }
+        // Classification (content detectors included) is CPU work: it runs before the transaction, so that a
+        // connection is held only for the writes. Resends are classified too, and their failures dropped below.
+        Map<String, List<Failure>> classified = new HashMap<>();
+        for (LlmCall call : batch) {
+            List<Failure> failures = classifier.classifyFailure(call);
+            if (!failures.isEmpty()) {
+                classified.put(call.callId(), failures);
+            }
+        }
         Stored stored;
         try {
-            stored = QuarkusTransaction.requiringNew().call(() -> writeCalls(batch));
+            stored = QuarkusTransaction.requiringNew().call(() -> writeCalls(batch, classified));
         } catch (RuntimeException e) {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
@@ -83,7 +92,7 @@ public class IngestService {
         }
     }
 
-    private Stored writeCalls(List<LlmCall> batch) throws Exception {
+    private Stored writeCalls(List<LlmCall> batch, Map<String, List<Failure>> classified) throws Exception {
         try (Connection connection = dataSource.getConnection()) {
             Set<String> newIds = calls.insert(connection, batch, clock.instant());
             List<LlmCall> inserted = new ArrayList<>(newIds.size());
@@ -92,7 +101,7 @@ public class IngestService {
                 // Only new calls are classified: a resend must not count a failure twice.
                 if (newIds.remove(call.callId())) {
                     inserted.add(call);
-                    failures.addAll(classifier.classifyFailure(call));
+                    failures.addAll(classified.getOrDefault(call.callId(), List.of()));
                 }
             }
             if (!failures.isEmpty()) {

@@ -1,11 +1,14 @@
 package io.faultline.call;
 
+import io.faultline.content.CallContent;
+
 import java.time.Instant;
 import java.util.Map;
 
 /**
  * One LLM call as LiteLLM logged it, reduced to what Faultline classifies and stores. Request and response text is
- * not kept: only its shape ({@link #responseChars()}), so that nothing personal is stored by default.
+ * not kept: only its shape ({@link #responseChars()}), so that nothing personal is stored by default. The
+ * {@link #content()} the content detectors read lives in memory only and is never written.
  */
 public record LlmCall(
         String callId,
@@ -40,7 +43,8 @@ public record LlmCall(
         String apiKeyHash,
         Map<String, String> rateLimitHeaders,
         Map<String, Object> requesterMetadata,
-        double thinkingCostUsd) {
+        double thinkingCostUsd,
+        CallContent content) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

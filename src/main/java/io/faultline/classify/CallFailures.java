@@ -11,18 +11,18 @@ import java.util.Map;
 import java.util.UUID;
 
 /** Builds a failure of one call with the evidence every call-level rule records. */
-final class CallFailures {
+public final class CallFailures {
 
     private CallFailures() {
     }
 
-    static Failure of(FailureType type, LlmCall call, String detectionMethod, Severity severity,
+    public static Failure of(FailureType type, LlmCall call, String detectionMethod, Severity severity,
             Map<String, Object> extraEvidence) {
         return of(type, call, call.provider(), call.deployment(), detectionMethod, severity, extraEvidence);
     }
 
     /** A failure attributed elsewhere than the call's own provider and deployment (e.g. to the proxy itself). */
-    static Failure of(FailureType type, LlmCall call, String provider, String deployment, String detectionMethod,
+    public static Failure of(FailureType type, LlmCall call, String provider, String deployment, String detectionMethod,
             Severity severity, Map<String, Object> extraEvidence) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("call_id", call.callId());
@@ -41,7 +41,7 @@ final class CallFailures {
                 evidence, scope);
     }
 
-    static void putIfPresent(Map<String, Object> map, String key, Object value) {
+    public static void putIfPresent(Map<String, Object> map, String key, Object value) {
         if (value != null) {
             map.put(key, value);
         }

@@ -2,6 +2,8 @@ package io.faultline.detect;
 
 import io.faultline.call.CallMapper;
 import io.faultline.call.LlmCall;
+import io.faultline.content.ContentConfig;
+import io.faultline.testing.ConfigMappings;
 import io.faultline.testing.Payloads;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -36,7 +38,7 @@ class ProviderDetectionStateTest {
                     return Duration.ofMinutes(10);
                 }
             });
-    private final CallMapper mapper = new CallMapper(Payloads.JSON);
+    private final CallMapper mapper = new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class));
 
     private LlmCall openai(String deployment, Instant at, long remaining) {
         return mapper.map(Payloads.success("openai", "gpt-4o", deployment, at)

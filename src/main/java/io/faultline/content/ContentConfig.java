@@ -1,0 +1,37 @@
+package io.faultline.content;
+
+import io.faultline.taxonomy.FailureType;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Switches and bounds shared by every content detector. Each detector's thresholds live in its own mapping
+ * ({@code faultline.injection}, {@code faultline.pii}, {@code faultline.format}, {@code faultline.language},
+ * {@code faultline.faithfulness}).
+ */
+@ConfigMapping(prefix = "faultline.content")
+public interface ContentConfig {
+
+    /** Master switch: with it off, no request or answer text is even read. */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** Failure types (by code, e.g. {@code language_drift}) whose detection is switched off. */
+    Optional<Set<String>> disabledTypes();
+
+    /** Request text read per call (all messages together); the rest is not analysed and the evidence says so. */
+    @WithDefault("131072")
+    int maxRequestChars();
+
+    /** Answer text read per call. */
+    @WithDefault("65536")
+    int maxAnswerChars();
+
+    /** Whether the content detection of {@code type} runs. */
+    default boolean detects(FailureType type) {
+        return enabled() && disabledTypes().map(types -> !types.contains(type.code())).orElse(true);
+    }
+}

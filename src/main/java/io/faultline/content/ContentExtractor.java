@@ -1,0 +1,197 @@
+package io.faultline.content;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.faultline.content.CallContent.Message;
+import io.faultline.content.CallContent.ResponseFormat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Reads the request messages, the answer and the requested output format out of a {@code StandardLoggingPayload}
+ * ({@code messages}, {@code response}, {@code model_parameters.response_format}, {@code metadata.requester_metadata})
+ * into a bounded {@link CallContent}. Nothing here is stored; unexpected shapes yield less content, never an error,
+ * because content is an input to detectors and not part of the payload's contract.
+ */
+public final class ContentExtractor {
+
+    /** Keys of {@code requester_metadata} that carry grounding documents. They are content and never stored. */
+    public static final Set<String> GROUNDING_KEYS = Set.of("context", "documents", "grounding", "retrieved_context");
+    /** Keys of {@code requester_metadata} that name the language the answer must be in. */
+    public static final List<String> LANGUAGE_KEYS = List.of("language", "expected_language", "response_language");
+
+    private final int maxRequestChars;
+    private final int maxAnswerChars;
+
+    public ContentExtractor(int maxRequestChars, int maxAnswerChars) {
+        this.maxRequestChars = maxRequestChars;
+        this.maxAnswerChars = maxAnswerChars;
+    }
+
+    public CallContent extract(JsonNode payload) {
+        Budget budget = new Budget(maxRequestChars);
+        List<Message> messages = messages(payload.get("messages"), budget);
+        String answer = answer(payload.get("response"));
+        boolean truncated = budget.truncated;
+        if (answer != null && answer.length() > maxAnswerChars) {
+            answer = answer.substring(0, maxAnswerChars);
+            truncated = true;
+        }
+        JsonNode requester = payload.path("metadata").path("requester_metadata");
+        List<String> grounding = grounding(requester, budget);
+        return new CallContent(messages, answer, responseFormat(payload.path("model_parameters")),
+                language(requester), grounding, truncated || budget.truncated);
+    }
+
+    private static List<Message> messages(JsonNode node, Budget budget) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (node.isTextual()) {
+            // Text-completion calls log the prompt as a plain string.
+            return List.of(new Message("user", budget.take(node.textValue())));
+        }
+        if (!node.isArray()) {
+            return List.of();
+        }
+        List<Message> out = new ArrayList<>(node.size());
+        for (JsonNode message : node) {
+            if (!message.isObject()) {
+                continue;
+            }
+            String role = message.path("role").isTextual()
+                    ? message.get("role").textValue().toLowerCase(Locale.ROOT) : "user";
+            String text = text(message.get("content"));
+            out.add(new Message(role, budget.take(text)));
+        }
+        return out;
+    }
+
+    /** A message's content: a string, or the text parts of a list of parts (images and audio are skipped). */
+    static String text(JsonNode content) {
+        if (content == null || content.isNull()) {
+            return "";
+        }
+        if (content.isTextual()) {
+            return content.textValue();
+        }
+        if (content.isArray()) {
+            StringBuilder out = new StringBuilder();
+            for (JsonNode part : content) {
+                String text = part.isTextual() ? part.textValue()
+                        : part.path("text").isTextual() ? part.get("text").textValue() : null;
+                if (text != null) {
+                    if (!out.isEmpty()) {
+                        out.append('\n');
+                    }
+                    out.append(text);
+                }
+            }
+            return out.toString();
+        }
+        return "";
+    }
+
+    /** The first choice's text: chat {@code message.content}, or text-completion {@code text}. */
+    static String answer(JsonNode response) {
+        if (response == null || response.isNull()) {
+            return null;
+        }
+        if (response.isTextual()) {
+            return response.textValue().isEmpty() ? null : response.textValue();
+        }
+        JsonNode choices = response.path("choices");
+        if (!choices.isArray() || choices.isEmpty()) {
+            return null;
+        }
+        JsonNode first = choices.get(0);
+        JsonNode content = first.path("message").get("content");
+        String text = content != null ? text(content) : first.path("text").asText("");
+        return text.isEmpty() ? null : text;
+    }
+
+    static ResponseFormat responseFormat(JsonNode parameters) {
+        JsonNode format = parameters.path("response_format");
+        if (!format.isObject() || !format.path("type").isTextual()) {
+            return null;
+        }
+        String type = format.get("type").textValue();
+        JsonNode spec = format.path("json_schema");
+        if (!spec.isObject()) {
+            return new ResponseFormat(type, null, null, false);
+        }
+        JsonNode schema = spec.get("schema");
+        return new ResponseFormat(type, spec.path("name").isTextual() ? spec.get("name").textValue() : null,
+                schema != null && schema.isObject() ? schema : null, spec.path("strict").asBoolean(false));
+    }
+
+    private static String language(JsonNode requester) {
+        for (String key : LANGUAGE_KEYS) {
+            JsonNode value = requester.get(key);
+            if (value != null && value.isTextual() && !value.textValue().isBlank()) {
+                String code = value.textValue().trim().toLowerCase(Locale.ROOT);
+                // "en", "en-US", "en_GB" all name English.
+                int cut = code.indexOf('-') > 0 ? code.indexOf('-') : code.indexOf('_');
+                return cut > 0 ? code.substring(0, cut) : code;
+            }
+        }
+        return null;
+    }
+
+    private static List<String> grounding(JsonNode requester, Budget budget) {
+        List<String> out = new ArrayList<>();
+        for (String key : GROUNDING_KEYS) {
+            JsonNode value = requester.get(key);
+            if (value == null) {
+                continue;
+            }
+            if (value.isArray()) {
+                for (JsonNode document : value) {
+                    addDocument(document, out, budget);
+                }
+            } else {
+                addDocument(value, out, budget);
+            }
+        }
+        return out;
+    }
+
+    /** A document is a string, or an object with {@code text}, {@code content} or {@code page_content}. */
+    private static void addDocument(JsonNode document, List<String> out, Budget budget) {
+        String text = document.isTextual() ? document.textValue() : null;
+        if (document.isObject()) {
+            for (String field : List.of("text", "content", "page_content")) {
+                if (document.path(field).isTextual()) {
+                    text = document.get(field).textValue();
+                    break;
+                }
+            }
+        }
+        if (text != null && !text.isBlank()) {
+            out.add(budget.take(text));
+        }
+    }
+
+    /** The request-side character budget shared by messages and grounding documents. */
+    private static final class Budget {
+        private int left;
+        private boolean truncated;
+
+        Budget(int max) {
+            this.left = max;
+        }
+
+        String take(String text) {
+            if (text.length() <= left) {
+                left -= text.length();
+                return text;
+            }
+            truncated = true;
+            String kept = text.substring(0, Math.max(0, left));
+            left = 0;
+            return kept;
+        }
+    }
+}
