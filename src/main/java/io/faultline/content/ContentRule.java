@@ -14,6 +14,11 @@ public abstract class ContentRule implements CallRule {
 
     protected final ContentConfig config;
 
+    /** For the client proxy of a normal-scoped subclass only. */
+    protected ContentRule() {
+        this.config = null;
+    }
+
     protected ContentRule(ContentConfig config) {
         this.config = config;
     }

@@ -1,0 +1,36 @@
+package io.faultline.content;
+
+import io.faultline.taxonomy.Severity;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** Thresholds of {@code format_non_compliance}: structured output that does not parse or validate. */
+@ConfigMapping(prefix = "faultline.format")
+public interface FormatConfig {
+
+    /** Severity of an answer that breaks the requested format. */
+    @WithDefault("P3")
+    Severity severity();
+
+    /**
+     * Severity when the request asked for {@code strict} schema adherence: the provider promised to enforce the
+     * schema, so a violation is its defect and every consumer of that output breaks.
+     */
+    @WithDefault("P2")
+    Severity strictSeverity();
+
+    /**
+     * Whether JSON wrapped in a Markdown code fence counts as non-compliant. A strict JSON consumer cannot parse it,
+     * so by default it does; the evidence then says {@code code_fence}.
+     */
+    @WithDefault("true")
+    boolean fenceIsViolation();
+
+    /** Compiled schemas kept, keyed by the schema's text: applications reuse a handful of schemas. */
+    @WithDefault("256")
+    int schemaCacheSize();
+
+    /** Validation errors named in the evidence (paths and keywords, never values). */
+    @WithDefault("3")
+    int maxErrorsInEvidence();
+}

@@ -1,0 +1,63 @@
+package io.faultline.content;
+
+import io.faultline.call.LlmCall;
+import io.faultline.classify.CallFailures;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.QualityFailure.Type;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** QUALITY {@code format_non_compliance}: structured output was asked for and the answer is not it. */
+@ApplicationScoped
+public class FormatRules extends ContentRule {
+
+    private final FormatConfig format;
+    private final StructuredOutputValidator validator;
+
+    public FormatRules(ContentConfig config, FormatConfig format) {
+        super(config);
+        this.format = format;
+        this.validator = new StructuredOutputValidator(format);
+    }
+
+    @Override
+    protected List<Failure> detect(LlmCall call, CallContent content) {
+        CallContent.ResponseFormat requested = content.responseFormat();
+        if (!call.success() || requested == null || !requested.structured()
+                || !config.detects(Type.FORMAT_NON_COMPLIANCE)) {
+            return List.of();
+        }
+        if (!content.hasAnswer() && call.responseChars() > 0) {
+            // A tool call answers instead of text: its arguments are checked by the tool's own schema, not this one.
+            return List.of();
+        }
+        if (content.hasAnswer() && content.answer().length() < call.responseChars()
+                && !"length".equals(call.finishReason())) {
+            // Only a prefix was read: judging it would flag every long, valid answer.
+            return List.of();
+        }
+        Optional<StructuredOutputValidator.Violation> violation = validator.check(requested, content.answer(),
+                call.finishReason());
+        if (violation.isEmpty()) {
+            return List.of();
+        }
+        StructuredOutputValidator.Violation v = violation.get();
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("requested_format", requested.type());
+        CallFailures.putIfPresent(evidence, "schema_name", requested.name());
+        evidence.put("strict", requested.strict());
+        evidence.put("reason", v.reason().code());
+        CallFailures.putIfPresent(evidence, "finish_reason", call.finishReason());
+        if (!v.errors().isEmpty()) {
+            evidence.put("schema_errors", v.errors());
+            evidence.put("schema_error_count", v.errorCount());
+        }
+        evidence.put("answer_chars", call.responseChars());
+        return List.of(CallFailures.of(Type.FORMAT_NON_COMPLIANCE, call, "content.format.json_schema",
+                requested.strict() ? format.strictSeverity() : format.severity(), evidence));
+    }
+}

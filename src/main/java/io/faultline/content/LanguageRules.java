@@ -1,0 +1,111 @@
+package io.faultline.content;
+
+import io.faultline.call.LlmCall;
+import io.faultline.classify.CallFailures;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.QualityFailure.Type;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * QUALITY {@code language_drift}: the answer is in another language than the one expected, which is the language set
+ * in metadata ({@code language}) or else the language of the user's messages. Both sides must be long enough and
+ * identified with confidence; structured output, code and JSON answers are never judged.
+ */
+@ApplicationScoped
+public class LanguageRules extends ContentRule {
+
+    /** Asking for a translation, or naming a language, makes an answer in another language the right one. */
+    private static final Pattern TRANSLATION_REQUEST = Pattern.compile(
+            "(?iu)\\b(translat\\w*|übersetz\\w*|traduc\\w*|tradu[zi]\\w*|vertaal\\w*|"
+                    + "in (english|german|french|spanish|italian|portuguese|dutch)|"
+                    + "(auf|ins) (englisch|deutsch|französisch|spanisch|italienisch|portugiesisch|niederländisch)|"
+                    + "en (anglais|allemand|français|espagnol|italien|portugais|néerlandais|inglés|alemán|francés)|"
+                    + "in het (engels|duits|frans|spaans))\\b");
+
+    private final LanguageConfig language;
+    private final LanguageIdentifier identifier;
+
+    /** For the client proxy only. */
+    protected LanguageRules() {
+        this.language = null;
+        this.identifier = null;
+    }
+
+    public LanguageRules(ContentConfig config, LanguageConfig language) {
+        super(config);
+        this.language = language;
+        this.identifier = new LanguageIdentifier(language.languages());
+    }
+
+    @Override
+    protected List<Failure> detect(LlmCall call, CallContent content) {
+        if (!call.success() || !content.hasAnswer() || !config.detects(Type.LANGUAGE_DRIFT)
+                || (content.responseFormat() != null && content.responseFormat().structured())
+                || looksStructured(content.answer())) {
+            return List.of();
+        }
+        String expected = content.expectedLanguage();
+        String source = "metadata";
+        double expectedConfidence = 1.0;
+        if (expected == null) {
+            String userText = content.textOf("user");
+            if (language.skipTranslationRequests() && TRANSLATION_REQUEST.matcher(userText).find()) {
+                return List.of();
+            }
+            Optional<LanguageIdentifier.Guess> asked = identifier.identify(userText, language.minRequestLetters());
+            if (asked.isEmpty() || asked.get().probability() < language.minConfidence()) {
+                return List.of();
+            }
+            expected = asked.get().language();
+            expectedConfidence = asked.get().probability();
+            source = "request";
+        } else if (!identifier.languages().contains(expected)) {
+            // The identifier cannot say yes or no to a language it does not know.
+            return List.of();
+        }
+        Optional<LanguageIdentifier.Guess> answered = identifier.identify(content.answer(),
+                language.minAnswerLetters());
+        if (answered.isEmpty() || answered.get().probability() < language.minConfidence()
+                || answered.get().language().equals(expected)) {
+            return List.of();
+        }
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("expected_language", expected);
+        evidence.put("expected_from", source);
+        if ("request".equals(source)) {
+            evidence.put("request_confidence", round(expectedConfidence));
+        }
+        evidence.put("answer_language", answered.get().language());
+        evidence.put("answer_confidence", round(answered.get().probability()));
+        evidence.put("letters_judged", answered.get().letters());
+        evidence.put("min_confidence", language.minConfidence());
+        return List.of(CallFailures.of(Type.LANGUAGE_DRIFT, call, "content.language.ngram", language.severity(),
+                evidence));
+    }
+
+    /** JSON or mostly-code answers carry no natural language to judge. */
+    static boolean looksStructured(String answer) {
+        String trimmed = answer.strip();
+        if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+            return true;
+        }
+        int nonSpace = 0;
+        for (int i = 0; i < trimmed.length(); i++) {
+            if (!Character.isWhitespace(trimmed.charAt(i))) {
+                nonSpace++;
+            }
+        }
+        // Under half letters once code and markup are removed: code, tables of numbers, or symbols.
+        return nonSpace > 0 && LanguageIdentifier.letters(LanguageIdentifier.prose(trimmed)) * 2 < nonSpace;
+    }
+
+    private static double round(double value) {
+        return Math.round(value * 1000) / 1000.0;
+    }
+}

@@ -1,0 +1,94 @@
+package io.faultline.content;
+
+import io.faultline.call.CallMapper;
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.QualityFailure;
+import io.faultline.taxonomy.Severity;
+import io.faultline.testing.ConfigMappings;
+import io.faultline.testing.Payloads;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class LanguageRulesTest {
+
+    private static final Instant AT = Instant.parse("2026-11-28T10:00:00Z");
+    private static final String ENGLISH_QUESTION = "Could you explain how the billing cycle works for annual plans?";
+    private static final String ENGLISH_ANSWER = "Annual plans are billed once a year on the date you subscribed. "
+            + "You can switch to monthly billing at any time from the account settings page.";
+    private static final String GERMAN_ANSWER = "Jahrespläne werden einmal im Jahr an dem Tag abgerechnet, an dem "
+            + "Sie das Abonnement abgeschlossen haben. Sie können jederzeit zur monatlichen Abrechnung wechseln.";
+    private static final String FRENCH_ANSWER = "Les forfaits annuels sont facturés une fois par an à la date de "
+            + "votre abonnement. Vous pouvez passer à la facturation mensuelle à tout moment.";
+
+    private final ContentConfig content = ConfigMappings.defaults(ContentConfig.class);
+    private final CallMapper mapper = new CallMapper(Payloads.JSON, content);
+    private final LanguageRules rules = new LanguageRules(content, ConfigMappings.defaults(LanguageConfig.class));
+
+    private LlmCall call(String question, String answer) {
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(answer, "stop");
+        payload.node().putArray("messages").addObject().put("role", "user").put("content", question);
+        return mapper.map(payload.node());
+    }
+
+    @Test
+    void anAnswerInAnotherLanguageThanTheQuestionDrifts() {
+        List<Failure> failures = rules.apply(call(ENGLISH_QUESTION, GERMAN_ANSWER));
+
+        assertThat(failures).hasSize(1);
+        Failure failure = failures.get(0);
+        assertThat(failure.type()).isEqualTo(QualityFailure.Type.LANGUAGE_DRIFT);
+        assertThat(failure.severity()).isEqualTo(Severity.P4);
+        assertThat(failure.detectionMethod()).isEqualTo("content.language.ngram");
+        assertThat(failure.evidence()).containsEntry("expected_language", "en").containsEntry("expected_from",
+                "request").containsEntry("answer_language", "de");
+        assertThat((Double) failure.evidence().get("answer_confidence")).isGreaterThanOrEqualTo(0.9);
+    }
+
+    @Test
+    void theSameLanguageDoesNotDrift() {
+        assertThat(rules.apply(call(ENGLISH_QUESTION, ENGLISH_ANSWER))).isEmpty();
+        assertThat(rules.apply(call("Wie funktioniert die Abrechnung bei Jahresplänen eigentlich genau?",
+                GERMAN_ANSWER))).isEmpty();
+    }
+
+    @Test
+    void metadataSetsTheExpectedLanguage() {
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(ENGLISH_ANSWER, "stop")
+                .metadata(Map.of("language", "fr-FR"));
+        payload.node().putArray("messages").addObject().put("role", "user").put("content", "Billing?");
+
+        List<Failure> failures = rules.apply(mapper.map(payload.node()));
+
+        assertThat(failures).singleElement().satisfies(f -> assertThat(f.evidence())
+                .containsEntry("expected_language", "fr").containsEntry("expected_from", "metadata")
+                .containsEntry("answer_language", "en"));
+    }
+
+    @Test
+    void translationRequestsShortTextsCodeAndJsonAreNotJudged() {
+        assertThat(rules.apply(call("Please translate this into French: " + ENGLISH_ANSWER, FRENCH_ANSWER)))
+                .isEmpty();
+        assertThat(rules.apply(call("Billing cycle?", GERMAN_ANSWER))).as("question too short").isEmpty();
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "Jährlich, am Stichtag."))).as("answer too short").isEmpty();
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "{\"plan\": \"annual\", \"abrechnung\": \"jährlich\"}")))
+                .isEmpty();
+        assertThat(rules.apply(call(ENGLISH_QUESTION,
+                "```python\nfor rechnung in rechnungen:\n    berechne(rechnung, monatlich=True)\n```\nFertig.")))
+                .isEmpty();
+    }
+
+    @Test
+    void switchedOffPerType() {
+        ContentConfig off = ConfigMappings.with(ContentConfig.class,
+                Map.of("faultline.content.disabled-types", "language_drift,pii_leakage"));
+        LanguageRules disabled = new LanguageRules(off, ConfigMappings.defaults(LanguageConfig.class));
+
+        assertThat(disabled.apply(call(ENGLISH_QUESTION, GERMAN_ANSWER))).isEmpty();
+    }
+}
