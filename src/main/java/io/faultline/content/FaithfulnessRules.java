@@ -7,6 +7,7 @@ import io.faultline.common.Redactor;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,6 +29,15 @@ public class FaithfulnessRules extends ContentRule {
     private final FaithfulnessScorer scorer;
     private final SeverityPolicy severities;
 
+    /** For the client proxy only: ContentRule has no no-args constructor that ArC could add one from. */
+    protected FaithfulnessRules() {
+        super(null);
+        this.faithfulness = null;
+        this.scorer = null;
+        this.severities = null;
+    }
+
+    @Inject
     public FaithfulnessRules(ContentConfig config, FaithfulnessConfig faithfulness, SeverityPolicy severities) {
         super(config);
         this.faithfulness = faithfulness;
