@@ -70,7 +70,8 @@ public final class FaithfulnessScorer {
             + "|i(?:'m| am) (?:not sure|unable to)|i (?:cannot|can't|can’t) (?:answer|find|determine|tell|say)"
             + "|(?:not|no) enough information|insufficient information|unable to (?:answer|find|determine)"
             + "|no information (?:about|on|regarding)|(?:context|documents?|passages?|text|sources?|information)"
-            + "(?: provided| given)? (?:does|do)(?: not|n't|n’t) (?:contain|mention|provide|include|specify|say|state)"
+            + "(?: provided| given)? (?:does|do)(?: not|n't|n’t)"
+            + " (?:contain|mention|provide|include|specify|say|state)"
             + "|(?:is|are) not (?:mentioned|stated|specified|provided) in)");
 
     private static final String STOPWORDS = """
@@ -346,7 +347,8 @@ public final class FaithfulnessScorer {
             end = i;
             // 5th, 1990s, 2nd meet 5, 1990, 2; any other suffix (30A, 4K) is part of the number.
             int suffixLength = i - suffixStart;
-            boolean ordinalOrPlural = suffixLength == 0 || (suffixLength == 1 && (text.charAt(suffixStart) | 0x20) == 's')
+            boolean ordinalOrPlural = suffixLength == 0
+                    || (suffixLength == 1 && (text.charAt(suffixStart) | 0x20) == 's')
                     || (suffixLength == 2 && (text.regionMatches(true, suffixStart, "st", 0, 2)
                             || text.regionMatches(true, suffixStart, "nd", 0, 2)
                             || text.regionMatches(true, suffixStart, "rd", 0, 2)

@@ -52,7 +52,8 @@ class FaithfulnessEvalTest {
                             List.of(row.path("context").asText()))));
         }
 
-        EvalReport report = new EvalReport("faithfulness", "Faithfulness: low_faithfulness / hallucination (HaluEval QA)");
+        EvalReport report = new EvalReport("faithfulness",
+                "Faithfulness: low_faithfulness / hallucination (HaluEval QA)");
         Map<String, Confusion> either = new LinkedHashMap<>();
         for (boolean matchedOnly : new boolean[] {true, false}) {
             for (String split : List.of("dev", "held-out", "all")) {
@@ -76,7 +77,10 @@ class FaithfulnessEvalTest {
                 + "names x2, other words x1; stopwords ignored; lower-cased, possessive/plural s dropped, truncated "
                 + "to 6 letters) looked up in the context and the question. Defaults: low_faithfulness below 0.8 "
                 + "support; hallucination below 0.5, or >= 2 unsupported name/number tokens, or >= 1 contradicted "
-                + "number/year. Not tuned on these rows beyond checking the defaults on the dev split.");
+                + "number/year. General rules were revised after reading dev errors only (yes/no as stopwords, "
+                + "tokens like 30A, sentence-initial capitals); thresholds are set for answers that paraphrase, not "
+                + "fit to these rows (a higher low_faithfulness threshold scores better here only because the "
+                + "faithful answers are verbatim spans).");
         report.note("Positive = hallucinated. \"either type\" counts a row as predicted positive when "
                 + "low_faithfulness or hallucination fires (what an operator sees); \"hallucination only\" counts "
                 + "the strong form alone. Rows without a verdict (e.g. yes/no answers with no content unit) are "
@@ -91,7 +95,8 @@ class FaithfulnessEvalTest {
                 + "flattering: real answers paraphrase, and a paraphrase with words the context lacks loses support. "
                 + "Recall misses hallucinations that recombine grounded names into a false relation, negations and "
                 + "wrong yes/no answers: words cannot see them. The matched subset holds the shorter hallucinations, "
-                + "often one- or two-word wrong entities.");
+                + "often one- or two-word wrong entities. The held-out matched slice is small (21 pairs, 42 rows): its "
+                + "accuracy has a 95% interval of roughly +/-0.12.");
         report.write();
 
         assertThat(either.get("all, length-matched").accuracy()).isGreaterThanOrEqualTo(FLOOR);
