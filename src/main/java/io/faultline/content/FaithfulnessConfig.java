@@ -1,0 +1,61 @@
+package io.faultline.content;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/**
+ * Thresholds and bounds of the lexical faithfulness check ({@code low_faithfulness}, {@code hallucination}). Whether
+ * each type runs at all is {@code faultline.content.disabled-types}. See {@link FaithfulnessScorer} for the method.
+ */
+@ConfigMapping(prefix = "faultline.faithfulness")
+public interface FaithfulnessConfig {
+
+    /**
+     * {@code low_faithfulness} when the weighted share of the answer's content units found in the grounding (or the
+     * question) is below this. 0.8 lets a real paraphrase leave a few connecting words unmatched.
+     */
+    @WithDefault("0.8")
+    double lowFaithfulnessThreshold();
+
+    /** {@code hallucination} when the weighted support share is below this, whatever else the answer holds. */
+    @WithDefault("0.5")
+    double hallucinationThreshold();
+
+    /**
+     * {@code hallucination} when at least this many name or number tokens of the answer appear nowhere in the
+     * grounding or the question. Counted per token: an invented two-word name counts twice.
+     */
+    @WithDefault("2")
+    int hallucinationMinUnsupportedEntities();
+
+    /**
+     * {@code hallucination} when at least this many numbers are contradicted: a year (or other number) the grounding
+     * does not hold, where the grounding states a different one of the same kind.
+     */
+    @WithDefault("1")
+    int hallucinationMinContradictions();
+
+    /** Answers with fewer content units than this get no verdict ("yes", "no", "Paris?" are not judged by words). */
+    @WithDefault("1")
+    int minAnswerUnits();
+
+    /** Grounding text read per call, all documents and the question together; the rest is not indexed. */
+    @WithDefault("65536")
+    int maxContextChars();
+
+    /** Answer text read per call; the rest is not judged and the evidence says so. */
+    @WithDefault("8192")
+    int maxAnswerChars();
+
+    /** Weight of a number, date or year (the claims most often invented, and the easiest to check). */
+    @WithDefault("3")
+    double numberWeight();
+
+    /** Weight of a capitalised name token that does not open a sentence. */
+    @WithDefault("2")
+    double entityWeight();
+
+    /** Weight of any other content word (stopwords carry none). */
+    @WithDefault("1")
+    double wordWeight();
+}

@@ -1,0 +1,540 @@
+package io.faultline.content;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Scores how far an answer's words are supported by its grounding documents: a cheap, deterministic, lexical check
+ * that runs on the ingest path (one pass over the grounding to build a table of hashed word keys, one pass over the
+ * answer; no per-token strings).
+ * <p>
+ * Method. The answer is cut into claims (sentences) and content units: numbers (digits, number words, ordinals),
+ * names (capitalised tokens that do not open a sentence, and acronyms) and other words; stopwords carry no weight.
+ * Words are lower-cased, lose a possessive or plural {@code s} and are truncated to their first six letters, so
+ * that "American" meets "America" and "founded" meets "founder". A unit is supported when its key occurs in a
+ * grounding document or in the question (restating the question is not a hallucination). The support score is the
+ * weighted share of supported units. A number is <em>contradicted</em> when it is unsupported while the grounding
+ * states a number of the same kind (a year where the grounding has another year). {@code hallucination} is the strong
+ * form: support below {@link FaithfulnessConfig#hallucinationThreshold()}, or enough unsupported names/numbers, or
+ * a contradiction; {@code low_faithfulness} is support below {@link FaithfulnessConfig#lowFaithfulnessThreshold()}.
+ * <p>
+ * Limits: words, not meaning. An answer that recombines grounded names into a false relation ("X directed Y" when
+ * the grounding says Y directed X) passes; so does a negation. A faithful paraphrase with synonyms the grounding
+ * lacks loses support. Answer length is never a signal beyond {@link FaithfulnessConfig#minAnswerUnits()}.
+ * Thread-safe and immutable.
+ */
+public final class FaithfulnessScorer {
+
+    /** Why an answer got, or did not get, a verdict. */
+    public enum Outcome {
+        JUDGED, NO_GROUNDING, NO_ANSWER, REFUSAL, TOO_FEW_UNITS
+    }
+
+    /**
+     * The check's result for one answer.
+     *
+     * @param support             weighted share of supported content units, 0..1 (1 when not judged)
+     * @param claims              sentences of the answer that hold at least one content unit
+     * @param units               content units of the answer
+     * @param unsupported         units found neither in the grounding nor in the question
+     * @param unsupportedEntities unsupported names and numbers among them
+     * @param contradicted        unsupported numbers where the grounding states another of the same kind
+     * @param unsupportedExamples up to three unsupported units as written (names and numbers first), unmasked
+     * @param truncated           the answer or the grounding was longer than the configured bound
+     */
+    public record Verdict(Outcome outcome, double support, int claims, int units, int unsupported,
+            int unsupportedEntities, int contradicted, List<String> unsupportedExamples, boolean hallucination,
+            boolean lowFaithfulness, boolean truncated) {
+
+        static Verdict skipped(Outcome outcome) {
+            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, List.of(), false, false, false);
+        }
+
+        public boolean judged() {
+            return outcome == Outcome.JUDGED;
+        }
+
+        /** Either type's condition holds: the strong form implies the weak one. */
+        public boolean unfaithful() {
+            return hallucination || lowFaithfulness;
+        }
+    }
+
+    static final int MAX_EXAMPLES = 3;
+    private static final int STEM = 6;
+    private static final int REFUSAL_WINDOW = 300;
+
+    // Answers that decline rather than claim: not hallucinations, and judging their words would only add noise.
+    private static final Pattern REFUSAL = Pattern.compile("(?i)\\b(?:i (?:do not|don't|don’t) know"
+            + "|i(?:'m| am) (?:not sure|unable to)|i (?:cannot|can't|can’t) (?:answer|find|determine|tell|say)"
+            + "|(?:not|no) enough information|insufficient information|unable to (?:answer|find|determine)"
+            + "|no information (?:about|on|regarding)|(?:context|documents?|passages?|text|sources?|information)"
+            + "(?: provided| given)? (?:does|do)(?: not|n't|n’t)"
+            + " (?:contain|mention|provide|include|specify|say|state)"
+            + "|(?:is|are) not (?:mentioned|stated|specified|provided) in)");
+
+    private static final String STOPWORDS = """
+            a an the and or but if then than so as of in on at to for from by with without into onto over under
+            about above below between among through during before after since until while is are was were be been
+            being am do does did done doing have has had having will would shall should can could may might must
+            it its this that these those there here which who whom whose what when where why how all any both each
+            either neither few more most other some such no nor not only own same too very just also yet still i me
+            my we our you your he him his she her they them their up down out off again further once because
+            however although though whereas well even ever yes yeah ok okay s t don didn isn wasn weren aren hasn
+            haven hadn won wouldn couldn shouldn don't didn't doesn't isn't wasn't weren't aren't can't won't
+            hasn't haven't hadn't couldn't wouldn't shouldn't i'm it's that's there's he's she's they're we're
+            you're i've we've they've i'd we'd they'd i'll we'll they'll let's one""";
+    private static final String NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve";
+    private static final String ORDINAL_WORDS = "zeroth first second third fourth fifth sixth seventh eighth ninth"
+            + " tenth eleventh twelfth";
+
+    private static final LongTable STOP = new LongTable(512);
+    // Full-word hash of a number word -> key hash of its digits.
+    private static final LongTable NUMBER_WORD_KEYS = new LongTable(64);
+
+    static {
+        for (String word : STOPWORDS.split("\\s+")) {
+            if (!word.isEmpty()) {
+                STOP.put(hash(word, 0, word.length()), 0);
+            }
+        }
+        String[] cardinals = NUMBER_WORDS.split(" ");
+        String[] ordinals = ORDINAL_WORDS.split(" ");
+        for (int i = 0; i < cardinals.length; i++) {
+            String digits = Integer.toString(i);
+            long key = numberHash(digits, 0, digits.length());
+            NUMBER_WORD_KEYS.put(hash(cardinals[i], 0, cardinals[i].length()), key);
+            NUMBER_WORD_KEYS.put(hash(ordinals[i], 0, ordinals[i].length()), key);
+        }
+    }
+
+    private final FaithfulnessConfig config;
+
+    public FaithfulnessScorer(FaithfulnessConfig config) {
+        this.config = config;
+    }
+
+    /** Scores {@code answer} against {@code contextDocs}; the question's words count as supported too. */
+    public Verdict score(String answer, String question, List<String> contextDocs) {
+        if (answer == null || answer.isBlank()) {
+            return Verdict.skipped(Outcome.NO_ANSWER);
+        }
+        if (contextDocs == null || contextDocs.stream().allMatch(doc -> doc == null || doc.isBlank())) {
+            return Verdict.skipped(Outcome.NO_GROUNDING);
+        }
+        if (REFUSAL.matcher(answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer)
+                .find()) {
+            return Verdict.skipped(Outcome.REFUSAL);
+        }
+
+        Grounding grounding = index(question == null ? "" : question, contextDocs);
+        int answerEnd = Math.min(answer.length(), config.maxAnswerChars());
+        boolean truncated = grounding.truncated || answerEnd < answer.length();
+
+        Token token = new Token();
+        double totalWeight = 0;
+        double supportedWeight = 0;
+        int units = 0;
+        int unsupported = 0;
+        int unsupportedEntities = 0;
+        int contradicted = 0;
+        int claims = 0;
+        boolean claimCounted = false;
+        List<String> strongExamples = new ArrayList<>(MAX_EXAMPLES);
+        List<String> wordExamples = new ArrayList<>(MAX_EXAMPLES);
+        int at = 0;
+        while ((at = token.next(answer, at, answerEnd)) >= 0) {
+            if (token.sentenceStart) {
+                claimCounted = false;
+            }
+            UnitKind kind;
+            long key;
+            if (token.number) {
+                kind = UnitKind.NUMBER;
+                key = token.key;
+            } else {
+                if (token.length() < 2 || STOP.contains(token.fullHash)) {
+                    continue;
+                }
+                long numberKey = NUMBER_WORD_KEYS.get(token.fullHash, 0L);
+                if (numberKey != 0L) {
+                    kind = UnitKind.NUMBER;
+                    key = numberKey;
+                } else {
+                    kind = token.name() ? UnitKind.ENTITY : UnitKind.WORD;
+                    key = token.key;
+                }
+            }
+            if (!claimCounted) {
+                claims++;
+                claimCounted = true;
+            }
+            double weight = switch (kind) {
+                case NUMBER -> config.numberWeight();
+                case ENTITY -> config.entityWeight();
+                case WORD -> config.wordWeight();
+            };
+            units++;
+            totalWeight += weight;
+            if (grounding.keys.contains(key)) {
+                supportedWeight += weight;
+                continue;
+            }
+            unsupported++;
+            if (kind == UnitKind.WORD) {
+                if (wordExamples.size() < MAX_EXAMPLES) {
+                    wordExamples.add(answer.substring(token.start, token.end));
+                }
+                continue;
+            }
+            unsupportedEntities++;
+            if (strongExamples.size() < MAX_EXAMPLES) {
+                strongExamples.add(answer.substring(token.start, token.end));
+            }
+            if (kind == UnitKind.NUMBER && (token.year ? grounding.hasYear : grounding.hasOtherNumber)) {
+                contradicted++;
+            }
+        }
+        if (units < Math.max(1, config.minAnswerUnits())) {
+            return Verdict.skipped(Outcome.TOO_FEW_UNITS);
+        }
+        double support = totalWeight == 0 ? 1.0 : supportedWeight / totalWeight;
+        for (int i = 0; strongExamples.size() < MAX_EXAMPLES && i < wordExamples.size(); i++) {
+            strongExamples.add(wordExamples.get(i));
+        }
+        boolean hallucination = support < config.hallucinationThreshold()
+                || unsupportedEntities >= config.hallucinationMinUnsupportedEntities()
+                || contradicted >= config.hallucinationMinContradictions();
+        boolean low = support < config.lowFaithfulnessThreshold();
+        return new Verdict(Outcome.JUDGED, support, claims, units, unsupported, unsupportedEntities, contradicted,
+                List.copyOf(strongExamples), hallucination, low, truncated);
+    }
+
+    private enum UnitKind {
+        NUMBER, ENTITY, WORD
+    }
+
+    /** The keys of the grounding and the question, and which kinds of number the grounding states. */
+    private static final class Grounding {
+        LongTable keys;
+        boolean hasYear;
+        boolean hasOtherNumber;
+        boolean truncated;
+    }
+
+    private Grounding index(String question, List<String> docs) {
+        int budget = Math.max(0, config.maxContextChars());
+        int chars = question.length();
+        for (String doc : docs) {
+            chars += doc == null ? 0 : doc.length();
+        }
+        Grounding grounding = new Grounding();
+        // About one token per six characters of English; the table grows if that guess is short.
+        grounding.keys = new LongTable(Math.min(chars, budget) / 3 + 16);
+        grounding.truncated = chars > budget;
+        Token token = new Token();
+        int left = budget;
+        for (String doc : docs) {
+            if (doc == null || left <= 0) {
+                continue;
+            }
+            int end = Math.min(doc.length(), left);
+            left -= end;
+            int at = 0;
+            while ((at = token.next(doc, at, end)) >= 0) {
+                addKey(grounding, token);
+                if (token.number) {
+                    grounding.hasYear |= token.year;
+                    grounding.hasOtherNumber |= !token.year;
+                } else if (NUMBER_WORD_KEYS.contains(token.fullHash)) {
+                    grounding.hasOtherNumber = true;
+                }
+            }
+        }
+        // The question is read in full within what is left of the budget, and its numbers set no "kind" flag:
+        // they may be the very premise the answer is asked to correct.
+        int end = Math.min(question.length(), Math.max(left, 0));
+        int at = 0;
+        while ((at = token.next(question, at, end)) >= 0) {
+            addKey(grounding, token);
+        }
+        return grounding;
+    }
+
+    private static void addKey(Grounding grounding, Token token) {
+        grounding.keys.put(token.key, 0);
+        if (!token.number) {
+            long numberKey = NUMBER_WORD_KEYS.get(token.fullHash, 0L);
+            if (numberKey != 0L) {
+                grounding.keys.put(numberKey, 0);
+            }
+        }
+    }
+
+    /** One token of a text: a reusable cursor, so that scanning allocates nothing per token. */
+    private static final class Token {
+        int start;
+        int end;
+        boolean number;
+        boolean year;
+        boolean initial;
+        boolean sentenceStart;
+        int uppercase;
+        long key;
+        long fullHash;
+        private final char[] buffer = new char[64];
+
+        int length() {
+            return end - start;
+        }
+
+        /** A name: capitalised where a sentence does not force it, or an acronym anywhere. */
+        boolean name() {
+            return !number && (uppercase >= 2 || (uppercase == 1 && !initial));
+        }
+
+        /** Reads the token at or after {@code from}; returns where to go on, or -1 when none is left. */
+        int next(String text, int from, int limit) {
+            int i = from;
+            while (i < limit && !Character.isLetterOrDigit(text.charAt(i))) {
+                i++;
+            }
+            if (i >= limit) {
+                return -1;
+            }
+            start = i;
+            lookBack(text, i);
+            if (Character.isDigit(text.charAt(i))) {
+                readNumber(text, i, limit);
+            } else {
+                readWord(text, i, limit);
+            }
+            return end;
+        }
+
+        private void readNumber(String text, int i, int limit) {
+            number = true;
+            int length = 0;
+            long value = 0;
+            boolean fraction = false;
+            while (i < limit) {
+                char c = text.charAt(i);
+                if (c >= '0' && c <= '9') {
+                    if (length < buffer.length) {
+                        buffer[length++] = c;
+                    }
+                    if (!fraction && value < 1_000_000_000L) {
+                        value = value * 10 + (c - '0');
+                    }
+                    i++;
+                } else if ((c == ',' || c == '.') && i + 1 < limit && Character.isDigit(text.charAt(i + 1))) {
+                    // Thousands separators vanish, so that 1,000 meets 1000; a decimal point stays.
+                    if (c == '.' && length < buffer.length) {
+                        buffer[length++] = '.';
+                        fraction = true;
+                    }
+                    i++;
+                } else {
+                    break;
+                }
+            }
+            int digitsEnd = length;
+            int suffixStart = i;
+            while (i < limit && Character.isLetter(text.charAt(i))) {
+                i++;
+            }
+            end = i;
+            // 5th, 1990s, 2nd meet 5, 1990, 2; any other suffix (30A, 4K) is part of the number.
+            int suffixLength = i - suffixStart;
+            boolean ordinalOrPlural = suffixLength == 0
+                    || (suffixLength == 1 && (text.charAt(suffixStart) | 0x20) == 's')
+                    || (suffixLength == 2 && (text.regionMatches(true, suffixStart, "st", 0, 2)
+                            || text.regionMatches(true, suffixStart, "nd", 0, 2)
+                            || text.regionMatches(true, suffixStart, "rd", 0, 2)
+                            || text.regionMatches(true, suffixStart, "th", 0, 2)));
+            if (!ordinalOrPlural) {
+                for (int j = suffixStart; j < i && length < buffer.length; j++) {
+                    buffer[length++] = Character.toLowerCase(text.charAt(j));
+                }
+            }
+            year = length == 4 && digitsEnd == 4 && !fraction && value >= 1000 && value <= 2100;
+            key = numberHash(buffer, length);
+            fullHash = key;
+            uppercase = 0;
+        }
+
+        private void readWord(String text, int i, int limit) {
+            number = false;
+            year = false;
+            uppercase = 0;
+            int length = 0;
+            long full = FNV_OFFSET;
+            while (i < limit) {
+                char c = text.charAt(i);
+                if (Character.isLetterOrDigit(c)) {
+                    if (Character.isUpperCase(c)) {
+                        uppercase++;
+                    }
+                    c = Character.toLowerCase(c);
+                } else if ((c == '\'' || c == '’') && i + 1 < limit && Character.isLetter(text.charAt(i + 1))) {
+                    c = '\'';
+                } else {
+                    break;
+                }
+                full = (full ^ c) * FNV_PRIME;
+                if (length < buffer.length) {
+                    buffer[length++] = c;
+                }
+                i++;
+            }
+            end = i;
+            fullHash = full;
+            // Possessive and plural s go; then the first STEM letters are the key.
+            if (length > 2 && buffer[length - 2] == '\'' && buffer[length - 1] == 's') {
+                length -= 2;
+            }
+            if (length > 3 && buffer[length - 1] == 's' && buffer[length - 2] != 's') {
+                length--;
+            }
+            key = hash(buffer, Math.min(length, STEM));
+        }
+
+        /** Whether the token opens a sentence (or follows a colon, a line break or an opening quote). */
+        private void lookBack(String text, int at) {
+            initial = true;
+            sentenceStart = true;
+            for (int j = at - 1, seen = 0; j >= 0 && seen < 16; j--, seen++) {
+                char c = text.charAt(j);
+                if (c == '\n' || c == '.' || c == '!' || c == '?') {
+                    return;
+                }
+                if (c == ':' || c == ';') {
+                    sentenceStart = false;
+                    return;
+                }
+                if (!(Character.isWhitespace(c) || c == '"' || c == '“' || c == '(' || c == '\'' || c == '‘'
+                        || c == '*' || c == '#' || c == '-' || c == '•')) {
+                    initial = false;
+                    sentenceStart = false;
+                    return;
+                }
+            }
+            if (at > 16) {
+                initial = false;
+                sentenceStart = false;
+            }
+        }
+    }
+
+    private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    private static final long FNV_PRIME = 0x100000001b3L;
+
+    private static long hash(CharSequence text, int from, int to) {
+        long h = FNV_OFFSET;
+        for (int i = from; i < to; i++) {
+            h = (h ^ text.charAt(i)) * FNV_PRIME;
+        }
+        return h;
+    }
+
+    private static long hash(char[] chars, int length) {
+        long h = FNV_OFFSET;
+        for (int i = 0; i < length; i++) {
+            h = (h ^ chars[i]) * FNV_PRIME;
+        }
+        return h;
+    }
+
+    private static long numberHash(CharSequence text, int from, int to) {
+        // A leading '#' keeps number keys apart from word keys.
+        long h = (FNV_OFFSET ^ '#') * FNV_PRIME;
+        for (int i = from; i < to; i++) {
+            h = (h ^ text.charAt(i)) * FNV_PRIME;
+        }
+        return h;
+    }
+
+    private static long numberHash(char[] chars, int length) {
+        long h = (FNV_OFFSET ^ '#') * FNV_PRIME;
+        for (int i = 0; i < length; i++) {
+            h = (h ^ chars[i]) * FNV_PRIME;
+        }
+        return h;
+    }
+
+    /** An open-addressing table of long keys (0 is never a key: FNV hashes of real text do not hit it). */
+    static final class LongTable {
+        private long[] keys;
+        private long[] values;
+        private int size;
+
+        LongTable(int expected) {
+            int capacity = Integer.highestOneBit(Math.max(16, expected * 2) - 1) << 1;
+            keys = new long[capacity];
+            values = new long[capacity];
+        }
+
+        void put(long key, long value) {
+            if (key == 0) {
+                key = 1;
+            }
+            if ((size + 1) * 2 > keys.length) {
+                grow();
+            }
+            int mask = keys.length - 1;
+            int i = spread(key) & mask;
+            while (keys[i] != 0) {
+                if (keys[i] == key) {
+                    values[i] = value;
+                    return;
+                }
+                i = (i + 1) & mask;
+            }
+            keys[i] = key;
+            values[i] = value;
+            size++;
+        }
+
+        boolean contains(long key) {
+            return slot(key) >= 0;
+        }
+
+        long get(long key, long absent) {
+            int slot = slot(key);
+            return slot < 0 ? absent : values[slot];
+        }
+
+        private int slot(long key) {
+            if (key == 0) {
+                key = 1;
+            }
+            int mask = keys.length - 1;
+            int i = spread(key) & mask;
+            while (keys[i] != 0) {
+                if (keys[i] == key) {
+                    return i;
+                }
+                i = (i + 1) & mask;
+            }
+            return -1;
+        }
+
+        private void grow() {
+            long[] oldKeys = keys;
+            long[] oldValues = values;
+            keys = new long[oldKeys.length * 2];
+            values = new long[oldKeys.length * 2];
+            size = 0;
+            for (int i = 0; i < oldKeys.length; i++) {
+                if (oldKeys[i] != 0) {
+                    put(oldKeys[i], oldValues[i]);
+                }
+            }
+        }
+
+        private static int spread(long key) {
+            return (int) (key ^ (key >>> 32)) * 0x9E3779B1;
+        }
+    }
+}

@@ -1,0 +1,243 @@
+package io.faultline.content;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.faultline.call.CallMapper;
+import io.faultline.call.LlmCall;
+import io.faultline.classify.ClassifyConfig;
+import io.faultline.classify.SeverityPolicy;
+import io.faultline.content.FaithfulnessScorer.Outcome;
+import io.faultline.content.FaithfulnessScorer.Verdict;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.QualityFailure.Type;
+import io.faultline.taxonomy.Severity;
+import io.faultline.testing.ConfigMappings;
+import io.faultline.testing.Payloads;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class FaithfulnessScorerTest {
+
+    private static final Instant AT = Instant.parse("2026-11-28T10:00:00Z");
+    private static final String BACON = "Henry Bacon (November 28, 1866 - February 16, 1924) was an American "
+            + "Beaux-Arts architect who is best remembered for the Lincoln Memorial in Washington, D.C., which was his "
+            + "final project. The memorial was dedicated in 1922 and honours the 16th President, Abraham Lincoln.";
+    private static final String QUESTION = "Who designed the Lincoln Memorial?";
+
+    private final FaithfulnessScorer scorer = new FaithfulnessScorer(ConfigMappings.defaults(FaithfulnessConfig.class));
+
+    @Test
+    void an_answer_drawn_from_the_context_is_supported() {
+        Verdict verdict = scorer.score("The Lincoln Memorial was designed by the American architect Henry Bacon, "
+                + "and it was dedicated in 1922.", QUESTION, List.of(BACON));
+
+        assertThat(verdict.outcome()).isEqualTo(Outcome.JUDGED);
+        assertThat(verdict.unsupported()).isZero();
+        assertThat(verdict.support()).isEqualTo(1.0);
+        assertThat(verdict.claims()).isEqualTo(1);
+        assertThat(verdict.unfaithful()).isFalse();
+    }
+
+    @Test
+    void morphological_variants_of_grounded_words_count_as_supported() {
+        Verdict verdict = scorer.score("Bacon's final projects honoured Lincoln.", QUESTION, List.of(BACON));
+
+        assertThat(verdict.unsupported()).isZero();
+    }
+
+    @Test
+    void an_invented_name_is_a_hallucination_and_named_in_the_evidence() {
+        Verdict verdict = scorer.score("The Lincoln Memorial was designed by Frank Lloyd Wright.", QUESTION,
+                List.of(BACON));
+
+        assertThat(verdict.hallucination()).isTrue();
+        assertThat(verdict.unsupportedEntities()).isEqualTo(3);
+        assertThat(verdict.unsupportedExamples()).containsExactly("Frank", "Lloyd", "Wright");
+    }
+
+    @Test
+    void an_invented_number_lowers_support() {
+        Verdict verdict = scorer.score("Bacon worked on 40 projects.", QUESTION, List.of(BACON));
+
+        assertThat(verdict.unsupportedExamples()).contains("40");
+        assertThat(verdict.support()).isLessThan(0.8);
+        assertThat(verdict.unfaithful()).isTrue();
+    }
+
+    @Test
+    void a_year_the_context_states_differently_is_contradicted() {
+        Verdict verdict = scorer.score("The Lincoln Memorial was dedicated in 1932.", QUESTION, List.of(BACON));
+
+        assertThat(verdict.contradicted()).isEqualTo(1);
+        assertThat(verdict.unsupportedExamples()).containsExactly("1932");
+        assertThat(verdict.hallucination()).isTrue();
+    }
+
+    @Test
+    void a_year_without_any_year_in_the_context_is_unsupported_but_not_contradicted() {
+        Verdict verdict = scorer.score("Paris hosted it in 1932.", "Where was it held?",
+                List.of("The games were held in Paris."));
+
+        assertThat(verdict.contradicted()).isZero();
+        assertThat(verdict.unsupportedEntities()).isEqualTo(1);
+    }
+
+    @Test
+    void restating_the_question_is_not_penalised() {
+        Verdict verdict = scorer.score("The Volvo XC90 towing capacity is 2,700 kg.",
+                "What is the towing capacity of the Volvo XC90?", List.of("Braked trailers up to 2700 kg."));
+
+        assertThat(verdict.unsupported()).isZero();
+        assertThat(verdict.unfaithful()).isFalse();
+    }
+
+    @Test
+    void no_context_means_no_verdict() {
+        assertThat(scorer.score("Frank Lloyd Wright designed it in 1901.", QUESTION, List.of()).outcome())
+                .isEqualTo(Outcome.NO_GROUNDING);
+        assertThat(scorer.score("Frank Lloyd Wright designed it in 1901.", QUESTION, List.of("  ")).outcome())
+                .isEqualTo(Outcome.NO_GROUNDING);
+    }
+
+    @Test
+    void refusals_and_answers_without_content_units_are_skipped() {
+        assertThat(scorer.score("I don't know who designed it; the provided context does not say.", QUESTION,
+                List.of(BACON)).outcome()).isEqualTo(Outcome.REFUSAL);
+        assertThat(scorer.score("The context does not mention Frank Lloyd Wright.", QUESTION, List.of(BACON))
+                .outcome()).isEqualTo(Outcome.REFUSAL);
+        assertThat(scorer.score("Yes.", QUESTION, List.of(BACON)).outcome()).isEqualTo(Outcome.TOO_FEW_UNITS);
+        assertThat(scorer.score("", QUESTION, List.of(BACON)).outcome()).isEqualTo(Outcome.NO_ANSWER);
+    }
+
+    @Test
+    void a_claim_about_what_the_album_does_not_include_is_still_judged() {
+        Verdict verdict = scorer.score("The album does not include bonus tracks.", "What is on the album?",
+                List.of("The album has ten songs."));
+
+        assertThat(verdict.outcome()).isEqualTo(Outcome.JUDGED);
+        assertThat(verdict.unfaithful()).isTrue();
+    }
+
+    @Test
+    void grounding_is_found_in_tags() {
+        List<String> documents = GroundingFinder.find(List.of(
+                new CallContent.Message("system", "Answer from <documents><document id=\"1\">Doc one.</document>"
+                        + "<document id=\"2\">Doc two.</document></documents> only."),
+                new CallContent.Message("user", "<CONTEXT>\nThe memorial opened in 1922.\n</CONTEXT>\nWhen?"),
+                new CallContent.Message("assistant", "<context>not grounding</context>")));
+
+        assertThat(documents).hasSize(2);
+        assertThat(documents.get(0)).contains("Doc one.").contains("Doc two.");
+        assertThat(documents.get(1)).isEqualTo("The memorial opened in 1922.");
+    }
+
+    @Test
+    void grounding_is_found_under_a_heading_up_to_the_question() {
+        List<String> documents = GroundingFinder.find(List.of(new CallContent.Message("user",
+                "Use only these.\n## Sources:\nBacon designed it.\nIt opened in 1922.\n\nQuestion: who designed it?\n"
+                        + "**Knowledge:** Lincoln was the 16th president.")));
+
+        assertThat(documents).containsExactly("Bacon designed it.\nIt opened in 1922.",
+                "Lincoln was the 16th president.");
+        assertThat(GroundingFinder.find(List.of(new CallContent.Message("user", "What is the context: why?"))))
+                .isEmpty();
+    }
+
+    @Test
+    void the_rule_reads_grounding_from_metadata_and_flags_an_invented_answer() {
+        LlmCall call = call(Payloads.success("openai", "gpt-4o", "dep-x", AT)
+                .answer("The Lincoln Memorial was designed by Frank Lloyd Wright in 1932.", "stop")
+                .metadata(Map.of("documents", List.of(BACON))), QUESTION, null);
+
+        List<Failure> failures = rules(Map.of()).apply(call);
+
+        assertThat(failures).hasSize(1);
+        Failure failure = failures.get(0);
+        assertThat(failure.type()).isEqualTo(Type.HALLUCINATION);
+        assertThat(failure.severity()).isEqualTo(Severity.P3);
+        assertThat(failure.detectionMethod()).isEqualTo("content.faithfulness.lexical");
+        assertThat(failure.evidence()).containsEntry("contradicted_units", 1).containsEntry("claims_judged", 1)
+                .containsEntry("unsupported_units", 4).containsEntry("threshold", 0.5)
+                .containsEntry("unsupported_examples", List.of("Frank", "Lloyd", "Wright"));
+        assertThat((double) failure.evidence().get("support_score")).isLessThan(0.5);
+    }
+
+    @Test
+    void the_rule_reads_grounding_from_a_context_heading_in_the_system_message() {
+        LlmCall call = call(Payloads.success("openai", "gpt-4o", "dep-x", AT)
+                .answer("Bacon designed the Lincoln Memorial, a beloved landmark visited yearly.", "stop"),
+                QUESTION, "You answer from the context.\nContext:\n" + BACON);
+
+        List<Failure> failures = rules(Map.of()).apply(call);
+
+        assertThat(failures).singleElement().satisfies(failure -> {
+            assertThat(failure.type()).isEqualTo(Type.LOW_FAITHFULNESS);
+            assertThat(failure.severity()).isEqualTo(Severity.P4);
+            assertThat(failure.evidence()).containsEntry("threshold", 0.8).containsEntry("unsupported_units", 4);
+        });
+    }
+
+    @Test
+    void a_grounded_answer_and_an_ungrounded_call_raise_nothing() {
+        LlmCall grounded = call(Payloads.success("openai", "gpt-4o", "dep-x", AT)
+                .answer("Henry Bacon designed it.", "stop"), "<context>" + BACON + "</context>\n" + QUESTION, null);
+        LlmCall ungrounded = call(Payloads.success("openai", "gpt-4o", "dep-x", AT)
+                .answer("Frank Lloyd Wright designed it in 1901.", "stop"), QUESTION, null);
+
+        assertThat(rules(Map.of()).apply(grounded)).isEmpty();
+        assertThat(rules(Map.of()).apply(ungrounded)).isEmpty();
+    }
+
+    @Test
+    void each_type_can_be_switched_off() {
+        LlmCall call = call(Payloads.success("openai", "gpt-4o", "dep-x", AT)
+                .answer("The Lincoln Memorial was designed by Frank Lloyd Wright in 1932.", "stop")
+                .metadata(Map.of("context", BACON)), QUESTION, null);
+
+        assertThat(rules(Map.of("faultline.content.disabled-types", "hallucination")).apply(call))
+                .singleElement().extracting(Failure::type).isEqualTo(Type.LOW_FAITHFULNESS);
+        assertThat(rules(Map.of("faultline.content.disabled-types", "hallucination,low_faithfulness")).apply(call))
+                .isEmpty();
+        assertThat(rules(Map.of("faultline.content.disabled-types", "low_faithfulness")).apply(call))
+                .singleElement().extracting(Failure::type).isEqualTo(Type.HALLUCINATION);
+    }
+
+    @Test
+    void thresholds_come_from_config() {
+        FaithfulnessScorer strict = new FaithfulnessScorer(ConfigMappings.with(FaithfulnessConfig.class,
+                Map.of("faultline.faithfulness.low-faithfulness-threshold", "0.99")));
+        String answer = "Bacon designed the Lincoln Memorial, a landmark.";
+
+        assertThat(scorer.score(answer, QUESTION, List.of(BACON)).lowFaithfulness()).isFalse();
+        assertThat(strict.score(answer, QUESTION, List.of(BACON)).lowFaithfulness()).isTrue();
+    }
+
+    private static LlmCall call(Payloads payload, String user, String system) {
+        ArrayNode messages = payload.node().putArray("messages");
+        if (system != null) {
+            messages.addObject().put("role", "system").put("content", system);
+        }
+        messages.addObject().put("role", "user").put("content", user);
+        return new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class)).map(payload.node());
+    }
+
+    private static FaithfulnessRules rules(Map<String, String> contentProperties) {
+        Map<String, String> severities = new HashMap<>();
+        severities.put("faultline.classify.base-severity.low_faithfulness", "P4");
+        severities.put("faultline.classify.base-severity.hallucination", "P3");
+        // Outside Quarkus there is no "1h" shorthand converter: ISO-8601 for the durations this test does not use.
+        severities.put("faultline.classify.timeout", "PT60S");
+        severities.put("faultline.classify.deployment-activity-window", "PT1H");
+        return new FaithfulnessRules(ConfigMappings.with(ContentConfig.class, contentProperties),
+                ConfigMappings.defaults(FaithfulnessConfig.class),
+                new SeverityPolicy(ConfigMappings.with(ClassifyConfig.class, severities)));
+    }
+}
