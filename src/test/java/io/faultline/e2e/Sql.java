@@ -37,4 +37,30 @@ final class Sql {
             throw new IllegalStateException("query failed: " + sql, e);
         }
     }
+
+    /** Every row of every table (partitions included) as text: to prove what is, and is not, stored. */
+    static String dump(LocalStack stack) {
+        StringBuilder out = new StringBuilder();
+        try (Connection c = DriverManager.getConnection(stack.settings().jdbcUrl(), stack.settings().dbUser(),
+                stack.settings().dbPassword()); Statement st = c.createStatement()) {
+            java.util.List<String> tables = new java.util.ArrayList<>();
+            try (ResultSet rs = st.executeQuery("select quote_ident(table_schema) || '.' || quote_ident(table_name)"
+                    + " from information_schema.tables where table_type = 'BASE TABLE'"
+                    + " and table_schema not in ('pg_catalog', 'information_schema')")) {
+                while (rs.next()) {
+                    tables.add(rs.getString(1));
+                }
+            }
+            for (String table : tables) {
+                try (ResultSet rs = st.executeQuery("select t::text from " + table + " t")) {
+                    while (rs.next()) {
+                        out.append(table).append(": ").append(rs.getString(1)).append('\n');
+                    }
+                }
+            }
+            return out.toString();
+        } catch (Exception e) {
+            throw new IllegalStateException("dump failed", e);
+        }
+    }
 }

@@ -45,6 +45,19 @@ public final class LiteLlmClient {
         if (user != null) {
             request.put("user", user);
         }
+        return send(request, apiKey);
+    }
+
+    /** A non-streamed chat call with whole messages ({@code role}, {@code content}) and extra request fields. */
+    public Answer chat(String model, java.util.List<java.util.Map<String, String>> messages,
+            java.util.Map<String, Object> extra) {
+        ObjectNode request = JSON.createObjectNode().put("model", model).put("stream", false);
+        extra.forEach((k, v) -> request.set(k, JSON.valueToTree(v)));
+        request.set("messages", JSON.valueToTree(messages));
+        return send(request, key);
+    }
+
+    private Answer send(ObjectNode request, String apiKey) {
         try {
             HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(baseUrl
                     + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
