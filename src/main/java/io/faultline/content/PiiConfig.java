@@ -53,6 +53,14 @@ public interface PiiConfig {
     @WithDefault("8")
     long phoneMaxTries();
 
+    /**
+     * Phone candidates validated per text, at most. Each costs libphonenumber a parse per region (about 10 µs), so
+     * an answer that is a table of numbers would otherwise cost milliseconds; candidates past the bound are not
+     * reported.
+     */
+    @WithDefault("12")
+    int phoneMaxCandidates();
+
     /** Shortest token (characters) considered as an unprefixed secret by its entropy alone. */
     @WithDefault("32")
     int secretMinLength();
