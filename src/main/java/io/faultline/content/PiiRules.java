@@ -7,7 +7,7 @@ import io.faultline.content.PiiScanner.Kind;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.SecurityFailure.Type;
 import io.faultline.taxonomy.Severity;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -23,8 +23,11 @@ import java.util.Set;
  * and the answer repeats is "echoed" and ranks low; PII the model brought in (from its training data, a tool result
  * or a grounding document) is "produced" and ranks high. One failure per call; the evidence holds counts and masked
  * samples, never a value.
+ * <p>
+ * {@code @Singleton} rather than {@code @ApplicationScoped}: {@link ContentRule} has no no-args constructor and a final
+ * {@code apply}, so ArC cannot build a client proxy for it; a stateless rule needs none.
  */
-@ApplicationScoped
+@Singleton
 public class PiiRules extends ContentRule {
 
     static final String METHOD = "content.pii.validated";
