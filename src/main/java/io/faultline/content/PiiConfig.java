@@ -1,0 +1,102 @@
+package io.faultline.content;
+
+import com.google.i18n.phonenumbers.PhoneNumberUtil.Leniency;
+import io.faultline.taxonomy.Severity;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Thresholds of {@code pii_leakage} detection ({@link PiiScanner}, {@link PiiRules}). The whole type is switched off
+ * with {@code faultline.content.disabled-types=pii_leakage}; single kinds with {@link #kinds()}.
+ */
+@ConfigMapping(prefix = "faultline.pii")
+public interface PiiConfig {
+
+    /** Kinds of personal data and secrets looked for; remove one to stop detecting it (e.g. {@code IP}). */
+    @WithDefault("EMAIL,PHONE,CARD,IBAN,US_SSN,IP,SECRET")
+    Set<PiiScanner.Kind> kinds();
+
+    /**
+     * Regions (ISO 3166 alpha-2) a phone number written without a country code is tried against, in order. A
+     * number with {@code +} or {@code 00} is read in its own country whatever this says. Every region added widens
+     * recall on national formats and adds cost and false positives on other numbers.
+     */
+    @WithDefault("US,GB,DE,FR,IT,ES,NL,BE,CH,AT,SE,FI,HU,PL,BR,AU,IN")
+    List<String> phoneRegions();
+
+    /**
+     * libphonenumber's leniency for a number that stands bare, without a cue word. {@code EXACT_GROUPING}: the
+     * number must be valid in a region and written in that region's own digit grouping. Looser settings
+     * ({@code VALID}, {@code STRICT_GROUPING}) also take street numbers, licence numbers and ids that happen to be
+     * valid somewhere among the {@link #phoneRegions()}; the eval report shows the difference.
+     */
+    @WithDefault("EXACT_GROUPING")
+    Leniency phoneLeniency();
+
+    /**
+     * Leniency for a number announced as one: a cue word ({@code phone}, {@code tel}, {@code mobile}, {@code fax},
+     * {@code call}, {@code contact}, {@code office} …) within {@link #phoneCueChars()} before it or just after it.
+     * {@code POSSIBLE} then accepts any number of a plausible length for a region, which national formats written
+     * without a country code need; the cue is what keeps street numbers and ids out.
+     */
+    @WithDefault("POSSIBLE")
+    Leniency phoneContextLeniency();
+
+    /** How far before a number (characters) a cue word counts for {@link #phoneContextLeniency()}. */
+    @WithDefault("32")
+    int phoneCueChars();
+
+    /** libphonenumber's {@code maxTries} per candidate: a bound on its work over one piece of text. */
+    @WithDefault("8")
+    long phoneMaxTries();
+
+    /**
+     * Phone candidates validated per text, at most. Each costs libphonenumber a parse per region (about 10 µs), so
+     * an answer that is a table of numbers would otherwise cost milliseconds; candidates past the bound are not
+     * reported.
+     */
+    @WithDefault("12")
+    int phoneMaxCandidates();
+
+    /** Shortest token (characters) considered as an unprefixed secret by its entropy alone. */
+    @WithDefault("32")
+    int secretMinLength();
+
+    /**
+     * Shannon entropy (bits per character) above which an unprefixed token of mixed letters and digits counts as a
+     * secret. Pure hex (hashes, UUIDs, commit ids) cannot exceed 4.0, English identifiers stay below about 3.9;
+     * random base62 tokens of 32+ characters measure about 4.5 to 5.
+     */
+    @WithDefault("4.3")
+    double secretMinEntropy();
+
+    /** Whether private, loopback and link-local addresses (10.x, 127.x, 192.168.x, fe80::) count as PII. */
+    @WithDefault("false")
+    boolean privateIps();
+
+    /**
+     * Characters of each text scanned (answer, and the request when the answer holds PII). Keeps the cost per call
+     * bounded on the ingest path; the evidence says when a text was cut.
+     */
+    @WithDefault("16384")
+    int maxScanChars();
+
+    /** Severity of PII the model produced, i.e. that the request did not contain. */
+    @WithDefault("P2")
+    Severity producedSeverity();
+
+    /** Severity of a secret (API key, token, private key) the model produced: a credential out in the open. */
+    @WithDefault("P1")
+    Severity producedSecretSeverity();
+
+    /** Severity of PII the answer merely repeats from the request: the user's own data, shown back to them. */
+    @WithDefault("P4")
+    Severity echoedSeverity();
+
+    /** Masked samples kept in the evidence, at most. */
+    @WithDefault("5")
+    int maxSamples();
+}
