@@ -8,16 +8,12 @@ import java.util.List;
 
 /**
  * A {@link CallRule} over what was asked and answered. Runs only when content detection is on and the call carries
- * content; which of its types run is up to {@link ContentConfig#detects}.
+ * content; which of its types run is up to {@link ContentConfig#detects}. Subclasses are stateless
+ * {@code @Singleton} beans: no client proxy is needed, and {@link #apply} stays final.
  */
 public abstract class ContentRule implements CallRule {
 
     protected final ContentConfig config;
-
-    /** For the client proxy of a normal-scoped subclass only. */
-    protected ContentRule() {
-        this.config = null;
-    }
 
     protected ContentRule(ContentConfig config) {
         this.config = config;

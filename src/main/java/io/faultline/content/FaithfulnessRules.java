@@ -6,7 +6,7 @@ import io.faultline.classify.SeverityPolicy;
 import io.faultline.common.Redactor;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import jakarta.inject.Inject;
 
 import java.util.ArrayList;
@@ -19,7 +19,7 @@ import java.util.Map;
  * grounding does not support ({@link FaithfulnessScorer}). Calls without grounding get no verdict. At most one failure
  * per call: the strong form when it holds and is switched on, else the weak one.
  */
-@ApplicationScoped
+@Singleton
 public class FaithfulnessRules extends ContentRule {
 
     static final String METHOD = "content.faithfulness.lexical";
@@ -28,14 +28,6 @@ public class FaithfulnessRules extends ContentRule {
     private final FaithfulnessConfig faithfulness;
     private final FaithfulnessScorer scorer;
     private final SeverityPolicy severities;
-
-    /** For the client proxy only: ContentRule has no no-args constructor that ArC could add one from. */
-    protected FaithfulnessRules() {
-        super(null);
-        this.faithfulness = null;
-        this.scorer = null;
-        this.severities = null;
-    }
 
     @Inject
     public FaithfulnessRules(ContentConfig config, FaithfulnessConfig faithfulness, SeverityPolicy severities) {

@@ -4,7 +4,7 @@ import io.faultline.call.LlmCall;
 import io.faultline.classify.CallFailures;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** QUALITY {@code format_non_compliance}: structured output was asked for and the answer is not it. */
-@ApplicationScoped
+@Singleton
 public class FormatRules extends ContentRule {
 
     private final FormatConfig format;

@@ -4,7 +4,7 @@ import io.faultline.call.LlmCall;
 import io.faultline.classify.CallFailures;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * in metadata ({@code language}) or else the language of the user's messages. Both sides must be long enough and
  * identified with confidence; structured output, code and JSON answers are never judged.
  */
-@ApplicationScoped
+@Singleton
 public class LanguageRules extends ContentRule {
 
     /** Asking for a translation, or naming a language, makes an answer in another language the right one. */
@@ -30,12 +30,6 @@ public class LanguageRules extends ContentRule {
 
     private final LanguageConfig language;
     private final LanguageIdentifier identifier;
-
-    /** For the client proxy only. */
-    protected LanguageRules() {
-        this.language = null;
-        this.identifier = null;
-    }
 
     public LanguageRules(ContentConfig config, LanguageConfig language) {
         super(config);

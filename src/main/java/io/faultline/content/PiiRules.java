@@ -23,9 +23,6 @@ import java.util.Set;
  * and the answer repeats is "echoed" and ranks low; PII the model brought in (from its training data, a tool result
  * or a grounding document) is "produced" and ranks high. One failure per call; the evidence holds counts and masked
  * samples, never a value.
- * <p>
- * {@code @Singleton} rather than {@code @ApplicationScoped}: {@link ContentRule} has no no-args constructor and a final
- * {@code apply}, so ArC cannot build a client proxy for it; a stateless rule needs none.
  */
 @Singleton
 public class PiiRules extends ContentRule {
