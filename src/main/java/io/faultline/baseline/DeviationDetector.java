@@ -1,8 +1,7 @@
 package io.faultline.baseline;
 
 import io.agroal.api.AgroalDataSource;
-import io.faultline.episode.EpisodeFolder;
-import io.faultline.episode.FailureInbox;
+import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
 import io.faultline.taxonomy.ProviderFailure;
@@ -10,7 +9,6 @@ import io.faultline.taxonomy.Severity;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
 
@@ -50,19 +48,17 @@ public class DeviationDetector {
     private final BaselineStore baselines;
     private final BaselineConfig config;
     private final Clock clock;
-    private final FailureInbox inbox;
-    private final EpisodeFolder folder;
+    private final FailureSink sink;
     private final MeterRegistry registry;
     private final Map<String, AtomicReference<Double>> ratios = new ConcurrentHashMap<>();
 
     public DeviationDetector(AgroalDataSource dataSource, BaselineStore baselines, BaselineConfig config, Clock clock,
-            FailureInbox inbox, EpisodeFolder folder, MeterRegistry registry) {
+            FailureSink sink, MeterRegistry registry) {
         this.dataSource = dataSource;
         this.baselines = baselines;
         this.config = config;
         this.clock = clock;
-        this.inbox = inbox;
-        this.folder = folder;
+        this.sink = sink;
         this.registry = registry;
     }
 
@@ -118,16 +114,7 @@ public class DeviationDetector {
         } catch (SQLException e) {
             throw new IllegalStateException("could not compute the current window", e);
         }
-        if (!failures.isEmpty()) {
-            QuarkusTransaction.requiringNew().run(() -> {
-                try (Connection c = dataSource.getConnection()) {
-                    inbox.add(c, failures);
-                } catch (SQLException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            folder.fold(failures, List.of());
-        }
+        sink.raise(failures);
         return deviations;
     }
 

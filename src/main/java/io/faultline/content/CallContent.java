@@ -15,11 +15,13 @@ import java.util.List;
  * @param grounding        grounding documents the application passed in metadata ({@code context},
  *                         {@code documents}), in order; documents inside the messages are found by the detectors
  * @param truncated        true when a text was cut to its bound, so that detectors can say so in their evidence
+ * @param embeddings       the vectors an embedding call returned ({@code response.data[].embedding}), bounded in
+ *                         count and dimension; empty for other calls
  */
 public record CallContent(List<Message> messages, String answer, ResponseFormat responseFormat,
-        String expectedLanguage, List<String> grounding, boolean truncated) {
+        String expectedLanguage, List<String> grounding, boolean truncated, List<float[]> embeddings) {
 
-    public static final CallContent NONE = new CallContent(List.of(), null, null, null, List.of(), false);
+    public static final CallContent NONE = new CallContent(List.of(), null, null, null, List.of(), false, List.of());
 
     /** One request message: its role ({@code system}, {@code user}, {@code assistant}, {@code tool}) and text. */
     public record Message(String role, String text) {

@@ -22,6 +22,10 @@ public final class ContentExtractor {
     /** Keys of {@code requester_metadata} that name the language the answer must be in. */
     public static final List<String> LANGUAGE_KEYS = List.of("language", "expected_language", "response_language");
 
+    /** Vectors read per embedding call: enough to follow the distribution, bounded for memory. */
+    public static final int MAX_VECTORS = 16;
+    public static final int MAX_DIMENSIONS = 4096;
+
     private final int maxRequestChars;
     private final int maxAnswerChars;
 
@@ -42,7 +46,38 @@ public final class ContentExtractor {
         JsonNode requester = payload.path("metadata").path("requester_metadata");
         List<String> grounding = grounding(requester, budget);
         return new CallContent(messages, answer, responseFormat(payload.path("model_parameters")),
-                language(requester), grounding, truncated || budget.truncated);
+                language(requester), grounding, truncated || budget.truncated, embeddings(payload.get("response")));
+    }
+
+    /** Vectors an embedding call returned, at most {@link #MAX_VECTORS} of at most {@link #MAX_DIMENSIONS}. */
+    static List<float[]> embeddings(JsonNode response) {
+        JsonNode data = response == null ? null : response.get("data");
+        if (data == null || !data.isArray() || data.isEmpty()) {
+            return List.of();
+        }
+        List<float[]> out = new ArrayList<>();
+        for (JsonNode item : data) {
+            JsonNode vector = item.get("embedding");
+            if (vector == null || !vector.isArray() || vector.isEmpty() || vector.size() > MAX_DIMENSIONS) {
+                continue;
+            }
+            float[] values = new float[vector.size()];
+            for (int i = 0; i < values.length; i++) {
+                JsonNode value = vector.get(i);
+                if (!value.isNumber()) {
+                    values = null;
+                    break;
+                }
+                values[i] = value.floatValue();
+            }
+            if (values != null) {
+                out.add(values);
+            }
+            if (out.size() == MAX_VECTORS) {
+                break;
+            }
+        }
+        return out;
     }
 
     private static List<Message> messages(JsonNode node, Budget budget) {
