@@ -1,0 +1,52 @@
+package io.faultline.cost;
+
+import io.faultline.taxonomy.Severity;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** Thresholds of {@code token_spike}: one call, or a window of a deployment, far above its rolling p99. */
+@ConfigMapping(prefix = "faultline.token-spike")
+public interface TokenSpikeConfig {
+
+    /** A call spikes when its tokens exceed the deployment's rolling p99 of calls by this factor. */
+    @WithDefault("3.0")
+    double callFactor();
+
+    /** Recent calls per deployment the rolling p99 is taken over (a ring: the oldest call drops out). */
+    @WithDefault("1024")
+    int historyCalls();
+
+    /** Calls a deployment must have shown before its p99 is trusted. */
+    @WithDefault("200")
+    int minSamples();
+
+    /** A spike must also be at least this many tokens: tripling a 50-token p99 is no cost problem. */
+    @WithDefault("1000")
+    long minTokens();
+
+    /** Length of the windows whose token totals are compared. */
+    @WithDefault("5m")
+    Duration window();
+
+    /** A window spikes when its total exceeds the rolling p99 of earlier windows by this factor. */
+    @WithDefault("2.0")
+    double windowFactor();
+
+    /** Earlier windows kept per deployment (24 × 5 min = 2 h). */
+    @WithDefault("24")
+    int historyWindows();
+
+    /** Earlier windows with traffic needed before a window is judged. */
+    @WithDefault("6")
+    int minWindows();
+
+    /** Deployments followed at once; the least recently seen is evicted beyond this. */
+    @WithDefault("1000")
+    int maxKeys();
+
+    /** Severity of a spike. A storm of spiking calls is raised further by the severity policy. */
+    @WithDefault("P3")
+    Severity severity();
+}

@@ -1,0 +1,90 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.faultline.classify.CallFailures;
+import io.faultline.classify.CallRule;
+import io.faultline.taxonomy.CostFailure.Type;
+import io.faultline.taxonomy.Failure;
+import jakarta.inject.Singleton;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * COST {@code token_spike} of one call: its tokens, or its reasoning tokens counted apart (they grow silently: a
+ * thinking model can spend ten times its usual budget on one answer), exceed the deployment's rolling p99 by
+ * {@code faultline.token-spike.call-factor}. A call rule, so that the spike is stored with the call. Each call joins
+ * the history after it is judged; a resend joins it again, which moves a p99 over a thousand calls by nothing.
+ */
+@Singleton
+public class TokenSpikeRule implements CallRule {
+
+    private final TokenSpikeConfig config;
+    private final BoundedMap<String, TokenHistory> histories;
+
+    public TokenSpikeRule(TokenSpikeConfig config) {
+        this.config = config;
+        this.histories = new BoundedMap<>(config.maxKeys());
+    }
+
+    @Override
+    public List<Failure> apply(LlmCall call) {
+        long tokens = call.promptTokens() + call.completionTokens();
+        if (!call.success() || tokens <= 0) {
+            return List.of();
+        }
+        TokenHistory history = history(call.provider(), call.deployment());
+        List<Failure> failures = judge(call, tokens, history);
+        history.add(tokens, call.reasoningTokens());
+        return failures;
+    }
+
+    /** Seeds a deployment's history with stored calls (oldest first), after a restart. */
+    void seed(String provider, String deployment, long tokens, long reasoningTokens) {
+        history(provider, deployment).add(tokens, reasoningTokens);
+    }
+
+    void forget() {
+        histories.clear();
+    }
+
+    private TokenHistory history(String provider, String deployment) {
+        return histories.get(provider + "|" + deployment, key -> new TokenHistory(config.historyCalls()));
+    }
+
+    private List<Failure> judge(LlmCall call, long tokens, TokenHistory history) {
+        if (history.size() < config.minSamples()) {
+            return List.of();
+        }
+        long p99 = history.p99Total();
+        boolean totalSpike = tokens >= config.minTokens() && tokens > p99 * config.callFactor();
+        long reasoning = call.reasoningTokens();
+        boolean reasoningSpike = false;
+        long p99Reasoning = 0;
+        if (reasoning >= config.minTokens() && history.reasoningSamples() >= config.minSamples()) {
+            p99Reasoning = history.p99Reasoning();
+            reasoningSpike = reasoning > p99Reasoning * config.callFactor();
+        }
+        if (!totalSpike && !reasoningSpike) {
+            return List.of();
+        }
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("scope", "call");
+        evidence.put("tokens", tokens);
+        evidence.put("p99_tokens", p99);
+        evidence.put("prompt_tokens", call.promptTokens());
+        evidence.put("completion_tokens", call.completionTokens());
+        evidence.put("reasoning_tokens", reasoning);
+        if (reasoningSpike) {
+            evidence.put("p99_reasoning_tokens", p99Reasoning);
+        }
+        evidence.put("spiked", totalSpike && reasoningSpike ? "tokens,reasoning_tokens"
+                : totalSpike ? "tokens" : "reasoning_tokens");
+        evidence.put("factor", config.callFactor());
+        evidence.put("samples", history.size());
+        evidence.put("cost_usd", call.costUsd());
+        return List.of(CallFailures.of(Type.TOKEN_SPIKE, call, "cost.tokens.rolling_p99", config.severity(),
+                evidence));
+    }
+}

@@ -1,0 +1,332 @@
+package io.faultline.cost;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.call.LlmCall;
+import io.faultline.cost.WindowSeries.Window;
+import io.faultline.episode.FailureSink;
+import io.faultline.taxonomy.CostFailure.Type;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Function;
+
+/**
+ * Windowed COST detectors over the stored calls: {@code token_spike} of a deployment's window (its total against the
+ * rolling p99 of earlier windows, reasoning tokens apart) and {@code cache_miss_storm} of a model or an API key (its
+ * cache-hit ratio against the rolling level, while volume holds). A window is judged once, when a later call or the
+ * {@link #tick} closes it; failures carry the window's end as their time. The series are rebuilt from
+ * {@code llm_calls} at start-up, so a restart does not blind the detectors for two hours.
+ */
+@Singleton
+public class UsageWindows {
+
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
+
+    private final TokenSpikeConfig tokens;
+    private final CacheStormConfig cache;
+    private final FailureSink sink;
+    private final Clock clock;
+    private final AgroalDataSource dataSource;
+    private final TokenSpikeRule callSpikes;
+    private final long windowMillis;
+    private final BoundedMap<String, WindowSeries> deployments;
+    private final BoundedMap<String, WindowSeries> models;
+    private final BoundedMap<String, WindowSeries> keys;
+
+    public UsageWindows(TokenSpikeConfig tokens, CacheStormConfig cache, FailureSink sink, Clock clock,
+            AgroalDataSource dataSource, TokenSpikeRule callSpikes) {
+        this.tokens = tokens;
+        this.cache = cache;
+        this.sink = sink;
+        this.clock = clock;
+        this.dataSource = dataSource;
+        this.callSpikes = callSpikes;
+        this.windowMillis = tokens.window().toMillis();
+        this.deployments = new BoundedMap<>(tokens.maxKeys());
+        this.models = new BoundedMap<>(tokens.maxKeys());
+        this.keys = new BoundedMap<>(tokens.maxKeys());
+    }
+
+    /** Adds newly stored calls (resends excluded) and raises what the windows they closed show. */
+    public List<Failure> observe(List<LlmCall> calls) {
+        List<Failure> failures = new ArrayList<>();
+        for (LlmCall call : calls) {
+            add(deployments, "d|" + call.provider() + "|" + call.deployment(), call.provider(), call.deployment(),
+                    call, failures);
+            if (call.modelGroup() != null || call.model() != null) {
+                String model = call.modelGroup() != null ? call.modelGroup() : call.model();
+                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, failures);
+            }
+            if (call.apiKeyHash() != null) {
+                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, failures);
+            }
+        }
+        sink.raise(failures);
+        return failures;
+    }
+
+    /** Closes windows that ended (plus a grace for late calls) with no call since, and judges them. */
+    @Scheduled(every = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void scheduledTick() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Usage window tick failed");
+        }
+    }
+
+    public List<Failure> tick() {
+        Instant cutoff = clock.instant().minus(CLOSE_GRACE);
+        List<Failure> failures = new ArrayList<>();
+        for (BoundedMap<String, WindowSeries> map : List.of(deployments, models, keys)) {
+            for (WindowSeries series : map.values()) {
+                synchronized (series) {
+                    Window ended = series.closeIfEnded(cutoff);
+                    if (ended != null) {
+                        judge(map, series, ended, failures);
+                    }
+                }
+            }
+        }
+        sink.raise(failures);
+        return failures;
+    }
+
+    private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject,
+            LlmCall call, List<Failure> failures) {
+        WindowSeries series = map.get(key, k -> new WindowSeries(k, provider, subject, windowMillis,
+                tokens.historyWindows()));
+        synchronized (series) {
+            List<Window> closed = new ArrayList<>(1);
+            Window window = series.windowFor(call.endedAt(), closed);
+            for (Window ended : closed) {
+                judge(map, series, ended, failures);
+            }
+            if (window != null) {
+                count(window, call.promptTokens() + call.completionTokens(), call.reasoningTokens(), call.cacheHit(),
+                        call.promptTokens(), call.cachedTokens(), 1);
+            }
+        }
+    }
+
+    private static void count(Window w, long tokens, long reasoning, Boolean cacheHit, long prompt, long cached,
+            long calls) {
+        w.calls += calls;
+        w.tokens += tokens;
+        w.reasoningTokens += reasoning;
+        if (cacheHit != null) {
+            w.cacheKnown += calls;
+            w.cacheHits += cacheHit ? calls : 0;
+        }
+        w.promptTokens += prompt;
+        w.cachedTokens += cached;
+    }
+
+    private void judge(BoundedMap<String, WindowSeries> map, WindowSeries series, Window window,
+            List<Failure> failures) {
+        if (window.calls == 0) {
+            return;
+        }
+        List<Window> earlier = series.before(window);
+        earlier.removeIf(w -> w.calls == 0);
+        if (map == deployments) {
+            tokenSpike(series, window, earlier, failures);
+        } else {
+            cacheStorm(series, window, earlier, "proxy_cache", w -> w.proxyHitRatio(), w -> w.cacheKnown, failures);
+            cacheStorm(series, window, earlier, "prompt_cache", w -> w.promptCacheRatio(), w -> w.calls, failures);
+        }
+    }
+
+    private void tokenSpike(WindowSeries series, Window window, List<Window> earlier, List<Failure> failures) {
+        if (earlier.size() < tokens.minWindows()) {
+            return;
+        }
+        long p99 = TokenHistory.p99(earlier.stream().mapToLong(w -> w.tokens).toArray());
+        long p99Reasoning = TokenHistory.p99(earlier.stream().mapToLong(w -> w.reasoningTokens).toArray());
+        boolean total = window.tokens >= tokens.minTokens() && window.tokens > p99 * tokens.windowFactor();
+        boolean reasoning = window.reasoningTokens >= tokens.minTokens() && p99Reasoning > 0
+                && window.reasoningTokens > p99Reasoning * tokens.windowFactor();
+        if (!total && !reasoning) {
+            return;
+        }
+        Map<String, Object> evidence = windowEvidence(series, window);
+        evidence.put("tokens", window.tokens);
+        evidence.put("p99_window_tokens", p99);
+        evidence.put("reasoning_tokens", window.reasoningTokens);
+        evidence.put("p99_window_reasoning_tokens", p99Reasoning);
+        evidence.put("spiked", total && reasoning ? "tokens,reasoning_tokens" : total ? "tokens" : "reasoning_tokens");
+        evidence.put("factor", tokens.windowFactor());
+        evidence.put("earlier_windows", earlier.size());
+        failures.add(Failure.of(Type.TOKEN_SPIKE, UUID.randomUUID(), series.end(window), tokens.severity(),
+                series.provider, series.subject, "cost.tokens.window_p99", evidence,
+                new ImpactScope(null, null, null, null, null)));
+    }
+
+    private void cacheStorm(WindowSeries series, Window window, List<Window> earlier, String signal,
+            Function<Window, Double> ratio, Function<Window, Long> volume, List<Failure> failures) {
+        double current = ratio.apply(window);
+        if (Double.isNaN(current) || volume.apply(window) < cache.minCalls()) {
+            return;
+        }
+        double weighted = 0;
+        long levelVolume = 0;
+        int windows = 0;
+        for (Window w : earlier) {
+            double r = ratio.apply(w);
+            if (!Double.isNaN(r) && volume.apply(w) > 0) {
+                weighted += r * volume.apply(w);
+                levelVolume += volume.apply(w);
+                windows++;
+            }
+        }
+        if (windows < cache.minWindows() || levelVolume == 0) {
+            return;
+        }
+        double level = weighted / levelVolume;
+        double averageVolume = (double) levelVolume / windows;
+        if (level < cache.minLevel() || current > level * (1 - cache.dropFraction())
+                || volume.apply(window) < averageVolume * cache.volumeFloor()) {
+            return;
+        }
+        Map<String, Object> evidence = windowEvidence(series, window);
+        evidence.put("signal", signal);
+        evidence.put("hit_ratio", round(current));
+        evidence.put("rolling_level", round(level));
+        evidence.put("drop_fraction", cache.dropFraction());
+        evidence.put("calls", window.calls);
+        evidence.put("average_calls", Math.round(averageVolume));
+        evidence.put("earlier_windows", windows);
+        failures.add(Failure.of(Type.CACHE_MISS_STORM, UUID.randomUUID(), series.end(window), cache.severity(),
+                series.provider, series.subject, "cost.cache.rolling_level", evidence,
+                new ImpactScope(series.key.startsWith("m|") ? series.subject : null, null, null, null, null)));
+    }
+
+    private Map<String, Object> windowEvidence(WindowSeries series, Window window) {
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("scope", series.key.startsWith("d|") ? "deployment" : series.key.startsWith("m|") ? "model"
+                : "api_key");
+        evidence.put("window_start", window.start.toString());
+        evidence.put("window_end", series.end(window).toString());
+        return evidence;
+    }
+
+    private static String keySubject(String keyHash) {
+        return "key:" + keyHash.substring(0, Math.min(12, keyHash.length()));
+    }
+
+    private static double round(double value) {
+        return Math.round(value * 1000) / 1000.0;
+    }
+
+    /** Rebuilds the series and the per-call histories from the calls stored in the last history span. */
+    void onStart(@Observes StartupEvent event) {
+        try {
+            rebuild();
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Could not rebuild the usage windows; they fill again from new calls");
+        }
+    }
+
+    /** Forgets everything held in memory and reads it back from {@code llm_calls}: what a restart does. */
+    public void rebuild() {
+        deployments.clear();
+        models.clear();
+        keys.clear();
+        callSpikes.forget();
+        Instant now = clock.instant();
+        Instant since = Instant.ofEpochMilli(now.toEpochMilli() - Math.floorMod(now.toEpochMilli(), windowMillis))
+                .minusMillis(windowMillis * tokens.historyWindows());
+        try (Connection c = dataSource.getConnection()) {
+            seedWindows(c, since, now, "provider, deployment", deployments, "d|", r -> r[0], r -> r[1]);
+            seedWindows(c, since, now, "provider, coalesce(model_group, model)", models, "m|", r -> r[0], r -> r[1]);
+            seedWindows(c, since, now, "'litellm', api_key_hash", keys, "k|", r -> r[0], r -> keySubject(r[1]));
+            seedCalls(c, now);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read stored calls", e);
+        }
+    }
+
+    private void seedWindows(Connection c, Instant since, Instant now, String groupBy,
+            BoundedMap<String, WindowSeries> map, String prefix, Function<String[], String> provider,
+            Function<String[], String> subject) throws SQLException {
+        // Closed windows only (the open one fills from new calls); oldest first so that the ring keeps the newest.
+        String sql = "select " + groupBy + ", to_timestamp(floor(extract(epoch from ended_at) * 1000 / ?) * ? / 1000)"
+                + " as w, count(*), sum(prompt_tokens + completion_tokens), sum(reasoning_tokens),"
+                + " count(cache_hit), count(*) filter (where cache_hit), sum(prompt_tokens), sum(cached_tokens)"
+                + " from llm_calls where started_at >= ? and ended_at < ? and success group by 1, 2, 3 order by 3";
+        Instant openStart = Instant.ofEpochMilli(now.toEpochMilli() - Math.floorMod(now.toEpochMilli(),
+                windowMillis));
+        try (PreparedStatement st = c.prepareStatement(sql)) {
+            st.setLong(1, windowMillis);
+            st.setLong(2, windowMillis);
+            st.setTimestamp(3, Timestamp.from(since.minus(Duration.ofHours(1))));
+            st.setTimestamp(4, Timestamp.from(openStart));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    String[] ids = { rs.getString(1), rs.getString(2) };
+                    if (ids[1] == null) {
+                        continue;
+                    }
+                    Instant start = rs.getTimestamp(3).toInstant();
+                    if (start.isBefore(since)) {
+                        continue;
+                    }
+                    WindowSeries series = map.get(prefix + ("d|".equals(prefix) || "m|".equals(prefix)
+                            ? ids[0] + "|" + ids[1] : ids[1]), k -> new WindowSeries(k, provider.apply(ids),
+                                    subject.apply(ids), windowMillis, tokens.historyWindows()));
+                    Window window = new Window(start);
+                    window.calls = rs.getLong(4);
+                    window.tokens = rs.getLong(5);
+                    window.reasoningTokens = rs.getLong(6);
+                    window.cacheKnown = rs.getLong(7);
+                    window.cacheHits = rs.getLong(8);
+                    window.promptTokens = rs.getLong(9);
+                    window.cachedTokens = rs.getLong(10);
+                    synchronized (series) {
+                        series.seedClosed(window);
+                    }
+                }
+            }
+        }
+    }
+
+    private void seedCalls(Connection c, Instant now) throws SQLException {
+        String sql = "select provider, deployment, tokens, reasoning_tokens from (select provider, deployment,"
+                + " prompt_tokens + completion_tokens as tokens, reasoning_tokens, ended_at, row_number() over"
+                + " (partition by provider, deployment order by ended_at desc) as rn from llm_calls"
+                + " where started_at >= ? and success and prompt_tokens + completion_tokens > 0) t"
+                + " where rn <= ? order by ended_at";
+        try (PreparedStatement st = c.prepareStatement(sql)) {
+            st.setTimestamp(1, Timestamp.from(now.minus(Duration.ofHours(6))));
+            st.setInt(2, tokens.historyCalls());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    callSpikes.seed(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4));
+                }
+            }
+        }
+    }
+
+    /** Series held in memory, per kind: for tests and the bound. */
+    int seriesHeld() {
+        return deployments.size() + models.size() + keys.size();
+    }
+}
