@@ -112,6 +112,8 @@ public final class InjectionDetector {
     private static final String RULES_ANY = "(?:instructions?|information|tasks|assignments|orders|prompts?|commands"
             + "|context|directions|anweisungen|informationen|angaben|aufgaben|aufträge|befehle|instruktionen"
             + "|ausführungen)\\b";
+    // "ignore your ethical guidelines" lifts safety rules, not the application's: that is the jailbreak signal's
+    private static final String SAFETY_NOT_APP = "(?!(?:\\s+\\S+)?\\s+(?:safety|ethical|ethics|moral|content)\\b)";
     private static final String CONTEXT_DROP = "\\b(?:ignore|ignoring|disregard|disregarding|forget|vergiss"
             + "|ignoriere|ignorieren sie|missachte|missachten sie)";
     private static final String CONTEXT = "(?:documents?|articles?|artikels?|context|sources|dokumente|kontext"
@@ -126,7 +128,7 @@ public final class InjectionDetector {
     static final List<Signal> SIGNALS = List.of(
             // --- instruction override (OWASP LLM01 direct injection) ---
             signal("override.ignore_previous", Kind.INJECTION, 0.85, DROP_ANCHORS,
-                    EN_DROP + "(?:\\s+about)?" + G3 + EN_PRIOR + G2 + EN_RULES,
+                    EN_DROP + "(?:\\s+about)?" + G3 + EN_PRIOR + SAFETY_NOT_APP + G2 + EN_RULES,
                     DE_DROP + "(?:\\s+(?:nun|jetzt|bitte|einfach))*" + G3 + DE_PRIOR + G2 + DE_RULES),
             signal("override.ignore_previous", Kind.INJECTION, 0.85, PRIOR_ANCHORS,
                     // German puts the object first: "die obigen Ausführungen ignorieren"
