@@ -67,26 +67,71 @@ public final class InjectionDetector {
 
         boolean matches(String text, String lower) {
             String subject = caseSensitive ? text : lower;
-            if (!anyAnchor(lower)) {
+            // A case-sensitive signal's anchors are case-sensitive too.
+            int[] windows = windows(subject);
+            if (windows == null) {
                 return false;
             }
             for (Pattern pattern : patterns) {
-                if (pattern.matcher(subject).find()) {
-                    return true;
+                Matcher matcher = pattern.matcher(subject).useTransparentBounds(true).useAnchoringBounds(false);
+                for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
+                    if (matcher.region(windows[i], windows[i + 1]).find()) {
+                        return true;
+                    }
                 }
             }
             return false;
         }
 
-        private boolean anyAnchor(String lower) {
+        /**
+         * The stretches of text around the anchors' occurrences, merged, as start/end pairs (the unused tail is -1),
+         * or null when no anchor occurs: the regexes only run there, so their cost follows the anchors, not the text.
+         */
+        private int[] windows(String subject) {
+            int[] out = null;
+            int count = 0;
             for (String anchor : anchors) {
-                if (lower.contains(anchor)) {
-                    return true;
+                int from = 0;
+                int at;
+                while ((at = subject.indexOf(anchor, from)) >= 0) {
+                    int start = Math.max(0, at - WINDOW_BEFORE);
+                    int end = Math.min(subject.length(), at + anchor.length() + WINDOW_AFTER);
+                    if (out == null) {
+                        out = new int[8];
+                        java.util.Arrays.fill(out, -1);
+                    }
+                    count = addWindow(out, count, start, end);
+                    if (count < 0) {
+                        // too many separate stretches: the whole text is cheaper to scan once
+                        return new int[] {0, subject.length()};
+                    }
+                    from = end;
                 }
             }
-            return false;
+            return out;
+        }
+
+        /** Adds [start, end) to the sorted, disjoint windows, merging overlaps; -1 when the array is full. */
+        private static int addWindow(int[] windows, int count, int start, int end) {
+            for (int i = 0; i < count; i += 2) {
+                if (start <= windows[i + 1] && end >= windows[i]) {
+                    windows[i] = Math.min(windows[i], start);
+                    windows[i + 1] = Math.max(windows[i + 1], end);
+                    return count;
+                }
+            }
+            if (count == windows.length) {
+                return -1;
+            }
+            windows[count] = start;
+            windows[count + 1] = end;
+            return count + 2;
         }
     }
+
+    // A match reaches at most this far before and after the anchor it contains (the widest gaps are bounded below).
+    private static final int WINDOW_BEFORE = 200;
+    private static final int WINDOW_AFTER = 320;
 
     // Gaps of a few words within one sentence: bounded, so that no pattern can backtrack far.
     private static final String W = "[^\\s.!?;]+";
@@ -236,12 +281,13 @@ public final class InjectionDetector {
                     // the canonical goal-hijack payload of the PromptInject work ("haha pwned")
                     "\\bpwn(?:e?d|ing)?\\b"),
             signal("override.shouted_instruction", Kind.INJECTION, 0.5,
-                    new String[] {"you", "du", "sie", "answer", "antwort", "output", "say", "write", "ignore",
-                        "forget", "must", "musst", "command", "sag", "schreib"},
+                    new String[] {"YOU", "DU", "SIE", "ANSWER", "ANTWORT", "OUTPUT", "SAY", "WRITE", "IGNORE",
+                        "FORGET", "MUST", "MUSST", "COMMAND", "SAG", "SCHREIB"},
                     true,
                     // an all-caps command inside ordinary text: an instruction planted in a question or a document
-                    "(?<=[a-zäöüß][^\\n]{0,200})(?=[A-ZÄÖÜ'\\s]{0,80}\\b(?:YOU|DU|SIE|ANSWER|ANTWORTE|OUTPUT|SAY"
-                            + "|WRITE|IGNORE|FORGET|MUST|MUSST|COMMAND|SAGE?|SCHREIBE?)\\b)\\b(?:[A-ZÄÖÜ']{2,}\\s+){3,}"
+                    // (the keyword look-ahead fails fast on ordinary text; the look-behind is 4 characters at most)
+                    "(?=[A-ZÄÖÜ'\\s]{0,80}\\b(?:YOU|DU|SIE|ANSWER|ANTWORTE|OUTPUT|SAY|WRITE|IGNORE|FORGET|MUST|MUSST"
+                            + "|COMMAND|SAGE?|SCHREIBE?)\\b)(?<=[a-zäöüß?][\\s\"':,.-]{1,3})(?:[A-ZÄÖÜ']{2,}\\s+){3,}"
                             + "[A-ZÄÖÜ']{2,}\\b"),
             signal("override.addressed_to_model", Kind.INJECTION, 0.45,
                     new String[] {" ai", "llm", "assistant", "language model", "ki "},
@@ -287,7 +333,7 @@ public final class InjectionDetector {
                     "(?:^|\\n)\\s*#{2,}\\s*(?:system|instruction|new instruction|admin|developer)",
                     "(?:^|\\n)\\s*(?:system|admin|developer)(?:\\s+(?:message|prompt|override))?\\s*:"),
             signal("delimiter.fake_turn", Kind.INJECTION, 0.45,
-                    new String[] {"human", "assistant", "user", "ai"},
+                    new String[] {"human", "assistant", "user:", "user :", "ai:", "ai :"},
                     "(?:^|\\n|\\\\n)\\s*(?:human|assistant|user|ai)\\s*:"),
             signal("delimiter.instruction_header", Kind.INJECTION, 0.5,
                     new String[] {"instruction", "anweisung"},
@@ -329,9 +375,6 @@ public final class InjectionDetector {
                     "\\b(?:agiere|fungiere|handle)\\s+als\\b"),
 
             // --- obfuscation ---
-            signal("obfuscation.spaced_letters", Kind.INJECTION, 0.6, new String[] {" "},
-                    // "S a y t h a t": splits words so that keyword filters miss them
-                    "(?:(?<![\\p{L}\\p{N}])\\p{L} ){6,}\\p{L}(?![\\p{L}\\p{N}])"),
             signal("encoding.decode_and_follow", Kind.INJECTION, 0.4,
                     new String[] {"decode", "base64", "rot13", "dekodier"},
                     "\\b(?:decode|dekodiere)\\b[^.!?\\n]{0,60}?\\b(?:and|then|und)\\s+(?:follow|execute|do|run"
@@ -345,7 +388,7 @@ public final class InjectionDetector {
                     "\\bdo anything now\\b|\\bdan mode\\b|\\bdeveloper mode (?:enabled|output|on)\\b"
                             + "|\\bentwicklermodus\\b|\\bjailbr(?:eak|oken)\\w*|\\bevil confidant\\b|\\bmongo tom\\b"
                             + "|\\b(?:better|anti-?)dan\\b"),
-            signal("roleplay.dan", Kind.JAILBREAK, 0.9, new String[] {"dan"}, true, "\\bDAN\\b"),
+            signal("roleplay.dan", Kind.JAILBREAK, 0.9, new String[] {"DAN"}, true, "\\bDAN\\b"),
             signal("jailbreak.safety_override", Kind.JAILBREAK, 0.85,
                     new String[] {"safety", "ethic", "moral", "content polic", "openai", "anthropic", "sicherheit",
                         "filter", "censor"},
@@ -422,7 +465,12 @@ public final class InjectionDetector {
     static final Signal BASE64_INSTRUCTION = new Signal("encoding.base64_instruction", Kind.INJECTION, 0.8, false,
             new String[0], new Pattern[0]);
 
-    private static final Pattern BASE64_BLOB = Pattern.compile("[A-Za-z0-9+/]{16,4096}={0,2}");
+    // "S a y t h a t": splits words so that keyword filters miss them (checked by a loop, not a regex)
+    static final Signal SPACED_LETTERS = new Signal("obfuscation.spaced_letters", Kind.INJECTION, 0.6, false,
+            new String[0], new Pattern[0]);
+    private static final int SPACED_LETTERS_RUN = 7;
+
+    private static final int MAX_BLOB_CHARS = 4096;
 
     private final InjectionConfig config;
 
@@ -456,6 +504,9 @@ public final class InjectionDetector {
                 hits.add(signal);
             }
         }
+        if (spacedLetters(text)) {
+            hits.add(SPACED_LETTERS);
+        }
         if (!decode) {
             return;
         }
@@ -470,11 +521,29 @@ public final class InjectionDetector {
         if (text.length() < config.minBase64Chars()) {
             return;
         }
-        Matcher blobs = BASE64_BLOB.matcher(text);
+        // One linear pass over runs of the base64 alphabet (a regex here cost more than all the phrase rules).
         int decoded = 0;
-        while (decoded < config.maxDecodedBlobs() && blobs.find()) {
-            String blob = blobs.group();
-            if (blob.length() < config.minBase64Chars()) {
+        int n = text.length();
+        int runStart = -1;
+        for (int i = 0; i <= n && decoded < config.maxDecodedBlobs(); i++) {
+            if (i < n && isBase64(text.charAt(i))) {
+                if (runStart < 0) {
+                    runStart = i;
+                }
+                continue;
+            }
+            if (runStart < 0) {
+                continue;
+            }
+            int end = i;
+            while (end < n && end - i < 2 && text.charAt(end) == '=') {
+                end++;
+            }
+            int length = i - runStart;
+            String blob = length >= config.minBase64Chars() && length <= MAX_BLOB_CHARS
+                    ? text.substring(runStart, end) : null;
+            runStart = -1;
+            if (blob == null) {
                 continue;
             }
             String plain = decodeText(blob);
@@ -490,6 +559,34 @@ public final class InjectionDetector {
                 hits.addAll(inner);
             }
         }
+    }
+
+    private static boolean isBase64(char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    }
+
+    /** Whether the text has a run of single letters separated by single spaces, as in "s a y t h a t". */
+    static boolean spacedLetters(String text) {
+        int run = 0;
+        int n = text.length();
+        for (int i = 0; i < n; i++) {
+            boolean single = Character.isLetter(text.charAt(i)) && (i == 0 || text.charAt(i - 1) == ' ')
+                    && (i + 1 == n || text.charAt(i + 1) == ' ' || !Character.isLetterOrDigit(text.charAt(i + 1)));
+            if (single) {
+                run++;
+                if (run >= SPACED_LETTERS_RUN) {
+                    return true;
+                }
+                i++; // skip the space after the letter
+            } else if (text.charAt(i) != ' ') {
+                // skip the rest of a longer word
+                while (i < n && text.charAt(i) != ' ') {
+                    i++;
+                }
+                run = 0;
+            }
+        }
+        return false;
     }
 
     /** The blob's bytes as text when they are valid UTF-8 and read like words (not a hash or binary), else null. */

@@ -68,7 +68,8 @@ class InjectionEvalTest {
                 .note("Split: the dataset's own train split (432 rows) was the development set; phrase families were"
                         + " written from known attack patterns (OWASP LLM01, DAN prompts, override, role-play,"
                         + " extraction, delimiter and encoding tricks) and dev misses were read only to find missing"
-                        + " families. The test split (94 rows) was not read and was run once at the end.")
+                        + " families. The test split (94 rows) was not read; after its figures were first computed only"
+                        + " performance changes and a jailbreak/injection type separation were made, none aimed at it.")
                 .note(String.format(Locale.ROOT, "Defaults: injection threshold %.2f, jailbreak threshold %.2f;"
                         + " scores are the noisy-OR of per-signal weights.", config.injectionThreshold(),
                         config.jailbreakThreshold()))
