@@ -1,0 +1,43 @@
+package io.faultline.content;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/**
+ * Thresholds of the {@code prompt_injection} and {@code jailbreak_attempt} heuristics. A score is the noisy-OR of the
+ * weights of the signals a message matched (0 to 1); a single weak signal stays below the thresholds, a single strong
+ * one or two weak ones reach them. Either type is switched off through {@code faultline.content.disabled-types}.
+ */
+@ConfigMapping(prefix = "faultline.injection")
+public interface InjectionConfig {
+
+    /** Injection score at or above which a message is reported as {@code prompt_injection}. */
+    @WithDefault("0.5")
+    double injectionThreshold();
+
+    /** Jailbreak score at or above which a message is reported as {@code jailbreak_attempt}. */
+    @WithDefault("0.5")
+    double jailbreakThreshold();
+
+    /**
+     * Score at or above which the failure's severity rises to P2: at 0.9 it takes one near-certain signal (DAN,
+     * smuggled tag characters) or several independent ones agreeing.
+     */
+    @WithDefault("0.9")
+    double highScore();
+
+    /**
+     * Characters of one message that are scanned. A longer message is scanned as its head and tail halves, since an
+     * injected instruction usually opens or closes the text; the evidence says when the middle was skipped.
+     */
+    @WithDefault("8192")
+    int maxScanChars();
+
+    /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
+    @WithDefault("4")
+    int maxDecodedBlobs();
+
+    /** Shortest run of base64 characters that is tried as an encoded payload (24 characters carry 18 bytes). */
+    @WithDefault("24")
+    int minBase64Chars();
+}
