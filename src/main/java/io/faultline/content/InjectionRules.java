@@ -9,7 +9,7 @@ import io.faultline.content.InjectionDetector.Verdict;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.SecurityFailure.Type;
 import io.faultline.taxonomy.Severity;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,7 +21,7 @@ import java.util.Map;
  * message and the tool results after the last assistant message (indirect injection). System messages are the
  * application's own instructions and are never scanned. Evidence names signals only: no prompt text is kept.
  */
-@ApplicationScoped
+@Singleton
 public class InjectionRules extends ContentRule {
 
     static final String METHOD = "content.injection.heuristic";

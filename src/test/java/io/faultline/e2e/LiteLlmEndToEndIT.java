@@ -207,7 +207,7 @@ class LiteLlmEndToEndIT {
 
     private static final List<String> CONTENT_TYPES = List.of("prompt_injection", "jailbreak_attempt", "pii_leakage",
             "format_non_compliance", "language_drift", "low_faithfulness", "hallucination");
-    private static final String INJECTION_SEVERITY = "P3";
+    private static final String INJECTION_SEVERITY = "P2";
 
     private static Map<String, String> user(String content) {
         return Map.of("role", "user", "content", content);

@@ -101,6 +101,21 @@ public final class Payloads {
         return this;
     }
 
+    /** Token usage as LiteLLM logs it: top-level counts and the answer's usage with reasoning and cached tokens. */
+    public Payloads tokens(long prompt, long completion, long reasoning, long cached) {
+        node.put("prompt_tokens", prompt);
+        node.put("completion_tokens", completion);
+        node.put("total_tokens", prompt + completion);
+        if (node.path("response").isObject()) {
+            ObjectNode usage = ((ObjectNode) node.get("response")).putObject("usage");
+            usage.put("prompt_tokens", prompt);
+            usage.put("completion_tokens", completion);
+            usage.putObject("completion_tokens_details").put("reasoning_tokens", reasoning);
+            usage.putObject("prompt_tokens_details").put("cached_tokens", cached);
+        }
+        return this;
+    }
+
     public Payloads header(String name, String value) {
         ObjectNode headers = node.path("faultline").isObject()
                 ? (ObjectNode) node.get("faultline").get("response_headers")

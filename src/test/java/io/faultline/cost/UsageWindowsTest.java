@@ -1,0 +1,201 @@
+package io.faultline.cost;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code token_spike} and {@code cache_miss_storm} from streams of ingested calls, replayed on a frozen clock: each
+ * stream crosses its threshold by one unit, and the same stream one unit under it raises nothing.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@SuppressWarnings("unchecked")
+class UsageWindowsTest {
+
+    private static final Instant DAY = Instant.parse("2026-11-20T00:00:00Z");
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    UsageWindows windows;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static void ingest(List<Payloads> calls) {
+        for (int from = 0; from < calls.size(); from += 500) {
+            Api.ingest(Payloads.array(calls.subList(from, Math.min(calls.size(), from + 500))
+                    .toArray(Payloads[]::new))).statusCode(200);
+        }
+    }
+
+    private static Payloads call(String deployment, Instant at, long prompt, long completion, long reasoning) {
+        return Payloads.success("openai", "o3-mini", deployment, at).tokens(prompt, completion, reasoning, 0);
+    }
+
+    private static List<Map<String, Object>> failures(String type, String deployment) {
+        return Api.failures("type=" + type + "&deployment=" + deployment).extract().jsonPath().getList("items");
+    }
+
+    @Test
+    void aCallAboveThreeTimesTheRollingP99Spikes_oneTokenLessDoesNot() {
+        String dep = unique("spike");
+        clock.set(DAY.plus(Duration.ofHours(1)));
+        List<Payloads> history = new ArrayList<>();
+        for (int i = 0; i < 250; i++) {
+            history.add(call(dep, DAY.plusSeconds(i), 600, 400, 0));
+        }
+        ingest(history);
+
+        Instant under = DAY.plusSeconds(300);
+        ingest(List.of(call(dep, under, 1800, 1200, 0)));
+        assertThat(failures("token_spike", dep)).as("3000 tokens is exactly 3 x p99 1000: not above").isEmpty();
+
+        Instant at = DAY.plusSeconds(301);
+        ingest(List.of(call(dep, at, 1801, 1200, 0)));
+        List<Map<String, Object>> spikes = failures("token_spike", dep);
+        assertThat(spikes).hasSize(1);
+        Map<String, Object> spike = spikes.get(0);
+        assertThat(spike).containsEntry("category", "COST").containsEntry("severity", "P3")
+                .containsEntry("detectionMethod", "cost.tokens.rolling_p99");
+        assertThat(Instant.parse((String) spike.get("firstSeen"))).isEqualTo(at.plusMillis(420));
+        assertThat((Map<String, Object>) spike.get("evidence")).containsEntry("scope", "call")
+                .containsEntry("tokens", 3001).containsEntry("p99_tokens", 1000).containsEntry("spiked", "tokens")
+                .containsEntry("samples", 251);
+    }
+
+    @Test
+    void reasoningTokensAreJudgedApart() {
+        String dep = unique("think");
+        clock.set(DAY.plus(Duration.ofHours(2)));
+        List<Payloads> history = new ArrayList<>();
+        for (int i = 0; i < 250; i++) {
+            // A thinking model: 2,000 tokens a call, 1,000 of them reasoning.
+            history.add(call(dep, DAY.plusSeconds(3600 + i), 1000, 1000, 1000));
+        }
+        ingest(history);
+        // Total tokens well within 3 x p99 (5,000 < 6,000), reasoning far above it (3,500 > 3,000).
+        ingest(List.of(call(dep, DAY.plusSeconds(4000), 500, 4500, 3500)));
+
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(
+                (Map<String, Object>) f.get("evidence")).containsEntry("spiked", "reasoning_tokens")
+                .containsEntry("reasoning_tokens", 3500).containsEntry("p99_reasoning_tokens", 1000));
+    }
+
+    @Test
+    void aWindowAboveTwiceTheP99OfEarlierWindowsSpikes_aWindowAtItDoesNot() {
+        Instant start = DAY.plus(Duration.ofHours(4));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        String under = unique("wspike-under");
+        String over = unique("wspike-over");
+        clock.set(start);
+        // Eight windows of 20 calls x 1,000 tokens: a p99 of 20,000 tokens per window.
+        List<Payloads> calls = new ArrayList<>();
+        for (String dep : List.of(under, over)) {
+            for (int w = 0; w < 8; w++) {
+                for (int i = 0; i < 20; i++) {
+                    calls.add(call(dep, start.plus(Duration.ofMinutes(5L * w)).plusSeconds(i), 600, 400, 0));
+                }
+            }
+        }
+        ingest(calls);
+        // A restart: the windows come back from llm_calls.
+        clock.set(nine);
+        windows.rebuild();
+
+        // Window 9: exactly twice the p99 (40 x 1,000) on one deployment, one token more on the other.
+        List<Payloads> ninth = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            ninth.add(call(under, nine.plusSeconds(i), 600, 400, 0));
+            ninth.add(call(over, nine.plusSeconds(i), i == 0 ? 601 : 600, 400, 0));
+        }
+        ingest(ninth);
+        clock.set(nine.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        assertThat(failures("token_spike", under)).isEmpty();
+        List<Map<String, Object>> spikes = failures("token_spike", over);
+        assertThat(spikes).hasSize(1);
+        assertThat(spikes.get(0)).containsEntry("detectionMethod", "cost.tokens.window_p99")
+                .containsEntry("severity", "P3").containsEntry("provider", "openai");
+        assertThat(Instant.parse((String) spikes.get(0).get("firstSeen"))).isEqualTo(nine.plus(Duration.ofMinutes(5)));
+        assertThat((Map<String, Object>) spikes.get(0).get("evidence")).containsEntry("scope", "deployment")
+                .containsEntry("tokens", 40001).containsEntry("p99_window_tokens", 20000)
+                .containsEntry("earlier_windows", 8).containsEntry("window_start", nine.toString());
+    }
+
+    @Test
+    void aCollapsedCacheHitRatioWithVolumeHeldIsAStorm_aSmallerDropOrVolumeIsNot() {
+        Instant start = DAY.plus(Duration.ofHours(8));
+        Instant fifth = start.plus(Duration.ofMinutes(20));
+        clock.set(start);
+        String above = unique("cache-31pct");
+        String thin = unique("cache-thin");
+        String storm = unique("cache-storm");
+        String stormKey = UUID.randomUUID().toString().replace("-", "");
+        List<Payloads> calls = new ArrayList<>();
+        for (String model : List.of(above, thin, storm)) {
+            String key = model.equals(storm) ? stormKey : UUID.randomUUID().toString().replace("-", "");
+            for (int w = 0; w < 4; w++) {
+                calls.addAll(cacheWindow(model, key, start.plus(Duration.ofMinutes(5L * w)), 100, 60));
+            }
+            // Against a 60% level: 31% hits is above half of it; 12 of 40 is too few calls; 30% of 100 is a storm.
+            calls.addAll(model.equals(above) ? cacheWindow(model, key, fifth, 100, 31)
+                    : model.equals(thin) ? cacheWindow(model, key, fifth, 40, 12)
+                            : cacheWindow(model, key, fifth, 100, 30));
+        }
+        ingest(calls);
+        clock.set(fifth.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        assertThat(failures("cache_miss_storm", above)).isEmpty();
+        assertThat(failures("cache_miss_storm", thin)).isEmpty();
+        List<Map<String, Object>> byModel = failures("cache_miss_storm", storm);
+        assertThat(byModel).hasSize(1);
+        assertThat(byModel.get(0)).containsEntry("provider", "openai").containsEntry("severity", "P3")
+                .containsEntry("detectionMethod", "cost.cache.rolling_level");
+        assertThat(Instant.parse((String) byModel.get(0).get("firstSeen"))).isEqualTo(fifth.plus(Duration.ofMinutes(5)));
+        Map<String, Object> evidence = (Map<String, Object>) byModel.get(0).get("evidence");
+        assertThat(evidence).containsEntry("scope", "model").containsEntry("signal", "proxy_cache")
+                .containsEntry("calls", 100).containsEntry("earlier_windows", 4);
+        assertThat(((Number) evidence.get("hit_ratio")).doubleValue()).isEqualTo(0.3);
+        assertThat(((Number) evidence.get("rolling_level")).doubleValue()).isEqualTo(0.6);
+        assertThat(failures("cache_miss_storm", "key:" + stormKey.substring(0, 12))).singleElement()
+                .satisfies(f -> assertThat(f).containsEntry("provider", "litellm"));
+    }
+
+    private static List<Payloads> cacheWindow(String model, String keyHash, Instant start, int calls, int hits) {
+        List<Payloads> out = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            Payloads p = Payloads.success("openai", model, model + "-dep", start.plusSeconds(i))
+                    .set("cache_hit", i < hits);
+            ((com.fasterxml.jackson.databind.node.ObjectNode) p.node().get("metadata")).put("user_api_key_hash",
+                    keyHash);
+            out.add(p);
+        }
+        return out;
+    }
+}
