@@ -2,11 +2,13 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
+import io.faultline.cost.UsageWindows;
 import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.EpisodeFolder.DeploymentSeen;
 import io.faultline.episode.FailureInbox;
 import io.faultline.taxonomy.Failure;
+import io.quarkus.logging.Log;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -33,10 +35,12 @@ public class IngestService {
     private final FailureClassifier classifier;
     private final Clock clock;
     private final ProviderDetection detection;
+    private final UsageWindows usageWindows;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
-            FailureClassifier classifier, Clock clock, ProviderDetection detection) {
+            FailureClassifier classifier, Clock clock, ProviderDetection detection, UsageWindows usageWindows) {
         this.detection = detection;
+        this.usageWindows = usageWindows;
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -69,6 +73,7 @@ public class IngestService {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
         observe(stored);
+        windowed(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));
@@ -79,6 +84,18 @@ public class IngestService {
         }
         int opened = folder.fold(stored.failures(), due);
         return new Stored(stored.inserted(), stored.failures(), opened);
+    }
+
+    /**
+     * Windowed detectors (token and cache windows) over the newly stored calls. They run after the commit and must
+     * not fail an ingest that is already durable; their windows are rebuilt from the stored calls on restart.
+     */
+    private void windowed(List<LlmCall> inserted) {
+        try {
+            usageWindows.observe(inserted);
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Usage windows could not take %d calls", inserted.size());
+        }
     }
 
     /** Provider metrics from the newly stored calls; resends were counted the first time. */

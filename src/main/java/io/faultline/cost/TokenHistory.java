@@ -15,7 +15,7 @@ final class TokenHistory {
     private int next;
     private int size;
     private int reasoningSeen;
-    private int sinceRefresh = Integer.MAX_VALUE;
+    private int sinceRefresh = REFRESH_EVERY;
     private long p99Total;
     private long p99Reasoning;
 
@@ -32,7 +32,9 @@ final class TokenHistory {
         if (reasoningTokens > 0) {
             reasoningSeen = Math.min(reasoningSeen + 1, total.length);
         }
-        sinceRefresh++;
+        if (sinceRefresh < REFRESH_EVERY) {
+            sinceRefresh++;
+        }
     }
 
     synchronized int size() {
