@@ -15,6 +15,10 @@ final class StackFixture {
     }
 
     static LocalStack start(String name) throws Exception {
+        return start(name, java.util.Map.of());
+    }
+
+    static LocalStack start(String name, java.util.Map<String, String> faultlineEnv) throws Exception {
         Path venv = Path.of(System.getProperty("faultline.venv", "litellm/.venv"));
         if (!Files.isExecutable(venv.resolve("bin/litellm"))) {
             throw new IllegalStateException("No LiteLLM venv at " + venv.toAbsolutePath()
@@ -28,7 +32,7 @@ final class StackFixture {
         Path work = Path.of("target", "stack-" + name);
         deleteRecursively(work);
         return LocalStack.start(new LocalStack.Settings(jar, venv, Path.of("litellm"), work, url, "postgres",
-                "postgres", Api.KEY, ManagedProcess.freePort(), ManagedProcess.freePort()));
+                "postgres", Api.KEY, ManagedProcess.freePort(), ManagedProcess.freePort()), faultlineEnv);
     }
 
     private static void deleteRecursively(Path dir) throws Exception {

@@ -26,6 +26,7 @@ public final class LocalStack implements AutoCloseable {
     private final Settings settings;
     private final ProviderSimulator simulator;
     private ManagedProcess faultline;
+    private Map<String, String> faultlineEnv = Map.of();
     private ManagedProcess litellm;
 
     private LocalStack(Settings settings, ProviderSimulator simulator) {
@@ -34,8 +35,14 @@ public final class LocalStack implements AutoCloseable {
     }
 
     public static LocalStack start(Settings settings) throws Exception {
+        return start(settings, Map.of());
+    }
+
+    /** A stack whose Faultline also gets {@code faultlineEnv} (e.g. shorter windows or smaller sample floors). */
+    public static LocalStack start(Settings settings, Map<String, String> faultlineEnv) throws Exception {
         Files.createDirectories(settings.workDir());
         LocalStack stack = new LocalStack(settings, ProviderSimulator.start(0));
+        stack.faultlineEnv = Map.copyOf(faultlineEnv);
         try {
             stack.startFaultline();
             stack.startLiteLlm();
@@ -59,6 +66,7 @@ public final class LocalStack implements AutoCloseable {
         // The simulated models are not 128k-token models: a near-limit prompt of ~460 KB would only measure how fast
         // LiteLLM reads a big body on this machine, not what the simulator was scripted to do.
         env.put("FAULTLINE_BASELINE_CONTEXT_TOKENS", "2000");
+        env.putAll(faultlineEnv);
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())
