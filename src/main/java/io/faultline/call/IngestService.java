@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
+import io.faultline.cost.CostMonitor;
 import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.EpisodeFolder.DeploymentSeen;
@@ -33,10 +34,12 @@ public class IngestService {
     private final FailureClassifier classifier;
     private final Clock clock;
     private final ProviderDetection detection;
+    private final CostMonitor costs;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
-            FailureClassifier classifier, Clock clock, ProviderDetection detection) {
+            FailureClassifier classifier, Clock clock, ProviderDetection detection, CostMonitor costs) {
         this.detection = detection;
+        this.costs = costs;
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -69,6 +72,7 @@ public class IngestService {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
         observe(stored);
+        costs.observe(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));
