@@ -20,7 +20,8 @@ public interface CostConfig {
     @WithDefault("0.8:P3,1.0:P2")
     List<String> warnAt();
 
-    /** Budgets from configuration, keyed {@code scope:id}, e.g. {@code faultline.cost.budgets."team:search".amount}. */
+    /** Budgets from configuration, keyed {@code scope:id}, e.g. {@code faultline.cost.budgets."team\:search".amount}
+     * (a .properties file needs the colon escaped). */
     Map<String, Budget> budgets();
 
     /** A configured budget; one set through the API with the same scope and id replaces it. */
