@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
+import io.faultline.cost.CostMonitor;
 import io.faultline.cost.UsageWindows;
 import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
@@ -36,11 +37,14 @@ public class IngestService {
     private final Clock clock;
     private final ProviderDetection detection;
     private final UsageWindows usageWindows;
+    private final CostMonitor costs;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
-            FailureClassifier classifier, Clock clock, ProviderDetection detection, UsageWindows usageWindows) {
+            FailureClassifier classifier, Clock clock, ProviderDetection detection, UsageWindows usageWindows,
+            CostMonitor costs) {
         this.detection = detection;
         this.usageWindows = usageWindows;
+        this.costs = costs;
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -74,6 +78,7 @@ public class IngestService {
         }
         observe(stored);
         windowed(stored.inserted());
+        costs.observe(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));

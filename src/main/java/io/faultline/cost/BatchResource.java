@@ -1,0 +1,72 @@
+package io.faultline.cost;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.JsonBodies;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestPath;
+
+import java.util.Iterator;
+
+/** Batch jobs: their expected cost and what their tagged calls have spent. */
+@Path("/api/v1/batches")
+@Tag(name = "batches")
+@Produces(MediaType.APPLICATION_JSON)
+public class BatchResource {
+
+    private final ObjectMapper json;
+    private final BatchTracker batches;
+
+    public BatchResource(ObjectMapper json, BatchTracker batches) {
+        this.json = json;
+        this.batches = batches;
+    }
+
+    @PUT
+    @Path("/{id}")
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, overrides the metadata's")
+    public BatchTracker.BatchView put(@RestPath String id, byte[] body) {
+        String batchId = id(id);
+        JsonNode root = JsonBodies.read(json, body, BudgetResource.MAX_BODY_BYTES);
+        if (!root.isObject()) {
+            throw ApiProblem.badRequest("$", "Expected a JSON object such as {\"expectedCostUsd\": 12.5}");
+        }
+        for (Iterator<String> names = root.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!name.equals("expectedCostUsd")) {
+                throw ApiProblem.badRequest(name, "Unknown field " + name + "; expected expectedCostUsd");
+            }
+        }
+        JsonNode expected = root.get("expectedCostUsd");
+        if (expected == null || !expected.isNumber() || !(expected.doubleValue() > 0)
+                || Double.isInfinite(expected.doubleValue())) {
+            throw ApiProblem.badRequest("expectedCostUsd", "expectedCostUsd is required: a positive number of US"
+                    + " dollars");
+        }
+        return batches.put(batchId, expected.doubleValue());
+    }
+
+    @GET
+    @Path("/{id}")
+    @Operation(summary = "A batch's expected cost, spend so far, ratio and the thresholds that fired")
+    public BatchTracker.BatchView get(@RestPath String id) {
+        return batches.get(id(id)).orElseThrow(() -> new ApiProblem(404, "Not found", "No batch " + id
+                + ": no expected cost and no tagged calls"));
+    }
+
+    private static String id(String id) {
+        if (id == null || id.isBlank() || id.length() > BatchTracker.MAX_ID_LENGTH) {
+            throw ApiProblem.badRequest("id", "id must be 1 to " + BatchTracker.MAX_ID_LENGTH + " characters");
+        }
+        return id;
+    }
+}

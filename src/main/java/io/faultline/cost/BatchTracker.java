@@ -1,0 +1,331 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Severity;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * {@code batch_cost_overrun}: calls tagged with a batch id ({@code batch_id}, else {@code job_id}, in
+ * {@code requester_metadata}) add up past the batch's expected cost, set by {@code PUT /api/v1/batches/{id}} or by
+ * {@code batch_expected_cost_usd} in the metadata of its first call. Only batches with an expectation are tracked,
+ * at most {@code faultline.cost.max-tracked-batches}, least recently used evicted; an evicted batch that comes back
+ * is rebuilt from its stored calls.
+ */
+@ApplicationScoped
+public class BatchTracker {
+
+    /** Metadata keys naming the batch, in order; {@link CostStore#BATCH_ID} must agree. */
+    static final List<String> ID_KEYS = List.of("batch_id", "job_id");
+    static final List<String> EXPECTED_KEYS = List.of("batch_expected_cost_usd", "expected_cost_usd");
+    static final int MAX_ID_LENGTH = 200;
+
+    public record BatchView(String batchId, Double expectedCostUsd, String expectedSource, double spentUsd,
+            Double ratio, long calls, List<Double> alerted) {
+    }
+
+    /** Spend of one batch. Guarded by itself. */
+    static final class Ledger {
+        final String batchId;
+        final double expected;
+        final String source;
+        double spent;
+        long calls;
+        final Set<Double> fired = new HashSet<>();
+
+        Ledger(String batchId, double expected, String source, CostStore.Sum sum) {
+            this.batchId = batchId;
+            this.expected = expected;
+            this.source = source;
+            this.spent = sum.spentUsd();
+            this.calls = sum.calls();
+        }
+    }
+
+    record Candidate(Ledger ledger, double threshold) {
+    }
+
+    private final CostStore store;
+    private final CostAlerts alerts;
+    private final Clock clock;
+    private final CostConfig config;
+    private final Thresholds thresholds;
+    // Guarded by this. Batches without an expectation are remembered too, so that each costs one lookup, not one
+    // per ingest; a PUT clears the entry.
+    private final BoundedLru<String, Ledger> ledgers;
+    private final BoundedLru<String, Boolean> unexpected;
+
+    public BatchTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config) {
+        this.store = store;
+        this.alerts = alerts;
+        this.clock = clock;
+        this.config = config;
+        this.thresholds = Thresholds.parse("faultline.cost.batch-overrun-at", config.batchOverrunAt());
+        this.ledgers = new BoundedLru<>(config.maxTrackedBatches());
+        this.unexpected = new BoundedLru<>(config.maxTrackedBatches());
+    }
+
+    /** The batch a call belongs to, or null. Mirrors the SQL coalesce: {@code batch_id} wins over {@code job_id}. */
+    static String batchId(LlmCall call) {
+        Map<String, Object> metadata = call.requesterMetadata();
+        if (metadata == null) {
+            return null;
+        }
+        for (String key : ID_KEYS) {
+            Object value = metadata.get(key);
+            if (value != null) {
+                String id = value instanceof Map || value instanceof List ? null : String.valueOf(value);
+                return id == null || id.isBlank() || id.length() > MAX_ID_LENGTH ? null : id;
+            }
+        }
+        return null;
+    }
+
+    static Double expectedCost(LlmCall call) {
+        for (String key : EXPECTED_KEYS) {
+            Object value = call.requesterMetadata() == null ? null : call.requesterMetadata().get(key);
+            double expected = Double.NaN;
+            if (value instanceof Number n) {
+                expected = n.doubleValue();
+            } else if (value instanceof String s) {
+                try {
+                    expected = Double.parseDouble(s.trim());
+                } catch (NumberFormatException e) {
+                    // not a figure: ignored, as if absent
+                }
+            }
+            if (expected > 0 && !Double.isInfinite(expected)) {
+                return expected;
+            }
+        }
+        return null;
+    }
+
+    /** Adds newly stored calls (never resends) to the batches they are tagged with. */
+    public void observe(List<LlmCall> calls) {
+        Map<String, List<LlmCall>> byBatch = new LinkedHashMap<>();
+        for (LlmCall call : calls) {
+            String id = batchId(call);
+            if (id != null) {
+                byBatch.computeIfAbsent(id, k -> new ArrayList<>()).add(call);
+            }
+        }
+        List<Candidate> candidates = new ArrayList<>();
+        byBatch.forEach((id, group) -> {
+            Ledger ledger;
+            synchronized (this) {
+                ledger = ledgers.get(id);
+            }
+            if (ledger == null) {
+                // Its spend comes from stored calls, these included: they were committed before this runs.
+                ledger = load(id, group.stream().map(BatchTracker::expectedCost).filter(e -> e != null).findFirst()
+                        .orElse(null));
+                if (ledger != null) {
+                    synchronized (ledger) {
+                        crossed(ledger, candidates);
+                    }
+                }
+                return;
+            }
+            group.sort(Comparator.comparing(LlmCall::endedAt));
+            synchronized (ledger) {
+                for (LlmCall call : group) {
+                    ledger.spent += call.costUsd();
+                    ledger.calls++;
+                    crossed(ledger, candidates);
+                }
+            }
+        });
+        confirm(candidates);
+    }
+
+    /** Replaces in-memory spend with the sums of stored calls and picks up expectations set on other replicas. */
+    public void reconcile() {
+        List<String> ids;
+        synchronized (this) {
+            ids = new ArrayList<>(ledgers.keySet());
+        }
+        if (ids.isEmpty()) {
+            return;
+        }
+        Map<String, CostStore.Sum> sums = store.batchSums(ids);
+        List<Candidate> candidates = new ArrayList<>();
+        for (CostStore.BatchRow row : store.batches(ids)) {
+            Ledger fresh = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(),
+                    sums.getOrDefault(row.batchId(), CostStore.Sum.ZERO));
+            Ledger kept;
+            synchronized (this) {
+                Ledger old = ledgers.get(row.batchId());
+                if (old == null) {
+                    continue; // evicted meanwhile
+                }
+                if (old.expected == fresh.expected) {
+                    synchronized (old) {
+                        old.spent = fresh.spent;
+                        old.calls = fresh.calls;
+                    }
+                    kept = old;
+                } else {
+                    ledgers.put(row.batchId(), fresh);
+                    kept = fresh;
+                }
+            }
+            synchronized (kept) {
+                crossed(kept, candidates);
+            }
+        }
+        confirm(candidates);
+    }
+
+    /** What a restart does: forgets all batches, then reloads those active within the horizon from stored calls. */
+    public void rebuild() {
+        synchronized (this) {
+            ledgers.clear();
+            unexpected.clear();
+        }
+        List<CostStore.BatchRow> rows = store.recentBatches(clock.instant().minus(config.batchHorizon()),
+                config.maxTrackedBatches());
+        if (rows.isEmpty()) {
+            return;
+        }
+        Map<String, CostStore.Sum> sums = store.batchSums(rows.stream().map(CostStore.BatchRow::batchId).toList());
+        List<Candidate> candidates = new ArrayList<>();
+        // Oldest first, so that the most recent end up the most recently used.
+        for (int i = rows.size() - 1; i >= 0; i--) {
+            CostStore.BatchRow row = rows.get(i);
+            Ledger ledger = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(),
+                    sums.getOrDefault(row.batchId(), CostStore.Sum.ZERO));
+            synchronized (this) {
+                ledgers.put(row.batchId(), ledger);
+            }
+            synchronized (ledger) {
+                crossed(ledger, candidates);
+            }
+        }
+        confirm(candidates);
+    }
+
+    /** Sets a batch's expected cost (idempotent) and answers with its spend so far. */
+    public BatchView put(String batchId, double expectedCostUsd) {
+        CostStore.BatchRow row = store.putBatch(batchId, expectedCostUsd, "api", clock.instant());
+        Ledger ledger = new Ledger(batchId, row.expectedCostUsd(), row.source(),
+                store.batchSums(List.of(batchId)).getOrDefault(batchId, CostStore.Sum.ZERO));
+        synchronized (this) {
+            Ledger old = ledgers.get(batchId);
+            if (old != null && old.expected == ledger.expected) {
+                ledger.fired.addAll(old.fired);
+            }
+            ledgers.put(batchId, ledger);
+            unexpected.remove(batchId);
+        }
+        List<Candidate> candidates = new ArrayList<>();
+        synchronized (ledger) {
+            crossed(ledger, candidates);
+        }
+        confirm(candidates);
+        return view(ledger);
+    }
+
+    public Optional<BatchView> get(String batchId) {
+        Ledger ledger;
+        synchronized (this) {
+            ledger = ledgers.get(batchId);
+        }
+        if (ledger != null) {
+            return Optional.of(view(ledger));
+        }
+        CostStore.Sum sum = store.batchSums(List.of(batchId)).getOrDefault(batchId, CostStore.Sum.ZERO);
+        Optional<CostStore.BatchRow> row = store.batch(batchId);
+        if (row.isEmpty() && sum.calls() == 0) {
+            return Optional.empty();
+        }
+        return Optional.of(row.map(r -> view(new Ledger(batchId, r.expectedCostUsd(), r.source(), sum)))
+                .orElseGet(() -> new BatchView(batchId, null, null, sum.spentUsd(), null, sum.calls(), List.of())));
+    }
+
+    synchronized int tracked() {
+        return ledgers.size();
+    }
+
+    synchronized long evictions() {
+        return ledgers.evictions();
+    }
+
+    private Ledger load(String id, Double metadataExpected) {
+        synchronized (this) {
+            if (metadataExpected == null && unexpected.containsKey(id)) {
+                return null;
+            }
+        }
+        Optional<CostStore.BatchRow> row = store.batch(id);
+        if (row.isEmpty()) {
+            if (metadataExpected == null) {
+                synchronized (this) {
+                    unexpected.put(id, Boolean.TRUE);
+                }
+                return null;
+            }
+            row = Optional.of(store.putBatch(id, metadataExpected, "metadata", clock.instant()));
+        }
+        Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(),
+                store.batchSums(List.of(id)).getOrDefault(id, CostStore.Sum.ZERO));
+        synchronized (this) {
+            ledgers.put(id, ledger);
+            unexpected.remove(id);
+        }
+        return ledger;
+    }
+
+    /** Under the ledger's lock: ratios passed and not yet fired become candidates (marked fired now). */
+    private void crossed(Ledger ledger, List<Candidate> candidates) {
+        for (double ratio : thresholds.fractions()) {
+            if (!ledger.fired.contains(ratio) && ledger.spent > ratio * ledger.expected + CostStore.EPSILON) {
+                ledger.fired.add(ratio);
+                candidates.add(new Candidate(ledger, ratio));
+            }
+        }
+    }
+
+    private void confirm(List<Candidate> candidates) {
+        for (Candidate c : candidates) {
+            Ledger l = c.ledger();
+            boolean keep = false;
+            try {
+                if (store.batchAlerted(l.batchId, l.expected, c.threshold())) {
+                    keep = true;
+                    continue;
+                }
+                Optional<CostStore.Crossing> crossing = store.batchCrossing(l.batchId, c.threshold() * l.expected);
+                if (crossing.isPresent()) {
+                    Severity severity = thresholds.severity(c.threshold());
+                    alerts.batchOverrun(l.batchId, l.expected, l.source, c.threshold(), severity, crossing.get());
+                    keep = true;
+                }
+            } finally {
+                if (!keep) {
+                    synchronized (l) {
+                        l.fired.remove(c.threshold());
+                    }
+                }
+            }
+        }
+    }
+
+    private BatchView view(Ledger ledger) {
+        synchronized (ledger) {
+            return new BatchView(ledger.batchId, ledger.expected, ledger.source, ledger.spent,
+                    ledger.spent / ledger.expected, ledger.calls, List.copyOf(new TreeSet<>(ledger.fired)));
+        }
+    }
+}

@@ -1,0 +1,335 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Severity;
+import io.faultline.web.ApiProblem;
+import io.quarkus.logging.Log;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * {@code budget_exceeded}: spend per team, API key, user or model in the current UTC day or month, accumulated from
+ * ingested calls and replaced by the sums of stored calls at every reconcile. A threshold fires once per budget
+ * amount and period; the crossing is confirmed against stored calls first, so a replica never alerts on a count it
+ * got wrong, and the failure's time is the end of the call that crossed.
+ */
+@ApplicationScoped
+public class BudgetTracker {
+
+    /** A budget as configured or set through the API. */
+    public record Budget(BudgetScope scope, String id, Period period, double amountUsd, List<Double> warnAt,
+            String source) {
+        Key key() {
+            return new Key(scope, id);
+        }
+    }
+
+    /** The spend of a budget in its current period, as the API shows it. */
+    public record BudgetView(String scope, String id, String period, double amountUsd, List<Double> warnAt,
+            String source, Instant periodStart, Instant periodEnd, double spentUsd, double fraction, long calls,
+            List<Double> alerted) {
+    }
+
+    record Key(BudgetScope scope, String id) {
+    }
+
+    /** Spend of one budget in one period. Guarded by itself. */
+    static final class Ledger {
+        final Budget budget;
+        Instant periodStart;
+        double spent;
+        long calls;
+        final Set<Double> fired = new HashSet<>();
+
+        Ledger(Budget budget, Instant periodStart) {
+            this.budget = budget;
+            this.periodStart = periodStart;
+        }
+
+        /** Moves to the period of {@code now}, starting from zero (the next reconcile adds what came early). */
+        void roll(Instant now) {
+            Instant start = budget.period().start(now);
+            if (!start.equals(periodStart)) {
+                periodStart = start;
+                spent = 0;
+                calls = 0;
+                fired.clear();
+            }
+        }
+    }
+
+    record Candidate(Ledger ledger, Instant periodStart, double threshold) {
+    }
+
+    private final CostStore store;
+    private final CostAlerts alerts;
+    private final Clock clock;
+    private final CostConfig config;
+    private final Thresholds severities;
+    private final Map<Key, Budget> configured;
+    private final Map<Key, Ledger> ledgers = new ConcurrentHashMap<>();
+
+    public BudgetTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config) {
+        this.store = store;
+        this.alerts = alerts;
+        this.clock = clock;
+        this.config = config;
+        this.severities = Thresholds.parse("faultline.cost.warn-at", config.warnAt());
+        this.configured = configured(config, severities);
+    }
+
+    /** Budgets from {@code faultline.cost.budgets}; a mistake there stops the start-up with the key named. */
+    static Map<Key, Budget> configured(CostConfig config, Thresholds severities) {
+        Map<Key, Budget> budgets = new LinkedHashMap<>();
+        config.budgets().forEach((name, b) -> {
+            String property = "faultline.cost.budgets.\"" + name + "\"";
+            int colon = name.indexOf(':');
+            BudgetScope scope = colon < 0 ? null : BudgetScope.parse(name.substring(0, colon));
+            if (scope == null || colon == name.length() - 1) {
+                throw new IllegalArgumentException(property + ": the key must be scope:id with scope one of team,"
+                        + " key, user, model");
+            }
+            Period period = Period.parse(b.period());
+            if (period == null) {
+                throw new IllegalArgumentException(property + ".period must be day or month");
+            }
+            if (!(b.amount() > 0) || Double.isInfinite(b.amount())) {
+                throw new IllegalArgumentException(property + ".amount must be a positive number of US dollars");
+            }
+            List<Double> warnAt = b.warnAt().map(BudgetTracker::normalise).orElse(null);
+            if (warnAt != null && (warnAt.isEmpty() || warnAt.get(0) <= 0)) {
+                throw new IllegalArgumentException(property + ".warn-at must list fractions above 0");
+            }
+            Budget budget = new Budget(scope, name.substring(colon + 1), period, b.amount(), warnAt, "config");
+            budgets.put(budget.key(), budget);
+        });
+        return budgets;
+    }
+
+    static List<Double> normalise(List<Double> fractions) {
+        return List.copyOf(new TreeSet<>(fractions));
+    }
+
+    // ---- accumulation
+
+    /** Adds newly stored calls (never resends) to the budgets they fall under. */
+    public void observe(List<LlmCall> calls) {
+        if (ledgers.isEmpty() || calls.isEmpty()) {
+            return;
+        }
+        Instant now = clock.instant();
+        List<LlmCall> ordered = new ArrayList<>(calls);
+        ordered.sort(Comparator.comparing(LlmCall::endedAt));
+        List<Candidate> candidates = new ArrayList<>();
+        for (LlmCall call : ordered) {
+            for (BudgetScope scope : BudgetScope.values()) {
+                String id = scope.keyOf(call);
+                Ledger ledger = id == null ? null : ledgers.get(new Key(scope, id));
+                if (ledger == null) {
+                    continue;
+                }
+                synchronized (ledger) {
+                    ledger.roll(now);
+                    // A call belongs to the period it ended in; late calls of a closed period no longer matter.
+                    if (!ledger.periodStart.equals(ledger.budget.period().start(call.endedAt()))) {
+                        continue;
+                    }
+                    ledger.spent += call.costUsd();
+                    ledger.calls++;
+                    crossed(ledger, candidates);
+                }
+            }
+        }
+        confirm(candidates);
+    }
+
+    /** Replaces in-memory spend with the sums of stored calls, picks up budgets other replicas set, and alerts. */
+    public void reconcile() {
+        loadDefinitions();
+        Instant now = clock.instant();
+        Map<BudgetScope, Map<Period, List<Ledger>>> groups = new HashMap<>();
+        for (Ledger ledger : ledgers.values()) {
+            groups.computeIfAbsent(ledger.budget.scope(), s -> new HashMap<>())
+                    .computeIfAbsent(ledger.budget.period(), p -> new ArrayList<>()).add(ledger);
+        }
+        List<Candidate> candidates = new ArrayList<>();
+        groups.forEach((scope, byPeriod) -> byPeriod.forEach((period, group) -> {
+            Instant start = period.start(now);
+            Map<String, CostStore.Sum> sums = store.budgetSums(scope, group.stream().map(l -> l.budget.id()).toList(),
+                    start, period.end(start));
+            for (Ledger ledger : group) {
+                synchronized (ledger) {
+                    ledger.roll(now);
+                    if (ledger.periodStart.equals(start)) {
+                        CostStore.Sum sum = sums.getOrDefault(ledger.budget.id(), CostStore.Sum.ZERO);
+                        ledger.spent = sum.spentUsd();
+                        ledger.calls = sum.calls();
+                        crossed(ledger, candidates);
+                    }
+                }
+            }
+        }));
+        confirm(candidates);
+    }
+
+    /** What a restart does: forgets all spend, then rebuilds it from stored calls. */
+    public void rebuild() {
+        ledgers.clear();
+        reconcile();
+    }
+
+    // ---- budgets
+
+    public List<BudgetView> list() {
+        return ledgers.values().stream().map(this::view)
+                .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
+    }
+
+    public Optional<BudgetView> get(BudgetScope scope, String id) {
+        return Optional.ofNullable(ledgers.get(new Key(scope, id))).map(this::view);
+    }
+
+    /** Sets a budget (idempotent: the same body twice changes nothing) and answers with its current spend. */
+    public BudgetView put(BudgetScope scope, String id, Period period, double amountUsd, List<Double> warnAt) {
+        Key key = new Key(scope, id);
+        if (!ledgers.containsKey(key) && ledgers.size() >= config.maxBudgets()) {
+            throw new ApiProblem(409, "Too many budgets", "At most " + config.maxBudgets()
+                    + " budgets are tracked (faultline.cost.max-budgets); delete one first.");
+        }
+        List<Double> fractions = warnAt == null ? null : normalise(warnAt);
+        store.putBudget(new CostStore.BudgetRow(scope, id, period, amountUsd, fractions, clock.instant()));
+        Ledger ledger = install(new Budget(scope, id, period, amountUsd, fractions, "api"));
+        load(ledger);
+        return view(ledgers.getOrDefault(key, ledger));
+    }
+
+    /** Removes a budget set through the API; a configured one with the same key takes over again. */
+    public boolean delete(BudgetScope scope, String id) {
+        if (!store.deleteBudget(scope, id)) {
+            return false;
+        }
+        Key key = new Key(scope, id);
+        Budget fallback = configured.get(key);
+        if (fallback == null) {
+            ledgers.remove(key);
+        } else {
+            load(install(fallback));
+        }
+        return true;
+    }
+
+    int tracked() {
+        return ledgers.size();
+    }
+
+    // ---- internals
+
+    private void loadDefinitions() {
+        Map<Key, Budget> wanted = new LinkedHashMap<>(configured);
+        for (CostStore.BudgetRow row : store.budgets()) {
+            if (row.scope() != null && row.period() != null) {
+                Budget b = new Budget(row.scope(), row.scopeId(), row.period(), row.amountUsd(), row.warnAt(), "api");
+                wanted.put(b.key(), b);
+            }
+        }
+        ledgers.keySet().retainAll(wanted.keySet());
+        int room = config.maxBudgets();
+        for (Budget budget : wanted.values()) {
+            if (room-- <= 0) {
+                Log.warnf("More than %d budgets: the rest are not tracked (faultline.cost.max-budgets)",
+                        config.maxBudgets());
+                break;
+            }
+            install(budget);
+        }
+    }
+
+    /** Keeps the ledger of an unchanged budget; a changed one starts a fresh ledger (its alerts re-arm). */
+    private Ledger install(Budget budget) {
+        return ledgers.compute(budget.key(), (k, existing) -> existing != null && existing.budget.equals(budget)
+                ? existing : new Ledger(budget, budget.period().start(clock.instant())));
+    }
+
+    private void load(Ledger ledger) {
+        Instant now = clock.instant();
+        Instant start = ledger.budget.period().start(now);
+        CostStore.Sum sum = store.budgetSums(ledger.budget.scope(), List.of(ledger.budget.id()), start,
+                ledger.budget.period().end(start)).getOrDefault(ledger.budget.id(), CostStore.Sum.ZERO);
+        List<Candidate> candidates = new ArrayList<>();
+        synchronized (ledger) {
+            ledger.roll(now);
+            ledger.spent = sum.spentUsd();
+            ledger.calls = sum.calls();
+            crossed(ledger, candidates);
+        }
+        confirm(candidates);
+    }
+
+    private List<Double> fractions(Budget budget) {
+        return budget.warnAt() != null ? budget.warnAt() : severities.fractions();
+    }
+
+    /** Under the ledger's lock: thresholds reached and not yet fired become candidates (marked fired now). */
+    private void crossed(Ledger ledger, List<Candidate> candidates) {
+        for (double fraction : fractions(ledger.budget)) {
+            if (!ledger.fired.contains(fraction)
+                    && ledger.spent >= fraction * ledger.budget.amountUsd() - CostStore.EPSILON) {
+                ledger.fired.add(fraction);
+                candidates.add(new Candidate(ledger, ledger.periodStart, fraction));
+            }
+        }
+    }
+
+    /** Outside any lock: checks each candidate against stored calls and raises it once. */
+    private void confirm(List<Candidate> candidates) {
+        for (Candidate c : candidates) {
+            Budget b = c.ledger().budget;
+            boolean keep = false;
+            try {
+                if (store.budgetAlerted(b.scope(), b.id(), b.period(), c.periodStart(), b.amountUsd(), c.threshold())) {
+                    keep = true;
+                    continue;
+                }
+                Optional<CostStore.Crossing> crossing = store.budgetCrossing(b.scope(), b.id(), c.periodStart(),
+                        b.period().end(c.periodStart()), c.threshold() * b.amountUsd());
+                if (crossing.isPresent()) {
+                    Severity severity = severities.severity(c.threshold());
+                    alerts.budgetExceeded(b, c.periodStart(), c.threshold(), severity, crossing.get());
+                    keep = true;
+                }
+            } finally {
+                if (!keep) {
+                    // Not confirmed (or the database failed): let a later call or the reconcile try again.
+                    synchronized (c.ledger()) {
+                        if (c.ledger().periodStart.equals(c.periodStart())) {
+                            c.ledger().fired.remove(c.threshold());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private BudgetView view(Ledger ledger) {
+        synchronized (ledger) {
+            ledger.roll(clock.instant());
+            Budget b = ledger.budget;
+            return new BudgetView(b.scope().code(), b.id(), b.period().code(), b.amountUsd(), fractions(b), b.source(),
+                    ledger.periodStart, b.period().end(ledger.periodStart), ledger.spent,
+                    ledger.spent / b.amountUsd(), ledger.calls, List.copyOf(new TreeSet<>(ledger.fired)));
+        }
+    }
+}

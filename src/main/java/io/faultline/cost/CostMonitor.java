@@ -1,0 +1,81 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+
+/**
+ * Entry point of the cost detectors: ingest hands it every newly stored call; at start-up and every
+ * {@code faultline.cost.reconcile-interval} it rebuilds spend from stored calls. Every replica reconciles its own
+ * memory (no advisory lock: each needs the sums); the alert tables keep a threshold from firing twice.
+ */
+@Singleton
+public class CostMonitor {
+
+    private final BudgetTracker budgets;
+    private final BatchTracker batches;
+    private final Counter observeFailures;
+    private final Counter reconcileFailures;
+
+    public CostMonitor(BudgetTracker budgets, BatchTracker batches, MeterRegistry registry) {
+        this.budgets = budgets;
+        this.batches = batches;
+        this.observeFailures = Counter.builder("faultline.cost.observe.failures")
+                .description("Ingest batches whose cost accounting failed (the next reconcile catches up)")
+                .register(registry);
+        this.reconcileFailures = Counter.builder("faultline.cost.reconcile.failures")
+                .description("Budget and batch reconciles that failed").register(registry);
+        Gauge.builder("faultline.cost.tracked.budgets", budgets, BudgetTracker::tracked)
+                .description("Budgets whose spend is tracked").register(registry);
+        Gauge.builder("faultline.cost.tracked.batches", batches, BatchTracker::tracked)
+                .description("Batches whose spend is tracked in memory").register(registry);
+    }
+
+    /** Never throws: ingest has already committed these calls, and a reconcile recounts them. */
+    public void observe(List<LlmCall> inserted) {
+        if (inserted.isEmpty()) {
+            return;
+        }
+        try {
+            budgets.observe(inserted);
+            batches.observe(inserted);
+        } catch (RuntimeException e) {
+            observeFailures.increment();
+            Log.errorf(e, "Cost accounting of %d calls failed; the next reconcile recounts them", inserted.size());
+        }
+    }
+
+    void onStart(@Observes StartupEvent start) {
+        try {
+            budgets.rebuild();
+            batches.rebuild();
+        } catch (RuntimeException e) {
+            reconcileFailures.increment();
+            Log.errorf(e, "Rebuilding budget and batch spend failed; the reconcile retries");
+        }
+    }
+
+    @Scheduled(every = "{faultline.cost.reconcile-interval}", delayed = "{faultline.cost.reconcile-interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        try {
+            reconcile();
+        } catch (RuntimeException e) {
+            reconcileFailures.increment();
+            Log.errorf(e, "Budget and batch reconcile failed");
+        }
+    }
+
+    public void reconcile() {
+        budgets.reconcile();
+        batches.reconcile();
+    }
+}

@@ -1,0 +1,317 @@
+package io.faultline.cost;
+
+import io.agroal.api.AgroalDataSource;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * SQL of the cost detectors: spend summed from {@code llm_calls} (the source of truth every replica shares), the
+ * budgets and batches set through the API, and the thresholds that already fired.
+ */
+@ApplicationScoped
+public class CostStore {
+
+    /** Must match the expression of the {@code llm_calls_batch} index (V8). */
+    static final String BATCH_ID = "coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id')";
+    /** Calls are attributed to a period by their end; this slack lets the partition key prune without losing any. */
+    private static final Duration CALL_SLACK = Duration.ofDays(1);
+    /** Sums of doubles drift in the last bits: a crossing is judged with this tolerance. */
+    static final double EPSILON = 1e-9;
+
+    private final AgroalDataSource dataSource;
+
+    public CostStore(AgroalDataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** Spend and number of calls. */
+    public record Sum(double spentUsd, long calls) {
+        static final Sum ZERO = new Sum(0, 0);
+    }
+
+    /** The call at which the running spend passed a limit, and the spend and call count at that call. */
+    public record Crossing(Instant endedAt, String callId, double spentUsd, long calls, String model,
+            String modelGroup, String userRef, String teamId) {
+    }
+
+    public record BudgetRow(BudgetScope scope, String scopeId, Period period, double amountUsd, List<Double> warnAt,
+            Instant updatedAt) {
+    }
+
+    public record BatchRow(String batchId, double expectedCostUsd, String source, Instant updatedAt) {
+    }
+
+    // ---- spend
+
+    public Map<String, Sum> budgetSums(BudgetScope scope, Collection<String> ids, Instant from, Instant to) {
+        String sql = "select " + scope.column + " k, sum(cost_usd), count(*) from llm_calls where " + scope.column
+                + " = any(?) and started_at >= ? and started_at < ? and ended_at >= ? and ended_at < ? group by k";
+        return query(sql, (c, st) -> {
+            st.setArray(1, c.createArrayOf("text", ids.toArray()));
+            st.setTimestamp(2, Timestamp.from(from.minus(CALL_SLACK)));
+            st.setTimestamp(3, Timestamp.from(to));
+            st.setTimestamp(4, Timestamp.from(from));
+            st.setTimestamp(5, Timestamp.from(to));
+        }, CostStore::sums);
+    }
+
+    /** The first call (by end time) at which the scope's spend in the period reached {@code limit}. */
+    public Optional<Crossing> budgetCrossing(BudgetScope scope, String id, Instant from, Instant to, double limit) {
+        String calls = "select ended_at, call_id, cost_usd, model, model_group, user_ref, team_id from llm_calls where "
+                + scope.column + " = ? and started_at >= ? and started_at < ? and ended_at >= ? and ended_at < ?";
+        return crossing(calls, ">=", limit - EPSILON, 6, st -> {
+            st.setString(1, id);
+            st.setTimestamp(2, Timestamp.from(from.minus(CALL_SLACK)));
+            st.setTimestamp(3, Timestamp.from(to));
+            st.setTimestamp(4, Timestamp.from(from));
+            st.setTimestamp(5, Timestamp.from(to));
+        });
+    }
+
+    public List<BatchRow> batches(Collection<String> ids) {
+        return query("select batch_id, expected_cost_usd, source, updated_at from batches where batch_id = any(?)",
+                (c, st) -> st.setArray(1, c.createArrayOf("text", ids.toArray())), CostStore::batchRows);
+    }
+
+    public Map<String, Sum> batchSums(Collection<String> ids) {
+        String sql = "select " + BATCH_ID + " k, sum(cost_usd), count(*) from llm_calls where " + BATCH_ID
+                + " = any(?) group by k";
+        return query(sql, (c, st) -> st.setArray(1, c.createArrayOf("text", ids.toArray())), CostStore::sums);
+    }
+
+    /** The first call (by end time) at which the batch's spend went past {@code limit}. */
+    public Optional<Crossing> batchCrossing(String batchId, double limit) {
+        String calls = "select ended_at, call_id, cost_usd, model, model_group, user_ref, team_id from llm_calls where "
+                + BATCH_ID + " = ?";
+        return crossing(calls, ">", limit + EPSILON, 2, st -> st.setString(1, batchId));
+    }
+
+    private Optional<Crossing> crossing(String calls, String op, double limit, int limitIndex, Binder binder) {
+        String sql = "select ended_at, call_id, spent, n, model, model_group, user_ref, team_id from (select *,"
+                + " sum(cost_usd) over w spent, count(*) over w n from (" + calls + ") c"
+                + " window w as (order by ended_at, call_id)) r where spent " + op + " ? order by ended_at, call_id"
+                + " limit 1";
+        List<Crossing> found = query(sql, (c, st) -> {
+            binder.bind(st);
+            st.setDouble(limitIndex, limit);
+        }, rs -> {
+            List<Crossing> list = new ArrayList<>(1);
+            while (rs.next()) {
+                list.add(new Crossing(rs.getTimestamp(1).toInstant(), rs.getString(2), rs.getDouble(3), rs.getLong(4),
+                        rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8)));
+            }
+            return list;
+        });
+        return found.stream().findFirst();
+    }
+
+    // ---- thresholds that fired
+
+    public boolean budgetAlerted(BudgetScope scope, String id, Period period, Instant periodStart, double amount,
+            double threshold) {
+        return query("select 1 from budget_alerts where scope = ? and scope_id = ? and period = ? and period_start = ?"
+                + " and amount_usd = ? and threshold = ?", (c, st) -> {
+                    st.setString(1, scope.code());
+                    st.setString(2, id);
+                    st.setString(3, period.code());
+                    st.setTimestamp(4, Timestamp.from(periodStart));
+                    st.setDouble(5, amount);
+                    st.setDouble(6, threshold);
+                }, ResultSet::next);
+    }
+
+    /** True when this call recorded the alert, false when it had fired already (here or on another replica). */
+    public boolean recordBudgetAlert(Connection c, BudgetScope scope, String id, Period period, Instant periodStart,
+            double amount, double threshold, Crossing crossing, UUID failureId) throws SQLException {
+        return update(c, "insert into budget_alerts (scope, scope_id, period, period_start, amount_usd, threshold,"
+                + " spent_usd, crossed_at, failure_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing", st -> {
+                    st.setString(1, scope.code());
+                    st.setString(2, id);
+                    st.setString(3, period.code());
+                    st.setTimestamp(4, Timestamp.from(periodStart));
+                    st.setDouble(5, amount);
+                    st.setDouble(6, threshold);
+                    st.setDouble(7, crossing.spentUsd());
+                    st.setTimestamp(8, Timestamp.from(crossing.endedAt()));
+                    st.setObject(9, failureId);
+                }) == 1;
+    }
+
+    public boolean batchAlerted(String batchId, double expected, double threshold) {
+        return query("select 1 from batch_alerts where batch_id = ? and expected_cost_usd = ? and threshold = ?",
+                (c, st) -> {
+                    st.setString(1, batchId);
+                    st.setDouble(2, expected);
+                    st.setDouble(3, threshold);
+                }, ResultSet::next);
+    }
+
+    public boolean recordBatchAlert(Connection c, String batchId, double expected, double threshold,
+            Crossing crossing, UUID failureId) throws SQLException {
+        return update(c, "insert into batch_alerts (batch_id, expected_cost_usd, threshold, spent_usd, crossed_at,"
+                + " failure_id) values (?, ?, ?, ?, ?, ?) on conflict do nothing", st -> {
+                    st.setString(1, batchId);
+                    st.setDouble(2, expected);
+                    st.setDouble(3, threshold);
+                    st.setDouble(4, crossing.spentUsd());
+                    st.setTimestamp(5, Timestamp.from(crossing.endedAt()));
+                    st.setObject(6, failureId);
+                }) == 1;
+    }
+
+    // ---- budgets and batches set through the API
+
+    public List<BudgetRow> budgets() {
+        return query("select scope, scope_id, period, amount_usd, warn_at, updated_at from budgets", (c, st) -> {
+        }, rs -> {
+            List<BudgetRow> rows = new ArrayList<>();
+            while (rs.next()) {
+                Array warn = rs.getArray(5);
+                List<Double> warnAt = null;
+                if (warn != null) {
+                    warnAt = new ArrayList<>();
+                    for (Object o : (Object[]) warn.getArray()) {
+                        warnAt.add(((Number) o).doubleValue());
+                    }
+                }
+                rows.add(new BudgetRow(BudgetScope.parse(rs.getString(1)), rs.getString(2),
+                        Period.parse(rs.getString(3)), rs.getDouble(4), warnAt, rs.getTimestamp(6).toInstant()));
+            }
+            return rows;
+        });
+    }
+
+    public void putBudget(BudgetRow row) {
+        update("insert into budgets (scope, scope_id, period, amount_usd, warn_at, updated_at) values (?, ?, ?, ?, ?, ?)"
+                + " on conflict (scope, scope_id) do update set period = excluded.period, amount_usd ="
+                + " excluded.amount_usd, warn_at = excluded.warn_at, updated_at = excluded.updated_at", st -> {
+                    st.setString(1, row.scope().code());
+                    st.setString(2, row.scopeId());
+                    st.setString(3, row.period().code());
+                    st.setDouble(4, row.amountUsd());
+                    st.setArray(5, row.warnAt() == null ? null
+                            : st.getConnection().createArrayOf("float8", row.warnAt().toArray()));
+                    st.setTimestamp(6, Timestamp.from(row.updatedAt()));
+                });
+    }
+
+    public boolean deleteBudget(BudgetScope scope, String id) {
+        return update("delete from budgets where scope = ? and scope_id = ?", st -> {
+            st.setString(1, scope.code());
+            st.setString(2, id);
+        }) == 1;
+    }
+
+    public Optional<BatchRow> batch(String batchId) {
+        List<BatchRow> rows = query("select batch_id, expected_cost_usd, source, updated_at from batches"
+                + " where batch_id = ?", (c, st) -> st.setString(1, batchId), CostStore::batchRows);
+        return rows.stream().findFirst();
+    }
+
+    public List<BatchRow> recentBatches(Instant since, int limit) {
+        return query("select batch_id, expected_cost_usd, source, updated_at from batches where updated_at >= ?"
+                + " order by updated_at desc limit ?", (c, st) -> {
+                    st.setTimestamp(1, Timestamp.from(since));
+                    st.setInt(2, limit);
+                }, CostStore::batchRows);
+    }
+
+    /**
+     * Stores a batch's expected cost and returns the row that holds: one from the API replaces any; one from metadata
+     * only fills a gap, so that the first call's figure, or the operator's, stays.
+     */
+    public BatchRow putBatch(String batchId, double expected, String source, Instant now) {
+        String conflict = source.equals("api")
+                ? "do update set expected_cost_usd = excluded.expected_cost_usd, source = excluded.source,"
+                        + " updated_at = excluded.updated_at"
+                : "do nothing";
+        update("insert into batches (batch_id, expected_cost_usd, source, created_at, updated_at)"
+                + " values (?, ?, ?, ?, ?) on conflict (batch_id) " + conflict, st -> {
+                    st.setString(1, batchId);
+                    st.setDouble(2, expected);
+                    st.setString(3, source);
+                    st.setTimestamp(4, Timestamp.from(now));
+                    st.setTimestamp(5, Timestamp.from(now));
+                });
+        return batch(batchId).orElseThrow();
+    }
+
+    // ---- plumbing
+
+    private interface Setter {
+        void set(Connection c, PreparedStatement st) throws SQLException;
+    }
+
+    private interface Binder {
+        void bind(PreparedStatement st) throws SQLException;
+    }
+
+    private interface Reader<T> {
+        T read(ResultSet rs) throws SQLException;
+    }
+
+    private <T> T query(String sql, Setter setter, Reader<T> reader) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            setter.set(c, st);
+            try (ResultSet rs = st.executeQuery()) {
+                return reader.read(rs);
+            }
+        } catch (SQLException e) {
+            throw new CostStoreException(e);
+        }
+    }
+
+    private static int update(Connection c, String sql, Binder binder) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(sql)) {
+            binder.bind(st);
+            return st.executeUpdate();
+        }
+    }
+
+    private int update(String sql, Binder binder) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            binder.bind(st);
+            return st.executeUpdate();
+        } catch (SQLException e) {
+            throw new CostStoreException(e);
+        }
+    }
+
+    private static Map<String, Sum> sums(ResultSet rs) throws SQLException {
+        Map<String, Sum> sums = new HashMap<>();
+        while (rs.next()) {
+            sums.put(rs.getString(1), new Sum(rs.getDouble(2), rs.getLong(3)));
+        }
+        return sums;
+    }
+
+    private static List<BatchRow> batchRows(ResultSet rs) throws SQLException {
+        List<BatchRow> rows = new ArrayList<>();
+        while (rs.next()) {
+            rows.add(new BatchRow(rs.getString(1), rs.getDouble(2), rs.getString(3), rs.getTimestamp(4).toInstant()));
+        }
+        return rows;
+    }
+
+    /** A database error of the cost detectors; callers on the ingest path log it and leave it to reconcile. */
+    public static class CostStoreException extends RuntimeException {
+        CostStoreException(SQLException cause) {
+            super("cost store: " + cause.getMessage(), cause);
+        }
+    }
+}

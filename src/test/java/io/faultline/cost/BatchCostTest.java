@@ -1,0 +1,163 @@
+package io.faultline.cost;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.empty;
+import static org.hamcrest.Matchers.equalTo;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BatchCostTest {
+
+    private static final String PROBLEM = "application/problem+json";
+    private static final Instant T0 = Instant.parse("2031-06-02T14:00:00Z");
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    BatchTracker batches;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    static ValidatableResponse put(String id, String body) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                .contentType(ContentType.JSON).body(body).when().put("/api/v1/batches/" + id).then().log()
+                .ifValidationFails();
+    }
+
+    @Test
+    void a_batch_past_its_expected_cost_from_metadata_is_P3_and_past_twice_P2() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        Map<String, Object> meta = Map.of("batch_id", batch, "batch_expected_cost_usd", 5.0);
+
+        // 5 × $1.00 = exactly the expected $5.00: not past it.
+        CostCalls.ingest(5, T0, at -> CostCalls.batchCall(team, meta, 1.0, at));
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(5.0f))
+                .body("expectedSource", equalTo("metadata")).body("spentUsd", equalTo(5.0f))
+                .body("ratio", equalTo(1.0f)).body("calls", equalTo(5)).body("alerted", empty());
+
+        Instant over = CostCalls.ingest(1, T0.plus(Duration.ofMinutes(5)), at -> CostCalls.batchCall(team, meta, 1.0,
+                at));
+        JsonPath p3 = CostCalls.failures(batch);
+        assertThat(p3.getList("items")).hasSize(1);
+        assertThat(p3.getString("items[0].type")).isEqualTo("batch_cost_overrun");
+        assertThat(p3.getString("items[0].severity")).isEqualTo("P3");
+        assertThat(p3.getString("items[0].provider")).isEqualTo("batch");
+        assertThat(Instant.parse(p3.getString("items[0].firstSeen"))).isEqualTo(over);
+        assertThat(p3.getMap("items[0].evidence")).containsEntry("batch_id", batch)
+                .containsEntry("expected_cost_usd", 5.0f).containsEntry("spent_usd", 6.0f)
+                .containsEntry("ratio", 1.2f).containsEntry("threshold", 1.0f).containsEntry("calls", 6)
+                .containsEntry("expected_source", "metadata");
+
+        // Up to exactly twice the expectation: nothing new. One more: P2.
+        clock.advance(Duration.ofHours(1));
+        Instant later = T0.plus(Duration.ofHours(1));
+        CostCalls.ingest(4, later, at -> CostCalls.batchCall(team, meta, 1.0, at));
+        assertThat(CostCalls.failures(batch).getList("items")).hasSize(1);
+        Instant twice = CostCalls.ingest(1, later.plus(Duration.ofMinutes(4)), at -> CostCalls.batchCall(team, meta,
+                1.0, at));
+        JsonPath p2 = JsonPath.from(Api.failures("deployment=" + batch + "&severity=P2").statusCode(200).extract()
+                .asString());
+        assertThat(p2.getList("items")).hasSize(1);
+        assertThat(Instant.parse(p2.getString("items[0].firstSeen"))).isEqualTo(twice);
+        assertThat(p2.getMap("items[0].evidence")).containsEntry("spent_usd", 11.0f).containsEntry("ratio", 2.2f)
+                .containsEntry("threshold", 2.0f).containsEntry("calls", 11);
+    }
+
+    @Test
+    void an_expectation_set_through_the_api_counts_job_id_calls_and_survives_a_restart() {
+        clock.set(T0);
+        String batch = "nightly-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        put(batch, "{\"expectedCostUsd\": 2.0}").statusCode(200).body("batchId", equalTo(batch))
+                .body("expectedSource", equalTo("api")).body("spentUsd", equalTo(0.0f));
+        Map<String, Object> meta = Map.of("job_id", batch);
+        CostCalls.ingest(4, T0, at -> CostCalls.batchCall(team, meta, 0.5, at)); // $2.00: not past
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+
+        batches.rebuild();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("spentUsd", equalTo(2.0f))
+                .body("calls", equalTo(4));
+
+        Instant over = CostCalls.ingest(1, T0.plus(Duration.ofMinutes(4)), at -> CostCalls.batchCall(team, meta, 0.5,
+                at));
+        JsonPath failures = CostCalls.failures(batch);
+        assertThat(failures.getList("items")).hasSize(1);
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(over);
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("expected_source", "api");
+
+        // A restart after the alert does not raise it again; nor does re-sending the same PUT.
+        batches.rebuild();
+        put(batch, "{\"expectedCostUsd\": 2.0}").statusCode(200).body("alerted", contains(1.0f));
+        assertThat(CostCalls.failures(batch).getLong("items[0].occurrences")).isEqualTo(1);
+    }
+
+    @Test
+    void the_api_expectation_overrides_the_metadata_one() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        Map<String, Object> meta = Map.of("batch_id", batch, "batch_expected_cost_usd", 1.0);
+        CostCalls.ingest(1, T0, at -> CostCalls.batchCall(team, meta, 0.9, at));
+        put(batch, "{\"expectedCostUsd\": 10}").statusCode(200).body("expectedCostUsd", equalTo(10.0f));
+        CostCalls.ingest(2, T0.plus(Duration.ofMinutes(1)), at -> CostCalls.batchCall(team, meta, 0.9, at));
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().body("spentUsd", equalTo(2.7f))
+                .body("expectedSource", equalTo("api"));
+    }
+
+    @Test
+    void untagged_calls_and_batches_without_expectation_raise_nothing() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        CostCalls.ingest(3, T0, at -> CostCalls.batchCall("t", Map.of("batch_id", batch), 50.0, at));
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("spentUsd", equalTo(150.0f))
+                .body("expectedCostUsd", equalTo(null));
+        given().when().get("/api/v1/batches/no-such-" + UUID.randomUUID()).then().statusCode(404)
+                .contentType(PROBLEM);
+    }
+
+    @Test
+    void bad_bodies_are_problems_that_name_the_field_and_writes_need_the_key() {
+        String batch = "job-" + UUID.randomUUID();
+        put(batch, "{\"expectedCostUsd\": 0}").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("expectedCostUsd"));
+        put(batch, "{\"expectedCostUsd\": \"12\"}").statusCode(400).body("errors[0].field",
+                equalTo("expectedCostUsd"));
+        put(batch, "{\"expected\": 3}").statusCode(400).body("errors[0].field", equalTo("expected"));
+        put(batch, "{").statusCode(400).contentType(PROBLEM);
+        put("x".repeat(201), "{\"expectedCostUsd\": 1}").statusCode(400).body("errors[0].field", equalTo("id"));
+        given().contentType(ContentType.JSON).body("{\"expectedCostUsd\": 1}").when().put("/api/v1/batches/" + batch)
+                .then().statusCode(401).contentType(PROBLEM);
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(404);
+    }
+}

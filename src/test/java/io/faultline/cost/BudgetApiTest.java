@@ -1,0 +1,241 @@
+package io.faultline.cost;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BudgetApiTest {
+
+    private static final String PROBLEM = "application/problem+json";
+    private static final Instant T0 = Instant.parse("2031-05-14T09:00:00Z");
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    BudgetTracker budgets;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    static ValidatableResponse put(String scope, String id, String body) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                .contentType(ContentType.JSON).body(body).when().put("/api/v1/budgets/" + scope + "/" + id).then()
+                .log().ifValidationFails();
+    }
+
+    static String team() {
+        return "team-" + UUID.randomUUID();
+    }
+
+    @Test
+    void crossing_80_percent_raises_one_P3_and_crossing_100_percent_one_P2_at_the_crossing_calls() {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"month\",\"amountUsd\":10}").statusCode(200)
+                .body("spentUsd", equalTo(0.0f)).body("warnAt", contains(0.8f, 1.0f));
+
+        // 15 × $0.50 = $7.50: just under 80%.
+        Instant start = T0;
+        CostCalls.ingest(15, start, at -> CostCalls.call(team, 0.5, at));
+        assertThat(CostCalls.failures("team:" + team).getList("items")).isEmpty();
+
+        // The 16th reaches $8.00 = 80%.
+        Instant crossing = CostCalls.ingest(1, start.plus(Duration.ofMinutes(15)), at -> CostCalls.call(team, 0.5,
+                at));
+        JsonPath p3 = CostCalls.failures("team:" + team);
+        assertThat(p3.getList("items")).hasSize(1);
+        assertThat(p3.getString("items[0].type")).isEqualTo("budget_exceeded");
+        assertThat(p3.getString("items[0].category")).isEqualTo("COST");
+        assertThat(p3.getString("items[0].severity")).isEqualTo("P3");
+        assertThat(p3.getString("items[0].provider")).isEqualTo("budget");
+        assertThat(Instant.parse(p3.getString("items[0].firstSeen"))).isEqualTo(crossing);
+        Map<String, Object> evidence = p3.getMap("items[0].evidence");
+        assertThat(evidence).containsEntry("scope", "team").containsEntry("scope_id", team)
+                .containsEntry("period", "month").containsEntry("period_start", "2031-05-01T00:00:00Z")
+                .containsEntry("spent_usd", 8.0f).containsEntry("budget_usd", 10.0f)
+                .containsEntry("fraction", 0.8f).containsEntry("threshold", 0.8f).containsEntry("calls", 16);
+
+        // An hour later, 3 more reach $9.50: still under 100%, nothing new.
+        clock.advance(Duration.ofHours(1));
+        Instant later = T0.plus(Duration.ofHours(1));
+        CostCalls.ingest(3, later, at -> CostCalls.call(team, 0.5, at));
+        assertThat(CostCalls.failures("team:" + team).getList("items")).hasSize(1);
+
+        // The next one reaches $10.00.
+        Instant full = CostCalls.ingest(1, later.plus(Duration.ofMinutes(3)), at -> CostCalls.call(team, 0.5, at));
+        JsonPath p2 = JsonPath.from(Api.failures("deployment=team:" + team + "&severity=P2").statusCode(200)
+                .extract().asString());
+        assertThat(p2.getList("items")).hasSize(1);
+        assertThat(Instant.parse(p2.getString("items[0].firstSeen"))).isEqualTo(full);
+        assertThat(p2.getMap("items[0].evidence")).containsEntry("threshold", 1.0f)
+                .containsEntry("spent_usd", 10.0f).containsEntry("calls", 20);
+        assertThat(p2.getString("items[0].impactScope.team_id")).isEqualTo(team);
+
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(200).body("spentUsd", equalTo(10.0f))
+                .body("fraction", equalTo(1.0f)).body("calls", equalTo(20)).body("alerted", contains(0.8f, 1.0f))
+                .body("periodStart", equalTo("2031-05-01T00:00:00Z")).body("source", equalTo("api"));
+    }
+
+    @Test
+    void a_restart_rebuilds_spend_from_stored_calls_and_does_not_alert_again() {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":5}").statusCode(200);
+        CostCalls.ingest(9, T0, at -> CostCalls.call(team, 0.5, at)); // $4.50 = 90%
+        assertThat(CostCalls.failures("team:" + team).getList("items")).hasSize(1);
+
+        budgets.rebuild();
+
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(200).body("spentUsd", equalTo(4.5f))
+                .body("calls", equalTo(9)).body("alerted", contains(0.8f));
+        JsonPath after = CostCalls.failures("team:" + team);
+        assertThat(after.getList("items")).hasSize(1);
+        assertThat(after.getLong("items[0].occurrences")).isEqualTo(1);
+
+        // Accumulation continues from the rebuilt spend: one more call reaches 100%.
+        CostCalls.ingest(1, T0.plus(Duration.ofMinutes(9)), at -> CostCalls.call(team, 0.5, at));
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(5.0f))
+                .body("alerted", contains(0.8f, 1.0f));
+    }
+
+    @Test
+    void a_new_day_starts_from_zero_and_warns_again() {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":2}").statusCode(200);
+        CostCalls.ingest(3, T0, at -> CostCalls.call(team, 0.5, at)); // $1.50 of $2: under 80%
+        Instant nextDay = Instant.parse("2031-05-15T00:30:00Z");
+        clock.set(nextDay);
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(0.0f))
+                .body("periodStart", equalTo("2031-05-15T00:00:00Z"));
+        CostCalls.ingest(3, nextDay, at -> CostCalls.call(team, 0.5, at));
+        assertThat(CostCalls.failures("team:" + team).getList("items")).isEmpty();
+
+        // $2.00 crosses both thresholds with one call: one episode, raised to P2.
+        Instant crossing = CostCalls.ingest(1, nextDay.plus(Duration.ofMinutes(3)), at -> CostCalls.call(team, 0.5,
+                at));
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getList("items")).hasSize(1);
+        assertThat(failures.getString("items[0].severity")).isEqualTo("P2");
+        assertThat(failures.getLong("items[0].occurrences")).isEqualTo(2);
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(crossing);
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("period_start", "2031-05-15T00:00:00Z");
+    }
+
+    @Test
+    void a_budget_set_below_what_was_already_spent_alerts_at_the_call_that_crossed() {
+        clock.set(T0);
+        String team = team();
+        Instant end = CostCalls.ingest(4, T0, at -> CostCalls.call(team, 1.0, at)); // $4 before any budget
+        put("team", team, "{\"period\":\"month\",\"amountUsd\":5,\"warnAt\":[0.5]}").statusCode(200)
+                .body("spentUsd", equalTo(4.0f)).body("alerted", contains(0.5f));
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getList("items")).hasSize(1);
+        // $2.50 is reached by the third call, not by the PUT.
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen")))
+                .isEqualTo(end.minus(Duration.ofMinutes(1)));
+        assertThat(failures.getString("items[0].severity")).isEqualTo("P4");
+
+        // The same PUT again is a no-op: no second failure.
+        put("team", team, "{\"period\":\"month\",\"amountUsd\":5,\"warnAt\":[0.5]}").statusCode(200);
+        assertThat(CostCalls.failures("team:" + team).getLong("items[0].occurrences")).isEqualTo(1);
+    }
+
+    @Test
+    void a_configured_budget_is_listed_and_watched() {
+        clock.set(T0);
+        String team = "configured-budget-test";
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(200).body("source", equalTo("config"))
+                .body("amountUsd", equalTo(2.0f)).body("period", equalTo("day"));
+        CostCalls.ingest(4, T0, at -> CostCalls.call(team, 0.5, at));
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getString("items[0].severity")).isEqualTo("P2");
+        assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
+                .getList("findAll { it.id == '" + team + "' }.source")).containsExactly("config");
+    }
+
+    @Test
+    void budgets_by_key_user_and_model_count_only_their_calls() {
+        clock.set(T0);
+        String user = "user-" + UUID.randomUUID();
+        put("user", user, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team(), 0.3, at).user(user));
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team(), 0.3, at)); // other users
+        given().when().get("/api/v1/budgets/user/" + user).then().body("spentUsd", equalTo(0.6f))
+                .body("calls", equalTo(2));
+    }
+
+    @Test
+    void bad_bodies_are_problems_that_name_the_field() {
+        String team = team();
+        put("team", team, "{\"period\":\"week\",\"amountUsd\":1}").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("period"));
+        put("team", team, "{\"amountUsd\":1}").statusCode(400).body("errors[0].field", equalTo("period"));
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":-1}").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("amountUsd"));
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":\"ten\"}").statusCode(400)
+                .body("errors[0].field", equalTo("amountUsd"));
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":1,\"warnAt\":[0]}").statusCode(400)
+                .body("errors[0].field", equalTo("warnAt"));
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":1,\"warnAt\":0.8}").statusCode(400)
+                .body("errors[0].field", equalTo("warnAt"));
+        put("team", team, "{\"period\":\"day\",\"amount\":1}").statusCode(400).body("errors[0].field",
+                equalTo("amount"));
+        put("org", team, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("scope"));
+        put("team", team, "{\"period\":").statusCode(400).contentType(PROBLEM)
+                .body("title", equalTo("Malformed JSON"));
+        put("team", team, "[]").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("$"));
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(404).contentType(PROBLEM)
+                .body("detail", containsString(team));
+        given().when().get("/api/v1/budgets/galaxy/x").then().statusCode(400).body("errors[0].field",
+                equalTo("scope"));
+    }
+
+    @Test
+    void writes_need_the_api_key() {
+        String team = team();
+        given().contentType(ContentType.JSON).body("{\"period\":\"day\",\"amountUsd\":1}").when()
+                .put("/api/v1/budgets/team/" + team).then().statusCode(401).contentType(PROBLEM);
+        given().when().delete("/api/v1/budgets/team/" + team).then().statusCode(401);
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(404);
+    }
+
+    @Test
+    void delete_removes_a_budget() {
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/budgets/team/" + team).then()
+                .statusCode(204);
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(404);
+        assertThat(List.of(budgets.get(BudgetScope.TEAM, team))).allMatch(java.util.Optional::isEmpty);
+    }
+}

@@ -1,0 +1,174 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.faultline.taxonomy.Severity;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CostUnitTest {
+
+    private static final Instant NOW = Instant.parse("2031-02-28T23:59:59Z");
+
+    @Test
+    void the_lru_keeps_at_most_its_capacity_and_evicts_the_least_recently_used() {
+        BoundedLru<String, Integer> lru = new BoundedLru<>(2);
+        lru.put("a", 1);
+        lru.put("b", 2);
+        lru.get("a");
+        lru.put("c", 3);
+        assertThat(lru).containsOnlyKeys("a", "c");
+        assertThat(lru.evictions()).isEqualTo(1);
+    }
+
+    @Test
+    void thresholds_map_a_fraction_to_the_severity_at_or_below_it() {
+        Thresholds t = Thresholds.parse("k", List.of("0.8:P3", "1.0:p2"));
+        assertThat(t.fractions()).containsExactly(0.8, 1.0);
+        assertThat(t.severity(0.5)).isEqualTo(Severity.P4);
+        assertThat(t.severity(0.8)).isEqualTo(Severity.P3);
+        assertThat(t.severity(0.9)).isEqualTo(Severity.P3);
+        assertThat(t.severity(1.5)).isEqualTo(Severity.P2);
+        assertThatThrownBy(() -> Thresholds.parse("faultline.cost.warn-at", List.of("0.8=P3")))
+                .hasMessageContaining("faultline.cost.warn-at");
+    }
+
+    @Test
+    void periods_are_utc_calendar_days_and_months() {
+        assertThat(Period.DAY.start(NOW)).isEqualTo(Instant.parse("2031-02-28T00:00:00Z"));
+        assertThat(Period.MONTH.start(NOW)).isEqualTo(Instant.parse("2031-02-01T00:00:00Z"));
+        assertThat(Period.MONTH.end(Period.MONTH.start(NOW))).isEqualTo(Instant.parse("2031-03-01T00:00:00Z"));
+        assertThat(Period.DAY.start(NOW.plusSeconds(1))).isEqualTo(Instant.parse("2031-03-01T00:00:00Z"));
+    }
+
+    @Test
+    void tracked_batches_are_capped_and_an_evicted_batch_is_rebuilt_from_stored_calls() {
+        FakeStore store = new FakeStore();
+        BatchTracker tracker = new BatchTracker(store, null, Clock.fixed(NOW, ZoneOffset.UTC), config(2));
+        for (String id : List.of("a", "b", "c")) {
+            store.stored.put(id, new CostStore.Sum(1.0, 1));
+            tracker.observe(List.of(call(id, 100.0, 1.0)));
+        }
+        assertThat(tracker.tracked()).isEqualTo(2);
+        assertThat(tracker.evictions()).isEqualTo(1);
+        assertThat(store.sumQueries).isEqualTo(3);
+
+        // "a" was evicted: its return reloads it from the store, which holds both of its calls.
+        store.stored.put("a", new CostStore.Sum(2.0, 2));
+        tracker.observe(List.of(call("a", 100.0, 1.0)));
+        assertThat(store.sumQueries).isEqualTo(4);
+        assertThat(tracker.get("a").orElseThrow().spentUsd()).isEqualTo(2.0);
+        assertThat(tracker.tracked()).isEqualTo(2);
+
+        // A tracked batch accumulates in memory, without a query.
+        tracker.observe(List.of(call("a", 100.0, 1.5)));
+        assertThat(store.sumQueries).isEqualTo(4);
+        assertThat(tracker.get("a").orElseThrow().spentUsd()).isEqualTo(3.5);
+    }
+
+    @Test
+    void a_batch_without_any_expectation_is_looked_up_once_not_per_call() {
+        FakeStore store = new FakeStore();
+        BatchTracker tracker = new BatchTracker(store, null, Clock.fixed(NOW, ZoneOffset.UTC), config(10));
+        for (int i = 0; i < 5; i++) {
+            tracker.observe(List.of(call("x", null, 1.0)));
+        }
+        assertThat(store.batchLookups).isEqualTo(1);
+        assertThat(tracker.tracked()).isZero();
+    }
+
+    private static LlmCall call(String batch, Double expected, double cost) {
+        Map<String, Object> meta = new HashMap<>();
+        meta.put("batch_id", batch);
+        if (expected != null) {
+            meta.put("batch_expected_cost_usd", expected);
+        }
+        return new LlmCall("c-" + System.nanoTime(), null, NOW, NOW, "openai", "m", "m", "d", null, null, false, true,
+                200, null, null, null, 1, null, 1, 1, 0, 0, cost, null, "stop", 1, true, null, "t", null, Map.of(),
+                meta, 0, null);
+    }
+
+    /** Only what BatchTracker reads; nothing crosses, so confirm never runs. */
+    static final class FakeStore extends CostStore {
+        final Map<String, Sum> stored = new HashMap<>();
+        final Map<String, BatchRow> rows = new HashMap<>();
+        int sumQueries;
+        int batchLookups;
+
+        FakeStore() {
+            super(null);
+        }
+
+        @Override
+        public Map<String, Sum> batchSums(Collection<String> ids) {
+            sumQueries++;
+            Map<String, Sum> sums = new HashMap<>();
+            ids.forEach(id -> sums.put(id, stored.getOrDefault(id, Sum.ZERO)));
+            return sums;
+        }
+
+        @Override
+        public Optional<BatchRow> batch(String batchId) {
+            batchLookups++;
+            return Optional.ofNullable(rows.get(batchId));
+        }
+
+        @Override
+        public BatchRow putBatch(String batchId, double expected, String source, Instant now) {
+            rows.putIfAbsent(batchId, new BatchRow(batchId, expected, source, now));
+            return rows.get(batchId);
+        }
+
+        @Override
+        public List<BatchRow> batches(Collection<String> ids) {
+            return new ArrayList<>(ids.stream().map(rows::get).filter(r -> r != null).toList());
+        }
+    }
+
+    private static CostConfig config(int maxBatches) {
+        return new CostConfig() {
+            public List<String> warnAt() {
+                return List.of("0.8:P3", "1.0:P2");
+            }
+
+            public Map<String, Budget> budgets() {
+                return Map.of();
+            }
+
+            public Duration reconcileInterval() {
+                return Duration.ofMinutes(5);
+            }
+
+            public int maxBudgets() {
+                return 10;
+            }
+
+            public int maxTrackedBatches() {
+                return maxBatches;
+            }
+
+            public List<String> batchOverrunAt() {
+                return List.of("1.0:P3", "2.0:P2");
+            }
+
+            public Duration batchHorizon() {
+                return Duration.ofDays(7);
+            }
+        };
+    }
+}
