@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.inject.Singleton;
 
+import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Follows the vectors of LiteLLM embedding calls: raises nothing per call, only buffers the call's vectors (at most
  * {@link io.faultline.content.ContentExtractor#MAX_VECTORS} of them, read when content detection is on) for its
  * space, the model group. {@link EmbeddingDriftDetector} writes the buffer every few seconds. Rules run before a call
- * is stored and for resends too; a resend is dropped when written, because the call id is the signal id.
+ * is stored, for resends, and for dry runs ({@code /api/v1/classify}) too: the writer keeps only vectors of calls that
+ * were stored, and a resend is dropped when written, because the call id is the signal id.
  */
 @Singleton
 public class EmbeddingCallRule implements CallRule {
@@ -26,16 +28,19 @@ public class EmbeddingCallRule implements CallRule {
     static final int MAX_SPACE_LENGTH = 200;
 
     /** One call's vectors, waiting to be written. */
-    record Pending(String callId, String space, Instant at, List<float[]> vectors, long values) {
+    record Pending(String callId, String space, Instant at, List<float[]> vectors, long values,
+            Instant bufferedAt) {
     }
 
     private final EmbeddingDriftConfig config;
+    private final Clock clock;
     private final ConcurrentLinkedQueue<Pending> buffer = new ConcurrentLinkedQueue<>();
     private final AtomicLong buffered = new AtomicLong();
     private final Counter dropped;
 
-    public EmbeddingCallRule(EmbeddingDriftConfig config, MeterRegistry registry) {
+    public EmbeddingCallRule(EmbeddingDriftConfig config, Clock clock, MeterRegistry registry) {
         this.config = config;
+        this.clock = clock;
         this.dropped = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "buffer_full")
                 .description("Vectors of LiteLLM embedding calls not followed, by reason")
                 .register(registry);
@@ -60,7 +65,7 @@ public class EmbeddingCallRule implements CallRule {
             dropped.increment(vectors.size());
             return List.of();
         }
-        buffer.add(new Pending(call.callId(), space, call.startedAt(), vectors, values));
+        buffer.add(new Pending(call.callId(), space, call.startedAt(), vectors, values, clock.instant()));
         return List.of();
     }
 
@@ -73,6 +78,12 @@ public class EmbeddingCallRule implements CallRule {
             out.add(p);
         }
         return out;
+    }
+
+    /** Puts back a call whose row was not committed yet when the buffer was written. */
+    void requeue(Pending p) {
+        buffered.addAndGet(p.values());
+        buffer.add(p);
     }
 
     /** Drops the buffer, as a restart would: for tests of what survives one. */

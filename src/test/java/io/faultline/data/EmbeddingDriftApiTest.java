@@ -165,9 +165,16 @@ class EmbeddingDriftApiTest {
                         Map.of("index", 1, "embedding", b))));
         Api.ingest(Payloads.array(call)).statusCode(200);
         Api.ingest(Payloads.array(call)).statusCode(200);
+        // A dry run classifies the call without storing it: its vectors must not count either.
+        String dryRun = space("dry-run");
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Payloads.success("openai", dryRun, "dep-1", Instant.now()).set("call_type", "aembedding")
+                        .set("response", Map.of("data", List.of(Map.of("embedding", a)))).node().toString())
+                .post("/api/v1/classify").then().statusCode(200);
         detector.flush();
         given().get("/api/v1/signals/embeddings/" + space).then().statusCode(200).body("referenceN", equalTo(2))
                 .body("dimensions", equalTo(3));
+        given().get("/api/v1/signals/embeddings/" + dryRun).then().statusCode(404);
     }
 
     @Test
