@@ -210,6 +210,20 @@ class EmbeddingDriftApiTest {
     }
 
     @Test
+    void spaces_beyond_the_cap_evict_the_least_recently_seen() {
+        String first = space("evicted");
+        clock.set(T0.plus(Duration.ofDays(1)));
+        post(first, "only", List.of(new float[] { 1 })).statusCode(202);
+        for (int i = 0; i < config.maxSpaces(); i++) {
+            clock.advance(Duration.ofSeconds(1));
+            post(space("filler" + i), "only", List.of(new float[] { 1 })).statusCode(202);
+        }
+        given().get("/api/v1/signals/embeddings/" + first).then().statusCode(404);
+        given().get("/api/v1/signals/embeddings").then().statusCode(200)
+                .body("size()", equalTo(config.maxSpaces()));
+    }
+
+    @Test
     void posting_without_the_api_key_is_401() {
         given().contentType(ContentType.JSON).body("{\"signalId\": \"a\", \"space\": \"x\", \"vectors\": [[1]]}")
                 .post("/api/v1/signals/embeddings").then().statusCode(401).contentType(PROBLEM);
