@@ -1,0 +1,105 @@
+package io.faultline.data;
+
+import io.faultline.taxonomy.Severity;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** Embedding drift: the windows, the bootstrap threshold, severities and the memory and request bounds. */
+@ConfigMapping(prefix = "faultline.embedding-drift")
+public interface EmbeddingDriftConfig {
+
+    /** Vectors that make a space's reference: the first ones it receives, kept until the reference is reset. */
+    @WithDefault("500")
+    int referenceSize();
+
+    /** The current window holds at most this many of the space's most recent vectors... */
+    @WithDefault("200")
+    int windowSize();
+
+    /** ...seen within this long before the check. Older vectors leave the window and are deleted. */
+    @WithDefault("1h")
+    Duration window();
+
+    /** Vectors the current window needs before it is compared: fewer make the mean too noisy to say anything. */
+    @WithDefault("50")
+    int minSamples();
+
+    /** Bootstrap resamples of the reference behind each threshold. */
+    @WithDefault("200")
+    int resamples();
+
+    /**
+     * Quantile of the bootstrap distances that is the threshold: the expected false-alarm rate per check of an
+     * unchanged space is about 1 - quantile.
+     */
+    @WithDefault("0.99")
+    double quantile();
+
+    /** Factor on the bootstrap quantile: above 1 trades sensitivity for fewer alarms on slightly noisy spaces. */
+    @WithDefault("1.0")
+    double margin();
+
+    /** Seed of the bootstrap (mixed with the space's name), so that a threshold is reproducible. */
+    @WithDefault("42")
+    long seed();
+
+    /** Severity of a drift. */
+    @WithDefault("P3")
+    Severity severity();
+
+    /** A distance above this multiple of the threshold is a severe drift... */
+    @WithDefault("2.0")
+    double severeFactor();
+
+    /** ...of this severity. */
+    @WithDefault("P2")
+    Severity severeSeverity();
+
+    /**
+     * How often every space is checked. The scheduler reads the property itself, so application.properties sets
+     * it too.
+     */
+    @WithDefault("60s")
+    Duration interval();
+
+    /** How often vectors read from LiteLLM embedding calls are written (also before every check). */
+    @WithDefault("5s")
+    Duration flushInterval();
+
+    /** Whether vectors of LiteLLM embedding calls ({@code response.data[].embedding}) are followed. */
+    @WithDefault("true")
+    boolean fromCalls();
+
+    /**
+     * Spaces tracked at most. A new space beyond it evicts the one seen least recently, reference included: a bound
+     * on storage that an unbounded set of space names could otherwise grow without end.
+     */
+    @WithDefault("256")
+    int maxSpaces();
+
+    /** Dimensions of a vector at most (larger is a 413). */
+    @WithDefault("4096")
+    int maxDimensions();
+
+    /** Vectors per request at most (more is a 413). */
+    @WithDefault("1000")
+    int maxVectorsPerRequest();
+
+    /** Size of a request body at most (more is a 413): 1000 vectors of 1536 dimensions fit. */
+    @WithDefault("33554432")
+    long maxBodyBytes();
+
+    /** Vector components read from LiteLLM calls waiting to be written at most (32 MiB); beyond, vectors drop. */
+    @WithDefault("8388608")
+    long bufferValues();
+
+    /** How far in the future a signal's {@code at} may lie (clock skew between the sender and Faultline). */
+    @WithDefault("5m")
+    Duration maxClockSkew();
+
+    /** Signal ids are remembered this long: a resend within it is a duplicate. */
+    @WithDefault("7d")
+    Duration signalRetention();
+}

@@ -1,0 +1,278 @@
+package io.faultline.data;
+
+import io.faultline.episode.FailureSink;
+import io.faultline.taxonomy.DataFailure;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.faultline.taxonomy.Severity;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Checks every space's current window against its reference (see {@link EmbeddingDrift}) and raises
+ * {@code embedding_drift} while the distance exceeds the bootstrap threshold. Each check raises one failure per
+ * drifted space, which the episode logic folds into one episode while the drift lasts. Also writes the vectors
+ * {@link EmbeddingCallRule} buffered from LiteLLM calls.
+ */
+@Singleton
+public class EmbeddingDriftDetector {
+
+    public static final String DETECTION_METHOD = "data.embedding.mean_cosine_bootstrap";
+    public static final String PROVIDER = "embeddings";
+
+    /**
+     * A space now.
+     *
+     * @param state    {@code collecting_reference}, {@code insufficient_current}, {@code ok} or {@code drift}
+     * @param distance null until both windows are full enough to compare
+     */
+    public record SpaceStatus(String space, String state, int dimensions, int referenceN, int referenceSize,
+            Instant referenceSince, int currentN, Double distance, Double threshold, Instant at) {
+    }
+
+    /** What a space's reference yields, cached so that a check does not reread and resample it every minute. */
+    private static final class ReferenceSummary {
+
+        final UUID referenceId;
+        final double[] mean;
+        final Map<Integer, Double> thresholds = new LinkedHashMap<>(8, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Integer, Double> eldest) {
+                return size() > 8;
+            }
+        };
+
+        ReferenceSummary(UUID referenceId, double[] mean) {
+            this.referenceId = referenceId;
+            this.mean = mean;
+        }
+    }
+
+    /** How long buffered vectors wait for their call to be committed. */
+    static final Duration UNSTORED_GRACE = Duration.ofMinutes(1);
+
+    private final EmbeddingStore store;
+    private final EmbeddingCallRule calls;
+    private final EmbeddingDriftConfig config;
+    private final Clock clock;
+    private final FailureSink sink;
+    private final Counter drifts;
+    private final Counter tickFailures;
+    private final Counter mismatched;
+    private final Counter fromCalls;
+    // Least recently used first; bounded by the number of spaces, which the store caps.
+    private final Map<String, ReferenceSummary> summaries;
+
+    public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
+            Clock clock, FailureSink sink, MeterRegistry registry) {
+        this.store = store;
+        this.calls = calls;
+        this.config = config;
+        this.clock = clock;
+        this.sink = sink;
+        int cap = config.maxSpaces();
+        this.summaries = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, ReferenceSummary> eldest) {
+                return size() > cap;
+            }
+        };
+        this.drifts = Counter.builder("faultline.embedding.drift.detected")
+                .description("Checks that found a space's current window drifted from its reference")
+                .register(registry);
+        this.tickFailures = Counter.builder("faultline.embedding.drift.tick.failures")
+                .description("Embedding drift checks or writes that failed").register(registry);
+        this.mismatched = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "dimension_mismatch")
+                .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
+        this.fromCalls = Counter.builder("faultline.embedding.vectors").tag("source", "litellm")
+                .description("Vectors stored for embedding drift").register(registry);
+    }
+
+    @Scheduled(every = "{faultline.embedding-drift.interval}", delayed = "{faultline.embedding-drift.interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        try {
+            if (!store.exclusively(this::check)) {
+                Log.debug("Another replica is checking embedding drift");
+            }
+        } catch (RuntimeException e) {
+            tickFailures.increment();
+            Log.errorf(e, "Embedding drift check failed; it runs again in %s", config.interval());
+        }
+    }
+
+    @Scheduled(every = "{faultline.embedding-drift.flush-interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void flushTick() {
+        try {
+            flush();
+        } catch (RuntimeException e) {
+            tickFailures.increment();
+            Log.errorf(e, "Writing embedding vectors of LiteLLM calls failed");
+        }
+    }
+
+    /**
+     * Writes the vectors buffered from LiteLLM calls that were stored; returns how many were written (resends
+     * excluded). A call not stored yet (its ingest transaction still open) waits for the next flush; one still absent
+     * after {@link #UNSTORED_GRACE} was a dry run or a rejected item, and its vectors are dropped.
+     */
+    public synchronized int flush() {
+        List<EmbeddingCallRule.Pending> pending = calls.drain();
+        if (pending.isEmpty()) {
+            return 0;
+        }
+        Instant now = clock.instant();
+        Set<String> storedCalls = store.storedCalls(pending);
+        int stored = 0;
+        for (EmbeddingCallRule.Pending p : pending) {
+            if (!storedCalls.contains(p.callId())) {
+                if (p.bufferedAt().isAfter(now.minus(UNSTORED_GRACE))) {
+                    calls.requeue(p);
+                }
+                continue;
+            }
+            try {
+                EmbeddingStore.Stored s = store.store(new EmbeddingStore.Signal("litellm", p.callId(), p.space(),
+                        p.at(), p.vectors()), config.referenceSize(), config.maxSpaces(), now);
+                if (!s.duplicate()) {
+                    stored += p.vectors().size();
+                }
+            } catch (EmbeddingStore.DimensionMismatch e) {
+                // A model group whose model changed dimension: the reference cannot compare; a reset is needed.
+                mismatched.increment(p.vectors().size());
+                Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
+            }
+        }
+        fromCalls.increment(stored);
+        return stored;
+    }
+
+    /**
+     * Checks every space now (at the clock's time), raises a failure for each drifted one, prunes what left the
+     * windows, and returns every space's status.
+     */
+    public synchronized List<SpaceStatus> check() {
+        flush();
+        Instant now = clock.instant();
+        List<SpaceStatus> statuses = new ArrayList<>();
+        List<Failure> failures = new ArrayList<>();
+        for (EmbeddingStore.Space space : store.spaces()) {
+            SpaceStatus status = evaluate(space, now);
+            statuses.add(status);
+            if ("drift".equals(status.state())) {
+                failures.add(failure(status));
+            }
+            store.prune(space.space(), now.minus(config.window()), config.windowSize());
+        }
+        store.pruneSignals(now.minus(config.signalRetention()));
+        drifts.increment(failures.size());
+        sink.raise(failures);
+        return statuses;
+    }
+
+    /** One space's status now, without raising anything. */
+    public Optional<SpaceStatus> status(String space) {
+        return store.space(space).map(s -> evaluate(s, clock.instant()));
+    }
+
+    public List<SpaceStatus> statuses() {
+        Instant now = clock.instant();
+        return store.spaces().stream().map(s -> evaluate(s, now)).toList();
+    }
+
+    /** Deletes a space (reference and window); its next vectors start a new reference. */
+    public synchronized boolean reset(String space) {
+        synchronized (summaries) {
+            summaries.remove(space);
+        }
+        return store.reset(space);
+    }
+
+    /** Drops all in-memory state, as a restart does. */
+    public synchronized void forget() {
+        synchronized (summaries) {
+            summaries.clear();
+        }
+        calls.clear();
+    }
+
+    private SpaceStatus evaluate(EmbeddingStore.Space space, Instant now) {
+        if (space.referenceN() < config.referenceSize()) {
+            return status(space, "collecting_reference", 0, null, null, now);
+        }
+        List<float[]> current = store.current(space.space(), now.minus(config.window()), now, config.windowSize());
+        if (current.size() < config.minSamples()) {
+            return status(space, "insufficient_current", current.size(), null, null, now);
+        }
+        double[] mean;
+        Double threshold;
+        synchronized (summaries) {
+            ReferenceSummary summary = summaries.get(space.space());
+            if (summary != null && summary.referenceId.equals(space.referenceId())) {
+                mean = summary.mean;
+                threshold = summary.thresholds.get(current.size());
+            } else {
+                mean = null;
+                threshold = null;
+            }
+        }
+        if (mean == null || threshold == null) {
+            // Resampling runs outside the lock: it can take a second for large spaces.
+            List<float[]> reference = store.reference(space.space());
+            mean = EmbeddingDrift.mean(reference);
+            threshold = EmbeddingDrift.threshold(reference, current.size(), config.resamples(), config.quantile(),
+                    config.margin(), config.seed() ^ space.space().hashCode());
+            synchronized (summaries) {
+                ReferenceSummary summary = summaries.get(space.space());
+                if (summary == null || !summary.referenceId.equals(space.referenceId())) {
+                    summary = new ReferenceSummary(space.referenceId(), mean);
+                    summaries.put(space.space(), summary);
+                }
+                summary.thresholds.put(current.size(), threshold);
+            }
+        }
+        EmbeddingDrift.Verdict verdict = EmbeddingDrift.compare(mean, space.referenceN(), threshold, current);
+        return status(space, verdict.drift() ? "drift" : "ok", current.size(), verdict.distance(), threshold, now);
+    }
+
+    private SpaceStatus status(EmbeddingStore.Space space, String state, int currentN, Double distance,
+            Double threshold, Instant now) {
+        return new SpaceStatus(space.space(), state, space.dimensions(), space.referenceN(), config.referenceSize(),
+                space.referenceSince(), currentN, distance, threshold, now);
+    }
+
+    private Failure failure(SpaceStatus s) {
+        boolean severe = s.distance() > config.severeFactor() * s.threshold();
+        Severity severity = severe ? config.severeSeverity() : config.severity();
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("method", "mean_cosine_bootstrap");
+        evidence.put("distance", s.distance());
+        evidence.put("threshold", s.threshold());
+        evidence.put("ratio", Math.round(s.distance() / s.threshold() * 100) / 100.0);
+        evidence.put("quantile", config.quantile());
+        evidence.put("margin", config.margin());
+        evidence.put("resamples", config.resamples());
+        evidence.put("reference_n", s.referenceN());
+        evidence.put("reference_since", String.valueOf(s.referenceSince()));
+        evidence.put("current_n", s.currentN());
+        evidence.put("dimensions", s.dimensions());
+        evidence.put("window", config.window().toString());
+        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), s.at(), severity, PROVIDER, s.space(),
+                DETECTION_METHOD, evidence, new ImpactScope(s.space(), s.space(), null, null, null));
+    }
+}

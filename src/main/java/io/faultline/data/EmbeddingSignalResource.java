@@ -1,0 +1,229 @@
+package io.faultline.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.JsonBodies;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.ResponseStatus;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestResponse;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Embedding vectors posted by applications, and the drift status of every space. */
+@Path("/api/v1/signals/embeddings")
+@Tag(name = "signals")
+@Produces(MediaType.APPLICATION_JSON)
+public class EmbeddingSignalResource {
+
+    static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+    private static final Set<String> FIELDS = Set.of("signalId", "space", "at", "vectors");
+
+    /**
+     * What a post did.
+     *
+     * @param accepted   vectors stored (0 for a duplicate)
+     * @param reference  of which went into the space's reference
+     * @param referenceN the space's reference size now (of {@code referenceSize}); 0 for a duplicate
+     */
+    public record SignalReceipt(String signalId, String space, boolean duplicate, int accepted, int reference,
+            int referenceN, int referenceSize) {
+    }
+
+    private final ObjectMapper json;
+    private final EmbeddingStore store;
+    private final EmbeddingDriftDetector detector;
+    private final EmbeddingDriftConfig config;
+    private final Clock clock;
+    private final Counter received;
+
+    public EmbeddingSignalResource(ObjectMapper json, EmbeddingStore store, EmbeddingDriftDetector detector,
+            EmbeddingDriftConfig config, Clock clock, MeterRegistry registry) {
+        this.json = json;
+        this.store = store;
+        this.detector = detector;
+        this.config = config;
+        this.clock = clock;
+        this.received = Counter.builder("faultline.embedding.vectors").tag("source", "api")
+                .description("Vectors stored for embedding drift").register(registry);
+    }
+
+    @POST
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Operation(summary = "Post embedding vectors of one space; idempotent on signalId")
+    public RestResponse<SignalReceipt> post(byte[] body) {
+        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
+        Instant now = clock.instant();
+        EmbeddingStore.Signal signal = parse(root, now);
+        EmbeddingStore.Stored stored;
+        try {
+            stored = store.store(signal, config.referenceSize(), config.maxSpaces(), now);
+        } catch (EmbeddingStore.DimensionMismatch e) {
+            throw unprocessable("vectors", e.getMessage() + "; post vectors of the space's model, or reset its"
+                    + " reference (DELETE /api/v1/signals/embeddings/" + signal.space() + "/reference)");
+        }
+        if (stored.duplicate()) {
+            return RestResponse.ok(new SignalReceipt(signal.signalId(), signal.space(), true, 0, 0, 0,
+                    config.referenceSize()));
+        }
+        received.increment(signal.vectors().size());
+        return RestResponse.status(RestResponse.Status.ACCEPTED, new SignalReceipt(signal.signalId(), signal.space(),
+                false, signal.vectors().size(), stored.reference(), stored.referenceN(), config.referenceSize()));
+    }
+
+    @GET
+    @Operation(summary = "Drift status of every space")
+    public List<EmbeddingDriftDetector.SpaceStatus> list() {
+        return detector.statuses();
+    }
+
+    @GET
+    @Path("/{space}")
+    @Operation(summary = "Drift status of one space: reference and window sizes, distance, threshold")
+    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space) {
+        return detector.status(space).orElseThrow(() -> notFound(space));
+    }
+
+    @DELETE
+    @Path("/{space}/reference")
+    @ResponseStatus(204)
+    @Operation(summary = "Reset a space: drop its reference and window; its next vectors make a new reference")
+    public void reset(@RestPath String space) {
+        if (!detector.reset(space)) {
+            throw notFound(space);
+        }
+    }
+
+    @POST
+    @Path("/checks")
+    @Operation(summary = "Check every space now (the scheduler does it every minute) and raise drifts")
+    public List<EmbeddingDriftDetector.SpaceStatus> check() {
+        return detector.check();
+    }
+
+    private EmbeddingStore.Signal parse(JsonNode root, Instant now) {
+        if (!root.isObject()) {
+            throw ApiProblem.badRequest("$", "Expected a JSON object {signalId, space, at?, vectors}, got "
+                    + root.getNodeType().name().toLowerCase());
+        }
+        for (Iterator<String> names = root.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) {
+                throw ApiProblem.badRequest(name, "unknown field '" + name + "'; expected signalId, space, at,"
+                        + " vectors");
+            }
+        }
+        String signalId = identifier(root, "signalId");
+        String space = identifier(root, "space");
+        Instant at = now;
+        JsonNode atNode = root.get("at");
+        if (atNode != null && !atNode.isNull()) {
+            if (!atNode.isTextual()) {
+                throw ApiProblem.badRequest("at", "at must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
+            }
+            try {
+                at = Instant.parse(atNode.textValue());
+            } catch (DateTimeParseException e) {
+                throw ApiProblem.badRequest("at", "at must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
+            }
+            if (at.isAfter(now.plus(config.maxClockSkew()))) {
+                throw unprocessable("at", "at lies more than " + config.maxClockSkew() + " in the future");
+            }
+        }
+        return new EmbeddingStore.Signal("api", signalId, space, at, vectors(root.get("vectors")));
+    }
+
+    private static String identifier(JsonNode root, String field) {
+        JsonNode node = root.get(field);
+        if (node == null || node.isNull()) {
+            throw ApiProblem.badRequest(field, field + " is required");
+        }
+        if (!node.isTextual() || !ID.matcher(node.textValue()).matches()) {
+            throw ApiProblem.badRequest(field, field + " must be 1 to 128 characters of A-Z a-z 0-9 . _ : -");
+        }
+        return node.textValue();
+    }
+
+    private List<float[]> vectors(JsonNode node) {
+        if (node == null || node.isNull()) {
+            throw ApiProblem.badRequest("vectors", "vectors is required: an array of arrays of numbers");
+        }
+        if (!node.isArray()) {
+            throw ApiProblem.badRequest("vectors", "vectors must be an array of arrays of numbers");
+        }
+        if (node.isEmpty()) {
+            throw unprocessable("vectors", "vectors is empty; send at least one vector");
+        }
+        if (node.size() > config.maxVectorsPerRequest()) {
+            throw new ApiProblem(413, "Too many vectors", "The signal has " + node.size() + " vectors; at most "
+                    + config.maxVectorsPerRequest() + " are accepted per request"
+                    + " (faultline.embedding-drift.max-vectors-per-request).",
+                    List.of(Map.of("field", "vectors", "message", "at most " + config.maxVectorsPerRequest())));
+        }
+        List<float[]> vectors = new ArrayList<>(node.size());
+        int dimensions = -1;
+        for (int i = 0; i < node.size(); i++) {
+            String field = "vectors[" + i + "]";
+            JsonNode vector = node.get(i);
+            if (!vector.isArray()) {
+                throw ApiProblem.badRequest(field, field + " must be an array of numbers");
+            }
+            if (vector.isEmpty()) {
+                throw unprocessable(field, field + " is empty");
+            }
+            if (vector.size() > config.maxDimensions()) {
+                throw new ApiProblem(413, "Too many dimensions", field + " has " + vector.size()
+                        + " dimensions; at most " + config.maxDimensions() + " are accepted"
+                        + " (faultline.embedding-drift.max-dimensions).",
+                        List.of(Map.of("field", field, "message", "at most " + config.maxDimensions())));
+            }
+            if (dimensions < 0) {
+                dimensions = vector.size();
+            } else if (vector.size() != dimensions) {
+                throw unprocessable(field, field + " has " + vector.size() + " dimensions, vectors[0] has "
+                        + dimensions + "; all vectors of a signal must have the same");
+            }
+            float[] values = new float[dimensions];
+            for (int j = 0; j < dimensions; j++) {
+                JsonNode value = vector.get(j);
+                if (!value.isNumber()) {
+                    throw ApiProblem.badRequest(field + "[" + j + "]", field + "[" + j + "] is not a number");
+                }
+                float f = value.floatValue();
+                if (!Float.isFinite(f)) {
+                    throw unprocessable(field + "[" + j + "]", field + "[" + j + "] is not a finite 32-bit float");
+                }
+                values[j] = f;
+            }
+            vectors.add(values);
+        }
+        return vectors;
+    }
+
+    private static ApiProblem unprocessable(String field, String detail) {
+        return new ApiProblem(422, "Invalid signal", detail, List.of(Map.of("field", field, "message", detail)));
+    }
+
+    private static ApiProblem notFound(String space) {
+        return new ApiProblem(404, "Not found", "No embedding space " + space);
+    }
+}

@@ -1,0 +1,323 @@
+package io.faultline.data;
+
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/** Spaces, signals and vectors of embedding drift in PostgreSQL: the reference survives restarts here. */
+@ApplicationScoped
+public class EmbeddingStore {
+
+    /** Vectors of one signal, all of one dimension. */
+    public record Signal(String source, String signalId, String space, Instant at, List<float[]> vectors) {
+    }
+
+    /**
+     * What storing a signal did.
+     *
+     * @param duplicate   the signal id was seen before: nothing was stored
+     * @param reference   how many of its vectors went into the reference
+     * @param referenceN  the space's reference size after it
+     * @param evicted     spaces evicted to make room for a new one
+     */
+    public record Stored(boolean duplicate, int reference, int referenceN, int evicted) {
+    }
+
+    /** A space as stored. */
+    public record Space(String space, UUID referenceId, int dimensions, int referenceN, Instant referenceSince,
+            Instant lastSeen) {
+    }
+
+    /** The vectors of a signal do not have the dimension of the space's reference. */
+    public static class DimensionMismatch extends RuntimeException {
+
+        final int expected;
+        final int actual;
+
+        DimensionMismatch(String space, int expected, int actual) {
+            super("space " + space + " holds " + expected + "-dimensional vectors, these have " + actual);
+            this.expected = expected;
+            this.actual = actual;
+        }
+    }
+
+    /** The advisory lock of the drift check ("embdrift" in ASCII), one replica at a time. */
+    private static final long LOCK_KEY = 0x656d626472696674L;
+
+    private final AgroalDataSource dataSource;
+
+    public EmbeddingStore(AgroalDataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /**
+     * Stores a signal in one transaction: a duplicate id stores nothing; otherwise the space is created (evicting the
+     * least recently seen beyond {@code maxSpaces}) and locked, its reference filled first, the rest kept as current.
+     */
+    public Stored store(Signal signal, int referenceSize, int maxSpaces, Instant now) {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                return store(c, signal, referenceSize, maxSpaces, now);
+            }
+        });
+    }
+
+    private Stored store(Connection c, Signal signal, int referenceSize, int maxSpaces, Instant now)
+            throws SQLException {
+        int dimensions = signal.vectors().get(0).length;
+        try (PreparedStatement st = c.prepareStatement("insert into embedding_signals (source, signal_id, space,"
+                + " vectors, received_at) values (?, ?, ?, ?, ?) on conflict do nothing")) {
+            st.setString(1, signal.source());
+            st.setString(2, signal.signalId());
+            st.setString(3, signal.space());
+            st.setInt(4, signal.vectors().size());
+            st.setTimestamp(5, Timestamp.from(now));
+            if (st.executeUpdate() == 0) {
+                return new Stored(true, 0, 0, 0);
+            }
+        }
+        int evicted = 0;
+        try (PreparedStatement st = c.prepareStatement("insert into embedding_spaces (space, dimensions, last_seen_at)"
+                + " values (?, ?, ?) on conflict do nothing")) {
+            st.setString(1, signal.space());
+            st.setInt(2, dimensions);
+            st.setTimestamp(3, Timestamp.from(now));
+            if (st.executeUpdate() == 1) {
+                evicted = evictBeyond(c, maxSpaces, signal.space());
+            }
+        }
+        int expected;
+        int referenceN;
+        // The row lock serialises writers of one space (replicas included), so the reference is exactly the first
+        // referenceSize vectors whichever replica received them.
+        try (PreparedStatement st = c.prepareStatement(
+                "select dimensions, reference_n from embedding_spaces where space = ? for update")) {
+            st.setString(1, signal.space());
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                expected = rs.getInt(1);
+                referenceN = rs.getInt(2);
+            }
+        }
+        if (expected != dimensions) {
+            throw new DimensionMismatch(signal.space(), expected, dimensions);
+        }
+        int toReference = Math.max(0, Math.min(referenceSize - referenceN, signal.vectors().size()));
+        try (PreparedStatement st = c.prepareStatement("insert into embedding_samples (space, source, signal_id,"
+                + " ordinal, observed_at, reference, vector) values (?, ?, ?, ?, ?, ?, ?)")) {
+            for (int i = 0; i < signal.vectors().size(); i++) {
+                st.setString(1, signal.space());
+                st.setString(2, signal.source());
+                st.setString(3, signal.signalId());
+                st.setInt(4, i);
+                st.setTimestamp(5, Timestamp.from(signal.at()));
+                st.setBoolean(6, i < toReference);
+                // pgjdbc binds a primitive float[] as float4[] directly, without boxing every component.
+                st.setObject(7, signal.vectors().get(i));
+                st.addBatch();
+            }
+            st.executeBatch();
+        }
+        try (PreparedStatement st = c.prepareStatement("update embedding_spaces set reference_n = reference_n + ?,"
+                + " reference_since = case when ? > 0 then coalesce(reference_since, ?) else reference_since end,"
+                + " last_seen_at = greatest(last_seen_at, ?) where space = ?")) {
+            st.setInt(1, toReference);
+            st.setInt(2, toReference);
+            st.setTimestamp(3, Timestamp.from(signal.at()));
+            st.setTimestamp(4, Timestamp.from(now));
+            st.setString(5, signal.space());
+            st.executeUpdate();
+        }
+        return new Stored(false, toReference, referenceN + toReference, evicted);
+    }
+
+    private static int evictBeyond(Connection c, int maxSpaces, String keep) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from embedding_spaces where space in (select space"
+                + " from embedding_spaces where space <> ? order by last_seen_at, space"
+                + " limit greatest(0, (select count(*) from embedding_spaces) - ?))")) {
+            st.setString(1, keep);
+            st.setInt(2, maxSpaces);
+            return st.executeUpdate();
+        }
+    }
+
+    /** Which of these buffered LiteLLM calls are in {@code llm_calls} (a primary-key lookup per call). */
+    Set<String> storedCalls(List<EmbeddingCallRule.Pending> pending) {
+        Set<String> stored = new HashSet<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select 1 from llm_calls where call_id = ? and started_at between ? and ?")) {
+            for (EmbeddingCallRule.Pending p : pending) {
+                st.setString(1, p.callId());
+                // The stored start time is rounded to microseconds: a second either side finds it, in its partition.
+                st.setTimestamp(2, Timestamp.from(p.at().minusSeconds(1)));
+                st.setTimestamp(3, Timestamp.from(p.at().plusSeconds(1)));
+                try (ResultSet rs = st.executeQuery()) {
+                    if (rs.next()) {
+                        stored.add(p.callId());
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not look up buffered embedding calls", e);
+        }
+        return stored;
+    }
+
+    public List<Space> spaces() {
+        return query("select space, reference_id, dimensions, reference_n, reference_since, last_seen_at"
+                + " from embedding_spaces order by space", null);
+    }
+
+    public Optional<Space> space(String space) {
+        return query("select space, reference_id, dimensions, reference_n, reference_since, last_seen_at"
+                + " from embedding_spaces where space = ?", space).stream().findFirst();
+    }
+
+    private List<Space> query(String sql, String space) {
+        List<Space> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            if (space != null) {
+                st.setString(1, space);
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    Timestamp since = rs.getTimestamp(5);
+                    out.add(new Space(rs.getString(1), rs.getObject(2, UUID.class), rs.getInt(3), rs.getInt(4),
+                            since == null ? null : since.toInstant(), rs.getTimestamp(6).toInstant()));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read embedding spaces", e);
+        }
+        return out;
+    }
+
+    /** The space's reference vectors, in the order they were received. */
+    public List<float[]> reference(String space) {
+        return vectors("select vector from embedding_samples where space = ? and reference order by sample_id",
+                space, null, null, 0);
+    }
+
+    /** The most recent {@code limit} current vectors observed in (from, to]. */
+    public List<float[]> current(String space, Instant from, Instant to, int limit) {
+        return vectors("select vector from embedding_samples where space = ? and not reference and observed_at > ?"
+                + " and observed_at <= ? order by observed_at desc, sample_id desc limit ?", space, from, to, limit);
+    }
+
+    private List<float[]> vectors(String sql, String space, Instant from, Instant to, int limit) {
+        List<float[]> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setString(1, space);
+            if (from != null) {
+                st.setTimestamp(2, Timestamp.from(from));
+                st.setTimestamp(3, Timestamp.from(to));
+                st.setInt(4, limit);
+            }
+            st.setFetchSize(1000);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    out.add(floats(rs.getArray(1)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read embedding vectors of " + space, e);
+        }
+        return out;
+    }
+
+    private static float[] floats(Array array) throws SQLException {
+        Object values = array.getArray();
+        if (values instanceof float[] primitive) {
+            return primitive;
+        }
+        Float[] boxed = (Float[]) values;
+        float[] out = new float[boxed.length];
+        for (int i = 0; i < boxed.length; i++) {
+            out[i] = boxed[i];
+        }
+        return out;
+    }
+
+    /**
+     * Deletes current vectors that left the window: older than {@code before}, or beyond the newest {@code keep}.
+     * References are never pruned. Returns the rows deleted.
+     */
+    public int prune(String space, Instant before, int keep) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from embedding_samples where space = ? and not reference and (observed_at <= ? or sample_id in"
+                        + " (select sample_id from embedding_samples where space = ? and not reference"
+                        + " order by observed_at desc, sample_id desc offset ?))")) {
+            st.setString(1, space);
+            st.setTimestamp(2, Timestamp.from(before));
+            st.setString(3, space);
+            st.setInt(4, keep);
+            return st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not prune embedding vectors of " + space, e);
+        }
+    }
+
+    /** Forgets signal ids received before {@code before}. */
+    public int pruneSignals(Instant before) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from embedding_signals where received_at < ?")) {
+            st.setTimestamp(1, Timestamp.from(before));
+            return st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not prune embedding signal ids", e);
+        }
+    }
+
+    /** Deletes the space with its reference and window; its next vectors start a new reference. */
+    public boolean reset(String space) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from embedding_spaces where space = ?")) {
+            st.setString(1, space);
+            return st.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not reset embedding space " + space, e);
+        }
+    }
+
+    /**
+     * Runs {@code work} only if no other replica is checking: a session advisory lock, released before the
+     * connection goes back to the pool.
+     */
+    public boolean exclusively(Runnable work) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean locked;
+            try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_lock(" + LOCK_KEY + ")")) {
+                try (ResultSet rs = st.executeQuery()) {
+                    locked = rs.next() && rs.getBoolean(1);
+                }
+            }
+            if (!locked) {
+                return false;
+            }
+            try {
+                work.run();
+                return true;
+            } finally {
+                try (PreparedStatement st = c.prepareStatement("select pg_advisory_unlock(" + LOCK_KEY + ")")) {
+                    st.execute();
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not take the embedding drift lock", e);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+package io.faultline.data;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class EmbeddingDriftApiTest {
+
+    private static final String PROBLEM = "application/problem+json";
+    private static final Instant T0 = Instant.parse("2026-11-28T10:00:00Z");
+    private static final int D = 64;
+    private static final int WINDOW = 200;
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    EmbeddingDriftDetector detector;
+
+    @Inject
+    EmbeddingDriftConfig config;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void a_window_just_over_the_threshold_raises_one_p3_drift_at_the_time_of_the_check() {
+        Scenario s = new Scenario("over", 1);
+        Instant checkedAt = s.postShifted(1.1);
+        detector.check();
+        detector.check();
+
+        JsonPath episode = episodes(s.space).body("items", hasSize(1)).extract().jsonPath();
+        assertEquals("embedding_drift", episode.getString("items[0].type"));
+        assertEquals("DATA", episode.getString("items[0].category"));
+        assertEquals("P3", episode.getString("items[0].severity"));
+        assertEquals("embeddings", episode.getString("items[0].provider"));
+        assertEquals(EmbeddingDriftDetector.DETECTION_METHOD, episode.getString("items[0].detectionMethod"));
+        assertEquals(checkedAt, Instant.parse(episode.getString("items[0].firstSeen")));
+        assertEquals(s.threshold, episode.getDouble("items[0].evidence.threshold"), s.threshold * 1e-6);
+        assertEquals(1.1 * s.threshold, episode.getDouble("items[0].evidence.distance"), s.threshold * 1e-4);
+        assertEquals(500, episode.getInt("items[0].evidence.reference_n"));
+        assertEquals(WINDOW, episode.getInt("items[0].evidence.current_n"));
+        assertEquals(D, episode.getInt("items[0].evidence.dimensions"));
+        assertEquals(0.99, episode.getDouble("items[0].evidence.quantile"));
+    }
+
+    @Test
+    void the_same_stream_just_under_the_threshold_raises_nothing() {
+        Scenario s = new Scenario("under", 2);
+        s.postShifted(0.9);
+        detector.check();
+
+        episodes(s.space).body("items", hasSize(0));
+        JsonPath status = given().get("/api/v1/signals/embeddings/" + s.space).then().statusCode(200).extract()
+                .jsonPath();
+        assertEquals("ok", status.getString("state"));
+        assertEquals(0.9 * s.threshold, status.getDouble("distance"), s.threshold * 1e-4);
+        assertEquals(s.threshold, status.getDouble("threshold"), s.threshold * 1e-6);
+    }
+
+    @Test
+    void a_distance_past_twice_the_threshold_is_p2() {
+        Scenario s = new Scenario("severe", 3);
+        s.postShifted(2.5);
+        detector.check();
+
+        episodes(s.space).body("items", hasSize(1)).body("items[0].severity", equalTo("P2"));
+    }
+
+    @Test
+    void a_fresh_sample_of_the_reference_distribution_raises_nothing() {
+        String space = space("same");
+        SplittableRandom random = new SplittableRandom(4);
+        Cluster cluster = Cluster.random(D, 1.0, random);
+        clock.set(T0);
+        post(space, "ref", cluster.sample(500, random)).statusCode(202);
+        clock.advance(Duration.ofMinutes(10));
+        post(space, "cur", cluster.sample(WINDOW, random)).statusCode(202);
+        detector.check();
+
+        episodes(space).body("items", hasSize(0));
+    }
+
+    @Test
+    void a_restart_keeps_the_reference_so_drifted_vectors_are_still_compared_with_it() {
+        Scenario s = new Scenario("restart", 5);
+        detector.forget();
+        Instant checkedAt = s.postShifted(1.5);
+        // Losing memory between the posts and the check too: nothing the detector needs lives only there.
+        detector.forget();
+        detector.check();
+
+        JsonPath episode = episodes(s.space).body("items", hasSize(1)).extract().jsonPath();
+        assertEquals(checkedAt, Instant.parse(episode.getString("items[0].firstSeen")));
+        assertEquals(s.threshold, episode.getDouble("items[0].evidence.threshold"), s.threshold * 1e-6);
+        given().get("/api/v1/signals/embeddings/" + s.space).then().statusCode(200)
+                .body("referenceN", equalTo(500)).body("referenceSince", equalTo(T0.toString()))
+                .body("state", equalTo("drift"));
+    }
+
+    @Test
+    void a_reset_reference_is_rebuilt_from_the_next_vectors() {
+        Scenario s = new Scenario("reset", 6);
+        s.postShifted(3);
+        given().header("Authorization", "Bearer " + Api.KEY).delete("/api/v1/signals/embeddings/" + s.space
+                + "/reference").then().statusCode(204);
+        given().get("/api/v1/signals/embeddings/" + s.space).then().statusCode(404).contentType(PROBLEM);
+        post(s.space, "after-reset", s.cluster.sample(10, new SplittableRandom(1))).statusCode(202)
+                .body("reference", equalTo(10)).body("referenceN", equalTo(10));
+        detector.check();
+        episodes(s.space).body("items", hasSize(0));
+    }
+
+    @Test
+    void a_resent_signal_id_is_acknowledged_as_duplicate_and_not_counted_twice() {
+        String space = space("dup");
+        List<float[]> vectors = Cluster.random(D, 1.0, new SplittableRandom(7)).sample(30,
+                new SplittableRandom(8));
+        post(space, "sig-1", vectors).statusCode(202).body("duplicate", equalTo(false)).body("accepted", equalTo(30))
+                .body("referenceN", equalTo(30));
+        post(space, "sig-1", vectors).statusCode(200).body("duplicate", equalTo(true)).body("accepted", equalTo(0));
+        given().get("/api/v1/signals/embeddings/" + space).then().statusCode(200).body("referenceN", equalTo(30))
+                .body("state", equalTo("collecting_reference"));
+    }
+
+    @Test
+    void vectors_of_litellm_embedding_calls_feed_their_model_group_once_per_call() {
+        String space = space("litellm");
+        float[] a = new float[] { 0.1f, 0.2f, 0.3f };
+        float[] b = new float[] { 0.3f, 0.2f, 0.1f };
+        Payloads call = Payloads.success("openai", space, "dep-1", Instant.now()).set("call_type", "aembedding")
+                .set("response", Map.of("object", "list", "data", List.of(Map.of("index", 0, "embedding", a),
+                        Map.of("index", 1, "embedding", b))));
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        // A dry run classifies the call without storing it: its vectors must not count either.
+        String dryRun = space("dry-run");
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Payloads.success("openai", dryRun, "dep-1", Instant.now()).set("call_type", "aembedding")
+                        .set("response", Map.of("data", List.of(Map.of("embedding", a)))).node().toString())
+                .post("/api/v1/classify").then().statusCode(200);
+        detector.flush();
+        given().get("/api/v1/signals/embeddings/" + space).then().statusCode(200).body("referenceN", equalTo(2))
+                .body("dimensions", equalTo(3));
+        given().get("/api/v1/signals/embeddings/" + dryRun).then().statusCode(404);
+    }
+
+    @Test
+    void bad_signals_are_problems_naming_the_field() {
+        String space = space("bad");
+        problem("[]", 400, "$");
+        problem("{\"space\": \"" + space + "\", \"vectors\": [[1]]}", 400, "signalId");
+        problem("{\"signalId\": \"a\", \"vectors\": [[1]]}", 400, "space");
+        problem("{\"signalId\": \"a\", \"space\": \"has space\", \"vectors\": [[1]]}", 400, "space");
+        problem("{\"signalId\": \"a\", \"space\": \"" + space + "\"}", 400, "vectors");
+        problem(body(space, "{\"extra\": 1, \"vectors\": [[1]]}"), 400, "extra");
+        problem(body(space, "{\"vectors\": []}"), 422, "vectors");
+        problem(body(space, "{\"vectors\": [[]]}"), 422, "vectors[0]");
+        problem(body(space, "{\"vectors\": [[1, 2], [1, 2, 3]]}"), 422, "vectors[1]");
+        problem(body(space, "{\"vectors\": [[1, 1e999]]}"), 422, "vectors[0][1]");
+        problem(body(space, "{\"vectors\": [[1, 1e39]]}"), 422, "vectors[0][1]");
+        problem(body(space, "{\"vectors\": [[1, \"2\"]]}"), 400, "vectors[0][1]");
+        problem(body(space, "{\"at\": \"yesterday\", \"vectors\": [[1]]}"), 400, "at");
+        problem(body(space, "{\"at\": \"2999-01-01T00:00:00Z\", \"vectors\": [[1]]}"), 422, "at");
+        problem(body(space, "{\"vectors\": [" + "[1],".repeat(1000) + "[1]]}"), 413, "vectors");
+        problem(body(space, "{\"vectors\": [[" + "1,".repeat(4096) + "1]]}"), 413, "vectors[0]");
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"signalId\": \"a\", \"vectors\": [NaN]}").post("/api/v1/signals/embeddings").then()
+                .statusCode(400).contentType(PROBLEM).body("title", equalTo("Malformed JSON"));
+
+        post(space, "dims-64", List.of(new float[D])).statusCode(202);
+        problem(body(space, "{\"signalId\": \"dims-32\", \"vectors\": [[" + "0,".repeat(31) + "0]]}"), 422,
+                "vectors").body("detail", containsString("64-dimensional"));
+        // A rejected signal stored nothing: its id can be sent again once fixed.
+        post(space, "dims-32", List.of(new float[D])).statusCode(202);
+
+        given().get("/api/v1/signals/embeddings/no-such-space").then().statusCode(404).contentType(PROBLEM);
+    }
+
+    @Test
+    void spaces_beyond_the_cap_evict_the_least_recently_seen() {
+        String first = space("evicted");
+        clock.set(T0.plus(Duration.ofDays(1)));
+        post(first, "only", List.of(new float[] { 1 })).statusCode(202);
+        for (int i = 0; i < config.maxSpaces(); i++) {
+            clock.advance(Duration.ofSeconds(1));
+            post(space("filler" + i), "only", List.of(new float[] { 1 })).statusCode(202);
+        }
+        given().get("/api/v1/signals/embeddings/" + first).then().statusCode(404);
+        given().get("/api/v1/signals/embeddings").then().statusCode(200)
+                .body("size()", equalTo(config.maxSpaces()));
+    }
+
+    @Test
+    void posting_without_the_api_key_is_401() {
+        given().contentType(ContentType.JSON).body("{\"signalId\": \"a\", \"space\": \"x\", \"vectors\": [[1]]}")
+                .post("/api/v1/signals/embeddings").then().statusCode(401).contentType(PROBLEM);
+        given().delete("/api/v1/signals/embeddings/x/reference").then().statusCode(401);
+        given().post("/api/v1/signals/embeddings/checks").then().statusCode(401);
+    }
+
+    /**
+     * A reference of 500 vectors whose mean is exactly the cluster's centre, and the threshold the service will
+     * compute for it, so that a window can be placed at a chosen multiple of the threshold.
+     */
+    private final class Scenario {
+
+        final String space;
+        final Cluster cluster;
+        final double threshold;
+        final SplittableRandom random;
+
+        Scenario(String name, long seed) {
+            space = space(name);
+            random = new SplittableRandom(seed);
+            cluster = Cluster.random(D, 1.0, random);
+            List<float[]> reference = cluster.symmetric(250, random);
+            clock.set(T0);
+            post(space, "reference", reference).statusCode(202).body("reference", equalTo(500));
+            threshold = EmbeddingDrift.threshold(reference, WINDOW, config.resamples(), config.quantile(),
+                    config.margin(), config.seed() ^ space.hashCode());
+        }
+
+        /** Posts a window rotated so that its mean is {@code multiple} thresholds away; returns the check time. */
+        Instant postShifted(double multiple) {
+            double radians = Math.acos(1 - multiple * threshold);
+            clock.set(T0.plus(Duration.ofMinutes(10)));
+            post(space, "current", cluster.rotated(radians, random).symmetric(WINDOW / 2, random)).statusCode(202)
+                    .body("reference", equalTo(0));
+            return clock.advance(Duration.ofMinutes(1));
+        }
+    }
+
+    private static String space(String name) {
+        return "test-" + name + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static ValidatableResponse episodes(String space) {
+        return Api.failures("type=embedding_drift&deployment=" + space).statusCode(200);
+    }
+
+    private static ValidatableResponse post(String space, String signalId, List<float[]> vectors) {
+        ObjectNode body = Payloads.JSON.createObjectNode().put("signalId", space + "-" + signalId).put("space", space);
+        ArrayNode array = body.putArray("vectors");
+        for (float[] v : vectors) {
+            ArrayNode row = array.addArray();
+            for (float f : v) {
+                row.add(f);
+            }
+        }
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                .contentType(ContentType.JSON).body(body.toString()).post("/api/v1/signals/embeddings").then().log()
+                .ifValidationFails();
+    }
+
+    /** Adds the space (and a fresh signal id unless given) to a JSON object, textually: numbers stay as written. */
+    private static String body(String space, String json) {
+        String id = json.contains("\"signalId\"") ? "" : "\"signalId\": \"bad-" + UUID.randomUUID() + "\", ";
+        return "{" + id + "\"space\": \"" + space + "\", " + json.substring(1);
+    }
+
+    private static ValidatableResponse problem(String body, int status, String field) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                .contentType(ContentType.JSON).body(body).post("/api/v1/signals/embeddings").then().log()
+                .ifValidationFails().statusCode(status).contentType(PROBLEM).body("errors[0].field", equalTo(field));
+    }
+}
