@@ -1,0 +1,95 @@
+package io.faultline.signals;
+
+import io.faultline.call.LlmCall;
+import io.faultline.classify.CallRule;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.quarkus.logging.Log;
+import jakarta.inject.Singleton;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Feeds {@code requester_metadata.retrieval} ({@code {"index": "...", "top_score": 0.82, "hits": 5}}) of each call
+ * into the retrieval windows. Returns no failure itself: a drop belongs to the index, not to the call, and is raised
+ * by the tracker. A resent call is stored once (the call id is the signal id), so it is counted once; a recent-call
+ * memory skips the database for resends the process has already seen.
+ */
+@Singleton
+public class RetrievalMetadataRule implements CallRule {
+
+    private final SignalService signals;
+    private final Clock clock;
+    private final SignalsConfig config;
+    private final Map<String, Boolean> recentCalls;
+
+    public RetrievalMetadataRule(SignalService signals, Clock clock, SignalsConfig config) {
+        this.signals = signals;
+        this.clock = clock;
+        this.config = config;
+        int max = config.retrieval().recentCalls();
+        this.recentCalls = new LinkedHashMap<>(16, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                return size() > max;
+            }
+        };
+    }
+
+    @Override
+    public List<Failure> apply(LlmCall call) {
+        Signal.Retrieval sample = sampleOf(call);
+        if (sample == null) {
+            return List.of();
+        }
+        synchronized (recentCalls) {
+            if (recentCalls.put(call.callId(), Boolean.TRUE) != null) {
+                return List.of();
+            }
+        }
+        try {
+            signals.retrieval(List.of(sample), new ImpactScope(call.model(), call.modelGroup(), call.callId(),
+                    call.userRef(), call.teamId()));
+        } catch (RuntimeException e) {
+            synchronized (recentCalls) {
+                recentCalls.remove(call.callId()); // not stored: a resend may try again
+            }
+            throw e;
+        }
+        return List.of();
+    }
+
+    /** The call's retrieval sample, or null when it carries none or a malformed one (calls are never rejected). */
+    Signal.Retrieval sampleOf(LlmCall call) {
+        Map<String, Object> metadata = call.requesterMetadata();
+        Object retrieval = metadata == null ? null : metadata.get("retrieval");
+        if (!(retrieval instanceof Map<?, ?> r)) {
+            return null;
+        }
+        Object index = r.get("index");
+        Object top = r.get("top_score");
+        Object hits = r.get("hits");
+        if (!(index instanceof String name) || name.isBlank() || name.length() > SignalParser.MAX_NAME_LENGTH
+                || !(top instanceof Number score) || !Double.isFinite(score.doubleValue()) || score.doubleValue() < 0
+                || (hits != null && !(hits instanceof Integer || hits instanceof Long))) {
+            Log.debugf("Call %s carries malformed retrieval metadata; ignored", call.callId());
+            return null;
+        }
+        Integer hitCount = hits == null ? null : (int) Math.max(0, Math.min(Integer.MAX_VALUE, ((Number) hits)
+                .longValue()));
+        Object mean = r.get("mean_score");
+        Object k = r.get("k");
+        Instant now = clock.instant();
+        Instant at = call.endedAt() != null ? call.endedAt() : call.startedAt();
+        if (at == null || at.isAfter(now.plus(config.maxClockSkew()))) {
+            at = now;
+        }
+        return new Signal.Retrieval(Signal.Retrieval.CALL, call.callId(), name, at, score.doubleValue(),
+                mean instanceof Number m && Double.isFinite(m.doubleValue()) ? m.doubleValue() : null, hitCount,
+                k instanceof Integer kk ? kk : null);
+    }
+}

@@ -1,0 +1,143 @@
+package io.faultline.signals;
+
+import io.faultline.taxonomy.DataFailure;
+import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code retrieval_quality_drop}: per index, the mean top score (and hit count) of the current window against the
+ * rolling baseline just before it. Windows live in memory, at most {@code max-indexes} of them (least recently
+ * reported evicted), each a fixed ring of time buckets; they are rebuilt from {@code data_signals} at start-up, so
+ * a restart does not hide a drop.
+ */
+@Singleton
+public class RetrievalTracker {
+
+    static final String DETECTION = "signals.retrieval_window";
+
+    private final SignalsConfig.Retrieval config;
+    private final Clock clock;
+    private final SignalStore store;
+    private final Map<String, RetrievalWindow> windows;
+    private long evictions;
+
+    public RetrievalTracker(SignalsConfig config, Clock clock, SignalStore store) {
+        this.config = config.retrieval();
+        this.clock = clock;
+        this.store = store;
+        int max = this.config.maxIndexes();
+        this.windows = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, RetrievalWindow> eldest) {
+                if (size() > max) {
+                    evictions++;
+                    return true;
+                }
+                return false;
+            }
+        };
+    }
+
+    /** Adds a new sample and returns the drop it reveals, at most one per index per window. */
+    public synchronized Optional<Failure> record(Signal.Retrieval sample, ImpactScope scope) {
+        RetrievalWindow window = add(sample);
+        Instant now = clock.instant();
+        if (sample.at().isAfter(now)) {
+            now = sample.at(); // within the accepted clock skew
+        }
+        if (!sample.at().isAfter(now.minus(config.window()))) {
+            return Optional.empty(); // a late sample fills the history; it does not speak for the current window
+        }
+        RetrievalWindow.Comparison c = window.compare(now);
+        double floor = 1 - config.dropFraction();
+        List<String> dropped = new ArrayList<>(2);
+        if (c.currentSamples() >= config.minWindowSamples() && c.baselineSamples() >= config.minBaselineSamples()
+                && c.currentTop() < c.baselineTop() * floor) {
+            dropped.add("top_score");
+        }
+        if (c.currentHitSamples() >= config.minWindowSamples()
+                && c.baselineHitSamples() >= config.minBaselineSamples()
+                && c.currentHits() < c.baselineHits() * floor) {
+            dropped.add("hits");
+        }
+        if (dropped.isEmpty()) {
+            return Optional.empty();
+        }
+        if (window.lastRaisedAt != null && sample.at().isBefore(window.lastRaisedAt.plus(config.window()))) {
+            return Optional.empty(); // still the same drop: raised again once the window has turned over
+        }
+        window.lastRaisedAt = sample.at();
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("index", sample.index());
+        evidence.put("dropped", dropped);
+        evidence.put("current_top_score", DataFailures.round(c.currentTop()));
+        evidence.put("baseline_top_score", DataFailures.round(c.baselineTop()));
+        evidence.put("top_score_drop", DataFailures.round(1 - c.currentTop() / c.baselineTop()));
+        if (c.currentHitSamples() > 0 && c.baselineHitSamples() > 0) {
+            evidence.put("current_hits", DataFailures.round(c.currentHits()));
+            evidence.put("baseline_hits", DataFailures.round(c.baselineHits()));
+        }
+        evidence.put("window_samples", c.currentSamples());
+        evidence.put("baseline_samples", c.baselineSamples());
+        evidence.put("window", config.window().toString());
+        evidence.put("baseline_window", config.baselineWindow().toString());
+        evidence.put("drop_fraction", config.dropFraction());
+        evidence.put("source", sample.kind().equals(Signal.Retrieval.CALL) ? "call_metadata" : "signals_api");
+        return Optional.of(DataFailures.of(DataFailure.Type.RETRIEVAL_QUALITY_DROP, sample.at(), config.severity(),
+                sample.index(), DETECTION, evidence, scope));
+    }
+
+    private RetrievalWindow add(Signal.Retrieval sample) {
+        RetrievalWindow window = windows.computeIfAbsent(sample.index(),
+                k -> new RetrievalWindow(config.bucket(), config.window(), config.baselineWindow()));
+        window.add(sample.at(), sample.topScore(), sample.hits());
+        return window;
+    }
+
+    void rebuildAtStart(@Observes StartupEvent start) {
+        int samples = rebuild();
+        Log.infof("Retrieval windows rebuilt from %d stored samples (%d indexes)", samples, trackedIndexes());
+    }
+
+    /** Drops the windows and refills them from the stored samples of the last window + baseline. */
+    public int rebuild() {
+        Duration span = config.window().plus(config.baselineWindow()).plus(config.bucket());
+        List<Signal.Retrieval> samples = store.retrievalSince(clock.instant().minus(span));
+        synchronized (this) {
+            windows.clear();
+            samples.forEach(this::add);
+        }
+        return samples.size();
+    }
+
+    /** Forgets every window, as a restart does before {@link #rebuild}. */
+    public synchronized void forget() {
+        windows.clear();
+    }
+
+    public synchronized int trackedIndexes() {
+        return windows.size();
+    }
+
+    public synchronized long evictions() {
+        return evictions;
+    }
+
+    /** The buckets one index holds: its memory bound. */
+    public synchronized int bucketsPerIndex() {
+        return new RetrievalWindow(config.bucket(), config.window(), config.baselineWindow()).capacity();
+    }
+}

@@ -1,0 +1,214 @@
+package io.faultline.signals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.faultline.common.Redactor;
+import jakarta.inject.Singleton;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.Set;
+
+/**
+ * Strict reading of the three signal shapes: required fields present and typed, no unknown fields (a snake_case
+ * {@code top_score} is a typo the client should hear about, not a silently missing score), times not in the future.
+ */
+@Singleton
+public class SignalParser {
+
+    static final int MAX_NAME_LENGTH = 200;
+    static final int MAX_ERROR_LENGTH = 300;
+    private static final Duration MAX_DURATION = Duration.ofDays(366);
+
+    private static final Set<String> RETRIEVAL_FIELDS = Set.of("signalId", "index", "at", "topScore", "meanScore",
+            "hits", "k");
+    private static final Set<String> INDEX_FIELDS = Set.of("signalId", "index", "lastUpdatedAt", "at", "maxAge",
+            "heartbeatTimeout");
+    private static final Set<String> INGESTION_FIELDS = Set.of("signalId", "pipeline", "runId", "status",
+            "startedAt", "finishedAt", "error", "expectedEvery");
+
+    private final SignalsConfig config;
+
+    public SignalParser(SignalsConfig config) {
+        this.config = config;
+    }
+
+    public Signal.Retrieval retrieval(JsonNode node, Instant now) {
+        object(node, RETRIEVAL_FIELDS);
+        String signalId = name(node, "signalId");
+        String index = name(node, "index");
+        Instant at = optionalInstant(node, "at", now);
+        notFuture("at", at, now);
+        double topScore = score(node, "topScore");
+        Double meanScore = node.hasNonNull("meanScore") ? score(node, "meanScore") : null;
+        if (meanScore != null && meanScore > topScore) {
+            throw new InvalidSignalException("meanScore", "meanScore (" + meanScore + ") cannot exceed topScore ("
+                    + topScore + ")");
+        }
+        Integer hits = optionalCount(node, "hits", 0);
+        Integer k = optionalCount(node, "k", 1);
+        if (hits != null && k != null && hits > k) {
+            throw new InvalidSignalException("hits", "hits (" + hits + ") cannot exceed k (" + k + ")");
+        }
+        return new Signal.Retrieval(Signal.Retrieval.API, signalId, index, at, topScore, meanScore, hits, k);
+    }
+
+    public Signal.IndexReport index(JsonNode node, Instant now) {
+        object(node, INDEX_FIELDS);
+        String signalId = name(node, "signalId");
+        String index = name(node, "index");
+        Instant lastUpdatedAt = requiredInstant(node, "lastUpdatedAt");
+        Instant at = optionalInstant(node, "at", now);
+        notFuture("at", at, now);
+        if (lastUpdatedAt.isAfter(at.plus(config.maxClockSkew()))) {
+            throw new InvalidSignalException("lastUpdatedAt", "lastUpdatedAt (" + lastUpdatedAt
+                    + ") lies after the report's time (" + at + ")");
+        }
+        return new Signal.IndexReport(signalId, index, lastUpdatedAt, at, optionalDuration(node, "maxAge"),
+                optionalDuration(node, "heartbeatTimeout"));
+    }
+
+    public Signal.IngestionRun ingestion(JsonNode node, Instant now) {
+        object(node, INGESTION_FIELDS);
+        String signalId = name(node, "signalId");
+        String pipeline = name(node, "pipeline");
+        String runId = name(node, "runId");
+        String status = text(node, "status", true);
+        if (!status.equals("succeeded") && !status.equals("failed")) {
+            throw new InvalidSignalException("status", "status must be \"succeeded\" or \"failed\", got \""
+                    + Redactor.mask(status, 40) + "\"");
+        }
+        Instant startedAt = requiredInstant(node, "startedAt");
+        notFuture("startedAt", startedAt, now);
+        Instant finishedAt = optionalInstant(node, "finishedAt", null);
+        if (finishedAt != null) {
+            notFuture("finishedAt", finishedAt, now);
+            if (finishedAt.isBefore(startedAt)) {
+                throw new InvalidSignalException("finishedAt", "finishedAt (" + finishedAt + ") lies before startedAt ("
+                        + startedAt + ")");
+            }
+        }
+        String error = text(node, "error", false);
+        return new Signal.IngestionRun(signalId, pipeline, runId, status.equals("failed"), startedAt, finishedAt,
+                error == null ? null : Redactor.mask(error, MAX_ERROR_LENGTH), optionalDuration(node, "expectedEvery"));
+    }
+
+    private static void object(JsonNode node, Set<String> allowed) {
+        if (node == null || !node.isObject()) {
+            throw new InvalidSignalException("$", "Expected a JSON object, got "
+                    + (node == null ? "nothing" : node.getNodeType().name().toLowerCase()));
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!allowed.contains(name)) {
+                throw new InvalidSignalException(safeName(name), "Unknown field \"" + safeName(name)
+                        + "\"; the fields are " + allowed.stream().sorted().toList());
+            }
+        }
+    }
+
+    private static String safeName(String name) {
+        return Redactor.mask(name.replaceAll("\\p{Cntrl}", "?"), 60);
+    }
+
+    private static String text(JsonNode node, String field, boolean required) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            if (required) {
+                throw new InvalidSignalException(field, field + " is required");
+            }
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw new InvalidSignalException(field, field + " must be a string, got "
+                    + value.getNodeType().name().toLowerCase());
+        }
+        return value.textValue();
+    }
+
+    /** An id or a name: 1 to 200 characters, no control characters, no surrounding blanks. */
+    private static String name(JsonNode node, String field) {
+        String value = text(node, field, true);
+        if (value.isBlank()) {
+            throw new InvalidSignalException(field, field + " must not be blank");
+        }
+        if (value.length() > MAX_NAME_LENGTH) {
+            throw new InvalidSignalException(field, field + " is longer than " + MAX_NAME_LENGTH + " characters");
+        }
+        if (!value.strip().equals(value) || value.chars().anyMatch(Character::isISOControl)) {
+            throw new InvalidSignalException(field, field + " must not contain control characters or surrounding"
+                    + " blanks");
+        }
+        return value;
+    }
+
+    private static Instant requiredInstant(JsonNode node, String field) {
+        return instant(field, text(node, field, true));
+    }
+
+    private static Instant optionalInstant(JsonNode node, String field, Instant fallback) {
+        String value = text(node, field, false);
+        return value == null ? fallback : instant(field, value);
+    }
+
+    private static Instant instant(String field, String value) {
+        try {
+            return Instant.parse(value);
+        } catch (DateTimeParseException e) {
+            throw new InvalidSignalException(field, field + " must be an ISO-8601 instant such as"
+                    + " 2026-11-28T10:00:00Z");
+        }
+    }
+
+    private void notFuture(String field, Instant value, Instant now) {
+        if (value.isAfter(now.plus(config.maxClockSkew()))) {
+            throw new InvalidSignalException(field, field + " (" + value + ") lies in the future; now is " + now);
+        }
+    }
+
+    private static Duration optionalDuration(JsonNode node, String field) {
+        String value = text(node, field, false);
+        if (value == null) {
+            return null;
+        }
+        Duration duration;
+        try {
+            duration = Duration.parse(value);
+        } catch (DateTimeParseException e) {
+            throw new InvalidSignalException(field, field + " must be an ISO-8601 duration such as PT24H or PT15M");
+        }
+        if (duration.isNegative() || duration.isZero() || duration.compareTo(MAX_DURATION) > 0) {
+            throw new InvalidSignalException(field, field + " must be positive and at most 366 days");
+        }
+        return duration;
+    }
+
+    /** A finite, non-negative number: relative drops are only meaningful for scores that do not cross zero. */
+    private static double score(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            throw new InvalidSignalException(field, field + " is required");
+        }
+        if (!value.isNumber()) {
+            throw new InvalidSignalException(field, field + " must be a number, got "
+                    + value.getNodeType().name().toLowerCase());
+        }
+        double score = value.doubleValue();
+        if (!Double.isFinite(score) || score < 0) {
+            throw new InvalidSignalException(field, field + " must be a finite number >= 0");
+        }
+        return score;
+    }
+
+    private static Integer optionalCount(JsonNode node, String field, int min) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < min) {
+            throw new InvalidSignalException(field, field + " must be an integer >= " + min);
+        }
+        return value.intValue();
+    }
+}

@@ -1,0 +1,148 @@
+package io.faultline.signals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.JsonBodies;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+/**
+ * DATA signals that applications report: one object or a JSON array of them per request. A bad item is rejected by
+ * index and never sinks the others; a batch of only bad items is a 422. Idempotent on {@code signalId}.
+ */
+@Path("/api/v1/signals")
+@Tag(name = "signals")
+public class SignalResource {
+
+    private final ObjectMapper json;
+    private final SignalParser parser;
+    private final SignalService signals;
+    private final SignalsConfig config;
+    private final Clock clock;
+
+    public SignalResource(ObjectMapper json, SignalParser parser, SignalService signals, SignalsConfig config,
+            Clock clock) {
+        this.json = json;
+        this.parser = parser;
+        this.signals = signals;
+        this.config = config;
+        this.clock = clock;
+    }
+
+    /** One item the batch could not take, by its position in the array, with the field at fault. */
+    public record Rejected(int index, String signalId, String field, String reason) {
+    }
+
+    /** Answered after the new signals are committed and their failures raised. */
+    public record SignalReceipt(int received, int accepted, int duplicates, List<Rejected> rejected, int failures) {
+    }
+
+    @POST
+    @Path("/retrieval")
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Report retrieval scores of an index (one object or an array)")
+    public SignalReceipt retrieval(byte[] body) {
+        return accept(body, parser::retrieval, signals::retrieval);
+    }
+
+    @POST
+    @Path("/index")
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Report an index's freshness; each report is also its heartbeat (one object or an array)")
+    public SignalReceipt index(byte[] body) {
+        return accept(body, parser::index, signals::index);
+    }
+
+    @POST
+    @Path("/ingestion")
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Report ingestion pipeline runs (one object or an array)")
+    public SignalReceipt ingestion(byte[] body) {
+        return accept(body, parser::ingestion, signals::ingestion);
+    }
+
+    private <T extends Signal> SignalReceipt accept(byte[] body, BiFunction<JsonNode, Instant, T> parse,
+            Function<List<T>, SignalService.Outcome> apply) {
+        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
+        Instant now = clock.instant();
+        if (root.isObject()) {
+            T signal;
+            try {
+                signal = parse.apply(root, now);
+            } catch (InvalidSignalException e) {
+                throw ApiProblem.badRequest(e.field(), e.getMessage());
+            }
+            SignalService.Outcome outcome = apply.apply(List.of(signal));
+            return new SignalReceipt(1, outcome.accepted(), outcome.duplicates(), List.of(), outcome.failures());
+        }
+        if (!root.isArray()) {
+            throw ApiProblem.badRequest("$", "Expected a JSON object or an array of them, got "
+                    + root.getNodeType().name().toLowerCase());
+        }
+        if (root.isEmpty()) {
+            throw ApiProblem.badRequest("$", "The array is empty; send at least one signal.");
+        }
+        if (root.size() > config.maxBatchItems()) {
+            throw new ApiProblem(413, "Batch too large", "The batch has " + root.size() + " items; at most "
+                    + config.maxBatchItems() + " are accepted per request (faultline.signals.max-batch-items).");
+        }
+        List<T> valid = new ArrayList<>(root.size());
+        List<Rejected> rejected = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        int duplicatesInBatch = 0;
+        for (int i = 0; i < root.size(); i++) {
+            JsonNode item = root.get(i);
+            try {
+                T signal = parse.apply(item, now);
+                if (seen.add(signal.signalId())) {
+                    valid.add(signal);
+                } else {
+                    duplicatesInBatch++;
+                }
+            } catch (InvalidSignalException e) {
+                rejected.add(new Rejected(i, idOf(item), e.field(), e.getMessage()));
+            }
+        }
+        if (valid.isEmpty() && duplicatesInBatch == 0) {
+            throw new ApiProblem(422, "No valid signal in batch", "All " + rejected.size()
+                    + " items were rejected; see errors.", rejected.stream().map(SignalResource::error).toList());
+        }
+        SignalService.Outcome outcome = apply.apply(valid);
+        return new SignalReceipt(root.size(), outcome.accepted(), outcome.duplicates() + duplicatesInBatch, rejected,
+                outcome.failures());
+    }
+
+    private static Map<String, Object> error(Rejected r) {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("index", r.index());
+        error.put("field", r.field());
+        error.put("message", r.reason());
+        return error;
+    }
+
+    private static String idOf(JsonNode item) {
+        JsonNode id = item == null ? null : item.get("signalId");
+        return id != null && id.isTextual() && id.textValue().length() <= SignalParser.MAX_NAME_LENGTH
+                ? id.textValue() : null;
+    }
+}

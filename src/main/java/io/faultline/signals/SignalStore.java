@@ -1,0 +1,248 @@
+package io.faultline.signals;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.agroal.api.AgroalDataSource;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * JDBC for signals and the freshness and schedule state they update. Inserts are
+ * {@code ON CONFLICT DO NOTHING RETURNING}, so one round trip per chunk also tells which signals are resends.
+ */
+@Singleton
+public class SignalStore {
+
+    static final int CHUNK = 500;
+
+    private final ObjectMapper json;
+    private final AgroalDataSource dataSource;
+
+    public SignalStore(ObjectMapper json, AgroalDataSource dataSource) {
+        this.json = json;
+        this.dataSource = dataSource;
+    }
+
+    /** Inserts the signals (all of one kind) and returns the ids that were new. */
+    public Set<String> insert(Connection c, List<? extends Signal> signals, Instant receivedAt) throws SQLException {
+        Set<String> inserted = new HashSet<>();
+        for (int from = 0; from < signals.size(); from += CHUNK) {
+            List<? extends Signal> chunk = signals.subList(from, Math.min(signals.size(), from + CHUNK));
+            String sql = "insert into data_signals (kind, signal_id, subject, at, received_at, payload) values "
+                    + String.join(",", java.util.Collections.nCopies(chunk.size(), "(?, ?, ?, ?, ?, ?::jsonb)"))
+                    + " on conflict (kind, signal_id) do nothing returning signal_id";
+            try (PreparedStatement st = c.prepareStatement(sql)) {
+                int p = 1;
+                for (Signal s : chunk) {
+                    st.setString(p++, s.kind());
+                    st.setString(p++, s.signalId());
+                    st.setString(p++, s.subject());
+                    st.setTimestamp(p++, Timestamp.from(s.at()));
+                    st.setTimestamp(p++, Timestamp.from(receivedAt));
+                    st.setString(p++, toJson(s));
+                }
+                try (ResultSet rs = st.executeQuery()) {
+                    while (rs.next()) {
+                        inserted.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        return inserted;
+    }
+
+    /** The retrieval samples (API and call metadata) since {@code since}, oldest first: what windows rebuild from. */
+    public List<Signal.Retrieval> retrievalSince(Instant since) {
+        List<Signal.Retrieval> samples = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select kind, signal_id, subject, at, (payload->>'topScore')::float8, (payload->>'hits')::int"
+                        + " from data_signals where kind in ('retrieval', 'retrieval_call') and at >= ?"
+                        + " order by at")) {
+            st.setTimestamp(1, Timestamp.from(since));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    int hits = rs.getInt(6);
+                    samples.add(new Signal.Retrieval(rs.getString(1), rs.getString(2), rs.getString(3),
+                            rs.getTimestamp(4).toInstant(), rs.getDouble(5), null, rs.wasNull() ? null : hits, null));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read stored retrieval samples", e);
+        }
+        return samples;
+    }
+
+    /** What an index report left in {@code index_freshness}. */
+    record Freshness(String index, Instant lastUpdatedAt, Instant lastReportAt, Duration maxAge,
+            Duration heartbeatTimeout, Instant staleRaisedFor, Instant heartbeatRaisedFor) {
+    }
+
+    /**
+     * Folds a report into the index's freshness: the newest update and report win; the limits of the newest report
+     * apply. Returns the state after the report.
+     */
+    public Freshness report(Connection c, Signal.IndexReport r, Duration maxAge, Duration heartbeat)
+            throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into index_freshness as f (index_name,"
+                + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds) values (?, ?, ?, ?, ?)"
+                + " on conflict (index_name) do update set"
+                + " last_updated_at = greatest(f.last_updated_at, excluded.last_updated_at),"
+                + " last_report_at = greatest(f.last_report_at, excluded.last_report_at),"
+                + " max_age_seconds = case when excluded.last_report_at >= f.last_report_at"
+                + "   then excluded.max_age_seconds else f.max_age_seconds end,"
+                + " heartbeat_seconds = case when excluded.last_report_at >= f.last_report_at"
+                + "   then excluded.heartbeat_seconds else f.heartbeat_seconds end"
+                + " returning " + FRESHNESS_COLUMNS)) {
+            st.setString(1, r.index());
+            st.setTimestamp(2, Timestamp.from(r.lastUpdatedAt()));
+            st.setTimestamp(3, Timestamp.from(r.at()));
+            st.setLong(4, maxAge.toSeconds());
+            st.setLong(5, heartbeat.toSeconds());
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return freshness(rs);
+            }
+        }
+    }
+
+    private static final String FRESHNESS_COLUMNS = "index_name, last_updated_at, last_report_at, max_age_seconds,"
+            + " heartbeat_seconds, stale_raised_for, heartbeat_raised_for";
+
+    /** Indexes older than their max age or silent beyond their heartbeat timeout, not yet raised for. */
+    List<Freshness> overdueIndexes(Connection c, Instant now) throws SQLException {
+        List<Freshness> overdue = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select " + FRESHNESS_COLUMNS + " from index_freshness"
+                + " where (last_updated_at + max_age_seconds * interval '1 second' < ?"
+                + "        and stale_raised_for is distinct from last_updated_at)"
+                + "    or (last_report_at + heartbeat_seconds * interval '1 second' < ?"
+                + "        and heartbeat_raised_for is distinct from last_report_at)"
+                + " order by index_name for update skip locked")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    overdue.add(freshness(rs));
+                }
+            }
+        }
+        return overdue;
+    }
+
+    /** Remembers that the index's staleness at {@code lastUpdatedAt} was raised. */
+    void markStale(Connection c, String index, Instant lastUpdatedAt) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
+                "update index_freshness set stale_raised_for = ? where index_name = ?")) {
+            st.setTimestamp(1, Timestamp.from(lastUpdatedAt));
+            st.setString(2, index);
+            st.executeUpdate();
+        }
+    }
+
+    /** Remembers that the silence after {@code lastReportAt} was raised. */
+    void markHeartbeat(Connection c, String index, Instant lastReportAt) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
+                "update index_freshness set heartbeat_raised_for = ? where index_name = ?")) {
+            st.setTimestamp(1, Timestamp.from(lastReportAt));
+            st.setString(2, index);
+            st.executeUpdate();
+        }
+    }
+
+    private static Freshness freshness(ResultSet rs) throws SQLException {
+        return new Freshness(rs.getString(1), rs.getTimestamp(2).toInstant(), rs.getTimestamp(3).toInstant(),
+                Duration.ofSeconds(rs.getLong(4)), Duration.ofSeconds(rs.getLong(5)), instant(rs.getTimestamp(6)),
+                instant(rs.getTimestamp(7)));
+    }
+
+    /** A pipeline's last known run and schedule. */
+    record Pipeline(String pipeline, String lastRunId, Instant lastRunAt, String lastStatus, Duration expectedEvery,
+            int missedSlots) {
+    }
+
+    /** Folds a run into its pipeline: the latest run wins; a schedule, once given, stays until another replaces it. */
+    public void run(Connection c, Signal.IngestionRun r) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into ingestion_pipelines as p (pipeline, last_run_id,"
+                + " last_run_at, last_status, expected_every_seconds) values (?, ?, ?, ?, ?)"
+                + " on conflict (pipeline) do update set"
+                + " last_run_id = case when excluded.last_run_at >= p.last_run_at then excluded.last_run_id"
+                + "   else p.last_run_id end,"
+                + " last_status = case when excluded.last_run_at >= p.last_run_at then excluded.last_status"
+                + "   else p.last_status end,"
+                + " missed_slots = case when excluded.last_run_at > p.last_run_at then 0 else p.missed_slots end,"
+                + " last_run_at = greatest(p.last_run_at, excluded.last_run_at),"
+                + " expected_every_seconds = coalesce(excluded.expected_every_seconds, p.expected_every_seconds)")) {
+            st.setString(1, r.pipeline());
+            st.setString(2, r.runId());
+            st.setTimestamp(3, Timestamp.from(r.at()));
+            st.setString(4, r.status());
+            if (r.expectedEvery() == null) {
+                st.setNull(5, java.sql.Types.BIGINT);
+            } else {
+                st.setLong(5, Math.max(1, r.expectedEvery().toSeconds()));
+            }
+            st.executeUpdate();
+        }
+    }
+
+    /** Scheduled pipelines with no run reported within expectedEvery × grace. */
+    List<Pipeline> overduePipelines(Connection c, Instant now, double grace) throws SQLException {
+        List<Pipeline> overdue = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select pipeline, last_run_id, last_run_at, last_status,"
+                + " expected_every_seconds, missed_slots from ingestion_pipelines"
+                + " where expected_every_seconds is not null"
+                + " and last_run_at + expected_every_seconds * ? * interval '1 second' < ?"
+                + " order by pipeline for update skip locked")) {
+            st.setDouble(1, grace);
+            st.setTimestamp(2, Timestamp.from(now));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    overdue.add(new Pipeline(rs.getString(1), rs.getString(2), rs.getTimestamp(3).toInstant(),
+                            rs.getString(4), Duration.ofSeconds(rs.getLong(5)), rs.getInt(6)));
+                }
+            }
+        }
+        return overdue;
+    }
+
+    /** Remembers how many missed runs since {@code lastRunAt} were raised; a newer run resets it. */
+    void markMissed(Connection c, String pipeline, Instant lastRunAt, int slots) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("update ingestion_pipelines set missed_slots = ?"
+                + " where pipeline = ? and last_run_at = ?")) {
+            st.setInt(1, slots);
+            st.setString(2, pipeline);
+            st.setTimestamp(3, Timestamp.from(lastRunAt));
+            st.executeUpdate();
+        }
+    }
+
+    /** Deletes signals older than {@code before}; returns how many. Idempotency holds within the retention. */
+    int deleteBefore(Connection c, Instant before) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from data_signals where at < ?")) {
+            st.setTimestamp(1, Timestamp.from(before));
+            return st.executeUpdate();
+        }
+    }
+
+    private String toJson(Signal s) {
+        try {
+            return json.writeValueAsString(s.payload());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("signal payloads are plain values and always serialise", e);
+        }
+    }
+
+    private static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
+    }
+}

@@ -1,0 +1,113 @@
+package io.faultline.signals;
+
+import io.faultline.taxonomy.Severity;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** DATA signals: retrieval quality, index freshness and ingestion runs that applications report. */
+@ConfigMapping(prefix = "faultline.signals")
+public interface SignalsConfig {
+
+    /** How often the scheduled check looks for missing index heartbeats and missed ingestion runs. */
+    @WithDefault("60s")
+    Duration checkInterval();
+
+    /** Signals (the durable record that windows are rebuilt from, and the idempotency keys) are kept this long. */
+    @WithDefault("7d")
+    Duration retention();
+
+    /** A signal's {@code at} (or {@code lastUpdatedAt}, {@code startedAt}) may lie at most this far in the future. */
+    @WithDefault("5m")
+    Duration maxClockSkew();
+
+    /** Items per request (413 above). */
+    @WithDefault("1000")
+    int maxBatchItems();
+
+    /** Request body size in bytes (413 above). */
+    @WithDefault("1048576")
+    long maxBodyBytes();
+
+    Retrieval retrieval();
+
+    Index index();
+
+    Ingestion ingestion();
+
+    /** {@code retrieval_quality_drop}: the current window of an index against its rolling baseline. */
+    interface Retrieval {
+
+        /** The current window: its mean is compared with the baseline. */
+        @WithDefault("5m")
+        Duration window();
+
+        /** The rolling baseline: the period just before the current window. */
+        @WithDefault("1h")
+        Duration baselineWindow();
+
+        /** Width of the time buckets that hold samples; memory per index is (window + baseline) / bucket buckets. */
+        @WithDefault("1m")
+        Duration bucket();
+
+        /** Fewer samples in the baseline than this and nothing is compared: a new index has no baseline yet. */
+        @WithDefault("30")
+        int minBaselineSamples();
+
+        /** Fewer samples in the current window than this and nothing is compared: one bad query is not a drop. */
+        @WithDefault("5")
+        int minWindowSamples();
+
+        /** A current mean below baseline × (1 − drop-fraction) is a drop (top score and hit count alike). */
+        @WithDefault("0.25")
+        double dropFraction();
+
+        /** Indexes whose windows are held in memory; the least recently reported is evicted beyond this. */
+        @WithDefault("1000")
+        int maxIndexes();
+
+        /** Call ids remembered to skip a resent call's retrieval metadata before touching the database. */
+        @WithDefault("10000")
+        int recentCalls();
+
+        @WithDefault("P3")
+        Severity severity();
+    }
+
+    /** {@code stale_index}: index freshness reports, which double as the index's heartbeat. */
+    interface Index {
+
+        /** An index last updated longer ago than this is stale, unless a report sets its own {@code maxAge}. */
+        @WithDefault("24h")
+        Duration maxAge();
+
+        /** No report for this long and the heartbeat is missing, unless a report sets {@code heartbeatTimeout}. */
+        @WithDefault("30m")
+        Duration heartbeatTimeout();
+
+        /** Severity of an index older than its max age. */
+        @WithDefault("P3")
+        Severity staleSeverity();
+
+        /** Severity of a missing heartbeat: whatever keeps the index fresh has stopped, so it will not clear alone. */
+        @WithDefault("P2")
+        Severity heartbeatSeverity();
+    }
+
+    /** {@code ingestion_failure}: failed pipeline runs and scheduled runs that did not report. */
+    interface Ingestion {
+
+        /** A run is missed when none reported within expectedEvery × grace of the last one. */
+        @WithDefault("1.5")
+        double grace();
+
+        /** Severity of a failed run. */
+        @WithDefault("P2")
+        Severity failedSeverity();
+
+        /** Severity of a missed run. */
+        @WithDefault("P2")
+        Severity missedSeverity();
+    }
+}

@@ -1,0 +1,147 @@
+package io.faultline.signals;
+
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.faultline.signals.SignalsApi.failuresOf;
+import static io.faultline.signals.SignalsApi.map;
+import static io.faultline.signals.SignalsApi.post;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.not;
+
+/** An hourly ingestion pipeline whose runs take 12 minutes. Default grace: 1.5 × the schedule. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class IngestionFailureTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-22T00:00:00Z");
+    private static final Duration RUN = Duration.ofMinutes(12);
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    SignalChecks checks;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private static Map<String, Object> run(String pipeline, String runId, String status, Instant started,
+            String error) {
+        Map<String, Object> run = map("signalId", pipeline + "/" + runId, "pipeline", pipeline, "runId", runId,
+                "status", status, "startedAt", started.toString(), "finishedAt", started.plus(RUN).toString(),
+                "expectedEvery", "PT1H");
+        if (error != null) {
+            run.put("error", error);
+        }
+        return run;
+    }
+
+    /** Hourly successful runs 0..count-1, each reported when it finishes. */
+    private void hourly(String pipeline, int count) {
+        for (int i = 0; i < count; i++) {
+            Instant started = T0.plus(Duration.ofHours(i));
+            clock.set(started.plus(RUN));
+            post("ingestion", run(pipeline, "run-" + i, "succeeded", started, null)).statusCode(200)
+                    .body("accepted", equalTo(1)).body("failures", equalTo(0));
+            checks.check();
+        }
+    }
+
+    @Test
+    void a_failed_run_raises_ingestion_failure_with_the_masked_error() {
+        String pipeline = "crawl-" + UUID.randomUUID();
+        hourly(pipeline, 3);
+        Instant started = T0.plus(Duration.ofHours(3));
+        clock.set(started.plus(RUN));
+        post("ingestion", run(pipeline, "run-3", "failed", started,
+                "S3 AccessDenied for ops@example.com using key sk-proj-abcdefghijklmnop")).statusCode(200)
+                .body("failures", equalTo(1));
+
+        failuresOf(pipeline).body("items", hasSize(1))
+                .body("items[0].type", equalTo("ingestion_failure"))
+                .body("items[0].severity", equalTo("P2"))
+                .body("items[0].provider", equalTo("pipeline"))
+                .body("items[0].detectionMethod", equalTo("signals.ingestion_run"))
+                .body("items[0].firstSeen", equalTo(started.plus(RUN).toString()))
+                .body("items[0].evidence.reason", equalTo("run_failed"))
+                .body("items[0].evidence.run_id", equalTo("run-3"))
+                .body("items[0].evidence.started_at", equalTo(started.toString()))
+                .body("items[0].evidence.finished_at", equalTo(started.plus(RUN).toString()))
+                .body("items[0].evidence.error", containsString("[email]"))
+                .body("items[0].evidence.error", containsString("[secret]"))
+                .body("items[0].evidence.error", not(containsString("ops@example.com")));
+    }
+
+    @Test
+    void a_resent_failed_run_is_a_duplicate_and_raises_nothing_more() {
+        String pipeline = "crawl-" + UUID.randomUUID();
+        clock.set(T0.plus(RUN));
+        Map<String, Object> failed = run(pipeline, "run-0", "failed", T0, "timeout");
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(1))
+                .body("failures", equalTo(0));
+        post("ingestion", java.util.List.of(failed, failed)).statusCode(200).body("received", equalTo(2))
+                .body("accepted", equalTo(0)).body("duplicates", equalTo(2));
+        failuresOf(pipeline).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1));
+    }
+
+    @Test
+    void a_scheduled_run_that_does_not_report_raises_a_missed_run_once_per_slot() {
+        String pipeline = "crawl-" + UUID.randomUUID();
+        hourly(pipeline, 3);
+        Instant lastReport = T0.plus(Duration.ofHours(2)).plus(RUN);
+        Instant due = lastReport.plus(Duration.ofMinutes(90));
+        clock.set(due);
+        checks.check();
+        failuresOf(pipeline).body("items", hasSize(0));
+
+        clock.set(due.plusSeconds(1));
+        checks.check();
+        clock.advance(Duration.ofMinutes(10));
+        checks.check(); // the same missed slot: not raised again
+        failuresOf(pipeline).body("items", hasSize(1))
+                .body("items[0].type", equalTo("ingestion_failure"))
+                .body("items[0].severity", equalTo("P2"))
+                .body("items[0].occurrences", equalTo(1))
+                .body("items[0].detectionMethod", equalTo("signals.ingestion_schedule"))
+                .body("items[0].firstSeen", equalTo(due.plusSeconds(1).toString()))
+                .body("items[0].evidence.reason", equalTo("missed_run"))
+                .body("items[0].evidence.last_run_id", equalTo("run-2"))
+                .body("items[0].evidence.last_run_at", equalTo(lastReport.toString()))
+                .body("items[0].evidence.due_at", equalTo(due.toString()))
+                .body("items[0].evidence.expected_every", equalTo("PT1H"))
+                .body("items[0].evidence.missed_runs", equalTo(1));
+
+        clock.set(due.plus(Duration.ofHours(1)).plusSeconds(1)); // the next slot passes too
+        checks.check();
+        failuresOf(pipeline).body("items", hasSize(2)).body("items.evidence.missed_runs", contains(2, 1));
+    }
+
+    @Test
+    void the_same_schedule_with_every_run_in_time_raises_nothing() {
+        String pipeline = "crawl-" + UUID.randomUUID();
+        hourly(pipeline, 6);
+        clock.set(T0.plus(Duration.ofHours(5)).plus(RUN).plus(Duration.ofMinutes(90))); // due, not past due
+        checks.check();
+        failuresOf(pipeline).body("items", hasSize(0));
+    }
+}

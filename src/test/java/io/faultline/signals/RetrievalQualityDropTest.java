@@ -1,0 +1,162 @@
+package io.faultline.signals;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.faultline.signals.SignalsApi.failuresOf;
+import static io.faultline.signals.SignalsApi.map;
+import static io.faultline.signals.SignalsApi.post;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.startsWith;
+
+/**
+ * A realistic retrieval stream: an hour of healthy queries (top score around 0.80, 5 hits) every 30 s, then the
+ * index degrades. Defaults: 5-minute window against the hour before it, drop when 25% below.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class RetrievalQualityDropTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-20T09:00:00Z");
+    private static final Instant DEGRADED = T0.plus(Duration.ofHours(1));
+    private static final Duration STEP = Duration.ofSeconds(30);
+    private static final double[] HEALTHY = { 0.78, 0.80, 0.82 };
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    RetrievalTracker tracker;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private interface Sender {
+        void send(String index, double topScore, int hits);
+    }
+
+    private final Sender viaApi = (index, top, hits) -> post("retrieval", map("signalId", UUID.randomUUID()
+            .toString(), "index", index, "at", clock.instant().toString(), "topScore", top, "hits", hits, "k", 10))
+            .statusCode(200).body("accepted", equalTo(1));
+
+    /** An hour of healthy samples, ending with the clock at {@link #DEGRADED}. */
+    private void healthyHour(String index, Sender sender) {
+        clock.set(T0);
+        for (int i = 0; i < 120; i++) {
+            sender.send(index, HEALTHY[i % 3], 5);
+            clock.advance(STEP);
+        }
+    }
+
+    /** Degraded samples number {@code from} (inclusive) to {@code to} (exclusive), 30 s apart from {@link #DEGRADED}. */
+    private void degraded(String index, Sender sender, int from, int to, double topScore, int hits) {
+        for (int i = from; i < to; i++) {
+            clock.set(DEGRADED.plus(STEP.multipliedBy(i)));
+            sender.send(index, topScore, hits);
+        }
+    }
+
+    @Test
+    void top_scores_30_percent_below_the_hour_before_raise_a_drop_once_the_window_is_degraded() {
+        String index = "kb-" + UUID.randomUUID();
+        healthyHour(index, viaApi);
+        // The window still holds healthy minutes for the first 8 degraded samples (mean 0.608 after the 8th).
+        degraded(index, viaApi, 0, 8, 0.56, 5);
+        failuresOf(index).body("items", hasSize(0));
+
+        degraded(index, viaApi, 8, 9, 0.56, 5); // the window now holds degraded minutes only
+        failuresOf(index).body("items", hasSize(1))
+                .body("items[0].type", equalTo("retrieval_quality_drop"))
+                .body("items[0].severity", equalTo("P3"))
+                .body("items[0].provider", equalTo("pipeline"))
+                .body("items[0].detectionMethod", equalTo("signals.retrieval_window"))
+                .body("items[0].firstSeen", equalTo(DEGRADED.plus(Duration.ofMinutes(4)).toString()))
+                .body("items[0].evidence.index", equalTo(index))
+                .body("items[0].evidence.dropped", contains("top_score"))
+                .body("items[0].evidence.current_top_score", equalTo(0.56f))
+                .body("items[0].evidence.baseline_top_score", equalTo(0.8f))
+                .body("items[0].evidence.baseline_samples", equalTo(120))
+                .body("items[0].evidence.source", equalTo("signals_api"));
+    }
+
+    @Test
+    void the_same_stream_just_under_the_threshold_raises_nothing() {
+        String index = "kb-" + UUID.randomUUID();
+        healthyHour(index, viaApi);
+        degraded(index, viaApi, 0, 30, 0.61, 5); // 23.75% below: 15 minutes of it, under the 25% threshold
+        failuresOf(index).body("items", hasSize(0));
+    }
+
+    @Test
+    void hit_counts_that_fall_raise_a_drop_even_when_top_scores_hold() {
+        String index = "kb-" + UUID.randomUUID();
+        healthyHour(index, viaApi);
+        degraded(index, viaApi, 0, 10, 0.80, 3); // crosses with the 7th (mean 3.44 < 3.75)
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.dropped", contains("hits"))
+                .body("items[0].evidence.current_hits", equalTo(3.4444f))
+                .body("items[0].evidence.baseline_hits", equalTo(5.0f))
+                .body("items[0].firstSeen", equalTo(DEGRADED.plus(Duration.ofMinutes(3)).toString()));
+    }
+
+    @Test
+    void a_restart_in_the_middle_of_the_drop_does_not_hide_it() {
+        String index = "kb-" + UUID.randomUUID();
+        healthyHour(index, viaApi);
+        degraded(index, viaApi, 0, 8, 0.56, 5);
+
+        tracker.forget(); // what a restart loses
+        tracker.rebuild(); // what start-up does
+        clock.set(DEGRADED.plus(STEP.multipliedBy(8)));
+        viaApi.send(index, 0.56, 5);
+
+        failuresOf(index).body("items", hasSize(1))
+                .body("items[0].firstSeen", equalTo(DEGRADED.plus(Duration.ofMinutes(4)).toString()))
+                .body("items[0].evidence.baseline_samples", equalTo(120));
+    }
+
+    @Test
+    void retrieval_scores_in_call_metadata_feed_the_same_windows_and_a_resent_call_counts_once() {
+        String index = "kb-" + UUID.randomUUID();
+        Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
+                "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
+                        "hits", hits))))).statusCode(200).body("accepted", equalTo(1));
+        healthyHour(index, viaCalls);
+        degraded(index, viaCalls, 0, 8, 0.56, 5);
+        failuresOf(index).body("items", hasSize(0));
+
+        clock.set(DEGRADED.plus(STEP.multipliedBy(8)));
+        String crossing = Payloads.array(Payloads.success("openai", "gpt-4o-mini", "dep-rag", clock.instant())
+                .metadata(Map.of("retrieval", Map.of("index", index, "top_score", 0.56, "hits", 5))));
+        Api.ingest(crossing).statusCode(200).body("accepted", equalTo(1));
+        Api.ingest(crossing).statusCode(200).body("duplicates", equalTo(1));
+        tracker.forget();
+        tracker.rebuild();
+        Api.ingest(crossing).statusCode(200).body("duplicates", equalTo(1));
+
+        // LiteLLM's endTime is the call's start plus its 0.42 s latency.
+        failuresOf(index).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1))
+                .body("items[0].firstSeen", startsWith("2026-11-20T10:04:00.4"))
+                .body("items[0].evidence.source", equalTo("call_metadata"))
+                .body("items[0].evidence.window_samples", equalTo(9))
+                .body("items[0].impactScope.model", equalTo("gpt-4o-mini"));
+    }
+}

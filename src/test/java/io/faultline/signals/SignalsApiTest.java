@@ -1,0 +1,134 @@
+package io.faultline.signals;
+
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.faultline.signals.SignalsApi.PROBLEM;
+import static io.faultline.signals.SignalsApi.map;
+import static io.faultline.signals.SignalsApi.post;
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+/** Strict input: every mistake is a 4xx problem naming the field; a batch rejects items, not itself. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class SignalsApiTest {
+
+    private static Map<String, Object> retrieval(Object... overrides) {
+        Map<String, Object> body = map("signalId", UUID.randomUUID().toString(), "index", "kb-api", "topScore", 0.8,
+                "hits", 4, "k", 5);
+        for (int i = 0; i < overrides.length; i += 2) {
+            if (overrides[i + 1] == null) {
+                body.remove((String) overrides[i]);
+            } else {
+                body.put((String) overrides[i], overrides[i + 1]);
+            }
+        }
+        return body;
+    }
+
+    private static void rejected(String kind, Object body, String field, String message) {
+        post(kind, body).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(field))
+                .body("errors[0].message", containsString(message));
+    }
+
+    @Test
+    void writes_without_the_api_key_are_a_401_problem() {
+        for (String kind : List.of("retrieval", "index", "ingestion")) {
+            given().contentType(ContentType.JSON).body(retrieval()).when().post("/api/v1/signals/" + kind).then()
+                    .statusCode(401).contentType(PROBLEM);
+        }
+    }
+
+    @Test
+    void retrieval_fields_are_checked_by_name() {
+        rejected("retrieval", retrieval("topScore", null), "topScore", "required");
+        rejected("retrieval", retrieval("topScore", "0.8"), "topScore", "number");
+        rejected("retrieval", retrieval("topScore", -0.1), "topScore", ">= 0");
+        rejected("retrieval", retrieval("index", ""), "index", "blank");
+        rejected("retrieval", retrieval("index", "x".repeat(201)), "index", "200");
+        rejected("retrieval", retrieval("signalId", 42), "signalId", "string");
+        rejected("retrieval", retrieval("top_score", 0.8), "top_score", "Unknown field");
+        rejected("retrieval", retrieval("hits", 2.5), "hits", "integer");
+        rejected("retrieval", retrieval("hits", 6), "hits", "cannot exceed k");
+        rejected("retrieval", retrieval("meanScore", 0.9), "meanScore", "cannot exceed topScore");
+        rejected("retrieval", retrieval("at", "yesterday"), "at", "ISO-8601");
+        rejected("retrieval", retrieval("at", Instant.now().plusSeconds(3600).toString()), "at", "future");
+    }
+
+    @Test
+    void index_and_ingestion_fields_are_checked_by_name() {
+        Map<String, Object> index = map("signalId", "i-1", "index", "kb-api", "lastUpdatedAt",
+                Instant.now().toString());
+        index.put("maxAge", "24h");
+        rejected("index", index, "maxAge", "ISO-8601 duration");
+        index.put("maxAge", "-PT1H");
+        rejected("index", index, "maxAge", "positive");
+        index.remove("maxAge");
+        index.put("lastUpdatedAt", Instant.now().plusSeconds(7200).toString());
+        rejected("index", index, "lastUpdatedAt", "after");
+        index.remove("lastUpdatedAt");
+        rejected("index", index, "lastUpdatedAt", "required");
+
+        Map<String, Object> run = map("signalId", "r-1", "pipeline", "p-api", "runId", "1", "status", "ok",
+                "startedAt", Instant.now().minusSeconds(60).toString());
+        rejected("ingestion", run, "status", "\"succeeded\" or \"failed\"");
+        run.put("status", "failed");
+        run.put("finishedAt", Instant.now().minusSeconds(120).toString());
+        rejected("ingestion", run, "finishedAt", "before startedAt");
+        run.remove("finishedAt");
+        run.put("expectedEvery", "PT0S");
+        rejected("ingestion", run, "expectedEvery", "positive");
+        run.remove("expectedEvery");
+        run.put("error", Map.of("message", "boom"));
+        rejected("ingestion", run, "error", "string");
+    }
+
+    @Test
+    void bodies_that_are_not_signals_are_400_problems() {
+        post("retrieval", "{\"signalId\": ").statusCode(400).contentType(PROBLEM)
+                .body("title", equalTo("Malformed JSON"));
+        post("retrieval", "\"hello\"").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("$"));
+        post("retrieval", "[]").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("$"));
+        post("retrieval", "[42]").statusCode(422).contentType(PROBLEM).body("errors[0].field", equalTo("$"));
+    }
+
+    @Test
+    void a_batch_rejects_bad_items_by_index_and_keeps_the_good_ones() {
+        Map<String, Object> good = retrieval();
+        Map<String, Object> bad = retrieval("topScore", "high");
+        post("retrieval", List.of(good, bad, good)).statusCode(200)
+                .body("received", equalTo(3)).body("accepted", equalTo(1)).body("duplicates", equalTo(1))
+                .body("rejected", hasSize(1)).body("rejected[0].index", equalTo(1))
+                .body("rejected[0].field", equalTo("topScore"))
+                .body("rejected[0].signalId", equalTo(bad.get("signalId")));
+    }
+
+    @Test
+    void a_batch_of_only_bad_items_is_a_422_listing_each() {
+        post("retrieval", List.of(retrieval("topScore", null), retrieval("index", 7))).statusCode(422)
+                .contentType(PROBLEM).body("errors", hasSize(2)).body("errors[0].index", equalTo(0))
+                .body("errors[0].field", equalTo("topScore")).body("errors[1].index", equalTo(1))
+                .body("errors[1].field", equalTo("index"));
+    }
+
+    @Test
+    void a_resent_signal_is_counted_as_a_duplicate() {
+        Map<String, Object> sample = retrieval();
+        post("retrieval", sample).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(0));
+        post("retrieval", sample).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(1));
+    }
+}

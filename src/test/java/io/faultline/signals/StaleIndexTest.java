@@ -1,0 +1,145 @@
+package io.faultline.signals;
+
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+
+import static io.faultline.signals.SignalsApi.failuresOf;
+import static io.faultline.signals.SignalsApi.map;
+import static io.faultline.signals.SignalsApi.post;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+/** An index that a nightly job refreshes reports its freshness every 10 minutes. Defaults: 24 h max age, 30 min heartbeat. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class StaleIndexTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-21T02:00:00Z");
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    SignalChecks checks;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private void report(String index, Instant lastUpdatedAt) {
+        post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                lastUpdatedAt.toString())).statusCode(200).body("accepted", equalTo(1));
+    }
+
+    @Test
+    void a_report_of_an_index_older_than_its_max_age_raises_stale_index_once() {
+        String index = "docs-" + UUID.randomUUID();
+        Instant refreshed = T0.minus(Duration.ofHours(20));
+        clock.set(T0);
+        for (int i = 0; i < 24; i++) { // four hours of reports; the refresh is 24 h old after 4 h
+            report(index, refreshed);
+            clock.advance(Duration.ofMinutes(10));
+        }
+        failuresOf(index).body("items", hasSize(0));
+
+        clock.set(T0.plus(Duration.ofHours(4)).plusSeconds(1));
+        report(index, refreshed);
+        clock.advance(Duration.ofMinutes(10));
+        report(index, refreshed); // still stale: the same condition, not raised again
+        checks.check();
+
+        failuresOf(index).body("items", hasSize(1))
+                .body("items[0].type", equalTo("stale_index"))
+                .body("items[0].severity", equalTo("P3"))
+                .body("items[0].provider", equalTo("pipeline"))
+                .body("items[0].occurrences", equalTo(1))
+                .body("items[0].detectionMethod", equalTo("signals.index_report"))
+                .body("items[0].firstSeen", equalTo(T0.plus(Duration.ofHours(4)).plusSeconds(1).toString()))
+                .body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.index", equalTo(index))
+                .body("items[0].evidence.last_updated_at", equalTo(refreshed.toString()))
+                .body("items[0].evidence.age", equalTo("PT24H1S"))
+                .body("items[0].evidence.max_age", equalTo("PT24H"));
+    }
+
+    @Test
+    void a_report_may_set_its_own_max_age() {
+        String index = "docs-" + UUID.randomUUID();
+        clock.set(T0);
+        post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                T0.minus(Duration.ofHours(1)).toString(), "maxAge", "PT1H")).statusCode(200).body("failures",
+                        equalTo(0));
+        post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                T0.minus(Duration.ofHours(1)).minusSeconds(1).toString(), "maxAge", "PT1H")).statusCode(200)
+                .body("failures", equalTo(0)); // an older update than the one known: the newest wins
+        clock.advance(Duration.ofSeconds(1));
+        post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                T0.minus(Duration.ofHours(1)).toString(), "maxAge", "PT1H")).statusCode(200).body("failures",
+                        equalTo(1));
+        failuresOf(index).body("items[0].evidence.max_age", equalTo("PT1H"));
+    }
+
+    @Test
+    void a_heartbeat_that_stops_raises_heartbeat_missing_once_per_silence() {
+        String index = "docs-" + UUID.randomUUID();
+        clock.set(T0);
+        for (int i = 0; i < 6; i++) {
+            report(index, T0.minus(Duration.ofHours(1)));
+            clock.advance(Duration.ofMinutes(10));
+        }
+        Instant last = T0.plus(Duration.ofMinutes(50));
+        clock.set(last.plus(Duration.ofMinutes(30)));
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+
+        clock.advance(Duration.ofSeconds(1));
+        checks.check();
+        clock.advance(Duration.ofMinutes(10));
+        checks.check(); // the same silence: not raised again
+
+        failuresOf(index).body("items", hasSize(1))
+                .body("items[0].type", equalTo("stale_index"))
+                .body("items[0].severity", equalTo("P2"))
+                .body("items[0].occurrences", equalTo(1))
+                .body("items[0].detectionMethod", equalTo("signals.index_check"))
+                .body("items[0].firstSeen", equalTo(last.plus(Duration.ofMinutes(30)).plusSeconds(1).toString()))
+                .body("items[0].evidence.reason", equalTo("heartbeat_missing"))
+                .body("items[0].evidence.last_report_at", equalTo(last.toString()))
+                .body("items[0].evidence.silent_for", equalTo("PT30M1S"))
+                .body("items[0].evidence.heartbeat_timeout", equalTo("PT30M"));
+
+        // The heartbeat comes back and stops again: a new silence, a new episode.
+        Instant back = clock.advance(Duration.ofMinutes(1));
+        report(index, T0);
+        clock.set(back.plus(Duration.ofMinutes(31)));
+        checks.check();
+        failuresOf(index).body("items", hasSize(2));
+    }
+
+    @Test
+    void the_same_stream_with_every_heartbeat_in_time_and_fresh_updates_raises_nothing() {
+        String index = "docs-" + UUID.randomUUID();
+        clock.set(T0);
+        for (int i = 0; i < 18; i++) { // three hours: a report every 10 min, an update every hour
+            report(index, T0.plus(Duration.ofHours(i / 6)).minus(Duration.ofHours(22)));
+            clock.advance(Duration.ofMinutes(10));
+            checks.check();
+        }
+        clock.advance(Duration.ofMinutes(20)); // the last report is exactly 30 min old: not yet missing
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+    }
+}
