@@ -38,6 +38,16 @@ final class Sql {
         }
     }
 
+    static double decimal(LocalStack stack, String sql) {
+        try (Connection c = DriverManager.getConnection(stack.settings().jdbcUrl(), stack.settings().dbUser(),
+                stack.settings().dbPassword()); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getDouble(1);
+        } catch (Exception e) {
+            throw new IllegalStateException("query failed: " + sql, e);
+        }
+    }
+
     /** Every row of every table (partitions included) as text: to prove what is, and is not, stored. */
     static String dump(LocalStack stack) {
         StringBuilder out = new StringBuilder();

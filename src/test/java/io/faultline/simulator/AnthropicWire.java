@@ -152,8 +152,9 @@ final class AnthropicWire implements ProviderWire {
     }
 
     private static ObjectNode inputUsage(Usage usage) {
-        ObjectNode node = Json.object().put("input_tokens", usage.promptTokens())
-                .put("cache_creation_input_tokens", 0).put("cache_read_input_tokens", 0);
+        // Anthropic counts cache reads apart: input_tokens are the uncached rest of the prompt.
+        ObjectNode node = Json.object().put("input_tokens", usage.promptTokens() - usage.cachedTokens())
+                .put("cache_creation_input_tokens", 0).put("cache_read_input_tokens", usage.cachedTokens());
         node.putObject("cache_creation").put("ephemeral_5m_input_tokens", 0).put("ephemeral_1h_input_tokens", 0);
         return node;
     }

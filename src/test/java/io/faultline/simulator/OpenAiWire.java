@@ -175,7 +175,7 @@ final class OpenAiWire implements ProviderWire {
     private static ObjectNode usage(Usage usage) {
         ObjectNode node = Json.object().put("prompt_tokens", usage.promptTokens())
                 .put("completion_tokens", usage.outputTokens()).put("total_tokens", usage.totalTokens());
-        node.putObject("prompt_tokens_details").put("cached_tokens", 0).put("audio_tokens", 0);
+        node.putObject("prompt_tokens_details").put("cached_tokens", usage.cachedTokens()).put("audio_tokens", 0);
         node.putObject("completion_tokens_details").put("reasoning_tokens", usage.thinkingTokens())
                 .put("audio_tokens", 0).put("accepted_prediction_tokens", 0).put("rejected_prediction_tokens", 0);
         return node;

@@ -158,8 +158,10 @@ public final class ProviderSimulator implements AutoCloseable {
         String model = route.model() != null ? route.model() : request.path("model").asText("unknown");
         int promptTokens = Tokens.prompt(request);
         Deployment deployment = deployments.computeIfAbsent(route.deployment(), name -> new Deployment());
-        Deployment.Turn turn = deployment.next(script -> new Usage(promptTokens, Tokens.of(script.content()),
-                wire.thinkingTokens(request, script.thinkingTokens())), wire.defaultLimits());
+        Deployment.Turn turn = deployment.next(script -> new Usage(promptTokens,
+                Tokens.of(JsonAnswers.answer(request, script.content())),
+                wire.thinkingTokens(request, script.thinkingTokens()),
+                Math.min(promptTokens, script.cachedPromptTokens())), wire.defaultLimits());
         if (!awaitUnlessClosing(turn.delayMs())) {
             return;
         }
@@ -169,7 +171,8 @@ public final class ProviderSimulator implements AutoCloseable {
             awaitUnlessClosing(fault.hangMs());
             return;
         }
-        Call call = new Call(model, request, wire.streams(request, route), route.sse(), turn.script().content(),
+        Call call = new Call(model, request, wire.streams(request, route), route.sse(),
+                JsonAnswers.answer(request, turn.script().content()),
                 turn.usage(), turn.headroom(), fault, turn.delayMs());
         Reply reply;
         if (fault == null) {
