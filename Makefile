@@ -34,8 +34,7 @@ eval:
 
 ## bench: ingest throughput and latency against a plain JDBC batch insert in the same process.
 bench:
-	$(MVN) test -Dtest='IngestBench*' -Dsurefire.failIfNoSpecifiedTests=false \
-		-Djunit.jupiter.testclass.order.default='org.junit.jupiter.api.ClassOrderer$$OrderAnnotation'
+	$(MVN) test -Dtest='IngestBench*' -Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md
 
 ## native-sources: run Quarkus's native build steps without GraalVM (GraalVM cannot be installed here).

@@ -39,6 +39,15 @@ public interface LanguageConfig {
     @WithDefault("true")
     boolean skipTranslationRequests();
 
+    /**
+     * Share of calls whose language is judged, chosen by a hash of the call id (so a resend gets the same choice).
+     * Identification is the dearest content check (~65 µs a call for the two sides); drift is a systematic failure
+     * (a model or prompt change turns many answers), which a sample still shows as an episode within minutes. Set
+     * 1.0 to judge every call; bench/RESULTS.md has the ingest figures of both.
+     */
+    @WithDefault("0.2")
+    double sampleRate();
+
     /** Severity of one drifted answer; a storm of them is raised by the severity policy. */
     @WithDefault("P4")
     Severity severity();

@@ -41,7 +41,7 @@ public class LanguageRules extends ContentRule {
     protected List<Failure> detect(LlmCall call, CallContent content) {
         if (!call.success() || !content.hasAnswer() || !config.detects(Type.LANGUAGE_DRIFT)
                 || (content.responseFormat() != null && content.responseFormat().structured())
-                || looksStructured(content.answer())) {
+                || !sampled(call.callId(), language.sampleRate()) || looksStructured(content.answer())) {
             return List.of();
         }
         String expected = content.expectedLanguage();
@@ -79,8 +79,18 @@ public class LanguageRules extends ContentRule {
         evidence.put("answer_confidence", round(answered.get().probability()));
         evidence.put("letters_judged", answered.get().letters());
         evidence.put("min_confidence", language.minConfidence());
+        evidence.put("sample_rate", language.sampleRate());
         return List.of(CallFailures.of(Type.LANGUAGE_DRIFT, call, "content.language.ngram", language.severity(),
                 evidence));
+    }
+
+    /** Whether the call falls in the judged sample: a stable hash of its id, so a resend is judged the same way. */
+    static boolean sampled(String callId, double rate) {
+        if (rate >= 1.0) {
+            return true;
+        }
+        int h = callId.hashCode() * 0x9E3779B1;
+        return Math.floorMod(h ^ (h >>> 16), 10_000) < rate * 10_000;
     }
 
     /** JSON or mostly-code answers carry no natural language to judge. */

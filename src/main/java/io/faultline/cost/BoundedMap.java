@@ -1,32 +1,19 @@
 package io.faultline.cost;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
 
 /**
- * Per-key state capped at a number of keys; the least recently used key is evicted first. Detectors keep one entry
- * per deployment, model or key, and a flood of one-off keys must not grow the heap.
+ * A thread-safe {@link BoundedLru}: per-key state capped at a number of keys, the least recently used evicted first.
+ * Detectors keep one entry per deployment, model or key, and a flood of one-off keys must not grow the heap.
  */
 final class BoundedMap<K, V> {
 
-    private final LinkedHashMap<K, V> map;
-    private long evictions;
+    private final BoundedLru<K, V> map;
 
     BoundedMap(int capacity) {
-        int cap = Math.max(1, capacity);
-        this.map = new LinkedHashMap<>(16, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
-                if (size() > cap) {
-                    evictions++;
-                    return true;
-                }
-                return false;
-            }
-        };
+        this.map = new BoundedLru<>(Math.max(1, capacity));
     }
 
     synchronized V get(K key, Function<K, V> create) {
@@ -42,7 +29,7 @@ final class BoundedMap<K, V> {
     }
 
     synchronized long evictions() {
-        return evictions;
+        return map.evictions();
     }
 
     synchronized void clear() {

@@ -10,7 +10,6 @@ import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
-import org.junit.jupiter.api.Order;
 import jakarta.inject.Inject;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
@@ -45,7 +44,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
-@Order(1)
 class IngestBench {
 
     String variant() {

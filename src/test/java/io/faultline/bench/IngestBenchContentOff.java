@@ -5,7 +5,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
-import org.junit.jupiter.api.Order;
 
 import java.util.Map;
 
@@ -13,7 +12,6 @@ import java.util.Map;
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
 @TestProfile(IngestBenchContentOff.ContentOff.class)
-@Order(2)
 class IngestBenchContentOff extends IngestBench {
 
     public static class ContentOff implements QuarkusTestProfile {

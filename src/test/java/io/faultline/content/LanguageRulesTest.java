@@ -28,7 +28,9 @@ class LanguageRulesTest {
 
     private final ContentConfig content = ConfigMappings.defaults(ContentConfig.class);
     private final CallMapper mapper = new CallMapper(Payloads.JSON, content);
-    private final LanguageRules rules = new LanguageRules(content, ConfigMappings.defaults(LanguageConfig.class));
+    private final LanguageConfig everyCall = ConfigMappings.with(LanguageConfig.class,
+            Map.of("faultline.language.sample-rate", "1.0"));
+    private final LanguageRules rules = new LanguageRules(content, everyCall);
 
     private LlmCall call(String question, String answer) {
         Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(answer, "stop");
@@ -87,8 +89,21 @@ class LanguageRulesTest {
     void switchedOffPerType() {
         ContentConfig off = ConfigMappings.with(ContentConfig.class,
                 Map.of("faultline.content.disabled-types", "language_drift,pii_leakage"));
-        LanguageRules disabled = new LanguageRules(off, ConfigMappings.defaults(LanguageConfig.class));
+        LanguageRules disabled = new LanguageRules(off, everyCall);
 
         assertThat(disabled.apply(call(ENGLISH_QUESTION, GERMAN_ANSWER))).isEmpty();
+    }
+
+    @Test
+    void byDefaultAStableFifthOfCallsIsJudged() {
+        LanguageRules sampled = new LanguageRules(content, ConfigMappings.defaults(LanguageConfig.class));
+        int judged = 0;
+        for (int i = 0; i < 2000; i++) {
+            LlmCall drifted = call(ENGLISH_QUESTION, GERMAN_ANSWER);
+            boolean once = !sampled.apply(drifted).isEmpty();
+            assertThat(!sampled.apply(drifted).isEmpty()).as("the same call id, the same choice").isEqualTo(once);
+            judged += once ? 1 : 0;
+        }
+        assertThat(judged).isBetween(340, 460);
     }
 }
