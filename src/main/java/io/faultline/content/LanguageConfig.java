@@ -40,12 +40,18 @@ public interface LanguageConfig {
     boolean skipTranslationRequests();
 
     /**
-     * Share of calls whose language is judged, chosen by a hash of the call id (so a resend gets the same choice).
-     * Identification is the dearest content check (~65 µs a call for the two sides); drift is a systematic failure
-     * (a model or prompt change turns many answers), which a sample still shows as an episode within minutes. Set
-     * 1.0 to judge every call; bench/RESULTS.md has the ingest figures of both.
+     * Function words (the, und, les, …) each side needs, twice as many as any other language's, for the cheap
+     * same-language test that spares the n-gram identifier (~65 µs a call) when request and answer are plainly in one
+     * language. The test only ever concludes "no drift"; 0 switches it off.
      */
-    @WithDefault("0.2")
+    @WithDefault("3")
+    int shortcutFunctionWords();
+
+    /**
+     * Share of calls whose language is judged, chosen by a hash of the call id (so a resend gets the same choice).
+     * Every call by default; lower it only if the identifier's cost shows on a very busy ingest.
+     */
+    @WithDefault("1.0")
     double sampleRate();
 
     /** Severity of one drifted answer; a storm of them is raised by the severity policy. */

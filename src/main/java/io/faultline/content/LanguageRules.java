@@ -30,11 +30,13 @@ public class LanguageRules extends ContentRule {
 
     private final LanguageConfig language;
     private final LanguageIdentifier identifier;
+    private final FunctionWords functionWords;
 
     public LanguageRules(ContentConfig config, LanguageConfig language) {
         super(config);
         this.language = language;
         this.identifier = new LanguageIdentifier(language.languages());
+        this.functionWords = new FunctionWords(identifier.languages());
     }
 
     @Override
@@ -47,9 +49,20 @@ public class LanguageRules extends ContentRule {
         String expected = content.expectedLanguage();
         String source = "metadata";
         double expectedConfidence = 1.0;
+        // Most answers are plainly in the language asked: when the function words of both sides say so, the n-gram
+        // identifier (the dearest content check) is not needed. Only "same" is decided this way, never "drift".
+        String answerWords = language.shortcutFunctionWords() > 0
+                ? functionWords.dominant(content.answer(), language.shortcutFunctionWords()) : null;
+        if (expected != null && expected.equals(answerWords)) {
+            return List.of();
+        }
         if (expected == null) {
             String userText = content.textOf("user");
             if (language.skipTranslationRequests() && TRANSLATION_REQUEST.matcher(userText).find()) {
+                return List.of();
+            }
+            if (answerWords != null
+                    && answerWords.equals(functionWords.dominant(userText, language.shortcutFunctionWords()))) {
                 return List.of();
             }
             Optional<LanguageIdentifier.Guess> asked = identifier.identify(userText, language.minRequestLetters());

@@ -28,8 +28,7 @@ class LanguageRulesTest {
 
     private final ContentConfig content = ConfigMappings.defaults(ContentConfig.class);
     private final CallMapper mapper = new CallMapper(Payloads.JSON, content);
-    private final LanguageConfig everyCall = ConfigMappings.with(LanguageConfig.class,
-            Map.of("faultline.language.sample-rate", "1.0"));
+    private final LanguageConfig everyCall = ConfigMappings.defaults(LanguageConfig.class);
     private final LanguageRules rules = new LanguageRules(content, everyCall);
 
     private LlmCall call(String question, String answer) {
@@ -95,8 +94,9 @@ class LanguageRulesTest {
     }
 
     @Test
-    void byDefaultAStableFifthOfCallsIsJudged() {
-        LanguageRules sampled = new LanguageRules(content, ConfigMappings.defaults(LanguageConfig.class));
+    void aSampleRateJudgesAStableShareOfCalls() {
+        LanguageRules sampled = new LanguageRules(content, ConfigMappings.with(LanguageConfig.class,
+                Map.of("faultline.language.sample-rate", "0.2")));
         int judged = 0;
         for (int i = 0; i < 2000; i++) {
             LlmCall drifted = call(ENGLISH_QUESTION, GERMAN_ANSWER);
@@ -105,5 +105,25 @@ class LanguageRulesTest {
             judged += once ? 1 : 0;
         }
         assertThat(judged).isBetween(340, 460);
+    }
+
+    @Test
+    void theFunctionWordShortcutDecidesOnlySameLanguageNeverDrift() {
+        LanguageRules full = new LanguageRules(content, ConfigMappings.with(LanguageConfig.class,
+                Map.of("faultline.language.shortcut-function-words", "0")));
+        String[][] pairs = {
+                { ENGLISH_QUESTION, ENGLISH_ANSWER }, { ENGLISH_QUESTION, GERMAN_ANSWER },
+                { ENGLISH_QUESTION, FRENCH_ANSWER },
+                { "Wie funktioniert die Abrechnung bei Jahresplänen eigentlich genau?", GERMAN_ANSWER },
+                { "Wie funktioniert die Abrechnung bei Jahresplänen eigentlich genau?", ENGLISH_ANSWER },
+                { "Comment fonctionne la facturation des forfaits annuels, exactement ?", FRENCH_ANSWER } };
+        for (String[] pair : pairs) {
+            LlmCall call = call(pair[0], pair[1]);
+            assertThat(rules.apply(call)).as(pair[1]).hasSameSizeAs(full.apply(call));
+        }
+        FunctionWords words = new FunctionWords(everyCall.languages());
+        assertThat(words.dominant(ENGLISH_ANSWER, 3)).isEqualTo("en");
+        assertThat(words.dominant(GERMAN_ANSWER, 3)).isEqualTo("de");
+        assertThat(words.dominant("Paris.", 3)).as("too few function words to say").isNull();
     }
 }
