@@ -29,7 +29,7 @@ public final class LanguageIdentifier {
     private static final Pattern FENCED_CODE = Pattern.compile("```.*?(```|\\z)", Pattern.DOTALL);
     private static final Pattern INLINE_CODE = Pattern.compile("`[^`\\n]*`");
     private static final Pattern URL = Pattern.compile("\\b(?:https?://|www\\.)\\S+");
-    private static final Pattern EMAIL = Pattern.compile("\\S+@\\S+\\.\\w+");
+    private static final Pattern EMAIL = Pattern.compile("[^\\s@]+@[^\\s@]+\\.\\w+");
     private static final Pattern NON_LETTERS = Pattern.compile("[\\p{N}_#*>|=~^\\[\\]{}()<>\\\\/]+");
 
     private final LanguageDetector detector;

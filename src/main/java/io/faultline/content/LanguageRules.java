@@ -58,11 +58,12 @@ public class LanguageRules extends ContentRule {
         }
         if (expected == null) {
             String userText = content.textOf("user");
-            if (language.skipTranslationRequests() && TRANSLATION_REQUEST.matcher(userText).find()) {
-                return List.of();
-            }
             if (answerWords != null
                     && answerWords.equals(functionWords.dominant(userText, language.shortcutFunctionWords()))) {
+                return List.of();
+            }
+            // Only now, with the languages possibly apart, does a translation request matter (its regex is not free).
+            if (language.skipTranslationRequests() && TRANSLATION_REQUEST.matcher(userText).find()) {
                 return List.of();
             }
             Optional<LanguageIdentifier.Guess> asked = identifier.identify(userText, language.minRequestLetters());
@@ -118,8 +119,10 @@ public class LanguageRules extends ContentRule {
                 nonSpace++;
             }
         }
-        // Under half letters once code and markup are removed: code, tables of numbers, or symbols.
-        return nonSpace > 0 && LanguageIdentifier.letters(LanguageIdentifier.prose(trimmed)) * 2 < nonSpace;
+        // Under half letters once code and markup are removed: code, tables of numbers, or symbols. Without a
+        // backtick there is no code to remove, and counting the raw letters spares the regexes.
+        String prose = trimmed.indexOf('`') < 0 ? trimmed : LanguageIdentifier.prose(trimmed);
+        return nonSpace > 0 && LanguageIdentifier.letters(prose) * 2 < nonSpace;
     }
 
     private static double round(double value) {

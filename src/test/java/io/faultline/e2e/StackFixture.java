@@ -19,9 +19,6 @@ final class StackFixture {
     }
 
     static LocalStack start(String name, java.util.Map<String, String> faultlineEnv) throws Exception {
-        java.util.Map<String, String> env = new java.util.HashMap<>(faultlineEnv);
-        // Each scripted answer must be judged: the default samples a fifth of calls for language drift.
-        env.putIfAbsent("FAULTLINE_LANGUAGE_SAMPLE_RATE", "1.0");
         Path venv = Path.of(System.getProperty("faultline.venv", "litellm/.venv"));
         if (!Files.isExecutable(venv.resolve("bin/litellm"))) {
             throw new IllegalStateException("No LiteLLM venv at " + venv.toAbsolutePath()
@@ -35,7 +32,7 @@ final class StackFixture {
         Path work = Path.of("target", "stack-" + name);
         deleteRecursively(work);
         return LocalStack.start(new LocalStack.Settings(jar, venv, Path.of("litellm"), work, url, "postgres",
-                "postgres", Api.KEY, ManagedProcess.freePort(), ManagedProcess.freePort()), env);
+                "postgres", Api.KEY, ManagedProcess.freePort(), ManagedProcess.freePort()), faultlineEnv);
     }
 
     private static void deleteRecursively(Path dir) throws Exception {

@@ -137,10 +137,10 @@ class LanguageEvalTest {
             }
         }
         shortcutWronglySame = wronglySame;
-        return String.format(Locale.ROOT, "%nFunction-word shortcut (%d function words, twice any other language's and a fifth of all words, "
-                + "on 200- and 120-letter prefixes): settles %d of %d same-language pairs (%.0f%%) without the "
-                + "identifier; calls %d of %d English/German pairs the same language.%n", config.shortcutFunctionWords(),
-                settled, same, 100.0 * settled / Math.max(1, same), wronglySame, cross);
+        return String.format(Locale.ROOT, "%nFunction-word shortcut (%d function words, twice any other language's"
+                + " and a fifth of all words, on 200- and 120-letter prefixes): settles %d of %d same-language pairs"
+                + " (%.0f%%) without the identifier; calls %d of %d English/German pairs the same language.%n",
+                config.shortcutFunctionWords(), settled, same, 100.0 * settled / Math.max(1, same), wronglySame, cross);
     }
 
     private int shortcutWronglySame = -1;
