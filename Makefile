@@ -26,7 +26,7 @@ eval:
 	$(MVN) test -Dtest='*EvalTest' -Dsurefire.failIfNoSpecifiedTests=false
 	@mkdir -p eval
 	@{ echo "# Content detectors: measured on ../shared/eval"; echo; \
-	  echo "Written by \`make eval\` on $$(date -u +%Y-%m-%d) ($$(nproc) cores, $$(java -version 2>&1 | head -1))."; \
+	  echo "Written by \`make eval\` on $$(date -u +%Y-%m-%d) ($$(nproc) cores, $$(java -version 2>&1 | sed -n 1p))."; \
 	  echo "Each set is split into a development part and a held-out part that was not looked at while the rules"; \
 	  echo "were written; both are reported. Provenance and caveats of the sets: ../shared/eval/SOURCES.md."; echo; \
 	  for f in injection pii faithfulness language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md

@@ -2,8 +2,6 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
-import io.faultline.cost.CostMonitor;
-import io.faultline.cost.UsageWindows;
 import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.EpisodeFolder.DeploymentSeen;
@@ -12,6 +10,7 @@ import io.faultline.taxonomy.Failure;
 import io.quarkus.logging.Log;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
 
 import java.sql.Connection;
 import java.time.Clock;
@@ -36,15 +35,13 @@ public class IngestService {
     private final FailureClassifier classifier;
     private final Clock clock;
     private final ProviderDetection detection;
-    private final UsageWindows usageWindows;
-    private final CostMonitor costs;
+    private final List<StoredCallsObserver> observers;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
-            FailureClassifier classifier, Clock clock, ProviderDetection detection, UsageWindows usageWindows,
-            CostMonitor costs) {
+            FailureClassifier classifier, Clock clock, ProviderDetection detection,
+            Instance<StoredCallsObserver> observers) {
         this.detection = detection;
-        this.usageWindows = usageWindows;
-        this.costs = costs;
+        this.observers = observers.stream().toList();
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -77,8 +74,7 @@ public class IngestService {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
         observe(stored);
-        windowed(stored.inserted());
-        costs.observe(stored.inserted());
+        notifyObservers(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));
@@ -92,14 +88,20 @@ public class IngestService {
     }
 
     /**
-     * Windowed detectors (token and cache windows) over the newly stored calls. They run after the commit and must
-     * not fail an ingest that is already durable; their windows are rebuilt from the stored calls on restart.
+     * Windows, accumulators and signal feeds over the newly stored calls. They run after the commit and must not fail
+     * an ingest that is already durable; each rebuilds what it holds from the stored data on restart.
      */
-    private void windowed(List<LlmCall> inserted) {
-        try {
-            usageWindows.observe(inserted);
-        } catch (RuntimeException e) {
-            Log.errorf(e, "Usage windows could not take %d calls", inserted.size());
+    private void notifyObservers(List<LlmCall> inserted) {
+        if (inserted.isEmpty()) {
+            return;
+        }
+        for (StoredCallsObserver observer : observers) {
+            try {
+                observer.stored(inserted);
+            } catch (RuntimeException e) {
+                Log.errorf(e, "%s could not take %d stored calls", observer.getClass().getSimpleName(),
+                        inserted.size());
+            }
         }
     }
 

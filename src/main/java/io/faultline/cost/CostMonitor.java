@@ -1,6 +1,7 @@
 package io.faultline.cost;
 
 import io.faultline.call.LlmCall;
+import io.faultline.call.StoredCallsObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -18,7 +19,7 @@ import java.util.List;
  * memory (no advisory lock: each needs the sums); the alert tables keep a threshold from firing twice.
  */
 @Singleton
-public class CostMonitor {
+public class CostMonitor implements StoredCallsObserver {
 
     private final BudgetTracker budgets;
     private final BatchTracker batches;
@@ -40,6 +41,11 @@ public class CostMonitor {
     }
 
     /** Never throws: ingest has already committed these calls, and a reconcile recounts them. */
+    @Override
+    public void stored(List<LlmCall> inserted) {
+        observe(inserted);
+    }
+
     public void observe(List<LlmCall> inserted) {
         if (inserted.isEmpty()) {
             return;

@@ -14,8 +14,9 @@ import java.util.Map;
 /**
  * COST {@code token_spike} of one call: its tokens, or its reasoning tokens counted apart (they grow silently: a
  * thinking model can spend ten times its usual budget on one answer), exceed the deployment's rolling p99 by
- * {@code faultline.token-spike.call-factor}. A call rule, so that the spike is stored with the call. Each call joins
- * the history after it is judged; a resend joins it again, which moves a p99 over a thousand calls by nothing.
+ * {@code faultline.token-spike.call-factor}. A call rule, so that the spike is stored with the call. Judging only
+ * reads the history; a call joins it once stored ({@link UsageWindows} passes the stored calls on), so that neither
+ * a resend nor a classify dry run moves it.
  */
 @Singleton
 public class TokenSpikeRule implements CallRule {
@@ -34,10 +35,17 @@ public class TokenSpikeRule implements CallRule {
         if (!call.success() || tokens <= 0) {
             return List.of();
         }
-        TokenHistory history = history(call.provider(), call.deployment());
-        List<Failure> failures = judge(call, tokens, history);
-        history.add(tokens, call.reasoningTokens());
-        return failures;
+        return judge(call, tokens, history(call.provider(), call.deployment()));
+    }
+
+    /** Newly stored calls join their deployments' histories. */
+    void record(List<LlmCall> stored) {
+        for (LlmCall call : stored) {
+            long tokens = call.promptTokens() + call.completionTokens();
+            if (call.success() && tokens > 0) {
+                history(call.provider(), call.deployment()).add(tokens, call.reasoningTokens());
+            }
+        }
     }
 
     /** Seeds a deployment's history with stored calls (oldest first), after a restart. */

@@ -2,6 +2,7 @@ package io.faultline.cost;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.call.LlmCall;
+import io.faultline.call.StoredCallsObserver;
 import io.faultline.cost.WindowSeries.Window;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.CostFailure.Type;
@@ -36,7 +37,7 @@ import java.util.function.Function;
  * {@code llm_calls} at start-up, so a restart does not blind the detectors for two hours.
  */
 @Singleton
-public class UsageWindows {
+public class UsageWindows implements StoredCallsObserver {
 
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
 
@@ -63,6 +64,12 @@ public class UsageWindows {
         this.deployments = new BoundedMap<>(tokens.maxKeys());
         this.models = new BoundedMap<>(tokens.maxKeys());
         this.keys = new BoundedMap<>(tokens.maxKeys());
+    }
+
+    @Override
+    public void stored(List<LlmCall> inserted) {
+        callSpikes.record(inserted);
+        observe(inserted);
     }
 
     /** Adds newly stored calls (resends excluded) and raises what the windows they closed show. */

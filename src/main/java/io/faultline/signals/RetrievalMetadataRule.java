@@ -1,66 +1,44 @@
 package io.faultline.signals;
 
 import io.faultline.call.LlmCall;
-import io.faultline.classify.CallRule;
-import io.faultline.taxonomy.Failure;
+import io.faultline.call.StoredCallsObserver;
 import io.faultline.taxonomy.ImpactScope;
 import io.quarkus.logging.Log;
 import jakarta.inject.Singleton;
 
 import java.time.Clock;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Feeds {@code requester_metadata.retrieval} ({@code {"index": "...", "top_score": 0.82, "hits": 5}}) of each call
- * into the retrieval windows. Returns no failure itself: a drop belongs to the index, not to the call, and is raised
- * by the tracker. A resent call is stored once (the call id is the signal id), so it is counted once; a recent-call
- * memory skips the database for resends the process has already seen.
+ * Feeds {@code requester_metadata.retrieval} ({@code {"index": "...", "top_score": 0.82, "hits": 5}}) of each stored
+ * call into the retrieval windows. A drop belongs to the index, not to the call, and is raised by the tracker. It
+ * follows stored calls, not classification: a resend is not passed again and a classify dry run never reaches it, so
+ * each call counts once (its call id is also the sample's signal id).
  */
 @Singleton
-public class RetrievalMetadataRule implements CallRule {
+public class RetrievalMetadataRule implements StoredCallsObserver {
 
     private final SignalService signals;
     private final Clock clock;
     private final SignalsConfig config;
-    private final Map<String, Boolean> recentCalls;
 
     public RetrievalMetadataRule(SignalService signals, Clock clock, SignalsConfig config) {
         this.signals = signals;
         this.clock = clock;
         this.config = config;
-        int max = config.retrieval().recentCalls();
-        this.recentCalls = new LinkedHashMap<>(16, 0.75f, false) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-                return size() > max;
-            }
-        };
     }
 
     @Override
-    public List<Failure> apply(LlmCall call) {
-        Signal.Retrieval sample = sampleOf(call);
-        if (sample == null) {
-            return List.of();
-        }
-        synchronized (recentCalls) {
-            if (recentCalls.put(call.callId(), Boolean.TRUE) != null) {
-                return List.of();
+    public void stored(List<LlmCall> inserted) {
+        for (LlmCall call : inserted) {
+            Signal.Retrieval sample = sampleOf(call);
+            if (sample != null) {
+                signals.retrieval(List.of(sample), new ImpactScope(call.model(), call.modelGroup(), call.callId(),
+                        call.userRef(), call.teamId()));
             }
         }
-        try {
-            signals.retrieval(List.of(sample), new ImpactScope(call.model(), call.modelGroup(), call.callId(),
-                    call.userRef(), call.teamId()));
-        } catch (RuntimeException e) {
-            synchronized (recentCalls) {
-                recentCalls.remove(call.callId()); // not stored: a resend may try again
-            }
-            throw e;
-        }
-        return List.of();
     }
 
     /** The call's retrieval sample, or null when it carries none or a malformed one (calls are never rejected). */

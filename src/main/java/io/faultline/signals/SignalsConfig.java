@@ -67,10 +67,6 @@ public interface SignalsConfig {
         @WithDefault("1000")
         int maxIndexes();
 
-        /** Call ids remembered to skip a resent call's retrieval metadata before touching the database. */
-        @WithDefault("10000")
-        int recentCalls();
-
         @WithDefault("P3")
         Severity severity();
     }
