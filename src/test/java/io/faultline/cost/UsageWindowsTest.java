@@ -89,6 +89,31 @@ class UsageWindowsTest {
     }
 
     @Test
+    void classifyDryRunsAndResendsDoNotMoveTheHistory() {
+        String dep = unique("dry");
+        clock.set(DAY.plus(Duration.ofHours(3)));
+        // Dry runs of huge calls: if they joined the history, its p99 would be 100,000 and nothing would spike.
+        for (int i = 0; i < 40; i++) {
+            io.restassured.RestAssured.given().header("Authorization", "Bearer " + Api.KEY)
+                    .contentType(io.restassured.http.ContentType.JSON)
+                    .body(call(dep, DAY.plusSeconds(7000 + i), 60_000, 40_000, 0).node().toString())
+                    .when().post("/api/v1/classify").then().statusCode(200);
+        }
+        List<Payloads> history = new ArrayList<>();
+        for (int i = 0; i < 250; i++) {
+            history.add(call(dep, DAY.plusSeconds(7200 + i), 600, 400, 0));
+        }
+        ingest(history);
+        ingest(history.subList(0, 100)); // resends: stored once, counted once
+
+        ingest(List.of(call(dep, DAY.plusSeconds(7500), 1801, 1200, 0)));
+
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(
+                (Map<String, Object>) f.get("evidence")).containsEntry("p99_tokens", 1000)
+                .containsEntry("samples", 250));
+    }
+
+    @Test
     void reasoningTokensAreJudgedApart() {
         String dep = unique("think");
         clock.set(DAY.plus(Duration.ofHours(2)));
