@@ -12,14 +12,12 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
 
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -61,9 +59,6 @@ public class EmbeddingDriftDetector {
             this.mean = mean;
         }
     }
-
-    /** How long buffered vectors wait for their call to be committed. */
-    static final Duration UNSTORED_GRACE = Duration.ofMinutes(1);
 
     private final EmbeddingStore store;
     private final EmbeddingCallRule calls;
@@ -126,26 +121,15 @@ public class EmbeddingDriftDetector {
         }
     }
 
-    /**
-     * Writes the vectors buffered from LiteLLM calls that were stored; returns how many were written (resends
-     * excluded). A call not stored yet (its ingest transaction still open) waits for the next flush; one still absent
-     * after {@link #UNSTORED_GRACE} was a dry run or a rejected item, and its vectors are dropped.
-     */
+    /** Writes the vectors buffered from stored LiteLLM calls; returns how many were written (resends excluded). */
     public synchronized int flush() {
         List<EmbeddingCallRule.Pending> pending = calls.drain();
         if (pending.isEmpty()) {
             return 0;
         }
         Instant now = clock.instant();
-        Set<String> storedCalls = store.storedCalls(pending);
         int stored = 0;
         for (EmbeddingCallRule.Pending p : pending) {
-            if (!storedCalls.contains(p.callId())) {
-                if (p.bufferedAt().isAfter(now.minus(UNSTORED_GRACE))) {
-                    calls.requeue(p);
-                }
-                continue;
-            }
             try {
                 EmbeddingStore.Stored s = store.store(new EmbeddingStore.Signal("litellm", p.callId(), p.space(),
                         p.at(), p.vectors()), config.referenceSize(), config.maxSpaces(), now);

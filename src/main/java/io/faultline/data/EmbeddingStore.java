@@ -12,10 +12,8 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 
 /** Spaces, signals and vectors of embedding drift in PostgreSQL: the reference survives restarts here. */
@@ -153,28 +151,6 @@ public class EmbeddingStore {
             st.setInt(2, maxSpaces);
             return st.executeUpdate();
         }
-    }
-
-    /** Which of these buffered LiteLLM calls are in {@code llm_calls} (a primary-key lookup per call). */
-    Set<String> storedCalls(List<EmbeddingCallRule.Pending> pending) {
-        Set<String> stored = new HashSet<>();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select 1 from llm_calls where call_id = ? and started_at between ? and ?")) {
-            for (EmbeddingCallRule.Pending p : pending) {
-                st.setString(1, p.callId());
-                // The stored start time is rounded to microseconds: a second either side finds it, in its partition.
-                st.setTimestamp(2, Timestamp.from(p.at().minusSeconds(1)));
-                st.setTimestamp(3, Timestamp.from(p.at().plusSeconds(1)));
-                try (ResultSet rs = st.executeQuery()) {
-                    if (rs.next()) {
-                        stored.add(p.callId());
-                    }
-                }
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not look up buffered embedding calls", e);
-        }
-        return stored;
     }
 
     public List<Space> spaces() {
