@@ -48,6 +48,34 @@ final class Sql {
         }
     }
 
+    /** The first column of every row, as numbers. */
+    static java.util.List<Double> doubles(LocalStack stack, String sql) {
+        java.util.List<Double> out = new java.util.ArrayList<>();
+        try (Connection c = DriverManager.getConnection(stack.settings().jdbcUrl(), stack.settings().dbUser(),
+                stack.settings().dbPassword()); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getDouble(1));
+            }
+            return out;
+        } catch (Exception e) {
+            throw new IllegalStateException("query failed: " + sql, e);
+        }
+    }
+
+    /** Rows of (text, number), keyed by the first column. */
+    static java.util.Map<String, Double> pairs(LocalStack stack, String sql) {
+        java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
+        try (Connection c = DriverManager.getConnection(stack.settings().jdbcUrl(), stack.settings().dbUser(),
+                stack.settings().dbPassword()); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            while (rs.next()) {
+                out.put(rs.getString(1), rs.getDouble(2));
+            }
+            return out;
+        } catch (Exception e) {
+            throw new IllegalStateException("query failed: " + sql, e);
+        }
+    }
+
     /** Every row of every table (partitions included) as text: to prove what is, and is not, stored. */
     static String dump(LocalStack stack) {
         StringBuilder out = new StringBuilder();

@@ -482,11 +482,11 @@ class ProviderSimulatorTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> own.stats().containsKey("stuck")
                 && own.stats().get("stuck").requests() == 1);
 
-        long started = System.nanoTime();
         own.close();
 
-        assertThrows(ExecutionException.class, () -> hung.get(3, TimeUnit.SECONDS));
-        assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(3));
+        // The request would hang for its 60 s timeout; closing ends it with an error (not a TimeoutException here),
+        // whatever the machine's speed.
+        assertThrows(ExecutionException.class, () -> hung.get(30, TimeUnit.SECONDS));
     }
 
     private static List<Long> delays(Script script) {

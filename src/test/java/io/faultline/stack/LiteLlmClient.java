@@ -24,8 +24,12 @@ public final class LiteLlmClient {
         this.key = key;
     }
 
-    /** What the proxy answered. */
-    public record Answer(int status, String body) {
+    /** What the proxy answered; {@code callId} is LiteLLM's call id ({@code x-litellm-call-id}), null if absent. */
+    public record Answer(int status, String body, String callId) {
+
+        public Answer(int status, String body) {
+            this(status, body, null);
+        }
     }
 
     public Answer chat(String model, String prompt, boolean stream) {
@@ -64,7 +68,8 @@ public final class LiteLlmClient {
                     .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build(),
                     HttpResponse.BodyHandlers.ofString());
-            return new Answer(response.statusCode(), response.body());
+            return new Answer(response.statusCode(), response.body(),
+                    response.headers().firstValue("x-litellm-call-id").orElse(null));
         } catch (IOException e) {
             return new Answer(-1, e.toString());
         } catch (InterruptedException e) {
