@@ -1,15 +1,20 @@
 package io.faultline.common;
 
 import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.config.MeterFilter;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * Keeps the scrape valid for strict parsers and linters ({@code promtool check metrics}): every family gets help
  * text, and double quotes leave descriptions, because the text format allows only {@code \\} and {@code \n} escapes
- * in HELP lines while the exporter writes {@code \"}, which makes promtool reject the whole scrape.
+ * in HELP lines while the exporter writes {@code \"}, which makes promtool reject the whole scrape. Also caps the
+ * distinct values of caller-controlled labels on every meter ({@link MetricLabels}).
  */
 @Singleton
 public class MetricsHygiene {
@@ -40,6 +45,37 @@ public class MetricsHygiene {
                 }
                 return new Meter.Id(id.getName(), Tags.of(id.getTagsAsIterable()), id.getBaseUnit(),
                         description.replace("\"", "'"), id.getType());
+            }
+        };
+    }
+
+    /**
+     * A backstop for every meter, present and future: a label whose values callers control (provider, model, ...)
+     * gets at most {@code faultline.metrics.max-label-values} distinct values, then "other". Code that keys its own
+     * meter maps by such a value asks {@link MetricLabels} first, so that its maps stay bounded too.
+     */
+    @Produces
+    @Singleton
+    MeterFilter capCallerLabels(MetricLabels labels) {
+        return new MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                List<Tag> tags = null;
+                List<Tag> original = id.getTags();
+                for (int i = 0; i < original.size(); i++) {
+                    Tag tag = original.get(i);
+                    if (!MetricLabels.CAPPED.contains(tag.getKey())) {
+                        continue;
+                    }
+                    String capped = labels.value(tag.getKey(), tag.getValue());
+                    if (!capped.equals(tag.getValue())) {
+                        if (tags == null) {
+                            tags = new ArrayList<>(original);
+                        }
+                        tags.set(i, Tag.of(tag.getKey(), capped));
+                    }
+                }
+                return tags == null ? id : id.replaceTags(tags);
             }
         };
     }

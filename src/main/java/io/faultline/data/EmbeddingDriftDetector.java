@@ -25,6 +25,9 @@ import java.util.UUID;
  * {@code embedding_drift} while the distance exceeds the bootstrap threshold. Each check raises one failure per
  * drifted space, which the episode logic folds into one episode while the drift lasts. Also writes the vectors
  * {@link EmbeddingCallRule} buffered from LiteLLM calls.
+ *
+ * <p>Only the check reads vectors and runs the bootstrap; it stores each space's result beside the space. A status
+ * request reads those rows (one per space) and nothing else, so its cost is O(spaces) however large the windows.
  */
 @Singleton
 public class EmbeddingDriftDetector {
@@ -35,8 +38,10 @@ public class EmbeddingDriftDetector {
     /**
      * A space now.
      *
-     * @param state    {@code collecting_reference}, {@code insufficient_current}, {@code ok} or {@code drift}
+     * @param state    {@code collecting_reference}, {@code awaiting_check} (the reference is complete and the next
+     *                 scheduled check compares), {@code insufficient_current}, {@code ok} or {@code drift}
      * @param distance null until both windows are full enough to compare
+     * @param at       when the state was determined: the time of the latest check for the states a check finds
      */
     public record SpaceStatus(String space, String state, int dimensions, int referenceN, int referenceSize,
             Instant referenceSince, int currentN, Double distance, Double threshold, Instant at) {
@@ -69,6 +74,7 @@ public class EmbeddingDriftDetector {
     private final Counter tickFailures;
     private final Counter mismatched;
     private final Counter fromCalls;
+    private final Counter bootstraps;
     // Least recently used first; bounded by the number of spaces, which the store caps.
     private final Map<String, ReferenceSummary> summaries;
 
@@ -95,6 +101,9 @@ public class EmbeddingDriftDetector {
                 .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
         this.fromCalls = Counter.builder("faultline.embedding.vectors").tag("source", "litellm")
                 .description("Vectors stored for embedding drift").register(registry);
+        this.bootstraps = Counter.builder("faultline.embedding.drift.bootstraps")
+                .description("Bootstrap threshold computations (only drift checks run them, never a status request)")
+                .register(registry);
     }
 
     @Scheduled(every = "{faultline.embedding-drift.interval}", delayed = "{faultline.embedding-drift.interval}",
@@ -158,6 +167,8 @@ public class EmbeddingDriftDetector {
         for (EmbeddingStore.Space space : store.spaces()) {
             SpaceStatus status = evaluate(space, now);
             statuses.add(status);
+            store.recordCheck(space.space(), space.referenceId(), status.state(), status.currentN(),
+                    status.distance(), status.threshold(), now);
             if ("drift".equals(status.state())) {
                 failures.add(failure(status));
             }
@@ -169,14 +180,26 @@ public class EmbeddingDriftDetector {
         return statuses;
     }
 
-    /** One space's status now, without raising anything. */
+    /** One space's status as of its latest check (its reference count is live); reads no vectors. */
     public Optional<SpaceStatus> status(String space) {
-        return store.space(space).map(s -> evaluate(s, clock.instant()));
+        return store.space(space).map(s -> lastChecked(s, clock.instant()));
     }
 
+    /** Every space's status as of its latest check; one query, no vectors, no bootstrap. */
     public List<SpaceStatus> statuses() {
         Instant now = clock.instant();
-        return store.spaces().stream().map(s -> evaluate(s, now)).toList();
+        return store.spaces().stream().map(s -> lastChecked(s, now)).toList();
+    }
+
+    private SpaceStatus lastChecked(EmbeddingStore.Space space, Instant now) {
+        if (space.referenceN() < config.referenceSize()) {
+            return status(space, "collecting_reference", 0, null, null, now);
+        }
+        if (space.checkState() == null || "collecting_reference".equals(space.checkState())) {
+            return status(space, "awaiting_check", 0, null, null, now);
+        }
+        return status(space, space.checkState(), space.currentN() == null ? 0 : space.currentN(), space.distance(),
+                space.threshold(), space.checkedAt());
     }
 
     /** Deletes a space (reference and window); its next vectors start a new reference. */
@@ -221,6 +244,7 @@ public class EmbeddingDriftDetector {
             mean = EmbeddingDrift.mean(reference);
             threshold = EmbeddingDrift.threshold(reference, current.size(), config.resamples(), config.quantile(),
                     config.margin(), config.seed() ^ space.space().hashCode());
+            bootstraps.increment();
             synchronized (summaries) {
                 ReferenceSummary summary = summaries.get(space.space());
                 if (summary == null || !summary.referenceId.equals(space.referenceId())) {

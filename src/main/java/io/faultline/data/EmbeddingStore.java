@@ -35,9 +35,15 @@ public class EmbeddingStore {
     public record Stored(boolean duplicate, int reference, int referenceN, int evicted) {
     }
 
-    /** A space as stored. */
+    /**
+     * A space as stored, with the result of its latest check (all null before the first one).
+     *
+     * @param checkState the state the latest check found: {@code collecting_reference}, {@code insufficient_current},
+     *                   {@code ok} or {@code drift}
+     */
     public record Space(String space, UUID referenceId, int dimensions, int referenceN, Instant referenceSince,
-            Instant lastSeen) {
+            Instant lastSeen, Instant checkedAt, String checkState, Integer currentN, Double distance,
+            Double threshold) {
     }
 
     /** The vectors of a signal do not have the dimension of the space's reference. */
@@ -153,14 +159,38 @@ public class EmbeddingStore {
         }
     }
 
+    private static final String SPACE_COLUMNS = "select space, reference_id, dimensions, reference_n,"
+            + " reference_since, last_seen_at, checked_at, check_state, current_n, distance, threshold"
+            + " from embedding_spaces";
+
+    /** Every space (at most {@code maxSpaces} rows): no vectors are read. */
     public List<Space> spaces() {
-        return query("select space, reference_id, dimensions, reference_n, reference_since, last_seen_at"
-                + " from embedding_spaces order by space", null);
+        return query(SPACE_COLUMNS + " order by space", null);
     }
 
     public Optional<Space> space(String space) {
-        return query("select space, reference_id, dimensions, reference_n, reference_since, last_seen_at"
-                + " from embedding_spaces where space = ?", space).stream().findFirst();
+        return query(SPACE_COLUMNS + " where space = ?", space).stream().findFirst();
+    }
+
+    /**
+     * Keeps the result of a check of the space, unless the space was reset (its reference id changed) meanwhile.
+     */
+    public void recordCheck(String space, UUID referenceId, String state, int currentN, Double distance,
+            Double threshold, Instant at) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update embedding_spaces set checked_at = ?, check_state = ?, current_n = ?, distance = ?,"
+                        + " threshold = ? where space = ? and reference_id = ?")) {
+            st.setTimestamp(1, Timestamp.from(at));
+            st.setString(2, state);
+            st.setInt(3, currentN);
+            st.setObject(4, distance);
+            st.setObject(5, threshold);
+            st.setString(6, space);
+            st.setObject(7, referenceId);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the drift check of " + space, e);
+        }
     }
 
     private List<Space> query(String sql, String space) {
@@ -172,8 +202,12 @@ public class EmbeddingStore {
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     Timestamp since = rs.getTimestamp(5);
+                    Timestamp checked = rs.getTimestamp(7);
                     out.add(new Space(rs.getString(1), rs.getObject(2, UUID.class), rs.getInt(3), rs.getInt(4),
-                            since == null ? null : since.toInstant(), rs.getTimestamp(6).toInstant()));
+                            since == null ? null : since.toInstant(), rs.getTimestamp(6).toInstant(),
+                            checked == null ? null : checked.toInstant(), rs.getString(8),
+                            rs.getObject(9, Integer.class), rs.getObject(10, Double.class),
+                            rs.getObject(11, Double.class)));
                 }
             }
         } catch (SQLException e) {

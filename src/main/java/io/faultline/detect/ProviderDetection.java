@@ -1,6 +1,7 @@
 package io.faultline.detect;
 
 import io.faultline.call.LlmCall;
+import io.faultline.common.MetricLabels;
 import io.faultline.taxonomy.Category;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.SecurityFailure;
@@ -27,19 +28,18 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Routes every stored call to the detector of its provider and keeps the provider metrics: errors by type, latency,
  * rate-limit headroom and thinking tokens. Labels stay low-cardinality: provider, error type, limit type and model,
- * never a user, key or request id. Live headroom is kept per deployment, in a bounded least-recently-seen map.
+ * never a user, key or request id; provider and model names come from callers, so both are capped by
+ * {@link MetricLabels} (then "other"). Live headroom is kept per deployment, in a bounded least-recently-seen map.
  */
 @Startup
 @Singleton
 public class ProviderDetection {
 
-    /** Distinct model label values before further models are reported as "other". */
-    static final int MAX_MODEL_LABELS = 200;
-
     private final List<ProviderFailureDetector> detectors;
     private final ProviderFailureDetector fallback = new GenericFailureDetector();
     private final MeterRegistry registry;
     private final DetectConfig config;
+    private final MetricLabels labels;
     private final Map<String, Timer> latency = new ConcurrentHashMap<>();
     private final Map<String, Timer> latencyHistogram = new ConcurrentHashMap<>();
     private final Map<String, Counter> errors = new ConcurrentHashMap<>();
@@ -60,14 +60,21 @@ public class ProviderDetection {
     }
 
     @Inject
-    public ProviderDetection(Instance<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
-        this(detectors.stream().toList(), registry, config);
+    public ProviderDetection(Instance<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config,
+            MetricLabels labels) {
+        this(detectors.stream().toList(), registry, config, labels);
     }
 
     ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
+        this(detectors, registry, config, new MetricLabels(200));
+    }
+
+    ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config,
+            MetricLabels labels) {
         this.detectors = detectors;
         this.registry = registry;
         this.config = config;
+        this.labels = labels;
         int max = config.maxDeployments();
         this.deployments = java.util.Collections.synchronizedMap(new LinkedHashMap<>(64, 0.75f, true) {
             @Override
@@ -97,39 +104,42 @@ public class ProviderDetection {
             return; // refused by the proxy: no provider was called
         }
         ProviderFailureDetector detector = detectorFor(call.provider());
+        // Every map below is keyed by label values, never by raw caller names: capped, they stay bounded.
+        String provider = labels.value("provider", call.provider());
         // A summary (this replica's quantiles) and a histogram (buckets that aggregate across replicas) are two
         // metric families: the Prometheus format cannot carry quantiles and buckets in one.
-        long micros = (long) (call.latencyMs() * 1000);
-        latency.computeIfAbsent(call.provider(), p -> Timer.builder("llm.provider.latency")
+        long micros = Math.round(call.latencyMs() * 1000);
+        latency.computeIfAbsent(provider, p -> Timer.builder("llm.provider.latency")
                 .description("Latency of provider calls through LiteLLM, quantiles of this replica")
                 .tag("provider", p).publishPercentiles(0.5, 0.95, 0.99).register(registry))
                 .record(micros, TimeUnit.MICROSECONDS);
-        latencyHistogram.computeIfAbsent(call.provider(), p -> Timer.builder("llm.provider.call.duration")
+        latencyHistogram.computeIfAbsent(provider, p -> Timer.builder("llm.provider.call.duration")
                 .description("Latency of provider calls through LiteLLM as histogram buckets; dashboards aggregate these")
                 .tag("provider", p).publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(5))
                 .maximumExpectedValue(Duration.ofMinutes(5)).register(registry))
                 .record(micros, TimeUnit.MICROSECONDS);
 
-        String errorType = detector.errorType(call, classified(call, failures));
-        if (errorType != null) {
-            errors.computeIfAbsent(call.provider() + "|" + errorType, k -> Counter.builder("llm.provider.errors")
+        String detected = detector.errorType(call, classified(call, failures));
+        if (detected != null) {
+            String errorType = labels.value("error_type", detected);
+            errors.computeIfAbsent(provider + "|" + errorType, k -> Counter.builder("llm.provider.errors")
                     .description("Failed or content-filtered provider calls, by the provider's error type")
-                    .tag("provider", call.provider()).tag("error_type", errorType).register(registry)).increment();
+                    .tag("provider", provider).tag("error_type", errorType).register(registry)).increment();
         }
         List<Headroom> readings = detector.headroom(call);
         if (!readings.isEmpty()) {
-            updateHeadroom(call, readings);
+            updateHeadroom(call, provider, readings);
         }
         if (call.reasoningTokens() > 0) {
-            String model = modelLabel(call.model());
-            String key = call.provider() + "|" + model;
+            String model = labels.value("model", call.model());
+            String key = provider + "|" + model;
             thinkingTokens.computeIfAbsent(key, k -> Counter.builder("llm.thinking.tokens")
                     .description("Reasoning / extended-thinking tokens billed as output").baseUnit("tokens")
-                    .tag("provider", call.provider()).tag("model", model).register(registry))
+                    .tag("provider", provider).tag("model", model).register(registry))
                     .increment(call.reasoningTokens());
             thinkingCost.computeIfAbsent(key, k -> Counter.builder("llm.thinking.cost.usd")
                     .description("Cost of reasoning / extended-thinking tokens in USD")
-                    .tag("provider", call.provider()).tag("model", model).register(registry))
+                    .tag("provider", provider).tag("model", model).register(registry))
                     .increment(call.thinkingCostUsd());
         }
     }
@@ -151,15 +161,15 @@ public class ProviderDetection {
         return null;
     }
 
-    private void updateHeadroom(LlmCall call, List<Headroom> readings) {
+    private void updateHeadroom(LlmCall call, String provider, List<Headroom> readings) {
         Map<LimitType, Headroom> latest = new EnumMap<>(LimitType.class);
         for (Headroom h : readings) {
             latest.put(h.type(), h);
             if (h.fraction() >= 0 && h.fraction() < config.headroomWarning()) {
-                approaching.computeIfAbsent(call.provider() + "|" + h.type().label, k -> Counter
+                approaching.computeIfAbsent(provider + "|" + h.type().label, k -> Counter
                         .builder("llm.provider.rate.limit.approaching")
                         .description("Responses whose remaining rate-limit fraction was below the warning threshold")
-                        .tag("provider", call.provider()).tag("limit_type", h.type().label).register(registry))
+                        .tag("provider", provider).tag("limit_type", h.type().label).register(registry))
                         .increment();
             }
         }
@@ -169,9 +179,9 @@ public class ProviderDetection {
             Map<LimitType, Headroom> merged = previous == null ? new EnumMap<>(LimitType.class)
                     : new EnumMap<>(previous.readings());
             merged.putAll(latest);
-            deployments.put(call.deployment(), new DeploymentHeadroom(call.provider(), merged));
+            deployments.put(call.deployment(), new DeploymentHeadroom(provider, merged));
             for (DeploymentHeadroom d : deployments.values()) {
-                if (d.provider().equals(call.provider())) {
+                if (d.provider().equals(provider)) {
                     sameProvider.add(d);
                 }
             }
@@ -185,7 +195,7 @@ public class ProviderDetection {
                     tightest = h;
                 }
             }
-            HeadroomGauge gauge = gauge(call.provider(), type);
+            HeadroomGauge gauge = gauge(provider, type);
             gauge.remaining.set(tightest.remaining());
             gauge.fraction = tightest.fraction();
         }
@@ -210,19 +220,5 @@ public class ProviderDetection {
                     .tag("provider", provider).tag("limit_type", type.label).register(registry);
             return g;
         });
-    }
-
-    private final Map<String, Boolean> knownModels = new ConcurrentHashMap<>();
-
-    private String modelLabel(String model) {
-        String m = model == null ? "unknown" : model;
-        if (knownModels.containsKey(m)) {
-            return m;
-        }
-        if (knownModels.size() >= MAX_MODEL_LABELS) {
-            return "other";
-        }
-        knownModels.put(m, Boolean.TRUE);
-        return m;
     }
 }

@@ -197,4 +197,33 @@ final class OpenAiWire implements ProviderWire {
         headers.put("content-type", "application/json");
         return Reply.json(status, headers, body);
     }
+
+    /** An embeddings answer: one vector per input, as floats or (on request) base64 float32, and prompt usage. */
+    Reply embeddings(Call call, List<float[]> vectors) {
+        boolean base64 = "base64".equals(call.request().path("encoding_format").asText());
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-request-id", "req_" + Ids.hex(32));
+        headers.put("openai-processing-ms", String.valueOf(call.processingMs()));
+        headers.put("openai-model", call.model());
+        Headroom headroom = call.headroom();
+        rateLimitHeaders(headers, headroom, headroom.tokensResetMillis());
+        ObjectNode body = Json.object().put("object", "list");
+        var data = body.putArray("data");
+        for (int i = 0; i < vectors.size(); i++) {
+            ObjectNode item = data.addObject().put("object", "embedding").put("index", i);
+            if (base64) {
+                item.put("embedding", Embeddings.base64(vectors.get(i)));
+            } else {
+                var values = item.putArray("embedding");
+                for (float f : vectors.get(i)) {
+                    values.add(f);
+                }
+            }
+        }
+        body.put("model", call.model());
+        body.putObject("usage").put("prompt_tokens", call.usage().promptTokens())
+                .put("total_tokens", call.usage().promptTokens());
+        headers.put("content-type", "application/json");
+        return Reply.json(200, headers, body);
+    }
 }

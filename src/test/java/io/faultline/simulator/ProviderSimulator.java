@@ -158,6 +158,10 @@ public final class ProviderSimulator implements AutoCloseable {
         String model = route.model() != null ? route.model() : request.path("model").asText("unknown");
         int promptTokens = Tokens.prompt(request);
         Deployment deployment = deployments.computeIfAbsent(route.deployment(), name -> new Deployment());
+        if (route.embeddings()) {
+            handleEmbeddings(exchange, (OpenAiWire) wire, request, model, promptTokens, deployment);
+            return;
+        }
         Deployment.Turn turn = deployment.next(script -> new Usage(promptTokens,
                 Tokens.of(JsonAnswers.answer(request, script.content())),
                 wire.thinkingTokens(request, script.thinkingTokens()),
@@ -181,6 +185,43 @@ public final class ProviderSimulator implements AutoCloseable {
             reply = wire.success(call).truncated();
         } else if (fault.kind() == FaultKind.EMPTY) {
             reply = wire.success(call).emptied();
+        } else {
+            reply = wire.fault(fault.kind(), call);
+        }
+        write(exchange, reply);
+    }
+
+    /** OpenAI's {@code /v1/embeddings}: deterministic vectors per input text, the script's faults and shift. */
+    private void handleEmbeddings(HttpExchange exchange, OpenAiWire wire, JsonNode request, String model,
+            int promptTokens, Deployment deployment) throws IOException {
+        java.util.List<String> inputs = Embeddings.inputs(request);
+        if (inputs.isEmpty()) {
+            write(exchange, wire.invalidRequest("'input' must be a string or an array of strings."));
+            return;
+        }
+        Deployment.Turn turn = deployment.next(script -> new Usage(promptTokens, 0, 0, 0), wire.defaultLimits());
+        if (!awaitUnlessClosing(turn.delayMs())) {
+            return;
+        }
+        Fault fault = turn.fault();
+        if (fault != null && fault.kind() == FaultKind.HANG) {
+            awaitUnlessClosing(fault.hangMs());
+            return;
+        }
+        Script script = turn.script();
+        int dimensions = request.path("dimensions").canConvertToInt() && request.path("dimensions").intValue() >= 2
+                ? Math.min(request.path("dimensions").intValue(), Embeddings.MAX_DIMENSIONS)
+                : script.embeddingDimensions();
+        java.util.List<float[]> vectors = inputs.stream()
+                .map(text -> Embeddings.of(text, dimensions, script.embeddingShift())).toList();
+        Call call = new Call(model, request, false, false, "", turn.usage(), turn.headroom(), fault, turn.delayMs());
+        Reply reply;
+        if (fault == null) {
+            reply = wire.embeddings(call, vectors);
+        } else if (fault.kind() == FaultKind.MALFORMED) {
+            reply = wire.embeddings(call, vectors).truncated();
+        } else if (fault.kind() == FaultKind.EMPTY) {
+            reply = wire.embeddings(call, vectors).emptied();
         } else {
             reply = wire.fault(fault.kind(), call);
         }

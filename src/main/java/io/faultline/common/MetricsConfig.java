@@ -1,0 +1,18 @@
+package io.faultline.common;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** Bounds on what Faultline's own metrics can grow to. */
+@ConfigMapping(prefix = "faultline.metrics")
+public interface MetricsConfig {
+
+    /**
+     * Distinct values per caller-controlled label ({@code provider}, {@code model}, {@code model_group},
+     * {@code deployment}, {@code error_type}); the values first seen keep their own series, later ones are reported
+     * as {@code other}. Each value multiplies the series of every meter carrying the label, so this bounds the
+     * scrape and the registry's memory however many names callers invent.
+     */
+    @WithDefault("200")
+    int maxLabelValues();
+}

@@ -1,0 +1,117 @@
+package io.faultline.common;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.call.IngestConfig;
+import io.faultline.data.EmbeddingDriftConfig;
+import io.faultline.signals.SignalsConfig;
+import io.faultline.web.Problem;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.quarkus.vertx.http.runtime.RouteConstants;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Refuses a request body larger than its endpoint's documented limit before a byte of it is read: a declared
+ * {@code Content-Length} above the limit is answered at once with a 413 problem (and the connection closed, as the
+ * client may still be sending), and a chunked body is cut off at the endpoint's limit while it streams in.
+ * {@code quarkus.http.limits.max-body-size} stays the hard backstop for every path: the largest of these limits.
+ *
+ * <ul>
+ * <li>{@code /api/v1/signals/embeddings}: {@code faultline.embedding-drift.max-body-bytes} (32 MiB: 1000 vectors of
+ * 1536 dimensions)</li>
+ * <li>{@code /api/v1/signals/*}: {@code faultline.signals.max-body-bytes} (1 MiB)</li>
+ * <li>everything else, {@code /api/v1/calls} and {@code /api/v1/classify} included:
+ * {@code faultline.ingest.max-body-bytes} (10 MiB)</li>
+ * </ul>
+ */
+@Singleton
+public class RequestBodyLimits {
+
+    /** The key Quarkus's body reader takes its limit from (see HttpServerCommonHandlers.enforceMaxBodySize). */
+    static final String MAX_REQUEST_SIZE_KEY = "io.quarkus.max-request-size";
+
+    private static final String EMBEDDINGS = "/api/v1/signals/embeddings";
+    private static final String SIGNALS = "/api/v1/signals/";
+
+    private final IngestConfig ingest;
+    private final EmbeddingDriftConfig embeddings;
+    private final SignalsConfig signals;
+    private final ObjectMapper json;
+
+    public RequestBodyLimits(IngestConfig ingest, EmbeddingDriftConfig embeddings, SignalsConfig signals,
+            ObjectMapper json) {
+        this.ingest = ingest;
+        this.embeddings = embeddings;
+        this.signals = signals;
+        this.json = json;
+    }
+
+    void install(@Observes Router router) {
+        // Before Quarkus's own check, which would answer a bare 413 without a body.
+        router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT - 1).handler(this::refuseDeclaredOversize);
+        // After it, which sets its global limit for chunked bodies: the endpoint's own limit replaces it.
+        router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT + 1).handler(this::limitStreamedBody);
+    }
+
+    /** The body limit of a path, in bytes. */
+    public long limitFor(String path) {
+        if (path == null) {
+            return ingest.maxBodyBytes();
+        }
+        if (path.equals(EMBEDDINGS) || path.startsWith(EMBEDDINGS + "/")) {
+            return embeddings.maxBodyBytes();
+        }
+        if (path.startsWith(SIGNALS)) {
+            return signals.maxBodyBytes();
+        }
+        return ingest.maxBodyBytes();
+    }
+
+    private void refuseDeclaredOversize(RoutingContext ctx) {
+        String declared = ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        if (declared != null) {
+            long length;
+            try {
+                length = Long.parseLong(declared.trim());
+            } catch (NumberFormatException e) {
+                length = -1; // Vert.x itself refuses a malformed Content-Length
+            }
+            String path = ctx.normalizedPath();
+            long limit = limitFor(path);
+            if (length > limit) {
+                refuse(ctx, path, length, limit);
+                return;
+            }
+        }
+        ctx.next();
+    }
+
+    private void limitStreamedBody(RoutingContext ctx) {
+        if (ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH) == null) {
+            ctx.put(MAX_REQUEST_SIZE_KEY, limitFor(ctx.normalizedPath()));
+        }
+        ctx.next();
+    }
+
+    private void refuse(RoutingContext ctx, String path, long length, long limit) {
+        Problem problem = new Problem("about:blank", "Payload too large", 413, "The body has " + length
+                + " bytes; at most " + limit + " are accepted at " + path + ". Split the batch into smaller"
+                + " requests.", path, List.of(Map.of("field", "$", "message", "at most " + limit + " bytes")));
+        String body;
+        try {
+            body = json.writeValueAsString(problem);
+        } catch (JsonProcessingException e) {
+            body = "{\"title\":\"Payload too large\",\"status\":413}";
+        }
+        // The client may still be sending the body we will not read: close once the answer is out.
+        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                .putHeader(HttpHeaderNames.CONNECTION, "close")
+                .endHandler(v -> ctx.request().connection().close()).end(body);
+    }
+}

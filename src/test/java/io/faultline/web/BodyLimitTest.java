@@ -1,0 +1,100 @@
+package io.faultline.web;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A body larger than its endpoint's documented limit is refused on its declared length, before it is read: the
+ * answer comes while the client has sent only the headers, as a 413 problem naming the limit.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BodyLimitTest {
+
+    private static final long INGEST_LIMIT = 10_485_760;
+
+    @TestHTTPResource("/")
+    URL root;
+
+    @Test
+    void an_ingest_body_declared_over_the_documented_limit_is_a_413_problem_before_a_byte_is_read() throws Exception {
+        Answer answer = declareAndWait("/api/v1/calls", INGEST_LIMIT + 1);
+        assertThat(answer.status).isEqualTo(413);
+        assertThat(answer.contentType).isEqualTo("application/problem+json");
+        JsonNode problem = Payloads.JSON.readTree(answer.body);
+        assertThat(problem.path("status").asInt()).isEqualTo(413);
+        assertThat(problem.path("title").asText()).isEqualTo("Payload too large");
+        assertThat(problem.path("detail").asText()).contains(String.valueOf(INGEST_LIMIT)).contains("Split");
+        assertThat(problem.path("errors").path(0).path("field").asText()).isEqualTo("$");
+    }
+
+    @Test
+    void the_limit_is_the_endpoints_own() throws Exception {
+        // 2 MiB: under the ingest limit, over the 1 MiB of the signals endpoints.
+        assertThat(declareAndWait("/api/v1/signals/retrieval", 2 * 1024 * 1024).status).isEqualTo(413);
+        assertThat(declareAndWait("/api/v1/classify", INGEST_LIMIT + 1).status).isEqualTo(413);
+        // Embeddings take up to 32 MiB; above the global backstop the answer is still a problem.
+        Answer embeddings = declareAndWait("/api/v1/signals/embeddings", 64L * 1024 * 1024);
+        assertThat(embeddings.status).isEqualTo(413);
+        assertThat(embeddings.contentType).isEqualTo("application/problem+json");
+    }
+
+    @Test
+    void a_body_at_the_limit_is_still_read_and_judged_by_its_content() {
+        // Just under the limit, but not JSON: read in full, then refused for what it is.
+        byte[] body = new byte[(int) INGEST_LIMIT];
+        java.util.Arrays.fill(body, (byte) 'x');
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + Api.KEY)
+                .contentType("application/json").body(body).post("/api/v1/calls").then().statusCode(400)
+                .contentType("application/problem+json");
+    }
+
+    private record Answer(int status, String contentType, String body) {
+    }
+
+    /** Sends only the headers of a POST declaring {@code length} bytes, then reads the answer. */
+    private Answer declareAndWait(String path, long length) throws IOException {
+        try (Socket socket = new Socket(root.getHost(), root.getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST " + path + " HTTP/1.1\r\nHost: " + root.getHost() + "\r\nAuthorization: Bearer " + Api.KEY
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + length + "\r\n\r\n[")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            ByteArrayOutputStream raw = new ByteArrayOutputStream();
+            byte[] buffer = new byte[8192];
+            int n;
+            // The server closes the connection after its answer, so reading to the end is reading the answer.
+            while ((n = in.read(buffer)) > 0) {
+                raw.write(buffer, 0, n);
+            }
+            String text = raw.toString(StandardCharsets.UTF_8);
+            int headersEnd = text.indexOf("\r\n\r\n");
+            String head = text.substring(0, headersEnd);
+            int status = Integer.parseInt(head.substring(9, 12));
+            String contentType = head.lines().filter(l -> l.toLowerCase().startsWith("content-type:"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
+            return new Answer(status, contentType, text.substring(headersEnd + 4));
+        }
+    }
+}
