@@ -13,6 +13,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +63,7 @@ public class CallResource {
                     + config.maxBatchItems() + " are accepted per request (faultline.ingest.max-batch-items).");
         }
         List<LlmCall> valid = new ArrayList<>(root.size());
+        List<Integer> validIndex = new ArrayList<>(root.size());
         List<Rejected> rejected = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         int duplicatesInBatch = 0;
@@ -71,6 +73,7 @@ public class CallResource {
                 LlmCall call = mapper.map(item);
                 if (seen.add(call.callId())) {
                     valid.add(call);
+                    validIndex.add(i);
                 } else {
                     duplicatesInBatch++;
                 }
@@ -80,16 +83,31 @@ public class CallResource {
         }
         metrics.rejected(rejected.size());
         if (valid.isEmpty() && !rejected.isEmpty()) {
-            throw new ApiProblem(422, "No valid call in batch", "All " + rejected.size()
-                    + " items were rejected; see errors.", rejected.stream()
-                    .map(r -> Map.<String, Object>of("index", r.index(), "message", r.reason())).toList());
+            throw allRejected(rejected);
         }
         IngestService.Stored stored = ingest.store(valid);
+        if (!stored.refused().isEmpty()) {
+            // Items the database refused on their own: rejected by their index, the rest of the batch is stored.
+            for (IngestService.Refused refused : stored.refused()) {
+                rejected.add(new Rejected(validIndex.get(refused.position()), refused.callId(), refused.reason()));
+            }
+            rejected.sort(Comparator.comparingInt(Rejected::index));
+            metrics.rejected(stored.refused().size());
+            if (rejected.size() == root.size()) {
+                throw allRejected(rejected);
+            }
+        }
         metrics.stored(stored);
-        int duplicates = valid.size() - stored.inserted().size() + duplicatesInBatch;
+        int duplicates = valid.size() - stored.inserted().size() - stored.refused().size() + duplicatesInBatch;
         metrics.duplicates(duplicates);
         return new IngestReceipt(root.size(), stored.inserted().size(), duplicates, rejected,
                 stored.failures().size(), stored.episodesOpened());
+    }
+
+    private static ApiProblem allRejected(List<Rejected> rejected) {
+        return new ApiProblem(422, "No valid call in batch", "All " + rejected.size()
+                + " items were rejected; see errors.", rejected.stream()
+                .map(r -> Map.<String, Object>of("index", r.index(), "message", r.reason())).toList());
     }
 
     private static String idOf(JsonNode item) {

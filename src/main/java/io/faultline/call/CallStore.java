@@ -12,6 +12,7 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -59,6 +60,40 @@ public class CallStore {
             }
         }
         return inserted;
+    }
+
+    /**
+     * The ids of the calls that are stored already (same call id and start time): one query on the primary key,
+     * limited to the partitions between the batch's earliest and latest start.
+     */
+    public Set<String> alreadyStored(Connection connection, List<LlmCall> calls) throws SQLException {
+        if (calls.isEmpty()) {
+            return Set.of();
+        }
+        Map<String, Instant> startedAt = new HashMap<>(calls.size() * 2);
+        Instant earliest = Instant.MAX;
+        Instant latest = Instant.MIN;
+        for (LlmCall call : calls) {
+            startedAt.put(call.callId(), call.startedAt());
+            earliest = call.startedAt().isBefore(earliest) ? call.startedAt() : earliest;
+            latest = call.startedAt().isAfter(latest) ? call.startedAt() : latest;
+        }
+        Set<String> stored = new HashSet<>();
+        try (PreparedStatement select = connection.prepareStatement("select call_id, started_at from llm_calls"
+                + " where call_id = any (?) and started_at between ? and ?")) {
+            select.setArray(1, connection.createArrayOf("text", startedAt.keySet().toArray()));
+            select.setTimestamp(2, Timestamp.from(earliest));
+            select.setTimestamp(3, Timestamp.from(latest));
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    String id = rs.getString(1);
+                    if (rs.getTimestamp(2).toInstant().equals(startedAt.get(id))) {
+                        stored.add(id);
+                    }
+                }
+            }
+        }
+        return stored;
     }
 
     private int bind(PreparedStatement st, int p, LlmCall c, Timestamp received) throws SQLException {

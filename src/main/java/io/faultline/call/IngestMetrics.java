@@ -6,6 +6,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import jakarta.inject.Singleton;
 
+import java.util.Map;
+
 /** Counters of the ingest path; labels are low-cardinality (outcome, category, type, severity). */
 // Registered at start so that a scrape shows the counters at zero before the first batch.
 @Startup
@@ -44,6 +46,16 @@ public class IngestMetrics {
                     .tag("severity", failure.severity().name()).register(registry).increment();
         }
         episodesOpened.increment(stored.episodesOpened());
+    }
+
+    /**
+     * Characters PostgreSQL would refuse (NUL, lone surrogates) replaced by U+FFFD before storage, by stored field
+     * (a fixed set of column names and {@code evidence}).
+     */
+    void sanitized(Map<String, Integer> byField) {
+        byField.forEach((field, count) -> Counter.builder("faultline.ingest.sanitized.chars")
+                .description("Characters replaced by U+FFFD before storage because PostgreSQL refuses them")
+                .tag("field", field).register(registry).increment(count));
     }
 
     void duplicates(int count) {

@@ -11,8 +11,11 @@ import io.quarkus.logging.Log;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
+import org.postgresql.util.PSQLException;
 
 import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,10 +39,12 @@ public class IngestService {
     private final Clock clock;
     private final ProviderDetection detection;
     private final List<StoredCallsObserver> observers;
+    private final IngestMetrics metrics;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
             FailureClassifier classifier, Clock clock, ProviderDetection detection,
-            Instance<StoredCallsObserver> observers) {
+            Instance<StoredCallsObserver> observers, IngestMetrics metrics) {
+        this.metrics = metrics;
         this.detection = detection;
         this.observers = observers.stream().toList();
         this.dataSource = dataSource;
@@ -51,28 +56,57 @@ public class IngestService {
     }
 
     /** The outcome of one stored batch: new calls (resends excluded), their failures and the episodes it opened. */
-    public record Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened) {
+    public record Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened, List<Refused> refused) {
+
+        public Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened) {
+            this(inserted, failures, episodesOpened, List.of());
+        }
+    }
+
+    /** A call the database refused on its own (a data error), by its position in the batch given to {@link #store}. */
+    public record Refused(int position, String callId, String reason) {
     }
 
     public Stored store(List<LlmCall> batch) {
         if (batch.isEmpty()) {
             return new Stored(List.of(), List.of(), 0);
         }
-        // Classification (content detectors included) is CPU work: it runs before the transaction, so that a
-        // connection is held only for the writes. Resends are classified too, and their failures dropped below.
-        Map<String, List<Failure>> classified = new HashMap<>();
+        // NUL and lone surrogates in stored fields would make PostgreSQL refuse the whole statement; the call's
+        // content (read by the detectors) is left raw.
+        StorableText text = new StorableText();
+        List<LlmCall> storable = new ArrayList<>(batch.size());
         for (LlmCall call : batch) {
-            List<Failure> failures = classifier.classifyFailure(call);
-            if (!failures.isEmpty()) {
-                classified.put(call.callId(), failures);
+            storable.add(text.call(call));
+        }
+        // Resends (the plugin retries whatever was not acknowledged) are already stored: they are neither classified
+        // again nor written. One primary-key lookup for the batch.
+        Set<String> resent = alreadyStored(storable);
+        List<LlmCall> fresh = new ArrayList<>(storable.size() - resent.size());
+        List<Integer> positions = new ArrayList<>(storable.size() - resent.size());
+        for (int i = 0; i < storable.size(); i++) {
+            if (!resent.contains(storable.get(i).callId())) {
+                fresh.add(storable.get(i));
+                positions.add(i);
             }
         }
-        Stored stored;
-        try {
-            stored = QuarkusTransaction.requiringNew().call(() -> writeCalls(batch, classified));
-        } catch (RuntimeException e) {
-            throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
+        // Classification (content detectors included) is CPU work: it runs before the transaction, so that a
+        // connection is held only for the writes.
+        Map<String, List<Failure>> classified = new HashMap<>();
+        for (LlmCall call : fresh) {
+            List<Failure> failures = classifier.classifyFailure(call);
+            if (!failures.isEmpty()) {
+                List<Failure> clean = new ArrayList<>(failures.size());
+                for (Failure failure : failures) {
+                    clean.add(text.failure(failure));
+                }
+                classified.put(call.callId(), clean);
+            }
         }
+        metrics.sanitized(text.replaced());
+        if (fresh.isEmpty()) {
+            return new Stored(List.of(), List.of(), 0);
+        }
+        Stored stored = write(fresh, positions, classified);
         observe(stored);
         notifyObservers(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
@@ -84,7 +118,134 @@ public class IngestService {
             return stored;
         }
         int opened = folder.fold(stored.failures(), due);
-        return new Stored(stored.inserted(), stored.failures(), opened);
+        return new Stored(stored.inserted(), stored.failures(), opened, stored.refused());
+    }
+
+    private Set<String> alreadyStored(List<LlmCall> batch) {
+        try (Connection connection = dataSource.getConnection()) {
+            return calls.alreadyStored(connection, batch);
+        } catch (SQLException e) {
+            if (dataError(e) != null) {
+                // A start time the database cannot compare: classify everything; the insert finds the culprit.
+                return Set.of();
+            }
+            throw new StorageException("could not look up resent calls", e);
+        }
+    }
+
+    /**
+     * One transaction for the whole batch. When the database refuses it for what one item holds (a data error, not
+     * an outage), the batch is written again in a new transaction with the culprits isolated by halving in
+     * savepoints: they are refused by position, everything else is stored. Outages stay a retryable failure.
+     */
+    private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<String, List<Failure>> classified) {
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified));
+        } catch (RuntimeException e) {
+            SQLException refused = dataError(e);
+            if (refused == null) {
+                throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
+            }
+            Log.warnf("The database refused a batch of %d calls (SQLSTATE %s); isolating the items it refuses",
+                    fresh.size(), refused.getSQLState());
+        }
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> {
+                try (Connection connection = dataSource.getConnection()) {
+                    Isolation isolation = new Isolation(connection, fresh, positions, classified);
+                    isolation.write(0, fresh.size());
+                    return new Stored(isolation.inserted, isolation.failures, 0, isolation.refused);
+                }
+            });
+        } catch (RuntimeException e) {
+            throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
+        }
+    }
+
+    /** Halves a refused part of the batch until the items the database refuses on their own are found. */
+    private final class Isolation {
+
+        private final Connection connection;
+        private final List<LlmCall> batch;
+        private final List<Integer> positions;
+        private final Map<String, List<Failure>> classified;
+        private final List<LlmCall> inserted = new ArrayList<>();
+        private final List<Failure> failures = new ArrayList<>();
+        private final List<Refused> refused = new ArrayList<>();
+
+        Isolation(Connection connection, List<LlmCall> batch, List<Integer> positions,
+                Map<String, List<Failure>> classified) {
+            this.connection = connection;
+            this.batch = batch;
+            this.positions = positions;
+            this.classified = classified;
+        }
+
+        /** Writes {@code batch[from, to)}; recursion depth is log2 of the batch size. */
+        void write(int from, int to) throws SQLException {
+            // SQL savepoints: the pool refuses Connection.rollback(Savepoint) on a connection enlisted in JTA.
+            sql("savepoint ingest_part");
+            Stored part;
+            try {
+                part = writeWith(connection, batch.subList(from, to), classified);
+            } catch (SQLException e) {
+                if (dataError(e) == null) {
+                    throw e;
+                }
+                sql("rollback to savepoint ingest_part");
+                sql("release savepoint ingest_part");
+                if (to - from == 1) {
+                    LlmCall call = batch.get(from);
+                    refused.add(new Refused(positions.get(from), call.callId(), reason(e)));
+                    Log.warnf("Refused call %s: the database does not take it (SQLSTATE %s)", call.callId(),
+                            dataError(e).getSQLState());
+                    return;
+                }
+                int middle = (from + to) >>> 1;
+                write(from, middle);
+                write(middle, to);
+                return;
+            }
+            sql("release savepoint ingest_part");
+            inserted.addAll(part.inserted());
+            failures.addAll(part.failures());
+        }
+
+        private void sql(String command) throws SQLException {
+            try (Statement statement = connection.createStatement()) {
+                statement.execute(command);
+            }
+        }
+    }
+
+    /**
+     * The SQL error behind a failed write when it is about the data (SQLSTATE class 22 data exception, 23 integrity
+     * constraint, 54 program limit such as an oversized index row), else null: connection loss, shutdown, lack of
+     * resources and serialisation failures are the database's state, not the item's, and stay retryable.
+     */
+    static SQLException dataError(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SQLException sql) {
+                for (SQLException e = sql; e != null; e = e.getNextException()) {
+                    String state = e.getSQLState();
+                    if (state != null && (state.startsWith("22") || state.startsWith("23")
+                            || state.startsWith("54"))) {
+                        return e;
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The database's own words without its detail line, which may quote the value. */
+    private static String reason(SQLException e) {
+        SQLException cause = dataError(e);
+        String message = cause instanceof PSQLException p && p.getServerErrorMessage() != null
+                ? p.getServerErrorMessage().getMessage() : null;
+        String text = "the database refused this call (SQLSTATE " + cause.getSQLState()
+                + (message == null ? "" : ": " + message) + ")";
+        return text.length() <= 300 ? text : text.substring(0, 300);
     }
 
     /**
@@ -118,20 +279,25 @@ public class IngestService {
 
     private Stored writeCalls(List<LlmCall> batch, Map<String, List<Failure>> classified) throws Exception {
         try (Connection connection = dataSource.getConnection()) {
-            Set<String> newIds = calls.insert(connection, batch, clock.instant());
-            List<LlmCall> inserted = new ArrayList<>(newIds.size());
-            List<Failure> failures = new ArrayList<>();
-            for (LlmCall call : batch) {
-                // Only new calls are classified: a resend must not count a failure twice.
-                if (newIds.remove(call.callId())) {
-                    inserted.add(call);
-                    failures.addAll(classified.getOrDefault(call.callId(), List.of()));
-                }
-            }
-            if (!failures.isEmpty()) {
-                inbox.add(connection, failures);
-            }
-            return new Stored(inserted, failures, 0);
+            return writeWith(connection, batch, classified);
         }
+    }
+
+    private Stored writeWith(Connection connection, List<LlmCall> batch, Map<String, List<Failure>> classified)
+            throws SQLException {
+        Set<String> newIds = calls.insert(connection, batch, clock.instant());
+        List<LlmCall> inserted = new ArrayList<>(newIds.size());
+        List<Failure> failures = new ArrayList<>();
+        for (LlmCall call : batch) {
+            // Only new calls are classified: a resend must not count a failure twice.
+            if (newIds.remove(call.callId())) {
+                inserted.add(call);
+                failures.addAll(classified.getOrDefault(call.callId(), List.of()));
+            }
+        }
+        if (!failures.isEmpty()) {
+            inbox.add(connection, failures);
+        }
+        return new Stored(inserted, failures, 0);
     }
 }
