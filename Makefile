@@ -32,10 +32,12 @@ eval:
 	  for f in injection pii faithfulness language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
 	@cat eval/RESULTS.md
 
-## bench: ingest throughput and latency against a plain JDBC batch insert in the same process.
+## bench: ingest throughput and latency against a plain JDBC batch insert in the same process, and the worst-case
+## table: each detector and the mapper on hostile 16/32/64 KiB inputs next to a normal 2 KB call.
 bench:
-	$(MVN) test -Dtest='IngestBench*' -Dsurefire.failIfNoSpecifiedTests=false
-	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md
+	$(MVN) test -Dtest='IngestBench*,HostileInputBench' -Dsurefire.failIfNoSpecifiedTests=false
+	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
+		target/bench-hostile.md
 
 ## native-sources: run Quarkus's native build steps without GraalVM (GraalVM cannot be installed here).
 native-sources:

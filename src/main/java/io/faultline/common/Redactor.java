@@ -1,13 +1,22 @@
 package io.faultline.common;
 
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import com.google.re2j.Matcher;
+import com.google.re2j.Pattern;
 
 /**
  * Masks secrets and personal data in text that ends up in evidence or stored error messages. Provider error
  * messages quote organisation ids, e-mail addresses and sometimes key prefixes; none of that may be stored raw.
+ * Linear in the length of the output, whatever the input: the text is cut to a window just past {@code maxLength}
+ * before any pattern reads it, and the patterns run on RE2/J, which does not backtrack.
  */
 public final class Redactor {
+
+    /**
+     * Characters read past {@code maxLength}, so that a value crossing the cut is still recognised and masked: an
+     * e-mail address (64 + 255 characters at most) and a key's prefix fit in it; a longer run of key characters is
+     * masked by its beginning.
+     */
+    static final int MARGIN = 320;
 
     private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
     // Provider key shapes: OpenAI sk-/sk-proj-, Anthropic sk-ant-, Google AIza, bearer tokens.
@@ -26,7 +35,8 @@ public final class Redactor {
         if (text == null) {
             return null;
         }
-        String masked = text;
+        boolean cut = text.length() > maxLength;
+        String masked = cut ? text.substring(0, (int) Math.min(text.length(), (long) maxLength + MARGIN)) : text;
         masked = replace(API_KEY, masked, "[secret]");
         masked = replace(EMAIL, masked, "[email]");
         masked = replace(ORG_ID, masked, "org-[masked]");
@@ -34,12 +44,15 @@ public final class Redactor {
         masked = replace(LONG_DIGITS, masked, "[number]");
         if (masked.length() > maxLength) {
             masked = masked.substring(0, maxLength) + "…";
+        } else if (cut) {
+            masked = masked + "…";
         }
         return masked;
     }
 
     private static String replace(Pattern pattern, String text, String placeholder) {
+        // Placeholders hold no '$' or '\\', so they are inserted literally.
         Matcher matcher = pattern.matcher(text);
-        return matcher.find() ? matcher.replaceAll(Matcher.quoteReplacement(placeholder)) : text;
+        return matcher.find() ? matcher.replaceAll(placeholder) : text;
     }
 }

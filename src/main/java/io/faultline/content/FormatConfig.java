@@ -30,6 +30,21 @@ public interface FormatConfig {
     @WithDefault("256")
     int schemaCacheSize();
 
+    /**
+     * Answer characters this detector reads per call: a longer answer is not judged (as an answer cut by
+     * {@code faultline.content.max-answer-chars} is not). Parsing and validation are linear, so this bounds the cost.
+     */
+    @WithDefault("65536")
+    int maxAnswerChars();
+
+    /**
+     * Nesting depth of an answer that is still validated against a schema. A deeper one is reported as
+     * {@code too_deep} without validation: a self-referencing schema ({@code $ref: "#"}) recurses once per level,
+     * and structured output is rarely more than a dozen levels deep (OpenAI's strict mode allows 10).
+     */
+    @WithDefault("64")
+    int maxAnswerDepth();
+
     /** Validation errors named in the evidence (paths and keywords, never values). */
     @WithDefault("3")
     int maxErrorsInEvidence();

@@ -40,6 +40,10 @@ public class FormatRules extends ContentRule {
             // Only a prefix was read: judging it would flag every long, valid answer.
             return List.of();
         }
+        if (content.hasAnswer() && content.answer().length() > format.maxAnswerChars()) {
+            // Over this detector's budget: not judged.
+            return List.of();
+        }
         Optional<StructuredOutputValidator.Violation> violation = validator.check(requested, content.answer(),
                 call.finishReason());
         if (violation.isEmpty()) {
@@ -55,6 +59,17 @@ public class FormatRules extends ContentRule {
         if (!v.errors().isEmpty()) {
             evidence.put("schema_errors", v.errors());
             evidence.put("schema_error_count", v.errorCount());
+        }
+        if (v.skippedPatterns() > 0) {
+            evidence.put("schema_patterns_skipped", v.skippedPatterns());
+            evidence.put("note", "schema patterns that cannot run in linear time (backreferences, look-around, "
+                    + "huge repetitions) were not applied");
+        }
+        if (v.reason() == StructuredOutputValidator.Reason.TOO_DEEP) {
+            evidence.put("answer_depth_at_least", v.depth());
+            evidence.put("max_answer_depth", format.maxAnswerDepth());
+            evidence.put("note", "not validated against the schema: the answer is nested deeper than "
+                    + "faultline.format.max-answer-depth");
         }
         evidence.put("answer_chars", call.responseChars());
         return List.of(CallFailures.of(Type.FORMAT_NON_COMPLIANCE, call, "content.format.json_schema",

@@ -33,6 +33,14 @@ public interface InjectionConfig {
     @WithDefault("8192")
     int maxScanChars();
 
+    /**
+     * Characters scanned per call, over the last user message and the tool results after it (each counted up to
+     * {@link #maxScanChars()}): the messages past the budget are not scanned. Bounds the cost of a call that carries
+     * hundreds of tool results.
+     */
+    @WithDefault("32768")
+    int maxCallChars();
+
     /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
     @WithDefault("4")
     int maxDecodedBlobs();

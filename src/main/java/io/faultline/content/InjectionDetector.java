@@ -677,6 +677,7 @@ public final class InjectionDetector {
         StringBuilder out = new StringBuilder(raw.length());
         StringBuilder hidden = null;
         boolean inFlag = false;
+        int visibleAt = -1;
         for (int i = 0; i < raw.length(); ) {
             int cp = raw.codePointAt(i);
             i += Character.charCount(cp);
@@ -697,8 +698,12 @@ public final class InjectionDetector {
             if (isZeroWidth(cp)) {
                 // Between two Latin letters it splits a word to slip past keyword filters; elsewhere (Khmer word
                 // breaks, emoji joiners) it is ordinary text.
+                if (visibleAt < i) {
+                    // Where the run of invisible characters ends: found once per run, not once per character.
+                    visibleAt = nextVisible(raw, i);
+                }
                 if (!out.isEmpty() && isAsciiLetter(out.charAt(out.length() - 1)) && i < raw.length()
-                        && isAsciiLetter(nextVisible(raw, i))) {
+                        && visibleAt < raw.length() && isAsciiLetter(raw.charAt(visibleAt))) {
                     hits.add(UNICODE_ZERO_WIDTH);
                 }
                 continue;
@@ -731,14 +736,13 @@ public final class InjectionDetector {
         return false;
     }
 
-    private static char nextVisible(String raw, int from) {
-        for (int i = from; i < raw.length(); i++) {
-            char c = raw.charAt(i);
-            if (!isZeroWidth(c)) {
-                return c;
-            }
+    /** Index of the first character at or after {@code from} that is not zero-width, or the text's length. */
+    private static int nextVisible(String raw, int from) {
+        int i = from;
+        while (i < raw.length() && isZeroWidth(raw.charAt(i))) {
+            i++;
         }
-        return ' ';
+        return i;
     }
 
     private static boolean isZeroWidth(int cp) {

@@ -50,7 +50,13 @@ public class InjectionRules extends ContentRule {
         }
         Scored bestInjection = null;
         Scored bestJailbreak = null;
+        // The per-call budget: a call with hundreds of tool results costs what one long message costs.
+        int budget = injection.maxCallChars();
         for (Message message : scanned) {
+            if (budget <= 0) {
+                break;
+            }
+            budget -= Math.min(message.text().length(), Math.max(64, injection.maxScanChars()));
             Verdict verdict = detector.scan(message.text());
             if (bestInjection == null || verdict.injectionScore() > bestInjection.verdict().injectionScore()) {
                 bestInjection = new Scored(message.role(), verdict);

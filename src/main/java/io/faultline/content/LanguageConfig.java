@@ -54,6 +54,14 @@ public interface LanguageConfig {
     @WithDefault("1.0")
     double sampleRate();
 
+    /**
+     * Characters of the answer, and of the user's text, read per call: the budget that bounds this detector's cost
+     * whatever the caller sends. The n-gram identifier has settled long before it (a few hundred letters suffice);
+     * the beginning of a longer text is judged.
+     */
+    @WithDefault("8192")
+    int maxChars();
+
     /** Severity of one drifted answer; a storm of them is raised by the severity policy. */
     @WithDefault("P4")
     Severity severity();

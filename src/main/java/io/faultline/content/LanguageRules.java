@@ -20,7 +20,12 @@ import java.util.regex.Pattern;
 @Singleton
 public class LanguageRules extends ContentRule {
 
-    /** Asking for a translation, or naming a language, makes an answer in another language the right one. */
+    /**
+     * Asking for a translation, or naming a language, makes an answer in another language the right one. Stays on
+     * java.util.regex for its Unicode word boundaries ("übersetz…"); it is linear all the same: every alternative
+     * starts with a literal word and its only unbounded part, {@code \w*}, is followed by a boundary that holds at
+     * the end of the run, so no start position backtracks.
+     */
     private static final Pattern TRANSLATION_REQUEST = Pattern.compile(
             "(?iu)\\b(translat\\w*|übersetz\\w*|traduc\\w*|tradu[zi]\\w*|vertaal\\w*|"
                     + "in (english|german|french|spanish|italian|portuguese|dutch)|"
@@ -43,7 +48,12 @@ public class LanguageRules extends ContentRule {
     protected List<Failure> detect(LlmCall call, CallContent content) {
         if (!call.success() || !content.hasAnswer() || !config.detects(Type.LANGUAGE_DRIFT)
                 || (content.responseFormat() != null && content.responseFormat().structured())
-                || !sampled(call.callId(), language.sampleRate()) || looksStructured(content.answer())) {
+                || !sampled(call.callId(), language.sampleRate())) {
+            return List.of();
+        }
+        // The budget: beyond it the text costs time and changes no verdict.
+        String answer = cut(content.answer(), language.maxChars());
+        if (looksStructured(answer)) {
             return List.of();
         }
         String expected = content.expectedLanguage();
@@ -52,12 +62,12 @@ public class LanguageRules extends ContentRule {
         // Most answers are plainly in the language asked: when the function words of both sides say so, the n-gram
         // identifier (the dearest content check) is not needed. Only "same" is decided this way, never "drift".
         String answerWords = language.shortcutFunctionWords() > 0
-                ? functionWords.dominant(content.answer(), language.shortcutFunctionWords()) : null;
+                ? functionWords.dominant(answer, language.shortcutFunctionWords()) : null;
         if (expected != null && expected.equals(answerWords)) {
             return List.of();
         }
         if (expected == null) {
-            String userText = content.textOf("user");
+            String userText = cut(content.textOf("user"), language.maxChars());
             if (answerWords != null
                     && answerWords.equals(functionWords.dominant(userText, language.shortcutFunctionWords()))) {
                 return List.of();
@@ -77,8 +87,7 @@ public class LanguageRules extends ContentRule {
             // The identifier cannot say yes or no to a language it does not know.
             return List.of();
         }
-        Optional<LanguageIdentifier.Guess> answered = identifier.identify(content.answer(),
-                language.minAnswerLetters());
+        Optional<LanguageIdentifier.Guess> answered = identifier.identify(answer, language.minAnswerLetters());
         if (answered.isEmpty() || answered.get().probability() < language.minConfidence()
                 || answered.get().language().equals(expected)) {
             return List.of();
@@ -123,6 +132,10 @@ public class LanguageRules extends ContentRule {
         // backtick there is no code to remove, and counting the raw letters spares the regexes.
         String prose = trimmed.indexOf('`') < 0 ? trimmed : LanguageIdentifier.prose(trimmed);
         return nonSpace > 0 && LanguageIdentifier.letters(prose) * 2 < nonSpace;
+    }
+
+    private static String cut(String text, int max) {
+        return text.length() > max ? text.substring(0, Math.max(0, max)) : text;
     }
 
     private static double round(double value) {

@@ -84,6 +84,18 @@ public interface PiiConfig {
     @WithDefault("16384")
     int maxScanChars();
 
+    /**
+     * Candidates validated per text (each costs a validator call: e-mail, Luhn, IBAN, IP, or a secret's entropy).
+     * With {@link #maxFindings()} it bounds a scan of text built to hold thousands of look-alikes; a scan that stops
+     * early says so in the evidence ({@code truncated}). Prose holds a handful.
+     */
+    @WithDefault("256")
+    int maxCandidates();
+
+    /** Findings kept per text; the scan stops at this many (the evidence says {@code truncated}). */
+    @WithDefault("50")
+    int maxFindings();
+
     /** Severity of PII the model produced, i.e. that the request did not contain. */
     @WithDefault("P2")
     Severity producedSeverity();

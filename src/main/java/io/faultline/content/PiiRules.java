@@ -44,7 +44,8 @@ public class PiiRules extends ContentRule {
             return List.of();
         }
         String answer = content.answer();
-        List<Finding> findings = scanner.scan(answer);
+        PiiScanner.Scan scan = scanner.inspect(answer);
+        List<Finding> findings = scan.findings();
         if (findings.isEmpty()) {
             return List.of();
         }
@@ -86,7 +87,7 @@ public class PiiRules extends ContentRule {
         evidence.put("produced", produced);
         evidence.put("echoed", echoed);
         evidence.put("samples", samples);
-        if (content.truncated() || scanner.cuts(answer) || scanner.cuts(request)) {
+        if (content.truncated() || scanner.cuts(answer) || scanner.cuts(request) || scan.exhausted()) {
             evidence.put("truncated", true);
         }
         return List.of(CallFailures.of(Type.PII_LEAKAGE, call, METHOD, severity, evidence));

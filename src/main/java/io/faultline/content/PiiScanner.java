@@ -91,8 +91,6 @@ public final class PiiScanner {
             new Prefixed(List.of("glpat-"), Pattern.compile("\\bglpat-[A-Za-z0-9_-]{20,}")),
             new Prefixed(List.of("xox"), Pattern.compile("\\bxox[abprs]-[A-Za-z0-9-]{10,}")),
             new Prefixed(List.of("hf_"), Pattern.compile("\\bhf_[A-Za-z0-9]{30,}")),
-            new Prefixed(List.of("eyJ"),
-                    Pattern.compile("\\beyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}")),
             new Prefixed(List.of("PRIVATE KEY-----"), Pattern.compile("-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")));
     private static final Pattern SECRET_PREFIX_SHOWN = Pattern.compile(
             "^(?:sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-|sk_live_|rk_live_|AIza|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-"
@@ -115,6 +113,8 @@ public final class PiiScanner {
     private final double secretMinEntropy;
     private final boolean privateIps;
     private final int maxChars;
+    private final int maxCandidates;
+    private final int maxFindings;
 
     public PiiScanner(PiiConfig config) {
         this.kinds = config.kinds().isEmpty() ? EnumSet.noneOf(Kind.class) : EnumSet.copyOf(config.kinds());
@@ -128,6 +128,51 @@ public final class PiiScanner {
         this.secretMinEntropy = config.secretMinEntropy();
         this.privateIps = config.privateIps();
         this.maxChars = config.maxScanChars();
+        this.maxCandidates = config.maxCandidates();
+        this.maxFindings = config.maxFindings();
+    }
+
+    /**
+     * The outcome of one scan: the findings, and whether the scan stopped early because the text held more
+     * candidates or findings than the per-text budget ({@link PiiConfig#maxCandidates()}, {@link
+     * PiiConfig#maxFindings()}) allows.
+     */
+    public record Scan(List<Finding> findings, boolean exhausted) {
+    }
+
+    /** What a scan may still spend: validator calls and findings. */
+    private static final class Budget {
+        int candidates;
+        int findings;
+        boolean exhausted;
+
+        Budget(int candidates, int findings) {
+            this.candidates = candidates;
+            this.findings = findings;
+        }
+
+        /** Takes one validation; false (and exhausted) when none is left. */
+        boolean validate() {
+            if (candidates <= 0 || findings <= 0) {
+                exhausted = true;
+                return false;
+            }
+            candidates--;
+            return true;
+        }
+
+        void found(List<Finding> out, Finding finding) {
+            out.add(finding);
+            findings--;
+        }
+
+        boolean spent() {
+            if (candidates <= 0 || findings <= 0) {
+                exhausted = true;
+                return true;
+            }
+            return false;
+        }
     }
 
     /** Whether {@link #scan} would cut this text. */
@@ -137,22 +182,28 @@ public final class PiiScanner {
 
     /** The validated findings of the text, in text order, no two overlapping. */
     public List<Finding> scan(String text) {
+        return inspect(text).findings();
+    }
+
+    /** {@link #scan}, saying also whether the per-text budget cut the scan short. */
+    public Scan inspect(String text) {
         if (text == null || text.isEmpty() || kinds.isEmpty()) {
-            return List.of();
+            return new Scan(List.of(), false);
         }
         String scanned = text.length() > maxChars ? text.substring(0, maxChars) : text;
         List<Finding> candidates = new ArrayList<>();
+        Budget budget = new Budget(maxCandidates, maxFindings);
         if (kinds.contains(Kind.SECRET)) {
-            secrets(scanned, candidates);
+            secrets(scanned, candidates, budget);
         }
         if (kinds.contains(Kind.EMAIL) && scanned.indexOf('@') >= 0) {
-            emails(scanned, candidates);
+            emails(scanned, candidates, budget);
         }
         if (kinds.contains(Kind.IP) && scanned.indexOf(':') >= 0) {
-            ipv6(scanned, candidates);
+            ipv6(scanned, candidates, budget);
         }
-        numbers(scanned, candidates);
-        return resolveOverlaps(candidates);
+        numbers(scanned, candidates, budget);
+        return new Scan(resolveOverlaps(candidates), budget.exhausted);
     }
 
     /**
@@ -160,11 +211,11 @@ public final class PiiScanner {
      * the numeric patterns run. Ordinary prose has few such clusters, so the regular expressions never walk the
      * whole text, which keeps a scan of a 2 KB answer in the tens of microseconds.
      */
-    private void numbers(String text, List<Finding> out) {
+    private void numbers(String text, List<Finding> out, Budget budget) {
         int n = text.length();
         int[] phoneBudget = {maxPhoneCandidates};
         int i = 0;
-        while (i < n) {
+        while (i < n && !budget.spent()) {
             if (!isDigit(text.charAt(i))) {
                 i++;
                 continue;
@@ -190,29 +241,29 @@ public final class PiiScanner {
                 }
                 j = k;
             }
-            cluster(text, start, end, digits, dots, out, phoneBudget);
+            cluster(text, start, end, digits, dots, out, phoneBudget, budget);
             i = end;
         }
     }
 
     private void cluster(String text, int start, int end, int digits, boolean dots, List<Finding> out,
-            int[] phoneBudget) {
+            int[] phoneBudget, Budget budget) {
         int from = Math.max(0, start - 2);
         if (kinds.contains(Kind.IBAN) && start >= 2 && Character.isLetter(text.charAt(start - 2))
                 && Character.isLetter(text.charAt(start - 1))) {
-            ibans(region(IBAN, text, start - 2, Math.min(text.length(), start + 48)), out);
+            ibans(region(IBAN, text, start - 2, Math.min(text.length(), start + 48)), out, budget);
         }
         if (kinds.contains(Kind.US_SSN) && digits >= 9) {
-            ssns(region(SSN, text, from, end), out);
+            ssns(region(SSN, text, from, end), out, budget);
         }
         if (kinds.contains(Kind.CARD) && digits >= 12) {
-            cards(region(CARD, text, from, end), out);
+            cards(region(CARD, text, from, end), out, budget);
         }
         if (kinds.contains(Kind.IP) && dots && digits >= 4) {
-            ipv4(text, region(IPV4, text, from, end), out);
+            ipv4(text, region(IPV4, text, from, end), out, budget);
         }
         if (kinds.contains(Kind.PHONE) && digits >= 7) {
-            phones(text, region(PHONE, text, from, end), out, phoneBudget);
+            phones(text, region(PHONE, text, from, end), out, phoneBudget, budget);
         }
     }
 
@@ -221,15 +272,16 @@ public final class PiiScanner {
         return pattern.matcher(text).region(from, to).useTransparentBounds(true).useAnchoringBounds(false);
     }
 
-    private void secrets(String text, List<Finding> out) {
+    private void secrets(String text, List<Finding> out, Budget budget) {
         for (Prefixed prefixed : SECRET_PREFIXED) {
             if (prefixed.in(text)) {
                 Matcher m = prefixed.pattern().matcher(text);
-                while (m.find()) {
-                    out.add(secret(m.group(), m.start(), m.end()));
+                while (m.find() && budget.validate()) {
+                    budget.found(out, secret(m.group(), m.start(), m.end()));
                 }
             }
         }
+        jwts(text, out, budget);
         // Unprefixed tokens: maximal runs of token characters; a run with '/' or '+' is a path or an expression.
         int n = text.length();
         int i = 0;
@@ -249,10 +301,63 @@ public final class PiiScanner {
             if (plain && length >= secretMinLength && length <= 256) {
                 String token = text.substring(start, i);
                 if (mixed(token) && entropy(token) >= secretMinEntropy) {
-                    out.add(secret(token, start, i));
+                    if (!budget.validate()) {
+                        return;
+                    }
+                    budget.found(out, secret(token, start, i));
                 }
             }
         }
+    }
+
+    /**
+     * JSON Web Tokens, {@code \\beyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}} as a scan: that
+     * pattern read the whole run of token characters from every "eyJ" in it and then failed on the missing dot,
+     * quadratic in a run of "-eyJ". Every start inside one run ends where the run ends, so only the first start of a
+     * run is tried.
+     */
+    private static void jwts(String text, List<Finding> out, Budget budget) {
+        int n = text.length();
+        int at = text.indexOf("eyJ");
+        while (at >= 0) {
+            if (at > 0 && wordChar(text.charAt(at - 1))) {
+                at = text.indexOf("eyJ", at + 1);
+                continue;
+            }
+            int header = jwtPart(text, at);
+            int end = -1;
+            if (header - at >= 13 && header < n && text.charAt(header) == '.' && text.startsWith("eyJ", header + 1)) {
+                int claims = jwtPart(text, header + 1);
+                if (claims - header - 1 >= 13 && claims < n && text.charAt(claims) == '.') {
+                    int signature = jwtPart(text, claims + 1);
+                    if (signature - claims - 1 >= 10) {
+                        end = signature;
+                    }
+                }
+            }
+            if (end > 0) {
+                if (!budget.validate()) {
+                    return;
+                }
+                budget.found(out, secret(text.substring(at, end), at, end));
+                at = text.indexOf("eyJ", end);
+            } else {
+                at = text.indexOf("eyJ", header);
+            }
+        }
+    }
+
+    /** The end of the run of {@code [A-Za-z0-9_-]} that starts at {@code from}. */
+    private static int jwtPart(String text, int from) {
+        int i = from;
+        while (i < text.length() && (wordChar(text.charAt(i)) || text.charAt(i) == '-')) {
+            i++;
+        }
+        return i;
+    }
+
+    private static boolean wordChar(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     }
 
     private static boolean tokenChar(char c) {
@@ -270,8 +375,8 @@ public final class PiiScanner {
         return new Finding(Kind.SECRET, start, end, value, shown + "… (" + value.length() + " chars)");
     }
 
-    private static void ibans(Matcher m, List<Finding> out) {
-        if (m.find()) {
+    private static void ibans(Matcher m, List<Finding> out, Budget budget) {
+        if (m.find() && budget.validate()) {
             String iban = m.group().replace(" ", "").toUpperCase(Locale.ROOT);
             int lastSpace = m.group().lastIndexOf(' ');
             if (!IBANS.isValid(iban) && lastSpace > 0) {
@@ -280,17 +385,17 @@ public final class PiiScanner {
             }
             if (IBANS.isValid(iban)) {
                 int end = iban.length() == m.group().replace(" ", "").length() ? m.end() : m.start() + lastSpace;
-                out.add(new Finding(Kind.IBAN, m.start(), end, iban,
+                budget.found(out, new Finding(Kind.IBAN, m.start(), end, iban,
                         iban.substring(0, 2) + "•• … " + iban.substring(iban.length() - 4)));
             }
         }
     }
 
-    private static void cards(Matcher m, List<Finding> out) {
-        while (m.find()) {
+    private static void cards(Matcher m, List<Finding> out, Budget budget) {
+        while (m.find() && budget.validate()) {
             String digits = digitsOf(m.group());
             if (issuerLike(digits) && CARDS.isValid(digits)) {
-                out.add(new Finding(Kind.CARD, m.start(), m.end(), digits,
+                budget.found(out, new Finding(Kind.CARD, m.start(), m.end(), digits,
                         "•••• " + digits.substring(digits.length() - 4)));
             }
         }
@@ -306,8 +411,8 @@ public final class PiiScanner {
         return (lead >= '2' && lead <= '6') || (digits.length() == 15 && digits.startsWith("1800"));
     }
 
-    private static void ssns(Matcher m, List<Finding> out) {
-        while (m.find()) {
+    private static void ssns(Matcher m, List<Finding> out, Budget budget) {
+        while (m.find() && budget.validate()) {
             int area = Integer.parseInt(m.group(1));
             int group = Integer.parseInt(m.group(3));
             int serial = Integer.parseInt(m.group(4));
@@ -316,15 +421,15 @@ public final class PiiScanner {
             boolean issued = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
             String ssn = m.group(1) + m.group(3) + m.group(4);
             if (issued && !ssn.equals("078051120") && !ssn.equals("219099999")) {
-                out.add(new Finding(Kind.US_SSN, m.start(), m.end(), ssn, "***-**-" + m.group(4)));
+                budget.found(out, new Finding(Kind.US_SSN, m.start(), m.end(), ssn, "***-**-" + m.group(4)));
             }
         }
     }
 
     /** Around each '@': the longest local part and domain the characters allow, then the validator decides. */
-    private static void emails(String text, List<Finding> out) {
+    private static void emails(String text, List<Finding> out, Budget budget) {
         int at = text.indexOf('@');
-        while (at >= 0) {
+        while (at >= 0 && !budget.spent()) {
             int start = at;
             while (start > 0 && at - start < 64 && LOCAL_CHARS.indexOf(text.charAt(start - 1)) >= 0) {
                 start--;
@@ -339,10 +444,12 @@ public final class PiiScanner {
             while (end > at + 1 && (text.charAt(end - 1) == '.' || text.charAt(end - 1) == '-')) {
                 end--;
             }
-            if (start < at && end > at + 1) {
+            // A domain needs a dot with something after it; without one the validator need not be asked.
+            int dot = text.lastIndexOf('.', end - 1);
+            if (start < at && end > at + 1 && dot > at + 1 && dot < end - 1 && budget.validate()) {
                 String email = text.substring(start, end);
                 if (EMAILS.isValid(email)) {
-                    out.add(new Finding(Kind.EMAIL, start, end, email.toLowerCase(Locale.ROOT), maskEmail(email)));
+                    budget.found(out, new Finding(Kind.EMAIL, start, end, email.toLowerCase(Locale.ROOT), maskEmail(email)));
                 }
             }
             at = text.indexOf('@', at + 1);
@@ -356,28 +463,28 @@ public final class PiiScanner {
         return email.charAt(0) + "***@" + domain.charAt(0) + "***" + domain.substring(dot);
     }
 
-    private void ipv4(String text, Matcher m, List<Finding> out) {
-        while (m.find()) {
+    private void ipv4(String text, Matcher m, List<Finding> out, Budget budget) {
+        while (m.find() && budget.validate()) {
             String ip = m.group();
             if (IPS.isValidInet4Address(ip) && !versionLike(text, m.start()) && (privateIps || !privateV4(ip))) {
-                out.add(new Finding(Kind.IP, m.start(), m.end(), ip, ip.substring(0, ip.indexOf('.')) + ".x.x.x"));
+                budget.found(out, new Finding(Kind.IP, m.start(), m.end(), ip, ip.substring(0, ip.indexOf('.')) + ".x.x.x"));
             }
         }
     }
 
-    private void ipv6(String text, List<Finding> out) {
+    private void ipv6(String text, List<Finding> out, Budget budget) {
         if (!text.contains("::") && text.chars().filter(c -> c == ':').count() < 7) {
             return; // an IPv6 address has "::" or seven colons
         }
         Matcher m = IPV6.matcher(text);
-        while (m.find()) {
+        while (m.find() && !budget.spent()) {
             String ip = m.group();
             if (ip.indexOf("::") < 0 && ip.chars().filter(c -> c == ':').count() < 7) {
                 continue; // "12:30:45", MAC-like and other colon runs that are not a full address
             }
-            if (IPS.isValidInet6Address(ip) && (privateIps || !privateV6(ip))) {
+            if (budget.validate() && IPS.isValidInet6Address(ip) && (privateIps || !privateV6(ip))) {
                 String lower = ip.toLowerCase(Locale.ROOT);
-                out.add(new Finding(Kind.IP, m.start(), m.end(), lower,
+                budget.found(out, new Finding(Kind.IP, m.start(), m.end(), lower,
                         lower.substring(0, Math.max(1, lower.indexOf(':'))) + ":…"));
             }
         }
@@ -401,8 +508,8 @@ public final class PiiScanner {
                 || lower.startsWith("fd");
     }
 
-    private void phones(String text, Matcher m, List<Finding> out, int[] phoneBudget) {
-        while (m.find()) {
+    private void phones(String text, Matcher m, List<Finding> out, int[] phoneBudget, Budget budget) {
+        while (m.find() && !budget.spent()) {
             String candidate = m.group();
             if (covered(out, m.start(), m.end())) {
                 continue; // already a card, an IBAN or an SSN, which outrank a phone number
@@ -441,7 +548,7 @@ public final class PiiScanner {
                 }
             }
             if (found != null) {
-                out.add(found);
+                budget.found(out, found);
             }
         }
     }

@@ -4,14 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** Parsing of the values providers put in rate-limit headers. */
 final class RateLimitHeaders {
-
-    // OpenAI resets are Go durations: "6m0s", "1s", "12ms", "1h2m3.5s".
-    private static final Pattern GO_DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(h|ms|m|s|us|µs|ns)");
 
     private RateLimitHeaders() {
     }
@@ -28,34 +23,68 @@ final class RateLimitHeaders {
         }
     }
 
-    /** A Go-style duration, or plain seconds; null when unparseable. */
+    /**
+     * A Go-style duration ("6m0s", "1s", "12ms", "1h2m3.5s"), or plain seconds; null when unparseable. One pass:
+     * number, unit, number, unit… (the regex it replaces retried every start position of a long digit run).
+     */
     static Duration goDuration(String value) {
         if (value == null || value.isBlank()) {
             return null;
         }
         String text = value.trim();
-        if (text.matches("\\d+(\\.\\d+)?")) {
-            return Duration.ofMillis((long) (Double.parseDouble(text) * 1000));
-        }
-        Matcher m = GO_DURATION.matcher(text);
+        int n = text.length();
         double nanos = 0;
-        int end = 0;
-        while (m.find()) {
-            if (m.start() != end) {
+        int i = 0;
+        while (i < n) {
+            int numberStart = i;
+            while (i < n && isDigit(text.charAt(i))) {
+                i++;
+            }
+            if (i == numberStart) {
                 return null;
             }
-            double amount = Double.parseDouble(m.group(1));
-            nanos += amount * switch (m.group(2)) {
-                case "h" -> 3.6e12;
-                case "m" -> 6e10;
-                case "s" -> 1e9;
-                case "ms" -> 1e6;
-                case "us", "µs" -> 1e3;
-                default -> 1;
-            };
-            end = m.end();
+            if (i < n && text.charAt(i) == '.') {
+                int fraction = ++i;
+                while (i < n && isDigit(text.charAt(i))) {
+                    i++;
+                }
+                if (i == fraction) {
+                    return null;
+                }
+            }
+            double amount = Double.parseDouble(text.substring(numberStart, i));
+            if (i == n && numberStart == 0) {
+                return Duration.ofMillis((long) (amount * 1000)); // plain seconds
+            }
+            double unit;
+            if (text.startsWith("ms", i)) {
+                unit = 1e6;
+                i += 2;
+            } else if (text.startsWith("us", i) || text.startsWith("µs", i)) {
+                unit = 1e3;
+                i += 2;
+            } else if (text.startsWith("ns", i)) {
+                unit = 1;
+                i += 2;
+            } else if (i < n && text.charAt(i) == 'h') {
+                unit = 3.6e12;
+                i++;
+            } else if (i < n && text.charAt(i) == 'm') {
+                unit = 6e10;
+                i++;
+            } else if (i < n && text.charAt(i) == 's') {
+                unit = 1e9;
+                i++;
+            } else {
+                return null;
+            }
+            nanos += amount * unit;
         }
-        return end == text.length() && end > 0 ? Duration.ofNanos((long) nanos) : null;
+        return Duration.ofNanos((long) nanos);
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     /** An RFC 3339 instant (Anthropic's resets) relative to {@code now}; null when unparseable. */

@@ -20,6 +20,9 @@ public class SignalParser {
     static final int MAX_NAME_LENGTH = 200;
     static final int MAX_ERROR_LENGTH = 300;
     private static final Duration MAX_DURATION = Duration.ofDays(366);
+    private static final int SAFE_NAME_LENGTH = 60;
+    /** Longer than any ISO-8601 instant or duration a client means; longer text is refused before it is parsed. */
+    private static final int MAX_TIME_LENGTH = 64;
 
     private static final Set<String> RETRIEVAL_FIELDS = Set.of("signalId", "index", "at", "topScore", "meanScore",
             "hits", "k");
@@ -108,8 +111,14 @@ public class SignalParser {
         }
     }
 
+    /** A field name fit for an error message: cut first (it is the caller's), control characters shown as '?'. */
     private static String safeName(String name) {
-        return Redactor.mask(name.replaceAll("\\p{Cntrl}", "?"), 60);
+        StringBuilder shown = new StringBuilder(Math.min(name.length(), SAFE_NAME_LENGTH + 1));
+        for (int i = 0; i < name.length() && i <= SAFE_NAME_LENGTH; i++) {
+            char c = name.charAt(i);
+            shown.append(c < 0x20 || c == 0x7F ? '?' : c);
+        }
+        return Redactor.mask(shown.toString(), SAFE_NAME_LENGTH);
     }
 
     private static String text(JsonNode node, String field, boolean required) {
@@ -154,6 +163,9 @@ public class SignalParser {
 
     private static Instant instant(String field, String value) {
         try {
+            if (value.length() > MAX_TIME_LENGTH) {
+                throw new DateTimeParseException("too long", "", 0);
+            }
             return Instant.parse(value);
         } catch (DateTimeParseException e) {
             throw new InvalidSignalException(field, field + " must be an ISO-8601 instant such as"
@@ -174,6 +186,9 @@ public class SignalParser {
         }
         Duration duration;
         try {
+            if (value.length() > MAX_TIME_LENGTH) {
+                throw new DateTimeParseException("too long", "", 0);
+            }
             duration = Duration.parse(value);
         } catch (DateTimeParseException e) {
             throw new InvalidSignalException(field, field + " must be an ISO-8601 duration such as PT24H or PT15M");

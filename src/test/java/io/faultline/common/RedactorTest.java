@@ -1,0 +1,41 @@
+package io.faultline.common;
+
+import io.faultline.testing.HostileText;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator.ReplaceUnderscores;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+/** The redactor cuts before it masks, and still masks what crosses the cut. */
+@DisplayNameGeneration(ReplaceUnderscores.class)
+class RedactorTest {
+
+    @Test
+    void secrets_and_addresses_are_masked_and_the_text_cut() {
+        String masked = Redactor.mask("key sk-proj-abcdefgh12345678 from ann@example.com at 10.1.2.3, card "
+                + "4111 1111 1111 1111", 200);
+        assertThat(masked).isEqualTo("key [secret] from [email] at [ip], card [number]");
+        assertThat(Redactor.mask("x".repeat(50), 40)).isEqualTo("x".repeat(40) + "…");
+    }
+
+    @Test
+    void a_secret_or_an_address_that_crosses_the_cut_is_masked_before_it_is_cut() {
+        String key = "sk-proj-" + "Ab3".repeat(100);
+        assertThat(Redactor.mask("x".repeat(35) + " " + key, 40)).isEqualTo("x".repeat(35) + " [sec…");
+        assertThat(Redactor.mask("x".repeat(30) + " someone.long@example.com", 40))
+                .isEqualTo("x".repeat(30) + " [email]…");
+    }
+
+    @Test
+    void a_20000_character_token_in_a_numeric_field_is_masked_within_the_ceiling() {
+        // Once 61 s: the e-mail pattern ran on the whole text before it was cut to 40 characters.
+        String masked = assertTimeoutPreemptively(Duration.ofSeconds(2), () -> Redactor.mask("a".repeat(20_000), 40));
+        assertThat(masked).isEqualTo("a".repeat(40) + "…");
+        HostileText.all(64 * 1024).forEach((name, text) -> assertThat(assertTimeoutPreemptively(Duration.ofSeconds(2),
+                () -> Redactor.mask(text, 300))).as(name).hasSizeLessThanOrEqualTo(301));
+    }
+}
