@@ -865,7 +865,8 @@ class FaultlineLogger(CustomLogger):
                 self._spool.rescan()
                 self._rescans += 1
             elif len(self._spool) > 0 or time.monotonic() < self._retry_at:
-                self._to_spool(self._serialise(batch))  # keeps the resend order while the spool drains or Faultline is down
+                # Behind the spool: keeps the resend order while the spool drains or Faultline is down.
+                self._to_spool(self._serialise(batch))
             else:
                 delivery = self._deliver(self._serialise(batch))
                 if delivery.remaining:
@@ -876,7 +877,7 @@ class FaultlineLogger(CustomLogger):
                 self._busy = False
                 self._cond.notify_all()
 
-    def _wait_for_work(self) -> tuple[str, list[str]] | None:
+    def _wait_for_work(self) -> tuple[str, list[tuple[Any, int]]] | None:
         """Called under the lock: what the sender does next ("resend", "rescan" or "batch"); None means stop."""
         interval = self.config.flush_interval_s
         while not self._stop.is_set():
@@ -970,7 +971,7 @@ class FaultlineLogger(CustomLogger):
         return delivery.answered
 
     def _isolate(self, entry: _SpoolEntry) -> None:
-        """Faultline takes other batches but answers this one 5xx again and again: halve it, or dead-letter a single call."""
+        """Faultline takes other batches but answers this one 5xx again and again: halve it, or dead-letter one call."""
         strikes, status = self._spool.strikes(entry.path.name)
         try:
             items = _items_of(entry.path.read_bytes())

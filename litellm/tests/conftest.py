@@ -36,7 +36,7 @@ API_KEY = "test-faultline-key"
 _tick = threading.Event()
 
 
-def wait_until(condition, timeout=60.0, what="condition"):
+def wait_until(condition, timeout=60.0, what="condition", poll=0.01):
     """Polls `condition` until it holds; fails the test after `timeout` seconds.
 
     The timeout is a ceiling against hanging, not a measure of speed: what the tests wait for takes well under
@@ -46,7 +46,7 @@ def wait_until(condition, timeout=60.0, what="condition"):
     while time.monotonic() < deadline:
         if condition():
             return
-        _tick.wait(0.01)
+        _tick.wait(poll)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 

@@ -161,7 +161,9 @@ def test_payloads_are_serialised_on_the_sender_thread_not_on_the_callers(faultli
     recorder = _ThreadRecorder()
 
     asyncio.run(
-        plugin.async_log_success_event({"standard_logging_object": payload("thread-1", usage=recorder)}, None, None, None)
+        plugin.async_log_success_event(
+            {"standard_logging_object": payload("thread-1", usage=recorder)}, None, None, None
+        )
     )
 
     wait_until(lambda: "thread-1" in faultline.received_ids(), what="the event")
@@ -193,7 +195,10 @@ def test_the_queue_is_bounded_in_bytes_and_the_overflow_goes_to_the_spool(faultl
 
     for call_id in ids:
         plugin.log_success_event(
-            {"standard_logging_object": payload(call_id, messages=[{"role": "user", "content": text}])}, None, None, None
+            {"standard_logging_object": payload(call_id, messages=[{"role": "user", "content": text}])},
+            None,
+            None,
+            None,
         )
         peak = max(peak, plugin.stats()["queued_bytes"])
         # The proxy's event loop gives the spooler thread its turn between calls; here the test waits for it.
