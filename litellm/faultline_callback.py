@@ -5,10 +5,12 @@ Attach it in the proxy's config.yaml (this file next to the config):
     litellm_settings:
       callbacks: faultline_callback.faultline_logger
 
-The LiteLLM hooks only serialise the payload and put it on a bounded in-memory queue. A background
-thread batches the queue and POSTs JSON arrays to ``{FAULTLINE_URL}/api/v1/calls``; whatever cannot be
-delivered now goes to an on-disk spool that is resent, oldest first, until Faultline acknowledges it.
-Faultline is idempotent on each payload's ``id``, so resending is always safe.
+The LiteLLM hooks only copy the payload's top level, estimate its size and put it on an in-memory queue
+bounded in events and in bytes. A background thread serialises and batches the queue and POSTs JSON arrays
+to ``{FAULTLINE_URL}/api/v1/calls``; whatever cannot be delivered now goes to an on-disk spool that is
+resent, oldest first, until Faultline acknowledges it. Faultline is idempotent on each payload's ``id``, so
+resending is always safe. A spooled batch that keeps failing with a 5xx while Faultline takes other batches
+is split until the calls that cause it are isolated and dead-lettered, so one call never blocks the rest.
 """
 
 
@@ -17,6 +19,7 @@ import bisect
 import dataclasses
 import datetime as _dt
 import enum
+import itertools
 import json
 import logging
 import math
@@ -69,6 +72,9 @@ _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 _RECENT_EVENTS = 4096
+_ESTIMATE_NODES = 2048  # the size estimate on the hook visits at most this many values, whatever their length
+_ESTIMATE_OTHER = 16  # bytes counted for a number, a bool, None or a value the estimate does not open
+_BATCH_MAX_BYTES = 4 * 1024 * 1024  # a batch stops growing here (by estimate): Faultline takes 10 MiB per request
 _STALE_TEMP_S = 600.0  # far longer than any write takes, so a live worker's file is never swept
 
 
@@ -84,10 +90,17 @@ class FaultlineConfig:
     batch_size: int = 100
     flush_interval_s: float = 1.0
     queue_max: int = 10_000
+    # The queue holds payloads as LiteLLM built them; long-context calls are megabytes each.
+    queue_max_bytes: int = 64 * 1024 * 1024
     spool_dir: str = ".faultline-spool"
-    spool_max_bytes: int = 256 * 1024 * 1024
+    # Spool plus dead-letter (256 MiB) stay at half of the 512Mi emptyDir of k8s/litellm-deployment.yaml.
+    spool_max_bytes: int = 192 * 1024 * 1024
+    dead_letter_max_bytes: int = 64 * 1024 * 1024
     timeout_s: float = 5.0
     retry_max_backoff_s: float = 30.0
+    # A spooled batch answered 5xx this many times in a row, while Faultline accepts other batches, is halved;
+    # a single call answered 5xx this many times in a row goes to the dead-letter folder.
+    split_after_5xx: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "FaultlineConfig":
@@ -99,10 +112,15 @@ class FaultlineConfig:
             batch_size=_env_number(env, "FAULTLINE_BATCH_SIZE", d.batch_size, int, 1),
             flush_interval_s=_env_number(env, "FAULTLINE_FLUSH_INTERVAL_S", d.flush_interval_s, float, 0.01),
             queue_max=_env_number(env, "FAULTLINE_QUEUE_MAX", d.queue_max, int, 1),
+            queue_max_bytes=_env_number(env, "FAULTLINE_QUEUE_MAX_BYTES", d.queue_max_bytes, int, 1),
             spool_dir=env.get("FAULTLINE_SPOOL_DIR") or d.spool_dir,
             spool_max_bytes=_env_number(env, "FAULTLINE_SPOOL_MAX_BYTES", d.spool_max_bytes, int, 1),
+            dead_letter_max_bytes=_env_number(
+                env, "FAULTLINE_DEAD_LETTER_MAX_BYTES", d.dead_letter_max_bytes, int, 1
+            ),
             timeout_s=_env_number(env, "FAULTLINE_TIMEOUT_S", d.timeout_s, float, 0.01),
             retry_max_backoff_s=_env_number(env, "FAULTLINE_RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s, float, 0.01),
+            split_after_5xx=_env_number(env, "FAULTLINE_SPLIT_AFTER_5XX", d.split_after_5xx, int, 1),
         )
 
     @property
@@ -337,9 +355,53 @@ def _to_json_line(payload: Mapping[str, Any]) -> str:
         lowered = line.lower()  # substring checks beat a case-insensitive regex by ~3x on a 13 KB payload
         if "\\u0000" not in line and not any(marker in lowered for marker in _SECRET_KEY_MARKERS):
             return line
-    except (ValueError, TypeError, RecursionError):  # NaN, a cycle, an odd key
+    except Exception:  # NaN, a cycle, an odd key, a dict another thread changed while it was read
         pass
     return json.dumps(_jsonable(payload), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _approx_size(value: Any) -> int:
+    """Roughly the bytes `value` takes as JSON, for the queue's byte bound.
+
+    It runs on LiteLLM's event loop, so its cost is bounded by the number of values it visits (at most
+    _ESTIMATE_NODES), never by their length: a string's length is O(1). Past the budget it extrapolates from
+    what it saw. Serialising is what is exact, and that is the sender thread's job.
+    """
+    total = 0
+    visited = 0
+    pending = 0  # values pushed but not visited when the budget ran out
+    stack = [value]
+    while stack:
+        if visited >= _ESTIMATE_NODES:
+            pending += len(stack)
+            break
+        item = stack.pop()
+        visited += 1
+        if isinstance(item, str):
+            total += len(item) + 3  # quotes and a separator; non-ASCII and escapes make it an underestimate
+        elif isinstance(item, (bytes, bytearray)):
+            total += len(item) + 3
+        elif isinstance(item, Mapping):
+            total += 2
+            room = _ESTIMATE_NODES - visited
+            for k, v in itertools.islice(item.items(), room):
+                total += (len(k) if isinstance(k, str) else _ESTIMATE_OTHER) + 4
+                stack.append(v)
+            pending += max(0, len(item) - room)
+        elif isinstance(item, (list, tuple)):
+            total += 2
+            room = _ESTIMATE_NODES - visited
+            stack.extend(item[:room])
+            pending += max(0, len(item) - room)
+        else:
+            fields = _safe_getattr(item, "__dict__")  # pydantic models and other plain objects
+            if isinstance(fields, dict) and not isinstance(item, type):
+                stack.append(fields)
+            else:
+                total += _ESTIMATE_OTHER
+    if pending and visited:
+        total += total * pending // visited
+    return total
 
 
 def _body(items: list[str]) -> bytes:
@@ -381,6 +443,8 @@ class _SpoolDir:
         self._seq = 0
         self._names: list[str] = []  # sorted: the resend order
         self._sizes: dict[str, tuple[int, int]] = {}  # name -> (bytes, events)
+        # name -> (5xx answers in a row, the last such status); in memory, so a restart gives each file a fresh start
+        self._strikes: dict[str, tuple[int, int]] = {}
         self.total_bytes = 0
         self._sweep_temp_files()
         self.rescan()
@@ -417,6 +481,7 @@ class _SpoolDir:
                     continue
             self._names = [n for n in names if n in sizes]
             self._sizes = sizes
+            self._strikes = {n: strikes for n, strikes in self._strikes.items() if n in sizes}
             self.total_bytes = sum(size for size, _ in sizes.values())
 
     def oldest(self) -> _SpoolEntry | None:
@@ -427,8 +492,44 @@ class _SpoolDir:
             size, events = self._sizes[name]
             return _SpoolEntry(self.directory / name, size, events)
 
-    def write(self, items: list[str], stem: str | None = None, replacing: _SpoolEntry | None = None) -> bool:
-        """Writes one batch; False when the batch alone is larger than the whole spool (it is dropped)."""
+    def first_with_fewer_strikes(self, limit: int) -> _SpoolEntry | None:
+        """The oldest file answered 5xx fewer than `limit` times in a row."""
+        with self._lock:
+            for name in self._names:
+                if self._strikes.get(name, (0, 0))[0] < limit:
+                    size, events = self._sizes[name]
+                    return _SpoolEntry(self.directory / name, size, events)
+        return None
+
+    def strikes(self, name: str) -> tuple[int, int]:
+        """How many times in a row the file was answered with a 5xx, and the last such status."""
+        with self._lock:
+            return self._strikes.get(name, (0, 0))
+
+    def strike(self, entry: _SpoolEntry, status: int) -> int:
+        with self._lock:
+            if entry.path.name not in self._sizes:
+                return 0
+            count = self._strikes.get(entry.path.name, (0, 0))[0] + 1
+            self._strikes[entry.path.name] = (count, status)
+            return count
+
+    def clear_strikes(self, entry: _SpoolEntry) -> None:
+        with self._lock:
+            self._strikes.pop(entry.path.name, None)
+
+    def write(
+        self,
+        items: list[str],
+        stem: str | None = None,
+        replacing: _SpoolEntry | None = None,
+        keep: _SpoolEntry | None = None,
+        strikes: tuple[int, int] = (0, 0),
+    ) -> bool:
+        """Writes one batch; False when the batch alone is larger than the whole spool (it is dropped).
+
+        `replacing` is deleted once the new file exists; `keep` is a file the bound must not drop to make room.
+        """
         data = _body(items)
         with self._lock:
             if len(data) > self.max_bytes:
@@ -438,7 +539,8 @@ class _SpoolDir:
                 )
                 return False
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._make_room(len(data), keep=replacing.path.name if replacing else None)
+            kept = replacing or keep
+            self._make_room(len(data), keep=kept.path.name if kept else None)
             if stem is None:
                 self._seq += 1
                 stem = f"{time.time_ns():020d}-{os.getpid()}-{self._seq:08d}"
@@ -450,8 +552,11 @@ class _SpoolDir:
                 f.write(data)
             os.replace(tmp, final)
             self._index(final.name, len(data), len(items))
+            if strikes[0]:
+                self._strikes[final.name] = strikes
             if replacing is not None:  # only now that the new file exists
-                self._unlink(replacing.path.name)
+                if replacing.path.name != final.name:
+                    self._unlink(replacing.path.name)
             return True
 
     def _make_room(self, incoming: int, keep: str | None) -> None:
@@ -477,8 +582,17 @@ class _SpoolDir:
             )
 
     def replace(self, entry: _SpoolEntry, items: list[str]) -> None:
-        """Keeps only `items` of a file, at the same place in the resend order."""
-        self.write(items, stem=entry.path.name.rsplit("-n", 1)[0], replacing=entry)
+        """Keeps only `items` of a file, at the same place in the resend order, with the same strikes."""
+        self.write(items, stem=_stem(entry.path.name), replacing=entry, strikes=self.strikes(entry.path.name))
+
+    def split(self, entry: _SpoolEntry, items: list[str]) -> tuple[int, int]:
+        """Replaces a file by its two halves, in its place in the resend order, each with no strikes."""
+        middle = len(items) // 2
+        stem = _stem(entry.path.name)
+        # `.0` and `.1` sort right after the stem and before any later file, so the halves go next.
+        self.write(items[middle:], stem=f"{stem}.1", keep=entry)
+        self.write(items[:middle], stem=f"{stem}.0", replacing=entry)
+        return middle, len(items) - middle
 
     def remove(self, entry: _SpoolEntry) -> None:
         with self._lock:
@@ -509,9 +623,14 @@ class _SpoolDir:
         self._forget(name)
 
     def _forget(self, name: str) -> None:
+        self._strikes.pop(name, None)
         if name in self._sizes:
             self.total_bytes -= self._sizes.pop(name)[0]
             self._names.remove(name)  # nearly always the first one
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("-n", 1)[0]
 
 
 def _events_in_name(name: str) -> int:
@@ -531,6 +650,13 @@ class _Outcome(enum.Enum):
     RETRY = "retry"
 
 
+@dataclasses.dataclass(frozen=True)
+class _Delivery:
+    remaining: list[str]  # events to retry later, in order
+    answered: bool  # Faultline answered at least one part as a working service does (2xx, 400, 413, 422)
+    strike: tuple[int, int]  # (1, status) when the part that stopped the delivery was answered 5xx, else (0, 0)
+
+
 class FaultlineLogger(CustomLogger):
     """LiteLLM callback that ships every call's payload to Faultline without ever slowing the proxy down."""
 
@@ -538,7 +664,18 @@ class FaultlineLogger(CustomLogger):
         super().__init__(**kwargs)
         cfg = config or FaultlineConfig.from_env()
         self.config = dataclasses.replace(cfg, spool_dir=os.path.abspath(cfg.spool_dir))
-        counted = ("sent", "accepted", "duplicates", "rejected", "spooled", "dropped", "dead_lettered")
+        counted = (
+            "sent",
+            "accepted",
+            "duplicates",
+            "rejected",
+            "spooled",
+            "dropped",
+            "dead_lettered",
+            "server_errors",
+            "split_batches",
+            "isolated",
+        )
         self._counters = dict.fromkeys(counted, 0)
         self._last_error: str | None = None
         if not self.config.api_key:
@@ -546,7 +683,7 @@ class FaultlineLogger(CustomLogger):
         self._start()
         atexit.register(self._persist_on_exit)
 
-    # ---- LiteLLM hooks: serialise, enqueue, return
+    # ---- LiteLLM hooks: copy, estimate, enqueue, return (serialising is the sender thread's job)
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
         self._capture(kwargs, response_obj, start_time, end_time, failed=False)
@@ -573,7 +710,8 @@ class FaultlineLogger(CustomLogger):
                 self._start()
             if self._seen_before(kwargs):
                 return
-            self._enqueue(_to_json_line(self._event(kwargs, response_obj, start_time, end_time, failed)))
+            event = self._event(kwargs, response_obj, start_time, end_time, failed)
+            self._enqueue(event, _approx_size(event))
         except Exception as e:  # never let the plugin break a request
             self._note_error(f"could not capture an event: {e!r}")
             log.exception("faultline: could not capture an event")
@@ -632,13 +770,18 @@ class FaultlineLogger(CustomLogger):
         self._recent_lock = threading.Lock()
         self._spool = _SpoolDir(Path(self.config.spool_dir), self.config.spool_max_bytes, self._count_spool_drop)
         self._dead = _SpoolDir(
-            Path(self.config.spool_dir) / "dead-letter", self.config.spool_max_bytes, self._count_dead_letter_drop
+            Path(self.config.spool_dir) / "dead-letter", self.config.dead_letter_max_bytes, self._count_dead_letter_drop
         )
         self._next_rescan_at = time.monotonic() + self.config.retry_max_backoff_s
-        self._queue: deque[str] = deque()
-        self._overflow: list[str] = []  # taken from a full queue, waiting for the spooler thread
-        self._spooling: list[str] = []  # being written by the spooler thread
-        self._inflight: list[str] = []  # being sent by the sender thread
+        # Events as (payload, estimated bytes), not yet serialised; the byte counts cover queue and overflow.
+        self._queue: deque[tuple[Any, int]] = deque()
+        self._queue_bytes = 0
+        self._overflow: list[tuple[Any, int]] = []  # taken from a full queue, waiting for the spooler thread
+        self._overflow_bytes = 0
+        self._spooling: list[tuple[Any, int]] = []  # being written by the spooler thread
+        self._inflight: list[tuple[Any, int]] = []  # being serialised and sent by the sender thread
+        self._wakeups = 0  # times the sender woke up to look for work: a spinning sender shows here
+        self._rescans = 0
         self._busy = False
         self._flush_requested = False
         self._failures = 0
@@ -652,21 +795,33 @@ class FaultlineLogger(CustomLogger):
         self._sender.start()
         self._spooler.start()
 
-    def _enqueue(self, item: str) -> None:
+    def _enqueue(self, event: Any, size: int) -> None:
+        cfg = self.config
         with self._cond:
-            if len(self._queue) >= self.config.queue_max:
+            if self._queue and (
+                len(self._queue) >= cfg.queue_max or self._queue_bytes + size > cfg.queue_max_bytes
+            ):
                 # Full: hand the queue to the spooler thread rather than dropping or touching the disk here.
-                # Memory stays bounded: at most queue_max more events may wait for the disk.
-                excess = len(self._overflow) + len(self._queue) - self.config.queue_max
-                if excess > 0:
-                    del self._overflow[:excess]
-                    self._counters["dropped"] += excess
-                    self._note_error(f"the spool could not keep up, dropped {excess} events")
+                # Memory stays bounded: at most one more queue's worth (events and bytes) may wait for the disk.
+                dropped = 0
+                while dropped < len(self._overflow) and (
+                    len(self._overflow) - dropped + len(self._queue) > cfg.queue_max
+                    or self._overflow_bytes + self._queue_bytes > cfg.queue_max_bytes
+                ):
+                    self._overflow_bytes -= self._overflow[dropped][1]
+                    dropped += 1
+                if dropped:
+                    del self._overflow[:dropped]
+                    self._counters["dropped"] += dropped
+                    self._note_error(f"the spool could not keep up, dropped {dropped} events")
                 self._overflow.extend(self._queue)
+                self._overflow_bytes += self._queue_bytes
                 self._queue.clear()
+                self._queue_bytes = 0
                 self._cond.notify_all()
-            self._queue.append(item)
-            if len(self._queue) == self.config.batch_size:
+            self._queue.append((event, size))
+            self._queue_bytes += size
+            if len(self._queue) == cfg.batch_size:
                 self._cond.notify_all()
 
     # ---- background threads
@@ -686,9 +841,10 @@ class FaultlineLogger(CustomLogger):
                 self._cond.wait()
             # All of it in one file: one write however far behind the spooler is.
             self._spooling, self._overflow = self._overflow, []
+            self._overflow_bytes = 0
         if self._spooling:
             try:
-                self._to_spool(self._spooling)
+                self._to_spool(self._serialise(self._spooling))
             finally:
                 with self._cond:
                     self._spooling = []
@@ -707,22 +863,25 @@ class FaultlineLogger(CustomLogger):
                 self._resend_oldest()
             elif kind == "rescan":  # outside the lock, as the hooks must never wait on the disk
                 self._spool.rescan()
+                self._rescans += 1
             elif len(self._spool) > 0 or time.monotonic() < self._retry_at:
-                self._to_spool(batch)  # keeps the resend order while the spool drains or Faultline is down
+                # Behind the spool: keeps the resend order while the spool drains or Faultline is down.
+                self._to_spool(self._serialise(batch))
             else:
-                remaining = self._deliver(batch)
-                if remaining:
-                    self._to_spool(remaining)
+                delivery = self._deliver(self._serialise(batch))
+                if delivery.remaining:
+                    self._to_spool(delivery.remaining, strikes=delivery.strike)
         finally:
             with self._cond:
                 self._inflight = []
                 self._busy = False
                 self._cond.notify_all()
 
-    def _wait_for_work(self) -> tuple[str, list[str]] | None:
+    def _wait_for_work(self) -> tuple[str, list[tuple[Any, int]]] | None:
         """Called under the lock: what the sender does next ("resend", "rescan" or "batch"); None means stop."""
         interval = self.config.flush_interval_s
         while not self._stop.is_set():
+            self._wakeups += 1
             now = time.monotonic()
             # The spool goes first, or a steady stream of new batches would keep it from ever draining.
             if len(self._spool) > 0 and now >= self._retry_at:
@@ -731,7 +890,7 @@ class FaultlineLogger(CustomLogger):
                 self._queue and (now >= self._next_batch_at or self._flush_requested)
             ):
                 self._next_batch_at = now + interval
-                return "batch", [self._queue.popleft() for _ in range(min(self.config.batch_size, len(self._queue)))]
+                return "batch", self._take_batch()
             if not len(self._spool) and now >= self._next_rescan_at:
                 # Files that another worker process, or this one before a restart, left in the folder.
                 self._next_rescan_at = now + self.config.retry_max_backoff_s
@@ -748,28 +907,112 @@ class FaultlineLogger(CustomLogger):
             self._cond.wait(max(0.0, wake_at - now))
         return None
 
+    def _take_batch(self) -> list[tuple[Any, int]]:
+        """Under the lock: up to batch_size events from the queue, and about _BATCH_MAX_BYTES at most."""
+        batch: list[tuple[Any, int]] = []
+        size = 0
+        while self._queue and len(batch) < self.config.batch_size:
+            if batch and size + self._queue[0][1] > _BATCH_MAX_BYTES:
+                break
+            entry = self._queue.popleft()
+            self._queue_bytes -= entry[1]
+            size += entry[1]
+            batch.append(entry)
+        return batch
+
+    def _serialise(self, entries: list[tuple[Any, int]]) -> list[str]:
+        """JSON lines of queued events, on a background thread, never on LiteLLM's event loop."""
+        lines = []
+        for event, _ in entries:
+            try:
+                lines.append(_to_json_line(event))
+            except Exception as e:  # _jsonable catches what it can; an event past even that is lost, and counted
+                with self._cond:
+                    self._counters["dropped"] += 1
+                self._note_error(f"could not serialise an event: {e!r}")
+                log.exception("faultline: could not serialise an event, dropped it")
+        return lines
+
     def _resend_oldest(self) -> None:
         entry = self._spool.oldest()
         if entry is None:
             return
+        limit = self.config.split_after_5xx
+        if self._spool.strikes(entry.path.name)[0] >= limit:
+            # Is it this batch, or is Faultline failing everything? Send a batch that has not failed as often.
+            probe = self._spool.first_with_fewer_strikes(limit)
+            if probe is not None:
+                if self._send_file(probe):
+                    self._isolate(entry)
+                return
+        self._send_file(entry)
+
+    def _send_file(self, entry: _SpoolEntry) -> bool:
+        """Sends one spool file; True when Faultline answered it as a working service does (not 5xx or unreachable)."""
         try:
             items = _items_of(entry.path.read_bytes())
         except FileNotFoundError:  # another worker process sent it
+            self._spool.remove(entry)
+            return False
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            log.error("faultline: spool file %s is unreadable (%s), moved to dead-letter", entry.path.name, e)
+            self._dead_letter_file(entry)
+            return False
+        delivery = self._deliver(items)
+        if not delivery.remaining:
+            self._spool.remove(entry)
+            return delivery.answered
+        if delivery.strike[0]:
+            self._spool.strike(entry, delivery.strike[1])
+        elif delivery.answered:  # part of it was taken: the rest did not fail "in a row"
+            self._spool.clear_strikes(entry)
+        if len(delivery.remaining) != len(items):
+            self._spool.replace(entry, delivery.remaining)
+        return delivery.answered
+
+    def _isolate(self, entry: _SpoolEntry) -> None:
+        """Faultline takes other batches but answers this one 5xx again and again: halve it, or dead-letter one call."""
+        strikes, status = self._spool.strikes(entry.path.name)
+        try:
+            items = _items_of(entry.path.read_bytes())
+        except FileNotFoundError:
             self._spool.remove(entry)
             return
         except (OSError, ValueError, UnicodeDecodeError) as e:
             log.error("faultline: spool file %s is unreadable (%s), moved to dead-letter", entry.path.name, e)
             self._dead_letter_file(entry)
             return
-        remaining = self._deliver(items)
-        if not remaining:
-            self._spool.remove(entry)
-        elif len(remaining) != len(items):
-            self._spool.replace(entry, remaining)
+        if len(items) > 1:
+            try:
+                first, second = self._spool.split(entry, items)
+            except OSError as e:
+                self._note_error(f"cannot split a spooled batch: {e!r}")
+                log.error("faultline: cannot split %s (%s)", entry.path.name, e)
+                return
+            with self._cond:
+                self._counters["split_batches"] += 1
+                self._retry_at = 0.0  # the halves are new requests: no reason to wait
+            log.warning(
+                "faultline: a batch of %d events was answered %d %d times in a row while Faultline accepted others;"
+                " split it into %d + %d to find the events that cause it",
+                len(items), status, strikes, first, second,
+            )
+            return
+        with self._cond:
+            self._counters["isolated"] += 1
+        self._note_error(f"one event was answered {status} {strikes} times in a row, moved to dead-letter")
+        log.error(
+            "faultline: an event was answered %d %d times in a row while Faultline accepted others; dead-lettered",
+            status, strikes,
+        )
+        self._dead_letter(items, f"http{status}")
+        self._spool.remove(entry)
 
-    def _to_spool(self, items: list[str]) -> None:
+    def _to_spool(self, items: list[str], strikes: tuple[int, int] = (0, 0)) -> None:
+        if not items:
+            return
         try:
-            if self._spool.write(items):
+            if self._spool.write(items, strikes=strikes):
                 with self._cond:
                     self._counters["spooled"] += len(items)
         except Exception as e:  # a full or read-only disk: nowhere left to keep them
@@ -782,13 +1025,16 @@ class FaultlineLogger(CustomLogger):
 
     # ---- delivery
 
-    def _deliver(self, items: list[str]) -> list[str]:
-        """Sends `items` in batches, halving on 413; returns those to retry later (empty when all are settled)."""
+    def _deliver(self, items: list[str]) -> "_Delivery":
+        """Sends `items` in batches, halving on 413; what is left to retry later, and what Faultline answered."""
         size = self.config.batch_size
         pending = [items[start : start + size] for start in reversed(range(0, len(items), size))]
+        answered = False
         while pending:
             part = pending.pop()
-            outcome = self._post(part)
+            outcome, status = self._post(part)
+            if outcome is not _Outcome.RETRY:
+                answered = True
             if outcome is _Outcome.TOO_LARGE and len(part) > 1:
                 middle = len(part) // 2
                 pending.extend((part[middle:], part[:middle]))
@@ -796,10 +1042,11 @@ class FaultlineLogger(CustomLogger):
                 self._dead_letter(part, "http413" if outcome is _Outcome.TOO_LARGE else "invalid")
             elif outcome is _Outcome.RETRY:
                 self._back_off()
-                return part + [item for later in reversed(pending) for item in later]
-        return []
+                strike = (1, status) if status is not None and 500 <= status <= 599 else (0, 0)
+                return _Delivery(part + [item for later in reversed(pending) for item in later], answered, strike)
+        return _Delivery([], answered, (0, 0))
 
-    def _post(self, items: list[str]) -> _Outcome:
+    def _post(self, items: list[str]) -> tuple[_Outcome, int | None]:
         try:
             response = self._client().post(self.config.calls_url, content=_body(items))
         except Exception as e:  # timeouts, refused connections, DNS, ...
@@ -807,23 +1054,26 @@ class FaultlineLogger(CustomLogger):
             log.warning(
                 "faultline: cannot reach %s (%r), %d events kept for retry", self.config.calls_url, e, len(items)
             )
-            return _Outcome.RETRY
+            return _Outcome.RETRY, None
         status = response.status_code
         if 200 <= status < 300:
             self._settle(items, response)
-            return _Outcome.DELIVERED
+            return _Outcome.DELIVERED, status
         detail = response.text[:500]
         if status == 413:
             log.info("faultline: a batch of %d events is too large for Faultline, splitting it", len(items))
-            return _Outcome.TOO_LARGE
+            return _Outcome.TOO_LARGE, status
         if status in (400, 422):
             self._note_error(f"Faultline refused a batch with {status}: {detail}")
             log.error("faultline: Faultline refused a batch of %d events with %d: %s", len(items), status, detail)
-            return _Outcome.INVALID
+            return _Outcome.INVALID, status
         # 401/403 (key), 408, 429, 5xx, and anything unexpected: keep the events and try again later.
+        if 500 <= status <= 599:
+            with self._cond:
+                self._counters["server_errors"] += 1
         self._note_error(f"Faultline answered {status}: {detail}")
         log.warning("faultline: Faultline answered %d, %d events kept for retry: %s", status, len(items), detail)
-        return _Outcome.RETRY
+        return _Outcome.RETRY, status
 
     def _settle(self, items: list[str], response: httpx.Response) -> None:
         try:
@@ -910,9 +1160,11 @@ class FaultlineLogger(CustomLogger):
         """Counters since start (events, not batches) and the spool's current size."""
         with self._cond:
             queued = len(self._queue) + len(self._overflow) + len(self._spooling) + len(self._inflight)
+            queued_bytes = self._queue_bytes + self._overflow_bytes
             counters = dict(self._counters)
         return {
             "queued": queued,
+            "queued_bytes": queued_bytes,
             **counters,
             "spool_files": len(self._spool),
             "spool_bytes": self._spool.total_bytes,
@@ -961,10 +1213,11 @@ class FaultlineLogger(CustomLogger):
             leftovers = self._spooling + self._overflow + self._inflight + list(self._queue)
             self._overflow, self._spooling, self._inflight = [], [], []
             self._queue.clear()
+            self._queue_bytes = self._overflow_bytes = 0
         finally:
             self._cond.release()
         if leftovers:
-            self._to_spool(leftovers)
+            self._to_spool(self._serialise(leftovers))
             log.info("faultline: wrote %d unsent events to the spool at %s", len(leftovers), self.config.spool_dir)
 
 

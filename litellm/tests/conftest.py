@@ -36,13 +36,17 @@ API_KEY = "test-faultline-key"
 _tick = threading.Event()
 
 
-def wait_until(condition, timeout=10.0, what="condition"):
-    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
+def wait_until(condition, timeout=60.0, what="condition", poll=0.01):
+    """Polls `condition` until it holds; fails the test after `timeout` seconds.
+
+    The timeout is a ceiling against hanging, not a measure of speed: what the tests wait for takes well under
+    half a second here, so 60 s is more than 100 times that.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        _tick.wait(0.01)
+        _tick.wait(poll)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -61,10 +65,13 @@ class FakeFaultline:
         self.attempts = []  # (status, size) of every POST
         self.auth_headers = []
         self.content_types = []
-        self.delay_s = 0.0
+        self.delay_s = 0.0  # each request is held this long, or until release is set
         self.release = threading.Event()  # set() lets delayed requests through at once
+        self.held = 0  # requests being held right now
         self.max_items = None  # more than this in one body -> 413
         self.refuse_marker = None  # a body containing it -> 400 for the whole batch
+        self.fail_marker = None  # a body containing it -> 503 for the whole batch, as a storage failure would
+        self.outage_status = None  # every request answered with this status (e.g. 503: its database is down)
         self.reject_ids = set()  # per-event rejections in a 200
         handler = type("Handler", (_FaultlineHandler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -87,8 +94,12 @@ class FakeFaultline:
         with self.lock:
             if self.max_items is not None and len(items) > self.max_items:
                 return 413, {"title": "too large"}
+            if self.outage_status is not None:
+                return self.outage_status, {"title": "Storage unavailable"}
             if self.refuse_marker is not None and self.refuse_marker in json.dumps(items):
                 return 400, {"title": "malformed batch"}
+            if self.fail_marker is not None and self.fail_marker in json.dumps(items):
+                return 503, {"title": "Storage unavailable", "detail": "The batch was not stored"}
             accepted = duplicates = 0
             rejected = []
             for index, item in enumerate(items):
@@ -112,7 +123,11 @@ class _FaultlineHandler(BaseHTTPRequestHandler):
         fake = self.fake
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if fake.delay_s:
+            with fake.lock:
+                fake.held += 1
             fake.release.wait(fake.delay_s)  # a slow Faultline, not a test waiting
+            with fake.lock:
+                fake.held -= 1
         with fake.lock:
             fake.auth_headers.append(self.headers.get("Authorization"))
             fake.content_types.append(self.headers.get("Content-Type"))

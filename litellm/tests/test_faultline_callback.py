@@ -4,14 +4,17 @@ import asyncio
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
 import httpx
 import litellm
 import pytest
+import yaml
 from conftest import API_KEY, PLUGIN_DIR, FakeFaultline, wait_until, wire
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.litellm_core_utils.core_helpers import process_response_headers
@@ -19,7 +22,7 @@ from litellm.llms.anthropic.common_utils import AnthropicError
 from litellm.proxy.types_utils.utils import get_instance_fn
 from litellm.types.utils import ModelResponse
 
-from faultline_callback import PLUGIN_VERSION, FaultlineConfig
+from faultline_callback import PLUGIN_VERSION, FaultlineConfig, _approx_size, _to_json_line
 
 litellm.suppress_debug_info = True
 
@@ -102,19 +105,21 @@ def test_events_are_batched_and_posted_with_the_bearer_key(faultline, make_plugi
     assert set(faultline.content_types) == {"application/json"}
     assert faultline.events["call-7"]["model"] == "gpt-4o-mini"
     assert faultline.events["call-7"]["faultline"]["plugin_version"] == PLUGIN_VERSION
-    assert plugin.flush(timeout=5.0)  # the last answer may still be on its way back
+    assert plugin.flush(timeout=60.0)  # the last answer may still be on its way back
     assert plugin.stats()["sent"] == 25
     assert plugin.stats()["accepted"] == 25
 
 
 def test_the_hook_returns_at_once_while_faultline_is_slow(faultline, make_plugin):
-    faultline.delay_s = 5.0  # each answer takes 5 s: the sender is stuck while the proxy keeps logging
-    plugin = make_plugin(faultline.url, batch_size=10, queue_max=100, timeout_s=10.0)
+    faultline.delay_s = 120.0  # Faultline holds every answer until released: the sender is stuck mid-request
+    plugin = make_plugin(faultline.url, batch_size=10, queue_max=100, timeout_s=150.0)
     ids = [f"slow-{i}" for i in range(500)]
+    log_calls(plugin, ids[:10])
+    wait_until(lambda: faultline.held == 1, what="the sender's first request held at Faultline")
 
     async def log_all():
         durations = []
-        for call_id in ids:
+        for call_id in ids[10:]:
             started = time.perf_counter()
             await plugin.async_log_success_event(
                 kwargs={"standard_logging_object": payload(call_id)}, response_obj=None, start_time=None, end_time=None
@@ -124,22 +129,95 @@ def test_the_hook_returns_at_once_while_faultline_is_slow(faultline, make_plugin
 
     durations = asyncio.run(log_all())
 
-    # Typically ~0.1 ms a call; the bounds leave room for a busy CI machine, and stay far below one 5 s answer.
-    assert sum(durations) < 2.5, f"logging 500 events took {sum(durations):.3f}s"
-    assert max(durations) < 1.0, f"the slowest hook call took {max(durations) * 1000:.1f}ms"
-    assert faultline.attempts == []  # nothing answered yet: the hooks did not wait for Faultline
+    # Every hook returned while Faultline still held the sender's first request: no hook waited for Faultline.
+    assert faultline.held == 1
+    assert faultline.attempts == []
+    print(
+        f"hook: median {statistics.median(durations) * 1e3:.3f} ms, max {max(durations) * 1e3:.3f} ms"
+        f" over {len(durations)} calls while Faultline was stuck"
+    )  # a figure to read (pytest -s), not a bound: timing depends on the machine
     faultline.release.set()
     faultline.delay_s = 0.0
-    assert plugin.flush(timeout=20.0)
+    assert plugin.flush(timeout=60.0)
     stats = plugin.stats()
     # A burst far faster than the disk may drop events; each one is accounted for.
     assert len(faultline.received_ids()) + stats["dropped"] == len(ids)
     assert set(faultline.deliveries.values()) == {1}
 
 
+class _ThreadRecorder:
+    """A pydantic-like value that notes which thread serialises it."""
+
+    def __init__(self):
+        self.threads = []
+
+    def model_dump(self):
+        self.threads.append(threading.current_thread().name)
+        return {"dumped": True}
+
+
+def test_payloads_are_serialised_on_the_sender_thread_not_on_the_callers(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    recorder = _ThreadRecorder()
+
+    asyncio.run(
+        plugin.async_log_success_event(
+            {"standard_logging_object": payload("thread-1", usage=recorder)}, None, None, None
+        )
+    )
+
+    wait_until(lambda: "thread-1" in faultline.received_ids(), what="the event")
+    assert faultline.events["thread-1"]["usage"] == {"dumped": True}
+    assert recorder.threads == ["faultline-sender"]
+
+
+def test_the_size_estimate_of_the_hook_is_close_to_the_serialised_size():
+    short = payload("size-short")
+    long_context = payload(
+        "size-long",
+        messages=[{"role": "user", "content": "word " * 20_000}, {"role": "assistant", "content": "ok"}] * 20,
+        response={"choices": [{"message": {"content": "answer " * 5_000}, "finish_reason": "stop"}]},
+    )
+    wide = payload("size-wide", metadata={f"key-{i}": f"value-{i}" for i in range(50_000)})
+
+    for event in (short, long_context, wide):
+        exact = len(_to_json_line(event))
+        assert 0.5 * exact <= _approx_size(event) <= 2 * exact, (event["id"], exact, _approx_size(event))
+
+
+def test_the_queue_is_bounded_in_bytes_and_the_overflow_goes_to_the_spool(faultline, make_plugin):
+    faultline.delay_s = 120.0
+    bound = 100_000
+    plugin = make_plugin(faultline.url, batch_size=10, queue_max=10_000, queue_max_bytes=bound, timeout_s=150.0)
+    ids = [f"heavy-{i}" for i in range(60)]
+    text = "x" * 20_000
+    peak = 0
+
+    for call_id in ids:
+        plugin.log_success_event(
+            {"standard_logging_object": payload(call_id, messages=[{"role": "user", "content": text}])},
+            None,
+            None,
+            None,
+        )
+        peak = max(peak, plugin.stats()["queued_bytes"])
+        # The proxy's event loop gives the spooler thread its turn between calls; here the test waits for it.
+        wait_until(lambda: plugin.stats()["queued_bytes"] <= bound, what="the overflow written to the spool")
+
+    # 60 events of 20 KB are 1.2 MB; at most one queue's worth more than the bound waits in memory for the disk.
+    assert peak <= 2 * bound
+    assert plugin.stats()["spooled"] >= 40
+    assert plugin.stats()["dropped"] == 0
+    faultline.release.set()
+    faultline.delay_s = 0.0
+    assert plugin.flush(timeout=60.0)
+    assert faultline.received_ids() == set(ids)
+    assert set(faultline.deliveries.values()) == {1}
+
+
 def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultline, make_plugin):
-    faultline.delay_s = 5.0
-    plugin = make_plugin(faultline.url, batch_size=10, queue_max=20, timeout_s=10.0)
+    faultline.delay_s = 120.0  # held until released
+    plugin = make_plugin(faultline.url, batch_size=10, queue_max=20, timeout_s=150.0)
     ids = [f"full-{i}" for i in range(200)]
 
     for start in range(0, len(ids), 20):
@@ -151,7 +229,7 @@ def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultl
     assert plugin.stats()["dropped"] == 0
     faultline.release.set()
     faultline.delay_s = 0.0
-    assert plugin.flush(timeout=20.0)
+    assert plugin.flush(timeout=60.0)
     assert faultline.received_ids() == set(ids)
     assert set(faultline.deliveries.values()) == {1}
 
@@ -168,8 +246,8 @@ def test_when_faultline_is_down_batches_are_spooled_and_each_event_arrives_once_
     assert "127.0.0.1" in plugin.stats()["last_error"]
     faultline = FakeFaultline(port=port)
     try:
-        wait_until(lambda: faultline.received_ids() == set(ids), timeout=15, what="the spool to drain")
-        assert plugin.flush(timeout=5.0)
+        wait_until(lambda: faultline.received_ids() == set(ids), what="the spool to drain")
+        assert plugin.flush(timeout=60.0)
         assert set(faultline.deliveries.values()) == {1}
         assert plugin.stats()["spool_files"] == 0
     finally:
@@ -192,7 +270,7 @@ def test_a_restarted_plugin_resends_what_the_previous_one_left_in_the_spool(make
         second = make_plugin(faultline.url)
         assert not stale.exists()
         wait_until(lambda: faultline.received_ids() == set(ids), what="the old spool to be resent")
-        assert second.flush(timeout=5.0)
+        assert second.flush(timeout=60.0)
         assert not list(spool_dir.glob("*.json"))
     finally:
         faultline.stop()
@@ -202,15 +280,17 @@ def test_an_idle_plugin_picks_up_what_another_worker_leaves_in_the_spool_without
     live = make_plugin(faultline.url)  # rescans an empty spool every retry_max_backoff_s (0.2 s here)
     other = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", batch_size=1000, flush_interval_s=60.0)
     log_calls(other, ["other-0", "other-1"])
-    cpu_before, wall_before = time.process_time(), time.monotonic()
 
     other.close()  # a worker that stops while Faultline is unreachable: its queue lands in the shared spool
 
     wait_until(lambda: faultline.received_ids() == {"other-0", "other-1"}, what="the other worker's events")
-    cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
-    assert cpu < 0.5 * wall + 0.05, f"{cpu:.2f}s of CPU in {wall:.2f}s while idle"
-    assert live.flush(timeout=5.0)
+    assert live.flush(timeout=60.0)
     assert live.stats()["sent"] == 2
+    rescans, wakeups = live._rescans, live._wakeups
+    wait_until(lambda: live._rescans >= rescans + 5, what="five more rescans of the idle spool")
+    # Idle, the sender wakes for its batch timer (every 0.05 s here) and its rescan timer (every 0.2 s): about five
+    # wake-ups a rescan. A sender that spins wakes thousands of times a rescan.
+    assert live._wakeups - wakeups <= 10 * (live._rescans - rescans)
 
 
 def test_unsent_events_are_written_to_the_spool_when_the_interpreter_exits(spool_dir):
@@ -224,7 +304,7 @@ for i in range(7):
     plugin.log_success_event(event, None, None, None)
 """
     env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
-    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600)  # a hang guard
 
     (spooled,) = spool_dir.glob("*.json")
     assert [event["id"] for event in json.loads(spooled.read_text())] == [f"exit-{i}" for i in range(7)]
@@ -252,7 +332,7 @@ def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spoo
     assert "spool full" in stats["last_error"]
     faultline = FakeFaultline(port=port)
     try:
-        assert plugin.flush(timeout=10.0)
+        assert plugin.flush(timeout=60.0)
         assert faultline.received_ids() == {f"bound-{b:02d}-{i}" for b in (3, 4, 5) for i in range(5)}
     finally:
         faultline.stop()
@@ -279,7 +359,7 @@ def test_a_batch_refused_with_400_goes_to_dead_letter_and_is_not_retried(faultli
     log_calls(plugin, ["fine-0", "fine-1", "fine-2"])
 
     wait_until(lambda: faultline.received_ids() == {"fine-0", "fine-1", "fine-2"}, what="the good batch")
-    assert plugin.flush(timeout=5.0)
+    assert plugin.flush(timeout=60.0)
     assert [status for status, _ in faultline.attempts].count(400) == 1
     assert plugin.stats()["dead_lettered"] == 3
     assert "400" in plugin.stats()["last_error"]
@@ -295,10 +375,54 @@ def test_events_that_faultline_rejects_one_by_one_are_dead_lettered(faultline, m
     log_calls(plugin, ["odd-0", "odd-1", "odd-2"])
 
     wait_until(lambda: faultline.received_ids() == {"odd-0", "odd-2"}, what="the accepted events")
-    assert plugin.flush(timeout=5.0)
+    assert plugin.flush(timeout=60.0)
     assert plugin.stats()["rejected"] == 1
     (dead,) = (spool_dir / "dead-letter").glob("*.json")
     assert [event["id"] for event in json.loads(dead.read_text())] == ["odd-1"]
+
+
+def test_a_batch_that_keeps_failing_with_5xx_is_split_until_the_failing_call_is_dead_lettered(
+    faultline, make_plugin, spool_dir
+):
+    faultline.fail_marker = "poison"  # a batch holding this call fails to store, as a NUL did in PostgreSQL
+    plugin = make_plugin(faultline.url, batch_size=8, split_after_5xx=2)
+    early = [f"early-{i}" for i in range(7)]
+    later = [f"later-{i}" for i in range(48)]
+
+    log_calls(plugin, early[:5] + ["poison-0"] + early[5:])
+    log_calls(plugin, later)
+
+    wait_until(lambda: faultline.received_ids() == set(early + later), what="every call but the failing one")
+    wait_until(lambda: plugin.stats()["isolated"] == 1, what="the failing call isolated")
+    assert plugin.flush(timeout=60.0)
+    stats = plugin.stats()
+    assert stats["split_batches"] == 3  # 8 -> 4 -> 2 -> 1: halving finds one call in log2(8) splits
+    assert stats["dead_lettered"] == 1
+    assert "503" in stats["last_error"]
+    (dead,) = (spool_dir / "dead-letter").glob("*.json")
+    assert "-http503-" in dead.name
+    assert [event["id"] for event in json.loads(dead.read_text())] == ["poison-0"]
+    assert set(faultline.deliveries.values()) == {1}
+    assert not list(spool_dir.glob("*.json"))
+
+
+def test_while_faultline_answers_every_batch_5xx_nothing_is_split_or_dead_lettered(faultline, make_plugin, spool_dir):
+    faultline.outage_status = 503  # its database is down: every batch fails, none because of its calls
+    plugin = make_plugin(faultline.url, batch_size=5, split_after_5xx=2)
+    ids = [f"outage-{i}" for i in range(20)]
+
+    log_calls(plugin, ids)
+
+    # Four spooled batches, each tried past the threshold of 2: a split would have happened by now.
+    wait_until(lambda: plugin.stats()["server_errors"] >= 12, what="a dozen 503 answers")
+    stats = plugin.stats()
+    assert (stats["split_batches"], stats["isolated"], stats["dead_lettered"]) == (0, 0, 0)
+    assert not list((spool_dir / "dead-letter").glob("*.json"))
+    faultline.outage_status = None
+    wait_until(lambda: faultline.received_ids() == set(ids), what="everything once the outage is over")
+    assert plugin.flush(timeout=60.0)
+    assert set(faultline.deliveries.values()) == {1}
+    assert plugin.stats()["split_batches"] == 0
 
 
 def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
@@ -475,18 +599,49 @@ def test_settings_come_from_the_environment_and_bad_values_fall_back_to_defaults
             "FAULTLINE_BATCH_SIZE": "7",
             "FAULTLINE_FLUSH_INTERVAL_S": "0.5",
             "FAULTLINE_QUEUE_MAX": "abc",
+            "FAULTLINE_QUEUE_MAX_BYTES": "1000000",
             "FAULTLINE_SPOOL_DIR": "/tmp/x",
             "FAULTLINE_SPOOL_MAX_BYTES": "-1",
+            "FAULTLINE_DEAD_LETTER_MAX_BYTES": "5000000",
             "FAULTLINE_TIMEOUT_S": "2",
             "FAULTLINE_RETRY_MAX_BACKOFF_S": "nan",
+            "FAULTLINE_SPLIT_AFTER_5XX": "0",
         }
     )
 
     assert config.calls_url == "http://127.0.0.1:9999/api/v1/calls"
     assert (config.api_key, config.batch_size, config.flush_interval_s, config.timeout_s) == ("secret", 7, 0.5, 2.0)
-    assert (config.queue_max, config.spool_max_bytes, config.retry_max_backoff_s) == (10_000, 256 * 1024 * 1024, 30.0)
+    assert (config.queue_max, config.spool_max_bytes, config.retry_max_backoff_s) == (10_000, 192 * 1024 * 1024, 30.0)
+    assert (config.queue_max_bytes, config.dead_letter_max_bytes, config.split_after_5xx) == (1_000_000, 5_000_000, 3)
+    assert FaultlineConfig.from_env({"FAULTLINE_SPLIT_AFTER_5XX": "5"}).split_after_5xx == 5
     assert config.spool_dir == "/tmp/x"
     assert "secret" not in repr(config)
+
+
+def _quantity(text):
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "k": 1000, "M": 1000**2, "G": 1000**3}
+    for suffix, factor in units.items():
+        if str(text).endswith(suffix):
+            return int(float(str(text)[: -len(suffix)]) * factor)
+    return int(text)
+
+
+def test_spool_and_dead_letter_stay_well_under_the_volume_the_deployment_gives_them():
+    manifest = PLUGIN_DIR.parent / "k8s" / "litellm-deployment.yaml"
+    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "litellm"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "litellm"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    spool_dir = env["FAULTLINE_SPOOL_DIR"].rstrip("/")
+    (mount,) = [m for m in container["volumeMounts"] if spool_dir == m["mountPath"].rstrip("/")]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    size_limit = _quantity(volume["emptyDir"]["sizeLimit"])
+
+    config = FaultlineConfig.from_env(env)  # the plugin's settings in that pod, defaults included
+
+    # The kubelet evicts the pod when the volume passes its sizeLimit: the plugin's own bounds keep it at half.
+    assert config.spool_max_bytes + config.dead_letter_max_bytes <= size_limit // 2
 
 
 # ---------------------------------------------------------------- with the real LiteLLM
@@ -530,7 +685,7 @@ def test_real_litellm_calls_reach_faultline_with_status_class_and_headers(
                 model="anthropic/claude-sonnet-4-5", api_base=provider.base, api_key="x",
                 messages=[{"role": "user", "content": "hello"}], max_tokens=10, max_retries=0,
             )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a ceiling; the events arrive within about a second
         while len(faultline.received_ids()) < 4 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # keeps the loop alive for LiteLLM's logging tasks
         return ok
@@ -608,11 +763,11 @@ general_settings:
             except httpx.HTTPError:
                 return False
 
-        wait_until(proxy_up, timeout=90, what="the proxy to start")
+        wait_until(proxy_up, timeout=600, what="the proxy to start")  # 15-70 s here: a hang guard only
 
         def chat(key, text):
             return httpx.post(
-                f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=120,
                 json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]},
             )
 
@@ -624,7 +779,7 @@ general_settings:
         provider.case = "openai_chat_completion_200"
         assert chat("sk-master-test", "after").status_code == 200  # lands after any late copy of the auth error
 
-        wait_until(lambda: len(faultline.received_ids()) >= 4, timeout=20, what="four events from the proxy")
+        wait_until(lambda: len(faultline.received_ids()) >= 4, what="four events from the proxy")
         events = sorted(faultline.events.values(), key=lambda e: e["startTime"])
         assert [e["status"] for e in events] == ["success", "failure", "failure", "success"]
         assert events[1]["faultline"]["http_status"] == 429

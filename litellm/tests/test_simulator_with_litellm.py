@@ -1,17 +1,29 @@
-"""Drive the real LiteLLM SDK against a running provider simulator and report how it parses each scripted outcome.
+"""The real LiteLLM SDK against the running provider simulator: each scripted outcome parses as expected.
 
-Usage: /tmp/llvenv/bin/python litellm/tests/check_simulator_with_litellm.py http://127.0.0.1:PORT
+Run by PluginAgainstFaultlineIT (`make test`), which starts the simulator (src/test/java/.../ProviderSimulator)
+and sets FAULTLINE_SIM_URL. Without it the module fails to import, so it can never pass by skipping; `make
+test`'s plain pytest line leaves it out (--ignore). By hand:
 
-Starts nothing itself. Scripts its own deployments (chk-openai, chk-anthropic, chk-gemini) through the
-simulator's admin API, makes one LiteLLM call per scenario with retries off, checks that the call reached
-the simulator exactly once, and exits non-zero if any outcome differs from what is expected below.
+    FAULTLINE_SIM_URL=http://127.0.0.1:PORT .venv/bin/python -m pytest tests/test_simulator_with_litellm.py
+
+Scripts its own deployments (chk-openai, chk-anthropic, chk-gemini) through the simulator's admin API, makes
+one LiteLLM call per scenario with retries off, and checks the outcome and that the call reached the
+simulator exactly once.
 """
 
 import asyncio
 import json
 import os
-import sys
 import urllib.request
+
+import pytest
+
+SIM_URL = os.environ.get("FAULTLINE_SIM_URL", "").rstrip("/")
+if not SIM_URL:
+    raise RuntimeError(
+        "test_simulator_with_litellm.py needs a running provider simulator; FAULTLINE_SIM_URL is not set."
+        " PluginAgainstFaultlineIT runs it (mvn verify -Dit.test=PluginAgainstFaultlineIT)."
+    )
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENAI_API_KEY", "sk-dummy-openai")
@@ -160,43 +172,43 @@ def matches(outcome, expected):
     return outcome == expected
 
 
-def main():
-    base = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("FAULTLINE_SIM_URL", "")).rstrip("/")
-    if not base:
-        sys.exit("usage: check_simulator_with_litellm.py http://127.0.0.1:PORT")
-    rows = []
+def plans():
+    """(provider, label, stream, use_async, simulator script, extra completion arguments) for every scenario."""
     for provider in PROVIDERS:
-        deployment = PROVIDERS[provider][1]
-        plans = [("success", False, False, {}, {}), ("success", True, False, {}, {})]
-        plans.append(("success+thinking", False, False, {"thinkingTokens": 300},
-                      {"reasoning_effort": "low"} if provider != "openai" else {}))
-        plans += [(kind, False, False, {"faults": [{"kind": kind, "count": 1, "hangMs": 5000}]},
-                   {"timeout": 1} if kind == "hang" else {}) for kind in ERROR_KINDS + CONTENT_KINDS]
-        plans += [(kind, True, False, {"faults": [{"kind": kind, "count": 1}]}, {})
-                  for kind in ["rate_limit", "safety_block", "malformed", "empty"]]
-        plans += [(kind, stream, True, {"faults": [{"kind": kind, "count": 1, "hangMs": 5000}]} if kind else {},
-                   {"timeout": 1} if kind == "hang" else {})
-                  for kind, stream in [(None, False), (None, True), ("rate_limit", False), ("rate_limit", True),
-                                       ("hang", False)]]
-        for scenario, stream, use_async, script, extra in plans:
-            admin(base, "PUT", f"/_sim/deployments/{deployment}", script)
-            outcome, status, headers, detail, calls = call(provider, stream, use_async, base, dict(extra))
-            label = (scenario or "success") + (" (stream)" if stream else "")
-            expected = expected_for(label, provider)
-            if use_async:
-                expected = expected_for("async " + label, provider) if "async " + label in EXPECTED else expected
-                label = "async " + label
-            ok = matches(outcome, expected) and calls == 1
-            rows.append((provider, label, outcome, status, calls,
-                         ",".join(headers) or "-", detail, "PASS" if ok else f"FAIL (expected {expected})"))
-        admin(base, "DELETE", f"/_sim/deployments/{deployment}")
-    print("provider | scenario | outcome | status_code | calls | provider headers | detail | verdict")
-    for row in rows:
-        print(" | ".join(str(cell) for cell in row))
-    failures = [row for row in rows if row[-1] != "PASS"]
-    print(f"\n{len(rows) - len(failures)}/{len(rows)} scenarios as expected")
-    sys.exit(1 if failures else 0)
+        rows = [("success", False, False, {}, {}), ("success", True, False, {}, {})]
+        rows.append(("success+thinking", False, False, {"thinkingTokens": 300},
+                     {"reasoning_effort": "low"} if provider != "openai" else {}))
+        rows += [(kind, False, False, {"faults": [{"kind": kind, "count": 1, "hangMs": 5000}]},
+                  {"timeout": 1} if kind == "hang" else {}) for kind in ERROR_KINDS + CONTENT_KINDS]
+        rows += [(kind, True, False, {"faults": [{"kind": kind, "count": 1}]}, {})
+                 for kind in ["rate_limit", "safety_block", "malformed", "empty"]]
+        rows += [(kind, stream, True, {"faults": [{"kind": kind, "count": 1, "hangMs": 5000}]} if kind else {},
+                  {"timeout": 1} if kind == "hang" else {})
+                 for kind, stream in [(None, False), (None, True), ("rate_limit", False), ("rate_limit", True),
+                                      ("hang", False)]]
+        for scenario, stream, use_async, script, extra in rows:
+            label = ("async " if use_async else "") + (scenario or "success") + (" (stream)" if stream else "")
+            yield pytest.param(provider, label, stream, use_async, script, extra, id=f"{provider}: {label}")
 
 
-if __name__ == "__main__":
-    main()
+@pytest.fixture
+def deployment_reset():
+    touched = []
+    yield touched.append
+    for deployment in touched:
+        admin(SIM_URL, "DELETE", f"/_sim/deployments/{deployment}")
+
+
+@pytest.mark.parametrize("provider, label, stream, use_async, script, extra", list(plans()))
+def test_litellm_parses_the_simulated_outcome_as_expected(
+    provider, label, stream, use_async, script, extra, deployment_reset
+):
+    deployment = PROVIDERS[provider][1]
+    deployment_reset(deployment)
+    admin(SIM_URL, "PUT", f"/_sim/deployments/{deployment}", script)
+
+    outcome, status, headers, detail, calls = call(provider, stream, use_async, SIM_URL, dict(extra))
+
+    expected = expected_for(label if label in EXPECTED else label.removeprefix("async "), provider)
+    assert matches(outcome, expected), f"{outcome} (status {status}, headers {headers}): {detail}"
+    assert calls == 1, f"the simulator saw {calls} requests for one call"
