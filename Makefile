@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench native-sources native image venv build clean
+.PHONY: run test eval bench fuzz native-sources native image venv build clean
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -40,6 +40,14 @@ bench:
 	$(MVN) test -Dtest='IngestBench*,HostileInputBench' -Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
 		target/bench-hostile.md
+
+## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real
+## PostgreSQL. FUZZ_SEED (default: today's date, UTC) and FUZZ_REQUESTS (default 10000) reproduce a run;
+## report in target/fuzz/report.md, reproducers in target/fuzz/repro/replay.sh. `make test` runs 1,000.
+fuzz:
+	@seed=$${FUZZ_SEED:-$$(date -u +%Y%m%d)}; echo "fuzz seed: $$seed"; \
+	$(MVN) verify -Dit.test=FuzzIT -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false \
+		-Dfaultline.fuzz.seed=$$seed -Dfaultline.fuzz.requests=$${FUZZ_REQUESTS:-10000}
 
 ## native-sources: run Quarkus's native build steps without GraalVM (GraalVM cannot be installed here).
 native-sources:

@@ -23,10 +23,7 @@ public final class JsonBodies {
         try {
             return json.readTree(bytes);
         } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
-                    + e.getLocation().getColumnNr();
-            throw new ApiProblem(400, "Malformed JSON", "The body is not valid JSON" + where + ": "
-                    + e.getOriginalMessage());
+            throw JsonProblems.of(e);
         } catch (IOException e) {
             throw new ApiProblem(400, "Unreadable body", "The request body could not be read.");
         }

@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.faultline.call.StorageException;
 import io.quarkus.logging.Log;
 import jakarta.validation.ConstraintViolation;
@@ -39,10 +40,16 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response json(JsonProcessingException e, UriInfo uri) {
-        String location = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
-                + e.getLocation().getColumnNr();
-        return respond(400, "Malformed JSON", "The body is not valid JSON" + location + ": " + e.getOriginalMessage(),
-                uri, List.of());
+        return apiProblem(JsonProblems.of(e), uri);
+    }
+
+    /**
+     * A body bound to a record (e.g. a baseline run) whose value has the wrong type. Quarkus's built-in mapper for
+     * this exception answers an empty 400 outside dev mode; this one names the field.
+     */
+    @ServerExceptionMapper
+    public Response mismatchedInput(MismatchedInputException e, UriInfo uri) {
+        return apiProblem(JsonProblems.of(e), uri);
     }
 
     @ServerExceptionMapper
@@ -56,6 +63,11 @@ public class ProblemMappers {
     @ServerExceptionMapper
     public Response web(WebApplicationException e, UriInfo uri) {
         int status = e.getResponse().getStatus();
+        if (e.getCause() instanceof JsonProcessingException json) {
+            // Quarkus's Jackson reader wraps what it does not map itself (parse errors, parser limits, values out of
+            // range) into a bare 400; the cause says what to fix.
+            return json(json, uri);
+        }
         String title = Response.Status.fromStatusCode(status) == null ? "Error"
                 : Response.Status.fromStatusCode(status).getReasonPhrase();
         String detail = switch (status) {

@@ -17,6 +17,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.not;
 
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -111,5 +112,39 @@ class BadInputTest {
                 .body(Payloads.success("openai", "m", "d", Instant.now()).set("stream", "yes").node().toString())
                 .when().post("/api/v1/classify").then().statusCode(400).contentType(PROBLEM)
                 .body("errors[0].field", equalTo("stream"));
+    }
+
+    @Test
+    void a_bound_body_with_a_wrong_type_is_a_400_problem_naming_the_field_and_no_java_type() {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": {\"a\": 1}, \"modelGroup\": \"gpt\"}").when().post("/api/v1/baselines/runs")
+                .then().log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("provider")).body("detail", equalTo("provider must be a string."))
+                .body(not(containsString("java."))).body(not(containsString("io.faultline")));
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"openai\", \"modelGroup\": \"gpt\", \"requests\": 99999999999}").when()
+                .post("/api/v1/baselines/runs").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("requests"));
+    }
+
+    @Test
+    void a_bound_body_of_the_wrong_shape_is_a_400_problem_about_the_body() {
+        for (String body : new String[] { "0", "[{}, {}]", "\"text\"" }) {
+            given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON).body(body).when()
+                    .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("$"))
+                    .body("detail", equalTo("The body must be a JSON object."));
+        }
+    }
+
+    @Test
+    void nesting_past_the_parser_limit_is_a_400_problem_naming_the_limit() {
+        String deep = "[".repeat(5_000) + "]".repeat(5_000);
+        Api.ingest(deep).statusCode(400).contentType(PROBLEM).body("detail", containsString("nesting deeper"))
+                .body(not(containsString("StreamReadConstraints")));
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"openai\", \"modelGroup\": \"gpt\", \"extra\": " + deep + "}").when()
+                .post("/api/v1/baselines/runs").then().statusCode(400).contentType(PROBLEM)
+                .body("detail", containsString("nesting deeper"));
     }
 }

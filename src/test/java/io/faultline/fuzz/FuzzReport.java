@@ -1,0 +1,216 @@
+package io.faultline.fuzz;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * What the campaign saw: answers per status, the slowest requests, and every failed answer grouped by cause
+ * (endpoint, mutation without its sizes, what went wrong) with the smallest request of each group as reproducer.
+ */
+final class FuzzReport {
+
+    /** One answer; {@code status} is -1 when there was none (timeout or broken connection, see {@code error}). */
+    record Outcome(FuzzRequest request, int status, long nanos, String contentType, String body, String error) {
+
+        long millis() {
+            return nanos / 1_000_000;
+        }
+    }
+
+    record Health(int status, long nanos, boolean up) {
+    }
+
+    /** A group of failures with one cause; {@code smallest} is the reproducer. */
+    static final class Group {
+        int count;
+        Outcome smallest;
+        long slowestMillis;
+    }
+
+    private static final Pattern NUMBER = Pattern.compile(":\\d+");
+    private static final int SLOWEST = 10;
+
+    private final long seed;
+    private final int planned;
+    private final Duration within;
+    private final String baseUrl;
+    private final Map<String, Integer> byStatus = new TreeMap<>();
+    private final Map<String, Group> failures = new TreeMap<>();
+    private final List<Outcome> slowest = new ArrayList<>();
+    private final List<String> healthFailures = new ArrayList<>();
+    private final List<Long> healthMillis = new ArrayList<>();
+    private int sent;
+    private int count2xx;
+    private int count4xx;
+
+    FuzzReport(long seed, int planned, Duration within, String baseUrl) {
+        this.seed = seed;
+        this.planned = planned;
+        this.within = within;
+        this.baseUrl = baseUrl;
+    }
+
+    synchronized void record(Outcome outcome) {
+        sent++;
+        int status = outcome.status();
+        byStatus.merge(status < 0 ? "no answer" : String.valueOf(status), 1, Integer::sum);
+        if (status >= 200 && status < 300) {
+            count2xx++;
+        } else if (status >= 400 && status < 500) {
+            count4xx++;
+        }
+        slowest.add(outcome);
+        slowest.sort(Comparator.comparingLong(Outcome::nanos).reversed());
+        if (slowest.size() > SLOWEST) {
+            slowest.remove(SLOWEST);
+        }
+        String cause = cause(outcome);
+        if (cause != null) {
+            String key = outcome.request().endpoint() + " | " + coarse(outcome.request().mutation()) + " | " + cause;
+            Group group = failures.computeIfAbsent(key, k -> new Group());
+            group.count++;
+            group.slowestMillis = Math.max(group.slowestMillis, outcome.millis());
+            if (group.smallest == null || outcome.request().size() < group.smallest.request().size()) {
+                group.smallest = outcome;
+            }
+        }
+    }
+
+    /** Null when the answer keeps the promise; else what broke it. */
+    String cause(Outcome outcome) {
+        int status = outcome.status();
+        if (status < 0) {
+            return "no answer (" + outcome.error() + ")";
+        }
+        if (outcome.nanos() > within.toNanos()) {
+            return "slower than " + within.toMillis() + " ms (status " + status + ")";
+        }
+        if (status >= 200 && status < 300) {
+            return null;
+        }
+        if (status >= 400 && status < 500) {
+            boolean problem = outcome.contentType().startsWith("application/problem+json")
+                    && outcome.body().contains("\"status\":" + status);
+            return problem ? null : status + " without problem+json (" + outcome.contentType() + ")";
+        }
+        return "status " + status;
+    }
+
+    /** Mutations without their sizes and depths, so that one cause is one group. */
+    static String coarse(String mutation) {
+        StringBuilder out = new StringBuilder();
+        for (String part : mutation.split(" ")) {
+            if (part.equals("secrets") || part.equals("no-api-key")) {
+                continue;
+            }
+            out.append(out.isEmpty() ? "" : " ").append(NUMBER.matcher(part).replaceAll(""));
+        }
+        return out.isEmpty() ? "none" : out.toString();
+    }
+
+    synchronized boolean health(int atRequest, Health health) {
+        healthMillis.add(health.nanos() / 1_000_000);
+        boolean ok = health.status() == 200 && health.up() && health.nanos() <= within.toNanos();
+        if (!ok) {
+            healthFailures.add("at request " + atRequest + ": status " + health.status() + ", "
+                    + health.nanos() / 1_000_000 + " ms, up=" + health.up());
+        }
+        return ok;
+    }
+
+    synchronized int sent() {
+        return sent;
+    }
+
+    synchronized int count2xx() {
+        return count2xx;
+    }
+
+    synchronized int count4xx() {
+        return count4xx;
+    }
+
+    synchronized List<String> failureGroups() {
+        return List.copyOf(failures.keySet());
+    }
+
+    synchronized List<String> healthFailures() {
+        return List.copyOf(healthFailures);
+    }
+
+    synchronized String render(Duration took, boolean aborted, DatabaseDump.Scan scan) {
+        StringBuilder out = new StringBuilder();
+        out.append("# Fuzz campaign\n\n");
+        out.append(String.format("seed %d, %d of %d requests sent in %.1f s%s; reproduce with"
+                + " `FUZZ_SEED=%d FUZZ_REQUESTS=%d make fuzz`%n%n", seed, sent, planned, took.toMillis() / 1000.0,
+                aborted ? " (ABORTED: the service stopped answering)" : "", seed, planned));
+        out.append("| status | answers |\n|---|---|\n");
+        byStatus.forEach((status, count) -> out.append("| ").append(status).append(" | ").append(count).append(" |\n"));
+        out.append("\nSlowest requests:\n\n| ms | status | endpoint | mutation | bytes | index |\n|---|---|---|---|---|---|\n");
+        for (Outcome o : slowest) {
+            out.append(String.format("| %d | %s | %s | %s | %d | %d |%n", o.millis(), o.status() < 0 ? "none"
+                    : o.status(), o.request().endpoint(), o.request().mutation(), o.request().size(),
+                    o.request().index()));
+        }
+        out.append(String.format("%nReadiness checks: %d, slowest %d ms, failed %d%n", healthMillis.size(),
+                healthMillis.stream().mapToLong(Long::longValue).max().orElse(0), healthFailures.size()));
+        healthFailures.forEach(h -> out.append("  ").append(h).append('\n'));
+        out.append(String.format("%nDatabase: %d rows, %d values read as text; %d rows carry the canary; raw secrets"
+                + " found in %d columns%n", scan.rows(), scan.values(), scan.canaryRows(), scan.leaks().size()));
+        scan.leaks().forEach((where, count) -> out.append("  ").append(where).append(": ").append(count)
+                .append(" rows, e.g. ...").append(scan.leakSamples().get(where).replace("\n", " ")).append("...\n"));
+        out.append(String.format("%nFailed answers: %d groups%n", failures.size()));
+        int n = 0;
+        for (Map.Entry<String, Group> e : failures.entrySet()) {
+            Group g = e.getValue();
+            Outcome o = g.smallest;
+            out.append(String.format("%n%d. %s%n   %d requests, slowest %d ms; reproducer: request %d, %s %s,"
+                    + " %d bytes, content type %s, mutation '%s' -> %s in %d ms: %s%n", ++n, e.getKey(), g.count,
+                    g.slowestMillis, o.request().index(), o.request().method(), o.request().path().length() > 120
+                            ? o.request().path().substring(0, 120) + "..." : o.request().path(),
+                    o.request().size(), o.request().contentType(), o.request().mutation(),
+                    o.status() < 0 ? "no answer" : o.status(), o.millis(),
+                    (o.error() != null ? o.error() : o.body()).replace("\n", " ")
+                            .substring(0, Math.min(300, (o.error() != null ? o.error() : o.body()).length()))));
+        }
+        return out.toString();
+    }
+
+    /** Writes the reproducer of each group as a body file and a curl line. */
+    synchronized void writeReproducers(Path dir, String key) throws IOException {
+        Files.createDirectories(dir);
+        StringBuilder script = new StringBuilder("#!/bin/sh\n# Reproducers of the failed-answer groups; set URL to"
+                + " a running Faultline (default: the campaign's).\nURL=${URL:-" + baseUrl + "}\nKEY=${KEY:-" + key
+                + "}\n");
+        int n = 0;
+        for (Map.Entry<String, Group> e : failures.entrySet()) {
+            FuzzRequest r = e.getValue().smallest.request();
+            n++;
+            script.append("\n# ").append(n).append(". ").append(e.getKey().replace("\n", " ")).append('\n');
+            script.append("curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' -X ").append(r.method());
+            if (r.contentType() != null) {
+                script.append(" -H 'Content-Type: ").append(r.contentType()).append('\'');
+            }
+            if (r.authorized()) {
+                script.append(" -H \"Authorization: Bearer $KEY\"");
+            }
+            if (r.body() != null) {
+                Path body = dir.resolve(n + ".body");
+                Files.write(body, r.body());
+                script.append(" --data-binary @").append(body.toAbsolutePath());
+            }
+            script.append(" \"$URL").append(r.path().replace("\"", "%22").replace("$", "%24")
+                    .replace("`", "%60")).append("\"\n");
+        }
+        Files.writeString(dir.resolve("replay.sh"), script.toString());
+    }
+}
