@@ -17,9 +17,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Refuses a request body larger than its endpoint's documented limit before a byte of it is read: a declared
- * {@code Content-Length} above the limit is answered at once with a 413 problem (and the connection closed, as the
- * client may still be sending), and a chunked body is cut off at the endpoint's limit while it streams in.
+ * Refuses a request body larger than its endpoint's documented limit before a byte of it is buffered: a declared
+ * {@code Content-Length} above the limit is answered at once with a 413 problem. The rest of the body is then read
+ * and discarded (up to {@link #DRAIN_LIMIT}; beyond, the connection is closed), because a client that is still
+ * sending when the server closes gets a connection reset instead of the answer, and would retry rather than split.
+ * A chunked body is cut off at the endpoint's limit while it streams in.
  * {@code quarkus.http.limits.max-body-size} stays the hard backstop for every path: the largest of these limits.
  *
  * <ul>
@@ -35,6 +37,9 @@ public class RequestBodyLimits {
 
     /** The key Quarkus's body reader takes its limit from (see HttpServerCommonHandlers.enforceMaxBodySize). */
     static final String MAX_REQUEST_SIZE_KEY = "io.quarkus.max-request-size";
+
+    /** Declared bodies up to this size are drained after the 413 (bandwidth only, no memory); larger ones cut. */
+    static final long DRAIN_LIMIT = 64L * 1024 * 1024;
 
     private static final String EMBEDDINGS = "/api/v1/signals/embeddings";
     private static final String SIGNALS = "/api/v1/signals/";
@@ -100,8 +105,9 @@ public class RequestBodyLimits {
     }
 
     private void refuse(RoutingContext ctx, String path, long length, long limit) {
+        // length > limit >= 0 here
         Problem problem = new Problem("about:blank", "Payload too large", 413, "The body has " + length
-                + " bytes; at most " + limit + " are accepted at " + path + ". Split the batch into smaller"
+                + " bytes; at most " + limit + " are accepted at " + path + ": split the batch into smaller"
                 + " requests.", path, List.of(Map.of("field", "$", "message", "at most " + limit + " bytes")));
         String body;
         try {
@@ -109,9 +115,17 @@ public class RequestBodyLimits {
         } catch (JsonProcessingException e) {
             body = "{\"title\":\"Payload too large\",\"status\":413}";
         }
-        // The client may still be sending the body we will not read: close once the answer is out.
-        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                .putHeader(HttpHeaderNames.CONNECTION, "close")
-                .endHandler(v -> ctx.request().connection().close()).end(body);
+        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE);
+        if (length <= DRAIN_LIMIT) {
+            // Discard what the client is still sending, so that it reads this answer and the connection stays usable.
+            ctx.request().handler(ignored -> {
+            }).exceptionHandler(ignored -> {
+            });
+            ctx.request().resume();
+            ctx.response().end(body);
+        } else {
+            ctx.response().putHeader(HttpHeaderNames.CONNECTION, "close")
+                    .endHandler(v -> ctx.request().connection().close()).end(body);
+        }
     }
 }

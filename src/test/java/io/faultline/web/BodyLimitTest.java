@@ -43,7 +43,7 @@ class BodyLimitTest {
         JsonNode problem = Payloads.JSON.readTree(answer.body);
         assertThat(problem.path("status").asInt()).isEqualTo(413);
         assertThat(problem.path("title").asText()).isEqualTo("Payload too large");
-        assertThat(problem.path("detail").asText()).contains(String.valueOf(INGEST_LIMIT)).contains("Split");
+        assertThat(problem.path("detail").asText()).contains(String.valueOf(INGEST_LIMIT)).contains("split");
         assertThat(problem.path("errors").path(0).path("field").asText()).isEqualTo("$");
     }
 
@@ -53,9 +53,19 @@ class BodyLimitTest {
         assertThat(declareAndWait("/api/v1/signals/retrieval", 2 * 1024 * 1024).status).isEqualTo(413);
         assertThat(declareAndWait("/api/v1/classify", INGEST_LIMIT + 1).status).isEqualTo(413);
         // Embeddings take up to 32 MiB; above the global backstop the answer is still a problem.
-        Answer embeddings = declareAndWait("/api/v1/signals/embeddings", 64L * 1024 * 1024);
+        Answer embeddings = declareAndWait("/api/v1/signals/embeddings", 48L * 1024 * 1024);
         assertThat(embeddings.status).isEqualTo(413);
         assertThat(embeddings.contentType).isEqualTo("application/problem+json");
+        // A declared gigabyte is not drained: answered, then the connection is closed.
+        assertThat(declareAndWait("/api/v1/calls", 1L << 30).status).isEqualTo(413);
+    }
+
+    @Test
+    void a_client_that_sends_the_whole_oversized_body_reads_the_413_problem() {
+        String big = "[" + "\"x\",".repeat(3_000_000) + "\"x\"]"; // ~12 MB, over the 10 MiB default
+        for (int i = 0; i < 2; i++) {
+            Api.ingest(big).statusCode(413).contentType("application/problem+json");
+        }
     }
 
     @Test
@@ -66,6 +76,11 @@ class BodyLimitTest {
         io.restassured.RestAssured.given().header("Authorization", "Bearer " + Api.KEY)
                 .contentType("application/json").body(body).post("/api/v1/calls").then().statusCode(400)
                 .contentType("application/problem+json");
+    }
+
+    private static String header(String head, String name) {
+        return head.lines().filter(l -> l.toLowerCase().startsWith(name + ":"))
+                .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
     }
 
     private record Answer(int status, String contentType, String body) {
@@ -82,19 +97,17 @@ class BodyLimitTest {
             out.flush();
             InputStream in = socket.getInputStream();
             ByteArrayOutputStream raw = new ByteArrayOutputStream();
-            byte[] buffer = new byte[8192];
-            int n;
-            // The server closes the connection after its answer, so reading to the end is reading the answer.
-            while ((n = in.read(buffer)) > 0) {
-                raw.write(buffer, 0, n);
+            // The answer arrives while the body is still unsent: read its head, then as many bytes as it declares.
+            while (!raw.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
+                int b = in.read();
+                assertThat(b).as("answer before the body was sent").isNotNegative();
+                raw.write(b);
             }
-            String text = raw.toString(StandardCharsets.UTF_8);
-            int headersEnd = text.indexOf("\r\n\r\n");
-            String head = text.substring(0, headersEnd);
+            String head = raw.toString(StandardCharsets.ISO_8859_1);
             int status = Integer.parseInt(head.substring(9, 12));
-            String contentType = head.lines().filter(l -> l.toLowerCase().startsWith("content-type:"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
-            return new Answer(status, contentType, text.substring(headersEnd + 4));
+            String contentType = header(head, "content-type");
+            byte[] body = in.readNBytes(Integer.parseInt(header(head, "content-length")));
+            return new Answer(status, contentType, new String(body, StandardCharsets.UTF_8));
         }
     }
 }
