@@ -445,8 +445,11 @@ public final class PiiScanner {
                 end--;
             }
             // A domain needs a dot with something after it; without one the validator need not be asked.
-            int dot = text.lastIndexOf('.', end - 1);
-            if (start < at && end > at + 1 && dot > at + 1 && dot < end - 1 && budget.validate()) {
+            int dot = end - 2;
+            while (dot > at + 1 && text.charAt(dot) != '.') {
+                dot--; // within the domain only: a search of the whole text per '@' was quadratic
+            }
+            if (start < at && end > at + 1 && dot > at + 1 && budget.validate()) {
                 String email = text.substring(start, end);
                 if (EMAILS.isValid(email)) {
                     budget.found(out, new Finding(Kind.EMAIL, start, end, email.toLowerCase(Locale.ROOT), maskEmail(email)));
