@@ -171,4 +171,12 @@ class BadInputTest {
                 .when().post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("concurrency"));
     }
+
+    @Test
+    void a_baseline_model_group_with_a_nul_is_a_400_problem_not_a_failed_insert() {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"fuzzprov\", \"modelGroup\": \"gpt\\u0000x\"}").when()
+                .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+    }
 }
