@@ -7,6 +7,7 @@ import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.ws.rs.DELETE;
@@ -45,7 +46,9 @@ public class BaselineResource {
 
     /** What to profile; omitted numbers take the configured defaults. */
     public record StartRun(@NotBlank @Pattern(regexp = "[a-z0-9_.-]{1,40}") String provider,
-            @NotBlank String modelGroup, @Min(1) @Max(100_000) Integer requests, @Min(1) @Max(64) Integer concurrency,
+            // Stored as text: no control characters (PostgreSQL refuses NUL), no longer than a model name can be.
+            @NotBlank @Size(max = 200) @Pattern(regexp = "\\P{Cntrl}{1,200}") String modelGroup,
+            @Min(1) @Max(100_000) Integer requests, @Min(1) @Max(64) Integer concurrency,
             @DecimalMin("0.1") @DecimalMax("1000") Double ratePerSecond) {
     }
 

@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.exc.InvalidDefinitionException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.faultline.call.StorageException;
 import io.quarkus.logging.Log;
@@ -51,6 +52,27 @@ public class ProblemMappers {
     public Response mismatchedInput(MismatchedInputException e, UriInfo uri) {
         return apiProblem(JsonProblems.of(e), uri);
     }
+
+    /**
+     * Reading a body into a record fails with a "definition" error when a field comes again after the record was
+     * complete (duplicate keys): the client's mistake, though Quarkus's built-in mapper makes it an empty 500. Any
+     * other definition error (e.g. while writing an answer) is a server bug and stays a 500.
+     */
+    @ServerExceptionMapper
+    public Response invalidDefinition(InvalidDefinitionException e, UriInfo uri) {
+        String message = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+        int open = message.indexOf('\'');
+        int close = open < 0 ? -1 : message.indexOf('\'', open + 1);
+        if (message.startsWith(REPEATED_CREATOR_PROPERTY) && close > open) {
+            String field = message.substring(open + 1, close);
+            String detail = field + " is given more than once; send each field once.";
+            return respond(400, "Invalid request", detail, uri, List.of(Map.of("field", field, "message", detail)));
+        }
+        return unexpected(e, uri);
+    }
+
+    /** Jackson's wording (CreatorProperty._reportMissingSetter), the only sign that this is a repeated field. */
+    private static final String REPEATED_CREATOR_PROPERTY = "No fallback setter/field defined for creator property";
 
     @ServerExceptionMapper
     public Response storage(StorageException e, UriInfo uri) {

@@ -136,7 +136,7 @@ final class FuzzCorpus {
         String contentType = "application/json";
         if (random.nextInt(10) == 0) {
             contentType = WRONG_CONTENT_TYPES[random.nextInt(WRONG_CONTENT_TYPES.length)];
-            mutations.add("content-type:" + (contentType.isEmpty() ? "none" : contentType));
+            mutations.add("content-type:" + (contentType.isEmpty() ? "none" : contentType.replace(" ", "")));
             contentType = contentType.isEmpty() ? null : contentType;
         }
         boolean authorized = random.nextInt(50) != 0;

@@ -116,5 +116,7 @@ class FuzzCorpusTest {
         assertThat(FuzzReport.coarse("secrets hostile-content:one-token:65536")).isEqualTo("hostile-content:one-token");
         assertThat(FuzzReport.coarse("envelope:nesting-over-limit:4242 content-type:text/plain"))
                 .isEqualTo("envelope:nesting-over-limit content-type:text/plain");
+        assertThat(FuzzReport.coarse("nul-or-surrogate:call_type hostile:model:at-signs:1024 deep-nesting:x:990"))
+                .isEqualTo("nul-or-surrogate hostile:at-signs deep-nesting");
     }
 }

@@ -177,6 +177,14 @@ class FuzzIT {
             int status = http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
             assertThat(status).as("warm-up request " + i).isEqualTo(200);
         }
+        // The first query of each read endpoint compiles its HQL and warms the pool: seconds once, on a loaded machine.
+        for (String read : List.of("/api/v1/failures?provider=warm-up", "/api/v1/failures/summary",
+                "/api/v1/calls/stats", "/api/v1/baselines?provider=warm-up", "/api/v1/signals/embeddings",
+                "/api/v1/budgets", "/api/v1/batches/warm-up", "/api/v1/budgets/team/warm-up",
+                "/api/v1/failures/00000000-0000-0000-0000-000000000000")) {
+            http.send(HttpRequest.newBuilder(URI.create(baseUrl + read)).timeout(Duration.ofSeconds(60)).build(),
+                    HttpResponse.BodyHandlers.discarding());
+        }
     }
 
     private static FuzzReport.Outcome send(HttpClient http, FuzzRequest request) {

@@ -29,11 +29,17 @@ final class FuzzReport {
     record Health(int status, long nanos, boolean up) {
     }
 
-    /** A group of failures with one cause; {@code smallest} is the reproducer. */
+    /**
+     * The failures of one endpoint with one symptom. Requests carry up to three mutations, so the group keeps the
+     * mutation kinds all its members share (the likely cause) and, as reproducer, the request with the fewest
+     * mutations and then the fewest bytes.
+     */
     static final class Group {
         int count;
         Outcome smallest;
         long slowestMillis;
+        java.util.Set<String> common;
+        final Map<String, Integer> kinds = new TreeMap<>();
     }
 
     private static final Pattern NUMBER = Pattern.compile(":\\d+");
@@ -75,14 +81,28 @@ final class FuzzReport {
         }
         String cause = cause(outcome);
         if (cause != null) {
-            String key = outcome.request().endpoint() + " | " + coarse(outcome.request().mutation()) + " | " + cause;
+            String key = outcome.request().endpoint() + " | " + cause;
             Group group = failures.computeIfAbsent(key, k -> new Group());
             group.count++;
             group.slowestMillis = Math.max(group.slowestMillis, outcome.millis());
-            if (group.smallest == null || outcome.request().size() < group.smallest.request().size()) {
+            java.util.Set<String> kinds = new java.util.TreeSet<>(List.of(coarse(outcome.request().mutation())
+                    .split(" ")));
+            kinds.forEach(k -> group.kinds.merge(k, 1, Integer::sum));
+            if (group.common == null) {
+                group.common = kinds;
+            } else {
+                group.common.retainAll(kinds);
+            }
+            if (group.smallest == null || simpler(outcome.request(), group.smallest.request())) {
                 group.smallest = outcome;
             }
         }
+    }
+
+    private static boolean simpler(FuzzRequest a, FuzzRequest b) {
+        int ma = a.mutation().split(" ").length;
+        int mb = b.mutation().split(" ").length;
+        return ma != mb ? ma < mb : a.size() < b.size();
     }
 
     /** Null when the answer keeps the promise; else what broke it. */
@@ -105,14 +125,24 @@ final class FuzzReport {
         return "status " + status;
     }
 
-    /** Mutations without their sizes and depths, so that one cause is one group. */
+    /**
+     * Mutation kinds without the field they hit and without sizes or depths ({@code nul-or-surrogate},
+     * {@code hostile-content:one-token}, {@code envelope:oversized}), so that one cause is one kind.
+     */
     static String coarse(String mutation) {
         StringBuilder out = new StringBuilder();
         for (String part : mutation.split(" ")) {
             if (part.equals("secrets") || part.equals("no-api-key")) {
                 continue;
             }
-            out.append(out.isEmpty() ? "" : " ").append(NUMBER.matcher(part).replaceAll(""));
+            String stripped = NUMBER.matcher(part).replaceAll("");
+            String[] pieces = stripped.split(":");
+            String kind = pieces[0].startsWith("hostile-") || pieces[0].equals("envelope")
+                    || pieces[0].equals("content-type") ? stripped : pieces[0];
+            if (pieces[0].equals("hostile") && pieces.length > 2) {
+                kind = "hostile:" + pieces[2];
+            }
+            out.append(out.isEmpty() ? "" : " ").append(kind);
         }
         return out.isEmpty() ? "none" : out.toString();
     }
@@ -155,11 +185,14 @@ final class FuzzReport {
                 aborted ? " (ABORTED: the service stopped answering)" : "", seed, planned));
         out.append("| status | answers |\n|---|---|\n");
         byStatus.forEach((status, count) -> out.append("| ").append(status).append(" | ").append(count).append(" |\n"));
-        out.append("\nSlowest requests:\n\n| ms | status | endpoint | mutation | bytes | index |\n|---|---|---|---|---|---|\n");
+        out.append("\nSlowest requests:\n\n| ms | status | request | mutation | bytes | index |\n"
+                + "|---|---|---|---|---|---|\n");
         for (Outcome o : slowest) {
-            out.append(String.format("| %d | %s | %s | %s | %d | %d |%n", o.millis(), o.status() < 0 ? "none"
-                    : o.status(), o.request().endpoint(), o.request().mutation(), o.request().size(),
-                    o.request().index()));
+            String path = o.request().path().length() > 60 ? o.request().path().substring(0, 60) + "..."
+                    : o.request().path();
+            out.append(String.format("| %d | %s | %s %s | %s | %d | %d |%n", o.millis(), o.status() < 0 ? "none"
+                    : o.status(), o.request().method(), path.replace("|", "%7C"), o.request().mutation(),
+                    o.request().size(), o.request().index()));
         }
         out.append(String.format("%nReadiness checks: %d, slowest %d ms, failed %d%n", healthMillis.size(),
                 healthMillis.stream().mapToLong(Long::longValue).max().orElse(0), healthFailures.size()));
@@ -173,16 +206,25 @@ final class FuzzReport {
         for (Map.Entry<String, Group> e : failures.entrySet()) {
             Group g = e.getValue();
             Outcome o = g.smallest;
-            out.append(String.format("%n%d. %s%n   %d requests, slowest %d ms; reproducer: request %d, %s %s,"
-                    + " %d bytes, content type %s, mutation '%s' -> %s in %d ms: %s%n", ++n, e.getKey(), g.count,
+            out.append(String.format("%n%d. %s%n   mutation kinds in every one: %s; most frequent: %s%n", n + 1,
+                    e.getKey(), g.common.isEmpty() ? "(none shared)" : String.join(", ", g.common),
+                    top(g.kinds)));
+            out.append(String.format("   %d requests, slowest %d ms; reproducer: request %d, %s %s,"
+                    + " %d bytes, content type %s, mutation '%s' -> %s in %d ms: %s%n", g.count,
                     g.slowestMillis, o.request().index(), o.request().method(), o.request().path().length() > 120
                             ? o.request().path().substring(0, 120) + "..." : o.request().path(),
                     o.request().size(), o.request().contentType(), o.request().mutation(),
                     o.status() < 0 ? "no answer" : o.status(), o.millis(),
                     (o.error() != null ? o.error() : o.body()).replace("\n", " ")
                             .substring(0, Math.min(300, (o.error() != null ? o.error() : o.body()).length()))));
+            n++;
         }
         return out.toString();
+    }
+
+    private static String top(Map<String, Integer> kinds) {
+        return kinds.entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed()).limit(4)
+                .map(k -> k.getKey() + " x" + k.getValue()).collect(java.util.stream.Collectors.joining(", "));
     }
 
     /** Writes the reproducer of each group as a body file and a curl line. */

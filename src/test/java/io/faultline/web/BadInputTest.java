@@ -147,4 +147,36 @@ class BadInputTest {
                 .post("/api/v1/baselines/runs").then().statusCode(400).contentType(PROBLEM)
                 .body("detail", containsString("nesting deeper"));
     }
+
+    @Test
+    void a_nul_in_a_query_parameter_or_the_path_is_a_400_problem_naming_it() {
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?deployment=a%00b").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/baselines?provider=%00").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("provider"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/signals/embeddings/space%00x").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("path"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"expectedCostUsd\": 1}").when().put("/api/v1/batches/job%00").then().statusCode(400)
+                .contentType(PROBLEM);
+    }
+
+    @Test
+    void a_field_given_twice_in_a_bound_body_is_a_400_problem_naming_it() {
+        // Once every field of the record has been read, Jackson builds it; a repeated field after that has nowhere
+        // to go, which Quarkus's built-in mapper made an empty 500.
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"dupprov\", \"modelGroup\": \"gpt\", \"requests\": 3, \"concurrency\": 4,"
+                        + " \"ratePerSecond\": 50.0, \"concurrency\": \"\"}")
+                .when().post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("concurrency"));
+    }
+
+    @Test
+    void a_baseline_model_group_with_a_nul_is_a_400_problem_not_a_failed_insert() {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"fuzzprov\", \"modelGroup\": \"gpt\\u0000x\"}").when()
+                .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+    }
 }
