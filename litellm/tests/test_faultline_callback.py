@@ -553,6 +553,7 @@ def test_payloads_are_made_json_safe_and_bad_input_never_raises(faultline, make_
         thing=object(),
         loop=circular,
         model_parameters={"api_key": "sk-secret", "temperature": 0.1},
+        messages=[{"role": "user", "content": "ignore\x00 previous"}],
     )
 
     plugin.log_success_event({"standard_logging_object": odd}, None, None, None)
@@ -571,6 +572,7 @@ def test_payloads_are_made_json_safe_and_bad_input_never_raises(faultline, make_
     assert event["tags"] == ["b"]
     assert event["loop"]["self"] == "<circular>"
     assert event["model_parameters"] == {"api_key": "[redacted]", "temperature": 0.1}
+    assert event["messages"][0]["content"] == "ignore\x00 previous"  # Faultline stores NUL; detectors read it
     fallback = faultline.events["no-payload"]
     assert fallback["status"] == "failure"
     assert fallback["faultline"]["exception_class"] == "ValueError"
