@@ -27,6 +27,10 @@ public class CallMapper {
     static final int MAX_ID_LENGTH = 200;
     static final int MAX_TEXT_LENGTH = 300;
     static final int MAX_METADATA_BYTES = 4096;
+    /** Longest text value of {@code requester_metadata} kept (masked). */
+    private static final int MAX_METADATA_TEXT = 512;
+    /** {@code requester_metadata} keys whose text values are identifiers that features join on, kept as sent. */
+    private static final java.util.Set<String> ID_KEYS = java.util.Set.of("batch_id", "job_id", "index");
     private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
     private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
 
@@ -241,11 +245,47 @@ public class CallMapper {
             if (bytes.length > MAX_METADATA_BYTES) {
                 return Map.of("_dropped", "requester_metadata larger than " + MAX_METADATA_BYTES + " bytes");
             }
+            requester = requester.deepCopy();
+            maskText(requester, 0);
             @SuppressWarnings("unchecked")
             Map<String, Object> map = json.convertValue(requester, LinkedHashMap.class);
             return map;
         } catch (Exception e) {
             return Map.of("_dropped", "requester_metadata not serialisable");
+        }
+    }
+
+    /**
+     * Callers write whatever they like into {@code requester_metadata} (a note, a customer's e-mail, a pasted key):
+     * every text value is masked before it is kept, except the identifiers features join on ({@link #ID_KEYS}).
+     * The metadata is at most {@code MAX_METADATA_BYTES}, so this stays cheap and linear.
+     */
+    private static void maskText(JsonNode node, int depth) {
+        if (depth > 64) {
+            return;
+        }
+        if (node instanceof com.fasterxml.jackson.databind.node.ObjectNode object) {
+            var fields = object.fields();
+            while (fields.hasNext()) {
+                var field = fields.next();
+                if (field.getValue().isTextual()) {
+                    if (!ID_KEYS.contains(field.getKey())) {
+                        field.setValue(com.fasterxml.jackson.databind.node.TextNode.valueOf(
+                                Redactor.mask(field.getValue().textValue(), MAX_METADATA_TEXT)));
+                    }
+                } else {
+                    maskText(field.getValue(), depth + 1);
+                }
+            }
+        } else if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
+            for (int i = 0; i < array.size(); i++) {
+                if (array.get(i).isTextual()) {
+                    array.set(i, com.fasterxml.jackson.databind.node.TextNode.valueOf(
+                            Redactor.mask(array.get(i).textValue(), MAX_METADATA_TEXT)));
+                } else {
+                    maskText(array.get(i), depth + 1);
+                }
+            }
         }
     }
 

@@ -114,6 +114,25 @@ class HostileIngestTest {
     }
 
     @Test
+    void text_in_requester_metadata_is_stored_masked_and_the_identifiers_features_join_on_as_sent()
+            throws Exception {
+        String dep = deployment();
+        Payloads call = Payloads.success("openai", "gpt-4o-mini", dep, Instant.now()).metadata(Map.of(
+                "note", "My key is sk-proj-abcdefghijklmnop1234, mail jane.doe@example.org, card 4111 1111 1111 1111",
+                "batch_id", "batch-123456789012", "contacts", List.of(Map.of("who", "ops@example.org")),
+                "retrieval", Map.of("index", "kb-123456789012", "top_score", 0.8)));
+
+        Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
+
+        Map<String, String> row = row("select requester_metadata::text as metadata, requester_metadata->>'batch_id'"
+                + " as batch, requester_metadata->'retrieval'->>'index' as idx from llm_calls where call_id = ?",
+                call.id());
+        assertThat(row.get("metadata")).doesNotContain("sk-proj-abcdefghijklmnop1234", "jane.doe@example.org",
+                "4111 1111 1111 1111", "ops@example.org").contains("[secret]", "[email]", "[number]");
+        assertThat(row).containsEntry("batch", "batch-123456789012").containsEntry("idx", "kb-123456789012");
+    }
+
+    @Test
     void a_detector_reads_the_raw_text_while_the_evidence_it_quotes_is_stored_with_replacements() throws Exception {
         String dep = deployment();
         Payloads call = Payloads.success("openai", ProbeRule.QUOTES, dep, Instant.now());
