@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -155,6 +156,8 @@ public final class PiiScanner {
         boolean exhausted;
         /** Parse verdicts already reached in this text, by number, region and leniency: digit tables repeat. */
         final Map<String, Boolean> parsed = new HashMap<>();
+        /** Search outcomes by window text, candidate offsets in it, region and leniency: an empty one is absent. */
+        final Map<String, Optional<Finding>> searched = new HashMap<>();
 
         Budget(int candidates, int findings, int phoneCandidates, int phoneSearches) {
             this.candidates = candidates;
@@ -560,12 +563,22 @@ public final class PiiScanner {
             for (String region : phoneRegions) {
                 if (budget.parsed.computeIfAbsent(number + ' ' + region + ' ' + applied,
                         k -> parsesIn(number, region, applied))) {
-                    if (budget.phoneSearches-- <= 0) {
-                        budget.exhausted = true;
-                        return;
-                    }
                     window = window == null ? text.substring(from, to) : window;
-                    found = search(window, from, m.start(), m.end(), region, applied);
+                    // The same window (a repeated row of a table) is searched once; offsets are window-relative.
+                    String key = window + '\u0000' + (m.start() - from) + ' ' + (m.end() - from) + ' ' + region
+                            + ' ' + applied;
+                    Optional<Finding> known = budget.searched.get(key);
+                    if (known == null) {
+                        if (budget.phoneSearches-- <= 0) {
+                            budget.exhausted = true;
+                            return;
+                        }
+                        known = Optional.ofNullable(search(window, 0, m.start() - from, m.end() - from, region,
+                                applied));
+                        budget.searched.put(key, known);
+                    }
+                    found = known.map(f -> new Finding(Kind.PHONE, from + f.start(), from + f.end(), f.normalized(),
+                            f.masked())).orElse(null);
                 }
                 if (found != null || international) {
                     break; // an international number is read the same in every region
