@@ -56,10 +56,20 @@ public interface PiiConfig {
     /**
      * Phone candidates validated per text, at most. Each costs libphonenumber a parse per region (about 10 µs), so
      * an answer that is a table of numbers would otherwise cost milliseconds; candidates past the bound are not
-     * reported.
+     * validated, and the evidence says {@code truncated}.
      */
     @WithDefault("12")
     int phoneMaxCandidates();
+
+    /**
+     * libphonenumber searches ({@code findNumbers}, one per candidate and region where the candidate's digits parse
+     * as a possible or valid number) per text, at most. A search costs 0.1-1 ms, a hundred times a parse; text
+     * built of phone-like digit runs would otherwise spend milliseconds on them. A number in prose takes one or two,
+     * a bare national number valid in many regions up to one per region; on the 1,500 labelled rows of the PII eval
+     * no text needed more than 24. A scan that runs out stops and says so in the evidence ({@code truncated}).
+     */
+    @WithDefault("24")
+    int phoneMaxSearches();
 
     /** Shortest token (characters) considered as an unprefixed secret by its entropy alone. */
     @WithDefault("32")

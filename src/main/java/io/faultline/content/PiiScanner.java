@@ -1,8 +1,10 @@
 package io.faultline.content;
 
+import com.google.i18n.phonenumbers.NumberParseException;
 import com.google.i18n.phonenumbers.PhoneNumberMatch;
 import com.google.i18n.phonenumbers.PhoneNumberUtil;
 import com.google.i18n.phonenumbers.PhoneNumberUtil.Leniency;
+import com.google.i18n.phonenumbers.Phonenumber.PhoneNumber;
 import org.apache.commons.validator.routines.CreditCardValidator;
 import org.apache.commons.validator.routines.EmailValidator;
 import org.apache.commons.validator.routines.IBANValidator;
@@ -11,8 +13,11 @@ import org.apache.commons.validator.routines.InetAddressValidator;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -109,6 +114,7 @@ public final class PiiScanner {
     private final int phoneCueChars;
     private final long maxTries;
     private final int maxPhoneCandidates;
+    private final int maxPhoneSearches;
     private final int secretMinLength;
     private final double secretMinEntropy;
     private final boolean privateIps;
@@ -124,6 +130,7 @@ public final class PiiScanner {
         this.phoneCueChars = config.phoneCueChars();
         this.maxTries = config.phoneMaxTries();
         this.maxPhoneCandidates = config.phoneMaxCandidates();
+        this.maxPhoneSearches = config.phoneMaxSearches();
         this.secretMinLength = config.secretMinLength();
         this.secretMinEntropy = config.secretMinEntropy();
         this.privateIps = config.privateIps();
@@ -140,15 +147,23 @@ public final class PiiScanner {
     public record Scan(List<Finding> findings, boolean exhausted) {
     }
 
-    /** What a scan may still spend: validator calls and findings. */
+    /** What a scan may still spend: validator calls, findings, phone candidates and libphonenumber searches. */
     private static final class Budget {
         int candidates;
         int findings;
+        int phoneCandidates;
+        int phoneSearches;
         boolean exhausted;
+        /** Parse verdicts already reached in this text, by number, region and leniency: digit tables repeat. */
+        final Map<String, Boolean> parsed = new HashMap<>();
+        /** Search outcomes by window text, candidate offsets in it, region and leniency: an empty one is absent. */
+        final Map<String, Optional<Finding>> searched = new HashMap<>();
 
-        Budget(int candidates, int findings) {
+        Budget(int candidates, int findings, int phoneCandidates, int phoneSearches) {
             this.candidates = candidates;
             this.findings = findings;
+            this.phoneCandidates = phoneCandidates;
+            this.phoneSearches = phoneSearches;
         }
 
         /** Takes one validation; false (and exhausted) when none is left. */
@@ -192,7 +207,7 @@ public final class PiiScanner {
         }
         String scanned = text.length() > maxChars ? text.substring(0, maxChars) : text;
         List<Finding> candidates = new ArrayList<>();
-        Budget budget = new Budget(maxCandidates, maxFindings);
+        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
         if (kinds.contains(Kind.SECRET)) {
             secrets(scanned, candidates, budget);
         }
@@ -213,7 +228,6 @@ public final class PiiScanner {
      */
     private void numbers(String text, List<Finding> out, Budget budget) {
         int n = text.length();
-        int[] phoneBudget = {maxPhoneCandidates};
         int i = 0;
         while (i < n && !budget.spent()) {
             if (!isDigit(text.charAt(i))) {
@@ -241,13 +255,13 @@ public final class PiiScanner {
                 }
                 j = k;
             }
-            cluster(text, start, end, digits, dots, out, phoneBudget, budget);
+            cluster(text, start, end, digits, dots, out, budget);
             i = end;
         }
     }
 
     private void cluster(String text, int start, int end, int digits, boolean dots, List<Finding> out,
-            int[] phoneBudget, Budget budget) {
+            Budget budget) {
         int from = Math.max(0, start - 2);
         if (kinds.contains(Kind.IBAN) && start >= 2 && Character.isLetter(text.charAt(start - 2))
                 && Character.isLetter(text.charAt(start - 1))) {
@@ -263,7 +277,7 @@ public final class PiiScanner {
             ipv4(text, region(IPV4, text, from, end), out, budget);
         }
         if (kinds.contains(Kind.PHONE) && digits >= 7) {
-            phones(text, region(PHONE, text, from, end), out, phoneBudget, budget);
+            phones(text, region(PHONE, text, from, end), out, budget);
         }
     }
 
@@ -511,7 +525,15 @@ public final class PiiScanner {
                 || lower.startsWith("fd");
     }
 
-    private void phones(String text, Matcher m, List<Finding> out, int[] phoneBudget, Budget budget) {
+    /**
+     * Phone candidates, each validated by libphonenumber's {@code findNumbers} in the configured regions. A search
+     * costs 0.1-1 ms (its own pattern over the window, then a parse, formatting and grouping checks per match), so
+     * a region is searched only when the candidate's digits already parse there as a possible (leniency {@code
+     * POSSIBLE}) or valid (any stricter leniency) number, which every match of the search needs; a parse costs a
+     * few microseconds. Searches per text are bounded by {@link PiiConfig#phoneMaxSearches()}, candidates by
+     * {@link PiiConfig#phoneMaxCandidates()}; a scan cut by either says so ({@link Scan#exhausted()}).
+     */
+    private void phones(String text, Matcher m, List<Finding> out, Budget budget) {
         while (m.find() && !budget.spent()) {
             String candidate = m.group();
             if (covered(out, m.start(), m.end())) {
@@ -526,25 +548,37 @@ public final class PiiScanner {
             if (!cue && !international && digits == candidate.length()) {
                 continue; // a bare unbroken digit run is an id, an order or an amount far more often than a phone
             }
-            if (phoneBudget[0]-- <= 0) {
+            if (budget.phoneCandidates-- <= 0) {
+                budget.exhausted = true;
                 return; // each candidate costs a libphonenumber parse per region: bounded per text
             }
+            // Punctuation changes neither the parsed number nor its validity, and a parse without it is cheaper.
+            String number = (candidate.startsWith("+") ? "+" : "") + digitsOf(candidate);
             // libphonenumber reads a little context too: it rejects time stamps by what follows the number.
             int from = Math.max(0, m.start() - 8);
             int to = Math.min(text.length(), m.end() + 8);
-            String window = text.substring(from, to);
+            String window = null;
             Leniency applied = cue ? contextLeniency : leniency;
             Finding found = null;
             for (String region : phoneRegions) {
-                for (PhoneNumberMatch match : PHONES.findNumbers(window, region, applied, maxTries)) {
-                    int start = from + match.start();
-                    int end = from + match.end();
-                    if (start >= m.start() - 1 && end <= m.end() + 1 && countDigits(match.rawString()) >= 7) {
-                        String national = PHONES.getNationalSignificantNumber(match.number());
-                        found = new Finding(Kind.PHONE, start, end, national,
-                                "•••" + national.substring(Math.max(0, national.length() - 2)));
-                        break;
+                if (budget.parsed.computeIfAbsent(number + ' ' + region + ' ' + applied,
+                        k -> parsesIn(number, region, applied))) {
+                    window = window == null ? text.substring(from, to) : window;
+                    // The same window (a repeated row of a table) is searched once; offsets are window-relative.
+                    String key = window + '\u0000' + (m.start() - from) + ' ' + (m.end() - from) + ' ' + region
+                            + ' ' + applied;
+                    Optional<Finding> known = budget.searched.get(key);
+                    if (known == null) {
+                        if (budget.phoneSearches-- <= 0) {
+                            budget.exhausted = true;
+                            return;
+                        }
+                        known = Optional.ofNullable(search(window, 0, m.start() - from, m.end() - from, region,
+                                applied));
+                        budget.searched.put(key, known);
                     }
+                    found = known.map(f -> new Finding(Kind.PHONE, from + f.start(), from + f.end(), f.normalized(),
+                            f.masked())).orElse(null);
                 }
                 if (found != null || international) {
                     break; // an international number is read the same in every region
@@ -553,6 +587,34 @@ public final class PiiScanner {
             if (found != null) {
                 budget.found(out, found);
             }
+        }
+    }
+
+    /** The first number libphonenumber finds in the window that lies within the candidate (±1 character). */
+    private Finding search(String window, int from, int start, int end, String region, Leniency applied) {
+        for (PhoneNumberMatch match : PHONES.findNumbers(window, region, applied, maxTries)) {
+            int matchStart = from + match.start();
+            int matchEnd = from + match.end();
+            if (matchStart >= start - 1 && matchEnd <= end + 1 && countDigits(match.rawString()) >= 7) {
+                String national = PHONES.getNationalSignificantNumber(match.number());
+                return new Finding(Kind.PHONE, matchStart, matchEnd, national,
+                        "•••" + national.substring(Math.max(0, national.length() - 2)));
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Whether the digits parse in the region as a number the leniency could accept: possible for {@code POSSIBLE},
+     * valid for {@code VALID} and the grouping leniencies (which check validity first). A necessary condition of a
+     * match of {@code findNumbers} over the whole candidate, at a fraction of its cost.
+     */
+    private static boolean parsesIn(String number, String region, Leniency applied) {
+        try {
+            PhoneNumber parsed = PHONES.parse(number, region);
+            return applied == Leniency.POSSIBLE ? PHONES.isPossibleNumber(parsed) : PHONES.isValidNumber(parsed);
+        } catch (NumberParseException e) {
+            return false;
         }
     }
 
