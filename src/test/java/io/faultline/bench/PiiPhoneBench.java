@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The cost of one {@link PiiScanner#inspect} call where phone validation dominates: 64 KiB of digits with separators
  * (the scanner reads the first 16 KiB) against a normal 2 KB answer holding two phone numbers. Prints the median
  * microseconds per call; it measures, it does not judge speed ({@code HostileInputTest} judges with its ceiling).
- * Run with {@code -Dtest=PiiPhoneBench}; part of {@code make bench} through no target, it takes a few seconds.
+ * Run with {@code -Dtest=PiiPhoneBench} or {@code make bench}; it prints its figures and takes a few seconds.
  */
 class PiiPhoneBench {
 
