@@ -1,5 +1,6 @@
 package io.faultline.correlate;
 
+import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
@@ -284,7 +285,7 @@ class CorrelationTest {
     }
 
     @Test
-    void the_active_cluster_gauges_count_clusters_from_the_database() {
+    void the_active_cluster_gauges_count_clusters_from_the_database() throws Exception {
         Instant t0 = Instant.parse("2029-03-22T15:00:00Z");
         clock.set(t0);
         engine.closeQuiet(); // what other classes left active at earlier times is closed first
@@ -303,10 +304,35 @@ class CorrelationTest {
             assertThat(Metrics.value(scrape, "failure_correlation_strength", "cluster_type", type))
                     .as(type).isBetween(0.0, 1.0);
         }
+        assertThat(promtoolCheck(scrape)).as("promtool check metrics on the correlation families").isEmpty();
+
         clock.set(t0.plus(Duration.ofHours(1)));
         engine.closeQuiet();
         assertThat(Metrics.value(Metrics.scrape(), "failure_correlation_clusters_active", "cluster_type", "upstream"))
-                .isEqualTo(0);
+                .as("closed: back to what was active at later times").isEqualTo(before);
+    }
+
+    /** promtool's complaints about the correlation families of a scrape (its text format 0.0.4). */
+    private static String promtoolCheck(String ignored) throws Exception {
+        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
+                .extract().asString();
+        StringBuilder families = new StringBuilder();
+        for (String line : text.split("\n")) {
+            if (line.contains("failure_correlation_")) {
+                families.append(line).append('\n');
+            }
+        }
+        assertThat(families.toString()).contains("# TYPE failure_correlation_clusters_active gauge")
+                .contains("# TYPE failure_correlation_strength gauge");
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("correlation-metrics", ".txt");
+        java.nio.file.Files.writeString(file, families);
+        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
+                .redirectInput(file.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        java.nio.file.Files.delete(file);
+        return output.trim();
     }
 
     @Test
