@@ -168,6 +168,10 @@ class CorrelationTest {
     }
 
     private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken) {
+        return timeoutFallingBackToBrokenFormat(t0, targetAlwaysBroken, List.of());
+    }
+
+    private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken, List<Payloads> also) {
         clock.set(t0.plus(Duration.ofMinutes(3)));
         String primary = dep("oa");
         String fallback = dep("an");
@@ -190,6 +194,7 @@ class CorrelationTest {
                     .set("trace_id", trace).set("model_parameters", json)
                     .answer("Sure! Here is the data you asked for: city Paris", "stop"));
         }
+        incident.addAll(also);
         ingest(incident);
         String timeout = episodeId(primary);
         JsonPath quality = Api.failures("deployment=" + fallback + "&type=format_non_compliance&since="
@@ -239,6 +244,24 @@ class CorrelationTest {
         double expected = (1 - (0.08 / 14) / 1.0) * 0.8;
         assertThat(((Number) caused.get("confidence")).doubleValue()).isCloseTo(expected, within(1e-3));
         assertThat(c.getDouble("confidence")).isCloseTo(1 - 1 / 16.0, within(1e-6));
+    }
+
+    @Test
+    void a_cascade_that_starts_with_another_providers_outage_is_mixed() {
+        Instant t0 = Instant.parse("2029-03-20T08:00:00Z");
+        String gemini = dep("ge");
+        Cascade cascade = timeoutFallingBackToBrokenFormat(t0, false, List.of(
+                outage("gemini", "gemini-2.0-flash", gemini, t0.minusSeconds(20)),
+                outage("gemini", "gemini-2.0-flash", gemini, t0.plusSeconds(10))));
+        JsonPath c = cascade.cluster();
+        String outage = episodeId(gemini);
+        assertThat(c.getString("type")).isEqualTo("mixed");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(outage, cascade.timeoutEpisode(),
+                cascade.qualityEpisode());
+        assertThat(c.getList("edges.kind")).contains("temporal", "fallback", "caused");
+        assertThat(c.getList("providers")).containsExactly("anthropic", "gemini", "openai");
+        // The gemini outage began first and nothing causal points into it.
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(outage);
     }
 
     @Test
