@@ -117,7 +117,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 return alive;
             }
         });
-        metrics.refresh();
+        if (!changed.isEmpty()) {
+            // Activity alone moves no gauge; the scheduled refresh covers what other replicas changed.
+            metrics.refresh();
+        }
         return changed;
     }
 
@@ -166,10 +169,16 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         }
     }
 
-    /** One episode: its temporal group and its causal links, each joined into one cluster. */
+    /**
+     * One episode: its temporal group and its causal links, each joined into one cluster; returns the clusters whose
+     * members or edges changed. An episode already in an active cluster is not matched in time again: an episode that
+     * starts later within its window finds it from its own side. One that changed without new links only keeps its
+     * clusters active.
+     */
     private Set<UUID> correlate(Connection c, Episode e, Instant now) throws SQLException {
         Set<UUID> clusters = new LinkedHashSet<>();
-        if (PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
+        List<UUID> current = activeClusters(c, List.of(e.id()));
+        if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
             List<Episode> group = temporalGroup(c, e, now);
             if (!group.isEmpty()) {
                 clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
@@ -183,9 +192,16 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 clusters.add(join(c, linked, cause, now));
             }
         }
-        if (clusters.isEmpty()) {
-            // Nothing new links it, but an active cluster it belongs to stays active while it does.
-            clusters.addAll(activeClusters(c, List.of(e.id())));
+        if (clusters.isEmpty() && !current.isEmpty()) {
+            // Nothing new links it, but the active clusters it belongs to stay active while it does.
+            try (PreparedStatement st = c.prepareStatement("update correlation_clusters set"
+                    + " last_seen = greatest(last_seen, ?), last_activity = greatest(last_activity, ?)"
+                    + " where cluster_id = any (?)")) {
+                st.setTimestamp(1, Timestamp.from(e.lastSeen()));
+                st.setTimestamp(2, Timestamp.from(e.lastSeen()));
+                st.setArray(3, c.createArrayOf("uuid", current.toArray()));
+                st.executeUpdate();
+            }
         }
         return clusters;
     }
