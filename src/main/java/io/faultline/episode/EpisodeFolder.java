@@ -10,6 +10,7 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.StartupEvent;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Singleton;
 
 import java.sql.Connection;
@@ -59,9 +60,11 @@ public class EpisodeFolder {
     private final ConcurrentLinkedQueue<Pending> waiting = new ConcurrentLinkedQueue<>();
     private final ReentrantLock folding = new ReentrantLock();
     private final Map<String, Instant> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<EpisodeObserver> observers;
 
     public EpisodeFolder(AgroalDataSource dataSource, EpisodeStore episodes, FailureInbox inbox,
-            MeterRegistry registry) {
+            MeterRegistry registry, Instance<EpisodeObserver> observers) {
+        this.observers = observers.stream().toList();
         this.dataSource = dataSource;
         this.episodes = episodes;
         this.inbox = inbox;
@@ -95,6 +98,7 @@ public class EpisodeFolder {
     public int fold(List<Failure> failures, List<DeploymentSeen> seen) {
         Pending mine = new Pending(failures, seen, new CompletableFuture<>());
         waiting.add(mine);
+        List<EpisodeChange> changes = List.of();
         folding.lock();
         try {
             if (!mine.opened().isDone()) {
@@ -102,11 +106,13 @@ public class EpisodeFolder {
                 for (Pending next; (next = waiting.poll()) != null; ) {
                     group.add(next);
                 }
-                foldGroup(group);
+                changes = foldGroup(group);
             }
         } finally {
             folding.unlock();
         }
+        // The leader of a group tells the observers, after the commit and outside the lock that folds queue for.
+        notifyObservers(changes);
         try {
             return mine.opened().join();
         } catch (CompletionException e) {
@@ -114,9 +120,11 @@ public class EpisodeFolder {
         }
     }
 
-    private void foldGroup(List<Pending> group) {
+    private List<EpisodeChange> foldGroup(List<Pending> group) {
+        List<EpisodeChange> changes = new ArrayList<>();
         try {
             int[] opened = QuarkusTransaction.requiringNew().call(() -> {
+                changes.clear();
                 try (Connection connection = dataSource.getConnection()) {
                     relaxCommit(connection);
                     List<DeploymentSeen> seen = new ArrayList<>();
@@ -132,6 +140,7 @@ public class EpisodeFolder {
                     recordDeployments(connection, seen);
                     int[] counts = new int[group.size()];
                     for (EpisodeChange change : foldClaimed(connection, all)) {
+                        changes.add(change);
                         Integer request = requestOf.get(change.failureId());
                         if (change.opened() && request != null) {
                             counts[request]++;
@@ -143,10 +152,26 @@ public class EpisodeFolder {
             for (int i = 0; i < group.size(); i++) {
                 group.get(i).opened().complete(opened[i]);
             }
+            return changes;
         } catch (RuntimeException e) {
             foldFailures.increment();
             Log.errorf(e, "Folding %d requests failed; their failures stay in the inbox for recovery", group.size());
             group.forEach(p -> p.opened().completeExceptionally(e));
+            return List.of();
+        }
+    }
+
+    private void notifyObservers(List<EpisodeChange> changes) {
+        if (changes.isEmpty()) {
+            return;
+        }
+        for (EpisodeObserver observer : observers) {
+            try {
+                observer.folded(changes);
+            } catch (RuntimeException e) {
+                Log.errorf(e, "%s could not follow %d folded episodes", observer.getClass().getSimpleName(),
+                        changes.size());
+            }
         }
     }
 
@@ -170,17 +195,20 @@ public class EpisodeFolder {
         try {
             int folded;
             do {
+                List<EpisodeChange> changes = new ArrayList<>();
                 folded = QuarkusTransaction.requiringNew().call(() -> {
+                    changes.clear();
                     try (Connection connection = dataSource.getConnection()) {
                         relaxCommit(connection);
                         List<Failure> stranded = inbox.stranded(connection, STRANDED_AFTER, 1000);
                         if (!stranded.isEmpty()) {
                             inbox.remove(connection, stranded.stream().map(Failure::failureId).toList());
-                            episodes.record(connection, stranded);
+                            changes.addAll(episodes.record(connection, stranded));
                         }
                         return stranded.size();
                     }
                 });
+                notifyObservers(changes);
                 recovered.increment(folded);
                 if (folded > 0) {
                     Log.infof("Recovered %d stranded failures from the inbox", folded);

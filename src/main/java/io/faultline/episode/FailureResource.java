@@ -1,5 +1,6 @@
 package io.faultline.episode;
 
+import io.faultline.correlate.CorrelationQuery;
 import io.faultline.web.ApiProblem;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -24,9 +25,11 @@ import java.util.UUID;
 public class FailureResource {
 
     private final FailureQuery query;
+    private final CorrelationQuery correlations;
 
-    public FailureResource(FailureQuery query) {
+    public FailureResource(FailureQuery query, CorrelationQuery correlations) {
         this.query = query;
+        this.correlations = correlations;
     }
 
     @GET
@@ -47,7 +50,7 @@ public class FailureResource {
 
     @GET
     @Path("/{failureId}")
-    @Operation(summary = "One failure episode")
+    @Operation(summary = "One failure episode, with the correlation clusters it belongs to")
     public FailureView get(@RestPath String failureId) {
         UUID id;
         try {
@@ -55,6 +58,7 @@ public class FailureResource {
         } catch (IllegalArgumentException e) {
             throw ApiProblem.badRequest("failureId", "failureId must be a UUID");
         }
-        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No failure " + id));
+        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No failure " + id))
+                .withClusters(correlations.clustersOf(id));
     }
 }

@@ -1,0 +1,67 @@
+package io.faultline.correlate;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.Set;
+
+/** How failure episodes are linked into incidents (README: "Correlation"). */
+@ConfigMapping(prefix = "faultline.correlate")
+public interface CorrelateConfig {
+
+    /** Correlate after every fold. Off, the engine still answers the API and can be called directly. */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** Episodes whose onsets lie within this gap of each other are temporal candidates. */
+    @WithDefault("5m")
+    Duration window();
+
+    /** A cluster with no member activity for this long is closed (it stays queryable). */
+    @WithDefault("15m")
+    Duration quietPeriod();
+
+    /** How often the close job looks for quiet clusters. */
+    @WithDefault("60s")
+    String closeEvery();
+
+    /** How often the metrics are re-read from the database even when this replica correlated nothing. */
+    @WithDefault("15s")
+    String metricsEvery();
+
+    /** A temporal group opens an upstream cluster only at or above this confidence. */
+    @WithDefault("0.4")
+    double minConfidence();
+
+    /** Provider failure types that can signal a shared upstream problem (request-driven ones are left out). */
+    @WithDefault("outage,overloaded,timeout,rate_limit,malformed_response")
+    Set<String> temporalTypes();
+
+    /** Failure types that a fallback to a weaker target can cause. */
+    @WithDefault("hallucination,low_faithfulness,format_non_compliance,language_drift")
+    Set<String> qualityTypes();
+
+    /** History used to estimate each fingerprint's episode rate (chance co-occurrence). */
+    @WithDefault("7d")
+    Duration baseRateLookback();
+
+    /** The fallback target's own quality rate is measured over this span before the provider episode began. */
+    @WithDefault("1h")
+    Duration baselineWindow();
+
+    /** Prior quality-failure rate of a target with little baseline traffic, weighted as this many calls. */
+    @WithDefault("0.02")
+    double qualityPriorRate();
+
+    @WithDefault("4")
+    double qualityPriorWeight();
+
+    /** At most this many temporal candidates per episode (bounds the work on a fleet-wide outage). */
+    @WithDefault("50")
+    int maxCandidates();
+
+    /** At most this many of an episode's most recent failed calls are followed through their traces. */
+    @WithDefault("200")
+    int maxTracedCalls();
+}

@@ -1,0 +1,74 @@
+package io.faultline.correlate;
+
+import io.agroal.api.AgroalDataSource;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code failure_correlation_clusters_active{cluster_type}} and {@code failure_correlation_strength{cluster_type}}
+ * (the strongest active cluster's strength, 0 when there is none), read from the database after every correlation
+ * step and every few seconds, so that every replica reports the same shared graph.
+ */
+@Singleton
+public class CorrelationMetrics {
+
+    static final List<String> TYPES = List.of("upstream", "cascade", "mixed");
+
+    private final AgroalDataSource dataSource;
+    private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> strength = new ConcurrentHashMap<>();
+
+    public CorrelationMetrics(AgroalDataSource dataSource, MeterRegistry registry) {
+        this.dataSource = dataSource;
+        for (String type : TYPES) {
+            AtomicLong count = new AtomicLong(Double.doubleToLongBits(0));
+            AtomicLong strongest = new AtomicLong(Double.doubleToLongBits(0));
+            active.put(type, count);
+            strength.put(type, strongest);
+            Gauge.builder("failure.correlation.clusters.active", count, v -> Double.longBitsToDouble(v.get())).tag("cluster_type", type)
+                    .description("Active correlation clusters (incidents) by type").strongReference(true)
+                    .register(registry);
+            Gauge.builder("failure.correlation.strength", strongest, v -> Double.longBitsToDouble(v.get())).tag("cluster_type", type)
+                    .description("Strength (noisy-or of edge confidences) of the strongest active cluster by type")
+                    .strongReference(true).register(registry);
+        }
+    }
+
+    /** Re-reads the gauges from the database; a failure leaves the last values and is logged. */
+    public void refresh() {
+        Map<String, double[]> read = new java.util.HashMap<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select type,"
+                + " count(*), max(strength) from correlation_clusters where status = 'active' group by type")) {
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    read.put(rs.getString(1), new double[] {rs.getLong(2), rs.getDouble(3)});
+                }
+            }
+        } catch (SQLException | RuntimeException e) {
+            Log.warnf(e, "Could not read the correlation gauges; they keep their last values");
+            return;
+        }
+        for (String type : TYPES) {
+            double[] values = read.getOrDefault(type, new double[] {0, 0});
+            active.get(type).set(Double.doubleToLongBits(values[0]));
+            strength.get(type).set(Double.doubleToLongBits(values[1]));
+        }
+    }
+
+    @Scheduled(every = "{faultline.correlate.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        refresh();
+    }
+}

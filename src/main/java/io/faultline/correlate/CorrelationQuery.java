@@ -1,0 +1,171 @@
+package io.faultline.correlate;
+
+import io.faultline.episode.FailureEvent;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
+import io.quarkus.panache.common.Parameters;
+import io.quarkus.panache.common.Sort;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.transaction.Transactional;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/** Filtered, cursor-paged reads of correlation clusters, most recently active first. */
+@ApplicationScoped
+public class CorrelationQuery {
+
+    private static final Set<String> STATUSES = Set.of("active", "closed", "all");
+    private static final Set<String> TYPES = Set.of("upstream", "cascade", "mixed");
+
+    /** One page; {@code nextCursor} is null on the last page. */
+    public record Page(List<CorrelationView> items, String nextCursor) {
+    }
+
+    /** Parsed, validated filters; every value names its parameter when it is wrong. */
+    public record Filter(String status, String type, Instant since, Double minConfidence) {
+
+        public static Filter parse(String status, String type, String since, String minConfidence) {
+            String s = status == null ? "active" : status.toLowerCase(Locale.ROOT);
+            if (!STATUSES.contains(s)) {
+                throw ApiProblem.badRequest("status", "status must be one of active, closed, all");
+            }
+            String t = type == null ? null : type.toLowerCase(Locale.ROOT);
+            if (t != null && !TYPES.contains(t)) {
+                throw ApiProblem.badRequest("type", "type must be one of upstream, cascade, mixed");
+            }
+            Double min = null;
+            if (minConfidence != null) {
+                try {
+                    min = Double.parseDouble(minConfidence);
+                } catch (NumberFormatException e) {
+                    min = Double.NaN;
+                }
+                if (!(min >= 0 && min <= 1)) {
+                    throw ApiProblem.badRequest("minConfidence", "minConfidence must be a number from 0 to 1");
+                }
+            }
+            return new Filter(s, t, Params.instant("since", since), min);
+        }
+    }
+
+    @Transactional
+    public Page list(Filter filter, String cursor, int limit) {
+        StringBuilder where = new StringBuilder("1 = 1");
+        Parameters params = new Parameters();
+        if (!"all".equals(filter.status())) {
+            where.append(" and status = :status");
+            params.and("status", filter.status());
+        }
+        if (filter.type() != null) {
+            where.append(" and type = :type");
+            params.and("type", filter.type());
+        }
+        if (filter.since() != null) {
+            where.append(" and lastSeen >= :since");
+            params.and("since", filter.since());
+        }
+        if (filter.minConfidence() != null) {
+            where.append(" and confidence >= :min");
+            params.and("min", filter.minConfidence());
+        }
+        Cursor after = Cursor.decode(cursor);
+        if (after != null) {
+            where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and clusterId < :cId))");
+            params.and("cLast", after.lastSeen()).and("cId", after.clusterId());
+        }
+        List<CorrelationCluster> rows = CorrelationCluster.<CorrelationCluster>find(where.toString(),
+                Sort.descending("lastSeen", "clusterId"), params).page(0, limit + 1).list();
+        List<CorrelationCluster> page = rows.subList(0, Math.min(rows.size(), limit));
+        String next = rows.size() > limit
+                ? new Cursor(page.get(limit - 1).lastSeen, page.get(limit - 1).clusterId).encode()
+                : null;
+        return new Page(views(page), next);
+    }
+
+    @Transactional
+    public Optional<CorrelationView> byId(UUID id) {
+        return CorrelationCluster.<CorrelationCluster>findByIdOptional(id).map(c -> views(List.of(c)).get(0));
+    }
+
+    /** The clusters an episode belongs to, newest first. */
+    @Transactional
+    public List<UUID> clustersOf(UUID failureId) {
+        return CorrelationCluster.containing(failureId);
+    }
+
+    private static List<CorrelationView> views(List<CorrelationCluster> clusters) {
+        if (clusters.isEmpty()) {
+            return List.of();
+        }
+        List<UUID> ids = clusters.stream().map(c -> c.clusterId).toList();
+        Map<UUID, List<CorrelationView.Node>> nodes = new HashMap<>();
+        @SuppressWarnings("unchecked")
+        List<Object[]> members = FailureEvent.getEntityManager().createNativeQuery("select m.cluster_id,"
+                + " e.failure_id, e.category, e.type, e.provider, e.deployment, e.severity, e.first_seen, e.last_seen"
+                + " from correlation_members m join failure_events e on e.failure_id = m.failure_id"
+                + " where m.cluster_id in (?1) order by e.first_seen, e.failure_id").setParameter(1, ids)
+                .getResultList();
+        for (Object[] r : members) {
+            nodes.computeIfAbsent((UUID) r[0], k -> new ArrayList<>()).add(new CorrelationView.Node((UUID) r[1],
+                    (String) r[2], (String) r[3], (String) r[4], (String) r[5], (String) r[6], instant(r[7]),
+                    instant(r[8])));
+        }
+        Map<UUID, List<CorrelationView.Edge>> edges = new HashMap<>();
+        for (CorrelationEdge e : CorrelationEdge.ofClusters(ids)) {
+            edges.computeIfAbsent(e.clusterId, k -> new ArrayList<>()).add(new CorrelationView.Edge(e.fromFailureId,
+                    e.toFailureId, e.kind, e.confidence, e.evidence));
+        }
+        List<CorrelationView> views = new ArrayList<>(clusters.size());
+        for (CorrelationCluster c : clusters) {
+            views.add(new CorrelationView(c.clusterId, c.type, c.status, c.strength, c.confidence, c.providers,
+                    c.rootFailureId == null ? null : new CorrelationView.RootCandidate(c.rootFailureId, c.rootReason),
+                    c.firstSeen, c.lastSeen, c.closedAt, c.evidence, nodes.getOrDefault(c.clusterId, List.of()),
+                    edges.getOrDefault(c.clusterId, List.of())));
+        }
+        return views;
+    }
+
+    private static Instant instant(Object value) {
+        if (value instanceof Instant i) {
+            return i;
+        }
+        if (value instanceof java.sql.Timestamp t) {
+            return t.toInstant();
+        }
+        if (value instanceof java.time.OffsetDateTime o) {
+            return o.toInstant();
+        }
+        throw new IllegalStateException("unexpected timestamp type " + value.getClass().getSimpleName());
+    }
+
+    /** Keyset position: (lastSeen, clusterId) of the last item of the previous page. */
+    record Cursor(Instant lastSeen, UUID clusterId) {
+
+        String encode() {
+            return Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString((lastSeen + "|" + clusterId).getBytes(StandardCharsets.UTF_8));
+        }
+
+        static Cursor decode(String cursor) {
+            if (cursor == null || cursor.isBlank()) {
+                return null;
+            }
+            try {
+                String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|");
+                return new Cursor(Instant.parse(parts[0]), UUID.fromString(parts[1]));
+            } catch (RuntimeException e) {
+                throw ApiProblem.badRequest("cursor", "cursor is not one this API issued; start without it");
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package io.faultline.correlate;
+
+import io.faultline.web.ApiProblem;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestQuery;
+
+import java.util.UUID;
+
+/** Read access to the correlation graph: incidents (clusters) with their episodes and edges. */
+@Path("/api/v1/failures/correlations")
+@Tag(name = "failures")
+@Produces(MediaType.APPLICATION_JSON)
+public class CorrelationResource {
+
+    private final CorrelationQuery query;
+
+    public CorrelationResource(CorrelationQuery query) {
+        this.query = query;
+    }
+
+    @GET
+    @Operation(summary = "List correlation clusters, most recently active first")
+    public CorrelationQuery.Page list(@RestQuery String status, @RestQuery String type, @RestQuery String since,
+            @RestQuery String minConfidence, @RestQuery String cursor,
+            @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
+        return query.list(CorrelationQuery.Filter.parse(status, type, since, minConfidence), cursor, limit);
+    }
+
+    @GET
+    @Path("/{clusterId}")
+    @Operation(summary = "One correlation cluster")
+    public CorrelationView get(@RestPath String clusterId) {
+        UUID id;
+        try {
+            id = UUID.fromString(clusterId);
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest("clusterId", "clusterId must be a UUID");
+        }
+        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No correlation cluster " + id));
+    }
+}

@@ -1,0 +1,771 @@
+package io.faultline.correlate;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.agroal.api.AgroalDataSource;
+import io.faultline.episode.EpisodeObserver;
+import io.faultline.episode.EpisodeStore.EpisodeChange;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
+
+/**
+ * Links failure episodes into incidents after every fold: temporal edges between episodes on different providers
+ * that start within one window (a shared upstream), and causal edges along LiteLLM traces (a failing deployment's
+ * requests falling back to another one, and the quality failures that fallback caused). Each step reads index-backed
+ * windows only. Clusters are kept incrementally (union of linked episodes) and closed by a job after a quiet period.
+ */
+@Singleton
+public class FailureCorrelationEngine implements EpisodeObserver {
+
+    /**
+     * Every correlation and close step holds this transaction-level advisory lock, so that two replicas folding two
+     * episodes of one incident at once never open two clusters for it. One key rather than one per time bucket: a
+     * causal edge can join episodes whose onsets are further apart than any bucket, and merges touch arbitrary
+     * clusters; a step is a handful of index lookups, so the serialisation costs little.
+     */
+    static final long LOCK_KEY = 0x466C_436F_7272_0001L;
+
+    private static final String PROVIDER = "PROVIDER";
+    private static final String QUALITY = "QUALITY";
+
+    private final AgroalDataSource dataSource;
+    private final CorrelateConfig config;
+    private final Clock clock;
+    private final ObjectMapper json;
+    private final CorrelationMetrics metrics;
+    private final Counter failures;
+
+    public FailureCorrelationEngine(AgroalDataSource dataSource, CorrelateConfig config, Clock clock, ObjectMapper json,
+            CorrelationMetrics metrics, MeterRegistry registry) {
+        this.dataSource = dataSource;
+        this.config = config;
+        this.clock = clock;
+        this.json = json;
+        this.metrics = metrics;
+        this.failures = Counter.builder("faultline.correlate.failures")
+                .description("Correlation steps that failed; the episodes are correlated again on their next change")
+                .register(registry);
+    }
+
+    /** An episode as the engine reads it. */
+    record Episode(UUID id, String fingerprint, String category, String type, String provider, String deployment,
+            Instant firstSeen, Instant lastSeen) {
+    }
+
+    @Override
+    public void folded(List<EpisodeChange> changes) {
+        if (!config.enabled()) {
+            return;
+        }
+        try {
+            correlateFailures(changes.stream().map(EpisodeChange::failureId).distinct().toList());
+        } catch (RuntimeException e) {
+            failures.increment();
+            Log.errorf(e, "Correlating %d episodes failed; they are correlated again when they next change",
+                    changes.size());
+        }
+    }
+
+    /**
+     * Correlates new or updated episodes: attaches each to the active cluster of what it is linked to, or opens one,
+     * merging clusters that it joins. Returns the clusters that changed.
+     */
+    public Set<UUID> correlateFailures(Collection<UUID> episodeIds) {
+        if (episodeIds.isEmpty()) {
+            return Set.of();
+        }
+        Set<UUID> changed = QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                lock(c);
+                Instant now = clock.instant();
+                Set<UUID> clusters = new LinkedHashSet<>();
+                for (Episode e : load(c, episodeIds)) {
+                    clusters.addAll(correlate(c, e, now));
+                }
+                Set<UUID> alive = new LinkedHashSet<>();
+                for (UUID cluster : clusters) {
+                    if (summarise(c, cluster)) {
+                        alive.add(cluster);
+                    }
+                }
+                return alive;
+            }
+        });
+        if (!changed.isEmpty()) {
+            // Activity alone moves no gauge; the scheduled refresh covers what other replicas changed.
+            metrics.refresh();
+        }
+        return changed;
+    }
+
+    /** Closes the active clusters without member activity for the quiet period; returns their ids. */
+    public List<UUID> closeQuiet() {
+        List<UUID> closed = QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                lock(c);
+                Instant now = clock.instant();
+                List<UUID> ids = new ArrayList<>();
+                try (PreparedStatement st = c.prepareStatement("update correlation_clusters set status = 'closed',"
+                        + " closed_at = ? where status = 'active' and last_activity < ? returning cluster_id")) {
+                    st.setTimestamp(1, Timestamp.from(now));
+                    st.setTimestamp(2, Timestamp.from(now.minus(config.quietPeriod())));
+                    try (ResultSet rs = st.executeQuery()) {
+                        while (rs.next()) {
+                            ids.add(rs.getObject(1, UUID.class));
+                        }
+                    }
+                }
+                return ids;
+            }
+        });
+        metrics.refresh();
+        return closed;
+    }
+
+    @Scheduled(every = "{faultline.correlate.close-every}", delayed = "{faultline.correlate.close-every}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void closeTick() {
+        try {
+            List<UUID> closed = closeQuiet();
+            if (!closed.isEmpty()) {
+                Log.infof("Closed %d quiet correlation clusters", closed.size());
+            }
+        } catch (RuntimeException e) {
+            failures.increment();
+            Log.errorf(e, "Closing quiet correlation clusters failed; the job runs again");
+        }
+    }
+
+    private static void lock(Connection c) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
+            st.setLong(1, LOCK_KEY);
+            st.execute();
+        }
+    }
+
+    /**
+     * One episode: its temporal group and its causal links, each joined into one cluster; returns the clusters whose
+     * members or edges changed. An episode already in an active cluster is not matched in time again: an episode that
+     * starts later within its window finds it from its own side. One that changed without new links only keeps its
+     * clusters active.
+     */
+    private Set<UUID> correlate(Connection c, Episode e, Instant now) throws SQLException {
+        Set<UUID> clusters = new LinkedHashSet<>();
+        List<UUID> current = activeClusters(c, List.of(e.id()));
+        if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
+            List<Episode> group = temporalGroup(c, e, now);
+            if (!group.isEmpty()) {
+                clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
+            }
+        }
+        List<Episode> causes = PROVIDER.equals(e.category()) ? List.of(e)
+                : config.qualityTypes().contains(e.type()) ? providerEpisodesSharingTraces(c, e) : List.of();
+        for (Episode cause : causes) {
+            List<UUID> linked = linkCausal(c, cause, now);
+            if (!linked.isEmpty()) {
+                clusters.add(join(c, linked, cause, now));
+            }
+        }
+        if (clusters.isEmpty() && !current.isEmpty()) {
+            // Nothing new links it, but the active clusters it belongs to stay active while it does.
+            try (PreparedStatement st = c.prepareStatement("update correlation_clusters set"
+                    + " last_seen = greatest(last_seen, ?), last_activity = greatest(last_activity, ?)"
+                    + " where cluster_id = any (?)")) {
+                st.setTimestamp(1, Timestamp.from(e.lastSeen()));
+                st.setTimestamp(2, Timestamp.from(e.lastSeen()));
+                st.setArray(3, c.createArrayOf("uuid", current.toArray()));
+                st.executeUpdate();
+            }
+        }
+        return clusters;
+    }
+
+    // ---- temporal ---------------------------------------------------------------------------------------------
+
+    /**
+     * The episode and the provider episodes that started within the window of it, when they form or extend an
+     * incident: some of them already belong to an active cluster, or together they span two or more providers with
+     * a confidence at or above the threshold. Empty otherwise. Writes the temporal edges of the episode.
+     */
+    private List<Episode> temporalGroup(Connection c, Episode e, Instant now) throws SQLException {
+        List<Episode> candidates = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select " + COLUMNS + " from failure_events"
+                + " where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER' and type = any (?)"
+                + " order by first_seen, failure_id limit ?")) {
+            st.setTimestamp(1, Timestamp.from(e.firstSeen().minus(config.window())));
+            st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(config.window())));
+            st.setObject(3, e.id());
+            st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
+            st.setInt(5, config.maxCandidates());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    candidates.add(episode(rs));
+                }
+            }
+        }
+        if (candidates.isEmpty()) {
+            return List.of();
+        }
+        List<Episode> group = new ArrayList<>(candidates.size() + 1);
+        group.add(e);
+        group.addAll(candidates);
+        boolean extendsCluster = !activeClusters(c, group.stream().map(Episode::id).toList()).isEmpty();
+        if (!extendsCluster) {
+            if (group.stream().map(Episode::provider).distinct().count() < 2) {
+                return List.of();
+            }
+            Confidence.Scored scored = Confidence.temporal(onsets(c, group), config.window(),
+                    config.baseRateLookback());
+            if (scored.confidence() < config.minConfidence()) {
+                return List.of();
+            }
+        }
+        Map<String, Long> prior = new HashMap<>();
+        for (Episode other : candidates) {
+            Episode from = earlier(e, other);
+            Episode to = from == e ? other : e;
+            Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
+                    config.window(), config.baseRateLookback());
+            upsertEdge(c, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
+                    scored.evidence(), now);
+        }
+        return group;
+    }
+
+    private static Episode earlier(Episode a, Episode b) {
+        int byTime = a.firstSeen().compareTo(b.firstSeen());
+        return byTime < 0 || (byTime == 0 && a.id().compareTo(b.id()) < 0) ? a : b;
+    }
+
+    private List<Confidence.Onset> onsets(Connection c, Collection<Episode> episodes) throws SQLException {
+        Map<String, Long> prior = new HashMap<>();
+        List<Confidence.Onset> onsets = new ArrayList<>();
+        for (Episode e : episodes) {
+            onsets.add(onset(c, e, prior));
+        }
+        return onsets;
+    }
+
+    /** The episode's onset with its fingerprint's episode count over the lookback before it (not counting itself). */
+    private Confidence.Onset onset(Connection c, Episode e, Map<String, Long> cache) throws SQLException {
+        Long n = cache.get(e.fingerprint());
+        if (n == null) {
+            try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
+                    + " and first_seen >= ? and first_seen < ?")) {
+                st.setString(1, e.fingerprint());
+                st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(config.baseRateLookback())));
+                st.setTimestamp(3, Timestamp.from(e.firstSeen().minus(config.window())));
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    n = rs.getLong(1);
+                }
+            }
+            cache.put(e.fingerprint(), n);
+        }
+        return new Confidence.Onset(e.provider(), e.deployment(), e.fingerprint(), e.firstSeen(), n);
+    }
+
+    // ---- causal -----------------------------------------------------------------------------------------------
+
+    /** A call that followed one of the provider episode's failed calls in the same trace, on another target. */
+    private record FallbackCall(String callId, String traceId, String provider, String model, String deployment,
+            boolean success, long lagMs) {
+    }
+
+    /**
+     * Follows the provider episode's most recent failed calls through their traces to the calls that came after
+     * them on another deployment or model, and writes a fallback edge per target (to the target's episode with the
+     * most of those calls, else to the deployment named in the evidence) and a caused edge to each quality episode
+     * on that fallback traffic. Returns the episode and the episodes it links to, or empty when it links to none.
+     */
+    private List<UUID> linkCausal(Connection c, Episode p, Instant now) throws SQLException {
+        List<FallbackCall> calls = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("with failed as (select l.call_id, l.trace_id, l.started_at,"
+                + " l.deployment, l.model from failure_event_calls f join llm_calls l on l.call_id = f.call_id"
+                + " and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
+                + " where f.failure_id = ? and l.trace_id is not null order by f.seen_at desc limit ?)"
+                + " select distinct on (n.call_id) n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
+                + " n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
+                + " from failed join llm_calls n on n.trace_id = failed.trace_id and n.call_id <> failed.call_id"
+                + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
+                + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
+                + " order by n.call_id, n.started_at")) {
+            st.setObject(1, p.id());
+            st.setInt(2, config.maxTracedCalls());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    calls.add(new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                            rs.getString(5), rs.getBoolean(6), rs.getLong(7)));
+                }
+            }
+        }
+        if (calls.isEmpty()) {
+            return List.of();
+        }
+        Map<String, List<Episode>> episodesOfCall = episodesOfCalls(c, calls, p.id());
+        Map<String, List<FallbackCall>> byTarget = new TreeMap<>();
+        for (FallbackCall call : calls) {
+            byTarget.computeIfAbsent(call.provider() + "/" + call.deployment(), k -> new ArrayList<>()).add(call);
+        }
+        Set<UUID> linked = new LinkedHashSet<>();
+        for (List<FallbackCall> target : byTarget.values()) {
+            FallbackCall any = target.get(0);
+            Map<UUID, List<FallbackCall>> callsOfEpisode = new HashMap<>();
+            Map<UUID, Episode> episodes = new HashMap<>();
+            for (FallbackCall call : target) {
+                for (Episode q : episodesOfCall.getOrDefault(call.callId(), List.of())) {
+                    episodes.put(q.id(), q);
+                    callsOfEpisode.computeIfAbsent(q.id(), k -> new ArrayList<>()).add(call);
+                }
+            }
+            UUID main = callsOfEpisode.entrySet().stream()
+                    .max(Comparator.<Map.Entry<UUID, List<FallbackCall>>>comparingInt(en -> en.getValue().size())
+                            .thenComparing(Map.Entry::getKey, Comparator.reverseOrder()))
+                    .map(Map.Entry::getKey).orElse(null);
+            long traces = target.stream().map(FallbackCall::traceId).distinct().count();
+            Map<String, Object> evidence = new LinkedHashMap<>();
+            evidence.put("target_provider", any.provider());
+            evidence.put("target_model", any.model());
+            evidence.put("target_deployment", any.deployment());
+            evidence.put("shared_traces", traces);
+            evidence.put("fallback_calls", target.size());
+            evidence.put("fallback_failed", target.stream().filter(f -> !f.success()).count());
+            evidence.put("lag_ms_median", median(target));
+            evidence.put("traced_calls_limit", config.maxTracedCalls());
+            evidence.put("formula", "1 - 0.5^shared_traces");
+            String to = main != null ? main.toString() : "deployment:" + any.provider() + "/" + any.deployment();
+            upsertEdge(c, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence,
+                    now);
+            if (main != null) {
+                linked.add(main);
+            }
+            long answered = target.stream().filter(FallbackCall::success).count();
+            for (Map.Entry<UUID, List<FallbackCall>> entry : callsOfEpisode.entrySet()) {
+                Episode q = episodes.get(entry.getKey());
+                if (!QUALITY.equals(q.category()) || !config.qualityTypes().contains(q.type())) {
+                    continue;
+                }
+                List<FallbackCall> hit = entry.getValue();
+                long[] base = baseline(c, q, p.firstSeen());
+                Confidence.Scored scored = Confidence.caused(Math.max(answered, hit.size()), hit.size(), base[0],
+                        base[1], config.qualityPriorRate(), config.qualityPriorWeight());
+                Map<String, Object> caused = new LinkedHashMap<>();
+                caused.put("via", "fallback");
+                caused.put("target_provider", q.provider());
+                caused.put("target_deployment", q.deployment());
+                caused.put("quality_type", q.type());
+                caused.put("shared_traces", hit.stream().map(FallbackCall::traceId).distinct().count());
+                caused.put("lag_ms_median", median(hit));
+                caused.put("baseline_from", p.firstSeen().minus(config.baselineWindow()).toString());
+                caused.put("baseline_until", p.firstSeen().toString());
+                caused.putAll(scored.evidence());
+                upsertEdge(c, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused,
+                        now);
+                linked.add(q.id());
+            }
+        }
+        if (linked.isEmpty()) {
+            return List.of();
+        }
+        List<UUID> group = new ArrayList<>();
+        group.add(p.id());
+        group.addAll(linked);
+        return group;
+    }
+
+    /** The target's own answered calls and the calls of its quality episodes of that type before the cause began. */
+    private long[] baseline(Connection c, Episode q, Instant until) throws SQLException {
+        Instant from = until.minus(config.baselineWindow());
+        long calls;
+        try (PreparedStatement st = c.prepareStatement("select count(*) from llm_calls where deployment = ?"
+                + " and provider = ? and success and started_at >= ? and started_at < ?")) {
+            st.setString(1, q.deployment());
+            st.setString(2, q.provider());
+            st.setTimestamp(3, Timestamp.from(from));
+            st.setTimestamp(4, Timestamp.from(until));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                calls = rs.getLong(1);
+            }
+        }
+        long failed;
+        try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events e join failure_event_calls"
+                + " f on f.failure_id = e.failure_id where e.provider = ? and e.category = 'QUALITY' and e.type = ?"
+                + " and e.deployment = ? and e.last_seen >= ? and f.seen_at >= ? and f.seen_at < ?")) {
+            st.setString(1, q.provider());
+            st.setString(2, q.type());
+            st.setString(3, q.deployment());
+            st.setTimestamp(4, Timestamp.from(from));
+            st.setTimestamp(5, Timestamp.from(from));
+            st.setTimestamp(6, Timestamp.from(until));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                failed = rs.getLong(1);
+            }
+        }
+        return new long[] {calls, Math.min(calls, failed)};
+    }
+
+    private Map<String, List<Episode>> episodesOfCalls(Connection c, List<FallbackCall> calls, UUID except)
+            throws SQLException {
+        Map<String, List<Episode>> byCall = new HashMap<>();
+        try (PreparedStatement st = c.prepareStatement("select f.call_id, " + prefixed("e") + " from failure_event_calls"
+                + " f join failure_events e on e.failure_id = f.failure_id where f.call_id = any (?)"
+                + " and e.failure_id <> ?")) {
+            st.setArray(1, c.createArrayOf("text", calls.stream().map(FallbackCall::callId).distinct().toArray()));
+            st.setObject(2, except);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    byCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 1));
+                }
+            }
+        }
+        return byCall;
+    }
+
+    /** Provider episodes whose failed calls were followed, in the same trace, by one of this episode's calls. */
+    private List<Episode> providerEpisodesSharingTraces(Connection c, Episode q) throws SQLException {
+        List<Episode> causes = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("with mine as (select l.trace_id, l.started_at"
+                + " from failure_event_calls f join llm_calls l on l.call_id = f.call_id and l.started_at <= f.seen_at"
+                + " and l.started_at >= f.seen_at - interval '1 day' where f.failure_id = ? and l.trace_id is not null"
+                + " order by f.seen_at desc limit ?)"
+                + " select distinct " + prefixed("e") + " from mine join llm_calls p on p.trace_id = mine.trace_id"
+                + " and p.started_at <= mine.started_at and p.started_at >= mine.started_at - interval '1 hour'"
+                + " and not p.success join failure_event_calls fp on fp.call_id = p.call_id"
+                + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'")) {
+            st.setObject(1, q.id());
+            st.setInt(2, config.maxTracedCalls());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    causes.add(episode(rs));
+                }
+            }
+        }
+        causes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
+        return causes;
+    }
+
+    private static long median(List<FallbackCall> calls) {
+        long[] lags = calls.stream().mapToLong(FallbackCall::lagMs).sorted().toArray();
+        return lags.length == 0 ? 0 : lags[lags.length / 2];
+    }
+
+    // ---- clusters ---------------------------------------------------------------------------------------------
+
+    /**
+     * Puts the linked episodes into one active cluster: the oldest active cluster any of them is in, absorbing the
+     * others (their members and edges move, the absorbed rows go), or a new one.
+     */
+    private UUID join(Connection c, List<UUID> group, Episode anchor, Instant now) throws SQLException {
+        List<UUID> active = activeClusters(c, group);
+        UUID target;
+        if (active.isEmpty()) {
+            target = UUID.randomUUID();
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type, status,"
+                    + " strength, confidence, providers, evidence, first_seen, last_seen, last_activity, opened_at)"
+                    + " values (?, 'upstream', 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ?)")) {
+                st.setObject(1, target);
+                st.setTimestamp(2, Timestamp.from(anchor.firstSeen()));
+                st.setTimestamp(3, Timestamp.from(anchor.lastSeen()));
+                st.setTimestamp(4, Timestamp.from(anchor.lastSeen()));
+                st.setTimestamp(5, Timestamp.from(now));
+                st.executeUpdate();
+            }
+        } else {
+            target = active.get(0);
+            for (UUID absorbed : active.subList(1, active.size())) {
+                merge(c, absorbed, target);
+            }
+        }
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
+                + " joined_at) values (?, ?, ?) on conflict do nothing")) {
+            for (UUID id : new LinkedHashSet<>(group)) {
+                st.setObject(1, target);
+                st.setObject(2, id);
+                st.setTimestamp(3, Timestamp.from(now));
+                st.addBatch();
+            }
+            st.executeBatch();
+        }
+        return target;
+    }
+
+    private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
+        try (PreparedStatement members = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
+                + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
+                + " on conflict do nothing");
+                PreparedStatement edges = c.prepareStatement(
+                        "update correlation_edges set cluster_id = ? where cluster_id = ?");
+                PreparedStatement drop = c.prepareStatement(
+                        "delete from correlation_clusters where cluster_id = ?")) {
+            members.setObject(1, into);
+            members.setObject(2, absorbed);
+            members.executeUpdate();
+            edges.setObject(1, into);
+            edges.setObject(2, absorbed);
+            edges.executeUpdate();
+            drop.setObject(1, absorbed);
+            drop.executeUpdate();
+        }
+    }
+
+    /** The active clusters any of these episodes belongs to, oldest first. */
+    private static List<UUID> activeClusters(Connection c, List<UUID> episodes) throws SQLException {
+        List<UUID> clusters = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select k.cluster_id from correlation_clusters k"
+                + " where k.status = 'active' and k.cluster_id in (select m.cluster_id from correlation_members m"
+                + " where m.failure_id = any (?)) order by k.opened_at, k.cluster_id")) {
+            st.setArray(1, c.createArrayOf("uuid", episodes.toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    clusters.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return clusters;
+    }
+
+    private record EdgeRow(UUID from, UUID to, String kind, double confidence, Map<String, Object> evidence) {
+    }
+
+    /**
+     * Recomputes a cluster from its members and edges: type, confidence, strength, providers, time span and root
+     * candidate. Returns false when the cluster no longer exists (absorbed by a merge).
+     */
+    private boolean summarise(Connection c, UUID cluster) throws SQLException {
+        List<Episode> members = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select " + prefixed("e") + " from correlation_members m"
+                + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
+                + " order by e.first_seen, e.failure_id")) {
+            st.setObject(1, cluster);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    members.add(episode(rs));
+                }
+            }
+        }
+        if (members.isEmpty()) {
+            return false;
+        }
+        Array ids = new Array(c, members.stream().map(Episode::id).toArray());
+        try (PreparedStatement st = c.prepareStatement("update correlation_edges set cluster_id = ?"
+                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))")) {
+            st.setObject(1, cluster);
+            st.setArray(2, ids.sql());
+            st.setArray(3, ids.sql());
+            st.executeUpdate();
+        }
+        List<EdgeRow> edges = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select from_failure_id, to_failure_id, kind, confidence,"
+                + " evidence::text from correlation_edges where cluster_id = ? order by edge_id")) {
+            st.setObject(1, cluster);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
+                            rs.getDouble(4), fromJson(rs.getString(5))));
+                }
+            }
+        }
+        Map<UUID, Episode> byId = new LinkedHashMap<>();
+        members.forEach(m -> byId.put(m.id(), m));
+        Set<UUID> temporalNodes = new LinkedHashSet<>();
+        double causal = 0;
+        boolean hasTemporal = false;
+        boolean hasCausal = false;
+        for (EdgeRow edge : edges) {
+            if ("temporal".equals(edge.kind())) {
+                hasTemporal = true;
+                temporalNodes.add(edge.from());
+                temporalNodes.add(edge.to());
+            } else {
+                hasCausal = true;
+                causal = Math.max(causal, edge.confidence());
+            }
+        }
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        double temporal = 0;
+        List<Episode> temporalMembers = temporalNodes.stream().map(byId::get).filter(java.util.Objects::nonNull)
+                .toList();
+        if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
+            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers), config.window(),
+                    config.baseRateLookback());
+            temporal = scored.confidence();
+            evidence.put("temporal", scored.evidence());
+            evidence.put("temporal_confidence", Confidence.round(temporal));
+        }
+        if (hasCausal) {
+            evidence.put("causal_confidence", Confidence.round(causal));
+        }
+        String type = hasTemporal && hasCausal ? "mixed" : hasCausal ? "cascade" : "upstream";
+        double confidence = Math.max(temporal, causal);
+        double strength = Confidence.strength(edges.stream().map(EdgeRow::confidence).toList());
+        Root root = root(members, edges, temporalMembers);
+        try (PreparedStatement st = c.prepareStatement("update correlation_clusters set type = ?, strength = ?,"
+                + " confidence = ?, root_failure_id = ?, root_reason = ?, providers = ?::jsonb, evidence = ?::jsonb,"
+                + " first_seen = ?, last_seen = ?, last_activity = greatest(last_activity, ?) where cluster_id = ?")) {
+            Instant last = members.stream().map(Episode::lastSeen).max(Instant::compareTo).orElseThrow();
+            st.setString(1, type);
+            st.setDouble(2, strength);
+            st.setDouble(3, confidence);
+            st.setObject(4, root.id());
+            st.setString(5, root.reason());
+            st.setString(6, toJson(new TreeSet<>(members.stream().map(Episode::provider).toList())));
+            st.setString(7, toJson(evidence));
+            st.setTimestamp(8, Timestamp.from(members.get(0).firstSeen()));
+            st.setTimestamp(9, Timestamp.from(last));
+            st.setTimestamp(10, Timestamp.from(last));
+            st.setObject(11, cluster);
+            st.executeUpdate();
+        }
+        return true;
+    }
+
+    private record Root(UUID id, String reason) {
+    }
+
+    /** The earliest member with no incoming causal edge, and why. Members arrive sorted by onset. */
+    private static Root root(List<Episode> members, List<EdgeRow> edges, List<Episode> temporalMembers) {
+        Set<UUID> caused = new HashSet<>();
+        for (EdgeRow edge : edges) {
+            if (!"temporal".equals(edge.kind()) && edge.to() != null) {
+                caused.add(edge.to());
+            }
+        }
+        Episode root = members.stream().filter(m -> !caused.contains(m.id())).findFirst().orElse(members.get(0));
+        StringBuilder reason = new StringBuilder();
+        reason.append(root.provider()).append(' ').append(root.type()).append(" on ").append(root.deployment())
+                .append(" began first, at ").append(root.firstSeen());
+        reason.append(caused.contains(root.id()) ? ", though a causal edge points into it (a cycle)"
+                : ", and no causal edge points into it");
+        List<String> effects = new ArrayList<>();
+        for (EdgeRow edge : edges) {
+            if (edge.from().equals(root.id()) && "fallback".equals(edge.kind())) {
+                effects.add("its requests fell back to " + edge.evidence().get("target_provider") + "/"
+                        + edge.evidence().get("target_deployment") + " in " + edge.evidence().get("shared_traces")
+                        + " traces");
+            } else if (edge.from().equals(root.id()) && "caused".equals(edge.kind())) {
+                effects.add("that fallback traffic showed " + edge.evidence().get("quality_type") + " (confidence "
+                        + Confidence.round(edge.confidence()) + ")");
+            }
+        }
+        if (!effects.isEmpty()) {
+            reason.append("; ").append(String.join("; ", effects));
+        }
+        long providers = temporalMembers.stream().map(Episode::provider).distinct().count();
+        if (providers >= 2) {
+            reason.append("; ").append(temporalMembers.size()).append(" episodes on ").append(providers)
+                    .append(" providers started within ")
+                    .append(Duration.between(temporalMembers.stream().map(Episode::firstSeen).min(Instant::compareTo)
+                            .orElseThrow(), temporalMembers.stream().map(Episode::firstSeen)
+                            .max(Instant::compareTo).orElseThrow()).toSeconds())
+                    .append(" s of each other, pointing at a shared upstream");
+        }
+        return new Root(root.id(), reason.toString());
+    }
+
+    // ---- plumbing ---------------------------------------------------------------------------------------------
+
+    private static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
+            + " last_seen";
+
+    private static String prefixed(String alias) {
+        return alias + "." + COLUMNS.replace(", ", ", " + alias + ".");
+    }
+
+    private static Episode episode(ResultSet rs) throws SQLException {
+        return episode(rs, 0);
+    }
+
+    private static Episode episode(ResultSet rs, int offset) throws SQLException {
+        return new Episode(rs.getObject(offset + 1, UUID.class), rs.getString(offset + 2), rs.getString(offset + 3),
+                rs.getString(offset + 4), rs.getString(offset + 5), rs.getString(offset + 6),
+                rs.getTimestamp(offset + 7).toInstant(), rs.getTimestamp(offset + 8).toInstant());
+    }
+
+    private static List<Episode> load(Connection c, Collection<UUID> ids) throws SQLException {
+        List<Episode> episodes = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select " + COLUMNS + " from failure_events"
+                + " where failure_id = any (?) order by first_seen, failure_id")) {
+            st.setArray(1, c.createArrayOf("uuid", ids.toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    episodes.add(episode(rs));
+                }
+            }
+        }
+        return episodes;
+    }
+
+    private void upsertEdge(Connection c, String key, UUID from, UUID to, String kind, double confidence,
+            Map<String, Object> evidence, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_edges (edge_key, from_failure_id,"
+                + " to_failure_id, kind, confidence, evidence, created_at, updated_at)"
+                + " values (?, ?, ?, ?, ?, ?::jsonb, ?, ?) on conflict (edge_key) do update set"
+                + " confidence = excluded.confidence, evidence = excluded.evidence, updated_at = excluded.updated_at")) {
+            st.setString(1, key);
+            st.setObject(2, from);
+            if (to == null) {
+                st.setNull(3, java.sql.Types.OTHER);
+            } else {
+                st.setObject(3, to);
+            }
+            st.setString(4, kind);
+            st.setDouble(5, Confidence.clamp(confidence));
+            st.setString(6, toJson(evidence));
+            st.setTimestamp(7, Timestamp.from(now));
+            st.setTimestamp(8, Timestamp.from(now));
+            st.executeUpdate();
+        }
+    }
+
+    /** A uuid[] parameter created once per use (JDBC arrays are bound to their connection). */
+    private record Array(Connection connection, Object[] values) {
+        java.sql.Array sql() throws SQLException {
+            return connection.createArrayOf("uuid", values);
+        }
+    }
+
+    private String toJson(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("correlation evidence is built from plain values and always serialises", e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> fromJson(String text) {
+        try {
+            return json.readValue(text, Map.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("correlation_edges.evidence is written by this class as JSON", e);
+        }
+    }
+}

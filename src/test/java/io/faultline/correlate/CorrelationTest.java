@@ -1,0 +1,393 @@
+package io.faultline.correlate;
+
+import io.faultline.stack.PrometheusServer;
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+
+/**
+ * Failures ingested as LiteLLM payloads are linked into incidents: outages at several providers at once into one
+ * upstream cluster, a timeout whose traffic fell back to a model that then broke its format into a cascade, and
+ * nothing for failures that merely happen on the same day. Each scenario runs at its own test-clock time, far from
+ * the other test classes' data, on deployments of its own. The graph lives in PostgreSQL, so it survives a restart
+ * by construction (RestartIT covers restarts of the stored tables in general).
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CorrelationTest {
+
+    static final String PROBLEM = "application/problem+json";
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    FailureCorrelationEngine engine;
+
+    @Inject
+    CorrelateConfig config;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    static String dep(String name) {
+        return name + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static Payloads outage(String provider, String model, String deployment, Instant at) {
+        return Payloads.failure(provider, model, deployment, at, 503, "ServiceUnavailableError",
+                "upstream connect error or disconnect/reset before headers");
+    }
+
+    static void ingest(List<Payloads> calls) {
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+    }
+
+    /** The one episode of a deployment. */
+    static JsonPath episodeOf(String deployment) {
+        JsonPath list = Api.failures("deployment=" + deployment).statusCode(200).extract().jsonPath();
+        assertThat(list.getList("items")).as("episodes of " + deployment).hasSize(1);
+        return list;
+    }
+
+    static String episodeId(String deployment) {
+        return episodeOf(deployment).getString("items[0].failureId");
+    }
+
+    static List<String> clustersOf(String failureId) {
+        return given().log().ifValidationFails().when().get("/api/v1/failures/" + failureId).then()
+                .log().ifValidationFails().statusCode(200).extract().jsonPath().getList("clusters", String.class);
+    }
+
+    static ValidatableResponse correlations(String query) {
+        return given().log().ifValidationFails().when().get("/api/v1/failures/correlations?" + query).then().log()
+                .ifValidationFails();
+    }
+
+    static JsonPath cluster(String id) {
+        return given().log().ifValidationFails().when().get("/api/v1/failures/correlations/" + id).then().log()
+                .ifValidationFails().statusCode(200).extract().jsonPath();
+    }
+
+    /** Outages at openai, anthropic and gemini starting at 0 s, 40 s and 90 s after {@code t0}; the deployments. */
+    List<String> threeProviderOutage(Instant t0) {
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        List<String> deps = List.of(dep("oa"), dep("an"), dep("ge"));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(outage("openai", "gpt-4o-mini", deps.get(0), t0.plusSeconds(i * 5)));
+            calls.add(outage("anthropic", "claude-3-5-haiku", deps.get(1), t0.plusSeconds(40 + i * 5)));
+            calls.add(outage("gemini", "gemini-2.0-flash", deps.get(2), t0.plusSeconds(90 + i * 5)));
+        }
+        ingest(calls);
+        return deps;
+    }
+
+    @Test
+    void outages_at_three_providers_within_90_seconds_are_one_upstream_cluster() {
+        Instant t0 = Instant.parse("2029-03-17T03:00:00Z");
+        List<String> deps = threeProviderOutage(t0);
+        List<String> episodes = deps.stream().map(CorrelationTest::episodeId).toList();
+
+        List<String> clusters = clustersOf(episodes.get(0));
+        assertThat(clusters).hasSize(1);
+        for (String episode : episodes) {
+            assertThat(clustersOf(episode)).as("every outage is in the one cluster").isEqualTo(clusters);
+        }
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("upstream");
+        assertThat(c.getString("status")).isEqualTo("active");
+        assertThat(c.getList("providers")).containsExactly("anthropic", "gemini", "openai");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrderElementsOf(episodes);
+        assertThat(c.getList("nodes.type")).containsOnly("outage");
+        assertThat(c.getDouble("confidence")).isGreaterThan(config.minConfidence());
+        // (1 - ~1e-6) * tightness(95 s spread of 300 s: 0.842) * breadth(3 providers: 0.75)
+        assertThat(c.getDouble("confidence")).isCloseTo(0.75 * (1 - 0.5 * 95 / 300.0), within(0.01));
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(episodes.get(0));
+        assertThat(c.getString("rootCandidate.reason")).contains("openai outage").contains("3 providers");
+        assertThat(c.getList("edges.kind")).isNotEmpty().containsOnly("temporal");
+        assertThat(c.getDouble("strength")).isGreaterThanOrEqualTo(c.getDouble("confidence"));
+        Map<String, Object> evidence = c.getMap("edges[0].evidence");
+        assertThat(evidence).containsKeys("formula", "p_chance", "tightness", "onset_lag_s");
+        assertThat(c.getMap("evidence.temporal")).containsEntry("providers", 3);
+
+        correlations("status=active&type=upstream&since=" + t0).statusCode(200)
+                .body("items.clusterId", hasItem(clusters.get(0)));
+        correlations("type=cascade&since=" + t0).statusCode(200)
+                .body("items.clusterId", org.hamcrest.Matchers.not(hasItem(clusters.get(0))));
+    }
+
+    @Test
+    void failures_at_two_providers_hours_apart_or_with_onsets_far_apart_in_a_window_form_no_cluster() {
+        Instant t0 = Instant.parse("2029-03-18T05:00:00Z");
+        clock.set(t0.plus(Duration.ofHours(4)));
+        String a = dep("oa");
+        String b = dep("an");
+        String c = dep("oa");
+        String d = dep("ge");
+        ingest(List.of(outage("openai", "gpt-4o-mini", a, t0),
+                outage("anthropic", "claude-3-5-haiku", b, t0.plus(Duration.ofHours(3))),
+                // 4.5 minutes apart: in one window, but (1 - 0.5 * 270/300) * 0.5 = 0.275 < 0.4
+                outage("openai", "gpt-4o-mini", c, t0.plus(Duration.ofHours(1))),
+                outage("gemini", "gemini-2.0-flash", d, t0.plus(Duration.ofHours(1)).plusSeconds(270))));
+        for (String deployment : List.of(a, b, c, d)) {
+            assertThat(clustersOf(episodeId(deployment))).as(deployment).isEmpty();
+        }
+    }
+
+    /** Four requests: each times out on openai and falls back (same trace) to a model on anthropic. */
+    private record Cascade(String timeoutEpisode, String qualityEpisode, JsonPath cluster) {
+    }
+
+    private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken) {
+        return timeoutFallingBackToBrokenFormat(t0, targetAlwaysBroken, List.of());
+    }
+
+    private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken, List<Payloads> also) {
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        String primary = dep("oa");
+        String fallback = dep("an");
+        Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
+        // The target's own traffic before the incident: valid JSON, or as broken as during the fallback.
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            before.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback,
+                    t0.minus(Duration.ofMinutes(40)).plusSeconds(i * 20)).set("model_parameters", json)
+                    .answer(targetAlwaysBroken ? "Sure! city: Paris" : "{\"city\": \"Paris\"}", "stop"));
+        }
+        ingest(before);
+        List<Payloads> incident = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            String trace = UUID.randomUUID().toString();
+            Instant at = t0.plusSeconds(i * 10);
+            incident.add(Payloads.failure("openai", "gpt-4o-mini", primary, at, 408, "Timeout",
+                    "Request timed out.").set("trace_id", trace).set("model_parameters", json));
+            incident.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback, at.plusSeconds(2))
+                    .set("trace_id", trace).set("model_parameters", json)
+                    .answer("Sure! Here is the data you asked for: city Paris", "stop"));
+        }
+        incident.addAll(also);
+        ingest(incident);
+        String timeout = episodeId(primary);
+        JsonPath quality = Api.failures("deployment=" + fallback + "&type=format_non_compliance&since="
+                + t0.minusSeconds(1)).statusCode(200).extract().jsonPath();
+        assertThat(quality.getList("items")).hasSize(1);
+        String qualityEpisode = quality.getString("items[0].failureId");
+        List<String> clusters = clustersOf(timeout);
+        assertThat(clusters).hasSize(1);
+        assertThat(clustersOf(qualityEpisode)).isEqualTo(clusters);
+        return new Cascade(timeout, qualityEpisode, cluster(clusters.get(0)));
+    }
+
+    @Test
+    void a_timeout_whose_requests_fell_back_to_a_model_that_broke_the_format_is_a_cascade() {
+        Cascade cascade = timeoutFallingBackToBrokenFormat(Instant.parse("2029-03-19T07:00:00Z"), false);
+        JsonPath c = cascade.cluster();
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(cascade.timeoutEpisode(),
+                cascade.qualityEpisode());
+        assertThat(c.getList("nodes.type")).containsExactlyInAnyOrder("timeout", "format_non_compliance");
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(cascade.timeoutEpisode());
+        assertThat(c.getString("rootCandidate.reason")).contains("openai timeout").contains("fell back to anthropic")
+                .contains("format_non_compliance");
+
+        List<Map<String, Object>> edges = c.getList("edges");
+        Map<String, Object> fallback = edges.stream().filter(e -> "fallback".equals(e.get("kind"))).findFirst()
+                .orElseThrow();
+        assertThat(fallback.get("from")).isEqualTo(cascade.timeoutEpisode());
+        assertThat(fallback.get("to")).isEqualTo(cascade.qualityEpisode());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> fallbackEvidence = (Map<String, Object>) fallback.get("evidence");
+        assertThat(fallbackEvidence).containsEntry("shared_traces", 4).containsEntry("target_provider", "anthropic")
+                .containsEntry("lag_ms_median", 2000);
+        assertThat(((Number) fallback.get("confidence")).doubleValue()).isCloseTo(1 - 1 / 16.0, within(1e-6));
+
+        Map<String, Object> caused = edges.stream().filter(e -> "caused".equals(e.get("kind"))).findFirst()
+                .orElseThrow();
+        assertThat(caused.get("from")).isEqualTo(cascade.timeoutEpisode());
+        assertThat(caused.get("to")).isEqualTo(cascade.qualityEpisode());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> evidence = (Map<String, Object>) caused.get("evidence");
+        assertThat(evidence).containsEntry("shared_traces", 4).containsEntry("fallback_quality_failures", 4)
+                .containsEntry("baseline_calls", 10).containsEntry("baseline_quality_failures", 0)
+                .containsEntry("quality_type", "format_non_compliance").containsKey("rate_lift");
+        assertThat(((Number) evidence.get("rate_lift")).doubleValue()).isGreaterThan(50);
+        // (1 - r_base / r_fallback) * 4/5, r_base = 0.08 / 14
+        double expected = (1 - (0.08 / 14) / 1.0) * 0.8;
+        assertThat(((Number) caused.get("confidence")).doubleValue()).isCloseTo(expected, within(1e-3));
+        assertThat(c.getDouble("confidence")).isCloseTo(1 - 1 / 16.0, within(1e-6));
+    }
+
+    @Test
+    void a_cascade_that_starts_with_another_providers_outage_is_mixed() {
+        Instant t0 = Instant.parse("2029-03-20T08:00:00Z");
+        String gemini = dep("ge");
+        Cascade cascade = timeoutFallingBackToBrokenFormat(t0, false, List.of(
+                outage("gemini", "gemini-2.0-flash", gemini, t0.minusSeconds(20)),
+                outage("gemini", "gemini-2.0-flash", gemini, t0.plusSeconds(10))));
+        JsonPath c = cascade.cluster();
+        String outage = episodeId(gemini);
+        assertThat(c.getString("type")).isEqualTo("mixed");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(outage, cascade.timeoutEpisode(),
+                cascade.qualityEpisode());
+        assertThat(c.getList("edges.kind")).contains("temporal", "fallback", "caused");
+        assertThat(c.getList("providers")).containsExactly("anthropic", "gemini", "openai");
+        // The gemini outage began first and nothing causal points into it.
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(outage);
+    }
+
+    @Test
+    void a_quality_failure_the_target_has_anyway_gets_low_caused_confidence() {
+        Cascade clean = timeoutFallingBackToBrokenFormat(Instant.parse("2029-03-19T09:00:00Z"), false);
+        Cascade broken = timeoutFallingBackToBrokenFormat(Instant.parse("2029-03-19T11:00:00Z"), true);
+        double cleanConfidence = causedConfidence(clean.cluster());
+        double brokenConfidence = causedConfidence(broken.cluster());
+        assertThat(brokenConfidence).isLessThan(0.3).isLessThan(cleanConfidence / 3);
+        assertThat(cleanConfidence).isGreaterThan(0.7);
+    }
+
+    private static double causedConfidence(JsonPath cluster) {
+        List<Map<String, Object>> edges = cluster.getList("edges");
+        return edges.stream().filter(e -> "caused".equals(e.get("kind")))
+                .mapToDouble(e -> ((Number) e.get("confidence")).doubleValue()).findFirst().orElseThrow();
+    }
+
+    @Test
+    void a_cluster_closes_after_the_quiet_period_and_stays_queryable() {
+        Instant t0 = Instant.parse("2029-03-21T13:00:00Z");
+        List<String> deps = threeProviderOutage(t0);
+        String id = clustersOf(episodeId(deps.get(0))).get(0);
+
+        // Member activity at +4 min (the openai episode continues) keeps it open for 15 min from then.
+        clock.set(t0.plus(Duration.ofMinutes(4)));
+        ingest(List.of(outage("openai", "gpt-4o-mini", deps.get(0), t0.plus(Duration.ofMinutes(4)))));
+        assertThat(episodeOf(deps.get(0)).getLong("items[0].occurrences")).isEqualTo(4);
+        clock.set(t0.plus(Duration.ofMinutes(18)));
+        engine.closeQuiet();
+        assertThat(cluster(id).getString("status")).isEqualTo("active");
+
+        clock.set(t0.plus(Duration.ofMinutes(19)).plusSeconds(1));
+        engine.closeQuiet();
+        JsonPath closed = cluster(id);
+        assertThat(closed.getString("status")).isEqualTo("closed");
+        assertThat(Instant.parse(closed.getString("closedAt"))).isEqualTo(t0.plus(Duration.ofMinutes(19))
+                .plusSeconds(1));
+        assertThat(closed.getList("nodes")).hasSize(3);
+        correlations("status=closed&since=" + t0).statusCode(200).body("items.clusterId", hasItem(id));
+        correlations("since=" + t0).statusCode(200)
+                .body("items.clusterId", org.hamcrest.Matchers.not(hasItem(id)));
+        correlations("status=all&since=" + t0).statusCode(200).body("items.clusterId", hasItem(id));
+    }
+
+    @Test
+    void the_active_cluster_gauges_count_clusters_from_the_database() throws Exception {
+        Instant t0 = Instant.parse("2029-03-22T15:00:00Z");
+        clock.set(t0);
+        engine.closeQuiet(); // what other classes left active at earlier times is closed first
+        double before = Metrics.valueOrZero(Metrics.scrape(), "failure_correlation_clusters_active",
+                "cluster_type", "upstream");
+        List<String> deps = threeProviderOutage(t0);
+        JsonPath c = cluster(clustersOf(episodeId(deps.get(0))).get(0));
+        String scrape = Metrics.scrape();
+        assertThat(Metrics.value(scrape, "failure_correlation_clusters_active", "cluster_type", "upstream"))
+                .isEqualTo(before + 1);
+        assertThat(Metrics.value(scrape, "failure_correlation_strength", "cluster_type", "upstream"))
+                .isGreaterThanOrEqualTo(c.getDouble("strength") - 1e-6);
+        for (String type : Set.of("upstream", "cascade", "mixed")) {
+            assertThat(Metrics.value(scrape, "failure_correlation_clusters_active", "cluster_type", type))
+                    .as(type).isNotNaN();
+            assertThat(Metrics.value(scrape, "failure_correlation_strength", "cluster_type", type))
+                    .as(type).isBetween(0.0, 1.0);
+        }
+        assertThat(promtoolCheck(scrape)).as("promtool check metrics on the correlation families").isEmpty();
+
+        clock.set(t0.plus(Duration.ofHours(1)));
+        engine.closeQuiet();
+        assertThat(Metrics.value(Metrics.scrape(), "failure_correlation_clusters_active", "cluster_type", "upstream"))
+                .as("closed: back to what was active at later times").isEqualTo(before);
+    }
+
+    /** promtool's complaints about the correlation families of a scrape (its text format 0.0.4). */
+    private static String promtoolCheck(String ignored) throws Exception {
+        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
+                .extract().asString();
+        StringBuilder families = new StringBuilder();
+        for (String line : text.split("\n")) {
+            if (line.contains("failure_correlation_")) {
+                families.append(line).append('\n');
+            }
+        }
+        assertThat(families.toString()).contains("# TYPE failure_correlation_clusters_active gauge")
+                .contains("# TYPE failure_correlation_strength gauge");
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("correlation-metrics", ".txt");
+        java.nio.file.Files.writeString(file, families);
+        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
+                .redirectInput(file.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        java.nio.file.Files.delete(file);
+        return output.trim();
+    }
+
+    @Test
+    void clusters_page_with_a_cursor() {
+        Instant t0 = Instant.parse("2029-03-23T17:00:00Z");
+        threeProviderOutage(t0);
+        threeProviderOutage(t0.plus(Duration.ofMinutes(30)));
+        String since = t0.toString();
+        JsonPath first = correlations("limit=1&since=" + since).statusCode(200).extract().jsonPath();
+        assertThat(first.getList("items")).hasSize(1);
+        String cursor = first.getString("nextCursor");
+        assertThat(cursor).isNotNull();
+        JsonPath second = correlations("limit=1&since=" + since + "&cursor=" + cursor).statusCode(200).extract()
+                .jsonPath();
+        assertThat(second.getList("items")).hasSize(1);
+        assertThat(second.getString("items[0].clusterId")).isNotEqualTo(first.getString("items[0].clusterId"));
+        assertThat(Instant.parse(second.getString("items[0].lastSeen")))
+                .isBefore(Instant.parse(first.getString("items[0].lastSeen")));
+        correlations("minConfidence=0.99&since=" + since).statusCode(200).body("items.size()", equalTo(0));
+    }
+
+    @Test
+    void bad_parameters_are_problems_naming_the_parameter() {
+        for (String[] bad : List.of(new String[] {"status=open", "status"}, new String[] {"type=chain", "type"},
+                new String[] {"minConfidence=1.5", "minConfidence"}, new String[] {"minConfidence=high",
+                        "minConfidence"}, new String[] {"since=yesterday", "since"},
+                new String[] {"cursor=%21%21", "cursor"})) {
+            correlations(bad[0]).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(bad[1]));
+        }
+        given().when().get("/api/v1/failures/correlations/not-a-uuid").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("clusterId"));
+        given().when().get("/api/v1/failures/correlations/" + UUID.randomUUID()).then().statusCode(404)
+                .contentType(PROBLEM);
+    }
+}
