@@ -47,7 +47,34 @@ public final class Redactor {
         } else if (cut) {
             masked = masked + "…";
         }
-        return masked;
+        return storable(masked);
+    }
+
+    /**
+     * What is masked is stored: NUL (PostgreSQL refuses it in text and jsonb) and lone UTF-16 surrogates (a cut may
+     * split a pair; UTF-8 cannot encode one) become U+FFFD. One pass; the same instance when there are none.
+     */
+    static String storable(String text) {
+        StringBuilder out = null;
+        int n = text.length();
+        for (int i = 0; i < n; i++) {
+            char c = text.charAt(i);
+            boolean pair = Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(text.charAt(i + 1));
+            boolean bad = c == 0 || (!pair && Character.isSurrogate(c));
+            if (bad && out == null) {
+                out = new StringBuilder(n).append(text, 0, i);
+            }
+            if (out != null) {
+                out.append(bad ? '\uFFFD' : c);
+                if (pair) {
+                    out.append(text.charAt(i + 1));
+                }
+            }
+            if (pair) {
+                i++;
+            }
+        }
+        return out == null ? text : out.toString();
     }
 
     private static String replace(Pattern pattern, String text, String placeholder) {

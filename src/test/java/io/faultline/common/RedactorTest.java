@@ -31,6 +31,17 @@ class RedactorTest {
     }
 
     @Test
+    void what_is_masked_is_storable_nul_and_lone_surrogates_become_replacement_characters() {
+        assertThat(Redactor.mask("run\u0000failed \ud800 at \udc00 ok \ud83d\ude00", 200))
+                .isEqualTo("run\uFFFDfailed \uFFFD at \uFFFD ok \ud83d\ude00");
+        // A cut that splits a surrogate pair leaves no lone half behind.
+        assertThat(Redactor.mask("x".repeat(39) + "\ud83d\ude00" + "y".repeat(10), 40))
+                .isEqualTo("x".repeat(39) + "\uFFFD…");
+        String clean = "nothing to replace";
+        assertThat(Redactor.mask(clean, 200)).isSameAs(clean);
+    }
+
+    @Test
     void a_20000_character_token_in_a_numeric_field_is_masked_within_the_ceiling() {
         // Once 61 s: the e-mail pattern ran on the whole text before it was cut to 40 characters.
         String masked = assertTimeoutPreemptively(Duration.ofSeconds(2), () -> Redactor.mask("a".repeat(20_000), 40));

@@ -92,6 +92,19 @@ class IngestionFailureTest {
     }
 
     @Test
+    void a_failed_run_whose_error_holds_nul_is_stored_with_replacement_characters() {
+        // Once a 503: PostgreSQL refused the NUL in the stored error and in the failure's evidence.
+        String pipeline = "nul-" + UUID.randomUUID();
+        Instant started = T0;
+        clock.set(started.plus(RUN));
+        post("ingestion", run(pipeline, "run-0", "failed", started, "disk\u0000full \ud800")).statusCode(200)
+                .body("accepted", equalTo(1)).body("failures", equalTo(1));
+
+        failuresOf(pipeline).body("items", hasSize(1))
+                .body("items[0].evidence.error", equalTo("disk\uFFFDfull \uFFFD"));
+    }
+
+    @Test
     void a_resent_failed_run_is_a_duplicate_and_raises_nothing_more() {
         String pipeline = "crawl-" + UUID.randomUUID();
         clock.set(T0.plus(RUN));
