@@ -1,5 +1,6 @@
 package io.faultline.correlate;
 
+import io.faultline.web.KeysetCursor;
 import io.faultline.episode.FailureEvent;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
@@ -8,10 +9,8 @@ import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -78,16 +77,16 @@ public class CorrelationQuery {
             where.append(" and confidence >= :min");
             params.and("min", filter.minConfidence());
         }
-        Cursor after = Cursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(cursor);
         if (after != null) {
             where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and clusterId < :cId))");
-            params.and("cLast", after.lastSeen()).and("cId", after.clusterId());
+            params.and("cLast", after.lastSeen()).and("cId", after.id());
         }
         List<CorrelationCluster> rows = CorrelationCluster.<CorrelationCluster>find(where.toString(),
                 Sort.descending("lastSeen", "clusterId"), params).page(0, limit + 1).list();
         List<CorrelationCluster> page = rows.subList(0, Math.min(rows.size(), limit));
         String next = rows.size() > limit
-                ? new Cursor(page.get(limit - 1).lastSeen, page.get(limit - 1).clusterId).encode()
+                ? new KeysetCursor(page.get(limit - 1).lastSeen, page.get(limit - 1).clusterId).encode()
                 : null;
         return new Page(views(page), next);
     }
@@ -146,26 +145,5 @@ public class CorrelationQuery {
             return o.toInstant();
         }
         throw new IllegalStateException("unexpected timestamp type " + value.getClass().getSimpleName());
-    }
-
-    /** Keyset position: (lastSeen, clusterId) of the last item of the previous page. */
-    record Cursor(Instant lastSeen, UUID clusterId) {
-
-        String encode() {
-            return Base64.getUrlEncoder().withoutPadding()
-                    .encodeToString((lastSeen + "|" + clusterId).getBytes(StandardCharsets.UTF_8));
-        }
-
-        static Cursor decode(String cursor) {
-            if (cursor == null || cursor.isBlank()) {
-                return null;
-            }
-            try {
-                String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|");
-                return new Cursor(Instant.parse(parts[0]), UUID.fromString(parts[1]));
-            } catch (RuntimeException e) {
-                throw ApiProblem.badRequest("cursor", "cursor is not one this API issued; start without it");
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.faultline.episode;
 
+import io.faultline.web.KeysetCursor;
 import io.faultline.taxonomy.Category;
 import io.faultline.taxonomy.FailureType;
 import io.faultline.taxonomy.Severity;
@@ -9,10 +10,8 @@ import io.quarkus.panache.common.Parameters;
 import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -87,10 +86,10 @@ public class FailureQuery {
             where.append(" and firstSeen <= :until");
             params.and("until", filter.until());
         }
-        Cursor after = Cursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(cursor);
         if (after != null) {
             where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and failureId < :cId))");
-            params.and("cLast", after.lastSeen()).and("cId", after.failureId());
+            params.and("cLast", after.lastSeen()).and("cId", after.id());
         }
         List<FailureEvent> rows = FailureEvent.<FailureEvent>find(where.toString(),
                 Sort.descending("lastSeen", "failureId"), params).page(0, limit + 1).list();
@@ -98,33 +97,12 @@ public class FailureQuery {
         for (int i = 0; i < Math.min(rows.size(), limit); i++) {
             items.add(FailureView.of(rows.get(i)));
         }
-        String next = rows.size() > limit ? new Cursor(rows.get(limit - 1).lastSeen, rows.get(limit - 1).failureId)
+        String next = rows.size() > limit ? new KeysetCursor(rows.get(limit - 1).lastSeen, rows.get(limit - 1).failureId)
                 .encode() : null;
         return new Page(items, next);
     }
 
     public Optional<FailureView> byId(UUID id) {
         return FailureEvent.<FailureEvent>findByIdOptional(id).map(FailureView::of);
-    }
-
-    /** Keyset position: (lastSeen, failureId) of the last item of the previous page. */
-    record Cursor(Instant lastSeen, UUID failureId) {
-
-        String encode() {
-            return Base64.getUrlEncoder().withoutPadding()
-                    .encodeToString((lastSeen + "|" + failureId).getBytes(StandardCharsets.UTF_8));
-        }
-
-        static Cursor decode(String cursor) {
-            if (cursor == null || cursor.isBlank()) {
-                return null;
-            }
-            try {
-                String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|");
-                return new Cursor(Instant.parse(parts[0]), UUID.fromString(parts[1]));
-            } catch (RuntimeException e) {
-                throw ApiProblem.badRequest("cursor", "cursor is not one this API issued; start without it");
-            }
-        }
     }
 }
