@@ -102,11 +102,12 @@ class HostileIngestTest {
         expected.put("user_ref", 1.0);
         expected.put("team_id", 1.0);
         expected.put("rate_limit_headers", 1.0);
-        expected.put("requester_metadata", 3.0);
+        // Metadata values are masked by the mapper, whose redactor already makes them storable: only the key's NUL
+        // is left for the storage step to replace (the stored values are asserted above).
+        expected.put("requester_metadata", 1.0);
         expected.forEach((field, count) -> assertThat(delta(before, after, "faultline_ingest_sanitized_chars_total",
                 "field", field)).as(field).isEqualTo(count));
-        assertThat(delta(before, after, "faultline_ingest_sanitized_chars_total", "field", "error_message"))
-                .isGreaterThanOrEqualTo(1.0);
+        // The error message passes the redactor in the mapper, which makes it storable itself (asserted above).
 
         // The NUL call's failure reached its episode, with the sanitised header in its evidence.
         Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
