@@ -41,6 +41,16 @@ public interface InjectionConfig {
     @WithDefault("32768")
     int maxCallChars();
 
+    /**
+     * Characters the phrase patterns may read per call, summed over patterns: each pattern reads only the windows
+     * around its anchors, so ordinary text uses a small part of it, but a text that carries every signal's anchors
+     * throughout would have each of about 80 patterns read all of it (tens of milliseconds for 32 KiB). When it runs
+     * out, the remaining signals are skipped and the evidence says {@code scan_truncated}. 131,072 is four full
+     * passes over {@link #maxCallChars()}; the largest need of a row of the injection eval is in eval/RESULTS.md.
+     */
+    @WithDefault("131072")
+    long maxPatternChars();
+
     /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
     @WithDefault("4")
     int maxDecodedBlobs();

@@ -65,14 +65,21 @@ public final class InjectionDetector {
     record Signal(String name, Kind kind, double weight, boolean caseSensitive, String[] anchors,
             Pattern[] patterns) {
 
-        boolean matches(String text, String lower) {
+        boolean matches(String text, String lower, Work work) {
             String subject = caseSensitive ? text : lower;
             // A case-sensitive signal's anchors are case-sensitive too.
             int[] windows = windows(subject);
             if (windows == null) {
                 return false;
             }
+            long chars = 0;
+            for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
+                chars += windows[i + 1] - windows[i];
+            }
             for (Pattern pattern : patterns) {
+                if (!work.take(chars)) {
+                    return false;
+                }
                 Matcher matcher = pattern.matcher(subject).useTransparentBounds(true).useAnchoringBounds(false);
                 for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
                     if (matcher.region(windows[i], windows[i + 1]).find()) {
@@ -510,6 +517,38 @@ public final class InjectionDetector {
 
     private static final int MAX_BLOB_CHARS = 4096;
 
+    /**
+     * What the phrase patterns may still read in one call, in characters summed over patterns (a pattern that runs
+     * over a 500-character window takes 500). The anchors keep ordinary text far below it; a text that carries the
+     * anchors of every signal throughout would otherwise have each of about 80 patterns read all of it. Running out
+     * skips the remaining signals and marks the verdict truncated.
+     */
+    public static final class Work {
+        private long left;
+        private boolean exhausted;
+
+        Work(long chars) {
+            this.left = chars;
+        }
+
+        boolean take(long chars) {
+            if (chars > left) {
+                exhausted = true;
+                return false;
+            }
+            left -= chars;
+            return true;
+        }
+
+        public boolean exhausted() {
+            return exhausted;
+        }
+
+        public long left() {
+            return left;
+        }
+    }
+
     private final InjectionConfig config;
 
     public InjectionDetector(InjectionConfig config) {
@@ -518,6 +557,16 @@ public final class InjectionDetector {
 
     /** Scores one message text. Never throws on any string; null or empty yields {@link Verdict#NONE}. */
     public Verdict scan(String text) {
+        return scan(text, work());
+    }
+
+    /** The pattern budget of one call ({@link InjectionConfig#maxPatternChars()}), shared by its messages. */
+    public Work work() {
+        return new Work(config.maxPatternChars());
+    }
+
+    /** Scores one message of a call, drawing on the call's pattern budget. */
+    public Verdict scan(String text, Work work) {
         if (text == null || text.isBlank()) {
             return Verdict.NONE;
         }
@@ -529,19 +578,19 @@ public final class InjectionDetector {
             truncated = true;
         }
         Hits hits = new Hits();
-        scanInto(text, hits, true);
-        return hits.verdict(truncated);
+        scanInto(text, hits, true, work);
+        return hits.verdict(truncated || work.exhausted());
     }
 
-    private void scanInto(String raw, Hits hits, boolean decode) {
+    private void scanInto(String raw, Hits hits, boolean decode, Work work) {
         Cleaned cleaned = clean(raw, hits);
         String text = cleaned.text();
         String lower = text.toLowerCase(Locale.ROOT);
         boolean[] lowerFound = LOWER_INDEX.find(lower);
         boolean[] rawFound = RAW_ANCHORS.isEmpty() ? new boolean[0] : RAW_INDEX.find(text);
-        for (int i = 0; i < SIGNALS.size(); i++) {
+        for (int i = 0; i < SIGNALS.size() && !work.exhausted(); i++) {
             Signal signal = SIGNALS.get(i);
-            if (anchored(i, lowerFound, rawFound) && !hits.has(signal.name()) && signal.matches(text, lower)) {
+            if (anchored(i, lowerFound, rawFound) && !hits.has(signal.name()) && signal.matches(text, lower, work)) {
                 hits.add(signal);
             }
         }
@@ -553,12 +602,12 @@ public final class InjectionDetector {
         }
         if (cleaned.hidden() != null) {
             // Tag characters spell ASCII the reader never sees; what they spell is scanned like the text.
-            scanInto(cleaned.hidden(), hits, false);
+            scanInto(cleaned.hidden(), hits, false, work);
         }
-        decodeBase64(text, hits);
+        decodeBase64(text, hits, work);
     }
 
-    private void decodeBase64(String text, Hits hits) {
+    private void decodeBase64(String text, Hits hits, Work work) {
         if (text.length() < config.minBase64Chars()) {
             return;
         }
@@ -594,7 +643,7 @@ public final class InjectionDetector {
             decoded++;
             hits.add(BASE64_TEXT);
             Hits inner = new Hits();
-            scanInto(plain, inner, false);
+            scanInto(plain, inner, false, work);
             if (!inner.isEmpty()) {
                 hits.add(BASE64_INSTRUCTION);
                 hits.addAll(inner);

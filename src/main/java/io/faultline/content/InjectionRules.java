@@ -52,12 +52,13 @@ public class InjectionRules extends ContentRule {
         Scored bestJailbreak = null;
         // The per-call budget: a call with hundreds of tool results costs what one long message costs.
         int budget = injection.maxCallChars();
+        InjectionDetector.Work work = detector.work();
         for (Message message : scanned) {
             if (budget <= 0) {
                 break;
             }
             budget -= Math.min(message.text().length(), Math.max(64, injection.maxScanChars()));
-            Verdict verdict = detector.scan(message.text());
+            Verdict verdict = detector.scan(message.text(), work);
             if (bestInjection == null || verdict.injectionScore() > bestInjection.verdict().injectionScore()) {
                 bestInjection = new Scored(message.role(), verdict);
             }

@@ -63,9 +63,11 @@ public final class PiiScanner {
             "(?i)(?<![\\w:.])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\\w+)?(?![\\w:])");
     // "v1.2.3.4", "version 10.0.0.1": dotted quads that are versions, not hosts.
     private static final Pattern VERSION_BEFORE = Pattern.compile("(?i)\\b(?:v|version|release|build|ver\\.?)\\s*$");
-    // Digit runs with the separators phone numbers are written with; libphonenumber decides.
+    // Digit runs with the separators phone numbers are written with; libphonenumber decides. The separator run is
+    // possessive: a digit must follow it and no separator is a digit, so giving back separators never helps a match,
+    // and backtracking into it multiplied the work of every failed start by the separator choices.
     private static final Pattern PHONE = Pattern.compile(
-            "(?<![\\w+.,/-])(?:\\+|\\b00)?\\(?\\d(?:[ .\\-/()]{0,3}\\d){6,16}(?!\\w|-\\d|[.,]\\d)");
+            "(?<![\\w+.,/-])(?:\\+|\\b00)?\\(?\\d(?:[ .\\-/()]{0,3}+\\d){6,16}(?!\\w|-\\d|[.,]\\d)");
     private static final Pattern PHONE_CUE = Pattern.compile(
             "(?i)\\b(?:phone|telephone|tel|mobile|cell|cellphone|fax|call|dial|text|sms|whatsapp|contact|office|home|work)\\b");
     private static final Pattern ISO_DATE = Pattern.compile("[12]\\d{3}[-/.][01]?\\d[-/.][0-3]?\\d.*|[0-3]?\\d[-/.][01]?\\d[-/.][12]\\d{3}.*");
@@ -158,6 +160,8 @@ public final class PiiScanner {
         final Map<String, Boolean> parsed = new HashMap<>();
         /** Search outcomes by window text, candidate offsets in it, region and leniency: an empty one is absent. */
         final Map<String, Optional<Finding>> searched = new HashMap<>();
+        /** One matcher per pattern over the scanned text, moved from cluster to cluster: a text has hundreds. */
+        final Map<Pattern, Matcher> matchers = new HashMap<>();
 
         Budget(int candidates, int findings, int phoneCandidates, int phoneSearches) {
             this.candidates = candidates;
@@ -265,25 +269,92 @@ public final class PiiScanner {
         int from = Math.max(0, start - 2);
         if (kinds.contains(Kind.IBAN) && start >= 2 && Character.isLetter(text.charAt(start - 2))
                 && Character.isLetter(text.charAt(start - 1))) {
-            ibans(region(IBAN, text, start - 2, Math.min(text.length(), start + 48)), out, budget);
+            ibans(region(IBAN, text, start - 2, Math.min(text.length(), start + 48), budget), out, budget);
         }
         if (kinds.contains(Kind.US_SSN) && digits >= 9) {
-            ssns(region(SSN, text, from, end), out, budget);
+            ssns(starts(SSN, text, from, end, budget), out, budget);
         }
         if (kinds.contains(Kind.CARD) && digits >= 12) {
-            cards(region(CARD, text, from, end), out, budget);
+            cards(starts(CARD, text, from, end, budget), out, budget);
         }
         if (kinds.contains(Kind.IP) && dots && digits >= 4) {
-            ipv4(text, region(IPV4, text, from, end), out, budget);
+            ipv4(text, starts(IPV4, text, from, end, budget), out, budget);
         }
-        if (kinds.contains(Kind.PHONE) && digits >= 7) {
-            phones(text, region(PHONE, text, from, end), out, budget);
+        // Once the phone candidates of the text are spent (the count went below zero, the scan is marked exhausted),
+        // no later cluster can yield a phone: skip its pattern.
+        if (kinds.contains(Kind.PHONE) && digits >= 7 && budget.phoneCandidates >= 0) {
+            phones(text, starts(PHONE, text, from, end, budget), out, budget);
         }
     }
 
     /** A matcher confined to a cluster that still sees the characters around it for its look-arounds. */
-    private static Matcher region(Pattern pattern, String text, int from, int to) {
-        return pattern.matcher(text).region(from, to).useTransparentBounds(true).useAnchoringBounds(false);
+    private static Matcher region(Pattern pattern, String text, int from, int to, Budget budget) {
+        return budget.matchers.computeIfAbsent(pattern,
+                        p -> p.matcher(text).useTransparentBounds(true).useAnchoringBounds(false))
+                .region(from, to);
+    }
+
+    private static ClusterMatches starts(Pattern pattern, String text, int from, int to, Budget budget) {
+        return new ClusterMatches(region(pattern, text, from, to, budget), text, from, to);
+    }
+
+    /**
+     * The matches of a card, SSN, IPv4 or phone pattern within one cluster, tried only at the positions where one of
+     * them can begin: a digit, {@code +} or {@code (} that follows no word character, {@code .} or {@code -} (every
+     * one of those patterns starts with such a look-behind). {@code find} would try every position of the cluster;
+     * in a long table of digits most follow a digit, so this tries a few per number instead of one per character.
+     * Matches are the ones {@code find} returns: the next one is looked for from the end of the last.
+     */
+    private static final class ClusterMatches {
+        private final Matcher m;
+        private final String text;
+        private final int to;
+        private int at;
+
+        ClusterMatches(Matcher m, String text, int from, int to) {
+            this.m = m;
+            this.text = text;
+            this.at = from;
+            this.to = to;
+        }
+
+        boolean find() {
+            while (at < to) {
+                int p = at++;
+                char c = text.charAt(p);
+                if (!isDigit(c) && c != '+' && c != '(') {
+                    continue;
+                }
+                if (p > 0) {
+                    char before = text.charAt(p - 1);
+                    if (wordChar(before) || before == '.' || before == '-') {
+                        continue;
+                    }
+                }
+                m.region(p, to);
+                if (m.lookingAt()) {
+                    at = Math.max(m.end(), p + 1);
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        int start() {
+            return m.start();
+        }
+
+        int end() {
+            return m.end();
+        }
+
+        String group() {
+            return m.group();
+        }
+
+        String group(int group) {
+            return m.group(group);
+        }
     }
 
     private void secrets(String text, List<Finding> out, Budget budget) {
@@ -389,8 +460,9 @@ public final class PiiScanner {
         return new Finding(Kind.SECRET, start, end, value, shown + "… (" + value.length() + " chars)");
     }
 
+    /** An IBAN whose country code is the two letters just before the cluster; one starting later has its own. */
     private static void ibans(Matcher m, List<Finding> out, Budget budget) {
-        if (m.find() && budget.validate()) {
+        if (m.lookingAt() && budget.validate()) {
             String iban = m.group().replace(" ", "").toUpperCase(Locale.ROOT);
             int lastSpace = m.group().lastIndexOf(' ');
             if (!IBANS.isValid(iban) && lastSpace > 0) {
@@ -405,7 +477,7 @@ public final class PiiScanner {
         }
     }
 
-    private static void cards(Matcher m, List<Finding> out, Budget budget) {
+    private static void cards(ClusterMatches m, List<Finding> out, Budget budget) {
         while (m.find() && budget.validate()) {
             String digits = digitsOf(m.group());
             if (issuerLike(digits) && CARDS.isValid(digits)) {
@@ -425,7 +497,7 @@ public final class PiiScanner {
         return (lead >= '2' && lead <= '6') || (digits.length() == 15 && digits.startsWith("1800"));
     }
 
-    private static void ssns(Matcher m, List<Finding> out, Budget budget) {
+    private static void ssns(ClusterMatches m, List<Finding> out, Budget budget) {
         while (m.find() && budget.validate()) {
             int area = Integer.parseInt(m.group(1));
             int group = Integer.parseInt(m.group(3));
@@ -480,7 +552,7 @@ public final class PiiScanner {
         return email.charAt(0) + "***@" + domain.charAt(0) + "***" + domain.substring(dot);
     }
 
-    private void ipv4(String text, Matcher m, List<Finding> out, Budget budget) {
+    private void ipv4(String text, ClusterMatches m, List<Finding> out, Budget budget) {
         while (m.find() && budget.validate()) {
             String ip = m.group();
             if (IPS.isValidInet4Address(ip) && !versionLike(text, m.start()) && (privateIps || !privateV4(ip))) {
@@ -533,7 +605,7 @@ public final class PiiScanner {
      * few microseconds. Searches per text are bounded by {@link PiiConfig#phoneMaxSearches()}, candidates by
      * {@link PiiConfig#phoneMaxCandidates()}; a scan cut by either says so ({@link Scan#exhausted()}).
      */
-    private void phones(String text, Matcher m, List<Finding> out, Budget budget) {
+    private void phones(String text, ClusterMatches m, List<Finding> out, Budget budget) {
         while (m.find() && !budget.spent()) {
             String candidate = m.group();
             if (covered(out, m.start(), m.end())) {

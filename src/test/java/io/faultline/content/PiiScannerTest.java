@@ -152,6 +152,28 @@ class PiiScannerTest {
     }
 
     @Test
+    void numbers_inside_one_long_cluster_of_digits_are_still_found() {
+        // Separators of up to three characters keep a cluster going: a table row is one cluster, and the patterns
+        // are tried only where a number can begin (after a space, a slash or a bracket), not at every digit.
+        String row = "12 34 56 78 90 " + CARD + " 11/22/33 (536) 12 - 536-22-1234 / 44 55";
+
+        assertThat(scan(row)).extracting(Finding::kind).containsExactly(Kind.CARD, Kind.US_SSN);
+        assertThat(scan(row)).extracting(Finding::normalized).containsExactly("4111111111111111", "536221234");
+    }
+
+    @Test
+    void running_out_of_phone_candidates_marks_the_scan_exhausted_and_reads_no_later_phone() {
+        PiiScanner few = new PiiScanner(
+                ConfigMappings.with(PiiConfig.class, Map.of("faultline.pii.phone-max-candidates", "2")));
+        String text = "phone (415) 555-2671; phone (415) 555-2672; phone (415) 555-2673; card " + CARD;
+
+        PiiScanner.Scan scan = few.inspect(text);
+
+        assertThat(scan.exhausted()).isTrue();
+        assertThat(scan.findings()).extracting(Finding::kind).containsExactly(Kind.PHONE, Kind.PHONE, Kind.CARD);
+    }
+
+    @Test
     void a_finding_prints_masked() {
         assertThat(scan("Card " + CARD).get(0).toString()).doesNotContain("4111111111111111").contains("•••• 1111");
     }
