@@ -64,4 +64,19 @@ public interface CorrelateConfig {
     /** At most this many of an episode's most recent failed calls are followed through their traces. */
     @WithDefault("200")
     int maxTracedCalls();
+
+    /**
+     * How long after a cause's onset (and after its last occurrence) the other causal chains look for its effects:
+     * the retried traffic of a rate limit, the quality of calls on a stale index, the refusals after a budget.
+     */
+    @WithDefault("30m")
+    Duration chainHorizon();
+
+    /** A chain edge below this confidence is stored with its evidence but opens or joins no cluster. */
+    @WithDefault("0.2")
+    double chainMinConfidence();
+
+    /** At most this many retrieval samples of one index are read per period when a chain measures a rate. */
+    @WithDefault("5000")
+    int chainSamples();
 }

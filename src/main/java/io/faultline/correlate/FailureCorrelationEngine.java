@@ -59,11 +59,13 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private final Clock clock;
     private final ObjectMapper json;
     private final CorrelationMetrics metrics;
+    private final CausalChains chains;
     private final Counter failures;
 
     public FailureCorrelationEngine(AgroalDataSource dataSource, CorrelateConfig config, Clock clock, ObjectMapper json,
-            CorrelationMetrics metrics, MeterRegistry registry) {
+            CorrelationMetrics metrics, CausalChains chains, MeterRegistry registry) {
         this.dataSource = dataSource;
+        this.chains = chains;
         this.config = config;
         this.clock = clock;
         this.json = json;
@@ -190,6 +192,13 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             List<UUID> linked = linkCausal(c, cause, now);
             if (!linked.isEmpty()) {
                 clusters.add(join(c, linked, cause, now));
+            }
+        }
+        for (CausalChains.Link link : chains.links(c, e)) {
+            upsertEdge(c, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
+                    link.evidence(), now);
+            if (link.confidence() >= config.chainMinConfidence()) {
+                clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now));
             }
         }
         if (clusters.isEmpty() && !current.isEmpty()) {
@@ -670,6 +679,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 effects.add("its requests fell back to " + edge.evidence().get("target_provider") + "/"
                         + edge.evidence().get("target_deployment") + " in " + edge.evidence().get("shared_traces")
                         + " traces");
+            } else if (edge.from().equals(root.id()) && "caused".equals(edge.kind())
+                    && edge.evidence().get("summary") != null) {
+                effects.add(edge.evidence().get("summary") + " (confidence " + Confidence.round(edge.confidence())
+                        + ")");
             } else if (edge.from().equals(root.id()) && "caused".equals(edge.kind())) {
                 effects.add("that fallback traffic showed " + edge.evidence().get("quality_type") + " (confidence "
                         + Confidence.round(edge.confidence()) + ")");
@@ -692,10 +705,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
 
     // ---- plumbing ---------------------------------------------------------------------------------------------
 
-    private static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
+    static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
             + " last_seen";
 
-    private static String prefixed(String alias) {
+    static String prefixed(String alias) {
         return alias + "." + COLUMNS.replace(", ", ", " + alias + ".");
     }
 
@@ -703,7 +716,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return episode(rs, 0);
     }
 
-    private static Episode episode(ResultSet rs, int offset) throws SQLException {
+    static Episode episode(ResultSet rs, int offset) throws SQLException {
         return new Episode(rs.getObject(offset + 1, UUID.class), rs.getString(offset + 2), rs.getString(offset + 3),
                 rs.getString(offset + 4), rs.getString(offset + 5), rs.getString(offset + 6),
                 rs.getTimestamp(offset + 7).toInstant(), rs.getTimestamp(offset + 8).toInstant());

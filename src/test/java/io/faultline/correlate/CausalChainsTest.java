@@ -1,0 +1,438 @@
+package io.faultline.correlate;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.agroal.api.AgroalDataSource;
+import io.faultline.cost.UsageWindows;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * The causal chains besides fallback → quality, each from ingested LiteLLM payloads and signals on the test clock:
+ * one scenario where the cause explains the effect (a strong edge and one cascade cluster), one where the effect would
+ * have happened anyway (a weak edge, no cluster), and a cause on an unrelated scope in the same minutes (no edge).
+ * Every scenario has its own time, deployments, indexes and teams.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CausalChainsTest {
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    UsageWindows windows;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    CorrelateConfig config;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static void ingest(List<Payloads> calls) {
+        for (int from = 0; from < calls.size(); from += 500) {
+            Api.ingest(Payloads.array(calls.subList(from, Math.min(calls.size(), from + 500))
+                    .toArray(Payloads[]::new))).statusCode(200);
+        }
+    }
+
+    static String episode(String query) {
+        JsonPath list = Api.failures(query).statusCode(200).extract().jsonPath();
+        assertThat(list.getList("items")).as(query).hasSize(1);
+        return list.getString("items[0].failureId");
+    }
+
+    static List<String> clustersOf(String failureId) {
+        return given().when().get("/api/v1/failures/" + failureId).then().statusCode(200).extract().jsonPath()
+                .getList("clusters", String.class);
+    }
+
+    static JsonPath cluster(String id) {
+        return given().when().get("/api/v1/failures/correlations/" + id).then().statusCode(200).extract().jsonPath();
+    }
+
+    /** A stored edge between two episodes, whether or not it joined a cluster. */
+    record Edge(String kind, double confidence, Map<String, Object> evidence, boolean clustered) {
+    }
+
+    @SuppressWarnings("unchecked")
+    List<Edge> edges(String from, String to) throws Exception {
+        List<Edge> edges = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select kind,"
+                + " confidence, evidence::text, cluster_id from correlation_edges where from_failure_id = ?"
+                + " and to_failure_id = ? order by edge_id")) {
+            st.setObject(1, UUID.fromString(from));
+            st.setObject(2, UUID.fromString(to));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    edges.add(new Edge(rs.getString(1), rs.getDouble(2), Payloads.JSON.readValue(rs.getString(3),
+                            Map.class), rs.getObject(4) != null));
+                }
+            }
+        }
+        return edges;
+    }
+
+    Edge onlyEdge(String from, String to) throws Exception {
+        List<Edge> edges = edges(from, to);
+        assertThat(edges).as(from + " -> " + to).hasSize(1);
+        return edges.get(0);
+    }
+
+    long edgesFrom(String from) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from correlation_edges where from_failure_id = ?")) {
+            st.setObject(1, UUID.fromString(from));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    // ---- rate limit → retry storm → token spike ------------------------------------------------------------------
+
+    static Payloads call(String provider, String deployment, Instant at, long prompt, long completion) {
+        return Payloads.success(provider, "gpt-4o-mini", deployment, at).tokens(prompt, completion, 0, 0);
+    }
+
+    static Payloads rateLimited(String provider, String deployment, Instant at, String trace) {
+        return Payloads.failure(provider, "gpt-4o-mini", deployment, at, 429, "RateLimitError",
+                "Rate limit reached for requests").set("trace_id", trace);
+    }
+
+    /** Twelve 5-minute windows of 20 calls × 1,000 tokens on the deployment: an hour of steady traffic. */
+    static List<Payloads> steadyHour(String deployment, Instant start) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 12; w++) {
+            for (int i = 0; i < 20; i++) {
+                calls.add(call("openai", deployment, start.plus(Duration.ofMinutes(5L * w)).plusSeconds(i * 10), 600,
+                        400));
+            }
+        }
+        return calls;
+    }
+
+    /** Requests rate-limited once and retried 2 s later on the same deployment (one trace each). */
+    static List<Payloads> retried(String provider, String deployment, Instant start, int requests) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            String trace = UUID.randomUUID().toString();
+            Instant at = start.plusSeconds(i * 5);
+            calls.add(rateLimited(provider, deployment, at, trace));
+            calls.add(call(provider, deployment, at.plusSeconds(2), 600, 400).set("trace_id", trace));
+        }
+        return calls;
+    }
+
+    /** The hour, then the 13th window with the given extra calls; closes it and returns (rate limit, spike). */
+    String[] retryStormScenario(Instant start, String deployment, List<Payloads> thirteenth) {
+        clock.set(start.plus(Duration.ofMinutes(60)));
+        ingest(steadyHour(deployment, start));
+        Instant w13 = start.plus(Duration.ofMinutes(60));
+        List<Payloads> window = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            window.add(call("openai", deployment, w13.plusSeconds(i * 10), 600, 400));
+        }
+        window.addAll(thirteenth);
+        clock.set(w13.plus(Duration.ofMinutes(4)));
+        ingest(window);
+        clock.set(w13.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+        return new String[] {episode("type=rate_limit&deployment=" + deployment),
+                episode("type=token_spike&deployment=" + deployment)};
+    }
+
+    @Test
+    void requests_retried_after_a_rate_limit_that_make_up_a_token_spike_are_a_cascade() throws Exception {
+        Instant start = Instant.parse("2029-05-02T01:00:00Z");
+        String dep = unique("rl");
+        String other = unique("rl-other");
+        Instant w13 = start.plus(Duration.ofMinutes(60));
+        List<Payloads> thirteenth = new ArrayList<>(retried("openai", dep, w13.plusSeconds(5), 30));
+        // Another deployment is rate-limited in the same minutes and retries on itself: not this spike's cause. (On
+        // another provider the two rate limits would also be an upstream candidate, which is not what this tests.)
+        thirteenth.addAll(retried("openai", other, w13.plusSeconds(7), 10));
+        String[] ids = retryStormScenario(start, dep, thirteenth);
+        String otherRateLimit = episode("type=rate_limit&deployment=" + other);
+
+        Edge edge = onlyEdge(ids[0], ids[1]);
+        assertThat(edge.kind()).isEqualTo("caused");
+        assertThat(edge.evidence()).containsEntry("via", "retry_storm").containsEntry("retried_traces", 30)
+                .containsEntry("retried_calls", 30).containsEntry("failed_attempts", 30)
+                .containsEntry("attempts_per_trace", 2.0).containsEntry("lag_ms_median", 2000)
+                .containsEntry("span_tokens", 50_000).containsEntry("retry_tokens", 30_000)
+                .containsEntry("expected_tokens", 20_000).containsEntry("excess_tokens", 30_000)
+                .containsEntry("baseline_tokens", 240_000).containsEntry("spike_deployment", dep);
+        // coverage min(1, 30,000 / 30,000) = 1, support 30/31
+        assertThat(edge.confidence()).isCloseTo(30 / 31.0, within(1e-3));
+        assertThat(edge.clustered()).isTrue();
+
+        List<String> clusters = clustersOf(ids[1]);
+        assertThat(clusters).hasSize(1).isEqualTo(clustersOf(ids[0]));
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(ids[0], ids[1]);
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(ids[0]);
+        assertThat(c.getString("rootCandidate.reason")).contains("openai rate_limit").contains("retried into a token"
+                + " spike");
+        assertThat(edgesFrom(otherRateLimit)).as("a rate limit retried elsewhere links to no spike").isZero();
+        assertThat(clustersOf(otherRateLimit)).isEmpty();
+    }
+
+    @Test
+    void a_token_spike_made_of_new_traffic_gets_low_confidence_from_a_few_retries_in_it() throws Exception {
+        Instant start = Instant.parse("2029-05-02T05:00:00Z");
+        String dep = unique("rl");
+        Instant w13 = start.plus(Duration.ofMinutes(60));
+        List<Payloads> thirteenth = new ArrayList<>(retried("openai", dep, w13.plusSeconds(5), 3));
+        for (int i = 0; i < 40; i++) {
+            thirteenth.add(call("openai", dep, w13.plusSeconds(30 + i * 5), 600, 400)); // a burst of new requests
+        }
+        String[] ids = retryStormScenario(start, dep, thirteenth);
+
+        Edge edge = onlyEdge(ids[0], ids[1]);
+        assertThat(edge.evidence()).containsEntry("retried_traces", 3).containsEntry("span_tokens", 63_000)
+                .containsEntry("excess_tokens", 43_000).containsEntry("retry_tokens", 3_000);
+        // coverage 3,000 / 43,000, support 3/4
+        assertThat(edge.confidence()).isCloseTo(3 / 43.0 * 0.75, within(1e-3)).isLessThan(config.chainMinConfidence());
+        assertThat(edge.clustered()).isFalse();
+        assertThat(clustersOf(ids[1])).isEmpty();
+    }
+
+    // ---- stale index → retrieval drop → low faithfulness ---------------------------------------------------------
+
+    static final String CONTEXT = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was"
+            + " designed by the engineering company of Gustave Eiffel.";
+    static final String FAITHFUL = "The Eiffel Tower was completed in 1889 and was designed by the engineering company"
+            + " of Gustave Eiffel.";
+    static final String INVENTED = "The Eiffel Tower was completed in 1925 and was designed by Thomas Edison for the"
+            + " Chicago Exposition.";
+
+    static Payloads grounded(String deployment, String index, Instant at, double topScore, boolean invented) {
+        Payloads p = Payloads.success("openai", "gpt-4o-mini", deployment, at)
+                .answer(invented ? INVENTED : FAITHFUL, "stop")
+                .metadata(Map.of("context", CONTEXT, "retrieval", Map.of("index", index, "top_score", topScore,
+                        "hits", 5)));
+        ((ObjectNode) p.node().get("messages").get(0)).put("content",
+                "When was the Eiffel Tower completed, and who designed it?");
+        return p;
+    }
+
+    static void staleReport(String index, Instant lastUpdatedAt) {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Map.of("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                        lastUpdatedAt.toString()))
+                .when().post("/api/v1/signals/index").then().statusCode(200);
+    }
+
+    /** 40 calls on the index over the hour before t0, then a stale report at t0, then 10 calls after it. */
+    void indexScenario(Instant t0, String deployment, String index, boolean[] inventedBefore, double scoreAfter,
+            boolean[] inventedAfter) {
+        clock.set(t0.minus(Duration.ofMinutes(2)));
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            before.add(grounded(deployment, index, t0.minus(Duration.ofMinutes(55)).plusSeconds(i * 75), 0.85,
+                    inventedBefore[i % inventedBefore.length]));
+        }
+        ingest(before);
+        clock.set(t0);
+        staleReport(index, t0.minus(Duration.ofHours(30)));
+        clock.set(t0.plus(Duration.ofMinutes(4)));
+        for (int i = 0; i < 10; i++) {
+            ingest(List.of(grounded(deployment, index, t0.plusSeconds(20 + i * 20), scoreAfter,
+                    inventedAfter[i % inventedAfter.length])));
+        }
+    }
+
+    @Test
+    void a_stale_index_whose_retrieval_dropped_and_whose_answers_turned_unfaithful_is_one_cascade() throws Exception {
+        Instant t0 = Instant.parse("2029-05-03T06:00:00Z");
+        String dep = unique("rag");
+        String index = unique("kb");
+        String unrelated = unique("kb-other");
+        indexScenario(t0, dep, index, new boolean[] {false}, 0.3, new boolean[] {true});
+        staleReport(unrelated, t0.minus(Duration.ofHours(30))); // at t0 + 4 min, on an index no call carries
+
+        String stale = episode("type=stale_index&deployment=" + index);
+        String drop = episode("type=retrieval_quality_drop&deployment=" + index);
+        String quality = episode("type=hallucination&deployment=" + dep);
+        String otherStale = episode("type=stale_index&deployment=" + unrelated);
+
+        Edge staleToQuality = onlyEdge(stale, quality);
+        assertThat(staleToQuality.kind()).isEqualTo("caused");
+        assertThat(staleToQuality.evidence()).containsEntry("via", "stale_index").containsEntry("index", index)
+                .containsEntry("quality_type", "hallucination").containsEntry("calls", 10)
+                .containsEntry("failures", 10).containsEntry("baseline_calls", 40)
+                .containsEntry("baseline_failures", 0).containsEntry("episode_calls_on_index", 10);
+        // (1 - r_base / 1) * 10/11 with r_base = (0 + 4 * 0.02) / 44
+        assertThat(staleToQuality.confidence()).isCloseTo((1 - 0.08 / 44) * 10 / 11.0, within(1e-3));
+        Edge dropToQuality = onlyEdge(drop, quality);
+        assertThat(dropToQuality.evidence()).containsEntry("via", "retrieval_quality_drop");
+        assertThat(dropToQuality.confidence()).isGreaterThan(0.6);
+        Edge staleToDrop = onlyEdge(stale, drop);
+        assertThat(staleToDrop.evidence()).containsEntry("via", "stale_index").containsEntry("prior_drops", 0);
+        assertThat(staleToDrop.confidence()).isGreaterThan(0.8);
+
+        List<String> clusters = clustersOf(quality);
+        assertThat(clusters).hasSize(1);
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(stale, drop, quality);
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(stale);
+        assertThat(c.getString("rootCandidate.reason")).contains("pipeline stale_index")
+                .contains("calls retrieving from " + index + " showed hallucination");
+        assertThat(edgesFrom(otherStale)).as("a stale index no call carried links to nothing").isZero();
+        assertThat(clustersOf(otherStale)).isEmpty();
+    }
+
+    @Test
+    void answers_on_an_index_as_unfaithful_before_it_went_stale_get_low_confidence() throws Exception {
+        Instant t0 = Instant.parse("2029-05-03T10:00:00Z");
+        String dep = unique("rag");
+        String index = unique("kb");
+        // Edges are recomputed when either end changes: the last call after the report is a hallucination, so the
+        // edge has seen all ten.
+        indexScenario(t0, dep, index, new boolean[] {true, false}, 0.85, new boolean[] {false, true});
+
+        String stale = episode("type=stale_index&deployment=" + index);
+        // The hallucinations before and after the report are two episodes (7.8 min apart): the later one.
+        String quality = episode("type=hallucination&deployment=" + dep + "&since=" + t0);
+        Edge edge = onlyEdge(stale, quality);
+        assertThat(edge.evidence()).containsEntry("calls", 10).containsEntry("failures", 5)
+                .containsEntry("baseline_calls", 40).containsEntry("baseline_failures", 20);
+        // (1 - r_base / 0.5) * 5/6 with r_base = (20 + 0.08) / 44
+        assertThat(edge.confidence()).isCloseTo((1 - (20.08 / 44) / 0.5) * 5 / 6.0, within(1e-3))
+                .isLessThan(config.chainMinConfidence());
+        assertThat(edge.clustered()).isFalse();
+        assertThat(Api.failures("type=retrieval_quality_drop&deployment=" + index).extract().jsonPath()
+                .getList("items")).as("scores held").isEmpty();
+    }
+
+    // ---- budget exceeded → refused calls -------------------------------------------------------------------------
+
+    static Payloads ofTeam(Payloads p, String team) {
+        ((ObjectNode) p.node().get("metadata")).put("user_api_key_team_id", team);
+        return p;
+    }
+
+    static Payloads refused(String deployment, String team, Instant at) {
+        return ofTeam(Payloads.failure("openai", "gpt-4o-mini", deployment, at, 401, "AuthenticationError",
+                "Incorrect API key provided"), team);
+    }
+
+    static void budget(String team) {
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\":\"day\",\"amountUsd\":1}").when().put("/api/v1/budgets/team/" + team).then()
+                .statusCode(200);
+    }
+
+    /** The team's budget is crossed by one call at t0; returns the budget episode. */
+    String crossBudget(String team, String deployment, Instant t0) {
+        budget(team);
+        clock.set(t0.plusSeconds(1));
+        ingest(List.of(ofTeam(Payloads.success("openai", "gpt-4o-mini", deployment, t0).set("response_cost", 1.5),
+                team)));
+        return episode("type=budget_exceeded&deployment=team:" + team);
+    }
+
+    @Test
+    void a_team_refused_right_after_crossing_its_budget_is_a_cascade() throws Exception {
+        Instant t0 = Instant.parse("2029-05-04T09:00:00Z");
+        String dep = unique("auth");
+        String team = unique("team");
+        String bystander = unique("team");
+        clock.set(t0.minus(Duration.ofMinutes(30)));
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            before.add(ofTeam(Payloads.success("openai", "gpt-4o-mini", dep, t0.minus(Duration.ofMinutes(50))
+                    .plusSeconds(i * 60)), team));
+        }
+        ingest(before);
+        String budgetEpisode = crossBudget(team, dep, t0);
+        String bystanderBudget = crossBudget(bystander, unique("auth-other"), t0.plusSeconds(5));
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        List<Payloads> after = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            after.add(refused(dep, team, t0.plusSeconds(30 + i * 20)));
+        }
+        ingest(after);
+        String refusals = episode("type=unauthorized_model_access&deployment=" + dep);
+
+        Edge edge = onlyEdge(budgetEpisode, refusals);
+        assertThat(edge.kind()).isEqualTo("caused");
+        assertThat(edge.evidence()).containsEntry("via", "budget").containsEntry("scope", "team")
+                .containsEntry("scope_id", team).containsEntry("refused_after", 8)
+                .containsEntry("refused_before", 0);
+        // 8 refusals in the 30 min horizon = 16/h against (0 + 1)/h before: (1 - 1/16) * 8/9
+        assertThat(edge.confidence()).isCloseTo((1 - 1 / 16.0) * 8 / 9.0, within(1e-3));
+        List<String> clusters = clustersOf(refusals);
+        assertThat(clusters).hasSize(1).isEqualTo(clustersOf(budgetEpisode));
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(budgetEpisode);
+        assertThat(c.getString("rootCandidate.reason")).contains("budget budget_exceeded")
+                .contains("was refused 8 times");
+        assertThat(edgesFrom(bystanderBudget)).as("another team's budget links to this team's refusals").isZero();
+    }
+
+    @Test
+    void a_team_refused_as_often_before_its_budget_was_crossed_gets_low_confidence() throws Exception {
+        Instant t0 = Instant.parse("2029-05-04T13:00:00Z");
+        String dep = unique("auth");
+        String team = unique("team");
+        clock.set(t0.minus(Duration.ofMinutes(1)));
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 12; i++) { // refused every 4 minutes all along: one long episode
+            before.add(refused(dep, team, t0.minus(Duration.ofMinutes(48)).plus(Duration.ofMinutes(4L * i))));
+        }
+        ingest(before);
+        String budgetEpisode = crossBudget(team, dep, t0);
+        clock.set(t0.plus(Duration.ofMinutes(10)));
+        ingest(List.of(refused(dep, team, t0.plus(Duration.ofMinutes(3))),
+                refused(dep, team, t0.plus(Duration.ofMinutes(7)))));
+        // The refusals 7 minutes apart around the crossing are two episodes: the later one.
+        String refusals = episode("type=unauthorized_model_access&deployment=" + dep + "&since=" + t0);
+
+        Edge edge = onlyEdge(budgetEpisode, refusals);
+        assertThat(edge.evidence()).containsEntry("refused_after", 2).containsEntry("refused_before", 12);
+        // 4/h after against 13/h before: nothing attributable
+        assertThat(edge.confidence()).isZero();
+        assertThat(edge.clustered()).isFalse();
+        assertThat(clustersOf(budgetEpisode)).isEmpty();
+    }
+}
