@@ -50,6 +50,24 @@ def wait_until(condition, timeout=60.0, what="condition", poll=0.01):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def logged_payload(call_id, status="success", **extra):
+    """The fields of a StandardLoggingPayload that the transport and Faultline's ingest care about."""
+    return {
+        "id": call_id,
+        "litellm_call_id": call_id,
+        "status": status,
+        "call_type": "acompletion",
+        "model": "gpt-4o-mini",
+        "custom_llm_provider": "openai",
+        "startTime": 1795844308.84,
+        "endTime": 1795844308.97,
+        "completionStartTime": 1795844308.97,
+        "hidden_params": {"additional_headers": None},
+        "error_information": None,
+        **extra,
+    }
+
+
 def wire(case):
     return json.loads((WIRE_DIR / f"{case}.json").read_text())
 

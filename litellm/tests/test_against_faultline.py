@@ -19,6 +19,7 @@ import uuid
 
 import httpx
 import psycopg
+from conftest import logged_payload as call
 from conftest import wait_until
 
 _REQUIRED = ("FAULTLINE_URL", "FAULTLINE_API_KEY", "FAULTLINE_TEST_DB_URL", "FAULTLINE_TEST_MAX_BATCH_ITEMS")
@@ -34,22 +35,6 @@ KEY = os.environ["FAULTLINE_API_KEY"]
 DB_URL = os.environ["FAULTLINE_TEST_DB_URL"]
 MAX_ITEMS = int(os.environ["FAULTLINE_TEST_MAX_BATCH_ITEMS"])
 RUN = uuid.uuid4().hex[:8]  # call ids of this run: a rerun on the same database sees only its own rows
-
-
-def call(call_id, status="success", **extra):
-    return {
-        "id": call_id,
-        "litellm_call_id": call_id,
-        "status": status,
-        "call_type": "acompletion",
-        "model": "gpt-4o-mini",
-        "custom_llm_provider": "openai",
-        "startTime": 1795844308.84,
-        "endTime": 1795844308.97,
-        "hidden_params": {"additional_headers": None},
-        "error_information": None,
-        **extra,
-    }
 
 
 def ids(prefix, n):

@@ -16,6 +16,7 @@ import litellm
 import pytest
 import yaml
 from conftest import API_KEY, PLUGIN_DIR, FakeFaultline, wait_until, wire
+from conftest import logged_payload as payload
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.litellm_core_utils.core_helpers import process_response_headers
 from litellm.llms.anthropic.common_utils import AnthropicError
@@ -25,24 +26,6 @@ from litellm.types.utils import ModelResponse
 from faultline_callback import PLUGIN_VERSION, FaultlineConfig, _approx_size, _to_json_line
 
 litellm.suppress_debug_info = True
-
-
-def payload(call_id, status="success", **extra):
-    """The fields of a StandardLoggingPayload that the transport cares about."""
-    return {
-        "id": call_id,
-        "litellm_call_id": call_id,
-        "status": status,
-        "call_type": "acompletion",
-        "model": "gpt-4o-mini",
-        "custom_llm_provider": "openai",
-        "startTime": 1795844308.84,
-        "endTime": 1795844308.97,
-        "completionStartTime": 1795844308.97,
-        "hidden_params": {"additional_headers": None},
-        "error_information": None,
-        **extra,
-    }
 
 
 def log_calls(plugin, ids):
