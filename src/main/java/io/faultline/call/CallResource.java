@@ -71,7 +71,7 @@ public class CallResource {
             JsonNode item = root.get(i);
             try {
                 LlmCall call = mapper.map(item);
-                if (seen.add(call.callId())) {
+                if (seen.add(call.attemptKey())) {
                     valid.add(call);
                     validIndex.add(i);
                 } else {

@@ -12,7 +12,6 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -41,7 +40,7 @@ public class CallStore {
         this.json = json;
     }
 
-    /** Inserts the calls and returns the ids that were new (the others were resends). */
+    /** Inserts the calls and returns the {@link LlmCall#attemptKey()}s that were new (the others were resends). */
     public Set<String> insert(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
         Set<String> inserted = new HashSet<>(calls.size() * 2);
         for (int from = 0; from < calls.size(); from += CHUNK) {
@@ -54,7 +53,7 @@ public class CallStore {
                 }
                 try (ResultSet rs = insert.executeQuery()) {
                     while (rs.next()) {
-                        inserted.add(rs.getString(1));
+                        inserted.add(LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant()));
                     }
                 }
             }
@@ -63,32 +62,34 @@ public class CallStore {
     }
 
     /**
-     * The ids of the calls that are stored already (same call id and start time): one query on the primary key,
+     * The attempt keys of the calls that are stored already (same call id and start time): one query on the primary key,
      * limited to the partitions between the batch's earliest and latest start.
      */
     public Set<String> alreadyStored(Connection connection, List<LlmCall> calls) throws SQLException {
         if (calls.isEmpty()) {
             return Set.of();
         }
-        Map<String, Instant> startedAt = new HashMap<>(calls.size() * 2);
+        Set<String> ids = new HashSet<>(calls.size() * 2);
+        Set<String> keys = new HashSet<>(calls.size() * 2);
         Instant earliest = Instant.MAX;
         Instant latest = Instant.MIN;
         for (LlmCall call : calls) {
-            startedAt.put(call.callId(), call.startedAt());
+            ids.add(call.callId());
+            keys.add(call.attemptKey());
             earliest = call.startedAt().isBefore(earliest) ? call.startedAt() : earliest;
             latest = call.startedAt().isAfter(latest) ? call.startedAt() : latest;
         }
         Set<String> stored = new HashSet<>();
         try (PreparedStatement select = connection.prepareStatement("select call_id, started_at from llm_calls"
                 + " where call_id = any (?) and started_at between ? and ?")) {
-            select.setArray(1, connection.createArrayOf("text", startedAt.keySet().toArray()));
+            select.setArray(1, connection.createArrayOf("text", ids.toArray()));
             select.setTimestamp(2, Timestamp.from(earliest));
             select.setTimestamp(3, Timestamp.from(latest));
             try (ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
-                    String id = rs.getString(1);
-                    if (rs.getTimestamp(2).toInstant().equals(startedAt.get(id))) {
-                        stored.add(id);
+                    String key = LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant());
+                    if (keys.contains(key)) {
+                        stored.add(key);
                     }
                 }
             }
@@ -154,7 +155,7 @@ public class CallStore {
         for (int i = 0; i < rows; i++) {
             sql.append(i == 0 ? "" : ",").append(ROW);
         }
-        return sql.append(" on conflict (call_id, started_at) do nothing returning call_id").toString();
+        return sql.append(" on conflict (call_id, started_at) do nothing returning call_id, started_at").toString();
     }
 
     private static List<String> placeholders() {

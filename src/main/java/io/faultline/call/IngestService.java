@@ -84,7 +84,7 @@ public class IngestService {
         List<LlmCall> fresh = new ArrayList<>(storable.size() - resent.size());
         List<Integer> positions = new ArrayList<>(storable.size() - resent.size());
         for (int i = 0; i < storable.size(); i++) {
-            if (!resent.contains(storable.get(i).callId())) {
+            if (!resent.contains(storable.get(i).attemptKey())) {
                 fresh.add(storable.get(i));
                 positions.add(i);
             }
@@ -99,7 +99,7 @@ public class IngestService {
                 for (Failure failure : failures) {
                     clean.add(text.failure(failure));
                 }
-                classified.put(call.callId(), clean);
+                classified.put(call.attemptKey(), clean);
             }
         }
         metrics.sanitized(text.replaced());
@@ -290,9 +290,9 @@ public class IngestService {
         List<Failure> failures = new ArrayList<>();
         for (LlmCall call : batch) {
             // Only new calls are classified: a resend must not count a failure twice.
-            if (newIds.remove(call.callId())) {
+            if (newIds.remove(call.attemptKey())) {
                 inserted.add(call);
-                failures.addAll(classified.getOrDefault(call.callId(), List.of()));
+                failures.addAll(classified.getOrDefault(call.attemptKey(), List.of()));
             }
         }
         if (!failures.isEmpty()) {

@@ -51,6 +51,19 @@ public record LlmCall(
         return rateLimitHeaders.get(name);
     }
 
+    /**
+     * What tells one attempt from another: LiteLLM gives every attempt of one proxy request (the failed one and its
+     * fallback, or a retry) the same {@code litellm_call_id}, so the id alone would drop the fallback as a resend.
+     * The stored primary key, {@code (call_id, started_at)}, is the same pair.
+     */
+    public String attemptKey() {
+        return attemptKey(callId, startedAt);
+    }
+
+    static String attemptKey(String callId, Instant startedAt) {
+        return callId + "@" + startedAt;
+    }
+
     public boolean failed() {
         return !success;
     }

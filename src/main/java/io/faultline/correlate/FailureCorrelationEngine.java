@@ -318,15 +318,19 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         try (PreparedStatement st = c.prepareStatement("with failed as (select l.call_id, l.trace_id, l.started_at,"
                 + " l.deployment, l.model from failure_event_calls f join llm_calls l on l.call_id = f.call_id"
                 + " and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
-                + " where f.failure_id = ? and l.trace_id is not null order by f.seen_at desc limit ?)"
-                + " select distinct on (n.call_id) n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
-                + " n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
-                + " from failed join llm_calls n on n.trace_id = failed.trace_id and n.call_id <> failed.call_id"
+                // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
+                + " and l.deployment = ? where f.failure_id = ? and l.trace_id is not null"
+                + " order by f.seen_at desc limit ?)"
+                + " select distinct on (n.call_id, n.started_at) n.call_id, n.trace_id, n.provider, n.model,"
+                + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
+                + " from failed join llm_calls n on n.trace_id = failed.trace_id"
+                + " and (n.call_id, n.started_at) <> (failed.call_id, failed.started_at)"
                 + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
                 + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
-                + " order by n.call_id, n.started_at")) {
-            st.setObject(1, p.id());
-            st.setInt(2, config.maxTracedCalls());
+                + " order by n.call_id, n.started_at, failed.started_at desc")) {
+            st.setString(1, p.deployment());
+            st.setObject(2, p.id());
+            st.setInt(3, config.maxTracedCalls());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     calls.add(new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
@@ -463,14 +467,15 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> causes = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("with mine as (select l.trace_id, l.started_at"
                 + " from failure_event_calls f join llm_calls l on l.call_id = f.call_id and l.started_at <= f.seen_at"
-                + " and l.started_at >= f.seen_at - interval '1 day' where f.failure_id = ? and l.trace_id is not null"
-                + " order by f.seen_at desc limit ?)"
+                + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ?"
+                + " where f.failure_id = ? and l.trace_id is not null order by f.seen_at desc limit ?)"
                 + " select distinct " + prefixed("e") + " from mine join llm_calls p on p.trace_id = mine.trace_id"
                 + " and p.started_at <= mine.started_at and p.started_at >= mine.started_at - interval '1 hour'"
                 + " and not p.success join failure_event_calls fp on fp.call_id = p.call_id"
                 + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'")) {
-            st.setObject(1, q.id());
-            st.setInt(2, config.maxTracedCalls());
+            st.setString(1, q.deployment());
+            st.setObject(2, q.id());
+            st.setInt(3, config.maxTracedCalls());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     causes.add(episode(rs));

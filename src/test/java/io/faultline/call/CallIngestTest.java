@@ -66,6 +66,27 @@ class CallIngestTest {
     }
 
     @Test
+    void a_failed_attempt_and_its_fallback_sharing_one_litellm_call_id_are_two_calls_and_a_resend_is_none()
+            throws Exception {
+        // LiteLLM's router gives the fallback the failed attempt's litellm_call_id (and trace_id).
+        String primary = deployment();
+        String fallback = deployment();
+        Instant now = Instant.now();
+        String id = java.util.UUID.randomUUID().toString();
+        Payloads timeout = Payloads.failure("openai", "gpt-4o-mini", primary, now, 408, "Timeout",
+                "Request timed out.").set("litellm_call_id", id).set("id", id).set("trace_id", id);
+        Payloads answered = Payloads.success("gemini", "gemini-2.5-flash-lite", fallback, now.plusSeconds(2))
+                .set("litellm_call_id", id).set("trace_id", id);
+        String batch = Payloads.array(timeout, answered);
+
+        Api.ingest(batch).statusCode(200).body("accepted", equalTo(2)).body("duplicates", equalTo(0))
+                .body("failures", equalTo(1));
+        Api.ingest(batch).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(2));
+        assertThat(count("select count(*) from llm_calls where deployment = ?", primary)).isEqualTo(1);
+        assertThat(count("select count(*) from llm_calls where deployment = ?", fallback)).isEqualTo(1);
+    }
+
+    @Test
     void calls_are_keyed_by_litellm_call_id_not_by_the_provider_response_id() throws Exception {
         String dep = deployment();
         Instant now = Instant.now();
