@@ -14,6 +14,13 @@ public interface CorrelateConfig {
     @WithDefault("true")
     boolean enabled();
 
+    /**
+     * Longest wait for the correlation lock (and any row lock) in one step. A step that waits longer fails and is
+     * counted in {@code faultline_correlate_failures_total}; the episode is correlated when it next changes.
+     */
+    @WithDefault("5s")
+    Duration lockTimeout();
+
     /** Episodes whose onsets lie within this gap of each other are temporal candidates. */
     @WithDefault("5m")
     Duration window();

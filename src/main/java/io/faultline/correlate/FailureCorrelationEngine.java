@@ -164,7 +164,15 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         }
     }
 
-    private static void lock(Connection c) throws SQLException {
+    /**
+     * Takes the correlation lock for this transaction, waiting at most {@code lock-timeout}: correlation runs on the
+     * ingest request that led the fold, so a replica stuck while holding the lock must not hold every other
+     * replica's ingest with it. A step that times out fails like any other (counted, retried on the next change).
+     */
+    private void lock(Connection c) throws SQLException {
+        try (java.sql.Statement st = c.createStatement()) {
+            st.execute("set local lock_timeout = " + Math.max(1, config.lockTimeout().toMillis()));
+        }
         try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
             st.setLong(1, LOCK_KEY);
             st.execute();

@@ -54,9 +54,9 @@ class CorrelationFailureIsolationTest {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of(
-                    // A lock wait fails after a second instead of blocking: how a step fails when another replica
-                    // holds the correlation lock too long.
-                    "quarkus.datasource.jdbc.new-connection-sql", "set lock_timeout = '1s'",
+                    // The engine's own bound on the lock wait, shortened: how a step fails when another replica
+                    // holds the correlation lock too long (the default waits 5 s).
+                    "faultline.correlate.lock-timeout", "1s",
                     // The close job takes the same lock; kept out of the way so that only folds count failures.
                     "faultline.correlate.close-every", "1h",
                     "faultline.test.throwing-observer", "true");
