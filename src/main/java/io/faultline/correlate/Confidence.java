@@ -28,11 +28,30 @@ public final class Confidence {
     }
 
     /**
-     * Upstream confidence of a group of onsets: {@code (1 - P_chance) * tightness * breadth}.
+     * Upstream confidence of a group of onsets: {@code posterior * tightness * breadth}, with the prior of the
+     * configuration's default ({@link #DEFAULT_UPSTREAM_PRIOR}).
+     */
+    public static Scored temporal(List<Onset> onsets, Duration window, Duration lookback) {
+        return temporal(onsets, window, lookback, DEFAULT_UPSTREAM_PRIOR);
+    }
+
+    /** {@code faultline.correlate.upstream-prior}'s default. */
+    public static final double DEFAULT_UPSTREAM_PRIOR = 0.02;
+
+    /**
+     * Upstream confidence of a group of onsets: {@code posterior * tightness * breadth}.
      * <ul>
+     * <li>{@code posterior = p0 / (p0 + (1 - p0) * P_chance)}: the probability that the group shares a cause rather
+     * than meeting by chance (Bayes, with a shared upstream making the co-occurrence certain). {@code p0} is the
+     * prior share of provider episodes that belong to a multi-provider upstream incident. Reading
+     * {@code 1 - P_chance} as the confidence instead amounts to a prior of about one half, which over a day of
+     * independent failures turns every tight chance pair into an incident: {@code P_chance} is the chance of one
+     * coincidence, and a day offers many.</li>
      * <li>{@code P_chance}: the probability that the other providers' failures started within the window of the
      * first one by chance. Each fingerprint {@code f} starts episodes at rate {@code λ_f = (n_f + 1) / L} (its
-     * episodes over the lookback {@code L}, plus one so that a never-seen fingerprint is rare, not impossible). A
+     * episodes over the lookback {@code L} that grew at least as large as the group's episode of {@code f} is
+     * now, plus one so that a never-seen fingerprint is rare, not impossible: a storm is compared with the storms
+     * of its fingerprint, not with its single-call blips). A
      * provider {@code q} other than the first one's coincides with probability
      * {@code π_q = 1 - exp(-Σ_f λ_f * 2w)} (its group fingerprints, either side of the first onset), and the
      * group by chance with {@code Π_q π_q}.</li>
@@ -42,7 +61,7 @@ public final class Confidence {
      * 0.75, each further deployment adds a little. One provider gives 0: that is not an upstream signal.</li>
      * </ul>
      */
-    public static Scored temporal(List<Onset> onsets, Duration window, Duration lookback) {
+    public static Scored temporal(List<Onset> onsets, Duration window, Duration lookback, double prior) {
         Instant first = onsets.stream().map(Onset::at).min(Instant::compareTo).orElseThrow();
         Instant last = onsets.stream().map(Onset::at).max(Instant::compareTo).orElseThrow();
         String anchor = onsets.stream().filter(o -> o.at().equals(first)).map(Onset::provider).sorted().findFirst()
@@ -79,9 +98,12 @@ public final class Confidence {
         double tightness = tightness(spread, windowSeconds);
         double breadth = providers.size() < 2 ? 0
                 : 1 - Math.pow(0.5, providers.size() - 1) * Math.pow(0.8, deployments.size() - providers.size());
-        double confidence = clamp((1 - chance) * tightness * breadth);
+        double posterior = posterior(prior, chance);
+        double confidence = clamp(posterior * tightness * breadth);
         Map<String, Object> evidence = new LinkedHashMap<>();
-        evidence.put("formula", "(1 - p_chance) * tightness * breadth");
+        evidence.put("formula", "p0 / (p0 + (1 - p0) * p_chance) * tightness * breadth");
+        evidence.put("prior", prior);
+        evidence.put("posterior", round(posterior));
         evidence.put("providers", providers.size());
         evidence.put("deployments", deployments.size());
         evidence.put("onset_spread_s", round(spread));
@@ -94,24 +116,30 @@ public final class Confidence {
     }
 
     /**
-     * Confidence of one temporal edge {@code a -> b}: {@code (1 - π_b) * tightness}, the chance that {@code b}'s
-     * fingerprint started within the window of {@code a} by chance and how close the two onsets are.
+     * Confidence of one temporal edge {@code a -> b}: {@code p0 / (p0 + (1 - p0) * π_b) * tightness}, from the
+     * chance that {@code b}'s fingerprint started within the window of {@code a} by chance and how close the two
+     * onsets are.
      */
     public static Scored temporalEdge(Onset a, Onset b, Duration window, Duration lookback) {
+        return temporalEdge(a, b, window, lookback, DEFAULT_UPSTREAM_PRIOR);
+    }
+
+    public static Scored temporalEdge(Onset a, Onset b, Duration window, Duration lookback, double prior) {
         double windowSeconds = window.toMillis() / 1000.0;
         double rate = (b.priorEpisodes() + 1) / Math.max(1, lookback.toMillis() / 1000.0);
         double pi = 1 - Math.exp(-rate * 2 * windowSeconds);
         double lag = Math.abs(Duration.between(a.at(), b.at()).toMillis()) / 1000.0;
         double tightness = tightness(lag, windowSeconds);
         Map<String, Object> evidence = new LinkedHashMap<>();
-        evidence.put("formula", "(1 - p_chance) * tightness");
+        evidence.put("formula", "p0 / (p0 + (1 - p0) * p_chance) * tightness");
         evidence.put("onset_lag_s", round(lag));
+        evidence.put("prior", prior);
         evidence.put("p_chance", pi);
         evidence.put("prior_episodes", b.priorEpisodes());
         evidence.put("lookback_s", lookback.toSeconds());
         evidence.put("tightness", round(tightness));
         evidence.put("same_provider", a.provider().equals(b.provider()));
-        return new Scored(clamp((1 - pi) * tightness), evidence);
+        return new Scored(clamp(posterior(prior, pi) * tightness), evidence);
     }
 
     /**
@@ -152,6 +180,12 @@ public final class Confidence {
             none *= 1 - clamp(c);
         }
         return clamp(1 - none);
+    }
+
+    /** P(shared cause | co-occurrence) for a prior p0 when a shared cause makes the co-occurrence certain. */
+    static double posterior(double prior, double chance) {
+        double p0 = clamp(prior);
+        return p0 <= 0 ? 0 : p0 / (p0 + (1 - p0) * clamp(chance));
     }
 
     private static double tightness(double spreadSeconds, double windowSeconds) {

@@ -41,6 +41,21 @@ public interface CorrelateConfig {
     @WithDefault("0.4")
     double minConfidence();
 
+    /**
+     * Prior share of provider episodes that belong to an upstream incident reaching several providers: the
+     * confidence of a temporal group is the posterior {@code p0 / (p0 + (1 - p0) * P_chance)} (README).
+     */
+    @WithDefault("0.02")
+    double upstreamPrior();
+
+    /**
+     * A fallback or caused edge joins its target episode to the cluster only when at least this many traces lead to
+     * it: one request that fell back and met a bad answer happens by chance at the target's own failure rate, and a
+     * day offers many fallbacks. The edge is stored either way, with its evidence.
+     */
+    @WithDefault("2")
+    int minSharedTraces();
+
     /** Provider failure types that can signal a shared upstream problem (request-driven ones are left out). */
     @WithDefault("outage,overloaded,timeout,rate_limit,malformed_response")
     Set<String> temporalTypes();

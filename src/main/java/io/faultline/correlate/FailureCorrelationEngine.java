@@ -258,7 +258,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 return List.of();
             }
             Confidence.Scored scored = Confidence.temporal(onsets(c, group), config.window(),
-                    config.baseRateLookback());
+                    config.baseRateLookback(), config.upstreamPrior());
             if (scored.confidence() < config.minConfidence()) {
                 return List.of();
             }
@@ -268,7 +268,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             Episode from = earlier(e, other);
             Episode to = from == e ? other : e;
             Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
-                    config.window(), config.baseRateLookback());
+                    config.window(), config.baseRateLookback(), config.upstreamPrior());
             upsertEdge(c, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
                     scored.evidence(), now);
         }
@@ -289,21 +289,27 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return onsets;
     }
 
-    /** The episode's onset with its fingerprint's episode count over the lookback before it (not counting itself). */
+    /**
+     * The episode's onset with the count of its fingerprint's episodes over the lookback before it (not counting
+     * itself) that grew at least as large as it is now: a storm's chance rate is that of the fingerprint's storms.
+     */
     private Confidence.Onset onset(Connection c, Episode e, Map<String, Long> cache) throws SQLException {
-        Long n = cache.get(e.fingerprint());
+        String key = e.id().toString();
+        Long n = cache.get(key);
         if (n == null) {
             try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
-                    + " and first_seen >= ? and first_seen < ?")) {
+                    + " and first_seen >= ? and first_seen < ? and occurrences >= (select occurrences"
+                    + " from failure_events where failure_id = ?)")) {
                 st.setString(1, e.fingerprint());
                 st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(config.baseRateLookback())));
                 st.setTimestamp(3, Timestamp.from(e.firstSeen().minus(config.window())));
+                st.setObject(4, e.id());
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();
                     n = rs.getLong(1);
                 }
             }
-            cache.put(e.fingerprint(), n);
+            cache.put(key, n);
         }
         return new Confidence.Onset(e.provider(), e.deployment(), e.fingerprint(), e.firstSeen(), n);
     }
@@ -383,7 +389,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             String to = main != null ? main.toString() : "deployment:" + any.provider() + "/" + any.deployment();
             upsertEdge(c, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence,
                     now);
-            if (main != null) {
+            if (main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
+                    .count() >= config.minSharedTraces()) {
                 linked.add(main);
             }
             long answered = target.stream().filter(FallbackCall::success).count();
@@ -408,7 +415,9 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 caused.putAll(scored.evidence());
                 upsertEdge(c, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused,
                         now);
-                linked.add(q.id());
+                if ((long) caused.get("shared_traces") >= config.minSharedTraces()) {
+                    linked.add(q.id());
+                }
             }
         }
         if (linked.isEmpty()) {
@@ -637,7 +646,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 .toList();
         if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
             Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers), config.window(),
-                    config.baseRateLookback());
+                    config.baseRateLookback(), config.upstreamPrior());
             temporal = scored.confidence();
             evidence.put("temporal", scored.evidence());
             evidence.put("temporal_confidence", Confidence.round(temporal));

@@ -51,6 +51,27 @@ class ConfidenceTest {
     }
 
     @Test
+    void the_chance_of_a_coincidence_is_weighed_against_the_prior_of_a_shared_upstream() {
+        // anthropic's fingerprint starts 70 episodes a week (10 a day): pi = 1 - exp(-71/604800 * 600) = 0.068
+        double pi = 1 - Math.exp(-71 / 604_800.0 * 600);
+        Confidence.Scored everyDay = Confidence.temporal(List.of(onset("openai", "a", 0, 0),
+                onset("anthropic", "b", 30, 70)), W, L, 0.02);
+        assertThat(everyDay.confidence()).isCloseTo(0.02 / (0.02 + 0.98 * pi) * 0.95 * 0.5, within(1e-6));
+        assertThat(everyDay.confidence()).as("a daily failure meeting another by chance is no incident")
+                .isLessThan(0.4);
+        // A fingerprint that never failed like this in the lookback: the coincidence is hard to explain by chance.
+        Confidence.Scored rare = Confidence.temporal(List.of(onset("openai", "a", 0, 0), onset("anthropic", "b", 0, 0)),
+                W, L, 0.02);
+        assertThat(rare.confidence()).isGreaterThan(0.4);
+        assertThat(rare.evidence()).containsEntry("prior", 0.02).containsKey("posterior");
+        // The old reading, 1 - P_chance, is about the posterior under a prior of one half.
+        assertThat(Confidence.temporal(List.of(onset("openai", "a", 0, 0), onset("anthropic", "b", 30, 70)), W, L,
+                0.5).confidence()).isCloseTo((1 - pi) * 0.95 * 0.5, within(0.01));
+        assertThat(Confidence.temporal(List.of(onset("openai", "a", 0, 0), onset("anthropic", "b", 0, 0)), W, L, 0)
+                .confidence()).isZero();
+    }
+
+    @Test
     void one_provider_is_no_upstream_signal() {
         assertThat(Confidence.temporal(List.of(onset("openai", "a", 0, 0), onset("openai", "b", 0, 0)), W, L)
                 .confidence()).isZero();
