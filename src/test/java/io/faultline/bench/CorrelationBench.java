@@ -772,6 +772,7 @@ class CorrelationBench {
             }
             c.rollback();
         }
+        Files.writeString(Path.of("target", "bench-correlation-plans.md"), plans.detail());
         return plans.report();
     }
 
@@ -944,7 +945,11 @@ class CorrelationBench {
             return "Plans of the engine's queries at this scale (EXPLAIN ANALYZE, BUFFERS; custom plan with the"
                     + " stream's parameters, and the generic plan a reused prepared statement may switch to):\n\n"
                     + "| query | scans (custom plan) | ms | seq scans (generic plan) | ms |\n|---|---|---|---|---|\n"
-                    + summary + "\n<details><summary>Plans</summary>\n\n" + detail + "\n</details>\n";
+                    + summary + "\nFull plans: target/bench-correlation-plans.md\n";
+        }
+
+        String detail() {
+            return detail.toString();
         }
     }
 }
