@@ -26,6 +26,8 @@ import java.util.Set;
  * trace) into a deployment's {@code token_spike} span;</li>
  * <li>stale index → retrieval drop → low faithfulness: {@code stale_index} and {@code retrieval_quality_drop} of an
  * index, and the {@code low_faithfulness}/{@code hallucination} episodes of calls whose retrieval metadata names it;</li>
+ * <li>ingestion failure → the same effects on each index the failed pipeline feeds (as its runs named them in
+ * {@code indexes}, kept in {@code ingestion_pipeline_indexes});</li>
  * <li>budget exceeded → refused calls: a {@code budget_exceeded} scope (team, key, user, model group) and the
  * {@code unauthorized_model_access} episodes of that scope's calls after the crossing.</li>
  * </ul>
@@ -46,6 +48,7 @@ public class CausalChains {
     static final String STALE_INDEX = "stale_index";
     static final String RETRIEVAL_DROP = "retrieval_quality_drop";
     static final String BUDGET = "budget";
+    static final String INGESTION = "ingestion_failure";
 
     private static final Set<String> FAITHFULNESS = Set.of("low_faithfulness", "hallucination");
     private static final String PIPELINE = "pipeline";
@@ -77,17 +80,39 @@ public class CausalChains {
             }
             case "DATA|stale_index", "DATA|retrieval_quality_drop" -> {
                 if (PIPELINE.equals(e.provider()) && e.deployment() != null) {
-                    for (Episode q : qualityOnIndex(c, e)) {
-                        add(links, dataToQuality(c, e, q));
+                    for (Episode q : qualityOnIndex(c, e, e.deployment())) {
+                        add(links, indexToQuality(c, e, e.deployment(), q));
                     }
                     for (Episode other : staleDropPartners(c, e)) {
                         add(links, STALE_INDEX.equals(e.type()) ? staleToDrop(c, e, other) : staleToDrop(c, other, e));
                     }
+                    for (Episode ingestion : ingestionsFeeding(c, e.deployment(), e.firstSeen().plus(config.window()),
+                            e.firstSeen().minus(config.chainHorizon()))) {
+                        add(links, ingestionToData(c, ingestion, e));
+                    }
+                }
+            }
+            case "DATA|ingestion_failure" -> {
+                if (PIPELINE.equals(e.provider()) && e.deployment() != null) {
+                    for (String index : indexesFedBy(c, e)) {
+                        for (Episode data : dataEpisodesAfter(c, e, index)) {
+                            add(links, ingestionToData(c, e, data));
+                        }
+                        for (Episode q : qualityOnIndex(c, e, index)) {
+                            add(links, indexToQuality(c, e, index, q));
+                        }
+                    }
                 }
             }
             case "QUALITY|low_faithfulness", "QUALITY|hallucination" -> {
-                for (Episode data : dataEpisodesOfCalls(c, e)) {
-                    add(links, dataToQuality(c, data, e));
+                for (IndexUse use : indexesOfCalls(c, e)) {
+                    for (Episode data : dataEpisodesOn(c, use)) {
+                        add(links, indexToQuality(c, data, use.index(), e));
+                    }
+                    for (Episode ingestion : ingestionsFeeding(c, use.index(), use.last(),
+                            use.first().minus(config.chainHorizon()))) {
+                        add(links, indexToQuality(c, ingestion, use.index(), e));
+                    }
                 }
             }
             case "COST|budget_exceeded" -> {
@@ -266,14 +291,14 @@ public class CausalChains {
         return data.lastSeen().plus(config.chainHorizon());
     }
 
-    /** Faithfulness episodes of calls whose retrieval metadata names the data episode's index, while it lasts. */
-    private List<Episode> qualityOnIndex(Connection c, Episode data) throws SQLException {
+    /** Faithfulness episodes of calls whose retrieval metadata names the index, while the cause lasts. */
+    private List<Episode> qualityOnIndex(Connection c, Episode data, String index) throws SQLException {
         return episodes(c, "select distinct " + FailureCorrelationEngine.prefixed("e") + " from (select signal_id"
                 + " from data_signals where kind = 'retrieval_call' and subject = ? and at >= ? and at <= ?"
                 + " order by at limit ?) s join failure_event_calls f on f.call_id = s.signal_id"
                 + " join failure_events e on e.failure_id = f.failure_id and e.category = 'QUALITY'"
                 + " and e.type = any (?)", st -> {
-                    st.setString(1, data.deployment());
+                    st.setString(1, index);
                     st.setTimestamp(2, Timestamp.from(data.firstSeen()));
                     st.setTimestamp(3, Timestamp.from(effectUntil(data)));
                     st.setInt(4, config.chainSamples());
@@ -281,9 +306,13 @@ public class CausalChains {
                 });
     }
 
-    /** Stale-index and retrieval-drop episodes of the indexes the quality episode's recent calls carried. */
-    private List<Episode> dataEpisodesOfCalls(Connection c, Episode q) throws SQLException {
-        List<String[]> indexes = new ArrayList<>();
+    /** An index the quality episode's recent calls carried, and when the first and last of those calls were seen. */
+    private record IndexUse(String index, Instant first, Instant last) {
+    }
+
+    /** The indexes the quality episode's recent calls carried (retrieval samples read from their metadata). */
+    private List<IndexUse> indexesOfCalls(Connection c, Episode q) throws SQLException {
+        List<IndexUse> indexes = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("with mine as (select call_id, seen_at from failure_event_calls"
                 + " where failure_id = ? order by seen_at desc limit ?)"
                 + " select s.subject, min(mine.seen_at), max(mine.seen_at) from mine join data_signals s"
@@ -294,44 +323,58 @@ public class CausalChains {
             st.setInt(3, config.maxCandidates());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    indexes.add(new String[] {rs.getString(1), rs.getTimestamp(2).toInstant().toString(),
-                            rs.getTimestamp(3).toInstant().toString()});
+                    indexes.add(new IndexUse(rs.getString(1), rs.getTimestamp(2).toInstant(),
+                            rs.getTimestamp(3).toInstant()));
                 }
             }
         }
-        Set<Episode> found = new LinkedHashSet<>();
-        for (String[] index : indexes) {
-            found.addAll(episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
-                    + " where fingerprint = any (?) and first_seen <= ? and last_seen >= ? order by first_seen limit ?",
-                    st -> {
-                        st.setArray(1, c.createArrayOf("text", new Object[] {
-                                "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + index[0],
-                                "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + index[0]}));
-                        st.setTimestamp(2, Timestamp.from(Instant.parse(index[2])));
-                        st.setTimestamp(3, Timestamp.from(Instant.parse(index[1]).minus(config.chainHorizon())));
-                        st.setInt(4, config.maxCandidates());
-                    }));
-        }
-        return new ArrayList<>(found);
+        return indexes;
     }
 
-    private Link dataToQuality(Connection c, Episode data, Episode q) throws SQLException {
+    /** Stale-index and retrieval-drop episodes of an index the quality episode's calls carried, around them. */
+    private List<Episode> dataEpisodesOn(Connection c, IndexUse use) throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = any (?) and first_seen <= ? and last_seen >= ? order by first_seen limit ?",
+                st -> {
+                    st.setArray(1, c.createArrayOf("text", new Object[] {
+                            "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + use.index(),
+                            "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + use.index()}));
+                    st.setTimestamp(2, Timestamp.from(use.last()));
+                    st.setTimestamp(3, Timestamp.from(use.first().minus(config.chainHorizon())));
+                    st.setInt(4, config.maxCandidates());
+                });
+    }
+
+    /**
+     * The cause (a stale index, a retrieval drop, or a failed ingestion of a pipeline feeding the index) against the
+     * faithfulness of the calls retrieving from the index: their failure rate while the cause lasts against the hour
+     * before it began.
+     */
+    private Link indexToQuality(Connection c, Episode data, String index, Episode q) throws SQLException {
+        if (data.id().equals(q.id())) {
+            return null;
+        }
         Instant from = data.firstSeen();
         Instant until = effectUntil(data);
-        long[] during = indexRate(c, data.deployment(), q.type(), from, until);
-        long own = ownCallsOnIndex(c, q, data.deployment(), from, until);
+        long[] during = indexRate(c, index, q.type(), from, until);
+        long own = ownCallsOnIndex(c, q, index, from, until);
         if (own == 0) {
             return null;
         }
         Instant baseFrom = from.minus(config.baselineWindow());
-        long[] base = indexRate(c, data.deployment(), q.type(), baseFrom, from);
+        long[] base = indexRate(c, index, q.type(), baseFrom, from);
         Confidence.Scored scored = ChainConfidence.rateLift(during[0], during[1], base[0], base[1],
                 config.qualityPriorRate(), config.qualityPriorWeight());
+        boolean ingestion = INGESTION.equals(data.type());
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("via", data.type());
-        evidence.put("summary", "calls retrieving from " + data.deployment() + " showed " + q.type() + " on "
-                + q.provider() + "/" + q.deployment() + " (rate lift " + scored.evidence().get("rate_lift") + ")");
-        evidence.put("index", data.deployment());
+        evidence.put("summary", (ingestion ? "pipeline " + data.deployment() + " failed while feeding " + index + "; "
+                : "") + "calls retrieving from " + index + " showed " + q.type() + " on " + q.provider() + "/"
+                + q.deployment() + " (rate lift " + scored.evidence().get("rate_lift") + ")");
+        if (ingestion) {
+            evidence.put("pipeline", data.deployment());
+        }
+        evidence.put("index", index);
         evidence.put("quality_type", q.type());
         evidence.put("target_provider", q.provider());
         evidence.put("target_deployment", q.deployment());
@@ -426,6 +469,93 @@ public class CausalChains {
         evidence.put("lookback_s", config.baseRateLookback().toSeconds());
         evidence.putAll(scored.evidence());
         return new Link(stale, drop, STALE_INDEX, scored.confidence(), evidence);
+    }
+
+    // ---- ingestion failure → stale index / retrieval drop / low faithfulness -------------------------------------
+
+    /** The indexes the failed pipeline feeds, as its runs named them within the lookback before the failure. */
+    private List<String> indexesFedBy(Connection c, Episode ingestion) throws SQLException {
+        List<String> indexes = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select index_name from ingestion_pipeline_indexes"
+                + " where pipeline = ? and last_reported_at >= ? order by index_name limit ?")) {
+            st.setString(1, ingestion.deployment());
+            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
+            st.setInt(3, config.maxCandidates());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    indexes.add(rs.getString(1));
+                }
+            }
+        }
+        return indexes;
+    }
+
+    /**
+     * Ingestion-failure episodes of the pipelines feeding the index (named within the lookback before each failure)
+     * that began at or before {@code startedBy} and were still failing at or after {@code activeSince}.
+     */
+    private List<Episode> ingestionsFeeding(Connection c, String index, Instant startedBy, Instant activeSince)
+            throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.prefixed("e") + " from ingestion_pipeline_indexes p"
+                + " join failure_events e on e.fingerprint = 'DATA|" + INGESTION + "|" + PIPELINE + "|' || p.pipeline"
+                + " and e.first_seen <= ? and e.last_seen >= ?"
+                + " and p.last_reported_at >= e.first_seen - make_interval(secs => ?)"
+                + " where p.index_name = ? order by e.first_seen limit ?", st -> {
+                    st.setTimestamp(1, Timestamp.from(startedBy));
+                    st.setTimestamp(2, Timestamp.from(activeSince));
+                    st.setDouble(3, config.baseRateLookback().toSeconds());
+                    st.setString(4, index);
+                    st.setInt(5, config.maxCandidates());
+                });
+    }
+
+    /** The index's stale-index and retrieval-drop episodes that began while the ingestion failure lasted. */
+    private List<Episode> dataEpisodesAfter(Connection c, Episode ingestion, String index) throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = any (?) and first_seen >= ? and first_seen <= ? order by first_seen limit ?",
+                st -> {
+                    st.setArray(1, c.createArrayOf("text", new Object[] {
+                            "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + index,
+                            "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + index}));
+                    st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.window())));
+                    st.setTimestamp(3, Timestamp.from(effectUntil(ingestion)));
+                    st.setInt(4, config.maxCandidates());
+                });
+    }
+
+    /**
+     * A failed ingestion and a stale-index or retrieval-drop episode on an index it feeds: the onset formula of
+     * stale → drop, with the chance from the index's own episodes of that type over the lookback.
+     */
+    private Link ingestionToData(Connection c, Episode ingestion, Episode data) throws SQLException {
+        if (ingestion.id().equals(data.id())) {
+            return null;
+        }
+        long prior;
+        try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
+                + " and first_seen >= ? and first_seen < ?")) {
+            st.setString(1, data.fingerprint());
+            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
+            st.setTimestamp(3, Timestamp.from(ingestion.firstSeen().minus(config.window())));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                prior = rs.getLong(1);
+            }
+        }
+        Duration lag = Duration.between(ingestion.firstSeen(), data.firstSeen());
+        Confidence.Scored scored = ChainConfidence.onset(prior, lag, config.chainHorizon(), config.window(),
+                config.baseRateLookback());
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("via", INGESTION);
+        evidence.put("summary", "pipeline " + ingestion.deployment() + " feeds " + data.deployment() + ", which showed "
+                + data.type() + " " + lag.toSeconds() + " s after the ingestion failed");
+        evidence.put("pipeline", ingestion.deployment());
+        evidence.put("index", data.deployment());
+        evidence.put("effect_type", data.type());
+        evidence.put("horizon_s", config.chainHorizon().toSeconds());
+        evidence.put("lookback_s", config.baseRateLookback().toSeconds());
+        evidence.putAll(scored.evidence());
+        return new Link(ingestion, data, INGESTION, scored.confidence(), evidence);
     }
 
     // ---- budget exceeded → refused calls -------------------------------------------------------------------------
