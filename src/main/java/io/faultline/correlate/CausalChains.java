@@ -28,8 +28,10 @@ import java.util.Set;
  * index, and the {@code low_faithfulness}/{@code hallucination} episodes of calls whose retrieval metadata names it;</li>
  * <li>ingestion failure → the same effects on each index the failed pipeline feeds (as its runs named them in
  * {@code indexes}, kept in {@code ingestion_pipeline_indexes});</li>
- * <li>budget exceeded → refused calls: a {@code budget_exceeded} scope (team, key, user, model group) and the
- * {@code unauthorized_model_access} episodes of that scope's calls after the crossing.</li>
+ * <li>budget exceeded → refused calls: a {@code budget_exceeded} scope (team, key, user, model group) of Faultline's
+ * own alerts (provider {@code budget}) and the {@code unauthorized_model_access} episodes of that scope's calls after
+ * the crossing, and LiteLLM's own budget refusals of the same scope ({@code budget_exceeded}, provider
+ * {@code litellm}, deployment {@code entity_type:entity_id}).</li>
  * </ul>
  * It only reads; the engine writes the edges (kind {@code caused}, {@code evidence.via} naming the chain) and joins
  * the clusters, under its advisory lock.
@@ -52,6 +54,9 @@ public class CausalChains {
 
     private static final Set<String> FAITHFULNESS = Set.of("low_faithfulness", "hallucination");
     private static final String PIPELINE = "pipeline";
+    /** Provider of Faultline's own budget alerts, and of LiteLLM's budget refusals. */
+    private static final String BUDGET_ALERTS = "budget";
+    private static final String LITELLM = "litellm";
     /** Calls that end in a span started at most this long before it (a call is never longer). */
     private static final Duration MAX_CALL = Duration.ofMinutes(10);
 
@@ -116,8 +121,14 @@ public class CausalChains {
                 }
             }
             case "COST|budget_exceeded" -> {
-                for (Episode refused : refusalsAfter(c, e)) {
-                    add(links, budgetToRefusals(c, e, refused));
+                if (LITELLM.equals(e.provider())) {
+                    for (Episode budget : budgetsOfLiteLlmRefusal(c, e)) {
+                        add(links, budgetToRefusals(c, budget, e));
+                    }
+                } else {
+                    for (Episode refused : refusalsAfter(c, e)) {
+                        add(links, budgetToRefusals(c, e, refused));
+                    }
                 }
             }
             case "SECURITY|unauthorized_model_access" -> {
@@ -571,8 +582,11 @@ public class CausalChains {
         };
     }
 
-    /** {scope, id} of a budget episode ({@code deployment = scope:id}), or null. */
+    /** {scope, id} of one of Faultline's budget episodes ({@code deployment = scope:id}), or null. */
     private static String[] scopeOf(Episode budget) {
+        if (!BUDGET_ALERTS.equals(budget.provider()) || !"budget_exceeded".equals(budget.type())) {
+            return null;
+        }
         String d = budget.deployment();
         int colon = d == null ? -1 : d.indexOf(':');
         if (colon <= 0 || colon == d.length() - 1 || scopeColumn(d.substring(0, colon)) == null) {
@@ -581,17 +595,75 @@ public class CausalChains {
         return new String[] {d.substring(0, colon), d.substring(colon + 1)};
     }
 
-    /** Refusal episodes active after the crossing (the crossing's own scope is checked per pair). */
+    /**
+     * LiteLLM's budget entity types that a Faultline budget scope names: the same team, key (LiteLLM's hashed
+     * token is the call's {@code user_api_key_hash}) or user (an internal user or an end user, whichever the call's
+     * user is). A model-group budget has no LiteLLM counterpart.
+     */
+    private static List<String> liteLlmEntities(String scope) {
+        return switch (scope) {
+            case "team" -> List.of("team");
+            case "key" -> List.of("key");
+            case "user" -> List.of("user", "end_user");
+            default -> List.of();
+        };
+    }
+
+    /**
+     * Refusal episodes active after the crossing: access refusals (the crossing's own scope is checked per pair) and
+     * LiteLLM's budget refusals of the same scope.
+     */
     private List<Episode> refusalsAfter(Connection c, Episode budget) throws SQLException {
-        if (scopeOf(budget) == null) {
+        String[] scope = scopeOf(budget);
+        if (scope == null) {
             return List.of();
         }
-        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events where last_seen >= ?"
-                + " and first_seen <= ? and category = 'SECURITY' and type = 'unauthorized_model_access'"
-                + " order by last_seen desc limit ?", st -> {
+        List<String> own = new ArrayList<>();
+        for (String entity : liteLlmEntities(scope[0])) {
+            own.add("COST|budget_exceeded|" + LITELLM + "|" + entity + ":" + scope[1]);
+        }
+        List<Episode> refusals = new ArrayList<>(episodes(c, "select " + FailureCorrelationEngine.COLUMNS
+                + " from failure_events where last_seen >= ? and first_seen <= ? and category = 'SECURITY'"
+                + " and type = 'unauthorized_model_access' order by last_seen desc limit ?", st -> {
                     st.setTimestamp(1, Timestamp.from(budget.firstSeen()));
                     st.setTimestamp(2, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
                     st.setInt(3, config.maxCandidates());
+                }));
+        if (!own.isEmpty()) {
+            refusals.addAll(episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                    + " where fingerprint = any (?) and last_seen >= ? and first_seen <= ? order by last_seen desc"
+                    + " limit ?", st -> {
+                        st.setArray(1, c.createArrayOf("text", own.toArray()));
+                        st.setTimestamp(2, Timestamp.from(budget.firstSeen()));
+                        st.setTimestamp(3, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
+                        st.setInt(4, config.maxCandidates());
+                    }));
+        }
+        return refusals;
+    }
+
+    /** Faultline's budget episodes of the scope LiteLLM refused, crossed within the horizon before the refusals. */
+    private List<Episode> budgetsOfLiteLlmRefusal(Connection c, Episode refusal) throws SQLException {
+        String d = refusal.deployment();
+        int colon = d == null ? -1 : d.indexOf(':');
+        if (colon <= 0 || colon == d.length() - 1) {
+            return List.of();
+        }
+        String entity = d.substring(0, colon);
+        String scope = switch (entity) {
+            case "team", "key", "user" -> entity;
+            case "end_user" -> "user";
+            default -> null;
+        };
+        if (scope == null) {
+            return List.of();
+        }
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = ? and first_seen >= ? and first_seen <= ? order by first_seen limit ?", st -> {
+                    st.setString(1, "COST|budget_exceeded|" + BUDGET_ALERTS + "|" + scope + ":" + d.substring(colon + 1));
+                    st.setTimestamp(2, Timestamp.from(refusal.firstSeen().minus(config.chainHorizon())));
+                    st.setTimestamp(3, Timestamp.from(refusal.lastSeen()));
+                    st.setInt(4, config.maxCandidates());
                 });
     }
 
@@ -638,9 +710,13 @@ public class CausalChains {
 
     private Link budgetToRefusals(Connection c, Episode budget, Episode q) throws SQLException {
         String[] scope = scopeOf(budget);
-        if (scope == null) {
+        if (scope == null || budget.id().equals(q.id())) {
             return null;
         }
+        boolean budgetRefusal = LITELLM.equals(q.provider()) && "COST".equals(q.category());
+        // Refusals of the same kind before the crossing: LiteLLM's budget refusals of the scope, or access refusals.
+        String sameKind = budgetRefusal ? "e.fingerprint = '" + "COST|budget_exceeded|" + LITELLM + "|' || ?"
+                : "e.category = 'SECURITY' and e.type = 'unauthorized_model_access' and ? is not null";
         String column = scopeColumn(scope[0]);
         Instant crossing = budget.firstSeen();
         Instant until = crossing.plus(config.chainHorizon());
@@ -672,14 +748,15 @@ public class CausalChains {
         try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events e join failure_event_calls f"
                 + " on f.failure_id = e.failure_id and f.seen_at >= ? and f.seen_at < ? join llm_calls l"
                 + " on l.call_id = f.call_id and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
-                + " where e.last_seen >= ? and e.first_seen < ? and e.category = 'SECURITY'"
-                + " and e.type = 'unauthorized_model_access' and l.started_at < ? and " + column + " = ?")) {
+                + " where e.last_seen >= ? and e.first_seen < ? and " + sameKind
+                + " and l.started_at < ? and " + column + " = ?")) {
             st.setTimestamp(1, Timestamp.from(baseFrom));
             st.setTimestamp(2, Timestamp.from(crossing));
             st.setTimestamp(3, Timestamp.from(baseFrom));
             st.setTimestamp(4, Timestamp.from(crossing));
-            st.setTimestamp(5, Timestamp.from(crossing));
-            st.setString(6, scope[1]);
+            st.setString(5, q.deployment());
+            st.setTimestamp(6, Timestamp.from(crossing));
+            st.setString(7, scope[1]);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 before = rs.getLong(1);
@@ -689,8 +766,10 @@ public class CausalChains {
                 config.baselineWindow());
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("via", BUDGET);
-        evidence.put("summary", scope[0] + " " + scope[1] + " was refused " + refused + " times on " + q.provider()
-                + "/" + q.deployment() + " after crossing its budget");
+        evidence.put("summary", scope[0] + " " + scope[1] + " was refused " + refused + " times "
+                + (budgetRefusal ? "by LiteLLM's budget for " + q.deployment() : "on " + q.provider() + "/"
+                        + q.deployment()) + " after crossing its budget");
+        evidence.put("refused_by", budgetRefusal ? "litellm_budget" : "access");
         evidence.put("scope", scope[0]);
         evidence.put("scope_id", scope[1]);
         evidence.put("crossed_at", crossing.toString());
