@@ -141,7 +141,21 @@ public class CallMapper {
                 requesterMetadata(metadata),
                 thinkingCost(object(payload, "cost_breakdown"), usageCount(usage, "completion_tokens_details",
                         "reasoning_tokens"), count(payload, "completion_tokens")),
-                contentConfig.enabled() ? content.extract(payload) : CallContent.NONE);
+                contentConfig.enabled() ? content.extract(payload) : CallContent.NONE,
+                success ? null : budgetEntity(error));
+    }
+
+    /**
+     * The budget LiteLLM enforced when it refused the call ({@code error_budget_entity_type:error_budget_entity_id},
+     * e.g. {@code team:search}; LiteLLM 1.108 sets them on every {@code BudgetExceededError}), or null.
+     */
+    static String budgetEntity(JsonNode error) {
+        String type = text(error, "error_budget_entity_type");
+        if (type == null || type.isBlank()) {
+            return null;
+        }
+        String id = text(error, "error_budget_entity_id");
+        return limit(type.strip() + ":" + (id == null ? "" : id), MAX_ID_LENGTH);
     }
 
     /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */

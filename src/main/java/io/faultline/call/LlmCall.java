@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * One LLM call as LiteLLM logged it, reduced to what Faultline classifies and stores. Request and response text is
  * not kept: only its shape ({@link #responseChars()}), so that nothing personal is stored by default. The
- * {@link #content()} the content detectors read lives in memory only and is never written.
+ * {@link #content()} the content detectors read lives in memory only and is never written, like
+ * {@link #budgetEntity()}, the LiteLLM budget that refused the call, which only the classifier reads.
  */
 public record LlmCall(
         String callId,
@@ -44,7 +45,8 @@ public record LlmCall(
         Map<String, String> rateLimitHeaders,
         Map<String, Object> requesterMetadata,
         double thinkingCostUsd,
-        CallContent content) {
+        CallContent content,
+        String budgetEntity) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

@@ -61,7 +61,8 @@ final class StorableText {
                 apiBase, callType, c.stream(), c.success(), c.httpStatus(), errorClass, errorCode, errorMessage,
                 c.latencyMs(), c.ttftMs(), c.promptTokens(), c.completionTokens(), c.reasoningTokens(),
                 c.cachedTokens(), c.costUsd(), c.cacheHit(), finishReason, c.responseChars(), c.responseParsed(),
-                userRef, teamId, apiKeyHash, headers, metadata, c.thinkingCostUsd(), c.content());
+                userRef, teamId, apiKeyHash, headers, metadata, c.thinkingCostUsd(), c.content(),
+                c.budgetEntity());
     }
 
     /**

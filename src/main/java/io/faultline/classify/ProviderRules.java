@@ -51,6 +51,9 @@ public class ProviderRules implements CallRule {
         if (isAccessDenied(call)) {
             return List.of(); // SECURITY unauthorized_model_access: see AccessRules
         }
+        if (ProxyBudgetRules.isBudgetRefusal(call)) {
+            return List.of(); // COST budget_exceeded, even when LiteLLM is set to answer it with a 429
+        }
         String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
         String errorClass = call.errorClass() == null ? "" : call.errorClass();
         int status = call.httpStatus() == null ? 0 : call.httpStatus();

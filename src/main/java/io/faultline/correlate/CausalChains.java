@@ -26,8 +26,12 @@ import java.util.Set;
  * trace) into a deployment's {@code token_spike} span;</li>
  * <li>stale index → retrieval drop → low faithfulness: {@code stale_index} and {@code retrieval_quality_drop} of an
  * index, and the {@code low_faithfulness}/{@code hallucination} episodes of calls whose retrieval metadata names it;</li>
- * <li>budget exceeded → refused calls: a {@code budget_exceeded} scope (team, key, user, model group) and the
- * {@code unauthorized_model_access} episodes of that scope's calls after the crossing.</li>
+ * <li>ingestion failure → the same effects on each index the failed pipeline feeds (as its runs named them in
+ * {@code indexes}, kept in {@code ingestion_pipeline_indexes});</li>
+ * <li>budget exceeded → refused calls: a {@code budget_exceeded} scope (team, key, user, model group) of Faultline's
+ * own alerts (provider {@code budget}) and the {@code unauthorized_model_access} episodes of that scope's calls after
+ * the crossing, and LiteLLM's own budget refusals of the same scope ({@code budget_exceeded}, provider
+ * {@code litellm}, deployment {@code entity_type:entity_id}).</li>
  * </ul>
  * It only reads; the engine writes the edges (kind {@code caused}, {@code evidence.via} naming the chain) and joins
  * the clusters, under its advisory lock.
@@ -46,9 +50,13 @@ public class CausalChains {
     static final String STALE_INDEX = "stale_index";
     static final String RETRIEVAL_DROP = "retrieval_quality_drop";
     static final String BUDGET = "budget";
+    static final String INGESTION = "ingestion_failure";
 
     private static final Set<String> FAITHFULNESS = Set.of("low_faithfulness", "hallucination");
     private static final String PIPELINE = "pipeline";
+    /** Provider of Faultline's own budget alerts, and of LiteLLM's budget refusals. */
+    private static final String BUDGET_ALERTS = "budget";
+    private static final String LITELLM = "litellm";
     /** Calls that end in a span started at most this long before it (a call is never longer). */
     private static final Duration MAX_CALL = Duration.ofMinutes(10);
 
@@ -77,22 +85,50 @@ public class CausalChains {
             }
             case "DATA|stale_index", "DATA|retrieval_quality_drop" -> {
                 if (PIPELINE.equals(e.provider()) && e.deployment() != null) {
-                    for (Episode q : qualityOnIndex(c, e)) {
-                        add(links, dataToQuality(c, e, q));
+                    for (Episode q : qualityOnIndex(c, e, e.deployment())) {
+                        add(links, indexToQuality(c, e, e.deployment(), q));
                     }
                     for (Episode other : staleDropPartners(c, e)) {
                         add(links, STALE_INDEX.equals(e.type()) ? staleToDrop(c, e, other) : staleToDrop(c, other, e));
                     }
+                    for (Episode ingestion : ingestionsFeeding(c, e.deployment(), e.firstSeen().plus(config.window()),
+                            e.firstSeen().minus(config.chainHorizon()))) {
+                        add(links, ingestionToData(c, ingestion, e));
+                    }
+                }
+            }
+            case "DATA|ingestion_failure" -> {
+                if (PIPELINE.equals(e.provider()) && e.deployment() != null) {
+                    for (String index : indexesFedBy(c, e)) {
+                        for (Episode data : dataEpisodesAfter(c, e, index)) {
+                            add(links, ingestionToData(c, e, data));
+                        }
+                        for (Episode q : qualityOnIndex(c, e, index)) {
+                            add(links, indexToQuality(c, e, index, q));
+                        }
+                    }
                 }
             }
             case "QUALITY|low_faithfulness", "QUALITY|hallucination" -> {
-                for (Episode data : dataEpisodesOfCalls(c, e)) {
-                    add(links, dataToQuality(c, data, e));
+                for (IndexUse use : indexesOfCalls(c, e)) {
+                    for (Episode data : dataEpisodesOn(c, use)) {
+                        add(links, indexToQuality(c, data, use.index(), e));
+                    }
+                    for (Episode ingestion : ingestionsFeeding(c, use.index(), use.last(),
+                            use.first().minus(config.chainHorizon()))) {
+                        add(links, indexToQuality(c, ingestion, use.index(), e));
+                    }
                 }
             }
             case "COST|budget_exceeded" -> {
-                for (Episode refused : refusalsAfter(c, e)) {
-                    add(links, budgetToRefusals(c, e, refused));
+                if (LITELLM.equals(e.provider())) {
+                    for (Episode budget : budgetsOfLiteLlmRefusal(c, e)) {
+                        add(links, budgetToRefusals(c, budget, e));
+                    }
+                } else {
+                    for (Episode refused : refusalsAfter(c, e)) {
+                        add(links, budgetToRefusals(c, e, refused));
+                    }
                 }
             }
             case "SECURITY|unauthorized_model_access" -> {
@@ -266,14 +302,14 @@ public class CausalChains {
         return data.lastSeen().plus(config.chainHorizon());
     }
 
-    /** Faithfulness episodes of calls whose retrieval metadata names the data episode's index, while it lasts. */
-    private List<Episode> qualityOnIndex(Connection c, Episode data) throws SQLException {
+    /** Faithfulness episodes of calls whose retrieval metadata names the index, while the cause lasts. */
+    private List<Episode> qualityOnIndex(Connection c, Episode data, String index) throws SQLException {
         return episodes(c, "select distinct " + FailureCorrelationEngine.prefixed("e") + " from (select signal_id"
                 + " from data_signals where kind = 'retrieval_call' and subject = ? and at >= ? and at <= ?"
                 + " order by at limit ?) s join failure_event_calls f on f.call_id = s.signal_id"
                 + " join failure_events e on e.failure_id = f.failure_id and e.category = 'QUALITY'"
                 + " and e.type = any (?)", st -> {
-                    st.setString(1, data.deployment());
+                    st.setString(1, index);
                     st.setTimestamp(2, Timestamp.from(data.firstSeen()));
                     st.setTimestamp(3, Timestamp.from(effectUntil(data)));
                     st.setInt(4, config.chainSamples());
@@ -281,9 +317,13 @@ public class CausalChains {
                 });
     }
 
-    /** Stale-index and retrieval-drop episodes of the indexes the quality episode's recent calls carried. */
-    private List<Episode> dataEpisodesOfCalls(Connection c, Episode q) throws SQLException {
-        List<String[]> indexes = new ArrayList<>();
+    /** An index the quality episode's recent calls carried, and when the first and last of those calls were seen. */
+    private record IndexUse(String index, Instant first, Instant last) {
+    }
+
+    /** The indexes the quality episode's recent calls carried (retrieval samples read from their metadata). */
+    private List<IndexUse> indexesOfCalls(Connection c, Episode q) throws SQLException {
+        List<IndexUse> indexes = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("with mine as (select call_id, seen_at from failure_event_calls"
                 + " where failure_id = ? order by seen_at desc limit ?)"
                 + " select s.subject, min(mine.seen_at), max(mine.seen_at) from mine join data_signals s"
@@ -294,44 +334,58 @@ public class CausalChains {
             st.setInt(3, config.maxCandidates());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    indexes.add(new String[] {rs.getString(1), rs.getTimestamp(2).toInstant().toString(),
-                            rs.getTimestamp(3).toInstant().toString()});
+                    indexes.add(new IndexUse(rs.getString(1), rs.getTimestamp(2).toInstant(),
+                            rs.getTimestamp(3).toInstant()));
                 }
             }
         }
-        Set<Episode> found = new LinkedHashSet<>();
-        for (String[] index : indexes) {
-            found.addAll(episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
-                    + " where fingerprint = any (?) and first_seen <= ? and last_seen >= ? order by first_seen limit ?",
-                    st -> {
-                        st.setArray(1, c.createArrayOf("text", new Object[] {
-                                "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + index[0],
-                                "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + index[0]}));
-                        st.setTimestamp(2, Timestamp.from(Instant.parse(index[2])));
-                        st.setTimestamp(3, Timestamp.from(Instant.parse(index[1]).minus(config.chainHorizon())));
-                        st.setInt(4, config.maxCandidates());
-                    }));
-        }
-        return new ArrayList<>(found);
+        return indexes;
     }
 
-    private Link dataToQuality(Connection c, Episode data, Episode q) throws SQLException {
+    /** Stale-index and retrieval-drop episodes of an index the quality episode's calls carried, around them. */
+    private List<Episode> dataEpisodesOn(Connection c, IndexUse use) throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = any (?) and first_seen <= ? and last_seen >= ? order by first_seen limit ?",
+                st -> {
+                    st.setArray(1, c.createArrayOf("text", new Object[] {
+                            "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + use.index(),
+                            "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + use.index()}));
+                    st.setTimestamp(2, Timestamp.from(use.last()));
+                    st.setTimestamp(3, Timestamp.from(use.first().minus(config.chainHorizon())));
+                    st.setInt(4, config.maxCandidates());
+                });
+    }
+
+    /**
+     * The cause (a stale index, a retrieval drop, or a failed ingestion of a pipeline feeding the index) against the
+     * faithfulness of the calls retrieving from the index: their failure rate while the cause lasts against the hour
+     * before it began.
+     */
+    private Link indexToQuality(Connection c, Episode data, String index, Episode q) throws SQLException {
+        if (data.id().equals(q.id())) {
+            return null;
+        }
         Instant from = data.firstSeen();
         Instant until = effectUntil(data);
-        long[] during = indexRate(c, data.deployment(), q.type(), from, until);
-        long own = ownCallsOnIndex(c, q, data.deployment(), from, until);
+        long[] during = indexRate(c, index, q.type(), from, until);
+        long own = ownCallsOnIndex(c, q, index, from, until);
         if (own == 0) {
             return null;
         }
         Instant baseFrom = from.minus(config.baselineWindow());
-        long[] base = indexRate(c, data.deployment(), q.type(), baseFrom, from);
+        long[] base = indexRate(c, index, q.type(), baseFrom, from);
         Confidence.Scored scored = ChainConfidence.rateLift(during[0], during[1], base[0], base[1],
                 config.qualityPriorRate(), config.qualityPriorWeight());
+        boolean ingestion = INGESTION.equals(data.type());
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("via", data.type());
-        evidence.put("summary", "calls retrieving from " + data.deployment() + " showed " + q.type() + " on "
-                + q.provider() + "/" + q.deployment() + " (rate lift " + scored.evidence().get("rate_lift") + ")");
-        evidence.put("index", data.deployment());
+        evidence.put("summary", (ingestion ? "pipeline " + data.deployment() + " failed while feeding " + index + "; "
+                : "") + "calls retrieving from " + index + " showed " + q.type() + " on " + q.provider() + "/"
+                + q.deployment() + " (rate lift " + scored.evidence().get("rate_lift") + ")");
+        if (ingestion) {
+            evidence.put("pipeline", data.deployment());
+        }
+        evidence.put("index", index);
         evidence.put("quality_type", q.type());
         evidence.put("target_provider", q.provider());
         evidence.put("target_deployment", q.deployment());
@@ -428,6 +482,93 @@ public class CausalChains {
         return new Link(stale, drop, STALE_INDEX, scored.confidence(), evidence);
     }
 
+    // ---- ingestion failure → stale index / retrieval drop / low faithfulness -------------------------------------
+
+    /** The indexes the failed pipeline feeds, as its runs named them within the lookback before the failure. */
+    private List<String> indexesFedBy(Connection c, Episode ingestion) throws SQLException {
+        List<String> indexes = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select index_name from ingestion_pipeline_indexes"
+                + " where pipeline = ? and last_reported_at >= ? order by index_name limit ?")) {
+            st.setString(1, ingestion.deployment());
+            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
+            st.setInt(3, config.maxCandidates());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    indexes.add(rs.getString(1));
+                }
+            }
+        }
+        return indexes;
+    }
+
+    /**
+     * Ingestion-failure episodes of the pipelines feeding the index (named within the lookback before each failure)
+     * that began at or before {@code startedBy} and were still failing at or after {@code activeSince}.
+     */
+    private List<Episode> ingestionsFeeding(Connection c, String index, Instant startedBy, Instant activeSince)
+            throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.prefixed("e") + " from ingestion_pipeline_indexes p"
+                + " join failure_events e on e.fingerprint = 'DATA|" + INGESTION + "|" + PIPELINE + "|' || p.pipeline"
+                + " and e.first_seen <= ? and e.last_seen >= ?"
+                + " and p.last_reported_at >= e.first_seen - make_interval(secs => ?)"
+                + " where p.index_name = ? order by e.first_seen limit ?", st -> {
+                    st.setTimestamp(1, Timestamp.from(startedBy));
+                    st.setTimestamp(2, Timestamp.from(activeSince));
+                    st.setDouble(3, config.baseRateLookback().toSeconds());
+                    st.setString(4, index);
+                    st.setInt(5, config.maxCandidates());
+                });
+    }
+
+    /** The index's stale-index and retrieval-drop episodes that began while the ingestion failure lasted. */
+    private List<Episode> dataEpisodesAfter(Connection c, Episode ingestion, String index) throws SQLException {
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = any (?) and first_seen >= ? and first_seen <= ? order by first_seen limit ?",
+                st -> {
+                    st.setArray(1, c.createArrayOf("text", new Object[] {
+                            "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + index,
+                            "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + index}));
+                    st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.window())));
+                    st.setTimestamp(3, Timestamp.from(effectUntil(ingestion)));
+                    st.setInt(4, config.maxCandidates());
+                });
+    }
+
+    /**
+     * A failed ingestion and a stale-index or retrieval-drop episode on an index it feeds: the onset formula of
+     * stale → drop, with the chance from the index's own episodes of that type over the lookback.
+     */
+    private Link ingestionToData(Connection c, Episode ingestion, Episode data) throws SQLException {
+        if (ingestion.id().equals(data.id())) {
+            return null;
+        }
+        long prior;
+        try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
+                + " and first_seen >= ? and first_seen < ?")) {
+            st.setString(1, data.fingerprint());
+            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
+            st.setTimestamp(3, Timestamp.from(ingestion.firstSeen().minus(config.window())));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                prior = rs.getLong(1);
+            }
+        }
+        Duration lag = Duration.between(ingestion.firstSeen(), data.firstSeen());
+        Confidence.Scored scored = ChainConfidence.onset(prior, lag, config.chainHorizon(), config.window(),
+                config.baseRateLookback());
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("via", INGESTION);
+        evidence.put("summary", "pipeline " + ingestion.deployment() + " feeds " + data.deployment() + ", which showed "
+                + data.type() + " " + lag.toSeconds() + " s after the ingestion failed");
+        evidence.put("pipeline", ingestion.deployment());
+        evidence.put("index", data.deployment());
+        evidence.put("effect_type", data.type());
+        evidence.put("horizon_s", config.chainHorizon().toSeconds());
+        evidence.put("lookback_s", config.baseRateLookback().toSeconds());
+        evidence.putAll(scored.evidence());
+        return new Link(ingestion, data, INGESTION, scored.confidence(), evidence);
+    }
+
     // ---- budget exceeded → refused calls -------------------------------------------------------------------------
 
     /** The llm_calls column a budget scope is kept over (constants, never input). */
@@ -441,8 +582,11 @@ public class CausalChains {
         };
     }
 
-    /** {scope, id} of a budget episode ({@code deployment = scope:id}), or null. */
+    /** {scope, id} of one of Faultline's budget episodes ({@code deployment = scope:id}), or null. */
     private static String[] scopeOf(Episode budget) {
+        if (!BUDGET_ALERTS.equals(budget.provider()) || !"budget_exceeded".equals(budget.type())) {
+            return null;
+        }
         String d = budget.deployment();
         int colon = d == null ? -1 : d.indexOf(':');
         if (colon <= 0 || colon == d.length() - 1 || scopeColumn(d.substring(0, colon)) == null) {
@@ -451,17 +595,75 @@ public class CausalChains {
         return new String[] {d.substring(0, colon), d.substring(colon + 1)};
     }
 
-    /** Refusal episodes active after the crossing (the crossing's own scope is checked per pair). */
+    /**
+     * LiteLLM's budget entity types that a Faultline budget scope names: the same team, key (LiteLLM's hashed
+     * token is the call's {@code user_api_key_hash}) or user (an internal user or an end user, whichever the call's
+     * user is). A model-group budget has no LiteLLM counterpart.
+     */
+    private static List<String> liteLlmEntities(String scope) {
+        return switch (scope) {
+            case "team" -> List.of("team");
+            case "key" -> List.of("key");
+            case "user" -> List.of("user", "end_user");
+            default -> List.of();
+        };
+    }
+
+    /**
+     * Refusal episodes active after the crossing: access refusals (the crossing's own scope is checked per pair) and
+     * LiteLLM's budget refusals of the same scope.
+     */
     private List<Episode> refusalsAfter(Connection c, Episode budget) throws SQLException {
-        if (scopeOf(budget) == null) {
+        String[] scope = scopeOf(budget);
+        if (scope == null) {
             return List.of();
         }
-        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events where last_seen >= ?"
-                + " and first_seen <= ? and category = 'SECURITY' and type = 'unauthorized_model_access'"
-                + " order by last_seen desc limit ?", st -> {
+        List<String> own = new ArrayList<>();
+        for (String entity : liteLlmEntities(scope[0])) {
+            own.add("COST|budget_exceeded|" + LITELLM + "|" + entity + ":" + scope[1]);
+        }
+        List<Episode> refusals = new ArrayList<>(episodes(c, "select " + FailureCorrelationEngine.COLUMNS
+                + " from failure_events where last_seen >= ? and first_seen <= ? and category = 'SECURITY'"
+                + " and type = 'unauthorized_model_access' order by last_seen desc limit ?", st -> {
                     st.setTimestamp(1, Timestamp.from(budget.firstSeen()));
                     st.setTimestamp(2, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
                     st.setInt(3, config.maxCandidates());
+                }));
+        if (!own.isEmpty()) {
+            refusals.addAll(episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                    + " where fingerprint = any (?) and last_seen >= ? and first_seen <= ? order by last_seen desc"
+                    + " limit ?", st -> {
+                        st.setArray(1, c.createArrayOf("text", own.toArray()));
+                        st.setTimestamp(2, Timestamp.from(budget.firstSeen()));
+                        st.setTimestamp(3, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
+                        st.setInt(4, config.maxCandidates());
+                    }));
+        }
+        return refusals;
+    }
+
+    /** Faultline's budget episodes of the scope LiteLLM refused, crossed within the horizon before the refusals. */
+    private List<Episode> budgetsOfLiteLlmRefusal(Connection c, Episode refusal) throws SQLException {
+        String d = refusal.deployment();
+        int colon = d == null ? -1 : d.indexOf(':');
+        if (colon <= 0 || colon == d.length() - 1) {
+            return List.of();
+        }
+        String entity = d.substring(0, colon);
+        String scope = switch (entity) {
+            case "team", "key", "user" -> entity;
+            case "end_user" -> "user";
+            default -> null;
+        };
+        if (scope == null) {
+            return List.of();
+        }
+        return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+                + " where fingerprint = ? and first_seen >= ? and first_seen <= ? order by first_seen limit ?", st -> {
+                    st.setString(1, "COST|budget_exceeded|" + BUDGET_ALERTS + "|" + scope + ":" + d.substring(colon + 1));
+                    st.setTimestamp(2, Timestamp.from(refusal.firstSeen().minus(config.chainHorizon())));
+                    st.setTimestamp(3, Timestamp.from(refusal.lastSeen()));
+                    st.setInt(4, config.maxCandidates());
                 });
     }
 
@@ -508,9 +710,13 @@ public class CausalChains {
 
     private Link budgetToRefusals(Connection c, Episode budget, Episode q) throws SQLException {
         String[] scope = scopeOf(budget);
-        if (scope == null) {
+        if (scope == null || budget.id().equals(q.id())) {
             return null;
         }
+        boolean budgetRefusal = LITELLM.equals(q.provider()) && "COST".equals(q.category());
+        // Refusals of the same kind before the crossing: LiteLLM's budget refusals of the scope, or access refusals.
+        String sameKind = budgetRefusal ? "e.fingerprint = '" + "COST|budget_exceeded|" + LITELLM + "|' || ?"
+                : "e.category = 'SECURITY' and e.type = 'unauthorized_model_access' and ? is not null";
         String column = scopeColumn(scope[0]);
         Instant crossing = budget.firstSeen();
         Instant until = crossing.plus(config.chainHorizon());
@@ -542,14 +748,15 @@ public class CausalChains {
         try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events e join failure_event_calls f"
                 + " on f.failure_id = e.failure_id and f.seen_at >= ? and f.seen_at < ? join llm_calls l"
                 + " on l.call_id = f.call_id and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
-                + " where e.last_seen >= ? and e.first_seen < ? and e.category = 'SECURITY'"
-                + " and e.type = 'unauthorized_model_access' and l.started_at < ? and " + column + " = ?")) {
+                + " where e.last_seen >= ? and e.first_seen < ? and " + sameKind
+                + " and l.started_at < ? and " + column + " = ?")) {
             st.setTimestamp(1, Timestamp.from(baseFrom));
             st.setTimestamp(2, Timestamp.from(crossing));
             st.setTimestamp(3, Timestamp.from(baseFrom));
             st.setTimestamp(4, Timestamp.from(crossing));
-            st.setTimestamp(5, Timestamp.from(crossing));
-            st.setString(6, scope[1]);
+            st.setString(5, q.deployment());
+            st.setTimestamp(6, Timestamp.from(crossing));
+            st.setString(7, scope[1]);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 before = rs.getLong(1);
@@ -559,8 +766,10 @@ public class CausalChains {
                 config.baselineWindow());
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("via", BUDGET);
-        evidence.put("summary", scope[0] + " " + scope[1] + " was refused " + refused + " times on " + q.provider()
-                + "/" + q.deployment() + " after crossing its budget");
+        evidence.put("summary", scope[0] + " " + scope[1] + " was refused " + refused + " times "
+                + (budgetRefusal ? "by LiteLLM's budget for " + q.deployment() : "on " + q.provider() + "/"
+                        + q.deployment()) + " after crossing its budget");
+        evidence.put("refused_by", budgetRefusal ? "litellm_budget" : "access");
         evidence.put("scope", scope[0]);
         evidence.put("scope_id", scope[1]);
         evidence.put("crossed_at", crossing.toString());

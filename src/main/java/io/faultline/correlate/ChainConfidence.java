@@ -90,20 +90,35 @@ final class ChainConfidence {
     }
 
     /**
-     * Stale index → retrieval drop on the same index: {@code (1 - p_chance) * tightness}, with
-     * {@code p_chance = 1 - exp(-λ * (horizon + window))} from the index's own drop episodes over the lookback
-     * ({@code λ = (n + 1) / lookback}) and {@code tightness = 1 - 0.5 * min(1, lag / horizon)}.
+     * Stale index → retrieval drop on the same index: {@link #onset} with the index's own drop episodes over the
+     * lookback as the prior.
      */
     static Confidence.Scored staleToDrop(long priorDrops, Duration lag, Duration horizon, Duration window,
             Duration lookback) {
-        double rate = (priorDrops + 1) / (double) Math.max(1, lookback.toSeconds());
+        return onset(priorDrops, lag, horizon, window, lookback, "prior_drops");
+    }
+
+    /**
+     * An effect episode that began after a cause on the same index (stale → drop; ingestion failure → stale index or
+     * retrieval drop on an index the pipeline feeds): {@code (1 - p_chance) * tightness}, with
+     * {@code p_chance = 1 - exp(-λ * (horizon + window))} from the effect fingerprint's own episodes over the lookback
+     * ({@code λ = (n + 1) / lookback}) and {@code tightness = 1 - 0.5 * min(1, lag / horizon)}.
+     */
+    static Confidence.Scored onset(long priorEffects, Duration lag, Duration horizon, Duration window,
+            Duration lookback) {
+        return onset(priorEffects, lag, horizon, window, lookback, "prior_effects");
+    }
+
+    private static Confidence.Scored onset(long prior, Duration lag, Duration horizon, Duration window,
+            Duration lookback, String priorName) {
+        double rate = (prior + 1) / (double) Math.max(1, lookback.toSeconds());
         double chance = 1 - Math.exp(-rate * (horizon.toSeconds() + window.toSeconds()));
         double tightness = 1 - 0.5 * Math.min(1, Math.abs(lag.toMillis()) / (double) Math.max(1,
                 horizon.toMillis()));
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("formula", "(1 - p_chance) * tightness");
         evidence.put("onset_lag_s", Confidence.round(lag.toMillis() / 1000.0));
-        evidence.put("prior_drops", priorDrops);
+        evidence.put(priorName, prior);
         evidence.put("p_chance", Confidence.round(chance));
         evidence.put("tightness", Confidence.round(tightness));
         return new Confidence.Scored(Confidence.clamp((1 - chance) * tightness), evidence);

@@ -3,6 +3,7 @@ package io.faultline.signals;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** One validated DATA signal, as an application reported it (or as a call's metadata carried it). */
@@ -76,9 +77,12 @@ public sealed interface Signal {
         }
     }
 
-    /** One run of an ingestion pipeline; {@code expectedEvery} is the pipeline's schedule, when it has one. */
+    /**
+     * One run of an ingestion pipeline; {@code expectedEvery} is the pipeline's schedule, when it has one, and
+     * {@code indexes} the indexes it feeds, when the caller names them (empty otherwise).
+     */
     record IngestionRun(String signalId, String pipeline, String runId, boolean failed, Instant startedAt,
-            Instant finishedAt, String error, Duration expectedEvery) implements Signal {
+            Instant finishedAt, String error, Duration expectedEvery, List<String> indexes) implements Signal {
 
         public static final String KIND = "ingestion";
 
@@ -112,6 +116,9 @@ public sealed interface Signal {
             putIf(p, "finishedAt", finishedAt);
             putIf(p, "error", error);
             putIf(p, "expectedEvery", expectedEvery);
+            if (!indexes.isEmpty()) {
+                p.put("indexes", indexes);
+            }
             return p;
         }
     }

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -19,6 +21,8 @@ public class SignalParser {
 
     static final int MAX_NAME_LENGTH = 200;
     static final int MAX_ERROR_LENGTH = 300;
+    /** The indexes one pipeline run may name as fed by it: a pipeline feeding more is split by the caller. */
+    static final int MAX_INDEXES = 50;
     private static final Duration MAX_DURATION = Duration.ofDays(366);
     private static final int SAFE_NAME_LENGTH = 60;
     /** Longer than any ISO-8601 instant or duration a client means; longer text is refused before it is parsed. */
@@ -29,7 +33,7 @@ public class SignalParser {
     private static final Set<String> INDEX_FIELDS = Set.of("signalId", "index", "lastUpdatedAt", "at", "maxAge",
             "heartbeatTimeout");
     private static final Set<String> INGESTION_FIELDS = Set.of("signalId", "pipeline", "runId", "status",
-            "startedAt", "finishedAt", "error", "expectedEvery");
+            "startedAt", "finishedAt", "error", "expectedEvery", "indexes");
 
     private final SignalsConfig config;
 
@@ -94,7 +98,35 @@ public class SignalParser {
         }
         String error = text(node, "error", false);
         return new Signal.IngestionRun(signalId, pipeline, runId, status.equals("failed"), startedAt, finishedAt,
-                error == null ? null : Redactor.mask(error, MAX_ERROR_LENGTH), optionalDuration(node, "expectedEvery"));
+                error == null ? null : Redactor.mask(error, MAX_ERROR_LENGTH), optionalDuration(node, "expectedEvery"),
+                names(node, "indexes", MAX_INDEXES));
+    }
+
+    /** An optional array of names (each as {@link #name}), at most {@code max}, repeats dropped, order kept. */
+    private static List<String> names(JsonNode node, String field, int max) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return List.of();
+        }
+        if (!value.isArray()) {
+            throw new InvalidSignalException(field, field + " must be an array of names, got "
+                    + value.getNodeType().name().toLowerCase());
+        }
+        if (value.size() > max) {
+            throw new InvalidSignalException(field, field + " has " + value.size() + " entries; at most " + max
+                    + " are accepted");
+        }
+        Set<String> names = new LinkedHashSet<>();
+        for (int i = 0; i < value.size(); i++) {
+            JsonNode item = value.get(i);
+            String at = field + "[" + i + "]";
+            if (!item.isTextual()) {
+                throw new InvalidSignalException(at, at + " must be a string, got "
+                        + item.getNodeType().name().toLowerCase());
+            }
+            names.add(checkedName(at, item.textValue()));
+        }
+        return List.copyOf(names);
     }
 
     private static void object(JsonNode node, Set<String> allowed) {
@@ -138,7 +170,10 @@ public class SignalParser {
 
     /** An id or a name: 1 to 200 characters, no control characters, no surrounding blanks. */
     private static String name(JsonNode node, String field) {
-        String value = text(node, field, true);
+        return checkedName(field, text(node, field, true));
+    }
+
+    private static String checkedName(String field, String value) {
         if (value.isBlank()) {
             throw new InvalidSignalException(field, field + " must not be blank");
         }

@@ -118,6 +118,9 @@ public class SignalService {
         if (r.error() != null) {
             evidence.put("error", r.error());
         }
+        if (!r.indexes().isEmpty()) {
+            evidence.put("indexes", r.indexes());
+        }
         return DataFailures.of(DataFailure.Type.INGESTION_FAILURE, r.at(), config.ingestion().failedSeverity(),
                 r.pipeline(), INGESTION_RUN, evidence, null);
     }

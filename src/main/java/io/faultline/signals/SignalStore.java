@@ -170,7 +170,10 @@ public class SignalStore {
             int missedSlots) {
     }
 
-    /** Folds a run into its pipeline: the latest run wins; a schedule, once given, stays until another replaces it. */
+    /**
+     * Folds a run into its pipeline: the latest run wins; a schedule, once given, stays until another replaces it.
+     * The indexes the run names are added to those the pipeline is known to feed.
+     */
     public void run(Connection c, Signal.IngestionRun r) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("insert into ingestion_pipelines as p (pipeline, last_run_id,"
                 + " last_run_at, last_status, expected_every_seconds) values (?, ?, ?, ?, ?)"
@@ -192,6 +195,19 @@ public class SignalStore {
                 st.setLong(5, Math.max(1, r.expectedEvery().toSeconds()));
             }
             st.executeUpdate();
+        }
+        if (!r.indexes().isEmpty()) {
+            try (PreparedStatement st = c.prepareStatement("insert into ingestion_pipeline_indexes as i (pipeline,"
+                    + " index_name, first_reported_at, last_reported_at) select ?, unnest(?::text[]), ?, ?"
+                    + " on conflict (pipeline, index_name) do update set"
+                    + " first_reported_at = least(i.first_reported_at, excluded.first_reported_at),"
+                    + " last_reported_at = greatest(i.last_reported_at, excluded.last_reported_at)")) {
+                st.setString(1, r.pipeline());
+                st.setArray(2, c.createArrayOf("text", r.indexes().toArray()));
+                st.setTimestamp(3, Timestamp.from(r.at()));
+                st.setTimestamp(4, Timestamp.from(r.at()));
+                st.executeUpdate();
+            }
         }
     }
 

@@ -294,7 +294,7 @@ class HostileIngestTest {
                 late.ttftMs(), late.promptTokens(), late.completionTokens(), late.reasoningTokens(),
                 late.cachedTokens(), late.costUsd(), late.cacheHit(), late.finishReason(), late.responseChars(),
                 late.responseParsed(), late.userRef(), late.teamId(), late.apiKeyHash(), late.rateLimitHeaders(),
-                late.requesterMetadata(), late.thinkingCostUsd(), late.content()));
+                late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity()));
 
         IngestService.Stored stored = ingest.store(batch);
 

@@ -32,6 +32,12 @@ class ClassifyEndpointTest {
                 .statusCode(200);
     }
 
+    private static ValidatableResponse classify(com.fasterxml.jackson.databind.JsonNode payload) {
+        return given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(payload.toString()).when().post("/api/v1/classify").then().log().ifValidationFails()
+                .statusCode(200);
+    }
+
     private static Payloads failure(String provider, int status, String errorClass, String message) {
         return Payloads.failure(provider, "model", "dep", NOW, status, errorClass, message);
     }
@@ -137,6 +143,40 @@ class ClassifyEndpointTest {
                 .body("failures[0].severity", equalTo("P3")).body("failures[0].evidence.refused_by", equalTo("litellm"))
                 .body("failures[0].provider", equalTo("litellm")).body("failures[0].deployment",
                         equalTo("litellm-proxy"));
+    }
+
+    @Test
+    void litellm_refusing_a_team_over_its_budget_is_a_budget_failure_of_that_team_not_an_access_one() {
+        // Recorded from LiteLLM 1.108.5's own failure path: a BudgetExceededError reaching the callback with 422.
+        classify(io.faultline.testing.LiteLlmPayloads.recorded("budget_refusal_team")).body("failures", hasSize(1))
+                .body("failures[0].category", equalTo("COST")).body("failures[0].type", equalTo("budget_exceeded"))
+                .body("failures[0].severity", equalTo("P2")).body("failures[0].provider", equalTo("litellm"))
+                .body("failures[0].deployment", equalTo("team:team-a"))
+                .body("failures[0].detectionMethod", equalTo("proxy.budget"))
+                .body("failures[0].evidence.entity_type", equalTo("team"))
+                .body("failures[0].evidence.entity_id", equalTo("team-a"))
+                .body("failures[0].evidence.http_status", equalTo(422))
+                .body("failures[0].evidence.error_class", equalTo("BudgetExceededError"))
+                .body("failures[0].evidence.routed_to", equalTo("openai:gpt-4o-mini"));
+    }
+
+    @Test
+    void a_litellm_budget_refusal_answered_with_429_is_still_a_budget_failure_not_a_rate_limit() {
+        // litellm.budget_exceeded_status_code = 429 restores the older status; the plugin then reports 429.
+        com.fasterxml.jackson.databind.node.ObjectNode p = io.faultline.testing.LiteLlmPayloads
+                .recorded("budget_refusal_team");
+        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("faultline")).put("http_status", 429);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) p.get("error_information")).put("error_code", "429");
+        classify(p).body("failures", hasSize(1)).body("failures[0].type", equalTo("budget_exceeded"));
+    }
+
+    @Test
+    void a_tag_budget_refused_as_a_proxy_exception_is_a_budget_failure_of_the_proxy() {
+        classify(io.faultline.testing.LiteLlmPayloads.recorded("budget_refusal_tag")).body("failures", hasSize(1))
+                .body("failures[0].category", equalTo("COST")).body("failures[0].type", equalTo("budget_exceeded"))
+                .body("failures[0].provider", equalTo("litellm"))
+                .body("failures[0].deployment", equalTo("litellm-proxy"))
+                .body("failures[0].evidence.error_class", equalTo("ProxyException"));
     }
 
     @Test

@@ -343,6 +343,128 @@ class CausalChainsTest {
                 .getList("items")).as("scores held").isEmpty();
     }
 
+    // ---- ingestion failure → stale index / retrieval drop / low faithfulness -------------------------------------
+
+    /** A failed run of the pipeline, finished at {@code at}, naming the indexes it feeds (none when empty). */
+    static void failedRun(String pipeline, Instant at, String... indexes) {
+        Map<String, Object> run = new java.util.LinkedHashMap<>(Map.of("signalId", UUID.randomUUID().toString(),
+                "pipeline", pipeline, "runId", UUID.randomUUID().toString(), "status", "failed", "startedAt",
+                at.minus(Duration.ofMinutes(1)).toString(), "finishedAt", at.toString(), "error", "embedding job"
+                        + " crashed"));
+        if (indexes.length > 0) {
+            run.put("indexes", List.of(indexes));
+        }
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON).body(run).when()
+                .post("/api/v1/signals/ingestion").then().statusCode(200).body("failures", org.hamcrest.Matchers
+                        .equalTo(1));
+    }
+
+    /** 40 calls on the index over the hour before t0, with the answers given. */
+    void hourOnIndex(Instant t0, String deployment, String index, boolean[] invented) {
+        clock.set(t0.minus(Duration.ofMinutes(2)));
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            before.add(grounded(deployment, index, t0.minus(Duration.ofMinutes(55)).plusSeconds(i * 75), 0.85,
+                    invented[i % invented.length]));
+        }
+        ingest(before);
+    }
+
+    /** 10 calls on the index in the 4 minutes after t0, one request each, with the answers given. */
+    void callsAfter(Instant t0, String deployment, String index, double score, boolean[] invented) {
+        clock.set(t0.plus(Duration.ofMinutes(4)));
+        for (int i = 0; i < 10; i++) {
+            ingest(List.of(grounded(deployment, index, t0.plusSeconds(20 + i * 20), score,
+                    invented[i % invented.length])));
+        }
+    }
+
+    @Test
+    void a_failed_ingestion_whose_index_went_stale_and_whose_answers_turned_unfaithful_roots_one_cascade()
+            throws Exception {
+        Instant t0 = Instant.parse("2029-05-05T06:00:00Z");
+        String dep = unique("rag");
+        String index = unique("kb");
+        String pipeline = unique("pipe");
+        String unrelated = unique("pipe-other");
+        hourOnIndex(t0, dep, index, new boolean[] {false});
+        clock.set(t0);
+        failedRun(pipeline, t0, index);
+        // Another pipeline fails in the same minute, feeding an index no call carries.
+        failedRun(unrelated, t0, unique("kb-other"));
+        clock.set(t0.plus(Duration.ofMinutes(1)));
+        staleReport(index, t0.minus(Duration.ofHours(30)));
+        callsAfter(t0, dep, index, 0.3, new boolean[] {true});
+
+        String ingestion = episode("type=ingestion_failure&deployment=" + pipeline);
+        String stale = episode("type=stale_index&deployment=" + index);
+        String drop = episode("type=retrieval_quality_drop&deployment=" + index);
+        String quality = episode("type=hallucination&deployment=" + dep);
+        String otherIngestion = episode("type=ingestion_failure&deployment=" + unrelated);
+
+        Edge toStale = onlyEdge(ingestion, stale);
+        assertThat(toStale.kind()).isEqualTo("caused");
+        assertThat(toStale.evidence()).containsEntry("via", "ingestion_failure").containsEntry("pipeline", pipeline)
+                .containsEntry("index", index).containsEntry("effect_type", "stale_index")
+                .containsEntry("prior_effects", 0).containsEntry("onset_lag_s", 60.0);
+        // (1 - p_chance) * tightness: p_chance = 1 - exp(-(1/7d) * (30 + 5) min), tightness = 1 - 0.5 * 60 s / 30 min
+        double chance = 1 - Math.exp(-(1.0 / Duration.ofDays(7).toSeconds()) * Duration.ofMinutes(35).toSeconds());
+        assertThat(toStale.confidence()).isCloseTo((1 - chance) * (1 - 0.5 * 60 / 1800.0), within(1e-3));
+        assertThat(toStale.clustered()).isTrue();
+
+        Edge toDrop = onlyEdge(ingestion, drop);
+        assertThat(toDrop.evidence()).containsEntry("via", "ingestion_failure")
+                .containsEntry("effect_type", "retrieval_quality_drop");
+        assertThat(toDrop.confidence()).isGreaterThan(0.5);
+
+        Edge toQuality = onlyEdge(ingestion, quality);
+        assertThat(toQuality.evidence()).containsEntry("via", "ingestion_failure").containsEntry("pipeline", pipeline)
+                .containsEntry("index", index).containsEntry("quality_type", "hallucination")
+                .containsEntry("calls", 10).containsEntry("failures", 10).containsEntry("baseline_calls", 40)
+                .containsEntry("baseline_failures", 0).containsEntry("episode_calls_on_index", 10);
+        // the rate lift of the stale-index edge, measured from the failure's onset: (1 - r_base / 1) * 10/11
+        assertThat(toQuality.confidence()).isCloseTo((1 - 0.08 / 44) * 10 / 11.0, within(1e-3));
+        assertThat(onlyEdge(stale, quality).evidence()).containsEntry("via", "stale_index");
+
+        List<String> clusters = clustersOf(quality);
+        assertThat(clusters).hasSize(1).isEqualTo(clustersOf(ingestion));
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(ingestion, stale, drop, quality);
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(ingestion);
+        assertThat(c.getString("rootCandidate.reason")).contains("pipeline ingestion_failure");
+        assertThat(edgesFrom(otherIngestion)).as("a pipeline feeding another index links to nothing here").isZero();
+        assertThat(clustersOf(otherIngestion)).isEmpty();
+    }
+
+    @Test
+    void answers_on_a_fed_index_as_unfaithful_before_the_ingestion_failed_get_low_confidence() throws Exception {
+        Instant t0 = Instant.parse("2029-05-05T10:00:00Z");
+        String dep = unique("rag");
+        String index = unique("kb");
+        String pipeline = unique("pipe");
+        String unnamed = unique("pipe-unnamed");
+        hourOnIndex(t0, dep, index, new boolean[] {true, false});
+        callsAfter(t0, dep, index, 0.85, new boolean[] {false, true});
+        // Reported late: the edge is found from the failure's side, after its effects were stored.
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        failedRun(pipeline, t0, index);
+        failedRun(unnamed, t0); // names no index: nothing is known to depend on it
+
+        String ingestion = episode("type=ingestion_failure&deployment=" + pipeline);
+        String quality = episode("type=hallucination&deployment=" + dep + "&since=" + t0);
+        Edge edge = onlyEdge(ingestion, quality);
+        assertThat(edge.evidence()).containsEntry("via", "ingestion_failure").containsEntry("calls", 10)
+                .containsEntry("failures", 5).containsEntry("baseline_calls", 40)
+                .containsEntry("baseline_failures", 20);
+        // (1 - r_base / 0.5) * 5/6 with r_base = (20 + 0.08) / 44
+        assertThat(edge.confidence()).isCloseTo((1 - (20.08 / 44) / 0.5) * 5 / 6.0, within(1e-3))
+                .isLessThan(config.chainMinConfidence());
+        assertThat(edge.clustered()).isFalse();
+        assertThat(clustersOf(ingestion)).isEmpty();
+        assertThat(edgesFrom(episode("type=ingestion_failure&deployment=" + unnamed))).isZero();
+    }
+
     // ---- budget exceeded → refused calls -------------------------------------------------------------------------
 
     static Payloads ofTeam(Payloads p, String team) {
@@ -408,6 +530,51 @@ class CausalChainsTest {
         assertThat(c.getString("rootCandidate.reason")).contains("budget budget_exceeded")
                 .contains("was refused 8 times");
         assertThat(edgesFrom(bystanderBudget)).as("another team's budget links to this team's refusals").isZero();
+    }
+
+    @Test
+    void litellm_refusing_a_team_whose_budget_faultline_saw_crossed_is_one_cascade_without_a_self_loop()
+            throws Exception {
+        Instant t0 = Instant.parse("2029-05-04T17:00:00Z");
+        String team = unique("team");
+        String bystander = unique("team");
+        String budgetEpisode = crossBudget(team, unique("spend"), t0);
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        StringBuilder refusals = new StringBuilder("[");
+        for (int i = 0; i < 8; i++) {
+            refusals.append(i == 0 ? "" : ",").append(io.faultline.testing.LiteLlmPayloads.teamBudgetRefusal(team,
+                    t0.plusSeconds(30 + i * 20)));
+        }
+        // Another team refused by LiteLLM in the same minutes, with no Faultline budget crossed.
+        refusals.append(",").append(io.faultline.testing.LiteLlmPayloads.teamBudgetRefusal(bystander,
+                t0.plusSeconds(40))).append("]");
+        Api.ingest(refusals.toString()).statusCode(200);
+        String refused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + team);
+        String bystanderRefused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + bystander);
+
+        Edge edge = onlyEdge(budgetEpisode, refused);
+        assertThat(edge.kind()).isEqualTo("caused");
+        assertThat(edge.evidence()).containsEntry("via", "budget").containsEntry("scope", "team")
+                .containsEntry("scope_id", team).containsEntry("refused_by", "litellm_budget")
+                .containsEntry("refused_after", 8).containsEntry("refused_before", 0);
+        assertThat(edge.confidence()).isCloseTo((1 - 1 / 16.0) * 8 / 9.0, within(1e-3));
+        assertThat(edges(refused, budgetEpisode)).as("no edge back").isEmpty();
+        assertThat(edges(refused, refused)).as("no self-loop").isEmpty();
+        assertThat(edges(budgetEpisode, budgetEpisode)).as("no self-loop").isEmpty();
+        // Each refused call is one budget failure: neither an access refusal nor a rate limit besides.
+        assertThat(Api.failures("category=SECURITY&deployment=litellm-proxy&since=" + t0).extract().jsonPath()
+                .getList("items")).isEmpty();
+        assertThat(Api.failures("type=rate_limit&deployment=openai:gpt-4o-mini&since=" + t0).extract().jsonPath()
+                .getList("items")).isEmpty();
+        List<String> clusters = clustersOf(refused);
+        assertThat(clusters).hasSize(1).isEqualTo(clustersOf(budgetEpisode));
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(budgetEpisode, refused);
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(budgetEpisode);
+        assertThat(edgesFrom(bystanderRefused)).isZero();
+        assertThat(clustersOf(bystanderRefused)).isEmpty();
+        assertThat(edges(budgetEpisode, bystanderRefused)).isEmpty();
     }
 
     @Test

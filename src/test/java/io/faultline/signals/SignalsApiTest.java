@@ -95,6 +95,31 @@ class SignalsApiTest {
         run.remove("expectedEvery");
         run.put("error", Map.of("message", "boom"));
         rejected("ingestion", run, "error", "string");
+        run.remove("error");
+        run.put("indexes", "kb-main");
+        rejected("ingestion", run, "indexes", "array");
+        run.put("indexes", java.util.Collections.nCopies(51, "kb-main"));
+        rejected("ingestion", run, "indexes", "at most 50");
+        run.put("indexes", List.of("kb-main", 7));
+        rejected("ingestion", run, "indexes[1]", "string");
+        run.put("indexes", List.of("kb-main", " kb-faq"));
+        rejected("ingestion", run, "indexes[1]", "surrounding blanks");
+        run.put("indexes", List.of("x".repeat(201)));
+        rejected("ingestion", run, "indexes[0]", "200");
+    }
+
+    @Test
+    void an_ingestion_run_may_name_the_indexes_it_feeds_and_a_failed_one_shows_them() {
+        String pipeline = "p-" + UUID.randomUUID();
+        Map<String, Object> run = map("signalId", UUID.randomUUID().toString(), "pipeline", pipeline, "runId", "7",
+                "status", "failed", "startedAt", Instant.now().minusSeconds(60).toString(), "indexes",
+                List.of("kb-main", "kb-faq", "kb-main"));
+        post("ingestion", run).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        SignalsApi.failuresOf(pipeline).body("items", hasSize(1))
+                .body("items[0].type", equalTo("ingestion_failure"));
+        String id = SignalsApi.failuresOf(pipeline).extract().path("items[0].failureId");
+        given().when().get("/api/v1/failures/" + id).then().statusCode(200)
+                .body("evidence.indexes", equalTo(List.of("kb-main", "kb-faq")));
     }
 
     @Test
