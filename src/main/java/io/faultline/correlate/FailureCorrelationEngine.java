@@ -252,22 +252,49 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         if (candidates.isEmpty()) {
             return List.of();
         }
-        List<Episode> group = new ArrayList<>(candidates.size() + 1);
-        group.add(e);
-        group.addAll(candidates);
-        boolean extendsCluster = !activeClusters(c, group.stream().map(Episode::id).toList()).isEmpty();
-        if (!extendsCluster) {
-            if (group.stream().map(Episode::provider).distinct().count() < 2) {
-                return List.of();
+        Map<String, Long> prior = new HashMap<>();
+        Confidence.Onset mine = onset(c, e, prior);
+        // Each episode on another provider is scored as a pair with this one, with the formula that opens a
+        // two-provider cluster: only a pair that would open one links. An active cluster is joined through such a
+        // link, never merely by lying within the window of one of its members: at a few episodes a minute every
+        // window holds some member, and a cluster that absorbed them all would never go quiet.
+        List<Episode> linked = new ArrayList<>();
+        Map<String, Episode> bestByProvider = new HashMap<>();
+        Map<String, Double> bestScore = new HashMap<>();
+        for (Episode other : candidates) {
+            if (other.provider().equals(e.provider())) {
+                continue; // one provider is not an upstream signal; its own deployments link through other providers
             }
-            Confidence.Scored scored = Confidence.temporal(onsets(c, group), config.window(),
+            double pair = Confidence.temporal(List.of(mine, onset(c, other, prior)), config.window(),
+                    config.baseRateLookback(), config.upstreamPrior()).confidence();
+            if (pair >= config.minConfidence()) {
+                linked.add(other);
+            }
+            if (pair > bestScore.getOrDefault(other.provider(), -1.0)) {
+                bestScore.put(other.provider(), pair);
+                bestByProvider.put(other.provider(), other);
+            }
+        }
+        List<Episode> group = new ArrayList<>();
+        group.add(e);
+        if (!linked.isEmpty()) {
+            group.addAll(linked);
+        } else if (bestByProvider.size() >= 2) {
+            // No pair suffices, but three providers failing together may: the likeliest partner on each provider.
+            group.addAll(bestByProvider.values());
+            group.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
+            Confidence.Scored scored = Confidence.temporal(onsets(c, group, prior), config.window(),
                     config.baseRateLookback(), config.upstreamPrior());
             if (scored.confidence() < config.minConfidence()) {
                 return List.of();
             }
+        } else {
+            return List.of();
         }
-        Map<String, Long> prior = new HashMap<>();
-        for (Episode other : candidates) {
+        for (Episode other : group) {
+            if (other == e) {
+                continue;
+            }
             Episode from = earlier(e, other);
             Episode to = from == e ? other : e;
             Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
@@ -283,8 +310,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return byTime < 0 || (byTime == 0 && a.id().compareTo(b.id()) < 0) ? a : b;
     }
 
-    private List<Confidence.Onset> onsets(Connection c, Collection<Episode> episodes) throws SQLException {
-        Map<String, Long> prior = new HashMap<>();
+    private List<Confidence.Onset> onsets(Connection c, Collection<Episode> episodes, Map<String, Long> prior)
+            throws SQLException {
         List<Confidence.Onset> onsets = new ArrayList<>();
         for (Episode e : episodes) {
             onsets.add(onset(c, e, prior));
@@ -657,7 +684,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> temporalMembers = temporalNodes.stream().map(byId::get).filter(java.util.Objects::nonNull)
                 .toList();
         if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
-            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers), config.window(),
+            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, new HashMap<>()), config.window(),
                     config.baseRateLookback(), config.upstreamPrior());
             temporal = scored.confidence();
             evidence.put("temporal", scored.evidence());

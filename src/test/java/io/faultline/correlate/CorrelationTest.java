@@ -164,6 +164,47 @@ class CorrelationTest {
     }
 
     /** Four requests: each times out on openai and falls back (same trace) to a model on anthropic. */
+    @Test
+    void an_episode_within_the_window_of_a_cluster_joins_it_only_through_a_link_of_its_own() {
+        Instant t0 = Instant.parse("2029-03-21T03:00:00Z");
+        List<String> deps = threeProviderOutage(t0);
+        String clusterId = clustersOf(episodeId(deps.get(0))).get(0);
+        // Four minutes after the last onset: within the 5-minute window of the gemini member, but the pair scores
+        // posterior (~1) * tightness (1 - 0.5 * 240 / 300 = 0.6) * breadth (0.5) = 0.3, under the 0.4 threshold.
+        String late = dep("oa-late");
+        clock.set(t0.plus(Duration.ofMinutes(8)));
+        ingest(List.of(outage("openai", "gpt-4o", late, t0.plusSeconds(90 + 240))));
+        // And one on another anthropic deployment 20 s after the openai onset: a pair of its own with openai.
+        String tight = dep("an-tight");
+        ingest(List.of(outage("anthropic", "claude-3-5-sonnet", tight, t0.plusSeconds(20))));
+
+        assertThat(clustersOf(episodeId(late))).as("a neighbour in time only").isEmpty();
+        assertThat(clustersOf(episodeId(tight))).containsExactly(clusterId);
+        JsonPath c = cluster(clusterId);
+        assertThat(c.getList("nodes.failureId")).hasSize(4).doesNotContain(episodeId(late));
+        assertThat(c.getList("edges.to", String.class)).doesNotContain(episodeId(late));
+    }
+
+    @Test
+    void rate_limits_at_two_providers_at_once_are_no_upstream_incident() {
+        Instant t0 = Instant.parse("2029-03-22T03:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        String oa = dep("oa-429");
+        String an = dep("an-429");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(Payloads.failure("openai", "gpt-4o-mini", oa, t0.plusSeconds(i), 429, "RateLimitError",
+                    "Rate limit reached for requests"));
+            calls.add(Payloads.failure("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(5 + i), 429,
+                    "RateLimitError", "Number of requests has exceeded your rate limit"));
+        }
+        ingest(calls);
+
+        assertThat(episodeOf(oa).getString("items[0].type")).isEqualTo("rate_limit");
+        assertThat(clustersOf(episodeId(oa))).isEmpty();
+        assertThat(clustersOf(episodeId(an))).isEmpty();
+    }
+
     private record Cascade(String timeoutEpisode, String qualityEpisode, JsonPath cluster) {
     }
 
