@@ -54,6 +54,42 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     /** Attempts of one request read per trace: LiteLLM's retries and fallbacks stay far below it. */
     static final int ATTEMPTS_PER_TRACE = 50;
 
+    /**
+     * The trace walk forward from a provider episode (parameters: episode, calls, its deployment): its newest failed
+     * attempts, then the later attempts of their traces on another deployment or model. Public for the bench's plans.
+     */
+    public static final String TRACE_WALK_FORWARD = "with failed as (select l.call_id, l.trace_id, l.started_at,"
+            + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = ?"
+            + " order by seen_at desc limit ?) f cross join lateral (select l.call_id, l.trace_id, l.started_at,"
+            + " l.deployment, l.model from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
+            // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
+            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
+            + " limit 1) l)"
+            + " select distinct on (n.call_id, n.started_at) n.call_id, n.trace_id, n.provider, n.model,"
+            + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
+            + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
+            + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
+            + " and (n.call_id, n.started_at) <> (failed.call_id, failed.started_at)"
+            + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
+            + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
+            + " limit " + ATTEMPTS_PER_TRACE + ") n order by n.call_id, n.started_at";
+
+    /**
+     * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
+     * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
+     */
+    public static final String TRACE_WALK_BACK = "with mine as (select l.trace_id, l.started_at"
+            + " from (select call_id, seen_at from failure_event_calls where failure_id = ?"
+            + " order by seen_at desc limit ?) f cross join lateral (select l.trace_id, l.started_at"
+            + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
+            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
+            + " limit 1) l)"
+            + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
+            + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
+            + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
+            + " limit " + ATTEMPTS_PER_TRACE + ") p join failure_event_calls fp on fp.call_id = p.call_id"
+            + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
+
     private static final String PROVIDER = "PROVIDER";
     private static final String QUALITY = "QUALITY";
 
@@ -362,21 +398,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         // Each step is a LATERAL with a LIMIT, so that PostgreSQL probes the indexes per call (pruned to the
         // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
         // plain join scanned every partition (make bench, bench/RESULTS.md).
-        try (PreparedStatement st = c.prepareStatement("with failed as (select l.call_id, l.trace_id, l.started_at,"
-                + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-                + " order by seen_at desc limit ?) f cross join lateral (select l.call_id, l.trace_id, l.started_at,"
-                + " l.deployment, l.model from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-                // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
-                + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
-                + " limit 1) l)"
-                + " select distinct on (n.call_id, n.started_at) n.call_id, n.trace_id, n.provider, n.model,"
-                + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
-                + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
-                + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
-                + " and (n.call_id, n.started_at) <> (failed.call_id, failed.started_at)"
-                + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
-                + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
-                + " limit " + ATTEMPTS_PER_TRACE + ") n order by n.call_id, n.started_at")) {
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD)) {
             st.setObject(1, p.id());
             st.setInt(2, config.maxTracedCalls());
             st.setString(3, p.deployment());
@@ -518,17 +540,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private List<Episode> providerEpisodesSharingTraces(Connection c, Episode q) throws SQLException {
         List<Episode> causes = new ArrayList<>();
         // LATERAL with LIMIT for the same reason as in linkCausal: index probes per call, never whole partitions.
-        try (PreparedStatement st = c.prepareStatement("with mine as (select l.trace_id, l.started_at"
-                + " from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-                + " order by seen_at desc limit ?) f cross join lateral (select l.trace_id, l.started_at"
-                + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-                + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
-                + " limit 1) l)"
-                + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
-                + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
-                + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
-                + " limit " + ATTEMPTS_PER_TRACE + ") p join failure_event_calls fp on fp.call_id = p.call_id"
-                + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'")) {
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_BACK)) {
             st.setObject(1, q.id());
             st.setInt(2, config.maxTracedCalls());
             st.setString(3, q.deployment());

@@ -762,12 +762,16 @@ class CorrelationBench {
                     }
                 }
                 for (Object[] w : walks) {
-                    plans.add(c, "linkCausal, " + version + ", " + w[0],
-                            version.equals("first cut") ? LINK_CAUSAL_FIRST_CUT : LINK_CAUSAL,
-                            new String[] { "uuid", "int" }, w[1], config.maxTracedCalls());
+                    boolean first = version.equals("first cut");
+                    plans.add(c, "linkCausal, " + version + ", " + w[0], first ? LINK_CAUSAL_FIRST_CUT : LINK_CAUSAL,
+                            first ? new String[] { "uuid", "int" } : new String[] { "uuid", "int", "text" },
+                            first ? new Object[] { w[1], config.maxTracedCalls() }
+                                    : new Object[] { w[1], config.maxTracedCalls(), deploymentOf(c, w[1]) });
                     plans.add(c, "providerEpisodesSharingTraces, " + version + ", " + w[2],
-                            version.equals("first cut") ? SHARING_FIRST_CUT : SHARING,
-                            new String[] { "uuid", "int" }, w[3], config.maxTracedCalls());
+                            first ? SHARING_FIRST_CUT : SHARING,
+                            first ? new String[] { "uuid", "int" } : new String[] { "uuid", "int", "text" },
+                            first ? new Object[] { w[3], config.maxTracedCalls() }
+                                    : new Object[] { w[3], config.maxTracedCalls(), deploymentOf(c, w[3]) });
                 }
             }
             c.rollback();
@@ -778,6 +782,15 @@ class CorrelationBench {
 
     private static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
             + " last_seen";
+
+    private static String deploymentOf(Connection c, Object failureId) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select deployment from failure_events where failure_id = ?")) {
+            st.setObject(1, failureId);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
 
     private static UUID largestQuality(Connection c) throws SQLException {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select failure_id from"
@@ -799,20 +812,8 @@ class CorrelationBench {
             + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
             + " order by n.call_id, n.started_at";
 
-    /** As FailureCorrelationEngine.linkCausal has it now. */
-    static final String LINK_CAUSAL = "with failed as (select l.call_id, l.trace_id, l.started_at,"
-            + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-            + " order by seen_at desc limit ?) f cross join lateral (select l.call_id, l.trace_id, l.started_at,"
-            + " l.deployment, l.model from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.trace_id is not null limit 1) l)"
-            + " select distinct on (n.call_id) n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
-            + " n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
-            + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
-            + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
-            + " and n.call_id <> failed.call_id and n.started_at >= failed.started_at"
-            + " and n.started_at <= failed.started_at + interval '1 hour'"
-            + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
-            + " limit 50) n order by n.call_id, n.started_at";
+    /** The engine's own trace walks, as it runs them. */
+    static final String LINK_CAUSAL = FailureCorrelationEngine.TRACE_WALK_FORWARD;
 
     /** The engine's first cut of the trace walk back from a quality episode. */
     static final String SHARING_FIRST_CUT = "with mine as (select l.trace_id, l.started_at"
@@ -824,17 +825,7 @@ class CorrelationBench {
             + " and not p.success join failure_event_calls fp on fp.call_id = p.call_id"
             + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
 
-    /** As FailureCorrelationEngine.providerEpisodesSharingTraces has it now. */
-    static final String SHARING = "with mine as (select l.trace_id, l.started_at"
-            + " from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-            + " order by seen_at desc limit ?) f cross join lateral (select l.trace_id, l.started_at"
-            + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.trace_id is not null limit 1) l)"
-            + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
-            + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
-            + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
-            + " limit 50) p join failure_event_calls fp on fp.call_id = p.call_id"
-            + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
+    static final String SHARING = FailureCorrelationEngine.TRACE_WALK_BACK;
 
     private static String prefixed(String alias) {
         return alias + "." + COLUMNS.replace(", ", ", " + alias + ".");
