@@ -74,7 +74,7 @@ class PluginAgainstFaultlineIT {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
                 "-jar", jar.toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, work, work)
-                .awaitHttpOk(faultlineUrl() + "/q/health/ready", Duration.ofSeconds(180));
+                .awaitHttpOk(faultlineUrl() + "/q/health/ready", ManagedProcess.READY_WITHIN);
         simulator = ProviderSimulator.start(0);
     }
 

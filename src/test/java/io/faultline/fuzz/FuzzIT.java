@@ -85,7 +85,7 @@ class FuzzIT {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", jar.toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, work, work)
-                .awaitHttpOk(baseUrl + "/q/health/ready", Duration.ofSeconds(90));
+                .awaitHttpOk(baseUrl + "/q/health/ready", ManagedProcess.READY_WITHIN);
     }
 
     @AfterAll

@@ -4,7 +4,6 @@ import io.faultline.simulator.ProviderSimulator;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -70,7 +69,7 @@ public final class LocalStack implements AutoCloseable {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())
-                .awaitHttpOk(faultlineUrl() + "/q/health/ready", Duration.ofSeconds(90));
+                .awaitHttpOk(faultlineUrl() + "/q/health/ready", ManagedProcess.READY_WITHIN);
     }
 
     private void startLiteLlm() {
@@ -95,7 +94,7 @@ public final class LocalStack implements AutoCloseable {
                 .toString(), "--config", settings.litellmDir().resolve("config.yaml").toAbsolutePath().toString(),
                 "--host", "127.0.0.1", "--port", String.valueOf(settings.litellmPort())));
         litellm = ManagedProcess.start("litellm", command, env, settings.workDir(), settings.workDir())
-                .awaitHttpOk(litellmUrl() + "/health/liveliness", Duration.ofSeconds(120));
+                .awaitHttpOk(litellmUrl() + "/health/liveliness", ManagedProcess.READY_WITHIN);
     }
 
     public ProviderSimulator simulator() {

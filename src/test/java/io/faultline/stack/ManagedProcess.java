@@ -19,6 +19,13 @@ import java.util.concurrent.TimeUnit;
 /** A child process of the local stack, with its output in a log file and a bounded wait for readiness. */
 public final class ManagedProcess implements AutoCloseable {
 
+    /**
+     * How long a started process may take to answer its health check. Not a performance bound: a process that dies
+     * fails the wait at once with its log; LiteLLM's imports alone took over two minutes on a 2-core machine at load
+     * 15, so the wait is generous enough for any machine CI runs on.
+     */
+    public static final Duration READY_WITHIN = Duration.ofMinutes(5);
+
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final String name;

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -39,7 +38,7 @@ public final class PrometheusServer implements AutoCloseable {
                     "--config.file=" + dir.resolve("prometheus.yml"), "--storage.tsdb.path=" + dir.resolve("data"),
                     "--web.listen-address=127.0.0.1:" + port, "--log.level=warn"), Map.of(), dir, workDir);
             return new PrometheusServer(process.awaitHttpOk("http://127.0.0.1:" + port + "/-/ready",
-                    Duration.ofSeconds(60)), port);
+                    ManagedProcess.READY_WITHIN), port);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
