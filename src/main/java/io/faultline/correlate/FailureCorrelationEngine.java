@@ -289,6 +289,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             return List.of();
         }
         Map<String, Long> prior = new HashMap<>();
+        List<Episode> paired = new ArrayList<>(candidates.size() + 1);
+        paired.add(e);
+        candidates.stream().filter(o -> !o.provider().equals(e.provider())).forEach(paired::add);
+        priorEpisodes(c, paired, prior); // one query for all of them, not one per candidate
         Confidence.Onset mine = onset(c, e, prior);
         // Each episode on another provider is scored as a pair with this one, with the formula that opens a
         // two-provider cluster: only a pair that would open one links. An active cluster is joined through such a
@@ -348,11 +352,37 @@ public class FailureCorrelationEngine implements EpisodeObserver {
 
     private List<Confidence.Onset> onsets(Connection c, Collection<Episode> episodes, Map<String, Long> prior)
             throws SQLException {
+        priorEpisodes(c, List.copyOf(episodes), prior);
         List<Confidence.Onset> onsets = new ArrayList<>();
         for (Episode e : episodes) {
             onsets.add(onset(c, e, prior));
         }
         return onsets;
+    }
+
+    /**
+     * Fills the cache with the prior-episode counts of {@link #onset} for all these episodes in one query (one
+     * index-only count per episode on {@code failure_events_fingerprint_onset}, but a single round trip).
+     */
+    private void priorEpisodes(Connection c, List<Episode> episodes, Map<String, Long> cache) throws SQLException {
+        List<UUID> missing = episodes.stream().map(Episode::id).filter(id -> !cache.containsKey(id.toString()))
+                .distinct().toList();
+        if (missing.size() < 2) {
+            return;
+        }
+        try (PreparedStatement st = c.prepareStatement("select e.failure_id, (select count(*) from failure_events p"
+                + " where p.fingerprint = e.fingerprint and p.first_seen >= e.first_seen - make_interval(secs => ?)"
+                + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
+                + " from failure_events e where e.failure_id = any (?)")) {
+            st.setDouble(1, config.baseRateLookback().toMillis() / 1000.0);
+            st.setDouble(2, config.window().toMillis() / 1000.0);
+            st.setArray(3, c.createArrayOf("uuid", missing.toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    cache.put(rs.getObject(1, UUID.class).toString(), rs.getLong(2));
+                }
+            }
+        }
     }
 
     /**
