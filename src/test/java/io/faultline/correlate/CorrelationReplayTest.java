@@ -113,9 +113,10 @@ class CorrelationReplayTest {
 
         assertThat(recoverable).as("the scripted incidents produced episodes to recover").isGreaterThanOrEqualTo(
                 3 * seeds.size());
-        // Without chance co-occurrences the false-cluster rate would test nothing.
-        assertThat(pairs).as("independent failures on two providers within one window").isGreaterThanOrEqualTo(
-                5 * seeds.size());
+        // Without chance co-occurrences the false-cluster rate would test nothing. Counted over the engine's
+        // temporal types only (rate limits are no upstream signal), a day brings 0-10 of them: a floor over all the
+        // replayed days, not per day.
+        assertThat(pairs).as("independent failures on two providers within one window").isGreaterThanOrEqualTo(10);
         assertThat(precision).as("precision over %d clusters", clusters).isGreaterThanOrEqualTo(0.95);
         assertThat(recall).as("recall over %d incidents", recoverable).isGreaterThanOrEqualTo(0.9);
         assertThat(falseRate).as("false clusters per chance pair (%d of %d)", falseClusters, pairs)
