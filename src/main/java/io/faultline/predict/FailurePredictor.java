@@ -125,7 +125,14 @@ public class FailurePredictor {
         List<UUID> made = new ArrayList<>();
         Instant quietSince = now.minus(config.quietPeriod());
         for (DeploymentWindow w : windows) {
-            for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings)) {
+            Indicators.Resets resets = (window, slot) -> {
+                try {
+                    return WindowReader.latestReset(c, window.deployment(), slot, from, now);
+                } catch (SQLException e) {
+                    throw new IllegalStateException("could not read the reset header", e);
+                }
+            };
+            for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings, resets)) {
                 if (!config.types().contains(candidate.type())) {
                     continue;
                 }

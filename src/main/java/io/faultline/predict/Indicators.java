@@ -40,10 +40,21 @@ public final class Indicators {
     private Indicators() {
     }
 
-    /** Every candidate of a window, at most one per type (the most confident). */
+    /** Where the reset of a limit type's latest reading comes from (slot = index in LIMIT_TYPES). */
+    @FunctionalInterface
+    public interface Resets {
+        DeploymentWindow.Reading latest(DeploymentWindow w, int slot);
+    }
+
+    /** Every candidate of a window, at most one per type (the most confident); resets from the readings. */
     public static List<Candidate> evaluate(DeploymentWindow w, Double baselineP95, Settings s) {
+        return evaluate(w, baselineP95, s, Indicators::latestReading);
+    }
+
+    /** Every candidate of a window, at most one per type (the most confident). */
+    public static List<Candidate> evaluate(DeploymentWindow w, Double baselineP95, Settings s, Resets resets) {
         Map<String, Candidate> best = new LinkedHashMap<>();
-        for (Candidate c : headroom(w, s)) {
+        for (Candidate c : headroom(w, s, resets)) {
             keep(best, c);
         }
         Candidate latency = latency(w, baselineP95, s);
@@ -73,14 +84,13 @@ public final class Indicators {
      * Headroom per limit type: least squares over the readings since the last reset (a jump up of more than 10% of
      * the limit), time to zero = fitted remaining now / drain rate; no risk when the limit resets first.
      */
-    static List<Candidate> headroom(DeploymentWindow w, Settings s) {
+    static List<Candidate> headroom(DeploymentWindow w, Settings s, Resets resets) {
         List<Candidate> out = new ArrayList<>();
         double now = w.to().toEpochMilli() / 1000.0;
         int n = w.buckets().length;
         for (int slot = 0; slot < DeploymentWindow.LIMIT_TYPES.length; slot++) {
             double[] x = new double[n];
             double[] y = new double[n];
-            DeploymentWindow.Reading latest = null;
             double limit = -1;
             int k = 0;
             for (DeploymentWindow.Bucket b : w.buckets()) {
@@ -96,7 +106,6 @@ public final class Indicators {
                 x[k] = r.atEpochSeconds() - now;
                 y[k] = r.remaining();
                 k++;
-                latest = r;
             }
             if (k < s.minPoints()) {
                 continue;
@@ -110,7 +119,7 @@ public final class Indicators {
             if (ttf > s.horizonSeconds()) {
                 continue;
             }
-            Instant resetAt = resetAt(latest);
+            Instant resetAt = resetAt(resets.latest(w, slot));
             Instant zeroAt = w.to().plusMillis((long) (ttf * 1000));
             if (resetAt != null && resetAt.isBefore(zeroAt)) {
                 continue; // the window refills before it runs dry
@@ -133,6 +142,17 @@ public final class Indicators {
                             + resetAt), f));
         }
         return out;
+    }
+
+    /** The latest reading of a slot in the window itself. */
+    static DeploymentWindow.Reading latestReading(DeploymentWindow w, int slot) {
+        for (int i = w.buckets().length - 1; i >= 0; i--) {
+            DeploymentWindow.Bucket b = w.buckets()[i];
+            if (b != null && b.headroom()[slot] != null) {
+                return b.headroom()[slot];
+            }
+        }
+        return null;
     }
 
     /** The reset of a reading: an RFC 3339 instant (Anthropic) or a Go duration after the reading (OpenAI). */

@@ -40,8 +40,6 @@ final class WindowReader {
                     .append(" rt").append(s);
             inner.append(", ").append(header(anthropic + "-limit", openAi ? "x-ratelimit-limit-" + label : null))
                     .append(" lt").append(s);
-            inner.append(", ").append(header(anthropic + "-reset", openAi ? "x-ratelimit-reset-" + label : null))
-                    .append(" zt").append(s);
         }
         inner.append(" from llm_calls where provider = any (?) and started_at >= ? and started_at < ?");
 
@@ -50,14 +48,13 @@ final class WindowReader {
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             mid.append(", ").append(number("rt" + s)).append(" r").append(s);
             mid.append(", ").append(number("lt" + s)).append(" l").append(s);
-            mid.append(", zt").append(s).append(" z").append(s);
         }
         mid.append(" from (").append(inner).append(") c");
 
+        // No ordered aggregates: one sort per group and aggregate cost more than the rest of the query together,
+        // so the latencies come back as an unordered array and the percentiles are taken here.
         StringBuilder outer = new StringBuilder("select provider, deployment, max(model_group), b, count(*),"
-                + " count(*) filter (where success),"
-                + " percentile_cont(0.5) within group (order by latency_ms) filter (where success),"
-                + " percentile_cont(0.95) within group (order by latency_ms) filter (where success)");
+                + " count(*) filter (where success), array_agg(latency_ms) filter (where success)");
         String[] failing = { "http_status = 429", "http_status = 529", "http_status >= 500 and http_status <> 529",
                 "timed_out" };
         for (String f : failing) {
@@ -66,9 +63,7 @@ final class WindowReader {
         }
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             outer.append(", avg(r").append(s).append("), avg(extract(epoch from ended_at)) filter (where r").append(s)
-                    .append(" is not null), count(r").append(s).append("), max(l").append(s)
-                    .append("), (array_agg(z").append(s).append(" order by ended_at desc) filter (where z").append(s)
-                    .append(" is not null))[1], max(ended_at) filter (where z").append(s).append(" is not null)");
+                    .append(" is not null), count(r").append(s).append("), max(l").append(s).append(")");
         }
         outer.append(" from (").append(mid).append(") m group by provider, deployment, b order by provider,"
                 + " deployment, b");
@@ -102,6 +97,10 @@ final class WindowReader {
         }
         int buckets = (int) Math.max(1, (to.toEpochMilli() - from.toEpochMilli() + bucketMillis - 1) / bucketMillis);
         Map<String, DeploymentWindow> windows = new LinkedHashMap<>();
+        try (java.sql.Statement set = c.createStatement()) {
+            // The window's groups sort in memory: the default 4 MB spills a thousand deployments to disk.
+            set.execute("set local work_mem = '64MB'");
+        }
         try (PreparedStatement st = c.prepareStatement(SQL)) {
             Array classes = c.createArrayOf("text", timeoutClasses.toArray());
             st.setDouble(1, from.toEpochMilli() / 1000.0);
@@ -139,8 +138,19 @@ final class WindowReader {
         int col = 5;
         int calls = rs.getInt(col++);
         int ok = rs.getInt(col++);
-        Double p50 = nullableDouble(rs, col++);
-        Double p95 = nullableDouble(rs, col++);
+        java.sql.Array latencies = rs.getArray(col++);
+        Double p50 = null;
+        Double p95 = null;
+        if (latencies != null) {
+            Object[] values = (Object[]) latencies.getArray();
+            double[] sorted = new double[values.length];
+            for (int i = 0; i < values.length; i++) {
+                sorted[i] = ((Number) values[i]).doubleValue();
+            }
+            java.util.Arrays.sort(sorted);
+            p50 = percentile(sorted, 0.5);
+            p95 = percentile(sorted, 0.95);
+        }
         int types = DeploymentWindow.FAILURE_TYPES.length;
         int[] failed = new int[types];
         Instant[] first = new Instant[types];
@@ -156,13 +166,46 @@ final class WindowReader {
             Double at = nullableDouble(rs, col++);
             int count = rs.getInt(col++);
             Double limit = nullableDouble(rs, col++);
-            String reset = rs.getString(col++);
-            Instant resetSeenAt = instant(rs.getTimestamp(col++));
             readings[s] = remaining == null || at == null ? null
-                    : new DeploymentWindow.Reading(remaining, at, count, limit == null ? -1 : limit, reset,
-                            resetSeenAt);
+                    : new DeploymentWindow.Reading(remaining, at, count, limit == null ? -1 : limit, null, null);
         }
         return new DeploymentWindow.Bucket(calls, ok, p50, p95, failed, first, last, readings);
+    }
+
+    /** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
+    static double percentile(double[] sorted, double q) {
+        double pos = q * (sorted.length - 1);
+        int lo = (int) Math.floor(pos);
+        int hi = (int) Math.ceil(pos);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+    }
+
+    /**
+     * The reset header of the latest reading of a limit type on a deployment in {@code [from, to)}: read only for a
+     * candidate prediction, one backward scan of the {@code (deployment, started_at)} index that stops at the first
+     * call carrying it.
+     */
+    static DeploymentWindow.Reading latestReset(Connection c, String deployment, int slot, Instant from, Instant to)
+            throws SQLException {
+        String label = DeploymentWindow.LIMIT_TYPES[slot];
+        String anthropic = "anthropic-ratelimit-" + label.replace('_', '-') + "-reset";
+        String openAi = slot < 2 ? "x-ratelimit-reset-" + label : anthropic;
+        try (PreparedStatement st = c.prepareStatement("select coalesce(rate_limit_headers ->> ?,"
+                + " rate_limit_headers ->> ?), ended_at from llm_calls where deployment = ? and started_at >= ?"
+                + " and started_at < ? and coalesce(rate_limit_headers ->> ?, rate_limit_headers ->> ?) is not null"
+                + " order by started_at desc limit 1")) {
+            st.setString(1, anthropic);
+            st.setString(2, openAi);
+            st.setString(3, deployment);
+            st.setTimestamp(4, Timestamp.from(from));
+            st.setTimestamp(5, Timestamp.from(to));
+            st.setString(6, anthropic);
+            st.setString(7, openAi);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? new DeploymentWindow.Reading(0, 0, 1, -1, rs.getString(1),
+                        rs.getTimestamp(2).toInstant()) : null;
+            }
+        }
     }
 
     private static Double nullableDouble(ResultSet rs, int col) throws SQLException {
