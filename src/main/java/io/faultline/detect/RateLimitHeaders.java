@@ -6,12 +6,12 @@ import java.time.format.DateTimeParseException;
 import java.util.Map;
 
 /** Parsing of the values providers put in rate-limit headers. */
-final class RateLimitHeaders {
+public final class RateLimitHeaders {
 
     private RateLimitHeaders() {
     }
 
-    static Long number(Map<String, String> headers, String name) {
+    public static Long number(Map<String, String> headers, String name) {
         String value = headers.get(name);
         if (value == null) {
             return null;
@@ -27,7 +27,7 @@ final class RateLimitHeaders {
      * A Go-style duration ("6m0s", "1s", "12ms", "1h2m3.5s"), or plain seconds; null when unparseable. One pass:
      * number, unit, number, unit… (the regex it replaces retried every start position of a long digit run).
      */
-    static Duration goDuration(String value) {
+    public static Duration goDuration(String value) {
         if (value == null || value.isBlank()) {
             return null;
         }
@@ -88,7 +88,7 @@ final class RateLimitHeaders {
     }
 
     /** An RFC 3339 instant (Anthropic's resets) relative to {@code now}; null when unparseable. */
-    static Duration until(String value, Instant now) {
+    public static Duration until(String value, Instant now) {
         if (value == null) {
             return null;
         }

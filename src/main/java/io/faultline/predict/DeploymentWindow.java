@@ -1,0 +1,39 @@
+package io.faultline.predict;
+
+import java.time.Instant;
+
+/**
+ * One deployment's calls over the rolling window, cut into buckets (index 0 is the oldest; a bucket without calls
+ * is null). Built by one aggregate query per tick; everything the indicators read is here.
+ */
+public record DeploymentWindow(String provider, String deployment, String modelGroup, Instant from, Instant to,
+        long bucketMillis, Bucket[] buckets) {
+
+    /** The failure types read from call statuses, in the order of {@link Bucket#failed}. */
+    public static final String[] FAILURE_TYPES = { "rate_limit", "overloaded", "outage", "timeout" };
+
+    /** The rate-limit dimensions, in the order of {@link Bucket#headroom} (the detectors' {@code limit_type}). */
+    public static final String[] LIMIT_TYPES = { "requests", "tokens", "input_tokens", "output_tokens" };
+
+    /** A bucket: calls, latency percentiles of the successful ones, failures by type, and headroom readings. */
+    public record Bucket(int calls, int ok, Double p50, Double p95, int[] failed, Instant[] firstFailedAt,
+            Instant[] lastFailedAt, Reading[] headroom) {
+    }
+
+    /**
+     * The headroom readings of one limit type in a bucket: their mean remaining at their mean time, the largest
+     * limit, and the reset header of the latest reading (raw, parsed by the indicator) with that reading's time.
+     */
+    public record Reading(double remaining, double atEpochSeconds, int count, double limit, String reset,
+            Instant resetSeenAt) {
+    }
+
+    public static int typeIndex(String type) {
+        for (int i = 0; i < FAILURE_TYPES.length; i++) {
+            if (FAILURE_TYPES[i].equals(type)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,465 @@
+package io.faultline.predict;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.baseline.BaselineStore;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.logging.Log;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * {@code predict_failure()}: every interval (one replica, through a PostgreSQL advisory lock) and on demand, reads
+ * each deployment's rolling window of stored calls, records the failures that happened (the ground truth), resolves
+ * the predictions whose horizon ended or whose failure came, and creates or renews one active prediction per
+ * deployment and failure type whose leading indicators project a failure inside the horizon.
+ */
+@Singleton
+public class FailurePredictor {
+
+    /** The advisory lock of the prediction tick ("FlPredic" in ASCII). */
+    static final long LOCK_KEY = 0x466C_5072_6564_6963L;
+
+    /** What one evaluation did. */
+    public record Evaluation(Instant evaluatedAt, boolean ran, int deployments, int failuresObserved, int resolved,
+            List<PredictedFailure> predictions) {
+    }
+
+    private final AgroalDataSource dataSource;
+    private final PredictionStore store;
+    private final BaselineStore baselines;
+    private final PredictConfig config;
+    private final Clock clock;
+    private final PredictionMetrics metrics;
+    private final Counter tickFailures;
+    private final Timer tickTime;
+
+    public FailurePredictor(AgroalDataSource dataSource, PredictionStore store, BaselineStore baselines,
+            PredictConfig config, Clock clock, PredictionMetrics metrics, MeterRegistry registry) {
+        this.dataSource = dataSource;
+        this.store = store;
+        this.baselines = baselines;
+        this.config = config;
+        this.clock = clock;
+        this.metrics = metrics;
+        this.tickFailures = Counter.builder("faultline.prediction.tick.failures")
+                .description("Prediction ticks that failed").register(registry);
+        this.tickTime = Timer.builder("faultline.prediction.tick.duration")
+                .description("Time of one prediction tick that evaluated").register(registry);
+    }
+
+    @Scheduled(every = "{faultline.predict.interval}", delayed = "{faultline.predict.interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void tick() {
+        if (!config.enabled()) {
+            return;
+        }
+        try {
+            Evaluation e = evaluate(true);
+            if (e.ran()) {
+                metrics.refresh();
+            }
+        } catch (RuntimeException e) {
+            tickFailures.increment();
+            Log.errorf(e, "Prediction tick failed; it runs again at the next interval");
+        }
+    }
+
+    /** {@code predict_failure()} now: waits for a tick another replica is running, then evaluates. */
+    public Evaluation predictFailure() {
+        Evaluation e = evaluate(false);
+        metrics.refresh();
+        return e;
+    }
+
+    /**
+     * One evaluation at the clock's now. Scheduled, it skips when another replica holds the lock or evaluated less
+     * than half an interval ago (replicas' schedules run at different phases); on demand it waits for the lock.
+     */
+    Evaluation evaluate(boolean scheduled) {
+        Instant now = clock.instant();
+        Map<String, Double> reference = latencyBaselines();
+        long started = System.nanoTime();
+        Evaluation result = QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                if (scheduled ? !tryLock(c) || !due(c, now) : !lock(c)) {
+                    return new Evaluation(now, false, 0, 0, 0, List.of());
+                }
+                markTick(c, now);
+                return run(c, now, reference);
+            } catch (SQLException e) {
+                throw new IllegalStateException("prediction tick failed", e);
+            }
+        });
+        if (result.ran()) {
+            tickTime.record(Duration.ofNanos(System.nanoTime() - started));
+        }
+        return result;
+    }
+
+    private Evaluation run(Connection c, Instant now, Map<String, Double> reference) throws SQLException {
+        Instant from = now.minus(config.window());
+        List<DeploymentWindow> windows = WindowReader.read(c, from, now, config.bucket().toMillis(),
+                config.timeoutClasses(), config.timeout().toMillis());
+        Map<String, Observed> open = observe(c, windows, now);
+        int resolved = resolve(c, now);
+        counterfactual(c, windows, now);
+        Indicators.Settings settings = Indicators.Settings.of(config);
+        List<UUID> made = new ArrayList<>();
+        Instant quietSince = now.minus(config.quietPeriod());
+        for (DeploymentWindow w : windows) {
+            Indicators.Resets resets = (window, slot) -> {
+                try {
+                    return WindowReader.latestReset(c, window.deployment(), slot, from, now);
+                } catch (SQLException e) {
+                    throw new IllegalStateException("could not read the reset header", e);
+                }
+            };
+            for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings, resets)) {
+                if (!config.types().contains(candidate.type())) {
+                    continue;
+                }
+                Observed recent = open.get(key(w.deployment(), candidate.type()));
+                if (recent != null && !recent.lastSeen.isBefore(quietSince)) {
+                    continue; // failing now or just recovered: that is a failure, not a prediction
+                }
+                made.add(upsert(c, w, candidate, now));
+            }
+        }
+        List<PredictedFailure> predictions = made.isEmpty() ? List.of()
+                : store.query(c, "select " + PredictionStore.selectColumns() + " from failure_predictions"
+                        + " where prediction_id = any (?) order by confidence desc, prediction_id",
+                        List.of(c.createArrayOf("uuid", made.toArray())));
+        int observed = (int) open.values().stream().filter(o -> o.touched).count();
+        return new Evaluation(now, true, windows.size(), observed, resolved, predictions);
+    }
+
+    /** An observed failure (a run of failure buckets of one type on one deployment). */
+    private static final class Observed {
+        UUID id;
+        String provider;
+        String deployment;
+        String type;
+        Instant onset;
+        Instant lastSeen;
+        boolean fresh;
+        boolean touched;
+    }
+
+    /**
+     * The ground truth: a bucket in which calls failing with a type are at least {@code failureMinCalls} and at least
+     * {@code failureShare} of its calls is a failure bucket; buckets within the quiet period of each other are one
+     * failure, whose onset is its first failing call. A new failure records the prediction that announced it.
+     */
+    private Map<String, Observed> observe(Connection c, List<DeploymentWindow> windows, Instant now)
+            throws SQLException {
+        Map<String, Observed> open = new HashMap<>();
+        Instant since = now.minus(config.window()).minus(config.quietPeriod());
+        try (PreparedStatement st = c.prepareStatement("select failure_id, provider, deployment, failure_type, onset,"
+                + " last_seen from observed_failures where last_seen >= ? order by last_seen")) {
+            st.setTimestamp(1, Timestamp.from(since));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    Observed o = new Observed();
+                    o.id = rs.getObject(1, UUID.class);
+                    o.provider = rs.getString(2);
+                    o.deployment = rs.getString(3);
+                    o.type = rs.getString(4);
+                    o.onset = rs.getTimestamp(5).toInstant();
+                    o.lastSeen = rs.getTimestamp(6).toInstant();
+                    open.put(key(o.deployment, o.type), o);
+                }
+            }
+        }
+        List<Observed> changed = new ArrayList<>();
+        for (DeploymentWindow w : windows) {
+            for (DeploymentWindow.Bucket b : w.buckets()) {
+                if (b == null) {
+                    continue;
+                }
+                for (int t = 0; t < DeploymentWindow.FAILURE_TYPES.length; t++) {
+                    String type = DeploymentWindow.FAILURE_TYPES[t];
+                    if (!config.types().contains(type) || b.failed()[t] < config.failureMinCalls()
+                            || (double) b.failed()[t] / b.calls() < config.failureShare()) {
+                        continue;
+                    }
+                    Instant first = b.firstFailedAt()[t];
+                    Instant last = b.lastFailedAt()[t];
+                    Observed o = open.get(key(w.deployment(), type));
+                    if (o != null && !first.isBefore(o.onset) && !first.isAfter(o.lastSeen.plus(config.quietPeriod()))) {
+                        if (last.isAfter(o.lastSeen)) {
+                            o.lastSeen = last;
+                            o.touched = true;
+                            changed.add(o);
+                        }
+                        continue;
+                    }
+                    if (o != null && first.isBefore(o.onset)) {
+                        continue; // an older bucket of a failure already recorded
+                    }
+                    Observed fresh = new Observed();
+                    fresh.id = UUID.randomUUID();
+                    fresh.provider = w.provider();
+                    fresh.deployment = w.deployment();
+                    fresh.type = type;
+                    fresh.onset = first;
+                    fresh.lastSeen = last;
+                    fresh.fresh = true;
+                    fresh.touched = true;
+                    open.put(key(w.deployment(), type), fresh);
+                    changed.add(fresh);
+                }
+            }
+        }
+        for (Observed o : changed.stream().distinct().toList()) {
+            if (o.fresh) {
+                insertObserved(c, o);
+                o.fresh = false;
+            } else {
+                try (PreparedStatement st = c.prepareStatement(
+                        "update observed_failures set last_seen = greatest(last_seen, ?) where failure_id = ?")) {
+                    st.setTimestamp(1, Timestamp.from(o.lastSeen));
+                    st.setObject(2, o.id);
+                    st.executeUpdate();
+                }
+            }
+        }
+        return open;
+    }
+
+    private void insertObserved(Connection c, Observed o) throws SQLException {
+        UUID announcedBy = null;
+        Long lead = null;
+        try (PreparedStatement st = c.prepareStatement("select prediction_id, created_at from failure_predictions"
+                + " where deployment = ? and predicted_type = ? and created_at <= ? and horizon_ends_at >= ?"
+                + " order by created_at desc limit 1")) {
+            st.setString(1, o.deployment);
+            st.setString(2, o.type);
+            st.setTimestamp(3, Timestamp.from(o.onset));
+            st.setTimestamp(4, Timestamp.from(o.onset));
+            try (ResultSet rs = st.executeQuery()) {
+                if (rs.next()) {
+                    announcedBy = rs.getObject(1, UUID.class);
+                    lead = Duration.between(rs.getTimestamp(2).toInstant(), o.onset).toMillis();
+                }
+            }
+        }
+        try (PreparedStatement st = c.prepareStatement("insert into observed_failures (failure_id, failure_type,"
+                + " provider, deployment, onset, last_seen, announced_by, lead_time_ms) values (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            st.setObject(1, o.id);
+            st.setString(2, o.type);
+            st.setString(3, o.provider);
+            st.setString(4, o.deployment);
+            st.setTimestamp(5, Timestamp.from(o.onset));
+            st.setTimestamp(6, Timestamp.from(o.lastSeen));
+            st.setObject(7, announcedBy);
+            st.setObject(8, lead);
+            st.executeUpdate();
+        }
+    }
+
+    /**
+     * Hits first (a failure of the type on the deployment with its onset inside [created, horizon end]), then the
+     * predictions whose horizon ended without one: prevented when the counterfactual reached the failure, else a
+     * false alarm.
+     */
+    private static int resolve(Connection c, Instant now) throws SQLException {
+        int resolved;
+        try (PreparedStatement st = c.prepareStatement("with h as (select p.prediction_id, min(f.onset) onset"
+                + " from failure_predictions p join observed_failures f on f.deployment = p.deployment"
+                + " and f.failure_type = p.predicted_type and f.onset >= p.created_at and f.onset <= p.horizon_ends_at"
+                + " where p.status = 'active' group by p.prediction_id)"
+                + " update failure_predictions p set status = 'hit', resolved_at = ?, failure_onset = h.onset,"
+                + " lead_time_ms = (extract(epoch from (h.onset - p.created_at)) * 1000)::bigint"
+                + " from h where p.prediction_id = h.prediction_id")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            resolved = st.executeUpdate();
+        }
+        try (PreparedStatement st = c.prepareStatement("update failure_predictions set status = case when"
+                + " counterfactual_at is not null then 'prevented' else 'false_alarm' end, resolved_at = ?"
+                + " where status = 'active' and horizon_ends_at <= ?")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now));
+            resolved += st.executeUpdate();
+        }
+        return resolved;
+    }
+
+    /**
+     * The "prevented" rule for rate limits, judged on the traffic that remained: the headroom drained since the
+     * action, scaled back to the full traffic (÷ kept share), would have reached zero. Latency and error shares do
+     * not depend on the volume, so those predictions are judged on the remaining traffic's failures directly.
+     */
+    private static void counterfactual(Connection c, List<DeploymentWindow> windows, Instant now) throws SQLException {
+        Map<String, DeploymentWindow> byDeployment = new HashMap<>();
+        for (DeploymentWindow w : windows) {
+            byDeployment.put(w.deployment(), w);
+        }
+        List<Object[]> reached = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, kept_share,"
+                + " action_remaining, indicators ->> 'limit_type' from failure_predictions where status = 'active'"
+                + " and predicted_type = 'rate_limit' and kept_share < 1 and action_remaining is not null"
+                + " and counterfactual_at is null")) {
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    DeploymentWindow w = byDeployment.get(rs.getString(2));
+                    Double remaining = w == null ? null : latestRemaining(w, rs.getString(5));
+                    double kept = rs.getDouble(3);
+                    double atAction = rs.getDouble(4);
+                    if (remaining == null || remaining > atAction) {
+                        continue; // no reading, or the limit was reset since the action
+                    }
+                    double drained = atAction - remaining;
+                    double unreduced = atAction - drained / Math.max(kept, 0.01);
+                    if (unreduced <= 0) {
+                        reached.add(new Object[] { rs.getObject(1, UUID.class) });
+                    }
+                }
+            }
+        }
+        for (Object[] r : reached) {
+            try (PreparedStatement st = c.prepareStatement(
+                    "update failure_predictions set counterfactual_at = ? where prediction_id = ?")) {
+                st.setTimestamp(1, Timestamp.from(now));
+                st.setObject(2, r[0]);
+                st.executeUpdate();
+            }
+        }
+    }
+
+    private static Double latestRemaining(DeploymentWindow w, String limitType) {
+        int slot = java.util.Arrays.asList(DeploymentWindow.LIMIT_TYPES).indexOf(limitType);
+        if (slot < 0) {
+            return null;
+        }
+        for (int i = w.buckets().length - 1; i >= 0; i--) {
+            DeploymentWindow.Bucket b = w.buckets()[i];
+            if (b != null && b.headroom()[slot] != null) {
+                return b.headroom()[slot].remaining();
+            }
+        }
+        return null;
+    }
+
+    private UUID upsert(Connection c, DeploymentWindow w, Indicators.Candidate candidate, Instant now)
+            throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into failure_predictions (prediction_id, predicted_type,"
+                + " provider, deployment, model_group, confidence, peak_confidence, time_to_failure_ms,"
+                + " recommended_action, indicators, created_at, updated_at, horizon_ms, horizon_ends_at, status)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 'active')"
+                + " on conflict (deployment, predicted_type) where status = 'active' do update set"
+                + " confidence = excluded.confidence,"
+                + " peak_confidence = greatest(failure_predictions.peak_confidence, excluded.confidence),"
+                + " time_to_failure_ms = excluded.time_to_failure_ms, recommended_action = excluded.recommended_action,"
+                + " indicators = excluded.indicators, updated_at = excluded.updated_at,"
+                + " horizon_ms = excluded.horizon_ms, horizon_ends_at = excluded.horizon_ends_at"
+                + " returning prediction_id")) {
+            st.setObject(1, UUID.randomUUID());
+            st.setString(2, candidate.type());
+            st.setString(3, w.provider());
+            st.setString(4, w.deployment());
+            st.setString(5, w.modelGroup());
+            st.setDouble(6, candidate.confidence());
+            st.setDouble(7, candidate.confidence());
+            st.setLong(8, Math.round(candidate.timeToFailureSeconds() * 1000));
+            st.setString(9, candidate.action());
+            st.setString(10, store.toJson(candidate.figures()));
+            st.setTimestamp(11, Timestamp.from(now));
+            st.setTimestamp(12, Timestamp.from(now));
+            st.setLong(13, config.horizon().toMillis());
+            st.setTimestamp(14, Timestamp.from(now.plus(config.horizon())));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getObject(1, UUID.class);
+            }
+        }
+    }
+
+    /**
+     * Latency baselines by scope: "d:deployment", "m:provider:model group", "p:provider". A profile beats a passive
+     * baseline, a newer one an older one.
+     */
+    private Map<String, Double> latencyBaselines() {
+        Map<String, BaselineStore.Baseline> best = new HashMap<>();
+        for (BaselineStore.Baseline b : baselines.current(null, "latency_ms")) {
+            String scope = b.deployment() != null ? "d:" + b.deployment()
+                    : b.model() != null ? "m:" + b.provider() + ":" + b.model() : "p:" + b.provider();
+            best.merge(scope, b, (x, y) -> Comparator.<BaselineStore.Baseline>comparingInt(
+                    v -> "profile".equals(v.source()) ? 1 : 0).thenComparing(BaselineStore.Baseline::measuredAt)
+                    .compare(x, y) >= 0 ? x : y);
+        }
+        Map<String, Double> p95 = new HashMap<>();
+        best.forEach((k, v) -> p95.put(k, v.p95()));
+        return p95;
+    }
+
+    private static Double baselineOf(Map<String, Double> reference, DeploymentWindow w) {
+        Double d = reference.get("d:" + w.deployment());
+        if (d == null && w.modelGroup() != null) {
+            d = reference.get("m:" + w.provider() + ":" + w.modelGroup());
+        }
+        return d != null ? d : reference.get("p:" + w.provider());
+    }
+
+    private static String key(String deployment, String type) {
+        return deployment + "\u0000" + type;
+    }
+
+    private static boolean tryLock(Connection c) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
+            st.setLong(1, LOCK_KEY);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    private static boolean lock(Connection c) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
+            st.setLong(1, LOCK_KEY);
+            st.execute();
+            return true;
+        }
+    }
+
+    /** A scheduled tick is due when no replica evaluated within the last half interval. */
+    private boolean due(Connection c, Instant now) throws SQLException {
+        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
+        Duration interval = Duration.parse(text.startsWith("P") ? text : "PT" + text);
+        try (PreparedStatement st = c.prepareStatement("select last_tick from failure_prediction_ticks"
+                + " where tick_key = 1")) {
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return true;
+                }
+                Instant last = rs.getTimestamp(1).toInstant();
+                return !last.isAfter(now.minus(interval.dividedBy(2))) || last.isAfter(now);
+            }
+        }
+    }
+
+    private static void markTick(Connection c, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into failure_prediction_ticks (tick_key, last_tick)"
+                + " values (1, ?) on conflict (tick_key) do update set last_tick = excluded.last_tick")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.executeUpdate();
+        }
+    }
+}

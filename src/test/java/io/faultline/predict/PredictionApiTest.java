@@ -1,0 +1,289 @@
+package io.faultline.predict;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.stack.PrometheusServer;
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * The prediction API end to end on the real ingest path: a draining headroom is predicted once and renewed, listed,
+ * scored when the 429s come, exported as a promtool-clean score; the evaluation needs the key; bad parameters are
+ * problems naming the parameter; one replica evaluates a scheduled tick; a prediction whose traffic reduction kept
+ * the failure away is judged by the "prevented" rule.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class PredictionApiTest {
+
+    static final String PROBLEM = "application/problem+json";
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    FailurePredictor predictor;
+
+    @Inject
+    PredictionStore store;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void a_draining_headroom_is_predicted_once_renewed_listed_and_scored_as_a_hit_when_the_429s_come()
+            throws Exception {
+        Instant t0 = Instant.parse("2031-04-01T10:00:00Z");
+        String dep = "api-drain-" + UUID.randomUUID();
+        PredictionScenarios.Script drain = PredictionScenarios.drain("openai", "tokens", 100_000, 2, 20, 12, false);
+        Random rnd = new Random(7);
+        for (int m = 0; m < 10; m++) {
+            minute(drain, m, t0, rnd, dep);
+        }
+        given().when().post("/api/v1/predictions/evaluate").then().statusCode(401);
+
+        JsonPath first = evaluate();
+        Map<String, Object> p = ofDeployment(first, dep);
+        assertThat(p).as("a prediction for " + dep).isNotNull();
+        assertThat(p.get("predictedType")).isEqualTo("rate_limit");
+        assertThat(p.get("provider")).isEqualTo("openai");
+        assertThat(p.get("status")).isEqualTo("active");
+        assertThat(((Number) p.get("confidence")).doubleValue()).isBetween(0.5, 1.0);
+        Duration ttf = Duration.parse((String) p.get("estimatedTimeToFailure"));
+        assertThat(ttf).isBetween(Duration.ofMinutes(5), Duration.ofMinutes(15));
+        assertThat(Duration.parse((String) p.get("horizon"))).isEqualTo(Duration.ofMinutes(15));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> indicators = (Map<String, Object>) p.get("indicators");
+        assertThat(indicators).containsEntry("indicator", "headroom_trend").containsEntry("limit_type", "tokens");
+        assertThat(indicators.get("resets_at")).isNotNull();
+        assertThat((String) p.get("recommendedAction")).contains(dep);
+        String id = (String) p.get("predictionId");
+
+        minute(drain, 10, t0, rnd, dep);
+        Map<String, Object> renewed = ofDeployment(evaluate(), dep);
+        assertThat(renewed.get("predictionId")).as("renewed, not a second row").isEqualTo(id);
+        assertThat(Instant.parse((String) renewed.get("updatedAt"))).isAfter(Instant.parse((String) p.get("updatedAt")));
+        assertThat(rows(dep)).isEqualTo(1);
+
+        predictions("deployment=" + dep).statusCode(200).body("items.size()", equalTo(1))
+                .body("items[0].predictionId", equalTo(id));
+        predictions("deployment=" + dep + "&type=timeout").statusCode(200).body("items.size()", equalTo(0));
+        predictions("deployment=" + dep + "&status=resolved").statusCode(200).body("items.size()", equalTo(0));
+        given().when().get("/api/v1/predictions/" + id).then().statusCode(200).body("deployment", equalTo(dep));
+        assertThat(store.active(dep)).extracting(PredictedFailure::predictionId).containsExactly(UUID.fromString(id));
+
+        String scrape = Metrics.scrape();
+        assertThat(Metrics.value(scrape, "failure_prediction_score", "provider", "openai", "failure_type",
+                "rate_limit")).isGreaterThanOrEqualTo(((Number) renewed.get("confidence")).doubleValue() - 1e-6);
+        assertThat(Metrics.value(scrape, "failure_prediction_score", "provider", "openai", "failure_type",
+                "overloaded")).isNotNaN();
+        assertThat(promtool()).isEmpty();
+
+        for (int m = 11; m < 24; m++) {
+            minute(drain, m, t0, rnd, dep);
+            evaluate();
+        }
+        JsonPath hit = predictions("deployment=" + dep + "&status=hit").statusCode(200).extract().jsonPath();
+        assertThat(hit.getString("items[0].predictionId")).isEqualTo(id);
+        Duration lead = Duration.parse(hit.getString("items[0].leadTime"));
+        assertThat(lead).as("announced well before the first 429").isGreaterThanOrEqualTo(Duration.ofMinutes(2));
+        assertThat(Instant.parse(hit.getString("items[0].failureOnset"))).isAfter(t0.plus(Duration.ofMinutes(19)));
+        given().when().get("/api/v1/predictions/accuracy?since=" + t0).then().statusCode(200)
+                .body("overall.hits", org.hamcrest.Matchers.greaterThanOrEqualTo(1))
+                .body("types.find { it.failureType == 'rate_limit' }.announced",
+                        org.hamcrest.Matchers.greaterThanOrEqualTo(1));
+        assertThat(Metrics.value(Metrics.scrape(), "failure_prediction_precision", "failure_type", "rate_limit"))
+                .isBetween(0.0, 1.0);
+    }
+
+    @Test
+    void a_prediction_whose_traffic_reduction_kept_the_headroom_from_running_out_is_prevented_not_a_false_alarm() {
+        Instant t0 = Instant.parse("2031-05-01T10:00:00Z");
+        String dep = "api-prevented-" + UUID.randomUUID();
+        long remaining = 90_000;
+        UUID id = null;
+        for (int m = 0; m < 45; m++) {
+            // Full traffic drains 5,000 a minute; after the policy keeps a quarter, 1,250 a minute.
+            long drain = id == null ? 5_000 : 1_250;
+            List<Payloads> calls = new ArrayList<>();
+            Instant start = t0.plus(Duration.ofMinutes(m));
+            for (int i = 0; i < 10; i++) {
+                remaining -= drain / 10;
+                Instant at = start.plusSeconds(i * 6L);
+                calls.add(Payloads.success("openai", "gpt-4o-mini", dep, at).latency(0.5)
+                        .header("x-ratelimit-limit-tokens", "100000")
+                        .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
+                        .header("x-ratelimit-reset-tokens", "3h0m0s"));
+            }
+            clock.set(start.plus(Duration.ofMinutes(1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            predictor.predictFailure();
+            if (id == null && !store.active(dep).isEmpty()) {
+                id = store.active(dep).get(0).predictionId();
+                assertThat(store.recordTrafficAction(id, 0.25, clock.instant())).isTrue();
+            }
+        }
+        assertThat(id).as("the drain was predicted").isNotNull();
+        PredictedFailure p = store.byId(id).orElseThrow();
+        assertThat(remaining).as("the headroom never ran out").isGreaterThan(0);
+        assertThat(p.status()).isEqualTo("prevented");
+        assertThat(p.keptShare()).isEqualTo(0.25);
+    }
+
+    @Test
+    void only_one_replica_evaluates_a_scheduled_tick() throws Exception {
+        clock.set(Instant.parse("2032-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L));
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            CyclicBarrier start = new CyclicBarrier(3);
+            List<Future<Boolean>> runs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                runs.add(pool.submit(() -> {
+                    start.await(30, TimeUnit.SECONDS);
+                    return predictor.evaluate(true).ran();
+                }));
+            }
+            int ran = 0;
+            for (Future<Boolean> f : runs) {
+                ran += f.get(60, TimeUnit.SECONDS) ? 1 : 0;
+            }
+            assertThat(ran).as("replicas that evaluated the same tick").isEqualTo(1);
+            assertThat(predictor.evaluate(false).ran()).as("on demand always evaluates").isTrue();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void bad_parameters_are_problems_naming_the_parameter() {
+        for (String[] bad : List.of(new String[] { "status=open", "status" }, new String[] { "type=slow", "type" },
+                new String[] { "since=yesterday", "since" }, new String[] { "cursor=%21%21", "cursor" })) {
+            predictions(bad[0]).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(bad[1]));
+        }
+        predictions("limit=0").statusCode(400).contentType(PROBLEM);
+        given().when().get("/api/v1/predictions/not-a-uuid").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("predictionId"));
+        given().when().get("/api/v1/predictions/" + UUID.randomUUID()).then().statusCode(404).contentType(PROBLEM);
+        given().when().get("/api/v1/predictions/accuracy?since=soon").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("since"));
+        given().when().get("/api/v1/predictions/accuracy?since=2031-01-02T00:00:00Z&until=2031-01-01T00:00:00Z")
+                .then().statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("since"));
+    }
+
+    @Test
+    void predictions_page_with_a_cursor() {
+        Instant t0 = Instant.parse("2031-06-01T10:00:00Z");
+        List<String> deps = List.of("api-page-a-" + UUID.randomUUID(), "api-page-b-" + UUID.randomUUID());
+        PredictionScenarios.Script drain = PredictionScenarios.drain("anthropic", "tokens", 100_000, 2, 18, 12, false);
+        Random rnd = new Random(3);
+        for (int m = 0; m < 10; m++) {
+            for (String dep : deps) {
+                minute(drain, m, t0, rnd, dep);
+            }
+        }
+        evaluate();
+        String query = "status=all&provider=anthropic&since=" + t0;
+        JsonPath page1 = predictions(query + "&limit=1").statusCode(200).extract().jsonPath();
+        assertThat(page1.getList("items")).hasSize(1);
+        String cursor = page1.getString("nextCursor");
+        assertThat(cursor).isNotNull();
+        JsonPath page2 = predictions(query + "&limit=1&cursor=" + cursor).statusCode(200).extract().jsonPath();
+        assertThat(page2.getList("items")).hasSize(1);
+        assertThat(List.of(page1.getString("items[0].deployment"), page2.getString("items[0].deployment")))
+                .containsExactlyInAnyOrderElementsOf(deps);
+    }
+
+    private void minute(PredictionScenarios.Script script, int m, Instant t0, Random rnd, String dep) {
+        Instant start = t0.plus(Duration.ofMinutes(m));
+        clock.set(start.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(script.minute(m, start, rnd, dep).toArray(Payloads[]::new))).statusCode(200);
+    }
+
+    private static JsonPath evaluate() {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).when()
+                .post("/api/v1/predictions/evaluate").then().log().ifValidationFails().statusCode(200)
+                .body("ran", equalTo(true)).extract().jsonPath();
+    }
+
+    private static Map<String, Object> ofDeployment(JsonPath evaluation, String dep) {
+        List<Map<String, Object>> predictions = evaluation.getList("predictions");
+        return predictions.stream().filter(p -> dep.equals(p.get("deployment"))).findFirst().orElse(null);
+    }
+
+    private static io.restassured.response.ValidatableResponse predictions(String query) {
+        return given().log().ifValidationFails().when().get("/api/v1/predictions?" + query).then().log()
+                .ifValidationFails();
+    }
+
+    private int rows(String dep) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from failure_predictions where deployment = ?")) {
+            st.setString(1, dep);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+    }
+
+    /** promtool's complaints about the prediction families of a scrape. */
+    private static String promtool() throws Exception {
+        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
+                .extract().asString();
+        StringBuilder families = new StringBuilder();
+        for (String line : text.split("\n")) {
+            if (line.contains("failure_prediction_")) {
+                families.append(line).append('\n');
+            }
+        }
+        assertThat(families.toString()).contains("# TYPE failure_prediction_score gauge")
+                .contains("# TYPE failure_prediction_precision gauge").contains("# TYPE failure_prediction_recall gauge");
+        java.nio.file.Path file = Files.createTempFile("prediction-metrics", ".txt");
+        Files.writeString(file, families);
+        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
+                .redirectInput(file.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        Files.delete(file);
+        return output.trim();
+    }
+}
