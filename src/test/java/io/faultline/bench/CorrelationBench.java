@@ -41,9 +41,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -268,29 +265,7 @@ class CorrelationBench {
 
     /** Sends every request from {@link #CLIENTS} threads; returns calls per second. */
     private static double run(List<byte[]> requests, Sender sender, Histogram latencyMicros) throws Exception {
-        AtomicInteger cursor = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
-        long start = System.nanoTime();
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < CLIENTS; t++) {
-            futures.add(pool.submit(() -> {
-                int i;
-                while ((i = cursor.getAndIncrement()) < requests.size()) {
-                    long t0 = System.nanoTime();
-                    sender.send(requests.get(i));
-                    synchronized (latencyMicros) {
-                        latencyMicros.recordValue((System.nanoTime() - t0) / 1000);
-                    }
-                }
-                return null;
-            }));
-        }
-        for (Future<?> f : futures) {
-            f.get();
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        pool.shutdown();
-        return requests.size() * (double) BATCH / seconds;
+        return requests.size() * (double) BATCH / ClosedLoop.run(requests, CLIENTS, sender::send, latencyMicros);
     }
 
     private static final long STARTED_AT = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();

@@ -30,9 +30,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -152,28 +149,7 @@ class IngestBench {
 
     private Result run(List<String> bodies, Sender sender) throws Exception {
         Histogram latency = new Histogram(3_600_000_000L, 3);
-        AtomicInteger cursor = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
-        long start = System.nanoTime();
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < CLIENTS; t++) {
-            futures.add(pool.submit(() -> {
-                int i;
-                while ((i = cursor.getAndIncrement()) < bodies.size()) {
-                    long t0 = System.nanoTime();
-                    sender.send(bodies.get(i));
-                    synchronized (latency) {
-                        latency.recordValue((System.nanoTime() - t0) / 1000);
-                    }
-                }
-                return null;
-            }));
-        }
-        for (Future<?> f : futures) {
-            f.get();
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        pool.shutdown();
+        double seconds = ClosedLoop.run(bodies, CLIENTS, sender::send, latency);
         return new Result(bodies.size() * (double) BATCH / seconds, latency);
     }
 

@@ -29,7 +29,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.restassured.RestAssured.given;
@@ -95,12 +94,11 @@ class CorrelationFailureIsolationTest {
     }
 
     static String dep(String name) {
-        return name + "-" + UUID.randomUUID().toString().substring(0, 8);
+        return CorrelationTest.dep(name);
     }
 
     static Payloads outage(String provider, String model, String deployment, Instant at) {
-        return Payloads.failure(provider, model, deployment, at, 503, "ServiceUnavailableError",
-                "upstream connect error or disconnect/reset before headers");
+        return CorrelationTest.outage(provider, model, deployment, at);
     }
 
     /** Outages at three providers 0 s, 30 s and 60 s after {@code t0}, three calls each; the deployments. */

@@ -1,0 +1,50 @@
+package io.faultline.bench;
+
+import org.HdrHistogram.Histogram;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The benches' load: a fixed number of clients, each sending the next unsent request as soon as its last returns. */
+final class ClosedLoop {
+
+    interface Sender<T> {
+        void send(T request) throws Exception;
+    }
+
+    private ClosedLoop() {
+    }
+
+    /** Sends every request once from {@code clients} threads, recording each send in microseconds; the seconds. */
+    static <T> double run(List<T> requests, int clients, Sender<T> sender, Histogram latencyMicros) throws Exception {
+        AtomicInteger cursor = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        long start = System.nanoTime();
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < clients; t++) {
+                futures.add(pool.submit(() -> {
+                    int i;
+                    while ((i = cursor.getAndIncrement()) < requests.size()) {
+                        long t0 = System.nanoTime();
+                        sender.send(requests.get(i));
+                        synchronized (latencyMicros) {
+                            latencyMicros.recordValue((System.nanoTime() - t0) / 1000);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+            return (System.nanoTime() - start) / 1e9;
+        } finally {
+            pool.shutdown();
+        }
+    }
+}
