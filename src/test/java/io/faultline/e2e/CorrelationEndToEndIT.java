@@ -168,6 +168,7 @@ class CorrelationEndToEndIT {
         List<String[]> outages = List.of(new String[] { "openai", "gpt-4o-mini", "server_error" },
                 new String[] { "anthropic", "claude-sonnet", "overloaded" },
                 new String[] { "gemini", "gemini-flash", "unavailable" });
+        Instant sendingFrom = Instant.now();
         for (String[] outage : outages) {
             stack.simulator().script(outage[0], Script.faults(Fault.untilReset(FaultKind.fromWireName(outage[2]))));
             for (int i = 0; i < 3; i++) {
@@ -175,6 +176,7 @@ class CorrelationEndToEndIT {
                 assertThat(answer.status()).as(outage[0] + " fails: " + answer.body()).isGreaterThanOrEqualTo(500);
             }
         }
+        Instant sendingUntil = Instant.now();
         stack.simulator().reset();
 
         List<String> deployments = List.of("openai-primary", "anthropic-primary", "gemini-primary");
@@ -190,8 +192,10 @@ class CorrelationEndToEndIT {
         }
         List<Instant> onsets = episodes.stream().map(id -> Instant.parse(episode(stack, id).getString("firstSeen")))
                 .sorted().toList();
-        assertThat(Duration.between(onsets.get(0), onsets.get(2))).as("the outages began within 90 s")
-                .isLessThan(Duration.ofSeconds(90));
+        // The onsets lie within the time the calls were sent, measured in this run (seconds here; the scenario
+        // needs them within ~90 s, which only a machine a hundred times slower would miss).
+        assertThat(onsets.get(0)).isAfterOrEqualTo(sendingFrom.minusSeconds(1));
+        assertThat(onsets.get(2)).isBeforeOrEqualTo(sendingUntil.plusSeconds(1));
 
         JsonPath page = Awaitility.await("one upstream cluster of the three outages").atMost(Duration.ofSeconds(60))
                 .pollInterval(Duration.ofMillis(500)).until(() -> correlations(stack, "status=all"),
