@@ -451,8 +451,7 @@ public class FailurePredictor {
 
     /** A scheduled tick is due when no replica evaluated within the last half interval. */
     private boolean due(Connection c, Instant now) throws SQLException {
-        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
-        Duration interval = Duration.parse(text.startsWith("P") ? text : "PT" + text);
+        Duration interval = intervalOf(config);
         try (PreparedStatement st = c.prepareStatement("select last_tick from failure_prediction_ticks"
                 + " where tick_key = 1")) {
             try (ResultSet rs = st.executeQuery()) {
@@ -463,6 +462,12 @@ public class FailurePredictor {
                 return !last.isAfter(now.minus(interval.dividedBy(2))) || last.isAfter(now);
             }
         }
+    }
+
+    /** The tick interval as a duration ("60s", "1m" or ISO-8601). */
+    static Duration intervalOf(PredictConfig config) {
+        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
+        return Duration.parse(text.startsWith("P") ? text : "PT" + text);
     }
 
     private static void markTick(Connection c, Instant now) throws SQLException {

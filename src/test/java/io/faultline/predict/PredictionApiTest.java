@@ -69,6 +69,9 @@ class PredictionApiTest {
     @Inject
     TrafficConfig trafficConfig;
 
+    @Inject
+    PredictConfig config;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -204,6 +207,23 @@ class PredictionApiTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test
+    void the_wellness_check_goes_down_when_no_replica_evaluated_for_three_intervals() {
+        Instant t = Instant.parse("2033-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L);
+        clock.set(t);
+        predictor.predictFailure();
+        given().when().get("/q/health/well").then().statusCode(200)
+                .body("checks.find { it.name == 'prediction-tick' }.status", equalTo("UP"))
+                .body("checks.find { it.name == 'prediction-tick' }.data.lastTick", equalTo(t.toString()));
+        Duration interval = FailurePredictor.intervalOf(config);
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS)));
+        given().when().get("/q/health/well").then().statusCode(200);
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS)).plusSeconds(1));
+        given().when().get("/q/health/well").then().statusCode(503)
+                .body("checks.find { it.name == 'prediction-tick' }.status", equalTo("DOWN"));
+        given().when().get("/q/health/ready").then().statusCode(200);
     }
 
     @Test
