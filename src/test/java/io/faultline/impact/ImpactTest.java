@@ -41,11 +41,6 @@ import static org.hamcrest.Matchers.equalTo;
 class ImpactTest {
 
     static final Offset<Double> CENT_FRACTION = Offset.offset(1e-9);
-    // Prices per token as LiteLLM's model map gives them in each payload.
-    static final double OA_IN = 1e-6;
-    static final double OA_OUT = 2e-6;
-    static final double AN_IN = 3e-6;
-    static final double AN_OUT = 15e-6;
 
     @Inject
     TestClock clock;
@@ -64,68 +59,11 @@ class ImpactTest {
         clock.release();
     }
 
-    record Incident(String suffix, String group, String primary, String fallback, Instant t0) {
-    }
-
-    /** The replay; see the class comment. The group saw 996 good requests in the 30 days before. */
-    static Incident replay(Instant t0) {
-        String suffix = UUID.randomUUID().toString().substring(0, 8);
-        String group = "imp-grp-" + suffix;
-        String fbGroup = "imp-fb-" + suffix;
-        String primary = "imp-oa-" + suffix;
-        String fallback = "imp-an-" + suffix;
-        List<Payloads> history = new ArrayList<>();
-        for (int i = 0; i < 996; i++) {
-            history.add(priced(Payloads.success("openai", group, primary, t0.minus(Duration.ofMinutes(40 * (i + 2)))),
-                    OA_IN, OA_OUT));
-        }
-        for (int i = 0; i < 10; i++) {
-            history.add(priced(Payloads.success("anthropic", fbGroup, fallback, t0.minusSeconds(3000 - i * 60L)),
-                    AN_IN, AN_OUT));
-        }
-        for (int from = 0; from < history.size(); from += 500) {
-            Api.ingest(Payloads.array(history.subList(from, Math.min(history.size(), from + 500))
-                    .toArray(Payloads[]::new))).statusCode(200);
-        }
-        Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
-        List<Payloads> calls = new ArrayList<>();
-        String[] users = { "u1", "u2", "u1", "u3" };
-        for (int r = 0; r < 4; r++) {
-            String call = "imp-req-" + r + "-" + suffix;
-            String trace = UUID.randomUUID().toString();
-            Instant at = t0.plusSeconds(r * 20L);
-            calls.add(request(priced(Payloads.failure("openai", group, primary, at, 503, "ServiceUnavailableError",
-                    "Service Unavailable"), OA_IN, OA_OUT), call, trace, users[r])
-                    .set("model_parameters", json));
-            if (r < 2) {
-                calls.add(request(priced(Payloads.success("anthropic", fbGroup, fallback, at.plusSeconds(2))
-                        .tokens(100, 50, 0, 0).set("response_cost", 100 * AN_IN + 50 * AN_OUT), AN_IN, AN_OUT),
-                        call, trace, users[r]).set("model_parameters", json)
-                        .answer(r == 0 ? "{\"city\": \"Paris\"}" : "Sure! The city is Paris.", "stop"));
-            } else if (r == 2) {
-                calls.add(request(priced(Payloads.failure("anthropic", fbGroup, fallback, at.plusSeconds(2), 529,
-                        "InternalServerError", "Overloaded"), AN_IN, AN_OUT), call, trace, users[r]));
-            }
-        }
-        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
-        return new Incident(suffix, group, primary, fallback, t0);
-    }
-
-    private static Payloads priced(Payloads p, double in, double out) {
-        return p.set("model_map_information", Map.of("model_map_key", "m", "model_map_value",
-                Map.of("input_cost_per_token", in, "output_cost_per_token", out)));
-    }
-
-    private static Payloads request(Payloads p, String callId, String trace, String user) {
-        return p.set("litellm_call_id", callId).set("id", "chatcmpl-" + callId + "-" + UUID.randomUUID())
-                .set("trace_id", trace).set("end_user", user);
-    }
-
     @Test
     void an_outage_that_fell_back_to_a_pricier_model_is_priced_from_its_calls() {
         Instant t0 = Instant.parse("2031-09-01T10:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(5)));
-        Incident inc = replay(t0);
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
         String id = episodeOf(inc.primary(), "outage");
 
         JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
@@ -169,7 +107,7 @@ class ImpactTest {
     void a_cluster_counts_a_request_its_members_share_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-02T10:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(5)));
-        Incident inc = replay(t0);
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
         String outage = episodeOf(inc.primary(), "outage");
         String overloaded = episodeOf(inc.fallback(), "overloaded");
         UUID cluster = UUID.randomUUID();
