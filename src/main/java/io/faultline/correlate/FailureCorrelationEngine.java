@@ -35,7 +35,9 @@ import java.util.TreeSet;
 import java.util.UUID;
 
 /**
- * Links failure episodes into incidents after every fold: temporal edges between episodes on different providers
+ * Links failure episodes into incidents off the ingest path: every fold queues the episodes it changed
+ * ({@link #recordInFold}, in the fold's transaction) and a drain job correlates them in batches, one replica at a
+ * time ({@link #drainTick}). Temporal edges between episodes on different providers
  * that start within one window (a shared upstream), and causal edges along LiteLLM traces (a failing deployment's
  * requests falling back to another one, and the quality failures that fallback caused). Each step reads index-backed
  * windows only. Clusters are kept incrementally (union of linked episodes) and closed by a job after a quiet period.
@@ -44,8 +46,8 @@ import java.util.UUID;
 public class FailureCorrelationEngine implements EpisodeObserver {
 
     /**
-     * Every correlation and close step holds this transaction-level advisory lock, so that two replicas folding two
-     * episodes of one incident at once never open two clusters for it. One key rather than one per time bucket: a
+     * Every correlation, drain and close step holds this transaction-level advisory lock, so that two replicas
+     * correlating two episodes of one incident at once never open two clusters for it, and one replica drains. One key rather than one per time bucket: a
      * causal edge can join episodes whose onsets are further apart than any bucket, and merges touch arbitrary
      * clusters; a step is a handful of index lookups, so the serialisation costs little.
      */
@@ -110,7 +112,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         this.json = json;
         this.metrics = metrics;
         this.failures = Counter.builder("faultline.correlate.failures")
-                .description("Correlation steps that failed; the episodes are correlated again on their next change")
+                .description("Correlation steps that failed; the drain retries their episodes after a back-off")
                 .register(registry);
     }
 
@@ -119,23 +121,33 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             Instant firstSeen, Instant lastSeen) {
     }
 
+    /**
+     * The fold's part, in its transaction: one queue row per changed episode (a new change bumps the row's sequence
+     * and gives a failing episode a fresh set of attempts). Rows are written in id order, so that two replicas'
+     * folds never wait on each other's rows in opposite orders.
+     */
     @Override
-    public void folded(List<EpisodeChange> changes) {
+    public void recordInFold(Connection c, List<EpisodeChange> changes) throws SQLException {
         if (!config.enabled()) {
             return;
         }
-        try {
-            correlateFailures(changes.stream().map(EpisodeChange::failureId).distinct().toList());
-        } catch (RuntimeException e) {
-            failures.increment();
-            Log.errorf(e, "Correlating %d episodes failed; they are correlated again when they next change",
-                    changes.size());
+        Object[] ids = changes.stream().map(EpisodeChange::failureId).distinct().sorted().toArray();
+        Timestamp now = Timestamp.from(clock.instant());
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_queue (failure_id, seq,"
+                + " pending_since, not_before) select id, nextval('correlation_queue_seq'), ?, '-infinity'"
+                + " from unnest(?::uuid[]) id order by id on conflict (failure_id) do update set seq = excluded.seq,"
+                + " attempts = 0, not_before = excluded.not_before, last_error = null")) {
+            // Due at once whatever the clock says; only a failed attempt sets a time (its back-off).
+            st.setTimestamp(1, now);
+            st.setArray(2, c.createArrayOf("uuid", ids));
+            st.executeUpdate();
         }
     }
 
     /**
-     * Correlates new or updated episodes: attaches each to the active cluster of what it is linked to, or opens one,
-     * merging clusters that it joins. Returns the clusters that changed.
+     * Correlates new or updated episodes now, in one transaction, waiting for the correlation lock: attaches each to
+     * the active cluster of what it is linked to, or opens one, merging clusters that it joins. Returns the clusters
+     * that changed. The drain does the same for the episodes folds queued; this leaves the queue alone.
      */
     public Set<UUID> correlateFailures(Collection<UUID> episodeIds) {
         if (episodeIds.isEmpty()) {
@@ -143,19 +155,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         }
         Set<UUID> changed = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                lock(c);
-                Instant now = clock.instant();
-                Set<UUID> clusters = new LinkedHashSet<>();
-                for (Episode e : load(c, episodeIds)) {
-                    clusters.addAll(correlate(c, e, now));
-                }
-                Set<UUID> alive = new LinkedHashSet<>();
-                for (UUID cluster : clusters) {
-                    if (summarise(c, cluster)) {
-                        alive.add(cluster);
-                    }
-                }
-                return alive;
+                lock(c, true);
+                return step(c, load(c, episodeIds), clock.instant());
             }
         });
         if (!changed.isEmpty()) {
@@ -165,11 +166,202 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return changed;
     }
 
+    /** The episodes' correlation and the summaries of the clusters it changed; returns those still alive. */
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now) throws SQLException {
+        Set<UUID> clusters = new LinkedHashSet<>();
+        for (Episode e : episodes) {
+            clusters.addAll(correlate(c, e, now));
+        }
+        Set<UUID> alive = new LinkedHashSet<>();
+        for (UUID cluster : clusters) {
+            if (summarise(c, cluster)) {
+                alive.add(cluster);
+            }
+        }
+        return alive;
+    }
+
+    // ---- drain ------------------------------------------------------------------------------------------------
+
+    /** What one drain batch did: episodes correlated, episodes whose step failed, or skipped (lock held elsewhere). */
+    public record Drained(int correlated, int failed, boolean skipped) {
+        static final Drained SKIPPED = new Drained(0, 0, true);
+        static final Drained EMPTY = new Drained(0, 0, false);
+
+        int taken() {
+            return correlated + failed;
+        }
+    }
+
+    /** A queue row as the drain read it. */
+    private record Pending(UUID id, long seq) {
+    }
+
+    @Scheduled(every = "{faultline.correlate.drain-every}", delayed = "{faultline.correlate.drain-every}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void drainTick() {
+        if (!config.enabled()) {
+            return;
+        }
+        try {
+            for (int i = 0; i < config.drainBatchesPerRun(); i++) {
+                Drained d = drainBatch(false);
+                if (d.skipped() || d.taken() < config.drainBatch()) {
+                    break;
+                }
+            }
+        } catch (RuntimeException e) {
+            failures.increment();
+            Log.errorf(e, "The correlation drain failed; its episodes stay queued for the next run");
+        }
+    }
+
+    /**
+     * Drains until no queued episode is due, waiting for the correlation lock (tests, and an operator's catch-up);
+     * returns how many episodes were correlated. Episodes whose step failed wait for their back-off.
+     */
+    public int drain() {
+        if (!config.enabled()) {
+            return 0;
+        }
+        int correlated = 0;
+        for (Drained d; (d = drainBatch(true)).taken() > 0; ) {
+            correlated += d.correlated();
+        }
+        return correlated;
+    }
+
+    /**
+     * One batch: the oldest due queue rows, correlated in one transaction with their rows deleted in it (a row
+     * whose episode changed meanwhile stays for the next batch). When the batch fails, it is rolled back whole and
+     * its episodes are taken one transaction each, so that a failing episode is isolated, counted and backed off
+     * while the others commit.
+     */
+    Drained drainBatch(boolean wait) {
+        List<Pending> taken = new ArrayList<>();
+        Drained drained;
+        try {
+            drained = QuarkusTransaction.requiringNew().call(() -> {
+                try (Connection c = dataSource.getConnection()) {
+                    if (!lock(c, wait)) {
+                        return Drained.SKIPPED;
+                    }
+                    Instant now = clock.instant();
+                    List<Pending> due = due(c, now);
+                    if (due.isEmpty()) {
+                        return Drained.EMPTY;
+                    }
+                    taken.addAll(due);
+                    step(c, load(c, due.stream().map(Pending::id).toList()), now);
+                    done(c, due);
+                    return new Drained(due.size(), 0, false);
+                }
+            });
+        } catch (RuntimeException e) {
+            if (taken.isEmpty()) {
+                throw e; // the lock or the queue itself failed: nothing was taken, the next run tries again
+            }
+            Log.warnf(e, "A correlation batch of %d episodes failed; taking them one by one", taken.size());
+            drained = isolate(taken, wait);
+        }
+        if (drained.taken() > 0) {
+            metrics.refresh();
+        }
+        return drained;
+    }
+
+    /** Each episode of a failed batch in a transaction of its own; a failure is recorded on its queue row. */
+    private Drained isolate(List<Pending> batch, boolean wait) {
+        int correlated = 0;
+        int failed = 0;
+        for (Pending p : batch) {
+            try {
+                Boolean done = QuarkusTransaction.requiringNew().call(() -> {
+                    try (Connection c = dataSource.getConnection()) {
+                        if (!lock(c, wait)) {
+                            return null;
+                        }
+                        step(c, load(c, List.of(p.id())), clock.instant());
+                        done(c, List.of(p));
+                        return true;
+                    }
+                });
+                if (done == null) {
+                    break; // another replica took the lock: it drains the rest
+                }
+                correlated++;
+            } catch (RuntimeException e) {
+                failed++;
+                failures.increment();
+                Log.errorf(e, "Correlating episode %s failed; it is retried after a back-off", p.id());
+                backOff(p, e);
+            }
+        }
+        return new Drained(correlated, failed, false);
+    }
+
+    private List<Pending> due(Connection c, Instant now) throws SQLException {
+        List<Pending> due = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select failure_id, seq from correlation_queue"
+                + " where not_before <= ? and attempts < ? order by pending_since, failure_id limit ?")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setInt(2, config.maxAttempts());
+            st.setInt(3, config.drainBatch());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2)));
+                }
+            }
+        }
+        return due;
+    }
+
+    /** Deletes the rows of correlated episodes that did not change again since the drain read them. */
+    private static void done(Connection c, List<Pending> rows) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from correlation_queue q using unnest(?::uuid[],"
+                + " ?::bigint[]) d(id, seq) where q.failure_id = d.id and q.seq = d.seq")) {
+            st.setArray(1, c.createArrayOf("uuid", rows.stream().map(Pending::id).toArray()));
+            st.setArray(2, c.createArrayOf("bigint", rows.stream().map(Pending::seq).toArray()));
+            st.executeUpdate();
+        }
+    }
+
+    /** One more failed attempt: the next waits 1, 2, 4, ... seconds; a newer change (another seq) is left alone. */
+    private void backOff(Pending p, RuntimeException error) {
+        try {
+            QuarkusTransaction.requiringNew().run(() -> {
+                try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                        "update correlation_queue set attempts = attempts + 1, not_before = ?::timestamptz"
+                                + " + make_interval(secs => power(2, least(attempts, 20))), last_error = left(?, 500)"
+                                + " where failure_id = ? and seq = ?")) {
+                    st.setTimestamp(1, Timestamp.from(clock.instant()));
+                    st.setString(2, String.valueOf(rootCause(error).getMessage()));
+                    st.setObject(3, p.id());
+                    st.setLong(4, p.seq());
+                    st.executeUpdate();
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            // The row keeps its attempts: the episode is retried at the next run, which is the safe side.
+            Log.warnf(e, "Could not record the failed attempt of episode %s", p.id());
+        }
+    }
+
+    private static Throwable rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
     /** Closes the active clusters without member activity for the quiet period; returns their ids. */
     public List<UUID> closeQuiet() {
         List<UUID> closed = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                lock(c);
+                lock(c, true);
                 Instant now = clock.instant();
                 List<UUID> ids = new ArrayList<>();
                 try (PreparedStatement st = c.prepareStatement("update correlation_clusters set status = 'closed',"
@@ -204,17 +396,20 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     }
 
     /**
-     * Takes the correlation lock for this transaction, waiting at most {@code lock-timeout}: correlation runs on the
-     * ingest request that led the fold, so a replica stuck while holding the lock must not hold every other
-     * replica's ingest with it. A step that times out fails like any other (counted, retried on the next change).
+     * Takes the correlation lock for this transaction, in one round trip with the transaction's {@code lock_timeout}:
+     * waiting at most {@code lock-timeout} for it ({@code wait}), or not at all, returning false when another
+     * replica holds it (the drain: that replica is draining). A direct step that times out fails like any other.
      */
-    private void lock(Connection c) throws SQLException {
-        try (java.sql.Statement st = c.createStatement()) {
-            st.execute("set local lock_timeout = " + Math.max(1, config.lockTimeout().toMillis()));
-        }
-        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            st.execute();
+    private boolean lock(Connection c, boolean wait) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(wait
+                ? "select set_config('lock_timeout', ?, true), pg_advisory_xact_lock(?) is null"
+                : "select set_config('lock_timeout', ?, true), pg_try_advisory_xact_lock(?)")) {
+            st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
+            st.setLong(2, LOCK_KEY);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return wait || rs.getBoolean(2);
+            }
         }
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.cost.UsageWindows;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -68,6 +69,7 @@ class CausalChainsTest {
             Api.ingest(Payloads.array(calls.subList(from, Math.min(calls.size(), from + 500))
                     .toArray(Payloads[]::new))).statusCode(200);
         }
+        Correlations.drain();
     }
 
     static String episode(String query) {
@@ -549,6 +551,7 @@ class CausalChainsTest {
         refusals.append(",").append(io.faultline.testing.LiteLlmPayloads.teamBudgetRefusal(bystander,
                 t0.plusSeconds(40))).append("]");
         Api.ingest(refusals.toString()).statusCode(200);
+        Correlations.drain();
         String refused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + team);
         String bystanderRefused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + bystander);
 

@@ -2,6 +2,7 @@ package io.faultline.correlate;
 
 import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -69,6 +70,7 @@ class CorrelationTest {
 
     static void ingest(List<Payloads> calls) {
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        Correlations.drain();
     }
 
     /** The one episode of a deployment. */
