@@ -77,6 +77,18 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             + " limit " + ATTEMPTS_PER_TRACE + ") n order by n.call_id, n.started_at";
 
     /**
+     * {@link #TRACE_WALK_FORWARD} with the episodes of each call found (parameter 4: the walking episode, left out),
+     * numbered in the walk's order: call columns 1-7, the walk's row number 8, the episode's columns from 9 (null
+     * when the call belongs to no other episode).
+     */
+    static final String TRACE_WALK_FORWARD_WITH_EPISODES = "with walk (call_id, trace_id, provider, model, deployment,"
+            + " success, lag_ms) as (" + TRACE_WALK_FORWARD + "), numbered as (select walk.*, row_number() over ()"
+            + " as rn from walk) select w.call_id, w.trace_id, w.provider, w.model, w.deployment, w.success, w.lag_ms,"
+            + " w.rn, x.* from numbered w left join lateral (select " + prefixed("e") + " from failure_event_calls f"
+            + " join failure_events e on e.failure_id = f.failure_id where f.call_id = w.call_id"
+            + " and e.failure_id <> ?) x on true order by w.rn";
+
+    /**
      * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
      * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
      */
@@ -166,15 +178,34 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return changed;
     }
 
+    /**
+     * What one step (one transaction) has read and not written yet, to save round trips: the prior-episode counts
+     * of the onsets it scored (reused by the summaries), the active clusters of its episodes read with them by the
+     * drain (dropped at the first join, which can move memberships), and the edges to write, sent as one batch at
+     * the end of each episode's correlation (nothing reads edges before the summaries).
+     */
+    private static final class Step {
+        final Map<String, Long> prior = new HashMap<>();
+        final Map<UUID, List<UUID>> active = new HashMap<>();
+        final List<EdgeWrite> edges = new ArrayList<>();
+    }
+
+    private record EdgeWrite(String key, UUID from, UUID to, String kind, double confidence, String evidence) {
+    }
+
     /** The episodes' correlation and the summaries of the clusters it changed; returns those still alive. */
     private Set<UUID> step(Connection c, List<Episode> episodes, Instant now) throws SQLException {
+        return step(c, episodes, now, new Step());
+    }
+
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now, Step s) throws SQLException {
         Set<UUID> clusters = new LinkedHashSet<>();
         for (Episode e : episodes) {
-            clusters.addAll(correlate(c, e, now));
+            clusters.addAll(correlate(c, e, now, s));
         }
         Set<UUID> alive = new LinkedHashSet<>();
         for (UUID cluster : clusters) {
-            if (summarise(c, cluster)) {
+            if (summarise(c, cluster, s)) {
                 alive.add(cluster);
             }
         }
@@ -204,11 +235,16 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             return;
         }
         try {
+            int taken = 0;
             for (int i = 0; i < config.drainBatchesPerRun(); i++) {
                 Drained d = drainBatch(false);
+                taken += d.taken();
                 if (d.skipped() || d.taken() < config.drainBatch()) {
                     break;
                 }
+            }
+            if (taken > 0) {
+                metrics.refresh(); // the backlog and the clusters, once per run
             }
         } catch (RuntimeException e) {
             failures.increment();
@@ -225,8 +261,13 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             return 0;
         }
         int correlated = 0;
+        int taken = 0;
         for (Drained d; (d = drainBatch(true)).taken() > 0; ) {
             correlated += d.correlated();
+            taken += d.taken();
+        }
+        if (taken > 0) {
+            metrics.refresh();
         }
         return correlated;
     }
@@ -243,16 +284,18 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         try {
             drained = QuarkusTransaction.requiringNew().call(() -> {
                 try (Connection c = dataSource.getConnection()) {
-                    if (!lock(c, wait)) {
+                    if (!lock(c, wait, true)) {
                         return Drained.SKIPPED;
                     }
                     Instant now = clock.instant();
-                    List<Pending> due = due(c, now);
+                    Step step = new Step();
+                    List<Episode> episodes = new ArrayList<>();
+                    List<Pending> due = due(c, now, step, episodes);
                     if (due.isEmpty()) {
                         return Drained.EMPTY;
                     }
                     taken.addAll(due);
-                    step(c, load(c, due.stream().map(Pending::id).toList()), now);
+                    step(c, episodes, now, step);
                     done(c, due);
                     return new Drained(due.size(), 0, false);
                 }
@@ -263,9 +306,6 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             }
             Log.warnf(e, "A correlation batch of %d episodes failed; taking them one by one", taken.size());
             drained = isolate(taken, wait);
-        }
-        if (drained.taken() > 0) {
-            metrics.refresh();
         }
         return drained;
     }
@@ -278,7 +318,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             try {
                 Boolean done = QuarkusTransaction.requiringNew().call(() -> {
                     try (Connection c = dataSource.getConnection()) {
-                        if (!lock(c, wait)) {
+                        if (!lock(c, wait, true)) {
                             return null;
                         }
                         step(c, load(c, List.of(p.id())), clock.instant());
@@ -300,19 +340,37 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return new Drained(correlated, failed, false);
     }
 
-    private List<Pending> due(Connection c, Instant now) throws SQLException {
+    /**
+     * The oldest due queue rows, with their episodes (sorted by onset into {@code episodes}; a row whose episode is
+     * gone has none and is just done) and each episode's active clusters (into the step), in one round trip.
+     */
+    private List<Pending> due(Connection c, Instant now, Step step, List<Episode> episodes) throws SQLException {
         List<Pending> due = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select failure_id, seq from correlation_queue"
-                + " where not_before <= ? and attempts < ? order by pending_since, failure_id limit ?")) {
+        try (PreparedStatement st = c.prepareStatement("select q.failure_id, q.seq, " + prefixed("e") + ","
+                + " array(select k.cluster_id from correlation_members m join correlation_clusters k"
+                + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
+                + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
+                + " on e.failure_id = q.failure_id where q.not_before <= ? and q.attempts < ?"
+                + " order by q.pending_since, q.failure_id limit ?")) {
             st.setTimestamp(1, Timestamp.from(now));
             st.setInt(2, config.maxAttempts());
             st.setInt(3, config.drainBatch());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2)));
+                    if (rs.getObject(3) != null) {
+                        Episode e = episode(rs, 2);
+                        episodes.add(e);
+                        List<UUID> active = new ArrayList<>();
+                        for (Object id : (Object[]) rs.getArray(11).getArray()) {
+                            active.add(id instanceof UUID u ? u : UUID.fromString(id.toString()));
+                        }
+                        step.active.put(e.id(), active);
+                    }
                 }
             }
         }
+        episodes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
         return due;
     }
 
@@ -396,19 +454,30 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     }
 
     /**
-     * Takes the correlation lock for this transaction, in one round trip with the transaction's {@code lock_timeout}:
-     * waiting at most {@code lock-timeout} for it ({@code wait}), or not at all, returning false when another
-     * replica holds it (the drain: that replica is draining). A direct step that times out fails like any other.
+     * Takes the correlation lock for this transaction, in one round trip with the transaction's settings: waiting
+     * at most {@code lock-timeout} for it ({@code wait}), or not at all, returning false when another replica holds
+     * it (the drain: that replica is draining). A direct step that times out fails like any other.
      */
     private boolean lock(Connection c, boolean wait) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement(wait
-                ? "select set_config('lock_timeout', ?, true), pg_advisory_xact_lock(?) is null"
-                : "select set_config('lock_timeout', ?, true), pg_try_advisory_xact_lock(?)")) {
+        return lock(c, wait, false);
+    }
+
+    /**
+     * {@code relaxed}: the commit does not wait for the disk. For the drain only: a drain lost to a database crash
+     * is lost whole, its queue deletions included, so its episodes are correlated again; a direct step has no queue
+     * row to fall back on.
+     */
+    private boolean lock(Connection c, boolean wait, boolean relaxed) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
+                + " set_config('synchronous_commit', case when ? then 'off'"
+                + " else current_setting('synchronous_commit') end, true), "
+                + (wait ? "pg_advisory_xact_lock(?) is null" : "pg_try_advisory_xact_lock(?)"))) {
             st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
-            st.setLong(2, LOCK_KEY);
+            st.setBoolean(2, relaxed);
+            st.setLong(3, LOCK_KEY);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
-                return wait || rs.getBoolean(2);
+                return wait || rs.getBoolean(3);
             }
         }
     }
@@ -419,11 +488,12 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * starts later within its window finds it from its own side. One that changed without new links only keeps its
      * clusters active.
      */
-    private Set<UUID> correlate(Connection c, Episode e, Instant now) throws SQLException {
+    private Set<UUID> correlate(Connection c, Episode e, Instant now, Step s) throws SQLException {
         Set<UUID> clusters = new LinkedHashSet<>();
-        List<UUID> current = activeClusters(c, List.of(e.id()));
+        List<UUID> known = s.active.get(e.id());
+        List<UUID> current = known != null ? known : activeClusters(c, List.of(e.id()));
         if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
-            List<Episode> group = temporalGroup(c, e, now);
+            List<Episode> group = temporalGroup(c, e, now, s);
             if (!group.isEmpty()) {
                 clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
             }
@@ -431,14 +501,14 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> causes = PROVIDER.equals(e.category()) ? List.of(e)
                 : config.qualityTypes().contains(e.type()) ? providerEpisodesSharingTraces(c, e) : List.of();
         for (Episode cause : causes) {
-            List<UUID> linked = linkCausal(c, cause, now);
+            List<UUID> linked = linkCausal(c, cause, now, s);
             if (!linked.isEmpty()) {
                 clusters.add(join(c, linked, cause, now));
             }
         }
         for (CausalChains.Link link : chains.links(c, e)) {
-            upsertEdge(c, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
-                    link.evidence(), now);
+            upsertEdge(s, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
+                    link.evidence());
             if (link.confidence() >= config.chainMinConfidence()) {
                 clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now));
             }
@@ -454,6 +524,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 st.executeUpdate();
             }
         }
+        if (!clusters.isEmpty()) {
+            s.active.clear(); // a join moved memberships: later episodes of the step read theirs again
+        }
+        flushEdges(c, s, now);
         return clusters;
     }
 
@@ -464,30 +538,43 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * incident: some of them already belong to an active cluster, or together they span two or more providers with
      * a confidence at or above the threshold. Empty otherwise. Writes the temporal edges of the episode.
      */
-    private List<Episode> temporalGroup(Connection c, Episode e, Instant now) throws SQLException {
+    private List<Episode> temporalGroup(Connection c, Episode e, Instant now, Step s) throws SQLException {
         List<Episode> candidates = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select " + COLUMNS + " from failure_events"
-                + " where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER' and type = any (?)"
-                + " order by first_seen, failure_id limit ?")) {
+        Map<String, Long> prior = s.prior;
+        // The candidates on other providers and the prior-episode count of each and of the episode, in one round
+        // trip (one index-only count per row on failure_events_fingerprint_onset). Candidates on the episode's own
+        // provider are no upstream signal; they still count against max-candidates, as before.
+        try (PreparedStatement st = c.prepareStatement("with cand as (select " + COLUMNS + ", occurrences"
+                + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
+                + " and type = any (?) order by first_seen, failure_id limit ?),"
+                + " x as (select cand.*, false as mine from cand where provider <> ? union all select " + COLUMNS
+                + ", occurrences, true from failure_events where failure_id = ?)"
+                + " select " + prefixed("x") + ", x.mine, (select count(*) from failure_events p"
+                + " where p.fingerprint = x.fingerprint and p.first_seen >= x.first_seen - make_interval(secs => ?)"
+                + " and p.first_seen < x.first_seen - make_interval(secs => ?) and p.occurrences >= x.occurrences)"
+                + " from x order by x.first_seen, x.failure_id")) {
             st.setTimestamp(1, Timestamp.from(e.firstSeen().minus(config.window())));
             st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(config.window())));
             st.setObject(3, e.id());
             st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
             st.setInt(5, config.maxCandidates());
+            st.setString(6, e.provider());
+            st.setObject(7, e.id());
+            st.setDouble(8, config.baseRateLookback().toMillis() / 1000.0);
+            st.setDouble(9, config.window().toMillis() / 1000.0);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    candidates.add(episode(rs));
+                    Episode row = episode(rs);
+                    prior.put(row.id().toString(), rs.getLong(10));
+                    if (!rs.getBoolean(9)) {
+                        candidates.add(row);
+                    }
                 }
             }
         }
         if (candidates.isEmpty()) {
             return List.of();
         }
-        Map<String, Long> prior = new HashMap<>();
-        List<Episode> paired = new ArrayList<>(candidates.size() + 1);
-        paired.add(e);
-        candidates.stream().filter(o -> !o.provider().equals(e.provider())).forEach(paired::add);
-        priorEpisodes(c, paired, prior); // one query for all of them, not one per candidate
         Confidence.Onset mine = onset(c, e, prior);
         // Each episode on another provider is scored as a pair with this one, with the formula that opens a
         // two-provider cluster: only a pair that would open one links. An active cluster is joined through such a
@@ -534,8 +621,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             Episode to = from == e ? other : e;
             Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
                     config.window(), config.baseRateLookback(), config.upstreamPrior());
-            upsertEdge(c, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
-                    scored.evidence(), now);
+            upsertEdge(s, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
+                    scored.evidence());
         }
         return group;
     }
@@ -618,26 +705,40 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * most of those calls, else to the deployment named in the evidence) and a caused edge to each quality episode
      * on that fallback traffic. Returns the episode and the episodes it links to, or empty when it links to none.
      */
-    private List<UUID> linkCausal(Connection c, Episode p, Instant now) throws SQLException {
+    private List<UUID> linkCausal(Connection c, Episode p, Instant now, Step s) throws SQLException {
         List<FallbackCall> calls = new ArrayList<>();
+        Map<String, List<Episode>> episodesOfCall = new HashMap<>();
         // Each step is a LATERAL with a LIMIT, so that PostgreSQL probes the indexes per call (pruned to the
         // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
-        // plain join scanned every partition (make bench, bench/RESULTS.md).
-        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD)) {
+        // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
+        // in the same round trip, one row per call and episode.
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
             st.setObject(1, p.id());
             st.setInt(2, config.maxTracedCalls());
             st.setString(3, p.deployment());
+            st.setObject(4, p.id());
             try (ResultSet rs = st.executeQuery()) {
+                long lastRow = -1;
+                Set<String> seenCalls = new HashSet<>();
+                boolean firstOfCall = false;
                 while (rs.next()) {
-                    calls.add(new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getString(5), rs.getBoolean(6), rs.getLong(7)));
+                    long row = rs.getLong(8);
+                    if (row != lastRow) {
+                        lastRow = row;
+                        FallbackCall call = new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getBoolean(6), rs.getLong(7));
+                        calls.add(call);
+                        firstOfCall = seenCalls.add(call.callId());
+                    }
+                    if (firstOfCall && rs.getObject(9) != null) {
+                        episodesOfCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 8));
+                    }
                 }
             }
         }
         if (calls.isEmpty()) {
             return List.of();
         }
-        Map<String, List<Episode>> episodesOfCall = episodesOfCalls(c, calls, p.id());
         Map<String, List<FallbackCall>> byTarget = new TreeMap<>();
         for (FallbackCall call : calls) {
             byTarget.computeIfAbsent(call.provider() + "/" + call.deployment(), k -> new ArrayList<>()).add(call);
@@ -669,8 +770,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             evidence.put("traced_calls_limit", config.maxTracedCalls());
             evidence.put("formula", "1 - 0.5^shared_traces");
             String to = main != null ? main.toString() : "deployment:" + any.provider() + "/" + any.deployment();
-            upsertEdge(c, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence,
-                    now);
+            upsertEdge(s, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence);
             if (main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
                     .count() >= config.minSharedTraces()) {
                 linked.add(main);
@@ -695,8 +795,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 caused.put("baseline_from", p.firstSeen().minus(config.baselineWindow()).toString());
                 caused.put("baseline_until", p.firstSeen().toString());
                 caused.putAll(scored.evidence());
-                upsertEdge(c, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused,
-                        now);
+                upsertEdge(s, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused);
                 if ((long) caused.get("shared_traces") >= config.minSharedTraces()) {
                     linked.add(q.id());
                 }
@@ -742,23 +841,6 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             }
         }
         return new long[] {calls, Math.min(calls, failed)};
-    }
-
-    private Map<String, List<Episode>> episodesOfCalls(Connection c, List<FallbackCall> calls, UUID except)
-            throws SQLException {
-        Map<String, List<Episode>> byCall = new HashMap<>();
-        try (PreparedStatement st = c.prepareStatement("select f.call_id, " + prefixed("e") + " from failure_event_calls"
-                + " f join failure_events e on e.failure_id = f.failure_id where f.call_id = any (?)"
-                + " and e.failure_id <> ?")) {
-            st.setArray(1, c.createArrayOf("text", calls.stream().map(FallbackCall::callId).distinct().toArray()));
-            st.setObject(2, except);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    byCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 1));
-                }
-            }
-        }
-        return byCall;
     }
 
     /** Provider episodes whose failed calls were followed, in the same trace, by one of this episode's calls. */
@@ -866,7 +948,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * Recomputes a cluster from its members and edges: type, confidence, strength, providers, time span and root
      * candidate. Returns false when the cluster no longer exists (absorbed by a merge).
      */
-    private boolean summarise(Connection c, UUID cluster) throws SQLException {
+    private boolean summarise(Connection c, UUID cluster, Step s) throws SQLException {
         List<Episode> members = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("select " + prefixed("e") + " from correlation_members m"
                 + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
@@ -882,17 +964,19 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             return false;
         }
         Array ids = new Array(c, members.stream().map(Episode::id).toArray());
-        try (PreparedStatement st = c.prepareStatement("update correlation_edges set cluster_id = ?"
-                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))")) {
+        List<EdgeRow> edges = new ArrayList<>();
+        // The edges between members move to the cluster, and the cluster's edges are read, in one round trip: the
+        // statement's read of correlation_edges does not see its own update, so the moved rows come from RETURNING.
+        try (PreparedStatement st = c.prepareStatement("with moved as (update correlation_edges set cluster_id = ?"
+                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))"
+                + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
+                + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence, evidence::text"
+                + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
+                + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
             st.setObject(1, cluster);
             st.setArray(2, ids.sql());
             st.setArray(3, ids.sql());
-            st.executeUpdate();
-        }
-        List<EdgeRow> edges = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select from_failure_id, to_failure_id, kind, confidence,"
-                + " evidence::text from correlation_edges where cluster_id = ? order by edge_id")) {
-            st.setObject(1, cluster);
+            st.setObject(4, cluster);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
@@ -921,7 +1005,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> temporalMembers = temporalNodes.stream().map(byId::get).filter(java.util.Objects::nonNull)
                 .toList();
         if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
-            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, new HashMap<>()), config.window(),
+            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, s.prior), config.window(),
                     config.baseRateLookback(), config.upstreamPrior());
             temporal = scored.confidence();
             evidence.put("temporal", scored.evidence());
@@ -1034,25 +1118,42 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return episodes;
     }
 
-    private void upsertEdge(Connection c, String key, UUID from, UUID to, String kind, double confidence,
-            Map<String, Object> evidence, Instant now) throws SQLException {
+    /** Buffers an edge for {@link #flushEdges}: written with the other edges of the episode in one round trip. */
+    private void upsertEdge(Step s, String key, UUID from, UUID to, String kind, double confidence,
+            Map<String, Object> evidence) {
+        s.edges.add(new EdgeWrite(key, from, to, kind, Confidence.clamp(confidence), toJson(evidence)));
+    }
+
+    private static void flushEdges(Connection c, Step s, Instant now) throws SQLException {
+        if (s.edges.isEmpty()) {
+            return;
+        }
         try (PreparedStatement st = c.prepareStatement("insert into correlation_edges (edge_key, from_failure_id,"
                 + " to_failure_id, kind, confidence, evidence, created_at, updated_at)"
                 + " values (?, ?, ?, ?, ?, ?::jsonb, ?, ?) on conflict (edge_key) do update set"
                 + " confidence = excluded.confidence, evidence = excluded.evidence, updated_at = excluded.updated_at")) {
-            st.setString(1, key);
-            st.setObject(2, from);
-            if (to == null) {
-                st.setNull(3, java.sql.Types.OTHER);
-            } else {
-                st.setObject(3, to);
+            // The last write of a key wins, as when each was its own statement; in key order, so that two replicas'
+            // direct steps never wait on each other's edge rows in opposite orders.
+            Map<String, EdgeWrite> byKey = new TreeMap<>();
+            s.edges.forEach(edge -> byKey.put(edge.key(), edge));
+            for (EdgeWrite edge : byKey.values()) {
+                st.setString(1, edge.key());
+                st.setObject(2, edge.from());
+                if (edge.to() == null) {
+                    st.setNull(3, java.sql.Types.OTHER);
+                } else {
+                    st.setObject(3, edge.to());
+                }
+                st.setString(4, edge.kind());
+                st.setDouble(5, edge.confidence());
+                st.setString(6, edge.evidence());
+                st.setTimestamp(7, Timestamp.from(now));
+                st.setTimestamp(8, Timestamp.from(now));
+                st.addBatch();
             }
-            st.setString(4, kind);
-            st.setDouble(5, Confidence.clamp(confidence));
-            st.setString(6, toJson(evidence));
-            st.setTimestamp(7, Timestamp.from(now));
-            st.setTimestamp(8, Timestamp.from(now));
-            st.executeUpdate();
+            st.executeBatch();
+        } finally {
+            s.edges.clear();
         }
     }
 
