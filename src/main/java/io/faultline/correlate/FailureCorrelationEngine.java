@@ -219,7 +219,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         static final Drained SKIPPED = new Drained(0, 0, true);
         static final Drained EMPTY = new Drained(0, 0, false);
 
-        int taken() {
+        public int taken() {
             return correlated + failed;
         }
     }
@@ -228,8 +228,11 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private record Pending(UUID id, long seq) {
     }
 
-    @Scheduled(every = "{faultline.correlate.drain-every}", delayed = "{faultline.correlate.drain-every}",
-            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    /** The drain job's scheduler identity (an operator or a bench can pause it through the Scheduler). */
+    public static final String DRAIN_JOB = "faultline-correlation-drain";
+
+    @Scheduled(identity = DRAIN_JOB, every = "{faultline.correlate.drain-every}",
+            delayed = "{faultline.correlate.drain-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void drainTick() {
         if (!config.enabled()) {
             return;
@@ -278,7 +281,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * its episodes are taken one transaction each, so that a failing episode is isolated, counted and backed off
      * while the others commit.
      */
-    Drained drainBatch(boolean wait) {
+    public Drained drainBatch(boolean wait) {
         List<Pending> taken = new ArrayList<>();
         Drained drained;
         try {
