@@ -348,6 +348,10 @@ class CorrelationBench {
                 a.pipelineCallsPerSecond() / b.pipelineCallsPerSecond(),
                 (a.pipelineCallsPerSecond() / a.storeCallsPerSecond())
                         / (b.pipelineCallsPerSecond() / b.storeCallsPerSecond()));
+        Path catchUp = Path.of("target", "bench-correlation-catchup.txt");
+        if (Files.exists(catchUp) && Files.getLastModifiedTime(catchUp).toMillis() >= STARTED_AT) {
+            text += Files.readString(catchUp);
+        }
         System.out.println(text);
         Files.writeString(Path.of("target", "bench-correlation-ingest.md"), text);
     }
