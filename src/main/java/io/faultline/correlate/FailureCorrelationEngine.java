@@ -47,9 +47,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
 
     /**
      * Every correlation, drain and close step holds this transaction-level advisory lock, so that two replicas
-     * correlating two episodes of one incident at once never open two clusters for it, and one replica drains. One key rather than one per time bucket: a
-     * causal edge can join episodes whose onsets are further apart than any bucket, and merges touch arbitrary
-     * clusters; a step is a handful of index lookups, so the serialisation costs little.
+     * correlating two episodes of one incident at once never open two clusters for it, and one replica drains. One
+     * key rather than one per time bucket: a causal edge can join episodes whose onsets are further apart than any
+     * bucket, and merges touch arbitrary clusters; a step is a handful of index lookups, so the serialisation costs
+     * little.
      */
     static final long LOCK_KEY = 0x466C_436F_7272_0001L;
 
