@@ -378,10 +378,15 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return due;
     }
 
-    /** Deletes the rows of correlated episodes that did not change again since the drain read them. */
+    /**
+     * Deletes the rows of correlated episodes that did not change again since the drain read them, in id order like
+     * the fold's upserts of the same rows, so that a fold and a drain meeting on two rows do not lock them in
+     * opposite orders (a deadlock would fail the fold, whose failures the inbox recovery then folds again).
+     */
     private static void done(Connection c, List<Pending> rows) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from correlation_queue q using unnest(?::uuid[],"
-                + " ?::bigint[]) d(id, seq) where q.failure_id = d.id and q.seq = d.seq")) {
+        try (PreparedStatement st = c.prepareStatement("delete from correlation_queue q using (select id, seq"
+                + " from unnest(?::uuid[], ?::bigint[]) d(id, seq) order by id) d"
+                + " where q.failure_id = d.id and q.seq = d.seq")) {
             st.setArray(1, c.createArrayOf("uuid", rows.stream().map(Pending::id).toArray()));
             st.setArray(2, c.createArrayOf("bigint", rows.stream().map(Pending::seq).toArray()));
             st.executeUpdate();
