@@ -50,6 +50,45 @@ class PiiScannerTest {
     }
 
     @Test
+    void the_character_tests_before_the_card_ssn_and_ip_patterns_turn_away_no_position_where_they_match() {
+        // Seeded texts of digits and the separators the patterns read, with real shapes mixed in; at every position
+        // where a pattern matches (as the scan asks it: region to the cluster's end, look-arounds see past it),
+        // the test in front of it must say yes, or the scan would miss a finding.
+        String alphabet = "0123456789012345678901234567890123456789 -.-./()+,a";
+        String[] shapes = {"123-45-6789", "123 45 6789", "4111 1111 1111 1111", "4111-1111-1111-1111",
+            "3782 822463 10005", "4111111111111111", "8.8.8.8", "203.0.113.195", "1.22.333.4"};
+        java.util.Random random = new java.util.Random(11);
+        int matched = 0;
+        for (int i = 0; i < 20_000; i++) {
+            StringBuilder text = new StringBuilder();
+            int length = random.nextInt(40);
+            for (int k = 0; k < length; k++) {
+                text.append(alphabet.charAt(random.nextInt(alphabet.length())));
+                if (random.nextInt(30) == 0) {
+                    text.append(shapes[random.nextInt(shapes.length)]);
+                }
+            }
+            String t = text.toString();
+            for (int p = 0; p < t.length(); p++) {
+                for (int to = p; to <= t.length(); to += 1 + random.nextInt(6)) {
+                    matched += mayStartAgrees(PiiScanner.SSN, t, p, to, PiiScanner.maySsn(t, p, to));
+                    matched += mayStartAgrees(PiiScanner.CARD, t, p, to, PiiScanner.mayCard(t, p, to));
+                    matched += mayStartAgrees(PiiScanner.IPV4, t, p, to, PiiScanner.mayIpv4(t, p, to));
+                }
+            }
+        }
+        assertThat(matched).as("positions where a pattern matched").isGreaterThan(1_000);
+    }
+
+    private static int mayStartAgrees(java.util.regex.Pattern pattern, String text, int p, int to, boolean may) {
+        java.util.regex.Matcher m = pattern.matcher(text).useTransparentBounds(true).useAnchoringBounds(false)
+                .region(p, to);
+        boolean matches = m.lookingAt();
+        assertThat(!matches || may).as("%s at %d..%d of \"%s\"", pattern, p, to, text).isTrue();
+        return matches ? 1 : 0;
+    }
+
+    @Test
     void a_sixteen_digit_number_failing_luhn_is_not_a_card() {
         assertThat(scan("Reference 4111 1111 1111 1112 and 4111111111111112.")).isEmpty();
     }
