@@ -53,16 +53,20 @@ public class PiiRules extends ContentRule {
         // as-is in the request is an echo whatever a scan of the request says, so the request is scanned only when
         // some finding is not: an answer repeating the caller's data costs one scan, not two.
         String request = content.requestText();
+        // Likewise the request's phone numbers are validated only when a phone number of the answer needs them.
         boolean[] literal = new boolean[findings.size()];
         boolean scanRequest = false;
+        boolean phones = false;
         for (int i = 0; i < findings.size(); i++) {
             Finding finding = findings.get(i);
             literal[i] = request.contains(answer.substring(finding.start(), finding.end()));
             scanRequest |= !literal[i];
+            phones |= !literal[i] && finding.kind() == Kind.PHONE;
         }
         Set<String> sent = new HashSet<>();
         if (scanRequest) {
-            for (Finding finding : scanner.scan(request)) {
+            List<Finding> inRequest = phones ? null : scanner.scanWithoutPhones(request);
+            for (Finding finding : inRequest == null ? scanner.scan(request) : inRequest) {
                 sent.add(finding.kind() + ":" + finding.normalized());
             }
         }

@@ -162,6 +162,8 @@ public final class PiiScanner {
         final Map<String, Optional<Finding>> searched = new HashMap<>();
         /** One matcher per pattern over the scanned text, moved from cluster to cluster: a text has hundreds. */
         final Map<Pattern, Matcher> matchers = new HashMap<>();
+        /** Whether phone numbers are looked for ({@link #scanWithoutPhones} says no). */
+        boolean phones = true;
         /** The start positions of the current cluster ({@link Starts}), grown to the longest cluster. */
         int[] starts = new int[64];
 
@@ -211,9 +213,32 @@ public final class PiiScanner {
         if (text == null || text.isEmpty() || kinds.isEmpty()) {
             return new Scan(List.of(), false);
         }
+        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
+        return new Scan(resolveOverlaps(candidates(text, budget)), budget.exhausted);
+    }
+
+    /**
+     * The findings of every kind but {@link Kind#PHONE} that {@link #scan} reports for the text, found without
+     * validating a single phone number (libphonenumber is most of the cost of a scan of digit-heavy text); or
+     * {@code null} when the phone numbers of a full scan could have changed them, which takes a text whose findings
+     * come within {@link PiiConfig#phoneMaxCandidates()} of {@link PiiConfig#maxFindings()}: then ask {@link #scan}.
+     * Below that a phone number draws on no budget the other kinds use, and it ranks last among overlapping
+     * findings, so the other findings are exactly those of the full scan.
+     */
+    public List<Finding> scanWithoutPhones(String text) {
+        if (text == null || text.isEmpty() || kinds.isEmpty()) {
+            return List.of();
+        }
+        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
+        budget.phones = false;
+        List<Finding> candidates = candidates(text, budget);
+        return budget.findings > maxPhoneCandidates ? resolveOverlaps(candidates) : null;
+    }
+
+    /** The validated findings of the scanned part of the text, overlaps not yet resolved. */
+    private List<Finding> candidates(String text, Budget budget) {
         String scanned = text.length() > maxChars ? text.substring(0, maxChars) : text;
         List<Finding> candidates = new ArrayList<>();
-        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
         if (kinds.contains(Kind.SECRET)) {
             secrets(scanned, candidates, budget);
         }
@@ -224,7 +249,7 @@ public final class PiiScanner {
             ipv6(scanned, candidates, budget);
         }
         numbers(scanned, candidates, budget);
-        return new Scan(resolveOverlaps(candidates), budget.exhausted);
+        return candidates;
     }
 
     /**
@@ -288,7 +313,7 @@ public final class PiiScanner {
         }
         // Once the phone candidates of the text are spent (the count went below zero, the scan is marked exhausted),
         // no later cluster can yield a phone: skip its pattern.
-        if (kinds.contains(Kind.PHONE) && digits >= 7 && budget.phoneCandidates >= 0) {
+        if (kinds.contains(Kind.PHONE) && budget.phones && digits >= 7 && budget.phoneCandidates >= 0) {
             starts = starts == null ? Starts.of(text, from, end, budget) : starts;
             phones(text, matches(PHONE, (t, p, to) -> true, text, starts, end, budget), out, budget);
         }

@@ -89,6 +89,24 @@ class PiiScannerTest {
     }
 
     @Test
+    void a_scan_without_phone_numbers_reports_the_other_findings_of_the_full_scan_or_says_it_cannot() {
+        String text = "Call +41 61 266 55 00 or (415) 555-2671, card " + CARD + ", mail jane@example.com, SSN "
+                + "123-45-6789, host 8.8.8.8.";
+        List<Finding> full = scan(text);
+        assertThat(full).extracting(Finding::kind).contains(Kind.PHONE, Kind.CARD, Kind.EMAIL, Kind.US_SSN, Kind.IP);
+        assertThat(scanner.scanWithoutPhones(text)).containsExactlyElementsOf(
+                full.stream().filter(f -> f.kind() != Kind.PHONE).toList());
+
+        // 40 findings leave 10 of the 50 allowed, fewer than the 12 phone candidates a full scan may validate: the
+        // full scan's phone numbers could have used up the budget before the last findings, so no answer.
+        String crowded = java.util.stream.IntStream.range(0, 40).mapToObj(i -> "m" + i + "@example.com")
+                .collect(java.util.stream.Collectors.joining(" "));
+        assertThat(scanner.scanWithoutPhones(crowded)).isNull();
+        assertThat(scanner.scanWithoutPhones("mail a@example.com")).extracting(Finding::kind)
+                .containsExactly(Kind.EMAIL);
+    }
+
+    @Test
     void a_sixteen_digit_number_failing_luhn_is_not_a_card() {
         assertThat(scan("Reference 4111 1111 1111 1112 and 4111111111111112.")).isEmpty();
     }
@@ -256,6 +274,18 @@ class PiiScannerTest {
                 assertThat(f.severity()).isEqualTo(Severity.P4);
                 assertThat(f.evidence()).containsEntry("echoed", 2).containsEntry("produced", 0);
             });
+        }
+
+        @Test
+        void an_echo_written_differently_is_found_with_or_without_the_request_s_phone_numbers() {
+            // The card written with other separators is no literal echo: the request is scanned. Without a phone
+            // number among the answer's findings the request's numbers are not validated as phones; with one they are.
+            String request = "Card 4111-1111-1111-1111, office phone +41 61 266 55 00, mail JANE@example.com";
+            assertThat(rules.apply(call(request, "Noted: card " + CARD + ".")))
+                    .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("echoed", 1));
+            assertThat(rules.apply(call(request, "Noted: card " + CARD + ", phone +41612665500.")))
+                    .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("echoed", 2)
+                            .containsEntry("pii_kinds", Map.of("card", 1, "phone", 1)));
         }
 
         @Test
