@@ -19,8 +19,10 @@ import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -62,6 +64,9 @@ class PiiRuleBench {
         // other digits: the rule's most expensive shape, two full scans.
         LlmCall twoScans = mapper.map(HostileSubjects.payload(new HostileSubjects.Texts(other,
                 "Write to jane.doe@example.com. " + hostile, "", "")));
+        // A produced phone number in the answer: the request's phone numbers are validated too.
+        LlmCall twoFullScans = mapper.map(HostileSubjects.payload(new HostileSubjects.Texts(other,
+                "Call +41 61 266 55 00, then " + hostile, "", "")));
         LlmCall normalCall = mapper.map(HostileSubjects.payload(
                 new HostileSubjects.Texts("Tell me about the Rhine.", normal, "", "")));
         CallContent c = everywhere.content();
@@ -70,15 +75,23 @@ class PiiRuleBench {
                 "PII rule on 64 KiB of digits with separators (median of %d after %d warm-up calls each; %d cores):%n%n"
                         + "| case | ms per call (wall) | ms per call (thread CPU) | failures |%n|---|---|---|---|%n",
                 RUNS, WARMUP, Runtime.getRuntime().availableProcessors()));
-        row(out, "scan of the answer alone (`inspect`)", () -> scanner.inspect(c.answer()).findings().size());
-        row(out, "scan of the request alone (`requestText` + `scan`)", () -> scanner.scan(c.requestText()).size());
-        row(out, "rule, the same text in request and answer", () -> findings(rule.apply(everywhere)));
-        row(out, "rule, other digits in the request", () -> findings(rule.apply(differing)));
-        row(out, "rule, hostile answer, short question", () -> findings(rule.apply(hostileAnswerOnly)));
-        row(out, "rule, hostile request, normal answer with 2 phones", () -> findings(rule.apply(hostileRequestOnly)));
-        row(out, "rule, e-mail + digits answer, other digits in the request (two scans)",
+        Map<String, Supplier<Integer>> cases = new LinkedHashMap<>();
+        cases.put("scan of the answer alone (`inspect`)", () -> scanner.inspect(c.answer()).findings().size());
+        cases.put("scan of the request alone (`requestText` + `scan`)", () -> scanner.scan(c.requestText()).size());
+        cases.put("rule, the same text in request and answer", () -> findings(rule.apply(everywhere)));
+        cases.put("rule, other digits in the request", () -> findings(rule.apply(differing)));
+        cases.put("rule, hostile answer, short question", () -> findings(rule.apply(hostileAnswerOnly)));
+        cases.put("rule, hostile request, normal answer with 2 phones", () -> findings(rule.apply(hostileRequestOnly)));
+        cases.put("rule, e-mail + digits answer, other digits in the request",
                 () -> findings(rule.apply(twoScans)));
-        row(out, "rule, normal answer with 2 phones", () -> findings(rule.apply(normalCall)));
+        cases.put("rule, phone + digits answer, other digits in the request (two full scans)",
+                () -> findings(rule.apply(twoFullScans)));
+        cases.put("rule, normal answer with 2 phones", () -> findings(rule.apply(normalCall)));
+        // Every case once per round first, so that the first case measured does not pay for the JIT's work alone.
+        for (int i = 0; i < WARMUP; i++) {
+            cases.values().forEach(Supplier::get);
+        }
+        cases.forEach((name, work) -> row(out, name, work));
         System.out.println(out);
         Files.createDirectories(Path.of("target"));
         Files.writeString(Path.of("target", "bench-pii-rule.md"), out.toString());
