@@ -40,7 +40,10 @@ public interface SloConfig {
     @WithDefault("1d")
     Duration catchUpPerRun();
 
-    /** On the very first run, the rollup starts this far back (the budget period of the default SLO). */
+    /**
+     * On the very first run, the rollup starts this far back (the budget period of the default SLO), or at the oldest
+     * stored call after that.
+     */
     @WithDefault("30d")
     Duration backfill();
 

@@ -125,7 +125,7 @@ public class SloRollup {
         Instant current = now.truncatedTo(ChronoUnit.MINUTES);
         Instant end = current.plus(Duration.ofMinutes(1));
         Instant settled = current.minus(config.settle()).truncatedTo(ChronoUnit.MINUTES);
-        Instant from = rolledThrough == null ? current.minus(config.backfill())
+        Instant from = rolledThrough == null ? firstStart(c, current.minus(config.backfill()), settled)
                 : rolledThrough.isBefore(settled) ? rolledThrough : settled;
         Instant to = from.plus(config.catchUpPerRun()).truncatedTo(ChronoUnit.MINUTES);
         if (!to.isBefore(end) || !to.isAfter(from)) {
@@ -158,6 +158,26 @@ public class SloRollup {
             st.executeUpdate();
         }
         return new Run(now, true, from, to, minutes, !to.isBefore(end));
+    }
+
+    /**
+     * Where the very first run starts: the backfill horizon, or the minute of the oldest stored call after it (a new
+     * installation does not step through a month of empty days), or the settle time when nothing is stored.
+     */
+    private static Instant firstStart(Connection c, Instant horizon, Instant settled) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select min(started_at) from llm_calls"
+                + " where provider = any (array(select distinct provider from provider_deployments))"
+                + " and started_at >= ?")) {
+            st.setTimestamp(1, Timestamp.from(horizon));
+            try (ResultSet rs = st.executeQuery()) {
+                Timestamp oldest = rs.next() ? rs.getTimestamp(1) : null;
+                if (oldest == null) {
+                    return settled;
+                }
+                Instant first = oldest.toInstant().truncatedTo(ChronoUnit.MINUTES);
+                return first.isBefore(settled) ? first : settled;
+            }
+        }
     }
 
     /** {rolled_through, last_run}, or null before the first run. */

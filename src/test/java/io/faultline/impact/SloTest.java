@@ -264,6 +264,18 @@ class SloTest {
         assertThat(requests(s, "1h")).isEqualTo(7);
         assertThat(burn(s, "1h")).isCloseTo(1.0 / 7 / 0.005, CLOSE);
         assertThat(burn(s, "5m")).as("no request in the last 5 minutes").isZero();
+
+        // A first start (no state): from the backfill horizon (2 h in tests), at the oldest call after it.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from slo_rollup_state")) {
+            st.executeUpdate();
+        }
+        SloRollup.Run fresh = rollup.run(false);
+        assertThat(fresh.from()).isEqualTo(t1.plus(Duration.ofHours(1)));
+        assertThat(fresh.caughtUp()).isFalse();
+        assertThat(rollup.catchUp().caughtUp()).isTrue();
+        assertThat(slos.budget(group, clock.instant()).periodRequests()).as("earlier minutes stay as derived")
+                .isEqualTo(21);
     }
 
     @Test
