@@ -1,5 +1,6 @@
 package io.faultline.impact;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
 import io.agroal.api.AgroalDataSource;
 import jakarta.inject.Singleton;
 
@@ -27,8 +28,12 @@ import java.util.Optional;
 @Singleton
 public class SloService {
 
-    /** An SLO: availability target over a period; the latency target is stored and reported, not yet evaluated. */
-    public record Slo(String modelGroup, double availabilityTarget, Duration period, String source,
+    /**
+     * An SLO: availability target over a period (ISO-8601 in JSON, e.g. "PT720H"); the latency target is stored and
+     * reported, not yet evaluated.
+     */
+    public record Slo(String modelGroup, double availabilityTarget,
+            @JsonFormat(shape = JsonFormat.Shape.STRING) Duration period, String source,
             Double latencyTargetMs, Double latencyQuantile) {
     }
 

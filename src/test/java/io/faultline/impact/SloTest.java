@@ -313,6 +313,7 @@ class SloTest {
                 .using(JsonPathConfig.jsonPathConfig().numberReturnType(NumberReturnType.DOUBLE));
         assertThat(set.getDouble("slo.availabilityTarget")).isCloseTo(0.999, CLOSE);
         assertThat(set.getString("slo.source")).isEqualTo("api");
+        assertThat(set.getString("slo.period")).as("ISO-8601").isEqualTo("PT168H");
         assertThat(slos.slo(group).period()).isEqualTo(Duration.ofDays(7));
         assertThat(slos.slo(group).latencyTargetMs()).isEqualTo(2000.0);
         assertThat(slos.slo(group).latencyQuantile()).isEqualTo(0.99);
