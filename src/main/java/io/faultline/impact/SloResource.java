@@ -56,14 +56,14 @@ public class SloResource {
     }
 
     @GET
-    @Path("/{modelGroup}")
+    @Path("/{modelGroup: .+}")
     @Operation(summary = "One model group's SLO, error budget left and burn rates")
     public SloService.SloStatus one(@RestPath String modelGroup) {
         return slos.status(group(modelGroup), slos.now());
     }
 
     @PUT
-    @Path("/{modelGroup}")
+    @Path("/{modelGroup: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a model group's SLO: {availabilityTarget: 0.5..0.99999, period?: \"30d\" or ISO-8601,"
             + " latencyTargetMs?, latencyQuantile?}")
@@ -109,7 +109,7 @@ public class SloResource {
     }
 
     @DELETE
-    @Path("/{modelGroup}")
+    @Path("/{modelGroup: .+}")
     @ResponseStatus(204)
     @Operation(summary = "Remove a model group's SLO; the configured default applies again")
     public void delete(@RestPath String modelGroup) {

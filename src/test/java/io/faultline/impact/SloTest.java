@@ -324,6 +324,15 @@ class SloTest {
         given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + group).then()
                 .statusCode(404).contentType(PROBLEM);
         assertThat(slos.slo(group).source()).isEqualTo("config");
+
+        // LiteLLM model names often carry a slash ("openai/gpt-4o"): the path takes the rest of the URL.
+        String slashed = "openai/" + group;
+        putSlo(slashed, Map.of("availabilityTarget", 0.98)).statusCode(200).body("modelGroup", equalTo(slashed));
+        given().when().get("/api/v1/slos/" + slashed).then().statusCode(200).body("modelGroup", equalTo(slashed))
+                .body("slo.source", equalTo("api"));
+        assertThat(slos.slo(slashed).availabilityTarget()).isCloseTo(0.98, CLOSE);
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + slashed).then()
+                .statusCode(204);
     }
 
     /** promtool check metrics on the SLO families of a scrape (text format 0.0.4). */
