@@ -13,7 +13,7 @@ import java.util.UUID;
 /**
  * A replayed OpenAI outage of 4 requests through the ingest API: 2 answered by a pricier Anthropic fallback (one of
  * which breaks the asked-for JSON), 1 failed on both providers, 1 without fallback; the model group saw 996 good
- * requests in the 30 days before and the fallback 10 good answers in the hour before.
+ * requests in the two hours before and the fallback 10 good answers in the hour before.
  */
 public final class ImpactTestData {
 
@@ -29,7 +29,7 @@ public final class ImpactTestData {
     public record Incident(String suffix, String group, String primary, String fallback, Instant t0) {
     }
 
-    /** The replay; see the class comment. The group saw 996 good requests in the 30 days before. */
+    /** The replay; see the class comment. The group saw 996 good requests in the two hours before (all in its SLO period). */
     public static Incident replay(Instant t0) {
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         String group = "imp-grp-" + suffix;
@@ -38,7 +38,7 @@ public final class ImpactTestData {
         String fallback = "imp-an-" + suffix;
         List<Payloads> history = new ArrayList<>();
         for (int i = 0; i < 996; i++) {
-            history.add(priced(Payloads.success("openai", group, primary, t0.minus(Duration.ofMinutes(40 * (i + 2)))),
+            history.add(priced(Payloads.success("openai", group, primary, t0.minus(Duration.ofSeconds(7L * (i + 2)))),
                     OA_IN, OA_OUT));
         }
         for (int i = 0; i < 10; i++) {
