@@ -83,6 +83,8 @@ final class WindowCache {
     private Instant lastFullRead;
     private long heldCalls;
     private boolean lastWasFull;
+    /** The tick's now (µs): calls stamped later (a replica's clock ahead, a test's future) do not move the mark. */
+    private long receivedBy;
 
     /**
      * The header values a call is read with: per limit type its remaining, limit and reset, the Anthropic name first
@@ -157,6 +159,7 @@ final class WindowCache {
         if (full) {
             clear();
         }
+        receivedBy = micros(to);
         fetch(c, from, full ? null : newestReceived - overlap.toNanos() / 1000, timeoutClasses, timeoutMs);
         pruneRecent(overlap);
         if (full) {
@@ -233,7 +236,9 @@ final class WindowCache {
                     if (only != null && !only.contains(key) || recent.putIfAbsent(key, received) != null) {
                         continue; // another start of a missed call id, or held already
                     }
-                    newest = Math.max(newest, received);
+                    if (received <= receivedBy) {
+                        newest = Math.max(newest, received); // a later one stays in recent until the mark passes it
+                    }
                     String provider = rs.getString(4);
                     String deployment = rs.getString(5);
                     held.computeIfAbsent(provider + '\u0000' + deployment, k -> new Held(provider, deployment))

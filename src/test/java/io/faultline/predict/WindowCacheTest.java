@@ -124,28 +124,41 @@ class WindowCacheTest {
     }
 
     @Test
-    void a_call_committed_after_a_read_but_stamped_before_it_is_read_by_the_next_top_up() throws Exception {
+    void calls_committed_late_or_stamped_ahead_of_the_tick_are_each_counted_once() throws Exception {
         String dep = "wc-late-" + UUID.randomUUID().toString().substring(0, 8);
         Instant now = Instant.parse("2036-01-01T00:00:00Z").plus(Duration.ofMinutes(new Random().nextInt(10_000)));
         WindowCache cache = new WindowCache();
         try (Connection c = dataSource.getConnection()) {
             insert(c, dep, "a", now.minusSeconds(100), now.minusSeconds(10));
-            cache.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS, Duration.ofSeconds(60),
-                    Duration.ofHours(1));
-            // Stamped 40 s before the newest call read, committed after the read (inside the 60 s overlap); and
-            // one outside the overlap, which only the next full read sees.
+            // Stamped ahead of the tick's clock (a replica whose clock runs ahead): held, but it must not move the
+            // mark past the calls that arrive in between.
+            insert(c, dep, "d", now.minusSeconds(70), now.plusSeconds(600));
+            List<DeploymentWindow> first = cache.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                    Duration.ofSeconds(60), Duration.ofHours(1));
+            assertThat(calls(first, dep)).isEqualTo(2);
+            // Stamped 40 s before the newest call read, committed after the read (inside the 60 s overlap); one
+            // stamped before the overlap, which only the next full read sees; and one that simply came next.
             insert(c, dep, "b", now.minusSeconds(90), now.minusSeconds(50));
             insert(c, dep, "c", now.minusSeconds(80), now.minusSeconds(200));
+            insert(c, dep, "e", now.plusSeconds(30), now.plusSeconds(30));
             Instant next = now.plusSeconds(60);
             List<DeploymentWindow> topped = cache.read(c, next.minus(WINDOW), next, BUCKET, TIMEOUTS, TIMEOUT_MS,
                     Duration.ofSeconds(60), Duration.ofHours(1));
             assertThat(cache.lastWasFull()).isFalse();
-            assertThat(calls(topped, dep)).as("a and b; c was stamped before the overlap").isEqualTo(2);
+            assertThat(calls(topped, dep)).as("a, b, d and e; c was stamped before the overlap").isEqualTo(4);
             Instant later = next.plusSeconds(60);
             List<DeploymentWindow> full = cache.read(c, later.minus(WINDOW), later, BUCKET, TIMEOUTS, TIMEOUT_MS,
                     Duration.ofSeconds(60), Duration.ofSeconds(120));
             assertThat(cache.lastWasFull()).as("the full read is due").isTrue();
-            assertThat(calls(full, dep)).isEqualTo(3);
+            assertThat(calls(full, dep)).isEqualTo(5);
+            // Past the stamp of d: topped up again, d is not counted twice.
+            Instant after = now.plusSeconds(700);
+            insert(c, dep, "f", now.plusSeconds(650), now.plusSeconds(690));
+            List<DeploymentWindow> past = cache.read(c, after.minus(WINDOW), after, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                    Duration.ofSeconds(60), Duration.ofHours(1));
+            assertThat(cache.lastWasFull()).isFalse();
+            assertThat(calls(past, dep)).isEqualTo(6).isEqualTo(calls(WindowReader.read(c, after.minus(WINDOW), after,
+                    BUCKET, TIMEOUTS, TIMEOUT_MS), dep));
             // The clock going back (another test, a replica with an older clock) reads everything again.
             cache.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS, Duration.ofSeconds(60),
                     Duration.ofHours(1));
