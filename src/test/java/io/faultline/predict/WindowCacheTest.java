@@ -166,6 +166,50 @@ class WindowCacheTest {
         }
     }
 
+    @Test
+    void header_values_are_read_as_the_sql_reads_them_hostile_ones_included() throws Exception {
+        String[] values = { "100", "0", "12345.5", "000000000000001", "0000000000000001", "123456789012345.123456789",
+                "1.1234567890", "1.", ".5", "1e5", " 100", "100 ", "-1", "+1", "NaN", "Infinity", "１２３", "1.2.3", "",
+                "10\n", "9".repeat(64), "4000.000000001" };
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement st = c.prepareStatement("select case when ?::text ~ '^[0-9]{1,15}(\\.[0-9]{1,9})?$'"
+                        + " then ?::text::double precision end")) {
+            for (String v : values) {
+                st.setString(1, v);
+                st.setString(2, v);
+                try (var rs = st.executeQuery()) {
+                    rs.next();
+                    double sql = rs.getDouble(1);
+                    double expected = rs.wasNull() ? Double.NaN : sql;
+                    assertThat((Object) WindowCache.number(v)).as("[%s]", v).isEqualTo(expected); // NaN equals NaN
+                }
+            }
+        }
+        // The stored JSON text, as the tick reads it, against ->> on the stored jsonb (escapes, nesting, nulls).
+        String[] objects = { "{\"x-ratelimit-remaining-tokens\": \"\\u0031\\u0030\", \"x-ratelimit-limit-tokens\": null}",
+                "{\"anthropic-ratelimit-tokens-remaining\": {\"a\": [1, 2]}, \"x-ratelimit-remaining-tokens\": \"5\"}",
+                "{\"x-ratelimit-remaining-requests\": 42, \"x-ratelimit-reset-requests\": \"1m\\\"0s\"}", "{}", "[1]",
+                "{\"x-ratelimit-remaining-tokens\": \"1\", \"x-ratelimit-remaining-tokens\": \"2\"}" };
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement st = c.prepareStatement("select (?::jsonb)::text, coalesce(?::jsonb ->>"
+                        + " 'anthropic-ratelimit-tokens-remaining', ?::jsonb ->> 'x-ratelimit-remaining-tokens'),"
+                        + " ?::jsonb ->> 'x-ratelimit-remaining-requests', ?::jsonb ->> 'x-ratelimit-reset-requests'")) {
+            for (String o : objects) {
+                for (int i = 1; i <= 5; i++) {
+                    st.setString(i, o);
+                }
+                try (var rs = st.executeQuery()) {
+                    rs.next();
+                    String[] read = WindowCache.headerValues(rs.getString(1));
+                    String tokens = read[6] != null ? read[6] : read[7];
+                    assertThat((Object) WindowCache.number(tokens)).as(o).isEqualTo(WindowCache.number(rs.getString(2)));
+                    assertThat(read[0] != null ? read[0] : read[1]).as(o).isEqualTo(rs.getString(3));
+                    assertThat(read[4] != null ? read[4] : read[5]).as(o).isEqualTo(rs.getString(4));
+                }
+            }
+        }
+    }
+
     private static int calls(List<DeploymentWindow> windows, String deployment) {
         int n = 0;
         for (DeploymentWindow w : windows) {
