@@ -24,17 +24,19 @@ import java.util.TreeMap;
 
 /**
  * The tick's windows, kept between ticks: the figures of every call of the window (one compact record per call,
- * header values already read as numbers by the same SQL expressions as {@link WindowReader}) in memory, topped up at
- * each tick with only the calls <em>received</em> since the last read ({@code llm_calls.received_at}, indexed by
- * V16), so that a call the spool delivers late lands in its own (past) bucket. The buckets are then rebuilt from the
- * held calls exactly as {@link WindowReader#read} aggregates them in SQL, so the indicators see the same windows.
+ * header values read as numbers by the same rule as {@link WindowReader}'s SQL) in memory, topped up at each tick
+ * with only the calls <em>received</em> since the last read ({@code llm_calls.received_at}, indexed by V16), so that
+ * a call the spool delivers late lands in its own (past) bucket. The buckets are then rebuilt from the held calls
+ * exactly as {@link WindowReader#read} aggregates them in SQL, so the indicators see the same windows.
  *
  * <ul>
- * <li>Late commits: each top-up re-reads {@code overlap} before the newest {@code received_at} seen (an ingest that
- * stamped its calls before the last read but committed after it) and skips the calls it already holds by their
- * idempotency key {@code (call_id, started_at)}; a resend is not stored again, so it is never counted twice.</li>
- * <li>Restart, a new leader, a clock that went back, or every {@code fullReadEvery}: the whole window is read again
- * from the table (the state is the stored calls; nothing of it lives only here).</li>
+ * <li>Late commits: each top-up checks the keys of the calls received within {@code overlap} before the newest one
+ * held (an ingest that stamped its calls before the last read but committed after it) and reads those it does not
+ * hold, by their idempotency key {@code (call_id, started_at)}; a resend is not stored again, so it is never counted
+ * twice. Calls stamped after the tick's now (a replica's clock ahead) are held but do not move the mark.</li>
+ * <li>Start, a clock that went back, a failed read, or every {@code fullReadEvery}: the whole window is read again
+ * from the table (the state is the stored calls; nothing of it lives only here). A replica that takes the tick over
+ * tops up from its own mark, which is as correct, only longer.</li>
  * </ul>
  * Not thread-safe on its own: the tick holds the advisory lock, and the methods are synchronized for visibility.
  */
@@ -160,7 +162,12 @@ final class WindowCache {
             clear();
         }
         receivedBy = micros(to);
-        fetch(c, from, full ? null : newestReceived - overlap.toNanos() / 1000, timeoutClasses, timeoutMs);
+        try {
+            fetch(c, from, full ? null : newestReceived - overlap.toNanos() / 1000, timeoutClasses, timeoutMs);
+        } catch (SQLException | RuntimeException e) {
+            clear(); // part of a read may be held: the next tick reads everything again
+            throw e;
+        }
         pruneRecent(overlap);
         if (full) {
             lastFullRead = to;
