@@ -20,10 +20,8 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.UUID;
-import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -68,9 +66,9 @@ class ImpactBench {
         clock.set(end.plus(Duration.ofMinutes(1)));
 
         Assessment[] last = new Assessment[1];
-        double assess = median(() -> last[0] = assessor.assessEpisode(episode).orElseThrow());
-        double rankPatterns = median(() -> ranking.ranked(t0.toString(), "pattern", 20));
-        double rankEpisodes = median(() -> ranking.ranked(t0.toString(), "none", 20));
+        double assess = Timings.medianAndMax(() -> last[0] = assessor.assessEpisode(episode).orElseThrow())[0];
+        double rankPatterns = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "pattern", 20))[0];
+        double rankEpisodes = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "none", 20))[0];
 
         String md = String.format(Locale.ROOT, "# Impact bench%n%n| measured | median | target |%n|---|---|---|%n"
                 + "| assess one episode of %,d requests (%,d attempts) | %.1f ms | 200 ms |%n"
@@ -91,19 +89,6 @@ class ImpactBench {
                 org.assertj.core.data.Offset.offset(1e-6));
     }
 
-    private static double median(Supplier<?> run) {
-        for (int i = 0; i < 2; i++) {
-            run.get();
-        }
-        long[] nanos = new long[7];
-        for (int i = 0; i < nanos.length; i++) {
-            long t = System.nanoTime();
-            run.get();
-            nanos[i] = System.nanoTime() - t;
-        }
-        Arrays.sort(nanos);
-        return nanos[nanos.length / 2] / 1e6;
-    }
 
     private void seed(UUID episode, Instant t0, Instant end) throws Exception {
         long spanMs = Duration.between(t0, end).toMillis();

@@ -19,9 +19,7 @@ import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -70,12 +68,12 @@ class SloBench {
         }
         clock.set(now);
 
-        double[] run = time(() -> rollup.run(false));
+        double[] run = Timings.medianAndMax(() -> rollup.run(false));
         SloRollup.Run last = rollup.run(false);
         assertThat(last.from()).isEqualTo(now.minus(Duration.ofMinutes(10)));
-        double[] list = time(() -> slos.statuses(now, 1000));
+        double[] list = Timings.medianAndMax(() -> slos.statuses(now, 1000));
         SloService.SloList listed = slos.statuses(now, 1000);
-        double[] budget = time(() -> slos.budget("bench-slo-7", now));
+        double[] budget = Timings.medianAndMax(() -> slos.budget("bench-slo-7", now));
         SloService.Budget b = slos.budget("bench-slo-7", now);
 
         String md = String.format(Locale.ROOT, "# SLO bench%n%n| what | rows | median | max |%n|---|---|---|---|%n"
@@ -94,19 +92,6 @@ class SloBench {
         assertThat(b.periodRequests()).as("seeded minutes plus the rolled-up calls of the group").isPositive();
     }
 
-    private static double[] time(Callable<?> work) throws Exception {
-        for (int i = 0; i < 2; i++) {
-            work.call();
-        }
-        long[] nanos = new long[7];
-        for (int i = 0; i < nanos.length; i++) {
-            long t = System.nanoTime();
-            work.call();
-            nanos[i] = System.nanoTime() - t;
-        }
-        Arrays.sort(nanos);
-        return new double[] { nanos[nanos.length / 2] / 1e6, nanos[nanos.length - 1] / 1e6 };
-    }
 
     /** 30 days of minutes for every group, ending 15 minutes before now (the calls cover the rest). */
     private long seedMinutes(Instant from, Instant now) throws Exception {

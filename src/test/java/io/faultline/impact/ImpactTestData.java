@@ -29,7 +29,7 @@ public final class ImpactTestData {
     public record Incident(String suffix, String group, String primary, String fallback, Instant t0) {
     }
 
-    /** The replay; see the class comment. The group saw 996 good requests in the two hours before (all in its SLO period). */
+    /** The replay; see the class comment. The group saw 996 good requests in the 100 minutes before (within the test profile's 2 h rollup backfill). */
     public static Incident replay(Instant t0) {
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         String group = "imp-grp-" + suffix;
@@ -38,7 +38,7 @@ public final class ImpactTestData {
         String fallback = "imp-an-" + suffix;
         List<Payloads> history = new ArrayList<>();
         for (int i = 0; i < 996; i++) {
-            history.add(priced(Payloads.success("openai", group, primary, t0.minus(Duration.ofSeconds(7L * (i + 2)))),
+            history.add(priced(Payloads.success("openai", group, primary, t0.minus(Duration.ofSeconds(6L * (i + 2)))),
                     OA_IN, OA_OUT));
         }
         for (int i = 0; i < 10; i++) {
