@@ -201,10 +201,6 @@ class PreemptionEndToEndIT {
             long failedPreempted = failed(sent, PREEMPTED, start, healed);
             long failedControl = failed(sent, CONTROL, start, healed);
             long total = sent.stream().filter(s -> s.at().isBefore(healed)).count();
-            System.out.printf("PreemptionEndToEndIT: failed user requests until the limit reset: with preemption"
-                    + " %d, without %d (of %d sent, %d skipped); A's share before %.3f, reduced %.3f, control %.3f;"
-                    + " prediction %s, first control 429 %s%n", failedPreempted, failedControl, total, skipped.get(),
-                    before, reduced, controlDuring, predictedAt, firstControl429);
             assertThat(failedControl).as("the control ran dry").isPositive();
             assertThat(failedPreempted).isLessThan(failedControl);
 
@@ -220,6 +216,15 @@ class PreemptionEndToEndIT {
             assertThat(recovering.stream().filter(share -> share > policyAppeared.keepShareA()).count())
                     .as("intermediate steps in %s", recovering).isGreaterThanOrEqualTo(2);
             double after = shareOfA(samples, restored.at(), restored.at().plus(TICK.multipliedBy(2)), A, B);
+            Duration lead = Duration.between(predictedAt, firstControl429);
+            System.out.printf("PreemptionEndToEndIT (time-scaled by 12): failed user requests until the limit reset:"
+                    + " with preemption %d, without %d (of %d sent, %d skipped by the client's in-flight cap);"
+                    + " prediction %s, policy seen %s, first control 429 %s: lead %.1f s (%.1f min unscaled);"
+                    + " A's share of its group before %.3f, two ticks after the policy %.3f (control's A %.3f),"
+                    + " published shares after the reset %s, A's share once restored %.3f%n", failedPreempted,
+                    failedControl, total, skipped.get(), predictedAt, policyAppeared.at(), firstControl429,
+                    lead.toMillis() / 1000.0, lead.toMillis() * 12 / 60_000.0, before, reduced, controlDuring,
+                    recovering, after);
             assertThat(after).as("A's share once restored %.3f, while reduced %.3f", after, reduced)
                     .isGreaterThan(reduced);
         } finally {
