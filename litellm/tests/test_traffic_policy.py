@@ -122,7 +122,7 @@ def make_policy_plugin(make_plugin, clock):
     """A plugin whose poller thread is off: the tests poll when they mean to, on their clock."""
 
     def make(url, **overrides):
-        settings = dict(policy_poll=False, policy_timeout_s=0.3)
+        settings = dict(policy_poll=False, policy_timeout_s=1.0)
         settings.update(overrides)
         return make_plugin(url, clock=clock, **settings)
 
@@ -380,7 +380,9 @@ HOSTILE_BODIES = [
     b'{"preemption": true, "refreshSeconds": -1, "staleAfterSeconds": "x", "deployments": []}',
     b'{"preemption": true, "refreshSeconds": 1e308, "staleAfterSeconds": 1e308, "deployments": []}',
     json.dumps({"preemption": True, "deployments": [{"deployment": "d" * 10_000, "keepShare": 0.0}]}).encode(),
-    json.dumps(policy_body(*((f"dep-{i}", 0.0) for i in range(20_000)))).encode(),
+    # past the 10,000-entry cap, small enough to arrive: only the first 10,000 are read
+    json.dumps({"preemption": True, "deployments": [{"deployment": f"d{i}", "keepShare": 0.0} for i in range(12_000)]})
+    .encode(),
     b'{"preemption": true, "deployments": [' + b"0," * 3_000_000 + b"0]}",  # past the 4 MiB bound
 ]
 
@@ -391,7 +393,7 @@ def test_a_hostile_policy_body_never_makes_the_hook_raise_or_empty_the_list(
 ):
     policy_server.body = policy_body(("dep-a", 0.5))
     plugin = make_policy_plugin(policy_server.url)
-    plugin.poll_policy()
+    assert plugin.poll_policy() is True
     policy_server.body = body
 
     plugin.poll_policy()
@@ -423,6 +425,16 @@ def test_hostile_deployments_bodies_are_read_field_by_field():
     assert policy.shares == {"dep-a": 250_000, "dep-e": 300_000}
     assert policy.ignored_entries == 3
     assert policy.refresh_s == 15.0
+
+
+def test_only_the_first_ten_thousand_entries_are_read():
+    entries = [{"deployment": f"d{i}", "keepShare": 0.5} for i in range(12_000)]
+
+    policy = parse_traffic_policy({"preemption": True, "deployments": entries})
+
+    assert len(policy.shares) == 10_000
+    assert "d9999" in policy.shares and "d10000" not in policy.shares
+    assert policy.ignored_entries == 2_000
 
 
 @pytest.mark.parametrize(
@@ -502,3 +514,29 @@ def test_the_real_router_sends_nothing_to_a_deployment_whose_share_is_zero(
 
     assert answered == ["dep-b"] * 30
     assert plugin.policy_stats()["removed"] == 30
+
+
+class _Exploding(dict):
+    """A candidate whose every read fails, as a bug elsewhere in LiteLLM might hand one over."""
+
+    def get(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_an_error_inside_the_hook_returns_the_input_and_is_counted_not_raised(
+    policy_server, make_policy_plugin, clock, caplog
+):
+    policy_server.body = policy_body(("dep-a", 0.0))
+    plugin = make_policy_plugin(policy_server.url)
+    plugin.poll_policy()
+    candidates = [A, _Exploding(model_info={"id": "dep-b"})]
+
+    with caplog.at_level(logging.WARNING, logger="faultline"):
+        outs = [
+            asyncio.run(plugin.async_filter_deployments(model="pair", healthy_deployments=candidates, messages=None))
+            for _ in range(3)
+        ]
+
+    assert all(out is candidates for out in outs)
+    assert plugin.policy_stats()["hook_errors"] == 3
+    assert len([r for r in caplog.records if "hook failed" in r.getMessage()]) == 1
