@@ -48,17 +48,20 @@ public class FailurePredictor {
     private final PredictConfig config;
     private final Clock clock;
     private final PredictionMetrics metrics;
+    private final TrafficPolicy trafficPolicy;
     private final Counter tickFailures;
     private final Timer tickTime;
 
     public FailurePredictor(AgroalDataSource dataSource, PredictionStore store, BaselineStore baselines,
-            PredictConfig config, Clock clock, PredictionMetrics metrics, MeterRegistry registry) {
+            PredictConfig config, Clock clock, PredictionMetrics metrics, TrafficPolicy trafficPolicy,
+            MeterRegistry registry) {
         this.dataSource = dataSource;
         this.store = store;
         this.baselines = baselines;
         this.config = config;
         this.clock = clock;
         this.metrics = metrics;
+        this.trafficPolicy = trafficPolicy;
         this.tickFailures = Counter.builder("faultline.prediction.tick.failures")
                 .description("Prediction ticks that failed").register(registry);
         this.tickTime = Timer.builder("faultline.prediction.tick.duration")
@@ -147,6 +150,13 @@ public class FailurePredictor {
                 : store.query(c, "select " + PredictionStore.selectColumns() + " from failure_predictions"
                         + " where prediction_id = any (?) order by confidence desc, prediction_id",
                         List.of(c.createArrayOf("uuid", made.toArray())));
+        Map<String, Integer> deploymentsPerGroup = new HashMap<>();
+        for (DeploymentWindow w : windows) {
+            if (w.modelGroup() != null) {
+                deploymentsPerGroup.merge(w.modelGroup(), 1, Integer::sum);
+            }
+        }
+        trafficPolicy.apply(c, now, predictions, deploymentsPerGroup);
         int observed = (int) open.values().stream().filter(o -> o.touched).count();
         return new Evaluation(now, true, windows.size(), observed, resolved, predictions);
     }
@@ -441,8 +451,7 @@ public class FailurePredictor {
 
     /** A scheduled tick is due when no replica evaluated within the last half interval. */
     private boolean due(Connection c, Instant now) throws SQLException {
-        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
-        Duration interval = Duration.parse(text.startsWith("P") ? text : "PT" + text);
+        Duration interval = intervalOf(config);
         try (PreparedStatement st = c.prepareStatement("select last_tick from failure_prediction_ticks"
                 + " where tick_key = 1")) {
             try (ResultSet rs = st.executeQuery()) {
@@ -453,6 +462,12 @@ public class FailurePredictor {
                 return !last.isAfter(now.minus(interval.dividedBy(2))) || last.isAfter(now);
             }
         }
+    }
+
+    /** The tick interval as a duration ("60s", "1m" or ISO-8601). */
+    static Duration intervalOf(PredictConfig config) {
+        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
+        return Duration.parse(text.startsWith("P") ? text : "PT" + text);
     }
 
     private static void markTick(Connection c, Instant now) throws SQLException {

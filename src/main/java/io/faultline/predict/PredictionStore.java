@@ -134,7 +134,19 @@ public class PredictionStore {
         if (!(keptShare >= 0 && keptShare <= 1)) {
             throw new IllegalArgumentException("keptShare must be within 0 and 1");
         }
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+        try (Connection c = dataSource.getConnection()) {
+            return recordTrafficAction(c, predictionId, keptShare, at);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the traffic action", e);
+        }
+    }
+
+    /** {@link #recordTrafficAction(UUID, double, Instant)} on the caller's connection (the tick's transaction). */
+    boolean recordTrafficAction(Connection c, UUID predictionId, double keptShare, Instant at) throws SQLException {
+        if (!(keptShare >= 0 && keptShare <= 1)) {
+            throw new IllegalArgumentException("keptShare must be within 0 and 1");
+        }
+        try (PreparedStatement st = c.prepareStatement(
                 "update failure_predictions set kept_share = least(coalesce(kept_share, 1), ?),"
                         + " action_at = coalesce(action_at, ?), action_remaining = coalesce(action_remaining,"
                         + " (indicators ->> 'fitted_remaining_now')::double precision)"
@@ -143,8 +155,6 @@ public class PredictionStore {
             st.setTimestamp(2, Timestamp.from(at));
             st.setObject(3, predictionId);
             return st.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not record the traffic action", e);
         }
     }
 

@@ -63,6 +63,15 @@ class PredictionApiTest {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    TrafficPolicy policy;
+
+    @Inject
+    TrafficConfig trafficConfig;
+
+    @Inject
+    PredictConfig config;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -140,9 +149,16 @@ class PredictionApiTest {
         String dep = "api-prevented-" + UUID.randomUUID();
         long remaining = 90_000;
         UUID id = null;
+        double kept = 1.0;
         for (int m = 0; m < 45; m++) {
-            // Full traffic drains 5,000 a minute; after the policy keeps a quarter, 1,250 a minute.
-            long drain = id == null ? 5_000 : 1_250;
+            // Full traffic drains 5,000 a minute; once the traffic policy reduced the deployment, the share it kept
+            // (held, not restored in steps: the demand that drained it is assumed gone, so that the prediction's
+            // horizon can end and be judged).
+            if (kept == 1.0) {
+                kept = policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
+                        .mapToDouble(TrafficPolicy.Entry::keepShare).findFirst().orElse(1.0);
+            }
+            long drain = Math.round(5_000 * kept);
             List<Payloads> calls = new ArrayList<>();
             Instant start = t0.plus(Duration.ofMinutes(m));
             for (int i = 0; i < 10; i++) {
@@ -156,16 +172,17 @@ class PredictionApiTest {
             clock.set(start.plus(Duration.ofMinutes(1)));
             Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
             predictor.predictFailure();
-            if (id == null && !store.active(dep).isEmpty()) {
-                id = store.active(dep).get(0).predictionId();
-                assertThat(store.recordTrafficAction(id, 0.25, clock.instant())).isTrue();
+            if (id == null && kept < 1 && policy.current().deployments().stream()
+                    .anyMatch(e -> e.deployment().equals(dep))) {
+                id = store.byId(policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
+                        .findFirst().orElseThrow().predictionId()).orElseThrow().predictionId();
             }
         }
-        assertThat(id).as("the drain was predicted").isNotNull();
+        assertThat(id).as("the drain was predicted and the policy acted on it").isNotNull();
         PredictedFailure p = store.byId(id).orElseThrow();
         assertThat(remaining).as("the headroom never ran out").isGreaterThan(0);
         assertThat(p.status()).isEqualTo("prevented");
-        assertThat(p.keptShare()).isEqualTo(0.25);
+        assertThat(p.keptShare()).isEqualTo(trafficConfig.keepShare());
     }
 
     @Test
@@ -190,6 +207,23 @@ class PredictionApiTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test
+    void the_wellness_check_goes_down_when_no_replica_evaluated_for_three_intervals() {
+        Instant t = Instant.parse("2033-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L);
+        clock.set(t);
+        predictor.predictFailure();
+        given().when().get("/q/health/well").then().statusCode(200)
+                .body("checks.find { it.name == 'prediction-tick' }.status", equalTo("UP"))
+                .body("checks.find { it.name == 'prediction-tick' }.data.lastTick", equalTo(t.toString()));
+        Duration interval = FailurePredictor.intervalOf(config);
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS)));
+        given().when().get("/q/health/well").then().statusCode(200);
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS)).plusSeconds(1));
+        given().when().get("/q/health/well").then().statusCode(503)
+                .body("checks.find { it.name == 'prediction-tick' }.status", equalTo("DOWN"));
+        given().when().get("/q/health/ready").then().statusCode(200);
     }
 
     @Test

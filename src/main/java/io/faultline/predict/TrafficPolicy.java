@@ -1,0 +1,420 @@
+package io.faultline.predict;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.common.MetricLabels;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.KeysetCursor;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The preemptive traffic policy: after every prediction tick (on the tick's leader, in its transaction) a deployment
+ * with a firing prediction above {@code act-above} keeps only {@code keep-share} of its requests; once nothing fired
+ * on it for {@code healthy-for}, its share comes back in steps of {@code recovery-step} every {@code step-every}. An
+ * operator pin overrides both. The plugin polls {@link #current()} and applies it in LiteLLM's router.
+ */
+@Singleton
+public class TrafficPolicy {
+
+    /** One deployment's entry of the published policy; a deployment without one keeps all its traffic. */
+    public record Entry(String deployment, String modelGroup, String provider, double keepShare, String state,
+            String reason, UUID predictionId, String predictedType, Double confidence, Instant since, Instant until,
+            boolean soleDeployment) {
+    }
+
+    /** The policy as the plugin reads it. */
+    public record Policy(Instant generatedAt, boolean preemption, long refreshSeconds, long staleAfterSeconds,
+            List<Entry> deployments) {
+    }
+
+    /** One recorded change of the policy. */
+    public record Action(UUID actionId, Instant at, String deployment, String action, double keepShareBefore,
+            double keepShareAfter, UUID predictionId, String reason, String actor) {
+    }
+
+    /** One page of actions, newest first; {@code nextCursor} is null on the last page. */
+    public record ActionPage(List<Action> items, String nextCursor) {
+    }
+
+    private static final String ENTRY_COLUMNS = "deployment, model_group, provider, keep_share, state, reason,"
+            + " prediction_id, predicted_type, confidence, since, until, sole_deployment, healthy_since, updated_at";
+
+    private final AgroalDataSource dataSource;
+    private final PredictionStore predictions;
+    private final TrafficConfig config;
+    private final Clock clock;
+    private final MeterRegistry registry;
+    private final MetricLabels labels;
+    private final Map<String, AtomicLong> shares = new ConcurrentHashMap<>();
+    private final Map<String, Counter> actionCounters = new ConcurrentHashMap<>();
+
+    public TrafficPolicy(AgroalDataSource dataSource, PredictionStore predictions, TrafficConfig config, Clock clock,
+            MeterRegistry registry, MetricLabels labels) {
+        if (!(config.keepShare() > 0 && config.keepShare() < 1) || !(config.recoveryStep() > 0)
+                || !(config.actAbove() >= 0 && config.actAbove() < 1)) {
+            throw new IllegalArgumentException("faultline.traffic.keep-share must be within (0, 1), recovery-step"
+                    + " above 0 and act-above within [0, 1)");
+        }
+        this.dataSource = dataSource;
+        this.predictions = predictions;
+        this.config = config;
+        this.clock = clock;
+        this.registry = registry;
+        this.labels = labels;
+    }
+
+    /** A stored row: the entry and the predictor's bookkeeping. */
+    private record Row(Entry entry, Instant healthySince, Instant updatedAt) {
+    }
+
+    /**
+     * Applies one tick's firing predictions (made or renewed by it) to the policy, in the tick's transaction.
+     * {@code deploymentsPerGroup} counts the deployments of each model group in the tick's window.
+     */
+    public void apply(Connection c, Instant now, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup)
+            throws SQLException {
+        if (!config.preemption()) {
+            return;
+        }
+        Map<String, PredictedFailure> top = new LinkedHashMap<>();
+        Map<String, PredictedFailure> anyFiring = new HashMap<>();
+        for (PredictedFailure p : firing) {
+            anyFiring.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
+            if (p.confidence() > config.actAbove()) {
+                top.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
+            }
+        }
+        Map<String, Row> rows = new HashMap<>();
+        try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy for update");
+                ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+                Row r = row(rs);
+                rows.put(r.entry().deployment(), r);
+            }
+        }
+        for (PredictedFailure p : top.values()) {
+            Row row = rows.remove(p.deployment());
+            if (row != null && row.entry().state().equals("pinned")) {
+                continue; // the operator decides for this deployment
+            }
+            boolean sole = p.modelGroup() == null || deploymentsPerGroup.getOrDefault(p.modelGroup(), 1) <= 1;
+            double before = row == null ? 1.0 : row.entry().keepShare();
+            double after = Math.min(before, config.keepShare());
+            Instant since = row == null || before > after ? now : row.entry().since();
+            upsert(c, new Entry(p.deployment(), p.modelGroup(), p.provider(), after, "reduced", "prediction",
+                    p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), sole), null, now);
+            if (after < before) {
+                record(c, now, p.deployment(), row == null ? "reduce" : "deepen", before, after, p.predictionId(),
+                        p.predictedType() + " predicted with confidence " + round(p.confidence()) + ", failure in "
+                                + p.estimatedTimeToFailure(), "predictor");
+            }
+            predictions.recordTrafficAction(c, p.predictionId(), after, now);
+        }
+        for (Row row : rows.values()) {
+            Entry e = row.entry();
+            if (e.state().equals("pinned")) {
+                if (e.until() != null && !e.until().isAfter(now)) {
+                    delete(c, e.deployment());
+                    record(c, now, e.deployment(), "expire", e.keepShare(), 1.0, null, "the operator's pin ended",
+                            "operator");
+                }
+                continue;
+            }
+            PredictedFailure still = anyFiring.get(e.deployment());
+            if (still != null) {
+                // A weaker prediction still fires: hold the share, and the healthy period starts over.
+                upsert(c, e, null, now);
+                predictions.recordTrafficAction(c, still.predictionId(), e.keepShare(), now);
+                continue;
+            }
+            Instant healthySince = row.healthySince() == null ? now : row.healthySince();
+            boolean due = e.state().equals("reduced")
+                    ? !healthySince.plus(config.healthyFor()).isAfter(now)
+                    : e.until() == null || !e.until().isAfter(now);
+            if (!due) {
+                upsert(c, e, healthySince, now);
+                continue;
+            }
+            double after = Math.min(1.0, e.keepShare() + config.recoveryStep());
+            if (after >= 1.0 - 1e-9) {
+                delete(c, e.deployment());
+                record(c, now, e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
+                        "no prediction for " + e.deployment() + " since " + healthySince + ": full traffic again",
+                        "predictor");
+            } else {
+                upsert(c, new Entry(e.deployment(), e.modelGroup(), e.provider(), after, "recovering", e.reason(),
+                        e.predictionId(), e.predictedType(), e.confidence(), e.since(), now.plus(config.stepEvery()),
+                        e.soleDeployment()), healthySince, now);
+                record(c, now, e.deployment(), "step_up", e.keepShare(), after, e.predictionId(),
+                        "no prediction for " + e.deployment() + " since " + healthySince + ": step "
+                                + round(config.recoveryStep()) + " back", "predictor");
+            }
+        }
+    }
+
+    /**
+     * The published policy. The predictor's entries count only while a tick renewed them within {@code stale-after}
+     * (a stopped predictor never keeps traffic away); with preemption off the list is empty.
+     */
+    public Policy current() {
+        Instant now = clock.instant();
+        List<Entry> entries = new ArrayList<>();
+        if (config.preemption()) {
+            for (Row r : rows()) {
+                if (r.entry().state().equals("pinned")
+                        ? r.entry().until() == null || r.entry().until().isAfter(now)
+                        : !r.updatedAt().isBefore(now.minus(config.staleAfter()))) {
+                    entries.add(r.entry());
+                }
+            }
+        }
+        return new Policy(now, config.preemption(), config.refresh().toSeconds(), config.staleAfter().toSeconds(),
+                List.copyOf(entries));
+    }
+
+    /** An operator pin: the deployment keeps {@code keepShare} until {@code until} (null: until unpinned). */
+    public Entry pin(String deployment, double keepShare, String reason, Instant until) {
+        Instant now = clock.instant();
+        if (until != null && !until.isAfter(now)) {
+            throw ApiProblem.badRequest("until", "until must be in the future");
+        }
+        return QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                Row existing = rowOf(c, deployment);
+                if (existing == null && count(c, "select count(*) from traffic_policy where state = 'pinned'")
+                        >= config.maxPins()) {
+                    throw new ApiProblem(409, "Too many pins", "At most " + config.maxPins() + " deployments can be"
+                            + " pinned (faultline.traffic.max-pins); unpin one first.");
+                }
+                Entry e = new Entry(deployment, null, providerOf(c, deployment), keepShare, "pinned", reason, null, null, null, now,
+                        until, false);
+                upsert(c, e, null, now);
+                record(c, now, deployment, "pin", existing == null ? 1.0 : existing.entry().keepShare(), keepShare,
+                        null, reason, "operator");
+                return e;
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not pin " + deployment, e);
+            }
+        });
+    }
+
+    /** Removes an operator pin; the predictor decides for the deployment again at its next tick. */
+    public boolean unpin(String deployment) {
+        Instant now = clock.instant();
+        return QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                Row existing = rowOf(c, deployment);
+                if (existing == null || !existing.entry().state().equals("pinned")) {
+                    return false;
+                }
+                delete(c, deployment);
+                record(c, now, deployment, "unpin", existing.entry().keepShare(), 1.0, null, "unpinned by an operator",
+                        "operator");
+                return true;
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not unpin " + deployment, e);
+            }
+        });
+    }
+
+    /** The recorded changes, newest first, keyset-paged on (at, action_id). */
+    public ActionPage actions(String deployment, Instant since, String cursor, int limit) {
+        StringBuilder sql = new StringBuilder("select action_id, at, deployment, action, keep_share_before,"
+                + " keep_share_after, prediction_id, reason, actor from traffic_policy_actions where true");
+        List<Object> params = new ArrayList<>();
+        if (deployment != null) {
+            sql.append(" and deployment = ?");
+            params.add(deployment);
+        }
+        if (since != null) {
+            sql.append(" and at >= ?");
+            params.add(Timestamp.from(since));
+        }
+        KeysetCursor after = KeysetCursor.decode(cursor);
+        if (after != null) {
+            sql.append(" and (at, action_id) < (?, ?)");
+            params.add(Timestamp.from(after.lastSeen()));
+            params.add(after.id());
+        }
+        sql.append(" order by at desc, action_id desc limit ?");
+        params.add(limit + 1);
+        List<Action> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql.toString())) {
+            for (int i = 0; i < params.size(); i++) {
+                st.setObject(i + 1, params.get(i));
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(new Action(rs.getObject(1, UUID.class), rs.getTimestamp(2).toInstant(), rs.getString(3),
+                            rs.getString(4), rs.getDouble(5), rs.getDouble(6), rs.getObject(7, UUID.class),
+                            rs.getString(8), rs.getString(9)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the traffic policy actions", e);
+        }
+        List<Action> page = rows.subList(0, Math.min(rows.size(), limit));
+        String next = rows.size() > limit
+                ? new KeysetCursor(page.get(limit - 1).at(), page.get(limit - 1).actionId()).encode()
+                : null;
+        return new ActionPage(List.copyOf(page), next);
+    }
+
+    /**
+     * {@code faultline_traffic_keep_share{deployment}}: the share each deployment keeps (1 once restored), read from
+     * the database so that every replica reports the same.
+     */
+    @Scheduled(every = "{faultline.predict.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void refreshGauges() {
+        Map<String, Double> current = new HashMap<>();
+        for (Entry e : current().deployments()) {
+            current.merge(labels.value("deployment", e.deployment()), e.keepShare(), Math::min);
+        }
+        for (String known : shares.keySet()) {
+            current.putIfAbsent(known, 1.0);
+        }
+        current.forEach((deployment, share) -> shares.computeIfAbsent(deployment, d -> {
+            AtomicLong value = new AtomicLong(Double.doubleToLongBits(1.0));
+            Gauge.builder("faultline.traffic.keep.share", value, v -> Double.longBitsToDouble(v.get()))
+                    .description("Share of requests the traffic policy lets LiteLLM route to the deployment (1: all)")
+                    .tag("deployment", d).strongReference(true).register(registry);
+            return value;
+        }).set(Double.doubleToLongBits(share)));
+    }
+
+    private List<Row> rows() {
+        List<Row> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select " + ENTRY_COLUMNS + " from traffic_policy order by deployment"); ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+                out.add(row(rs));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the traffic policy", e);
+        }
+        return out;
+    }
+
+    private static Row rowOf(Connection c, String deployment) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS
+                + " from traffic_policy where deployment = ? for update")) {
+            st.setString(1, deployment);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? row(rs) : null;
+            }
+        }
+    }
+
+    private static Row row(ResultSet rs) throws SQLException {
+        double confidence = rs.getDouble(9);
+        Double conf = rs.wasNull() ? null : confidence;
+        return new Row(new Entry(rs.getString(1), rs.getString(2), rs.getString(3), rs.getDouble(4), rs.getString(5),
+                rs.getString(6), rs.getObject(7, UUID.class), rs.getString(8), conf, rs.getTimestamp(10).toInstant(),
+                instant(rs.getTimestamp(11)), rs.getBoolean(12)), instant(rs.getTimestamp(13)),
+                rs.getTimestamp(14).toInstant());
+    }
+
+    private static void upsert(Connection c, Entry e, Instant healthySince, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into traffic_policy (deployment, provider, model_group,"
+                + " keep_share, state, reason, prediction_id, predicted_type, confidence, since, until, healthy_since,"
+                + " sole_deployment, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + " on conflict (deployment) do update set provider = excluded.provider,"
+                + " model_group = excluded.model_group, keep_share = excluded.keep_share, state = excluded.state,"
+                + " reason = excluded.reason, prediction_id = excluded.prediction_id,"
+                + " predicted_type = excluded.predicted_type, confidence = excluded.confidence, since = excluded.since,"
+                + " until = excluded.until, healthy_since = excluded.healthy_since,"
+                + " sole_deployment = excluded.sole_deployment, updated_at = excluded.updated_at")) {
+            st.setString(1, e.deployment());
+            st.setString(2, e.provider());
+            st.setString(3, e.modelGroup());
+            st.setDouble(4, e.keepShare());
+            st.setString(5, e.state());
+            st.setString(6, e.reason());
+            st.setObject(7, e.predictionId());
+            st.setString(8, e.predictedType());
+            st.setObject(9, e.confidence());
+            st.setTimestamp(10, Timestamp.from(e.since()));
+            st.setTimestamp(11, e.until() == null ? null : Timestamp.from(e.until()));
+            st.setTimestamp(12, healthySince == null ? null : Timestamp.from(healthySince));
+            st.setBoolean(13, e.soleDeployment());
+            st.setTimestamp(14, Timestamp.from(now));
+            st.executeUpdate();
+        }
+    }
+
+    private static void delete(Connection c, String deployment) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from traffic_policy where deployment = ?")) {
+            st.setString(1, deployment);
+            st.executeUpdate();
+        }
+    }
+
+    private void record(Connection c, Instant at, String deployment, String action, double before, double after,
+            UUID predictionId, String reason, String actor) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into traffic_policy_actions (action_id, at, deployment,"
+                + " action, keep_share_before, keep_share_after, prediction_id, reason, actor)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            st.setObject(1, UUID.randomUUID());
+            st.setTimestamp(2, Timestamp.from(at));
+            st.setString(3, deployment);
+            st.setString(4, action);
+            st.setDouble(5, before);
+            st.setDouble(6, after);
+            st.setObject(7, predictionId);
+            st.setString(8, reason);
+            st.setString(9, actor);
+            st.executeUpdate();
+        }
+        actionCounters.computeIfAbsent(action + "\u0000" + actor, k -> Counter.builder("faultline.traffic.actions")
+                .description("Changes of the traffic policy (counted by the replica that made them)")
+                .tag("action", action).tag("actor", actor).register(registry)).increment();
+        Log.infof("Traffic policy: %s %s %.2f -> %.2f (%s)", action, deployment, before, after, reason);
+    }
+
+    /** The provider the deployment was last seen with; "unknown" before any call (an operator may pin ahead). */
+    private static String providerOf(Connection c, String deployment) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select provider from provider_deployments"
+                + " where deployment = ? order by last_seen desc limit 1")) {
+            st.setString(1, deployment);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getString(1) : "unknown";
+            }
+        }
+    }
+
+    private static long count(Connection c, String sql) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(sql); ResultSet rs = st.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    private static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
+    }
+}

@@ -1,0 +1,117 @@
+package io.faultline.predict;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.JsonBodies;
+import io.faultline.web.Params;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.ResponseStatus;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestQuery;
+
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.Set;
+
+/** The preemptive traffic policy LiteLLM's plugin applies, its history, and the operator's pins. */
+@Path("/api/v1/traffic-policy")
+@Tag(name = "traffic-policy")
+@Produces(MediaType.APPLICATION_JSON)
+public class TrafficPolicyResource {
+
+    static final long MAX_BODY_BYTES = 16 * 1024;
+    static final int MAX_REASON = 500;
+    private static final Set<String> FIELDS = Set.of("keepShare", "reason", "until");
+
+    private final TrafficPolicy policy;
+    private final ObjectMapper json;
+
+    public TrafficPolicyResource(TrafficPolicy policy, ObjectMapper json) {
+        this.policy = policy;
+        this.json = json;
+    }
+
+    @GET
+    @Operation(summary = "The policy: per deployment at risk the share of requests to keep; others keep all")
+    public TrafficPolicy.Policy current() {
+        return policy.current();
+    }
+
+    @GET
+    @Path("/actions")
+    @Operation(summary = "Every change of the policy (predictor and operator), newest first")
+    public TrafficPolicy.ActionPage actions(@RestQuery String deployment, @RestQuery String since,
+            @RestQuery String cursor, @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
+        return policy.actions(deployment, Params.instant("since", since), cursor, limit);
+    }
+
+    @PUT
+    @Path("/{deployment}")
+    @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
+    @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, reason?, until?}; 1.0 switches preemption off"
+            + " for it")
+    public TrafficPolicy.Entry pin(@RestPath String deployment, byte[] body) {
+        String d = deployment(deployment);
+        JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
+        if (!root.isObject()) {
+            throw ApiProblem.badRequest("$", "Expected a JSON object such as {\"keepShare\":1.0,\"reason\":\"...\"}");
+        }
+        for (Iterator<String> names = root.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) {
+                throw ApiProblem.badRequest(name, "Unknown field " + name + "; expected keepShare, reason, until");
+            }
+        }
+        JsonNode share = root.get("keepShare");
+        if (share == null || !share.isNumber() || !(share.doubleValue() >= 0 && share.doubleValue() <= 1)) {
+            throw ApiProblem.badRequest("keepShare", "keepShare is required: the share of requests to keep, 0 to 1");
+        }
+        JsonNode reasonNode = root.get("reason");
+        if (reasonNode != null && !reasonNode.isNull()
+                && (!reasonNode.isTextual() || reasonNode.textValue().length() > MAX_REASON
+                        || reasonNode.textValue().indexOf('\u0000') >= 0)) {
+            throw ApiProblem.badRequest("reason", "reason must be a string of at most " + MAX_REASON
+                    + " characters without NUL");
+        }
+        String reason = reasonNode == null || reasonNode.isNull() || reasonNode.textValue().isBlank()
+                ? "pinned by an operator" : reasonNode.textValue();
+        JsonNode untilNode = root.get("until");
+        Instant until = null;
+        if (untilNode != null && !untilNode.isNull()) {
+            if (!untilNode.isTextual()) {
+                throw ApiProblem.badRequest("until", "until must be an ISO-8601 instant such as 2026-12-02T21:00:00Z");
+            }
+            until = Params.instant("until", untilNode.textValue());
+        }
+        return policy.pin(d, share.doubleValue(), reason, until);
+    }
+
+    @DELETE
+    @Path("/{deployment}")
+    @ResponseStatus(204)
+    @Operation(summary = "Remove an operator's pin; the predictor decides for the deployment again")
+    public void unpin(@RestPath String deployment) {
+        if (!policy.unpin(deployment(deployment))) {
+            throw new ApiProblem(404, "Not found", "No pin for deployment " + deployment);
+        }
+    }
+
+    private static String deployment(String deployment) {
+        if (deployment == null || deployment.isBlank() || deployment.length() > 200) {
+            throw ApiProblem.badRequest("deployment", "deployment must be 1 to 200 characters (LiteLLM's model_info.id)");
+        }
+        return deployment;
+    }
+}

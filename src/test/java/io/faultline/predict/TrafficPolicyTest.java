@@ -1,0 +1,258 @@
+package io.faultline.predict;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * The preemptive traffic policy on the real ingest path and the test clock: a prediction above the act threshold
+ * reduces its deployment to the keep share, the policy is published and recorded, the share comes back in steps once
+ * the indicators are healthy, an operator's pin beats the predictor, and a predictor that stopped ticking never keeps
+ * traffic away.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class TrafficPolicyTest {
+
+    static final String PROBLEM = "application/problem+json";
+    /** JSON numbers come back as floats. */
+    static final Offset<Double> CLOSE = Offset.offset(1e-6);
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    TrafficConfig config;
+
+    @Inject
+    TrafficPolicy policy;
+
+    @Inject
+    PredictionStore store;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    /** Two deployments of one model group: A's token headroom drains by {@code drainA} a minute, B's stays full. */
+    private final class Pair {
+        final String group = "tp-group-" + UUID.randomUUID();
+        final String a = "tp-a-" + UUID.randomUUID();
+        final String b = "tp-b-" + UUID.randomUUID();
+        final Instant t0;
+        long remaining = 90_000;
+        int minute;
+
+        Pair(Instant t0) {
+            this.t0 = t0;
+        }
+
+        /** One replayed minute of 10 calls on each deployment, then a tick at its end. */
+        JsonPath minute(long drainA) {
+            Instant start = t0.plus(Duration.ofMinutes(minute++));
+            List<Payloads> calls = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                remaining = Math.max(1, remaining - drainA / 10);
+                Instant at = start.plusSeconds(i * 6L);
+                calls.add(reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
+                calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5), 100_000));
+            }
+            clock.set(start.plus(Duration.ofMinutes(1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            return evaluate();
+        }
+
+        private Payloads reading(Payloads p, long left) {
+            return p.header("x-ratelimit-limit-tokens", "100000")
+                    .header("x-ratelimit-remaining-tokens", String.valueOf(left))
+                    .header("x-ratelimit-reset-tokens", "3h0m0s");
+        }
+    }
+
+    @Test
+    void a_confident_prediction_reduces_its_deployment_and_the_share_comes_back_in_steps_once_healthy() {
+        Pair pair = new Pair(Instant.parse("2031-07-01T10:00:00Z"));
+        Map<String, Object> reduced = null;
+        for (int m = 0; m < 12 && reduced == null; m++) {
+            pair.minute(5_000);
+            reduced = entry(pair.a);
+        }
+        assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+        assertThat(entry(pair.b)).as("the healthy deployment of the group keeps everything").isNull();
+        assertThat(((Number) reduced.get("keepShare")).doubleValue()).isCloseTo(config.keepShare(), CLOSE);
+        assertThat(reduced).containsEntry("state", "reduced").containsEntry("reason", "prediction")
+                .containsEntry("modelGroup", pair.group).containsEntry("provider", "openai")
+                .containsEntry("predictedType", "rate_limit").containsEntry("soleDeployment", false);
+        assertThat(((Number) reduced.get("confidence")).doubleValue()).isGreaterThan(config.actAbove());
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        assertThat(store.byId(predictionId).orElseThrow().keptShare()).as("the prediction knows what was done")
+                .isEqualTo(config.keepShare());
+        Instant reducedAt = clock.instant();
+
+        // The plugin keeps a fifth of A's requests and the limit window resets: nothing is predicted any more.
+        pair.remaining = 100_000;
+        List<Double> shares = new ArrayList<>();
+        List<Instant> at = new ArrayList<>();
+        for (int m = 0; m < 15; m++) {
+            pair.minute(200);
+            Map<String, Object> e = entry(pair.a);
+            shares.add(e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6);
+            at.add(clock.instant());
+        }
+        assertThat(shares.get(shares.size() - 1)).as("full traffic again").isEqualTo(1.0);
+        assertThat(shares).as("never down again, only up").isSorted();
+        List<Double> steps = shares.stream().distinct().toList();
+        assertThat(steps).as("back in steps of " + config.recoveryStep()).hasSizeGreaterThanOrEqualTo(3);
+        for (int i = 1; i < steps.size(); i++) {
+            assertThat(steps.get(i) - steps.get(i - 1)).isCloseTo(config.recoveryStep(), CLOSE);
+        }
+        Instant firstStep = at.get(shares.indexOf(steps.get(1)));
+        assertThat(Duration.between(reducedAt, firstStep)).as("recovery waits for the healthy period")
+                .isGreaterThanOrEqualTo(config.healthyFor());
+
+        JsonPath actions = given().when().get("/api/v1/traffic-policy/actions?deployment=" + pair.a).then()
+                .statusCode(200).extract().jsonPath();
+        List<String> kinds = new ArrayList<>(actions.getList("items.action", String.class));
+        java.util.Collections.reverse(kinds);
+        assertThat(kinds.get(0)).isEqualTo("reduce");
+        assertThat(kinds.get(kinds.size() - 1)).isEqualTo("restore");
+        assertThat(kinds.subList(1, kinds.size() - 1)).containsOnly("step_up").hasSize(steps.size() - 2);
+        assertThat(actions.getString("items[-1].predictionId")).isEqualTo(predictionId.toString());
+        assertThat(actions.getString("items[-1].actor")).isEqualTo("predictor");
+    }
+
+    @Test
+    void an_operator_pin_beats_the_predictor_until_it_is_removed() {
+        Pair pair = new Pair(Instant.parse("2031-07-02T10:00:00Z"));
+        clock.set(pair.t0);
+        given().contentType("application/json").body("{\"keepShare\":1.0}").when()
+                .put("/api/v1/traffic-policy/" + pair.a).then().statusCode(401);
+        pin(pair.a, "{\"keepShare\":1.0,\"reason\":\"control group\"}").statusCode(200)
+                .body("state", equalTo("pinned")).body("keepShare", equalTo(1.0f))
+                .body("reason", equalTo("control group"));
+        for (int m = 0; m < 10; m++) {
+            pair.minute(5_000);
+        }
+        assertThat(store.active(pair.a)).as("the drain is predicted").isNotEmpty();
+        assertThat(store.active(pair.a).get(0).confidence()).isGreaterThan(config.actAbove());
+        assertThat(entry(pair.a)).as("but the pin holds").containsEntry("state", "pinned")
+                .containsEntry("keepShare", 1.0f);
+        assertThat(actionsOf(pair.a)).containsExactly("pin");
+
+        authorized().when().delete("/api/v1/traffic-policy/" + pair.a).then().statusCode(204);
+        authorized().when().delete("/api/v1/traffic-policy/" + pair.a).then().statusCode(404).contentType(PROBLEM);
+        pair.minute(5_000);
+        assertThat(entry(pair.a)).as("the predictor decides again").containsEntry("state", "reduced");
+        assertThat(actionsOf(pair.a)).containsExactly("reduce", "unpin", "pin");
+    }
+
+    @Test
+    void a_predictor_that_stopped_ticking_keeps_no_traffic_away_but_a_pin_stays_until_it_ends() {
+        Pair pair = new Pair(Instant.parse("2031-07-03T10:00:00Z"));
+        for (int m = 0; m < 12 && entry(pair.a) == null; m++) {
+            pair.minute(5_000);
+        }
+        assertThat(entry(pair.a)).as("reduced").isNotNull();
+        Instant until = clock.instant().plus(config.staleAfter()).plus(Duration.ofMinutes(5));
+        pin(pair.b, "{\"keepShare\":0.5,\"until\":\"" + until + "\"}").statusCode(200);
+
+        clock.set(clock.instant().plus(config.staleAfter()).plusSeconds(1));
+        assertThat(entry(pair.a)).as("no tick renewed it within stale-after").isNull();
+        assertThat(entry(pair.b)).as("the operator's pin does not go stale").containsEntry("keepShare", 0.5f);
+        clock.set(until.plusSeconds(1));
+        assertThat(entry(pair.b)).as("the pin ended").isNull();
+    }
+
+    @Test
+    void the_keep_share_gauge_follows_the_policy() {
+        Pair pair = new Pair(Instant.parse("2031-07-04T10:00:00Z"));
+        clock.set(pair.t0);
+        pin(pair.a, "{\"keepShare\":0.3}").statusCode(200);
+        policy.refreshGauges();
+        assertThat(Metrics.value(Metrics.scrape(), "faultline_traffic_keep_share", "deployment", pair.a))
+                .isEqualTo(0.3);
+        authorized().when().delete("/api/v1/traffic-policy/" + pair.a).then().statusCode(204);
+        policy.refreshGauges();
+        assertThat(Metrics.value(Metrics.scrape(), "faultline_traffic_keep_share", "deployment", pair.a))
+                .as("restored").isEqualTo(1.0);
+    }
+
+    @Test
+    void bad_pins_are_problems_naming_the_field() {
+        clock.set(Instant.parse("2031-07-05T10:00:00Z"));
+        for (String[] bad : List.of(new String[] { "{}", "keepShare" }, new String[] { "{\"keepShare\":1.5}",
+                "keepShare" }, new String[] { "{\"keepShare\":\"half\"}", "keepShare" },
+                new String[] { "{\"keepShare\":0.5,\"share\":1}", "share" },
+                new String[] { "{\"keepShare\":0.5,\"until\":\"2031-07-05T09:00:00Z\"}", "until" },
+                new String[] { "{\"keepShare\":0.5,\"until\":\"tomorrow\"}", "until" },
+                new String[] { "{\"keepShare\":0.5,\"reason\":\"a\\u0000b\"}", "reason" },
+                new String[] { "[0.5]", "$" })) {
+            pin("tp-bad", bad[0]).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(bad[1]));
+        }
+        pin("tp-bad", "{\"keepShare\":").statusCode(400).contentType(PROBLEM);
+        pin("x".repeat(201), "{\"keepShare\":0.5}").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("deployment"));
+        given().when().get("/api/v1/traffic-policy/actions?since=later").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("since"));
+        given().when().get("/api/v1/traffic-policy/actions?cursor=%21").then().statusCode(400).contentType(PROBLEM);
+        assertThat(actionsOf("tp-bad")).isEmpty();
+    }
+
+    @Test
+    void the_policy_names_its_refresh_and_staleness_for_the_plugin() {
+        given().when().get("/api/v1/traffic-policy").then().statusCode(200)
+                .body("preemption", equalTo(true))
+                .body("refreshSeconds", equalTo((int) config.refresh().toSeconds()))
+                .body("staleAfterSeconds", equalTo((int) config.staleAfter().toSeconds()));
+    }
+
+    private static Map<String, Object> entry(String deployment) {
+        List<Map<String, Object>> all = given().when().get("/api/v1/traffic-policy").then().statusCode(200).extract()
+                .jsonPath().getList("deployments");
+        return all.stream().filter(e -> deployment.equals(e.get("deployment"))).findFirst().orElse(null);
+    }
+
+    private static List<String> actionsOf(String deployment) {
+        return given().when().get("/api/v1/traffic-policy/actions?deployment=" + deployment).then().statusCode(200)
+                .extract().jsonPath().getList("items.action", String.class);
+    }
+
+    private static io.restassured.specification.RequestSpecification authorized() {
+        return given().header("Authorization", "Bearer " + Api.KEY);
+    }
+
+    private static ValidatableResponse pin(String deployment, String body) {
+        return authorized().contentType("application/json").body(body).when()
+                .put("/api/v1/traffic-policy/" + deployment).then().log().ifValidationFails();
+    }
+
+    private static JsonPath evaluate() {
+        return authorized().when().post("/api/v1/predictions/evaluate").then().log().ifValidationFails()
+                .statusCode(200).body("ran", equalTo(true)).extract().jsonPath();
+    }
+}
