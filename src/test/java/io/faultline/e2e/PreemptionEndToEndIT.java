@@ -95,7 +95,6 @@ class PreemptionEndToEndIT {
                 Map.entry("FAULTLINE_PREDICT_MIN_LEAD", "10s"),
                 Map.entry("FAULTLINE_PREDICT_QUIET_PERIOD", "50s"),
                 Map.entry("FAULTLINE_PREDICT_MIN_POINTS", "5"),
-                Map.entry("FAULTLINE_TRAFFIC_PREEMPTION", "true"),
                 Map.entry("FAULTLINE_TRAFFIC_HEALTHY_FOR", "10s"),
                 Map.entry("FAULTLINE_TRAFFIC_STEP_EVERY", "5s"),
                 Map.entry("FAULTLINE_TRAFFIC_REFRESH", "1s"),
