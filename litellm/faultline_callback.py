@@ -906,6 +906,9 @@ class FaultlineLogger(CustomLogger):
     def apply_traffic_policy(self, deployments: Any) -> Any:
         """`deployments` thinned by the policy in force (see async_filter_deployments); the input on any doubt."""
         try:
+            poller = self._policy_poller
+            if poller is None or not poller.is_alive():
+                self._ensure_policy_poller()
             if not isinstance(deployments, list) or len(deployments) < 2:
                 return deployments
             policy = self.current_policy()
@@ -915,6 +918,22 @@ class FaultlineLogger(CustomLogger):
         except Exception as e:
             self._policy_problem("hook", f"the traffic policy hook failed: {e!r}")
             return deployments
+
+    def _ensure_policy_poller(self) -> None:
+        """Starts the poller thread (once per process; again in a forked worker). Never waits: no I/O, no held lock."""
+        if not self.config.policy_poll or self._stop.is_set():
+            return
+        if not self._policy_poller_lock.acquire(blocking=False):
+            return  # another thread is starting it right now
+        try:
+            poller = self._policy_poller
+            if poller is None or not poller.is_alive():
+                self._policy_poller = threading.Thread(
+                    target=self._run, args=(self._policy_step,), name="faultline-policy", daemon=True
+                )
+                self._policy_poller.start()
+        finally:
+            self._policy_poller_lock.release()
 
     def current_policy(self) -> TrafficPolicy:
         """The last good policy while it is fresh; NO_REDUCTION before the first one and once it is stale."""
@@ -1105,12 +1124,10 @@ class FaultlineLogger(CustomLogger):
         )
         self._sender.start()
         self._spooler.start()
-        self._policy_poller = None
-        if self.config.policy_poll:
-            self._policy_poller = threading.Thread(
-                target=self._run, args=(self._policy_step,), name="faultline-policy", daemon=True
-            )
-            self._policy_poller.start()
+        # Started by the first routing call (_ensure_policy_poller): a process whose router never asks, such as an
+        # SDK user without a Router or a script that imports the module, never polls.
+        self._policy_poller: threading.Thread | None = None
+        self._policy_poller_lock = threading.Lock()
 
     def _enqueue(self, event: Any, size: int) -> None:
         cfg = self.config

@@ -174,12 +174,19 @@ def test_one_poll_serves_every_request_and_sends_the_api_key(policy_server, make
     assert plugin.policy_stats()["shares"] == {"dep-a": 0.2}
 
 
-def test_the_background_poller_fetches_the_policy_again_at_the_refresh_interval(policy_server, make_plugin):
+def test_the_background_poller_starts_with_the_first_routing_call_and_polls_at_the_refresh_interval(
+    policy_server, make_plugin
+):
     policy_server.body = policy_body(("dep-a", 0.5))
     plugin = make_plugin(policy_server.url, policy_refresh_s=0.05)
+    plugin.log_success_event({"standard_logging_object": {"id": "c1", "status": "success"}}, None, None, None)
+    assert plugin._policy_poller is None  # shipping calls alone starts no poller: nothing routes here
+
+    route(plugin, [A, B], 1)
 
     wait_until(lambda: policy_server.gets >= 3, what="three polls by the background thread")
     assert plugin.current_policy().shares == {"dep-a": 500_000}
+    assert plugin._policy_poller.name == "faultline-policy"
 
 
 def test_before_the_first_poll_nothing_is_reduced(policy_server, make_policy_plugin):
