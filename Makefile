@@ -35,15 +35,18 @@ eval:
 	@cat eval/RESULTS.md
 
 ## bench: ingest throughput and latency against a plain JDBC batch insert in the same process, and the worst-case
-## table: each detector and the mapper on hostile 16/32/64 KiB inputs next to a normal 2 KB call; and correlateFailures()
+## table: each detector and the mapper on hostile 16/32/64 KiB inputs next to a normal 2 KB call, and the PII rule
+## against the scans it makes; and correlateFailures()
 ## per episode on 30 days of seeded history (100k episodes, 1M calls) with its query plans, ingest with it on vs off;
-## and one prediction tick over 1,000 deployments with an hour of history each.
+## one prediction tick over 1,000 deployments with an hour of history each; the impact of an episode of
+## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
+## model groups x 30 days of minutes, and one group's budget.
 bench:
-	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,CorrelationBench*,PredictionTickBench' \
+	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
-		target/bench-resend-lookup.md target/bench-hostile.md target/bench-correlation.md \
-		target/bench-correlation-ingest.md target/bench-predict.md
+		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
+		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
 
 ## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real
 ## PostgreSQL. FUZZ_SEED (default: today's date, UTC) and FUZZ_REQUESTS (default 10000) reproduce a run;

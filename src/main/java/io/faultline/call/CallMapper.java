@@ -142,7 +142,19 @@ public class CallMapper {
                 thinkingCost(object(payload, "cost_breakdown"), usageCount(usage, "completion_tokens_details",
                         "reasoning_tokens"), count(payload, "completion_tokens")),
                 contentConfig.enabled() ? content.extract(payload) : CallContent.NONE,
-                success ? null : budgetEntity(error));
+                success ? null : budgetEntity(error),
+                price(payload, "input_cost_per_token"),
+                price(payload, "output_cost_per_token"));
+    }
+
+    /** A price per token from LiteLLM's model map ({@code model_map_information.model_map_value}); null if absent. */
+    static Double price(JsonNode payload, String field) {
+        JsonNode value = payload.path("model_map_information").path("model_map_value").get(field);
+        if (value == null || !value.isNumber()) {
+            return null;
+        }
+        double v = value.doubleValue();
+        return Double.isFinite(v) && v >= 0 && v < 1 ? v : null;
     }
 
     /**

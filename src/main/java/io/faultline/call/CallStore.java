@@ -28,8 +28,9 @@ public class CallStore {
             "model_group", "deployment", "api_base", "call_type", "stream", "success", "http_status", "error_class",
             "error_code", "error_message", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens",
             "reasoning_tokens", "cached_tokens", "cost_usd", "cache_hit", "finish_reason", "response_chars",
-            "user_ref", "team_id", "api_key_hash", "rate_limit_headers", "requester_metadata", "received_at" };
-    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 32 columns stays well below.
+            "user_ref", "team_id", "api_key_hash", "rate_limit_headers", "requester_metadata", "received_at", "input_cost_per_token",
+            "output_cost_per_token" };
+    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 34 columns stays well below.
     static final int CHUNK = 500;
 
     private static final String ROW = "(" + String.join(",", placeholders()) + ")";
@@ -130,6 +131,8 @@ public class CallStore {
         st.setString(p++, toJson(c.rateLimitHeaders()));
         st.setString(p++, toJson(c.requesterMetadata()));
         st.setTimestamp(p++, received);
+        setNullable(st, p++, c.inputCostPerToken(), Types.DOUBLE);
+        setNullable(st, p++, c.outputCostPerToken(), Types.DOUBLE);
         return p;
     }
 

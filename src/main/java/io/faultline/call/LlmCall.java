@@ -10,6 +10,8 @@ import java.util.Map;
  * not kept: only its shape ({@link #responseChars()}), so that nothing personal is stored by default. The
  * {@link #content()} the content detectors read lives in memory only and is never written, like
  * {@link #budgetEntity()}, the LiteLLM budget that refused the call, which only the classifier reads.
+ * {@link #inputCostPerToken()} and {@link #outputCostPerToken()} are the prices LiteLLM's model map gave the call
+ * ({@code model_map_information.model_map_value}); null when it knew none. Impact prices fallbacks with them.
  */
 public record LlmCall(
         String callId,
@@ -46,7 +48,9 @@ public record LlmCall(
         Map<String, Object> requesterMetadata,
         double thinkingCostUsd,
         CallContent content,
-        String budgetEntity) {
+        String budgetEntity,
+        Double inputCostPerToken,
+        Double outputCostPerToken) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

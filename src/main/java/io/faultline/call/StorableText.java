@@ -62,7 +62,7 @@ final class StorableText {
                 c.latencyMs(), c.ttftMs(), c.promptTokens(), c.completionTokens(), c.reasoningTokens(),
                 c.cachedTokens(), c.costUsd(), c.cacheHit(), finishReason, c.responseChars(), c.responseParsed(),
                 userRef, teamId, apiKeyHash, headers, metadata, c.thinkingCostUsd(), c.content(),
-                c.budgetEntity());
+                c.budgetEntity(), c.inputCostPerToken(), c.outputCostPerToken());
     }
 
     /**

@@ -49,11 +49,26 @@ public class PiiRules extends ContentRule {
         if (findings.isEmpty()) {
             return List.of();
         }
-        // The request is read only when the answer holds PII, so a clean answer costs one scan.
+        // The request is read only when the answer holds PII, so a clean answer costs one scan. A finding written
+        // as-is in the request is an echo whatever a scan of the request says, so the request is scanned only when
+        // some finding is not: an answer repeating the caller's data costs one scan, not two.
         String request = content.requestText();
+        // Likewise the request's phone numbers are validated only when a phone number of the answer needs them.
+        boolean[] literal = new boolean[findings.size()];
+        boolean scanRequest = false;
+        boolean phones = false;
+        for (int i = 0; i < findings.size(); i++) {
+            Finding finding = findings.get(i);
+            literal[i] = request.contains(answer.substring(finding.start(), finding.end()));
+            scanRequest |= !literal[i];
+            phones |= !literal[i] && finding.kind() == Kind.PHONE;
+        }
         Set<String> sent = new HashSet<>();
-        for (Finding finding : scanner.scan(request)) {
-            sent.add(finding.kind() + ":" + finding.normalized());
+        if (scanRequest) {
+            List<Finding> inRequest = phones ? null : scanner.scanWithoutPhones(request);
+            for (Finding finding : inRequest == null ? scanner.scan(request) : inRequest) {
+                sent.add(finding.kind() + ":" + finding.normalized());
+            }
         }
 
         Map<Kind, Integer> perKind = new EnumMap<>(Kind.class);
@@ -61,10 +76,10 @@ public class PiiRules extends ContentRule {
         int produced = 0;
         int echoed = 0;
         Severity severity = null;
-        for (Finding finding : findings) {
+        for (int i = 0; i < findings.size(); i++) {
+            Finding finding = findings.get(i);
             // Beyond the scanned bound, the value written as-is still counts as sent.
-            boolean echo = sent.contains(finding.kind() + ":" + finding.normalized())
-                    || request.contains(answer.substring(finding.start(), finding.end()));
+            boolean echo = literal[i] || sent.contains(finding.kind() + ":" + finding.normalized());
             Severity own = echo ? pii.echoedSeverity()
                     : finding.kind() == Kind.SECRET ? pii.producedSecretSeverity() : pii.producedSeverity();
             severity = severity == null ? own : severity.max(own);

@@ -53,12 +53,12 @@ public final class PiiScanner {
     private static final String DOMAIN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
     private static final String SEPARATORS = " .-/()";
     // 12-19 digits, unbroken or in the 4-4-4-4(-3) and 4-6-5 groupings cards are printed in.
-    private static final Pattern CARD = Pattern.compile(
+    static final Pattern CARD = Pattern.compile(
             "(?<![\\w.,+-])(?:\\d{12,19}|\\d{4}([ -])\\d{4}\\1\\d{4}\\1\\d{1,7}|\\d{4}([ -])\\d{6}\\2\\d{4,5})(?![\\w-]|[.,]\\d)");
     private static final Pattern IBAN = Pattern.compile(
             "(?i)(?<![\\w-])[A-Z]{2}\\d{2}(?:[A-Z0-9]{10,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)(?![\\w-])");
-    private static final Pattern SSN = Pattern.compile("(?<![\\w.-])(\\d{3})([- ])(\\d{2})\\2(\\d{4})(?![\\w-]|[.,]\\d)");
-    private static final Pattern IPV4 = Pattern.compile("(?<![\\w.-])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w-]|\\.\\d)");
+    static final Pattern SSN = Pattern.compile("(?<![\\w.-])(\\d{3})([- ])(\\d{2})\\2(\\d{4})(?![\\w-]|[.,]\\d)");
+    static final Pattern IPV4 = Pattern.compile("(?<![\\w.-])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w-]|\\.\\d)");
     private static final Pattern IPV6 = Pattern.compile(
             "(?i)(?<![\\w:.])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\\w+)?(?![\\w:])");
     // "v1.2.3.4", "version 10.0.0.1": dotted quads that are versions, not hosts.
@@ -162,6 +162,10 @@ public final class PiiScanner {
         final Map<String, Optional<Finding>> searched = new HashMap<>();
         /** One matcher per pattern over the scanned text, moved from cluster to cluster: a text has hundreds. */
         final Map<Pattern, Matcher> matchers = new HashMap<>();
+        /** Whether phone numbers are looked for ({@link #scanWithoutPhones} says no). */
+        boolean phones = true;
+        /** The start positions of the current cluster ({@link Starts}), grown to the longest cluster. */
+        int[] starts = new int[64];
 
         Budget(int candidates, int findings, int phoneCandidates, int phoneSearches) {
             this.candidates = candidates;
@@ -209,9 +213,32 @@ public final class PiiScanner {
         if (text == null || text.isEmpty() || kinds.isEmpty()) {
             return new Scan(List.of(), false);
         }
+        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
+        return new Scan(resolveOverlaps(candidates(text, budget)), budget.exhausted);
+    }
+
+    /**
+     * The findings of every kind but {@link Kind#PHONE} that {@link #scan} reports for the text, found without
+     * validating a single phone number (libphonenumber is most of the cost of a scan of digit-heavy text); or
+     * {@code null} when the phone numbers of a full scan could have changed them, which takes a text whose findings
+     * come within {@link PiiConfig#phoneMaxCandidates()} of {@link PiiConfig#maxFindings()}: then ask {@link #scan}.
+     * Below that a phone number draws on no budget the other kinds use, and it ranks last among overlapping
+     * findings, so the other findings are exactly those of the full scan.
+     */
+    public List<Finding> scanWithoutPhones(String text) {
+        if (text == null || text.isEmpty() || kinds.isEmpty()) {
+            return List.of();
+        }
+        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
+        budget.phones = false;
+        List<Finding> candidates = candidates(text, budget);
+        return budget.findings > maxPhoneCandidates ? resolveOverlaps(candidates) : null;
+    }
+
+    /** The validated findings of the scanned part of the text, overlaps not yet resolved. */
+    private List<Finding> candidates(String text, Budget budget) {
         String scanned = text.length() > maxChars ? text.substring(0, maxChars) : text;
         List<Finding> candidates = new ArrayList<>();
-        Budget budget = new Budget(maxCandidates, maxFindings, maxPhoneCandidates, maxPhoneSearches);
         if (kinds.contains(Kind.SECRET)) {
             secrets(scanned, candidates, budget);
         }
@@ -222,7 +249,7 @@ public final class PiiScanner {
             ipv6(scanned, candidates, budget);
         }
         numbers(scanned, candidates, budget);
-        return new Scan(resolveOverlaps(candidates), budget.exhausted);
+        return candidates;
     }
 
     /**
@@ -271,20 +298,80 @@ public final class PiiScanner {
                 && Character.isLetter(text.charAt(start - 1))) {
             ibans(region(IBAN, text, start - 2, Math.min(text.length(), start + 48), budget), out, budget);
         }
+        Starts starts = null;
         if (kinds.contains(Kind.US_SSN) && digits >= 9) {
-            ssns(starts(SSN, text, from, end, budget), out, budget);
+            starts = Starts.of(text, from, end, budget);
+            ssns(matches(SSN, PiiScanner::maySsn, text, starts, end, budget), out, budget);
         }
         if (kinds.contains(Kind.CARD) && digits >= 12) {
-            cards(starts(CARD, text, from, end, budget), out, budget);
+            starts = starts == null ? Starts.of(text, from, end, budget) : starts;
+            cards(matches(CARD, PiiScanner::mayCard, text, starts, end, budget), out, budget);
         }
         if (kinds.contains(Kind.IP) && dots && digits >= 4) {
-            ipv4(text, starts(IPV4, text, from, end, budget), out, budget);
+            starts = starts == null ? Starts.of(text, from, end, budget) : starts;
+            ipv4(text, matches(IPV4, PiiScanner::mayIpv4, text, starts, end, budget), out, budget);
         }
         // Once the phone candidates of the text are spent (the count went below zero, the scan is marked exhausted),
         // no later cluster can yield a phone: skip its pattern.
-        if (kinds.contains(Kind.PHONE) && digits >= 7 && budget.phoneCandidates >= 0) {
-            phones(text, starts(PHONE, text, from, end, budget), out, budget);
+        if (kinds.contains(Kind.PHONE) && budget.phones && digits >= 7 && budget.phoneCandidates >= 0) {
+            starts = starts == null ? Starts.of(text, from, end, budget) : starts;
+            phones(text, matches(PHONE, (t, p, to) -> true, text, starts, end, budget), out, budget);
         }
+    }
+
+    /**
+     * A test of the characters at a position that every match of a pattern starting there passes: cheap, exact as
+     * a filter (it never turns away a position where the pattern matches), and it spares the regex engine the
+     * positions of a long cluster where the pattern cannot begin.
+     */
+    @FunctionalInterface
+    private interface MayStart {
+        boolean at(String text, int p, int to);
+    }
+
+    /** {@code \d{3}([- ])\d{2}\1\d{4}}: 11 characters, the separators at 3 and 6. */
+    static boolean maySsn(String text, int p, int to) {
+        if (p + 11 > to) {
+            return false;
+        }
+        char separator = text.charAt(p + 3);
+        return (separator == '-' || separator == ' ') && text.charAt(p + 6) == separator
+                && digits(text, p, 3) && digits(text, p + 4, 2) && digits(text, p + 7, 4);
+    }
+
+    /** Every card alternative is 12 characters or more and begins with four digits and then a digit, space or dash. */
+    static boolean mayCard(String text, int p, int to) {
+        if (p + 12 > to || !digits(text, p, 4)) {
+            return false;
+        }
+        char next = text.charAt(p + 4);
+        return isDigit(next) || next == ' ' || next == '-';
+    }
+
+    /** {@code (?:\d{1,3}\.){3}\d{1,3}}: at least 7 characters, a dot after the first one to three digits. */
+    static boolean mayIpv4(String text, int p, int to) {
+        if (p + 7 > to || !isDigit(text.charAt(p))) {
+            return false;
+        }
+        for (int i = p + 1; i <= p + 3; i++) {
+            char c = text.charAt(i);
+            if (c == '.') {
+                return true;
+            }
+            if (!isDigit(c)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static boolean digits(String text, int from, int count) {
+        for (int i = from; i < from + count; i++) {
+            if (!isDigit(text.charAt(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A matcher confined to a cluster that still sees the characters around it for its look-arounds. */
@@ -294,33 +381,35 @@ public final class PiiScanner {
                 .region(from, to);
     }
 
-    private static ClusterMatches starts(Pattern pattern, String text, int from, int to, Budget budget) {
-        return new ClusterMatches(region(pattern, text, from, to, budget), text, from, to);
+    private static ClusterMatches matches(Pattern pattern, MayStart may, String text, Starts starts, int to,
+            Budget budget) {
+        return new ClusterMatches(region(pattern, text, starts.from, to, budget), may, text, starts, to);
     }
 
     /**
-     * The matches of a card, SSN, IPv4 or phone pattern within one cluster, tried only at the positions where one of
-     * them can begin: a digit, {@code +} or {@code (} that follows no word character, {@code .} or {@code -} (every
-     * one of those patterns starts with such a look-behind). {@code find} would try every position of the cluster;
-     * in a long table of digits most follow a digit, so this tries a few per number instead of one per character.
-     * Matches are the ones {@code find} returns: the next one is looked for from the end of the last.
+     * The positions of a cluster where a card, SSN, IPv4 or phone number can begin: a digit, {@code +} or {@code (}
+     * that follows no word character, {@code .} or {@code -} (every one of those patterns starts with such a
+     * look-behind). Found in one pass and shared by the four patterns; the array is the scan's, reused from cluster
+     * to cluster.
      */
-    private static final class ClusterMatches {
-        private final Matcher m;
-        private final String text;
-        private final int to;
-        private int at;
+    private static final class Starts {
+        final int from;
+        final int[] at;
+        final int count;
 
-        ClusterMatches(Matcher m, String text, int from, int to) {
-            this.m = m;
-            this.text = text;
-            this.at = from;
-            this.to = to;
+        private Starts(int from, int[] at, int count) {
+            this.from = from;
+            this.at = at;
+            this.count = count;
         }
 
-        boolean find() {
-            while (at < to) {
-                int p = at++;
+        static Starts of(String text, int from, int to, Budget budget) {
+            if (budget.starts.length < to - from) {
+                budget.starts = new int[Math.max(to - from, 2 * budget.starts.length)];
+            }
+            int[] at = budget.starts;
+            int count = 0;
+            for (int p = from; p < to; p++) {
                 char c = text.charAt(p);
                 if (!isDigit(c) && c != '+' && c != '(') {
                     continue;
@@ -330,6 +419,43 @@ public final class PiiScanner {
                     if (wordChar(before) || before == '.' || before == '-') {
                         continue;
                     }
+                }
+                at[count++] = p;
+            }
+            return new Starts(from, at, count);
+        }
+    }
+
+    /**
+     * The matches of a card, SSN, IPv4 or phone pattern within one cluster, tried only at the {@link Starts} of the
+     * cluster that pass the pattern's {@link MayStart} test. {@code find} would try every position of the cluster;
+     * in a long table of digits most follow a digit, so this tries a few per number instead of one per character,
+     * and the character test turns away most of those before the regex engine is asked. Matches are the ones
+     * {@code find} returns: the next one is looked for from the end of the last.
+     */
+    private static final class ClusterMatches {
+        private final Matcher m;
+        private final MayStart may;
+        private final String text;
+        private final Starts starts;
+        private final int to;
+        private int next;
+        private int at;
+
+        ClusterMatches(Matcher m, MayStart may, String text, Starts starts, int to) {
+            this.m = m;
+            this.may = may;
+            this.text = text;
+            this.starts = starts;
+            this.to = to;
+            this.at = starts.from;
+        }
+
+        boolean find() {
+            while (next < starts.count) {
+                int p = starts.at[next++];
+                if (p < at || !may.at(text, p, to)) {
+                    continue;
                 }
                 m.region(p, to);
                 if (m.lookingAt()) {

@@ -10,16 +10,42 @@ import java.util.Set;
 @ConfigMapping(prefix = "faultline.correlate")
 public interface CorrelateConfig {
 
-    /** Correlate after every fold. Off, the engine still answers the API and can be called directly. */
+    /**
+     * Correlate the episodes every fold changes. Off, folds record nothing for the drain and the drain does nothing;
+     * the engine still answers the API and can be called directly.
+     */
     @WithDefault("true")
     boolean enabled();
 
     /**
-     * Longest wait for the correlation lock (and any row lock) in one step. A step that waits longer fails and is
-     * counted in {@code faultline_correlate_failures_total}; the episode is correlated when it next changes.
+     * Longest wait for the correlation lock (and any row lock) in one direct step or close run. The drain does not
+     * wait: when another replica holds the lock it is draining, and this replica's run skips.
      */
     @WithDefault("5s")
     Duration lockTimeout();
+
+    /**
+     * How often the drain correlates the episodes that folds recorded as changed ({@code correlation_queue}). It is
+     * the delay between an ingest and its correlation, not a cost of the ingest.
+     */
+    @WithDefault("1s")
+    String drainEvery();
+
+    /** Episodes per drain transaction: the lock, the cluster summaries and the commit are shared by a batch. */
+    @WithDefault("100")
+    int drainBatch();
+
+    /** A drain run takes batches until the queue has no due episode or this many batches ran. */
+    @WithDefault("20")
+    int drainBatchesPerRun();
+
+    /**
+     * Failed correlation steps of one episode before the drain stops retrying it (each retry waits twice as long as
+     * the last, from one second). Its row stays, counted in {@code faultline_correlation_backlog_failed}, until the
+     * episode next changes, which gives it a fresh set of attempts.
+     */
+    @WithDefault("5")
+    int maxAttempts();
 
     /** Episodes whose onsets lie within this gap of each other are temporal candidates. */
     @WithDefault("5m")

@@ -11,6 +11,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code failure_correlation_clusters_active{cluster_type}} and {@code failure_correlation_strength{cluster_type}}
- * (the strongest active cluster's strength, 0 when there is none), read from the database after every correlation
- * step and every few seconds, so that every replica reports the same shared graph.
+ * (the strongest active cluster's strength, 0 when there is none), and the drain's backlog
+ * ({@code faultline_correlation_backlog}, {@code _backlog_failed}, {@code _backlog_oldest_seconds}), read from the
+ * database after every correlation step and every few seconds, so that every replica reports the same shared state.
  */
 @Singleton
 public class CorrelationMetrics {
@@ -27,11 +31,28 @@ public class CorrelationMetrics {
     static final List<String> TYPES = List.of("upstream", "cascade", "mixed");
 
     private final AgroalDataSource dataSource;
+    private final Clock clock;
+    private final CorrelateConfig config;
     private final Map<String, AtomicLong> active = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> strength = new ConcurrentHashMap<>();
+    private final AtomicLong backlog = new AtomicLong();
+    private final AtomicLong backlogFailed = new AtomicLong();
+    private final AtomicLong oldestMillis = new AtomicLong();
 
-    public CorrelationMetrics(AgroalDataSource dataSource, MeterRegistry registry) {
+    public CorrelationMetrics(AgroalDataSource dataSource, MeterRegistry registry, Clock clock,
+            CorrelateConfig config) {
         this.dataSource = dataSource;
+        this.clock = clock;
+        this.config = config;
+        Gauge.builder("faultline.correlation.backlog", backlog, AtomicLong::get)
+                .description("Episodes changed by folds and not correlated yet (the drain's queue, all replicas)")
+                .strongReference(true).register(registry);
+        Gauge.builder("faultline.correlation.backlog.failed", backlogFailed, AtomicLong::get)
+                .description("Queued episodes whose correlation failed max-attempts times; retried on their next"
+                        + " change").strongReference(true).register(registry);
+        Gauge.builder("faultline.correlation.backlog.oldest", oldestMillis, v -> v.get() / 1000.0)
+                .description("Age of the oldest change not correlated yet; 0 when the queue is empty")
+                .baseUnit("seconds").strongReference(true).register(registry);
         for (String type : TYPES) {
             AtomicLong count = new AtomicLong(Double.doubleToLongBits(0));
             AtomicLong strongest = new AtomicLong(Double.doubleToLongBits(0));
@@ -59,6 +80,20 @@ public class CorrelationMetrics {
         } catch (SQLException | RuntimeException e) {
             Log.warnf(e, "Could not read the correlation gauges; they keep their last values");
             return;
+        }
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select count(*),"
+                + " count(*) filter (where attempts >= ?), min(pending_since) from correlation_queue")) {
+            st.setInt(1, config.maxAttempts());
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                backlog.set(rs.getLong(1));
+                backlogFailed.set(rs.getLong(2));
+                Timestamp oldest = rs.getTimestamp(3);
+                oldestMillis.set(oldest == null ? 0
+                        : Math.max(0, Duration.between(oldest.toInstant(), clock.instant()).toMillis()));
+            }
+        } catch (SQLException | RuntimeException e) {
+            Log.warnf(e, "Could not read the correlation backlog; its gauges keep their last values");
         }
         for (String type : TYPES) {
             double[] values = read.getOrDefault(type, new double[] {0, 0});

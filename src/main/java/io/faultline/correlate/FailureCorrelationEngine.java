@@ -35,7 +35,9 @@ import java.util.TreeSet;
 import java.util.UUID;
 
 /**
- * Links failure episodes into incidents after every fold: temporal edges between episodes on different providers
+ * Links failure episodes into incidents off the ingest path: every fold queues the episodes it changed
+ * ({@link #recordInFold}, in the fold's transaction) and a drain job correlates them in batches, one replica at a
+ * time ({@link #drainTick}). Temporal edges between episodes on different providers
  * that start within one window (a shared upstream), and causal edges along LiteLLM traces (a failing deployment's
  * requests falling back to another one, and the quality failures that fallback caused). Each step reads index-backed
  * windows only. Clusters are kept incrementally (union of linked episodes) and closed by a job after a quiet period.
@@ -44,10 +46,11 @@ import java.util.UUID;
 public class FailureCorrelationEngine implements EpisodeObserver {
 
     /**
-     * Every correlation and close step holds this transaction-level advisory lock, so that two replicas folding two
-     * episodes of one incident at once never open two clusters for it. One key rather than one per time bucket: a
-     * causal edge can join episodes whose onsets are further apart than any bucket, and merges touch arbitrary
-     * clusters; a step is a handful of index lookups, so the serialisation costs little.
+     * Every correlation, drain and close step holds this transaction-level advisory lock, so that two replicas
+     * correlating two episodes of one incident at once never open two clusters for it, and one replica drains. One
+     * key rather than one per time bucket: a causal edge can join episodes whose onsets are further apart than any
+     * bucket, and merges touch arbitrary clusters; a step is a handful of index lookups, so the serialisation costs
+     * little.
      */
     static final long LOCK_KEY = 0x466C_436F_7272_0001L;
 
@@ -73,6 +76,18 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
             + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
             + " limit " + ATTEMPTS_PER_TRACE + ") n order by n.call_id, n.started_at";
+
+    /**
+     * {@link #TRACE_WALK_FORWARD} with the episodes of each call found (parameter 4: the walking episode, left out),
+     * numbered in the walk's order: call columns 1-7, the walk's row number 8, the episode's columns from 9 (null
+     * when the call belongs to no other episode).
+     */
+    static final String TRACE_WALK_FORWARD_WITH_EPISODES = "with walk (call_id, trace_id, provider, model, deployment,"
+            + " success, lag_ms) as (" + TRACE_WALK_FORWARD + "), numbered as (select walk.*, row_number() over ()"
+            + " as rn from walk) select w.call_id, w.trace_id, w.provider, w.model, w.deployment, w.success, w.lag_ms,"
+            + " w.rn, x.* from numbered w left join lateral (select " + prefixed("e") + " from failure_event_calls f"
+            + " join failure_events e on e.failure_id = f.failure_id where f.call_id = w.call_id"
+            + " and e.failure_id <> ?) x on true order by w.rn";
 
     /**
      * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
@@ -110,7 +125,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         this.json = json;
         this.metrics = metrics;
         this.failures = Counter.builder("faultline.correlate.failures")
-                .description("Correlation steps that failed; the episodes are correlated again on their next change")
+                .description("Correlation steps that failed; the drain retries their episodes after a back-off")
                 .register(registry);
     }
 
@@ -119,23 +134,33 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             Instant firstSeen, Instant lastSeen) {
     }
 
+    /**
+     * The fold's part, in its transaction: one queue row per changed episode (a new change bumps the row's sequence
+     * and gives a failing episode a fresh set of attempts). Rows are written in id order, so that two replicas'
+     * folds never wait on each other's rows in opposite orders.
+     */
     @Override
-    public void folded(List<EpisodeChange> changes) {
+    public void recordInFold(Connection c, List<EpisodeChange> changes) throws SQLException {
         if (!config.enabled()) {
             return;
         }
-        try {
-            correlateFailures(changes.stream().map(EpisodeChange::failureId).distinct().toList());
-        } catch (RuntimeException e) {
-            failures.increment();
-            Log.errorf(e, "Correlating %d episodes failed; they are correlated again when they next change",
-                    changes.size());
+        Object[] ids = changes.stream().map(EpisodeChange::failureId).distinct().sorted().toArray();
+        Timestamp now = Timestamp.from(clock.instant());
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_queue (failure_id, seq,"
+                + " pending_since, not_before) select id, nextval('correlation_queue_seq'), ?, '-infinity'"
+                + " from unnest(?::uuid[]) id order by id on conflict (failure_id) do update set seq = excluded.seq,"
+                + " attempts = 0, not_before = excluded.not_before, last_error = null")) {
+            // Due at once whatever the clock says; only a failed attempt sets a time (its back-off).
+            st.setTimestamp(1, now);
+            st.setArray(2, c.createArrayOf("uuid", ids));
+            st.executeUpdate();
         }
     }
 
     /**
-     * Correlates new or updated episodes: attaches each to the active cluster of what it is linked to, or opens one,
-     * merging clusters that it joins. Returns the clusters that changed.
+     * Correlates new or updated episodes now, in one transaction, waiting for the correlation lock: attaches each to
+     * the active cluster of what it is linked to, or opens one, merging clusters that it joins. Returns the clusters
+     * that changed. The drain does the same for the episodes folds queued; this leaves the queue alone.
      */
     public Set<UUID> correlateFailures(Collection<UUID> episodeIds) {
         if (episodeIds.isEmpty()) {
@@ -143,19 +168,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         }
         Set<UUID> changed = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                lock(c);
-                Instant now = clock.instant();
-                Set<UUID> clusters = new LinkedHashSet<>();
-                for (Episode e : load(c, episodeIds)) {
-                    clusters.addAll(correlate(c, e, now));
-                }
-                Set<UUID> alive = new LinkedHashSet<>();
-                for (UUID cluster : clusters) {
-                    if (summarise(c, cluster)) {
-                        alive.add(cluster);
-                    }
-                }
-                return alive;
+                lock(c, true);
+                return step(c, load(c, episodeIds), clock.instant());
             }
         });
         if (!changed.isEmpty()) {
@@ -165,11 +179,256 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return changed;
     }
 
+    /**
+     * What one step (one transaction) has read and not written yet, to save round trips: the prior-episode counts
+     * of the onsets it scored (reused by the summaries), the active clusters of its episodes read with them by the
+     * drain (dropped at the first join, which can move memberships), and the edges to write, sent as one batch at
+     * the end of each episode's correlation (nothing reads edges before the summaries).
+     */
+    private static final class Step {
+        final Map<String, Long> prior = new HashMap<>();
+        final Map<UUID, List<UUID>> active = new HashMap<>();
+        final List<EdgeWrite> edges = new ArrayList<>();
+    }
+
+    private record EdgeWrite(String key, UUID from, UUID to, String kind, double confidence, String evidence) {
+    }
+
+    /** The episodes' correlation and the summaries of the clusters it changed; returns those still alive. */
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now) throws SQLException {
+        return step(c, episodes, now, new Step());
+    }
+
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now, Step s) throws SQLException {
+        Set<UUID> clusters = new LinkedHashSet<>();
+        for (Episode e : episodes) {
+            clusters.addAll(correlate(c, e, now, s));
+        }
+        Set<UUID> alive = new LinkedHashSet<>();
+        for (UUID cluster : clusters) {
+            if (summarise(c, cluster, s)) {
+                alive.add(cluster);
+            }
+        }
+        return alive;
+    }
+
+    // ---- drain ------------------------------------------------------------------------------------------------
+
+    /** What one drain batch did: episodes correlated, episodes whose step failed, or skipped (lock held elsewhere). */
+    public record Drained(int correlated, int failed, boolean skipped) {
+        static final Drained SKIPPED = new Drained(0, 0, true);
+        static final Drained EMPTY = new Drained(0, 0, false);
+
+        public int taken() {
+            return correlated + failed;
+        }
+    }
+
+    /** A queue row as the drain read it. */
+    private record Pending(UUID id, long seq) {
+    }
+
+    /** The drain job's scheduler identity (an operator or a bench can pause it through the Scheduler). */
+    public static final String DRAIN_JOB = "faultline-correlation-drain";
+
+    @Scheduled(identity = DRAIN_JOB, every = "{faultline.correlate.drain-every}",
+            delayed = "{faultline.correlate.drain-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void drainTick() {
+        if (!config.enabled()) {
+            return;
+        }
+        try {
+            int taken = 0;
+            for (int i = 0; i < config.drainBatchesPerRun(); i++) {
+                Drained d = drainBatch(false);
+                taken += d.taken();
+                if (d.skipped() || d.taken() < config.drainBatch()) {
+                    break;
+                }
+            }
+            if (taken > 0) {
+                metrics.refresh(); // the backlog and the clusters, once per run
+            }
+        } catch (RuntimeException e) {
+            failures.increment();
+            Log.errorf(e, "The correlation drain failed; its episodes stay queued for the next run");
+        }
+    }
+
+    /**
+     * Drains until no queued episode is due, waiting for the correlation lock (tests, and an operator's catch-up);
+     * returns how many episodes were correlated. Episodes whose step failed wait for their back-off.
+     */
+    public int drain() {
+        if (!config.enabled()) {
+            return 0;
+        }
+        int correlated = 0;
+        int taken = 0;
+        for (Drained d; (d = drainBatch(true)).taken() > 0; ) {
+            correlated += d.correlated();
+            taken += d.taken();
+        }
+        if (taken > 0) {
+            metrics.refresh();
+        }
+        return correlated;
+    }
+
+    /**
+     * One batch: the oldest due queue rows, correlated in one transaction with their rows deleted in it (a row
+     * whose episode changed meanwhile stays for the next batch). When the batch fails, it is rolled back whole and
+     * its episodes are taken one transaction each, so that a failing episode is isolated, counted and backed off
+     * while the others commit.
+     */
+    public Drained drainBatch(boolean wait) {
+        List<Pending> taken = new ArrayList<>();
+        Drained drained;
+        try {
+            drained = QuarkusTransaction.requiringNew().call(() -> {
+                try (Connection c = dataSource.getConnection()) {
+                    if (!lock(c, wait, true)) {
+                        return Drained.SKIPPED;
+                    }
+                    Instant now = clock.instant();
+                    Step step = new Step();
+                    List<Episode> episodes = new ArrayList<>();
+                    List<Pending> due = due(c, now, step, episodes);
+                    if (due.isEmpty()) {
+                        return Drained.EMPTY;
+                    }
+                    taken.addAll(due);
+                    step(c, episodes, now, step);
+                    done(c, due);
+                    return new Drained(due.size(), 0, false);
+                }
+            });
+        } catch (RuntimeException e) {
+            if (taken.isEmpty()) {
+                throw e; // the lock or the queue itself failed: nothing was taken, the next run tries again
+            }
+            Log.warnf(e, "A correlation batch of %d episodes failed; taking them one by one", taken.size());
+            drained = isolate(taken, wait);
+        }
+        return drained;
+    }
+
+    /** Each episode of a failed batch in a transaction of its own; a failure is recorded on its queue row. */
+    private Drained isolate(List<Pending> batch, boolean wait) {
+        int correlated = 0;
+        int failed = 0;
+        for (Pending p : batch) {
+            try {
+                Boolean done = QuarkusTransaction.requiringNew().call(() -> {
+                    try (Connection c = dataSource.getConnection()) {
+                        if (!lock(c, wait, true)) {
+                            return null;
+                        }
+                        step(c, load(c, List.of(p.id())), clock.instant());
+                        done(c, List.of(p));
+                        return true;
+                    }
+                });
+                if (done == null) {
+                    break; // another replica took the lock: it drains the rest
+                }
+                correlated++;
+            } catch (RuntimeException e) {
+                failed++;
+                failures.increment();
+                Log.errorf(e, "Correlating episode %s failed; it is retried after a back-off", p.id());
+                backOff(p, e);
+            }
+        }
+        return new Drained(correlated, failed, false);
+    }
+
+    /**
+     * The oldest due queue rows, with their episodes (sorted by onset into {@code episodes}; a row whose episode is
+     * gone has none and is just done) and each episode's active clusters (into the step), in one round trip.
+     */
+    private List<Pending> due(Connection c, Instant now, Step step, List<Episode> episodes) throws SQLException {
+        List<Pending> due = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select q.failure_id, q.seq, " + prefixed("e") + ","
+                + " array(select k.cluster_id from correlation_members m join correlation_clusters k"
+                + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
+                + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
+                + " on e.failure_id = q.failure_id where q.not_before <= ? and q.attempts < ?"
+                + " order by q.pending_since, q.failure_id limit ?")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setInt(2, config.maxAttempts());
+            st.setInt(3, config.drainBatch());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2)));
+                    if (rs.getObject(3) != null) {
+                        Episode e = episode(rs, 2);
+                        episodes.add(e);
+                        List<UUID> active = new ArrayList<>();
+                        for (Object id : (Object[]) rs.getArray(11).getArray()) {
+                            active.add(id instanceof UUID u ? u : UUID.fromString(id.toString()));
+                        }
+                        step.active.put(e.id(), active);
+                    }
+                }
+            }
+        }
+        episodes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
+        return due;
+    }
+
+    /**
+     * Deletes the rows of correlated episodes that did not change again since the drain read them, in id order like
+     * the fold's upserts of the same rows, so that a fold and a drain meeting on two rows do not lock them in
+     * opposite orders (a deadlock would fail the fold, whose failures the inbox recovery then folds again).
+     */
+    private static void done(Connection c, List<Pending> rows) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from correlation_queue q using (select id, seq"
+                + " from unnest(?::uuid[], ?::bigint[]) d(id, seq) order by id) d"
+                + " where q.failure_id = d.id and q.seq = d.seq")) {
+            st.setArray(1, c.createArrayOf("uuid", rows.stream().map(Pending::id).toArray()));
+            st.setArray(2, c.createArrayOf("bigint", rows.stream().map(Pending::seq).toArray()));
+            st.executeUpdate();
+        }
+    }
+
+    /** One more failed attempt: the next waits 1, 2, 4, ... seconds; a newer change (another seq) is left alone. */
+    private void backOff(Pending p, RuntimeException error) {
+        try {
+            QuarkusTransaction.requiringNew().run(() -> {
+                try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                        "update correlation_queue set attempts = attempts + 1, not_before = ?::timestamptz"
+                                + " + make_interval(secs => power(2, least(attempts, 20))), last_error = left(?, 500)"
+                                + " where failure_id = ? and seq = ?")) {
+                    st.setTimestamp(1, Timestamp.from(clock.instant()));
+                    st.setString(2, String.valueOf(rootCause(error).getMessage()));
+                    st.setObject(3, p.id());
+                    st.setLong(4, p.seq());
+                    st.executeUpdate();
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            // The row keeps its attempts: the episode is retried at the next run, which is the safe side.
+            Log.warnf(e, "Could not record the failed attempt of episode %s", p.id());
+        }
+    }
+
+    private static Throwable rootCause(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
     /** Closes the active clusters without member activity for the quiet period; returns their ids. */
     public List<UUID> closeQuiet() {
         List<UUID> closed = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                lock(c);
+                lock(c, true);
                 Instant now = clock.instant();
                 List<UUID> ids = new ArrayList<>();
                 try (PreparedStatement st = c.prepareStatement("update correlation_clusters set status = 'closed',"
@@ -204,17 +463,31 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     }
 
     /**
-     * Takes the correlation lock for this transaction, waiting at most {@code lock-timeout}: correlation runs on the
-     * ingest request that led the fold, so a replica stuck while holding the lock must not hold every other
-     * replica's ingest with it. A step that times out fails like any other (counted, retried on the next change).
+     * Takes the correlation lock for this transaction, in one round trip with the transaction's settings: waiting
+     * at most {@code lock-timeout} for it ({@code wait}), or not at all, returning false when another replica holds
+     * it (the drain: that replica is draining). A direct step that times out fails like any other.
      */
-    private void lock(Connection c) throws SQLException {
-        try (java.sql.Statement st = c.createStatement()) {
-            st.execute("set local lock_timeout = " + Math.max(1, config.lockTimeout().toMillis()));
-        }
-        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            st.execute();
+    private boolean lock(Connection c, boolean wait) throws SQLException {
+        return lock(c, wait, false);
+    }
+
+    /**
+     * {@code relaxed}: the commit does not wait for the disk. For the drain only: a drain lost to a database crash
+     * is lost whole, its queue deletions included, so its episodes are correlated again; a direct step has no queue
+     * row to fall back on.
+     */
+    private boolean lock(Connection c, boolean wait, boolean relaxed) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
+                + " set_config('synchronous_commit', case when ? then 'off'"
+                + " else current_setting('synchronous_commit') end, true), "
+                + (wait ? "pg_advisory_xact_lock(?) is null" : "pg_try_advisory_xact_lock(?)"))) {
+            st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
+            st.setBoolean(2, relaxed);
+            st.setLong(3, LOCK_KEY);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return wait || rs.getBoolean(3);
+            }
         }
     }
 
@@ -224,11 +497,12 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * starts later within its window finds it from its own side. One that changed without new links only keeps its
      * clusters active.
      */
-    private Set<UUID> correlate(Connection c, Episode e, Instant now) throws SQLException {
+    private Set<UUID> correlate(Connection c, Episode e, Instant now, Step s) throws SQLException {
         Set<UUID> clusters = new LinkedHashSet<>();
-        List<UUID> current = activeClusters(c, List.of(e.id()));
+        List<UUID> known = s.active.get(e.id());
+        List<UUID> current = known != null ? known : activeClusters(c, List.of(e.id()));
         if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
-            List<Episode> group = temporalGroup(c, e, now);
+            List<Episode> group = temporalGroup(c, e, now, s);
             if (!group.isEmpty()) {
                 clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
             }
@@ -236,14 +510,14 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> causes = PROVIDER.equals(e.category()) ? List.of(e)
                 : config.qualityTypes().contains(e.type()) ? providerEpisodesSharingTraces(c, e) : List.of();
         for (Episode cause : causes) {
-            List<UUID> linked = linkCausal(c, cause, now);
+            List<UUID> linked = linkCausal(c, cause, now, s);
             if (!linked.isEmpty()) {
                 clusters.add(join(c, linked, cause, now));
             }
         }
         for (CausalChains.Link link : chains.links(c, e)) {
-            upsertEdge(c, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
-                    link.evidence(), now);
+            upsertEdge(s, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
+                    link.evidence());
             if (link.confidence() >= config.chainMinConfidence()) {
                 clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now));
             }
@@ -259,6 +533,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 st.executeUpdate();
             }
         }
+        if (!clusters.isEmpty()) {
+            s.active.clear(); // a join moved memberships: later episodes of the step read theirs again
+        }
+        flushEdges(c, s, now);
         return clusters;
     }
 
@@ -269,30 +547,43 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * incident: some of them already belong to an active cluster, or together they span two or more providers with
      * a confidence at or above the threshold. Empty otherwise. Writes the temporal edges of the episode.
      */
-    private List<Episode> temporalGroup(Connection c, Episode e, Instant now) throws SQLException {
+    private List<Episode> temporalGroup(Connection c, Episode e, Instant now, Step s) throws SQLException {
         List<Episode> candidates = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select " + COLUMNS + " from failure_events"
-                + " where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER' and type = any (?)"
-                + " order by first_seen, failure_id limit ?")) {
+        Map<String, Long> prior = s.prior;
+        // The candidates on other providers and the prior-episode count of each and of the episode, in one round
+        // trip (one index-only count per row on failure_events_fingerprint_onset). Candidates on the episode's own
+        // provider are no upstream signal; they still count against max-candidates, as before.
+        try (PreparedStatement st = c.prepareStatement("with cand as (select " + COLUMNS + ", occurrences"
+                + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
+                + " and type = any (?) order by first_seen, failure_id limit ?),"
+                + " x as (select cand.*, false as mine from cand where provider <> ? union all select " + COLUMNS
+                + ", occurrences, true from failure_events where failure_id = ?)"
+                + " select " + prefixed("x") + ", x.mine, (select count(*) from failure_events p"
+                + " where p.fingerprint = x.fingerprint and p.first_seen >= x.first_seen - make_interval(secs => ?)"
+                + " and p.first_seen < x.first_seen - make_interval(secs => ?) and p.occurrences >= x.occurrences)"
+                + " from x order by x.first_seen, x.failure_id")) {
             st.setTimestamp(1, Timestamp.from(e.firstSeen().minus(config.window())));
             st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(config.window())));
             st.setObject(3, e.id());
             st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
             st.setInt(5, config.maxCandidates());
+            st.setString(6, e.provider());
+            st.setObject(7, e.id());
+            st.setDouble(8, config.baseRateLookback().toMillis() / 1000.0);
+            st.setDouble(9, config.window().toMillis() / 1000.0);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    candidates.add(episode(rs));
+                    Episode row = episode(rs);
+                    prior.put(row.id().toString(), rs.getLong(10));
+                    if (!rs.getBoolean(9)) {
+                        candidates.add(row);
+                    }
                 }
             }
         }
         if (candidates.isEmpty()) {
             return List.of();
         }
-        Map<String, Long> prior = new HashMap<>();
-        List<Episode> paired = new ArrayList<>(candidates.size() + 1);
-        paired.add(e);
-        candidates.stream().filter(o -> !o.provider().equals(e.provider())).forEach(paired::add);
-        priorEpisodes(c, paired, prior); // one query for all of them, not one per candidate
         Confidence.Onset mine = onset(c, e, prior);
         // Each episode on another provider is scored as a pair with this one, with the formula that opens a
         // two-provider cluster: only a pair that would open one links. An active cluster is joined through such a
@@ -339,8 +630,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             Episode to = from == e ? other : e;
             Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
                     config.window(), config.baseRateLookback(), config.upstreamPrior());
-            upsertEdge(c, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
-                    scored.evidence(), now);
+            upsertEdge(s, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
+                    scored.evidence());
         }
         return group;
     }
@@ -423,26 +714,40 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * most of those calls, else to the deployment named in the evidence) and a caused edge to each quality episode
      * on that fallback traffic. Returns the episode and the episodes it links to, or empty when it links to none.
      */
-    private List<UUID> linkCausal(Connection c, Episode p, Instant now) throws SQLException {
+    private List<UUID> linkCausal(Connection c, Episode p, Instant now, Step s) throws SQLException {
         List<FallbackCall> calls = new ArrayList<>();
+        Map<String, List<Episode>> episodesOfCall = new HashMap<>();
         // Each step is a LATERAL with a LIMIT, so that PostgreSQL probes the indexes per call (pruned to the
         // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
-        // plain join scanned every partition (make bench, bench/RESULTS.md).
-        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD)) {
+        // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
+        // in the same round trip, one row per call and episode.
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
             st.setObject(1, p.id());
             st.setInt(2, config.maxTracedCalls());
             st.setString(3, p.deployment());
+            st.setObject(4, p.id());
             try (ResultSet rs = st.executeQuery()) {
+                long lastRow = -1;
+                Set<String> seenCalls = new HashSet<>();
+                boolean firstOfCall = false;
                 while (rs.next()) {
-                    calls.add(new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-                            rs.getString(5), rs.getBoolean(6), rs.getLong(7)));
+                    long row = rs.getLong(8);
+                    if (row != lastRow) {
+                        lastRow = row;
+                        FallbackCall call = new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getBoolean(6), rs.getLong(7));
+                        calls.add(call);
+                        firstOfCall = seenCalls.add(call.callId());
+                    }
+                    if (firstOfCall && rs.getObject(9) != null) {
+                        episodesOfCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 8));
+                    }
                 }
             }
         }
         if (calls.isEmpty()) {
             return List.of();
         }
-        Map<String, List<Episode>> episodesOfCall = episodesOfCalls(c, calls, p.id());
         Map<String, List<FallbackCall>> byTarget = new TreeMap<>();
         for (FallbackCall call : calls) {
             byTarget.computeIfAbsent(call.provider() + "/" + call.deployment(), k -> new ArrayList<>()).add(call);
@@ -474,8 +779,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             evidence.put("traced_calls_limit", config.maxTracedCalls());
             evidence.put("formula", "1 - 0.5^shared_traces");
             String to = main != null ? main.toString() : "deployment:" + any.provider() + "/" + any.deployment();
-            upsertEdge(c, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence,
-                    now);
+            upsertEdge(s, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence);
             if (main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
                     .count() >= config.minSharedTraces()) {
                 linked.add(main);
@@ -500,8 +804,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                 caused.put("baseline_from", p.firstSeen().minus(config.baselineWindow()).toString());
                 caused.put("baseline_until", p.firstSeen().toString());
                 caused.putAll(scored.evidence());
-                upsertEdge(c, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused,
-                        now);
+                upsertEdge(s, p.id() + "|caused|" + q.id(), p.id(), q.id(), "caused", scored.confidence(), caused);
                 if ((long) caused.get("shared_traces") >= config.minSharedTraces()) {
                     linked.add(q.id());
                 }
@@ -547,23 +850,6 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             }
         }
         return new long[] {calls, Math.min(calls, failed)};
-    }
-
-    private Map<String, List<Episode>> episodesOfCalls(Connection c, List<FallbackCall> calls, UUID except)
-            throws SQLException {
-        Map<String, List<Episode>> byCall = new HashMap<>();
-        try (PreparedStatement st = c.prepareStatement("select f.call_id, " + prefixed("e") + " from failure_event_calls"
-                + " f join failure_events e on e.failure_id = f.failure_id where f.call_id = any (?)"
-                + " and e.failure_id <> ?")) {
-            st.setArray(1, c.createArrayOf("text", calls.stream().map(FallbackCall::callId).distinct().toArray()));
-            st.setObject(2, except);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    byCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 1));
-                }
-            }
-        }
-        return byCall;
     }
 
     /** Provider episodes whose failed calls were followed, in the same trace, by one of this episode's calls. */
@@ -671,7 +957,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * Recomputes a cluster from its members and edges: type, confidence, strength, providers, time span and root
      * candidate. Returns false when the cluster no longer exists (absorbed by a merge).
      */
-    private boolean summarise(Connection c, UUID cluster) throws SQLException {
+    private boolean summarise(Connection c, UUID cluster, Step s) throws SQLException {
         List<Episode> members = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("select " + prefixed("e") + " from correlation_members m"
                 + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
@@ -687,17 +973,19 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             return false;
         }
         Array ids = new Array(c, members.stream().map(Episode::id).toArray());
-        try (PreparedStatement st = c.prepareStatement("update correlation_edges set cluster_id = ?"
-                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))")) {
+        List<EdgeRow> edges = new ArrayList<>();
+        // The edges between members move to the cluster, and the cluster's edges are read, in one round trip: the
+        // statement's read of correlation_edges does not see its own update, so the moved rows come from RETURNING.
+        try (PreparedStatement st = c.prepareStatement("with moved as (update correlation_edges set cluster_id = ?"
+                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))"
+                + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
+                + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence, evidence::text"
+                + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
+                + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
             st.setObject(1, cluster);
             st.setArray(2, ids.sql());
             st.setArray(3, ids.sql());
-            st.executeUpdate();
-        }
-        List<EdgeRow> edges = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select from_failure_id, to_failure_id, kind, confidence,"
-                + " evidence::text from correlation_edges where cluster_id = ? order by edge_id")) {
-            st.setObject(1, cluster);
+            st.setObject(4, cluster);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
@@ -726,7 +1014,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         List<Episode> temporalMembers = temporalNodes.stream().map(byId::get).filter(java.util.Objects::nonNull)
                 .toList();
         if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
-            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, new HashMap<>()), config.window(),
+            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, s.prior), config.window(),
                     config.baseRateLookback(), config.upstreamPrior());
             temporal = scored.confidence();
             evidence.put("temporal", scored.evidence());
@@ -839,25 +1127,42 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return episodes;
     }
 
-    private void upsertEdge(Connection c, String key, UUID from, UUID to, String kind, double confidence,
-            Map<String, Object> evidence, Instant now) throws SQLException {
+    /** Buffers an edge for {@link #flushEdges}: written with the other edges of the episode in one round trip. */
+    private void upsertEdge(Step s, String key, UUID from, UUID to, String kind, double confidence,
+            Map<String, Object> evidence) {
+        s.edges.add(new EdgeWrite(key, from, to, kind, Confidence.clamp(confidence), toJson(evidence)));
+    }
+
+    private static void flushEdges(Connection c, Step s, Instant now) throws SQLException {
+        if (s.edges.isEmpty()) {
+            return;
+        }
         try (PreparedStatement st = c.prepareStatement("insert into correlation_edges (edge_key, from_failure_id,"
                 + " to_failure_id, kind, confidence, evidence, created_at, updated_at)"
                 + " values (?, ?, ?, ?, ?, ?::jsonb, ?, ?) on conflict (edge_key) do update set"
                 + " confidence = excluded.confidence, evidence = excluded.evidence, updated_at = excluded.updated_at")) {
-            st.setString(1, key);
-            st.setObject(2, from);
-            if (to == null) {
-                st.setNull(3, java.sql.Types.OTHER);
-            } else {
-                st.setObject(3, to);
+            // The last write of a key wins, as when each was its own statement; in key order, so that two replicas'
+            // direct steps never wait on each other's edge rows in opposite orders.
+            Map<String, EdgeWrite> byKey = new TreeMap<>();
+            s.edges.forEach(edge -> byKey.put(edge.key(), edge));
+            for (EdgeWrite edge : byKey.values()) {
+                st.setString(1, edge.key());
+                st.setObject(2, edge.from());
+                if (edge.to() == null) {
+                    st.setNull(3, java.sql.Types.OTHER);
+                } else {
+                    st.setObject(3, edge.to());
+                }
+                st.setString(4, edge.kind());
+                st.setDouble(5, edge.confidence());
+                st.setString(6, edge.evidence());
+                st.setTimestamp(7, Timestamp.from(now));
+                st.setTimestamp(8, Timestamp.from(now));
+                st.addBatch();
             }
-            st.setString(4, kind);
-            st.setDouble(5, Confidence.clamp(confidence));
-            st.setString(6, toJson(evidence));
-            st.setTimestamp(7, Timestamp.from(now));
-            st.setTimestamp(8, Timestamp.from(now));
-            st.executeUpdate();
+            st.executeBatch();
+        } finally {
+            s.edges.clear();
         }
     }
 

@@ -139,7 +139,9 @@ public class EpisodeFolder {
                     }
                     recordDeployments(connection, seen);
                     int[] counts = new int[group.size()];
-                    for (EpisodeChange change : foldClaimed(connection, all)) {
+                    List<EpisodeChange> folded = foldClaimed(connection, all);
+                    recordInFold(connection, folded);
+                    for (EpisodeChange change : folded) {
                         changes.add(change);
                         Integer request = requestOf.get(change.failureId());
                         if (change.opened() && request != null) {
@@ -158,6 +160,16 @@ public class EpisodeFolder {
             Log.errorf(e, "Folding %d requests failed; their failures stay in the inbox for recovery", group.size());
             group.forEach(p -> p.opened().completeExceptionally(e));
             return List.of();
+        }
+    }
+
+    /** The observers' durable part of the fold, in its transaction (a failure fails the fold: nothing is lost). */
+    private void recordInFold(Connection connection, List<EpisodeChange> changes) throws SQLException {
+        if (changes.isEmpty()) {
+            return;
+        }
+        for (EpisodeObserver observer : observers) {
+            observer.recordInFold(connection, changes);
         }
     }
 
@@ -204,6 +216,7 @@ public class EpisodeFolder {
                         if (!stranded.isEmpty()) {
                             inbox.remove(connection, stranded.stream().map(Failure::failureId).toList());
                             changes.addAll(episodes.record(connection, stranded));
+                            recordInFold(connection, changes);
                         }
                         return stranded.size();
                     }

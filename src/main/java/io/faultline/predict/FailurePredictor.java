@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -51,6 +52,8 @@ public class FailurePredictor {
     private final TrafficPolicy trafficPolicy;
     private final Counter tickFailures;
     private final Timer tickTime;
+    /** The window's calls, held between ticks and topped up with the calls received since (README: "Prediction"). */
+    private final WindowCache windowCache = new WindowCache();
 
     public FailurePredictor(AgroalDataSource dataSource, PredictionStore store, BaselineStore baselines,
             PredictConfig config, Clock clock, PredictionMetrics metrics, TrafficPolicy trafficPolicy,
@@ -119,22 +122,16 @@ public class FailurePredictor {
 
     private Evaluation run(Connection c, Instant now, Map<String, Double> reference) throws SQLException {
         Instant from = now.minus(config.window());
-        List<DeploymentWindow> windows = WindowReader.read(c, from, now, config.bucket().toMillis(),
-                config.timeoutClasses(), config.timeout().toMillis());
+        List<DeploymentWindow> windows = windowCache.read(c, from, now, config.bucket().toMillis(),
+                config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
         Map<String, Observed> open = observe(c, windows, now);
         int resolved = resolve(c, now);
         counterfactual(c, windows, now);
         Indicators.Settings settings = Indicators.Settings.of(config);
-        List<UUID> made = new ArrayList<>();
+        Map<String, Upsert> upserts = new LinkedHashMap<>();
         Instant quietSince = now.minus(config.quietPeriod());
+        Indicators.Resets resets = windowCache::latestReset;
         for (DeploymentWindow w : windows) {
-            Indicators.Resets resets = (window, slot) -> {
-                try {
-                    return WindowReader.latestReset(c, window.deployment(), slot, from, now);
-                } catch (SQLException e) {
-                    throw new IllegalStateException("could not read the reset header", e);
-                }
-            };
             for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings, resets)) {
                 if (!config.types().contains(candidate.type())) {
                     continue;
@@ -143,8 +140,15 @@ public class FailurePredictor {
                 if (recent != null && !recent.lastSeen.isBefore(quietSince)) {
                     continue; // failing now or just recovered: that is a failure, not a prediction
                 }
-                made.add(upsert(c, w, candidate, now));
+                // One row per deployment and type (a name under two providers: the last, as one upsert each did).
+                upserts.remove(key(w.deployment(), candidate.type()));
+                upserts.put(key(w.deployment(), candidate.type()), new Upsert(w, candidate));
             }
+        }
+        List<Upsert> pending = new ArrayList<>(upserts.values());
+        List<UUID> made = new ArrayList<>(pending.size());
+        for (int i = 0; i < pending.size(); i += 1000) { // 14 parameters a row; PostgreSQL takes 65,535
+            made.addAll(upsert(c, pending.subList(i, Math.min(pending.size(), i + 1000)), now));
         }
         List<PredictedFailure> predictions = made.isEmpty() ? List.of()
                 : store.query(c, "select " + PredictionStore.selectColumns() + " from failure_predictions"
@@ -368,38 +372,56 @@ public class FailurePredictor {
         return null;
     }
 
-    private UUID upsert(Connection c, DeploymentWindow w, Indicators.Candidate candidate, Instant now)
-            throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("insert into failure_predictions (prediction_id, predicted_type,"
+    private record Upsert(DeploymentWindow w, Indicators.Candidate candidate) {
+    }
+
+    /** Creates or renews the predictions in one statement (a round trip each cost more than the indicators). */
+    private List<UUID> upsert(Connection c, List<Upsert> rows, Instant now) throws SQLException {
+        List<UUID> made = new ArrayList<>(rows.size());
+        if (rows.isEmpty()) {
+            return made;
+        }
+        StringBuilder sql = new StringBuilder("insert into failure_predictions (prediction_id, predicted_type,"
                 + " provider, deployment, model_group, confidence, peak_confidence, time_to_failure_ms,"
                 + " recommended_action, indicators, created_at, updated_at, horizon_ms, horizon_ends_at, status)"
-                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 'active')"
-                + " on conflict (deployment, predicted_type) where status = 'active' do update set"
+                + " values ");
+        for (int i = 0; i < rows.size(); i++) {
+            sql.append(i == 0 ? "" : ", ").append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 'active')");
+        }
+        sql.append(" on conflict (deployment, predicted_type) where status = 'active' do update set"
                 + " confidence = excluded.confidence,"
                 + " peak_confidence = greatest(failure_predictions.peak_confidence, excluded.confidence),"
                 + " time_to_failure_ms = excluded.time_to_failure_ms, recommended_action = excluded.recommended_action,"
                 + " indicators = excluded.indicators, updated_at = excluded.updated_at,"
                 + " horizon_ms = excluded.horizon_ms, horizon_ends_at = excluded.horizon_ends_at"
-                + " returning prediction_id")) {
-            st.setObject(1, UUID.randomUUID());
-            st.setString(2, candidate.type());
-            st.setString(3, w.provider());
-            st.setString(4, w.deployment());
-            st.setString(5, w.modelGroup());
-            st.setDouble(6, candidate.confidence());
-            st.setDouble(7, candidate.confidence());
-            st.setLong(8, Math.round(candidate.timeToFailureSeconds() * 1000));
-            st.setString(9, candidate.action());
-            st.setString(10, store.toJson(candidate.figures()));
-            st.setTimestamp(11, Timestamp.from(now));
-            st.setTimestamp(12, Timestamp.from(now));
-            st.setLong(13, config.horizon().toMillis());
-            st.setTimestamp(14, Timestamp.from(now.plus(config.horizon())));
+                + " returning prediction_id");
+        try (PreparedStatement st = c.prepareStatement(sql.toString())) {
+            int p = 1;
+            for (Upsert row : rows) {
+                DeploymentWindow w = row.w();
+                Indicators.Candidate candidate = row.candidate();
+                st.setObject(p++, UUID.randomUUID());
+                st.setString(p++, candidate.type());
+                st.setString(p++, w.provider());
+                st.setString(p++, w.deployment());
+                st.setString(p++, w.modelGroup());
+                st.setDouble(p++, candidate.confidence());
+                st.setDouble(p++, candidate.confidence());
+                st.setLong(p++, Math.round(candidate.timeToFailureSeconds() * 1000));
+                st.setString(p++, candidate.action());
+                st.setString(p++, store.toJson(candidate.figures()));
+                st.setTimestamp(p++, Timestamp.from(now));
+                st.setTimestamp(p++, Timestamp.from(now));
+                st.setLong(p++, config.horizon().toMillis());
+                st.setTimestamp(p++, Timestamp.from(now.plus(config.horizon())));
+            }
             try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                return rs.getObject(1, UUID.class);
+                while (rs.next()) {
+                    made.add(rs.getObject(1, UUID.class));
+                }
             }
         }
+        return made;
     }
 
     /**

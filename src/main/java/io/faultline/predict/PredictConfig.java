@@ -22,6 +22,18 @@ public interface PredictConfig {
     @WithDefault("15m")
     Duration window();
 
+    /**
+     * Each tick re-reads the calls received this long before the newest one it holds (an ingest that stamped its calls
+     * before the last read and committed after it); already held calls are skipped by their idempotency key. Also the
+     * most the replicas' clocks may disagree.
+     */
+    @WithDefault("60s")
+    Duration rereadOverlap();
+
+    /** The tick reads its whole window from the table again this often (and on start, or when the clock went back). */
+    @WithDefault("1h")
+    Duration fullReadEvery();
+
     /** Width of the buckets the window is cut into (the points of every fit). */
     @WithDefault("1m")
     Duration bucket();

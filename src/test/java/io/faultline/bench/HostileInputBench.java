@@ -7,6 +7,8 @@ import io.faultline.testing.HostileSubjects;
 import io.faultline.testing.HostileText;
 import org.junit.jupiter.api.Test;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,6 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HostileInputBench {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final int[] SIZES = Arrays.stream(System.getProperty("bench.hostile.sizes", "16384,32768,65536")
             .split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
     private static final int RUNS = Integer.getInteger("bench.hostile.runs", 15);
@@ -46,13 +49,14 @@ class HostileInputBench {
             table.append(' ').append(label(size)).append(" |");
         }
         table.append(" growth ").append(label(SIZES[0])).append(" → ").append(label(SIZES[SIZES.length - 1]))
-                .append(" |\n|---|---|---|");
-        table.append("---|".repeat(SIZES.length + 1)).append('\n');
+                .append(" | ").append(label(SIZES[SIZES.length - 1])).append(", thread CPU |\n|---|---|---|");
+        table.append("---|".repeat(SIZES.length + 2)).append('\n');
         double worst = 0;
         String worstCase = "";
         for (HostileSubjects.Subject subject : subjects) {
-            double normal = median(subject, HostileSubjects.normalCall());
+            double normal = median(subject, HostileSubjects.normalCall())[0];
             Map<String, double[]> rows = new LinkedHashMap<>();
+            Map<String, Double> cpu = new LinkedHashMap<>();
             for (String name : HostileText.all(SIZES[0]).keySet()) {
                 rows.put(name, new double[SIZES.length]);
             }
@@ -63,7 +67,9 @@ class HostileInputBench {
                         row[s] = Double.NaN;
                         continue;
                     }
-                    row[s] = median(subject, HostileSubjects.Texts.everywhere(input.getValue()));
+                    double[] wallAndCpu = median(subject, HostileSubjects.Texts.everywhere(input.getValue()));
+                    row[s] = wallAndCpu[0];
+                    cpu.put(input.getKey(), wallAndCpu[1]);
                     if (s == SIZES.length - 1 && row[s] > worst) {
                         worst = row[s];
                         worstCase = subject.name() + " / " + input.getKey();
@@ -78,11 +84,13 @@ class HostileInputBench {
                 }
                 double[] v = row.getValue();
                 table.append(' ').append(Double.isNaN(v[v.length - 1]) ? "—"
-                        : String.format(Locale.ROOT, "%.1f×", v[v.length - 1] / Math.max(v[0], 1e-6))).append(" |\n");
+                        : String.format(Locale.ROOT, "%.1f×", v[v.length - 1] / Math.max(v[0], 1e-6))).append(" | ")
+                        .append(Double.isNaN(v[v.length - 1]) ? "—" : ms(cpu.get(row.getKey()))).append(" |\n");
             }
         }
         String text = String.format(Locale.ROOT, """
-                Worst-case inputs (median of %d calls after %d warm-up calls, milliseconds per call; %d cores, %s):
+                Worst-case inputs (median of %d calls after %d warm-up calls, milliseconds per call, wall time and, at
+                the largest size, the thread's CPU time; %d cores, %s):
                 %s
                 Slowest hostile input at %s: %s, %s ms. A dash: not run, the smaller size already took over %d ms.
                 """, RUNS, WARMUP, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
@@ -93,24 +101,32 @@ class HostileInputBench {
         assertThat(worstCase).isNotEmpty();
     }
 
-    /** Median milliseconds of one call of the subject on these texts; NaN when one call took longer than the cap. */
-    private static double median(HostileSubjects.Subject subject, HostileSubjects.Texts texts) {
+    /**
+     * Median milliseconds of one call of the subject on these texts, wall time and the calling thread's CPU time
+     * (on a shared machine the wall figure also counts the time the thread waited for a core); NaN when one call
+     * took longer than the cap.
+     */
+    private static double[] median(HostileSubjects.Subject subject, HostileSubjects.Texts texts) {
         HostileSubjects.Prepared prepared = subject.prepare(texts);
         long first = time(prepared);
         if (first > GIVE_UP_NANOS) {
             System.out.printf(Locale.ROOT, "%s: one call took %.0f ms, larger sizes skipped%n", subject.name(),
                     first / 1e6);
-            return Double.NaN;
+            return new double[] {Double.NaN, Double.NaN};
         }
         for (int i = 1; i < WARMUP; i++) {
             time(prepared);
         }
         long[] runs = new long[RUNS];
+        long[] cpu = new long[RUNS];
         for (int i = 0; i < RUNS; i++) {
+            long startCpu = THREADS.getCurrentThreadCpuTime();
             runs[i] = time(prepared);
+            cpu[i] = THREADS.getCurrentThreadCpuTime() - startCpu;
         }
         Arrays.sort(runs);
-        return runs[RUNS / 2] / 1e6;
+        Arrays.sort(cpu);
+        return new double[] {runs[RUNS / 2] / 1e6, cpu[RUNS / 2] / 1e6};
     }
 
     private static long time(HostileSubjects.Prepared prepared) {

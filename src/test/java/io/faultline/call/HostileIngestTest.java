@@ -294,7 +294,8 @@ class HostileIngestTest {
                 late.ttftMs(), late.promptTokens(), late.completionTokens(), late.reasoningTokens(),
                 late.cachedTokens(), late.costUsd(), late.cacheHit(), late.finishReason(), late.responseChars(),
                 late.responseParsed(), late.userRef(), late.teamId(), late.apiKeyHash(), late.rateLimitHeaders(),
-                late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity()));
+                late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity(),
+                late.inputCostPerToken(), late.outputCostPerToken()));
 
         IngestService.Stored stored = ingest.store(batch);
 

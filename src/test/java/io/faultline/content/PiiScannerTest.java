@@ -50,6 +50,63 @@ class PiiScannerTest {
     }
 
     @Test
+    void the_character_tests_before_the_card_ssn_and_ip_patterns_turn_away_no_position_where_they_match() {
+        // Seeded texts of digits and the separators the patterns read, with real shapes mixed in; at every position
+        // where a pattern matches (as the scan asks it: region to the cluster's end, look-arounds see past it),
+        // the test in front of it must say yes, or the scan would miss a finding.
+        String alphabet = "0123456789012345678901234567890123456789 -.-./()+,a";
+        String[] shapes = {"123-45-6789", "123 45 6789", "4111 1111 1111 1111", "4111-1111-1111-1111",
+            "3782 822463 10005", "4111111111111111", "8.8.8.8", "203.0.113.195", "1.22.333.4"};
+        java.util.Random random = new java.util.Random(11);
+        int matched = 0;
+        for (int i = 0; i < 20_000; i++) {
+            StringBuilder text = new StringBuilder();
+            int length = random.nextInt(40);
+            for (int k = 0; k < length; k++) {
+                text.append(alphabet.charAt(random.nextInt(alphabet.length())));
+                if (random.nextInt(30) == 0) {
+                    text.append(shapes[random.nextInt(shapes.length)]);
+                }
+            }
+            String t = text.toString();
+            for (int p = 0; p < t.length(); p++) {
+                for (int to = p; to <= t.length(); to += 1 + random.nextInt(6)) {
+                    matched += mayStartAgrees(PiiScanner.SSN, t, p, to, PiiScanner.maySsn(t, p, to));
+                    matched += mayStartAgrees(PiiScanner.CARD, t, p, to, PiiScanner.mayCard(t, p, to));
+                    matched += mayStartAgrees(PiiScanner.IPV4, t, p, to, PiiScanner.mayIpv4(t, p, to));
+                }
+            }
+        }
+        assertThat(matched).as("positions where a pattern matched").isGreaterThan(1_000);
+    }
+
+    private static int mayStartAgrees(java.util.regex.Pattern pattern, String text, int p, int to, boolean may) {
+        java.util.regex.Matcher m = pattern.matcher(text).useTransparentBounds(true).useAnchoringBounds(false)
+                .region(p, to);
+        boolean matches = m.lookingAt();
+        assertThat(!matches || may).as("%s at %d..%d of \"%s\"", pattern, p, to, text).isTrue();
+        return matches ? 1 : 0;
+    }
+
+    @Test
+    void a_scan_without_phone_numbers_reports_the_other_findings_of_the_full_scan_or_says_it_cannot() {
+        String text = "Call +41 61 266 55 00 or (415) 555-2671, card " + CARD + ", mail jane@example.com, SSN "
+                + "123-45-6789, host 8.8.8.8.";
+        List<Finding> full = scan(text);
+        assertThat(full).extracting(Finding::kind).contains(Kind.PHONE, Kind.CARD, Kind.EMAIL, Kind.US_SSN, Kind.IP);
+        assertThat(scanner.scanWithoutPhones(text)).containsExactlyElementsOf(
+                full.stream().filter(f -> f.kind() != Kind.PHONE).toList());
+
+        // 40 findings leave 10 of the 50 allowed, fewer than the 12 phone candidates a full scan may validate: the
+        // full scan's phone numbers could have used up the budget before the last findings, so no answer.
+        String crowded = java.util.stream.IntStream.range(0, 40).mapToObj(i -> "m" + i + "@example.com")
+                .collect(java.util.stream.Collectors.joining(" "));
+        assertThat(scanner.scanWithoutPhones(crowded)).isNull();
+        assertThat(scanner.scanWithoutPhones("mail a@example.com")).extracting(Finding::kind)
+                .containsExactly(Kind.EMAIL);
+    }
+
+    @Test
     void a_sixteen_digit_number_failing_luhn_is_not_a_card() {
         assertThat(scan("Reference 4111 1111 1111 1112 and 4111111111111112.")).isEmpty();
     }
@@ -217,6 +274,18 @@ class PiiScannerTest {
                 assertThat(f.severity()).isEqualTo(Severity.P4);
                 assertThat(f.evidence()).containsEntry("echoed", 2).containsEntry("produced", 0);
             });
+        }
+
+        @Test
+        void an_echo_written_differently_is_found_with_or_without_the_request_s_phone_numbers() {
+            // The card written with other separators is no literal echo: the request is scanned. Without a phone
+            // number among the answer's findings the request's numbers are not validated as phones; with one they are.
+            String request = "Card 4111-1111-1111-1111, office phone +41 61 266 55 00, mail JANE@example.com";
+            assertThat(rules.apply(call(request, "Noted: card " + CARD + ".")))
+                    .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("echoed", 1));
+            assertThat(rules.apply(call(request, "Noted: card " + CARD + ", phone +41612665500.")))
+                    .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("echoed", 2)
+                            .containsEntry("pii_kinds", Map.of("card", 1, "phone", 1)));
         }
 
         @Test

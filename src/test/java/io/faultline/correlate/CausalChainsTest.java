@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.cost.UsageWindows;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -68,6 +69,7 @@ class CausalChainsTest {
             Api.ingest(Payloads.array(calls.subList(from, Math.min(calls.size(), from + 500))
                     .toArray(Payloads[]::new))).statusCode(200);
         }
+        Correlations.drain();
     }
 
     static String episode(String query) {
@@ -77,11 +79,13 @@ class CausalChainsTest {
     }
 
     static List<String> clustersOf(String failureId) {
+        Correlations.drain(); // the drain job's run before anyone looks (episodes also come from ticks and runs)
         return given().when().get("/api/v1/failures/" + failureId).then().statusCode(200).extract().jsonPath()
                 .getList("clusters", String.class);
     }
 
     static JsonPath cluster(String id) {
+        Correlations.drain();
         return given().when().get("/api/v1/failures/correlations/" + id).then().statusCode(200).extract().jsonPath();
     }
 
@@ -91,6 +95,7 @@ class CausalChainsTest {
 
     @SuppressWarnings("unchecked")
     List<Edge> edges(String from, String to) throws Exception {
+        Correlations.drain();
         List<Edge> edges = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select kind,"
                 + " confidence, evidence::text, cluster_id from correlation_edges where from_failure_id = ?"
@@ -114,6 +119,7 @@ class CausalChainsTest {
     }
 
     long edgesFrom(String from) throws Exception {
+        Correlations.drain();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select count(*) from correlation_edges where from_failure_id = ?")) {
             st.setObject(1, UUID.fromString(from));
@@ -549,6 +555,7 @@ class CausalChainsTest {
         refusals.append(",").append(io.faultline.testing.LiteLlmPayloads.teamBudgetRefusal(bystander,
                 t0.plusSeconds(40))).append("]");
         Api.ingest(refusals.toString()).statusCode(200);
+        Correlations.drain();
         String refused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + team);
         String bystanderRefused = episode("type=budget_exceeded&provider=litellm&deployment=team:" + bystander);
 

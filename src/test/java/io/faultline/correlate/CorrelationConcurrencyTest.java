@@ -1,6 +1,8 @@
 package io.faultline.correlate;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.episode.EpisodeStore.EpisodeChange;
+import io.faultline.taxonomy.Severity;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -31,7 +33,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Replicas correlating the episodes of one incident at the same moment open one cluster, not one each: the engine
  * serialises on a PostgreSQL advisory lock. The episodes are written straight into failure_events (as folds on other
- * replicas would have committed them) and correlated by several threads released together.
+ * replicas would have committed them) and correlated by several threads released together, directly or through the
+ * drain of the queue the folds write.
  */
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -82,6 +85,56 @@ class CorrelationConcurrencyTest {
             }
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void replicas_draining_one_queue_at_once_correlate_each_episode_into_one_cluster() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(PROVIDERS.size());
+        try {
+            for (int round = 0; round < 4; round++) {
+                Instant t0 = Instant.parse("2029-05-02T00:00:00Z").plus(Duration.ofHours(round));
+                clock.set(t0.plus(Duration.ofMinutes(2)));
+                List<UUID> episodes = new ArrayList<>();
+                for (int i = 0; i < PROVIDERS.size(); i++) {
+                    episodes.add(insertEpisode(PROVIDERS.get(i), "dep-" + UUID.randomUUID(), t0.plusSeconds(i * 15)));
+                }
+                // Queued as the folds that wrote them would have queued them, one fold per episode.
+                try (Connection c = dataSource.getConnection()) {
+                    for (UUID id : episodes) {
+                        engine.recordInFold(c, List.of(new EpisodeChange(id, "f", true, Severity.P3)));
+                    }
+                }
+                CyclicBarrier start = new CyclicBarrier(PROVIDERS.size());
+                List<Future<?>> done = new ArrayList<>();
+                for (int i = 0; i < PROVIDERS.size(); i++) {
+                    boolean scheduled = i % 2 == 0; // the job's run (skips when locked) beside a waiting drain
+                    done.add(pool.submit(() -> {
+                        start.await(30, TimeUnit.SECONDS);
+                        return scheduled ? engine.drainBatch(false) : engine.drain();
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+                List<List<Object>> clusters = clustersOf(episodes);
+                assertThat(clusters).as("round %d: one cluster, holding every episode", round).hasSize(1);
+                assertThat((long) clusters.get(0).get(1)).isEqualTo(episodes.size());
+                assertThat(queued(episodes)).as("round %d: every queue row done", round).isZero();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private long queued(List<UUID> episodes) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from correlation_queue where failure_id = any (?)")) {
+            st.setArray(1, c.createArrayOf("uuid", episodes.toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
         }
     }
 

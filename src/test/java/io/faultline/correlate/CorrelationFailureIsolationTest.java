@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.episode.EpisodeObserver;
 import io.faultline.episode.EpisodeStore.EpisodeChange;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -36,10 +37,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 
 /**
- * What follows a fold never undoes it: an episode observer that throws, and a correlation step that fails inside the
- * engine (it cannot get the correlation lock that another replica holds), leave the ingest answered, the calls stored
- * and the episodes folded; the failed step is counted, and the episode is correlated when it next changes. Runs in an
- * application of its own (a profile) with a throwing observer beside the engine and a lock timeout on connections.
+ * What follows a fold never undoes it, and a failing correlation loses nothing: an episode observer that throws
+ * leaves the ingest answered, the calls stored, the episodes folded and queued for correlation; while another
+ * replica holds the correlation lock the drain skips and the queue keeps its episodes; and an episode whose
+ * correlation step fails (a real PostgreSQL error, raised by a trigger on the cluster members it would write) is
+ * isolated from the batch, counted, backed off on the TestClock and, after {@code max-attempts}, left queued until
+ * its next change, while the other episodes of its batch are correlated. Runs in an application of its own (a
+ * profile) with a throwing observer beside the engine.
  */
 @QuarkusTest
 @TestProfile(CorrelationFailureIsolationTest.Breaking.class)
@@ -48,23 +52,26 @@ import static org.hamcrest.Matchers.equalTo;
 class CorrelationFailureIsolationTest {
 
     static final String FAILURES = "faultline_correlate_failures_total";
+    static final String BACKLOG = "faultline_correlation_backlog";
+    static final String BACKLOG_FAILED = "faultline_correlation_backlog_failed";
+    static final String OLDEST = "faultline_correlation_backlog_oldest_seconds";
 
     public static class Breaking implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of(
-                    // The engine's own bound on the lock wait, shortened: how a step fails when another replica
-                    // holds the correlation lock too long (the default waits 5 s).
                     "faultline.correlate.lock-timeout", "1s",
-                    // The close job takes the same lock; kept out of the way so that only folds count failures.
+                    "faultline.correlate.max-attempts", "3",
+                    // The close job takes the same lock; kept out of the way so that only the drain counts.
                     "faultline.correlate.close-every", "1h",
                     "faultline.test.throwing-observer", "true");
         }
     }
 
     /**
-     * An observer that always throws, beside the engine (not instead of it: an enabled alternative would shadow
-     * every other observer), looked up by the folder only in this profile; it counts the folds it was told about.
+     * An observer that always throws after the commit, beside the engine (not instead of it: an enabled
+     * alternative would shadow every other observer), looked up by the folder only in this profile; it counts the
+     * folds it was told about.
      */
     @LookupIfProperty(name = "faultline.test.throwing-observer", stringValue = "true")
     @Singleton
@@ -87,6 +94,12 @@ class CorrelationFailureIsolationTest {
 
     @Inject
     ThrowingObserver throwing;
+
+    @Inject
+    FailureCorrelationEngine engine;
+
+    @Inject
+    CorrelationMetrics metrics;
 
     @AfterEach
     void releaseClock() {
@@ -129,44 +142,40 @@ class CorrelationFailureIsolationTest {
             assertThat(storedCalls(deployment)).as("calls of " + deployment).isEqualTo(3);
             assertThat(Api.failures("deployment=" + deployment).statusCode(200).extract().jsonPath()
                     .getLong("items[0].occurrences")).as("episode of " + deployment).isEqualTo(3);
+            assertThat(queued(episodeId(deployment))).as("queued in the fold: " + deployment).isTrue();
         }
-        // The engine, the other observer, still ran on the same fold.
+        // The engine, the other observer, queued the fold's episodes in its transaction; the drain correlates them.
+        assertThat(Correlations.drain()).isGreaterThanOrEqualTo(3);
         List<String> clusters = clustersOf(episodeId(deps.get(0)));
         assertThat(clusters).hasSize(1);
         for (String deployment : deps) {
             assertThat(clustersOf(episodeId(deployment))).isEqualTo(clusters);
+            assertThat(queued(episodeId(deployment))).as("done: " + deployment).isFalse();
         }
         assertThat(failures()).as("the engine itself did not fail").isEqualTo(failuresBefore);
     }
 
     @Test
-    void a_correlation_step_that_fails_is_counted_and_the_episode_is_correlated_on_its_next_change()
+    void while_another_replica_holds_the_lock_the_drain_skips_and_the_queue_keeps_the_episodes()
             throws SQLException {
         Instant t0 = Instant.parse("2031-05-12T06:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(2)));
         double failuresBefore = failures();
-        List<String> deps;
+        List<String> deps = threeProviderOutage(t0);
         try (Connection otherReplica = dataSource.getConnection()) {
             hold(otherReplica);
             try {
-                deps = threeProviderOutage(t0);
+                assertThat(engine.drainBatch(false).skipped()).as("the drain does not wait for the lock").isTrue();
             } finally {
                 release(otherReplica);
             }
         }
-        assertThat(failures()).as(FAILURES + " after one fold whose correlation failed")
-                .isEqualTo(failuresBefore + 1);
         for (String deployment : deps) {
-            assertThat(storedCalls(deployment)).as("calls of " + deployment).isEqualTo(3);
-            assertThat(Api.failures("deployment=" + deployment).statusCode(200).extract().jsonPath()
-                    .getLong("items[0].occurrences")).as("episode of " + deployment).isEqualTo(3);
             assertThat(clustersOf(episodeId(deployment))).as("not correlated yet: " + deployment).isEmpty();
+            assertThat(queued(episodeId(deployment))).as("still queued: " + deployment).isTrue();
         }
 
-        // The openai outage goes on: that change correlates its episode, and the window brings the other two.
-        clock.set(t0.plus(Duration.ofMinutes(3)));
-        Api.ingest(Payloads.array(outage("openai", "gpt-4o-mini", deps.get(0), t0.plusSeconds(90))))
-                .statusCode(200).body("accepted", equalTo(1));
+        assertThat(Correlations.drain()).isGreaterThanOrEqualTo(3);
         List<String> clusters = clustersOf(episodeId(deps.get(0)));
         assertThat(clusters).hasSize(1);
         for (String deployment : deps) {
@@ -176,7 +185,123 @@ class CorrelationFailureIsolationTest {
                 .extract().jsonPath();
         assertThat(cluster.getString("type")).isEqualTo("upstream");
         assertThat(cluster.getList("nodes")).hasSize(3);
-        assertThat(failures()).as("no further failure").isEqualTo(failuresBefore + 1);
+        assertThat(failures()).as("skipping is no failure").isEqualTo(failuresBefore);
+    }
+
+    @Test
+    void an_episode_whose_correlation_fails_is_isolated_backed_off_and_retried_a_bounded_number_of_times()
+            throws SQLException {
+        Instant t0 = Instant.parse("2031-05-14T06:00:00Z");
+        // A healthy incident two hours earlier, queued first: it shares the drain's batch with the failing one.
+        clock.set(t0.minus(Duration.ofHours(2)).plus(Duration.ofMinutes(2)));
+        List<String> healthy = threeProviderOutage(t0.minus(Duration.ofHours(2)));
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        List<String> failing = threeProviderOutage(t0);
+        String poisoned = episodeId(failing.get(0));
+        double failuresBefore = failures();
+        poison(poisoned);
+        try {
+            Correlations.drain();
+            List<String> clusters = clustersOf(episodeId(healthy.get(0)));
+            assertThat(clusters).as("the healthy incident is correlated beside the failing one").hasSize(1);
+            for (String deployment : healthy) {
+                assertThat(clustersOf(episodeId(deployment))).as(deployment).isEqualTo(clusters);
+                assertThat(queued(episodeId(deployment))).as("done: " + deployment).isFalse();
+            }
+            // Every episode of the failing incident links to the poisoned one, so each of their steps fails.
+            for (String deployment : failing) {
+                assertThat(clustersOf(episodeId(deployment))).as(deployment).isEmpty();
+                assertThat(attempts(episodeId(deployment))).as("one failed attempt: " + deployment).isEqualTo(1);
+            }
+            assertThat(failures()).isEqualTo(failuresBefore + 3);
+            assertThat(lastError(poisoned)).contains("poisoned for the test");
+
+            // Backed off: not retried at the same instant, retried once the back-off (1 s, then 2 s) has passed.
+            assertThat(Correlations.drain()).isZero();
+            assertThat(attempts(poisoned)).isEqualTo(1);
+            clock.set(t0.plus(Duration.ofMinutes(2)).plusSeconds(1));
+            Correlations.drain();
+            assertThat(attempts(poisoned)).isEqualTo(2);
+            clock.set(t0.plus(Duration.ofMinutes(2)).plusSeconds(3));
+            Correlations.drain();
+            assertThat(attempts(poisoned)).as("max-attempts").isEqualTo(3);
+            // Bounded: after max-attempts the episodes wait for their next change, however long the drain runs.
+            clock.set(t0.plus(Duration.ofMinutes(10)));
+            Correlations.drain();
+            assertThat(attempts(poisoned)).isEqualTo(3);
+            assertThat(failures()).isEqualTo(failuresBefore + 9);
+            metrics.refresh(); // what the scheduled refresh does every few seconds, at the TestClock's time
+            String scrape = Metrics.scrape();
+            assertThat(Metrics.value(scrape, BACKLOG_FAILED)).isGreaterThanOrEqualTo(3);
+            assertThat(Metrics.value(scrape, BACKLOG)).isGreaterThanOrEqualTo(3);
+            assertThat(Metrics.value(scrape, OLDEST)).as("the oldest change waits since the failing fold")
+                    .isGreaterThanOrEqualTo(8 * 60);
+        } finally {
+            unpoison();
+        }
+
+        // The outage goes on at all three providers: those changes give each episode a fresh set of attempts.
+        clock.set(t0.plus(Duration.ofMinutes(11)));
+        Api.ingest(Payloads.array(outage("openai", "gpt-4o-mini", failing.get(0), t0.plusSeconds(90)),
+                outage("anthropic", "claude-3-5-haiku", failing.get(1), t0.plusSeconds(100)),
+                outage("gemini", "gemini-2.0-flash", failing.get(2), t0.plusSeconds(110)))).statusCode(200)
+                .body("accepted", equalTo(3));
+        assertThat(attempts(poisoned)).isZero();
+        Correlations.drain();
+        List<String> clusters = clustersOf(poisoned);
+        assertThat(clusters).hasSize(1);
+        for (String deployment : failing) {
+            assertThat(clustersOf(episodeId(deployment))).as(deployment).isEqualTo(clusters);
+            assertThat(queued(episodeId(deployment))).as("done: " + deployment).isFalse();
+        }
+        assertThat(failures()).as("no further failure").isEqualTo(failuresBefore + 9);
+    }
+
+    /** A real PostgreSQL error whenever the episode is written into a cluster. */
+    private void poison(String failureId) throws SQLException {
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("create table if not exists test_poisoned (failure_id uuid primary key)");
+            st.execute("insert into test_poisoned values ('" + java.util.UUID.fromString(failureId) + "')");
+            st.execute("create or replace function test_poison() returns trigger language plpgsql as $$ begin"
+                    + " if exists (select 1 from test_poisoned p where p.failure_id = new.failure_id) then"
+                    + " raise exception 'episode % poisoned for the test', new.failure_id; end if; return new; end $$");
+            st.execute("create trigger test_poison before insert on correlation_members for each row"
+                    + " execute function test_poison()");
+        }
+    }
+
+    private void unpoison() throws SQLException {
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("drop trigger if exists test_poison on correlation_members");
+            st.execute("drop function if exists test_poison()");
+            st.execute("drop table if exists test_poisoned");
+        }
+    }
+
+    private boolean queued(String failureId) {
+        return queueColumn(failureId, "attempts") != null;
+    }
+
+    private int attempts(String failureId) {
+        Object attempts = queueColumn(failureId, "attempts");
+        assertThat(attempts).as("queued: " + failureId).isNotNull();
+        return ((Number) attempts).intValue();
+    }
+
+    private String lastError(String failureId) {
+        return String.valueOf(queueColumn(failureId, "last_error"));
+    }
+
+    private Object queueColumn(String failureId, String column) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select " + column
+                + " from correlation_queue where failure_id = ?")) {
+            st.setObject(1, java.util.UUID.fromString(failureId));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getObject(1) : null;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static void hold(Connection c) throws SQLException {

@@ -199,6 +199,7 @@ class CorrelationReplayTest {
         // LiteLLM logs a call when it ends; a 30 s timeout ends after the batch boundary it started in.
         clock.set(at.plusSeconds(31));
         Api.ingest(Payloads.array(batch.toArray(Payloads[]::new))).statusCode(200);
+        engine.drain(); // the drain job's run after this flush, at its time
     }
 
     // ---- scoring ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ package io.faultline.correlate;
 
 import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -69,6 +70,7 @@ class CorrelationTest {
 
     static void ingest(List<Payloads> calls) {
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        Correlations.drain();
     }
 
     /** The one episode of a deployment. */
@@ -376,18 +378,21 @@ class CorrelationTest {
                 .as("closed: back to what was active at later times").isEqualTo(before);
     }
 
-    /** promtool's complaints about the correlation families of a scrape (its text format 0.0.4). */
+    /** promtool's complaints about the correlation and drain backlog families of a scrape (text format 0.0.4). */
     private static String promtoolCheck(String ignored) throws Exception {
         String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
                 .extract().asString();
         StringBuilder families = new StringBuilder();
         for (String line : text.split("\n")) {
-            if (line.contains("failure_correlation_")) {
+            if (line.contains("failure_correlation_") || line.contains("faultline_correlation_")) {
                 families.append(line).append('\n');
             }
         }
         assertThat(families.toString()).contains("# TYPE failure_correlation_clusters_active gauge")
-                .contains("# TYPE failure_correlation_strength gauge");
+                .contains("# TYPE failure_correlation_strength gauge")
+                .contains("# TYPE faultline_correlation_backlog gauge")
+                .contains("# TYPE faultline_correlation_backlog_failed gauge")
+                .contains("# TYPE faultline_correlation_backlog_oldest_seconds gauge");
         java.nio.file.Path file = java.nio.file.Files.createTempFile("correlation-metrics", ".txt");
         java.nio.file.Files.writeString(file, families);
         Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -67,6 +68,7 @@ class CorrelationDashboardTest {
                     .answer("Sure! Here is the data you asked for: city Paris", "stop"));
         }
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        Correlations.drain();
         return primary;
     }
 

@@ -49,6 +49,12 @@ class CorrelationEndToEndIT {
 
     private static LocalStack cascadeStack;
     private static LocalStack upstreamStack;
+    /** Prompt and completion tokens of each answer the fallback gave in the cascade, as LiteLLM reported them. */
+    private static final List<long[]> cascadeUsage = new ArrayList<>();
+    /** What LiteLLM billed for those answers (x-litellm-response-cost). */
+    private static double cascadeBilled;
+    private static String cascadeTimeout;
+    private static String cascadeClusterId;
     /** The upstream cluster as the API showed it before Faultline was restarted. */
     private static JsonPath upstreamBeforeRestart;
 
@@ -80,6 +86,9 @@ class CorrelationEndToEndIT {
         for (int i = 0; i < STORM; i++) {
             Answer answer = client.chat(PRIMARY_GROUP, messages, Map.of());
             assertThat(answer.status()).as("the fallback answers: " + answer.body()).isEqualTo(200);
+            JsonPath usage = JsonPath.from(answer.body());
+            cascadeUsage.add(new long[] { usage.getLong("usage.prompt_tokens"), usage.getLong("usage.completion_tokens") });
+            cascadeBilled += Double.parseDouble(answer.responseCost());
             answered++;
         }
         Map<String, DeploymentStats> simulated = stack.simulator().stats();
@@ -156,6 +165,8 @@ class CorrelationEndToEndIT {
         assertThat(cluster.getDouble("items[0].confidence")).isGreaterThan(0.5);
 
         assertThat(clustersOf(stack, timeout)).containsExactly(cluster.getString("items[0].clusterId"));
+        cascadeTimeout = timeout;
+        cascadeClusterId = cluster.getString("items[0].clusterId");
         assertThat(clustersOf(stack, hallucination)).containsExactly(cluster.getString("items[0].clusterId"));
     }
 
@@ -259,6 +270,56 @@ class CorrelationEndToEndIT {
         assertThat(clustersOf(stack, openai)).containsExactly(clusterId);
     }
 
+    @Test
+    @Order(4)
+    void the_cascade_is_priced_from_what_litellm_billed_its_answers() throws Exception {
+        assertThat(cascadeTimeout).as("the cascade ran").isNotNull();
+        LocalStack stack = cascadeStack;
+        // What LiteLLM billed the fallback answers (its response-cost header), and what their stored tokens cost at
+        // the prices stored with each timed-out attempt, which are LiteLLM's own cost map's (offline,
+        // LITELLM_LOCAL_MODEL_COST_MAP) for gpt-4o-mini.
+        double[] original = litellmPrices("gpt-4o-mini");
+        assertThat(Sql.doubles(stack, "select distinct input_cost_per_token from llm_calls where deployment ="
+                + " 'openai-with-fallback'")).containsExactly(original[0]);
+        assertThat(Sql.doubles(stack, "select distinct output_cost_per_token from llm_calls where deployment ="
+                + " 'openai-with-fallback'")).containsExactly(original[1]);
+        double fallbackCost = cascadeBilled;
+        double atOriginal = Sql.decimal(stack, "select sum(f.prompt_tokens * o.input_cost_per_token"
+                + " + f.completion_tokens * o.output_cost_per_token) from llm_calls f join llm_calls o"
+                + " on o.call_id = f.call_id and o.deployment = 'openai-with-fallback' and not o.success"
+                + " where f.deployment = 'gemini-fallback-target' and f.success");
+        double atOriginalFromAnswers = 0;
+        for (long[] u : cascadeUsage) {
+            atOriginalFromAnswers += u[0] * original[0] + u[1] * original[1];
+        }
+        assertThat(atOriginal).as("the same to the cent as the tokens LiteLLM answered with")
+                .isCloseTo(atOriginalFromAnswers, within(0.005));
+        JsonPath a = RestAssured.given().baseUri(stack.faultlineUrl()).when()
+                .get("/api/v1/failures/" + cascadeTimeout + "/impact").then().statusCode(200).extract().jsonPath();
+        assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(STORM);
+        assertThat(a.getLong("userImpact.recoveredRequests")).as("every request was answered by the fallback")
+                .isEqualTo(STORM);
+        assertThat(a.getLong("userImpact.failedResponses")).isZero();
+        assertThat(a.getLong("userImpact.attempts")).isEqualTo(2L * STORM);
+        assertThat(a.getLong("userImpact.affectedUsers")).as("one LiteLLM key, no end user").isEqualTo(1);
+        assertThat(a.getLong("costImpact.fallbacks")).isEqualTo(STORM);
+        assertThat(a.getLong("costImpact.unpricedFallbacks")).as("LiteLLM priced the timed-out attempts").isZero();
+        assertThat(a.getDouble("costImpact.fallbackCostUsd")).isCloseTo(fallbackCost, within(1e-9));
+        assertThat(a.getDouble("costImpact.fallbackAtOriginalPricesUsd")).isCloseTo(atOriginal, within(1e-9));
+        assertThat(a.getDouble("costImpact.fallbackExtraCostUsd")).as("the fallback is the cheaper model")
+                .isCloseTo(fallbackCost - atOriginal, within(1e-9)).isNegative();
+        assertThat(a.getLong("qualityImpact.answers")).isEqualTo(STORM);
+        assertThat(a.getLong("qualityImpact.qualityFailures")).as("every fallback answer hallucinated")
+                .isEqualTo(STORM);
+        assertThat(a.getString("slaImpact.modelGroup")).isEqualTo(PRIMARY_GROUP);
+
+        JsonPath c = RestAssured.given().baseUri(stack.faultlineUrl()).when()
+                .get("/api/v1/failures/correlations/" + cascadeClusterId + "/impact").then().statusCode(200)
+                .extract().jsonPath();
+        assertThat(c.getLong("userImpact.affectedRequests")).as("the timeout and its hallucinations share requests")
+                .isEqualTo(STORM);
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------------------
 
     /** faultline.correlate.min-confidence as the packaged jar was built with it. */
@@ -269,6 +330,21 @@ class CorrelationEndToEndIT {
             properties.load(in);
         }
         return Double.parseDouble(properties.getProperty("faultline.correlate.min-confidence"));
+    }
+
+    /** Input and output price per token of a model in the cost map the venv's LiteLLM reads offline. */
+    private static double[] litellmPrices(String model) throws IOException {
+        java.nio.file.Path venv = java.nio.file.Path.of(System.getProperty("faultline.venv", "litellm/.venv"));
+        java.nio.file.Path map;
+        try (java.util.stream.Stream<java.nio.file.Path> found = java.nio.file.Files.find(venv.resolve("lib"), 4,
+                (p, attrs) -> p.getFileName().toString().equals("model_prices_and_context_window_backup.json")
+                        && p.getParent().getFileName().toString().equals("litellm"))) {
+            map = found.findFirst().orElseThrow();
+        }
+        com.fasterxml.jackson.databind.JsonNode entry = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(map.toFile()).path(model);
+        return new double[] { entry.path("input_cost_per_token").asDouble(), entry.path("output_cost_per_token")
+                .asDouble() };
     }
 
     private static List<Map<String, Object>> failures(LocalStack stack, String query) {

@@ -57,7 +57,9 @@ class ProviderMetricsIT {
 
     @BeforeAll
     static void start() throws Exception {
-        stack = StackFixture.start("metrics");
+        // The SLO rollup runs every 5 s (60 s by default), so that the burn rates of the failures injected below
+        // reach Prometheus within the expression check's wait and while they are inside the 5-minute window.
+        stack = StackFixture.start("metrics", Map.of("FAULTLINE_SLO_INTERVAL", "5s"));
         prometheus = PrometheusServer.scrape(stack.faultlineUrl().replace("http://", ""),
                 Path.of("prometheus/alerts.yml"), stack.settings().workDir());
         client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);

@@ -24,11 +24,14 @@ public final class LiteLlmClient {
         this.key = key;
     }
 
-    /** What the proxy answered; {@code callId} is LiteLLM's call id ({@code x-litellm-call-id}), null if absent. */
-    public record Answer(int status, String body, String callId) {
+    /**
+     * What the proxy answered; {@code callId} is LiteLLM's call id ({@code x-litellm-call-id}) and
+     * {@code responseCost} what it billed ({@code x-litellm-response-cost}), null if absent.
+     */
+    public record Answer(int status, String body, String callId, String responseCost) {
 
         public Answer(int status, String body) {
-            this(status, body, null);
+            this(status, body, null, null);
         }
     }
 
@@ -69,7 +72,8 @@ public final class LiteLlmClient {
                     .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build(),
                     HttpResponse.BodyHandlers.ofString());
             return new Answer(response.statusCode(), response.body(),
-                    response.headers().firstValue("x-litellm-call-id").orElse(null));
+                    response.headers().firstValue("x-litellm-call-id").orElse(null),
+                    response.headers().firstValue("x-litellm-response-cost").orElse(null));
         } catch (IOException e) {
             return new Answer(-1, e.toString());
         } catch (InterruptedException e) {

@@ -1,0 +1,50 @@
+package io.faultline.impact;
+
+import java.time.Instant;
+import java.util.UUID;
+
+/**
+ * What one episode or correlation cluster cost, per dimension, with the figures behind each and how they were
+ * computed (README: "Impact"). Money is in US dollars.
+ */
+public record Assessment(UUID subjectId, String kind, String fingerprint, String provider, String category,
+        String type, String modelGroup, Instant firstSeen, Instant lastSeen, Instant assessedAt, UserImpact userImpact,
+        CostImpact costImpact, QualityImpact qualityImpact, SlaImpact slaImpact, Total total) {
+
+    /**
+     * Requests are LiteLLM call ids (every attempt of one proxy request shares it); a failed response is a request
+     * none of whose attempts succeeded; a recovered request failed at first and was answered by a retry or fallback.
+     */
+    public record UserImpact(long affectedRequests, long failedResponses, long recoveredRequests, long attempts,
+            long affectedUsers, long apiKeys, long teams) {
+    }
+
+    /**
+     * {@code wastedCostUsd}: what the failed attempts (and answers the episode flagged) were billed;
+     * {@code fallbackExtraCostUsd}: what the answering fallbacks cost minus what the original model would have cost
+     * for the same tokens (its prices from the failed attempt's payload; negative when the fallback is cheaper);
+     * {@code spikeExtraCostUsd}: for token spikes, the share of each flagged call's cost above the p99 tokens.
+     */
+    public record CostImpact(double wastedCostUsd, long wastedTokens, long fallbacks, double fallbackCostUsd,
+            double fallbackAtOriginalPricesUsd, double fallbackExtraCostUsd, long unpricedFallbacks,
+            double spikeExtraCostUsd, double totalUsd) {
+    }
+
+    /**
+     * Quality failures on the affected traffic's answers (for a quality episode: its own answers) against the same
+     * deployments' rate in the window before; {@code excessFailures} = max(0, rate − baseline rate) × answers.
+     */
+    public record QualityImpact(long answers, long qualityFailures, Double rate, long baselineAnswers,
+            long baselineFailures, Double baselineRate, double excessFailures) {
+    }
+
+    /** The share of the model group's error budget (failed responses the SLO allows in its period) consumed. */
+    public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
+            Double budgetConsumed, Double budgetRemaining) {
+    }
+
+    /** The total business impact and each of its terms, so an operator sees why one failure outranks another. */
+    public record Total(double totalUsd, double costUsd, double failedResponsesUsd, double usersUsd,
+            double errorBudgetUsd, String formula) {
+    }
+}

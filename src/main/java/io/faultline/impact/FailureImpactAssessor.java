@@ -1,0 +1,436 @@
+package io.faultline.impact;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.logging.Log;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * {@code assess_impact()}: prices an episode or a correlation cluster from its stored calls (never from guesses).
+ * One aggregate query reads every attempt of the affected requests (a cluster's members that share a request count
+ * it once), a second the quality baseline; the assessment is stored in {@code failure_impacts}. Open episodes and
+ * clusters are re-assessed on a schedule, at most {@code max-per-run} at a time.
+ */
+@Singleton
+public class FailureImpactAssessor {
+
+    /** The advisory lock of the scheduled re-assessment ("FlImpact" in ASCII). */
+    static final long LOCK_KEY = 0x466C_496D_7061_6374L;
+
+    /** What the assessment is about: the episodes whose calls it reads. */
+    record Subject(UUID id, String kind, String fingerprint, String provider, String category, String type,
+            String modelGroup, Instant firstSeen, Instant lastSeen, List<UUID> episodes, JsonNode evidence) {
+    }
+
+    private final AgroalDataSource dataSource;
+    private final ImpactConfig config;
+    private final ErrorBudgets budgets;
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final ImpactMetrics metrics;
+
+    public FailureImpactAssessor(AgroalDataSource dataSource, ImpactConfig config, ErrorBudgets budgets,
+            ObjectMapper json, Clock clock, ImpactMetrics metrics) {
+        this.dataSource = dataSource;
+        this.config = config;
+        this.budgets = budgets;
+        this.json = json;
+        this.clock = clock;
+        this.metrics = metrics;
+    }
+
+    /** The episode's assessment, computed now and stored; empty when there is no such episode. */
+    public Optional<Assessment> assessEpisode(UUID failureId) {
+        try (Connection c = dataSource.getConnection()) {
+            Subject s = episode(c, failureId);
+            return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not assess episode " + failureId, e);
+        }
+    }
+
+    /** The cluster's assessment, computed now and stored; empty when there is no such cluster. */
+    public Optional<Assessment> assessCluster(UUID clusterId) {
+        try (Connection c = dataSource.getConnection()) {
+            Subject s = cluster(c, clusterId);
+            return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not assess cluster " + clusterId, e);
+        }
+    }
+
+    /**
+     * Re-assesses the episodes and clusters active within {@code open-for}, most recently active first, at most
+     * {@code max-per-run}; one replica at a time. Returns how many it assessed.
+     */
+    @Scheduled(every = "{faultline.impact.interval}", delayed = "{faultline.impact.interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void scheduled() {
+        if (!config.enabled()) {
+            return;
+        }
+        try {
+            refreshOpen();
+        } catch (RuntimeException e) {
+            Log.errorf(e, "Impact re-assessment failed; it runs again at the next interval");
+        }
+    }
+
+    public int refreshOpen() {
+        Instant since = clock.instant().minus(config.openFor());
+        List<UUID[]> due = new ArrayList<>();
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
+                    st.setLong(1, LOCK_KEY);
+                    try (ResultSet rs = st.executeQuery()) {
+                        if (!rs.next() || !rs.getBoolean(1)) {
+                            return 0;
+                        }
+                    }
+                }
+                try (PreparedStatement st = c.prepareStatement("(select failure_id, 'e' from failure_events"
+                        + " where last_seen >= ? order by last_seen desc limit ?) union all (select cluster_id, 'c'"
+                        + " from correlation_clusters where last_seen >= ? order by last_seen desc limit ?)")) {
+                    st.setTimestamp(1, Timestamp.from(since));
+                    st.setInt(2, config.maxPerRun());
+                    st.setTimestamp(3, Timestamp.from(since));
+                    st.setInt(4, config.maxPerRun());
+                    try (ResultSet rs = st.executeQuery()) {
+                        while (rs.next()) {
+                            due.add(new UUID[] { rs.getObject(1, UUID.class), rs.getString(2).equals("c")
+                                    ? rs.getObject(1, UUID.class) : null });
+                        }
+                    }
+                }
+                int done = 0;
+                for (UUID[] d : due.subList(0, Math.min(due.size(), config.maxPerRun()))) {
+                    Subject s = d[1] != null ? cluster(c, d[1]) : episode(c, d[0]);
+                    if (s != null) {
+                        assessAndStore(c, s);
+                        done++;
+                    }
+                }
+                c.commit();
+                return done;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not re-assess the open failures", e);
+        }
+    }
+
+    private Assessment assessAndStore(Connection c, Subject s) throws SQLException {
+        Assessment a = assess(c, s);
+        Double previousCost = null;
+        Long previousUsers = null;
+        try (PreparedStatement st = c.prepareStatement("select cost_impact_usd, affected_users from failure_impacts"
+                + " where subject_id = ?")) {
+            st.setObject(1, s.id());
+            try (ResultSet rs = st.executeQuery()) {
+                if (rs.next()) {
+                    previousCost = rs.getDouble(1);
+                    previousUsers = rs.getLong(2);
+                }
+            }
+        }
+        store(c, a);
+        metrics.grew(a, previousCost, previousUsers);
+        return a;
+    }
+
+    Subject episode(Connection c, UUID failureId) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select fingerprint, provider, category, type,"
+                + " impact_scope ->> 'model_group', first_seen, last_seen, evidence::text from failure_events"
+                + " where failure_id = ?")) {
+            st.setObject(1, failureId);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                return new Subject(failureId, "episode", rs.getString(1), rs.getString(2), rs.getString(3),
+                        rs.getString(4), rs.getString(5), rs.getTimestamp(6).toInstant(),
+                        rs.getTimestamp(7).toInstant(), List.of(failureId), tree(rs.getString(8)));
+            }
+        }
+    }
+
+    Subject cluster(Connection c, UUID clusterId) throws SQLException {
+        List<UUID> members = new ArrayList<>();
+        String provider = null;
+        String group = null;
+        try (PreparedStatement st = c.prepareStatement("select m.failure_id, e.provider, e.impact_scope ->> 'model_group'"
+                + " from correlation_members m join failure_events e on e.failure_id = m.failure_id"
+                + " where m.cluster_id = ? order by e.first_seen")) {
+            st.setObject(1, clusterId);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    members.add(rs.getObject(1, UUID.class));
+                    provider = provider == null ? rs.getString(2) : provider.equals(rs.getString(2)) ? provider : "mixed";
+                    group = group == null ? rs.getString(3) : group;
+                }
+            }
+        }
+        try (PreparedStatement st = c.prepareStatement("select type, first_seen, last_seen from correlation_clusters"
+                + " where cluster_id = ?")) {
+            st.setObject(1, clusterId);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                return new Subject(clusterId, "cluster", null, provider, "CLUSTER", rs.getString(1), group,
+                        rs.getTimestamp(2).toInstant(), rs.getTimestamp(3).toInstant(), members, null);
+            }
+        }
+    }
+
+    /** The aggregate over every attempt of the affected requests (one round trip). */
+    private static final String ATTEMPTS = "with req as (select call_id, array_agg(seen_at) seen"
+            + "  from failure_event_calls where failure_id = any (?) group by call_id),"
+            + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
+            + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
+            + "  c.output_cost_per_token, c.ended_at = any (req.seen) as flagged"
+            + "  from req join llm_calls c on c.call_id = req.call_id where c.started_at >= ? and c.started_at <= ?),"
+            + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
+            + "  max(user_ref) user_ref, max(team_id) team_id, max(api_key_hash) key_hash, count(*) attempts,"
+            + "  coalesce(sum(cost_usd) filter (where not success or flagged), 0) wasted_cost,"
+            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged), 0) wasted_tokens,"
+            + "  (array_agg(model order by started_at) filter (where not success or flagged))[1] orig_model,"
+            + "  (array_agg(input_cost_per_token order by started_at) filter (where not success or flagged))[1] orig_in,"
+            + "  (array_agg(output_cost_per_token order by started_at) filter (where not success or flagged))[1] orig_out"
+            + "  from att group by call_id),"
+            + " fb as (select a.cost_usd, a.prompt_tokens, a.completion_tokens, r.orig_in, r.orig_out from att a"
+            + "  join per_req r using (call_id) where a.success and not a.flagged and r.hit"
+            + "  and a.model is distinct from r.orig_model)"
+            + " select (select count(*) from per_req), (select count(*) from per_req where not ok),"
+            + "  (select count(*) from per_req where ok and hit), (select coalesce(sum(attempts), 0) from per_req),"
+            + "  (select count(distinct user_ref) from per_req), (select count(distinct key_hash) from per_req),"
+            + "  (select count(distinct team_id) from per_req), (select coalesce(sum(wasted_cost), 0) from per_req),"
+            + "  (select coalesce(sum(wasted_tokens), 0) from per_req), (select count(*) from fb),"
+            + "  (select coalesce(sum(cost_usd), 0) from fb),"
+            + "  (select coalesce(sum(prompt_tokens * orig_in + completion_tokens * orig_out), 0) from fb"
+            + "   where orig_in is not null and orig_out is not null),"
+            + "  (select coalesce(sum(cost_usd), 0) from fb where orig_in is not null and orig_out is not null),"
+            + "  (select count(*) from fb where orig_in is null or orig_out is null),"
+            + "  (select coalesce(array_agg(distinct deployment), '{}') from att where success and not flagged),"
+            + "  (select count(*) from att where success and not flagged),"
+            + "  (select count(*) from att a where a.success and not a.flagged and exists (select 1"
+            + "   from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
+            + "   where q.call_id = a.call_id and q.seen_at = a.ended_at and e.category = 'QUALITY')),"
+            + "  (select coalesce(array_agg(distinct deployment), '{}') from att where flagged),"
+            + "  (select count(*) from att where flagged and success),"
+            + "  (select coalesce(sum(cost_usd * greatest(0, 1 - ?::double precision"
+            + "   / nullif(prompt_tokens + completion_tokens, 0))), 0) from att where flagged)";
+
+    Assessment assess(Connection c, Subject s) throws SQLException {
+        Instant now = clock.instant();
+        boolean qualityEpisode = "QUALITY".equals(s.category());
+        boolean spike = "token_spike".equals(s.type()) && s.evidence() != null
+                && s.evidence().path("p99_tokens").isNumber();
+        double p99 = spike ? s.evidence().path("p99_tokens").asDouble() : 0;
+        long requests;
+        long failed;
+        long recovered;
+        long attempts;
+        long users;
+        long keys;
+        long teams;
+        double wasted;
+        long wastedTokens;
+        long fallbacks;
+        double fallbackCost;
+        double atOriginal;
+        double pricedFallbackCost;
+        long unpriced;
+        String[] answerDeployments;
+        long answers;
+        long qualityFailures;
+        String[] flaggedDeployments;
+        long flaggedAnswers;
+        double spikeExtra;
+        try (PreparedStatement st = c.prepareStatement(ATTEMPTS)) {
+            st.setArray(1, c.createArrayOf("uuid", s.episodes().toArray()));
+            st.setTimestamp(2, Timestamp.from(s.firstSeen().minus(config.attemptSlack())));
+            st.setTimestamp(3, Timestamp.from(s.lastSeen().plus(config.attemptSlack())));
+            st.setDouble(4, p99);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                requests = rs.getLong(1);
+                failed = rs.getLong(2);
+                recovered = rs.getLong(3);
+                attempts = rs.getLong(4);
+                users = rs.getLong(5);
+                keys = rs.getLong(6);
+                teams = rs.getLong(7);
+                wasted = rs.getDouble(8);
+                wastedTokens = rs.getLong(9);
+                fallbacks = rs.getLong(10);
+                fallbackCost = rs.getDouble(11);
+                atOriginal = rs.getDouble(12);
+                pricedFallbackCost = rs.getDouble(13);
+                unpriced = rs.getLong(14);
+                answerDeployments = strings(rs.getArray(15));
+                answers = rs.getLong(16);
+                qualityFailures = rs.getLong(17);
+                flaggedDeployments = strings(rs.getArray(18));
+                flaggedAnswers = rs.getLong(19);
+                spikeExtra = spike ? rs.getDouble(20) : 0;
+            }
+        }
+        if (qualityEpisode) {
+            // The episode's own answers are the quality failures; the baseline is their deployments' rate before.
+            answers = flaggedAnswers;
+            qualityFailures = flaggedAnswers;
+            answerDeployments = flaggedDeployments;
+        }
+        double extra = pricedFallbackCost - atOriginal;
+        double costTotal = wasted + extra + spikeExtra;
+        Assessment.CostImpact cost = new Assessment.CostImpact(round(wasted), wastedTokens, fallbacks,
+                round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(costTotal));
+        Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
+        Assessment.SlaImpact sla = sla(s, failed);
+        double failedUsd = failed * config.pricePerFailedRequestUsd();
+        double usersUsd = users * config.pricePerUserUsd();
+        double budgetUsd = sla.budgetConsumed() == null ? 0
+                : sla.budgetConsumed() * 100 * config.pricePerBudgetPercentUsd();
+        double total = costTotal + failedUsd + usersUsd + budgetUsd;
+        Assessment.Total t = new Assessment.Total(round(total), round(costTotal), round(failedUsd), round(usersUsd),
+                round(budgetUsd), "cost + " + config.pricePerFailedRequestUsd() + " x failed responses + "
+                        + config.pricePerUserUsd() + " x affected users + " + config.pricePerBudgetPercentUsd()
+                        + " x percent of error budget consumed");
+        return new Assessment(s.id(), s.kind(), s.fingerprint(), s.provider(), s.category(), s.type(), s.modelGroup(),
+                s.firstSeen(), s.lastSeen(), now, new Assessment.UserImpact(requests, failed, recovered, attempts,
+                        users, keys, teams), cost, quality, sla, t);
+    }
+
+    /** The deployments' quality-failure rate in the window before the incident began. */
+    private Assessment.QualityImpact quality(Connection c, Subject s, long answers, long failures,
+            String[] deployments) throws SQLException {
+        long baseAnswers = 0;
+        long baseFailures = 0;
+        if (deployments.length > 0) {
+            Instant from = s.firstSeen().minus(config.qualityBaselineWindow());
+            try (PreparedStatement st = c.prepareStatement("select (select count(*) from llm_calls"
+                    + " where deployment = any (?) and started_at >= ? and started_at < ? and success),"
+                    + " (select count(distinct q.call_id) from failure_events e join failure_event_calls q"
+                    + " on q.failure_id = e.failure_id where e.category = 'QUALITY' and e.deployment = any (?)"
+                    + " and e.last_seen >= ? and e.first_seen < ? and q.seen_at >= ? and q.seen_at < ?)")) {
+                Array deps = c.createArrayOf("text", deployments);
+                st.setArray(1, deps);
+                st.setTimestamp(2, Timestamp.from(from));
+                st.setTimestamp(3, Timestamp.from(s.firstSeen()));
+                st.setArray(4, deps);
+                st.setTimestamp(5, Timestamp.from(from));
+                st.setTimestamp(6, Timestamp.from(s.firstSeen()));
+                st.setTimestamp(7, Timestamp.from(from));
+                st.setTimestamp(8, Timestamp.from(s.firstSeen()));
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    baseAnswers = rs.getLong(1);
+                    baseFailures = rs.getLong(2);
+                }
+            }
+        }
+        Double rate = answers == 0 ? null : (double) failures / answers;
+        Double baseRate = baseAnswers == 0 ? null : (double) baseFailures / baseAnswers;
+        double excess = rate == null ? 0 : Math.max(0, rate - (baseRate == null ? 0 : baseRate)) * answers;
+        return new Assessment.QualityImpact(answers, failures, round(rate), baseAnswers, baseFailures,
+                round(baseRate), round(excess));
+    }
+
+    private Assessment.SlaImpact sla(Subject s, long failedResponses) {
+        if (s.modelGroup() == null) {
+            return new Assessment.SlaImpact(null, null, null, null, null, null);
+        }
+        ErrorBudgets.Budget b = budgets.budget(s.modelGroup(), s.lastSeen());
+        Double consumed = b.budgetRequests() > 0 ? failedResponses / b.budgetRequests() : null;
+        return new Assessment.SlaImpact(s.modelGroup(), b.availabilityTarget(), b.period().toString(),
+                round(b.budgetRequests()), round(consumed), round(b.remainingRatio()));
+    }
+
+    private void store(Connection c, Assessment a) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into failure_impacts (subject_id, subject_kind,"
+                + " fingerprint, provider, category, model_group, first_seen, last_seen, assessed_at,"
+                + " affected_requests, failed_responses, affected_users, cost_impact_usd, budget_consumed,"
+                + " total_impact_usd, assessment) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)"
+                + " on conflict (subject_id) do update set fingerprint = excluded.fingerprint,"
+                + " provider = excluded.provider, category = excluded.category, model_group = excluded.model_group,"
+                + " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+                + " assessed_at = excluded.assessed_at, affected_requests = excluded.affected_requests,"
+                + " failed_responses = excluded.failed_responses, affected_users = excluded.affected_users,"
+                + " cost_impact_usd = excluded.cost_impact_usd, budget_consumed = excluded.budget_consumed,"
+                + " total_impact_usd = excluded.total_impact_usd, assessment = excluded.assessment")) {
+            st.setObject(1, a.subjectId());
+            st.setString(2, a.kind());
+            st.setString(3, a.fingerprint());
+            st.setString(4, a.provider());
+            st.setString(5, a.category());
+            st.setString(6, a.modelGroup());
+            st.setTimestamp(7, Timestamp.from(a.firstSeen()));
+            st.setTimestamp(8, Timestamp.from(a.lastSeen()));
+            st.setTimestamp(9, Timestamp.from(a.assessedAt()));
+            st.setLong(10, a.userImpact().affectedRequests());
+            st.setLong(11, a.userImpact().failedResponses());
+            st.setLong(12, a.userImpact().affectedUsers());
+            st.setDouble(13, a.costImpact().totalUsd());
+            st.setObject(14, a.slaImpact().budgetConsumed());
+            st.setDouble(15, a.total().totalUsd());
+            st.setString(16, write(a));
+            st.executeUpdate();
+        }
+    }
+
+    private String write(Assessment a) {
+        try {
+            return json.writeValueAsString(a);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("an assessment always serialises", e);
+        }
+    }
+
+    private JsonNode tree(String text) {
+        try {
+            return text == null ? null : json.readTree(text);
+        } catch (JsonProcessingException e) {
+            return null;
+        }
+    }
+
+    private static String[] strings(Array a) throws SQLException {
+        Object[] values = (Object[]) a.getArray();
+        String[] out = new String[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = (String) values[i];
+        }
+        return out;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1e6) / 1e6;
+    }
+
+    private static Double round(Double v) {
+        return v == null ? null : round(v.doubleValue());
+    }
+}

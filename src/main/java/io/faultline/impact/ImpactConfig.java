@@ -1,0 +1,47 @@
+package io.faultline.impact;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** How failures are priced and ranked (README: "Impact"). */
+@ConfigMapping(prefix = "faultline.impact")
+public interface ImpactConfig {
+
+    /** Assess open episodes and clusters on a schedule (the API assesses on demand either way). */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** How often open episodes and clusters are re-assessed (the scheduler reads it from application.properties). */
+    @WithDefault("60s")
+    String interval();
+
+    /** At most this many episodes and clusters are re-assessed per run, most recently active first. */
+    @WithDefault("200")
+    int maxPerRun();
+
+    /** An episode or cluster active within this long is open and re-assessed; older ones keep their last figures. */
+    @WithDefault("30m")
+    Duration openFor();
+
+    /** The attempts of one request lie within this long of the episode (retries and fallbacks follow quickly). */
+    @WithDefault("15m")
+    Duration attemptSlack();
+
+    /** The quality-failure rate outside the incident is read over this span before it began. */
+    @WithDefault("1h")
+    Duration qualityBaselineWindow();
+
+    /** Money per failed response (a request that failed on every attempt) in the total business impact. */
+    @WithDefault("0.05")
+    double pricePerFailedRequestUsd();
+
+    /** Money per distinct affected user. */
+    @WithDefault("0.50")
+    double pricePerUserUsd();
+
+    /** Money per percent of the model group's error budget consumed. */
+    @WithDefault("10.0")
+    double pricePerBudgetPercentUsd();
+}

@@ -1,0 +1,104 @@
+package io.faultline.impact;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestQuery;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Failures ranked by total business impact (README: "Impact"). */
+@Path("/api/v1/failures/ranked")
+@Tag(name = "impact")
+@Produces(MediaType.APPLICATION_JSON)
+public class ImpactResource {
+
+    /** One ranked item: a pattern (episodes of one fingerprint), an episode or a cluster, with the total's terms. */
+    public record Ranked(int rank, String kind, String id, String fingerprint, String provider, String category,
+            String modelGroup, int episodes, Instant firstSeen, Instant lastSeen, long affectedRequests,
+            long failedResponses, long affectedUsers, double totalUsd, double costUsd, double failedResponsesUsd,
+            double usersUsd, double errorBudgetUsd) {
+    }
+
+    public record RankedList(Instant since, String group, List<Ranked> items) {
+    }
+
+    private final AgroalDataSource dataSource;
+    private final Clock clock;
+
+    public ImpactResource(AgroalDataSource dataSource, Clock clock) {
+        this.dataSource = dataSource;
+        this.clock = clock;
+    }
+
+    @GET
+    @Operation(summary = "Failure patterns (or episodes) and clusters active since, by total business impact")
+    public RankedList ranked(@RestQuery String since, @RestQuery @DefaultValue("pattern") String group,
+            @RestQuery @DefaultValue("20") @Min(1) @Max(500) int limit) {
+        Instant from = since == null ? clock.instant().minus(Duration.ofHours(24)) : Params.instant("since", since);
+        if (!group.equals("pattern") && !group.equals("none")) {
+            throw ApiProblem.badRequest("group", "group must be pattern (episodes of one fingerprint together) or none");
+        }
+        String episodes = group.equals("pattern")
+                ? "select 'pattern' kind, fingerprint id, fingerprint, min(provider) provider, min(category) category,"
+                        + " min(model_group) model_group, count(*)::int episodes, min(first_seen) first_seen,"
+                        + " max(last_seen) last_seen, sum(affected_requests) req, sum(failed_responses) failed,"
+                        + " sum(affected_users) users, sum(total_impact_usd) total,"
+                        + " sum((assessment -> 'total' ->> 'costUsd')::double precision) cost,"
+                        + " sum((assessment -> 'total' ->> 'failedResponsesUsd')::double precision) failed_usd,"
+                        + " sum((assessment -> 'total' ->> 'usersUsd')::double precision) users_usd,"
+                        + " sum((assessment -> 'total' ->> 'errorBudgetUsd')::double precision) budget_usd"
+                        + " from failure_impacts where subject_kind = 'episode' and last_seen >= ? group by fingerprint"
+                : "select 'episode' kind, subject_id::text id, fingerprint, provider, category, model_group, 1,"
+                        + " first_seen, last_seen, affected_requests, failed_responses, affected_users,"
+                        + " total_impact_usd, (assessment -> 'total' ->> 'costUsd')::double precision,"
+                        + " (assessment -> 'total' ->> 'failedResponsesUsd')::double precision,"
+                        + " (assessment -> 'total' ->> 'usersUsd')::double precision,"
+                        + " (assessment -> 'total' ->> 'errorBudgetUsd')::double precision"
+                        + " from failure_impacts where subject_kind = 'episode' and last_seen >= ?";
+        String sql = "select * from (" + episodes + " union all select 'cluster', subject_id::text, null, provider,"
+                + " category, model_group, 0, first_seen, last_seen, affected_requests, failed_responses,"
+                + " affected_users, total_impact_usd, (assessment -> 'total' ->> 'costUsd')::double precision,"
+                + " (assessment -> 'total' ->> 'failedResponsesUsd')::double precision,"
+                + " (assessment -> 'total' ->> 'usersUsd')::double precision,"
+                + " (assessment -> 'total' ->> 'errorBudgetUsd')::double precision"
+                + " from failure_impacts where subject_kind = 'cluster' and last_seen >= ?) ranked"
+                + " order by 13 desc, 9 desc limit ?";
+        List<Ranked> items = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setTimestamp(1, Timestamp.from(from));
+            st.setTimestamp(2, Timestamp.from(from));
+            st.setInt(3, limit);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    items.add(new Ranked(items.size() + 1, rs.getString(1), rs.getString(2), rs.getString(3),
+                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getInt(7),
+                            rs.getTimestamp(8).toInstant(), rs.getTimestamp(9).toInstant(), rs.getLong(10),
+                            rs.getLong(11), rs.getLong(12), rs.getDouble(13), rs.getDouble(14), rs.getDouble(15),
+                            rs.getDouble(16), rs.getDouble(17)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not rank the failures", e);
+        }
+        return new RankedList(from, group, List.copyOf(items));
+    }
+}

@@ -1,0 +1,57 @@
+package io.faultline.impact;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+
+/** Availability SLOs per model group, their error budgets and burn rates (README: "SLOs and error budgets"). */
+@ConfigMapping(prefix = "faultline.slo")
+public interface SloConfig {
+
+    /** Run the scheduled rollup. Off, nothing new is rolled up and the budgets stop moving. */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** How often the rollup runs (the scheduler reads it from application.properties). */
+    @WithDefault("60s")
+    String interval();
+
+    /** The availability target of a model group without an SLO of its own (share of requests answered). */
+    @WithDefault("0.995")
+    double defaultAvailability();
+
+    /** The error budget period of a model group without an SLO of its own. */
+    @WithDefault("30d")
+    Duration period();
+
+    /**
+     * Minutes newer than this are derived again on every run: LiteLLM's spool delivers attempts late, and a late
+     * successful fallback turns a failed response into an answered one. Older minutes are final.
+     */
+    @WithDefault("10m")
+    Duration settle();
+
+    /** The longest time between the first and the last attempt of one request (retries, fallbacks, timeouts). */
+    @WithDefault("15m")
+    Duration requestSpan();
+
+    /** At most this much call time is rolled up per run while catching up (first start, restart after an outage). */
+    @WithDefault("1d")
+    Duration catchUpPerRun();
+
+    /**
+     * On the very first run, the rollup starts this far back (the budget period of the default SLO), or at the oldest
+     * stored call after that.
+     */
+    @WithDefault("30d")
+    Duration backfill();
+
+    /** Minutes older than this are deleted (the longest period an SLO may have is 90 days). */
+    @WithDefault("91d")
+    Duration retention();
+
+    /** The most SLOs the API stores; a PUT for a new model group beyond it is refused (409). */
+    @WithDefault("1000")
+    int maxSlos();
+}

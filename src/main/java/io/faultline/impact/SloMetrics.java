@@ -1,0 +1,94 @@
+package io.faultline.impact;
+
+import io.faultline.common.MetricLabels;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import jakarta.inject.Singleton;
+
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code faultline_slo_burn_rate{model_group,window}}, {@code faultline_slo_error_budget_remaining{model_group}} and
+ * {@code faultline_slo_target{model_group}} for every model group seen within its period or with an SLO of its own,
+ * read from the database after every rollup run, so that every replica reports the same figures. Model groups past
+ * the label cap share the {@code other} series, which shows the worst of them (highest burn, least budget left).
+ */
+@Singleton
+public class SloMetrics {
+
+    /** The most model groups read per refresh (the label cap keeps the series far fewer anyway). */
+    static final int MAX_GROUPS = 10_000;
+
+    private final SloService slos;
+    private final Clock clock;
+    private final MeterRegistry registry;
+    private final MetricLabels labels;
+    private final Map<String, AtomicLong> burn = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> remaining = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> target = new ConcurrentHashMap<>();
+
+    public SloMetrics(SloService slos, Clock clock, MeterRegistry registry, MetricLabels labels) {
+        this.slos = slos;
+        this.clock = clock;
+        this.registry = registry;
+        this.labels = labels;
+    }
+
+    /** Re-reads every gauge from the database; a failure leaves the last values and is logged. */
+    public void refresh() {
+        SloService.SloList list;
+        try {
+            list = slos.statuses(clock.instant(), MAX_GROUPS);
+        } catch (RuntimeException e) {
+            Log.warnf(e, "Could not read the SLO rollups; the SLO gauges keep their last values");
+            return;
+        }
+        Map<String, Double> burns = new HashMap<>();
+        Map<String, Double> budgets = new HashMap<>();
+        Map<String, Double> targets = new HashMap<>();
+        // A group that left the listing (no traffic within its period) burns nothing and has its whole budget.
+        burn.keySet().forEach(k -> burns.put(k, 0.0));
+        remaining.keySet().forEach(k -> budgets.put(k, 1.0));
+        for (SloService.SloStatus s : list.items()) {
+            String group = labels.value("model_group", s.modelGroup());
+            for (SloService.WindowBurn w : s.burnRates()) {
+                burns.merge(key(group, w.window()), w.burnRate(), Math::max);
+            }
+            // Remaining is at most 1 and burn at least 0: the stale defaults above never win over a listed figure.
+            budgets.merge(group, s.budget().remainingRatio(), Math::min);
+            targets.merge(group, s.slo().availabilityTarget(), Math::max);
+        }
+        burns.forEach((k, v) -> {
+            int cut = k.indexOf('\u0000');
+            burn.computeIfAbsent(k, x -> gauge("faultline.slo.burn.rate",
+                    "Error budget burn rate: (failed responses / requests over the window) / (1 - availability target)",
+                    k.substring(0, cut), "window", k.substring(cut + 1))).set(Double.doubleToLongBits(v));
+        });
+        budgets.forEach((g, v) -> remaining.computeIfAbsent(g, x -> gauge("faultline.slo.error.budget.remaining",
+                "Share of the period's error budget left: 1 - failed responses / ((1 - target) * requests);"
+                        + " negative once overspent", g, null, null)).set(Double.doubleToLongBits(v)));
+        targets.forEach((g, v) -> target.computeIfAbsent(g, x -> gauge("faultline.slo.target",
+                "Availability target of the model group's SLO (share of requests answered)", g, null, null))
+                .set(Double.doubleToLongBits(v)));
+    }
+
+    private static String key(String group, String window) {
+        return group + "\u0000" + window;
+    }
+
+    private AtomicLong gauge(String name, String description, String group, String k2, String v2) {
+        AtomicLong value = new AtomicLong(Double.doubleToLongBits(0));
+        Gauge.Builder<AtomicLong> b = Gauge.builder(name, value, v -> Double.longBitsToDouble(v.get()))
+                .description(description).tag("model_group", group).strongReference(true);
+        if (k2 != null) {
+            b.tag(k2, v2);
+        }
+        b.register(registry);
+        return value;
+    }
+}

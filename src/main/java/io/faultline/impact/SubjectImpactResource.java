@@ -1,0 +1,65 @@
+package io.faultline.impact;
+
+import io.faultline.web.ApiProblem;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestPath;
+
+import java.util.UUID;
+
+/** The impact of one episode or one correlation cluster, assessed now (README: "Impact"). */
+public final class SubjectImpactResource {
+
+    private SubjectImpactResource() {
+    }
+
+    @Path("/api/v1/failures/{failureId}/impact")
+    @Tag(name = "impact")
+    @Produces(MediaType.APPLICATION_JSON)
+    public static class Episode {
+
+        private final FailureImpactAssessor assessor;
+
+        public Episode(FailureImpactAssessor assessor) {
+            this.assessor = assessor;
+        }
+
+        @GET
+        @Operation(summary = "The episode's impact (users, cost, quality, error budget, total), assessed now")
+        public Assessment get(@RestPath String failureId) {
+            UUID id = uuid("failureId", failureId);
+            return assessor.assessEpisode(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No episode " + id));
+        }
+    }
+
+    @Path("/api/v1/failures/correlations/{clusterId}/impact")
+    @Tag(name = "impact")
+    @Produces(MediaType.APPLICATION_JSON)
+    public static class Cluster {
+
+        private final FailureImpactAssessor assessor;
+
+        public Cluster(FailureImpactAssessor assessor) {
+            this.assessor = assessor;
+        }
+
+        @GET
+        @Operation(summary = "The correlation cluster's impact; requests its members share count once")
+        public Assessment get(@RestPath String clusterId) {
+            UUID id = uuid("clusterId", clusterId);
+            return assessor.assessCluster(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No cluster " + id));
+        }
+    }
+
+    static UUID uuid(String field, String value) {
+        try {
+            return UUID.fromString(value);
+        } catch (IllegalArgumentException e) {
+            throw ApiProblem.badRequest(field, field + " must be a UUID");
+        }
+    }
+}

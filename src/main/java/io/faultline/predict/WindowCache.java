@@ -1,0 +1,554 @@
+package io.faultline.predict;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The tick's windows, kept between ticks: the figures of every call of the window (one compact record per call,
+ * header values read as numbers by the same rule as {@link WindowReader}'s SQL) in memory, topped up at each tick
+ * with only the calls <em>received</em> since the last read ({@code llm_calls.received_at}, indexed by V16), so that
+ * a call the spool delivers late lands in its own (past) bucket. The buckets are then rebuilt from the held calls
+ * exactly as {@link WindowReader#read} aggregates them in SQL, so the indicators see the same windows.
+ *
+ * <ul>
+ * <li>Late commits: each top-up checks the keys of the calls received within {@code overlap} before the newest one
+ * held (an ingest that stamped its calls before the last read but committed after it) and reads those it does not
+ * hold, by their idempotency key {@code (call_id, started_at)}; a resend is not stored again, so it is never counted
+ * twice. Calls stamped after the tick's now (a replica's clock ahead) are held but do not move the mark.</li>
+ * <li>Start, a clock that went back, a failed read, or every {@code fullReadEvery}: the whole window is read again
+ * from the table (the state is the stored calls; nothing of it lives only here). A replica that takes the tick over
+ * tops up from its own mark, which is as correct, only longer.</li>
+ * </ul>
+ * Not thread-safe on its own: the tick holds the advisory lock, and the methods are synchronized for visibility.
+ */
+final class WindowCache {
+
+    private static final int SLOTS = DeploymentWindow.LIMIT_TYPES.length;
+    private static final int TYPES = DeploymentWindow.FAILURE_TYPES.length;
+    private static final String SQL = sql();
+
+    /** One stored call as the indicators read it; times in epoch microseconds; NaN for a missing header value. */
+    private record Call(long started, long ended, String group, boolean success, int status, double latency,
+            boolean timedOut, double[] remaining, double[] limit, String[] reset) {
+
+        boolean failed(int type) {
+            return switch (type) {
+                case 0 -> status == 429;
+                case 1 -> status == 529;
+                case 2 -> status >= 500 && status != 529 && status != NO_STATUS;
+                default -> timedOut;
+            };
+        }
+    }
+
+    private static final int NO_STATUS = Integer.MIN_VALUE;
+
+    /** The held calls of one (provider, deployment). */
+    private static final class Held {
+        final String provider;
+        final String deployment;
+        final ArrayList<Call> calls = new ArrayList<>();
+
+        Held(String provider, String deployment) {
+            this.provider = provider;
+            this.deployment = deployment;
+        }
+    }
+
+    /** provider NUL deployment → its calls; sorted as the SQL's {@code order by provider, deployment}. */
+    private final TreeMap<String, Held> held = new TreeMap<>();
+    /** Idempotency keys of the calls received within the overlap of the newest one: those a top-up reads again. */
+    private final Map<String, Long> recent = new HashMap<>();
+    /** The latest reset header per deployment and limit type, as of the last {@link #read}. */
+    private final Map<String, DeploymentWindow.Reading[]> resets = new HashMap<>();
+    private Long newestReceived;
+    private Instant lastNow;
+    private Instant lastFullRead;
+    private long heldCalls;
+    private boolean lastWasFull;
+    /** The tick's now (µs): calls stamped later (a replica's clock ahead, a test's future) do not move the mark. */
+    private long receivedBy;
+
+    /**
+     * The header values a call is read with: per limit type its remaining, limit and reset, the Anthropic name first
+     * and the OpenAI one ({@code x-ratelimit-*}, requests and tokens only) as the fallback, as WindowReader's
+     * {@code coalesce(h ->> anthropic, h ->> openai)}. Index = slot × 6 + kind × 2 + (1 for the fallback).
+     */
+    private static final Map<String, Integer> HEADERS = headers();
+
+    private static Map<String, Integer> headers() {
+        Map<String, Integer> names = new HashMap<>();
+        String[] kinds = { "remaining", "limit", "reset" };
+        for (int s = 0; s < SLOTS; s++) {
+            String label = DeploymentWindow.LIMIT_TYPES[s];
+            for (int k = 0; k < kinds.length; k++) {
+                names.put("anthropic-ratelimit-" + label.replace('_', '-') + "-" + kinds[k], s * 6 + k * 2);
+                if (s < 2) {
+                    names.put("x-ratelimit-" + kinds[k] + "-" + label, s * 6 + k * 2 + 1);
+                }
+            }
+        }
+        return Map.copyOf(names);
+    }
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    /**
+     * The calls' figures; the headers come back as the stored JSON text and are read here in one pass (a dozen
+     * {@code ->>} lookups and pattern matches per row in SQL cost more than the rest of the tick).
+     */
+    private static String sql() {
+        return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
+                + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
+                + " (http_status = 408 or error_class = any (?) or latency_ms >= ?), rate_limit_headers::text"
+                + " from llm_calls where started_at >= ? %s";
+    }
+
+    private static String micros(String column) {
+        // date_part is float8 arithmetic (extract is numeric, several times slower per row); exact to the µs here.
+        return "round(date_part('epoch', " + column + ") * 1000000)::bigint";
+    }
+
+    /** How many calls are held (for the bench and the tests). */
+    synchronized long heldCalls() {
+        return heldCalls;
+    }
+
+    /** Whether the last {@link #read} read the whole window from the table. */
+    synchronized boolean lastWasFull() {
+        return lastWasFull;
+    }
+
+    /** Forgets everything: the next read is a full one. */
+    synchronized void clear() {
+        held.clear();
+        recent.clear();
+        resets.clear();
+        newestReceived = null;
+        lastNow = null;
+        lastFullRead = null;
+        heldCalls = 0;
+    }
+
+    /**
+     * The windows of every deployment with calls in {@code [from, to)} of a provider active in the window (as
+     * {@link WindowReader#read}), after topping the held calls up from the table.
+     */
+    synchronized List<DeploymentWindow> read(Connection c, Instant from, Instant to, long bucketMillis,
+            Set<String> timeoutClasses, double timeoutMs, Duration overlap, Duration fullReadEvery)
+            throws SQLException {
+        boolean full = newestReceived == null || lastNow == null || to.isBefore(lastNow)
+                || !lastFullRead.plus(fullReadEvery).isAfter(to);
+        if (full) {
+            clear();
+        }
+        receivedBy = micros(to);
+        try {
+            fetch(c, from, full ? null : newestReceived - overlap.toNanos() / 1000, timeoutClasses, timeoutMs);
+        } catch (SQLException | RuntimeException e) {
+            clear(); // part of a read may be held: the next tick reads everything again
+            throw e;
+        }
+        pruneRecent(overlap);
+        if (full) {
+            lastFullRead = to;
+        }
+        lastNow = to;
+        lastWasFull = full;
+        return windows(c, from, to, bucketMillis);
+    }
+
+    /** The latest reset header of a limit type on the deployment in the window of the last {@link #read}. */
+    synchronized DeploymentWindow.Reading latestReset(DeploymentWindow w, int slot) {
+        DeploymentWindow.Reading[] r = resets.get(w.deployment());
+        return r == null ? null : r[slot];
+    }
+
+    /**
+     * Full ({@code receivedAfter} null): every call of the window. Top-up: the calls received after the newest one
+     * held, plus those of the overlap before it that are not held yet (their keys first, a light query).
+     */
+    private void fetch(Connection c, Instant from, Long receivedAfter, Set<String> timeoutClasses, double timeoutMs)
+            throws SQLException {
+        if (receivedAfter == null) {
+            fetch(c, from, "", null, null, timeoutClasses, timeoutMs);
+            return;
+        }
+        Set<String> missed = new HashSet<>();
+        try (PreparedStatement st = c.prepareStatement("select call_id, " + micros("started_at") + ", "
+                + micros("received_at") + " from llm_calls where started_at >= ? and received_at > ?"
+                + " and received_at <= ?")) {
+            st.setTimestamp(1, Timestamp.from(from));
+            st.setTimestamp(2, timestamp(receivedAfter));
+            st.setTimestamp(3, timestamp(newestReceived));
+            st.setFetchSize(5000);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    String key = rs.getString(1) + '\u0000' + rs.getLong(2);
+                    if (!recent.containsKey(key)) {
+                        missed.add(key); // stamped before the last read, committed after it
+                    }
+                }
+            }
+        }
+        Timestamp newest = timestamp(newestReceived);
+        fetch(c, from, "and received_at > ?", st -> st.setTimestamp(4, newest), null, timeoutClasses, timeoutMs);
+        if (!missed.isEmpty()) {
+            Array ids = c.createArrayOf("text", missed.stream().map(k -> k.substring(0, k.indexOf('\u0000'))).toArray());
+            fetch(c, from, "and call_id = any (?)", st -> st.setArray(4, ids), missed, timeoutClasses, timeoutMs);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Binder {
+        void bind(PreparedStatement st) throws SQLException;
+    }
+
+    /** Adds the calls the condition selects; with {@code only}, just those of these keys. */
+    private void fetch(Connection c, Instant from, String condition, Binder binder, Set<String> only,
+            Set<String> timeoutClasses, double timeoutMs) throws SQLException {
+        long newest = newestReceived == null ? Long.MIN_VALUE : newestReceived;
+        try (PreparedStatement st = c.prepareStatement(String.format(SQL, condition))) {
+            st.setArray(1, c.createArrayOf("text", timeoutClasses.toArray()));
+            st.setDouble(2, timeoutMs);
+            st.setTimestamp(3, Timestamp.from(from));
+            if (binder != null) {
+                binder.bind(st);
+            }
+            st.setFetchSize(5000);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    long started = rs.getLong(2);
+                    long received = rs.getLong(3);
+                    String key = rs.getString(1) + '\u0000' + started;
+                    if (only != null && !only.contains(key) || recent.putIfAbsent(key, received) != null) {
+                        continue; // another start of a missed call id, or held already
+                    }
+                    if (received <= receivedBy) {
+                        newest = Math.max(newest, received); // a later one stays in recent until the mark passes it
+                    }
+                    String provider = rs.getString(4);
+                    String deployment = rs.getString(5);
+                    held.computeIfAbsent(provider + '\u0000' + deployment, k -> new Held(provider, deployment))
+                            .calls.add(call(rs, started));
+                    heldCalls++;
+                }
+            }
+        }
+        if (newest != Long.MIN_VALUE) {
+            newestReceived = newest;
+        }
+    }
+
+    /** Drops the keys the next top-up cannot read again (received at or before its lower bound). */
+    private void pruneRecent(Duration overlap) {
+        if (newestReceived != null) {
+            long bound = newestReceived - overlap.toNanos() / 1000;
+            recent.values().removeIf(r -> r <= bound);
+        }
+    }
+
+    private static Call call(ResultSet rs, long started) throws SQLException {
+        long ended = rs.getLong(7);
+        String group = rs.getString(6);
+        boolean success = rs.getBoolean(8);
+        int status = rs.getInt(9);
+        if (rs.wasNull()) {
+            status = NO_STATUS;
+        }
+        double latency = rs.getDouble(10);
+        boolean timedOut = rs.getBoolean(11);
+        String[] values = headerValues(rs.getString(12));
+        double[] remaining = new double[SLOTS];
+        double[] limit = new double[SLOTS];
+        String[] reset = null;
+        for (int s = 0; s < SLOTS; s++) {
+            remaining[s] = number(first(values, s * 6));
+            limit[s] = number(first(values, s * 6 + 2));
+            String z = first(values, s * 6 + 4);
+            if (z != null) {
+                if (reset == null) {
+                    reset = new String[SLOTS];
+                }
+                reset[s] = z;
+            }
+        }
+        return new Call(started, ended, group, success, status, latency, timedOut, remaining, limit, reset);
+    }
+
+    private static String first(String[] values, int i) {
+        return values[i] != null ? values[i] : values[i + 1];
+    }
+
+    /** The values of the headers in {@link #HEADERS} (null when absent or JSON null), in one streaming pass. */
+    static String[] headerValues(String json) throws SQLException {
+        String[] values = new String[SLOTS * 6];
+        if (json == null) {
+            return values;
+        }
+        try (JsonParser p = JSON.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return values;
+            }
+            for (JsonToken t = p.nextToken(); t == JsonToken.FIELD_NAME; t = p.nextToken()) {
+                Integer index = HEADERS.get(p.currentName());
+                JsonToken value = p.nextToken();
+                if (value.isStructStart()) {
+                    if (index != null) {
+                        values[index] = "?"; // not a scalar (ingest stores strings): ->> gives JSON text, no number
+                    }
+                    p.skipChildren();
+                } else if (index != null) {
+                    values[index] = value == JsonToken.VALUE_NULL ? null : p.getText();
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new SQLException("rate_limit_headers is not a JSON object", e);
+        }
+        return values;
+    }
+
+    /**
+     * A header value as a number only when it is one: {@code ^[0-9]{1,15}(\.[0-9]{1,9})?$}, the pattern WindowReader
+     * matches in SQL (checked here in one pass over at most 25 characters); NaN otherwise.
+     */
+    static double number(String text) {
+        if (text == null) {
+            return Double.NaN;
+        }
+        int n = text.length();
+        int i = 0;
+        while (i < n && i < 16 && isDigit(text.charAt(i))) {
+            i++;
+        }
+        if (i == 0 || i > 15) {
+            return Double.NaN;
+        }
+        if (i < n) {
+            if (text.charAt(i) != '.') {
+                return Double.NaN;
+            }
+            int j = i + 1;
+            while (j < n && j - i <= 10 && isDigit(text.charAt(j))) {
+                j++;
+            }
+            if (j != n || j - i - 1 < 1 || j - i - 1 > 9) {
+                return Double.NaN;
+            }
+        }
+        return Double.parseDouble(text);
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    private List<DeploymentWindow> windows(Connection c, Instant from, Instant to, long bucketMillis)
+            throws SQLException {
+        Set<String> active = activeProviders(c, from);
+        long fromUs = micros(from);
+        long toUs = micros(to);
+        long bucketUs = bucketMillis * 1000;
+        int buckets = (int) Math.max(1, (to.toEpochMilli() - from.toEpochMilli() + bucketMillis - 1) / bucketMillis);
+        List<DeploymentWindow> out = new ArrayList<>();
+        Map<String, Call[]> latestCalls = new HashMap<>();
+        heldCalls = 0;
+        Acc[] acc = new Acc[buckets];
+        for (Iterator<Held> it = held.values().iterator(); it.hasNext();) {
+            Held h = it.next();
+            h.calls.removeIf(call -> call.started < fromUs); // out of this and every later window
+            if (h.calls.isEmpty()) {
+                it.remove();
+                continue;
+            }
+            heldCalls += h.calls.size();
+            Arrays.fill(acc, null);
+            boolean any = false;
+            Call[] latest = latestCalls.computeIfAbsent(h.deployment, k -> new Call[SLOTS]);
+            for (Call call : h.calls) {
+                if (call.started >= toUs) {
+                    continue; // after the window (a caller's clock ahead of ours): held for a later tick
+                }
+                latestReset(latest, call);
+                int b = (int) Math.floorDiv(call.started - fromUs, bucketUs);
+                if (b < 0 || b >= buckets) {
+                    continue;
+                }
+                if (acc[b] == null) {
+                    acc[b] = new Acc(fromUs);
+                }
+                acc[b].add(call);
+                any = true;
+            }
+            if (!any || !active.contains(h.provider)) {
+                continue;
+            }
+            DeploymentWindow.Bucket[] built = new DeploymentWindow.Bucket[buckets];
+            String group = null;
+            for (int b = 0; b < buckets; b++) {
+                if (acc[b] != null) {
+                    built[b] = acc[b].bucket();
+                    if (group == null) {
+                        group = acc[b].group;
+                    }
+                }
+            }
+            out.add(new DeploymentWindow(h.provider, h.deployment, group, from, to, bucketMillis, built));
+        }
+        resets.clear();
+        latestCalls.forEach((deployment, calls) -> {
+            DeploymentWindow.Reading[] r = new DeploymentWindow.Reading[SLOTS];
+            boolean any = false;
+            for (int s = 0; s < SLOTS; s++) {
+                if (calls[s] != null) {
+                    r[s] = new DeploymentWindow.Reading(0, 0, 1, -1, calls[s].reset[s], instant(calls[s].ended));
+                    any = true;
+                }
+            }
+            if (any) {
+                resets.put(deployment, r);
+            }
+        });
+        return out;
+    }
+
+    /** Keeps, per limit type, the latest call carrying its reset header (what the backward index scan found). */
+    private static void latestReset(Call[] latest, Call call) {
+        if (call.reset == null) {
+            return;
+        }
+        for (int s = 0; s < SLOTS; s++) {
+            if (call.reset[s] != null && (latest[s] == null || call.started > latest[s].started)) {
+                latest[s] = call;
+            }
+        }
+    }
+
+    private static Set<String> activeProviders(Connection c, Instant from) throws SQLException {
+        Set<String> providers = new HashSet<>();
+        try (PreparedStatement st = c.prepareStatement(
+                "select distinct provider from provider_deployments where last_seen >= ?")) {
+            st.setTimestamp(1, Timestamp.from(from));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    providers.add(rs.getString(1));
+                }
+            }
+        }
+        return providers;
+    }
+
+    /** One bucket's running aggregates, the same as the SQL's {@code group by provider, deployment, b}. */
+    private static final class Acc {
+        int calls;
+        int ok;
+        double[] latencies = new double[8];
+        String group;
+        final int[] failed = new int[TYPES];
+        final long[] first = new long[TYPES];
+        final long[] last = new long[TYPES];
+        final double[] remainingSum = new double[SLOTS];
+        final long[] endedSum = new long[SLOTS];
+        final int[] readings = new int[SLOTS];
+        final double[] limit = { Double.NaN, Double.NaN, Double.NaN, Double.NaN };
+        /** Ended times are summed as offsets from here: epoch microseconds would overflow a long past 4,600 calls. */
+        final long base;
+
+        Acc(long base) {
+            this.base = base;
+        }
+
+        void add(Call call) {
+            calls++;
+            if (call.group != null && (group == null || call.group.compareTo(group) > 0)) {
+                group = call.group;
+            }
+            if (call.success) {
+                if (ok == latencies.length) {
+                    latencies = Arrays.copyOf(latencies, ok * 2);
+                }
+                latencies[ok++] = call.latency;
+            }
+            for (int t = 0; t < TYPES; t++) {
+                if (call.failed(t)) {
+                    if (failed[t]++ == 0) {
+                        first[t] = call.ended;
+                        last[t] = call.ended;
+                    } else {
+                        first[t] = Math.min(first[t], call.ended);
+                        last[t] = Math.max(last[t], call.ended);
+                    }
+                }
+            }
+            for (int s = 0; s < SLOTS; s++) {
+                if (!Double.isNaN(call.remaining[s])) {
+                    remainingSum[s] += call.remaining[s];
+                    endedSum[s] += call.ended - base;
+                    readings[s]++;
+                }
+                if (!Double.isNaN(call.limit[s]) && (Double.isNaN(limit[s]) || call.limit[s] > limit[s])) {
+                    limit[s] = call.limit[s];
+                }
+            }
+        }
+
+        DeploymentWindow.Bucket bucket() {
+            Double p50 = null;
+            Double p95 = null;
+            if (ok > 0) {
+                double[] sorted = Arrays.copyOf(latencies, ok);
+                Arrays.sort(sorted);
+                p50 = WindowReader.percentile(sorted, 0.5);
+                p95 = WindowReader.percentile(sorted, 0.95);
+            }
+            Instant[] firstAt = new Instant[TYPES];
+            Instant[] lastAt = new Instant[TYPES];
+            for (int t = 0; t < TYPES; t++) {
+                if (failed[t] > 0) {
+                    firstAt[t] = instant(first[t]);
+                    lastAt[t] = instant(last[t]);
+                }
+            }
+            DeploymentWindow.Reading[] headroom = new DeploymentWindow.Reading[SLOTS];
+            for (int s = 0; s < SLOTS; s++) {
+                if (readings[s] > 0) {
+                    headroom[s] = new DeploymentWindow.Reading(remainingSum[s] / readings[s],
+                            (base + endedSum[s] / (double) readings[s]) / 1e6, readings[s],
+                            Double.isNaN(limit[s]) ? -1 : limit[s], null, null);
+                }
+            }
+            return new DeploymentWindow.Bucket(calls, ok, p50, p95, failed.clone(), firstAt, lastAt, headroom);
+        }
+    }
+
+    private static long micros(Instant t) {
+        return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), t.getNano() / 1000);
+    }
+
+    private static Instant instant(long micros) {
+        return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000);
+    }
+
+    private static Timestamp timestamp(long micros) {
+        return Timestamp.from(instant(micros));
+    }
+}

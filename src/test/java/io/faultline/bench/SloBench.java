@@ -1,0 +1,159 @@
+package io.faultline.bench;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.impact.SloRollup;
+import io.faultline.impact.SloService;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The SLO read and write paths at scale: 50 model groups with 30 days of per-minute rollups each (2.16 M rows), and
+ * 100 requests a second of stored calls (one in ten retried once) around now. Measures one steady-state rollup run
+ * (re-deriving the settle time's minutes), the listing every metric refresh and {@code GET /api/v1/slos} make (every
+ * group's 30-day budget and 5 burn rates), and one group's budget (what the impact assessor calls). Medians of 7 after
+ * 2 warm-ups; writes target/bench-slo.md. Run with {@code make bench}.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+class SloBench {
+
+    private static final int GROUPS = 50;
+    private static final int REQUESTS_PER_SECOND = 100;
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    SloRollup rollup;
+
+    @Inject
+    SloService slos;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void rollup_listing_and_budget_over_fifty_groups_and_thirty_days() throws Exception {
+        Instant now = Instant.parse("2035-01-31T12:00:00Z");
+        long minutes = seedMinutes(now.minus(Duration.ofDays(30)), now);
+        long calls = seedCalls(now.minus(Duration.ofMinutes(45)), now);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_rollup_state (state_key, rolled_through, last_run) values (1, ?, ?) on conflict (state_key)"
+                + " do update set rolled_through = excluded.rolled_through, last_run = excluded.last_run")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now));
+            st.executeUpdate();
+        }
+        clock.set(now);
+
+        double[] run = time(() -> rollup.run(false));
+        SloRollup.Run last = rollup.run(false);
+        assertThat(last.from()).isEqualTo(now.minus(Duration.ofMinutes(10)));
+        double[] list = time(() -> slos.statuses(now, 1000));
+        SloService.SloList listed = slos.statuses(now, 1000);
+        double[] budget = time(() -> slos.budget("bench-slo-7", now));
+        SloService.Budget b = slos.budget("bench-slo-7", now);
+
+        String md = String.format(Locale.ROOT, "# SLO bench%n%n| what | rows | median | max |%n|---|---|---|---|%n"
+                + "| rollup run (settle 10 min re-derived; attempts read over 41 min) | %d calls stored | %.1f ms |"
+                + " %.1f ms |%n| listing: every group's 30-day budget and 5 burn rates | %d minute rows, %d groups |"
+                + " %.1f ms | %.1f ms |%n| one group's 30-day budget | %d minute rows | %.2f ms | %.2f ms |%n",
+                calls, run[0], run[1], minutes, listed.items().size(), list[0], list[1], minutes / GROUPS, budget[0],
+                budget[1]);
+        System.out.print(md);
+        Path out = Path.of("target", "bench-slo.md");
+        Files.createDirectories(out.getParent());
+        Files.writeString(out, md);
+
+        assertThat(listed.items().stream().filter(s -> s.modelGroup().startsWith("bench-slo-")).count())
+                .isEqualTo(GROUPS);
+        assertThat(b.periodRequests()).as("seeded minutes plus the rolled-up calls of the group").isPositive();
+    }
+
+    private static double[] time(Callable<?> work) throws Exception {
+        for (int i = 0; i < 2; i++) {
+            work.call();
+        }
+        long[] nanos = new long[7];
+        for (int i = 0; i < nanos.length; i++) {
+            long t = System.nanoTime();
+            work.call();
+            nanos[i] = System.nanoTime() - t;
+        }
+        Arrays.sort(nanos);
+        return new double[] { nanos[nanos.length / 2] / 1e6, nanos[nanos.length - 1] / 1e6 };
+    }
+
+    /** 30 days of minutes for every group, ending 15 minutes before now (the calls cover the rest). */
+    private long seedMinutes(Instant from, Instant now) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses) select 'bench-slo-' || g, m,"
+                + " 100 + (g % 7), case when extract(minute from m)::int % 97 = g then 5 else 0 end"
+                + " from generate_series(0, ?) g, generate_series(?::timestamptz, ?::timestamptz, interval '1 minute') m"
+                + " on conflict do nothing")) {
+            st.setInt(1, GROUPS - 1);
+            st.setTimestamp(2, Timestamp.from(from));
+            st.setTimestamp(3, Timestamp.from(now.minus(Duration.ofMinutes(16))));
+            long rows = st.executeUpdate();
+            try (Statement s = c.createStatement()) {
+                s.execute("analyze slo_minutes");
+            }
+            return rows;
+        }
+    }
+
+    /** 100 requests a second over the groups, one in ten failing first and answered by a retry 2 s later. */
+    private long seedCalls(Instant from, Instant to) throws Exception {
+        String insert = "insert into llm_calls (call_id, started_at, ended_at, provider, model, model_group,"
+                + " deployment, stream, success, http_status, latency_ms, prompt_tokens, completion_tokens,"
+                + " reasoning_tokens, cached_tokens, cost_usd, response_chars, rate_limit_headers, requester_metadata,"
+                + " received_at) select 'slo-bench-' || n, ts + (a * interval '2 seconds'), ts + (a * interval"
+                + " '2 seconds') + interval '500 milliseconds', 'openai', 'm', 'bench-slo-' || (n % " + GROUPS + "),"
+                + " 'slo-bench-dep', false, not (a = 0 and n % 10 = 0), 200, 500, 10, 10, 0, 0, 0, 10, '{}'::jsonb,"
+                + " '{}'::jsonb, ts from generate_series(0, ?) n,"
+                + " lateral (select ?::timestamptz + n * interval '10 milliseconds' ts) t,"
+                + " lateral (select generate_series(0, case when n % 10 = 0 then 1 else 0 end) a) att";
+        try (Connection c = dataSource.getConnection()) {
+            long rows;
+            try (PreparedStatement st = c.prepareStatement(insert)) {
+                st.setLong(1, Duration.between(from, to).toSeconds() * REQUESTS_PER_SECOND - 1);
+                st.setTimestamp(2, Timestamp.from(from));
+                rows = st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into provider_deployments (provider, deployment,"
+                    + " last_seen) values ('openai', 'slo-bench-dep', ?) on conflict (provider, deployment) do update"
+                    + " set last_seen = excluded.last_seen")) {
+                st.setTimestamp(1, Timestamp.from(to));
+                st.executeUpdate();
+            }
+            try (Statement st = c.createStatement()) {
+                st.execute("analyze llm_calls");
+            }
+            return rows;
+        }
+    }
+}

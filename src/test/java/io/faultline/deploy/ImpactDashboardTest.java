@@ -1,0 +1,106 @@
+package io.faultline.deploy;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.impact.FailureImpactAssessor;
+import io.faultline.impact.ImpactTestData;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The impact dashboard shows a replayed outage that fell back to a pricier model minutes ago: every SQL panel returns
+ * its rows from the migrated schema once the scheduled assessment ran. The PromQL panels go through promtool and the
+ * real Prometheus of ProviderMetricsIT like the other dashboards.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ImpactDashboardTest {
+
+    static final Path DASHBOARD = Path.of("dashboards", "impact.json");
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    FailureImpactAssessor assessor;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void every_sql_panel_of_the_impact_dashboard_shows_the_replayed_outage() throws Exception {
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.SECONDS).minus(Duration.ofMinutes(20));
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(2);
+
+        Map<String, String> queries = new LinkedHashMap<>();
+        DashboardSqlTest.sqlPanels().forEach((panel, sql) -> {
+            if (panel.startsWith(DASHBOARD.getFileName().toString())) {
+                queries.put(panel, sql);
+            }
+        });
+        assertThat(queries).hasSize(4);
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            for (Map.Entry<String, String> query : queries.entrySet()) {
+                List<Map<String, String>> rows = new ArrayList<>();
+                try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(query.getValue()))) {
+                    ResultSetMetaData meta = rs.getMetaData();
+                    while (rs.next()) {
+                        Map<String, String> row = new LinkedHashMap<>();
+                        for (int i = 1; i <= meta.getColumnCount(); i++) {
+                            row.put(meta.getColumnLabel(i), rs.getString(i));
+                        }
+                        rows.add(row);
+                    }
+                }
+                String key = query.getKey();
+                assertThat(rows).as(key).isNotEmpty();
+                if (key.contains("Top failures")) {
+                    assertThat(rows).filteredOn(r -> inc.group().equals(r.get("model_group"))
+                            && "PROVIDER".equals(r.get("category"))).first().satisfies(r -> {
+                                assertThat(r.get("failed_responses")).isEqualTo("2");
+                                assertThat(r.get("affected_users")).isEqualTo("3");
+                                assertThat(Double.parseDouble(r.get("total_usd"))).isPositive();
+                            });
+                }
+                if (key.contains("Top patterns")) {
+                    assertThat(rows).extracting(r -> r.get("pattern")).anyMatch(p -> p.contains(inc.suffix()));
+                }
+                if (key.contains("Impact over time")) {
+                    assertThat(rows).extracting(r -> r.get("metric")).contains("PROVIDER");
+                }
+                if (key.contains("Cost of failures")) {
+                    assertThat(rows).extracting(r -> r.get("metric")).contains("openai PROVIDER");
+                }
+            }
+        }
+    }
+}

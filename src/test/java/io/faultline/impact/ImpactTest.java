@@ -1,0 +1,201 @@
+package io.faultline.impact;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * Each impact dimension against hand-computed figures on replayed calls (the test clock): an OpenAI outage whose
+ * requests fell back to a pricier Anthropic model (two answered, one of them breaking the asked-for JSON), one
+ * request that failed on every attempt and one with no fallback; a cluster whose members share a request; the
+ * ranking's terms.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ImpactTest {
+
+    static final Offset<Double> CENT_FRACTION = Offset.offset(1e-9);
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    ImpactConfig config;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    FailureImpactAssessor assessor;
+
+    @Inject
+    SloRollup rollup;
+
+    @AfterEach
+    void releaseClock() throws Exception {
+        clock.release();
+        forgetRollups();
+    }
+
+    /**
+     * The SLO rollup's position is global: this test's clock lies years away from other tests', so it starts the
+     * rollup afresh (at the oldest call within the backfill) and leaves no position behind for the next test.
+     */
+    private void forgetRollups() throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from slo_rollup_state")) {
+            st.executeUpdate();
+        }
+    }
+
+    @Test
+    void an_outage_that_fell_back_to_a_pricier_model_is_priced_from_its_calls() throws Exception {
+        Instant t0 = Instant.parse("2031-09-01T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        forgetRollups();
+        rollup.catchUp();
+        String id = episodeOf(inc.primary(), "outage");
+
+        JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
+                .jsonPath();
+        assertThat(a.getString("kind")).isEqualTo("episode");
+        assertThat(a.getString("modelGroup")).isEqualTo(inc.group());
+        // Users: 4 requests (call ids), 2 answered by the fallback, 2 failed on every attempt; 7 attempts; u1-u3.
+        assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(4);
+        assertThat(a.getLong("userImpact.failedResponses")).isEqualTo(2);
+        assertThat(a.getLong("userImpact.recoveredRequests")).isEqualTo(2);
+        assertThat(a.getLong("userImpact.attempts")).isEqualTo(7);
+        assertThat(a.getLong("userImpact.affectedUsers")).isEqualTo(3);
+        // Cost: the failed attempts cost nothing; each fallback 100 x 3e-6 + 50 x 15e-6 = 0.00105 against
+        // 100 x 1e-6 + 50 x 2e-6 = 0.0002 at the original's prices.
+        assertThat(a.getLong("costImpact.fallbacks")).isEqualTo(2);
+        assertThat(a.getDouble("costImpact.fallbackCostUsd")).isCloseTo(0.0021, CENT_FRACTION);
+        assertThat(a.getDouble("costImpact.fallbackAtOriginalPricesUsd")).isCloseTo(0.0004, CENT_FRACTION);
+        assertThat(a.getDouble("costImpact.fallbackExtraCostUsd")).isCloseTo(0.0017, CENT_FRACTION);
+        assertThat(a.getDouble("costImpact.wastedCostUsd")).isZero();
+        assertThat(a.getLong("costImpact.unpricedFallbacks")).isZero();
+        // Quality: 1 of the 2 fallback answers broke the JSON; the fallback had 0 of 10 bad answers the hour before.
+        assertThat(a.getLong("qualityImpact.answers")).isEqualTo(2);
+        assertThat(a.getLong("qualityImpact.qualityFailures")).isEqualTo(1);
+        assertThat(a.getDouble("qualityImpact.rate")).isEqualTo(0.5);
+        assertThat(a.getLong("qualityImpact.baselineAnswers")).isEqualTo(10);
+        assertThat(a.getDouble("qualityImpact.baselineRate")).isZero();
+        assertThat(a.getDouble("qualityImpact.excessFailures")).isEqualTo(1.0);
+        // Error budget: 1,000 requests in the 30-day period at 99.5% allow 5 failed responses; 2 of them is 40%.
+        assertThat(a.getDouble("slaImpact.availabilityTarget")).isEqualTo(0.995);
+        assertThat(a.getDouble("slaImpact.budgetRequests")).isCloseTo(5.0, CENT_FRACTION);
+        assertThat(a.getDouble("slaImpact.budgetConsumed")).isCloseTo(0.4, CENT_FRACTION);
+        // Total: cost + 0.05 x 2 + 0.50 x 3 + 10 x 40.
+        double expected = 0.0017 + config.pricePerFailedRequestUsd() * 2 + config.pricePerUserUsd() * 3
+                + config.pricePerBudgetPercentUsd() * 40;
+        assertThat(a.getDouble("total.totalUsd")).isCloseTo(expected, Offset.offset(1e-6));
+        assertThat(a.getDouble("total.usersUsd")).isCloseTo(config.pricePerUserUsd() * 3, CENT_FRACTION);
+        assertThat(a.getString("total.formula")).contains("failed responses");
+    }
+
+    @Test
+    void a_cluster_counts_a_request_its_members_share_once() throws Exception {
+        Instant t0 = Instant.parse("2031-09-02T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        String outage = episodeOf(inc.primary(), "outage");
+        String overloaded = episodeOf(inc.fallback(), "overloaded");
+        UUID cluster = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
+                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
+                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\",\"anthropic\"]',"
+                    + " '{}', ?, ?, ?, ?)")) {
+                Timestamp start = Timestamp.from(t0);
+                Timestamp end = Timestamp.from(t0.plusSeconds(62));
+                st.setObject(1, cluster);
+                st.setTimestamp(2, start);
+                st.setTimestamp(3, end);
+                st.setTimestamp(4, end);
+                st.setTimestamp(5, start);
+                st.executeUpdate();
+            }
+            for (String member : List.of(outage, overloaded)) {
+                try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
+                        + " failure_id, joined_at) values (?, ?, ?)")) {
+                    st.setObject(1, cluster);
+                    st.setObject(2, UUID.fromString(member));
+                    st.setTimestamp(3, Timestamp.from(t0));
+                    st.executeUpdate();
+                }
+            }
+        }
+        JsonPath overloadedAlone = given().when().get("/api/v1/failures/" + overloaded + "/impact").then()
+                .statusCode(200).extract().jsonPath();
+        assertThat(overloadedAlone.getLong("userImpact.affectedRequests")).isEqualTo(1);
+        JsonPath a = given().when().get("/api/v1/failures/correlations/" + cluster + "/impact").then()
+                .statusCode(200).extract().jsonPath();
+        assertThat(a.getString("kind")).isEqualTo("cluster");
+        assertThat(a.getLong("userImpact.affectedRequests")).as("4 + 1, the shared request once").isEqualTo(4);
+        assertThat(a.getLong("userImpact.failedResponses")).isEqualTo(2);
+        assertThat(a.getLong("userImpact.affectedUsers")).isEqualTo(3);
+
+        assertThat(assessor.refreshOpen()).as("the scheduled job assesses every open episode and cluster")
+                .isGreaterThanOrEqualTo(3);
+        JsonPath ranked = given().when().get("/api/v1/failures/ranked?since=" + t0.minusSeconds(1) + "&group=none")
+                .then().statusCode(200).extract().jsonPath();
+        List<Map<String, Object>> items = ranked.getList("items");
+        assertThat(items).extracting(i -> i.get("id")).contains(outage, overloaded, cluster.toString());
+        for (int i = 1; i < items.size(); i++) {
+            assertThat(((Number) items.get(i).get("totalUsd")).doubleValue())
+                    .isLessThanOrEqualTo(((Number) items.get(i - 1).get("totalUsd")).doubleValue());
+        }
+        Map<String, Object> first = items.get(0);
+        double terms = ((Number) first.get("costUsd")).doubleValue()
+                + ((Number) first.get("failedResponsesUsd")).doubleValue()
+                + ((Number) first.get("usersUsd")).doubleValue() + ((Number) first.get("errorBudgetUsd")).doubleValue();
+        assertThat(((Number) first.get("totalUsd")).doubleValue()).as("the total is the sum of its terms")
+                .isCloseTo(terms, Offset.offset(1e-3));
+    }
+
+    @Test
+    void bad_ids_and_unknown_subjects_are_problems() {
+        given().when().get("/api/v1/failures/not-a-uuid/impact").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("failureId"));
+        given().when().get("/api/v1/failures/" + UUID.randomUUID() + "/impact").then().statusCode(404)
+                .contentType("application/problem+json");
+        given().when().get("/api/v1/failures/correlations/x/impact").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("clusterId"));
+        given().when().get("/api/v1/failures/ranked?group=team").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("group"));
+        given().when().get("/api/v1/failures/ranked?since=soon").then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("since"));
+    }
+
+    private static String episodeOf(String deployment, String type) {
+        return given().when().get("/api/v1/failures?deployment=" + deployment + "&type=" + type).then()
+                .statusCode(200).extract().jsonPath().getString("items[0].failureId");
+    }
+}

@@ -1,0 +1,361 @@
+package io.faultline.impact;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.stack.PrometheusServer;
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.path.json.JsonPath;
+import io.restassured.path.json.config.JsonPathConfig;
+import io.restassured.path.json.config.JsonPathConfig.NumberReturnType;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+
+/**
+ * SLOs on the real ingest path and the test clock: requests (LiteLLM call ids) that failed over and were answered are
+ * not failed responses, requests whose every attempt failed are; burn rates and the error budget match hand-computed
+ * figures; a late fallback within the settle time turns a failed response into an answered one; a restart catches up
+ * in bounded runs; the SLO API validates its input and needs the API key; the gauges pass promtool.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class SloTest {
+
+    static final String PROBLEM = "application/problem+json";
+    static final Offset<Double> CLOSE = Offset.offset(1e-9);
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    SloRollup rollup;
+
+    @Inject
+    SloService slos;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    /** One request answered at its first attempt. */
+    private static List<Payloads> answered(String group, Instant at) {
+        return List.of(Payloads.success("openai", group, "slo-openai", at));
+    }
+
+    /** One request whose first attempt failed and whose fallback (another model group) answered. */
+    private static List<Payloads> failedOver(String group, String fallbackGroup, Instant at) {
+        Payloads first = Payloads.failure("openai", group, "slo-openai", at, 503, "ServiceUnavailableError", "down");
+        return List.of(first, attempt(Payloads.success("gemini", fallbackGroup, "slo-gemini", at.plusSeconds(2)),
+                first));
+    }
+
+    /** One request whose attempt and fallback both failed: a failed response. */
+    private static List<Payloads> failedEverywhere(String group, String fallbackGroup, Instant at) {
+        Payloads first = Payloads.failure("openai", group, "slo-openai", at, 429, "RateLimitError", "slow down");
+        return List.of(first, attempt(Payloads.failure("gemini", fallbackGroup, "slo-gemini", at.plusSeconds(1),
+                503, "ServiceUnavailableError", "down"), first));
+    }
+
+    /** Another attempt of {@code first}'s request: LiteLLM gives it the same call id and trace id. */
+    private static Payloads attempt(Payloads p, Payloads first) {
+        return p.set("litellm_call_id", first.id()).set("trace_id", first.node().get("trace_id").asText());
+    }
+
+    private static void ingest(List<Payloads> calls) {
+        for (int i = 0; i < calls.size(); i += 200) {
+            Api.ingest(Payloads.array(calls.subList(i, Math.min(calls.size(), i + 200)).toArray(Payloads[]::new)))
+                    .statusCode(200);
+        }
+    }
+
+    /** As if the rollup had last reached {@code at} (it runs on demand here: the scheduled one is off in tests). */
+    private void rolledThrough(Instant at) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_rollup_state (state_key, rolled_through, last_run) values (1, ?, ?) on conflict (state_key)"
+                + " do update set rolled_through = excluded.rolled_through, last_run = excluded.last_run")) {
+            st.setTimestamp(1, Timestamp.from(at));
+            st.setTimestamp(2, Timestamp.from(at));
+            st.executeUpdate();
+        }
+    }
+
+    private static ValidatableResponse putSlo(String group, Object body) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                .contentType(ContentType.JSON).body(body).when().put("/api/v1/slos/" + group).then().log()
+                .ifValidationFails();
+    }
+
+    private static JsonPath status(String group) {
+        // Read numbers as doubles: the default (float) would lose the figures' precision.
+        return given().when().get("/api/v1/slos/" + group).then().statusCode(200).extract().jsonPath()
+                .using(JsonPathConfig.jsonPathConfig().numberReturnType(NumberReturnType.DOUBLE));
+    }
+
+    private static double burn(JsonPath status, String window) {
+        return status.getDouble("burnRates.find { it.window == '" + window + "' }.burnRate");
+    }
+
+    private static long requests(JsonPath status, String window) {
+        return (long) status.getDouble("burnRates.find { it.window == '" + window + "' }.requests");
+    }
+
+    @Test
+    void burn_rates_and_budget_count_requests_not_attempts_and_only_requests_no_attempt_answered() throws Exception {
+        String group = "slo-a-" + UUID.randomUUID();
+        String fallback = "slo-fb-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2034-03-01T10:00:00Z");
+        List<Payloads> calls = new ArrayList<>();
+        // 5 h before: 100 answered requests (inside 6 h and 3 d, outside 1 h).
+        for (int i = 0; i < 100; i++) {
+            calls.addAll(answered(group, t0.minus(Duration.ofHours(5)).plusSeconds(i)));
+        }
+        for (int m = 0; m < 60; m++) {
+            Instant minute = t0.plus(Duration.ofMinutes(m));
+            if (m < 30) { // 3 answered a minute: 90
+                for (int i = 0; i < 3; i++) {
+                    calls.addAll(answered(group, minute.plusSeconds(10 + i)));
+                }
+            } else if (m < 55) { // 1 answered and 1 failed over to the fallback and answered: 50, none failed
+                calls.addAll(answered(group, minute.plusSeconds(5)));
+                calls.addAll(failedOver(group, fallback, minute.plusSeconds(20)));
+            } else { // the last 5 minutes: 1 answered and 1 failed on every attempt: 10, 5 failed responses
+                calls.addAll(answered(group, minute.plusSeconds(5)));
+                calls.addAll(failedEverywhere(group, fallback, minute.plusSeconds(20)));
+            }
+        }
+        ingest(calls);
+        putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d")).statusCode(200)
+                .body("slo.source", equalTo("api"));
+
+        Instant now = t0.plus(Duration.ofHours(1));
+        clock.set(now);
+        rolledThrough(t0.minus(Duration.ofHours(6)));
+        SloRollup.Run run = rollup.catchUp();
+        assertThat(run.caughtUp()).isTrue();
+
+        JsonPath s = status(group);
+        // 5m: 10 requests, 5 failed: (5/10) / 0.01 = 50.
+        assertThat(requests(s, "5m")).isEqualTo(10);
+        assertThat(burn(s, "5m")).isCloseTo(50.0, CLOSE);
+        // 30m: 25 * 2 + 10 = 60 requests, 5 failed: (5/60) / 0.01.
+        assertThat(requests(s, "30m")).isEqualTo(60);
+        assertThat(burn(s, "30m")).isCloseTo(5.0 / 60 / 0.01, CLOSE);
+        // 1h: 90 + 50 + 10 = 150 requests (the 25 fallback attempts are not requests of their own), 5 failed.
+        assertThat(requests(s, "1h")).isEqualTo(150);
+        assertThat(burn(s, "1h")).isCloseTo(5.0 / 150 / 0.01, CLOSE);
+        // 6h and 3d: 250 requests, 5 failed: (5/250) / 0.01 = 2.
+        assertThat(requests(s, "6h")).isEqualTo(250);
+        assertThat(burn(s, "6h")).isCloseTo(2.0, CLOSE);
+        assertThat(burn(s, "3d")).isCloseTo(2.0, CLOSE);
+        // Budget over 1 d: 1% of 250 = 2.5 failed responses; 5 spent: 1 - 5 / 2.5 = -1.
+        SloService.Budget budget = slos.budget(group, now);
+        assertThat(budget.periodRequests()).isEqualTo(250);
+        assertThat(budget.periodFailedResponses()).isEqualTo(5);
+        assertThat(budget.budgetRequests()).isCloseTo(2.5, CLOSE);
+        assertThat(budget.remainingRatio()).isCloseTo(-1.0, CLOSE);
+        assertThat(budget.slo().period()).isEqualTo(Duration.ofDays(1));
+        assertThat(s.getDouble("budget.remainingRatio")).isCloseTo(-1.0, CLOSE);
+        // A request belongs to its first attempt's model group: the fallback group has no requests of its own.
+        assertThat(requests(status(fallback), "3d")).isZero();
+        assertThat(slos.budget(fallback, now).periodRequests()).isZero();
+        given().when().get("/api/v1/slos?limit=1000").then().statusCode(200).body("items.modelGroup", hasItem(group));
+
+        // The gauges, read from the database after the run, as a scraper sees them; promtool accepts them.
+        String scrape = Metrics.scrape();
+        assertThat(Metrics.value(scrape, "faultline_slo_burn_rate", "model_group", group, "window", "5m"))
+                .isCloseTo(50.0, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_burn_rate", "model_group", group, "window", "6h"))
+                .isCloseTo(2.0, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_error_budget_remaining", "model_group", group))
+                .isCloseTo(-1.0, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_target", "model_group", group)).isCloseTo(0.99, CLOSE);
+        promtoolCheck();
+
+        // A late fallback of one failed request (LiteLLM's spool delivers it now), within the settle time: the next
+        // run derives that minute again and the request is answered, not failed.
+        Payloads late = calls.stream().filter(p -> p.node().path("status").asText().equals("failure")
+                && p.node().path("model_group").asText().equals(group)
+                && p.node().path("error_information").path("error_code").asText().equals("429")).findFirst()
+                .orElseThrow();
+        double lateStart = late.node().get("startTime").asDouble() + 3;
+        ingest(List.of(attempt(Payloads.success("gemini", fallback, "slo-gemini",
+                Instant.ofEpochMilli((long) (lateStart * 1000))), late)));
+        SloRollup.Run again = rollup.run(false);
+        assertThat(again.from()).as("the settle time, not the last rolled minute").isEqualTo(now.minus(
+                Duration.ofMinutes(10)));
+        JsonPath after = status(group);
+        assertThat(requests(after, "5m")).as("still one request, not a new one").isEqualTo(10);
+        assertThat(burn(after, "5m")).isCloseTo(4.0 / 10 / 0.01, CLOSE);
+        assertThat(slos.budget(group, clock.instant()).periodFailedResponses()).isEqualTo(4);
+
+        // Back to the default: 99.5% over 30 d.
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + group).then()
+                .statusCode(204);
+        SloService.Budget byDefault = slos.budget(group, clock.instant());
+        assertThat(byDefault.slo().source()).isEqualTo("config");
+        assertThat(byDefault.slo().availabilityTarget()).isCloseTo(0.995, CLOSE);
+        assertThat(byDefault.slo().period()).isEqualTo(Duration.ofDays(30));
+        assertThat(byDefault.remainingRatio()).isCloseTo(1 - 4 / (0.005 * 250), CLOSE);
+    }
+
+    @Test
+    void after_a_restart_the_rollup_catches_up_from_the_last_rolled_minute_in_bounded_runs() throws Exception {
+        String group = "slo-r-" + UUID.randomUUID();
+        Instant t1 = Instant.parse("2034-06-01T00:00:00Z");
+        List<Payloads> calls = new ArrayList<>();
+        // Every 10 minutes for 3 hours: one answered request and, every hour's first slot, one failed on every attempt.
+        for (int slot = 0; slot < 18; slot++) {
+            Instant at = t1.plus(Duration.ofMinutes(10L * slot)).plusSeconds(30);
+            calls.addAll(answered(group, at));
+            if (slot % 6 == 0) {
+                calls.addAll(failedEverywhere(group, group + "-fb", at.plusSeconds(1)));
+            }
+        }
+        ingest(calls);
+        rolledThrough(t1); // the rollup reached t1, then Faultline was down for 3 hours
+        clock.set(t1.plus(Duration.ofHours(3)));
+
+        SloRollup.Run first = rollup.run(false);
+        assertThat(first.from()).isEqualTo(t1);
+        assertThat(first.to()).as("one catch-up step (1 h in tests)").isEqualTo(t1.plus(Duration.ofHours(1)));
+        assertThat(first.caughtUp()).isFalse();
+        assertThat(slos.budget(group, clock.instant()).periodRequests()).as("the first hour only").isEqualTo(7);
+
+        SloRollup.Run last = rollup.catchUp();
+        assertThat(last.caughtUp()).isTrue();
+        SloService.Budget budget = slos.budget(group, clock.instant());
+        assertThat(budget.periodRequests()).isEqualTo(21);
+        assertThat(budget.periodFailedResponses()).isEqualTo(3);
+        assertThat(budget.remainingRatio()).isCloseTo(1 - 3 / (0.005 * 21), CLOSE);
+        JsonPath s = status(group);
+        assertThat(requests(s, "1h")).isEqualTo(7);
+        assertThat(burn(s, "1h")).isCloseTo(1.0 / 7 / 0.005, CLOSE);
+        assertThat(burn(s, "5m")).as("no request in the last 5 minutes").isZero();
+
+        // A first start (no state): from the backfill horizon (2 h in tests), at the oldest call after it.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from slo_rollup_state")) {
+            st.executeUpdate();
+        }
+        SloRollup.Run fresh = rollup.run(false);
+        assertThat(fresh.from()).isEqualTo(t1.plus(Duration.ofHours(1)));
+        assertThat(fresh.caughtUp()).isFalse();
+        assertThat(rollup.catchUp().caughtUp()).isTrue();
+        assertThat(slos.budget(group, clock.instant()).periodRequests()).as("earlier minutes stay as derived")
+                .isEqualTo(21);
+    }
+
+    @Test
+    void the_slo_api_names_the_field_to_fix_and_writes_need_the_api_key() {
+        String group = "slo-v-" + UUID.randomUUID();
+        given().contentType(ContentType.JSON).body(Map.of("availabilityTarget", 0.99)).when()
+                .put("/api/v1/slos/" + group).then().statusCode(401).contentType(PROBLEM);
+        given().when().delete("/api/v1/slos/" + group).then().statusCode(401).contentType(PROBLEM);
+
+        for (Object[] bad : new Object[][] {
+                { Map.of("availabilityTarget", 1.0), "availabilityTarget" },
+                { Map.of("availabilityTarget", 0.3), "availabilityTarget" },
+                { Map.of("availabilityTarget", "0.99"), "availabilityTarget" },
+                { Map.of("period", "30d"), "availabilityTarget" },
+                { Map.of("availabilityTarget", 0.99, "period", "400d"), "period" },
+                { Map.of("availabilityTarget", 0.99, "period", "10m"), "period" },
+                { Map.of("availabilityTarget", 0.99, "period", "a month"), "period" },
+                { Map.of("availabilityTarget", 0.99, "period", 30), "period" },
+                { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 2000), "latencyQuantile" },
+                { Map.of("availabilityTarget", 0.99, "latencyTargetMs", -1, "latencyQuantile", 0.99),
+                        "latencyTargetMs" },
+                { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 2000, "latencyQuantile", 1.5),
+                        "latencyQuantile" },
+                { Map.of("availabilityTarget", 0.99, "target", 0.9), "target" } }) {
+            putSlo(group, bad[0]).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(bad[1]));
+        }
+        putSlo(group, "[1, 2]").statusCode(400).contentType(PROBLEM);
+        putSlo(group, "{not json").statusCode(400).contentType(PROBLEM);
+        putSlo("x".repeat(201), Map.of("availabilityTarget", 0.99)).statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("modelGroup"));
+        given().when().get("/api/v1/slos?limit=0").then().statusCode(400).contentType(PROBLEM);
+
+        JsonPath set = putSlo(group, Map.of("availabilityTarget", 0.999, "period", "P7D", "latencyTargetMs", 2000,
+                "latencyQuantile", 0.99)).statusCode(200).extract().jsonPath()
+                .using(JsonPathConfig.jsonPathConfig().numberReturnType(NumberReturnType.DOUBLE));
+        assertThat(set.getDouble("slo.availabilityTarget")).isCloseTo(0.999, CLOSE);
+        assertThat(set.getString("slo.source")).isEqualTo("api");
+        assertThat(set.getString("slo.period")).as("ISO-8601").isEqualTo("PT168H");
+        assertThat(slos.slo(group).period()).isEqualTo(Duration.ofDays(7));
+        assertThat(slos.slo(group).latencyTargetMs()).isEqualTo(2000.0);
+        assertThat(slos.slo(group).latencyQuantile()).isEqualTo(0.99);
+        given().when().get("/api/v1/slos?limit=1000").then().statusCode(200).body("items.modelGroup", hasItem(group));
+
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + group).then()
+                .statusCode(204);
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + group).then()
+                .statusCode(404).contentType(PROBLEM);
+        assertThat(slos.slo(group).source()).isEqualTo("config");
+
+        // LiteLLM model names often carry a slash ("openai/gpt-4o"): the path takes the rest of the URL.
+        String slashed = "openai/" + group;
+        putSlo(slashed, Map.of("availabilityTarget", 0.98)).statusCode(200).body("modelGroup", equalTo(slashed));
+        given().when().get("/api/v1/slos/" + slashed).then().statusCode(200).body("modelGroup", equalTo(slashed))
+                .body("slo.source", equalTo("api"));
+        assertThat(slos.slo(slashed).availabilityTarget()).isCloseTo(0.98, CLOSE);
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/slos/" + slashed).then()
+                .statusCode(204);
+    }
+
+    /** promtool check metrics on the SLO families of a scrape (text format 0.0.4). */
+    private static void promtoolCheck() throws Exception {
+        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
+                .extract().asString();
+        StringBuilder families = new StringBuilder();
+        for (String line : text.split("\n")) {
+            if (line.contains("faultline_slo_")) {
+                families.append(line).append('\n');
+            }
+        }
+        assertThat(families.toString()).contains("# TYPE faultline_slo_burn_rate gauge")
+                .contains("# TYPE faultline_slo_error_budget_remaining gauge")
+                .contains("# TYPE faultline_slo_target gauge");
+        java.nio.file.Path file = Files.createTempFile("slo-metrics", ".txt");
+        Files.writeString(file, families);
+        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
+                .redirectInput(file.toFile()).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        assertThat(output.trim()).as("promtool's complaints").isEmpty();
+        Files.delete(file);
+    }
+}
