@@ -76,6 +76,14 @@ _ESTIMATE_NODES = 2048  # the size estimate on the hook visits at most this many
 _ESTIMATE_OTHER = 16  # bytes counted for a number, a bool, None or a value the estimate does not open
 _BATCH_MAX_BYTES = 4 * 1024 * 1024  # a batch stops growing here (by estimate): Faultline takes 10 MiB per request
 _STALE_TEMP_S = 600.0  # far longer than any write takes, so a live worker's file is never swept
+_POLICY_MAX_TIMEOUT_S = 1.0  # per connect/read, and for the whole body: a poll gives up within 2 s in all
+_POLICY_DEFAULT_REFRESH_S = 15.0
+_POLICY_DEFAULT_STALE_AFTER_S = 180.0
+_POLICY_MAX_BYTES = 4 * 1024 * 1024  # ~40,000 entries of the contract's size: far past any fleet, bounded all the same
+_POLICY_MAX_ENTRIES = 10_000
+_POLICY_MAX_ID_CHARS = 512
+_POLICY_LOG_EVERY_S = 60.0  # poll errors and hook errors are logged at most once a minute each, and counted always
+_SHARE_UNIT = 1_000_000  # keep shares in millionths: integer credits make the kept share exact, not drifting
 
 
 # ---------------------------------------------------------------- configuration
@@ -101,6 +109,11 @@ class FaultlineConfig:
     # A spooled batch answered 5xx this many times in a row, while Faultline accepts other batches, is halved;
     # a single call answered 5xx this many times in a row goes to the dead-letter folder.
     split_after_5xx: int = 3
+    # Traffic policy (GET /api/v1/traffic-policy): polled by a background thread, applied in async_filter_deployments.
+    policy_poll: bool = True
+    policy_timeout_s: float = 1.0  # at most 1 s (2 s in all per poll): a slow Faultline must not stall the poller
+    policy_refresh_s: float | None = None  # None: the policy's own refreshSeconds
+    policy_stale_after_s: float | None = None  # None: the policy's own staleAfterSeconds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "FaultlineConfig":
@@ -121,11 +134,33 @@ class FaultlineConfig:
             timeout_s=_env_number(env, "FAULTLINE_TIMEOUT_S", d.timeout_s, float, 0.01),
             retry_max_backoff_s=_env_number(env, "FAULTLINE_RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s, float, 0.01),
             split_after_5xx=_env_number(env, "FAULTLINE_SPLIT_AFTER_5XX", d.split_after_5xx, int, 1),
+            policy_poll=_env_flag(env, "FAULTLINE_POLICY_POLL", d.policy_poll),
+            policy_timeout_s=min(
+                _POLICY_MAX_TIMEOUT_S,
+                _env_number(env, "FAULTLINE_POLICY_TIMEOUT_S", d.policy_timeout_s, float, 0.01),
+            ),
+            policy_refresh_s=_env_number(env, "FAULTLINE_POLICY_REFRESH_S", None, float, 0.05),
+            policy_stale_after_s=_env_number(env, "FAULTLINE_POLICY_STALE_AFTER_S", None, float, 0.0),
         )
 
     @property
     def calls_url(self) -> str:
         return f"{self.url}/api/v1/calls"
+
+    @property
+    def policy_url(self) -> str:
+        return f"{self.url}/api/v1/traffic-policy"
+
+
+def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw:
+        log.warning("faultline: %s=%r is not a yes/no value, using %s", name, env.get(name), default)
+    return default
 
 
 def _env_number(env: Mapping[str, str], name: str, default: Any, kind: Callable[[str], Any], minimum: Any) -> Any:
@@ -641,6 +676,159 @@ def _events_in_name(name: str) -> int:
         return 0
 
 
+# ---------------------------------------------------------------- traffic policy
+
+
+@dataclasses.dataclass(frozen=True)
+class TrafficPolicy:
+    """What the plugin applies: for each deployment (LiteLLM's ``model_info.id``) with less than all of its traffic,
+    the share it keeps, in millionths. A deployment not listed keeps everything."""
+
+    shares: Mapping[str, int]
+    preemption: bool
+    refresh_s: float
+    stale_after_s: float
+    generated_at: str | None = None
+    ignored_entries: int = 0  # entries of the body that did not match the contract and were skipped
+
+    def keep_share(self, deployment: str) -> float:
+        return self.shares.get(deployment, _SHARE_UNIT) / _SHARE_UNIT
+
+
+NO_REDUCTION = TrafficPolicy(shares={}, preemption=False, refresh_s=_POLICY_DEFAULT_REFRESH_S,
+                             stale_after_s=_POLICY_DEFAULT_STALE_AFTER_S)
+
+
+class PolicyContractError(ValueError):
+    """A policy body that does not match the contract as a whole; the last good policy stays in force."""
+
+
+def _finite_number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _bounded_seconds(value: object, default: float, low: float, high: float) -> float:
+    number = _finite_number(value)
+    return default if number is None or number < low or number > high else number
+
+
+def parse_traffic_policy(body: object) -> TrafficPolicy:
+    """The policy in a decoded ``GET /api/v1/traffic-policy`` body, read field by field.
+
+    The body as a whole must be an object with a boolean ``preemption`` and a ``deployments`` list, or it is not a
+    policy at all (PolicyContractError). Inside the list, an entry without a usable ``deployment`` id or with a
+    ``keepShare`` that is not a number in 0..1 is skipped and counted; other fields are informative and not read.
+    A deployment listed twice keeps the larger share: a doubtful reading never takes more traffic away.
+    """
+    if not isinstance(body, Mapping):
+        raise PolicyContractError("the policy is not a JSON object")
+    preemption = body.get("preemption")
+    if not isinstance(preemption, bool):
+        raise PolicyContractError("'preemption' is not a boolean")
+    entries = body.get("deployments")
+    if not isinstance(entries, list):
+        raise PolicyContractError("'deployments' is not a list")
+    refresh_s = _bounded_seconds(body.get("refreshSeconds"), _POLICY_DEFAULT_REFRESH_S, 1.0, 3600.0)
+    stale_after_s = _bounded_seconds(body.get("staleAfterSeconds"), _POLICY_DEFAULT_STALE_AFTER_S, 0.0, 86400.0)
+    generated_at = body.get("generatedAt")
+    generated_at = generated_at[:64] if isinstance(generated_at, str) else None
+    shares: dict[str, int] = {}
+    ignored = 0
+    for entry in entries[:_POLICY_MAX_ENTRIES]:
+        deployment = entry.get("deployment") if isinstance(entry, Mapping) else None
+        share = _finite_number(entry.get("keepShare")) if isinstance(entry, Mapping) else None
+        if (
+            not isinstance(deployment, str)
+            or not deployment
+            or len(deployment) > _POLICY_MAX_ID_CHARS
+            or share is None
+            or not 0.0 <= share <= 1.0
+        ):
+            ignored += 1
+            continue
+        millionths = round(share * _SHARE_UNIT)
+        if millionths < _SHARE_UNIT:
+            shares[deployment] = max(shares.get(deployment, 0), millionths)
+        else:
+            shares[deployment] = _SHARE_UNIT  # listed at 1.0 (a pin): it wins over a smaller duplicate
+    ignored += max(0, len(entries) - _POLICY_MAX_ENTRIES)
+    if not preemption:
+        shares = {}  # switched off by config: reduce nothing, whatever the list says
+    shares = {d: s for d, s in shares.items() if s < _SHARE_UNIT}
+    return TrafficPolicy(shares, preemption, refresh_s, stale_after_s, generated_at, ignored)
+
+
+def _deployment_id(deployment: object) -> str | None:
+    if not isinstance(deployment, Mapping):
+        return None
+    model_info = deployment.get("model_info")
+    identifier = model_info.get("id") if isinstance(model_info, Mapping) else None
+    return identifier if isinstance(identifier, str) else None
+
+
+class _ShareGate:
+    """Keeps each deployment in the candidate list for exactly its share of the requests it is a candidate for.
+
+    Smooth weighted, per deployment: every request adds the keep share to the deployment's credit; when the credit
+    reaches one whole request, the deployment stays a candidate and pays for it; otherwise it is left out of this
+    request. Shares are integers in millionths, so the count is exact: 0.2 keeps it for exactly 200 of 1,000
+    requests, every fifth one, with no drift and no randomness.
+    """
+
+    def __init__(self) -> None:
+        # Guards the credits only, never held across I/O: the hook runs on LiteLLM's event loop, and a sync router
+        # path or a second loop must not race the counters.
+        self._lock = threading.Lock()
+        self._credits: dict[str, int] = {}
+        self._policy: TrafficPolicy | None = None
+        self.removed = 0  # times a deployment was left out of a candidate list
+        self.untouched_all_at_risk = 0  # lists returned whole because every candidate was due to be left out
+
+    def filter(self, policy: TrafficPolicy, deployments: list) -> list:
+        shares = policy.shares
+        with self._lock:
+            if policy is not self._policy:
+                # A deployment that left the policy starts afresh if it comes back; one still in it keeps its credit.
+                self._credits = {d: c for d, c in self._credits.items() if d in shares}
+                self._policy = policy
+            kept = []
+            left_out = []
+            for deployment in deployments:
+                identifier = _deployment_id(deployment)
+                share = shares.get(identifier) if identifier is not None else None
+                if share is None:
+                    kept.append(deployment)
+                    continue
+                credit = self._credits.get(identifier, 0) + share
+                if credit >= _SHARE_UNIT:
+                    credit -= _SHARE_UNIT
+                    kept.append(deployment)
+                else:
+                    left_out.append(identifier)
+                self._credits[identifier] = credit
+            if not left_out:
+                return deployments
+            if not kept:
+                # Every candidate is at risk: the request still needs one. They all take it, as kept ones would.
+                for identifier in left_out:
+                    self._credits[identifier] = 0
+                self.untouched_all_at_risk += 1
+                return deployments
+            self.removed += len(left_out)
+            return kept
+
+
+class _PolicyState:
+    """The last good policy and when it was fetched; replaced as one immutable pair, so readers need no lock."""
+
+    def __init__(self, policy: TrafficPolicy, fetched_at: float | None):
+        self.policy = policy
+        self.fetched_at = fetched_at
+
+
 # ---------------------------------------------------------------- the logger
 
 
@@ -661,10 +849,19 @@ class _Delivery:
 class FaultlineLogger(CustomLogger):
     """LiteLLM callback that ships every call's payload to Faultline without ever slowing the proxy down."""
 
-    def __init__(self, config: FaultlineConfig | None = None, **kwargs: Any):
+    def __init__(
+        self, config: FaultlineConfig | None = None, clock: Callable[[], float] = time.monotonic, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         cfg = config or FaultlineConfig.from_env()
         self.config = dataclasses.replace(cfg, spool_dir=os.path.abspath(cfg.spool_dir))
+        # Reads time for the traffic policy (staleness, log rate); tests pass their own to step it.
+        self._clock = clock
+        self._policy_state = _PolicyState(NO_REDUCTION, None)
+        self._gate = _ShareGate()
+        self._policy_counters = dict.fromkeys(("polls", "poll_errors", "ignored_entries", "hook_errors"), 0)
+        self._policy_last_error: str | None = None
+        self._policy_logged_at: dict[str, float] = {}
         counted = (
             "sent",
             "accepted",
@@ -683,6 +880,138 @@ class FaultlineLogger(CustomLogger):
             log.warning("faultline: FAULTLINE_API_KEY is empty; Faultline will refuse the events until it is set")
         self._start()
         atexit.register(self._persist_on_exit)
+
+    # ---- LiteLLM routing hook: the traffic policy
+
+    async def async_filter_deployments(
+        self,
+        model: str,
+        healthy_deployments: list,
+        messages: list | None,
+        request_kwargs: dict | None = None,
+        parent_otel_span: Any = None,
+    ) -> list:
+        """The candidates the router may pick from, with at-risk deployments left out for their policy's share.
+
+        LiteLLM 1.108.5 calls this for every CustomLogger before it picks a deployment, and fails the user's request
+        if it raises: so it never raises. It never returns an empty list and never thins a single candidate (the
+        request would fail for want of a deployment). No I/O: it reads the policy the poller thread left.
+        """
+        try:
+            return self.apply_traffic_policy(healthy_deployments)
+        except Exception as e:  # pragma: no cover - apply_traffic_policy catches its own; belt and braces
+            self._policy_problem("hook", f"the traffic policy hook failed: {e!r}")
+            return healthy_deployments
+
+    def apply_traffic_policy(self, deployments: Any) -> Any:
+        """`deployments` thinned by the policy in force (see async_filter_deployments); the input on any doubt."""
+        try:
+            poller = self._policy_poller
+            if poller is None or not poller.is_alive():
+                self._ensure_policy_poller()
+            if not isinstance(deployments, list) or len(deployments) < 2:
+                return deployments
+            policy = self.current_policy()
+            if not policy.shares:
+                return deployments
+            return self._gate.filter(policy, deployments)
+        except Exception as e:
+            self._policy_problem("hook", f"the traffic policy hook failed: {e!r}")
+            return deployments
+
+    def _ensure_policy_poller(self) -> None:
+        """Starts the poller thread (once per process; again in a forked worker). Never waits: no I/O, no held lock."""
+        if not self.config.policy_poll or self._stop.is_set():
+            return
+        if not self._policy_poller_lock.acquire(blocking=False):
+            return  # another thread is starting it right now
+        try:
+            poller = self._policy_poller
+            if poller is None or not poller.is_alive():
+                self._policy_poller = threading.Thread(
+                    target=self._run, args=(self._policy_step,), name="faultline-policy", daemon=True
+                )
+                self._policy_poller.start()
+        finally:
+            self._policy_poller_lock.release()
+
+    def current_policy(self) -> TrafficPolicy:
+        """The last good policy while it is fresh; NO_REDUCTION before the first one and once it is stale."""
+        state = self._policy_state
+        if state.fetched_at is None:
+            return NO_REDUCTION
+        stale_after = self.config.policy_stale_after_s
+        if stale_after is None:
+            stale_after = state.policy.stale_after_s
+        if self._clock() - state.fetched_at > stale_after:
+            return NO_REDUCTION  # Faultline has been unreachable too long: its old advice no longer takes traffic
+        return state.policy
+
+    def poll_policy(self) -> bool:
+        """Fetches the policy once; True when a good one replaced the last. Never raises."""
+        try:
+            # httpx's timeout bounds each connect and read; the deadline bounds a body that trickles in slowly.
+            deadline = time.monotonic() + min(self.config.policy_timeout_s, _POLICY_MAX_TIMEOUT_S)
+            with self._policy_client().stream("GET", self.config.policy_url) as response:
+                if response.status_code != 200:
+                    raise PolicyContractError(f"Faultline answered {response.status_code}")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():  # read up to the bound, never a hostile body's whole length
+                    size += len(chunk)
+                    if size > _POLICY_MAX_BYTES:
+                        raise PolicyContractError(f"the policy is larger than {_POLICY_MAX_BYTES} bytes")
+                    if time.monotonic() > deadline:
+                        raise PolicyContractError("the policy took too long to arrive")
+                    chunks.append(chunk)
+            policy = parse_traffic_policy(json.loads(b"".join(chunks)))
+        except Exception as e:  # refused, timed out, 5xx, not JSON, not the contract, too deep to decode
+            with self._cond:
+                self._policy_counters["poll_errors"] += 1
+            self._policy_problem("poll", f"GET {self.config.policy_url} failed: {e!r}")
+            return False
+        self._policy_state = _PolicyState(policy, self._clock())
+        with self._cond:
+            self._policy_counters["polls"] += 1
+            self._policy_counters["ignored_entries"] += policy.ignored_entries
+        if policy.ignored_entries:
+            self._policy_problem("entries", f"{policy.ignored_entries} policy entries did not match the contract")
+        return True
+
+    def _policy_interval(self) -> float:
+        if self.config.policy_refresh_s is not None:
+            return self.config.policy_refresh_s
+        state = self._policy_state
+        return state.policy.refresh_s if state.fetched_at is not None else _POLICY_DEFAULT_REFRESH_S
+
+    def _policy_step(self) -> None:
+        self.poll_policy()
+        self._stop.wait(self._policy_interval())
+
+    def _policy_problem(self, kind: str, message: str) -> None:
+        """Counts nothing itself (callers do); logs each kind of problem at most once every _POLICY_LOG_EVERY_S."""
+        self._policy_last_error = message
+        if kind == "hook":
+            self._policy_counters["hook_errors"] += 1
+        now = self._clock()
+        last = self._policy_logged_at.get(kind)
+        if last is None or now - last >= _POLICY_LOG_EVERY_S:
+            self._policy_logged_at[kind] = now
+            log.warning("faultline: %s (further ones this minute are counted, not logged)", message)
+
+    def _policy_client(self) -> httpx.Client:
+        client = getattr(self, "_policy_http", None)
+        if client is None or getattr(self, "_policy_http_pid", None) != os.getpid():
+            headers = {"Accept": "application/json", "User-Agent": f"faultline-litellm/{PLUGIN_VERSION}"}
+            if self.config.api_key:
+                headers["Authorization"] = f"Bearer {self.config.api_key}"
+            client = httpx.Client(
+                timeout=min(self.config.policy_timeout_s, _POLICY_MAX_TIMEOUT_S),
+                headers=headers,
+                trust_env=False,
+                follow_redirects=False,
+            )
+            self._policy_http, self._policy_http_pid = client, os.getpid()
+        return client
 
     # ---- LiteLLM hooks: copy, estimate, enqueue, return (serialising is the sender thread's job)
 
@@ -795,6 +1124,10 @@ class FaultlineLogger(CustomLogger):
         )
         self._sender.start()
         self._spooler.start()
+        # Started by the first routing call (_ensure_policy_poller): a process whose router never asks, such as an
+        # SDK user without a Router or a script that imports the module, never polls.
+        self._policy_poller: threading.Thread | None = None
+        self._policy_poller_lock = threading.Lock()
 
     def _enqueue(self, event: Any, size: int) -> None:
         cfg = self.config
@@ -1170,6 +1503,24 @@ class FaultlineLogger(CustomLogger):
             "spool_files": len(self._spool),
             "spool_bytes": self._spool.total_bytes,
             "last_error": self._last_error,
+            "policy": self.policy_stats(),
+        }
+
+    def policy_stats(self) -> dict[str, Any]:
+        """The traffic policy in force and what the poller and the hook did with it."""
+        state = self._policy_state
+        policy = self.current_policy()
+        with self._cond:
+            counters = dict(self._policy_counters)
+        return {
+            **counters,
+            "removed": self._gate.removed,
+            "untouched_all_at_risk": self._gate.untouched_all_at_risk,
+            "in_force": policy is not NO_REDUCTION,
+            "age_s": None if state.fetched_at is None else self._clock() - state.fetched_at,
+            "generated_at": state.policy.generated_at,
+            "shares": {d: s / _SHARE_UNIT for d, s in policy.shares.items()},
+            "last_error": self._policy_last_error,
         }
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -1193,14 +1544,14 @@ class FaultlineLogger(CustomLogger):
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        for thread in (self._sender, self._spooler):
-            if thread is not threading.current_thread():
+        for thread in (self._sender, self._spooler, self._policy_poller):
+            if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout)
         self._persist_on_exit()
         atexit.unregister(self._persist_on_exit)
-        client = getattr(self, "_http", None)
-        if client is not None:
-            client.close()
+        for client in (getattr(self, "_http", None), getattr(self, "_policy_http", None)):
+            if client is not None:
+                client.close()
 
     def _persist_on_exit(self) -> None:
         if os.getpid() != self._pid:

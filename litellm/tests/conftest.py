@@ -230,7 +230,7 @@ def make_plugin(spool_dir):
     """Builds plugins with test-sized timings; every one is closed after the test."""
     created = []
 
-    def make(url, **overrides):
+    def make(url, clock=None, **overrides):
         settings = dict(
             url=url,
             api_key=API_KEY,
@@ -241,7 +241,7 @@ def make_plugin(spool_dir):
             retry_max_backoff_s=0.2,
         )
         settings.update(overrides)
-        plugin = FaultlineLogger(FaultlineConfig(**settings))
+        plugin = FaultlineLogger(FaultlineConfig(**settings), **({"clock": clock} if clock else {}))
         created.append(plugin)
         return plugin
 

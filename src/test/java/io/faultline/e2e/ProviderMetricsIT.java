@@ -103,7 +103,12 @@ class ProviderMetricsIT {
 
     private static void wave(int n) {
         Map<String, Object> thinking = Map.of("thinking", Map.of("type", "enabled", "budget_tokens", 1024));
-        // Headroom drains by one request per call: openai from 30 of 100 down past 10%.
+        if (n == 2) {
+            // Wave 1's 429 storm left openai with nothing: the simulator answers 429 until its headroom is back.
+            stack.simulator().script("openai", Script.success()
+                    .withRateLimit(RateLimit.of(100, 1_000_000).withRemaining(20, 900_000).withDrainPerCall(1, 1000)));
+        }
+        // Headroom drains by one request per call: openai from 30 of 100, then from 20 down past 10%.
         for (int i = 0; i < (n == 1 ? 5 : 15); i++) {
             ok(client.chat("gpt-4o-mini", "drain " + i, false));
             ok(client.chat("claude-sonnet", "think " + i, false, LocalStack.MASTER_KEY, null, thinking));

@@ -50,6 +50,12 @@ final class AnthropicWire implements ProviderWire {
             case RATE_LIMIT -> {
                 long retryAfter = call.retryAfterSeconds();
                 headers.put("retry-after", String.valueOf(retryAfter));
+                if (call.headroom() != null && call.headroom().requestsExhausted()) {
+                    Headroom headroom = call.headroom();
+                    rateLimitHeaders(headers, headroom, headroom.tokensResetMillis());
+                    yield error(429, headers, requestId, "rate_limit_error", "This request would exceed the rate limit for your organization (00000000-0000-0000-0000-000000000000) of %s requests per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
+                            .formatted(String.format(Locale.ROOT, "%,d", headroom.limitRequests())), true);
+                }
                 Headroom headroom = call.headroom().withoutTokens();
                 rateLimitHeaders(headers, headroom, retryAfter * 1000);
                 yield error(429, headers, requestId, "rate_limit_error", "This request would exceed the rate limit for your organization (00000000-0000-0000-0000-000000000000) of %s input tokens per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."

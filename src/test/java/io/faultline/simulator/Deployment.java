@@ -5,6 +5,7 @@ import java.util.Deque;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 
 /** Live state of one deployment: its script, what is left of its fault queue and headroom, and its counts. */
 final class Deployment {
@@ -22,11 +23,22 @@ final class Deployment {
     private int pendingCount;
     private long remainingRequests;
     private long remainingTokens;
+    // Refill in whole units; the fractions earned so far wait here, so a slow rate still refills exactly.
+    private double requestsCarry;
+    private double tokensCarry;
+    private long refilledAtNanos;
+    private final LongSupplier nanoTime;
     private Random jitter;
     private long requests;
     private final TreeMap<String, Long> outcomes = new TreeMap<>();
 
     Deployment() {
+        this(System::nanoTime);
+    }
+
+    /** {@code nanoTime} is the clock headroom refills by (the simulator's wall clock; tests step their own). */
+    Deployment(LongSupplier nanoTime) {
+        this.nanoTime = nanoTime;
         apply(Script.success());
     }
 
@@ -39,6 +51,8 @@ final class Deployment {
             remainingRequests = script.rateLimit().remainingRequests();
             remainingTokens = script.rateLimit().remainingTokens();
         }
+        requestsCarry = tokensCarry = 0;
+        refilledAtNanos = nanoTime.getAsLong();
         jitter = new Random(script.seed());
     }
 
@@ -47,11 +61,16 @@ final class Deployment {
     }
 
     /**
-     * Takes the next request: pops a fault if one is queued, else drains the headroom.
-     * {@code providerLimits} is what the provider reports when the script sets no rate limit (null: none).
+     * Takes the next request: pops a fault if one is queued, else answers a 429 when the scripted headroom is used
+     * up, else drains the headroom. {@code providerLimits} is what the provider reports when the script sets no rate
+     * limit (null: none).
      */
     synchronized Turn next(Function<Script, Usage> usageOf, RateLimit providerLimits) {
+        refill();
         Fault fault = takeFault();
+        if (fault == null) {
+            fault = exhaustion();
+        }
         Usage usage = usageOf.apply(script);
         Headroom headroom = headroom(fault == null, usage, providerLimits);
         long delay = script.latencyMs()
@@ -78,6 +97,49 @@ final class Deployment {
         return head;
     }
 
+    /** The 429 of a deployment whose requests or tokens are used up; null while there is headroom. */
+    private Fault exhaustion() {
+        RateLimit scripted = script.rateLimit();
+        if (scripted == null || (remainingRequests > 0 && remainingTokens > 0)) {
+            return null;
+        }
+        // Retry-after: when the next unit of the exhausted limit comes back, or the providers' usual 20 s without a refill.
+        double perSecond = remainingRequests == 0 ? scripted.refillRequestsPerSecond() : scripted.refillTokensPerSecond();
+        double carry = remainingRequests == 0 ? requestsCarry : tokensCarry;
+        long retryAfter = perSecond > 0
+                ? Math.max(1, (long) Math.ceil((1 - carry) / perSecond))
+                : Fault.DEFAULT_RETRY_AFTER_SECONDS;
+        return Fault.of(FaultKind.RATE_LIMIT, 1).withRetryAfterSeconds(retryAfter);
+    }
+
+    private void refill() {
+        long now = nanoTime.getAsLong();
+        double seconds = Math.max(0, now - refilledAtNanos) / 1e9;
+        refilledAtNanos = now;
+        RateLimit scripted = script.rateLimit();
+        if (scripted == null) {
+            return;
+        }
+        if (scripted.refillRequestsPerSecond() > 0) {
+            requestsCarry += seconds * scripted.refillRequestsPerSecond();
+            long whole = (long) Math.min(requestsCarry, scripted.limitRequests());  // no overflow after a long idle spell
+            requestsCarry -= whole;
+            remainingRequests = Math.min(scripted.limitRequests(), remainingRequests + whole);
+            if (remainingRequests == scripted.limitRequests()) {
+                requestsCarry = 0;
+            }
+        }
+        if (scripted.refillTokensPerSecond() > 0) {
+            tokensCarry += seconds * scripted.refillTokensPerSecond();
+            long whole = (long) Math.min(tokensCarry, scripted.limitTokens());  // no overflow after a long idle spell
+            tokensCarry -= whole;
+            remainingTokens = Math.min(scripted.limitTokens(), remainingTokens + whole);
+            if (remainingTokens == scripted.limitTokens()) {
+                tokensCarry = 0;
+            }
+        }
+    }
+
     private Headroom headroom(boolean success, Usage usage, RateLimit providerLimits) {
         RateLimit scripted = script.rateLimit();
         if (scripted == null) {
@@ -90,6 +152,7 @@ final class Deployment {
             remainingRequests = Math.max(0, remainingRequests - scripted.drainRequestsPerCall());
             remainingTokens = Math.max(0, remainingTokens - drainTokens);
         }
-        return new Headroom(scripted.limitRequests(), remainingRequests, scripted.limitTokens(), remainingTokens);
+        return new Headroom(scripted.limitRequests(), remainingRequests, scripted.limitTokens(), remainingTokens,
+                scripted.refillRequestsPerSecond(), scripted.refillTokensPerSecond());
     }
 }

@@ -46,6 +46,16 @@ final class OpenAiWire implements ProviderWire {
         return switch (kind) {
             case RATE_LIMIT -> {
                 long retryAfter = call.retryAfterSeconds();
+                if (call.headroom() != null && call.headroom().requestsExhausted()) {
+                    // Out of requests, not tokens: the RPM variant, with the true time until the budget is full.
+                    Headroom headroom = call.headroom();
+                    rateLimitHeaders(headers, headroom, headroom.tokensResetMillis());
+                    headers.put("retry-after", String.valueOf(retryAfter));
+                    yield error(429, headers, "Rate limit reached for %s in organization %s on requests per min (RPM): Limit %d, Used %d, Requested 1. Please try again in %s. Visit https://platform.openai.com/account/rate-limits to learn more."
+                                    .formatted(call.model(), ORGANIZATION, headroom.limitRequests(),
+                                            headroom.limitRequests(), goDuration(retryAfter * 1000)),
+                            "requests", null, "rate_limit_exceeded");
+                }
                 Headroom headroom = call.headroom().withoutTokens();
                 rateLimitHeaders(headers, headroom, retryAfter * 1000);
                 headers.put("retry-after", String.valueOf(retryAfter));

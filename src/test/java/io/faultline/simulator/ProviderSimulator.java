@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 
 /** Dev/test stand-in for the OpenAI, Anthropic and Gemini APIs that plays back scripted, wire-exact faults. */
 public final class ProviderSimulator implements AutoCloseable {
@@ -40,13 +41,21 @@ public final class ProviderSimulator implements AutoCloseable {
             Provider.ANTHROPIC, new AnthropicWire(),
             Provider.GEMINI, new GeminiWire()));
 
-    private ProviderSimulator(HttpServer server, ExecutorService workers) {
+    private final LongSupplier nanoTime;
+
+    private ProviderSimulator(HttpServer server, ExecutorService workers, LongSupplier nanoTime) {
         this.server = server;
         this.workers = workers;
+        this.nanoTime = nanoTime;
     }
 
     /** Starts listening on 127.0.0.1; port 0 picks a free port. */
     public static ProviderSimulator start(int port) {
+        return start(port, System::nanoTime);
+    }
+
+    /** As {@link #start(int)}, with the clock that rate-limit headroom refills by (tests step their own). */
+    public static ProviderSimulator start(int port, LongSupplier nanoTime) {
         AtomicInteger threadNumber = new AtomicInteger();
         ExecutorService workers = Executors.newFixedThreadPool(WORKER_THREADS, task -> {
             Thread thread = new Thread(task, "provider-simulator-" + threadNumber.incrementAndGet());
@@ -55,7 +64,7 @@ public final class ProviderSimulator implements AutoCloseable {
         });
         try {
             HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
-            ProviderSimulator simulator = new ProviderSimulator(server, workers);
+            ProviderSimulator simulator = new ProviderSimulator(server, workers, nanoTime);
             server.createContext("/", simulator::handle);
             server.setExecutor(workers);
             server.start();
@@ -76,7 +85,7 @@ public final class ProviderSimulator implements AutoCloseable {
 
     /** Replaces the deployment's script; its fault queue and rate-limit headroom start over, its counts stay. */
     public void script(String deployment, Script script) {
-        deployments.computeIfAbsent(deployment, name -> new Deployment()).apply(script);
+        deployments.computeIfAbsent(deployment, name -> new Deployment(nanoTime)).apply(script);
     }
 
     /** Forgets every script and every count. */
@@ -157,7 +166,7 @@ public final class ProviderSimulator implements AutoCloseable {
         }
         String model = route.model() != null ? route.model() : request.path("model").asText("unknown");
         int promptTokens = Tokens.prompt(request);
-        Deployment deployment = deployments.computeIfAbsent(route.deployment(), name -> new Deployment());
+        Deployment deployment = deployments.computeIfAbsent(route.deployment(), name -> new Deployment(nanoTime));
         if (route.embeddings()) {
             handleEmbeddings(exchange, (OpenAiWire) wire, request, model, promptTokens, deployment);
             return;

@@ -207,8 +207,118 @@ class ProviderSimulatorTest {
                     header(response, "x-ratelimit-remaining-tokens"), header(response, "x-ratelimit-reset-requests")));
         }
 
+        // The third call takes the last request and token; the fourth finds nothing left and gets the 429.
         assertEquals(List.of(List.of("2", "60", "48s"), List.of("1", "20", "54s"), List.of("0", "0", "1m0s"),
                 List.of("0", "0", "1m0s")), headroom);
+        assertEquals(3, sim.stats().get("east").outcome("success"));
+        assertEquals(1, sim.stats().get("east").outcome("rate_limit"));
+    }
+
+    @Test
+    void used_up_requests_answer_openais_rpm_429_until_the_refill_brings_one_back() throws Exception {
+        java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+        try (ProviderSimulator stepped = ProviderSimulator.start(0, nanos::get)) {
+            stepped.script("east", Script.success().withRateLimit(RateLimit.of(10, 100_000).withRemaining(2, 100_000)
+                    .withDrainPerCall(1, 0).withRefillPerSecond(0.5, 0)));
+
+            HttpResponse<String> first = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+            HttpResponse<String> second = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+            HttpResponse<String> refused = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+            nanos.addAndGet(TimeUnit.SECONDS.toNanos(2)); // one request back at 0.5 per second
+            HttpResponse<String> refilled = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+            nanos.addAndGet(TimeUnit.SECONDS.toNanos(1)); // half a request: not enough
+            HttpResponse<String> halfway = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+
+            assertEquals(List.of(200, 200, 429, 200, 429), Stream.of(first, second, refused, refilled, halfway)
+                    .map(HttpResponse::statusCode).toList());
+            assertEquals("0", header(second, "x-ratelimit-remaining-requests"));
+            // The true time to full: 10 requests at 0.5 per second.
+            assertEquals("20s", header(second, "x-ratelimit-reset-requests"));
+            assertEquals("0", header(refused, "x-ratelimit-remaining-requests"));
+            assertEquals("100000", header(refused, "x-ratelimit-remaining-tokens"));
+            assertEquals("20s", header(refused, "x-ratelimit-reset-requests"));
+            assertEquals("2", header(refused, "retry-after"));
+            assertEquals("1", header(halfway, "retry-after"));
+            JsonNode error = Json.MAPPER.readTree(refused.body()).get("error");
+            assertEquals("rate_limit_exceeded", error.get("code").asText());
+            assertEquals("requests", error.get("type").asText());
+            assertTrue(error.get("message").asText().startsWith(
+                    "Rate limit reached for gpt-4o-mini in organization org-XXXXXXXXXXXXXXXXXXXXXXXX on requests per min"
+                            + " (RPM): Limit 10, Used 10, Requested 1. Please try again in 2s."), error.toString());
+            // The same envelope, keys and headers as the recorded TPM 429: only the limit named differs.
+            JsonNode fixture = Json.MAPPER.readTree(
+                    fixtureDir().resolve("openai_429_rate_limit_exceeded_tpm.json").toFile());
+            assertEquals(leaves(fixture.get("body")).keySet(),
+                    leaves(Json.MAPPER.readTree(refused.body())).keySet());
+            Set<String> expectedHeaders = new TreeSet<>();
+            fixture.get("headers").fieldNames().forEachRemaining(expectedHeaders::add);
+            assertTrue(refused.headers().map().keySet().containsAll(expectedHeaders), refused.headers().toString());
+            assertEquals(3, stepped.stats().get("east").outcome("success"));
+            assertEquals(2, stepped.stats().get("east").outcome("rate_limit"));
+        }
+    }
+
+    @Test
+    void used_up_tokens_answer_the_tpm_429_and_without_a_refill_stay_used_up() throws Exception {
+        java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+        try (ProviderSimulator stepped = ProviderSimulator.start(0, nanos::get)) {
+            stepped.script("east", Script.success().withRateLimit(RateLimit.of(100, 50).withDrainPerCall(1, 50)));
+
+            HttpResponse<String> last = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+            nanos.addAndGet(TimeUnit.HOURS.toNanos(1)); // no refill rate: time changes nothing
+            HttpResponse<String> refused = postTo(stepped, "/east/v1/chat/completions", OPENAI_CHAT);
+
+            assertEquals(200, last.statusCode());
+            assertEquals(429, refused.statusCode());
+            assertEquals("99", header(refused, "x-ratelimit-remaining-requests"));
+            assertEquals("0", header(refused, "x-ratelimit-remaining-tokens"));
+            assertEquals(String.valueOf(Fault.DEFAULT_RETRY_AFTER_SECONDS), header(refused, "retry-after"));
+            JsonNode error = Json.MAPPER.readTree(refused.body()).get("error");
+            assertEquals("tokens", error.get("type").asText());
+            assertTrue(error.get("message").asText().contains("on tokens per min (TPM)"), error.toString());
+        }
+    }
+
+    @Test
+    void a_refill_never_goes_past_the_limit_and_anthropic_reports_the_true_reset_time() throws Exception {
+        java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+        try (ProviderSimulator stepped = ProviderSimulator.start(0, nanos::get)) {
+            stepped.script("claude", Script.success().withRateLimit(RateLimit.of(4, 1_000_000).withRemaining(1, 1_000_000)
+                    .withDrainPerCall(1, 0).withRefillPerSecond(0.1, 0)));
+
+            HttpResponse<String> last = postTo(stepped, "/claude/v1/messages", ANTHROPIC_MESSAGES);
+            Instant before = Instant.now();
+            HttpResponse<String> refused = postTo(stepped, "/claude/v1/messages", ANTHROPIC_MESSAGES);
+            nanos.addAndGet(TimeUnit.DAYS.toNanos(365)); // a year of refill fills it to 4, not to millions
+            List<Integer> after = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                after.add(postTo(stepped, "/claude/v1/messages", ANTHROPIC_MESSAGES).statusCode());
+            }
+
+            assertEquals(200, last.statusCode());
+            assertEquals(429, refused.statusCode());
+            assertEquals("rate_limit_error", Json.MAPPER.readTree(refused.body()).at("/error/type").asText());
+            assertEquals("0", header(refused, "anthropic-ratelimit-requests-remaining"));
+            assertEquals("10", header(refused, "retry-after"));
+            // 4 requests at 0.1 per second: full again 40 s after the refusal, by the answer's own clock.
+            Instant reset = Instant.parse(header(refused, "anthropic-ratelimit-requests-reset"));
+            assertTrue(!reset.isBefore(before.plusSeconds(39)) && !reset.isAfter(Instant.now().plusSeconds(41)),
+                    "reset " + reset + " is not 40 s after " + before);
+            assertEquals(List.of(200, 200, 200, 200, 429), after);
+        }
+    }
+
+    @Test
+    void the_admin_api_takes_refill_rates_and_refuses_negative_ones() throws Exception {
+        HttpResponse<String> put = send("PUT", "/_sim/deployments/ops", "{\"rateLimit\":{\"limitRequests\":10,"
+                + "\"limitTokens\":1000,\"remainingRequests\":0,\"refillRequestsPerSecond\":2.5}}");
+        HttpResponse<String> negative = send("PUT", "/_sim/deployments/ops", "{\"rateLimit\":{\"limitRequests\":10,"
+                + "\"limitTokens\":1000,\"refillRequestsPerSecond\":-1}}");
+
+        assertEquals(200, put.statusCode());
+        assertEquals(2.5, Json.MAPPER.readTree(put.body()).at("/rateLimit/refillRequestsPerSecond").asDouble());
+        assertEquals(400, negative.statusCode());
+        assertTrue(negative.body().contains("refill"), negative.body());
     }
 
     @Test
@@ -509,6 +619,13 @@ class ProviderSimulatorTest {
     private static HttpRequest request(String path, String body) {
         return HttpRequest.newBuilder(URI.create(sim.baseUrl() + path)).timeout(Duration.ofSeconds(10))
                 .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    }
+
+    private static HttpResponse<String> postTo(ProviderSimulator target, String path, String body)
+            throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create(target.baseUrl() + path)).timeout(Duration.ofSeconds(10))
+                .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private static HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {

@@ -83,6 +83,11 @@ public final class LocalStack implements AutoCloseable {
         env.put("FAULTLINE_SIM_OPENAI_BASE", simulator.baseUrl() + "/openai/v1");
         env.put("FAULTLINE_SIM_ANTHROPIC_BASE", simulator.baseUrl() + "/anthropic");
         env.put("FAULTLINE_SIM_GEMINI_BASE", simulator.baseUrl() + "/gemini/v1beta");
+        // The two-deployment groups of config.yaml: one simulator deployment (path) per LiteLLM deployment.
+        for (String deployment : List.of("pair-a", "pair-b", "control-a", "control-b")) {
+            env.put("FAULTLINE_SIM_" + deployment.toUpperCase(java.util.Locale.ROOT).replace('-', '_') + "_BASE",
+                    simulator.baseUrl() + "/" + deployment + "/v1");
+        }
         env.put("FAULTLINE_URL", faultlineUrl());
         env.put("FAULTLINE_API_KEY", settings.apiKey());
         env.put("FAULTLINE_SPOOL_DIR", settings.workDir().resolve("spool").toAbsolutePath().toString());

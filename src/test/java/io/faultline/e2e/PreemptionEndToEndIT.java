@@ -1,0 +1,301 @@
+package io.faultline.e2e;
+
+import io.faultline.simulator.DeploymentStats;
+import io.faultline.simulator.RateLimit;
+import io.faultline.simulator.Script;
+import io.faultline.stack.LiteLlmClient;
+import io.faultline.stack.LocalStack;
+import io.faultline.testing.Api;
+import io.restassured.RestAssured;
+import io.restassured.path.json.JsonPath;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Preemption through the real parts: the packaged Faultline predicts that deployment A's request headroom runs out,
+ * publishes a traffic policy, the plugin inside the real LiteLLM proxy polls it and thins A out of the router's
+ * candidates, and the provider simulator's per-deployment hit counts show A's share falling. The same scenario runs
+ * at the same time on a control group whose A an operator pinned at {@code keepShare 1.0}: it runs dry and fails
+ * user requests with the provider's 429, which is what preemption is for.
+ *
+ * <p><b>Time-scaled by 12:</b> every prediction and traffic-policy duration is a twelfth of its production value
+ * (tick 60 s → 5 s, bucket 1 m → 5 s, window and horizon 15 m → 75 s, min lead 2 m → 10 s, quiet period 10 m → 50 s,
+ * healthy-for 2 m → 10 s, recovery step every 1 m → 5 s) and the plugin polls every second, so the whole scenario
+ * takes about two minutes of wall time after the stack is up. Nothing asserts a wall-clock bound: the lead time is
+ * compared with the configured (scaled) min lead, shares and failed requests with each other.
+ */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class PreemptionEndToEndIT {
+
+    static final String PREEMPTED = "pair-preempted";
+    static final String CONTROL = "pair-control";
+    static final String A = "pair-a";
+    static final String B = "pair-b";
+    static final String CONTROL_A = "control-a";
+    static final String CONTROL_B = "control-b";
+    static final Duration TICK = Duration.ofSeconds(5);
+    static final Duration MIN_LEAD = Duration.ofSeconds(10);
+    /** Requests per second sent to each group (so about half of it drains each A at full share). */
+    static final int RATE_PER_GROUP = 4;
+    static final int MAX_IN_FLIGHT_PER_GROUP = 8;
+    /** A's request budget: 80 of 400 left, refilling so slowly (0.02/s) that its reset lies far after it runs dry. */
+    static final Script DRAINING = Script.success().withRateLimit(RateLimit.of(400, 10_000_000)
+            .withRemaining(80, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
+    static final Script HEALED = Script.success().withRateLimit(RateLimit.of(400, 10_000_000)
+            .withRemaining(400, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
+
+    private static LocalStack stack;
+
+    /** One user request as the client saw it. */
+    record Sent(Instant at, String group, int status) {
+    }
+
+    /** The simulator's hit counts and A's published keep share at one moment. */
+    record Sample(Instant at, Map<String, DeploymentStats> hits, Double keepShareA, Double keepShareControlA) {
+
+        long requests(String deployment) {
+            DeploymentStats s = hits.get(deployment);
+            return s == null ? 0 : s.requests();
+        }
+    }
+
+    @AfterAll
+    static void stopStack() {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    static Map<String, String> timeScaledFaultline() {
+        return Map.ofEntries(
+                Map.entry("FAULTLINE_PREDICT_INTERVAL", "5s"),
+                Map.entry("FAULTLINE_PREDICT_METRICS_EVERY", "5s"),
+                Map.entry("FAULTLINE_PREDICT_BUCKET", "5s"),
+                Map.entry("FAULTLINE_PREDICT_WINDOW", "75s"),
+                Map.entry("FAULTLINE_PREDICT_HORIZON", "75s"),
+                Map.entry("FAULTLINE_PREDICT_MIN_LEAD", "10s"),
+                Map.entry("FAULTLINE_PREDICT_QUIET_PERIOD", "50s"),
+                Map.entry("FAULTLINE_PREDICT_MIN_POINTS", "5"),
+                Map.entry("FAULTLINE_TRAFFIC_HEALTHY_FOR", "10s"),
+                Map.entry("FAULTLINE_TRAFFIC_STEP_EVERY", "5s"),
+                Map.entry("FAULTLINE_TRAFFIC_REFRESH", "1s"),
+                Map.entry("FAULTLINE_TRAFFIC_STALE_AFTER", "15s"));
+    }
+
+    @Test
+    void a_predicted_rate_limit_thins_the_deployment_out_and_fewer_user_requests_fail_than_without() throws Exception {
+        stack = StackFixture.start("preemption", timeScaledFaultline());
+        LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
+        // The control: an operator switches preemption off for its A, as the "preemption off" run.
+        RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                .contentType("application/json").body(Map.of("keepShare", 1.0, "reason", "control"))
+                .put("/api/v1/traffic-policy/" + CONTROL_A).then().log().ifValidationFails().statusCode(200);
+        stack.simulator().script(A, DRAINING);
+        stack.simulator().script(CONTROL_A, DRAINING);
+
+        ConcurrentLinkedQueue<Sent> sent = new ConcurrentLinkedQueue<>();
+        List<Sample> samples = new CopyOnWriteArrayList<>();
+        ExecutorService senders = Executors.newFixedThreadPool(2 * MAX_IN_FLIGHT_PER_GROUP);
+        ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
+        Map<String, AtomicInteger> inFlight = Map.of(PREEMPTED, new AtomicInteger(), CONTROL, new AtomicInteger());
+        AtomicInteger skipped = new AtomicInteger();
+        Instant start = Instant.now();
+        try {
+            for (String group : List.of(PREEMPTED, CONTROL)) {
+                timer.scheduleAtFixedRate(() -> {
+                    if (inFlight.get(group).incrementAndGet() > MAX_IN_FLIGHT_PER_GROUP) {
+                        inFlight.get(group).decrementAndGet();
+                        skipped.incrementAndGet(); // the proxy is behind: the same for both groups
+                        return;
+                    }
+                    senders.execute(() -> {
+                        try {
+                            // Stamped when sent: a 429's stamp is never later than the simulator's answer.
+                            Instant at = Instant.now();
+                            sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
+                        } finally {
+                            inFlight.get(group).decrementAndGet();
+                        }
+                    });
+                }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
+            }
+            timer.scheduleAtFixedRate(() -> samples.add(sample()), 0, 500, TimeUnit.MILLISECONDS);
+
+            // 1. Prediction, policy, and the control running dry (hang guards only; the scenario sets the pace).
+            Sample policyAppeared = Awaitility.await("Faultline's policy reduces " + A).atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> samples.stream().filter(s -> s.keepShareA() != null && s.keepShareA() < 1)
+                            .findFirst().orElse(null), Objects::nonNull);
+            Instant firstControl429 = Awaitility.await("the control's A answers 429").atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> sent.stream().filter(s -> s.group().equals(CONTROL) && s.status() == 429)
+                            .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
+            // Measure the reduced share from two ticks after the policy appeared, for three more ticks, and let the
+            // control fail for as long (whichever ends later).
+            Instant reducedFrom = policyAppeared.at().plus(TICK.multipliedBy(2));
+            Instant reducedTo = reducedFrom.plus(TICK.multipliedBy(3));
+            Instant healAt = later(reducedTo, firstControl429.plus(TICK.multipliedBy(3)));
+            Awaitility.await("the reduced phase is measured").atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250)).until(() -> !Instant.now().isBefore(healAt));
+
+            // 2. The provider's limit is reset (the indicators are healthy again): A's share comes back in steps.
+            Instant healed = Instant.now();
+            stack.simulator().script(A, HEALED);
+            stack.simulator().script(CONTROL_A, HEALED);
+            Sample restored = Awaitility.await(A + " gets all its traffic back").atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> samples.stream().filter(s -> s.at().isAfter(healed)
+                            && (s.keepShareA() == null || s.keepShareA() >= 1.0)).findFirst().orElse(null),
+                            Objects::nonNull);
+            Awaitility.await("traffic after the recovery").atMost(Duration.ofMinutes(1))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> !Instant.now().isBefore(restored.at().plus(TICK.multipliedBy(2))));
+            timer.shutdownNow();
+            senders.shutdown();
+            senders.awaitTermination(60, TimeUnit.SECONDS);
+
+            // ---- the prediction came at least the (scaled) min lead before the first 429 A would answer
+            List<Map<String, Object>> predictedA = predictions(A);
+            List<Map<String, Object>> predictedControlA = predictions(CONTROL_A);
+            assertThat(predictedA).as("rate-limit predictions of " + A).isNotEmpty();
+            assertThat(predictedControlA).as("rate-limit predictions of " + CONTROL_A).isNotEmpty();
+            Instant predictedAt = firstCreated(predictedA);
+            // The control runs the same script under the same traffic: its real first 429 is A's counterfactual one.
+            assertThat(predictedAt).as("%s predicted at %s, the control's first 429 at %s", A, predictedAt,
+                    firstControl429).isBeforeOrEqualTo(firstControl429.minus(MIN_LEAD));
+            assertThat(firstCreated(predictedControlA)).isBeforeOrEqualTo(firstControl429.minus(MIN_LEAD));
+            assertThat(policyAppeared.keepShareA()).isLessThan(1.0);
+            // The pin may be listed at 1.0 or left out (not listed keeps everything): either way nothing is taken.
+            assertThat(Objects.requireNonNullElse(policyAppeared.keepShareControlA(), 1.0)).as("the control's pin")
+                    .isEqualTo(1.0);
+
+            // ---- A's share of its group's hits fell within two ticks of the policy
+            double before = shareOfA(samples, start, policyAppeared.at(), A, B);
+            double reduced = shareOfA(samples, reducedFrom, reducedTo, A, B);
+            double controlDuring = shareOfA(samples, reducedFrom, reducedTo, CONTROL_A, CONTROL_B);
+            assertThat(reduced).as("A's share before the policy %.3f, two ticks after it %.3f", before, reduced)
+                    .isLessThan(before * 0.6);
+            assertThat(reduced).as("the control's A kept its share (%.3f)", controlDuring).isLessThan(controlDuring);
+
+            // ---- fewer failed user requests with preemption than without, over the same span
+            long failedPreempted = failed(sent, PREEMPTED, start, healed);
+            long failedControl = failed(sent, CONTROL, start, healed);
+            long total = sent.stream().filter(s -> s.at().isBefore(healed)).count();
+            assertThat(failedControl).as("the control ran dry").isPositive();
+            assertThat(failedPreempted).isLessThan(failedControl);
+
+            // ---- the recovery went in steps: A's share climbed through intermediate values before it was whole
+            List<Double> recovering = new ArrayList<>();
+            for (Sample s : samples) {
+                if (s.at().isAfter(healed) && s.at().isBefore(restored.at()) && s.keepShareA() != null
+                        && (recovering.isEmpty() || !recovering.get(recovering.size() - 1).equals(s.keepShareA()))) {
+                    recovering.add(s.keepShareA());
+                }
+            }
+            assertThat(recovering).as("A's published shares after the reset").isSorted();
+            assertThat(recovering.stream().filter(share -> share > policyAppeared.keepShareA()).count())
+                    .as("intermediate steps in %s", recovering).isGreaterThanOrEqualTo(2);
+            double after = shareOfA(samples, restored.at(), restored.at().plus(TICK.multipliedBy(2)), A, B);
+            Duration lead = Duration.between(predictedAt, firstControl429);
+            System.out.printf("PreemptionEndToEndIT (time-scaled by 12): failed user requests until the limit reset:"
+                    + " with preemption %d, without %d (of %d sent, %d skipped by the client's in-flight cap);"
+                    + " prediction %s, policy seen %s, first control 429 %s: lead %.1f s (%.1f min unscaled);"
+                    + " A's share of its group before %.3f, two ticks after the policy %.3f (control's A %.3f),"
+                    + " published shares after the reset %s, A's share once restored %.3f%n", failedPreempted,
+                    failedControl, total, skipped.get(), predictedAt, policyAppeared.at(), firstControl429,
+                    lead.toMillis() / 1000.0, lead.toMillis() * 12 / 60_000.0, before, reduced, controlDuring,
+                    recovering, after);
+            assertThat(after).as("A's share once restored %.3f, while reduced %.3f", after, reduced)
+                    .isGreaterThan(reduced);
+        } finally {
+            timer.shutdownNow();
+            senders.shutdownNow();
+        }
+    }
+
+    private static Sample sample() {
+        Map<String, DeploymentStats> hits = stack.simulator().stats();
+        Double shareA = null;
+        Double shareControlA = null;
+        try {
+            JsonPath policy = RestAssured.given().baseUri(stack.faultlineUrl())
+                    .header("Authorization", "Bearer " + Api.KEY).get("/api/v1/traffic-policy").then()
+                    .statusCode(200).extract().jsonPath();
+            shareA = keepShare(policy, A);
+            shareControlA = keepShare(policy, CONTROL_A);
+        } catch (RuntimeException | AssertionError e) {
+            // A poll that fails is a missing sample, not a failed scenario: the plugin copes with the same.
+        }
+        return new Sample(Instant.now(), hits, shareA, shareControlA);
+    }
+
+    private static Double keepShare(JsonPath policy, String deployment) {
+        List<Map<String, Object>> entries = policy.getList("deployments");
+        for (Map<String, Object> e : entries) {
+            if (deployment.equals(e.get("deployment"))) {
+                return ((Number) e.get("keepShare")).doubleValue();
+            }
+        }
+        return null;
+    }
+
+    private static List<Map<String, Object>> predictions(String deployment) {
+        return RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                .get("/api/v1/predictions?status=all&type=rate_limit&limit=500&deployment=" + deployment).then()
+                .log().ifValidationFails().statusCode(200).extract().jsonPath().getList("items");
+    }
+
+    private static Instant firstCreated(List<Map<String, Object>> predictions) {
+        return predictions.stream().map(p -> Instant.parse((String) p.get("createdAt"))).min(Instant::compareTo)
+                .orElseThrow();
+    }
+
+    /** A's share of the requests the simulator saw for the pair between two instants (from the nearest samples). */
+    private static double shareOfA(List<Sample> samples, Instant from, Instant to, String a, String b) {
+        Sample first = nearest(samples, from);
+        Sample last = nearest(samples, to);
+        long hitsA = last.requests(a) - first.requests(a);
+        long hitsB = last.requests(b) - first.requests(b);
+        assertThat(hitsA + hitsB).as("requests between %s and %s", from, to).isPositive();
+        return (double) hitsA / (hitsA + hitsB);
+    }
+
+    private static Sample nearest(List<Sample> samples, Instant at) {
+        Sample best = samples.get(0);
+        for (Sample s : samples) {
+            if (Math.abs(Duration.between(s.at(), at).toMillis()) < Math.abs(Duration.between(best.at(), at)
+                    .toMillis())) {
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    private static long failed(ConcurrentLinkedQueue<Sent> sent, String group, Instant from, Instant to) {
+        return sent.stream().filter(s -> s.group().equals(group) && !s.at().isBefore(from) && s.at().isBefore(to)
+                && s.status() != 200).count();
+    }
+
+    private static Instant later(Instant a, Instant b) {
+        return a.isAfter(b) ? a : b;
+    }
+}
