@@ -426,8 +426,12 @@ public class FailureImpactAssessor {
         return out;
     }
 
+    /**
+     * Figures are kept to 1e-10 (float noise of the sums goes, a single token's price does not: an answer of a
+     * cheap model costs about 1e-5 USD, so rounding to millionths would move it by several percent).
+     */
     private static double round(double v) {
-        return Math.round(v * 1e6) / 1e6;
+        return Math.abs(v) < 1e8 ? Math.round(v * 1e10) / 1e10 : v;
     }
 
     private static Double round(Double v) {
