@@ -288,13 +288,13 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         try {
             drained = QuarkusTransaction.requiringNew().call(() -> {
                 try (Connection c = dataSource.getConnection()) {
-                    if (!lock(c, wait, true)) {
-                        return Drained.SKIPPED;
-                    }
                     Instant now = clock.instant();
                     Step step = new Step();
                     List<Episode> episodes = new ArrayList<>();
-                    List<Pending> due = due(c, now, step, episodes);
+                    List<Pending> due = lockAndReadDue(c, wait, now, step, episodes);
+                    if (due == null) {
+                        return Drained.SKIPPED;
+                    }
                     if (due.isEmpty()) {
                         return Drained.EMPTY;
                     }
@@ -345,21 +345,46 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     }
 
     /**
-     * The oldest due queue rows, with their episodes (sorted by onset into {@code episodes}; a row whose episode is
-     * gone has none and is just done) and each episode's active clusters (into the step), in one round trip.
+     * Takes the correlation lock (waiting, or not at all) and reads the oldest due queue rows, with their episodes
+     * (sorted by onset into {@code episodes}; a row whose episode is gone has none and is just done) and each
+     * episode's active clusters (into the step), in one round trip. Null when another replica holds the lock.
      */
-    private List<Pending> due(Connection c, Instant now, Step step, List<Episode> episodes) throws SQLException {
+    private List<Pending> lockAndReadDue(Connection c, boolean wait, Instant now, Step step, List<Episode> episodes)
+            throws SQLException {
         List<Pending> due = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select q.failure_id, q.seq, " + prefixed("e") + ","
+        // Two statements in one round trip (PgJDBC sends them before one Sync): the lock with the transaction's
+        // settings, as in lock(); then the due rows, read only when the lock was taken (the first statement leaves
+        // its answer in a transaction-local setting). The second statement's snapshot is taken after the first
+        // statement ran, so it sees everything the previous lock holder committed.
+        try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
+                + " set_config('synchronous_commit', 'off', true), "
+                // The waiting lock returns void (or fails the statement after lock_timeout): taken when it returns.
+                + (wait ? "set_config('faultline.drain_locked', 'true', true), pg_advisory_xact_lock(?) is null"
+                        : "set_config('faultline.drain_locked', pg_try_advisory_xact_lock(?)::text, true)")
+                + "; select q.failure_id, q.seq, " + prefixed("e") + ","
                 + " array(select k.cluster_id from correlation_members m join correlation_clusters k"
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
                 + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
-                + " on e.failure_id = q.failure_id where q.not_before <= ? and q.attempts < ?"
-                + " order by q.pending_since, q.failure_id limit ?")) {
-            st.setTimestamp(1, Timestamp.from(now));
-            st.setInt(2, config.maxAttempts());
-            st.setInt(3, config.drainBatch());
-            try (ResultSet rs = st.executeQuery()) {
+                + " on e.failure_id = q.failure_id where current_setting('faultline.drain_locked') = 'true'"
+                + " and q.not_before <= ? and q.attempts < ? order by q.pending_since, q.failure_id limit ?")) {
+            st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
+            st.setLong(2, LOCK_KEY);
+            st.setTimestamp(3, Timestamp.from(now));
+            st.setInt(4, config.maxAttempts());
+            st.setInt(5, config.drainBatch());
+            st.execute();
+            boolean locked;
+            try (ResultSet rs = st.getResultSet()) {
+                rs.next();
+                locked = "true".equals(rs.getString(3));
+            }
+            if (!st.getMoreResults()) {
+                throw new IllegalStateException("the due rows' statement returned no result set");
+            }
+            if (!locked) {
+                return null;
+            }
+            try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2)));
                     if (rs.getObject(3) != null) {

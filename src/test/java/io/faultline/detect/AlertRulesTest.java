@@ -21,6 +21,14 @@ class AlertRulesTest {
         assertThat(promtool("test", "rules", "alerts.test.yml")).contains("SUCCESS");
     }
 
+    @Test
+    void correlation_backlog_rules_pass_promtool_check_and_fire_only_past_their_thresholds() throws Exception {
+        assertThat(promtool("check", "rules", "correlation-alerts.yml")).contains("SUCCESS: 2 rules found");
+        // The unit tests pin the edges: 300 s is not lagging, 360 s pending for 5 minutes is; 15 minutes of failed
+        // episodes fire and a failure that clears earlier does not.
+        assertThat(promtool("test", "rules", "correlation-alerts.test.yml")).contains("SUCCESS");
+    }
+
     private static String promtool(String... args) throws Exception {
         String[] command = new String[args.length + 1];
         command[0] = PrometheusServer.binary("promtool");

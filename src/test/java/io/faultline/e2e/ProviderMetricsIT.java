@@ -203,7 +203,7 @@ class ProviderMetricsIT {
                 .pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
                     empty.clear();
                     for (Map.Entry<String, String> e : exprs.entrySet()) {
-                        if (query(PromQl.concrete(e.getValue())).isEmpty()) {
+                        if (query(PromQl.concrete(PromQl.forDataCheck(e.getKey(), e.getValue()))).isEmpty()) {
                             empty.add(e.getKey());
                         }
                     }
