@@ -844,37 +844,33 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         return group;
     }
 
-    /** The target's own answered calls and the calls of its quality episodes of that type before the cause began. */
+    /**
+     * The target's own answered calls and the calls of its quality episodes of that type before the cause began, in
+     * one round trip.
+     */
     private long[] baseline(Connection c, Episode q, Instant until) throws SQLException {
         Instant from = until.minus(config.baselineWindow());
-        long calls;
-        try (PreparedStatement st = c.prepareStatement("select count(*) from llm_calls where deployment = ?"
-                + " and provider = ? and success and started_at >= ? and started_at < ?")) {
+        try (PreparedStatement st = c.prepareStatement("select (select count(*) from llm_calls where deployment = ?"
+                + " and provider = ? and success and started_at >= ? and started_at < ?),"
+                + " (select count(*) from failure_events e join failure_event_calls f on f.failure_id = e.failure_id"
+                + " where e.provider = ? and e.category = 'QUALITY' and e.type = ? and e.deployment = ?"
+                + " and e.last_seen >= ? and f.seen_at >= ? and f.seen_at < ?)")) {
             st.setString(1, q.deployment());
             st.setString(2, q.provider());
             st.setTimestamp(3, Timestamp.from(from));
             st.setTimestamp(4, Timestamp.from(until));
+            st.setString(5, q.provider());
+            st.setString(6, q.type());
+            st.setString(7, q.deployment());
+            st.setTimestamp(8, Timestamp.from(from));
+            st.setTimestamp(9, Timestamp.from(from));
+            st.setTimestamp(10, Timestamp.from(until));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
-                calls = rs.getLong(1);
+                long calls = rs.getLong(1);
+                return new long[] {calls, Math.min(calls, rs.getLong(2))};
             }
         }
-        long failed;
-        try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events e join failure_event_calls"
-                + " f on f.failure_id = e.failure_id where e.provider = ? and e.category = 'QUALITY' and e.type = ?"
-                + " and e.deployment = ? and e.last_seen >= ? and f.seen_at >= ? and f.seen_at < ?")) {
-            st.setString(1, q.provider());
-            st.setString(2, q.type());
-            st.setString(3, q.deployment());
-            st.setTimestamp(4, Timestamp.from(from));
-            st.setTimestamp(5, Timestamp.from(from));
-            st.setTimestamp(6, Timestamp.from(until));
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                failed = rs.getLong(1);
-            }
-        }
-        return new long[] {calls, Math.min(calls, failed)};
     }
 
     /** Provider episodes whose failed calls were followed, in the same trace, by one of this episode's calls. */
