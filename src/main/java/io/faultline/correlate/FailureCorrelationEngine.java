@@ -980,39 +980,43 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      */
     private boolean summarise(Connection c, UUID cluster, Step s) throws SQLException {
         List<Episode> members = new ArrayList<>();
+        List<EdgeRow> edges = new ArrayList<>();
+        // The members, then the edges between members moved to the cluster with the cluster's edges read: two
+        // statements in one round trip. The second statement's read of correlation_edges does not see its own update,
+        // so the moved rows come from RETURNING.
         try (PreparedStatement st = c.prepareStatement("select " + prefixed("e") + " from correlation_members m"
                 + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
-                + " order by e.first_seen, e.failure_id")) {
-            st.setObject(1, cluster);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    members.add(episode(rs));
-                }
-            }
-        }
-        if (members.isEmpty()) {
-            return false;
-        }
-        Array ids = new Array(c, members.stream().map(Episode::id).toArray());
-        List<EdgeRow> edges = new ArrayList<>();
-        // The edges between members move to the cluster, and the cluster's edges are read, in one round trip: the
-        // statement's read of correlation_edges does not see its own update, so the moved rows come from RETURNING.
-        try (PreparedStatement st = c.prepareStatement("with moved as (update correlation_edges set cluster_id = ?"
-                + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))"
+                + " order by e.first_seen, e.failure_id;"
+                + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
+                + " moved as (update correlation_edges set cluster_id = ?"
+                + " where from_failure_id in (select failure_id from mine)"
+                + " and (to_failure_id is null or to_failure_id in (select failure_id from mine))"
                 + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
                 + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence, evidence::text"
                 + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
                 + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
             st.setObject(1, cluster);
-            st.setArray(2, ids.sql());
-            st.setArray(3, ids.sql());
+            st.setObject(2, cluster);
+            st.setObject(3, cluster);
             st.setObject(4, cluster);
-            try (ResultSet rs = st.executeQuery()) {
+            st.execute();
+            try (ResultSet rs = st.getResultSet()) {
+                while (rs.next()) {
+                    members.add(episode(rs));
+                }
+            }
+            if (!st.getMoreResults()) {
+                throw new IllegalStateException("the cluster's edge statement returned no result set");
+            }
+            try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
                             rs.getDouble(4), fromJson(rs.getString(5))));
                 }
             }
+        }
+        if (members.isEmpty()) {
+            return false;
         }
         Map<UUID, Episode> byId = new LinkedHashMap<>();
         members.forEach(m -> byId.put(m.id(), m));
@@ -1184,13 +1188,6 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             st.executeBatch();
         } finally {
             s.edges.clear();
-        }
-    }
-
-    /** A uuid[] parameter created once per use (JDBC arrays are bound to their connection). */
-    private record Array(Connection connection, Object[] values) {
-        java.sql.Array sql() throws SQLException {
-            return connection.createArrayOf("uuid", values);
         }
     }
 
