@@ -903,35 +903,51 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * others (their members and edges move, the absorbed rows go), or a new one.
      */
     private UUID join(Connection c, List<UUID> group, Episode anchor, Instant now) throws SQLException {
-        List<UUID> active = activeClusters(c, group);
-        UUID target;
-        if (active.isEmpty()) {
-            target = UUID.randomUUID();
-            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type, status,"
-                    + " strength, confidence, providers, evidence, first_seen, last_seen, last_activity, opened_at)"
-                    + " values (?, 'upstream', 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ?)")) {
-                st.setObject(1, target);
-                st.setTimestamp(2, Timestamp.from(anchor.firstSeen()));
-                st.setTimestamp(3, Timestamp.from(anchor.lastSeen()));
-                st.setTimestamp(4, Timestamp.from(anchor.lastSeen()));
-                st.setTimestamp(5, Timestamp.from(now));
-                st.executeUpdate();
-            }
-        } else {
-            target = active.get(0);
-            for (UUID absorbed : active.subList(1, active.size())) {
-                merge(c, absorbed, target);
+        UUID created = UUID.randomUUID();
+        UUID target = null;
+        List<UUID> absorbed = new ArrayList<>();
+        // One round trip: the group's active clusters, a new cluster when there is none, and the group's memberships
+        // in the oldest active cluster or the new one (the parent row and its members in one statement: the foreign
+        // keys are checked at its end). Other active clusters are merged into the target afterwards.
+        try (PreparedStatement st = c.prepareStatement("with act as (select k.cluster_id, k.opened_at"
+                + " from correlation_clusters k where k.status = 'active' and k.cluster_id in (select m.cluster_id"
+                + " from correlation_members m where m.failure_id = any (?))),"
+                + " created as (insert into correlation_clusters (cluster_id, type, status, strength, confidence,"
+                + " providers, evidence, first_seen, last_seen, last_activity, opened_at) select ?, 'upstream',"
+                + " 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ? where not exists (select 1 from act)"
+                + " returning cluster_id),"
+                + " target as (select cluster_id from created union all (select cluster_id from act"
+                + " order by opened_at, cluster_id limit 1)),"
+                + " joined as (insert into correlation_members (cluster_id, failure_id, joined_at)"
+                + " select t.cluster_id, g.id, ? from target t cross join unnest(?::uuid[]) g(id)"
+                + " on conflict do nothing)"
+                + " select cluster_id from created union all (select cluster_id from act"
+                + " order by opened_at, cluster_id)")) {
+            Object[] ids = new LinkedHashSet<>(group).toArray();
+            st.setArray(1, c.createArrayOf("uuid", ids));
+            st.setObject(2, created);
+            st.setTimestamp(3, Timestamp.from(anchor.firstSeen()));
+            st.setTimestamp(4, Timestamp.from(anchor.lastSeen()));
+            st.setTimestamp(5, Timestamp.from(anchor.lastSeen()));
+            st.setTimestamp(6, Timestamp.from(now));
+            st.setTimestamp(7, Timestamp.from(now));
+            st.setArray(8, c.createArrayOf("uuid", ids));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    UUID id = rs.getObject(1, UUID.class);
+                    if (target == null) {
+                        target = id;
+                    } else {
+                        absorbed.add(id);
+                    }
+                }
             }
         }
-        try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
-                + " joined_at) values (?, ?, ?) on conflict do nothing")) {
-            for (UUID id : new LinkedHashSet<>(group)) {
-                st.setObject(1, target);
-                st.setObject(2, id);
-                st.setTimestamp(3, Timestamp.from(now));
-                st.addBatch();
-            }
-            st.executeBatch();
+        if (target == null) {
+            throw new IllegalStateException("joining " + group + " found no active cluster and opened none");
+        }
+        for (UUID other : absorbed) {
+            merge(c, other, target);
         }
         return target;
     }
