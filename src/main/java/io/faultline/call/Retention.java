@@ -25,7 +25,7 @@ import java.util.Map;
 @Singleton
 public class Retention {
 
-    /** Each statement takes the cut-off as its only parameter. Order matters: links before their episodes. */
+    /** Every parameter of each statement is the cut-off. Order matters: links before their episodes. */
     private static final Map<String, String> DELETES = new LinkedHashMap<>();
 
     static {
@@ -39,8 +39,8 @@ public class Retention {
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
         DELETES.put("data_signals", "delete from data_signals where at < ?");
         // Only alerts of a period that is over: deleting the alert of a running period would raise it again.
-        DELETES.put("budget_alerts", "delete from budget_alerts where crossed_at < ?1 and period_start"
-                + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?1");
+        DELETES.put("budget_alerts", "delete from budget_alerts where crossed_at < ? and period_start"
+                + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?");
         DELETES.put("batches", "delete from batches b where updated_at < ? and not exists (select 1 from llm_calls"
                 + " where coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id') = b.batch_id)");
         DELETES.put("batch_alerts", "delete from batch_alerts a where crossed_at < ? and not exists (select 1 from"
@@ -69,9 +69,9 @@ public class Retention {
         Map<String, Long> counts = new LinkedHashMap<>();
         Timestamp at = Timestamp.from(cutoff);
         for (Map.Entry<String, String> delete : DELETES.entrySet()) {
-            String sql = delete.getValue().replace("?1", "?");
+            String sql = delete.getValue();
             try (PreparedStatement st = connection.prepareStatement(sql)) {
-                int parameters = sql.length() - sql.replace("?", "").length();
+                int parameters = st.getParameterMetaData().getParameterCount();
                 for (int i = 1; i <= parameters; i++) {
                     st.setTimestamp(i, at);
                 }
