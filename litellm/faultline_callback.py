@@ -76,6 +76,7 @@ _ESTIMATE_NODES = 2048  # the size estimate on the hook visits at most this many
 _ESTIMATE_OTHER = 16  # bytes counted for a number, a bool, None or a value the estimate does not open
 _BATCH_MAX_BYTES = 4 * 1024 * 1024  # a batch stops growing here (by estimate): Faultline takes 10 MiB per request
 _STALE_TEMP_S = 600.0  # far longer than any write takes, so a live worker's file is never swept
+_EXPIRY_EVERY_S = 60.0  # how often the sender looks for spool and dead-letter files past their age
 _POLICY_MAX_TIMEOUT_S = 1.0  # per connect/read, and for the whole body: a poll gives up within 2 s in all
 _POLICY_DEFAULT_REFRESH_S = 15.0
 _POLICY_DEFAULT_STALE_AFTER_S = 180.0
@@ -104,6 +105,8 @@ class FaultlineConfig:
     # Spool plus dead-letter (256 MiB) stay at half of the 512Mi emptyDir of k8s/litellm-deployment.yaml.
     spool_max_bytes: int = 192 * 1024 * 1024
     dead_letter_max_bytes: int = 64 * 1024 * 1024
+    # Spool and dead-letter files hold whole prompts and answers: they are deleted (and counted) past this age.
+    spool_max_age_s: float = 7 * 86400.0
     timeout_s: float = 5.0
     retry_max_backoff_s: float = 30.0
     # A spooled batch answered 5xx this many times in a row, while Faultline accepts other batches, is halved;
@@ -131,6 +134,8 @@ class FaultlineConfig:
             dead_letter_max_bytes=_env_number(
                 env, "FAULTLINE_DEAD_LETTER_MAX_BYTES", d.dead_letter_max_bytes, int, 1
             ),
+            spool_max_age_s=86400.0
+            * _env_number(env, "FAULTLINE_SPOOL_MAX_AGE_DAYS", d.spool_max_age_s / 86400.0, float, 0.0001),
             timeout_s=_env_number(env, "FAULTLINE_TIMEOUT_S", d.timeout_s, float, 0.01),
             retry_max_backoff_s=_env_number(env, "FAULTLINE_RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s, float, 0.01),
             split_after_5xx=_env_number(env, "FAULTLINE_SPLIT_AFTER_5XX", d.split_after_5xx, int, 1),
@@ -645,6 +650,22 @@ class _SpoolDir:
         with other._lock:
             other._index(entry.path.name, entry.size, entry.events)
 
+    def expire(self, before_ns: int) -> tuple[int, int]:
+        """Deletes the files written before `before_ns` (epoch ns); answers (files, events) deleted.
+
+        A file's age is the time in its name (a split half keeps its batch's), else its modification time; names
+        sort by that time, so the scan stops at the first file young enough.
+        """
+        files = events = 0
+        with self._lock:
+            for name in list(self._names):
+                if _written_ns(self.directory / name) >= before_ns:
+                    break
+                events += self._sizes[name][1]
+                files += 1
+                self._unlink(name)
+        return files, events
+
     def _index(self, name: str, size: int, events: int) -> None:
         if name not in self._sizes:
             bisect.insort(self._names, name)
@@ -663,6 +684,31 @@ class _SpoolDir:
         if name in self._sizes:
             self.total_bytes -= self._sizes.pop(name)[0]
             self._names.remove(name)  # nearly always the first one
+
+
+def _problem_title(response: httpx.Response) -> str:
+    """The `title` of an RFC 9457 problem answer (at most 100 characters), else the status's reason phrase."""
+    title = None
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+            title = body.get("title") if isinstance(body, Mapping) else None
+        except ValueError:
+            title = None
+    if not isinstance(title, str) or not title.strip():
+        title = response.reason_phrase or "no title"
+    return "".join(c if c.isprintable() else "?" for c in title.strip()[:100])
+
+
+def _written_ns(path: Path) -> int:
+    """When a spool file's batch was first written: the epoch-ns prefix of its name, else its modification time."""
+    prefix = path.name[:20]
+    if prefix.isdigit():
+        return int(prefix)
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _stem(name: str) -> str:
@@ -873,6 +919,8 @@ class FaultlineLogger(CustomLogger):
             "server_errors",
             "split_batches",
             "isolated",
+            "expired",
+            "dead_letter_expired",
         )
         self._counters = dict.fromkeys(counted, 0)
         self._last_error: str | None = None
@@ -1103,6 +1151,7 @@ class FaultlineLogger(CustomLogger):
             Path(self.config.spool_dir) / "dead-letter", self.config.dead_letter_max_bytes, self._count_dead_letter_drop
         )
         self._next_rescan_at = time.monotonic() + self.config.retry_max_backoff_s
+        self._next_expiry_at = time.monotonic()  # the first look is right away: files an earlier run left
         # Events as (payload, estimated bytes), not yet serialised; the byte counts cover queue and overflow.
         self._queue: deque[tuple[Any, int]] = deque()
         self._queue_bytes = 0
@@ -1195,6 +1244,8 @@ class FaultlineLogger(CustomLogger):
         try:
             if kind == "resend":
                 self._resend_oldest()
+            elif kind == "expire":
+                self.expire_old_files()
             elif kind == "rescan":  # outside the lock, as the hooks must never wait on the disk
                 self._spool.rescan()
                 self._rescans += 1
@@ -1217,6 +1268,10 @@ class FaultlineLogger(CustomLogger):
         while not self._stop.is_set():
             self._wakeups += 1
             now = time.monotonic()
+            # Expiry before the resend: a file past its age is deleted, not sent once more.
+            if now >= self._next_expiry_at:
+                self._next_expiry_at = now + _EXPIRY_EVERY_S
+                return "expire", []
             # The spool goes first, or a steady stream of new batches would keep it from ever draining.
             if len(self._spool) > 0 and now >= self._retry_at:
                 return "resend", []
@@ -1238,6 +1293,7 @@ class FaultlineLogger(CustomLogger):
                 wake_at = min(wake_at, self._retry_at)
             else:
                 wake_at = min(wake_at, self._next_rescan_at)
+            wake_at = min(wake_at, self._next_expiry_at)
             self._cond.wait(max(0.0, wake_at - now))
         return None
 
@@ -1393,7 +1449,9 @@ class FaultlineLogger(CustomLogger):
         if 200 <= status < 300:
             self._settle(items, response)
             return _Outcome.DELIVERED, status
-        detail = response.text[:500]
+        # Faultline's problem bodies can quote what it refused (a field of the call): only the status and the
+        # problem's title are logged and kept.
+        detail = _problem_title(response)
         if status == 413:
             log.info("faultline: a batch of %d events is too large for Faultline, splitting it", len(items))
             return _Outcome.TOO_LARGE, status
@@ -1480,6 +1538,39 @@ class FaultlineLogger(CustomLogger):
     def _count_dead_letter_drop(self, files: int, events: int) -> None:
         log.error("faultline: dead-letter folder full, removed %d old file(s) holding %d events", files, events)
 
+    def expire_old_files(self) -> tuple[int, int]:
+        """Deletes spool and dead-letter files older than FAULTLINE_SPOOL_MAX_AGE_DAYS; answers the events of each.
+
+        They hold whole prompts and answers. An expired spool file is calls Faultline never got: counted in `expired`
+        (and logged), as dead-lettered ones are in `dead_letter_expired`.
+        """
+        before_ns = time.time_ns() - int(self.config.spool_max_age_s * 1e9)
+        spooled = dead = (0, 0)
+        try:
+            spooled = self._spool.expire(before_ns)
+            dead = self._dead.expire(before_ns)
+        except OSError as e:
+            log.error("faultline: cannot expire old spool files (%s)", e)
+        with self._cond:
+            self._counters["expired"] += spooled[1]
+            self._counters["dead_letter_expired"] += dead[1]
+        if spooled[0]:
+            self._note_error(f"expired {spooled[0]} spool file(s) holding {spooled[1]} undelivered events")
+            log.error(
+                "faultline: deleted %d spool file(s) older than %.1f days holding %d undelivered events",
+                spooled[0],
+                self.config.spool_max_age_s / 86400,
+                spooled[1],
+            )
+        if dead[0]:
+            log.warning(
+                "faultline: deleted %d dead-letter file(s) older than %.1f days holding %d events",
+                dead[0],
+                self.config.spool_max_age_s / 86400,
+                dead[1],
+            )
+        return spooled[1], dead[1]
+
     def _note_error(self, message: str) -> None:
         self._last_error = message
 
@@ -1502,6 +1593,8 @@ class FaultlineLogger(CustomLogger):
             **counters,
             "spool_files": len(self._spool),
             "spool_bytes": self._spool.total_bytes,
+            "dead_letter_files": len(self._dead),
+            "dead_letter_bytes": self._dead.total_bytes,
             "last_error": self._last_error,
             "policy": self.policy_stats(),
         }

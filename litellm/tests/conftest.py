@@ -115,7 +115,8 @@ class FakeFaultline:
             if self.outage_status is not None:
                 return self.outage_status, {"title": "Storage unavailable"}
             if self.refuse_marker is not None and self.refuse_marker in json.dumps(items):
-                return 400, {"title": "malformed batch"}
+                # Faultline's problems can quote what they refuse: the plugin must not log or keep the detail.
+                return 400, {"title": "malformed batch", "detail": f"field 'messages' holds '{self.refuse_marker}'"}
             if self.fail_marker is not None and self.fail_marker in json.dumps(items):
                 return 503, {"title": "Storage unavailable", "detail": "The batch was not stored"}
             accepted = duplicates = 0

@@ -23,7 +23,7 @@ from litellm.llms.anthropic.common_utils import AnthropicError
 from litellm.proxy.types_utils.utils import get_instance_fn
 from litellm.types.utils import ModelResponse
 
-from faultline_callback import PLUGIN_VERSION, FaultlineConfig, _approx_size, _to_json_line
+from faultline_callback import PLUGIN_VERSION, FaultlineConfig, _approx_size, _body, _to_json_line
 
 litellm.suppress_debug_info = True
 
@@ -780,3 +780,51 @@ general_settings:
             proxy.kill()
             proxy.wait(timeout=15)
         log.close()
+
+
+def _spool_file(directory, written_ns, events, stem_tail="00000001"):
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{written_ns:020d}-{os.getpid()}-{stem_tail}-n{len(events)}.json"
+    path.write_bytes(_body([_to_json_line(payload(call_id)) for call_id in events]))
+    return path
+
+
+def test_spool_and_dead_letter_files_past_their_age_expire_and_are_counted(make_plugin, spool_dir):
+    day_ns = 86_400 * 10**9
+    now_ns = time.time_ns()
+    old_spool = _spool_file(spool_dir, now_ns - 8 * day_ns, ["old-0", "old-1"])
+    young_spool = _spool_file(spool_dir, now_ns - 6 * day_ns, ["young-0"], "00000002")
+    old_dead = _spool_file(spool_dir / "dead-letter", now_ns - 9 * day_ns, ["dead-0", "dead-1", "dead-2"])
+    young_dead = _spool_file(spool_dir / "dead-letter", now_ns - 1 * day_ns, ["dead-3"], "00000002")
+
+    # Faultline is down, so nothing is delivered: only the age removes files.
+    plugin = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", spool_max_age_s=7 * 86400.0)
+
+    wait_until(lambda: plugin.stats()["expired"] == 2, what="the old spool file expired")
+    wait_until(lambda: plugin.stats()["dead_letter_expired"] == 3, what="the old dead-letter file expired")
+    assert not old_spool.exists() and not old_dead.exists()
+    assert young_spool.exists() and young_dead.exists()
+    stats = plugin.stats()
+    assert (stats["spool_files"], stats["dead_letter_files"]) == (1, 1)
+    assert stats["dead_letter_bytes"] == young_dead.stat().st_size
+    assert "expired 1 spool file(s) holding 2 undelivered events" in stats["last_error"]
+
+
+def test_the_spool_age_comes_from_the_environment_in_days_with_a_week_by_default():
+    assert FaultlineConfig.from_env({}).spool_max_age_s == 7 * 86400.0
+    assert FaultlineConfig.from_env({"FAULTLINE_SPOOL_MAX_AGE_DAYS": "0.5"}).spool_max_age_s == 43200.0
+    assert FaultlineConfig.from_env({"FAULTLINE_SPOOL_MAX_AGE_DAYS": "soon"}).spool_max_age_s == 7 * 86400.0
+
+
+def test_a_refusal_is_logged_with_its_status_and_problem_title_never_its_body(
+    faultline, make_plugin, spool_dir, caplog
+):
+    faultline.refuse_marker = "poison-4fe1"
+    plugin = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0)
+    with caplog.at_level("INFO", logger="faultline"):
+        log_calls(plugin, ["poison-4fe1"])
+        assert plugin.flush(timeout=60.0)
+    assert plugin.stats()["dead_lettered"] == 1
+    logged = caplog.text + plugin.stats()["last_error"]
+    assert "400" in logged and "malformed batch" in logged
+    assert "poison-4fe1" not in logged and "messages" not in logged

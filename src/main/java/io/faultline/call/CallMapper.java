@@ -43,14 +43,31 @@ public class CallMapper {
             Map.entry("InternalServerError", 500), Map.entry("BadGatewayError", 502),
             Map.entry("ServiceUnavailableError", 503));
 
+    /** The {@code requester_metadata} keys kept by default: those features read ({@code faultline.ingest}). */
+    public static final java.util.List<String> DEFAULT_METADATA_KEYS = java.util.List.of("batch_id", "job_id",
+            "retrieval");
+
     private final ObjectMapper json;
     private final ContentConfig contentConfig;
     private final ContentExtractor content;
+    private final java.util.Set<String> keptMetadataKeys;
 
+    /** With the default allow-list of {@code requester_metadata} keys. */
     public CallMapper(ObjectMapper json, ContentConfig contentConfig) {
+        this(json, contentConfig, DEFAULT_METADATA_KEYS);
+    }
+
+    @jakarta.inject.Inject
+    public CallMapper(ObjectMapper json, ContentConfig contentConfig, IngestConfig ingest) {
+        this(json, contentConfig, ingest.requesterMetadataKeys());
+    }
+
+    CallMapper(ObjectMapper json, ContentConfig contentConfig, java.util.List<String> keptMetadataKeys) {
         this.json = json;
         this.contentConfig = contentConfig;
         this.content = new ContentExtractor(contentConfig.maxRequestChars(), contentConfig.maxAnswerChars());
+        this.keptMetadataKeys = java.util.Set.copyOf(keptMetadataKeys.stream().map(String::strip)
+                .filter(k -> !k.isEmpty()).toList());
     }
 
     public LlmCall map(JsonNode payload) {
@@ -134,7 +151,7 @@ public class CallMapper {
                 limit(shape.finishReason(), 40),
                 shape.chars(),
                 shape.parsed(),
-                limit(userRef(payload, metadata), MAX_ID_LENGTH),
+                limit(userRef(metadata), MAX_ID_LENGTH),
                 limit(text(metadata, "user_api_key_team_id"), MAX_ID_LENGTH),
                 limit(text(metadata, "user_api_key_hash"), MAX_ID_LENGTH),
                 headers,
@@ -246,35 +263,52 @@ public class CallMapper {
                 || name.equals("retry-after") || name.equals("retry-after-ms") || name.equals("x-should-retry");
     }
 
-    private static String userRef(JsonNode payload, JsonNode metadata) {
-        String user = firstNonBlank(text(payload, "end_user"), text(metadata, "user_api_key_end_user_id"),
-                text(metadata, "user_api_key_user_id"));
-        if (user != null) {
+    /**
+     * The identity a call is charged to: the LiteLLM user that owns the virtual key ({@code user_api_key_user_id},
+     * set by an admin when the key was made), else the key itself. The request's {@code user} (LiteLLM's
+     * {@code end_user} and {@code user_api_key_end_user_id}, also taken from customer-id headers) is chosen by the
+     * caller on every request, so it is a label, never an identity: believing it would let anyone charge their spend
+     * to someone else's budget or dodge their own. LiteLLM 1.108 strips caller-sent {@code user_api_key_*} metadata
+     * before logging, so these fields are the proxy's.
+     */
+    static String userRef(JsonNode metadata) {
+        String user = text(metadata, "user_api_key_user_id");
+        if (user != null && !user.isBlank()) {
             return user;
         }
         String keyHash = text(metadata, "user_api_key_hash");
-        return keyHash == null ? null : "key:" + keyHash.substring(0, Math.min(16, keyHash.length()));
+        return keyHash == null || keyHash.isBlank() ? null
+                : "key:" + keyHash.substring(0, Math.min(16, keyHash.length()));
     }
 
+    /**
+     * Keeps only the allow-listed keys of {@code requester_metadata} ({@code faultline.ingest.requester-metadata-keys}),
+     * each text value masked: callers write what they like there (a note, a customer's e-mail, a pasted key).
+     */
     private Map<String, Object> requesterMetadata(JsonNode metadata) {
         JsonNode requester = metadata == null ? null : metadata.get("requester_metadata");
         if (requester == null || !requester.isObject() || requester.isEmpty()) {
             return Map.of();
         }
-        if (ContentExtractor.GROUNDING_KEYS.stream().anyMatch(requester::has)) {
-            // Grounding documents are content: read by the detectors, never stored.
-            requester = requester.deepCopy();
-            ((com.fasterxml.jackson.databind.node.ObjectNode) requester).remove(ContentExtractor.GROUNDING_KEYS);
+        com.fasterxml.jackson.databind.node.ObjectNode kept = json.createObjectNode();
+        for (String key : keptMetadataKeys) {
+            JsonNode value = requester.get(key);
+            if (value != null && !value.isNull()) {
+                kept.set(key, value);
+            }
+        }
+        if (kept.isEmpty()) {
+            return Map.of();
         }
         try {
-            byte[] bytes = json.writeValueAsBytes(requester);
+            byte[] bytes = json.writeValueAsBytes(kept);
             if (bytes.length > MAX_METADATA_BYTES) {
                 return Map.of("_dropped", "requester_metadata larger than " + MAX_METADATA_BYTES + " bytes");
             }
-            requester = requester.deepCopy();
-            maskText(requester, 0);
+            kept = kept.deepCopy();
+            maskText(kept, 0);
             @SuppressWarnings("unchecked")
-            Map<String, Object> map = json.convertValue(requester, LinkedHashMap.class);
+            Map<String, Object> map = json.convertValue(kept, LinkedHashMap.class);
             return map;
         } catch (Exception e) {
             return Map.of("_dropped", "requester_metadata not serialisable");

@@ -14,4 +14,12 @@ public interface IngestConfig {
     /** Body size per request; larger bodies get a 413 problem telling the sender to split. */
     @WithDefault("10485760")
     long maxBodyBytes();
+
+    /**
+     * The only {@code requester_metadata} keys stored with a call (text values masked); callers control that
+     * object, so everything else is dropped. The defaults are the keys features read: the batch id and the
+     * retrieval sample.
+     */
+    @WithDefault("batch_id,job_id,retrieval")
+    java.util.List<String> requesterMetadataKeys();
 }

@@ -24,7 +24,8 @@ import java.util.List;
 
 /**
  * Keeps {@code llm_calls} partitioned by day: creates the partitions of the coming days and drops those past the
- * retention. Dropping a partition is instant, unlike deleting millions of rows.
+ * retention. Dropping a partition is instant, unlike deleting millions of rows. Then {@link Retention} deletes what
+ * was derived from the dropped calls.
  */
 @Singleton
 public class PartitionMaintenance {
@@ -47,9 +48,11 @@ public class PartitionMaintenance {
     private final Clock clock;
     private final RetentionConfig config;
     private final Counter failures;
+    private final Retention retention;
 
     public PartitionMaintenance(AgroalDataSource dataSource, Clock clock, RetentionConfig config,
-            MeterRegistry registry) {
+            MeterRegistry registry, Retention retention) {
+        this.retention = retention;
         this.dataSource = dataSource;
         this.clock = clock;
         this.config = config;
@@ -109,6 +112,8 @@ public class PartitionMaintenance {
                         Log.infof("Dropped expired call partition %s", name);
                     }
                 }
+                // What was derived from the dropped calls goes with them (user ids, key hashes, team ids).
+                retention.prune(connection, oldest.atStartOfDay(ZoneOffset.UTC).toInstant());
             } finally {
                 st.execute("select pg_advisory_unlock(7001)");
             }

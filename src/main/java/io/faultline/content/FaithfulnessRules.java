@@ -3,7 +3,6 @@ package io.faultline.content;
 import io.faultline.call.LlmCall;
 import io.faultline.classify.CallFailures;
 import io.faultline.classify.SeverityPolicy;
-import io.faultline.common.Redactor;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
 import jakarta.inject.Singleton;
@@ -23,7 +22,6 @@ import java.util.Map;
 public class FaithfulnessRules extends ContentRule {
 
     static final String METHOD = "content.faithfulness.lexical";
-    private static final int EXAMPLE_CHARS = 40;
 
     private final FaithfulnessConfig faithfulness;
     private final FaithfulnessScorer scorer;
@@ -80,9 +78,17 @@ public class FaithfulnessRules extends ContentRule {
         evidence.put("unsupported_entities", verdict.unsupportedEntities());
         evidence.put("contradicted_units", verdict.contradicted());
         evidence.put("grounding_documents", documents);
-        // Single tokens (a name, a number), never sentences of the answer, and masked all the same.
-        evidence.put("unsupported_examples", verdict.unsupportedExamples().stream()
-                .limit(FaithfulnessScorer.MAX_EXAMPLES).map(unit -> Redactor.mask(unit, EXAMPLE_CHARS)).toList());
+        // Where the first unsupported units sit in the answer, never their words: evidence outlives the answer, and
+        // even single words of it can be personal data. Whoever holds the answer (LiteLLM's logs) can find them.
+        List<Map<String, Object>> at = new ArrayList<>();
+        for (FaithfulnessScorer.UnitPosition unit : verdict.unsupportedAt()) {
+            Map<String, Object> position = new LinkedHashMap<>();
+            position.put("kind", unit.kind());
+            position.put("offset", unit.offset());
+            position.put("chars", unit.chars());
+            at.add(position);
+        }
+        evidence.put("unsupported_at", at);
         if (verdict.truncated() || contentTruncated) {
             evidence.put("truncated", true);
         }

@@ -40,15 +40,22 @@ public final class FaithfulnessScorer {
      * @param unsupported         units found neither in the grounding nor in the question
      * @param unsupportedEntities unsupported names and numbers among them
      * @param contradicted        unsupported numbers where the grounding states another of the same kind
-     * @param unsupportedExamples up to three unsupported units as written (names and numbers first), unmasked
+     * @param unsupportedExamples up to three unsupported units as written (names and numbers first), unmasked: for
+     *                            the process only, never stored
+     * @param unsupportedAt       where those units sit in the answer (kind, character offset, length): what evidence
+     *                            keeps instead of the words
      * @param truncated           the answer or the grounding was longer than the configured bound
      */
+    /** An answer's unit by position only: {@code kind} is number, name or word; {@code offset} counts chars. */
+    public record UnitPosition(String kind, int offset, int chars) {
+    }
+
     public record Verdict(Outcome outcome, double support, int claims, int units, int unsupported,
-            int unsupportedEntities, int contradicted, List<String> unsupportedExamples, boolean hallucination,
-            boolean lowFaithfulness, boolean truncated) {
+            int unsupportedEntities, int contradicted, List<String> unsupportedExamples,
+            List<UnitPosition> unsupportedAt, boolean hallucination, boolean lowFaithfulness, boolean truncated) {
 
         static Verdict skipped(Outcome outcome) {
-            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, List.of(), false, false, false);
+            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, List.of(), List.of(), false, false, false);
         }
 
         public boolean judged() {
@@ -143,6 +150,8 @@ public final class FaithfulnessScorer {
         boolean claimCounted = false;
         List<String> strongExamples = new ArrayList<>(MAX_EXAMPLES);
         List<String> wordExamples = new ArrayList<>(MAX_EXAMPLES);
+        List<UnitPosition> strongAt = new ArrayList<>(MAX_EXAMPLES);
+        List<UnitPosition> wordAt = new ArrayList<>(MAX_EXAMPLES);
         int at = 0;
         while ((at = token.next(answer, at, answerEnd)) >= 0) {
             if (token.sentenceStart) {
@@ -185,12 +194,15 @@ public final class FaithfulnessScorer {
             if (kind == UnitKind.WORD) {
                 if (wordExamples.size() < MAX_EXAMPLES) {
                     wordExamples.add(answer.substring(token.start, token.end));
+                    wordAt.add(new UnitPosition("word", token.start, token.end - token.start));
                 }
                 continue;
             }
             unsupportedEntities++;
             if (strongExamples.size() < MAX_EXAMPLES) {
                 strongExamples.add(answer.substring(token.start, token.end));
+                strongAt.add(new UnitPosition(kind == UnitKind.NUMBER ? "number" : "name", token.start,
+                        token.end - token.start));
             }
             if (kind == UnitKind.NUMBER && (token.year ? grounding.hasYear : grounding.hasOtherNumber)) {
                 contradicted++;
@@ -202,13 +214,14 @@ public final class FaithfulnessScorer {
         double support = totalWeight == 0 ? 1.0 : supportedWeight / totalWeight;
         for (int i = 0; strongExamples.size() < MAX_EXAMPLES && i < wordExamples.size(); i++) {
             strongExamples.add(wordExamples.get(i));
+            strongAt.add(wordAt.get(i));
         }
         boolean hallucination = support < config.hallucinationThreshold()
                 || unsupportedEntities >= config.hallucinationMinUnsupportedEntities()
                 || contradicted >= config.hallucinationMinContradictions();
         boolean low = support < config.lowFaithfulnessThreshold();
         return new Verdict(Outcome.JUDGED, support, claims, units, unsupported, unsupportedEntities, contradicted,
-                List.copyOf(strongExamples), hallucination, low, truncated);
+                List.copyOf(strongExamples), List.copyOf(strongAt), hallucination, low, truncated);
     }
 
     private enum UnitKind {

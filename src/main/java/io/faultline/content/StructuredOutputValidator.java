@@ -156,8 +156,9 @@ public final class StructuredOutputValidator {
         }
         List<String> errors = new ArrayList<>();
         for (ValidationMessage message : messages.subList(0, Math.min(messages.size(), config.maxErrorsInEvidence()))) {
-            // Path and keyword only: the instance value is the model's answer, which is never stored.
-            errors.add(Redactor.mask(message.getInstanceLocation() + " " + message.getType(), 120));
+            // The schema's path and keyword only: the answer's values and the keys it made up (an extra property is
+            // named in the instance path) are words of the answer, which are never stored.
+            errors.add(Redactor.mask(message.getEvaluationPath() + " " + message.getType(), 120));
         }
         return Optional.of(new Violation(Reason.SCHEMA_VIOLATION, errors, messages.size(),
                 schema.get().skippedPatterns().size(), 0));

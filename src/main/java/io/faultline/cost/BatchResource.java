@@ -33,7 +33,7 @@ public class BatchResource {
     @PUT
     @Path("/{id}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
-    @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, overrides the metadata's")
+    @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, the only source of expectations")
     public BatchTracker.BatchView put(@RestPath String id, byte[] body) {
         String batchId = id(id);
         JsonNode root = JsonBodies.read(json, body, BudgetResource.MAX_BODY_BYTES);

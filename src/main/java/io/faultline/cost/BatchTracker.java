@@ -18,17 +18,17 @@ import java.util.TreeSet;
 
 /**
  * {@code batch_cost_overrun}: calls tagged with a batch id ({@code batch_id}, else {@code job_id}, in
- * {@code requester_metadata}) add up past the batch's expected cost, set by {@code PUT /api/v1/batches/{id}} or by
- * {@code batch_expected_cost_usd} in the metadata of its first call. Only batches with an expectation are tracked,
- * at most {@code faultline.cost.max-tracked-batches}, least recently used evicted; an evicted batch that comes back
- * is rebuilt from its stored calls.
+ * {@code requester_metadata}) add up past the batch's expected cost, set only by {@code PUT /api/v1/batches/{id}}.
+ * Callers write {@code requester_metadata} themselves, so an expectation carried by a call is never believed: it could
+ * silence or fake the alert of someone else's batch, and each new id would add a row. Only batches with an
+ * expectation are tracked, at most {@code faultline.cost.max-tracked-batches}, least recently used evicted; an
+ * evicted batch that comes back is rebuilt from its stored calls.
  */
 @ApplicationScoped
 public class BatchTracker {
 
     /** Metadata keys naming the batch, in order; {@link CostStore#BATCH_ID} must agree. */
     static final List<String> ID_KEYS = List.of("batch_id", "job_id");
-    static final List<String> EXPECTED_KEYS = List.of("batch_expected_cost_usd", "expected_cost_usd");
     static final int MAX_ID_LENGTH = 200;
 
     public record BatchView(String batchId, Double expectedCostUsd, String expectedSource, double spentUsd,
@@ -92,26 +92,6 @@ public class BatchTracker {
         return null;
     }
 
-    static Double expectedCost(LlmCall call) {
-        for (String key : EXPECTED_KEYS) {
-            Object value = call.requesterMetadata() == null ? null : call.requesterMetadata().get(key);
-            double expected = Double.NaN;
-            if (value instanceof Number n) {
-                expected = n.doubleValue();
-            } else if (value instanceof String s) {
-                try {
-                    expected = Double.parseDouble(s.trim());
-                } catch (NumberFormatException e) {
-                    // not a figure: ignored, as if absent
-                }
-            }
-            if (expected > 0 && !Double.isInfinite(expected)) {
-                return expected;
-            }
-        }
-        return null;
-    }
-
     /** Adds newly stored calls (never resends) to the batches they are tagged with. */
     public void observe(List<LlmCall> calls) {
         Map<String, List<LlmCall>> byBatch = new LinkedHashMap<>();
@@ -129,8 +109,7 @@ public class BatchTracker {
             }
             if (ledger == null) {
                 // Its spend comes from stored calls, these included: they were committed before this runs.
-                ledger = load(id, group.stream().map(BatchTracker::expectedCost).filter(e -> e != null).findFirst()
-                        .orElse(null));
+                ledger = load(id);
                 if (ledger != null) {
                     synchronized (ledger) {
                         crossed(ledger, candidates);
@@ -262,21 +241,20 @@ public class BatchTracker {
         return ledgers.evictions();
     }
 
-    private Ledger load(String id, Double metadataExpected) {
+    private Ledger load(String id) {
         synchronized (this) {
-            if (metadataExpected == null && unexpected.containsKey(id)) {
+            if (unexpected.containsKey(id)) {
                 return null;
             }
         }
         Optional<CostStore.BatchRow> row = store.batch(id);
         if (row.isEmpty()) {
-            if (metadataExpected == null) {
-                synchronized (this) {
-                    unexpected.put(id, Boolean.TRUE);
-                }
-                return null;
+            // Remembered so that a batch without an expectation costs one lookup; a caller inventing ids only
+            // churns this cache, never the ledgers of batches an operator set.
+            synchronized (this) {
+                unexpected.put(id, Boolean.TRUE);
             }
-            row = Optional.of(store.putBatch(id, metadataExpected, "metadata", clock.instant()));
+            return null;
         }
         Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(),
                 store.batchSums(List.of(id)).getOrDefault(id, CostStore.Sum.ZERO));

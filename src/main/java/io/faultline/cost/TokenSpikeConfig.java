@@ -46,6 +46,13 @@ public interface TokenSpikeConfig {
     @WithDefault("1000")
     int maxKeys();
 
+    /**
+     * Of those, at most this many created by the calls of one LiteLLM key (its own oldest evicted beyond): a caller
+     * inventing model names cannot push the other keys' deployments out. Also applies to the usage windows.
+     */
+    @WithDefault("200")
+    int maxKeysPerApiKey();
+
     /** Severity of a spike. A storm of spiking calls is raised further by the severity policy. */
     @WithDefault("P3")
     Severity severity();

@@ -26,7 +26,7 @@ public class TokenSpikeRule implements CallRule {
 
     public TokenSpikeRule(TokenSpikeConfig config) {
         this.config = config;
-        this.histories = new BoundedMap<>(config.maxKeys());
+        this.histories = new BoundedMap<>(config.maxKeys(), config.maxKeysPerApiKey());
     }
 
     @Override
@@ -35,7 +35,7 @@ public class TokenSpikeRule implements CallRule {
         if (!call.success() || tokens <= 0) {
             return List.of();
         }
-        return judge(call, tokens, history(call.provider(), call.deployment()));
+        return judge(call, tokens, history(call.provider(), call.deployment(), call.apiKeyHash()));
     }
 
     /** Newly stored calls join their deployments' histories. */
@@ -43,22 +43,22 @@ public class TokenSpikeRule implements CallRule {
         for (LlmCall call : stored) {
             long tokens = call.promptTokens() + call.completionTokens();
             if (call.success() && tokens > 0) {
-                history(call.provider(), call.deployment()).add(tokens, call.reasoningTokens());
+                history(call.provider(), call.deployment(), call.apiKeyHash()).add(tokens, call.reasoningTokens());
             }
         }
     }
 
     /** Seeds a deployment's history with stored calls (oldest first), after a restart. */
     void seed(String provider, String deployment, long tokens, long reasoningTokens) {
-        history(provider, deployment).add(tokens, reasoningTokens);
+        history(provider, deployment, null).add(tokens, reasoningTokens);
     }
 
     void forget() {
         histories.clear();
     }
 
-    private TokenHistory history(String provider, String deployment) {
-        return histories.get(provider + "|" + deployment, key -> new TokenHistory(config.historyCalls()));
+    private TokenHistory history(String provider, String deployment, String apiKeyHash) {
+        return histories.get(provider + "|" + deployment, apiKeyHash, key -> new TokenHistory(config.historyCalls()));
     }
 
     private List<Failure> judge(LlmCall call, long tokens, TokenHistory history) {

@@ -61,8 +61,8 @@ public class UsageWindows implements StoredCallsObserver {
         this.dataSource = dataSource;
         this.callSpikes = callSpikes;
         this.windowMillis = tokens.window().toMillis();
-        this.deployments = new BoundedMap<>(tokens.maxKeys());
-        this.models = new BoundedMap<>(tokens.maxKeys());
+        this.deployments = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
+        this.models = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
         this.keys = new BoundedMap<>(tokens.maxKeys());
     }
 
@@ -119,8 +119,8 @@ public class UsageWindows implements StoredCallsObserver {
 
     private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject,
             LlmCall call, List<Failure> failures) {
-        WindowSeries series = map.get(key, k -> new WindowSeries(k, provider, subject, windowMillis,
-                tokens.historyWindows()));
+        WindowSeries series = map.get(key, call.apiKeyHash(), k -> new WindowSeries(k, provider, subject,
+                windowMillis, tokens.historyWindows()));
         synchronized (series) {
             List<Window> closed = new ArrayList<>(1);
             Window window = series.windowFor(call.endedAt(), closed);

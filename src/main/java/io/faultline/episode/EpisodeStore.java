@@ -234,7 +234,8 @@ public class EpisodeStore {
     private static void linkUsers(Connection connection, List<Burst> bursts) throws SQLException {
         List<Burst> owners = new ArrayList<>();
         try (PreparedStatement users = connection.prepareStatement(
-                "insert into failure_event_users (failure_id, user_ref) values (?, ?) on conflict do nothing")) {
+                "insert into failure_event_users (failure_id, user_ref, seen_at) values (?, ?, ?)"
+                        + " on conflict do nothing")) {
             for (Burst b : bursts) {
                 Set<String> distinct = new HashSet<>();
                 for (Failure failure : b.failures) {
@@ -242,6 +243,8 @@ public class EpisodeStore {
                     if (user != null && distinct.add(user)) {
                         users.setObject(1, b.episode);
                         users.setString(2, user);
+                        // First sighting: the retention job forgets the link once that is older than call retention.
+                        users.setTimestamp(3, Timestamp.from(failure.timestamp()));
                         users.addBatch();
                         owners.add(b);
                     }

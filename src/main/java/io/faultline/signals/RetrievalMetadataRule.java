@@ -15,7 +15,8 @@ import java.util.Map;
  * Feeds {@code requester_metadata.retrieval} ({@code {"index": "...", "top_score": 0.82, "hits": 5}}) of each stored
  * call into the retrieval windows. A drop belongs to the index, not to the call, and is raised by the tracker. It
  * follows stored calls, not classification: a resend is not passed again and a classify dry run never reaches it, so
- * each call counts once (its call id is also the sample's signal id).
+ * each call counts once (its call id is also the sample's signal id). Only samples of indexes registered through
+ * {@code PUT /api/v1/retrieval-indexes/{name}} count ({@link RetrievalIndexes}).
  */
 @Singleton
 public class RetrievalMetadataRule implements StoredCallsObserver {
@@ -23,8 +24,10 @@ public class RetrievalMetadataRule implements StoredCallsObserver {
     private final SignalService signals;
     private final Clock clock;
     private final SignalsConfig config;
+    private final RetrievalIndexes indexes;
 
-    public RetrievalMetadataRule(SignalService signals, Clock clock, SignalsConfig config) {
+    public RetrievalMetadataRule(SignalService signals, Clock clock, SignalsConfig config, RetrievalIndexes indexes) {
+        this.indexes = indexes;
         this.signals = signals;
         this.clock = clock;
         this.config = config;
@@ -34,7 +37,11 @@ public class RetrievalMetadataRule implements StoredCallsObserver {
     public void stored(List<LlmCall> inserted) {
         for (LlmCall call : inserted) {
             Signal.Retrieval sample = sampleOf(call);
-            if (sample != null) {
+            if (sample != null && !indexes.registered(sample.index())) {
+                // The caller wrote this sample: it counts only for an index an operator registered, so that nobody
+                // fakes or hides another index's drop or pushes real indexes out of the tracker's memory cap.
+                indexes.ignored();
+            } else if (sample != null) {
                 signals.retrieval(List.of(sample), new ImpactScope(call.model(), call.modelGroup(), call.callId(),
                         call.userRef(), call.teamId()));
             }

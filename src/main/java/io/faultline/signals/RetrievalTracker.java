@@ -34,7 +34,10 @@ public class RetrievalTracker {
     private final Map<String, RetrievalWindow> windows;
     private long evictions;
 
-    public RetrievalTracker(SignalsConfig config, Clock clock, SignalStore store) {
+    private final RetrievalIndexes indexes;
+
+    public RetrievalTracker(SignalsConfig config, Clock clock, SignalStore store, RetrievalIndexes indexes) {
+        this.indexes = indexes;
         this.config = config.retrieval();
         this.clock = clock;
         this.store = store;
@@ -115,7 +118,10 @@ public class RetrievalTracker {
     /** Drops the windows and refills them from the stored samples of the last window + baseline. */
     public int rebuild() {
         Duration span = config.window().plus(config.baselineWindow()).plus(config.bucket());
-        List<Signal.Retrieval> samples = store.retrievalSince(clock.instant().minus(span));
+        // Samples stored from calls before their index was unregistered (or before registration existed) stay out.
+        indexes.reload();
+        List<Signal.Retrieval> samples = store.retrievalSince(clock.instant().minus(span)).stream()
+                .filter(s -> !s.kind().equals(Signal.Retrieval.CALL) || indexes.registered(s.index())).toList();
         synchronized (this) {
             windows.clear();
             samples.forEach(this::add);
@@ -123,9 +129,18 @@ public class RetrievalTracker {
         return samples.size();
     }
 
+    /** Forgets one index's window (it was unregistered). */
+    public synchronized void forget(String index) {
+        windows.remove(index);
+    }
+
     /** Forgets every window, as a restart does before {@link #rebuild}. */
     public synchronized void forget() {
         windows.clear();
+    }
+
+    public synchronized boolean tracks(String index) {
+        return windows.containsKey(index);
     }
 
     public synchronized int trackedIndexes() {

@@ -146,8 +146,9 @@ final class CorrelationSeed {
                     """);
             st.execute("insert into failure_event_calls (failure_id, call_id, seen_at)"
                     + " select episode, call_id, at from seed_bursts");
-            st.execute("insert into failure_event_users (failure_id, user_ref)"
-                    + " select distinct episode, user_ref from seed_bursts where user_ref is not null");
+            st.execute("insert into failure_event_users (failure_id, user_ref, seen_at)"
+                    + " select episode, user_ref, min(at) from seed_bursts where user_ref is not null"
+                    + " group by episode, user_ref");
             t = step(steps, "episodes, episode calls and users", t);
             // Every tenth triple of consecutive temporal-type provider onsets: a closed upstream cluster.
             st.execute("""

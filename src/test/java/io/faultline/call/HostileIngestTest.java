@@ -74,7 +74,7 @@ class HostileIngestTest {
                 "Rate limit reached" + NUL + " for gpt-4o-mini").header("retry-after", "1" + NUL)
                 .set("call_type", "acompletion" + NUL).set("trace_id", "trace" + NUL + NUL)
                 .set("model_group", "group\ud800").user("user" + NUL + "x")
-                .metadata(Map.of("note" + NUL, "a" + NUL + "b", "tags", List.of("x\udc00", "plain")));
+                .metadata(Map.of("batch_id", "a" + NUL + "b", "retrieval", Map.of("index", "x\udc00", "top_score", 0.5)));
         ((com.fasterxml.jackson.databind.node.ObjectNode) poisoned.node().get("metadata"))
                 .put("user_api_key_team_id", "team" + NUL);
         poisoned.node().putArray("messages").addObject().put("role", "user").put("content", "hello" + NUL);
@@ -84,8 +84,8 @@ class HostileIngestTest {
                 .body("accepted", equalTo(2)).body("rejected", empty()).body("failures", equalTo(1));
 
         Map<String, String> row = row("select call_type, trace_id, model_group, user_ref, team_id,"
-                + " rate_limit_headers->>'retry-after' as retry_after, requester_metadata->>('note' || chr(65533))"
-                + " as note, requester_metadata->'tags'->>0 as tag, error_message from llm_calls where call_id = ?",
+                + " rate_limit_headers->>'retry-after' as retry_after, requester_metadata->>'batch_id'"
+                + " as note, requester_metadata->'retrieval'->>'index' as tag, error_message from llm_calls where call_id = ?",
                 poisoned.id());
         assertThat(row).containsEntry("call_type", "acompletion" + FFFD).containsEntry("trace_id", "trace" + FFFD + FFFD)
                 .containsEntry("model_group", "group" + FFFD).containsEntry("user_ref", "user" + FFFD + "x")
@@ -102,9 +102,8 @@ class HostileIngestTest {
         expected.put("user_ref", 1.0);
         expected.put("team_id", 1.0);
         expected.put("rate_limit_headers", 1.0);
-        // Metadata values are masked by the mapper, whose redactor already makes them storable: only the key's NUL
-        // is left for the storage step to replace (the stored values are asserted above).
-        expected.put("requester_metadata", 1.0);
+        // The identifiers features join on are kept as sent: the storage step replaces their NUL and lone surrogate.
+        expected.put("requester_metadata", 2.0);
         expected.forEach((field, count) -> assertThat(delta(before, after, "faultline_ingest_sanitized_chars_total",
                 "field", field)).as(field).isEqualTo(count));
         // The error message passes the redactor in the mapper, which makes it storable itself (asserted above).
@@ -115,22 +114,25 @@ class HostileIngestTest {
     }
 
     @Test
-    void text_in_requester_metadata_is_stored_masked_and_the_identifiers_features_join_on_as_sent()
+    void only_allow_listed_requester_metadata_is_stored_masked_and_the_identifiers_features_join_on_as_sent()
             throws Exception {
         String dep = deployment();
         Payloads call = Payloads.success("openai", "gpt-4o-mini", dep, Instant.now()).metadata(Map.of(
                 "note", "My key is sk-proj-abcdefghijklmnop1234, mail jane.doe@example.org, card 4111 1111 1111 1111",
                 "batch_id", "batch-123456789012", "contacts", List.of(Map.of("who", "ops@example.org")),
-                "retrieval", Map.of("index", "kb-123456789012", "top_score", 0.8)));
+                "retrieval", Map.of("index", "kb-123456789012", "top_score", 0.8,
+                        "query", "refund for jane.doe@example.org, card 4111 1111 1111 1111")));
 
         Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
 
         Map<String, String> row = row("select requester_metadata::text as metadata, requester_metadata->>'batch_id'"
-                + " as batch, requester_metadata->'retrieval'->>'index' as idx from llm_calls where call_id = ?",
+                + " as batch, requester_metadata->'retrieval'->>'index' as idx, (select string_agg(k, ',' order by k)"
+                + " from jsonb_object_keys(requester_metadata) k) as keys from llm_calls where call_id = ?",
                 call.id());
         assertThat(row.get("metadata")).doesNotContain("sk-proj-abcdefghijklmnop1234", "jane.doe@example.org",
-                "4111 1111 1111 1111", "ops@example.org").contains("[secret]", "[email]", "[number]");
-        assertThat(row).containsEntry("batch", "batch-123456789012").containsEntry("idx", "kb-123456789012");
+                "4111 1111 1111 1111", "ops@example.org", "My key").contains("[email]", "[number]");
+        assertThat(row).containsEntry("batch", "batch-123456789012").containsEntry("idx", "kb-123456789012")
+                .containsEntry("keys", "batch_id,retrieval");
     }
 
     @Test

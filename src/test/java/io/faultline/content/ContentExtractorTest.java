@@ -45,8 +45,9 @@ class ContentExtractorTest {
         assertThat(content.expectedLanguage()).isEqualTo("en");
         assertThat(content.grounding()).containsExactly("Paris is the capital of France.", "Lyon too.");
         assertThat(content.truncated()).isFalse();
-        // Grounding documents are content: they are not kept in the stored metadata.
-        assertThat(call.requesterMetadata()).containsOnlyKeys("language", "team");
+        // The detectors read language and grounding from the payload; the stored metadata keeps only the allow-listed
+        // keys (batch_id, job_id, retrieval), so neither these nor the caller's own "team" label are stored.
+        assertThat(call.requesterMetadata()).isEmpty();
     }
 
     @Test

@@ -166,7 +166,11 @@ class FaithfulnessScorerTest {
         assertThat(failure.detectionMethod()).isEqualTo("content.faithfulness.lexical");
         assertThat(failure.evidence()).containsEntry("contradicted_units", 1).containsEntry("claims_judged", 1)
                 .containsEntry("unsupported_units", 4).containsEntry("threshold", 0.5)
-                .containsEntry("unsupported_examples", List.of("Frank", "Lloyd", "Wright"));
+                .containsEntry("unsupported_at", List.of(Map.of("kind", "name", "offset", 37, "chars", 5),
+                        Map.of("kind", "name", "offset", 43, "chars", 5),
+                        Map.of("kind", "name", "offset", 49, "chars", 6)));
+        // Positions, never the answer's words.
+        assertThat(failure.evidence().toString()).doesNotContain("Frank", "Lloyd", "Wright", "1932");
         assertThat((double) failure.evidence().get("support_score")).isLessThan(0.5);
     }
 

@@ -259,6 +259,12 @@ class CausalChainsTest {
         return p;
     }
 
+    /** Samples carried by calls count only for a registered index. */
+    static void registerIndex(String index) {
+        given().header("Authorization", "Bearer " + Api.KEY).when().put("/api/v1/retrieval-indexes/" + index).then()
+                .statusCode(org.hamcrest.Matchers.anyOf(org.hamcrest.Matchers.is(200), org.hamcrest.Matchers.is(201)));
+    }
+
     static void staleReport(String index, Instant lastUpdatedAt) {
         given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
                 .body(Map.of("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
@@ -269,6 +275,7 @@ class CausalChainsTest {
     /** 40 calls on the index over the hour before t0, then a stale report at t0, then 10 calls after it. */
     void indexScenario(Instant t0, String deployment, String index, boolean[] inventedBefore, double scoreAfter,
             boolean[] inventedAfter) {
+        registerIndex(index);
         clock.set(t0.minus(Duration.ofMinutes(2)));
         List<Payloads> before = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
@@ -367,6 +374,7 @@ class CausalChainsTest {
 
     /** 40 calls on the index over the hour before t0, with the answers given. */
     void hourOnIndex(Instant t0, String deployment, String index, boolean[] invented) {
+        registerIndex(index);
         clock.set(t0.minus(Duration.ofMinutes(2)));
         List<Payloads> before = new ArrayList<>();
         for (int i = 0; i < 40; i++) {

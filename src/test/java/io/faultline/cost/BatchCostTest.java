@@ -51,17 +51,18 @@ class BatchCostTest {
     }
 
     @Test
-    void a_batch_past_its_expected_cost_from_metadata_is_P3_and_past_twice_P2() {
+    void a_batch_past_its_expected_cost_is_P3_and_past_twice_P2() {
         clock.set(T0);
         String batch = "job-" + UUID.randomUUID();
         String team = "team-" + UUID.randomUUID();
-        Map<String, Object> meta = Map.of("batch_id", batch, "batch_expected_cost_usd", 5.0);
+        put(batch, "{\"expectedCostUsd\": 5}").statusCode(200);
+        Map<String, Object> meta = Map.of("batch_id", batch);
 
         // 5 × $1.00 = exactly the expected $5.00: not past it.
         CostCalls.ingest(5, T0, at -> CostCalls.batchCall(team, meta, 1.0, at));
         assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
         given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(5.0f))
-                .body("expectedSource", equalTo("metadata")).body("spentUsd", equalTo(5.0f))
+                .body("expectedSource", equalTo("api")).body("spentUsd", equalTo(5.0f))
                 .body("ratio", equalTo(1.0f)).body("calls", equalTo(5)).body("alerted", empty());
 
         Instant over = CostCalls.ingest(1, T0.plus(Duration.ofMinutes(5)), at -> CostCalls.batchCall(team, meta, 1.0,
@@ -75,7 +76,7 @@ class BatchCostTest {
         assertThat(p3.getMap("items[0].evidence")).containsEntry("batch_id", batch)
                 .containsEntry("expected_cost_usd", 5.0f).containsEntry("spent_usd", 6.0f)
                 .containsEntry("ratio", 1.2f).containsEntry("threshold", 1.0f).containsEntry("calls", 6)
-                .containsEntry("expected_source", "metadata");
+                .containsEntry("expected_source", "api");
 
         // Up to exactly twice the expectation: nothing new. One more: P2.
         clock.advance(Duration.ofHours(1));
@@ -121,17 +122,42 @@ class BatchCostTest {
     }
 
     @Test
-    void the_api_expectation_overrides_the_metadata_one() {
+    void a_call_carrying_an_expectation_for_a_batch_with_an_api_expectation_changes_nothing() {
         clock.set(T0);
         String batch = "job-" + UUID.randomUUID();
         String team = "team-" + UUID.randomUUID();
-        Map<String, Object> meta = Map.of("batch_id", batch, "batch_expected_cost_usd", 1.0);
-        CostCalls.ingest(1, T0, at -> CostCalls.batchCall(team, meta, 0.9, at));
         put(batch, "{\"expectedCostUsd\": 10}").statusCode(200).body("expectedCostUsd", equalTo(10.0f));
-        CostCalls.ingest(2, T0.plus(Duration.ofMinutes(1)), at -> CostCalls.batchCall(team, meta, 0.9, at));
+        // A caller trying to silence the alert (a huge expectation) and one trying to fake it (a tiny one).
+        CostCalls.ingest(1, T0, at -> CostCalls.batchCall(team, Map.of("batch_id", batch,
+                "batch_expected_cost_usd", 1000.0), 4.0, at));
+        CostCalls.ingest(1, T0.plus(Duration.ofMinutes(1)), at -> CostCalls.batchCall(team, Map.of("batch_id", batch,
+                "expected_cost_usd", 0.01), 4.0, at));
         assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
-        given().when().get("/api/v1/batches/" + batch).then().body("spentUsd", equalTo(2.7f))
-                .body("expectedSource", equalTo("api"));
+        given().when().get("/api/v1/batches/" + batch).then().body("expectedCostUsd", equalTo(10.0f))
+                .body("expectedSource", equalTo("api")).body("spentUsd", equalTo(8.0f));
+        batches.rebuild();
+        given().when().get("/api/v1/batches/" + batch).then().body("expectedCostUsd", equalTo(10.0f));
+
+        // The operator's $10 still alerts, whatever the calls claimed.
+        Instant over = CostCalls.ingest(1, T0.plus(Duration.ofMinutes(2)), at -> CostCalls.batchCall(team,
+                Map.of("batch_id", batch, "batch_expected_cost_usd", 1000.0), 4.0, at));
+        JsonPath failures = CostCalls.failures(batch);
+        assertThat(failures.getList("items")).hasSize(1);
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(over);
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("expected_cost_usd", 10.0f);
+    }
+
+    @Test
+    void a_call_for_an_unknown_batch_cannot_create_an_expectation() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        CostCalls.ingest(3, T0, at -> CostCalls.batchCall("t", Map.of("batch_id", batch,
+                "batch_expected_cost_usd", 0.5), 1.0, at));
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("spentUsd", equalTo(3.0f))
+                .body("expectedCostUsd", equalTo(null)).body("expectedSource", equalTo(null));
+        batches.rebuild();
+        given().when().get("/api/v1/batches/" + batch).then().body("expectedCostUsd", equalTo(null));
     }
 
     @Test

@@ -194,6 +194,24 @@ class BudgetApiTest {
     }
 
     @Test
+    void a_call_whose_user_names_another_user_is_charged_to_its_authenticated_identity() {
+        clock.set(T0);
+        String victim = "user-" + UUID.randomUUID();
+        String caller = "user-" + UUID.randomUUID();
+        put("user", victim, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        put("user", caller, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        // The caller's key belongs to `caller`; the request's free-form `user` names the victim.
+        CostCalls.ingest(4, T0, at -> CostCalls.call(team(), 0.3, at).user(caller).endUser(victim));
+        given().when().get("/api/v1/budgets/user/" + victim).then().body("spentUsd", equalTo(0.0f))
+                .body("calls", equalTo(0));
+        given().when().get("/api/v1/budgets/user/" + caller).then().body("spentUsd", equalTo(1.2f))
+                .body("calls", equalTo(4));
+        // The overrun is the caller's, not the victim's.
+        assertThat(CostCalls.failures("user:" + caller).getList("items")).isNotEmpty();
+        assertThat(CostCalls.failures("user:" + victim).getList("items")).isEmpty();
+    }
+
+    @Test
     void bad_bodies_are_problems_that_name_the_field() {
         String team = team();
         put("team", team, "{\"period\":\"week\",\"amountUsd\":1}").statusCode(400).contentType(PROBLEM)

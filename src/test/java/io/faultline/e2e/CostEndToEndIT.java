@@ -141,10 +141,14 @@ class CostEndToEndIT {
 
     @Test
     @Order(3)
-    void a_batch_tagged_in_request_metadata_overruns_its_expected_cost() {
+    void a_batch_tagged_in_request_metadata_overruns_the_expected_cost_an_operator_set() {
         double perCall = Sql.decimal(stack, "select max(cost_usd) from llm_calls where deployment = 'gemini-primary'");
+        RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                .contentType("application/json").body(Map.of("expectedCostUsd", 3.5 * perCall))
+                .when().put("/api/v1/batches/nightly-faq-7").then().statusCode(200);
+        // The caller's own claim is ignored: it would silence the alert if it were believed.
         Map<String, Object> metadata = Map.of("metadata", Map.of("batch_id", "nightly-faq-7",
-                "batch_expected_cost_usd", 3.5 * perCall));
+                "batch_expected_cost_usd", 1000 * perCall));
         for (int call = 1; call <= 3; call++) {
             assertThat(client.chat("gemini-flash", PROMPT, false, LocalStack.MASTER_KEY, null, metadata).status())
                     .isEqualTo(200);

@@ -80,7 +80,7 @@ public final class ImpactTestData {
 
     private static Payloads request(Payloads p, String callId, String trace, String user) {
         return p.set("litellm_call_id", callId).set("id", "chatcmpl-" + callId + "-" + UUID.randomUUID())
-                .set("trace_id", trace).set("end_user", user);
+                .set("trace_id", trace).user(user);
     }
 
 }

@@ -136,6 +136,7 @@ class RetrievalQualityDropTest {
     @Test
     void retrieval_scores_in_call_metadata_feed_the_same_windows_and_a_resent_call_counts_once() {
         String index = "kb-" + UUID.randomUUID();
+        RetrievalIndexTrustTest.register(index).statusCode(201);
         Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
                 "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
                         "hits", hits))))).statusCode(200).body("accepted", equalTo(1));

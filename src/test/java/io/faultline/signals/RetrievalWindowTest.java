@@ -56,7 +56,7 @@ class RetrievalWindowTest {
                 .withConverter(Duration.class, 200, new DurationConverter())
                 .withDefaultValues(Map.of("faultline.signals.retrieval.max-indexes", "3")).build()
                 .getConfigMapping(SignalsConfig.class);
-        RetrievalTracker tracker = new RetrievalTracker(config, Clock.fixed(T0, ZoneOffset.UTC), null);
+        RetrievalTracker tracker = new RetrievalTracker(config, Clock.fixed(T0, ZoneOffset.UTC), null, null);
         ImpactScope none = new ImpactScope(null, null, null, null, null);
         for (String index : new String[] { "a", "b", "c", "a", "d", "e" }) {
             tracker.record(new Signal.Retrieval(Signal.Retrieval.API, index + T0, index, T0, 0.8, null, 5, 10),

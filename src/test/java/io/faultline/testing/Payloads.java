@@ -129,8 +129,16 @@ public final class Payloads {
         return this;
     }
 
+    /** The LiteLLM user owning the virtual key: the identity Faultline charges the call to. */
     public Payloads user(String user) {
-        node.put("end_user", user);
+        ((ObjectNode) node.get("metadata")).put("user_api_key_user_id", user);
+        return this;
+    }
+
+    /** The request's free-form {@code user}, as LiteLLM logs it: a label chosen by the caller. */
+    public Payloads endUser(String label) {
+        node.put("end_user", label);
+        ((ObjectNode) node.get("metadata")).put("user_api_key_end_user_id", label);
         return this;
     }
 

@@ -1,0 +1,89 @@
+package io.faultline.call;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.logging.Log;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Forgets, with the calls, everything derived from them that names a user, a key or a team (README: "What is stored
+ * where"). Daily partitions of {@code llm_calls} are dropped by {@link PartitionMaintenance}; this deletes, older than
+ * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
+ * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade), impacts, closed
+ * clusters, inbox rows, predictions' observed failures, data signals, budget and batch alerts of finished periods, and
+ * batch expectations that no stored call refers to any more.
+ */
+@Singleton
+public class Retention {
+
+    /** Every parameter of each statement is the cut-off. Order matters: links before their episodes. */
+    private static final Map<String, String> DELETES = new LinkedHashMap<>();
+
+    static {
+        DELETES.put("llm_calls_default", "delete from llm_calls_default where started_at < ?");
+        DELETES.put("failure_event_users", "delete from failure_event_users where seen_at < ?");
+        DELETES.put("failure_event_calls", "delete from failure_event_calls where seen_at < ?");
+        DELETES.put("failure_events", "delete from failure_events where last_seen < ?");
+        DELETES.put("correlation_clusters", "delete from correlation_clusters where status = 'closed' and last_seen < ?");
+        DELETES.put("failure_impacts", "delete from failure_impacts where last_seen < ?");
+        DELETES.put("failure_inbox", "delete from failure_inbox where occurred_at < ?");
+        DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
+        DELETES.put("data_signals", "delete from data_signals where at < ?");
+        // Only alerts of a period that is over: deleting the alert of a running period would raise it again.
+        DELETES.put("budget_alerts", "delete from budget_alerts where crossed_at < ? and period_start"
+                + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?");
+        DELETES.put("batches", "delete from batches b where updated_at < ? and not exists (select 1 from llm_calls"
+                + " where coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id') = b.batch_id)");
+        DELETES.put("batch_alerts", "delete from batch_alerts a where crossed_at < ? and not exists (select 1 from"
+                + " batches b where b.batch_id = a.batch_id)");
+    }
+
+    private final MeterRegistry registry;
+    private final Map<String, Counter> deleted = new LinkedHashMap<>();
+
+    public Retention(MeterRegistry registry) {
+        this.registry = registry;
+        for (String table : DELETES.keySet()) {
+            deleted.put(table, Counter.builder("faultline.retention.deleted.rows").tag("table", table)
+                    .description("Rows the retention job deleted because they were older than the call retention")
+                    .register(registry));
+        }
+    }
+
+    /** Tables this job prunes, besides the daily partitions of {@code llm_calls}. */
+    public static List<String> tables() {
+        return List.copyOf(DELETES.keySet());
+    }
+
+    /** Deletes what is older than {@code cutoff}; answers the rows deleted per table. */
+    public Map<String, Long> prune(Connection connection, Instant cutoff) throws SQLException {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        Timestamp at = Timestamp.from(cutoff);
+        for (Map.Entry<String, String> delete : DELETES.entrySet()) {
+            String sql = delete.getValue();
+            try (PreparedStatement st = connection.prepareStatement(sql)) {
+                int parameters = st.getParameterMetaData().getParameterCount();
+                for (int i = 1; i <= parameters; i++) {
+                    st.setTimestamp(i, at);
+                }
+                long rows = st.executeLargeUpdate();
+                counts.put(delete.getKey(), rows);
+                deleted.get(delete.getKey()).increment(rows);
+            }
+        }
+        long total = counts.values().stream().mapToLong(Long::longValue).sum();
+        if (total > 0) {
+            Log.infof("Retention: deleted %d rows older than %s %s", total, cutoff, counts);
+        }
+        return counts;
+    }
+}

@@ -1,0 +1,86 @@
+package io.faultline.signals;
+
+import io.faultline.web.ApiProblem;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestPath;
+import org.jboss.resteasy.reactive.RestResponse;
+
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * Registration of retrieval indexes: samples carried by calls count only for registered ones. An operator's write
+ * (admin), deliberately outside {@code /signals}, which reporters may write.
+ */
+@Path("/api/v1/retrieval-indexes")
+@Tag(name = "signals")
+@Produces(MediaType.APPLICATION_JSON)
+public class RetrievalIndexResource {
+
+    private final RetrievalIndexes indexes;
+    private final RetrievalTracker tracker;
+    private final Clock clock;
+
+    public RetrievalIndexResource(RetrievalIndexes indexes, RetrievalTracker tracker, Clock clock) {
+        this.tracker = tracker;
+        this.indexes = indexes;
+        this.clock = clock;
+    }
+
+    @GET
+    @Operation(summary = "Registered retrieval indexes")
+    public List<RetrievalIndexes.RegisteredIndex> list() {
+        return indexes.list();
+    }
+
+    @PUT
+    @Path("/{name}")
+    @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
+    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name) {
+        String index = name(name);
+        boolean added;
+        try {
+            added = indexes.register(index, clock.instant());
+        } catch (RetrievalIndexes.TooManyIndexes e) {
+            throw new ApiProblem(409, "Too many retrieval indexes", e.getMessage());
+        }
+        RetrievalIndexes.RegisteredIndex view = indexes.list().stream().filter(i -> i.index().equals(index))
+                .findFirst().orElseThrow();
+        return added ? RestResponse.status(RestResponse.Status.CREATED, view) : RestResponse.ok(view);
+    }
+
+    @DELETE
+    @Path("/{name}")
+    @Operation(summary = "Unregister a retrieval index: samples in call metadata stop counting for it")
+    public RestResponse<Void> delete(@RestPath String name) {
+        String index = name(name);
+        if (!indexes.delete(index)) {
+            throw new ApiProblem(404, "Not found", "No retrieval index '" + index + "' is registered.");
+        }
+        tracker.forget(index);
+        return RestResponse.noContent();
+    }
+
+    private static String name(String raw) {
+        if (raw == null || raw.isBlank()) {
+            throw ApiProblem.badRequest("name", "The index name is blank.");
+        }
+        if (raw.length() > SignalParser.MAX_NAME_LENGTH) {
+            throw ApiProblem.badRequest("name", "The index name is longer than " + SignalParser.MAX_NAME_LENGTH
+                    + " characters.");
+        }
+        for (int i = 0; i < raw.length(); i++) {
+            if (Character.isISOControl(raw.charAt(i))) {
+                throw ApiProblem.badRequest("name", "The index name contains a control character.");
+            }
+        }
+        return raw;
+    }
+}

@@ -1,0 +1,143 @@
+package io.faultline.signals;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.faultline.signals.SignalsApi.PROBLEM;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
+
+/** Retrieval samples carried by calls are the caller's word: they count only for indexes an operator registered. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class RetrievalIndexTrustTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-21T09:00:00Z");
+    private static final String IGNORED = "faultline_retrieval_samples_ignored_total";
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    RetrievalTracker tracker;
+
+    @Inject
+    io.agroal.api.AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    static ValidatableResponse register(String index) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).when()
+                .put("/api/v1/retrieval-indexes/" + index).then().log().ifValidationFails();
+    }
+
+    static ValidatableResponse unregister(String index) {
+        return given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).when()
+                .delete("/api/v1/retrieval-indexes/" + index).then().log().ifValidationFails();
+    }
+
+    private static Payloads callFor(String index, double topScore, Instant at) {
+        return Payloads.success("openai", "gpt-4o-mini", "dep-rag", at).metadata(Map.of("retrieval",
+                Map.of("index", index, "top_score", topScore, "hits", 5)));
+    }
+
+    private long storedSamples(String index) throws Exception {
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement("select count(*) from data_signals"
+                + " where kind = 'retrieval_call' and subject = ?")) {
+            st.setString(1, index);
+            try (var rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    @Test
+    void indexes_are_registered_listed_and_deleted_through_the_api_with_problems_for_bad_names() {
+        String index = "kb-" + UUID.randomUUID();
+        register(index).statusCode(201).body("index", equalTo(index));
+        register(index).statusCode(200).body("index", equalTo(index));
+        given().when().get("/api/v1/retrieval-indexes").then().statusCode(200).body("index", hasItem(index));
+        unregister(index).statusCode(204);
+        unregister(index).statusCode(404).contentType(PROBLEM);
+        given().when().get("/api/v1/retrieval-indexes").then().statusCode(200).body("index", not(hasItem(index)));
+
+        register("x".repeat(201)).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("name"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                .put("/api/v1/retrieval-indexes/kb%0A1").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("name"));
+        given().when().put("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
+        given().when().delete("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
+    }
+
+    @Test
+    void samples_from_calls_for_an_unregistered_index_are_ignored_and_counted() throws Exception {
+        clock.set(T0);
+        String registered = "kb-" + UUID.randomUUID();
+        String unregistered = "kb-" + UUID.randomUUID();
+        register(registered).statusCode(201);
+        double before = Metrics.valueOrZero(Metrics.scrape(), IGNORED, "reason", "unregistered_index");
+
+        Api.ingest(Payloads.array(callFor(registered, 0.8, T0), callFor(unregistered, 0.8, T0),
+                callFor(unregistered, 0.1, T0))).statusCode(200).body("accepted", equalTo(3));
+
+        assertThat(Metrics.value(Metrics.scrape(), IGNORED, "reason", "unregistered_index") - before).isEqualTo(2.0);
+        assertThat(storedSamples(registered)).isEqualTo(1);
+        assertThat(storedSamples(unregistered)).isZero();
+
+        // Unregistering stops the counting; registering later does not revive what was ignored.
+        unregister(registered).statusCode(204);
+        Api.ingest(Payloads.array(callFor(registered, 0.8, T0.plusSeconds(30)))).statusCode(200);
+        assertThat(storedSamples(registered)).isEqualTo(1);
+        register(unregistered).statusCode(201);
+        tracker.rebuild();
+        assertThat(storedSamples(unregistered)).isZero();
+    }
+
+    @Test
+    void a_flood_of_invented_indexes_in_call_metadata_cannot_evict_a_registered_one() throws Exception {
+        clock.set(T0);
+        String real = "kb-" + UUID.randomUUID();
+        register(real).statusCode(201);
+        Api.ingest(Payloads.array(callFor(real, 0.8, T0))).statusCode(200);
+        int tracked = tracker.trackedIndexes();
+        long evictions = tracker.evictions();
+
+        // More invented names than the 1,000-index cap, in two batches (1,000 calls per request at most).
+        for (int batch = 0; batch < 2; batch++) {
+            List<Payloads> flood = new ArrayList<>();
+            for (int i = 0; i < 600; i++) {
+                flood.add(callFor("fake-" + batch + "-" + i + "-" + UUID.randomUUID(), 0.1, T0.plusSeconds(1)));
+            }
+            Api.ingest(Payloads.array(flood.toArray(Payloads[]::new))).statusCode(200)
+                    .body("accepted", equalTo(600));
+        }
+        assertThat(tracker.evictions()).isEqualTo(evictions);
+        assertThat(tracker.trackedIndexes()).isEqualTo(tracked);
+        assertThat(tracker.tracks(real)).isTrue();
+    }
+}
