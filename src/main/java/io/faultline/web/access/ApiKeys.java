@@ -30,6 +30,9 @@ public class ApiKeys {
     private record Key(byte[] digest, Role role) {
     }
 
+    /** The Secret template's placeholder: never a key, whoever forgot to replace it. */
+    static final String PLACEHOLDER = "CHANGE_ME";
+
     private final List<Key> keys = new ArrayList<>();
     private final Map<Role, Integer> counts = new EnumMap<>(Role.class);
 
@@ -49,7 +52,10 @@ public class ApiKeys {
         }
         for (String part : value.get().split(",")) {
             String key = part.trim();
-            if (!key.isEmpty()) {
+            if (key.equalsIgnoreCase(PLACEHOLDER)) {
+                Log.warnf("A %s key is the placeholder %s of k8s/faultline-secret.template.yaml: ignored", role.env(),
+                        PLACEHOLDER);
+            } else if (!key.isEmpty()) {
                 keys.add(new Key(digest(key), role));
                 counts.merge(role, 1, Integer::sum);
             }
