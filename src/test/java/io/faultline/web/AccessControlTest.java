@@ -129,6 +129,10 @@ class AccessControlTest {
         given().when().get("/q/health/ready").then().statusCode(200);
         given().when().get("/q/health/live").then().statusCode(200);
         given().when().get("/q/metrics").then().statusCode(200);
+        given().header("Authorization", "Bearer a-scraper-token-for-someone-else").when().get("/q/metrics").then()
+                .statusCode(200);
+        given().header("Authorization", "Bearer not-a-key").when().get("/api/v1/failures").then().statusCode(401)
+                .body("detail", containsString("read or admin role"));
         given().when().get("/q/openapi").then().statusCode(401).contentType(PROBLEM);
         given().when().get("/q/openapi.json").then().statusCode(401);
         given().redirects().follow(false).when().get("/q/swagger-ui/").then().statusCode(401);

@@ -15,9 +15,6 @@ import java.util.stream.Collectors;
 @Singleton
 public class AccessProblems {
 
-    /** Where the policy leaves the roles an operation needs, for the 403 to name them. */
-    static final String ALLOWED = AccessProblems.class.getName() + ".allowed";
-
     private final ObjectMapper json;
     private final ApiKeys keys;
 
@@ -48,9 +45,9 @@ public class AccessProblems {
         write(context, 403, "Forbidden", "The API key is valid but " + needs(allowed(context)) + ".");
     }
 
+    /** The roles the operation needs, from the same rules the policy applied (also after a failed authentication). */
     private static Set<Role> allowed(RoutingContext context) {
-        Set<Role> allowed = context.get(ALLOWED);
-        return allowed == null ? Set.of(Role.ADMIN) : allowed;
+        return AccessRules.allowed(context.request().method().name(), context.normalizedPath());
     }
 
     private static String needs(Set<Role> allowed) {

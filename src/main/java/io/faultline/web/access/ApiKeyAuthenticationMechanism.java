@@ -16,8 +16,8 @@ import jakarta.inject.Singleton;
 import java.util.Set;
 
 /**
- * {@code Authorization: Bearer <key>}: the key goes to {@link ApiKeyIdentityProvider}. No header is an anonymous
- * request (which {@link RolePolicy} lets through only where the operation is open); a header that is not a bearer
+ * {@code Authorization: Bearer <key>}: the key goes to {@link ApiKeyIdentityProvider}. No header (or an open path:
+ * health, metrics, OPTIONS) is an anonymous request (which {@link RolePolicy} lets through only where the operation is open); a header that is not a bearer
  * key, or a key that is not configured, fails authentication with 401. The challenge is a problem+json body.
  */
 @Singleton
@@ -34,7 +34,9 @@ public class ApiKeyAuthenticationMechanism implements HttpAuthenticationMechanis
     @Override
     public Uni<SecurityIdentity> authenticate(RoutingContext context, IdentityProviderManager identities) {
         String header = context.request().getHeader(HttpHeaders.AUTHORIZATION);
-        if (header == null || header.isBlank()) {
+        // Probes and Prometheus are open: a header meant for someone else (a scraper's token) must not fail them.
+        if (header == null || header.isBlank() || AccessRules.allowed(context.request().method().name(),
+                context.normalizedPath()).isEmpty()) {
             return Uni.createFrom().nullItem();
         }
         // Anything else (Basic, a bare key) is a key that does not match: 401 saying how to send one.

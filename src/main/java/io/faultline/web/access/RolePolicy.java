@@ -36,7 +36,6 @@ public class RolePolicy implements HttpSecurityPolicy {
         if (allowed.isEmpty() || (AccessRules.isRead(allowed) && keys.readsOpen())) {
             return CheckResult.permit();
         }
-        context.put(AccessProblems.ALLOWED, allowed);
         return identity.map(id -> {
             for (Role role : allowed) {
                 if (id.hasRole(role.label())) {
