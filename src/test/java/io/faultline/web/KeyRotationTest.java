@@ -20,6 +20,7 @@ import static org.hamcrest.Matchers.containsString;
  * restarted after the old key was removed from the Secret (keys come from the environment, which a running process
  * cannot see change: removing a key takes a rolling restart, README "Access control"). The new key keeps working, the
  * old one is refused. No read key is configured here: reads stay open, but a read presenting a wrong key is refused.
+ * The OpenAPI document and Swagger UI are switched off here ({@code FAULTLINE_OPENAPI=false}).
  */
 @QuarkusTest
 @TestProfile(KeyRotationTest.OldKeyRemoved.class)
@@ -30,7 +31,9 @@ class KeyRotationTest {
     public static class OldKeyRemoved implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("faultline.auth.admin-keys", AccessControlTest.ADMIN_NEW + "\n");
+            // And the OpenAPI document and Swagger UI switched off, as FAULTLINE_OPENAPI=false does.
+            return Map.of("faultline.auth.admin-keys", AccessControlTest.ADMIN_NEW + "\n", "FAULTLINE_OPENAPI",
+                    "false");
         }
     }
 
@@ -53,10 +56,17 @@ class KeyRotationTest {
     @Test
     void without_a_read_key_reads_are_open_but_a_wrong_key_is_still_refused() {
         given().when().get("/api/v1/failures").then().statusCode(200);
-        given().when().get("/q/openapi").then().statusCode(200);
         given().header("Authorization", "Bearer " + AccessControlTest.ADMIN_OLD).when().get("/api/v1/failures")
                 .then().statusCode(401);
         given().when().get("/q/health/ready").then().statusCode(200);
+    }
+
+    @Test
+    void the_openapi_document_and_swagger_ui_can_be_switched_off() {
+        given().when().get("/q/openapi").then().statusCode(404);
+        given().redirects().follow(false).when().get("/q/swagger-ui/").then().statusCode(404);
+        given().header("Authorization", "Bearer " + AccessControlTest.ADMIN_NEW).when().get("/q/openapi").then()
+                .statusCode(404);
     }
 
     @Test
