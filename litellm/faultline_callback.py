@@ -124,7 +124,9 @@ class FaultlineConfig:
         d = cls()
         return cls(
             url=(env.get("FAULTLINE_URL") or d.url).rstrip("/"),
-            api_key=env.get("FAULTLINE_API_KEY", ""),
+            # The ingest role's key (calls, classify, signals, the traffic policy); FAULTLINE_API_KEY, the single
+            # admin key of earlier Faultline versions, still works. Trimmed: a Secret with a trailing newline works.
+            api_key=(env.get("FAULTLINE_INGEST_API_KEY") or env.get("FAULTLINE_API_KEY") or "").strip(),
             batch_size=_env_number(env, "FAULTLINE_BATCH_SIZE", d.batch_size, int, 1),
             flush_interval_s=_env_number(env, "FAULTLINE_FLUSH_INTERVAL_S", d.flush_interval_s, float, 0.01),
             queue_max=_env_number(env, "FAULTLINE_QUEUE_MAX", d.queue_max, int, 1),
@@ -925,7 +927,10 @@ class FaultlineLogger(CustomLogger):
         self._counters = dict.fromkeys(counted, 0)
         self._last_error: str | None = None
         if not self.config.api_key:
-            log.warning("faultline: FAULTLINE_API_KEY is empty; Faultline will refuse the events until it is set")
+            log.warning(
+                "faultline: FAULTLINE_INGEST_API_KEY (or FAULTLINE_API_KEY) is empty; Faultline will refuse the events"
+                " until it is set"
+            )
         self._start()
         atexit.register(self._persist_on_exit)
 

@@ -603,6 +603,15 @@ def test_settings_come_from_the_environment_and_bad_values_fall_back_to_defaults
     assert "secret" not in repr(config)
 
 
+def test_the_ingest_key_is_preferred_over_the_legacy_key_and_trimmed():
+    both = FaultlineConfig.from_env({"FAULTLINE_INGEST_API_KEY": "ingest\n", "FAULTLINE_API_KEY": "admin"})
+    legacy = FaultlineConfig.from_env({"FAULTLINE_API_KEY": " admin\n"})
+    empty_ingest = FaultlineConfig.from_env({"FAULTLINE_INGEST_API_KEY": "", "FAULTLINE_API_KEY": "admin"})
+    neither = FaultlineConfig.from_env({})
+
+    assert (both.api_key, legacy.api_key, empty_ingest.api_key, neither.api_key) == ("ingest", "admin", "admin", "")
+
+
 def _quantity(text):
     units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "k": 1000, "M": 1000**2, "G": 1000**3}
     for suffix, factor in units.items():

@@ -58,4 +58,25 @@ public interface BaselineConfig {
     /** Calls a window needs before a deviation can be raised, so that quiet deployments do not flap. */
     @WithDefault("20")
     int minSamples();
+
+    /**
+     * Baseline profiles running at once across all providers (and replicas): each one is paid traffic through the
+     * proxy, and several at once would eat the quota live traffic needs. Beyond it a start is a 429.
+     */
+    @WithDefault("2")
+    int maxConcurrentRuns();
+
+    /**
+     * Profiled requests per rolling 24 hours across all runs (a running run counts its total, a finished one what it
+     * sent): 20,000 is twenty default profiles. A start that would exceed it is a 429 saying how much is left.
+     */
+    @WithDefault("20000")
+    long maxRequestsPerDay();
+
+    /**
+     * How long a finished run's live state stays in memory after it ends; after that its status is read from the
+     * database ({@code baseline_runs}), which keeps every run.
+     */
+    @WithDefault("1h")
+    Duration finishedRunRetention();
 }

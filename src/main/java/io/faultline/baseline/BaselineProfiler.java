@@ -38,7 +38,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * {@code run_baseline_profile()}: sends the workload through the real LiteLLM proxy at a bounded rate and
  * concurrency, records every response, and stores exact percentiles in {@code provider_baselines}. Runs are jobs
- * with progress; one per provider at a time (the database enforces it across replicas).
+ * with progress; one per normalised provider and per model group at a time, at most
+ * {@code max-concurrent-runs} in all and {@code max-requests-per-day} requests per rolling day (admitted under a
+ * database lock, so across replicas). A finished run's live state is dropped after {@code finished-run-retention}.
  */
 @Singleton
 public class BaselineProfiler {
@@ -106,10 +108,18 @@ public class BaselineProfiler {
             throw new ApiProblem(409, "No LiteLLM key", "Set FAULTLINE_BASELINE_LITELLM_KEY so that profiles can be"
                     + " sent through the proxy.");
         }
+        evictFinished();
+        request = new RunRequest(normaliseProvider(request.provider()), request.modelGroup().strip(),
+                request.requests(), request.concurrency(), request.ratePerSecond());
+        if (request.requests() > config.maxRequestsPerDay()) {
+            throw ApiProblem.badRequest("requests", "requests must be at most the daily cap of "
+                    + config.maxRequestsPerDay() + " (faultline.baseline.max-requests-per-day)");
+        }
         Run run = new Run(UUID.randomUUID(), request, clock.instant());
-        if (!store.openRun(run.id, request, workload.version(), run.startedAt)) {
-            throw new ApiProblem(409, "Profile already running", "A baseline profile of " + request.provider()
-                    + " is running; cancel it or wait for it to finish.");
+        BaselineStore.Admission admission = store.admit(run.id, request, workload.version(), run.startedAt,
+                config.maxConcurrentRuns(), config.maxRequestsPerDay());
+        if (!admission.admitted()) {
+            throw new ApiProblem(admission.status(), admission.title(), admission.detail());
         }
         runs.put(run.id, run);
         Log.infof("Baseline run %s started: %d requests to %s (%s) at %.1f/s, %d in flight", run.id,
@@ -120,6 +130,7 @@ public class BaselineProfiler {
     }
 
     public Optional<RunView> status(UUID id) {
+        evictFinished();
         Run run = runs.get(id);
         return run != null ? Optional.of(run.view()) : store.run(id);
     }
@@ -131,6 +142,40 @@ public class BaselineProfiler {
         }
         run.cancelled.set(true);
         return Optional.of(run.view());
+    }
+
+    /**
+     * The provider a run is locked on: LiteLLM's provider names in lower case with {@code -} as {@code _}, and its
+     * variants of one upstream (e.g. {@code text-completion-openai}, {@code vertex_ai_beta}) folded into it, so that
+     * a second run against the same provider under another spelling is a 409. The model group is locked as well,
+     * so no label at all gets a second run onto the same deployments.
+     */
+    static String normaliseProvider(String label) {
+        String p = label.strip().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+        if (p.startsWith("text_completion_")) {
+            p = p.substring("text_completion_".length());
+        }
+        if (p.endsWith("_beta")) {
+            p = p.substring(0, p.length() - "_beta".length());
+        }
+        return switch (p) {
+            case "google", "google_ai", "google_ai_studio" -> "gemini";
+            case "vertex", "vertexai", "google_vertex" -> "vertex_ai";
+            case "claude" -> "anthropic";
+            case "azure_openai" -> "azure";
+            default -> p;
+        };
+    }
+
+    /** Drops the live state of runs that finished more than {@code finished-run-retention} ago. */
+    void evictFinished() {
+        Instant horizon = clock.instant().minus(config.finishedRunRetention());
+        runs.values().removeIf(r -> r.finishedAt != null && r.finishedAt.isBefore(horizon));
+    }
+
+    /** The runs whose live state is held (tests: eviction). */
+    java.util.Set<UUID> held() {
+        return java.util.Set.copyOf(runs.keySet());
     }
 
     private void execute(Run run) {
@@ -176,6 +221,7 @@ public class BaselineProfiler {
                 store.saveBaselines(run.id, request.provider(), request.modelGroup(), List.copyOf(run.samples),
                         run.finishedAt);
             }
+            run.samples.clear(); // stored; the run's view needs only its counters
         } catch (InterruptedException e) {
             // Shutdown: the run stops where it is; restarting does not resume it.
             Thread.currentThread().interrupt();

@@ -35,21 +35,87 @@ public class BaselineStore {
         this.dataSource = dataSource;
     }
 
-    /** Records a new running run; false if the provider already has one (the partial unique index says no). */
-    boolean openRun(UUID id, RunRequest request, String workload, Instant startedAt) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+    /** Why a run was not admitted, with what the caller needs to fix or wait for; null fields when admitted. */
+    record Admission(boolean admitted, int status, String title, String detail) {
+        static final Admission OK = new Admission(true, 0, null, null);
+    }
+
+    /**
+     * Records a new running run if it is admitted: no run of the same (normalised) provider or the same model group
+     * is running, fewer than {@code maxConcurrent} runs are running in all, and the requests of the last 24 hours
+     * (the total of running runs, what was sent of finished ones) leave room for this one. One transaction under an
+     * advisory lock, so that replicas starting runs at the same moment see each other's.
+     */
+    Admission admit(UUID id, RunRequest request, String workload, Instant startedAt, int maxConcurrent,
+            long maxRequestsPerDay) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            try {
+                Admission admission = admitLocked(c, id, request, workload, startedAt, maxConcurrent,
+                        maxRequestsPerDay);
+                c.commit();
+                return admission;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(autoCommit);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the baseline run", e);
+        }
+    }
+
+    private static Admission admitLocked(Connection c, UUID id, RunRequest request, String workload,
+            Instant startedAt, int maxConcurrent, long maxRequestsPerDay) throws SQLException {
+        try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext(?))")) {
+            lock.setString(1, "faultline.baseline.admit");
+            lock.execute();
+        }
+        int running = 0;
+        long used = 0;
+        try (PreparedStatement st = c.prepareStatement(
+                "select provider, model_group, status, total, sent from baseline_runs"
+                        + " where status = 'running' or started_at > ?")) {
+            st.setTimestamp(1, Timestamp.from(startedAt.minus(java.time.Duration.ofDays(1))));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    boolean isRunning = "running".equals(rs.getString(3));
+                    if (isRunning && (rs.getString(1).equals(request.provider())
+                            || rs.getString(2).equals(request.modelGroup()))) {
+                        return new Admission(false, 409, "Profile already running", "A baseline profile of "
+                                + rs.getString(1) + " (model group " + rs.getString(2) + ") is running; one run per"
+                                + " provider and per model group: cancel it or wait for it to finish.");
+                    }
+                    running += isRunning ? 1 : 0;
+                    used += isRunning ? rs.getInt(4) : rs.getInt(5);
+                }
+            }
+        }
+        if (running >= maxConcurrent) {
+            return new Admission(false, 429, "Too many baseline runs", running + " baseline profiles are running,"
+                    + " the most allowed at once (faultline.baseline.max-concurrent-runs = " + maxConcurrent
+                    + "); wait for one to finish or cancel one.");
+        }
+        if (used + request.requests() > maxRequestsPerDay) {
+            return new Admission(false, 429, "Daily baseline requests used up", "This run's " + request.requests()
+                    + " requests would exceed the daily cap: " + used + " of "
+                    + maxRequestsPerDay + " requests were started in the last 24 hours"
+                    + " (faultline.baseline.max-requests-per-day); ask for fewer or wait.");
+        }
+        try (PreparedStatement st = c.prepareStatement(
                 "insert into baseline_runs (run_id, provider, model_group, total, status, workload, started_at)"
-                        + " values (?, ?, ?, ?, 'running', ?, ?) on conflict do nothing")) {
+                        + " values (?, ?, ?, ?, 'running', ?, ?)")) {
             st.setObject(1, id);
             st.setString(2, request.provider());
             st.setString(3, request.modelGroup());
             st.setInt(4, request.requests());
             st.setString(5, workload);
             st.setTimestamp(6, Timestamp.from(startedAt));
-            return st.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not record the baseline run", e);
+            st.executeUpdate();
         }
+        return Admission.OK;
     }
 
     void progress(UUID id, int sent, int errors) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,6 +75,9 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeProjection;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
 
 /**
  * Checks the manifests in {@code k8s/} against the application they deploy, without a cluster:
@@ -102,7 +106,8 @@ class KubernetesManifestsTest {
             "v1/ConfigMap", ConfigMap.class,
             "v1/Secret", Secret.class,
             "v1/Service", Service.class,
-            "apps/v1/Deployment", Deployment.class);
+            "apps/v1/Deployment", Deployment.class,
+            "networking.k8s.io/v1/NetworkPolicy", NetworkPolicy.class);
 
     static final YAMLMapper YAML = strictYamlMapper();
 
@@ -453,13 +458,68 @@ class KubernetesManifestsTest {
         assertTrue(faultline.getSpec().getPorts().stream().anyMatch(p -> p.getPort() == url.getPort()),
                 "FAULTLINE_URL port " + url.getPort() + " is not a port of Service " + name(faultline));
 
-        SecretKeySelector litellmKey = secretRef(litellm, "FAULTLINE_API_KEY");
-        SecretKeySelector faultlineKey = secretRef(faultlineContainer(), "FAULTLINE_API_KEY");
-        assertNotNull(litellmKey, "LiteLLM must read FAULTLINE_API_KEY from a Secret");
-        assertNotNull(faultlineKey, "Faultline must read FAULTLINE_API_KEY from a Secret");
+        // The plugin holds the ingest key only: it cannot delete budgets or start paid baseline runs.
+        SecretKeySelector litellmKey = secretRef(litellm, "FAULTLINE_INGEST_API_KEY");
+        SecretKeySelector faultlineKey = secretRef(faultlineContainer(), "FAULTLINE_INGEST_API_KEY");
+        assertNotNull(litellmKey, "LiteLLM must read FAULTLINE_INGEST_API_KEY from a Secret");
+        assertNotNull(faultlineKey, "Faultline must read FAULTLINE_INGEST_API_KEY from a Secret");
         assertEquals(faultlineKey.getName() + "/" + faultlineKey.getKey(), litellmKey.getName() + "/" + litellmKey.getKey(),
-                "both sides must use the same Secret key for the API key");
-        assertFalse(Boolean.TRUE.equals(litellmKey.getOptional()), "the API key must not be optional for LiteLLM");
+                "both sides must use the same Secret key for the ingest key");
+        assertFalse(Boolean.TRUE.equals(litellmKey.getOptional()), "the ingest key must not be optional for LiteLLM");
+        assertNull(secretRef(litellm, "FAULTLINE_ADMIN_API_KEY"), "LiteLLM must not hold the admin key");
+        assertNull(secretRef(litellm, "FAULTLINE_READ_API_KEY"), "LiteLLM must not hold the read key");
+    }
+
+    @Test
+    void faultline_reads_every_role_key_from_the_secret() {
+        for (String env : List.of("FAULTLINE_ADMIN_API_KEY", "FAULTLINE_INGEST_API_KEY", "FAULTLINE_READ_API_KEY")) {
+            SecretKeySelector ref = secretRef(faultlineContainer(), env);
+            assertNotNull(ref, "Faultline must read " + env + " from a Secret");
+            assertTrue(app.isKnownEnvName(env), env + " is a key the application reads");
+        }
+    }
+
+    @Test
+    void a_network_policy_admits_only_litellm_labelled_clients_and_prometheus_on_the_http_port() {
+        List<NetworkPolicy> policies = all(NetworkPolicy.class);
+        NetworkPolicy policy = policies.stream().filter(p -> FAULTLINE.equals(p.getSpec().getPodSelector()
+                .getMatchLabels().get("app.kubernetes.io/name"))).findFirst()
+                .orElseThrow(() -> new AssertionError("no NetworkPolicy selects the Faultline pods"));
+        Deployment faultline = deployment(FAULTLINE);
+        assertTrue(faultline.getSpec().getTemplate().getMetadata().getLabels().entrySet().containsAll(
+                policy.getSpec().getPodSelector().getMatchLabels().entrySet()), "the policy selects the Faultline pods");
+        assertEquals(List.of("Ingress"), policy.getSpec().getPolicyTypes());
+        List<NetworkPolicyPeer> peers = new ArrayList<>();
+        for (NetworkPolicyIngressRule rule : policy.getSpec().getIngress()) {
+            assertEquals(1, rule.getPorts().size(), "one port per rule");
+            assertEquals("http", rule.getPorts().get(0).getPort().getStrVal(), "the rule admits the http port only");
+            assertNotNull(rule.getFrom(), "a rule without from admits everyone");
+            peers.addAll(rule.getFrom());
+        }
+        Map<String, String> litellmPod = deployment(LITELLM).getSpec().getTemplate().getMetadata().getLabels();
+        assertTrue(peers.stream().anyMatch(p -> p.getNamespaceSelector() == null && p.getPodSelector() != null
+                && litellmPod.entrySet().containsAll(p.getPodSelector().getMatchLabels().entrySet())),
+                "the LiteLLM pods are admitted");
+        assertTrue(peers.stream().anyMatch(p -> p.getPodSelector() != null
+                && "prometheus".equals(p.getPodSelector().getMatchLabels().get("app.kubernetes.io/name"))),
+                "Prometheus is admitted");
+        for (NetworkPolicyPeer peer : peers) {
+            assertNull(peer.getIpBlock(), "no IP blocks: pods are admitted by label");
+            assertNotNull(peer.getPodSelector(), "every peer names pods by label, none admits whole namespaces");
+            assertFalse(peer.getPodSelector().getMatchLabels() == null
+                    || peer.getPodSelector().getMatchLabels().isEmpty(), "no peer admits every pod");
+        }
+    }
+
+    @Test
+    void the_litellm_image_is_pinned_to_the_release_the_plugin_is_tested_with() throws IOException {
+        String image = container(deployment(LITELLM), LITELLM).getImage();
+        String requirements = Files.readString(root.resolve("litellm/requirements.txt"));
+        java.util.regex.Matcher version = Pattern.compile("litellm\\[proxy]==([0-9.]+)").matcher(requirements);
+        assertTrue(version.find(), "litellm/requirements.txt pins litellm[proxy]");
+        assertTrue(image.contains("@sha256:") || image.endsWith(":main-v" + version.group(1)),
+                image + " is neither a digest nor the exact release main-v" + version.group(1));
+        assertFalse(image.matches(".*:(latest|main-latest|main-stable|main)(@.*)?$"), image + " is a moving tag");
     }
 
     @Test

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Instant;
 import java.util.UUID;
 
+import static io.restassured.RestAssured.given;
 import static io.restassured.RestAssured.when;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -38,5 +39,16 @@ class PackagedAppIT {
         when().get("/q/health/live").then().statusCode(200);
         when().get("/q/metrics").then().statusCode(200).body(containsString("faultline_ingest_calls_total"));
         when().get("/q/openapi").then().statusCode(200).body(containsString("/api/v1/calls"));
+    }
+
+    @Test
+    void access_control_answers_problems_in_the_packaged_app() {
+        // No read key here: reads are open, but a wrong key is refused; a write without a key is a 401 challenge.
+        given().header("Authorization", "Bearer not-a-key").when().get("/api/v1/failures").then().statusCode(401)
+                .contentType("application/problem+json").header("WWW-Authenticate", "Bearer")
+                .body("detail", containsString("not valid"));
+        given().contentType("application/json").body("{}").when().put("/api/v1/budgets/team/x").then()
+                .statusCode(401).contentType("application/problem+json").body("status", equalTo(401));
+        given().header("Authorization", "Bearer " + Api.KEY).when().get("/api/v1/budgets").then().statusCode(200);
     }
 }

@@ -16,6 +16,8 @@ import java.util.Map;
 public final class LocalStack implements AutoCloseable {
 
     public static final String MASTER_KEY = "sk-faultline-local";
+    /** The ingest role's key the LiteLLM plugin sends (the tests' own calls use the admin key, settings.apiKey()). */
+    public static final String INGEST_KEY = "it-ingest-key";
 
     /** Where things are and how to reach the database. */
     public record Settings(Path jar, Path venv, Path litellmDir, Path workDir, String jdbcUrl, String dbUser,
@@ -60,6 +62,9 @@ public final class LocalStack implements AutoCloseable {
         env.put("QUARKUS_HTTP_PORT", String.valueOf(settings.faultlinePort()));
         env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
         env.put("FAULTLINE_API_KEY", settings.apiKey());
+        // The plugin holds the ingest role's key only, as in k8s/; written with the trailing newline a Secret file
+        // often has, which Faultline trims.
+        env.put("FAULTLINE_INGEST_API_KEY", INGEST_KEY + "\n");
         env.put("FAULTLINE_BASELINE_LITELLM_URL", litellmUrl());
         env.put("FAULTLINE_BASELINE_LITELLM_KEY", MASTER_KEY);
         // The simulated models are not 128k-token models: a near-limit prompt of ~460 KB would only measure how fast
@@ -89,7 +94,7 @@ public final class LocalStack implements AutoCloseable {
                     simulator.baseUrl() + "/" + deployment + "/v1");
         }
         env.put("FAULTLINE_URL", faultlineUrl());
-        env.put("FAULTLINE_API_KEY", settings.apiKey());
+        env.put("FAULTLINE_INGEST_API_KEY", INGEST_KEY);
         env.put("FAULTLINE_SPOOL_DIR", settings.workDir().resolve("spool").toAbsolutePath().toString());
         env.put("FAULTLINE_FLUSH_INTERVAL_S", "0.2");
         env.put("FAULTLINE_RETRY_MAX_BACKOFF_S", "1");

@@ -1,0 +1,63 @@
+package io.faultline.web.access;
+
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Which roles may call which operation: the one source of the role table (README "Access control", checked by
+ * AccessControlTest against the OpenAPI document). Deny by default: anything not listed as open or as ingest is a
+ * read (GET/HEAD) or an admin write (every other method), so a new endpoint is protected before anyone thinks of it.
+ */
+public final class AccessRules {
+
+    /** Open to everyone: probes and Prometheus, and CORS preflights (which carry no data). */
+    public static final Set<Role> OPEN = Set.of();
+    private static final Set<Role> READERS = Set.copyOf(EnumSet.of(Role.READ, Role.ADMIN));
+    private static final Set<Role> INGESTERS = Set.copyOf(EnumSet.of(Role.INGEST, Role.ADMIN));
+    /** The plugin polls the traffic policy with its ingest key; read keys and admin keys may read it too. */
+    private static final Set<Role> READERS_AND_INGESTERS = Set.copyOf(EnumSet.allOf(Role.class));
+    private static final Set<Role> ADMINS = Set.of(Role.ADMIN);
+    /**
+     * What callers report, POSTed with the ingest key: calls (the plugin), classification, and the DATA signals
+     * (retrieval scores, index freshness, pipeline runs, embedding samples). Listed one by one rather than as
+     * {@code /signals/*}: a new endpoint there (e.g. registering an index, or "check now") is an operator's action
+     * and stays admin-only until it is added here on purpose.
+     */
+    static final Set<String> INGEST_PATHS = Set.of("/api/v1/calls", "/api/v1/classify", "/api/v1/signals/retrieval",
+            "/api/v1/signals/index", "/api/v1/signals/ingestion", "/api/v1/signals/embeddings");
+
+    private AccessRules() {
+    }
+
+    /**
+     * The roles any one of which is allowed to call {@code method} on {@code path}, or {@link #OPEN}. The path is
+     * the normalised request path (or an OpenAPI path template: parameters never change the answer).
+     */
+    public static Set<Role> allowed(String method, String path) {
+        String m = method.toUpperCase(Locale.ROOT);
+        if (isProbeOrMetrics(path) || m.equals("OPTIONS")) {
+            return OPEN;
+        }
+        if (m.equals("GET") || m.equals("HEAD")) {
+            return path.equals("/api/v1/traffic-policy") ? READERS_AND_INGESTERS : READERS;
+        }
+        if (m.equals("POST") && INGEST_PATHS.contains(path)) {
+            return INGESTERS;
+        }
+        return ADMINS;
+    }
+
+    /** Reads: the roles that stay open when no read key is configured. */
+    public static boolean isRead(Set<Role> allowed) {
+        return allowed.contains(Role.READ);
+    }
+
+    private static boolean isProbeOrMetrics(String path) {
+        return under(path, "/q/health") || under(path, "/q/metrics");
+    }
+
+    private static boolean under(String path, String prefix) {
+        return path.equals(prefix) || path.startsWith(prefix + "/");
+    }
+}

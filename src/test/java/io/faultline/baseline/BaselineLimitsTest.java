@@ -1,0 +1,155 @@
+package io.faultline.baseline;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * The bounds on paid baseline traffic: one run per normalised provider and per model group, a global cap on runs at
+ * once and on requests per rolling day, and finished runs dropped from memory after a bounded time. An application
+ * of its own (small caps); runs go to a closed loopback port at 1 request/s, so they stay running until cancelled.
+ */
+@QuarkusTest
+@TestProfile(BaselineLimitsTest.SmallCaps.class)
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class BaselineLimitsTest {
+
+    public static class SmallCaps implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("faultline.baseline.max-concurrent-runs", "2", "faultline.baseline.max-requests-per-day",
+                    "200", "faultline.baseline.finished-run-retention", "10m");
+        }
+    }
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    BaselineProfiler profiler;
+
+    private final List<String> started = new ArrayList<>();
+
+    @AfterEach
+    void cancelEverything() {
+        for (String runId : started) {
+            api().delete("/api/v1/baselines/runs/" + runId).then().statusCode(200);
+        }
+        for (String runId : started) {
+            awaitStatus(runId, "cancelled", "completed", "failed");
+        }
+        clock.release();
+    }
+
+    private static RequestSpecification api() {
+        return given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON);
+    }
+
+    private io.restassured.response.ValidatableResponse start(String provider, String modelGroup, int requests) {
+        var response = api().body(Map.of("provider", provider, "modelGroup", modelGroup, "requests", requests,
+                "ratePerSecond", 1)).post("/api/v1/baselines/runs").then();
+        String runId = response.extract().path("runId");
+        if (runId != null) {
+            started.add(runId);
+        }
+        return response;
+    }
+
+    private void awaitStatus(String runId, String... statuses) {
+        Awaitility.await("run " + runId + " finished").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(200)).until(() -> List.of(statuses).contains(
+                        given().get("/api/v1/baselines/runs/" + runId).then().extract().path("status")));
+    }
+
+    @Test
+    void a_renamed_provider_label_or_the_same_model_group_is_still_one_run_at_a_time() {
+        clock.set(Instant.parse("2031-01-01T00:00:00Z"));
+        start("openai", "gpt-x", 60).statusCode(202).body("provider", equalTo("openai"));
+        start("text-completion-openai", "gpt-y", 10).statusCode(409).contentType("application/problem+json")
+                .body("detail", containsString("openai"));
+        start("claude", "gpt-x", 10).statusCode(409).body("detail", containsString("gpt-x"));
+        assertThat(BaselineProfiler.normaliseProvider("Vertex_AI_Beta")).isEqualTo("vertex_ai");
+        assertThat(BaselineProfiler.normaliseProvider("azure-openai")).isEqualTo("azure");
+        // A different provider and model group is another run.
+        start("anthropic", "claude-x", 10).statusCode(202).body("provider", equalTo("anthropic"));
+    }
+
+    @Test
+    void no_more_runs_at_once_than_the_global_cap() {
+        clock.set(Instant.parse("2031-02-01T00:00:00Z"));
+        start("p1", "g1", 60).statusCode(202);
+        start("p2", "g2", 60).statusCode(202);
+        start("p3", "g3", 10).statusCode(429).contentType("application/problem+json")
+                .body("detail", containsString("max-concurrent-runs = 2"));
+        String first = started.get(0);
+        api().delete("/api/v1/baselines/runs/" + first).then().statusCode(200);
+        awaitStatus(first, "cancelled");
+        start("p3", "g3", 10).statusCode(202);
+    }
+
+    @Test
+    void no_more_requests_per_rolling_day_than_the_daily_cap() {
+        // Later than every other test's runs: the window looks back 24 hours from now.
+        clock.set(Instant.parse("2032-03-01T00:00:00Z"));
+        start("q1", "h1", 500).statusCode(400).body("errors[0].field", equalTo("requests"));
+        start("q1", "h1", 150).statusCode(202);
+        // The running run reserves its whole total: 150 + 60 > 200.
+        start("q2", "h2", 60).statusCode(429).body("detail", containsString("150 of 200"));
+        start("q2", "h2", 50).statusCode(202);
+        String first = started.get(0);
+        api().delete("/api/v1/baselines/runs/" + first).then().statusCode(200);
+        awaitStatus(first, "cancelled");
+        // A cancelled run counts what it sent, not its total.
+        int sent = given().get("/api/v1/baselines/runs/" + first).then().extract().path("sent");
+        assertThat(sent).isLessThan(150);
+        start("q3", "h3", 200 - 50 - sent).statusCode(202);
+        start("q4", "h4", 1).statusCode(429);
+        // A day later the window is empty again (the runs still running count their totals).
+        clock.advance(Duration.ofHours(25));
+        for (String runId : List.copyOf(started)) {
+            api().delete("/api/v1/baselines/runs/" + runId).then().statusCode(200);
+            awaitStatus(runId, "cancelled");
+        }
+        start("q5", "h5", 150).statusCode(202);
+    }
+
+    @Test
+    void a_finished_run_leaves_memory_after_the_retention_and_is_still_read_from_the_database() {
+        clock.set(Instant.parse("2031-04-01T00:00:00Z"));
+        String runId = start("r1", "k1", 1).statusCode(202).extract().path("runId");
+        awaitStatus(runId, "completed");
+        assertThat(profiler.held()).contains(UUID.fromString(runId));
+        clock.advance(Duration.ofMinutes(9));
+        profiler.evictFinished();
+        assertThat(profiler.held()).as("within the retention").contains(UUID.fromString(runId));
+        clock.advance(Duration.ofMinutes(2));
+        given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200).body("status", equalTo("completed"))
+                .body("sent", equalTo(1));
+        assertThat(profiler.held()).as("past the retention").doesNotContain(UUID.fromString(runId));
+    }
+}
