@@ -175,9 +175,11 @@ class DatabaseOutageIT {
                         lastReady[0] = state;
                         timeline.add(String.format("%.1f s: %s", secs(start, System.nanoTime()), state));
                     }
-                    if (inOutage[0]) {
-                        outageAnswers.add(post(Payloads.array(Payloads.success("openai", "gpt-4o-mini", "probe",
-                                Instant.now()))));
+                    synchronized (inOutage) { // the database is not started again while a probe is in flight
+                        if (inOutage[0]) {
+                            outageAnswers.add(post(Payloads.array(Payloads.success("openai", "gpt-4o-mini", "probe",
+                                    Instant.now()))));
+                        }
                     }
                 } catch (Exception e) {
                     timeline.add("observer failed: " + e);
@@ -193,7 +195,9 @@ class DatabaseOutageIT {
                     .pollInterval(Duration.ofMillis(250))
                     .until(() -> System.nanoTime() - down >= OUTAGE.toNanos() && timeline.stream()
                             .anyMatch(t -> t.endsWith(": not ready")) && outageAnswers.size() >= 3);
-            inOutage[0] = false;
+            synchronized (inOutage) {
+                inOutage[0] = false;
+            }
             int sentDuringOutage = sent.size();
             postgres.start();
             long up = System.nanoTime();
