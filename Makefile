@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench fuzz native-sources native image venv build clean
+.PHONY: run test eval bench faults fuzz native-sources native image venv build clean
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -47,6 +47,15 @@ bench:
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
 		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
+
+## faults: PostgreSQL goes away under a running Faultline (DatabaseOutageIT, on a PostgreSQL server of its own that
+## it stops and starts, 127.0.0.1 only): at start-up, for FAULTS_OUTAGE_S (default 60) seconds in the middle of steady
+## traffic through the real LiteLLM, and with the connection pool held full. Counts calls sent, stored and duplicated,
+## 503s and the readiness timeline -> target/faults/report.md. `make test` runs it with a 15 s outage.
+faults: venv
+	timeout 45m $(MVN) verify -Dit.test=DatabaseOutageIT -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false \
+		-Dfaultline.venv=$(abspath $(VENV)) -Dfaultline.faults.outage-seconds=$${FAULTS_OUTAGE_S:-60}
+	@cat target/faults/report.md
 
 ## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real
 ## PostgreSQL. FUZZ_SEED (default: today's date, UTC) and FUZZ_REQUESTS (default 10000) reproduce a run;

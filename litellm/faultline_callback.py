@@ -1333,12 +1333,16 @@ class FaultlineLogger(CustomLogger):
         if entry is None:
             return
         limit = self.config.split_after_5xx
-        if self._spool.strikes(entry.path.name)[0] >= limit:
+        strikes = self._spool.strikes(entry.path.name)[0]
+        if strikes >= limit:
             # Is it this batch, or is Faultline failing everything? Send a batch that has not failed as often.
             probe = self._spool.first_with_fewer_strikes(limit)
             if probe is not None:
-                if self._send_file(probe):
-                    self._isolate(entry)
+                # Faultline takes other batches: it is this one only if it fails again now. Its strikes may all
+                # date from an outage that has just ended (its database was away: every batch was answered 503).
+                if self._send_file(probe) and not self._send_file(entry):
+                    if self._spool.strikes(entry.path.name)[0] > strikes:
+                        self._isolate(entry)
                 return
         self._send_file(entry)
 

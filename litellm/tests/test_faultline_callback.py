@@ -408,6 +408,28 @@ def test_while_faultline_answers_every_batch_5xx_nothing_is_split_or_dead_letter
     assert plugin.stats()["split_batches"] == 0
 
 
+def test_a_single_call_whose_strikes_all_date_from_an_outage_is_sent_again_not_dead_lettered(
+    faultline, make_plugin, spool_dir
+):
+    # Faultline's database was away: every batch was answered 503, so each spooled call collected strikes. When it
+    # comes back, a younger file without strikes is taken first (as a probe): that alone must not convict the old one.
+    faultline.outage_status = 503
+    plugin = make_plugin(faultline.url, batch_size=1, split_after_5xx=3)
+    old = [f"outage-{i}" for i in range(3)]
+    log_calls(plugin, old)
+    wait_until(lambda: plugin.stats()["server_errors"] >= 9, what="every spooled call past three strikes")
+    log_calls(plugin, ["after-outage-0"])  # spooled behind the others, no strikes yet: the next probe
+    wait_until(lambda: plugin.stats()["spool_files"] == 4, what="the young file in the spool")
+    faultline.outage_status = None
+
+    wait_until(lambda: faultline.received_ids() == set(old) | {"after-outage-0"}, what="every call once it is back")
+    assert plugin.flush(timeout=60.0)
+    stats = plugin.stats()
+    assert (stats["split_batches"], stats["isolated"], stats["dead_lettered"]) == (0, 0, 0)
+    assert not list((spool_dir / "dead-letter").glob("*.json"))
+    assert set(faultline.deliveries.values()) == {1}
+
+
 def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
     plugin = make_plugin(faultline.url, api_key="wrong-key", batch_size=2)
 

@@ -1,5 +1,6 @@
 package io.faultline.baseline;
 
+import io.faultline.common.DatabaseReady;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -297,7 +298,7 @@ public class BaselineProfiler {
         }
     }
 
-    void releaseAbandoned(@Observes io.quarkus.runtime.StartupEvent start) {
+    void releaseAbandoned(@Observes DatabaseReady start) {
         store.abandonRunning(clock.instant());
     }
 

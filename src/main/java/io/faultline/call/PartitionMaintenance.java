@@ -4,7 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
-import io.quarkus.runtime.StartupEvent;
+import io.faultline.common.DatabaseReady;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
@@ -60,7 +60,7 @@ public class PartitionMaintenance {
                 .description("Partition maintenance runs that failed").register(registry);
     }
 
-    void onStart(@Observes StartupEvent start) {
+    void onStart(@Observes DatabaseReady start) {
         tick();
     }
 

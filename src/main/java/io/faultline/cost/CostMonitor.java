@@ -6,7 +6,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
-import io.quarkus.runtime.StartupEvent;
+import io.faultline.common.DatabaseReady;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
@@ -59,7 +59,7 @@ public class CostMonitor implements StoredCallsObserver {
         }
     }
 
-    void onStart(@Observes StartupEvent start) {
+    void onStart(@Observes DatabaseReady start) {
         try {
             budgets.rebuild();
             batches.rebuild();

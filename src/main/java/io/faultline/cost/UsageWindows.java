@@ -9,7 +9,7 @@ import io.faultline.taxonomy.CostFailure.Type;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
 import io.quarkus.logging.Log;
-import io.quarkus.runtime.StartupEvent;
+import io.faultline.common.DatabaseReady;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
@@ -244,7 +244,7 @@ public class UsageWindows implements StoredCallsObserver {
     }
 
     /** Rebuilds the series and the per-call histories from the calls stored in the last history span. */
-    void onStart(@Observes StartupEvent event) {
+    void onStart(@Observes DatabaseReady event) {
         try {
             rebuild();
         } catch (RuntimeException e) {

@@ -7,7 +7,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.quarkus.narayana.jta.QuarkusTransaction;
-import io.quarkus.runtime.StartupEvent;
+import io.faultline.common.DatabaseReady;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
@@ -197,7 +197,7 @@ public class EpisodeFolder {
         return mine.isEmpty() ? List.of() : episodes.record(connection, mine);
     }
 
-    void recoverAtStart(@Observes StartupEvent start) {
+    void recoverAtStart(@Observes DatabaseReady start) {
         recoverStranded();
     }
 

@@ -4,7 +4,7 @@ import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
 import io.quarkus.logging.Log;
-import io.quarkus.runtime.StartupEvent;
+import io.faultline.common.DatabaseReady;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
@@ -110,7 +110,7 @@ public class RetrievalTracker {
         return window;
     }
 
-    void rebuildAtStart(@Observes StartupEvent start) {
+    void rebuildAtStart(@Observes DatabaseReady start) {
         int samples = rebuild();
         Log.infof("Retrieval windows rebuilt from %d stored samples (%d indexes)", samples, trackedIndexes());
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.InvalidDefinitionException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.faultline.call.StorageException;
+import io.faultline.common.DatabaseConfig;
 import io.quarkus.logging.Log;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
@@ -12,6 +13,7 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +23,12 @@ import java.util.Map;
  * mistakes get a 4xx saying what to fix; anything unexpected is a 500 that names no class and shows no stack.
  */
 public class ProblemMappers {
+
+    private final DatabaseConfig database;
+
+    public ProblemMappers(DatabaseConfig database) {
+        this.database = database;
+    }
 
     @ServerExceptionMapper
     public Response apiProblem(ApiProblem problem, UriInfo uri) {
@@ -76,10 +84,51 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response storage(StorageException e, UriInfo uri) {
-        Log.errorf(e, "Storage failed for %s", uri.getPath());
-        return Response.fromResponse(respond(503, "Storage unavailable",
-                "The batch was not stored; nothing was acknowledged. Retry later.", uri, List.of()))
-                .header("Retry-After", "5").build();
+        if (databaseAway(e)) {
+            // An outage answers every request until it ends: one line each, not a stack trace each.
+            Log.warnf("Storage unavailable for %s: %s", uri.getPath(), rootMessage(e));
+        } else {
+            Log.errorf(e, "Storage failed for %s", uri.getPath());
+        }
+        return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
+    }
+
+    private Response unavailable(String detail, UriInfo uri) {
+        return Response.fromResponse(respond(503, "Storage unavailable", detail, uri, List.of()))
+                .header("Retry-After", String.valueOf(database.retryAfterSeconds())).build();
+    }
+
+    /**
+     * The database is away, not the request at fault: not reachable or not yet migrated (SQLSTATE class 08
+     * connection exception, 57P admin shutdown / cannot connect now, 53 insufficient resources such as too many
+     * connections), no pooled connection within the acquisition timeout, or ingest waiting for the schema.
+     */
+    static boolean databaseAway(Throwable failure) {
+        int depth = 0;
+        for (Throwable t = failure; t != null && depth < 32; t = t.getCause() == t ? null : t.getCause(), depth++) {
+            if (t instanceof StorageException && t.getCause() == null) {
+                return true;
+            }
+            if (t instanceof SQLException sql) {
+                String state = sql.getSQLState();
+                if (state != null && (state.startsWith("08") || state.startsWith("57P") || state.startsWith("53"))) {
+                    return true;
+                }
+                if (state == null && sql.getMessage() != null && sql.getMessage().contains("Acquisition timeout")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static String rootMessage(Throwable failure) {
+        Throwable root = failure;
+        for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 32; depth++) {
+            root = root.getCause();
+        }
+        return failure == root ? String.valueOf(failure.getMessage())
+                : failure.getMessage() + ": " + root.getMessage();
     }
 
     @ServerExceptionMapper
@@ -107,6 +156,11 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(Exception e, UriInfo uri) {
+        if (databaseAway(e)) {
+            // Any endpoint reading or writing the database while it is away: retry later, not a server bug.
+            Log.warnf("Database unavailable for %s: %s", uri.getPath(), rootMessage(e));
+            return unavailable("The database is unavailable; retry later.", uri);
+        }
         Log.errorf(e, "Unexpected error on %s", uri.getPath());
         return respond(500, "Internal error", "The request could not be processed; the error was logged.", uri,
                 List.of());

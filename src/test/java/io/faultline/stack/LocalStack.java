@@ -54,7 +54,28 @@ public final class LocalStack implements AutoCloseable {
         }
     }
 
+    /**
+     * Only the simulator: the caller starts Faultline ({@link #startFaultline(String)}) and LiteLLM
+     * ({@link #startLiteLlm()}) when its scenario needs them, e.g. Faultline before its database exists.
+     */
+    public static LocalStack prepare(Settings settings, Map<String, String> faultlineEnv) throws Exception {
+        Files.createDirectories(settings.workDir());
+        LocalStack stack = new LocalStack(settings, ProviderSimulator.start(0));
+        stack.faultlineEnv = Map.copyOf(faultlineEnv);
+        return stack;
+    }
+
     public void startFaultline() {
+        startFaultline("/q/health/ready");
+    }
+
+    /** Starts Faultline and waits until {@code healthPath} answers 200 ({@code /q/health/live}: up, maybe not ready). */
+    public void startFaultline(String healthPath) {
+        startFaultline(healthPath, Map.of());
+    }
+
+    /** With {@code extraEnv} on top of the stack's own Faultline environment, for this start only. */
+    public void startFaultline(String healthPath, Map<String, String> extraEnv) {
         Map<String, String> env = new HashMap<>();
         env.put("QUARKUS_DATASOURCE_JDBC_URL", settings.jdbcUrl());
         env.put("QUARKUS_DATASOURCE_USERNAME", settings.dbUser());
@@ -71,13 +92,14 @@ public final class LocalStack implements AutoCloseable {
         // LiteLLM reads a big body on this machine, not what the simulator was scripted to do.
         env.put("FAULTLINE_BASELINE_CONTEXT_TOKENS", "2000");
         env.putAll(faultlineEnv);
+        env.putAll(extraEnv);
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
         faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())
-                .awaitHttpOk(faultlineUrl() + "/q/health/ready", ManagedProcess.READY_WITHIN);
+                .awaitHttpOk(faultlineUrl() + healthPath, ManagedProcess.READY_WITHIN);
     }
 
-    private void startLiteLlm() {
+    public void startLiteLlm() {
         Map<String, String> env = new HashMap<>();
         env.put("LITELLM_LOCAL_MODEL_COST_MAP", "True");
         env.put("LITELLM_TELEMETRY_DISABLED", "True");

@@ -1,0 +1,108 @@
+package io.faultline.common;
+
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.event.Event;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import org.flywaydb.core.Flyway;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Migrates the schema at start, or, when the database refuses connections then, keeps trying in the background while
+ * Faultline serves its health checks: readiness ("database-schema") stays down and ingest answers 503 with
+ * {@code Retry-After} until the schema is migrated and {@link DatabaseReady} observers have rebuilt their state. A
+ * database that is reachable but whose migration fails still fails the start, as Quarkus's own migrate-at-start did
+ * (which is off: it made the process exit when the database was away).
+ */
+@Singleton
+public class DatabaseStartup {
+
+    private final AgroalDataSource dataSource;
+    private final Flyway flyway;
+    private final Event<DatabaseReady> ready;
+    private final DatabaseConfig config;
+    private volatile boolean migrated;
+    private volatile String waitingFor = "not started";
+    private ScheduledExecutorService retries;
+
+    public DatabaseStartup(AgroalDataSource dataSource, Flyway flyway, Event<DatabaseReady> ready,
+            DatabaseConfig config) {
+        this.dataSource = dataSource;
+        this.flyway = flyway;
+        this.ready = ready;
+        this.config = config;
+    }
+
+    void onStart(@Observes @Priority(1) StartupEvent start) {
+        if (reachable()) {
+            migrateAndAnnounce();
+            return;
+        }
+        Log.warnf("The database is not reachable (%s); Faultline starts not ready and tries again every %s",
+                waitingFor, config.retryEvery());
+        retries = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "database-startup");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = config.retryEvery().toMillis();
+        retries.scheduleWithFixedDelay(this::retry, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    void onStop(@Observes ShutdownEvent stop) {
+        if (retries != null) {
+            retries.shutdownNow();
+        }
+    }
+
+    private void retry() {
+        if (migrated || !reachable()) {
+            return;
+        }
+        try {
+            migrateAndAnnounce();
+            Log.info("The database is reachable: schema migrated, Faultline is ready");
+            retries.shutdown();
+        } catch (RuntimeException e) {
+            // Reachable a moment ago, gone again (or a migration that cannot run): logged, tried again.
+            waitingFor = "migration failed: " + e.getMessage();
+            Log.errorf(e, "Migrating the schema failed; trying again in %s", config.retryEvery());
+        }
+    }
+
+    private void migrateAndAnnounce() {
+        waitingFor = "migrating the schema and rebuilding the state held in memory";
+        flyway.migrate();
+        ready.fire(new DatabaseReady());
+        migrated = true;
+        waitingFor = "";
+    }
+
+    private boolean reachable() {
+        try (Connection c = dataSource.getConnection()) {
+            return c.isValid(5);
+        } catch (SQLException e) {
+            waitingFor = e.getMessage();
+            return false;
+        }
+    }
+
+    /** True once the schema is migrated and the state held in memory rebuilt from it. */
+    public boolean migrated() {
+        return migrated;
+    }
+
+    /** Why it is not migrated yet: the last connection or migration error; empty once migrated. */
+    public String waitingFor() {
+        return waitingFor;
+    }
+}
