@@ -84,6 +84,19 @@ public class FailureImpactAssessor {
         }
     }
 
+    /**
+     * The episode's assessment by the one-query full recomputation, not stored (what the fold is checked against;
+     * the bench compares their times).
+     */
+    public Optional<Assessment> recomputeEpisode(UUID failureId) {
+        try (Connection c = dataSource.getConnection()) {
+            Subject s = episode(c, failureId);
+            return s == null ? Optional.empty() : Optional.of(assessFull(c, s));
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not recompute episode " + failureId, e);
+        }
+    }
+
     private interface Work<T> {
         T run() throws SQLException;
     }

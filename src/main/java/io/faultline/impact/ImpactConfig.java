@@ -46,10 +46,10 @@ public interface ImpactConfig {
     double pricePerBudgetPercentUsd();
 
     /**
-     * A re-assessment re-reads the links and attempts written this long before the previous one read up to, for the
-     * transactions that stamped them before it and committed after it (re-deriving a request twice changes nothing).
+     * A re-assessment re-reads the attempts received this long before the previous one read up to, for the ingests
+     * that stamped them before it and committed after it (re-deriving a request twice changes nothing).
      */
-    @WithDefault("2m")
+    @WithDefault("60s")
     Duration foldOverlap();
 
     /**

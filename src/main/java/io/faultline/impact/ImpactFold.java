@@ -1,5 +1,6 @@
 package io.faultline.impact;
 
+import io.quarkus.logging.Log;
 import jakarta.inject.Singleton;
 
 import java.math.BigDecimal;
@@ -35,8 +36,11 @@ import java.util.UUID;
  * assessment), by {@code llm_calls.received_at};</li>
  * <li>every link of a member episode that joined a cluster since.</li>
  * </ul>
- * Both marks are re-read from {@code fold-overlap} before where the previous fold stopped, for writes committed
- * after it; re-deriving an unchanged request changes nothing, so the overlap never counts anything twice. The subject
+ * Links are read from the start of the oldest transaction that was writing when the previous fold read them (so a
+ * link committed after that fold is never missed); attempts, stamped by the service's clock when received, are re-read
+ * from {@code fold-overlap} before where the previous fold stopped, for ingests that stamped them before it and
+ * committed after it. Re-deriving an unchanged request changes nothing (and writes nothing), so reading a request
+ * again never counts it twice. The subject
  * is folded anew from its calls when it has no state, lost a member episode, or a token spike's p99 moved. The result
  * equals {@link FailureImpactAssessor#assessFull} (one query over every attempt; ImpactFoldTest checks both on
  * replayed traffic). The caller holds a transaction; the subject's state row is locked for its duration.
@@ -106,8 +110,10 @@ public class ImpactFold {
         long flaggedAnswers;
         BigDecimal spikeExtra = BigDecimal.ZERO;
         final Map<String, Integer> distinct = new HashMap<>();
+        long changed;
 
         void add(Req r, int sign) {
+            changed += sign > 0 ? 1 : 0;
             requests += sign;
             failed += r.ok() ? 0 : sign;
             recovered += r.ok() && r.hit() ? sign : 0;
@@ -156,9 +162,15 @@ public class ImpactFold {
 
     /** Brings the subject's state up to date with what was written since its last fold and returns its sums. */
     Totals fold(Connection c, FailureImpactAssessor.Subject s, double p99) throws SQLException {
+        long started = System.nanoTime();
         Instant attemptsNow = clock.instant();
         Timestamp linksNow;
-        try (PreparedStatement st = c.prepareStatement("select clock_timestamp()"); ResultSet rs = st.executeQuery()) {
+        // Links are read from the start of the oldest transaction still writing (a link is stamped when inserted,
+        // so one that commits after this fold reads carries a later stamp than that start): exact, with no overlap.
+        try (PreparedStatement st = c.prepareStatement("select least(clock_timestamp(), (select min(xact_start)"
+                + " from pg_stat_activity where datname = current_database() and backend_xid is not null"
+                + " and pid <> pg_backend_pid()))");
+                ResultSet rs = st.executeQuery()) {
             rs.next();
             linksNow = rs.getTimestamp(1);
         }
@@ -212,11 +224,10 @@ public class ImpactFold {
             if (!joined.isEmpty()) {
                 linksOf(c, joined.toArray(UUID[]::new), touched);
             }
-            Timestamp linksFrom = Timestamp.from(linksThrough.toInstant().minus(config.foldOverlap()));
             try (PreparedStatement st = c.prepareStatement("select distinct q.call_id from failure_event_calls q"
-                    + " where q.linked_at > ? and (q.failure_id = any (?) or exists (select 1 from impact_requests r"
+                    + " where q.linked_at >= ? and (q.failure_id = any (?) or exists (select 1 from impact_requests r"
                     + " where r.subject_id = ? and r.call_id = q.call_id))")) {
-                st.setTimestamp(1, linksFrom);
+                st.setTimestamp(1, linksThrough);
                 st.setArray(2, c.createArrayOf("uuid", members));
                 st.setObject(3, s.id());
                 collect(st, touched);
@@ -230,6 +241,7 @@ public class ImpactFold {
                 collect(st, touched);
             }
         }
+        long detected = System.nanoTime();
         Delta delta = new Delta();
         List<String> all = new ArrayList<>(touched);
         for (int from = 0; from < all.size(); from += CHUNK) {
@@ -267,7 +279,12 @@ public class ImpactFold {
             st.setObject(p, s.id());
             st.executeUpdate();
         }
-        return totals(c, s.id());
+        Totals out = totals(c, s.id());
+        long done = System.nanoTime();
+        Log.debugf("impact fold of %s%s: %d requests touched, %d changed; detect %.1f ms, re-derive and write %.1f ms",
+                s.id(), anew ? " (anew)" : "", all.size(), delta.changed, (detected - started) / 1e6,
+                (done - detected) / 1e6);
+        return out;
     }
 
     /** Drops the state of subjects not active since {@code before}; returns how many. */
@@ -318,9 +335,10 @@ public class ImpactFold {
         if (lo != null) {
             try (PreparedStatement st = c.prepareStatement("select c.call_id, c.started_at, c.ended_at, c.success,"
                     + " c.model, c.deployment, c.cost_usd, c.prompt_tokens, c.completion_tokens, c.user_ref,"
-                    + " c.team_id, c.api_key_hash, c.input_cost_per_token, c.output_cost_per_token, c.success and"
-                    + " exists (select 1 from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
-                    + " where q.call_id = c.call_id and q.seen_at = c.ended_at and e.category = 'QUALITY')"
+                    + " c.team_id, c.api_key_hash, c.input_cost_per_token, c.output_cost_per_token, case when c.success"
+                    + " then exists (select 1 from failure_event_calls q join failure_events e"
+                    + " on e.failure_id = q.failure_id where q.call_id = c.call_id and q.seen_at = c.ended_at"
+                    + " and e.category = 'QUALITY') else false end"
                     + " from llm_calls c where c.call_id = any (?) and c.started_at >= ? and c.started_at <= ?"
                     + " order by c.call_id, c.started_at, c.ended_at")) {
                 st.setArray(1, ids);
@@ -484,15 +502,65 @@ public class ImpactFold {
         return out;
     }
 
+    /** Writes the chunk's changed requests in one statement (one array per column). */
     private static void write(Connection c, UUID subject, List<Req> rows) throws SQLException {
         if (rows.isEmpty()) {
             return;
         }
+        int n = rows.size();
+        String[] ids = new String[n];
+        Boolean[] ok = new Boolean[n];
+        Boolean[] hit = new Boolean[n];
+        Integer[] attempts = new Integer[n];
+        String[] users = new String[n];
+        String[] teams = new String[n];
+        String[] keys = new String[n];
+        Double[] wasted = new Double[n];
+        Long[] wastedTokens = new Long[n];
+        Integer[] fallbacks = new Integer[n];
+        Double[] fallbackCost = new Double[n];
+        Double[] atOriginal = new Double[n];
+        Double[] priced = new Double[n];
+        Integer[] unpriced = new Integer[n];
+        Integer[] answers = new Integer[n];
+        Integer[] quality = new Integer[n];
+        Integer[] flaggedAnswers = new Integer[n];
+        Double[] spike = new Double[n];
+        String[] answerDeps = new String[n];
+        String[] flaggedDeps = new String[n];
+        for (int i = 0; i < n; i++) {
+            Req r = rows.get(i);
+            ids[i] = r.callId();
+            ok[i] = r.ok();
+            hit[i] = r.hit();
+            attempts[i] = r.attempts();
+            users[i] = r.user();
+            teams[i] = r.team();
+            keys[i] = r.key();
+            wasted[i] = r.wastedCost();
+            wastedTokens[i] = r.wastedTokens();
+            fallbacks[i] = r.fallbacks();
+            fallbackCost[i] = r.fallbackCost();
+            atOriginal[i] = r.atOriginal();
+            priced[i] = r.pricedFallbackCost();
+            unpriced[i] = r.unpriced();
+            answers[i] = r.answers();
+            quality[i] = r.qualityFailures();
+            flaggedAnswers[i] = r.flaggedAnswers();
+            spike[i] = r.spikeExtra();
+            answerDeps[i] = literal(r.answerDeployments());
+            flaggedDeps[i] = literal(r.flaggedDeployments());
+        }
         try (PreparedStatement st = c.prepareStatement("insert into impact_requests (subject_id, call_id, ok, hit,"
                 + " attempts, user_ref, team_id, api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost,"
                 + " at_original, priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers,"
-                + " spike_extra, answer_deployments, flagged_deployments) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                + " ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (subject_id, call_id) do update set ok = excluded.ok,"
+                + " spike_extra, answer_deployments, flagged_deployments) select ?, u.i, u.o, u.h, u.a, u.us, u.te,"
+                + " u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s, u.ad::text[], u.fd::text[]"
+                + " from unnest(?::text[], ?::bool[], ?::bool[], ?::int[], ?::text[], ?::text[], ?::text[],"
+                + " ?::float8[], ?::int8[], ?::int[], ?::float8[], ?::float8[], ?::float8[], ?::int[], ?::int[],"
+                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[])"
+                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd)"
+                + " on conflict (subject_id, call_id) do update set ok = excluded.ok,"
                 + " hit = excluded.hit, attempts = excluded.attempts, user_ref = excluded.user_ref,"
                 + " team_id = excluded.team_id, api_key_hash = excluded.api_key_hash,"
                 + " wasted_cost = excluded.wasted_cost, wasted_tokens = excluded.wasted_tokens,"
@@ -502,33 +570,48 @@ public class ImpactFold {
                 + " quality_failures = excluded.quality_failures, flagged_answers = excluded.flagged_answers,"
                 + " spike_extra = excluded.spike_extra, answer_deployments = excluded.answer_deployments,"
                 + " flagged_deployments = excluded.flagged_deployments")) {
-            for (Req r : rows) {
-                int p = 1;
-                st.setObject(p++, subject);
-                st.setString(p++, r.callId());
-                st.setBoolean(p++, r.ok());
-                st.setBoolean(p++, r.hit());
-                st.setInt(p++, r.attempts());
-                text(st, p++, r.user());
-                text(st, p++, r.team());
-                text(st, p++, r.key());
-                st.setDouble(p++, r.wastedCost());
-                st.setLong(p++, r.wastedTokens());
-                st.setInt(p++, r.fallbacks());
-                st.setDouble(p++, r.fallbackCost());
-                st.setDouble(p++, r.atOriginal());
-                st.setDouble(p++, r.pricedFallbackCost());
-                st.setInt(p++, r.unpriced());
-                st.setInt(p++, r.answers());
-                st.setInt(p++, r.qualityFailures());
-                st.setInt(p++, r.flaggedAnswers());
-                st.setDouble(p++, r.spikeExtra());
-                st.setArray(p++, c.createArrayOf("text", r.answerDeployments()));
-                st.setArray(p, c.createArrayOf("text", r.flaggedDeployments()));
-                st.addBatch();
-            }
-            st.executeBatch();
+            int p = 1;
+            st.setObject(p++, subject);
+            st.setArray(p++, c.createArrayOf("text", ids));
+            st.setArray(p++, c.createArrayOf("bool", ok));
+            st.setArray(p++, c.createArrayOf("bool", hit));
+            st.setArray(p++, c.createArrayOf("int4", attempts));
+            st.setArray(p++, c.createArrayOf("text", users));
+            st.setArray(p++, c.createArrayOf("text", teams));
+            st.setArray(p++, c.createArrayOf("text", keys));
+            st.setArray(p++, c.createArrayOf("float8", wasted));
+            st.setArray(p++, c.createArrayOf("int8", wastedTokens));
+            st.setArray(p++, c.createArrayOf("int4", fallbacks));
+            st.setArray(p++, c.createArrayOf("float8", fallbackCost));
+            st.setArray(p++, c.createArrayOf("float8", atOriginal));
+            st.setArray(p++, c.createArrayOf("float8", priced));
+            st.setArray(p++, c.createArrayOf("int4", unpriced));
+            st.setArray(p++, c.createArrayOf("int4", answers));
+            st.setArray(p++, c.createArrayOf("int4", quality));
+            st.setArray(p++, c.createArrayOf("int4", flaggedAnswers));
+            st.setArray(p++, c.createArrayOf("float8", spike));
+            st.setArray(p++, c.createArrayOf("text", answerDeps));
+            st.setArray(p, c.createArrayOf("text", flaggedDeps));
+            st.executeUpdate();
         }
+    }
+
+    /** A PostgreSQL array literal of the values, each quoted and escaped (linear in their length). */
+    static String literal(String[] values) {
+        StringBuilder b = new StringBuilder("{");
+        for (int i = 0; i < values.length; i++) {
+            b.append(i == 0 ? "\"" : ",\"");
+            String v = values[i];
+            for (int j = 0; j < v.length(); j++) {
+                char ch = v.charAt(j);
+                if (ch == '"' || ch == '\\') {
+                    b.append('\\');
+                }
+                b.append(ch);
+            }
+            b.append('"');
+        }
+        return b.append('}').toString();
     }
 
     private static void text(PreparedStatement st, int p, String v) throws SQLException {
@@ -540,27 +623,30 @@ public class ImpactFold {
     }
 
     private static void applyDistinct(Connection c, UUID subject, Map<String, Integer> refs) throws SQLException {
-        boolean any = false;
-        try (PreparedStatement st = c.prepareStatement("insert into impact_distinct (subject_id, dim, value, refs)"
-                + " values (?, ?, ?, ?) on conflict (subject_id, dim, value) do update"
-                + " set refs = impact_distinct.refs + excluded.refs")) {
-            for (Map.Entry<String, Integer> e : refs.entrySet()) {
-                if (e.getValue() == 0) {
-                    continue;
-                }
-                // a value whose count only falls exists already, so the insert never lands with a negative count
-                st.setObject(1, subject);
-                st.setString(2, e.getKey().substring(0, 1));
-                st.setString(3, e.getKey().substring(1));
-                st.setInt(4, e.getValue());
-                st.addBatch();
-                any = true;
-            }
-            if (any) {
-                st.executeBatch();
+        List<String> dims = new ArrayList<>();
+        List<String> values = new ArrayList<>();
+        List<Integer> counts = new ArrayList<>();
+        for (Map.Entry<String, Integer> e : refs.entrySet()) {
+            if (e.getValue() != 0) {
+                dims.add(e.getKey().substring(0, 1));
+                values.add(e.getKey().substring(1));
+                counts.add(e.getValue());
             }
         }
-        if (any) {
+        if (dims.isEmpty()) {
+            return;
+        }
+        // a value whose count only falls exists already, so the insert never lands with a negative count
+        try (PreparedStatement st = c.prepareStatement("insert into impact_distinct (subject_id, dim, value, refs)"
+                + " select ?, d, v, r from unnest(?::text[], ?::text[], ?::int[]) as u(d, v, r)"
+                + " on conflict (subject_id, dim, value) do update set refs = impact_distinct.refs + excluded.refs")) {
+            st.setObject(1, subject);
+            st.setArray(2, c.createArrayOf("text", dims.toArray()));
+            st.setArray(3, c.createArrayOf("text", values.toArray()));
+            st.setArray(4, c.createArrayOf("int4", counts.toArray()));
+            st.executeUpdate();
+        }
+        if (counts.stream().anyMatch(r -> r < 0)) {
             try (PreparedStatement st = c.prepareStatement("delete from impact_distinct where subject_id = ?"
                     + " and refs = 0")) {
                 st.setObject(1, subject);
