@@ -37,7 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The incremental assessment ({@link ImpactFold}) equals the full recomputation ({@link FailureImpactAssessor#assessFull},
  * one query over every attempt) on replayed traffic, at every step: after a first assessment, after calls that arrive
  * later (new failed-over requests, a late fallback that turns a failed response into a recovered one), after a
- * member episode that shares a request joins the cluster, and when the state is folded anew from nothing.
+ * member episode that shares a request joins the cluster, after a quality episode flags one of its answers, and when
+ * the state is folded anew from nothing.
  */
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -120,6 +121,42 @@ class ImpactFoldTest {
         Assessment joined = same(null, cluster);
         assertThat(joined.userImpact().affectedRequests()).as("7 + 1, the shared request once").isEqualTo(7);
         assertThat(joined.userImpact().attempts()).isEqualTo(grown.userImpact().attempts());
+
+        // A quality episode flags one of the fallback answers after the outage was assessed (a link of an episode
+        // that is no member: found through the subject's kept requests).
+        try (Connection c = dataSource.getConnection()) {
+            UUID quality = UUID.randomUUID();
+            Timestamp ended;
+            try (PreparedStatement st = c.prepareStatement("select ended_at from llm_calls where call_id = ?"
+                    + " and success")) {
+                st.setString(1, "imp-req-5-" + inc.suffix());
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    ended = rs.getTimestamp(1);
+                }
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into failure_events (failure_id, fingerprint,"
+                    + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope,"
+                    + " first_seen, last_seen, occurrences, affected_requests, affected_users) values (?, ?,"
+                    + " 'QUALITY', 'format', 'P3', 'anthropic', ?, 'test', '{}', '{}', ?, ?, 1, 1, 1)")) {
+                st.setObject(1, quality);
+                st.setString(2, "fold-test-" + inc.suffix());
+                st.setString(3, inc.fallback());
+                st.setTimestamp(4, ended);
+                st.setTimestamp(5, ended);
+                st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id,"
+                    + " seen_at) values (?, ?, ?)")) {
+                st.setObject(1, quality);
+                st.setString(2, "imp-req-5-" + inc.suffix());
+                st.setTimestamp(3, ended);
+                st.executeUpdate();
+            }
+        }
+        assertThat(same(outage, null).qualityImpact().qualityFailures()).as("one more bad answer")
+                .isEqualTo(grown.qualityImpact().qualityFailures() + 1);
+        joined = same(null, cluster);
 
         // Nothing new: the figures stay; dropping the state folds it anew from the calls, to the same figures.
         same(null, cluster);
