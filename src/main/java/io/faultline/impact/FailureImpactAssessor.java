@@ -23,9 +23,12 @@ import java.util.UUID;
 
 /**
  * {@code assess_impact()}: prices an episode or a correlation cluster from its stored calls (never from guesses).
- * One aggregate query reads every attempt of the affected requests (a cluster's members that share a request count
- * it once), a second the quality baseline; the assessment is stored in {@code failure_impacts}. Open episodes and
- * clusters are re-assessed on a schedule, at most {@code max-per-run} at a time.
+ * The request figures come from {@link ImpactFold}, which keeps each request's contribution and re-derives only what
+ * was written since the previous assessment (a cluster's members that share a request count it once); a second query
+ * reads the quality baseline, and the SLO service the error budget. The assessment is stored in
+ * {@code failure_impacts}. Open episodes and clusters are re-assessed on a schedule, at most {@code max-per-run} at a
+ * time. {@link #assessFull} computes the same figures with one query over every attempt: the reference the fold is
+ * tested against.
  */
 @Singleton
 public class FailureImpactAssessor {
@@ -44,9 +47,11 @@ public class FailureImpactAssessor {
     private final ObjectMapper json;
     private final Clock clock;
     private final ImpactMetrics metrics;
+    private final ImpactFold fold;
 
     public FailureImpactAssessor(AgroalDataSource dataSource, ImpactConfig config, ErrorBudgets budgets,
-            ObjectMapper json, Clock clock, ImpactMetrics metrics) {
+            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold) {
+        this.fold = fold;
         this.dataSource = dataSource;
         this.config = config;
         this.budgets = budgets;
@@ -58,8 +63,10 @@ public class FailureImpactAssessor {
     /** The episode's assessment, computed now and stored; empty when there is no such episode. */
     public Optional<Assessment> assessEpisode(UUID failureId) {
         try (Connection c = dataSource.getConnection()) {
-            Subject s = episode(c, failureId);
-            return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+            return inTransaction(c, () -> {
+                Subject s = episode(c, failureId);
+                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+            });
         } catch (SQLException e) {
             throw new IllegalStateException("could not assess episode " + failureId, e);
         }
@@ -68,10 +75,43 @@ public class FailureImpactAssessor {
     /** The cluster's assessment, computed now and stored; empty when there is no such cluster. */
     public Optional<Assessment> assessCluster(UUID clusterId) {
         try (Connection c = dataSource.getConnection()) {
-            Subject s = cluster(c, clusterId);
-            return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+            return inTransaction(c, () -> {
+                Subject s = cluster(c, clusterId);
+                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+            });
         } catch (SQLException e) {
             throw new IllegalStateException("could not assess cluster " + clusterId, e);
+        }
+    }
+
+    /**
+     * The episode's assessment by the one-query full recomputation, not stored (what the fold is checked against;
+     * the bench compares their times).
+     */
+    public Optional<Assessment> recomputeEpisode(UUID failureId) {
+        try (Connection c = dataSource.getConnection()) {
+            Subject s = episode(c, failureId);
+            return s == null ? Optional.empty() : Optional.of(assessFull(c, s));
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not recompute episode " + failureId, e);
+        }
+    }
+
+    private interface Work<T> {
+        T run() throws SQLException;
+    }
+
+    private static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
+        c.setAutoCommit(false);
+        try {
+            T out = work.run();
+            c.commit();
+            return out;
+        } catch (SQLException | RuntimeException e) {
+            c.rollback();
+            throw e;
+        } finally {
+            c.setAutoCommit(true);
         }
     }
 
@@ -120,6 +160,7 @@ public class FailureImpactAssessor {
                         }
                     }
                 }
+                fold.prune(c, clock.instant().minus(config.foldKeptFor()));
                 int done = 0;
                 for (UUID[] d : due.subList(0, Math.min(due.size(), config.maxPerRun()))) {
                     Subject s = d[1] != null ? cluster(c, d[1]) : episode(c, d[0]);
@@ -206,19 +247,22 @@ public class FailureImpactAssessor {
     }
 
     /** The aggregate over every attempt of the affected requests (one round trip). */
-    private static final String ATTEMPTS = "with req as (select call_id, array_agg(seen_at) seen"
+    private static final String ATTEMPTS = "with req as (select call_id, array_agg(seen_at) seen,"
+            + "  min(seen_at) - ?::interval lo, max(seen_at) + ?::interval hi"
             + "  from failure_event_calls where failure_id = any (?) group by call_id),"
             + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
             + "  c.output_cost_per_token, c.ended_at = any (req.seen) as flagged"
-            + "  from req join llm_calls c on c.call_id = req.call_id where c.started_at >= ? and c.started_at <= ?),"
+            + "  from req join llm_calls c on c.call_id = req.call_id and c.started_at >= req.lo"
+            + "  and c.started_at <= req.hi),"
             + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
-            + "  max(user_ref) user_ref, max(team_id) team_id, max(api_key_hash) key_hash, count(*) attempts,"
+            + "  max(user_ref collate \"C\") user_ref, max(team_id collate \"C\") team_id,"
+            + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts,"
             + "  coalesce(sum(cost_usd) filter (where not success or flagged), 0) wasted_cost,"
             + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged), 0) wasted_tokens,"
-            + "  (array_agg(model order by started_at) filter (where not success or flagged))[1] orig_model,"
-            + "  (array_agg(input_cost_per_token order by started_at) filter (where not success or flagged))[1] orig_in,"
-            + "  (array_agg(output_cost_per_token order by started_at) filter (where not success or flagged))[1] orig_out"
+            + "  (array_agg(model order by started_at, ended_at) filter (where not success or flagged))[1] orig_model,"
+            + "  (array_agg(input_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_in,"
+            + "  (array_agg(output_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_out"
             + "  from att group by call_id),"
             + " fb as (select a.cost_usd, a.prompt_tokens, a.completion_tokens, r.orig_in, r.orig_out from att a"
             + "  join per_req r using (call_id) where a.success and not a.flagged and r.hit"
@@ -243,66 +287,62 @@ public class FailureImpactAssessor {
             + "  (select coalesce(sum(cost_usd * greatest(0, 1 - ?::double precision"
             + "   / nullif(prompt_tokens + completion_tokens, 0))), 0) from att where flagged)";
 
-    Assessment assess(Connection c, Subject s) throws SQLException {
-        Instant now = clock.instant();
-        boolean qualityEpisode = "QUALITY".equals(s.category());
+    /** The spike's p99 tokens when the subject is a token spike that has one, else 0. */
+    private static double p99(Subject s) {
         boolean spike = "token_spike".equals(s.type()) && s.evidence() != null
                 && s.evidence().path("p99_tokens").isNumber();
-        double p99 = spike ? s.evidence().path("p99_tokens").asDouble() : 0;
-        long requests;
-        long failed;
-        long recovered;
-        long attempts;
-        long users;
-        long keys;
-        long teams;
-        double wasted;
-        long wastedTokens;
-        long fallbacks;
-        double fallbackCost;
-        double atOriginal;
-        double pricedFallbackCost;
-        long unpriced;
-        String[] answerDeployments;
-        long answers;
-        long qualityFailures;
-        String[] flaggedDeployments;
-        long flaggedAnswers;
-        double spikeExtra;
+        return spike ? s.evidence().path("p99_tokens").asDouble() : 0;
+    }
+
+    /** The assessment from the incrementally kept request figures (what the API and the schedule use). */
+    Assessment assess(Connection c, Subject s) throws SQLException {
+        return assess(c, s, fold.fold(c, s, p99(s)));
+    }
+
+    /** The same assessment from one query over every attempt of the subject's requests (the fold's reference). */
+    Assessment assessFull(Connection c, Subject s) throws SQLException {
+        double p99 = p99(s);
         try (PreparedStatement st = c.prepareStatement(ATTEMPTS)) {
-            st.setArray(1, c.createArrayOf("uuid", s.episodes().toArray()));
-            st.setTimestamp(2, Timestamp.from(s.firstSeen().minus(config.attemptSlack())));
-            st.setTimestamp(3, Timestamp.from(s.lastSeen().plus(config.attemptSlack())));
+            st.setString(1, config.attemptSlack().toMillis() + " milliseconds");
+            st.setString(2, config.attemptSlack().toMillis() + " milliseconds");
+            st.setArray(3, c.createArrayOf("uuid", s.episodes().toArray()));
             st.setDouble(4, p99);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
-                requests = rs.getLong(1);
-                failed = rs.getLong(2);
-                recovered = rs.getLong(3);
-                attempts = rs.getLong(4);
-                users = rs.getLong(5);
-                keys = rs.getLong(6);
-                teams = rs.getLong(7);
-                wasted = rs.getDouble(8);
-                wastedTokens = rs.getLong(9);
-                fallbacks = rs.getLong(10);
-                fallbackCost = rs.getDouble(11);
-                atOriginal = rs.getDouble(12);
-                pricedFallbackCost = rs.getDouble(13);
-                unpriced = rs.getLong(14);
-                answerDeployments = strings(rs.getArray(15));
-                answers = rs.getLong(16);
-                qualityFailures = rs.getLong(17);
-                flaggedDeployments = strings(rs.getArray(18));
-                flaggedAnswers = rs.getLong(19);
-                spikeExtra = spike ? rs.getDouble(20) : 0;
+                return assess(c, s, new ImpactFold.Totals(rs.getLong(1), rs.getLong(2), rs.getLong(3),
+                        rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getLong(9),
+                        rs.getLong(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13), rs.getLong(14),
+                        strings(rs.getArray(15)), rs.getLong(16), rs.getLong(17), strings(rs.getArray(18)),
+                        rs.getLong(19), p99 > 0 ? rs.getDouble(20) : 0));
             }
         }
-        if (qualityEpisode) {
+    }
+
+    private Assessment assess(Connection c, Subject s, ImpactFold.Totals f) throws SQLException {
+        Instant now = clock.instant();
+        long requests = f.requests();
+        long failed = f.failed();
+        long recovered = f.recovered();
+        long attempts = f.attempts();
+        long users = f.users();
+        long keys = f.keys();
+        long teams = f.teams();
+        double wasted = f.wasted();
+        long wastedTokens = f.wastedTokens();
+        long fallbacks = f.fallbacks();
+        double fallbackCost = f.fallbackCost();
+        double atOriginal = f.atOriginal();
+        double pricedFallbackCost = f.pricedFallbackCost();
+        long unpriced = f.unpriced();
+        String[] answerDeployments = f.answerDeployments();
+        long answers = f.answers();
+        long qualityFailures = f.qualityFailures();
+        double spikeExtra = f.spikeExtra();
+        if ("QUALITY".equals(s.category())) {
             // The episode's own answers are the quality failures; the baseline is their deployments' rate before.
-            answers = flaggedAnswers;
-            qualityFailures = flaggedAnswers;
-            answerDeployments = flaggedDeployments;
+            answers = f.flaggedAnswers();
+            qualityFailures = f.flaggedAnswers();
+            answerDeployments = f.flaggedDeployments();
         }
         double extra = pricedFallbackCost - atOriginal;
         double costTotal = wasted + extra + spikeExtra;

@@ -44,4 +44,18 @@ public interface ImpactConfig {
     /** Money per percent of the model group's error budget consumed. */
     @WithDefault("10.0")
     double pricePerBudgetPercentUsd();
+
+    /**
+     * A re-assessment re-reads the attempts received this long before the previous one read up to, for the ingests
+     * that stamped them before it and committed after it (re-deriving a request twice changes nothing).
+     */
+    @WithDefault("60s")
+    Duration foldOverlap();
+
+    /**
+     * The per-request state of an episode or cluster not active for this long is dropped (its stored assessment
+     * stays); assessing it again folds it anew from its calls, exactly, only slower.
+     */
+    @WithDefault("1d")
+    Duration foldKeptFor();
 }

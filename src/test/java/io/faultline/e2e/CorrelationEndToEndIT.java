@@ -7,6 +7,7 @@ import io.faultline.simulator.Script;
 import io.faultline.stack.LiteLlmClient;
 import io.faultline.stack.LiteLlmClient.Answer;
 import io.faultline.stack.LocalStack;
+import io.faultline.testing.Api;
 import io.restassured.RestAssured;
 import io.restassured.path.json.JsonPath;
 import org.awaitility.Awaitility;
@@ -46,6 +47,8 @@ class CorrelationEndToEndIT {
     /** Its LiteLLM timeout (config.yaml), in ms. */
     private static final long PRIMARY_TIMEOUT_MS = 2_000;
     private static final int STORM = 6;
+    /** The dedicated group of litellm/config.yaml whose fallback is the pricier Claude Sonnet 4.5. */
+    private static final String PRICIER_GROUP = "gpt-4o-mini-pricier-fallback";
 
     private static LocalStack cascadeStack;
     private static LocalStack upstreamStack;
@@ -318,6 +321,109 @@ class CorrelationEndToEndIT {
                 .extract().jsonPath();
         assertThat(c.getLong("userImpact.affectedRequests")).as("the timeout and its hallucinations share requests")
                 .isEqualTo(STORM);
+    }
+
+    @Test
+    @Order(5)
+    void an_openai_outage_falling_back_to_a_pricier_model_is_priced_to_the_cent_against_its_slo() throws Exception {
+        assertThat(cascadeStack).as("the cascade stack runs").isNotNull();
+        LocalStack stack = cascadeStack;
+        // The SLO the outage is measured against: half of the group's requests answered over an hour.
+        RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                .contentType("application/json").body("{\"availabilityTarget\":0.5,\"period\":\"1h\"}")
+                .put("/api/v1/slos/" + PRICIER_GROUP).then().statusCode(200);
+        LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
+        // OpenAI is down; LiteLLM falls back to Claude Sonnet 4.5, which answers 4 requests of 3 shoppers, then is
+        // overloaded too, so that a fourth shopper's 2 requests fail on every attempt.
+        stack.simulator().script("openai", Script.faults(Fault.untilReset(FaultKind.fromWireName("server_error"))));
+        stack.simulator().script("anthropic", Script.success().withContent("Your order ships tomorrow."));
+        List<long[]> usage = new ArrayList<>();
+        double billed = 0;
+        for (int i = 0; i < 4; i++) {
+            Answer answer = client.chat(PRICIER_GROUP, "Status of order " + i + "?", false, LocalStack.MASTER_KEY,
+                    "shopper-" + (i % 3));
+            assertThat(answer.status()).as("the pricier fallback answers: " + answer.body()).isEqualTo(200);
+            JsonPath u = JsonPath.from(answer.body());
+            usage.add(new long[] { u.getLong("usage.prompt_tokens"), u.getLong("usage.completion_tokens") });
+            billed += Double.parseDouble(answer.responseCost());
+        }
+        stack.simulator().script("anthropic", Script.faults(Fault.untilReset(FaultKind.fromWireName("overloaded"))));
+        for (int i = 0; i < 2; i++) {
+            Answer answer = client.chat(PRICIER_GROUP, "Refund for order " + i + "?", false, LocalStack.MASTER_KEY,
+                    "shopper-3");
+            assertThat(answer.status()).as("both providers fail: " + answer.body()).isGreaterThanOrEqualTo(500);
+        }
+        Map<String, DeploymentStats> simulated = stack.simulator().stats();
+        stack.simulator().reset();
+        assertThat(simulated.get("anthropic").requests()).as("one fallback per request").isEqualTo(6);
+
+        Awaitility.await("the outage's calls stored").atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+                    assertThat(Sql.count(stack, "select count(*) from llm_calls where deployment ="
+                            + " 'openai-pricier-fallback' and not success")).isEqualTo(6);
+                    assertThat(Sql.count(stack, "select count(*) from llm_calls where deployment ="
+                            + " 'anthropic-fallback-target' and success")).isEqualTo(4);
+                });
+        // Every attempt LiteLLM logged under the outage's call ids (the failed OpenAI ones, the answering fallbacks,
+        // and whatever it logged of the 2 fallbacks that failed too).
+        String attemptsSql = "select count(*) from llm_calls where call_id in (select call_id from llm_calls"
+                + " where deployment = 'openai-pricier-fallback')";
+        long attempts = Sql.count(stack, attemptsSql);
+        assertThat(attempts).as(() -> "attempts: " + Sql.rows(stack, "select call_id, deployment, success"
+                + " from llm_calls where model_group like 'gpt-4o-mini-pricier%' or deployment like '%fallback-target'"
+                + " order by started_at")).isBetween(10L, 12L);
+        String outage = Awaitility.await("outage episode").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(500))
+                .until(() -> failures(stack, "category=PROVIDER&deployment=openai-pricier-fallback"),
+                        f -> f.size() == 1)
+                .get(0).get("failureId").toString();
+
+        // The prices stored with each failed OpenAI attempt are LiteLLM's own cost map's for gpt-4o-mini; what the
+        // answers' tokens would have cost there, from the stored calls and from the tokens LiteLLM answered with.
+        double[] original = litellmPrices("gpt-4o-mini");
+        double[] fallback = litellmPrices("claude-sonnet-4-5");
+        assertThat(fallback[0]).as("the fallback is the pricier model").isGreaterThan(original[0]);
+        double atOriginal = Sql.decimal(stack, "select sum(f.prompt_tokens * o.input_cost_per_token"
+                + " + f.completion_tokens * o.output_cost_per_token) from llm_calls f join llm_calls o"
+                + " on o.call_id = f.call_id and o.deployment = 'openai-pricier-fallback' and not o.success"
+                + " where f.deployment = 'anthropic-fallback-target' and f.success");
+        double storedCost = Sql.decimal(stack, "select sum(cost_usd) from llm_calls"
+                + " where deployment = 'anthropic-fallback-target' and success");
+        double atOriginalFromAnswers = 0;
+        double atFallbackFromAnswers = 0;
+        for (long[] u : usage) {
+            atOriginalFromAnswers += u[0] * original[0] + u[1] * original[1];
+            atFallbackFromAnswers += u[0] * fallback[0] + u[1] * fallback[1];
+        }
+        assertThat(billed).as("LiteLLM billed the answers at its cost map's Claude prices")
+                .isCloseTo(atFallbackFromAnswers, within(0.005));
+
+        // The error budget is read from the SLO rollup (once a minute): wait for it to have counted the 6 requests.
+        JsonPath a = Awaitility.await("the assessment against the SLO").atMost(Duration.ofSeconds(180))
+                .pollInterval(Duration.ofSeconds(2)).until(() -> RestAssured.given().baseUri(stack.faultlineUrl())
+                        .when().get("/api/v1/failures/" + outage + "/impact").then().statusCode(200).extract()
+                        .jsonPath(), j -> j.get("slaImpact.budgetRequests") != null
+                                && j.getDouble("slaImpact.budgetRequests") >= 3.0 - 1e-9);
+        assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(6);
+        assertThat(a.getLong("userImpact.recoveredRequests")).isEqualTo(4);
+        assertThat(a.getLong("userImpact.failedResponses")).isEqualTo(2);
+        assertThat(a.getLong("userImpact.attempts")).isEqualTo(Sql.count(stack, attemptsSql));
+        assertThat(a.getLong("userImpact.affectedUsers")).as("shopper-0 to shopper-3").isEqualTo(4);
+        assertThat(a.getLong("costImpact.fallbacks")).isEqualTo(4);
+        assertThat(a.getLong("costImpact.unpricedFallbacks")).isZero();
+        assertThat(a.getDouble("costImpact.fallbackCostUsd")).isCloseTo(storedCost, within(1e-9))
+                .isCloseTo(billed, within(1e-9));
+        assertThat(a.getDouble("costImpact.fallbackAtOriginalPricesUsd")).isCloseTo(atOriginal, within(1e-9))
+                .isCloseTo(atOriginalFromAnswers, within(0.005));
+        assertThat(a.getDouble("costImpact.fallbackExtraCostUsd")).as("the stored prices' figure, and LiteLLM's to"
+                + " the cent").isPositive().isCloseTo(storedCost - atOriginal, within(1e-9))
+                .isCloseTo(billed - atOriginalFromAnswers, within(0.005));
+        // 6 requests in the hour at 50% allow 3 failed responses; 2 of them is two thirds of the budget.
+        assertThat(a.getString("slaImpact.modelGroup")).isEqualTo(PRICIER_GROUP);
+        assertThat(a.getDouble("slaImpact.availabilityTarget")).isEqualTo(0.5);
+        assertThat(a.getDouble("slaImpact.budgetRequests")).isCloseTo(3.0, within(1e-9));
+        // (RestAssured's JsonPath reads JSON numbers as floats: 7 significant digits)
+        assertThat(a.getDouble("slaImpact.budgetConsumed")).isCloseTo(2.0 / 3, within(1e-6));
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------------

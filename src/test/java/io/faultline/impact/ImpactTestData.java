@@ -73,12 +73,12 @@ public final class ImpactTestData {
         return new Incident(suffix, group, primary, fallback, t0);
     }
 
-    private static Payloads priced(Payloads p, double in, double out) {
+    static Payloads priced(Payloads p, double in, double out) {
         return p.set("model_map_information", Map.of("model_map_key", "m", "model_map_value",
                 Map.of("input_cost_per_token", in, "output_cost_per_token", out)));
     }
 
-    private static Payloads request(Payloads p, String callId, String trace, String user) {
+    static Payloads request(Payloads p, String callId, String trace, String user) {
         return p.set("litellm_call_id", callId).set("id", "chatcmpl-" + callId + "-" + UUID.randomUUID())
                 .set("trace_id", trace).user(user);
     }

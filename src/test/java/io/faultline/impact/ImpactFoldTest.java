@@ -1,0 +1,222 @@
+package io.faultline.impact;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static io.faultline.impact.ImpactTestData.AN_IN;
+import static io.faultline.impact.ImpactTestData.AN_OUT;
+import static io.faultline.impact.ImpactTestData.OA_IN;
+import static io.faultline.impact.ImpactTestData.OA_OUT;
+import static io.faultline.impact.ImpactTestData.priced;
+import static io.faultline.impact.ImpactTestData.request;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The incremental assessment ({@link ImpactFold}) equals the full recomputation ({@link FailureImpactAssessor#assessFull},
+ * one query over every attempt) on replayed traffic, at every step: after a first assessment, after calls that arrive
+ * later (new failed-over requests, a late fallback that turns a failed response into a recovered one), after a
+ * member episode that shares a request joins the cluster, after a quality episode flags one of its answers, and when
+ * the state is folded anew from nothing.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ImpactFoldTest {
+
+    static final Offset<Double> FLOAT_NOISE = Offset.offset(1e-9);
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @Inject
+    FailureImpactAssessor assessor;
+
+    @AfterEach
+    void releaseClock() throws Exception {
+        clock.release();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from slo_rollup_state")) {
+            st.executeUpdate();
+        }
+    }
+
+    @Test
+    void the_incremental_assessment_equals_the_full_recomputation_as_calls_and_members_arrive() throws Exception {
+        Instant t0 = Instant.parse("2031-10-01T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        UUID outage = UUID.fromString(episodeOf(inc.primary(), "outage"));
+        UUID overloaded = UUID.fromString(episodeOf(inc.fallback(), "overloaded"));
+        UUID cluster = cluster(t0, outage);
+
+        Assessment first = same(outage, null);
+        assertThat(first.userImpact().affectedRequests()).isEqualTo(4);
+        assertThat(first.userImpact().failedResponses()).isEqualTo(2);
+        Assessment firstCluster = same(null, cluster);
+        assertThat(firstCluster.userImpact().affectedRequests()).isEqualTo(4);
+        same(overloaded, null);
+
+        // Calls arrive after the first assessment: request 3 (no fallback so far) is answered by a late fallback,
+        // and three new requests fail over to the pricier model (one by a new user u9).
+        clock.set(t0.plus(Duration.ofMinutes(6)));
+        String user = "u9";
+        List<Payloads> later = new ArrayList<>();
+        later.add(request(priced(Payloads.success("anthropic", "imp-fb-" + inc.suffix(), inc.fallback(),
+                t0.plusSeconds(63)).tokens(200, 10, 0, 0).set("response_cost", 200 * AN_IN + 10 * AN_OUT), AN_IN,
+                AN_OUT), "imp-req-3-" + inc.suffix(), UUID.randomUUID().toString(), "u3"));
+        for (int r = 4; r < 7; r++) {
+            String call = "imp-req-" + r + "-" + inc.suffix();
+            String trace = UUID.randomUUID().toString();
+            Instant at = t0.plusSeconds(70 + r * 10L);
+            later.add(request(priced(Payloads.failure("openai", inc.group(), inc.primary(), at, 503,
+                    "ServiceUnavailableError", "Service Unavailable"), OA_IN, OA_OUT), call, trace, r == 6 ? user : "u1"));
+            later.add(request(priced(Payloads.success("anthropic", "imp-fb-" + inc.suffix(), inc.fallback(),
+                    at.plusSeconds(2)).tokens(120, 40, 0, 0).set("response_cost", 120 * AN_IN + 40 * AN_OUT), AN_IN,
+                    AN_OUT), call, trace, r == 6 ? user : "u1"));
+        }
+        Api.ingest(Payloads.array(later.toArray(Payloads[]::new))).statusCode(200);
+        Assessment grown = same(outage, null);
+        assertThat(grown.userImpact().affectedRequests()).isEqualTo(7);
+        assertThat(grown.userImpact().failedResponses()).as("request 3 was answered late; request 2 failed on both")
+                .isEqualTo(1);
+        assertThat(grown.userImpact().affectedUsers()).isEqualTo(4);
+        assertThat(grown.costImpact().fallbacks()).isEqualTo(6);
+        assertThat(grown.costImpact().fallbackExtraCostUsd()).as("2 x 0.00085 + (0.00075 - 0.00022) + 3 x (0.00096 - 0.0002)")
+                .isCloseTo(2 * 0.00085 + 0.00053 + 3 * 0.00076, FLOAT_NOISE);
+        same(null, cluster);
+
+        // The overloaded episode (which shares request 2 with the outage) joins the cluster after its assessment.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into correlation_members (cluster_id, failure_id, joined_at) values (?, ?, ?)")) {
+            st.setObject(1, cluster);
+            st.setObject(2, overloaded);
+            st.setTimestamp(3, Timestamp.from(t0));
+            st.executeUpdate();
+        }
+        Assessment joined = same(null, cluster);
+        assertThat(joined.userImpact().affectedRequests()).as("7 + 1, the shared request once").isEqualTo(7);
+        assertThat(joined.userImpact().attempts()).isEqualTo(grown.userImpact().attempts());
+
+        // A quality episode flags one of the fallback answers after the outage was assessed (a link of an episode
+        // that is no member: found through the subject's kept requests).
+        try (Connection c = dataSource.getConnection()) {
+            UUID quality = UUID.randomUUID();
+            Timestamp ended;
+            try (PreparedStatement st = c.prepareStatement("select ended_at from llm_calls where call_id = ?"
+                    + " and success")) {
+                st.setString(1, "imp-req-5-" + inc.suffix());
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    ended = rs.getTimestamp(1);
+                }
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into failure_events (failure_id, fingerprint,"
+                    + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope,"
+                    + " first_seen, last_seen, occurrences, affected_requests, affected_users) values (?, ?,"
+                    + " 'QUALITY', 'format', 'P3', 'anthropic', ?, 'test', '{}', '{}', ?, ?, 1, 1, 1)")) {
+                st.setObject(1, quality);
+                st.setString(2, "fold-test-" + inc.suffix());
+                st.setString(3, inc.fallback());
+                st.setTimestamp(4, ended);
+                st.setTimestamp(5, ended);
+                st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id,"
+                    + " seen_at) values (?, ?, ?)")) {
+                st.setObject(1, quality);
+                st.setString(2, "imp-req-5-" + inc.suffix());
+                st.setTimestamp(3, ended);
+                st.executeUpdate();
+            }
+        }
+        assertThat(same(outage, null).qualityImpact().qualityFailures()).as("one more bad answer")
+                .isEqualTo(grown.qualityImpact().qualityFailures() + 1);
+        joined = same(null, cluster);
+
+        // Nothing new: the figures stay; dropping the state folds it anew from the calls, to the same figures.
+        same(null, cluster);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from impact_state where subject_id = ?")) {
+            st.setObject(1, cluster);
+            st.executeUpdate();
+        }
+        assertThat(same(null, cluster)).usingRecursiveComparison().isEqualTo(joined);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from impact_requests where subject_id = ?")) {
+            st.setObject(1, cluster);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("one kept contribution per request").isEqualTo(7);
+            }
+        }
+    }
+
+    /** Assesses the subject both ways and asserts they agree; returns the incremental assessment. */
+    private Assessment same(UUID episode, UUID cluster) throws Exception {
+        Assessment incremental = episode != null ? assessor.assessEpisode(episode).orElseThrow()
+                : assessor.assessCluster(cluster).orElseThrow();
+        Assessment full;
+        try (Connection c = dataSource.getConnection()) {
+            full = assessor.assessFull(c, episode != null ? assessor.episode(c, episode) : assessor.cluster(c, cluster));
+        }
+        assertThat(incremental).usingRecursiveComparison().withComparatorForType(
+                (a, b) -> Math.abs(a - b) <= FLOAT_NOISE.value ? 0 : Double.compare(a, b), Double.class)
+                .isEqualTo(full);
+        return incremental;
+    }
+
+    private UUID cluster(Instant t0, UUID member) throws Exception {
+        UUID cluster = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
+                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
+                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\",\"anthropic\"]',"
+                    + " '{}', ?, ?, ?, ?)")) {
+                st.setObject(1, cluster);
+                st.setTimestamp(2, Timestamp.from(t0));
+                st.setTimestamp(3, Timestamp.from(t0.plusSeconds(200)));
+                st.setTimestamp(4, Timestamp.from(t0.plusSeconds(200)));
+                st.setTimestamp(5, Timestamp.from(t0));
+                st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
+                    + " failure_id, joined_at) values (?, ?, ?)")) {
+                st.setObject(1, cluster);
+                st.setObject(2, member);
+                st.setTimestamp(3, Timestamp.from(t0));
+                st.executeUpdate();
+            }
+        }
+        return cluster;
+    }
+
+    private static String episodeOf(String deployment, String type) {
+        return given().when().get("/api/v1/failures?deployment=" + deployment + "&type=" + type).then()
+                .statusCode(200).extract().jsonPath().getString("items[0].failureId");
+    }
+}
