@@ -28,10 +28,16 @@ public class LanguageRules extends ContentRule {
      */
     private static final Pattern TRANSLATION_REQUEST = Pattern.compile(
             "(?iu)\\b(translat\\w*|übersetz\\w*|traduc\\w*|tradu[zi]\\w*|vertaal\\w*|"
-                    + "in (english|german|french|spanish|italian|portuguese|dutch)|"
-                    + "(auf|ins) (englisch|deutsch|französisch|spanisch|italienisch|portugiesisch|niederländisch)|"
+                    + "in (english|german|french|spanish|italian|portuguese|dutch|polish|swedish|turkish|romanian"
+                    + "|czech|russian|ukrainian|bulgarian|chinese|mandarin|japanese|korean|arabic|persian|farsi"
+                    + "|hebrew|hindi|greek|thai)|"
+                    + "(auf|ins) (englisch|deutsch|französisch|spanisch|italienisch|portugiesisch|niederländisch"
+                    + "|polnisch|schwedisch|türkisch|rumänisch|tschechisch|russisch|ukrainisch|bulgarisch|chinesisch"
+                    + "|japanisch|koreanisch|arabisch|persisch|hebräisch|griechisch)|"
                     + "en (anglais|allemand|français|espagnol|italien|portugais|néerlandais|inglés|alemán|francés)|"
-                    + "in het (engels|duits|frans|spaans))\\b");
+                    + "in het (engels|duits|frans|spaans))\\b"
+                    // The word "translate" in the other scripts; no word boundaries there (Han and Thai have none).
+                    + "|翻訳|翻译|번역|перев[оеё]д|ترجم|תרגמ|תרגום|अनुवाद|μετάφρασ|μεταφράσ|แปล");
 
     private final LanguageConfig language;
     private final LanguageIdentifier identifier;
@@ -40,7 +46,7 @@ public class LanguageRules extends ContentRule {
     public LanguageRules(ContentConfig config, LanguageConfig language) {
         super(config);
         this.language = language;
-        this.identifier = new LanguageIdentifier(language.languages());
+        this.identifier = new LanguageIdentifier(language.languages(), language.minScriptShare());
         this.functionWords = new FunctionWords(identifier.languages());
     }
 
@@ -100,6 +106,8 @@ public class LanguageRules extends ContentRule {
         }
         evidence.put("answer_language", answered.get().language());
         evidence.put("answer_confidence", round(answered.get().probability()));
+        // "script" when the Unicode script of the letters alone named the language, else "ngram".
+        evidence.put("decided_by", answered.get().byScript() ? "script" : "ngram");
         evidence.put("letters_judged", answered.get().letters());
         evidence.put("min_confidence", language.minConfidence());
         evidence.put("sample_rate", language.sampleRate());
