@@ -31,7 +31,7 @@ eval:
 	  echo "Written by \`make eval\` on $$(date -u +%Y-%m-%d) ($$(nproc) cores, $$(java -version 2>&1 | sed -n 1p))."; \
 	  echo "Each set is split into a development part and a held-out part that was not looked at while the rules"; \
 	  echo "were written; both are reported. Provenance and caveats of the sets: ../shared/eval/SOURCES.md."; echo; \
-	  for f in injection pii faithfulness language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
+	  for f in injection pii faithfulness faithfulness-types language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
 	@cat eval/RESULTS.md
 
 ## bench: ingest throughput and latency against a plain JDBC batch insert in the same process, and the worst-case

@@ -79,6 +79,8 @@ public class FaithfulnessRules extends ContentRule {
         evidence.put("unsupported_units", verdict.unsupported());
         evidence.put("unsupported_entities", verdict.unsupportedEntities());
         evidence.put("contradicted_units", verdict.contradicted());
+        evidence.put("unsupported_claims", verdict.unsupportedClaims());
+        evidence.put("derived_numbers", verdict.derivedNumbers());
         evidence.put("grounding_documents", documents);
         // Single tokens (a name, a number), never sentences of the answer, and masked all the same.
         evidence.put("unsupported_examples", verdict.unsupportedExamples().stream()
