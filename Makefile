@@ -42,10 +42,10 @@ eval:
 ## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
 ## model groups x 30 days of minutes, and one group's budget.
 bench:
-	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
+	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
-		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
+		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
 
 ## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real

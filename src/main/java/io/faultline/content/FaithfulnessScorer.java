@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * grounding document or in the question (restating the question is not a hallucination). The support score is the
  * weighted share of supported units. A number the grounding does not hold is still supported when it is derived: a
  * sum, difference, product, ratio, percentage or percentage change of two grounded numbers, up to the rounding its
- * writing implies (at most 48 grounded operands and 16 such checks per answer, so the cost stays bounded). A number is
+ * writing implies (at most 32 grounded operands and 6 such checks per answer, so the cost stays bounded). A number is
  * <em>contradicted</em> when it is unsupported while the grounding states a number of the same kind (a year where the
  * grounding has another year).
  * <p>
@@ -75,8 +75,8 @@ public final class FaithfulnessScorer {
 
     static final int MAX_EXAMPLES = 3;
     /** Grounded numbers a derived number may be computed from, and derived-number checks per answer. */
-    static final int MAX_OPERANDS = 48;
-    static final int MAX_DERIVED_CHECKS = 16;
+    static final int MAX_OPERANDS = 32;
+    static final int MAX_DERIVED_CHECKS = 6;
     private static final int STEM = 6;
     private static final int REFUSAL_WINDOW = 300;
 
@@ -92,7 +92,7 @@ public final class FaithfulnessScorer {
             + "|excerpts?|material|snippets?|records?|data|provided \\w+|given \\w+)";
     private static final String SOURCE_DE = "(?:kontext|dokument(?:e|en)?|text(?:e|en)?|quellen?|abschnitt|"
             + "unterlagen|informationen|angaben|material|auszug|passage)";
-    private static final Pattern REFUSAL = Pattern.compile("(?iu)(?:\\bi (?:do not|don't|don’t) know"
+    private static final Pattern REFUSAL = Pattern.compile("(?i)(?:\\bi (?:do not|don't|don’t) know"
             + "|\\bi(?:'m| am) (?:not sure|unable to)|\\bi (?:cannot|can't|can’t|could not|couldn't|couldn’t)"
             + " (?:answer|find|determine|tell|say|see|locate)"
             + "|(?:not|no) enough information|insufficient (?:information|context|detail)"
@@ -116,6 +116,24 @@ public final class FaithfulnessScorer {
             + "|\\bnicht (?:erwähnt|angegeben|genannt|enthalten|beschrieben|aufgeführt)"
             + "|(?:lässt|lassen) sich[^.!?]{0,40} nicht (?:bestimmen|beantworten|sagen|entnehmen|feststellen|ableiten)"
             + "|\\bdarüber (?:steht|finde ich|gibt es) (?:nichts|keine))");
+
+    /**
+     * Every abstention phrase holds one of these (lower-cased): a few substring searches over the window spare the
+     * many-branched pattern on the answers that cannot match it, which are most.
+     */
+    private static final String[] ABSTENTION_CUES = {"not", "n't", "n’t", "no ", "unable", "insufficient",
+        "nothing", "silent", "nicht", "keine"};
+
+    static boolean abstains(String answer) {
+        String window = answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer;
+        String lower = window.toLowerCase(java.util.Locale.ROOT);
+        for (String cue : ABSTENTION_CUES) {
+            if (lower.contains(cue)) {
+                return REFUSAL.matcher(window).find();
+            }
+        }
+        return false;
+    }
 
     private static final String STOPWORDS = """
             a an the and or but if then than so as of in on at to for from by with without into onto over under
@@ -169,8 +187,7 @@ public final class FaithfulnessScorer {
         if (contextDocs == null || contextDocs.stream().allMatch(doc -> doc == null || doc.isBlank())) {
             return Verdict.skipped(Outcome.NO_GROUNDING);
         }
-        if (REFUSAL.matcher(answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer)
-                .find()) {
+        if (abstains(answer)) {
             return Verdict.skipped(Outcome.REFUSAL);
         }
 

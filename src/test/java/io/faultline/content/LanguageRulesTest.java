@@ -160,6 +160,17 @@ class LanguageRulesTest {
     }
 
     @Test
+    void translationRequestsInOtherScriptsAreSkipped() {
+        assertThat(rules.apply(call("この文章を英語に翻訳してください。年間プランは年に一度請求されます。", ENGLISH_ANSWER)))
+                .isEmpty();
+        assertThat(rules.apply(call("Переведите, пожалуйста, на английский: годовые планы оплачиваются раз в год.",
+                ENGLISH_ANSWER))).isEmpty();
+        assertThat(rules.apply(call("Could you answer in Japanese: how does the billing cycle work for annual plans?",
+                "年間プランは、ご契約日に年に一度請求されます。アカウント設定からいつでも月払いに切り替えることができます。")))
+                .isEmpty();
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");

@@ -80,17 +80,22 @@ class LanguageEvalTest {
         Map<String, List<Sentence>> dev = new TreeMap<>();
         Map<String, List<Sentence>> held = new TreeMap<>();
         for (Sentence s : sentences) {
+            if (!config.languages().contains(s.language())) {
+                continue; // in the set for operators who configure it; not judged with the defaults
+            }
             (s.heldOut() ? held : dev).computeIfAbsent(s.language(), k -> new ArrayList<>()).add(s);
         }
         assertThat(dev.keySet()).as("every configured language has labelled sentences")
                 .containsAll(config.languages());
 
         StringBuilder out = new StringBuilder("## Language identification and language_drift (labelled references)\n\n");
-        out.append(String.format(Locale.ROOT, "References: %d sentences, 40 per language in %d languages (%d held "
-                + "out), from Lingua's test data (Leipzig Wortschatz web text), not from the Wikipedia text the "
-                + "n-gram profiles were built from. Languages configured: %s. Confidence needed: %.2f. Rates carry "
-                + "their 95%% Wilson interval.%n%n", sentences.size(), dev.size(),
-                sentences.stream().filter(Sentence::heldOut).count(), config.languages(), config.minConfidence()));
+        long configured = sentences.stream().filter(s -> config.languages().contains(s.language())).count();
+        out.append(String.format(Locale.ROOT, "References: %d sentences, 40 per language in the %d configured "
+                + "languages (%d held out), from Lingua's test data (Leipzig Wortschatz web text), not from the "
+                + "Wikipedia text the n-gram profiles were built from. Languages configured (the default): %s. "
+                + "Confidence needed: %.2f. Rates carry their 95%% Wilson interval.%n%n", configured, dev.size(),
+                sentences.stream().filter(s -> s.heldOut() && config.languages().contains(s.language())).count(),
+                config.languages(), config.minConfidence()));
 
         // 1. Identification per language and prefix length.
         out.append("### Identification: correct and confident, per language (held-out and development together)\n\n");
@@ -182,7 +187,8 @@ class LanguageEvalTest {
         List<String> named = new ArrayList<>(List.of("ja→en", "zh→en", "ko→en", "ru→en", "ar→en", "hi→en",
                 "he→en", "el→en", "th→en", "en→ja", "en→zh", "zh→ja", "ja→zh", "ja→ja", "zh→zh", "ko→ko",
                 "de→en", "en→de", "es→pt", "pt→es", "es→it", "it→es", "fr→es", "de→nl", "nl→de", "cs→pl",
-                "pl→cs", "sv→en", "ro→it", "ru→uk", "uk→ru", "ru→bg", "bg→ru", "uk→bg", "ar→fa", "fa→ar"));
+                "pl→cs", "pl→en", "ru→uk", "uk→ru", "ru→bg", "bg→ru", "uk→bg", "ar→fa", "fa→ar"));
+        named.removeIf(pair -> !dev60.cells.containsKey(pair));
         for (String pair : dev60.cells.keySet()) {
             int[] cell = sum(dev60.cells.get(pair), held60.cells.get(pair));
             if (!named.contains(pair) && cell[0] < 0.75 * cell[1]) {
