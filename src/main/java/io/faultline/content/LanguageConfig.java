@@ -19,7 +19,7 @@ public interface LanguageConfig {
      * decides first (ru/uk/bg are Cyrillic, zh/ja/ko Han, kana or hangul, ar/fa/ur Arabic, he, el, hi, th alone in
      * theirs); the n-gram profiles only choose among the languages of one script. Supported: en de fr es it pt nl
      * pl sv tr ro cs da fi hu id vi no ru uk bg el ar fa ur he hi mr th zh ja ko; others fail the start. Each more
-     * Latin-script language costs every call whose Latin text the function words do not settle (about 4 µs of CPU
+     * Latin-script language costs every call whose Latin text the function words do not settle (about 1-1.5 µs of CPU
      * per call each on English traffic, bench/RESULTS.md), so the default holds eight of them; a language alone in
      * its script costs nothing.
      */

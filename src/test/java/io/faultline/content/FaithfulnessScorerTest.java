@@ -306,4 +306,17 @@ class FaithfulnessScorerTest {
         assertThat(mostly.unsupportedClaims()).isEqualTo(2);
         assertThat(mostly.hallucination()).isTrue();
     }
+
+    @Test
+    void a_one_sentence_answer_with_a_contradicted_year_and_invented_names_stays_a_hallucination() {
+        // The end-to-end test's case: one claim, and it is unsupported.
+        Verdict verdict = scorer.score("The Eiffel Tower was completed in 1925 and was designed by Thomas Edison for "
+                + "the Chicago Exposition.", "When was the Eiffel Tower completed, and who designed it?",
+                List.of("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by the "
+                        + "engineering company of Gustave Eiffel."));
+
+        assertThat(verdict.claims()).isEqualTo(1);
+        assertThat(verdict.unsupportedClaims()).isEqualTo(1);
+        assertThat(verdict.hallucination()).isTrue();
+    }
 }

@@ -85,9 +85,11 @@ class FaithfulnessEvalTest {
         rows.forEach(r -> outcomes.merge(r.verdict().outcome(), 1L, Long::sum));
         report.note("Method: lexical claim support (FaithfulnessScorer): content units of the answer (numbers x3, "
                 + "names x2, other words x1; stopwords ignored; lower-cased, possessive/plural s dropped, truncated "
-                + "to 6 letters) looked up in the context and the question. Defaults: low_faithfulness below 0.8 "
-                + "support; hallucination below 0.5, or >= 2 unsupported name/number tokens, or >= 1 contradicted "
-                + "number/year. General rules were revised after reading dev errors only (yes/no as stopwords, "
+                + "to 6 letters) looked up in the context and the question. Defaults: a claim (sentence) is unsupported "
+                + "below 0.5 support, or with >= 2 unsupported name/number tokens, or >= 1 contradicted number/year; "
+                + "hallucination when unsupported claims are at least half the claims (HaluEval answers are one "
+                + "claim) or support is below 0.5; low_faithfulness below 0.8 support or with any unsupported claim. "
+                + "Numbers derived from grounded numbers count as supported (see the type-accuracy section). General rules were revised after reading dev errors only (yes/no as stopwords, "
                 + "tokens like 30A, sentence-initial capitals); thresholds are set for answers that paraphrase, not "
                 + "fit to these rows (a higher low_faithfulness threshold scores better here only because the "
                 + "faithful answers are verbatim spans).");
@@ -107,6 +109,10 @@ class FaithfulnessEvalTest {
                 + "wrong yes/no answers: words cannot see them. The matched subset holds the shorter hallucinations, "
                 + "often one- or two-word wrong entities. The held-out matched slice is small (21 pairs, 42 rows): its "
                 + "accuracy has a 95% interval of roughly +/-0.12.");
+        StringBuilder intervals = new StringBuilder("Accuracy of \"either type\" with its 95% Wilson interval: ");
+        either.forEach((label, c) -> intervals.append(label).append(' ')
+                .append(LanguageEvalTest.rate(c.tp() + c.tn(), c.total())).append("; "));
+        report.note(intervals.substring(0, intervals.length() - 2) + ".");
         report.write();
 
         assertThat(either.get("all, length-matched").accuracy()).isGreaterThanOrEqualTo(FLOOR);

@@ -32,7 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The language identifier and {@code language_drift} against labelled references: sentences whose language is known
  * from their source (src/test/resources/eval/language_sentences.jsonl, 40 per language, 24 languages, from Lingua's
- * test data: see the README there), never the identifier's own verdict. Split into a development part and a held-out
+ * test data: see the README there), never the identifier's own verdict. The configured languages (20 by default) are
+ * judged. Split into a development part and a held-out
  * part by a stable hash of language and line ({@link EvalData#heldOut}); the floors hold on both.
  * <p>
  * Two measurements: identification per language at growing prefix lengths (in letters, a Han, kana or hangul
