@@ -7,8 +7,9 @@ import io.smallrye.config.WithDefault;
 import java.util.List;
 
 /**
- * Thresholds of {@code language_drift}. The cut-offs below were chosen from the prefix-length measurement in
- * {@code eval/RESULTS.md} (section "Language identification"): under them the identifier is too often wrong.
+ * Thresholds of {@code language_drift}. The letter cut-offs below were first chosen from a prefix-length measurement;
+ * {@code eval/RESULTS.md} (section "Language identification and language_drift") now measures them against
+ * labelled sentences of every configured language, per question/answer language pair.
  */
 @ConfigMapping(prefix = "faultline.language")
 public interface LanguageConfig {
