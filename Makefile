@@ -31,7 +31,7 @@ eval:
 	  echo "Written by \`make eval\` on $$(date -u +%Y-%m-%d) ($$(nproc) cores, $$(java -version 2>&1 | sed -n 1p))."; \
 	  echo "Each set is split into a development part and a held-out part that was not looked at while the rules"; \
 	  echo "were written; both are reported. Provenance and caveats of the sets: ../shared/eval/SOURCES.md."; echo; \
-	  for f in injection pii faithfulness language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
+	  for f in injection pii faithfulness faithfulness-types language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
 	@cat eval/RESULTS.md
 
 ## bench: ingest throughput and latency against a plain JDBC batch insert in the same process, and the worst-case
@@ -42,10 +42,10 @@ eval:
 ## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
 ## model groups x 30 days of minutes, and one group's budget.
 bench:
-	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
+	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
-		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
+		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
 
 ## faults: PostgreSQL goes away under a running Faultline (DatabaseOutageIT, on a PostgreSQL server of its own that

@@ -17,20 +17,33 @@ public interface FaithfulnessConfig {
     @WithDefault("0.8")
     double lowFaithfulnessThreshold();
 
-    /** {@code hallucination} when the weighted support share is below this, whatever else the answer holds. */
+    /**
+     * {@code hallucination} when the weighted support share is below this, whatever else the answer holds; and a
+     * claim (sentence) whose own support share is below it is an unsupported claim.
+     */
     @WithDefault("0.5")
     double hallucinationThreshold();
 
     /**
-     * {@code hallucination} when at least this many name or number tokens of the answer appear nowhere in the
-     * grounding or the question. Counted per token: an invented two-word name counts twice.
+     * {@code hallucination} when unsupported claims make up at least this share of the answer's claims (they
+     * dominate); fewer, but at least one, make {@code low_faithfulness}. A one-sentence answer whose sentence is
+     * unsupported is a hallucination. 0.5 was chosen on the development part of the partial-support set (see
+     * {@code eval/RESULTS.md}, "Faithfulness").
+     */
+    @WithDefault("0.5")
+    double hallucinationClaimShare();
+
+    /**
+     * A claim is unsupported when at least this many of its name or number tokens appear nowhere in the grounding or
+     * the question (and are not derived from grounded numbers). Counted per token: an invented two-word name counts
+     * twice.
      */
     @WithDefault("2")
     int hallucinationMinUnsupportedEntities();
 
     /**
-     * {@code hallucination} when at least this many numbers are contradicted: a year (or other number) the grounding
-     * does not hold, where the grounding states a different one of the same kind.
+     * A claim is unsupported when at least this many of its numbers are contradicted: a year (or other number) the
+     * grounding does not hold (nor derives), where the grounding states a different one of the same kind.
      */
     @WithDefault("1")
     int hallucinationMinContradictions();

@@ -77,6 +77,8 @@ public class FaithfulnessRules extends ContentRule {
         evidence.put("unsupported_units", verdict.unsupported());
         evidence.put("unsupported_entities", verdict.unsupportedEntities());
         evidence.put("contradicted_units", verdict.contradicted());
+        evidence.put("unsupported_claims", verdict.unsupportedClaims());
+        evidence.put("derived_numbers", verdict.derivedNumbers());
         evidence.put("grounding_documents", documents);
         // Where the first unsupported units sit in the answer, never their words: evidence outlives the answer, and
         // even single words of it can be personal data. Whoever holds the answer (LiteLLM's logs) can find them.

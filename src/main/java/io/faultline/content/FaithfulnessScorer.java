@@ -14,10 +14,19 @@ import java.util.regex.Pattern;
  * Words are lower-cased, lose a possessive or plural {@code s} and are truncated to their first six letters, so
  * that "American" meets "America" and "founded" meets "founder". A unit is supported when its key occurs in a
  * grounding document or in the question (restating the question is not a hallucination). The support score is the
- * weighted share of supported units. A number is <em>contradicted</em> when it is unsupported while the grounding
- * states a number of the same kind (a year where the grounding has another year). {@code hallucination} is the strong
- * form: support below {@link FaithfulnessConfig#hallucinationThreshold()}, or enough unsupported names/numbers, or
- * a contradiction; {@code low_faithfulness} is support below {@link FaithfulnessConfig#lowFaithfulnessThreshold()}.
+ * weighted share of supported units. A number the grounding does not hold is still supported when it is derived: a
+ * sum, difference, product, ratio, percentage or percentage change of two grounded numbers, up to the rounding its
+ * writing implies (at most 32 grounded operands and 6 such checks per answer, so the cost stays bounded). A number is
+ * <em>contradicted</em> when it is unsupported while the grounding states a number of the same kind (a year where the
+ * grounding has another year).
+ * <p>
+ * Types. A claim is <em>unsupported</em> when its own support is below
+ * {@link FaithfulnessConfig#hallucinationThreshold()}, or it holds enough unsupported names/numbers, or a contradicted
+ * number. {@code hallucination}: unsupported claims dominate (at least
+ * {@link FaithfulnessConfig#hallucinationClaimShare()} of the claims) or the whole answer's support is below the
+ * hallucination threshold. {@code low_faithfulness}: support is partial, some claim unsupported but not most, or
+ * support below {@link FaithfulnessConfig#lowFaithfulnessThreshold()}. An answer that abstains (it says it does not
+ * know, or that the grounding does not hold the answer, in English or German) is faithful and gets no verdict.
  * <p>
  * Limits: words, not meaning. An answer that recombines grounded names into a false relation ("X directed Y" when
  * the grounding says Y directed X) passes; so does a negation. A faithful paraphrase with synonyms the grounding
@@ -40,6 +49,9 @@ public final class FaithfulnessScorer {
      * @param unsupported         units found neither in the grounding nor in the question
      * @param unsupportedEntities unsupported names and numbers among them
      * @param contradicted        unsupported numbers where the grounding states another of the same kind
+     * @param unsupportedClaims   claims that are themselves unsupported (see the class comment)
+     * @param derivedNumbers      numbers of the answer found as a sum, difference, ratio or percentage of two
+     *                            grounded numbers, and counted as supported
      * @param unsupportedExamples up to three unsupported units as written (names and numbers first), unmasked: for
      *                            the process only, never stored
      * @param unsupportedAt       where those units sit in the answer (kind, character offset, length): what evidence
@@ -51,11 +63,12 @@ public final class FaithfulnessScorer {
     }
 
     public record Verdict(Outcome outcome, double support, int claims, int units, int unsupported,
-            int unsupportedEntities, int contradicted, List<String> unsupportedExamples,
-            List<UnitPosition> unsupportedAt, boolean hallucination, boolean lowFaithfulness, boolean truncated) {
+            int unsupportedEntities, int contradicted, int unsupportedClaims, int derivedNumbers,
+            List<String> unsupportedExamples, List<UnitPosition> unsupportedAt, boolean hallucination,
+            boolean lowFaithfulness, boolean truncated) {
 
         static Verdict skipped(Outcome outcome) {
-            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, List.of(), List.of(), false, false, false);
+            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, 0, 0, List.of(), List.of(), false, false, false);
         }
 
         public boolean judged() {
@@ -69,17 +82,66 @@ public final class FaithfulnessScorer {
     }
 
     static final int MAX_EXAMPLES = 3;
+    /** Grounded numbers a derived number may be computed from, and derived-number checks per answer. */
+    static final int MAX_OPERANDS = 32;
+    static final int MAX_DERIVED_CHECKS = 6;
     private static final int STEM = 6;
     private static final int REFUSAL_WINDOW = 300;
 
-    // Answers that decline rather than claim: not hallucinations, and judging their words would only add noise.
-    private static final Pattern REFUSAL = Pattern.compile("(?i)\\b(?:i (?:do not|don't|don’t) know"
-            + "|i(?:'m| am) (?:not sure|unable to)|i (?:cannot|can't|can’t) (?:answer|find|determine|tell|say)"
-            + "|(?:not|no) enough information|insufficient information|unable to (?:answer|find|determine)"
-            + "|no information (?:about|on|regarding)|(?:context|documents?|passages?|text|sources?|information)"
-            + "(?: provided| given)? (?:does|do)(?: not|n't|n’t)"
-            + " (?:contain|mention|provide|include|specify|say|state)"
-            + "|(?:is|are) not (?:mentioned|stated|specified|provided) in)");
+    /*
+     * Answers that decline, or say that the grounding does not hold the answer: faithful abstentions, not
+     * hallucinations, and judging their words would only add noise. Phrase families in English and German (a
+     * source noun, then "does not contain/mention/say…", "no information on…", "not mentioned in…", "cannot be
+     * determined from…"), read in the first REFUSAL_WINDOW characters only, so the cost is bounded whatever the
+     * answer's length; the only open parts are bounded ({0,40}). Limit: an answer that abstains and then claims
+     * something anyway is not judged either.
+     */
+    private static final String SOURCE_EN = "(?:context|documents?|passages?|texts?|sources?|information|article"
+            + "|excerpts?|material|snippets?|records?|data|provided \\w+|given \\w+)";
+    private static final String SOURCE_DE = "(?:kontext|dokument(?:e|en)?|text(?:e|en)?|quellen?|abschnitt|"
+            + "unterlagen|informationen|angaben|material|auszug|passage)";
+    private static final Pattern REFUSAL = Pattern.compile("(?i)(?:\\bi (?:do not|don't|don’t) know"
+            + "|\\bi(?:'m| am) (?:not sure|unable to)|\\bi (?:cannot|can't|can’t|could not|couldn't|couldn’t)"
+            + " (?:answer|find|determine|tell|say|see|locate)"
+            + "|(?:not|no) enough information|insufficient (?:information|context|detail)"
+            + "|unable to (?:answer|find|determine)"
+            + "|\\b(?:no|any) (?:information|mention|details?|data|indication|reference)"
+            + " (?:about|on|of|regarding|as to|concerning|that)"
+            + "|\\bmakes? no (?:mention|reference)|\\bsays? nothing (?:about|on)|\\bis silent (?:on|about)"
+            + "|" + SOURCE_EN + "(?: provided| given| above| supplied)? (?:does|do|did)(?: not|n't|n’t)"
+            + " (?:\\w+ )?(?:contain|mention|provide|include|specify|say|state|indicate|cover|discuss|address"
+            + "|give|list|name|offer|reveal|tell|answer)"
+            + "|(?:is|are|was|were) not (?:mentioned|stated|specified|provided|given|included|covered|found"
+            + "|listed|named|available|addressed|discussed|indicated)(?: anywhere)? in"
+            + "|(?:cannot|can't|can’t|can not) be (?:determined|answered|found|inferred|deduced|established|known)"
+            + " (?:from|based on|with|using)"
+            // German
+            + "|\\bich wei(?:ß|ss) (?:es )?nicht|\\bkeine (?:angaben?|informationen|hinweise|aussagen?|daten)"
+            + " (?:zu|über|darüber|dazu|hierzu|zum|zur|bezüglich)"
+            + "|" + SOURCE_DE + " (?:enthält|enthalten|nennt|nennen|erwähnt|erwähnen|sagt|sagen|macht|machen"
+            + "|gibt|geben|liefert|liefern)(?: \\w+){0,3} (?:keine|nichts|nicht)"
+            + "|(?:geht|ergibt sich)[^.!?]{0,40} nicht hervor"
+            + "|\\bnicht (?:erwähnt|angegeben|genannt|enthalten|beschrieben|aufgeführt)"
+            + "|(?:lässt|lassen) sich[^.!?]{0,40} nicht (?:bestimmen|beantworten|sagen|entnehmen|feststellen|ableiten)"
+            + "|\\bdarüber (?:steht|finde ich|gibt es) (?:nichts|keine))");
+
+    /**
+     * Every abstention phrase holds one of these (lower-cased): a few substring searches over the window spare the
+     * many-branched pattern on the answers that cannot match it, which are most.
+     */
+    private static final String[] ABSTENTION_CUES = {"not", "n't", "n’t", "no ", "unable", "insufficient",
+        "nothing", "silent", "nicht", "keine"};
+
+    static boolean abstains(String answer) {
+        String window = answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer;
+        String lower = window.toLowerCase(java.util.Locale.ROOT);
+        for (String cue : ABSTENTION_CUES) {
+            if (lower.contains(cue)) {
+                return REFUSAL.matcher(window).find();
+            }
+        }
+        return false;
+    }
 
     private static final String STOPWORDS = """
             a an the and or but if then than so as of in on at to for from by with without into onto over under
@@ -99,6 +161,8 @@ public final class FaithfulnessScorer {
     private static final LongTable STOP = new LongTable(512);
     // Full-word hash of a number word -> key hash of its digits.
     private static final LongTable NUMBER_WORD_KEYS = new LongTable(64);
+    // Full-word hash of a cardinal number word -> its value (ordinals are not operands).
+    private static final LongTable NUMBER_WORD_VALUES = new LongTable(64);
 
     static {
         for (String word : STOPWORDS.split("\\s+")) {
@@ -113,6 +177,7 @@ public final class FaithfulnessScorer {
             long key = numberHash(digits, 0, digits.length());
             NUMBER_WORD_KEYS.put(hash(cardinals[i], 0, cardinals[i].length()), key);
             NUMBER_WORD_KEYS.put(hash(ordinals[i], 0, ordinals[i].length()), key);
+            NUMBER_WORD_VALUES.put(hash(cardinals[i], 0, cardinals[i].length()), i);
         }
     }
 
@@ -130,8 +195,7 @@ public final class FaithfulnessScorer {
         if (contextDocs == null || contextDocs.stream().allMatch(doc -> doc == null || doc.isBlank())) {
             return Verdict.skipped(Outcome.NO_GROUNDING);
         }
-        if (REFUSAL.matcher(answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer)
-                .find()) {
+        if (abstains(answer)) {
             return Verdict.skipped(Outcome.REFUSAL);
         }
 
@@ -147,7 +211,11 @@ public final class FaithfulnessScorer {
         int unsupportedEntities = 0;
         int contradicted = 0;
         int claims = 0;
+        int unsupportedClaims = 0;
+        int derived = 0;
+        int derivedChecks = 0;
         boolean claimCounted = false;
+        Claim claim = new Claim();
         List<String> strongExamples = new ArrayList<>(MAX_EXAMPLES);
         List<String> wordExamples = new ArrayList<>(MAX_EXAMPLES);
         List<UnitPosition> strongAt = new ArrayList<>(MAX_EXAMPLES);
@@ -156,6 +224,8 @@ public final class FaithfulnessScorer {
         while ((at = token.next(answer, at, answerEnd)) >= 0) {
             if (token.sentenceStart) {
                 claimCounted = false;
+                unsupportedClaims += claim.unsupported(config) ? 1 : 0;
+                claim.reset();
             }
             UnitKind kind;
             long key;
@@ -186,8 +256,18 @@ public final class FaithfulnessScorer {
             };
             units++;
             totalWeight += weight;
+            claim.weight += weight;
             if (grounding.keys.contains(key)) {
                 supportedWeight += weight;
+                claim.supported += weight;
+                continue;
+            }
+            // A number computed from two grounded ones (a sum, a difference, a ratio, a percentage) is supported.
+            if (kind == UnitKind.NUMBER && token.number && token.numeric && derivedChecks++ < MAX_DERIVED_CHECKS
+                    && grounding.derives(token.value, token.decimals, token.year)) {
+                supportedWeight += weight;
+                claim.supported += weight;
+                derived++;
                 continue;
             }
             unsupported++;
@@ -199,6 +279,7 @@ public final class FaithfulnessScorer {
                 continue;
             }
             unsupportedEntities++;
+            claim.unsupportedEntities++;
             if (strongExamples.size() < MAX_EXAMPLES) {
                 strongExamples.add(answer.substring(token.start, token.end));
                 strongAt.add(new UnitPosition(kind == UnitKind.NUMBER ? "number" : "name", token.start,
@@ -206,8 +287,10 @@ public final class FaithfulnessScorer {
             }
             if (kind == UnitKind.NUMBER && (token.year ? grounding.hasYear : grounding.hasOtherNumber)) {
                 contradicted++;
+                claim.contradicted++;
             }
         }
+        unsupportedClaims += claim.unsupported(config) ? 1 : 0;
         if (units < Math.max(1, config.minAnswerUnits())) {
             return Verdict.skipped(Outcome.TOO_FEW_UNITS);
         }
@@ -216,12 +299,39 @@ public final class FaithfulnessScorer {
             strongExamples.add(wordExamples.get(i));
             strongAt.add(wordAt.get(i));
         }
+        // hallucination: unsupported claims dominate (or the words as a whole are mostly unsupported);
+        // low_faithfulness: support is partial, some claim or a share of the words unsupported.
         boolean hallucination = support < config.hallucinationThreshold()
-                || unsupportedEntities >= config.hallucinationMinUnsupportedEntities()
-                || contradicted >= config.hallucinationMinContradictions();
-        boolean low = support < config.lowFaithfulnessThreshold();
+                || (claims > 0 && unsupportedClaims >= config.hallucinationClaimShare() * claims);
+        boolean low = support < config.lowFaithfulnessThreshold() || unsupportedClaims > 0;
         return new Verdict(Outcome.JUDGED, support, claims, units, unsupported, unsupportedEntities, contradicted,
-                List.copyOf(strongExamples), List.copyOf(strongAt), hallucination, low, truncated);
+                unsupportedClaims, derived, List.copyOf(strongExamples), List.copyOf(strongAt), hallucination, low,
+                truncated);
+    }
+
+    /** The units of one claim (sentence) so far. */
+    private static final class Claim {
+        double weight;
+        double supported;
+        int unsupportedEntities;
+        int contradicted;
+
+        /**
+         * Unsupported: under the hallucination support threshold, or holding enough unsupported names/numbers, or a
+         * contradicted number. A claim without content units is neither.
+         */
+        boolean unsupported(FaithfulnessConfig config) {
+            return weight > 0 && (supported / weight < config.hallucinationThreshold()
+                    || unsupportedEntities >= config.hallucinationMinUnsupportedEntities()
+                    || contradicted >= config.hallucinationMinContradictions());
+        }
+
+        void reset() {
+            weight = 0;
+            supported = 0;
+            unsupportedEntities = 0;
+            contradicted = 0;
+        }
     }
 
     private enum UnitKind {
@@ -234,6 +344,67 @@ public final class FaithfulnessScorer {
         boolean hasYear;
         boolean hasOtherNumber;
         boolean truncated;
+        /** The first MAX_OPERANDS distinct numbers of the grounding and the question (years and all). */
+        final double[] numbers = new double[MAX_OPERANDS];
+        int numberCount;
+
+        void addNumber(double value) {
+            for (int i = 0; i < numberCount; i++) {
+                if (numbers[i] == value) {
+                    return;
+                }
+            }
+            if (numberCount < numbers.length) {
+                numbers[numberCount++] = value;
+            }
+        }
+
+        /**
+         * Whether {@code value}, written with {@code decimals} decimals, is a sum, difference, product, ratio,
+         * percentage or percentage change of two grounded numbers, up to the rounding its writing implies (at
+         * least 0.5%; a one-digit figure must be within 0.05 of it, so that "2" is not any ratio near two), or twice
+         * one of them. A year must be exactly a grounded number plus or minus another (a year and a duration). At
+         * most MAX_OPERANDS² pairs: bounded whatever the grounding.
+         */
+        boolean derives(double value, int decimals, boolean year) {
+            double unit = Math.pow(10, -decimals);
+            double tolerance = year ? 0
+                    : Math.max(Math.abs(value) >= 10 ? 0.5 * unit : 0.05 * unit, 0.005 * Math.abs(value));
+            for (int i = 0; i < numberCount; i++) {
+                double a = numbers[i];
+                if (!year && close(a + a, value, tolerance)) {
+                    return true; // doubling: "for two people", "twice the recipe"
+                }
+                for (int j = 0; j < numberCount; j++) {
+                    if (i == j) {
+                        continue;
+                    }
+                    double b = numbers[j];
+                    if (close(a + b, value, tolerance) || close(a - b, value, tolerance)) {
+                        return true;
+                    }
+                    // A year is only ever a year plus or minus a duration.
+                    if (year) {
+                        continue;
+                    }
+                    if (close(a * b, value, tolerance)) {
+                        return true;
+                    }
+                    if (b != 0 && (close(a / b, value, tolerance) || close(100 * a / b, value, tolerance)
+                            || close(100 * (a - b) / b, value, tolerance))) {
+                        return true;
+                    }
+                    if (a != 0 && close(100 * (a - b) / a, value, tolerance)) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+
+        private static boolean close(double computed, double value, double tolerance) {
+            return Math.abs(computed - value) <= tolerance;
+        }
     }
 
     private Grounding index(String question, List<String> docs) {
@@ -258,10 +429,14 @@ public final class FaithfulnessScorer {
             while ((at = token.next(doc, at, end)) >= 0) {
                 addKey(grounding, token);
                 if (token.number) {
+                    if (token.numeric) {
+                        grounding.addNumber(token.value);
+                    }
                     grounding.hasYear |= token.year;
                     grounding.hasOtherNumber |= !token.year;
                 } else if (NUMBER_WORD_KEYS.contains(token.fullHash)) {
                     grounding.hasOtherNumber = true;
+                    addNumberWord(grounding, token);
                 }
             }
         }
@@ -271,8 +446,20 @@ public final class FaithfulnessScorer {
         int at = 0;
         while ((at = token.next(question, at, end)) >= 0) {
             addKey(grounding, token);
+            if (token.number && token.numeric) {
+                grounding.addNumber(token.value);
+            } else if (!token.number && NUMBER_WORD_KEYS.contains(token.fullHash)) {
+                addNumberWord(grounding, token);
+            }
         }
         return grounding;
+    }
+
+    private static void addNumberWord(Grounding grounding, Token token) {
+        long value = NUMBER_WORD_VALUES.get(token.fullHash, -1L);
+        if (value > 0) {
+            grounding.addNumber(value);
+        }
     }
 
     private static void addKey(Grounding grounding, Token token) {
@@ -291,6 +478,10 @@ public final class FaithfulnessScorer {
         int end;
         boolean number;
         boolean year;
+        /** A plain number (digits, separators, an optional decimal part, ordinal or plural suffix): its value. */
+        boolean numeric;
+        double value;
+        int decimals;
         boolean initial;
         boolean sentenceStart;
         int uppercase;
@@ -331,6 +522,9 @@ public final class FaithfulnessScorer {
             int length = 0;
             long value = 0;
             boolean fraction = false;
+            double exact = 0;
+            int digitsAfterPoint = 0;
+            int significant = 0;
             while (i < limit) {
                 char c = text.charAt(i);
                 if (c >= '0' && c <= '9') {
@@ -339,6 +533,11 @@ public final class FaithfulnessScorer {
                     }
                     if (!fraction && value < 1_000_000_000L) {
                         value = value * 10 + (c - '0');
+                    }
+                    if (significant < 15) {
+                        exact = exact * 10 + (c - '0');
+                        significant++;
+                        digitsAfterPoint += fraction ? 1 : 0;
                     }
                     i++;
                 } else if ((c == ',' || c == '.') && i + 1 < limit && Character.isDigit(text.charAt(i + 1))) {
@@ -372,6 +571,9 @@ public final class FaithfulnessScorer {
                 }
             }
             year = length == 4 && digitsEnd == 4 && !fraction && value >= 1000 && value <= 2100;
+            numeric = ordinalOrPlural && significant < 15;
+            decimals = digitsAfterPoint;
+            this.value = exact / Math.pow(10, digitsAfterPoint);
             key = numberHash(buffer, length);
             fullHash = key;
             uppercase = 0;
@@ -380,6 +582,7 @@ public final class FaithfulnessScorer {
         private void readWord(String text, int i, int limit) {
             number = false;
             year = false;
+            numeric = false;
             uppercase = 0;
             int length = 0;
             long full = FNV_OFFSET;

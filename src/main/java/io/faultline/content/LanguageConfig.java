@@ -7,26 +7,43 @@ import io.smallrye.config.WithDefault;
 import java.util.List;
 
 /**
- * Thresholds of {@code language_drift}. The cut-offs below were chosen from the prefix-length measurement in
- * {@code eval/RESULTS.md} (section "Language identification"): under them the identifier is too often wrong.
+ * Thresholds of {@code language_drift}. The letter cut-offs below were first chosen from a prefix-length measurement;
+ * {@code eval/RESULTS.md} (section "Language identification and language_drift") now measures them against
+ * labelled sentences of every configured language, per question/answer language pair.
  */
 @ConfigMapping(prefix = "faultline.language")
 public interface LanguageConfig {
 
     /**
      * ISO 639-1 codes the identifier may answer with. Restricting it to the languages an application serves is
-     * what makes short texts judgeable; a language outside the list is never reported.
+     * what makes short texts judgeable; a language outside the list is never reported. The script of the letters
+     * decides first (ru/uk/bg are Cyrillic, zh/ja/ko Han, kana or hangul, ar/fa/ur Arabic, he, el, hi, th alone in
+     * theirs); the n-gram profiles only choose among the languages of one script. Supported: en de fr es it pt nl
+     * pl sv tr ro cs da fi hu id vi no ru uk bg el ar fa ur he hi mr th zh ja ko; others fail the start. Each more
+     * Latin-script language costs every call whose Latin text the function words do not settle (about 1-1.5 µs of CPU
+     * per call each on English traffic, bench/RESULTS.md), so the default holds eight of them; a language alone in
+     * its script costs nothing.
      */
-    @WithDefault("en,de,fr,es,it,pt,nl")
+    @WithDefault("en,de,fr,es,it,pt,nl,pl,ru,uk,bg,zh,ja,ko,ar,fa,he,hi,el,th")
     List<String> languages();
 
-    /** Letters (after code, URLs, numbers and markup are removed) an answer needs before it is judged. */
+    /**
+     * Letters (after code, URLs, numbers and markup are removed) an answer needs before it is judged. A Han, kana or
+     * hangul character counts three letters.
+     */
     @WithDefault("60")
     int minAnswerLetters();
 
     /** Letters the request's user text needs before its language is taken as the expected one. */
     @WithDefault("40")
     int minRequestLetters();
+
+    /**
+     * Share of the letters the main Unicode script must hold for a confident verdict: a Thai page with a few English
+     * brand names is Thai, half Japanese and half English is left alone.
+     */
+    @WithDefault("0.7")
+    double minScriptShare();
 
     /** Probability the identifier must give its top language, on each side, before the two are compared. */
     @WithDefault("0.90")

@@ -28,10 +28,40 @@ public class LanguageRules extends ContentRule {
      */
     private static final Pattern TRANSLATION_REQUEST = Pattern.compile(
             "(?iu)\\b(translat\\w*|übersetz\\w*|traduc\\w*|tradu[zi]\\w*|vertaal\\w*|"
-                    + "in (english|german|french|spanish|italian|portuguese|dutch)|"
-                    + "(auf|ins) (englisch|deutsch|französisch|spanisch|italienisch|portugiesisch|niederländisch)|"
+                    + "in (english|german|french|spanish|italian|portuguese|dutch|polish|swedish|turkish|romanian"
+                    + "|czech|russian|ukrainian|bulgarian|chinese|mandarin|japanese|korean|arabic|persian|farsi"
+                    + "|hebrew|hindi|greek|thai)|"
+                    + "(auf|ins) (englisch|deutsch|französisch|spanisch|italienisch|portugiesisch|niederländisch"
+                    + "|polnisch|schwedisch|türkisch|rumänisch|tschechisch|russisch|ukrainisch|bulgarisch|chinesisch"
+                    + "|japanisch|koreanisch|arabisch|persisch|hebräisch|griechisch)|"
                     + "en (anglais|allemand|français|espagnol|italien|portugais|néerlandais|inglés|alemán|francés)|"
                     + "in het (engels|duits|frans|spaans))\\b");
+
+    /**
+     * The word "translate" in the other scripts, looked up as lower-cased substrings (Han and Thai have no word
+     * boundaries), and only in text that holds a letter beyond Latin: as branches of the pattern above they made
+     * it five times dearer on every English call.
+     */
+    private static final String[] TRANSLATE_WORDS = {"翻訳", "翻译", "번역", "перевод", "переведи", "перевести",
+        "перекла", "ترجم", "תרגמ", "תרגום", "अनुवाद", "μετάφρασ", "μεταφράσ", "แปล"};
+
+    static boolean asksForTranslation(String text) {
+        if (TRANSLATION_REQUEST.matcher(text).find()) {
+            return true;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) >= 0x0370) {
+                String lower = text.toLowerCase(java.util.Locale.ROOT);
+                for (String word : TRANSLATE_WORDS) {
+                    if (lower.contains(word)) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+        }
+        return false;
+    }
 
     private final LanguageConfig language;
     private final LanguageIdentifier identifier;
@@ -40,7 +70,7 @@ public class LanguageRules extends ContentRule {
     public LanguageRules(ContentConfig config, LanguageConfig language) {
         super(config);
         this.language = language;
-        this.identifier = new LanguageIdentifier(language.languages());
+        this.identifier = new LanguageIdentifier(language.languages(), language.minScriptShare());
         this.functionWords = new FunctionWords(identifier.languages());
     }
 
@@ -73,7 +103,7 @@ public class LanguageRules extends ContentRule {
                 return List.of();
             }
             // Only now, with the languages possibly apart, does a translation request matter (its regex is not free).
-            if (language.skipTranslationRequests() && TRANSLATION_REQUEST.matcher(userText).find()) {
+            if (language.skipTranslationRequests() && asksForTranslation(userText)) {
                 return List.of();
             }
             Optional<LanguageIdentifier.Guess> asked = identifier.identify(userText, language.minRequestLetters());
@@ -100,6 +130,8 @@ public class LanguageRules extends ContentRule {
         }
         evidence.put("answer_language", answered.get().language());
         evidence.put("answer_confidence", round(answered.get().probability()));
+        // "script" when the Unicode script of the letters alone named the language, else "ngram".
+        evidence.put("decided_by", answered.get().byScript() ? "script" : "ngram");
         evidence.put("letters_judged", answered.get().letters());
         evidence.put("min_confidence", language.minConfidence());
         evidence.put("sample_rate", language.sampleRate());

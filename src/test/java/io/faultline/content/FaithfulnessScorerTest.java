@@ -244,4 +244,83 @@ class FaithfulnessScorerTest {
                 ConfigMappings.defaults(FaithfulnessConfig.class),
                 new SeverityPolicy(ConfigMappings.with(ClassifyConfig.class, severities)));
     }
+
+    private static final String SALES = "The shop sold 1,240 bicycles in June and 1,860 in July. A city bike costs 12 "
+            + "euros a day and an e-bike 30 euros a day. The shop has two locations, on Pier Street and at the station.";
+
+    @Test
+    void numbers_computed_from_grounded_numbers_are_supported() {
+        Verdict verdict = scorer.score("Sales rose by 620 bicycles, or 50%, to 3,100 over both months. An e-bike "
+                + "costs 18 euros more, 2.5 times the city price.", "How did sales develop?", List.of(SALES));
+
+        // Every number is derived (620, 50, 3,100, 18, 2.5); only connecting words ("rose", "times") are not grounded.
+        assertThat(verdict.derivedNumbers()).isEqualTo(5);
+        assertThat(verdict.unsupportedEntities()).isZero();
+        assertThat(verdict.contradicted()).isZero();
+        assertThat(verdict.hallucination()).isFalse();
+    }
+
+    @Test
+    void a_number_no_pair_of_grounded_numbers_gives_is_still_contradicted() {
+        Verdict verdict = scorer.score("Sales rose by 745 bicycles.", "How did sales develop?", List.of(SALES));
+
+        assertThat(verdict.derivedNumbers()).isZero();
+        assertThat(verdict.contradicted()).isEqualTo(1);
+        assertThat(verdict.hallucination()).isTrue();
+    }
+
+    @Test
+    void a_year_is_derived_only_as_a_year_plus_or_minus_a_grounded_number() {
+        String bridge = "The bridge was completed in 2009 after 6 years of construction.";
+
+        assertThat(scorer.score("Construction started in 2003.", "When?", List.of(bridge)).derivedNumbers())
+                .isEqualTo(1);
+        assertThat(scorer.score("Construction started in 2005.", "When?", List.of(bridge)).hallucination()).isTrue();
+    }
+
+    @Test
+    void an_abstention_saying_the_grounding_lacks_the_answer_is_faithful_in_english_and_german() {
+        for (String answer : List.of("The provided context doesn't mention who founded the shop.",
+                "There is no information about the founder in the passage.",
+                "The text makes no mention of a founder.",
+                "Who founded it is not stated in the documents.",
+                "The founder cannot be determined from the context.",
+                "Der Kontext enthält keine Angaben zum Gründer.",
+                "Wer den Laden gegründet hat, geht aus dem Text nicht hervor.",
+                "Dazu lässt sich aus den Unterlagen nichts entnehmen, der Gründer ist nicht genannt.")) {
+            assertThat(scorer.score(answer, "Who founded the shop?", List.of(SALES)).outcome()).as(answer)
+                    .isEqualTo(Outcome.REFUSAL);
+        }
+    }
+
+    @Test
+    void one_unsupported_claim_among_several_grounded_ones_is_low_faithfulness_not_hallucination() {
+        Verdict partly = scorer.score("The shop sold 1,240 bicycles in June and 1,860 in July. A city bike costs 12 "
+                + "euros a day and an e-bike 30 euros. It has locations on Pier Street and at the station. It was "
+                + "founded by Martin Delacroix in Marseille.", "Tell me about the shop.", List.of(SALES));
+
+        assertThat(partly.claims()).isEqualTo(4);
+        assertThat(partly.unsupportedClaims()).isEqualTo(1);
+        assertThat(partly.lowFaithfulness()).isTrue();
+        assertThat(partly.hallucination()).isFalse();
+
+        Verdict mostly = scorer.score("The shop sold 1,240 bicycles in June. It was founded by Martin Delacroix in "
+                + "Marseille. Its owner Claire Dubois opened a third branch in Lyon.", "Tell me about the shop.",
+                List.of(SALES));
+        assertThat(mostly.unsupportedClaims()).isEqualTo(2);
+        assertThat(mostly.hallucination()).isTrue();
+    }
+
+    @Test
+    void a_one_sentence_answer_with_a_contradicted_year_and_invented_names_stays_a_hallucination() {
+        // The end-to-end test's case: one claim, and it is unsupported.
+        Verdict verdict = scorer.score("The Eiffel Tower was completed in 1925 and was designed by Thomas Edison for "
+                + "the Chicago Exposition.", "When was the Eiffel Tower completed, and who designed it?",
+                List.of("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by the "
+                        + "engineering company of Gustave Eiffel."));
+
+        assertThat(verdict.claims()).isEqualTo(1);
+        assertThat(verdict.unsupportedClaims()).isEqualTo(1);
+        assertThat(verdict.hallucination()).isTrue();
+    }
 }

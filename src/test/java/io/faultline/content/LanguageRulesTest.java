@@ -126,4 +126,53 @@ class LanguageRulesTest {
         assertThat(words.dominant(GERMAN_ANSWER, 3)).isEqualTo("de");
         assertThat(words.dominant("Paris.", 3)).as("too few function words to say").isNull();
     }
+
+    @Test
+    void aJapaneseQuestionAnsweredInEnglishDriftsByScript() {
+        String japanese = "年間プランの請求はどのように行われますか？支払い日を変更することはできますか？";
+
+        List<Failure> failures = rules.apply(call(japanese, ENGLISH_ANSWER));
+
+        assertThat(failures).singleElement().satisfies(f -> assertThat(f.evidence())
+                .containsEntry("expected_language", "ja").containsEntry("answer_language", "en")
+                .containsEntry("decided_by", "ngram"));
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "年間プランは、ご契約日に年に一度請求されます。アカウント設定からいつでも"
+                + "月払いに切り替えることができます。"))).singleElement().satisfies(f -> assertThat(f.evidence())
+                        .containsEntry("answer_language", "ja").containsEntry("decided_by", "script"));
+    }
+
+    @Test
+    void hanKanaAndHangulTellChineseJapaneseAndKoreanApart() {
+        LanguageIdentifier identifier = new LanguageIdentifier(everyCall.languages());
+        assertThat(identifier.identify("年度计划每年在您订阅的日期收费一次。您可以随时从帐户设置页面切换到按月计费。", 20))
+                .hasValueSatisfying(g -> assertThat(g.language()).isEqualTo("zh"));
+        assertThat(identifier.identify("年間プランは、ご契約日に年に一度請求されます。", 20))
+                .hasValueSatisfying(g -> assertThat(g.language()).isEqualTo("ja"));
+        assertThat(identifier.identify("연간 요금제는 구독한 날짜에 일 년에 한 번 청구됩니다.", 20))
+                .hasValueSatisfying(g -> assertThat(g.language()).isEqualTo("ko"));
+        assertThat(identifier.identify("Годовые планы оплачиваются один раз в год в день оформления подписки.", 20))
+                .hasValueSatisfying(g -> assertThat(g.language()).isEqualTo("ru"));
+        assertThat(identifier.identify("Річні плани оплачуються один раз на рік у день оформлення підписки.", 20))
+                .hasValueSatisfying(g -> assertThat(g.language()).isEqualTo("uk"));
+        // Half Japanese, half English: no script holds enough of the letters for a confident verdict.
+        assertThat(identifier.identify("年間プランは年に一度請求されます and you can switch to monthly billing", 20))
+                .hasValueSatisfying(g -> assertThat(g.probability()).isLessThan(0.9));
+    }
+
+    @Test
+    void translationRequestsInOtherScriptsAreSkipped() {
+        assertThat(rules.apply(call("この文章を英語に翻訳してください。年間プランは年に一度請求されます。", ENGLISH_ANSWER)))
+                .isEmpty();
+        assertThat(rules.apply(call("Переведите, пожалуйста, на английский: годовые планы оплачиваются раз в год.",
+                ENGLISH_ANSWER))).isEmpty();
+        assertThat(rules.apply(call("Could you answer in Japanese: how does the billing cycle work for annual plans?",
+                "年間プランは、ご契約日に年に一度請求されます。アカウント設定からいつでも月払いに切り替えることができます。")))
+                .isEmpty();
+    }
+
+    @Test
+    void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");
+    }
 }
