@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench fuzz native-sources native image venv build clean
+.PHONY: run test eval bench fuzz native-sources native image venv build clean train-injection
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -47,6 +47,19 @@ bench:
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
 		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
+
+## train-injection: rebuild train/injection/dataset.jsonl.gz from the pinned public repositories (fetched as git
+## mirrors under MIRRORS, default /work/.mirror; see train/injection/DATA_CARD.md) and retrain the injection classifier
+## into src/main/resources/io/faultline/content/injection-model.bin. Deterministic (seeded); not part of CI.
+## Skip the data step with TRAIN_DATA=keep to retrain from the committed dataset.
+train-injection: venv
+	@if [ "$${TRAIN_DATA:-rebuild}" != keep ]; then \
+		$(PY) train/injection/prepare_data.py --mirrors $${MIRRORS:-/work/.mirror} --eval $${EVAL_DIR:-$$([ -d ../shared/eval ] && echo ../shared/eval || echo /work/shared/eval)} \
+			--out train/injection/dataset.jsonl.gz; fi
+	$(MVN) -q test-compile
+	$(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE)
+	java -Xmx2g -cp "target/classes:target/test-classes:$$(cat $(CP_FILE))" io.faultline.content.InjectionTrainer \
+		train/injection/dataset.jsonl.gz src/main/resources/io/faultline/content/injection-model.bin
 
 ## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real
 ## PostgreSQL. FUZZ_SEED (default: today's date, UTC) and FUZZ_REQUESTS (default 10000) reproduce a run;
