@@ -40,13 +40,15 @@ eval:
 ## per episode on 30 days of seeded history (100k episodes, 1M calls) with its query plans, ingest with it on vs off;
 ## one prediction tick over 1,000 deployments with an hour of history each; the impact of an episode of
 ## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
-## model groups x 30 days of minutes, and one group's budget.
+## model groups x 30 days of minutes, and one group's budget; the learned injection classifier's µs per message beside
+## the phrase rules, and ingest with it on vs off.
 bench:
-	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
+	$(MVN) test -Dtest='IngestBench*,InjectionModelBench,HostileInputBench,PiiPhoneBench,PiiRuleBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
 		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-correlation.md \
-		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
+		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md \
+		target/bench-injection-model.md target/bench-injection-model-ingest.md
 
 ## train-injection: rebuild train/injection/dataset.jsonl.gz from the pinned public repositories (fetched as git
 ## mirrors under MIRRORS, default /work/.mirror; see train/injection/DATA_CARD.md) and retrain the injection classifier

@@ -55,7 +55,8 @@ public interface InjectionConfig {
     /**
      * Whether the learned classifier (train/injection/DATA_CARD.md) scores each scanned message beside the phrase
      * rules; its probability and the rules' score are combined by noisy-OR and compared with the same thresholds. Off,
-     * only the rules run (about half the injections of the held-out eval are then missed: eval/RESULTS.md).
+     * only the rules run (they catch 25 instead of 34 of deepset's 60 held-out injections, and none of BIPIA's planted
+     * instructions: eval/RESULTS.md).
      */
     @WithDefault("true")
     boolean modelEnabled();
