@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench faults fuzz native-sources native image venv build clean
+.PHONY: run test eval bench faults fuzz native-sources native image venv build clean train-injection
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -40,13 +40,29 @@ eval:
 ## per episode on 30 days of seeded history (100k episodes, 1M calls) with its query plans, ingest with it on vs off;
 ## one prediction tick over 1,000 deployments with an hour of history each; the impact of an episode of
 ## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
-## model groups x 30 days of minutes, and one group's budget.
+## model groups x 30 days of minutes, and one group's budget; the learned injection classifier's µs per message beside
+## the phrase rules, and ingest with it on vs off.
 bench:
-	$(MVN) test -Dtest='IngestBench*,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
+	$(MVN) test -Dtest='IngestBench*,InjectionModelBench,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
-		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md target/bench-correlation.md \
-		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md
+		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md \
+		target/bench-correlation.md \
+		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md \
+		target/bench-injection-model.md target/bench-injection-model-ingest.md
+
+## train-injection: rebuild train/injection/dataset.jsonl.gz from the pinned public repositories (fetched as git
+## mirrors under MIRRORS, default /work/.mirror; see train/injection/DATA_CARD.md) and retrain the injection classifier
+## into src/main/resources/io/faultline/content/injection-model.bin. Deterministic (seeded); not part of CI.
+## Skip the data step with TRAIN_DATA=keep to retrain from the committed dataset.
+train-injection: venv
+	@if [ "$${TRAIN_DATA:-rebuild}" != keep ]; then \
+		$(PY) train/injection/prepare_data.py --mirrors $${MIRRORS:-/work/.mirror} --eval $${EVAL_DIR:-$$([ -d ../shared/eval ] && echo ../shared/eval || echo /work/shared/eval)} \
+			--out train/injection/dataset.jsonl.gz; fi
+	$(MVN) -q test-compile
+	$(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE)
+	java -Xmx2g -cp "target/classes:target/test-classes:$$(cat $(CP_FILE))" io.faultline.content.InjectionTrainer \
+		train/injection/dataset.jsonl.gz src/main/resources/io/faultline/content/injection-model.bin
 
 ## faults: PostgreSQL goes away under a running Faultline (DatabaseOutageIT, on a PostgreSQL server of its own that
 ## it stops and starts, 127.0.0.1 only): at start-up, for FAULTS_OUTAGE_S (default 60) seconds in the middle of steady

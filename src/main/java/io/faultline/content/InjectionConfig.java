@@ -4,9 +4,10 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 /**
- * Thresholds of the {@code prompt_injection} and {@code jailbreak_attempt} heuristics. A score is the noisy-OR of the
- * weights of the signals a message matched (0 to 1); a single weak signal stays below the thresholds, a single strong
- * one or two weak ones reach them. Either type is switched off through {@code faultline.content.disabled-types}.
+ * Thresholds of the {@code prompt_injection} and {@code jailbreak_attempt} detector. A score is the noisy-OR of the
+ * weights of the phrase signals a message matched and of the learned classifier's probability (0 to 1); a single weak
+ * signal stays below the thresholds, a single strong one or two weak ones reach them, and so does the classifier alone
+ * when it is confident (its heads are calibrated so that 0.5 passes at most 0.5% of benign training chat). Either type is switched off through {@code faultline.content.disabled-types}.
  */
 @ConfigMapping(prefix = "faultline.injection")
 public interface InjectionConfig {
@@ -50,6 +51,15 @@ public interface InjectionConfig {
      */
     @WithDefault("131072")
     long maxPatternChars();
+
+    /**
+     * Whether the learned classifier (train/injection/DATA_CARD.md) scores each scanned message beside the phrase
+     * rules; its probability and the rules' score are combined by noisy-OR and compared with the same thresholds. Off,
+     * only the rules run (they catch 25 instead of 34 of deepset's 60 held-out injections, and none of BIPIA's planted
+     * instructions: eval/RESULTS.md).
+     */
+    @WithDefault("true")
+    boolean modelEnabled();
 
     /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
     @WithDefault("4")

@@ -31,16 +31,17 @@ public final class InjectionDetector {
     /**
      * The outcome of one scan.
      *
-     * @param injectionScore   noisy-OR of the injection signals' weights, 0 to 1
-     * @param jailbreakScore   noisy-OR of the jailbreak signals' weights, 0 to 1
+     * @param injectionScore   the rules' and the learned classifier's injection scores combined by noisy-OR, 0 to 1
+     * @param jailbreakScore   the same for jailbreak
      * @param injectionSignals names of the injection signals matched, in rule order
      * @param jailbreakSignals names of the jailbreak signals matched, in rule order
      * @param truncated        true when the middle of a long text was not scanned
+     * @param learned          what the learned classifier said ({@link Learned#NONE} when it is off)
      */
     public record Verdict(double injectionScore, double jailbreakScore, List<String> injectionSignals,
-            List<String> jailbreakSignals, boolean truncated) {
+            List<String> jailbreakSignals, boolean truncated, Learned learned) {
 
-        public static final Verdict NONE = new Verdict(0, 0, List.of(), List.of(), false);
+        public static final Verdict NONE = new Verdict(0, 0, List.of(), List.of(), false, Learned.NONE);
 
         public double score(Kind kind) {
             return kind == Kind.INJECTION ? injectionScore : jailbreakScore;
@@ -55,6 +56,32 @@ public final class InjectionDetector {
             List<String> all = new ArrayList<>(injectionSignals);
             all.addAll(jailbreakSignals);
             return all;
+        }
+
+        /** The rules' own score for one kind (before the learned classifier's is combined in). */
+        public double ruleScore(Kind kind) {
+            double learnedScore = learned.score(kind);
+            double combined = score(kind);
+            return learnedScore >= 1 ? 0 : Math.max(0, 1 - (1 - combined) / (1 - learnedScore));
+        }
+    }
+
+    /**
+     * The learned classifier's part of a verdict: its probability per kind, the head that read the text
+     * ({@code direct} for user turns, {@code indirect} for tool results and documents), and, when the combined score
+     * reached its threshold, the features that pushed it most, as {@code family:bucket} ids (never text).
+     */
+    public record Learned(double injection, double jailbreak, String injectionHead, List<String> injectionFeatures,
+            List<String> jailbreakFeatures) {
+
+        public static final Learned NONE = new Learned(0, 0, "none", List.of(), List.of());
+
+        public double score(Kind kind) {
+            return kind == Kind.INJECTION ? injection : jailbreak;
+        }
+
+        public List<String> features(Kind kind) {
+            return kind == Kind.INJECTION ? injectionFeatures : jailbreakFeatures;
         }
     }
 
@@ -550,9 +577,16 @@ public final class InjectionDetector {
     }
 
     private final InjectionConfig config;
+    private final InjectionModel model;
 
     public InjectionDetector(InjectionConfig config) {
         this.config = config;
+        this.model = config.modelEnabled() ? SharedModel.MODEL : null;
+    }
+
+    /** The shipped classifier, read once per process on first use (a holder class: no lock, no reflection). */
+    private static final class SharedModel {
+        static final InjectionModel MODEL = InjectionModel.load();
     }
 
     /** Scores one message text. Never throws on any string; null or empty yields {@link Verdict#NONE}. */
@@ -565,8 +599,17 @@ public final class InjectionDetector {
         return new Work(config.maxPatternChars());
     }
 
-    /** Scores one message of a call, drawing on the call's pattern budget. */
+    /** Scores one user message of a call, drawing on the call's pattern budget. */
     public Verdict scan(String text, Work work) {
+        return scan(text, work, false);
+    }
+
+    /**
+     * Scores one message of a call, drawing on the call's pattern budget. {@code document} is true for content the
+     * application fed the model (tool results, retrieved documents): the learned classifier then reads it with its
+     * indirect-injection head, which knows that a document's own instructions ("reply by Friday") are not an attack.
+     */
+    public Verdict scan(String text, Work work, boolean document) {
         if (text == null || text.isBlank()) {
             return Verdict.NONE;
         }
@@ -578,11 +621,34 @@ public final class InjectionDetector {
             truncated = true;
         }
         Hits hits = new Hits();
-        scanInto(text, hits, true, work);
-        return hits.verdict(truncated || work.exhausted());
+        String cleaned = scanInto(text, hits, true, work);
+        Verdict rules = hits.verdict(truncated || work.exhausted());
+        return model == null ? rules : withModel(rules, cleaned, document);
     }
 
-    private void scanInto(String raw, Hits hits, boolean decode, Work work) {
+    /** Noisy-OR of the rules' scores and the classifier's, with the classifier's top features once it matters. */
+    private Verdict withModel(Verdict rules, String cleaned, boolean document) {
+        InjectionModel.Score score = model.score(cleaned);
+        int injectionHead = document ? InjectionModel.INDIRECT : InjectionModel.DIRECT;
+        double learnedInjection = score.of(injectionHead);
+        double learnedJailbreak = score.jailbreak();
+        double injection = 1 - (1 - rules.injectionScore()) * (1 - learnedInjection);
+        double jailbreak = 1 - (1 - rules.jailbreakScore()) * (1 - learnedJailbreak);
+        List<String> injectionFeatures = injection >= config.injectionThreshold() && learnedInjection >= 0.05
+                ? model.topFeatures(cleaned, injectionHead, score.window(injectionHead), TOP_FEATURES) : List.of();
+        List<String> jailbreakFeatures = jailbreak >= config.jailbreakThreshold() && learnedJailbreak >= 0.05
+                ? model.topFeatures(cleaned, InjectionModel.JAILBREAK, score.jailbreakWindow(), TOP_FEATURES)
+                : List.of();
+        Learned learned = new Learned(learnedInjection, learnedJailbreak, document ? "indirect" : "direct",
+                injectionFeatures, jailbreakFeatures);
+        return new Verdict(injection, jailbreak, rules.injectionSignals(), rules.jailbreakSignals(),
+                rules.truncated(), learned);
+    }
+
+    private static final int TOP_FEATURES = 3;
+
+    /** Scans one text into hits; returns the cleaned text (what the classifier reads). */
+    private String scanInto(String raw, Hits hits, boolean decode, Work work) {
         Cleaned cleaned = clean(raw, hits);
         String text = cleaned.text();
         String lower = text.toLowerCase(Locale.ROOT);
@@ -598,13 +664,14 @@ public final class InjectionDetector {
             hits.add(SPACED_LETTERS);
         }
         if (!decode) {
-            return;
+            return text;
         }
         if (cleaned.hidden() != null) {
             // Tag characters spell ASCII the reader never sees; what they spell is scanned like the text.
             scanInto(cleaned.hidden(), hits, false, work);
         }
         decodeBase64(text, hits, work);
+        return text;
     }
 
     private void decodeBase64(String text, Hits hits, Work work) {
@@ -850,7 +917,7 @@ public final class InjectionDetector {
 
         Verdict verdict(boolean truncated) {
             if (matched.isEmpty()) {
-                return truncated ? new Verdict(0, 0, List.of(), List.of(), true) : Verdict.NONE;
+                return truncated ? new Verdict(0, 0, List.of(), List.of(), true, Learned.NONE) : Verdict.NONE;
             }
             double injectionMiss = 1;
             double jailbreakMiss = 1;
@@ -866,7 +933,7 @@ public final class InjectionDetector {
                 }
             }
             return new Verdict(1 - injectionMiss, 1 - jailbreakMiss, List.copyOf(injection), List.copyOf(jailbreak),
-                    truncated);
+                    truncated, Learned.NONE);
         }
     }
 }

@@ -18,8 +18,10 @@ import java.util.Map;
 
 /**
  * SECURITY {@code prompt_injection} and {@code jailbreak_attempt} in what this turn brought in: the latest user
- * message and the tool results after the last assistant message (indirect injection). System messages are the
- * application's own instructions and are never scanned. Evidence names signals only: no prompt text is kept.
+ * message (and any user message after the last assistant turn), the tool results after the last assistant message and
+ * the grounding documents of {@code requester_metadata} (indirect injection: read by the learned classifier's
+ * document head). System messages are the application's own instructions and are never scanned. Evidence names
+ * signals, scores and hashed feature ids only: no prompt text is kept.
  */
 @Singleton
 public class InjectionRules extends ContentRule {
@@ -44,7 +46,10 @@ public class InjectionRules extends ContentRule {
         if (!injectionOn && !jailbreakOn) {
             return List.of();
         }
-        List<Message> scanned = scannedMessages(content.messages());
+        List<Message> scanned = new ArrayList<>(scannedMessages(content.messages()));
+        for (String document : content.grounding()) {
+            scanned.add(new Message(DOCUMENT, document));
+        }
         if (scanned.isEmpty()) {
             return List.of();
         }
@@ -58,7 +63,7 @@ public class InjectionRules extends ContentRule {
                 break;
             }
             budget -= Math.min(message.text().length(), Math.max(64, injection.maxScanChars()));
-            Verdict verdict = detector.scan(message.text(), work);
+            Verdict verdict = detector.scan(message.text(), work, !"user".equals(message.role()));
             if (bestInjection == null || verdict.injectionScore() > bestInjection.verdict().injectionScore()) {
                 bestInjection = new Scored(message.role(), verdict);
             }
@@ -78,7 +83,13 @@ public class InjectionRules extends ContentRule {
         return failures;
     }
 
-    /** The latest user message, then every tool message after the last assistant message. */
+    /** The role given to {@code requester_metadata} grounding documents in the evidence's {@code message_role}. */
+    static final String DOCUMENT = "document";
+
+    /**
+     * The latest user message and any other user message after the last assistant message, then every tool message
+     * after the last assistant message.
+     */
     static List<Message> scannedMessages(List<Message> messages) {
         int lastAssistant = -1;
         int lastUser = -1;
@@ -91,8 +102,14 @@ public class InjectionRules extends ContentRule {
             }
         }
         List<Message> out = new ArrayList<>(2);
-        if (lastUser >= 0) {
+        if (lastUser >= 0 && lastUser < lastAssistant) {
             out.add(messages.get(lastUser));
+        }
+        for (int i = lastAssistant + 1; i < messages.size(); i++) {
+            Message message = messages.get(i);
+            if ("user".equals(message.role())) {
+                out.add(message);
+            }
         }
         for (int i = lastAssistant + 1; i < messages.size(); i++) {
             Message message = messages.get(i);
@@ -115,6 +132,13 @@ public class InjectionRules extends ContentRule {
         evidence.put("score", Math.round(score * 100) / 100.0);
         evidence.put("threshold", threshold);
         evidence.put("signals", best.verdict().signals(kind));
+        InjectionDetector.Learned learned = best.verdict().learned();
+        if (learned != InjectionDetector.Learned.NONE) {
+            evidence.put("rule_score", Math.round(best.verdict().ruleScore(kind) * 100) / 100.0);
+            evidence.put("model_score", Math.round(learned.score(kind) * 100) / 100.0);
+            evidence.put("model_head", kind == Kind.INJECTION ? learned.injectionHead() : "jailbreak");
+            evidence.put("model_features", learned.features(kind));
+        }
         evidence.put("message_role", best.role());
         if (best.verdict().truncated()) {
             evidence.put("scan_truncated", true);

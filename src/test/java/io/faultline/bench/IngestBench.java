@@ -285,6 +285,10 @@ class IngestBench {
     private void contentCost(Result pipeline, Result reference) throws Exception {
         Path mine = Path.of("target", "bench-" + variant() + ".txt");
         Files.writeString(mine, pipeline.callsPerSecond() + " " + reference.callsPerSecond());
+        modelCost();
+        if ("content-on-model-off".equals(variant())) {
+            return;
+        }
         Path other = Path.of("target", "bench-" + ("content-on".equals(variant()) ? "content-off" : "content-on")
                 + ".txt");
         if (!Files.exists(other) || Files.getLastModifiedTime(other).toMillis() < startedAt) {
@@ -308,6 +312,37 @@ class IngestBench {
                 (on[0] / on[1]) / (off[0] / off[1]));
         System.out.println(text);
         Files.writeString(Path.of("target", "bench-content.md"), text);
+    }
+
+    /**
+     * Once both the content-on run and the run without the learned injection classifier are done in this process:
+     * the classifier's cost to throughput, raw and normalised by each run's reference.
+     */
+    private void modelCost() throws Exception {
+        Path on = Path.of("target", "bench-content-on.txt");
+        Path off = Path.of("target", "bench-content-on-model-off.txt");
+        for (Path p : new Path[] {on, off}) {
+            if (!Files.exists(p) || Files.getLastModifiedTime(p).toMillis() < startedAt) {
+                return;
+            }
+        }
+        String[] a = Files.readString(on).trim().split(" ");
+        String[] b = Files.readString(off).trim().split(" ");
+        double onRate = Double.parseDouble(a[0]);
+        double onRef = Double.parseDouble(a[1]);
+        double offRate = Double.parseDouble(b[0]);
+        double offRef = Double.parseDouble(b[1]);
+        String text = String.format(Locale.ROOT, """
+                Learned injection classifier on vs off, content detection on in both, same process:
+                | variant | pipeline calls/s | reference calls/s | pipeline / reference |
+                |---|---|---|---|
+                | classifier on (default) | %.0f | %.0f | %.2f |
+                | classifier off | %.0f | %.0f | %.2f |
+                Throughput with the classifier, relative to without: %.3f raw, %.3f normalised by each reference
+                """, onRate, onRef, onRate / onRef, offRate, offRef, offRate / offRef, onRate / offRate,
+                (onRate / onRef) / (offRate / offRef));
+        System.out.println(text);
+        Files.writeString(Path.of("target", "bench-injection-model-ingest.md"), text);
     }
 
     private static final long startedAt = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();

@@ -1,0 +1,392 @@
+package io.faultline.content;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedReader;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * Trains {@link InjectionModel} from the {@code train} rows of train/injection/dataset.jsonl.gz (never the
+ * {@code heldout} ones) and writes the resource. Run by {@code make train-injection}, not by the build or CI:
+ * {@code InjectionTrainer <dataset.jsonl.gz> <model.bin>}.
+ *
+ * <p>Each text is prepared as the detector prepares it (capped to head and tail, smuggling characters removed, NFKC)
+ * and cut into the model's windows; a window is one training instance per head. Labels: direct injections count for
+ * the injection head in every window; an indirect injection only in the windows that overlap the inserted attack
+ * (the rest of its document is a negative); jailbreaks count for the jailbreak head; benign texts are negatives of
+ * both. Heads ignore the other head's positives. Groups (category, and for documents the clean part) are weighted so
+ * each weighs the same, and positives as much as negatives: the sources differ in size by an order of magnitude.
+ * Optimiser: logistic loss, AdaGrad, L2, a fixed seed and a fixed number of epochs: the same data gives the same
+ * bytes.
+ */
+public final class InjectionTrainer {
+
+    static final int BITS = 18;
+    static final int EPOCHS = 12;
+    static final double RATE = 0.2;
+    static final double L2 = 1e-7;
+    static final long SEED = 20261203L;
+    static final int MAX_SCAN_CHARS = 8192;
+    /**
+     * Out-of-fold false-positive rate each head is calibrated to: half the issue's 1% on benign chat for the heads that
+     * read user turns; 2% on documents for the indirect head (the issue sets no document target; 250 out-of-fold
+     * documents cannot resolve 0.5%).
+     */
+    static final double[] TARGET_FPR = {0.005, 0.02, 0.005};
+
+    record Instance(int[] buckets, float value, int[] labels, float[] weights) {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path dataset = Path.of(args.length > 0 ? args[0] : "train/injection/dataset.jsonl.gz");
+        Path out = Path.of(args.length > 1 ? args[1] : "src/main/resources/io/faultline/content/injection-model.bin");
+        List<JsonNode> rows = read(dataset);
+        boolean validate = Arrays.asList(args).contains("--validate");
+        List<JsonNode> validation = new ArrayList<>();
+        if (validate) {
+            // choices of the trainer (weights, epochs, features) were made on a seeded fifth of the train rows;
+            // the held-out rows stay unread
+            List<JsonNode> kept = new ArrayList<>();
+            for (JsonNode row : rows) {
+                if ("train".equals(row.path("split").asText())) {
+                    // grouped: a BIPIA context or a GPTFuzz template is validation with all its rows or not at all
+                    (groupDraw(row, SEED) < 0.2 ? validation : kept).add(row);
+                }
+            }
+            rows = kept;
+        }
+        float[] shift = validate ? new float[InjectionModel.HEADS] : calibrate(rows);
+        List<Instance> instances = instances(rows);
+        System.out.printf(Locale.ROOT, "%d training rows -> %d window instances%n",
+                rows.stream().filter(r -> "train".equals(r.path("split").asText())).count(), instances.size());
+        float[][] w = new float[InjectionModel.HEADS][1 << BITS];
+        float[] bias = new float[InjectionModel.HEADS];
+        train(instances, w, bias);
+        for (int h = 0; h < bias.length; h++) {
+            bias[h] += shift[h];
+        }
+        if (validate) {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            write(bytes, w, bias);
+            report(InjectionModel.read(new java.io.ByteArrayInputStream(bytes.toByteArray())), validation);
+            return;
+        }
+        Files.createDirectories(out.getParent());
+        try (OutputStream stream = Files.newOutputStream(out)) {
+            write(stream, w, bias);
+        }
+        System.out.println("wrote " + out + " (" + Files.size(out) + " bytes)");
+    }
+
+    static List<JsonNode> read(Path dataset) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<JsonNode> rows = new ArrayList<>();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(
+                new GZIPInputStream(Files.newInputStream(dataset)), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (!line.isBlank()) {
+                    rows.add(json.readTree(line));
+                }
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * A uniform draw in [0, 1) per group: rows of one BIPIA context, one GPTFuzz template or one other row share it,
+     * so a split by it never puts a carrier or template on both sides.
+     */
+    static double groupDraw(JsonNode row, long seed) {
+        String group = row.path("ref").asText().replaceFirst("\\+.*", "");
+        long h = (seed ^ group.hashCode()) * 0x9E3779B97F4A7C15L;
+        h ^= h >>> 31;
+        h *= 0xBF58476D1CE4E5B9L;
+        h ^= h >>> 29;
+        return (h >>> 11) * 0x1.0p-53;
+    }
+
+    /**
+     * Per head, the logit shift that keeps the out-of-fold false-positive rate on the benign rows that head reads at
+     * or below its {@link #TARGET_FPR}: five group folds of the train rows, each scored by a model trained on the other
+     * four. Only ever makes a head stricter (the shift is at most 0).
+     */
+    static float[] calibrate(List<JsonNode> rows) throws IOException {
+        List<JsonNode> train = rows.stream().filter(r -> "train".equals(r.path("split").asText())).toList();
+        int folds = 5;
+        List<List<Double>> negatives = new ArrayList<>();
+        for (int h = 0; h < InjectionModel.HEADS; h++) {
+            negatives.add(new ArrayList<>());
+        }
+        for (int f = 0; f < folds; f++) {
+            List<JsonNode> in = new ArrayList<>();
+            List<JsonNode> out = new ArrayList<>();
+            for (JsonNode row : train) {
+                ((int) (groupDraw(row, SEED + 11) * folds) == f ? out : in).add(row);
+            }
+            float[][] w = new float[InjectionModel.HEADS][1 << BITS];
+            float[] bias = new float[InjectionModel.HEADS];
+            train(instances(in), w, bias);
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            write(bytes, w, bias);
+            InjectionModel model = InjectionModel.read(new java.io.ByteArrayInputStream(bytes.toByteArray()));
+            for (JsonNode row : out) {
+                String category = row.path("category").asText();
+                if (!category.startsWith("benign")) {
+                    continue;
+                }
+                InjectionModel.Score score = model.score(prepare(row.path("text").asText()));
+                for (int h = 0; h < InjectionModel.HEADS; h++) {
+                    boolean reads = h == InjectionModel.JAILBREAK
+                            || (h == InjectionModel.DIRECT) != category.equals("benign_document");
+                    if (reads) {
+                        double p = Math.min(1 - 1e-9, Math.max(1e-9, score.of(h)));
+                        negatives.get(h).add(Math.log(p / (1 - p)));
+                    }
+                }
+            }
+        }
+        float[] shift = new float[InjectionModel.HEADS];
+        for (int h = 0; h < InjectionModel.HEADS; h++) {
+            List<Double> logits = new ArrayList<>(negatives.get(h));
+            logits.sort(null);
+            double quantile = logits.get(Math.min(logits.size() - 1, (int) Math.ceil(logits.size() * (1 - TARGET_FPR[h]))));
+            shift[h] = (float) Math.min(0, -quantile - 1e-3);
+            System.out.printf(Locale.ROOT, "head %d: %d out-of-fold benign rows, logit quantile %.3f, shift %.3f%n",
+                    h, logits.size(), quantile, shift[h]);
+        }
+        return shift;
+    }
+
+    /** The text as the detector hands it to the model: capped to head and tail, cleaned, NFKC. */
+    static String prepare(String text) {
+        if (text.length() > MAX_SCAN_CHARS) {
+            text = text.substring(0, MAX_SCAN_CHARS / 2) + "\n" + text.substring(text.length() - MAX_SCAN_CHARS / 2);
+        }
+        return InjectionDetector.clean(text, new InjectionDetector.Hits()).text();
+    }
+
+    /** Window instances of the training rows, weighted per group. */
+    static List<Instance> instances(List<JsonNode> rows) {
+        Map<String, Integer> groupCounts = new HashMap<>();
+        List<Object[]> raw = new ArrayList<>();
+        int mask = (1 << BITS) - 1;
+        for (JsonNode row : rows) {
+            if (!"train".equals(row.path("split").asText())) {
+                continue; // held-out rows are for InjectionEvalTest only
+            }
+            String original = row.path("text").asText();
+            String text = prepare(original);
+            if (text.isEmpty()) {
+                continue;
+            }
+            String category = row.path("category").asText();
+            int blocks = (text.length() - 1) / InjectionFeatures.BLOCK + 1;
+            List<List<Integer>> perBlock = new ArrayList<>();
+            for (int b = 0; b < blocks; b++) {
+                perBlock.add(new ArrayList<>());
+            }
+            InjectionFeatures.extract(text, (block, family, hash) -> perBlock.get(block).add(hash & mask));
+            int spanStart = -1;
+            int spanEnd = -1;
+            if (row.has("attack_span") && original.length() == text.length()) {
+                spanStart = row.path("attack_span").get(0).asInt();
+                spanEnd = row.path("attack_span").get(1).asInt();
+            } else if (row.has("attack_span")) {
+                // cleaning changed the length: locate the attack by its text (rare; skip when it cannot be found)
+                continue;
+            }
+            int windows = Math.max(1, blocks - 1);
+            for (int win = 0; win < windows; win++) {
+                List<Integer> features = new ArrayList<>(perBlock.get(win));
+                if (win + 1 < blocks) {
+                    features.addAll(perBlock.get(win + 1));
+                }
+                if (features.isEmpty()) {
+                    continue;
+                }
+                // per head: the group this window counts in, or null when the head does not learn from it
+                String[] groups = new String[InjectionModel.HEADS];
+                switch (category) {
+                    case "direct_injection" -> groups[InjectionModel.DIRECT] = "+direct";
+                    case "indirect_injection" -> {
+                        int from = win * InjectionFeatures.BLOCK;
+                        int to = from + 2 * InjectionFeatures.BLOCK;
+                        boolean attack = spanStart < to && spanEnd > from;
+                        groups[InjectionModel.INDIRECT] = attack ? "+indirect" : "-benign_document";
+                        if (!attack) {
+                            groups[InjectionModel.DIRECT] = "-benign_document";
+                            groups[InjectionModel.JAILBREAK] = "-benign_document";
+                        }
+                    }
+                    case "jailbreak" -> groups[InjectionModel.JAILBREAK] = "+jailbreak";
+                    case "benign_chat" -> {
+                        // the indirect head reads documents only, and BIPIA's planted instructions are ordinary
+                        // chat requests: benign chat would teach it the opposite of its positives
+                        groups[InjectionModel.DIRECT] = "-benign_chat";
+                        groups[InjectionModel.JAILBREAK] = "-benign_chat";
+                    }
+                    default -> Arrays.fill(groups, "-" + category);
+                }
+                int[] buckets = features.stream().mapToInt(Integer::intValue).toArray();
+                Object[] entry = new Object[1 + InjectionModel.HEADS];
+                entry[0] = buckets;
+                System.arraycopy(groups, 0, entry, 1, groups.length);
+                raw.add(entry);
+                for (String group : groups) {
+                    if (group != null) {
+                        groupCounts.merge(group, 1, Integer::sum);
+                    }
+                }
+            }
+        }
+        // every group weighs 1 in total (documents' clean parts and plain documents share one), then each head's
+        // positives are scaled to weigh what its negatives weigh
+        Map<String, Double> groupWeight = new HashMap<>();
+        groupCounts.forEach((group, count) -> groupWeight.put(group, 1.0 / count));
+        int heads = InjectionModel.HEADS;
+        double[] positive = new double[heads];
+        double[] negative = new double[heads];
+        for (Object[] r : raw) {
+            for (int h = 0; h < heads; h++) {
+                String group = (String) r[1 + h];
+                if (group != null) {
+                    double wgt = groupWeight.get(group);
+                    if (group.startsWith("+")) {
+                        positive[h] += wgt;
+                    } else {
+                        negative[h] += wgt;
+                    }
+                }
+            }
+        }
+        double total = raw.size();
+        List<Instance> out = new ArrayList<>(raw.size());
+        for (Object[] r : raw) {
+            int[] buckets = (int[]) r[0];
+            int[] labels = new int[heads];
+            float[] weights = new float[heads];
+            for (int h = 0; h < heads; h++) {
+                String group = (String) r[1 + h];
+                if (group == null) {
+                    labels[h] = -1;
+                    continue;
+                }
+                boolean pos = group.startsWith("+");
+                labels[h] = pos ? 1 : 0;
+                double share = groupWeight.get(group) / (pos ? positive[h] : negative[h]) / 2;
+                weights[h] = (float) (share * total);
+            }
+            out.add(new Instance(buckets, (float) (1 / Math.sqrt(buckets.length)), labels, weights));
+        }
+        System.out.println("groups (windows): " + groupCounts);
+        return out;
+    }
+
+    static void train(List<Instance> instances, float[][] w, float[] bias) {
+        float[][] g2 = new float[w.length][w[0].length];
+        float[] biasG2 = new float[w.length];
+        Random random = new Random(SEED);
+        int[] order = new int[instances.size()];
+        Arrays.setAll(order, i -> i);
+        for (int epoch = 0; epoch < EPOCHS; epoch++) {
+            for (int i = order.length - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            double[] loss = new double[w.length];
+            for (int index : order) {
+                Instance x = instances.get(index);
+                for (int h = 0; h < w.length; h++) {
+                    if (x.labels()[h] < 0) {
+                        continue;
+                    }
+                    float[] wh = w[h];
+                    double z = bias[h];
+                    for (int b : x.buckets()) {
+                        z += wh[b] * x.value();
+                    }
+                    double p = 1 / (1 + Math.exp(-z));
+                    int y = x.labels()[h];
+                    loss[h] += x.weights()[h] * -(y == 1 ? Math.log(Math.max(p, 1e-12)) : Math.log(Math.max(1 - p, 1e-12)));
+                    double g = (p - y) * x.weights()[h];
+                    for (int b : x.buckets()) {
+                        double gb = g * x.value() + L2 * wh[b];
+                        g2[h][b] += (float) (gb * gb);
+                        wh[b] -= (float) (RATE * gb / Math.sqrt(g2[h][b] + 1e-8));
+                    }
+                    biasG2[h] += (float) (g * g);
+                    bias[h] -= (float) (RATE * g / Math.sqrt(biasG2[h] + 1e-8));
+                }
+            }
+            System.out.printf(Locale.ROOT, "epoch %d: mean loss direct %.4f, indirect %.4f, jailbreak %.4f%n",
+                    epoch + 1, loss[0] / order.length, loss[1] / order.length, loss[2] / order.length);
+        }
+    }
+
+    /** Per category: rows, and how many each head (at 0.5) flags, on rows the model was not trained on. */
+    static void report(InjectionModel model, List<JsonNode> rows) {
+        Map<String, int[]> counts = new java.util.TreeMap<>();
+        for (JsonNode row : rows) {
+            InjectionModel.Score s = model.score(prepare(row.path("text").asText()));
+            int[] c = counts.computeIfAbsent(row.path("category").asText() + " " + row.path("source").asText(),
+                    k -> new int[4]);
+            c[0]++;
+            boolean document = row.path("category").asText().contains("document")
+                    || row.path("category").asText().startsWith("indirect");
+            double injection = document ? s.indirect() : s.direct();
+            c[1] += injection >= 0.5 ? 1 : 0;
+            c[2] += s.jailbreak() >= 0.5 ? 1 : 0;
+            c[3] += injection >= 0.5 || s.jailbreak() >= 0.5 ? 1 : 0;
+        }
+        counts.forEach((k, c) -> System.out.printf(Locale.ROOT, "%-40s n=%4d inj=%4d jb=%4d either=%4d (%.3f)%n",
+                k, c[0], c[1], c[2], c[3], (double) c[3] / c[0]));
+    }
+
+    /** int8 weights, interleaved per bucket, with one scale: the 99.99th percentile of |w| maps to 127. */
+    static void write(OutputStream stream, float[][] w, float[] bias) throws IOException {
+        int buckets = w[0].length;
+        float[] magnitudes = new float[buckets * w.length];
+        for (int h = 0; h < w.length; h++) {
+            for (int b = 0; b < buckets; b++) {
+                magnitudes[h * buckets + b] = Math.abs(w[h][b]);
+            }
+        }
+        Arrays.sort(magnitudes);
+        float scale = magnitudes[(int) (magnitudes.length * 0.9999)] / 127f;
+        DataOutputStream out = new DataOutputStream(stream);
+        out.writeInt(InjectionModel.MAGIC);
+        out.writeInt(InjectionModel.VERSION);
+        out.writeInt(BITS);
+        out.writeInt(w.length);
+        out.writeFloat(scale);
+        for (float b : bias) {
+            out.writeFloat(b);
+        }
+        byte[] q = new byte[buckets * w.length];
+        for (int b = 0; b < buckets; b++) {
+            for (int h = 0; h < w.length; h++) {
+                q[b * w.length + h] = (byte) Math.max(-127, Math.min(127, Math.round(w[h][b] / scale)));
+            }
+        }
+        out.write(q);
+        out.flush();
+    }
+}
