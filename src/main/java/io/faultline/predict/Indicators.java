@@ -91,8 +91,8 @@ public final class Indicators {
      * organisation or key, as providers limit);</li>
      * <li>latency: two or more deployments' p95 rose (last third ≥ 1.1 × first third), and at least half of those
      * with calls in both thirds did;</li>
-     * <li>failure shares: the last third's failures of the type come from two or more deployments and no one of them
-     * holds more than 60%.</li>
+     * <li>failure shares: the last third's failures of the type come from two or more deployments, no one of them
+     * holds more than 60%, and the rise is significant on these deployments' own summed counts.</li>
      * </ul>
      */
     public static List<Candidate> evaluateProvider(DeploymentWindow provider, List<DeploymentWindow> members,
@@ -115,7 +115,7 @@ public final class Indicators {
             Map<String, Object> spread = switch (indicator) {
                 case "headroom_trend" -> sharedHeadroom(members, String.valueOf(c.figures().get("limit_type")));
                 case "latency_trend" -> latencySpread(members);
-                default -> failureSpread(members, c.type());
+                default -> failureSpread(members, c.type(), s);
             };
             if (spread == null) {
                 continue;
@@ -219,8 +219,11 @@ public final class Indicators {
         return k == 0 ? Double.NaN : sum / k;
     }
 
-    /** Failures of a type spread over several deployments in the window's last third, or null. */
-    static Map<String, Object> failureSpread(List<DeploymentWindow> members, String type) {
+    /**
+     * Failures of a type spread over several deployments in the window's last third, and the rise significant on
+     * these deployments' own calls (their counts summed bucket by bucket), or null.
+     */
+    static Map<String, Object> failureSpread(List<DeploymentWindow> members, String type, Settings s) {
         int slot = DeploymentWindow.typeIndex(type);
         if (slot < 0) {
             return null;
@@ -239,13 +242,40 @@ public final class Indicators {
             most = Math.max(most, failed);
             failing += failed > 0 ? 1 : 0;
         }
-        if (failing < 2 || most > MAX_SINGLE_SHARE * total) {
+        if (failing < 2 || most > MAX_SINGLE_SHARE * total || failureShareRise(summed(members), type, s) == null) {
             return null;
         }
         Map<String, Object> f = new LinkedHashMap<>();
         f.put("deployments_failing", failing);
         f.put("largest_deployment_share", Trend.round((double) most / total));
         return f;
+    }
+
+    /** The deployments' call and failure counts summed per bucket (no latency, no headroom). */
+    static DeploymentWindow summed(List<DeploymentWindow> members) {
+        DeploymentWindow first = members.get(0);
+        int n = first.buckets().length;
+        DeploymentWindow.Bucket[] buckets = new DeploymentWindow.Bucket[n];
+        int types = DeploymentWindow.FAILURE_TYPES.length;
+        for (int i = 0; i < n; i++) {
+            int calls = 0;
+            int ok = 0;
+            int[] failed = new int[types];
+            for (DeploymentWindow m : members) {
+                DeploymentWindow.Bucket b = i < m.buckets().length ? m.buckets()[i] : null;
+                if (b != null) {
+                    calls += b.calls();
+                    ok += b.ok();
+                    for (int t = 0; t < types; t++) {
+                        failed[t] += b.failed()[t];
+                    }
+                }
+            }
+            buckets[i] = calls == 0 ? null : new DeploymentWindow.Bucket(calls, ok, null, null, failed,
+                    new Instant[types], new Instant[types], new DeploymentWindow.Reading[DeploymentWindow.LIMIT_TYPES.length]);
+        }
+        return new DeploymentWindow(first.provider(), DeploymentWindow.PROVIDER_WIDE, null, first.from(), first.to(),
+                first.bucketMillis(), buckets);
     }
 
     private static String providerAction(String provider, Candidate c, Map<String, Object> spread) {

@@ -107,9 +107,11 @@ class IndicatorsTest {
     void failures_of_one_deployment_among_several_are_not_the_providers() {
         DeploymentWindow rising = withType(window(i -> errorBucket(100, i)), 1);
         DeploymentWindow quiet = withType(window(i -> errorBucket(100, i == 14 ? 1 : 0)), 1);
-        assertThat(Indicators.failureSpread(List.of(rising, quiet, quiet), "overloaded")).isNull();
-        assertThat(Indicators.failureSpread(List.of(rising, rising, quiet), "overloaded"))
+        assertThat(Indicators.failureSpread(List.of(rising, quiet, quiet), "overloaded", S)).isNull();
+        assertThat(Indicators.failureSpread(List.of(rising, rising, quiet), "overloaded", S))
                 .containsEntry("deployments_failing", 3);
+        // Two deployments with a failure each, but no rise on them: noise, even with the failing one left out.
+        assertThat(Indicators.failureSpread(List.of(quiet, quiet), "overloaded", S)).isNull();
         // Through evaluateProvider: the same provider window is kept or dropped by the spread of its members.
         DeploymentWindow provider = withType(window(i -> errorBucket(300, 3 * i)), 1);
         assertThat(Indicators.evaluateProvider(provider, List.of(rising, quiet, quiet), null, S, Indicators::latestReading))

@@ -152,9 +152,8 @@ class PredictionApiTest {
         Instant t0 = Instant.parse("2031-06-01T10:00:00Z");
         String provider = "anthropic-org-" + UUID.randomUUID().toString().substring(0, 8);
         List<String> deps = List.of(provider + "-a", provider + "-b", provider + "-c");
-        // 8 calls a minute each: too few for one deployment's rise to be significant early, enough for three.
         PredictionScenarios.Script rising = PredictionScenarios.asProvider(provider, PredictionScenarios.rising(
-                "anthropic", 8, m -> m < 5 ? 0 : 0.4 * (m - 5) / 25.0, 529, "InternalServerError",
+                "anthropic", 12, m -> m < 5 ? 0 : 0.4 * (m - 5) / 25.0, 529, "InternalServerError",
                 "AnthropicException - overloaded_error: Overloaded"));
         List<Random> seeds = List.of(new Random(1), new Random(2), new Random(3));
         Map<String, Object> first = null;
