@@ -9,6 +9,12 @@ import java.time.Instant;
 public record DeploymentWindow(String provider, String deployment, String modelGroup, Instant from, Instant to,
         long bucketMillis, Bucket[] buckets) {
 
+    /**
+     * The deployment of a provider-level window and prediction: every deployment of the provider (README
+     * "Prediction", provider level). LiteLLM's deployment ids are never this.
+     */
+    public static final String PROVIDER_WIDE = "*";
+
     /** The failure types read from call statuses, in the order of {@link Bucket#failed}. */
     public static final String[] FAILURE_TYPES = { "rate_limit", "overloaded", "outage", "timeout" };
 
@@ -26,6 +32,10 @@ public record DeploymentWindow(String provider, String deployment, String modelG
      */
     public record Reading(double remaining, double atEpochSeconds, int count, double limit, String reset,
             Instant resetSeenAt) {
+    }
+
+    public boolean providerWide() {
+        return PROVIDER_WIDE.equals(deployment);
     }
 
     public static int typeIndex(String type) {

@@ -131,7 +131,12 @@ public class FailurePredictor {
         Map<String, Upsert> upserts = new LinkedHashMap<>();
         Instant quietSince = now.minus(config.quietPeriod());
         Indicators.Resets resets = windowCache::latestReset;
+        Map<String, List<DeploymentWindow>> byProvider = new HashMap<>();
         for (DeploymentWindow w : windows) {
+            byProvider.computeIfAbsent(w.provider(), k -> new ArrayList<>()).add(w);
+            if (w.providerWide()) {
+                continue; // '*' names the provider level: a deployment called so is not judged alone
+            }
             for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings, resets)) {
                 if (!config.types().contains(candidate.type())) {
                     continue;
@@ -145,15 +150,47 @@ public class FailurePredictor {
                 upserts.put(key(w.deployment(), candidate.type()), new Upsert(w, candidate));
             }
         }
+        // The provider level: one active row per provider and type, never while half or more of its deployments are
+        // failing with the type (then the provider is failing: a failure, not a prediction). One deployment failing
+        // early does not stop it: the spread is then judged on the others, which the prediction is about (a hit
+        // needs an onset after it).
+        Map<String, Upsert> providerUpserts = new LinkedHashMap<>();
+        for (DeploymentWindow pw : windowCache.providerWindows()) {
+            List<DeploymentWindow> members = byProvider.getOrDefault(pw.provider(), List.of()).stream()
+                    .filter(w -> !w.providerWide()).toList();
+            if (members.size() < 2) {
+                continue;
+            }
+            Indicators.Resets latestOfMembers = (w, slot) -> latestReset(members, slot);
+            java.util.function.Function<String, List<DeploymentWindow>> notFailing = type -> members.stream()
+                    .filter(w -> {
+                        Observed recent = open.get(key(w.deployment(), type));
+                        return recent == null || recent.lastSeen.isBefore(quietSince);
+                    }).toList();
+            for (Indicators.Candidate candidate : Indicators.evaluateProvider(pw, members.size(), notFailing,
+                    reference.get("p:" + pw.provider()), settings, latestOfMembers)) {
+                long failing = members.size() - notFailing.apply(candidate.type()).size();
+                if (!config.types().contains(candidate.type()) || 2 * failing >= members.size()) {
+                    continue;
+                }
+                providerUpserts.put(key(pw.provider(), candidate.type()), new Upsert(pw, candidate));
+            }
+        }
         List<Upsert> pending = new ArrayList<>(upserts.values());
         List<UUID> made = new ArrayList<>(pending.size());
         for (int i = 0; i < pending.size(); i += 1000) { // 14 parameters a row; PostgreSQL takes 65,535
-            made.addAll(upsert(c, pending.subList(i, Math.min(pending.size(), i + 1000)), now));
+            made.addAll(upsert(c, pending.subList(i, Math.min(pending.size(), i + 1000)), now, false));
+        }
+        List<Upsert> pendingProviders = new ArrayList<>(providerUpserts.values());
+        for (int i = 0; i < pendingProviders.size(); i += 1000) {
+            made.addAll(upsert(c, pendingProviders.subList(i, Math.min(pendingProviders.size(), i + 1000)), now,
+                    true));
         }
         List<PredictedFailure> predictions = made.isEmpty() ? List.of()
                 : store.query(c, "select " + PredictionStore.selectColumns() + " from failure_predictions"
                         + " where prediction_id = any (?) order by confidence desc, prediction_id",
                         List.of(c.createArrayOf("uuid", made.toArray())));
+        // Provider-level predictions warn and are scored, but move no traffic (README "Prediction", provider level).
         Map<String, Integer> deploymentsPerGroup = new HashMap<>();
         for (DeploymentWindow w : windows) {
             if (w.modelGroup() != null) {
@@ -261,17 +298,24 @@ public class FailurePredictor {
     private void insertObserved(Connection c, Observed o) throws SQLException {
         UUID announcedBy = null;
         Long lead = null;
-        try (PreparedStatement st = c.prepareStatement("select prediction_id, created_at from failure_predictions"
-                + " where deployment = ? and predicted_type = ? and created_at <= ? and horizon_ends_at >= ?"
-                + " order by created_at desc limit 1")) {
+        // The deployment's own latest live prediction, else its provider's: the provider's when only it announced
+        // the failure at least the min lead ahead.
+        try (PreparedStatement st = c.prepareStatement("select distinct on (deployment = '*') prediction_id,"
+                + " created_at, deployment = '*' from failure_predictions where (deployment = ? or deployment = '*'"
+                + " and provider = ?) and predicted_type = ? and created_at <= ? and horizon_ends_at >= ?"
+                + " order by deployment = '*', created_at desc")) {
             st.setString(1, o.deployment);
-            st.setString(2, o.type);
-            st.setTimestamp(3, Timestamp.from(o.onset));
+            st.setString(2, o.provider);
+            st.setString(3, o.type);
             st.setTimestamp(4, Timestamp.from(o.onset));
+            st.setTimestamp(5, Timestamp.from(o.onset));
             try (ResultSet rs = st.executeQuery()) {
-                if (rs.next()) {
-                    announcedBy = rs.getObject(1, UUID.class);
-                    lead = Duration.between(rs.getTimestamp(2).toInstant(), o.onset).toMillis();
+                while (rs.next()) {
+                    long ms = Duration.between(rs.getTimestamp(2).toInstant(), o.onset).toMillis();
+                    if (announcedBy == null || lead < config.minLead().toMillis() && ms >= config.minLead().toMillis()) {
+                        announcedBy = rs.getObject(1, UUID.class);
+                        lead = ms;
+                    }
                 }
             }
         }
@@ -297,7 +341,8 @@ public class FailurePredictor {
     private static int resolve(Connection c, Instant now) throws SQLException {
         int resolved;
         try (PreparedStatement st = c.prepareStatement("with h as (select p.prediction_id, min(f.onset) onset"
-                + " from failure_predictions p join observed_failures f on f.deployment = p.deployment"
+                + " from failure_predictions p join observed_failures f on (f.deployment = p.deployment"
+                + " and p.deployment <> '*' or p.deployment = '*' and f.provider = p.provider)"
                 + " and f.failure_type = p.predicted_type and f.onset >= p.created_at and f.onset <= p.horizon_ends_at"
                 + " where p.status = 'active' group by p.prediction_id)"
                 + " update failure_predictions p set status = 'hit', resolved_at = ?, failure_onset = h.onset,"
@@ -376,7 +421,8 @@ public class FailurePredictor {
     }
 
     /** Creates or renews the predictions in one statement (a round trip each cost more than the indicators). */
-    private List<UUID> upsert(Connection c, List<Upsert> rows, Instant now) throws SQLException {
+    private List<UUID> upsert(Connection c, List<Upsert> rows, Instant now, boolean providerWide)
+            throws SQLException {
         List<UUID> made = new ArrayList<>(rows.size());
         if (rows.isEmpty()) {
             return made;
@@ -388,7 +434,9 @@ public class FailurePredictor {
         for (int i = 0; i < rows.size(); i++) {
             sql.append(i == 0 ? "" : ", ").append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 'active')");
         }
-        sql.append(" on conflict (deployment, predicted_type) where status = 'active' do update set"
+        sql.append(providerWide ? " on conflict (provider, predicted_type) where status = 'active' and deployment = '*'"
+                : " on conflict (deployment, predicted_type) where status = 'active' and deployment <> '*'");
+        sql.append(" do update set"
                 + " confidence = excluded.confidence,"
                 + " peak_confidence = greatest(failure_predictions.peak_confidence, excluded.confidence),"
                 + " time_to_failure_ms = excluded.time_to_failure_ms, recommended_action = excluded.recommended_action,"
@@ -448,6 +496,19 @@ public class FailurePredictor {
             d = reference.get("m:" + w.provider() + ":" + w.modelGroup());
         }
         return d != null ? d : reference.get("p:" + w.provider());
+    }
+
+    /** The latest reset header of a limit type among the provider's deployments (by when it was seen). */
+    private DeploymentWindow.Reading latestReset(List<DeploymentWindow> members, int slot) {
+        DeploymentWindow.Reading latest = null;
+        for (DeploymentWindow w : members) {
+            DeploymentWindow.Reading r = windowCache.latestReset(w, slot);
+            if (r != null && r.resetSeenAt() != null
+                    && (latest == null || r.resetSeenAt().isAfter(latest.resetSeenAt()))) {
+                latest = r;
+            }
+        }
+        return latest;
     }
 
     private static String key(String deployment, String type) {

@@ -76,6 +76,235 @@ public final class Indicators {
         return out;
     }
 
+    /** The largest share of a provider-level signal one deployment may hold: above it, it is that deployment's. */
+    static final double MAX_SINGLE_SHARE = 0.6;
+    /** A deployment's p95 counts as rising when its last third's mean is this factor above its first third's. */
+    static final double RISING_P95 = 1.1;
+
+    /**
+     * The provider level: the indicators over the provider window (every call of the provider's deployments), kept
+     * only when the signal is spread over its deployments, so that one failing deployment among many (which its own
+     * indicators judge) is never called provider-wide:
+     * <ul>
+     * <li>headroom: two or more deployments read the limit type, all report the same limit, and wherever two read
+     * in the same bucket their remaining values agree within 10% of the limit (one counter shared by the
+     * organisation or key, as providers limit);</li>
+     * <li>latency: two or more deployments' p95 rose (last third ≥ 1.1 × first third), and at least half of those
+     * with calls in both thirds did;</li>
+     * <li>failure shares: the last third's failures of the type come from two or more deployments, no one of them
+     * holds more than 60%, and the rise is significant on these deployments' own summed counts.</li>
+     * </ul>
+     */
+    public static List<Candidate> evaluateProvider(DeploymentWindow provider, List<DeploymentWindow> members,
+            Double baselineP95, Settings s, Resets resets) {
+        return evaluateProvider(provider, members.size(), type -> members, baselineP95, s, resets);
+    }
+
+    /**
+     * As above, with the spread judged on {@code notFailing(type)}: the deployments not already failing with the
+     * type, so that a provider-level prediction is about the deployments still to fail, not driven by those that
+     * already do (their failures are not a forecast).
+     */
+    public static List<Candidate> evaluateProvider(DeploymentWindow provider, int deployments,
+            java.util.function.Function<String, List<DeploymentWindow>> notFailing, Double baselineP95, Settings s,
+            Resets resets) {
+        List<Candidate> out = new ArrayList<>();
+        for (Candidate c : evaluate(provider, baselineP95, s, resets)) {
+            List<DeploymentWindow> members = notFailing.apply(c.type());
+            String indicator = String.valueOf(c.figures().get("indicator"));
+            Map<String, Object> spread = switch (indicator) {
+                case "headroom_trend" -> sharedHeadroom(members, String.valueOf(c.figures().get("limit_type")));
+                case "latency_trend" -> latencySpread(members);
+                default -> failureSpread(members, c.type(), s);
+            };
+            if (spread == null) {
+                continue;
+            }
+            Map<String, Object> f = new LinkedHashMap<>(c.figures());
+            f.put("scope", "provider");
+            f.put("deployments", deployments);
+            f.putAll(spread);
+            out.add(new Candidate(c.type(), c.confidence(), c.timeToFailureSeconds(),
+                    providerAction(provider.provider(), c, spread), f));
+        }
+        return out;
+    }
+
+    /** Headroom of one counter shared by the deployments, or null (figures: how many read it). */
+    static Map<String, Object> sharedHeadroom(List<DeploymentWindow> members, String limitType) {
+        int slot = java.util.Arrays.asList(DeploymentWindow.LIMIT_TYPES).indexOf(limitType);
+        if (slot < 0) {
+            return null;
+        }
+        int reading = 0;
+        double limit = Double.NaN;
+        int n = members.isEmpty() ? 0 : members.get(0).buckets().length;
+        double[] min = new double[n];
+        double[] max = new double[n];
+        int[] count = new int[n];
+        for (DeploymentWindow m : members) {
+            boolean reads = false;
+            for (int i = 0; i < Math.min(n, m.buckets().length); i++) {
+                DeploymentWindow.Bucket b = m.buckets()[i];
+                DeploymentWindow.Reading r = b == null ? null : b.headroom()[slot];
+                if (r == null || r.count() == 0) {
+                    continue;
+                }
+                if (r.limit() <= 0 || (!Double.isNaN(limit) && r.limit() != limit)) {
+                    return null; // no limit, or limits of their own: separate keys
+                }
+                limit = r.limit();
+                reads = true;
+                min[i] = count[i] == 0 ? r.remaining() : Math.min(min[i], r.remaining());
+                max[i] = count[i] == 0 ? r.remaining() : Math.max(max[i], r.remaining());
+                count[i]++;
+            }
+            reading += reads ? 1 : 0;
+        }
+        int together = 0;
+        for (int i = 0; i < n; i++) {
+            if (count[i] >= 2) {
+                if (max[i] - min[i] > RESET_JUMP * limit) {
+                    return null; // two counters, not one
+                }
+                together++;
+            }
+        }
+        if (reading < 2 || together == 0) {
+            return null;
+        }
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("deployments_reading", reading);
+        f.put("buckets_read_together", together);
+        return f;
+    }
+
+    /** Latency rising on several deployments, or null (figures: how many rose of how many measured). */
+    static Map<String, Object> latencySpread(List<DeploymentWindow> members) {
+        int measured = 0;
+        int rising = 0;
+        for (DeploymentWindow m : members) {
+            int n = m.buckets().length;
+            int third = n / 3;
+            if (third < 1) {
+                return null;
+            }
+            double first = meanP95(m, 0, third);
+            double last = meanP95(m, n - third, n);
+            if (Double.isNaN(first) || Double.isNaN(last)) {
+                continue;
+            }
+            measured++;
+            rising += last >= first * RISING_P95 ? 1 : 0;
+        }
+        if (rising < 2 || 2 * rising < measured) {
+            return null;
+        }
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("deployments_rising", rising);
+        f.put("deployments_measured", measured);
+        return f;
+    }
+
+    private static double meanP95(DeploymentWindow w, int from, int to) {
+        double sum = 0;
+        int k = 0;
+        for (int i = from; i < to; i++) {
+            DeploymentWindow.Bucket b = w.buckets()[i];
+            if (b != null && b.p95() != null) {
+                sum += b.p95();
+                k++;
+            }
+        }
+        return k == 0 ? Double.NaN : sum / k;
+    }
+
+    /**
+     * Failures of a type spread over several deployments in the window's last third, and the rise significant on
+     * these deployments' own calls (their counts summed bucket by bucket), or null.
+     */
+    static Map<String, Object> failureSpread(List<DeploymentWindow> members, String type, Settings s) {
+        int slot = DeploymentWindow.typeIndex(type);
+        if (slot < 0) {
+            return null;
+        }
+        long total = 0;
+        long most = 0;
+        int failing = 0;
+        for (DeploymentWindow m : members) {
+            int n = m.buckets().length;
+            long failed = 0;
+            for (int i = n - n / 3; i < n; i++) {
+                DeploymentWindow.Bucket b = m.buckets()[i];
+                failed += b == null ? 0 : b.failed()[slot];
+            }
+            total += failed;
+            most = Math.max(most, failed);
+            failing += failed > 0 ? 1 : 0;
+        }
+        if (failing < 2 || most > MAX_SINGLE_SHARE * total || failureShareRise(summed(members), type, s) == null) {
+            return null;
+        }
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("deployments_failing", failing);
+        f.put("largest_deployment_share", Trend.round((double) most / total));
+        return f;
+    }
+
+    /** The deployments' call and failure counts summed per bucket (no latency, no headroom). */
+    static DeploymentWindow summed(List<DeploymentWindow> members) {
+        DeploymentWindow first = members.get(0);
+        int n = first.buckets().length;
+        DeploymentWindow.Bucket[] buckets = new DeploymentWindow.Bucket[n];
+        int types = DeploymentWindow.FAILURE_TYPES.length;
+        for (int i = 0; i < n; i++) {
+            int calls = 0;
+            int ok = 0;
+            int[] failed = new int[types];
+            for (DeploymentWindow m : members) {
+                DeploymentWindow.Bucket b = i < m.buckets().length ? m.buckets()[i] : null;
+                if (b != null) {
+                    calls += b.calls();
+                    ok += b.ok();
+                    for (int t = 0; t < types; t++) {
+                        failed[t] += b.failed()[t];
+                    }
+                }
+            }
+            buckets[i] = calls == 0 ? null : new DeploymentWindow.Bucket(calls, ok, null, null, failed,
+                    new Instant[types], new Instant[types], new DeploymentWindow.Reading[DeploymentWindow.LIMIT_TYPES.length]);
+        }
+        return new DeploymentWindow(first.provider(), DeploymentWindow.PROVIDER_WIDE, null, first.from(), first.to(),
+                first.bucketMillis(), buckets);
+    }
+
+    private static String providerAction(String provider, Candidate c, Map<String, Object> spread) {
+        String when = " (failure in about " + minutes(c.timeToFailureSeconds()) + ")";
+        return switch (String.valueOf(c.figures().get("indicator"))) {
+            case "headroom_trend" -> "Provider-wide: the " + c.figures().get("limit_type") + " headroom that "
+                    + spread.get("deployments_reading") + " deployments of " + provider + " share runs out" + when
+                    + "; thinning one of them only moves its load onto the same limit: slow the callers down or"
+                    + " route to another provider's deployments";
+            case "latency_trend" -> "Provider-wide: latency of " + provider + " is rising on "
+                    + spread.get("deployments_rising") + " deployments" + when
+                    + "; route latency-sensitive traffic to another provider";
+            default -> switch (c.type()) {
+                case "overloaded" -> "Provider-wide: " + provider + " answers overloaded (529) more and more, on "
+                        + spread.get("deployments_failing") + " deployments" + when
+                        + "; back off and prepare the fallback to another provider";
+                case "rate_limit" -> "Provider-wide: rate-limited calls of " + provider + " are rising on "
+                        + spread.get("deployments_failing") + " deployments" + when
+                        + "; slow the callers down or route to another provider";
+                case "timeout" -> "Provider-wide: timed-out calls of " + provider + " are rising on "
+                        + spread.get("deployments_failing") + " deployments" + when
+                        + "; route latency-sensitive traffic to another provider";
+                default -> "Provider-wide: server errors of " + provider + " are accelerating on "
+                        + spread.get("deployments_failing") + " deployments" + when
+                        + "; prepare the fallback to another provider";
+            };
+        };
+    }
+
     private static void keep(Map<String, Candidate> best, Candidate c) {
         best.merge(c.type(), c, (a, b) -> b.confidence() > a.confidence() ? b : a);
     }

@@ -65,6 +65,15 @@ public class PredictionAccuracy {
 
     /** The score of predictions created and failures begun in {@code [since, until)}; deployments null = all. */
     public Accuracy compute(Instant since, Instant until, Collection<String> deployments) {
+        return compute(since, until, deployments, List.of());
+    }
+
+    /**
+     * As {@link #compute(Instant, Instant, Collection)}, with the provider-level predictions of {@code providers}
+     * scored along with the deployments' (failures are always a deployment's).
+     */
+    public Accuracy compute(Instant since, Instant until, Collection<String> deployments,
+            Collection<String> providers) {
         Map<String, int[]> counts = new TreeMap<>();
         Map<String, List<Double>> leads = new TreeMap<>();
         for (String type : config.types()) {
@@ -72,10 +81,13 @@ public class PredictionAccuracy {
             leads.put(type, new ArrayList<>());
         }
         String scope = deployments == null ? "" : " and deployment = any (?)";
+        String predictionScope = deployments == null ? ""
+                : " and (deployment = any (?) or deployment = '*' and provider = any (?))";
         try (Connection c = dataSource.getConnection()) {
             try (PreparedStatement st = c.prepareStatement("select predicted_type, status, count(*) from"
-                    + " failure_predictions where created_at >= ? and created_at < ?" + scope + " group by 1, 2")) {
-                bind(c, st, since, until, deployments);
+                    + " failure_predictions where created_at >= ? and created_at < ?" + predictionScope
+                    + " group by 1, 2")) {
+                bind(c, st, since, until, deployments, providers);
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         int[] n = counts.computeIfAbsent(rs.getString(1), k -> new int[7]);
@@ -107,8 +119,9 @@ public class PredictionAccuracy {
                 }
             }
             try (PreparedStatement st = c.prepareStatement("select predicted_type, lead_time_ms from"
-                    + " failure_predictions where status = 'hit' and created_at >= ? and created_at < ?" + scope)) {
-                bind(c, st, since, until, deployments);
+                    + " failure_predictions where status = 'hit' and created_at >= ? and created_at < ?"
+                    + predictionScope)) {
+                bind(c, st, since, until, deployments, providers);
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         leads.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(rs.getLong(2) / 1000.0);
@@ -140,11 +153,12 @@ public class PredictionAccuracy {
     }
 
     private static void bind(Connection c, PreparedStatement st, Instant since, Instant until,
-            Collection<String> deployments) throws SQLException {
+            Collection<String> deployments, Collection<String> providers) throws SQLException {
         st.setTimestamp(1, Timestamp.from(since));
         st.setTimestamp(2, Timestamp.from(until));
         if (deployments != null) {
             st.setArray(3, c.createArrayOf("text", deployments.toArray()));
+            st.setArray(4, c.createArrayOf("text", providers.toArray()));
         }
     }
 

@@ -100,6 +100,11 @@ public class TrafficPolicy {
         Map<String, PredictedFailure> top = new LinkedHashMap<>();
         Map<String, PredictedFailure> anyFiring = new HashMap<>();
         for (PredictedFailure p : firing) {
+            if (DeploymentWindow.PROVIDER_WIDE.equals(p.deployment())) {
+                // A provider-level prediction only warns: its deployments' own predictions act on each of them, and
+                // moving a provider's traffic to another provider is the operator's fallback (README "Prediction").
+                continue;
+            }
             anyFiring.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
             if (p.confidence() > config.actAbove()) {
                 top.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);

@@ -80,6 +80,8 @@ final class WindowCache {
     private final Map<String, Long> recent = new HashMap<>();
     /** The latest reset header per deployment and limit type, as of the last {@link #read}. */
     private final Map<String, DeploymentWindow.Reading[]> resets = new HashMap<>();
+    /** The provider windows of the last {@link #read} (providers with two or more deployments in the window). */
+    private List<DeploymentWindow> providerWindows = List.of();
     private Long newestReceived;
     private Instant lastNow;
     private Instant lastFullRead;
@@ -143,6 +145,7 @@ final class WindowCache {
         held.clear();
         recent.clear();
         resets.clear();
+        providerWindows = List.of();
         newestReceived = null;
         lastNow = null;
         lastFullRead = null;
@@ -181,6 +184,15 @@ final class WindowCache {
     synchronized DeploymentWindow.Reading latestReset(DeploymentWindow w, int slot) {
         DeploymentWindow.Reading[] r = resets.get(w.deployment());
         return r == null ? null : r[slot];
+    }
+
+    /**
+     * The provider windows of the last {@link #read}: per provider with calls on two or more deployments in the
+     * window, every call of its deployments in one window (deployment {@link DeploymentWindow#PROVIDER_WIDE}, no
+     * model group), aggregated exactly like a deployment's (percentiles over all the provider's calls).
+     */
+    synchronized List<DeploymentWindow> providerWindows() {
+        return providerWindows;
     }
 
     /**
@@ -373,6 +385,8 @@ final class WindowCache {
         Map<String, Call[]> latestCalls = new HashMap<>();
         heldCalls = 0;
         Acc[] acc = new Acc[buckets];
+        Map<String, Acc[]> byProvider = new TreeMap<>();
+        Map<String, Integer> members = new HashMap<>();
         for (Iterator<Held> it = held.values().iterator(); it.hasNext();) {
             Held h = it.next();
             h.calls.removeIf(call -> call.started < fromUs); // out of this and every later window
@@ -402,6 +416,17 @@ final class WindowCache {
             if (!any || !active.contains(h.provider)) {
                 continue;
             }
+            members.merge(h.provider, 1, Integer::sum);
+            Acc[] provider = byProvider.computeIfAbsent(h.provider, k -> new Acc[buckets]);
+            for (Call call : h.calls) {
+                int b = call.started >= toUs ? -1 : (int) Math.floorDiv(call.started - fromUs, bucketUs);
+                if (b >= 0 && b < buckets) {
+                    if (provider[b] == null) {
+                        provider[b] = new Acc(fromUs);
+                    }
+                    provider[b].add(call);
+                }
+            }
             DeploymentWindow.Bucket[] built = new DeploymentWindow.Bucket[buckets];
             String group = null;
             for (int b = 0; b < buckets; b++) {
@@ -414,6 +439,19 @@ final class WindowCache {
             }
             out.add(new DeploymentWindow(h.provider, h.deployment, group, from, to, bucketMillis, built));
         }
+        List<DeploymentWindow> providers = new ArrayList<>();
+        byProvider.forEach((provider, pacc) -> {
+            if (members.get(provider) < 2) {
+                return; // one deployment: its own window says it all
+            }
+            DeploymentWindow.Bucket[] built = new DeploymentWindow.Bucket[buckets];
+            for (int b = 0; b < buckets; b++) {
+                built[b] = pacc[b] == null ? null : pacc[b].bucket();
+            }
+            providers.add(new DeploymentWindow(provider, DeploymentWindow.PROVIDER_WIDE, null, from, to, bucketMillis,
+                    built));
+        });
+        providerWindows = List.copyOf(providers);
         resets.clear();
         latestCalls.forEach((deployment, calls) -> {
             DeploymentWindow.Reading[] r = new DeploymentWindow.Reading[SLOTS];

@@ -35,7 +35,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * publishes a traffic policy, the plugin inside the real LiteLLM proxy polls it and thins A out of the router's
  * candidates, and the provider simulator's per-deployment hit counts show A's share falling. The same scenario runs
  * at the same time on a control group whose A an operator pinned at {@code keepShare 1.0}: it runs dry and fails
- * user requests with the provider's 429, which is what preemption is for.
+ * user requests with the provider's 429, which is what preemption is for. The second scenario, on model groups of
+ * its own on the same stack, ramps A's latency until LiteLLM's 2 s timeout fails its calls: predicted by the latency
+ * trend, with the same control.
  *
  * <p><b>Time-scaled by 12:</b> every prediction and traffic-policy duration is a twelfth of its production value
  * (tick 60 s → 5 s, bucket 1 m → 5 s, window and horizon 15 m → 75 s, min lead 2 m → 10 s, quiet period 10 m → 50 s,
@@ -95,15 +97,27 @@ class PreemptionEndToEndIT {
                 Map.entry("FAULTLINE_PREDICT_MIN_LEAD", "10s"),
                 Map.entry("FAULTLINE_PREDICT_QUIET_PERIOD", "50s"),
                 Map.entry("FAULTLINE_PREDICT_MIN_POINTS", "5"),
+                // The latency groups' LiteLLM timeout (config.yaml), the line the latency trend is projected to; the
+                // simulator answers in milliseconds, so 2x its learned baseline would be no line at all.
+                Map.entry("FAULTLINE_PREDICT_TIMEOUT", "2s"),
+                Map.entry("FAULTLINE_PREDICT_LATENCY_FACTOR", "1000"),
                 Map.entry("FAULTLINE_TRAFFIC_HEALTHY_FOR", "10s"),
                 Map.entry("FAULTLINE_TRAFFIC_STEP_EVERY", "5s"),
                 Map.entry("FAULTLINE_TRAFFIC_REFRESH", "1s"),
                 Map.entry("FAULTLINE_TRAFFIC_STALE_AFTER", "15s"));
     }
 
+    /** One stack for both scenarios (each on model groups of its own): starting it is most of an IT's time. */
+    static synchronized LocalStack stack() throws Exception {
+        if (stack == null) {
+            stack = StackFixture.start("preemption", timeScaledFaultline());
+        }
+        return stack;
+    }
+
     @Test
     void a_predicted_rate_limit_thins_the_deployment_out_and_fewer_user_requests_fail_than_without() throws Exception {
-        stack = StackFixture.start("preemption", timeScaledFaultline());
+        stack();
         LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
         // The control: an operator switches preemption off for its A, as the "preemption off" run.
         RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
@@ -138,7 +152,7 @@ class PreemptionEndToEndIT {
                     });
                 }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
             }
-            timer.scheduleAtFixedRate(() -> samples.add(sample()), 0, 500, TimeUnit.MILLISECONDS);
+            timer.scheduleAtFixedRate(() -> samples.add(sample(A, CONTROL_A)), 0, 500, TimeUnit.MILLISECONDS);
 
             // 1. Prediction, policy, and the control running dry (hang guards only; the scenario sets the pace).
             Sample policyAppeared = Awaitility.await("Faultline's policy reduces " + A).atMost(Duration.ofMinutes(3))
@@ -232,7 +246,198 @@ class PreemptionEndToEndIT {
         }
     }
 
-    private static Sample sample() {
+    static final String LATENCY_PREEMPTED = "latency-preempted";
+    static final String LATENCY_CONTROL = "latency-control";
+    static final String LAT_A = "lat-a";
+    static final String LAT_B = "lat-b";
+    static final String LATCTL_A = "latctl-a";
+    static final String LATCTL_B = "latctl-b";
+    /** A's latency before the ramp and the ramp (ms per second of wall time); LiteLLM's timeout is 2 s. */
+    static final long BASE_LATENCY_MS = 200;
+    static final long LATENCY_JITTER_MS = 100;
+    static final double RAMP_MS_PER_SECOND = 25;
+    /** The ramp stops a little past the timeout: every call of A then times out. */
+    static final long RAMP_CAP_MS = 2_600;
+    static final Duration RAMP_AFTER = Duration.ofSeconds(10);
+
+    /**
+     * The issue's second proof: the simulator ramps A's latency (25 ms more every second, about 5 min of unscaled
+     * time from 200 ms to the 2 s timeout) until A's calls time out. The latency trend predicts the timeout, the
+     * policy thins A out, and the control group (its A pinned at 1.0) fails the user requests A cannot answer in time.
+     */
+    @Test
+    void a_predicted_latency_ramp_thins_the_deployment_out_before_its_calls_time_out() throws Exception {
+        stack();
+        LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
+        RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                .contentType("application/json").body(Map.of("keepShare", 1.0, "reason", "control"))
+                .put("/api/v1/traffic-policy/" + LATCTL_A).then().log().ifValidationFails().statusCode(200);
+        Script steady = Script.success().withLatency(BASE_LATENCY_MS, LATENCY_JITTER_MS, 7);
+        stack.simulator().script(LAT_A, steady);
+        stack.simulator().script(LATCTL_A, steady);
+
+        ConcurrentLinkedQueue<Sent> sent = new ConcurrentLinkedQueue<>();
+        List<Sample> samples = new CopyOnWriteArrayList<>();
+        // A's calls take up to the 2 s timeout: room for them in flight, so that the client keeps its pace.
+        int maxInFlight = 3 * MAX_IN_FLIGHT_PER_GROUP;
+        ExecutorService senders = Executors.newFixedThreadPool(2 * maxInFlight);
+        ScheduledExecutorService timer = Executors.newScheduledThreadPool(3);
+        Map<String, AtomicInteger> inFlight = Map.of(LATENCY_PREEMPTED, new AtomicInteger(), LATENCY_CONTROL,
+                new AtomicInteger());
+        AtomicInteger skipped = new AtomicInteger();
+        Instant start = Instant.now();
+        java.util.concurrent.atomic.AtomicReference<Instant> rampFrom = new java.util.concurrent.atomic.AtomicReference<>();
+        try {
+            for (String group : List.of(LATENCY_PREEMPTED, LATENCY_CONTROL)) {
+                timer.scheduleAtFixedRate(() -> {
+                    if (inFlight.get(group).incrementAndGet() > maxInFlight) {
+                        inFlight.get(group).decrementAndGet();
+                        skipped.incrementAndGet();
+                        return;
+                    }
+                    senders.execute(() -> {
+                        try {
+                            Instant at = Instant.now();
+                            sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
+                        } finally {
+                            inFlight.get(group).decrementAndGet();
+                        }
+                    });
+                }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
+            }
+            timer.scheduleAtFixedRate(() -> samples.add(sample(LAT_A, LATCTL_A)), 0, 500, TimeUnit.MILLISECONDS);
+            // The ramp: both A deployments get the same latency at the same moment.
+            timer.scheduleAtFixedRate(() -> {
+                Instant from = rampFrom.get();
+                long since = from == null ? 0 : Duration.between(from, Instant.now()).toMillis();
+                long latency = since <= 0 ? BASE_LATENCY_MS
+                        : Math.min(RAMP_CAP_MS, BASE_LATENCY_MS + Math.round(RAMP_MS_PER_SECOND * since / 1000.0));
+                Script s = Script.success().withLatency(latency, LATENCY_JITTER_MS, since);
+                stack.simulator().script(LAT_A, s);
+                stack.simulator().script(LATCTL_A, s);
+            }, 0, 500, TimeUnit.MILLISECONDS);
+
+            // Healthy traffic first, until Faultline's passive baseline learner has had its first run (2 min after
+            // its start, then every 15 min): the baseline the latency trend is compared with must be learned from
+            // healthy calls, not from the ramp. (If it ran before this group had calls, there is none: the trend is
+            // then projected to the timeout alone.)
+            Awaitility.await("Faultline's passive baselines learned before the ramp").atMost(Duration.ofMinutes(4))
+                    .pollInterval(Duration.ofSeconds(1)).until(() -> {
+                        try {
+                            String metrics = RestAssured.given().baseUri(stack.faultlineUrl()).get("/q/metrics")
+                                    .asString();
+                            return io.faultline.testing.Metrics.value(metrics, "process_uptime_seconds") >= 135
+                                    && !Instant.now().isBefore(start.plus(RAMP_AFTER));
+                        } catch (RuntimeException | AssertionError e) {
+                            return false;
+                        }
+                    });
+            rampFrom.set(Instant.now());
+            Sample policyAppeared;
+            try {
+                policyAppeared = Awaitility.await("Faultline's policy reduces " + LAT_A)
+                        .atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
+                        .until(() -> samples.stream().filter(s -> s.keepShareA() != null && s.keepShareA() < 1)
+                                .findFirst().orElse(null), Objects::nonNull);
+            } catch (org.awaitility.core.ConditionTimeoutException e) {
+                throw new AssertionError("no policy on " + LAT_A + " (ramp from " + rampFrom.get() + "); "
+                        + diagnosis(sent, start), e);
+            }
+            Instant firstControlTimeout = Awaitility.await("the control's A times out").atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> sent.stream().filter(s -> s.group().equals(LATENCY_CONTROL) && s.status() != 200)
+                            .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
+            Instant reducedFrom = policyAppeared.at().plus(TICK.multipliedBy(2));
+            Instant reducedTo = reducedFrom.plus(TICK.multipliedBy(3));
+            Instant stopAt = later(reducedTo, firstControlTimeout.plus(TICK.multipliedBy(3)));
+            Awaitility.await("the reduced phase is measured").atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250)).until(() -> !Instant.now().isBefore(stopAt));
+            Instant stopped = Instant.now();
+            timer.shutdownNow();
+            senders.shutdown();
+            senders.awaitTermination(60, TimeUnit.SECONDS);
+            stack.simulator().script(LAT_A, steady);
+            stack.simulator().script(LATCTL_A, steady);
+
+            // ---- the latency trend predicted the timeout at least the (scaled) min lead before the first one
+            List<Map<String, Object>> predictedA = predictions(LAT_A, "timeout");
+            List<Map<String, Object>> predictedControlA = predictions(LATCTL_A, "timeout");
+            assertThat(predictedA).as("timeout predictions of " + LAT_A).isNotEmpty();
+            assertThat(predictedControlA).as("timeout predictions of " + LATCTL_A).isNotEmpty();
+            Map<String, Object> first = predictedA.stream()
+                    .min(java.util.Comparator.comparing(p -> Instant.parse((String) p.get("createdAt"))))
+                    .orElseThrow();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> indicators = (Map<String, Object>) first.get("indicators");
+            assertThat(indicators.get("indicator")).as("what drove %s", first).isEqualTo("latency_trend");
+            Instant predictedAt = firstCreated(predictedA);
+            assertThat(predictedAt).as("%s predicted at %s, the control's first timeout at %s", LAT_A, predictedAt,
+                    firstControlTimeout).isBeforeOrEqualTo(firstControlTimeout.minus(MIN_LEAD));
+            assertThat(firstCreated(predictedControlA)).isBeforeOrEqualTo(firstControlTimeout.minus(MIN_LEAD));
+            assertThat(Objects.requireNonNullElse(policyAppeared.keepShareControlA(), 1.0)).as("the control's pin")
+                    .isEqualTo(1.0);
+
+            // ---- A's share of its group's hits fell within two ticks of the policy
+            double before = shareOfA(samples, rampFrom.get(), policyAppeared.at(), LAT_A, LAT_B);
+            double reduced = shareOfA(samples, reducedFrom, reducedTo, LAT_A, LAT_B);
+            double controlDuring = shareOfA(samples, reducedFrom, reducedTo, LATCTL_A, LATCTL_B);
+            assertThat(reduced).as("A's share before the policy %.3f, two ticks after it %.3f", before, reduced)
+                    .isLessThan(before * 0.6);
+            assertThat(reduced).as("the control's A kept its share (%.3f)", controlDuring).isLessThan(controlDuring);
+
+            // ---- fewer failed user requests with preemption than without
+            long failedPreempted = failed(sent, LATENCY_PREEMPTED, start, stopped);
+            long failedControl = failed(sent, LATENCY_CONTROL, start, stopped);
+            long total = sent.stream().filter(s -> s.at().isBefore(stopped)).count();
+            Duration lead = Duration.between(predictedAt, firstControlTimeout);
+            System.out.printf("PreemptionEndToEndIT latency ramp (time-scaled by 12): failed user requests: with"
+                    + " preemption %d, without %d (of %d sent, %d skipped by the client's in-flight cap);"
+                    + " prediction %s (%s), policy seen %s, first control timeout %s: lead %.1f s (%.1f min"
+                    + " unscaled); A's share of its group before %.3f, two ticks after the policy %.3f (control's A"
+                    + " %.3f)%n", failedPreempted, failedControl, total, skipped.get(), predictedAt, indicators,
+                    policyAppeared.at(), firstControlTimeout, lead.toMillis() / 1000.0,
+                    lead.toMillis() * 12 / 60_000.0, before, reduced, controlDuring);
+            assertThat(failedControl).as("the control timed out").isPositive();
+            assertThat(failedPreempted).isLessThan(failedControl);
+        } finally {
+            timer.shutdownNow();
+            senders.shutdownNow();
+        }
+    }
+
+    /** What Faultline predicted for the latency groups and what the client saw, per 5 s, for a failure message. */
+    private static String diagnosis(ConcurrentLinkedQueue<Sent> sent, Instant start) {
+        StringBuilder out = new StringBuilder();
+        for (String d : List.of(LAT_A, LATCTL_A, "*")) {
+            try {
+                out.append("\npredictions of ").append(d).append(": ").append(RestAssured.given()
+                        .baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
+                        .get("/api/v1/predictions?status=all&limit=20&deployment=" + d).asString());
+            } catch (RuntimeException e) {
+                out.append("\n").append(d).append(": ").append(e);
+            }
+        }
+        try {
+            out.append("\nlatency baselines: ").append(RestAssured.given().baseUri(stack.faultlineUrl())
+                    .header("Authorization", "Bearer " + Api.KEY).get("/api/v1/baselines?metric=latency_ms")
+                    .asString());
+        } catch (RuntimeException e) {
+            out.append("\nbaselines: ").append(e);
+        }
+        java.util.TreeMap<Long, long[]> perSlot = new java.util.TreeMap<>();
+        for (Sent s : sent) {
+            long[] n = perSlot.computeIfAbsent(Duration.between(start, s.at()).toSeconds() / 5, k -> new long[4]);
+            int g = s.group().equals(LATENCY_PREEMPTED) ? 0 : 2;
+            n[g]++;
+            n[g + 1] += s.status() == 200 ? 0 : 1;
+        }
+        out.append("\nper 5 s since the start: [sent, failed] preempted / control: ");
+        perSlot.forEach((k, n) -> out.append(k * 5).append("s ").append(n[0]).append('/').append(n[1]).append(' ')
+                .append(n[2]).append('/').append(n[3]).append("; "));
+        return out.toString();
+    }
+
+    private static Sample sample(String a, String controlA) {
         Map<String, DeploymentStats> hits = stack.simulator().stats();
         Double shareA = null;
         Double shareControlA = null;
@@ -240,8 +445,8 @@ class PreemptionEndToEndIT {
             JsonPath policy = RestAssured.given().baseUri(stack.faultlineUrl())
                     .header("Authorization", "Bearer " + Api.KEY).get("/api/v1/traffic-policy").then()
                     .statusCode(200).extract().jsonPath();
-            shareA = keepShare(policy, A);
-            shareControlA = keepShare(policy, CONTROL_A);
+            shareA = keepShare(policy, a);
+            shareControlA = keepShare(policy, controlA);
         } catch (RuntimeException | AssertionError e) {
             // A poll that fails is a missing sample, not a failed scenario: the plugin copes with the same.
         }
@@ -259,8 +464,12 @@ class PreemptionEndToEndIT {
     }
 
     private static List<Map<String, Object>> predictions(String deployment) {
+        return predictions(deployment, "rate_limit");
+    }
+
+    private static List<Map<String, Object>> predictions(String deployment, String type) {
         return RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
-                .get("/api/v1/predictions?status=all&type=rate_limit&limit=500&deployment=" + deployment).then()
+                .get("/api/v1/predictions?status=all&type=" + type + "&limit=500&deployment=" + deployment).then()
                 .log().ifValidationFails().statusCode(200).extract().jsonPath().getList("items");
     }
 

@@ -91,6 +91,46 @@ class IndicatorsTest {
         assertThat(Indicators.failureShareRise(withType(linear, 1), "overloaded", S)).isNotNull();
     }
 
+    @Test
+    void one_counter_read_by_two_deployments_is_shared_headroom_two_counters_are_not() {
+        DeploymentWindow a = window(i -> headroomBucket(90_000 - 6_000 * i, i, "3h0m0s"));
+        DeploymentWindow b = window(i -> headroomBucket(90_000 - 6_000 * i - 500, i, "3h0m0s"));
+        assertThat(Indicators.sharedHeadroom(List.of(a, b), "tokens")).containsEntry("deployments_reading", 2);
+        // Same limit, but each deployment drains a counter of its own: 30k apart.
+        DeploymentWindow own = window(i -> headroomBucket(60_000 - 3_000 * i, i, "3h0m0s"));
+        assertThat(Indicators.sharedHeadroom(List.of(a, own), "tokens")).isNull();
+        assertThat(Indicators.sharedHeadroom(List.of(a), "tokens")).as("one deployment is not shared").isNull();
+        assertThat(Indicators.sharedHeadroom(List.of(a, b), "requests")).as("nobody reads it").isNull();
+    }
+
+    @Test
+    void failures_of_one_deployment_among_several_are_not_the_providers() {
+        DeploymentWindow rising = withType(window(i -> errorBucket(100, i)), 1);
+        DeploymentWindow quiet = withType(window(i -> errorBucket(100, i == 14 ? 1 : 0)), 1);
+        assertThat(Indicators.failureSpread(List.of(rising, quiet, quiet), "overloaded", S)).isNull();
+        assertThat(Indicators.failureSpread(List.of(rising, rising, quiet), "overloaded", S))
+                .containsEntry("deployments_failing", 3);
+        // Two deployments with a failure each, but no rise on them: noise, even with the failing one left out.
+        assertThat(Indicators.failureSpread(List.of(quiet, quiet), "overloaded", S)).isNull();
+        // Through evaluateProvider: the same provider window is kept or dropped by the spread of its members.
+        DeploymentWindow provider = withType(window(i -> errorBucket(300, 3 * i)), 1);
+        assertThat(Indicators.evaluateProvider(provider, List.of(rising, quiet, quiet), null, S, Indicators::latestReading))
+                .isEmpty();
+        List<Indicators.Candidate> spread = Indicators.evaluateProvider(provider, List.of(rising, rising, quiet), null,
+                S, Indicators::latestReading);
+        assertThat(spread).extracting(Indicators.Candidate::type).containsExactly("overloaded");
+        assertThat(spread.get(0).figures()).containsEntry("scope", "provider").containsEntry("deployments", 3);
+        assertThat(spread.get(0).action()).startsWith("Provider-wide");
+    }
+
+    @Test
+    void latency_is_provider_wide_only_when_it_rises_on_most_deployments() {
+        DeploymentWindow ramp = window(i -> latencyBucket(800 + 200 * i, 1200 + 400 * i));
+        DeploymentWindow flat = window(i -> latencyBucket(800, 1200));
+        assertThat(Indicators.latencySpread(List.of(ramp, flat, flat))).isNull();
+        assertThat(Indicators.latencySpread(List.of(ramp, ramp, flat))).containsEntry("deployments_rising", 2);
+    }
+
     private static DeploymentWindow window(IntFunction<DeploymentWindow.Bucket> bucket) {
         DeploymentWindow.Bucket[] buckets = new DeploymentWindow.Bucket[15];
         for (int i = 0; i < 15; i++) {

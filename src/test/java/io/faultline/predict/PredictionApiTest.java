@@ -72,6 +72,9 @@ class PredictionApiTest {
     @Inject
     PredictConfig config;
 
+    @Inject
+    io.faultline.common.MetricLabels labels;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -141,6 +144,60 @@ class PredictionApiTest {
                         org.hamcrest.Matchers.greaterThanOrEqualTo(1));
         assertThat(Metrics.value(Metrics.scrape(), "failure_prediction_precision", "failure_type", "rate_limit"))
                 .isBetween(0.0, 1.0);
+    }
+
+    @Test
+    void a_529_share_rising_on_every_deployment_of_a_provider_is_predicted_provider_wide_warns_only_and_is_a_hit()
+            throws Exception {
+        Instant t0 = Instant.parse("2031-06-01T10:00:00Z");
+        String provider = "anthropic-org-" + UUID.randomUUID().toString().substring(0, 8);
+        List<String> deps = List.of(provider + "-a", provider + "-b", provider + "-c");
+        PredictionScenarios.Script rising = PredictionScenarios.asProvider(provider, PredictionScenarios.rising(
+                "anthropic", 12, m -> m < 5 ? 0 : 0.4 * (m - 5) / 25.0, 529, "InternalServerError",
+                "AnthropicException - overloaded_error: Overloaded"));
+        List<Random> seeds = List.of(new Random(1), new Random(2), new Random(3));
+        Map<String, Object> first = null;
+        int m = 0;
+        for (; m < 40 && first == null; m++) {
+            for (int i = 0; i < deps.size(); i++) {
+                minute(rising, m, t0, seeds.get(i), deps.get(i));
+            }
+            first = ofDeployment(evaluate(), "*");
+            if (first != null && !provider.equals(first.get("provider"))) {
+                first = null;
+            }
+        }
+        assertThat(first).as("a provider-level prediction for " + provider).isNotNull();
+        assertThat(first.get("predictedType")).isEqualTo("overloaded");
+        assertThat(first.get("modelGroup")).isNull();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> indicators = (Map<String, Object>) first.get("indicators");
+        assertThat(indicators).containsEntry("scope", "provider").containsEntry("deployments", 3);
+        assertThat(((Number) indicators.get("deployments_failing")).intValue()).isGreaterThanOrEqualTo(2);
+        assertThat((String) first.get("recommendedAction")).startsWith("Provider-wide").contains(provider);
+        String id = (String) first.get("predictionId");
+
+        predictions("provider=" + provider + "&deployment=*").statusCode(200).body("items.size()", equalTo(1))
+                .body("items[0].predictionId", equalTo(id));
+        String scrape = Metrics.scrape();
+        assertThat(Metrics.value(scrape, "failure_prediction_score", "provider", labels.value("provider", provider),
+                "failure_type", "overloaded")).isGreaterThanOrEqualTo(((Number) first.get("confidence")).doubleValue()
+                        - 1e-6);
+        // It warns: no deployment's share moves because of it.
+        assertThat(policy.current().deployments()).noneMatch(e -> UUID.fromString(id).equals(e.predictionId()));
+
+        for (; m < 45; m++) {
+            for (int i = 0; i < deps.size(); i++) {
+                minute(rising, m, t0, seeds.get(i), deps.get(i));
+            }
+            evaluate();
+        }
+        PredictedFailure resolved = store.byId(UUID.fromString(id)).orElseThrow();
+        assertThat(resolved.status()).as("hit by the first of its deployments to fail").isEqualTo("hit");
+        assertThat(resolved.deployment()).isEqualTo("*");
+        assertThat(Duration.parse(resolved.leadTime())).isPositive();
+        assertThat(rowsOf(provider)).as("one active row per provider and type at a time: renewed, not repeated")
+                .isEqualTo(1);
     }
 
     @Test
@@ -259,10 +316,18 @@ class PredictionApiTest {
         assertThat(page1.getList("items")).hasSize(1);
         String cursor = page1.getString("nextCursor");
         assertThat(cursor).isNotNull();
-        JsonPath page2 = predictions(query + "&limit=1&cursor=" + cursor).statusCode(200).extract().jsonPath();
-        assertThat(page2.getList("items")).hasSize(1);
-        assertThat(List.of(page1.getString("items[0].deployment"), page2.getString("items[0].deployment")))
-                .containsExactlyInAnyOrderElementsOf(deps);
+        List<String> seen = new ArrayList<>(List.of(page1.getString("items[0].deployment")));
+        while (cursor != null) {
+            JsonPath next = predictions(query + "&limit=1&cursor=" + cursor).statusCode(200).extract().jsonPath();
+            assertThat(next.getList("items")).hasSize(1);
+            seen.add(next.getString("items[0].deployment"));
+            cursor = next.getString("nextCursor");
+            assertThat(seen).as("pages so far").hasSizeLessThanOrEqualTo(3);
+        }
+        // The two deployments read one token counter (the same script): the provider level sees it too.
+        List<String> expected = new ArrayList<>(deps);
+        expected.add("*");
+        assertThat(seen).containsExactlyInAnyOrderElementsOf(expected);
     }
 
     private void minute(PredictionScenarios.Script script, int m, Instant t0, Random rnd, String dep) {
@@ -285,6 +350,18 @@ class PredictionApiTest {
     private static io.restassured.response.ValidatableResponse predictions(String query) {
         return given().log().ifValidationFails().when().get("/api/v1/predictions?" + query).then().log()
                 .ifValidationFails();
+    }
+
+    private int rowsOf(String provider) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from failure_predictions where deployment = '*' and provider = ?"
+                        + " and predicted_type = 'overloaded'")) {
+            st.setString(1, provider);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
     }
 
     private int rows(String dep) throws Exception {

@@ -28,6 +28,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -72,10 +74,18 @@ class PredictionScenarioSuiteTest {
         List<PredictionScenarios.Scenario> scenarios = PredictionScenarios.all();
         assertThat(scenarios).hasSizeGreaterThanOrEqualTo(20);
         Map<String, PredictionScenarios.Scenario> byDeployment = new LinkedHashMap<>();
+        Map<String, PredictionScenarios.Script> scripts = new LinkedHashMap<>();
         Map<String, Random> seeds = new LinkedHashMap<>();
+        Set<String> providers = new TreeSet<>();
         for (PredictionScenarios.Scenario s : scenarios) {
-            byDeployment.put(s.deployment(run), s);
-            seeds.put(s.deployment(run), new Random(s.name().hashCode()));
+            List<String> deployments = s.deployments(run);
+            for (int i = 0; i < deployments.size(); i++) {
+                byDeployment.put(deployments.get(i), s);
+                scripts.put(deployments.get(i), s.members().get(i));
+                seeds.put(deployments.get(i), new Random(s.providerLevel() ? (s.name() + i).hashCode()
+                        : s.name().hashCode()));
+            }
+            providers.add(s.provider());
         }
         long ticks = 0;
         long tickNanos = 0;
@@ -84,7 +94,7 @@ class PredictionScenarioSuiteTest {
             clock.set(minuteStart.plus(Duration.ofMinutes(1)));
             List<Payloads> batch = new ArrayList<>();
             for (Map.Entry<String, PredictionScenarios.Scenario> e : byDeployment.entrySet()) {
-                batch.addAll(e.getValue().script().minute(m, minuteStart, seeds.get(e.getKey()), e.getKey()));
+                batch.addAll(scripts.get(e.getKey()).minute(m, minuteStart, seeds.get(e.getKey()), e.getKey()));
             }
             for (int from = 0; from < batch.size(); from += 500) {
                 Api.ingest(Payloads.array(batch.subList(from, Math.min(batch.size(), from + 500))
@@ -104,13 +114,27 @@ class PredictionScenarioSuiteTest {
         predictor.predictFailure();
         Instant end = clock.instant();
 
-        PredictionAccuracy.Accuracy score = accuracy.compute(T0, end, byDeployment.keySet());
+        PredictionAccuracy.Accuracy score = accuracy.compute(T0, end, byDeployment.keySet(), providers);
         assertThat(score.overall().active()).as("every prediction resolved").isZero();
-        List<String[]> rows = perScenario(byDeployment, end);
+        List<String[]> rows = perScenario(scenarios, run, end);
         Path report = Path.of("target", "prediction-scenarios.md");
         Files.createDirectories(report.getParent());
-        Files.writeString(report, report(score, rows, calibration(byDeployment.keySet()),
-                tickNanos / 1e6 / ticks));
+        Files.writeString(report, report(score, rows, calibration(byDeployment.keySet(), providers),
+                providerLevel(providers), tickNanos / 1e6 / ticks));
+
+        // The provider level: every provider-wide scenario announced by its provider's prediction (a hit), and no
+        // provider-level prediction where the failure was one deployment's or nothing failed.
+        for (PredictionScenarios.Scenario s : scenarios) {
+            if (!s.providerLevel()) {
+                continue;
+            }
+            List<String> statuses = providerStatuses(s.provider());
+            if (s.providerWide()) {
+                assertThat(statuses).as("provider-level predictions of %s; see %s", s.name(), report).contains("hit");
+            } else {
+                assertThat(statuses).as("provider-level predictions of %s; see %s", s.name(), report).isEmpty();
+            }
+        }
 
         PredictionAccuracy.TypeAccuracy all = score.overall();
         assertThat(all.failures()).as("the failing scenarios failed").isGreaterThanOrEqualTo(
@@ -121,24 +145,31 @@ class PredictionScenarioSuiteTest {
                 .isGreaterThanOrEqualTo(120.0);
     }
 
-    /** Per scenario: expected outcome, predictions by status, the first prediction, the failure onset, the lead. */
-    private List<String[]> perScenario(Map<String, PredictionScenarios.Scenario> byDeployment, Instant end)
+    /**
+     * Per scenario: expected outcome, predictions by status (a provider-level scenario's own provider-level ones
+     * marked "provider"), the first prediction, the failure onsets and leads (of every deployment of it).
+     */
+    private List<String[]> perScenario(List<PredictionScenarios.Scenario> scenarios, String run, Instant end)
             throws Exception {
         List<String[]> rows = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
-            for (Map.Entry<String, PredictionScenarios.Scenario> e : byDeployment.entrySet()) {
-                PredictionScenarios.Scenario s = e.getValue();
+            for (PredictionScenarios.Scenario s : scenarios) {
+                List<String> deployments = s.deployments(run);
                 StringBuilder predictions = new StringBuilder();
                 String firstPrediction = "";
                 try (PreparedStatement st = c.prepareStatement("select predicted_type, status, created_at,"
-                        + " peak_confidence from failure_predictions where deployment = ? order by created_at")) {
-                    st.setString(1, e.getKey());
+                        + " peak_confidence, deployment = '*' from failure_predictions where deployment = any (?)"
+                        + " or (? and deployment = '*' and provider = ?) order by created_at")) {
+                    st.setArray(1, c.createArrayOf("text", deployments.toArray()));
+                    st.setBoolean(2, s.providerLevel());
+                    st.setString(3, s.provider());
                     try (ResultSet rs = st.executeQuery()) {
                         while (rs.next()) {
                             if (firstPrediction.isEmpty()) {
                                 firstPrediction = minute(rs.getTimestamp(3).toInstant());
                             }
-                            predictions.append(predictions.length() == 0 ? "" : ", ").append(rs.getString(1))
+                            predictions.append(predictions.length() == 0 ? "" : ", ")
+                                    .append(rs.getBoolean(5) ? "provider " : "").append(rs.getString(1))
                                     .append(' ').append(rs.getString(2)).append(" (").append(String.format(
                                             Locale.ROOT, "%.2f", rs.getDouble(4))).append(')');
                         }
@@ -146,8 +177,8 @@ class PredictionScenarioSuiteTest {
                 }
                 StringBuilder failures = new StringBuilder();
                 try (PreparedStatement st = c.prepareStatement("select failure_type, onset, lead_time_ms from"
-                        + " observed_failures where deployment = ? order by onset")) {
-                    st.setString(1, e.getKey());
+                        + " observed_failures where deployment = any (?) order by onset")) {
+                    st.setArray(1, c.createArrayOf("text", deployments.toArray()));
                     try (ResultSet rs = st.executeQuery()) {
                         while (rs.next()) {
                             long lead = rs.getLong(3);
@@ -158,7 +189,8 @@ class PredictionScenarioSuiteTest {
                         }
                     }
                 }
-                rows.add(new String[] { s.name(), s.provider(), s.expected() == null ? "benign" : s.expected(),
+                rows.add(new String[] { s.name() + (s.providerLevel() ? " (" + deployments.size()
+                        + " deployments)" : ""), s.provider(), s.expected() == null ? "benign" : s.expected(),
                         predictions.length() == 0 ? "none" : predictions.toString(), firstPrediction,
                         failures.length() == 0 ? "none" : failures.toString() });
             }
@@ -166,14 +198,63 @@ class PredictionScenarioSuiteTest {
         return rows;
     }
 
+    /** The statuses of a provider's provider-level predictions. */
+    private List<String> providerStatuses(String provider) throws Exception {
+        List<String> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select status from failure_predictions where deployment = '*' and provider = ? and created_at >= ?"
+                        + " and created_at < ?")) {
+            st.setString(1, provider);
+            st.setTimestamp(2, Timestamp.from(T0));
+            st.setTimestamp(3, Timestamp.from(T0.plus(Duration.ofDays(1))));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Every provider-level prediction of the suite's providers: provider, type, status, created, lead, figures. */
+    private List<String[]> providerLevel(Set<String> providers) throws Exception {
+        List<String[]> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select provider, predicted_type, status, created_at, lead_time_ms, peak_confidence,"
+                        + " indicators ->> 'indicator', indicators - 'indicator' from failure_predictions"
+                        + " where deployment = '*' and provider = any (?) and created_at >= ? and created_at < ?"
+                        + " order by created_at")) {
+            st.setArray(1, c.createArrayOf("text", providers.toArray()));
+            st.setTimestamp(2, Timestamp.from(T0));
+            st.setTimestamp(3, Timestamp.from(T0.plus(Duration.ofDays(1))));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    long lead = rs.getLong(5);
+                    String leadText = rs.wasNull() ? "–" : Math.round(lead / 1000.0) + " s";
+                    rows.add(new String[] { rs.getString(1), rs.getString(2), rs.getString(3),
+                            minute(rs.getTimestamp(4).toInstant()), leadText,
+                            String.format(Locale.ROOT, "%.2f", rs.getDouble(6)), rs.getString(7),
+                            "`" + rs.getString(8).replace("|", "/") + "`" });
+                }
+            }
+        }
+        return rows;
+    }
+
     /** Resolved predictions per confidence bucket (by peak confidence) and the share that were right. */
-    private List<String[]> calibration(java.util.Collection<String> deployments) throws Exception {
+    private List<String[]> calibration(java.util.Collection<String> deployments, Set<String> providers)
+            throws Exception {
         List<String[]> rows = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select least(floor(peak_confidence * 10), 9) / 10 b, count(*), count(*) filter (where status in"
-                        + " ('hit', 'prevented')) from failure_predictions where deployment = any (?) and status <>"
-                        + " 'active' group by 1 order by 1")) {
+                        + " ('hit', 'prevented')) from failure_predictions where (deployment = any (?) or deployment"
+                        + " = '*' and provider = any (?) and created_at >= ? and created_at < ?) and status <> 'active'"
+                        + " group by 1"
+                        + " order by 1")) {
             st.setArray(1, c.createArrayOf("text", deployments.toArray()));
+            st.setArray(2, c.createArrayOf("text", providers.toArray()));
+            st.setTimestamp(3, Timestamp.from(T0));
+            st.setTimestamp(4, Timestamp.from(T0.plus(Duration.ofDays(1))));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     double b = rs.getDouble(1);
@@ -192,7 +273,7 @@ class PredictionScenarioSuiteTest {
     }
 
     private static String report(PredictionAccuracy.Accuracy score, List<String[]> rows, List<String[]> calibration,
-            double tickMillis) {
+            List<String[]> providerLevel, double tickMillis) {
         StringBuilder md = new StringBuilder("# Failure prediction: scenario suite\n\n");
         md.append("Generated by `PredictionScenarioSuiteTest` (scenarios in `PredictionScenarios`): ")
                 .append(rows.size()).append(" scenarios replayed side by side on the test clock through `POST")
@@ -223,6 +304,12 @@ class PredictionScenarioSuiteTest {
                 .append("| scenario | provider | expected | predictions (status, peak confidence) | first prediction |")
                 .append(" observed failures |\n|---|---|---|---|---|---|\n");
         for (String[] r : rows) {
+            md.append("| ").append(String.join(" | ", r)).append(" |\n");
+        }
+        md.append("\n## Provider-level predictions (deployment `*`), every provider of the suite\n\n")
+                .append("| provider | type | status | created | lead | peak confidence | indicator | figures |\n")
+                .append("|---|---|---|---|---|---|---|---|\n");
+        for (String[] r : providerLevel) {
             md.append("| ").append(String.join(" | ", r)).append(" |\n");
         }
         return md.toString();

@@ -23,11 +23,33 @@ final class PredictionScenarios {
     /** The minute the last calls are sent. */
     static final int END = 70;
 
-    /** One deployment's script. {@code expected} is the failure type it ends in, null for a benign one. */
-    record Scenario(String name, String provider, String expected, String description, Script script) {
+    /**
+     * A scenario: one deployment's script, or (provider level) the scripts of several deployments of one provider.
+     * {@code expected} is the failure type it ends in, null for a benign one; {@code providerWide} says that the
+     * provider level must announce it (a provider-level prediction that is a hit); a provider-level scenario that is
+     * not provider-wide must get no provider-level prediction at all.
+     */
+    record Scenario(String name, String provider, String expected, String description, List<Script> members,
+            boolean providerWide) {
 
-        String deployment(String run) {
-            return "pred-" + name + "-" + run;
+        Scenario(String name, String provider, String expected, String description, Script script) {
+            this(name, provider, expected, description, List.of(script), false);
+        }
+
+        boolean providerLevel() {
+            return members.size() > 1;
+        }
+
+        /** Its deployments, in member order. */
+        List<String> deployments(String run) {
+            if (!providerLevel()) {
+                return List.of("pred-" + name + "-" + run);
+            }
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < members.size(); i++) {
+                out.add("pred-" + name + "-" + run + "-" + i);
+            }
+            return out;
         }
     }
 
@@ -118,7 +140,61 @@ final class PredictionScenarios {
         s.add(new Scenario("latency_bump_recovers", "openai", null,
                 "latency rises 60% for four minutes (45 to 48), then returns to normal",
                 latencyBump()));
+        // Provider level: several deployments of one provider (named for the scenario, so that its provider level
+        // is its own; the scenarios above share openai, anthropic and gemini, so that the provider level over them
+        // is itself checked: one deployment failing among many must not be called provider-wide).
+        s.add(providerLevel("org_529_spread", "anthropic-org-overload", "overloaded", true,
+                "3 deployments, 8 calls a minute each: the 529 share rises on all of them from minute 35 to 40% at 65",
+                3, rising("anthropic", 8, m -> m < 35 ? 0 : 0.4 * (m - 35) / 30.0, 529, "InternalServerError",
+                        "AnthropicException - {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+                                + "\"message\":\"Overloaded\"}}")));
+        s.add(providerLevel("org_500_acceleration", "openai-org-outage", "outage", true,
+                "3 deployments, 10 calls a minute each: the 500 share doubles every 3 minutes from 0.5% at minute 36",
+                3, rising("openai", 10, m -> m < 36 ? 0 : 0.005 * Math.pow(2, (m - 36) / 3.0), 500,
+                        "InternalServerError", "The server had an error while processing your request.")));
+        s.add(providerLevel("org_shared_tokens", "openai-org-tokens", "rate_limit", true,
+                "3 deployments on one organisation's token limit, 4 calls a minute each: it drains from minute 36"
+                        + " to zero at 56",
+                3, drain("openai", "tokens", 300_000, 36, 56, 4, false)));
+        s.add(providerLevel("org_latency_spread", "gemini-org-latency", "timeout", true,
+                "3 deployments: latency ramps on all of them from minute 38 to the 60 s timeout around 60",
+                3, latencyRamp("gemini", 38, 60, false)));
+        List<Script> oneOfThree = List.of(
+                rising("openai", 30, m -> m < 35 ? 0 : 0.005 * Math.pow(2, (m - 35) / 3.0), 500,
+                        "InternalServerError", "The server had an error while processing your request."),
+                noise("openai", 20, 0.01, 500), noise("openai", 20, 0.01, 500));
+        s.add(new Scenario("org_one_deployment_outage", "openai-org-one", "outage",
+                "3 deployments, the 500s accelerate on one of them only: a deployment's failure, not the provider's",
+                oneOfThree.stream().map(script -> asProvider("openai-org-one", script)).toList(), false));
+        s.add(providerLevel("org_noise", "anthropic-org-noise", null, false,
+                "3 deployments of ordinary noise with 2% random 529s each", 3, noise("anthropic", 20, 0.02, 529)));
+        s.add(providerLevel("org_shared_resets_first", "anthropic-org-resets", null, false,
+                "3 deployments on one organisation's token limit that drains toward zero but resets first",
+                3, resetsFirst("anthropic")));
+        s.add(providerLevel("org_daily_swing", "openai-org-swing", null, false,
+                "3 deployments under the same daily load swing (latency follows load by 25%)", 3, dailySwing()));
         return s;
+    }
+
+    /** A provider-level scenario: {@code n} deployments of the provider {@code stored}, each running {@code script}. */
+    private static Scenario providerLevel(String name, String stored, String expected, boolean providerWide,
+            String description, int n, Script script) {
+        List<Script> members = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            members.add(asProvider(stored, script));
+        }
+        return new Scenario(name, stored, expected, description, members, providerWide);
+    }
+
+    /** The script's calls as LiteLLM logs them for a provider of another name (headers keep their dialect). */
+    static Script asProvider(String stored, Script script) {
+        return (m, minuteStart, rnd, dep) -> {
+            List<Payloads> out = script.minute(m, minuteStart, rnd, dep);
+            for (Payloads p : out) {
+                p.set("custom_llm_provider", stored);
+            }
+            return out;
+        };
     }
 
     // ---- building blocks ----------------------------------------------------------------------------------------
