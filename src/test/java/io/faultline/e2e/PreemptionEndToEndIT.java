@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -66,6 +67,36 @@ class PreemptionEndToEndIT {
             .withRemaining(400, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
 
     private static LocalStack stack;
+
+    /**
+     * Sends {@link #RATE_PER_GROUP} user requests a second to each group until the executors stop, at most
+     * {@code maxInFlight} of a group in flight: a tick that finds the cap reached is skipped and counted (the proxy is
+     * behind, the same for every group). Each request is stamped when sent, so a failure's stamp is never later than
+     * the simulator's answer.
+     */
+    private static AtomicInteger sendSteadily(LiteLlmClient client, List<String> groups, int maxInFlight,
+            ScheduledExecutorService timer, ExecutorService senders, Queue<Sent> sent) {
+        AtomicInteger skipped = new AtomicInteger();
+        for (String group : groups) {
+            AtomicInteger inFlight = new AtomicInteger();
+            timer.scheduleAtFixedRate(() -> {
+                if (inFlight.incrementAndGet() > maxInFlight) {
+                    inFlight.decrementAndGet();
+                    skipped.incrementAndGet();
+                    return;
+                }
+                senders.execute(() -> {
+                    try {
+                        Instant at = Instant.now();
+                        sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
+                    } finally {
+                        inFlight.decrementAndGet();
+                    }
+                });
+            }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
+        }
+        return skipped;
+    }
 
     /** One user request as the client saw it. */
     record Sent(Instant at, String group, int status) {
@@ -130,28 +161,10 @@ class PreemptionEndToEndIT {
         List<Sample> samples = new CopyOnWriteArrayList<>();
         ExecutorService senders = Executors.newFixedThreadPool(2 * MAX_IN_FLIGHT_PER_GROUP);
         ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
-        Map<String, AtomicInteger> inFlight = Map.of(PREEMPTED, new AtomicInteger(), CONTROL, new AtomicInteger());
-        AtomicInteger skipped = new AtomicInteger();
         Instant start = Instant.now();
         try {
-            for (String group : List.of(PREEMPTED, CONTROL)) {
-                timer.scheduleAtFixedRate(() -> {
-                    if (inFlight.get(group).incrementAndGet() > MAX_IN_FLIGHT_PER_GROUP) {
-                        inFlight.get(group).decrementAndGet();
-                        skipped.incrementAndGet(); // the proxy is behind: the same for both groups
-                        return;
-                    }
-                    senders.execute(() -> {
-                        try {
-                            // Stamped when sent: a 429's stamp is never later than the simulator's answer.
-                            Instant at = Instant.now();
-                            sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
-                        } finally {
-                            inFlight.get(group).decrementAndGet();
-                        }
-                    });
-                }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
-            }
+            AtomicInteger skipped = sendSteadily(client, List.of(PREEMPTED, CONTROL), MAX_IN_FLIGHT_PER_GROUP, timer,
+                    senders, sent);
             timer.scheduleAtFixedRate(() -> samples.add(sample(A, CONTROL_A)), 0, 500, TimeUnit.MILLISECONDS);
 
             // 1. Prediction, policy, and the control running dry (hang guards only; the scenario sets the pace).
@@ -282,29 +295,11 @@ class PreemptionEndToEndIT {
         int maxInFlight = 3 * MAX_IN_FLIGHT_PER_GROUP;
         ExecutorService senders = Executors.newFixedThreadPool(2 * maxInFlight);
         ScheduledExecutorService timer = Executors.newScheduledThreadPool(3);
-        Map<String, AtomicInteger> inFlight = Map.of(LATENCY_PREEMPTED, new AtomicInteger(), LATENCY_CONTROL,
-                new AtomicInteger());
-        AtomicInteger skipped = new AtomicInteger();
         Instant start = Instant.now();
         java.util.concurrent.atomic.AtomicReference<Instant> rampFrom = new java.util.concurrent.atomic.AtomicReference<>();
         try {
-            for (String group : List.of(LATENCY_PREEMPTED, LATENCY_CONTROL)) {
-                timer.scheduleAtFixedRate(() -> {
-                    if (inFlight.get(group).incrementAndGet() > maxInFlight) {
-                        inFlight.get(group).decrementAndGet();
-                        skipped.incrementAndGet();
-                        return;
-                    }
-                    senders.execute(() -> {
-                        try {
-                            Instant at = Instant.now();
-                            sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
-                        } finally {
-                            inFlight.get(group).decrementAndGet();
-                        }
-                    });
-                }, 0, 1000 / RATE_PER_GROUP, TimeUnit.MILLISECONDS);
-            }
+            AtomicInteger skipped = sendSteadily(client, List.of(LATENCY_PREEMPTED, LATENCY_CONTROL), maxInFlight,
+                    timer, senders, sent);
             timer.scheduleAtFixedRate(() -> samples.add(sample(LAT_A, LATCTL_A)), 0, 500, TimeUnit.MILLISECONDS);
             // The ramp: both A deployments get the same latency at the same moment.
             timer.scheduleAtFixedRate(() -> {
