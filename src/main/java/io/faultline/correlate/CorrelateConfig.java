@@ -99,6 +99,16 @@ public interface CorrelateConfig {
     @WithDefault("7d")
     Duration baseRateLookback();
 
+    /**
+     * How long an episode's base-rate count (its fingerprint's earlier episodes at least as large) is reused across
+     * correlation steps before it is counted again. Every step scores each temporal candidate in the window (up to
+     * {@link #maxCandidates()}), and the window slides slowly, so without the memo each step re-counted the same
+     * candidates. The count only moves when an episode grows or an older one of its fingerprint grows past it; within
+     * this long a reused count may miss such a change, which lowers the chance rate and raises the confidence slightly.
+     */
+    @WithDefault("60s")
+    Duration baseRateReuse();
+
     /** The fallback target's own quality rate is measured over this span before the provider episode began. */
     @WithDefault("1h")
     Duration baselineWindow();

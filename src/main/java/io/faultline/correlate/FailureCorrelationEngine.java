@@ -115,6 +115,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private final CorrelationMetrics metrics;
     private final CausalChains chains;
     private final Counter failures;
+    private final BaseRates baseRates;
 
     public FailureCorrelationEngine(AgroalDataSource dataSource, CorrelateConfig config, Clock clock, ObjectMapper json,
             CorrelationMetrics metrics, CausalChains chains, MeterRegistry registry) {
@@ -124,6 +125,7 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         this.clock = clock;
         this.json = json;
         this.metrics = metrics;
+        this.baseRates = new BaseRates(config.baseRateReuse(), 20_000);
         this.failures = Counter.builder("faultline.correlate.failures")
                 .description("Correlation steps that failed; the drain retries their episodes after a back-off")
                 .register(registry);
@@ -575,40 +577,33 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private List<Episode> temporalGroup(Connection c, Episode e, Instant now, Step s) throws SQLException {
         List<Episode> candidates = new ArrayList<>();
         Map<String, Long> prior = s.prior;
-        // The candidates on other providers and the prior-episode count of each and of the episode, in one round
-        // trip (one index-only count per row on failure_events_fingerprint_onset). Candidates on the episode's own
-        // provider are no upstream signal; they still count against max-candidates, as before.
-        try (PreparedStatement st = c.prepareStatement("with cand as (select " + COLUMNS + ", occurrences"
+        // The candidates on other providers. Candidates on the episode's own provider are no upstream signal; they
+        // still count against max-candidates, as before.
+        try (PreparedStatement st = c.prepareStatement("select * from (select " + COLUMNS
                 + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
-                + " and type = any (?) order by first_seen, failure_id limit ?),"
-                + " x as (select cand.*, false as mine from cand where provider <> ? union all select " + COLUMNS
-                + ", occurrences, true from failure_events where failure_id = ?)"
-                + " select " + prefixed("x") + ", x.mine, (select count(*) from failure_events p"
-                + " where p.fingerprint = x.fingerprint and p.first_seen >= x.first_seen - make_interval(secs => ?)"
-                + " and p.first_seen < x.first_seen - make_interval(secs => ?) and p.occurrences >= x.occurrences)"
-                + " from x order by x.first_seen, x.failure_id")) {
+                + " and type = any (?) order by first_seen, failure_id limit ?) cand where provider <> ?"
+                + " order by first_seen, failure_id")) {
             st.setTimestamp(1, Timestamp.from(e.firstSeen().minus(config.window())));
             st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(config.window())));
             st.setObject(3, e.id());
             st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
             st.setInt(5, config.maxCandidates());
             st.setString(6, e.provider());
-            st.setObject(7, e.id());
-            st.setDouble(8, config.baseRateLookback().toMillis() / 1000.0);
-            st.setDouble(9, config.window().toMillis() / 1000.0);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    Episode row = episode(rs);
-                    prior.put(row.id().toString(), rs.getLong(10));
-                    if (!rs.getBoolean(9)) {
-                        candidates.add(row);
-                    }
+                    candidates.add(episode(rs));
                 }
             }
         }
         if (candidates.isEmpty()) {
             return List.of();
         }
+        // The base-rate counts of the episode and its candidates: reused from earlier steps where recent (the window
+        // slides slowly, so most candidates were scored by the step before), the rest counted in one round trip.
+        List<Episode> counted = new ArrayList<>(candidates.size() + 1);
+        counted.add(e);
+        counted.addAll(candidates);
+        priorEpisodes(c, counted, prior);
         Confidence.Onset mine = onset(c, e, prior);
         // Each episode on another provider is scored as a pair with this one, with the formula that opens a
         // two-provider cluster: only a pair that would open one links. An active cluster is joined through such a
@@ -681,9 +676,21 @@ public class FailureCorrelationEngine implements EpisodeObserver {
      * index-only count per episode on {@code failure_events_fingerprint_onset}, but a single round trip).
      */
     private void priorEpisodes(Connection c, List<Episode> episodes, Map<String, Long> cache) throws SQLException {
-        List<UUID> missing = episodes.stream().map(Episode::id).filter(id -> !cache.containsKey(id.toString()))
-                .distinct().toList();
-        if (missing.size() < 2) {
+        Instant now = clock.instant();
+        List<UUID> missing = new ArrayList<>();
+        for (Episode e : episodes) {
+            String key = e.id().toString();
+            if (cache.containsKey(key)) {
+                continue;
+            }
+            Long reused = baseRates.get(e.id(), now);
+            if (reused != null) {
+                cache.put(key, reused);
+            } else if (!missing.contains(e.id())) {
+                missing.add(e.id());
+            }
+        }
+        if (missing.isEmpty()) {
             return;
         }
         try (PreparedStatement st = c.prepareStatement("select e.failure_id, (select count(*) from failure_events p"
@@ -695,7 +702,9 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             st.setArray(3, c.createArrayOf("uuid", missing.toArray()));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    cache.put(rs.getObject(1, UUID.class).toString(), rs.getLong(2));
+                    UUID id = rs.getObject(1, UUID.class);
+                    cache.put(id.toString(), rs.getLong(2));
+                    baseRates.put(id, rs.getLong(2), now);
                 }
             }
         }
@@ -709,6 +718,9 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         String key = e.id().toString();
         Long n = cache.get(key);
         if (n == null) {
+            n = baseRates.get(e.id(), clock.instant());
+        }
+        if (n == null) {
             try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
                     + " and first_seen >= ? and first_seen < ? and occurrences >= (select occurrences"
                     + " from failure_events where failure_id = ?)")) {
@@ -721,6 +733,9 @@ public class FailureCorrelationEngine implements EpisodeObserver {
                     n = rs.getLong(1);
                 }
             }
+            baseRates.put(e.id(), n, clock.instant());
+        }
+        if (!cache.containsKey(key)) {
             cache.put(key, n);
         }
         return new Confidence.Onset(e.provider(), e.deployment(), e.fingerprint(), e.firstSeen(), n);
