@@ -60,9 +60,14 @@ class PreemptionEndToEndIT {
     /** Requests per second sent to each group (so about half of it drains each A at full share). */
     static final int RATE_PER_GROUP = 4;
     static final int MAX_IN_FLIGHT_PER_GROUP = 8;
-    /** A's request budget: 80 of 400 left, refilling so slowly (0.02/s) that its reset lies far after it runs dry. */
+    /**
+     * A's request budget: 120 of 400 left (about a minute of its half of the group's traffic, 12 min unscaled),
+     * refilling so slowly (0.02/s) that its reset lies far after it runs dry. The control's A runs dry when LiteLLM's
+     * random split has sent it its 120th call, so its first 429 moves with that split; with 80 left (40 s) one CI run
+     * saw it come 7 s after the prediction, against 18-24 s in the others.
+     */
     static final Script DRAINING = Script.success().withRateLimit(RateLimit.of(400, 10_000_000)
-            .withRemaining(80, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
+            .withRemaining(120, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
     static final Script HEALED = Script.success().withRateLimit(RateLimit.of(400, 10_000_000)
             .withRemaining(400, 10_000_000).withDrainPerCall(1, 0).withRefillPerSecond(0.02, 0));
 
