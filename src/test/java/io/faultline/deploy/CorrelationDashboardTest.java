@@ -1,7 +1,5 @@
 package io.faultline.deploy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
@@ -18,12 +16,10 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.ResultSetMetaData;
 import java.sql.Statement;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -72,20 +68,6 @@ class CorrelationDashboardTest {
         return primary;
     }
 
-    static Map<String, String> correlationQueries() throws Exception {
-        Map<String, String> queries = new LinkedHashMap<>();
-        DashboardSqlTest.sqlPanels().forEach((panel, sql) -> {
-            if (panel.startsWith(DASHBOARD.getFileName().toString())) {
-                queries.put(panel, sql);
-            }
-        });
-        for (JsonNode annotation : new ObjectMapper().readTree(DASHBOARD.toFile()).path("annotations").path("list")) {
-            queries.put("annotation '" + annotation.path("name").asText() + "'",
-                    annotation.path("target").path("rawSql").asText());
-        }
-        return queries;
-    }
-
     @Test
     void every_panel_of_the_correlation_dashboard_shows_the_cascade_cluster() throws Exception {
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.SECONDS).minusSeconds(600);
@@ -101,24 +83,13 @@ class CorrelationDashboardTest {
             }
         }
 
-        Map<String, String> queries = correlationQueries();
+        Map<String, String> queries = DashboardSqlTest.queriesOf(DASHBOARD);
         assertThat(queries.keySet()).hasSize(5).anyMatch(k -> k.contains("timeline"))
                 .anyMatch(k -> k.contains("edges")).anyMatch(k -> k.startsWith("annotation"));
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             for (Map.Entry<String, String> query : queries.entrySet()) {
-                List<Map<String, String>> mine = new ArrayList<>();
-                try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(query.getValue()))) {
-                    ResultSetMetaData meta = rs.getMetaData();
-                    while (rs.next()) {
-                        Map<String, String> row = new LinkedHashMap<>();
-                        for (int i = 1; i <= meta.getColumnCount(); i++) {
-                            row.put(meta.getColumnLabel(i), rs.getString(i));
-                        }
-                        if (row.values().stream().anyMatch(v -> v != null && v.contains(cluster))) {
-                            mine.add(row);
-                        }
-                    }
-                }
+                List<Map<String, String>> mine = DashboardSqlTest.rows(st, query.getValue()).stream()
+                        .filter(row -> row.values().stream().anyMatch(v -> v != null && v.contains(cluster))).toList();
                 assertThat(mine).as(query.getKey() + " shows cluster " + cluster).isNotEmpty();
                 if (query.getKey().contains("edges")) {
                     assertThat(mine).extracting(r -> r.get("kind")).containsExactlyInAnyOrder("fallback", "caused");
@@ -130,7 +101,7 @@ class CorrelationDashboardTest {
                             "openai timeout @ " + primary));
                 }
                 if (query.getKey().contains("timeline")) {
-                    assertThat(meta(st, query.getValue())).startsWith("time:timestamptz,metric:text,value:");
+                    assertThat(DashboardSqlTest.columns(st, query.getValue())).startsWith("time:timestamptz,metric:text,value:");
                     // cluster band and 2 member bands, each opened by a value and closed by a null
                     assertThat(mine).hasSize(6);
                     assertThat(mine).filteredOn(r -> r.get("value") == null).hasSize(3);
@@ -149,17 +120,6 @@ class CorrelationDashboardTest {
                     });
                 }
             }
-        }
-    }
-
-    private static String meta(Statement st, String sql) throws Exception {
-        try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(sql))) {
-            ResultSetMetaData meta = rs.getMetaData();
-            List<String> columns = new ArrayList<>();
-            for (int i = 1; i <= meta.getColumnCount(); i++) {
-                columns.add(meta.getColumnLabel(i) + ":" + meta.getColumnTypeName(i));
-            }
-            return String.join(",", columns);
         }
     }
 }

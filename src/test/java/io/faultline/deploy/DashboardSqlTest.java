@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,6 +56,51 @@ class DashboardSqlTest {
             }
         }
         return panels;
+    }
+
+    /** The SQL panels of one dashboard and its annotations' queries, by panel or annotation name. */
+    static Map<String, String> queriesOf(Path dashboard) throws Exception {
+        Map<String, String> queries = new LinkedHashMap<>();
+        sqlPanels().forEach((panel, sql) -> {
+            if (panel.startsWith(dashboard.getFileName().toString() + " ")) {
+                queries.put(panel, sql);
+            }
+        });
+        for (JsonNode annotation : new ObjectMapper().readTree(dashboard.toFile()).path("annotations").path("list")) {
+            if (annotation.path("target").hasNonNull("rawSql")) {
+                queries.put("annotation '" + annotation.path("name").asText() + "'",
+                        annotation.path("target").path("rawSql").asText());
+            }
+        }
+        return queries;
+    }
+
+    /** Every row a panel's query returns (macros expanded), column label to text value. */
+    static List<Map<String, String>> rows(Statement st, String sql) throws Exception {
+        List<Map<String, String>> rows = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery(concrete(sql))) {
+            ResultSetMetaData meta = rs.getMetaData();
+            while (rs.next()) {
+                Map<String, String> row = new LinkedHashMap<>();
+                for (int i = 1; i <= meta.getColumnCount(); i++) {
+                    row.put(meta.getColumnLabel(i), rs.getString(i));
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
+    }
+
+    /** The columns of a panel's query as {@code label:type,...}, what Grafana's panel type relies on. */
+    static String columns(Statement st, String sql) throws Exception {
+        try (ResultSet rs = st.executeQuery(concrete(sql))) {
+            ResultSetMetaData meta = rs.getMetaData();
+            List<String> columns = new ArrayList<>();
+            for (int i = 1; i <= meta.getColumnCount(); i++) {
+                columns.add(meta.getColumnLabel(i) + ":" + meta.getColumnTypeName(i));
+            }
+            return String.join(",", columns);
+        }
     }
 
     @Test

@@ -15,14 +15,10 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.ResultSetMetaData;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -61,26 +57,11 @@ class ImpactDashboardTest {
         ImpactTestData.Incident inc = ImpactTestData.replay(t0);
         assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(2);
 
-        Map<String, String> queries = new LinkedHashMap<>();
-        DashboardSqlTest.sqlPanels().forEach((panel, sql) -> {
-            if (panel.startsWith(DASHBOARD.getFileName().toString())) {
-                queries.put(panel, sql);
-            }
-        });
+        Map<String, String> queries = DashboardSqlTest.queriesOf(DASHBOARD);
         assertThat(queries).hasSize(4);
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             for (Map.Entry<String, String> query : queries.entrySet()) {
-                List<Map<String, String>> rows = new ArrayList<>();
-                try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(query.getValue()))) {
-                    ResultSetMetaData meta = rs.getMetaData();
-                    while (rs.next()) {
-                        Map<String, String> row = new LinkedHashMap<>();
-                        for (int i = 1; i <= meta.getColumnCount(); i++) {
-                            row.put(meta.getColumnLabel(i), rs.getString(i));
-                        }
-                        rows.add(row);
-                    }
-                }
+                List<Map<String, String>> rows = DashboardSqlTest.rows(st, query.getValue());
                 String key = query.getKey();
                 assertThat(rows).as(key).isNotEmpty();
                 if (key.contains("Top failures")) {

@@ -1,7 +1,5 @@
 package io.faultline.deploy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.predict.FailurePredictor;
 import io.faultline.testing.Api;
@@ -18,14 +16,13 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.ResultSetMetaData;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -93,16 +90,7 @@ class PredictionDashboardTest {
             predictor.predictFailure();
         }
 
-        Map<String, String> queries = new LinkedHashMap<>();
-        DashboardSqlTest.sqlPanels().forEach((panel, sql) -> {
-            if (panel.startsWith(DASHBOARD.getFileName().toString())) {
-                queries.put(panel, sql);
-            }
-        });
-        for (JsonNode annotation : new ObjectMapper().readTree(DASHBOARD.toFile()).path("annotations").path("list")) {
-            queries.put("annotation '" + annotation.path("name").asText() + "'",
-                    annotation.path("target").path("rawSql").asText());
-        }
+        Map<String, String> queries = DashboardSqlTest.queriesOf(DASHBOARD);
         assertThat(queries.keySet()).hasSize(6);
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             for (Map.Entry<String, String> query : queries.entrySet()) {
@@ -119,7 +107,7 @@ class PredictionDashboardTest {
                             });
                 }
                 if (key.contains("Traffic share kept")) {
-                    assertThat(meta(st, query.getValue())).startsWith("time:timestamptz,metric:text,value:float8");
+                    assertThat(DashboardSqlTest.columns(st, query.getValue())).startsWith("time:timestamptz,metric:text,value:float8");
                     List<Double> shares = mine.stream().filter(r -> recovered.equals(r.get("metric")))
                             .map(r -> Double.parseDouble(r.get("value"))).toList();
                     assertThat(shares.get(0)).as("reduced first").isLessThan(0.5);
@@ -155,34 +143,9 @@ class PredictionDashboardTest {
 
     /** The rows of a panel that name this run's deployments (the outcome table has none: all of its rows). */
     private static List<Map<String, String>> rows(Statement st, String sql, String suffix) throws Exception {
-        List<Map<String, String>> out = new ArrayList<>();
-        try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(sql))) {
-            ResultSetMetaData meta = rs.getMetaData();
-            boolean perDeployment = false;
-            for (int i = 1; i <= meta.getColumnCount(); i++) {
-                perDeployment |= List.of("deployment", "metric", "text").contains(meta.getColumnLabel(i));
-            }
-            while (rs.next()) {
-                Map<String, String> row = new LinkedHashMap<>();
-                for (int i = 1; i <= meta.getColumnCount(); i++) {
-                    row.put(meta.getColumnLabel(i), rs.getString(i));
-                }
-                if (!perDeployment || row.values().stream().anyMatch(v -> v != null && v.contains(suffix))) {
-                    out.add(row);
-                }
-            }
-        }
-        return out;
-    }
-
-    private static String meta(Statement st, String sql) throws Exception {
-        try (ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(sql))) {
-            ResultSetMetaData meta = rs.getMetaData();
-            List<String> columns = new ArrayList<>();
-            for (int i = 1; i <= meta.getColumnCount(); i++) {
-                columns.add(meta.getColumnLabel(i) + ":" + meta.getColumnTypeName(i));
-            }
-            return String.join(",", columns);
-        }
+        boolean perDeployment = Arrays.stream(DashboardSqlTest.columns(st, sql).split(","))
+                .map(c -> c.substring(0, c.indexOf(':'))).anyMatch(List.of("deployment", "metric", "text")::contains);
+        return DashboardSqlTest.rows(st, sql).stream().filter(row -> !perDeployment
+                || row.values().stream().anyMatch(v -> v != null && v.contains(suffix))).toList();
     }
 }

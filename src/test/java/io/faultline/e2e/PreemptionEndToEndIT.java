@@ -173,21 +173,11 @@ class PreemptionEndToEndIT {
             timer.scheduleAtFixedRate(() -> samples.add(sample(A, CONTROL_A)), 0, 500, TimeUnit.MILLISECONDS);
 
             // 1. Prediction, policy, and the control running dry (hang guards only; the scenario sets the pace).
-            Sample policyAppeared = Awaitility.await("Faultline's policy reduces " + A).atMost(Duration.ofMinutes(3))
-                    .pollInterval(Duration.ofMillis(250))
-                    .until(() -> samples.stream().filter(s -> s.keepShareA() != null && s.keepShareA() < 1)
-                            .findFirst().orElse(null), Objects::nonNull);
-            Instant firstControl429 = Awaitility.await("the control's A answers 429").atMost(Duration.ofMinutes(3))
-                    .pollInterval(Duration.ofMillis(250))
-                    .until(() -> sent.stream().filter(s -> s.group().equals(CONTROL) && s.status() == 429)
-                            .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
-            // Measure the reduced share from two ticks after the policy appeared, for three more ticks, and let the
-            // control fail for as long (whichever ends later).
+            Sample policyAppeared = firstReduction(samples, A, () -> "");
+            Instant firstControl429 = firstFailure(sent, CONTROL, "answers 429", status -> status == 429);
             Instant reducedFrom = policyAppeared.at().plus(TICK.multipliedBy(2));
             Instant reducedTo = reducedFrom.plus(TICK.multipliedBy(3));
-            Instant healAt = later(reducedTo, firstControl429.plus(TICK.multipliedBy(3)));
-            Awaitility.await("the reduced phase is measured").atMost(Duration.ofMinutes(3))
-                    .pollInterval(Duration.ofMillis(250)).until(() -> !Instant.now().isBefore(healAt));
+            awaitReducedPhase(policyAppeared, firstControl429);
 
             // 2. The provider's limit is reset (the indicators are healthy again): A's share comes back in steps.
             Instant healed = Instant.now();
@@ -333,25 +323,12 @@ class PreemptionEndToEndIT {
                         }
                     });
             rampFrom.set(Instant.now());
-            Sample policyAppeared;
-            try {
-                policyAppeared = Awaitility.await("Faultline's policy reduces " + LAT_A)
-                        .atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
-                        .until(() -> samples.stream().filter(s -> s.keepShareA() != null && s.keepShareA() < 1)
-                                .findFirst().orElse(null), Objects::nonNull);
-            } catch (org.awaitility.core.ConditionTimeoutException e) {
-                throw new AssertionError("no policy on " + LAT_A + " (ramp from " + rampFrom.get() + "); "
-                        + diagnosis(sent, start), e);
-            }
-            Instant firstControlTimeout = Awaitility.await("the control's A times out").atMost(Duration.ofMinutes(3))
-                    .pollInterval(Duration.ofMillis(250))
-                    .until(() -> sent.stream().filter(s -> s.group().equals(LATENCY_CONTROL) && s.status() != 200)
-                            .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
+            Sample policyAppeared = firstReduction(samples, LAT_A,
+                    () -> " (ramp from " + rampFrom.get() + "); " + diagnosis(sent, start));
+            Instant firstControlTimeout = firstFailure(sent, LATENCY_CONTROL, "times out", status -> status != 200);
             Instant reducedFrom = policyAppeared.at().plus(TICK.multipliedBy(2));
             Instant reducedTo = reducedFrom.plus(TICK.multipliedBy(3));
-            Instant stopAt = later(reducedTo, firstControlTimeout.plus(TICK.multipliedBy(3)));
-            Awaitility.await("the reduced phase is measured").atMost(Duration.ofMinutes(3))
-                    .pollInterval(Duration.ofMillis(250)).until(() -> !Instant.now().isBefore(stopAt));
+            awaitReducedPhase(policyAppeared, firstControlTimeout);
             Instant stopped = Instant.now();
             timer.shutdownNow();
             senders.shutdown();
@@ -502,6 +479,39 @@ class PreemptionEndToEndIT {
     private static long failed(ConcurrentLinkedQueue<Sent> sent, String group, Instant from, Instant to) {
         return sent.stream().filter(s -> s.group().equals(group) && !s.at().isBefore(from) && s.at().isBefore(to)
                 && s.status() != 200).count();
+    }
+
+    /** The first sample in which Faultline's policy keeps less than all of the deployment's traffic. */
+    private static Sample firstReduction(List<Sample> samples, String deployment,
+            java.util.function.Supplier<String> diagnosis) {
+        try {
+            return Awaitility.await("Faultline's policy reduces " + deployment).atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> samples.stream().filter(s -> s.keepShareA() != null && s.keepShareA() < 1)
+                            .findFirst().orElse(null), Objects::nonNull);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("no policy on " + deployment + diagnosis.get(), e);
+        }
+    }
+
+    /** When the group's first request failed (the status test says what failing means for the scenario). */
+    private static Instant firstFailure(ConcurrentLinkedQueue<Sent> sent, String group, String what,
+            java.util.function.IntPredicate failed) {
+        return Awaitility.await("the control's A " + what).atMost(Duration.ofMinutes(3))
+                .pollInterval(Duration.ofMillis(250))
+                .until(() -> sent.stream().filter(s -> s.group().equals(group) && failed.test(s.status()))
+                        .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
+    }
+
+    /**
+     * Waits out the reduced phase: the share is measured from two ticks after the policy appeared, for three more
+     * ticks, and the control is let fail for as long (whichever ends later).
+     */
+    private static void awaitReducedPhase(Sample policyAppeared, Instant controlFirstFailed) {
+        Instant until = later(policyAppeared.at().plus(TICK.multipliedBy(5)), controlFirstFailed.plus(
+                TICK.multipliedBy(3)));
+        Awaitility.await("the reduced phase is measured").atMost(Duration.ofMinutes(3))
+                .pollInterval(Duration.ofMillis(250)).until(() -> !Instant.now().isBefore(until));
     }
 
     private static Instant later(Instant a, Instant b) {
