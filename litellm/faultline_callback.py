@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 import uuid
@@ -35,6 +36,14 @@ from typing import Any
 
 import httpx
 from litellm.integrations.custom_logger import CustomLogger
+
+try:  # installed with LiteLLM's proxy; without it the plugin serialises with the stdlib, only slower
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+except ImportError:  # pragma: no cover
+    _orjson = None
+    _ORJSON_OPTIONS = 0
 
 try:  # the provider-layer error that keeps the provider's own HTTP status (e.g. Anthropic's 529)
     from litellm.llms.base_llm.chat.transformation import BaseLLMException as _ProviderError
@@ -373,7 +382,11 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
         active.discard(id(value))
 
 
-_SECRET_KEY_MARKERS = tuple(f'"{name}":' for name in sorted(_SECRET_NAMES))
+# A key to redact, in lower-cased JSON text. One alternation: a scan per name cost ~8 us each on a 14 KB payload
+# (JSON is full of `"` and `:`, which defeat the substring search's skips), twice the regex's single pass.
+_SECRET_KEY_PATTERN = "\"(?:" + "|".join(re.escape(name) for name in sorted(_SECRET_NAMES)) + ")\":"
+_SECRET_KEY = re.compile(_SECRET_KEY_PATTERN)
+_SECRET_KEY_BYTES = re.compile(_SECRET_KEY_PATTERN.encode("ascii"))
 
 
 def _json_default(value: Any) -> Any:
@@ -392,15 +405,40 @@ def _json_default(value: Any) -> Any:
 
 def _to_json_line(payload: Mapping[str, Any]) -> str:
     """One event as one line of ASCII JSON (so never a raw newline or U+2028 inside)."""
+    if _orjson is not None:
+        try:
+            line = _orjson_line(payload)
+            if line is not None:
+                return line
+        except Exception:  # NaN-free but odd: a key that is not a str, an int past 64 bits, a lone surrogate, a cycle
+            pass
     try:
         # The C encoder is several times faster than walking the payload in Python; most payloads need nothing else.
         line = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_json_default)
-        lowered = line.lower()  # substring checks beat a case-insensitive regex by ~3x on a 13 KB payload
-        if not any(marker in lowered for marker in _SECRET_KEY_MARKERS):
+        # Lower-casing first beats a case-insensitive regex by ~10x on a 14 KB payload.
+        if not _SECRET_KEY.search(line.lower()):
             return line
     except Exception:  # NaN, a cycle, an odd key, a dict another thread changed while it was read
         pass
     return json.dumps(_jsonable(payload), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _orjson_line(payload: Mapping[str, Any]) -> str | None:
+    """The line through orjson (10-30x faster than the stdlib's encoder on a proxy payload), or None when the
+    stdlib's path must make it: a key to redact, or text that is not ASCII.
+
+    The same JSON as the stdlib path: dates, dataclasses and every type orjson does not know go through
+    _json_default; NaN and infinities become null, as _jsonable makes them. orjson writes UTF-8 and the spool's
+    lines are ASCII: escaping its output afterwards costs more than the stdlib's encoder as soon as the text has
+    accents here and there (a call per run of non-ASCII characters), so such a payload is encoded again by the
+    stdlib (orjson's attempt adds a few per cent to that).
+    """
+    data = _orjson.dumps(payload, default=_json_default, option=_ORJSON_OPTIONS)
+    if not data.isascii():
+        return None
+    if _SECRET_KEY_BYTES.search(data.lower()):
+        return None
+    return data.decode("ascii")
 
 
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
