@@ -96,6 +96,19 @@ _POLICY_LOG_EVERY_S = 60.0  # poll errors and hook errors are logged at most onc
 _SHARE_UNIT = 1_000_000  # keep shares in millionths: integer credits make the kept share exact, not drifting
 
 
+# Forks of this process so far, as seen by the child: the hooks compare it with the one their sender threads were
+# started in, instead of calling os.getpid() (a system call) on LiteLLM's event loop for every call.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # ---------------------------------------------------------------- configuration
 
 
@@ -1178,7 +1191,7 @@ class FaultlineLogger(CustomLogger):
             if not isinstance(kwargs, Mapping):
                 log.warning("faultline: LiteLLM passed no call details (%r), nothing to report", type(kwargs))
                 return
-            if os.getpid() != self._pid:
+            if self._fork_generation != _fork_generation:
                 # A forked worker inherits the parent's queue but not its threads; the parent sends what it holds.
                 log.info("faultline: fork detected, starting this process's own sender")
                 self._start()
@@ -1239,6 +1252,7 @@ class FaultlineLogger(CustomLogger):
     def _start(self) -> None:
         """Locks, queue, spool index and threads; run again in a forked child, which inherits no threads."""
         self._pid = os.getpid()
+        self._fork_generation = _fork_generation
         self._cond = threading.Condition()
         self._recent: OrderedDict[tuple, None] = OrderedDict()
         self._recent_lock = threading.Lock()

@@ -98,6 +98,31 @@ def test_events_are_batched_and_posted_with_the_bearer_key(faultline, make_plugi
     assert plugin.stats()["accepted"] == 25
 
 
+def test_a_forked_worker_starts_its_own_sender_on_its_first_call(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    log_calls(plugin, ["before-fork"])
+    assert plugin.flush(timeout=30.0)
+    parent_sender = plugin._sender
+
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread came along, the parent's sender did not
+        code = 1
+        try:
+            log_calls(plugin, ["forked-1"])
+            started = plugin._pid == os.getpid() and plugin._sender is not parent_sender and plugin._sender.is_alive()
+            code = 0 if started and plugin.flush(timeout=30.0) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert faultline.received_ids() == {"before-fork", "forked-1"}
+    # The parent's own sender was not replaced: the fork is the child's business.
+    log_calls(plugin, ["after-fork"])
+    assert plugin.flush(timeout=30.0)
+    assert plugin._sender is parent_sender and "after-fork" in faultline.received_ids()
+
+
 def test_the_hook_returns_at_once_while_faultline_is_slow(faultline, make_plugin):
     faultline.delay_s = 120.0  # Faultline holds every answer until released: the sender is stuck mid-request
     plugin = make_plugin(faultline.url, batch_size=10, queue_max=100, timeout_s=150.0)
