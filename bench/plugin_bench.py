@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-bench-master"
-VARIANTS = ("base", "plugin", "generic")
+VARIANTS = ["base", "plugin", "generic"]
 
 
 # ---------------------------------------------------------------- the sink (a separate process)
@@ -137,7 +137,7 @@ def proxy_config(sim_url, variant):
         "  num_retries: 0",
         "  request_timeout: 10",
     ]
-    if variant == "plugin":
+    if variant.startswith("plugin"):
         lines.append("  callbacks: faultline_callback.faultline_logger")
     elif variant == "generic":
         lines.append('  callbacks: ["generic_api"]')
@@ -157,9 +157,15 @@ def start_proxy(venv, workdir, sim_url, sink_url, variant):
         NO_PROXY="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
     )
-    if variant == "plugin":
+    if variant.startswith("plugin@"):
+        # The plugin as it was at a git revision, beside the config (LiteLLM loads a callback module from there first).
+        ref = variant.split("@", 1)[1]
+        old = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:litellm/faultline_callback.py"],
+                             check=True, capture_output=True).stdout
+        (home / "faultline_callback.py").write_bytes(old)
+    if variant.startswith("plugin"):
         env.update(
-            PYTHONPATH=str(ROOT / "litellm"),
+            PYTHONPATH=str(home if "@" in variant else ROOT / "litellm"),
             FAULTLINE_URL=sink_url,
             FAULTLINE_INGEST_API_KEY="bench-ingest-key",
             FAULTLINE_SPOOL_DIR=str(home / "spool"),
@@ -310,15 +316,78 @@ def sink_stats(sink_url):
         return json.loads(r.read())
 
 
+# ---------------------------------------------------------------- the hook alone
+
+
+def hook_bench(module_path, payload_path):
+    """In this process: µs of thread CPU per call for the success hook and for the sender's serialisation of one
+    event, on a real proxy payload, with a plugin whose sender never wakes up (so nothing else takes the GIL)."""
+    import importlib.util
+
+    spool = tempfile.mkdtemp(prefix="bench-plugin-hook-")
+    os.environ.update(FAULTLINE_SPOOL_DIR=spool, FAULTLINE_POLICY_POLL="0", FAULTLINE_BATCH_SIZE="1000000",
+                      FAULTLINE_QUEUE_MAX="1000000", FAULTLINE_FLUSH_INTERVAL_S="36000", FAULTLINE_API_KEY="bench",
+                      FAULTLINE_URL="http://127.0.0.1:9")
+    spec = importlib.util.spec_from_file_location("faultline_callback_bench", module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plugin = module.faultline_logger
+    payload = json.loads(Path(payload_path).read_text())
+    payload.pop("faultline", None)
+    n = 2000
+    hook, serialise = [], []
+    for rep in range(7):
+        calls = [{"standard_logging_object": dict(payload, id=f"{rep}-{i}")} for i in range(n)]
+        started = time.thread_time_ns()
+        for kwargs in calls:
+            # The hook is a coroutine that never awaits: driven by hand, as the event loop would, minus the loop.
+            coroutine = plugin.async_log_success_event(kwargs, None, None, None)
+            try:
+                coroutine.send(None)
+            except StopIteration:
+                pass
+        hook.append((time.thread_time_ns() - started) / n / 1000)
+        with plugin._cond:
+            entries = list(plugin._queue)
+            plugin._queue.clear()
+            plugin._queue_bytes = 0
+        started = time.thread_time_ns()
+        plugin._serialise(entries)
+        serialise.append((time.thread_time_ns() - started) / n / 1000)
+    print(json.dumps({"hook_us": min(hook), "serialise_us": min(serialise)}))
+    plugin._stop.set()
+    shutil.rmtree(spool, ignore_errors=True)
+    os._exit(0)  # no atexit spooling: the queue is empty, the threads are parked
+
+
+def hook_figures(venv, variants, workdir, payload_path):
+    rows = []
+    for v in variants:
+        module = workdir / v / "faultline_callback.py" if "@" in v else ROOT / "litellm" / "faultline_callback.py"
+        out = subprocess.run([str(venv / "bin" / "python"), __file__, "--hook-bench", str(module), str(payload_path)],
+                             capture_output=True, text=True, timeout=600, cwd=workdir,
+                             env={**os.environ, "PYTHONPATH": str(module.parent)})
+        try:
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            rows.append(f"| {v} | failed: {out.stderr[-300:]!r} | |")
+            continue
+        rows.append(f"| {v} | {figures['hook_us']:.1f} | {figures['serialise_us']:.1f} |")
+    return ("Per call, thread CPU µs (best of 7 × 2,000 calls, one captured proxy payload of "
+            f"{Path(payload_path).stat().st_size:,} bytes as indented JSON, {loadavg()} load):\n\n"
+            "| plugin | success hook on the event loop | serialising it on the sender thread |\n|---|---:|---:|\n"
+            + "\n".join(rows) + "\n")
+
+
 # ---------------------------------------------------------------- profile
 
 
-def profile(venv, proc, url, clients, seconds, out_dir):
+def profile(venv, proc, url, clients, seconds, out_dir, name):
     """py-spy on the plugin proxy (GIL holders only) under the closed loop; the plugin's share, by function."""
     py_spy = shutil.which("py-spy", path=str(venv / "bin")) or shutil.which("py-spy")
     if py_spy is None:
         return "py-spy is not installed in the venv (`pip install py-spy`); no profile.\n"
-    raw = out_dir / "plugin-proxy.pyspy.txt"
+    raw = out_dir / f"bench-plugin-{name.replace('@', '-')}.pyspy.txt"
     spy = subprocess.Popen([py_spy, "record", "--pid", str(proc.pid), "--gil", "--rate", "200", "--format", "raw",
                             "--duration", str(seconds), "--output", str(raw), "--nonblocking"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -361,6 +430,7 @@ def med(values):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--hook-bench", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--venv", default=str(ROOT / "litellm" / ".venv"))
     ap.add_argument("--classpath", default=str(ROOT / "target" / "test-classpath.txt"))
     ap.add_argument("--rounds", type=int, default=4)
@@ -371,11 +441,17 @@ def main():
     ap.add_argument("--profile-seconds", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "target" / "bench-plugin.md"))
     ap.add_argument("--label", default="")
+    ap.add_argument("--plugin-ref", default="", help="also run the plugin as it was at this git revision (before/after)")
     args = ap.parse_args()
     if args.sink:
         run_sink(args.sink)
         return
+    if args.hook_bench:
+        hook_bench(*args.hook_bench)
+        return
 
+    if args.plugin_ref:
+        VARIANTS.insert(2, f"plugin@{args.plugin_ref}")
     venv = Path(args.venv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-plugin-"))
     procs = []
@@ -387,7 +463,9 @@ def main():
                                stdout=open(workdir / "simulator.log", "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
         procs.append(sim)
+        sample = Path(os.environ.get("BENCH_PLUGIN_SAMPLE") or workdir / "sample-event.json")
         sink = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)],
+                                env={**os.environ, "BENCH_PLUGIN_SAMPLE": str(sample)},
                                 stdout=open(workdir / "sink.log", "wb"), stderr=subprocess.STDOUT,
                                 start_new_session=True)
         procs.append(sink)
@@ -424,7 +502,8 @@ def main():
         results = {mode: {v: [] for v in VARIANTS} for mode in ("closed", "open")}
         loads = []
         for r in range(args.rounds):
-            order = VARIANTS[r % 3:] + VARIANTS[: r % 3]
+            k = r % len(VARIANTS)
+            order = VARIANTS[k:] + VARIANTS[:k]
             loads.append(loadavg())
             for v in order:
                 s = measured(proxies[v][0], closed_loop(proxies[v][1], args.clients, args.closed_seconds))
@@ -437,13 +516,19 @@ def main():
 
         profile_text = ""
         if args.profile_seconds:
-            profile_text = profile(venv, proxies["plugin"][0], proxies["plugin"][1], args.clients,
-                                   args.profile_seconds, Path(args.out).parent)
+            for v in (v for v in VARIANTS if v.startswith("plugin")):
+                profile_text += f"**{v}**: " + profile(venv, proxies[v][0], proxies[v][1], args.clients,
+                                                       args.profile_seconds, Path(args.out).parent, v) + "\n"
             print(profile_text, flush=True)
 
+        try:
+            hook_text = hook_figures(venv, [v for v in VARIANTS if v.startswith("plugin")], workdir, sample)
+        except Exception as e:  # the campaign's figures are worth keeping without these
+            hook_text = f"The hook's own figures failed: {e!r}\n"
+        print(hook_text, flush=True)
         time.sleep(6)  # the generic_api logger flushes every 5 s, the plugin every second
         delivered = sink_stats(sink_url)
-        report = render(args, results, rate, loads, warm, delivered, profile_text)
+        report = render(args, results, rate, loads, warm, delivered, profile_text + hook_text)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(report)
         print(report)
@@ -495,11 +580,13 @@ def render(args, results, rate, loads, warm, delivered, profile_text):
                         f"{med(dcpu):+.1f}% ({min(dcpu):+.1f}…{max(dcpu):+.1f})"]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
-    sent_ok = {m: sum(s["calls"] for s in results[m]["plugin"]) for m in results}
-    out.append(f"Calls the sink received: plugin {delivered.get('/api/v1/calls', 0)} in "
-               f"{delivered.get('/api/v1/calls#requests', 0)} batches, generic_api {delivered.get('/generic', 0)} in "
-               f"{delivered.get('/generic#requests', 0)} batches (each proxy answered "
-               f"{sum(sent_ok.values()) + warm['plugin']['calls']} successful calls plus the ones of its profile, if any).")
+    answered = {v: sum(sum(s["calls"] for s in results[m][v]) for m in results) + warm[v]["calls"] for v in VARIANTS}
+    plugins = [v for v in VARIANTS if v.startswith("plugin")]
+    out.append(f"Calls the sink received: from the plugin proxies {delivered.get('/api/v1/calls', 0)} in "
+               f"{delivered.get('/api/v1/calls#requests', 0)} batches, for "
+               f"{sum(answered[v] for v in plugins)} successful calls they answered (plus the profile's calls, if "
+               f"any); from generic_api {delivered.get('/generic', 0)} in {delivered.get('/generic#requests', 0)} "
+               f"batches, for {answered['generic']}.")
     out.append("")
     if profile_text:
         out.append(profile_text)
