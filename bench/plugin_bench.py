@@ -12,8 +12,13 @@ machine's load falls on each proxy alike): a closed loop of N clients at the pro
 fixed moderate rate (latency counted from each request's scheduled time, so a stall is not hidden). Every figure is
 also compared, round by round, with the base proxy measured in the same round. Writes target/bench-plugin.md.
 
-  --profile-seconds S  also records the plugin proxy with py-spy (GIL-holding samples only) under the closed loop and
-                       reports the share of its samples in faultline_callback.py, by function.
+  --profile-seconds S  also records each plugin proxy with py-spy (GIL-holding samples only) under the closed loop and
+                       reports the share of its samples in faultline_callback.py, by function (raw stacks beside
+                       the report: bench-plugin-<variant>.pyspy.txt).
+  --plugin-ref REV     adds a fourth proxy with the plugin as it was at git revision REV (before/after in one run).
+
+Last, each plugin version's success hook and serialisation are timed alone (thread CPU per call) on the real payload
+the sink captured in this run (BENCH_PLUGIN_SAMPLE=path keeps it; litellm/tests/data holds one).
 """
 
 import argparse
