@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench faults fuzz native-sources native image venv build clean train-injection
+.PHONY: run test eval bench bench-plugin faults fuzz native-sources native image venv build clean train-injection
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -50,6 +50,20 @@ bench:
 		target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md \
 		target/bench-injection-model.md target/bench-injection-model-ingest.md
+
+## bench-plugin: what the Faultline plugin costs the LiteLLM proxy (bench/plugin_bench.py): the provider simulator
+## answering at once, a stand-in Faultline sink that answers 200, and three real LiteLLM proxies from the venv (no
+## callback, the plugin, LiteLLM's generic_api logger), all on 127.0.0.1; rounds in rotating order at saturation
+## (closed loop, BENCH_PLUGIN_CLIENTS clients) and at a fixed moderate rate (open loop), then py-spy on the plugin proxy.
+## BENCH_PLUGIN_REF=<git rev> adds the plugin as it was at that revision (before/after in one run).
+## Bounded: about 15 minutes with the defaults -> target/bench-plugin.md.
+bench-plugin: venv
+	$(MVN) -q test-compile
+	$(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE)
+	$(PY) -m pip install --disable-pip-version-check -q py-spy
+	timeout 40m $(PY) bench/plugin_bench.py --rounds $${BENCH_PLUGIN_ROUNDS:-6} --clients $${BENCH_PLUGIN_CLIENTS:-32} \
+		--closed-seconds $${BENCH_PLUGIN_SECONDS:-10} --open-seconds $${BENCH_PLUGIN_SECONDS:-10} \
+		--profile-seconds 20 $${BENCH_PLUGIN_REF:+--plugin-ref $$BENCH_PLUGIN_REF} --out target/bench-plugin.md
 
 ## train-injection: rebuild train/injection/dataset.jsonl.gz from the pinned public repositories (fetched as git
 ## mirrors under MIRRORS, default /work/.mirror; see train/injection/DATA_CARD.md) and retrain the injection classifier
