@@ -92,12 +92,16 @@ soak: build plot-venv
 
 ## startup: time from `java -jar` to the first 200 on /q/health/ready, and idle RSS, on a fresh database, a migrated
 ## empty one and one holding a day of calls (STARTUP_RATE calls/s, default 12, generated in SQL), for each JVM option
-## set of STARTUP_JAVA_OPTS (separated by |) -> target/startup/report.md (io.faultline.bench.StartupBench).
+## set of STARTUP_JAVA_OPTS (separated by |; run from target/quarkus-app) -> target/startup/report.md
+## (io.faultline.bench.StartupBench). The jar is built with its AppCDS archive (app-cds.jsa) to compare with and without.
 STARTUP_RATE ?= 12
-STARTUP_JAVA_OPTS ?= -Xmx512m|-Xmx512m -XX:TieredStopAtLevel=1
-startup: build
-	timeout 30m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.StartupBench --jar $(JAR) \
-		--calls-per-second $(STARTUP_RATE) --java-opts "$(STARTUP_JAVA_OPTS)" --out target/startup
+STARTUP_JAVA_OPTS ?= -Xmx512m|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa -XX:TieredStopAtLevel=1
+startup:
+	$(MVN) package -DskipTests -Dquarkus.package.jar.appcds.enabled=true
+	$(MVN) dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE) -q
+	timeout 40m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.StartupBench --jar $(JAR) \
+		--runs $${STARTUP_RUNS:-2} --calls-per-second $(STARTUP_RATE) --java-opts "$(STARTUP_JAVA_OPTS)" \
+		--out target/startup
 
 plot-venv: bench/.venv/.installed
 

@@ -33,7 +33,7 @@ def main():
     ax.set_ylabel("MB")
     ax.set_title("Faultline soak: memory")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
+    ax.legend(loc="center right", fontsize="small")
 
     ax = axes[1]
     ax.plot(minute, col("live_threads"), marker=".", label="JVM live threads")
@@ -56,6 +56,7 @@ def main():
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left")
 
     ax = axes[3]
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)
     for name in [k for k in rows[0].keys() if k.startswith("map:")]:
         values = [v if v > 0 else float("nan") for v in col(name)]
         if any(v == v for v in values):
