@@ -328,6 +328,9 @@ public final class Soak {
         }
 
         private void failed(Exception e) {
+            if (e instanceof InterruptedException) {
+                return; // the soak is over: shutdownNow() interrupted a request in flight
+            }
             if (errors.incrementAndGet() <= 5) {
                 log("side traffic failed: " + e);
             }
