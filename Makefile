@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench bench-plugin faults fuzz native-sources native image venv build clean train-injection
+.PHONY: run test eval bench bench-plugin faults fuzz soak startup native-sources native image venv plot-venv build clean train-injection
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -86,6 +86,43 @@ faults: venv
 	timeout 45m $(MVN) verify -Dit.test=DatabaseOutageIT -Dtest=NONE -Dsurefire.failIfNoSpecifiedTests=false \
 		-Dfaultline.venv=$(abspath $(VENV)) -Dfaultline.faults.outage-seconds=$${FAULTS_OUTAGE_S:-60}
 	@cat target/faults/report.md
+
+## soak: the packaged jar on an embedded PostgreSQL with every detector on (io.faultline.bench.Soak, 127.0.0.1 only):
+## a 30 s closed-loop burst measures the maximum ingest rate, then SOAK_MINUTES (default 30) open-loop at half of it
+## with realistic batches (content, failures of every provider, cost windows, batches, budgets), signals, dashboard
+## reads and a scrape every 15 s. Samples every minute RSS, heap after a full GC, threads, database connections,
+## every bounded map (faultline_memory_entries) and the minute's batch latency -> target/soak/soak.csv and
+## summary.md; bench/plot_soak.py (matplotlib from PyPI, bench/requirements.txt) draws bench/soak.png. Not in
+## `make test`: a few minutes are all warm-up and would judge nothing. SOAK_JAVA_OPTS: Faultline's JVM options.
+SOAK_MINUTES ?= 30
+SOAK_WARMUP ?= 5
+SOAK_JAVA_OPTS ?= -Xmx512m
+soak: build plot-venv
+	timeout $$(( $(SOAK_MINUTES) + 20 ))m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.Soak \
+		--jar $(JAR) --minutes $(SOAK_MINUTES) --warmup-minutes $(SOAK_WARMUP) --java-opts "$(SOAK_JAVA_OPTS)" \
+		--out target/soak
+	bench/.venv/bin/python bench/plot_soak.py target/soak/soak.csv bench/soak.png $(SOAK_WARMUP)
+	cp target/soak/soak.csv bench/soak.csv
+
+## startup: time from `java -jar` to the first 200 on /q/health/ready, and idle RSS, on a fresh database, a migrated
+## empty one and one holding a day of calls (STARTUP_RATE calls/s, default 12, generated in SQL), for each JVM option
+## set of STARTUP_JAVA_OPTS (separated by |; run from target/quarkus-app) -> target/startup/report.md
+## (io.faultline.bench.StartupBench). The jar is built with its AppCDS archive (app-cds.jsa) to compare with and without.
+STARTUP_RATE ?= 12
+STARTUP_JAVA_OPTS ?= -Xmx512m|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa -XX:TieredStopAtLevel=1
+startup:
+	$(MVN) package -DskipTests -Dquarkus.package.jar.appcds.enabled=true
+	$(MVN) dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE) -q
+	timeout 40m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.StartupBench --jar $(JAR) \
+		--runs $${STARTUP_RUNS:-2} --calls-per-second $(STARTUP_RATE) --java-opts "$(STARTUP_JAVA_OPTS)" \
+		--out target/startup
+
+plot-venv: bench/.venv/.installed
+
+bench/.venv/.installed: bench/requirements.txt
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $@
 
 ## fuzz: the fuzz campaign (FuzzIT) at full size: 10,000 mutated requests against the packaged jar on a real
 ## PostgreSQL. FUZZ_SEED (default: today's date, UTC) and FUZZ_REQUESTS (default 10000) reproduce a run;

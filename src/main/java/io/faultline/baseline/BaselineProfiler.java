@@ -44,7 +44,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * database lock, so across replicas). A finished run's live state is dropped after {@code finished-run-retention}.
  */
 @Singleton
-public class BaselineProfiler {
+public class BaselineProfiler implements io.faultline.common.BoundedState {
 
     /** Parameters of one run. */
     public record RunRequest(String provider, String modelGroup, int requests, int concurrency, double ratePerSecond) {
@@ -92,6 +92,12 @@ public class BaselineProfiler {
     private final HttpClient http;
     private final Map<UUID, Run> runs = new ConcurrentHashMap<>();
     private final ExecutorService runners = Executors.newCachedThreadPool(named("baseline-run"));
+
+    /** Runs in progress on this replica, capped by faultline.baseline.max-concurrent-runs (in the database). */
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("baseline.runs", 0, runs::size));
+    }
 
     public BaselineProfiler(BaselineConfig config, BaselineStore store, Clock clock, ObjectMapper json) {
         this.config = config;

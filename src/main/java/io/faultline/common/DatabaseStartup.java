@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduler;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
@@ -30,16 +31,18 @@ public class DatabaseStartup {
     private final Flyway flyway;
     private final Event<DatabaseReady> ready;
     private final DatabaseConfig config;
+    private final Scheduler scheduler;
     private volatile boolean migrated;
     private volatile String waitingFor = "not started";
     private ScheduledExecutorService retries;
 
     public DatabaseStartup(AgroalDataSource dataSource, Flyway flyway, Event<DatabaseReady> ready,
-            DatabaseConfig config) {
+            DatabaseConfig config, Scheduler scheduler) {
         this.dataSource = dataSource;
         this.flyway = flyway;
         this.ready = ready;
         this.config = config;
+        this.scheduler = scheduler;
     }
 
     void onStart(@Observes @Priority(1) StartupEvent start) {
@@ -81,10 +84,19 @@ public class DatabaseStartup {
 
     private void migrateAndAnnounce() {
         waitingFor = "migrating the schema and rebuilding the state held in memory";
-        flyway.migrate();
+        long start = System.nanoTime();
+        int applied = flyway.migrate().migrationsExecuted;
+        long migratedAt = System.nanoTime();
         ready.fire(new DatabaseReady());
         migrated = true;
         waitingFor = "";
+        // Every scheduled job reads or writes the schema: the scheduler starts halted
+        // (quarkus.scheduler.start-mode=halted) and fires its first job only now, not against tables that do not
+        // exist yet, nor in competition with the migration and the rebuild for the CPU of a starting replica.
+        scheduler.resume();
+        // What start-up spends on the database, for `make startup` and for an operator reading the log.
+        Log.infof("Schema checked in %d ms (%d migrations applied); state rebuilt from the database in %d ms",
+                (migratedAt - start) / 1_000_000, applied, (System.nanoTime() - migratedAt) / 1_000_000);
     }
 
     private boolean reachable() {

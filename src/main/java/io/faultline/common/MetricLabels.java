@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * so one provider has the same label in every family.
  */
 @Singleton
-public class MetricLabels {
+public class MetricLabels implements BoundedState {
 
     public static final String OTHER = "other";
 
@@ -60,5 +60,12 @@ public class MetricLabels {
     public int admitted(String key) {
         Set<String> values = admitted.get(key);
         return values == null ? 0 : values.size();
+    }
+
+    /** Every capped label's admitted values together: at most max per label. */
+    @Override
+    public java.util.List<Held> boundedMaps() {
+        return java.util.List.of(new Held("metrics.label-values", max * CAPPED.size(),
+                () -> admitted.values().stream().mapToInt(Set::size).sum()));
     }
 }

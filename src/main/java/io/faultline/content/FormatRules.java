@@ -13,7 +13,7 @@ import java.util.Optional;
 
 /** QUALITY {@code format_non_compliance}: structured output was asked for and the answer is not it. */
 @Singleton
-public class FormatRules extends ContentRule {
+public class FormatRules extends ContentRule implements io.faultline.common.BoundedState {
 
     private final FormatConfig format;
     private final StructuredOutputValidator validator;
@@ -22,6 +22,11 @@ public class FormatRules extends ContentRule {
         super(config);
         this.format = format;
         this.validator = new StructuredOutputValidator(format);
+    }
+
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("content.json-schemas", Math.max(1, format.schemaCacheSize()), validator::cachedSchemas));
     }
 
     @Override

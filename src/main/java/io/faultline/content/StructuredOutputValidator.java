@@ -104,6 +104,11 @@ public final class StructuredOutputValidator {
         });
     }
 
+    /** Compiled schemas held (the cache is synchronized). */
+    public int cachedSchemas() {
+        return compiled.size();
+    }
+
     /**
      * Checks one answer. {@code finishReason} {@code length} means the provider cut the answer off at the token
      * limit, which breaks structured output however the prefix looks.

@@ -27,6 +27,14 @@ final class BaseRates {
         this.capacity = capacity;
     }
 
+    int size() {
+        return counts.size();
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
     /** The episode's count when one was stored within the reuse period before {@code now}, else null. */
     Long get(UUID episode, Instant now) {
         Count count = counts.get(episode);

@@ -43,7 +43,7 @@ import java.util.UUID;
  * windows only. Clusters are kept incrementally (union of linked episodes) and closed by a job after a quiet period.
  */
 @Singleton
-public class FailureCorrelationEngine implements EpisodeObserver {
+public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.common.BoundedState {
 
     /**
      * Every correlation, drain and close step holds this transaction-level advisory lock, so that two replicas
@@ -116,6 +116,11 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     private final CausalChains chains;
     private final Counter failures;
     private final BaseRates baseRates;
+
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("correlate.base-rates", baseRates.capacity(), baseRates::size));
+    }
 
     public FailureCorrelationEngine(AgroalDataSource dataSource, CorrelateConfig config, Clock clock, ObjectMapper json,
             CorrelationMetrics metrics, CausalChains chains, MeterRegistry registry) {

@@ -25,7 +25,7 @@ import java.util.TreeSet;
  * evicted batch that comes back is rebuilt from its stored calls.
  */
 @ApplicationScoped
-public class BatchTracker {
+public class BatchTracker implements io.faultline.common.BoundedState {
 
     /** Metadata keys naming the batch, in order; {@link CostStore#BATCH_ID} must agree. */
     static final List<String> ID_KEYS = List.of("batch_id", "job_id");
@@ -235,6 +235,16 @@ public class BatchTracker {
 
     synchronized int tracked() {
         return ledgers.size();
+    }
+
+    synchronized int trackedUnexpected() {
+        return unexpected.size();
+    }
+
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("cost.batches", config.maxTrackedBatches(), this::tracked),
+                new Held("cost.batches.unexpected", config.maxTrackedBatches(), this::trackedUnexpected));
     }
 
     synchronized long evictions() {

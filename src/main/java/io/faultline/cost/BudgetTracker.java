@@ -27,7 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * got wrong, and the failure's time is the end of the call that crossed.
  */
 @ApplicationScoped
-public class BudgetTracker {
+public class BudgetTracker implements io.faultline.common.BoundedState {
 
     /** A budget as configured or set through the API. */
     public record Budget(BudgetScope scope, String id, Period period, double amountUsd, List<Double> warnAt,
@@ -233,6 +233,12 @@ public class BudgetTracker {
 
     int tracked() {
         return ledgers.size();
+    }
+
+    /** One ledger per budget and open period: capped by the budgets configured, not by a number of entries. */
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("cost.budget-ledgers", 0, this::tracked));
     }
 
     // ---- internals

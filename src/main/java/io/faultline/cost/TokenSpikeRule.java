@@ -19,7 +19,7 @@ import java.util.Map;
  * a resend nor a classify dry run moves it.
  */
 @Singleton
-public class TokenSpikeRule implements CallRule {
+public class TokenSpikeRule implements CallRule, io.faultline.common.BoundedState {
 
     private final TokenSpikeConfig config;
     private final BoundedMap<String, TokenHistory> histories;
@@ -27,6 +27,11 @@ public class TokenSpikeRule implements CallRule {
     public TokenSpikeRule(TokenSpikeConfig config) {
         this.config = config;
         this.histories = new BoundedMap<>(config.maxKeys(), config.maxKeysPerApiKey());
+    }
+
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("cost.token-histories", config.maxKeys(), histories::size));
     }
 
     @Override

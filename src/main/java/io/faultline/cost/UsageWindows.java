@@ -37,7 +37,7 @@ import java.util.function.Function;
  * {@code llm_calls} at start-up, so a restart does not blind the detectors for two hours.
  */
 @Singleton
-public class UsageWindows implements StoredCallsObserver {
+public class UsageWindows implements StoredCallsObserver, io.faultline.common.BoundedState {
 
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
 
@@ -64,6 +64,13 @@ public class UsageWindows implements StoredCallsObserver {
         this.deployments = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
         this.models = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
         this.keys = new BoundedMap<>(tokens.maxKeys());
+    }
+
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("cost.usage-windows.deployments", tokens.maxKeys(), deployments::size),
+                new Held("cost.usage-windows.models", tokens.maxKeys(), models::size),
+                new Held("cost.usage-windows.keys", tokens.maxKeys(), keys::size));
     }
 
     @Override

@@ -30,7 +30,7 @@ import java.util.UUID;
  * request reads those rows (one per space) and nothing else, so its cost is O(spaces) however large the windows.
  */
 @Singleton
-public class EmbeddingDriftDetector {
+public class EmbeddingDriftDetector implements io.faultline.common.BoundedState {
 
     public static final String DETECTION_METHOD = "data.embedding.mean_cosine_bootstrap";
     public static final String PROVIDER = "embeddings";
@@ -77,6 +77,16 @@ public class EmbeddingDriftDetector {
     private final Counter bootstraps;
     // Least recently used first; bounded by the number of spaces, which the store caps.
     private final Map<String, ReferenceSummary> summaries;
+    private final int summaryCap;
+
+    @Override
+    public java.util.List<Held> boundedMaps() {
+        return java.util.List.of(new Held("data.embedding-references", summaryCap, () -> {
+            synchronized (summaries) {
+                return summaries.size();
+            }
+        }));
+    }
 
     public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
             Clock clock, FailureSink sink, MeterRegistry registry) {
@@ -92,6 +102,7 @@ public class EmbeddingDriftDetector {
                 return size() > cap;
             }
         };
+        this.summaryCap = cap;
         this.drifts = Counter.builder("faultline.embedding.drift.detected")
                 .description("Checks that found a space's current window drifted from its reference")
                 .register(registry);

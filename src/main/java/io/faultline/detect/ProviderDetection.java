@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 @Startup
 @Singleton
-public class ProviderDetection {
+public class ProviderDetection implements io.faultline.common.BoundedState {
 
     private final List<ProviderFailureDetector> detectors;
     private final ProviderFailureDetector fallback = new GenericFailureDetector();
@@ -87,6 +87,14 @@ public class ProviderDetection {
     /** Deployments whose headroom is currently held in memory. */
     int trackedDeployments() {
         return deployments.size();
+    }
+
+    /** The headroom map, and the meter maps, capped through {@link MetricLabels} (no cap of their own). */
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("detect.deployment-headroom", config.maxDeployments(), this::trackedDeployments),
+                new Held("detect.provider-meters", 0, () -> latency.size() + latencyHistogram.size() + errors.size()
+                        + approaching.size() + thinkingTokens.size() + thinkingCost.size() + gauges.size()));
     }
 
     public ProviderFailureDetector detectorFor(String provider) {

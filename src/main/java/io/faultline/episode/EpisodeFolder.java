@@ -39,7 +39,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * which makes folding exactly-once between live requests and the recovery job.
  */
 @Singleton
-public class EpisodeFolder {
+public class EpisodeFolder implements io.faultline.common.BoundedState {
 
     /** Deployment activity, written at most once a minute per deployment (see {@link #touch}). */
     public record DeploymentSeen(String provider, String deployment, Instant at) {
@@ -61,6 +61,13 @@ public class EpisodeFolder {
     private final ReentrantLock folding = new ReentrantLock();
     private final Map<String, Instant> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<EpisodeObserver> observers;
+
+    /** Deployments whose last activity write is remembered, and failures waiting for the folding lock. */
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("episode.deployments-touched", MAX_TRACKED_DEPLOYMENTS, lastTouched::size),
+                new Held("episode.waiting", 0, waiting::size));
+    }
 
     public EpisodeFolder(AgroalDataSource dataSource, EpisodeStore episodes, FailureInbox inbox,
             MeterRegistry registry, Instance<EpisodeObserver> observers) {

@@ -33,7 +33,7 @@ import java.util.UUID;
  * deployment and failure type whose leading indicators project a failure inside the horizon.
  */
 @Singleton
-public class FailurePredictor {
+public class FailurePredictor implements io.faultline.common.BoundedState {
 
     /** The advisory lock of the prediction tick ("FlPredic" in ASCII). */
     static final long LOCK_KEY = 0x466C_5072_6564_6963L;
@@ -54,6 +54,14 @@ public class FailurePredictor {
     private final Timer tickTime;
     /** The window's calls, held between ticks and topped up with the calls received since (README: "Prediction"). */
     private final WindowCache windowCache = new WindowCache();
+
+    /** Sizes as of the last tick. The window's calls are bounded by the window (faultline.predict.window). */
+    @Override
+    public List<Held> boundedMaps() {
+        return List.of(new Held("predict.window-deployments", 0, windowCache::publishedDeployments),
+                new Held("predict.window-calls", 0, () -> (int) Math.min(Integer.MAX_VALUE,
+                        windowCache.publishedCalls())));
+    }
 
     public FailurePredictor(AgroalDataSource dataSource, PredictionStore store, BaselineStore baselines,
             PredictConfig config, Clock clock, PredictionMetrics metrics, TrafficPolicy trafficPolicy,

@@ -130,6 +130,18 @@ final class WindowCache {
         return "round(date_part('epoch', " + column + ") * 1000000)::bigint";
     }
 
+    /** Sizes after the last read, for the memory gauges: read without the lock that a tick holds through a query. */
+    private volatile long publishedCalls;
+    private volatile int publishedDeployments;
+
+    long publishedCalls() {
+        return publishedCalls;
+    }
+
+    int publishedDeployments() {
+        return publishedDeployments;
+    }
+
     /** How many calls are held (for the bench and the tests). */
     synchronized long heldCalls() {
         return heldCalls;
@@ -177,7 +189,10 @@ final class WindowCache {
         }
         lastNow = to;
         lastWasFull = full;
-        return windows(c, from, to, bucketMillis);
+        List<DeploymentWindow> windows = windows(c, from, to, bucketMillis);
+        publishedCalls = heldCalls;
+        publishedDeployments = held.size();
+        return windows;
     }
 
     /** The latest reset header of a limit type on the deployment in the window of the last {@link #read}. */

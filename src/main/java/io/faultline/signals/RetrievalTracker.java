@@ -24,7 +24,7 @@ import java.util.Optional;
  * a restart does not hide a drop.
  */
 @Singleton
-public class RetrievalTracker {
+public class RetrievalTracker implements io.faultline.common.BoundedState {
 
     static final String DETECTION = "signals.retrieval_window";
 
@@ -145,6 +145,11 @@ public class RetrievalTracker {
 
     public synchronized int trackedIndexes() {
         return windows.size();
+    }
+
+    @Override
+    public java.util.List<Held> boundedMaps() {
+        return java.util.List.of(new Held("signals.retrieval-windows", config.maxIndexes(), this::trackedIndexes));
     }
 
     public synchronized long evictions() {

@@ -252,7 +252,7 @@ class IngestBench {
      * with retrieved context (faithfulness runs), one in ten asking for JSON (format runs), one in twenty-five
      * with an e-mail address in the answer (PII runs) and one in fifty with an injection attempt.
      */
-    private static Payloads content(Payloads payload, int n) {
+    static Payloads content(Payloads payload, int n) {
         ArrayNode messages = payload.node().putArray("messages");
         String system = n % 5 == 1 ? SYSTEM + "\n<context>" + CONTEXT + "</context>" : SYSTEM;
         messages.addObject().put("role", "system").put("content", system);

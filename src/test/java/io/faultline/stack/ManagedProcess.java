@@ -69,6 +69,11 @@ public final class ManagedProcess implements AutoCloseable {
         return this;
     }
 
+    /** The operating system's id of the process (for /proc and jcmd). */
+    public long pid() {
+        return process.pid();
+    }
+
     public boolean alive() {
         return process.isAlive();
     }
