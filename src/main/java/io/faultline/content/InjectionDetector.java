@@ -504,6 +504,13 @@ public final class InjectionDetector {
             new String[0], new Pattern[0]);
     private static final int SPACED_LETTERS_RUN = 7;
 
+    /**
+     * Signals that no text about attacks carries: they count whatever the classifier says (the phrase signals defer to
+     * it, {@link InjectionConfig#ruleAgreement()}).
+     */
+    static final List<Signal> SMUGGLING = List.of(UNICODE_TAG_CHARS, UNICODE_ZERO_WIDTH, UNICODE_BIDI,
+            BASE64_INSTRUCTION, SPACED_LETTERS);
+
     // Every anchor of every signal, found in one pass per text: a signal none of whose anchors occurs is skipped
     // without a single indexOf (one indexOf per anchor per signal was most of the cost of a benign message).
     private static final List<String> LOWER_ANCHORS = anchors(false);
@@ -623,17 +630,30 @@ public final class InjectionDetector {
         Hits hits = new Hits();
         String cleaned = scanInto(text, hits, true, work);
         Verdict rules = hits.verdict(truncated || work.exhausted());
-        return model == null ? rules : withModel(rules, cleaned, document);
+        return model == null ? rules : withModel(rules, hits, cleaned, document);
     }
 
-    /** Noisy-OR of the rules' scores and the classifier's, with the classifier's top features once it matters. */
-    private Verdict withModel(Verdict rules, String cleaned, boolean document) {
+    /**
+     * Noisy-OR of the rules' scores and the classifier's, with the classifier's top features once it matters. A kind
+     * the classifier gives less than {@link InjectionConfig#ruleAgreement()} (for injection: neither the head that
+     * reads this role nor the indirect head's best sentence) keeps only the smuggling signals' part of the rules'
+     * score.
+     */
+    private Verdict withModel(Verdict rules, Hits hits, String cleaned, boolean document) {
         InjectionModel.Score score = model.score(cleaned);
         int injectionHead = document ? InjectionModel.INDIRECT : InjectionModel.DIRECT;
         double learnedInjection = score.of(injectionHead);
         double learnedJailbreak = score.jailbreak();
-        double injection = 1 - (1 - rules.injectionScore()) * (1 - learnedInjection);
-        double jailbreak = 1 - (1 - rules.jailbreakScore()) * (1 - learnedJailbreak);
+        double agreement = config.ruleAgreement();
+        // any head that sees an injection agrees: the indirect head also scores single sentences, so a phrase at the
+        // end of a long user turn is not deferred because its window is mostly something else
+        double injectionAgreement = Math.max(learnedInjection, score.indirect());
+        double ruleInjection = injectionAgreement >= agreement ? rules.injectionScore()
+                : hits.smugglingScore(Kind.INJECTION);
+        double ruleJailbreak = learnedJailbreak >= agreement ? rules.jailbreakScore()
+                : hits.smugglingScore(Kind.JAILBREAK);
+        double injection = 1 - (1 - ruleInjection) * (1 - learnedInjection);
+        double jailbreak = 1 - (1 - ruleJailbreak) * (1 - learnedJailbreak);
         List<String> injectionFeatures = injection >= config.injectionThreshold() && learnedInjection >= 0.05
                 ? model.topFeatures(cleaned, injectionHead, score.window(injectionHead), TOP_FEATURES) : List.of();
         List<String> jailbreakFeatures = jailbreak >= config.jailbreakThreshold() && learnedJailbreak >= 0.05
@@ -913,6 +933,17 @@ public final class InjectionDetector {
 
         boolean isEmpty() {
             return matched.isEmpty();
+        }
+
+        /** The noisy-OR of the matched {@link #SMUGGLING} signals of one kind: what counts without the classifier. */
+        double smugglingScore(Kind kind) {
+            double miss = 1;
+            for (Signal signal : matched) {
+                if (signal.kind() == kind && SMUGGLING.contains(signal)) {
+                    miss *= 1 - signal.weight();
+                }
+            }
+            return 1 - miss;
         }
 
         Verdict verdict(boolean truncated) {

@@ -2,15 +2,26 @@ package io.faultline.content;
 
 /**
  * The features the learned injection classifier reads: hashed word unigrams and bigrams and hashed character 3-, 4-
- * and 5-grams of the lower-cased text, where every run of characters that are not letters or digits counts as one
- * space. One pass over the text, no allocation: each feature goes to a {@link Sink} with the block (a run of
- * {@link #BLOCK} characters) it ends in, so that the model can score overlapping windows of two blocks without a
- * second pass. The trainer (test scope) uses this same class, so training and serving cannot disagree.
+ * and 5-grams of a normalised text, and hashed runs of markup and delimiter characters. One pass over the text, no
+ * allocation: each feature goes to a {@link Sink} with the position it ends at and the segment (sentence or line) it
+ * belongs to, so that the model can score overlapping windows and single segments without a second pass. The trainer
+ * (test scope) uses this same class, so training and serving cannot disagree.
+ *
+ * <p>Normalisation, all of it per character: lower case; common Cyrillic letters that look Latin ("іgnоrе") are folded
+ * onto the Latin ones; digits and the signs {@code @ $} that stand between or next to letters ("1gn0r3", "p@ss") are
+ * read as the letters they imitate; every other run of characters that are not letters or digits counts as one space
+ * for the words and n-grams, and is itself a {@link #MARKUP} feature when it holds anything but spaces (so
+ * {@code <!--}, {@code ![}, {@code ](}, {@code <|}, {@code ###} and {@code ***} are features, while a markdown image's
+ * or an HTML comment's words are read like any other words).
  */
 public final class InjectionFeatures {
 
     /** Characters per block; a window is two adjacent blocks, so windows are 512 characters with a 256 stride. */
     public static final int BLOCK = 256;
+    /** A segment ends at a line break or a sentence end once it has at least this many characters. */
+    public static final int MIN_SEGMENT = 32;
+    /** A segment that reaches this many characters ends at the next space (windows cover longer stretches). */
+    public static final int MAX_SEGMENT = 2 * BLOCK;
 
     /** Feature families, encoded in the low bits of the unmasked hash so that evidence can name a feature's kind. */
     public static final int WORD = 0;
@@ -18,12 +29,20 @@ public final class InjectionFeatures {
     public static final int CHAR3 = 2;
     public static final int CHAR4 = 3;
     public static final int CHAR5 = 4;
-    private static final String[] FAMILY = {"word", "bigram", "char3", "char4", "char5"};
+    public static final int MARKUP = 5;
+    /** The first word of a sentence or line: an imperative there ("Write", "Translate") is how a planted ask opens. */
+    public static final int OPENER = 6;
+    private static final String[] FAMILY = {"word", "bigram", "char3", "char4", "char5", "markup", "opener"};
+    private static final int MAX_MARKUP = 6;
 
-    /** Receives one feature occurrence: its block and its hash (a non-negative int; the model masks it). */
+    /**
+     * Receives one feature occurrence: the index of the character it ends at (within the text, so its block is
+     * {@code at / BLOCK}), its segment (0, 1, ... in text order), its family and its hash (non-negative; the model
+     * masks it).
+     */
     @FunctionalInterface
     public interface Sink {
-        void accept(int block, int family, int hash);
+        void accept(int at, int segment, int family, int hash);
     }
 
     private InjectionFeatures() {
@@ -44,10 +63,28 @@ public final class InjectionFeatures {
         int previousWord = 0;
         boolean havePrevious = false;
         boolean lastSpace = true;
+        int markup = FNV;
+        int markupLength = 0;
+        int segment = 0;
+        int segmentChars = 0;
+        char previousRaw = ' ';
+        boolean opening = true;
         for (int i = 0; i <= n; i++) {
-            char c = i < n ? text.charAt(i) : ' ';
+            char raw = i < n ? text.charAt(i) : ' ';
+            int at = Math.min(i, n - 1);
+            char c = fold(raw, previousRaw, i + 1 < n ? text.charAt(i + 1) : ' ');
             boolean alnum = Character.isLetterOrDigit(c);
-            int block = Math.min(i, n - 1) / BLOCK;
+            if (!alnum && !Character.isWhitespace(c) && i < n) {
+                if (markupLength < MAX_MARKUP) {
+                    markup = (markup ^ c) * PRIME;
+                }
+                markupLength++;
+            } else if (markupLength > 0) {
+                sink.accept(at, segment, MARKUP, mix(markup, MARKUP));
+                markup = FNV;
+                markupLength = 0;
+            }
+            boolean emitChars = true;
             if (alnum) {
                 c = Character.toLowerCase(c);
                 word = (word ^ c) * PRIME;
@@ -55,9 +92,13 @@ public final class InjectionFeatures {
             } else {
                 if (wordLength > 0) {
                     int w = mix(word, WORD);
-                    sink.accept(block, WORD, w);
+                    sink.accept(at, segment, WORD, w);
+                    if (opening) {
+                        sink.accept(at, segment, OPENER, mix(word, OPENER));
+                        opening = false;
+                    }
                     if (havePrevious) {
-                        sink.accept(block, BIGRAM, mix(previousWord * 31 + w, BIGRAM));
+                        sink.accept(at, segment, BIGRAM, mix(previousWord * 31 + w, BIGRAM));
                     }
                     previousWord = w;
                     havePrevious = true;
@@ -65,23 +106,77 @@ public final class InjectionFeatures {
                 word = FNV;
                 wordLength = 0;
                 if (lastSpace || i == n) {
-                    continue; // a run of separators is one space
+                    emitChars = false; // a run of separators is one space
                 }
                 c = ' ';
             }
-            lastSpace = c == ' ';
-            seen++;
-            // char n-grams ending here: c with the 2, 3 or 4 characters before it
-            int h = (int) ((c * 0x9E3779B1L) >>> 7);
-            for (int k = 1; k <= 4 && k < seen; k++) {
-                char before = (char) (recent >>> (16 * (k - 1)));
-                h = (h ^ before) * PRIME;
-                if (k >= 2) {
-                    int family = k == 2 ? CHAR3 : k == 3 ? CHAR4 : CHAR5;
-                    sink.accept(block, family, mix(h, family));
+            if (emitChars) {
+                lastSpace = c == ' ';
+                seen++;
+                // char n-grams ending here: c with the 2, 3 or 4 characters before it
+                int h = (int) ((c * 0x9E3779B1L) >>> 7);
+                for (int k = 1; k <= 4 && k < seen; k++) {
+                    char before = (char) (recent >>> (16 * (k - 1)));
+                    h = (h ^ before) * PRIME;
+                    if (k >= 2) {
+                        int family = k == 2 ? CHAR3 : k == 3 ? CHAR4 : CHAR5;
+                        sink.accept(at, segment, family, mix(h, family));
+                    }
+                }
+                recent = (recent << 16) | c;
+            }
+            segmentChars++;
+            boolean boundary = raw == '\n' || (Character.isWhitespace(raw)
+                    && (previousRaw == '.' || previousRaw == '!' || previousRaw == '?' || previousRaw == '\n'
+                    || segmentChars >= MAX_SEGMENT));
+            if (raw == '\n' || (Character.isWhitespace(raw) && (previousRaw == '.' || previousRaw == '!'
+                    || previousRaw == '?' || previousRaw == ':'))) {
+                opening = true;
+            }
+            if (boundary && segmentChars >= MIN_SEGMENT && wordLength == 0 && markupLength == 0) {
+                segment++;
+                segmentChars = 0;
+            }
+            previousRaw = raw;
+        }
+    }
+
+    /**
+     * The character the features read for {@code c}: Cyrillic look-alikes as Latin letters, and a digit or one of
+     * {@code @ $} next to a letter as the letter it imitates (leetspeak); anything else unchanged.
+     */
+    static char fold(char c, char before, char after) {
+        if (c < 0x80) {
+            if ((c >= '0' && c <= '9') || c == '@' || c == '$') {
+                char letter = LEET[c - ' '];
+                if (letter != 0 && (isLetter(before) || isLetter(after))) {
+                    return letter;
                 }
             }
-            recent = (recent << 16) | c;
+            return c;
+        }
+        if (c >= 0x0400 && c <= 0x04FF) {
+            int at = CYRILLIC.indexOf(c);
+            if (at >= 0) {
+                return LATIN.charAt(at);
+            }
+        }
+        return c;
+    }
+
+    private static boolean isLetter(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || (c >= 0x80 && Character.isLetter(c));
+    }
+
+    private static final String CYRILLIC = "аеорсухіјѕԁАЕОРСХІЈЅВНКМТ";
+    private static final String LATIN = "aeopcyxijsdAEOPCXIJSBHKMT";
+    private static final char[] LEET = new char[0x60];
+
+    static {
+        String from = "0123456789@$";
+        String to = "oizeasgtbgas";
+        for (int i = 0; i < from.length(); i++) {
+            LEET[from.charAt(i) - ' '] = to.charAt(i);
         }
     }
 

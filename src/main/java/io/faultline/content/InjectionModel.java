@@ -22,7 +22,7 @@ public final class InjectionModel {
 
     public static final String RESOURCE = "/io/faultline/content/injection-model.bin";
     static final int MAGIC = 0x464C494D; // "FLIM"
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     public static final int HEADS = 3;
     /** Injection written into a user turn: read on the latest user messages. */
     public static final int DIRECT = 0;
@@ -87,8 +87,10 @@ public final class InjectionModel {
     }
 
     /**
-     * The two heads' probabilities for a text (already capped and cleaned by the caller), with the window each came
-     * from.
+     * The heads' probabilities for a text (already capped and cleaned by the caller), with the window or segment each
+     * came from. Every head reads overlapping windows of two blocks; the indirect head also reads each segment (a
+     * sentence or line of at least {@link InjectionFeatures#MIN_SEGMENT} characters and {@link #MIN_SEGMENT_FEATURES}
+     * features) on its own, so that one planted sentence in a table or an e-mail is not diluted by its neighbours.
      */
     public Score score(CharSequence text) {
         int n = text.length();
@@ -98,20 +100,27 @@ public final class InjectionModel {
         int blocks = (n - 1) / InjectionFeatures.BLOCK + 1;
         // per block: the three heads' sums, then the feature count
         int[] sums = new int[blocks * STRIDE];
-        InjectionFeatures.extract(text, (block, family, hash) -> {
-            int at = (hash & mask) * HEADS;
-            int b = block * STRIDE;
-            sums[b] += weights[at];
-            sums[b + 1] += weights[at + 1];
-            sums[b + 2] += weights[at + 2];
+        // the indirect head's running segment: {segment, sum, count, best segment}; the best logit beside it
+        int[] segment = {0, 0, 0, -1};
+        // best logit, then the sum and the number of the segments' logits
+        double[] bestSegment = {Double.NEGATIVE_INFINITY, 0, 0};
+        InjectionFeatures.extract(text, (at, seg, family, hash) -> {
+            int w = (hash & mask) * HEADS;
+            int b = (at / InjectionFeatures.BLOCK) * STRIDE;
+            sums[b] += weights[w];
+            sums[b + 1] += weights[w + 1];
+            sums[b + 2] += weights[w + 2];
             sums[b + 3]++;
+            if (seg != segment[0]) {
+                closeSegment(segment, bestSegment);
+                segment[0] = seg;
+            }
+            segment[1] += weights[w + 1];
+            segment[2]++;
         });
-        double d = Double.NEGATIVE_INFINITY;
-        double i = Double.NEGATIVE_INFINITY;
-        double j = Double.NEGATIVE_INFINITY;
-        int dw = 0;
-        int iw = 0;
-        int jw = 0;
+        closeSegment(segment, bestSegment);
+        double[] best = {Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY};
+        int[] from = new int[HEADS];
         int windows = Math.max(1, blocks - 1);
         for (int w = 0; w < windows; w++) {
             int a = w * STRIDE;
@@ -121,43 +130,67 @@ public final class InjectionModel {
                 continue;
             }
             double norm = scale / Math.sqrt(count);
-            double ld = bias[0] + (sums[a] + (pair ? sums[a + STRIDE] : 0)) * norm;
-            double li = bias[1] + (sums[a + 1] + (pair ? sums[a + STRIDE + 1] : 0)) * norm;
-            double lj = bias[2] + (sums[a + 2] + (pair ? sums[a + STRIDE + 2] : 0)) * norm;
-            if (ld > d) {
-                d = ld;
-                dw = w;
-            }
-            if (li > i) {
-                i = li;
-                iw = w;
-            }
-            if (lj > j) {
-                j = lj;
-                jw = w;
+            for (int h = 0; h < HEADS; h++) {
+                double logit = bias[h] + (sums[a + h] + (pair ? sums[a + STRIDE + h] : 0)) * norm;
+                if (logit > best[h]) {
+                    best[h] = logit;
+                    from[h] = w;
+                }
             }
         }
-        if (d == Double.NEGATIVE_INFINITY) {
+        if (best[0] == Double.NEGATIVE_INFINITY) {
             return Score.NONE;
         }
-        return new Score(sigmoid(d), sigmoid(i), sigmoid(j), dw, iw, jw);
+        if (bestSegment[0] > best[INDIRECT]) {
+            best[INDIRECT] = bestSegment[0];
+            from[INDIRECT] = -1 - segment[3];
+        }
+        if (bestSegment[2] >= 2) {
+            double meanOthers = (bestSegment[1] - bestSegment[0]) / (bestSegment[2] - 1);
+            best[INDIRECT] -= CONTRAST * (meanOthers - bias[INDIRECT]);
+        }
+        return new Score(sigmoid(best[0]), sigmoid(best[1]), sigmoid(best[2]), from[0], from[1], from[2]);
+    }
+
+    /** A segment needs this many features (about 20 characters of text) to be scored on its own. */
+    public static final int MIN_SEGMENT_FEATURES = 60;
+    /**
+     * How much of the document's typical segment the indirect head subtracts from its best window or segment: a
+     * planted instruction stands out from the document it sits in, while a document that is all requests (an e-mail
+     * thread, a how-to) does not. Chosen on the trainer's validation split (0, 0.5, 1, 1.5, 2, 2.5, 3.5: recall at a
+     * 5% document false-positive rate 0.31, 0.39, 0.52, 0.65, 0.72, 0.69, 0.61).
+     */
+    static final double CONTRAST = 2.0;
+
+    private void closeSegment(int[] segment, double[] bestSegment) {
+        if (segment[2] >= MIN_SEGMENT_FEATURES) {
+            double logit = bias[INDIRECT] + segment[1] * (scale / Math.sqrt(segment[2]));
+            if (logit > bestSegment[0]) {
+                bestSegment[0] = logit;
+                segment[3] = segment[0];
+            }
+            bestSegment[1] += logit;
+            bestSegment[2]++;
+        }
+        segment[1] = 0;
+        segment[2] = 0;
     }
 
     /**
-     * The {@code k} features of the window that pushed a head's score up the most, as family:bucket ids (never the
-     * text): a second pass over that window only, for evidence.
+     * The {@code k} features of the window or segment a head's score came from ({@link Score#window(int)}) that
+     * pushed it up the most, as family:bucket ids (never the text): a second pass, for evidence only.
      */
     public List<String> topFeatures(CharSequence text, int head, int window, int k) {
-        int start = window * InjectionFeatures.BLOCK;
-        int end = Math.min(text.length(), start + 2 * InjectionFeatures.BLOCK);
-        if (start >= end) {
-            return List.of();
-        }
         int[] topBucket = new int[k];
         int[] topFamily = new int[k];
         int[] topWeight = new int[k];
         java.util.Arrays.fill(topBucket, -1);
-        InjectionFeatures.extract(text.subSequence(start, end), (block, family, hash) -> {
+        InjectionFeatures.extract(text, (at, seg, family, hash) -> {
+            boolean inside = window >= 0 ? at / InjectionFeatures.BLOCK - window == 0
+                    || at / InjectionFeatures.BLOCK - window == 1 : seg == -1 - window;
+            if (!inside) {
+                return;
+            }
             int bucket = hash & mask;
             int weight = weights[bucket * HEADS + head];
             if (weight <= 0) {
@@ -195,7 +228,10 @@ public final class InjectionModel {
         return 1 / (1 + Math.exp(-x));
     }
 
-    /** The heads' probabilities (0 to 1) and the window (index of its first block) each was read from. */
+    /**
+     * The heads' probabilities (0 to 1) and where each was read: a window (the index of its first block, 0 or more)
+     * or a segment {@code s} of the indirect head, encoded as {@code -1 - s}.
+     */
     public record Score(double direct, double indirect, double jailbreak, int directWindow, int indirectWindow,
             int jailbreakWindow) {
 

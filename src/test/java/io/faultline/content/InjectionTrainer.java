@@ -43,11 +43,12 @@ public final class InjectionTrainer {
     static final long SEED = 20261203L;
     static final int MAX_SCAN_CHARS = 8192;
     /**
-     * Out-of-fold false-positive rate each head is calibrated to: half the issue's 1% on benign chat for the heads that
-     * read user turns; 2% on documents for the indirect head (the issue sets no document target; 250 out-of-fold
-     * documents cannot resolve 0.5%).
+     * Out-of-fold false-positive rate each head is calibrated to: 0.8% on benign chat and security talk for the direct
+     * head (under the issue's 1%: the issue's precision target of 0.95 on direct injection is the binding one there),
+     * 0.5% for the jailbreak head (it already has recall to spare); 3% on documents for the indirect head (the issue
+     * sets no document target; at 2% the trainer's validation split lost a sixth of the indirect recall).
      */
-    static final double[] TARGET_FPR = {0.005, 0.02, 0.005};
+    static final double[] TARGET_FPR = {0.008, 0.03, 0.002};
 
     record Instance(int[] buckets, float value, int[] labels, float[] weights) {
     }
@@ -65,7 +66,14 @@ public final class InjectionTrainer {
             for (JsonNode row : rows) {
                 if ("train".equals(row.path("split").asText())) {
                     // grouped: a BIPIA context or a GPTFuzz template is validation with all its rows or not at all
-                    (groupDraw(row, SEED) < 0.2 ? validation : kept).add(row);
+                    // a planted row is validation when its carrier and its attack both are, training when neither
+                    // is, and unused otherwise: validation attacks then sit in carriers the model never saw, as
+                    // the held-out ones do
+                    boolean carrier = groupDraw(row, SEED) < 0.3;
+                    double attack = attackDraw(row);
+                    if (attack < 0 || carrier == attack < 0.3) {
+                        (carrier ? validation : kept).add(row);
+                    }
                 }
             }
             rows = kept;
@@ -115,6 +123,25 @@ public final class InjectionTrainer {
     static double groupDraw(JsonNode row, long seed) {
         String group = row.path("ref").asText().replaceFirst("\\+.*", "");
         long h = (seed ^ group.hashCode()) * 0x9E3779B97F4A7C15L;
+        h ^= h >>> 31;
+        h *= 0xBF58476D1CE4E5B9L;
+        h ^= h >>> 29;
+        return (h >>> 11) * 0x1.0p-53;
+    }
+
+    /**
+     * The draw of a planted row's attack, grouped by the attack's category (BIPIA) or payload (the others), or -1 for
+     * a row without one: validation attacks are then unseen as the held-out ones are (BIPIA's test attacks are other
+     * categories than its training ones).
+     */
+    static double attackDraw(JsonNode row) {
+        String ref = row.path("ref").asText();
+        int plus = ref.indexOf('+');
+        if (plus < 0 || !row.path("category").asText().equals("indirect_injection")) {
+            return -1;
+        }
+        String attack = ref.substring(plus + 1).replaceFirst("/\\d+$", "");
+        long h = (SEED ^ attack.hashCode()) * 0x9E3779B97F4A7C15L;
         h ^= h >>> 31;
         h *= 0xBF58476D1CE4E5B9L;
         h ^= h >>> 29;
@@ -201,7 +228,18 @@ public final class InjectionTrainer {
             for (int b = 0; b < blocks; b++) {
                 perBlock.add(new ArrayList<>());
             }
-            InjectionFeatures.extract(text, (block, family, hash) -> perBlock.get(block).add(hash & mask));
+            // per segment: its buckets, and the first and last character its features end at
+            List<List<Integer>> perSegment = new ArrayList<>();
+            List<int[]> segmentSpan = new ArrayList<>();
+            InjectionFeatures.extract(text, (at, segment, family, hash) -> {
+                perBlock.get(at / InjectionFeatures.BLOCK).add(hash & mask);
+                while (perSegment.size() <= segment) {
+                    perSegment.add(new ArrayList<>());
+                    segmentSpan.add(new int[] {at, at});
+                }
+                perSegment.get(segment).add(hash & mask);
+                segmentSpan.get(segment)[1] = at;
+            });
             int spanStart = -1;
             int spanEnd = -1;
             if (row.has("attack_span") && original.length() == text.length()) {
@@ -243,16 +281,27 @@ public final class InjectionTrainer {
                     }
                     default -> Arrays.fill(groups, "-" + category);
                 }
-                int[] buckets = features.stream().mapToInt(Integer::intValue).toArray();
-                Object[] entry = new Object[1 + InjectionModel.HEADS];
-                entry[0] = buckets;
-                System.arraycopy(groups, 0, entry, 1, groups.length);
-                raw.add(entry);
-                for (String group : groups) {
-                    if (group != null) {
-                        groupCounts.merge(group, 1, Integer::sum);
-                    }
+                add(raw, groupCounts, features, groups);
+            }
+            // documents: each segment is also an instance of the indirect head (it scores segments on their own);
+            // a segment is an attack when at least half of it, or half of the attack, is the planted text
+            boolean document = category.equals("indirect_injection") || category.equals("benign_document");
+            for (int seg = 0; document && perSegment.size() > 1 && seg < perSegment.size(); seg++) {
+                List<Integer> features = perSegment.get(seg);
+                if (features.size() < InjectionModel.MIN_SEGMENT_FEATURES) {
+                    continue;
                 }
+                int from = seg == 0 ? 0 : segmentSpan.get(seg - 1)[1] + 1;
+                int to = segmentSpan.get(seg)[1] + 1;
+                int overlap = Math.max(0, Math.min(to, spanEnd) - Math.max(from, spanStart));
+                boolean attack = spanStart >= 0 && overlap * 2 >= Math.min(to - from, spanEnd - spanStart);
+                boolean partial = !attack && overlap > 0;
+                if (partial) {
+                    continue; // a segment with a sliver of the attack teaches neither side
+                }
+                String[] groups = new String[InjectionModel.HEADS];
+                groups[InjectionModel.INDIRECT] = attack ? "+indirect_segment" : "-benign_document_segment";
+                add(raw, groupCounts, features, groups);
             }
         }
         // every group weighs 1 in total (documents' clean parts and plain documents share one), then each head's
@@ -298,6 +347,20 @@ public final class InjectionTrainer {
         return out;
     }
 
+    private static void add(List<Object[]> raw, Map<String, Integer> groupCounts, List<Integer> features,
+            String[] groups) {
+        int[] buckets = features.stream().mapToInt(Integer::intValue).toArray();
+        Object[] entry = new Object[1 + InjectionModel.HEADS];
+        entry[0] = buckets;
+        System.arraycopy(groups, 0, entry, 1, groups.length);
+        raw.add(entry);
+        for (String group : groups) {
+            if (group != null) {
+                groupCounts.merge(group, 1, Integer::sum);
+            }
+        }
+    }
+
     static void train(List<Instance> instances, float[][] w, float[] bias) {
         float[][] g2 = new float[w.length][w[0].length];
         float[] biasG2 = new float[w.length];
@@ -341,20 +404,65 @@ public final class InjectionTrainer {
         }
     }
 
-    /** Per category: rows, and how many each head (at 0.5) flags, on rows the model was not trained on. */
+    /**
+     * Per category: rows, and how many are flagged at the thresholds that give each head its {@link #TARGET_FPR} on
+     * the validation rows' benign texts (as calibration does out of fold), on rows the model was not trained on.
+     */
     static void report(InjectionModel model, List<JsonNode> rows) {
-        Map<String, int[]> counts = new java.util.TreeMap<>();
+        List<double[]> scored = new ArrayList<>();
+        List<List<Double>> benign = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
         for (JsonNode row : rows) {
             InjectionModel.Score s = model.score(prepare(row.path("text").asText()));
+            String category = row.path("category").asText();
+            boolean document = category.contains("document") || category.startsWith("indirect");
+            double[] v = {document ? s.indirect() : s.direct(), s.jailbreak(), document ? 1 : 0};
+            scored.add(v);
+            if (category.startsWith("benign")) {
+                benign.get(document ? InjectionModel.INDIRECT : InjectionModel.DIRECT).add(v[0]);
+                benign.get(InjectionModel.JAILBREAK).add(v[1]);
+            }
+        }
+        double[] threshold = new double[InjectionModel.HEADS];
+        for (int h = 0; h < threshold.length; h++) {
+            List<Double> b = new ArrayList<>(benign.get(h));
+            b.sort(null);
+            threshold[h] = Math.max(0.5, b.get(Math.min(b.size() - 1, (int) Math.ceil(b.size() * (1 - TARGET_FPR[h])))) + 1e-9);
+        }
+        for (int h = 0; h < threshold.length; h++) {
+            List<Double> b = new ArrayList<>(benign.get(h));
+            b.sort(java.util.Collections.reverseOrder());
+            List<Double> p = new ArrayList<>();
+            for (int i = 0; i < rows.size(); i++) {
+                String category = rows.get(i).path("category").asText();
+                boolean positive = h == InjectionModel.JAILBREAK ? category.equals("jailbreak")
+                        : h == InjectionModel.INDIRECT ? category.equals("indirect_injection")
+                        : category.equals("direct_injection");
+                if (positive) {
+                    p.add(scored.get(i)[h == InjectionModel.JAILBREAK ? 1 : 0]);
+                }
+            }
+            StringBuilder line = new StringBuilder("head " + h + ": recall at benign FPR");
+            for (double fpr : new double[] {0.01, 0.02, 0.05, 0.1}) {
+                double t = b.get(Math.min(b.size() - 1, (int) Math.floor(b.size() * fpr)));
+                long caught = p.stream().filter(x -> x > t).count();
+                line.append(String.format(Locale.ROOT, " %.2f: %.3f (t=%.4f)", fpr, (double) caught / p.size(), t));
+            }
+            System.out.println(line);
+        }
+        System.out.printf(Locale.ROOT, "thresholds at target FPR: direct %.3f, indirect %.3f, jailbreak %.3f%n",
+                threshold[0], threshold[1], threshold[2]);
+        Map<String, int[]> counts = new java.util.TreeMap<>();
+        for (int i = 0; i < rows.size(); i++) {
+            JsonNode row = rows.get(i);
+            double[] v = scored.get(i);
             int[] c = counts.computeIfAbsent(row.path("category").asText() + " " + row.path("source").asText(),
                     k -> new int[4]);
             c[0]++;
-            boolean document = row.path("category").asText().contains("document")
-                    || row.path("category").asText().startsWith("indirect");
-            double injection = document ? s.indirect() : s.direct();
-            c[1] += injection >= 0.5 ? 1 : 0;
-            c[2] += s.jailbreak() >= 0.5 ? 1 : 0;
-            c[3] += injection >= 0.5 || s.jailbreak() >= 0.5 ? 1 : 0;
+            boolean inj = v[0] >= threshold[v[2] > 0 ? InjectionModel.INDIRECT : InjectionModel.DIRECT];
+            boolean jb = v[1] >= threshold[InjectionModel.JAILBREAK];
+            c[1] += inj ? 1 : 0;
+            c[2] += jb ? 1 : 0;
+            c[3] += inj || jb ? 1 : 0;
         }
         counts.forEach((k, c) -> System.out.printf(Locale.ROOT, "%-40s n=%4d inj=%4d jb=%4d either=%4d (%.3f)%n",
                 k, c[0], c[1], c[2], c[3], (double) c[3] / c[0]));
