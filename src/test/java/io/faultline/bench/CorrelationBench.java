@@ -646,6 +646,10 @@ class CorrelationBench {
                         if (pick == null) {
                             pick = pick(recent, t, random);
                         }
+                        if (pick == null && !batch.isEmpty()) {
+                            // Batched, this cycle's episodes are not drained yet: one of them changes again.
+                            pick = batch.get(random.nextInt(batch.size())).episode();
+                        }
                         episode = update(c, pick, t, seq);
                     }
                 }

@@ -349,7 +349,7 @@ class CorrelationTest {
         List<String> edges = new ArrayList<>();
         JsonPath normalised = JsonPath.from(text);
         for (Object edge : normalised.getList("edges")) {
-            edges.add(String.valueOf(edge));
+            edges.add(io.faultline.testing.Payloads.JSON.valueToTree(edge).toString());
         }
         edges.sort(null);
         Map<String, Object> rest = new java.util.TreeMap<>(normalised.getMap(""));
