@@ -524,7 +524,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
     /**
      * What the batch's episodes will read first and no step writes, as four more statements of the lock's round trip
      * (the read-ahead): the temporal candidates of each provider episode of a temporal type in no active cluster,
-     * the base-rate counts of those episodes, the forward trace walk of each provider episode, and the walk back of
+     * the base-rate counts of those episodes (kept only for those with candidates, the onsets their steps score),
+     * the forward trace walk of each provider episode, and the walk back of
      * each episode of a quality type. Each is the episode's own query run per due episode in a LATERAL, with one row
      * per episode even when it finds nothing, so the step takes the rows it would have read itself (a moment
      * earlier: a batch was always read at one moment or another); an episode without an entry (queued between the
@@ -543,6 +544,8 @@ public class FailureCorrelationEngine implements EpisodeObserver {
             + " and p.first_seen >= e.first_seen - make_interval(secs => ?)"
             + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
             + " from " + DUE + " where e.category = 'PROVIDER' and e.type = any (?)"
+            + " and not exists (select 1 from correlation_members m join correlation_clusters k"
+            + " on k.cluster_id = m.cluster_id where m.failure_id = e.failure_id and k.status = 'active')"
             + "; select src.id, walked.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
             + " where e.category = 'PROVIDER') src left join lateral ("
             + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id")
@@ -594,6 +597,10 @@ public class FailureCorrelationEngine implements EpisodeObserver {
         try (ResultSet rs = st.getResultSet()) {
             while (rs.next()) {
                 UUID id = rs.getObject(1, UUID.class);
+                List<Episode> candidates = s.candidates.get(id);
+                if (candidates == null || candidates.isEmpty()) {
+                    continue; // the step scores no onset without candidates: it neither counts nor caches one
+                }
                 // A count reused from an earlier step wins, as it would have in the episode's own read.
                 Long reused = baseRates.get(id, now);
                 if (reused == null) {
