@@ -124,6 +124,15 @@ public interface CorrelateConfig {
     @WithDefault("50")
     int maxCandidates();
 
+    /**
+     * The drain reads its batch's temporal candidates, their base-rate counts and trace walks in the round trip that
+     * takes the lock, and sends the writes that nothing in the step reads back (edges before the first summary, the
+     * clusters' summaries and "still active" touches, the queue deletion) in its last round trip: the same rows read
+     * and written as with one round trip per read and write (false), in fewer round trips.
+     */
+    @WithDefault("true")
+    boolean pipelined();
+
     /** At most this many of an episode's most recent failed calls are followed through their traces. */
     @WithDefault("200")
     int maxTracedCalls();

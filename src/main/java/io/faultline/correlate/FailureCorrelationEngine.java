@@ -61,13 +61,21 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * The trace walk forward from a provider episode (parameters: episode, calls, its deployment): its newest failed
      * attempts, then the later attempts of their traces on another deployment or model. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_FORWARD = "with failed as (select l.call_id, l.trace_id, l.started_at,"
-            + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-            + " order by seen_at desc limit ?) f cross join lateral (select l.call_id, l.trace_id, l.started_at,"
-            + " l.deployment, l.model from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
+    public static final String TRACE_WALK_FORWARD = traceWalkForward("?", "?", "?");
+
+    /**
+     * {@link #TRACE_WALK_FORWARD} with SQL expressions in place of its parameters (the episode, how many of its calls,
+     * its deployment), so that the batch read ahead can run it per episode of a batch in a LATERAL.
+     */
+    private static String traceWalkForward(String episode, String calls, String deployment) {
+        return "with failed as (select l.call_id, l.trace_id, l.started_at,"
+            + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = "
+            + episode + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.call_id,"
+            + " l.trace_id, l.started_at, l.deployment, l.model from llm_calls l where l.call_id = f.call_id"
+            + " and l.started_at <= f.seen_at"
             // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
-            + " limit 1) l)"
+            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
+            + " and l.trace_id is not null limit 1) l)"
             + " select distinct on (n.call_id, n.started_at) n.call_id, n.trace_id, n.provider, n.model,"
             + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
             + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
@@ -76,34 +84,44 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
             + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
             + " limit " + ATTEMPTS_PER_TRACE + ") n order by n.call_id, n.started_at";
+    }
 
     /**
      * {@link #TRACE_WALK_FORWARD} with the episodes of each call found (parameter 4: the walking episode, left out),
      * numbered in the walk's order: call columns 1-7, the walk's row number 8, the episode's columns from 9 (null
      * when the call belongs to no other episode).
      */
-    static final String TRACE_WALK_FORWARD_WITH_EPISODES = "with walk (call_id, trace_id, provider, model, deployment,"
-            + " success, lag_ms) as (" + TRACE_WALK_FORWARD + "), numbered as (select walk.*, row_number() over ()"
-            + " as rn from walk) select w.call_id, w.trace_id, w.provider, w.model, w.deployment, w.success, w.lag_ms,"
-            + " w.rn, x.* from numbered w left join lateral (select " + prefixed("e") + " from failure_event_calls f"
-            + " join failure_events e on e.failure_id = f.failure_id where f.call_id = w.call_id"
-            + " and e.failure_id <> ?) x on true order by w.rn";
+    static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", "?");
+
+    private static String traceWalkForwardWithEpisodes(String episode, String calls, String deployment,
+            String excluded) {
+        return "with walk (call_id, trace_id, provider, model, deployment,"
+            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment) + "), numbered as (select"
+            + " walk.*, row_number() over () as rn from walk) select w.call_id, w.trace_id, w.provider, w.model,"
+            + " w.deployment, w.success, w.lag_ms, w.rn, x.* from numbered w left join lateral (select "
+            + prefixed("e") + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
+            + " where f.call_id = w.call_id and e.failure_id <> " + excluded + ") x on true order by w.rn";
+    }
 
     /**
      * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
      * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_BACK = "with mine as (select l.trace_id, l.started_at"
-            + " from (select call_id, seen_at from failure_event_calls where failure_id = ?"
-            + " order by seen_at desc limit ?) f cross join lateral (select l.trace_id, l.started_at"
+    public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", "?");
+
+    private static String traceWalkBack(String episode, String calls, String deployment) {
+        return "with mine as (select l.trace_id, l.started_at"
+            + " from (select call_id, seen_at from failure_event_calls where failure_id = " + episode
+            + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.trace_id, l.started_at"
             + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = ? and l.trace_id is not null"
-            + " limit 1) l)"
+            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
+            + " and l.trace_id is not null limit 1) l)"
             + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
             + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
             + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
             + " limit " + ATTEMPTS_PER_TRACE + ") p join failure_event_calls fp on fp.call_id = p.call_id"
             + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
+    }
 
     private static final String PROVIDER = "PROVIDER";
     private static final String QUALITY = "QUALITY";
@@ -131,6 +149,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         this.json = json;
         this.metrics = metrics;
         this.baseRates = new BaseRates(config.baseRateReuse(), 20_000);
+        this.pipelined = config.pipelined();
         this.failures = Counter.builder("faultline.correlate.failures")
                 .description("Correlation steps that failed; the drain retries their episodes after a back-off")
                 .register(registry);
@@ -189,24 +208,92 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /**
      * What one step (one transaction) has read and not written yet, to save round trips: the prior-episode counts
      * of the onsets it scored (reused by the summaries), the active clusters of its episodes read with them by the
-     * drain (dropped at the first join, which can move memberships), and the edges to write, sent as one batch at
-     * the end of each episode's correlation (nothing reads edges before the summaries).
+     * drain (dropped at the first join, which can move memberships), and the edges to write, sent in one statement
+     * with the first summary's read or at the step's end (nothing reads edges before the summaries).
      */
     private static final class Step {
         final Map<String, Long> prior = new HashMap<>();
         final Map<UUID, List<UUID>> active = new HashMap<>();
         final List<EdgeWrite> edges = new ArrayList<>();
+        /**
+         * Read ahead for the whole batch with the lock ({@link #READ_AHEAD}), per episode: its temporal candidates,
+         * its forward trace walk, its walk back. Taken (removed) by the episode's correlation; an episode without an
+         * entry reads its own. These tables are never written by a step, so reading them first changes nothing.
+         */
+        final Map<UUID, List<Episode>> candidates = new HashMap<>();
+        final Map<UUID, List<WalkRow>> walks = new HashMap<>();
+        final Map<UUID, List<Episode>> walksBack = new HashMap<>();
+        /**
+         * Cluster writes that nothing in the step reads, sent with the step's last statement ({@link #finish}):
+         * the "still active" touches (in order, before the summaries as they ran) and each cluster's latest summary.
+         */
+        final List<Touch> touches = new ArrayList<>();
+        final Map<UUID, Summary> summaries = new LinkedHashMap<>();
+        Instant now = Instant.EPOCH;
+        /** Writes wait for the step's end ({@link #pipelined}); off, each is sent where the step makes it. */
+        boolean defer;
+        /** Nanoseconds spent per {@link Phase} (for {@link #phaseListener}; a nanoTime per phase otherwise). */
+        final long[] nanos = new long[Phase.values().length];
+        long mark = System.nanoTime();
+
+        void lap(Phase phase) {
+            long t = System.nanoTime();
+            nanos[phase.ordinal()] += t - mark;
+            mark = t;
+        }
+    }
+
+    /** The parts of a drain batch that {@link PhaseListener} reports. */
+    public enum Phase {
+        CONNECT, LOCK_READ, ACTIVE, TEMPORAL, WALK_FORWARD, WALK_BACK, CHAINS, JOIN, TOUCH, SUMMARY, DONE,
+        COMMIT
+    }
+
+    /** Receives each drain batch's time per phase (the bench's attribution); none in production. */
+    public interface PhaseListener {
+        void drained(int episodes, long[] nanosByPhase);
+    }
+
+    private volatile PhaseListener phaseListener;
+
+    private volatile boolean pipelined;
+
+    /**
+     * Whether the drain reads its batch's candidates, counts and trace walks with the lock and writes what the step
+     * does not read back at its end ({@code faultline.correlate.pipelined}); settable at run time so that the bench
+     * can compare both paths in one run. Off: one round trip per read and write, as before.
+     */
+    public void pipelined(boolean on) {
+        this.pipelined = on;
+    }
+
+    /** Sets (or clears, with null) the listener of drain batches' phase times. */
+    public void phaseListener(PhaseListener listener) {
+        this.phaseListener = listener;
     }
 
     private record EdgeWrite(String key, UUID from, UUID to, String kind, double confidence, String evidence) {
     }
 
-    /** The episodes' correlation and the summaries of the clusters it changed; returns those still alive. */
-    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now) throws SQLException {
-        return step(c, episodes, now, new Step());
+    private record Touch(List<UUID> clusters, Instant lastSeen) {
     }
 
-    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now, Step s) throws SQLException {
+    private record Summary(UUID cluster, String type, double strength, double confidence, UUID root, String reason,
+            String providers, String evidence, Instant firstSeen, Instant lastSeen) {
+    }
+
+    /** The episodes' correlation and the summaries of the clusters it changed; returns those still alive. */
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now) throws SQLException {
+        return step(c, episodes, now, new Step(), List.of());
+    }
+
+    /**
+     * The episodes' correlation, the summaries of the clusters it changed and, in its last round trip, the writes
+     * nothing in the step reads and the deletion of the {@code done} queue rows; returns the clusters still alive.
+     */
+    private Set<UUID> step(Connection c, List<Episode> episodes, Instant now, Step s, List<Pending> done)
+            throws SQLException {
+        s.now = now;
         Set<UUID> clusters = new LinkedHashSet<>();
         for (Episode e : episodes) {
             clusters.addAll(correlate(c, e, now, s));
@@ -217,6 +304,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 alive.add(cluster);
             }
         }
+        s.lap(Phase.SUMMARY);
+        finish(c, s, true, done);
+        s.lap(Phase.DONE);
         return alive;
     }
 
@@ -292,13 +382,16 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     public Drained drainBatch(boolean wait) {
         List<Pending> taken = new ArrayList<>();
         Drained drained;
+        Step step = new Step();
         try {
             drained = QuarkusTransaction.requiringNew().call(() -> {
                 try (Connection c = dataSource.getConnection()) {
+                    step.lap(Phase.CONNECT);
                     Instant now = clock.instant();
-                    Step step = new Step();
                     List<Episode> episodes = new ArrayList<>();
+                    step.defer = pipelined;
                     List<Pending> due = lockAndReadDue(c, wait, now, step, episodes);
+                    step.lap(Phase.LOCK_READ);
                     if (due == null) {
                         return Drained.SKIPPED;
                     }
@@ -306,11 +399,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                         return Drained.EMPTY;
                     }
                     taken.addAll(due);
-                    step(c, episodes, now, step);
-                    done(c, due);
+                    step(c, episodes, now, step, due);
                     return new Drained(due.size(), 0, false);
                 }
             });
+            step.lap(Phase.COMMIT);
+            PhaseListener listener = phaseListener;
+            if (listener != null && drained.correlated() > 0) {
+                listener.drained(drained.correlated(), step.nanos);
+            }
         } catch (RuntimeException e) {
             if (taken.isEmpty()) {
                 throw e; // the lock or the queue itself failed: nothing was taken, the next run tries again
@@ -332,8 +429,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                         if (!lock(c, wait, true)) {
                             return null;
                         }
-                        step(c, load(c, List.of(p.id())), clock.instant());
-                        done(c, List.of(p));
+                        step(c, load(c, List.of(p.id())), clock.instant(), new Step(), List.of(p));
                         return true;
                     }
                 });
@@ -359,13 +455,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private List<Pending> lockAndReadDue(Connection c, boolean wait, Instant now, Step step, List<Episode> episodes)
             throws SQLException {
         List<Pending> due = new ArrayList<>();
-        // Two statements in one round trip (PgJDBC sends them before one Sync): the lock with the transaction's
+        boolean ahead = pipelined;
+        // Statements in one round trip (PgJDBC sends them before one Sync): the lock with the transaction's
         // settings, as in lock(); then the due rows, read only when the lock was taken (the first statement leaves
-        // its answer in a transaction-local setting). The second statement's snapshot is taken after the first
-        // statement ran, so it sees everything the previous lock holder committed. The transaction plans its
-        // statements once per connection (generic plans, partitions pruned when they run): re-planning the trace
-        // walks and chain queries over the ~40 llm_calls partitions on every step cost more than running them
-        // (make bench: 9.6 → 7.6 ms a step on average; the bench's EXPLAIN table compares both plans of each query).
+        // its answer in a transaction-local setting); pipelined, the four statements of READ_AHEAD. Each statement's
+        // snapshot is taken after the first statement ran, so it sees everything the previous lock holder committed.
+        // The transaction plans its statements once per connection (generic plans, partitions pruned when they run):
+        // re-planning the trace walks and chain queries over the ~40 llm_calls partitions on every step cost more
+        // than running them (make bench: 9.6 → 7.6 ms a step on average; the bench's EXPLAIN table compares both
+        // plans of each query).
         try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
                 + " set_config('synchronous_commit', 'off', true), "
                 // The waiting lock returns void (or fails the statement after lock_timeout): taken when it returns.
@@ -376,12 +474,16 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
                 + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
                 + " on e.failure_id = q.failure_id where current_setting('faultline.drain_locked') = 'true'"
-                + " and q.not_before <= ? and q.attempts < ? order by q.pending_since, q.failure_id limit ?")) {
+                + " and q.not_before <= ? and q.attempts < ? order by q.pending_since, q.failure_id limit ?"
+                + (ahead ? READ_AHEAD : ""))) {
             st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
             st.setLong(2, LOCK_KEY);
             st.setTimestamp(3, Timestamp.from(now));
             st.setInt(4, config.maxAttempts());
             st.setInt(5, config.drainBatch());
+            if (ahead) {
+                bindReadAhead(c, st, 6, now);
+            }
             st.execute();
             boolean locked;
             try (ResultSet rs = st.getResultSet()) {
@@ -408,9 +510,135 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     }
                 }
             }
+            if (ahead) {
+                readAhead(st, step, now);
+            }
         }
         episodes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
         return due;
+    }
+
+    /**
+     * The due rows of the queue as {@link #lockAndReadDue} reads them (parameters: now, max attempts, batch size),
+     * empty unless the statement before took the lock.
+     */
+    private static final String DUE = "(select q.failure_id, q.pending_since from correlation_queue q"
+            + " where current_setting('faultline.drain_locked') = 'true' and q.not_before <= ? and q.attempts < ?"
+            + " order by q.pending_since, q.failure_id limit ?) d join failure_events e on e.failure_id = d.failure_id";
+
+    /**
+     * What the batch's episodes will read first and no step writes, as four more statements of the lock's round trip
+     * (the read-ahead): the temporal candidates of each provider episode of a temporal type in no active cluster,
+     * the base-rate counts of those episodes (kept only for those with candidates, the onsets their steps score),
+     * the forward trace walk of each provider episode, and the walk back of
+     * each episode of a quality type. Each is the episode's own query run per due episode in a LATERAL, with one row
+     * per episode even when it finds nothing, so the step takes the rows it would have read itself (a moment
+     * earlier: a batch was always read at one moment or another); an episode without an entry (queued between the
+     * statements) reads its own. Parameters: {@link #bindReadAhead}.
+     */
+    private static final String READ_AHEAD = "; select x.id, k.* from (select e.failure_id id, e.provider,"
+            + " e.first_seen onset, d.pending_since from " + DUE + " where e.category = 'PROVIDER' and e.type = any (?)"
+            + " and not exists (select 1 from correlation_members m join correlation_clusters k"
+            + " on k.cluster_id = m.cluster_id where m.failure_id = e.failure_id and k.status = 'active')) x"
+            + " left join lateral (select * from (select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
+            + " where first_seen between x.onset - make_interval(secs => ?) and x.onset + make_interval(secs => ?)"
+            + " and failure_id <> x.id and category = 'PROVIDER' and type = any (?) order by first_seen, failure_id"
+            + " limit ?) cand where provider <> x.provider order by first_seen, failure_id) k on true"
+            + " order by x.pending_since, x.id, k.first_seen, k.failure_id"
+            + "; select e.failure_id, (select count(*) from failure_events p where p.fingerprint = e.fingerprint"
+            + " and p.first_seen >= e.first_seen - make_interval(secs => ?)"
+            + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
+            + " from " + DUE + " where e.category = 'PROVIDER' and e.type = any (?)"
+            + " and not exists (select 1 from correlation_members m join correlation_clusters k"
+            + " on k.cluster_id = m.cluster_id where m.failure_id = e.failure_id and k.status = 'active')"
+            + "; select src.id, walked.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
+            + " where e.category = 'PROVIDER') src left join lateral ("
+            + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id")
+            + ") walked on true order by src.pending_since, src.id, walked.rn"
+            + "; select src.id, back.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
+            + " where e.category <> 'PROVIDER' and e.type = any (?)) src left join lateral ("
+            + traceWalkBack("src.id", "?", "src.dep") + ") back on true order by src.pending_since, src.id";
+
+    private int bindReadAhead(Connection c, PreparedStatement st, int i, Instant now) throws SQLException {
+        double window = config.window().toMillis() / 1000.0;
+        i = bindDue(st, i, now);
+        st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
+        st.setDouble(i++, window);
+        st.setDouble(i++, window);
+        st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
+        st.setInt(i++, config.maxCandidates());
+        st.setDouble(i++, config.baseRateLookback().toMillis() / 1000.0);
+        st.setDouble(i++, window);
+        i = bindDue(st, i, now);
+        st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
+        i = bindDue(st, i, now);
+        st.setInt(i++, config.maxTracedCalls());
+        i = bindDue(st, i, now);
+        st.setArray(i++, c.createArrayOf("text", config.qualityTypes().toArray()));
+        st.setInt(i++, config.maxTracedCalls());
+        return i;
+    }
+
+    private int bindDue(PreparedStatement st, int i, Instant now) throws SQLException {
+        st.setTimestamp(i, Timestamp.from(now));
+        st.setInt(i + 1, config.maxAttempts());
+        st.setInt(i + 2, config.drainBatch());
+        return i + 3;
+    }
+
+    /** The read-ahead's four result sets into the step (the statement is positioned before the first). */
+    private void readAhead(PreparedStatement st, Step s, Instant now) throws SQLException {
+        next(st);
+        try (ResultSet rs = st.getResultSet()) {
+            while (rs.next()) {
+                List<Episode> list = s.candidates.computeIfAbsent(rs.getObject(1, UUID.class),
+                        k -> new ArrayList<>());
+                if (rs.getObject(2) != null) {
+                    list.add(episode(rs, 1));
+                }
+            }
+        }
+        next(st);
+        try (ResultSet rs = st.getResultSet()) {
+            while (rs.next()) {
+                UUID id = rs.getObject(1, UUID.class);
+                List<Episode> candidates = s.candidates.get(id);
+                if (candidates == null || candidates.isEmpty()) {
+                    continue; // the step scores no onset without candidates: it neither counts nor caches one
+                }
+                // A count reused from an earlier step wins, as it would have in the episode's own read.
+                Long reused = baseRates.get(id, now);
+                if (reused == null) {
+                    baseRates.put(id, rs.getLong(2), now);
+                }
+                s.prior.put(id.toString(), reused != null ? reused : rs.getLong(2));
+            }
+        }
+        next(st);
+        try (ResultSet rs = st.getResultSet()) {
+            while (rs.next()) {
+                List<WalkRow> list = s.walks.computeIfAbsent(rs.getObject(1, UUID.class), k -> new ArrayList<>());
+                if (rs.getObject(2) != null) {
+                    list.add(walkRow(rs, 1));
+                }
+            }
+        }
+        next(st);
+        try (ResultSet rs = st.getResultSet()) {
+            while (rs.next()) {
+                List<Episode> list = s.walksBack.computeIfAbsent(rs.getObject(1, UUID.class),
+                        k -> new ArrayList<>());
+                if (rs.getObject(2) != null) {
+                    list.add(episode(rs, 1));
+                }
+            }
+        }
+    }
+
+    private static void next(PreparedStatement st) throws SQLException {
+        if (!st.getMoreResults()) {
+            throw new IllegalStateException("the read-ahead statement returned fewer result sets than it asks for");
+        }
     }
 
     /**
@@ -418,14 +646,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * the fold's upserts of the same rows, so that a fold and a drain meeting on two rows do not lock them in
      * opposite orders (a deadlock would fail the fold, whose failures the inbox recovery then folds again).
      */
-    private static void done(Connection c, List<Pending> rows) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from correlation_queue q using (select id, seq"
-                + " from unnest(?::uuid[], ?::bigint[]) d(id, seq) order by id) d"
-                + " where q.failure_id = d.id and q.seq = d.seq")) {
-            st.setArray(1, c.createArrayOf("uuid", rows.stream().map(Pending::id).toArray()));
-            st.setArray(2, c.createArrayOf("bigint", rows.stream().map(Pending::seq).toArray()));
-            st.executeUpdate();
-        }
+    private static final String DONE = "delete from correlation_queue q using (select id, seq"
+            + " from unnest(?::uuid[], ?::bigint[]) d(id, seq) order by id) d"
+            + " where q.failure_id = d.id and q.seq = d.seq";
+
+    private static void bindDone(Connection c, PreparedStatement st, int i, List<Pending> rows) throws SQLException {
+        st.setArray(i, c.createArrayOf("uuid", rows.stream().map(Pending::id).toArray()));
+        st.setArray(i + 1, c.createArrayOf("bigint", rows.stream().map(Pending::seq).toArray()));
     }
 
     /** One more failed attempt: the next waits 1, 2, 4, ... seconds; a newer change (another seq) is left alone. */
@@ -535,44 +762,56 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      */
     private Set<UUID> correlate(Connection c, Episode e, Instant now, Step s) throws SQLException {
         Set<UUID> clusters = new LinkedHashSet<>();
+        s.lap(Phase.SUMMARY); // what came before this episode: the previous one's summaries, or nothing
         List<UUID> known = s.active.get(e.id());
         List<UUID> current = known != null ? known : activeClusters(c, List.of(e.id()));
+        s.lap(Phase.ACTIVE);
         if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
             List<Episode> group = temporalGroup(c, e, now, s);
+            s.lap(Phase.TEMPORAL);
             if (!group.isEmpty()) {
                 clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
+                s.lap(Phase.JOIN);
             }
         }
         List<Episode> causes = PROVIDER.equals(e.category()) ? List.of(e)
-                : config.qualityTypes().contains(e.type()) ? providerEpisodesSharingTraces(c, e) : List.of();
+                : config.qualityTypes().contains(e.type()) ? providerEpisodesSharingTraces(c, e, s) : List.of();
+        s.lap(Phase.WALK_BACK);
         for (Episode cause : causes) {
             List<UUID> linked = linkCausal(c, cause, now, s);
+            s.lap(Phase.WALK_FORWARD);
             if (!linked.isEmpty()) {
                 clusters.add(join(c, linked, cause, now));
+                s.lap(Phase.JOIN);
             }
         }
-        for (CausalChains.Link link : chains.links(c, e)) {
+        List<CausalChains.Link> chainLinks = chains.links(c, e);
+        s.lap(Phase.CHAINS);
+        for (CausalChains.Link link : chainLinks) {
             upsertEdge(s, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
                     link.evidence());
             if (link.confidence() >= config.chainMinConfidence()) {
                 clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now));
             }
         }
+        s.lap(Phase.JOIN);
         if (clusters.isEmpty() && !current.isEmpty()) {
-            // Nothing new links it, but the active clusters it belongs to stay active while it does.
-            try (PreparedStatement st = c.prepareStatement("update correlation_clusters set"
-                    + " last_seen = greatest(last_seen, ?), last_activity = greatest(last_activity, ?)"
-                    + " where cluster_id = any (?)")) {
-                st.setTimestamp(1, Timestamp.from(e.lastSeen()));
-                st.setTimestamp(2, Timestamp.from(e.lastSeen()));
-                st.setArray(3, c.createArrayOf("uuid", current.toArray()));
-                st.executeUpdate();
+            // Nothing new links it, but the active clusters it belongs to stay active while it does (written at the
+            // step's end: nothing in the step reads these two columns).
+            s.touches.add(new Touch(List.copyOf(current), e.lastSeen()));
+            if (!s.defer) {
+                finish(c, s, false, List.of());
             }
         }
+        s.lap(Phase.TOUCH);
         if (!clusters.isEmpty()) {
             s.active.clear(); // a join moved memberships: later episodes of the step read theirs again
         }
-        flushEdges(c, s, now);
+        // The edges stay buffered: only the summaries read them (the first summary's round trip writes them
+        // first), and merges move only edges that a summary placed in a cluster.
+        if (!s.defer) {
+            finish(c, s, true, List.of());
+        }
         return clusters;
     }
 
@@ -584,10 +823,21 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * a confidence at or above the threshold. Empty otherwise. Writes the temporal edges of the episode.
      */
     private List<Episode> temporalGroup(Connection c, Episode e, Instant now, Step s) throws SQLException {
-        List<Episode> candidates = new ArrayList<>();
+        List<Episode> candidates = s.candidates.remove(e.id());
         Map<String, Long> prior = s.prior;
         // The candidates on other providers. Candidates on the episode's own provider are no upstream signal; they
         // still count against max-candidates, as before.
+        if (candidates == null) {
+            candidates = readCandidates(c, e);
+        }
+        if (candidates.isEmpty()) {
+            return List.of();
+        }
+        return temporalGroup(c, e, candidates, prior, s);
+    }
+
+    private List<Episode> readCandidates(Connection c, Episode e) throws SQLException {
+        List<Episode> candidates = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement("select * from (select " + COLUMNS
                 + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
                 + " and type = any (?) order by first_seen, failure_id limit ?) cand where provider <> ?"
@@ -604,9 +854,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 }
             }
         }
-        if (candidates.isEmpty()) {
-            return List.of();
-        }
+        return candidates;
+    }
+
+    private List<Episode> temporalGroup(Connection c, Episode e, List<Episode> candidates, Map<String, Long> prior,
+            Step s) throws SQLException {
         // The base-rate counts of the episode and its candidates: reused from earlier steps where recent (the window
         // slides slowly, so most candidates were scored by the step before), the rest counted in one round trip.
         List<Episode> counted = new ArrayList<>(candidates.size() + 1);
@@ -766,32 +1018,21 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private List<UUID> linkCausal(Connection c, Episode p, Instant now, Step s) throws SQLException {
         List<FallbackCall> calls = new ArrayList<>();
         Map<String, List<Episode>> episodesOfCall = new HashMap<>();
-        // Each step is a LATERAL with a LIMIT, so that PostgreSQL probes the indexes per call (pruned to the
-        // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
-        // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
-        // in the same round trip, one row per call and episode.
-        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
-            st.setObject(1, p.id());
-            st.setInt(2, config.maxTracedCalls());
-            st.setString(3, p.deployment());
-            st.setObject(4, p.id());
-            try (ResultSet rs = st.executeQuery()) {
-                long lastRow = -1;
-                Set<String> seenCalls = new HashSet<>();
-                boolean firstOfCall = false;
-                while (rs.next()) {
-                    long row = rs.getLong(8);
-                    if (row != lastRow) {
-                        lastRow = row;
-                        FallbackCall call = new FallbackCall(rs.getString(1), rs.getString(2), rs.getString(3),
-                                rs.getString(4), rs.getString(5), rs.getBoolean(6), rs.getLong(7));
-                        calls.add(call);
-                        firstOfCall = seenCalls.add(call.callId());
-                    }
-                    if (firstOfCall && rs.getObject(9) != null) {
-                        episodesOfCall.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(episode(rs, 8));
-                    }
-                }
+        List<WalkRow> rows = s.walks.remove(p.id());
+        if (rows == null) {
+            rows = walkForward(c, p);
+        }
+        long lastRow = -1;
+        Set<String> seenCalls = new HashSet<>();
+        boolean firstOfCall = false;
+        for (WalkRow row : rows) {
+            if (row.rn() != lastRow) {
+                lastRow = row.rn();
+                calls.add(row.call());
+                firstOfCall = seenCalls.add(row.call().callId());
+            }
+            if (firstOfCall && row.episode() != null) {
+                episodesOfCall.computeIfAbsent(row.call().callId(), k -> new ArrayList<>()).add(row.episode());
             }
         }
         if (calls.isEmpty()) {
@@ -868,6 +1109,37 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return group;
     }
 
+    /** A row of the forward trace walk: a call found, the walk's row number, one episode of the call or null. */
+    private record WalkRow(FallbackCall call, long rn, Episode episode) {
+    }
+
+    private static WalkRow walkRow(ResultSet rs, int offset) throws SQLException {
+        return new WalkRow(new FallbackCall(rs.getString(offset + 1), rs.getString(offset + 2),
+                rs.getString(offset + 3), rs.getString(offset + 4), rs.getString(offset + 5),
+                rs.getBoolean(offset + 6), rs.getLong(offset + 7)), rs.getLong(offset + 8),
+                rs.getObject(offset + 9) != null ? episode(rs, offset + 8) : null);
+    }
+
+    private List<WalkRow> walkForward(Connection c, Episode p) throws SQLException {
+        List<WalkRow> rows = new ArrayList<>();
+        // Each step is a LATERAL with a LIMIT, so that PostgreSQL probes the indexes per call (pruned to the
+        // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
+        // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
+        // in the same round trip, one row per call and episode.
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
+            st.setObject(1, p.id());
+            st.setInt(2, config.maxTracedCalls());
+            st.setString(3, p.deployment());
+            st.setObject(4, p.id());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(walkRow(rs, 0));
+                }
+            }
+        }
+        return rows;
+    }
+
     /**
      * The target's own answered calls and the calls of its quality episodes of that type before the cause began, in
      * one round trip.
@@ -898,8 +1170,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /** Provider episodes whose failed calls were followed, in the same trace, by one of this episode's calls. */
-    private List<Episode> providerEpisodesSharingTraces(Connection c, Episode q) throws SQLException {
-        List<Episode> causes = new ArrayList<>();
+    private List<Episode> providerEpisodesSharingTraces(Connection c, Episode q, Step s) throws SQLException {
+        List<Episode> read = s.walksBack.remove(q.id());
+        List<Episode> causes = read != null ? read : new ArrayList<>();
+        if (read != null) {
+            causes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
+            return causes;
+        }
         // LATERAL with LIMIT for the same reason as in linkCausal: index probes per call, never whole partitions.
         try (PreparedStatement st = c.prepareStatement(TRACE_WALK_BACK)) {
             st.setObject(1, q.id());
@@ -1022,9 +1299,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         List<Episode> members = new ArrayList<>();
         List<EdgeRow> edges = new ArrayList<>();
         // The members, then the edges between members moved to the cluster with the cluster's edges read: two
-        // statements in one round trip. The second statement's read of correlation_edges does not see its own update,
-        // so the moved rows come from RETURNING.
-        try (PreparedStatement st = c.prepareStatement("select " + prefixed("e") + " from correlation_members m"
+        // statements in one round trip (three when the step's buffered edges are written first, by the first
+        // summary). The second statement's read of correlation_edges does not see its own update, so the moved rows
+        // come from RETURNING.
+        boolean withEdges = !s.edges.isEmpty();
+        try (PreparedStatement st = c.prepareStatement((withEdges ? EDGES_UPSERT + "; " : "") + "select "
+                + prefixed("e") + " from correlation_members m"
                 + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
                 + " order by e.first_seen, e.failure_id;"
                 + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
@@ -1035,11 +1315,18 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence, evidence::text"
                 + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
                 + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
-            st.setObject(1, cluster);
-            st.setObject(2, cluster);
-            st.setObject(3, cluster);
-            st.setObject(4, cluster);
-            st.execute();
+            int i = withEdges ? bindEdges(c, st, 1, s) : 1;
+            st.setObject(i++, cluster);
+            st.setObject(i++, cluster);
+            st.setObject(i++, cluster);
+            st.setObject(i, cluster);
+            boolean rows = st.execute();
+            if (withEdges) {
+                // the upsert's update count first
+                if (rows || !st.getMoreResults()) {
+                    throw new IllegalStateException("the cluster's member statement returned no result set");
+                }
+            }
             try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     members.add(episode(rs));
@@ -1092,22 +1379,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         double confidence = Math.max(temporal, causal);
         double strength = Confidence.strength(edges.stream().map(EdgeRow::confidence).toList());
         Root root = root(members, edges, temporalMembers);
-        try (PreparedStatement st = c.prepareStatement("update correlation_clusters set type = ?, strength = ?,"
-                + " confidence = ?, root_failure_id = ?, root_reason = ?, providers = ?::jsonb, evidence = ?::jsonb,"
-                + " first_seen = ?, last_seen = ?, last_activity = greatest(last_activity, ?) where cluster_id = ?")) {
-            Instant last = members.stream().map(Episode::lastSeen).max(Instant::compareTo).orElseThrow();
-            st.setString(1, type);
-            st.setDouble(2, strength);
-            st.setDouble(3, confidence);
-            st.setObject(4, root.id());
-            st.setString(5, root.reason());
-            st.setString(6, toJson(new TreeSet<>(members.stream().map(Episode::provider).toList())));
-            st.setString(7, toJson(evidence));
-            st.setTimestamp(8, Timestamp.from(members.get(0).firstSeen()));
-            st.setTimestamp(9, Timestamp.from(last));
-            st.setTimestamp(10, Timestamp.from(last));
-            st.setObject(11, cluster);
-            st.executeUpdate();
+        // Written at the step's end with the other cluster writes (finish): nothing in the step reads these columns.
+        Instant last = members.stream().map(Episode::lastSeen).max(Instant::compareTo).orElseThrow();
+        s.summaries.put(cluster, new Summary(cluster, type, strength, confidence, root.id(), root.reason(),
+                toJson(new TreeSet<>(members.stream().map(Episode::provider).toList())), toJson(evidence),
+                members.get(0).firstSeen(), last));
+        if (!s.defer) {
+            finish(c, s, true, List.of());
         }
         return true;
     }
@@ -1192,42 +1470,112 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return episodes;
     }
 
-    /** Buffers an edge for {@link #flushEdges}: written with the other edges of the episode in one round trip. */
+    /** Buffers an edge: the step writes its edges in one statement (with the first summary, or at its end). */
     private void upsertEdge(Step s, String key, UUID from, UUID to, String kind, double confidence,
             Map<String, Object> evidence) {
         s.edges.add(new EdgeWrite(key, from, to, kind, Confidence.clamp(confidence), toJson(evidence)));
     }
 
-    private static void flushEdges(Connection c, Step s, Instant now) throws SQLException {
-        if (s.edges.isEmpty()) {
+    /**
+     * The step's buffered edges in one statement, the last write of a key winning as when each was its own
+     * statement, in key order, so that two replicas' direct steps never wait on each other's edge rows in opposite
+     * orders. Parameters: created/updated time, then the arrays ({@link #bindEdges}).
+     */
+    private static final String EDGES_UPSERT = "insert into correlation_edges (edge_key, from_failure_id,"
+            + " to_failure_id, kind, confidence, evidence, created_at, updated_at) select u.k, u.f, u.t, u.kind,"
+            + " u.conf, u.ev::jsonb, ?, ? from unnest(?::text[], ?::uuid[], ?::uuid[], ?::text[], ?::float8[],"
+            + " ?::text[]) with ordinality u(k, f, t, kind, conf, ev, o) order by u.o"
+            + " on conflict (edge_key) do update set confidence = excluded.confidence, evidence = excluded.evidence,"
+            + " updated_at = excluded.updated_at";
+
+    /** Binds {@link #EDGES_UPSERT} from parameter {@code i} and empties the buffer; returns the next index. */
+    private static int bindEdges(Connection c, PreparedStatement st, int i, Step s) throws SQLException {
+        Map<String, EdgeWrite> byKey = new TreeMap<>();
+        s.edges.forEach(edge -> byKey.put(edge.key(), edge));
+        List<EdgeWrite> edges = List.copyOf(byKey.values());
+        s.edges.clear();
+        st.setTimestamp(i++, Timestamp.from(s.now));
+        st.setTimestamp(i++, Timestamp.from(s.now));
+        st.setArray(i++, c.createArrayOf("text", edges.stream().map(EdgeWrite::key).toArray()));
+        st.setArray(i++, c.createArrayOf("uuid", edges.stream().map(EdgeWrite::from).toArray()));
+        st.setArray(i++, c.createArrayOf("uuid", edges.stream().map(EdgeWrite::to).toArray()));
+        st.setArray(i++, c.createArrayOf("text", edges.stream().map(EdgeWrite::kind).toArray()));
+        st.setArray(i++, c.createArrayOf("float8", edges.stream().map(EdgeWrite::confidence).toArray()));
+        st.setArray(i++, c.createArrayOf("text", edges.stream().map(EdgeWrite::evidence).toArray()));
+        return i;
+    }
+
+    /**
+     * The step's last round trip: the edges not yet written (unless {@code withEdges} is false), the "still
+     * active" touches (in their order, before the summaries as they ran), each changed cluster's summary and the
+     * deletion of the correlated queue rows ({@link #DONE}), as one multi-statement; nothing when there is nothing
+     * to write. Not pipelined, the step calls it after each write it makes, which sends that write alone.
+     */
+    private void finish(Connection c, Step s, boolean withEdges, List<Pending> done) throws SQLException {
+        List<String> sql = new ArrayList<>();
+        boolean edges = withEdges && !s.edges.isEmpty();
+        if (edges) {
+            sql.add(EDGES_UPSERT);
+        }
+        if (!s.touches.isEmpty()) {
+            // One statement for every touch: greatest() of greatest() is the greatest of all.
+            sql.add("update correlation_clusters k set last_seen = greatest(k.last_seen, t.at),"
+                    + " last_activity = greatest(k.last_activity, t.at) from (select id, max(at::timestamptz) at"
+                    + " from unnest(?::uuid[], ?::text[]) t(id, at) group by id) t where k.cluster_id = t.id");
+        }
+        if (!s.summaries.isEmpty()) {
+            sql.add("update correlation_clusters k set type = u.type, strength = u.strength, confidence = u.conf,"
+                    + " root_failure_id = u.root, root_reason = u.reason, providers = u.providers::jsonb,"
+                    + " evidence = u.evidence::jsonb, first_seen = u.first_seen::timestamptz,"
+                    + " last_seen = u.last_seen::timestamptz,"
+                    + " last_activity = greatest(k.last_activity, u.last_seen::timestamptz)"
+                    + " from unnest(?::uuid[], ?::text[], ?::float8[], ?::float8[], ?::uuid[], ?::text[], ?::text[],"
+                    + " ?::text[], ?::text[], ?::text[]) u(id, type, strength, conf, root, reason, providers, evidence,"
+                    + " first_seen, last_seen) where k.cluster_id = u.id");
+        }
+        if (!done.isEmpty()) {
+            sql.add(DONE);
+        }
+        if (sql.isEmpty()) {
             return;
         }
-        try (PreparedStatement st = c.prepareStatement("insert into correlation_edges (edge_key, from_failure_id,"
-                + " to_failure_id, kind, confidence, evidence, created_at, updated_at)"
-                + " values (?, ?, ?, ?, ?, ?::jsonb, ?, ?) on conflict (edge_key) do update set"
-                + " confidence = excluded.confidence, evidence = excluded.evidence, updated_at = excluded.updated_at")) {
-            // The last write of a key wins, as when each was its own statement; in key order, so that two replicas'
-            // direct steps never wait on each other's edge rows in opposite orders.
-            Map<String, EdgeWrite> byKey = new TreeMap<>();
-            s.edges.forEach(edge -> byKey.put(edge.key(), edge));
-            for (EdgeWrite edge : byKey.values()) {
-                st.setString(1, edge.key());
-                st.setObject(2, edge.from());
-                if (edge.to() == null) {
-                    st.setNull(3, java.sql.Types.OTHER);
-                } else {
-                    st.setObject(3, edge.to());
-                }
-                st.setString(4, edge.kind());
-                st.setDouble(5, edge.confidence());
-                st.setString(6, edge.evidence());
-                st.setTimestamp(7, Timestamp.from(now));
-                st.setTimestamp(8, Timestamp.from(now));
-                st.addBatch();
+        try (PreparedStatement st = c.prepareStatement(String.join("; ", sql))) {
+            int i = 1;
+            if (edges) {
+                i = bindEdges(c, st, i, s);
             }
-            st.executeBatch();
-        } finally {
-            s.edges.clear();
+            if (!s.touches.isEmpty()) {
+                List<Object> ids = new ArrayList<>();
+                List<Object> at = new ArrayList<>();
+                for (Touch t : s.touches) {
+                    for (UUID cluster : t.clusters()) {
+                        ids.add(cluster);
+                        at.add(t.lastSeen().toString());
+                    }
+                }
+                st.setArray(i++, c.createArrayOf("uuid", ids.toArray()));
+                st.setArray(i++, c.createArrayOf("text", at.toArray()));
+                s.touches.clear();
+            }
+            if (!s.summaries.isEmpty()) {
+                List<Summary> all = List.copyOf(s.summaries.values());
+                st.setArray(i++, c.createArrayOf("uuid", all.stream().map(Summary::cluster).toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(Summary::type).toArray()));
+                st.setArray(i++, c.createArrayOf("float8", all.stream().map(Summary::strength).toArray()));
+                st.setArray(i++, c.createArrayOf("float8", all.stream().map(Summary::confidence).toArray()));
+                st.setArray(i++, c.createArrayOf("uuid", all.stream().map(Summary::root).toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(Summary::reason).toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(Summary::providers).toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(Summary::evidence).toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(x -> x.firstSeen().toString())
+                        .toArray()));
+                st.setArray(i++, c.createArrayOf("text", all.stream().map(x -> x.lastSeen().toString()).toArray()));
+                s.summaries.clear();
+            }
+            if (!done.isEmpty()) {
+                bindDone(c, st, i, done);
+            }
+            st.execute();
         }
     }
 

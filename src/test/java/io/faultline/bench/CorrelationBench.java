@@ -397,10 +397,26 @@ class CorrelationBench {
         Instant from;
         Instant until;
         Map<String, Long> clusters = new LinkedHashMap<>();
+        /** Per measured drain: kind, wall micros, phase nanos, GC during it, other jobs paused, wall-clock start. */
+        final List<Drain> drains = new ArrayList<>();
+        final Histogram jobsRunning = new Histogram(3_600_000_000L, 3);
+        final Histogram jobsPaused = new Histogram(3_600_000_000L, 3);
+        /** A/B (-Dbench.correlate.ab=true): the drain of one episode without the read-ahead, by kind. */
+        final Map<Kind, Histogram> oldByKind = new LinkedHashMap<>();
+        final Histogram oldAll = new Histogram(3_600_000_000L, 3);
+        /** A/B, batches of a cycle's 20 episodes: per-episode cost (batch time / episodes) of each batch, by path. */
+        final Histogram batchOld = new Histogram(3_600_000_000L, 3);
+        final Histogram batchNew = new Histogram(3_600_000_000L, 3);
+        /** A/B, batches: each episode's time from its queueing to its batch's commit, by path. */
+        final Histogram batchOldLatency = new Histogram(3_600_000_000L, 3);
+        final Histogram batchNewLatency = new Histogram(3_600_000_000L, 3);
+        boolean ab;
+        String databaseActivity = "";
 
         Stream() {
             for (Kind k : Kind.values()) {
                 byKind.put(k, new Histogram(3_600_000_000L, 3));
+                oldByKind.put(k, new Histogram(3_600_000_000L, 3));
             }
         }
 
@@ -415,10 +431,75 @@ class CorrelationBench {
                     |---|---|---|---|---|---|
                     """, CYCLES, WARMUP_CYCLES, from, until, Runtime.getRuntime().availableProcessors(), loadBefore,
                     loadAfter));
-            row(b, "**all**", all);
-            byKind.forEach((k, h) -> row(b, k.label, h));
+            if (ab) {
+                b.append("\nA/B in this run (blocks of 5 cycles rotate: one episode per drain without and with the"
+                        + " read-ahead, then each cycle's 20 episodes in one batch without and with it):\n"
+                        + "| episode, one per drain | n | old p50 µs | old p99 µs | new p50 µs | new p99 µs |"
+                        + " new / old p99 |\n|---|---|---|---|---|---|---|\n");
+                abRow(b, "**all**", oldAll, all);
+                for (Kind k : Kind.values()) {
+                    abRow(b, k.label, oldByKind.get(k), byKind.get(k));
+                }
+                b.append("| batches of 20 (per episode: batch / episodes) | n | old p50 µs | old p99 µs |"
+                        + " new p50 µs | new p99 µs | new / old p99 |\n|---|---|---|---|---|---|---|\n");
+                abRow(b, "per-episode cost of a batch", batchOld, batchNew);
+                abRow(b, "an episode's queueing to its batch's commit (includes the bench writing the later"
+                        + " episodes of its cycle)", batchOldLatency, batchNewLatency);
+            } else {
+                row(b, "**all**", all);
+                byKind.forEach((k, h) -> row(b, k.label, h));
+                row(b, "all, the process's other scheduled jobs running", jobsRunning);
+                row(b, "all, every scheduled job paused (blocks of 10 cycles alternate)", jobsPaused);
+            }
             b.append(String.format(Locale.ROOT, "Clusters at the end of the stream (status/type): %s%n", clusters));
+            b.append(attribution());
             return b.toString();
+        }
+
+        /**
+         * Where the time of the slowest drains went: per phase the mean, the p50 and the p99 over all drains, and
+         * the mean over the drains at or above the p99 of the total; how many of those met a GC, and when they ran.
+         */
+        String attribution() {
+            if (drains.isEmpty()) {
+                return "";
+            }
+            long p99 = all.getValueAtPercentile(99);
+            List<Drain> slow = drains.stream().filter(d -> d.micros() >= p99).toList();
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%nPer phase (µs; the step's nanoTime laps;"
+                    + " COMMIT is the commit and the transaction's end; the tail = the %d drains at or above the"
+                    + " p99 of %d µs)%n| phase | mean | p50 | p99 | mean in the tail |%n|---|---|---|---|---|%n",
+                    slow.size(), p99));
+            for (FailureCorrelationEngine.Phase phase : FailureCorrelationEngine.Phase.values()) {
+                Histogram h = new Histogram(3_600_000_000L, 3);
+                drains.forEach(d -> h.recordValue(d.nanos()[phase.ordinal()] / 1000));
+                double tail = slow.stream().mapToLong(d -> d.nanos()[phase.ordinal()]).average().orElse(0) / 1000;
+                b.append(String.format(Locale.ROOT, "| %s | %.0f | %d | %d | %.0f |%n", phase, h.getMean(),
+                        h.getValueAtPercentile(50), h.getValueAtPercentile(99), tail));
+            }
+            long unaccounted = Math.round(slow.stream().mapToLong(d -> d.micros() * 1000
+                    - java.util.Arrays.stream(d.nanos()).sum()).average().orElse(0) / 1000);
+            b.append(String.format(Locale.ROOT, "| outside the phases (the bench's call) | | | | %d |%n", unaccounted));
+            b.append(String.format(Locale.ROOT, "Tail drains that met a GC: %d of %d; with the other jobs paused: %d;"
+                    + " GC during all measured drains: %d of %d%n", slow.stream().filter(Drain::gc).count(),
+                    slow.size(), slow.stream().filter(Drain::jobsPaused).count(),
+                    drains.stream().filter(Drain::gc).count(), drains.size()));
+            b.append("Tail drains (UTC start, µs, kind): ");
+            b.append(String.join(", ", slow.stream().map(d -> d.at() + " " + d.micros() + " " + d.kind().name())
+                    .toList()));
+            b.append("\n").append(databaseActivity).append("\n");
+            return b.toString();
+        }
+
+        private void abRow(StringBuilder b, String label, Histogram old, Histogram now) {
+            if (old.getTotalCount() == 0 || now.getTotalCount() == 0) {
+                b.append("| ").append(label).append(" | 0 | | | | | |\n");
+                return;
+            }
+            b.append(String.format(Locale.ROOT, "| %s | %d / %d | %d | %d | %d | %d | %.2f |%n", label,
+                    old.getTotalCount(), now.getTotalCount(), old.getValueAtPercentile(50),
+                    old.getValueAtPercentile(99), now.getValueAtPercentile(50), now.getValueAtPercentile(99),
+                    now.getValueAtPercentile(99) / (double) old.getValueAtPercentile(99)));
         }
 
         private void row(StringBuilder b, String label, Histogram h) {
@@ -429,6 +510,31 @@ class CorrelationBench {
             b.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %d |%n", label, h.getTotalCount(),
                     h.getValueAtPercentile(50), h.getValueAtPercentile(95), h.getValueAtPercentile(99),
                     h.getMaxValue()));
+        }
+    }
+
+    record Drain(Kind kind, long micros, long[] nanos, boolean gc, boolean jobsPaused, String at) {
+    }
+
+    private static long gcCount() {
+        long n = 0;
+        for (java.lang.management.GarbageCollectorMXBean gc
+                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += Math.max(0, gc.getCollectionCount());
+        }
+        return n;
+    }
+
+    /** Checkpoints and autovacuum runs so far (PostgreSQL 17's pg_stat_checkpointer, pg_stat_user_tables). */
+    private String databaseActivity() throws SQLException {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select (select num_timed || ' timed, ' || num_requested"
+                        + " || ' requested, write ' || write_time || ' ms, sync ' || sync_time || ' ms'"
+                        + " from pg_stat_checkpointer), (select string_agg(relname || ' ' || autovacuum_count || '/'"
+                        + " || autoanalyze_count, ', ' order by relname) from pg_stat_user_tables"
+                        + " where autovacuum_count + autoanalyze_count > 0)")) {
+            rs.next();
+            return "checkpoints " + rs.getString(1) + "; autovacuum/autoanalyze runs: " + rs.getString(2);
         }
     }
 
@@ -450,10 +556,37 @@ class CorrelationBench {
         Deque<Recent> recent = new ArrayDeque<>();
         Instant t = start;
         int seq = 0;
+        long[][] phases = new long[1][];
+        engine.phaseListener((n, nanos) -> phases[0] = nanos.clone());
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            // Every autovacuum run in the server's log (checkpoints are logged by default), to set against the tail.
+            st.execute("alter system set log_autovacuum_min_duration = 0");
+            st.execute("select pg_reload_conf()");
+        }
+        String activityBefore = databaseActivity();
+        boolean paused = false;
+        s.ab = AB;
+        List<Queued> batch = new ArrayList<>();
         for (int cycle = 0; cycle < WARMUP_CYCLES + CYCLES; cycle++) {
             boolean measure = cycle >= WARMUP_CYCLES;
             if (cycle == WARMUP_CYCLES) {
                 s.loadBefore = loadAverage();
+            }
+            // A/B: the four ways rotate every cycle while warming up, then in blocks of 5 measured cycles.
+            int way = !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
+            boolean readAhead = way % 2 == 1;
+            boolean batched = way >= 2;
+            engine.pipelined(readAhead);
+            // Blocks of 10 measured cycles alternate: the process's other scheduled jobs running, then all paused.
+            boolean pause = !AB && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
+            if (pause != paused) {
+                if (pause) {
+                    scheduler.pause();
+                } else {
+                    scheduler.resume();
+                    scheduler.pause(FailureCorrelationEngine.DRAIN_JOB);
+                }
+                paused = pause;
             }
             String[] outage = new String[3];
             Recent cause = null;
@@ -513,6 +646,10 @@ class CorrelationBench {
                         if (pick == null) {
                             pick = pick(recent, t, random);
                         }
+                        if (pick == null && !batch.isEmpty()) {
+                            // Batched, this cycle's episodes are not drained yet: one of them changes again.
+                            pick = batch.get(random.nextInt(batch.size())).episode();
+                        }
                         episode = update(c, pick, t, seq);
                     }
                 }
@@ -521,33 +658,56 @@ class CorrelationBench {
                     engine.recordInFold(c, List.of(new EpisodeChange(episode.id(), episode.fingerprint(),
                             kind != Kind.UPDATE_CLUSTERED && kind != Kind.UPDATE_UNCLUSTERED, Severity.P3)));
                 }
+                if (batched) {
+                    batch.add(new Queued(episode, System.nanoTime()));
+                    if (step < 19) {
+                        continue;
+                    }
+                    long t0 = System.nanoTime();
+                    FailureCorrelationEngine.Drained drained = engine.drainBatch(true);
+                    long end = System.nanoTime();
+                    long distinct = batch.stream().map(q -> q.episode().id()).distinct().count();
+                    assertThat(drained.correlated()).as("the drain took the cycle's queued episodes")
+                            .isEqualTo((int) distinct);
+                    if (measure) {
+                        (readAhead ? s.batchNew : s.batchOld).recordValue((end - t0) / 1000 / distinct);
+                        for (Queued q : batch) {
+                            (readAhead ? s.batchNewLatency : s.batchOldLatency).recordValue((end - q.at()) / 1000);
+                        }
+                    }
+                    for (Queued q : batch) {
+                        track(s, q.episode(), measure, clustered, recent);
+                    }
+                    batch.clear();
+                    continue;
+                }
+                long gcBefore = gcCount();
+                String at = java.time.LocalTime.now(java.time.ZoneOffset.UTC).toString();
                 long t0 = System.nanoTime();
                 FailureCorrelationEngine.Drained drained = engine.drainBatch(true);
                 long micros = (System.nanoTime() - t0) / 1000;
+                boolean gc = gcCount() != gcBefore;
                 assertThat(drained.correlated()).as("the drain took the one queued episode").isEqualTo(1);
-                if (measure) {
+                if (measure && !readAhead) {
+                    s.oldAll.recordValue(micros);
+                    s.oldByKind.get(kind).recordValue(micros);
+                } else if (measure) {
                     s.all.recordValue(micros);
                     s.byKind.get(kind).recordValue(micros);
+                    (paused ? s.jobsPaused : s.jobsRunning).recordValue(micros);
+                    s.drains.add(new Drain(kind, micros, phases[0], gc, paused, at));
                     s.sample.putIfAbsent(kind, episode.id());
                 }
-                Recent now = new Recent(episode.id(), episode.fingerprint(), episode.provider(), episode.deployment(),
-                        episode.type(), episode.lastSeen());
-                if (inActiveCluster(episode.id())) {
-                    clustered.addLast(now);
-                    if (s.sampleCluster == null && measure) {
-                        s.sampleCluster = firstActiveCluster(episode.id());
-                    }
-                } else {
-                    recent.addLast(now);
-                }
-                while (clustered.size() > 40) {
-                    clustered.removeFirst();
-                }
-                while (recent.size() > 40) {
-                    recent.removeFirst();
-                }
+                track(s, episode, measure, clustered, recent);
             }
         }
+        engine.pipelined(config.pipelined());
+        if (paused) {
+            scheduler.resume();
+            scheduler.pause(FailureCorrelationEngine.DRAIN_JOB);
+        }
+        engine.phaseListener(null);
+        s.databaseActivity = "Database during the stream: before " + activityBefore + "; after " + databaseActivity();
         s.loadAfter = loadAverage();
         s.until = t;
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
@@ -561,6 +721,33 @@ class CorrelationBench {
     }
 
     private List<String> pendingFallbacks = List.of();
+
+    /** -Dbench.correlate.ab=true: the old path (no read-ahead) and batches of 20 measured beside the new one. */
+    private static final boolean AB = Boolean.getBoolean("bench.correlate.ab");
+
+    private record Queued(Recent episode, long at) {
+    }
+
+    /** After an episode's drain: remembered as clustered or not, for the updates of later cycles. */
+    private void track(Stream s, Recent episode, boolean measure, Deque<Recent> clustered, Deque<Recent> recent)
+            throws SQLException {
+        Recent now = new Recent(episode.id(), episode.fingerprint(), episode.provider(), episode.deployment(),
+                episode.type(), episode.lastSeen());
+        if (inActiveCluster(episode.id())) {
+            clustered.addLast(now);
+            if (s.sampleCluster == null && measure) {
+                s.sampleCluster = firstActiveCluster(episode.id());
+            }
+        } else {
+            recent.addLast(now);
+        }
+        while (clustered.size() > 40) {
+            clustered.removeFirst();
+        }
+        while (recent.size() > 40) {
+            recent.removeFirst();
+        }
+    }
 
     /** A recent entry whose episode is still open (last seen within the dedup window). */
     private static Recent pick(Deque<Recent> from, Instant now, Random random) {

@@ -307,6 +307,56 @@ class CorrelationTest {
         assertThat(c.getString("rootCandidate.failureId")).isEqualTo(outage);
     }
 
+    /**
+     * The pipelined drain (reads with the lock, writes at the end; the default) against the drain that sends each
+     * read and write as it comes: the same mixed incident, a day apart on deployments of its own, then an update of
+     * its clustered outage, gives the same cluster, nodes, edges, confidences and evidence, ids and names aside.
+     */
+    @Test
+    void the_pipelined_drain_builds_the_same_graph_as_one_round_trip_per_statement() {
+        String pipelined = mixedIncidentThenUpdate(Instant.parse("2029-03-23T08:00:00Z"));
+        engine.pipelined(false);
+        String plain;
+        try {
+            plain = mixedIncidentThenUpdate(Instant.parse("2029-03-24T08:00:00Z"));
+        } finally {
+            engine.pipelined(config.pipelined());
+        }
+        assertThat(plain.replace("2029-03-24", "2029-03-23")).isEqualTo(pipelined);
+        assertThat(pipelined).contains("\"type\":\"mixed\"").contains("\"kind\":\"temporal\"")
+                .contains("\"kind\":\"fallback\"").contains("\"kind\":\"caused\"");
+    }
+
+    /** The mixed incident's cluster as JSON after an update of its outage, with ids and deployments replaced. */
+    private String mixedIncidentThenUpdate(Instant t0) {
+        String gemini = dep("ge");
+        Cascade cascade = timeoutFallingBackToBrokenFormat(t0, false, List.of(
+                outage("gemini", "gemini-2.0-flash", gemini, t0.minusSeconds(20)),
+                outage("gemini", "gemini-2.0-flash", gemini, t0.plusSeconds(10))));
+        clock.set(t0.plus(Duration.ofMinutes(4)));
+        ingest(List.of(outage("gemini", "gemini-2.0-flash", gemini, t0.plusSeconds(70))));
+        String outage = episodeId(gemini);
+        List<String> clusters = clustersOf(outage);
+        assertThat(clusters).hasSize(1);
+        JsonPath c = cluster(clusters.get(0));
+        String text = c.prettify().replace(clusters.get(0), "CLUSTER").replace(outage, "OUTAGE")
+                .replace(cascade.timeoutEpisode(), "TIMEOUT").replace(cascade.qualityEpisode(), "QUALITY")
+                .replace(gemini, "GEMINI");
+        for (Object d : c.getList("nodes.deployment")) {
+            text = text.replace(String.valueOf(d), "DEP-" + c.getList("nodes.deployment").indexOf(d));
+        }
+        // Edge order follows ids: compare the edges as a sorted set of their JSON.
+        List<String> edges = new ArrayList<>();
+        JsonPath normalised = JsonPath.from(text);
+        for (Object edge : normalised.getList("edges")) {
+            edges.add(io.faultline.testing.Payloads.JSON.valueToTree(edge).toString());
+        }
+        edges.sort(null);
+        Map<String, Object> rest = new java.util.TreeMap<>(normalised.getMap(""));
+        rest.remove("edges");
+        return io.faultline.testing.Payloads.JSON.valueToTree(rest).toString() + edges;
+    }
+
     @Test
     void a_quality_failure_the_target_has_anyway_gets_low_caused_confidence() {
         Cascade clean = timeoutFallingBackToBrokenFormat(Instant.parse("2029-03-19T09:00:00Z"), false);
