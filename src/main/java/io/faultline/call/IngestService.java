@@ -134,9 +134,11 @@ public class IngestService {
     }
 
     /**
-     * One transaction for the whole batch. When the database refuses it for what one item holds (a data error, not
-     * an outage), the batch is written again in a new transaction with the culprits isolated by halving in
-     * savepoints: they are refused by position, everything else is stored. Outages stay a retryable failure.
+     * One transaction for the whole batch, the calls written by COPY. When that fails on the data (a concurrent resend
+     * or an item the database refuses), the batch is written again with INSERT ... ON CONFLICT; when the database
+     * refuses that too for what one item holds (a data error, not an outage), the batch is written again in a new
+     * transaction with the culprits isolated by halving in savepoints: they are refused by position, everything else
+     * is stored. Outages stay a retryable failure.
      */
     private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<String, List<Failure>> classified) {
         try {
@@ -148,6 +150,8 @@ public class IngestService {
             if (dataError(e) == null) {
                 throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
             }
+            Log.debugf("COPY of %d calls refused (SQLSTATE %s); writing them with INSERT ... ON CONFLICT",
+                    fresh.size(), dataError(e).getSQLState());
         }
         try {
             return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified, false));
@@ -163,7 +167,7 @@ public class IngestService {
             return QuarkusTransaction.requiringNew().call(() -> {
                 try (Connection connection = dataSource.getConnection()) {
                     Isolation isolation = new Isolation(connection, fresh, positions, classified);
-                    // Isolation writes with INSERT ... ON CONFLICT: a part that is refused must be a data error.
+                    // INSERT ... ON CONFLICT here: a call stored meanwhile is a resend, never a refused item.
                     isolation.write(0, fresh.size());
                     return new Stored(isolation.inserted, isolation.failures, 0, isolation.refused);
                 }
