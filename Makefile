@@ -34,7 +34,9 @@ eval:
 	  for f in injection pii faithfulness faithfulness-types language; do cat target/eval/$$f.md; done; } > eval/RESULTS.md
 	@cat eval/RESULTS.md
 
-## bench: ingest throughput and latency against a plain JDBC batch insert in the same process, and the worst-case
+## bench: ingest throughput and latency against a plain JDBC batch insert in the same process (the two alternate in
+## rounds (-Dbench.rounds, default 4), each round's ratio printed with the load; the call write alone as INSERT against
+## binary COPY, alternating too), and the worst-case
 ## table: each detector and the mapper on hostile 16/32/64 KiB inputs next to a normal 2 KB call, and the PII rule
 ## against the scans it makes; and correlateFailures()
 ## per episode on 30 days of seeded history (100k episodes, 1M calls) with its query plans, ingest with it on vs off;

@@ -18,8 +18,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Writes calls with one multi-row {@code INSERT ... ON CONFLICT DO NOTHING RETURNING} per chunk: a single round
- * trip that also tells which calls were new, so that resends are idempotent and classified only once.
+ * Writes calls. The ingest path uses {@link #copy}: one binary {@code COPY} per batch, the cheapest write PostgreSQL
+ * has, for calls that the resend lookup found new; a call that a concurrent request stored meanwhile makes it fail
+ * on the primary key, and the batch is then written with {@link #insert}: one multi-row
+ * {@code INSERT ... ON CONFLICT DO NOTHING RETURNING} per chunk, a single round trip that also tells which calls were
+ * new, so that resends are idempotent and classified only once.
  */
 @ApplicationScoped
 public class CallStore {
@@ -61,6 +64,73 @@ public class CallStore {
         }
         return inserted;
     }
+
+    /**
+     * Writes every call with one binary {@code COPY} (no conflict handling: the calls must be new, else the statement
+     * fails with a unique violation, SQLSTATE 23505, and the transaction with it) and returns their
+     * {@link LlmCall#attemptKey()}s.
+     */
+    public Set<String> copy(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+        Set<String> inserted = new HashSet<>(calls.size() * 2);
+        if (calls.isEmpty()) {
+            return inserted;
+        }
+        BinaryCopy rows = new BinaryCopy(calls.size() * 1024);
+
+        for (LlmCall c : calls) {
+            rows.row(COLUMNS.length);
+            rows.text(c.callId());
+            rows.timestamp(c.startedAt());
+            rows.timestamp(c.endedAt());
+            rows.text(c.traceId());
+            rows.text(c.provider());
+            rows.text(c.model());
+            rows.text(c.modelGroup());
+            rows.text(c.deployment());
+            rows.text(c.apiBase());
+            rows.text(c.callType());
+            rows.bool(c.stream());
+            rows.bool(c.success());
+            rows.int4(c.httpStatus());
+            rows.text(c.errorClass());
+            rows.text(c.errorCode());
+            rows.text(c.errorMessage());
+            rows.float8(c.latencyMs());
+            rows.float8(c.ttftMs());
+            rows.int8(c.promptTokens());
+            rows.int8(c.completionTokens());
+            rows.int8(c.reasoningTokens());
+            rows.int8(c.cachedTokens());
+            rows.float8(c.costUsd());
+            rows.bool(c.cacheHit());
+            rows.text(c.finishReason());
+            rows.int4(c.responseChars());
+            rows.text(c.userRef());
+            rows.text(c.teamId());
+            rows.text(c.apiKeyHash());
+            rows.jsonb(toJson(c.rateLimitHeaders()));
+            rows.jsonb(toJson(c.requesterMetadata()));
+            rows.timestamp(receivedAt);
+            rows.float8(c.inputCostPerToken());
+            rows.float8(c.outputCostPerToken());
+            inserted.add(c.attemptKey());
+        }
+        rows.end();
+        org.postgresql.copy.CopyIn in = connection.unwrap(org.postgresql.PGConnection.class).getCopyAPI()
+                .copyIn(COPY_SQL);
+        try {
+            in.writeToCopy(rows.bytes(), 0, rows.size());
+            in.endCopy();
+        } finally {
+            if (in.isActive()) {
+                in.cancelCopy();
+            }
+        }
+        return inserted;
+    }
+
+    private static final String COPY_SQL = "copy llm_calls (" + String.join(",", COLUMNS)
+            + ") from stdin (format binary)";
 
     /**
      * The attempt keys of the calls that are stored already (same call id and start time): one query on the primary key,

@@ -134,13 +134,27 @@ public class IngestService {
     }
 
     /**
-     * One transaction for the whole batch. When the database refuses it for what one item holds (a data error, not
-     * an outage), the batch is written again in a new transaction with the culprits isolated by halving in
-     * savepoints: they are refused by position, everything else is stored. Outages stay a retryable failure.
+     * One transaction for the whole batch, the calls written by COPY. When that fails on the data (a concurrent resend
+     * or an item the database refuses), the batch is written again with INSERT ... ON CONFLICT; when the database
+     * refuses that too for what one item holds (a data error, not an outage), the batch is written again in a new
+     * transaction with the culprits isolated by halving in savepoints: they are refused by position, everything else
+     * is stored. Outages stay a retryable failure.
      */
     private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<String, List<Failure>> classified) {
         try {
-            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified));
+            // The resend lookup found these calls new: one binary COPY. It fails whole when a concurrent request
+            // stored one of them meanwhile (or when the database refuses an item); the batch is then written again
+            // with INSERT ... ON CONFLICT DO NOTHING, which settles both.
+            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified, true));
+        } catch (RuntimeException e) {
+            if (dataError(e) == null) {
+                throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
+            }
+            Log.debugf("COPY of %d calls refused (SQLSTATE %s); writing them with INSERT ... ON CONFLICT",
+                    fresh.size(), dataError(e).getSQLState());
+        }
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified, false));
         } catch (RuntimeException e) {
             SQLException refused = dataError(e);
             if (refused == null) {
@@ -153,6 +167,7 @@ public class IngestService {
             return QuarkusTransaction.requiringNew().call(() -> {
                 try (Connection connection = dataSource.getConnection()) {
                     Isolation isolation = new Isolation(connection, fresh, positions, classified);
+                    // INSERT ... ON CONFLICT here: a call stored meanwhile is a resend, never a refused item.
                     isolation.write(0, fresh.size());
                     return new Stored(isolation.inserted, isolation.failures, 0, isolation.refused);
                 }
@@ -187,7 +202,7 @@ public class IngestService {
             sql("savepoint ingest_part");
             Stored part;
             try {
-                part = writeWith(connection, batch.subList(from, to), classified);
+                part = writeWith(connection, batch.subList(from, to), classified, false);
             } catch (SQLException e) {
                 if (dataError(e) == null) {
                     throw e;
@@ -277,15 +292,17 @@ public class IngestService {
         }
     }
 
-    private Stored writeCalls(List<LlmCall> batch, Map<String, List<Failure>> classified) throws Exception {
+    private Stored writeCalls(List<LlmCall> batch, Map<String, List<Failure>> classified, boolean copy)
+            throws Exception {
         try (Connection connection = dataSource.getConnection()) {
-            return writeWith(connection, batch, classified);
+            return writeWith(connection, batch, classified, copy);
         }
     }
 
-    private Stored writeWith(Connection connection, List<LlmCall> batch, Map<String, List<Failure>> classified)
-            throws SQLException {
-        Set<String> newIds = calls.insert(connection, batch, clock.instant());
+    private Stored writeWith(Connection connection, List<LlmCall> batch, Map<String, List<Failure>> classified,
+            boolean copy) throws SQLException {
+        Set<String> newIds = copy ? calls.copy(connection, batch, clock.instant())
+                : calls.insert(connection, batch, clock.instant());
         List<LlmCall> inserted = new ArrayList<>(newIds.size());
         List<Failure> failures = new ArrayList<>();
         for (LlmCall call : batch) {

@@ -37,28 +37,39 @@ public class FailureInbox {
         this.json = json;
     }
 
+    /** Rows per statement: 14 parameters each, well below PostgreSQL's 65535 bind parameters. */
+    private static final int CHUNK = 500;
+
+    /** One multi-row INSERT per 500 failures: one statement for PostgreSQL to run, not one per failure. */
     public void add(Connection connection, List<Failure> failures) throws SQLException {
-        try (PreparedStatement insert = connection.prepareStatement("insert into failure_inbox (failure_id, category,"
-                + " type, severity, provider, deployment, detection_method, evidence, occurred_at, call_id, user_ref,"
-                + " model, model_group, team_id) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?)")) {
-            for (Failure f : failures) {
-                insert.setObject(1, f.failureId());
-                insert.setString(2, f.category().name());
-                insert.setString(3, f.type().code());
-                insert.setString(4, f.severity().name());
-                insert.setString(5, f.provider());
-                insert.setString(6, f.deployment());
-                insert.setString(7, f.detectionMethod());
-                insert.setString(8, toJson(f.evidence()));
-                insert.setTimestamp(9, Timestamp.from(f.timestamp()));
-                insert.setString(10, f.impactScope().callId());
-                insert.setString(11, f.impactScope().userRef());
-                insert.setString(12, f.impactScope().model());
-                insert.setString(13, f.impactScope().modelGroup());
-                insert.setString(14, f.impactScope().teamId());
-                insert.addBatch();
+        for (int from = 0; from < failures.size(); from += CHUNK) {
+            List<Failure> chunk = failures.subList(from, Math.min(failures.size(), from + CHUNK));
+            StringBuilder sql = new StringBuilder(200 + chunk.size() * 48).append("insert into failure_inbox"
+                    + " (failure_id, category, type, severity, provider, deployment, detection_method, evidence,"
+                    + " occurred_at, call_id, user_ref, model, model_group, team_id) values ");
+            for (int i = 0; i < chunk.size(); i++) {
+                sql.append(i == 0 ? "" : ",").append("(?,?,?,?,?,?,?,?::jsonb,?,?,?,?,?,?)");
             }
-            insert.executeBatch();
+            try (PreparedStatement insert = connection.prepareStatement(sql.toString())) {
+                int p = 1;
+                for (Failure f : chunk) {
+                    insert.setObject(p++, f.failureId());
+                    insert.setString(p++, f.category().name());
+                    insert.setString(p++, f.type().code());
+                    insert.setString(p++, f.severity().name());
+                    insert.setString(p++, f.provider());
+                    insert.setString(p++, f.deployment());
+                    insert.setString(p++, f.detectionMethod());
+                    insert.setString(p++, toJson(f.evidence()));
+                    insert.setTimestamp(p++, Timestamp.from(f.timestamp()));
+                    insert.setString(p++, f.impactScope().callId());
+                    insert.setString(p++, f.impactScope().userRef());
+                    insert.setString(p++, f.impactScope().model());
+                    insert.setString(p++, f.impactScope().modelGroup());
+                    insert.setString(p++, f.impactScope().teamId());
+                }
+                insert.executeUpdate();
+            }
         }
     }
 

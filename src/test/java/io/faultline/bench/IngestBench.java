@@ -52,6 +52,10 @@ class IngestBench {
     private static final int BATCHES = Integer.getInteger("bench.batches", 400);
     private static final int CLIENTS = Integer.getInteger("bench.clients", 4);
     private static final int FAILURE_EVERY = Integer.getInteger("bench.failureEvery", 10);
+    private static final int ROUNDS = Integer.getInteger("bench.rounds", 4);
+
+    private double[] roundRatios = new double[0];
+    private Result copyOnly;
 
     @TestHTTPResource("/api/v1/calls")
     URI ingestUri;
@@ -94,7 +98,6 @@ class IngestBench {
         };
         post(http, warmup.get(0)); // one call through a full HTTP client, which also checks the answer's body
         run(warmup.subList(1, warmup.size()), raw);
-        Result pipeline = run(measured, raw);
 
         List<List<LlmCall>> rows = new ArrayList<>();
         for (String body : batches(BATCHES, variant() + "-ref")) {
@@ -109,7 +112,27 @@ class IngestBench {
             st.execute("create table bench_reference_default partition of bench_reference default");
         }
         AtomicInteger next = new AtomicInteger();
-        Result reference = run(measured, ignored -> jdbcInsert(rows.get(next.getAndIncrement())));
+        // The pipeline and the reference alternate in ROUNDS rounds, so that both see the same load of this shared
+        // machine; each round's ratio is reported, and the totals.
+        Histogram pipelineLatency = new Histogram(3_600_000_000L, 3);
+        Histogram referenceLatency = new Histogram(3_600_000_000L, 3);
+        double pipelineSeconds = 0;
+        double referenceSeconds = 0;
+        double[] roundRatios = new double[ROUNDS];
+        int per = BATCHES / ROUNDS;
+        for (int r = 0; r < ROUNDS; r++) {
+            int from = r * per;
+            int to = r == ROUNDS - 1 ? BATCHES : from + per;
+            double p = ClosedLoop.run(measured.subList(from, to), CLIENTS, raw::send, pipelineLatency);
+            double q = ClosedLoop.run(measured.subList(from, to), CLIENTS,
+                    ignored -> jdbcInsert(rows.get(next.getAndIncrement())), referenceLatency);
+            pipelineSeconds += p;
+            referenceSeconds += q;
+            roundRatios[r] = q / p;
+        }
+        Result pipeline = new Result(BATCHES * (double) BATCH / pipelineSeconds, pipelineLatency);
+        Result reference = new Result(BATCHES * (double) BATCH / referenceSeconds, referenceLatency);
+        this.roundRatios = roundRatios;
 
         List<List<LlmCall>> storeRows = new ArrayList<>();
         List<String> storeBodies = batches(BATCHES, variant() + "-store");
@@ -128,12 +151,39 @@ class IngestBench {
             ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> calls.add(mapper.map(n)));
             storeRows.add(calls);
         }
+        List<List<LlmCall>> copyRows = new ArrayList<>();
+        for (String body : batches(BATCHES, variant() + "-copy")) {
+            List<LlmCall> calls = new ArrayList<>();
+            ((ArrayNode) Payloads.JSON.readTree(body)).forEach(n -> calls.add(mapper.map(n)));
+            copyRows.add(calls);
+        }
+        // The call write alone, INSERT ... ON CONFLICT RETURNING against binary COPY, alternating in rounds.
         AtomicInteger nextStore = new AtomicInteger();
-        Result storeOnly = run(measured, ignored -> io.quarkus.narayana.jta.QuarkusTransaction.requiringNew().call(() -> {
-            try (Connection c = dataSource.getConnection()) {
-                return store.insert(c, storeRows.get(nextStore.getAndIncrement()), Instant.now());
-            }
-        }));
+        AtomicInteger nextCopy = new AtomicInteger();
+        Histogram insertLatency = new Histogram(3_600_000_000L, 3);
+        Histogram copyLatency = new Histogram(3_600_000_000L, 3);
+        double insertSeconds = 0;
+        double copySeconds = 0;
+        for (int r = 0; r < ROUNDS; r++) {
+            int from = r * per;
+            int to = r == ROUNDS - 1 ? BATCHES : from + per;
+            insertSeconds += ClosedLoop.run(measured.subList(from, to), CLIENTS,
+                    ignored -> io.quarkus.narayana.jta.QuarkusTransaction.requiringNew().call(() -> {
+                        try (Connection c = dataSource.getConnection()) {
+                            return store.insert(c, storeRows.get(nextStore.getAndIncrement()), Instant.now());
+                        }
+                    }), insertLatency);
+            copySeconds += ClosedLoop.run(measured.subList(from, to), CLIENTS,
+                    ignored -> io.quarkus.narayana.jta.QuarkusTransaction.requiringNew().call(() -> {
+                        try (Connection c = dataSource.getConnection()) {
+                            return store.copy(c, copyRows.get(nextCopy.getAndIncrement()), Instant.now());
+                        }
+                    }), copyLatency);
+        }
+        Result storeOnly = new Result(BATCHES * (double) BATCH / insertSeconds, insertLatency);
+        this.copyOnly = new Result(BATCHES * (double) BATCH / copySeconds, copyLatency);
+        assertThat(countRows("select count(*) from llm_calls where call_id like '" + variant() + "-copy-%'")).isEqualTo(
+                (long) BATCHES * BATCH);
         assertThat(countRows("select count(*) from llm_calls where call_id like '" + variant() + "-run-%'")).isEqualTo(
                 (long) BATCHES * BATCH);
         report(pipeline, reference, storeOnly, parseRate, storeBodies.get(0).length() / BATCH);
@@ -345,6 +395,20 @@ class IngestBench {
         Files.writeString(Path.of("target", "bench-injection-model-ingest.md"), text);
     }
 
+    private String rounds() {
+        StringBuilder out = new StringBuilder();
+        for (double ratio : roundRatios) {
+            out.append(out.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", ratio));
+        }
+        return out.toString();
+    }
+
+    /** The 1-minute load average at the end of the run (the machine is shared). */
+    static String load() {
+        return String.format(Locale.ROOT, "%.1f",
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    }
+
     private static final long startedAt = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
 
     private void report(Result pipeline, Result reference, Result storeOnly, double parseRate,
@@ -356,9 +420,10 @@ class IngestBench {
                 |---|---|---|---|
                 | Faultline pipeline (HTTP + parse + classify + episodes + commit) | %.0f | %.1f | %.1f |
                 | Reference: plain JDBC batch insert, same rows, same table shape | %.0f | %.1f | %.1f |
-                | Breakdown: CallStore multi-row insert alone (no HTTP, no episodes) | %.0f | %.1f | %.1f |
+                | Breakdown: CallStore multi-row INSERT ... ON CONFLICT alone (no HTTP, no episodes) | %.0f | %.1f | %.1f |
+                | Breakdown: CallStore binary COPY alone (alternating with the row above) | %.0f | %.1f | %.1f |
                 | Breakdown: JSON parse + map alone, one thread | %.0f | | |
-                Pipeline / reference throughput: %.2f
+                Pipeline / reference throughput: %.2f (rounds, pipeline and reference alternating: %s); load %s
                 """, variant(), BATCHES, BATCH, bytesPerCall, FAILURE_EVERY, CLIENTS, Runtime.getRuntime().availableProcessors(),
                 Instant.now(),
                 pipeline.callsPerSecond(), pipeline.latencyMicros().getValueAtPercentile(50) / 1000.0,
@@ -366,8 +431,10 @@ class IngestBench {
                 reference.latencyMicros().getValueAtPercentile(50) / 1000.0,
                 reference.latencyMicros().getValueAtPercentile(99) / 1000.0, storeOnly.callsPerSecond(),
                 storeOnly.latencyMicros().getValueAtPercentile(50) / 1000.0,
-                storeOnly.latencyMicros().getValueAtPercentile(99) / 1000.0, parseRate,
-                pipeline.callsPerSecond() / reference.callsPerSecond());
+                storeOnly.latencyMicros().getValueAtPercentile(99) / 1000.0, copyOnly.callsPerSecond(),
+                copyOnly.latencyMicros().getValueAtPercentile(50) / 1000.0,
+                copyOnly.latencyMicros().getValueAtPercentile(99) / 1000.0, parseRate,
+                pipeline.callsPerSecond() / reference.callsPerSecond(), rounds(), load());
         System.out.println(text);
         Files.writeString(Path.of("target", "bench-ingest-" + variant() + ".md"), text);
     }
