@@ -153,6 +153,17 @@ class TwoReplicasIT {
             assertThat(ingest(i % 2 == 0 ? stack.faultlineUrl() : urlB, blocked)).isEqualTo(200);
         }
 
+        // DATA signals: a pipeline's failed runs, one reported to each replica.
+        for (int run = 1; run <= 2; run++) {
+            Instant started = Instant.now().minusSeconds(60);
+            RestAssured.given().baseUri(run == 1 ? urlB : stack.faultlineUrl())
+                    .header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
+                    .body(Map.of("signalId", "replica-crawl/run-" + run, "pipeline", "replica-crawl", "runId",
+                            "run-" + run, "status", "failed", "startedAt", started.toString(), "finishedAt",
+                            started.plusSeconds(30).toString(), "error", "S3 AccessDenied"))
+                    .when().post("/api/v1/signals/ingestion").then().statusCode(200);
+        }
+
         // A budget crossing (PUT on B, calls logged through A) and a batch overrun (PUT on A, calls through A).
         assertThat(client.chat("gemini-flash", PROMPT, false).status()).isEqualTo(200);
         long geminiSoFar = 5; // 4 of the 12 successes, and this one
@@ -192,6 +203,8 @@ class TwoReplicasIT {
                 + " and http_status = 529");
         assertThat(stored529).as("4 faults through the proxy (retried or not) and 10 direct").isGreaterThanOrEqualTo(11);
         assertThat(episode("PROVIDER", "overloaded", "anthropic-primary")).isEqualTo(stored529);
+        assertThat(episode("DATA", "ingestion_failure", "replica-crawl")).as("two failed runs, one per replica")
+                .isEqualTo(2);
         // Each threshold fired once however many replicas saw it: one raise per alert row.
         assertThat(episode("COST", "budget_exceeded", "model:gemini-flash")).isEqualTo(
                 Sql.count(stack, "select count(*) from budget_alerts where scope_id = 'gemini-flash'"));
