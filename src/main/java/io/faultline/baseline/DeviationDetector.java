@@ -1,6 +1,7 @@
 package io.faultline.baseline;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
@@ -11,6 +12,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -43,6 +45,10 @@ public class DeviationDetector {
 
     /** The least error rate a ratio is taken against. */
     static final double ERROR_RATE_FLOOR = 0.01;
+    /** The scheduled jobs' names in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String DEVIATION_JOB = "deviation-check";
+    static final String LEARN_JOB = "passive-baselines";
+    private static final Duration LEARN_EVERY = Duration.ofMinutes(15);
 
     private final AgroalDataSource dataSource;
     private final BaselineStore baselines;
@@ -52,8 +58,14 @@ public class DeviationDetector {
     private final MeterRegistry registry;
     private final Map<String, AtomicReference<Double>> ratios = new ConcurrentHashMap<>();
 
+    private final ClusterJobs jobs;
+    private final Duration deviationEvery;
+
     public DeviationDetector(AgroalDataSource dataSource, BaselineStore baselines, BaselineConfig config, Clock clock,
-            FailureSink sink, MeterRegistry registry) {
+            FailureSink sink, MeterRegistry registry, ClusterJobs jobs,
+            @ConfigProperty(name = "faultline.baseline.deviation-every", defaultValue = "60s") Duration deviationEvery) {
+        this.jobs = jobs;
+        this.deviationEvery = deviationEvery;
         this.dataSource = dataSource;
         this.baselines = baselines;
         this.config = config;
@@ -62,26 +74,47 @@ public class DeviationDetector {
         this.registry = registry;
     }
 
-    @Scheduled(every = "60s", delayed = "60s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    /**
+     * Raising is cluster-wide (two replicas checking the same window would raise every deviation twice); the ratio
+     * gauges are per replica, so every replica computes the window and only the one that claims the tick raises.
+     */
+    @Scheduled(every = "${faultline.baseline.deviation-every:60s}", delayed = "${faultline.baseline.deviation-every:60s}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        if (!jobs.ready()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
+        boolean claimed = jobs.claim(DEVIATION_JOB, deviationEvery);
         try {
-            detectDeviation();
+            detectDeviation(claimed);
         } catch (RuntimeException e) {
-            Log.errorf(e, "Deviation check failed; it runs again in a minute");
+            Log.errorf(e, "Deviation check failed; it runs again in %s", deviationEvery);
+        } finally {
+            if (claimed) {
+                jobs.finished(DEVIATION_JOB);
+            }
         }
     }
 
+    /** Cluster-wide: one passive baseline per quarter hour, whichever replica learns it. */
     @Scheduled(every = "15m", delayed = "2m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void learnTick() {
-        try {
-            learnPassive(Duration.ofHours(1));
-        } catch (RuntimeException e) {
-            Log.errorf(e, "Passive baseline learning failed");
-        }
+        jobs.runOnce(LEARN_JOB, LEARN_EVERY, () -> {
+            try {
+                learnPassive(Duration.ofHours(1));
+            } catch (RuntimeException e) {
+                Log.errorf(e, "Passive baseline learning failed");
+            }
+        });
     }
 
     /** Compares the current window with the baselines now; raises failures for deviations past the floor. */
     public List<Deviation> detectDeviation() {
+        return detectDeviation(true);
+    }
+
+    /** {@code raise}: hand the deviations past the floor to the sink; without, only the ratio gauges move. */
+    private List<Deviation> detectDeviation(boolean raise) {
         Instant now = clock.instant();
         Map<String, BaselineStore.Baseline> latency = reference("latency_ms");
         Map<String, BaselineStore.Baseline> errors = reference("error_rate");
@@ -114,7 +147,9 @@ public class DeviationDetector {
         } catch (SQLException e) {
             throw new IllegalStateException("could not compute the current window", e);
         }
-        sink.raise(failures);
+        if (raise) {
+            sink.raise(failures);
+        }
         return deviations;
     }
 

@@ -1,6 +1,7 @@
 package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
@@ -16,6 +17,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -30,6 +32,9 @@ import java.util.List;
 @Singleton
 public class PartitionMaintenance {
 
+    /** The job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "partition-maintenance";
+    private static final Duration EVERY = Duration.ofHours(1);
     private static final DateTimeFormatter SUFFIX = DateTimeFormatter.ofPattern("yyyyMMdd");
 
     /** Retention of stored calls. */
@@ -50,8 +55,11 @@ public class PartitionMaintenance {
     private final Counter failures;
     private final Retention retention;
 
+    private final ClusterJobs jobs;
+
     public PartitionMaintenance(AgroalDataSource dataSource, Clock clock, RetentionConfig config,
-            MeterRegistry registry, Retention retention) {
+            MeterRegistry registry, Retention retention, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.retention = retention;
         this.dataSource = dataSource;
         this.clock = clock;
@@ -60,12 +68,18 @@ public class PartitionMaintenance {
                 .description("Partition maintenance runs that failed").register(registry);
     }
 
+    /** Every replica at its start (idempotent, one at a time under the lock): its first insert needs today's table. */
     void onStart(@Observes DatabaseReady start) {
-        tick();
+        maintainLogged();
     }
 
+    /** Cluster-wide: one replica per hour. */
     @Scheduled(every = "1h", delayed = "1h", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        jobs.runOnce(JOB, EVERY, this::maintainLogged);
+    }
+
+    private void maintainLogged() {
         try {
             maintain();
         } catch (SQLException | RuntimeException e) {

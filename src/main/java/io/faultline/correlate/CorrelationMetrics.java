@@ -1,6 +1,7 @@
 package io.faultline.correlate;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.DatabaseStartup;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
@@ -39,8 +40,11 @@ public class CorrelationMetrics {
     private final AtomicLong backlogFailed = new AtomicLong();
     private final AtomicLong oldestMillis = new AtomicLong();
 
+    private final DatabaseStartup startup;
+
     public CorrelationMetrics(AgroalDataSource dataSource, MeterRegistry registry, Clock clock,
-            CorrelateConfig config) {
+            CorrelateConfig config, DatabaseStartup startup) {
+        this.startup = startup;
         this.dataSource = dataSource;
         this.clock = clock;
         this.config = config;
@@ -102,8 +106,12 @@ public class CorrelationMetrics {
         }
     }
 
+    /** Per replica: gauges re-read from the database, so every replica reports the same values. */
     @Scheduled(every = "{faultline.correlate.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        if (!startup.migrated()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
         refresh();
     }
 }

@@ -3,6 +3,7 @@ package io.faultline.correlate;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.faultline.episode.EpisodeObserver;
 import io.faultline.episode.EpisodeStore.EpisodeChange;
 import io.micrometer.core.instrument.Counter;
@@ -135,13 +136,16 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private final Counter failures;
     private final BaseRates baseRates;
 
+    private final ClusterJobs jobs;
+
     @Override
     public List<Held> boundedMaps() {
         return List.of(new Held("correlate.base-rates", baseRates.capacity(), baseRates::size));
     }
 
     public FailureCorrelationEngine(AgroalDataSource dataSource, CorrelateConfig config, Clock clock, ObjectMapper json,
-            CorrelationMetrics metrics, CausalChains chains, MeterRegistry registry) {
+            CorrelationMetrics metrics, CausalChains chains, MeterRegistry registry, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.dataSource = dataSource;
         this.chains = chains;
         this.config = config;
@@ -328,11 +332,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
 
     /** The drain job's scheduler identity (an operator or a bench can pause it through the Scheduler). */
     public static final String DRAIN_JOB = "faultline-correlation-drain";
+    /** The close job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String CLOSE_JOB = "correlation-close";
 
     @Scheduled(identity = DRAIN_JOB, every = "{faultline.correlate.drain-every}",
             delayed = "{faultline.correlate.drain-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void drainTick() {
-        if (!config.enabled()) {
+        // Per replica, on purpose: a work queue in the database, each step under the correlation lock, so that
+        // every queued episode is correlated once whichever replica drains; two drainers only share the queue.
+        if (!config.enabled() || !jobs.ready()) {
             return;
         }
         try {
@@ -713,15 +721,18 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     @Scheduled(every = "{faultline.correlate.close-every}", delayed = "{faultline.correlate.close-every}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void closeTick() {
-        try {
-            List<UUID> closed = closeQuiet();
-            if (!closed.isEmpty()) {
-                Log.infof("Closed %d quiet correlation clusters", closed.size());
+        // Cluster-wide: one replica closes quiet clusters per interval (the stored last run, then the lock).
+        jobs.runOnce(CLOSE_JOB, ClusterJobs.every(config.closeEvery()), () -> {
+            try {
+                List<UUID> closed = closeQuiet();
+                if (!closed.isEmpty()) {
+                    Log.infof("Closed %d quiet correlation clusters", closed.size());
+                }
+            } catch (RuntimeException e) {
+                failures.increment();
+                Log.errorf(e, "Closing quiet correlation clusters failed; the job runs again");
             }
-        } catch (RuntimeException e) {
-            failures.increment();
-            Log.errorf(e, "Closing quiet correlation clusters failed; the job runs again");
-        }
+        });
     }
 
     /**

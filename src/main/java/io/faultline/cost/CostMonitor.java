@@ -2,6 +2,7 @@ package io.faultline.cost;
 
 import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsObserver;
+import io.faultline.common.DatabaseStartup;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -26,7 +27,10 @@ public class CostMonitor implements StoredCallsObserver {
     private final Counter observeFailures;
     private final Counter reconcileFailures;
 
-    public CostMonitor(BudgetTracker budgets, BatchTracker batches, MeterRegistry registry) {
+    private final DatabaseStartup startup;
+
+    public CostMonitor(BudgetTracker budgets, BatchTracker batches, MeterRegistry registry, DatabaseStartup startup) {
+        this.startup = startup;
         this.budgets = budgets;
         this.batches = batches;
         this.observeFailures = Counter.builder("faultline.cost.observe.failures")
@@ -69,9 +73,13 @@ public class CostMonitor implements StoredCallsObserver {
         }
     }
 
+    /** Per replica: each rebuilds its own spend ledgers from the stored calls; the alert tables fire a crossing once. */
     @Scheduled(every = "{faultline.cost.reconcile-interval}", delayed = "{faultline.cost.reconcile-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        if (!startup.migrated()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
         try {
             reconcile();
         } catch (RuntimeException e) {

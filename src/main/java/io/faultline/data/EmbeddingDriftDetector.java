@@ -1,5 +1,6 @@
 package io.faultline.data;
 
+import io.faultline.common.ClusterJobs;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
@@ -34,6 +35,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
 
     public static final String DETECTION_METHOD = "data.embedding.mean_cosine_bootstrap";
     public static final String PROVIDER = "embeddings";
+    /** The drift check's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "embedding-drift";
 
     /**
      * A space now.
@@ -88,8 +91,11 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         }));
     }
 
+    private final ClusterJobs jobs;
+
     public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
-            Clock clock, FailureSink sink, MeterRegistry registry) {
+            Clock clock, FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.store = store;
         this.calls = calls;
         this.config = config;
@@ -120,19 +126,26 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     @Scheduled(every = "{faultline.embedding-drift.interval}", delayed = "{faultline.embedding-drift.interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
-        try {
-            if (!store.exclusively(this::check)) {
-                Log.debug("Another replica is checking embedding drift");
+        // Cluster-wide: one check per interval across replicas (the stored last run), one at a time (the lock).
+        jobs.runOnce(JOB, config.interval(), () -> {
+            try {
+                if (!store.exclusively(this::check)) {
+                    Log.debug("Another replica is checking embedding drift");
+                }
+            } catch (RuntimeException e) {
+                tickFailures.increment();
+                Log.errorf(e, "Embedding drift check failed; it runs again in %s", config.interval());
             }
-        } catch (RuntimeException e) {
-            tickFailures.increment();
-            Log.errorf(e, "Embedding drift check failed; it runs again in %s", config.interval());
-        }
+        });
     }
 
+    /** Per replica: writes the vectors of the calls this replica ingested (its own buffer). */
     @Scheduled(every = "{faultline.embedding-drift.flush-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void flushTick() {
+        if (!jobs.ready()) {
+            return;
+        }
         try {
             flush();
         } catch (RuntimeException e) {

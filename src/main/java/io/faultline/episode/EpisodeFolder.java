@@ -1,6 +1,7 @@
 package io.faultline.episode;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.faultline.episode.EpisodeStore.EpisodeChange;
 import io.faultline.taxonomy.Failure;
 import io.micrometer.core.instrument.Counter;
@@ -12,6 +13,7 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -48,6 +50,8 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
     private record Pending(List<Failure> failures, List<DeploymentSeen> seen, CompletableFuture<Integer> opened) {
     }
 
+    /** The recovery job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String RECOVERY_JOB = "inbox-recovery";
     private static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
     private static final Duration STRANDED_AFTER = Duration.ofSeconds(30);
     private static final int MAX_TRACKED_DEPLOYMENTS = 10_000;
@@ -62,6 +66,9 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
     private final Map<String, Instant> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<EpisodeObserver> observers;
 
+    private final ClusterJobs jobs;
+    private final Duration recoveryEvery;
+
     /** Deployments whose last activity write is remembered, and failures waiting for the folding lock. */
     @Override
     public List<Held> boundedMaps() {
@@ -70,7 +77,10 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
     }
 
     public EpisodeFolder(AgroalDataSource dataSource, EpisodeStore episodes, FailureInbox inbox,
-            MeterRegistry registry, Instance<EpisodeObserver> observers) {
+            MeterRegistry registry, Instance<EpisodeObserver> observers, ClusterJobs jobs,
+            @ConfigProperty(name = "faultline.inbox.recovery-every", defaultValue = "60s") Duration recoveryEvery) {
+        this.jobs = jobs;
+        this.recoveryEvery = recoveryEvery;
         this.observers = observers.stream().toList();
         this.dataSource = dataSource;
         this.episodes = episodes;
@@ -208,8 +218,14 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
         recoverStranded();
     }
 
+    /** Cluster-wide: one replica looks for stranded failures per interval. */
+    @Scheduled(every = "${faultline.inbox.recovery-every:60s}", delayed = "${faultline.inbox.recovery-every:60s}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void recoveryTick() {
+        jobs.runOnce(RECOVERY_JOB, recoveryEvery, this::recoverStranded);
+    }
+
     /** Folds failures whose request died after committing its calls and before folding them. */
-    @Scheduled(every = "60s", delayed = "60s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void recoverStranded() {
         try {
             int folded;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
@@ -34,6 +35,8 @@ import java.util.UUID;
 public class FailureImpactAssessor {
 
     /** The advisory lock of the scheduled re-assessment ("FlImpact" in ASCII). */
+    /** The job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "impact-reassessment";
     static final long LOCK_KEY = 0x466C_496D_7061_6374L;
 
     /** What the assessment is about: the episodes whose calls it reads. */
@@ -49,8 +52,11 @@ public class FailureImpactAssessor {
     private final ImpactMetrics metrics;
     private final ImpactFold fold;
 
+    private final ClusterJobs jobs;
+
     public FailureImpactAssessor(AgroalDataSource dataSource, ImpactConfig config, ErrorBudgets budgets,
-            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold) {
+            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.fold = fold;
         this.dataSource = dataSource;
         this.config = config;
@@ -125,11 +131,14 @@ public class FailureImpactAssessor {
         if (!config.enabled()) {
             return;
         }
-        try {
-            refreshOpen();
-        } catch (RuntimeException e) {
-            Log.errorf(e, "Impact re-assessment failed; it runs again at the next interval");
-        }
+        // Cluster-wide: one replica re-assesses per interval (the stored last run, then the advisory lock).
+        jobs.runOnce(JOB, ClusterJobs.every(config.interval()), () -> {
+            try {
+                refreshOpen();
+            } catch (RuntimeException e) {
+                Log.errorf(e, "Impact re-assessment failed; it runs again at the next interval");
+            }
+        });
     }
 
     public int refreshOpen() {

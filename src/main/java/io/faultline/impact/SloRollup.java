@@ -1,6 +1,7 @@
 package io.faultline.impact;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -29,6 +30,8 @@ public class SloRollup {
 
     /** The advisory lock of the rollup ("FlSloRol" in ASCII). */
     static final long LOCK_KEY = 0x466C_536C_6F52_6F6CL;
+    /** The job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "slo-rollup";
     /** Catching up on demand stops after this many runs (a 91-day backfill in 1-day steps takes 92). */
     static final int MAX_CATCH_UP_RUNS = 200;
 
@@ -55,8 +58,11 @@ public class SloRollup {
     private final Counter failures;
     private final Timer runTime;
 
+    private final ClusterJobs jobs;
+
     public SloRollup(AgroalDataSource dataSource, SloConfig config, Clock clock, SloMetrics metrics,
-            MeterRegistry registry) {
+            MeterRegistry registry, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.dataSource = dataSource;
         this.config = config;
         this.clock = clock;
@@ -70,15 +76,18 @@ public class SloRollup {
     @Scheduled(every = "{faultline.slo.interval}", delayed = "{faultline.slo.interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
-        if (!config.enabled()) {
+        if (!config.enabled() || !jobs.ready()) {
             return;
         }
-        try {
-            run(true);
-        } catch (RuntimeException e) {
-            failures.increment();
-            Log.errorf(e, "SLO rollup failed; it runs again at the next interval");
-        }
+        // Cluster-wide: one replica rolls up per interval (the stored last run, then the advisory lock).
+        jobs.runOnce(JOB, interval(), () -> {
+            try {
+                run(true);
+            } catch (RuntimeException e) {
+                failures.increment();
+                Log.errorf(e, "SLO rollup failed; it runs again at the next interval");
+            }
+        });
         // Every replica reads the gauges from the database, whichever of them rolled up.
         metrics.refresh();
     }

@@ -2,6 +2,7 @@ package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.baseline.BaselineStore;
+import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -37,6 +38,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     /** The advisory lock of the prediction tick ("FlPredic" in ASCII). */
     static final long LOCK_KEY = 0x466C_5072_6564_6963L;
+    /** The tick's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "prediction";
 
     /** What one evaluation did. */
     public record Evaluation(Instant evaluatedAt, boolean ran, int deployments, int failuresObserved, int resolved,
@@ -55,6 +58,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     /** The window's calls, held between ticks and topped up with the calls received since (README: "Prediction"). */
     private final WindowCache windowCache = new WindowCache();
 
+    private final ClusterJobs jobs;
+
     /** Sizes as of the last tick. The window's calls are bounded by the window (faultline.predict.window). */
     @Override
     public List<Held> boundedMaps() {
@@ -65,7 +70,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     public FailurePredictor(AgroalDataSource dataSource, PredictionStore store, BaselineStore baselines,
             PredictConfig config, Clock clock, PredictionMetrics metrics, TrafficPolicy trafficPolicy,
-            MeterRegistry registry) {
+            MeterRegistry registry, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.dataSource = dataSource;
         this.store = store;
         this.baselines = baselines;
@@ -85,15 +91,19 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         if (!config.enabled()) {
             return;
         }
-        try {
-            Evaluation e = evaluate(true);
-            if (e.ran()) {
-                metrics.refresh();
+        // Cluster-wide: one replica evaluates per interval (the stored last run, then the advisory lock). The window
+        // cache of a replica that takes the tick over tops up from its own mark (WindowCache), so alternating is safe.
+        jobs.runOnce(JOB, intervalOf(config), () -> {
+            try {
+                Evaluation e = evaluate(true);
+                if (e.ran()) {
+                    metrics.refresh();
+                }
+            } catch (RuntimeException e) {
+                tickFailures.increment();
+                Log.errorf(e, "Prediction tick failed; it runs again at the next interval");
             }
-        } catch (RuntimeException e) {
-            tickFailures.increment();
-            Log.errorf(e, "Prediction tick failed; it runs again at the next interval");
-        }
+        });
     }
 
     /** {@code predict_failure()} now: waits for a tick another replica is running, then evaluates. */

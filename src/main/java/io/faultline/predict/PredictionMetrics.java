@@ -1,6 +1,7 @@
 package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.DatabaseStartup;
 import io.faultline.common.MetricLabels;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -39,8 +40,11 @@ public class PredictionMetrics {
     private final Map<String, AtomicLong> precision = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> recall = new ConcurrentHashMap<>();
 
+    private final DatabaseStartup startup;
+
     public PredictionMetrics(AgroalDataSource dataSource, PredictionAccuracy accuracy, PredictConfig config,
-            Clock clock, MeterRegistry registry, MetricLabels labels) {
+            Clock clock, MeterRegistry registry, MetricLabels labels, DatabaseStartup startup) {
+        this.startup = startup;
         this.dataSource = dataSource;
         this.accuracy = accuracy;
         this.config = config;
@@ -57,8 +61,12 @@ public class PredictionMetrics {
         }
     }
 
+    /** Per replica: gauges re-read from the database, so every replica reports the same values. */
     @Scheduled(every = "{faultline.predict.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
+        if (!startup.migrated()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
         refresh();
     }
 

@@ -1,6 +1,7 @@
 package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.DatabaseStartup;
 import io.faultline.common.MetricLabels;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.KeysetCursor;
@@ -69,8 +70,11 @@ public class TrafficPolicy {
     private final Map<String, AtomicLong> shares = new ConcurrentHashMap<>();
     private final Map<String, Counter> actionCounters = new ConcurrentHashMap<>();
 
+    private final DatabaseStartup startup;
+
     public TrafficPolicy(AgroalDataSource dataSource, PredictionStore predictions, TrafficConfig config, Clock clock,
-            MeterRegistry registry, MetricLabels labels) {
+            MeterRegistry registry, MetricLabels labels, DatabaseStartup startup) {
+        this.startup = startup;
         if (!(config.keepShare() > 0 && config.keepShare() < 1) || !(config.recoveryStep() > 0)
                 || !(config.actAbove() >= 0 && config.actAbove() < 1)) {
             throw new IllegalArgumentException("faultline.traffic.keep-share must be within (0, 1), recovery-step"
@@ -292,6 +296,9 @@ public class TrafficPolicy {
      */
     @Scheduled(every = "{faultline.predict.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void refreshGauges() {
+        if (!startup.migrated()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
         Map<String, Double> current = new HashMap<>();
         for (Entry e : current().deployments()) {
             current.merge(labels.value("deployment", e.deployment()), e.keepShare(), Math::min);

@@ -2,6 +2,7 @@ package io.faultline.signals;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.call.StorageException;
+import io.faultline.common.DatabaseStartup;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
@@ -37,7 +38,11 @@ public class RetrievalIndexes {
     private final Counter ignored;
     private volatile Set<String> registered;
 
-    public RetrievalIndexes(AgroalDataSource dataSource, SignalsConfig config, MeterRegistry registry) {
+    private final DatabaseStartup startup;
+
+    public RetrievalIndexes(AgroalDataSource dataSource, SignalsConfig config, MeterRegistry registry,
+            DatabaseStartup startup) {
+        this.startup = startup;
         this.dataSource = dataSource;
         this.max = config.retrieval().maxIndexes();
         this.ignored = Counter.builder("faultline.retrieval.samples.ignored")
@@ -126,8 +131,12 @@ public class RetrievalIndexes {
         return registered;
     }
 
+    /** Per replica: the list of registered indexes this replica holds in memory, re-read from the database. */
     @Scheduled(every = "30s", delayed = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void refresh() {
+        if (!startup.migrated()) {
+            return; // the schema is not migrated yet (the database was away at start)
+        }
         try {
             reload();
         } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.faultline.signals;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.ClusterJobs;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
@@ -36,6 +37,8 @@ public class SignalChecks {
     static final String INGESTION_SCHEDULE = "signals.ingestion_schedule";
     // Two-key advisory locks live apart from the one-key locks of the other jobs.
     private static final int LOCK_CLASS = 7006;
+    /** The job's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
+    static final String JOB = "signal-checks";
 
     private final AgroalDataSource dataSource;
     private final SignalStore store;
@@ -44,8 +47,11 @@ public class SignalChecks {
     private final Clock clock;
     private final Counter tickFailures;
 
+    private final ClusterJobs jobs;
+
     public SignalChecks(AgroalDataSource dataSource, SignalStore store, FailureSink sink, SignalsConfig config,
-            Clock clock, MeterRegistry registry) {
+            Clock clock, MeterRegistry registry, ClusterJobs jobs) {
+        this.jobs = jobs;
         this.dataSource = dataSource;
         this.store = store;
         this.sink = sink;
@@ -58,12 +64,16 @@ public class SignalChecks {
     @Scheduled(every = "{faultline.signals.check-interval}", delayed = "{faultline.signals.check-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
-        try {
-            check();
-        } catch (RuntimeException e) {
-            tickFailures.increment();
-            Log.errorf(e, "Signal check failed");
-        }
+        // Cluster-wide: replicas ticking apart would each take the advisory lock in turn and raise every overdue
+        // signal twice; the stored last run keeps it to one check per interval.
+        jobs.runOnce(JOB, config.checkInterval(), () -> {
+            try {
+                check();
+            } catch (RuntimeException e) {
+                tickFailures.increment();
+                Log.errorf(e, "Signal check failed");
+            }
+        });
     }
 
     /** Runs the checks at the clock's now; returns the failures raised (0 when another replica holds the lock). */

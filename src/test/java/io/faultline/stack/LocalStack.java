@@ -76,11 +76,24 @@ public final class LocalStack implements AutoCloseable {
 
     /** With {@code extraEnv} on top of the stack's own Faultline environment, for this start only. */
     public void startFaultline(String healthPath, Map<String, String> extraEnv) {
+        faultline = startFaultlineProcess("faultline", settings.faultlinePort(), healthPath, extraEnv);
+    }
+
+    /**
+     * Another Faultline process on the same database, listening on {@code port}, with the stack's environment and
+     * {@code extraEnv}; its log is {@code name}.log. The caller owns (and closes or kills) it.
+     */
+    public ManagedProcess startFaultlineReplica(String name, int port, Map<String, String> extraEnv) {
+        return startFaultlineProcess(name, port, "/q/health/ready", extraEnv);
+    }
+
+    private ManagedProcess startFaultlineProcess(String name, int port, String healthPath,
+            Map<String, String> extraEnv) {
         Map<String, String> env = new HashMap<>();
         env.put("QUARKUS_DATASOURCE_JDBC_URL", settings.jdbcUrl());
         env.put("QUARKUS_DATASOURCE_USERNAME", settings.dbUser());
         env.put("QUARKUS_DATASOURCE_PASSWORD", settings.dbPassword());
-        env.put("QUARKUS_HTTP_PORT", String.valueOf(settings.faultlinePort()));
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
         env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
         env.put("FAULTLINE_API_KEY", settings.apiKey());
         // The plugin holds the ingest role's key only, as in k8s/; written with the trailing newline a Secret file
@@ -95,8 +108,8 @@ public final class LocalStack implements AutoCloseable {
         env.putAll(extraEnv);
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m", "-jar", settings.jar().toAbsolutePath().toString());
-        faultline = ManagedProcess.start("faultline", command, env, settings.workDir(), settings.workDir())
-                .awaitHttpOk(faultlineUrl() + healthPath, ManagedProcess.READY_WITHIN);
+        return ManagedProcess.start(name, command, env, settings.workDir(), settings.workDir())
+                .awaitHttpOk("http://127.0.0.1:" + port + healthPath, ManagedProcess.READY_WITHIN);
     }
 
     public void startLiteLlm() {
