@@ -38,9 +38,16 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
             long baselineFailures, Double baselineRate, double excessFailures) {
     }
 
-    /** The share of the model group's error budget (failed responses the SLO allows in its period) consumed. */
+    /**
+     * The share of the model group's error budget (failed responses the SLO allows in its period) consumed; with a
+     * latency SLO, the share of its latency budget ({@code (1 − quantile) × answered requests} in the period) that the
+     * subject's answered requests slower than the target ({@code slowRequests}, end to end across attempts, evaluated
+     * at {@code latencyEvaluatedAtMs}) consumed. {@code answeredRequests}: the subject's requests one attempt answered.
+     */
     public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
-            Double budgetConsumed, Double budgetRemaining) {
+            Double budgetConsumed, Double budgetRemaining, Double latencyTargetMs, Double latencyQuantile,
+            long answeredRequests, Double latencyEvaluatedAtMs, Long slowRequests, Double latencyBudgetRequests,
+            Double latencyBudgetConsumed) {
     }
 
     /** The total business impact and each of its terms, so an operator sees why one failure outranks another. */
