@@ -48,10 +48,12 @@ public class FailureImpactAssessor {
     private final Clock clock;
     private final ImpactMetrics metrics;
     private final ImpactFold fold;
+    private final StormPricing storms;
 
     public FailureImpactAssessor(AgroalDataSource dataSource, ImpactConfig config, ErrorBudgets budgets,
-            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold) {
+            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold, StormPricing storms) {
         this.fold = fold;
+        this.storms = storms;
         this.dataSource = dataSource;
         this.config = config;
         this.budgets = budgets;
@@ -347,9 +349,16 @@ public class FailureImpactAssessor {
             answerDeployments = f.flaggedDeployments();
         }
         double extra = pricedFallbackCost - atOriginal;
-        double costTotal = wasted + extra + spikeExtra;
+        Assessment.CacheStormCost storm = storms.cacheStorm(c, s);
+        Assessment.BatchOverrunCost batch = storms.batchOverrun(c, s);
+        double stormExtra = storm == null ? 0 : storm.extraCostUsd();
+        double overrun = batch == null ? 0 : batch.overrunUsd();
+        // A batch overrun's linked call (the one that crossed) is part of the batch's actual cost: the overrun replaces
+        // the wasted cost in the total, which would otherwise count that call twice.
+        double costTotal = (batch == null ? wasted : 0) + extra + spikeExtra + stormExtra + overrun;
         Assessment.CostImpact cost = new Assessment.CostImpact(round(wasted), wastedTokens, fallbacks,
-                round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(costTotal));
+                round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
+                round(overrun), storm, batch, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
         Assessment.SlaImpact sla = sla(s, failed, f.latencyLe());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
