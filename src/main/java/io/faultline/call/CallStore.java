@@ -32,8 +32,8 @@ public class CallStore {
             "error_code", "error_message", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens",
             "reasoning_tokens", "cached_tokens", "cost_usd", "cache_hit", "finish_reason", "response_chars",
             "user_ref", "team_id", "api_key_hash", "rate_limit_headers", "requester_metadata", "received_at", "input_cost_per_token",
-            "output_cost_per_token" };
-    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 34 columns stays well below.
+            "output_cost_per_token", "cache_read_cost_per_token" };
+    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 35 columns stays well below.
     static final int CHUNK = 500;
 
     private static final String ROW = "(" + String.join(",", placeholders()) + ")";
@@ -113,6 +113,7 @@ public class CallStore {
             rows.timestamp(receivedAt);
             rows.float8(c.inputCostPerToken());
             rows.float8(c.outputCostPerToken());
+            rows.float8(c.cacheReadCostPerToken());
             inserted.add(c.attemptKey());
         }
         rows.end();
@@ -203,6 +204,7 @@ public class CallStore {
         st.setTimestamp(p++, received);
         setNullable(st, p++, c.inputCostPerToken(), Types.DOUBLE);
         setNullable(st, p++, c.outputCostPerToken(), Types.DOUBLE);
+        setNullable(st, p++, c.cacheReadCostPerToken(), Types.DOUBLE);
         return p;
     }
 

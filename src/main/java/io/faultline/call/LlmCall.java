@@ -11,7 +11,8 @@ import java.util.Map;
  * {@link #content()} the content detectors read lives in memory only and is never written, like
  * {@link #budgetEntity()}, the LiteLLM budget that refused the call, which only the classifier reads.
  * {@link #inputCostPerToken()} and {@link #outputCostPerToken()} are the prices LiteLLM's model map gave the call
- * ({@code model_map_information.model_map_value}); null when it knew none. Impact prices fallbacks with them.
+ * ({@code model_map_information.model_map_value}); null when it knew none. Impact prices fallbacks with them, and
+ * cache-miss storms with {@link #cacheReadCostPerToken()} (the map's {@code cache_read_input_token_cost}).
  */
 public record LlmCall(
         String callId,
@@ -50,7 +51,8 @@ public record LlmCall(
         CallContent content,
         String budgetEntity,
         Double inputCostPerToken,
-        Double outputCostPerToken) {
+        Double outputCostPerToken,
+        Double cacheReadCostPerToken) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

@@ -62,7 +62,8 @@ final class StorableText {
                 c.latencyMs(), c.ttftMs(), c.promptTokens(), c.completionTokens(), c.reasoningTokens(),
                 c.cachedTokens(), c.costUsd(), c.cacheHit(), finishReason, c.responseChars(), c.responseParsed(),
                 userRef, teamId, apiKeyHash, headers, metadata, c.thinkingCostUsd(), c.content(),
-                c.budgetEntity(), c.inputCostPerToken(), c.outputCostPerToken());
+                c.budgetEntity(), c.inputCostPerToken(), c.outputCostPerToken(),
+                c.cacheReadCostPerToken());
     }
 
     /**

@@ -27,7 +27,7 @@ import java.util.UUID;
 public class CostStore {
 
     /** Must match the expression of the {@code llm_calls_batch} index (V8). */
-    static final String BATCH_ID = "coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id')";
+    public static final String BATCH_ID = "coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id')";
     /** Calls are attributed to a period by their end; this slack lets the partition key prune without losing any. */
     private static final Duration CALL_SLACK = Duration.ofDays(1);
     /** Sums of doubles drift in the last bits: a crossing is judged with this tolerance. */

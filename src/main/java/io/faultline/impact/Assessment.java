@@ -23,11 +23,31 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
      * {@code wastedCostUsd}: what the failed attempts (and answers the episode flagged) were billed;
      * {@code fallbackExtraCostUsd}: what the answering fallbacks cost minus what the original model would have cost
      * for the same tokens (its prices from the failed attempt's payload; negative when the fallback is cheaper);
-     * {@code spikeExtraCostUsd}: for token spikes, the share of each flagged call's cost above the p99 tokens.
+     * {@code spikeExtraCostUsd}: for token spikes, the share of each flagged call's cost above the p99 tokens;
+     * {@code cacheMissExtraCostUsd}: for cache-miss storms, what the misses over the baseline hit ratio cost
+     * ({@code cacheMissStorm} shows how); {@code batchOverrunCostUsd}: for batch overruns, the actual batch cost minus
+     * the expected one ({@code batchOverrun}).
      */
     public record CostImpact(double wastedCostUsd, long wastedTokens, long fallbacks, double fallbackCostUsd,
             double fallbackAtOriginalPricesUsd, double fallbackExtraCostUsd, long unpricedFallbacks,
-            double spikeExtraCostUsd, double totalUsd) {
+            double spikeExtraCostUsd, double cacheMissExtraCostUsd, double batchOverrunCostUsd,
+            CacheStormCost cacheMissStorm, BatchOverrunCost batchOverrun, double totalUsd) {
+    }
+
+    /**
+     * How a cache-miss storm was priced: the calls of {@code subject} that ended in {@code [from, to)}; for the
+     * prompt cache, {@code volume} is their prompt tokens, {@code hits} their cached tokens and {@code extraMisses}
+     * the tokens that missed over the {@code baselineHitRatio}; for LiteLLM's cache, calls with a known outcome, cache
+     * hits and missed calls over the baseline. {@code unpricedCalls}: calls without an input or cached-token price.
+     */
+    public record CacheStormCost(String signal, String scope, String subject, Instant from, Instant to,
+            double baselineHitRatio, long calls, long volume, long hits, Double hitRatio, double extraMisses,
+            double extraCostUsd, long unpricedCalls, String formula) {
+    }
+
+    /** How a batch overrun was priced: the batch's stored calls' cost minus its expected cost (and where that's from). */
+    public record BatchOverrunCost(String batchId, double expectedCostUsd, String expectedSource, double actualCostUsd,
+            long calls, double overrunUsd) {
     }
 
     /**
@@ -38,9 +58,16 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
             long baselineFailures, Double baselineRate, double excessFailures) {
     }
 
-    /** The share of the model group's error budget (failed responses the SLO allows in its period) consumed. */
+    /**
+     * The share of the model group's error budget (failed responses the SLO allows in its period) consumed; with a
+     * latency SLO, the share of its latency budget ({@code (1 − quantile) × answered requests} in the period) that the
+     * subject's answered requests slower than the target ({@code slowRequests}, end to end across attempts, evaluated
+     * at {@code latencyEvaluatedAtMs}) consumed. {@code answeredRequests}: the subject's requests one attempt answered.
+     */
     public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
-            Double budgetConsumed, Double budgetRemaining) {
+            Double budgetConsumed, Double budgetRemaining, Double latencyTargetMs, Double latencyQuantile,
+            long answeredRequests, Double latencyEvaluatedAtMs, Long slowRequests, Double latencyBudgetRequests,
+            Double latencyBudgetConsumed) {
     }
 
     /** The total business impact and each of its terms, so an operator sees why one failure outranks another. */

@@ -8,9 +8,12 @@ public interface ErrorBudgets {
 
     /**
      * The SLO's availability target and period; the budget in failed responses the period allows
-     * ({@code (1 − target) × requests in the period}) and the share of it still left (negative when overspent).
+     * ({@code (1 − target) × requests in the period}) and the share of it still left (negative when overspent); with a
+     * latency SLO its target and quantile and the slow requests it allows ({@code (1 − quantile) × answered requests
+     * in the period}), else nulls and 0.
      */
-    record Budget(double availabilityTarget, Duration period, double budgetRequests, double remainingRatio) {
+    record Budget(double availabilityTarget, Duration period, double budgetRequests, double remainingRatio,
+            Double latencyTargetMs, Double latencyQuantile, double latencyBudgetRequests) {
     }
 
     Budget budget(String modelGroup, Instant at);

@@ -51,13 +51,16 @@ public class FailureImpactAssessor {
     private final Clock clock;
     private final ImpactMetrics metrics;
     private final ImpactFold fold;
+    private final StormPricing storms;
 
     private final ClusterJobs jobs;
 
     public FailureImpactAssessor(AgroalDataSource dataSource, ImpactConfig config, ErrorBudgets budgets,
-            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold, ClusterJobs jobs) {
+            ObjectMapper json, Clock clock, ImpactMetrics metrics, ImpactFold fold, StormPricing storms,
+            ClusterJobs jobs) {
         this.jobs = jobs;
         this.fold = fold;
+        this.storms = storms;
         this.dataSource = dataSource;
         this.config = config;
         this.budgets = budgets;
@@ -266,7 +269,8 @@ public class FailureImpactAssessor {
             + "  and c.started_at <= req.hi),"
             + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
             + "  max(user_ref collate \"C\") user_ref, max(team_id collate \"C\") team_id,"
-            + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts,"
+            + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
+            + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
             + "  coalesce(sum(cost_usd) filter (where not success or flagged), 0) wasted_cost,"
             + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged), 0) wasted_tokens,"
             + "  (array_agg(model order by started_at, ended_at) filter (where not success or flagged))[1] orig_model,"
@@ -294,7 +298,8 @@ public class FailureImpactAssessor {
             + "  (select coalesce(array_agg(distinct deployment), '{}') from att where flagged),"
             + "  (select count(*) from att where flagged and success),"
             + "  (select coalesce(sum(cost_usd * greatest(0, 1 - ?::double precision"
-            + "   / nullif(prompt_tokens + completion_tokens, 0))), 0) from att where flagged)";
+            + "   / nullif(prompt_tokens + completion_tokens, 0))), 0) from att where flagged),"
+            + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req)";
 
     /** The spike's p99 tokens when the subject is a token spike that has one, else 0. */
     private static double p99(Subject s) {
@@ -322,7 +327,7 @@ public class FailureImpactAssessor {
                         rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getLong(9),
                         rs.getLong(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13), rs.getLong(14),
                         strings(rs.getArray(15)), rs.getLong(16), rs.getLong(17), strings(rs.getArray(18)),
-                        rs.getLong(19), p99 > 0 ? rs.getDouble(20) : 0));
+                        rs.getLong(19), p99 > 0 ? rs.getDouble(20) : 0, ImpactFold.longs(rs.getArray(21))));
             }
         }
     }
@@ -354,20 +359,28 @@ public class FailureImpactAssessor {
             answerDeployments = f.flaggedDeployments();
         }
         double extra = pricedFallbackCost - atOriginal;
-        double costTotal = wasted + extra + spikeExtra;
+        Assessment.CacheStormCost storm = storms.cacheStorm(c, s);
+        Assessment.BatchOverrunCost batch = storms.batchOverrun(c, s);
+        double stormExtra = storm == null ? 0 : storm.extraCostUsd();
+        double overrun = batch == null ? 0 : batch.overrunUsd();
+        // A batch overrun's linked call (the one that crossed) is part of the batch's actual cost: the overrun replaces
+        // the wasted cost in the total, which would otherwise count that call twice.
+        double costTotal = (batch == null ? wasted : 0) + extra + spikeExtra + stormExtra + overrun;
         Assessment.CostImpact cost = new Assessment.CostImpact(round(wasted), wastedTokens, fallbacks,
-                round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(costTotal));
+                round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
+                round(overrun), storm, batch, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
-        Assessment.SlaImpact sla = sla(s, failed);
+        Assessment.SlaImpact sla = sla(s, failed, f.latencyLe());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
         double usersUsd = users * config.pricePerUserUsd();
-        double budgetUsd = sla.budgetConsumed() == null ? 0
-                : sla.budgetConsumed() * 100 * config.pricePerBudgetPercentUsd();
+        double consumed = (sla.budgetConsumed() == null ? 0 : sla.budgetConsumed())
+                + (sla.latencyBudgetConsumed() == null ? 0 : sla.latencyBudgetConsumed());
+        double budgetUsd = consumed * 100 * config.pricePerBudgetPercentUsd();
         double total = costTotal + failedUsd + usersUsd + budgetUsd;
         Assessment.Total t = new Assessment.Total(round(total), round(costTotal), round(failedUsd), round(usersUsd),
                 round(budgetUsd), "cost + " + config.pricePerFailedRequestUsd() + " x failed responses + "
                         + config.pricePerUserUsd() + " x affected users + " + config.pricePerBudgetPercentUsd()
-                        + " x percent of error budget consumed");
+                        + " x percent of error budget consumed (availability plus latency)");
         return new Assessment(s.id(), s.kind(), s.fingerprint(), s.provider(), s.category(), s.type(), s.modelGroup(),
                 s.firstSeen(), s.lastSeen(), now, new Assessment.UserImpact(requests, failed, recovered, attempts,
                         users, keys, teams), cost, quality, sla, t);
@@ -408,14 +421,31 @@ public class FailureImpactAssessor {
                 round(baseRate), round(excess));
     }
 
-    private Assessment.SlaImpact sla(Subject s, long failedResponses) {
+    /**
+     * The availability budget's share the failed responses consumed and, when the model group has a latency SLO, the
+     * latency budget's share its answered requests slower than the target consumed (end to end across attempts, at
+     * the histogram edge the target is evaluated at: the same rule as the SLO's rollup).
+     */
+    private Assessment.SlaImpact sla(Subject s, long failedResponses, long[] latencyLe) {
+        long answered = latencyLe.length == LatencyBuckets.SIZE ? latencyLe[LatencyBuckets.SIZE - 1] : 0;
         if (s.modelGroup() == null) {
-            return new Assessment.SlaImpact(null, null, null, null, null, null);
+            return new Assessment.SlaImpact(null, null, null, null, null, null, null, null, answered, null, null,
+                    null, null);
         }
         ErrorBudgets.Budget b = budgets.budget(s.modelGroup(), s.lastSeen());
         Double consumed = b.budgetRequests() > 0 ? failedResponses / b.budgetRequests() : null;
+        Double evaluatedAt = null;
+        Long slow = null;
+        Double latencyConsumed = null;
+        if (b.latencyTargetMs() != null) {
+            evaluatedAt = LatencyBuckets.evaluatedAt(b.latencyTargetMs());
+            slow = LatencyBuckets.slow(latencyLe, b.latencyTargetMs());
+            latencyConsumed = b.latencyBudgetRequests() > 0 ? slow / b.latencyBudgetRequests() : null;
+        }
         return new Assessment.SlaImpact(s.modelGroup(), b.availabilityTarget(), b.period().toString(),
-                round(b.budgetRequests()), round(consumed), round(b.remainingRatio()));
+                round(b.budgetRequests()), round(consumed), round(b.remainingRatio()), b.latencyTargetMs(),
+                b.latencyQuantile(), answered, evaluatedAt, slow, b.latencyTargetMs() == null ? null
+                        : round(b.latencyBudgetRequests()), round(latencyConsumed));
     }
 
     private void store(Connection c, Assessment a) throws SQLException {

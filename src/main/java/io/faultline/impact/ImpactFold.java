@@ -13,6 +13,7 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -55,7 +56,7 @@ public class ImpactFold {
     record Totals(long requests, long failed, long recovered, long attempts, long users, long keys, long teams,
             double wasted, long wastedTokens, long fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, long unpriced, String[] answerDeployments, long answers, long qualityFailures,
-            String[] flaggedDeployments, long flaggedAnswers, double spikeExtra) {
+            String[] flaggedDeployments, long flaggedAnswers, double spikeExtra, long[] latencyLe) {
     }
 
     /** One stored attempt of a request. */
@@ -68,7 +69,7 @@ public class ImpactFold {
     record Req(String callId, boolean ok, boolean hit, int attempts, String user, String team, String key,
             double wastedCost, long wastedTokens, int fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, int unpriced, int answers, int qualityFailures, int flaggedAnswers,
-            double spikeExtra, String[] answerDeployments, String[] flaggedDeployments) {
+            double spikeExtra, String[] answerDeployments, String[] flaggedDeployments, Long latencyUs) {
 
         /** Field by field, the deployments by content: an unchanged request is not written again. */
         @Override
@@ -83,7 +84,8 @@ public class ImpactFold {
                     && answers == r.answers && qualityFailures == r.qualityFailures
                     && flaggedAnswers == r.flaggedAnswers && Double.compare(spikeExtra, r.spikeExtra) == 0
                     && Arrays.equals(answerDeployments, r.answerDeployments)
-                    && Arrays.equals(flaggedDeployments, r.flaggedDeployments);
+                    && Arrays.equals(flaggedDeployments, r.flaggedDeployments)
+                    && Objects.equals(latencyUs, r.latencyUs);
         }
 
         @Override
@@ -109,6 +111,7 @@ public class ImpactFold {
         long qualityFailures;
         long flaggedAnswers;
         BigDecimal spikeExtra = BigDecimal.ZERO;
+        final long[] latency = new long[LatencyBuckets.SIZE];
         final Map<String, Integer> distinct = new HashMap<>();
         long changed;
 
@@ -129,6 +132,9 @@ public class ImpactFold {
             qualityFailures += (long) sign * r.qualityFailures();
             flaggedAnswers += (long) sign * r.flaggedAnswers();
             spikeExtra = spikeExtra.add(exact(r.spikeExtra(), sign));
+            if (r.latencyUs() != null) {
+                LatencyBuckets.add(latency, r.latencyUs(), sign);
+            }
             ref("u", r.user(), sign);
             ref("k", r.key(), sign);
             ref("t", r.team(), sign);
@@ -213,7 +219,8 @@ public class ImpactFold {
             try (PreparedStatement st = c.prepareStatement("update impact_state set requests = 0, failed = 0,"
                     + " recovered = 0, attempts = 0, wasted_cost = 0, wasted_tokens = 0, fallbacks = 0,"
                     + " fallback_cost = 0, at_original = 0, priced_fallback_cost = 0, unpriced = 0, answers = 0,"
-                    + " quality_failures = 0, flagged_answers = 0, spike_extra = 0 where subject_id = ?")) {
+                    + " quality_failures = 0, flagged_answers = 0, spike_extra = 0,"
+                    + " latency_le = array_fill(0::bigint, array[" + LatencyBuckets.SIZE + "]) where subject_id = ?")) {
                 st.setObject(1, s.id());
                 st.executeUpdate();
             }
@@ -254,7 +261,9 @@ public class ImpactFold {
                 + " wasted_tokens = wasted_tokens + ?, fallbacks = fallbacks + ?, fallback_cost = fallback_cost + ?,"
                 + " at_original = at_original + ?, priced_fallback_cost = priced_fallback_cost + ?,"
                 + " unpriced = unpriced + ?, answers = answers + ?, quality_failures = quality_failures + ?,"
-                + " flagged_answers = flagged_answers + ?, spike_extra = spike_extra + ? where subject_id = ?")) {
+                + " flagged_answers = flagged_answers + ?, spike_extra = spike_extra + ?,"
+                + " latency_le = (select array_agg(u.a + u.b order by u.i) from unnest(latency_le, ?::int8[])"
+                + " with ordinality as u(a, b, i)) where subject_id = ?")) {
             int p = 1;
             st.setArray(p++, c.createArrayOf("uuid", members));
             st.setTimestamp(p++, linksNow);
@@ -276,6 +285,7 @@ public class ImpactFold {
             st.setLong(p++, delta.qualityFailures);
             st.setLong(p++, delta.flaggedAnswers);
             st.setBigDecimal(p++, delta.spikeExtra);
+            st.setArray(p++, c.createArrayOf("int8", Arrays.stream(delta.latency).boxed().toArray()));
             st.setObject(p, s.id());
             st.executeUpdate();
         }
@@ -414,7 +424,13 @@ public class ImpactFold {
         double spike = 0;
         Set<String> answerDeps = new TreeSet<>();
         Set<String> flaggedDeps = new TreeSet<>();
+        boolean answered = false;
+        Instant firstStart = null;
+        Instant lastEnd = null;
         for (Attempt a : attempts) {
+            answered |= a.success();
+            firstStart = firstStart == null || a.started().isBefore(firstStart) ? a.started() : firstStart;
+            lastEnd = lastEnd == null || a.ended().isAfter(lastEnd) ? a.ended() : lastEnd;
             boolean flagged = seen.contains(a.ended());
             boolean bad = !a.success() || flagged;
             ok |= a.success() && !flagged;
@@ -467,12 +483,18 @@ public class ImpactFold {
         }
         return new Req(callId, ok, hit, attempts.size(), user, team, key, wastedCost, wastedTokens, fallbacks,
                 fallbackCost, atOriginal, priced, unpriced, answers, quality, flaggedAnswers, spike,
-                answerDeps.toArray(String[]::new), flaggedDeps.toArray(String[]::new));
+                answerDeps.toArray(String[]::new), flaggedDeps.toArray(String[]::new),
+                answered ? ChronoUnit.MICROS.between(firstStart, lastEnd) : null);
     }
 
     /** The larger by code point, as {@code max(x collate "C")}; nulls ignored. */
     private static String max(String a, String b) {
         return a == null ? b : b == null ? a : a.compareTo(b) >= 0 ? a : b;
+    }
+
+    private static Long nullableLong(ResultSet rs, int column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : v;
     }
 
     private static Double nullable(ResultSet rs, int column) throws SQLException {
@@ -485,7 +507,7 @@ public class ImpactFold {
         try (PreparedStatement st = c.prepareStatement("select call_id, ok, hit, attempts, user_ref, team_id,"
                 + " api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost, at_original,"
                 + " priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers, spike_extra,"
-                + " answer_deployments, flagged_deployments from impact_requests where subject_id = ?"
+                + " answer_deployments, flagged_deployments, latency_us from impact_requests where subject_id = ?"
                 + " and call_id = any (?)")) {
             st.setObject(1, subject);
             st.setArray(2, ids);
@@ -495,7 +517,7 @@ public class ImpactFold {
                             rs.getInt(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getDouble(8),
                             rs.getLong(9), rs.getInt(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13),
                             rs.getInt(14), rs.getInt(15), rs.getInt(16), rs.getInt(17), rs.getDouble(18),
-                            strings(rs.getArray(19)), strings(rs.getArray(20))));
+                            strings(rs.getArray(19)), strings(rs.getArray(20)), nullableLong(rs, 21)));
                 }
             }
         }
@@ -528,6 +550,7 @@ public class ImpactFold {
         Double[] spike = new Double[n];
         String[] answerDeps = new String[n];
         String[] flaggedDeps = new String[n];
+        Long[] latency = new Long[n];
         for (int i = 0; i < n; i++) {
             Req r = rows.get(i);
             ids[i] = r.callId();
@@ -550,16 +573,18 @@ public class ImpactFold {
             spike[i] = r.spikeExtra();
             answerDeps[i] = literal(r.answerDeployments());
             flaggedDeps[i] = literal(r.flaggedDeployments());
+            latency[i] = r.latencyUs();
         }
         try (PreparedStatement st = c.prepareStatement("insert into impact_requests (subject_id, call_id, ok, hit,"
                 + " attempts, user_ref, team_id, api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost,"
                 + " at_original, priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers,"
-                + " spike_extra, answer_deployments, flagged_deployments) select ?, u.i, u.o, u.h, u.a, u.us, u.te,"
-                + " u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s, u.ad::text[], u.fd::text[]"
+                + " spike_extra, answer_deployments, flagged_deployments, latency_us) select ?, u.i, u.o, u.h, u.a,"
+                + " u.us, u.te, u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s, u.ad::text[],"
+                + " u.fd::text[], u.lu"
                 + " from unnest(?::text[], ?::bool[], ?::bool[], ?::int[], ?::text[], ?::text[], ?::text[],"
                 + " ?::float8[], ?::int8[], ?::int[], ?::float8[], ?::float8[], ?::float8[], ?::int[], ?::int[],"
-                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[])"
-                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd)"
+                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[], ?::int8[])"
+                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd, lu)"
                 + " on conflict (subject_id, call_id) do update set ok = excluded.ok,"
                 + " hit = excluded.hit, attempts = excluded.attempts, user_ref = excluded.user_ref,"
                 + " team_id = excluded.team_id, api_key_hash = excluded.api_key_hash,"
@@ -569,7 +594,7 @@ public class ImpactFold {
                 + " unpriced = excluded.unpriced, answers = excluded.answers,"
                 + " quality_failures = excluded.quality_failures, flagged_answers = excluded.flagged_answers,"
                 + " spike_extra = excluded.spike_extra, answer_deployments = excluded.answer_deployments,"
-                + " flagged_deployments = excluded.flagged_deployments")) {
+                + " flagged_deployments = excluded.flagged_deployments, latency_us = excluded.latency_us")) {
             int p = 1;
             st.setObject(p++, subject);
             st.setArray(p++, c.createArrayOf("text", ids));
@@ -591,7 +616,8 @@ public class ImpactFold {
             st.setArray(p++, c.createArrayOf("int4", flaggedAnswers));
             st.setArray(p++, c.createArrayOf("float8", spike));
             st.setArray(p++, c.createArrayOf("text", answerDeps));
-            st.setArray(p, c.createArrayOf("text", flaggedDeps));
+            st.setArray(p++, c.createArrayOf("text", flaggedDeps));
+            st.setArray(p, c.createArrayOf("int8", latency));
             st.executeUpdate();
         }
     }
@@ -681,16 +707,26 @@ public class ImpactFold {
         try (PreparedStatement st = c.prepareStatement("select requests, failed, recovered, attempts,"
                 + " wasted_cost::float8, wasted_tokens, fallbacks, fallback_cost::float8, at_original::float8,"
                 + " priced_fallback_cost::float8, unpriced, answers, quality_failures, flagged_answers,"
-                + " spike_extra::float8 from impact_state where subject_id = ?")) {
+                + " spike_extra::float8, latency_le from impact_state where subject_id = ?")) {
             st.setObject(1, subject);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 return new Totals(rs.getLong(1), rs.getLong(2), rs.getLong(3), rs.getLong(4), users, keys, teams,
                         rs.getDouble(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getDouble(9),
                         rs.getDouble(10), rs.getLong(11), answerDeps.toArray(String[]::new), rs.getLong(12),
-                        rs.getLong(13), flaggedDeps.toArray(String[]::new), rs.getLong(14), rs.getDouble(15));
+                        rs.getLong(13), flaggedDeps.toArray(String[]::new), rs.getLong(14), rs.getDouble(15),
+                        longs(rs.getArray(16)));
             }
         }
+    }
+
+    static long[] longs(Array a) throws SQLException {
+        Object[] values = (Object[]) a.getArray();
+        long[] out = new long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = ((Number) values[i]).longValue();
+        }
+        return out;
     }
 
     static String[] strings(Array a) throws SQLException {

@@ -4,8 +4,9 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
 import java.time.Duration;
+import java.util.Optional;
 
-/** Availability SLOs per model group, their error budgets and burn rates (README: "SLOs and error budgets"). */
+/** Availability and latency SLOs per model group, their error budgets and burn rates (README: "SLOs and error budgets"). */
 @ConfigMapping(prefix = "faultline.slo")
 public interface SloConfig {
 
@@ -20,6 +21,15 @@ public interface SloConfig {
     /** The availability target of a model group without an SLO of its own (share of requests answered). */
     @WithDefault("0.995")
     double defaultAvailability();
+
+    /**
+     * The latency target (milliseconds, 100 to 600000) of a model group without an SLO of its own; with
+     * {@link #defaultLatencyQuantile()} it gives those groups a latency SLO. Unset (the default): no latency SLO.
+     */
+    Optional<Double> defaultLatencyTargetMs();
+
+    /** The share of answered requests that must be within {@link #defaultLatencyTargetMs()} (e.g. 0.99). */
+    Optional<Double> defaultLatencyQuantile();
 
     /** The error budget period of a model group without an SLO of its own. */
     @WithDefault("30d")

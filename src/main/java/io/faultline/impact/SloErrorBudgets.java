@@ -16,7 +16,10 @@ public class SloErrorBudgets implements ErrorBudgets {
 
     @Override
     public Budget budget(String modelGroup, Instant at) {
-        SloService.Budget b = slos.budget(modelGroup, at);
-        return new Budget(b.slo().availabilityTarget(), b.slo().period(), b.budgetRequests(), b.remainingRatio());
+        SloService.Budgets both = slos.budgets(modelGroup, at);
+        SloService.Budget b = both.availability();
+        SloService.LatencyBudget l = both.latency();
+        return new Budget(b.slo().availabilityTarget(), b.slo().period(), b.budgetRequests(), b.remainingRatio(),
+                l == null ? null : l.targetMs(), l == null ? null : l.quantile(), l == null ? 0 : l.budgetRequests());
     }
 }

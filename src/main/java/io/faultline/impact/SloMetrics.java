@@ -15,6 +15,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * {@code faultline_slo_burn_rate{model_group,window}}, {@code faultline_slo_error_budget_remaining{model_group}} and
  * {@code faultline_slo_target{model_group}} for every model group seen within its period or with an SLO of its own,
+ * and for those with a latency SLO {@code faultline_slo_latency_burn_rate{model_group,window}},
+ * {@code faultline_slo_latency_error_budget_remaining{model_group}} and
+ * {@code faultline_slo_latency_target_seconds{model_group}} (the histogram edge the target is evaluated at),
  * read from the database after every rollup run, so that every replica reports the same figures. Model groups past
  * the label cap share the {@code other} series, which shows the worst of them (highest burn, least budget left).
  */
@@ -31,6 +34,9 @@ public class SloMetrics {
     private final Map<String, AtomicLong> burn = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> remaining = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> target = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> latencyBurn = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> latencyRemaining = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> latencyTarget = new ConcurrentHashMap<>();
 
     public SloMetrics(SloService slos, Clock clock, MeterRegistry registry, MetricLabels labels) {
         this.slos = slos;
@@ -51,9 +57,14 @@ public class SloMetrics {
         Map<String, Double> burns = new HashMap<>();
         Map<String, Double> budgets = new HashMap<>();
         Map<String, Double> targets = new HashMap<>();
+        Map<String, Double> latencyBurns = new HashMap<>();
+        Map<String, Double> latencyBudgets = new HashMap<>();
+        Map<String, Double> latencyTargets = new HashMap<>();
         // A group that left the listing (no traffic within its period) burns nothing and has its whole budget.
         burn.keySet().forEach(k -> burns.put(k, 0.0));
         remaining.keySet().forEach(k -> budgets.put(k, 1.0));
+        latencyBurn.keySet().forEach(k -> latencyBurns.put(k, 0.0));
+        latencyRemaining.keySet().forEach(k -> latencyBudgets.put(k, 1.0));
         for (SloService.SloStatus s : list.items()) {
             String group = labels.value("model_group", s.modelGroup());
             for (SloService.WindowBurn w : s.burnRates()) {
@@ -62,6 +73,13 @@ public class SloMetrics {
             // Remaining is at most 1 and burn at least 0: the stale defaults above never win over a listed figure.
             budgets.merge(group, s.budget().remainingRatio(), Math::min);
             targets.merge(group, s.slo().availabilityTarget(), Math::max);
+            if (s.latency() != null) {
+                for (SloService.LatencyWindowBurn w : s.latency().burnRates()) {
+                    latencyBurns.merge(key(group, w.window()), w.burnRate(), Math::max);
+                }
+                latencyBudgets.merge(group, s.latency().budget().remainingRatio(), Math::min);
+                latencyTargets.merge(group, s.latency().budget().evaluatedAtMs() / 1000, Math::min);
+            }
         }
         burns.forEach((k, v) -> {
             int cut = k.indexOf('\u0000');
@@ -74,6 +92,21 @@ public class SloMetrics {
                         + " negative once overspent", g, null, null)).set(Double.doubleToLongBits(v)));
         targets.forEach((g, v) -> target.computeIfAbsent(g, x -> gauge("faultline.slo.target",
                 "Availability target of the model group's SLO (share of requests answered)", g, null, null))
+                .set(Double.doubleToLongBits(v)));
+        latencyBurns.forEach((k, v) -> {
+            int cut = k.indexOf('\u0000');
+            latencyBurn.computeIfAbsent(k, x -> gauge("faultline.slo.latency.burn.rate",
+                    "Latency error budget burn rate: (answered requests slower than the target / answered requests"
+                            + " over the window) / (1 - latency quantile)",
+                    k.substring(0, cut), "window", k.substring(cut + 1))).set(Double.doubleToLongBits(v));
+        });
+        latencyBudgets.forEach((g, v) -> latencyRemaining.computeIfAbsent(g, x -> gauge(
+                "faultline.slo.latency.error.budget.remaining", "Share of the period's latency error budget left:"
+                        + " 1 - slow answered requests / ((1 - quantile) * answered requests); negative once overspent",
+                g, null, null)).set(Double.doubleToLongBits(v)));
+        latencyTargets.forEach((g, v) -> latencyTarget.computeIfAbsent(g, x -> gauge(
+                "faultline.slo.latency.target.seconds", "Latency target of the model group's latency SLO, as"
+                        + " evaluated (the largest histogram edge not above the target)", g, null, null))
                 .set(Double.doubleToLongBits(v)));
     }
 

@@ -34,7 +34,6 @@ public class SloResource {
 
     static final long MAX_BODY_BYTES = 4 * 1024;
     static final int MAX_GROUP = 200;
-    static final double MAX_LATENCY_MS = 3_600_000;
     private static final Set<String> FIELDS = Set.of("availabilityTarget", "period", "latencyTargetMs",
             "latencyQuantile");
     /** "30d", "12h", "90m": bounded and anchored, checked on at most 32 characters. */
@@ -50,7 +49,7 @@ public class SloResource {
 
     @GET
     @Operation(summary = "Every model group seen within its period or with an SLO: SLO, error budget left and burn"
-            + " rates over 5m, 30m, 1h, 6h and 3d; least budget left first")
+            + " rates over 5m, 30m, 1h, 6h and 3d (and the same for its latency SLO, if any); least budget left first")
     public SloService.SloList list(@RestQuery @DefaultValue("200") @Min(1) @Max(1000) int limit) {
         return slos.statuses(slos.now(), limit);
     }
@@ -89,9 +88,10 @@ public class SloResource {
         }
         Duration period = period(root.get("period"));
         Double latency = optionalNumber(root, "latencyTargetMs");
-        if (latency != null && !(latency > 0 && latency <= MAX_LATENCY_MS)) {
-            throw ApiProblem.badRequest("latencyTargetMs", "latencyTargetMs must be above 0 and at most "
-                    + (long) MAX_LATENCY_MS + " (one hour)");
+        if (latency != null && !(latency >= LatencyBuckets.MIN_TARGET_MS && latency <= LatencyBuckets.MAX_TARGET_MS)) {
+            throw ApiProblem.badRequest("latencyTargetMs", "latencyTargetMs must be from "
+                    + (long) LatencyBuckets.MIN_TARGET_MS + " to " + (long) LatencyBuckets.MAX_TARGET_MS
+                    + " (10 minutes); it is evaluated at the largest histogram edge not above it");
         }
         Double quantile = optionalNumber(root, "latencyQuantile");
         if (quantile != null && !(quantile > 0 && quantile < 1)) {

@@ -21,9 +21,10 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
 /**
- * Keeps {@code slo_minutes} (requests and failed responses per model group and minute) up to date: every interval one
- * replica (PostgreSQL advisory lock) derives again every minute newer than the settle time, and after a first start or
- * a restart catches up from the last rolled minute, at most {@code catch-up-per-run} of call time per run.
+ * Keeps {@code slo_minutes} (requests, failed responses and the answered requests' latency histogram per model
+ * group and minute) up to date: every interval one replica (PostgreSQL advisory lock) derives again every minute newer
+ * than the settle time, and after a first start or a restart catches up from the last rolled minute, at most
+ * {@code catch-up-per-run} of call time per run.
  */
 @Singleton
 public class SloRollup {
@@ -41,12 +42,15 @@ public class SloRollup {
 
     // Requests whose first attempt started in [from, to): their attempts are read from requestSpan before and after,
     // so that a request is neither split across runs nor missing its late fallback. The providers come from
-    // provider_deployments so that the scan runs on the (provider, started_at) index, like WindowReader.
-    private static final String DERIVE = "insert into slo_minutes (model_group, minute, requests, failed_responses)"
-            + " select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60) m, count(*),"
-            + " count(*) filter (where not ok) from ("
+    // provider_deployments so that the scan runs on the (provider, started_at) index, like WindowReader. An answered
+    // request's latency is end to end (first attempt's start to last attempt's end, in microseconds), counted into the
+    // minute's cumulative histogram at the fixed edges of LatencyBuckets.
+    private static final String DERIVE = "insert into slo_minutes (model_group, minute, requests, failed_responses,"
+            + " latency_le) select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60) m, count(*),"
+            + " count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ("
             + " select (array_agg(coalesce(model_group, model, 'unknown') order by started_at, received_at))[1] g,"
-            + " min(started_at) first_at, bool_or(success) ok from llm_calls"
+            + " min(started_at) first_at, bool_or(success) ok,"
+            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us from llm_calls"
             + " where provider = any (array(select distinct provider from provider_deployments))"
             + " and started_at >= ? and started_at < ? group by call_id) r"
             + " where first_at >= ? and first_at < ? group by 1, 2";

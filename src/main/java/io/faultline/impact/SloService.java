@@ -21,16 +21,18 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Availability SLOs per model group (the API-set one, else the configured default), their error budget over the
- * period and the multi-window burn rates, all read from the per-minute rollups of {@link SloRollup}: a request is a
- * LiteLLM call id, a failed response a request none of whose attempts succeeded.
+ * Availability and latency SLOs per model group (the API-set one, else the configured default), their error budgets
+ * over the period and the multi-window burn rates, all read from the per-minute rollups of {@link SloRollup}: a
+ * request is a LiteLLM call id, a failed response a request none of whose attempts succeeded, a slow request an
+ * answered one whose end-to-end latency is above the latency target (evaluated at a fixed histogram edge,
+ * {@link LatencyBuckets}).
  */
 @Singleton
 public class SloService {
 
     /**
-     * An SLO: availability target over a period (ISO-8601 in JSON, e.g. "PT720H"); the latency target is stored and
-     * reported, not yet evaluated.
+     * An SLO: availability target over a period (ISO-8601 in JSON, e.g. "PT720H"); optionally a latency SLO: the share
+     * {@code latencyQuantile} of answered requests within {@code latencyTargetMs}, over the same period.
      */
     public record Slo(String modelGroup, double availabilityTarget,
             @JsonFormat(shape = JsonFormat.Shape.STRING) Duration period, String source,
@@ -46,8 +48,26 @@ public class SloService {
     public record WindowBurn(String window, long requests, long failedResponses, double burnRate) {
     }
 
-    /** A model group's SLO, budget and burn rates (GET /api/v1/slos). */
-    public record SloStatus(String modelGroup, Slo slo, Budget budget, List<WindowBurn> burnRates) {
+    /**
+     * The latency error budget at {@code at} over the period: answered requests (with a latency histogram), those
+     * slower than the target evaluated at {@code evaluatedAtMs}, the budget {@code (1 - quantile) x answered} and the
+     * share of it left ({@code 1 - slow / budget}, negative once overspent).
+     */
+    public record LatencyBudget(double targetMs, double quantile, double evaluatedAtMs, long periodAnswered,
+            long periodSlow, double budgetRequests, double remainingRatio) {
+    }
+
+    /** One latency burn-rate window: (slow / answered) / (1 - quantile); 0 without answered requests. */
+    public record LatencyWindowBurn(String window, long answered, long slow, double burnRate) {
+    }
+
+    /** A latency SLO's budget and burn rates. */
+    public record LatencyStatus(LatencyBudget budget, List<LatencyWindowBurn> burnRates) {
+    }
+
+    /** A model group's SLO, budget and burn rates (GET /api/v1/slos); {@code latency} null without a latency SLO. */
+    public record SloStatus(String modelGroup, Slo slo, Budget budget, List<WindowBurn> burnRates,
+            LatencyStatus latency) {
     }
 
     public record SloList(Instant at, List<SloStatus> items, boolean truncated) {
@@ -83,7 +103,10 @@ public class SloService {
 
     /** The configured default SLO for {@code modelGroup}. */
     public Slo defaultSlo(String modelGroup) {
-        return new Slo(modelGroup, config.defaultAvailability(), config.period(), "config", null, null);
+        boolean latency = config.defaultLatencyTargetMs().isPresent() && config.defaultLatencyQuantile().isPresent();
+        return new Slo(modelGroup, config.defaultAvailability(), config.period(), "config",
+                latency ? config.defaultLatencyTargetMs().get() : null,
+                latency ? config.defaultLatencyQuantile().get() : null);
     }
 
     /** The API-set SLO of the model group, else the configured default. */
@@ -95,19 +118,31 @@ public class SloService {
         }
     }
 
+    /** The model group's availability and (when it has a latency SLO, else null) latency budgets. */
+    public record Budgets(Budget availability, LatencyBudget latency) {
+    }
+
     /** The model group's error budget over {@code [at - period, at)}. */
     public Budget budget(String modelGroup, Instant at) {
+        return budgets(modelGroup, at).availability();
+    }
+
+    /** The model group's availability and latency error budgets over {@code [at - period, at)}. */
+    public Budgets budgets(String modelGroup, Instant at) {
         try (Connection c = dataSource.getConnection()) {
             Slo slo = stored(c, modelGroup).orElseGet(() -> defaultSlo(modelGroup));
+            int k = slo.latencyTargetMs() == null ? 1 : LatencyBuckets.index(slo.latencyTargetMs()) + 1;
             try (PreparedStatement st = c.prepareStatement("select coalesce(sum(requests), 0),"
-                    + " coalesce(sum(failed_responses), 0) from slo_minutes where model_group = ? and minute >= ?"
-                    + " and minute < ?")) {
+                    + " coalesce(sum(failed_responses), 0), coalesce(sum(latency_le[" + LatencyBuckets.SIZE + "]), 0),"
+                    + " coalesce(sum(latency_le[" + k + "]), 0) from slo_minutes where model_group = ?"
+                    + " and minute >= ? and minute < ?")) {
                 st.setString(1, modelGroup);
                 st.setTimestamp(2, Timestamp.from(at.minus(slo.period())));
                 st.setTimestamp(3, Timestamp.from(at));
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();
-                    return budgetOf(slo, at, rs.getLong(1), rs.getLong(2));
+                    return new Budgets(budgetOf(slo, at, rs.getLong(1), rs.getLong(2)),
+                            latencyBudgetOf(slo, rs.getLong(3), rs.getLong(3) - rs.getLong(4)));
                 }
             }
         } catch (SQLException e) {
@@ -119,6 +154,17 @@ public class SloService {
         double budget = (1 - slo.availabilityTarget()) * requests;
         double remaining = budget > 0 ? 1 - failed / budget : 1.0;
         return new Budget(slo, at, requests, failed, budget, remaining);
+    }
+
+    /** Null when the SLO has no latency target. */
+    static LatencyBudget latencyBudgetOf(Slo slo, long answered, long slow) {
+        if (slo.latencyTargetMs() == null || slo.latencyQuantile() == null) {
+            return null;
+        }
+        double budget = (1 - slo.latencyQuantile()) * answered;
+        double remaining = budget > 0 ? 1 - slow / budget : 1.0;
+        return new LatencyBudget(slo.latencyTargetMs(), slo.latencyQuantile(),
+                LatencyBuckets.evaluatedAt(slo.latencyTargetMs()), answered, slow, budget, remaining);
     }
 
     static double burnRate(long requests, long failed, double target) {
@@ -136,7 +182,8 @@ public class SloService {
     /** One model group's status (a group never seen has the figures of no traffic). */
     public SloStatus status(String modelGroup, Instant at) {
         List<SloStatus> one = read(at, modelGroup);
-        return one.isEmpty() ? statusOf(defaultSlo(modelGroup), at, 0, 0, new long[WINDOWS.size() * 2]) : one.get(0);
+        return one.isEmpty() ? statusOf(defaultSlo(modelGroup), at, new long[4], new long[WINDOWS.size() * 4])
+                : one.get(0);
     }
 
     public Instant now() {
@@ -165,35 +212,55 @@ public class SloService {
             for (Duration w : WINDOWS.values()) {
                 longest = w.compareTo(longest) > 0 ? w : longest;
             }
-            StringBuilder sql = new StringBuilder("select m.model_group,"
-                    + " coalesce(sum(m.requests) filter (where m.minute >= ?::timestamptz"
-                    + " - coalesce(t.period_seconds, ?) * interval '1 second'), 0),"
-                    + " coalesce(sum(m.failed_responses) filter (where m.minute >= ?::timestamptz"
-                    + " - coalesce(t.period_seconds, ?) * interval '1 second'), 0)");
+            // Per minute row: its SLO's period and the index of the edge its latency target is evaluated at (the
+            // API-set SLO's, else the configured default's; width_bucket counts the edges not above the target).
+            int columns = 4;
+            StringBuilder sql = new StringBuilder("select g");
+            sql.append(", coalesce(sum(requests) filter (where minute >= ?::timestamptz - ps * interval '1 second'), 0)")
+                    .append(", coalesce(sum(failed_responses) filter (where minute >= ?::timestamptz - ps * interval"
+                            + " '1 second'), 0)")
+                    .append(", coalesce(sum(answered) filter (where minute >= ?::timestamptz - ps * interval"
+                            + " '1 second'), 0)")
+                    .append(", coalesce(sum(good) filter (where minute >= ?::timestamptz - ps * interval"
+                            + " '1 second'), 0)");
             for (int i = 0; i < WINDOWS.size(); i++) {
-                sql.append(", coalesce(sum(m.requests) filter (where m.minute >= ?), 0)")
-                        .append(", coalesce(sum(m.failed_responses) filter (where m.minute >= ?), 0)");
+                sql.append(", coalesce(sum(requests) filter (where minute >= ?), 0)")
+                        .append(", coalesce(sum(failed_responses) filter (where minute >= ?), 0)")
+                        .append(", coalesce(sum(answered) filter (where minute >= ?), 0)")
+                        .append(", coalesce(sum(good) filter (where minute >= ?), 0)");
             }
-            sql.append(" from slo_minutes m left join slo_targets t on t.model_group = m.model_group"
+            sql.append(" from (select m.model_group g, m.minute, m.requests, m.failed_responses,"
+                    + " m.latency_le[" + LatencyBuckets.SIZE + "] answered,"
+                    + " m.latency_le[greatest(1, width_bucket(case when t.model_group is null then ?::float8"
+                    + " else t.latency_target_ms end, ?::float8[]))] good,"
+                    + " coalesce(t.period_seconds, ?) ps"
+                    + " from slo_minutes m left join slo_targets t on t.model_group = m.model_group"
                     + " where m.minute >= ? and m.minute < ?");
             if (onlyGroup != null) {
                 sql.append(" and m.model_group = ?");
             }
-            sql.append(" group by m.model_group");
+            sql.append(") x group by g");
             List<SloStatus> out = new ArrayList<>();
             try (PreparedStatement st = c.prepareStatement(sql.toString())) {
                 int p = 1;
                 Timestamp atTs = Timestamp.from(at);
-                long defaultSeconds = config.period().toSeconds();
-                st.setTimestamp(p++, atTs);
-                st.setLong(p++, defaultSeconds);
-                st.setTimestamp(p++, atTs);
-                st.setLong(p++, defaultSeconds);
+                for (int i = 0; i < columns; i++) {
+                    st.setTimestamp(p++, atTs);
+                }
                 for (Duration w : WINDOWS.values()) {
                     Timestamp from = Timestamp.from(at.minus(w));
-                    st.setTimestamp(p++, from);
-                    st.setTimestamp(p++, from);
+                    for (int i = 0; i < columns; i++) {
+                        st.setTimestamp(p++, from);
+                    }
                 }
+                Slo fallback = defaultSlo("");
+                if (fallback.latencyTargetMs() == null) {
+                    st.setNull(p++, Types.DOUBLE);
+                } else {
+                    st.setDouble(p++, fallback.latencyTargetMs());
+                }
+                st.setArray(p++, c.createArrayOf("float8", LatencyBuckets.edges()));
+                st.setLong(p++, config.period().toSeconds());
                 st.setTimestamp(p++, Timestamp.from(at.minus(longest)));
                 st.setTimestamp(p++, atTs);
                 if (onlyGroup != null) {
@@ -202,18 +269,18 @@ public class SloService {
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         String group = rs.getString(1);
-                        long[] windows = new long[WINDOWS.size() * 2];
+                        long[] windows = new long[WINDOWS.size() * columns];
                         for (int i = 0; i < windows.length; i++) {
-                            windows[i] = rs.getLong(4 + i);
+                            windows[i] = rs.getLong(2 + columns + i);
                         }
                         Slo slo = slos.remove(group);
-                        out.add(statusOf(slo == null ? defaultSlo(group) : slo, at, rs.getLong(2), rs.getLong(3),
-                                windows));
+                        out.add(statusOf(slo == null ? defaultSlo(group) : slo, at,
+                                new long[] { rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5) }, windows));
                     }
                 }
             }
             for (Slo unseen : slos.values()) {
-                out.add(statusOf(unseen, at, 0, 0, new long[WINDOWS.size() * 2]));
+                out.add(statusOf(unseen, at, new long[4], new long[WINDOWS.size() * 4]));
             }
             return out;
         } catch (SQLException e) {
@@ -221,16 +288,29 @@ public class SloService {
         }
     }
 
-    private static SloStatus statusOf(Slo slo, Instant at, long requests, long failed, long[] windows) {
+    /**
+     * {@code period}: requests, failed responses, answered requests, answered within the latency target; {@code
+     * windows}: the same four per window, in {@link #WINDOWS}' order.
+     */
+    private static SloStatus statusOf(Slo slo, Instant at, long[] period, long[] windows) {
         List<WindowBurn> burns = new ArrayList<>(WINDOWS.size());
+        List<LatencyWindowBurn> latencyBurns = new ArrayList<>(WINDOWS.size());
         int i = 0;
         for (String name : WINDOWS.keySet()) {
-            long r = windows[2 * i];
-            long f = windows[2 * i + 1];
+            long r = windows[4 * i];
+            long f = windows[4 * i + 1];
+            long answered = windows[4 * i + 2];
+            long slow = answered - windows[4 * i + 3];
             burns.add(new WindowBurn(name, r, f, burnRate(r, f, slo.availabilityTarget())));
+            if (slo.latencyQuantile() != null) {
+                latencyBurns.add(new LatencyWindowBurn(name, answered, slow,
+                        burnRate(answered, slow, slo.latencyQuantile())));
+            }
             i++;
         }
-        return new SloStatus(slo.modelGroup(), slo, budgetOf(slo, at, requests, failed), burns);
+        LatencyBudget latency = latencyBudgetOf(slo, period[2], period[2] - period[3]);
+        return new SloStatus(slo.modelGroup(), slo, budgetOf(slo, at, period[0], period[1]), burns,
+                latency == null ? null : new LatencyStatus(latency, latencyBurns));
     }
 
     /** Sets the model group's SLO; empty when it would exceed {@code faultline.slo.max-slos}. */

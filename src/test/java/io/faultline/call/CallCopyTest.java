@@ -57,7 +57,10 @@ class CallCopyTest {
         calls.add(mapper.map(Payloads.success("openai", "gpt-4o-mini", deployment, at)
                 .tokens(1200, 340, 17, 800).user("user-ü-\u65e5\u672c").header("x-ratelimit-remaining-requests", "42")
                 .metadata(Map.of("batch_id", "b\t1\\n", "retrieval", Map.of("index", "docs", "top_score", 0.25)))
-                .set("trace_id", "trace-\u00e9").set("call_type", "acompletion").node()));
+                .set("trace_id", "trace-\u00e9").set("call_type", "acompletion")
+                .set("model_map_information", Map.of("model_map_key", "gpt-4o-mini", "model_map_value", Map.of(
+                        "input_cost_per_token", 1.5e-7, "output_cost_per_token", 6e-7,
+                        "cache_read_input_token_cost", 7.5e-8))).node()));
         // A start with microseconds, which COPY must keep to the microsecond.
         double start = at.getEpochSecond() + 0.123456;
         calls.add(mapper.map(Payloads.failure("anthropic", "claude", deployment, at, 429,
@@ -101,6 +104,9 @@ class CallCopyTest {
                 assertThat(y.get(col)).as("column %d of call %d", col + 1, i).isEqualTo(x.get(col));
             }
         }
+        // The three prices of the model map, the cached-token one included (the last column).
+        assertThat(copied.get(2).subList(32, 35)).extracting(v -> ((Number) v).doubleValue())
+                .containsExactly(1.5e-7, 6e-7, 7.5e-8);
         // Times to the microsecond, and the JSON and text columns read back as sent.
         assertThat(b.get(1).startedAt().getNano()).isEqualTo(123_456_000);
         assertThat(copied.get(0).get(1)).isEqualTo(b.get(1).startedAt().toString());
@@ -121,7 +127,8 @@ class CallCopyTest {
                         + " error_code, error_message, latency_ms, ttft_ms, prompt_tokens, completion_tokens,"
                         + " reasoning_tokens, cached_tokens, cost_usd, cache_hit, finish_reason, response_chars,"
                         + " user_ref, team_id, api_key_hash, rate_limit_headers::text, requester_metadata::text,"
-                        + " to_json(received_at)#>>'{}', input_cost_per_token, output_cost_per_token"
+                        + " to_json(received_at)#>>'{}', input_cost_per_token, output_cost_per_token,"
+                        + " cache_read_cost_per_token"
                         + " from llm_calls where deployment = ? order by provider")) {
             st.setString(1, deployment);
             try (ResultSet rs = st.executeQuery()) {

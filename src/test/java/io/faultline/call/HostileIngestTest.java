@@ -297,7 +297,7 @@ class HostileIngestTest {
                 late.cachedTokens(), late.costUsd(), late.cacheHit(), late.finishReason(), late.responseChars(),
                 late.responseParsed(), late.userRef(), late.teamId(), late.apiKeyHash(), late.rateLimitHeaders(),
                 late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity(),
-                late.inputCostPerToken(), late.outputCostPerToken()));
+                late.inputCostPerToken(), late.outputCostPerToken(), late.cacheReadCostPerToken()));
 
         IngestService.Stored stored = ingest.store(batch);
 

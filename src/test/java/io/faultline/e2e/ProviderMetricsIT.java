@@ -58,8 +58,10 @@ class ProviderMetricsIT {
     @BeforeAll
     static void start() throws Exception {
         // The SLO rollup runs every 5 s (60 s by default), so that the burn rates of the failures injected below
-        // reach Prometheus within the expression check's wait and while they are inside the 5-minute window.
-        stack = StackFixture.start("metrics", Map.of("FAULTLINE_SLO_INTERVAL", "5s"));
+        // reach Prometheus within the expression check's wait and while they are inside the 5-minute window. A
+        // default latency SLO gives every model group the latency gauges the dashboards and alert rules read.
+        stack = StackFixture.start("metrics", Map.of("FAULTLINE_SLO_INTERVAL", "5s",
+                "FAULTLINE_SLO_DEFAULT_LATENCY_TARGET_MS", "2000", "FAULTLINE_SLO_DEFAULT_LATENCY_QUANTILE", "0.99"));
         prometheus = PrometheusServer.scrape(stack.faultlineUrl().replace("http://", ""),
                 Path.of("prometheus/alerts.yml"), stack.settings().workDir());
         client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);

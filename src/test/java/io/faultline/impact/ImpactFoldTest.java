@@ -56,6 +56,9 @@ class ImpactFoldTest {
     @Inject
     FailureImpactAssessor assessor;
 
+    @Inject
+    SloService slos;
+
     @AfterEach
     void releaseClock() throws Exception {
         clock.release();
@@ -73,10 +76,15 @@ class ImpactFoldTest {
         UUID outage = UUID.fromString(episodeOf(inc.primary(), "outage"));
         UUID overloaded = UUID.fromString(episodeOf(inc.fallback(), "overloaded"));
         UUID cluster = cluster(t0, outage);
+        // A latency SLO of 3 s: the requests answered by the fallback took 2.42 s end to end (200 ms failure, the
+        // fallback 2 s later in 420 ms), the one answered by a late fallback 3.42 s.
+        slos.put(inc.group(), 0.995, Duration.ofDays(30), 3000.0, 0.99).orElseThrow();
 
         Assessment first = same(outage, null);
         assertThat(first.userImpact().affectedRequests()).isEqualTo(4);
         assertThat(first.userImpact().failedResponses()).isEqualTo(2);
+        assertThat(first.slaImpact().answeredRequests()).isEqualTo(2);
+        assertThat(first.slaImpact().slowRequests()).isZero();
         Assessment firstCluster = same(null, cluster);
         assertThat(firstCluster.userImpact().affectedRequests()).isEqualTo(4);
         same(overloaded, null);
@@ -106,6 +114,8 @@ class ImpactFoldTest {
                 .isEqualTo(1);
         assertThat(grown.userImpact().affectedUsers()).isEqualTo(4);
         assertThat(grown.costImpact().fallbacks()).isEqualTo(6);
+        assertThat(grown.slaImpact().answeredRequests()).isEqualTo(6);
+        assertThat(grown.slaImpact().slowRequests()).as("the late fallback's request: 3.42 s").isEqualTo(1);
         assertThat(grown.costImpact().fallbackExtraCostUsd()).as("2 x 0.00085 + (0.00075 - 0.00022) + 3 x (0.00096 - 0.0002)")
                 .isCloseTo(2 * 0.00085 + 0.00053 + 3 * 0.00076, FLOAT_NOISE);
         same(null, cluster);

@@ -49,6 +49,9 @@ class ImpactTest {
     ImpactConfig config;
 
     @Inject
+    SloService slos;
+
+    @Inject
     AgroalDataSource dataSource;
 
     @Inject
@@ -79,6 +82,8 @@ class ImpactTest {
         Instant t0 = Instant.parse("2031-09-01T10:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(5)));
         ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        // The default availability SLO and a latency SLO: 99% of answered requests within 2 s.
+        slos.put(inc.group(), 0.995, Duration.ofDays(30), 2000.0, 0.99).orElseThrow();
         forgetRollups();
         rollup.catchUp();
         String id = episodeOf(inc.primary(), "outage");
@@ -112,10 +117,19 @@ class ImpactTest {
         assertThat(a.getDouble("slaImpact.availabilityTarget")).isEqualTo(0.995);
         assertThat(a.getDouble("slaImpact.budgetRequests")).isCloseTo(5.0, CENT_FRACTION);
         assertThat(a.getDouble("slaImpact.budgetConsumed")).isCloseTo(0.4, CENT_FRACTION);
-        // Total: cost + 0.05 x 2 + 0.50 x 3 + 10 x 40.
+        // Latency budget: 996 + 2 answered requests in the period at 99% allow 9.98 slower than 2 s; the 2 answered
+        // by the fallback took 2.42 s end to end (a 200 ms failure, the fallback 2 s later in 420 ms): 2 / 9.98.
+        assertThat(a.getLong("slaImpact.answeredRequests")).isEqualTo(2);
+        assertThat(a.getLong("slaImpact.slowRequests")).isEqualTo(2);
+        assertThat(a.getDouble("slaImpact.latencyEvaluatedAtMs")).isEqualTo(2000.0);
+        assertThat(a.getDouble("slaImpact.latencyBudgetRequests")).isCloseTo(9.98, CENT_FRACTION);
+        // (JsonPath reads the figure as a float: 7 significant digits)
+        assertThat(a.getDouble("slaImpact.latencyBudgetConsumed")).isCloseTo(2 / 9.98, Offset.offset(1e-7));
+        // Total: cost + 0.05 x 2 + 0.50 x 3 + 10 x (40 + 20.04) percent of budget.
         double expected = 0.0017 + config.pricePerFailedRequestUsd() * 2 + config.pricePerUserUsd() * 3
-                + config.pricePerBudgetPercentUsd() * 40;
-        assertThat(a.getDouble("total.totalUsd")).isCloseTo(expected, Offset.offset(1e-6));
+                + config.pricePerBudgetPercentUsd() * (40 + 100 * 2 / 9.98);
+        // (a float of about 600 carries 4 decimals)
+        assertThat(a.getDouble("total.totalUsd")).isCloseTo(expected, Offset.offset(1e-4));
         assertThat(a.getDouble("total.usersUsd")).isCloseTo(config.pricePerUserUsd() * 3, CENT_FRACTION);
         assertThat(a.getString("total.formula")).contains("failed responses");
     }

@@ -20,7 +20,7 @@ class SloAlertRulesTest {
 
     @Test
     void slo_burn_rate_rules_pass_promtool_check_and_fire_exactly_at_the_workbook_thresholds() throws Exception {
-        assertThat(promtool("check", "rules", "slo-alerts.yml")).contains("SUCCESS: 3 rules found");
+        assertThat(promtool("check", "rules", "slo-alerts.yml")).contains("SUCCESS: 6 rules found");
         String tests = promtool("test", "rules", "slo-alerts.test.yml");
         assertThat(tests).contains("SUCCESS").doesNotContain("FAILED");
     }

@@ -231,6 +231,105 @@ class SloTest {
         assertThat(byDefault.remainingRatio()).isCloseTo(1 - 4 / (0.005 * 250), CLOSE);
     }
 
+    private static double latencyBurn(JsonPath status, String window) {
+        return status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.burnRate");
+    }
+
+    private static long slow(JsonPath status, String window) {
+        return (long) status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.slow");
+    }
+
+    private static long answered(JsonPath status, String window) {
+        return (long) status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.answered");
+    }
+
+    @Test
+    void the_latency_slo_counts_answered_requests_slower_than_the_target_end_to_end_across_attempts()
+            throws Exception {
+        String group = "slo-l-" + UUID.randomUUID();
+        String fallback = "slo-lfb-" + UUID.randomUUID();
+        String plain = "slo-lp-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2034-04-01T10:00:00Z");
+        List<Payloads> calls = new ArrayList<>();
+        // 5 h before: 100 answered in 420 ms.
+        for (int i = 0; i < 100; i++) {
+            calls.addAll(answered(group, t0.minus(Duration.ofHours(5)).plusSeconds(i)));
+        }
+        calls.addAll(answered(plain, t0.plusSeconds(30)));
+        for (int m = 0; m < 60; m++) {
+            Instant minute = t0.plus(Duration.ofMinutes(m));
+            calls.addAll(answered(group, minute.plusSeconds(5))); // 60 in 420 ms
+            if (m >= 50) {
+                // each attempt is fast (200 ms, then 420 ms 2 s later) but the user waited 2.42 s: slow
+                calls.addAll(failedOver(group, fallback, minute.plusSeconds(20)));
+            }
+            if (m >= 55) {
+                // 780 ms: within the 800 ms target but above the 750 ms edge it is evaluated at: slow
+                calls.add(Payloads.success("openai", group, "slo-openai", minute.plusSeconds(30)).latency(0.78));
+                // never answered: a failed response, no latency
+                calls.addAll(failedEverywhere(group, fallback, minute.plusSeconds(40)));
+            }
+        }
+        ingest(calls);
+        putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d", "latencyTargetMs", 800,
+                "latencyQuantile", 0.9)).statusCode(200);
+        Instant now = t0.plus(Duration.ofHours(1));
+        clock.set(now);
+        rolledThrough(t0.minus(Duration.ofHours(6)));
+        assertThat(rollup.catchUp().caughtUp()).isTrue();
+
+        JsonPath s = status(group);
+        assertThat(s.getDouble("latency.budget.targetMs")).isEqualTo(800.0);
+        assertThat(s.getDouble("latency.budget.evaluatedAtMs")).isEqualTo(750.0);
+        // 5m: answered 5 fast + 5 failed over + 5 at 780 ms = 15; slow 10: (10/15) / 0.1.
+        assertThat(answered(s, "5m")).isEqualTo(15);
+        assertThat(slow(s, "5m")).isEqualTo(10);
+        assertThat(latencyBurn(s, "5m")).isCloseTo(10.0 / 15 / 0.1, CLOSE);
+        // the availability SLO is unchanged: 20 requests, the 5 never answered failed.
+        assertThat(requests(s, "5m")).isEqualTo(20);
+        assertThat(burn(s, "5m")).isCloseTo(5.0 / 20 / 0.01, CLOSE);
+        // 1h: answered 60 + 10 + 5 = 75, slow 15: (15/75) / 0.1 = 2.
+        assertThat(answered(s, "1h")).isEqualTo(75);
+        assertThat(latencyBurn(s, "1h")).isCloseTo(2.0, CLOSE);
+        // 6h and 3d: answered 175, slow 15.
+        assertThat(answered(s, "6h")).isEqualTo(175);
+        assertThat(latencyBurn(s, "3d")).isCloseTo(15.0 / 175 / 0.1, CLOSE);
+        // Budget over 1 d: 10% of 175 = 17.5 slow requests allowed, 15 spent.
+        SloService.LatencyBudget budget = slos.budgets(group, now).latency();
+        assertThat(budget.periodAnswered()).isEqualTo(175);
+        assertThat(budget.periodSlow()).isEqualTo(15);
+        assertThat(budget.budgetRequests()).isCloseTo(17.5, CLOSE);
+        assertThat(budget.remainingRatio()).isCloseTo(1 - 15 / 17.5, CLOSE);
+        assertThat(s.getDouble("latency.budget.remainingRatio")).isCloseTo(1 - 15 / 17.5, CLOSE);
+        // A group without a latency SLO reports none.
+        assertThat(status(plain).getString("latency")).isNull();
+        assertThat(slos.budgets(plain, now).latency()).isNull();
+
+        String scrape = Metrics.scrape();
+        assertThat(Metrics.value(scrape, "faultline_slo_latency_burn_rate", "model_group", group, "window", "1h"))
+                .isCloseTo(2.0, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_latency_burn_rate", "model_group", group, "window", "5m"))
+                .isCloseTo(10.0 / 15 / 0.1, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_latency_error_budget_remaining", "model_group", group))
+                .isCloseTo(1 - 15 / 17.5, CLOSE);
+        assertThat(Metrics.value(scrape, "faultline_slo_latency_target_seconds", "model_group", group))
+                .isCloseTo(0.75, CLOSE);
+        assertThat(scrape).doesNotContain("faultline_slo_latency_burn_rate{model_group=\"" + plain);
+        // the availability gauges keep their names and labels
+        assertThat(Metrics.value(scrape, "faultline_slo_burn_rate", "model_group", group, "window", "5m"))
+                .isCloseTo(25.0, CLOSE);
+        promtoolCheck();
+
+        // A new target re-evaluates the stored history without a recount: at 2 s the 780 ms answers are fast, the
+        // failed-over ones (2.42 s end to end) still slow.
+        putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d", "latencyTargetMs", 2000,
+                "latencyQuantile", 0.9)).statusCode(200).body("latency.budget.evaluatedAtMs", equalTo(2000.0f));
+        JsonPath after = status(group);
+        assertThat(slow(after, "5m")).isEqualTo(5);
+        assertThat(slow(after, "1h")).isEqualTo(10);
+        assertThat(slos.budgets(group, now).latency().periodSlow()).isEqualTo(10);
+    }
+
     @Test
     void after_a_restart_the_rollup_catches_up_from_the_last_rolled_minute_in_bounded_runs() throws Exception {
         String group = "slo-r-" + UUID.randomUUID();
@@ -296,6 +395,10 @@ class SloTest {
                 { Map.of("availabilityTarget", 0.99, "period", 30), "period" },
                 { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 2000), "latencyQuantile" },
                 { Map.of("availabilityTarget", 0.99, "latencyTargetMs", -1, "latencyQuantile", 0.99),
+                        "latencyTargetMs" },
+                { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 50, "latencyQuantile", 0.99),
+                        "latencyTargetMs" },
+                { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 600_001, "latencyQuantile", 0.99),
                         "latencyTargetMs" },
                 { Map.of("availabilityTarget", 0.99, "latencyTargetMs", 2000, "latencyQuantile", 1.5),
                         "latencyQuantile" },
