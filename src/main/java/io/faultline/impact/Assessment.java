@@ -1,6 +1,7 @@
 package io.faultline.impact;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -23,15 +24,40 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
      * {@code wastedCostUsd}: what the failed attempts (and answers the episode flagged) were billed;
      * {@code fallbackExtraCostUsd}: what the answering fallbacks cost minus what the original model would have cost
      * for the same tokens (its prices from the failed attempt's payload; negative when the fallback is cheaper);
-     * {@code spikeExtraCostUsd}: for token spikes, the share of each flagged call's cost above the p99 tokens;
+     * {@code spikeExtraCostUsd}: for token spikes raised per call, the share of each flagged call's cost above the
+     * p99 tokens, plus for spikes raised on a window total, each spiking window's tokens over its p99 at the window's
+     * cost per token ({@code tokenSpikeWindows}); for a cluster, each token-spike member on its own deployment;
      * {@code cacheMissExtraCostUsd}: for cache-miss storms, what the misses over the baseline hit ratio cost
      * ({@code cacheMissStorm} shows how); {@code batchOverrunCostUsd}: for batch overruns, the actual batch cost minus
-     * the expected one ({@code batchOverrun}).
+     * the expected one ({@code batchOverrun}). {@code memberCosts}: for a cluster, its members priced by their
+     * windows (window token spikes, cache-miss storms), summed into the two terms above. Batch overruns never join a
+     * cluster (no correlation rule links them), so a cluster has no batch term.
      */
     public record CostImpact(double wastedCostUsd, long wastedTokens, long fallbacks, double fallbackCostUsd,
             double fallbackAtOriginalPricesUsd, double fallbackExtraCostUsd, long unpricedFallbacks,
             double spikeExtraCostUsd, double cacheMissExtraCostUsd, double batchOverrunCostUsd,
-            CacheStormCost cacheMissStorm, BatchOverrunCost batchOverrun, double totalUsd) {
+            CacheStormCost cacheMissStorm, BatchOverrunCost batchOverrun, WindowSpikeCost tokenSpikeWindows,
+            List<MemberCost> memberCosts, double totalUsd) {
+    }
+
+    /**
+     * How a token spike raised on a window total was priced: the calls of the deployment {@code subject} that ended in
+     * its spiking windows in {@code [from, to)} (5-minute windows, aligned as the detector's; a window spikes when its
+     * tokens exceed {@code factor} × {@code p99WindowTokens}, the p99 of the earlier windows the detector judged it
+     * against); each such window's tokens over the p99 at that window's cost per token. {@code zeroCostCalls}: calls
+     * of those windows that carried no cost (failed attempts, or a model LiteLLM has no price for).
+     */
+    public record WindowSpikeCost(String subject, Instant from, Instant to, long p99WindowTokens, double factor,
+            long spikingWindows, long calls, long tokens, long extraTokens, double extraCostUsd, long zeroCostCalls,
+            String formula) {
+    }
+
+    /**
+     * For a cluster: a member episode priced by its windows or totals (a window token spike, a cache-miss storm), as
+     * it is priced alone. Each member's windows hold its own subject's calls, so members never share one.
+     */
+    public record MemberCost(UUID failureId, String type, String provider, double extraCostUsd,
+            WindowSpikeCost tokenSpikeWindows, CacheStormCost cacheMissStorm) {
     }
 
     /**

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 
 /**
@@ -297,37 +298,59 @@ public class FailureImpactAssessor {
             + "   where q.call_id = a.call_id and q.seen_at = a.ended_at and e.category = 'QUALITY')),"
             + "  (select coalesce(array_agg(distinct deployment), '{}') from att where flagged),"
             + "  (select count(*) from att where flagged and success),"
-            + "  (select coalesce(sum(cost_usd * greatest(0, 1 - ?::double precision"
-            + "   / nullif(prompt_tokens + completion_tokens, 0))), 0) from att where flagged),"
+            + "  (select coalesce(sum(a.cost_usd * greatest(0, 1 - r.p99 / nullif(a.prompt_tokens"
+            + "   + a.completion_tokens, 0))), 0) from att a join unnest(?::text[], ?::float8[]) r(dep, p99)"
+            + "   on r.dep = '" + SpikeRule.ANY + "' or r.dep = a.deployment where a.flagged),"
             + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req)";
 
-    /** The spike's p99 tokens when the subject is a token spike that has one, else 0. */
-    private static double p99(Subject s) {
-        boolean spike = "token_spike".equals(s.type()) && s.evidence() != null
-                && s.evidence().path("p99_tokens").isNumber();
-        return spike ? s.evidence().path("p99_tokens").asDouble() : 0;
+    /**
+     * Which flagged attempts are priced as spiking calls ({@link SpikeRule}): an episode raised per call by the token
+     * spike rule prices all of them at its evidence's p99; a cluster prices each per-call token-spike member's
+     * deployment at that member's p99 (window spikes are priced by their windows, {@link StormPricing}).
+     */
+    private static SpikeRule spikeRule(Connection c, Subject s) throws SQLException {
+        if ("episode".equals(s.kind())) {
+            boolean spike = "token_spike".equals(s.type()) && s.evidence() != null
+                    && s.evidence().path("p99_tokens").isNumber();
+            return spike ? SpikeRule.every(s.evidence().path("p99_tokens").asDouble()) : SpikeRule.NONE;
+        }
+        TreeMap<String, Double> p99s = new TreeMap<>();
+        try (PreparedStatement st = c.prepareStatement("select deployment, (evidence ->> 'p99_tokens')::float8"
+                + " from failure_events where failure_id = any (?) and type = 'token_spike'"
+                + " and jsonb_typeof(evidence -> 'p99_tokens') = 'number'")) {
+            st.setArray(1, c.createArrayOf("uuid", s.episodes().toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    if (rs.getString(1) != null && rs.getDouble(2) > 0) {
+                        p99s.merge(rs.getString(1), rs.getDouble(2), Math::max);
+                    }
+                }
+            }
+        }
+        return new SpikeRule(p99s);
     }
 
     /** The assessment from the incrementally kept request figures (what the API and the schedule use). */
     Assessment assess(Connection c, Subject s) throws SQLException {
-        return assess(c, s, fold.fold(c, s, p99(s)));
+        return assess(c, s, fold.fold(c, s, spikeRule(c, s)));
     }
 
     /** The same assessment from one query over every attempt of the subject's requests (the fold's reference). */
     Assessment assessFull(Connection c, Subject s) throws SQLException {
-        double p99 = p99(s);
+        SpikeRule spike = spikeRule(c, s);
         try (PreparedStatement st = c.prepareStatement(ATTEMPTS)) {
             st.setString(1, config.attemptSlack().toMillis() + " milliseconds");
             st.setString(2, config.attemptSlack().toMillis() + " milliseconds");
             st.setArray(3, c.createArrayOf("uuid", s.episodes().toArray()));
-            st.setDouble(4, p99);
+            st.setArray(4, c.createArrayOf("text", spike.deployments()));
+            st.setArray(5, c.createArrayOf("float8", spike.p99s()));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 return assess(c, s, new ImpactFold.Totals(rs.getLong(1), rs.getLong(2), rs.getLong(3),
                         rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getLong(9),
                         rs.getLong(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13), rs.getLong(14),
                         strings(rs.getArray(15)), rs.getLong(16), rs.getLong(17), strings(rs.getArray(18)),
-                        rs.getLong(19), p99 > 0 ? rs.getDouble(20) : 0, ImpactFold.longs(rs.getArray(21))));
+                        rs.getLong(19), rs.getDouble(20), ImpactFold.longs(rs.getArray(21))));
             }
         }
     }
@@ -361,14 +384,23 @@ public class FailureImpactAssessor {
         double extra = pricedFallbackCost - atOriginal;
         Assessment.CacheStormCost storm = storms.cacheStorm(c, s);
         Assessment.BatchOverrunCost batch = storms.batchOverrun(c, s);
+        Assessment.WindowSpikeCost windowSpike = storms.windowSpike(c, s);
+        List<Assessment.MemberCost> memberCosts = "cluster".equals(s.kind()) ? memberCosts(c, s) : null;
         double stormExtra = storm == null ? 0 : storm.extraCostUsd();
         double overrun = batch == null ? 0 : batch.overrunUsd();
+        spikeExtra += windowSpike == null ? 0 : windowSpike.extraCostUsd();
+        if (memberCosts != null) {
+            for (Assessment.MemberCost m : memberCosts) {
+                spikeExtra += m.tokenSpikeWindows() == null ? 0 : m.tokenSpikeWindows().extraCostUsd();
+                stormExtra += m.cacheMissStorm() == null ? 0 : m.cacheMissStorm().extraCostUsd();
+            }
+        }
         // A batch overrun's linked call (the one that crossed) is part of the batch's actual cost: the overrun replaces
         // the wasted cost in the total, which would otherwise count that call twice.
         double costTotal = (batch == null ? wasted : 0) + extra + spikeExtra + stormExtra + overrun;
         Assessment.CostImpact cost = new Assessment.CostImpact(round(wasted), wastedTokens, fallbacks,
                 round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
-                round(overrun), storm, batch, round(costTotal));
+                round(overrun), storm, batch, windowSpike, memberCosts, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
         Assessment.SlaImpact sla = sla(s, failed, f.latencyLe());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
@@ -384,6 +416,39 @@ public class FailureImpactAssessor {
         return new Assessment(s.id(), s.kind(), s.fingerprint(), s.provider(), s.category(), s.type(), s.modelGroup(),
                 s.firstSeen(), s.lastSeen(), now, new Assessment.UserImpact(requests, failed, recovered, attempts,
                         users, keys, teams), cost, quality, sla, t);
+    }
+
+    /**
+     * A cluster's members priced by their windows (window token spikes, cache-miss storms), each as it is priced
+     * alone; members with no such term are left out. The windows hold each member's own subject's calls (a deployment,
+     * a model, a key), and a member's per-request costs are in the fold, so nothing is counted twice.
+     */
+    private List<Assessment.MemberCost> memberCosts(Connection c, Subject cluster) throws SQLException {
+        List<Assessment.MemberCost> out = new ArrayList<>();
+        List<UUID> windowed = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select failure_id from failure_events"
+                + " where failure_id = any (?) and type in ('token_spike', 'cache_miss_storm') order by first_seen,"
+                + " failure_id")) {
+            st.setArray(1, c.createArrayOf("uuid", cluster.episodes().toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    windowed.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        for (UUID id : windowed) {
+            Subject m = episode(c, id);
+            if (m == null) {
+                continue;
+            }
+            Assessment.WindowSpikeCost spike = storms.windowSpike(c, m);
+            Assessment.CacheStormCost storm = storms.cacheStorm(c, m);
+            if (spike != null || storm != null) {
+                double extra = (spike == null ? 0 : spike.extraCostUsd()) + (storm == null ? 0 : storm.extraCostUsd());
+                out.add(new Assessment.MemberCost(id, m.type(), m.provider(), round(extra), spike, storm));
+            }
+        }
+        return out;
     }
 
     /** The deployments' quality-failure rate in the window before the incident began. */

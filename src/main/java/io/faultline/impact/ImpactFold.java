@@ -42,7 +42,7 @@ import java.util.UUID;
  * from {@code fold-overlap} before where the previous fold stopped, for ingests that stamped them before it and
  * committed after it. Re-deriving an unchanged request changes nothing (and writes nothing), so reading a request
  * again never counts it twice. The subject
- * is folded anew from its calls when it has no state, lost a member episode, or a token spike's p99 moved. The result
+ * is folded anew from its calls when it has no state, lost a member episode, or its spike rule ({@link SpikeRule}) changed. The result
  * equals {@link FailureImpactAssessor#assessFull} (one query over every attempt; ImpactFoldTest checks both on
  * replayed traffic). The caller holds a transaction; the subject's state row is locked for its duration.
  */
@@ -60,7 +60,7 @@ public class ImpactFold {
     }
 
     /** One stored attempt of a request. */
-    private record Attempt(Instant started, Instant ended, boolean success, String model, String deployment,
+    record Attempt(Instant started, Instant ended, boolean success, String model, String deployment,
             double cost, long promptTokens, long completionTokens, String user, String team, String key, Double in,
             Double out, boolean qualityFlagged) {
     }
@@ -167,7 +167,7 @@ public class ImpactFold {
     }
 
     /** Brings the subject's state up to date with what was written since its last fold and returns its sums. */
-    Totals fold(Connection c, FailureImpactAssessor.Subject s, double p99) throws SQLException {
+    Totals fold(Connection c, FailureImpactAssessor.Subject s, SpikeRule spike) throws SQLException {
         long started = System.nanoTime();
         Instant attemptsNow = clock.instant();
         Timestamp linksNow;
@@ -182,18 +182,18 @@ public class ImpactFold {
         }
         UUID[] members = s.episodes().toArray(UUID[]::new);
         try (PreparedStatement st = c.prepareStatement("insert into impact_state (subject_id, members, links_through,"
-                + " attempts_through, spike_p99, last_seen) values (?, '{}', '-infinity', '-infinity', ?, ?)"
+                + " attempts_through, spike_rule, last_seen) values (?, '{}', '-infinity', '-infinity', ?, ?)"
                 + " on conflict do nothing")) {
             st.setObject(1, s.id());
-            st.setDouble(2, p99);
+            st.setString(2, spike.encode());
             st.setTimestamp(3, Timestamp.from(s.lastSeen()));
             st.executeUpdate();
         }
         UUID[] folded;
         Timestamp linksThrough;
         Timestamp attemptsThrough;
-        double foldedP99;
-        try (PreparedStatement st = c.prepareStatement("select members, links_through, attempts_through, spike_p99"
+        String foldedSpike;
+        try (PreparedStatement st = c.prepareStatement("select members, links_through, attempts_through, spike_rule"
                 + " from impact_state where subject_id = ? for update")) {
             st.setObject(1, s.id());
             try (ResultSet rs = st.executeQuery()) {
@@ -201,11 +201,11 @@ public class ImpactFold {
                 folded = (UUID[]) rs.getArray(1).getArray();
                 linksThrough = rs.getTimestamp(2);
                 attemptsThrough = rs.getTimestamp(3);
-                foldedP99 = rs.getDouble(4);
+                foldedSpike = rs.getString(4);
             }
         }
         Set<UUID> current = Set.of(members);
-        boolean anew = folded.length == 0 || !current.containsAll(Arrays.asList(folded)) || foldedP99 != p99;
+        boolean anew = folded.length == 0 || !current.containsAll(Arrays.asList(folded)) || !foldedSpike.equals(spike.encode());
         Set<String> touched = new LinkedHashSet<>();
         if (anew) {
             try (PreparedStatement st = c.prepareStatement("delete from impact_requests where subject_id = ?")) {
@@ -252,11 +252,11 @@ public class ImpactFold {
         Delta delta = new Delta();
         List<String> all = new ArrayList<>(touched);
         for (int from = 0; from < all.size(); from += CHUNK) {
-            rederive(c, s, members, all.subList(from, Math.min(all.size(), from + CHUNK)), p99, !anew, delta);
+            rederive(c, s, members, all.subList(from, Math.min(all.size(), from + CHUNK)), spike, !anew, delta);
         }
         applyDistinct(c, s.id(), delta.distinct);
         try (PreparedStatement st = c.prepareStatement("update impact_state set members = ?, links_through = ?,"
-                + " attempts_through = ?, spike_p99 = ?, last_seen = ?, requests = requests + ?, failed = failed + ?,"
+                + " attempts_through = ?, spike_rule = ?, last_seen = ?, requests = requests + ?, failed = failed + ?,"
                 + " recovered = recovered + ?, attempts = attempts + ?, wasted_cost = wasted_cost + ?,"
                 + " wasted_tokens = wasted_tokens + ?, fallbacks = fallbacks + ?, fallback_cost = fallback_cost + ?,"
                 + " at_original = at_original + ?, priced_fallback_cost = priced_fallback_cost + ?,"
@@ -268,7 +268,7 @@ public class ImpactFold {
             st.setArray(p++, c.createArrayOf("uuid", members));
             st.setTimestamp(p++, linksNow);
             st.setTimestamp(p++, Timestamp.from(attemptsNow));
-            st.setDouble(p++, p99);
+            st.setString(p++, spike.encode());
             st.setTimestamp(p++, Timestamp.from(s.lastSeen()));
             st.setLong(p++, delta.requests);
             st.setLong(p++, delta.failed);
@@ -323,7 +323,7 @@ public class ImpactFold {
 
     /** Re-derives the chunk's requests from their links and attempts and folds the difference into the delta. */
     private void rederive(Connection c, FailureImpactAssessor.Subject s, UUID[] members, List<String> chunk,
-            double p99, boolean haveOld, Delta delta) throws SQLException {
+            SpikeRule spike, boolean haveOld, Delta delta) throws SQLException {
         Array ids = c.createArrayOf("text", chunk.toArray());
         Map<String, TreeSet<Instant>> seen = new HashMap<>();
         Instant lo = null;
@@ -376,7 +376,7 @@ public class ImpactFold {
                             && !a.started().isAfter(mine.last().plus(config.attemptSlack())))
                     .toList();
             Req before = old.get(callId);
-            Req now = all.isEmpty() ? null : derive(callId, all, mine, p99);
+            Req now = all.isEmpty() ? null : derive(callId, all, mine, spike);
             if (Objects.equals(before, now)) {
                 continue;
             }
@@ -406,7 +406,7 @@ public class ImpactFold {
      * bad when it failed or the subject flagged it; the original model and prices are the first bad attempt's; a
      * fallback is an unflagged answer of a request with a bad attempt by another model.
      */
-    static Req derive(String callId, List<Attempt> attempts, Set<Instant> seen, double p99) {
+    static Req derive(String callId, List<Attempt> attempts, Set<Instant> seen, SpikeRule spikeRule) {
         boolean ok = false;
         boolean hit = false;
         String user = null;
@@ -457,6 +457,7 @@ public class ImpactFold {
                 flaggedDeps.add(a.deployment());
                 flaggedAnswers += a.success() ? 1 : 0;
                 long tokens = a.promptTokens() + a.completionTokens();
+                double p99 = spikeRule.p99(a.deployment());
                 if (p99 > 0 && tokens > 0) {
                     spike += a.cost() * Math.max(0, 1 - p99 / tokens);
                 }

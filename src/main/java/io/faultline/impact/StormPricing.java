@@ -14,8 +14,10 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * Prices the two COST episodes that are windows or totals, not requests (README: "Impact"), from stored calls only:
+ * Prices the COST episodes that are windows or totals, not requests (README: "Impact"), from stored calls only:
  * <ul>
+ * <li>{@code token_spike} raised on a window total: each spiking window's tokens over the p99 of the earlier windows,
+ * at the window's cost per token ({@link #windowSpike}).</li>
  * <li>{@code cache_miss_storm}: the calls of the episode's model (or API key) that ended in its storm windows
  * ({@code [first_seen − window, last_seen)}, windows being keyed by the calls' end). For the providers' prompt cache
  * (signal {@code prompt_cache}), each call's tokens that missed the cache over the baseline hit ratio,
@@ -104,6 +106,54 @@ public class StormPricing {
                         prompt == 0 ? null : (double) cached / prompt, extraTokens, Math.max(0, promptExtra),
                         unpriced, "max(0, sum over calls of (baseline x prompt tokens - cached tokens)"
                                 + " x (input price - cached-token price))");
+            }
+        }
+    }
+
+    /**
+     * A {@code token_spike} raised on a window total (evidence {@code p99_window_tokens}): the deployment's calls that
+     * ended in the episode's windows, grouped into the detector's aligned windows; each window whose tokens exceed
+     * {@code factor} × p99 (the spiking ones) adds {@code cost × (1 − p99 / tokens)}, its tokens over the p99 at its
+     * own cost per token. Null for anything else.
+     */
+    Assessment.WindowSpikeCost windowSpike(Connection c, FailureImpactAssessor.Subject s) throws SQLException {
+        if (!"token_spike".equals(s.type()) || s.evidence() == null
+                || !s.evidence().path("p99_window_tokens").isNumber()) {
+            return null;
+        }
+        long p99 = s.evidence().path("p99_window_tokens").asLong();
+        double factor = s.evidence().path("factor").isNumber() ? s.evidence().path("factor").asDouble()
+                : windows.windowFactor();
+        String deployment = deployment(c, s);
+        if (deployment == null || p99 <= 0) {
+            return null;
+        }
+        Instant from = s.firstSeen().minus(windows.window());
+        Instant to = s.lastSeen();
+        try (PreparedStatement st = c.prepareStatement("with w as (select count(*) n,"
+                + " sum(prompt_tokens + completion_tokens) t, sum(cost_usd) cost, count(*) filter (where cost_usd = 0)"
+                + " zero from llm_calls where provider = ? and deployment = ? and started_at >= ? and started_at < ?"
+                + " and ended_at >= ? and ended_at < ? group by floor(extract(epoch from ended_at) * 1000 / ?))"
+                + " select count(*), coalesce(sum(n), 0), coalesce(sum(t), 0), coalesce(sum(t - ?), 0),"
+                + " coalesce(sum(cost * (1 - ?::float8 / t)), 0), coalesce(sum(zero), 0) from w"
+                + " where t > ?::float8 * ?")) {
+            int p = 1;
+            st.setString(p++, s.provider());
+            st.setString(p++, deployment);
+            st.setTimestamp(p++, Timestamp.from(from.minus(LONGEST_CALL)));
+            st.setTimestamp(p++, Timestamp.from(to));
+            st.setTimestamp(p++, Timestamp.from(from));
+            st.setTimestamp(p++, Timestamp.from(to));
+            st.setLong(p++, windows.window().toMillis());
+            st.setLong(p++, p99);
+            st.setLong(p++, p99);
+            st.setDouble(p++, factor);
+            st.setLong(p, p99);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return new Assessment.WindowSpikeCost(deployment, from, to, p99, factor, rs.getLong(1),
+                        rs.getLong(2), rs.getLong(3), rs.getLong(4), Math.max(0, rs.getDouble(5)), rs.getLong(6),
+                        "sum over windows with tokens > factor x p99 of cost x (1 - p99 / tokens)");
             }
         }
     }

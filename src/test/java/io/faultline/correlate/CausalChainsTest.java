@@ -12,6 +12,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
+import io.restassured.path.json.config.JsonPathConfig;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -218,6 +219,34 @@ class CausalChainsTest {
                 + " spike");
         assertThat(edgesFrom(otherRateLimit)).as("a rate limit retried elsewhere links to no spike").isZero();
         assertThat(clustersOf(otherRateLimit)).isEmpty();
+
+        // Impact: the spike has no request of its own; it is priced by its window, 50,000 tokens against the earlier
+        // windows' p99 of 20,000, at the window's cost per token (50 answered calls at $0.00012 each; the 30
+        // rate-limited attempts cost nothing): 0.006 x (1 - 20,000 / 50,000).
+        JsonPath spike = impact("/api/v1/failures/" + ids[1] + "/impact");
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.spikingWindows")).isEqualTo(1);
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.calls")).isEqualTo(80);
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.zeroCostCalls")).isEqualTo(30);
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.tokens")).isEqualTo(50_000);
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.p99WindowTokens")).isEqualTo(20_000);
+        assertThat(spike.getLong("costImpact.tokenSpikeWindows.extraTokens")).isEqualTo(30_000);
+        assertThat(spike.getDouble("costImpact.spikeExtraCostUsd")).isCloseTo(0.0036, within(1e-9));
+        assertThat(spike.getDouble("costImpact.totalUsd")).isCloseTo(0.0036, within(1e-9));
+        // The cluster counts its spike member's windows once, beside the rate limit's 30 requests (each attempt here
+        // has a call id of its own, so they count as failed responses; their failed attempts cost nothing).
+        JsonPath cascade = impact("/api/v1/failures/correlations/" + clusters.get(0) + "/impact");
+        assertThat(cascade.getList("costImpact.memberCosts.failureId")).containsExactly(ids[1]);
+        assertThat(cascade.getDouble("costImpact.memberCosts[0].extraCostUsd")).isCloseTo(0.0036, within(1e-9));
+        assertThat(cascade.getLong("userImpact.affectedRequests")).isEqualTo(30);
+        assertThat(cascade.getDouble("costImpact.wastedCostUsd")).isZero();
+        assertThat(cascade.getDouble("costImpact.spikeExtraCostUsd")).isCloseTo(0.0036, within(1e-9));
+        assertThat(cascade.getDouble("costImpact.totalUsd")).isCloseTo(0.0036, within(1e-9));
+    }
+
+    static JsonPath impact(String path) {
+        Correlations.drain();
+        return given().when().get(path).then().statusCode(200).extract().jsonPath()
+                .using(JsonPathConfig.jsonPathConfig().numberReturnType(JsonPathConfig.NumberReturnType.DOUBLE));
     }
 
     @Test
