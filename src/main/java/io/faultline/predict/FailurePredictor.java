@@ -139,12 +139,17 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     }
 
     private Evaluation run(Connection c, Instant now, Map<String, Double> reference) throws SQLException {
+        long t0 = System.nanoTime();
         Instant from = now.minus(config.window());
         List<DeploymentWindow> windows = windowCache.read(c, from, now, config.bucket().toMillis(),
                 config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
+        long t1 = System.nanoTime();
         Map<String, Observed> open = observe(c, windows, now);
+        long t2 = System.nanoTime();
         int resolved = resolve(c, now);
+        long t3 = System.nanoTime();
         counterfactual(c, windows, now);
+        long t4 = System.nanoTime();
         Indicators.Settings settings = Indicators.Settings.of(config);
         Map<String, Upsert> upserts = new LinkedHashMap<>();
         Instant quietSince = now.minus(config.quietPeriod());
@@ -194,6 +199,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 providerUpserts.put(key(pw.provider(), candidate.type()), new Upsert(pw, candidate));
             }
         }
+        long t5 = System.nanoTime();
         List<Upsert> pending = new ArrayList<>(upserts.values());
         List<UUID> made = new ArrayList<>(pending.size());
         for (int i = 0; i < pending.size(); i += 1000) { // 14 parameters a row; PostgreSQL takes 65,535
@@ -215,7 +221,12 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 deploymentsPerGroup.merge(w.modelGroup(), 1, Integer::sum);
             }
         }
+        long t6 = System.nanoTime();
         trafficPolicy.apply(c, now, predictions, deploymentsPerGroup);
+        long t7 = System.nanoTime();
+        Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, resolve %.1f, counterfactual %.1f,"
+                + " indicators %.1f, upserts %.1f, traffic policy %.1f", (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+                (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6, (t6 - t5) / 1e6, (t7 - t6) / 1e6);
         int observed = (int) open.values().stream().filter(o -> o.touched).count();
         return new Evaluation(now, true, windows.size(), observed, resolved, predictions);
     }

@@ -143,18 +143,43 @@ public class PredictionStore {
 
     /** {@link #recordTrafficAction(UUID, double, Instant)} on the caller's connection (the tick's transaction). */
     boolean recordTrafficAction(Connection c, UUID predictionId, double keptShare, Instant at) throws SQLException {
-        if (!(keptShare >= 0 && keptShare <= 1)) {
-            throw new IllegalArgumentException("keptShare must be within 0 and 1");
-        }
-        try (PreparedStatement st = c.prepareStatement(
-                "update failure_predictions set kept_share = least(coalesce(kept_share, 1), ?),"
-                        + " action_at = coalesce(action_at, ?), action_remaining = coalesce(action_remaining,"
-                        + " (indicators ->> 'fitted_remaining_now')::double precision)"
-                        + " where prediction_id = ? and status = 'active'")) {
+        checkShare(keptShare);
+        try (PreparedStatement st = c.prepareStatement(RECORD_ACTION)) {
             st.setDouble(1, keptShare);
             st.setTimestamp(2, Timestamp.from(at));
             st.setObject(3, predictionId);
             return st.executeUpdate() == 1;
+        }
+    }
+
+    /** A traffic action of one tick: the prediction and the share its deployment kept. */
+    record Action(UUID predictionId, double keptShare) {
+    }
+
+    /** {@link #recordTrafficAction(Connection, UUID, double, Instant)} for each, in one batch (one round trip). */
+    void recordTrafficActions(Connection c, List<Action> actions, Instant at) throws SQLException {
+        if (actions.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement st = c.prepareStatement(RECORD_ACTION)) {
+            for (Action a : actions) {
+                checkShare(a.keptShare());
+                st.setDouble(1, a.keptShare());
+                st.setTimestamp(2, Timestamp.from(at));
+                st.setObject(3, a.predictionId());
+                st.addBatch();
+            }
+            st.executeBatch();
+        }
+    }
+
+    private static final String RECORD_ACTION = "update failure_predictions set kept_share = least(coalesce(kept_share,"
+            + " 1), ?), action_at = coalesce(action_at, ?), action_remaining = coalesce(action_remaining,"
+            + " (indicators ->> 'fitted_remaining_now')::double precision) where prediction_id = ? and status = 'active'";
+
+    private static void checkShare(double keptShare) {
+        if (!(keptShare >= 0 && keptShare <= 1)) {
+            throw new IllegalArgumentException("keptShare must be within 0 and 1");
         }
     }
 

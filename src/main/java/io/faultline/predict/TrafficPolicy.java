@@ -114,6 +114,10 @@ public class TrafficPolicy {
                 top.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
             }
         }
+        // The tick's writes go in two JDBC batches at the end (one round trip each): renewing 20 reduced deployments
+        // took 40 round trips.
+        List<Pending> upserts = new ArrayList<>();
+        List<PredictionStore.Action> actions = new ArrayList<>();
         Map<String, Row> rows = new HashMap<>();
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy for update");
                 ResultSet rs = st.executeQuery()) {
@@ -131,14 +135,14 @@ public class TrafficPolicy {
             double before = row == null ? 1.0 : row.entry().keepShare();
             double after = Math.min(before, config.keepShare());
             Instant since = row == null || before > after ? now : row.entry().since();
-            upsert(c, new Entry(p.deployment(), p.modelGroup(), p.provider(), after, "reduced", "prediction",
-                    p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), sole), null, now);
+            upserts.add(new Pending(new Entry(p.deployment(), p.modelGroup(), p.provider(), after, "reduced",
+                    "prediction", p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), sole), null));
             if (after < before) {
                 record(c, now, p.deployment(), row == null ? "reduce" : "deepen", before, after, p.predictionId(),
                         p.predictedType() + " predicted with confidence " + round(p.confidence()) + ", failure in "
                                 + p.estimatedTimeToFailure(), "predictor");
             }
-            predictions.recordTrafficAction(c, p.predictionId(), after, now);
+            actions.add(new PredictionStore.Action(p.predictionId(), after));
         }
         for (Row row : rows.values()) {
             Entry e = row.entry();
@@ -153,8 +157,8 @@ public class TrafficPolicy {
             PredictedFailure still = anyFiring.get(e.deployment());
             if (still != null) {
                 // A weaker prediction still fires: hold the share, and the healthy period starts over.
-                upsert(c, e, null, now);
-                predictions.recordTrafficAction(c, still.predictionId(), e.keepShare(), now);
+                upserts.add(new Pending(e, null));
+                actions.add(new PredictionStore.Action(still.predictionId(), e.keepShare()));
                 continue;
             }
             Instant healthySince = row.healthySince() == null ? now : row.healthySince();
@@ -162,7 +166,7 @@ public class TrafficPolicy {
                     ? !healthySince.plus(config.healthyFor()).isAfter(now)
                     : e.until() == null || !e.until().isAfter(now);
             if (!due) {
-                upsert(c, e, healthySince, now);
+                upserts.add(new Pending(e, healthySince));
                 continue;
             }
             double after = Math.min(1.0, e.keepShare() + config.recoveryStep());
@@ -172,14 +176,17 @@ public class TrafficPolicy {
                         "no prediction for " + e.deployment() + " since " + healthySince + ": full traffic again",
                         "predictor");
             } else {
-                upsert(c, new Entry(e.deployment(), e.modelGroup(), e.provider(), after, "recovering", e.reason(),
+                upserts.add(new Pending(new Entry(e.deployment(), e.modelGroup(), e.provider(), after, "recovering",
+                        e.reason(),
                         e.predictionId(), e.predictedType(), e.confidence(), e.since(), now.plus(config.stepEvery()),
-                        e.soleDeployment()), healthySince, now);
+                        e.soleDeployment()), healthySince));
                 record(c, now, e.deployment(), "step_up", e.keepShare(), after, e.predictionId(),
                         "no prediction for " + e.deployment() + " since " + healthySince + ": step "
                                 + round(config.recoveryStep()) + " back", "predictor");
             }
         }
+        upsertAll(c, upserts, now);
+        predictions.recordTrafficActions(c, actions, now);
     }
 
     /**
@@ -348,31 +355,55 @@ public class TrafficPolicy {
     }
 
     private static void upsert(Connection c, Entry e, Instant healthySince, Instant now) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("insert into traffic_policy (deployment, provider, model_group,"
-                + " keep_share, state, reason, prediction_id, predicted_type, confidence, since, until, healthy_since,"
-                + " sole_deployment, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                + " on conflict (deployment) do update set provider = excluded.provider,"
-                + " model_group = excluded.model_group, keep_share = excluded.keep_share, state = excluded.state,"
-                + " reason = excluded.reason, prediction_id = excluded.prediction_id,"
-                + " predicted_type = excluded.predicted_type, confidence = excluded.confidence, since = excluded.since,"
-                + " until = excluded.until, healthy_since = excluded.healthy_since,"
-                + " sole_deployment = excluded.sole_deployment, updated_at = excluded.updated_at")) {
-            st.setString(1, e.deployment());
-            st.setString(2, e.provider());
-            st.setString(3, e.modelGroup());
-            st.setDouble(4, e.keepShare());
-            st.setString(5, e.state());
-            st.setString(6, e.reason());
-            st.setObject(7, e.predictionId());
-            st.setString(8, e.predictedType());
-            st.setObject(9, e.confidence());
-            st.setTimestamp(10, Timestamp.from(e.since()));
-            st.setTimestamp(11, e.until() == null ? null : Timestamp.from(e.until()));
-            st.setTimestamp(12, healthySince == null ? null : Timestamp.from(healthySince));
-            st.setBoolean(13, e.soleDeployment());
-            st.setTimestamp(14, Timestamp.from(now));
+        try (PreparedStatement st = c.prepareStatement(UPSERT)) {
+            bind(st, e, healthySince, now);
             st.executeUpdate();
         }
+    }
+
+    /** One batch (one round trip). */
+    private static void upsertAll(Connection c, List<Pending> pending, Instant now) throws SQLException {
+        if (pending.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement st = c.prepareStatement(UPSERT)) {
+            for (Pending p : pending) {
+                bind(st, p.entry(), p.healthySince(), now);
+                st.addBatch();
+            }
+            st.executeBatch();
+        }
+    }
+
+    /** An entry to write at the end of the tick's apply. */
+    private record Pending(Entry entry, Instant healthySince) {
+    }
+
+    private static final String UPSERT = "insert into traffic_policy (deployment, provider, model_group,"
+            + " keep_share, state, reason, prediction_id, predicted_type, confidence, since, until, healthy_since,"
+            + " sole_deployment, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " on conflict (deployment) do update set provider = excluded.provider,"
+            + " model_group = excluded.model_group, keep_share = excluded.keep_share, state = excluded.state,"
+            + " reason = excluded.reason, prediction_id = excluded.prediction_id,"
+            + " predicted_type = excluded.predicted_type, confidence = excluded.confidence, since = excluded.since,"
+            + " until = excluded.until, healthy_since = excluded.healthy_since,"
+            + " sole_deployment = excluded.sole_deployment, updated_at = excluded.updated_at";
+
+    private static void bind(PreparedStatement st, Entry e, Instant healthySince, Instant now) throws SQLException {
+        st.setString(1, e.deployment());
+        st.setString(2, e.provider());
+        st.setString(3, e.modelGroup());
+        st.setDouble(4, e.keepShare());
+        st.setString(5, e.state());
+        st.setString(6, e.reason());
+        st.setObject(7, e.predictionId());
+        st.setString(8, e.predictedType());
+        st.setObject(9, e.confidence());
+        st.setTimestamp(10, Timestamp.from(e.since()));
+        st.setTimestamp(11, e.until() == null ? null : Timestamp.from(e.until()));
+        st.setTimestamp(12, healthySince == null ? null : Timestamp.from(healthySince));
+        st.setBoolean(13, e.soleDeployment());
+        st.setTimestamp(14, Timestamp.from(now));
     }
 
     private static void delete(Connection c, String deployment) throws SQLException {

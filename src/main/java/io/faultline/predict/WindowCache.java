@@ -1,5 +1,7 @@
 package io.faultline.predict;
 
+import io.quarkus.logging.Log;
+
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
@@ -177,6 +179,7 @@ final class WindowCache {
             clear();
         }
         receivedBy = micros(to);
+        long t0 = System.nanoTime();
         try {
             fetch(c, from, full ? null : newestReceived - overlap.toNanos() / 1000, timeoutClasses, timeoutMs);
         } catch (SQLException | RuntimeException e) {
@@ -189,7 +192,10 @@ final class WindowCache {
         }
         lastNow = to;
         lastWasFull = full;
+        long t1 = System.nanoTime();
         List<DeploymentWindow> windows = windows(c, from, to, bucketMillis);
+        Log.debugf("prediction window read%s: fetch %.1f ms, windows %.1f ms (%d calls held)", full ? " (full)" : "",
+                (t1 - t0) / 1e6, (System.nanoTime() - t1) / 1e6, heldCalls);
         publishedCalls = heldCalls;
         publishedDeployments = held.size();
         return windows;
@@ -221,9 +227,33 @@ final class WindowCache {
             return;
         }
         Set<String> missed = new HashSet<>();
-        try (PreparedStatement st = c.prepareStatement("select call_id, " + micros("started_at") + ", "
-                + micros("received_at") + " from llm_calls where started_at >= ? and received_at > ?"
-                + " and received_at <= ?")) {
+        // A call stamped before the last read and committed after it is in the overlap and not held. Counting the
+        // overlap's rows (index only) tells whether there is one; only then are its keys read (4,000 a tick here).
+        String range = " from llm_calls where started_at >= ? and received_at > ? and received_at <= ?";
+        long heldInOverlap = heldIn(micros(from), receivedAfter, newestReceived);
+        try (PreparedStatement st = c.prepareStatement("select count(*)" + range)) {
+            st.setTimestamp(1, Timestamp.from(from));
+            st.setTimestamp(2, timestamp(receivedAfter));
+            st.setTimestamp(3, timestamp(newestReceived));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                if (rs.getLong(1) != heldInOverlap) {
+                    readMissed(c, "select call_id, " + micros("started_at") + range, from, receivedAfter, missed);
+                }
+            }
+        }
+        Timestamp newest = timestamp(newestReceived);
+        fetch(c, from, "and received_at > ?", st -> st.setTimestamp(4, newest), null, timeoutClasses, timeoutMs);
+        if (!missed.isEmpty()) {
+            Array ids = c.createArrayOf("text", missed.stream().map(k -> k.substring(0, k.indexOf('\u0000'))).toArray());
+            fetch(c, from, "and call_id = any (?)", st -> st.setArray(4, ids), missed, timeoutClasses, timeoutMs);
+        }
+    }
+
+    /** The keys of the overlap that are not held. */
+    private void readMissed(Connection c, String sql, Instant from, long receivedAfter, Set<String> missed)
+            throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(sql)) {
             st.setTimestamp(1, Timestamp.from(from));
             st.setTimestamp(2, timestamp(receivedAfter));
             st.setTimestamp(3, timestamp(newestReceived));
@@ -237,12 +267,21 @@ final class WindowCache {
                 }
             }
         }
-        Timestamp newest = timestamp(newestReceived);
-        fetch(c, from, "and received_at > ?", st -> st.setTimestamp(4, newest), null, timeoutClasses, timeoutMs);
-        if (!missed.isEmpty()) {
-            Array ids = c.createArrayOf("text", missed.stream().map(k -> k.substring(0, k.indexOf('\u0000'))).toArray());
-            fetch(c, from, "and call_id = any (?)", st -> st.setArray(4, ids), missed, timeoutClasses, timeoutMs);
+    }
+
+    /** Held keys started at or after {@code fromUs} and received in {@code (after, upTo]}, as the count reads them. */
+    private long heldIn(long fromUs, long after, long upTo) {
+        long n = 0;
+        for (Map.Entry<String, Long> e : recent.entrySet()) {
+            long received = e.getValue();
+            if (received > after && received <= upTo) {
+                String key = e.getKey();
+                if (Long.parseLong(key, key.lastIndexOf('\u0000') + 1, key.length(), 10) >= fromUs) {
+                    n++;
+                }
+            }
         }
+        return n;
     }
 
     @FunctionalInterface
