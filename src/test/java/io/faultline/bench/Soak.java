@@ -40,7 +40,8 @@ import java.util.regex.Pattern;
  * {@link SoakWorkload} through the ingest API plus signals, budget and batch declarations, dashboard reads and a
  * Prometheus scrape every 15 s. First a closed-loop burst measures the maximum ingest rate on this machine now; the
  * soak then runs open-loop at half of it for {@code --minutes}, and samples every minute: RSS and threads from
- * {@code /proc}, heap after a full GC (jcmd GC.run, then the JVM's own gauges), open database connections
+ * {@code /proc}, heap after a full GC (jcmd GC.run, then the live set that GC left, {@code jvm_gc_live_data_size}; the
+ * heap used as the scrape after it reads it is kept beside), open database connections
  * ({@code pg_stat_activity}), every bounded map ({@code faultline_memory_entries}), and the batch latency of the
  * minute (measured from each batch's scheduled time, so a stall is not hidden by the client waiting for it).
  * Writes {@code target/soak/soak.csv} and {@code target/soak/summary.md}; {@code bench/plot_soak.py} draws the PNG.
@@ -370,6 +371,7 @@ public final class Soak {
         int backlog;
         double rssMb;
         double heapAfterGcMb;
+        double heapUsedAtScrapeMb;
         double heapCommittedMb;
         double nonHeapMb;
         long liveThreads;
@@ -387,7 +389,12 @@ public final class Soak {
         String status = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "status"));
         s.rssMb = procKb(status, "VmRSS") / 1024.0;
         s.osThreads = (long) procKb(status, "Threads");
-        s.heapAfterGcMb = sum(m, "jvm_memory_used_bytes", "area=\"heap\"") / 1048576.0;
+        // The live set the full GC left: Micrometer's gauge set by the GC's own notification. The heap used read
+        // from the scrape also holds what the service allocated between the GC and the scrape (under load, a scrape
+        // that waits a second or more counted tens of MB of fresh garbage as "after GC"); kept beside it.
+        s.heapUsedAtScrapeMb = sum(m, "jvm_memory_used_bytes", "area=\"heap\"") / 1048576.0;
+        double live = sum(m, "jvm_gc_live_data_size_bytes", "") / 1048576.0;
+        s.heapAfterGcMb = live > 0 ? live : s.heapUsedAtScrapeMb;
         s.heapCommittedMb = sum(m, "jvm_memory_committed_bytes", "area=\"heap\"") / 1048576.0;
         s.nonHeapMb = sum(m, "jvm_memory_used_bytes", "area=\"nonheap\"") / 1048576.0;
         s.liveThreads = (long) sum(m, "jvm_threads_live_threads", "");
@@ -476,7 +483,7 @@ public final class Soak {
         samples.forEach(s -> maps.addAll(s.maps.keySet()));
         StringBuilder csv = new StringBuilder("minute,calls_per_s,batches,p50_ms,p99_ms,max_ms,non200,backlog,rss_mb,"
                 + "heap_after_gc_mb,heap_committed_mb,nonheap_mb,live_threads,os_threads,db_connections,"
-                + "gc_pause_s_total,load1");
+                + "gc_pause_s_total,load1,heap_used_at_scrape_mb");
         maps.forEach(name -> csv.append(",map:").append(name));
         csv.append('\n');
         for (Sample s : samples) {
@@ -484,6 +491,7 @@ public final class Soak {
                     s.minute, s.callsPerSecond, s.batches, s.p50Ms, s.p99Ms, s.maxMs, s.non200, s.backlog, s.rssMb,
                     s.heapAfterGcMb, s.heapCommittedMb, s.nonHeapMb, s.liveThreads, s.osThreads, s.dbConnections,
                     s.gcPauseSeconds, s.load.split(" ")[0]));
+            csv.append(String.format(Locale.ROOT, ",%.1f", s.heapUsedAtScrapeMb));
             for (String name : maps) {
                 Double v = s.maps.get(name);
                 csv.append(',').append(v == null ? "" : String.valueOf(v.longValue()));
