@@ -72,13 +72,7 @@ public final class Soak {
         log("Starting an embedded PostgreSQL...");
         String jdbc = EmbeddedPostgres.freshDatabase("soak");
         int port = ManagedProcess.freePort();
-        Map<String, String> env = new HashMap<>();
-        env.put("QUARKUS_DATASOURCE_JDBC_URL", jdbc);
-        env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
-        env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
-        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
-        env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
-        env.put("FAULTLINE_API_KEY", KEY);
+        Map<String, String> env = ManagedProcess.faultlineEnv(jdbc, port, KEY);
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(javaOpts.trim().split("\\s+")));

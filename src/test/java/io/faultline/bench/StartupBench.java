@@ -97,13 +97,7 @@ public final class StartupBench {
     /** One start; {@code declare}: also set the soak's budgets and batch expectations (stored, rebuilt at start). */
     private static Run start(Path jar, String jdbc, String opts, Path out, boolean declare) throws Exception {
         int port = ManagedProcess.freePort();
-        Map<String, String> env = new HashMap<>();
-        env.put("QUARKUS_DATASOURCE_JDBC_URL", jdbc);
-        env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
-        env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
-        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
-        env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
-        env.put("FAULTLINE_API_KEY", "startup-key");
+        Map<String, String> env = ManagedProcess.faultlineEnv(jdbc, port, "startup-key");
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(opts.split("\\s+")));

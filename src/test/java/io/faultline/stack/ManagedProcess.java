@@ -119,6 +119,21 @@ public final class ManagedProcess implements AutoCloseable {
         return log;
     }
 
+    /**
+     * The environment that starts the packaged Faultline on {@code 127.0.0.1:port} against the given database (user
+     * and password {@code postgres}, the embedded server's) with {@code apiKey} as its admin key; mutable, for extras.
+     */
+    public static Map<String, String> faultlineEnv(String jdbcUrl, int port, String apiKey) {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put("QUARKUS_DATASOURCE_JDBC_URL", jdbcUrl);
+        env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
+        env.put("QUARKUS_DATASOURCE_PASSWORD", "postgres");
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
+        env.put("QUARKUS_HTTP_HOST", "127.0.0.1");
+        env.put("FAULTLINE_API_KEY", apiKey);
+        return env;
+    }
+
     public static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
             socket.setReuseAddress(true);
