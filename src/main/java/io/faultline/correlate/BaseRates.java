@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class BaseRates {
 
-    private record Count(long value, Instant until) {
+    private record Count(long value, long occurrences, Instant until) {
     }
 
     private final Map<UUID, Count> counts = new ConcurrentHashMap<>();
@@ -35,10 +35,13 @@ final class BaseRates {
         return capacity;
     }
 
-    /** The episode's count when one was stored within the reuse period before {@code now}, else null. */
-    Long get(UUID episode, Instant now) {
+    /**
+     * The episode's count when one was stored at these occurrences within the reuse period before {@code now}, else
+     * null.
+     */
+    Long get(UUID episode, long occurrences, Instant now) {
         Count count = counts.get(episode);
-        if (count == null) {
+        if (count == null || count.occurrences() != occurrences) {
             return null;
         }
         // A clock that went back (a replay) makes the entry stale as surely as one that ran past it.
@@ -49,13 +52,13 @@ final class BaseRates {
         return count.value();
     }
 
-    void put(UUID episode, long value, Instant now) {
+    void put(UUID episode, long occurrences, long value, Instant now) {
         if (reuse.isZero() || reuse.isNegative()) {
             return;
         }
         if (counts.size() >= capacity) {
             counts.clear();
         }
-        counts.put(episode, new Count(value, now.plus(reuse)));
+        counts.put(episode, new Count(value, occurrences, now.plus(reuse)));
     }
 }

@@ -103,10 +103,12 @@ public interface CorrelateConfig {
      * How long an episode's base-rate count (its fingerprint's earlier episodes at least as large) is reused across
      * correlation steps before it is counted again. Every step scores each temporal candidate in the window (up to
      * {@link #maxCandidates()}), and the window slides slowly, so without the memo each step re-counted the same
-     * candidates. The count only moves when an episode grows or an older one of its fingerprint grows past it; within
-     * this long a reused count may miss such a change, which lowers the chance rate and raises the confidence slightly.
+     * candidates, and each cluster summary every temporal member. A count is kept only while its episode's
+     * occurrences are those it was counted at, so the episode's own growth is always counted again; the other thing
+     * that moves it, an older episode of its fingerprint growing past it, may be missed for this long, which lowers
+     * the chance rate and raises the confidence slightly.
      */
-    @WithDefault("60s")
+    @WithDefault("10m")
     Duration baseRateReuse();
 
     /** The fallback target's own quality rate is measured over this span before the provider episode began. */

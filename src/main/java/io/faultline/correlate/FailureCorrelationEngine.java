@@ -161,7 +161,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
 
     /** An episode as the engine reads it. */
     record Episode(UUID id, String fingerprint, String category, String type, String provider, String deployment,
-            Instant firstSeen, Instant lastSeen) {
+            Instant firstSeen, Instant lastSeen, long occurrences) {
     }
 
     /**
@@ -511,7 +511,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                         Episode e = episode(rs, 2);
                         episodes.add(e);
                         List<UUID> active = new ArrayList<>();
-                        for (Object id : (Object[]) rs.getArray(11).getArray()) {
+                        for (Object id : (Object[]) rs.getArray(3 + WIDTH).getArray()) {
                             active.add(id instanceof UUID u ? u : UUID.fromString(id.toString()));
                         }
                         step.active.put(e.id(), active);
@@ -553,7 +553,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " and failure_id <> x.id and category = 'PROVIDER' and type = any (?) order by first_seen, failure_id"
             + " limit ?) cand where provider <> x.provider order by first_seen, failure_id) k on true"
             + " order by x.pending_since, x.id, k.first_seen, k.failure_id"
-            + "; select e.failure_id, (select count(*) from failure_events p where p.fingerprint = e.fingerprint"
+            + "; select e.failure_id, e.occurrences, (select count(*) from failure_events p"
+            + " where p.fingerprint = e.fingerprint"
             + " and p.first_seen >= e.first_seen - make_interval(secs => ?)"
             + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
             + " from " + DUE + " where e.category = 'PROVIDER' and e.type = any (?)"
@@ -615,11 +616,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     continue; // the step scores no onset without candidates: it neither counts nor caches one
                 }
                 // A count reused from an earlier step wins, as it would have in the episode's own read.
-                Long reused = baseRates.get(id, now);
+                long occurrences = rs.getLong(2);
+                Long reused = baseRates.get(id, occurrences, now);
                 if (reused == null) {
-                    baseRates.put(id, rs.getLong(2), now);
+                    baseRates.put(id, occurrences, rs.getLong(3), now);
                 }
-                s.prior.put(id.toString(), reused != null ? reused : rs.getLong(2));
+                s.prior.put(id.toString(), reused != null ? reused : rs.getLong(3));
             }
         }
         next(st);
@@ -955,7 +957,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             if (cache.containsKey(key)) {
                 continue;
             }
-            Long reused = baseRates.get(e.id(), now);
+            Long reused = baseRates.get(e.id(), e.occurrences(), now);
             if (reused != null) {
                 cache.put(key, reused);
             } else if (!missing.contains(e.id())) {
@@ -965,8 +967,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         if (missing.isEmpty()) {
             return;
         }
-        try (PreparedStatement st = c.prepareStatement("select e.failure_id, (select count(*) from failure_events p"
-                + " where p.fingerprint = e.fingerprint and p.first_seen >= e.first_seen - make_interval(secs => ?)"
+        try (PreparedStatement st = c.prepareStatement("select e.failure_id, e.occurrences, (select count(*)"
+                + " from failure_events p where p.fingerprint = e.fingerprint and p.first_seen >= e.first_seen - make_interval(secs => ?)"
                 + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
                 + " from failure_events e where e.failure_id = any (?)")) {
             st.setDouble(1, config.baseRateLookback().toMillis() / 1000.0);
@@ -975,8 +977,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     UUID id = rs.getObject(1, UUID.class);
-                    cache.put(id.toString(), rs.getLong(2));
-                    baseRates.put(id, rs.getLong(2), now);
+                    cache.put(id.toString(), rs.getLong(3));
+                    baseRates.put(id, rs.getLong(2), rs.getLong(3), now);
                 }
             }
         }
@@ -990,22 +992,28 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         String key = e.id().toString();
         Long n = cache.get(key);
         if (n == null) {
-            n = baseRates.get(e.id(), clock.instant());
+            n = baseRates.get(e.id(), e.occurrences(), clock.instant());
         }
         if (n == null) {
-            try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
-                    + " and first_seen >= ? and first_seen < ? and occurrences >= (select occurrences"
-                    + " from failure_events where failure_id = ?)")) {
+            long occurrences = -1;
+            n = 0L; // the episode is gone: nothing counts, and nothing is kept
+            try (PreparedStatement st = c.prepareStatement("select x.occurrences, (select count(*) from failure_events p"
+                    + " where p.fingerprint = ? and p.first_seen >= ? and p.first_seen < ?"
+                    + " and p.occurrences >= x.occurrences) from failure_events x where x.failure_id = ?")) {
                 st.setString(1, e.fingerprint());
                 st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(config.baseRateLookback())));
                 st.setTimestamp(3, Timestamp.from(e.firstSeen().minus(config.window())));
                 st.setObject(4, e.id());
                 try (ResultSet rs = st.executeQuery()) {
-                    rs.next();
-                    n = rs.getLong(1);
+                    if (rs.next()) {
+                        occurrences = rs.getLong(1);
+                        n = rs.getLong(2);
+                    }
                 }
             }
-            baseRates.put(e.id(), n, clock.instant());
+            if (occurrences >= 0) {
+                baseRates.put(e.id(), occurrences, n, clock.instant());
+            }
         }
         if (!cache.containsKey(key)) {
             cache.put(key, n);
@@ -1322,11 +1330,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " moved as (update correlation_edges set cluster_id = ?"
                 + " where from_failure_id in (select failure_id from mine)"
                 + " and (to_failure_id is null or to_failure_id in (select failure_id from mine))"
+                + " and cluster_id is distinct from ?"
                 + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
-                + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence, evidence::text"
+                // A temporal edge's evidence is never read by the summary (it scores the onsets itself): not sent.
+                + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence,"
+                + " case when kind <> 'temporal' then evidence::text end"
                 + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
                 + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
             int i = withEdges ? bindEdges(c, st, 1, s) : 1;
+            st.setObject(i++, cluster);
             st.setObject(i++, cluster);
             st.setObject(i++, cluster);
             st.setObject(i++, cluster);
@@ -1348,8 +1360,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             }
             try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
+                    String evidence = rs.getString(5);
                     edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
-                            rs.getDouble(4), fromJson(rs.getString(5))));
+                            rs.getDouble(4), evidence == null ? Map.of() : fromJson(evidence)));
                 }
             }
         }
@@ -1451,7 +1464,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     // ---- plumbing ---------------------------------------------------------------------------------------------
 
     static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
-            + " last_seen";
+            + " last_seen, occurrences";
+
+    /** How many columns {@link #COLUMNS} has (an episode's columns are read from an offset). */
+    static final int WIDTH = 9;
 
     static String prefixed(String alias) {
         return alias + "." + COLUMNS.replace(", ", ", " + alias + ".");
@@ -1464,7 +1480,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     static Episode episode(ResultSet rs, int offset) throws SQLException {
         return new Episode(rs.getObject(offset + 1, UUID.class), rs.getString(offset + 2), rs.getString(offset + 3),
                 rs.getString(offset + 4), rs.getString(offset + 5), rs.getString(offset + 6),
-                rs.getTimestamp(offset + 7).toInstant(), rs.getTimestamp(offset + 8).toInstant());
+                rs.getTimestamp(offset + 7).toInstant(), rs.getTimestamp(offset + 8).toInstant(),
+                rs.getLong(offset + 9));
     }
 
     private static List<Episode> load(Connection c, Collection<UUID> ids) throws SQLException {

@@ -958,11 +958,13 @@ class CorrelationBench {
                         + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
                         + " order by e.first_seen, e.failure_id", new String[] { "uuid" }, cluster);
                 plans.add(c, "summarise edges to cluster", "update correlation_edges set cluster_id = ?"
-                        + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))",
-                        new String[] { "uuid", "uuid[]", "uuid[]" }, cluster, uuids(c, cause[0], effect[0]),
-                        uuids(c, cause[0], effect[0]));
+                        + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))"
+                        + " and cluster_id is distinct from ?",
+                        new String[] { "uuid", "uuid[]", "uuid[]", "uuid" }, cluster, uuids(c, cause[0], effect[0]),
+                        uuids(c, cause[0], effect[0]), cluster);
                 plans.add(c, "summarise edges", "select from_failure_id, to_failure_id, kind, confidence,"
-                        + " evidence::text from correlation_edges where cluster_id = ? order by edge_id",
+                        + " case when kind <> 'temporal' then evidence::text end from correlation_edges"
+                        + " where cluster_id = ? order by edge_id",
                         new String[] { "uuid" }, cluster);
                 plans.add(c, "keep active", "update correlation_clusters set last_seen = greatest(last_seen, ?),"
                         + " last_activity = greatest(last_activity, ?) where cluster_id = any (?)",
