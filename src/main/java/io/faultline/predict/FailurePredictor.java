@@ -140,8 +140,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     private Evaluation run(Connection c, Instant now, Map<String, Double> reference) throws SQLException {
         long t0 = System.nanoTime();
-        Instant from = now.minus(config.window());
-        List<DeploymentWindow> windows = windowCache.read(c, from, now, config.bucket().toMillis(),
+        // The window ends on the whole second before now: the held calls are folded into one-second slices, and a
+        // window whose ends fell inside a second would make the cache cut finer slices (and read everything again).
+        Instant end = now.truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant from = end.minus(config.window());
+        List<DeploymentWindow> windows = windowCache.read(c, from, end, config.bucket().toMillis(),
                 config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
         long t1 = System.nanoTime();
         Map<String, Observed> open = observe(c, windows, now);

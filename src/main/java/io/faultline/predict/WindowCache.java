@@ -25,11 +25,17 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The tick's windows, kept between ticks: the figures of every call of the window (one compact record per call,
- * header values read as numbers by the same rule as {@link WindowReader}'s SQL) in memory, topped up at each tick
+ * The tick's windows, kept between ticks: the calls of the window, header values read as numbers by the same rule
+ * as {@link WindowReader}'s SQL. A deployment's busy seconds (three calls or more) are folded into slices (a second
+ * each when the window's ends and buckets are whole seconds, as the tick reads them), each holding what the buckets
+ * aggregate (counts, failures per type with their first and last times, header sums, the latest reset) and only the
+ * successful calls' latencies one by one (a float each, for the percentiles): a few bytes a call plus a few hundred
+ * per slice, where one record per call costs ~220 (the soak of 2026-12-03: 350 MB of heap at 1,524 calls/s). The
+ * calls of quiet seconds stay one record each, which costs less than a slice there. Topped up at each tick
  * with only the calls <em>received</em> since the last read ({@code llm_calls.received_at}, indexed by V16), so that
- * a call the spool delivers late lands in its own (past) bucket. The buckets are then rebuilt from the held calls
- * exactly as {@link WindowReader#read} aggregates them in SQL, so the indicators see the same windows.
+ * a call the spool delivers late lands in its own (past) slice. The buckets are then merged from the slices
+ * exactly as {@link WindowReader#read} aggregates them in SQL (a slice never straddles a bucket boundary), so the
+ * indicators see the same windows.
  *
  * <ul>
  * <li>Late commits: each top-up checks the keys of the calls received within {@code overlap} before the newest one
@@ -64,17 +70,79 @@ final class WindowCache {
 
     private static final int NO_STATUS = Integer.MIN_VALUE;
 
-    /** The held calls of one (provider, deployment). */
+    /**
+     * A slice is made for a second once it holds this many calls: below it, one record per call costs less than a
+     * slice and reads as fast (a deployment with a call every few seconds keeps its calls as they are).
+     */
+    static final int SLICE_AT = 3;
+
+    /**
+     * The held calls of one (provider, deployment): one record per call of its sparse seconds, and a slice per
+     * second that held {@link #SLICE_AT} calls or more (by their start, epoch µs). A call of a second that has a
+     * slice goes into it, so no second is ever in both.
+     */
     private static final class Held {
         final String provider;
         final String deployment;
-        final ArrayList<Call> calls = new ArrayList<>();
+        ArrayList<Call> calls = new ArrayList<>();
+        final TreeMap<Long, Slice> slices = new TreeMap<>();
+        /** Calls added since the last {@link #compact}. */
+        int added;
 
         Held(String provider, String deployment) {
             this.provider = provider;
             this.deployment = deployment;
         }
+
+        void add(Call call, long sliceUs) {
+            Slice slice = slices.isEmpty() ? null : slices.get(call.started - Math.floorMod(call.started, sliceUs));
+            if (slice != null) {
+                slice.add(call);
+            } else {
+                calls.add(call);
+                added++;
+            }
+        }
+
+        /**
+         * Folds the calls of every second that now holds {@link #SLICE_AT} of them into a slice. The records are
+         * sorted by start (stable: of equal starts the first held stays first, which the latest reset relies on).
+         */
+        void compact(long sliceUs) {
+            if (added == 0 || calls.size() < SLICE_AT) {
+                added = 0;
+                return;
+            }
+            added = 0;
+            calls.sort(BY_START);
+            ArrayList<Call> kept = null;
+            int n = calls.size();
+            for (int i = 0; i < n;) {
+                long start = calls.get(i).started - Math.floorMod(calls.get(i).started, sliceUs);
+                int j = i + 1;
+                while (j < n && calls.get(j).started < start + sliceUs) {
+                    j++;
+                }
+                if (j - i >= SLICE_AT) {
+                    if (kept == null) {
+                        kept = new ArrayList<>(calls.subList(0, i));
+                    }
+                    Slice slice = slices.computeIfAbsent(start, Slice::new); // never there: add() would have used it
+                    for (int k = i; k < j; k++) {
+                        slice.add(calls.get(k));
+                    }
+                } else if (kept != null) {
+                    kept.addAll(calls.subList(i, j));
+                }
+                i = j;
+            }
+            if (kept != null) {
+                calls = kept;
+            }
+        }
     }
+
+    private static final java.util.Comparator<Call> BY_START = java.util.Comparator.comparingLong(Call::started);
 
     /** provider NUL deployment → its calls; sorted as the SQL's {@code order by provider, deployment}. */
     private final TreeMap<String, Held> held = new TreeMap<>();
@@ -91,6 +159,8 @@ final class WindowCache {
     private boolean lastWasFull;
     /** The tick's now (µs): calls stamped later (a replica's clock ahead, a test's future) do not move the mark. */
     private long receivedBy;
+    /** Width of the slices held (µs): set by the full read, which a read with other alignments forces. */
+    private long sliceUs;
 
     /**
      * The header values a call is read with: per limit type its remaining, limit and reset, the Anthropic name first
@@ -149,6 +219,11 @@ final class WindowCache {
         return heldCalls;
     }
 
+    /** How many slices (busy seconds of a deployment) are held (for the tests). */
+    synchronized long heldSlices() {
+        return held.values().stream().mapToLong(h -> h.slices.size()).sum();
+    }
+
     /** Whether the last {@link #read} read the whole window from the table. */
     synchronized boolean lastWasFull() {
         return lastWasFull;
@@ -164,6 +239,26 @@ final class WindowCache {
         lastNow = null;
         lastFullRead = null;
         heldCalls = 0;
+        sliceUs = 0;
+    }
+
+    /**
+     * The widest slice that never straddles a bucket boundary nor the window's ends: the greatest common divisor of
+     * a second, the bucket and the ends' offsets within their second (a second when all are whole seconds).
+     */
+    static long sliceWidth(long fromUs, long toUs, long bucketUs) {
+        long g = gcd(1_000_000L, bucketUs);
+        g = gcd(g, Math.floorMod(fromUs, 1_000_000L));
+        return gcd(g, Math.floorMod(toUs, 1_000_000L));
+    }
+
+    private static long gcd(long a, long b) {
+        while (b != 0) {
+            long t = a % b;
+            a = b;
+            b = t;
+        }
+        return a;
     }
 
     /**
@@ -173,10 +268,12 @@ final class WindowCache {
     synchronized List<DeploymentWindow> read(Connection c, Instant from, Instant to, long bucketMillis,
             Set<String> timeoutClasses, double timeoutMs, Duration overlap, Duration fullReadEvery)
             throws SQLException {
+        long width = sliceWidth(micros(from), micros(to), bucketMillis * 1000);
         boolean full = newestReceived == null || lastNow == null || to.isBefore(lastNow)
-                || !lastFullRead.plus(fullReadEvery).isAfter(to);
+                || !lastFullRead.plus(fullReadEvery).isAfter(to) || width != sliceUs;
         if (full) {
             clear();
+            sliceUs = width;
         }
         receivedBy = micros(to);
         long t0 = System.nanoTime();
@@ -192,6 +289,9 @@ final class WindowCache {
         }
         lastNow = to;
         lastWasFull = full;
+        for (Held h : held.values()) {
+            h.compact(sliceUs);
+        }
         long t1 = System.nanoTime();
         List<DeploymentWindow> windows = windows(c, from, to, bucketMillis);
         Log.debugf("prediction window read%s: fetch %.1f ms, windows %.1f ms (%d calls held)", full ? " (full)" : "",
@@ -315,7 +415,7 @@ final class WindowCache {
                     String provider = rs.getString(4);
                     String deployment = rs.getString(5);
                     held.computeIfAbsent(provider + '\u0000' + deployment, k -> new Held(provider, deployment))
-                            .calls.add(call(rs, started));
+                            .add(call(rs, started), sliceUs);
                     heldCalls++;
                 }
             }
@@ -436,27 +536,35 @@ final class WindowCache {
         long bucketUs = bucketMillis * 1000;
         int buckets = (int) Math.max(1, (to.toEpochMilli() - from.toEpochMilli() + bucketMillis - 1) / bucketMillis);
         List<DeploymentWindow> out = new ArrayList<>();
-        Map<String, Call[]> latestCalls = new HashMap<>();
+        Map<String, Latest> latestByDeployment = new HashMap<>();
         heldCalls = 0;
         Acc[] acc = new Acc[buckets];
         Map<String, Acc[]> byProvider = new TreeMap<>();
         Map<String, Integer> members = new HashMap<>();
         for (Iterator<Held> it = held.values().iterator(); it.hasNext();) {
             Held h = it.next();
-            h.calls.removeIf(call -> call.started < fromUs); // out of this and every later window
-            if (h.calls.isEmpty()) {
+            // Out of this and every later window (slices never straddle from).
+            h.calls.removeIf(call -> call.started < fromUs);
+            h.slices.headMap(fromUs).clear();
+            if (h.calls.isEmpty() && h.slices.isEmpty()) {
                 it.remove();
                 continue;
             }
-            heldCalls += h.calls.size();
             Arrays.fill(acc, null);
             boolean any = false;
-            Call[] latest = latestCalls.computeIfAbsent(h.deployment, k -> new Call[SLOTS]);
+            Latest latest = latestByDeployment.get(h.deployment);
+            heldCalls += h.calls.size();
             for (Call call : h.calls) {
                 if (call.started >= toUs) {
                     continue; // after the window (a caller's clock ahead of ours): held for a later tick
                 }
-                latestReset(latest, call);
+                if (call.reset != null) {
+                    if (latest == null) {
+                        latest = new Latest();
+                        latestByDeployment.put(h.deployment, latest);
+                    }
+                    latest.add(call);
+                }
                 int b = (int) Math.floorDiv(call.started - fromUs, bucketUs);
                 if (b < 0 || b >= buckets) {
                     continue;
@@ -465,6 +573,28 @@ final class WindowCache {
                     acc[b] = new Acc(fromUs);
                 }
                 acc[b].add(call);
+                any = true;
+            }
+            for (Slice slice : h.slices.values()) {
+                heldCalls += slice.calls;
+                if (slice.start >= toUs) {
+                    continue; // after the window (a caller's clock ahead of ours): held for a later tick
+                }
+                if (slice.reset != null) {
+                    if (latest == null) {
+                        latest = new Latest();
+                        latestByDeployment.put(h.deployment, latest);
+                    }
+                    latest.add(slice);
+                }
+                int b = (int) Math.floorDiv(slice.start - fromUs, bucketUs);
+                if (b < 0 || b >= buckets) {
+                    continue;
+                }
+                if (acc[b] == null) {
+                    acc[b] = new Acc(fromUs);
+                }
+                acc[b].add(slice);
                 any = true;
             }
             if (!any || !active.contains(h.provider)) {
@@ -479,6 +609,15 @@ final class WindowCache {
                         provider[b] = new Acc(fromUs);
                     }
                     provider[b].add(call);
+                }
+            }
+            for (Slice slice : h.slices.values()) {
+                int b = slice.start >= toUs ? -1 : (int) Math.floorDiv(slice.start - fromUs, bucketUs);
+                if (b >= 0 && b < buckets) {
+                    if (provider[b] == null) {
+                        provider[b] = new Acc(fromUs);
+                    }
+                    provider[b].add(slice);
                 }
             }
             DeploymentWindow.Bucket[] built = new DeploymentWindow.Bucket[buckets];
@@ -507,30 +646,44 @@ final class WindowCache {
         });
         providerWindows = List.copyOf(providers);
         resets.clear();
-        latestCalls.forEach((deployment, calls) -> {
+        latestByDeployment.forEach((deployment, latest) -> {
             DeploymentWindow.Reading[] r = new DeploymentWindow.Reading[SLOTS];
-            boolean any = false;
-            for (int s = 0; s < SLOTS; s++) {
-                if (calls[s] != null) {
-                    r[s] = new DeploymentWindow.Reading(0, 0, 1, -1, calls[s].reset[s], instant(calls[s].ended));
-                    any = true;
+            for (int sl = 0; sl < SLOTS; sl++) {
+                if (latest.reset[sl] != null) {
+                    r[sl] = new DeploymentWindow.Reading(0, 0, 1, -1, latest.reset[sl], instant(latest.ended[sl]));
                 }
             }
-            if (any) {
-                resets.put(deployment, r);
-            }
+            resets.put(deployment, r);
         });
         return out;
     }
 
-    /** Keeps, per limit type, the latest call carrying its reset header (what the backward index scan found). */
-    private static void latestReset(Call[] latest, Call call) {
-        if (call.reset == null) {
-            return;
+    /**
+     * Per limit type, the latest call of a deployment name (of any provider, as the SQL reads it) carrying its reset
+     * header: its start, header and end. The first of equal starts wins, in the order the calls were held.
+     */
+    private static final class Latest {
+        final long[] started = new long[SLOTS];
+        final String[] reset = new String[SLOTS];
+        final long[] ended = new long[SLOTS];
+
+        void add(Call call) {
+            for (int sl = 0; sl < SLOTS; sl++) {
+                if (call.reset[sl] != null && (reset[sl] == null || call.started > started[sl])) {
+                    started[sl] = call.started;
+                    reset[sl] = call.reset[sl];
+                    ended[sl] = call.ended;
+                }
+            }
         }
-        for (int s = 0; s < SLOTS; s++) {
-            if (call.reset[s] != null && (latest[s] == null || call.started > latest[s].started)) {
-                latest[s] = call;
+
+        void add(Slice slice) {
+            for (int sl = 0; sl < SLOTS; sl++) {
+                if (slice.reset[sl] != null && (reset[sl] == null || slice.resetStarted[sl] > started[sl])) {
+                    started[sl] = slice.resetStarted[sl];
+                    reset[sl] = slice.reset[sl];
+                    ended[sl] = slice.resetEnded[sl];
+                }
             }
         }
     }
@@ -549,11 +702,101 @@ final class WindowCache {
         return providers;
     }
 
+    /**
+     * The calls of one deployment that started within one slice: what a bucket aggregates, summed, and the
+     * successful calls' latencies. The arrays of failures, header readings and resets exist only once a call
+     * brings one.
+     */
+    private static final class Slice {
+        final long start;
+        int calls;
+        int ok;
+        float[] latencies;
+        String group;
+        int[] failed;
+        long[] first;
+        long[] last;
+        double[] remainingSum;
+        /** Ended times of the readings as offsets from the slice's start (a long cannot hold many epoch µs). */
+        long[] endedSum;
+        int[] readings;
+        double[] limit;
+        String[] reset;
+        long[] resetStarted;
+        long[] resetEnded;
+
+        Slice(long start) {
+            this.start = start;
+        }
+
+        void add(Call call) {
+            calls++;
+            if (call.group != null && (group == null || call.group.compareTo(group) > 0)) {
+                group = call.group;
+            }
+            if (call.success) {
+                if (latencies == null) {
+                    latencies = new float[2];
+                } else if (ok == latencies.length) {
+                    latencies = Arrays.copyOf(latencies, ok * 2);
+                }
+                latencies[ok++] = (float) call.latency;
+            }
+            for (int t = 0; t < TYPES; t++) {
+                if (call.failed(t)) {
+                    if (failed == null) {
+                        failed = new int[TYPES];
+                        first = new long[TYPES];
+                        last = new long[TYPES];
+                    }
+                    if (failed[t]++ == 0) {
+                        first[t] = call.ended;
+                        last[t] = call.ended;
+                    } else {
+                        first[t] = Math.min(first[t], call.ended);
+                        last[t] = Math.max(last[t], call.ended);
+                    }
+                }
+            }
+            for (int sl = 0; sl < SLOTS; sl++) {
+                boolean remaining = !Double.isNaN(call.remaining[sl]);
+                boolean limited = !Double.isNaN(call.limit[sl]);
+                if ((remaining || limited) && readings == null) {
+                    remainingSum = new double[SLOTS];
+                    endedSum = new long[SLOTS];
+                    readings = new int[SLOTS];
+                    limit = new double[] { Double.NaN, Double.NaN, Double.NaN, Double.NaN };
+                }
+                if (remaining) {
+                    remainingSum[sl] += call.remaining[sl];
+                    endedSum[sl] += call.ended - start;
+                    readings[sl]++;
+                }
+                if (limited && (Double.isNaN(limit[sl]) || call.limit[sl] > limit[sl])) {
+                    limit[sl] = call.limit[sl];
+                }
+                if (call.reset != null && call.reset[sl] != null) {
+                    if (reset == null) {
+                        reset = new String[SLOTS];
+                        resetStarted = new long[SLOTS];
+                        resetEnded = new long[SLOTS];
+                    }
+                    // the first of equal starts wins, in the order the calls were held
+                    if (reset[sl] == null || call.started > resetStarted[sl]) {
+                        reset[sl] = call.reset[sl];
+                        resetStarted[sl] = call.started;
+                        resetEnded[sl] = call.ended;
+                    }
+                }
+            }
+        }
+    }
+
     /** One bucket's running aggregates, the same as the SQL's {@code group by provider, deployment, b}. */
     private static final class Acc {
         int calls;
         int ok;
-        double[] latencies = new double[8];
+        float[] latencies = new float[8];
         String group;
         final int[] failed = new int[TYPES];
         final long[] first = new long[TYPES];
@@ -578,7 +821,7 @@ final class WindowCache {
                 if (ok == latencies.length) {
                     latencies = Arrays.copyOf(latencies, ok * 2);
                 }
-                latencies[ok++] = call.latency;
+                latencies[ok++] = (float) call.latency;
             }
             for (int t = 0; t < TYPES; t++) {
                 if (call.failed(t)) {
@@ -591,14 +834,56 @@ final class WindowCache {
                     }
                 }
             }
-            for (int s = 0; s < SLOTS; s++) {
-                if (!Double.isNaN(call.remaining[s])) {
-                    remainingSum[s] += call.remaining[s];
-                    endedSum[s] += call.ended - base;
-                    readings[s]++;
+            for (int sl = 0; sl < SLOTS; sl++) {
+                if (!Double.isNaN(call.remaining[sl])) {
+                    remainingSum[sl] += call.remaining[sl];
+                    endedSum[sl] += call.ended - base;
+                    readings[sl]++;
                 }
-                if (!Double.isNaN(call.limit[s]) && (Double.isNaN(limit[s]) || call.limit[s] > limit[s])) {
-                    limit[s] = call.limit[s];
+                if (!Double.isNaN(call.limit[sl]) && (Double.isNaN(limit[sl]) || call.limit[sl] > limit[sl])) {
+                    limit[sl] = call.limit[sl];
+                }
+            }
+        }
+
+        void add(Slice slice) {
+            calls += slice.calls;
+            if (slice.group != null && (group == null || slice.group.compareTo(group) > 0)) {
+                group = slice.group;
+            }
+            if (slice.ok > 0) {
+                if (ok + slice.ok > latencies.length) {
+                    latencies = Arrays.copyOf(latencies, Math.max(ok + slice.ok, ok * 2));
+                }
+                System.arraycopy(slice.latencies, 0, latencies, ok, slice.ok);
+                ok += slice.ok;
+            }
+            if (slice.failed != null) {
+                for (int t = 0; t < TYPES; t++) {
+                    int n = slice.failed[t];
+                    if (n == 0) {
+                        continue;
+                    }
+                    if (failed[t] == 0) {
+                        first[t] = slice.first[t];
+                        last[t] = slice.last[t];
+                    } else {
+                        first[t] = Math.min(first[t], slice.first[t]);
+                        last[t] = Math.max(last[t], slice.last[t]);
+                    }
+                    failed[t] += n;
+                }
+            }
+            if (slice.readings != null) {
+                for (int sl = 0; sl < SLOTS; sl++) {
+                    if (slice.readings[sl] > 0) {
+                        remainingSum[sl] += slice.remainingSum[sl];
+                        endedSum[sl] += slice.endedSum[sl] + slice.readings[sl] * (slice.start - base);
+                        readings[sl] += slice.readings[sl];
+                    }
+                    if (!Double.isNaN(slice.limit[sl]) && (Double.isNaN(limit[sl]) || slice.limit[sl] > limit[sl])) {
+                        limit[sl] = slice.limit[sl];
+                    }
                 }
             }
         }
@@ -607,7 +892,10 @@ final class WindowCache {
             Double p50 = null;
             Double p95 = null;
             if (ok > 0) {
-                double[] sorted = Arrays.copyOf(latencies, ok);
+                double[] sorted = new double[ok];
+                for (int i = 0; i < ok; i++) {
+                    sorted[i] = latencies[i];
+                }
                 Arrays.sort(sorted);
                 p50 = WindowReader.percentile(sorted, 0.5);
                 p95 = WindowReader.percentile(sorted, 0.95);

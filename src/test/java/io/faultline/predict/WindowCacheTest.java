@@ -72,8 +72,9 @@ class WindowCacheTest {
             for (int d = 0; d < 6; d++) {
                 String dep = "wc-" + run + "-" + d;
                 String provider = d % 2 == 0 ? "openai" : "anthropic";
-                for (int k = 0; k < 4 + rnd.nextInt(4); k++) {
-                    Instant start = minute.plusMillis(rnd.nextInt(55_000));
+                for (int k = 0; k < 4 + rnd.nextInt(8); k++) {
+                    // Half in a 2-second burst: busy seconds are held as slices, quiet ones call by call.
+                    Instant start = minute.plusMillis(rnd.nextBoolean() ? rnd.nextInt(55_000) : 20_000 + rnd.nextInt(2_000));
                     batch.add(call(provider, dep, start, m, rnd));
                 }
             }
@@ -119,6 +120,7 @@ class WindowCacheTest {
         }
         assertThat(deployments).as("the compared windows hold the test's deployments").isEqualTo(6);
         assertThat(incremental).as("ticks that only topped the window up").isEqualTo(39);
+        assertThat(cache.heldSlices()).as("busy seconds held as slices").isPositive();
         assertThat(cache.heldCalls()).as("calls held: the window's, not the history's").isPositive()
                 .isLessThan(sent.size() / 2);
     }
@@ -163,6 +165,54 @@ class WindowCacheTest {
             cache.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS, Duration.ofSeconds(60),
                     Duration.ofHours(1));
             assertThat(cache.lastWasFull()).isTrue();
+        }
+    }
+
+    @Test
+    void slices_never_straddle_a_bucket_or_an_end_of_the_window() {
+        long second = 1_000_000L;
+        long t = 2_000_000_000L * second;
+        assertThat(WindowCache.sliceWidth(t - 900 * second, t, 60 * second)).isEqualTo(second);
+        assertThat(WindowCache.sliceWidth(t - 900 * second + 250_000, t + 250_000, 60 * second)).isEqualTo(250_000);
+        assertThat(WindowCache.sliceWidth(t - 900 * second, t, 1_500_000)).isEqualTo(500_000);
+        assertThat(WindowCache.sliceWidth(t - 900 * second + 1, t + 1, 60 * second)).isEqualTo(1);
+    }
+
+    @Test
+    void windows_whose_ends_fall_inside_a_second_equal_the_aggregate_too() throws Exception {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        Instant t0 = Instant.parse("2036-03-03T08:00:00Z").plus(Duration.ofMinutes(new Random().nextInt(10_000)));
+        Random rnd = new Random(5);
+        WindowCache cache = new WindowCache();
+        // Ticks 250 ms past the second, then 100 ms (finer slices: everything is read again), then 100 ms again.
+        long[] offsets = { 250, 250, 100, 100 };
+        boolean[] full = { true, false, true, false };
+        for (int m = 0; m < offsets.length; m++) {
+            Instant minute = t0.plus(Duration.ofMinutes(m));
+            Instant now = minute.plus(Duration.ofSeconds(60)).plusMillis(offsets[m]);
+            clock.set(now);
+            List<Payloads> batch = new ArrayList<>();
+            for (int k = 0; k < 40; k++) {
+                // Starts at any millisecond, some in the 250 ms just before the tick and after it; half in bursts.
+                Instant start = minute.plusMillis(k % 2 == 0 ? rnd.nextInt(60_500) : 30_000 + rnd.nextInt(1_500));
+                batch.add(call(k % 2 == 0 ? "openai" : "anthropic", "wcs-" + run + "-" + k % 4, start, m, rnd));
+            }
+            Api.ingest(Payloads.array(batch.toArray(Payloads[]::new))).statusCode(200);
+            try (Connection c = dataSource.getConnection()) {
+                Instant from = now.minus(WINDOW);
+                List<DeploymentWindow> held = cache.read(c, from, now, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                        Duration.ofSeconds(60), Duration.ofHours(1));
+                assertThat(cache.lastWasFull()).as("full read at tick %d", m).isEqualTo(full[m]);
+                assertSame(held, WindowReader.read(c, from, now, BUCKET, TIMEOUTS, TIMEOUT_MS), "tick " + m);
+                for (DeploymentWindow w : held) {
+                    for (int slot = 0; slot < DeploymentWindow.LIMIT_TYPES.length; slot++) {
+                        assertThat(cache.latestReset(w, slot)).as("reset of %s slot %d tick %d", w.deployment(), slot,
+                                m).isEqualTo(WindowReader.latestReset(c, w.deployment(), slot, from, now));
+                    }
+                }
+                assertThat(held.stream().filter(w -> w.deployment().startsWith("wcs-" + run)).count()).isEqualTo(4);
+                assertThat(cache.heldSlices()).as("busy seconds held as slices").isPositive();
+            }
         }
     }
 
@@ -286,5 +336,21 @@ class WindowCacheTest {
                                 Double.class)
                         .build())
                 .containsExactlyInAnyOrderElementsOf(expected);
+        // The readings' mean times are epoch seconds, which the relative tolerance above would let drift by
+        // minutes: to the millisecond.
+        for (DeploymentWindow a : actual) {
+            DeploymentWindow e = expected.stream().filter(x -> x.provider().equals(a.provider())
+                    && x.deployment().equals(a.deployment())).findFirst().orElseThrow();
+            for (int b = 0; b < a.buckets().length; b++) {
+                for (int slot = 0; a.buckets()[b] != null && slot < DeploymentWindow.LIMIT_TYPES.length; slot++) {
+                    DeploymentWindow.Reading r = a.buckets()[b].headroom()[slot];
+                    if (r != null) {
+                        assertThat(r.atEpochSeconds()).as("%s %s bucket %d slot %d", when, a.deployment(), b, slot)
+                                .isCloseTo(e.buckets()[b].headroom()[slot].atEpochSeconds(),
+                                        org.assertj.core.data.Offset.offset(1e-3));
+                    }
+                }
+            }
+        }
     }
 }
