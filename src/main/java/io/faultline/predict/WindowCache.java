@@ -54,9 +54,45 @@ final class WindowCache {
     private static final int TYPES = DeploymentWindow.FAILURE_TYPES.length;
     private static final String SQL = sql();
 
+    /** What a deployment holds of its window: a call's record, or a slice of a busy second's calls. */
+    private interface Part {
+        /** Its start (a call's) or its slice's start, epoch µs. */
+        long at();
+
+        boolean hasReset();
+
+        /** Adds it to a bucket's accumulator. */
+        default void into(Acc acc) {
+            if (this instanceof Call call) {
+                acc.add(call);
+            } else {
+                acc.add((Slice) this);
+            }
+        }
+
+        /** Adds its reset headers to a deployment's latest. */
+        default void into(Latest latest) {
+            if (this instanceof Call call) {
+                latest.add(call);
+            } else {
+                latest.add((Slice) this);
+            }
+        }
+    }
+
     /** One stored call as the indicators read it; times in epoch microseconds; NaN for a missing header value. */
     private record Call(long started, long ended, String group, boolean success, int status, double latency,
-            boolean timedOut, double[] remaining, double[] limit, String[] reset) {
+            boolean timedOut, double[] remaining, double[] limit, String[] reset) implements Part {
+
+        @Override
+        public long at() {
+            return started;
+        }
+
+        @Override
+        public boolean hasReset() {
+            return reset != null;
+        }
 
         boolean failed(int type) {
             return switch (type) {
@@ -551,75 +587,20 @@ final class WindowCache {
                 continue;
             }
             Arrays.fill(acc, null);
-            boolean any = false;
-            Latest latest = latestByDeployment.get(h.deployment);
+            Latest latest = latestByDeployment.computeIfAbsent(h.deployment, k -> new Latest());
+            boolean any = fold(h.calls, acc, latest, fromUs, toUs, bucketUs);
+            any |= fold(h.slices.values(), acc, latest, fromUs, toUs, bucketUs);
             heldCalls += h.calls.size();
-            for (Call call : h.calls) {
-                if (call.started >= toUs) {
-                    continue; // after the window (a caller's clock ahead of ours): held for a later tick
-                }
-                if (call.reset != null) {
-                    if (latest == null) {
-                        latest = new Latest();
-                        latestByDeployment.put(h.deployment, latest);
-                    }
-                    latest.add(call);
-                }
-                int b = (int) Math.floorDiv(call.started - fromUs, bucketUs);
-                if (b < 0 || b >= buckets) {
-                    continue;
-                }
-                if (acc[b] == null) {
-                    acc[b] = new Acc(fromUs);
-                }
-                acc[b].add(call);
-                any = true;
-            }
             for (Slice slice : h.slices.values()) {
                 heldCalls += slice.calls;
-                if (slice.start >= toUs) {
-                    continue; // after the window (a caller's clock ahead of ours): held for a later tick
-                }
-                if (slice.reset != null) {
-                    if (latest == null) {
-                        latest = new Latest();
-                        latestByDeployment.put(h.deployment, latest);
-                    }
-                    latest.add(slice);
-                }
-                int b = (int) Math.floorDiv(slice.start - fromUs, bucketUs);
-                if (b < 0 || b >= buckets) {
-                    continue;
-                }
-                if (acc[b] == null) {
-                    acc[b] = new Acc(fromUs);
-                }
-                acc[b].add(slice);
-                any = true;
             }
             if (!any || !active.contains(h.provider)) {
                 continue;
             }
             members.merge(h.provider, 1, Integer::sum);
             Acc[] provider = byProvider.computeIfAbsent(h.provider, k -> new Acc[buckets]);
-            for (Call call : h.calls) {
-                int b = call.started >= toUs ? -1 : (int) Math.floorDiv(call.started - fromUs, bucketUs);
-                if (b >= 0 && b < buckets) {
-                    if (provider[b] == null) {
-                        provider[b] = new Acc(fromUs);
-                    }
-                    provider[b].add(call);
-                }
-            }
-            for (Slice slice : h.slices.values()) {
-                int b = slice.start >= toUs ? -1 : (int) Math.floorDiv(slice.start - fromUs, bucketUs);
-                if (b >= 0 && b < buckets) {
-                    if (provider[b] == null) {
-                        provider[b] = new Acc(fromUs);
-                    }
-                    provider[b].add(slice);
-                }
-            }
+            fold(h.calls, provider, null, fromUs, toUs, bucketUs);
+            fold(h.slices.values(), provider, null, fromUs, toUs, bucketUs);
             DeploymentWindow.Bucket[] built = new DeploymentWindow.Bucket[buckets];
             String group = null;
             for (int b = 0; b < buckets; b++) {
@@ -648,14 +629,46 @@ final class WindowCache {
         resets.clear();
         latestByDeployment.forEach((deployment, latest) -> {
             DeploymentWindow.Reading[] r = new DeploymentWindow.Reading[SLOTS];
+            boolean any = false;
             for (int sl = 0; sl < SLOTS; sl++) {
                 if (latest.reset[sl] != null) {
                     r[sl] = new DeploymentWindow.Reading(0, 0, 1, -1, latest.reset[sl], instant(latest.ended[sl]));
+                    any = true;
                 }
             }
-            resets.put(deployment, r);
+            if (any) {
+                resets.put(deployment, r);
+            }
         });
         return out;
+    }
+
+    /**
+     * Adds the parts that lie in the window to their buckets' accumulators (made on first use) and, with a
+     * {@code latest}, their reset headers to it; returns whether any lay in the window.
+     */
+    private static boolean fold(Iterable<? extends Part> parts, Acc[] acc, Latest latest, long fromUs, long toUs,
+            long bucketUs) {
+        boolean any = false;
+        for (Part part : parts) {
+            long at = part.at();
+            if (at >= toUs) {
+                continue; // after the window (a caller's clock ahead of ours): held for a later tick
+            }
+            if (latest != null && part.hasReset()) {
+                part.into(latest);
+            }
+            int b = (int) Math.floorDiv(at - fromUs, bucketUs);
+            if (b < 0 || b >= acc.length) {
+                continue;
+            }
+            if (acc[b] == null) {
+                acc[b] = new Acc(fromUs);
+            }
+            part.into(acc[b]);
+            any = true;
+        }
+        return any;
     }
 
     /**
@@ -707,7 +720,7 @@ final class WindowCache {
      * successful calls' latencies. The arrays of failures, header readings and resets exist only once a call
      * brings one.
      */
-    private static final class Slice {
+    private static final class Slice implements Part {
         final long start;
         int calls;
         int ok;
@@ -727,6 +740,16 @@ final class WindowCache {
 
         Slice(long start) {
             this.start = start;
+        }
+
+        @Override
+        public long at() {
+            return start;
+        }
+
+        @Override
+        public boolean hasReset() {
+            return reset != null;
         }
 
         void add(Call call) {
