@@ -38,6 +38,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -220,13 +221,25 @@ class TwoReplicasIT {
                 .as("sum of accepted calls over both replicas").isEqualTo((double) stored);
         assertThat(Metrics.valueOrZero(scrapeB, "faultline_ingest_calls_total", "outcome", "accepted"))
                 .as("B ingested the direct calls").isGreaterThanOrEqualTo(10 + 12 + 5);
-        Map<String, Long> runs = jobRuns();
-        for (String job : CLUSTER_JOBS) {
-            assertThat(Metrics.valueOrZero(scrapeA, "faultline_scheduled_job_runs_total", "job", job)
-                    + Metrics.valueOrZero(scrapeB, "faultline_scheduled_job_runs_total", "job", job))
-                    .as("%s: the replicas' runs add up to the stored runs", job)
-                    .isEqualTo((double) runs.getOrDefault(job, 0L));
-        }
+        // A tick may land between a scrape and the read of the stored runs: compare only a snapshot whose stored runs
+        // were the same before and after both scrapes, and take another when one moved.
+        AtomicReference<Map<String, Long>> seen = new AtomicReference<>();
+        Awaitility.await("job runs read between two ticks").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+                    Map<String, Long> before = jobRuns();
+                    String a = scrape(stack.faultlineUrl());
+                    String b = scrape(urlB);
+                    Map<String, Long> after = jobRuns();
+                    assertThat(after).as("no job claimed while scraping").isEqualTo(before);
+                    for (String job : CLUSTER_JOBS) {
+                        assertThat(Metrics.valueOrZero(a, "faultline_scheduled_job_runs_total", "job", job)
+                                + Metrics.valueOrZero(b, "faultline_scheduled_job_runs_total", "job", job))
+                                .as("%s: the replicas' runs add up to the stored runs", job)
+                                .isEqualTo((double) after.getOrDefault(job, 0L));
+                    }
+                    seen.set(after);
+                });
+        Map<String, Long> runs = seen.get();
         System.out.printf("two replicas: %d calls stored (%d accepted by A, %d by B), %d episodes, job runs %s"
                 + " (A %s, B %s); since both run: %s over %d s%n", stored,
                 (long) Metrics.valueOrZero(scrapeA, "faultline_ingest_calls_total", "outcome", "accepted"),
