@@ -36,11 +36,20 @@ public interface SloConfig {
     Duration period();
 
     /**
-     * Minutes newer than this are derived again on every run: LiteLLM's spool delivers attempts late, and a late
-     * successful fallback turns a failed response into an answered one. Older minutes are final.
+     * Minutes newer than this are derived again when the rollup has not run for this long (a first start, a restart,
+     * every replica paused): the calls received meanwhile are then not looked up one by one. In between, a run
+     * derives again every minute that the calls received since the last run touch, however old (LiteLLM's spool
+     * delivers attempts late, and a late successful fallback turns a failed response into an answered one).
      */
     @WithDefault("10m")
     Duration settle();
+
+    /**
+     * An ingest stamps {@code received_at} before it commits: each run reads the calls received this long before the
+     * previous run's end again, so that a call committed late is not missed (deriving a minute twice is harmless).
+     */
+    @WithDefault("2m")
+    Duration lateCommit();
 
     /** The longest time between the first and the last attempt of one request (retries, fallbacks, timeouts). */
     @WithDefault("15m")

@@ -14,17 +14,24 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Keeps {@code slo_minutes} (requests, failed responses and the answered requests' latency histogram per model
- * group and minute) up to date: every interval one replica (PostgreSQL advisory lock) derives again every minute newer
- * than the settle time, and after a first start or a restart catches up from the last rolled minute, at most
- * {@code catch-up-per-run} of call time per run.
+ * group and minute) up to date. Every interval one replica (PostgreSQL advisory lock) derives again the minutes that
+ * the calls received since its last run touch: the minute of each such call's request, before and after the call
+ * (a late fallback changes its request; a late first attempt moves it), each request looked up by its call id. Its
+ * cost follows the calls received, not the calls stored: re-deriving the whole settle window each minute read every
+ * call of the last ~25 minutes and grouped them by call id, which at 1,900 calls/s grew from 2 to 18 s a run in the
+ * soak. A first start, a restart or a pause longer than the settle time derives every minute from the last rolled
+ * one (at most {@code catch-up-per-run} of call time per run) and the settle window again, as one range.
  */
 @Singleton
 public class SloRollup {
@@ -36,8 +43,17 @@ public class SloRollup {
     /** Catching up on demand stops after this many runs (a 91-day backfill in 1-day steps takes 92). */
     static final int MAX_CATCH_UP_RUNS = 200;
 
-    /** What one run did: the minutes {@code [from, to)} derived again, and whether it reached the current minute. */
-    public record Run(Instant at, boolean ran, Instant from, Instant to, int minutes, boolean caughtUp) {
+    /**
+     * What one run did: the minutes {@code [from, to)} derived again (an incremental run: the first and the end of
+     * the {@code touched} minutes, null when none was), the group-minute rows written, whether it reached the current
+     * minute, and whether it derived only the minutes touched by the calls received since the last run.
+     */
+    public record Run(Instant at, boolean ran, Instant from, Instant to, int minutes, boolean caughtUp,
+            boolean incremental, int touched) {
+
+        static Run skipped(Instant at) {
+            return new Run(at, false, null, null, 0, false, false, 0);
+        }
     }
 
     // Requests whose first attempt started in [from, to): their attempts are read from requestSpan before and after,
@@ -54,6 +70,34 @@ public class SloRollup {
             + " where provider = any (array(select distinct provider from provider_deployments))"
             + " and started_at >= ? and started_at < ? group by call_id) r"
             + " where first_at >= ? and first_at < ? group by 1, 2";
+
+    // The start minutes of the calls received after a time (the received_at index; no lookup per call).
+    private static final String RECEIVED_MINUTES = "select distinct floor(extract(epoch from started_at) / 60)::bigint"
+            + " from llm_calls where received_at > ?";
+
+    // Derives the requests whose first attempt started in [from, to): the calls started from `from` to request-span
+    // after `to` grouped by call id (in steady state `to` is the next minute and nothing started after it), less the
+    // requests with an attempt started up to request-span before their first one here, which one primary-key probe
+    // per request finds (min() over the index: an attempt of its call id before it). It returns the start minutes
+    // of the other attempts of every request that has an attempt received after the given time: a late fallback's
+    // request may belong to an earlier minute, and a late first attempt moves its request out of a later one.
+    private static final String DERIVE_RANGE = "with r as materialized (select q.*, (select min(p.started_at) from"
+            + " llm_calls p where p.call_id = q.call_id and p.started_at >= q.first_at - make_interval(secs => ?)"
+            + " and p.started_at < q.first_at) earlier from (select call_id,"
+            + " (array_agg(coalesce(model_group, model, 'unknown') order by started_at, received_at))[1] g,"
+            + " min(started_at) first_at, bool_or(success) ok,"
+            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us, count(*) attempts,"
+            + " bool_or(received_at > ?) has_new, array_agg(floor(extract(epoch from started_at) / 60)::bigint) ms"
+            + " from llm_calls where provider = any (array(select distinct provider from provider_deployments))"
+            + " and started_at >= ? and started_at < ? group by call_id) q where q.first_at < ?),"
+            + " ins as (insert into slo_minutes (model_group, minute, requests, failed_responses, latency_le)"
+            + " select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60), count(*),"
+            + " count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us")
+            + " from r where earlier is null group by 1, 2 returning 1)"
+            + " select -1::bigint, count(*) from ins"
+            + " union all select distinct m, 0 from r, unnest(r.ms) m where r.has_new and r.attempts > 1"
+            + " union all select distinct floor(extract(epoch from earlier) / 60)::bigint, 0 from r"
+            + " where r.has_new and r.earlier is not null";
 
     private final AgroalDataSource dataSource;
     private final SloConfig config;
@@ -116,14 +160,25 @@ public class SloRollup {
         Run run = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
                 if (scheduled ? !tryLock(c) : !lock(c)) {
-                    return new Run(now, false, null, null, 0, false);
+                    return Run.skipped(now);
                 }
                 Instant[] state = state(c);
                 if (scheduled && state != null && state[1].isAfter(now.minus(interval().dividedBy(2)))
                         && !state[1].isAfter(now)) {
-                    return new Run(now, false, null, null, 0, false);
+                    return Run.skipped(now);
                 }
-                return derive(c, now, state == null ? null : state[0]);
+                try (Statement st = c.createStatement()) {
+                    // The calls grouped by call id in memory: at the default 4 MB the sort spilled to disk.
+                    st.execute("set local work_mem = '64MB'");
+                }
+                Instant settled = now.truncatedTo(ChronoUnit.MINUTES).minus(config.settle())
+                        .truncatedTo(ChronoUnit.MINUTES);
+                // Caught up and read by arrival within the settle time: only what arrived since.
+                if (state != null && state[2] != null && !state[0].isBefore(settled)
+                        && state[2].isAfter(now.minus(config.settle())) && !state[2].isAfter(now)) {
+                    return touched(c, now, state[2]);
+                }
+                return derive(c, now, state == null ? null : state[0], state == null ? null : state[2]);
             } catch (SQLException e) {
                 throw new IllegalStateException("SLO rollup failed", e);
             }
@@ -134,7 +189,9 @@ public class SloRollup {
         return run;
     }
 
-    private Run derive(Connection c, Instant now, Instant rolledThrough) throws SQLException {
+    /** Derives every minute from the last rolled one (or the settle time, if later) in one range. */
+    private Run derive(Connection c, Instant now, Instant rolledThrough, Instant receivedThrough)
+            throws SQLException {
         Instant current = now.truncatedTo(ChronoUnit.MINUTES);
         Instant end = current.plus(Duration.ofMinutes(1));
         Instant settled = current.minus(config.settle()).truncatedTo(ChronoUnit.MINUTES);
@@ -157,20 +214,112 @@ public class SloRollup {
             st.setTimestamp(4, Timestamp.from(to));
             minutes = st.executeUpdate();
         }
+        prune(c, current);
+        // The current minute is never final: the next run starts from it (or from the settle time) again. Once caught
+        // up, the next runs read by arrival from now; while catching up, the arrival mark stays where it was.
+        boolean caughtUp = !to.isBefore(end);
+        saveState(c, to.isAfter(current) ? current : to, now, caughtUp ? now : receivedThrough);
+        return new Run(now, true, from, to, minutes, caughtUp, false, 0);
+    }
+
+    /**
+     * Derives again the minutes touched by the calls received after {@code receivedThrough} less the late-commit
+     * margin (within retention and up to the current minute): first their start minutes, then the other minutes of
+     * the requests that got a new attempt, which the first derivation reports. A request's minutes are all found the
+     * first time one of its new attempts is derived, so the second round adds none.
+     */
+    private Run touched(Connection c, Instant now, Instant receivedThrough) throws SQLException {
+        Instant current = now.truncatedTo(ChronoUnit.MINUTES);
+        long oldest = current.minus(config.retention()).getEpochSecond() / 60;
+        long newest = current.getEpochSecond() / 60;
+        Timestamp after = Timestamp.from(receivedThrough.minus(config.lateCommit()));
+        TreeSet<Long> pending = new TreeSet<>();
+        try (PreparedStatement st = c.prepareStatement(RECEIVED_MINUTES)) {
+            st.setTimestamp(1, after);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    pending.add(rs.getLong(1));
+                }
+            }
+        }
+        TreeSet<Long> derived = new TreeSet<>();
+        int rows = 0;
+        for (int round = 0; round < 2; round++) {
+            pending.removeIf(m -> m <= oldest || m > newest || derived.contains(m));
+            if (pending.isEmpty()) {
+                break;
+            }
+            try (PreparedStatement st = c.prepareStatement("delete from slo_minutes where minute = any (?)")) {
+                st.setArray(1, c.createArrayOf("timestamptz", pending.stream()
+                        .map(m -> Timestamp.from(Instant.ofEpochSecond(m * 60))).toArray()));
+                st.executeUpdate();
+            }
+            TreeSet<Long> found = new TreeSet<>();
+            // One statement per run of consecutive minutes (usually one: the last two or three).
+            try (PreparedStatement st = c.prepareStatement(DERIVE_RANGE)) {
+                long start = pending.first();
+                long previous = start;
+                for (long minute : pending.tailSet(start, false)) {
+                    if (minute != previous + 1) {
+                        rows += deriveRange(st, after, start, previous + 1, found);
+                        start = minute;
+                    }
+                    previous = minute;
+                }
+                rows += deriveRange(st, after, start, previous + 1, found);
+            }
+            derived.addAll(pending);
+            pending = found;
+        }
+        prune(c, current);
+        saveState(c, current, now, now);
+        return new Run(now, true, derived.isEmpty() ? null : Instant.ofEpochSecond(derived.first() * 60),
+                derived.isEmpty() ? null : Instant.ofEpochSecond((derived.last() + 1) * 60), rows, true, true,
+                derived.size());
+    }
+
+    /** Derives {@code [fromMinute, toMinute)}; adds the other minutes of requests with a new attempt to {@code found}. */
+    private int deriveRange(PreparedStatement st, Timestamp after, long fromMinute, long toMinute, Set<Long> found)
+            throws SQLException {
+        Instant from = Instant.ofEpochSecond(fromMinute * 60);
+        Instant to = Instant.ofEpochSecond(toMinute * 60);
+        st.setDouble(1, config.requestSpan().toMillis() / 1000.0);
+        st.setTimestamp(2, after);
+        st.setTimestamp(3, Timestamp.from(from));
+        st.setTimestamp(4, Timestamp.from(to.plus(config.requestSpan())));
+        st.setTimestamp(5, Timestamp.from(to));
+        int rows = 0;
+        try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+                long minute = rs.getLong(1);
+                if (minute == -1) {
+                    rows = rs.getInt(2);
+                } else if (minute < fromMinute || minute >= toMinute) {
+                    found.add(minute);
+                }
+            }
+        }
+        return rows;
+    }
+
+    private void prune(Connection c, Instant current) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("delete from slo_minutes where minute < ?")) {
             st.setTimestamp(1, Timestamp.from(current.minus(config.retention())));
             st.executeUpdate();
         }
-        // The current minute is never final: the next run starts from it (or from the settle time) again.
-        Instant rolled = to.isAfter(current) ? current : to;
+    }
+
+    private static void saveState(Connection c, Instant rolled, Instant now, Instant receivedThrough)
+            throws SQLException {
         try (PreparedStatement st = c.prepareStatement("insert into slo_rollup_state (state_key, rolled_through,"
-                + " last_run) values (1, ?, ?) on conflict (state_key) do update set rolled_through ="
-                + " excluded.rolled_through, last_run = excluded.last_run")) {
+                + " last_run, received_through) values (1, ?, ?, ?) on conflict (state_key) do update set"
+                + " rolled_through = excluded.rolled_through, last_run = excluded.last_run,"
+                + " received_through = excluded.received_through")) {
             st.setTimestamp(1, Timestamp.from(rolled));
             st.setTimestamp(2, Timestamp.from(now));
+            st.setTimestamp(3, receivedThrough == null ? null : Timestamp.from(receivedThrough));
             st.executeUpdate();
         }
-        return new Run(now, true, from, to, minutes, !to.isBefore(end));
     }
 
     /**
@@ -193,12 +342,16 @@ public class SloRollup {
         }
     }
 
-    /** {rolled_through, last_run}, or null before the first run. */
+    /** {rolled_through, last_run, received_through (null until read by arrival)}, or null before the first run. */
     private static Instant[] state(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select rolled_through, last_run from slo_rollup_state"
-                + " where state_key = 1"); ResultSet rs = st.executeQuery()) {
-            return rs.next() ? new Instant[] { rs.getTimestamp(1).toInstant(), rs.getTimestamp(2).toInstant() }
-                    : null;
+        try (PreparedStatement st = c.prepareStatement("select rolled_through, last_run, received_through"
+                + " from slo_rollup_state where state_key = 1"); ResultSet rs = st.executeQuery()) {
+            if (!rs.next()) {
+                return null;
+            }
+            Timestamp received = rs.getTimestamp(3);
+            return new Instant[] { rs.getTimestamp(1).toInstant(), rs.getTimestamp(2).toInstant(),
+                    received == null ? null : received.toInstant() };
         }
     }
 

@@ -372,6 +372,8 @@ public final class Soak {
         long osThreads;
         long dbConnections;
         double gcPauseSeconds;
+        double sloRollupSeconds;
+        long sloRollupRuns;
         String load;
         final Map<String, Double> maps = new TreeMap<>();
     }
@@ -393,6 +395,9 @@ public final class Soak {
         s.nonHeapMb = sum(m, "jvm_memory_used_bytes", "area=\"nonheap\"") / 1048576.0;
         s.liveThreads = (long) sum(m, "jvm_threads_live_threads", "");
         s.gcPauseSeconds = sum(m, "jvm_gc_pause_seconds_sum", "");
+        // The SLO rollup's runs on this replica and their time (the soak runs one): each run's cost must not grow.
+        s.sloRollupSeconds = sum(m, "faultline_slo_rollup_duration_seconds_sum", "");
+        s.sloRollupRuns = (long) sum(m, "faultline_slo_rollup_duration_seconds_count", "");
         for (Map.Entry<String, Double> e : m.entrySet()) {
             if (e.getKey().startsWith("faultline_memory_entries{")) {
                 Matcher name = Pattern.compile("map=\"([^\"]+)\"").matcher(e.getKey());
@@ -477,7 +482,7 @@ public final class Soak {
         samples.forEach(s -> maps.addAll(s.maps.keySet()));
         StringBuilder csv = new StringBuilder("minute,calls_per_s,batches,p50_ms,p99_ms,max_ms,non200,backlog,rss_mb,"
                 + "heap_after_gc_mb,heap_committed_mb,nonheap_mb,live_threads,os_threads,db_connections,"
-                + "gc_pause_s_total,load1,heap_used_at_scrape_mb");
+                + "gc_pause_s_total,load1,heap_used_at_scrape_mb,slo_rollup_s_total,slo_rollup_runs");
         maps.forEach(name -> csv.append(",map:").append(name));
         csv.append('\n');
         for (Sample s : samples) {
@@ -485,7 +490,8 @@ public final class Soak {
                     s.minute, s.callsPerSecond, s.batches, s.p50Ms, s.p99Ms, s.maxMs, s.non200, s.backlog, s.rssMb,
                     s.heapAfterGcMb, s.heapCommittedMb, s.nonHeapMb, s.liveThreads, s.osThreads, s.dbConnections,
                     s.gcPauseSeconds, s.load.split(" ")[0]));
-            csv.append(String.format(Locale.ROOT, ",%.1f", s.heapUsedAtScrapeMb));
+            csv.append(String.format(Locale.ROOT, ",%.1f,%.3f,%d", s.heapUsedAtScrapeMb, s.sloRollupSeconds,
+                    s.sloRollupRuns));
             for (String name : maps) {
                 Double v = s.maps.get(name);
                 csv.append(',').append(v == null ? "" : String.valueOf(v.longValue()));
