@@ -71,15 +71,23 @@ public class SloRollup {
             + " and started_at >= ? and started_at < ? group by call_id) r"
             + " where first_at >= ? and first_at < ? group by 1, 2";
 
-    // The start minutes of the calls received after a time (the received_at index; no lookup per call).
+    // The start minutes of the calls received after the late-commit margin before the last run (the received_at
+    // index; no lookup per call), less those received before the last run that its starting snapshot already showed:
+    // that run derived their minutes (every later statement of a run sees at least its first snapshot). A row's
+    // 32-bit xmin is widened to the xid8 the snapshot compares with: the newest epoch that puts it below the current
+    // snapshot's xmax, exact for rows younger than 2^32 transactions.
+    private static final String CURRENT_XMAX = "(select pg_snapshot_xmax(pg_current_snapshot())::text::bigint hi) x";
+    private static final String NEW = "(received_at > ? and (received_at > ? or ?::text is null or not"
+            + " pg_visible_in_snapshot((x.hi - (x.hi - xmin::text::bigint) % 4294967296)::text::xid8,"
+            + " ?::text::pg_snapshot)))";
     private static final String RECEIVED_MINUTES = "select distinct floor(extract(epoch from started_at) / 60)::bigint"
-            + " from llm_calls where received_at > ?";
+            + " from llm_calls, " + CURRENT_XMAX + " where " + NEW;
 
     // Derives the requests whose first attempt started in [from, to): the calls started from `from` to request-span
     // after `to` grouped by call id (in steady state `to` is the next minute and nothing started after it), less the
     // requests with an attempt started up to request-span before their first one here, which one primary-key probe
     // per request finds (min() over the index: an attempt of its call id before it). It returns the start minutes
-    // of the other attempts of every request that has an attempt received after the given time: a late fallback's
+    // of the other attempts of every request with a new attempt (as RECEIVED_MINUTES tells it): a late fallback's
     // request may belong to an earlier minute, and a late first attempt moves its request out of a later one.
     private static final String DERIVE_RANGE = "with r as materialized (select q.*, (select min(p.started_at) from"
             + " llm_calls p where p.call_id = q.call_id and p.started_at >= q.first_at - make_interval(secs => ?)"
@@ -87,8 +95,8 @@ public class SloRollup {
             + " (array_agg(coalesce(model_group, model, 'unknown') order by started_at, received_at))[1] g,"
             + " min(started_at) first_at, bool_or(success) ok,"
             + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us, count(*) attempts,"
-            + " bool_or(received_at > ?) has_new, array_agg(floor(extract(epoch from started_at) / 60)::bigint) ms"
-            + " from llm_calls where provider = any (array(select distinct provider from provider_deployments))"
+            + " bool_or(" + NEW + ") has_new, array_agg(floor(extract(epoch from started_at) / 60)::bigint) ms"
+            + " from llm_calls, " + CURRENT_XMAX + " where provider = any (array(select distinct provider from provider_deployments))"
             + " and started_at >= ? and started_at < ? group by call_id) q where q.first_at < ?),"
             + " ins as (insert into slo_minutes (model_group, minute, requests, failed_responses, latency_le)"
             + " select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60), count(*),"
@@ -105,6 +113,7 @@ public class SloRollup {
     private final SloMetrics metrics;
     private final Counter failures;
     private final Timer runTime;
+    private final Timer incrementalTime;
 
     private final ClusterJobs jobs;
 
@@ -117,8 +126,14 @@ public class SloRollup {
         this.metrics = metrics;
         this.failures = Counter.builder("faultline.slo.rollup.failures")
                 .description("SLO rollup runs that failed").register(registry);
-        this.runTime = Timer.builder("faultline.slo.rollup.duration")
-                .description("Time of one SLO rollup run that derived minutes").register(registry);
+        this.runTime = Timer.builder("faultline.slo.rollup.duration").tag("mode", "range")
+                .description("Time of one SLO rollup run that derived minutes: mode=incremental derived the minutes"
+                        + " touched by the calls received since the last run, mode=range every minute from the last"
+                        + " rolled one (a start, a catch-up, a pause)").register(registry);
+        this.incrementalTime = Timer.builder("faultline.slo.rollup.duration").tag("mode", "incremental")
+                .description("Time of one SLO rollup run that derived minutes: mode=incremental derived the minutes"
+                        + " touched by the calls received since the last run, mode=range every minute from the last"
+                        + " rolled one (a start, a catch-up, a pause)").register(registry);
     }
 
     @Scheduled(every = "{faultline.slo.interval}", delayed = "{faultline.slo.interval}",
@@ -162,9 +177,9 @@ public class SloRollup {
                 if (scheduled ? !tryLock(c) : !lock(c)) {
                     return Run.skipped(now);
                 }
-                Instant[] state = state(c);
-                if (scheduled && state != null && state[1].isAfter(now.minus(interval().dividedBy(2)))
-                        && !state[1].isAfter(now)) {
+                State state = state(c);
+                if (scheduled && state != null && state.lastRun().isAfter(now.minus(interval().dividedBy(2)))
+                        && !state.lastRun().isAfter(now)) {
                     return Run.skipped(now);
                 }
                 try (Statement st = c.createStatement()) {
@@ -174,17 +189,21 @@ public class SloRollup {
                 Instant settled = now.truncatedTo(ChronoUnit.MINUTES).minus(config.settle())
                         .truncatedTo(ChronoUnit.MINUTES);
                 // Caught up and read by arrival within the settle time: only what arrived since.
-                if (state != null && state[2] != null && !state[0].isBefore(settled)
-                        && state[2].isAfter(now.minus(config.settle())) && !state[2].isAfter(now)) {
-                    return touched(c, now, state[2]);
+                if (state == null) {
+                    return derive(c, now, null, null);
                 }
-                return derive(c, now, state == null ? null : state[0], state == null ? null : state[2]);
+                Instant received = state.receivedThrough();
+                if (received != null && !state.rolledThrough().isBefore(settled)
+                        && received.isAfter(now.minus(config.settle())) && !received.isAfter(now)) {
+                    return touched(c, now, received, state.snapshot());
+                }
+                return derive(c, now, state.rolledThrough(), received);
             } catch (SQLException e) {
                 throw new IllegalStateException("SLO rollup failed", e);
             }
         });
         if (run.ran()) {
-            runTime.record(Duration.ofNanos(System.nanoTime() - started));
+            (run.incremental() ? incrementalTime : runTime).record(Duration.ofNanos(System.nanoTime() - started));
         }
         return run;
     }
@@ -218,7 +237,9 @@ public class SloRollup {
         // The current minute is never final: the next run starts from it (or from the settle time) again. Once caught
         // up, the next runs read by arrival from now; while catching up, the arrival mark stays where it was.
         boolean caughtUp = !to.isBefore(end);
-        saveState(c, to.isAfter(current) ? current : to, now, caughtUp ? now : receivedThrough);
+        // No snapshot: this derivation covered only minutes from `from`, so the next run reads the whole late-commit
+        // margin again.
+        saveState(c, to.isAfter(current) ? current : to, now, caughtUp ? now : receivedThrough, null);
         return new Run(now, true, from, to, minutes, caughtUp, false, 0);
     }
 
@@ -228,19 +249,32 @@ public class SloRollup {
      * the requests that got a new attempt, which the first derivation reports. A request's minutes are all found the
      * first time one of its new attempts is derived, so the second round adds none.
      */
-    private Run touched(Connection c, Instant now, Instant receivedThrough) throws SQLException {
+    private Run touched(Connection c, Instant now, Instant receivedThrough, String lastSnapshot)
+            throws SQLException {
         Instant current = now.truncatedTo(ChronoUnit.MINUTES);
         long oldest = current.minus(config.retention()).getEpochSecond() / 60;
         long newest = current.getEpochSecond() / 60;
-        Timestamp after = Timestamp.from(receivedThrough.minus(config.lateCommit()));
+        String snapshot;
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select pg_current_snapshot()::text")) {
+            rs.next();
+            snapshot = rs.getString(1);
+        }
+        New fresh = new New(Timestamp.from(receivedThrough.minus(config.lateCommit())),
+                Timestamp.from(receivedThrough), lastSnapshot);
         TreeSet<Long> pending = new TreeSet<>();
         try (PreparedStatement st = c.prepareStatement(RECEIVED_MINUTES)) {
-            st.setTimestamp(1, after);
+            fresh.bind(st, 1);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     pending.add(rs.getLong(1));
                 }
             }
+        }
+        if (!pending.isEmpty()) {
+            // A retry seconds after its first attempt often starts in the next minute: derive the minute before
+            // with the rest rather than in a second round that reads the same calls again.
+            pending.add(pending.first() - 1);
         }
         TreeSet<Long> derived = new TreeSet<>();
         int rows = 0;
@@ -261,33 +295,33 @@ public class SloRollup {
                 long previous = start;
                 for (long minute : pending.tailSet(start, false)) {
                     if (minute != previous + 1) {
-                        rows += deriveRange(st, after, start, previous + 1, found);
+                        rows += deriveRange(st, fresh, start, previous + 1, found);
                         start = minute;
                     }
                     previous = minute;
                 }
-                rows += deriveRange(st, after, start, previous + 1, found);
+                rows += deriveRange(st, fresh, start, previous + 1, found);
             }
             derived.addAll(pending);
             pending = found;
         }
         prune(c, current);
-        saveState(c, current, now, now);
+        saveState(c, current, now, now, snapshot);
         return new Run(now, true, derived.isEmpty() ? null : Instant.ofEpochSecond(derived.first() * 60),
                 derived.isEmpty() ? null : Instant.ofEpochSecond((derived.last() + 1) * 60), rows, true, true,
                 derived.size());
     }
 
-    /** Derives {@code [fromMinute, toMinute)}; adds the other minutes of requests with a new attempt to {@code found}. */
-    private int deriveRange(PreparedStatement st, Timestamp after, long fromMinute, long toMinute, Set<Long> found)
+    /** Derives {@code [fromMinute, toMinute)}; adds the other minutes of requests with a new attempt to found. */
+    private int deriveRange(PreparedStatement st, New fresh, long fromMinute, long toMinute, Set<Long> found)
             throws SQLException {
         Instant from = Instant.ofEpochSecond(fromMinute * 60);
         Instant to = Instant.ofEpochSecond(toMinute * 60);
         st.setDouble(1, config.requestSpan().toMillis() / 1000.0);
-        st.setTimestamp(2, after);
-        st.setTimestamp(3, Timestamp.from(from));
-        st.setTimestamp(4, Timestamp.from(to.plus(config.requestSpan())));
-        st.setTimestamp(5, Timestamp.from(to));
+        int i = fresh.bind(st, 2);
+        st.setTimestamp(i++, Timestamp.from(from));
+        st.setTimestamp(i++, Timestamp.from(to.plus(config.requestSpan())));
+        st.setTimestamp(i, Timestamp.from(to));
         int rows = 0;
         try (ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
@@ -309,15 +343,16 @@ public class SloRollup {
         }
     }
 
-    private static void saveState(Connection c, Instant rolled, Instant now, Instant receivedThrough)
-            throws SQLException {
+    private static void saveState(Connection c, Instant rolled, Instant now, Instant receivedThrough,
+            String snapshot) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("insert into slo_rollup_state (state_key, rolled_through,"
-                + " last_run, received_through) values (1, ?, ?, ?) on conflict (state_key) do update set"
+                + " last_run, received_through, snapshot) values (1, ?, ?, ?, ?) on conflict (state_key) do update set"
                 + " rolled_through = excluded.rolled_through, last_run = excluded.last_run,"
-                + " received_through = excluded.received_through")) {
+                + " received_through = excluded.received_through, snapshot = excluded.snapshot")) {
             st.setTimestamp(1, Timestamp.from(rolled));
             st.setTimestamp(2, Timestamp.from(now));
             st.setTimestamp(3, receivedThrough == null ? null : Timestamp.from(receivedThrough));
+            st.setString(4, snapshot);
             st.executeUpdate();
         }
     }
@@ -342,16 +377,35 @@ public class SloRollup {
         }
     }
 
-    /** {rolled_through, last_run, received_through (null until read by arrival)}, or null before the first run. */
-    private static Instant[] state(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select rolled_through, last_run, received_through"
+    /**
+     * What a run counts as new ({@link #NEW}): received after {@code after} (the late-commit margin before the last
+     * run) and either after the last run or not shown by its starting snapshot (none: the whole margin is new).
+     */
+    private record New(Timestamp after, Timestamp lastRun, String snapshot) {
+
+        int bind(PreparedStatement st, int i) throws SQLException {
+            st.setTimestamp(i, after);
+            st.setTimestamp(i + 1, lastRun);
+            st.setString(i + 2, snapshot);
+            st.setString(i + 3, snapshot);
+            return i + 4;
+        }
+    }
+
+    /** The stored state: the arrival mark and the snapshot are null until a run reads by arrival. */
+    private record State(Instant rolledThrough, Instant lastRun, Instant receivedThrough, String snapshot) {
+    }
+
+    /** The stored state, or null before the first run. */
+    private static State state(Connection c) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select rolled_through, last_run, received_through, snapshot"
                 + " from slo_rollup_state where state_key = 1"); ResultSet rs = st.executeQuery()) {
             if (!rs.next()) {
                 return null;
             }
             Timestamp received = rs.getTimestamp(3);
-            return new Instant[] { rs.getTimestamp(1).toInstant(), rs.getTimestamp(2).toInstant(),
-                    received == null ? null : received.toInstant() };
+            return new State(rs.getTimestamp(1).toInstant(), rs.getTimestamp(2).toInstant(),
+                    received == null ? null : received.toInstant(), rs.getString(4));
         }
     }
 

@@ -218,14 +218,27 @@ class SloTest {
         Instant lateMinute = Instant.ofEpochMilli((long) (late.node().get("startTime").asDouble() * 1000))
                 .truncatedTo(ChronoUnit.MINUTES);
         assertThat(again.incremental()).as("caught up: only what arrived since the last run").isTrue();
-        assertThat(again.touched()).as("the one minute the late attempt's request belongs to").isEqualTo(1);
-        assertThat(again.from()).isEqualTo(lateMinute);
+        assertThat(again.touched()).as("the late attempt's minute (its request's) and the one before").isEqualTo(2);
+        assertThat(again.from()).isEqualTo(lateMinute.minus(Duration.ofMinutes(1)));
         JsonPath after = status(group);
         assertThat(requests(after, "5m")).as("still one request, not a new one").isEqualTo(10);
         assertThat(burn(after, "5m")).isCloseTo(4.0 / 10 / 0.01, CLOSE);
         assertThat(slos.budget(group, clock.instant()).periodFailedResponses()).isEqualTo(4);
-        assertThat(rollup.run(false).touched()).as("nothing arrived since (the late-commit margin reads it again)")
-                .isEqualTo(1);
+        assertThat(rollup.run(false).touched()).as("nothing arrived since; the last run's snapshot saw the late one")
+                .isZero();
+
+        // An ingest that stamped its calls 30 s ago and commits only now (after the last run's snapshot): the next
+        // run reads it within the late-commit margin. One more answered request 20 minutes back.
+        Instant stamped = clock.instant().minusSeconds(30);
+        clock.set(stamped);
+        Instant lateCommitted = t0.plus(Duration.ofMinutes(40)).plusSeconds(50);
+        ingest(answered(group, lateCommitted));
+        clock.set(now);
+        SloRollup.Run committedLate = rollup.run(false);
+        assertThat(committedLate.incremental()).isTrue();
+        assertThat(committedLate.from()).isEqualTo(lateCommitted.truncatedTo(ChronoUnit.MINUTES).minus(
+                Duration.ofMinutes(1)));
+        assertThat(requests(status(group), "1h")).isEqualTo(151);
 
         // Half an hour on, past the settle time, LiteLLM's spool delivers another request's fallback: a run a minute
         // later still finds its request (older minutes are derived again when a call of theirs arrives).
@@ -245,9 +258,9 @@ class SloTest {
         SloRollup.Run later = rollup.run(false);
         assertThat(later.incremental()).isTrue();
         assertThat(later.from()).isEqualTo(Instant.ofEpochMilli((long) (older.node().get("startTime").asDouble()
-                * 1000)).truncatedTo(ChronoUnit.MINUTES));
+                * 1000)).truncatedTo(ChronoUnit.MINUTES).minus(Duration.ofMinutes(1)));
         assertThat(slos.budget(group, clock.instant()).periodFailedResponses()).isEqualTo(3);
-        assertThat(slos.budget(group, clock.instant()).periodRequests()).as("one request still").isEqualTo(250);
+        assertThat(slos.budget(group, clock.instant()).periodRequests()).as("one request still").isEqualTo(251);
         clock.set(now);
 
         // Back to the default: 99.5% over 30 d.
@@ -257,7 +270,7 @@ class SloTest {
         assertThat(byDefault.slo().source()).isEqualTo("config");
         assertThat(byDefault.slo().availabilityTarget()).isCloseTo(0.995, CLOSE);
         assertThat(byDefault.slo().period()).isEqualTo(Duration.ofDays(30));
-        assertThat(byDefault.remainingRatio()).isCloseTo(1 - 3 / (0.005 * 250), CLOSE);
+        assertThat(byDefault.remainingRatio()).isCloseTo(1 - 3 / (0.005 * 251), CLOSE);
     }
 
     private static double latencyBurn(JsonPath status, String window) {
