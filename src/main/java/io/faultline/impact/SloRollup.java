@@ -61,14 +61,17 @@ public class SloRollup {
     // provider_deployments so that the scan runs on the (provider, started_at) index, like WindowReader. An answered
     // request's latency is end to end (first attempt's start to last attempt's end, in microseconds), counted into the
     // minute's cumulative histogram at the fixed edges of LatencyBuckets.
-    private static final String DERIVE = "insert into slo_minutes (model_group, minute, requests, failed_responses,"
-            + " latency_le) select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60) m, count(*),"
-            + " count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ("
-            + " select (array_agg(coalesce(model_group, model, 'unknown') order by started_at, received_at))[1] g,"
-            + " min(started_at) first_at, bool_or(success) ok,"
-            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us from llm_calls"
-            + " where provider = any (array(select distinct provider from provider_deployments))"
-            + " and started_at >= ? and started_at < ? group by call_id) r"
+    private static final String REQUEST = "(array_agg(coalesce(model_group, model, 'unknown') order by started_at,"
+            + " received_at))[1] g, min(started_at) first_at, bool_or(success) ok,"
+            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us";
+    private static final String OF_PROVIDERS = "provider = any (array(select distinct provider from"
+            + " provider_deployments))";
+    // Each request of r in the minute of its first attempt, per model group.
+    private static final String INSERT_MINUTES = "insert into slo_minutes (model_group, minute, requests,"
+            + " failed_responses, latency_le) select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60),"
+            + " count(*), count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ";
+    private static final String DERIVE = INSERT_MINUTES + "(select " + REQUEST + " from llm_calls where "
+            + OF_PROVIDERS + " and started_at >= ? and started_at < ? group by call_id) r"
             + " where first_at >= ? and first_at < ? group by 1, 2";
 
     // The start minutes of the calls received after the late-commit margin before the last run (the received_at
@@ -91,17 +94,11 @@ public class SloRollup {
     // request may belong to an earlier minute, and a late first attempt moves its request out of a later one.
     private static final String DERIVE_RANGE = "with r as materialized (select q.*, (select min(p.started_at) from"
             + " llm_calls p where p.call_id = q.call_id and p.started_at >= q.first_at - make_interval(secs => ?)"
-            + " and p.started_at < q.first_at) earlier from (select call_id,"
-            + " (array_agg(coalesce(model_group, model, 'unknown') order by started_at, received_at))[1] g,"
-            + " min(started_at) first_at, bool_or(success) ok,"
-            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us, count(*) attempts,"
+            + " and p.started_at < q.first_at) earlier from (select call_id, " + REQUEST + ", count(*) attempts,"
             + " bool_or(" + NEW + ") has_new, array_agg(floor(extract(epoch from started_at) / 60)::bigint) ms"
-            + " from llm_calls, " + CURRENT_XMAX + " where provider = any (array(select distinct provider from provider_deployments))"
+            + " from llm_calls, " + CURRENT_XMAX + " where " + OF_PROVIDERS
             + " and started_at >= ? and started_at < ? group by call_id) q where q.first_at < ?),"
-            + " ins as (insert into slo_minutes (model_group, minute, requests, failed_responses, latency_le)"
-            + " select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60), count(*),"
-            + " count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us")
-            + " from r where earlier is null group by 1, 2 returning 1)"
+            + " ins as (" + INSERT_MINUTES + "r where earlier is null group by 1, 2 returning 1)"
             + " select -1::bigint, count(*) from ins"
             + " union all select distinct m, 0 from r, unnest(r.ms) m where r.has_new and r.attempts > 1"
             + " union all select distinct floor(extract(epoch from earlier) / 60)::bigint, 0 from r"
@@ -363,7 +360,7 @@ public class SloRollup {
      */
     private static Instant firstStart(Connection c, Instant horizon, Instant settled) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("select min(started_at) from llm_calls"
-                + " where provider = any (array(select distinct provider from provider_deployments))"
+                + " where " + OF_PROVIDERS
                 + " and started_at >= ?")) {
             st.setTimestamp(1, Timestamp.from(horizon));
             try (ResultSet rs = st.executeQuery()) {
