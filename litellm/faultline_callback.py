@@ -5,7 +5,8 @@ Attach it in the proxy's config.yaml (this file next to the config):
     litellm_settings:
       callbacks: faultline_callback.faultline_logger
 
-The LiteLLM hooks only copy the payload's top level, estimate its size and put it on an in-memory queue
+The LiteLLM hooks only copy the payload's top level (cutting LiteLLM's copy of the model-map entry to the prices
+Faultline reads), estimate its size and put it on an in-memory queue
 bounded in events and in bytes. A background thread serialises and batches the queue and POSTs JSON arrays
 to ``{FAULTLINE_URL}/api/v1/calls``; whatever cannot be delivered now goes to an on-disk spool that is
 resent, oldest first, until Faultline acknowledges it. Faultline is idempotent on each payload's ``id``, so
@@ -94,6 +95,22 @@ _POLICY_MAX_ENTRIES = 10_000
 _POLICY_MAX_ID_CHARS = 512
 _POLICY_LOG_EVERY_S = 60.0  # poll errors and hook errors are logged at most once a minute each, and counted always
 _SHARE_UNIT = 1_000_000  # keep shares in millionths: integer credits make the kept share exact, not drifting
+# What an event keeps of LiteLLM's model-map entry (model_map_information.model_map_value): the prices Faultline reads
+# (CallMapper.price) and the few fields that name the model. LiteLLM 1.108 copies the whole entry, ~200 keys and
+# 8 KB of a 15 KB payload, into every call's payload: half of what the hook's size estimate walks on the event loop,
+# and half of what the sender serialises, POSTs and Faultline parses, for figures that are the same on every call.
+_MODEL_MAP_FIELDS = (
+    "key",
+    "litellm_provider",
+    "mode",
+    "max_input_tokens",
+    "max_output_tokens",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+)
 
 
 # Forks of this process so far, as seen by the child: the hooks compare it with the one their sender threads were
@@ -355,6 +372,18 @@ def _minimal_payload(kwargs: Mapping[str, Any], failed: bool, start_time: object
         "error_str": str(exc) if failed and exc is not None else None,
         "error_information": {"error_class": type(exc).__name__} if failed and exc is not None else None,
     }
+
+
+def _slim_model_map(info: object) -> object:
+    """model_map_information with its model-map entry cut to _MODEL_MAP_FIELDS; anything else as it came."""
+    if not isinstance(info, Mapping):
+        return info
+    entry = info.get("model_map_value")
+    if not isinstance(entry, Mapping):
+        return info
+    slim = dict(info)
+    slim["model_map_value"] = {name: entry[name] for name in _MODEL_MAP_FIELDS if name in entry}
+    return slim
 
 
 def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any:
@@ -1229,6 +1258,8 @@ class FaultlineLogger(CustomLogger):
             payload = _minimal_payload(kwargs, failed, start_time, end_time)
         exc = kwargs.get("exception") if failed else None
         event = dict(payload)  # a copy: other callbacks share LiteLLM's dict
+        if "model_map_information" in event:
+            event["model_map_information"] = _slim_model_map(event["model_map_information"])
         if failed:
             error_information = payload.get("error_information")
             error_class = error_information.get("error_class") if isinstance(error_information, Mapping) else None

@@ -203,6 +203,33 @@ def test_the_size_estimate_of_the_hook_is_close_to_the_serialised_size():
 PROXY_PAYLOAD = json.loads((PLUGIN_DIR / "tests" / "data" / "proxy_success_payload.json").read_text())
 
 
+def test_an_event_keeps_only_the_prices_and_names_of_the_model_map_entry_and_leaves_litellms_dict_alone(
+    faultline, make_plugin
+):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    shared = json.loads(json.dumps(PROXY_PAYLOAD))
+    entry = shared["model_map_information"]["model_map_value"]
+    odd = payload("odd-model-map", model_map_information={"model_map_key": "x", "model_map_value": None})
+
+    plugin.log_success_event({"standard_logging_object": shared}, None, None, None)
+    plugin.log_success_event({"standard_logging_object": odd}, None, None, None)
+
+    wait_until(lambda: len(faultline.received_ids()) == 2, what="2 events")
+    sent = faultline.events[shared["id"]]["model_map_information"]
+    assert sent["model_map_key"] == shared["model_map_information"]["model_map_key"]
+    assert sent["model_map_value"] == {
+        name: entry[name] for name in faultline_callback._MODEL_MAP_FIELDS if name in entry
+    }
+    # What Faultline prices calls with (CallMapper.price) is all there.
+    for price in ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost"):
+        assert sent["model_map_value"][price] == entry[price]
+    assert len(entry) > 100 and len(sent["model_map_value"]) <= len(faultline_callback._MODEL_MAP_FIELDS)
+    # Other callbacks share LiteLLM's payload: the plugin cut its own copy only.
+    assert shared["model_map_information"]["model_map_value"] is entry and len(entry) > 100
+    # An entry that is not a mapping goes out as it came.
+    assert faultline.events["odd-model-map"]["model_map_information"] == {"model_map_key": "x", "model_map_value": None}
+
+
 class _OtherMapping(Mapping):
     """A Mapping that is not a dict: the estimate's generic path."""
 
