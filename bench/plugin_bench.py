@@ -81,7 +81,9 @@ class _Sink(BaseHTTPRequestHandler):
             return
         n = len(events) if isinstance(events, list) else 1
         sample = os.environ.get("BENCH_PLUGIN_SAMPLE")
-        if sample and self.path == "/api/v1/calls" and isinstance(events, list) and events:
+        # The sample is the payload as LiteLLM hands it to a logger: the generic_api logger's copy (the plugin's own
+        # events are already cut, so timing a hook on them would time a smaller input than the proxy gives it).
+        if sample and self.path == "/generic" and isinstance(events, list) and events:
             with self.lock:
                 if not os.path.exists(sample):  # one real event, for the plugin's tests and micro-benchmarks
                     with open(sample, "w") as f:
