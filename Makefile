@@ -6,7 +6,7 @@ MVN := mvn -B
 JAR := target/quarkus-app/quarkus-run.jar
 CP_FILE := target/test-classpath.txt
 
-.PHONY: run test eval bench bench-plugin faults fuzz soak startup native-sources native image venv plot-venv build clean train-injection
+.PHONY: run test eval bench bench-plugin faults fuzz soak startup cds-archive native-sources native image venv plot-venv build clean train-injection
 
 ## run: build, start PostgreSQL (embedded unless QUARKUS_DATASOURCE_JDBC_URL is set), the provider simulator,
 ## Faultline and a LiteLLM proxy with the plugin; send a demo workload with injected failures; print what was caught.
@@ -112,15 +112,25 @@ soak: build plot-venv
 ## startup: time from `java -jar` to the first 200 on /q/health/ready, and idle RSS, on a fresh database, a migrated
 ## empty one and one holding a day of calls (STARTUP_RATE calls/s, default 12, generated in SQL), for each JVM option
 ## set of STARTUP_JAVA_OPTS (separated by |; run from target/quarkus-app) -> target/startup/report.md
-## (io.faultline.bench.StartupBench). The jar is built with its AppCDS archive (app-cds.jsa) to compare with and without.
+## (io.faultline.bench.StartupBench). The jar is built with Quarkus's AppCDS archive (app-cds.jsa), and a training run
+## writes app-trained.jsa (every class a start against a database loads; see `cds-archive`), to compare all three.
 STARTUP_RATE ?= 12
-STARTUP_JAVA_OPTS ?= -Xmx512m|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa -XX:TieredStopAtLevel=1
+STARTUP_JAVA_OPTS ?= -Xmx512m|-Xmx512m -XX:SharedArchiveFile=app-cds.jsa|-Xmx512m -XX:SharedArchiveFile=app-trained.jsa|-Xmx512m -XX:SharedArchiveFile=app-trained.jsa -XX:TieredStopAtLevel=1
 startup:
 	$(MVN) package -DskipTests -Dquarkus.package.jar.appcds.enabled=true
 	$(MVN) dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE) -q
 	timeout 40m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.StartupBench --jar $(JAR) \
 		--runs $${STARTUP_RUNS:-2} --calls-per-second $(STARTUP_RATE) --java-opts "$(STARTUP_JAVA_OPTS)" \
 		--out target/startup
+
+## cds-archive: build the jar and write target/quarkus-app/app-trained.jsa from a training run (the packaged jar started
+## with -XX:ArchiveClassesAtExit on an embedded PostgreSQL, sent 3,000 calls and a few reads, stopped cleanly). Start
+## with `java -XX:SharedArchiveFile=app-trained.jsa -jar quarkus-run.jar` from target/quarkus-app, with the same JDK.
+cds-archive:
+	$(MVN) package -DskipTests
+	$(MVN) dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=$(CP_FILE) -q
+	timeout 10m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.StartupBench --jar $(JAR) \
+		--train-only true --out target/startup
 
 plot-venv: bench/.venv/.installed
 

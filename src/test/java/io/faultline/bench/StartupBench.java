@@ -59,6 +59,11 @@ public final class StartupBench {
                 .map(String::trim).toList();
         Path out = Path.of(o.getOrDefault("out", "target/startup"));
         Files.createDirectories(out);
+        Path trained = train(jar, out);
+        if (Boolean.parseBoolean(o.getOrDefault("train-only", "false"))) {
+            System.out.println("[startup] trained class-data archive: " + trained);
+            return;
+        }
         String jdbc = EmbeddedPostgres.freshDatabase("startup");
         StringBuilder report = new StringBuilder(String.format(Locale.ROOT, """
                 Start-up (%s): %d cores, load before %s, %s; median of %d starts per row (min-max).
@@ -92,6 +97,52 @@ public final class StartupBench {
         report.append(String.format(Locale.ROOT, "Load after: %s.%n", Soak.loadavg()));
         Files.writeString(out.resolve("report.md"), report);
         System.out.println(report);
+    }
+
+    /**
+     * A training run that writes {@code app-trained.jsa} beside the jar: a dynamic class-data archive
+     * ({@code -XX:ArchiveClassesAtExit}) of every class a real start loads, against a database, up to ready and
+     * through a few ingest batches and reads, then a clean stop. Quarkus's own AppCDS archive
+     * ({@code quarkus.package.jar.appcds.enabled}) is recorded by a build-time start that ends before runtime
+     * initialisation, so the classes of Hibernate's boot, Flyway, the JDBC driver, the detectors and the HTTP layer,
+     * more than half of what a start loads, are still read from the jars and verified at every start. The archive only
+     * works with the JDK that wrote it and the same jar path, as Quarkus's does.
+     */
+    static Path train(Path jar, Path out) throws Exception {
+        Path archive = jar.getParent().resolve("app-trained.jsa");
+        Files.deleteIfExists(archive);
+        String jdbc = EmbeddedPostgres.freshDatabase("cds_training");
+        int port = ManagedProcess.freePort();
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-XX:ArchiveClassesAtExit=" + archive, "-jar", jar.toString());
+        long start = System.nanoTime();
+        try (ManagedProcess p = ManagedProcess.start("faultline-training", command,
+                ManagedProcess.faultlineEnv(jdbc, port, "startup-key"), jar.getParent(), out)) {
+            String base = "http://127.0.0.1:" + port;
+            p.awaitHttpOk(base + "/q/health/ready", ManagedProcess.READY_WITHIN);
+            Soak.declare(base, "startup-key");
+            URI ingest = URI.create(base + "/api/v1/calls");
+            SoakWorkload workload = new SoakWorkload("training");
+            try (RawHttpClient client = new RawHttpClient(ingest)) {
+                for (int i = 0; i < 30; i++) {
+                    int code = client.send(workload.next(ingest, "Bearer startup-key"));
+                    if (code != 200) {
+                        throw new IllegalStateException("training ingest answered " + code + ":\n" + p.tail());
+                    }
+                }
+            }
+            for (String read : List.of("/api/v1/failures", "/api/v1/failures/correlations", "/api/v1/predictions",
+                    "/api/v1/budgets", "/q/metrics", "/q/health")) {
+                HTTP.send(HttpRequest.newBuilder(URI.create(base + read)).header("Authorization", "Bearer startup-key")
+                        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.discarding());
+            }
+        } // a clean stop (SIGTERM): the JVM writes the archive as it exits
+        if (!Files.isRegularFile(archive) || Files.size(archive) == 0) {
+            throw new IllegalStateException("the training run wrote no class-data archive at " + archive);
+        }
+        System.out.printf(Locale.ROOT, "[startup] training run: %s, %.0f MB, in %.1f s%n", archive,
+                Files.size(archive) / 1048576.0, (System.nanoTime() - start) / 1e9);
+        return archive;
     }
 
     /** One start; {@code declare}: also set the soak's budgets and batch expectations (stored, rebuilt at start). */
