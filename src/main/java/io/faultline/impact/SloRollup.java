@@ -61,14 +61,16 @@ public class SloRollup {
     // provider_deployments so that the scan runs on the (provider, started_at) index, like WindowReader. An answered
     // request's latency is end to end (first attempt's start to last attempt's end, in microseconds), counted into the
     // minute's cumulative histogram at the fixed edges of LatencyBuckets.
+    // Epoch arithmetic in float8 (date_part), not numeric (extract returns numeric since PostgreSQL 14): per call it
+    // was a quarter of the grouping's time. Exact here: an epoch in seconds with microseconds needs 51 bits of the 53.
     private static final String REQUEST = "(array_agg(coalesce(model_group, model, 'unknown') order by started_at,"
             + " received_at))[1] g, min(started_at) first_at, bool_or(success) ok,"
-            + " (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us";
+            + " (date_part('epoch', max(ended_at) - min(started_at)) * 1000000)::bigint lat_us";
     private static final String OF_PROVIDERS = "provider = any (array(select distinct provider from"
             + " provider_deployments))";
     // Each request of r in the minute of its first attempt, per model group.
     private static final String INSERT_MINUTES = "insert into slo_minutes (model_group, minute, requests,"
-            + " failed_responses, latency_le) select g, to_timestamp(floor(extract(epoch from first_at) / 60) * 60),"
+            + " failed_responses, latency_le) select g, date_bin(interval '1 minute', first_at, timestamptz 'epoch'),"
             + " count(*), count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ";
     private static final String DERIVE = INSERT_MINUTES + "(select " + REQUEST + " from llm_calls where "
             + OF_PROVIDERS + " and started_at >= ? and started_at < ? group by call_id) r"
@@ -83,7 +85,7 @@ public class SloRollup {
     private static final String NEW = "(received_at > ? and (received_at > ? or ?::text is null or not"
             + " pg_visible_in_snapshot((x.hi - (x.hi - xmin::text::bigint) % 4294967296)::text::xid8,"
             + " ?::text::pg_snapshot)))";
-    private static final String RECEIVED_MINUTES = "select distinct floor(extract(epoch from started_at) / 60)::bigint"
+    private static final String RECEIVED_MINUTES = "select distinct floor(date_part('epoch', started_at) / 60)::bigint"
             + " from llm_calls, " + CURRENT_XMAX + " where " + NEW;
 
     // Derives the requests whose first attempt started in [from, to): the calls started from `from` to request-span
@@ -95,13 +97,13 @@ public class SloRollup {
     private static final String DERIVE_RANGE = "with r as materialized (select q.*, (select min(p.started_at) from"
             + " llm_calls p where p.call_id = q.call_id and p.started_at >= q.first_at - make_interval(secs => ?)"
             + " and p.started_at < q.first_at) earlier from (select call_id, " + REQUEST + ", count(*) attempts,"
-            + " bool_or(" + NEW + ") has_new, array_agg(floor(extract(epoch from started_at) / 60)::bigint) ms"
+            + " bool_or(" + NEW + ") has_new, array_agg(floor(date_part('epoch', started_at) / 60)::bigint) ms"
             + " from llm_calls, " + CURRENT_XMAX + " where " + OF_PROVIDERS
             + " and started_at >= ? and started_at < ? group by call_id) q where q.first_at < ?),"
             + " ins as (" + INSERT_MINUTES + "r where earlier is null group by 1, 2 returning 1)"
             + " select -1::bigint, count(*) from ins"
             + " union all select distinct m, 0 from r, unnest(r.ms) m where r.has_new and r.attempts > 1"
-            + " union all select distinct floor(extract(epoch from earlier) / 60)::bigint, 0 from r"
+            + " union all select distinct floor(date_part('epoch', earlier) / 60)::bigint, 0 from r"
             + " where r.has_new and r.earlier is not null";
 
     private final AgroalDataSource dataSource;
