@@ -417,11 +417,22 @@ public final class InjectionDetector {
 
             // --- jailbreaks: lifting the safety rules ---
             signal("roleplay.dan", Kind.JAILBREAK, 0.9,
-                    new String[] {"dan", "do anything now", "developer mode", "jailbr", "evil confidant", "mongo tom",
+                    new String[] {"dan", "do anything now", "developer mode", "evil confidant", "mongo tom",
                         "entwicklermodus"},
                     "\\bdo anything now\\b|\\bdan mode\\b|\\bdeveloper mode (?:enabled|output|on)\\b"
-                            + "|\\bentwicklermodus\\b|\\bjailbr(?:eak|oken)\\w*|\\bevil confidant\\b|\\bmongo tom\\b"
+                            + "|\\bentwicklermodus\\b|\\bevil confidant\\b|\\bmongo tom\\b"
                             + "|\\b(?:better|anti-?)dan\\b"),
+            // "Jailbreak" in the sense of a model freed from its rules, not of a phone, a tablet or a console unlocked
+            // ("how do I jailbreak my iPhone" is an everyday question): a jailbroken assistant, a jailbreak mode or
+            // prompt, the model named as what is jailbroken, a "[JAILBREAK]" answer label.
+            signal("jailbreak.named", Kind.JAILBREAK, 0.9, new String[] {"jailbr"},
+                    "\\bjailbr(?:eak|oken)\\w*(?:\\s+" + W + ")?\\s+(?:mode|prompt|persona|response|answer|ai"
+                            + "|gpt\\S*|chatgpt|llm|assistant|chatbot|bot|character)\\b",
+                    "\\bjailbr(?:eak|eaking|eaks)\\s+(?:you|yourself|chatgpt|gpt\\S*|claude|gemini|llama\\S*"
+                            + "|(?:the|this|an?) (?:ai|assistant|model|chatbot|bot|llm|language model))\\b",
+                    "\\b(?:you are|you're|you have been|you've been|you are now|you will be|become|as an?)\\s+"
+                            + "(?:now\\s+)?(?:an?\\s+)?jailbr(?:eak|oken)\\w*",
+                    "\\[[^\\]\\n]{0,4}jailbr(?:eak|oken)\\w*\\s*\\]"),
             signal("roleplay.dan", Kind.JAILBREAK, 0.9, new String[] {"DAN"}, true, "\\bDAN\\b"),
             signal("jailbreak.safety_override", Kind.JAILBREAK, 0.85,
                     new String[] {"safety", "ethic", "moral", "content polic", "openai", "anthropic", "sicherheit",
