@@ -381,8 +381,11 @@ def _slim_model_map(info: object) -> object:
     entry = info.get("model_map_value")
     if not isinstance(entry, Mapping):
         return info
-    slim = dict(info)
-    slim["model_map_value"] = {name: entry[name] for name in _MODEL_MAP_FIELDS if name in entry}
+    try:
+        slim = dict(info)
+        slim["model_map_value"] = {name: entry[name] for name in _MODEL_MAP_FIELDS if name in entry}
+    except Exception:  # an odd Mapping that fails when read: the event goes out with the entry as it came
+        return info
     return slim
 
 
