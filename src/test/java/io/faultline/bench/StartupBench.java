@@ -232,6 +232,10 @@ public final class StartupBench {
                               now() - interval '24 hours' + g * interval '1 second' / %f as t
                           from generate_series(0, %d) g) s
                     """, rate, calls - 1));
+            // What ingest records as it stores calls (EpisodeFolder.touch): every deployment and when it was last seen.
+            st.execute("insert into provider_deployments (provider, deployment, last_seen) select provider, deployment,"
+                    + " max(ended_at) from llm_calls group by 1, 2 on conflict (provider, deployment) do update"
+                    + " set last_seen = greatest(provider_deployments.last_seen, excluded.last_seen)");
             st.execute("analyze llm_calls");
             try (ResultSet rs = st.executeQuery("select count(*) from llm_calls")) {
                 rs.next();

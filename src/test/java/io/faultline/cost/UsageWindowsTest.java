@@ -89,6 +89,29 @@ class UsageWindowsTest {
     }
 
     @Test
+    void aRestartReadsBackEachDeploymentsLastCallsNotOlderOnes() {
+        String dep = unique("restart");
+        Instant start = DAY.plus(Duration.ofHours(10));
+        // 176 huge calls, then 1,024 ordinary ones: the ring of 1,024 holds only the ordinary ones.
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 1200; i++) {
+            calls.add(i < 176 ? call(dep, start.plusSeconds(i), 30_000, 20_000, 0)
+                    : call(dep, start.plusSeconds(i), 600, 400, 0));
+        }
+        clock.set(start.plus(Duration.ofMinutes(30)));
+        ingest(calls);
+        // A restart: the histories are forgotten and read back from llm_calls.
+        windows.rebuild();
+
+        ingest(List.of(call(dep, start.plusSeconds(1300), 1801, 1200, 0)));
+
+        // Had the rebuild read the older calls, the p99 would be 50,000 and 3,001 tokens no spike.
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(
+                (Map<String, Object>) f.get("evidence")).containsEntry("p99_tokens", 1000)
+                .containsEntry("samples", 1024).containsEntry("tokens", 3001));
+    }
+
+    @Test
     void classifyDryRunsAndResendsDoNotMoveTheHistory() {
         String dep = unique("dry");
         clock.set(DAY.plus(Duration.ofHours(3)));
