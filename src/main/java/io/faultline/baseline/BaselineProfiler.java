@@ -50,10 +50,18 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
     public record RunRequest(String provider, String modelGroup, int requests, int concurrency, double ratePerSecond) {
     }
 
-    /** A run's live state, as {@code GET /api/v1/baselines/runs/{id}} shows it. */
+    /**
+     * A run's live state, as {@code GET /api/v1/baselines/runs/{id}} shows it. {@code detail} says what the errors
+     * were ("2 errors: HTTP 500 (internal_server_error) x1; no answer (IOException: ...) x1"), null without errors.
+     */
     public record RunView(UUID runId, String provider, String modelGroup, String status, int total, int sent,
-            int errors, Long etaSeconds, String workload, Instant startedAt, Instant finishedAt) {
+            int errors, Long etaSeconds, String workload, Instant startedAt, Instant finishedAt, String detail) {
     }
+
+    /** Distinct error causes a run tallies; past it, the rest are counted as "other". */
+    static final int MAX_ERROR_CAUSES = 8;
+    /** Transport failures logged per run with their message (the rest are counted only). */
+    private static final int LOGGED_FAILURES = 3;
 
     private final class Run {
         final UUID id;
@@ -63,6 +71,7 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         final AtomicInteger errors = new AtomicInteger();
         final AtomicBoolean cancelled = new AtomicBoolean();
         final ConcurrentLinkedQueue<Sample> samples = new ConcurrentLinkedQueue<>();
+        final Map<String, AtomicInteger> errorCauses = new ConcurrentHashMap<>();
         volatile String status = "running";
         volatile Instant finishedAt;
 
@@ -80,7 +89,31 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                 eta = elapsed * (request.requests() - done) / done;
             }
             return new RunView(id, request.provider(), request.modelGroup(), status, request.requests(), done,
-                    errors.get(), eta, workload.version(), startedAt, finishedAt);
+                    errors.get(), eta, workload.version(), startedAt, finishedAt, errorDetail());
+        }
+
+        void failed(Sample sample) {
+            int n = errors.incrementAndGet();
+            String cause = sample.failure() == null ? "HTTP " + sample.status() : sample.failure();
+            if (!errorCauses.containsKey(cause) && errorCauses.size() >= MAX_ERROR_CAUSES) {
+                cause = "other";
+            }
+            errorCauses.computeIfAbsent(cause, k -> new AtomicInteger()).incrementAndGet();
+            if (sample.status() < 0 && n <= LOGGED_FAILURES) {
+                Log.warnf("Baseline run %s: call to %s got no answer after %.0f ms: %s", id, request.modelGroup(),
+                        sample.latencyMs(), sample.failure());
+            }
+        }
+
+        String errorDetail() {
+            if (errorCauses.isEmpty()) {
+                return null;
+            }
+            int n = errors.get();
+            StringBuilder detail = new StringBuilder().append(n).append(n == 1 ? " error: " : " errors: ");
+            errorCauses.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> detail
+                    .append(e.getKey()).append(" x").append(e.getValue().get()).append("; "));
+            return detail.substring(0, detail.length() - 2);
         }
     }
 
@@ -89,7 +122,6 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
     private final Clock clock;
     private final ObjectMapper json;
     private final Workload workload;
-    private final HttpClient http;
     private final Map<UUID, Run> runs = new ConcurrentHashMap<>();
     private final ExecutorService runners = Executors.newCachedThreadPool(named("baseline-run"));
 
@@ -105,8 +137,6 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         this.clock = clock;
         this.json = json;
         this.workload = Workload.load(json, config.contextTokens());
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(10)).build();
     }
 
     /** Starts a run in the background and returns at once; 409 if the provider already has one running. */
@@ -194,9 +224,14 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         pacer.scheduleAtFixedRate(permits::release, 0, Math.max(1, periodNanos), TimeUnit.NANOSECONDS);
         AtomicInteger next = new AtomicInteger();
         int progressStep = Math.max(1, request.requests() / 10);
+        // A client per run: its connections end with it. A client kept across runs would hold connections that idled
+        // since the previous run, which the proxy (uvicorn closes idle ones after 5 s) may close as a worker reuses
+        // them: a failed call that measures the client, not the provider.
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
         try {
             for (int w = 0; w < config.warmupRequests() && !run.cancelled.get(); w++) {
-                call(request.modelGroup(), workload.item(w));
+                call(http, request.modelGroup(), workload.item(w));
             }
             List<java.util.concurrent.Future<?>> futures = new java.util.ArrayList<>();
             for (int w = 0; w < request.concurrency(); w++) {
@@ -204,16 +239,16 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                     int n;
                     while (!run.cancelled.get() && (n = next.getAndIncrement()) < request.requests()) {
                         permits.acquire(); // the pacer releases one permit per 1/rate seconds
-                        Sample sample = call(request.modelGroup(), workload.item(n));
+                        Sample sample = call(http, request.modelGroup(), workload.item(n));
                         run.samples.add(sample);
                         if (!sample.ok()) {
-                            run.errors.incrementAndGet();
+                            run.failed(sample);
                         }
                         int done = run.sent.incrementAndGet();
                         if (done % progressStep == 0) {
                             Log.infof("Baseline run %s: %d/%d sent, %d errors, ETA %ss", run.id, done,
                                     request.requests(), run.errors.get(), run.view().etaSeconds());
-                            store.progress(run.id, done, run.errors.get());
+                            store.progress(run.id, done, run.errors.get(), run.errorDetail());
                         }
                     }
                     return null;
@@ -242,18 +277,19 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             pacer.shutdownNow();
             workers.shutdownNow();
             try {
-                store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.finishedAt);
+                store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.errorDetail(),
+                        run.finishedAt);
             } catch (RuntimeException e) {
                 Log.warnf("Baseline run %s could not be closed in the database (%s); it is released at the next"
                         + " start", run.id, e.getMessage());
             }
-            Log.infof("Baseline run %s %s: %d/%d sent, %d errors", run.id, run.status, run.sent.get(),
-                    request.requests(), run.errors.get());
+            Log.infof("Baseline run %s %s: %d/%d sent, %s", run.id, run.status, run.sent.get(),
+                    request.requests(), run.errors.get() == 0 ? "0 errors" : run.errorDetail());
         }
     }
 
     /** One request through the proxy; failures are samples too (status and latency), never exceptions. */
-    Sample call(String modelGroup, Workload.Item item) {
+    Sample call(HttpClient http, String modelGroup, Workload.Item item) {
         ObjectNode body = item.body().deepCopy().put("model", modelGroup);
         HttpRequest request = HttpRequest.newBuilder(URI.create(config.litellmUrl() + "/v1/chat/completions"))
                 .timeout(config.requestTimeout()).header("Authorization", "Bearer " + config.litellmKey().orElse(""))
@@ -281,19 +317,49 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                         completionTokens = Math.max(completionTokens,
                                 chunk.path("usage").path("completion_tokens").asLong(0));
                     }
-                } else {
+                } else if (response.statusCode() == 200) {
                     JsonNode answer = json.readTree(in.readAllBytes());
                     completionTokens = answer.path("usage").path("completion_tokens").asLong(0);
+                } else {
+                    double latencyMs = (System.nanoTime() - start) / 1e6;
+                    return new Sample(deployment, response.statusCode(), latencyMs, null, 0, cost,
+                            "HTTP " + response.statusCode() + errorType(in));
                 }
             }
             return new Sample(deployment, response.statusCode(), (System.nanoTime() - start) / 1e6, ttft,
-                    completionTokens, cost);
+                    completionTokens, cost, null);
         } catch (IOException e) {
-            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null);
+            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null,
+                    "no answer (" + e.getClass().getSimpleName() + (e.getMessage() == null ? ""
+                            : ": " + shortText(e.getMessage())) + ")");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null);
+            return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null, "interrupted");
         }
+    }
+
+    /** " (type)" from an OpenAI-style error body ({"error": {"type": ...}}), or "" when it has none. */
+    private String errorType(InputStream in) {
+        try {
+            JsonNode type = json.readTree(in.readNBytes(64 * 1024)).path("error").path("type");
+            String text = type.isTextual() ? shortText(type.asText()) : "";
+            return text.isEmpty() || "None".equals(text) ? "" : " (" + text + ")";
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    /** At most 100 printable ASCII characters of a message that may come from the network. */
+    static String shortText(String text) {
+        if (text == null) {
+            return "";
+        }
+        StringBuilder out = new StringBuilder(Math.min(text.length(), 100));
+        for (int i = 0; i < text.length() && out.length() < 100; i++) {
+            char c = text.charAt(i);
+            out.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return out.toString();
     }
 
     private static Double number(String value) {

@@ -118,18 +118,20 @@ public class BaselineStore {
         return Admission.OK;
     }
 
-    void progress(UUID id, int sent, int errors) {
-        update("update baseline_runs set sent = ?, errors = ? where run_id = ?", sent, errors, id);
+    void progress(UUID id, int sent, int errors, String detail) {
+        update("update baseline_runs set sent = ?, errors = ?, detail = ? where run_id = ?", sent, errors, detail, id);
     }
 
-    void closeRun(UUID id, String status, int sent, int errors, Instant finishedAt) {
+    void closeRun(UUID id, String status, int sent, int errors, String detail, Instant finishedAt) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "update baseline_runs set status = ?, sent = ?, errors = ?, finished_at = ? where run_id = ?")) {
+                "update baseline_runs set status = ?, sent = ?, errors = ?, detail = ?, finished_at = ?"
+                        + " where run_id = ?")) {
             st.setString(1, status);
             st.setInt(2, sent);
             st.setInt(3, errors);
-            st.setTimestamp(4, Timestamp.from(finishedAt == null ? Instant.now() : finishedAt));
-            st.setObject(5, id);
+            st.setString(4, detail);
+            st.setTimestamp(5, Timestamp.from(finishedAt == null ? Instant.now() : finishedAt));
+            st.setObject(6, id);
             st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("could not close the baseline run", e);
@@ -139,7 +141,8 @@ public class BaselineStore {
     /** Runs left "running" by a replica that died are not running: release them at start. */
     void abandonRunning(Instant now) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "update baseline_runs set status = 'failed', finished_at = ?, detail = 'abandoned at restart'"
+                "update baseline_runs set status = 'failed', finished_at = ?,"
+                        + " detail = coalesce(detail || '; ', '') || 'abandoned at restart'"
                         + " where status = 'running'")) {
             st.setTimestamp(1, Timestamp.from(now));
             st.executeUpdate();
@@ -150,8 +153,8 @@ public class BaselineStore {
 
     Optional<RunView> run(UUID id) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select provider, model_group, status, total, sent, errors, workload, started_at, finished_at"
-                        + " from baseline_runs where run_id = ?")) {
+                "select provider, model_group, status, total, sent, errors, workload, started_at, finished_at,"
+                        + " detail from baseline_runs where run_id = ?")) {
             st.setObject(1, id);
             try (ResultSet rs = st.executeQuery()) {
                 if (!rs.next()) {
@@ -160,7 +163,7 @@ public class BaselineStore {
                 Timestamp finished = rs.getTimestamp(9);
                 return Optional.of(new RunView(id, rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4),
                         rs.getInt(5), rs.getInt(6), null, rs.getString(7), rs.getTimestamp(8).toInstant(),
-                        finished == null ? null : finished.toInstant()));
+                        finished == null ? null : finished.toInstant(), rs.getString(10)));
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the baseline run", e);
@@ -273,11 +276,12 @@ public class BaselineStore {
         return rows;
     }
 
-    private void update(String sql, int a, int b, UUID id) {
+    private void update(String sql, int a, int b, String text, UUID id) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
             st.setInt(1, a);
             st.setInt(2, b);
-            st.setObject(3, id);
+            st.setString(3, text);
+            st.setObject(4, id);
             st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException(e);

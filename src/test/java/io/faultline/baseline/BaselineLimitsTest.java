@@ -147,9 +147,13 @@ class BaselineLimitsTest {
         clock.advance(Duration.ofMinutes(9));
         profiler.evictFinished();
         assertThat(profiler.held()).as("within the retention").contains(UUID.fromString(runId));
+        // The test profile's proxy is port 9 on loopback, where nothing listens: the one call got no answer, and the
+        // run says so from the database as it did from memory.
+        String detail = "1 error: no answer (ConnectException) x1";
+        assertThat(profiler.status(UUID.fromString(runId)).orElseThrow().detail()).isEqualTo(detail);
         clock.advance(Duration.ofMinutes(2));
         given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200).body("status", equalTo("completed"))
-                .body("sent", equalTo(1));
+                .body("sent", equalTo(1)).body("errors", equalTo(1)).body("detail", equalTo(detail));
         assertThat(profiler.held()).as("past the retention").doesNotContain(UUID.fromString(runId));
     }
 }

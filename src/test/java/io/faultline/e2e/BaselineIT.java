@@ -1,5 +1,7 @@
 package io.faultline.e2e;
 
+import io.faultline.simulator.Fault;
+import io.faultline.simulator.FaultKind;
 import io.faultline.simulator.Script;
 import io.faultline.stack.LiteLlmClient;
 import io.faultline.stack.LocalStack;
@@ -76,7 +78,9 @@ class BaselineIT {
             JsonPath run = RestAssured.given().baseUri(stack.faultlineUrl()).get("/api/v1/baselines/runs/" + runId)
                     .then().extract().jsonPath();
             assertThat(run.getInt("sent")).isEqualTo(PROFILE_REQUESTS);
-            assertThat(run.getInt("errors")).isZero();
+            assertThat(run.getInt("errors")).as("errors of the %s profile: %s", provider, run.getString("detail"))
+                    .isZero();
+            assertThat(run.getString("detail")).isNull();
 
             JsonPath latency = baselines(provider, "latency_ms");
             assertThat(latency.getList("findAll { it.deployment == null }.sampleSize", Integer.class))
@@ -145,6 +149,19 @@ class BaselineIT {
         String scrape = RestAssured.given().baseUri(stack.faultlineUrl()).get("/q/metrics").then().extract().asString();
         assertThat(io.faultline.testing.Metrics.value(scrape, "llm_baseline_deviation_ratio", "metric",
                 "latency_p95", "provider", "openai")).isGreaterThan(2.0);
+
+        // A profile of a failing provider says what its errors were, as the proxy answered them.
+        stack.simulator().script("anthropic", Script.faults(Fault.untilReset(FaultKind.SERVER_ERROR)));
+        String failingRun = api().body(Map.of("provider", "anthropic", "modelGroup", "claude-sonnet", "requests", 4,
+                "ratePerSecond", 50)).post("/api/v1/baselines/runs").then().statusCode(202).extract().path("runId");
+        Awaitility.await("failing profile finished").atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(500)).until(() -> "completed".equals(RestAssured.given()
+                        .baseUri(stack.faultlineUrl()).get("/api/v1/baselines/runs/" + failingRun).then()
+                        .statusCode(200).extract().path("status")));
+        JsonPath failed = RestAssured.given().baseUri(stack.faultlineUrl()).get("/api/v1/baselines/runs/"
+                + failingRun).then().extract().jsonPath();
+        assertThat(failed.getInt("errors")).isEqualTo(4);
+        assertThat(failed.getString("detail")).matches("4 errors: HTTP 5\\d\\d( \\([A-Za-z_.-]+\\))? x4");
     }
 
     /**
