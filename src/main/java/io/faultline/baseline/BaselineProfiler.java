@@ -18,6 +18,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -297,7 +298,9 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                 .build();
         long start = System.nanoTime();
         try {
-            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            Sent sent = send(http, request);
+            start = sent.startNanos();
+            HttpResponse<InputStream> response = sent.response();
             String deployment = response.headers().firstValue("x-litellm-model-id").orElse(null);
             Double cost = response.headers().firstValue("x-litellm-response-cost").map(BaselineProfiler::number)
                     .orElse(null);
@@ -335,6 +338,30 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new Sample(null, -1, (System.nanoTime() - start) / 1e6, null, 0, null, "interrupted");
+        }
+    }
+
+    /** An answer, and when the attempt that got it started. */
+    record Sent(HttpResponse<InputStream> response, long startNanos) {
+    }
+
+    /**
+     * Sends once, and once more when the first attempt failed without an answer other than by timing out. A pooled
+     * connection that idled as long as the proxy keeps idle ones (uvicorn: 5 s) can be closed by the proxy just as
+     * it is reused; the JDK client then fails the call ("header parser received no bytes") although the proxy never
+     * read the request (reproduced under CPU load: 7 of 240 calls at 4.96-5.05 s idle). Such a failure measures the
+     * client, not the provider; the second attempt opens a fresh connection and is the one timed. A timeout is not
+     * retried: it is a measurement.
+     */
+    static Sent send(HttpClient http, HttpRequest request) throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        try {
+            return new Sent(http.send(request, HttpResponse.BodyHandlers.ofInputStream()), start);
+        } catch (HttpTimeoutException e) {
+            throw e;
+        } catch (IOException e) {
+            long again = System.nanoTime();
+            return new Sent(http.send(request, HttpResponse.BodyHandlers.ofInputStream()), again);
         }
     }
 
