@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.faultline.simulator.Script;
+import io.faultline.stack.LiteLlmClient;
 import io.faultline.stack.LocalStack;
 import io.faultline.testing.Api;
 import io.restassured.RestAssured;
@@ -111,12 +112,11 @@ class EmbeddingDriftEndToEndIT {
             for (int j = 0; j < INPUTS_PER_CALL; j++) {
                 input.add("document " + call + "-" + j + " about the quarterly report");
             }
-            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(stack.litellmUrl()
-                    + "/v1/embeddings")).timeout(Duration.ofSeconds(30))
+            HttpResponse<String> response = LiteLlmClient.send(HTTP, HttpRequest.newBuilder(URI.create(
+                    stack.litellmUrl() + "/v1/embeddings")).timeout(Duration.ofSeconds(30))
                     .header("Authorization", "Bearer " + LocalStack.MASTER_KEY)
                     .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build(),
-                    HttpResponse.BodyHandlers.ofString());
+                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build());
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
             JsonNode body = JSON.readTree(response.body());
             assertThat(body.path("data")).hasSize(INPUTS_PER_CALL);

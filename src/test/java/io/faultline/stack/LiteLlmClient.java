@@ -64,13 +64,30 @@ public final class LiteLlmClient {
         return send(request, key);
     }
 
+    /**
+     * A request to the proxy, sent once more if the first attempt got no answer without timing out: uvicorn closes a
+     * connection idle for 5 s, and the JDK client may reuse it at that moment and fail unread ("header parser
+     * received no bytes"), as a test that waited about that long between two calls would see now and then on a
+     * loaded machine. The proxy itself always answers with a status, so a retry hides none of its behaviour; a
+     * timeout is not retried. (The profiler does the same for its calls: BaselineProfiler.send.)
+     */
+    public static HttpResponse<String> send(HttpClient http, HttpRequest request)
+            throws IOException, InterruptedException {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (java.net.http.HttpTimeoutException e) {
+            throw e;
+        } catch (IOException e) {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
+        }
+    }
+
     private Answer send(ObjectNode request, String apiKey) {
         try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(baseUrl
+            HttpResponse<String> response = send(http, HttpRequest.newBuilder(URI.create(baseUrl
                     + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
                     .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build(),
-                    HttpResponse.BodyHandlers.ofString());
+                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build());
             return new Answer(response.statusCode(), response.body(),
                     response.headers().firstValue("x-litellm-call-id").orElse(null),
                     response.headers().firstValue("x-litellm-response-cost").orElse(null));
