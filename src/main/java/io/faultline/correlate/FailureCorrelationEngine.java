@@ -537,7 +537,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /**
      * What the batch's episodes will read first and no step writes, as four more statements of the lock's round trip
      * (the read-ahead): the temporal candidates of each provider episode of a temporal type in no active cluster,
-     * the base-rate counts of those episodes (kept only for those with candidates, the onsets their steps score),
+     * the base-rate counts of those episodes (only where a candidate exists: the onsets their steps score),
      * the forward trace walk of each provider episode, and the walk back of
      * each episode of a quality type. Each is the episode's own query run per due episode in a LATERAL, with one row
      * per episode even when it finds nothing, so the step takes the rows it would have read itself (a moment
@@ -560,6 +560,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " from " + DUE + " where e.category = 'PROVIDER' and e.type = any (?)"
             + " and not exists (select 1 from correlation_members m join correlation_clusters k"
             + " on k.cluster_id = m.cluster_id where m.failure_id = e.failure_id and k.status = 'active')"
+            // Only where a candidate exists: the step scores no onset without one and drops the count.
+            + " and exists (select 1 from failure_events c where c.first_seen between"
+            + " e.first_seen - make_interval(secs => ?) and e.first_seen + make_interval(secs => ?)"
+            + " and c.failure_id <> e.failure_id and c.category = 'PROVIDER' and c.type = any (?)"
+            + " and c.provider <> e.provider)"
             + "; select src.id, walked.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
             + " where e.category = 'PROVIDER') src left join lateral ("
             + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id")
@@ -579,6 +584,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         st.setDouble(i++, config.baseRateLookback().toMillis() / 1000.0);
         st.setDouble(i++, window);
         i = bindDue(st, i, now);
+        st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
+        st.setDouble(i++, window);
+        st.setDouble(i++, window);
         st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
         i = bindDue(st, i, now);
         st.setInt(i++, config.maxTracedCalls());
