@@ -101,7 +101,7 @@ faults: venv
 ## `make test`: a few minutes are all warm-up and would judge nothing. SOAK_JAVA_OPTS: Faultline's JVM options.
 SOAK_MINUTES ?= 30
 SOAK_WARMUP ?= 5
-SOAK_JAVA_OPTS ?= -Xmx512m
+SOAK_JAVA_OPTS ?= -Xms192m -Xmx192m
 soak: build plot-venv
 	timeout $$(( $(SOAK_MINUTES) + 20 ))m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.Soak \
 		--jar $(JAR) --minutes $(SOAK_MINUTES) --warmup-minutes $(SOAK_WARMUP) --java-opts "$(SOAK_JAVA_OPTS)" \
