@@ -268,10 +268,12 @@ def test_the_size_estimate_of_a_real_proxy_payload_is_close_and_its_fast_path_ch
 
 
 def test_the_size_estimate_on_the_hook_costs_less_than_serialising_the_payload_with_the_stdlib():
-    """The hook's estimate must stay cheaper than the stdlib's C encoder on the same payload (it once cost twice as
-    much: then estimating on LiteLLM's event loop saved nothing over serialising there).
+    """The hook's estimate must stay cheaper than the stdlib's C encoder on the same payload.
 
-    Compared in the same run on the same payload, best of several repeats, so machine load cancels out.
+    The walk in Python once cost twice as much, then 0.7-0.9 of it here and 1.05 on CI's machine: a Python loop
+    against C is no margin to assert across machines. Through orjson it costs about a tenth (8 against 100 µs here);
+    the assertion keeps a factor of 2 for machines that differ. Compared in the same run on the same payload, best
+    of several repeats, so machine load cancels out.
     """
     import timeit
 
@@ -281,7 +283,7 @@ def test_the_size_estimate_on_the_hook_costs_less_than_serialising_the_payload_w
     estimate = min(timeit.repeat(lambda: _approx_size(PROXY_PAYLOAD), number=200, repeat=7))
     serialise = min(timeit.repeat(stdlib, number=200, repeat=7))
     print(f"estimate {estimate / 200 * 1e6:.1f} us, stdlib json.dumps {serialise / 200 * 1e6:.1f} us per payload")
-    assert estimate < serialise, (estimate, serialise)
+    assert 2 * estimate < serialise, (estimate, serialise)
 
 
 class _Colour(enum.Enum):
@@ -318,6 +320,35 @@ def test_serialising_through_orjson_gives_the_json_of_the_stdlib_path(name, monk
 
     assert line.isascii() and "\n" not in line
     assert json.loads(line) == json.loads(reference)
+
+
+@pytest.mark.parametrize("name", list(ODD_PAYLOADS))
+def test_the_size_estimate_of_odd_payloads_is_close_through_orjson_and_through_the_walk(name, monkeypatch):
+    """What orjson refuses (a lone surrogate, keys that are not str, an int past 64 bits) goes to the walk; the
+    other types are sized through orjson's default. Small payloads carry a fixed overhead per value, hence the slack.
+    """
+    value = ODD_PAYLOADS[name]
+    exact = len(_to_json_line(value))
+    estimate = _approx_size(value)
+    monkeypatch.setattr(faultline_callback, "_orjson", None)
+    walked = _approx_size(value)
+
+    for figure in (estimate, walked):
+        assert 0.3 * exact <= figure <= 3 * exact + 48, (name, exact, estimate, walked)
+
+
+def test_the_size_estimate_survives_cycles_bytes_and_deep_nesting():
+    cycle: dict = {"a": "x" * 100}
+    cycle["self"] = cycle
+    deep: list = []
+    node = deep
+    for _ in range(1_000):
+        node.append([])
+        node = node[0]
+
+    assert _approx_size(cycle) >= 100
+    assert _approx_size({"blob": b"y" * 5_000}) >= 5_000
+    assert _approx_size(deep) > 0
 
 
 def test_keys_to_redact_are_redacted_through_the_orjson_path_too():
