@@ -1,6 +1,7 @@
 package io.faultline.baseline;
 
 import io.faultline.common.DatabaseReady;
+import io.faultline.common.Redactor;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -376,17 +377,21 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         }
     }
 
-    /** At most 100 printable ASCII characters of a message that may come from the network. */
+    /**
+     * At most 100 printable ASCII characters of a message that may come from the network, with key shapes, e-mail
+     * addresses and organisation ids masked: it is stored in {@code baseline_runs.detail}.
+     */
     static String shortText(String text) {
         if (text == null) {
             return "";
         }
-        StringBuilder out = new StringBuilder(Math.min(text.length(), 100));
-        for (int i = 0; i < text.length() && out.length() < 100; i++) {
+        int window = 100 + Redactor.MARGIN;
+        StringBuilder out = new StringBuilder(Math.min(text.length(), window));
+        for (int i = 0; i < text.length() && out.length() < window; i++) {
             char c = text.charAt(i);
             out.append(c >= 0x20 && c < 0x7f ? c : '?');
         }
-        return out.toString();
+        return Redactor.mask(out.toString(), 100);
     }
 
     private static Double number(String value) {

@@ -16,7 +16,7 @@ public final class Redactor {
      * e-mail address (64 + 255 characters at most) and a key's prefix fit in it; a longer run of key characters is
      * masked by its beginning.
      */
-    static final int MARGIN = 320;
+    public static final int MARGIN = 320;
 
     private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
     // Provider key shapes: OpenAI sk-/sk-proj-, Anthropic sk-ant-, Google AIza, bearer tokens.
