@@ -44,6 +44,15 @@ final class FuzzReport {
 
     private static final Pattern NUMBER = Pattern.compile(":\\d+");
     private static final int SLOWEST = 10;
+    /**
+     * The slowest answers kept to be judged against the run's reference at the end: more than this many too slow
+     * fails the campaign anyway.
+     */
+    private static final int JUDGED = 20;
+    /** A slow answer fails when slower than this many times the run's own reference for its size. */
+    static final int REFERENCE_FACTOR = 100;
+    /** Requests at least this large give the reference its time per byte. */
+    private static final int LARGE = 16 * 1024;
 
     private final long seed;
     private final int planned;
@@ -52,6 +61,10 @@ final class FuzzReport {
     private final Map<String, Integer> byStatus = new TreeMap<>();
     private final Map<String, Group> failures = new TreeMap<>();
     private final List<Outcome> slowest = new ArrayList<>();
+    private final List<Long> answeredNanos = new ArrayList<>();
+    private final List<Double> largeNanosPerByte = new ArrayList<>();
+    private boolean judged;
+    private final java.util.Set<Integer> judgedSlow = new java.util.HashSet<>();
     private final List<String> healthFailures = new ArrayList<>();
     private final List<Long> healthMillis = new ArrayList<>();
     private int sent;
@@ -71,31 +84,40 @@ final class FuzzReport {
         byStatus.merge(status < 0 ? "no answer" : String.valueOf(status), 1, Integer::sum);
         if (status >= 200 && status < 300) {
             count2xx++;
+            answeredNanos.add(outcome.nanos());
+            if (outcome.request().size() >= LARGE) {
+                largeNanosPerByte.add((double) outcome.nanos() / outcome.request().size());
+            }
         } else if (status >= 400 && status < 500) {
             count4xx++;
         }
         slowest.add(outcome);
         slowest.sort(Comparator.comparingLong(Outcome::nanos).reversed());
-        if (slowest.size() > SLOWEST) {
-            slowest.remove(SLOWEST);
+        if (slowest.size() > JUDGED) {
+            slowest.remove(JUDGED);
         }
+        judged = false;
         String cause = cause(outcome);
         if (cause != null) {
-            String key = outcome.request().endpoint() + " | " + cause;
-            Group group = failures.computeIfAbsent(key, k -> new Group());
-            group.count++;
-            group.slowestMillis = Math.max(group.slowestMillis, outcome.millis());
-            java.util.Set<String> kinds = new java.util.TreeSet<>(List.of(coarse(outcome.request().mutation())
-                    .split(" ")));
-            kinds.forEach(k -> group.kinds.merge(k, 1, Integer::sum));
-            if (group.common == null) {
-                group.common = kinds;
-            } else {
-                group.common.retainAll(kinds);
-            }
-            if (group.smallest == null || simpler(outcome.request(), group.smallest.request())) {
-                group.smallest = outcome;
-            }
+            fail(outcome, cause);
+        }
+    }
+
+    private void fail(Outcome outcome, String cause) {
+        String key = outcome.request().endpoint() + " | " + cause;
+        Group group = failures.computeIfAbsent(key, k -> new Group());
+        group.count++;
+        group.slowestMillis = Math.max(group.slowestMillis, outcome.millis());
+        java.util.Set<String> kinds = new java.util.TreeSet<>(List.of(coarse(outcome.request().mutation())
+                .split(" ")));
+        kinds.forEach(k -> group.kinds.merge(k, 1, Integer::sum));
+        if (group.common == null) {
+            group.common = kinds;
+        } else {
+            group.common.retainAll(kinds);
+        }
+        if (group.smallest == null || simpler(outcome.request(), group.smallest.request())) {
+            group.smallest = outcome;
         }
     }
 
@@ -105,14 +127,11 @@ final class FuzzReport {
         return ma != mb ? ma < mb : a.size() < b.size();
     }
 
-    /** Null when the answer keeps the promise; else what broke it. */
+    /** Null when the answer keeps the promise (time apart, see {@link #judgeTimes()}); else what broke it. */
     String cause(Outcome outcome) {
         int status = outcome.status();
         if (status < 0) {
             return "no answer (" + outcome.error() + ")";
-        }
-        if (outcome.nanos() > within.toNanos()) {
-            return "slower than " + within.toMillis() + " ms (status " + status + ")";
         }
         if (status >= 200 && status < 300) {
             return null;
@@ -123,6 +142,52 @@ final class FuzzReport {
             return problem ? null : status + " without problem+json (" + outcome.contentType() + ")";
         }
         return "status " + status;
+    }
+
+    /**
+     * The answers slower than both {@code within} (the promise) and {@link #REFERENCE_FACTOR} times the run's own
+     * reference for their size fail: the median answer, or for a large request its size times the median time per
+     * byte of the large requests answered 2xx. The promise alone is an absolute bound that a slower machine breaks on
+     * its largest bodies (2.6 MB took 0.7 s here); the reference scales with the machine, and a hang or a
+     * super-linear path is still caught. Run once per batch of new answers, before the failures are read.
+     */
+    private void judgeTimes() {
+        if (judged) {
+            return;
+        }
+        judged = true;
+        long median = median(answeredNanos);
+        double perByte = perByte();
+        for (Outcome o : slowest) {
+            if (o.status() < 0 || judgedSlow.contains(o.request().index())) {
+                continue;
+            }
+            long ceiling = ceilingNanos(median, perByte, o.request().size());
+            if (o.nanos() > ceiling) {
+                judgedSlow.add(o.request().index());
+                fail(o, "slower than " + within.toMillis() + " ms and than " + REFERENCE_FACTOR
+                        + "x the run's reference for its size (status " + o.status() + ")");
+            }
+        }
+    }
+
+    /** The slowest an answer may be: the promise, or the run's reference for its size times the factor. */
+    long ceilingNanos(long medianNanos, double nanosPerByte, int bytes) {
+        double reference = Math.max(medianNanos, nanosPerByte * bytes);
+        return Math.max(within.toNanos(), (long) Math.min(Long.MAX_VALUE / 2.0, REFERENCE_FACTOR * reference));
+    }
+
+    private double perByte() {
+        return largeNanosPerByte.stream().sorted().skip(largeNanosPerByte.size() / 2).findFirst().orElse(0.0);
+    }
+
+    private static long median(List<Long> values) {
+        if (values.isEmpty()) {
+            return 0;
+        }
+        List<Long> sorted = new ArrayList<>(values);
+        sorted.sort(null);
+        return sorted.get(sorted.size() / 2);
     }
 
     /**
@@ -170,6 +235,7 @@ final class FuzzReport {
     }
 
     synchronized List<String> failureGroups() {
+        judgeTimes();
         return List.copyOf(failures.keySet());
     }
 
@@ -178,6 +244,7 @@ final class FuzzReport {
     }
 
     synchronized String render(Duration took, boolean aborted, DatabaseDump.Scan scan) {
+        judgeTimes();
         StringBuilder out = new StringBuilder();
         out.append("# Fuzz campaign\n\n");
         out.append(String.format("seed %d, %d of %d requests sent in %.1f s%s; reproduce with"
@@ -187,13 +254,16 @@ final class FuzzReport {
         byStatus.forEach((status, count) -> out.append("| ").append(status).append(" | ").append(count).append(" |\n"));
         out.append("\nSlowest requests:\n\n| ms | status | request | mutation | bytes | index |\n"
                 + "|---|---|---|---|---|---|\n");
-        for (Outcome o : slowest) {
+        for (Outcome o : slowest.subList(0, Math.min(SLOWEST, slowest.size()))) {
             String path = o.request().path().length() > 60 ? o.request().path().substring(0, 60) + "..."
                     : o.request().path();
             out.append(String.format("| %d | %s | %s %s | %s | %d | %d |%n", o.millis(), o.status() < 0 ? "none"
                     : o.status(), o.request().method(), path.replace("|", "%7C"), o.request().mutation(),
                     o.request().size(), o.request().index()));
         }
+        out.append(String.format("%nTime: an answer fails when slower than %d ms and than %dx the run's reference for"
+                + " its size (median 2xx answer %.1f ms; %.0f ns per byte for 2xx requests of %d bytes or more)%n",
+                within.toMillis(), REFERENCE_FACTOR, median(answeredNanos) / 1e6, perByte(), LARGE));
         out.append(String.format("%nReadiness checks: %d, slowest %d ms, failed %d%n", healthMillis.size(),
                 healthMillis.stream().mapToLong(Long::longValue).max().orElse(0), healthFailures.size()));
         healthFailures.forEach(h -> out.append("  ").append(h).append('\n'));
@@ -229,6 +299,7 @@ final class FuzzReport {
 
     /** Writes the reproducer of each group as a body file and a curl line. */
     synchronized void writeReproducers(Path dir, String key) throws IOException {
+        judgeTimes();
         Files.createDirectories(dir);
         StringBuilder script = new StringBuilder("#!/bin/sh\n# Reproducers of the failed-answer groups; set URL to"
                 + " a running Faultline (default: the campaign's).\nURL=${URL:-" + baseUrl + "}\nKEY=${KEY:-" + key
