@@ -364,7 +364,7 @@ public final class InjectionTrainer {
     static void train(List<Instance> instances, float[][] w, float[] bias) {
         float[][] g2 = new float[w.length][w[0].length];
         float[] biasG2 = new float[w.length];
-        Random random = new Random(SEED);
+        Random random = new Random(Long.getLong("train.shuffle-seed", SEED));
         int[] order = new int[instances.size()];
         Arrays.setAll(order, i -> i);
         for (int epoch = 0; epoch < EPOCHS; epoch++) {
