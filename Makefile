@@ -45,10 +45,10 @@ eval:
 ## model groups x 30 days of minutes, and one group's budget; the learned injection classifier's µs per message beside
 ## the phrase rules, and ingest with it on vs off.
 bench:
-	$(MVN) test -Dtest='IngestBench*,InjectionModelBench,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
+	$(MVN) test -Dtest='IngestBench*,InjectionModelBench,HostileInputBench,PiiPhoneBench,PiiRuleBench,LanguageFaithfulnessBench,ContentMixBench,CorrelationBench*,PredictionTickBench,ImpactBench,SloBench' \
 		-Dsurefire.failIfNoSpecifiedTests=false
 	@cat target/bench-ingest-content-on.md target/bench-ingest-content-off.md target/bench-content.md \
-		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md \
+		target/bench-resend-lookup.md target/bench-hostile.md target/bench-pii-rule.md target/bench-language-faithfulness.md target/bench-content-mix.md \
 		target/bench-correlation.md \
 		target/bench-correlation-ingest.md target/bench-predict.md target/bench-impact.md target/bench-slo.md \
 		target/bench-injection-model.md target/bench-injection-model-ingest.md

@@ -79,6 +79,7 @@ public class FaithfulnessRules extends ContentRule {
         evidence.put("contradicted_units", verdict.contradicted());
         evidence.put("unsupported_claims", verdict.unsupportedClaims());
         evidence.put("derived_numbers", verdict.derivedNumbers());
+        evidence.put("courtesy_sentences", verdict.courtesySentences());
         evidence.put("grounding_documents", documents);
         // Where the first unsupported units sit in the answer, never their words: evidence outlives the answer, and
         // even single words of it can be personal data. Whoever holds the answer (LiteLLM's logs) can find them.

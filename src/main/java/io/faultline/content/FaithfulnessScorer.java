@@ -11,6 +11,10 @@ import java.util.regex.Pattern;
  * <p>
  * Method. The answer is cut into claims (sentences) and content units: numbers (digits, number words, ordinals),
  * names (capitalised tokens that do not open a sentence, and acronyms) and other words; stopwords carry no weight.
+ * A sentence whose every content unit is a courtesy word (thanks, glad, hope, let … know, anything else, feel free,
+ * regards; English and German) makes no claim about the grounding and is left out: a grounded support answer that
+ * opens with "Thanks for reaching out." and closes with "Let me know if there is anything else." is not two
+ * unsupported claims of four. A sentence with one other word, a name or a number is judged whole.
  * Words are lower-cased, lose a possessive or plural {@code s} and are truncated to their first six letters, so
  * that "American" meets "America" and "founded" meets "founder". A unit is supported when its key occurs in a
  * grounding document or in the question (restating the question is not a hallucination). The support score is the
@@ -52,6 +56,8 @@ public final class FaithfulnessScorer {
      * @param unsupportedClaims   claims that are themselves unsupported (see the class comment)
      * @param derivedNumbers      numbers of the answer found as a sum, difference, ratio or percentage of two
      *                            grounded numbers, and counted as supported
+     * @param courtesySentences   sentences left out of the judgement because every content word in them is a
+     *                            courtesy ("Thanks for reaching out.", "Let me know if there is anything else.")
      * @param unsupportedExamples up to three unsupported units as written (names and numbers first), unmasked: for
      *                            the process only, never stored
      * @param unsupportedAt       where those units sit in the answer (kind, character offset, length): what evidence
@@ -64,11 +70,11 @@ public final class FaithfulnessScorer {
 
     public record Verdict(Outcome outcome, double support, int claims, int units, int unsupported,
             int unsupportedEntities, int contradicted, int unsupportedClaims, int derivedNumbers,
-            List<String> unsupportedExamples, List<UnitPosition> unsupportedAt, boolean hallucination,
-            boolean lowFaithfulness, boolean truncated) {
+            int courtesySentences, List<String> unsupportedExamples, List<UnitPosition> unsupportedAt,
+            boolean hallucination, boolean lowFaithfulness, boolean truncated) {
 
         static Verdict skipped(Outcome outcome) {
-            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, 0, 0, List.of(), List.of(), false, false, false);
+            return new Verdict(outcome, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, List.of(), List.of(), false, false, false);
         }
 
         public boolean judged() {
@@ -158,7 +164,23 @@ public final class FaithfulnessScorer {
     private static final String ORDINAL_WORDS = "zeroth first second third fourth fifth sixth seventh eighth ninth"
             + " tenth eleventh twelfth";
 
+    /**
+     * Words of greetings, thanks, offers of more help and sign-offs (full words, lower case): a sentence made only of
+     * these and stopwords is a courtesy, not a claim. Kept to words that carry no fact on their own.
+     */
+    private static final String COURTESY_WORDS = """
+            thanks thank thankful reaching reach contacting hope hoping glad happy pleased delighted let know anything
+            else further questions question feel free hesitate ask assist assistance help helped helpful welcome
+            hello hi hey dear regards sincerely best wishes wish nice great wonderful day good morning afternoon
+            evening cheers apologize apologise apologies sorry inconvenience appreciate appreciated patience
+            understanding certainly sure course absolutely enjoy luck care look forward hearing hear again soon
+            reply answer message writing write get touch need assistant support team kind kindly
+            danke vielen dank für ihre ihr deine anfrage nachricht gerne hallo guten tag liebe lieber grüße
+            freundlichen beste weitere weiteren fragen melden sie sich bitte zögern hilfe helfen hoffe freue freuen
+            entschuldigen entschuldigung verständnis geduld schönen bei mit und zu uns an mich wir ihnen ich einen eine""";
+
     private static final LongTable STOP = new LongTable(512);
+    private static final LongTable COURTESY = new LongTable(512);
     // Full-word hash of a number word -> key hash of its digits.
     private static final LongTable NUMBER_WORD_KEYS = new LongTable(64);
     // Full-word hash of a cardinal number word -> its value (ordinals are not operands).
@@ -168,6 +190,11 @@ public final class FaithfulnessScorer {
         for (String word : STOPWORDS.split("\\s+")) {
             if (!word.isEmpty()) {
                 STOP.put(hash(word, 0, word.length()), 0);
+            }
+        }
+        for (String word : COURTESY_WORDS.split("\\s+")) {
+            if (!word.isEmpty()) {
+                COURTESY.put(hash(word, 0, word.length()), 0);
             }
         }
         String[] cardinals = NUMBER_WORDS.split(" ");
@@ -204,18 +231,10 @@ public final class FaithfulnessScorer {
         boolean truncated = grounding.truncated || answerEnd < answer.length();
 
         Token token = new Token();
-        double totalWeight = 0;
-        double supportedWeight = 0;
-        int units = 0;
-        int unsupported = 0;
-        int unsupportedEntities = 0;
-        int contradicted = 0;
-        int claims = 0;
-        int unsupportedClaims = 0;
-        int derived = 0;
         int derivedChecks = 0;
-        boolean claimCounted = false;
+        // A sentence's units are added to the answer's totals when it ends, unless it was only a courtesy.
         Claim claim = new Claim();
+        Totals totals = new Totals();
         List<String> strongExamples = new ArrayList<>(MAX_EXAMPLES);
         List<String> wordExamples = new ArrayList<>(MAX_EXAMPLES);
         List<UnitPosition> strongAt = new ArrayList<>(MAX_EXAMPLES);
@@ -223,9 +242,7 @@ public final class FaithfulnessScorer {
         int at = 0;
         while ((at = token.next(answer, at, answerEnd)) >= 0) {
             if (token.sentenceStart) {
-                claimCounted = false;
-                unsupportedClaims += claim.unsupported(config) ? 1 : 0;
-                claim.reset();
+                totals.close(claim, config, strongExamples, strongAt, wordExamples, wordAt);
             }
             UnitKind kind;
             long key;
@@ -245,32 +262,31 @@ public final class FaithfulnessScorer {
                     key = token.key;
                 }
             }
-            if (!claimCounted) {
-                claims++;
-                claimCounted = true;
-            }
             double weight = switch (kind) {
                 case NUMBER -> config.numberWeight();
                 case ENTITY -> config.entityWeight();
                 case WORD -> config.wordWeight();
             };
-            units++;
-            totalWeight += weight;
+            if (claim.units == 0) {
+                claim.strongExamplesBefore = strongExamples.size();
+                claim.wordExamplesBefore = wordExamples.size();
+            }
+            claim.units++;
             claim.weight += weight;
+            // a capitalised courtesy is still one (German nouns: "Vielen Dank für Ihre Anfrage")
+            claim.courtesy &= kind != UnitKind.NUMBER && COURTESY.contains(token.fullHash);
             if (grounding.keys.contains(key)) {
-                supportedWeight += weight;
                 claim.supported += weight;
                 continue;
             }
             // A number computed from two grounded ones (a sum, a difference, a ratio, a percentage) is supported.
             if (kind == UnitKind.NUMBER && token.number && token.numeric && derivedChecks++ < MAX_DERIVED_CHECKS
                     && grounding.derives(token.value, token.decimals, token.year)) {
-                supportedWeight += weight;
                 claim.supported += weight;
-                derived++;
+                claim.derived++;
                 continue;
             }
-            unsupported++;
+            claim.unsupportedUnits++;
             if (kind == UnitKind.WORD) {
                 if (wordExamples.size() < MAX_EXAMPLES) {
                     wordExamples.add(answer.substring(token.start, token.end));
@@ -278,7 +294,6 @@ public final class FaithfulnessScorer {
                 }
                 continue;
             }
-            unsupportedEntities++;
             claim.unsupportedEntities++;
             if (strongExamples.size() < MAX_EXAMPLES) {
                 strongExamples.add(answer.substring(token.start, token.end));
@@ -286,15 +301,17 @@ public final class FaithfulnessScorer {
                         token.end - token.start));
             }
             if (kind == UnitKind.NUMBER && (token.year ? grounding.hasYear : grounding.hasOtherNumber)) {
-                contradicted++;
                 claim.contradicted++;
             }
         }
-        unsupportedClaims += claim.unsupported(config) ? 1 : 0;
+        totals.close(claim, config, strongExamples, strongAt, wordExamples, wordAt);
+        int units = totals.units;
+        int claims = totals.claims;
+        int unsupportedClaims = totals.unsupportedClaims;
         if (units < Math.max(1, config.minAnswerUnits())) {
             return Verdict.skipped(Outcome.TOO_FEW_UNITS);
         }
-        double support = totalWeight == 0 ? 1.0 : supportedWeight / totalWeight;
+        double support = totals.weight == 0 ? 1.0 : totals.supported / totals.weight;
         for (int i = 0; strongExamples.size() < MAX_EXAMPLES && i < wordExamples.size(); i++) {
             strongExamples.add(wordExamples.get(i));
             strongAt.add(wordAt.get(i));
@@ -304,17 +321,66 @@ public final class FaithfulnessScorer {
         boolean hallucination = support < config.hallucinationThreshold()
                 || (claims > 0 && unsupportedClaims >= config.hallucinationClaimShare() * claims);
         boolean low = support < config.lowFaithfulnessThreshold() || unsupportedClaims > 0;
-        return new Verdict(Outcome.JUDGED, support, claims, units, unsupported, unsupportedEntities, contradicted,
-                unsupportedClaims, derived, List.copyOf(strongExamples), List.copyOf(strongAt), hallucination, low,
-                truncated);
+        return new Verdict(Outcome.JUDGED, support, claims, units, totals.unsupported, totals.unsupportedEntities,
+                totals.contradicted, unsupportedClaims, totals.derived, totals.courtesy, List.copyOf(strongExamples),
+                List.copyOf(strongAt), hallucination, low, truncated);
+    }
+
+    /** The answer's totals over the sentences judged so far. */
+    private static final class Totals {
+        double weight;
+        double supported;
+        int units;
+        int unsupported;
+        int unsupportedEntities;
+        int contradicted;
+        int derived;
+        int claims;
+        int unsupportedClaims;
+        int courtesy;
+
+        /**
+         * Ends the current sentence: a courtesy's units and examples are dropped, any other sentence with units
+         * counts as a claim. Resets {@code claim}.
+         */
+        void close(Claim claim, FaithfulnessConfig config, List<String> strongExamples, List<UnitPosition> strongAt,
+                List<String> wordExamples, List<UnitPosition> wordAt) {
+            if (claim.units > 0) {
+                if (claim.courtesy) {
+                    courtesy++;
+                    strongExamples.subList(claim.strongExamplesBefore, strongExamples.size()).clear();
+                    strongAt.subList(claim.strongExamplesBefore, strongAt.size()).clear();
+                    wordExamples.subList(claim.wordExamplesBefore, wordExamples.size()).clear();
+                    wordAt.subList(claim.wordExamplesBefore, wordAt.size()).clear();
+                } else {
+                    claims++;
+                    unsupportedClaims += claim.unsupported(config) ? 1 : 0;
+                    weight += claim.weight;
+                    supported += claim.supported;
+                    units += claim.units;
+                    unsupported += claim.unsupportedUnits;
+                    unsupportedEntities += claim.unsupportedEntities;
+                    contradicted += claim.contradicted;
+                    derived += claim.derived;
+                }
+            }
+            claim.reset();
+        }
     }
 
     /** The units of one claim (sentence) so far. */
     private static final class Claim {
         double weight;
         double supported;
+        int units;
+        int unsupportedUnits;
         int unsupportedEntities;
         int contradicted;
+        int derived;
+        /** Every unit so far a courtesy word (true for a sentence without units, which is never counted). */
+        boolean courtesy = true;
+        int strongExamplesBefore;
+        int wordExamplesBefore;
 
         /**
          * Unsupported: under the hallucination support threshold, or holding enough unsupported names/numbers, or a
@@ -329,8 +395,12 @@ public final class FaithfulnessScorer {
         void reset() {
             weight = 0;
             supported = 0;
+            units = 0;
+            unsupportedUnits = 0;
             unsupportedEntities = 0;
             contradicted = 0;
+            derived = 0;
+            courtesy = true;
         }
     }
 

@@ -323,4 +323,51 @@ class FaithfulnessScorerTest {
         assertThat(verdict.unsupportedClaims()).isEqualTo(1);
         assertThat(verdict.hallucination()).isTrue();
     }
+
+    private static final String SHOP = "Orders ship within two business days from the warehouse in Leipzig. Returns "
+            + "are accepted within 30 days of delivery if the item is unused. Refunds are issued to the original "
+            + "payment method within 5 business days after the return arrives.";
+
+    @Test
+    void greetings_thanks_and_offers_of_more_help_are_not_claims() {
+        // A support answer drawn from its context, opened and closed politely: before, two of its four sentences
+        // were unsupported claims and the answer a hallucination.
+        Verdict verdict = scorer.score("Thanks for reaching out. Orders ship within two business days, and you can "
+                + "return an unused item within 30 days of delivery. Once the return arrives, the refund goes to "
+                + "your original payment method within 5 business days. Let me know if there is anything else.",
+                "When do I get my money back?", List.of(SHOP));
+
+        assertThat(verdict.outcome()).isEqualTo(Outcome.JUDGED);
+        assertThat(verdict.courtesySentences()).isEqualTo(2);
+        assertThat(verdict.claims()).isEqualTo(2);
+        assertThat(verdict.unsupportedClaims()).isZero();
+        assertThat(verdict.unfaithful()).isFalse();
+        // only a paraphrase's word ("goes", offset 161) is unsupported; nothing of the two courtesies
+        assertThat(verdict.unsupportedAt()).extracting(FaithfulnessScorer.UnitPosition::offset).containsExactly(161);
+
+        Verdict german = scorer.score("Vielen Dank für Ihre Anfrage! Orders ship within two business days. "
+                + "Bei weiteren Fragen melden Sie sich gerne.", "When does my order ship?", List.of(SHOP));
+        assertThat(german.courtesySentences()).isEqualTo(2);
+        assertThat(german.unfaithful()).isFalse();
+    }
+
+    @Test
+    void a_courtesy_with_a_fact_in_it_is_judged_and_politeness_does_not_hide_an_invented_answer() {
+        // one word beyond the courtesies ("Hamburg", a name) makes the sentence a claim
+        Verdict mixed = scorer.score("Thanks for reaching out, our warehouse in Hamburg ships everything. Orders ship "
+                + "within two business days.", "Where do orders ship from?", List.of(SHOP));
+        assertThat(mixed.courtesySentences()).isZero();
+        assertThat(mixed.claims()).isEqualTo(2);
+        assertThat(mixed.unsupportedEntities()).isEqualTo(1);
+
+        Verdict invented = scorer.score("Thank you for your message. Refunds take 45 days and are paid in vouchers "
+                + "from Amazon. Let me know if there is anything else.", "When do I get my money back?",
+                List.of(SHOP));
+        assertThat(invented.courtesySentences()).isEqualTo(2);
+        assertThat(invented.claims()).isEqualTo(1);
+        assertThat(invented.hallucination()).isTrue();
+        // the evidence points at the invented claim's units, not at the courtesies around it
+        assertThat(invented.unsupportedAt()).isNotEmpty()
+                .allSatisfy(unit -> assertThat(unit.offset()).isBetween(28, 86));
+    }
 }
