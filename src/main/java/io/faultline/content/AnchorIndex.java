@@ -20,6 +20,8 @@ final class AnchorIndex {
     private final int[] fail;
     private final int[][] outputs;
     private final int size;
+    /** The start state's transitions for ASCII (-1: none), where a scan spends most of its steps. */
+    private final int[] rootAscii = new int[128];
 
     /** Builds the automaton; {@link #find} reports the index of each string in {@code words}. */
     AnchorIndex(List<String> words) {
@@ -75,6 +77,12 @@ final class AnchorIndex {
             }
             outputs[s] = out.get(s).stream().distinct().mapToInt(Integer::intValue).toArray();
         }
+        Arrays.fill(rootAscii, -1);
+        for (int i = 0; i < keys[0].length; i++) {
+            if (keys[0][i] < 128) {
+                rootAscii[keys[0][i]] = targets[0][i];
+            }
+        }
     }
 
     /** Which of the strings occur in {@code text}, by their index. */
@@ -96,6 +104,9 @@ final class AnchorIndex {
     }
 
     private int step(int state, char c) {
+        if (state == 0 && c < 128) {
+            return rootAscii[c];
+        }
         int at = Arrays.binarySearch(keys[state], c);
         return at < 0 ? -1 : targets[state][at];
     }

@@ -658,7 +658,15 @@ public final class FaithfulnessScorer {
             long full = FNV_OFFSET;
             while (i < limit) {
                 char c = text.charAt(i);
-                if (Character.isLetterOrDigit(c)) {
+                if (c < 128 && c != '\'') {
+                    // ASCII, what most answers are: the same tests as below without Character's tables
+                    if (c >= 'A' && c <= 'Z') {
+                        uppercase++;
+                        c = (char) (c | 0x20);
+                    } else if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9')) {
+                        break;
+                    }
+                } else if (Character.isLetterOrDigit(c)) {
                     if (Character.isUpperCase(c)) {
                         uppercase++;
                     }

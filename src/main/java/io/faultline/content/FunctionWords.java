@@ -22,10 +22,18 @@ public final class FunctionWords {
             "nl", "de het een en van is dat niet op te voor met zijn je u wordt ook bij als aan kan er om naar");
 
     private final List<String> languages;
-    private final Map<String, int[]> languagesOfWord = new HashMap<>();
+    /**
+     * The words as an open-addressed table on {@link String#hashCode()} (computed while a word is read, so that
+     * looking one up allocates nothing): the word and the languages it belongs to, per slot.
+     */
+    private final String[] slotWord;
+    private final int[][] slotLanguages;
+    private final int mask;
+    private final int longest;
 
     public FunctionWords(List<String> languages) {
         this.languages = languages.stream().filter(LISTS::containsKey).toList();
+        Map<String, int[]> languagesOfWord = new HashMap<>();
         for (int i = 0; i < this.languages.size(); i++) {
             for (String word : LISTS.get(this.languages.get(i)).split(" ")) {
                 int[] previous = languagesOfWord.get(word);
@@ -33,6 +41,48 @@ public final class FunctionWords {
                 languagesOfWord.put(word, next);
             }
         }
+        int slots = Integer.highestOneBit(Math.max(4, languagesOfWord.size()) * 4);
+        slotWord = new String[slots];
+        slotLanguages = new int[slots][];
+        mask = slots - 1;
+        int max = 0;
+        for (Map.Entry<String, int[]> entry : languagesOfWord.entrySet()) {
+            int slot = spread(entry.getKey().hashCode()) & mask;
+            while (slotWord[slot] != null) {
+                slot = (slot + 1) & mask;
+            }
+            slotWord[slot] = entry.getKey();
+            slotLanguages[slot] = entry.getValue();
+            max = Math.max(max, entry.getKey().length());
+        }
+        longest = max;
+    }
+
+    /** The languages of the word in {@code word[0, length)} (its {@code hash} as String's), or null. */
+    private int[] languagesOf(char[] word, int length, int hash) {
+        if (length > longest) {
+            return null;
+        }
+        for (int slot = spread(hash) & mask; slotWord[slot] != null; slot = (slot + 1) & mask) {
+            String candidate = slotWord[slot];
+            if (candidate.length() == length && sameChars(candidate, word, length)) {
+                return slotLanguages[slot];
+            }
+        }
+        return null;
+    }
+
+    private static boolean sameChars(String candidate, char[] word, int length) {
+        for (int i = 0; i < length; i++) {
+            if (candidate.charAt(i) != word[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int spread(int hash) {
+        return hash ^ (hash >>> 16);
     }
 
     /**
@@ -42,24 +92,30 @@ public final class FunctionWords {
     public String dominant(String text, int minHits) {
         int[] hits = new int[languages.size()];
         int words = 0;
-        StringBuilder word = new StringBuilder(16);
+        // a word's first 16 letters, lower-cased, and their String hash; no function word is that long
+        char[] word = new char[16];
+        int length = 0;
+        int hash = 0;
         for (int i = 0; i <= text.length(); i++) {
             char c = i < text.length() ? text.charAt(i) : ' ';
-            if (Character.isLetter(c)) {
-                if (word.length() < 16) {
-                    word.append(Character.toLowerCase(c));
+            if (c < 128 ? (c | 0x20) >= 'a' && (c | 0x20) <= 'z' : Character.isLetter(c)) {
+                if (length < word.length) {
+                    char lower = c < 128 ? (char) (c | 0x20) : Character.toLowerCase(c);
+                    word[length++] = lower;
+                    hash = 31 * hash + lower;
                 }
                 continue;
             }
-            if (!word.isEmpty()) {
+            if (length > 0) {
                 words++;
-                int[] of = languagesOfWord.get(word.toString());
+                int[] of = languagesOf(word, length, hash);
                 if (of != null) {
                     for (int language : of) {
                         hits[language]++;
                     }
                 }
-                word.setLength(0);
+                length = 0;
+                hash = 0;
             }
         }
         int best = -1;
