@@ -87,27 +87,57 @@ public final class InjectionDetector {
 
     /**
      * One named signal: matched when any of its patterns finds a match. {@code anchors} are substrings at least one
-     * of which every match contains (in the lower-cased text); they let benign text skip the regexes.
+     * of which every match contains (in the lower-cased text); they let benign text skip the regexes. A pattern may
+     * have anchors of its own ({@code patternAnchors[i]}, else null): substrings every match of that pattern
+     * contains, rarer than the signal's (the second word a pattern needs, a quote, a colon), so that a common verb
+     * or "new" inside "newsletter" does not send every pattern over the whole text. {@code InjectionDetectorTest}
+     * checks on the labelled sets that every match of such a pattern holds one of them.
      */
     record Signal(String name, Kind kind, double weight, boolean caseSensitive, String[] anchors,
-            Pattern[] patterns) {
+            Pattern[] patterns, String[][] patternAnchors) {
+
+        Signal(String name, Kind kind, double weight, boolean caseSensitive, String[] anchors, Pattern[] patterns) {
+            this(name, kind, weight, caseSensitive, anchors, patterns, new String[patterns.length][]);
+        }
+
+        /** This signal with anchors for each of its patterns (null: the signal's own). */
+        Signal withPatternAnchors(String[]... perPattern) {
+            if (perPattern.length != patterns.length) {
+                throw new IllegalArgumentException(name + ": " + perPattern.length + " anchor sets for "
+                        + patterns.length + " patterns");
+            }
+            return new Signal(name, kind, weight, caseSensitive, anchors, patterns, perPattern);
+        }
 
         boolean matches(String text, String lower, Work work) {
             String subject = caseSensitive ? text : lower;
             // A case-sensitive signal's anchors are case-sensitive too.
-            int[] windows = windows(subject);
-            if (windows == null) {
+            int[] shared = windows(subject, anchors);
+            if (shared == null) {
                 return false;
             }
-            long chars = 0;
-            for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
-                chars += windows[i + 1] - windows[i];
-            }
-            for (Pattern pattern : patterns) {
+            long sharedChars = chars(shared);
+            for (int p = 0; p < patterns.length; p++) {
+                int[] windows = shared;
+                long chars = sharedChars;
+                if (patternAnchors[p] != null) {
+                    int[] own = windows(subject, patternAnchors[p]);
+                    if (own == null) {
+                        continue; // none of the pattern's own anchors: it cannot match
+                    }
+                    // Both are valid (a match holds one of each): the smaller stretch is read, so that a text full
+                    // of quotes or colons never costs more of the budget than the signal's anchors did.
+                    long ownChars = chars(own);
+                    if (ownChars < chars) {
+                        windows = own;
+                        chars = ownChars;
+                    }
+                }
                 if (!work.take(chars)) {
                     return false;
                 }
-                Matcher matcher = pattern.matcher(subject).useTransparentBounds(true).useAnchoringBounds(false);
+                Matcher matcher = patterns[p].matcher(subject).useTransparentBounds(true)
+                        .useAnchoringBounds(false);
                 for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
                     if (matcher.region(windows[i], windows[i + 1]).find()) {
                         return true;
@@ -117,11 +147,19 @@ public final class InjectionDetector {
             return false;
         }
 
+        private static long chars(int[] windows) {
+            long chars = 0;
+            for (int i = 0; i < windows.length && windows[i] >= 0; i += 2) {
+                chars += windows[i + 1] - windows[i];
+            }
+            return chars;
+        }
+
         /**
          * The stretches of text around the anchors' occurrences, merged, as start/end pairs (the unused tail is -1),
          * or null when no anchor occurs: the regexes only run there, so their cost follows the anchors, not the text.
          */
-        private int[] windows(String subject) {
+        private static int[] windows(String subject, String[] anchors) {
             int[] out = null;
             int count = 0;
             for (String anchor : anchors) {
@@ -257,12 +295,19 @@ public final class InjectionDetector {
                     "\\byour\\s+(?:new\\s+)?instructions\\s+are\\s+now\\b",
                     "\\b(?:change|update|replace|ändere|ändern sie)\\s+(?:your|deine|ihre)\\s+(?:instructions"
                             + "|anweisungen|rules|regeln|system prompt)\\b",
-                    "\\b(?:here\\s+are|these\\s+are)\\s+your\\s+new\\s+(?:instructions|rules)\\b"),
+                    "\\b(?:here\\s+are|these\\s+are)\\s+your\\s+new\\s+(?:instructions|rules)\\b")
+                    // "new" also sits in "newsletter", "news" and "renew": each pattern's rarer word instead
+                    .withPatternAnchors(new String[] {":"}, new String[] {"follow", "folgen", "kommen", "come"},
+                    new String[] {"focus", "concentrate", "konzentriere"}, new String[] {"instructions"},
+                    new String[] {"instructions", "anweisungen", "rules", "regeln", "system prompt"},
+                    new String[] {"instructions", "rules"}),
             signal("override.new_task", Kind.INJECTION, 0.4,
                     new String[] {"new", "another", "further", "additional", "neue", "weitere", "andere", "noch ein"},
                     "\\b(?:new|another|further|additional|neue[nr]?|weitere[nr]?|noch ein paar|zusätzliche[nr]?)\\s+"
                             + "(?:\\S+\\s+)?(?:tasks?|challenge|assignments?|instructions?|aufgaben?|herausforderung"
-                            + "|anweisungen?|instruktion(?:en)?)\\b"),
+                            + "|anweisungen?|instruktion(?:en)?)\\b")
+                    .withPatternAnchors(new String[] {"task", "challenge", "assignment", "instruction", "aufgabe",
+                        "herausforderung", "anweisung", "instruktion"}),
             signal("override.task_pivot", Kind.INJECTION, 0.45,
                     new String[] {"good", "done", "excellent", "great", "perfect", "fantastic", "enough", "okay",
                         "ok", "gut", "ausgezeichnet", "großartig", "genügt", "erledigt", "fantastisch", "wow"},
@@ -283,7 +328,10 @@ public final class InjectionDetector {
                     CONTEXT_DROP + G3 + CONTEXT,
                     "(?:\\bnot|n't|\\bdont|\\bnicht)(?:\\s+" + W + "){0,4}?\\s+(?:according to|based on|by|from"
                             + "|using|use|look in|look at|rely on|refer to|consult|auf|in|nach|aus)\\s+(?:the\\s+|den"
-                            + "\\s+|die\\s+|any\\s+)?(?:provided\\s+|given\\s+|bereitgestellten\\s+)?" + CONTEXT),
+                            + "\\s+|die\\s+|any\\s+)?(?:provided\\s+|given\\s+|bereitgestellten\\s+)?" + CONTEXT)
+                    // "context" and "document" are the application's own words; the verb is the rarer part
+                    .withPatternAnchors(new String[] {"ignor", "disregard", "forget", "vergiss", "missacht"},
+                    new String[] {"not", "n't", "dont", "nicht"}),
             signal("override.own_knowledge", Kind.INJECTION, 0.35, new String[] {"own knowledge", "eigenen wissen"},
                     "\\b(?:by|from|with|using|on)\\s+your\\s+own\\s+knowledge\\b",
                     "\\b(?:mit|aus|nach)\\s+(?:deinem|ihrem)\\s+eigenen\\s+wissen\\b"),
@@ -302,7 +350,10 @@ public final class InjectionDetector {
                             + "(?:only\\s+|just\\s+|exactly\\s+|nur\\s+)?[\"'“„«]",
                     "\\b(?:say|print|output|write|schreibe?)\\s*:\\s*\\S",
                     "\\brepeat after me\\b|\\bsprich mir nach\\b|\\bi command you\\b|\\binstead,?\\s+(?:say|print"
-                            + "|output|write)\\b"),
+                            + "|output|write)\\b")
+                    // the verbs are common; the quote, the colon or the phrase each other pattern needs is not
+                    .withPatternAnchors(null, new String[] {"\"", "'", "“", "„", "«"}, new String[] {":"},
+                    new String[] {"repeat after me", "sprich mir nach", "i command you", "instead"}),
             signal("override.interrupt", Kind.INJECTION, 0.4,
                     new String[] {"stop", "halt", "attention", "achtung"},
                     "(?:^|[.!?\"]\\s*|\\s)(?:stop|stopp|halt|attention|achtung)\\s*[-–:!,]"),
