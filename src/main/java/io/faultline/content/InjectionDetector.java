@@ -340,7 +340,9 @@ public final class InjectionDetector {
                     // the text cancels the very question it asks: the tell of an instruction hidden in a question
                     "(?:\\bdo not|n'?t|\\bdont|\\bnever)\\s+(?:answer|respond to|reply to)\\s+(?:this|the|my)\\s+"
                             + "(?:question|request|query)\\b",
-                    "\\b(?:beantworte|beantworten sie)\\s+(?:diese|die)\\s+frage\\s+nicht\\b"),
+                    "\\b(?:beantworte|beantworten sie)\\s+(?:diese|die)\\s+frage\\s+nicht\\b")
+                    // "not" is everywhere, and "n't" / "nt" inside words: the verb each pattern needs is rarer
+                    .withPatternAnchors(new String[] {"answer", "respond", "reply"}, new String[] {"beantworte"}),
             signal("override.forced_output", Kind.INJECTION, 0.45,
                     new String[] {"say", "print", "output", "write", "repeat", "reply", "respond", "answer", "sag",
                         "schreib", "ausgeb", "antwort", "gib", "command you"},
@@ -432,7 +434,9 @@ public final class InjectionDetector {
                     "\\n{8,}|[-=*_#]{20,}"),
             signal("delimiter.fake_context", Kind.INJECTION, 0.3,
                     new String[] {"document", "context", "kontext"},
-                    "(?:^|\\n)\\s*\\$?(?:documents?|context|kontext|document context)\\s*[:{]"),
+                    "(?:^|\\n)\\s*\\$?(?:documents?|context|kontext|document context)\\s*[:{]")
+                    // "context" is the application's own word; the colon or brace after it is what the pattern needs
+                    .withPatternAnchors(new String[] {":", "{"}),
 
             // --- role-play that replaces the application's persona ---
             signal("roleplay.persona_override", Kind.INJECTION, 0.6,
