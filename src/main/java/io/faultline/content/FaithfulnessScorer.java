@@ -177,7 +177,8 @@ public final class FaithfulnessScorer {
             reply answer message writing write get touch need assistant support team kind kindly
             danke vielen dank für ihre ihr deine anfrage nachricht gerne hallo guten tag liebe lieber grüße
             freundlichen beste weitere weiteren fragen melden sie sich bitte zögern hilfe helfen hoffe freue freuen
-            entschuldigen entschuldigung verständnis geduld schönen bei mit und zu uns an mich wir ihnen ich einen eine""";
+            entschuldigen entschuldigung verständnis geduld schönen
+            bei mit und zu uns an mich wir ihnen ich einen eine""";
 
     private static final LongTable STOP = new LongTable(512);
     private static final LongTable COURTESY = new LongTable(512);

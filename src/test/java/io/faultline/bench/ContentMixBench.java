@@ -110,7 +110,8 @@ class ContentMixBench {
             detectors += micros[i];
         }
         StringBuilder table = new StringBuilder(String.format(Locale.ROOT, """
-                Content detectors per call on IngestBench's mix (50 calls, failures found %s; median of %d interleaved rounds \
+                Content detectors per call on IngestBench's mix (50 calls, failures found %s; \
+                median of %d interleaved rounds \
                 of %d cycles; %d cores, %s):
                 | piece | µs per call | share of the detectors |
                 |---|---:|---:|
