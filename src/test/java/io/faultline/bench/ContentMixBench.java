@@ -19,16 +19,12 @@ import io.faultline.content.PiiConfig;
 import io.faultline.content.PiiRules;
 import io.faultline.testing.ConfigMappings;
 import io.faultline.testing.Payloads;
-import io.quarkus.runtime.configuration.DurationConverter;
-import io.smallrye.config.SmallRyeConfigBuilder;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -48,13 +44,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ContentMixBench {
 
     private static final int CYCLES = Integer.getInteger("bench.content-mix.cycles", 200);
-    private static final int ROUNDS = 9;
-
+    
     @Test
     void content_detectors_per_call_on_the_ingest_mix() throws Exception {
         ContentConfig content = ConfigMappings.defaults(ContentConfig.class);
         CallMapper mapper = new CallMapper(Payloads.JSON, content);
-        SeverityPolicy severities = new SeverityPolicy(withDurations(ClassifyConfig.class));
+        SeverityPolicy severities = new SeverityPolicy(ConfigMappings.withDurations(ClassifyConfig.class));
         Map<String, ContentRule> rules = new LinkedHashMap<>();
         rules.put("injection", new InjectionRules(content, ConfigMappings.defaults(InjectionConfig.class),
                 severities));
@@ -104,7 +99,10 @@ class ContentMixBench {
                 return found;
             });
         }
-        double[] micros = micros(new ArrayList<>(works.values()), calls.size());
+        double[] micros = Timings.interleavedMicros(CYCLES, new ArrayList<>(works.values()));
+        for (int w = 0; w < micros.length; w++) {
+            micros[w] /= calls.size(); // a run covers the 50 calls
+        }
         double detectors = 0;
         for (int i = 1; i < micros.length; i++) {
             detectors += micros[i];
@@ -115,7 +113,7 @@ class ContentMixBench {
                 of %d cycles; %d cores, %s):
                 | piece | µs per call | share of the detectors |
                 |---|---:|---:|
-                """, byType, ROUNDS, CYCLES, Runtime.getRuntime().availableProcessors(), Instant.now()));
+                """, byType, Timings.ROUNDS, CYCLES, Runtime.getRuntime().availableProcessors(), Instant.now()));
         int i = 0;
         for (String name : works.keySet()) {
             table.append(String.format(Locale.ROOT, "| %s | %.2f | %s |%n", name, micros[i],
@@ -127,37 +125,5 @@ class ContentMixBench {
         Files.writeString(Path.of("target", "bench-content-mix.md"), table.toString());
         // the mix's one injection attempt in fifty, its e-mail address in twenty-five: the detectors did run
         assertThat(flagged).isGreaterThanOrEqualTo(2);
-    }
-
-    /** µs per call of each work (one run of it covers {@code perRun} calls), interleaved rounds, median kept. */
-    private static double[] micros(List<Supplier<Object>> works, int perRun) {
-        Object sink = null;
-        for (Supplier<Object> work : works) {
-            for (int i = 0; i < CYCLES * 3; i++) {
-                sink = work.get();
-            }
-        }
-        double[][] rounds = new double[works.size()][ROUNDS];
-        for (int round = 0; round < ROUNDS; round++) {
-            for (int w = 0; w < works.size(); w++) {
-                long t = System.nanoTime();
-                for (int i = 0; i < CYCLES; i++) {
-                    sink = works.get(w).get();
-                }
-                rounds[w][round] = (System.nanoTime() - t) / 1e3 / CYCLES / perRun;
-            }
-        }
-        assertThat(sink).isNotNull();
-        double[] out = new double[works.size()];
-        for (int w = 0; w < works.size(); w++) {
-            Arrays.sort(rounds[w]);
-            out[w] = rounds[w][ROUNDS / 2];
-        }
-        return out;
-    }
-
-    private static <T> T withDurations(Class<T> mapping) {
-        return new SmallRyeConfigBuilder().withMapping(mapping)
-                .withConverter(Duration.class, 200, new DurationConverter()).build().getConfigMapping(mapping);
     }
 }

@@ -1,8 +1,10 @@
 package io.faultline.testing;
 
+import io.quarkus.runtime.configuration.DurationConverter;
 import io.smallrye.config.SmallRyeConfig;
 import io.smallrye.config.SmallRyeConfigBuilder;
 
+import java.time.Duration;
 import java.util.Map;
 
 /** A {@code @ConfigMapping} built outside Quarkus, from its documented defaults plus overrides: for unit tests. */
@@ -21,5 +23,11 @@ public final class ConfigMappings {
                 .withDefaultValues(properties)
                 .build();
         return config.getConfigMapping(mapping);
+    }
+
+    /** Defaults of a mapping with "60s"-style durations, which need Quarkus' converter outside Quarkus. */
+    public static <T> T withDurations(Class<T> mapping) {
+        return new SmallRyeConfigBuilder().withMapping(mapping)
+                .withConverter(Duration.class, 200, new DurationConverter()).build().getConfigMapping(mapping);
     }
 }

@@ -23,10 +23,7 @@ import io.faultline.signals.InvalidSignalException;
 import io.faultline.signals.SignalParser;
 import io.faultline.signals.SignalsConfig;
 
-import io.quarkus.runtime.configuration.DurationConverter;
-import io.smallrye.config.SmallRyeConfigBuilder;
 
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -81,8 +78,8 @@ public final class HostileSubjects {
     public static List<Subject> all() {
         ContentConfig content = ConfigMappings.defaults(ContentConfig.class);
         CallMapper mapper = new CallMapper(Payloads.JSON, content);
-        SeverityPolicy severities = new SeverityPolicy(withDurations(ClassifyConfig.class));
-        SignalParser signals = new SignalParser(withDurations(SignalsConfig.class));
+        SeverityPolicy severities = new SeverityPolicy(ConfigMappings.withDurations(ClassifyConfig.class));
+        SignalParser signals = new SignalParser(ConfigMappings.withDurations(SignalsConfig.class));
         return List.of(
                 new Subject("mapper", texts -> {
                     ObjectNode payload = payload(texts);
@@ -108,7 +105,8 @@ public final class HostileSubjects {
                 rule("faithfulness", mapper, new FaithfulnessRules(content,
                         ConfigMappings.defaults(FaithfulnessConfig.class), severities)),
                 new Subject("provider rules", texts -> {
-                    ProviderRules rules = new ProviderRules(severities, withDurations(ClassifyConfig.class));
+                    ProviderRules rules = new ProviderRules(severities,
+                            ConfigMappings.withDurations(ClassifyConfig.class));
                     LlmCall call = mapper.map(Payloads.failure("openai", "gpt-4o", "d", AT, 500,
                             "InternalServerError", texts.errorMessage()).node());
                     return () -> rules.apply(call);
@@ -126,12 +124,6 @@ public final class HostileSubjects {
                         expectInvalid(() -> signals.ingestion(badStatus, AT));
                     };
                 }));
-    }
-
-    /** Defaults of a mapping with "60s"-style durations, which need Quarkus' converter outside Quarkus. */
-    private static <T> T withDurations(Class<T> mapping) {
-        return new SmallRyeConfigBuilder().withMapping(mapping)
-                .withConverter(Duration.class, 200, new DurationConverter()).build().getConfigMapping(mapping);
     }
 
     private static void expectInvalid(Runnable parse) {
