@@ -59,21 +59,49 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     static final int ATTEMPTS_PER_TRACE = 50;
 
     /**
+     * The read-ahead walks the traces of episodes first seen within this horizon before the drain's clock (and last
+     * seen at most {@link #READ_AHEAD_AHEAD} after it) and gives every read of {@code llm_calls} the range of
+     * {@code started_at} those episodes' walks can reach, as plain parameters. A generic plan prunes its partitions
+     * by those when it starts, instead of opening an index scan on each of the ~40 daily partitions for a LATERAL
+     * that is pruned only as it runs (make bench, bench/RESULTS.md). The walks stay exact: an episode's calls are
+     * seen within [first seen, last seen], a walk reads a day before a call and an hour around it, and an episode
+     * outside the horizon gets no read-ahead entry, so its step walks on its own, unbounded, as before.
+     */
+    static final Duration READ_AHEAD_HORIZON = Duration.ofDays(1);
+
+    /** How far after the drain's clock a read-ahead episode may be last seen (clock skew of its callers). */
+    static final Duration READ_AHEAD_AHEAD = Duration.ofHours(1);
+
+    /** How far before an episode's calls a walk reads: a day back to the call's attempt, then an hour on its trace. */
+    private static final Duration WALK_REACH_BACK = Duration.ofDays(1).plusHours(1);
+
+    /** How far after an episode's calls a walk reads: an hour on the trace. */
+    private static final Duration WALK_REACH_ON = Duration.ofHours(1);
+
+    /** The range condition on one read of {@code llm_calls} ({@code x.} stands for its alias). */
+    private static final String CALLS_RANGE = " and x.started_at >= ?::timestamptz and x.started_at <= ?::timestamptz";
+
+    /** The read-ahead's condition on a due episode that it walks (two parameters: the horizon's ends). */
+    private static final String WALKED_HERE = " and e.first_seen >= ?::timestamptz and e.last_seen <= ?::timestamptz";
+
+    /**
      * The trace walk forward from a provider episode (parameters: episode, calls, its deployment): its newest failed
      * attempts, then the later attempts of their traces on another deployment or model. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_FORWARD = traceWalkForward("?", "?", "?");
+    public static final String TRACE_WALK_FORWARD = traceWalkForward("?", "?", "?", false);
 
     /**
      * {@link #TRACE_WALK_FORWARD} with SQL expressions in place of its parameters (the episode, how many of its calls,
-     * its deployment), so that the batch read ahead can run it per episode of a batch in a LATERAL.
+     * its deployment), so that the batch read ahead can run it per episode of a batch in a LATERAL. {@code bounded}:
+     * each read of {@code llm_calls} also carries a range of {@code started_at} as two parameters of its own (after
+     * the calls' count and in the second read; see {@link #READ_AHEAD_HORIZON}).
      */
-    private static String traceWalkForward(String episode, String calls, String deployment) {
+    private static String traceWalkForward(String episode, String calls, String deployment, boolean bounded) {
         return "with failed as (select l.call_id, l.trace_id, l.started_at,"
             + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = "
             + episode + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.call_id,"
             + " l.trace_id, l.started_at, l.deployment, l.model from llm_calls l where l.call_id = f.call_id"
-            + " and l.started_at <= f.seen_at"
+            + " and l.started_at <= f.seen_at" + (bounded ? CALLS_RANGE.replace("x.", "l.") : "")
             // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
             + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
             + " and l.trace_id is not null limit 1) l)"
@@ -81,6 +109,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
             + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
             + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
+            + (bounded ? CALLS_RANGE.replace("x.", "n.") : "")
             + " and (n.call_id, n.started_at) <> (failed.call_id, failed.started_at)"
             + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
             + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
@@ -92,12 +121,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * numbered in the walk's order: call columns 1-7, the walk's row number 8, the episode's columns from 9 (null
      * when the call belongs to no other episode).
      */
-    static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", "?");
+    static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", "?", false);
 
     private static String traceWalkForwardWithEpisodes(String episode, String calls, String deployment,
-            String excluded) {
+            String excluded, boolean bounded) {
         return "with walk (call_id, trace_id, provider, model, deployment,"
-            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment) + "), numbered as (select"
+            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment, bounded) + "), numbered as (select"
             + " walk.*, row_number() over () as rn from walk) select w.call_id, w.trace_id, w.provider, w.model,"
             + " w.deployment, w.success, w.lag_ms, w.rn, x.* from numbered w left join lateral (select "
             + prefixed("e") + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
@@ -108,17 +137,19 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
      * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", "?");
+    public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", "?", false);
 
-    private static String traceWalkBack(String episode, String calls, String deployment) {
+    private static String traceWalkBack(String episode, String calls, String deployment, boolean bounded) {
         return "with mine as (select l.trace_id, l.started_at"
             + " from (select call_id, seen_at from failure_event_calls where failure_id = " + episode
             + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.trace_id, l.started_at"
             + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
+            + (bounded ? CALLS_RANGE.replace("x.", "l.") : "")
             + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
             + " and l.trace_id is not null limit 1) l)"
             + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
             + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
+            + (bounded ? CALLS_RANGE.replace("x.", "p.") : "")
             + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
             + " limit " + ATTEMPTS_PER_TRACE + ") p join failure_event_calls fp on fp.call_id = p.call_id"
             + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
@@ -566,12 +597,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " and c.failure_id <> e.failure_id and c.category = 'PROVIDER' and c.type = any (?)"
             + " and c.provider <> e.provider)"
             + "; select src.id, walked.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
-            + " where e.category = 'PROVIDER') src left join lateral ("
-            + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id")
+            + " where e.category = 'PROVIDER'" + WALKED_HERE + ") src left join lateral ("
+            + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id", true)
             + ") walked on true order by src.pending_since, src.id, walked.rn"
             + "; select src.id, back.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
-            + " where e.category <> 'PROVIDER' and e.type = any (?)) src left join lateral ("
-            + traceWalkBack("src.id", "?", "src.dep") + ") back on true order by src.pending_since, src.id";
+            + " where e.category <> 'PROVIDER' and e.type = any (?)" + WALKED_HERE + ") src left join lateral ("
+            + traceWalkBack("src.id", "?", "src.dep", true) + ") back on true order by src.pending_since, src.id";
 
     private int bindReadAhead(Connection c, PreparedStatement st, int i, Instant now) throws SQLException {
         double window = config.window().toMillis() / 1000.0;
@@ -589,11 +620,29 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         st.setDouble(i++, window);
         st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
         i = bindDue(st, i, now);
+        i = bindWalked(st, i, now);
         st.setInt(i++, config.maxTracedCalls());
+        i = bindCallsRange(st, i, now);
+        i = bindCallsRange(st, i, now);
         i = bindDue(st, i, now);
         st.setArray(i++, c.createArrayOf("text", config.qualityTypes().toArray()));
+        i = bindWalked(st, i, now);
         st.setInt(i++, config.maxTracedCalls());
+        i = bindCallsRange(st, i, now);
+        i = bindCallsRange(st, i, now);
         return i;
+    }
+
+    private static int bindWalked(PreparedStatement st, int i, Instant now) throws SQLException {
+        st.setTimestamp(i, Timestamp.from(now.minus(READ_AHEAD_HORIZON)));
+        st.setTimestamp(i + 1, Timestamp.from(now.plus(READ_AHEAD_AHEAD)));
+        return i + 2;
+    }
+
+    private static int bindCallsRange(PreparedStatement st, int i, Instant now) throws SQLException {
+        st.setTimestamp(i, Timestamp.from(now.minus(READ_AHEAD_HORIZON).minus(WALK_REACH_BACK)));
+        st.setTimestamp(i + 1, Timestamp.from(now.plus(READ_AHEAD_AHEAD).plus(WALK_REACH_ON)));
+        return i + 2;
     }
 
     private int bindDue(PreparedStatement st, int i, Instant now) throws SQLException {

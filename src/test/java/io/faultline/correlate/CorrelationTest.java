@@ -215,7 +215,13 @@ class CorrelationTest {
     }
 
     private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken, List<Payloads> also) {
-        clock.set(t0.plus(Duration.ofMinutes(3)));
+        return timeoutFallingBackToBrokenFormat(t0, targetAlwaysBroken, also, Duration.ZERO);
+    }
+
+    /** {@code late}: how long after the calls they arrive (the clock of the ingest and the drain). */
+    private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken, List<Payloads> also,
+            Duration late) {
+        clock.set(t0.plus(Duration.ofMinutes(3)).plus(late));
         String primary = dep("oa");
         String fallback = dep("an");
         Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
@@ -287,6 +293,28 @@ class CorrelationTest {
         double expected = (1 - (0.08 / 14) / 1.0) * 0.8;
         assertThat(((Number) caused.get("confidence")).doubleValue()).isCloseTo(expected, within(1e-3));
         assertThat(c.getDouble("confidence")).isCloseTo(1 - 1 / 16.0, within(1e-6));
+    }
+
+    /**
+     * Calls that arrive three days late (a plugin's spool after an outage): their episodes are older than the
+     * drain's read-ahead horizon, so each step walks its traces on its own, unbounded, and finds the same cascade.
+     */
+    @Test
+    void a_cascade_whose_calls_arrive_days_late_is_found_by_the_steps_own_walks() {
+        Cascade cascade = timeoutFallingBackToBrokenFormat(Instant.parse("2029-03-21T07:00:00Z"), false, List.of(),
+                Duration.ofDays(3));
+        JsonPath c = cascade.cluster();
+        assertThat(c.getString("type")).isEqualTo("cascade");
+        assertThat(c.getString("rootCandidate.failureId")).isEqualTo(cascade.timeoutEpisode());
+        List<Map<String, Object>> edges = c.getList("edges");
+        assertThat(edges).extracting(e -> e.get("kind")).containsExactlyInAnyOrder("fallback", "caused");
+        for (Map<String, Object> edge : edges) {
+            assertThat(edge.get("from")).isEqualTo(cascade.timeoutEpisode());
+            assertThat(edge.get("to")).isEqualTo(cascade.qualityEpisode());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> evidence = (Map<String, Object>) edge.get("evidence");
+            assertThat(evidence).containsEntry("shared_traces", 4);
+        }
     }
 
     @Test
