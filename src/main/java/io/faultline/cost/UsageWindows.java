@@ -344,10 +344,13 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         try {
             try (Statement set = c.createStatement()) {
                 // The planner takes the provider filter as independent of the deployment and expects to read ~5x the
-                // rows before the limit, so it picks a bitmap scan of all 6 hours of each deployment (~20 ms each);
-                // and the plan's estimated cost is high enough for JIT compilation, which alone took 400-600 ms.
-                set.execute("set local enable_bitmapscan = off");
-                set.execute("set local jit = off");
+                // rows before the limit, so it picks a bitmap scan of all 6 hours of each deployment (~20 ms each on
+                // PostgreSQL 15) or, with those off, a sequential scan of the day's partition per deployment (2.2 s
+                // of a start with a day of calls on PostgreSQL 17, make startup); and the plan's estimated cost is
+                // high enough for JIT compilation, which alone took 400-600 ms. What is left is the index read
+                // backwards on (deployment, started_at) that stops at the limit: 24 ms for the same day.
+                set.execute("select set_config('enable_bitmapscan', 'off', true),"
+                        + " set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)");
             }
             try (PreparedStatement st = c.prepareStatement(sql)) {
                 st.setTimestamp(1, Timestamp.from(since));

@@ -236,6 +236,41 @@ class UsageWindowsTest {
                 .satisfies(f -> assertThat(f).containsEntry("provider", "litellm"));
     }
 
+    /**
+     * The model and key series come back from llm_calls as the deployment series do (one scan, a grouping set per
+     * kind): after a restart between the earlier windows and the storm, the storm is judged against the four windows
+     * read back, by model and by key.
+     */
+    @Test
+    void aCacheMissStormAfterARestartIsJudgedAgainstTheWindowsReadBackForTheModelAndTheKey() {
+        Instant start = DAY.plus(Duration.ofHours(12));
+        Instant fifth = start.plus(Duration.ofMinutes(20));
+        clock.set(start);
+        String storm = unique("cache-restart");
+        String key = UUID.randomUUID().toString().replace("-", "");
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            calls.addAll(cacheWindow(storm, key, start.plus(Duration.ofMinutes(5L * w)), 100, 60));
+        }
+        ingest(calls);
+        clock.set(fifth);
+        windows.rebuild();
+
+        ingest(cacheWindow(storm, key, fifth, 100, 30));
+        clock.set(fifth.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        Map<String, Object> byModel = failures("cache_miss_storm", storm).get(0);
+        assertThat((Map<String, Object>) byModel.get("evidence")).containsEntry("scope", "model")
+                .containsEntry("calls", 100).containsEntry("earlier_windows", 4)
+                .hasEntrySatisfying("rolling_level", v -> assertThat(((Number) v).doubleValue())
+                        .isCloseTo(0.6, within(1e-6)));
+        Map<String, Object> byKey = failures("cache_miss_storm", "key:" + key.substring(0, 12)).get(0);
+        assertThat(byKey).containsEntry("provider", "litellm");
+        assertThat((Map<String, Object>) byKey.get("evidence")).containsEntry("scope", "api_key")
+                .containsEntry("earlier_windows", 4);
+    }
+
     private static List<Payloads> cacheWindow(String model, String keyHash, Instant start, int calls, int hits) {
         List<Payloads> out = new ArrayList<>();
         for (int i = 0; i < calls; i++) {
