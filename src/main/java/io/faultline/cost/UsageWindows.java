@@ -286,7 +286,8 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         // date_bin, not to_timestamp(floor(extract(epoch ...))): extract returns numeric, and its arithmetic on every
         // row of the last hours was a third of this query (a day of calls at 12/s: 345 -> 236 ms per series).
         String sql = "select " + groupBy + ", date_bin(? * interval '1 millisecond', ended_at,"
-                + " timestamptz '1970-01-01 00:00:00+00') as w, count(*), sum(prompt_tokens + completion_tokens), sum(reasoning_tokens),"
+                + " timestamptz '1970-01-01 00:00:00+00') as w, count(*), sum(prompt_tokens + completion_tokens),"
+                + " sum(reasoning_tokens),"
                 + " count(cache_hit), count(*) filter (where cache_hit), sum(prompt_tokens), sum(cached_tokens)"
                 + " from llm_calls where started_at >= ? and ended_at < ? and success group by 1, 2, 3 order by 3";
         Instant openStart = Instant.ofEpochMilli(now.toEpochMilli() - Math.floorMod(now.toEpochMilli(),

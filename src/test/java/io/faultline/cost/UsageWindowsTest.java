@@ -226,7 +226,8 @@ class UsageWindowsTest {
         assertThat(byModel).hasSize(1);
         assertThat(byModel.get(0)).containsEntry("provider", "openai").containsEntry("severity", "P3")
                 .containsEntry("detectionMethod", "cost.cache.rolling_level");
-        assertThat(Instant.parse((String) byModel.get(0).get("firstSeen"))).isEqualTo(fifth.plus(Duration.ofMinutes(5)));
+        assertThat(Instant.parse((String) byModel.get(0).get("firstSeen")))
+                .isEqualTo(fifth.plus(Duration.ofMinutes(5)));
         Map<String, Object> evidence = (Map<String, Object>) byModel.get(0).get("evidence");
         assertThat(evidence).containsEntry("scope", "model").containsEntry("signal", "proxy_cache")
                 .containsEntry("calls", 100).containsEntry("earlier_windows", 4);
