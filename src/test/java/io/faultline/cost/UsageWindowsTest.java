@@ -238,9 +238,8 @@ class UsageWindowsTest {
     }
 
     /**
-     * The model and key series come back from llm_calls as the deployment series do (one scan, a grouping set per
-     * kind): after a restart between the earlier windows and the storm, the storm is judged against the four windows
-     * read back, by model and by key.
+     * The model and key series come back from llm_calls as the deployment series do: after a restart between the
+     * earlier windows and the storm, the storm is judged against the four windows read back, by model and by key.
      */
     @Test
     void aCacheMissStormAfterARestartIsJudgedAgainstTheWindowsReadBackForTheModelAndTheKey() {
