@@ -78,8 +78,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /** How far after an episode's calls a walk reads: an hour on the trace. */
     private static final Duration WALK_REACH_ON = Duration.ofHours(1);
 
-    /** The range condition on one read of {@code llm_calls} ({@code x.} stands for its alias). */
-    private static final String CALLS_RANGE = " and x.started_at >= ?::timestamptz and x.started_at <= ?::timestamptz";
+    /** The range condition on one read of {@code llm_calls} by its alias: two parameters, its ends. */
+    private static String callsRange(String alias) {
+        return " and " + alias + ".started_at >= ?::timestamptz and " + alias + ".started_at <= ?::timestamptz";
+    }
 
     /** The read-ahead's condition on a due episode that it walks (two parameters: the horizon's ends). */
     private static final String WALKED_HERE = " and e.first_seen >= ?::timestamptz and e.last_seen <= ?::timestamptz";
@@ -101,7 +103,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = "
             + episode + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.call_id,"
             + " l.trace_id, l.started_at, l.deployment, l.model from llm_calls l where l.call_id = f.call_id"
-            + " and l.started_at <= f.seen_at" + (bounded ? CALLS_RANGE.replace("x.", "l.") : "")
+            + " and l.started_at <= f.seen_at" + (bounded ? callsRange("l") : "")
             // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
             + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
             + " and l.trace_id is not null limit 1) l)"
@@ -109,7 +111,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
             + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
             + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
-            + (bounded ? CALLS_RANGE.replace("x.", "n.") : "")
+            + (bounded ? callsRange("n") : "")
             + " and (n.call_id, n.started_at) <> (failed.call_id, failed.started_at)"
             + " and n.started_at >= failed.started_at and n.started_at <= failed.started_at + interval '1 hour'"
             + " and (n.deployment <> failed.deployment or n.model is distinct from failed.model)"
@@ -126,7 +128,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static String traceWalkForwardWithEpisodes(String episode, String calls, String deployment,
             String excluded, boolean bounded) {
         return "with walk (call_id, trace_id, provider, model, deployment,"
-            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment, bounded) + "), numbered as (select"
+            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment, bounded) + "),"
+            + " numbered as (select"
             + " walk.*, row_number() over () as rn from walk) select w.call_id, w.trace_id, w.provider, w.model,"
             + " w.deployment, w.success, w.lag_ms, w.rn, x.* from numbered w left join lateral (select "
             + prefixed("e") + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
@@ -144,12 +147,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " from (select call_id, seen_at from failure_event_calls where failure_id = " + episode
             + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.trace_id, l.started_at"
             + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-            + (bounded ? CALLS_RANGE.replace("x.", "l.") : "")
+            + (bounded ? callsRange("l") : "")
             + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
             + " and l.trace_id is not null limit 1) l)"
             + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
             + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
-            + (bounded ? CALLS_RANGE.replace("x.", "p.") : "")
+            + (bounded ? callsRange("p") : "")
             + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
             + " limit " + ATTEMPTS_PER_TRACE + ") p join failure_event_calls fp on fp.call_id = p.call_id"
             + " join failure_events e on e.failure_id = fp.failure_id and e.category = 'PROVIDER'";
