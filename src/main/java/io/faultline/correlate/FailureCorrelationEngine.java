@@ -1147,8 +1147,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             evidence.put("lag_ms_median", median(target));
             evidence.put("traced_calls_limit", config.maxTracedCalls());
             evidence.put("formula", "1 - 0.5^shared_traces");
-            String to = main != null ? main.toString() : "deployment:" + any.provider() + "/" + any.deployment();
-            upsertEdge(s, p.id() + "|fallback|" + to, p.id(), main, "fallback", Confidence.fallback(traces), evidence);
+            // One fallback edge per cause and target deployment: it points at the target's episode with the most
+            // of the calls, which can appear (or change) after the first steps found the target's calls in none.
+            upsertEdge(s, p.id() + "|fallback|" + any.provider() + "/" + any.deployment(), p.id(), main, "fallback",
+                    Confidence.fallback(traces), evidence);
             if (main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
                     .count() >= config.minSharedTraces()) {
                 linked.add(main);
@@ -1567,14 +1569,18 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /**
      * The step's buffered edges in one statement, the last write of a key winning as when each was its own
      * statement, in key order, so that two replicas' direct steps never wait on each other's edge rows in opposite
-     * orders. Parameters: created/updated time, then the arrays ({@link #bindEdges}).
+     * orders. Parameters: created/updated time, then the arrays ({@link #bindEdges}). An edge whose target changed
+     * (a fallback edge that found its target's episode) leaves its cluster until a summary of the cluster that
+     * holds both its ends places it again, so that a cluster never shows an edge into an episode it does not hold.
      */
     private static final String EDGES_UPSERT = "insert into correlation_edges (edge_key, from_failure_id,"
             + " to_failure_id, kind, confidence, evidence, created_at, updated_at) select u.k, u.f, u.t, u.kind,"
             + " u.conf, u.ev::jsonb, ?, ? from unnest(?::text[], ?::uuid[], ?::uuid[], ?::text[], ?::float8[],"
             + " ?::text[]) with ordinality u(k, f, t, kind, conf, ev, o) order by u.o"
             + " on conflict (edge_key) do update set confidence = excluded.confidence, evidence = excluded.evidence,"
-            + " updated_at = excluded.updated_at";
+            + " updated_at = excluded.updated_at, to_failure_id = excluded.to_failure_id, cluster_id = case"
+            + " when correlation_edges.to_failure_id is not distinct from excluded.to_failure_id"
+            + " then correlation_edges.cluster_id end";
 
     /** Binds {@link #EDGES_UPSERT} from parameter {@code i} and empties the buffer; returns the next index. */
     private static int bindEdges(Connection c, PreparedStatement st, int i, Step s) throws SQLException {

@@ -317,6 +317,50 @@ class CorrelationTest {
         }
     }
 
+    /**
+     * The fallback target answers well at first and breaks later: the timeout's first steps find fallback calls in
+     * no episode (an edge to the deployment), its later ones find them in the quality episode. The cluster holds one
+     * fallback edge per target, pointing at the episode and counting every trace, not the first edge beside it.
+     */
+    @Test
+    void a_fallback_target_that_breaks_later_keeps_one_fallback_edge_that_follows_it_to_its_episode() {
+        Instant t0 = Instant.parse("2029-03-22T07:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        String primary = dep("oa");
+        String fallback = dep("an");
+        Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
+        for (int stage = 0; stage < 2; stage++) {
+            List<Payloads> calls = new ArrayList<>();
+            for (int i = 0; i < (stage == 0 ? 2 : 4); i++) {
+                String trace = UUID.randomUUID().toString();
+                Instant at = t0.plusSeconds(stage * 60 + i * 10);
+                calls.add(Payloads.failure("openai", "gpt-4o-mini", primary, at, 408, "Timeout",
+                        "Request timed out.").set("trace_id", trace).set("model_parameters", json));
+                calls.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback, at.plusSeconds(2))
+                        .set("trace_id", trace).set("model_parameters", json)
+                        .answer(stage == 0 ? "{\"city\": \"Paris\"}" : "Sure! Here is the data: city Paris", "stop"));
+            }
+            ingest(calls);
+        }
+        String timeout = episodeId(primary);
+        String quality = episodeId(fallback);
+        List<String> clusters = clustersOf(timeout);
+        assertThat(clusters).hasSize(1);
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(timeout, quality);
+        List<Map<String, Object>> edges = c.getList("edges");
+        assertThat(edges).extracting(e -> e.get("kind")).containsExactlyInAnyOrder("fallback", "caused");
+        Map<String, Object> edge = edges.stream().filter(e -> "fallback".equals(e.get("kind"))).findFirst()
+                .orElseThrow();
+        assertThat(edge.get("from")).isEqualTo(timeout);
+        assertThat(edge.get("to")).isEqualTo(quality);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> evidence = (Map<String, Object>) edge.get("evidence");
+        assertThat(evidence).containsEntry("shared_traces", 6).containsEntry("fallback_calls", 6)
+                .containsEntry("target_deployment", fallback);
+        assertThat(((Number) edge.get("confidence")).doubleValue()).isCloseTo(1 - 1 / 64.0, within(1e-6));
+    }
+
     @Test
     void a_cascade_that_starts_with_another_providers_outage_is_mixed() {
         Instant t0 = Instant.parse("2029-03-20T08:00:00Z");

@@ -131,13 +131,16 @@ class CorrelationEndToEndIT {
                 .get(0).get("failureId").toString();
 
         // The edges are rewritten on every fold of either episode; wait for the one that has seen every trace.
+        // A timeout names the clusters and edges last seen (the graph as a line), so that CI's log says what was off.
         JsonPath cluster = Awaitility.await("one cascade cluster over every fallback trace")
                 .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
-                .until(() -> correlations(stack, "status=all"), page -> page.getList("items").size() == 1
-                        && edge(page, "fallback") != null
-                        && ((Number) evidence(edge(page, "fallback")).get("shared_traces")).longValue() == fellBack
-                        && edge(page, "caused") != null
-                        && ((Number) evidence(edge(page, "caused")).get("shared_traces")).longValue() == fellBack);
+                .until(() -> new Seen(correlations(stack, "status=all")),
+                        seen -> seen.page().getList("items").size() == 1
+                        && seen.page().getList("items[0].edges").size() == 2
+                        && edge(seen.page(), "fallback") != null
+                        && sharedTraces(edge(seen.page(), "fallback")) == fellBack
+                        && edge(seen.page(), "caused") != null
+                        && sharedTraces(edge(seen.page(), "caused")) == fellBack).page();
         assertThat(cluster.getString("items[0].type")).isEqualTo("cascade");
         assertThat(cluster.getString("items[0].status")).isEqualTo("active");
         assertThat(cluster.getList("items[0].nodes.failureId")).containsExactlyInAnyOrder(timeout, hallucination);
@@ -484,6 +487,31 @@ class CorrelationEndToEndIT {
     private static Map<String, Object> edge(JsonPath page, String kind) {
         List<Map<String, Object>> edges = page.getList("items[0].edges");
         return edges == null ? null : edges.stream().filter(e -> kind.equals(e.get("kind"))).findFirst().orElse(null);
+    }
+
+    private static long sharedTraces(Map<String, Object> edge) {
+        return evidence(edge).get("shared_traces") instanceof Number n ? n.longValue() : -1;
+    }
+
+    /** A page of clusters whose text is the graph in one line: each cluster's type, status, nodes and edges. */
+    private record Seen(JsonPath page) {
+        @Override
+        public String toString() {
+            StringBuilder text = new StringBuilder();
+            List<Map<String, Object>> items = page.getList("items");
+            for (int i = 0; i < items.size(); i++) {
+                text.append("[cluster ").append(page.getString("items[" + i + "].type")).append('/')
+                        .append(page.getString("items[" + i + "].status")).append(" nodes ")
+                        .append(page.getList("items[" + i + "].nodes.type")).append(" edges");
+                List<Map<String, Object>> edges = page.getList("items[" + i + "].edges");
+                for (Map<String, Object> edge : edges) {
+                    text.append(' ').append(edge.get("kind")).append(" to ").append(edge.get("to"))
+                            .append(" traces ").append(sharedTraces(edge));
+                }
+                text.append("] ");
+            }
+            return items.isEmpty() ? "no cluster" : text.toString().trim();
+        }
     }
 
     @SuppressWarnings("unchecked")
