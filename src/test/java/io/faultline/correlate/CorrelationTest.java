@@ -210,6 +210,16 @@ class CorrelationTest {
     private record Cascade(String timeoutEpisode, String qualityEpisode, JsonPath cluster) {
     }
 
+    /** One request asking for JSON: a timed-out OpenAI attempt, then LiteLLM's fallback to Anthropic 2 s later. */
+    static List<Payloads> timeoutThenFallback(String primary, String fallback, Instant at, String answer) {
+        String trace = UUID.randomUUID().toString();
+        Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
+        return List.of(Payloads.failure("openai", "gpt-4o-mini", primary, at, 408, "Timeout", "Request timed out.")
+                        .set("trace_id", trace).set("model_parameters", json),
+                Payloads.success("anthropic", "claude-3-5-haiku", fallback, at.plusSeconds(2))
+                        .set("trace_id", trace).set("model_parameters", json).answer(answer, "stop"));
+    }
+
     private Cascade timeoutFallingBackToBrokenFormat(Instant t0, boolean targetAlwaysBroken) {
         return timeoutFallingBackToBrokenFormat(t0, targetAlwaysBroken, List.of());
     }
@@ -235,13 +245,8 @@ class CorrelationTest {
         ingest(before);
         List<Payloads> incident = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            String trace = UUID.randomUUID().toString();
-            Instant at = t0.plusSeconds(i * 10);
-            incident.add(Payloads.failure("openai", "gpt-4o-mini", primary, at, 408, "Timeout",
-                    "Request timed out.").set("trace_id", trace).set("model_parameters", json));
-            incident.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback, at.plusSeconds(2))
-                    .set("trace_id", trace).set("model_parameters", json)
-                    .answer("Sure! Here is the data you asked for: city Paris", "stop"));
+            incident.addAll(timeoutThenFallback(primary, fallback, t0.plusSeconds(i * 10),
+                    "Sure! Here is the data you asked for: city Paris"));
         }
         incident.addAll(also);
         ingest(incident);
@@ -328,17 +333,11 @@ class CorrelationTest {
         clock.set(t0.plus(Duration.ofMinutes(3)));
         String primary = dep("oa");
         String fallback = dep("an");
-        Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
         for (int stage = 0; stage < 2; stage++) {
             List<Payloads> calls = new ArrayList<>();
             for (int i = 0; i < (stage == 0 ? 2 : 4); i++) {
-                String trace = UUID.randomUUID().toString();
-                Instant at = t0.plusSeconds(stage * 60 + i * 10);
-                calls.add(Payloads.failure("openai", "gpt-4o-mini", primary, at, 408, "Timeout",
-                        "Request timed out.").set("trace_id", trace).set("model_parameters", json));
-                calls.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback, at.plusSeconds(2))
-                        .set("trace_id", trace).set("model_parameters", json)
-                        .answer(stage == 0 ? "{\"city\": \"Paris\"}" : "Sure! Here is the data: city Paris", "stop"));
+                calls.addAll(timeoutThenFallback(primary, fallback, t0.plusSeconds(stage * 60 + i * 10),
+                        stage == 0 ? "{\"city\": \"Paris\"}" : "Sure! Here is the data: city Paris"));
             }
             ingest(calls);
         }
