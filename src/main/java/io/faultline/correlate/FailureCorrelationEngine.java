@@ -1391,7 +1391,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
                 + " moved as (update correlation_edges set cluster_id = ?"
                 + " where from_failure_id in (select failure_id from mine)"
-                + " and (to_failure_id is null or to_failure_id in (select failure_id from mine))"
+                // An edge to no episode (a fallback to a deployment) counts from its source. Written as coalesce so
+                // that the plan cannot OR the `to` index's null entries (every such edge ever written) into its scan.
+                + " and coalesce(to_failure_id, from_failure_id) in (select failure_id from mine)"
                 + " and cluster_id is distinct from ?"
                 + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
                 // A temporal edge's evidence is never read by the summary (it scores the onsets itself): not sent.

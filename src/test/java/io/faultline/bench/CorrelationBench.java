@@ -958,7 +958,7 @@ class CorrelationBench {
                         + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
                         + " order by e.first_seen, e.failure_id", new String[] { "uuid" }, cluster);
                 plans.add(c, "summarise edges to cluster", "update correlation_edges set cluster_id = ?"
-                        + " where from_failure_id = any (?) and (to_failure_id is null or to_failure_id = any (?))"
+                        + " where from_failure_id = any (?) and coalesce(to_failure_id, from_failure_id) = any (?)"
                         + " and cluster_id is distinct from ?",
                         new String[] { "uuid", "uuid[]", "uuid[]", "uuid" }, cluster, uuids(c, cause[0], effect[0]),
                         uuids(c, cause[0], effect[0]), cluster);
