@@ -1147,12 +1147,14 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             evidence.put("lag_ms_median", median(target));
             evidence.put("traced_calls_limit", config.maxTracedCalls());
             evidence.put("formula", "1 - 0.5^shared_traces");
-            // One fallback edge per cause and target deployment: it points at the target's episode with the most
-            // of the calls, which can appear (or change) after the first steps found the target's calls in none.
-            upsertEdge(s, p.id() + "|fallback|" + any.provider() + "/" + any.deployment(), p.id(), main, "fallback",
-                    Confidence.fallback(traces), evidence);
-            if (main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
-                    .count() >= config.minSharedTraces()) {
+            // One fallback edge per cause and target deployment. It points at the target's episode with the most of
+            // the calls once that episode shares enough traces to join the cause's cluster (in this step), and at
+            // the deployment until then: an episode can appear, or another overtake it, after the first steps.
+            boolean joins = main != null && callsOfEpisode.get(main).stream().map(FallbackCall::traceId).distinct()
+                    .count() >= config.minSharedTraces();
+            upsertEdge(s, p.id() + "|fallback|" + any.provider() + "/" + any.deployment(), p.id(),
+                    joins ? main : null, "fallback", Confidence.fallback(traces), evidence);
+            if (joins) {
                 linked.add(main);
             }
             long answered = target.stream().filter(FallbackCall::success).count();

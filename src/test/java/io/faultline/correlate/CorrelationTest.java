@@ -1,5 +1,6 @@
 package io.faultline.correlate;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
@@ -17,6 +18,10 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -53,6 +58,9 @@ class CorrelationTest {
 
     @Inject
     CorrelateConfig config;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -333,16 +341,22 @@ class CorrelationTest {
         clock.set(t0.plus(Duration.ofMinutes(3)));
         String primary = dep("oa");
         String fallback = dep("an");
-        for (int stage = 0; stage < 2; stage++) {
+        int[] requests = {2, 1, 3}; // answered well, then broken once (one trace: too few to link), then broken
+        for (int stage = 0; stage < requests.length; stage++) {
             List<Payloads> calls = new ArrayList<>();
-            for (int i = 0; i < (stage == 0 ? 2 : 4); i++) {
+            for (int i = 0; i < requests[stage]; i++) {
                 calls.addAll(timeoutThenFallback(primary, fallback, t0.plusSeconds(stage * 60 + i * 10),
                         stage == 0 ? "{\"city\": \"Paris\"}" : "Sure! Here is the data: city Paris"));
             }
             ingest(calls);
+            if (stage == 1) {
+                // The quality episode exists but shares one trace: the edge still names the deployment alone.
+                assertThat(fallbackEdges(episodeId(primary))).containsExactly("to null, 3 traces");
+            }
         }
         String timeout = episodeId(primary);
         String quality = episodeId(fallback);
+        assertThat(fallbackEdges(timeout)).containsExactly("to " + quality + ", 6 traces");
         List<String> clusters = clustersOf(timeout);
         assertThat(clusters).hasSize(1);
         JsonPath c = cluster(clusters.get(0));
@@ -358,6 +372,24 @@ class CorrelationTest {
         assertThat(evidence).containsEntry("shared_traces", 6).containsEntry("fallback_calls", 6)
                 .containsEntry("target_deployment", fallback);
         assertThat(((Number) edge.get("confidence")).doubleValue()).isCloseTo(1 - 1 / 64.0, within(1e-6));
+    }
+
+    /** The stored fallback edges of an episode, wherever they are (in a cluster or not yet). */
+    private List<String> fallbackEdges(String failureId) {
+        List<String> edges = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select"
+                + " to_failure_id, evidence ->> 'shared_traces' from correlation_edges where kind = 'fallback'"
+                + " and from_failure_id = ?::uuid order by edge_id")) {
+            st.setString(1, failureId);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    edges.add("to " + rs.getString(1) + ", " + rs.getString(2) + " traces");
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return edges;
     }
 
     @Test
