@@ -89,8 +89,10 @@ final class StorableText {
         String callId = text("call_id", s.callId());
         String userRef = text("user_ref", s.userRef());
         String teamId = text("team_id", s.teamId());
+        String traceId = text("trace_id", s.traceId());
         return model == s.model() && modelGroup == s.modelGroup() && callId == s.callId() && userRef == s.userRef()
-                && teamId == s.teamId() ? s : new ImpactScope(model, modelGroup, callId, userRef, teamId);
+                && teamId == s.teamId() && traceId == s.traceId() ? s
+                : new ImpactScope(model, modelGroup, callId, userRef, teamId, traceId, s.callStartedAt());
     }
 
     /** The text with NUL and lone surrogates replaced, or the same instance when it has none. */

@@ -36,7 +36,7 @@ public final class CallFailures {
         evidence.put("latency_ms", Math.round(call.latencyMs()));
         evidence.putAll(extraEvidence);
         ImpactScope scope = new ImpactScope(call.model(), call.modelGroup(), call.callId(), call.userRef(),
-                call.teamId());
+                call.teamId(), call.traceId(), call.startedAt());
         return Failure.of(type, UUID.randomUUID(), call.endedAt(), severity, provider, deployment, detectionMethod,
                 evidence, scope);
     }

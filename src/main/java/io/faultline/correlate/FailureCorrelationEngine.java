@@ -87,10 +87,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static final String WALKED_HERE = " and e.first_seen >= ?::timestamptz and e.last_seen <= ?::timestamptz";
 
     /**
-     * The trace walk forward from a provider episode (parameters: episode, calls, its deployment): its newest failed
+     * The trace walk forward from a provider episode (parameters: episode, calls): its newest failed
      * attempts, then the later attempts of their traces on another deployment or model. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_FORWARD = traceWalkForward("?", "?", "?", false);
+    public static final String TRACE_WALK_FORWARD = traceWalkForward("?", "?", false);
 
     /**
      * {@link #TRACE_WALK_FORWARD} with SQL expressions in place of its parameters (the episode, how many of its calls,
@@ -98,16 +98,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * each read of {@code llm_calls} also carries a range of {@code started_at} as two parameters of its own (after
      * the calls' count and in the second read; see {@link #READ_AHEAD_HORIZON}).
      */
-    private static String traceWalkForward(String episode, String calls, String deployment, boolean bounded) {
-        return "with failed as (select l.call_id, l.trace_id, l.started_at,"
-            + " l.deployment, l.model from (select call_id, seen_at from failure_event_calls where failure_id = "
-            + episode + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.call_id,"
-            + " l.trace_id, l.started_at, l.deployment, l.model from llm_calls l where l.call_id = f.call_id"
-            + " and l.started_at <= f.seen_at" + (bounded ? callsRange("l") : "")
-            // Every attempt of a request has one litellm_call_id: the episode's attempt is on its deployment
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
-            + " and l.trace_id is not null limit 1) l)"
-            + " select distinct on (n.call_id, n.started_at) n.call_id, n.trace_id, n.provider, n.model,"
+    private static String traceWalkForward(String episode, String calls, boolean bounded) {
+        return "with " + attempts(episode, calls, bounded) + "select distinct on (n.call_id, n.started_at) n.call_id,"
+            + " n.trace_id, n.provider, n.model,"
             + " n.deployment, n.success, (extract(epoch from n.started_at - failed.started_at) * 1000)::bigint"
             + " from failed cross join lateral (select n.call_id, n.trace_id, n.provider, n.model, n.deployment,"
             + " n.success, n.started_at from llm_calls n where n.trace_id = failed.trace_id"
@@ -119,16 +112,39 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /**
-     * {@link #TRACE_WALK_FORWARD} with the episodes of each call found (parameter 4: the walking episode, left out),
+     * Two CTEs, {@code seen} and {@code failed}: the episode's newest calls (parameter {@code calls}), and the failed
+     * attempt of each with its trace, on the episode's deployment. The fold stores the attempt with the call
+     * ({@code failure_event_calls.trace_id, call_started_at, model}, V30), so that the walk reads it there; a call
+     * linked without it (before V30, or by a replica of an older version during a rolling upgrade) has its attempt
+     * looked up among the stored calls as before: every attempt of a request has one litellm_call_id, and the
+     * episode's attempt is the one on its deployment. {@code bounded}: the look-up carries a range of
+     * {@code started_at} as two parameters (see {@link #READ_AHEAD_HORIZON}).
+     */
+    private static String attempts(String episode, String calls, boolean bounded) {
+        return "seen as (select f.call_id, f.seen_at, f.trace_id, f.call_started_at, f.model, e.deployment"
+            + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
+            + " where f.failure_id = " + episode + " order by f.seen_at desc limit " + calls + "),"
+            + " failed as (select s.call_id, s.trace_id, s.call_started_at as started_at, s.deployment, s.model"
+            + " from seen s where s.call_started_at is not null and s.trace_id is not null and s.deployment is not null"
+            + " union all select l.call_id, l.trace_id, l.started_at, l.deployment, l.model from seen s"
+            + " cross join lateral (select l.call_id, l.trace_id, l.started_at, l.deployment, l.model"
+            + " from llm_calls l where l.call_id = s.call_id and l.started_at <= s.seen_at"
+            + (bounded ? callsRange("l") : "")
+            + " and l.started_at >= s.seen_at - interval '1 day' and l.deployment = s.deployment"
+            + " and l.trace_id is not null limit 1) l where s.call_started_at is null) ";
+    }
+
+    /**
+     * {@link #TRACE_WALK_FORWARD} with the episodes of each call found (parameter 3: the walking episode, left out),
      * numbered in the walk's order: call columns 1-7, the walk's row number 8, the episode's columns from 9 (null
      * when the call belongs to no other episode).
      */
-    static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", "?", false);
+    static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", false);
 
-    private static String traceWalkForwardWithEpisodes(String episode, String calls, String deployment,
-            String excluded, boolean bounded) {
+    private static String traceWalkForwardWithEpisodes(String episode, String calls, String excluded,
+            boolean bounded) {
         return "with walk (call_id, trace_id, provider, model, deployment,"
-            + " success, lag_ms) as (" + traceWalkForward(episode, calls, deployment, bounded) + "),"
+            + " success, lag_ms) as (" + traceWalkForward(episode, calls, bounded) + "),"
             + " numbered as (select"
             + " walk.*, row_number() over () as rn from walk) select w.call_id, w.trace_id, w.provider, w.model,"
             + " w.deployment, w.success, w.lag_ms, w.rn, x.* from numbered w left join lateral (select "
@@ -137,20 +153,14 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /**
-     * The trace walk back from a quality episode (parameters: episode, calls, its deployment): the provider episodes
+     * The trace walk back from a quality episode (parameters: episode, calls): the provider episodes
      * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
      */
-    public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", "?", false);
+    public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", false);
 
-    private static String traceWalkBack(String episode, String calls, String deployment, boolean bounded) {
-        return "with mine as (select l.trace_id, l.started_at"
-            + " from (select call_id, seen_at from failure_event_calls where failure_id = " + episode
-            + " order by seen_at desc limit " + calls + ") f cross join lateral (select l.trace_id, l.started_at"
-            + " from llm_calls l where l.call_id = f.call_id and l.started_at <= f.seen_at"
-            + (bounded ? callsRange("l") : "")
-            + " and l.started_at >= f.seen_at - interval '1 day' and l.deployment = " + deployment
-            + " and l.trace_id is not null limit 1) l)"
-            + " select distinct " + prefixed("e") + " from mine cross join lateral (select p.call_id"
+    private static String traceWalkBack(String episode, String calls, boolean bounded) {
+        return "with " + attempts(episode, calls, bounded)
+            + "select distinct " + prefixed("e") + " from failed mine cross join lateral (select p.call_id"
             + " from llm_calls p where p.trace_id = mine.trace_id and p.started_at <= mine.started_at"
             + (bounded ? callsRange("p") : "")
             + " and p.started_at >= mine.started_at - interval '1 hour' and not p.success"
@@ -599,13 +609,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " e.first_seen - make_interval(secs => ?) and e.first_seen + make_interval(secs => ?)"
             + " and c.failure_id <> e.failure_id and c.category = 'PROVIDER' and c.type = any (?)"
             + " and c.provider <> e.provider)"
-            + "; select src.id, walked.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
+            + "; select src.id, walked.* from (select e.failure_id id, d.pending_since from " + DUE
             + " where e.category = 'PROVIDER'" + WALKED_HERE + ") src left join lateral ("
-            + traceWalkForwardWithEpisodes("src.id", "?", "src.dep", "src.id", true)
+            + traceWalkForwardWithEpisodes("src.id", "?", "src.id", true)
             + ") walked on true order by src.pending_since, src.id, walked.rn"
-            + "; select src.id, back.* from (select e.failure_id id, e.deployment dep, d.pending_since from " + DUE
+            + "; select src.id, back.* from (select e.failure_id id, d.pending_since from " + DUE
             + " where e.category <> 'PROVIDER' and e.type = any (?)" + WALKED_HERE + ") src left join lateral ("
-            + traceWalkBack("src.id", "?", "src.dep", true) + ") back on true order by src.pending_since, src.id";
+            + traceWalkBack("src.id", "?", true) + ") back on true order by src.pending_since, src.id";
 
     private int bindReadAhead(Connection c, PreparedStatement st, int i, Instant now) throws SQLException {
         double window = config.window().toMillis() / 1000.0;
@@ -1212,8 +1222,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
             st.setObject(1, p.id());
             st.setInt(2, config.maxTracedCalls());
-            st.setString(3, p.deployment());
-            st.setObject(4, p.id());
+            st.setObject(3, p.id());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     rows.add(walkRow(rs, 0));
@@ -1264,7 +1273,6 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         try (PreparedStatement st = c.prepareStatement(TRACE_WALK_BACK)) {
             st.setObject(1, q.id());
             st.setInt(2, config.maxTracedCalls());
-            st.setString(3, q.deployment());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     causes.add(episode(rs));

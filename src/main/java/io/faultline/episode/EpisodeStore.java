@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.classify.SeverityPolicy;
 import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ImpactScope;
 import io.faultline.taxonomy.Severity;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -211,14 +212,21 @@ public class EpisodeStore {
 
     private static void linkCalls(Connection connection, List<Burst> bursts) throws SQLException {
         try (PreparedStatement calls = connection.prepareStatement(
-                "insert into failure_event_calls (failure_id, call_id, seen_at) values (?, ?, ?) on conflict do nothing")) {
+                "insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at, model)"
+                + " values (?, ?, ?, ?, ?, ?) on conflict do nothing")) {
             boolean any = false;
             for (Burst b : bursts) {
                 for (Failure failure : b.failures) {
-                    if (failure.impactScope().callId() != null) {
+                    ImpactScope scope = failure.impactScope();
+                    if (scope.callId() != null) {
                         calls.setObject(1, b.episode);
-                        calls.setString(2, failure.impactScope().callId());
+                        calls.setString(2, scope.callId());
                         calls.setTimestamp(3, Timestamp.from(failure.timestamp()));
+                        // The failed attempt, so that a trace walk starts from it without looking it up
+                        calls.setString(4, scope.traceId());
+                        calls.setTimestamp(5, scope.callStartedAt() == null ? null
+                                : Timestamp.from(scope.callStartedAt()));
+                        calls.setString(6, scope.callStartedAt() == null ? null : scope.model());
                         calls.addBatch();
                         any = true;
                     }

@@ -16,6 +16,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -37,7 +38,7 @@ public class FailureInbox {
         this.json = json;
     }
 
-    /** Rows per statement: 14 parameters each, well below PostgreSQL's 65535 bind parameters. */
+    /** Rows per statement: 16 parameters each, well below PostgreSQL's 65535 bind parameters. */
     private static final int CHUNK = 500;
 
     /** One multi-row INSERT per 500 failures: one statement for PostgreSQL to run, not one per failure. */
@@ -46,9 +47,10 @@ public class FailureInbox {
             List<Failure> chunk = failures.subList(from, Math.min(failures.size(), from + CHUNK));
             StringBuilder sql = new StringBuilder(200 + chunk.size() * 48).append("insert into failure_inbox"
                     + " (failure_id, category, type, severity, provider, deployment, detection_method, evidence,"
-                    + " occurred_at, call_id, user_ref, model, model_group, team_id) values ");
+                    + " occurred_at, call_id, user_ref, model, model_group, team_id, trace_id, call_started_at)"
+                    + " values ");
             for (int i = 0; i < chunk.size(); i++) {
-                sql.append(i == 0 ? "" : ",").append("(?,?,?,?,?,?,?,?::jsonb,?,?,?,?,?,?)");
+                sql.append(i == 0 ? "" : ",").append("(?,?,?,?,?,?,?,?::jsonb,?,?,?,?,?,?,?,?)");
             }
             try (PreparedStatement insert = connection.prepareStatement(sql.toString())) {
                 int p = 1;
@@ -67,6 +69,9 @@ public class FailureInbox {
                     insert.setString(p++, f.impactScope().model());
                     insert.setString(p++, f.impactScope().modelGroup());
                     insert.setString(p++, f.impactScope().teamId());
+                    insert.setString(p++, f.impactScope().traceId());
+                    Instant started = f.impactScope().callStartedAt();
+                    insert.setTimestamp(p++, started == null ? null : Timestamp.from(started));
                 }
                 insert.executeUpdate();
             }
@@ -105,17 +110,19 @@ public class FailureInbox {
         List<Failure> failures = new ArrayList<>();
         try (PreparedStatement select = connection.prepareStatement("select failure_id, type, severity, provider,"
                 + " deployment, detection_method, evidence::text, occurred_at, call_id, user_ref, model, model_group,"
-                + " team_id from failure_inbox where created_at < now() - ? * interval '1 millisecond'"
+                + " team_id, trace_id, call_started_at from failure_inbox"
+                + " where created_at < now() - ? * interval '1 millisecond'"
                 + " order by created_at limit ? for update skip locked")) {
             select.setLong(1, minAge.toMillis());
             select.setInt(2, limit);
             try (ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
+                    Timestamp started = rs.getTimestamp(15);
                     failures.add(Failure.of(FailureType.byCode(rs.getString(2)), rs.getObject(1, UUID.class),
                             rs.getTimestamp(8).toInstant(), Severity.valueOf(rs.getString(3)), rs.getString(4),
                             rs.getString(5), rs.getString(6), fromJson(rs.getString(7)), new ImpactScope(
                                     rs.getString(11), rs.getString(12), rs.getString(9), rs.getString(10),
-                                    rs.getString(13))));
+                                    rs.getString(13), rs.getString(14), started == null ? null : started.toInstant())));
                 }
             }
         }

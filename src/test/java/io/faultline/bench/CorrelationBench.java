@@ -840,8 +840,9 @@ class CorrelationBench {
             st.setLong(10, callIds.size());
             st.executeUpdate();
         }
-        try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id, seen_at)"
-                + " select ?, call_id, ended_at from llm_calls where call_id = any (?)")) {
+        try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id, seen_at,"
+                + " trace_id, call_started_at, model) select ?, call_id, ended_at, trace_id, started_at, model"
+                + " from llm_calls where call_id = any (?)")) {
             st.setObject(1, id);
             st.setArray(2, c.createArrayOf("text", callIds.toArray()));
             st.executeUpdate();
@@ -865,11 +866,14 @@ class CorrelationBench {
             st.setObject(2, episode.id());
             st.executeUpdate();
         }
-        try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id, seen_at)"
-                + " values (?, ?, ?)")) {
+        try (PreparedStatement st = c.prepareStatement("insert into failure_event_calls (failure_id, call_id, seen_at,"
+                + " trace_id, call_started_at, model) values (?, ?, ?, ?, ?, ?)")) {
             st.setObject(1, episode.id());
             st.setString(2, id);
             st.setTimestamp(3, Timestamp.from(at.plusMillis(800)));
+            st.setString(4, "bench-tr-up-" + seq);
+            st.setTimestamp(5, Timestamp.from(at));
+            st.setString(6, CorrelationSeed.MODELS[deployment % 3]);
             st.executeUpdate();
         }
         return new Recent(episode.id(), episode.fingerprint(), episode.provider(), episode.deployment(),
@@ -990,14 +994,10 @@ class CorrelationBench {
                 for (Object[] w : walks) {
                     boolean first = version.equals("first cut");
                     plans.add(c, "linkCausal, " + version + ", " + w[0], first ? LINK_CAUSAL_FIRST_CUT : LINK_CAUSAL,
-                            first ? new String[] { "uuid", "int" } : new String[] { "uuid", "int", "text" },
-                            first ? new Object[] { w[1], config.maxTracedCalls() }
-                                    : new Object[] { w[1], config.maxTracedCalls(), deploymentOf(c, w[1]) });
+                            new String[] { "uuid", "int" }, new Object[] { w[1], config.maxTracedCalls() });
                     plans.add(c, "providerEpisodesSharingTraces, " + version + ", " + w[2],
                             first ? SHARING_FIRST_CUT : SHARING,
-                            first ? new String[] { "uuid", "int" } : new String[] { "uuid", "int", "text" },
-                            first ? new Object[] { w[3], config.maxTracedCalls() }
-                                    : new Object[] { w[3], config.maxTracedCalls(), deploymentOf(c, w[3]) });
+                            new String[] { "uuid", "int" }, new Object[] { w[3], config.maxTracedCalls() });
                 }
             }
             c.rollback();
@@ -1008,15 +1008,6 @@ class CorrelationBench {
 
     private static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
             + " last_seen";
-
-    private static String deploymentOf(Connection c, Object failureId) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select deployment from failure_events where failure_id = ?")) {
-            st.setObject(1, failureId);
-            try (ResultSet rs = st.executeQuery()) {
-                return rs.next() ? rs.getString(1) : null;
-            }
-        }
-    }
 
     private static UUID largestQuality(Connection c) throws SQLException {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select failure_id from"

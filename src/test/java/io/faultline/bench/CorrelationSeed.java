@@ -106,14 +106,15 @@ final class CorrelationSeed {
             st.execute("drop table if exists seed_failures");
             st.execute("""
                     create unlogged table seed_failures as
-                    select call_id, ended_at as at, provider, deployment, user_ref, 'PROVIDER'::text as category,
+                    select call_id, ended_at as at, provider, deployment, user_ref, trace_id, started_at, model,
+                        'PROVIDER'::text as category,
                         case error_class when 'RateLimitError' then 'rate_limit' when 'Timeout' then 'timeout'
                             when 'InternalServerError' then 'overloaded' when 'APIError' then 'malformed_response'
                             when 'ContextWindowExceededError' then 'context_overflow'
                             when 'ContentPolicyViolationError' then 'content_filtered' else 'outage' end as type
                     from llm_calls where not success
                     union all
-                    select call_id, ended_at, provider, deployment, user_ref, 'QUALITY',
+                    select call_id, ended_at, provider, deployment, user_ref, trace_id, started_at, model, 'QUALITY',
                         (array['hallucination','low_faithfulness','format_non_compliance','language_drift'])
                             [1 + abs(hashtext(call_id)) % 4]
                     from llm_calls where success and (
@@ -144,8 +145,9 @@ final class CorrelationSeed {
                         count(*), count(*), count(distinct user_ref)
                     from seed_bursts group by episode, fingerprint, category, type, provider, deployment
                     """);
-            st.execute("insert into failure_event_calls (failure_id, call_id, seen_at)"
-                    + " select episode, call_id, at from seed_bursts");
+            // With the failed attempt, as the fold links a call (V30)
+            st.execute("insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at,"
+                    + " model) select episode, call_id, at, trace_id, started_at, model from seed_bursts");
             st.execute("insert into failure_event_users (failure_id, user_ref, seen_at)"
                     + " select episode, user_ref, min(at) from seed_bursts where user_ref is not null"
                     + " group by episode, user_ref");

@@ -22,6 +22,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -76,8 +77,12 @@ class CorrelationTest {
                 "upstream connect error or disconnect/reset before headers");
     }
 
+    /** Runs between each ingest and its drain (a test may change what the fold stored). */
+    static Runnable beforeDrain = () -> { };
+
     static void ingest(List<Payloads> calls) {
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        beforeDrain.run();
         Correlations.drain();
     }
 
@@ -428,6 +433,51 @@ class CorrelationTest {
         assertThat(plain.replace("2029-03-24", "2029-03-23")).isEqualTo(pipelined);
         assertThat(pipelined).contains("\"type\":\"mixed\"").contains("\"kind\":\"temporal\"")
                 .contains("\"kind\":\"fallback\"").contains("\"kind\":\"caused\"");
+    }
+
+    /**
+     * The fold keeps each call's failed attempt (trace, start, model) with the episode, and the walks start from it.
+     * Calls linked without it, before V30 or by a replica of an older version during a rolling upgrade, have their
+     * attempt looked up among the stored calls: the same incident gives the same graph either way.
+     */
+    @Test
+    void episode_calls_linked_without_their_attempt_give_the_same_graph() {
+        String stored = mixedIncidentThenUpdate(Instant.parse("2029-03-25T08:00:00Z"));
+        assertThat(attemptsStored("2029-03-25")).as("calls linked with their attempt").isGreaterThanOrEqualTo(8);
+        beforeDrain = this::forgetAttempts;
+        String lookedUp;
+        try {
+            lookedUp = mixedIncidentThenUpdate(Instant.parse("2029-03-26T08:00:00Z"));
+        } finally {
+            beforeDrain = () -> { };
+        }
+        assertThat(attemptsStored("2029-03-26")).as("calls linked with their attempt").isZero();
+        assertThat(lookedUp.replace("2029-03-26", "2029-03-25")).isEqualTo(stored);
+        assertThat(stored).contains("\"kind\":\"fallback\"").contains("\"kind\":\"caused\"");
+    }
+
+    private int attemptsStored(String day) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select count(*)"
+                + " from failure_event_calls where seen_at::date = ?::date and call_started_at is not null"
+                + " and trace_id is not null")) {
+            st.setString(1, day);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** What an episode's calls look like when linked by a version before V30. */
+    private void forgetAttempts() {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("update failure_event_calls set trace_id = null, call_started_at = null, model = null"
+                    + " where call_started_at is not null and seen_at >= '2029-03-26' and seen_at < '2029-03-27'");
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The mixed incident's cluster as JSON after an update of its outage, with ids and deployments replaced. */

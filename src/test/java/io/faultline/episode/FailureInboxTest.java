@@ -39,10 +39,12 @@ class FailureInboxTest {
     @Inject
     EpisodeFolder folder;
 
+    private static final Instant STARTED = Instant.parse("2026-11-30T10:15:30.123456Z");
+
     private static Failure outage(String deployment, String callId) {
         return new ProviderFailure(UUID.randomUUID(), Instant.now(), Severity.P3, "openai", deployment,
                 ProviderFailure.Type.OUTAGE, "provider.status", Map.of("http_status", 503),
-                new ImpactScope("gpt", "gpt", callId, "user-" + callId, "team"));
+                new ImpactScope("gpt", "gpt", callId, "user-" + callId, "team", "trace-" + callId, STARTED));
     }
 
     @Test
@@ -55,6 +57,24 @@ class FailureInboxTest {
 
         assertThat(count("select count(*) from failure_inbox where failure_id in (?, ?)", stranded)).isZero();
         assertThat(episode(dep)).containsExactly(2L, 2L);
+        // The failed attempt travels through the inbox to the episode's calls, where the trace walks start from it
+        assertThat(attempts(dep)).containsExactly("c1 trace-c1 " + STARTED + " gpt", "c2 trace-c2 " + STARTED + " gpt");
+    }
+
+    private List<String> attempts(String deployment) throws Exception {
+        List<String> rows = new java.util.ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select f.call_id, f.trace_id, f.call_started_at, f.model from failure_event_calls f"
+                        + " join failure_events e using (failure_id) where e.deployment = ? order by f.call_id")) {
+            st.setString(1, deployment);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(rs.getString(1) + " " + rs.getString(2) + " " + rs.getTimestamp(3).toInstant() + " "
+                            + rs.getString(4));
+                }
+            }
+        }
+        return rows;
     }
 
     @Test
