@@ -99,8 +99,10 @@ faults: venv
 ## every bounded map (faultline_memory_entries) and the minute's batch latency -> target/soak/soak.csv and
 ## summary.md; bench/plot_soak.py (matplotlib from PyPI, bench/requirements.txt) draws bench/soak.png. Not in
 ## `make test`: a few minutes are all warm-up and would judge nothing. SOAK_JAVA_OPTS: Faultline's JVM options.
-SOAK_MINUTES ?= 30
-SOAK_WARMUP ?= 5
+## The warm-up is the prediction window's 15 minutes (it holds its window's calls, so the heap grows until the window
+## is full); 40 minutes leave 25 to judge.
+SOAK_MINUTES ?= 40
+SOAK_WARMUP ?= 15
 SOAK_JAVA_OPTS ?= -Xms192m -Xmx192m
 soak: build plot-venv
 	timeout $$(( $(SOAK_MINUTES) + 20 ))m java -cp "target/test-classes:$$(cat $(CP_FILE))" io.faultline.bench.Soak \
