@@ -23,10 +23,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -143,7 +141,6 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
             int[] opened = QuarkusTransaction.requiringNew().call(() -> {
                 changes.clear();
                 try (Connection connection = dataSource.getConnection()) {
-                    relaxCommit(connection);
                     List<DeploymentSeen> seen = new ArrayList<>();
                     List<Failure> all = new ArrayList<>();
                     Map<UUID, Integer> requestOf = new HashMap<>();
@@ -154,9 +151,14 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                             requestOf.put(f.failureId(), i);
                         }
                     }
+                    // First, so that a provider-wide severity counts the deployments just seen as active.
                     recordDeployments(connection, seen);
+                    // The claim's round trip relaxes the commit; without failures, a statement of its own does.
+                    List<EpisodeChange> folded = all.isEmpty() ? List.of() : episodes.claimAndRecord(connection, all);
+                    if (all.isEmpty()) {
+                        relaxCommit(connection);
+                    }
                     int[] counts = new int[group.size()];
-                    List<EpisodeChange> folded = foldClaimed(connection, all);
                     recordInFold(connection, folded);
                     for (EpisodeChange change : folded) {
                         changes.add(change);
@@ -202,16 +204,6 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                         changes.size());
             }
         }
-    }
-
-    /** Deletes the inbox rows first and folds only those this transaction deleted: exactly-once folding. */
-    private List<EpisodeChange> foldClaimed(Connection connection, List<Failure> failures) throws SQLException {
-        if (failures.isEmpty()) {
-            return List.of();
-        }
-        Set<UUID> claimed = inbox.claim(connection, failures.stream().map(Failure::failureId).toList());
-        List<Failure> mine = failures.stream().filter(f -> claimed.contains(f.failureId())).toList();
-        return mine.isEmpty() ? List.of() : episodes.record(connection, mine);
     }
 
     void recoverAtStart(@Observes DatabaseReady start) {

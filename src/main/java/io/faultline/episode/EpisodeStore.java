@@ -29,8 +29,10 @@ import java.util.UUID;
 /**
  * Folds failures into episodes inside the caller's transaction. Each fingerprint is serialised by a transaction-level
  * advisory lock, taken in sorted order so that concurrent folds (or replicas) cannot deadlock or open two episodes
- * for one burst. Writes are batched across fingerprints: one round trip per fingerprint to lock and look up its open
- * episode, then one batch each for new episodes, call links, user links and updates.
+ * for one burst. A fold takes two round trips whatever its size: one to claim its inbox rows, lock every fingerprint
+ * and look up their open episodes, one statement for the new episodes, the call and user links and the updates
+ * (plus, now and then, the provider-wide check). The fold is the section concurrent requests queue for, so each
+ * round trip saved there is saved for every request waiting behind it.
  */
 @ApplicationScoped
 public class EpisodeStore {
@@ -57,7 +59,6 @@ public class EpisodeStore {
         boolean opened;
         long occurrencesBefore;
         Severity severity;
-        long newUsers;
 
         Burst(String fingerprint, List<Failure> failures) {
             this.fingerprint = fingerprint;
@@ -73,7 +74,11 @@ public class EpisodeStore {
         }
     }
 
-    public List<EpisodeChange> record(Connection connection, List<Failure> failures) throws SQLException {
+    /** The failures split into bursts; the first burst of each fingerprint is the one that can continue an episode. */
+    private record Plan(List<Burst> bursts, List<Burst> firsts) {
+    }
+
+    private Plan plan(List<Failure> failures) {
         Map<String, List<Failure>> byFingerprint = new TreeMap<>();
         for (Failure failure : failures) {
             byFingerprint.computeIfAbsent(failure.fingerprint(), k -> new ArrayList<>()).add(failure);
@@ -93,7 +98,62 @@ public class EpisodeStore {
                 }
             }
         }
-        lockAndFindOpen(connection, firsts);
+        return new Plan(bursts, firsts);
+    }
+
+    /** Folds failures that this transaction owns (the recovery job took their inbox rows). */
+    public List<EpisodeChange> record(Connection connection, List<Failure> failures) throws SQLException {
+        Plan plan = plan(failures);
+        try (PreparedStatement st = connection.prepareStatement(LOCK_AND_FIND_OPEN)) {
+            bindLockAndFindOpen(connection, st, 1, plan.firsts());
+            try (ResultSet rs = st.executeQuery()) {
+                readOpen(rs, plan.firsts());
+            }
+        }
+        return write(connection, plan);
+    }
+
+    /**
+     * The fold's: claims the failures' inbox rows (deletes them: a failure is folded by whoever deletes its row), lets
+     * the transaction commit without waiting for the disk (see {@code EpisodeFolder}), locks the fingerprints and
+     * looks up their open episodes, all in one round trip; then folds the claimed failures. When another transaction
+     * (the recovery job) deleted some rows first, only the rest is folded, looked up again under the locks it holds.
+     */
+    public List<EpisodeChange> claimAndRecord(Connection connection, List<Failure> failures) throws SQLException {
+        Plan plan = plan(failures);
+        Set<UUID> claimed = new HashSet<>();
+        try (PreparedStatement st = connection.prepareStatement("select set_config('synchronous_commit', 'off',"
+                + " true); " + FailureInbox.CLAIM + "; " + LOCK_AND_FIND_OPEN)) {
+            st.setArray(1, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
+            bindLockAndFindOpen(connection, st, 2, plan.firsts());
+            st.execute();
+            next(st);
+            try (ResultSet rs = st.getResultSet()) {
+                while (rs.next()) {
+                    claimed.add(rs.getObject(1, UUID.class));
+                }
+            }
+            next(st);
+            try (ResultSet rs = st.getResultSet()) {
+                readOpen(rs, plan.firsts());
+            }
+        }
+        if (claimed.size() < failures.size()) {
+            List<Failure> mine = failures.stream().filter(f -> claimed.contains(f.failureId())).toList();
+            return mine.isEmpty() ? List.of() : record(connection, mine);
+        }
+        return write(connection, plan);
+    }
+
+    private static void next(PreparedStatement st) throws SQLException {
+        if (!st.getMoreResults()) {
+            throw new IllegalStateException("the fold's claim returned fewer result sets than it asks for");
+        }
+    }
+
+    /** Writes the bursts whose stored episodes were looked up; returns what happened to each episode. */
+    private List<EpisodeChange> write(Connection connection, Plan plan) throws SQLException {
+        List<Burst> bursts = plan.bursts();
         for (Burst burst : bursts) {
             if (burst.episode == null) {
                 burst.episode = burst.first().failureId();
@@ -106,10 +166,7 @@ public class EpisodeStore {
             burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
                     burst.occurrencesBefore + burst.failures.size()));
         }
-        insertOpened(connection, bursts);
-        linkCalls(connection, bursts);
-        linkUsers(connection, bursts);
-        updateContinued(connection, bursts);
+        writeBursts(connection, bursts);
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
@@ -120,38 +177,40 @@ public class EpisodeStore {
     }
 
     /**
-     * One round trip for every fingerprint of the fold: takes the advisory locks in the (sorted) order of the array and
-     * looks up each fingerprint's open episode.
+     * Takes the advisory lock of every fingerprint of the fold in the (sorted) order of the array and looks up each
+     * fingerprint's open episode (parameters: {@link #bindLockAndFindOpen}).
      */
-    private void lockAndFindOpen(Connection connection, List<Burst> firsts) throws SQLException {
+    private static final String LOCK_AND_FIND_OPEN = "select f.ord, e.failure_id, e.severity, e.occurrences"
+            + " from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality as f(fp, lo, hi, ord)"
+            + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock"
+            + " left join lateral (select failure_id, severity, occurrences from failure_events"
+            + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
+            + " order by last_seen desc limit 1) e on true order by f.ord";
+
+    private void bindLockAndFindOpen(Connection connection, PreparedStatement st, int i, List<Burst> firsts)
+            throws SQLException {
         String[] fingerprints = new String[firsts.size()];
         Timestamp[] from = new Timestamp[firsts.size()];
         Timestamp[] to = new Timestamp[firsts.size()];
-        for (int i = 0; i < firsts.size(); i++) {
-            Burst b = firsts.get(i);
-            fingerprints[i] = b.fingerprint;
-            from[i] = Timestamp.from(b.first().timestamp().minus(window));
-            to[i] = Timestamp.from(b.last().timestamp().plus(window));
+        for (int j = 0; j < firsts.size(); j++) {
+            Burst b = firsts.get(j);
+            fingerprints[j] = b.fingerprint;
+            from[j] = Timestamp.from(b.first().timestamp().minus(window));
+            to[j] = Timestamp.from(b.last().timestamp().plus(window));
         }
-        try (PreparedStatement st = connection.prepareStatement("select f.ord, e.failure_id, e.severity, e.occurrences"
-                + " from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality as f(fp, lo, hi, ord)"
-                + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock"
-                + " left join lateral (select failure_id, severity, occurrences from failure_events"
-                + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
-                + " order by last_seen desc limit 1) e on true order by f.ord")) {
-            st.setArray(1, connection.createArrayOf("text", fingerprints));
-            st.setArray(2, connection.createArrayOf("timestamptz", from));
-            st.setArray(3, connection.createArrayOf("timestamptz", to));
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    UUID existing = rs.getObject(2, UUID.class);
-                    if (existing != null) {
-                        Burst burst = firsts.get(rs.getInt(1) - 1);
-                        burst.episode = existing;
-                        burst.severity = Severity.valueOf(rs.getString(3));
-                        burst.occurrencesBefore = rs.getLong(4);
-                    }
-                }
+        st.setArray(i, connection.createArrayOf("text", fingerprints));
+        st.setArray(i + 1, connection.createArrayOf("timestamptz", from));
+        st.setArray(i + 2, connection.createArrayOf("timestamptz", to));
+    }
+
+    private static void readOpen(ResultSet rs, List<Burst> firsts) throws SQLException {
+        while (rs.next()) {
+            UUID existing = rs.getObject(2, UUID.class);
+            if (existing != null) {
+                Burst burst = firsts.get(rs.getInt(1) - 1);
+                burst.episode = existing;
+                burst.severity = Severity.valueOf(rs.getString(3));
+                burst.occurrencesBefore = rs.getLong(4);
             }
         }
     }
@@ -173,126 +232,101 @@ public class EpisodeStore {
         return bursts;
     }
 
-    private void insertOpened(Connection connection, List<Burst> bursts) throws SQLException {
-        try (PreparedStatement insert = connection.prepareStatement("insert into failure_events (failure_id, fingerprint,"
-                + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope, first_seen,"
-                + " last_seen, occurrences, affected_requests, affected_users)"
-                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?)")) {
-            boolean any = false;
-            for (Burst b : bursts) {
-                if (!b.opened) {
-                    continue;
-                }
-                Failure first = b.first();
-                insert.setObject(1, b.episode);
-                insert.setString(2, b.fingerprint);
-                insert.setString(3, first.category().name());
-                insert.setString(4, first.type().code());
-                insert.setString(5, b.severity.name());
-                insert.setString(6, first.provider());
-                insert.setString(7, first.deployment());
-                insert.setString(8, b.last().detectionMethod());
-                insert.setString(9, toJson(b.last().evidence()));
-                insert.setString(10, toJson(scopeOf(first)));
-                insert.setTimestamp(11, Timestamp.from(first.timestamp()));
-                insert.setTimestamp(12, Timestamp.from(b.last().timestamp()));
-                insert.setLong(13, b.failures.size());
-                insert.setLong(14, callCount(b));
+    /**
+     * The fold's writes in one statement (one round trip): the new episodes, the call and user links, and the
+     * continued episodes' counts, whose new users are the user links this statement inserted. Each burst has an
+     * episode of its own (a fingerprint's later bursts open new ones), so a continued episode is updated once.
+     */
+    private static final String WRITE = "with opened as (insert into failure_events (failure_id, fingerprint,"
+            + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope, first_seen,"
+            + " last_seen, occurrences, affected_requests, affected_users) select id, fp, cat, typ, sev, prov, dep,"
+            + " meth, ev::jsonb, scope::jsonb, fs, ls, occ, req, usr from unnest(?::uuid[], ?::text[], ?::text[],"
+            + " ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
+            + " ?::timestamptz[], ?::bigint[], ?::bigint[], ?::bigint[])"
+            + " o(id, fp, cat, typ, sev, prov, dep, meth, ev, scope, fs, ls, occ, req, usr) returning 1),"
+            + " calls as (insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at,"
+            + " model) select * from unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::text[], ?::timestamptz[],"
+            + " ?::text[]) on conflict do nothing returning 1),"
+            // First sighting: the retention job forgets the link once that is older than call retention.
+            + " users as (insert into failure_event_users (failure_id, user_ref, seen_at) select * from"
+            + " unnest(?::uuid[], ?::text[], ?::timestamptz[]) on conflict do nothing returning failure_id),"
+            + " continued as (update failure_events e set occurrences = e.occurrences + c.occ,"
+            + " affected_requests = e.affected_requests + c.req,"
+            + " affected_users = e.affected_users + (select count(*) from users u where u.failure_id = e.failure_id),"
+            + " severity = c.sev, detection_method = c.meth, evidence = c.ev::jsonb,"
+            + " first_seen = least(e.first_seen, c.fs), last_seen = greatest(e.last_seen, c.ls)"
+            + " from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
+            + " ?::timestamptz[]) c(id, occ, req, sev, meth, ev, fs, ls) where e.failure_id = c.id returning 1)"
+            + " select (select count(*) from opened), (select count(*) from calls), (select count(*) from users),"
+            + " (select count(*) from continued)";
+
+    private void writeBursts(Connection connection, List<Burst> bursts) throws SQLException {
+        Columns opened = new Columns(15);
+        Columns calls = new Columns(6);
+        Columns users = new Columns(3);
+        Columns continued = new Columns(8);
+        for (Burst b : bursts) {
+            Failure first = b.first();
+            if (b.opened) {
                 // Every user of a brand-new episode is new to it.
-                insert.setLong(15, b.failures.stream().map(f -> f.impactScope().userRef()).filter(Objects::nonNull)
-                        .distinct().count());
-                insert.addBatch();
-                any = true;
+                long distinctUsers = b.failures.stream().map(f -> f.impactScope().userRef())
+                        .filter(Objects::nonNull).distinct().count();
+                opened.add(b.episode, b.fingerprint, first.category().name(), first.type().code(), b.severity.name(),
+                        first.provider(), first.deployment(), b.last().detectionMethod(), toJson(b.last().evidence()),
+                        toJson(scopeOf(first)), Timestamp.from(first.timestamp()),
+                        Timestamp.from(b.last().timestamp()), (long) b.failures.size(), callCount(b), distinctUsers);
+            } else {
+                continued.add(b.episode, (long) b.failures.size(), callCount(b), b.severity.name(),
+                        b.last().detectionMethod(), toJson(b.last().evidence()), Timestamp.from(first.timestamp()),
+                        Timestamp.from(b.last().timestamp()));
             }
-            if (any) {
-                insert.executeBatch();
+            Set<String> distinct = new HashSet<>();
+            for (Failure failure : b.failures) {
+                ImpactScope scope = failure.impactScope();
+                if (scope.callId() != null) {
+                    // The failed attempt, so that a trace walk starts from it without looking it up
+                    calls.add(b.episode, scope.callId(), Timestamp.from(failure.timestamp()), scope.traceId(),
+                            scope.callStartedAt() == null ? null : Timestamp.from(scope.callStartedAt()),
+                            scope.callStartedAt() == null ? null : scope.model());
+                }
+                if (scope.userRef() != null && distinct.add(scope.userRef())) {
+                    users.add(b.episode, scope.userRef(), Timestamp.from(failure.timestamp()));
+                }
             }
+        }
+        try (PreparedStatement st = connection.prepareStatement(WRITE)) {
+            int i = opened.bind(connection, st, 1, "uuid", "text", "text", "text", "text", "text", "text", "text",
+                    "text", "text", "timestamptz", "timestamptz", "int8", "int8", "int8");
+            i = calls.bind(connection, st, i, "uuid", "text", "timestamptz", "text", "timestamptz", "text");
+            i = users.bind(connection, st, i, "uuid", "text", "timestamptz");
+            continued.bind(connection, st, i, "uuid", "int8", "int8", "text", "text", "text", "timestamptz",
+                    "timestamptz");
+            st.executeQuery().close();
         }
     }
 
-    private static void linkCalls(Connection connection, List<Burst> bursts) throws SQLException {
-        try (PreparedStatement calls = connection.prepareStatement(
-                "insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at, model)"
-                + " values (?, ?, ?, ?, ?, ?) on conflict do nothing")) {
-            boolean any = false;
-            for (Burst b : bursts) {
-                for (Failure failure : b.failures) {
-                    ImpactScope scope = failure.impactScope();
-                    if (scope.callId() != null) {
-                        calls.setObject(1, b.episode);
-                        calls.setString(2, scope.callId());
-                        calls.setTimestamp(3, Timestamp.from(failure.timestamp()));
-                        // The failed attempt, so that a trace walk starts from it without looking it up
-                        calls.setString(4, scope.traceId());
-                        calls.setTimestamp(5, scope.callStartedAt() == null ? null
-                                : Timestamp.from(scope.callStartedAt()));
-                        calls.setString(6, scope.callStartedAt() == null ? null : scope.model());
-                        calls.addBatch();
-                        any = true;
-                    }
-                }
-            }
-            if (any) {
-                calls.executeBatch();
+    /** Rows gathered as columns, for {@code unnest} of one array per column. */
+    private static final class Columns {
+
+        private final List<List<Object>> columns = new ArrayList<>();
+
+        Columns(int width) {
+            for (int i = 0; i < width; i++) {
+                columns.add(new ArrayList<>());
             }
         }
-    }
 
-    /** Links users; counts, per continued episode, the users it had not seen before. */
-    private static void linkUsers(Connection connection, List<Burst> bursts) throws SQLException {
-        List<Burst> owners = new ArrayList<>();
-        try (PreparedStatement users = connection.prepareStatement(
-                "insert into failure_event_users (failure_id, user_ref, seen_at) values (?, ?, ?)"
-                        + " on conflict do nothing")) {
-            for (Burst b : bursts) {
-                Set<String> distinct = new HashSet<>();
-                for (Failure failure : b.failures) {
-                    String user = failure.impactScope().userRef();
-                    if (user != null && distinct.add(user)) {
-                        users.setObject(1, b.episode);
-                        users.setString(2, user);
-                        // First sighting: the retention job forgets the link once that is older than call retention.
-                        users.setTimestamp(3, Timestamp.from(failure.timestamp()));
-                        users.addBatch();
-                        owners.add(b);
-                    }
-                }
-            }
-            if (owners.isEmpty()) {
-                return;
-            }
-            int[] inserted = users.executeBatch();
-            for (int i = 0; i < inserted.length; i++) {
-                owners.get(i).newUsers += Math.max(0, inserted[i]);
+        void add(Object... row) {
+            for (int i = 0; i < row.length; i++) {
+                columns.get(i).add(row[i]);
             }
         }
-    }
 
-    private void updateContinued(Connection connection, List<Burst> bursts) throws SQLException {
-        try (PreparedStatement update = connection.prepareStatement("update failure_events set"
-                + " occurrences = occurrences + ?, affected_requests = affected_requests + ?,"
-                + " affected_users = affected_users + ?, severity = ?, detection_method = ?, evidence = ?::jsonb,"
-                + " first_seen = least(first_seen, ?), last_seen = greatest(last_seen, ?) where failure_id = ?")) {
-            boolean any = false;
-            for (Burst b : bursts) {
-                if (b.opened) {
-                    continue;
-                }
-                update.setLong(1, b.failures.size());
-                update.setLong(2, callCount(b));
-                update.setLong(3, b.newUsers);
-                update.setString(4, b.severity.name());
-                update.setString(5, b.last().detectionMethod());
-                update.setString(6, toJson(b.last().evidence()));
-                update.setTimestamp(7, Timestamp.from(b.first().timestamp()));
-                update.setTimestamp(8, Timestamp.from(b.last().timestamp()));
-                update.setObject(9, b.episode);
-                update.addBatch();
-                any = true;
+        int bind(Connection connection, PreparedStatement st, int from, String... types) throws SQLException {
+            for (int i = 0; i < types.length; i++) {
+                st.setArray(from + i, connection.createArrayOf(types[i], columns.get(i).toArray()));
             }
-            if (any) {
-                update.executeBatch();
-            }
+            return from + types.length;
         }
     }
 

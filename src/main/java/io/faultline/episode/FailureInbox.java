@@ -19,8 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -78,20 +76,11 @@ public class FailureInbox {
         }
     }
 
-    /** Deletes the given rows and returns the ids this transaction deleted (and so owns). */
-    public Set<UUID> claim(Connection connection, Collection<UUID> failureIds) throws SQLException {
-        Set<UUID> claimed = new HashSet<>();
-        try (PreparedStatement delete = connection.prepareStatement(
-                "delete from failure_inbox where failure_id = any (?) returning failure_id")) {
-            delete.setArray(1, connection.createArrayOf("uuid", failureIds.toArray()));
-            try (ResultSet rs = delete.executeQuery()) {
-                while (rs.next()) {
-                    claimed.add(rs.getObject(1, UUID.class));
-                }
-            }
-        }
-        return claimed;
-    }
+    /**
+     * Deletes the given rows (one parameter: their ids) and returns the ids this transaction deleted, and so owns:
+     * the fold's claim ({@link EpisodeStore#claimAndRecord}).
+     */
+    static final String CLAIM = "delete from failure_inbox where failure_id = any (?::uuid[]) returning failure_id";
 
     public void remove(Connection connection, Collection<UUID> failureIds) throws SQLException {
         try (PreparedStatement delete = connection.prepareStatement(

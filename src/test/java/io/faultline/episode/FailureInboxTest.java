@@ -91,6 +91,40 @@ class FailureInboxTest {
         assertThat(episode(dep)).containsExactly(1L, 1L);
     }
 
+    @Test
+    void a_fold_folds_only_the_rows_it_claimed_and_counts_only_new_users() throws Exception {
+        String dep = "dep-" + UUID.randomUUID();
+        Failure first = outage(dep, "c1");
+        QuarkusTransaction.requiringNew().run(() -> write(List.of(first), "now()"));
+        assertThat(folder.fold(List.of(first), List.of())).isEqualTo(1);
+
+        // The same user again, a new user, and a failure whose row another transaction (the recovery job) took
+        Failure sameUser = withUser(outage(dep, "c2"), "user-c1");
+        Failure newUser = outage(dep, "c3");
+        Failure takenElsewhere = outage(dep, "c4");
+        List<Failure> batch = List.of(sameUser, newUser, takenElsewhere);
+        QuarkusTransaction.requiringNew().run(() -> write(batch, "now()"));
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from failure_inbox where failure_id = ?")) {
+            st.setObject(1, takenElsewhere.failureId());
+            assertThat(st.executeUpdate()).isOne();
+        }
+
+        assertThat(folder.fold(batch, List.of())).as("continued, not opened").isZero();
+
+        assertThat(episode(dep)).as("occurrences and users of the one episode").containsExactly(3L, 2L);
+        assertThat(attempts(dep)).extracting(row -> row.split(" ")[0]).containsExactly("c1", "c2", "c3");
+        assertThat(count("select count(*) from failure_inbox where failure_id in (?, ?, ?)", batch)).isZero();
+    }
+
+    private static Failure withUser(Failure f, String user) {
+        ImpactScope s = f.impactScope();
+        return new ProviderFailure(f.failureId(), f.timestamp(), f.severity(), f.provider(), f.deployment(),
+                ProviderFailure.Type.OUTAGE, f.detectionMethod(), f.evidence(),
+                new ImpactScope(s.model(), s.modelGroup(), s.callId(), user, s.teamId(), s.traceId(),
+                        s.callStartedAt()));
+    }
+
     private void write(List<Failure> failures, String createdAt) {
         try (Connection c = dataSource.getConnection()) {
             inbox.add(c, failures);
