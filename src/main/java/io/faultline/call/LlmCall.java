@@ -69,7 +69,9 @@ public record LlmCall(
     }
 
     static String attemptKey(String callId, Instant startedAt) {
-        return callId + "@" + startedAt;
+        // Seconds and nanoseconds rather than the ISO form: a batch builds this key ~6 times per call, and
+        // Instant.toString formats through DateTimeFormatter (it showed in the ingest profile).
+        return callId + "@" + startedAt.getEpochSecond() + "." + startedAt.getNano();
     }
 
     public boolean failed() {
