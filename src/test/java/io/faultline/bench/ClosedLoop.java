@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** The benches' load: a fixed number of clients, each sending the next unsent request as soon as its last returns. */
 final class ClosedLoop {
@@ -15,6 +16,9 @@ final class ClosedLoop {
     interface Sender<T> {
         void send(T request) throws Exception;
     }
+
+    /** CPU time the clients of every run so far spent themselves (sending, waiting excluded), in nanoseconds. */
+    static final AtomicLong CLIENT_CPU_NANOS = new AtomicLong();
 
     private ClosedLoop() {
     }
@@ -28,6 +32,9 @@ final class ClosedLoop {
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < clients; t++) {
                 futures.add(pool.submit(() -> {
+                    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory
+                            .getThreadMXBean();
+                    long cpu0 = threads.getCurrentThreadCpuTime();
                     int i;
                     while ((i = cursor.getAndIncrement()) < requests.size()) {
                         long t0 = System.nanoTime();
@@ -36,6 +43,7 @@ final class ClosedLoop {
                             latencyMicros.recordValue((System.nanoTime() - t0) / 1000);
                         }
                     }
+                    CLIENT_CPU_NANOS.addAndGet(threads.getCurrentThreadCpuTime() - cpu0);
                     return null;
                 }));
             }
