@@ -37,7 +37,7 @@ import java.util.UUID;
 
 /**
  * Links failure episodes into incidents off the ingest path: every fold queues the episodes it changed
- * ({@link #recordInFold}, in the fold's transaction) and a drain job correlates them in batches, one replica at a
+ * ({@link #foldWrite}, in the fold's transaction) and a drain job correlates them in batches, one replica at a
  * time ({@link #drainTick}). Temporal edges between episodes on different providers
  * that start within one window (a shared upstream), and causal edges along LiteLLM traces (a failing deployment's
  * requests falling back to another one, and the quality failures that fallback caused). Each step reads index-backed
@@ -211,22 +211,40 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /**
      * The fold's part, in its transaction: one queue row per changed episode (a new change bumps the row's sequence
      * and gives a failing episode a fresh set of attempts). Rows are written in id order, so that two replicas'
-     * folds never wait on each other's rows in opposite orders.
+     * folds never wait on each other's rows in opposite orders. Parameters: the fold's time, the episodes.
      */
+    private static final String QUEUE = "insert into correlation_queue (failure_id, seq, pending_since, not_before)"
+            + " select id, nextval('correlation_queue_seq'), ?, '-infinity' from unnest(?::uuid[]) id order by id"
+            + " on conflict (failure_id) do update set seq = excluded.seq, attempts = 0,"
+            + " not_before = excluded.not_before, last_error = null";
+
+    private final FoldWrite queue = new FoldWrite() {
+        @Override
+        public String sql() {
+            return QUEUE;
+        }
+
+        @Override
+        public int bind(Connection c, PreparedStatement st, int index, UUID[] episodes) throws SQLException {
+            // Due at once whatever the clock says; only a failed attempt sets a time (its back-off).
+            st.setTimestamp(index, Timestamp.from(clock.instant()));
+            st.setArray(index + 1, c.createArrayOf("uuid", episodes));
+            return index + 2;
+        }
+    };
+
     @Override
+    public FoldWrite foldWrite() {
+        return config.enabled() ? queue : null;
+    }
+
+    /** Queues these episodes as a fold does, in the caller's transaction (tests and benches that write episodes). */
     public void recordInFold(Connection c, List<EpisodeChange> changes) throws SQLException {
         if (!config.enabled()) {
             return;
         }
-        Object[] ids = changes.stream().map(EpisodeChange::failureId).distinct().sorted().toArray();
-        Timestamp now = Timestamp.from(clock.instant());
-        try (PreparedStatement st = c.prepareStatement("insert into correlation_queue (failure_id, seq,"
-                + " pending_since, not_before) select id, nextval('correlation_queue_seq'), ?, '-infinity'"
-                + " from unnest(?::uuid[]) id order by id on conflict (failure_id) do update set seq = excluded.seq,"
-                + " attempts = 0, not_before = excluded.not_before, last_error = null")) {
-            // Due at once whatever the clock says; only a failed attempt sets a time (its back-off).
-            st.setTimestamp(1, now);
-            st.setArray(2, c.createArrayOf("uuid", ids));
+        try (PreparedStatement st = c.prepareStatement(QUEUE)) {
+            queue.bind(c, st, 1, changes.stream().map(EpisodeChange::failureId).distinct().toArray(UUID[]::new));
             st.executeUpdate();
         }
     }

@@ -154,12 +154,12 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                     // First, so that a provider-wide severity counts the deployments just seen as active.
                     recordDeployments(connection, seen);
                     // The claim's round trip relaxes the commit; without failures, a statement of its own does.
-                    List<EpisodeChange> folded = all.isEmpty() ? List.of() : episodes.claimAndRecord(connection, all);
+                    List<EpisodeChange> folded = all.isEmpty() ? List.of()
+                            : episodes.claimAndRecord(connection, all, foldWrites());
                     if (all.isEmpty()) {
                         relaxCommit(connection);
                     }
                     int[] counts = new int[group.size()];
-                    recordInFold(connection, folded);
                     for (EpisodeChange change : folded) {
                         changes.add(change);
                         Integer request = requestOf.get(change.failureId());
@@ -182,14 +182,16 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
         }
     }
 
-    /** The observers' durable part of the fold, in its transaction (a failure fails the fold: nothing is lost). */
-    private void recordInFold(Connection connection, List<EpisodeChange> changes) throws SQLException {
-        if (changes.isEmpty()) {
-            return;
-        }
+    /** The observers' durable part of the fold, written with it (a failure fails the fold: nothing is lost). */
+    private List<EpisodeObserver.FoldWrite> foldWrites() {
+        List<EpisodeObserver.FoldWrite> writes = new ArrayList<>();
         for (EpisodeObserver observer : observers) {
-            observer.recordInFold(connection, changes);
+            EpisodeObserver.FoldWrite write = observer.foldWrite();
+            if (write != null) {
+                writes.add(write);
+            }
         }
+        return writes;
     }
 
     private void notifyObservers(List<EpisodeChange> changes) {
@@ -230,8 +232,7 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                         List<Failure> stranded = inbox.stranded(connection, STRANDED_AFTER, 1000);
                         if (!stranded.isEmpty()) {
                             inbox.remove(connection, stranded.stream().map(Failure::failureId).toList());
-                            changes.addAll(episodes.record(connection, stranded));
-                            recordInFold(connection, changes);
+                            changes.addAll(episodes.record(connection, stranded, foldWrites()));
                         }
                         return stranded.size();
                     }

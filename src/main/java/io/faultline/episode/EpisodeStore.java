@@ -3,6 +3,7 @@ package io.faultline.episode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.classify.SeverityPolicy;
+import io.faultline.episode.EpisodeObserver.FoldWrite;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
 import io.faultline.taxonomy.Severity;
@@ -30,8 +31,8 @@ import java.util.UUID;
  * Folds failures into episodes inside the caller's transaction. Each fingerprint is serialised by a transaction-level
  * advisory lock, taken in sorted order so that concurrent folds (or replicas) cannot deadlock or open two episodes
  * for one burst. A fold takes two round trips whatever its size: one to claim its inbox rows, lock every fingerprint
- * and look up their open episodes, one statement for the new episodes, the call and user links and the updates
- * (plus, now and then, the provider-wide check). The fold is the section concurrent requests queue for, so each
+ * and look up their open episodes; one for the new episodes, the call and user links, the updates and the
+ * observers' writes (plus, now and then, the provider-wide check). The fold is the section concurrent requests queue for, so each
  * round trip saved there is saved for every request waiting behind it.
  */
 @ApplicationScoped
@@ -101,8 +102,12 @@ public class EpisodeStore {
         return new Plan(bursts, firsts);
     }
 
-    /** Folds failures that this transaction owns (the recovery job took their inbox rows). */
-    public List<EpisodeChange> record(Connection connection, List<Failure> failures) throws SQLException {
+    /**
+     * Folds failures that this transaction owns (the recovery job took their inbox rows); {@code writes}, the
+     * observers' statements, go with the fold's own writes.
+     */
+    public List<EpisodeChange> record(Connection connection, List<Failure> failures, List<FoldWrite> writes)
+            throws SQLException {
         Plan plan = plan(failures);
         try (PreparedStatement st = connection.prepareStatement(LOCK_AND_FIND_OPEN)) {
             bindLockAndFindOpen(connection, st, 1, plan.firsts());
@@ -110,7 +115,7 @@ public class EpisodeStore {
                 readOpen(rs, plan.firsts());
             }
         }
-        return write(connection, plan);
+        return write(connection, plan, writes);
     }
 
     /**
@@ -119,7 +124,8 @@ public class EpisodeStore {
      * looks up their open episodes, all in one round trip; then folds the claimed failures. When another transaction
      * (the recovery job) deleted some rows first, only the rest is folded, looked up again under the locks it holds.
      */
-    public List<EpisodeChange> claimAndRecord(Connection connection, List<Failure> failures) throws SQLException {
+    public List<EpisodeChange> claimAndRecord(Connection connection, List<Failure> failures, List<FoldWrite> writes)
+            throws SQLException {
         Plan plan = plan(failures);
         Set<UUID> claimed = new HashSet<>();
         try (PreparedStatement st = connection.prepareStatement("select set_config('synchronous_commit', 'off',"
@@ -140,9 +146,9 @@ public class EpisodeStore {
         }
         if (claimed.size() < failures.size()) {
             List<Failure> mine = failures.stream().filter(f -> claimed.contains(f.failureId())).toList();
-            return mine.isEmpty() ? List.of() : record(connection, mine);
+            return mine.isEmpty() ? List.of() : record(connection, mine, writes);
         }
-        return write(connection, plan);
+        return write(connection, plan, writes);
     }
 
     private static void next(PreparedStatement st) throws SQLException {
@@ -152,7 +158,7 @@ public class EpisodeStore {
     }
 
     /** Writes the bursts whose stored episodes were looked up; returns what happened to each episode. */
-    private List<EpisodeChange> write(Connection connection, Plan plan) throws SQLException {
+    private List<EpisodeChange> write(Connection connection, Plan plan, List<FoldWrite> writes) throws SQLException {
         List<Burst> bursts = plan.bursts();
         for (Burst burst : bursts) {
             if (burst.episode == null) {
@@ -166,7 +172,7 @@ public class EpisodeStore {
             burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
                     burst.occurrencesBefore + burst.failures.size()));
         }
-        writeBursts(connection, bursts);
+        writeBursts(connection, bursts, writes);
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
@@ -233,9 +239,10 @@ public class EpisodeStore {
     }
 
     /**
-     * The fold's writes in one statement (one round trip): the new episodes, the call and user links, and the
-     * continued episodes' counts, whose new users are the user links this statement inserted. Each burst has an
-     * episode of its own (a fingerprint's later bursts open new ones), so a continued episode is updated once.
+     * The fold's writes in one statement (one round trip, with the observers' statements): the new episodes, the call
+     * and user links, and the continued episodes' counts, whose new users are the user links this statement
+     * inserted. Each burst has an episode of its own (a fingerprint's later bursts open new ones), so a continued
+     * episode is updated once.
      */
     private static final String WRITE = "with opened as (insert into failure_events (failure_id, fingerprint,"
             + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope, first_seen,"
@@ -260,7 +267,7 @@ public class EpisodeStore {
             + " select (select count(*) from opened), (select count(*) from calls), (select count(*) from users),"
             + " (select count(*) from continued)";
 
-    private void writeBursts(Connection connection, List<Burst> bursts) throws SQLException {
+    private void writeBursts(Connection connection, List<Burst> bursts, List<FoldWrite> writes) throws SQLException {
         Columns opened = new Columns(15);
         Columns calls = new Columns(6);
         Columns users = new Columns(3);
@@ -294,14 +301,20 @@ public class EpisodeStore {
                 }
             }
         }
-        try (PreparedStatement st = connection.prepareStatement(WRITE)) {
+        StringBuilder sql = new StringBuilder(WRITE);
+        writes.forEach(w -> sql.append("; ").append(w.sql()));
+        try (PreparedStatement st = connection.prepareStatement(sql.toString())) {
             int i = opened.bind(connection, st, 1, "uuid", "text", "text", "text", "text", "text", "text", "text",
                     "text", "text", "timestamptz", "timestamptz", "int8", "int8", "int8");
             i = calls.bind(connection, st, i, "uuid", "text", "timestamptz", "text", "timestamptz", "text");
             i = users.bind(connection, st, i, "uuid", "text", "timestamptz");
-            continued.bind(connection, st, i, "uuid", "int8", "int8", "text", "text", "text", "timestamptz",
+            i = continued.bind(connection, st, i, "uuid", "int8", "int8", "text", "text", "text", "timestamptz",
                     "timestamptz");
-            st.executeQuery().close();
+            UUID[] episodes = bursts.stream().map(b -> b.episode).distinct().toArray(UUID[]::new);
+            for (FoldWrite w : writes) {
+                i = w.bind(connection, st, i, episodes);
+            }
+            st.execute();
         }
     }
 
