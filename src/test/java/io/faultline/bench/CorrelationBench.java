@@ -101,6 +101,8 @@ class CorrelationBench {
         return "on";
     }
 
+    private static final java.lang.management.CompilationMXBean JIT =
+            java.lang.management.ManagementFactory.getCompilationMXBean();
     private static final int WARMUP_CYCLES = Integer.getInteger("bench.correlate.warmupCycles", 15);
     private static final int CYCLES = Integer.getInteger("bench.correlate.cycles", 100);
     private static final int BATCH = 100;
@@ -412,6 +414,9 @@ class CorrelationBench {
         final Histogram batchNewLatency = new Histogram(3_600_000_000L, 3);
         boolean ab;
         String databaseActivity = "";
+        /** JIT compilation (ms, summed over the compiler threads) and wall time (ns) of the measured cycles. */
+        long jitMs;
+        long streamNanos;
 
         Stream() {
             for (Kind k : Kind.values()) {
@@ -484,6 +489,10 @@ class CorrelationBench {
                     + " GC during all measured drains: %d of %d%n", slow.stream().filter(Drain::gc).count(),
                     slow.size(), slow.stream().filter(Drain::jobsPaused).count(),
                     drains.stream().filter(Drain::gc).count(), drains.size()));
+            b.append(String.format(Locale.ROOT, "JIT compilation during the measured cycles: %d ms in %.1f s (%.1f%%);"
+                    + " tail drains during which a compilation ended: %d of %d, all drains: %d of %d%n", jitMs,
+                    streamNanos / 1e9, 100.0 * jitMs / (streamNanos / 1e6), slow.stream().filter(Drain::jit).count(),
+                    slow.size(), drains.stream().filter(Drain::jit).count(), drains.size()));
             b.append("Tail drains (UTC start, µs, kind): ");
             b.append(String.join(", ", slow.stream().map(d -> d.at() + " " + d.micros() + " " + d.kind().name())
                     .toList()));
@@ -513,7 +522,7 @@ class CorrelationBench {
         }
     }
 
-    record Drain(Kind kind, long micros, long[] nanos, boolean gc, boolean jobsPaused, String at) {
+    record Drain(Kind kind, long micros, long[] nanos, boolean gc, boolean jobsPaused, String at, boolean jit) {
     }
 
     private static long gcCount() {
@@ -571,6 +580,8 @@ class CorrelationBench {
             boolean measure = cycle >= WARMUP_CYCLES;
             if (cycle == WARMUP_CYCLES) {
                 s.loadBefore = loadAverage();
+                s.jitMs = -JIT.getTotalCompilationTime();
+                s.streamNanos = -System.nanoTime();
             }
             // A/B: the four ways rotate every cycle while warming up, then in blocks of 5 measured cycles.
             int way = !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
@@ -682,11 +693,13 @@ class CorrelationBench {
                     continue;
                 }
                 long gcBefore = gcCount();
+                long jitBefore = JIT.getTotalCompilationTime();
                 String at = java.time.LocalTime.now(java.time.ZoneOffset.UTC).toString();
                 long t0 = System.nanoTime();
                 FailureCorrelationEngine.Drained drained = engine.drainBatch(true);
                 long micros = (System.nanoTime() - t0) / 1000;
                 boolean gc = gcCount() != gcBefore;
+                boolean jit = JIT.getTotalCompilationTime() != jitBefore;
                 assertThat(drained.correlated()).as("the drain took the one queued episode").isEqualTo(1);
                 if (measure && !readAhead) {
                     s.oldAll.recordValue(micros);
@@ -695,7 +708,7 @@ class CorrelationBench {
                     s.all.recordValue(micros);
                     s.byKind.get(kind).recordValue(micros);
                     (paused ? s.jobsPaused : s.jobsRunning).recordValue(micros);
-                    s.drains.add(new Drain(kind, micros, phases[0], gc, paused, at));
+                    s.drains.add(new Drain(kind, micros, phases[0], gc, paused, at, jit));
                     s.sample.putIfAbsent(kind, episode.id());
                 }
                 track(s, episode, measure, clustered, recent);
@@ -709,6 +722,8 @@ class CorrelationBench {
         engine.phaseListener(null);
         s.databaseActivity = "Database during the stream: before " + activityBefore + "; after " + databaseActivity();
         s.loadAfter = loadAverage();
+        s.jitMs += JIT.getTotalCompilationTime();
+        s.streamNanos += System.nanoTime();
         s.until = t;
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("select status || '/' || type, count(*) from correlation_clusters"
