@@ -109,9 +109,11 @@ public class EpisodeStore {
     public List<EpisodeChange> record(Connection connection, List<Failure> failures, List<FoldWrite> writes)
             throws SQLException {
         Plan plan = plan(failures);
-        try (PreparedStatement st = connection.prepareStatement(LOCK_AND_FIND_OPEN)) {
-            bindLockAndFindOpen(connection, st, 1, plan.firsts());
-            try (ResultSet rs = st.executeQuery()) {
+        try (PreparedStatement st = connection.prepareStatement(LOCK + "; " + FIND_OPEN)) {
+            bindLockAndFind(connection, st, 1, plan.firsts());
+            st.execute();
+            next(st);
+            try (ResultSet rs = st.getResultSet()) {
                 readOpen(rs, plan.firsts());
             }
         }
@@ -129,9 +131,9 @@ public class EpisodeStore {
         Plan plan = plan(failures);
         Set<UUID> claimed = new HashSet<>();
         try (PreparedStatement st = connection.prepareStatement("select set_config('synchronous_commit', 'off',"
-                + " true); " + FailureInbox.CLAIM + "; " + LOCK_AND_FIND_OPEN)) {
+                + " true); " + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
             st.setArray(1, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
-            bindLockAndFindOpen(connection, st, 2, plan.firsts());
+            bindLockAndFind(connection, st, 2, plan.firsts());
             st.execute();
             next(st);
             try (ResultSet rs = st.getResultSet()) {
@@ -139,6 +141,7 @@ public class EpisodeStore {
                     claimed.add(rs.getObject(1, UUID.class));
                 }
             }
+            next(st);
             next(st);
             try (ResultSet rs = st.getResultSet()) {
                 readOpen(rs, plan.firsts());
@@ -183,17 +186,22 @@ public class EpisodeStore {
     }
 
     /**
-     * Takes the advisory lock of every fingerprint of the fold in the (sorted) order of the array and looks up each
-     * fingerprint's open episode (parameters: {@link #bindLockAndFindOpen}).
+     * Takes the advisory lock of every fingerprint of the fold in the (sorted) order of the array (one parameter: the
+     * fingerprints). A statement of its own, before {@link #FIND_OPEN}: under read committed a statement reads the
+     * snapshot it started with, so a look-up in the statement that waited for a lock would not see the episode that
+     * the lock's holder (another replica's fold) committed meanwhile, and would open a second one.
      */
-    private static final String LOCK_AND_FIND_OPEN = "select f.ord, e.failure_id, e.severity, e.occurrences"
+    private static final String LOCK = "select count(*) from unnest(?::text[]) with ordinality as f(fp, ord)"
+            + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock";
+
+    /** Each fingerprint's open episode (parameters: the fingerprints, the start and end of each one's window). */
+    private static final String FIND_OPEN = "select f.ord, e.failure_id, e.severity, e.occurrences"
             + " from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality as f(fp, lo, hi, ord)"
-            + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock"
             + " left join lateral (select failure_id, severity, occurrences from failure_events"
             + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
             + " order by last_seen desc limit 1) e on true order by f.ord";
 
-    private void bindLockAndFindOpen(Connection connection, PreparedStatement st, int i, List<Burst> firsts)
+    private void bindLockAndFind(Connection connection, PreparedStatement st, int i, List<Burst> firsts)
             throws SQLException {
         String[] fingerprints = new String[firsts.size()];
         Timestamp[] from = new Timestamp[firsts.size()];
@@ -205,8 +213,9 @@ public class EpisodeStore {
             to[j] = Timestamp.from(b.last().timestamp().plus(window));
         }
         st.setArray(i, connection.createArrayOf("text", fingerprints));
-        st.setArray(i + 1, connection.createArrayOf("timestamptz", from));
-        st.setArray(i + 2, connection.createArrayOf("timestamptz", to));
+        st.setArray(i + 1, connection.createArrayOf("text", fingerprints));
+        st.setArray(i + 2, connection.createArrayOf("timestamptz", from));
+        st.setArray(i + 3, connection.createArrayOf("timestamptz", to));
     }
 
     private static void readOpen(ResultSet rs, List<Burst> firsts) throws SQLException {

@@ -17,12 +17,18 @@ import org.junit.jupiter.api.Test;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** A request that dies between committing its calls and folding them loses nothing, and nothing is folded twice. */
 @QuarkusTest
@@ -115,6 +121,65 @@ class FailureInboxTest {
         assertThat(episode(dep)).as("occurrences and users of the one episode").containsExactly(3L, 2L);
         assertThat(attempts(dep)).extracting(row -> row.split(" ")[0]).containsExactly("c1", "c2", "c3");
         assertThat(count("select count(*) from failure_inbox where failure_id in (?, ?, ?)", batch)).isZero();
+    }
+
+    @Test
+    void a_fold_that_waited_for_another_replicas_fold_continues_the_episode_that_fold_committed() throws Exception {
+        String dep = "dep-" + UUID.randomUUID();
+        Failure mine = outage(dep, "c2");
+        QuarkusTransaction.requiringNew().run(() -> write(List.of(mine), "now()"));
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try (Connection other = dataSource.getConnection()) {
+            other.setAutoCommit(false);
+            // Another replica's fold of the same fingerprint holds its lock and opens the episode ...
+            try (PreparedStatement st = other.prepareStatement(
+                    "select pg_advisory_xact_lock(hashtextextended(?, 7))")) {
+                st.setString(1, mine.fingerprint());
+                st.execute();
+            }
+            try (PreparedStatement st = other.prepareStatement("insert into failure_events (failure_id, fingerprint,"
+                    + " category, type, severity, provider, deployment, detection_method, evidence, impact_scope,"
+                    + " first_seen, last_seen, occurrences, affected_requests, affected_users) values (?, ?, ?, ?,"
+                    + " 'P3', 'openai', ?, 'provider.status', '{}', '{}', ?, ?, 1, 1, 1)")) {
+                st.setObject(1, UUID.randomUUID());
+                st.setString(2, mine.fingerprint());
+                st.setString(3, mine.category().name());
+                st.setString(4, mine.type().code());
+                st.setString(5, dep);
+                st.setTimestamp(6, java.sql.Timestamp.from(mine.timestamp()));
+                st.setTimestamp(7, java.sql.Timestamp.from(mine.timestamp()));
+                st.executeUpdate();
+            }
+            // ... while this replica's fold waits for that lock; then the other fold commits.
+            Future<Integer> fold = pool.submit(() -> folder.fold(List.of(mine), List.of()));
+            await().atMost(Duration.ofSeconds(60)).until(() -> waitingFor(mine.fingerprint()));
+            other.commit();
+            assertThat(fold.get(60, TimeUnit.SECONDS)).as("episodes this fold opened").isZero();
+        } finally {
+            pool.shutdownNow();
+        }
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*), sum(occurrences) from failure_events where deployment = ?")) {
+            st.setString(1, dep);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(List.of(rs.getLong(1), rs.getLong(2))).as("episodes, occurrences")
+                        .containsExactly(1L, 2L);
+            }
+        }
+    }
+
+    /** Whether a transaction waits for the advisory lock of this fingerprint. */
+    private boolean waitingFor(String fingerprint) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select count(*)"
+                + " from pg_locks where locktype = 'advisory' and not granted"
+                + " and ((classid::bigint << 32) | objid::bigint) = hashtextextended(?, 7)")) {
+            st.setString(1, fingerprint);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1) > 0;
+            }
+        }
     }
 
     private static Failure withUser(Failure f, String user) {
