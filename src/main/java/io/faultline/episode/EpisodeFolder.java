@@ -154,10 +154,11 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                     // First, so that a provider-wide severity counts the deployments just seen as active.
                     recordDeployments(connection, seen);
                     // The claim's round trip relaxes the commit; without failures, a statement of its own does.
-                    List<EpisodeChange> folded = all.isEmpty() ? List.of()
-                            : episodes.claimAndRecord(connection, all, foldWrites());
+                    List<EpisodeChange> folded = List.of();
                     if (all.isEmpty()) {
                         relaxCommit(connection);
+                    } else {
+                        folded = episodes.claimAndRecord(connection, all, foldWrites());
                     }
                     int[] counts = new int[group.size()];
                     for (EpisodeChange change : folded) {
@@ -248,6 +249,9 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
         }
     }
 
+    /** Lets the fold's transaction commit without waiting for the disk (why: {@link #relaxCommit}). */
+    static final String RELAX_COMMIT = "select set_config('synchronous_commit', 'off', true)";
+
     /**
      * A fold need not wait for its commit to reach the disk: the failures it folds are already durable in the inbox,
      * and a fold lost to a database crash is lost whole, inbox deletions included, so recovery folds it again. This
@@ -255,7 +259,7 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
      */
     private static void relaxCommit(Connection connection) throws SQLException {
         try (var st = connection.createStatement()) {
-            st.execute("set local synchronous_commit to off");
+            st.execute(RELAX_COMMIT);
         }
     }
 

@@ -32,8 +32,8 @@ import java.util.UUID;
  * advisory lock, taken in sorted order so that concurrent folds (or replicas) cannot deadlock or open two episodes
  * for one burst. A fold takes two round trips whatever its size: one to claim its inbox rows, lock every fingerprint
  * and look up their open episodes; one for the new episodes, the call and user links, the updates and the
- * observers' writes (plus, now and then, the provider-wide check). The fold is the section concurrent requests queue for, so each
- * round trip saved there is saved for every request waiting behind it.
+ * observers' writes (plus, now and then, the provider-wide check). The fold is the section concurrent requests queue
+ * for, so each round trip saved there is saved for every request waiting behind it.
  */
 @ApplicationScoped
 public class EpisodeStore {
@@ -130,8 +130,8 @@ public class EpisodeStore {
             throws SQLException {
         Plan plan = plan(failures);
         Set<UUID> claimed = new HashSet<>();
-        try (PreparedStatement st = connection.prepareStatement("select set_config('synchronous_commit', 'off',"
-                + " true); " + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
+        try (PreparedStatement st = connection.prepareStatement(EpisodeFolder.RELAX_COMMIT + "; "
+                + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
             st.setArray(1, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
             bindLockAndFind(connection, st, 2, plan.firsts());
             st.execute();
@@ -156,7 +156,7 @@ public class EpisodeStore {
 
     private static void next(PreparedStatement st) throws SQLException {
         if (!st.getMoreResults()) {
-            throw new IllegalStateException("the fold's claim returned fewer result sets than it asks for");
+            throw new IllegalStateException("the fold's statements returned fewer result sets than they ask for");
         }
     }
 
@@ -273,14 +273,15 @@ public class EpisodeStore {
             + " first_seen = least(e.first_seen, c.fs), last_seen = greatest(e.last_seen, c.ls)"
             + " from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
             + " ?::timestamptz[]) c(id, occ, req, sev, meth, ev, fs, ls) where e.failure_id = c.id returning 1)"
-            + " select (select count(*) from opened), (select count(*) from calls), (select count(*) from users),"
-            + " (select count(*) from continued)";
+            // Data-modifying CTEs run to completion whether or not the query reads them.
+            + " select 1";
 
     private void writeBursts(Connection connection, List<Burst> bursts, List<FoldWrite> writes) throws SQLException {
-        Columns opened = new Columns(15);
-        Columns calls = new Columns(6);
-        Columns users = new Columns(3);
-        Columns continued = new Columns(8);
+        Columns opened = new Columns("uuid", "text", "text", "text", "text", "text", "text", "text", "text", "text",
+                "timestamptz", "timestamptz", "int8", "int8", "int8");
+        Columns calls = new Columns("uuid", "text", "timestamptz", "text", "timestamptz", "text");
+        Columns users = new Columns("uuid", "text", "timestamptz");
+        Columns continued = new Columns("uuid", "int8", "int8", "text", "text", "text", "timestamptz", "timestamptz");
         for (Burst b : bursts) {
             Failure first = b.first();
             if (b.opened) {
@@ -313,12 +314,10 @@ public class EpisodeStore {
         StringBuilder sql = new StringBuilder(WRITE);
         writes.forEach(w -> sql.append("; ").append(w.sql()));
         try (PreparedStatement st = connection.prepareStatement(sql.toString())) {
-            int i = opened.bind(connection, st, 1, "uuid", "text", "text", "text", "text", "text", "text", "text",
-                    "text", "text", "timestamptz", "timestamptz", "int8", "int8", "int8");
-            i = calls.bind(connection, st, i, "uuid", "text", "timestamptz", "text", "timestamptz", "text");
-            i = users.bind(connection, st, i, "uuid", "text", "timestamptz");
-            i = continued.bind(connection, st, i, "uuid", "int8", "int8", "text", "text", "text", "timestamptz",
-                    "timestamptz");
+            int i = opened.bind(connection, st, 1);
+            i = calls.bind(connection, st, i);
+            i = users.bind(connection, st, i);
+            i = continued.bind(connection, st, i);
             UUID[] episodes = bursts.stream().map(b -> b.episode).distinct().toArray(UUID[]::new);
             for (FoldWrite w : writes) {
                 i = w.bind(connection, st, i, episodes);
@@ -327,13 +326,15 @@ public class EpisodeStore {
         }
     }
 
-    /** Rows gathered as columns, for {@code unnest} of one array per column. */
+    /** Rows gathered as columns, for {@code unnest} of one array per column (of the given SQL types). */
     private static final class Columns {
 
+        private final String[] types;
         private final List<List<Object>> columns = new ArrayList<>();
 
-        Columns(int width) {
-            for (int i = 0; i < width; i++) {
+        Columns(String... types) {
+            this.types = types;
+            for (int i = 0; i < types.length; i++) {
                 columns.add(new ArrayList<>());
             }
         }
@@ -344,7 +345,8 @@ public class EpisodeStore {
             }
         }
 
-        int bind(Connection connection, PreparedStatement st, int from, String... types) throws SQLException {
+        /** Binds one array per column from parameter {@code from}; returns the index after the last. */
+        int bind(Connection connection, PreparedStatement st, int from) throws SQLException {
             for (int i = 0; i < types.length; i++) {
                 st.setArray(from + i, connection.createArrayOf(types[i], columns.get(i).toArray()));
             }
