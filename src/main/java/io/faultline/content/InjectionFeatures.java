@@ -69,12 +69,16 @@ public final class InjectionFeatures {
         int segmentChars = 0;
         char previousRaw = ' ';
         boolean opening = true;
+        char next = n > 0 ? text.charAt(0) : ' ';
         for (int i = 0; i <= n; i++) {
-            char raw = i < n ? text.charAt(i) : ' ';
-            int at = Math.min(i, n - 1);
-            char c = fold(raw, previousRaw, i + 1 < n ? text.charAt(i + 1) : ' ');
-            boolean alnum = Character.isLetterOrDigit(c);
-            if (!alnum && !Character.isWhitespace(c) && i < n) {
+            char raw = next;
+            next = i + 1 < n ? text.charAt(i + 1) : ' ';
+            int at = i < n ? i : n - 1;
+            char c = fold(raw, previousRaw, next);
+            int kind = kind(c);
+            boolean alnum = (kind & ALNUM) != 0;
+            boolean rawSpace = (kind(raw) & SPACE) != 0;
+            if (!alnum && (kind & SPACE) == 0 && i < n) {
                 if (markupLength < MAX_MARKUP) {
                     markup = (markup ^ c) * PRIME;
                 }
@@ -86,7 +90,7 @@ public final class InjectionFeatures {
             }
             boolean emitChars = true;
             if (alnum) {
-                c = Character.toLowerCase(c);
+                c = c < 0x80 ? (char) (c >= 'A' && c <= 'Z' ? c | 0x20 : c) : Character.toLowerCase(c);
                 word = (word ^ c) * PRIME;
                 wordLength++;
             } else {
@@ -126,10 +130,10 @@ public final class InjectionFeatures {
                 recent = (recent << 16) | c;
             }
             segmentChars++;
-            boolean boundary = raw == '\n' || (Character.isWhitespace(raw)
+            boolean boundary = raw == '\n' || (rawSpace
                     && (previousRaw == '.' || previousRaw == '!' || previousRaw == '?' || previousRaw == '\n'
                     || segmentChars >= MAX_SEGMENT));
-            if (raw == '\n' || (Character.isWhitespace(raw) && (previousRaw == '.' || previousRaw == '!'
+            if (raw == '\n' || (rawSpace && (previousRaw == '.' || previousRaw == '!'
                     || previousRaw == '?' || previousRaw == ':'))) {
                 opening = true;
             }
@@ -139,6 +143,25 @@ public final class InjectionFeatures {
             }
             previousRaw = raw;
         }
+    }
+
+    private static final int ALNUM = 1;
+    private static final int SPACE = 2;
+    /** {@link #ALNUM} and {@link #SPACE} of the ASCII characters, as {@link Character} has them. */
+    private static final byte[] ASCII_KIND = new byte[0x80];
+
+    static {
+        for (char c = 0; c < 0x80; c++) {
+            ASCII_KIND[c] = (byte) slowKind(c);
+        }
+    }
+
+    private static int kind(char c) {
+        return c < 0x80 ? ASCII_KIND[c] : slowKind(c);
+    }
+
+    private static int slowKind(char c) {
+        return (Character.isLetterOrDigit(c) ? ALNUM : 0) | (Character.isWhitespace(c) ? SPACE : 0);
     }
 
     /**

@@ -16,7 +16,7 @@ import java.util.List;
  *
  * <p>A text is scored in overlapping windows of two {@link InjectionFeatures#BLOCK blocks} and its score is the best
  * window's, so an instruction hidden in a long document is not diluted by the document. Cost: one pass over the text
- * with two adjacent byte reads per feature, plus one small int array per call. Immutable and thread-safe.
+ * with three adjacent byte reads per feature, plus one small object and int array per call. Immutable and thread-safe.
  */
 public final class InjectionModel {
 
@@ -98,40 +98,23 @@ public final class InjectionModel {
             return Score.NONE;
         }
         int blocks = (n - 1) / InjectionFeatures.BLOCK + 1;
-        // per block: the three heads' sums, then the feature count
-        int[] sums = new int[blocks * STRIDE];
-        // the indirect head's running segment: {segment, sum, count, best segment}; the best logit beside it
-        int[] segment = {0, 0, 0, -1};
-        // best logit, then the sum and the number of the segments' logits
-        double[] bestSegment = {Double.NEGATIVE_INFINITY, 0, 0};
-        InjectionFeatures.extract(text, (at, seg, family, hash) -> {
-            int w = (hash & mask) * HEADS;
-            int b = (at / InjectionFeatures.BLOCK) * STRIDE;
-            sums[b] += weights[w];
-            sums[b + 1] += weights[w + 1];
-            sums[b + 2] += weights[w + 2];
-            sums[b + 3]++;
-            if (seg != segment[0]) {
-                closeSegment(segment, bestSegment);
-                segment[0] = seg;
-            }
-            segment[1] += weights[w + 1];
-            segment[2]++;
-        });
-        closeSegment(segment, bestSegment);
+        Sums sums = new Sums(blocks);
+        InjectionFeatures.extract(text, sums);
+        sums.flush();
+        int[] block = sums.blocks;
         double[] best = {Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY};
         int[] from = new int[HEADS];
         int windows = Math.max(1, blocks - 1);
         for (int w = 0; w < windows; w++) {
             int a = w * STRIDE;
             boolean pair = w + 1 < blocks;
-            int count = sums[a + 3] + (pair ? sums[a + STRIDE + 3] : 0);
+            int count = block[a + 3] + (pair ? block[a + STRIDE + 3] : 0);
             if (count == 0) {
                 continue;
             }
             double norm = scale / Math.sqrt(count);
             for (int h = 0; h < HEADS; h++) {
-                double logit = bias[h] + (sums[a + h] + (pair ? sums[a + STRIDE + h] : 0)) * norm;
+                double logit = bias[h] + (block[a + h] + (pair ? block[a + STRIDE + h] : 0)) * norm;
                 if (logit > best[h]) {
                     best[h] = logit;
                     from[h] = w;
@@ -141,12 +124,12 @@ public final class InjectionModel {
         if (best[0] == Double.NEGATIVE_INFINITY) {
             return Score.NONE;
         }
-        if (bestSegment[0] > best[INDIRECT]) {
-            best[INDIRECT] = bestSegment[0];
-            from[INDIRECT] = -1 - segment[3];
+        if (sums.bestLogit > best[INDIRECT]) {
+            best[INDIRECT] = sums.bestLogit;
+            from[INDIRECT] = -1 - sums.bestSegment;
         }
-        if (bestSegment[2] >= 2) {
-            double meanOthers = (bestSegment[1] - bestSegment[0]) / (bestSegment[2] - 1);
+        if (sums.scored >= 2) {
+            double meanOthers = (sums.logitSum - sums.bestLogit) / (sums.scored - 1);
             best[INDIRECT] -= CONTRAST * (meanOthers - bias[INDIRECT]);
         }
         return new Score(sigmoid(best[0]), sigmoid(best[1]), sigmoid(best[2]), from[0], from[1], from[2]);
@@ -162,19 +145,84 @@ public final class InjectionModel {
      */
     static final double CONTRAST = 2.0;
 
-    private void closeSegment(int[] segment, double[] bestSegment) {
-        if (segment[2] >= MIN_SEGMENT_FEATURES) {
-            double logit = bias[INDIRECT] + segment[1] * (scale / Math.sqrt(segment[2]));
-            if (logit > bestSegment[0]) {
-                bestSegment[0] = logit;
-                segment[3] = segment[0];
-            }
-            bestSegment[1] += logit;
-            bestSegment[2]++;
+    /**
+     * The running sums of one {@link #score} pass: per block the three heads' sums and the feature count, and the
+     * indirect head's running segment. The current block and segment are kept in fields and written out when they
+     * end, so that a feature costs three weight reads and a few additions.
+     */
+    private final class Sums implements InjectionFeatures.Sink {
+        final int[] blocks;
+        private int block;
+        private int s0;
+        private int s1;
+        private int s2;
+        private int count;
+        private int segment;
+        private int segmentSum;
+        private int segmentCount;
+        int bestSegment = -1;
+        double bestLogit = Double.NEGATIVE_INFINITY;
+        double logitSum;
+        int scored;
+
+        Sums(int blocks) {
+            this.blocks = new int[blocks * STRIDE];
         }
-        segment[1] = 0;
-        segment[2] = 0;
+
+        @Override
+        public void accept(int at, int seg, int family, int hash) {
+            int w = (hash & mask) * HEADS;
+            int b = at >>> BLOCK_SHIFT;
+            if (b != block) {
+                flushBlock();
+                block = b;
+            }
+            if (seg != segment) {
+                closeSegment();
+                segment = seg;
+            }
+            byte w1 = weights[w + 1];
+            s0 += weights[w];
+            s1 += w1;
+            s2 += weights[w + 2];
+            count++;
+            segmentSum += w1;
+            segmentCount++;
+        }
+
+        private void flushBlock() {
+            int a = block * STRIDE;
+            blocks[a] += s0;
+            blocks[a + 1] += s1;
+            blocks[a + 2] += s2;
+            blocks[a + 3] += count;
+            s0 = 0;
+            s1 = 0;
+            s2 = 0;
+            count = 0;
+        }
+
+        void flush() {
+            flushBlock();
+            closeSegment();
+        }
+
+        private void closeSegment() {
+            if (segmentCount >= MIN_SEGMENT_FEATURES) {
+                double logit = bias[INDIRECT] + segmentSum * (scale / Math.sqrt(segmentCount));
+                if (logit > bestLogit) {
+                    bestLogit = logit;
+                    bestSegment = segment;
+                }
+                logitSum += logit;
+                scored++;
+            }
+            segmentSum = 0;
+            segmentCount = 0;
+        }
     }
+
+    private static final int BLOCK_SHIFT = Integer.numberOfTrailingZeros(InjectionFeatures.BLOCK);
 
     /**
      * The {@code k} features of the window or segment a head's score came from ({@link Score#window(int)}) that
