@@ -54,7 +54,7 @@ public final class Redactor {
      * What is masked is stored: NUL (PostgreSQL refuses it in text and jsonb) and lone UTF-16 surrogates (a cut may
      * split a pair; UTF-8 cannot encode one) become U+FFFD. One pass; the same instance when there are none.
      */
-    static String storable(String text) {
+    public static String storable(String text) {
         StringBuilder out = null;
         int n = text.length();
         for (int i = 0; i < n; i++) {

@@ -42,8 +42,7 @@ public class FaithfulnessRules extends ContentRule {
         if (!(hallucinations || lowFaithfulness) || !content.hasAnswer()) {
             return List.of();
         }
-        List<String> grounding = new ArrayList<>(content.grounding());
-        grounding.addAll(GroundingFinder.find(content.messages()));
+        List<String> grounding = groundingOf(content);
         if (grounding.isEmpty()) {
             return List.of();
         }
@@ -65,6 +64,13 @@ public class FaithfulnessRules extends ContentRule {
         }
         return List.of(CallFailures.of(type, call, METHOD, severities.base(type), evidence(verdict, threshold,
                 grounding.size(), content.truncated())));
+    }
+
+    /** The grounding an answer is judged against: the metadata's documents, then those found in the messages. */
+    static List<String> groundingOf(CallContent content) {
+        List<String> grounding = new ArrayList<>(content.grounding());
+        grounding.addAll(GroundingFinder.find(content.messages()));
+        return grounding;
     }
 
     private Map<String, Object> evidence(FaithfulnessScorer.Verdict verdict, double threshold, int documents,

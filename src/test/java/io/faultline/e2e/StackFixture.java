@@ -19,6 +19,15 @@ final class StackFixture {
     }
 
     static LocalStack start(String name, java.util.Map<String, String> faultlineEnv) throws Exception {
+        return LocalStack.start(settings(name), faultlineEnv);
+    }
+
+    /** Only the simulator: the test starts Faultline and LiteLLM, e.g. with settings that need LiteLLM's address. */
+    static LocalStack prepare(String name) throws Exception {
+        return LocalStack.prepare(settings(name), java.util.Map.of());
+    }
+
+    private static LocalStack.Settings settings(String name) throws Exception {
         Path venv = Path.of(System.getProperty("faultline.venv", "litellm/.venv"));
         if (!Files.isExecutable(venv.resolve("bin/litellm"))) {
             throw new IllegalStateException("No LiteLLM venv at " + venv.toAbsolutePath()
@@ -31,8 +40,8 @@ final class StackFixture {
         String url = EmbeddedPostgres.freshDatabase(name);
         Path work = Path.of("target", "stack-" + name);
         deleteRecursively(work);
-        return LocalStack.start(new LocalStack.Settings(jar, venv, Path.of("litellm"), work, url, "postgres",
-                "postgres", Api.KEY, ManagedProcess.freePort(), ManagedProcess.freePort()), faultlineEnv);
+        return new LocalStack.Settings(jar, venv, Path.of("litellm"), work, url, "postgres", "postgres", Api.KEY,
+                ManagedProcess.freePort(), ManagedProcess.freePort());
     }
 
     private static void deleteRecursively(Path dir) throws Exception {

@@ -123,9 +123,10 @@ public final class LocalStack implements AutoCloseable {
         env.put("FAULTLINE_SIM_OPENAI_BASE", simulator.baseUrl() + "/openai/v1");
         env.put("FAULTLINE_SIM_ANTHROPIC_BASE", simulator.baseUrl() + "/anthropic");
         env.put("FAULTLINE_SIM_GEMINI_BASE", simulator.baseUrl() + "/gemini/v1beta");
-        // The two-deployment groups of config.yaml: one simulator deployment (path) per LiteLLM deployment.
+        // The two-deployment groups of config.yaml and the faithfulness judge: one simulator deployment (path) per
+        // LiteLLM deployment.
         for (String deployment : List.of("pair-a", "pair-b", "control-a", "control-b", "lat-a", "lat-b",
-                "latctl-a", "latctl-b")) {
+                "latctl-a", "latctl-b", "judge")) {
             env.put("FAULTLINE_SIM_" + deployment.toUpperCase(java.util.Locale.ROOT).replace('-', '_') + "_BASE",
                     simulator.baseUrl() + "/" + deployment + "/v1");
         }

@@ -1,0 +1,68 @@
+package io.faultline.content;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The optional LLM-as-judge faithfulness check ({@link FaithfulnessJudge}): a sample of grounded calls is sent, after
+ * it is stored, to a judge model through the operator's own LiteLLM, under a daily cap of calls and of cost. Off by
+ * default: it sends prompts, answers and grounding to a model, and it costs money.
+ */
+@ConfigMapping(prefix = "faultline.faithfulness.judge")
+public interface JudgeConfig {
+
+    /** Off by default. When on, {@link #baseUrl()} must be set. */
+    @WithDefault("false")
+    boolean enabled();
+
+    /** The LiteLLM proxy's base URL (its {@code /chat/completions} is called), e.g. {@code http://litellm:4000}. */
+    Optional<String> baseUrl();
+
+    /** A LiteLLM key for the judge's calls (env {@code FAULTLINE_JUDGE_API_KEY}); none when the proxy needs none. */
+    Optional<String> apiKey();
+
+    /**
+     * The model (LiteLLM model group) that judges. Calls of this model group are never judged themselves: the judge's
+     * own calls come back to Faultline through the proxy's logger.
+     */
+    @WithDefault("faultline-judge")
+    String model();
+
+    /** Share of the grounded, answered calls that are judged, 0 to 1; chosen by a hash of the call id. */
+    @WithDefault("0.01")
+    double sampleRate();
+
+    /** Judge calls per UTC day, across all replicas (counted in the database). */
+    @WithDefault("1000")
+    int maxCallsPerDay();
+
+    /** Judge spend per UTC day in USD, across all replicas: a call is sent only while the day's spend is under it. */
+    @WithDefault("1.0")
+    double maxCostPerDayUsd();
+
+    /**
+     * What a judge call is reserved at before it is sent, and what it is counted at when the proxy does not say what
+     * it cost (LiteLLM's {@code x-litellm-response-cost} header).
+     */
+    @WithDefault("0.002")
+    double assumedCostPerCallUsd();
+
+    /** Time for one judge call, connection included. */
+    @WithDefault("20s")
+    Duration timeout();
+
+    /** Sampled calls waiting for the judge; when full, a sampled call is skipped (reason {@code queue_full}). */
+    @WithDefault("64")
+    int queueCapacity();
+
+    /** At most this much grounding text is sent, in characters. */
+    @WithDefault("16384")
+    int maxContextChars();
+
+    /** At most this much of the answer is sent, in characters. */
+    @WithDefault("4096")
+    int maxAnswerChars();
+}
