@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.simulator.ProviderSimulator;
 import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -94,7 +95,9 @@ class FaithfulnessJudgeTest {
     private static final String QUESTION = "How long do I have to return a jacket, and when do I get my money back?";
     private static final String ANSWER = "You can return an unused item within 30 days of delivery. Once the return"
             + " arrives, the refund goes to your original payment method within 5 business days.";
-    private static final String UNSUPPORTED = "{\"claims\": 2, \"unsupported_claims\": 2, \"verdict\": \"unsupported\"}";
+    private static final String UNSUPPORTED =
+            "{\"claims\": 2, \"unsupported_claims\": 2, \"verdict\": \"unsupported\"}";
+    private static final String SUPPORTED = "{\"claims\": 2, \"unsupported_claims\": 0, \"verdict\": \"supported\"}";
 
     @ConfigProperty(name = "faultline.faithfulness.judge.base-url")
     String judgeBase;
@@ -142,12 +145,19 @@ class FaithfulnessJudgeTest {
         assertThat(evidence.toString()).doesNotContain("Leipzig").doesNotContain("refund");
         assertThat(judgeRequests() - before).isEqualTo(1);
         assertThat(spend(1)).isEqualTo(1);
+
+        String families = Metrics.families("faultline_faithfulness_judge_");
+        assertThat(families).contains("# TYPE faultline_faithfulness_judge_verdicts_total counter")
+                .contains("# TYPE faultline_faithfulness_judge_cost_usd_total counter");
+        assertThat(Metrics.value(families, "faultline_faithfulness_judge_verdicts_total", "lexical", "none",
+                "verdict", "unsupported")).isPositive();
+        assertThat(Metrics.promtool(families)).as("promtool's complaints").isEmpty();
     }
 
     @Test
     void a_supported_verdict_raises_nothing_and_is_counted_beside_the_lexical_verdict() throws Exception {
         day(2);
-        script("{\"content\": \"{\\\"claims\\\": 2, \\\"unsupported_claims\\\": 0, \\\"verdict\\\": \\\"supported\\\"}\"}");
+        script("{\"content\": " + Payloads.JSON.writeValueAsString(SUPPORTED) + "}");
         String deployment = "supported-" + UUID.randomUUID();
         double before = verdicts("supported", "none");
         ingest(grounded(deployment, ANSWER, "gpt-4o-mini"));

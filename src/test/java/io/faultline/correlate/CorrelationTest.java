@@ -1,7 +1,6 @@
 package io.faultline.correlate;
 
 import io.agroal.api.AgroalDataSource;
-import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
 import io.faultline.testing.Metrics;
@@ -583,28 +582,13 @@ class CorrelationTest {
 
     /** promtool's complaints about the correlation and drain backlog families of a scrape (text format 0.0.4). */
     private static String promtoolCheck(String ignored) throws Exception {
-        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
-                .extract().asString();
-        StringBuilder families = new StringBuilder();
-        for (String line : text.split("\n")) {
-            if (line.contains("failure_correlation_") || line.contains("faultline_correlation_")) {
-                families.append(line).append('\n');
-            }
-        }
-        assertThat(families.toString()).contains("# TYPE failure_correlation_clusters_active gauge")
+        String families = Metrics.families("failure_correlation_", "faultline_correlation_");
+        assertThat(families).contains("# TYPE failure_correlation_clusters_active gauge")
                 .contains("# TYPE failure_correlation_strength gauge")
                 .contains("# TYPE faultline_correlation_backlog gauge")
                 .contains("# TYPE faultline_correlation_backlog_failed gauge")
                 .contains("# TYPE faultline_correlation_backlog_oldest_seconds gauge");
-        java.nio.file.Path file = java.nio.file.Files.createTempFile("correlation-metrics", ".txt");
-        java.nio.file.Files.writeString(file, families);
-        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
-                .redirectInput(file.toFile()).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).as(output).isZero();
-        java.nio.file.Files.delete(file);
-        return output.trim();
+        return Metrics.promtool(families);
     }
 
     @Test

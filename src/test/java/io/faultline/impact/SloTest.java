@@ -1,7 +1,6 @@
 package io.faultline.impact;
 
 import io.agroal.api.AgroalDataSource;
-import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
@@ -21,8 +20,6 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Timestamp;
@@ -33,7 +30,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -482,25 +478,10 @@ class SloTest {
 
     /** promtool check metrics on the SLO families of a scrape (text format 0.0.4). */
     private static void promtoolCheck() throws Exception {
-        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
-                .extract().asString();
-        StringBuilder families = new StringBuilder();
-        for (String line : text.split("\n")) {
-            if (line.contains("faultline_slo_")) {
-                families.append(line).append('\n');
-            }
-        }
-        assertThat(families.toString()).contains("# TYPE faultline_slo_burn_rate gauge")
+        String families = Metrics.families("faultline_slo_");
+        assertThat(families).contains("# TYPE faultline_slo_burn_rate gauge")
                 .contains("# TYPE faultline_slo_error_budget_remaining gauge")
                 .contains("# TYPE faultline_slo_target gauge");
-        java.nio.file.Path file = Files.createTempFile("slo-metrics", ".txt");
-        Files.writeString(file, families);
-        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
-                .redirectInput(file.toFile()).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).as(output).isZero();
-        assertThat(output.trim()).as("promtool's complaints").isEmpty();
-        Files.delete(file);
+        assertThat(Metrics.promtool(families)).as("promtool's complaints").isEmpty();
     }
 }

@@ -1,7 +1,6 @@
 package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
-import io.faultline.stack.PrometheusServer;
 import io.faultline.testing.Api;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
@@ -16,8 +15,6 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -377,24 +374,9 @@ class PredictionApiTest {
 
     /** promtool's complaints about the prediction families of a scrape. */
     private static String promtool() throws Exception {
-        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
-                .extract().asString();
-        StringBuilder families = new StringBuilder();
-        for (String line : text.split("\n")) {
-            if (line.contains("failure_prediction_")) {
-                families.append(line).append('\n');
-            }
-        }
-        assertThat(families.toString()).contains("# TYPE failure_prediction_score gauge")
+        String families = Metrics.families("failure_prediction_");
+        assertThat(families).contains("# TYPE failure_prediction_score gauge")
                 .contains("# TYPE failure_prediction_precision gauge").contains("# TYPE failure_prediction_recall gauge");
-        java.nio.file.Path file = Files.createTempFile("prediction-metrics", ".txt");
-        Files.writeString(file, families);
-        Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
-                .redirectInput(file.toFile()).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(process.exitValue()).as(output).isZero();
-        Files.delete(file);
-        return output.trim();
+        return Metrics.promtool(families);
     }
 }

@@ -1,9 +1,17 @@
 package io.faultline.testing;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.faultline.stack.PrometheusServer;
+
+import static io.restassured.RestAssured.given;
 import static io.restassured.RestAssured.when;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** Reads /q/metrics the way a Prometheus scraper does. */
 public final class Metrics {
@@ -13,6 +21,41 @@ public final class Metrics {
 
     public static String scrape() {
         return when().get("/q/metrics").then().statusCode(200).extract().asString();
+    }
+
+    /**
+     * The lines of a scrape in the Prometheus text format 0.0.4 (what promtool lints; without this Accept the registry
+     * answers OpenMetrics) that contain one of {@code parts}: the families a test checks, with their HELP and TYPE.
+     */
+    public static String families(String... parts) {
+        String text = given().accept("text/plain; version=0.0.4").when().get("/q/metrics").then().statusCode(200)
+                .extract().asString();
+        StringBuilder families = new StringBuilder();
+        for (String line : text.split("\n")) {
+            for (String part : parts) {
+                if (line.contains(part)) {
+                    families.append(line).append('\n');
+                    break;
+                }
+            }
+        }
+        return families.toString();
+    }
+
+    /** {@code promtool check metrics} on {@code families}: asserts that it passes, returns its complaints (lint). */
+    public static String promtool(String families) throws Exception {
+        Path file = Files.createTempFile("metrics", ".txt");
+        try {
+            Files.writeString(file, families);
+            Process process = new ProcessBuilder(PrometheusServer.binary("promtool"), "check", "metrics")
+                    .redirectInput(file.toFile()).redirectErrorStream(true).start();
+            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(process.exitValue()).as(output).isZero();
+            return output.trim();
+        } finally {
+            Files.delete(file);
+        }
     }
 
     /** The value of the sample whose name and labels (in exposition order, any subset) match, or NaN if absent. */
