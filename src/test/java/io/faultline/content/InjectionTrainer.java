@@ -36,7 +36,8 @@ import java.util.zip.GZIPInputStream;
  */
 public final class InjectionTrainer {
 
-    static final int BITS = 18;
+    /** Hash bits of the weight table (2^BITS buckets of three int8 weights); {@code -Dtrain.bits} to try others. */
+    static final int BITS = Integer.getInteger("train.bits", 18);
     static final int EPOCHS = 12;
     static final double RATE = 0.2;
     static final double L2 = 1e-7;
