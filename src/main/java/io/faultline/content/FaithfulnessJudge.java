@@ -330,6 +330,34 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         }
     }
 
+    /**
+     * What {@code GET /api/v1/faithfulness/judge} shows: whether the judge is on, its sample and caps, today's (UTC)
+     * spend across replicas, and the sampled calls waiting on this replica.
+     */
+    public record Status(boolean enabled, String model, double sampleRate, int maxCallsPerDay,
+            double maxCostPerDayUsd, String day, int callsToday, double costTodayUsd, int queued) {
+    }
+
+    public Status status() {
+        LocalDate day = today();
+        int calls = 0;
+        double cost = 0;
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select calls, cost_usd from faithfulness_judge_spend where day = ?")) {
+            st.setObject(1, day);
+            try (ResultSet rs = st.executeQuery()) {
+                if (rs.next()) {
+                    calls = rs.getInt(1);
+                    cost = rs.getDouble(2);
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the judge's spend", e);
+        }
+        return new Status(config.enabled(), config.model(), config.sampleRate(), config.maxCallsPerDay(),
+                config.maxCostPerDayUsd(), day.toString(), calls, cost, worker == null ? 0 : worker.getQueue().size());
+    }
+
     /** Reserves one call at the assumed cost under the day's caps; false when a cap is reached. */
     boolean reserve() {
         double assumed = config.assumedCostPerCallUsd();

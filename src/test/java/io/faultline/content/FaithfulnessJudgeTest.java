@@ -227,6 +227,26 @@ class FaithfulnessJudgeTest {
     }
 
     @Test
+    void the_status_shows_the_caps_and_todays_spend_across_replicas() throws Exception {
+        day(7);
+        script("{\"content\": " + Payloads.JSON.writeValueAsString(SUPPORTED) + "}");
+        double before = verdicts("supported", "none");
+        ingest(grounded("status-a-" + UUID.randomUUID(), ANSWER, "gpt-4o-mini"));
+        ingest(grounded("status-b-" + UUID.randomUUID(), ANSWER, "gpt-4o-mini"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> verdicts("supported", "none") == before + 2);
+
+        io.restassured.RestAssured.given().header("Authorization", "Bearer " + Api.KEY)
+                .get("/api/v1/faithfulness/judge").then().statusCode(200)
+                .body("enabled", equalTo(true))
+                .body("model", equalTo("faultline-judge"))
+                .body("maxCallsPerDay", equalTo(CAP))
+                .body("day", equalTo("2032-03-08"))
+                .body("callsToday", equalTo(2))
+                .body("costTodayUsd", equalTo(0.004f))
+                .body("queued", equalTo(0));
+    }
+
+    @Test
     void the_request_carries_grounding_question_and_answer_as_data_bounded_and_well_formed() {
         CallContent content = new CallContent(List.of(new CallContent.Message("system", "be brief"),
                 new CallContent.Message("user", QUESTION)), "An answer with a lone \uD800 surrogate.", null, null,

@@ -1,0 +1,28 @@
+package io.faultline.content;
+
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/** The optional LLM-as-judge faithfulness check, as an operator checks on it (README "Faithfulness judge"). */
+@Path("/api/v1/faithfulness/judge")
+@Tag(name = "content")
+@Produces(MediaType.APPLICATION_JSON)
+public class JudgeResource {
+
+    private final FaithfulnessJudge judge;
+
+    public JudgeResource(FaithfulnessJudge judge) {
+        this.judge = judge;
+    }
+
+    @GET
+    @Operation(summary = "Whether the faithfulness judge is on, its sample and daily caps, today's (UTC) judge calls"
+            + " and spend across replicas, and the sampled calls waiting on this replica")
+    public FaithfulnessJudge.Status status() {
+        return judge.status();
+    }
+}
