@@ -142,11 +142,12 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             return;
         }
         for (LlmCall call : inserted) {
-            if (!sampled(call.callId(), config.sampleRate()) || !judgeable(call)) {
+            List<String> grounding = sampled(call.callId(), config.sampleRate()) ? groundingIfJudgeable(call) : null;
+            if (grounding == null) {
                 continue;
             }
             try {
-                worker.execute(() -> judge(call));
+                worker.execute(() -> judge(call, grounding));
             } catch (RejectedExecutionException e) {
                 skipped("queue_full");
             }
@@ -170,17 +171,21 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         return (h & 0xFFFFFF) < rate * 0x1000000;
     }
 
-    private boolean judgeable(LlmCall call) {
+    /** The grounding the call would be judged against, or null when it is not one to judge. */
+    private List<String> groundingIfJudgeable(LlmCall call) {
         CallContent c = call.content();
         boolean types = content.detects(Type.HALLUCINATION) || content.detects(Type.LOW_FAITHFULNESS);
-        return types && call.success() && c != null && c.hasAnswer() && !config.model().equals(call.modelGroup())
-                && !config.model().equals(call.model()) && !FaithfulnessRules.groundingOf(c).isEmpty();
+        if (!types || !call.success() || c == null || !c.hasAnswer() || config.model().equals(call.modelGroup())
+                || config.model().equals(call.model())) {
+            return null;
+        }
+        List<String> grounding = FaithfulnessRules.groundingOf(c);
+        return grounding.isEmpty() ? null : grounding;
     }
 
     /** Judges one call on the worker: reserve, ask, settle, count, and raise what the lexical detector missed. */
-    void judge(LlmCall call) {
+    void judge(LlmCall call, List<String> grounding) {
         try {
-            List<String> grounding = FaithfulnessRules.groundingOf(call.content());
             if (!reserve()) {
                 skipped("daily_cap");
                 return;
