@@ -412,6 +412,8 @@ class CorrelationBench {
         /** A/B, batches: each episode's time from its queueing to its batch's commit, by path. */
         final Histogram batchOldLatency = new Histogram(3_600_000_000L, 3);
         final Histogram batchNewLatency = new Histogram(3_600_000_000L, 3);
+        /** Batched (-Dbench.correlate.batched=true): per batch, its per-episode cost and phases (batch / episodes). */
+        final List<Drain> batchDrains = new ArrayList<>();
         boolean ab;
         String databaseActivity = "";
         /** JIT compilation (ms, summed over the compiler threads) and wall time (ns) of the measured cycles. */
@@ -436,6 +438,14 @@ class CorrelationBench {
                     |---|---|---|---|---|---|
                     """, CYCLES, WARMUP_CYCLES, from, until, Runtime.getRuntime().availableProcessors(), loadBefore,
                     loadAfter));
+            if (!batchDrains.isEmpty()) {
+                b.append(String.format(Locale.ROOT, "%nBatched in this run: each cycle's 20 episodes drained in one"
+                        + " batch with the read-ahead; per episode = the batch's time / its episodes.%n"
+                        + "| per-episode cost of a batch | n | p50 µs | p95 µs | p99 µs | max µs |%n"
+                        + "|---|---|---|---|---|---|%n"));
+                row(b, "batches of 20", batchNew);
+                b.append(phases(batchDrains, batchNew.getValueAtPercentile(99), "batches"));
+            }
             if (ab) {
                 b.append("\nA/B in this run (blocks of 5 cycles rotate: one episode per drain without and with the"
                         + " read-ahead, then each cycle's 20 episodes in one batch without and with it):\n"
@@ -450,7 +460,7 @@ class CorrelationBench {
                 abRow(b, "per-episode cost of a batch", batchOld, batchNew);
                 abRow(b, "an episode's queueing to its batch's commit (includes the bench writing the later"
                         + " episodes of its cycle)", batchOldLatency, batchNewLatency);
-            } else {
+            } else if (batchDrains.isEmpty()) {
                 row(b, "**all**", all);
                 byKind.forEach((k, h) -> row(b, k.label, h));
                 row(b, "all, the process's other scheduled jobs running", jobsRunning);
@@ -471,20 +481,7 @@ class CorrelationBench {
             }
             long p99 = all.getValueAtPercentile(99);
             List<Drain> slow = drains.stream().filter(d -> d.micros() >= p99).toList();
-            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%nPer phase (µs; the step's nanoTime laps;"
-                    + " COMMIT is the commit and the transaction's end; the tail = the %d drains at or above the"
-                    + " p99 of %d µs)%n| phase | mean | p50 | p99 | mean in the tail |%n|---|---|---|---|---|%n",
-                    slow.size(), p99));
-            for (FailureCorrelationEngine.Phase phase : FailureCorrelationEngine.Phase.values()) {
-                Histogram h = new Histogram(3_600_000_000L, 3);
-                drains.forEach(d -> h.recordValue(d.nanos()[phase.ordinal()] / 1000));
-                double tail = slow.stream().mapToLong(d -> d.nanos()[phase.ordinal()]).average().orElse(0) / 1000;
-                b.append(String.format(Locale.ROOT, "| %s | %.0f | %d | %d | %.0f |%n", phase, h.getMean(),
-                        h.getValueAtPercentile(50), h.getValueAtPercentile(99), tail));
-            }
-            long unaccounted = Math.round(slow.stream().mapToLong(d -> d.micros() * 1000
-                    - java.util.Arrays.stream(d.nanos()).sum()).average().orElse(0) / 1000);
-            b.append(String.format(Locale.ROOT, "| outside the phases (the bench's call) | | | | %d |%n", unaccounted));
+            StringBuilder b = new StringBuilder(phases(drains, p99, "drains"));
             b.append(String.format(Locale.ROOT, "Tail drains that met a GC: %d of %d; with the other jobs paused: %d;"
                     + " GC during all measured drains: %d of %d%n", slow.stream().filter(Drain::gc).count(),
                     slow.size(), slow.stream().filter(Drain::jobsPaused).count(),
@@ -497,6 +494,29 @@ class CorrelationBench {
             b.append(String.join(", ", slow.stream().map(d -> d.at() + " " + d.micros() + " " + d.kind().name())
                     .toList()));
             b.append("\n").append(databaseActivity).append("\n");
+            return b.toString();
+        }
+
+        /**
+         * Per phase the mean, the p50 and the p99 over these drains, and the mean over those at or above the given
+         * p99 of the total (for batches, every figure is per episode: the batch's phase time / its episodes).
+         */
+        private static String phases(List<Drain> drains, long p99, String what) {
+            List<Drain> slow = drains.stream().filter(d -> d.micros() >= p99).toList();
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%nPer phase (µs; the step's nanoTime laps;"
+                    + " COMMIT is the commit and the transaction's end; the tail = the %d %s at or above the"
+                    + " p99 of %d µs)%n| phase | mean | p50 | p99 | mean in the tail |%n|---|---|---|---|---|%n",
+                    slow.size(), what, p99));
+            for (FailureCorrelationEngine.Phase phase : FailureCorrelationEngine.Phase.values()) {
+                Histogram h = new Histogram(3_600_000_000L, 3);
+                drains.forEach(d -> h.recordValue(d.nanos()[phase.ordinal()] / 1000));
+                double tail = slow.stream().mapToLong(d -> d.nanos()[phase.ordinal()]).average().orElse(0) / 1000;
+                b.append(String.format(Locale.ROOT, "| %s | %.0f | %d | %d | %.0f |%n", phase, h.getMean(),
+                        h.getValueAtPercentile(50), h.getValueAtPercentile(99), tail));
+            }
+            long unaccounted = Math.round(slow.stream().mapToLong(d -> d.micros() * 1000
+                    - java.util.Arrays.stream(d.nanos()).sum()).average().orElse(0) / 1000);
+            b.append(String.format(Locale.ROOT, "| outside the phases (the bench's call) | | | | %d |%n", unaccounted));
             return b.toString();
         }
 
@@ -584,12 +604,12 @@ class CorrelationBench {
                 s.streamNanos = -System.nanoTime();
             }
             // A/B: the four ways rotate every cycle while warming up, then in blocks of 5 measured cycles.
-            int way = !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
+            int way = BATCHED ? 3 : !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
             boolean readAhead = way % 2 == 1;
             boolean batched = way >= 2;
             engine.pipelined(readAhead);
             // Blocks of 10 measured cycles alternate: the process's other scheduled jobs running, then all paused.
-            boolean pause = !AB && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
+            boolean pause = !AB && !BATCHED && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
             if (pause != paused) {
                 if (pause) {
                     scheduler.pause();
@@ -671,6 +691,9 @@ class CorrelationBench {
                 }
                 if (batched) {
                     batch.add(new Queued(episode, System.nanoTime()));
+                    if (measure) {
+                        s.sample.putIfAbsent(kind, episode.id()); // the plans' parameters
+                    }
                     if (step < 19) {
                         continue;
                     }
@@ -680,6 +703,14 @@ class CorrelationBench {
                     long distinct = batch.stream().map(q -> q.episode().id()).distinct().count();
                     assertThat(drained.correlated()).as("the drain took the cycle's queued episodes")
                             .isEqualTo((int) distinct);
+                    if (measure && BATCHED) {
+                        long[] perEpisode = phases[0].clone();
+                        for (int i = 0; i < perEpisode.length; i++) {
+                            perEpisode[i] /= distinct;
+                        }
+                        s.batchDrains.add(new Drain(kind, (end - t0) / 1000 / distinct, perEpisode, false, false,
+                                java.time.LocalTime.now(java.time.ZoneOffset.UTC).toString(), false));
+                    }
                     if (measure) {
                         (readAhead ? s.batchNew : s.batchOld).recordValue((end - t0) / 1000 / distinct);
                         for (Queued q : batch) {
@@ -739,6 +770,12 @@ class CorrelationBench {
 
     /** -Dbench.correlate.ab=true: the old path (no read-ahead) and batches of 20 measured beside the new one. */
     private static final boolean AB = Boolean.getBoolean("bench.correlate.ab");
+
+    /**
+     * -Dbench.correlate.batched=true: every cycle's 20 episodes drained in one batch with the read-ahead, as the drain
+     * job takes what a second of an incident queued; the per-episode cost of each batch, with its phases.
+     */
+    private static final boolean BATCHED = Boolean.getBoolean("bench.correlate.batched");
 
     private record Queued(Recent episode, long at) {
     }
