@@ -274,7 +274,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /**
      * What one step (one transaction) has read and not written yet, to save round trips: the prior-episode counts
      * of the onsets it scored (reused by the summaries), the active clusters of its episodes read with them by the
-     * drain (dropped at the first join, which can move memberships), and the edges to write, sent in one statement
+     * drain (kept up to date by the step's joins), and the edges to write, sent in one statement
      * with the first summary's read or at the step's end (nothing reads edges before the summaries).
      */
     private static final class Step {
@@ -301,6 +301,41 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         /** Nanoseconds spent per {@link Phase} (for {@link #phaseListener}; a nanoTime per phase otherwise). */
         final long[] nanos = new long[Phase.values().length];
         long mark = System.nanoTime();
+
+        /**
+         * A join's effect on the active clusters known for the batch's episodes, so that later episodes of the step
+         * need not read theirs again: the group's members are in the target now, and every absorbed cluster is
+         * merged into it. Joins are the only membership change a step makes, and no other step runs while it holds
+         * the lock. (The order of a list is not kept by opening time; nothing reads it in order.)
+         */
+        void joined(Collection<UUID> group, UUID target, List<UUID> absorbed) {
+            for (Map.Entry<UUID, List<UUID>> entry : active.entrySet()) {
+                List<UUID> clusters = entry.getValue();
+                if (clusters.removeAll(absorbed) && !clusters.contains(target)) {
+                    clusters.add(0, target);
+                }
+            }
+            // Every active cluster of a group member was one of the join's and is the target now.
+            for (UUID member : group) {
+                active.put(member, new ArrayList<>(List.of(target)));
+            }
+        }
+
+        /**
+         * The one active cluster that every member of the group is known to belong to, and to no other; null when
+         * a member's clusters are unknown to the step or differ. Joining such a group writes nothing.
+         */
+        UUID soleCluster(Collection<UUID> group) {
+            UUID sole = null;
+            for (UUID member : group) {
+                List<UUID> clusters = active.get(member);
+                if (clusters == null || clusters.size() != 1 || (sole != null && !sole.equals(clusters.get(0)))) {
+                    return null;
+                }
+                sole = clusters.get(0);
+            }
+            return sole;
+        }
 
         void lap(Phase phase) {
             long t = System.nanoTime();
@@ -450,6 +485,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * while the others commit.
      */
     public Drained drainBatch(boolean wait) {
+        return drainBatch(wait, config.drainBatch());
+    }
+
+    /** {@link #drainBatch(boolean)} of at most {@code size} episodes (a test compares batch sizes' graphs). */
+    public Drained drainBatch(boolean wait, int size) {
         List<Pending> taken = new ArrayList<>();
         Drained drained;
         Step step = new Step();
@@ -460,7 +500,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     Instant now = clock.instant();
                     List<Episode> episodes = new ArrayList<>();
                     step.defer = pipelined;
-                    List<Pending> due = lockAndReadDue(c, wait, now, step, episodes);
+                    List<Pending> due = lockAndReadDue(c, wait, now, step, episodes, size);
                     step.lap(Phase.LOCK_READ);
                     if (due == null) {
                         return Drained.SKIPPED;
@@ -522,8 +562,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * (sorted by onset into {@code episodes}; a row whose episode is gone has none and is just done) and each
      * episode's active clusters (into the step), in one round trip. Null when another replica holds the lock.
      */
-    private List<Pending> lockAndReadDue(Connection c, boolean wait, Instant now, Step step, List<Episode> episodes)
-            throws SQLException {
+    private List<Pending> lockAndReadDue(Connection c, boolean wait, Instant now, Step step, List<Episode> episodes,
+            int size) throws SQLException {
         List<Pending> due = new ArrayList<>();
         boolean ahead = pipelined;
         // Statements in one round trip (PgJDBC sends them before one Sync): the lock with the transaction's
@@ -550,9 +590,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setLong(2, LOCK_KEY);
             st.setTimestamp(3, Timestamp.from(now));
             st.setInt(4, config.maxAttempts());
-            st.setInt(5, config.drainBatch());
+            st.setInt(5, size);
             if (ahead) {
-                bindReadAhead(c, st, 6, now);
+                bindReadAhead(c, st, 6, now, size);
             }
             st.execute();
             boolean locked;
@@ -635,9 +675,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " where e.category <> 'PROVIDER' and e.type = any (?)" + WALKED_HERE + ") src left join lateral ("
             + traceWalkBack("src.id", "?", true) + ") back on true order by src.pending_since, src.id";
 
-    private int bindReadAhead(Connection c, PreparedStatement st, int i, Instant now) throws SQLException {
+    private int bindReadAhead(Connection c, PreparedStatement st, int i, Instant now, int size)
+            throws SQLException {
         double window = config.window().toMillis() / 1000.0;
-        i = bindDue(st, i, now);
+        i = bindDue(st, i, now, size);
         st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
         st.setDouble(i++, window);
         st.setDouble(i++, window);
@@ -645,17 +686,17 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         st.setInt(i++, config.maxCandidates());
         st.setDouble(i++, config.baseRateLookback().toMillis() / 1000.0);
         st.setDouble(i++, window);
-        i = bindDue(st, i, now);
+        i = bindDue(st, i, now, size);
         st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
         st.setDouble(i++, window);
         st.setDouble(i++, window);
         st.setArray(i++, c.createArrayOf("text", config.temporalTypes().toArray()));
-        i = bindDue(st, i, now);
+        i = bindDue(st, i, now, size);
         i = bindWalked(st, i, now);
         st.setInt(i++, config.maxTracedCalls());
         i = bindCallsRange(st, i, now);
         i = bindCallsRange(st, i, now);
-        i = bindDue(st, i, now);
+        i = bindDue(st, i, now, size);
         st.setArray(i++, c.createArrayOf("text", config.qualityTypes().toArray()));
         i = bindWalked(st, i, now);
         st.setInt(i++, config.maxTracedCalls());
@@ -676,10 +717,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return i + 2;
     }
 
-    private int bindDue(PreparedStatement st, int i, Instant now) throws SQLException {
+    private int bindDue(PreparedStatement st, int i, Instant now, int size) throws SQLException {
         st.setTimestamp(i, Timestamp.from(now));
         st.setInt(i + 1, config.maxAttempts());
-        st.setInt(i + 2, config.drainBatch());
+        st.setInt(i + 2, size);
         return i + 3;
     }
 
@@ -871,7 +912,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             List<Episode> group = temporalGroup(c, e, now, s);
             s.lap(Phase.TEMPORAL);
             if (!group.isEmpty()) {
-                clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now));
+                clusters.add(join(c, group.stream().map(Episode::id).toList(), e, now, s));
                 s.lap(Phase.JOIN);
             }
         }
@@ -882,7 +923,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             List<UUID> linked = linkCausal(c, cause, now, s);
             s.lap(Phase.WALK_FORWARD);
             if (!linked.isEmpty()) {
-                clusters.add(join(c, linked, cause, now));
+                clusters.add(join(c, linked, cause, now, s));
                 s.lap(Phase.JOIN);
             }
         }
@@ -892,7 +933,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             upsertEdge(s, link.key(), link.cause().id(), link.effect().id(), "caused", link.confidence(),
                     link.evidence());
             if (link.confidence() >= config.chainMinConfidence()) {
-                clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now));
+                clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now, s));
             }
         }
         s.lap(Phase.JOIN);
@@ -905,9 +946,6 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             }
         }
         s.lap(Phase.TOUCH);
-        if (!clusters.isEmpty()) {
-            s.active.clear(); // a join moved memberships: later episodes of the step read theirs again
-        }
         // The edges stay buffered: only the summaries read them (the first summary's round trip writes them
         // first), and merges move only edges that a summary placed in a cluster.
         if (!s.defer) {
@@ -1312,7 +1350,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * Puts the linked episodes into one active cluster: the oldest active cluster any of them is in, absorbing the
      * others (their members and edges move, the absorbed rows go), or a new one.
      */
-    private UUID join(Connection c, List<UUID> group, Episode anchor, Instant now) throws SQLException {
+    private UUID join(Connection c, List<UUID> group, Episode anchor, Instant now, Step s) throws SQLException {
+        UUID known = s.soleCluster(group);
+        if (known != null) {
+            return known; // all in one active cluster already: the statement below would change nothing
+        }
         UUID created = UUID.randomUUID();
         UUID target = null;
         List<UUID> absorbed = new ArrayList<>();
@@ -1359,25 +1401,22 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         for (UUID other : absorbed) {
             merge(c, other, target);
         }
+        s.joined(group, target, absorbed);
         return target;
     }
 
     private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
-        try (PreparedStatement members = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
+        // Three statements in one round trip, run in order: the members and edges move before the cluster goes.
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
                 + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
-                + " on conflict do nothing");
-                PreparedStatement edges = c.prepareStatement(
-                        "update correlation_edges set cluster_id = ? where cluster_id = ?");
-                PreparedStatement drop = c.prepareStatement(
-                        "delete from correlation_clusters where cluster_id = ?")) {
-            members.setObject(1, into);
-            members.setObject(2, absorbed);
-            members.executeUpdate();
-            edges.setObject(1, into);
-            edges.setObject(2, absorbed);
-            edges.executeUpdate();
-            drop.setObject(1, absorbed);
-            drop.executeUpdate();
+                + " on conflict do nothing; update correlation_edges set cluster_id = ? where cluster_id = ?;"
+                + " delete from correlation_clusters where cluster_id = ?")) {
+            st.setObject(1, into);
+            st.setObject(2, absorbed);
+            st.setObject(3, into);
+            st.setObject(4, absorbed);
+            st.setObject(5, absorbed);
+            st.execute();
         }
     }
 
