@@ -302,6 +302,25 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         final long[] nanos = new long[Phase.values().length];
         long mark = System.nanoTime();
 
+        /** When each cluster the step knows was opened: read with the batch, returned by a join, opened in memory. */
+        final Map<UUID, Instant> opened = new HashMap<>();
+        /**
+         * Joins made in memory ({@link #join}, deferred) and not written yet, in order; written in the step's next
+         * round trip that reads or writes clusters, before anything else in it.
+         */
+        final List<JoinWrite> joins = new ArrayList<>();
+
+        /** Whether the step knows every member's active clusters and when each of those was opened. */
+        boolean knows(Collection<UUID> group) {
+            for (UUID member : group) {
+                List<UUID> clusters = active.get(member);
+                if (clusters == null || !opened.keySet().containsAll(clusters)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
         /**
          * A join's effect on the active clusters known for the batch's episodes, so that later episodes of the step
          * need not read theirs again: the group's members are in the target now, and every absorbed cluster is
@@ -377,6 +396,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     private record Touch(List<UUID> clusters, Instant lastSeen) {
+    }
+
+    /** A join made in memory: the cluster it opened (or null), the target, the members, the clusters it absorbed. */
+    private record JoinWrite(UUID created, Instant firstSeen, Instant lastSeen, Instant now, UUID target,
+            List<UUID> members, List<UUID> absorbed) {
     }
 
     private record Summary(UUID cluster, String type, double strength, double confidence, UUID root, String reason,
@@ -580,7 +604,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + (wait ? "set_config('faultline.drain_locked', 'true', true), pg_advisory_xact_lock(?) is null"
                         : "set_config('faultline.drain_locked', pg_try_advisory_xact_lock(?)::text, true)")
                 + ", set_config('plan_cache_mode', 'force_generic_plan', true); select q.failure_id, q.seq, " + prefixed("e") + ","
-                + " array(select k.cluster_id from correlation_members m join correlation_clusters k"
+                + " array(select k.cluster_id || ' ' || (extract(epoch from k.opened_at) * 1000000)::bigint"
+                + " from correlation_members m join correlation_clusters k"
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
                 + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
                 + " on e.failure_id = q.failure_id where current_setting('faultline.drain_locked') = 'true'"
@@ -613,8 +638,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                         Episode e = episode(rs, 2);
                         episodes.add(e);
                         List<UUID> active = new ArrayList<>();
-                        for (Object id : (Object[]) rs.getArray(3 + WIDTH).getArray()) {
-                            active.add(id instanceof UUID u ? u : UUID.fromString(id.toString()));
+                        // "<cluster id> <opened_at in epoch microseconds>", oldest first
+                        for (Object known : (Object[]) rs.getArray(3 + WIDTH).getArray()) {
+                            String text = known.toString();
+                            int space = text.indexOf(' ');
+                            UUID cluster = UUID.fromString(text.substring(0, space));
+                            long micros = Long.parseLong(text.substring(space + 1));
+                            active.add(cluster);
+                            step.opened.put(cluster, Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L),
+                                    Math.floorMod(micros, 1_000_000L) * 1000L));
                         }
                         step.active.put(e.id(), active);
                     }
@@ -906,6 +938,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         Set<UUID> clusters = new LinkedHashSet<>();
         s.lap(Phase.SUMMARY); // what came before this episode: the previous one's summaries, or nothing
         List<UUID> known = s.active.get(e.id());
+        if (known == null && !s.joins.isEmpty()) {
+            finish(c, s, false, List.of()); // the memberships the step's joins made, before they are read
+        }
         List<UUID> current = known != null ? known : activeClusters(c, List.of(e.id()));
         s.lap(Phase.ACTIVE);
         if (current.isEmpty() && PROVIDER.equals(e.category()) && config.temporalTypes().contains(e.type())) {
@@ -1355,38 +1390,45 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         if (known != null) {
             return known; // all in one active cluster already: the statement below would change nothing
         }
+        if (s.defer && s.knows(group)) {
+            return joinInMemory(group, anchor, now, s);
+        }
         UUID created = UUID.randomUUID();
         UUID target = null;
         List<UUID> absorbed = new ArrayList<>();
         // One round trip: the group's active clusters, a new cluster when there is none, and the group's memberships
         // in the oldest active cluster or the new one (the parent row and its members in one statement: the foreign
         // keys are checked at its end). Other active clusters are merged into the target afterwards.
-        try (PreparedStatement st = c.prepareStatement("with act as (select k.cluster_id, k.opened_at"
+        try (PreparedStatement st = c.prepareStatement(pendingJoins(s) + "with act as (select k.cluster_id, k.opened_at"
                 + " from correlation_clusters k where k.status = 'active' and k.cluster_id in (select m.cluster_id"
                 + " from correlation_members m where m.failure_id = any (?))),"
                 + " created as (insert into correlation_clusters (cluster_id, type, status, strength, confidence,"
                 + " providers, evidence, first_seen, last_seen, last_activity, opened_at) select ?, 'upstream',"
                 + " 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ? where not exists (select 1 from act)"
-                + " returning cluster_id),"
+                + " returning cluster_id, opened_at),"
                 + " target as (select cluster_id from created union all (select cluster_id from act"
                 + " order by opened_at, cluster_id limit 1)),"
                 + " joined as (insert into correlation_members (cluster_id, failure_id, joined_at)"
                 + " select t.cluster_id, g.id, ? from target t cross join unnest(?::uuid[]) g(id)"
                 + " on conflict do nothing)"
-                + " select cluster_id from created union all (select cluster_id from act"
+                + " select cluster_id, opened_at from created union all (select cluster_id, opened_at from act"
                 + " order by opened_at, cluster_id)")) {
             Object[] ids = new LinkedHashSet<>(group).toArray();
-            st.setArray(1, c.createArrayOf("uuid", ids));
-            st.setObject(2, created);
-            st.setTimestamp(3, Timestamp.from(anchor.firstSeen()));
-            st.setTimestamp(4, Timestamp.from(anchor.lastSeen()));
-            st.setTimestamp(5, Timestamp.from(anchor.lastSeen()));
-            st.setTimestamp(6, Timestamp.from(now));
-            st.setTimestamp(7, Timestamp.from(now));
-            st.setArray(8, c.createArrayOf("uuid", ids));
-            try (ResultSet rs = st.executeQuery()) {
+            int writes = pendingWrites(s);
+            int i = bindPendingJoins(c, st, 1, s);
+            st.setArray(i++, c.createArrayOf("uuid", ids));
+            st.setObject(i++, created);
+            st.setTimestamp(i++, Timestamp.from(anchor.firstSeen()));
+            st.setTimestamp(i++, Timestamp.from(anchor.lastSeen()));
+            st.setTimestamp(i++, Timestamp.from(anchor.lastSeen()));
+            st.setTimestamp(i++, Timestamp.from(now));
+            st.setTimestamp(i++, Timestamp.from(now));
+            st.setArray(i, c.createArrayOf("uuid", ids));
+            toResults(st, st.execute(), writes);
+            try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     UUID id = rs.getObject(1, UUID.class);
+                    s.opened.put(id, rs.getTimestamp(2).toInstant());
                     if (target == null) {
                         target = id;
                     } else {
@@ -1405,12 +1447,117 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return target;
     }
 
+    /**
+     * {@link #join} without a round trip, when the step knows every member's active clusters and when they opened
+     * (the batch's episodes, read with the lock, and the members of the step's earlier joins): the same target, the
+     * same new cluster and the same merges as the statement would make, written before the step's next read of the
+     * clusters ({@link #pendingJoins}).
+     */
+    private static UUID joinInMemory(List<UUID> group, Episode anchor, Instant now, Step s) {
+        List<UUID> members = List.copyOf(new LinkedHashSet<>(group));
+        List<UUID> act = new ArrayList<>(new LinkedHashSet<>(members.stream()
+                .flatMap(m -> s.active.get(m).stream()).toList()));
+        // The statement's order: opening time, then the id as PostgreSQL compares uuids (unsigned bytes).
+        act.sort(Comparator.comparing((UUID k) -> s.opened.get(k)).thenComparing((a, b) -> {
+            int high = Long.compareUnsigned(a.getMostSignificantBits(), b.getMostSignificantBits());
+            return high != 0 ? high : Long.compareUnsigned(a.getLeastSignificantBits(), b.getLeastSignificantBits());
+        }));
+        UUID created = null;
+        UUID target;
+        if (act.isEmpty()) {
+            created = UUID.randomUUID();
+            target = created;
+            s.opened.put(created, now.truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+        } else {
+            target = act.get(0);
+        }
+        List<UUID> absorbed = List.copyOf(act.subList(Math.min(1, act.size()), act.size()));
+        s.joins.add(new JoinWrite(created, anchor.firstSeen(), anchor.lastSeen(), now, target, members, absorbed));
+        s.joined(members, target, absorbed);
+        return target;
+    }
+
+    private static final String OPEN = "insert into correlation_clusters (cluster_id, type, status, strength,"
+            + " confidence, providers, evidence, first_seen, last_seen, last_activity, opened_at)"
+            + " values (?, 'upstream', 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ?)";
+    private static final String ENROL = "insert into correlation_members (cluster_id, failure_id, joined_at)"
+            + " select ?, g.id, ? from unnest(?::uuid[]) g(id) on conflict do nothing";
+    private static final String MERGE = "insert into correlation_members (cluster_id, failure_id,"
+            + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
+            + " on conflict do nothing; update correlation_edges set cluster_id = ? where cluster_id = ?;"
+            + " delete from correlation_clusters where cluster_id = ?";
+
+    /**
+     * The statements of the step's pending in-memory joins, in order, each followed by "; " (empty when none): one
+     * write per statement, {@link #pendingWrites} of them; bound by {@link #bindPendingJoins}.
+     */
+    private static String pendingJoins(Step s) {
+        StringBuilder sql = new StringBuilder();
+        for (JoinWrite j : s.joins) {
+            if (j.created() != null) {
+                sql.append(OPEN).append("; ");
+            }
+            sql.append(ENROL).append("; ");
+            for (int i = 0; i < j.absorbed().size(); i++) {
+                sql.append(MERGE).append("; ");
+            }
+        }
+        return sql.toString();
+    }
+
+    /** How many statements {@link #pendingJoins} holds (each returns an update count). */
+    private static int pendingWrites(Step s) {
+        int n = 0;
+        for (JoinWrite j : s.joins) {
+            n += (j.created() != null ? 1 : 0) + 1 + 3 * j.absorbed().size();
+        }
+        return n;
+    }
+
+    /** Binds {@link #pendingJoins} from parameter {@code i} and empties them; returns the next index. */
+    private static int bindPendingJoins(Connection c, PreparedStatement st, int i, Step s) throws SQLException {
+        for (JoinWrite j : s.joins) {
+            if (j.created() != null) {
+                st.setObject(i++, j.created());
+                st.setTimestamp(i++, Timestamp.from(j.firstSeen()));
+                st.setTimestamp(i++, Timestamp.from(j.lastSeen()));
+                st.setTimestamp(i++, Timestamp.from(j.lastSeen()));
+                st.setTimestamp(i++, Timestamp.from(j.now()));
+            }
+            st.setObject(i++, j.target());
+            st.setTimestamp(i++, Timestamp.from(j.now()));
+            st.setArray(i++, c.createArrayOf("uuid", j.members().toArray()));
+            for (UUID absorbed : j.absorbed()) {
+                st.setObject(i++, j.target());
+                st.setObject(i++, absorbed);
+                st.setObject(i++, j.target());
+                st.setObject(i++, absorbed);
+                st.setObject(i++, absorbed);
+            }
+        }
+        s.joins.clear();
+        return i;
+    }
+
+    /**
+     * After {@code execute()} returned {@code rows} for a statement preceded by {@code writes} writes, moves past
+     * their update counts to the first result set.
+     */
+    private static void toResults(PreparedStatement st, boolean rows, int writes) throws SQLException {
+        for (int i = 0; i < writes; i++) {
+            if (rows) {
+                throw new IllegalStateException("a pending write returned rows");
+            }
+            rows = st.getMoreResults();
+        }
+        if (!rows) {
+            throw new IllegalStateException("the statement after the pending writes returned no result set");
+        }
+    }
+
     private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
         // Three statements in one round trip, run in order: the members and edges move before the cluster goes.
-        try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
-                + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
-                + " on conflict do nothing; update correlation_edges set cluster_id = ? where cluster_id = ?;"
-                + " delete from correlation_clusters where cluster_id = ?")) {
+        try (PreparedStatement st = c.prepareStatement(MERGE)) {
             st.setObject(1, into);
             st.setObject(2, absorbed);
             st.setObject(3, into);
@@ -1451,7 +1598,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // summary). The second statement's read of correlation_edges does not see its own update, so the moved rows
         // come from RETURNING.
         boolean withEdges = !s.edges.isEmpty();
-        try (PreparedStatement st = c.prepareStatement((withEdges ? EDGES_UPSERT + "; " : "") + "select "
+        int writes = pendingWrites(s) + (withEdges ? 1 : 0);
+        try (PreparedStatement st = c.prepareStatement(pendingJoins(s) + (withEdges ? EDGES_UPSERT + "; " : "")
+                + "select "
                 + prefixed("e") + " from correlation_members m"
                 + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
                 + " order by e.first_seen, e.failure_id;"
@@ -1468,19 +1617,14 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " case when kind <> 'temporal' then evidence::text end"
                 + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
                 + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
-            int i = withEdges ? bindEdges(c, st, 1, s) : 1;
+            int i = bindPendingJoins(c, st, 1, s);
+            i = withEdges ? bindEdges(c, st, i, s) : i;
             st.setObject(i++, cluster);
             st.setObject(i++, cluster);
             st.setObject(i++, cluster);
             st.setObject(i++, cluster);
             st.setObject(i, cluster);
-            boolean rows = st.execute();
-            if (withEdges) {
-                // the upsert's update count first
-                if (rows || !st.getMoreResults()) {
-                    throw new IllegalStateException("the cluster's member statement returned no result set");
-                }
-            }
+            toResults(st, st.execute(), writes); // the pending joins' and the upsert's update counts first
             try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     members.add(episode(rs));
@@ -1676,6 +1820,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      */
     private void finish(Connection c, Step s, boolean withEdges, List<Pending> done) throws SQLException {
         List<String> sql = new ArrayList<>();
+        String joins = pendingJoins(s);
+        if (!joins.isEmpty()) {
+            sql.add(joins.substring(0, joins.length() - 2)); // without its last "; "
+        }
         boolean edges = withEdges && !s.edges.isEmpty();
         if (edges) {
             sql.add(EDGES_UPSERT);
@@ -1703,7 +1851,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             return;
         }
         try (PreparedStatement st = c.prepareStatement(String.join("; ", sql))) {
-            int i = 1;
+            int i = bindPendingJoins(c, st, 1, s);
             if (edges) {
                 i = bindEdges(c, st, i, s);
             }
