@@ -423,12 +423,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         for (Episode e : episodes) {
             clusters.addAll(correlate(c, e, now, s));
         }
-        Set<UUID> alive = new LinkedHashSet<>();
-        for (UUID cluster : clusters) {
-            if (summarise(c, cluster, s)) {
-                alive.add(cluster);
-            }
-        }
+        Set<UUID> alive = clusters.isEmpty() ? new LinkedHashSet<>() : summarise(c, clusters, s);
         s.lap(Phase.SUMMARY);
         finish(c, s, true, done);
         s.lap(Phase.DONE);
@@ -1587,60 +1582,90 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /**
-     * Recomputes a cluster from its members and edges: type, confidence, strength, providers, time span and root
-     * candidate. Returns false when the cluster no longer exists (absorbed by a merge).
+     * Reads the members of a cluster ordered by onset (parameter: the cluster), then moves the edges between members
+     * to the cluster and reads the cluster's edges (parameters: the cluster, four times). The second statement's read
+     * of correlation_edges does not see its own update, so the moved rows come from RETURNING.
      */
-    private boolean summarise(Connection c, UUID cluster, Step s) throws SQLException {
-        List<Episode> members = new ArrayList<>();
-        List<EdgeRow> edges = new ArrayList<>();
-        // The members, then the edges between members moved to the cluster with the cluster's edges read: two
-        // statements in one round trip (three when the step's buffered edges are written first, by the first
-        // summary). The second statement's read of correlation_edges does not see its own update, so the moved rows
-        // come from RETURNING.
+    private static final String SUMMARY_READ = "select " + prefixed("e") + " from correlation_members m"
+            + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
+            + " order by e.first_seen, e.failure_id;"
+            + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
+            + " moved as (update correlation_edges set cluster_id = ?"
+            + " where from_failure_id in (select failure_id from mine)"
+            // An edge to no episode (a fallback to a deployment) counts from its source. Written as coalesce so
+            // that the plan cannot OR the `to` index's null entries (every such edge ever written) into its scan.
+            + " and coalesce(to_failure_id, from_failure_id) in (select failure_id from mine)"
+            + " and cluster_id is distinct from ?"
+            + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
+            // A temporal edge's evidence is never read by the summary (it scores the onsets itself): not sent.
+            + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence,"
+            + " case when kind <> 'temporal' then evidence::text end"
+            + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
+            + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id";
+
+    /**
+     * Recomputes the clusters the step changed from their members and edges ({@link #summarise(Connection, UUID,
+     * List, List, Step)}); returns those that still exist. One round trip for all of them: the step's pending joins
+     * and buffered edges first, then {@link #SUMMARY_READ} per cluster in the order they ran one by one (each
+     * cluster's edge move sees the moves before it, as it did).
+     */
+    private Set<UUID> summarise(Connection c, Collection<UUID> clusters, Step s) throws SQLException {
+        Map<UUID, List<Episode>> members = new LinkedHashMap<>();
+        Map<UUID, List<EdgeRow>> edges = new LinkedHashMap<>();
         boolean withEdges = !s.edges.isEmpty();
         int writes = pendingWrites(s) + (withEdges ? 1 : 0);
         try (PreparedStatement st = c.prepareStatement(pendingJoins(s) + (withEdges ? EDGES_UPSERT + "; " : "")
-                + "select "
-                + prefixed("e") + " from correlation_members m"
-                + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
-                + " order by e.first_seen, e.failure_id;"
-                + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
-                + " moved as (update correlation_edges set cluster_id = ?"
-                + " where from_failure_id in (select failure_id from mine)"
-                // An edge to no episode (a fallback to a deployment) counts from its source. Written as coalesce so
-                // that the plan cannot OR the `to` index's null entries (every such edge ever written) into its scan.
-                + " and coalesce(to_failure_id, from_failure_id) in (select failure_id from mine)"
-                + " and cluster_id is distinct from ?"
-                + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
-                // A temporal edge's evidence is never read by the summary (it scores the onsets itself): not sent.
-                + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence,"
-                + " case when kind <> 'temporal' then evidence::text end"
-                + " from (select * from moved union all select edge_id, from_failure_id, to_failure_id, kind,"
-                + " confidence, evidence from correlation_edges where cluster_id = ?) x order by edge_id")) {
+                + String.join("; ", java.util.Collections.nCopies(clusters.size(), SUMMARY_READ)))) {
             int i = bindPendingJoins(c, st, 1, s);
             i = withEdges ? bindEdges(c, st, i, s) : i;
-            st.setObject(i++, cluster);
-            st.setObject(i++, cluster);
-            st.setObject(i++, cluster);
-            st.setObject(i++, cluster);
-            st.setObject(i, cluster);
+            for (UUID cluster : clusters) {
+                for (int k = 0; k < 5; k++) {
+                    st.setObject(i++, cluster);
+                }
+            }
             toResults(st, st.execute(), writes); // the pending joins' and the upsert's update counts first
-            try (ResultSet rs = st.getResultSet()) {
-                while (rs.next()) {
-                    members.add(episode(rs));
+            boolean first = true;
+            for (UUID cluster : clusters) {
+                if (!first && !st.getMoreResults()) {
+                    throw new IllegalStateException("a cluster's member statement returned no result set");
                 }
-            }
-            if (!st.getMoreResults()) {
-                throw new IllegalStateException("the cluster's edge statement returned no result set");
-            }
-            try (ResultSet rs = st.getResultSet()) {
-                while (rs.next()) {
-                    String evidence = rs.getString(5);
-                    edges.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3),
-                            rs.getDouble(4), evidence == null ? Map.of() : fromJson(evidence)));
+                first = false;
+                List<Episode> mine = new ArrayList<>();
+                try (ResultSet rs = st.getResultSet()) {
+                    while (rs.next()) {
+                        mine.add(episode(rs));
+                    }
                 }
+                if (!st.getMoreResults()) {
+                    throw new IllegalStateException("a cluster's edge statement returned no result set");
+                }
+                List<EdgeRow> read = new ArrayList<>();
+                try (ResultSet rs = st.getResultSet()) {
+                    while (rs.next()) {
+                        String evidence = rs.getString(5);
+                        read.add(new EdgeRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class),
+                                rs.getString(3), rs.getDouble(4), evidence == null ? Map.of() : fromJson(evidence)));
+                    }
+                }
+                members.put(cluster, mine);
+                edges.put(cluster, read);
             }
         }
+        Set<UUID> alive = new LinkedHashSet<>();
+        for (UUID cluster : clusters) {
+            if (summarise(c, cluster, members.get(cluster), edges.get(cluster), s)) {
+                alive.add(cluster);
+            }
+        }
+        return alive;
+    }
+
+    /**
+     * Recomputes a cluster from its members and edges: type, confidence, strength, providers, time span and root
+     * candidate. Returns false when the cluster no longer exists (absorbed by a merge).
+     */
+    private boolean summarise(Connection c, UUID cluster, List<Episode> members, List<EdgeRow> edges, Step s)
+            throws SQLException {
         if (members.isEmpty()) {
             return false;
         }
