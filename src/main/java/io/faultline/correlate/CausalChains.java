@@ -157,10 +157,9 @@ public class CausalChains {
 
     /** Token spikes on the deployments the rate-limited requests were retried on, around the retries. */
     private List<Episode> spikesRetriedInto(Connection c, Episode r) throws SQLException {
-        return episodes(c, "with failed as (select l.trace_id, l.started_at from failure_event_calls f"
-                + " join llm_calls l on l.call_id = f.call_id and l.started_at <= f.seen_at"
-                + " and l.started_at >= f.seen_at - interval '1 day' where f.failure_id = ? and l.trace_id is not null"
-                + " order by f.seen_at desc limit ?),"
+        // The failed attempts as the trace walks take them: stored with the episode's calls (V30), looked up for a
+        // call linked without its attempt.
+        return episodes(c, "with " + FailureCorrelationEngine.attempts("?", "?", false) + ","
                 + " retries as (select distinct n.provider, n.deployment, n.ended_at from failed join llm_calls n"
                 + " on n.trace_id = failed.trace_id and n.started_at > failed.started_at"
                 + " and n.started_at <= failed.started_at + interval '1 hour' and n.success)"

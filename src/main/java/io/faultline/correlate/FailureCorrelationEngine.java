@@ -113,14 +113,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
 
     /**
      * Two CTEs, {@code seen} and {@code failed}: the episode's newest calls (parameter {@code calls}), and the failed
-     * attempt of each with its trace, on the episode's deployment. The fold stores the attempt with the call
-     * ({@code failure_event_calls.trace_id, call_started_at, model}, V30), so that the walk reads it there; a call
-     * linked without it (before V30, or by a replica of an older version during a rolling upgrade) has its attempt
-     * looked up among the stored calls as before: every attempt of a request has one litellm_call_id, and the
-     * episode's attempt is the one on its deployment. {@code bounded}: the look-up carries a range of
-     * {@code started_at} as two parameters (see {@link #READ_AHEAD_HORIZON}).
+     * attempt of each with its trace, on the episode's deployment (also where the retry-storm chain starts,
+     * {@link CausalChains}). The fold stores the attempt with the call ({@code failure_event_calls.trace_id,
+     * call_started_at, model}, V30), so that the walk reads it there; a call linked without it (before V30, or by a
+     * replica of an older version during a rolling upgrade) has its attempt looked up among the stored calls as
+     * before: every attempt of a request has one litellm_call_id, and the episode's attempt is the one on its
+     * deployment. {@code bounded}: the look-up carries a range of {@code started_at} as two parameters (see
+     * {@link #READ_AHEAD_HORIZON}).
      */
-    private static String attempts(String episode, String calls, boolean bounded) {
+    static String attempts(String episode, String calls, boolean bounded) {
         return "seen as (select f.call_id, f.seen_at, f.trace_id, f.call_started_at, f.model, e.deployment"
             + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
             + " where f.failure_id = " + episode + " order by f.seen_at desc limit " + calls + "),"
