@@ -39,7 +39,8 @@ eval:
 ## binary COPY, alternating too), and the worst-case
 ## table: each detector and the mapper on hostile 16/32/64 KiB inputs next to a normal 2 KB call, and the PII rule
 ## against the scans it makes; and correlateFailures()
-## per episode on 30 days of seeded history (100k episodes, 1M calls) with its query plans, ingest with it on vs off;
+## per episode on 30 days of seeded history (100k episodes, 1M calls), one episode per drain and in batches of 20 (as
+## the drain job takes an incident's second), with its query plans, ingest with it on vs off;
 ## one prediction tick over 1,000 deployments with an hour of history each; the impact of an episode of
 ## 100,000 requests and the ranking of 10,000 assessed episodes; and the SLO rollup run, the SLO listing over 50
 ## model groups x 30 days of minutes, and one group's budget; the learned injection classifier's µs per message beside

@@ -212,8 +212,9 @@ public class EpisodeStore {
             from[j] = Timestamp.from(b.first().timestamp().minus(window));
             to[j] = Timestamp.from(b.last().timestamp().plus(window));
         }
-        st.setArray(i, connection.createArrayOf("text", fingerprints));
-        st.setArray(i + 1, connection.createArrayOf("text", fingerprints));
+        java.sql.Array bound = connection.createArrayOf("text", fingerprints); // the locks' and the look-up's
+        st.setArray(i, bound);
+        st.setArray(i + 1, bound);
         st.setArray(i + 2, connection.createArrayOf("timestamptz", from));
         st.setArray(i + 3, connection.createArrayOf("timestamptz", to));
     }

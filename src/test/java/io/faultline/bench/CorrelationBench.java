@@ -171,9 +171,19 @@ class CorrelationBench {
             try {
                 Stream stream = stream(streamStart);
                 String explain = explain(stream);
+                String report = stream.report();
+                if (!BATCHED && !Boolean.getBoolean("bench.correlation.stream-only")) {
+                    // make bench: the same stream drained as the job drains an incident's second, after it
+                    batched = true;
+                    try {
+                        report += "\n" + stream(stream.until.plus(Duration.ofHours(1))).report();
+                    } finally {
+                        batched = false;
+                    }
+                }
                 Files.writeString(Path.of("target", "bench-correlation.md"), seeded.replace("\n", "\n\n") + "\n\n"
-                        + stream.report() + "\n" + explain);
-                System.out.println(stream.report());
+                        + report + "\n" + explain);
+                System.out.println(report);
             } finally {
                 scheduler.resume(FailureCorrelationEngine.DRAIN_JOB);
                 clock.release();
@@ -429,6 +439,20 @@ class CorrelationBench {
 
         String report() {
             StringBuilder b = new StringBuilder();
+            if (!batchDrains.isEmpty()) {
+                b.append(String.format(Locale.ROOT, "Correlation per episode in batches, on the seeded database: each"
+                        + " of %d cycles' 20 episodes drained in one batch with the read-ahead (as the drain job takes"
+                        + " an incident's second) after %d warm-up cycles (%s .. %s on the test clock), %d cores, load"
+                        + " (1 min) %.2f before and %.2f after; per episode = the batch's time / its episodes.%n"
+                        + "| per-episode cost of a batch | n | p50 µs | p95 µs | p99 µs | max µs |%n"
+                        + "|---|---|---|---|---|---|%n", CYCLES, WARMUP_CYCLES, from, until,
+                        Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
+                row(b, "batches of 20", batchNew);
+                b.append(phases(batchDrains, batchNew.getValueAtPercentile(99), "batches"));
+                b.append(String.format(Locale.ROOT, "Clusters opened during the stream (status/type): %s%n",
+                        clusters));
+                return b.toString();
+            }
             b.append(String.format(Locale.ROOT, """
                     Correlation per episode as the drain runs it (drainBatch with one queued episode: the lock, the
                     queue row read with its episode, the step, the queue delete, the commit), on the seeded database:
@@ -438,14 +462,6 @@ class CorrelationBench {
                     |---|---|---|---|---|---|
                     """, CYCLES, WARMUP_CYCLES, from, until, Runtime.getRuntime().availableProcessors(), loadBefore,
                     loadAfter));
-            if (!batchDrains.isEmpty()) {
-                b.append(String.format(Locale.ROOT, "%nBatched in this run: each cycle's 20 episodes drained in one"
-                        + " batch with the read-ahead; per episode = the batch's time / its episodes.%n"
-                        + "| per-episode cost of a batch | n | p50 µs | p95 µs | p99 µs | max µs |%n"
-                        + "|---|---|---|---|---|---|%n"));
-                row(b, "batches of 20", batchNew);
-                b.append(phases(batchDrains, batchNew.getValueAtPercentile(99), "batches"));
-            }
             if (ab) {
                 b.append("\nA/B in this run (blocks of 5 cycles rotate: one episode per drain without and with the"
                         + " read-ahead, then each cycle's 20 episodes in one batch without and with it):\n"
@@ -460,7 +476,7 @@ class CorrelationBench {
                 abRow(b, "per-episode cost of a batch", batchOld, batchNew);
                 abRow(b, "an episode's queueing to its batch's commit (includes the bench writing the later"
                         + " episodes of its cycle)", batchOldLatency, batchNewLatency);
-            } else if (batchDrains.isEmpty()) {
+            } else {
                 row(b, "**all**", all);
                 byKind.forEach((k, h) -> row(b, k.label, h));
                 row(b, "all, the process's other scheduled jobs running", jobsRunning);
@@ -584,7 +600,7 @@ class CorrelationBench {
         Deque<Recent> clustered = new ArrayDeque<>();
         Deque<Recent> recent = new ArrayDeque<>();
         Instant t = start;
-        int seq = 0;
+        int seq = nextSeq; // ids go on from the previous stream's
         long[][] phases = new long[1][];
         engine.phaseListener((n, nanos) -> phases[0] = nanos.clone());
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
@@ -604,12 +620,12 @@ class CorrelationBench {
                 s.streamNanos = -System.nanoTime();
             }
             // A/B: the four ways rotate every cycle while warming up, then in blocks of 5 measured cycles.
-            int way = BATCHED ? 3 : !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
+            int way = batched ? 3 : !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
             boolean readAhead = way % 2 == 1;
             boolean batched = way >= 2;
             engine.pipelined(readAhead);
             // Blocks of 10 measured cycles alternate: the process's other scheduled jobs running, then all paused.
-            boolean pause = !AB && !BATCHED && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
+            boolean pause = !AB && !batched && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
             if (pause != paused) {
                 if (pause) {
                     scheduler.pause();
@@ -703,7 +719,7 @@ class CorrelationBench {
                     long distinct = batch.stream().map(q -> q.episode().id()).distinct().count();
                     assertThat(drained.correlated()).as("the drain took the cycle's queued episodes")
                             .isEqualTo((int) distinct);
-                    if (measure && BATCHED) {
+                    if (measure && batched) {
                         long[] perEpisode = phases[0].clone();
                         for (int i = 0; i < perEpisode.length; i++) {
                             perEpisode[i] /= distinct;
@@ -745,6 +761,7 @@ class CorrelationBench {
                 track(s, episode, measure, clustered, recent);
             }
         }
+        nextSeq = seq;
         engine.pipelined(config.pipelined());
         if (paused) {
             scheduler.resume();
@@ -768,6 +785,9 @@ class CorrelationBench {
 
     private List<String> pendingFallbacks = List.of();
 
+    /** The next stream's first sequence number, from which its episodes' and calls' ids are made. */
+    private int nextSeq;
+
     /** -Dbench.correlate.ab=true: the old path (no read-ahead) and batches of 20 measured beside the new one. */
     private static final boolean AB = Boolean.getBoolean("bench.correlate.ab");
 
@@ -776,6 +796,9 @@ class CorrelationBench {
      * job takes what a second of an incident queued; the per-episode cost of each batch, with its phases.
      */
     private static final boolean BATCHED = Boolean.getBoolean("bench.correlate.batched");
+
+    /** Whether the stream being run drains batches ({@link #BATCHED}, or the full bench's second stream). */
+    private boolean batched = BATCHED;
 
     private record Queued(Recent episode, long at) {
     }
