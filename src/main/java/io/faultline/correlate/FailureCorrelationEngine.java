@@ -1524,11 +1524,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setTimestamp(i++, Timestamp.from(j.now()));
             st.setArray(i++, c.createArrayOf("uuid", j.members().toArray()));
             for (UUID absorbed : j.absorbed()) {
-                st.setObject(i++, j.target());
-                st.setObject(i++, absorbed);
-                st.setObject(i++, j.target());
-                st.setObject(i++, absorbed);
-                st.setObject(i++, absorbed);
+                i = bindMerge(st, i, absorbed, j.target());
             }
         }
         s.joins.clear();
@@ -1554,13 +1550,19 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
         // Three statements in one round trip, run in order: the members and edges move before the cluster goes.
         try (PreparedStatement st = c.prepareStatement(MERGE)) {
-            st.setObject(1, into);
-            st.setObject(2, absorbed);
-            st.setObject(3, into);
-            st.setObject(4, absorbed);
-            st.setObject(5, absorbed);
+            bindMerge(st, 1, absorbed, into);
             st.execute();
         }
+    }
+
+    /** Binds {@link #MERGE} from parameter {@code i}; returns the next index. */
+    private static int bindMerge(PreparedStatement st, int i, UUID absorbed, UUID into) throws SQLException {
+        st.setObject(i, into);
+        st.setObject(i + 1, absorbed);
+        st.setObject(i + 2, into);
+        st.setObject(i + 3, absorbed);
+        st.setObject(i + 4, absorbed);
+        return i + 5;
     }
 
     /** The active clusters any of these episodes belongs to, oldest first. */

@@ -465,6 +465,88 @@ class CorrelationTest {
     }
 
     /**
+     * Two active clusters that a new episode bridges are merged into the older one. In one batch whose episodes are
+     * the bridge and a member of each cluster, the step knows every member's clusters and merges in memory (written
+     * with its next round trip); one episode per batch, the join's statement merges. Both give one cluster with the
+     * three outages and their temporal edges, the same way. The two clusters are made by splitting an upstream
+     * cluster of two outages (a state the engine reaches when links arrive in another order).
+     */
+    @Test
+    void a_batch_that_bridges_two_clusters_merges_them_as_one_episode_per_drain_does() {
+        String batched = splitThenBridge(Instant.parse("2029-03-29T08:00:00Z"));
+        drainSize = 1;
+        String single;
+        try {
+            single = splitThenBridge(Instant.parse("2029-03-30T08:00:00Z"));
+        } finally {
+            drainSize = 0;
+        }
+        assertThat(single.replace("2029-03-30", "2029-03-29")).isEqualTo(batched);
+    }
+
+    private String splitThenBridge(Instant t0) {
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        String oa = dep("oa");
+        String an = dep("an");
+        String ge = dep("ge");
+        ingest(List.of(outage("openai", "gpt-4o-mini", oa, t0), outage("anthropic", "claude-3-5-haiku", an,
+                t0.plusSeconds(30))));
+        String openai = episodeId(oa);
+        String anthropic = episodeId(an);
+        List<String> first = clustersOf(openai);
+        assertThat(first).hasSize(1);
+        assertThat(clustersOf(anthropic)).isEqualTo(first);
+        UUID split = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " correlation_clusters (cluster_id, type, status, strength, confidence, providers, evidence,"
+                + " first_seen, last_seen, last_activity, opened_at) select ?, type, status, strength, confidence,"
+                + " providers, evidence, first_seen, last_seen, last_activity, opened_at + interval '1 second'"
+                + " from correlation_clusters where cluster_id = ?::uuid; update correlation_members set cluster_id = ?"
+                + " where cluster_id = ?::uuid and failure_id = ?::uuid")) {
+            st.setObject(1, split);
+            st.setString(2, first.get(0));
+            st.setObject(3, split);
+            st.setString(4, first.get(0));
+            st.setString(5, anthropic);
+            st.execute();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        assertThat(clustersOf(anthropic)).containsExactly(split.toString());
+        // One ingest, one batch by default: a call more for each clustered outage, and a gemini outage between them.
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        ingest(List.of(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(40)), outage("anthropic",
+                "claude-3-5-haiku", an, t0.plusSeconds(50)), outage("gemini", "gemini-2.0-flash", ge,
+                t0.plusSeconds(60))));
+        String gemini = episodeId(ge);
+        List<String> merged = clustersOf(gemini);
+        assertThat(merged).as("the older cluster absorbed the split one").containsExactly(first.get(0));
+        assertThat(clustersOf(openai)).isEqualTo(merged);
+        assertThat(clustersOf(anthropic)).isEqualTo(merged);
+        correlations("status=all&since=" + t0.minusSeconds(1)).statusCode(200)
+                .body("items.clusterId", org.hamcrest.Matchers.not(hasItem(split.toString())));
+        JsonPath c = cluster(merged.get(0));
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(openai, anthropic, gemini);
+        assertThat(c.getList("edges.kind")).containsOnly("temporal").hasSizeGreaterThanOrEqualTo(2);
+        return canonical(c.prettify().replace(merged.get(0), "CLUSTER").replace(openai, "OPENAI")
+                .replace(anthropic, "ANTHROPIC").replace(gemini, "GEMINI").replace(oa, "OA").replace(an, "AN")
+                .replace(ge, "GE"));
+    }
+
+    /** A cluster's JSON with its ids replaced, as one comparable string: edge order follows ids, so edges sorted. */
+    private static String canonical(String text) {
+        List<String> edges = new ArrayList<>();
+        JsonPath normalised = JsonPath.from(text);
+        for (Object edge : normalised.getList("edges")) {
+            edges.add(io.faultline.testing.Payloads.JSON.valueToTree(edge).toString());
+        }
+        edges.sort(null);
+        Map<String, Object> rest = new java.util.TreeMap<>(normalised.getMap(""));
+        rest.remove("edges");
+        return io.faultline.testing.Payloads.JSON.valueToTree(rest).toString() + edges;
+    }
+
+    /**
      * The fold keeps each call's failed attempt (trace, start, model) with the episode, and the walks start from it.
      * Calls linked without it, before V30 or by a replica of an older version during a rolling upgrade, have their
      * attempt looked up among the stored calls: the same incident gives the same graph either way.
@@ -527,16 +609,7 @@ class CorrelationTest {
         for (Object d : c.getList("nodes.deployment")) {
             text = text.replace(String.valueOf(d), "DEP-" + c.getList("nodes.deployment").indexOf(d));
         }
-        // Edge order follows ids: compare the edges as a sorted set of their JSON.
-        List<String> edges = new ArrayList<>();
-        JsonPath normalised = JsonPath.from(text);
-        for (Object edge : normalised.getList("edges")) {
-            edges.add(io.faultline.testing.Payloads.JSON.valueToTree(edge).toString());
-        }
-        edges.sort(null);
-        Map<String, Object> rest = new java.util.TreeMap<>(normalised.getMap(""));
-        rest.remove("edges");
-        return io.faultline.testing.Payloads.JSON.valueToTree(rest).toString() + edges;
+        return canonical(text);
     }
 
     @Test
