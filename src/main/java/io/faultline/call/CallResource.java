@@ -72,7 +72,7 @@ public class CallResource {
         List<LlmCall> valid = new ArrayList<>(root.size());
         List<Integer> validIndex = new ArrayList<>(root.size());
         List<Rejected> rejected = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
+        Set<LlmCall.Attempt> seen = new HashSet<>();
         int duplicatesInBatch = 0;
         for (int i = 0; i < root.size(); i++) {
             JsonNode item = root.get(i);

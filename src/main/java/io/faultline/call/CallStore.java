@@ -45,8 +45,8 @@ public class CallStore {
     }
 
     /** Inserts the calls and returns the {@link LlmCall#attemptKey()}s that were new (the others were resends). */
-    public Set<String> insert(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
-        Set<String> inserted = new HashSet<>(calls.size() * 2);
+    public Set<LlmCall.Attempt> insert(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+        Set<LlmCall.Attempt> inserted = new HashSet<>(calls.size() * 2);
         for (int from = 0; from < calls.size(); from += CHUNK) {
             List<LlmCall> chunk = calls.subList(from, Math.min(calls.size(), from + CHUNK));
             try (PreparedStatement insert = connection.prepareStatement(sqlFor(chunk.size()))) {
@@ -70,8 +70,8 @@ public class CallStore {
      * fails with a unique violation, SQLSTATE 23505, and the transaction with it) and returns their
      * {@link LlmCall#attemptKey()}s.
      */
-    public Set<String> copy(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
-        Set<String> inserted = new HashSet<>(calls.size() * 2);
+    public Set<LlmCall.Attempt> copy(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+        Set<LlmCall.Attempt> inserted = new HashSet<>(calls.size() * 2);
         if (calls.isEmpty()) {
             return inserted;
         }
@@ -137,12 +137,12 @@ public class CallStore {
      * The attempt keys of the calls that are stored already (same call id and start time): one query on the primary key,
      * limited to the partitions between the batch's earliest and latest start.
      */
-    public Set<String> alreadyStored(Connection connection, List<LlmCall> calls) throws SQLException {
+    public Set<LlmCall.Attempt> alreadyStored(Connection connection, List<LlmCall> calls) throws SQLException {
         if (calls.isEmpty()) {
             return Set.of();
         }
         Set<String> ids = new HashSet<>(calls.size() * 2);
-        Set<String> keys = new HashSet<>(calls.size() * 2);
+        Set<LlmCall.Attempt> keys = new HashSet<>(calls.size() * 2);
         Instant earliest = Instant.MAX;
         Instant latest = Instant.MIN;
         for (LlmCall call : calls) {
@@ -151,7 +151,7 @@ public class CallStore {
             earliest = call.startedAt().isBefore(earliest) ? call.startedAt() : earliest;
             latest = call.startedAt().isAfter(latest) ? call.startedAt() : latest;
         }
-        Set<String> stored = new HashSet<>();
+        Set<LlmCall.Attempt> stored = new HashSet<>();
         try (PreparedStatement select = connection.prepareStatement("select call_id, started_at from llm_calls"
                 + " where call_id = any (?) and started_at between ? and ?")) {
             select.setArray(1, connection.createArrayOf("text", ids.toArray()));
@@ -159,7 +159,7 @@ public class CallStore {
             select.setTimestamp(3, Timestamp.from(latest));
             try (ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
-                    String key = LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant());
+                    LlmCall.Attempt key = LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant());
                     if (keys.contains(key)) {
                         stored.add(key);
                     }

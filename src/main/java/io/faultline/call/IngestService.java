@@ -80,7 +80,7 @@ public class IngestService {
         }
         // Resends (the plugin retries whatever was not acknowledged) are already stored: they are neither classified
         // again nor written. One primary-key lookup for the batch.
-        Set<String> resent = alreadyStored(storable);
+        Set<LlmCall.Attempt> resent = alreadyStored(storable);
         List<LlmCall> fresh = new ArrayList<>(storable.size() - resent.size());
         List<Integer> positions = new ArrayList<>(storable.size() - resent.size());
         for (int i = 0; i < storable.size(); i++) {
@@ -91,7 +91,7 @@ public class IngestService {
         }
         // Classification (content detectors included) is CPU work: it runs before the transaction, so that a
         // connection is held only for the writes.
-        Map<String, List<Failure>> classified = new HashMap<>();
+        Map<LlmCall.Attempt, List<Failure>> classified = new HashMap<>();
         for (LlmCall call : fresh) {
             List<Failure> failures = classifier.classifyFailure(call);
             if (!failures.isEmpty()) {
@@ -121,7 +121,7 @@ public class IngestService {
         return new Stored(stored.inserted(), stored.failures(), opened, stored.refused());
     }
 
-    private Set<String> alreadyStored(List<LlmCall> batch) {
+    private Set<LlmCall.Attempt> alreadyStored(List<LlmCall> batch) {
         try (Connection connection = dataSource.getConnection()) {
             return calls.alreadyStored(connection, batch);
         } catch (SQLException e) {
@@ -140,7 +140,7 @@ public class IngestService {
      * transaction with the culprits isolated by halving in savepoints: they are refused by position, everything else
      * is stored. Outages stay a retryable failure.
      */
-    private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<String, List<Failure>> classified) {
+    private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<LlmCall.Attempt, List<Failure>> classified) {
         try {
             // The resend lookup found these calls new: one binary COPY. It fails whole when a concurrent request
             // stored one of them meanwhile (or when the database refuses an item); the batch is then written again
@@ -183,13 +183,13 @@ public class IngestService {
         private final Connection connection;
         private final List<LlmCall> batch;
         private final List<Integer> positions;
-        private final Map<String, List<Failure>> classified;
+        private final Map<LlmCall.Attempt, List<Failure>> classified;
         private final List<LlmCall> inserted = new ArrayList<>();
         private final List<Failure> failures = new ArrayList<>();
         private final List<Refused> refused = new ArrayList<>();
 
         Isolation(Connection connection, List<LlmCall> batch, List<Integer> positions,
-                Map<String, List<Failure>> classified) {
+                Map<LlmCall.Attempt, List<Failure>> classified) {
             this.connection = connection;
             this.batch = batch;
             this.positions = positions;
@@ -292,16 +292,16 @@ public class IngestService {
         }
     }
 
-    private Stored writeCalls(List<LlmCall> batch, Map<String, List<Failure>> classified, boolean copy)
+    private Stored writeCalls(List<LlmCall> batch, Map<LlmCall.Attempt, List<Failure>> classified, boolean copy)
             throws Exception {
         try (Connection connection = dataSource.getConnection()) {
             return writeWith(connection, batch, classified, copy);
         }
     }
 
-    private Stored writeWith(Connection connection, List<LlmCall> batch, Map<String, List<Failure>> classified,
+    private Stored writeWith(Connection connection, List<LlmCall> batch, Map<LlmCall.Attempt, List<Failure>> classified,
             boolean copy) throws SQLException {
-        Set<String> newIds = copy ? calls.copy(connection, batch, clock.instant())
+        Set<LlmCall.Attempt> newIds = copy ? calls.copy(connection, batch, clock.instant())
                 : calls.insert(connection, batch, clock.instant());
         List<LlmCall> inserted = new ArrayList<>(newIds.size());
         List<Failure> failures = new ArrayList<>();

@@ -64,14 +64,20 @@ public record LlmCall(
      * fallback, or a retry) the same {@code litellm_call_id}, so the id alone would drop the fallback as a resend.
      * The stored primary key, {@code (call_id, started_at)}, is the same pair.
      */
-    public String attemptKey() {
-        return attemptKey(callId, startedAt);
+    public Attempt attemptKey() {
+        return new Attempt(callId, startedAt);
     }
 
-    static String attemptKey(String callId, Instant startedAt) {
-        // Seconds and nanoseconds rather than the ISO form: a batch builds this key ~6 times per call, and
-        // Instant.toString formats through DateTimeFormatter (it showed in the ingest profile).
-        return callId + "@" + startedAt.getEpochSecond() + "." + startedAt.getNano();
+    static Attempt attemptKey(String callId, Instant startedAt) {
+        return new Attempt(callId, startedAt);
+    }
+
+    /**
+     * An attempt's key, {@code (call id, start)}. A record rather than the two joined in a string: a batch builds
+     * the key ~6 times per call, and the string's formatting and hashing showed in the ingest profile (2% of the
+     * request threads); the call id's hash is cached by its string.
+     */
+    public record Attempt(String callId, Instant startedAt) {
     }
 
     public boolean failed() {
