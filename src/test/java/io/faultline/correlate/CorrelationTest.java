@@ -451,15 +451,7 @@ class CorrelationTest {
      */
     @Test
     void a_batch_builds_the_same_graph_as_one_episode_per_drain() {
-        String batched = mixedIncidentThenUpdate(Instant.parse("2029-03-27T08:00:00Z"));
-        drainSize = 1;
-        String single;
-        try {
-            single = mixedIncidentThenUpdate(Instant.parse("2029-03-28T08:00:00Z"));
-        } finally {
-            drainSize = 0;
-        }
-        assertThat(single.replace("2029-03-28", "2029-03-27")).isEqualTo(batched);
+        String batched = batchedAndSingleAgree(this::mixedIncidentThenUpdate, "2029-03-27", "2029-03-28");
         assertThat(batched).contains("\"type\":\"mixed\"").contains("\"kind\":\"temporal\"")
                 .contains("\"kind\":\"fallback\"").contains("\"kind\":\"caused\"");
     }
@@ -473,15 +465,25 @@ class CorrelationTest {
      */
     @Test
     void a_batch_that_bridges_two_clusters_merges_them_as_one_episode_per_drain_does() {
-        String batched = splitThenBridge(Instant.parse("2029-03-29T08:00:00Z"));
+        batchedAndSingleAgree(this::splitThenBridge, "2029-03-29", "2029-03-30");
+    }
+
+    /**
+     * Runs the scenario at 08:00 on the first day with the configured drain batch, and on the second day one episode
+     * per drain batch; asserts that both give the same normalised cluster (the day aside) and returns it.
+     */
+    private static String batchedAndSingleAgree(java.util.function.Function<Instant, String> scenario, String day,
+            String nextDay) {
+        String batched = scenario.apply(Instant.parse(day + "T08:00:00Z"));
         drainSize = 1;
         String single;
         try {
-            single = splitThenBridge(Instant.parse("2029-03-30T08:00:00Z"));
+            single = scenario.apply(Instant.parse(nextDay + "T08:00:00Z"));
         } finally {
             drainSize = 0;
         }
-        assertThat(single.replace("2029-03-30", "2029-03-29")).isEqualTo(batched);
+        assertThat(single.replace(nextDay, day)).isEqualTo(batched);
+        return batched;
     }
 
     private String splitThenBridge(Instant t0) {
