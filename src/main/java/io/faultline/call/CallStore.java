@@ -45,7 +45,8 @@ public class CallStore {
     }
 
     /** Inserts the calls and returns the {@link LlmCall#attemptKey()}s that were new (the others were resends). */
-    public Set<LlmCall.Attempt> insert(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+    public Set<LlmCall.Attempt> insert(Connection connection, List<LlmCall> calls, Instant receivedAt)
+            throws SQLException {
         Set<LlmCall.Attempt> inserted = new HashSet<>(calls.size() * 2);
         for (int from = 0; from < calls.size(); from += CHUNK) {
             List<LlmCall> chunk = calls.subList(from, Math.min(calls.size(), from + CHUNK));
@@ -70,7 +71,8 @@ public class CallStore {
      * fails with a unique violation, SQLSTATE 23505, and the transaction with it) and returns their
      * {@link LlmCall#attemptKey()}s.
      */
-    public Set<LlmCall.Attempt> copy(Connection connection, List<LlmCall> calls, Instant receivedAt) throws SQLException {
+    public Set<LlmCall.Attempt> copy(Connection connection, List<LlmCall> calls, Instant receivedAt)
+            throws SQLException {
         Set<LlmCall.Attempt> inserted = new HashSet<>(calls.size() * 2);
         if (calls.isEmpty()) {
             return inserted;
