@@ -19,6 +19,16 @@ public interface ContentConfig {
     @WithDefault("true")
     boolean enabled();
 
+    /**
+     * Model groups whose calls content detection leaves alone; by default Faultline's own faithfulness judge
+     * ({@code faultline.faithfulness.judge.model}). A judge's call carries a prompt Faultline wrote around the judged
+     * call's context and answer, and a JSON verdict: that content was analysed on the judged call, and read as an
+     * answer of its own it is unsupported by the context it quotes (a false hallucination on the judge's deployment).
+     * Provider failures of those calls are still classified.
+     */
+    @WithDefault("${faultline.faithfulness.judge.model:faultline-judge}")
+    Set<String> skippedModelGroups();
+
     /** Failure types (by code, e.g. {@code language_drift}) whose detection is switched off. */
     Optional<Set<String>> disabledTypes();
 

@@ -94,5 +94,9 @@ class FaithfulnessJudgeEndToEndIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(stack,
                 "select count(*) from llm_calls where model_group = 'faultline-judge'") == 2);
         assertThat(stack.simulator().stats().get("judge").requests()).isEqualTo(2);
+        // The judge's own calls are stored but not content-checked (faultline.content.skipped-model-groups): read as
+        // answers of their own, its JSON verdicts are unsupported by the context they quote.
+        assertThat(Sql.count(stack, "select count(*) from failure_events where detection_method"
+                + " <> 'content.faithfulness.judge'")).as("no failure raised on the judge's own calls").isZero();
     }
 }
