@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.zip.GZIPInputStream;
 
 /**
@@ -42,14 +43,18 @@ public final class InjectionTrainer {
     static final double RATE = 0.2;
     static final double L2 = 1e-7;
     static final long SEED = 20261203L;
+    /** How many orders of the training instances {@link #train} averages. */
+    static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
     /**
-     * Out-of-fold false-positive rate each head is calibrated to: 0.8% on benign chat and security talk for the direct
+     * Out-of-fold false-positive rate each head is calibrated to: 0.8% on benign chat for the direct
      * head (under the issue's 1%: the issue's precision target of 0.95 on direct injection is the binding one there),
-     * 0.5% for the jailbreak head (it already has recall to spare); 3% on documents for the indirect head (the issue
+     * 0.2% on benign chat for the jailbreak head (it has recall to spare); 3% on documents for the indirect head (the issue
      * sets no document target; at 2% the trainer's validation split lost a sixth of the indirect recall).
      */
     static final double[] TARGET_FPR = {0.008, 0.03, 0.002};
+    /** The benign category each head's {@link #TARGET_FPR} is set on (per head, in head order). */
+    static final String[] CALIBRATED_ON = {"benign_chat", "benign_document", "benign_chat"};
 
     record Instance(int[] buckets, float value, int[] labels, float[] weights) {
     }
@@ -157,9 +162,10 @@ public final class InjectionTrainer {
     static float[] calibrate(List<JsonNode> rows) throws IOException {
         List<JsonNode> train = rows.stream().filter(r -> "train".equals(r.path("split").asText())).toList();
         int folds = 5;
-        List<List<Double>> negatives = new ArrayList<>();
+        // per head, per benign category it reads: the out-of-fold logits
+        List<Map<String, List<Double>>> negatives = new ArrayList<>();
         for (int h = 0; h < InjectionModel.HEADS; h++) {
-            negatives.add(new ArrayList<>());
+            negatives.add(new TreeMap<>());
         }
         for (int f = 0; f < folds; f++) {
             List<JsonNode> in = new ArrayList<>();
@@ -184,19 +190,30 @@ public final class InjectionTrainer {
                             || (h == InjectionModel.DIRECT) != category.equals("benign_document");
                     if (reads) {
                         double p = Math.min(1 - 1e-9, Math.max(1e-9, score.of(h)));
-                        negatives.get(h).add(Math.log(p / (1 - p)));
+                        negatives.get(h).computeIfAbsent(category, k -> new ArrayList<>()).add(Math.log(p / (1 - p)));
                     }
                 }
             }
         }
         float[] shift = new float[InjectionModel.HEADS];
         for (int h = 0; h < InjectionModel.HEADS; h++) {
-            List<Double> logits = new ArrayList<>(negatives.get(h));
-            logits.sort(null);
-            double quantile = logits.get(Math.min(logits.size() - 1, (int) Math.ceil(logits.size() * (1 - TARGET_FPR[h]))));
+            // the rate is set on the category whose target binds (benign chat, 1%, for the heads that read user
+            // turns; documents for the indirect head), not on a pool: there the size of the other categories would
+            // move the threshold (a large easy one loosens it, a small hard one, at 0.2% of 480 rows its single
+            // highest score, decides it). The other categories are measured, not calibrated (make eval).
+            double quantile = 0;
+            for (Map.Entry<String, List<Double>> category : negatives.get(h).entrySet()) {
+                List<Double> logits = new ArrayList<>(category.getValue());
+                logits.sort(null);
+                double q = logits.get(Math.min(logits.size() - 1,
+                        (int) Math.ceil(logits.size() * (1 - TARGET_FPR[h]))));
+                boolean calibrated = category.getKey().equals(CALIBRATED_ON[h]);
+                quantile = calibrated ? q : quantile;
+                System.out.printf(Locale.ROOT, "head %d: %s, %d out-of-fold rows, logit quantile %.3f%s%n",
+                        h, category.getKey(), logits.size(), q, calibrated ? " (calibrated on)" : "");
+            }
             shift[h] = (float) Math.min(0, -quantile - 1e-3);
-            System.out.printf(Locale.ROOT, "head %d: %d out-of-fold benign rows, logit quantile %.3f, shift %.3f%n",
-                    h, logits.size(), quantile, shift[h]);
+            System.out.printf(Locale.ROOT, "head %d: shift %.3f%n", h, shift[h]);
         }
         return shift;
     }
@@ -362,10 +379,30 @@ public final class InjectionTrainer {
         }
     }
 
+    /**
+     * Trains {@link #ORDERS} models on the same instances in different seeded orders and averages their weights (a
+     * linear model's logit is linear in them): a single order's model moves with the order alone (the direct head's
+     * recall by ±0.05 on the validation split), and the average is the steadier estimate of what the data says.
+     */
     static void train(List<Instance> instances, float[][] w, float[] bias) {
+        long seed = Long.getLong("train.shuffle-seed", SEED);
+        for (int k = 0; k < ORDERS; k++) {
+            float[][] wk = new float[w.length][w[0].length];
+            float[] biasK = new float[bias.length];
+            train(instances, wk, biasK, seed + k);
+            for (int h = 0; h < w.length; h++) {
+                for (int b = 0; b < w[h].length; b++) {
+                    w[h][b] += wk[h][b] / ORDERS;
+                }
+                bias[h] += biasK[h] / ORDERS;
+            }
+        }
+    }
+
+    private static void train(List<Instance> instances, float[][] w, float[] bias, long seed) {
         float[][] g2 = new float[w.length][w[0].length];
         float[] biasG2 = new float[w.length];
-        Random random = new Random(Long.getLong("train.shuffle-seed", SEED));
+        Random random = new Random(seed);
         int[] order = new int[instances.size()];
         Arrays.setAll(order, i -> i);
         for (int epoch = 0; epoch < EPOCHS; epoch++) {
