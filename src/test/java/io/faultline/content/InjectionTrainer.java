@@ -455,8 +455,11 @@ public final class InjectionTrainer {
             boolean document = category.contains("document") || category.startsWith("indirect");
             double[] v = {document ? s.indirect() : s.direct(), s.jailbreak(), document ? 1 : 0};
             scored.add(v);
-            if (category.startsWith("benign")) {
+            // thresholds as calibration sets them: each head on its own category
+            if (category.equals(CALIBRATED_ON[document ? InjectionModel.INDIRECT : InjectionModel.DIRECT])) {
                 benign.get(document ? InjectionModel.INDIRECT : InjectionModel.DIRECT).add(v[0]);
+            }
+            if (category.equals(CALIBRATED_ON[InjectionModel.JAILBREAK])) {
                 benign.get(InjectionModel.JAILBREAK).add(v[1]);
             }
         }
@@ -504,6 +507,21 @@ public final class InjectionTrainer {
         }
         counts.forEach((k, c) -> System.out.printf(Locale.ROOT, "%-40s n=%4d inj=%4d jb=%4d either=%4d (%.3f)%n",
                 k, c[0], c[1], c[2], c[3], (double) c[3] / c[0]));
+        // -Dtrain.show-misses=<source>: that source's validation rows on the wrong side of the thresholds, to read
+        // what the model misses (validation rows only: the held-out ones never reach the trainer)
+        String show = System.getProperty("train.show-misses");
+        for (int i = 0; show != null && i < rows.size(); i++) {
+            JsonNode row = rows.get(i);
+            double[] v = scored.get(i);
+            boolean flagged = v[0] >= threshold[v[2] > 0 ? InjectionModel.INDIRECT : InjectionModel.DIRECT]
+                    || v[1] >= threshold[InjectionModel.JAILBREAK];
+            if (row.path("source").asText().equals(show) && flagged == row.path("category").asText()
+                    .startsWith("benign")) {
+                String text = row.path("text").asText().replaceAll("\\s+", " ");
+                System.out.printf(Locale.ROOT, "miss %s %.3f/%.3f %s%n", row.path("category").asText(), v[0], v[1],
+                        text.substring(0, Math.min(160, text.length())));
+            }
+        }
     }
 
     /** int8 weights, interleaved per bucket, with one scale: the 99.99th percentile of |w| maps to 127. */
