@@ -128,7 +128,8 @@ public interface CorrelateConfig {
 
     /**
      * The drain reads its batch's temporal candidates, their base-rate counts and trace walks in the round trip that
-     * takes the lock, and sends the writes that nothing in the step reads back (edges before the first summary, the
+     * takes the lock (when its last batch held more than one episode: {@code FailureCorrelationEngine.ReadAhead}),
+     * and sends the writes that nothing in the step reads back (edges before the first summary, the
      * clusters' summaries and "still active" touches, the queue deletion) in its last round trip: the same rows read
      * and written as with one round trip per read and write (false), in fewer round trips.
      */

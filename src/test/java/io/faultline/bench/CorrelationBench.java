@@ -439,7 +439,7 @@ class CorrelationBench {
 
         String report() {
             StringBuilder b = new StringBuilder();
-            if (!batchDrains.isEmpty()) {
+            if (!batchDrains.isEmpty() && !ab) {
                 b.append(String.format(Locale.ROOT, "Correlation per episode in batches, on the seeded database: each"
                         + " of %d cycles' 20 episodes drained in one batch with the read-ahead (as the drain job takes"
                         + " an incident's second) after %d warm-up cycles (%s .. %s on the test clock), %d cores, load"
@@ -623,7 +623,14 @@ class CorrelationBench {
             int way = batched ? 3 : !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
             boolean readAhead = way % 2 == 1;
             boolean batched = way >= 2;
-            engine.pipelined(readAhead);
+            if (AB) {
+                // the A/B's two ways as it names them, whatever the last batch was
+                engine.readAhead(readAhead ? FailureCorrelationEngine.ReadAhead.ALWAYS
+                        : FailureCorrelationEngine.ReadAhead.NEVER);
+            }
+            if (!AB_READ_AHEAD_ONLY) {
+                engine.pipelined(readAhead); // the old path also sends each write where the step makes it
+            }
             // Blocks of 10 measured cycles alternate: the process's other scheduled jobs running, then all paused.
             boolean pause = !AB && !batched && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
             if (pause != paused) {
@@ -763,6 +770,7 @@ class CorrelationBench {
         }
         nextSeq = seq;
         engine.pipelined(config.pipelined());
+        engine.readAhead(FailureCorrelationEngine.ReadAhead.ADAPTIVE);
         if (paused) {
             scheduler.resume();
             scheduler.pause(FailureCorrelationEngine.DRAIN_JOB);
@@ -790,6 +798,8 @@ class CorrelationBench {
 
     /** -Dbench.correlate.ab=true: the old path (no read-ahead) and batches of 20 measured beside the new one. */
     private static final boolean AB = Boolean.getBoolean("bench.correlate.ab");
+    /** With AB: only the read-ahead is switched; both ways defer their writes to the step's end. */
+    private static final boolean AB_READ_AHEAD_ONLY = Boolean.getBoolean("bench.correlate.ab-read-ahead-only");
 
     /**
      * -Dbench.correlate.batched=true: every cycle's 20 episodes drained in one batch with the read-ahead, as the drain

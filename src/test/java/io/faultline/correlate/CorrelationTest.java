@@ -469,18 +469,24 @@ class CorrelationTest {
     }
 
     /**
-     * Runs the scenario at 08:00 on the first day with the configured drain batch, and on the second day one episode
-     * per drain batch; asserts that both give the same normalised cluster (the day aside) and returns it.
+     * Runs the scenario at 08:00 on the first day with the configured drain batch and the read-ahead, and on the
+     * second day one episode per drain batch without it (as a drain at quiet times runs); asserts that both give the
+     * same normalised cluster (the day aside) and returns it.
      */
     private static String batchedAndSingleAgree(java.util.function.Function<Instant, String> scenario, String day,
             String nextDay) {
-        String batched = scenario.apply(Instant.parse(day + "T08:00:00Z"));
-        drainSize = 1;
+        FailureCorrelationEngine engine = io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
+        String batched;
         String single;
         try {
+            engine.readAhead(FailureCorrelationEngine.ReadAhead.ALWAYS);
+            batched = scenario.apply(Instant.parse(day + "T08:00:00Z"));
+            engine.readAhead(FailureCorrelationEngine.ReadAhead.NEVER);
+            drainSize = 1;
             single = scenario.apply(Instant.parse(nextDay + "T08:00:00Z"));
         } finally {
             drainSize = 0;
+            engine.readAhead(FailureCorrelationEngine.ReadAhead.ADAPTIVE);
         }
         assertThat(single.replace(nextDay, day)).isEqualTo(batched);
         return batched;
