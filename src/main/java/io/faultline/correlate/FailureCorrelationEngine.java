@@ -406,6 +406,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /** Episodes in this replica's last batch that held any (ADAPTIVE's guess of the next batch). */
     private volatile int lastBatch = 2;
 
+    /** Whether the next drain batch of at most {@code size} episodes reads ahead with the lock. */
+    boolean readsAhead(int size) {
+        return pipelined && switch (readAhead) {
+            case ALWAYS -> true;
+            case NEVER -> false;
+            case ADAPTIVE -> size > 1 && lastBatch > 1;
+        };
+    }
+
     /** Sets when a pipelined drain reads ahead (ADAPTIVE unless a bench or a test compares the paths). */
     public void readAhead(ReadAhead mode) {
         this.readAhead = mode;
@@ -609,11 +618,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private List<Pending> lockAndReadDue(Connection c, boolean wait, Instant now, Step step, List<Episode> episodes,
             int size) throws SQLException {
         List<Pending> due = new ArrayList<>();
-        boolean ahead = pipelined && switch (readAhead) {
-            case ALWAYS -> true;
-            case NEVER -> false;
-            case ADAPTIVE -> size > 1 && lastBatch > 1;
-        };
+        boolean ahead = readsAhead(size);
         // Statements in one round trip (PgJDBC sends them before one Sync): the lock with the transaction's
         // settings, as in lock(); then the due rows, read only when the lock was taken (the first statement leaves
         // its answer in a transaction-local setting); pipelined, the four statements of READ_AHEAD. Each statement's

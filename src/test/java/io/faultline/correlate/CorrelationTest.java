@@ -469,6 +469,28 @@ class CorrelationTest {
     }
 
     /**
+     * The drain reads ahead with the lock after a batch of several episodes and not after a lone one (the read-ahead
+     * pays only across several), and never for a batch of at most one episode. Both paths give the same graph (the
+     * two tests above).
+     */
+    @Test
+    void the_drain_reads_ahead_after_a_batch_of_several_episodes_and_not_after_a_lone_one() {
+        FailureCorrelationEngine engine = io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
+        Instant t0 = Instant.parse("2029-03-31T08:00:00Z");
+        threeProviderOutage(t0); // three episodes, drained in one batch
+        assertThat(engine.readsAhead(config.drainBatch())).isTrue();
+        assertThat(engine.readsAhead(1)).isFalse();
+
+        Instant later = t0.plus(Duration.ofHours(2));
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        ingest(List.of(outage("openai", "gpt-4o-mini", dep("lone"), later)));
+        assertThat(engine.readsAhead(config.drainBatch())).isFalse();
+
+        threeProviderOutage(later.plus(Duration.ofHours(2)));
+        assertThat(engine.readsAhead(config.drainBatch())).isTrue();
+    }
+
+    /**
      * Runs the scenario at 08:00 on the first day with the configured drain batch and the read-ahead, and on the
      * second day one episode per drain batch without it (as a drain at quiet times runs); asserts that both give the
      * same normalised cluster (the day aside) and returns it.
