@@ -58,7 +58,7 @@ public class CallStore {
                 }
                 try (ResultSet rs = insert.executeQuery()) {
                     while (rs.next()) {
-                        inserted.add(LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant()));
+                        inserted.add(new LlmCall.Attempt(rs.getString(1), rs.getTimestamp(2).toInstant()));
                     }
                 }
             }
@@ -161,7 +161,7 @@ public class CallStore {
             select.setTimestamp(3, Timestamp.from(latest));
             try (ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
-                    LlmCall.Attempt key = LlmCall.attemptKey(rs.getString(1), rs.getTimestamp(2).toInstant());
+                    LlmCall.Attempt key = new LlmCall.Attempt(rs.getString(1), rs.getTimestamp(2).toInstant());
                     if (keys.contains(key)) {
                         stored.add(key);
                     }

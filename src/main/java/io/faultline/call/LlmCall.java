@@ -68,10 +68,6 @@ public record LlmCall(
         return new Attempt(callId, startedAt);
     }
 
-    static Attempt attemptKey(String callId, Instant startedAt) {
-        return new Attempt(callId, startedAt);
-    }
-
     /**
      * An attempt's key, {@code (call id, start)}. A record rather than the two joined in a string: a batch builds
      * the key ~6 times per call, and the string's formatting and hashing showed in the ingest profile (2% of the

@@ -47,10 +47,11 @@ public final class InjectionTrainer {
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
     /**
-     * Out-of-fold false-positive rate each head is calibrated to: 0.8% on benign chat for the direct
-     * head (under the issue's 1%: the issue's precision target of 0.95 on direct injection is the binding one there),
-     * 0.2% on benign chat for the jailbreak head (it has recall to spare); 3% on documents for the indirect head (the issue
-     * sets no document target; at 2% the trainer's validation split lost a sixth of the indirect recall).
+     * Out-of-fold false-positive rate each head is calibrated to ({@link #CALIBRATED_ON}): 0.8% on benign chat for
+     * the direct head (under the issue's 1%: the issue's precision target of 0.95 on direct injection is the binding
+     * one there), 0.2% on benign chat for the jailbreak head (it has recall to spare); 3% on documents for the
+     * indirect head (the issue sets no document target; at 2% the trainer's validation split lost a sixth of the
+     * indirect recall).
      */
     static final double[] TARGET_FPR = {0.008, 0.03, 0.002};
     /** The benign category each head's {@link #TARGET_FPR} is set on (per head, in head order). */

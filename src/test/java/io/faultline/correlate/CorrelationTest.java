@@ -89,10 +89,15 @@ class CorrelationTest {
             Correlations.drain();
             return;
         }
-        FailureCorrelationEngine engine = io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
+        FailureCorrelationEngine engine = engine();
         while (engine.drainBatch(true, drainSize).taken() > 0) {
             // until no queued episode is due
         }
+    }
+
+    /** The engine, for the static helpers (the drain's batch size and read-ahead). */
+    static FailureCorrelationEngine engine() {
+        return io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
     }
 
     /** The one episode of a deployment. */
@@ -475,7 +480,7 @@ class CorrelationTest {
      */
     @Test
     void the_drain_reads_ahead_after_a_batch_of_several_episodes_and_not_after_a_lone_one() {
-        FailureCorrelationEngine engine = io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
+        FailureCorrelationEngine engine = engine();
         Instant t0 = Instant.parse("2029-03-31T08:00:00Z");
         threeProviderOutage(t0); // three episodes, drained in one batch
         assertThat(engine.readsAhead(config.drainBatch())).isTrue();
@@ -497,7 +502,7 @@ class CorrelationTest {
      */
     private static String batchedAndSingleAgree(java.util.function.Function<Instant, String> scenario, String day,
             String nextDay) {
-        FailureCorrelationEngine engine = io.quarkus.arc.Arc.container().instance(FailureCorrelationEngine.class).get();
+        FailureCorrelationEngine engine = engine();
         String batched;
         String single;
         try {
