@@ -118,15 +118,18 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * call_started_at, model}, V30), so that the walk reads it there; a call linked without it (before V30, or by a
      * replica of an older version during a rolling upgrade) has its attempt looked up among the stored calls as
      * before: every attempt of a request has one litellm_call_id, and the episode's attempt is the one on its
-     * deployment. {@code bounded}: the look-up carries a range of {@code started_at} as two parameters (see
-     * {@link #READ_AHEAD_HORIZON}).
+     * deployment. Either way the attempt started within the day before the call was seen (a stored one that says
+     * otherwise, a call reported as lasting over a day, is not walked), which bounds what a walk can reach
+     * ({@link #walkRange}). {@code bounded}: the look-up carries a range of {@code started_at} as two parameters
+     * (see {@link #READ_AHEAD_HORIZON}).
      */
     static String attempts(String episode, String calls, boolean bounded) {
         return "seen as (select f.call_id, f.seen_at, f.trace_id, f.call_started_at, f.model, e.deployment"
             + " from failure_event_calls f join failure_events e on e.failure_id = f.failure_id"
             + " where f.failure_id = " + episode + " order by f.seen_at desc limit " + calls + "),"
             + " failed as (select s.call_id, s.trace_id, s.call_started_at as started_at, s.deployment, s.model"
-            + " from seen s where s.call_started_at is not null and s.trace_id is not null and s.deployment is not null"
+            + " from seen s where s.call_started_at between s.seen_at - interval '1 day' and s.seen_at"
+            + " and s.trace_id is not null and s.deployment is not null"
             + " union all select l.call_id, l.trace_id, l.started_at, l.deployment, l.model from seen s"
             + " cross join lateral (select l.call_id, l.trace_id, l.started_at, l.deployment, l.model"
             + " from llm_calls l where l.call_id = s.call_id and l.started_at <= s.seen_at"
@@ -141,6 +144,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * when the call belongs to no other episode).
      */
     static final String TRACE_WALK_FORWARD_WITH_EPISODES = traceWalkForwardWithEpisodes("?", "?", "?", false);
+
+    /**
+     * {@link #TRACE_WALK_FORWARD_WITH_EPISODES} as a step runs it for one episode: each read of {@code llm_calls}
+     * carries the range the episode's walk can reach ({@link #walkRange}) as parameters 3-4 and 5-6, the excluded
+     * episode is parameter 7. Public for the bench's plans.
+     */
+    public static final String TRACE_WALK_FORWARD_BOUNDED = traceWalkForwardWithEpisodes("?", "?", "?", true);
 
     private static String traceWalkForwardWithEpisodes(String episode, String calls, String excluded,
             boolean bounded) {
@@ -158,6 +168,31 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * of the failed attempts that preceded its calls in their traces. Public for the bench's plans.
      */
     public static final String TRACE_WALK_BACK = traceWalkBack("?", "?", false);
+
+    /** {@link #TRACE_WALK_BACK} with the episode's {@link #walkRange} as parameters 3-4 and 5-6. */
+    public static final String TRACE_WALK_BACK_BOUNDED = traceWalkBack("?", "?", true);
+
+    /**
+     * The range of {@code started_at} an episode's trace walks can reach, from its first and last seen: its calls
+     * are seen (ended) within them; a failed attempt started at most a day before it was seen (the walks skip a
+     * call said to have lasted longer), the lookup of an attempt reads the day before the call, the walk forward
+     * the hour after the attempt, the walk back the hour before it. Bound by it, a generic plan prunes
+     * {@code llm_calls} to those days' partitions when it starts, instead of opening an index scan on each of the
+     * ~40 for a walk that a LATERAL prunes only as it runs (make bench, bench/RESULTS.md). A call linked to the
+     * episode after the step read it may fall outside: the fold that linked it queued the episode again.
+     */
+    public static Instant[] walkRange(Instant firstSeen, Instant lastSeen) {
+        return new Instant[] {firstSeen.minus(WALK_REACH_BACK), lastSeen.plus(WALK_REACH_ON)};
+    }
+
+    private static int bindWalkRange(PreparedStatement st, int i, Episode e) throws SQLException {
+        Instant[] range = walkRange(e.firstSeen(), e.lastSeen());
+        for (int k = 0; k < 2; k++) {
+            st.setTimestamp(i++, Timestamp.from(range[0]));
+            st.setTimestamp(i++, Timestamp.from(range[1]));
+        }
+        return i;
+    }
 
     private static String traceWalkBack(String episode, String calls, boolean bounded) {
         return "with " + attempts(episode, calls, bounded)
@@ -1339,10 +1374,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // partitions of that call's day) instead of hash-joining whole llm_calls partitions: for a 429 storm the
         // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
         // in the same round trip, one row per call and episode.
-        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_WITH_EPISODES)) {
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_BOUNDED)) {
             st.setObject(1, p.id());
             st.setInt(2, config.maxTracedCalls());
-            st.setObject(3, p.id());
+            st.setObject(bindWalkRange(st, 3, p), p.id());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     rows.add(walkRow(rs, 0));
@@ -1390,9 +1425,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             return causes;
         }
         // LATERAL with LIMIT for the same reason as in linkCausal: index probes per call, never whole partitions.
-        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_BACK)) {
+        try (PreparedStatement st = c.prepareStatement(TRACE_WALK_BACK_BOUNDED)) {
             st.setObject(1, q.id());
             st.setInt(2, config.maxTracedCalls());
+            bindWalkRange(st, 3, q);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     causes.add(episode(rs));

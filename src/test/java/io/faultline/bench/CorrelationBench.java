@@ -1070,6 +1070,22 @@ class CorrelationBench {
             // (dropped inside this transaction, which is rolled back).
             Object[][] walks = { { "cascade timeout", cause[0], "cascade quality", effect[0] },
                     { "largest seeded episode", storm, "largest seeded quality episode", largestQuality(c) } };
+            // The walks as a step runs them since 2026-12-05: bounded by the episode's walk range, so that the
+            // generic plan prunes llm_calls when it starts.
+            for (Object[] w : walks) {
+                Instant[] forward = walkRange(c, (UUID) w[1]);
+                plans.add(c, "step's forward walk with episodes, bounded, " + w[0],
+                        FailureCorrelationEngine.TRACE_WALK_FORWARD_BOUNDED, new String[] { "uuid", "int",
+                                "timestamptz", "timestamptz", "timestamptz", "timestamptz", "uuid" },
+                        new Object[] { w[1], config.maxTracedCalls(), Timestamp.from(forward[0]),
+                                Timestamp.from(forward[1]), Timestamp.from(forward[0]), Timestamp.from(forward[1]),
+                                w[1] });
+                Instant[] back = walkRange(c, (UUID) w[3]);
+                plans.add(c, "step's walk back, bounded, " + w[2], FailureCorrelationEngine.TRACE_WALK_BACK_BOUNDED,
+                        new String[] { "uuid", "int", "timestamptz", "timestamptz", "timestamptz", "timestamptz" },
+                        new Object[] { w[3], config.maxTracedCalls(), Timestamp.from(back[0]),
+                                Timestamp.from(back[1]), Timestamp.from(back[0]), Timestamp.from(back[1]) });
+            }
             for (String version : List.of("first cut", "current", "current without V11 index")) {
                 if (version.startsWith("current without")) {
                     try (Statement st = c.createStatement()) {
@@ -1093,6 +1109,19 @@ class CorrelationBench {
 
     private static final String COLUMNS = "failure_id, fingerprint, category, type, provider, deployment, first_seen,"
             + " last_seen";
+
+    /** The range of started_at the step's walks of this episode read ({@link FailureCorrelationEngine#walkRange}). */
+    private static Instant[] walkRange(Connection c, UUID episode) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
+                "select first_seen, last_seen from failure_events where failure_id = ?")) {
+            st.setObject(1, episode);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return FailureCorrelationEngine.walkRange(rs.getTimestamp(1).toInstant(),
+                        rs.getTimestamp(2).toInstant());
+            }
+        }
+    }
 
     private static UUID largestQuality(Connection c) throws SQLException {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select failure_id from"

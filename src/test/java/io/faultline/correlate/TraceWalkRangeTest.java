@@ -1,0 +1,198 @@
+package io.faultline.correlate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A step's own trace walks read {@code llm_calls} only within the range its episode's walks can reach
+ * ({@link FailureCorrelationEngine#walkRange}), so that a generic plan prunes the partitions when it starts. The
+ * range must lose nothing: over episodes whose attempts lasted from a second to more than a day, whose fallbacks came
+ * right after them, during them or up to an hour and more after they began, and whose attempts were stored with the
+ * call or must be looked up, the bounded walks return exactly the rows of the unbounded ones.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class TraceWalkRangeTest {
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    CorrelateConfig config;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    /** How long a failed attempt lasted, seconds: the last is a call reported as lasting over a day. */
+    private static final long[] LATENCIES = {1, 600, 3_000, 23 * 3_600, 25 * 3_600};
+
+    /** When the fallback began after the failed attempt did, seconds (-1: two seconds after the attempt ended). */
+    private static final long[] LAGS = {-1, 10, 59 * 60, 61 * 60};
+
+    @Test
+    void the_bounded_walks_return_what_the_unbounded_walks_return() throws SQLException {
+        Instant t0 = Instant.parse("2029-05-10T06:00:00Z");
+        clock.set(t0.plus(Duration.ofDays(4)));
+        Random random = new Random(20291205L);
+        List<String> primaries = new ArrayList<>();
+        List<String> fallbacks = new ArrayList<>();
+        List<Payloads> calls = new ArrayList<>();
+        for (int k = 0; k < LATENCIES.length * LAGS.length; k++) {
+            long latency = LATENCIES[k / LAGS.length];
+            long lag = LAGS[k % LAGS.length];
+            String primary = "walk-oa-" + k + "-" + UUID.randomUUID().toString().substring(0, 6);
+            String fallback = "walk-an-" + k + "-" + UUID.randomUUID().toString().substring(0, 6);
+            primaries.add(primary);
+            fallbacks.add(fallback);
+            Instant base = t0.plus(Duration.ofHours(2L * k));
+            for (int i = 0; i < 3; i++) {
+                Instant start = base.plusSeconds(i * 40L + random.nextInt(20));
+                String trace = UUID.randomUUID().toString();
+                Map<String, Object> json = Map.of("response_format", Map.of("type", "json_object"));
+                calls.add(Payloads.failure("openai", "gpt-4o-mini", primary, start, 408, "Timeout",
+                        "Request timed out.").latency(latency).set("trace_id", trace).set("model_parameters", json));
+                Instant fallbackStart = start.plusSeconds(lag < 0 ? latency + 2 : lag);
+                calls.add(Payloads.success("anthropic", "claude-3-5-haiku", fallback, fallbackStart)
+                        .set("trace_id", trace).set("model_parameters", json)
+                        .answer("Sure! Here is the data you asked for: city Paris", "stop"));
+            }
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+
+        List<UUID> providerEpisodes = episodes(primaries);
+        List<UUID> qualityEpisodes = episodes(fallbacks);
+        assertThat(providerEpisodes).hasSize(primaries.size());
+        assertThat(qualityEpisodes).hasSize(fallbacks.size());
+        int forwardRows = 0;
+        int backRows = 0;
+        for (boolean storedAttempts : new boolean[] {true, false}) {
+            if (!storedAttempts) {
+                forgetStoredAttempts(providerEpisodes, qualityEpisodes);
+            }
+            for (UUID episode : providerEpisodes) {
+                List<String> unbounded = walk(FailureCorrelationEngine.TRACE_WALK_FORWARD_WITH_EPISODES, episode,
+                        false, true);
+                assertThat(walk(FailureCorrelationEngine.TRACE_WALK_FORWARD_BOUNDED, episode, true, true))
+                        .as("forward walk of %s, attempts stored: %s", episode, storedAttempts)
+                        .isEqualTo(unbounded);
+                forwardRows += unbounded.size();
+            }
+            for (UUID episode : qualityEpisodes) {
+                List<String> unbounded = walk(FailureCorrelationEngine.TRACE_WALK_BACK, episode, false, false);
+                assertThat(walk(FailureCorrelationEngine.TRACE_WALK_BACK_BOUNDED, episode, true, false))
+                        .as("walk back of %s, attempts stored: %s", episode, storedAttempts).isEqualTo(unbounded);
+                backRows += unbounded.size();
+            }
+        }
+        // What each walk can reach, in both passes (attempts stored, attempts looked up), 3 requests a scenario.
+        // Forward, from the attempt's start to an hour on: after an attempt of up to 50 minutes, the fallbacks that
+        // came 2 s after it ended, 10 s and 59 min after it began (3 x 3 scenarios); after the 23-hour attempt, the
+        // two that came during it (10 s, 59 min); none past the hour, none from the call said to have lasted 25 h.
+        assertThat(forwardRows).isEqualTo(2 * 3 * (3 * 3 + 2));
+        // Back, from each fallback to the failed attempts of its trace in the hour before: the same 11 scenarios
+        // and the two fallbacks that came 10 s and 59 min into the 25-hour call (one provider episode each).
+        assertThat(backRows).isEqualTo(2 * (3 * 3 + 2 + 2));
+    }
+
+    private List<UUID> episodes(List<String> deployments) throws SQLException {
+        List<UUID> ids = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select failure_id from failure_events where deployment = any (?) order by deployment")) {
+            st.setArray(1, c.createArrayOf("text", deployments.toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    ids.add(rs.getObject(1, UUID.class));
+                }
+            }
+        }
+        return ids;
+    }
+
+    /** As a call linked before the fold stored attempts (V30): the walk looks its attempt up among the calls. */
+    private void forgetStoredAttempts(List<UUID> providerEpisodes, List<UUID> qualityEpisodes) throws SQLException {
+        List<UUID> all = new ArrayList<>(providerEpisodes);
+        all.addAll(qualityEpisodes);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update failure_event_calls set trace_id = null, call_started_at = null, model = null"
+                        + " where failure_id = any (?)")) {
+            st.setArray(1, c.createArrayOf("uuid", all.toArray()));
+            assertThat(st.executeUpdate()).isEqualTo(3 * all.size());
+        }
+    }
+
+    /** Every row of a walk, all columns, in the walk's order. */
+    private List<String> walk(String sql, UUID episode, boolean bounded, boolean forward) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            int i = 1;
+            st.setObject(i++, episode);
+            st.setInt(i++, config.maxTracedCalls());
+            if (bounded) {
+                Instant[] range = range(c, episode);
+                for (int k = 0; k < 2; k++) {
+                    st.setTimestamp(i++, Timestamp.from(range[0]));
+                    st.setTimestamp(i++, Timestamp.from(range[1]));
+                }
+            }
+            if (forward) {
+                st.setObject(i, episode);
+            }
+            try (ResultSet rs = st.executeQuery()) {
+                int columns = rs.getMetaData().getColumnCount();
+                while (rs.next()) {
+                    StringBuilder row = new StringBuilder();
+                    for (int col = 1; col <= columns; col++) {
+                        row.append(col == 1 ? "" : " | ").append(rs.getString(col));
+                    }
+                    rows.add(row.toString());
+                }
+            }
+        }
+        if (!forward) {
+            rows.sort(null); // "select distinct" has no order of its own
+        }
+        return rows;
+    }
+
+    private static Instant[] range(Connection c, UUID episode) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
+                "select first_seen, last_seen from failure_events where failure_id = ?")) {
+            st.setObject(1, episode);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                return FailureCorrelationEngine.walkRange(rs.getTimestamp(1).toInstant(),
+                        rs.getTimestamp(2).toInstant());
+            }
+        }
+    }
+}
