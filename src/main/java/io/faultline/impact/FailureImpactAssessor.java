@@ -126,7 +126,8 @@ public class FailureImpactAssessor {
     }
 
     /**
-     * Re-assesses the episodes and clusters active within {@code open-for}, most recently active first, at most
+     * Re-assesses the episodes and clusters active within {@code open-for} (of now, either side: a caller's clock may
+     * run a little ahead), most recently active first, at most
      * {@code max-per-run}; one replica at a time. Returns how many it assessed.
      */
     @Scheduled(every = "{faultline.impact.interval}", delayed = "{faultline.impact.interval}",
@@ -146,7 +147,12 @@ public class FailureImpactAssessor {
     }
 
     public int refreshOpen() {
-        Instant since = clock.instant().minus(config.openFor());
+        // Open: last seen within open-for of now, either side. An episode stamped further ahead (a caller whose clock
+        // runs hours fast) waits until the clock nears it: sorted first, such episodes would take every place of
+        // the run from the episodes that are open now.
+        Instant now = clock.instant();
+        Instant since = now.minus(config.openFor());
+        Instant until = now.plus(config.openFor());
         List<UUID[]> due = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
@@ -160,12 +166,15 @@ public class FailureImpactAssessor {
                     }
                 }
                 try (PreparedStatement st = c.prepareStatement("(select failure_id, 'e' from failure_events"
-                        + " where last_seen >= ? order by last_seen desc limit ?) union all (select cluster_id, 'c'"
-                        + " from correlation_clusters where last_seen >= ? order by last_seen desc limit ?)")) {
+                        + " where last_seen between ? and ? order by last_seen desc limit ?) union all"
+                        + " (select cluster_id, 'c' from correlation_clusters where last_seen between ? and ?"
+                        + " order by last_seen desc limit ?)")) {
                     st.setTimestamp(1, Timestamp.from(since));
-                    st.setInt(2, config.maxPerRun());
-                    st.setTimestamp(3, Timestamp.from(since));
-                    st.setInt(4, config.maxPerRun());
+                    st.setTimestamp(2, Timestamp.from(until));
+                    st.setInt(3, config.maxPerRun());
+                    st.setTimestamp(4, Timestamp.from(since));
+                    st.setTimestamp(5, Timestamp.from(until));
+                    st.setInt(6, config.maxPerRun());
                     try (ResultSet rs = st.executeQuery()) {
                         while (rs.next()) {
                             due.add(new UUID[] { rs.getObject(1, UUID.class), rs.getString(2).equals("c")

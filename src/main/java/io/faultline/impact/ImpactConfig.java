@@ -21,7 +21,10 @@ public interface ImpactConfig {
     @WithDefault("200")
     int maxPerRun();
 
-    /** An episode or cluster active within this long is open and re-assessed; older ones keep their last figures. */
+    /**
+     * An episode or cluster active within this long is open and re-assessed; older ones keep their last figures. One
+     * last seen further than this ahead of the clock (a caller's clock running fast) waits until the clock nears it.
+     */
     @WithDefault("30m")
     Duration openFor();
 

@@ -194,6 +194,59 @@ class ImpactTest {
                 .isCloseTo(terms, Offset.offset(1e-3));
     }
 
+    /**
+     * A proxy whose clock runs days fast stamps its failures ahead of Faultline's clock. The re-assessment takes the
+     * most recently active first, so more of those than {@code max-per-run} would take every place from the episode
+     * that is open now; they wait until the clock nears them instead.
+     */
+    @Test
+    void episodes_stamped_days_ahead_do_not_crowd_the_open_ones_out_of_the_reassessment() throws Exception {
+        Instant now = Instant.parse("2031-11-20T12:00:00Z");
+        clock.set(now);
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        List<Payloads> calls = new ArrayList<>();
+        calls.add(Payloads.failure("openai", "gpt-4o-mini", "open-now-" + suffix, now.minus(Duration.ofMinutes(5)),
+                503, "ServiceUnavailableError", "upstream connect error"));
+        for (int i = 0; i <= config.maxPerRun(); i++) {
+            calls.add(Payloads.failure("openai", "gpt-4o-mini", "ahead-" + i + "-" + suffix,
+                    now.plus(Duration.ofDays(3)).plusSeconds(i), 503, "ServiceUnavailableError",
+                    "upstream connect error"));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        String open = episodeOn("open-now-" + suffix);
+        String ahead = episodeOn("ahead-" + config.maxPerRun() + "-" + suffix); // the newest: first in a run
+        assertThat(assessed(open)).isFalse();
+
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(1);
+        assertThat(assessed(open)).as("the episode open now is re-assessed").isTrue();
+        assertThat(assessed(ahead)).as("an episode stamped three days ahead waits").isFalse();
+
+        clock.set(now.plus(Duration.ofDays(3)));
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(1);
+        assertThat(assessed(ahead)).as("once the clock reached it").isTrue();
+    }
+
+    private String episodeOn(String deployment) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select failure_id::text from failure_events where deployment = ?")) {
+            st.setString(1, deployment);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("an episode on " + deployment).isTrue();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private boolean assessed(String failureId) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select 1 from failure_impacts where subject_id = ?::uuid")) {
+            st.setString(1, failureId);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     @Test
     void bad_ids_and_unknown_subjects_are_problems() {
         given().when().get("/api/v1/failures/not-a-uuid/impact").then().statusCode(400)
