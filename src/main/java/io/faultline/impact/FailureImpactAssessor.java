@@ -127,8 +127,8 @@ public class FailureImpactAssessor {
 
     /**
      * Re-assesses the episodes and clusters active within {@code open-for} (of now, either side: a caller's clock may
-     * run a little ahead), most recently active first, at most
-     * {@code max-per-run}; one replica at a time. Returns how many it assessed.
+     * run a little ahead), most recently active first, at most {@code max-per-run}; one replica at a time. Returns
+     * how many it assessed.
      */
     @Scheduled(every = "{faultline.impact.interval}", delayed = "{faultline.impact.interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
