@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -213,8 +214,10 @@ class ImpactTest {
                     "upstream connect error"));
         }
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
-        String open = episodeOn("open-now-" + suffix);
-        String ahead = episodeOn("ahead-" + config.maxPerRun() + "-" + suffix); // the newest: first in a run
+        String open = episodeOf("open-now-" + suffix, "outage");
+        String ahead = episodeOf("ahead-" + config.maxPerRun() + "-" + suffix, "outage"); // the newest: first in a run
+        assertThat(open).isNotNull();
+        assertThat(ahead).isNotNull();
         assertThat(assessed(open)).isFalse();
 
         assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(1);
@@ -226,22 +229,11 @@ class ImpactTest {
         assertThat(assessed(ahead)).as("once the clock reached it").isTrue();
     }
 
-    private String episodeOn(String deployment) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select failure_id::text from failure_events where deployment = ?")) {
-            st.setString(1, deployment);
-            try (java.sql.ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("an episode on " + deployment).isTrue();
-                return rs.getString(1);
-            }
-        }
-    }
-
     private boolean assessed(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select 1 from failure_impacts where subject_id = ?::uuid")) {
             st.setString(1, failureId);
-            try (java.sql.ResultSet rs = st.executeQuery()) {
+            try (ResultSet rs = st.executeQuery()) {
                 return rs.next();
             }
         }
