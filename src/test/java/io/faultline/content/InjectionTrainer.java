@@ -43,6 +43,13 @@ public final class InjectionTrainer {
     static final double RATE = 0.2;
     static final double L2 = 1e-7;
     static final long SEED = 20261203L;
+    /**
+     * Whether and how the user-turn heads learn benign chat in other languages (MT-Bench-X's translations, category
+     * {@code benign_chat_translated}): {@code none}, the default, not at all (measured only: its held-out rows by
+     * InjectionEvalTest, its validation rows by {@code --validate}; the model stays byte for byte what it was);
+     * {@code own}, as a group of its own; {@code shared}, inside benign chat's group. Never calibrated on.
+     */
+    static final String TRANSLATED_CHAT = System.getProperty("train.translated-chat", "none");
     /** How many orders of the training instances {@link #train} averages. */
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
@@ -242,6 +249,9 @@ public final class InjectionTrainer {
                 continue;
             }
             String category = row.path("category").asText();
+            if (category.equals("benign_chat_translated") && TRANSLATED_CHAT.equals("none")) {
+                continue; // measured only: without an instance, the others' order and weights stay as they were
+            }
             int blocks = (text.length() - 1) / InjectionFeatures.BLOCK + 1;
             List<List<Integer>> perBlock = new ArrayList<>();
             for (int b = 0; b < blocks; b++) {
@@ -297,6 +307,12 @@ public final class InjectionTrainer {
                         // chat requests: benign chat would teach it the opposite of its positives
                         groups[InjectionModel.DIRECT] = "-benign_chat";
                         groups[InjectionModel.JAILBREAK] = "-benign_chat";
+                    }
+                    case "benign_chat_translated" -> {
+                        // the same requests in other languages: the language is not the attack
+                        String group = TRANSLATED_CHAT.equals("shared") ? "-benign_chat" : "-benign_chat_translated";
+                        groups[InjectionModel.DIRECT] = group;
+                        groups[InjectionModel.JAILBREAK] = group;
                     }
                     default -> Arrays.fill(groups, "-" + category);
                 }
