@@ -216,7 +216,8 @@ class InjectionDetectorTest {
         "What is a prompt?"})
     void benign_texts_that_mention_instructions_or_systems_are_not_flagged(String text) {
         // the phrase rules' own precision; the classifier's false-positive rate is measured on held-out sets by
-        // InjectionEvalTest (one of these, the IKEA question, reaches 0.55 with the shipped model: README, limits)
+        // InjectionEvalTest (one of these, the IKEA question, scores 0.35 with the shipped model, 0.55 with the one
+        // before it: README, limits)
         Verdict v = rulesOnly.scan(text);
         assertThat(injection(v)).as(text + " " + v.signals()).isFalse();
         assertThat(jailbreak(v)).as(text + " " + v.signals()).isFalse();
@@ -228,10 +229,10 @@ class InjectionDetectorTest {
         String article = "Prompt injection, explained: an attacker hides a line such as 'ignore all previous"
                 + " instructions' in a web page, and a model that summarises the page may follow it. Defenders"
                 + " separate trusted instructions from retrieved content and filter model output.";
-        // agreement at 0.1 here: how low the classifier reads this one text is its business (the default's effect
+        // agreement at 0.2 here: how low the classifier reads this one text is its business (the default's effect
         // is measured on held-out security talk by InjectionEvalTest); this test shows the mechanism
         InjectionDetector deferring = new InjectionDetector(
-                ConfigMappings.with(InjectionConfig.class, Map.of("faultline.injection.rule-agreement", "0.1")));
+                ConfigMappings.with(InjectionConfig.class, Map.of("faultline.injection.rule-agreement", "0.2")));
         Verdict deferred = deferring.scan(article);
         Verdict counted = undeferred.scan(article);
         assertThat(deferred.injectionSignals()).contains("override.ignore_previous");

@@ -44,12 +44,13 @@ public final class InjectionTrainer {
     static final double L2 = 1e-7;
     static final long SEED = 20261203L;
     /**
-     * Whether and how the user-turn heads learn benign chat in other languages (MT-Bench-X's translations, category
-     * {@code benign_chat_translated}): {@code none}, the default, not at all (measured only: its held-out rows by
-     * InjectionEvalTest, its validation rows by {@code --validate}; the model stays byte for byte what it was);
-     * {@code own}, as a group of its own; {@code shared}, inside benign chat's group. Never calibrated on.
+     * How the user-turn heads learn benign chat in other languages (MT-Bench-X's translations, category
+     * {@code benign_chat_translated}): {@code own}, the default, as a group of its own; {@code shared}, inside benign
+     * chat's group; {@code none}, not at all (the build before 2026-12-05, byte for byte). Never calibrated on: the
+     * thresholds stay set on benign chat in English and German ({@link #CALIBRATED_ON}). The three compared in
+     * train/injection/DATA_CARD.md (Model).
      */
-    static final String TRANSLATED_CHAT = System.getProperty("train.translated-chat", "none");
+    static final String TRANSLATED_CHAT = System.getProperty("train.translated-chat", "own");
     /** How many orders of the training instances {@link #train} averages. */
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
