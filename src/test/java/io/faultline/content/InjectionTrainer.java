@@ -46,9 +46,9 @@ public final class InjectionTrainer {
     /**
      * How the user-turn heads learn benign chat in other languages (MT-Bench-X's and MGSM's translations, category
      * {@code benign_chat_translated}): {@code own}, the default, as a group of its own; {@code shared}, inside benign
-     * chat's group; {@code none}, not at all (the build before 2026-12-05, byte for byte). Never calibrated on: the
-     * thresholds stay set on benign chat in English and German ({@link #CALIBRATED_ON}). The three compared in
-     * train/injection/DATA_CARD.md (Model).
+     * chat's group; {@code none}, not at all (the build before them, sha256 ecaf0223…, byte for byte). Never
+     * calibrated on: the thresholds stay set on benign chat in English and German ({@link #CALIBRATED_ON}). The
+     * three compared in train/injection/DATA_CARD.md (Model).
      */
     static final String TRANSLATED_CHAT = System.getProperty("train.translated-chat", "own");
     /** How many orders of the training instances {@link #train} averages. */
