@@ -63,6 +63,17 @@ public interface InjectionConfig {
     boolean modelEnabled();
 
     /**
+     * The writing systems (Unicode script names) the classifier has seen benign text in: English and German chat,
+     * and MT-Bench-X's and MGSM's translations (train/injection/DATA_CARD.md). A text whose letters are mostly in
+     * another script is judged by the phrase rules alone, and the evidence says {@code model_skipped_script}: the
+     * classifier has seen such a script only in attacks (CyberSecEval's translations), so its verdict there reads the
+     * script, not the text (it flagged 38 of 40 benign Hindi web sentences: train/injection/DATA_CARD.md). Add a
+     * script only with benign training text in it.
+     */
+    @WithDefault("LATIN,CYRILLIC,HAN,HIRAGANA,KATAKANA,THAI,BENGALI,TELUGU")
+    java.util.Set<String> modelScripts();
+
+    /**
      * With the classifier on, the phrase rules' score for a kind counts only when the classifier gives that kind at
      * least this probability: the phrases ("ignore previous instructions", "system prompt", "jailbreak") are also
      * what an article or a training question about prompt injection says, and the classifier, trained on security

@@ -72,9 +72,17 @@ public final class InjectionDetector {
      * reached its threshold, the features that pushed it most, as {@code family:bucket} ids (never text).
      */
     public record Learned(double injection, double jailbreak, String injectionHead, List<String> injectionFeatures,
-            List<String> jailbreakFeatures) {
+            List<String> jailbreakFeatures, String skippedScript) {
 
-        public static final Learned NONE = new Learned(0, 0, "none", List.of(), List.of());
+        public static final Learned NONE = new Learned(0, 0, "none", List.of(), List.of(), null);
+
+        /**
+         * The classifier was not asked: most of the text's letters are in a script it has seen no benign text in
+         * ({@link InjectionConfig#modelScripts()}), where its verdict tells nothing.
+         */
+        static Learned skipped(Character.UnicodeScript script) {
+            return new Learned(0, 0, "none", List.of(), List.of(), script.name());
+        }
 
         public double score(Kind kind) {
             return kind == Kind.INJECTION ? injection : jailbreak;
@@ -651,10 +659,20 @@ public final class InjectionDetector {
 
     private final InjectionConfig config;
     private final InjectionModel model;
+    private final java.util.EnumSet<Character.UnicodeScript> modelScripts;
 
     public InjectionDetector(InjectionConfig config) {
         this.config = config;
         this.model = config.modelEnabled() ? SharedModel.MODEL : null;
+        this.modelScripts = java.util.EnumSet.noneOf(Character.UnicodeScript.class);
+        for (String name : config.modelScripts()) {
+            try {
+                modelScripts.add(Character.UnicodeScript.forName(name.trim()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("faultline.injection.model-scripts: '" + name
+                        + "' is not a Unicode script name (LATIN, CYRILLIC, HAN, DEVANAGARI, ...)", e);
+            }
+        }
     }
 
     /** The shipped classifier, read once per process on first use (a holder class: no lock, no reflection). */
@@ -706,6 +724,11 @@ public final class InjectionDetector {
      * score.
      */
     private Verdict withModel(Verdict rules, Hits hits, String cleaned, boolean document) {
+        Character.UnicodeScript script = untrainedScript(cleaned);
+        if (script != null) {
+            return new Verdict(rules.injectionScore(), rules.jailbreakScore(), rules.injectionSignals(),
+                    rules.jailbreakSignals(), rules.truncated(), Learned.skipped(script));
+        }
         InjectionModel.Score score = model.score(cleaned);
         int injectionHead = document ? InjectionModel.INDIRECT : InjectionModel.DIRECT;
         double learnedInjection = score.of(injectionHead);
@@ -726,12 +749,58 @@ public final class InjectionDetector {
                 ? model.topFeatures(cleaned, InjectionModel.JAILBREAK, score.jailbreakWindow(), TOP_FEATURES)
                 : List.of();
         Learned learned = new Learned(learnedInjection, learnedJailbreak, document ? "indirect" : "direct",
-                injectionFeatures, jailbreakFeatures);
+                injectionFeatures, jailbreakFeatures, null);
         return new Verdict(injection, jailbreak, rules.injectionSignals(), rules.jailbreakSignals(),
                 rules.truncated(), learned);
     }
 
     private static final int TOP_FEATURES = 3;
+
+    /**
+     * The script most of the text's letters are in, when it is not one of {@link InjectionConfig#modelScripts()}, or
+     * null. An ASCII-only text (most traffic) costs one loop over its chars; otherwise one pass counts the letters
+     * per script, ASCII letters as Latin without a look-up.
+     */
+    Character.UnicodeScript untrainedScript(String text) {
+        int first = 0;
+        while (first < text.length() && text.charAt(first) < 0x80) {
+            first++;
+        }
+        if (first == text.length()) {
+            return null; // ASCII only: Latin letters or none
+        }
+        int latin = 0;
+        int[] counts = null;
+        for (int i = 0; i < text.length(); ) {
+            int c = text.codePointAt(i);
+            i += Character.charCount(c);
+            if (c < 0x80) {
+                latin += (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? 1 : 0;
+            } else if (Character.isLetter(c)) {
+                Character.UnicodeScript script = Character.UnicodeScript.of(c);
+                if (script == Character.UnicodeScript.LATIN) {
+                    latin++;
+                } else {
+                    if (counts == null) {
+                        counts = new int[Character.UnicodeScript.values().length];
+                    }
+                    counts[script.ordinal()]++;
+                }
+            }
+        }
+        if (counts == null) {
+            return null;
+        }
+        int best = -1;
+        for (int k = 0; k < counts.length; k++) {
+            if (counts[k] > 0 && (best < 0 || counts[k] > counts[best])) {
+                best = k;
+            }
+        }
+        Character.UnicodeScript dominant = counts[best] > latin ? Character.UnicodeScript.values()[best]
+                : Character.UnicodeScript.LATIN;
+        return modelScripts.contains(dominant) ? null : dominant;
+    }
 
     /** Scans one text into hits; returns the cleaned text (what the classifier reads). */
     private String scanInto(String raw, Hits hits, boolean decode, Work work) {

@@ -133,7 +133,9 @@ public class InjectionRules extends ContentRule {
         evidence.put("threshold", threshold);
         evidence.put("signals", best.verdict().signals(kind));
         InjectionDetector.Learned learned = best.verdict().learned();
-        if (learned != InjectionDetector.Learned.NONE) {
+        if (learned.skippedScript() != null) {
+            evidence.put("model_skipped_script", learned.skippedScript());
+        } else if (learned != InjectionDetector.Learned.NONE) {
             evidence.put("rule_score", Math.round(best.verdict().ruleScore(kind) * 100) / 100.0);
             evidence.put("model_score", Math.round(learned.score(kind) * 100) / 100.0);
             evidence.put("model_head", kind == Kind.INJECTION ? learned.injectionHead() : "jailbreak");
