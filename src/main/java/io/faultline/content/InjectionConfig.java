@@ -3,6 +3,8 @@ package io.faultline.content;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
+import java.util.Set;
+
 /**
  * Thresholds of the {@code prompt_injection} and {@code jailbreak_attempt} detector. A score is the noisy-OR of the
  * weights of the phrase signals a message matched and of the learned classifier's probability (0 to 1); a single weak
@@ -71,7 +73,7 @@ public interface InjectionConfig {
      * script only with benign training text in it.
      */
     @WithDefault("LATIN,CYRILLIC,HAN,HIRAGANA,KATAKANA,THAI,BENGALI,TELUGU")
-    java.util.Set<String> modelScripts();
+    Set<String> modelScripts();
 
     /**
      * With the classifier on, the phrase rules' score for a kind counts only when the classifier gives that kind at

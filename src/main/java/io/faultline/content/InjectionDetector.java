@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -659,12 +660,12 @@ public final class InjectionDetector {
 
     private final InjectionConfig config;
     private final InjectionModel model;
-    private final java.util.EnumSet<Character.UnicodeScript> modelScripts;
+    private final EnumSet<Character.UnicodeScript> modelScripts;
 
     public InjectionDetector(InjectionConfig config) {
         this.config = config;
         this.model = config.modelEnabled() ? SharedModel.MODEL : null;
-        this.modelScripts = java.util.EnumSet.noneOf(Character.UnicodeScript.class);
+        this.modelScripts = EnumSet.noneOf(Character.UnicodeScript.class);
         for (String name : config.modelScripts()) {
             try {
                 modelScripts.add(Character.UnicodeScript.forName(name.trim()));
@@ -767,7 +768,7 @@ public final class InjectionDetector {
             first++;
         }
         if (first == text.length()) {
-            return null; // ASCII only: Latin letters or none
+            return untrained(Character.UnicodeScript.LATIN); // ASCII only: Latin letters or none
         }
         int latin = 0;
         int[] counts = null;
@@ -782,25 +783,26 @@ public final class InjectionDetector {
                     latin++;
                 } else {
                     if (counts == null) {
-                        counts = new int[Character.UnicodeScript.values().length];
+                        counts = new int[SCRIPTS.length];
                     }
                     counts[script.ordinal()]++;
                 }
             }
         }
-        if (counts == null) {
-            return null;
-        }
         int best = -1;
-        for (int k = 0; k < counts.length; k++) {
+        for (int k = 0; counts != null && k < counts.length; k++) {
             if (counts[k] > 0 && (best < 0 || counts[k] > counts[best])) {
                 best = k;
             }
         }
-        Character.UnicodeScript dominant = counts[best] > latin ? Character.UnicodeScript.values()[best]
-                : Character.UnicodeScript.LATIN;
+        return untrained(best >= 0 && counts[best] > latin ? SCRIPTS[best] : Character.UnicodeScript.LATIN);
+    }
+
+    private Character.UnicodeScript untrained(Character.UnicodeScript dominant) {
         return modelScripts.contains(dominant) ? null : dominant;
     }
+
+    private static final Character.UnicodeScript[] SCRIPTS = Character.UnicodeScript.values();
 
     /** Scans one text into hits; returns the cleaned text (what the classifier reads). */
     private String scanInto(String raw, Hits hits, boolean decode, Work work) {

@@ -270,7 +270,8 @@ class InjectionEvalTest {
                     (double) cell.rulesFlagged / cell.n));
         });
         out.append("\n- Set: src/test/resources/eval/language_sentences.jsonl (40 web sentences in each of 24"
-                + " languages, from Lingua's test data; see the README beside it), none of them read by the classifier's trainer."
+                + " languages, from Lingua's test data; see the README beside it), none of them read by the"
+                + " classifier's trainer."
                 + " \"Benign rows in training\": the language has benign chat among the classifier's training rows"
                 + " (English and German chat, MT-Bench-X, MGSM); CyberSecEval's translated attacks bring most of the"
                 + " others, so a language with \"no\" there is where the classifier can read the language as the"
