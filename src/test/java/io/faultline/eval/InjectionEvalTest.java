@@ -236,27 +236,23 @@ class InjectionEvalTest {
      */
     private String languages(SoftAssertions softly) {
         Map<String, Cell> cells = new TreeMap<>();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(
-                InjectionEvalTest.class.getResourceAsStream("/eval/language_sentences.jsonl"),
-                StandardCharsets.UTF_8))) {
-            ObjectMapper json = new ObjectMapper();
-            String line;
-            while ((line = in.readLine()) != null) {
-                JsonNode row = json.readTree(line);
-                String text = row.path("text").asText();
-                Verdict verdict = detector.scan(text, detector.work(), false);
-                boolean flagged = flagged(verdict);
-                boolean rules = flagged(rulesOnly.scan(text, rulesOnly.work(), false));
-                for (String key : List.of(row.path("lang").asText(), "all")) {
-                    Cell cell = cells.computeIfAbsent(key, k -> new Cell());
-                    cell.n++;
-                    cell.flagged += flagged ? 1 : 0;
-                    cell.rulesFlagged += rules ? 1 : 0;
-                    cell.skipped += verdict.learned().skippedScript() != null ? 1 : 0;
-                }
-            }
+        List<LanguageEvalTest.Sentence> sentences;
+        try {
+            sentences = LanguageEvalTest.sentences();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        for (LanguageEvalTest.Sentence sentence : sentences) {
+            Verdict verdict = detector.scan(sentence.text(), detector.work(), false);
+            boolean flagged = flagged(verdict);
+            boolean rules = flagged(rulesOnly.scan(sentence.text(), rulesOnly.work(), false));
+            for (String key : List.of(sentence.language(), "all")) {
+                Cell cell = cells.computeIfAbsent(key, k -> new Cell());
+                cell.n++;
+                cell.flagged += flagged ? 1 : 0;
+                cell.rulesFlagged += rules ? 1 : 0;
+                cell.skipped += verdict.learned().skippedScript() != null ? 1 : 0;
+            }
         }
         StringBuilder out = new StringBuilder("## Injection and jailbreak on benign web sentences, per language\n\n");
         out.append("| language | benign rows in training | classifier not asked (script) | n | flagged | rate"

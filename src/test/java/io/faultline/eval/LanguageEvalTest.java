@@ -312,7 +312,8 @@ class LanguageEvalTest {
         return mapper.map(payload.node());
     }
 
-    private static List<Sentence> sentences() throws IOException {
+    /** The labelled sentences, also read by InjectionEvalTest as benign text in 24 languages. */
+    static List<Sentence> sentences() throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<Sentence> sentences = new ArrayList<>();
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(
