@@ -72,6 +72,26 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     /** How far after the drain's clock a read-ahead episode may be last seen (clock skew of its callers). */
     static final Duration READ_AHEAD_AHEAD = Duration.ofHours(1);
 
+    /**
+     * The planner settings of a correlation transaction, as a select list of {@code set_config} calls local to it.
+     * <ul>
+     * <li>Generic plans: the transaction plans its statements once per connection, partitions pruned when they run.
+     * Re-planning the trace walks and chain queries over the ~40 {@code llm_calls} partitions on every step cost
+     * more than running them (make bench: 9.6 → 7.6 ms a step on average; the bench's EXPLAIN table compares both
+     * plans of each query).</li>
+     * <li>No sequential scans where an index can serve. A generic plan stays cached until a relation it reads
+     * changes, and the coming days' partitions are created ahead, empty. Once a partition has been analysed empty
+     * (a database-wide ANALYZE, the bench's seed), the planner trusts that it holds no rows and plans a sequential
+     * scan of it; when its day comes, every probe of the walks' LATERALs scanned the whole day until autovacuum
+     * analysed it again, which is a minute after its first rows where autovacuum keeps up, and never where it is
+     * off (make bench, its clock passing midnight: the walk of a one-call episode 1.3 ms at the median, 8,050 rows
+     * filtered per probe; 0.28 ms with this setting; {@code TraceWalkRangeTest}). Every statement of the step is
+     * meant to read through an index; the planner still scans a table sequentially where no index can serve.</li>
+     * </ul>
+     */
+    public static final String PLAN_SETTINGS = "set_config('plan_cache_mode', 'force_generic_plan', true),"
+        + " set_config('enable_seqscan', 'off', true)";
+
     /** How far before an episode's calls a walk reads: a day back to the call's attempt, then an hour on its trace. */
     private static final Duration WALK_REACH_BACK = Duration.ofDays(1).plusHours(1);
 
@@ -658,16 +678,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // settings, as in lock(); then the due rows, read only when the lock was taken (the first statement leaves
         // its answer in a transaction-local setting); pipelined, the four statements of READ_AHEAD. Each statement's
         // snapshot is taken after the first statement ran, so it sees everything the previous lock holder committed.
-        // The transaction plans its statements once per connection (generic plans, partitions pruned when they run):
-        // re-planning the trace walks and chain queries over the ~40 llm_calls partitions on every step cost more
-        // than running them (make bench: 9.6 → 7.6 ms a step on average; the bench's EXPLAIN table compares both
-        // plans of each query).
+        // The planner settings: PLAN_SETTINGS.
         try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
                 + " set_config('synchronous_commit', 'off', true), "
                 // The waiting lock returns void (or fails the statement after lock_timeout): taken when it returns.
                 + (wait ? "set_config('faultline.drain_locked', 'true', true), pg_advisory_xact_lock(?) is null"
                         : "set_config('faultline.drain_locked', pg_try_advisory_xact_lock(?)::text, true)")
-                + ", set_config('plan_cache_mode', 'force_generic_plan', true); select q.failure_id, q.seq, " + prefixed("e") + ","
+                + ", " + PLAN_SETTINGS + "; select q.failure_id, q.seq, " + prefixed("e") + ","
                 + " array(select k.cluster_id || ' ' || (extract(epoch from k.opened_at) * 1000000)::bigint"
                 + " from correlation_members m join correlation_clusters k"
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
@@ -980,7 +997,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         try (PreparedStatement st = c.prepareStatement("select set_config('lock_timeout', ?, true),"
                 + " set_config('synchronous_commit', case when ? then 'off'"
                 + " else current_setting('synchronous_commit') end, true),"
-                + " set_config('plan_cache_mode', 'force_generic_plan', true), "
+                + " " + PLAN_SETTINGS + ", "
                 + (wait ? "pg_advisory_xact_lock(?) is null" : "pg_try_advisory_xact_lock(?)"))) {
             st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
             st.setBoolean(2, relaxed);

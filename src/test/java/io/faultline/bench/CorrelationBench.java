@@ -1223,6 +1223,8 @@ class CorrelationBench {
         private static String plan(Connection c, String mode, String execute) throws SQLException {
             StringBuilder text = new StringBuilder();
             try (Statement st = c.createStatement()) {
+                // The engine's settings (FailureCorrelationEngine.PLAN_SETTINGS), with the plan asked for.
+                st.execute("set enable_seqscan = off");
                 st.execute("set plan_cache_mode = " + mode);
                 try (ResultSet rs = st.executeQuery("explain (analyze, buffers) " + execute)) {
                     while (rs.next()) {
@@ -1232,6 +1234,7 @@ class CorrelationBench {
             }
             try (Statement st = c.createStatement()) {
                 st.execute("reset plan_cache_mode");
+                st.execute("reset enable_seqscan");
             }
             return text.toString();
         }
@@ -1264,8 +1267,9 @@ class CorrelationBench {
         }
 
         String report() {
-            return "Plans of the engine's queries at this scale (EXPLAIN ANALYZE, BUFFERS; custom plan with the"
-                    + " stream's parameters, and the generic plan a reused prepared statement may switch to):\n\n"
+            return "Plans of the engine's queries at this scale (EXPLAIN ANALYZE, BUFFERS; with the engine's"
+                    + " settings, sequential scans off; custom plan with the stream's parameters, and the generic"
+                    + " plan a reused prepared statement may switch to):\n\n"
                     + "| query | scans (custom plan) | ms | seq scans (generic plan) | ms |\n|---|---|---|---|---|\n"
                     + summary + "\nFull plans: target/bench-correlation-plans.md\n";
         }

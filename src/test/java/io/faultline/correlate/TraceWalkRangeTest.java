@@ -124,6 +124,107 @@ class TraceWalkRangeTest {
         assertThat(backRows).isEqualTo(2 * (3 * 3 + 2 + 2));
     }
 
+    /**
+     * A drain's connection keeps its generic plan of a walk for as long as nothing invalidates it, and the coming
+     * days' partitions are created ahead, empty. Planned while its partition was empty (and analysed so), a day must
+     * still be read through its index once it has filled: here 20,000 calls arrive in it, with no ANALYZE since, and
+     * the plan the connection made before is asked for a walk that reads that day.
+     */
+    @Test
+    void a_plan_made_while_a_day_was_empty_reads_it_through_its_index_once_it_has_filled() throws SQLException {
+        Instant day = Instant.parse("2031-03-17T00:00:00Z");
+        String partition = "llm_calls_20310318";
+        try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
+            st.execute("create table llm_calls_20310317 partition of llm_calls for values from ('2031-03-17')"
+                    + " to ('2031-03-18')");
+            st.execute("create table " + partition + " partition of llm_calls for values from ('2031-03-18')"
+                    + " to ('2031-03-19')");
+            // Statistics of the empty day, as a database-wide ANALYZE (an operator's, or the bench's seed) leaves
+            // them: the planner then trusts that the day has no rows.
+            st.execute("analyze " + partition);
+        }
+        UUID early = fellBack("plan-early", day.plus(Duration.ofHours(12)));
+        try (Connection drain = dataSource.getConnection()) {
+            drain.setAutoCommit(false);
+            try (java.sql.Statement st = drain.createStatement()) {
+                st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
+                st.execute("prepare walk_plan (uuid, int, timestamptz, timestamptz, timestamptz, timestamptz, uuid)"
+                        + " as " + numbered(FailureCorrelationEngine.TRACE_WALK_FORWARD_BOUNDED));
+                assertThat(rows(st, "execute walk_plan" + arguments(drain, early))).hasSize(3);
+            }
+            drain.commit();
+
+            try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
+                st.execute("insert into llm_calls (call_id, started_at, ended_at, trace_id, provider, model,"
+                        + " deployment, stream, success, latency_ms, prompt_tokens, completion_tokens,"
+                        + " reasoning_tokens, cached_tokens, cost_usd, response_chars, rate_limit_headers,"
+                        + " requester_metadata, received_at) select 'filler-' || i, t, t, 'filler-trace-' || i,"
+                        + " 'openai', 'gpt-4o-mini', 'filler', false, true, 100, 10, 10, 0, 0, 0, 10, '{}', '{}', t"
+                        + " from generate_series(1, 20000) i, lateral (select timestamptz '2031-03-18 00:00:00+00'"
+                        + " + i * interval '1 second' as t) x");
+            }
+            UUID late = fellBack("plan-late", day.plus(Duration.ofHours(24 + 3)));
+            try (java.sql.Statement st = drain.createStatement()) {
+                st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
+                String plan = String.join("\n", rows(st, "explain (costs off) execute walk_plan"
+                        + arguments(drain, late)));
+                assertThat(plan).as("the cached generic plan of the walk").contains(partition)
+                        .doesNotContain("Seq Scan on " + partition);
+                assertThat(rows(st, "execute walk_plan" + arguments(drain, late))).hasSize(3);
+                st.execute("deallocate walk_plan");
+            }
+            drain.commit();
+        }
+    }
+
+    /** Three requests on a new deployment that timed out and fell back to another: the timeouts' episode. */
+    private UUID fellBack(String name, Instant at) throws SQLException {
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Instant start = at.plusSeconds(i * 30L);
+            String trace = UUID.randomUUID().toString();
+            calls.add(Payloads.failure("openai", "gpt-4o-mini", name, start, 408, "Timeout", "Request timed out.")
+                    .latency(2).set("trace_id", trace));
+            calls.add(Payloads.success("anthropic", "claude-3-5-haiku", name + "-fallback", start.plusSeconds(4))
+                    .set("trace_id", trace));
+        }
+        clock.set(at.plusSeconds(120));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        List<UUID> ids = episodes(List.of(name));
+        assertThat(ids).hasSize(1);
+        return ids.get(0);
+    }
+
+    /** The walk's arguments for an episode, as EXECUTE takes them. */
+    private String arguments(Connection c, UUID episode) throws SQLException {
+        Instant[] range = range(c, episode);
+        return String.format("('%s', %d, '%s', '%s', '%s', '%s', '%s')", episode, config.maxTracedCalls(), range[0],
+                range[1], range[0], range[1], episode);
+    }
+
+    private static String numbered(String sql) {
+        StringBuilder out = new StringBuilder();
+        int n = 0;
+        for (char ch : sql.toCharArray()) {
+            if (ch == '?') {
+                out.append('$').append(++n);
+            } else {
+                out.append(ch);
+            }
+        }
+        return out.toString();
+    }
+
+    private static List<String> rows(java.sql.Statement st, String sql) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery(sql)) {
+            while (rs.next()) {
+                rows.add(rs.getString(1));
+            }
+        }
+        return rows;
+    }
+
     private List<UUID> episodes(List<String> deployments) throws SQLException {
         List<UUID> ids = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
