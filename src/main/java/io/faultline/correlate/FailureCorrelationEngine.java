@@ -1210,7 +1210,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             return;
         }
         try (PreparedStatement st = c.prepareStatement("select e.failure_id, e.occurrences, (select count(*)"
-                + " from failure_events p where p.fingerprint = e.fingerprint and p.first_seen >= e.first_seen - make_interval(secs => ?)"
+                + " from failure_events p where p.fingerprint = e.fingerprint"
+                + " and p.first_seen >= e.first_seen - make_interval(secs => ?)"
                 + " and p.first_seen < e.first_seen - make_interval(secs => ?) and p.occurrences >= e.occurrences)"
                 + " from failure_events e where e.failure_id = any (?)")) {
             st.setDouble(1, config.baseRateLookback().toMillis() / 1000.0);
@@ -1239,8 +1240,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         if (n == null) {
             long occurrences = -1;
             n = 0L; // the episode is gone: nothing counts, and nothing is kept
-            try (PreparedStatement st = c.prepareStatement("select x.occurrences, (select count(*) from failure_events p"
-                    + " where p.fingerprint = ? and p.first_seen >= ? and p.first_seen < ?"
+            try (PreparedStatement st = c.prepareStatement("select x.occurrences, (select count(*)"
+                    + " from failure_events p where p.fingerprint = ? and p.first_seen >= ? and p.first_seen < ?"
                     + " and p.occurrences >= x.occurrences) from failure_events x where x.failure_id = ?")) {
                 st.setString(1, e.fingerprint());
                 st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(config.baseRateLookback())));
