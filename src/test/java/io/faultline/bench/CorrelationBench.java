@@ -1024,10 +1024,12 @@ class CorrelationBench {
                             "text[]", "int" },
                     ts(onset, -config.window().toSeconds()), ts(onset, config.window().toSeconds()), isolated[0],
                     c.createArrayOf("text", temporal), config.maxCandidates());
-            plans.add(c, "onset base rate", "select count(*) from failure_events where fingerprint = ?"
-                    + " and first_seen >= ? and first_seen < ?", new String[] { "text", "timestamptz", "timestamptz" },
-                    isolated[1], ts(onset, -config.baseRateLookback().toSeconds()),
-                    ts(onset, -config.window().toSeconds()));
+            plans.add(c, "onset base rate", "select x.occurrences, (select count(*) from failure_events p"
+                    + " where p.fingerprint = ? and p.first_seen >= ? and p.first_seen < ?"
+                    + " and p.occurrences >= x.occurrences) from failure_events x where x.failure_id = ?",
+                    new String[] { "text", "timestamptz", "timestamptz", "uuid" }, isolated[1],
+                    ts(onset, -config.baseRateLookback().toSeconds()), ts(onset, -config.window().toSeconds()),
+                    isolated[0]);
             plans.add(c, "episodesOfCalls", "select f.call_id, " + prefixed("e") + " from failure_event_calls"
                     + " f join failure_events e on e.failure_id = f.failure_id where f.call_id = any (?)"
                     + " and e.failure_id <> ?", new String[] { "text[]", "uuid" },
