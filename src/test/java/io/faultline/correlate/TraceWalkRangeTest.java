@@ -134,46 +134,57 @@ class TraceWalkRangeTest {
     void a_plan_made_while_a_day_was_empty_reads_it_through_its_index_once_it_has_filled() throws SQLException {
         Instant day = Instant.parse("2031-03-17T00:00:00Z");
         String partition = "llm_calls_20310318";
+        String run = UUID.randomUUID().toString().substring(0, 6);
         try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
-            st.execute("create table llm_calls_20310317 partition of llm_calls for values from ('2031-03-17')"
-                    + " to ('2031-03-18')");
-            st.execute("create table " + partition + " partition of llm_calls for values from ('2031-03-18')"
-                    + " to ('2031-03-19')");
+            st.execute("create table if not exists llm_calls_20310317 partition of llm_calls"
+                    + " for values from ('2031-03-17') to ('2031-03-18')");
+            st.execute("create table if not exists " + partition + " partition of llm_calls"
+                    + " for values from ('2031-03-18') to ('2031-03-19')");
             // Statistics of the empty day, as a database-wide ANALYZE (an operator's, or the bench's seed) leaves
             // them: the planner then trusts that the day has no rows.
             st.execute("analyze " + partition);
         }
-        UUID early = fellBack("plan-early", day.plus(Duration.ofHours(12)));
+        UUID early = fellBack("plan-early-" + run, day.plus(Duration.ofHours(12)));
         try (Connection drain = dataSource.getConnection()) {
             drain.setAutoCommit(false);
-            try (java.sql.Statement st = drain.createStatement()) {
-                st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
-                st.execute("prepare walk_plan (uuid, int, timestamptz, timestamptz, timestamptz, timestamptz, uuid)"
-                        + " as " + numbered(FailureCorrelationEngine.TRACE_WALK_FORWARD_BOUNDED));
-                assertThat(rows(st, "execute walk_plan" + arguments(drain, early))).hasSize(3);
-            }
-            drain.commit();
+            try {
+                try (java.sql.Statement st = drain.createStatement()) {
+                    st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
+                    st.execute("prepare walk_plan (uuid, int, timestamptz, timestamptz, timestamptz, timestamptz,"
+                            + " uuid) as " + numbered(FailureCorrelationEngine.TRACE_WALK_FORWARD_BOUNDED));
+                    assertThat(rows(st, "execute walk_plan" + arguments(drain, early))).hasSize(3);
+                }
+                drain.commit();
 
-            try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
-                st.execute("insert into llm_calls (call_id, started_at, ended_at, trace_id, provider, model,"
-                        + " deployment, stream, success, latency_ms, prompt_tokens, completion_tokens,"
-                        + " reasoning_tokens, cached_tokens, cost_usd, response_chars, rate_limit_headers,"
-                        + " requester_metadata, received_at) select 'filler-' || i, t, t, 'filler-trace-' || i,"
-                        + " 'openai', 'gpt-4o-mini', 'filler', false, true, 100, 10, 10, 0, 0, 0, 10, '{}', '{}', t"
-                        + " from generate_series(1, 20000) i, lateral (select timestamptz '2031-03-18 00:00:00+00'"
-                        + " + i * interval '1 second' as t) x");
+                try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
+                    st.execute("insert into llm_calls (call_id, started_at, ended_at, trace_id, provider, model,"
+                            + " deployment, stream, success, latency_ms, prompt_tokens, completion_tokens,"
+                            + " reasoning_tokens, cached_tokens, cost_usd, response_chars, rate_limit_headers,"
+                            + " requester_metadata, received_at) select 'filler-" + run + "-' || i, t, t,"
+                            + " 'filler-trace-' || i, 'openai', 'gpt-4o-mini', 'filler', false, true, 100, 10, 10,"
+                            + " 0, 0, 0, 10, '{}', '{}', t from generate_series(1, 20000) i, lateral"
+                            + " (select timestamptz '2031-03-18 00:00:00+00' + i * interval '1 second' as t) x");
+                }
+                UUID late = fellBack("plan-late-" + run, day.plus(Duration.ofHours(24 + 3)));
+                try (java.sql.Statement st = drain.createStatement()) {
+                    st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
+                    String plan = String.join("\n", rows(st, "explain (costs off) execute walk_plan"
+                            + arguments(drain, late)));
+                    assertThat(plan).as("the cached generic plan of the walk").contains(partition)
+                            .doesNotContain("Seq Scan on " + partition);
+                    assertThat(rows(st, "execute walk_plan" + arguments(drain, late))).hasSize(3);
+                }
+            } finally {
+                drain.rollback();
+                try (java.sql.Statement st = drain.createStatement()) {
+                    // The pool keeps the connection: leave it without this test's statement, as it came.
+                    if (!rows(st, "select name from pg_prepared_statements where name = 'walk_plan'").isEmpty()) {
+                        st.execute("deallocate walk_plan");
+                    }
+                }
+                drain.commit();
+                drain.setAutoCommit(true);
             }
-            UUID late = fellBack("plan-late", day.plus(Duration.ofHours(24 + 3)));
-            try (java.sql.Statement st = drain.createStatement()) {
-                st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
-                String plan = String.join("\n", rows(st, "explain (costs off) execute walk_plan"
-                        + arguments(drain, late)));
-                assertThat(plan).as("the cached generic plan of the walk").contains(partition)
-                        .doesNotContain("Seq Scan on " + partition);
-                assertThat(rows(st, "execute walk_plan" + arguments(drain, late))).hasSize(3);
-                st.execute("deallocate walk_plan");
-            }
-            drain.commit();
         }
     }
 
