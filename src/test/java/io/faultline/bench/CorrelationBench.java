@@ -976,6 +976,10 @@ class CorrelationBench {
         Plans plans = new Plans();
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                // The engine's settings for this transaction; each plan then asks for a custom or a generic plan.
+                st.execute("select " + FailureCorrelationEngine.PLAN_SETTINGS);
+            }
             Map<String, Object[]> episodes = new LinkedHashMap<>();
             for (Map.Entry<Kind, UUID> e : s.sample.entrySet()) {
                 try (PreparedStatement st = c.prepareStatement("select failure_id, fingerprint, provider, deployment,"
@@ -1225,8 +1229,6 @@ class CorrelationBench {
         private static String plan(Connection c, String mode, String execute) throws SQLException {
             StringBuilder text = new StringBuilder();
             try (Statement st = c.createStatement()) {
-                // The engine's settings (FailureCorrelationEngine.PLAN_SETTINGS), with the plan asked for.
-                st.execute("set enable_seqscan = off");
                 st.execute("set plan_cache_mode = " + mode);
                 try (ResultSet rs = st.executeQuery("explain (analyze, buffers) " + execute)) {
                     while (rs.next()) {
@@ -1236,7 +1238,6 @@ class CorrelationBench {
             }
             try (Statement st = c.createStatement()) {
                 st.execute("reset plan_cache_mode");
-                st.execute("reset enable_seqscan");
             }
             return text.toString();
         }
