@@ -421,8 +421,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
 
     /** The parts of a drain batch that {@link PhaseListener} reports. */
     public enum Phase {
-        CONNECT, LOCK_READ, ACTIVE, TEMPORAL, WALK_FORWARD, WALK_BACK, CHAINS, JOIN, TOUCH, SUMMARY, DONE,
-        COMMIT
+        CONNECT, LOCK_READ, ACTIVE, TEMPORAL, WALK_FORWARD, WALK_BACK, CHAINS, JOIN, TOUCH, SUMMARY_READ,
+        SUMMARY_RATES, SUMMARY, DONE, COMMIT
     }
 
     /** Receives each drain batch's time per phase (the bench's attribution); none in production. */
@@ -1676,7 +1676,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
      * to the cluster and reads the cluster's edges (parameters: the cluster, four times). The second statement's read
      * of correlation_edges does not see its own update, so the moved rows come from RETURNING.
      */
-    private static final String SUMMARY_READ = "select " + prefixed("e") + " from correlation_members m"
+    public static final String SUMMARY_READ = "select " + prefixed("e") + " from correlation_members m"
             + " join failure_events e on e.failure_id = m.failure_id where m.cluster_id = ?"
             + " order by e.first_seen, e.failure_id;"
             + " with mine as (select failure_id from correlation_members where cluster_id = ?),"
@@ -1741,6 +1741,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 edges.put(cluster, read);
             }
         }
+        s.lap(Phase.SUMMARY_READ);
         Set<UUID> alive = new LinkedHashSet<>();
         for (UUID cluster : clusters) {
             if (summarise(c, cluster, members.get(cluster), edges.get(cluster), s)) {
@@ -1780,8 +1781,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         List<Episode> temporalMembers = temporalNodes.stream().map(byId::get).filter(java.util.Objects::nonNull)
                 .toList();
         if (temporalMembers.stream().map(Episode::provider).distinct().count() >= 2) {
-            Confidence.Scored scored = Confidence.temporal(onsets(c, temporalMembers, s.prior), config.window(),
-                    config.baseRateLookback(), config.upstreamPrior());
+            List<Confidence.Onset> onsets = onsets(c, temporalMembers, s.prior);
+            s.lap(Phase.SUMMARY_RATES);
+            Confidence.Scored scored = Confidence.temporal(onsets, config.window(), config.baseRateLookback(),
+                    config.upstreamPrior());
             temporal = scored.confidence();
             evidence.put("temporal", scored.evidence());
             evidence.put("temporal_confidence", Confidence.round(temporal));

@@ -105,6 +105,13 @@ class CorrelationBench {
             java.lang.management.ManagementFactory.getCompilationMXBean();
     private static final int WARMUP_CYCLES = Integer.getInteger("bench.correlate.warmupCycles", 15);
     private static final int CYCLES = Integer.getInteger("bench.correlate.cycles", 100);
+    /**
+     * Cycles of the same stream run first, unmeasured, 26 days before it on the test clock (outside its base-rate
+     * lookback and its walks' reach), so that the measured stream meets a process whose JIT has settled, as a server's
+     * does after its first minutes; 0 measures a young process, whose compiler still takes a tenth to a fifth of the
+     * time.
+     */
+    private static final int JIT_WARMUP_CYCLES = Integer.getInteger("bench.correlate.jitWarmupCycles", 1000);
     private static final int BATCH = 100;
     private static final int INGEST_WARMUP = Integer.getInteger("bench.ingest.warmup", 50);
     private static final int INGEST_BATCHES = Integer.getInteger("bench.ingest.batches", 300);
@@ -169,14 +176,17 @@ class CorrelationBench {
             // The stream drains each episode itself, timed; the job must not take it first.
             scheduler.pause(FailureCorrelationEngine.DRAIN_JOB);
             try {
-                Stream stream = stream(streamStart);
+                String warm = warmUpJit(streamStart);
+                Stream stream = stream(streamStart, WARMUP_CYCLES, CYCLES);
+                stream.jitWarmup = warm;
                 String explain = explain(stream);
                 String report = stream.report();
                 if (!BATCHED && !Boolean.getBoolean("bench.correlation.stream-only")) {
                     // make bench: the same stream drained as the job drains an incident's second, after it
                     batched = true;
                     try {
-                        report += "\n" + stream(stream.until.plus(Duration.ofHours(1))).report();
+                        report += "\n"
+                                + stream(stream.until.plus(Duration.ofHours(1)), WARMUP_CYCLES, CYCLES).report();
                     } finally {
                         batched = false;
                     }
@@ -408,6 +418,10 @@ class CorrelationBench {
         double loadAfter;
         Instant from;
         Instant until;
+        int warmup;
+        int cycles;
+        /** What {@link #warmUpJit} did before this stream, or empty. */
+        String jitWarmup = "";
         Map<String, Long> clusters = new LinkedHashMap<>();
         /** Per measured drain: kind, wall micros, phase nanos, GC during it, other jobs paused, wall-clock start. */
         final List<Drain> drains = new ArrayList<>();
@@ -438,14 +452,14 @@ class CorrelationBench {
         }
 
         String report() {
-            StringBuilder b = new StringBuilder();
+            StringBuilder b = new StringBuilder(jitWarmup);
             if (!batchDrains.isEmpty() && !ab) {
                 b.append(String.format(Locale.ROOT, "Correlation per episode in batches, on the seeded database: each"
                         + " of %d cycles' 20 episodes drained in one batch with the read-ahead (as the drain job takes"
                         + " an incident's second) after %d warm-up cycles (%s .. %s on the test clock), %d cores, load"
                         + " (1 min) %.2f before and %.2f after; per episode = the batch's time / its episodes.%n"
                         + "| per-episode cost of a batch | n | p50 µs | p95 µs | p99 µs | max µs |%n"
-                        + "|---|---|---|---|---|---|%n", CYCLES, WARMUP_CYCLES, from, until,
+                        + "|---|---|---|---|---|---|%n", cycles, warmup, from, until,
                         Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter));
                 row(b, "batches of 20", batchNew);
                 b.append(phases(batchDrains, batchNew.getValueAtPercentile(99), "batches"));
@@ -460,7 +474,7 @@ class CorrelationBench {
                     (1 min) %.2f before and %.2f after. Microseconds.
                     | episode | n | p50 µs | p95 µs | p99 µs | max µs |
                     |---|---|---|---|---|---|
-                    """, CYCLES, WARMUP_CYCLES, from, until, Runtime.getRuntime().availableProcessors(), loadBefore,
+                    """, cycles, warmup, from, until, Runtime.getRuntime().availableProcessors(), loadBefore,
                     loadAfter));
             if (ab) {
                 b.append("\nA/B in this run (blocks of 5 cycles rotate: one episode per drain without and with the"
@@ -593,9 +607,40 @@ class CorrelationBench {
      * and 4 updates of clustered episodes. Each is written as the fold would write it, then correlated on its own;
      * only the correlation is timed.
      */
-    private Stream stream(Instant start) throws Exception {
+    /**
+     * {@link #JIT_WARMUP_CYCLES} cycles of the stream 26 days before {@code streamStart}, unmeasured; then the clock at
+     * {@code streamStart} and their clusters closed as the close job would. Returns what it did, for the report.
+     */
+    private String warmUpJit(Instant streamStart) throws Exception {
+        if (JIT_WARMUP_CYCLES <= 0) {
+            return "";
+        }
+        long t0 = System.nanoTime();
+        long jit0 = JIT.getTotalCompilationTime();
+        long episodes = count("failure_events");
+        Stream warm = stream(streamStart.minus(Duration.ofDays(26)), JIT_WARMUP_CYCLES, 0);
+        clock.set(streamStart);
+        int closed = engine.closeQuiet().size();
+        return String.format(Locale.ROOT, "The process was warmed first by %d cycles of the same stream (%s .. %s on"
+                + " the test clock, unmeasured; %d episodes added, %d clusters closed after it) in %.1f s, %.1f s of"
+                + " it JIT compilation.%n", JIT_WARMUP_CYCLES, warm.from, warm.until,
+                count("failure_events") - episodes, closed, (System.nanoTime() - t0) / 1e9,
+                (JIT.getTotalCompilationTime() - jit0) / 1000.0);
+    }
+
+    private long count(String table) throws SQLException {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select count(*) from " + table)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private Stream stream(Instant start, int warmup, int cycles) throws Exception {
         Stream s = new Stream();
         s.from = start;
+        s.warmup = warmup;
+        s.cycles = cycles;
         Random random = new Random(11);
         Deque<Recent> clustered = new ArrayDeque<>();
         Deque<Recent> recent = new ArrayDeque<>();
@@ -612,15 +657,15 @@ class CorrelationBench {
         boolean paused = false;
         s.ab = AB;
         List<Queued> batch = new ArrayList<>();
-        for (int cycle = 0; cycle < WARMUP_CYCLES + CYCLES; cycle++) {
-            boolean measure = cycle >= WARMUP_CYCLES;
-            if (cycle == WARMUP_CYCLES) {
+        for (int cycle = 0; cycle < warmup + cycles; cycle++) {
+            boolean measure = cycle >= warmup;
+            if (cycle == warmup) {
                 s.loadBefore = loadAverage();
                 s.jitMs = -JIT.getTotalCompilationTime();
                 s.streamNanos = -System.nanoTime();
             }
             // A/B: the four ways rotate every cycle while warming up, then in blocks of 5 measured cycles.
-            int way = batched ? 3 : !AB ? 1 : measure ? ((cycle - WARMUP_CYCLES) / 5) % 4 : cycle % 4;
+            int way = batched ? 3 : !AB ? 1 : measure ? ((cycle - warmup) / 5) % 4 : cycle % 4;
             boolean readAhead = way % 2 == 1;
             boolean batched = way >= 2;
             if (AB) {
@@ -632,7 +677,7 @@ class CorrelationBench {
                 engine.pipelined(readAhead); // the old path also sends each write where the step makes it
             }
             // Blocks of 10 measured cycles alternate: the process's other scheduled jobs running, then all paused.
-            boolean pause = !AB && !batched && measure && ((cycle - WARMUP_CYCLES) / 10) % 2 == 1;
+            boolean pause = !AB && !batched && measure && ((cycle - warmup) / 10) % 2 == 1;
             if (pause != paused) {
                 if (pause) {
                     scheduler.pause();
@@ -642,6 +687,10 @@ class CorrelationBench {
                 }
                 paused = pause;
             }
+            // The close job runs every minute of a server's clock; a cycle is 6 minutes of the stream's. Its
+            // scheduled run follows the wall clock, which the stream outruns, so the stream closes quiet clusters
+            // itself at each cycle's start (untimed, as the job does in its own transaction).
+            engine.closeQuiet();
             String[] outage = new String[3];
             Recent cause = null;
             for (int step = 0; step < 20; step++, seq++) {
@@ -1065,6 +1114,22 @@ class CorrelationBench {
                         + " last_activity = greatest(last_activity, ?) where cluster_id = any (?)",
                         new String[] { "timestamptz", "timestamptz", "uuid[]" }, causeOnset, causeOnset,
                         uuids(c, cluster));
+            }
+            // The largest active cluster at the end of the stream, with the engine's own summary statements: the
+            // summaries in the stream's tail read clusters like it.
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select k.cluster_id,"
+                    + " (select count(*) from correlation_members m where m.cluster_id = k.cluster_id) members,"
+                    + " (select count(*) from correlation_edges e where e.cluster_id = k.cluster_id) edges"
+                    + " from correlation_clusters k where k.status = 'active' order by 2 desc, 1 limit 1")) {
+                if (rs.next()) {
+                    UUID largest = rs.getObject(1, UUID.class);
+                    String what = String.format(Locale.ROOT, " (largest active cluster: %d members, %d edges)",
+                            rs.getLong(2), rs.getLong(3));
+                    String[] parts = FailureCorrelationEngine.SUMMARY_READ.split("; ", 2);
+                    plans.add(c, "summary members" + what, parts[0], new String[] { "uuid" }, largest);
+                    plans.add(c, "summary edges, moved and read" + what, parts[1],
+                            new String[] { "uuid", "uuid", "uuid", "uuid" }, largest, largest, largest, largest);
+                }
             }
             plans.add(c, "closeQuiet", "update correlation_clusters set status = 'closed',"
                     + " closed_at = ? where status = 'active' and last_activity < ? returning cluster_id",
