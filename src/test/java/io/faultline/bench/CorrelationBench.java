@@ -108,7 +108,7 @@ class CorrelationBench {
     /**
      * Cycles of the same stream run first, unmeasured, 26 days before it on the test clock (outside its base-rate
      * lookback and its walks' reach), so that the measured stream meets a process whose JIT has settled, as a server's
-     * does after its first minutes; 0 measures a young process, whose compiler still takes a tenth to a fifth of the
+     * does after its first minutes; 0 measures a young process, whose compiler still takes about a fifth of the
      * time.
      */
     private static final int JIT_WARMUP_CYCLES = Integer.getInteger("bench.correlate.jitWarmupCycles", 1000);
@@ -602,12 +602,6 @@ class CorrelationBench {
     }
 
     /**
-     * Cycles of 20 episodes, 18 s apart on the test clock (the seed's density): 9 isolated provider episodes, 2
-     * isolated quality episodes, a 3-provider outage, a timeout that falls back and the quality episode it causes,
-     * and 4 updates of clustered episodes. Each is written as the fold would write it, then correlated on its own;
-     * only the correlation is timed.
-     */
-    /**
      * {@link #JIT_WARMUP_CYCLES} cycles of the stream 26 days before {@code streamStart}, unmeasured; then the clock at
      * {@code streamStart} and their clusters closed as the close job would. Returns what it did, for the report.
      */
@@ -636,6 +630,13 @@ class CorrelationBench {
         }
     }
 
+    /**
+     * Cycles of 20 episodes, 18 s apart on the test clock (the seed's density): 9 isolated provider episodes, 2
+     * isolated quality episodes, a 3-provider outage, a timeout that falls back and the quality episode it causes,
+     * and 4 updates of clustered episodes. Each is written as the fold would write it, then correlated on its own;
+     * only the correlation is timed. {@code warmup} unmeasured cycles, then {@code cycles} measured ones; quiet
+     * clusters are closed at each cycle's start.
+     */
     private Stream stream(Instant start, int warmup, int cycles) throws Exception {
         Stream s = new Stream();
         s.from = start;
