@@ -611,23 +611,23 @@ class CorrelationBench {
         }
         long t0 = System.nanoTime();
         long jit0 = JIT.getTotalCompilationTime();
-        long episodes = count("failure_events");
+        Map<String, Long> before;
+        try (Connection c = dataSource.getConnection()) {
+            before = CorrelationSeed.counts(c);
+        }
         Stream warm = stream(streamStart.minus(Duration.ofDays(26)), JIT_WARMUP_CYCLES, 0);
         clock.set(streamStart);
         int closed = engine.closeQuiet().size();
-        return String.format(Locale.ROOT, "The process was warmed first by %d cycles of the same stream (%s .. %s on"
-                + " the test clock, unmeasured; %d episodes added, %d clusters closed after it) in %.1f s, %.1f s of"
-                + " it JIT compilation.%n", JIT_WARMUP_CYCLES, warm.from, warm.until,
-                count("failure_events") - episodes, closed, (System.nanoTime() - t0) / 1e9,
-                (JIT.getTotalCompilationTime() - jit0) / 1000.0);
-    }
-
-    private long count(String table) throws SQLException {
-        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("select count(*) from " + table)) {
-            rs.next();
-            return rs.getLong(1);
+        Map<String, Long> after;
+        try (Connection c = dataSource.getConnection()) {
+            after = CorrelationSeed.counts(c);
         }
+        return String.format(Locale.ROOT, "The process was warmed first by %d cycles of the same stream (%s .. %s on"
+                + " the test clock, unmeasured; %d episodes and %d calls added, %d clusters closed after it) in %.1f s,"
+                + " %.1f s of it JIT compilation.%n", JIT_WARMUP_CYCLES, warm.from, warm.until,
+                after.get("failure_events") - before.get("failure_events"),
+                after.get("llm_calls") - before.get("llm_calls"), closed, (System.nanoTime() - t0) / 1e9,
+                (JIT.getTotalCompilationTime() - jit0) / 1000.0);
     }
 
     /**
