@@ -22,7 +22,7 @@ public final class InjectionModel {
 
     public static final String RESOURCE = "/io/faultline/content/injection-model.bin";
     static final int MAGIC = 0x464C494D; // "FLIM"
-    static final int VERSION = 2;
+    static final int VERSION = 3;
     public static final int HEADS = 3;
     /** Injection written into a user turn: read on the latest user messages. */
     public static final int DIRECT = 0;
@@ -31,17 +31,18 @@ public final class InjectionModel {
     public static final int JAILBREAK = 2;
 
     private final int mask;
-    private final float scale;
+    /** Per head: what one step of its quantised weights is worth. */
+    private final float[] scale;
     private final float[] bias;
-    /** weights[bucket * HEADS + head], quantised: the real weight is {@code weight * scale}. */
+    /** weights[bucket * HEADS + head], quantised: the real weight is {@code weight * scale[head]}. */
     private final byte[] weights;
 
-    InjectionModel(int bits, float scale, float[] bias, byte[] weights) {
-        if (weights.length != (1 << bits) * HEADS || bias.length != HEADS) {
+    InjectionModel(int bits, float[] scale, float[] bias, byte[] weights) {
+        if (weights.length != (1 << bits) * HEADS || bias.length != HEADS || scale.length != HEADS) {
             throw new IllegalArgumentException("weights do not match " + bits + " bits and " + HEADS + " heads");
         }
         this.mask = (1 << bits) - 1;
-        this.scale = scale;
+        this.scale = scale.clone();
         this.bias = bias.clone();
         this.weights = weights;
     }
@@ -68,7 +69,10 @@ public final class InjectionModel {
         if (bits < 8 || bits > 24 || heads != HEADS) {
             throw new IOException("unexpected model shape: " + bits + " bits, " + heads + " heads");
         }
-        float scale = in.readFloat();
+        float[] scale = new float[heads];
+        for (int h = 0; h < heads; h++) {
+            scale[h] = in.readFloat();
+        }
         float[] bias = new float[heads];
         for (int h = 0; h < heads; h++) {
             bias[h] = in.readFloat();
@@ -112,9 +116,9 @@ public final class InjectionModel {
             if (count == 0) {
                 continue;
             }
-            double norm = scale / Math.sqrt(count);
+            double norm = 1 / Math.sqrt(count);
             for (int h = 0; h < HEADS; h++) {
-                double logit = bias[h] + (block[a + h] + (pair ? block[a + STRIDE + h] : 0)) * norm;
+                double logit = bias[h] + (block[a + h] + (pair ? block[a + STRIDE + h] : 0)) * scale[h] * norm;
                 if (logit > best[h]) {
                     best[h] = logit;
                     from[h] = w;
@@ -209,7 +213,7 @@ public final class InjectionModel {
 
         private void closeSegment() {
             if (segmentCount >= MIN_SEGMENT_FEATURES) {
-                double logit = bias[INDIRECT] + segmentSum * (scale / Math.sqrt(segmentCount));
+                double logit = bias[INDIRECT] + segmentSum * (scale[INDIRECT] / Math.sqrt(segmentCount));
                 if (logit > bestLogit) {
                     bestLogit = logit;
                     bestSegment = segment;

@@ -217,8 +217,8 @@ class InjectionDetectorTest {
         "What is a prompt?"})
     void benign_texts_that_mention_instructions_or_systems_are_not_flagged(String text) {
         // the phrase rules' own precision; the classifier's false-positive rate is measured on held-out sets by
-        // InjectionEvalTest (one of these, the IKEA question, scores 0.35 with the shipped model, 0.55 with the one
-        // before it: README, limits)
+        // InjectionEvalTest (one of these, the IKEA question, scores 0.12 with the shipped model, 0.35 and 0.55
+        // with the two before it: README, limits)
         Verdict v = rulesOnly.scan(text);
         assertThat(injection(v)).as(text + " " + v.signals()).isFalse();
         assertThat(jailbreak(v)).as(text + " " + v.signals()).isFalse();

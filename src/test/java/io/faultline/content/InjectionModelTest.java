@@ -35,9 +35,10 @@ class InjectionModelTest {
         InjectionModel.Score buried = model.score(longDoc);
         double clean = model.score(filler.repeat(101)).direct();
         // the best window is the last one, which holds the planted line; the rest of that window's filler still
-        // dilutes it (a limit of the direct head: the phrase rules carry classic overrides like this one)
+        // dilutes it (a limit of the direct head: the phrase rules carry classic overrides like this one). About 9
+        // times the clean document's score since the direct head's inputs are scaled (DATA_CARD.md), 12 before.
         assertThat(buried.directWindow()).isGreaterThan(20);
-        assertThat(buried.direct()).isGreaterThan(clean * 10);
+        assertThat(buried.direct()).isGreaterThan(clean * 5);
     }
 
     @Test

@@ -51,6 +51,18 @@ public final class InjectionTrainer {
      * three compared in train/injection/DATA_CARD.md (Model).
      */
     static final String TRANSLATED_CHAT = System.getProperty("train.translated-chat", "own");
+    /**
+     * The smoothing of {@link #nbRatios} ({@code -Dtrain.nb}; 0 turns the scaling off: the float weights of the build
+     * before it). Chosen on the validation split among 0.1, 1, 3, 10, 30 and 100 (train/injection/DATA_CARD.md).
+     */
+    static final double NB_SMOOTHING = Double.parseDouble(System.getProperty("train.nb", "10"));
+    /**
+     * The heads {@link #nbRatios} scales, by index ({@code -Dtrain.nb-heads}, comma-separated): the direct head only.
+     * Heads learn independently, so the others learn the float weights they learnt before. Scaled too, the indirect
+     * head gained on the validation split but read a classic override planted in a short report at 0.0003 instead of
+     * 0.07 (InjectionDetectorTest), under the rules' agreement: the phrase rules then deferred and nothing was flagged.
+     */
+    static final List<String> NB_HEADS = List.of(System.getProperty("train.nb-heads", "0").split(","));
     /** How many orders of the training instances {@link #train} averages. */
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
@@ -404,10 +416,11 @@ public final class InjectionTrainer {
      */
     static void train(List<Instance> instances, float[][] w, float[] bias) {
         long seed = Long.getLong("train.shuffle-seed", SEED);
+        float[][] scale = nbRatios(instances, w.length, w[0].length);
         for (int k = 0; k < ORDERS; k++) {
             float[][] wk = new float[w.length][w[0].length];
             float[] biasK = new float[bias.length];
-            train(instances, wk, biasK, seed + k);
+            train(instances, scale, wk, biasK, seed + k);
             for (int h = 0; h < w.length; h++) {
                 for (int b = 0; b < w[h].length; b++) {
                     w[h][b] += wk[h][b] / ORDERS;
@@ -417,7 +430,58 @@ public final class InjectionTrainer {
         }
     }
 
-    private static void train(List<Instance> instances, float[][] w, float[] bias, long seed) {
+    /**
+     * Each head's feature scale per bucket, NBSVM's log-count ratio (Wang and Manning, 2012) without its sign:
+     * {@code |log((p_b / |p|) / (q_b / |q|))}, where {@code p_b} and {@code q_b} are the weighted counts of bucket
+     * {@code b} in the head's positive and negative instances, each smoothed by {@link #NB_SMOOTHING}. A bucket that
+     * tells the classes apart starts with a larger input, one seen as often in both with almost none; the regression
+     * still learns every weight. All ones when the smoothing is 0, and for the heads not in {@link #NB_HEADS}.
+     */
+    static float[][] nbRatios(List<Instance> instances, int heads, int buckets) {
+        float[][] r = new float[heads][buckets];
+        for (float[] row : r) {
+            Arrays.fill(row, 1f);
+        }
+        if (NB_SMOOTHING <= 0) {
+            return r;
+        }
+        for (int h = 0; h < heads; h++) {
+            if (!NB_HEADS.contains(String.valueOf(h))) {
+                continue;
+            }
+            double[] p = new double[buckets];
+            double[] q = new double[buckets];
+            Arrays.fill(p, NB_SMOOTHING);
+            Arrays.fill(q, NB_SMOOTHING);
+            double sp = NB_SMOOTHING * buckets;
+            double sq = NB_SMOOTHING * buckets;
+            for (Instance x : instances) {
+                if (x.labels()[h] < 0) {
+                    continue;
+                }
+                double wgt = x.weights()[h];
+                for (int b : x.buckets()) {
+                    if (x.labels()[h] == 1) {
+                        p[b] += wgt;
+                        sp += wgt;
+                    } else {
+                        q[b] += wgt;
+                        sq += wgt;
+                    }
+                }
+            }
+            for (int b = 0; b < buckets; b++) {
+                r[h][b] = (float) Math.abs(Math.log((p[b] / sp) / (q[b] / sq)));
+            }
+        }
+        return r;
+    }
+
+    /**
+     * One order's model. Each input is multiplied by its head's and bucket's {@code scale}, and so are the learnt
+     * weights at the end, so that the shipped model reads the plain features.
+     */
+    private static void train(List<Instance> instances, float[][] scale, float[][] w, float[] bias, long seed) {
         float[][] g2 = new float[w.length][w[0].length];
         float[] biasG2 = new float[w.length];
         Random random = new Random(seed);
@@ -438,16 +502,17 @@ public final class InjectionTrainer {
                         continue;
                     }
                     float[] wh = w[h];
+                    float[] rh = scale[h];
                     double z = bias[h];
                     for (int b : x.buckets()) {
-                        z += wh[b] * x.value();
+                        z += wh[b] * x.value() * rh[b];
                     }
                     double p = 1 / (1 + Math.exp(-z));
                     int y = x.labels()[h];
                     loss[h] += x.weights()[h] * -(y == 1 ? Math.log(Math.max(p, 1e-12)) : Math.log(Math.max(1 - p, 1e-12)));
                     double g = (p - y) * x.weights()[h];
                     for (int b : x.buckets()) {
-                        double gb = g * x.value() + L2 * wh[b];
+                        double gb = g * x.value() * rh[b] + L2 * wh[b];
                         g2[h][b] += (float) (gb * gb);
                         wh[b] -= (float) (RATE * gb / Math.sqrt(g2[h][b] + 1e-8));
                     }
@@ -457,6 +522,11 @@ public final class InjectionTrainer {
             }
             System.out.printf(Locale.ROOT, "epoch %d: mean loss direct %.4f, indirect %.4f, jailbreak %.4f%n",
                     epoch + 1, loss[0] / order.length, loss[1] / order.length, loss[2] / order.length);
+        }
+        for (int h = 0; h < w.length; h++) {
+            for (int b = 0; b < w[h].length; b++) {
+                w[h][b] *= scale[h][b];
+            }
         }
     }
 
@@ -542,30 +612,36 @@ public final class InjectionTrainer {
         }
     }
 
-    /** int8 weights, interleaved per bucket, with one scale: the 99.99th percentile of |w| maps to 127. */
+    /**
+     * int8 weights, interleaved per bucket, with a scale per head: the 99.99th percentile of the head's |w| maps to
+     * 127. (One scale for all three, format version 2, tied each head's precision to the others' magnitudes.)
+     */
     static void write(OutputStream stream, float[][] w, float[] bias) throws IOException {
         int buckets = w[0].length;
-        float[] magnitudes = new float[buckets * w.length];
+        float[] scale = new float[w.length];
         for (int h = 0; h < w.length; h++) {
+            float[] magnitudes = new float[buckets];
             for (int b = 0; b < buckets; b++) {
-                magnitudes[h * buckets + b] = Math.abs(w[h][b]);
+                magnitudes[b] = Math.abs(w[h][b]);
             }
+            Arrays.sort(magnitudes);
+            scale[h] = magnitudes[(int) (magnitudes.length * 0.9999)] / 127f;
         }
-        Arrays.sort(magnitudes);
-        float scale = magnitudes[(int) (magnitudes.length * 0.9999)] / 127f;
         DataOutputStream out = new DataOutputStream(stream);
         out.writeInt(InjectionModel.MAGIC);
         out.writeInt(InjectionModel.VERSION);
         out.writeInt(BITS);
         out.writeInt(w.length);
-        out.writeFloat(scale);
+        for (float sc : scale) {
+            out.writeFloat(sc);
+        }
         for (float b : bias) {
             out.writeFloat(b);
         }
         byte[] q = new byte[buckets * w.length];
         for (int b = 0; b < buckets; b++) {
             for (int h = 0; h < w.length; h++) {
-                q[b * w.length + h] = (byte) Math.max(-127, Math.min(127, Math.round(w[h][b] / scale)));
+                q[b * w.length + h] = (byte) Math.max(-127, Math.min(127, Math.round(w[h][b] / scale[h])));
             }
         }
         out.write(q);
