@@ -92,9 +92,11 @@ public final class InjectionModel {
 
     /**
      * The heads' probabilities for a text (already capped and cleaned by the caller), with the window or segment each
-     * came from. Every head reads overlapping windows of two blocks; the indirect head also reads each segment (a
-     * sentence or line of at least {@link InjectionFeatures#MIN_SEGMENT} characters and {@link #MIN_SEGMENT_FEATURES}
-     * features) on its own, so that one planted sentence in a table or an e-mail is not diluted by its neighbours.
+     * came from. Every head reads overlapping windows of two blocks; the direct and indirect heads also read each
+     * segment (a sentence or line of at least {@link InjectionFeatures#MIN_SEGMENT} characters and
+     * {@link #MIN_SEGMENT_FEATURES} features) on its own, so that one planted sentence in a table or an e-mail, or an
+     * override after a harmless question, is not diluted by its neighbours. Only the indirect head's best segment is
+     * set against the text's other segments (contrast): a user turn that is all requests is still a request.
      */
     public Score score(CharSequence text) {
         int n = text.length();
@@ -128,6 +130,10 @@ public final class InjectionModel {
         if (best[0] == Double.NEGATIVE_INFINITY) {
             return Score.NONE;
         }
+        if (sums.bestDirectLogit > best[DIRECT]) {
+            best[DIRECT] = sums.bestDirectLogit;
+            from[DIRECT] = -1 - sums.bestDirectSegment;
+        }
         if (sums.bestLogit > best[INDIRECT]) {
             best[INDIRECT] = sums.bestLogit;
             from[INDIRECT] = -1 - sums.bestSegment;
@@ -151,8 +157,8 @@ public final class InjectionModel {
 
     /**
      * The running sums of one {@link #score} pass: per block the three heads' sums and the feature count, and the
-     * indirect head's running segment. The current block and segment are kept in fields and written out when they
-     * end, so that a feature costs three weight reads and a few additions.
+     * direct and indirect heads' running segment. The current block and segment are kept in fields and written out
+     * when they end, so that a feature costs three weight reads and a few additions.
      */
     private final class Sums implements InjectionFeatures.Sink {
         final int[] blocks;
@@ -163,8 +169,11 @@ public final class InjectionModel {
         private int count;
         private int segment;
         private int segmentSum;
+        private int directSegmentSum;
         private int segmentCount;
         int bestSegment = -1;
+        int bestDirectSegment = -1;
+        double bestDirectLogit = Double.NEGATIVE_INFINITY;
         double bestLogit = Double.NEGATIVE_INFINITY;
         double logitSum;
         int scored;
@@ -186,7 +195,9 @@ public final class InjectionModel {
                 segment = seg;
             }
             byte w1 = weights[w + 1];
-            s0 += weights[w];
+            byte w0 = weights[w];
+            s0 += w0;
+            directSegmentSum += w0;
             s1 += w1;
             s2 += weights[w + 2];
             count++;
@@ -213,14 +224,21 @@ public final class InjectionModel {
 
         private void closeSegment() {
             if (segmentCount >= MIN_SEGMENT_FEATURES) {
-                double logit = bias[INDIRECT] + segmentSum * (scale[INDIRECT] / Math.sqrt(segmentCount));
+                double norm = 1 / Math.sqrt(segmentCount);
+                double logit = bias[INDIRECT] + segmentSum * scale[INDIRECT] * norm;
                 if (logit > bestLogit) {
                     bestLogit = logit;
                     bestSegment = segment;
                 }
                 logitSum += logit;
                 scored++;
+                double direct = bias[DIRECT] + directSegmentSum * scale[DIRECT] * norm;
+                if (direct > bestDirectLogit) {
+                    bestDirectLogit = direct;
+                    bestDirectSegment = segment;
+                }
             }
+            directSegmentSum = 0;
             segmentSum = 0;
             segmentCount = 0;
         }
