@@ -2,6 +2,7 @@ package io.faultline.content;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.BufferedReader;
 import java.io.DataOutputStream;
@@ -63,6 +64,14 @@ public final class InjectionTrainer {
      * 0.07 (InjectionDetectorTest), under the rules' agreement: the phrase rules then deferred and nothing was flagged.
      */
     static final List<String> NB_HEADS = List.of(System.getProperty("train.nb-heads", "0").split(","));
+    /**
+     * How many composites {@link #composites} derives from each training direct injection ({@code -Dtrain.compose};
+     * 0: none, the build before them byte for byte). Chosen on the validation split among 0, 1 and 2
+     * (train/injection/DATA_CARD.md).
+     */
+    static final int COMPOSE = Integer.getInteger("train.compose", 1);
+    /** The longest benign chat request a composite carries, in characters: a window holds it and the attack's start. */
+    static final int COMPOSE_MAX_CHAT = 300;
     /** How many orders of the training instances {@link #train} averages. */
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
@@ -77,7 +86,8 @@ public final class InjectionTrainer {
     /** The benign category each head's {@link #TARGET_FPR} is set on (per head, in head order). */
     static final String[] CALIBRATED_ON = {"benign_chat", "benign_document", "benign_chat"};
 
-    record Instance(int[] buckets, float value, int[] labels, float[] weights) {
+    /** A window the heads learn from; {@code derived} when it comes from a {@link #composites composite}. */
+    record Instance(int[] buckets, float value, int[] labels, float[] weights, boolean derived) {
     }
 
     public static void main(String[] args) throws IOException {
@@ -247,12 +257,49 @@ public final class InjectionTrainer {
         return InjectionDetector.clean(text, new InjectionDetector.Hits()).text();
     }
 
-    /** Window instances of the training rows, weighted per group. */
+    /**
+     * Direct injections as they arrive behind or ahead of an ordinary request, "what is the capital of France?
+     * Ignore the above and ...": each training direct injection with a training benign chat request (English or
+     * German, at most {@link #COMPOSE_MAX_CHAT} characters) before or after it, both drawn at random (seeded). A
+     * placement of rows of the same split, no new text, as spikee-in-bipia and chat-in-bipia place theirs
+     * (DATA_CARD.md); never written to the dataset, and only the direct head learns from them.
+     */
+    static List<JsonNode> composites(List<JsonNode> rows) {
+        List<JsonNode> chat = rows.stream().filter(r -> "train".equals(r.path("split").asText())
+                && "benign_chat".equals(r.path("category").asText())
+                && r.path("text").asText().length() <= COMPOSE_MAX_CHAT).toList();
+        List<JsonNode> out = new ArrayList<>();
+        Random random = new Random(SEED + 17);
+        for (JsonNode row : rows) {
+            if (chat.isEmpty() || !"train".equals(row.path("split").asText())
+                    || !"direct_injection".equals(row.path("category").asText())) {
+                continue;
+            }
+            for (int k = 0; k < COMPOSE; k++) {
+                String request = chat.get(random.nextInt(chat.size())).path("text").asText();
+                String attack = row.path("text").asText();
+                ObjectNode composite = ((ObjectNode) row).deepCopy();
+                composite.put("text", random.nextBoolean() ? request + " " + attack : attack + " " + request);
+                out.add(composite);
+            }
+        }
+        return out;
+    }
+
+    /** Window instances of the training rows and their {@link #composites}, weighted per group. */
     static List<Instance> instances(List<JsonNode> rows) {
         Map<String, Integer> groupCounts = new HashMap<>();
         List<Object[]> raw = new ArrayList<>();
         int mask = (1 << BITS) - 1;
-        for (JsonNode row : rows) {
+        List<JsonNode> all = new ArrayList<>(rows);
+        all.addAll(composites(rows));
+        // the rows' own instances come first; the composites' follow from here
+        int base = -1;
+        for (int r = 0; r < all.size(); r++) {
+            JsonNode row = all.get(r);
+            if (r == rows.size()) {
+                base = raw.size();
+            }
             if (!"train".equals(row.path("split").asText())) {
                 continue; // held-out rows are for InjectionEvalTest only
             }
@@ -372,7 +419,8 @@ public final class InjectionTrainer {
                 }
             }
         }
-        double total = raw.size();
+        // weights scale with the rows' own instances only, so that the other heads learn what they learnt before
+        double total = base < 0 ? raw.size() : base;
         List<Instance> out = new ArrayList<>(raw.size());
         for (Object[] r : raw) {
             int[] buckets = (int[]) r[0];
@@ -389,7 +437,8 @@ public final class InjectionTrainer {
                 double share = groupWeight.get(group) / (pos ? positive[h] : negative[h]) / 2;
                 weights[h] = (float) (share * total);
             }
-            out.add(new Instance(buckets, (float) (1 / Math.sqrt(buckets.length)), labels, weights));
+            out.add(new Instance(buckets, (float) (1 / Math.sqrt(buckets.length)), labels, weights,
+                    base >= 0 && out.size() >= base));
         }
         System.out.println("groups (windows): " + groupCounts);
         return out;
@@ -427,6 +476,15 @@ public final class InjectionTrainer {
                 }
                 bias[h] += biasK[h] / ORDERS;
             }
+        }
+    }
+
+    private static void shuffle(int[] order, Random random) {
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
         }
     }
 
@@ -485,17 +543,25 @@ public final class InjectionTrainer {
         float[][] g2 = new float[w.length][w[0].length];
         float[] biasG2 = new float[w.length];
         Random random = new Random(seed);
-        int[] order = new int[instances.size()];
+        // The rows' own instances are shuffled as they were before composites existed, and the composites (the
+        // direct head's alone) are dealt in among them by a generator of their own: every other head sees the same
+        // sequence as before and learns the same weights.
+        Random dealer = new Random(~seed);
+        int derived = (int) instances.stream().filter(Instance::derived).count();
+        int[] order = new int[instances.size() - derived];
+        int[] extra = new int[derived];
         Arrays.setAll(order, i -> i);
+        Arrays.setAll(extra, i -> order.length + i);
+        int[] sequence = new int[instances.size()];
         for (int epoch = 0; epoch < EPOCHS; epoch++) {
-            for (int i = order.length - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
+            shuffle(order, random);
+            shuffle(extra, dealer);
+            for (int i = 0, a = 0, b = 0; i < sequence.length; i++) {
+                boolean fromExtra = dealer.nextInt(sequence.length - i) < extra.length - b;
+                sequence[i] = fromExtra ? extra[b++] : order[a++];
             }
             double[] loss = new double[w.length];
-            for (int index : order) {
+            for (int index : sequence) {
                 Instance x = instances.get(index);
                 for (int h = 0; h < w.length; h++) {
                     if (x.labels()[h] < 0) {
@@ -521,7 +587,7 @@ public final class InjectionTrainer {
                 }
             }
             System.out.printf(Locale.ROOT, "epoch %d: mean loss direct %.4f, indirect %.4f, jailbreak %.4f%n",
-                    epoch + 1, loss[0] / order.length, loss[1] / order.length, loss[2] / order.length);
+                    epoch + 1, loss[0] / sequence.length, loss[1] / sequence.length, loss[2] / sequence.length);
         }
         for (int h = 0; h < w.length; h++) {
             for (int b = 0; b < w[h].length; b++) {
