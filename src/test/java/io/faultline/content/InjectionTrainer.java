@@ -264,7 +264,7 @@ public final class InjectionTrainer {
      * placement of rows of the same split, no new text, as spikee-in-bipia and chat-in-bipia place theirs
      * (DATA_CARD.md); never written to the dataset, and only the direct head learns from them.
      */
-    static List<JsonNode> composites(List<JsonNode> rows) {
+    static List<JsonNode> composites(List<JsonNode> rows, int perInjection) {
         List<JsonNode> chat = rows.stream().filter(r -> "train".equals(r.path("split").asText())
                 && "benign_chat".equals(r.path("category").asText())
                 && r.path("text").asText().length() <= COMPOSE_MAX_CHAT).toList();
@@ -275,7 +275,7 @@ public final class InjectionTrainer {
                     || !"direct_injection".equals(row.path("category").asText())) {
                 continue;
             }
-            for (int k = 0; k < COMPOSE; k++) {
+            for (int k = 0; k < perInjection; k++) {
                 String request = chat.get(random.nextInt(chat.size())).path("text").asText();
                 String attack = row.path("text").asText();
                 ObjectNode composite = ((ObjectNode) row).deepCopy();
@@ -292,7 +292,7 @@ public final class InjectionTrainer {
         List<Object[]> raw = new ArrayList<>();
         int mask = (1 << BITS) - 1;
         List<JsonNode> all = new ArrayList<>(rows);
-        all.addAll(composites(rows));
+        all.addAll(composites(rows, COMPOSE));
         // the rows' own instances come first; the composites' follow from here
         int base = -1;
         for (int r = 0; r < all.size(); r++) {
