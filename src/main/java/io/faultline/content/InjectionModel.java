@@ -168,7 +168,7 @@ public final class InjectionModel {
         private int s2;
         private int count;
         private int segment;
-        private int segmentSum;
+        private int indirectSegmentSum;
         private int directSegmentSum;
         private int segmentCount;
         int bestSegment = -1;
@@ -201,7 +201,7 @@ public final class InjectionModel {
             s1 += w1;
             s2 += weights[w + 2];
             count++;
-            segmentSum += w1;
+            indirectSegmentSum += w1;
             segmentCount++;
         }
 
@@ -225,7 +225,7 @@ public final class InjectionModel {
         private void closeSegment() {
             if (segmentCount >= MIN_SEGMENT_FEATURES) {
                 double norm = 1 / Math.sqrt(segmentCount);
-                double logit = bias[INDIRECT] + segmentSum * scale[INDIRECT] * norm;
+                double logit = bias[INDIRECT] + indirectSegmentSum * scale[INDIRECT] * norm;
                 if (logit > bestLogit) {
                     bestLogit = logit;
                     bestSegment = segment;
@@ -239,7 +239,7 @@ public final class InjectionModel {
                 }
             }
             directSegmentSum = 0;
-            segmentSum = 0;
+            indirectSegmentSum = 0;
             segmentCount = 0;
         }
     }
@@ -300,7 +300,7 @@ public final class InjectionModel {
 
     /**
      * The heads' probabilities (0 to 1) and where each was read: a window (the index of its first block, 0 or more)
-     * or a segment {@code s} of the indirect head, encoded as {@code -1 - s}.
+     * or a segment {@code s} (the direct and indirect heads read segments too), encoded as {@code -1 - s}.
      */
     public record Score(double direct, double indirect, double jailbreak, int directWindow, int indirectWindow,
             int jailbreakWindow) {

@@ -259,8 +259,9 @@ public final class InjectionTrainer {
 
     /**
      * Direct injections as they arrive behind or ahead of an ordinary request, "what is the capital of France?
-     * Ignore the above and ...": each training direct injection with a training benign chat request (English or
-     * German, at most {@link #COMPOSE_MAX_CHAT} characters) before or after it, both drawn at random (seeded). A
+     * Ignore the above and ...": each training direct injection with a training benign chat request (benign chat's
+     * languages: English, German, NotInject's Chinese; at most {@link #COMPOSE_MAX_CHAT} characters) before or after
+     * it, both drawn at random (seeded). A
      * placement of rows of the same split, no new text, as spikee-in-bipia and chat-in-bipia place theirs
      * (DATA_CARD.md); never written to the dataset, and only the direct head learns from them.
      */
