@@ -61,12 +61,17 @@ final class CpuMeter {
         return new Snapshot(jvm / 1e9, ticks / TICKS);
     }
 
+    /** One thread's kind ({@link #group}) and its CPU seconds so far. */
+    record ThreadCpu(String group, double seconds) {
+    }
+
     /**
-     * This JVM's CPU seconds so far by kind of thread (the kernel's 15-character thread names, grouped): request
-     * workers, the HTTP event loop, JIT compilers, garbage collection, the bench's clients, the rest.
+     * This JVM's threads by id with their CPU seconds so far and their kind (the kernel's 15-character thread names,
+     * grouped): request workers, the HTTP event loop, JIT compilers, garbage collection, the bench's clients, the
+     * rest. Compare two readings with {@link #byGroup}.
      */
-    static java.util.Map<String, Double> threads() throws IOException {
-        java.util.Map<String, Double> seconds = new java.util.TreeMap<>();
+    static java.util.Map<Long, ThreadCpu> threads() throws IOException {
+        java.util.Map<Long, ThreadCpu> threads = new java.util.HashMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
             for (Path t : (Iterable<Path>) tasks::iterator) {
                 String text;
@@ -77,9 +82,25 @@ final class CpuMeter {
                 }
                 String name = text.substring(text.indexOf('(') + 1, text.lastIndexOf(')'));
                 String[] f = text.substring(text.lastIndexOf(')') + 2).split(" ");
-                seconds.merge(group(name), (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS, Double::sum);
+                threads.put(Long.parseLong(t.getFileName().toString()),
+                        new ThreadCpu(group(name), (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS));
             }
         }
+        return threads;
+    }
+
+    /**
+     * CPU seconds per kind of thread between two readings: each thread alive at the second counts what it spent
+     * since the first (all of it when it started in between). A thread that ended in between is not counted: its
+     * time since the first reading is gone with it (summing by kind at each end made such a kind negative).
+     */
+    static java.util.Map<String, Double> byGroup(java.util.Map<Long, ThreadCpu> earlier,
+            java.util.Map<Long, ThreadCpu> later) {
+        java.util.Map<String, Double> seconds = new java.util.TreeMap<>();
+        later.forEach((tid, now) -> {
+            ThreadCpu then = earlier.get(tid);
+            seconds.merge(now.group(), now.seconds() - (then == null ? 0 : then.seconds()), Double::sum);
+        });
         return seconds;
     }
 

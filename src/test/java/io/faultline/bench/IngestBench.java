@@ -204,14 +204,14 @@ class IngestBench {
             int to = r == ROUNDS - 1 ? BATCHES : from + per;
             CpuMeter.Snapshot before = cpu.now();
             long clients0 = ClosedLoop.CLIENT_CPU_NANOS.get();
-            java.util.Map<String, Double> threads0 = CpuMeter.threads();
+            java.util.Map<Long, CpuMeter.ThreadCpu> threads0 = CpuMeter.threads();
             long jit0 = jit.getTotalCompilationTime();
             double p = ClosedLoop.run(measured.subList(from, to), CLIENTS, raw::send, pipelineLatency);
             roundCompileMillis[r] = jit.getTotalCompilationTime() - jit0;
-            java.util.Map<String, Double> threads1 = CpuMeter.threads();
+            java.util.Map<Long, CpuMeter.ThreadCpu> threads1 = CpuMeter.threads();
             CpuMeter.Snapshot between = cpu.now();
             pipelineClientCpu += (ClosedLoop.CLIENT_CPU_NANOS.get() - clients0) / 1e9;
-            threads1.forEach((g, sec) -> pipelineThreads.merge(g, sec - threads0.getOrDefault(g, 0.0), Double::sum));
+            CpuMeter.byGroup(threads0, threads1).forEach((g, sec) -> pipelineThreads.merge(g, sec, Double::sum));
             double q = ClosedLoop.run(measured.subList(from, to), CLIENTS,
                     ignored -> jdbcInsert(rows.get(next.getAndIncrement())), referenceLatency);
             pipelineCpu = pipelineCpu.plus(between.minus(before));
