@@ -244,6 +244,13 @@ class InjectionEvalTest {
                 + " depends on the mix; the false-positive rates above do not.%n", precisionDeepset, direct.n,
                 deepsetBenign.n, precisionChat, direct.n, chat.n));
         out.append(operatingPoints(directScores, chatScores));
+        if (config.injectionThreshold() == config.jailbreakThreshold()) {
+            // the table's scores are the verdicts': at the shipped threshold they flag what the rows above counted
+            softly.assertThat(atLeast(directScores, config.injectionThreshold())).as("operating point, direct")
+                    .isEqualTo(direct.flagged);
+            softly.assertThat(atLeast(chatScores, config.injectionThreshold())).as("operating point, chat")
+                    .isEqualTo(chat.flagged);
+        }
         int bipiaN = 0;
         int bipiaFlagged = 0;
         for (String source : List.of("bipia-code", "bipia-email", "bipia-table")) {
