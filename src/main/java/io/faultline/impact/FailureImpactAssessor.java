@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.AdvisoryLocks;
 import io.faultline.common.ClusterJobs;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
@@ -157,13 +158,8 @@ public class FailureImpactAssessor {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
-                    st.setLong(1, LOCK_KEY);
-                    try (ResultSet rs = st.executeQuery()) {
-                        if (!rs.next() || !rs.getBoolean(1)) {
-                            return 0;
-                        }
-                    }
+                if (!AdvisoryLocks.tryXact(c, LOCK_KEY)) {
+                    return 0;
                 }
                 try (PreparedStatement st = c.prepareStatement("(select failure_id, 'e' from failure_events"
                         + " where last_seen between ? and ? order by last_seen desc limit ?) union all"

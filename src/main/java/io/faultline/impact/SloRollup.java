@@ -1,6 +1,7 @@
 package io.faultline.impact;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.AdvisoryLocks;
 import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -173,7 +174,7 @@ public class SloRollup {
         long started = System.nanoTime();
         Run run = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                if (scheduled ? !tryLock(c) : !lock(c)) {
+                if (scheduled ? !AdvisoryLocks.tryXact(c, LOCK_KEY) : !AdvisoryLocks.xact(c, LOCK_KEY)) {
                     return Run.skipped(now);
                 }
                 State state = state(c);
@@ -411,22 +412,5 @@ public class SloRollup {
     private Duration interval() {
         String raw = config.interval().trim();
         return Duration.parse(raw.startsWith("P") || raw.startsWith("p") ? raw : "PT" + raw);
-    }
-
-    private static boolean tryLock(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            try (ResultSet rs = st.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static boolean lock(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            st.execute();
-            return true;
-        }
     }
 }

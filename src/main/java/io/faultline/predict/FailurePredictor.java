@@ -2,6 +2,7 @@ package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.baseline.BaselineStore;
+import io.faultline.common.AdvisoryLocks;
 import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -123,7 +124,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         long started = System.nanoTime();
         Evaluation result = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                if (scheduled ? !tryLock(c) || !due(c, now) : !lock(c)) {
+                if (scheduled ? !AdvisoryLocks.tryXact(c, LOCK_KEY) || !due(c, now) : !AdvisoryLocks.xact(c, LOCK_KEY)) {
                     return new Evaluation(now, false, 0, 0, 0, List.of());
                 }
                 markTick(c, now);
@@ -545,23 +546,6 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     private static String key(String deployment, String type) {
         return deployment + "\u0000" + type;
-    }
-
-    private static boolean tryLock(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            try (ResultSet rs = st.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
-        }
-    }
-
-    private static boolean lock(Connection c) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
-            st.setLong(1, LOCK_KEY);
-            st.execute();
-            return true;
-        }
     }
 
     /** A scheduled tick is due when no replica evaluated within the last half interval. */
