@@ -566,7 +566,7 @@ final class WindowCache {
 
     private List<DeploymentWindow> windows(Connection c, Instant from, Instant to, long bucketMillis)
             throws SQLException {
-        Set<String> active = activeProviders(c, from);
+        Set<String> active = new HashSet<>(WindowReader.activeProviders(c, from));
         long fromUs = micros(from);
         long toUs = micros(to);
         long bucketUs = bucketMillis * 1000;
@@ -699,20 +699,6 @@ final class WindowCache {
                 }
             }
         }
-    }
-
-    private static Set<String> activeProviders(Connection c, Instant from) throws SQLException {
-        Set<String> providers = new HashSet<>();
-        try (PreparedStatement st = c.prepareStatement(
-                "select distinct provider from provider_deployments where last_seen >= ?")) {
-            st.setTimestamp(1, Timestamp.from(from));
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    providers.add(rs.getString(1));
-                }
-            }
-        }
-        return providers;
     }
 
     /**

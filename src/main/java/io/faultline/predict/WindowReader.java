@@ -81,9 +81,8 @@ final class WindowReader {
         return "case when " + column + " ~ " + NUMBER + " then " + column + "::double precision end";
     }
 
-    /** The windows of every deployment with calls in {@code [from, to)}. */
-    static List<DeploymentWindow> read(Connection c, Instant from, Instant to, long bucketMillis,
-            Set<String> timeoutClasses, double timeoutMs) throws SQLException {
+    /** The providers with a deployment seen since {@code from} (the deployment registry, not the calls). */
+    static List<String> activeProviders(Connection c, Instant from) throws SQLException {
         List<String> providers = new ArrayList<>();
         try (PreparedStatement st = c.prepareStatement(
                 "select distinct provider from provider_deployments where last_seen >= ?")) {
@@ -94,6 +93,13 @@ final class WindowReader {
                 }
             }
         }
+        return providers;
+    }
+
+    /** The windows of every deployment with calls in {@code [from, to)}. */
+    static List<DeploymentWindow> read(Connection c, Instant from, Instant to, long bucketMillis,
+            Set<String> timeoutClasses, double timeoutMs) throws SQLException {
+        List<String> providers = activeProviders(c, from);
         if (providers.isEmpty()) {
             return List.of();
         }
