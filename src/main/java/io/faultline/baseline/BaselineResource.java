@@ -80,6 +80,10 @@ public class BaselineResource {
     @GET
     @Operation(summary = "Current baselines, newest per scope, metric and source")
     public List<BaselineStore.Baseline> list(@RestQuery String provider, @RestQuery String metric) {
+        if (metric != null && !BaselineStore.knownMetric(metric)) {
+            throw ApiProblem.badRequest("metric", "metric must be one of " + BaselineStore.METRICS
+                    + ", or error_rate:<HTTP status> (error_rate:429) or error_rate:no_answer");
+        }
         return store.current(provider, metric);
     }
 

@@ -251,6 +251,20 @@ public class BaselineStore {
     }
 
     /** The newest baseline per (provider, model, deployment, metric, source), optionally filtered. */
+    /** The metrics the profiler and the passive baselines write (error rates also per HTTP status). */
+    static final List<String> METRICS = List.of("latency_ms", "ttft_ms", "tokens_per_second", "cost_per_request_usd",
+            "error_rate");
+
+    /** Whether a baseline of this name can exist: one of {@link #METRICS}, or {@code error_rate:<status>}. */
+    static boolean knownMetric(String metric) {
+        if (METRICS.contains(metric)) {
+            return true;
+        }
+        String status = metric.startsWith("error_rate:") ? metric.substring("error_rate:".length()) : null;
+        return status != null && (status.equals("no_answer") || status.length() == 3 && status.chars().allMatch(
+                c -> c >= '0' && c <= '9'));
+    }
+
     public List<Baseline> current(String provider, String metric) {
         String sql = "select distinct on (provider, model, deployment, metric_name, source) baseline_id, provider,"
                 + " model, deployment, metric_name, p50, p95, p99, mean, sample_size, source, run_id, measured_at"

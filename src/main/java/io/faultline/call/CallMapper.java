@@ -3,6 +3,7 @@ package io.faultline.call;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.common.Redactor;
+import io.faultline.common.StorableTime;
 import io.faultline.content.CallContent;
 import io.faultline.content.ContentConfig;
 import io.faultline.content.ContentExtractor;
@@ -88,9 +89,9 @@ public class CallMapper {
             default -> throw new InvalidPayloadException("status", "must be 'success' or 'failure', was '"
                     + Redactor.mask(status, 40) + "'");
         };
-        double start = requiredNumber(payload, "startTime");
-        Double end = optionalNumber(payload, "endTime");
-        Double completionStart = optionalNumber(payload, "completionStartTime");
+        double start = time("startTime", requiredNumber(payload, "startTime"));
+        Double end = time("endTime", optionalNumber(payload, "endTime"));
+        Double completionStart = time("completionStartTime", optionalNumber(payload, "completionStartTime"));
         if (end == null || end < start) {
             end = start;
         }
@@ -416,6 +417,15 @@ public class CallMapper {
             throw new InvalidPayloadException(field, "must be a finite number >= 0");
         }
         return number;
+    }
+
+    /** Epoch seconds within {@link StorableTime}'s range (milliseconds sent as seconds land far beyond it). */
+    private static Double time(String field, Double seconds) {
+        if (seconds != null && !StorableTime.containsEpochSeconds(seconds)) {
+            throw new InvalidPayloadException(field, "must be epoch seconds within " + StorableTime.RANGE + " (at most "
+                    + StorableTime.LATEST.getEpochSecond() + "), was " + seconds);
+        }
+        return seconds;
     }
 
     private static long count(JsonNode node, String field) {

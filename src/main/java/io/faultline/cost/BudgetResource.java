@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
+import io.faultline.web.Params;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -119,8 +120,8 @@ public class BudgetResource {
     }
 
     static String id(String id) {
-        if (id == null || id.isBlank() || id.length() > 200) {
-            throw ApiProblem.badRequest("id", "id must be 1 to 200 characters");
+        if (id == null || id.isBlank() || id.length() > 200 || !Params.plainText(id)) {
+            throw ApiProblem.badRequest("id", "id must be 1 to 200 characters without control characters");
         }
         return id;
     }

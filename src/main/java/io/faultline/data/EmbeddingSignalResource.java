@@ -2,6 +2,7 @@ package io.faultline.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.common.StorableTime;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.micrometer.core.instrument.Counter;
@@ -144,6 +145,9 @@ public class EmbeddingSignalResource {
                 at = Instant.parse(atNode.textValue());
             } catch (DateTimeParseException e) {
                 throw ApiProblem.badRequest("at", "at must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
+            }
+            if (!StorableTime.contains(at)) {
+                throw unprocessable("at", "at must lie within " + StorableTime.RANGE);
             }
             if (at.isAfter(now.plus(config.maxClockSkew()))) {
                 throw unprocessable("at", "at lies more than " + config.maxClockSkew() + " in the future");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
+import io.faultline.web.Params;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.ws.rs.Consumes;
@@ -163,9 +164,9 @@ public class SloResource {
 
     private static String group(String modelGroup) {
         if (modelGroup == null || modelGroup.isBlank() || modelGroup.length() > MAX_GROUP
-                || modelGroup.indexOf('\u0000') >= 0) {
+                || !Params.plainText(modelGroup)) {
             throw ApiProblem.badRequest("modelGroup", "modelGroup must be 1 to " + MAX_GROUP
-                    + " characters without NUL (LiteLLM's model_name)");
+                    + " characters without control characters (LiteLLM's model_name)");
         }
         return modelGroup;
     }

@@ -53,6 +53,10 @@ public class PredictionResource {
     @Path("/{predictionId}")
     @Operation(summary = "One prediction")
     public PredictedFailure get(@RestPath String predictionId) {
+        if ("evaluate".equals(predictionId)) {
+            // The sibling POST /evaluate: a GET of it is the wrong method, not a malformed prediction id.
+            throw new jakarta.ws.rs.NotAllowedException("POST");
+        }
         UUID id;
         try {
             id = UUID.fromString(predictionId);

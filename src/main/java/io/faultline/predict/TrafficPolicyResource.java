@@ -109,8 +109,9 @@ public class TrafficPolicyResource {
     }
 
     private static String deployment(String deployment) {
-        if (deployment == null || deployment.isBlank() || deployment.length() > 200) {
-            throw ApiProblem.badRequest("deployment", "deployment must be 1 to 200 characters (LiteLLM's model_info.id)");
+        if (deployment == null || deployment.isBlank() || deployment.length() > 200 || !Params.plainText(deployment)) {
+            throw ApiProblem.badRequest("deployment", "deployment must be 1 to 200 characters without control"
+                    + " characters (LiteLLM's model_info.id)");
         }
         return deployment;
     }

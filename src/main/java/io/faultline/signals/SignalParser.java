@@ -2,6 +2,8 @@ package io.faultline.signals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.faultline.common.Redactor;
+import io.faultline.common.StorableTime;
+import io.faultline.web.Params;
 import jakarta.inject.Singleton;
 
 import java.time.Duration;
@@ -180,9 +182,9 @@ public class SignalParser {
         if (value.length() > MAX_NAME_LENGTH) {
             throw new InvalidSignalException(field, field + " is longer than " + MAX_NAME_LENGTH + " characters");
         }
-        if (!value.strip().equals(value) || value.chars().anyMatch(Character::isISOControl)) {
-            throw new InvalidSignalException(field, field + " must not contain control characters or surrounding"
-                    + " blanks");
+        if (!value.strip().equals(value) || !Params.plainText(value)) {
+            throw new InvalidSignalException(field, field + " must not contain control characters, lone UTF-16"
+                    + " surrogates or surrounding blanks");
         }
         return value;
     }
@@ -201,7 +203,11 @@ public class SignalParser {
             if (value.length() > MAX_TIME_LENGTH) {
                 throw new DateTimeParseException("too long", "", 0);
             }
-            return Instant.parse(value);
+            Instant at = Instant.parse(value);
+            if (!StorableTime.contains(at)) {
+                throw new InvalidSignalException(field, field + " must lie within " + StorableTime.RANGE);
+            }
+            return at;
         } catch (DateTimeParseException e) {
             throw new InvalidSignalException(field, field + " must be an ISO-8601 instant such as"
                     + " 2026-11-28T10:00:00Z");

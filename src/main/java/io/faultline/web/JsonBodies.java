@@ -30,7 +30,9 @@ public final class JsonBodies {
     }
 
     private static ApiProblem tooLarge(long maxBytes) {
+        // Each endpoint has its own cap (a batch endpoint's is a setting, an admin object's a constant): the detail
+        // names the number, not a setting that may not be this endpoint's.
         return new ApiProblem(413, "Payload too large", "The body exceeds " + maxBytes
-                + " bytes; split the batch (faultline.ingest.max-body-bytes).");
+                + " bytes, the most this endpoint accepts; send less (a batch: split it into smaller requests).");
     }
 }

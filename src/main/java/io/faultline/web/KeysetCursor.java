@@ -1,5 +1,7 @@
 package io.faultline.web;
 
+import io.faultline.common.StorableTime;
+
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Base64;
@@ -23,7 +25,11 @@ public record KeysetCursor(Instant lastSeen, UUID id) {
         }
         try {
             String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8).split("\\|");
-            return new KeysetCursor(Instant.parse(parts[0]), UUID.fromString(parts[1]));
+            Instant at = Instant.parse(parts[0]);
+            if (!StorableTime.contains(at)) {
+                throw new IllegalArgumentException("outside the stored range");
+            }
+            return new KeysetCursor(at, UUID.fromString(parts[1]));
         } catch (RuntimeException e) {
             throw ApiProblem.badRequest("cursor", "cursor is not one this API issued; start without it");
         }

@@ -1,5 +1,7 @@
 package io.faultline.web;
 
+import io.faultline.common.StorableTime;
+
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 
@@ -9,15 +11,40 @@ public final class Params {
     private Params() {
     }
 
-    /** An ISO-8601 instant, or null when absent. */
+    /**
+     * Whether a caller's name (an id, a model group, a deployment) can be stored and shown as it came: no control
+     * character (NUL included) and no lone UTF-16 surrogate, which UTF-8 cannot encode (the driver would store '?',
+     * and two distinct names would become one).
+     */
+    public static boolean plainText(String value) {
+        for (int i = 0, n = value.length(); i < n; i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c)) {
+                return false;
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(value.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** An ISO-8601 instant within {@link StorableTime}'s range, or null when absent. */
     public static Instant instant(String field, String value) {
         if (value == null) {
             return null;
         }
+        Instant at;
         try {
-            return Instant.parse(value);
+            at = Instant.parse(value);
         } catch (DateTimeParseException e) {
             throw ApiProblem.badRequest(field, field + " must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
         }
+        if (!StorableTime.contains(at)) {
+            throw ApiProblem.badRequest(field, field + " must lie within " + StorableTime.RANGE);
+        }
+        return at;
     }
 }

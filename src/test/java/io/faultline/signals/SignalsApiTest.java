@@ -156,4 +156,26 @@ class SignalsApiTest {
         post("retrieval", sample).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(0));
         post("retrieval", sample).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(1));
     }
+
+    @Test
+    void an_item_with_a_time_or_an_id_that_cannot_be_stored_is_rejected_by_index_and_the_rest_kept() {
+        // Before: a time before 4713 BC failed the whole batch's insert (a 503 asking to retry the same batch), and
+        // an id with a lone surrogate was stored as '?' and answered as a duplicate, its signal never applied.
+        String good = "{\"signalId\": \"" + UUID.randomUUID() + "\", \"index\": \"kb-api\", \"topScore\": 0.8}";
+        String ancient = "{\"signalId\": \"" + UUID.randomUUID() + "\", \"index\": \"kb-api\", \"topScore\": 0.8,"
+                + " \"at\": \"-5000-01-01T00:00:00Z\"}";
+        String surrogate = "{\"signalId\": \"fresh-" + UUID.randomUUID() + "\\ud800\", \"index\": \"kb-api\","
+                + " \"topScore\": 0.8}";
+        post("retrieval", "[" + good + ", " + ancient + ", " + surrogate + "]").statusCode(200)
+                .body("accepted", equalTo(1)).body("duplicates", equalTo(0)).body("rejected", hasSize(2))
+                .body("rejected[0].index", equalTo(1)).body("rejected[0].field", equalTo("at"))
+                .body("rejected[1].index", equalTo(2)).body("rejected[1].field", equalTo("signalId"));
+        String index = "{\"signalId\": \"" + UUID.randomUUID() + "\", \"index\": \"kb-api\","
+                + " \"lastUpdatedAt\": \"-5000-01-01T00:00:00Z\"}";
+        post("index", "[" + index + "]").statusCode(422).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("lastUpdatedAt"));
+        post("embeddings", "{\"signalId\": \"e-" + UUID.randomUUID() + "\", \"space\": \"s\","
+                + " \"at\": \"-999999999-01-01T00:00:00Z\", \"vectors\": [[0.1, 0.2]]}").statusCode(422)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("at"));
+    }
 }

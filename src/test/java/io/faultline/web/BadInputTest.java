@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
@@ -178,5 +179,79 @@ class BadInputTest {
                 .body("{\"provider\": \"fuzzprov\", \"modelGroup\": \"gpt\\u0000x\"}").when()
                 .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+    }
+
+    @Test
+    void a_call_time_beyond_what_can_be_stored_is_rejected_by_its_index_and_the_prediction_tick_keeps_running() {
+        // 1e13 is milliseconds sent as seconds (year 318857); 1.7e308 would have been stored as year 294247, where
+        // the prediction window's epoch microseconds overflow a bigint and every tick failed from then on.
+        String dep = "dep-" + UUID.randomUUID();
+        Instant now = Instant.now();
+        Api.ingest(Payloads.array(Payloads.success("openai", "m", dep, now),
+                Payloads.success("openai", "m", dep, now).set("endTime", 1e13),
+                Payloads.success("openai", "m", dep, now).set("startTime", 1.7e308),
+                Payloads.success("openai", "m", dep, now).set("completionStartTime", 253402300800.0)))
+                .statusCode(200).body("accepted", equalTo(1)).body("rejected.index", contains(1, 2, 3))
+                .body("rejected[0].reason", containsString("endTime")).body("rejected[1].reason",
+                        containsString("startTime")).body("rejected[2].reason", containsString("completionStartTime"))
+                .body("rejected[0].reason", containsString("9999-12-31T23:59:59Z"));
+        given().header("Authorization", "Bearer " + Api.KEY).when().post("/api/v1/predictions/evaluate").then()
+                .statusCode(200);
+    }
+
+    @Test
+    void an_instant_beyond_what_can_be_stored_is_a_400_problem_naming_the_parameter() {
+        for (String at : new String[] { "-5000-01-01T00:00:00Z", "+300000-01-01T00:00:00Z",
+                "1969-12-31T23:59:59Z" }) {
+            given().log().ifValidationFails().queryParam("since", at).when().get("/api/v1/failures").then()
+                    .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("since"))
+                    .body("detail", containsString("9999-12-31T23:59:59Z"));
+            given().queryParam("until", at).when().get("/api/v1/predictions/accuracy").then().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("until"));
+        }
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"keepShare\": 0.5, \"until\": \"+300000-01-01T00:00:00Z\"}").when()
+                .put("/api/v1/traffic-policy/dep-" + UUID.randomUUID()).then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("until"));
+        // A cursor is the API's own, but a client can forge one.
+        String forged = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                ("-5000-01-01T00:00:00Z|" + UUID.randomUUID()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Api.failures("cursor=" + forged).statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("cursor"));
+    }
+
+    @Test
+    void names_with_control_characters_or_lone_surrogates_are_400_problems_not_stored_mangled() {
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"availabilityTarget\": 0.99}").when().put("/api/v1/slos/a%0Ab").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\": \"day\", \"amountUsd\": 1}").when().put("/api/v1/budgets/team/a%0Ab").then()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("id"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"keepShare\": 0.5}").when().put("/api/v1/traffic-policy/a%0Ab").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+    }
+
+    @Test
+    void an_unknown_baseline_metric_is_a_400_problem_listing_the_metrics() {
+        given().when().get("/api/v1/baselines?metric=BOGUS").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("metric")).body("detail", containsString("latency_ms"));
+        given().when().get("/api/v1/baselines?metric=error_rate:429").then().statusCode(200);
+        given().when().get("/api/v1/baselines?metric=error_rate:no_answer").then().statusCode(200);
+    }
+
+    @Test
+    void a_get_of_a_post_only_action_is_a_405_problem_not_a_bad_id() {
+        given().when().get("/api/v1/predictions/evaluate").then().statusCode(405).contentType(PROBLEM);
+    }
+
+    @Test
+    void an_admin_body_over_its_limit_names_its_own_limit_not_the_ingest_setting() {
+        String big = "{\"period\": \"day\", \"amountUsd\": 1, \"pad\": \"" + "x".repeat(20_000) + "\"}";
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON).body(big).when()
+                .put("/api/v1/budgets/team/big-" + UUID.randomUUID()).then().statusCode(413).contentType(PROBLEM)
+                .body("detail", containsString("the most this endpoint accepts"))
+                .body("detail", not(containsString("faultline.ingest")));
     }
 }
