@@ -101,6 +101,14 @@ class BadInputTest {
     }
 
     @Test
+    void a_parameter_given_twice_with_different_values_is_a_400_problem_naming_it() {
+        Api.failures("limit=10&limit=abc").statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("limit")).body("detail", containsString("more than once"));
+        Api.failures("since=2026-01-01T00:00:00Z&since=bad").statusCode(400).body("errors[0].field", equalTo("since"));
+        Api.failures("limit=10&limit=10").statusCode(200);
+    }
+
+    @Test
     void unknown_paths_and_methods_are_problems_too() {
         given().when().get("/api/v1/nothing-here").then().statusCode(404).contentType(PROBLEM);
         given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/failures").then()
