@@ -60,7 +60,7 @@ public class CallResource {
             // Before the schema is migrated and the windows rebuilt, a stored call would miss them: not yet.
             throw new StorageException("the database is not ready yet (readiness: database-schema)", null);
         }
-        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
+        JsonNode root = JsonBodies.readCalls(json, body, config.maxBodyBytes());
         if (!root.isArray()) {
             throw ApiProblem.badRequest("$", "Expected a JSON array of StandardLoggingPayload objects (LiteLLM"
                     + " generic_api with log_format: json_array), got " + root.getNodeType().name().toLowerCase());

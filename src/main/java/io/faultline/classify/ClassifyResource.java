@@ -54,7 +54,7 @@ public class ClassifyResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Classify one StandardLoggingPayload without storing anything")
     public Classification classify(byte[] body) {
-        JsonNode payload = JsonBodies.read(json, body, limits.maxBodyBytes());
+        JsonNode payload = JsonBodies.readCalls(json, body, limits.maxBodyBytes());
         try {
             var call = mapper.map(payload);
             return new Classification(call.callId(),

@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -12,7 +13,23 @@ public final class JsonBodies {
     private JsonBodies() {
     }
 
+    /**
+     * A body whose fields are each given once: a field given twice is a 400 naming it, as the bodies Jackson binds to
+     * records already answered; until then these endpoints kept the last value without a word.
+     */
     public static JsonNode read(ObjectMapper json, byte[] body, long maxBytes) {
+        return read(json, body, maxBytes, true);
+    }
+
+    /**
+     * A call payload (ingest and classify): a field given twice keeps its last value, as Jackson reads by default.
+     * LiteLLM never repeats one, and checking would cost every call of the hot path a set of its field names.
+     */
+    public static JsonNode readCalls(ObjectMapper json, byte[] body, long maxBytes) {
+        return read(json, body, maxBytes, false);
+    }
+
+    private static JsonNode read(ObjectMapper json, byte[] body, long maxBytes, boolean strict) {
         byte[] bytes = body == null ? new byte[0] : body;
         if (bytes.length > maxBytes) {
             throw tooLarge(maxBytes);
@@ -21,7 +38,8 @@ public final class JsonBodies {
             throw new ApiProblem(400, "Empty body", "Send a JSON body.");
         }
         try {
-            return json.readTree(bytes);
+            return strict ? json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(bytes)
+                    : json.readTree(bytes);
         } catch (JsonProcessingException e) {
             throw JsonProblems.of(e);
         } catch (IOException e) {

@@ -179,6 +179,15 @@ class BadInputTest {
                         + " \"ratePerSecond\": 50.0, \"concurrency\": \"\"}")
                 .when().post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("concurrency"));
+        // The bodies read as a tree say the same of a repeated field, where they kept the last value.
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\": \"day\", \"amountUsd\": 1, \"amountUsd\": 1000000}").when()
+                .put("/api/v1/budgets/team/dup-" + UUID.randomUUID()).then().statusCode(400).contentType(PROBLEM)
+                .body("detail", containsString("Duplicate field 'amountUsd'"));
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"signalId\": \"a\", \"signalId\": \"b\", \"index\": \"kb\", \"topScore\": 0.5}").when()
+                .post("/api/v1/signals/retrieval").then().statusCode(400).contentType(PROBLEM)
+                .body("detail", containsString("Duplicate field 'signalId'"));
     }
 
     @Test
