@@ -13,7 +13,6 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 
@@ -27,6 +26,15 @@ public class CallMapper {
 
     static final int MAX_ID_LENGTH = 200;
     static final int MAX_TEXT_LENGTH = 300;
+    /**
+     * The most tokens one call may report per count (a thousand times the largest context window sold today). Each
+     * number is checked alone, but the stores sum them: bigint token sums over a window, float8 and numeric cost
+     * sums over a budget period. Counts and costs at these caps keep every such sum finite for billions of calls;
+     * without them two calls reporting 9e18 tokens or $1.7e308 overflowed the sums and failed the jobs reading them.
+     */
+    static final long MAX_TOKENS = 1_000_000_000L;
+    /** The most one call may cost, in USD. */
+    static final double MAX_COST_USD = 1_000_000;
     static final int MAX_METADATA_BYTES = 4096;
     /** Longest text value of {@code requester_metadata} kept (masked). */
     private static final int MAX_METADATA_TEXT = 512;
@@ -147,7 +155,7 @@ public class CallMapper {
                 count(payload, "completion_tokens"),
                 usageCount(usage, "completion_tokens_details", "reasoning_tokens"),
                 usageCount(usage, "prompt_tokens_details", "cached_tokens"),
-                Objects.requireNonNullElse(optionalNumber(payload, "response_cost"), 0.0),
+                cost(payload, "response_cost"),
                 payload.hasNonNull("cache_hit") ? bool(payload, "cache_hit", false) : null,
                 limit(shape.finishReason(), 40),
                 shape.chars(),
@@ -206,12 +214,16 @@ public class CallMapper {
         if (breakdown == null || reasoningTokens <= 0) {
             return 0;
         }
+        // Like the call's cost, a breakdown beyond MAX_COST_USD (or 1e400, which Jackson reads as infinity) is left
+        // out: it feeds a counter that would stay infinite for the life of the process.
         JsonNode reasoning = breakdown.get("reasoning_cost");
-        if (reasoning != null && reasoning.isNumber() && reasoning.doubleValue() > 0) {
+        if (reasoning != null && reasoning.isNumber() && reasoning.doubleValue() > 0
+                && reasoning.doubleValue() <= MAX_COST_USD) {
             return reasoning.doubleValue();
         }
         JsonNode output = breakdown.get("output_cost");
-        if (output != null && output.isNumber() && completionTokens > 0) {
+        if (output != null && output.isNumber() && completionTokens > 0 && output.doubleValue() >= 0
+                && output.doubleValue() <= MAX_COST_USD) {
             return output.doubleValue() * Math.min(1.0, (double) reasoningTokens / completionTokens);
         }
         return 0;
@@ -430,15 +442,28 @@ public class CallMapper {
 
     private static long count(JsonNode node, String field) {
         Double value = optionalNumber(node, field);
-        return value == null ? 0 : (long) Math.min(value, Long.MAX_VALUE);
+        if (value != null && value > MAX_TOKENS) {
+            throw new InvalidPayloadException(field, "must be at most " + MAX_TOKENS + " tokens, was " + value);
+        }
+        return value == null ? 0 : value.longValue();
+    }
+
+    private static double cost(JsonNode node, String field) {
+        Double value = optionalNumber(node, field);
+        if (value != null && value > MAX_COST_USD) {
+            throw new InvalidPayloadException(field, "must be at most " + (long) MAX_COST_USD
+                    + " USD for one call, was " + value);
+        }
+        return value == null ? 0.0 : value;
     }
 
     private static long usageCount(JsonNode usage, String details, String field) {
         if (usage == null || !usage.isObject()) {
             return 0;
         }
+        // A detail of the provider's answer, not a count the call is stored by: one out of range is left out.
         JsonNode value = usage.path(details).path(field);
-        return value.isNumber() && value.longValue() > 0 ? value.longValue() : 0;
+        return value.isNumber() && value.longValue() > 0 && value.doubleValue() <= MAX_TOKENS ? value.longValue() : 0;
     }
 
     private static boolean bool(JsonNode node, String field, boolean fallback) {

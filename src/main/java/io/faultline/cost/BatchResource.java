@@ -46,13 +46,9 @@ public class BatchResource {
                 throw ApiProblem.badRequest(name, "Unknown field " + name + "; expected expectedCostUsd");
             }
         }
-        JsonNode expected = root.get("expectedCostUsd");
-        if (expected == null || !expected.isNumber() || !(expected.doubleValue() > 0)
-                || Double.isInfinite(expected.doubleValue())) {
-            throw ApiProblem.badRequest("expectedCostUsd", "expectedCostUsd is required: a positive number of US"
-                    + " dollars");
-        }
-        return batches.put(batchId, expected.doubleValue());
+        double expected = BudgetResource.usd(root.get("expectedCostUsd"), "expectedCostUsd", "expectedCostUsd is"
+                + " required: US dollars, from 0.000001 to " + (long) BudgetResource.MAX_USD);
+        return batches.put(batchId, expected);
     }
 
     @GET

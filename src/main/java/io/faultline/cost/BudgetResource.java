@@ -74,8 +74,8 @@ public class BudgetResource {
         if (period == null) {
             throw ApiProblem.badRequest("period", "period is required and must be \"day\" or \"month\"");
         }
-        double amount = positive(root.get("amountUsd"), "amountUsd", "amountUsd is required: a positive number of"
-                + " US dollars per period");
+        double amount = usd(root.get("amountUsd"), "amountUsd", "amountUsd is required: US dollars per period, from "
+                + "0.000001 to " + (long) MAX_USD);
         List<Double> warnAt = null;
         JsonNode warn = root.get("warnAt");
         if (warn != null && !warn.isNull()) {
@@ -102,6 +102,20 @@ public class BudgetResource {
         if (!budgets.delete(scope(scope), id(id))) {
             throw notFound(scope, id);
         }
+    }
+
+    /**
+     * A budget's or a batch's amount: spend is divided by it, so a denormal amount made every fraction infinite, and
+     * an amount near the largest double made the alert's evidence disagree with itself.
+     */
+    static final double MIN_USD = 1e-6;
+    static final double MAX_USD = 1e12;
+
+    static double usd(JsonNode node, String field, String message) {
+        if (node == null || !node.isNumber() || !(node.doubleValue() >= MIN_USD && node.doubleValue() <= MAX_USD)) {
+            throw ApiProblem.badRequest(field, message);
+        }
+        return node.doubleValue();
     }
 
     private static double positive(JsonNode node, String field, String message) {

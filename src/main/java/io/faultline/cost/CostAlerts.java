@@ -112,8 +112,11 @@ public class CostAlerts {
                         crossing.userRef(), crossing.teamId()));
     }
 
-    /** Cents and below are noise in evidence; six decimals keep sub-cent calls visible. */
-    private static double round(double value) {
-        return Math.round(value * 1e6) / 1e6;
+    /**
+     * Cents and below are noise in evidence; six decimals keep sub-cent calls visible. From 1e12 up a double holds
+     * no sixth decimal anyway, and {@code Math.round} would cap the value at 9.2e12 (evidence that contradicted itself).
+     */
+    static double round(double value) {
+        return Math.abs(value) >= 1e12 || !Double.isFinite(value) ? value : Math.round(value * 1e6) / 1e6;
     }
 }

@@ -19,8 +19,10 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 
@@ -147,7 +149,41 @@ public class FailureImpactAssessor {
         });
     }
 
+    /** The most subjects one run leaves out after their assessment failed, before the run itself gives up. */
+    static final int MAX_FAILED_SUBJECTS = 5;
+
+    /**
+     * Re-assesses the open episodes and clusters in one transaction. A subject whose assessment fails (a stored
+     * figure the database cannot sum, say) is left out and the run is made again without it, so that one bad subject
+     * does not hold back the figures of every other; after {@link #MAX_FAILED_SUBJECTS} the run fails as before.
+     */
     public int refreshOpen() {
+        Set<UUID> failed = new HashSet<>();
+        while (true) {
+            try {
+                return refreshOpen(failed);
+            } catch (SubjectFailed e) {
+                failed.add(e.subject);
+                Log.errorf(e.getCause(), "Impact assessment of %s failed; the run goes on without it", e.subject);
+                if (failed.size() >= MAX_FAILED_SUBJECTS) {
+                    throw new IllegalStateException("could not re-assess the open failures: " + failed.size()
+                            + " subjects failed", e.getCause());
+                }
+            }
+        }
+    }
+
+    /** One subject's assessment failed; the run's transaction is rolled back. */
+    private static final class SubjectFailed extends RuntimeException {
+        final UUID subject;
+
+        SubjectFailed(UUID subject, Exception cause) {
+            super(cause);
+            this.subject = subject;
+        }
+    }
+
+    private int refreshOpen(Set<UUID> failed) {
         // Open: last seen within open-for of now, either side. An episode stamped further ahead (a caller whose clock
         // runs hours fast) waits until the clock nears it: sorted first, such episodes would take every place of
         // the run from the episodes that are open now.
@@ -181,10 +217,17 @@ public class FailureImpactAssessor {
                 fold.prune(c, clock.instant().minus(config.foldKeptFor()));
                 int done = 0;
                 for (UUID[] d : due.subList(0, Math.min(due.size(), config.maxPerRun()))) {
-                    Subject s = d[1] != null ? cluster(c, d[1]) : episode(c, d[0]);
-                    if (s != null) {
-                        assessAndStore(c, s);
-                        done++;
+                    if (failed.contains(d[0])) {
+                        continue;
+                    }
+                    try {
+                        Subject s = d[1] != null ? cluster(c, d[1]) : episode(c, d[0]);
+                        if (s != null) {
+                            assessAndStore(c, s);
+                            done++;
+                        }
+                    } catch (SQLException | RuntimeException e) {
+                        throw new SubjectFailed(d[0], e);
                     }
                 }
                 c.commit();

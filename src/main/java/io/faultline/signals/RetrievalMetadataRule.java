@@ -3,6 +3,7 @@ package io.faultline.signals;
 import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsObserver;
 import io.faultline.taxonomy.ImpactScope;
+import io.faultline.web.Params;
 import io.quarkus.logging.Log;
 import jakarta.inject.Singleton;
 
@@ -59,7 +60,8 @@ public class RetrievalMetadataRule implements StoredCallsObserver {
         Object top = r.get("top_score");
         Object hits = r.get("hits");
         if (!(index instanceof String name) || name.isBlank() || name.length() > SignalParser.MAX_NAME_LENGTH
-                || !(top instanceof Number score) || !Double.isFinite(score.doubleValue()) || score.doubleValue() < 0
+                || !Params.plainText(name) || !(top instanceof Number score)
+                || !(score.doubleValue() >= 0 && score.doubleValue() <= SignalParser.MAX_SCORE)
                 || (hits != null && !(hits instanceof Integer || hits instanceof Long))) {
             Log.debugf("Call %s carries malformed retrieval metadata; ignored", call.callId());
             return null;
@@ -74,7 +76,8 @@ public class RetrievalMetadataRule implements StoredCallsObserver {
             at = now;
         }
         return new Signal.Retrieval(Signal.Retrieval.CALL, call.callId(), name, at, score.doubleValue(),
-                mean instanceof Number m && Double.isFinite(m.doubleValue()) ? m.doubleValue() : null, hitCount,
+                mean instanceof Number m && m.doubleValue() >= 0 && m.doubleValue() <= score.doubleValue()
+                        ? m.doubleValue() : null, hitCount,
                 k instanceof Integer kk ? kk : null);
     }
 }

@@ -37,6 +37,8 @@ public class SignalParser {
     private static final Set<String> INGESTION_FIELDS = Set.of("signalId", "pipeline", "runId", "status",
             "startedAt", "finishedAt", "error", "expectedEvery", "indexes");
 
+    static final double MAX_SCORE = 1e9;
+
     private final SignalsConfig config;
 
     public SignalParser(SignalsConfig config) {
@@ -234,13 +236,18 @@ public class SignalParser {
         } catch (DateTimeParseException e) {
             throw new InvalidSignalException(field, field + " must be an ISO-8601 duration such as PT24H or PT15M");
         }
-        if (duration.isNegative() || duration.isZero() || duration.compareTo(MAX_DURATION) > 0) {
-            throw new InvalidSignalException(field, field + " must be positive and at most 366 days");
+        // Stored in whole seconds (a sub-second maxAge became 0, which the table refuses, failing the whole batch).
+        if (duration.compareTo(Duration.ofSeconds(1)) < 0 || duration.compareTo(MAX_DURATION) > 0) {
+            throw new InvalidSignalException(field, field + " must be at least 1 second and at most 366 days");
         }
         return duration;
     }
 
-    /** A finite, non-negative number: relative drops are only meaningful for scores that do not cross zero. */
+    /**
+     * A number from 0 to {@link #MAX_SCORE}: relative drops are only meaningful for scores that do not cross zero, and
+     * a window sums its scores (scores near the largest double summed to infinity in a drop's evidence). Rerankers
+     * score 0 to 1, BM25 in the tens.
+     */
     private static double score(JsonNode node, String field) {
         JsonNode value = node.get(field);
         if (value == null || value.isNull()) {
@@ -251,8 +258,8 @@ public class SignalParser {
                     + value.getNodeType().name().toLowerCase());
         }
         double score = value.doubleValue();
-        if (!Double.isFinite(score) || score < 0) {
-            throw new InvalidSignalException(field, field + " must be a finite number >= 0");
+        if (!(score >= 0 && score <= MAX_SCORE)) {
+            throw new InvalidSignalException(field, field + " must be a number from 0 to " + (long) MAX_SCORE);
         }
         return score;
     }

@@ -26,6 +26,13 @@ class CostUnitTest {
     private static final Instant NOW = Instant.parse("2031-02-28T23:59:59Z");
 
     @Test
+    void evidence_keeps_six_decimals_and_never_caps_a_large_amount() {
+        assertThat(CostAlerts.round(0.12345678)).isEqualTo(0.123457);
+        assertThat(CostAlerts.round(2.5e13)).as("Math.round capped this at 9.2e12").isEqualTo(2.5e13);
+        assertThat(CostAlerts.round(1.7e308)).isEqualTo(1.7e308);
+    }
+
+    @Test
     void the_lru_keeps_at_most_its_capacity_and_evicts_the_least_recently_used() {
         BoundedLru<String, Integer> lru = new BoundedLru<>(2);
         lru.put("a", 1);

@@ -225,6 +225,48 @@ class ImpactFoldTest {
         return cluster;
     }
 
+    @Test
+    void an_episode_whose_assessment_fails_is_left_out_and_the_other_open_ones_are_still_assessed() throws Exception {
+        // Before: the run was one transaction that any subject's error rolled back, so one stored figure the database
+        // could not read back (a cost sum past the largest double) stopped every open episode's assessment.
+        Instant t0 = Instant.parse("2032-02-11T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        String broken = "imp-iso-a-" + UUID.randomUUID();
+        String sound = "imp-iso-b-" + UUID.randomUUID();
+        Api.ingest(Payloads.array(
+                Payloads.failure("openai", "m", broken, t0, 503, "ServiceUnavailableError", "Service Unavailable"),
+                Payloads.failure("openai", "m", sound, t0.plusSeconds(1), 503, "ServiceUnavailableError",
+                        "Service Unavailable"))).statusCode(200);
+        UUID a = UUID.fromString(episodeOf(broken, "outage"));
+        UUID b = UUID.fromString(episodeOf(sound, "outage"));
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(2);
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("update impact_state set wasted_cost = 1e309"
+                    + " where subject_id = ?")) {
+                st.setObject(1, a);
+                assertThat(st.executeUpdate()).isEqualTo(1);
+            }
+            try (PreparedStatement st = c.prepareStatement("delete from failure_impacts where subject_id = any (?)")) {
+                st.setArray(1, c.createArrayOf("uuid", new Object[] { a, b }));
+                assertThat(st.executeUpdate()).isEqualTo(2);
+            }
+        }
+
+        assertThat(assessor.refreshOpen()).as("every open subject but the broken one").isGreaterThanOrEqualTo(1);
+
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select subject_id from failure_impacts where subject_id = any (?)")) {
+            st.setArray(1, c.createArrayOf("uuid", new Object[] { a, b }));
+            List<UUID> assessed = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    assessed.add(rs.getObject(1, UUID.class));
+                }
+            }
+            assertThat(assessed).containsExactly(b);
+        }
+    }
+
     private static String episodeOf(String deployment, String type) {
         return given().when().get("/api/v1/failures?deployment=" + deployment + "&type=" + type).then()
                 .statusCode(200).extract().jsonPath().getString("items[0].failureId");

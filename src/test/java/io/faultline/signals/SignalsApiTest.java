@@ -57,7 +57,7 @@ class SignalsApiTest {
     void retrieval_fields_are_checked_by_name() {
         rejected("retrieval", retrieval("topScore", null), "topScore", "required");
         rejected("retrieval", retrieval("topScore", "0.8"), "topScore", "number");
-        rejected("retrieval", retrieval("topScore", -0.1), "topScore", ">= 0");
+        rejected("retrieval", retrieval("topScore", -0.1), "topScore", "from 0 to");
         rejected("retrieval", retrieval("index", ""), "index", "blank");
         rejected("retrieval", retrieval("index", "x".repeat(201)), "index", "200");
         rejected("retrieval", retrieval("signalId", 42), "signalId", "string");
@@ -76,7 +76,7 @@ class SignalsApiTest {
         index.put("maxAge", "24h");
         rejected("index", index, "maxAge", "ISO-8601 duration");
         index.put("maxAge", "-PT1H");
-        rejected("index", index, "maxAge", "positive");
+        rejected("index", index, "maxAge", "at least 1 second");
         index.remove("maxAge");
         index.put("lastUpdatedAt", Instant.now().plusSeconds(7200).toString());
         rejected("index", index, "lastUpdatedAt", "after");
@@ -91,7 +91,7 @@ class SignalsApiTest {
         rejected("ingestion", run, "finishedAt", "before startedAt");
         run.remove("finishedAt");
         run.put("expectedEvery", "PT0S");
-        rejected("ingestion", run, "expectedEvery", "positive");
+        rejected("ingestion", run, "expectedEvery", "at least 1 second");
         run.remove("expectedEvery");
         run.put("error", Map.of("message", "boom"));
         rejected("ingestion", run, "error", "string");
@@ -174,6 +174,12 @@ class SignalsApiTest {
                 + " \"lastUpdatedAt\": \"-5000-01-01T00:00:00Z\"}";
         post("index", "[" + index + "]").statusCode(422).contentType(PROBLEM)
                 .body("errors[0].field", equalTo("lastUpdatedAt"));
+        // A sub-second maxAge was stored as 0 seconds, which the table refuses: the whole batch was a 503.
+        post("index", List.of(map("signalId", UUID.randomUUID().toString(), "index", "kb-api", "lastUpdatedAt",
+                Instant.now().toString(), "maxAge", "PT0.5S"))).statusCode(422).body("errors[0].field",
+                equalTo("maxAge"));
+        post("retrieval", List.of(retrieval("topScore", 1.7e308))).statusCode(422)
+                .body("errors[0].field", equalTo("topScore"));
         post("embeddings", "{\"signalId\": \"e-" + UUID.randomUUID() + "\", \"space\": \"s\","
                 + " \"at\": \"-999999999-01-01T00:00:00Z\", \"vectors\": [[0.1, 0.2]]}").statusCode(422)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("at"));

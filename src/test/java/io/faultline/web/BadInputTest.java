@@ -217,6 +217,32 @@ class BadInputTest {
     }
 
     @Test
+    void token_counts_and_costs_beyond_any_real_call_are_rejected_by_index_as_their_sums_would_overflow() {
+        // Each number was checked alone (finite, >= 0) while the stores sum them: two calls of 9e18 tokens overflowed
+        // the bigint token sums of the usage windows, two of $1.7e308 the float8 cost sums of a budget period.
+        String dep = "dep-" + UUID.randomUUID();
+        Instant now = Instant.now();
+        Api.ingest(Payloads.array(Payloads.success("openai", "m", dep, now),
+                Payloads.success("openai", "m", dep, now).set("prompt_tokens", 9.3e18),
+                Payloads.success("openai", "m", dep, now).set("completion_tokens", 1_000_000_001),
+                Payloads.success("openai", "m", dep, now).set("response_cost", 1.7e308)))
+                .statusCode(200).body("accepted", equalTo(1)).body("rejected.index", contains(1, 2, 3))
+                .body("rejected[0].reason", containsString("prompt_tokens"))
+                .body("rejected[1].reason", containsString("at most 1000000000 tokens"))
+                .body("rejected[2].reason", containsString("response_cost"));
+        for (String amount : new String[] { "4.9e-324", "1.8e308", "0" }) {
+            given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                    .body("{\"period\": \"day\", \"amountUsd\": " + amount + "}").when()
+                    .put("/api/v1/budgets/team/amount-" + UUID.randomUUID()).then().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("amountUsd"));
+            given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                    .body("{\"expectedCostUsd\": " + amount + "}").when()
+                    .put("/api/v1/batches/amount-" + UUID.randomUUID()).then().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("expectedCostUsd"));
+        }
+    }
+
+    @Test
     void an_instant_beyond_what_can_be_stored_is_a_400_problem_naming_the_parameter() {
         for (String at : new String[] { "-5000-01-01T00:00:00Z", "+300000-01-01T00:00:00Z",
                 "1969-12-31T23:59:59Z" }) {
