@@ -6,6 +6,7 @@ import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import io.restassured.response.ValidatableResponse;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -202,13 +203,7 @@ class BadInputTest {
     void a_call_time_beyond_what_can_be_stored_is_rejected_by_its_index_and_the_prediction_tick_keeps_running() {
         // 1e13 is milliseconds sent as seconds (year 318857); 1.7e308 would have been stored as year 294247, where
         // the prediction window's epoch microseconds overflow a bigint and every tick failed from then on.
-        String dep = "dep-" + UUID.randomUUID();
-        Instant now = Instant.now();
-        Api.ingest(Payloads.array(Payloads.success("openai", "m", dep, now),
-                Payloads.success("openai", "m", dep, now).set("endTime", 1e13),
-                Payloads.success("openai", "m", dep, now).set("startTime", 1.7e308),
-                Payloads.success("openai", "m", dep, now).set("completionStartTime", 253402300800.0)))
-                .statusCode(200).body("accepted", equalTo(1)).body("rejected.index", contains(1, 2, 3))
+        oneSoundCallAndThreeWith("endTime", 1e13, "startTime", 1.7e308, "completionStartTime", 253402300800.0)
                 .body("rejected[0].reason", containsString("endTime")).body("rejected[1].reason",
                         containsString("startTime")).body("rejected[2].reason", containsString("completionStartTime"))
                 .body("rejected[0].reason", containsString("9999-12-31T23:59:59Z"));
@@ -220,14 +215,8 @@ class BadInputTest {
     void token_counts_and_costs_beyond_any_real_call_are_rejected_by_index_as_their_sums_would_overflow() {
         // Each number was checked alone (finite, >= 0) while the stores sum them: two calls of 9e18 tokens overflowed
         // the bigint token sums of the usage windows, two of $1.7e308 the float8 cost sums of a budget period.
-        String dep = "dep-" + UUID.randomUUID();
-        Instant now = Instant.now();
-        Api.ingest(Payloads.array(Payloads.success("openai", "m", dep, now),
-                Payloads.success("openai", "m", dep, now).set("prompt_tokens", 9.3e18),
-                Payloads.success("openai", "m", dep, now).set("completion_tokens", 1_000_000_001),
-                Payloads.success("openai", "m", dep, now).set("response_cost", 1.7e308)))
-                .statusCode(200).body("accepted", equalTo(1)).body("rejected.index", contains(1, 2, 3))
-                .body("rejected[0].reason", containsString("prompt_tokens"))
+        oneSoundCallAndThreeWith("prompt_tokens", 9.3e18, "completion_tokens", 1_000_000_001, "response_cost",
+                1.7e308).body("rejected[0].reason", containsString("prompt_tokens"))
                 .body("rejected[1].reason", containsString("at most 1000000000 tokens"))
                 .body("rejected[2].reason", containsString("response_cost"));
         for (String amount : new String[] { "4.9e-324", "1.8e308", "0" }) {
@@ -296,5 +285,19 @@ class BadInputTest {
                 .put("/api/v1/budgets/team/big-" + UUID.randomUUID()).then().statusCode(413).contentType(PROBLEM)
                 .body("detail", containsString("the most this endpoint accepts"))
                 .body("detail", not(containsString("faultline.ingest")));
+    }
+
+    /** A batch of a sound call and three that each set one field: the sound one is stored, the three rejected. */
+    private static ValidatableResponse oneSoundCallAndThreeWith(Object... fieldsAndValues) {
+        String dep = "dep-" + UUID.randomUUID();
+        Instant now = Instant.now();
+        Payloads[] calls = new Payloads[1 + fieldsAndValues.length / 2];
+        calls[0] = Payloads.success("openai", "m", dep, now);
+        for (int i = 0; i < fieldsAndValues.length; i += 2) {
+            calls[1 + i / 2] = Payloads.success("openai", "m", dep, now).set((String) fieldsAndValues[i],
+                    fieldsAndValues[i + 1]);
+        }
+        return Api.ingest(Payloads.array(calls)).statusCode(200).body("accepted", equalTo(1))
+                .body("rejected.index", contains(1, 2, 3));
     }
 }
