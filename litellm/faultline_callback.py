@@ -82,6 +82,12 @@ _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 _RECENT_EVENTS = 4096
+# Statuses that also mean "unavailable, retry", and how many times split-after-5xx's strikes they need before one
+# event is dead-lettered for them (see _isolate).
+_UNAVAILABLE = (502, 503, 504)
+_UNAVAILABLE_STRIKES = 4
+# The longest call id Faultline stores (CallMapper.MAX_ID_LENGTH); it rejects a call with a longer one.
+_MAX_ID_CHARS = 200
 _ESTIMATE_NODES = 2048  # the size estimate on the hook visits at most this many values, whatever their length
 _ESTIMATE_OTHER = 16  # bytes counted for a number, a bool, None or a value the estimate does not open
 _BATCH_MAX_BYTES = 4 * 1024 * 1024  # a batch stops growing here (by estimate): Faultline takes 10 MiB per request
@@ -293,9 +299,12 @@ def _is_secret_header(name: str) -> bool:
 
 
 def _header_value(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    try:
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(v) for v in value)
+        return str(value)
+    except BaseException:  # noqa: BLE001 - a value whose __str__ raises (or an int past str()'s digit limit)
+        return "<unreadable>"
 
 
 def _provider_headers(source: object) -> dict[str, str]:
@@ -374,6 +383,31 @@ def _minimal_payload(kwargs: Mapping[str, Any], failed: bool, start_time: object
     }
 
 
+_EMBEDDING_CALLS = ("embedding", "aembedding")
+
+
+def _slim_embeddings(response: object) -> object:
+    """An embedding response with each vector replaced by its length.
+
+    Faultline reads no vector of a call (embedding drift has its own endpoint), and LiteLLM puts every vector of the
+    request in the payload: 2,048 inputs of 1,536 dimensions are 62 MB of JSON, which blocked the event loop for the
+    size estimate and was then refused as too large. Anything that is not that shape is kept as it came.
+    """
+    data = response.get("data") if isinstance(response, Mapping) else None
+    if not isinstance(data, list):
+        return response
+    slim = []
+    for item in data:
+        vector = item.get("embedding") if isinstance(item, Mapping) else None
+        if isinstance(vector, (list, str)):
+            item = dict(item)
+            item["embedding"] = {"dimensions": len(vector)}
+        slim.append(item)
+    cut = dict(response)
+    cut["data"] = slim
+    return cut
+
+
 def _slim_model_map(info: object) -> object:
     """model_map_information with its model-map entry cut to _MODEL_MAP_FIELDS; anything else as it came."""
     if not isinstance(info, Mapping):
@@ -434,6 +468,14 @@ _SECRET_KEY = re.compile(_SECRET_KEY_PATTERN)
 _SECRET_KEY_BYTES = re.compile(_SECRET_KEY_PATTERN.encode("ascii"))
 
 
+def _safe_repr(value: object) -> str:
+    """repr() for a message: an exception whose repr raises must not escape the handler that reports it."""
+    try:
+        return repr(value)
+    except BaseException:  # noqa: BLE001 - the value is the caller's; anything it raises is its own bug
+        return f"<{type(value).__name__}>"
+
+
 def _json_default(value: Any) -> Any:
     try:
         if isinstance(value, enum.Enum):
@@ -444,7 +486,7 @@ def _json_default(value: Any) -> Any:
             return list(value)
         model_dump = _safe_getattr(value, "model_dump")
         return model_dump() if callable(model_dump) else str(value)
-    except Exception:
+    except BaseException:  # noqa: BLE001 - a __str__ raising even SystemExit must not stop the sender thread
         return "<unserializable>"
 
 
@@ -1118,7 +1160,7 @@ class FaultlineLogger(CustomLogger):
         try:
             return self.apply_traffic_policy(healthy_deployments)
         except Exception as e:  # pragma: no cover - apply_traffic_policy catches its own; belt and braces
-            self._policy_problem("hook", f"the traffic policy hook failed: {e!r}")
+            self._policy_problem("hook", f"the traffic policy hook failed: {_safe_repr(e)}")
             return healthy_deployments
 
     def apply_traffic_policy(self, deployments: Any) -> Any:
@@ -1134,7 +1176,7 @@ class FaultlineLogger(CustomLogger):
                 return deployments
             return self._gate.filter(policy, deployments)
         except Exception as e:
-            self._policy_problem("hook", f"the traffic policy hook failed: {e!r}")
+            self._policy_problem("hook", f"the traffic policy hook failed: {_safe_repr(e)}")
             return deployments
 
     def _ensure_policy_poller(self) -> None:
@@ -1185,7 +1227,7 @@ class FaultlineLogger(CustomLogger):
         except Exception as e:  # refused, timed out, 5xx, not JSON, not the contract, too deep to decode
             with self._cond:
                 self._policy_counters["poll_errors"] += 1
-            self._policy_problem("poll", f"GET {self.config.policy_url} failed: {e!r}")
+            self._policy_problem("poll", f"GET {self.config.policy_url} failed: {_safe_repr(e)}")
             return False
         self._policy_state = _PolicyState(policy, self._clock())
         with self._cond:
@@ -1260,8 +1302,10 @@ class FaultlineLogger(CustomLogger):
                 return
             event = self._event(kwargs, response_obj, start_time, end_time, failed)
             self._enqueue(event, _approx_size(event))
-        except Exception as e:  # never let the plugin break a request
-            self._note_error(f"could not capture an event: {e!r}")
+        except Exception as e:  # never let the plugin break a request; the event is lost, and counted
+            with self._cond:
+                self._counters["dropped"] += 1
+            self._note_error(f"could not capture an event: {_safe_repr(e)}")
             log.exception("faultline: could not capture an event")
 
     def _seen_before(self, kwargs: Mapping[str, Any]) -> bool:
@@ -1271,9 +1315,15 @@ class FaultlineLogger(CustomLogger):
         handler and, from a thread, the sync one, with the same payload; one copy is enough.
         """
         payload = kwargs.get("standard_logging_object")
-        if not isinstance(payload, Mapping) or not payload.get("id"):
+        ident = payload.get("id") if isinstance(payload, Mapping) else None
+        # Only ids Faultline can store (it refuses longer ones): the cache must not hold megabytes of a bad id.
+        if not isinstance(ident, str) or not ident or len(ident) > _MAX_ID_CHARS:
             return False
-        key = (payload.get("id"), payload.get("status"), payload.get("startTime"), payload.get("endTime"))
+        key = (ident, payload.get("status"), payload.get("startTime"), payload.get("endTime"))
+        try:
+            hash(key)
+        except TypeError:  # a start or end time that is a dict or a list: send it, Faultline says what is wrong
+            return False
         with self._recent_lock:
             if key in self._recent:
                 return True
@@ -1292,6 +1342,8 @@ class FaultlineLogger(CustomLogger):
         event = dict(payload)  # a copy: other callbacks share LiteLLM's dict
         if "model_map_information" in event:
             event["model_map_information"] = _slim_model_map(event["model_map_information"])
+        if event.get("call_type") in _EMBEDDING_CALLS and "response" in event:
+            event["response"] = _slim_embeddings(event["response"])
         if failed:
             error_information = payload.get("error_information")
             error_class = error_information.get("error_class") if isinstance(error_information, Mapping) else None
@@ -1386,8 +1438,9 @@ class FaultlineLogger(CustomLogger):
         while not self._stop.is_set():
             try:
                 step()
-            except Exception as e:  # a bug here must not kill the thread for good
-                self._note_error(f"background error: {e!r}")
+            except BaseException as e:  # noqa: BLE001 - nothing but _stop may end this thread; a payload's __str__
+                # raising SystemExit or a custom BaseException did, and nothing was sent again
+                self._note_error(f"background error: {_safe_repr(e)}")
                 log.exception("faultline: background error")
                 self._stop.wait(1.0)
 
@@ -1489,10 +1542,10 @@ class FaultlineLogger(CustomLogger):
         for event, _ in entries:
             try:
                 lines.append(_to_json_line(event))
-            except Exception as e:  # _jsonable catches what it can; an event past even that is lost, and counted
+            except BaseException as e:  # noqa: BLE001 - _jsonable catches what it can; past that, lost and counted
                 with self._cond:
                     self._counters["dropped"] += 1
-                self._note_error(f"could not serialise an event: {e!r}")
+                self._note_error(f"could not serialise an event: {_safe_repr(e)}")
                 log.exception("faultline: could not serialise an event, dropped it")
         return lines
 
@@ -1553,7 +1606,7 @@ class FaultlineLogger(CustomLogger):
             try:
                 first, second = self._spool.split(entry, items)
             except OSError as e:
-                self._note_error(f"cannot split a spooled batch: {e!r}")
+                self._note_error(f"cannot split a spooled batch: {_safe_repr(e)}")
                 log.error("faultline: cannot split %s (%s)", entry.path.name, e)
                 return
             with self._cond:
@@ -1564,6 +1617,11 @@ class FaultlineLogger(CustomLogger):
                 " split it into %d + %d to find the events that cause it",
                 len(items), status, strikes, first, second,
             )
+            return
+        if status in _UNAVAILABLE and strikes < self.config.split_after_5xx * _UNAVAILABLE_STRIKES:
+            # 502, 503 and 504 also say "unavailable, retry": a Faultline whose pool is full answers some requests
+            # 503 and takes others, which looks like this event failing while others pass. One event is
+            # dead-lettered for them only after four times the strikes (at 50% random 503s, about 1 in 4,000).
             return
         with self._cond:
             self._counters["isolated"] += 1
@@ -1585,7 +1643,7 @@ class FaultlineLogger(CustomLogger):
         except Exception as e:  # a full or read-only disk: nowhere left to keep them
             with self._cond:
                 self._counters["dropped"] += len(items)
-            self._note_error(f"cannot write the spool: {e!r}")
+            self._note_error(f"cannot write the spool: {_safe_repr(e)}")
             log.error(
                 "faultline: cannot write the spool at %s (%s), dropped %d events", self.config.spool_dir, e, len(items)
             )
@@ -1602,7 +1660,9 @@ class FaultlineLogger(CustomLogger):
             outcome, status = self._post(part)
             if outcome is not _Outcome.RETRY:
                 answered = True
-            if outcome is _Outcome.TOO_LARGE and len(part) > 1:
+            # A 400 refuses the whole body for what one event holds (a key or a number past the parser's limits):
+            # halved until that event is alone, so that its batch-mates are delivered. A 422 lists every event.
+            if (outcome is _Outcome.TOO_LARGE or (outcome is _Outcome.INVALID and status == 400)) and len(part) > 1:
                 middle = len(part) // 2
                 pending.extend((part[middle:], part[:middle]))
             elif outcome is _Outcome.TOO_LARGE or outcome is _Outcome.INVALID:
@@ -1617,7 +1677,7 @@ class FaultlineLogger(CustomLogger):
         try:
             response = self._client().post(self.config.calls_url, content=_body(items))
         except Exception as e:  # timeouts, refused connections, DNS, ...
-            self._note_error(f"POST {self.config.calls_url} failed: {e!r}")
+            self._note_error(f"POST {self.config.calls_url} failed: {_safe_repr(e)}")
             log.warning(
                 "faultline: cannot reach %s (%r), %d events kept for retry", self.config.calls_url, e, len(items)
             )

@@ -88,7 +88,9 @@ class FakeFaultline:
         self.held = 0  # requests being held right now
         self.max_items = None  # more than this in one body -> 413
         self.refuse_marker = None  # a body containing it -> 400 for the whole batch
-        self.fail_marker = None  # a body containing it -> 503 for the whole batch, as a storage failure would
+        self.fail_marker = None  # a body containing it -> fail_status for the whole batch, as a server bug would
+        self.fail_status = 500
+        self.lone_marker_failures = 0  # bodies of the marked event alone answered fail_status
         self.outage_status = None  # every request answered with this status (e.g. 503: its database is down)
         self.reject_ids = set()  # per-event rejections in a 200
         handler = type("Handler", (_FaultlineHandler,), {"fake": self})
@@ -118,7 +120,8 @@ class FakeFaultline:
                 # Faultline's problems can quote what they refuse: the plugin must not log or keep the detail.
                 return 400, {"title": "malformed batch", "detail": f"field 'messages' holds '{self.refuse_marker}'"}
             if self.fail_marker is not None and self.fail_marker in json.dumps(items):
-                return 503, {"title": "Storage unavailable", "detail": "The batch was not stored"}
+                self.lone_marker_failures += len(items) == 1
+                return self.fail_status, {"title": "Internal error", "detail": "The batch was not stored"}
             accepted = duplicates = 0
             rejected = []
             for index, item in enumerate(items):

@@ -523,20 +523,24 @@ def test_a_413_splits_the_batch_until_the_halves_fit(faultline, make_plugin):
     assert set(faultline.deliveries.values()) == {1}
 
 
-def test_a_batch_refused_with_400_goes_to_dead_letter_and_is_not_retried(faultline, make_plugin, spool_dir):
+def test_a_batch_refused_with_400_is_halved_until_the_refused_event_is_alone_in_dead_letter(
+    faultline, make_plugin, spool_dir
+):
+    # A 400 refuses the whole body for what one event holds (a key over Jackson's 50,000 characters, a number over
+    # 1,000 digits): its batch-mates were dead-lettered with it and never retried.
     faultline.refuse_marker = "poison"
-    plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+    plugin = make_plugin(faultline.url, batch_size=4, flush_interval_s=60.0)
 
-    log_calls(plugin, ["poison-0", "poison-1", "poison-2"])
-    log_calls(plugin, ["fine-0", "fine-1", "fine-2"])
+    log_calls(plugin, ["fine-0", "poison-0", "fine-1", "fine-2"])
 
-    wait_until(lambda: faultline.received_ids() == {"fine-0", "fine-1", "fine-2"}, what="the good batch")
+    wait_until(lambda: faultline.received_ids() == {"fine-0", "fine-1", "fine-2"}, what="the poison's batch-mates")
     assert plugin.flush(timeout=60.0)
-    assert [status for status, _ in faultline.attempts].count(400) == 1
-    assert plugin.stats()["dead_lettered"] == 3
+    assert [status for status, _ in faultline.attempts].count(400) == 3  # 4 -> (2) -> (1): halving finds it
+    assert plugin.stats()["dead_lettered"] == 1
     assert "400" in plugin.stats()["last_error"]
     (dead,) = (spool_dir / "dead-letter").glob("*.json")
-    assert [event["id"] for event in json.loads(dead.read_text())] == ["poison-0", "poison-1", "poison-2"]
+    assert [event["id"] for event in json.loads(dead.read_text())] == ["poison-0"]
+    assert set(faultline.deliveries.values()) == {1}
     assert not list(spool_dir.glob("*.json"))
 
 
@@ -556,7 +560,7 @@ def test_events_that_faultline_rejects_one_by_one_are_dead_lettered(faultline, m
 def test_a_batch_that_keeps_failing_with_5xx_is_split_until_the_failing_call_is_dead_lettered(
     faultline, make_plugin, spool_dir
 ):
-    faultline.fail_marker = "poison"  # a batch holding this call fails to store, as a NUL did in PostgreSQL
+    faultline.fail_marker = "poison"  # a batch holding this call fails with a 500, as a server bug would
     plugin = make_plugin(faultline.url, batch_size=8, split_after_5xx=2)
     early = [f"early-{i}" for i in range(7)]
     later = [f"later-{i}" for i in range(48)]
@@ -570,9 +574,9 @@ def test_a_batch_that_keeps_failing_with_5xx_is_split_until_the_failing_call_is_
     stats = plugin.stats()
     assert stats["split_batches"] == 3  # 8 -> 4 -> 2 -> 1: halving finds one call in log2(8) splits
     assert stats["dead_lettered"] == 1
-    assert "503" in stats["last_error"]
+    assert "500" in stats["last_error"]
     (dead,) = (spool_dir / "dead-letter").glob("*.json")
-    assert "-http503-" in dead.name
+    assert "-http500-" in dead.name
     assert [event["id"] for event in json.loads(dead.read_text())] == ["poison-0"]
     assert set(faultline.deliveries.values()) == {1}
     assert not list(spool_dir.glob("*.json"))
@@ -617,6 +621,90 @@ def test_a_single_call_whose_strikes_all_date_from_an_outage_is_sent_again_not_d
     assert (stats["split_batches"], stats["isolated"], stats["dead_lettered"]) == (0, 0, 0)
     assert not list((spool_dir / "dead-letter").glob("*.json"))
     assert set(faultline.deliveries.values()) == {1}
+
+
+def test_one_event_answered_503_is_dead_lettered_only_after_four_times_the_strikes_of_a_500(
+    faultline, make_plugin, spool_dir
+):
+    # 503 also means "unavailable, retry": a Faultline whose pool is full answers some requests 503 and takes others,
+    # which looked like this event failing while others passed, and clean events were dead-lettered.
+    faultline.fail_marker = "poison"
+    faultline.fail_status = 503
+    plugin = make_plugin(faultline.url, batch_size=1, split_after_5xx=2)
+    log_calls(plugin, ["poison-0"])
+    log_calls(plugin, [f"probe-{i}" for i in range(40)])
+
+    wait_until(lambda: plugin.stats()["isolated"] == 1, what="the event answered 503 isolated at last")
+    assert faultline.lone_marker_failures >= 2 * 4  # split_after_5xx x 4, where a 500 needs split_after_5xx
+    (dead,) = (spool_dir / "dead-letter").glob("*.json")
+    assert "-http503-" in dead.name
+    wait_until(lambda: faultline.received_ids() == {f"probe-{i}" for i in range(40)}, what="every other event")
+    assert plugin.flush(timeout=60.0)
+
+
+def test_the_sender_survives_a_payload_whose_str_raises_a_base_exception(faultline, make_plugin):
+    class Stop(BaseException):
+        pass
+
+    class Lazy:
+        def __str__(self):
+            raise Stop()
+
+    plugin = make_plugin(faultline.url, batch_size=1)
+    plugin.log_success_event(
+        kwargs={"standard_logging_object": payload("lazy-0", metadata={"v": Lazy()})},
+        response_obj=None, start_time=None, end_time=None,
+    )
+    log_calls(plugin, ["after-0", "after-1"])
+
+    wait_until(lambda: {"after-0", "after-1"} <= faultline.received_ids(), what="the events after the odd one")
+    assert plugin.flush(timeout=60.0)
+
+
+def test_an_event_lost_inside_the_hook_is_counted(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    # A payload whose copy fails: the hook must not raise, and the loss must show in the counters.
+    class Broken(Mapping):
+        def __getitem__(self, key):
+            raise KeyError(key)
+
+        def __iter__(self):
+            raise RuntimeError("cannot iterate")
+
+        def __len__(self):
+            return 1
+
+    plugin.log_success_event(
+        kwargs={"standard_logging_object": Broken()}, response_obj=None, start_time=None, end_time=None
+    )
+    assert plugin.stats()["dropped"] == 1
+    assert "could not capture" in plugin.stats()["last_error"]
+
+
+def test_an_embedding_response_travels_without_its_vectors(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    vectors = [{"object": "embedding", "index": i, "embedding": [0.1] * 1536} for i in range(64)]
+    plugin.log_success_event(
+        kwargs={"standard_logging_object": payload("emb-0", call_type="aembedding",
+                                                   response={"object": "list", "data": vectors, "model": "e3"})},
+        response_obj=None, start_time=None, end_time=None,
+    )
+    wait_until(lambda: "emb-0" in faultline.received_ids(), what="the embedding call")
+    data = faultline.events["emb-0"]["response"]["data"]
+    assert len(data) == 64
+    assert data[0] == {"object": "embedding", "index": 0, "embedding": {"dimensions": 1536}}
+    assert len(vectors[0]["embedding"]) == 1536  # LiteLLM's own payload is left as it was
+
+
+def test_an_id_faultline_cannot_store_is_not_kept_for_deduplication(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, batch_size=1)
+    long_id = "x" * 300
+    for _ in range(2):
+        plugin.log_success_event(
+            kwargs={"standard_logging_object": payload(long_id)}, response_obj=None, start_time=None, end_time=None
+        )
+    assert long_id not in {key[0] for key in plugin._recent}
+    wait_until(lambda: faultline.received_ids() == {long_id}, what="the call, sent as it came")
 
 
 def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
