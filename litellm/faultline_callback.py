@@ -1448,12 +1448,17 @@ class FaultlineLogger(CustomLogger):
         with self._cond:
             while not self._overflow and not self._stop.is_set():
                 self._cond.wait()
-            # All of it in one file: one write however far behind the spooler is.
+            # All of it in one go however far behind the spooler is, written as files of one batch each: a resend
+            # parses a whole file on this process's threads, and one file of a burst (67 MB in a fuzz run) held the
+            # GIL, and so LiteLLM's event loop, for 60-110 ms at a time.
             self._spooling, self._overflow = self._overflow, []
             self._overflow_bytes = 0
         if self._spooling:
             try:
-                self._to_spool(self._serialise(self._spooling))
+                lines = self._serialise(self._spooling)
+                size = self.config.batch_size
+                for start in range(0, len(lines), size):
+                    self._to_spool(lines[start : start + size])
             finally:
                 with self._cond:
                     self._spooling = []

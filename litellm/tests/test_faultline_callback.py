@@ -387,7 +387,7 @@ def test_the_queue_is_bounded_in_bytes_and_the_overflow_goes_to_the_spool(faultl
     assert set(faultline.deliveries.values()) == {1}
 
 
-def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultline, make_plugin):
+def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultline, make_plugin, spool_dir):
     faultline.delay_s = 120.0  # held until released
     plugin = make_plugin(faultline.url, batch_size=10, queue_max=20, timeout_s=150.0)
     ids = [f"full-{i}" for i in range(200)]
@@ -399,6 +399,9 @@ def test_a_full_queue_overflows_into_the_spool_instead_of_dropping_events(faultl
 
     assert plugin.stats()["spooled"] >= 150
     assert plugin.stats()["dropped"] == 0
+    # One batch a file (named ...-n<events>.json), however much overflowed at once: a resend parses one batch.
+    sizes = [int(f.name.rsplit("-n", 1)[1].split(".")[0]) for f in spool_dir.glob("*.json")]
+    assert sizes and max(sizes) <= 10
     faultline.release.set()
     faultline.delay_s = 0.0
     assert plugin.flush(timeout=60.0)
