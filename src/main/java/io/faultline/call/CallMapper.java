@@ -27,7 +27,7 @@ public class CallMapper {
     static final int MAX_ID_LENGTH = 200;
     static final int MAX_TEXT_LENGTH = 300;
     /**
-     * The most tokens one call may report per count (a thousand times the largest context window sold today). Each
+     * The most tokens one call may report per count (a hundred times the largest context window sold today). Each
      * number is checked alone, but the stores sum them: bigint token sums over a window, float8 and numeric cost
      * sums over a budget period. Counts and costs at these caps keep every such sum finite for billions of calls;
      * without them two calls reporting 9e18 tokens or $1.7e308 overflowed the sums and failed the jobs reading them.
