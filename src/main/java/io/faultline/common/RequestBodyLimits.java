@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
@@ -21,7 +22,8 @@ import java.util.Map;
  * {@code Content-Length} above the limit is answered at once with a 413 problem. The rest of the body is then read
  * and discarded (up to {@link #DRAIN_LIMIT}; beyond, the connection is closed), because a client that is still
  * sending when the server closes gets a connection reset instead of the answer, and would retry rather than split.
- * A chunked body is cut off at the endpoint's limit while it streams in.
+ * A chunked body is read here up to the endpoint's limit (Vert.x's body handler) and the endpoint reads that buffer;
+ * one that passes the limit gets the same 413 problem, and the connection is closed.
  * {@code quarkus.http.limits.max-body-size} stays the hard backstop for every path: the largest of these limits.
  *
  * <ul>
@@ -61,7 +63,8 @@ public class RequestBodyLimits {
         // Before Quarkus's own check, which would answer a bare 413 without a body.
         router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT - 1).handler(this::refuseDeclaredOversize);
         // After it, which sets its global limit for chunked bodies: the endpoint's own limit replaces it.
-        router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT + 1).handler(this::limitStreamedBody);
+        router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT + 1).handler(this::limitStreamedBody)
+                .failureHandler(this::refuseStreamedOversize);
     }
 
     /** The body limit of a path, in bytes. */
@@ -99,9 +102,33 @@ public class RequestBodyLimits {
 
     private void limitStreamedBody(RoutingContext ctx) {
         if (ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH) == null) {
-            ctx.put(MAX_REQUEST_SIZE_KEY, limitFor(ctx.normalizedPath()));
+            long limit = limitFor(ctx.normalizedPath());
+            ctx.put(MAX_REQUEST_SIZE_KEY, limit);
+            if (ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true)) {
+                // A chunked body has no length to refuse up front. Left to Quarkus REST's input stream, one past the
+                // limit got a bare 413 that it writes itself; read here instead (up to the limit, never past it),
+                // the endpoint reads the buffered body, and one past the limit fails into refuseStreamedOversize.
+                BodyHandler.create(false).setBodyLimit(limit).handle(ctx);
+                return;
+            }
         }
         ctx.next();
+    }
+
+    private void refuseStreamedOversize(RoutingContext ctx) {
+        if (ctx.statusCode() != 413 || ctx.response().headWritten()) {
+            ctx.next();
+            return;
+        }
+        String path = ctx.normalizedPath();
+        long limit = limitFor(path);
+        // The client may still be sending: answer, then close (what is left of the body is not read).
+        Problem problem = new Problem("about:blank", "Payload too large", 413, "The chunked body exceeds " + limit
+                + " bytes, the most accepted at " + path + ": split the batch into smaller requests.", path,
+                List.of(Map.of("field", "$", "message", "at most " + limit + " bytes")));
+        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                .putHeader(HttpHeaderNames.CONNECTION, "close")
+                .endHandler(v -> ctx.request().connection().close()).end(json(problem));
     }
 
     private void refuse(RoutingContext ctx, String path, long length, long limit) {
@@ -109,12 +136,7 @@ public class RequestBodyLimits {
         Problem problem = new Problem("about:blank", "Payload too large", 413, "The body has " + length
                 + " bytes; at most " + limit + " are accepted at " + path + ": split the batch into smaller"
                 + " requests.", path, List.of(Map.of("field", "$", "message", "at most " + limit + " bytes")));
-        String body;
-        try {
-            body = json.writeValueAsString(problem);
-        } catch (JsonProcessingException e) {
-            body = "{\"title\":\"Payload too large\",\"status\":413}";
-        }
+        String body = json(problem);
         ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE);
         if (length <= DRAIN_LIMIT) {
             // Discard what the client is still sending, so that it reads this answer and the connection stays usable.
@@ -126,6 +148,14 @@ public class RequestBodyLimits {
         } else {
             ctx.response().putHeader(HttpHeaderNames.CONNECTION, "close")
                     .endHandler(v -> ctx.request().connection().close()).end(body);
+        }
+    }
+
+    private String json(Problem problem) {
+        try {
+            return json.writeValueAsString(problem);
+        } catch (JsonProcessingException e) {
+            return "{\"title\":\"Payload too large\",\"status\":413}";
         }
     }
 }

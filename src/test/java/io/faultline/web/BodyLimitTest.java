@@ -78,6 +78,56 @@ class BodyLimitTest {
                 .contentType("application/problem+json");
     }
 
+    @Test
+    void a_chunked_body_over_the_limit_is_a_413_problem_and_one_under_it_is_read() throws Exception {
+        // No length to refuse up front: before, one past the limit got a bare 413 with no body.
+        byte[] big = ("[" + "\"x\",".repeat(600_000) + "\"x\"]").getBytes(StandardCharsets.UTF_8); // 2.4 MB
+        Answer refused = chunked("/api/v1/signals/retrieval", big);
+        assertThat(refused.status).isEqualTo(413);
+        assertThat(refused.contentType).isEqualTo("application/problem+json");
+        assertThat(Payloads.JSON.readTree(refused.body).path("detail").asText()).contains("1048576");
+
+        String dep = "dep-" + java.util.UUID.randomUUID();
+        Answer stored = chunked("/api/v1/calls", Payloads.array(Payloads.success("openai", "m", dep,
+                java.time.Instant.now())).getBytes(StandardCharsets.UTF_8));
+        assertThat(stored.status).isEqualTo(200);
+        assertThat(Payloads.JSON.readTree(stored.body).path("accepted").asInt()).isEqualTo(1);
+    }
+
+    /** POSTs {@code body} in chunks of 64 KiB (no Content-Length), then reads the whole answer. */
+    private Answer chunked(String path, byte[] body) throws IOException {
+        try (Socket socket = new Socket(root.getHost(), root.getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            try {
+                out.write(("POST " + path + " HTTP/1.1\r\nHost: " + root.getHost() + "\r\nAuthorization: Bearer "
+                        + Api.KEY + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                for (int at = 0; at < body.length; at += 65_536) {
+                    int n = Math.min(65_536, body.length - at);
+                    out.write((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(body, at, n);
+                    out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                }
+                out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+            } catch (IOException closedEarly) {
+                // the server answered and closed while the body was still on its way: read that answer
+            }
+            InputStream in = socket.getInputStream();
+            ByteArrayOutputStream raw = new ByteArrayOutputStream();
+            while (!raw.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
+                int b = in.read();
+                assertThat(b).as("an answer").isNotNegative();
+                raw.write(b);
+            }
+            String head = raw.toString(StandardCharsets.ISO_8859_1);
+            byte[] answer = in.readNBytes(Integer.parseInt(header(head, "content-length")));
+            return new Answer(Integer.parseInt(head.substring(9, 12)), header(head, "content-type"),
+                    new String(answer, StandardCharsets.UTF_8));
+        }
+    }
+
     private static String header(String head, String name) {
         return head.lines().filter(l -> l.toLowerCase().startsWith(name + ":"))
                 .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
