@@ -384,20 +384,22 @@ def _minimal_payload(kwargs: Mapping[str, Any], failed: bool, start_time: object
 
 
 _EMBEDDING_CALLS = ("embedding", "aembedding")
+# The vectors of one call Faultline reads for embedding drift (ContentExtractor.MAX_VECTORS): the first 16.
+_KEPT_VECTORS = 16
 
 
 def _slim_embeddings(response: object) -> object:
-    """An embedding response with each vector replaced by its length.
+    """An embedding response with every vector past the first _KEPT_VECTORS replaced by its length.
 
-    Faultline reads no vector of a call (embedding drift has its own endpoint), and LiteLLM puts every vector of the
-    request in the payload: 2,048 inputs of 1,536 dimensions are 62 MB of JSON, which blocked the event loop for the
-    size estimate and was then refused as too large. Anything that is not that shape is kept as it came.
+    Faultline samples the first 16 vectors of a call for embedding drift and reads no other, while LiteLLM puts every
+    vector of the request in the payload: 2,048 inputs of 1,536 dimensions are 62 MB of JSON, which blocked the event
+    loop for the size estimate and was then refused as too large. Anything that is not that shape is kept as it came.
     """
     data = response.get("data") if isinstance(response, Mapping) else None
-    if not isinstance(data, list):
+    if not isinstance(data, list) or len(data) <= _KEPT_VECTORS:
         return response
-    slim = []
-    for item in data:
+    slim = list(data[:_KEPT_VECTORS])
+    for item in data[_KEPT_VECTORS:]:
         vector = item.get("embedding") if isinstance(item, Mapping) else None
         if isinstance(vector, (list, str)):
             item = dict(item)

@@ -684,7 +684,7 @@ def test_an_event_lost_inside_the_hook_is_counted(faultline, make_plugin):
     assert "could not capture" in plugin.stats()["last_error"]
 
 
-def test_an_embedding_response_travels_without_its_vectors(faultline, make_plugin):
+def test_an_embedding_response_travels_with_only_the_vectors_faultline_samples(faultline, make_plugin):
     plugin = make_plugin(faultline.url, batch_size=1)
     vectors = [{"object": "embedding", "index": i, "embedding": [0.1] * 1536} for i in range(64)]
     plugin.log_success_event(
@@ -695,8 +695,10 @@ def test_an_embedding_response_travels_without_its_vectors(faultline, make_plugi
     wait_until(lambda: "emb-0" in faultline.received_ids(), what="the embedding call")
     data = faultline.events["emb-0"]["response"]["data"]
     assert len(data) == 64
-    assert data[0] == {"object": "embedding", "index": 0, "embedding": {"dimensions": 1536}}
-    assert len(vectors[0]["embedding"]) == 1536  # LiteLLM's own payload is left as it was
+    assert [len(item["embedding"]) for item in data[:16]] == [1536] * 16  # what embedding drift samples
+    assert data[16] == {"object": "embedding", "index": 16, "embedding": {"dimensions": 1536}}
+    assert all(item["embedding"] == {"dimensions": 1536} for item in data[16:])
+    assert len(vectors[63]["embedding"]) == 1536  # LiteLLM's own payload is left as it was
 
 
 def test_an_id_faultline_cannot_store_is_not_kept_for_deduplication(faultline, make_plugin):

@@ -22,7 +22,10 @@ public final class ContentExtractor {
     /** Keys of {@code requester_metadata} that name the language the answer must be in. */
     public static final List<String> LANGUAGE_KEYS = List.of("language", "expected_language", "response_language");
 
-    /** Vectors read per embedding call: enough to follow the distribution, bounded for memory. */
+    /**
+     * Vectors read per embedding call: enough to follow the distribution, bounded for memory. The LiteLLM plugin
+     * sends only the first these of a call's vectors whole (faultline_callback.py, _KEPT_VECTORS).
+     */
     public static final int MAX_VECTORS = 16;
     public static final int MAX_DIMENSIONS = 4096;
 
