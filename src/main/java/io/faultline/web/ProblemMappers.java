@@ -82,15 +82,39 @@ public class ProblemMappers {
     /** Jackson's wording (CreatorProperty._reportMissingSetter), the only sign that this is a repeated field. */
     private static final String REPEATED_CREATOR_PROPERTY = "No fallback setter/field defined for creator property";
 
+    /**
+     * A batch that could not be stored. The database refusing it for what it holds (SQLSTATE class 22 data
+     * exception, 23 integrity constraint, 42 a statement it cannot run, 54 program limit, P0 a trigger's raise): 500,
+     * because the same batch will fail the same way. Anything else (the database away, a deadlock, a timeout, a
+     * state not named here): 503 with Retry-After, retry the same batch. The plugin tells the two apart: it halves a
+     * batch answered 500 until the refused call is alone, and takes far more 503s before it gives up on one call (at
+     * times of a full pool, 503s come and go at random).
+     */
     @ServerExceptionMapper
     public Response storage(StorageException e, UriInfo uri) {
-        if (databaseAway(e)) {
+        if (databaseAway(e) || !refusedForWhatItHolds(e)) {
             // An outage answers every request until it ends: one line each, not a stack trace each.
             Log.warnf("Storage unavailable for %s: %s", uri.getPath(), rootMessage(e));
-        } else {
-            Log.errorf(e, "Storage failed for %s", uri.getPath());
+            return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
         }
-        return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
+        Log.errorf(e, "Storage failed for %s", uri.getPath());
+        return respond(500, "Storage failed", "The database refused the batch (logged); nothing was acknowledged."
+                + " Sent again as it is, it will fail the same way.", uri, List.of());
+    }
+
+    /** SQLSTATE classes 22, 23, 42, 54 and P0: the same statement with the same rows fails again. */
+    static boolean refusedForWhatItHolds(Throwable failure) {
+        int depth = 0;
+        for (Throwable t = failure; t != null && depth < 32; t = t.getCause() == t ? null : t.getCause(), depth++) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().length() == 5) {
+                String cls = sql.getSQLState().substring(0, 2);
+                if (cls.equals("22") || cls.equals("23") || cls.equals("42") || cls.equals("54")
+                        || cls.equals("P0")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private Response unavailable(String detail, UriInfo uri) {

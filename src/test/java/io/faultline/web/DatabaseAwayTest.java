@@ -39,4 +39,17 @@ class DatabaseAwayTest {
         assertThat(ProblemMappers.databaseAway(new IllegalStateException("a bug"))).isFalse();
         assertThat(ProblemMappers.databaseAway(new SQLException("no state"))).isFalse();
     }
+
+    @Test
+    void only_a_refusal_for_what_the_batch_holds_is_final_everything_else_is_retried() {
+        assertThat(ProblemMappers.refusedForWhatItHolds(new StorageException("could not store the batch",
+                new SQLException("refused by a trigger", "P0001")))).isTrue();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException("value out of range", "22003"))).isTrue();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException("check constraint", "23514"))).isTrue();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException("deadlock detected", "40P01"))).isFalse();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException("statement timeout", "57014"))).isFalse();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException(
+                "database is not currently accepting connections", "55000"))).isFalse();
+        assertThat(ProblemMappers.refusedForWhatItHolds(new SQLException("no state"))).isFalse();
+    }
 }
