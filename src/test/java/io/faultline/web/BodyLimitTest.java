@@ -114,18 +114,22 @@ class BodyLimitTest {
             } catch (IOException closedEarly) {
                 // the server answered and closed while the body was still on its way: read that answer
             }
-            InputStream in = socket.getInputStream();
-            ByteArrayOutputStream raw = new ByteArrayOutputStream();
-            while (!raw.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
-                int b = in.read();
-                assertThat(b).as("an answer").isNotNegative();
-                raw.write(b);
-            }
-            String head = raw.toString(StandardCharsets.ISO_8859_1);
-            byte[] answer = in.readNBytes(Integer.parseInt(header(head, "content-length")));
-            return new Answer(Integer.parseInt(head.substring(9, 12)), header(head, "content-type"),
-                    new String(answer, StandardCharsets.UTF_8));
+            return readAnswer(socket.getInputStream(), "an answer");
         }
+    }
+
+    /** The answer's head, then as many bytes of body as it declares. */
+    private static Answer readAnswer(InputStream in, String what) throws IOException {
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        while (!raw.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
+            int b = in.read();
+            assertThat(b).as(what).isNotNegative();
+            raw.write(b);
+        }
+        String head = raw.toString(StandardCharsets.ISO_8859_1);
+        byte[] body = in.readNBytes(Integer.parseInt(header(head, "content-length")));
+        return new Answer(Integer.parseInt(head.substring(9, 12)), header(head, "content-type"),
+                new String(body, StandardCharsets.UTF_8));
     }
 
     private static String header(String head, String name) {
@@ -145,19 +149,8 @@ class BodyLimitTest {
                     + "\r\nContent-Type: application/json\r\nContent-Length: " + length + "\r\n\r\n[")
                     .getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            InputStream in = socket.getInputStream();
-            ByteArrayOutputStream raw = new ByteArrayOutputStream();
-            // The answer arrives while the body is still unsent: read its head, then as many bytes as it declares.
-            while (!raw.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n")) {
-                int b = in.read();
-                assertThat(b).as("answer before the body was sent").isNotNegative();
-                raw.write(b);
-            }
-            String head = raw.toString(StandardCharsets.ISO_8859_1);
-            int status = Integer.parseInt(head.substring(9, 12));
-            String contentType = header(head, "content-type");
-            byte[] body = in.readNBytes(Integer.parseInt(header(head, "content-length")));
-            return new Answer(status, contentType, new String(body, StandardCharsets.UTF_8));
+            // The answer arrives while the body is still unsent.
+            return readAnswer(socket.getInputStream(), "answer before the body was sent");
         }
     }
 }
