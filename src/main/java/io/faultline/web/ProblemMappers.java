@@ -92,20 +92,23 @@ public class ProblemMappers {
      */
     @ServerExceptionMapper
     public Response storage(StorageException e, UriInfo uri) {
-        if (databaseAway(e) || !refusedForWhatItHolds(e)) {
+        boolean away = databaseAway(e);
+        if (away) {
             // An outage answers every request until it ends: one line each, not a stack trace each.
             Log.warnf("Storage unavailable for %s: %s", uri.getPath(), rootMessage(e));
-            return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
+        } else {
+            Log.errorf(e, "Storage failed for %s", uri.getPath());
         }
-        Log.errorf(e, "Storage failed for %s", uri.getPath());
-        return respond(500, "Storage failed", "The database refused the batch (logged); nothing was acknowledged."
-                + " Sent again as it is, it will fail the same way.", uri, List.of());
+        if (!away && refusedForWhatItHolds(e)) {
+            return respond(500, "Storage failed", "The database refused the batch (logged); nothing was"
+                    + " acknowledged. Sent again as it is, it will fail the same way.", uri, List.of());
+        }
+        return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
     }
 
     /** SQLSTATE classes 22, 23, 42, 54 and P0: the same statement with the same rows fails again. */
     static boolean refusedForWhatItHolds(Throwable failure) {
-        int depth = 0;
-        for (Throwable t = failure; t != null && depth < 32; t = t.getCause() == t ? null : t.getCause(), depth++) {
+        for (Throwable t : causes(failure)) {
             if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().length() == 5) {
                 String cls = sql.getSQLState().substring(0, 2);
                 if (cls.equals("22") || cls.equals("23") || cls.equals("42") || cls.equals("54")
@@ -128,8 +131,7 @@ public class ProblemMappers {
      * connections), no pooled connection within the acquisition timeout, or ingest waiting for the schema.
      */
     static boolean databaseAway(Throwable failure) {
-        int depth = 0;
-        for (Throwable t = failure; t != null && depth < 32; t = t.getCause() == t ? null : t.getCause(), depth++) {
+        for (Throwable t : causes(failure)) {
             if (t instanceof StorageException && t.getCause() == null) {
                 return true;
             }
@@ -144,6 +146,15 @@ public class ProblemMappers {
             }
         }
         return false;
+    }
+
+    /** The failure and its causes, outermost first, at most 32 (a cause that is its own cause ends the chain). */
+    private static List<Throwable> causes(Throwable failure) {
+        List<Throwable> chain = new java.util.ArrayList<>();
+        for (Throwable t = failure; t != null && chain.size() < 32; t = t.getCause() == t ? null : t.getCause()) {
+            chain.add(t);
+        }
+        return chain;
     }
 
     private static String rootMessage(Throwable failure) {
