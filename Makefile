@@ -94,7 +94,7 @@ faults: venv
 	@cat target/faults/report.md
 
 ## soak: the packaged jar on an embedded PostgreSQL with every detector on (io.faultline.bench.Soak, 127.0.0.1 only):
-## a 30 s closed-loop burst measures the maximum ingest rate, then SOAK_MINUTES (default 30) open-loop at half of it
+## a 30 s closed-loop burst measures the maximum ingest rate, then SOAK_MINUTES (default 40) open-loop at half of it
 ## with realistic batches (content, failures of every provider, cost windows, batches, budgets), signals, dashboard
 ## reads and a scrape every 15 s. Samples every minute RSS, heap after a full GC, threads, database connections,
 ## every bounded map (faultline_memory_entries) and the minute's batch latency -> target/soak/soak.csv and

@@ -31,7 +31,8 @@ import java.util.TreeSet;
  * (a late fallback changes its request; a late first attempt moves it), each request looked up by its call id. Its
  * cost follows the calls received, not the calls stored: re-deriving the whole settle window each minute read every
  * call of the last ~25 minutes and grouped them by call id, which at 1,900 calls/s grew from 2 to 18 s a run in the
- * soak. A first start, a restart or a pause longer than the settle time derives every minute from the last rolled
+ * soak. A first start, or a run whose last rolled minute is older than the settle time (a pause or a downtime that
+ * long; the state is stored, so a quick restart stays incremental) derives every minute from the last rolled
  * one (at most {@code catch-up-per-run} of call time per run) and the settle window again, as one range.
  */
 @Singleton
