@@ -13,6 +13,8 @@ import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
+import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -31,10 +33,12 @@ public class CallResource {
     private final IngestMetrics metrics;
     private final IngestConfig config;
     private final DatabaseStartup database;
+    private final Clock clock;
 
     public CallResource(ObjectMapper json, CallMapper mapper, IngestService ingest, IngestMetrics metrics,
-            IngestConfig config, DatabaseStartup database) {
+            IngestConfig config, DatabaseStartup database, Clock clock) {
         this.database = database;
+        this.clock = clock;
         this.json = json;
         this.mapper = mapper;
         this.ingest = ingest;
@@ -74,10 +78,13 @@ public class CallResource {
         List<Rejected> rejected = new ArrayList<>();
         Set<LlmCall.Attempt> seen = new HashSet<>();
         int duplicatesInBatch = 0;
+        Instant now = clock.instant();
+        Instant latest = now.plus(config.maxClockSkew());
         for (int i = 0; i < root.size(); i++) {
             JsonNode item = root.get(i);
             try {
                 LlmCall call = mapper.map(item);
+                checkEnd(call, now, latest);
                 if (seen.add(call.attemptKey())) {
                     valid.add(call);
                     validIndex.add(i);
@@ -109,6 +116,15 @@ public class CallResource {
         metrics.duplicates(duplicates);
         return new IngestReceipt(root.size(), stored.inserted().size(), duplicates, rejected,
                 stored.failures().size(), stored.episodesOpened());
+    }
+
+    /** A call may not end past this service's clock by more than the tolerated skew. */
+    private void checkEnd(LlmCall call, Instant now, Instant latest) {
+        if (call.endedAt().isAfter(latest)) {
+            throw new InvalidPayloadException("endTime", "ends at " + call.endedAt() + ", more than "
+                    + config.maxClockSkew() + " after this service's clock (" + now + "): check the sender's clock"
+                    + " (tolerance: faultline.ingest.max-clock-skew)");
+        }
     }
 
     private static ApiProblem allRejected(List<Rejected> rejected) {

@@ -22,4 +22,13 @@ public interface IngestConfig {
      */
     @WithDefault("batch_id,job_id,retrieval")
     java.util.List<String> requesterMetadataKeys();
+
+    /**
+     * How far past this service's clock a call may end: a sender's clock that runs fast, within this, is tolerated;
+     * a call ending later is rejected by its index. Stored, it would open a token window ahead of time (muting that
+     * deployment's windows until the clock caught up), sort first in every episode list, and land in the default
+     * partition, which keeps its day's partition from being created.
+     */
+    @WithDefault("5m")
+    java.time.Duration maxClockSkew();
 }

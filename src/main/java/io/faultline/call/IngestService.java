@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
@@ -287,8 +288,9 @@ public class IngestService {
         for (Failure failure : stored.failures()) {
             byCall.computeIfAbsent(failure.impactScope().callId(), k -> new ArrayList<>(1)).add(failure);
         }
+        Instant now = clock.instant();
         for (LlmCall call : stored.inserted()) {
-            detection.observe(call, byCall.getOrDefault(call.callId(), List.of()));
+            detection.observe(call, byCall.getOrDefault(call.callId(), List.of()), now);
         }
     }
 

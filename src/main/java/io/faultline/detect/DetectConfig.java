@@ -20,4 +20,12 @@ public interface DetectConfig {
     /** Headroom older than this no longer speaks for its provider (its window has long reset). */
     @WithDefault("10m")
     Duration headroomMaxAge();
+
+    /**
+     * A call that ended longer than this before it was stored (a backfill, a spool delivered long after an outage)
+     * is left out of the live provider metrics, which Prometheus reads as happening now: yesterday's 529s would page
+     * {@code Llm529Storm} today. It is counted in {@code llm_provider_late_calls_total}; the database keeps it.
+     */
+    @WithDefault("15m")
+    Duration liveMaxAge();
 }

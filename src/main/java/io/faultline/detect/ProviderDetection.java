@@ -44,6 +44,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
     private final Map<String, Timer> latencyHistogram = new ConcurrentHashMap<>();
     private final Map<String, Counter> errors = new ConcurrentHashMap<>();
     private final Map<String, Counter> approaching = new ConcurrentHashMap<>();
+    private final Map<String, Counter> late = new ConcurrentHashMap<>();
     private final Map<String, Counter> thinkingTokens = new ConcurrentHashMap<>();
     private final Map<String, Counter> thinkingCost = new ConcurrentHashMap<>();
     private final Map<String, HeadroomGauge> gauges = new ConcurrentHashMap<>();
@@ -94,7 +95,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
     public List<Held> boundedMaps() {
         return List.of(new Held("detect.deployment-headroom", config.maxDeployments(), this::trackedDeployments),
                 new Held("detect.provider-meters", 0, () -> latency.size() + latencyHistogram.size() + errors.size()
-                        + approaching.size() + thinkingTokens.size() + thinkingCost.size() + gauges.size()));
+                        + approaching.size() + late.size() + thinkingTokens.size() + thinkingCost.size() + gauges.size()));
     }
 
     public ProviderFailureDetector detectorFor(String provider) {
@@ -106,14 +107,24 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
         return fallback;
     }
 
-    /** Updates the metrics from one newly stored call and the failures the classifier found in it. */
-    public void observe(LlmCall call, List<Failure> failures) {
+    /**
+     * Updates the metrics from one newly stored call and the failures the classifier found in it; {@code now} is when
+     * it was stored. A call that ended before {@link DetectConfig#liveMaxAge} is only counted as late.
+     */
+    public void observe(LlmCall call, List<Failure> failures, Instant now) {
         if ("litellm".equals(call.provider())) {
             return; // refused by the proxy: no provider was called
         }
         ProviderFailureDetector detector = detectorFor(call.provider());
         // Every map below is keyed by label values, never by raw caller names: capped, they stay bounded.
         String provider = labels.value("provider", call.provider());
+        if (call.endedAt().isBefore(now.minus(config.liveMaxAge()))) {
+            late.computeIfAbsent(provider, p -> Counter.builder("llm.provider.late.calls")
+                    .description("Calls left out of the live provider metrics: they ended more than"
+                            + " faultline.detect.live-max-age before they were stored (backfills, late spools)")
+                    .tag("provider", p).register(registry)).increment();
+            return;
+        }
         // A summary (this replica's quantiles) and a histogram (buckets that aggregate across replicas) are two
         // metric families: the Prometheus format cannot carry quantiles and buckets in one.
         long micros = Math.round(call.latencyMs() * 1000);
@@ -135,8 +146,8 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
                     .tag("provider", provider).tag("error_type", errorType).register(registry)).increment();
         }
         List<Headroom> readings = detector.headroom(call);
-        if (!readings.isEmpty()) {
-            updateHeadroom(call, provider, readings);
+        if (!readings.isEmpty() && !call.endedAt().isBefore(now.minus(config.headroomMaxAge()))) {
+            updateHeadroom(now, call, provider, readings);
         }
         if (call.reasoningTokens() > 0) {
             String model = labels.value("model", call.model());
@@ -169,7 +180,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
         return null;
     }
 
-    private void updateHeadroom(LlmCall call, String provider, List<Headroom> readings) {
+    private void updateHeadroom(Instant now, LlmCall call, String provider, List<Headroom> readings) {
         Map<LimitType, Headroom> latest = new EnumMap<>(LimitType.class);
         for (Headroom h : readings) {
             latest.put(h.type(), h);
@@ -186,7 +197,13 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
             DeploymentHeadroom previous = deployments.get(call.deployment());
             Map<LimitType, Headroom> merged = previous == null ? new EnumMap<>(LimitType.class)
                     : new EnumMap<>(previous.readings());
-            merged.putAll(latest);
+            for (Headroom h : latest.values()) {
+                // A late call's reading never replaces a newer one of the same limit.
+                Headroom held = merged.get(h.type());
+                if (held == null || !held.seenAt().isAfter(h.seenAt())) {
+                    merged.put(h.type(), h);
+                }
+            }
             deployments.put(call.deployment(), new DeploymentHeadroom(provider, merged));
             for (DeploymentHeadroom d : deployments.values()) {
                 if (d.provider().equals(provider)) {
@@ -194,7 +211,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
                 }
             }
         }
-        Instant freshSince = call.endedAt().minus(config.headroomMaxAge());
+        Instant freshSince = now.minus(config.headroomMaxAge());
         for (LimitType type : latest.keySet()) {
             Headroom tightest = null;
             for (DeploymentHeadroom d : sameProvider) {
@@ -202,6 +219,9 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
                 if (h != null && h.seenAt().isAfter(freshSince) && (tightest == null || tighter(h, tightest))) {
                     tightest = h;
                 }
+            }
+            if (tightest == null) {
+                continue; // every reading of this limit is older than the maximum age
             }
             HeadroomGauge gauge = gauge(provider, type);
             gauge.remaining.set(tightest.remaining());

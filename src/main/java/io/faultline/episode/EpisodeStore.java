@@ -75,8 +75,12 @@ public class EpisodeStore {
         }
     }
 
-    /** The failures split into bursts; the first burst of each fingerprint is the one that can continue an episode. */
-    private record Plan(List<Burst> bursts, List<Burst> firsts) {
+    /**
+     * The failures split into bursts, each looked up: any burst can continue a stored episode, not only the earliest
+     * (a spool's flush holds an old burst and one that continues the episode open now). Two bursts that find the same
+     * episode (one that spans the gap between them) are merged before the write, which updates an episode once.
+     */
+    private record Plan(List<Burst> bursts) {
     }
 
     private Plan plan(List<Failure> failures) {
@@ -85,21 +89,35 @@ public class EpisodeStore {
             byFingerprint.computeIfAbsent(failure.fingerprint(), k -> new ArrayList<>()).add(failure);
         }
         List<Burst> bursts = new ArrayList<>();
-        List<Burst> firsts = new ArrayList<>();
         for (Map.Entry<String, List<Failure>> entry : byFingerprint.entrySet()) {
             List<Failure> sorted = new ArrayList<>(entry.getValue());
             sorted.sort(Comparator.comparing(Failure::timestamp));
-            List<List<Failure>> split = split(sorted);
-            for (int i = 0; i < split.size(); i++) {
-                Burst burst = new Burst(entry.getKey(), split.get(i));
-                bursts.add(burst);
-                if (i == 0) {
-                    // Only the earliest burst can continue a stored episode; later ones are past the window.
-                    firsts.add(burst);
-                }
+            for (List<Failure> burst : split(sorted)) {
+                bursts.add(new Burst(entry.getKey(), burst));
             }
         }
-        return new Plan(bursts, firsts);
+        return new Plan(bursts);
+    }
+
+    /** The bursts with those that found the same stored episode merged into one (in time order). */
+    private static List<Burst> merged(List<Burst> bursts) {
+        Map<UUID, Burst> byEpisode = new LinkedHashMap<>();
+        List<Burst> out = new ArrayList<>(bursts.size());
+        for (Burst burst : bursts) {
+            if (burst.episode == null) {
+                out.add(burst);
+                continue;
+            }
+            Burst earlier = byEpisode.get(burst.episode);
+            if (earlier == null) {
+                byEpisode.put(burst.episode, burst);
+                out.add(burst);
+            } else {
+                // Bursts of one fingerprint come in time order, so appending keeps the failures sorted.
+                earlier.failures.addAll(burst.failures);
+            }
+        }
+        return out;
     }
 
     /**
@@ -110,11 +128,11 @@ public class EpisodeStore {
             throws SQLException {
         Plan plan = plan(failures);
         try (PreparedStatement st = connection.prepareStatement(LOCK + "; " + FIND_OPEN)) {
-            bindLockAndFind(connection, st, 1, plan.firsts());
+            bindLockAndFind(connection, st, 1, plan.bursts());
             st.execute();
             next(st);
             try (ResultSet rs = st.getResultSet()) {
-                readOpen(rs, plan.firsts());
+                readOpen(rs, plan.bursts());
             }
         }
         return write(connection, plan, writes);
@@ -133,7 +151,7 @@ public class EpisodeStore {
         try (PreparedStatement st = connection.prepareStatement(EpisodeFolder.RELAX_COMMIT + "; "
                 + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
             st.setArray(1, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
-            bindLockAndFind(connection, st, 2, plan.firsts());
+            bindLockAndFind(connection, st, 2, plan.bursts());
             st.execute();
             next(st);
             try (ResultSet rs = st.getResultSet()) {
@@ -144,7 +162,7 @@ public class EpisodeStore {
             next(st);
             next(st);
             try (ResultSet rs = st.getResultSet()) {
-                readOpen(rs, plan.firsts());
+                readOpen(rs, plan.bursts());
             }
         }
         if (claimed.size() < failures.size()) {
@@ -162,7 +180,7 @@ public class EpisodeStore {
 
     /** Writes the bursts whose stored episodes were looked up; returns what happened to each episode. */
     private List<EpisodeChange> write(Connection connection, Plan plan, List<FoldWrite> writes) throws SQLException {
-        List<Burst> bursts = plan.bursts();
+        List<Burst> bursts = merged(plan.bursts());
         for (Burst burst : bursts) {
             if (burst.episode == null) {
                 burst.episode = burst.first().failureId();
@@ -201,13 +219,13 @@ public class EpisodeStore {
             + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
             + " order by last_seen desc limit 1) e on true order by f.ord";
 
-    private void bindLockAndFind(Connection connection, PreparedStatement st, int i, List<Burst> firsts)
+    private void bindLockAndFind(Connection connection, PreparedStatement st, int i, List<Burst> bursts)
             throws SQLException {
-        String[] fingerprints = new String[firsts.size()];
-        Timestamp[] from = new Timestamp[firsts.size()];
-        Timestamp[] to = new Timestamp[firsts.size()];
-        for (int j = 0; j < firsts.size(); j++) {
-            Burst b = firsts.get(j);
+        String[] fingerprints = new String[bursts.size()];
+        Timestamp[] from = new Timestamp[bursts.size()];
+        Timestamp[] to = new Timestamp[bursts.size()];
+        for (int j = 0; j < bursts.size(); j++) {
+            Burst b = bursts.get(j);
             fingerprints[j] = b.fingerprint;
             from[j] = Timestamp.from(b.first().timestamp().minus(window));
             to[j] = Timestamp.from(b.last().timestamp().plus(window));
@@ -219,11 +237,11 @@ public class EpisodeStore {
         st.setArray(i + 3, connection.createArrayOf("timestamptz", to));
     }
 
-    private static void readOpen(ResultSet rs, List<Burst> firsts) throws SQLException {
+    private static void readOpen(ResultSet rs, List<Burst> bursts) throws SQLException {
         while (rs.next()) {
             UUID existing = rs.getObject(2, UUID.class);
             if (existing != null) {
-                Burst burst = firsts.get(rs.getInt(1) - 1);
+                Burst burst = bursts.get(rs.getInt(1) - 1);
                 burst.episode = existing;
                 burst.severity = Severity.valueOf(rs.getString(3));
                 burst.occurrencesBefore = rs.getLong(4);
@@ -251,7 +269,7 @@ public class EpisodeStore {
     /**
      * The fold's writes in one statement (one round trip, with the observers' statements): the new episodes, the call
      * and user links, and the continued episodes' counts, whose new users are the user links this statement
-     * inserted. Each burst has an episode of its own (a fingerprint's later bursts open new ones), so a continued
+     * inserted. Each burst has an episode of its own (bursts that found the same one were merged), so a continued
      * episode is updated once.
      */
     private static final String WRITE = "with opened as (insert into failure_events (failure_id, fingerprint,"
@@ -270,7 +288,10 @@ public class EpisodeStore {
             + " continued as (update failure_events e set occurrences = e.occurrences + c.occ,"
             + " affected_requests = e.affected_requests + c.req,"
             + " affected_users = e.affected_users + (select count(*) from users u where u.failure_id = e.failure_id),"
-            + " severity = c.sev, detection_method = c.meth, evidence = c.ev::jsonb,"
+            // The evidence is the latest occurrence's: a late burst older than the episode's last keeps it.
+            + " severity = c.sev,"
+            + " detection_method = case when c.ls >= e.last_seen then c.meth else e.detection_method end,"
+            + " evidence = case when c.ls >= e.last_seen then c.ev::jsonb else e.evidence end,"
             + " first_seen = least(e.first_seen, c.fs), last_seen = greatest(e.last_seen, c.ls)"
             + " from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
             + " ?::timestamptz[]) c(id, occ, req, sev, meth, ev, fs, ls) where e.failure_id = c.id returning 1)"
@@ -375,17 +396,21 @@ public class EpisodeStore {
         if (!burst.opened && burst.occurrencesBefore / min == after / min) {
             return burst.severity;
         }
+        // Episodes open around the burst's own time, not since it: a backfill of yesterday judges yesterday's
+        // spread and raises yesterday's episodes, never today's.
         Timestamp openSince = Timestamp.from(burst.last().timestamp().minus(window));
+        Timestamp openUntil = Timestamp.from(burst.last().timestamp().plus(window));
         try (PreparedStatement st = connection.prepareStatement("select count(distinct e.deployment),"
                 + " coalesce(sum(e.occurrences), 0), (select count(*) from provider_deployments d where d.provider = ?"
                 + " and d.last_seen >= ?) from failure_events e where e.provider = ? and e.category = ? and e.type = ?"
-                + " and e.last_seen >= ?")) {
+                + " and e.last_seen >= ? and e.first_seen <= ?")) {
             st.setString(1, failure.provider());
             st.setTimestamp(2, Timestamp.from(burst.last().timestamp().minus(severities.deploymentActivityWindow())));
             st.setString(3, failure.provider());
             st.setString(4, failure.category().name());
             st.setString(5, failure.type().code());
             st.setTimestamp(6, openSince);
+            st.setTimestamp(7, openUntil);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 long failing = rs.getLong(1);
@@ -397,13 +422,15 @@ public class EpisodeStore {
             }
         }
         try (PreparedStatement raise = connection.prepareStatement("update failure_events set severity = ?"
-                + " where provider = ? and category = ? and type = ? and last_seen >= ? and severity > ?")) {
+                + " where provider = ? and category = ? and type = ? and last_seen >= ? and first_seen <= ?"
+                + " and severity > ?")) {
             raise.setString(1, wide.name());
             raise.setString(2, failure.provider());
             raise.setString(3, failure.category().name());
             raise.setString(4, failure.type().code());
             raise.setTimestamp(5, openSince);
-            raise.setString(6, wide.name());
+            raise.setTimestamp(6, openUntil);
+            raise.setString(7, wide.name());
             raise.executeUpdate();
         }
         return wide;

@@ -46,9 +46,15 @@ class UsageWindowsTest {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
 
+    /**
+     * Sends the calls in batches of 500 in the order they ended, as a proxy does: each batch moves a test clock left
+     * behind to its last call ({@link Api#ingest}), so a window closes only once all of its calls have arrived.
+     */
     private static void ingest(List<Payloads> calls) {
-        for (int from = 0; from < calls.size(); from += 500) {
-            Api.ingest(Payloads.array(calls.subList(from, Math.min(calls.size(), from + 500))
+        List<Payloads> inOrder = new ArrayList<>(calls);
+        inOrder.sort(java.util.Comparator.comparingDouble(p -> p.node().get("endTime").asDouble()));
+        for (int from = 0; from < inOrder.size(); from += 500) {
+            Api.ingest(Payloads.array(inOrder.subList(from, Math.min(inOrder.size(), from + 500))
                     .toArray(Payloads[]::new))).statusCode(200);
         }
     }

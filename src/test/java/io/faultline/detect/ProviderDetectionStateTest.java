@@ -37,6 +37,11 @@ class ProviderDetectionStateTest {
                 public Duration headroomMaxAge() {
                     return Duration.ofMinutes(10);
                 }
+
+                @Override
+                public Duration liveMaxAge() {
+                    return Duration.ofMinutes(15);
+                }
             });
     private final CallMapper mapper = new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class));
 
@@ -55,7 +60,7 @@ class ProviderDetectionStateTest {
     void headroom_state_is_capped_per_deployment_count() {
         Instant now = Instant.parse("2026-11-28T10:00:00Z");
         for (int i = 0; i < 50; i++) {
-            detection.observe(openai("dep-" + i, now.plusSeconds(i), 50), List.of());
+            detection.observe(openai("dep-" + i, now.plusSeconds(i), 50), List.of(), now.plusSeconds(i));
         }
         assertThat(detection.trackedDeployments()).isEqualTo(3);
     }
@@ -63,12 +68,37 @@ class ProviderDetectionStateTest {
     @Test
     void the_gauge_shows_the_tightest_fresh_deployment_and_forgets_stale_ones() {
         Instant now = Instant.parse("2026-11-28T10:00:00Z");
-        detection.observe(openai("east", now, 5), List.of());
-        detection.observe(openai("west", now.plusSeconds(1), 60), List.of());
+        detection.observe(openai("east", now, 5), List.of(), now);
+        detection.observe(openai("west", now.plusSeconds(1), 60), List.of(), now.plusSeconds(1));
         assertThat(ratio()).isEqualTo(0.05);
         // Eleven minutes later east's reading is stale: its window has long reset.
-        detection.observe(openai("west", now.plus(Duration.ofMinutes(11)), 70), List.of());
+        Instant later = now.plus(Duration.ofMinutes(11));
+        detection.observe(openai("west", later, 70), List.of(), later);
         assertThat(ratio()).isEqualTo(0.70);
+    }
+
+    @Test
+    void a_late_call_never_replaces_a_newer_reading_of_its_deployment() {
+        Instant now = Instant.parse("2026-11-28T10:00:00Z");
+        detection.observe(openai("east", now, 90), List.of(), now);
+        // Delivered a minute later by a spool, from two minutes before: the deployment's headroom is what it is now.
+        detection.observe(openai("east", now.minusSeconds(120), 1), List.of(), now.plusSeconds(60));
+        assertThat(ratio()).isEqualTo(0.90);
+        assertThat(registry.get("llm.provider.rate.limit.approaching").counter().count()).isEqualTo(1);
+    }
+
+    @Test
+    void a_call_older_than_the_live_horizon_moves_no_live_metric_and_is_counted_as_late() {
+        Instant now = Instant.parse("2026-11-28T10:00:00Z");
+        detection.observe(openai("east", now, 90), List.of(), now);
+        Instant yesterday = now.minus(Duration.ofDays(1));
+        detection.observe(openai("east", yesterday, 1), List.of(), now);
+        detection.observe(openai("west", yesterday, 1), List.of(), now);
+        assertThat(ratio()).isEqualTo(0.90);
+        assertThat(registry.find("llm.provider.rate.limit.approaching").counter()).isNull();
+        assertThat(registry.get("llm.provider.call.duration").timer().count()).isEqualTo(1);
+        assertThat(registry.get("llm.provider.late.calls").tag("provider", "openai").counter().count())
+                .isEqualTo(2);
     }
 
     @Test

@@ -196,24 +196,28 @@ class ImpactTest {
     }
 
     /**
-     * A proxy whose clock runs days fast stamps its failures ahead of Faultline's clock. The re-assessment takes the
-     * most recently active first, so more of those than {@code max-per-run} would take every place from the episode
-     * that is open now; they wait until the clock nears them instead.
+     * Episodes stamped days ahead of Faultline's clock: ingest refuses such calls now (beyond
+     * {@code faultline.ingest.max-clock-skew}), but a replica whose clock ran days fast, or a version before that check,
+     * stored them. The re-assessment takes the most recently active first, so more of those than {@code max-per-run}
+     * would take every place from the episode that is open now; they wait until the clock nears them instead.
      */
     @Test
     void episodes_stamped_days_ahead_do_not_crowd_the_open_ones_out_of_the_reassessment() throws Exception {
         Instant now = Instant.parse("2031-11-20T12:00:00Z");
-        clock.set(now);
         String suffix = UUID.randomUUID().toString().substring(0, 8);
-        List<Payloads> calls = new ArrayList<>();
-        calls.add(Payloads.failure("openai", "gpt-4o-mini", "open-now-" + suffix, now.minus(Duration.ofMinutes(5)),
-                503, "ServiceUnavailableError", "upstream connect error"));
+        List<Payloads> stampedAhead = new ArrayList<>();
         for (int i = 0; i <= config.maxPerRun(); i++) {
-            calls.add(Payloads.failure("openai", "gpt-4o-mini", "ahead-" + i + "-" + suffix,
+            stampedAhead.add(Payloads.failure("openai", "gpt-4o-mini", "ahead-" + i + "-" + suffix,
                     now.plus(Duration.ofDays(3)).plusSeconds(i), 503, "ServiceUnavailableError",
                     "upstream connect error"));
         }
-        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        // Stored by a replica whose clock ran three days fast.
+        clock.set(now.plus(Duration.ofDays(3)).plusSeconds(config.maxPerRun() + 1));
+        Api.ingest(Payloads.array(stampedAhead.toArray(Payloads[]::new))).statusCode(200);
+        clock.set(now);
+        Api.ingest(Payloads.array(Payloads.failure("openai", "gpt-4o-mini", "open-now-" + suffix,
+                now.minus(Duration.ofMinutes(5)), 503, "ServiceUnavailableError", "upstream connect error")))
+                .statusCode(200);
         String open = episodeOf("open-now-" + suffix, "outage");
         String ahead = episodeOf("ahead-" + config.maxPerRun() + "-" + suffix, "outage"); // the newest: first in a run
         assertThat(open).isNotNull();

@@ -153,6 +153,9 @@ class SloTest {
                 calls.addAll(failedEverywhere(group, fallback, minute.plusSeconds(20)));
             }
         }
+        // The batch arrives once its calls have ended (within the ingest's clock skew), before the late-commit
+        // margin of the runs below, which must see it as received before them.
+        clock.set(t0.plus(Duration.ofMinutes(55)));
         ingest(calls);
         putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d")).statusCode(200)
                 .body("slo.source", equalTo("api"));
@@ -308,6 +311,7 @@ class SloTest {
                 calls.addAll(failedEverywhere(group, fallback, minute.plusSeconds(40)));
             }
         }
+        clock.set(t0.plus(Duration.ofHours(1))); // every call below has ended when the batch arrives
         ingest(calls);
         putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d", "latencyTargetMs", 800,
                 "latencyQuantile", 0.9)).statusCode(200);
@@ -381,6 +385,7 @@ class SloTest {
                 calls.addAll(failedEverywhere(group, group + "-fb", at.plusSeconds(1)));
             }
         }
+        clock.set(t1.plus(Duration.ofHours(3))); // every call below has ended when the batch arrives
         ingest(calls);
         rolledThrough(t1); // the rollup reached t1, then Faultline was down for 3 hours
         clock.set(t1.plus(Duration.ofHours(3)));

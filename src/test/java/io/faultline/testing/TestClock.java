@@ -33,6 +33,11 @@ public class TestClock extends Clock {
         frozen = null;
     }
 
+    /** Whether a test has set the clock (else it follows system time). */
+    public boolean isFrozen() {
+        return frozen != null;
+    }
+
     @Override
     public Instant instant() {
         Instant at = frozen;
