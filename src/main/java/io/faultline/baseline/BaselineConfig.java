@@ -79,4 +79,12 @@ public interface BaselineConfig {
      */
     @WithDefault("1h")
     Duration finishedRunRetention();
+
+    /**
+     * How often the current window is compared with the baselines ({@code DeviationDetector}'s schedule, which reads
+     * the same key). Declared here so that the key belongs to this mapping: set as a system property it would
+     * otherwise fail the start-up's check of the {@code faultline.baseline} prefix.
+     */
+    @WithDefault("60s")
+    Duration deviationEvery();
 }

@@ -12,7 +12,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -62,10 +61,9 @@ public class DeviationDetector {
     private final Duration deviationEvery;
 
     public DeviationDetector(AgroalDataSource dataSource, BaselineStore baselines, BaselineConfig config, Clock clock,
-            FailureSink sink, MeterRegistry registry, ClusterJobs jobs,
-            @ConfigProperty(name = "faultline.baseline.deviation-every", defaultValue = "60s") Duration deviationEvery) {
+            FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
         this.jobs = jobs;
-        this.deviationEvery = deviationEvery;
+        this.deviationEvery = config.deviationEvery();
         this.dataSource = dataSource;
         this.baselines = baselines;
         this.config = config;

@@ -8,6 +8,7 @@ import io.faultline.episode.EpisodeObserver;
 import io.faultline.episode.EpisodeStore.EpisodeChange;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.faultline.web.ProblemMappers;
 import io.quarkus.logging.Log;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.scheduler.Scheduled;
@@ -561,7 +562,12 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             }
         } catch (RuntimeException e) {
             failures.increment();
-            Log.errorf(e, "The correlation drain failed; its episodes stay queued for the next run");
+            if (ProblemMappers.databaseAway(e)) {
+                Log.warnf("The correlation drain waits for the database; its episodes stay queued: %s",
+                        e.getMessage());
+            } else {
+                Log.errorf(e, "The correlation drain failed; its episodes stay queued for the next run");
+            }
         }
     }
 
@@ -629,6 +635,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         } catch (RuntimeException e) {
             if (taken.isEmpty()) {
                 throw e; // the lock or the queue itself failed: nothing was taken, the next run tries again
+            }
+            if (ProblemMappers.databaseAway(e)) {
+                // No episode is at fault: the rows stay queued (the transaction rolled back) for the next run.
+                throw e;
             }
             Log.warnf(e, "A correlation batch of %d episodes failed; taking them one by one", taken.size());
             drained = isolate(taken, wait);

@@ -68,6 +68,21 @@ public class EmbeddingCallRule implements StoredCallsObserver {
         buffer.add(new Pending(call.callId(), space, call.startedAt(), vectors, values));
     }
 
+    /**
+     * Puts back what a flush took but could not write (the database went away): written at a later flush, the write
+     * being idempotent by call id. What no longer fits the buffer is dropped and counted.
+     */
+    void requeue(List<Pending> unwritten) {
+        for (Pending p : unwritten) {
+            if (buffered.addAndGet(p.values()) > config.bufferValues()) {
+                buffered.addAndGet(-p.values());
+                dropped.increment(p.vectors().size());
+            } else {
+                buffer.add(p);
+            }
+        }
+    }
+
     /** Takes everything buffered so far. */
     List<Pending> drain() {
         List<Pending> out = new ArrayList<>();

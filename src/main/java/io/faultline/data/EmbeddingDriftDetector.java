@@ -8,6 +8,7 @@ import io.faultline.taxonomy.ImpactScope;
 import io.faultline.taxonomy.Severity;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.faultline.web.ProblemMappers;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
@@ -76,6 +77,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     private final Counter drifts;
     private final Counter tickFailures;
     private final Counter mismatched;
+    private final Counter refused;
     private final Counter fromCalls;
     private final Counter bootstraps;
     // Least recently used first; bounded by the number of spaces, which the store caps.
@@ -115,6 +117,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         this.tickFailures = Counter.builder("faultline.embedding.drift.tick.failures")
                 .description("Embedding drift checks or writes that failed").register(registry);
         this.mismatched = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "dimension_mismatch")
+                .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
+        this.refused = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "write_refused")
                 .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
         this.fromCalls = Counter.builder("faultline.embedding.vectors").tag("source", "litellm")
                 .description("Vectors stored for embedding drift").register(registry);
@@ -162,7 +166,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         }
         Instant now = clock.instant();
         int stored = 0;
-        for (EmbeddingCallRule.Pending p : pending) {
+        for (int i = 0; i < pending.size(); i++) {
+            EmbeddingCallRule.Pending p = pending.get(i);
             try {
                 EmbeddingStore.Stored s = store.store(new EmbeddingStore.Signal("litellm", p.callId(), p.space(),
                         p.at(), p.vectors()), config.referenceSize(), config.maxSpaces(), now);
@@ -173,6 +178,16 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 // A model group whose model changed dimension: the reference cannot compare; a reset is needed.
                 mismatched.increment(p.vectors().size());
                 Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
+            } catch (RuntimeException e) {
+                if (ProblemMappers.databaseAway(e)) {
+                    // The database went away mid-flush: this call's vectors and the rest wait for the next flush.
+                    calls.requeue(pending.subList(i, pending.size()));
+                    fromCalls.increment(stored);
+                    throw e;
+                }
+                // Refused for what it holds: it would be refused again, and must not hold the others back.
+                refused.increment(p.vectors().size());
+                Log.warnf(e, "Dropped the vectors of call %s: the database refused them", p.callId());
             }
         }
         fromCalls.increment(stored);

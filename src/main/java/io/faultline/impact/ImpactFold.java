@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Clock;
@@ -166,20 +167,31 @@ public class ImpactFold {
         this.clock = clock;
     }
 
-    /** Brings the subject's state up to date with what was written since its last fold and returns its sums. */
-    Totals fold(Connection c, FailureImpactAssessor.Subject s, SpikeRule spike) throws SQLException {
-        long started = System.nanoTime();
-        Instant attemptsNow = clock.instant();
-        Timestamp linksNow;
-        // Links are read from the start of the oldest transaction still writing (a link is stamped when inserted,
-        // so one that commits after this fold reads carries a later stamp than that start): exact, with no overlap.
+    /**
+     * How far links can be read: the start of the oldest transaction still writing (a link is stamped when inserted,
+     * so one that commits after this fold reads carries a later stamp than that start), else now: exact, with no
+     * overlap. PostgreSQL keeps a transaction's first read of {@code pg_stat_activity} for the rest of it, and the
+     * re-assessment folds every subject in one transaction: without clearing that snapshot, the second subject's fold
+     * would not see a writer that began after the first's, read past its links, and never count them.
+     */
+    static Timestamp linksWatermark(Connection c) throws SQLException {
+        try (Statement clear = c.createStatement()) {
+            clear.execute("select pg_stat_clear_snapshot()");
+        }
         try (PreparedStatement st = c.prepareStatement("select least(clock_timestamp(), (select min(xact_start)"
                 + " from pg_stat_activity where datname = current_database() and backend_xid is not null"
                 + " and pid <> pg_backend_pid()))");
                 ResultSet rs = st.executeQuery()) {
             rs.next();
-            linksNow = rs.getTimestamp(1);
+            return rs.getTimestamp(1);
         }
+    }
+
+    /** Brings the subject's state up to date with what was written since its last fold and returns its sums. */
+    Totals fold(Connection c, FailureImpactAssessor.Subject s, SpikeRule spike) throws SQLException {
+        long started = System.nanoTime();
+        Instant attemptsNow = clock.instant();
+        Timestamp linksNow = linksWatermark(c);
         UUID[] members = s.episodes().toArray(UUID[]::new);
         try (PreparedStatement st = c.prepareStatement("insert into impact_state (subject_id, members, links_through,"
                 + " attempts_through, spike_rule, last_seen) values (?, '{}', '-infinity', '-infinity', ?, ?)"

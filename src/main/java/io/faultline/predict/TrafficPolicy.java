@@ -306,8 +306,17 @@ public class TrafficPolicy {
         if (!startup.migrated()) {
             return; // the schema is not migrated yet (the database was away at start)
         }
+        List<Entry> entries;
+        try {
+            entries = current().deployments();
+        } catch (RuntimeException e) {
+            // The database is away: the gauges keep their last values, as the other gauge jobs' do.
+            Log.warnf("Could not read the traffic policy; faultline_traffic_keep_share keeps its last values: %s",
+                    e.getMessage());
+            return;
+        }
         Map<String, Double> current = new HashMap<>();
-        for (Entry e : current().deployments()) {
+        for (Entry e : entries) {
             current.merge(labels.value("deployment", e.deployment()), e.keepShare(), Math::min);
         }
         for (String known : shares.keySet()) {

@@ -130,7 +130,7 @@ public class ProblemMappers {
      * connection exception, 57P admin shutdown / cannot connect now, 53 insufficient resources such as too many
      * connections), no pooled connection within the acquisition timeout, or ingest waiting for the schema.
      */
-    static boolean databaseAway(Throwable failure) {
+    public static boolean databaseAway(Throwable failure) {
         for (Throwable t : causes(failure)) {
             if (t instanceof StorageException && t.getCause() == null) {
                 return true;

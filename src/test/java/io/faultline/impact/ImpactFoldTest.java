@@ -68,6 +68,29 @@ class ImpactFoldTest {
         }
     }
 
+    /**
+     * The re-assessment folds every subject in one transaction; a writer that begins after the first subject's fold
+     * must still hold the next subject's watermark back, or the links it commits later are never counted.
+     */
+    @Test
+    void the_links_watermark_of_a_long_transaction_still_waits_for_a_writer_that_began_within_it() throws Exception {
+        try (Connection assessor = dataSource.getConnection(); Connection writer = dataSource.getConnection()) {
+            assessor.setAutoCommit(false);
+            ImpactFold.linksWatermark(assessor); // the first subject's fold reads pg_stat_activity
+            writer.setAutoCommit(false);
+            Timestamp writerStart;
+            try (PreparedStatement st = writer.prepareStatement("select txid_current(), now()");
+                    ResultSet rs = st.executeQuery()) {
+                rs.next();
+                writerStart = rs.getTimestamp(2);
+            }
+            Timestamp second = ImpactFold.linksWatermark(assessor);
+            assertThat(second).as("the next subject's watermark").isBeforeOrEqualTo(writerStart);
+            writer.rollback();
+            assessor.rollback();
+        }
+    }
+
     @Test
     void the_incremental_assessment_equals_the_full_recomputation_as_calls_and_members_arrive() throws Exception {
         Instant t0 = Instant.parse("2031-10-01T10:00:00Z");
