@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,6 +135,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         List<LlmCall> ordered = new ArrayList<>(calls);
         ordered.sort(Comparator.comparing(LlmCall::endedAt));
         List<Candidate> candidates = new ArrayList<>();
+        Map<Ledger, Instant> lateOfPrevious = new IdentityHashMap<>();
         for (LlmCall call : ordered) {
             for (BudgetScope scope : BudgetScope.values()) {
                 String id = scope.keyOf(call);
@@ -143,8 +145,12 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 }
                 synchronized (ledger) {
                     ledger.roll(now);
-                    // A call belongs to the period it ended in; late calls of a closed period no longer matter.
-                    if (!ledger.periodStart.equals(ledger.budget.period().start(call.endedAt()))) {
+                    // A call belongs to the period it ended in.
+                    Instant period = ledger.budget.period().start(call.endedAt());
+                    if (!ledger.periodStart.equals(period)) {
+                        if (period.equals(ledger.budget.period().start(ledger.periodStart.minusNanos(1)))) {
+                            lateOfPrevious.put(ledger, period);
+                        }
                         continue;
                     }
                     ledger.spent += call.costUsd();
@@ -153,6 +159,13 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 }
             }
         }
+        // A late call of the period that just ended (a spool delivering after midnight): that period's thresholds
+        // are judged on its stored calls, each raised once. Older periods stay closed: a backfill raises nothing.
+        lateOfPrevious.forEach((ledger, period) -> {
+            for (double fraction : fractions(ledger.budget)) {
+                candidates.add(new Candidate(ledger, period, fraction));
+            }
+        });
         confirm(candidates);
     }
 

@@ -24,6 +24,7 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.empty;
 import static org.hamcrest.Matchers.equalTo;
 
 @QuarkusTest
@@ -148,6 +149,30 @@ class BudgetApiTest {
         assertThat(failures.getLong("items[0].occurrences")).isEqualTo(2);
         assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(crossing);
         assertThat(failures.getMap("items[0].evidence")).containsEntry("period_start", "2031-05-15T00:00:00Z");
+    }
+
+    @Test
+    void a_late_call_of_the_day_that_just_ended_is_judged_in_that_day_and_an_older_one_raises_nothing() {
+        Instant nextDay = Instant.parse("2031-05-15T00:30:00Z");
+        clock.set(nextDay);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        // LiteLLM's spool delivers after midnight what was spent at 23:59: yesterday's budget was crossed.
+        Instant crossing = CostCalls.ingest(1, Instant.parse("2031-05-14T23:59:00Z"), at -> CostCalls.call(team,
+                2.0, at));
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getList("items")).hasSize(1);
+        assertThat(failures.getString("items[0].severity")).isEqualTo("P2");
+        assertThat(failures.getLong("items[0].occurrences")).isEqualTo(2);
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(crossing);
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("period_start", "2031-05-14T00:00:00Z");
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(0.0f))
+                .body("alerted", empty());
+        // Sent again, nothing more; a call of the day before that belongs to a period long closed.
+        CostCalls.ingest(1, Instant.parse("2031-05-14T23:58:00Z"), at -> CostCalls.call(team, 2.0, at));
+        CostCalls.ingest(1, Instant.parse("2031-05-13T12:00:00Z"), at -> CostCalls.call(team, 5.0, at));
+        assertThat(CostCalls.failures("team:" + team).getLong("items[0].occurrences")).isEqualTo(2);
+        assertThat(CostCalls.failures("team:" + team).getList("items")).hasSize(1);
     }
 
     @Test
