@@ -95,7 +95,8 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
     public List<Held> boundedMaps() {
         return List.of(new Held("detect.deployment-headroom", config.maxDeployments(), this::trackedDeployments),
                 new Held("detect.provider-meters", 0, () -> latency.size() + latencyHistogram.size() + errors.size()
-                        + approaching.size() + late.size() + thinkingTokens.size() + thinkingCost.size() + gauges.size()));
+                        + approaching.size() + late.size() + thinkingTokens.size() + thinkingCost.size()
+                        + gauges.size()));
     }
 
     public ProviderFailureDetector detectorFor(String provider) {
