@@ -83,15 +83,19 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
     /** Adds newly stored calls (resends excluded) and raises what the windows they closed show. */
     public List<Failure> observe(List<LlmCall> calls) {
         List<Failure> failures = new ArrayList<>();
+        Instant now = clock.instant();
         for (LlmCall call : calls) {
+            // A call from a sender whose clock runs ahead (within the ingest's tolerance) counts in the window open
+            // now: placed by its own end, it would close the open window early, judged on part of its calls.
+            Instant at = call.endedAt().isAfter(now) ? now : call.endedAt();
             add(deployments, "d|" + call.provider() + "|" + call.deployment(), call.provider(), call.deployment(),
-                    call, failures);
+                    call, at, failures);
             if (call.modelGroup() != null || call.model() != null) {
                 String model = call.modelGroup() != null ? call.modelGroup() : call.model();
-                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, failures);
+                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, at, failures);
             }
             if (call.apiKeyHash() != null) {
-                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, failures);
+                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, at, failures);
             }
         }
         sink.raise(failures);
@@ -126,12 +130,12 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
     }
 
     private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject,
-            LlmCall call, List<Failure> failures) {
+            LlmCall call, Instant at, List<Failure> failures) {
         WindowSeries series = map.get(key, call.apiKeyHash(), k -> new WindowSeries(k, provider, subject,
                 windowMillis, tokens.historyWindows()));
         synchronized (series) {
             List<Window> closed = new ArrayList<>(1);
-            Window window = series.windowFor(call.endedAt(), closed);
+            Window window = series.windowFor(at, closed);
             for (Window ended : closed) {
                 judge(map, series, ended, failures);
             }

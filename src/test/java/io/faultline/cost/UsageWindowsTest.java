@@ -161,6 +161,36 @@ class UsageWindowsTest {
     }
 
     @Test
+    void aCallFromAClockRunningAheadCountsInTheOpenWindowWithoutClosingItEarly() {
+        Instant start = DAY.plus(Duration.ofHours(5));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        String dep = unique("wspike-skew");
+        clock.set(start);
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 8; w++) {
+            for (int i = 0; i < 20; i++) {
+                calls.add(call(dep, start.plus(Duration.ofMinutes(5L * w)).plusSeconds(i), 600, 400, 0));
+            }
+        }
+        ingest(calls);
+        // One minute into window 9, a proxy whose clock runs 4.5 minutes fast logs a small call "in window 10".
+        clock.set(nine.plus(Duration.ofMinutes(1)));
+        ingest(List.of(call(dep, nine.plus(Duration.ofMinutes(5)).plusSeconds(30), 60, 40, 0)));
+        // Then window 9's own calls: three times its usual tokens.
+        List<Payloads> ninth = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            ninth.add(call(dep, nine.plusSeconds(i), 600, 400, 0));
+        }
+        ingest(ninth);
+        clock.set(nine.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(
+                (Map<String, Object>) f.get("evidence")).containsEntry("scope", "deployment")
+                .containsEntry("tokens", 60_100));
+    }
+
+    @Test
     void aWindowAboveTwiceTheP99OfEarlierWindowsSpikes_aWindowAtItDoesNot() {
         Instant start = DAY.plus(Duration.ofHours(4));
         Instant nine = start.plus(Duration.ofMinutes(40));
