@@ -10,7 +10,9 @@ import io.faultline.web.ProblemMappers;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
 import java.time.Clock;
@@ -155,6 +157,26 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         } catch (RuntimeException e) {
             tickFailures.increment();
             Log.errorf(e, "Writing embedding vectors of LiteLLM calls failed");
+        }
+    }
+
+    /**
+     * A graceful stop (SIGTERM: every rolling deployment) writes what was buffered since the last flush. Quarkus fires
+     * this after the HTTP server let the requests in flight finish, so every stored call's vectors are in the buffer;
+     * only a crash loses those seconds.
+     */
+    void flushOnStop(@Observes ShutdownEvent stop) {
+        if (!jobs.ready()) {
+            return;
+        }
+        try {
+            int written = flush();
+            if (written > 0) {
+                Log.infof("Stopping: wrote the %d buffered embedding vectors of LiteLLM calls", written);
+            }
+        } catch (RuntimeException e) {
+            Log.warnf("Stopping: the buffered embedding vectors of LiteLLM calls could not be written (%s)",
+                    ProblemMappers.rootMessage(e));
         }
     }
 

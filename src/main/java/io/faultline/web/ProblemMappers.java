@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.faultline.call.StorageException;
 import io.faultline.common.DatabaseConfig;
 import io.quarkus.logging.Log;
+import io.vertx.core.http.HttpClosedException;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.ConstraintViolationException;
 import jakarta.ws.rs.WebApplicationException;
@@ -13,6 +14,7 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
+import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -148,6 +150,19 @@ public class ProblemMappers {
         return false;
     }
 
+    /**
+     * The sender closed the connection before its body was read: a timeout on its side, or this server stopping. No
+     * server fault, and nothing was stored.
+     */
+    static boolean clientGone(Throwable failure) {
+        for (Throwable t : causes(failure)) {
+            if (t instanceof HttpClosedException || t instanceof ClosedChannelException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The failure and its causes, outermost first, at most 32 (a cause that is its own cause ends the chain). */
     private static List<Throwable> causes(Throwable failure) {
         List<Throwable> chain = new java.util.ArrayList<>();
@@ -157,7 +172,8 @@ public class ProblemMappers {
         return chain;
     }
 
-    private static String rootMessage(Throwable failure) {
+    /** The failure's message and its root cause's, for a one-line log. */
+    public static String rootMessage(Throwable failure) {
         Throwable root = failure;
         for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 32; depth++) {
             root = root.getCause();
@@ -195,6 +211,12 @@ public class ProblemMappers {
             // Any endpoint reading or writing the database while it is away: retry later, not a server bug.
             Log.warnf("Database unavailable for %s: %s", uri.getPath(), rootMessage(e));
             return unavailable("The database is unavailable; retry later.", uri);
+        }
+        if (clientGone(e)) {
+            // Nobody is left to read the answer; a 4xx keeps it out of the server-error rate.
+            Log.debugf("The client closed the connection during %s: %s", uri.getPath(), rootMessage(e));
+            return respond(400, "Bad Request", "The connection closed before the request body was read.", uri,
+                    List.of());
         }
         Log.errorf(e, "Unexpected error on %s", uri.getPath());
         return respond(500, "Internal error", "The request could not be processed; the error was logged.", uri,

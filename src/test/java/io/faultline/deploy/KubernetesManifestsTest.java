@@ -210,6 +210,37 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void the_grace_period_outlasts_the_drain_delay_and_the_wait_for_requests_in_flight() {
+        Map<String, String> env = faultlineEnv();
+        long delay = seconds(app.setting(env, "quarkus.shutdown.delay", "0"));
+        long timeout = seconds(app.setting(env, "quarkus.shutdown.timeout", "0"));
+        long grace = Optional.ofNullable(deployment(FAULTLINE).getSpec().getTemplate().getSpec()
+                .getTerminationGracePeriodSeconds()).orElse(30L);
+        assertAll(
+                () -> assertEquals("true", app.setting(env, "quarkus.shutdown.delay-enabled", "false"),
+                        "quarkus.shutdown.delay-enabled: readiness goes down before the port closes"),
+                () -> assertTrue(delay > 0 && timeout > 0, "quarkus.shutdown.delay and .timeout must be set"),
+                () -> assertTrue(grace > delay + timeout, "terminationGracePeriodSeconds (" + grace
+                        + ") must exceed quarkus.shutdown.delay + quarkus.shutdown.timeout (" + (delay + timeout)
+                        + " s), or the kubelet kills the pod while it drains"));
+    }
+
+    /** A Quarkus duration as application.properties writes it: "5s", "2m", "PT20S", or bare seconds. */
+    static long seconds(String value) {
+        Matcher m = Pattern.compile("(\\d+)(ms|s|m|h)?").matcher(value.trim());
+        if (!m.matches()) {
+            return java.time.Duration.parse(value.trim()).toSeconds();
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (Objects.requireNonNullElse(m.group(2), "s")) {
+            case "ms" -> n / 1000;
+            case "m" -> n * 60;
+            case "h" -> n * 3600;
+            default -> n;
+        };
+    }
+
+    @Test
     void prometheus_scrape_annotations_point_at_the_metrics_endpoint() {
         Map<String, String> annotations = Optional.ofNullable(
                 deployment(FAULTLINE).getSpec().getTemplate().getMetadata().getAnnotations()).orElse(Map.of());

@@ -2,7 +2,6 @@ package io.faultline.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.faultline.simulator.Script;
 import io.faultline.stack.LiteLlmClient;
 import io.faultline.stack.LocalStack;
@@ -18,11 +17,8 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -40,7 +36,6 @@ class EmbeddingDriftEndToEndIT {
     private static final String MODEL = "text-embedding-3-small";
     private static final int INPUTS_PER_CALL = 16;
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private static LocalStack stack;
     private static int calls;
@@ -105,20 +100,16 @@ class EmbeddingDriftEndToEndIT {
 
     /** Sends {@code n} embedding calls of 16 distinct texts each through the proxy. */
     private static void embed(int n) throws Exception {
+        LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
         for (int i = 0; i < n; i++) {
             int call = calls++;
-            ObjectNode request = JSON.createObjectNode().put("model", MODEL);
-            var input = request.putArray("input");
+            List<String> input = new ArrayList<>();
             for (int j = 0; j < INPUTS_PER_CALL; j++) {
                 input.add("document " + call + "-" + j + " about the quarterly report");
             }
-            HttpResponse<String> response = LiteLlmClient.send(HTTP, HttpRequest.newBuilder(URI.create(
-                    stack.litellmUrl() + "/v1/embeddings")).timeout(Duration.ofSeconds(30))
-                    .header("Authorization", "Bearer " + LocalStack.MASTER_KEY)
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build());
-            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-            JsonNode body = JSON.readTree(response.body());
+            LiteLlmClient.Answer answer = client.embed(MODEL, input);
+            assertThat(answer.status()).as(answer.body()).isEqualTo(200);
+            JsonNode body = JSON.readTree(answer.body());
             assertThat(body.path("data")).hasSize(INPUTS_PER_CALL);
             assertThat(body.path("data").get(0).path("embedding")).hasSize(64);
         }

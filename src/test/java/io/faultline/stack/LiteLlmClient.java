@@ -82,10 +82,21 @@ public final class LiteLlmClient {
         }
     }
 
+    /** An embeddings call of {@code inputs} texts, as an application's indexer would make it. */
+    public Answer embed(String model, java.util.List<String> inputs) {
+        ObjectNode request = JSON.createObjectNode().put("model", model);
+        inputs.forEach(request.putArray("input")::add);
+        return send("/v1/embeddings", request, key);
+    }
+
     private Answer send(ObjectNode request, String apiKey) {
+        return send("/v1/chat/completions", request, apiKey);
+    }
+
+    private Answer send(String path, ObjectNode request, String apiKey) {
         try {
-            HttpResponse<String> response = send(http, HttpRequest.newBuilder(URI.create(baseUrl
-                    + "/v1/chat/completions")).timeout(Duration.ofSeconds(30))
+            HttpResponse<String> response = send(http, HttpRequest.newBuilder(URI.create(baseUrl + path))
+                    .timeout(Duration.ofSeconds(30))
                     .header("Authorization", "Bearer " + apiKey).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(request.toString())).build());
             return new Answer(response.statusCode(), response.body(),

@@ -104,6 +104,8 @@ public final class LocalStack implements AutoCloseable {
         // The simulated models are not 128k-token models: a near-limit prompt of ~460 KB would only measure how fast
         // LiteLLM reads a big body on this machine, not what the simulator was scripted to do.
         env.put("FAULTLINE_BASELINE_CONTEXT_TOKENS", "2000");
+        // No routing to drain when a test closes its stack: stop at once (RestartIT measures the graceful stop).
+        env.put("QUARKUS_SHUTDOWN_DELAY", "0");
         env.putAll(faultlineEnv);
         env.putAll(extraEnv);
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

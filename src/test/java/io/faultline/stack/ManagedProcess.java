@@ -78,6 +78,20 @@ public final class ManagedProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** SIGTERM, as Kubernetes stops a pod: returns at once; {@link #awaitExit} waits for the graceful stop. */
+    public void terminate() {
+        process.destroy();
+    }
+
+    /** Waits (bounded) for the process to end on its own; its exit code. */
+    public int awaitExit(Duration within) throws InterruptedException {
+        if (!process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException(name + " still running " + within + " after it was asked to stop:\n"
+                    + tail());
+        }
+        return process.exitValue();
+    }
+
     /** Hard stop, as a crash or an OOM kill would do: nothing gets a chance to flush. */
     public void kill() {
         process.destroyForcibly();

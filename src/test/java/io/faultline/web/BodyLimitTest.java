@@ -2,11 +2,13 @@ package io.faultline.web;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -18,6 +20,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -31,6 +34,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class BodyLimitTest {
 
     private static final long INGEST_LIMIT = 10_485_760;
+    private static final String HTTP_COUNT = "http_server_requests_seconds_count";
 
     @TestHTTPResource("/")
     URL root;
@@ -92,6 +96,26 @@ class BodyLimitTest {
                 java.time.Instant.now())).getBytes(StandardCharsets.UTF_8));
         assertThat(stored.status).isEqualTo(200);
         assertThat(Payloads.JSON.readTree(stored.body).path("accepted").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void a_client_that_hangs_up_halfway_through_its_body_is_not_counted_as_a_server_error() throws Exception {
+        // A plugin whose timeout fired, or a proxy stopping: the server's read of the body fails, nothing is stored.
+        String before = Metrics.scrape();
+        double clientErrors = Metrics.valueOrZero(before, HTTP_COUNT, "status", "400", "uri", "/api/v1/calls");
+        double serverErrors = Metrics.valueOrZero(before, HTTP_COUNT, "status", "500", "uri", "/api/v1/calls");
+        try (Socket socket = new Socket(root.getHost(), root.getPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /api/v1/calls HTTP/1.1\r\nHost: " + root.getHost() + "\r\nAuthorization: Bearer "
+                    + Api.KEY + "\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n[{\"model\":")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        }
+        Awaitility.await("the hang-up answered").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
+                .until(() -> Metrics.valueOrZero(Metrics.scrape(), HTTP_COUNT, "status", "400", "uri",
+                        "/api/v1/calls") > clientErrors);
+        assertThat(Metrics.valueOrZero(Metrics.scrape(), HTTP_COUNT, "status", "500", "uri", "/api/v1/calls"))
+                .isEqualTo(serverErrors);
     }
 
     /** POSTs {@code body} in chunks of 64 KiB (no Content-Length), then reads the whole answer. */
