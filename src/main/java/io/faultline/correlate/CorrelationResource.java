@@ -1,8 +1,7 @@
 package io.faultline.correlate;
 
 import io.faultline.web.ApiProblem;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
+import io.faultline.web.Params;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -31,8 +30,9 @@ public class CorrelationResource {
     @Operation(summary = "List correlation clusters, most recently active first")
     public CorrelationQuery.Page list(@RestQuery String status, @RestQuery String type, @RestQuery String since,
             @RestQuery String minConfidence, @RestQuery String cursor,
-            @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
-        return query.list(CorrelationQuery.Filter.parse(status, type, since, minConfidence), cursor, limit);
+            @RestQuery @DefaultValue("50") String limit) {
+        return query.list(CorrelationQuery.Filter.parse(status, type, since, minConfidence), cursor,
+                Params.limit(limit, 50, 500));
     }
 
     @GET

@@ -2,8 +2,7 @@ package io.faultline.episode;
 
 import io.faultline.correlate.CorrelationQuery;
 import io.faultline.web.ApiProblem;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
+import io.faultline.web.Params;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -36,8 +35,9 @@ public class FailureResource {
     @Operation(summary = "List failure episodes, most recently active first")
     public FailureQuery.Page list(@RestQuery String category, @RestQuery String type, @RestQuery String provider,
             @RestQuery String deployment, @RestQuery String severity, @RestQuery String since, @RestQuery String until, @RestQuery String cursor,
-            @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
-        return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until), cursor, limit);
+            @RestQuery @DefaultValue("50") String limit) {
+        return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until), cursor,
+                Params.limit(limit, 50, 500));
     }
 
     @GET

@@ -3,8 +3,6 @@ package io.faultline.impact;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -52,7 +50,8 @@ public class ImpactResource {
     @GET
     @Operation(summary = "Failure patterns (or episodes) and clusters active since, by total business impact")
     public RankedList ranked(@RestQuery String since, @RestQuery @DefaultValue("pattern") String group,
-            @RestQuery @DefaultValue("20") @Min(1) @Max(500) int limit) {
+            @RestQuery @DefaultValue("20") String limit) {
+        int rows = Params.limit(limit, 20, 500);
         Instant from = since == null ? clock.instant().minus(Duration.ofHours(24)) : Params.instant("since", since);
         if (!group.equals("pattern") && !group.equals("none")) {
             throw ApiProblem.badRequest("group", "group must be pattern (episodes of one fingerprint together) or none");
@@ -86,7 +85,7 @@ public class ImpactResource {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
             st.setTimestamp(1, Timestamp.from(from));
             st.setTimestamp(2, Timestamp.from(from));
-            st.setInt(3, limit);
+            st.setInt(3, rows);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     items.add(new Ranked(items.size() + 1, rs.getString(1), rs.getString(2), rs.getString(3),

@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -51,8 +49,8 @@ public class SloResource {
     @GET
     @Operation(summary = "Every model group seen within its period or with an SLO: SLO, error budget left and burn"
             + " rates over 5m, 30m, 1h, 6h and 3d (and the same for its latency SLO, if any); least budget left first")
-    public SloService.SloList list(@RestQuery @DefaultValue("200") @Min(1) @Max(1000) int limit) {
-        return slos.statuses(slos.now(), limit);
+    public SloService.SloList list(@RestQuery @DefaultValue("200") String limit) {
+        return slos.statuses(slos.now(), Params.limit(limit, 200, 1000));
     }
 
     @GET

@@ -2,8 +2,6 @@ package io.faultline.predict;
 
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
@@ -44,9 +42,9 @@ public class PredictionResource {
     @Operation(summary = "List predictions (active by default), most recently updated first")
     public PredictionStore.Page list(@RestQuery String status, @RestQuery String provider,
             @RestQuery String deployment, @RestQuery String type, @RestQuery String since, @RestQuery String cursor,
-            @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
+            @RestQuery @DefaultValue("50") String limit) {
         return store.list(PredictionStore.Filter.parse(status, provider, deployment, type, since, config.types()),
-                cursor, limit);
+                cursor, Params.limit(limit, 50, 500));
     }
 
     @GET

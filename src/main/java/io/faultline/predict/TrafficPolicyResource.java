@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
-import jakarta.validation.constraints.Max;
-import jakarta.validation.constraints.Min;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -53,8 +51,8 @@ public class TrafficPolicyResource {
     @Path("/actions")
     @Operation(summary = "Every change of the policy (predictor and operator), newest first")
     public TrafficPolicy.ActionPage actions(@RestQuery String deployment, @RestQuery String since,
-            @RestQuery String cursor, @RestQuery @DefaultValue("50") @Min(1) @Max(500) int limit) {
-        return policy.actions(deployment, Params.instant("since", since), cursor, limit);
+            @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit) {
+        return policy.actions(deployment, Params.instant("since", since), cursor, Params.limit(limit, 50, 500));
     }
 
     @PUT

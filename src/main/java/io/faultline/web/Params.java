@@ -31,6 +31,26 @@ public final class Params {
         return true;
     }
 
+    /**
+     * A page size: a decimal integer from 1 to {@code max}; absent or empty, {@code defaultValue}. Read as text, not
+     * as an {@code int} parameter, because JAX-RS answers a value that does not convert ("abc", "1.5", "1e3") with
+     * a 404 that names nothing.
+     */
+    public static int limit(String value, int defaultValue, int max) {
+        if (value == null || value.isEmpty()) {
+            return defaultValue;
+        }
+        String problem = "limit must be an integer from 1 to " + max;
+        if (value.length() > 10 || !value.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw ApiProblem.badRequest("limit", problem);
+        }
+        long n = Long.parseLong(value);
+        if (n < 1 || n > max) {
+            throw ApiProblem.badRequest("limit", problem);
+        }
+        return (int) n;
+    }
+
     /** An ISO-8601 instant within {@link StorableTime}'s range, or null when absent. */
     public static Instant instant(String field, String value) {
         if (value == null) {

@@ -101,8 +101,8 @@ class ImpactBench {
         double assess = measured[measured.length / 2] / 1e6;
         double unchanged = Timings.medianAndMax(() -> assessor.assessEpisode(episode).orElseThrow())[0];
         long grown = REQUESTS + (long) nanos.length * perMinute;
-        double rankPatterns = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "pattern", 20))[0];
-        double rankEpisodes = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "none", 20))[0];
+        double rankPatterns = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "pattern", "20"))[0];
+        double rankEpisodes = Timings.medianAndMax(() -> ranking.ranked(t0.toString(), "none", "20"))[0];
 
         String md = String.format(Locale.ROOT, "# Impact bench%n%n| measured | median | target |%n|---|---|---|%n"
                 + "| re-assess an open episode of %,d requests (%,d attempts) after a minute of %,d more | %.1f ms"

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
@@ -99,6 +100,20 @@ class BadInputTest {
         Api.failures("category=COST&type=rate_limit").statusCode(400).body("errors[0].field", equalTo("type"));
         Api.failures("limit=100000").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("limit"));
         Api.failures("cursor=bogus").statusCode(400).body("errors[0].field", equalTo("cursor"));
+    }
+
+    @Test
+    void a_page_size_that_is_not_an_integer_is_a_400_naming_limit_on_every_list() {
+        for (String list : List.of("/api/v1/failures", "/api/v1/failures/correlations", "/api/v1/predictions",
+                "/api/v1/traffic-policy/actions", "/api/v1/failures/ranked", "/api/v1/slos")) {
+            for (String limit : List.of("abc", "1.5", "1e3", "NaN", "99999999999", "-1", "0", "%205")) {
+                given().when().get(list + "?limit=" + limit).then().statusCode(400).contentType(PROBLEM)
+                        .body("errors[0].field", equalTo("limit"))
+                        .body("detail", containsString("limit must be an integer from 1 to"));
+            }
+            given().when().get(list + "?limit=7").then().statusCode(200);
+            given().when().get(list + "?limit=").then().statusCode(200);
+        }
     }
 
     @Test
