@@ -19,6 +19,7 @@ import atexit
 import bisect
 import dataclasses
 import datetime as _dt
+import email.utils
 import enum
 import itertools
 import json
@@ -27,6 +28,7 @@ import math
 import os
 import random
 import re
+import signal
 import threading
 import time
 import uuid
@@ -81,6 +83,8 @@ _LITELLM_COPIES = {
 _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
+# An answer to a batch is a receipt of a few hundred bytes, or a rejection per event: far under this, bounded all the same.
+_ANSWER_MAX_BYTES = 8 * 1024 * 1024
 _RECENT_EVENTS = 4096
 # Statuses that also mean "unavailable, retry", and how many times split-after-5xx's strikes they need before one
 # event is dead-lettered for them (see _isolate).
@@ -897,6 +901,22 @@ class _SpoolDir:
             self._names.remove(name)  # nearly always the first one
 
 
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date, RFC 9110), or None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return float(min(int(value[:9]), 86_400))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+
+
 def _problem_title(response: httpx.Response) -> str:
     """The `title` of an RFC 9457 problem answer (at most 100 characters), else the status's reason phrase."""
     title = None
@@ -1392,8 +1412,10 @@ class FaultlineLogger(CustomLogger):
         self._flush_requested = False
         self._failures = 0
         self._retry_at = 0.0
+        self._retry_after: float | None = None  # seconds Faultline's last refusal asked for (Retry-After)
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
+        self._stopping = False  # SIGTERM came: events go to the spool, not to Faultline (_spool_while_stopping)
         self._sender = threading.Thread(target=self._run, args=(self._send_step,), name="faultline-sender", daemon=True)
         self._spooler = threading.Thread(
             target=self._run, args=(self._spool_overflow_step,), name="faultline-spooler", daemon=True
@@ -1431,7 +1453,7 @@ class FaultlineLogger(CustomLogger):
                 self._cond.notify_all()
             self._queue.append((event, size))
             self._queue_bytes += size
-            if len(self._queue) == cfg.batch_size:
+            if len(self._queue) == cfg.batch_size or self._stopping:
                 self._cond.notify_all()
 
     # ---- background threads
@@ -1508,8 +1530,9 @@ class FaultlineLogger(CustomLogger):
             # The spool goes first, or a steady stream of new batches would keep it from ever draining.
             if len(self._spool) > 0 and now >= self._retry_at:
                 return "resend", []
-            if len(self._queue) >= self.config.batch_size or (
-                self._queue and (now >= self._next_batch_at or self._flush_requested)
+            if not self._stopping and (
+                len(self._queue) >= self.config.batch_size
+                or (self._queue and (now >= self._next_batch_at or self._flush_requested))
             ):
                 self._next_batch_at = now + interval
                 return "batch", self._take_batch()
@@ -1680,9 +1703,25 @@ class FaultlineLogger(CustomLogger):
                 return _Delivery(part + [item for later in reversed(pending) for item in later], answered, strike)
         return _Delivery([], answered, (0, 0))
 
+    def _exchange(self, items: list[str]) -> httpx.Response:
+        """POSTs a batch and reads the whole answer within FAULTLINE_TIMEOUT_S. httpx's timeout bounds each connect and
+        each read, so an answer trickling in a byte at a time held the sender, and every batch behind it, for as long as
+        the trickle lasted."""
+        deadline = time.monotonic() + self.config.timeout_s
+        with self._client().stream("POST", self.config.calls_url, content=_body(items)) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > _ANSWER_MAX_BYTES:
+                    raise ValueError(f"the answer is larger than {_ANSWER_MAX_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the answer took longer than {self.config.timeout_s} s to arrive")
+                chunks.append(chunk)
+            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
+
     def _post(self, items: list[str]) -> tuple[_Outcome, int | None]:
         try:
-            response = self._client().post(self.config.calls_url, content=_body(items))
+            response = self._exchange(items)
         except Exception as e:  # timeouts, refused connections, DNS, ...
             self._note_error(f"POST {self.config.calls_url} failed: {_safe_repr(e)}")
             log.warning(
@@ -1691,8 +1730,16 @@ class FaultlineLogger(CustomLogger):
             return _Outcome.RETRY, None
         status = response.status_code
         if 200 <= status < 300:
-            self._settle(items, response)
-            return _Outcome.DELIVERED, status
+            if self._settle(items, response):
+                return _Outcome.DELIVERED, status
+            # A 2xx that is no receipt (an HTML page of a misrouted URL, a login page of a gateway): nothing says the
+            # events were stored, so they are kept, as for a wrong key.
+            self._note_error(f"the answer to a batch ({status}, {response.headers.get('content-type')!r}) is not"
+                             " Faultline's receipt; check FAULTLINE_URL")
+            log.error("faultline: the answer to a batch of %d events (%d) is not Faultline's receipt, kept for retry;"
+                      " check FAULTLINE_URL (%s)", len(items), status, self.config.calls_url)
+            self._retry_after = None
+            return _Outcome.RETRY, status
         # Faultline's problem bodies can quote what it refused (a field of the call): only the status and the
         # problem's title are logged and kept.
         detail = _problem_title(response)
@@ -1709,14 +1756,17 @@ class FaultlineLogger(CustomLogger):
                 self._counters["server_errors"] += 1
         self._note_error(f"Faultline answered {status}: {detail}")
         log.warning("faultline: Faultline answered %d, %d events kept for retry: %s", status, len(items), detail)
+        self._retry_after = _retry_after_s(response)
         return _Outcome.RETRY, status
 
-    def _settle(self, items: list[str], response: httpx.Response) -> None:
+    def _settle(self, items: list[str], response: httpx.Response) -> bool:
+        """Counts a receipt and dead-letters what it rejected; False when the answer is no receipt at all."""
         try:
             answer = response.json()
         except ValueError:
-            answer = {}
-        answer = answer if isinstance(answer, Mapping) else {}
+            return False
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("accepted"), int):
+            return False
         rejected = answer.get("rejected") if isinstance(answer.get("rejected"), list) else []
         refused = {}
         for entry in rejected:
@@ -1731,15 +1781,24 @@ class FaultlineLogger(CustomLogger):
             self._failures = 0
             self._retry_at = 0.0
         if refused:
-            log.error("faultline: Faultline rejected %d of %d events: %s", len(refused), len(items), refused)
+            # A reason may quote a little of the refused field: clipped and escaped, as the log is not the place for
+            # what a call held (the dead-letter folder keeps the events).
+            reasons = {i: _safe_repr(reason)[:120] for i, reason in itertools.islice(sorted(refused.items()), 10)}
+            log.error("faultline: Faultline rejected %d of %d events: %s", len(refused), len(items), reasons)
             self._dead_letter([items[i] for i in sorted(refused)], "rejected")
+        return True
 
     def _back_off(self) -> None:
+        retry_after, self._retry_after = self._retry_after, None
         with self._cond:
             self._failures += 1
             ceiling = min(self.config.retry_max_backoff_s, _INITIAL_BACKOFF_S * 2 ** min(self._failures - 1, 30))
             # Jitter keeps several proxy workers from retrying in lockstep.
-            self._retry_at = time.monotonic() + ceiling * random.uniform(0.5, 1.0)
+            wait = ceiling * random.uniform(0.5, 1.0)
+            if retry_after is not None:
+                # Faultline said when (503 while its database is away, 429): not before, and not past our own ceiling.
+                wait = max(wait, min(retry_after, self.config.retry_max_backoff_s))
+            self._retry_at = time.monotonic() + wait
 
     def _dead_letter(self, items: list[str], reason: str) -> None:
         try:
@@ -1831,6 +1890,7 @@ class FaultlineLogger(CustomLogger):
             queued = len(self._queue) + len(self._overflow) + len(self._spooling) + len(self._inflight)
             queued_bytes = self._queue_bytes + self._overflow_bytes
             counters = dict(self._counters)
+            retry_in_s = max(0.0, self._retry_at - time.monotonic())
         return {
             "queued": queued,
             "queued_bytes": queued_bytes,
@@ -1840,6 +1900,7 @@ class FaultlineLogger(CustomLogger):
             "dead_letter_files": len(self._dead),
             "dead_letter_bytes": self._dead.total_bytes,
             "last_error": self._last_error,
+            "retry_in_s": round(retry_in_s, 3),  # until the next try after a failed delivery (backoff, Retry-After)
             "policy": self.policy_stats(),
         }
 
@@ -1890,6 +1951,52 @@ class FaultlineLogger(CustomLogger):
             if client is not None:
                 client.close()
 
+    def stop_on_sigterm(self) -> None:
+        """Writes the queue to the spool when the process is asked to stop (SIGTERM: Kubernetes, every rolling update).
+
+        uvicorn, which serves the proxy, takes SIGTERM for a graceful stop and then ends the process by the signal
+        itself, so atexit never runs there and the queue was lost. The signal is passed on to the handler that was in
+        place (uvicorn's), so its graceful stop is unchanged. Only from the main thread, where signal handlers live;
+        elsewhere atexit stays the only net.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            log.debug("faultline: not on the main thread, the queue is written to the spool at exit only")
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            if callable(previous):
+                self._begin_stopping()
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                # Nobody else takes the signal: write the queue here, then end as the default action would.
+                self._stopping = True
+                self._persist_on_exit()
+                signal.signal(signum, signal.SIG_DFL)
+                signal.raise_signal(signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _begin_stopping(self) -> None:
+        """From a signal handler, on the main thread, which may hold the lock: the work goes to a thread of its own."""
+        if self._stopping or os.getpid() != self._pid:
+            return
+        self._stopping = True
+        threading.Thread(target=self._spool_while_stopping, name="faultline-stopping", daemon=True).start()
+
+    def _spool_while_stopping(self) -> None:
+        """Until the process ends: what is in memory, and every event the requests still being finished log, is
+        written to the spool, which the next start (or another worker) sends. Nothing new is posted, so nothing sits
+        in a POST the end of the process would cut; a batch already on its way is spooled too (Faultline dedups)."""
+        while True:
+            try:
+                self._persist_on_exit()
+            except Exception:  # noqa: BLE001 - the disk: keep trying while the process lives
+                log.exception("faultline: could not write the queue to the spool while stopping")
+            with self._cond:
+                while not (self._queue or self._overflow):
+                    self._cond.wait()
+
     def _persist_on_exit(self) -> None:
         if os.getpid() != self._pid:
             return
@@ -1915,3 +2022,4 @@ def _count(value: object) -> int:
 
 
 faultline_logger = FaultlineLogger()
+faultline_logger.stop_on_sigterm()

@@ -93,6 +93,9 @@ class FakeFaultline:
         self.lone_marker_failures = 0  # bodies of the marked event alone answered fail_status
         self.outage_status = None  # every request answered with this status (e.g. 503: its database is down)
         self.reject_ids = set()  # per-event rejections in a 200
+        self.headers = {}  # sent with every answer, e.g. Retry-After
+        self.trickle_s = 0.0  # the answer's body is written a byte at a time, this long apart (until release is set)
+        self.not_a_receipt = False  # every answer a 200 HTML page, as a misrouted URL or a gateway's login page gives
         handler = type("Handler", (_FaultlineHandler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.port = self.server.server_address[1]
@@ -162,12 +165,23 @@ class _FaultlineHandler(BaseHTTPRequestHandler):
             status, answer = fake.answer(items)
         with fake.lock:
             fake.attempts.append((status, len(body)))
-        data = json.dumps(answer).encode()
+        data, content_type = json.dumps(answer).encode(), "application/json"
+        if fake.not_a_receipt:
+            status, data, content_type = 200, b"<html><body>Sign in</body></html>", "text/html"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in fake.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not fake.trickle_s:
+            self.wfile.write(data)
+            return
+        for byte in data:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            if fake.release.wait(fake.trickle_s):
+                break
 
     def log_message(self, *args):
         pass

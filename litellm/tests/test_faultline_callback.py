@@ -6,6 +6,7 @@ import enum
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -723,6 +724,60 @@ def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
     assert faultline.received_ids() == set()
 
 
+def test_a_503_with_retry_after_is_not_tried_again_before_it(faultline, make_plugin):
+    # Faultline answers 503 with Retry-After while its database is away: many proxy workers retrying at a quarter of a
+    # second would hammer it exactly when it sheds load.
+    faultline.outage_status = 503
+    faultline.headers = {"Retry-After": "30"}
+    plugin = make_plugin(faultline.url, batch_size=2, retry_max_backoff_s=60.0)
+
+    log_calls(plugin, ["after-0", "after-1"])
+
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    assert plugin.stats()["retry_in_s"] > 15  # 30 s asked; the backoff alone would wait at most 0.25 s
+    assert len(faultline.attempts) == 1
+
+
+def test_retry_after_never_holds_the_sender_past_its_own_backoff_ceiling(faultline, make_plugin):
+    faultline.outage_status = 503
+    faultline.headers = {"Retry-After": "86400"}
+    plugin = make_plugin(faultline.url, batch_size=2, retry_max_backoff_s=5.0)
+
+    log_calls(plugin, ["ceiling-0", "ceiling-1"])
+
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    assert 0 < plugin.stats()["retry_in_s"] <= 5.0
+
+
+def test_an_answer_trickling_in_is_given_up_at_the_timeout_and_the_batch_kept(faultline, make_plugin):
+    # 200 headers, then a byte every 0.1 s: httpx's timeout bounds each read, which this never trips, so one batch
+    # held the sender, and every batch behind it, for as long as the trickle lasted (45 s in a probe).
+    faultline.trickle_s = 0.1
+    plugin = make_plugin(faultline.url, batch_size=2, timeout_s=1.0)
+
+    log_calls(plugin, ["trickle-0", "trickle-1"])
+
+    wait_until(lambda: "took longer" in (plugin.stats()["last_error"] or ""), timeout=100,  # a hang guard
+               what="the trickling answer given up")
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the batch kept for retry")
+    assert plugin.stats()["sent"] == 0
+
+
+def test_a_2xx_that_is_not_a_receipt_keeps_the_events(faultline, make_plugin):
+    faultline.not_a_receipt = True  # FAULTLINE_URL points at a gateway's login page
+    plugin = make_plugin(faultline.url, batch_size=2)
+
+    log_calls(plugin, ["page-0", "page-1"])
+
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the batch kept for retry")
+    assert "not Faultline's receipt" in plugin.stats()["last_error"]
+    assert plugin.stats()["sent"] == 0
+
+    faultline.not_a_receipt = False
+    wait_until(lambda: faultline.received_ids() >= {"page-0", "page-1"} and plugin.stats()["sent"] == 2,
+               what="the kept batch delivered once the answers are receipts")
+
+
 # ---------------------------------------------------------------- what each event carries
 
 
@@ -1017,10 +1072,13 @@ def test_real_litellm_calls_reach_faultline_with_status_class_and_headers(
     assert overloaded["faultline"]["response_headers"]["request-id"] == "req_011CVQe1dLrGNMJyE1ghG1av"
 
 
-@pytest.mark.skipif(
+needs_real_proxy = pytest.mark.skipif(
     not os.environ.get("FAULTLINE_PROXY_E2E"), reason="starts a real LiteLLM proxy (~15 s); FAULTLINE_PROXY_E2E=1"
 )
-def test_a_real_proxy_reports_successes_provider_errors_and_its_own_auth_errors_once(faultline, provider, tmp_path):
+
+
+def start_proxy(tmp_path, faultline_url, provider, **env_overrides):
+    """A real LiteLLM proxy with the plugin beside its config, as documented; its base URL and its process."""
     import shutil
     import socket
 
@@ -1042,40 +1100,63 @@ general_settings:
         port = probe.getsockname()[1]
     env = dict(
         os.environ,
-        FAULTLINE_URL=faultline.url,
+        FAULTLINE_URL=faultline_url,
         FAULTLINE_API_KEY=API_KEY,
         FAULTLINE_FLUSH_INTERVAL_S="0.1",
         FAULTLINE_SPOOL_DIR=str(tmp_path / "spool"),
     )
+    env.update(env_overrides)
     litellm_cli = os.path.join(os.path.dirname(sys.executable), "litellm")
-    log = open(tmp_path / "proxy.log", "wb")
-    proxy = subprocess.Popen(
-        [litellm_cli, "--config", str(tmp_path / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(tmp_path / "proxy.log", "wb") as log:
+        proxy = subprocess.Popen(
+            [litellm_cli, "--config", str(tmp_path / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
+
+    def proxy_up():
+        if proxy.poll() is not None:
+            raise AssertionError(f"the proxy exited with {proxy.returncode}: {(tmp_path / 'proxy.log').read_text()}")
+        try:
+            return httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        def proxy_up():
-            try:
-                return httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
         wait_until(proxy_up, timeout=600, what="the proxy to start")  # 15-70 s here: a hang guard only
+    except BaseException:
+        stop_proxy(proxy)
+        raise
+    return base, proxy
 
-        def chat(key, text):
-            return httpx.post(
-                f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=120,
-                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]},
-            )
 
-        assert chat("sk-master-test", "ok").status_code == 200
+def stop_proxy(proxy):
+    proxy.terminate()
+    try:
+        proxy.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proxy.kill()
+        proxy.wait(timeout=15)
+
+
+def proxy_chat(base, key, text):
+    return httpx.post(
+        f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=120,
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]},
+    )
+
+
+@needs_real_proxy
+def test_a_real_proxy_reports_successes_provider_errors_and_its_own_auth_errors_once(faultline, provider, tmp_path):
+    base, proxy = start_proxy(tmp_path, faultline.url, provider)
+    try:
+        assert proxy_chat(base, "sk-master-test", "ok").status_code == 200
         provider.case = "openai_429_rate_limit_exceeded_tpm"
-        assert chat("sk-master-test", "limited").status_code == 429
-        assert chat("sk-not-a-key", "bad key").status_code >= 400
+        assert proxy_chat(base, "sk-master-test", "limited").status_code == 429
+        assert proxy_chat(base, "sk-not-a-key", "bad key").status_code >= 400
 
         provider.case = "openai_chat_completion_200"
-        assert chat("sk-master-test", "after").status_code == 200  # lands after any late copy of the auth error
+        assert proxy_chat(base, "sk-master-test", "after").status_code == 200  # after any late copy of the auth error
 
         wait_until(lambda: len(faultline.received_ids()) >= 4, what="four events from the proxy")
         events = sorted(faultline.events.values(), key=lambda e: e["startTime"])
@@ -1086,13 +1167,32 @@ general_settings:
         assert events[2]["metadata"]["user_api_key_request_route"] == "/v1/chat/completions"
         assert set(faultline.deliveries.values()) == {1}  # the auth error reaches two hooks, and is sent once
     finally:
-        proxy.terminate()
-        try:
-            proxy.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait(timeout=15)
-        log.close()
+        stop_proxy(proxy)
+
+
+@needs_real_proxy
+def test_a_proxy_stopped_with_sigterm_writes_the_events_it_still_held_to_the_spool(faultline, provider, tmp_path):
+    # A rolling update stops the proxy with SIGTERM. uvicorn stops gracefully and then ends the process by the
+    # signal, so atexit never runs: the events still queued (a minute's flush interval keeps them all) must reach the
+    # spool another way, and the next start sends them.
+    base, proxy = start_proxy(tmp_path, faultline.url, provider, FAULTLINE_FLUSH_INTERVAL_S="60",
+                              FAULTLINE_BATCH_SIZE="1000")
+    try:
+        for i in range(6):
+            assert proxy_chat(base, "sk-master-test", f"held {i}").status_code == 200
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait(timeout=60)  # a hang guard: uvicorn's graceful stop takes about a second
+    finally:
+        stop_proxy(proxy)
+    assert faultline.received_ids() == set()
+    spooled = [json.loads(line) for f in (tmp_path / "spool").glob("*.json") for line in [f.read_text()]]
+    assert sorted(e["messages"][0]["content"] for batch in spooled for e in batch) == [f"held {i}" for i in range(6)]
+
+    base, proxy = start_proxy(tmp_path, faultline.url, provider)
+    try:
+        wait_until(lambda: len(faultline.received_ids()) == 6, what="the spooled events sent by the next start")
+    finally:
+        stop_proxy(proxy)
 
 
 def _spool_file(directory, written_ns, events, stem_tail="00000001"):
