@@ -39,7 +39,7 @@ public class PredictionResource {
     }
 
     @GET
-    @Operation(summary = "List predictions (active by default), most recently updated first")
+    @Operation(summary = "List predictions (active by default), newest first")
     public PredictionStore.Page list(@RestQuery String status, @RestQuery String provider,
             @RestQuery String deployment, @RestQuery String type, @RestQuery String since, @RestQuery String cursor,
             @RestQuery @DefaultValue("50") String limit) {

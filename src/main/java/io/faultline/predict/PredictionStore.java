@@ -67,7 +67,11 @@ public class PredictionStore {
         this.json = json;
     }
 
-    /** Predictions most recently updated first, keyset-paged on (updated_at, prediction_id). */
+    /**
+     * Predictions newest first, keyset-paged on (created_at, prediction_id): a key that never changes, so a walk over
+     * the pages misses nothing that existed when it began. (The order was once the last update; every tick renews
+     * each active row, so a walk that spanned a tick skipped all that was left.) {@code since} is on the last update.
+     */
     public Page list(Filter filter, String cursor, int limit) {
         StringBuilder sql = new StringBuilder("select " + COLUMNS + " from failure_predictions where true");
         List<Object> params = new ArrayList<>();
@@ -98,16 +102,16 @@ public class PredictionStore {
         }
         KeysetCursor after = KeysetCursor.decode(cursor);
         if (after != null) {
-            sql.append(" and (updated_at, prediction_id) < (?, ?)");
+            sql.append(" and (created_at, prediction_id) < (?, ?)");
             params.add(Timestamp.from(after.lastSeen()));
             params.add(after.id());
         }
-        sql.append(" order by updated_at desc, prediction_id desc limit ?");
+        sql.append(" order by created_at desc, prediction_id desc limit ?");
         params.add(limit + 1);
         List<PredictedFailure> rows = query(sql.toString(), params);
         List<PredictedFailure> page = rows.subList(0, Math.min(rows.size(), limit));
         String next = rows.size() > limit
-                ? new KeysetCursor(page.get(limit - 1).updatedAt(), page.get(limit - 1).predictionId()).encode()
+                ? new KeysetCursor(page.get(limit - 1).createdAt(), page.get(limit - 1).predictionId()).encode()
                 : null;
         return new Page(List.copyOf(page), next);
     }
