@@ -2,6 +2,9 @@ package io.faultline.baseline;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -19,10 +22,12 @@ public interface BaselineConfig {
 
     /** Requests per provider in a default profile. */
     @WithDefault("1000")
+    @Min(1)
     int requests();
 
     /** Requests in flight at once during a profile. */
     @WithDefault("4")
+    @Min(1)
     int concurrency();
 
     /**
@@ -30,6 +35,7 @@ public interface BaselineConfig {
      * so a profile does not eat the quota live traffic needs.
      */
     @WithDefault("5")
+    @DecimalMin(value = "0", inclusive = false)
     double ratePerSecond();
 
     /**
@@ -37,26 +43,32 @@ public interface BaselineConfig {
      * new connections, which is not the provider's latency.
      */
     @WithDefault("3")
+    @Min(0)
     int warmupRequests();
 
     /** Timeout of one profiled request. */
     @WithDefault("60s")
+    @DurationMin(millis = 1)
     Duration requestTimeout();
 
     /** Context window assumed for the near-context-limit prompt, in tokens. */
     @WithDefault("128000")
+    @Min(1)
     int contextTokens();
 
     /** A current value above this multiple of the baseline p95 is a deviation. */
     @WithDefault("2.0")
+    @DecimalMin(value = "0", inclusive = false)
     double deviationFactor();
 
     /** The rolling window the current values are computed over. */
     @WithDefault("5m")
+    @DurationMin(millis = 1)
     Duration deviationWindow();
 
     /** Calls a window needs before a deviation can be raised, so that quiet deployments do not flap. */
     @WithDefault("20")
+    @Min(1)
     int minSamples();
 
     /**
@@ -64,6 +76,7 @@ public interface BaselineConfig {
      * proxy, and several at once would eat the quota live traffic needs. Beyond it a start is a 429.
      */
     @WithDefault("2")
+    @Min(1)
     int maxConcurrentRuns();
 
     /**
@@ -71,6 +84,7 @@ public interface BaselineConfig {
      * sent): 20,000 is twenty default profiles. A start that would exceed it is a 429 saying how much is left.
      */
     @WithDefault("20000")
+    @Min(0)
     long maxRequestsPerDay();
 
     /**
@@ -78,6 +92,7 @@ public interface BaselineConfig {
      * database ({@code baseline_runs}), which keeps every run.
      */
     @WithDefault("1h")
+    @DurationMin(millis = 1)
     Duration finishedRunRetention();
 
     /**
@@ -86,5 +101,6 @@ public interface BaselineConfig {
      * otherwise fail the start-up's check of the {@code faultline.baseline} prefix.
      */
     @WithDefault("60s")
+    @DurationMin(millis = 1)
     Duration deviationEvery();
 }

@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 
@@ -11,9 +12,11 @@ public interface CallStatsConfig {
 
     /** The window when {@code since} is absent: the last 24 hours (one or two day partitions). */
     @WithDefault("24h")
+    @DurationMin(millis = 1)
     Duration defaultWindow();
 
     /** The longest window a request may ask for ({@code until - since}); longer is a 400 naming {@code since}. */
     @WithDefault("31d")
+    @DurationMin(millis = 1)
     Duration maxSpan();
 }

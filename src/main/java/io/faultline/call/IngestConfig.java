@@ -2,6 +2,8 @@ package io.faultline.call;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 /** Limits of the ingest endpoint. */
 @ConfigMapping(prefix = "faultline.ingest")
@@ -9,10 +11,12 @@ public interface IngestConfig {
 
     /** Calls per request; LiteLLM's generic_api logger sends at most 512. Larger batches get 413. */
     @WithDefault("1000")
+    @Min(1)
     int maxBatchItems();
 
     /** Body size per request; larger bodies get a 413 problem telling the sender to split. */
     @WithDefault("10485760")
+    @Min(1)
     long maxBodyBytes();
 
     /**
@@ -30,5 +34,6 @@ public interface IngestConfig {
      * partition, which keeps its day's partition from being created.
      */
     @WithDefault("5m")
+    @DurationMin(millis = 0)
     java.time.Duration maxClockSkew();
 }

@@ -11,6 +11,8 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -42,10 +44,13 @@ public class PartitionMaintenance {
     public interface RetentionConfig {
         /** Days of calls kept; older daily partitions are dropped. */
         @WithDefault("30")
+        @Min(1)
         int retentionDays();
 
         /** Days of partitions created ahead of today. */
         @WithDefault("7")
+        @Min(0)
+        @Max(366)
         int daysAhead();
     }
 

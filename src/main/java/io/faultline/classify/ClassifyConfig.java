@@ -3,6 +3,8 @@ package io.faultline.classify;
 import io.faultline.taxonomy.Severity;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Map;
@@ -13,6 +15,7 @@ public interface ClassifyConfig {
 
     /** A successful call slower than this is a PROVIDER timeout; LiteLLM's own timeouts arrive as errors. */
     @WithDefault("60s")
+    @DurationMin(millis = 1)
     Duration timeout();
 
     /** Severity of a single occurrence, by failure type code. Types not listed are P3. */
@@ -26,13 +29,16 @@ public interface ClassifyConfig {
 
     /** Occurrences within one episode that make it a storm. */
     @WithDefault("20")
+    @Min(1)
     long stormOccurrences();
 
     /** Occurrences, summed over a provider's episodes of one type, before "provider-wide" can apply. */
     @WithDefault("10")
+    @Min(1)
     long providerWideMinOccurrences();
 
     /** A deployment counts as active for "provider-wide" if it served a call within this window. */
     @WithDefault("1h")
+    @DurationMin(millis = 1)
     Duration deploymentActivityWindow();
 }

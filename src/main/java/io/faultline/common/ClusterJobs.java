@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.configuration.DurationConverter;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -142,10 +143,22 @@ public class ClusterJobs {
         return owner;
     }
 
-    /** A scheduler interval as the annotations and the config write it ("60s", "1h") or as ISO-8601 ("PT1M"). */
+    /**
+     * A scheduler interval as the annotations and the config write it, read as Quarkus reads every duration: "60s",
+     * "1h", "1d", "500ms", ISO-8601 ("PT1M"), or a bare number of seconds ("5", which the scheduler takes too; read
+     * as "PT5" it failed every tick while the scheduler kept firing). Not positive: an error naming the value.
+     */
     public static Duration every(String text) {
-        String t = text.trim();
-        return Duration.parse(t.startsWith("P") || t.startsWith("p") ? t : "PT" + t);
+        Duration every;
+        try {
+            every = DurationConverter.parseDuration(text.trim());
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("'" + text + "' is not a duration (write 60s, 5m, 1h or PT1M)", e);
+        }
+        if (every == null || every.isZero() || every.isNegative()) {
+            throw new IllegalArgumentException("'" + text + "' is not a positive duration");
+        }
+        return every;
     }
 
     /** A quarter of the interval, at most {@link #MAX_SLACK}: the least gap between two runs is interval - slack. */

@@ -2,6 +2,8 @@ package io.faultline.common;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 
@@ -11,6 +13,7 @@ public interface DatabaseConfig {
 
     /** Between two attempts to reach the database and migrate it, while it refuses connections at start-up. */
     @WithDefault("2s")
+    @DurationMin(millis = 1)
     Duration retryEvery();
 
     /**
@@ -18,5 +21,6 @@ public interface DatabaseConfig {
      * restart of the database, short enough that the plugin's spool drains soon after it is back.
      */
     @WithDefault("5")
+    @Min(1)
     int retryAfterSeconds();
 }

@@ -2,6 +2,7 @@ package io.faultline.common;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
 
 /** Bounds on what Faultline's own metrics can grow to. */
 @ConfigMapping(prefix = "faultline.metrics")
@@ -14,5 +15,6 @@ public interface MetricsConfig {
      * scrape and the registry's memory however many names callers invent.
      */
     @WithDefault("200")
+    @Min(1)
     int maxLabelValues();
 }

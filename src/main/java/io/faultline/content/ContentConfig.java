@@ -3,6 +3,7 @@ package io.faultline.content;
 import io.faultline.taxonomy.FailureType;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
 
 import java.util.Optional;
 import java.util.Set;
@@ -34,10 +35,12 @@ public interface ContentConfig {
 
     /** Request text read per call (all messages together); the rest is not analysed and the evidence says so. */
     @WithDefault("131072")
+    @Min(1)
     int maxRequestChars();
 
     /** Answer text read per call. */
     @WithDefault("65536")
+    @Min(1)
     int maxAnswerChars();
 
     /** Whether the content detection of {@code type} runs. */

@@ -2,6 +2,9 @@ package io.faultline.content;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
 
 /**
  * Thresholds and bounds of the lexical faithfulness check ({@code low_faithfulness}, {@code hallucination}). Whether
@@ -15,6 +18,8 @@ public interface FaithfulnessConfig {
      * question) is below this. 0.8 lets a real paraphrase leave a few connecting words unmatched.
      */
     @WithDefault("0.8")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double lowFaithfulnessThreshold();
 
     /**
@@ -22,6 +27,8 @@ public interface FaithfulnessConfig {
      * claim (sentence) whose own support share is below it is an unsupported claim.
      */
     @WithDefault("0.5")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double hallucinationThreshold();
 
     /**
@@ -31,6 +38,8 @@ public interface FaithfulnessConfig {
      * {@code eval/RESULTS.md}, "Faithfulness").
      */
     @WithDefault("0.5")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double hallucinationClaimShare();
 
     /**
@@ -39,6 +48,7 @@ public interface FaithfulnessConfig {
      * twice.
      */
     @WithDefault("2")
+    @Min(0)
     int hallucinationMinUnsupportedEntities();
 
     /**
@@ -46,29 +56,36 @@ public interface FaithfulnessConfig {
      * grounding does not hold (nor derives), where the grounding states a different one of the same kind.
      */
     @WithDefault("1")
+    @Min(0)
     int hallucinationMinContradictions();
 
     /** Answers with fewer content units than this get no verdict ("yes", "no", "Paris?" are not judged by words). */
     @WithDefault("1")
+    @Min(1)
     int minAnswerUnits();
 
     /** Grounding text read per call, all documents and the question together; the rest is not indexed. */
     @WithDefault("65536")
+    @Min(1)
     int maxContextChars();
 
     /** Answer text read per call; the rest is not judged and the evidence says so. */
     @WithDefault("8192")
+    @Min(1)
     int maxAnswerChars();
 
     /** Weight of a number, date or year (the claims most often invented, and the easiest to check). */
     @WithDefault("3")
+    @DecimalMin("0")
     double numberWeight();
 
     /** Weight of a capitalised name token that does not open a sentence. */
     @WithDefault("2")
+    @DecimalMin("0")
     double entityWeight();
 
     /** Weight of any other content word (stopwords carry none). */
     @WithDefault("1")
+    @DecimalMin("0")
     double wordWeight();
 }

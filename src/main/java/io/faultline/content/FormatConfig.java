@@ -3,6 +3,7 @@ package io.faultline.content;
 import io.faultline.taxonomy.Severity;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
 
 /** Thresholds of {@code format_non_compliance}: structured output that does not parse or validate. */
 @ConfigMapping(prefix = "faultline.format")
@@ -28,6 +29,7 @@ public interface FormatConfig {
 
     /** Compiled schemas kept, keyed by the schema's text: applications reuse a handful of schemas. */
     @WithDefault("256")
+    @Min(1)
     int schemaCacheSize();
 
     /**
@@ -35,6 +37,7 @@ public interface FormatConfig {
      * {@code faultline.content.max-answer-chars} is not). Parsing and validation are linear, so this bounds the cost.
      */
     @WithDefault("65536")
+    @Min(1)
     int maxAnswerChars();
 
     /**
@@ -43,9 +46,11 @@ public interface FormatConfig {
      * and structured output is rarely more than a dozen levels deep (OpenAI's strict mode allows 10).
      */
     @WithDefault("64")
+    @Min(1)
     int maxAnswerDepth();
 
     /** Validation errors named in the evidence (paths and keywords, never values). */
     @WithDefault("3")
+    @Min(0)
     int maxErrorsInEvidence();
 }

@@ -2,6 +2,9 @@ package io.faultline.content;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
 
 import java.util.Set;
 
@@ -17,10 +20,14 @@ public interface InjectionConfig {
 
     /** Injection score at or above which a message is reported as {@code prompt_injection}. */
     @WithDefault("0.5")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double injectionThreshold();
 
     /** Jailbreak score at or above which a message is reported as {@code jailbreak_attempt}. */
     @WithDefault("0.5")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double jailbreakThreshold();
 
     /**
@@ -28,6 +35,8 @@ public interface InjectionConfig {
      * smuggled tag characters) or several independent ones agreeing.
      */
     @WithDefault("0.9")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double highScore();
 
     /**
@@ -35,6 +44,7 @@ public interface InjectionConfig {
      * injected instruction usually opens or closes the text; the evidence says when the middle was skipped.
      */
     @WithDefault("8192")
+    @Min(1)
     int maxScanChars();
 
     /**
@@ -43,6 +53,7 @@ public interface InjectionConfig {
      * hundreds of tool results.
      */
     @WithDefault("32768")
+    @Min(1)
     int maxCallChars();
 
     /**
@@ -53,6 +64,7 @@ public interface InjectionConfig {
      * passes over {@link #maxCallChars()}; the largest need of a row of the injection eval is in eval/RESULTS.md.
      */
     @WithDefault("131072")
+    @Min(1)
     long maxPatternChars();
 
     /**
@@ -85,13 +97,17 @@ public interface InjectionConfig {
      * talk and injections is in eval/RESULTS.md.
      */
     @WithDefault("0.02")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double ruleAgreement();
 
     /** Base64 blobs decoded and scanned per message: bounds the work a message full of blobs can cause. */
     @WithDefault("4")
+    @Min(0)
     int maxDecodedBlobs();
 
     /** Shortest run of base64 characters that is tried as an encoded payload (24 characters carry 18 bytes). */
     @WithDefault("24")
+    @Min(1)
     int minBase64Chars();
 }

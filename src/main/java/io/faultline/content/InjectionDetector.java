@@ -665,15 +665,21 @@ public final class InjectionDetector {
     public InjectionDetector(InjectionConfig config) {
         this.config = config;
         this.model = config.modelEnabled() ? SharedModel.MODEL : null;
-        this.modelScripts = EnumSet.noneOf(Character.UnicodeScript.class);
-        for (String name : config.modelScripts()) {
+        this.modelScripts = scripts(config.modelScripts());
+    }
+
+    /** The configured scripts the classifier reads; an unknown name fails, naming the key and the name. */
+    public static EnumSet<Character.UnicodeScript> scripts(java.util.Collection<String> names) {
+        EnumSet<Character.UnicodeScript> scripts = EnumSet.noneOf(Character.UnicodeScript.class);
+        for (String name : names) {
             try {
-                modelScripts.add(Character.UnicodeScript.forName(name.trim()));
+                scripts.add(Character.UnicodeScript.forName(name.trim()));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("faultline.injection.model-scripts: '" + name
                         + "' is not a Unicode script name (LATIN, CYRILLIC, HAN, DEVANAGARI, ...)", e);
             }
         }
+        return scripts;
     }
 
     /** The shipped classifier, read once per process on first use (a holder class: no lock, no reflection). */

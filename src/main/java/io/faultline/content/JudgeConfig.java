@@ -2,6 +2,10 @@ package io.faultline.content;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -33,14 +37,18 @@ public interface JudgeConfig {
 
     /** Share of the grounded, answered calls that are judged, 0 to 1; chosen by a hash of the call id. */
     @WithDefault("0.01")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double sampleRate();
 
     /** Judge calls per UTC day, across all replicas (counted in the database). */
     @WithDefault("1000")
+    @Min(0)
     int maxCallsPerDay();
 
     /** Judge spend per UTC day in USD, across all replicas: a call is sent only while the day's spend is under it. */
     @WithDefault("1.0")
+    @DecimalMin("0")
     double maxCostPerDayUsd();
 
     /**
@@ -48,21 +56,26 @@ public interface JudgeConfig {
      * it cost (LiteLLM's {@code x-litellm-response-cost} header).
      */
     @WithDefault("0.002")
+    @DecimalMin("0")
     double assumedCostPerCallUsd();
 
     /** Time for one judge call, connection included. */
     @WithDefault("20s")
+    @DurationMin(millis = 1)
     Duration timeout();
 
     /** Sampled calls waiting for the judge; when full, a sampled call is skipped (reason {@code queue_full}). */
     @WithDefault("64")
+    @Min(1)
     int queueCapacity();
 
     /** At most this much grounding text is sent, in characters. */
     @WithDefault("16384")
+    @Min(1)
     int maxContextChars();
 
     /** At most this much of the answer is sent, in characters. */
     @WithDefault("4096")
+    @Min(1)
     int maxAnswerChars();
 }

@@ -3,6 +3,9 @@ package io.faultline.content;
 import io.faultline.taxonomy.Severity;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
 
 import java.util.List;
 
@@ -32,10 +35,12 @@ public interface LanguageConfig {
      * hangul character counts three letters.
      */
     @WithDefault("60")
+    @Min(1)
     int minAnswerLetters();
 
     /** Letters the request's user text needs before its language is taken as the expected one. */
     @WithDefault("40")
+    @Min(1)
     int minRequestLetters();
 
     /**
@@ -43,10 +48,14 @@ public interface LanguageConfig {
      * brand names is Thai, half Japanese and half English is left alone.
      */
     @WithDefault("0.7")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double minScriptShare();
 
     /** Probability the identifier must give its top language, on each side, before the two are compared. */
     @WithDefault("0.90")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double minConfidence();
 
     /**
@@ -62,6 +71,7 @@ public interface LanguageConfig {
      * language. The test only ever concludes "no drift"; 0 switches it off.
      */
     @WithDefault("3")
+    @Min(0)
     int shortcutFunctionWords();
 
     /**
@@ -69,6 +79,8 @@ public interface LanguageConfig {
      * Every call by default; lower it only if the identifier's cost shows on a very busy ingest.
      */
     @WithDefault("1.0")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double sampleRate();
 
     /**
@@ -77,6 +89,7 @@ public interface LanguageConfig {
      * the beginning of a longer text is judged.
      */
     @WithDefault("8192")
+    @Min(1)
     int maxChars();
 
     /** Severity of one drifted answer; a storm of them is raised by the severity policy. */

@@ -89,6 +89,16 @@ public final class LanguageIdentifier {
      * @param minScriptShare share of the letters the main script must hold before any verdict is confident (a web
      *                       page in Thai with English brand names is Thai; half Japanese, half English is neither)
      */
+    /** Fails, naming the first one, when a configured language is not one this identifier knows. */
+    public static void requireSupported(List<String> languages) {
+        for (String code : languages) {
+            if (!SCRIPTS.containsKey(code.trim().toLowerCase(Locale.ROOT))) {
+                throw new IllegalArgumentException("faultline.language.languages: '" + code + "' is not supported;"
+                        + " supported: " + new java.util.TreeSet<>(SCRIPTS.keySet()));
+            }
+        }
+    }
+
     public LanguageIdentifier(List<String> languages, double minScriptShare) {
         this.minScriptShare = minScriptShare;
         this.languages = languages.stream().map(code -> code.trim().toLowerCase(Locale.ROOT)).distinct().toList();

@@ -4,6 +4,8 @@ import com.google.i18n.phonenumbers.PhoneNumberUtil.Leniency;
 import io.faultline.taxonomy.Severity;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
 
 import java.util.List;
 import java.util.Set;
@@ -47,10 +49,12 @@ public interface PiiConfig {
 
     /** How far before a number (characters) a cue word counts for {@link #phoneContextLeniency()}. */
     @WithDefault("32")
+    @Min(0)
     int phoneCueChars();
 
     /** libphonenumber's {@code maxTries} per candidate: a bound on its work over one piece of text. */
     @WithDefault("8")
+    @Min(1)
     long phoneMaxTries();
 
     /**
@@ -59,6 +63,7 @@ public interface PiiConfig {
      * validated, and the evidence says {@code truncated}.
      */
     @WithDefault("12")
+    @Min(1)
     int phoneMaxCandidates();
 
     /**
@@ -71,10 +76,12 @@ public interface PiiConfig {
      * millisecond of searches. A scan that runs out stops and says so in the evidence ({@code truncated}).
      */
     @WithDefault("12")
+    @Min(1)
     int phoneMaxSearches();
 
     /** Shortest token (characters) considered as an unprefixed secret by its entropy alone. */
     @WithDefault("32")
+    @Min(1)
     int secretMinLength();
 
     /**
@@ -83,6 +90,7 @@ public interface PiiConfig {
      * random base62 tokens of 32+ characters measure about 4.5 to 5.
      */
     @WithDefault("4.3")
+    @DecimalMin("0")
     double secretMinEntropy();
 
     /** Whether private, loopback and link-local addresses (10.x, 127.x, 192.168.x, fe80::) count as PII. */
@@ -94,6 +102,7 @@ public interface PiiConfig {
      * bounded on the ingest path; the evidence says when a text was cut.
      */
     @WithDefault("16384")
+    @Min(1)
     int maxScanChars();
 
     /**
@@ -102,10 +111,12 @@ public interface PiiConfig {
      * early says so in the evidence ({@code truncated}). Prose holds a handful.
      */
     @WithDefault("256")
+    @Min(1)
     int maxCandidates();
 
     /** Findings kept per text; the scan stops at this many (the evidence says {@code truncated}). */
     @WithDefault("50")
+    @Min(1)
     int maxFindings();
 
     /** Severity of PII the model produced, i.e. that the request did not contain. */
@@ -122,5 +133,6 @@ public interface PiiConfig {
 
     /** Masked samples kept in the evidence, at most. */
     @WithDefault("5")
+    @Min(0)
     int maxSamples();
 }

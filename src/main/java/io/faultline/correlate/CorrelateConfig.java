@@ -2,6 +2,10 @@ package io.faultline.correlate;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Set;
@@ -22,6 +26,7 @@ public interface CorrelateConfig {
      * wait: when another replica holds the lock it is draining, and this replica's run skips.
      */
     @WithDefault("5s")
+    @DurationMin(millis = 1)
     Duration lockTimeout();
 
     /**
@@ -33,10 +38,12 @@ public interface CorrelateConfig {
 
     /** Episodes per drain transaction: the lock, the cluster summaries and the commit are shared by a batch. */
     @WithDefault("100")
+    @Min(1)
     int drainBatch();
 
     /** A drain run takes batches until the queue has no due episode or this many batches ran. */
     @WithDefault("20")
+    @Min(1)
     int drainBatchesPerRun();
 
     /**
@@ -45,14 +52,17 @@ public interface CorrelateConfig {
      * episode next changes, which gives it a fresh set of attempts.
      */
     @WithDefault("5")
+    @Min(1)
     int maxAttempts();
 
     /** Episodes whose onsets lie within this gap of each other are temporal candidates. */
     @WithDefault("5m")
+    @DurationMin(millis = 1)
     Duration window();
 
     /** A cluster with no member activity for this long is closed (it stays queryable). */
     @WithDefault("15m")
+    @DurationMin(millis = 1)
     Duration quietPeriod();
 
     /** How often the close job looks for quiet clusters. */
@@ -65,6 +75,8 @@ public interface CorrelateConfig {
 
     /** A temporal group opens an upstream cluster only at or above this confidence. */
     @WithDefault("0.4")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double minConfidence();
 
     /**
@@ -72,6 +84,8 @@ public interface CorrelateConfig {
      * confidence of a temporal group is the posterior {@code p0 / (p0 + (1 - p0) * P_chance)} (README).
      */
     @WithDefault("0.02")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double upstreamPrior();
 
     /**
@@ -80,6 +94,7 @@ public interface CorrelateConfig {
      * day offers many fallbacks. The edge is stored either way, with its evidence.
      */
     @WithDefault("2")
+    @Min(1)
     int minSharedTraces();
 
     /**
@@ -97,6 +112,7 @@ public interface CorrelateConfig {
 
     /** History used to estimate each fingerprint's episode rate (chance co-occurrence). */
     @WithDefault("7d")
+    @DurationMin(millis = 1)
     Duration baseRateLookback();
 
     /**
@@ -109,21 +125,27 @@ public interface CorrelateConfig {
      * the chance rate and raises the confidence slightly.
      */
     @WithDefault("10m")
+    @DurationMin(millis = 0)
     Duration baseRateReuse();
 
     /** The fallback target's own quality rate is measured over this span before the provider episode began. */
     @WithDefault("1h")
+    @DurationMin(millis = 1)
     Duration baselineWindow();
 
     /** Prior quality-failure rate of a target with little baseline traffic, weighted as this many calls. */
     @WithDefault("0.02")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double qualityPriorRate();
 
     @WithDefault("4")
+    @DecimalMin("0")
     double qualityPriorWeight();
 
     /** At most this many temporal candidates per episode (bounds the work on a fleet-wide outage). */
     @WithDefault("50")
+    @Min(1)
     int maxCandidates();
 
     /**
@@ -138,6 +160,7 @@ public interface CorrelateConfig {
 
     /** At most this many of an episode's most recent failed calls are followed through their traces. */
     @WithDefault("200")
+    @Min(1)
     int maxTracedCalls();
 
     /**
@@ -145,13 +168,17 @@ public interface CorrelateConfig {
      * the retried traffic of a rate limit, the quality of calls on a stale index, the refusals after a budget.
      */
     @WithDefault("30m")
+    @DurationMin(millis = 1)
     Duration chainHorizon();
 
     /** A chain edge below this confidence is stored with its evidence but opens or joins no cluster. */
     @WithDefault("0.2")
+    @DecimalMin("0")
+    @DecimalMax("1")
     double chainMinConfidence();
 
     /** At most this many retrieval samples of one index are read per period when a chain measures a rate. */
     @WithDefault("5000")
+    @Min(1)
     int chainSamples();
 }

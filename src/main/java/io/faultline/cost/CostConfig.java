@@ -2,6 +2,8 @@ package io.faultline.cost;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.List;
@@ -42,14 +44,17 @@ public interface CostConfig {
      * ingested by other replicas) and any call lost between its commit and its accounting.
      */
     @WithDefault("5m")
+    @DurationMin(millis = 1)
     Duration reconcileInterval();
 
     /** Budgets tracked at most (configured plus API); a PUT beyond it is refused with 409. */
     @WithDefault("10000")
+    @Min(1)
     int maxBudgets();
 
     /** Batches kept in memory at most; the least recently used is evicted and rebuilt from stored calls on return. */
     @WithDefault("10000")
+    @Min(1)
     int maxTrackedBatches();
 
     /**
@@ -61,5 +66,6 @@ public interface CostConfig {
 
     /** Batches created or updated within this horizon are reloaded at startup. */
     @WithDefault("7d")
+    @DurationMin(millis = 1)
     Duration batchHorizon();
 }

@@ -2,6 +2,9 @@ package io.faultline.impact;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 
@@ -19,6 +22,7 @@ public interface ImpactConfig {
 
     /** At most this many episodes and clusters are re-assessed per run, most recently active first. */
     @WithDefault("200")
+    @Min(1)
     int maxPerRun();
 
     /**
@@ -26,26 +30,32 @@ public interface ImpactConfig {
      * last seen further than this ahead of the clock (a caller's clock running fast) waits until the clock nears it.
      */
     @WithDefault("30m")
+    @DurationMin(millis = 1)
     Duration openFor();
 
     /** The attempts of one request lie within this long of the episode (retries and fallbacks follow quickly). */
     @WithDefault("15m")
+    @DurationMin(millis = 0)
     Duration attemptSlack();
 
     /** The quality-failure rate outside the incident is read over this span before it began. */
     @WithDefault("1h")
+    @DurationMin(millis = 1)
     Duration qualityBaselineWindow();
 
     /** Money per failed response (a request that failed on every attempt) in the total business impact. */
     @WithDefault("0.05")
+    @DecimalMin("0")
     double pricePerFailedRequestUsd();
 
     /** Money per distinct affected user. */
     @WithDefault("0.50")
+    @DecimalMin("0")
     double pricePerUserUsd();
 
     /** Money per percent of the model group's error budget consumed. */
     @WithDefault("10.0")
+    @DecimalMin("0")
     double pricePerBudgetPercentUsd();
 
     /**
@@ -53,6 +63,7 @@ public interface ImpactConfig {
      * that stamped them before it and committed after it (re-deriving a request twice changes nothing).
      */
     @WithDefault("60s")
+    @DurationMin(millis = 0)
     Duration foldOverlap();
 
     /**
@@ -60,5 +71,6 @@ public interface ImpactConfig {
      * stays); assessing it again folds it anew from its calls, exactly, only slower.
      */
     @WithDefault("1d")
+    @DurationMin(millis = 1)
     Duration foldKeptFor();
 }

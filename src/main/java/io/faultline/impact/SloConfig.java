@@ -2,6 +2,10 @@ package io.faultline.impact;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -20,6 +24,8 @@ public interface SloConfig {
 
     /** The availability target of a model group without an SLO of its own (share of requests answered). */
     @WithDefault("0.995")
+    @DecimalMin(value = "0", inclusive = false)
+    @DecimalMax(value = "1", inclusive = false)
     double defaultAvailability();
 
     /**
@@ -33,6 +39,7 @@ public interface SloConfig {
 
     /** The error budget period of a model group without an SLO of its own. */
     @WithDefault("30d")
+    @DurationMin(millis = 1)
     Duration period();
 
     /**
@@ -42,6 +49,7 @@ public interface SloConfig {
      * delivers attempts late, and a late successful fallback turns a failed response into an answered one).
      */
     @WithDefault("10m")
+    @DurationMin(millis = 0)
     Duration settle();
 
     /**
@@ -49,14 +57,17 @@ public interface SloConfig {
      * previous run's end again, so that a call committed late is not missed (deriving a minute twice is harmless).
      */
     @WithDefault("2m")
+    @DurationMin(millis = 0)
     Duration lateCommit();
 
     /** The longest time between the first and the last attempt of one request (retries, fallbacks, timeouts). */
     @WithDefault("15m")
+    @DurationMin(millis = 1)
     Duration requestSpan();
 
     /** At most this much call time is rolled up per run while catching up (first start, restart after an outage). */
     @WithDefault("1d")
+    @DurationMin(millis = 1)
     Duration catchUpPerRun();
 
     /**
@@ -64,13 +75,16 @@ public interface SloConfig {
      * stored call after that.
      */
     @WithDefault("30d")
+    @DurationMin(millis = 0)
     Duration backfill();
 
     /** Minutes older than this are deleted (the longest period an SLO may have is 90 days). */
     @WithDefault("91d")
+    @DurationMin(millis = 1)
     Duration retention();
 
     /** The most SLOs the API stores; a PUT for a new model group beyond it is refused (409). */
     @WithDefault("1000")
+    @Min(1)
     int maxSlos();
 }

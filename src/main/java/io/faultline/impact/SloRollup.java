@@ -411,7 +411,6 @@ public class SloRollup {
     }
 
     private Duration interval() {
-        String raw = config.interval().trim();
-        return Duration.parse(raw.startsWith("P") || raw.startsWith("p") ? raw : "PT" + raw);
+        return ClusterJobs.every(config.interval());
     }
 }

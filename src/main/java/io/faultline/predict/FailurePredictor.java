@@ -565,8 +565,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     /** The tick interval as a duration ("60s", "1m" or ISO-8601). */
     static Duration intervalOf(PredictConfig config) {
-        String text = config.interval().toUpperCase(java.util.Locale.ROOT);
-        return Duration.parse(text.startsWith("P") ? text : "PT" + text);
+        return ClusterJobs.every(config.interval());
     }
 
     private static void markTick(Connection c, Instant now) throws SQLException {

@@ -3,6 +3,10 @@ package io.faultline.signals;
 import io.faultline.taxonomy.Severity;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
 
@@ -12,22 +16,27 @@ public interface SignalsConfig {
 
     /** How often the scheduled check looks for missing index heartbeats and missed ingestion runs. */
     @WithDefault("60s")
+    @DurationMin(millis = 1)
     Duration checkInterval();
 
     /** Signals (the durable record that windows are rebuilt from, and the idempotency keys) are kept this long. */
     @WithDefault("7d")
+    @DurationMin(millis = 1)
     Duration retention();
 
     /** A signal's {@code at} (or {@code lastUpdatedAt}, {@code startedAt}) may lie at most this far in the future. */
     @WithDefault("5m")
+    @DurationMin(millis = 0)
     Duration maxClockSkew();
 
     /** Items per request (413 above). */
     @WithDefault("1000")
+    @Min(1)
     int maxBatchItems();
 
     /** Request body size in bytes (413 above). */
     @WithDefault("1048576")
+    @Min(1)
     long maxBodyBytes();
 
     Retrieval retrieval();
@@ -41,30 +50,38 @@ public interface SignalsConfig {
 
         /** The current window: its mean is compared with the baseline. */
         @WithDefault("5m")
+        @DurationMin(millis = 1)
         Duration window();
 
         /** The rolling baseline: the period just before the current window. */
         @WithDefault("1h")
+        @DurationMin(millis = 1)
         Duration baselineWindow();
 
         /** Width of the time buckets that hold samples; memory per index is (window + baseline) / bucket buckets. */
         @WithDefault("1m")
+        @DurationMin(millis = 1)
         Duration bucket();
 
         /** Fewer samples in the baseline than this and nothing is compared: a new index has no baseline yet. */
         @WithDefault("30")
+        @Min(1)
         int minBaselineSamples();
 
         /** Fewer samples in the current window than this and nothing is compared: one bad query is not a drop. */
         @WithDefault("5")
+        @Min(1)
         int minWindowSamples();
 
         /** A current mean below baseline × (1 − drop-fraction) is a drop (top score and hit count alike). */
         @WithDefault("0.25")
+        @DecimalMin("0")
+        @DecimalMax("1")
         double dropFraction();
 
         /** Indexes whose windows are held in memory; the least recently reported is evicted beyond this. */
         @WithDefault("1000")
+        @Min(1)
         int maxIndexes();
 
         @WithDefault("P3")
@@ -76,10 +93,12 @@ public interface SignalsConfig {
 
         /** An index last updated longer ago than this is stale, unless a report sets its own {@code maxAge}. */
         @WithDefault("24h")
+        @DurationMin(millis = 1)
         Duration maxAge();
 
         /** No report for this long and the heartbeat is missing, unless a report sets {@code heartbeatTimeout}. */
         @WithDefault("30m")
+        @DurationMin(millis = 1)
         Duration heartbeatTimeout();
 
         /** Severity of an index older than its max age. */
@@ -96,6 +115,7 @@ public interface SignalsConfig {
 
         /** A run is missed when none reported within expectedEvery × grace of the last one. */
         @WithDefault("1.5")
+        @DecimalMin("0")
         double grace();
 
         /** Severity of a failed run. */

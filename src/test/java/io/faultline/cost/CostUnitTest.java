@@ -2,12 +2,12 @@ package io.faultline.cost;
 
 import io.faultline.call.LlmCall;
 import io.faultline.taxonomy.Severity;
+import io.faultline.testing.ConfigMappings;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -150,34 +150,7 @@ class CostUnitTest {
     }
 
     private static CostConfig config(int maxBatches) {
-        return new CostConfig() {
-            public List<String> warnAt() {
-                return List.of("0.8:P3", "1.0:P2");
-            }
-
-            public Map<String, Budget> budgets() {
-                return Map.of();
-            }
-
-            public Duration reconcileInterval() {
-                return Duration.ofMinutes(5);
-            }
-
-            public int maxBudgets() {
-                return 10;
-            }
-
-            public int maxTrackedBatches() {
-                return maxBatches;
-            }
-
-            public List<String> batchOverrunAt() {
-                return List.of("1.0:P3", "2.0:P2");
-            }
-
-            public Duration batchHorizon() {
-                return Duration.ofDays(7);
-            }
-        };
+        return ConfigMappings.withDurations(CostConfig.class, Map.of("faultline.cost.max-budgets", "10",
+                "faultline.cost.max-tracked-batches", String.valueOf(maxBatches)));
     }
 }

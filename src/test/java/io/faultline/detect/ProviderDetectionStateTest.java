@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -22,27 +23,8 @@ class ProviderDetectionStateTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final ProviderDetection detection = new ProviderDetection(List.of(new OpenAIFailureDetector(),
-            new AnthropicFailureDetector(), new GeminiFailureDetector()), registry, new DetectConfig() {
-                @Override
-                public double headroomWarning() {
-                    return 0.10;
-                }
-
-                @Override
-                public int maxDeployments() {
-                    return 3;
-                }
-
-                @Override
-                public Duration headroomMaxAge() {
-                    return Duration.ofMinutes(10);
-                }
-
-                @Override
-                public Duration liveMaxAge() {
-                    return Duration.ofMinutes(15);
-                }
-            });
+            new AnthropicFailureDetector(), new GeminiFailureDetector()), registry, ConfigMappings.withDurations(DetectConfig.class,
+                    Map.of("faultline.detect.max-deployments", "3")));
     private final CallMapper mapper = new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class));
 
     private LlmCall openai(String deployment, Instant at, long remaining) {

@@ -27,7 +27,12 @@ public final class ConfigMappings {
 
     /** Defaults of a mapping with "60s"-style durations, which need Quarkus' converter outside Quarkus. */
     public static <T> T withDurations(Class<T> mapping) {
-        return new SmallRyeConfigBuilder().withMapping(mapping)
+        return withDurations(mapping, Map.of());
+    }
+
+    /** A mapping with "60s"-style durations from its defaults plus overrides (full keys). */
+    public static <T> T withDurations(Class<T> mapping, Map<String, String> properties) {
+        return new SmallRyeConfigBuilder().withMapping(mapping).withDefaultValues(properties)
                 .withConverter(Duration.class, 200, new DurationConverter()).build().getConfigMapping(mapping);
     }
 }
