@@ -78,6 +78,7 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 
 /**
  * Checks the manifests in {@code k8s/} against the application they deploy, without a cluster:
@@ -107,7 +108,8 @@ class KubernetesManifestsTest {
             "v1/Secret", Secret.class,
             "v1/Service", Service.class,
             "apps/v1/Deployment", Deployment.class,
-            "networking.k8s.io/v1/NetworkPolicy", NetworkPolicy.class);
+            "networking.k8s.io/v1/NetworkPolicy", NetworkPolicy.class,
+            "policy/v1/PodDisruptionBudget", PodDisruptionBudget.class);
 
     static final YAMLMapper YAML = strictYamlMapper();
 
@@ -326,6 +328,26 @@ class KubernetesManifestsTest {
             }
         }
         assertTrue(problems.isEmpty(), String.join("\n", problems));
+    }
+
+    @Test
+    void a_drain_keeps_a_faultline_pod_up_and_the_replicas_spread_over_nodes() {
+        Deployment d = deployment(FAULTLINE);
+        Map<String, String> podLabels = d.getSpec().getTemplate().getMetadata().getLabels();
+        List<PodDisruptionBudget> budgets = all(PodDisruptionBudget.class).stream()
+                .filter(b -> podLabels.entrySet().containsAll(b.getSpec().getSelector().getMatchLabels().entrySet()))
+                .toList();
+        assertEquals(1, budgets.size(), "one PodDisruptionBudget selects the Faultline pods");
+        IntOrString minAvailable = budgets.get(0).getSpec().getMinAvailable();
+        assertNotNull(minAvailable, "minAvailable");
+        int replicas = Optional.ofNullable(d.getSpec().getReplicas()).orElse(1);
+        assertTrue(minAvailable.getIntVal() != null && minAvailable.getIntVal() >= 1
+                && minAvailable.getIntVal() < replicas,
+                "minAvailable keeps a pod up and still lets a drain evict one: " + minAvailable + " of " + replicas);
+        assertTrue(d.getSpec().getTemplate().getSpec().getTopologySpreadConstraints().stream()
+                .anyMatch(t -> "kubernetes.io/hostname".equals(t.getTopologyKey())
+                        && podLabels.entrySet().containsAll(t.getLabelSelector().getMatchLabels().entrySet())),
+                "the replicas spread over nodes");
     }
 
     @Test
