@@ -103,6 +103,13 @@ class BadInputTest {
     }
 
     @Test
+    void a_query_value_of_8_kib_gets_the_problem_naming_its_parameter_not_a_bare_414() {
+        String value = "x".repeat(8192);
+        Api.failures("since=" + value).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("since"));
+        given().when().get("/api/v1/failures/" + value).then().statusCode(400).contentType(PROBLEM);
+    }
+
+    @Test
     void a_page_size_that_is_not_an_integer_is_a_400_naming_limit_on_every_list() {
         for (String list : List.of("/api/v1/failures", "/api/v1/failures/correlations", "/api/v1/predictions",
                 "/api/v1/traffic-policy/actions", "/api/v1/failures/ranked", "/api/v1/slos")) {
