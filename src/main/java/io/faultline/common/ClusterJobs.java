@@ -4,7 +4,10 @@ import io.agroal.api.AgroalDataSource;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.configuration.DurationConverter;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -50,6 +53,7 @@ public class ClusterJobs {
     private final String owner;
     private final Map<String, Counter> runs = new ConcurrentHashMap<>();
     private final Map<String, Counter> skips = new ConcurrentHashMap<>();
+    private volatile boolean stopping;
 
     @Inject
     public ClusterJobs(AgroalDataSource dataSource, Clock clock, DatabaseStartup startup, MeterRegistry registry,
@@ -91,8 +95,8 @@ public class ClusterJobs {
 
     /** Claims the job's current interval for this replica: true when it is due and no other replica took it. */
     public boolean claim(String job, Duration interval) {
-        if (!ready.getAsBoolean()) {
-            skip(job, "not_ready");
+        if (!ready()) {
+            skip(job, stopping ? "stopping" : "not_ready");
             return false;
         }
         Instant now = clock.instant();
@@ -134,9 +138,27 @@ public class ClusterJobs {
         }
     }
 
-    /** Whether the schema is migrated: jobs that also do per-replica work check it before touching the tables. */
+    /**
+     * Whether the schema is migrated and the process is not stopping: jobs that also do per-replica work check it
+     * before touching the tables, and long ones between steps, so that a graceful stop does not cut them mid-step
+     * while the container takes the connection pool and the transaction manager down.
+     */
     public boolean ready() {
+        return !stopping && ready.getAsBoolean();
+    }
+
+    /** Whether the schema is migrated, stopping or not: for the work a graceful stop itself does. */
+    public boolean migrated() {
         return ready.getAsBoolean();
+    }
+
+    /** Whether a graceful stop began: a job that fails now logs it quietly, as the stop is its cause. */
+    public boolean stopping() {
+        return stopping;
+    }
+
+    void onStop(@Observes @Priority(1) ShutdownEvent stop) {
+        stopping = true;
     }
 
     public String owner() {

@@ -550,7 +550,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         }
         try {
             int taken = 0;
-            for (int i = 0; i < config.drainBatchesPerRun(); i++) {
+            for (int i = 0; i < config.drainBatchesPerRun() && jobs.ready(); i++) {
                 Drained d = drainBatch(false);
                 taken += d.taken();
                 if (d.skipped() || d.taken() < config.drainBatch()) {
@@ -562,7 +562,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             }
         } catch (RuntimeException e) {
             failures.increment();
-            if (ProblemMappers.databaseAway(e)) {
+            if (jobs.stopping()) {
+                Log.debugf("The correlation drain stopped with the process; its episodes stay queued: %s", e);
+            } else if (ProblemMappers.databaseAway(e)) {
                 Log.warnf("The correlation drain waits for the database; its episodes stay queued: %s",
                         e.getMessage());
             } else {

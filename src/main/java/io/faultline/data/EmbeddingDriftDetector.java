@@ -166,7 +166,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
      * only a crash loses those seconds.
      */
     void flushOnStop(@Observes ShutdownEvent stop) {
-        if (!jobs.ready()) {
+        if (!jobs.migrated()) {
             return;
         }
         try {

@@ -171,6 +171,20 @@ class ClusterJobsTest {
     }
 
     @Test
+    void nothing_is_claimed_once_a_graceful_stop_began() {
+        // The container takes the pool and the transaction manager down next: a job started now would be cut.
+        ClusterJobs stopping = new ClusterJobs(dataSource, clock, () -> true, registryA, "replica-stopping");
+        stopping.onStop(null);
+        AtomicInteger runs = new AtomicInteger();
+        assertThat(stopping.runOnce(job, MINUTE, runs::incrementAndGet)).isFalse();
+        assertThat(runs.get()).isZero();
+        assertThat(stopping.ready()).isFalse();
+        assertThat(stopping.migrated()).as("the stop's own work, such as writing buffers, still runs").isTrue();
+        assertThat(registryA.get("faultline.scheduled.job.skips").tag("job", job).tag("reason", "stopping")
+                .counter().count()).isEqualTo(1.0);
+    }
+
+    @Test
     void the_slack_is_a_quarter_of_short_intervals_and_two_seconds_at_most() {
         assertThat(ClusterJobs.slack(Duration.ofSeconds(4))).isEqualTo(Duration.ofSeconds(1));
         assertThat(ClusterJobs.slack(Duration.ofMinutes(15))).isEqualTo(Duration.ofSeconds(2));
