@@ -32,6 +32,8 @@ public class ApiKeys {
 
     /** The Secret template's placeholder: never a key, whoever forgot to replace it. */
     static final String PLACEHOLDER = "CHANGE_ME";
+    /** Shorter keys are accepted with a warning: 16 random characters are the least worth calling a secret. */
+    static final int MIN_STRONG_LENGTH = 16;
 
     private final List<Key> keys = new ArrayList<>();
     private final Map<Role, Integer> counts = new EnumMap<>(Role.class);
@@ -56,6 +58,11 @@ public class ApiKeys {
                 Log.warnf("A %s key is the placeholder %s of k8s/faultline-secret.template.yaml: ignored", role.env(),
                         PLACEHOLDER);
             } else if (!key.isEmpty()) {
+                if (key.length() < MIN_STRONG_LENGTH) {
+                    // Accepted (a test or a demo may want a short one), but said: the key is the only gate.
+                    Log.warnf("A %s key is %d characters long: use at least %d random ones (openssl rand -hex 24)",
+                            role.env(), key.length(), MIN_STRONG_LENGTH);
+                }
                 keys.add(new Key(digest(key), role));
                 counts.merge(role, 1, Integer::sum);
             }
