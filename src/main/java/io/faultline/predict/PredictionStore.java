@@ -55,7 +55,9 @@ public class PredictionStore {
                 throw ApiProblem.badRequest("type", "type must be one of " + String.join(", ", types.stream()
                         .sorted().toList()));
             }
-            return new Filter(s, provider, deployment, t, Params.instant("since", since));
+            // Providers are stored in lower case, as the failures list reads them too.
+            return new Filter(s, provider == null ? null : provider.toLowerCase(Locale.ROOT), deployment, t,
+                    Params.instant("since", since));
         }
     }
 

@@ -1,0 +1,74 @@
+package io.faultline.common;
+
+import io.faultline.call.IngestConfig;
+import io.faultline.content.InjectionConfig;
+import io.faultline.content.JudgeConfig;
+import io.faultline.content.LanguageConfig;
+import io.faultline.correlate.CorrelateConfig;
+import io.faultline.data.EmbeddingDriftConfig;
+import io.faultline.impact.ImpactConfig;
+import io.faultline.impact.SloConfig;
+import io.faultline.predict.PredictConfig;
+import io.faultline.signals.SignalsConfig;
+import io.faultline.testing.ConfigMappings;
+import io.quarkus.runtime.configuration.MemorySize;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.math.BigInteger;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What the start-up checks refuse, naming the key: settings once read only on first use (a 500 on every ingest) or
+ * at every tick (a job that failed each time while the scheduler kept firing it).
+ */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class StartupChecksTest {
+
+    private static final MemorySize BACKSTOP = new MemorySize(BigInteger.valueOf(32L * 1024 * 1024));
+
+    @Test
+    void the_documented_defaults_pass() {
+        assertThatCode(() -> check(Map.of(), BACKSTOP)).doesNotThrowAnyException();
+    }
+
+    @Test
+    void each_bad_setting_fails_the_start_naming_its_key() {
+        assertThatThrownBy(() -> check(Map.of("faultline.language.languages", "en,xx"), BACKSTOP))
+                .hasMessageContaining("faultline.language.languages").hasMessageContaining("'xx'");
+        assertThatThrownBy(() -> check(Map.of("faultline.injection.model-scripts", "LATIN,KLINGON"), BACKSTOP))
+                .hasMessageContaining("faultline.injection.model-scripts").hasMessageContaining("'KLINGON'");
+        assertThatThrownBy(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true"), BACKSTOP))
+                .hasMessageContaining("faultline.faithfulness.judge.base-url");
+        assertThatThrownBy(() -> check(Map.of("faultline.predict.interval", "soon"), BACKSTOP))
+                .hasMessageContaining("faultline.predict.interval");
+        assertThatThrownBy(() -> check(Map.of("faultline.correlate.close-every", "0"), BACKSTOP))
+                .hasMessageContaining("faultline.correlate.close-every");
+        assertThatThrownBy(() -> check(Map.of(), new MemorySize(BigInteger.valueOf(1024))))
+                .hasMessageContaining("faultline.ingest.max-body-bytes")
+                .hasMessageContaining("quarkus.http.limits.max-body-size");
+    }
+
+    @Test
+    void a_bare_number_interval_is_taken_as_seconds() {
+        assertThatCode(() -> check(Map.of("faultline.slo.interval", "5", "faultline.impact.interval", "1d"),
+                BACKSTOP)).doesNotThrowAnyException();
+    }
+
+    private static void check(Map<String, String> properties, MemorySize backstop) {
+        new StartupChecks().check(null, mapping(LanguageConfig.class, properties),
+                mapping(InjectionConfig.class, properties), mapping(JudgeConfig.class, properties),
+                mapping(SloConfig.class, properties), mapping(PredictConfig.class, properties),
+                mapping(ImpactConfig.class, properties), mapping(CorrelateConfig.class, properties),
+                mapping(IngestConfig.class, properties), mapping(SignalsConfig.class, properties),
+                mapping(EmbeddingDriftConfig.class, properties), backstop);
+    }
+
+    private static <T> T mapping(Class<T> type, Map<String, String> properties) {
+        return ConfigMappings.withDurations(type, properties);
+    }
+}
