@@ -724,28 +724,26 @@ def test_a_wrong_api_key_keeps_the_events_for_later(faultline, make_plugin):
     assert faultline.received_ids() == set()
 
 
+def refused_with_retry_after(faultline, make_plugin, retry_after, max_backoff_s):
+    """A plugin whose first batch Faultline refused with 503 and `Retry-After: retry_after`, now in the spool."""
+    faultline.outage_status = 503
+    faultline.headers = {"Retry-After": retry_after}
+    plugin = make_plugin(faultline.url, batch_size=2, retry_max_backoff_s=max_backoff_s)
+    log_calls(plugin, [f"after-{retry_after}-0", f"after-{retry_after}-1"])
+    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    return plugin
+
+
 def test_a_503_with_retry_after_is_not_tried_again_before_it(faultline, make_plugin):
     # Faultline answers 503 with Retry-After while its database is away: many proxy workers retrying at a quarter of a
     # second would hammer it exactly when it sheds load.
-    faultline.outage_status = 503
-    faultline.headers = {"Retry-After": "30"}
-    plugin = make_plugin(faultline.url, batch_size=2, retry_max_backoff_s=60.0)
-
-    log_calls(plugin, ["after-0", "after-1"])
-
-    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    plugin = refused_with_retry_after(faultline, make_plugin, "30", max_backoff_s=60.0)
     assert plugin.stats()["retry_in_s"] > 15  # 30 s asked; the backoff alone would wait at most 0.25 s
     assert len(faultline.attempts) == 1
 
 
 def test_retry_after_never_holds_the_sender_past_its_own_backoff_ceiling(faultline, make_plugin):
-    faultline.outage_status = 503
-    faultline.headers = {"Retry-After": "86400"}
-    plugin = make_plugin(faultline.url, batch_size=2, retry_max_backoff_s=5.0)
-
-    log_calls(plugin, ["ceiling-0", "ceiling-1"])
-
-    wait_until(lambda: plugin.stats()["spool_files"] == 1, what="the refused batch in the spool")
+    plugin = refused_with_retry_after(faultline, make_plugin, "86400", max_backoff_s=5.0)
     assert 0 < plugin.stats()["retry_in_s"] <= 5.0
 
 
