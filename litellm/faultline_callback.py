@@ -83,7 +83,7 @@ _LITELLM_COPIES = {
 _MAX_JSON_DEPTH = 64
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
-# An answer to a batch is a receipt of a few hundred bytes, or a rejection per event: far under this, bounded all the same.
+# An answer to a batch is a receipt of a few hundred bytes, or a rejection per event: far under this, bounded anyway.
 _ANSWER_MAX_BYTES = 8 * 1024 * 1024
 _RECENT_EVENTS = 4096
 # Statuses that also mean "unavailable, retry", and how many times split-after-5xx's strikes they need before one
@@ -1971,7 +1971,10 @@ class FaultlineLogger(CustomLogger):
             elif previous != signal.SIG_IGN:
                 # Nobody else takes the signal: write the queue here, then end as the default action would.
                 self._stopping = True
-                self._persist_on_exit()
+                try:
+                    self._persist_on_exit()
+                except Exception:  # noqa: BLE001 - the disk: the process ends as asked all the same
+                    log.exception("faultline: could not write the queue to the spool at SIGTERM")
                 signal.signal(signum, signal.SIG_DFL)
                 signal.raise_signal(signum)
 

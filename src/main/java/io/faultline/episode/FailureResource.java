@@ -36,8 +36,8 @@ public class FailureResource {
     public FailureQuery.Page list(@RestQuery String category, @RestQuery String type, @RestQuery String provider,
             @RestQuery String deployment, @RestQuery String severity, @RestQuery String since, @RestQuery String until, @RestQuery String cursor,
             @RestQuery @DefaultValue("50") String limit) {
-        return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until), cursor,
-                Params.limit(limit, 50, 500));
+        return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until),
+                cursor, Params.limit(limit, 50, 500));
     }
 
     @GET

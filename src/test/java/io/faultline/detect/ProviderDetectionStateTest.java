@@ -23,8 +23,8 @@ class ProviderDetectionStateTest {
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final ProviderDetection detection = new ProviderDetection(List.of(new OpenAIFailureDetector(),
-            new AnthropicFailureDetector(), new GeminiFailureDetector()), registry, ConfigMappings.withDurations(DetectConfig.class,
-                    Map.of("faultline.detect.max-deployments", "3")));
+            new AnthropicFailureDetector(), new GeminiFailureDetector()), registry,
+            ConfigMappings.withDurations(DetectConfig.class, Map.of("faultline.detect.max-deployments", "3")));
     private final CallMapper mapper = new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class));
 
     private LlmCall openai(String deployment, Instant at, long remaining) {
