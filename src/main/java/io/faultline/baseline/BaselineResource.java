@@ -1,6 +1,7 @@
 package io.faultline.baseline;
 
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
@@ -95,10 +96,6 @@ public class BaselineResource {
     }
 
     private static UUID id(String runId) {
-        try {
-            return UUID.fromString(runId);
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest("runId", "runId must be a UUID");
-        }
+        return Params.uuid("runId", runId);
     }
 }

@@ -42,18 +42,7 @@ public class CorrelationQuery {
             if (t != null && !TYPES.contains(t)) {
                 throw ApiProblem.badRequest("type", "type must be one of upstream, cascade, mixed");
             }
-            Double min = null;
-            if (minConfidence != null) {
-                try {
-                    min = Double.parseDouble(minConfidence);
-                } catch (NumberFormatException e) {
-                    min = Double.NaN;
-                }
-                if (!(min >= 0 && min <= 1)) {
-                    throw ApiProblem.badRequest("minConfidence", "minConfidence must be a number from 0 to 1");
-                }
-            }
-            return new Filter(s, t, Params.instant("since", since), min);
+            return new Filter(s, t, Params.instant("since", since), Params.fraction("minConfidence", minConfidence));
         }
     }
 

@@ -39,12 +39,7 @@ public class CorrelationResource {
     @Path("/{clusterId}")
     @Operation(summary = "One correlation cluster")
     public CorrelationView get(@RestPath String clusterId) {
-        UUID id;
-        try {
-            id = UUID.fromString(clusterId);
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest("clusterId", "clusterId must be a UUID");
-        }
+        UUID id = Params.uuid("clusterId", clusterId);
         return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No correlation cluster " + id));
     }
 }

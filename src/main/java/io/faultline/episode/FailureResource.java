@@ -52,12 +52,7 @@ public class FailureResource {
     @Path("/{failureId}")
     @Operation(summary = "One failure episode, with the correlation clusters it belongs to")
     public FailureView get(@RestPath String failureId) {
-        UUID id;
-        try {
-            id = UUID.fromString(failureId);
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest("failureId", "failureId must be a UUID");
-        }
+        UUID id = Params.uuid("failureId", failureId);
         return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No failure " + id))
                 .withClusters(correlations.clustersOf(id));
     }

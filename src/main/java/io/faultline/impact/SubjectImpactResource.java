@@ -1,6 +1,7 @@
 package io.faultline.impact;
 
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -56,10 +57,6 @@ public final class SubjectImpactResource {
     }
 
     static UUID uuid(String field, String value) {
-        try {
-            return UUID.fromString(value);
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest(field, field + " must be a UUID");
-        }
+        return Params.uuid(field, value);
     }
 }

@@ -55,12 +55,7 @@ public class PredictionResource {
             // The sibling POST /evaluate: a GET of it is the wrong method, not a malformed prediction id.
             throw new jakarta.ws.rs.NotAllowedException("POST");
         }
-        UUID id;
-        try {
-            id = UUID.fromString(predictionId);
-        } catch (IllegalArgumentException e) {
-            throw ApiProblem.badRequest("predictionId", "predictionId must be a UUID");
-        }
+        UUID id = Params.uuid("predictionId", predictionId);
         return store.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No prediction " + id));
     }
 

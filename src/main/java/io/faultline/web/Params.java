@@ -4,6 +4,7 @@ import io.faultline.common.StorableTime;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.UUID;
 
 /** Query parameters that every read endpoint parses the same way, with a problem naming the parameter. */
 public final class Params {
@@ -49,6 +50,46 @@ public final class Params {
             throw ApiProblem.badRequest("limit", problem);
         }
         return (int) n;
+    }
+
+    /**
+     * A UUID in its canonical form (8-4-4-4-12 hex digits): {@link UUID#fromString} alone also takes "1-1-1-1-1",
+     * which names another id than the one written.
+     */
+    public static UUID uuid(String field, String value) {
+        if (value == null || value.length() != 36) {
+            throw notUuid(field);
+        }
+        for (int i = 0; i < 36; i++) {
+            char c = value.charAt(i);
+            boolean dash = i == 8 || i == 13 || i == 18 || i == 23;
+            if (dash ? c != '-' : Character.digit(c, 16) < 0 || c > 'f') {
+                throw notUuid(field);
+            }
+        }
+        return UUID.fromString(value);
+    }
+
+    private static ApiProblem notUuid(String field) {
+        return ApiProblem.badRequest(field, field + " must be a UUID such as 123e4567-e89b-12d3-a456-426614174000");
+    }
+
+    /**
+     * A plain decimal number from 0 to 1 ("0.4", ".5", "1"), or null when absent: not Java's wider number syntax
+     * ("0x1p-1", "1d", "NaN"), which {@link Double#parseDouble} also takes.
+     */
+    public static Double fraction(String field, String value) {
+        if (value == null) {
+            return null;
+        }
+        int dot = value.indexOf('.');
+        boolean digits = !value.isEmpty() && value.length() <= 32 && value.lastIndexOf('.') == dot
+                && value.chars().allMatch(c -> c == '.' || (c >= '0' && c <= '9')) && !value.equals(".");
+        double number = digits ? Double.parseDouble(value) : Double.NaN;
+        if (!(number >= 0 && number <= 1)) {
+            throw ApiProblem.badRequest(field, field + " must be a number from 0 to 1");
+        }
+        return number;
     }
 
     /** An ISO-8601 instant within {@link StorableTime}'s range, or null when absent. */

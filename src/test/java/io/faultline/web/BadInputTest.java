@@ -103,6 +103,24 @@ class BadInputTest {
     }
 
     @Test
+    void an_id_or_a_fraction_in_a_wider_syntax_than_documented_is_a_400_naming_it() {
+        // UUID.fromString takes "1-1-1-1-1" (another id than the one written), Double.parseDouble "0x1p-1" and "1d".
+        given().when().get("/api/v1/failures/1-1-1-1-1").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("failureId"));
+        given().when().get("/api/v1/failures/correlations/1-1-1-1-1").then().statusCode(400)
+                .body("errors[0].field", equalTo("clusterId"));
+        given().when().get("/api/v1/predictions/00000001-0001-0001-0001-00000000000G").then().statusCode(400)
+                .body("errors[0].field", equalTo("predictionId"));
+        given().when().get("/api/v1/failures/" + UUID.randomUUID().toString().toUpperCase()).then().statusCode(404);
+        for (String wide : List.of("0x1p-1", "1d", ".5f", "NaN", "1e-1", "+0.5", "0..5", ".")) {
+            given().when().get("/api/v1/failures/correlations?minConfidence=" + wide).then().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("minConfidence"));
+        }
+        given().when().get("/api/v1/failures/correlations?minConfidence=.5").then().statusCode(200);
+        given().when().get("/api/v1/failures/correlations?minConfidence=1").then().statusCode(200);
+    }
+
+    @Test
     void a_query_value_of_8_kib_gets_the_problem_naming_its_parameter_not_a_bare_414() {
         String value = "x".repeat(8192);
         Api.failures("since=" + value).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("since"));
