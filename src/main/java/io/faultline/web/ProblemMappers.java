@@ -18,6 +18,7 @@ import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -142,7 +143,10 @@ public class ProblemMappers {
                 if (state != null && (state.startsWith("08") || state.startsWith("57P") || state.startsWith("53"))) {
                     return true;
                 }
-                if (state == null && sql.getMessage() != null && sql.getMessage().contains("Acquisition timeout")) {
+                // Agroal says "Acquisition timeout while waiting for new connection" or, with every connection in
+                // use, "Sorry, acquisition timeout!": a full pool, which was answered 500.
+                if (state == null && sql.getMessage() != null
+                        && sql.getMessage().toLowerCase(Locale.ROOT).contains("acquisition timeout")) {
                     return true;
                 }
             }

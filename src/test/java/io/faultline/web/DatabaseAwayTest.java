@@ -27,6 +27,9 @@ class DatabaseAwayTest {
                 .isTrue();
         assertThat(ProblemMappers.databaseAway(new SQLException(
                 "Acquisition timeout while waiting for new connection"))).isTrue();
+        // Agroal's words when every connection of the pool is in use (reads crowding it got 500s):
+        assertThat(ProblemMappers.databaseAway(new RuntimeException("org.hibernate.exception.GenericJDBCException",
+                new SQLException("Sorry, acquisition timeout!")))).isTrue();
         assertThat(ProblemMappers.databaseAway(new StorageException("the database is not ready yet", null))).isTrue();
     }
 
