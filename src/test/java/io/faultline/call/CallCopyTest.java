@@ -197,6 +197,41 @@ class CallCopyTest {
         }
     }
 
+    @Test
+    void two_requests_holding_the_same_calls_in_opposite_orders_do_not_deadlock() throws Exception {
+        String dep = "dep-" + UUID.randomUUID();
+        Instant at = Instant.now();
+        List<LlmCall> pair = new ArrayList<>(List.of(
+                mapper.map(Payloads.success("openai", "gpt-4o-mini", dep, at).node()),
+                mapper.map(Payloads.success("openai", "gpt-4o-mini", dep, at).node())));
+        pair.sort(IngestService.KEY_ORDER);
+        LlmCall first = pair.get(0);
+        LlmCall second = pair.get(1);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try (Connection other = dataSource.getConnection()) {
+            // Another request writing in key order holds the first call; this request got them the other way round.
+            other.setAutoCommit(false);
+            store.insert(other, List.of(first), at);
+            CompletableFuture<IngestService.Stored> stored = CompletableFuture.supplyAsync(
+                    () -> ingest.store(List.of(second, first)), pool);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (waitingOnALock() == 0) {
+                assertThat(System.nanoTime()).as("the COPY never waited on the other transaction").isLessThan(deadline);
+                assertThat(stored).isNotDone();
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            }
+            // Written in request order, this request would hold the second call and wait for the first while the
+            // other waits for the second: PostgreSQL would abort one of the two ("deadlock detected").
+            store.insert(other, List.of(second), at);
+            other.commit();
+            IngestService.Stored result = stored.get(60, TimeUnit.SECONDS);
+            assertThat(result.inserted()).as("both stored by the other request: resends here").isEmpty();
+            assertThat(result.refused()).isEmpty();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private long waitingOnALock() throws SQLException {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'copy llm_calls%'");
