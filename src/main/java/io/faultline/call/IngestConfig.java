@@ -36,4 +36,22 @@ public interface IngestConfig {
     @WithDefault("5m")
     @DurationMin(millis = 0)
     java.time.Duration maxClockSkew();
+
+    /**
+     * Request bodies being received or processed at once, in declared bytes (a chunked body counts as its endpoint's
+     * limit), across every endpoint that takes one. Past it a request is answered 503 with Retry-After before its
+     * body is read; a single body larger than this is still taken when nothing else is in flight. A parsed batch
+     * takes several times its bytes in heap: 16 concurrent 10 MiB batches ran a 512 MiB heap out of memory.
+     */
+    @WithDefault("50331648")
+    @Min(1)
+    long maxBytesInFlight();
+
+    /**
+     * How long a request may take to send its whole body. A client that is slower is answered 408 and its
+     * connection closed, so that connections trickling a byte now and then cannot hold the service's memory.
+     */
+    @WithDefault("30s")
+    @DurationMin(millis = 1)
+    java.time.Duration bodyTimeout();
 }

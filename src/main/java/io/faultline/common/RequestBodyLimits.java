@@ -8,6 +8,7 @@ import io.faultline.signals.SignalsConfig;
 import io.faultline.web.Problem;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.quarkus.vertx.http.runtime.RouteConstants;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -50,13 +51,15 @@ public class RequestBodyLimits {
     private final EmbeddingDriftConfig embeddings;
     private final SignalsConfig signals;
     private final ObjectMapper json;
+    private final BodyAdmission admission;
 
     public RequestBodyLimits(IngestConfig ingest, EmbeddingDriftConfig embeddings, SignalsConfig signals,
-            ObjectMapper json) {
+            ObjectMapper json, BodyAdmission admission) {
         this.ingest = ingest;
         this.embeddings = embeddings;
         this.signals = signals;
         this.json = json;
+        this.admission = admission;
     }
 
     void install(@Observes Router router) {
@@ -83,6 +86,9 @@ public class RequestBodyLimits {
 
     private void refuseDeclaredOversize(RoutingContext ctx) {
         String declared = ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        String path = ctx.normalizedPath();
+        long limit = limitFor(path);
+        long reserve = 0;
         if (declared != null) {
             long length;
             try {
@@ -90,27 +96,37 @@ public class RequestBodyLimits {
             } catch (NumberFormatException e) {
                 length = -1; // Vert.x itself refuses a malformed Content-Length
             }
-            String path = ctx.normalizedPath();
-            long limit = limitFor(path);
             if (length > limit) {
                 refuse(ctx, path, length, limit);
                 return;
             }
+            reserve = length;
+        } else if (ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true)) {
+            reserve = limit; // as much as the endpoint takes: a chunked body says its size only at its end
         }
-        ctx.next();
+        if (admission.admit(ctx, reserve)) {
+            ctx.next();
+        }
     }
 
     private void limitStreamedBody(RoutingContext ctx) {
-        if (ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH) == null) {
-            long limit = limitFor(ctx.normalizedPath());
+        String declared = ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        long limit = limitFor(ctx.normalizedPath());
+        if (declared == null) {
             ctx.put(MAX_REQUEST_SIZE_KEY, limit);
-            if (ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true)) {
-                // A chunked body has no length to refuse up front. Left to Quarkus REST's input stream, one past the
-                // limit got a bare 413 that it writes itself; read here instead (up to the limit, never past it),
-                // the endpoint reads the buffered body, and one past the limit fails into refuseStreamedOversize.
-                BodyHandler.create(false).setBodyLimit(limit).handle(ctx);
-                return;
-            }
+        }
+        boolean chunked = declared == null
+                && ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true);
+        // HTTP/1.x only: over HTTP/2 (h2c) Quarkus REST pauses the request it reads, which fails once it has ended.
+        boolean http1 = ctx.request().version() != HttpVersion.HTTP_2;
+        if (http1 && (chunked || (declared != null && !declared.trim().equals("0")))) {
+            // The body is read here, on the event loop, and the endpoint reads the buffer. Left to Quarkus REST, a
+            // body over 10 KiB was read by a worker thread blocked on the socket: 205 authenticated connections
+            // trickling their bodies took all 200 workers, and ingest, reads and readiness stopped answering. A
+            // chunked body has no length to refuse up front: read up to the limit, never past it, one past it fails
+            // into refuseStreamedOversize (left to Quarkus REST, it got a bare 413).
+            BodyHandler.create(false).setBodyLimit(limit).handle(ctx);
+            return;
         }
         ctx.next();
     }
