@@ -281,20 +281,23 @@ public class EpisodeStore {
             + " o(id, fp, cat, typ, sev, prov, dep, meth, ev, scope, fs, ls, occ, req, usr) returning 1),"
             + " calls as (insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at,"
             + " model) select * from unnest(?::uuid[], ?::text[], ?::timestamptz[], ?::text[], ?::timestamptz[],"
-            + " ?::text[]) on conflict do nothing returning 1),"
+            + " ?::text[]) on conflict do nothing returning failure_id),"
             // First sighting: the retention job forgets the link once that is older than call retention.
             + " users as (insert into failure_event_users (failure_id, user_ref, seen_at) select * from"
             + " unnest(?::uuid[], ?::text[], ?::timestamptz[]) on conflict do nothing returning failure_id),"
             + " continued as (update failure_events e set occurrences = e.occurrences + c.occ,"
-            + " affected_requests = e.affected_requests + c.req,"
+            // A request is linked once, whatever its failed attempts (retries share LiteLLM's call id): the requests
+            // this statement linked, as the users below.
+            + " affected_requests = e.affected_requests + (select count(*) from calls k where k.failure_id"
+            + " = e.failure_id),"
             + " affected_users = e.affected_users + (select count(*) from users u where u.failure_id = e.failure_id),"
             // The evidence is the latest occurrence's: a late burst older than the episode's last keeps it.
             + " severity = c.sev,"
             + " detection_method = case when c.ls >= e.last_seen then c.meth else e.detection_method end,"
             + " evidence = case when c.ls >= e.last_seen then c.ev::jsonb else e.evidence end,"
             + " first_seen = least(e.first_seen, c.fs), last_seen = greatest(e.last_seen, c.ls)"
-            + " from unnest(?::uuid[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
-            + " ?::timestamptz[]) c(id, occ, req, sev, meth, ev, fs, ls) where e.failure_id = c.id returning 1)"
+            + " from unnest(?::uuid[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],"
+            + " ?::timestamptz[]) c(id, occ, sev, meth, ev, fs, ls) where e.failure_id = c.id returning 1)"
             // Data-modifying CTEs run to completion whether or not the query reads them.
             + " select 1";
 
@@ -303,7 +306,7 @@ public class EpisodeStore {
                 "timestamptz", "timestamptz", "int8", "int8", "int8");
         Columns calls = new Columns("uuid", "text", "timestamptz", "text", "timestamptz", "text");
         Columns users = new Columns("uuid", "text", "timestamptz");
-        Columns continued = new Columns("uuid", "int8", "int8", "text", "text", "text", "timestamptz", "timestamptz");
+        Columns continued = new Columns("uuid", "int8", "text", "text", "text", "timestamptz", "timestamptz");
         for (Burst b : bursts) {
             Failure first = b.first();
             if (b.opened) {
@@ -315,7 +318,7 @@ public class EpisodeStore {
                         toJson(scopeOf(first)), Timestamp.from(first.timestamp()),
                         Timestamp.from(b.last().timestamp()), (long) b.failures.size(), callCount(b), distinctUsers);
             } else {
-                continued.add(b.episode, (long) b.failures.size(), callCount(b), b.severity.name(),
+                continued.add(b.episode, (long) b.failures.size(), b.severity.name(),
                         b.last().detectionMethod(), toJson(b.last().evidence()), Timestamp.from(first.timestamp()),
                         Timestamp.from(b.last().timestamp()));
             }
@@ -376,8 +379,9 @@ public class EpisodeStore {
         }
     }
 
+    /** The requests of a burst: its failed attempts with a call id, a request's retries (one call id) once. */
     private static long callCount(Burst b) {
-        return b.failures.stream().filter(f -> f.impactScope().callId() != null).count();
+        return b.failures.stream().map(f -> f.impactScope().callId()).filter(Objects::nonNull).distinct().count();
     }
 
     /**

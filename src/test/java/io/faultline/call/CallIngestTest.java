@@ -87,6 +87,31 @@ class CallIngestTest {
     }
 
     @Test
+    void the_retries_of_one_request_are_occurrences_of_its_episode_but_one_affected_request() throws Exception {
+        // LiteLLM's retries of a request share its litellm_call_id and differ by start: three 429s of one request,
+        // two in one batch and the third in the next, are three occurrences and one request.
+        String dep = deployment();
+        Instant start = Instant.now();
+        String id = java.util.UUID.randomUUID().toString();
+        List<Payloads> attempts = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            attempts.add(Payloads.failure("openai", "gpt-4o-mini", dep, start.plusSeconds(2L * i), 429,
+                    "RateLimitError", "Rate limit reached").set("litellm_call_id", id).set("trace_id", id));
+        }
+        Payloads other = Payloads.failure("openai", "gpt-4o-mini", dep, start.plusSeconds(1), 429, "RateLimitError",
+                "Rate limit reached");
+        Api.ingest(Payloads.array(attempts.get(0), attempts.get(1), other)).statusCode(200)
+                .body("accepted", equalTo(3));
+        Api.failures("deployment=" + dep).body("items[0].occurrences", equalTo(3))
+                .body("items[0].impactScope.affected_requests", equalTo(2));
+        Api.ingest(Payloads.array(attempts.get(2))).statusCode(200).body("accepted", equalTo(1));
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].occurrences", equalTo(4)).body("items[0].impactScope.affected_requests", equalTo(2));
+        assertThat(count("select count(*) from failure_event_calls c join failure_events e using (failure_id)"
+                + " where e.deployment = ?", dep)).isEqualTo(2);
+    }
+
+    @Test
     void calls_are_keyed_by_litellm_call_id_not_by_the_provider_response_id() throws Exception {
         String dep = deployment();
         Instant now = Instant.now();
