@@ -51,10 +51,10 @@ public class RequestBodyLimits {
     private final EmbeddingDriftConfig embeddings;
     private final SignalsConfig signals;
     private final ObjectMapper json;
-    private final BodyAdmission admission;
+    private final RequestAdmission admission;
 
     public RequestBodyLimits(IngestConfig ingest, EmbeddingDriftConfig embeddings, SignalsConfig signals,
-            ObjectMapper json, BodyAdmission admission) {
+            ObjectMapper json, RequestAdmission admission) {
         this.ingest = ingest;
         this.embeddings = embeddings;
         this.signals = signals;

@@ -8,17 +8,23 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Bounds what request bodies may cost at once (README "Hostile input"), before a byte of a body is read:
+ * Bounds what requests may cost at once (README "Hostile input"), before a byte of a body is read:
  * <ul>
  * <li><b>Bytes in flight.</b> Each request with a body reserves its declared length (a chunked one its endpoint's
  * limit) until its answer is sent; a request that does not fit {@code faultline.ingest.max-bytes-in-flight} is
@@ -26,29 +32,46 @@ import java.util.concurrent.atomic.AtomicLong;
  * when nothing else is in flight, so that the documented maximum always gets through.</li>
  * <li><b>Time to send the body.</b> A request whose body has not arrived whole within
  * {@code faultline.ingest.body-timeout} is answered 408 and its connection closed.</li>
+ * <li><b>Reads at once.</b> At most {@code faultline.http.max-concurrent-reads} GETs under {@code /api/} are answered
+ * at once, so that reads leave database connections to ingest; past it a 503 with {@code Retry-After}.</li>
  * </ul>
- * Called by {@link RequestBodyLimits} once a body is known to be within its endpoint's limit.
+ * Bodies are admitted by {@link RequestBodyLimits} once known to be within their endpoint's limit.
  */
 @Singleton
-public class BodyAdmission {
+public class RequestAdmission {
 
     private final IngestConfig config;
     private final Vertx vertx;
     private final ObjectMapper json;
     private final AtomicLong inFlight = new AtomicLong();
+    private final AtomicInteger reads = new AtomicInteger();
+    private final int maxConcurrentReads;
     private final Counter busy;
     private final Counter slow;
+    private final Counter busyReads;
 
-    public BodyAdmission(IngestConfig config, Vertx vertx, ObjectMapper json, MeterRegistry registry) {
+    public RequestAdmission(IngestConfig config, Vertx vertx, ObjectMapper json, MeterRegistry registry,
+            @ConfigProperty(name = "faultline.http.max-concurrent-reads", defaultValue = "8") int maxConcurrentReads) {
+        if (maxConcurrentReads < 1) {
+            throw new IllegalArgumentException("faultline.http.max-concurrent-reads must be at least 1");
+        }
         this.config = config;
         this.vertx = vertx;
         this.json = json;
+        this.maxConcurrentReads = maxConcurrentReads;
+        this.busyReads = Counter.builder("faultline.http.requests.refused").tag("reason", "busy_reads")
+                .description("Requests refused before they were read, by reason").register(registry);
         Gauge.builder("faultline.http.body.bytes.in.flight", inFlight, AtomicLong::get)
                 .description("Declared bytes of the request bodies being received or processed").register(registry);
-        this.busy = Counter.builder("faultline.http.body.refused").tag("reason", "busy")
-                .description("Requests refused before their body was read").register(registry);
-        this.slow = Counter.builder("faultline.http.body.refused").tag("reason", "slow")
-                .description("Requests refused before their body was read").register(registry);
+        this.busy = Counter.builder("faultline.http.requests.refused").tag("reason", "busy_bodies")
+                .description("Requests refused before they were read, by reason").register(registry);
+        this.slow = Counter.builder("faultline.http.requests.refused").tag("reason", "slow_body")
+                .description("Requests refused before they were read, by reason").register(registry);
+    }
+
+    void install(@Observes Router router) {
+        router.route().method(HttpMethod.GET).pathRegex("/api/.*").order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT - 1)
+                .handler(this::admitRead);
     }
 
     /** Reserves {@code bytes} for this request, or answers it; true when the caller goes on with it. */
@@ -65,29 +88,52 @@ public class BodyAdmission {
                     + " taken at once is " + config.maxBytesInFlight() + ": retry after the time given.", path);
             return false;
         }
-        // Given back once the answer is sent; a connection closed before it (a client that hung up) may end no
-        // handler, so a periodic look gives it back too, and answers a body that is still not whole with a 408.
+        hold(ctx, () -> inFlight.addAndGet(-bytes), true);
+        return true;
+    }
+
+    /**
+     * Takes one of the {@code faultline.http.max-concurrent-reads} places of the API's reads, or answers 503 with
+     * {@code Retry-After}: the reads share the connection pool with ingest, and 32 parallel dashboard reads took
+     * every connection, so that ingest fell to a fraction and half of the reads failed for want of a connection.
+     */
+    void admitRead(RoutingContext ctx) {
+        if (reads.incrementAndGet() > maxConcurrentReads) {
+            reads.decrementAndGet();
+            busyReads.increment();
+            answer(ctx, 503, "Busy", maxConcurrentReads + " reads are being answered, the most at once (they share"
+                    + " the database with ingest): retry after the time given.", ctx.normalizedPath());
+            return;
+        }
+        hold(ctx, reads::decrementAndGet, false);
+        ctx.next();
+    }
+
+    /**
+     * Runs {@code release} once the answer is sent. A connection closed before it (a client that hung up) may end no
+     * handler, so a periodic look releases too; for a body, it also answers one that is still not whole with a 408.
+     */
+    private void hold(RoutingContext ctx, Runnable release, boolean body) {
         AtomicBoolean held = new AtomicBoolean(true);
         long[] timer = new long[1];
-        Runnable release = () -> {
+        Runnable once = () -> {
             if (held.compareAndSet(true, false)) {
-                inFlight.addAndGet(-bytes);
+                release.run();
                 vertx.cancelTimer(timer[0]);
             }
         };
         timer[0] = vertx.setPeriodic(config.bodyTimeout().toMillis(), id -> {
             if (ctx.response().ended() || ctx.response().closed()) {
-                release.run();
-            } else if (!ctx.request().isEnded()) {
+                once.run();
+            } else if (body && !ctx.request().isEnded()) {
                 slow.increment();
                 answer(ctx, 408, "Request timeout", "The body did not arrive within " + config.bodyTimeout()
                         + "; send it whole at once.", ctx.normalizedPath());
-                release.run();
+                once.run();
             }
-            // else the body is in and still being processed: it keeps its bytes until its answer
+            // else the request is in and still being answered: it keeps its place until its answer
         });
-        ctx.addEndHandler(done -> release.run());
-        return true;
+        ctx.addEndHandler(done -> once.run());
     }
 
     /** Bytes of request bodies admitted and not yet answered. */

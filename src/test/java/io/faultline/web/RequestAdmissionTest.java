@@ -1,7 +1,7 @@
 package io.faultline.web;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.faultline.common.BodyAdmission;
+import io.agroal.api.AgroalDataSource;
+import io.faultline.common.RequestAdmission;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -27,11 +27,16 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -42,16 +47,19 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
-@TestProfile(BodyAdmissionTest.SmallBudget.class)
+@TestProfile(RequestAdmissionTest.SmallBudget.class)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
-class BodyAdmissionTest {
+class RequestAdmissionTest {
 
-    /** A budget of 64 KiB, a body timeout of 3 s, and few workers, so that a handful of slow clients could take them. */
+    /**
+     * A budget of 64 KiB, a body timeout of 3 s, few workers (so that a handful of slow clients could take them), and
+     * one read at a time.
+     */
     public static class SmallBudget implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("faultline.ingest.max-bytes-in-flight", "65536", "faultline.ingest.body-timeout", "3s",
-                    "quarkus.thread-pool.max-threads", "12");
+                    "quarkus.thread-pool.max-threads", "12", "faultline.http.max-concurrent-reads", "1");
         }
     }
 
@@ -59,7 +67,10 @@ class BodyAdmissionTest {
     URL root;
 
     @Inject
-    BodyAdmission admission;
+    RequestAdmission admission;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @Test
     void a_body_that_does_not_fit_the_bytes_in_flight_is_a_503_with_retry_after_before_it_is_read() throws Exception {
@@ -111,6 +122,41 @@ class BodyAdmissionTest {
             for (Socket s : slow) {
                 s.close();
             }
+        }
+    }
+
+    @Test
+    void reads_past_their_limit_are_a_503_with_retry_after_and_leave_the_connections_to_ingest() throws Exception {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpRequest stats = HttpRequest.newBuilder(URI.create(root + "api/v1/calls/stats"))
+                .timeout(Duration.ofSeconds(60)).build();
+        CompletableFuture<HttpResponse<String>> first;
+        try (Connection lock = dataSource.getConnection()) {
+            // The first read waits on the database, holding the one place reads have.
+            lock.setAutoCommit(false);
+            try (Statement st = lock.createStatement()) {
+                st.execute("lock table llm_calls in access exclusive mode");
+            }
+            first = http.sendAsync(stats, HttpResponse.BodyHandlers.ofString());
+            Awaitility.await("the first read waiting on the lock").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(20)).until(() -> waitingReads() > 0);
+            HttpResponse<String> second = http.send(stats, HttpResponse.BodyHandlers.ofString());
+            assertThat(second.statusCode()).as(second.body()).isEqualTo(503);
+            assertThat(second.headers().firstValue("retry-after")).contains("1");
+            assertThat(second.body()).contains("reads are being answered");
+            lock.commit();
+        }
+        assertThat(first.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(http.send(stats, HttpResponse.BodyHandlers.ofString()).statusCode()).as("the place given back")
+                .isEqualTo(200);
+    }
+
+    private long waitingReads() throws Exception {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                        + " and query ilike '%llm_calls%' and query not ilike '%lock table%'")) {
+            rs.next();
+            return rs.getLong(1);
         }
     }
 
