@@ -16,6 +16,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -119,7 +120,11 @@ public class RequestBodyLimits {
                 && ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true);
         // HTTP/1.x only: over HTTP/2 (h2c) Quarkus REST pauses the request it reads, which fails once it has ended.
         boolean http1 = ctx.request().version() != HttpVersion.HTTP_2;
-        if (http1 && (chunked || (declared != null && !declared.trim().equals("0")))) {
+        // Not a form: Vert.x's body handler decodes multipart and url-encoded bodies itself (a malformed multipart
+        // body was never answered); the endpoints answer those with a 415 problem, which Quarkus REST does.
+        String type = String.valueOf(ctx.request().getHeader(HttpHeaderNames.CONTENT_TYPE)).toLowerCase(Locale.ROOT);
+        boolean form = type.startsWith("multipart/") || type.startsWith("application/x-www-form-urlencoded");
+        if (http1 && !form && (chunked || (declared != null && !declared.trim().equals("0")))) {
             // The body is read here, on the event loop, and the endpoint reads the buffer. Left to Quarkus REST, a
             // body over 10 KiB was read by a worker thread blocked on the socket: 205 authenticated connections
             // trickling their bodies took all 200 workers, and ingest, reads and readiness stopped answering. A

@@ -147,6 +147,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
 
     /** Per replica: writes the vectors of the calls this replica ingested (its own buffer). */
     @Scheduled(every = "{faultline.embedding-drift.flush-interval}",
+            delayed = "{faultline.embedding-drift.flush-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void flushTick() {
         if (!jobs.ready()) {
