@@ -24,7 +24,6 @@ import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestQuery;
 
 import java.util.List;
-import java.util.UUID;
 
 /** Baseline profiles (jobs), the baselines they and live traffic produce, and deviation checks. */
 @Path("/api/v1/baselines")
@@ -68,14 +67,16 @@ public class BaselineResource {
     @Path("/runs/{runId}")
     @Operation(summary = "Progress of a baseline profile: sent/total, errors, ETA")
     public BaselineProfiler.RunView run(@RestPath String runId) {
-        return profiler.status(id(runId)).orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
+        return profiler.status(Params.uuid("runId", runId))
+                .orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
     }
 
     @DELETE
     @Path("/runs/{runId}")
     @Operation(summary = "Cancel a running baseline profile")
     public BaselineProfiler.RunView cancel(@RestPath String runId) {
-        return profiler.cancel(id(runId)).orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
+        return profiler.cancel(Params.uuid("runId", runId))
+                .orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
     }
 
     @GET
@@ -93,9 +94,5 @@ public class BaselineResource {
     @Operation(summary = "Compare the current window with the baselines now (the scheduler does it every minute)")
     public List<DeviationDetector.Deviation> detect() {
         return deviations.detectDeviation();
-    }
-
-    private static UUID id(String runId) {
-        return Params.uuid("runId", runId);
     }
 }

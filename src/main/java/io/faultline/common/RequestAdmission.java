@@ -142,19 +142,26 @@ public class RequestAdmission {
     }
 
     private void answer(RoutingContext ctx, int status, String title, String detail, String path) {
+        answer(ctx, status, title, detail, path, detail);
+    }
+
+    /**
+     * Answers a request whose body is not read with a problem naming the body ({@code $}), then closes the connection,
+     * as the client may still be sending; a 503 says when to retry.
+     */
+    void answer(RoutingContext ctx, int status, String title, String detail, String path, String bodyProblem) {
         if (ctx.response().headWritten()) {
             ctx.request().connection().close();
             return;
         }
         Problem problem = new Problem("about:blank", title, status, detail, path,
-                List.of(Map.of("field", "$", "message", detail)));
+                List.of(Map.of("field", "$", "message", bodyProblem)));
         String body;
         try {
             body = json.writeValueAsString(problem);
         } catch (JsonProcessingException e) {
             body = "{}";
         }
-        // The body is not read: answered at once, then the connection is closed, as the client may still be sending.
         ctx.response().setStatusCode(status).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
                 .putHeader(HttpHeaderNames.CONNECTION, "close");
         if (status == 503) {

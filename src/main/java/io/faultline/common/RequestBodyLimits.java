@@ -144,12 +144,9 @@ public class RequestBodyLimits {
         String path = ctx.normalizedPath();
         long limit = limitFor(path);
         // The client may still be sending: answer, then close (what is left of the body is not read).
-        Problem problem = new Problem("about:blank", "Payload too large", 413, "The chunked body exceeds " + limit
+        admission.answer(ctx, 413, "Payload too large", "The chunked body exceeds " + limit
                 + " bytes, the most accepted at " + path + ": split the batch into smaller requests.", path,
-                List.of(Map.of("field", "$", "message", "at most " + limit + " bytes")));
-        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
-                .putHeader(HttpHeaderNames.CONNECTION, "close")
-                .endHandler(v -> ctx.request().connection().close()).end(json(problem));
+                "at most " + limit + " bytes");
     }
 
     private void refuse(RoutingContext ctx, String path, long length, long limit) {

@@ -1,6 +1,7 @@
 package io.faultline.common;
 
 import io.faultline.call.IngestConfig;
+import io.faultline.content.FaithfulnessJudge;
 import io.faultline.content.InjectionConfig;
 import io.faultline.content.InjectionDetector;
 import io.faultline.content.JudgeConfig;
@@ -37,9 +38,8 @@ public class StartupChecks {
         bodyLimit("faultline.embedding-drift.max-body-bytes", embeddings.maxBodyBytes(), backstop);
         LanguageIdentifier.requireSupported(language.languages());
         InjectionDetector.scripts(injection.modelScripts());
-        if (judge.enabled() && judge.baseUrl().map(String::isBlank).orElse(true)) {
-            throw new IllegalArgumentException("faultline.faithfulness.judge.enabled=true needs"
-                    + " faultline.faithfulness.judge.base-url: the LiteLLM proxy the judge is called through");
+        if (judge.enabled()) {
+            FaithfulnessJudge.baseUrl(judge);
         }
         interval("faultline.slo.interval", slo.interval());
         interval("faultline.predict.interval", predict.interval());

@@ -115,9 +115,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             this.endpoint = null;
             return;
         }
-        String base = config.baseUrl().map(String::strip).filter(s -> !s.isEmpty()).orElseThrow(() ->
-                new IllegalStateException("faultline.faithfulness.judge.enabled=true needs"
-                        + " faultline.faithfulness.judge.base-url: the LiteLLM proxy the judge is called through"));
+        String base = baseUrl(config);
         this.endpoint = URI.create(base.replaceAll("/+$", "") + "/chat/completions");
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(config.timeout())
                 .build();
@@ -127,6 +125,13 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                     thread.setDaemon(true);
                     return thread;
                 });
+    }
+
+    /** The judge's LiteLLM base URL; a judge switched on without one fails, naming the key (checked at start). */
+    public static String baseUrl(JudgeConfig config) {
+        return config.baseUrl().map(String::strip).filter(s -> !s.isEmpty()).orElseThrow(() ->
+                new IllegalStateException("faultline.faithfulness.judge.enabled=true needs"
+                        + " faultline.faithfulness.judge.base-url: the LiteLLM proxy the judge is called through"));
     }
 
     @PreDestroy

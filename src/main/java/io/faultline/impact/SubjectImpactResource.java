@@ -32,7 +32,7 @@ public final class SubjectImpactResource {
         @GET
         @Operation(summary = "The episode's impact (users, cost, quality, error budget, total), assessed now")
         public Assessment get(@RestPath String failureId) {
-            UUID id = uuid("failureId", failureId);
+            UUID id = Params.uuid("failureId", failureId);
             return assessor.assessEpisode(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No episode " + id));
         }
     }
@@ -51,12 +51,8 @@ public final class SubjectImpactResource {
         @GET
         @Operation(summary = "The correlation cluster's impact; requests its members share count once")
         public Assessment get(@RestPath String clusterId) {
-            UUID id = uuid("clusterId", clusterId);
+            UUID id = Params.uuid("clusterId", clusterId);
             return assessor.assessCluster(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No cluster " + id));
         }
-    }
-
-    static UUID uuid(String field, String value) {
-        return Params.uuid(field, value);
     }
 }
