@@ -6,7 +6,9 @@ import io.faultline.call.IngestConfig;
 import io.faultline.data.EmbeddingDriftConfig;
 import io.faultline.signals.SignalsConfig;
 import io.faultline.web.Problem;
+import io.faultline.web.ProblemMappers;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.quarkus.logging.Log;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
@@ -137,6 +139,12 @@ public class RequestBodyLimits {
     }
 
     private void refuseStreamedOversize(RoutingContext ctx) {
+        if (ctx.failure() != null && ProblemMappers.clientGone(ctx.failure())) {
+            // The sender hung up while its body was read here (its timeout, or this server stopping): nobody reads
+            // an answer, and it is no server error to log with a stack trace.
+            Log.debugf("The client closed the connection during %s", ctx.normalizedPath());
+            return;
+        }
         if (ctx.statusCode() != 413 || ctx.response().headWritten()) {
             ctx.next();
             return;

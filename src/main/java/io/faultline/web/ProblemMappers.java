@@ -158,7 +158,7 @@ public class ProblemMappers {
      * The sender closed the connection before its body was read: a timeout on its side, or this server stopping. No
      * server fault, and nothing was stored.
      */
-    static boolean clientGone(Throwable failure) {
+    public static boolean clientGone(Throwable failure) {
         for (Throwable t : causes(failure)) {
             if (t instanceof HttpClosedException || t instanceof ClosedChannelException) {
                 return true;
