@@ -23,6 +23,9 @@ import java.util.UUID;
 @ApplicationScoped
 public class CorrelationQuery {
 
+    /** The name its cursors carry, so that another list's cursor is refused. */
+    private static final String CURSOR_LIST = "correlations";
+
     private static final Set<String> STATUSES = Set.of("active", "closed", "all");
     private static final Set<String> TYPES = Set.of("upstream", "cascade", "mixed");
 
@@ -66,16 +69,16 @@ public class CorrelationQuery {
             where.append(" and confidence >= :min");
             params.and("min", filter.minConfidence());
         }
-        KeysetCursor after = KeysetCursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(CURSOR_LIST, cursor);
         if (after != null) {
             where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and clusterId < :cId))");
-            params.and("cLast", after.lastSeen()).and("cId", after.id());
+            params.and("cLast", after.at()).and("cId", after.id());
         }
         List<CorrelationCluster> rows = CorrelationCluster.<CorrelationCluster>find(where.toString(),
                 Sort.descending("lastSeen", "clusterId"), params).page(0, limit + 1).list();
         List<CorrelationCluster> page = rows.subList(0, Math.min(rows.size(), limit));
         String next = rows.size() > limit
-                ? new KeysetCursor(page.get(limit - 1).lastSeen, page.get(limit - 1).clusterId).encode()
+                ? new KeysetCursor(CURSOR_LIST, page.get(limit - 1).lastSeen, page.get(limit - 1).clusterId).encode()
                 : null;
         return new Page(views(page), next);
     }

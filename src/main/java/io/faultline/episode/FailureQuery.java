@@ -21,6 +21,9 @@ import java.util.UUID;
 @ApplicationScoped
 public class FailureQuery {
 
+    /** The name its cursors carry, so that another list's cursor is refused. */
+    private static final String CURSOR_LIST = "failures";
+
     /** One page; {@code nextCursor} is null on the last page. */
     public record Page(List<FailureView> items, String nextCursor) {
     }
@@ -86,10 +89,10 @@ public class FailureQuery {
             where.append(" and firstSeen <= :until");
             params.and("until", filter.until());
         }
-        KeysetCursor after = KeysetCursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(CURSOR_LIST, cursor);
         if (after != null) {
             where.append(" and (lastSeen < :cLast or (lastSeen = :cLast and failureId < :cId))");
-            params.and("cLast", after.lastSeen()).and("cId", after.id());
+            params.and("cLast", after.at()).and("cId", after.id());
         }
         List<FailureEvent> rows = FailureEvent.<FailureEvent>find(where.toString(),
                 Sort.descending("lastSeen", "failureId"), params).page(0, limit + 1).list();
@@ -97,8 +100,8 @@ public class FailureQuery {
         for (int i = 0; i < Math.min(rows.size(), limit); i++) {
             items.add(FailureView.of(rows.get(i)));
         }
-        String next = rows.size() > limit ? new KeysetCursor(rows.get(limit - 1).lastSeen, rows.get(limit - 1).failureId)
-                .encode() : null;
+        FailureEvent last = rows.size() > limit ? rows.get(limit - 1) : null;
+        String next = last == null ? null : new KeysetCursor(CURSOR_LIST, last.lastSeen, last.failureId).encode();
         return new Page(items, next);
     }
 

@@ -28,6 +28,9 @@ import java.util.UUID;
 @ApplicationScoped
 public class PredictionStore {
 
+    /** The name its cursors carry, so that another list's cursor is refused. */
+    private static final String CURSOR_LIST = "predictions";
+
     static final Set<String> STATUSES = Set.of("active", "hit", "false_alarm", "prevented", "resolved", "all");
 
     private static final String COLUMNS = "prediction_id, predicted_type, provider, deployment, model_group,"
@@ -102,19 +105,19 @@ public class PredictionStore {
             sql.append(" and updated_at >= ?");
             params.add(Timestamp.from(filter.since()));
         }
-        KeysetCursor after = KeysetCursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(CURSOR_LIST, cursor);
         if (after != null) {
             sql.append(" and (created_at, prediction_id) < (?, ?)");
-            params.add(Timestamp.from(after.lastSeen()));
+            params.add(Timestamp.from(after.at()));
             params.add(after.id());
         }
         sql.append(" order by created_at desc, prediction_id desc limit ?");
         params.add(limit + 1);
         List<PredictedFailure> rows = query(sql.toString(), params);
         List<PredictedFailure> page = rows.subList(0, Math.min(rows.size(), limit));
-        String next = rows.size() > limit
-                ? new KeysetCursor(page.get(limit - 1).createdAt(), page.get(limit - 1).predictionId()).encode()
-                : null;
+        PredictedFailure last = rows.size() > limit ? page.get(limit - 1) : null;
+        String next = last == null ? null
+                : new KeysetCursor(CURSOR_LIST, last.createdAt(), last.predictionId()).encode();
         return new Page(List.copyOf(page), next);
     }
 

@@ -38,6 +38,9 @@ import java.util.concurrent.atomic.AtomicLong;
 @Singleton
 public class TrafficPolicy {
 
+    /** The name its cursors carry, so that another list's cursor is refused. */
+    private static final String CURSOR_LIST = "traffic-actions";
+
     /** One deployment's entry of the published policy; a deployment without one keeps all its traffic. */
     public record Entry(String deployment, String modelGroup, String provider, double keepShare, String state,
             String reason, UUID predictionId, String predictedType, Double confidence, Instant since, Instant until,
@@ -267,10 +270,10 @@ public class TrafficPolicy {
             sql.append(" and at >= ?");
             params.add(Timestamp.from(since));
         }
-        KeysetCursor after = KeysetCursor.decode(cursor);
+        KeysetCursor after = KeysetCursor.decode(CURSOR_LIST, cursor);
         if (after != null) {
             sql.append(" and (at, action_id) < (?, ?)");
-            params.add(Timestamp.from(after.lastSeen()));
+            params.add(Timestamp.from(after.at()));
             params.add(after.id());
         }
         sql.append(" order by at desc, action_id desc limit ?");
@@ -292,7 +295,7 @@ public class TrafficPolicy {
         }
         List<Action> page = rows.subList(0, Math.min(rows.size(), limit));
         String next = rows.size() > limit
-                ? new KeysetCursor(page.get(limit - 1).at(), page.get(limit - 1).actionId()).encode()
+                ? new KeysetCursor(CURSOR_LIST, page.get(limit - 1).at(), page.get(limit - 1).actionId()).encode()
                 : null;
         return new ActionPage(List.copyOf(page), next);
     }

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
+import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
@@ -223,13 +224,22 @@ class CallIngestTest {
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
         List<String> seen = new ArrayList<>();
         String cursor = null;
+        String first = null;
         do {
             var page = Api.failures("provider=" + provider + "&limit=3" + (cursor == null ? "" : "&cursor=" + cursor))
                     .statusCode(200).extract().jsonPath();
             seen.addAll(page.getList("items.deployment", String.class));
             cursor = page.getString("nextCursor");
+            first = first == null ? cursor : first;
         } while (cursor != null);
         assertThat(seen).containsExactly("dep-6", "dep-5", "dep-4", "dep-3", "dep-2", "dep-1", "dep-0");
+        // Each list orders by its own column: another list's cursor is refused, not read as a position in this one.
+        for (String other : new String[] { "/api/v1/failures/correlations", "/api/v1/predictions",
+                "/api/v1/traffic-policy/actions" }) {
+            given().queryParam("cursor", first).when().get(other).then().statusCode(400)
+                    .contentType("application/problem+json").body("errors[0].field", equalTo("cursor"))
+                    .body("detail", containsString("issued by the failures list"));
+        }
     }
 
     @Test

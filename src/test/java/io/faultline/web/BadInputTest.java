@@ -287,7 +287,7 @@ class BadInputTest {
                 .body("errors[0].field", equalTo("until"));
         // A cursor is the API's own, but a client can forge one.
         String forged = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
-                ("-5000-01-01T00:00:00Z|" + UUID.randomUUID()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                ("failures|-5000-01-01T00:00:00Z|" + UUID.randomUUID()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         Api.failures("cursor=" + forged).statusCode(400).contentType(PROBLEM)
                 .body("errors[0].field", equalTo("cursor"));
     }
