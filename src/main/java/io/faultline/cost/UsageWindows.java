@@ -33,14 +33,19 @@ import java.util.function.Function;
 /**
  * Windowed COST detectors over the stored calls: {@code token_spike} of a deployment's window (its total against the
  * rolling p99 of earlier windows, reasoning tokens apart) and {@code cache_miss_storm} of a model or an API key (its
- * cache-hit ratio against the rolling level, while volume holds). A window is judged once, when a later call or the
- * {@link #tick} closes it; failures carry the window's end as their time. The series are rebuilt from
- * {@code llm_calls} at start-up, so a restart does not blind the detectors for two hours.
+ * cache-hit ratio against the rolling level, while volume holds). A window is judged when a later call or the
+ * {@link #tick} closes it, and again when calls for it arrive late (a spool delivered after an outage), once they
+ * have settled for {@link #CLOSE_GRACE}; each detector raises a window once. Failures carry the window's end as their
+ * time. The series are rebuilt from {@code llm_calls} at start-up, so a restart does not blind the detectors for two
+ * hours.
  */
 @Singleton
 public class UsageWindows implements StoredCallsObserver, io.faultline.common.BoundedState {
 
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
+    private static final int SPIKE = 1;
+    private static final int PROXY_STORM = 2;
+    private static final int PROMPT_STORM = 4;
 
     private final TokenSpikeConfig tokens;
     private final CacheStormConfig cache;
@@ -89,20 +94,24 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             // now: placed by its own end, it would close the open window early, judged on part of its calls.
             Instant at = call.endedAt().isAfter(now) ? now : call.endedAt();
             add(deployments, "d|" + call.provider() + "|" + call.deployment(), call.provider(), call.deployment(),
-                    call, at, failures);
+                    call, at, now, failures);
             if (call.modelGroup() != null || call.model() != null) {
                 String model = call.modelGroup() != null ? call.modelGroup() : call.model();
-                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, at, failures);
+                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, at, now, failures);
             }
             if (call.apiKeyHash() != null) {
-                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, at, failures);
+                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, at, now,
+                        failures);
             }
         }
         sink.raise(failures);
         return failures;
     }
 
-    /** Closes windows that ended (plus a grace for late calls) with no call since, and judges them. */
+    /**
+     * Closes windows that ended (plus a grace for late calls) with no call since, and judges them; judges again the
+     * closed windows whose late calls have stopped arriving for the same grace.
+     */
     @Scheduled(every = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduledTick() {
         try {
@@ -122,6 +131,10 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
                     if (ended != null) {
                         judge(map, series, ended, failures);
                     }
+                    for (Window late : series.settledLate(cutoff)) {
+                        late.lateSince = null;
+                        judge(map, series, late, failures);
+                    }
                 }
             }
         }
@@ -130,7 +143,7 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
     }
 
     private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject,
-            LlmCall call, Instant at, List<Failure> failures) {
+            LlmCall call, Instant at, Instant now, List<Failure> failures) {
         WindowSeries series = map.get(key, call.apiKeyHash(), k -> new WindowSeries(k, provider, subject,
                 windowMillis, tokens.historyWindows()));
         synchronized (series) {
@@ -142,6 +155,10 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             if (window != null) {
                 count(window, call.promptTokens() + call.completionTokens(), call.reasoningTokens(), call.cacheHit(),
                         call.promptTokens(), call.cachedTokens(), 1);
+                if (!series.isOpen(window)) {
+                    window.lateCalls++;
+                    window.lateSince = now;
+                }
             }
         }
     }
@@ -169,13 +186,13 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         if (map == deployments) {
             tokenSpike(series, window, earlier, failures);
         } else {
-            cacheStorm(series, window, earlier, "proxy_cache", w -> w.proxyHitRatio(), w -> w.cacheKnown, failures);
-            cacheStorm(series, window, earlier, "prompt_cache", w -> w.promptCacheRatio(), w -> w.calls, failures);
+            cacheStorm(series, window, earlier, PROXY_STORM, w -> w.proxyHitRatio(), w -> w.cacheKnown, failures);
+            cacheStorm(series, window, earlier, PROMPT_STORM, w -> w.promptCacheRatio(), w -> w.calls, failures);
         }
     }
 
     private void tokenSpike(WindowSeries series, Window window, List<Window> earlier, List<Failure> failures) {
-        if (earlier.size() < tokens.minWindows()) {
+        if ((window.raised & SPIKE) != 0 || earlier.size() < tokens.minWindows()) {
             return;
         }
         long p99 = TokenHistory.p99(earlier.stream().mapToLong(w -> w.tokens).toArray());
@@ -194,15 +211,16 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         evidence.put("spiked", total && reasoning ? "tokens,reasoning_tokens" : total ? "tokens" : "reasoning_tokens");
         evidence.put("factor", tokens.windowFactor());
         evidence.put("earlier_windows", earlier.size());
+        window.raised |= SPIKE;
         failures.add(Failure.of(Type.TOKEN_SPIKE, UUID.randomUUID(), series.end(window), tokens.severity(),
                 series.provider, series.subject, "cost.tokens.window_p99", evidence,
                 new ImpactScope(null, null, null, null, null)));
     }
 
-    private void cacheStorm(WindowSeries series, Window window, List<Window> earlier, String signal,
+    private void cacheStorm(WindowSeries series, Window window, List<Window> earlier, int detector,
             Function<Window, Double> ratio, Function<Window, Long> volume, List<Failure> failures) {
         double current = ratio.apply(window);
-        if (Double.isNaN(current) || volume.apply(window) < cache.minCalls()) {
+        if ((window.raised & detector) != 0 || Double.isNaN(current) || volume.apply(window) < cache.minCalls()) {
             return;
         }
         double weighted = 0;
@@ -226,13 +244,14 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             return;
         }
         Map<String, Object> evidence = windowEvidence(series, window);
-        evidence.put("signal", signal);
+        evidence.put("signal", detector == PROXY_STORM ? "proxy_cache" : "prompt_cache");
         evidence.put("hit_ratio", round(current));
         evidence.put("rolling_level", round(level));
         evidence.put("drop_fraction", cache.dropFraction());
         evidence.put("calls", window.calls);
         evidence.put("average_calls", Math.round(averageVolume));
         evidence.put("earlier_windows", windows);
+        window.raised |= detector;
         failures.add(Failure.of(Type.CACHE_MISS_STORM, UUID.randomUUID(), series.end(window), cache.severity(),
                 series.provider, series.subject, "cost.cache.rolling_level", evidence,
                 new ImpactScope(series.key.startsWith("m|") ? series.subject : null, null, null, null, null)));
@@ -244,6 +263,11 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
                 : "api_key");
         evidence.put("window_start", window.start.toString());
         evidence.put("window_end", series.end(window).toString());
+        if (window.lateCalls > 0) {
+            // Judged again after calls arrived once the window had closed: how many, so a reader knows why the
+            // failure was raised after its time.
+            evidence.put("late_calls", window.lateCalls);
+        }
         return evidence;
     }
 
@@ -280,6 +304,18 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             seedCalls(c, now);
         } catch (SQLException e) {
             throw new IllegalStateException("could not read stored calls", e);
+        }
+        // What the windows read back raised before the restart is not stored with them: judge them again, oldest
+        // first and silently, so that each remembers what it raised and a late call into it does not raise it twice.
+        List<Failure> alreadyRaised = new ArrayList<>();
+        for (BoundedMap<String, WindowSeries> map : List.of(deployments, models, keys)) {
+            for (WindowSeries series : map.values()) {
+                synchronized (series) {
+                    for (Window window : series.closedOldestFirst()) {
+                        judge(map, series, window, alreadyRaised);
+                    }
+                }
+            }
         }
     }
 

@@ -1,15 +1,17 @@
 package io.faultline.cost;
 
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 
 /**
  * Usage of one deployment, model or key in fixed windows: the open window and up to {@code history} closed ones.
- * Calls are placed by their own end time, so replays and late batches land where they belong; a call for a window
- * already closed is added to it but does not re-open its verdict. Not thread-safe: {@link UsageWindows} locks it.
+ * Calls are placed by their own end time, so replays and late batches land where they belong: a call for a window
+ * already closed is added to it, and one for a window that never opened (its calls were held back by an outage of
+ * the service or its database and delivered late) opens it among the closed ones, in time order. Either way the
+ * window is marked late so that {@link UsageWindows} judges it again once its late calls have settled; what it has
+ * raised is remembered per detector, so a window raises each kind once. Not thread-safe: {@link UsageWindows} locks
+ * it.
  */
 final class WindowSeries {
 
@@ -23,6 +25,12 @@ final class WindowSeries {
         long cacheHits;
         long promptTokens;
         long cachedTokens;
+        /** The detectors this window has raised (or, read back after a restart, would have): bits of UsageWindows. */
+        int raised;
+        /** Calls that arrived after the window closed. */
+        long lateCalls;
+        /** When the last late call arrived (the service's clock) while not yet judged again; null when none waits. */
+        Instant lateSince;
 
         Window(Instant start) {
             this.start = start;
@@ -44,7 +52,8 @@ final class WindowSeries {
     final String subject;
     private final long windowMillis;
     private final int history;
-    private final Deque<Window> closed = new ArrayDeque<>();
+    /** Newest first. */
+    private final List<Window> closed = new ArrayList<>();
     private Window open;
 
     WindowSeries(String key, String provider, String subject, long windowMillis, int history) {
@@ -62,29 +71,69 @@ final class WindowSeries {
 
     /**
      * The window of {@code at}, closing the open one first when {@code at} is past it; a closed window is returned
-     * through {@code justClosed} so that the caller judges it once.
+     * through {@code justClosed} so that the caller judges it once. A call older than the open window (or, with none
+     * open, than the newest closed one) is late: its window, closed or opened now among the closed ones, is returned
+     * for the caller to count in and mark ({@link #isOpen}); null when it is older than the history.
      */
     Window windowFor(Instant at, List<Window> justClosed) {
         Instant start = align(at);
-        if (open == null) {
+        if (open != null && start.equals(open.start)) {
+            return open;
+        }
+        Window newest = closed.isEmpty() ? null : closed.get(0);
+        if ((open == null || start.isAfter(open.start)) && (newest == null || start.isAfter(newest.start))) {
+            if (open != null) {
+                justClosed.add(open);
+                push(open);
+            }
             open = new Window(start);
             return open;
         }
-        if (start.equals(open.start)) {
-            return open;
+        return closedWindow(start);
+    }
+
+    boolean isOpen(Window window) {
+        return window == open;
+    }
+
+    /** The closed window starting at {@code start}, opened in its place when none is; null beyond the history. */
+    private Window closedWindow(Instant start) {
+        Instant latest = open != null ? open.start : closed.get(0).start;
+        if (start.isBefore(latest.minusMillis(windowMillis * history))) {
+            return null; // older than the history: it no longer matters
         }
-        if (start.isAfter(open.start)) {
-            justClosed.add(open);
-            push(open);
-            open = new Window(start);
-            return open;
+        int i = 0;
+        while (i < closed.size() && closed.get(i).start.isAfter(start)) {
+            i++;
         }
+        if (i < closed.size() && closed.get(i).start.equals(start)) {
+            return closed.get(i);
+        }
+        if (i >= history) {
+            return null;
+        }
+        Window window = new Window(start);
+        closed.add(i, window);
+        trim();
+        return window;
+    }
+
+    /** Closed windows with late calls that arrived before {@code settledBefore} and are not judged again yet. */
+    List<Window> settledLate(Instant settledBefore) {
+        List<Window> out = new ArrayList<>(0);
         for (Window w : closed) {
-            if (w.start.equals(start)) {
-                return w;
+            if (w.lateSince != null && !w.lateSince.isAfter(settledBefore)) {
+                out.add(w);
             }
         }
-        return null; // older than the history: it no longer matters
+        return out;
+    }
+
+    /** Closed windows, oldest first. */
+    List<Window> closedOldestFirst() {
+        List<Window> out = new ArrayList<>(closed);
+        java.util.Collections.reverse(out);
+        return out;
     }
 
     /** Closes the open window if it ended before {@code cutoff}; returns it, or null. */
@@ -114,9 +163,13 @@ final class WindowSeries {
     }
 
     private void push(Window window) {
-        closed.addFirst(window);
+        closed.add(0, window);
+        trim();
+    }
+
+    private void trim() {
         while (closed.size() > history) {
-            closed.removeLast();
+            closed.remove(closed.size() - 1);
         }
     }
 

@@ -232,6 +232,93 @@ class UsageWindowsTest {
                 .containsEntry("earlier_windows", 8).containsEntry("window_start", nine.toString());
     }
 
+    /** Eight windows of 20 calls x 1,000 tokens from {@code start}: a p99 of 20,000 tokens per window. */
+    private static List<Payloads> ordinaryWindows(String dep, Instant start) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 8; w++) {
+            for (int i = 0; i < 20; i++) {
+                calls.add(call(dep, start.plus(Duration.ofMinutes(5L * w)).plusSeconds(i), 600, 400, 0));
+            }
+        }
+        return calls;
+    }
+
+    private static List<Payloads> calls(String dep, Instant from, int n, long prompt) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            calls.add(call(dep, from.plusSeconds(i), prompt, 400, 0));
+        }
+        return calls;
+    }
+
+    /**
+     * An outage of the service or its database holds a window's calls back: the plugin spools them and delivers them
+     * after calls of later windows were stored. The window never opened while it was current; its calls open it late
+     * and it is judged once they have settled, dated at its own end, with the late calls counted in the evidence.
+     */
+    @Test
+    void aWindowWhoseCallsAllArriveAfterLaterWindowsIsJudgedOnceTheySettle() {
+        Instant start = DAY.plus(Duration.ofHours(14));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        Instant ten = nine.plus(Duration.ofMinutes(5));
+        String dep = unique("late-spike");
+        clock.set(start);
+        ingest(ordinaryWindows(dep, start));
+        // Window 9 passes with nothing stored; window 10's live calls arrive, then window 9's spooled ones.
+        clock.set(ten.plusSeconds(30));
+        ingest(calls(dep, ten, 20, 600));
+        ingest(calls(dep, nine, 40, 601));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).as("late calls still arriving: not judged yet").isEmpty();
+
+        clock.set(ten.plusSeconds(61));
+        windows.tick();
+        List<Map<String, Object>> spikes = failures("token_spike", dep);
+        assertThat(spikes).singleElement().satisfies(f -> {
+            assertThat(Instant.parse((String) f.get("firstSeen"))).isEqualTo(ten);
+            assertThat((Map<String, Object>) f.get("evidence")).containsEntry("window_start", nine.toString())
+                    .containsEntry("tokens", 40040).containsEntry("p99_window_tokens", 20000)
+                    .containsEntry("earlier_windows", 8).containsEntry("late_calls", 40);
+        });
+    }
+
+    /**
+     * A window judged on part of its calls (the tick closed it while the rest were held back) is judged again with
+     * them, and raises once: more late calls after the spike, or a restart and one more late call, add no second one.
+     */
+    @Test
+    void aWindowClosedOnPartOfItsCallsIsJudgedAgainWithTheLateOnes_andRaisesOnce() {
+        Instant start = DAY.plus(Duration.ofHours(18));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        Instant ten = nine.plus(Duration.ofMinutes(5));
+        String dep = unique("late-rejudge");
+        clock.set(start);
+        ingest(ordinaryWindows(dep, start));
+        clock.set(nine.plusSeconds(20));
+        ingest(calls(dep, nine, 20, 600));
+        clock.set(ten.plusSeconds(31));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).as("20,000 tokens: at the p99, no spike").isEmpty();
+
+        // The rest of window 9 arrives after the tick closed it, with no call of a later window in between.
+        ingest(calls(dep, nine.plusSeconds(100), 21, 601));
+        clock.set(ten.plusSeconds(62));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(
+                (Map<String, Object>) f.get("evidence")).containsEntry("tokens", 41021)
+                .containsEntry("late_calls", 21).containsEntry("window_start", nine.toString()));
+
+        ingest(calls(dep, nine.plusSeconds(200), 5, 601));
+        clock.set(ten.plusSeconds(93));
+        windows.tick();
+        windows.rebuild();
+        ingest(calls(dep, nine.plusSeconds(250), 1, 601));
+        clock.set(ten.plusSeconds(124));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).singleElement()
+                .satisfies(f -> assertThat(f).containsEntry("occurrences", 1));
+    }
+
     @Test
     void aCollapsedCacheHitRatioWithVolumeHeldIsAStorm_aSmallerDropOrVolumeIsNot() {
         Instant start = DAY.plus(Duration.ofHours(8));
