@@ -64,7 +64,7 @@ public final class Metrics {
             if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) {
                 continue;
             }
-            int brace = line.indexOf('}');
+            int brace = labelSetEnd(line, name.length());
             String labelPart = brace < 0 ? "" : line.substring(name.length(), brace + 1);
             boolean all = true;
             for (int i = 0; i + 1 < labels.length; i += 2) {
@@ -81,6 +81,25 @@ public final class Metrics {
             }
         }
         return Double.NaN;
+    }
+
+    /** The index of the brace closing the label set at {@code from}, or -1: a label value may hold braces. */
+    private static int labelSetEnd(String line, int from) {
+        if (from >= line.length() || line.charAt(from) != '{') {
+            return -1;
+        }
+        boolean quoted = false;
+        for (int i = from + 1; i < line.length(); i++) {
+            char c = line.charAt(i);
+            if (quoted && c == '\\') {
+                i++;
+            } else if (c == '"') {
+                quoted = !quoted;
+            } else if (c == '}' && !quoted) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     public static double valueOrZero(String scrape, String name, String... labels) {

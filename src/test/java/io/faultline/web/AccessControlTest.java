@@ -2,6 +2,7 @@ package io.faultline.web;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.PostgresResource;
 import io.faultline.web.access.AccessRules;
 import io.faultline.web.access.Role;
@@ -52,6 +53,9 @@ class AccessControlTest {
     static final String READ = "read-key";
     static final String PROBLEM = "application/problem+json";
 
+    @io.quarkus.test.common.http.TestHTTPResource("/")
+    java.net.URL root;
+
     /** All three roles configured, the admin one with two keys (a rotation under way), values as Secrets write them. */
     public static class ThreeRoles implements QuarkusTestProfile {
         @Override
@@ -88,6 +92,48 @@ class AccessControlTest {
             }
         }
         assertThat(failures).as("operations answering against the role table").isEmpty();
+    }
+
+    /**
+     * A request answered before it reaches an endpoint (refused by the access policy, a declared body over the
+     * limit) or reaching none is labelled {@code uri="/{unmatched}"}, not with its raw path: a client without a key
+     * cannot put an e-mail address, or a new label value per request, into the HTTP metrics.
+     */
+    @Test
+    void requests_that_reach_no_endpoint_share_one_uri_label_and_never_carry_the_callers_path() throws IOException {
+        String tag = UUID.randomUUID().toString();
+        given().when().post("/api/v1/budgets/user/alice-" + tag + "@example.com").then().statusCode(401);
+        given().when().get("/api/v1/slos/secret-" + tag).then().statusCode(401);
+        given().when().get("/probe-" + tag).then().statusCode(401);
+        given().header("Authorization", "Bearer " + READ).when().get("/api/v1/nothing-" + tag).then().statusCode(404);
+        assertThat(declaredOversize("/api/v1/calls-" + tag)).startsWith("HTTP/1.1 413");
+        given().header("Authorization", "Bearer " + READ).when().get("/api/v1/failures/" + UUID.randomUUID())
+                .then().statusCode(404);
+
+        String scrape = Metrics.scrape();
+        assertThat(scrape).as("no caller's path in a label").doesNotContain(tag);
+        assertThat(Metrics.valueOrZero(scrape, "http_server_requests_seconds_count", "status", "200", "uri",
+                "/{unmatched}")).as("every answered request reached an endpoint or a management route").isZero();
+        for (String[] refused : new String[][] { { "GET", "401" }, { "POST", "413" }, { "GET", "404" } }) {
+            assertThat(Metrics.valueOrZero(scrape, "http_server_requests_seconds_count", "method", refused[0],
+                    "status", refused[1], "uri", "/{unmatched}")).as(String.join(" ", refused)).isPositive();
+        }
+        assertThat(Metrics.valueOrZero(scrape, "http_server_requests_seconds_count", "status", "404", "uri",
+                "/api/v1/failures/{failureId}")).as("a routed request keeps its endpoint's template")
+                .isGreaterThanOrEqualTo(1);
+    }
+
+    /** The status line of a POST declaring a body far over the limit (refused before it is read). */
+    private String declaredOversize(String path) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket(root.getHost(), root.getPort())) {
+            socket.setSoTimeout(30_000);
+            socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: " + root.getHost()
+                    + "\r\nAuthorization: Bearer " + ADMIN_NEW + "\r\nContent-Type: application/json"
+                    + "\r\nContent-Length: 999999999\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            return new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    StandardCharsets.US_ASCII)).readLine();
+        }
     }
 
     private void check(List<String> failures, Operation op, String who, String key, int expected) {
