@@ -122,11 +122,18 @@ public class RequestBodyLimits {
                 && ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true);
         // HTTP/1.x only: over HTTP/2 (h2c) Quarkus REST pauses the request it reads, which fails once it has ended.
         boolean http1 = ctx.request().version() != HttpVersion.HTTP_2;
-        // Not a form: Vert.x's body handler decodes multipart and url-encoded bodies itself (a malformed multipart
-        // body was never answered); the endpoints answer those with a 415 problem, which Quarkus REST does.
+        boolean body = chunked || (declared != null && !declared.trim().equals("0"));
+        // A form is refused unread: every endpoint reads JSON. Vert.x's body handler would decode multipart and
+        // url-encoded bodies itself (a malformed multipart body was never answered), and Quarkus REST, whose
+        // endpoints also take bodies without a JSON content type, parsed a form's bytes as JSON.
         String type = String.valueOf(ctx.request().getHeader(HttpHeaderNames.CONTENT_TYPE)).toLowerCase(Locale.ROOT);
-        boolean form = type.startsWith("multipart/") || type.startsWith("application/x-www-form-urlencoded");
-        if (http1 && !form && (chunked || (declared != null && !declared.trim().equals("0")))) {
+        if (body && (type.startsWith("multipart/") || type.startsWith("application/x-www-form-urlencoded"))) {
+            String path = ctx.normalizedPath();
+            admission.answer(ctx, 415, "Unsupported Media Type", "A form body is not read at " + path
+                    + ": send the JSON with Content-Type: application/json.", path, "a JSON body, not a form");
+            return;
+        }
+        if (http1 && body) {
             // The body is read here, on the event loop, and the endpoint reads the buffer. Left to Quarkus REST, a
             // body over 10 KiB was read by a worker thread blocked on the socket: 205 authenticated connections
             // trickling their bodies took all 200 workers, and ingest, reads and readiness stopped answering. A

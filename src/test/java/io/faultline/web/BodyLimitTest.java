@@ -35,6 +35,7 @@ class BodyLimitTest {
 
     private static final long INGEST_LIMIT = 10_485_760;
     private static final String HTTP_COUNT = "http_server_requests_seconds_count";
+    private static final String PROBLEM = "application/problem+json";
 
     @TestHTTPResource("/")
     URL root;
@@ -123,14 +124,41 @@ class BodyLimitTest {
                 + Metrics.valueOrZero(scrape, HTTP_COUNT, "status", "RESET", "uri", "/api/v1/calls");
     }
 
+    /**
+     * Every endpoint reads JSON: a form is a 415 problem, unread, whatever its size or framing (Quarkus REST had
+     * parsed a url-encoded "[]" as an empty batch, and a chunked form over the limit got a bare 413 with no body).
+     */
+    @Test
+    void a_form_body_is_a_415_problem_unread() throws Exception {
+        for (String type : new String[] { "application/x-www-form-urlencoded", "multipart/form-data; boundary=x" }) {
+            java.net.http.HttpResponse<String> sized = java.net.http.HttpClient.newBuilder()
+                    .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+                            .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", type)
+                            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("[]")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(sized.statusCode()).isEqualTo(415);
+            assertThat(sized.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t)
+                    .startsWith(PROBLEM));
+            assertThat(sized.body()).contains("application/json");
+            Answer chunked = chunked("/api/v1/signals/retrieval", new byte[11 * 1024 * 1024], type);
+            assertThat(chunked.status()).isEqualTo(415);
+            assertThat(chunked.contentType()).startsWith(PROBLEM);
+        }
+    }
+
     /** POSTs {@code body} in chunks of 64 KiB (no Content-Length), then reads the whole answer. */
     private Answer chunked(String path, byte[] body) throws IOException {
+        return chunked(path, body, "application/json");
+    }
+
+    private Answer chunked(String path, byte[] body, String contentType) throws IOException {
         try (Socket socket = new Socket(root.getHost(), root.getPort())) {
             socket.setSoTimeout(30_000);
             OutputStream out = socket.getOutputStream();
             try {
                 out.write(("POST " + path + " HTTP/1.1\r\nHost: " + root.getHost() + "\r\nAuthorization: Bearer "
-                        + Api.KEY + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        + Api.KEY + "\r\nContent-Type: " + contentType + "\r\nTransfer-Encoding: chunked\r\n\r\n")
                         .getBytes(StandardCharsets.US_ASCII));
                 for (int at = 0; at < body.length; at += 65_536) {
                     int n = Math.min(65_536, body.length - at);
