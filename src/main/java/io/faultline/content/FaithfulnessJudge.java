@@ -127,11 +127,26 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                 });
     }
 
-    /** The judge's LiteLLM base URL; a judge switched on without one fails, naming the key (checked at start). */
+    /**
+     * The judge's LiteLLM base URL; a judge switched on without one, or with one that is not an absolute http(s) URL
+     * (which would make every judge call fail), fails, naming the key (checked at start).
+     */
     public static String baseUrl(JudgeConfig config) {
-        return config.baseUrl().map(String::strip).filter(s -> !s.isEmpty()).orElseThrow(() ->
+        String base = config.baseUrl().map(String::strip).filter(s -> !s.isEmpty()).orElseThrow(() ->
                 new IllegalStateException("faultline.faithfulness.judge.enabled=true needs"
                         + " faultline.faithfulness.judge.base-url: the LiteLLM proxy the judge is called through"));
+        URI uri;
+        try {
+            uri = URI.create(base);
+        } catch (IllegalArgumentException e) {
+            uri = null;
+        }
+        if (uri == null || uri.getHost() == null
+                || !("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))) {
+            throw new IllegalStateException("faultline.faithfulness.judge.base-url must be an absolute http(s) URL"
+                    + " of the LiteLLM proxy, such as http://litellm:4000");
+        }
+        return base;
     }
 
     @PreDestroy

@@ -3,6 +3,7 @@ package io.faultline.cost;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -62,6 +63,9 @@ public class BatchResource {
     private static String id(String id) {
         if (id == null || id.isBlank() || id.length() > BatchTracker.MAX_ID_LENGTH) {
             throw ApiProblem.badRequest("id", "id must be 1 to " + BatchTracker.MAX_ID_LENGTH + " characters");
+        }
+        if (!Params.plainText(id)) {
+            throw ApiProblem.badRequest("id", "id may hold no control character and no lone surrogate");
         }
         return id;
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.common.StorableTime;
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -98,14 +99,14 @@ public class EmbeddingSignalResource {
     }
 
     @GET
-    @Path("/{space}")
+    @Path("/{space: .+}")
     @Operation(summary = "Drift status of one space: reference and window sizes, distance, threshold")
     public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space) {
         return detector.status(space).orElseThrow(() -> notFound(space));
     }
 
     @DELETE
-    @Path("/{space}/reference")
+    @Path("/{space: .+}/reference")
     @ResponseStatus(204)
     @Operation(summary = "Reset a space: drop its reference and window; its next vectors make a new reference")
     public void reset(@RestPath String space) {
@@ -134,7 +135,7 @@ public class EmbeddingSignalResource {
             }
         }
         String signalId = identifier(root, "signalId");
-        String space = identifier(root, "space");
+        String space = space(root);
         Instant at = now;
         JsonNode atNode = root.get("at");
         if (atNode != null && !atNode.isNull()) {
@@ -165,6 +166,25 @@ public class EmbeddingSignalResource {
             throw ApiProblem.badRequest(field, field + " must be 1 to 128 characters of A-Z a-z 0-9 . _ : -");
         }
         return node.textValue();
+    }
+
+    /**
+     * A space is named as LiteLLM's calls name theirs (the model group, such as {@code openai/text-embedding-3-small}),
+     * so that an application can post into the space its proxy's embedding calls fill.
+     */
+    private static String space(JsonNode root) {
+        JsonNode node = root.get("space");
+        if (node == null || node.isNull()) {
+            throw ApiProblem.badRequest("space", "space is required");
+        }
+        String space = node.isTextual() ? node.textValue() : "";
+        if (space.isBlank() || space.length() > EmbeddingCallRule.MAX_SPACE_LENGTH || !space.strip().equals(space)
+                || !Params.plainText(space)) {
+            throw ApiProblem.badRequest("space", "space must be 1 to " + EmbeddingCallRule.MAX_SPACE_LENGTH
+                    + " characters, without control characters or surrounding spaces (a model group such as"
+                    + " openai/text-embedding-3-small)");
+        }
+        return space;
     }
 
     private List<float[]> vectors(JsonNode node) {

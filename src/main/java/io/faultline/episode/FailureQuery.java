@@ -35,7 +35,8 @@ public class FailureQuery {
         public static Filter parse(String category, String type, String provider, String deployment, String severity,
                 String since, String until) {
             Category cat = category == null ? null : parseEnum("category", category, () -> Category.parse(category));
-            FailureType t = type == null ? null : parseEnum("type", type, () -> FailureType.byCode(type));
+            FailureType t = type == null ? null : parseEnum("type", type,
+                    () -> FailureType.byCode(type.toLowerCase(Locale.ROOT)));
             if (cat != null && t != null && t.category() != cat) {
                 throw ApiProblem.badRequest("type", "type '" + type + "' is not in category " + cat);
             }

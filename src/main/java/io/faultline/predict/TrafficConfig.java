@@ -2,6 +2,7 @@ package io.faultline.predict;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
 
 import java.time.Duration;
 
@@ -50,5 +51,6 @@ public interface TrafficConfig {
 
     /** At most this many operator pins (a PUT beyond it is a 409). */
     @WithDefault("1000")
+    @Min(1)
     int maxPins();
 }

@@ -249,6 +249,9 @@ class CallIngestTest {
                 "InternalServerError", "AnthropicException - {\"type\":\"error\",\"error\":{\"type\":"
                         + "\"overloaded_error\",\"message\":\"Overloaded\"}}"))).statusCode(200);
         String id = Api.failures("deployment=" + dep).extract().path("items[0].failureId");
+        // The filters' values are names in any case; the deployment is the caller's own and matched as written.
+        Api.failures("deployment=" + dep + "&type=OVERLOADED&category=Provider&provider=ANTHROPIC")
+                .statusCode(200).body("items.failureId", contains(id));
         io.restassured.RestAssured.when().get("/api/v1/failures/" + id).then().statusCode(200)
                 .body("type", equalTo("overloaded")).body("failureId", equalTo(id))
                 .body("firstSeen", notNullValue()).body("lastSeen", notNullValue());

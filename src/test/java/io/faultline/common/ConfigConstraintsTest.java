@@ -59,6 +59,7 @@ class ConfigConstraintsTest {
             "io.faultline.impact.SloConfig, faultline.slo.period, 0",
             "io.faultline.correlate.CorrelateConfig, faultline.correlate.min-confidence, 2",
             "io.faultline.content.LanguageConfig, faultline.language.min-confidence, 2",
+            "io.faultline.predict.TrafficConfig, faultline.traffic.max-pins, 0",
     })
     void a_value_out_of_range_fails_naming_its_key(String mapping, String key, String value) throws Exception {
         Class<?> type = Class.forName(mapping);

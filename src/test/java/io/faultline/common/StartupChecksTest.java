@@ -44,6 +44,14 @@ class StartupChecksTest {
                 .hasMessageContaining("faultline.injection.model-scripts").hasMessageContaining("'KLINGON'");
         assertThatThrownBy(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true"), BACKSTOP))
                 .hasMessageContaining("faultline.faithfulness.judge.base-url");
+        for (String notAUrl : new String[] { "notaurl", "litellm:4000", "ftp://litellm", "http://", "http:// x" }) {
+            assertThatThrownBy(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true",
+                    "faultline.faithfulness.judge.base-url", notAUrl), BACKSTOP)).as(notAUrl)
+                    .hasMessageContaining("faultline.faithfulness.judge.base-url").hasMessageContaining("absolute");
+        }
+        assertThatCode(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true",
+                "faultline.faithfulness.judge.base-url", "https://litellm.internal:4000/v1/"), BACKSTOP))
+                .doesNotThrowAnyException();
         assertThatThrownBy(() -> check(Map.of("faultline.predict.interval", "soon"), BACKSTOP))
                 .hasMessageContaining("faultline.predict.interval");
         assertThatThrownBy(() -> check(Map.of("faultline.correlate.close-every", "0"), BACKSTOP))

@@ -155,6 +155,29 @@ class EmbeddingDriftApiTest {
                 .body("state", equalTo("collecting_reference"));
     }
 
+    /**
+     * A space is named as the proxy's calls name it, a model group with a slash or a blank in it: an application posts
+     * into the space its LiteLLM embedding calls fill, and reads and resets it by that name, unescaped.
+     */
+    @Test
+    void a_space_named_as_litellm_names_it_takes_application_vectors_and_is_read_by_that_name() {
+        String space = "openai/" + space("text embedding");
+        Payloads call = Payloads.success("openai", space, "dep-1", Instant.now()).set("call_type", "aembedding")
+                .set("response", Map.of("data", List.of(Map.of("embedding", new float[] { 0.1f, 0.2f, 0.3f }))));
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        detector.flush();
+        ObjectNode body = Payloads.JSON.createObjectNode().put("signalId", "app-" + UUID.randomUUID())
+                .put("space", space);
+        body.putArray("vectors").addArray().add(0.3f).add(0.2f).add(0.1f);
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON).body(body.toString())
+                .post("/api/v1/signals/embeddings").then().statusCode(202).body("referenceN", equalTo(2));
+        given().urlEncodingEnabled(false).get("/api/v1/signals/embeddings/" + space.replace(" ", "%20")).then()
+                .statusCode(200).body("space", equalTo(space)).body("referenceN", equalTo(2));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY)
+                .delete("/api/v1/signals/embeddings/" + space.replace(" ", "%20") + "/reference").then()
+                .statusCode(204);
+    }
+
     @Test
     void vectors_of_litellm_embedding_calls_feed_their_model_group_once_per_call() {
         String space = space("litellm");
@@ -183,7 +206,9 @@ class EmbeddingDriftApiTest {
         problem("[]", 400, "$");
         problem("{\"space\": \"" + space + "\", \"vectors\": [[1]]}", 400, "signalId");
         problem("{\"signalId\": \"a\", \"vectors\": [[1]]}", 400, "space");
-        problem("{\"signalId\": \"a\", \"space\": \"has space\", \"vectors\": [[1]]}", 400, "space");
+        problem("{\"signalId\": \"a\", \"space\": \" padded\", \"vectors\": [[1]]}", 400, "space");
+        problem("{\"signalId\": \"a\", \"space\": \"a\\u0001b\", \"vectors\": [[1]]}", 400, "space");
+        problem("{\"signalId\": \"has space\", \"space\": \"a\", \"vectors\": [[1]]}", 400, "signalId");
         problem("{\"signalId\": \"a\", \"space\": \"" + space + "\"}", 400, "vectors");
         problem(body(space, "{\"extra\": 1, \"vectors\": [[1]]}"), 400, "extra");
         problem(body(space, "{\"vectors\": []}"), 422, "vectors");

@@ -303,6 +303,12 @@ class BadInputTest {
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
                 .body("{\"keepShare\": 0.5}").when().put("/api/v1/traffic-policy/a%0Ab").then().statusCode(400)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+        for (String id : new String[] { "a%01b", "a%7Fb" }) {
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY)
+                    .contentType(ContentType.JSON).body("{\"expectedCostUsd\": 1}").when()
+                    .put("/api/v1/batches/" + id).then().statusCode(400).contentType(PROBLEM)
+                    .body("errors[0].field", equalTo("id"));
+        }
     }
 
     @Test
