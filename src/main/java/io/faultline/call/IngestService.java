@@ -109,7 +109,7 @@ public class IngestService {
             return new Stored(List.of(), List.of(), 0);
         }
         Stored stored = write(fresh, positions, classified);
-        observe(stored);
+        observe(stored, classified);
         notifyObservers(stored.inserted());
         List<DeploymentSeen> seen = new ArrayList<>();
         for (LlmCall call : stored.inserted()) {
@@ -283,15 +283,16 @@ public class IngestService {
         }
     }
 
-    /** Provider metrics from the newly stored calls; resends were counted the first time. */
-    private void observe(Stored stored) {
-        Map<String, List<Failure>> byCall = new HashMap<>();
-        for (Failure failure : stored.failures()) {
-            byCall.computeIfAbsent(failure.impactScope().callId(), k -> new ArrayList<>(1)).add(failure);
-        }
+    /**
+     * Provider metrics from the newly stored calls, each with its own failures; resends were counted the first time.
+     * By attempt, not by call id: the attempts of one request (a retry, a fallback) share LiteLLM's call id, and keyed
+     * by it a timeout was also charged to the fallback that answered in the same batch (a probe through the real
+     * proxy: 6 fallbacks, 5 timeouts counted for the provider that answered every one of them).
+     */
+    private void observe(Stored stored, Map<LlmCall.Attempt, List<Failure>> classified) {
         Instant now = clock.instant();
         for (LlmCall call : stored.inserted()) {
-            detection.observe(call, byCall.getOrDefault(call.callId(), List.of()), now);
+            detection.observe(call, classified.getOrDefault(call.attemptKey(), List.of()), now);
         }
     }
 

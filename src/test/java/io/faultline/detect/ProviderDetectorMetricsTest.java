@@ -42,6 +42,27 @@ class ProviderDetectorMetricsTest {
                 "openai")).isEqualTo(1);
     }
 
+    /**
+     * A request that timed out on OpenAI and fell back to Gemini, both attempts in one batch (the plugin sends a
+     * second's events together): the timeout is OpenAI's, and the answer Gemini gave is no error of Gemini's.
+     */
+    @Test
+    void a_failed_attempt_is_counted_for_its_own_provider_not_for_the_fallback_sharing_its_call_id() {
+        String before = Metrics.scrape();
+        String id = UUID.randomUUID().toString();
+        Instant start = Instant.now();
+        Api.ingest(Payloads.array(
+                Payloads.failure("openai", "gpt-4o-mini", dep(), start, 408, "Timeout", "Request timed out.")
+                        .set("litellm_call_id", id).set("trace_id", id),
+                Payloads.success("gemini", "gemini-2.5-flash", dep(), start.plusSeconds(1))
+                        .set("litellm_call_id", id).set("trace_id", id))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "timeout", "provider", "openai"))
+                .isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "timeout", "provider", "gemini"))
+                .isZero();
+    }
+
     @Test
     void anthropic_529_is_counted_as_overloaded_apart_from_outages() {
         String before = Metrics.scrape();
