@@ -90,6 +90,11 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         List<Failure> failures = new ArrayList<>();
         Instant now = clock.instant();
         for (LlmCall call : calls) {
+            if (call.failed()) {
+                // Windows count answered calls, as the rebuild reads them back: a failed call spends no tokens, and
+                // counted as volume it would let an outage look like traffic that holds while its cache ratio falls.
+                continue;
+            }
             // A call from a sender whose clock runs ahead (within the ingest's tolerance) counts in the window open
             // now: placed by its own end, it would close the open window early, judged on part of its calls.
             Instant at = call.endedAt().isAfter(now) ? now : call.endedAt();

@@ -361,6 +361,32 @@ class UsageWindowsTest {
     }
 
     /**
+     * Windows count answered calls, as a restart reads them back: the failures of a provider outage (which LiteLLM
+     * logs with cache_hit false) are no cache misses, and 30 answered calls are too few to judge a storm on.
+     */
+    @Test
+    void an_outage_is_not_a_cache_miss_storm() {
+        Instant start = DAY.plus(Duration.ofHours(20));
+        Instant fifth = start.plus(Duration.ofMinutes(20));
+        clock.set(start);
+        String model = unique("cache-outage");
+        String key = UUID.randomUUID().toString().replace("-", "");
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            calls.addAll(cacheWindow(model, key, start.plus(Duration.ofMinutes(5L * w)), 100, 60));
+        }
+        calls.addAll(cacheWindow(model, key, fifth, 30, 18));
+        for (int i = 0; i < 80; i++) {
+            calls.add(Payloads.failure("openai", model, model + "-dep", fifth.plusSeconds(100 + i), 503,
+                    "ServiceUnavailableError", "upstream unavailable").set("cache_hit", false));
+        }
+        ingest(calls);
+        clock.set(fifth.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+        assertThat(failures("cache_miss_storm", model)).isEmpty();
+    }
+
+    /**
      * The model and key series come back from llm_calls as the deployment series do: after a restart between the
      * earlier windows and the storm, the storm is judged against the four windows read back, by model and by key.
      */
