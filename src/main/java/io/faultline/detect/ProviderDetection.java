@@ -14,6 +14,7 @@ import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Routes every stored call to the detector of its provider and keeps the provider metrics: errors by type, latency,
@@ -48,6 +48,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
     private final Map<String, Counter> thinkingTokens = new ConcurrentHashMap<>();
     private final Map<String, Counter> thinkingCost = new ConcurrentHashMap<>();
     private final Map<String, HeadroomGauge> gauges = new ConcurrentHashMap<>();
+    private final Clock clock;
     private final Map<String, DeploymentHeadroom> deployments;
 
     /** The latest readings of one deployment. */
@@ -55,23 +56,23 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
     }
 
     /** What the headroom gauges of one (provider, limit type) show: the tightest fresh deployment. */
-    private static final class HeadroomGauge {
-        final AtomicLong remaining = new AtomicLong();
-        volatile double fraction = 1;
+    private record HeadroomGauge(String provider, LimitType type) {
     }
 
     @Inject
     public ProviderDetection(Instance<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config,
-            MetricLabels labels) {
-        this(detectors.stream().toList(), registry, config, labels);
-    }
-
-    ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config) {
-        this(detectors, registry, config, new MetricLabels(200));
+            MetricLabels labels, Clock clock) {
+        this(detectors.stream().toList(), registry, config, labels, clock);
     }
 
     ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config,
-            MetricLabels labels) {
+            Clock clock) {
+        this(detectors, registry, config, new MetricLabels(200), clock);
+    }
+
+    ProviderDetection(List<ProviderFailureDetector> detectors, MeterRegistry registry, DetectConfig config,
+            MetricLabels labels, Clock clock) {
+        this.clock = clock;
         this.detectors = detectors;
         this.registry = registry;
         this.config = config;
@@ -212,22 +213,41 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
                 }
             }
         }
-        Instant freshSince = now.minus(config.headroomMaxAge());
         for (LimitType type : latest.keySet()) {
-            Headroom tightest = null;
-            for (DeploymentHeadroom d : sameProvider) {
-                Headroom h = d.readings().get(type);
-                if (h != null && h.seenAt().isAfter(freshSince) && (tightest == null || tighter(h, tightest))) {
+            gauge(provider, type);
+        }
+    }
+
+    /**
+     * The tightest reading of a provider's limit as of now, read when the gauges are scraped: a reading counts until
+     * its limit resets (then the limit is full again, or unknown when the provider does not send it) and for at most
+     * {@code faultline.detect.headroom-max-age}. Set when a call arrived instead, a 429's "0 remaining, resets in 12 s"
+     * showed 0 for ten minutes once traffic moved to other deployments (a probe), and an old reading stayed forever
+     * when no call with headers followed it. Null when no reading counts: the gauges show NaN, not a stale number.
+     */
+    private Headroom current(HeadroomGauge gauge) {
+        Instant now = clock.instant();
+        Instant freshSince = now.minus(config.headroomMaxAge());
+        Headroom tightest = null;
+        synchronized (deployments) {
+            for (DeploymentHeadroom d : deployments.values()) {
+                Headroom h = d.provider().equals(gauge.provider()) ? d.readings().get(gauge.type()) : null;
+                if (h == null || !h.seenAt().isAfter(freshSince)) {
+                    continue;
+                }
+                Duration resetsIn = h.resetsIn();
+                if (resetsIn != null && !resetsIn.isZero() && !resetsIn.isNegative() && !now.isBefore(h.seenAt().plus(resetsIn))) {
+                    if (h.limit() <= 0) {
+                        continue;
+                    }
+                    h = new Headroom(h.type(), h.limit(), h.limit(), Duration.ZERO, h.seenAt().plus(resetsIn));
+                }
+                if (tightest == null || tighter(h, tightest)) {
                     tightest = h;
                 }
             }
-            if (tightest == null) {
-                continue; // every reading of this limit is older than the maximum age
-            }
-            HeadroomGauge gauge = gauge(provider, type);
-            gauge.remaining.set(tightest.remaining());
-            gauge.fraction = tightest.fraction();
         }
+        return tightest;
     }
 
     private static boolean tighter(Headroom a, Headroom b) {
@@ -239,11 +259,17 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
 
     private HeadroomGauge gauge(String provider, LimitType type) {
         return gauges.computeIfAbsent(provider + "|" + type.label, k -> {
-            HeadroomGauge g = new HeadroomGauge();
-            Gauge.builder("llm.provider.rate.limit.remaining", g, x -> x.remaining.get())
+            HeadroomGauge g = new HeadroomGauge(provider, type);
+            Gauge.builder("llm.provider.rate.limit.remaining", g, x -> {
+                Headroom h = current(x);
+                return h == null ? Double.NaN : h.remaining();
+            })
                     .description("Remaining rate limit of the provider's tightest deployment (latest response)")
                     .tag("provider", provider).tag("limit_type", type.label).register(registry);
-            Gauge.builder("llm.provider.rate.limit.remaining.ratio", g, x -> x.fraction)
+            Gauge.builder("llm.provider.rate.limit.remaining.ratio", g, x -> {
+                Headroom h = current(x);
+                return h == null ? Double.NaN : h.fraction();
+            })
                     .description("Remaining fraction of the rate limit of the provider's tightest deployment;"
                             + " -1 when the provider does not send the limit")
                     .tag("provider", provider).tag("limit_type", type.label).register(registry);
