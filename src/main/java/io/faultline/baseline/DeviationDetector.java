@@ -46,6 +46,8 @@ public class DeviationDetector {
     static final double ERROR_RATE_FLOOR = 0.01;
     /** The scheduled jobs' names in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
     static final String DEVIATION_JOB = "deviation-check";
+    /** Missed checks judged after an outage, the newest ones: an hour at the default interval. */
+    static final int MAX_CATCH_UP = 60;
     static final String LEARN_JOB = "passive-baselines";
     private static final Duration LEARN_EVERY = Duration.ofMinutes(15);
 
@@ -84,7 +86,14 @@ public class DeviationDetector {
         }
         boolean claimed = jobs.claim(DEVIATION_JOB, deviationEvery);
         try {
-            detectDeviation(claimed);
+            Instant now = clock.instant();
+            if (claimed) {
+                catchUp(now);
+            }
+            detectDeviation(now, claimed, true);
+            if (claimed) {
+                covered(now);
+            }
         } catch (RuntimeException e) {
             Log.errorf(e, "Deviation check failed; it runs again in %s", deviationEvery);
         } finally {
@@ -108,12 +117,68 @@ public class DeviationDetector {
 
     /** Compares the current window with the baselines now; raises failures for deviations past the floor. */
     public List<Deviation> detectDeviation() {
-        return detectDeviation(true);
+        return detectDeviation(clock.instant(), true, true);
     }
 
-    /** {@code raise}: hand the deviations past the floor to the sink; without, only the ratio gauges move. */
-    private List<Deviation> detectDeviation(boolean raise) {
-        Instant now = clock.instant();
+    /**
+     * Judges the checks missed since the last successful one (at most {@link #MAX_CATCH_UP} of them), each on its own
+     * window with the calls stored since and dated at its own time, as it would have run. A check that cannot read
+     * the database fails and leaves the mark behind; the plugin delivers the outage's calls when the database is
+     * back, and without this the deviations they show were raised only by the first check after it, all dated then:
+     * several providers' deviations with one onset, a tight upstream incident of their own (a probe: two clusters
+     * for one incident after a 90 s database outage, in two runs of two, never without the outage).
+     */
+    private void catchUp(Instant now) {
+        Instant covered = coveredThrough();
+        if (covered == null) {
+            return;
+        }
+        List<Instant> missed = new ArrayList<>();
+        for (Instant slot = covered.plus(deviationEvery); slot.isBefore(now.minus(deviationEvery.dividedBy(2)));
+                slot = slot.plus(deviationEvery)) {
+            missed.add(slot);
+        }
+        if (missed.size() > MAX_CATCH_UP) {
+            missed = missed.subList(missed.size() - MAX_CATCH_UP, missed.size());
+        }
+        for (Instant slot : missed) {
+            detectDeviation(slot, true, false);
+        }
+        if (!missed.isEmpty()) {
+            Log.infof("Deviation checks: judged %d missed windows, %s to %s", missed.size(), missed.get(0),
+                    missed.get(missed.size() - 1));
+        }
+    }
+
+    private Instant coveredThrough() {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select covered_through from scheduled_job_runs where job = ?")) {
+            st.setString(1, DEVIATION_JOB);
+            try (ResultSet rs = st.executeQuery()) {
+                Timestamp at = rs.next() ? rs.getTimestamp(1) : null;
+                return at == null ? null : at.toInstant();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read how far the deviation checks got", e);
+        }
+    }
+
+    private void covered(Instant through) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update scheduled_job_runs set covered_through = greatest(covered_through, ?) where job = ?")) {
+            st.setTimestamp(1, Timestamp.from(through));
+            st.setString(2, DEVIATION_JOB);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record how far the deviation checks got", e);
+        }
+    }
+
+    /**
+     * The window ending at {@code now}. {@code raise}: hand the deviations past the floor to the sink; without, only
+     * the ratio gauges move. {@code live}: the ratio gauges show this window (a missed one judged late does not).
+     */
+    private List<Deviation> detectDeviation(Instant now, boolean raise, boolean live) {
         Map<String, BaselineStore.Baseline> latency = reference("latency_ms");
         Map<String, BaselineStore.Baseline> errors = reference("error_rate");
         List<Deviation> deviations = new ArrayList<>();
@@ -130,15 +195,16 @@ public class DeviationDetector {
                     String provider = rs.getString(1);
                     BaselineStore.Baseline base = latency.get(provider);
                     if (base != null && base.p95() > 0 && rs.getInt(2) > 0) {
-                        compare(base, "latency_p95", rs.getDouble(3), base.p95(), rs.getInt(2), now, deviations,
-                                failures);
+                        compare(base, "latency_p95", rs.getDouble(3), base.p95(), rs.getInt(2), now, live,
+                                deviations, failures);
                     }
                     BaselineStore.Baseline errorBase = errors.get(provider);
                     if (errorBase != null) {
                         // A 0% baseline would make any error infinitely deviant: the ratio is taken against at least
                         // ERROR_RATE_FLOOR, so a handful of errors in a quiet window does not page.
                         compare(errorBase, "error_rate", rs.getDouble(5) / rs.getInt(4),
-                                Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(4), now, deviations, failures);
+                                Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(4), now, live, deviations,
+                                failures);
                     }
                 }
             }
@@ -152,9 +218,11 @@ public class DeviationDetector {
     }
 
     private void compare(BaselineStore.Baseline base, String metric, double current, double reference, int samples,
-            Instant now, List<Deviation> deviations, List<Failure> failures) {
+            Instant now, boolean live, List<Deviation> deviations, List<Failure> failures) {
         double ratio = current / reference;
-        ratio(base.provider(), metric).set(ratio);
+        if (live) {
+            ratio(base.provider(), metric).set(ratio);
+        }
         boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
         deviations.add(new Deviation(base.provider(), metric, current, reference, ratio, samples, base.source(),
                 raise));

@@ -3,6 +3,7 @@ package io.faultline.baseline;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
+import io.faultline.testing.TestClock;
 import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -10,6 +11,7 @@ import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -38,6 +40,14 @@ class BaselineApiTest {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    TestClock clock;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
 
     private static RequestSpecification api() {
         return given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON);
@@ -140,5 +150,45 @@ class BaselineApiTest {
                 });
         given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
                 .body("items.detectionMethod", org.hamcrest.Matchers.hasItem("baseline.error_rate_deviation"));
+    }
+
+    /**
+     * A database outage: the checks of its minutes fail, and the plugin delivers the outage's calls once the database
+     * is back. The first check after it judges the windows it missed, each dated at its own time as it would have
+     * run, so the deviation starts when its calls did, not at the first check that could read them.
+     */
+    @Test
+    void checks_missed_in_an_outage_are_judged_once_the_calls_arrive_dated_at_their_own_time() throws Exception {
+        String provider = "missed" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().plus(Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        clock.set(t0);
+        try (var c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("delete from scheduled_job_runs where job = '" + DeviationDetector.DEVIATION_JOB + "'");
+        }
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(400 + i)));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        detector.tick(); // the last check before the outage: nothing deviates
+
+        // The checks at t0+1m and t0+2m cannot run; the calls of those minutes arrive after them.
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        List<Payloads> outage = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            Instant at = t0.plusSeconds(20 + i);
+            outage.add(i < 10 ? Payloads.failure(provider, "m", "d1", at, 503, "ServiceUnavailableError",
+                    "unavailable") : Payloads.success(provider, "m", "d1", at));
+        }
+        Api.ingest(Payloads.array(outage.toArray(Payloads[]::new))).statusCode(200);
+        detector.tick();
+
+        String deviation = "items.findAll { it.detectionMethod == 'baseline.error_rate_deviation' }";
+        given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
+                .body(deviation + ".size()", equalTo(1))
+                .body(deviation + "[0].firstSeen", equalTo(t0.plus(Duration.ofMinutes(1)).toString()))
+                .body(deviation + "[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(3)).toString()))
+                .body(deviation + "[0].occurrences", equalTo(3));
     }
 }
