@@ -130,7 +130,8 @@ public class CallResource {
     private static ApiProblem allRejected(List<Rejected> rejected) {
         return new ApiProblem(422, "No valid call in batch", "All " + rejected.size()
                 + " items were rejected; see errors.", rejected.stream()
-                .map(r -> Map.<String, Object>of("index", r.index(), "message", r.reason())).toList());
+                .map(r -> Map.<String, Object>of("field", "[" + r.index() + "]", "index", r.index(), "message",
+                        r.reason())).toList());
     }
 
     private static String idOf(JsonNode item) {

@@ -139,6 +139,7 @@ public interface CorrelateConfig {
     @DecimalMax("1")
     double qualityPriorRate();
 
+    /** The weight of that prior rate, in calls of the target's baseline. */
     @WithDefault("4")
     @DecimalMin("0")
     double qualityPriorWeight();

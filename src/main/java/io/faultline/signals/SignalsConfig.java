@@ -84,6 +84,7 @@ public interface SignalsConfig {
         @Min(1)
         int maxIndexes();
 
+        /** Severity of a retrieval quality drop. */
         @WithDefault("P3")
         Severity severity();
     }

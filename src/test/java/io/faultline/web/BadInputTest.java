@@ -49,7 +49,8 @@ class BadInputTest {
         Payloads c = Payloads.success("openai", "m", "d", Instant.now()).set("metadata", "not-an-object");
         Api.ingest(Payloads.array(a, b, c)).statusCode(422).contentType(PROBLEM).body("errors", hasSize(3))
                 .body("errors[0].message", containsString("startTime")).body("errors[1].message",
-                        containsString("status")).body("errors[2].message", containsString("metadata"));
+                        containsString("status")).body("errors[2].message", containsString("metadata"))
+                .body("errors.field", contains("[0]", "[1]", "[2]"));
     }
 
     @Test
