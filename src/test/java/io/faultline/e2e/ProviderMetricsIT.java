@@ -125,9 +125,11 @@ class ProviderMetricsIT {
 
     private static void inject(String deployment, FaultKind kind, int count, String model) {
         // Re-scripting restarts the headroom: openai's 429s answer with nothing left, anthropic stays part-drained.
+        // openai's request budget refills at one request in 100 s, so its headers say it resets in 10,000 s: the
+        // headroom gauge counts a reading until its reset, and the alert below needs a minute of it.
         Script base = switch (deployment) {
-            case "openai" -> Script.success()
-                    .withRateLimit(RateLimit.of(100, 1_000_000).withRemaining(0, 0).withDrainPerCall(0, 0));
+            case "openai" -> Script.success().withRateLimit(RateLimit.of(100, 1_000_000).withRemaining(0, 0)
+                    .withDrainPerCall(0, 0).withRefillPerSecond(0.01, 0));
             case "anthropic" -> Script.success()
                     .withRateLimit(RateLimit.of(50, 40_000).withRemaining(20, 30_000).withDrainPerCall(0, 0));
             default -> Script.success();
