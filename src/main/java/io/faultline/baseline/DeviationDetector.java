@@ -133,6 +133,7 @@ public class DeviationDetector {
         if (covered == null) {
             return;
         }
+        rejudgeLate(covered);
         List<Instant> missed = new ArrayList<>();
         for (Instant slot = covered.plus(deviationEvery); slot.isBefore(now.minus(deviationEvery.dividedBy(2)));
                 slot = slot.plus(deviationEvery)) {
@@ -147,6 +148,64 @@ public class DeviationDetector {
         if (!missed.isEmpty()) {
             Log.infof("Deviation checks: judged %d missed windows, %s to %s", missed.size(), missed.get(0),
                     missed.get(missed.size() - 1));
+        }
+    }
+
+    /**
+     * Judges again the checked windows that calls stored since the last check belong to (the proxy could not reach a
+     * running Faultline and its plugin delivered them later): each such minute, at most {@link #MAX_CATCH_UP}, on
+     * its window as it is now. A deviation is raised for a minute only where no episode of its fingerprint spans that
+     * minute already, so a minute that was raised when it was checked is not raised twice.
+     */
+    private void rejudgeLate(Instant covered) {
+        Instant earliest;
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select min(started_at) from llm_calls where received_at > ? and started_at < ?")) {
+            st.setTimestamp(1, Timestamp.from(covered));
+            st.setTimestamp(2, Timestamp.from(covered));
+            try (ResultSet rs = st.executeQuery()) {
+                Timestamp at = rs.next() ? rs.getTimestamp(1) : null;
+                earliest = at == null ? null : at.toInstant();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not look for late calls", e);
+        }
+        if (earliest == null) {
+            return;
+        }
+        // The checked minutes whose window [slot - window, slot) holds a late call: from the first after the
+        // earliest one up to the last check, on the checks' own cadence (back from the last check).
+        List<Instant> slots = new ArrayList<>();
+        for (Instant slot = covered; slot.isAfter(earliest) && slots.size() < MAX_CATCH_UP;
+                slot = slot.minus(deviationEvery)) {
+            slots.add(0, slot);
+        }
+        int raised = 0;
+        for (Instant slot : slots) {
+            List<Failure> failures = new ArrayList<>();
+            detectDeviation(slot, failures, false);
+            failures.removeIf(f -> spanned(f, slot));
+            sink.raise(failures);
+            raised += failures.size();
+        }
+        if (raised > 0) {
+            Log.infof("Deviation checks: %d deviations raised for %d minutes that late calls changed", raised,
+                    slots.size());
+        }
+    }
+
+    /** Whether an episode of the failure's fingerprint already spans {@code slot}. */
+    private boolean spanned(Failure failure, Instant slot) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select 1 from failure_events where fingerprint = ? and first_seen <= ? and last_seen >= ? limit 1")) {
+            st.setString(1, failure.fingerprint());
+            st.setTimestamp(2, Timestamp.from(slot));
+            st.setTimestamp(3, Timestamp.from(slot));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the deviation episodes", e);
         }
     }
 
@@ -179,10 +238,19 @@ public class DeviationDetector {
      * the ratio gauges move. {@code live}: the ratio gauges show this window (a missed one judged late does not).
      */
     private List<Deviation> detectDeviation(Instant now, boolean raise, boolean live) {
+        List<Failure> failures = new ArrayList<>();
+        List<Deviation> deviations = detectDeviation(now, failures, live);
+        if (raise) {
+            sink.raise(failures);
+        }
+        return deviations;
+    }
+
+    /** The window ending at {@code now}; the failures of the deviations past the floor go to {@code failures}. */
+    private List<Deviation> detectDeviation(Instant now, List<Failure> failures, boolean live) {
         Map<String, BaselineStore.Baseline> latency = reference("latency_ms");
         Map<String, BaselineStore.Baseline> errors = reference("error_rate");
         List<Deviation> deviations = new ArrayList<>();
-        List<Failure> failures = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select provider, count(*) filter (where success),"
                         + " percentile_disc(0.95) within group (order by latency_ms) filter (where success),"
@@ -210,9 +278,6 @@ public class DeviationDetector {
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not compute the current window", e);
-        }
-        if (raise) {
-            sink.raise(failures);
         }
         return deviations;
     }

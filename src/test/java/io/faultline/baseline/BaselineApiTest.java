@@ -191,4 +191,52 @@ class BaselineApiTest {
                 .body(deviation + "[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(3)).toString()))
                 .body(deviation + "[0].occurrences", equalTo(3));
     }
+
+    /**
+     * The proxy could not reach a running Faultline: the checks ran on the calls they had, and the plugin delivered
+     * the others later. The next check judges again the minutes those calls belong to, and raises a minute once.
+     */
+    @Test
+    void a_checked_minute_that_late_calls_change_is_judged_again_once() throws Exception {
+        String provider = "late" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().plus(Duration.ofDays(2)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        clock.set(t0);
+        try (var c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("delete from scheduled_job_runs where job = '" + DeviationDetector.DEVIATION_JOB + "'");
+        }
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(400 + i)));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        clock.set(t0.plusSeconds(1));
+        detector.tick();
+        clock.set(t0.plus(Duration.ofMinutes(1)));
+        detector.tick(); // checks t0+1m without the calls of t0+20s..t0+44s, which the plugin still holds
+
+        clock.set(t0.plusSeconds(90));
+        List<Payloads> late = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            Instant at = t0.plusSeconds(20 + i);
+            late.add(i < 10 ? Payloads.failure(provider, "m", "d1", at, 503, "ServiceUnavailableError",
+                    "unavailable") : Payloads.success(provider, "m", "d1", at));
+        }
+        Api.ingest(Payloads.array(late.toArray(Payloads[]::new))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        detector.tick();
+        // One more late failure: t0+1m and t0+2m are judged again, and neither is raised a second time.
+        clock.set(t0.plusSeconds(150));
+        Api.ingest(Payloads.array(Payloads.failure(provider, "m", "d1", t0.plusSeconds(50), 503,
+                "ServiceUnavailableError", "unavailable"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        detector.tick();
+
+        String deviation = "items.findAll { it.detectionMethod == 'baseline.error_rate_deviation' }";
+        given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
+                .body(deviation + ".size()", equalTo(1))
+                .body(deviation + "[0].firstSeen", equalTo(t0.plus(Duration.ofMinutes(1)).toString()))
+                .body(deviation + "[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(3)).toString()))
+                .body(deviation + "[0].occurrences", equalTo(3));
+    }
 }
