@@ -161,35 +161,15 @@ class BaselineApiTest {
     void checks_missed_in_an_outage_are_judged_once_the_calls_arrive_dated_at_their_own_time() throws Exception {
         String provider = "missed" + Long.toHexString(System.nanoTime());
         Instant t0 = Instant.now().plus(Duration.ofDays(1)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
-        clock.set(t0);
-        try (var c = dataSource.getConnection(); var st = c.createStatement()) {
-            st.execute("delete from scheduled_job_runs where job = '" + DeviationDetector.DEVIATION_JOB + "'");
-        }
-        List<Payloads> healthy = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(400 + i)));
-        }
-        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
-        detector.learnPassive(Duration.ofHours(1));
+        healthyBaseline(provider, t0);
         detector.tick(); // the last check before the outage: nothing deviates
 
         // The checks at t0+1m and t0+2m cannot run; the calls of those minutes arrive after them.
         clock.set(t0.plus(Duration.ofMinutes(3)));
-        List<Payloads> outage = new ArrayList<>();
-        for (int i = 0; i < 25; i++) {
-            Instant at = t0.plusSeconds(20 + i);
-            outage.add(i < 10 ? Payloads.failure(provider, "m", "d1", at, 503, "ServiceUnavailableError",
-                    "unavailable") : Payloads.success(provider, "m", "d1", at));
-        }
-        Api.ingest(Payloads.array(outage.toArray(Payloads[]::new))).statusCode(200);
+        Api.ingest(Payloads.array(partialOutage(provider, t0))).statusCode(200);
         detector.tick();
 
-        String deviation = "items.findAll { it.detectionMethod == 'baseline.error_rate_deviation' }";
-        given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
-                .body(deviation + ".size()", equalTo(1))
-                .body(deviation + "[0].firstSeen", equalTo(t0.plus(Duration.ofMinutes(1)).toString()))
-                .body(deviation + "[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(3)).toString()))
-                .body(deviation + "[0].occurrences", equalTo(3));
+        assertOneErrorRateDeviation(provider, t0.plus(Duration.ofMinutes(1)), t0.plus(Duration.ofMinutes(3)), 3);
     }
 
     /**
@@ -200,6 +180,28 @@ class BaselineApiTest {
     void a_checked_minute_that_late_calls_change_is_judged_again_once() throws Exception {
         String provider = "late" + Long.toHexString(System.nanoTime());
         Instant t0 = Instant.now().plus(Duration.ofDays(2)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        healthyBaseline(provider, t0);
+        clock.set(t0.plusSeconds(1));
+        detector.tick();
+        clock.set(t0.plus(Duration.ofMinutes(1)));
+        detector.tick(); // checks t0+1m without the calls of t0+20s..t0+44s, which the plugin still holds
+
+        clock.set(t0.plusSeconds(90));
+        Api.ingest(Payloads.array(partialOutage(provider, t0))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        detector.tick();
+        // One more late failure: t0+1m and t0+2m are judged again, and neither is raised a second time.
+        clock.set(t0.plusSeconds(150));
+        Api.ingest(Payloads.array(Payloads.failure(provider, "m", "d1", t0.plusSeconds(50), 503,
+                "ServiceUnavailableError", "unavailable"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        detector.tick();
+
+        assertOneErrorRateDeviation(provider, t0.plus(Duration.ofMinutes(1)), t0.plus(Duration.ofMinutes(3)), 3);
+    }
+
+    /** A 0% error-rate baseline for {@code provider} learnt from 40 calls before {@code t0}, the clock at t0. */
+    private void healthyBaseline(String provider, Instant t0) throws Exception {
         clock.set(t0);
         try (var c = dataSource.getConnection(); var st = c.createStatement()) {
             st.execute("delete from scheduled_job_runs where job = '" + DeviationDetector.DEVIATION_JOB + "'");
@@ -210,33 +212,26 @@ class BaselineApiTest {
         }
         Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
         detector.learnPassive(Duration.ofHours(1));
-        clock.set(t0.plusSeconds(1));
-        detector.tick();
-        clock.set(t0.plus(Duration.ofMinutes(1)));
-        detector.tick(); // checks t0+1m without the calls of t0+20s..t0+44s, which the plugin still holds
+    }
 
-        clock.set(t0.plusSeconds(90));
-        List<Payloads> late = new ArrayList<>();
-        for (int i = 0; i < 25; i++) {
+    /** 25 calls from t0 + 20 s, one a second, the first 10 of them 503s: a 40% error rate. */
+    private static Payloads[] partialOutage(String provider, Instant t0) {
+        Payloads[] calls = new Payloads[25];
+        for (int i = 0; i < calls.length; i++) {
             Instant at = t0.plusSeconds(20 + i);
-            late.add(i < 10 ? Payloads.failure(provider, "m", "d1", at, 503, "ServiceUnavailableError",
-                    "unavailable") : Payloads.success(provider, "m", "d1", at));
+            calls[i] = i < 10 ? Payloads.failure(provider, "m", "d1", at, 503, "ServiceUnavailableError",
+                    "unavailable") : Payloads.success(provider, "m", "d1", at);
         }
-        Api.ingest(Payloads.array(late.toArray(Payloads[]::new))).statusCode(200);
-        clock.set(t0.plus(Duration.ofMinutes(2)));
-        detector.tick();
-        // One more late failure: t0+1m and t0+2m are judged again, and neither is raised a second time.
-        clock.set(t0.plusSeconds(150));
-        Api.ingest(Payloads.array(Payloads.failure(provider, "m", "d1", t0.plusSeconds(50), 503,
-                "ServiceUnavailableError", "unavailable"))).statusCode(200);
-        clock.set(t0.plus(Duration.ofMinutes(3)));
-        detector.tick();
+        return calls;
+    }
 
+    private static void assertOneErrorRateDeviation(String provider, Instant firstSeen, Instant lastSeen,
+            int occurrences) {
         String deviation = "items.findAll { it.detectionMethod == 'baseline.error_rate_deviation' }";
         given().get("/api/v1/failures?provider=" + provider + "&type=outage").then().statusCode(200)
                 .body(deviation + ".size()", equalTo(1))
-                .body(deviation + "[0].firstSeen", equalTo(t0.plus(Duration.ofMinutes(1)).toString()))
-                .body(deviation + "[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(3)).toString()))
-                .body(deviation + "[0].occurrences", equalTo(3));
+                .body(deviation + "[0].firstSeen", equalTo(firstSeen.toString()))
+                .body(deviation + "[0].lastSeen", equalTo(lastSeen.toString()))
+                .body(deviation + "[0].occurrences", equalTo(occurrences));
     }
 }
