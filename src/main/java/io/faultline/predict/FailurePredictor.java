@@ -23,9 +23,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -158,6 +160,9 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         Map<String, Upsert> upserts = new LinkedHashMap<>();
         Instant quietSince = now.minus(config.quietPeriod());
         Indicators.Resets resets = windowCache::latestReset;
+        // Deployments whose indicators still point at a failure that is already happening: no prediction (it would
+        // be the same failure), but no step back to full traffic either (TrafficPolicy.apply).
+        Set<String> failingAndWorse = new HashSet<>();
         Map<String, List<DeploymentWindow>> byProvider = new HashMap<>();
         for (DeploymentWindow w : windows) {
             byProvider.computeIfAbsent(w.provider(), k -> new ArrayList<>()).add(w);
@@ -170,6 +175,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 }
                 Observed recent = open.get(key(w.deployment(), candidate.type()));
                 if (recent != null && !recent.lastSeen.isBefore(quietSince)) {
+                    failingAndWorse.add(w.deployment());
                     continue; // failing now or just recovered: that is a failure, not a prediction
                 }
                 // One row per deployment and type (a name under two providers: the last, as one upsert each did).
@@ -225,8 +231,15 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 deploymentsPerGroup.merge(w.modelGroup(), 1, Integer::sum);
             }
         }
+        Map<String, Instant> lastFailed = new HashMap<>();
+        for (Observed o : open.values()) {
+            if (config.types().contains(o.type)) {
+                lastFailed.merge(o.deployment, o.lastSeen, (a, b) -> a.isAfter(b) ? a : b);
+            }
+        }
         long t6 = System.nanoTime();
-        trafficPolicy.apply(c, now, predictions, deploymentsPerGroup);
+        trafficPolicy.apply(c, now, predictions, deploymentsPerGroup, new TrafficPolicy.Unhealthy(lastFailed,
+                failingAndWorse));
         long t7 = System.nanoTime();
         Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, resolve %.1f, counterfactual %.1f,"
                 + " indicators %.1f, upserts %.1f, traffic policy %.1f", (t1 - t0) / 1e6, (t2 - t1) / 1e6,

@@ -25,7 +25,7 @@ public interface TrafficConfig {
     @WithDefault("0.2")
     double keepShare();
 
-    /** Recovery starts once no prediction of the deployment fired for this long. */
+    /** Recovery starts once no prediction of the deployment fired and no failure of it was observed for this long. */
     @WithDefault("2m")
     Duration healthyFor();
 

@@ -58,6 +58,19 @@ public class TrafficPolicy {
     }
 
     /** One page of actions, newest first; {@code nextCursor} is null on the last page. */
+    /**
+     * What the tick saw of the deployments' health besides its predictions: the last failing call of each
+     * deployment's observed failures (of the predicted types), and the deployments whose indicators fired while they
+     * were failing.
+     */
+    public record Unhealthy(Map<String, Instant> lastFailed, java.util.Set<String> failingAndWorse) {
+
+        boolean holds(String deployment, Instant healthyFrom) {
+            Instant last = lastFailed.get(deployment);
+            return failingAndWorse.contains(deployment) || last != null && !last.isBefore(healthyFrom);
+        }
+    }
+
     public record ActionPage(List<Action> items, String nextCursor) {
     }
 
@@ -97,10 +110,11 @@ public class TrafficPolicy {
 
     /**
      * Applies one tick's firing predictions (made or renewed by it) to the policy, in the tick's transaction.
-     * {@code deploymentsPerGroup} counts the deployments of each model group in the tick's window.
+     * {@code deploymentsPerGroup} counts the deployments of each model group in the tick's window; {@code unhealthy}
+     * names the deployments that failed or still worsen, which keep a reduction they have.
      */
-    public void apply(Connection c, Instant now, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup)
-            throws SQLException {
+    public void apply(Connection c, Instant now, List<PredictedFailure> firing,
+            Map<String, Integer> deploymentsPerGroup, Unhealthy unhealthy) throws SQLException {
         if (!config.preemption()) {
             return;
         }
@@ -164,6 +178,13 @@ public class TrafficPolicy {
                 actions.add(new PredictionStore.Action(still.predictionId(), e.keepShare()));
                 continue;
             }
+            if (unhealthy.holds(e.deployment(), now.minus(config.healthyFor()))) {
+                // Failing now, or failing within the healthy period, or its indicators still worsen while it fails
+                // (no prediction is made during a failure): not healthy, so the share holds and the period starts
+                // over. Stepping traffic back onto a deployment that fails would undo what the reduction was for.
+                upserts.add(new Pending(e, null));
+                continue;
+            }
             Instant healthySince = row.healthySince() == null ? now : row.healthySince();
             boolean due = e.state().equals("reduced")
                     ? !healthySince.plus(config.healthyFor()).isAfter(now)
@@ -176,7 +197,8 @@ public class TrafficPolicy {
             if (after >= 1.0 - 1e-9) {
                 delete(c, e.deployment());
                 record(c, now, e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
-                        "no prediction for " + e.deployment() + " since " + healthySince + ": full traffic again",
+                        "no prediction or failure of " + e.deployment() + " since " + healthySince
+                                + ": full traffic again",
                         "predictor");
             } else {
                 upserts.add(new Pending(new Entry(e.deployment(), e.modelGroup(), e.provider(), after, "recovering",
@@ -184,7 +206,7 @@ public class TrafficPolicy {
                         e.predictionId(), e.predictedType(), e.confidence(), e.since(), now.plus(config.stepEvery()),
                         e.soleDeployment()), healthySince));
                 record(c, now, e.deployment(), "step_up", e.keepShare(), after, e.predictionId(),
-                        "no prediction for " + e.deployment() + " since " + healthySince + ": step "
+                        "no prediction or failure of " + e.deployment() + " since " + healthySince + ": step "
                                 + round(config.recoveryStep()) + " back", "predictor");
             }
         }

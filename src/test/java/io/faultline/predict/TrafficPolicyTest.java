@@ -74,12 +74,19 @@ class TrafficPolicyTest {
 
         /** One replayed minute of 10 calls on each deployment, then a tick at its end. */
         JsonPath minute(long drainA) {
+            return minute(drainA, 0);
+        }
+
+        /** The same, with the first {@code failingA} of A's calls answered 429 (A ran dry). */
+        JsonPath minute(long drainA, int failingA) {
             Instant start = t0.plus(Duration.ofMinutes(minute++));
             List<Payloads> calls = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
                 remaining = Math.max(1, remaining - drainA / 10);
                 Instant at = start.plusSeconds(i * 6L);
-                calls.add(reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
+                calls.add(i < failingA ? Payloads.failure("openai", group, a, at, 429, "RateLimitError",
+                        "Rate limit reached for tokens")
+                        : reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
                 calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5), 100_000));
             }
             clock.set(start.plus(Duration.ofMinutes(1)));
@@ -144,6 +151,68 @@ class TrafficPolicyTest {
         assertThat(kinds.subList(1, kinds.size() - 1)).containsOnly("step_up").hasSize(steps.size() - 2);
         assertThat(actions.getString("items[-1].predictionId")).isEqualTo(predictionId.toString());
         assertThat(actions.getString("items[-1].actor")).isEqualTo("predictor");
+    }
+
+    @Test
+    void a_deployment_that_fails_after_its_reduction_keeps_its_reduced_share_until_it_is_healthy_again() {
+        Pair pair = new Pair(Instant.parse("2031-08-01T10:00:00Z"));
+        Map<String, Object> reduced = null;
+        for (int m = 0; m < 12 && reduced == null; m++) {
+            pair.minute(5_000);
+            reduced = entry(pair.a);
+        }
+        assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+
+        // A runs dry anyway: half of the calls it still gets answer 429 for five minutes. No prediction is made
+        // during a failure, yet that is no reason to give A its traffic back.
+        int failingMinutes = 5;
+        for (int m = 0; m < failingMinutes; m++) {
+            pair.minute(200, 5);
+            Map<String, Object> e = entry(pair.a);
+            assertThat(e).as("A's entry in failing minute %d", m + 1).isNotNull();
+            assertThat(((Number) e.get("keepShare")).doubleValue()).as("A's share in failing minute %d", m + 1)
+                    .isCloseTo(config.keepShare(), CLOSE);
+        }
+        Instant lastFailingMinute = clock.instant();
+
+        // Healthy again (the limit reset): the share comes back in steps, the first a healthy period after the
+        // last failing minute.
+        pair.remaining = 100_000;
+        Instant firstStep = null;
+        for (int m = 0; m < 15 && firstStep == null; m++) {
+            pair.minute(200);
+            Map<String, Object> e = entry(pair.a);
+            if (e == null || ((Number) e.get("keepShare")).doubleValue() > config.keepShare() + 1e-6) {
+                firstStep = clock.instant();
+            }
+        }
+        assertThat(firstStep).as("A's share came back").isNotNull();
+        assertThat(Duration.between(lastFailingMinute, firstStep)).as("the healthy period counts from the last"
+                + " failing minute").isGreaterThanOrEqualTo(config.healthyFor());
+        List<String> kinds = given().when().get("/api/v1/traffic-policy/actions?deployment=" + pair.a).then()
+                .statusCode(200).extract().jsonPath().getList("items.action", String.class);
+        assertThat(kinds).as("actions of A, newest first").endsWith("reduce").contains("step_up");
+    }
+
+    @Test
+    void a_deployment_whose_indicators_still_worsen_after_a_failure_keeps_its_reduced_share() {
+        Pair pair = new Pair(Instant.parse("2031-09-01T10:00:00Z"));
+        Map<String, Object> reduced = null;
+        for (int m = 0; m < 12 && reduced == null; m++) {
+            pair.minute(5_000);
+            reduced = entry(pair.a);
+        }
+        assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+        // One failing minute, then the drain goes on without failures for longer than the healthy period: inside
+        // the failure's quiet period nothing is predicted, but the indicators still point at the next failure.
+        pair.minute(5_000, 5);
+        for (int m = 0; m < 4; m++) {
+            pair.minute(5_000);
+            Map<String, Object> e = entry(pair.a);
+            assertThat(e).as("A's entry %d minutes after its failure", m + 1).isNotNull();
+            assertThat(((Number) e.get("keepShare")).doubleValue()).as("A's share %d minutes after its failure",
+                    m + 1).isCloseTo(config.keepShare(), CLOSE);
+        }
     }
 
     @Test
