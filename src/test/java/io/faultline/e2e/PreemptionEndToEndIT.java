@@ -93,7 +93,9 @@ class PreemptionEndToEndIT {
                 senders.execute(() -> {
                     try {
                         Instant at = Instant.now();
-                        sent.add(new Sent(at, group, client.chat(group, "steady traffic", false).status()));
+                        long t0 = System.nanoTime();
+                        int status = client.chat(group, "steady traffic", false).status();
+                        sent.add(new Sent(at, group, status, Duration.ofNanos(System.nanoTime() - t0)));
                     } finally {
                         inFlight.decrementAndGet();
                     }
@@ -103,8 +105,8 @@ class PreemptionEndToEndIT {
         return skipped;
     }
 
-    /** One user request as the client saw it. */
-    record Sent(Instant at, String group, int status) {
+    /** One user request as the client saw it: when it was sent, its status and how long its answer took. */
+    record Sent(Instant at, String group, int status, Duration took) {
     }
 
     /** The simulator's hit counts and A's published keep share at one moment. */
@@ -128,7 +130,7 @@ class PreemptionEndToEndIT {
                 Map.entry("FAULTLINE_PREDICT_INTERVAL", "5s"),
                 Map.entry("FAULTLINE_PREDICT_METRICS_EVERY", "5s"),
                 Map.entry("FAULTLINE_PREDICT_BUCKET", "5s"),
-                Map.entry("FAULTLINE_PREDICT_WINDOW", "75s"),
+                Map.entry("FAULTLINE_PREDICT_WINDOW", PREDICT_WINDOW.toSeconds() + "s"),
                 Map.entry("FAULTLINE_PREDICT_HORIZON", "75s"),
                 Map.entry("FAULTLINE_PREDICT_MIN_LEAD", "10s"),
                 Map.entry("FAULTLINE_PREDICT_QUIET_PERIOD", "50s"),
@@ -274,6 +276,15 @@ class PreemptionEndToEndIT {
     /** The ramp stops a little past the timeout: every call of A then times out. */
     static final long RAMP_CAP_MS = 2_600;
     static final Duration RAMP_AFTER = Duration.ofSeconds(10);
+    /** The predictor's window in these tests (time-scaled from 15 min). */
+    static final Duration PREDICT_WINDOW = Duration.ofSeconds(75);
+    /** LiteLLM's timeout of the latency groups (config.yaml): an answer slower than it is a timeout to Faultline. */
+    static final Duration LATENCY_GROUP_TIMEOUT = Duration.ofSeconds(2);
+    /**
+     * A 200 that took longer than the timeout while the simulator's script answered in under this many ms was held
+     * by the stack (one CI run: the client sent nothing for 12 s, then every answer came back 200).
+     */
+    static final long STALL_SCRIPTED_BELOW_MS = 1_000;
 
     /**
      * The issue's second proof: the simulator ramps A's latency (25 ms more every second, about 5 min of unscaled
@@ -306,9 +317,9 @@ class PreemptionEndToEndIT {
             // The ramp: both A deployments get the same latency at the same moment.
             timer.scheduleAtFixedRate(() -> {
                 Instant from = rampFrom.get();
-                long since = from == null ? 0 : Duration.between(from, Instant.now()).toMillis();
-                long latency = since <= 0 ? BASE_LATENCY_MS
-                        : Math.min(RAMP_CAP_MS, BASE_LATENCY_MS + Math.round(RAMP_MS_PER_SECOND * since / 1000.0));
+                Instant now = Instant.now();
+                long since = from == null ? 0 : Duration.between(from, now).toMillis();
+                long latency = from == null ? BASE_LATENCY_MS : scriptedLatencyMs(from, now);
                 Script s = Script.success().withLatency(latency, LATENCY_JITTER_MS, since);
                 stack.simulator().script(LAT_A, s);
                 stack.simulator().script(LATCTL_A, s);
@@ -329,10 +340,24 @@ class PreemptionEndToEndIT {
                             return false;
                         }
                     });
-            rampFrom.set(Instant.now());
-            Sample policyAppeared = firstReduction(samples, LAT_A,
-                    () -> " (ramp from " + rampFrom.get() + "); " + diagnosis(sent, start));
-            Instant firstControlTimeout = firstFailure(sent, LATENCY_CONTROL, "times out", status -> status != 200);
+            // The ramp, once more if the stack stalled before the policy appeared (see rampOrStall).
+            Sample policyAppeared = null;
+            for (int ramp = 1; policyAppeared == null; ramp++) {
+                rampFrom.set(Instant.now());
+                Sent stalled = rampOrStall(samples, sent, rampFrom.get(), ramp < 2, () -> diagnosis(sent, start));
+                if (stalled == null) {
+                    policyAppeared = reduced(samples, rampFrom.get());
+                } else {
+                    System.out.printf("PreemptionEndToEndIT latency ramp %d: the stack stalled (a %s request sent at"
+                            + " %s answered 200 after %s, its scripted latency under %d ms): the ramp starts over%n",
+                            ramp, stalled.group(), stalled.at(), stalled.took(), STALL_SCRIPTED_BELOW_MS);
+                    rampFrom.set(null);
+                    awaitHealthyAgain(samples, stalled.at().plus(stalled.took()));
+                }
+            }
+            Instant rampStarted = rampFrom.get();
+            Instant firstControlTimeout = firstFailure(sent, LATENCY_CONTROL, rampStarted, "times out",
+                    status -> status != 200);
             Instant reducedFrom = policyAppeared.at().plus(TICK.multipliedBy(2));
             Instant reducedTo = reducedFrom.plus(TICK.multipliedBy(3));
             awaitReducedPhase(policyAppeared, firstControlTimeout);
@@ -344,8 +369,9 @@ class PreemptionEndToEndIT {
             stack.simulator().script(LATCTL_A, steady);
 
             // ---- the latency trend predicted the timeout at least the (scaled) min lead before the first one
-            List<Map<String, Object>> predictedA = predictions(LAT_A, "timeout");
-            List<Map<String, Object>> predictedControlA = predictions(LATCTL_A, "timeout");
+            // The predictions of this ramp (a ramp that the stack's stall cut short may have made some).
+            List<Map<String, Object>> predictedA = createdSince(predictions(LAT_A, "timeout"), rampStarted);
+            List<Map<String, Object>> predictedControlA = createdSince(predictions(LATCTL_A, "timeout"), rampStarted);
             assertThat(predictedA).as("timeout predictions of " + LAT_A).isNotEmpty();
             assertThat(predictedControlA).as("timeout predictions of " + LATCTL_A).isNotEmpty();
             Map<String, Object> first = predictedA.stream()
@@ -370,9 +396,9 @@ class PreemptionEndToEndIT {
             assertThat(reduced).as("the control's A kept its share (%.3f)", controlDuring).isLessThan(controlDuring);
 
             // ---- fewer failed user requests with preemption than without
-            long failedPreempted = failed(sent, LATENCY_PREEMPTED, start, stopped);
-            long failedControl = failed(sent, LATENCY_CONTROL, start, stopped);
-            long total = sent.stream().filter(s -> s.at().isBefore(stopped)).count();
+            long failedPreempted = failed(sent, LATENCY_PREEMPTED, rampStarted, stopped);
+            long failedControl = failed(sent, LATENCY_CONTROL, rampStarted, stopped);
+            long total = sent.stream().filter(s -> !s.at().isBefore(rampStarted) && s.at().isBefore(stopped)).count();
             Duration lead = Duration.between(predictedAt, firstControlTimeout);
             System.out.printf("PreemptionEndToEndIT latency ramp (time-scaled by 12): failed user requests: with"
                     + " preemption %d, without %d (of %d sent, %d skipped by the client's in-flight cap);"
@@ -410,14 +436,15 @@ class PreemptionEndToEndIT {
         }
         java.util.TreeMap<Long, long[]> perSlot = new java.util.TreeMap<>();
         for (Sent s : sent) {
-            long[] n = perSlot.computeIfAbsent(Duration.between(start, s.at()).toSeconds() / 5, k -> new long[4]);
+            long[] n = perSlot.computeIfAbsent(Duration.between(start, s.at()).toSeconds() / 5, k -> new long[5]);
             int g = s.group().equals(LATENCY_PREEMPTED) ? 0 : 2;
             n[g]++;
             n[g + 1] += s.status() == 200 ? 0 : 1;
+            n[4] = Math.max(n[4], s.took().toMillis());
         }
-        out.append("\nper 5 s since the start: [sent, failed] preempted / control: ");
+        out.append("\nper 5 s since the start: [sent, failed] preempted / control, the slowest answer: ");
         perSlot.forEach((k, n) -> out.append(k * 5).append("s ").append(n[0]).append('/').append(n[1]).append(' ')
-                .append(n[2]).append('/').append(n[3]).append("; "));
+                .append(n[2]).append('/').append(n[3]).append(' ').append(n[4]).append(" ms; "));
         return out.toString();
     }
 
@@ -501,12 +528,89 @@ class PreemptionEndToEndIT {
         }
     }
 
+    /**
+     * Waits for the policy on lat-a in this ramp, or (when {@code mayStartOver}) for a stall of the stack: a request
+     * sent within the predictor's window before the ramp or early in it that answered 200 only after LiteLLM's
+     * timeout. Such calls are timeouts to Faultline (latency at or past the timeout): an observed failure, inside whose
+     * quiet period nothing is predicted, and a latency bucket far off the ramp's line. The ramp's premise (a healthy
+     * deployment until the ramp reaches the timeout) then no longer holds, which says nothing about preemption.
+     * Answers the stalled request, or null once the policy appeared.
+     */
+    private static Sent rampOrStall(List<Sample> samples, ConcurrentLinkedQueue<Sent> sent, Instant from,
+            boolean mayStartOver, java.util.function.Supplier<String> diagnosis) {
+        java.util.function.Supplier<Sent> stall = () -> sent.stream()
+                .filter(s -> s.status() == 200 && s.took().compareTo(LATENCY_GROUP_TIMEOUT) >= 0
+                        && !s.at().isBefore(from.minus(PREDICT_WINDOW))
+                        && scriptedLatencyMs(from, s.at()) + LATENCY_JITTER_MS < STALL_SCRIPTED_BELOW_MS)
+                .findFirst().orElse(null);
+        // A stall can be told only once its requests have answered: the policy is taken once every request of the
+        // ramp's early part has had its timeout to answer (the policy's moment is its first sample, not this one).
+        long earlyRampMs = Math.round((STALL_SCRIPTED_BELOW_MS - LATENCY_JITTER_MS - BASE_LATENCY_MS) * 1000.0
+                / RAMP_MS_PER_SECOND);
+        Instant stallsKnown = from.plusMillis(earlyRampMs).plus(LATENCY_GROUP_TIMEOUT).plusSeconds(1);
+        try {
+            Object[] outcome = Awaitility.await("Faultline's policy reduces " + LAT_A).atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(250)).until(() -> {
+                        Sent stalled = stall.get();
+                        if (mayStartOver && stalled != null) {
+                            return new Object[] { stalled };
+                        }
+                        return reduced(samples, from) != null && !Instant.now().isBefore(stallsKnown)
+                                ? new Object[] { null } : null;
+                    }, Objects::nonNull);
+            return (Sent) outcome[0];
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            Sent stalled = stall.get();
+            throw new AssertionError("no policy on " + LAT_A + " (ramp from " + from + ")"
+                    + (stalled == null ? "" : "; the stack stalled: " + stalled) + "; " + diagnosis.get(), e);
+        }
+    }
+
+    /** What the simulator was scripted to answer at {@code at} for a ramp from {@code from}. */
+    private static long scriptedLatencyMs(Instant from, Instant at) {
+        long since = Duration.between(from, at).toMillis();
+        return since <= 0 ? BASE_LATENCY_MS
+                : Math.min(RAMP_CAP_MS, BASE_LATENCY_MS + Math.round(RAMP_MS_PER_SECOND * since / 1000.0));
+    }
+
+    /**
+     * After a stall, with A back at its base latency: waits until the stall and the cut ramp have left the
+     * predictor's window (which also ends the observed failure's quiet period) and A has its full share again.
+     */
+    private static void awaitHealthyAgain(List<Sample> samples, Instant stallEnded) {
+        Instant clean = later(stallEnded, Instant.now()).plus(PREDICT_WINDOW).plus(TICK);
+        Awaitility.await(LAT_A + " healthy again after the stall").atMost(Duration.ofMinutes(4))
+                .pollInterval(Duration.ofMillis(250)).until(() -> {
+                    if (Instant.now().isBefore(clean) || samples.isEmpty()) {
+                        return false;
+                    }
+                    Double share = samples.get(samples.size() - 1).keepShareA();
+                    return share == null || share >= 1.0;
+                });
+    }
+
+    private static Sample reduced(List<Sample> samples, Instant from) {
+        return samples.stream().filter(s -> !s.at().isBefore(from) && s.keepShareA() != null && s.keepShareA() < 1)
+                .findFirst().orElse(null);
+    }
+
+    private static List<Map<String, Object>> createdSince(List<Map<String, Object>> predictions, Instant from) {
+        return predictions.stream().filter(p -> !Instant.parse((String) p.get("createdAt")).isBefore(from)).toList();
+    }
+
     /** When the group's first request failed (the status test says what failing means for the scenario). */
     private static Instant firstFailure(ConcurrentLinkedQueue<Sent> sent, String group, String what,
             java.util.function.IntPredicate failed) {
+        return firstFailure(sent, group, Instant.MIN, what, failed);
+    }
+
+    /** The same, of the requests sent from {@code from} on. */
+    private static Instant firstFailure(ConcurrentLinkedQueue<Sent> sent, String group, Instant from, String what,
+            java.util.function.IntPredicate failed) {
         return Awaitility.await("the control's A " + what).atMost(Duration.ofMinutes(3))
                 .pollInterval(Duration.ofMillis(250))
-                .until(() -> sent.stream().filter(s -> s.group().equals(group) && failed.test(s.status()))
+                .until(() -> sent.stream().filter(s -> s.group().equals(group) && !s.at().isBefore(from)
+                        && failed.test(s.status()))
                         .map(Sent::at).min(Instant::compareTo).orElse(null), Objects::nonNull);
     }
 
