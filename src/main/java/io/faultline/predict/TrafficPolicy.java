@@ -57,7 +57,6 @@ public class TrafficPolicy {
             double keepShareAfter, UUID predictionId, String reason, String actor) {
     }
 
-    /** One page of actions, newest first; {@code nextCursor} is null on the last page. */
     /**
      * What the tick saw of the deployments' health besides its predictions: the last failing call of each
      * deployment's observed failures (of the predicted types), and the deployments whose indicators fired while they
@@ -71,6 +70,7 @@ public class TrafficPolicy {
         }
     }
 
+    /** One page of actions, newest first; {@code nextCursor} is null on the last page. */
     public record ActionPage(List<Action> items, String nextCursor) {
     }
 
