@@ -101,15 +101,21 @@ class TrafficPolicyTest {
         }
     }
 
-    @Test
-    void a_confident_prediction_reduces_its_deployment_and_the_share_comes_back_in_steps_once_healthy() {
-        Pair pair = new Pair(Instant.parse("2031-07-01T10:00:00Z"));
+    /** Drains A minute by minute until the predictor reduces it (at most 12 minutes); answers A's entry. */
+    private Map<String, Object> drainUntilReduced(Pair pair) {
         Map<String, Object> reduced = null;
         for (int m = 0; m < 12 && reduced == null; m++) {
             pair.minute(5_000);
             reduced = entry(pair.a);
         }
         assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+        return reduced;
+    }
+
+    @Test
+    void a_confident_prediction_reduces_its_deployment_and_the_share_comes_back_in_steps_once_healthy() {
+        Pair pair = new Pair(Instant.parse("2031-07-01T10:00:00Z"));
+        Map<String, Object> reduced = drainUntilReduced(pair);
         assertThat(entry(pair.b)).as("the healthy deployment of the group keeps everything").isNull();
         assertThat(((Number) reduced.get("keepShare")).doubleValue()).isCloseTo(config.keepShare(), CLOSE);
         assertThat(reduced).containsEntry("state", "reduced").containsEntry("reason", "prediction")
@@ -156,12 +162,7 @@ class TrafficPolicyTest {
     @Test
     void a_deployment_that_fails_after_its_reduction_keeps_its_reduced_share_until_it_is_healthy_again() {
         Pair pair = new Pair(Instant.parse("2031-08-01T10:00:00Z"));
-        Map<String, Object> reduced = null;
-        for (int m = 0; m < 12 && reduced == null; m++) {
-            pair.minute(5_000);
-            reduced = entry(pair.a);
-        }
-        assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+        drainUntilReduced(pair);
 
         // A runs dry anyway: half of the calls it still gets answer 429 for five minutes. No prediction is made
         // during a failure, yet that is no reason to give A its traffic back.
@@ -197,12 +198,7 @@ class TrafficPolicyTest {
     @Test
     void a_deployment_whose_indicators_still_worsen_after_a_failure_keeps_its_reduced_share() {
         Pair pair = new Pair(Instant.parse("2031-09-01T10:00:00Z"));
-        Map<String, Object> reduced = null;
-        for (int m = 0; m < 12 && reduced == null; m++) {
-            pair.minute(5_000);
-            reduced = entry(pair.a);
-        }
-        assertThat(reduced).as("A's drain reduced its traffic").isNotNull();
+        drainUntilReduced(pair);
         // One failing minute, then the drain goes on without failures for longer than the healthy period: inside
         // the failure's quiet period nothing is predicted, but the indicators still point at the next failure.
         pair.minute(5_000, 5);
