@@ -231,12 +231,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 deploymentsPerGroup.merge(w.modelGroup(), 1, Integer::sum);
             }
         }
-        Map<String, Instant> lastFailed = new HashMap<>();
-        for (Observed o : open.values()) {
-            if (config.types().contains(o.type)) {
-                lastFailed.merge(o.deployment, o.lastSeen, (a, b) -> a.isAfter(b) ? a : b);
-            }
-        }
+        Map<String, Instant> lastFailed = lastFailingBuckets(windows);
         long t6 = System.nanoTime();
         trafficPolicy.apply(c, now, predictions, deploymentsPerGroup, new TrafficPolicy.Unhealthy(lastFailed,
                 failingAndWorse));
@@ -246,6 +241,33 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6, (t6 - t5) / 1e6, (t7 - t6) / 1e6);
         int observed = (int) open.values().stream().filter(o -> o.touched).count();
         return new Evaluation(now, true, windows.size(), observed, resolved, predictions);
+    }
+
+    /**
+     * When each deployment last had a failing bucket: calls failing with a predicted type that make at least the
+     * failure share of the bucket's calls, however few (a reduced deployment gets a fifth of its calls, too few for
+     * an observed failure's minimum; the share keeps a background of rare errors on a busy one out).
+     */
+    private Map<String, Instant> lastFailingBuckets(List<DeploymentWindow> windows) {
+        Map<String, Instant> last = new HashMap<>();
+        for (DeploymentWindow w : windows) {
+            if (w.providerWide()) {
+                continue;
+            }
+            for (DeploymentWindow.Bucket b : w.buckets()) {
+                if (b == null || b.calls() == 0) {
+                    continue;
+                }
+                for (int t = 0; t < DeploymentWindow.FAILURE_TYPES.length; t++) {
+                    if (b.failed()[t] > 0 && config.types().contains(DeploymentWindow.FAILURE_TYPES[t])
+                            && (double) b.failed()[t] / b.calls() >= config.failureShare()
+                            && b.lastFailedAt()[t] != null) {
+                        last.merge(w.deployment(), b.lastFailedAt()[t], (x, y) -> x.isAfter(y) ? x : y);
+                    }
+                }
+            }
+        }
+        return last;
     }
 
     /** An observed failure (a run of failure buckets of one type on one deployment). */
@@ -384,17 +406,22 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
      * predictions whose horizon ended without one: prevented when the counterfactual reached the failure, else a
      * false alarm.
      */
-    private static int resolve(Connection c, Instant now) throws SQLException {
+    private int resolve(Connection c, Instant now) throws SQLException {
         int resolved;
         try (PreparedStatement st = c.prepareStatement("with h as (select p.prediction_id, min(f.onset) onset"
                 + " from failure_predictions p join observed_failures f on (f.deployment = p.deployment"
                 + " and p.deployment <> '*' or p.deployment = '*' and f.provider = p.provider)"
                 + " and f.failure_type = p.predicted_type and f.onset >= p.created_at and f.onset <= p.horizon_ends_at"
-                + " where p.status = 'active' group by p.prediction_id)"
+                + " where p.status = 'active' or p.status in ('false_alarm', 'prevented') and p.horizon_ends_at >= ?"
+                + " group by p.prediction_id)"
                 + " update failure_predictions p set status = 'hit', resolved_at = ?, failure_onset = h.onset,"
                 + " lead_time_ms = (extract(epoch from (h.onset - p.created_at)) * 1000)::bigint"
                 + " from h where p.prediction_id = h.prediction_id")) {
-            st.setTimestamp(1, Timestamp.from(now));
+            // A prediction resolved without a failure still becomes a hit when one within its horizon shows later
+            // (late calls, or a failure minute that filled up after the horizon ended): within the window a tick
+            // reads, the furthest back a failure can be observed.
+            st.setTimestamp(1, Timestamp.from(now.minus(config.window()).minus(config.bucket())));
+            st.setTimestamp(2, Timestamp.from(now));
             resolved = st.executeUpdate();
         }
         try (PreparedStatement st = c.prepareStatement("update failure_predictions set status = case when"
@@ -409,42 +436,49 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
 
     /**
      * The "prevented" rule for rate limits, judged on the traffic that remained: the headroom drained since the
-     * action, scaled back to the full traffic (÷ kept share), would have reached zero. Latency and error shares do
-     * not depend on the volume, so those predictions are judged on the remaining traffic's failures directly.
+     * action, each tick's drain scaled back to the full traffic (÷ the share the policy kept during that tick), would
+     * have reached zero. Latency and error shares do not depend on the volume, so those predictions are judged on the
+     * remaining traffic's failures directly.
      */
-    private static void counterfactual(Connection c, List<DeploymentWindow> windows, Instant now) throws SQLException {
+    private void counterfactual(Connection c, List<DeploymentWindow> windows, Instant now) throws SQLException {
         Map<String, DeploymentWindow> byDeployment = new HashMap<>();
         for (DeploymentWindow w : windows) {
             byDeployment.put(w.deployment(), w);
         }
-        List<Object[]> reached = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, kept_share,"
-                + " action_remaining, indicators ->> 'limit_type' from failure_predictions where status = 'active'"
-                + " and predicted_type = 'rate_limit' and kept_share < 1 and action_remaining is not null"
-                + " and counterfactual_at is null")) {
+        Map<String, Double> shares = null;
+        try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, action_remaining,"
+                + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0)"
+                + " from failure_predictions where status = 'active' and predicted_type = 'rate_limit'"
+                + " and kept_share < 1 and action_remaining is not null and counterfactual_at is null");
+                PreparedStatement update = c.prepareStatement("update failure_predictions set"
+                        + " action_last_remaining = ?, action_unreduced_drain = ?, counterfactual_at = ?"
+                        + " where prediction_id = ?")) {
+            boolean any = false;
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     DeploymentWindow w = byDeployment.get(rs.getString(2));
-                    Double remaining = w == null ? null : latestRemaining(w, rs.getString(5));
-                    double kept = rs.getDouble(3);
-                    double atAction = rs.getDouble(4);
+                    Double remaining = w == null ? null : latestRemaining(w, rs.getString(4));
+                    double atAction = rs.getDouble(3);
                     if (remaining == null || remaining > atAction) {
                         continue; // no reading, or the limit was reset since the action
                     }
-                    double drained = atAction - remaining;
-                    double unreduced = atAction - drained / Math.max(kept, 0.01);
-                    if (unreduced <= 0) {
-                        reached.add(new Object[] { rs.getObject(1, UUID.class) });
+                    // From the last reading (the fitted level at the action for the first), never above that level.
+                    double last = rs.getObject(5) == null ? atAction : Math.min(atAction, rs.getDouble(5));
+                    if (shares == null) {
+                        shares = trafficPolicy.sharesInForce(c, now); // as written by the last tick
                     }
+                    double kept = shares.getOrDefault(rs.getString(2), 1.0);
+                    double unreduced = rs.getDouble(6) + Math.max(0, last - remaining) / Math.max(kept, 0.01);
+                    update.setDouble(1, remaining);
+                    update.setDouble(2, unreduced);
+                    update.setTimestamp(3, atAction - unreduced <= 0 ? Timestamp.from(now) : null);
+                    update.setObject(4, rs.getObject(1, UUID.class));
+                    update.addBatch();
+                    any = true;
                 }
             }
-        }
-        for (Object[] r : reached) {
-            try (PreparedStatement st = c.prepareStatement(
-                    "update failure_predictions set counterfactual_at = ? where prediction_id = ?")) {
-                st.setTimestamp(1, Timestamp.from(now));
-                st.setObject(2, r[0]);
-                st.executeUpdate();
+            if (any) {
+                update.executeBatch();
             }
         }
     }

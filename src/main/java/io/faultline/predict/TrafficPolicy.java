@@ -58,16 +58,12 @@ public class TrafficPolicy {
     }
 
     /**
-     * What the tick saw of the deployments' health besides its predictions: the last failing call of each
-     * deployment's observed failures (of the predicted types), and the deployments whose indicators fired while they
-     * were failing.
+     * What the tick saw of the deployments' health besides its predictions: when each deployment last had a failing
+     * bucket (calls failing with a predicted type, at least the failure share of the bucket's calls, however few: a
+     * reduced deployment gets few calls), and the deployments whose indicators fired while they were failing (no
+     * prediction is made during a failure).
      */
     public record Unhealthy(Map<String, Instant> lastFailed, java.util.Set<String> failingAndWorse) {
-
-        boolean holds(String deployment, Instant healthyFrom) {
-            Instant last = lastFailed.get(deployment);
-            return failingAndWorse.contains(deployment) || last != null && !last.isBefore(healthyFrom);
-        }
     }
 
     /** One page of actions, newest first; {@code nextCursor} is null on the last page. */
@@ -146,7 +142,13 @@ public class TrafficPolicy {
         for (PredictedFailure p : top.values()) {
             Row row = rows.remove(p.deployment());
             if (row != null && row.entry().state().equals("pinned")) {
-                continue; // the operator decides for this deployment
+                if (!pinEnded(row.entry(), now)) {
+                    continue; // the operator decides for this deployment
+                }
+                expire(c, now, row.entry());
+                row = null; // the pin ended: the predictor decides again, in this tick
+            } else if (row != null && stale(row, now)) {
+                row = null; // not published since the predictor stopped renewing it: full traffic until now
             }
             boolean sole = p.modelGroup() == null || deploymentsPerGroup.getOrDefault(p.modelGroup(), 1) <= 1;
             double before = row == null ? 1.0 : row.entry().keepShare();
@@ -159,16 +161,23 @@ public class TrafficPolicy {
                         p.predictedType() + " predicted with confidence " + round(p.confidence()) + ", failure in "
                                 + p.estimatedTimeToFailure(), "predictor");
             }
-            actions.add(new PredictionStore.Action(p.predictionId(), after));
+            // The plugin never thins a deployment that is alone in its group: what such a prediction kept is all.
+            actions.add(new PredictionStore.Action(p.predictionId(), sole ? 1.0 : after));
         }
         for (Row row : rows.values()) {
             Entry e = row.entry();
             if (e.state().equals("pinned")) {
-                if (e.until() != null && !e.until().isAfter(now)) {
-                    delete(c, e.deployment());
-                    record(c, now, e.deployment(), "expire", e.keepShare(), 1.0, null, "the operator's pin ended",
-                            "operator");
+                if (pinEnded(e, now)) {
+                    expire(c, now, e);
                 }
+                continue;
+            }
+            if (stale(row, now)) {
+                // The predictor stopped (every replica down, the database away): the entry has not been published
+                // since, so the deployment had its full traffic. Putting the old cut back would act on nothing seen.
+                delete(c, e.deployment());
+                record(c, now, e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
+                        "not renewed by the predictor since " + row.updatedAt() + ": no longer in force", "predictor");
                 continue;
             }
             PredictedFailure still = anyFiring.get(e.deployment());
@@ -178,17 +187,31 @@ public class TrafficPolicy {
                 actions.add(new PredictionStore.Action(still.predictionId(), e.keepShare()));
                 continue;
             }
-            if (unhealthy.holds(e.deployment(), now.minus(config.healthyFor()))) {
-                // Failing now, or failing within the healthy period, or its indicators still worsen while it fails
-                // (no prediction is made during a failure): not healthy, so the share holds and the period starts
-                // over. Stepping traffic back onto a deployment that fails would undo what the reduction was for.
-                upserts.add(new Pending(e, null));
+            Instant lastFailed = unhealthy.lastFailed().get(e.deployment());
+            if (lastFailed != null && !lastFailed.isBefore(now.minus(config.healthyFor()))) {
+                // Failing now or within the healthy period (no prediction is made during a failure): not healthy.
+                // Stepping traffic back onto it would undo what the reduction was for; one that was recovering goes
+                // back to the keep share. The healthy period starts over.
+                if (e.keepShare() > config.keepShare() + 1e-9) {
+                    upserts.add(new Pending(new Entry(e.deployment(), e.modelGroup(), e.provider(), config.keepShare(),
+                            "reduced", e.reason(), e.predictionId(), e.predictedType(), e.confidence(), now, e.until(),
+                            e.soleDeployment()), null));
+                    record(c, now, e.deployment(), "deepen", e.keepShare(), config.keepShare(), e.predictionId(),
+                            "failing again (last failing call " + lastFailed + ") while recovering", "predictor");
+                } else {
+                    upserts.add(new Pending(e, null));
+                }
+                continue;
+            }
+            if (unhealthy.failingAndWorse().contains(e.deployment())) {
+                upserts.add(new Pending(e, null)); // its indicators still point at the failure it just had
                 continue;
             }
             Instant healthySince = row.healthySince() == null ? now : row.healthySince();
-            boolean due = e.state().equals("reduced")
-                    ? !healthySince.plus(config.healthyFor()).isAfter(now)
-                    : e.until() == null || !e.until().isAfter(now);
+            // Every step waits for a healthy period without predictions or failures; a recovering entry also for
+            // its step time.
+            boolean due = !healthySince.plus(config.healthyFor()).isAfter(now)
+                    && (e.state().equals("reduced") || e.until() == null || !e.until().isAfter(now));
             if (!due) {
                 upserts.add(new Pending(e, healthySince));
                 continue;
@@ -212,6 +235,44 @@ public class TrafficPolicy {
         }
         upsertAll(c, upserts, now);
         predictions.recordTrafficActions(c, actions, now);
+    }
+
+    private static boolean pinEnded(Entry pin, Instant now) {
+        return pin.until() != null && !pin.until().isAfter(now);
+    }
+
+    private void expire(Connection c, Instant now, Entry pin) throws SQLException {
+        delete(c, pin.deployment());
+        record(c, now, pin.deployment(), "expire", pin.keepShare(), 1.0, null, "the operator's pin ended", "operator");
+    }
+
+    /** A predictor's entry no tick renewed within {@code stale-after}: not published, so not in force. */
+    private boolean stale(Row row, Instant now) {
+        return !row.entry().state().equals("pinned") && row.updatedAt().isBefore(now.minus(config.staleAfter()));
+    }
+
+    /**
+     * The share of its requests each listed deployment kept since the policy was last written, as the plugin applied
+     * it: an operator's pin while it lasts, the predictor's entry while it is published, 1 for a deployment alone in
+     * its model group (the plugin never thins a lone candidate). Read in the tick's transaction before it applies.
+     */
+    Map<String, Double> sharesInForce(Connection c, Instant now) throws SQLException {
+        Map<String, Double> shares = new HashMap<>();
+        if (!config.preemption()) {
+            return shares;
+        }
+        try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy");
+                ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+                Row r = row(rs);
+                Entry e = r.entry();
+                boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
+                if (inForce) {
+                    shares.put(e.deployment(), e.soleDeployment() ? 1.0 : e.keepShare());
+                }
+            }
+        }
+        return shares;
     }
 
     /**

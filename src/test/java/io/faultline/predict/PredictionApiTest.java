@@ -201,35 +201,40 @@ class PredictionApiTest {
     void a_prediction_whose_traffic_reduction_kept_the_headroom_from_running_out_is_prevented_not_a_false_alarm() {
         Instant t0 = Instant.parse("2031-05-01T10:00:00Z");
         String dep = "api-prevented-" + UUID.randomUUID();
+        // A second deployment of the group, healthy: the plugin never thins a deployment alone in its group.
+        String other = "api-prevented-b-" + UUID.randomUUID();
+        String group = "api-prevented-group-" + UUID.randomUUID();
         long remaining = 90_000;
         UUID id = null;
-        double kept = 1.0;
+        int resetAt = Integer.MAX_VALUE;
         for (int m = 0; m < 45; m++) {
-            // Full traffic drains 5,000 a minute; once the traffic policy reduced the deployment, the share it kept
-            // (held, not restored in steps: the demand that drained it is assumed gone, so that the prediction's
-            // horizon can end and be judged).
-            if (kept == 1.0) {
-                kept = policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
-                        .mapToDouble(TrafficPolicy.Entry::keepShare).findFirst().orElse(1.0);
+            // Full traffic drains 5,000 a minute; the plugin keeps the share the policy published for the minute.
+            // A quarter of an hour after the reduction the provider's window resets, and the demand is gone: at
+            // full traffic the headroom would have run out before (about 65,000 left at 5,000 a minute).
+            double kept = policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
+                    .mapToDouble(TrafficPolicy.Entry::keepShare).findFirst().orElse(1.0);
+            if (m == resetAt) {
+                remaining = 100_000;
             }
-            long drain = Math.round(5_000 * kept);
+            long drain = m >= resetAt ? 0 : Math.round(5_000 * kept);
             List<Payloads> calls = new ArrayList<>();
             Instant start = t0.plus(Duration.ofMinutes(m));
             for (int i = 0; i < 10; i++) {
                 remaining -= drain / 10;
                 Instant at = start.plusSeconds(i * 6L);
-                calls.add(Payloads.success("openai", "gpt-4o-mini", dep, at).latency(0.5)
+                calls.add(Payloads.success("openai", group, dep, at).latency(0.5)
                         .header("x-ratelimit-limit-tokens", "100000")
                         .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
                         .header("x-ratelimit-reset-tokens", "3h0m0s"));
+                calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
             }
             clock.set(start.plus(Duration.ofMinutes(1)));
             Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
             predictor.predictFailure();
-            if (id == null && kept < 1 && policy.current().deployments().stream()
-                    .anyMatch(e -> e.deployment().equals(dep))) {
-                id = store.byId(policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
-                        .findFirst().orElseThrow().predictionId()).orElseThrow().predictionId();
+            if (id == null && policy.current().deployments().stream().anyMatch(e -> e.deployment().equals(dep))) {
+                id = policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
+                        .findFirst().orElseThrow().predictionId();
+                resetAt = m + 15;
             }
         }
         assertThat(id).as("the drain was predicted and the policy acted on it").isNotNull();

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -54,6 +55,9 @@ class TrafficPolicyTest {
     @Inject
     PredictionStore store;
 
+    @Inject
+    io.agroal.api.AgroalDataSource dataSource;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -67,6 +71,10 @@ class TrafficPolicyTest {
         final Instant t0;
         long remaining = 90_000;
         int minute;
+        /** A's calls a minute (the plugin thins a reduced deployment's); B always gets 10. */
+        int callsA = 10;
+        /** False: A is alone in its model group. */
+        boolean withB = true;
 
         Pair(Instant t0) {
             this.t0 = t0;
@@ -84,10 +92,14 @@ class TrafficPolicyTest {
             for (int i = 0; i < 10; i++) {
                 remaining = Math.max(1, remaining - drainA / 10);
                 Instant at = start.plusSeconds(i * 6L);
-                calls.add(i < failingA ? Payloads.failure("openai", group, a, at, 429, "RateLimitError",
-                        "Rate limit reached for tokens")
-                        : reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
-                calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5), 100_000));
+                if (i < callsA) {
+                    calls.add(i < failingA ? Payloads.failure("openai", group, a, at, 429, "RateLimitError",
+                            "Rate limit reached for tokens")
+                            : reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
+                }
+                if (withB) {
+                    calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5), 100_000));
+                }
             }
             clock.set(start.plus(Duration.ofMinutes(1)));
             Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
@@ -209,6 +221,181 @@ class TrafficPolicyTest {
             assertThat(((Number) e.get("keepShare")).doubleValue()).as("A's share %d minutes after its failure",
                     m + 1).isCloseTo(config.keepShare(), CLOSE);
         }
+    }
+
+    @Test
+    void a_pin_that_ends_while_its_deployment_is_predicted_to_fail_hands_it_back_to_the_predictor_at_once() {
+        Pair pair = new Pair(Instant.parse("2031-10-01T10:00:00Z"));
+        drainUntilReduced(pair);
+        Instant until = clock.instant().plusSeconds(150);
+        pin(pair.a, "{\"keepShare\":1.0,\"until\":\"" + until + "\"}").statusCode(200);
+        pair.minute(5_000);
+        assertThat(entry(pair.a)).as("the pin holds while it lasts").containsEntry("state", "pinned");
+        pair.minute(5_000);
+        pair.minute(5_000);
+        assertThat(clock.instant()).isAfter(until);
+        assertThat(entry(pair.a)).as("the tick after the pin ended, the drain still predicted").isNotNull()
+                .containsEntry("state", "reduced");
+        // Newest first, by time: the pin came the instant of the first reduction, the expiry with the second.
+        assertThat(actionsOf(pair.a)).containsExactlyInAnyOrder("reduce", "expire", "pin", "reduce");
+    }
+
+    @Test
+    void a_reduction_that_went_stale_while_the_predictor_was_stopped_is_not_put_back() {
+        Pair pair = new Pair(Instant.parse("2031-10-02T10:00:00Z"));
+        drainUntilReduced(pair);
+        // An hour without ticks (every replica down): the entry stopped being published after stale-after, so A had
+        // all its traffic. The first tick after finds A healthy.
+        pair.minute += 60;
+        pair.remaining = 100_000;
+        pair.minute(0);
+        assertThat(entry(pair.a)).as("the old cut is not put back").isNull();
+        assertThat(actionsOf(pair.a)).containsExactly("restore", "reduce");
+    }
+
+    @Test
+    void a_reduction_that_went_stale_and_is_predicted_again_is_a_new_reduction() {
+        Pair pair = new Pair(Instant.parse("2031-10-08T10:00:00Z"));
+        drainUntilReduced(pair);
+        // Five minutes without ticks (longer than stale-after, inside the predictor's window) and without readings,
+        // the drain going on.
+        pair.minute += 5;
+        pair.remaining -= 5 * 5_000;
+        pair.minute(5_000);
+        Map<String, Object> e = entry(pair.a);
+        assertThat(e).as("the drain is still predicted").isNotNull().containsEntry("state", "reduced");
+        assertThat(Instant.parse((String) e.get("since"))).as("reduced again from full traffic, now")
+                .isEqualTo(clock.instant());
+        assertThat(actionsOf(pair.a)).containsExactly("reduce", "reduce");
+    }
+
+    @Test
+    void a_recovering_deployment_that_fails_again_goes_back_to_the_keep_share_even_on_its_few_calls() {
+        Pair pair = new Pair(Instant.parse("2031-10-03T10:00:00Z"));
+        drainUntilReduced(pair);
+        pair.remaining = 100_000;
+        Map<String, Object> e = null;
+        for (int m = 0; m < 8; m++) {
+            pair.minute(0);
+            e = entry(pair.a);
+            if (e == null || !"reduced".equals(e.get("state"))) {
+                break;
+            }
+        }
+        assertThat(e).as("A recovering").isNotNull().containsEntry("state", "recovering");
+        // A gets few calls (the plugin thins it) and both fail: too few for an observed failure (3 calls), yet
+        // every call A answered failed.
+        pair.callsA = 2;
+        pair.minute(0, 2);
+        e = entry(pair.a);
+        assertThat(e).as("A failing again").isNotNull().containsEntry("state", "reduced");
+        assertThat(((Number) e.get("keepShare")).doubleValue()).isCloseTo(config.keepShare(), CLOSE);
+        assertThat(actionsOf(pair.a).get(0)).isEqualTo("deepen");
+    }
+
+    @Test
+    void a_weaker_prediction_during_the_recovery_starts_the_healthy_period_over() throws Exception {
+        Instant t0 = Instant.parse("2031-10-04T10:00:00Z");
+        String deployment = "tp-w-" + UUID.randomUUID();
+        List<Double> shares = new ArrayList<>();
+        // Minute by minute: a confident prediction, two healthy minutes (then the first step), a weaker prediction,
+        // then healthy minutes again.
+        double[] confidence = { 0.9, 0, 0, 0, 0.7, 0, 0, 0 };
+        for (int m = 0; m < confidence.length; m++) {
+            Instant now = t0.plus(Duration.ofMinutes(m));
+            clock.set(now);
+            List<PredictedFailure> firing = confidence[m] == 0 ? List.of()
+                    : List.of(prediction(deployment, confidence[m], now));
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(false);
+                policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
+                        java.util.Set.of()));
+                c.commit();
+            }
+            Map<String, Object> e = entry(deployment);
+            shares.add(e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6);
+        }
+        // 0.2 from the confident one; healthy from minute 1, first step at minute 3; the weak one at minute 4 holds;
+        // healthy again from minute 5: the next step a healthy period later, at minute 7.
+        assertThat(shares).containsExactly(0.2, 0.2, 0.2, 0.4, 0.4, 0.4, 0.4, 0.6);
+    }
+
+    @Test
+    void what_a_reduction_prevented_is_counted_with_the_share_each_minute_kept() throws Exception {
+        Pair pair = new Pair(Instant.parse("2031-10-05T10:00:00Z"));
+        Map<String, Object> reduced = drainUntilReduced(pair);
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        double shareBefore = ((Number) reduced.get("keepShare")).doubleValue();
+        double drainedBefore = unreducedDrain(predictionId);
+        java.util.Set<Double> sharesSeen = new java.util.TreeSet<>();
+        for (int m = 0; m < 12; m++) {
+            pair.minute(300);
+            double drained = unreducedDrain(predictionId);
+            // Counted from the first reading under the level fitted at the action; from then on each minute's
+            // drain, scaled by the share kept during it (published by the tick before).
+            if (drainedBefore > 0) {
+                assertThat(drained - drainedBefore).as("minute %d after the reduction, kept share %.1f", m + 1,
+                        shareBefore).isCloseTo(300 / shareBefore, Offset.offset(1e-6));
+                sharesSeen.add(shareBefore);
+            }
+            drainedBefore = drained;
+            Map<String, Object> e = entry(pair.a);
+            shareBefore = e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6;
+        }
+        assertThat(sharesSeen).as("the minutes measured crossed the recovery").hasSizeGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void a_deployment_alone_in_its_group_is_never_thinned_so_its_prediction_keeps_everything() {
+        Pair solo = new Pair(Instant.parse("2031-10-06T10:00:00Z"));
+        solo.withB = false;
+        Map<String, Object> reduced = drainUntilReduced(solo);
+        assertThat(reduced).containsEntry("soleDeployment", true);
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        assertThat(store.byId(predictionId).orElseThrow().keptShare()).as("what the plugin kept").isEqualTo(1.0);
+    }
+
+    @Test
+    void a_false_alarm_whose_failure_shows_late_within_its_horizon_becomes_a_hit() {
+        Pair pair = new Pair(Instant.parse("2031-10-07T10:00:00Z"));
+        Map<String, Object> reduced = drainUntilReduced(pair);
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        pair.remaining = 100_000;
+        for (int m = 0; m < 25 && store.byId(predictionId).orElseThrow().status().equals("active"); m++) {
+            pair.minute(0);
+        }
+        PredictedFailure resolved = store.byId(predictionId).orElseThrow();
+        assertThat(resolved.status()).isEqualTo("false_alarm");
+        // A's 429s from the last half minute of its horizon arrive now (the plugin's spool after an outage).
+        Instant at = resolved.horizonEndsAt().minusSeconds(30);
+        List<Payloads> late = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            late.add(Payloads.failure("openai", pair.group, pair.a, at.plusSeconds(i), 429, "RateLimitError",
+                    "Rate limit reached for tokens"));
+        }
+        Api.ingest(Payloads.array(late.toArray(Payloads[]::new))).statusCode(200);
+        pair.minute(0);
+        PredictedFailure now = store.byId(predictionId).orElseThrow();
+        assertThat(now.status()).as("the failure it announced came").isEqualTo("hit");
+        assertThat(now.failureOnset()).as("its first failing call's end").isBetween(at, at.plusSeconds(1));
+    }
+
+    private double unreducedDrain(UUID predictionId) throws Exception {
+        try (Connection c = dataSource.getConnection();
+                java.sql.PreparedStatement st = c.prepareStatement(
+                        "select coalesce(action_unreduced_drain, 0) from failure_predictions where prediction_id = ?")) {
+            st.setObject(1, predictionId);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                return rs.getDouble(1);
+            }
+        }
+    }
+
+    private static PredictedFailure prediction(String deployment, double confidence, Instant now) {
+        return new PredictedFailure(UUID.randomUUID(), "rate_limit", "openai", deployment, "tp-w-group", confidence,
+                confidence, "PT5M", now.plusSeconds(300), "reduce", Map.of(), now, now, "PT15M",
+                now.plus(Duration.ofMinutes(15)), "active", null, null, null, null);
     }
 
     @Test
