@@ -382,8 +382,8 @@ class TrafficPolicyTest {
 
     private double unreducedDrain(UUID predictionId) throws Exception {
         try (Connection c = dataSource.getConnection();
-                java.sql.PreparedStatement st = c.prepareStatement(
-                        "select coalesce(action_unreduced_drain, 0) from failure_predictions where prediction_id = ?")) {
+                java.sql.PreparedStatement st = c.prepareStatement("select coalesce(action_unreduced_drain, 0)"
+                        + " from failure_predictions where prediction_id = ?")) {
             st.setObject(1, predictionId);
             try (java.sql.ResultSet rs = st.executeQuery()) {
                 assertThat(rs.next()).isTrue();
