@@ -1062,7 +1062,7 @@ class _ShareGate:
         self._credits: dict[str, int] = {}
         self._policy: TrafficPolicy | None = None
         self.removed = 0  # times a deployment was left out of a candidate list
-        self.untouched_all_at_risk = 0  # lists returned whole because every candidate was due to be left out
+        self.untouched_all_at_risk = 0  # lists returned whole: every candidate at risk, none less than another
 
     def filter(self, policy: TrafficPolicy, deployments: list) -> list:
         shares = policy.shares
@@ -1071,14 +1071,31 @@ class _ShareGate:
                 # A deployment that left the policy starts afresh if it comes back; one still in it keeps its credit.
                 self._credits = {d: c for d, c in self._credits.items() if d in shares}
                 self._policy = policy
-            kept = []
-            left_out = []
+            listed = []
             for deployment in deployments:
                 identifier = _deployment_id(deployment)
-                share = shares.get(identifier) if identifier is not None else None
+                listed.append((deployment, identifier, shares.get(identifier) if identifier is not None else None))
+            at_risk = [share for _, _, share in listed if share is not None]
+            if not at_risk:
+                return deployments
+            scale = None
+            if len(at_risk) == len(listed):
+                # Every candidate is at risk: each keeps its share relative to the least at risk, which keeps all
+                # its requests (0.2 beside 0.8 is left out three requests in four), so the request still has one.
+                # Equal shares (or none above 0) leave nothing to prefer: the list goes whole.
+                highest = max(at_risk)
+                if highest <= 0 or min(at_risk) == highest:
+                    self.untouched_all_at_risk += 1
+                    return deployments
+                scale = highest
+            kept = []
+            left_out = []
+            for deployment, identifier, share in listed:
                 if share is None:
                     kept.append(deployment)
                     continue
+                if scale is not None:
+                    share = share * _SHARE_UNIT // scale
                 credit = self._credits.get(identifier, 0) + share
                 if credit >= _SHARE_UNIT:
                     credit -= _SHARE_UNIT
@@ -1088,8 +1105,7 @@ class _ShareGate:
                 self._credits[identifier] = credit
             if not left_out:
                 return deployments
-            if not kept:
-                # Every candidate is at risk: the request still needs one. They all take it, as kept ones would.
+            if not kept:  # cannot happen (the least at risk stays), but a request must never lose every candidate
                 for identifier in left_out:
                     self._credits[identifier] = 0
                 self.untouched_all_at_risk += 1

@@ -261,6 +261,31 @@ def test_when_every_candidate_is_at_risk_the_list_is_returned_whole(policy_serve
     assert plugin.policy_stats()["untouched_all_at_risk"] == 100
 
 
+def test_when_every_candidate_is_at_risk_each_keeps_its_share_relative_to_the_least_at_risk(
+    policy_server, make_policy_plugin
+):
+    # A freshly reduced A beside a recovering B: B is the better bet, so it stays in every list and A in a quarter.
+    policy_server.body = policy_body(("dep-a", 0.2), ("dep-b", 0.8))
+    plugin = make_policy_plugin(policy_server.url)
+    plugin.poll_policy()
+
+    kept = route(plugin, [A, B], 1_000)
+
+    assert kept == {"dep-a": 250, "dep-b": 1_000}
+    assert plugin.policy_stats()["untouched_all_at_risk"] == 0
+
+
+def test_when_every_candidate_is_at_risk_alike_the_list_is_returned_whole(policy_server, make_policy_plugin):
+    policy_server.body = policy_body(("dep-a", 0.2), ("dep-b", 0.2))
+    plugin = make_policy_plugin(policy_server.url)
+    plugin.poll_policy()
+
+    kept = route(plugin, [A, B], 100)
+
+    assert kept == {"dep-a": 100, "dep-b": 100}
+    assert plugin.policy_stats()["untouched_all_at_risk"] == 100
+
+
 def test_a_single_candidate_is_never_touched(policy_server, make_policy_plugin):
     policy_server.body = policy_body(("dep-a", 0.0))
     plugin = make_policy_plugin(policy_server.url)
