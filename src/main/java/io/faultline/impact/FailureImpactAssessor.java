@@ -329,7 +329,7 @@ public class FailureImpactAssessor {
             + " fb as (select a.cost_usd, a.prompt_tokens, a.completion_tokens, r.orig_in, r.orig_out from att a"
             + "  join per_req r using (call_id) where a.success and not a.flagged and r.hit"
             + "  and a.model is distinct from r.orig_model)"
-            + " select (select count(*) from per_req), (select count(*) from per_req where not ok),"
+            + " select (select count(*) from per_req), (select count(*) from per_req where not answered),"
             + "  (select count(*) from per_req where ok and hit), (select coalesce(sum(attempts), 0) from per_req),"
             + "  (select count(distinct user_ref) from per_req), (select count(distinct key_hash) from per_req),"
             + "  (select count(distinct team_id) from per_req), (select coalesce(sum(wasted_cost), 0) from per_req),"

@@ -119,7 +119,9 @@ public class ImpactFold {
         void add(Req r, int sign) {
             changed += sign > 0 ? 1 : 0;
             requests += sign;
-            failed += r.ok() ? 0 : sign;
+            // A failed response: no attempt answered (an answer a quality or timeout episode flagged was delivered: it
+            // is wasted cost and a quality failure, or a slow request, not an error the user got).
+            failed += r.latencyUs() == null ? sign : 0;
             recovered += r.ok() && r.hit() ? sign : 0;
             attempts += (long) sign * r.attempts();
             wasted = wasted.add(exact(r.wastedCost(), sign));

@@ -233,6 +233,27 @@ class ImpactTest {
         assertThat(assessed(ahead)).as("once the clock reached it").isTrue();
     }
 
+    @Test
+    void an_answer_a_quality_episode_flagged_was_delivered_so_it_is_no_failed_response() throws Exception {
+        Instant t0 = Instant.parse("2031-09-05T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        forgetRollups();
+        rollup.catchUp();
+        // The fallback's answer that broke the asked-for JSON: its request failed on OpenAI first, then was answered.
+        String id = episodeOf(inc.fallback(), "format_non_compliance");
+        assertThat(id).as("the format episode on the fallback").isNotNull();
+        JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
+                .jsonPath();
+        assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(1);
+        assertThat(a.getLong("userImpact.failedResponses")).as("the user got an answer").isZero();
+        assertThat(a.getLong("qualityImpact.qualityFailures")).isEqualTo(1);
+        assertThat(a.getDouble("slaImpact.budgetConsumed")).as("no availability budget spent").isZero();
+        assertThat(a.getDouble("total.failedResponsesUsd")).isZero();
+        assertThat(assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow().userImpact().failedResponses())
+                .as("the one-query recomputation agrees").isZero();
+    }
+
     private boolean assessed(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select 1 from failure_impacts where subject_id = ?::uuid")) {
