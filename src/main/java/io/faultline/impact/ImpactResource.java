@@ -80,7 +80,8 @@ public class ImpactResource {
                 + " (assessment -> 'total' ->> 'usersUsd')::double precision,"
                 + " (assessment -> 'total' ->> 'errorBudgetUsd')::double precision"
                 + " from failure_impacts where subject_kind = 'cluster' and last_seen >= ?) ranked"
-                + " order by 13 desc, 9 desc limit ?";
+                // Ties (equal totals and last activity) in one order whatever the limit: by kind and id.
+                + " order by 13 desc, 9 desc, 1, 2 limit ?";
         List<Ranked> items = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
             st.setTimestamp(1, Timestamp.from(from));
