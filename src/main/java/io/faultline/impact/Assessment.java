@@ -93,7 +93,14 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
     public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
             Double budgetConsumed, Double budgetRemaining, Double latencyTargetMs, Double latencyQuantile,
             long answeredRequests, Double latencyEvaluatedAtMs, Long slowRequests, Double latencyBudgetRequests,
-            Double latencyBudgetConsumed) {
+            Double latencyBudgetConsumed, List<GroupBudget> budgetByGroup) {
+    }
+
+    /**
+     * The failed responses whose requests began in one model group (their first attempt's), and the share of that
+     * group's availability budget they consumed; listed when they are not all in the subject's own group.
+     */
+    public record GroupBudget(String modelGroup, long failedResponses, Double budgetRequests, Double budgetConsumed) {
     }
 
     /** The total business impact and each of its terms, so an operator sees why one failure outranks another. */

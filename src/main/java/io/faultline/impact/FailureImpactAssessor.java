@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
@@ -313,12 +314,13 @@ public class FailureImpactAssessor {
             + "  from failure_event_calls where failure_id = any (?) group by call_id),"
             + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
-            + "  c.output_cost_per_token, c.ended_at = any (req.seen) as flagged"
+            + "  c.output_cost_per_token, c.model_group, c.ended_at = any (req.seen) as flagged"
             + "  from req join llm_calls c on c.call_id = req.call_id and c.started_at >= req.lo"
             + "  and c.started_at <= req.hi),"
             + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
             + "  max(user_ref collate \"C\") user_ref, max(team_id collate \"C\") team_id,"
             + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
+            + "  (array_agg(model_group order by started_at, ended_at))[1] first_group,"
             + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
             + "  coalesce(sum(cost_usd) filter (where not success or flagged), 0) wasted_cost,"
             + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged), 0) wasted_tokens,"
@@ -349,7 +351,11 @@ public class FailureImpactAssessor {
             + "  (select coalesce(sum(a.cost_usd * greatest(0, 1 - r.p99 / nullif(a.prompt_tokens"
             + "   + a.completion_tokens, 0))), 0) from att a join unnest(?::text[], ?::float8[]) r(dep, p99)"
             + "   on r.dep = '" + SpikeRule.ANY + "' or r.dep = a.deployment where a.flagged),"
-            + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req)";
+            + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req),"
+            + "  (select coalesce(array_agg(g order by g), '{}') from (select coalesce(first_group, '') g"
+            + "   from per_req where not answered group by 1) fg),"
+            + "  (select coalesce(array_agg(n order by g), '{}') from (select coalesce(first_group, '') g, count(*) n"
+            + "   from per_req where not answered group by 1) fg)";
 
     /**
      * Which flagged attempts are priced as spiking calls ({@link SpikeRule}): an episode raised per call by the token
@@ -398,9 +404,18 @@ public class FailureImpactAssessor {
                         rs.getLong(4), rs.getLong(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getLong(9),
                         rs.getLong(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13), rs.getLong(14),
                         strings(rs.getArray(15)), rs.getLong(16), rs.getLong(17), strings(rs.getArray(18)),
-                        rs.getLong(19), rs.getDouble(20), ImpactFold.longs(rs.getArray(21))));
+                        rs.getLong(19), rs.getDouble(20), ImpactFold.longs(rs.getArray(21)),
+                        byGroup(strings(rs.getArray(22)), ImpactFold.longs(rs.getArray(23)))));
             }
         }
+    }
+
+    private static Map<String, Long> byGroup(String[] groups, long[] counts) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (int i = 0; i < groups.length; i++) {
+            out.put(groups[i], counts[i]);
+        }
+        return out;
     }
 
     private Assessment assess(Connection c, Subject s, ImpactFold.Totals f) throws SQLException {
@@ -450,7 +465,7 @@ public class FailureImpactAssessor {
                 round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
                 round(overrun), storm, batch, windowSpike, memberCosts, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
-        Assessment.SlaImpact sla = sla(s, failed, f.latencyLe());
+        Assessment.SlaImpact sla = sla(s, failed, f.failedByGroup(), f.latencyLe());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
         double usersUsd = users * config.pricePerUserUsd();
         double consumed = (sla.budgetConsumed() == null ? 0 : sla.budgetConsumed())
@@ -535,18 +550,37 @@ public class FailureImpactAssessor {
     }
 
     /**
-     * The availability budget's share the failed responses consumed and, when the model group has a latency SLO, the
-     * latency budget's share its answered requests slower than the target consumed (end to end across attempts, at
-     * the histogram edge the target is evaluated at: the same rule as the SLO's rollup).
+     * The availability budget's share the failed responses consumed, each in the model group of its request's first
+     * attempt (a fallback deployment's episode holds requests that began in other groups), and, when the subject's
+     * model group has a latency SLO, the latency budget's share its answered requests slower than the target
+     * consumed (end to end across attempts, at the histogram edge the target is evaluated at: the same rule as the
+     * SLO's rollup).
      */
-    private Assessment.SlaImpact sla(Subject s, long failedResponses, long[] latencyLe) {
+    private Assessment.SlaImpact sla(Subject s, long failedResponses, Map<String, Long> failedByGroup,
+            long[] latencyLe) {
         long answered = latencyLe.length == LatencyBuckets.SIZE ? latencyLe[LatencyBuckets.SIZE - 1] : 0;
+        List<Assessment.GroupBudget> byGroup = new ArrayList<>();
+        double spent = 0;
+        boolean priced = false;
+        for (Map.Entry<String, Long> e : failedByGroup.entrySet()) {
+            String group = e.getKey().isEmpty() ? s.modelGroup() : e.getKey();
+            if (group == null) {
+                continue; // neither the request nor the subject names a group: no budget to spend
+            }
+            ErrorBudgets.Budget gb = budgets.budget(group, s.lastSeen());
+            Double share = gb.budgetRequests() > 0 ? e.getValue() / gb.budgetRequests() : null;
+            if (share != null) {
+                spent += share;
+                priced = true;
+            }
+            byGroup.add(new Assessment.GroupBudget(group, e.getValue(), round(gb.budgetRequests()), round(share)));
+        }
         if (s.modelGroup() == null) {
-            return new Assessment.SlaImpact(null, null, null, null, null, null, null, null, answered, null, null,
-                    null, null);
+            return new Assessment.SlaImpact(null, null, null, null, priced ? round(spent) : null, null, null, null,
+                    answered, null, null, null, null, byGroup.isEmpty() ? null : byGroup);
         }
         ErrorBudgets.Budget b = budgets.budget(s.modelGroup(), s.lastSeen());
-        Double consumed = b.budgetRequests() > 0 ? failedResponses / b.budgetRequests() : null;
+        Double consumed = priced ? Double.valueOf(spent) : failedResponses == 0 && b.budgetRequests() > 0 ? 0.0 : null;
         Double evaluatedAt = null;
         Long slow = null;
         Double latencyConsumed = null;
@@ -555,10 +589,12 @@ public class FailureImpactAssessor {
             slow = LatencyBuckets.slow(latencyLe, b.latencyTargetMs());
             latencyConsumed = b.latencyBudgetRequests() > 0 ? slow / b.latencyBudgetRequests() : null;
         }
+        boolean ownGroupOnly = byGroup.isEmpty()
+                || byGroup.size() == 1 && byGroup.get(0).modelGroup().equals(s.modelGroup());
         return new Assessment.SlaImpact(s.modelGroup(), b.availabilityTarget(), b.period().toString(),
                 round(b.budgetRequests()), round(consumed), round(b.remainingRatio()), b.latencyTargetMs(),
                 b.latencyQuantile(), answered, evaluatedAt, slow, b.latencyTargetMs() == null ? null
-                        : round(b.latencyBudgetRequests()), round(latencyConsumed));
+                        : round(b.latencyBudgetRequests()), round(latencyConsumed), ownGroupOnly ? null : byGroup);
     }
 
     private void store(Connection c, Assessment a) throws SQLException {

@@ -57,20 +57,25 @@ public class ImpactFold {
     record Totals(long requests, long failed, long recovered, long attempts, long users, long keys, long teams,
             double wasted, long wastedTokens, long fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, long unpriced, String[] answerDeployments, long answers, long qualityFailures,
-            String[] flaggedDeployments, long flaggedAnswers, double spikeExtra, long[] latencyLe) {
+            String[] flaggedDeployments, long flaggedAnswers, double spikeExtra, long[] latencyLe,
+            Map<String, Long> failedByGroup) {
     }
+
+    /** The failed requests' key in {@code failedByGroup} when their first attempt named no model group. */
+    static final String NO_GROUP = "";
 
     /** One stored attempt of a request. */
     record Attempt(Instant started, Instant ended, boolean success, String model, String deployment,
             double cost, long promptTokens, long completionTokens, String user, String team, String key, Double in,
-            Double out, boolean qualityFlagged) {
+            Double out, boolean qualityFlagged, String group) {
     }
 
     /** One request's contribution (a row of {@code impact_requests}). */
     record Req(String callId, boolean ok, boolean hit, int attempts, String user, String team, String key,
             double wastedCost, long wastedTokens, int fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, int unpriced, int answers, int qualityFailures, int flaggedAnswers,
-            double spikeExtra, String[] answerDeployments, String[] flaggedDeployments, Long latencyUs) {
+            double spikeExtra, String[] answerDeployments, String[] flaggedDeployments, Long latencyUs,
+            String firstGroup) {
 
         /** Field by field, the deployments by content: an unchanged request is not written again. */
         @Override
@@ -86,7 +91,7 @@ public class ImpactFold {
                     && flaggedAnswers == r.flaggedAnswers && Double.compare(spikeExtra, r.spikeExtra) == 0
                     && Arrays.equals(answerDeployments, r.answerDeployments)
                     && Arrays.equals(flaggedDeployments, r.flaggedDeployments)
-                    && Objects.equals(latencyUs, r.latencyUs);
+                    && Objects.equals(latencyUs, r.latencyUs) && Objects.equals(firstGroup, r.firstGroup);
         }
 
         @Override
@@ -122,6 +127,10 @@ public class ImpactFold {
             // A failed response: no attempt answered (an answer a quality or timeout episode flagged was delivered: it
             // is wasted cost and a quality failure, or a slow request, not an error the user got).
             failed += r.latencyUs() == null ? sign : 0;
+            if (r.latencyUs() == null) {
+                // its error budget is its first attempt's group's
+                distinct.merge("g" + (r.firstGroup() == null ? NO_GROUP : r.firstGroup()), sign, Integer::sum);
+            }
             recovered += r.ok() && r.hit() ? sign : 0;
             attempts += (long) sign * r.attempts();
             wasted = wasted.add(exact(r.wastedCost(), sign));
@@ -362,7 +371,7 @@ public class ImpactFold {
                     + " c.team_id, c.api_key_hash, c.input_cost_per_token, c.output_cost_per_token, case when c.success"
                     + " then exists (select 1 from failure_event_calls q join failure_events e"
                     + " on e.failure_id = q.failure_id where q.call_id = c.call_id and q.seen_at = c.ended_at"
-                    + " and e.category = 'QUALITY') else false end"
+                    + " and e.category = 'QUALITY') else false end, c.model_group"
                     + " from llm_calls c where c.call_id = any (?) and c.started_at >= ? and c.started_at <= ?"
                     + " order by c.call_id, c.started_at, c.ended_at")) {
                 st.setArray(1, ids);
@@ -374,7 +383,7 @@ public class ImpactFold {
                                 rs.getTimestamp(2).toInstant(), rs.getTimestamp(3).toInstant(), rs.getBoolean(4),
                                 rs.getString(5), rs.getString(6), rs.getDouble(7), rs.getLong(8), rs.getLong(9),
                                 rs.getString(10), rs.getString(11), rs.getString(12), nullable(rs, 13),
-                                nullable(rs, 14), rs.getBoolean(15)));
+                                nullable(rs, 14), rs.getBoolean(15), rs.getString(16)));
                     }
                 }
             }
@@ -496,10 +505,12 @@ public class ImpactFold {
                 }
             }
         }
+        // The attempts come in start order (then end): the first names the request's model group.
         return new Req(callId, ok, hit, attempts.size(), user, team, key, wastedCost, wastedTokens, fallbacks,
                 fallbackCost, atOriginal, priced, unpriced, answers, quality, flaggedAnswers, spike,
                 answerDeps.toArray(String[]::new), flaggedDeps.toArray(String[]::new),
-                answered ? ChronoUnit.MICROS.between(firstStart, lastEnd) : null);
+                answered ? ChronoUnit.MICROS.between(firstStart, lastEnd) : null,
+                attempts.isEmpty() ? null : attempts.get(0).group());
     }
 
     /** The larger by code point, as {@code max(x collate "C")}; nulls ignored. */
@@ -522,7 +533,8 @@ public class ImpactFold {
         try (PreparedStatement st = c.prepareStatement("select call_id, ok, hit, attempts, user_ref, team_id,"
                 + " api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost, at_original,"
                 + " priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers, spike_extra,"
-                + " answer_deployments, flagged_deployments, latency_us from impact_requests where subject_id = ?"
+                + " answer_deployments, flagged_deployments, latency_us, first_group from impact_requests"
+                + " where subject_id = ?"
                 + " and call_id = any (?)")) {
             st.setObject(1, subject);
             st.setArray(2, ids);
@@ -532,7 +544,8 @@ public class ImpactFold {
                             rs.getInt(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getDouble(8),
                             rs.getLong(9), rs.getInt(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13),
                             rs.getInt(14), rs.getInt(15), rs.getInt(16), rs.getInt(17), rs.getDouble(18),
-                            strings(rs.getArray(19)), strings(rs.getArray(20)), nullableLong(rs, 21)));
+                            strings(rs.getArray(19)), strings(rs.getArray(20)), nullableLong(rs, 21),
+                            rs.getString(22)));
                 }
             }
         }
@@ -566,6 +579,7 @@ public class ImpactFold {
         String[] answerDeps = new String[n];
         String[] flaggedDeps = new String[n];
         Long[] latency = new Long[n];
+        String[] groups = new String[n];
         for (int i = 0; i < n; i++) {
             Req r = rows.get(i);
             ids[i] = r.callId();
@@ -589,17 +603,18 @@ public class ImpactFold {
             answerDeps[i] = literal(r.answerDeployments());
             flaggedDeps[i] = literal(r.flaggedDeployments());
             latency[i] = r.latencyUs();
+            groups[i] = r.firstGroup();
         }
         try (PreparedStatement st = c.prepareStatement("insert into impact_requests (subject_id, call_id, ok, hit,"
                 + " attempts, user_ref, team_id, api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost,"
                 + " at_original, priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers,"
-                + " spike_extra, answer_deployments, flagged_deployments, latency_us) select ?, u.i, u.o, u.h, u.a,"
-                + " u.us, u.te, u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s, u.ad::text[],"
-                + " u.fd::text[], u.lu"
+                + " spike_extra, answer_deployments, flagged_deployments, latency_us, first_group) select ?, u.i, u.o,"
+                + " u.h, u.a, u.us, u.te, u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s,"
+                + " u.ad::text[], u.fd::text[], u.lu, u.g"
                 + " from unnest(?::text[], ?::bool[], ?::bool[], ?::int[], ?::text[], ?::text[], ?::text[],"
                 + " ?::float8[], ?::int8[], ?::int[], ?::float8[], ?::float8[], ?::float8[], ?::int[], ?::int[],"
-                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[], ?::int8[])"
-                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd, lu)"
+                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[], ?::int8[], ?::text[])"
+                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd, lu, g)"
                 + " on conflict (subject_id, call_id) do update set ok = excluded.ok,"
                 + " hit = excluded.hit, attempts = excluded.attempts, user_ref = excluded.user_ref,"
                 + " team_id = excluded.team_id, api_key_hash = excluded.api_key_hash,"
@@ -609,7 +624,8 @@ public class ImpactFold {
                 + " unpriced = excluded.unpriced, answers = excluded.answers,"
                 + " quality_failures = excluded.quality_failures, flagged_answers = excluded.flagged_answers,"
                 + " spike_extra = excluded.spike_extra, answer_deployments = excluded.answer_deployments,"
-                + " flagged_deployments = excluded.flagged_deployments, latency_us = excluded.latency_us")) {
+                + " flagged_deployments = excluded.flagged_deployments, latency_us = excluded.latency_us,"
+                + " first_group = excluded.first_group")) {
             int p = 1;
             st.setObject(p++, subject);
             st.setArray(p++, c.createArrayOf("text", ids));
@@ -632,7 +648,8 @@ public class ImpactFold {
             st.setArray(p++, c.createArrayOf("float8", spike));
             st.setArray(p++, c.createArrayOf("text", answerDeps));
             st.setArray(p++, c.createArrayOf("text", flaggedDeps));
-            st.setArray(p, c.createArrayOf("int8", latency));
+            st.setArray(p++, c.createArrayOf("int8", latency));
+            st.setArray(p, c.createArrayOf("text", groups));
             st.executeUpdate();
         }
     }
@@ -667,27 +684,43 @@ public class ImpactFold {
         List<String> dims = new ArrayList<>();
         List<String> values = new ArrayList<>();
         List<Integer> counts = new ArrayList<>();
+        List<String> fallingDims = new ArrayList<>();
+        List<String> fallingValues = new ArrayList<>();
+        List<Integer> falls = new ArrayList<>();
         for (Map.Entry<String, Integer> e : refs.entrySet()) {
-            if (e.getValue() != 0) {
+            if (e.getValue() > 0) {
                 dims.add(e.getKey().substring(0, 1));
                 values.add(e.getKey().substring(1));
                 counts.add(e.getValue());
+            } else if (e.getValue() < 0) {
+                fallingDims.add(e.getKey().substring(0, 1));
+                fallingValues.add(e.getKey().substring(1));
+                falls.add(e.getValue());
             }
         }
-        if (dims.isEmpty()) {
-            return;
+        if (!dims.isEmpty()) {
+            try (PreparedStatement st = c.prepareStatement("insert into impact_distinct (subject_id, dim, value, refs)"
+                    + " select ?, d, v, r from unnest(?::text[], ?::text[], ?::int[]) as u(d, v, r)"
+                    + " on conflict (subject_id, dim, value) do update set refs = impact_distinct.refs + excluded.refs")) {
+                st.setObject(1, subject);
+                st.setArray(2, c.createArrayOf("text", dims.toArray()));
+                st.setArray(3, c.createArrayOf("text", values.toArray()));
+                st.setArray(4, c.createArrayOf("int4", counts.toArray()));
+                st.executeUpdate();
+            }
         }
-        // a value whose count only falls exists already, so the insert never lands with a negative count
-        try (PreparedStatement st = c.prepareStatement("insert into impact_distinct (subject_id, dim, value, refs)"
-                + " select ?, d, v, r from unnest(?::text[], ?::text[], ?::int[]) as u(d, v, r)"
-                + " on conflict (subject_id, dim, value) do update set refs = impact_distinct.refs + excluded.refs")) {
-            st.setObject(1, subject);
-            st.setArray(2, c.createArrayOf("text", dims.toArray()));
-            st.setArray(3, c.createArrayOf("text", values.toArray()));
-            st.setArray(4, c.createArrayOf("int4", counts.toArray()));
-            st.executeUpdate();
-        }
-        if (counts.stream().anyMatch(r -> r < 0)) {
+        if (!falls.isEmpty()) {
+            // A value whose count falls exists already. Not through the insert above: PostgreSQL checks the row it
+            // would insert (a negative count) before it finds the conflict.
+            try (PreparedStatement st = c.prepareStatement("update impact_distinct d set refs = d.refs + u.r"
+                    + " from unnest(?::text[], ?::text[], ?::int[]) as u(dm, v, r)"
+                    + " where d.subject_id = ? and d.dim = u.dm and d.value = u.v")) {
+                st.setArray(1, c.createArrayOf("text", fallingDims.toArray()));
+                st.setArray(2, c.createArrayOf("text", fallingValues.toArray()));
+                st.setArray(3, c.createArrayOf("int4", falls.toArray()));
+                st.setObject(4, subject);
+                st.executeUpdate();
+            }
             try (PreparedStatement st = c.prepareStatement("delete from impact_distinct where subject_id = ?"
                     + " and refs = 0")) {
                 st.setObject(1, subject);
@@ -696,14 +729,17 @@ public class ImpactFold {
         }
     }
 
+
     private static Totals totals(Connection c, UUID subject) throws SQLException {
         long users = 0;
         long keys = 0;
         long teams = 0;
         List<String> answerDeps = new ArrayList<>();
         List<String> flaggedDeps = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select dim, count(*), case when dim in ('a', 'f')"
-                + " then array_agg(value order by value) end from impact_distinct where subject_id = ? group by dim")) {
+        Map<String, Long> failedByGroup = new java.util.TreeMap<>();
+        try (PreparedStatement st = c.prepareStatement("select dim, count(*), case when dim in ('a', 'f', 'g')"
+                + " then array_agg(value order by value) end, case when dim = 'g' then array_agg(refs::int8"
+                + " order by value) end from impact_distinct where subject_id = ? group by dim")) {
             st.setObject(1, subject);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
@@ -713,6 +749,13 @@ public class ImpactFold {
                         case "t" -> teams = rs.getLong(2);
                         case "a" -> answerDeps.addAll(Arrays.asList(strings(rs.getArray(3))));
                         case "f" -> flaggedDeps.addAll(Arrays.asList(strings(rs.getArray(3))));
+                        case "g" -> {
+                            String[] groups = strings(rs.getArray(3));
+                            long[] counts = longs(rs.getArray(4));
+                            for (int i = 0; i < groups.length; i++) {
+                                failedByGroup.put(groups[i], counts[i]);
+                            }
+                        }
                         default -> {
                         }
                     }
@@ -730,7 +773,7 @@ public class ImpactFold {
                         rs.getDouble(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getDouble(9),
                         rs.getDouble(10), rs.getLong(11), answerDeps.toArray(String[]::new), rs.getLong(12),
                         rs.getLong(13), flaggedDeps.toArray(String[]::new), rs.getLong(14), rs.getDouble(15),
-                        longs(rs.getArray(16)));
+                        longs(rs.getArray(16)), failedByGroup);
             }
         }
     }

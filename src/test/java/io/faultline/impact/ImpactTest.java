@@ -254,6 +254,31 @@ class ImpactTest {
                 .as("the one-query recomputation agrees").isZero();
     }
 
+    @Test
+    void a_failed_response_spends_the_budget_of_the_group_its_request_began_in() throws Exception {
+        Instant t0 = Instant.parse("2031-09-06T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        forgetRollups();
+        rollup.catchUp();
+        // The fallback's overload: its one request began in the OpenAI group (1,000 requests at the default 99.5%:
+        // a budget of 5), failed there, and failed again on the fallback, whose own group saw 10 requests.
+        String id = episodeOf(inc.fallback(), "overloaded");
+        assertThat(id).as("the overload episode on the fallback").isNotNull();
+        JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
+                .jsonPath();
+        assertThat(a.getLong("userImpact.failedResponses")).isEqualTo(1);
+        assertThat(a.getString("slaImpact.modelGroup")).as("the episode's own group").isNotEqualTo(inc.group());
+        assertThat(a.getList("slaImpact.budgetByGroup.modelGroup", String.class)).containsExactly(inc.group());
+        // (the rollup has the group's requests to the minute it covered: 999 or 1,000)
+        double budget = a.getDouble("slaImpact.budgetByGroup[0].budgetRequests");
+        assertThat(budget).isCloseTo(5.0, Offset.offset(0.01));
+        assertThat(a.getDouble("slaImpact.budgetConsumed")).as("1 of the OpenAI group's budget, not of the fallback"
+                + " group's 0.05").isCloseTo(1 / budget, Offset.offset(1e-6));
+        assertThat(assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow().slaImpact().budgetConsumed())
+                .as("the one-query recomputation agrees").isCloseTo(1 / budget, Offset.offset(1e-6));
+    }
+
     private boolean assessed(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select 1 from failure_impacts where subject_id = ?::uuid")) {
