@@ -701,7 +701,8 @@ public class ImpactFold {
         if (!dims.isEmpty()) {
             try (PreparedStatement st = c.prepareStatement("insert into impact_distinct (subject_id, dim, value, refs)"
                     + " select ?, d, v, r from unnest(?::text[], ?::text[], ?::int[]) as u(d, v, r)"
-                    + " on conflict (subject_id, dim, value) do update set refs = impact_distinct.refs + excluded.refs")) {
+                    + " on conflict (subject_id, dim, value) do update"
+                    + " set refs = impact_distinct.refs + excluded.refs")) {
                 st.setObject(1, subject);
                 st.setArray(2, c.createArrayOf("text", dims.toArray()));
                 st.setArray(3, c.createArrayOf("text", values.toArray()));
