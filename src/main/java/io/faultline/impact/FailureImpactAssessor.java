@@ -248,8 +248,9 @@ public class FailureImpactAssessor {
         Assessment a = assess(c, s);
         Double previousCost = null;
         Long previousUsers = null;
-        try (PreparedStatement st = c.prepareStatement("select cost_impact_usd, affected_users from failure_impacts"
-                + " where subject_id = ?")) {
+        // What the counters have counted of it so far: the most its figures ever reached (V38).
+        try (PreparedStatement st = c.prepareStatement("select coalesce(counted_cost_usd, cost_impact_usd),"
+                + " coalesce(counted_users, affected_users) from failure_impacts where subject_id = ?")) {
             st.setObject(1, s.id());
             try (ResultSet rs = st.executeQuery()) {
                 if (rs.next()) {
@@ -260,6 +261,17 @@ public class FailureImpactAssessor {
         }
         store(c, a);
         metrics.grew(a, previousCost, previousUsers);
+        if ("episode".equals(s.kind())) {
+            try (PreparedStatement st = c.prepareStatement("update failure_impacts set"
+                    + " counted_cost_usd = greatest(?, ?), counted_users = greatest(?, ?) where subject_id = ?")) {
+                st.setDouble(1, previousCost == null ? 0 : previousCost);
+                st.setDouble(2, a.costImpact().totalUsd());
+                st.setLong(3, previousUsers == null ? 0 : previousUsers);
+                st.setLong(4, a.userImpact().affectedUsers());
+                st.setObject(5, s.id());
+                st.executeUpdate();
+            }
+        }
         return a;
     }
 

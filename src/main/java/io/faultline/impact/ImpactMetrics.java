@@ -26,7 +26,10 @@ public class ImpactMetrics {
         this.labels = labels;
     }
 
-    /** Adds an episode's growth since its previous assessment (null: its first). */
+    /**
+     * Adds an episode's growth beyond what was counted of it before (the most its figures reached; null: its first
+     * assessment): a figure that fell and rose again is counted once.
+     */
     void grew(Assessment a, Double previousCost, Long previousUsers) {
         if (!a.kind().equals("episode")) {
             return;

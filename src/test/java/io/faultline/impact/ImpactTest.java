@@ -279,6 +279,48 @@ class ImpactTest {
                 .as("the one-query recomputation agrees").isCloseTo(1 / budget, Offset.offset(1e-6));
     }
 
+    @Test
+    void the_cost_counter_counts_a_figure_that_fell_and_rose_again_once() throws Exception {
+        Instant t0 = Instant.parse("2031-09-07T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        String id = episodeOf(inc.primary(), "outage");
+        java.util.function.DoubleSupplier counted = () -> io.faultline.testing.Metrics.valueOrZero(
+                io.faultline.testing.Metrics.scrape(), "failure_impact_cost_usd_total", "provider", "openai",
+                "category", "PROVIDER");
+        double before = counted.getAsDouble();
+        double first = costOf(id);
+        // Request 3 (no fallback so far) answered late by a free fallback: the extra cost falls by its tokens at the
+        // original's prices (100 x 1e-6 + 50 x 2e-6).
+        Api.ingest(Payloads.array(ImpactTestData.request(ImpactTestData.priced(Payloads.success("anthropic",
+                "imp-fb-" + inc.suffix(), inc.fallback(), t0.plusSeconds(62)).tokens(100, 50, 0, 0)
+                .set("response_cost", 0.0), 3e-6, 15e-6), "imp-req-3-" + inc.suffix(), UUID.randomUUID().toString(),
+                "u3"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(6)));
+        double fell = costOf(id);
+        assertThat(fell).isCloseTo(first - 0.0002, CENT_FRACTION);
+        // A new request fails over to the pricier fallback: the figure rises past where it was.
+        String call = "imp-req-9-" + inc.suffix();
+        String trace = UUID.randomUUID().toString();
+        Instant at = t0.plusSeconds(90);
+        Api.ingest(Payloads.array(
+                ImpactTestData.request(ImpactTestData.priced(Payloads.failure("openai", inc.group(), inc.primary(), at,
+                        503, "ServiceUnavailableError", "Service Unavailable"), 1e-6, 2e-6), call, trace, "u1"),
+                ImpactTestData.request(ImpactTestData.priced(Payloads.success("anthropic", "imp-fb-" + inc.suffix(),
+                        inc.fallback(), at.plusSeconds(2)).tokens(100, 50, 0, 0).set("response_cost", 0.00105), 3e-6,
+                        15e-6), call, trace, "u1"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(7)));
+        double rose = costOf(id);
+        assertThat(rose).isGreaterThan(first);
+        assertThat(counted.getAsDouble() - before).as("counted up to the most the figure reached, once")
+                .isCloseTo(rose, Offset.offset(1e-9));
+    }
+
+    private static double costOf(String failureId) {
+        return given().when().get("/api/v1/failures/" + failureId + "/impact").then().statusCode(200).extract()
+                .jsonPath().getDouble("costImpact.totalUsd");
+    }
+
     private boolean assessed(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select 1 from failure_impacts where subject_id = ?::uuid")) {
