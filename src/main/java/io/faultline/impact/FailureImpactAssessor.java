@@ -184,6 +184,37 @@ public class FailureImpactAssessor {
         }
     }
 
+    /**
+     * Adds the closed subjects (last seen before {@code since}) whose requests got an attempt after their last
+     * assessment, received since about the previous run (a fallback the plugin's spool delivered late): their figures
+     * and rank would otherwise keep what the closed subject last showed. Only subjects whose fold state is still kept
+     * ({@code fold-kept-for}) hold their requests; older ones keep their last figures until assessed on demand.
+     */
+    private void lateAttempts(Connection c, Instant now, Instant since, List<UUID[]> due) throws SQLException {
+        if (due.size() >= config.maxPerRun()) {
+            return;
+        }
+        Instant from = now.minus(ClusterJobs.every(config.interval()).multipliedBy(2)).minus(config.foldOverlap());
+        Set<UUID> listed = new HashSet<>();
+        due.forEach(d -> listed.add(d[0]));
+        try (PreparedStatement st = c.prepareStatement("select distinct f.subject_id, f.subject_kind from llm_calls l"
+                + " join impact_requests r on r.call_id = l.call_id join failure_impacts f"
+                + " on f.subject_id = r.subject_id where l.received_at > ? and l.received_at > f.assessed_at"
+                + " and f.last_seen < ? limit ?")) {
+            st.setTimestamp(1, Timestamp.from(from));
+            st.setTimestamp(2, Timestamp.from(since));
+            st.setInt(3, config.maxPerRun());
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next() && due.size() < config.maxPerRun()) {
+                    UUID id = rs.getObject(1, UUID.class);
+                    if (listed.add(id)) {
+                        due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
+                    }
+                }
+            }
+        }
+    }
+
     private int refreshOpen(Set<UUID> failed) {
         // Open: last seen within open-for of now, either side. An episode stamped further ahead (a caller whose clock
         // runs hours fast) waits until the clock nears it: sorted first, such episodes would take every place of
@@ -215,6 +246,7 @@ public class FailureImpactAssessor {
                         }
                     }
                 }
+                lateAttempts(c, now, since, due);
                 fold.prune(c, clock.instant().minus(config.foldKeptFor()));
                 int done = 0;
                 for (UUID[] d : due.subList(0, Math.min(due.size(), config.maxPerRun()))) {

@@ -321,6 +321,37 @@ class ImpactTest {
                 .jsonPath().getDouble("costImpact.totalUsd");
     }
 
+    @Test
+    void a_closed_episode_whose_request_is_answered_late_is_assessed_again_by_the_run() throws Exception {
+        Instant t0 = Instant.parse("2031-09-08T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        String id = episodeOf(inc.primary(), "outage");
+        clock.set(t0.plus(Duration.ofMinutes(6)));
+        assessor.refreshOpen();
+        assertThat(storedFailedResponses(id)).as("requests 2 and 3 failed").isEqualTo(2);
+        // Long after the episode closed (open-for: 30 min), the plugin's spool delivers request 3's fallback.
+        clock.set(t0.plus(Duration.ofMinutes(45)));
+        Api.ingest(Payloads.array(ImpactTestData.request(ImpactTestData.priced(Payloads.success("anthropic",
+                "imp-fb-" + inc.suffix(), inc.fallback(), t0.plusSeconds(62)).tokens(100, 50, 0, 0)
+                .set("response_cost", 0.00105), 3e-6, 15e-6), "imp-req-3-" + inc.suffix(), UUID.randomUUID()
+                .toString(), "u3"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(46)));
+        assessor.refreshOpen();
+        assertThat(storedFailedResponses(id)).as("request 3 was answered after all").isEqualTo(1);
+    }
+
+    private long storedFailedResponses(String failureId) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select failed_responses from failure_impacts where subject_id = ?::uuid")) {
+            st.setString(1, failureId);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("stored").isTrue();
+                return rs.getLong(1);
+            }
+        }
+    }
+
     private boolean assessed(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select 1 from failure_impacts where subject_id = ?::uuid")) {
