@@ -235,16 +235,9 @@ class ImpactTest {
 
     @Test
     void an_answer_a_quality_episode_flagged_was_delivered_so_it_is_no_failed_response() throws Exception {
-        Instant t0 = Instant.parse("2031-09-05T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
-        forgetRollups();
-        rollup.catchUp();
         // The fallback's answer that broke the asked-for JSON: its request failed on OpenAI first, then was answered.
-        String id = episodeOf(inc.fallback(), "format_non_compliance");
-        assertThat(id).as("the format episode on the fallback").isNotNull();
-        JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
-                .jsonPath();
+        String id = fallbackEpisode(Instant.parse("2031-09-05T10:00:00Z"), "format_non_compliance").getKey();
+        JsonPath a = impactOf(id);
         assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(1);
         assertThat(a.getLong("userImpact.failedResponses")).as("the user got an answer").isZero();
         assertThat(a.getLong("qualityImpact.qualityFailures")).isEqualTo(1);
@@ -256,17 +249,13 @@ class ImpactTest {
 
     @Test
     void a_failed_response_spends_the_budget_of_the_group_its_request_began_in() throws Exception {
-        Instant t0 = Instant.parse("2031-09-06T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
-        forgetRollups();
-        rollup.catchUp();
         // The fallback's overload: its one request began in the OpenAI group (1,000 requests at the default 99.5%:
         // a budget of 5), failed there, and failed again on the fallback, whose own group saw 10 requests.
-        String id = episodeOf(inc.fallback(), "overloaded");
-        assertThat(id).as("the overload episode on the fallback").isNotNull();
-        JsonPath a = given().when().get("/api/v1/failures/" + id + "/impact").then().statusCode(200).extract()
-                .jsonPath();
+        Map.Entry<String, ImpactTestData.Incident> replayed = fallbackEpisode(Instant.parse("2031-09-06T10:00:00Z"),
+                "overloaded");
+        String id = replayed.getKey();
+        ImpactTestData.Incident inc = replayed.getValue();
+        JsonPath a = impactOf(id);
         assertThat(a.getLong("userImpact.failedResponses")).isEqualTo(1);
         assertThat(a.getString("slaImpact.modelGroup")).as("the episode's own group").isNotEqualTo(inc.group());
         assertThat(a.getList("slaImpact.budgetByGroup.modelGroup", String.class)).containsExactly(inc.group());
@@ -350,6 +339,22 @@ class ImpactTest {
                 return rs.getLong(1);
             }
         }
+    }
+
+    /** The incident replayed at {@code t0} with its SLO minutes rolled up; the fallback's episode of the type. */
+    private Map.Entry<String, ImpactTestData.Incident> fallbackEpisode(Instant t0, String type) throws Exception {
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        forgetRollups();
+        rollup.catchUp();
+        String id = episodeOf(inc.fallback(), type);
+        assertThat(id).as("the %s episode on the fallback", type).isNotNull();
+        return Map.entry(id, inc);
+    }
+
+    private static JsonPath impactOf(String failureId) {
+        return given().when().get("/api/v1/failures/" + failureId + "/impact").then().statusCode(200).extract()
+                .jsonPath();
     }
 
     private boolean assessed(String failureId) throws Exception {
