@@ -150,11 +150,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         List<DeploymentWindow> windows = windowCache.read(c, from, end, config.bucket().toMillis(),
                 config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
         long t1 = System.nanoTime();
-        Map<String, Observed> open = observe(c, windows, now);
+        // The share of its traffic each deployment kept since the last tick (the plugin's thinning).
+        Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now);
+        Map<String, Observed> open = observe(c, windows, now, shares);
         long t2 = System.nanoTime();
         int resolved = resolve(c, now);
         long t3 = System.nanoTime();
-        counterfactual(c, windows, now);
+        counterfactual(c, windows, now, shares);
         long t4 = System.nanoTime();
         Indicators.Settings settings = Indicators.Settings.of(config);
         Map<String, Upsert> upserts = new LinkedHashMap<>();
@@ -287,8 +289,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
      * {@code failureShare} of its calls is a failure bucket; buckets within the quiet period of each other are one
      * failure, whose onset is its first failing call. A new failure records the prediction that announced it.
      */
-    private Map<String, Observed> observe(Connection c, List<DeploymentWindow> windows, Instant now)
-            throws SQLException {
+    private Map<String, Observed> observe(Connection c, List<DeploymentWindow> windows, Instant now,
+            Map<String, TrafficPolicy.Kept> shares) throws SQLException {
         Map<String, Observed> open = new HashMap<>();
         Instant since = now.minus(config.window()).minus(config.quietPeriod());
         try (PreparedStatement st = c.prepareStatement("select failure_id, provider, deployment, failure_type, onset,"
@@ -309,13 +311,15 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         }
         List<Observed> changed = new ArrayList<>();
         for (DeploymentWindow w : windows) {
+            TrafficPolicy.Kept kept = shares.get(w.deployment());
             for (DeploymentWindow.Bucket b : w.buckets()) {
                 if (b == null) {
                     continue;
                 }
                 for (int t = 0; t < DeploymentWindow.FAILURE_TYPES.length; t++) {
                     String type = DeploymentWindow.FAILURE_TYPES[t];
-                    if (!config.types().contains(type) || b.failed()[t] < config.failureMinCalls()
+                    if (!config.types().contains(type) || b.failed()[t] == 0
+                            || b.failed()[t] < minCalls(kept, b.firstFailedAt()[t])
                             || (double) b.failed()[t] / b.calls() < config.failureShare()) {
                         continue;
                     }
@@ -361,6 +365,18 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             }
         }
         return open;
+    }
+
+    /**
+     * The failing calls a bucket needs to be a failure: {@code failure-min-calls}, scaled by the share a reduction
+     * kept when the bucket's failures came after it began (at 0.2 a deployment gets a fifth of its calls: 2 failing of
+     * 2 is a failure its users saw, not noise), at least one.
+     */
+    private int minCalls(TrafficPolicy.Kept kept, Instant firstFailed) {
+        if (kept == null || kept.share() >= 1 || firstFailed == null || firstFailed.isBefore(kept.since())) {
+            return config.failureMinCalls();
+        }
+        return Math.max(1, (int) Math.ceil(config.failureMinCalls() * kept.share()));
     }
 
     private void insertObserved(Connection c, Observed o) throws SQLException {
@@ -440,12 +456,12 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
      * have reached zero. Latency and error shares do not depend on the volume, so those predictions are judged on the
      * remaining traffic's failures directly.
      */
-    private void counterfactual(Connection c, List<DeploymentWindow> windows, Instant now) throws SQLException {
+    private void counterfactual(Connection c, List<DeploymentWindow> windows, Instant now,
+            Map<String, TrafficPolicy.Kept> shares) throws SQLException {
         Map<String, DeploymentWindow> byDeployment = new HashMap<>();
         for (DeploymentWindow w : windows) {
             byDeployment.put(w.deployment(), w);
         }
-        Map<String, Double> shares = null;
         try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, action_remaining,"
                 + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0)"
                 + " from failure_predictions where status = 'active' and predicted_type = 'rate_limit'"
@@ -464,10 +480,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     }
                     // From the last reading (the fitted level at the action for the first), never above that level.
                     double last = rs.getObject(5) == null ? atAction : Math.min(atAction, rs.getDouble(5));
-                    if (shares == null) {
-                        shares = trafficPolicy.sharesInForce(c, now); // as written by the last tick
-                    }
-                    double kept = shares.getOrDefault(rs.getString(2), 1.0);
+                    TrafficPolicy.Kept k = shares.get(rs.getString(2));
+                    double kept = k == null ? 1.0 : k.share();
                     double unreduced = rs.getDouble(6) + Math.max(0, last - remaining) / Math.max(kept, 0.01);
                     update.setDouble(1, remaining);
                     update.setDouble(2, unreduced);

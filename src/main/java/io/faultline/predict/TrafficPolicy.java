@@ -251,13 +251,17 @@ public class TrafficPolicy {
         return !row.entry().state().equals("pinned") && row.updatedAt().isBefore(now.minus(config.staleAfter()));
     }
 
+    /** The share of its requests a deployment keeps, and since when (the entry's since). */
+    public record Kept(double share, Instant since) {
+    }
+
     /**
      * The share of its requests each listed deployment kept since the policy was last written, as the plugin applied
      * it: an operator's pin while it lasts, the predictor's entry while it is published, 1 for a deployment alone in
      * its model group (the plugin never thins a lone candidate). Read in the tick's transaction before it applies.
      */
-    Map<String, Double> sharesInForce(Connection c, Instant now) throws SQLException {
-        Map<String, Double> shares = new HashMap<>();
+    Map<String, Kept> sharesInForce(Connection c, Instant now) throws SQLException {
+        Map<String, Kept> shares = new HashMap<>();
         if (!config.preemption()) {
             return shares;
         }
@@ -268,7 +272,7 @@ public class TrafficPolicy {
                 Entry e = r.entry();
                 boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
                 if (inForce) {
-                    shares.put(e.deployment(), e.soleDeployment() ? 1.0 : e.keepShare());
+                    shares.put(e.deployment(), new Kept(e.soleDeployment() ? 1.0 : e.keepShare(), e.since()));
                 }
             }
         }

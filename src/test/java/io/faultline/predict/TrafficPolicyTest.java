@@ -270,6 +270,21 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void the_few_calls_a_reduced_deployment_still_gets_show_its_failure_when_they_fail() {
+        Pair pair = new Pair(Instant.parse("2031-10-09T10:00:00Z"));
+        Map<String, Object> reduced = drainUntilReduced(pair);
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        // A ran dry anyway: it gets a fifth of its calls, 2 a minute, and both answer 429 (under the 3 failing
+        // calls a minute at full traffic needs, but all that its users sent it).
+        pair.callsA = 2;
+        Instant minute = clock.instant();
+        pair.minute(5_000, 2);
+        PredictedFailure p = store.byId(predictionId).orElseThrow();
+        assertThat(p.status()).as("the failure it predicted came, in the first failing minute").isEqualTo("hit");
+        assertThat(p.failureOnset()).isBetween(minute, clock.instant());
+    }
+
+    @Test
     void a_recovering_deployment_that_fails_again_goes_back_to_the_keep_share_even_on_its_few_calls() {
         Pair pair = new Pair(Instant.parse("2031-10-03T10:00:00Z"));
         drainUntilReduced(pair);
