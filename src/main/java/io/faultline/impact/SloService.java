@@ -4,6 +4,8 @@ import com.fasterxml.jackson.annotation.JsonFormat;
 import io.agroal.api.AgroalDataSource;
 import jakarta.inject.Singleton;
 
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -151,9 +153,9 @@ public class SloService {
     }
 
     static Budget budgetOf(Slo slo, Instant at, long requests, long failed) {
-        double budget = (1 - slo.availabilityTarget()) * requests;
-        double remaining = budget > 0 ? 1 - failed / budget : 1.0;
-        return new Budget(slo, at, requests, failed, budget, remaining);
+        double budget = allowed(slo.availabilityTarget(), requests).doubleValue();
+        return new Budget(slo, at, requests, failed, budget, remaining(failed, allowed(slo.availabilityTarget(),
+                requests)));
     }
 
     /** Null when the SLO has no latency target. */
@@ -161,14 +163,32 @@ public class SloService {
         if (slo.latencyTargetMs() == null || slo.latencyQuantile() == null) {
             return null;
         }
-        double budget = (1 - slo.latencyQuantile()) * answered;
-        double remaining = budget > 0 ? 1 - slow / budget : 1.0;
+        BigDecimal budget = allowed(slo.latencyQuantile(), answered);
         return new LatencyBudget(slo.latencyTargetMs(), slo.latencyQuantile(),
-                LatencyBuckets.evaluatedAt(slo.latencyTargetMs()), answered, slow, budget, remaining);
+                LatencyBuckets.evaluatedAt(slo.latencyTargetMs()), answered, slow, budget.doubleValue(),
+                remaining(slow, budget));
     }
 
+    /**
+     * (failed / requests) / (1 - target), in decimal: in binary 1 - 0.99 is 0.010000000000000009, so an exact 14.4x
+     * burn came out as 14.399999999999986 and the alert at {@code >= 14.4} did not fire.
+     */
     static double burnRate(long requests, long failed, double target) {
-        return requests == 0 ? 0.0 : ((double) failed / requests) / (1 - target);
+        BigDecimal allowed = allowed(target, requests);
+        return requests == 0 || allowed.signum() == 0 ? 0.0
+                : BigDecimal.valueOf(failed).divide(allowed, MathContext.DECIMAL64).doubleValue();
+    }
+
+    /** (1 - target) x requests, the failures the target allows, in decimal (the target as written, 0.99). */
+    private static BigDecimal allowed(double target, long requests) {
+        return BigDecimal.ONE.subtract(BigDecimal.valueOf(target)).multiply(BigDecimal.valueOf(requests));
+    }
+
+    /** 1 - failed / budget (1 without a budget): exactly 0 when the budget is exactly spent. */
+    private static double remaining(long failed, BigDecimal budget) {
+        return budget.signum() <= 0 ? 1.0
+                : BigDecimal.ONE.subtract(BigDecimal.valueOf(failed).divide(budget, MathContext.DECIMAL64))
+                        .doubleValue();
     }
 
     /** Every model group seen within its period or with an SLO of its own, least budget left first. */

@@ -272,6 +272,29 @@ class SloTest {
         assertThat(byDefault.remainingRatio()).isCloseTo(1 - 3 / (0.005 * 251), CLOSE);
     }
 
+    @Test
+    void a_burn_exactly_at_an_alert_threshold_is_exported_at_it() throws Exception {
+        String g = "slo-thr-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2036-05-10T12:00:00Z");
+        List<Payloads> calls = new ArrayList<>();
+        // 18 failed of 125 at 99%: (18 / 125) / 0.01 = 14.4, the fast-burn page's threshold.
+        for (int i = 0; i < 125; i++) {
+            Instant at = t0.plusSeconds(2L * i);
+            calls.add(i < 18 ? Payloads.failure("openai", g, "slo-openai", at, 503, "ServiceUnavailableError", "down")
+                    : Payloads.success("openai", g, "slo-openai", at));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ingest(calls);
+        putSlo(g, Map.of("availabilityTarget", 0.99, "period", "1h")).statusCode(200);
+        rolledThrough(t0.minus(Duration.ofHours(1)));
+        rollup.catchUp();
+        JsonPath status = status(g);
+        assertThat(burn(status, "5m")).as("not 14.399999999999986, under the alert's >= 14.4").isEqualTo(14.4);
+        assertThat(burn(status, "1h")).isEqualTo(14.4);
+        // The period's budget is 1.25 failed responses: 18 of them is 1 - 18 / 1.25 = -13.4 of it left.
+        assertThat(status.getDouble("budget.remainingRatio")).isEqualTo(-13.4);
+    }
+
     private static double latencyBurn(JsonPath status, String window) {
         return status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.burnRate");
     }
