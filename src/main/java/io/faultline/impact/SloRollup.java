@@ -117,10 +117,13 @@ public class SloRollup {
     private final Timer incrementalTime;
 
     private final ClusterJobs jobs;
+    /** How far ahead of the current minute a stored call may start: the ingest's clock-skew tolerance. */
+    private final long aheadMinutes;
 
     public SloRollup(AgroalDataSource dataSource, SloConfig config, Clock clock, SloMetrics metrics,
-            MeterRegistry registry, ClusterJobs jobs) {
+            MeterRegistry registry, ClusterJobs jobs, io.faultline.call.IngestConfig ingest) {
         this.jobs = jobs;
+        this.aheadMinutes = ingest.maxClockSkew().toMinutes() + 1;
         this.dataSource = dataSource;
         this.config = config;
         this.clock = clock;
@@ -254,7 +257,10 @@ public class SloRollup {
             throws SQLException {
         Instant current = now.truncatedTo(ChronoUnit.MINUTES);
         long oldest = current.minus(config.retention()).getEpochSecond() / 60;
-        long newest = current.getEpochSecond() / 60;
+        // Minutes ahead of the current one too: a proxy whose clock runs ahead (within the ingest's tolerance) stores
+        // calls that start there, and dropping those minutes lost the calls for good (nothing reads them again
+        // unless another call touches the minute). Derived early, they are derived again when more calls arrive.
+        long newest = current.getEpochSecond() / 60 + aheadMinutes;
         String snapshot;
         try (Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("select pg_current_snapshot()::text")) {

@@ -295,6 +295,27 @@ class SloTest {
         assertThat(status.getDouble("budget.remainingRatio")).isEqualTo(-13.4);
     }
 
+    @Test
+    void calls_from_a_proxy_whose_clock_runs_ahead_are_counted() throws Exception {
+        String g = "slo-skew-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2036-08-10T12:00:10Z");
+        clock.set(t0);
+        rolledThrough(t0.minus(Duration.ofMinutes(30)));
+        rollup.catchUp();
+        // Eight minutes of 2 answered calls a minute from a proxy 3 to 3.5 min ahead (the ingest tolerates 5), each
+        // minute rolled up as the schedule does, then eight quiet minutes.
+        for (int i = 0; i < 16; i++) {
+            Instant now = t0.plus(Duration.ofMinutes(i));
+            clock.set(now);
+            if (i < 8) {
+                ingest(List.of(Payloads.success("openai", g, "slo-openai", now.plusSeconds(180)),
+                        Payloads.success("openai", g, "slo-openai", now.plusSeconds(210))));
+            }
+            rollup.run(false);
+        }
+        assertThat(requests(status(g), "30m")).isEqualTo(16);
+    }
+
     private static double latencyBurn(JsonPath status, String window) {
         return status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.burnRate");
     }
