@@ -216,7 +216,9 @@ public class SloRollup {
     private Run derive(Connection c, Instant now, Instant rolledThrough, Instant receivedThrough)
             throws SQLException {
         Instant current = now.truncatedTo(ChronoUnit.MINUTES);
-        Instant end = current.plus(Duration.ofMinutes(1));
+        // Through the minutes ahead too (a proxy whose clock runs ahead): the runs after this one read by arrival from
+        // now on, so a call stored before it that starts ahead would not be read again.
+        Instant end = current.plus(Duration.ofMinutes(1 + aheadMinutes));
         Instant settled = current.minus(config.settle()).truncatedTo(ChronoUnit.MINUTES);
         Instant from = rolledThrough == null ? firstStart(c, current.minus(config.backfill()), settled)
                 : rolledThrough.isBefore(settled) ? rolledThrough : settled;

@@ -316,6 +316,25 @@ class SloTest {
         assertThat(requests(status(g), "30m")).isEqualTo(16);
     }
 
+    @Test
+    void calls_ahead_of_the_clock_stored_before_a_catch_up_are_counted() throws Exception {
+        String g = "slo-skew-range-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2036-08-11T12:00:10Z");
+        clock.set(t0);
+        // Stored at 12:00 starting 4 min ahead, while no rollup ran (a restart); the catch-up at 12:03 derives every
+        // minute in a range, and the runs after it read only what arrived since (less the 2 min late-commit margin).
+        ingest(List.of(Payloads.success("openai", g, "slo-openai", t0.plusSeconds(250)),
+                Payloads.success("openai", g, "slo-openai", t0.plusSeconds(260))));
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        rolledThrough(t0.minus(Duration.ofMinutes(30)));
+        rollup.catchUp();
+        for (int i = 4; i <= 9; i++) {
+            clock.set(t0.plus(Duration.ofMinutes(i)));
+            rollup.run(false);
+        }
+        assertThat(requests(status(g), "30m")).isEqualTo(2);
+    }
+
     private static double latencyBurn(JsonPath status, String window) {
         return status.getDouble("latency.burnRates.find { it.window == '" + window + "' }.burnRate");
     }
