@@ -8,6 +8,7 @@ import jakarta.inject.Singleton;
 
 import java.time.Clock;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -108,6 +109,22 @@ public class SloMetrics {
                 "faultline.slo.latency.target.seconds", "Latency target of the model group's latency SLO, as"
                         + " evaluated (the largest histogram edge not above the target)", g, null, null))
                 .set(Double.doubleToLongBits(v)));
+        // A target the group no longer has (it left the listing, or its latency SLO was removed) is no target: its
+        // series goes, rather than showing the old one.
+        dropOthers(target, targets.keySet(), "faultline.slo.target");
+        dropOthers(latencyTarget, latencyTargets.keySet(), "faultline.slo.latency.target.seconds");
+    }
+
+    private void dropOthers(Map<String, AtomicLong> gauges, java.util.Set<String> keep, String name) {
+        for (String group : List.copyOf(gauges.keySet())) {
+            if (!keep.contains(group)) {
+                Gauge g = registry.find(name).tag("model_group", group).gauge();
+                if (g != null) {
+                    registry.remove(g);
+                }
+                gauges.remove(group);
+            }
+        }
     }
 
     private static String key(String group, String window) {

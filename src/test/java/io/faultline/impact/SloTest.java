@@ -60,6 +60,9 @@ class SloTest {
     SloService slos;
 
     @Inject
+    SloMetrics sloMetrics;
+
+    @Inject
     AgroalDataSource dataSource;
 
     @AfterEach
@@ -433,6 +436,12 @@ class SloTest {
         assertThat(slow(after, "5m")).isEqualTo(5);
         assertThat(slow(after, "1h")).isEqualTo(10);
         assertThat(slos.budgets(group, now).latency().periodSlow()).isEqualTo(10);
+
+        // Without its latency SLO the group has no latency target series any more (not the old target).
+        putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d")).statusCode(200);
+        sloMetrics.refresh();
+        assertThat(Metrics.scrape()).doesNotContain("faultline_slo_latency_target_seconds{model_group=\"" + group)
+                .contains("faultline_slo_target{model_group=\"" + group);
     }
 
     @Test
