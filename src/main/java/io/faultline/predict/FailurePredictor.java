@@ -151,7 +151,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
         long t1 = System.nanoTime();
         // The share of its traffic each deployment kept since the last tick (the plugin's thinning).
-        Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now);
+        Map<String, Set<String>> groups = new HashMap<>();
+        for (DeploymentWindow w : windows) {
+            if (w.modelGroup() != null && !w.providerWide()) {
+                groups.computeIfAbsent(w.modelGroup(), k -> new HashSet<>()).add(w.deployment());
+            }
+        }
+        Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now, groups);
         Map<String, Observed> open = observe(c, windows, now, shares);
         long t2 = System.nanoTime();
         int resolved = resolve(c, now);

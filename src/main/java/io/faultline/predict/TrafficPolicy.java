@@ -25,6 +25,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -258,13 +259,16 @@ public class TrafficPolicy {
     /**
      * The share of its requests each listed deployment kept since the policy was last written, as the plugin applied
      * it: an operator's pin while it lasts, the predictor's entry while it is published, 1 for a deployment alone in
-     * its model group (the plugin never thins a lone candidate). Read in the tick's transaction before it applies.
+     * its model group (the plugin never thins a lone candidate), and, when every deployment of its group in the
+     * tick's window ({@code groups}) is listed, its share relative to the largest of theirs (the plugin keeps the
+     * least at risk in every list: two at 0.2 keep everything). Read in the tick's transaction before it applies.
      */
-    Map<String, Kept> sharesInForce(Connection c, Instant now) throws SQLException {
+    Map<String, Kept> sharesInForce(Connection c, Instant now, Map<String, Set<String>> groups) throws SQLException {
         Map<String, Kept> shares = new HashMap<>();
         if (!config.preemption()) {
             return shares;
         }
+        Map<String, String> groupOf = new HashMap<>();
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy");
                 ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
@@ -273,10 +277,25 @@ public class TrafficPolicy {
                 boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
                 if (inForce) {
                     shares.put(e.deployment(), new Kept(e.soleDeployment() ? 1.0 : e.keepShare(), e.since()));
+                    if (e.modelGroup() != null) {
+                        groupOf.put(e.deployment(), e.modelGroup());
+                    }
                 }
             }
         }
-        return shares;
+        Map<String, Kept> relative = new HashMap<>(shares);
+        for (Map.Entry<String, String> d : groupOf.entrySet()) {
+            Set<String> members = groups.get(d.getValue());
+            if (members == null || members.size() < 2 || !shares.keySet().containsAll(members)) {
+                continue; // some deployment of the group keeps everything: the share is the plugin's own
+            }
+            double highest = members.stream().mapToDouble(m -> shares.get(m).share()).max().orElse(1.0);
+            Kept k = shares.get(d.getKey());
+            if (highest > 0) {
+                relative.put(d.getKey(), new Kept(Math.min(1.0, k.share() / highest), k.since()));
+            }
+        }
+        return relative;
     }
 
     /**

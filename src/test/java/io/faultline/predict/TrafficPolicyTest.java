@@ -75,6 +75,9 @@ class TrafficPolicyTest {
         int callsA = 10;
         /** False: A is alone in its model group. */
         boolean withB = true;
+        /** B's headroom, drained by {@code drainB} a minute (none by default). */
+        long remainingB = 100_000;
+        long drainB;
 
         Pair(Instant t0) {
             this.t0 = t0;
@@ -98,7 +101,9 @@ class TrafficPolicyTest {
                             : reading(Payloads.success("openai", group, a, at).latency(0.5), remaining));
                 }
                 if (withB) {
-                    calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5), 100_000));
+                    remainingB = Math.max(1, remainingB - drainB / 10);
+                    calls.add(reading(Payloads.success("openai", group, b, at.plusSeconds(3)).latency(0.5),
+                            remainingB));
                 }
             }
             clock.set(start.plus(Duration.ofMinutes(1)));
@@ -358,6 +363,29 @@ class TrafficPolicyTest {
             shareBefore = e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6;
         }
         assertThat(sharesSeen).as("the minutes measured crossed the recovery").hasSizeGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void when_every_deployment_of_a_group_is_reduced_alike_what_each_kept_is_everything() throws Exception {
+        Pair pair = new Pair(Instant.parse("2031-10-10T10:00:00Z"));
+        pair.drainB = 5_000;
+        pair.remainingB = 90_000;
+        Map<String, Object> reduced = drainUntilReduced(pair);
+        assertThat(entry(pair.b)).as("B, draining alike, reduced alike").isNotNull()
+                .containsEntry("keepShare", reduced.get("keepShare"));
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        // The plugin keeps the least at risk of a list in every request: two at 0.2 keep everything, so the drain
+        // the remaining traffic shows is the full traffic's, not a fifth of it.
+        double before = unreducedDrain(predictionId);
+        for (int m = 0; m < 3; m++) {
+            pair.minute(300);
+            double drained = unreducedDrain(predictionId);
+            if (before > 0) {
+                assertThat(drained - before).as("minute %d", m + 1).isCloseTo(300, Offset.offset(1e-6));
+            }
+            before = drained;
+        }
+        assertThat(before).as("counted at all").isPositive();
     }
 
     @Test
