@@ -420,7 +420,8 @@ class TrafficPolicyTest {
         pair.minute(0);
         PredictedFailure now = store.byId(predictionId).orElseThrow();
         assertThat(now.status()).as("the failure it announced came").isEqualTo("hit");
-        assertThat(now.failureOnset()).as("its first failing call's end").isBetween(at, at.plusSeconds(1));
+        // Payloads.failure answers in 200 ms (test clock): the onset is the first failing call's end.
+        assertThat(now.failureOnset()).isEqualTo(at.plusMillis(200));
     }
 
     private double unreducedDrain(UUID predictionId) throws Exception {
