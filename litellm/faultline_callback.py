@@ -1431,7 +1431,7 @@ class FaultlineLogger(CustomLogger):
         self._retry_after: float | None = None  # seconds Faultline's last refusal asked for (Retry-After)
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
-        self._stopping = False  # SIGTERM came: events go to the spool, not to Faultline (_spool_while_stopping)
+        self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
         self._sender = threading.Thread(target=self._run, args=(self._send_step,), name="faultline-sender", daemon=True)
         self._spooler = threading.Thread(
             target=self._run, args=(self._spool_overflow_step,), name="faultline-spooler", daemon=True
@@ -2006,15 +2006,19 @@ class FaultlineLogger(CustomLogger):
 
     def _spool_while_stopping(self) -> None:
         """Until the process ends: what is in memory, and every event the requests still being finished log, is
-        written to the spool, which the next start (or another worker) sends. Nothing new is posted, so nothing sits
-        in a POST the end of the process would cut; a batch already on its way is spooled too (Faultline dedups)."""
-        while True:
+        written to the spool first, where a spool that outlives the pod keeps it for the next start (or another
+        worker). The sender goes on resending the spool, oldest file first, while the process lives: that is what
+        saves the events where the spool dies with the pod (the emptyDir of k8s/litellm-deployment.yaml). A POST the
+        end of the process cuts leaves its file behind, and a batch already on its way is spooled too: Faultline
+        dedups both."""
+        while not self._stop.is_set():  # close() writes what is left itself
             try:
                 self._persist_on_exit()
             except Exception:  # noqa: BLE001 - the disk: keep trying while the process lives
                 log.exception("faultline: could not write the queue to the spool while stopping")
             with self._cond:
-                while not (self._queue or self._overflow):
+                self._cond.notify_all()  # the sender resends now, not at its next timer (up to 30 s away)
+                while not (self._queue or self._overflow or self._stop.is_set()):
                     self._cond.wait()
 
     def _persist_on_exit(self) -> None:

@@ -1169,28 +1169,51 @@ def test_a_real_proxy_reports_successes_provider_errors_and_its_own_auth_errors_
 
 
 @needs_real_proxy
-def test_a_proxy_stopped_with_sigterm_writes_the_events_it_still_held_to_the_spool(faultline, provider, tmp_path):
+def test_a_proxy_stopped_with_sigterm_loses_none_of_the_events_it_still_held(faultline, provider, tmp_path):
     # A rolling update stops the proxy with SIGTERM. uvicorn stops gracefully and then ends the process by the
-    # signal, so atexit never runs: the events still queued (a minute's flush interval keeps them all) must reach the
-    # spool another way, and the next start sends them.
+    # signal, so atexit never runs: the events still queued (a minute's flush interval keeps them all) go to the
+    # spool and are resent from it while the process lives. Whatever the end of the process cut short is still in
+    # the spool, and the next start sends it.
     base, proxy = start_proxy(tmp_path, faultline.url, provider, FAULTLINE_FLUSH_INTERVAL_S="60",
                               FAULTLINE_BATCH_SIZE="1000")
+    held = [f"held {i}" for i in range(6)]
     try:
-        for i in range(6):
-            assert proxy_chat(base, "sk-master-test", f"held {i}").status_code == 200
+        for text in held:
+            assert proxy_chat(base, "sk-master-test", text).status_code == 200
         proxy.send_signal(signal.SIGTERM)
         proxy.wait(timeout=60)  # a hang guard: uvicorn's graceful stop takes about a second
     finally:
         stop_proxy(proxy)
-    assert faultline.received_ids() == set()
-    spooled = [json.loads(line) for f in (tmp_path / "spool").glob("*.json") for line in [f.read_text()]]
-    assert sorted(e["messages"][0]["content"] for batch in spooled for e in batch) == [f"held {i}" for i in range(6)]
+    delivered = {e["messages"][0]["content"] for e in faultline.events.values()}
+    spooled = [json.loads(f.read_text()) for f in (tmp_path / "spool").glob("*.json")]
+    assert delivered | {e["messages"][0]["content"] for batch in spooled for e in batch} == set(held)
 
     base, proxy = start_proxy(tmp_path, faultline.url, provider)
     try:
-        wait_until(lambda: len(faultline.received_ids()) == 6, what="the spooled events sent by the next start")
+        wait_until(lambda: len(faultline.received_ids()) == 6, what="every event, the spooled ones sent by the next start")
     finally:
         stop_proxy(proxy)
+
+
+def test_a_stopping_plugin_spools_its_queue_and_the_requests_still_being_finished_then_resends_them(
+    faultline, make_plugin, spool_dir
+):
+    # What SIGTERM starts (stop_on_sigterm hands it to _begin_stopping before uvicorn's handler): the queue goes to
+    # the disk first, and out from there at once, not at the sender's next timer, as a Kubernetes pod whose spool is
+    # an emptyDir has only its grace period left to deliver it.
+    plugin = make_plugin(faultline.url, batch_size=1000, flush_interval_s=600.0, retry_max_backoff_s=600.0)
+    log_calls(plugin, [f"queued-{i}" for i in range(5)])
+    assert plugin.stats()["queued"] == 5
+
+    plugin._begin_stopping()
+    log_calls(plugin, ["finished-after-the-signal"])
+
+    expected = {f"queued-{i}" for i in range(5)} | {"finished-after-the-signal"}
+    # A hang guard: the resend takes milliseconds; the sender's own timers are 60 s (expiry) and 600 s away.
+    wait_until(lambda: faultline.received_ids() == expected, timeout=30, what="the spooled queue resent")
+    wait_until(lambda: not list(spool_dir.glob("*.json")), timeout=30, what="the resent files deleted")
+    assert plugin.stats()["spooled"] == 6  # through the spool, not posted from the queue
+    assert set(faultline.deliveries.values()) == {1}
 
 
 def _spool_file(directory, written_ns, events, stem_tail="00000001"):
