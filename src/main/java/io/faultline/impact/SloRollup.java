@@ -11,6 +11,7 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
 
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -87,8 +88,12 @@ public class SloRollup {
     private static final String NEW = "(received_at > ? and (received_at > ? or ?::text is null or not"
             + " pg_visible_in_snapshot((x.hi - (x.hi - xmin::text::bigint) % 4294967296)::text::xid8,"
             + " ?::text::pg_snapshot)))";
-    private static final String RECEIVED_MINUTES = "select distinct floor(date_part('epoch', started_at) / 60)::bigint"
-            + " from llm_calls, " + CURRENT_XMAX + " where " + NEW;
+    // With their providers: the fold records a new provider in provider_deployments after its calls commit, so a run
+    // between the two commits saw the calls but not the provider, and the next run no longer counts them as new.
+    private static final String RECEIVED_MINUTES = "select distinct floor(date_part('epoch', started_at) / 60)::bigint,"
+            + " provider from llm_calls, " + CURRENT_XMAX + " where " + NEW;
+    private static final String OF_PROVIDERS_AND_NEW = "provider = any (array(select distinct provider from"
+            + " provider_deployments) || ?::text[])";
 
     // Derives the requests whose first attempt started in [from, to): the calls started from `from` to request-span
     // after `to` grouped by call id (in steady state `to` is the next minute and nothing started after it), less the
@@ -100,7 +105,7 @@ public class SloRollup {
             + " llm_calls p where p.call_id = q.call_id and p.started_at >= q.first_at - make_interval(secs => ?)"
             + " and p.started_at < q.first_at) earlier from (select call_id, " + REQUEST + ", count(*) attempts,"
             + " bool_or(" + NEW + ") has_new, array_agg(floor(date_part('epoch', started_at) / 60)::bigint) ms"
-            + " from llm_calls, " + CURRENT_XMAX + " where " + OF_PROVIDERS
+            + " from llm_calls, " + CURRENT_XMAX + " where " + OF_PROVIDERS_AND_NEW
             + " and started_at >= ? and started_at < ? group by call_id) q where q.first_at < ?),"
             + " ins as (" + INSERT_MINUTES + "r where earlier is null group by 1, 2 returning 1)"
             + " select -1::bigint, count(*) from ins"
@@ -272,14 +277,17 @@ public class SloRollup {
         New fresh = new New(Timestamp.from(receivedThrough.minus(config.lateCommit())),
                 Timestamp.from(receivedThrough), lastSnapshot);
         TreeSet<Long> pending = new TreeSet<>();
+        Set<String> providers = new TreeSet<>();
         try (PreparedStatement st = c.prepareStatement(RECEIVED_MINUTES)) {
             fresh.bind(st, 1);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     pending.add(rs.getLong(1));
+                    providers.add(rs.getString(2));
                 }
             }
         }
+        Array newProviders = c.createArrayOf("text", providers.toArray());
         if (!pending.isEmpty()) {
             // A retry seconds after its first attempt often starts in the next minute: derive the minute before
             // with the rest rather than in a second round that reads the same calls again.
@@ -304,12 +312,12 @@ public class SloRollup {
                 long previous = start;
                 for (long minute : pending.tailSet(start, false)) {
                     if (minute != previous + 1) {
-                        rows += deriveRange(st, fresh, start, previous + 1, found);
+                        rows += deriveRange(st, fresh, newProviders, start, previous + 1, found);
                         start = minute;
                     }
                     previous = minute;
                 }
-                rows += deriveRange(st, fresh, start, previous + 1, found);
+                rows += deriveRange(st, fresh, newProviders, start, previous + 1, found);
             }
             derived.addAll(pending);
             pending = found;
@@ -322,12 +330,13 @@ public class SloRollup {
     }
 
     /** Derives {@code [fromMinute, toMinute)}; adds the other minutes of requests with a new attempt to found. */
-    private int deriveRange(PreparedStatement st, New fresh, long fromMinute, long toMinute, Set<Long> found)
-            throws SQLException {
+    private int deriveRange(PreparedStatement st, New fresh, Array newProviders, long fromMinute, long toMinute,
+            Set<Long> found) throws SQLException {
         Instant from = Instant.ofEpochSecond(fromMinute * 60);
         Instant to = Instant.ofEpochSecond(toMinute * 60);
         st.setDouble(1, config.requestSpan().toMillis() / 1000.0);
         int i = fresh.bind(st, 2);
+        st.setArray(i++, newProviders);
         st.setTimestamp(i++, Timestamp.from(from));
         st.setTimestamp(i++, Timestamp.from(to.plus(config.requestSpan())));
         st.setTimestamp(i, Timestamp.from(to));

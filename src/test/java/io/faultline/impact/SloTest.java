@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -317,6 +318,48 @@ class SloTest {
             rollup.run(false);
         }
         assertThat(requests(status(g), "30m")).isEqualTo(16);
+    }
+
+    @Test
+    void a_new_providers_first_calls_count_when_a_run_falls_between_their_commit_and_the_providers_record()
+            throws Exception {
+        String g = "slo-new-provider-" + UUID.randomUUID();
+        String provider = "p-" + UUID.randomUUID().toString().substring(0, 8); // a label: at most 40 characters
+        Instant t0 = Instant.parse("2036-08-12T12:00:10Z");
+        clock.set(t0);
+        rolledThrough(t0.minus(Duration.ofMinutes(30)));
+        rollup.catchUp();
+        clock.set(t0.plusSeconds(60));
+        assertThat(rollup.run(false).incremental()).isTrue();
+        ingest(List.of(Payloads.success(provider, g, "slo-new", t0.plusSeconds(62)),
+                Payloads.success(provider, g, "slo-new", t0.plusSeconds(64))));
+        // The fold records a new provider in provider_deployments after the calls commit. A run between the two
+        // commits sees the calls but not the provider: the record is taken away for that run and put back after.
+        List<Object[]> recorded = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from provider_deployments where provider = ? returning deployment, last_seen")) {
+            st.setString(1, provider);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    recorded.add(new Object[] {rs.getString(1), rs.getTimestamp(2)});
+                }
+            }
+        }
+        assertThat(recorded).hasSize(1);
+        clock.set(t0.plusSeconds(120));
+        assertThat(rollup.run(false).incremental()).isTrue();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into provider_deployments (provider, deployment, last_seen) values (?, ?, ?)")) {
+            st.setString(1, provider);
+            st.setString(2, (String) recorded.get(0)[0]);
+            st.setTimestamp(3, (Timestamp) recorded.get(0)[1]);
+            st.executeUpdate();
+        }
+        for (int i = 3; i <= 6; i++) {
+            clock.set(t0.plus(Duration.ofMinutes(i)));
+            rollup.run(false);
+        }
+        assertThat(requests(status(g), "30m")).isEqualTo(2);
     }
 
     @Test
