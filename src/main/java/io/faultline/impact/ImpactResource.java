@@ -57,15 +57,10 @@ public class ImpactResource {
             throw ApiProblem.badRequest("group", "group must be pattern (episodes of one fingerprint together) or none");
         }
         String episodes = group.equals("pattern")
-                ? "select 'pattern' kind, fingerprint id, fingerprint, min(provider) provider, min(category) category,"
-                        + " min(model_group) model_group, count(*)::int episodes, min(first_seen) first_seen,"
-                        + " max(last_seen) last_seen, sum(affected_requests) req, sum(failed_responses) failed,"
-                        + " sum(affected_users) users, sum(total_impact_usd) total,"
-                        + " sum((assessment -> 'total' ->> 'costUsd')::double precision) cost,"
-                        + " sum((assessment -> 'total' ->> 'failedResponsesUsd')::double precision) failed_usd,"
-                        + " sum((assessment -> 'total' ->> 'usersUsd')::double precision) users_usd,"
-                        + " sum((assessment -> 'total' ->> 'errorBudgetUsd')::double precision) budget_usd"
-                        + " from failure_impacts where subject_kind = 'episode' and last_seen >= ? group by fingerprint"
+                ? "select 'pattern' kind, fingerprint id, fingerprint, provider, category, model_group, episodes,"
+                        + " first_seen, last_seen, affected_requests, failed_responses, affected_users, total_usd,"
+                        + " cost_usd, failed_responses_usd, users_usd, error_budget_usd"
+                        + " from impact_patterns(?, 'infinity')"
                 : "select 'episode' kind, subject_id::text id, fingerprint, provider, category, model_group, 1,"
                         + " first_seen, last_seen, affected_requests, failed_responses, affected_users,"
                         + " total_impact_usd, (assessment -> 'total' ->> 'costUsd')::double precision,"

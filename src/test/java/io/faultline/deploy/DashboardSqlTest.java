@@ -37,7 +37,8 @@ class DashboardSqlTest {
     /** Grafana's macros, expanded the way its PostgreSQL datasource does for a 24-hour range. */
     static String concrete(String sql) {
         return sql.replaceAll("\\$__timeFilter\\(([^)]+)\\)",
-                "$1 BETWEEN now() - interval '24 hours' AND now()");
+                "$1 BETWEEN now() - interval '24 hours' AND now()")
+                .replace("$__timeFrom()", "(now() - interval '24 hours')").replace("$__timeTo()", "now()");
     }
 
     static Map<String, String> sqlPanels() throws Exception {

@@ -195,6 +195,65 @@ class ImpactTest {
                 .isCloseTo(terms, Offset.offset(1e-3));
     }
 
+    @Test
+    void a_pattern_counts_a_user_its_episodes_share_once() throws Exception {
+        Instant t0 = Instant.parse("2031-09-03T10:00:00Z");
+        String deployment = "pattern-users-" + UUID.randomUUID().toString().substring(0, 8);
+        // Two bursts of one fingerprint three hours apart, so two episodes: one hits users a, b and c, the next a, b
+        // and d. The pattern's users are a, b, c and d.
+        List<String> ids = new ArrayList<>();
+        for (List<String> users : List.of(List.of("a", "b", "c"), List.of("a", "b", "d"))) {
+            Instant at = t0.plus(Duration.ofHours(3 * ids.size()));
+            clock.set(at.plus(Duration.ofMinutes(5)));
+            List<Payloads> calls = new ArrayList<>();
+            for (int i = 0; i < users.size(); i++) {
+                calls.add(Payloads.failure("openai", "gpt-4o-mini", deployment, at.plusSeconds(i), 503,
+                        "ServiceUnavailableError", "upstream connect error").user("pattern-user-" + users.get(i)));
+            }
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            List<String> episodes = given().when().get("/api/v1/failures?deployment=" + deployment).then()
+                    .statusCode(200).extract().jsonPath().getList("items.failureId");
+            episodes.removeAll(ids);
+            assertThat(episodes).as("a new episode").hasSize(1);
+            ids.add(episodes.get(0));
+        }
+        Offset<Double> close = Offset.offset(1e-3); // JsonPath reads figures as floats: 7 significant digits
+        String fingerprint = null;
+        double usersUsd = 0;
+        double total = 0;
+        for (String id : ids) {
+            JsonPath a = impactOf(id);
+            assertThat(a.getLong("userImpact.affectedUsers")).isEqualTo(3);
+            fingerprint = a.getString("fingerprint");
+            usersUsd += a.getDouble("total.usersUsd");
+            total += a.getDouble("total.totalUsd");
+        }
+        assertThat(usersUsd).isCloseTo(6 * config.pricePerUserUsd(), close);
+
+        List<Map<String, Object>> items = given().when().get("/api/v1/failures/ranked?since=" + t0 + "&limit=500")
+                .then().statusCode(200).extract().jsonPath().getList("items");
+        String of = fingerprint;
+        Map<String, Object> pattern = items.stream().filter(i -> of.equals(i.get("fingerprint"))
+                && "pattern".equals(i.get("kind"))).findFirst().orElseThrow();
+        assertThat(((Number) pattern.get("episodes")).intValue()).isEqualTo(2);
+        assertThat(((Number) pattern.get("affectedUsers")).longValue()).as("a and b once").isEqualTo(4);
+        assertThat(((Number) pattern.get("usersUsd")).doubleValue())
+                .isCloseTo(4 * config.pricePerUserUsd(), close);
+        assertThat(((Number) pattern.get("totalUsd")).doubleValue()).as("the total follows its users' term")
+                .isCloseTo(total - 2 * config.pricePerUserUsd(), close);
+
+        // The first episode's state pruned (a day after it was last assessed): its stored count stands for its users.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from impact_state where subject_id = ?::uuid")) {
+            st.setString(1, ids.get(0));
+            assertThat(st.executeUpdate()).isEqualTo(1);
+        }
+        Map<String, Object> pruned = given().when().get("/api/v1/failures/ranked?since=" + t0 + "&limit=500").then()
+                .statusCode(200).extract().jsonPath().<Map<String, Object>>getList("items").stream()
+                .filter(i -> of.equals(i.get("fingerprint"))).findFirst().orElseThrow();
+        assertThat(((Number) pruned.get("affectedUsers")).longValue()).as("3 stored + a, b and d").isEqualTo(6);
+    }
+
     /**
      * Episodes stamped days ahead of Faultline's clock: ingest refuses such calls now (beyond
      * {@code faultline.ingest.max-clock-skew}), but a replica whose clock ran days fast, or a version before that
