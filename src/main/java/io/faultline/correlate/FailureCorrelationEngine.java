@@ -1778,7 +1778,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         double causal = 0;
         boolean hasTemporal = false;
         boolean hasCausal = false;
-        for (EdgeRow edge : edges) {
+        // A fallback edge to a deployment without an episode (to: null) is listed with the cluster as evidence of
+        // where its traffic went, but links no two members: it makes no incident a cascade and adds no confidence.
+        List<EdgeRow> linking = edges.stream().filter(edge -> edge.to() != null).toList();
+        for (EdgeRow edge : linking) {
             if ("temporal".equals(edge.kind())) {
                 hasTemporal = true;
                 temporalNodes.add(edge.from());
@@ -1806,7 +1809,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         }
         String type = hasTemporal && hasCausal ? "mixed" : hasCausal ? "cascade" : "upstream";
         double confidence = Math.max(temporal, causal);
-        double strength = Confidence.strength(edges.stream().map(EdgeRow::confidence).toList());
+        double strength = Confidence.strength(linking.stream().map(EdgeRow::confidence).toList());
         Root root = root(members, edges, temporalMembers);
         // Written at the step's end with the other cluster writes (finish): nothing in the step reads these columns.
         Instant last = members.stream().map(Episode::lastSeen).max(Instant::compareTo).orElseThrow();

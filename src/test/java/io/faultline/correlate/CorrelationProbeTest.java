@@ -1,0 +1,88 @@
+package io.faultline.correlate;
+
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static io.faultline.correlate.CorrelationTest.cluster;
+import static io.faultline.correlate.CorrelationTest.clustersOf;
+import static io.faultline.correlate.CorrelationTest.correlations;
+import static io.faultline.correlate.CorrelationTest.dep;
+import static io.faultline.correlate.CorrelationTest.episodeId;
+import static io.faultline.correlate.CorrelationTest.ingest;
+import static io.faultline.correlate.CorrelationTest.outage;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.hamcrest.Matchers.hasItem;
+
+/**
+ * What an operator reads off a cluster beyond the scenarios of {@link CorrelationTest}: an upstream incident stays
+ * upstream when its traffic fell back to a healthy deployment. Each scenario
+ * runs at its own test-clock time on deployments of its own.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CorrelationProbeTest {
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    CorrelateConfig config;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    /**
+     * OpenAI and Gemini fail 20 s apart; three of OpenAI's failed requests fell back, each in its own trace, to an
+     * Anthropic deployment that answered them well. No episode is on the fallback traffic, so nothing causal is in
+     * the incident: it is upstream, with the temporal confidence, and a filter on {@code type=upstream} finds it.
+     */
+    @Test
+    void an_upstream_incident_whose_traffic_fell_back_to_a_healthy_deployment_stays_upstream() {
+        Instant t0 = Instant.parse("2029-05-03T03:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        String oa = dep("oa");
+        String ge = dep("ge");
+        String an = dep("an-ok");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            String trace = UUID.randomUUID().toString();
+            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)).set("trace_id", trace));
+            calls.add(Payloads.success("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(i * 5 + 2))
+                    .set("trace_id", trace));
+            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(20 + i * 5)));
+        }
+        ingest(calls);
+        String openai = episodeId(oa);
+        String gemini = episodeId(ge);
+        List<String> clusters = clustersOf(openai);
+        assertThat(clusters).hasSize(1);
+        assertThat(clustersOf(gemini)).isEqualTo(clusters);
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(openai, gemini);
+        double temporal = c.getDouble("evidence.temporal_confidence");
+        assertThat(temporal).isGreaterThanOrEqualTo(config.minConfidence());
+        assertThat(c.getString("type")).as("no causal edge links two members").isEqualTo("upstream");
+        assertThat(c.getDouble("confidence")).as("the temporal confidence, not the fallback's 1 - 0.5^3")
+                .isCloseTo(temporal, within(1e-3));
+        correlations("type=upstream&since=" + t0).statusCode(200).body("items.clusterId", hasItem(clusters.get(0)));
+    }
+}
