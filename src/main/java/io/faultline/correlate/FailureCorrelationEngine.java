@@ -696,7 +696,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 // The waiting lock returns void (or fails the statement after lock_timeout): taken when it returns.
                 + (wait ? "set_config('faultline.drain_locked', 'true', true), pg_advisory_xact_lock(?) is null"
                         : "set_config('faultline.drain_locked', pg_try_advisory_xact_lock(?)::text, true)")
-                + ", " + PLAN_SETTINGS + "; select q.failure_id, q.seq, " + prefixed("e") + ","
+                + ", " + PLAN_SETTINGS + "; " + REOPEN_DUE + "; select q.failure_id, q.seq, " + prefixed("e") + ","
                 + " array(select k.cluster_id || ' ' || (extract(epoch from k.opened_at) * 1000000)::bigint"
                 + " from correlation_members m join correlation_clusters k"
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
@@ -706,17 +706,21 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + (ahead ? READ_AHEAD : ""))) {
             st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
             st.setLong(2, LOCK_KEY);
-            st.setTimestamp(3, Timestamp.from(now));
-            st.setInt(4, config.maxAttempts());
-            st.setInt(5, size);
+            int i = bindDue(st, 3, now, size);
+            st.setTimestamp(i, Timestamp.from(now));
+            st.setInt(i + 1, config.maxAttempts());
+            st.setInt(i + 2, size);
             if (ahead) {
-                bindReadAhead(c, st, 6, now, size);
+                bindReadAhead(c, st, i + 3, now, size);
             }
             st.execute();
             boolean locked;
             try (ResultSet rs = st.getResultSet()) {
                 rs.next();
                 locked = "true".equals(rs.getString(3));
+            }
+            if (st.getMoreResults()) {
+                throw new IllegalStateException("the reopening of closed clusters returned a result set");
             }
             if (!st.getMoreResults()) {
                 throw new IllegalStateException("the due rows' statement returned no result set");
@@ -752,6 +756,25 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         episodes.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
         return due;
     }
+
+    /**
+     * Reopens the closed clusters of the due episodes (parameters: {@link #bindDue}), before anything reads which
+     * clusters are active. A member that changes after its cluster closed (its calls arrived late, a plugin's spool
+     * resent after an outage, or a quiet period shorter than the episodes' dedup window) is activity of that
+     * incident: matched again as if clusterless, it opened a second cluster of the same episodes, and the summary of
+     * that one moved the closed cluster's edges to it, leaving the closed cluster without its graph. Reopened, the
+     * cluster closes again once quiet.
+     */
+    private static final String REOPEN_DUE = "update correlation_clusters k set status = 'active', closed_at = null"
+            + " where k.status = 'closed' and k.cluster_id in (select m.cluster_id from (select q.failure_id"
+            + " from correlation_queue q where current_setting('faultline.drain_locked') = 'true'"
+            + " and q.not_before <= ? and q.attempts < ? order by q.pending_since, q.failure_id limit ?) d"
+            + " join correlation_members m on m.failure_id = d.failure_id)";
+
+    /** {@link #REOPEN_DUE} for episodes named by id (parameter: the ids), in the statement that loads them. */
+    private static final String REOPEN = "with reopened as (update correlation_clusters k set status = 'active',"
+            + " closed_at = null where k.status = 'closed' and k.cluster_id in (select m.cluster_id"
+            + " from correlation_members m where m.failure_id = any (?)))";
 
     /**
      * The due rows of the queue as {@link #lockAndReadDue} reads them (parameters: now, max attempts, batch size),
@@ -1892,11 +1915,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 rs.getLong(offset + 9));
     }
 
+    /** The episodes, sorted by onset; their closed clusters are reopened ({@link #REOPEN}). */
     private static List<Episode> load(Connection c, Collection<UUID> ids) throws SQLException {
         List<Episode> episodes = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement("select " + COLUMNS + " from failure_events"
+        try (PreparedStatement st = c.prepareStatement(REOPEN + " select " + COLUMNS + " from failure_events"
                 + " where failure_id = any (?) order by first_seen, failure_id")) {
             st.setArray(1, c.createArrayOf("uuid", ids.toArray()));
+            st.setArray(2, c.createArrayOf("uuid", ids.toArray()));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     episodes.add(episode(rs));

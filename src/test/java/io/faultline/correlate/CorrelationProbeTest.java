@@ -31,7 +31,7 @@ import static org.hamcrest.Matchers.hasItem;
 
 /**
  * What an operator reads off a cluster beyond the scenarios of {@link CorrelationTest}: an upstream incident stays
- * upstream when its traffic fell back to a healthy deployment. Each scenario
+ * upstream when its traffic fell back to a healthy deployment, and a closed cluster keeps its graph. Each scenario
  * runs at its own test-clock time on deployments of its own.
  */
 @QuarkusTest
@@ -41,6 +41,9 @@ class CorrelationProbeTest {
 
     @Inject
     TestClock clock;
+
+    @Inject
+    FailureCorrelationEngine engine;
 
     @Inject
     CorrelateConfig config;
@@ -84,5 +87,51 @@ class CorrelationProbeTest {
         assertThat(c.getDouble("confidence")).as("the temporal confidence, not the fallback's 1 - 0.5^3")
                 .isCloseTo(temporal, within(1e-3));
         correlations("type=upstream&since=" + t0).statusCode(200).body("items.clusterId", hasItem(clusters.get(0)));
+    }
+
+    /**
+     * Faultline was away for half an hour and the plugin resends its spool: the outages' first calls arrive, form an
+     * upstream cluster, and the close job finds it quiet (its member activity lies 28 minutes back) and closes it.
+     * The spool's next batch continues the OpenAI outage's episode. The closed cluster keeps its edges, and the
+     * incident stays one cluster, not a second one with the same episodes.
+     */
+    @Test
+    void a_member_update_arriving_after_its_cluster_closed_leaves_one_cluster_with_its_edges() {
+        Instant t0 = Instant.parse("2029-05-05T03:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(30)));
+        String oa = dep("oa");
+        String an = dep("an");
+        String ge = dep("ge");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)));
+            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(40 + i * 5)));
+            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(90 + i * 5)));
+        }
+        ingest(calls);
+        String openai = episodeId(oa);
+        List<String> clusters = clustersOf(openai);
+        assertThat(clusters).hasSize(1);
+        String id = clusters.get(0);
+        JsonPath before = cluster(id);
+        int edges = before.getList("edges").size();
+        assertThat(edges).isPositive();
+        assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
+
+        clock.set(t0.plus(Duration.ofMinutes(31)));
+        ingest(List.of(outage("openai", "gpt-4o-mini", oa, t0.plus(Duration.ofMinutes(2)))));
+        assertThat(episodeId(oa)).isEqualTo(openai);
+
+        JsonPath after = cluster(id);
+        assertThat(after.getList("edges")).as("the closed cluster's edges").hasSize(edges);
+        assertThat(after.getList("nodes.failureId")).isEqualTo(before.getList("nodes.failureId"));
+        assertThat(clustersOf(openai)).as("one incident, one cluster").containsExactly(id);
+        assertThat(after.getString("status")).as("reopened by its member's activity").isEqualTo("active");
+
+        // Quiet again, it closes again; a direct step (as an isolated retry takes it) also keeps it one cluster.
+        assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
+        engine.correlateFailures(List.of(UUID.fromString(openai)));
+        assertThat(clustersOf(openai)).containsExactly(id);
+        assertThat(cluster(id).getList("edges")).hasSize(edges);
     }
 }
