@@ -1161,37 +1161,30 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // link, never merely by lying within the window of one of its members: at a few episodes a minute every
         // window holds some member, and a cluster that absorbed them all would never go quiet.
         List<Episode> linked = new ArrayList<>();
-        Map<String, Episode> bestByProvider = new HashMap<>();
-        Map<String, Double> bestScore = new HashMap<>();
+        Map<Episode, Double> pairs = new LinkedHashMap<>();
         for (Episode other : candidates) {
             if (other.provider().equals(e.provider())) {
                 continue; // one provider is not an upstream signal; its own deployments link through other providers
             }
             double pair = Confidence.temporal(List.of(mine, onset(c, other, prior)), config.window(),
                     config.baseRateLookback(), config.upstreamPrior()).confidence();
+            pairs.put(other, pair);
             if (pair >= config.minConfidence()) {
                 linked.add(other);
-            }
-            if (pair > bestScore.getOrDefault(other.provider(), -1.0)) {
-                bestScore.put(other.provider(), pair);
-                bestByProvider.put(other.provider(), other);
             }
         }
         List<Episode> group = new ArrayList<>();
         group.add(e);
         if (!linked.isEmpty()) {
             group.addAll(linked);
-        } else if (bestByProvider.size() >= 2) {
+        } else {
             // No pair suffices, but three providers failing together may: the likeliest partner on each provider.
-            group.addAll(bestByProvider.values());
-            group.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
-            Confidence.Scored scored = Confidence.temporal(onsets(c, group, prior), config.window(),
-                    config.baseRateLookback(), config.upstreamPrior());
-            if (scored.confidence() < config.minConfidence()) {
+            List<Episode> partners = likeliestPartners(c, e, pairs, prior);
+            if (partners.isEmpty()) {
                 return List.of();
             }
-        } else {
-            return List.of();
+            group.addAll(partners);
+            group.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
         }
         for (Episode other : group) {
             if (other == e) {
@@ -1205,6 +1198,78 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     scored.evidence());
         }
         return group;
+    }
+
+    /**
+     * The likeliest partner on each other provider, when they and the episode span two providers or more and score
+     * the threshold as a group; empty otherwise. The group lies within one window: the partners of an episode lie
+     * within the window either side of it, and a group spread over both sides (up to two windows) is no set of
+     * episodes that started within one window, nor what its chance term estimates (onsets within the window of the
+     * first). When the likeliest partners spread wider, the best-scoring group of each window that holds the
+     * episode is taken instead.
+     */
+    private List<Episode> likeliestPartners(Connection c, Episode e, Map<Episode, Double> pairs,
+            Map<String, Long> prior) throws SQLException {
+        List<Episode> best = bestByProvider(pairs, pairs.keySet());
+        if (best.size() < 2) {
+            return List.of();
+        }
+        if (spread(e, best).compareTo(config.window()) <= 0) {
+            return scores(c, e, best, prior) >= config.minConfidence() ? best : List.of();
+        }
+        List<Episode> chosen = List.of();
+        double chosenScore = -1;
+        List<Instant> starts = new ArrayList<>();
+        starts.add(e.firstSeen());
+        pairs.keySet().stream().map(Episode::firstSeen).filter(at -> !at.isAfter(e.firstSeen())
+                && !at.isBefore(e.firstSeen().minus(config.window()))).forEach(starts::add);
+        for (Instant start : starts) {
+            Instant end = start.plus(config.window());
+            List<Episode> inWindow = pairs.keySet().stream()
+                    .filter(o -> !o.firstSeen().isBefore(start) && !o.firstSeen().isAfter(end)).toList();
+            List<Episode> partners = bestByProvider(pairs, inWindow);
+            if (partners.size() < 2) {
+                continue;
+            }
+            double score = scores(c, e, partners, prior);
+            if (score > chosenScore) {
+                chosenScore = score;
+                chosen = partners;
+            }
+        }
+        return chosenScore >= config.minConfidence() ? chosen : List.of();
+    }
+
+    /** The best-paired of the episodes on each provider. */
+    private static List<Episode> bestByProvider(Map<Episode, Double> pairs, Collection<Episode> among) {
+        Map<String, Episode> best = new LinkedHashMap<>();
+        for (Episode other : among) {
+            Episode known = best.get(other.provider());
+            if (known == null || pairs.get(other) > pairs.get(known)) {
+                best.put(other.provider(), other);
+            }
+        }
+        return List.copyOf(best.values());
+    }
+
+    private static Duration spread(Episode e, List<Episode> partners) {
+        Instant first = e.firstSeen();
+        Instant last = e.firstSeen();
+        for (Episode p : partners) {
+            first = p.firstSeen().isBefore(first) ? p.firstSeen() : first;
+            last = p.firstSeen().isAfter(last) ? p.firstSeen() : last;
+        }
+        return Duration.between(first, last);
+    }
+
+    /** The temporal confidence of the episode and the partners as one group. */
+    private double scores(Connection c, Episode e, List<Episode> partners, Map<String, Long> prior)
+            throws SQLException {
+        List<Episode> group = new ArrayList<>(partners);
+        group.add(e);
+        group.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
+        return Confidence.temporal(onsets(c, group, prior), config.window(), config.baseRateLookback(),
+                config.upstreamPrior()).confidence();
     }
 
     private static Episode earlier(Episode a, Episode b) {

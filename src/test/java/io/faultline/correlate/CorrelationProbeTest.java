@@ -134,4 +134,41 @@ class CorrelationProbeTest {
         assertThat(clustersOf(openai)).containsExactly(id);
         assertThat(cluster(id).getList("edges")).hasSize(edges);
     }
+
+    /**
+     * Outages on four providers begin 290 s before one onset, at it, 130 s and 260 s after it: no pair lies within
+     * the two minutes that let a pair link (each scores under 0.4). OpenAI, Mistral and Gemini start within 260 s,
+     * one window, and score 0.75 * (1 - 0.5 * 260 / 300) = 0.43 as a group: one upstream cluster. Anthropic's onset
+     * lies within the window before OpenAI's but 550 s before Gemini's: it is no part of an incident that started
+     * within one window (nor of what the chance term estimates, onsets within the window of the first one).
+     */
+    @Test
+    void a_group_of_providers_without_a_linking_pair_lies_within_one_window() {
+        Instant t0 = Instant.parse("2029-05-07T03:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(10)));
+        String an = dep("an");
+        String oa = dep("oa");
+        String mi = dep("mi");
+        String ge = dep("ge");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.minusSeconds(290).plusSeconds(i)));
+            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i)));
+            calls.add(outage("mistral", "mistral-small", mi, t0.plusSeconds(130 + i)));
+            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(260 + i)));
+        }
+        ingest(calls);
+        List<String> clusters = clustersOf(episodeId(oa));
+        assertThat(clusters).hasSize(1);
+        JsonPath c = cluster(clusters.get(0));
+        assertThat(c.getString("type")).isEqualTo("upstream");
+        assertThat(c.getList("nodes.failureId")).containsExactlyInAnyOrder(episodeId(oa), episodeId(mi),
+                episodeId(ge));
+        List<Instant> onsets = c.getList("nodes.firstSeen", String.class).stream().map(Instant::parse).sorted()
+                .toList();
+        assertThat(Duration.between(onsets.get(0), onsets.get(onsets.size() - 1))).isLessThanOrEqualTo(
+                config.window());
+        assertThat(c.getDouble("confidence")).isCloseTo(0.75 * (1 - 0.5 * 260 / 300.0), within(0.01));
+        assertThat(clustersOf(episodeId(an))).isEmpty();
+    }
 }
