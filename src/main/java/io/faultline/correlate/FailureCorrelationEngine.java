@@ -1786,6 +1786,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             // that the plan cannot OR the `to` index's null entries (every such edge ever written) into its scan.
             + " and coalesce(to_failure_id, from_failure_id) in (select failure_id from mine)"
             + " and cluster_id is distinct from ?"
+            // A closed cluster keeps the edges it was shown with: a late episode can link the members of a closed
+            // cluster into a new one, which takes only the edges of its own.
+            + " and not exists (select 1 from correlation_clusters k where k.cluster_id = correlation_edges.cluster_id"
+            + " and k.status = 'closed')"
             + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"
             // A temporal edge's evidence is never read by the summary (it scores the onsets itself): not sent.
             + " select distinct on (edge_id) from_failure_id, to_failure_id, kind, confidence,"

@@ -171,4 +171,38 @@ class CorrelationProbeTest {
         assertThat(c.getDouble("confidence")).isCloseTo(0.75 * (1 - 0.5 * 260 / 300.0), within(0.01));
         assertThat(clustersOf(episodeId(an))).isEmpty();
     }
+
+    /**
+     * As above, the spool's first batch forms an upstream cluster that closes at once; the next batch brings a
+     * fourth provider's outage that began 20 s after OpenAI's. Whatever cluster that episode forms with the closed
+     * cluster's members, the closed cluster keeps the edges it was shown with.
+     */
+    @Test
+    void a_late_episode_linking_to_the_members_of_a_closed_cluster_leaves_its_edges() {
+        Instant t0 = Instant.parse("2029-05-09T03:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(30)));
+        String oa = dep("oa");
+        String an = dep("an");
+        String ge = dep("ge");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)));
+            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(40 + i * 5)));
+            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(90 + i * 5)));
+        }
+        ingest(calls);
+        String id = clustersOf(episodeId(oa)).get(0);
+        JsonPath before = cluster(id);
+        assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
+
+        clock.set(t0.plus(Duration.ofMinutes(31)));
+        String mi = dep("mi");
+        ingest(List.of(outage("mistral", "mistral-small", mi, t0.plusSeconds(20)),
+                outage("mistral", "mistral-small", mi, t0.plusSeconds(25))));
+        assertThat(clustersOf(episodeId(mi))).isNotEmpty();
+
+        JsonPath after = cluster(id);
+        assertThat(after.getString("status")).isEqualTo("closed");
+        assertThat(after.getList("edges")).as("the closed cluster's edges").isEqualTo(before.getList("edges"));
+    }
 }
