@@ -1085,6 +1085,10 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     link.evidence());
             if (link.confidence() >= config.chainMinConfidence()) {
                 clusters.add(join(c, List.of(link.cause().id(), link.effect().id()), link.cause(), now, s));
+            } else {
+                // Recomputed under the threshold, the edge joins nothing; a cluster it formed before is summarised
+                // again, so that its confidence and strength follow the edge it lists (the episode's clusters).
+                clusters.addAll(current);
             }
         }
         s.lap(Phase.JOIN);

@@ -385,6 +385,48 @@ class CausalChainsTest {
                 .getList("items")).as("scores held").isEmpty();
     }
 
+    /**
+     * A stale index whose next ten answers were all invented, against one in four before it: the caused edge (0.70)
+     * forms a cascade. Then forty faithful answers on the index and one more invented one (the quality episode goes
+     * on): recomputed, the edge finds 11 of 51 invented, under the baseline's rate, and drops to 0. The cluster that
+     * the edge formed follows it: its confidence and strength are those of the edges it lists, not the 0.70 gone.
+     */
+    @Test
+    void a_cascade_whose_chain_edge_is_recomputed_below_the_threshold_follows_its_edge() throws Exception {
+        Instant t0 = Instant.parse("2029-05-12T06:00:00Z");
+        String dep = unique("rag");
+        String index = unique("kb");
+        indexScenario(t0, dep, index, new boolean[] {true, false, false, false}, 0.85, new boolean[] {true});
+        String stale = episode("type=stale_index&deployment=" + index);
+        String quality = episode("type=hallucination&deployment=" + dep + "&since=" + t0);
+        // (1 - r_base / 1) * 10/11 with r_base = (10 + 0.08) / 44
+        assertThat(onlyEdge(stale, quality).confidence()).isCloseTo((1 - 10.08 / 44) * 10 / 11.0, within(1e-3));
+        List<String> clusters = clustersOf(quality);
+        assertThat(clusters).hasSize(1);
+        assertThat(cluster(clusters.get(0)).getDouble("confidence")).isGreaterThan(0.6);
+
+        clock.set(t0.plus(Duration.ofMinutes(9)));
+        List<Payloads> after = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            after.add(grounded(dep, index, t0.plusSeconds(205 + i * 5), 0.85, false));
+        }
+        after.add(grounded(dep, index, t0.plusSeconds(410), 0.85, true));
+        ingest(after);
+        assertThat(episode("type=hallucination&deployment=" + dep + "&since=" + t0)).isEqualTo(quality);
+        Edge edge = onlyEdge(stale, quality);
+        assertThat(edge.evidence()).containsEntry("calls", 51).containsEntry("failures", 11);
+        assertThat(edge.confidence()).isLessThan(config.chainMinConfidence());
+
+        JsonPath c = cluster(clusters.get(0));
+        List<Double> confidences = c.getList("edges.confidence", Double.class);
+        assertThat(confidences).isNotEmpty();
+        double strongest = confidences.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+        double none = confidences.stream().mapToDouble(x -> 1 - x).reduce(1, (a, b) -> a * b);
+        assertThat(c.getDouble("confidence")).as("the strongest edge it lists").isCloseTo(strongest, within(1e-4));
+        assertThat(c.getDouble("strength")).as("the noisy-or of the edges it lists").isCloseTo(1 - none,
+                within(1e-4));
+    }
+
     // ---- ingestion failure → stale index / retrieval drop / low faithfulness -------------------------------------
 
     /** A failed run of the pipeline, finished at {@code at}, naming the indexes it feeds (none when empty). */
