@@ -25,12 +25,15 @@ final class TokenHistory {
     }
 
     synchronized void add(long tokens, long reasoningTokens) {
+        if (size == total.length && reasoning[next] > 0) {
+            reasoningSeen--; // the thinking call overwritten leaves the recent ones
+        }
         total[next] = tokens;
         reasoning[next] = reasoningTokens;
         next = (next + 1) % total.length;
         size = Math.min(size + 1, total.length);
         if (reasoningTokens > 0) {
-            reasoningSeen = Math.min(reasoningSeen + 1, total.length);
+            reasoningSeen++;
         }
         if (sinceRefresh < REFRESH_EVERY) {
             sinceRefresh++;

@@ -161,6 +161,25 @@ class UsageWindowsTest {
     }
 
     @Test
+    void reasoningIsNotJudgedOnceTheThinkingCallsLeftTheRing() {
+        String dep = unique("thought");
+        Instant start = DAY.plus(Duration.ofHours(14));
+        clock.set(start.plus(Duration.ofHours(1)));
+        List<Payloads> history = new ArrayList<>();
+        // 200 thinking calls, then 1,024 that do not think: the ring of 1,024 holds no thinking call any more.
+        for (int i = 0; i < 1224; i++) {
+            history.add(i < 200 ? call(dep, start.plusSeconds(i), 1000, 1000, 1000)
+                    : call(dep, start.plusSeconds(i), 1000, 1000, 0));
+        }
+        ingest(history);
+
+        // 3,000 tokens against a p99 of 2,000, and 1,500 of reasoning: no thinking p99 to be 3 x above.
+        ingest(List.of(call(dep, start.plusSeconds(1300), 1000, 2000, 1500)));
+
+        assertThat(failures("token_spike", dep)).as("a reasoning p99 of 0 is no baseline").isEmpty();
+    }
+
+    @Test
     void aCallFromAClockRunningAheadCountsInTheOpenWindowWithoutClosingItEarly() {
         Instant start = DAY.plus(Duration.ofHours(5));
         Instant nine = start.plus(Duration.ofMinutes(40));
