@@ -52,7 +52,10 @@ public final class ContentExtractor {
                 language(requester), grounding, truncated || budget.truncated, embeddings(payload.get("response")));
     }
 
-    /** Vectors an embedding call returned, at most {@link #MAX_VECTORS} of at most {@link #MAX_DIMENSIONS}. */
+    /**
+     * Vectors an embedding call returned, at most {@link #MAX_VECTORS} of at most {@link #MAX_DIMENSIONS} finite
+     * floats.
+     */
     static List<float[]> embeddings(JsonNode response) {
         JsonNode data = response == null ? null : response.get("data");
         if (data == null || !data.isArray() || data.isEmpty()) {
@@ -67,7 +70,9 @@ public final class ContentExtractor {
             float[] values = new float[vector.size()];
             for (int i = 0; i < values.length; i++) {
                 JsonNode value = vector.get(i);
-                if (!value.isNumber()) {
+                // 1e39 is a finite JSON number but an infinite float: one such component made the space's mean
+                // infinite and every later distance NaN, which never exceeds a threshold (the signals API refuses it).
+                if (!value.isNumber() || !Float.isFinite(value.floatValue())) {
                     values = null;
                     break;
                 }

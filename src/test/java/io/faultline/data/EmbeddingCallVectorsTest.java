@@ -1,0 +1,93 @@
+package io.faultline.data;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Embedding drift fed by LiteLLM embedding calls (16 vectors a call), as a model group's space sees them. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class EmbeddingCallVectorsTest {
+
+    private static final Instant T0 = Instant.parse("2026-11-29T10:00:00Z");
+    private static final int D = 32;
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    EmbeddingDriftDetector detector;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void a_component_beyond_a_32_bit_float_does_not_blind_the_space_to_a_drift() {
+        String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        SplittableRandom random = new SplittableRandom(11);
+        Cluster cluster = Cluster.random(D, 1.0, random);
+        clock.set(T0);
+        List<float[]> reference = cluster.sample(496, random);
+        ingest(space, T0, reference);
+        // One answer carries 1e39: a finite JSON number, but infinite as the float the vectors are kept in.
+        List<Object> odd = new ArrayList<>();
+        for (int i = 0; i < D; i++) {
+            odd.add(i == 0 ? 1e39 : 0.1);
+        }
+        Payloads call = embeddingCall(space, T0.plusSeconds(100), List.of(odd, odd, odd, odd));
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        detector.flush();
+
+        // The space's model then answers from another place altogether: opposite vectors.
+        clock.set(T0.plus(Duration.ofMinutes(10)));
+        ingest(space, clock.instant(), cluster.rotated(Math.PI, random).sample(200, random));
+        clock.advance(Duration.ofMinutes(1));
+        detector.check();
+
+        JsonPath drift = Api.failures("type=embedding_drift&deployment=" + space).statusCode(200).extract()
+                .jsonPath();
+        assertEquals(1, drift.getList("items").size(), "the opposite window is a drift");
+        assertEquals("P2", drift.getString("items[0].severity"));
+    }
+
+    /** Posts the vectors as LiteLLM embedding calls of 16 vectors each, one a second from {@code start}. */
+    private static void ingest(String space, Instant start, List<float[]> vectors) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int from = 0; from < vectors.size(); from += 16) {
+            List<Object> data = new ArrayList<>(vectors.subList(from, Math.min(vectors.size(), from + 16)));
+            calls.add(embeddingCall(space, start.plusSeconds(from / 16), data));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+    }
+
+    private static Payloads embeddingCall(String space, Instant at, List<Object> vectors) {
+        List<Map<String, Object>> data = new ArrayList<>();
+        for (int i = 0; i < vectors.size(); i++) {
+            data.add(Map.of("index", i, "embedding", vectors.get(i)));
+        }
+        return Payloads.success("openai", space, "dep-emb", at).set("call_type", "aembedding")
+                .set("response", Map.of("object", "list", "data", data));
+    }
+}
