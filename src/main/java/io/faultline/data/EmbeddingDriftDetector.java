@@ -37,6 +37,8 @@ import java.util.UUID;
 public class EmbeddingDriftDetector implements io.faultline.common.BoundedState {
 
     public static final String DETECTION_METHOD = "data.embedding.mean_cosine_bootstrap";
+    /** Vectors of a LiteLLM call whose dimension is not the space's: its model changed. */
+    public static final String DIMENSION_METHOD = "data.embedding.dimension_check";
     public static final String PROVIDER = "embeddings";
     /** The drift check's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
     static final String JOB = "embedding-drift";
@@ -189,6 +191,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         }
         Instant now = clock.instant();
         int stored = 0;
+        Map<String, Failure> changed = new LinkedHashMap<>();
         for (int i = 0; i < pending.size(); i++) {
             EmbeddingCallRule.Pending p = pending.get(i);
             try {
@@ -198,9 +201,11 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                     stored += p.vectors().size();
                 }
             } catch (EmbeddingStore.DimensionMismatch e) {
-                // A model group whose model changed dimension: the reference cannot compare; a reset is needed.
+                // A model group whose model changed dimension: the reference cannot compare; a reset is needed. That
+                // is the largest drift there is, not a reason to go quiet: raised once per space and flush.
                 mismatched.increment(p.vectors().size());
                 Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
+                changed.merge(p.space(), dimensionChanged(p, e), (first, later) -> first);
             } catch (RuntimeException e) {
                 if (ProblemMappers.databaseAway(e)) {
                     // The database went away mid-flush: this call's vectors and the rest wait for the next flush.
@@ -214,7 +219,20 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         }
         fromCalls.increment(stored);
+        sink.raise(List.copyOf(changed.values()));
         return stored;
+    }
+
+    private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e) {
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("method", "dimension_check");
+        evidence.put("reason", "dimension_changed");
+        evidence.put("reference_dimensions", e.expected);
+        evidence.put("dimensions", e.actual);
+        evidence.put("call_id", p.callId());
+        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), p.at(), config.severeSeverity(),
+                PROVIDER, p.space(), DIMENSION_METHOD, evidence, new ImpactScope(p.space(), p.space(), p.callId(),
+                        null, null));
     }
 
     /**

@@ -72,6 +72,33 @@ class EmbeddingCallVectorsTest {
         assertEquals("P2", drift.getString("items[0].severity"));
     }
 
+    @Test
+    void a_model_group_whose_vectors_change_dimension_raises_a_drift() {
+        String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        SplittableRandom random = new SplittableRandom(12);
+        clock.set(T0);
+        ingest(space, T0, Cluster.random(D, 1.0, random).sample(500, random));
+        detector.flush();
+
+        // The group now routes to a model of another dimension: none of its vectors compare with the reference.
+        Instant switched = T0.plus(Duration.ofMinutes(10));
+        clock.set(switched);
+        ingest(space, switched, Cluster.random(2 * D, 1.0, random).sample(64, random));
+        detector.flush();
+        clock.advance(Duration.ofMinutes(1));
+        detector.check();
+
+        JsonPath drift = Api.failures("type=embedding_drift&deployment=" + space).statusCode(200).extract()
+                .jsonPath();
+        assertEquals(1, drift.getList("items").size(), "vectors of another dimension are a drift, not silence");
+        assertEquals("DATA", drift.getString("items[0].category"));
+        assertEquals("P2", drift.getString("items[0].severity"));
+        assertEquals("dimension_changed", drift.getString("items[0].evidence.reason"));
+        assertEquals(D, drift.getInt("items[0].evidence.reference_dimensions"));
+        assertEquals(2 * D, drift.getInt("items[0].evidence.dimensions"));
+        assertEquals(switched, Instant.parse(drift.getString("items[0].firstSeen")));
+    }
+
     /** Posts the vectors as LiteLLM embedding calls of 16 vectors each, one a second from {@code start}. */
     private static void ingest(String space, Instant start, List<float[]> vectors) {
         List<Payloads> calls = new ArrayList<>();
