@@ -32,12 +32,12 @@ import java.util.function.Function;
 
 /**
  * Windowed COST detectors over the stored calls: {@code token_spike} of a deployment's window (its total against the
- * rolling p99 of earlier windows, reasoning tokens apart) and {@code cache_miss_storm} of a model or an API key (its
- * cache-hit ratio against the rolling level, while volume holds). A window is judged when a later call or the
- * {@link #tick} closes it, and again when calls for it arrive late (a spool delivered after an outage), once they
- * have settled for {@link #CLOSE_GRACE}; each detector raises a window once. Failures carry the window's end as their
- * time. The series are rebuilt from {@code llm_calls} at start-up, so a restart does not blind the detectors for two
- * hours.
+ * rolling p99 of earlier windows, reasoning tokens apart) and {@code cache_miss_storm} of a model or of an API key on
+ * one model (its cache-hit ratio against the rolling level, while volume holds). A window is judged when a later
+ * call or the {@link #tick} closes it, and again when calls for it arrive late (a spool delivered after an outage),
+ * once they have settled for {@link #CLOSE_GRACE}; each detector raises a window once. Failures carry the window's end
+ * as their time. The series are rebuilt from {@code llm_calls} at start-up, so a restart does not blind the detectors
+ * for two hours.
  */
 @Singleton
 public class UsageWindows implements StoredCallsObserver, io.faultline.common.BoundedState {
@@ -69,7 +69,7 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         this.windowMillis = tokens.window().toMillis();
         this.deployments = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
         this.models = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
-        this.keys = new BoundedMap<>(tokens.maxKeys());
+        this.keys = new BoundedMap<>(tokens.maxKeys(), tokens.maxKeysPerApiKey());
     }
 
     @Override
@@ -99,14 +99,17 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             // now: placed by its own end, it would close the open window early, judged on part of its calls.
             Instant at = call.endedAt().isAfter(now) ? now : call.endedAt();
             add(deployments, "d|" + call.provider() + "|" + call.deployment(), call.provider(), call.deployment(),
-                    call, at, now, failures);
-            if (call.modelGroup() != null || call.model() != null) {
-                String model = call.modelGroup() != null ? call.modelGroup() : call.model();
-                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, call, at, now, failures);
+                    null, call, at, now, failures);
+            String model = call.modelGroup() != null ? call.modelGroup() : call.model();
+            if (model != null) {
+                add(models, "m|" + call.provider() + "|" + model, call.provider(), model, null, call, at, now,
+                        failures);
             }
             if (call.apiKeyHash() != null) {
-                add(keys, "k|" + call.apiKeyHash(), "litellm", keySubject(call.apiKeyHash()), call, at, now,
-                        failures);
+                // Per model group: a key moving its traffic to a model that never cached lost no cache, while its
+                // ratio over all its models would collapse as if it had.
+                add(keys, keySeries(call.apiKeyHash(), model), "litellm", keySubject(call.apiKeyHash()), model, call,
+                        at, now, failures);
             }
         }
         sink.raise(failures);
@@ -147,9 +150,9 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         return failures;
     }
 
-    private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject,
+    private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject, String model,
             LlmCall call, Instant at, Instant now, List<Failure> failures) {
-        WindowSeries series = map.get(key, call.apiKeyHash(), k -> new WindowSeries(k, provider, subject,
+        WindowSeries series = map.get(key, call.apiKeyHash(), k -> new WindowSeries(k, provider, subject, model,
                 windowMillis, tokens.historyWindows()));
         synchronized (series) {
             List<Window> closed = new ArrayList<>(1);
@@ -250,6 +253,9 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         }
         Map<String, Object> evidence = windowEvidence(series, window);
         evidence.put("signal", detector == PROXY_STORM ? "proxy_cache" : "prompt_cache");
+        if (series.model != null) {
+            evidence.put("model", series.model);
+        }
         evidence.put("hit_ratio", round(current));
         evidence.put("rolling_level", round(level));
         evidence.put("drop_fraction", cache.dropFraction());
@@ -259,7 +265,8 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         window.raised |= detector;
         failures.add(Failure.of(Type.CACHE_MISS_STORM, UUID.randomUUID(), series.end(window), cache.severity(),
                 series.provider, series.subject, "cost.cache.rolling_level", evidence,
-                new ImpactScope(series.key.startsWith("m|") ? series.subject : null, null, null, null, null)));
+                new ImpactScope(series.key.startsWith("m|") ? series.subject : series.model, null, null, null,
+                        null)));
     }
 
     private Map<String, Object> windowEvidence(WindowSeries series, Window window) {
@@ -274,6 +281,10 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             evidence.put("late_calls", window.lateCalls);
         }
         return evidence;
+    }
+
+    private static String keySeries(String keyHash, String model) {
+        return "k|" + keyHash + "|" + (model == null ? "" : model);
     }
 
     private static String keySubject(String keyHash) {
@@ -305,7 +316,8 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         try (Connection c = dataSource.getConnection()) {
             seedWindows(c, since, now, "provider, deployment", deployments, "d|", r -> r[0], r -> r[1]);
             seedWindows(c, since, now, "provider, coalesce(model_group, model)", models, "m|", r -> r[0], r -> r[1]);
-            seedWindows(c, since, now, "'litellm', api_key_hash", keys, "k|", r -> r[0], r -> keySubject(r[1]));
+            seedWindows(c, since, now, "api_key_hash, coalesce(model_group, model)", keys, "k|", r -> "litellm",
+                    r -> keySubject(r[0]));
             seedCalls(c, now);
         } catch (SQLException e) {
             throw new IllegalStateException("could not read stored calls", e);
@@ -344,16 +356,17 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     String[] ids = { rs.getString(1), rs.getString(2) };
-                    if (ids[1] == null) {
+                    boolean key = "k|".equals(prefix);
+                    if (ids[key ? 0 : 1] == null) {
                         continue;
                     }
                     Instant start = rs.getTimestamp(3).toInstant();
                     if (start.isBefore(since)) {
                         continue;
                     }
-                    WindowSeries series = map.get(prefix + ("d|".equals(prefix) || "m|".equals(prefix)
-                            ? ids[0] + "|" + ids[1] : ids[1]), k -> new WindowSeries(k, provider.apply(ids),
-                                    subject.apply(ids), windowMillis, tokens.historyWindows()));
+                    WindowSeries series = map.get(key ? keySeries(ids[0], ids[1]) : prefix + ids[0] + "|" + ids[1],
+                            k -> new WindowSeries(k, provider.apply(ids), subject.apply(ids), key ? ids[1] : null,
+                                    windowMillis, tokens.historyWindows()));
                     Window window = new Window(start);
                     window.calls = rs.getLong(4);
                     window.tokens = rs.getLong(5);

@@ -50,6 +50,8 @@ final class WindowSeries {
     final String key;
     final String provider;
     final String subject;
+    /** The model group of a key's series (a key is watched per model group); null for the other series. */
+    final String model;
     private final long windowMillis;
     private final int history;
     /** Newest first. */
@@ -57,9 +59,14 @@ final class WindowSeries {
     private Window open;
 
     WindowSeries(String key, String provider, String subject, long windowMillis, int history) {
+        this(key, provider, subject, null, windowMillis, history);
+    }
+
+    WindowSeries(String key, String provider, String subject, String model, long windowMillis, int history) {
         this.key = key;
         this.provider = provider;
         this.subject = subject;
+        this.model = model;
         this.windowMillis = windowMillis;
         this.history = history;
     }

@@ -18,9 +18,9 @@ import java.time.Instant;
  * <ul>
  * <li>{@code token_spike} raised on a window total: each spiking window's tokens over the p99 of the earlier windows,
  * at the window's cost per token ({@link #windowSpike}).</li>
- * <li>{@code cache_miss_storm}: the calls of the episode's model (or API key) that ended in its storm windows
- * ({@code [first_seen − window, last_seen)}, windows being keyed by the calls' end). For the providers' prompt cache
- * (signal {@code prompt_cache}), each call's tokens that missed the cache over the baseline hit ratio,
+ * <li>{@code cache_miss_storm}: the calls of the episode's model (or API key on that model) that ended in its storm
+ * windows ({@code [first_seen − window, last_seen)}, windows being keyed by the calls' end). For the providers'
+ * prompt cache (signal {@code prompt_cache}), each call's tokens that missed the cache over the baseline hit ratio,
  * {@code level × prompt_tokens − cached_tokens}, at the difference between its input and its cached-token price
  * (LiteLLM's {@code input_cost_per_token} and {@code cache_read_input_token_cost}); calls without both prices are
  * counted as unpriced. For LiteLLM's own cache ({@code proxy_cache}), the misses over the baseline,
@@ -60,7 +60,11 @@ public class StormPricing {
         Instant from = s.firstSeen().minus(windows.window());
         Instant to = s.lastSeen();
         boolean byKey = "api_key".equals(scope);
-        String where = byKey ? "left(api_key_hash, 12) = ?" : "provider = ? and coalesce(model_group, model) = ?";
+        // A key's storm is judged on one model group (the evidence's model); older episodes name none.
+        String keyModel = byKey && ev.path("model").isTextual() ? ev.path("model").asText() : null;
+        String where = !byKey ? "provider = ? and coalesce(model_group, model) = ?"
+                : keyModel == null ? "left(api_key_hash, 12) = ?"
+                : "left(api_key_hash, 12) = ? and coalesce(model_group, model) = ?";
         String sql = "select count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(cached_tokens), 0),"
                 + " coalesce(sum((? * prompt_tokens - cached_tokens) * (input_cost_per_token"
                 + " - cache_read_cost_per_token)) filter (where input_cost_per_token is not null"
@@ -75,6 +79,9 @@ public class StormPricing {
             st.setDouble(p++, level);
             if (byKey) {
                 st.setString(p++, subject.startsWith("key:") ? subject.substring(4) : subject);
+                if (keyModel != null) {
+                    st.setString(p++, keyModel);
+                }
             } else {
                 st.setString(p++, s.provider());
                 st.setString(p++, subject);

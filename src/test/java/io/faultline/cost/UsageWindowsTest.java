@@ -439,6 +439,84 @@ class UsageWindowsTest {
                 .containsEntry("earlier_windows", 4);
     }
 
+    /**
+     * A key that moves its traffic from a model whose prompts it cached to one that never caches (a migration, a
+     * fallback) loses no cache: neither model's ratio fell, so neither the models nor the key have a storm.
+     */
+    @Test
+    void aKeyMovingToAModelThatNeverCachedIsNoCacheMissStorm() {
+        Instant start = DAY.plus(Duration.ofHours(22));
+        Instant fifth = start.plus(Duration.ofMinutes(20));
+        clock.set(start);
+        String cached = unique("prompt-cached");
+        String never = unique("prompt-never");
+        String key = UUID.randomUUID().toString().replace("-", "");
+        String other = UUID.randomUUID().toString().replace("-", "");
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            Instant at = start.plus(Duration.ofMinutes(5L * w));
+            calls.addAll(promptWindow(cached, key, at, 100, 600));
+            calls.addAll(promptWindow(never, other, at, 100, 0));
+        }
+        // The key now sends the same volume to the model that never cached; the other key stays on it.
+        calls.addAll(promptWindow(never, key, fifth, 100, 0));
+        calls.addAll(promptWindow(never, other, fifth, 100, 0));
+        ingest(calls);
+        clock.set(fifth.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        assertThat(failures("cache_miss_storm", cached)).isEmpty();
+        assertThat(failures("cache_miss_storm", never)).isEmpty();
+        assertThat(failures("cache_miss_storm", "key:" + key.substring(0, 12)))
+                .as("no prompt of the key missed a cache it used to hit").isEmpty();
+    }
+
+    /**
+     * The same key losing its prompt cache on the model it stays on is a storm of that key, while the model's other
+     * keys keep the model's own ratio above half its level.
+     */
+    @Test
+    void aKeyLosingItsPromptCacheOnItsModelIsAStormOfTheKey() {
+        Instant start = DAY.plus(Duration.ofHours(23));
+        Instant fifth = start.plus(Duration.ofMinutes(20));
+        clock.set(start);
+        String model = unique("prompt-shared");
+        String key = UUID.randomUUID().toString().replace("-", "");
+        List<String> others = List.of(UUID.randomUUID().toString().replace("-", ""),
+                UUID.randomUUID().toString().replace("-", ""));
+        List<Payloads> calls = new ArrayList<>();
+        for (int w = 0; w < 5; w++) {
+            Instant at = start.plus(Duration.ofMinutes(5L * w));
+            calls.addAll(promptWindow(model, key, at, 100, w < 4 ? 600 : 0));
+            for (String o : others) {
+                calls.addAll(promptWindow(model, o, at.plusSeconds(120), 100, 600));
+            }
+        }
+        ingest(calls);
+        clock.set(fifth.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+
+        assertThat(failures("cache_miss_storm", model)).as("2/3 of the model's level is no storm").isEmpty();
+        assertThat(failures("cache_miss_storm", "key:" + key.substring(0, 12))).singleElement()
+                .satisfies(f -> assertThat((Map<String, Object>) f.get("evidence"))
+                        .containsEntry("scope", "api_key").containsEntry("signal", "prompt_cache")
+                        .containsEntry("earlier_windows", 4));
+    }
+
+    /** Answered calls of 1,000 prompt tokens of which {@code cachedTokens} were read from the provider's cache. */
+    private static List<Payloads> promptWindow(String model, String keyHash, Instant start, int calls,
+            long cachedTokens) {
+        List<Payloads> out = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            Payloads p = Payloads.success("openai", model, model + "-dep", start.plusSeconds(i))
+                    .tokens(1000, 100, 0, cachedTokens);
+            ((com.fasterxml.jackson.databind.node.ObjectNode) p.node().get("metadata")).put("user_api_key_hash",
+                    keyHash);
+            out.add(p);
+        }
+        return out;
+    }
+
     private static List<Payloads> cacheWindow(String model, String keyHash, Instant start, int calls, int hits) {
         List<Payloads> out = new ArrayList<>();
         for (int i = 0; i < calls; i++) {

@@ -105,6 +105,8 @@ class CostEpisodeImpactTest {
             stormCalls.get(i).without("model_map_information");
         }
         calls.addAll(stormCalls);
+        // The key also starts on a model it never used, uncached: not the key's storm, so not priced in it.
+        calls.addAll(window(model + "-new", key, storm.plusSeconds(100), 0, true));
         ingest(calls);
         clock.set(storm.plus(Duration.ofMinutes(5)).plusSeconds(31));
         windows.tick();
@@ -124,7 +126,7 @@ class CostEpisodeImpactTest {
         assertThat(a.getDouble("costImpact.cacheMissExtraCostUsd")).isCloseTo(extra, CLOSE);
         assertThat(a.getDouble("costImpact.totalUsd")).isCloseTo(extra, CLOSE);
         assertThat(a.getDouble("total.costUsd")).isCloseTo(extra, CLOSE);
-        // The same storm seen by its API key prices the same calls.
+        // The same storm seen by its API key (on this model) prices the same calls.
         JsonPath byKey = impact(episode("cache_miss_storm", "key:" + key.substring(0, 12)));
         assertThat(byKey.getString("costImpact.cacheMissStorm.scope")).isEqualTo("api_key");
         assertThat(byKey.getDouble("costImpact.cacheMissExtraCostUsd")).isCloseTo(extra, CLOSE);
