@@ -66,8 +66,9 @@ public class RetrievalMetadataRule implements StoredCallsObserver {
             Log.debugf("Call %s carries malformed retrieval metadata; ignored", call.callId());
             return null;
         }
-        Integer hitCount = hits == null ? null : (int) Math.max(0, Math.min(Integer.MAX_VALUE, ((Number) hits)
-                .longValue()));
+        // A negative count is no count (-1 for "unknown"): clamped to 0 it read as a collapse of the hits.
+        Integer hitCount = hits == null || ((Number) hits).longValue() < 0 ? null
+                : (int) Math.min(Integer.MAX_VALUE, ((Number) hits).longValue());
         Object mean = r.get("mean_score");
         Object k = r.get("k");
         Instant now = clock.instant();
