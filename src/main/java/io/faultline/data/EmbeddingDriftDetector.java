@@ -99,6 +99,20 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
 
     private final ClusterJobs jobs;
 
+    /** Vectors of a space's LiteLLM calls dropped in a row for their dimension, since {@code since}. */
+    private static final class Streak {
+        final Instant since;
+        long vectors;
+        boolean raised;
+
+        Streak(Instant since) {
+            this.since = since;
+        }
+    }
+
+    // Guarded by this (flush, forget, reset); least recently used first, at most one per space the store keeps.
+    private final Map<String, Streak> streaks;
+
     public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
             Clock clock, FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
         this.jobs = jobs;
@@ -115,6 +129,12 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         };
         this.summaryCap = cap;
+        this.streaks = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Streak> eldest) {
+                return size() > cap;
+            }
+        };
         this.drifts = Counter.builder("faultline.embedding.drift.detected")
                 .description("Checks that found a space's current window drifted from its reference")
                 .register(registry);
@@ -191,7 +211,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         }
         Instant now = clock.instant();
         int stored = 0;
-        Map<String, Failure> changed = new LinkedHashMap<>();
+        List<Failure> changed = new ArrayList<>();
         for (int i = 0; i < pending.size(); i++) {
             EmbeddingCallRule.Pending p = pending.get(i);
             try {
@@ -200,12 +220,19 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 if (!s.duplicate()) {
                     stored += p.vectors().size();
                 }
+                streaks.remove(p.space());
             } catch (EmbeddingStore.DimensionMismatch e) {
                 // A model group whose model changed dimension: the reference cannot compare; a reset is needed. That
-                // is the largest drift there is, not a reason to go quiet: raised once per space and flush.
+                // is the largest drift there is, not a reason to go quiet once a whole window's worth of vectors came
+                // without one of the space's dimension (a group whose callers mix dimensions keeps resetting it).
                 mismatched.increment(p.vectors().size());
                 Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
-                changed.merge(p.space(), dimensionChanged(p, e), (first, later) -> first);
+                Streak streak = streaks.computeIfAbsent(p.space(), k -> new Streak(p.at()));
+                streak.vectors += p.vectors().size();
+                if (!streak.raised && streak.vectors >= config.windowSize()) {
+                    streak.raised = true;
+                    changed.add(dimensionChanged(p, e, streak));
+                }
             } catch (RuntimeException e) {
                 if (ProblemMappers.databaseAway(e)) {
                     // The database went away mid-flush: this call's vectors and the rest wait for the next flush.
@@ -219,18 +246,19 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         }
         fromCalls.increment(stored);
-        sink.raise(List.copyOf(changed.values()));
+        sink.raise(changed);
         return stored;
     }
 
-    private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e) {
+    private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e, Streak streak) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("method", "dimension_check");
         evidence.put("reason", "dimension_changed");
         evidence.put("reference_dimensions", e.expected);
         evidence.put("dimensions", e.actual);
+        evidence.put("vectors_in_a_row", streak.vectors);
         evidence.put("call_id", p.callId());
-        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), p.at(), config.severeSeverity(),
+        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), streak.since, config.severeSeverity(),
                 PROVIDER, p.space(), DIMENSION_METHOD, evidence, new ImpactScope(p.space(), p.space(), p.callId(),
                         null, null));
     }
@@ -287,6 +315,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         synchronized (summaries) {
             summaries.remove(space);
         }
+        streaks.remove(space);
         return store.reset(space);
     }
 
@@ -295,6 +324,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         synchronized (summaries) {
             summaries.clear();
         }
+        streaks.clear();
         calls.clear();
     }
 

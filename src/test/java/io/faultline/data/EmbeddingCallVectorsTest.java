@@ -83,8 +83,12 @@ class EmbeddingCallVectorsTest {
         // The group now routes to a model of another dimension: none of its vectors compare with the reference.
         Instant switched = T0.plus(Duration.ofMinutes(10));
         clock.set(switched);
-        ingest(space, switched, Cluster.random(2 * D, 1.0, random).sample(64, random));
+        Cluster other = Cluster.random(2 * D, 1.0, random);
+        ingest(space, switched, other.sample(192, random));
         detector.flush();
+        assertEquals(0, Api.failures("type=embedding_drift&deployment=" + space).extract().jsonPath()
+                .getList("items").size(), "192 vectors are less than a window's worth");
+        ingest(space, switched.plusSeconds(20), other.sample(16, random));
         clock.advance(Duration.ofMinutes(1));
         detector.check();
 
@@ -96,7 +100,31 @@ class EmbeddingCallVectorsTest {
         assertEquals("dimension_changed", drift.getString("items[0].evidence.reason"));
         assertEquals(D, drift.getInt("items[0].evidence.reference_dimensions"));
         assertEquals(2 * D, drift.getInt("items[0].evidence.dimensions"));
+        assertEquals(208, drift.getInt("items[0].evidence.vectors_in_a_row"));
         assertEquals(switched, Instant.parse(drift.getString("items[0].firstSeen")));
+    }
+
+    @Test
+    void a_model_group_whose_callers_mix_two_dimensions_raises_no_dimension_change() {
+        String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        SplittableRandom random = new SplittableRandom(13);
+        Cluster cluster = Cluster.random(D, 1.0, random);
+        clock.set(T0);
+        ingest(space, T0, cluster.sample(500, random));
+        detector.flush();
+
+        // Two applications share the group, one asking for twice the dimensions (OpenAI's `dimensions` parameter).
+        Cluster wide = Cluster.random(2 * D, 1.0, random);
+        Instant later = T0.plus(Duration.ofMinutes(10));
+        for (int round = 0; round < 20; round++) {
+            ingest(space, later.plusSeconds(2L * round), cluster.sample(16, random));
+            ingest(space, later.plusSeconds(2L * round + 1), wide.sample(16, random));
+        }
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        detector.flush();
+
+        assertEquals(0, Api.failures("type=embedding_drift&deployment=" + space).extract().jsonPath()
+                .getList("items").size(), "320 vectors of the other dimension, never a window's worth in a row");
     }
 
     /** Posts the vectors as LiteLLM embedding calls of 16 vectors each, one a second from {@code start}. */
