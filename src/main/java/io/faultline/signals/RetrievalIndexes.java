@@ -121,8 +121,12 @@ public class RetrievalIndexes {
         return indexes;
     }
 
-    /** Reads the registered names from the table. */
-    public Set<String> reload() {
+    /**
+     * Reads the registered names from the table. One reload at a time, each reading and publishing under the lock:
+     * the scheduled refresh could read the list before an unregistering committed and publish it after that
+     * unregistering's own reload, so the index went on counting until the next refresh (seen in CI).
+     */
+    public synchronized Set<String> reload() {
         Set<String> names = new HashSet<>();
         for (RegisteredIndex index : list()) {
             names.add(index.index());
