@@ -2,6 +2,7 @@ package io.faultline.baseline;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.common.ClusterJobs;
+import io.faultline.common.MetricLabels;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
@@ -30,16 +31,19 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * {@code detect_deviation()}: compares each provider's latency p95 over the rolling window with its baseline p95
- * (a profile if there is one, else the passive baseline learned from live traffic) and raises a PROVIDER failure
- * when it exceeds the configured factor. Also learns the passive baselines.
+ * {@code detect_deviation()}: compares the latency p95 of each provider and model group over the rolling window with
+ * that group's baseline p95 (a profile if there is one, else the passive baseline learned from live traffic) and
+ * raises a PROVIDER failure when it exceeds the configured factor. Baselines are per model group, so the window is
+ * too: a provider's window mixed over its groups against one group's baseline flagged a slow model at its usual
+ * latency, against a fast sibling's bar, and hid a fast model gone slow behind a slow sibling's (a probe).
+ * Also learns the passive baselines.
  */
 @Singleton
 public class DeviationDetector {
 
     /** One comparison of a current value with its baseline. */
-    public record Deviation(String provider, String metric, double current, double baselineP95, double ratio,
-            int samples, String baselineSource, boolean raised) {
+    public record Deviation(String provider, String modelGroup, String metric, double current, double baselineP95,
+            double ratio, int samples, String baselineSource, boolean raised) {
     }
 
     /** The least error rate a ratio is taken against. */
@@ -61,10 +65,12 @@ public class DeviationDetector {
 
     private final ClusterJobs jobs;
     private final Duration deviationEvery;
+    private final MetricLabels labels;
 
     public DeviationDetector(AgroalDataSource dataSource, BaselineStore baselines, BaselineConfig config, Clock clock,
-            FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
+            FailureSink sink, MeterRegistry registry, ClusterJobs jobs, MetricLabels labels) {
         this.jobs = jobs;
+        this.labels = labels;
         this.deviationEvery = config.deviationEvery();
         this.dataSource = dataSource;
         this.baselines = baselines;
@@ -252,26 +258,26 @@ public class DeviationDetector {
         Map<String, BaselineStore.Baseline> errors = reference("error_rate");
         List<Deviation> deviations = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select provider, count(*) filter (where success),"
+                "select provider, model_group, count(*) filter (where success),"
                         + " percentile_disc(0.95) within group (order by latency_ms) filter (where success),"
                         + " count(*), count(*) filter (where not success)"
-                        + " from llm_calls where started_at >= ? and started_at < ? group by provider")) {
+                        + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group")) {
             st.setTimestamp(1, Timestamp.from(now.minus(config.deviationWindow())));
             st.setTimestamp(2, Timestamp.from(now));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    String provider = rs.getString(1);
-                    BaselineStore.Baseline base = latency.get(provider);
-                    if (base != null && base.p95() > 0 && rs.getInt(2) > 0) {
-                        compare(base, "latency_p95", rs.getDouble(3), base.p95(), rs.getInt(2), now, live,
+                    String scope = scope(rs.getString(1), rs.getString(2));
+                    BaselineStore.Baseline base = latency.get(scope);
+                    if (base != null && base.p95() > 0 && rs.getInt(3) > 0) {
+                        compare(base, "latency_p95", rs.getDouble(4), base.p95(), rs.getInt(3), now, live,
                                 deviations, failures);
                     }
-                    BaselineStore.Baseline errorBase = errors.get(provider);
+                    BaselineStore.Baseline errorBase = errors.get(scope);
                     if (errorBase != null) {
                         // A 0% baseline would make any error infinitely deviant: the ratio is taken against at least
                         // ERROR_RATE_FLOOR, so a handful of errors in a quiet window does not page.
-                        compare(errorBase, "error_rate", rs.getDouble(5) / rs.getInt(4),
-                                Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(4), now, live, deviations,
+                        compare(errorBase, "error_rate", rs.getDouble(6) / rs.getInt(5),
+                                Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(5), now, live, deviations,
                                 failures);
                     }
                 }
@@ -286,30 +292,39 @@ public class DeviationDetector {
             Instant now, boolean live, List<Deviation> deviations, List<Failure> failures) {
         double ratio = current / reference;
         if (live) {
-            ratio(base.provider(), metric).set(ratio);
+            ratio(base.provider(), base.model(), metric).set(ratio);
         }
         boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
-        deviations.add(new Deviation(base.provider(), metric, current, reference, ratio, samples, base.source(),
-                raise));
+        deviations.add(new Deviation(base.provider(), base.model(), metric, current, reference, ratio, samples,
+                base.source(), raise));
         if (raise) {
             failures.add(failure(base, metric, current, reference, ratio, samples, now));
         }
     }
 
-    /** The newest provider-level baseline of a metric per provider; a deliberate profile beats a passive one. */
+    /**
+     * The newest baseline of a metric per provider and model group (not per deployment), keyed by {@link #scope}; a
+     * deliberate profile beats a passive one.
+     */
     private Map<String, BaselineStore.Baseline> reference(String metric) {
         Map<String, BaselineStore.Baseline> reference = new LinkedHashMap<>();
         for (BaselineStore.Baseline b : baselines.current(null, metric)) {
             if (b.deployment() != null) {
                 continue;
             }
-            BaselineStore.Baseline known = reference.get(b.provider());
+            String scope = scope(b.provider(), b.model());
+            BaselineStore.Baseline known = reference.get(scope);
             if (known == null || rank(b) > rank(known) || (rank(b) == rank(known)
                     && b.measuredAt().isAfter(known.measuredAt()))) {
-                reference.put(b.provider(), b);
+                reference.put(scope, b);
             }
         }
         return reference;
+    }
+
+    /** A provider and model group as one key (a call without a model group is a group of its own). */
+    private static String scope(String provider, String modelGroup) {
+        return provider + "\u0000" + (modelGroup == null ? "" : modelGroup);
     }
 
     private Failure failure(BaselineStore.Baseline base, String metric, double current, double reference,
@@ -317,6 +332,9 @@ public class DeviationDetector {
         boolean latency = metric.equals("latency_p95");
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("metric", latency ? "latency_p95_ms" : "error_rate");
+        if (base.model() != null) {
+            evidence.put("model_group", base.model());
+        }
         evidence.put("current", Math.round(current * 1000) / 1000.0);
         evidence.put("baseline_p95", Math.round(reference * 1000) / 1000.0);
         evidence.put("ratio", Math.round(ratio * 100) / 100.0);
@@ -337,12 +355,15 @@ public class DeviationDetector {
         return "profile".equals(b.source()) ? 1 : 0;
     }
 
-    private AtomicReference<Double> ratio(String provider, String metric) {
-        return ratios.computeIfAbsent(provider + "|" + metric, k -> {
+    /** The ratio gauge of a scope; keyed by capped label values, so hostile model group names share "other". */
+    private AtomicReference<Double> ratio(String rawProvider, String modelGroup, String metric) {
+        String provider = labels.value("provider", rawProvider);
+        String group = labels.value("model_group", modelGroup);
+        return ratios.computeIfAbsent(scope(provider, group) + "|" + metric, k -> {
             AtomicReference<Double> value = new AtomicReference<>(0.0);
             Gauge.builder("llm.baseline.deviation.ratio", value, AtomicReference::get)
                     .description("Current value over the baseline p95 (2 = twice the baseline)")
-                    .tag("provider", provider).tag("metric", metric).register(registry);
+                    .tag("provider", provider).tag("model_group", group).tag("metric", metric).register(registry);
             return value;
         });
     }

@@ -153,6 +153,49 @@ class BaselineApiTest {
     }
 
     /**
+     * Baselines are learnt per provider and model group, and each group is judged against its own: a slow model at
+     * its usual latency is no deviation because a fast sibling sets a lower bar, and a fast model gone three times
+     * slower is one even while a slow sibling's latencies hide it in the provider's p95.
+     */
+    @Test
+    void each_model_group_is_judged_against_its_own_baseline() {
+        String provider = "grp" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        clock.set(t0);
+        List<Payloads> learnt = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            // fast: 100 ... 490 ms (p95 470 ms); slow: 2000 ... 3950 ms (p95 3850 ms)
+            learnt.add(Payloads.success(provider, "fast", "d-fast", t0.minusSeconds(1200 + i)).latency(0.1 + i * 0.01));
+            learnt.add(Payloads.success(provider, "slow", "d-slow", t0.minusSeconds(1300 + i)).latency(2.0 + i * 0.05));
+        }
+        Api.ingest(Payloads.array(learnt.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.learnPassive(Duration.ofHours(1))).isGreaterThanOrEqualTo(4);
+
+        List<Payloads> usual = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            usual.add(Payloads.success(provider, "fast", "d-fast", t0.minusSeconds(30 + i)).latency(0.1 + i * 0.01));
+            usual.add(Payloads.success(provider, "slow", "d-slow", t0.minusSeconds(60 + i)).latency(2.0 + i * 0.05));
+        }
+        Api.ingest(Payloads.array(usual.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).isNotEmpty().noneMatch(DeviationDetector.Deviation::raised);
+
+        Instant t1 = clock.advance(Duration.ofMinutes(10));
+        List<Payloads> fastDegraded = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            fastDegraded.add(Payloads.success(provider, "fast", "d-fast", t1.minusSeconds(30 + i)).latency(1.5));
+            fastDegraded.add(Payloads.success(provider, "slow", "d-slow", t1.minusSeconds(60 + i))
+                    .latency(2.0 + i * 0.05));
+        }
+        Api.ingest(Payloads.array(fastDegraded.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95") && d.raised()).singleElement()
+                .satisfies(d -> assertThat(d.current()).isCloseTo(1500.0, org.assertj.core.api.Assertions.within(1.0)));
+        given().get("/api/v1/failures?provider=" + provider + "&type=timeout").then().statusCode(200)
+                .body("items.size()", equalTo(1)).body("items[0].impactScope.model_group", equalTo("fast"));
+    }
+
+    /**
      * A database outage: the checks of its minutes fail, and the plugin delivers the outage's calls once the database
      * is back. The first check after it judges the windows it missed, each dated at its own time as it would have
      * run, so the deviation starts when its calls did, not at the first check that could read them.
