@@ -63,7 +63,7 @@ public class ProviderRules implements CallRule {
             return one(Type.OVERLOADED, call, "provider.status", Map.of());
         }
         if (status == 429 || errorClass.equals("RateLimitError") || message.contains("resource_exhausted")) {
-            return rateLimit(call, message);
+            return rateLimit(call);
         }
         if (status == 408 || TIMEOUT_CLASSES.contains(errorClass) || message.contains("timed out")
                 || message.contains("request timeout")) {
@@ -86,9 +86,9 @@ public class ProviderRules implements CallRule {
         return List.of();
     }
 
-    private List<Failure> rateLimit(LlmCall call, String message) {
+    private List<Failure> rateLimit(LlmCall call) {
         Map<String, Object> evidence = new LinkedHashMap<>();
-        boolean quota = message.contains("insufficient_quota");
+        boolean quota = isQuotaExhausted(call);
         evidence.put("reason", quota ? "insufficient_quota" : "rate_limit_exceeded");
         CallFailures.putIfPresent(evidence, "retry_after", call.header("retry-after"));
         call.rateLimitHeaders().forEach((name, value) -> {
@@ -125,6 +125,23 @@ public class ProviderRules implements CallRule {
     private static boolean expectsChoices(LlmCall call) {
         String type = call.callType() == null ? "" : call.callType();
         return type.isEmpty() || type.contains("completion");
+    }
+
+    /**
+     * Whether a rate-limited call ran out of quota (OpenAI's {@code insufficient_quota}): it does not clear when the
+     * window resets. LiteLLM 1.108 drops OpenAI's error code and keeps only its message, "You exceeded your current
+     * quota, please check your plan and billing details"; Gemini's per-minute {@code RESOURCE_EXHAUSTED} uses the
+     * same words and clears in seconds, so they count only outside Google's providers.
+     */
+    public static boolean isQuotaExhausted(LlmCall call) {
+        String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
+        if (message.contains("insufficient_quota")) {
+            return true;
+        }
+        String provider = call.provider() == null ? "" : call.provider();
+        return message.contains("exceeded your current quota") && !message.contains("resource_exhausted")
+                && !message.contains("geminiexception") && !message.contains("vertexaiexception")
+                && !provider.startsWith("gemini") && !provider.startsWith("vertex_ai");
     }
 
     static boolean isAccessDenied(LlmCall call) {

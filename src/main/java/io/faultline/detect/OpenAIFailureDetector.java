@@ -1,11 +1,11 @@
 package io.faultline.detect;
 
 import io.faultline.call.LlmCall;
+import io.faultline.classify.ProviderRules;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * OpenAI's dialect: {@code x-ratelimit-{limit,remaining,reset}-{requests,tokens}} with Go-duration resets, and 429s
@@ -22,12 +22,10 @@ public class OpenAIFailureDetector implements ProviderFailureDetector {
 
     @Override
     public String errorType(LlmCall call, String classified) {
-        String type = classified;
-        if ("rate_limit".equals(type) && call.errorMessage() != null
-                && call.errorMessage().toLowerCase(Locale.ROOT).contains("insufficient_quota")) {
+        if ("rate_limit".equals(classified) && ProviderRules.isQuotaExhausted(call)) {
             return "insufficient_quota";
         }
-        return type;
+        return classified;
     }
 
     @Override

@@ -56,6 +56,29 @@ class ClassifyEndpointTest {
                 .body("failures[0].evidence.reason", equalTo("insufficient_quota"));
     }
 
+    /**
+     * OpenAI's {@code insufficient_quota} as LiteLLM 1.108.5 delivers it (recorded from the provider-wire fixture
+     * through the pinned LiteLLM): the error code is gone, only OpenAI's own words say the quota is spent. Gemini's
+     * per-minute RESOURCE_EXHAUSTED says the same words and clears in seconds: it stays a passing rate limit.
+     */
+    @Test
+    void openai_insufficient_quota_is_p2_in_the_words_litellm_delivers_it_and_gemini_quota_words_stay_p4() {
+        classify(failure("openai", 429, "RateLimitError", "RateLimitError: OpenAIException - You exceeded your"
+                + " current quota, please check your plan and billing details. For more information on this error,"
+                + " read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("rate_limit"))
+                .body("failures[0].severity", equalTo("P2"))
+                .body("failures[0].evidence.reason", equalTo("insufficient_quota"));
+        classify(failure("gemini", 429, "RateLimitError", "litellm.RateLimitError: GeminiException - {\"error\":"
+                + " {\"code\": 429, \"message\": \"You exceeded your current quota, please check your plan and billing"
+                + " details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/"
+                + "rate-limits.\", \"status\": \"RESOURCE_EXHAUSTED\", \"details\": [{\"@type\":"
+                + " \"type.googleapis.com/google.rpc.QuotaFailure\"}]}}"))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("rate_limit"))
+                .body("failures[0].severity", equalTo("P4"))
+                .body("failures[0].evidence.reason", equalTo("rate_limit_exceeded"));
+    }
+
     @Test
     void anthropic_529_is_classified_as_provider_overload() {
         expect(failure("anthropic", 529, "InternalServerError", "AnthropicException - {\"type\":\"error\",\"error\":"

@@ -42,6 +42,21 @@ class ProviderDetectorMetricsTest {
                 "openai")).isEqualTo(1);
     }
 
+    /** {@code insufficient_quota} as LiteLLM 1.108.5 words it: OpenAI's message, without the error code. */
+    @Test
+    void openai_insufficient_quota_in_litellms_words_is_counted_as_insufficient_quota() {
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(Payloads.failure("openai", "gpt-4o", dep(), Instant.now(), 429, "RateLimitError",
+                "RateLimitError: OpenAIException - You exceeded your current quota, please check your plan and billing"
+                        + " details. For more information on this error, read the docs:"
+                        + " https://platform.openai.com/docs/guides/error-codes/api-errors."))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "insufficient_quota", "provider",
+                "openai")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "rate_limit", "provider",
+                "openai")).isZero();
+    }
+
     /**
      * A request that timed out on OpenAI and fell back to Gemini, both attempts in one batch (the plugin sends a
      * second's events together): the timeout is OpenAI's, and the answer Gemini gave is no error of Gemini's.
