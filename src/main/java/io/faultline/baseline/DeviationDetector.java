@@ -46,6 +46,14 @@ public class DeviationDetector {
             double ratio, int samples, String baselineSource, boolean raised) {
     }
 
+    /**
+     * A failed call the provider side answers for: not a 4xx of the caller's making (a bad parameter, an unknown
+     * model, a context overflow, refused content), which the error-rate alert leaves out too. Auth refusals, 408 and
+     * 429 count. Without this a caller's bad requests raised a PROVIDER outage of a healthy provider (a probe).
+     */
+    static final String PROVIDER_SIDE_FAILURE = "not success and (http_status is null or http_status not between 400"
+            + " and 499 or http_status in (401, 403, 408, 429))";
+
     /** The least error rate a ratio is taken against. */
     static final double ERROR_RATE_FLOOR = 0.01;
     /** The scheduled jobs' names in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
@@ -260,7 +268,7 @@ public class DeviationDetector {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select provider, model_group, count(*) filter (where success),"
                         + " percentile_disc(0.95) within group (order by latency_ms) filter (where success),"
-                        + " count(*), count(*) filter (where not success)"
+                        + " count(*), count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")"
                         + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group")) {
             st.setTimestamp(1, Timestamp.from(now.minus(config.deviationWindow())));
             st.setTimestamp(2, Timestamp.from(now));
@@ -378,7 +386,7 @@ public class DeviationDetector {
                         + " select gen_random_uuid(), provider, model_group, null, metric.name, metric.p50, metric.p95,"
                         + " metric.p99, metric.mean, metric.n, 'passive', ? from (select provider, model_group,"
                         + " count(*) n, count(*) filter (where success) ok,"
-                        + " count(*) filter (where not success)::double precision / count(*) r,"
+                        + " count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")::double precision / count(*) r,"
                         + " avg(latency_ms) filter (where success) m, percentile_disc(array[0.5, 0.95, 0.99])"
                         + " within group (order by latency_ms) filter (where success) q"
                         + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"

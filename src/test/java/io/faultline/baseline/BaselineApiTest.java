@@ -153,6 +153,57 @@ class BaselineApiTest {
     }
 
     /**
+     * A caller sending bad requests is no provider outage: 400s for a bad parameter, context overflows and refused
+     * content are the caller's (the error-rate alert leaves them out too), while 429s, 5xx and timeouts count.
+     */
+    @Test
+    void client_errors_do_not_raise_an_error_rate_deviation_of_the_provider() {
+        String provider = "clnt" + Long.toHexString(System.nanoTime());
+        Instant now = Instant.now();
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", now.minusSeconds(400 + i)));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+
+        // In the last five minutes: 15 successes and 10 calls the caller got wrong.
+        List<Payloads> window = new ArrayList<>();
+        for (int i = 0; i < 15; i++) {
+            window.add(Payloads.success(provider, "m", "d1", now.minusSeconds(10 + i)));
+        }
+        for (int i = 0; i < 4; i++) {
+            window.add(Payloads.failure(provider, "m", "d1", now.minusSeconds(30 + i), 400, "BadRequestError",
+                    "OpenAIException - Invalid value for 'temperature': must be <= 2"));
+            window.add(Payloads.failure(provider, "m", "d1", now.minusSeconds(40 + i), 400,
+                    "ContextWindowExceededError", "This model's maximum context length is 8192 tokens"));
+        }
+        window.add(Payloads.failure(provider, "m", "d1", now.minusSeconds(50), 404, "NotFoundError",
+                "The model `gpt-5-typo` does not exist"));
+        window.add(Payloads.failure(provider, "m", "d1", now.minusSeconds(51), 400, "ContentPolicyViolationError",
+                "Your request was rejected as a result of our safety system."));
+        Api.ingest(Payloads.array(window.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("error_rate")).singleElement().satisfies(d -> {
+                    assertThat(d.current()).isZero();
+                    assertThat(d.raised()).isFalse();
+                });
+
+        // Ten provider-side errors in the same window do raise it: 10 of 35 calls.
+        List<Payloads> outage = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            outage.add(Payloads.failure(provider, "m", "d1", now.minusSeconds(60 + i), i % 2 == 0 ? 503 : 429,
+                    i % 2 == 0 ? "ServiceUnavailableError" : "RateLimitError", "unavailable"));
+        }
+        Api.ingest(Payloads.array(outage.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("error_rate")).singleElement().satisfies(d -> {
+                    assertThat(d.current()).isCloseTo(10.0 / 35, org.assertj.core.api.Assertions.within(1e-9));
+                    assertThat(d.raised()).isTrue();
+                });
+    }
+
+    /**
      * Baselines are learnt per provider and model group, and each group is judged against its own: a slow model at
      * its usual latency is no deviation because a fast sibling sets a lower bar, and a fast model gone three times
      * slower is one even while a slow sibling's latencies hide it in the provider's p95.
