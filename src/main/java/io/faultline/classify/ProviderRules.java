@@ -107,11 +107,17 @@ public class ProviderRules implements CallRule {
                 || "refusal".equals(finish)) {
             return one(Type.CONTENT_FILTERED, call, "provider.finish_reason", Map.of("finish_reason", finish));
         }
+        // Reasoning tokens are output nobody sees: a reasoning model that spent its whole budget thinking answers
+        // finish_reason=length with no content, and the caller got nothing (before, any completion token hid it).
+        long visibleTokens = call.completionTokens() - call.reasoningTokens();
         if (expectsChoices(call) && (!call.responseParsed()
-                || (call.responseChars() == 0 && call.completionTokens() == 0 && !Boolean.TRUE.equals(call.cacheHit())))) {
+                || (call.responseChars() == 0 && visibleTokens <= 0 && !Boolean.TRUE.equals(call.cacheHit())))) {
             Map<String, Object> evidence = new LinkedHashMap<>();
             evidence.put("reason", call.responseParsed() ? "empty_response" : "unparseable_response");
             CallFailures.putIfPresent(evidence, "finish_reason", finish);
+            if (call.reasoningTokens() > 0) {
+                evidence.put("reasoning_tokens", call.reasoningTokens());
+            }
             return one(Type.MALFORMED_RESPONSE, call, "provider.response_shape", evidence);
         }
         if (call.latencyMs() > config.timeout().toMillis()) {

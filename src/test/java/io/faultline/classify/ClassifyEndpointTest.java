@@ -144,6 +144,23 @@ class ClassifyEndpointTest {
                         org.hamcrest.Matchers.containsString("secret answer")));
     }
 
+    /**
+     * A reasoning model that spent its whole output budget thinking answers 200 with {@code finish_reason=length},
+     * no content and every completion token a reasoning token: the caller got nothing, as from an empty answer.
+     */
+    @Test
+    void an_answer_whose_every_output_token_was_reasoning_and_that_shows_nothing_is_a_malformed_response() {
+        classify(Payloads.success("openai", "o3-mini", "d", NOW).answer("", "length").tokens(1200, 4096, 4096, 0))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("malformed_response"))
+                .body("failures[0].severity", equalTo("P3"))
+                .body("failures[0].evidence.reason", equalTo("empty_response"))
+                .body("failures[0].evidence.finish_reason", equalTo("length"));
+        classify(Payloads.success("gemini", "gemini-2.5-flash", "d", NOW).answer(null, "length")
+                .tokens(9, 284, 284, 0)).body("failures[0].type", equalTo("malformed_response"));
+        classify(Payloads.success("openai", "o3-mini", "d", NOW).answer("Paris.", "stop").tokens(1200, 300, 280, 0))
+                .body("failures", empty());
+    }
+
     @Test
     void provider_401_and_proxy_key_refusals_are_unauthorized_model_access() {
         expect(failure("openai", 401, "AuthenticationError", "Incorrect API key provided"), "SECURITY",
