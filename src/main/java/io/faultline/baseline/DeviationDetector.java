@@ -293,6 +293,16 @@ public class DeviationDetector {
         } catch (SQLException e) {
             throw new IllegalStateException("could not compute the current window", e);
         }
+        if (live) {
+            // A scope without calls in this window shows no ratio: its last busy window's stayed on the dashboards
+            // (and in any alert on it) for as long as the process lived.
+            java.util.Set<AtomicReference<Double>> judged = java.util.Collections.newSetFromMap(
+                    new java.util.IdentityHashMap<>());
+            for (Deviation d : deviations) {
+                judged.add(ratio(d.provider(), d.modelGroup(), d.metric()));
+            }
+            ratios.values().stream().filter(r -> !judged.contains(r)).forEach(r -> r.set(Double.NaN));
+        }
         return deviations;
     }
 

@@ -153,6 +153,36 @@ class BaselineApiTest {
     }
 
     /**
+     * The deviation ratio speaks for the last window: once a model group's calls stop, it shows no ratio (NaN), not
+     * the deviation of its last busy window for as long as the process lives.
+     */
+    @Test
+    void the_deviation_ratio_of_a_group_without_calls_in_the_window_is_nan_not_its_last_value() {
+        String provider = "idle" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        clock.set(t0);
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            calls.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            slow.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(10 + i)).latency(3.0));
+        }
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        detector.detectDeviation();
+        assertThat(io.faultline.testing.Metrics.value(io.faultline.testing.Metrics.scrape(),
+                "llm_baseline_deviation_ratio", "provider", provider, "metric", "latency_p95")).isGreaterThan(2.0);
+
+        clock.advance(Duration.ofMinutes(10));
+        assertThat(detector.detectDeviation()).noneMatch(d -> d.provider().equals(provider));
+        assertThat(io.faultline.testing.Metrics.value(io.faultline.testing.Metrics.scrape(),
+                "llm_baseline_deviation_ratio", "provider", provider, "metric", "latency_p95")).isNaN();
+    }
+
+    /**
      * A caller sending bad requests is no provider outage: 400s for a bad parameter, context overflows and refused
      * content are the caller's (the error-rate alert leaves them out too), while 429s, 5xx and timeouts count.
      */
