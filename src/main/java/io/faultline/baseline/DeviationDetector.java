@@ -386,9 +386,21 @@ public class DeviationDetector {
         });
     }
 
-    /** Passive baselines from live traffic over the window, per provider and model group, above the sample floor. */
+    /**
+     * Passive baselines from live traffic over the window, per provider and model group, above the sample floor. A
+     * scope whose metric deviates now keeps the baseline it deviates from: a p95 moves once 5% of the hour is slow, so
+     * learning from a regression made it the baseline and ended its deviation within one interval (a probe).
+     */
     public int learnPassive(Duration window) {
         Instant now = clock.instant();
+        List<String> latencyDeviating = new ArrayList<>();
+        List<String> errorsDeviating = new ArrayList<>();
+        for (Deviation d : detectDeviation(now, new ArrayList<>(), false)) {
+            if (d.raised()) {
+                String key = d.provider() + "\u001f" + (d.modelGroup() == null ? "" : d.modelGroup());
+                (d.metric().equals("latency_p95") ? latencyDeviating : errorsDeviating).add(key);
+            }
+        }
         // One scan of the window feeds both metrics: latency over successful calls, error rate over all calls.
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
@@ -402,11 +414,15 @@ public class DeviationDetector {
                         + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
                         + " cross join lateral (values ('latency_ms', q[1], q[2], q[3], m, ok),"
                         + " ('error_rate', r, r, r, r, n)) metric(name, p50, p95, p99, mean, n)"
-                        + " where metric.n >= ? and metric.p50 is not null")) {
+                        + " where metric.n >= ? and metric.p50 is not null and not (w.provider || chr(31)"
+                        + " || coalesce(w.model_group, '') = any(case metric.name when 'latency_ms' then ?::text[]"
+                        + " else ?::text[] end))")) {
             st.setTimestamp(1, Timestamp.from(now));
             st.setTimestamp(2, Timestamp.from(now.minus(window)));
             st.setTimestamp(3, Timestamp.from(now));
             st.setInt(4, config.minSamples());
+            st.setArray(5, c.createArrayOf("text", latencyDeviating.toArray()));
+            st.setArray(6, c.createArrayOf("text", errorsDeviating.toArray()));
             return st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("could not learn passive baselines", e);

@@ -153,6 +153,42 @@ class BaselineApiTest {
     }
 
     /**
+     * A passive baseline is learnt from the last hour, and a p95 moves once 5% of that hour is slow: relearnt during
+     * a latency regression it became the regression, and the deviation stopped within one learning interval while
+     * the provider stayed three times slower. A scope that deviates keeps the baseline it deviates from.
+     */
+    @Test
+    void a_passive_baseline_is_not_relearnt_from_the_regression_it_is_flagging() {
+        String provider = "drift" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        clock.set(t0);
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        // From t0 on, every call takes 1.5 s, three times the baseline p95 of 470 ms; 5 calls a minute for 16 min.
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 80; i++) {
+            slow.add(Payloads.success(provider, "m", "d1", t0.plusSeconds(i * 12L)).latency(1.5));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(16)));
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(15)));
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> assertThat(d.raised()).isTrue());
+
+        detector.learnPassive(Duration.ofHours(1)); // the quarter-hourly learning, in the middle of the regression
+        clock.set(t0.plus(Duration.ofMinutes(16)));
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
+                    assertThat(d.baselineP95()).isCloseTo(470.0, org.assertj.core.api.Assertions.within(0.01));
+                    assertThat(d.raised()).isTrue();
+                });
+    }
+
+    /**
      * The deviation ratio speaks for the last window: once a model group's calls stop, it shows no ratio (NaN), not
      * the deviation of its last busy window for as long as the process lives.
      */
