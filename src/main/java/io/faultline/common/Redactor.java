@@ -18,13 +18,27 @@ public final class Redactor {
      */
     public static final int MARGIN = 320;
 
-    private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
-    // Provider key shapes: OpenAI sk-/sk-proj-, Anthropic sk-ant-, Google AIza, bearer tokens.
+    // Local parts and domains in any script; the full-width at sign reads as one. U+FFFD stands for a NUL or a lone
+    // surrogate (made storable before the patterns run), which must not split an address into a kept half.
+    private static final Pattern EMAIL = Pattern.compile(
+            "[\\p{L}\\p{N}._%+\\x{FFFD}-]+[@\\x{FF20}][\\p{L}\\p{N}.-]+\\.\\p{L}{2,}");
+    // Provider and platform key shapes, as the PII detector knows them: OpenAI sk-/sk-proj-, Anthropic sk-ant-, Google
+    // AIza, bearer tokens; AWS access key ids, Stripe, GitHub, GitLab, Slack and Hugging Face tokens, JWTs, PEM keys.
     private static final Pattern API_KEY = Pattern.compile(
-            "(?i)\\b(sk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,}|Bearer\\s+[A-Za-z0-9._~+/=-]{8,})");
+            "(?i:\\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,}|Bearer\\s+[A-Za-z0-9._~+/=-]{8,}))"
+                    + "|\\b(?:AKIA|ASIA)[0-9A-Z]{16}|\\b[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"
+                    + "|\\bgh[pousr]_[A-Za-z0-9]{20,}|\\bgithub_pat_[A-Za-z0-9_]{20,}|\\bglpat-[A-Za-z0-9_-]{20,}"
+                    + "|\\bxox[abprs]-[A-Za-z0-9-]{10,}|\\bhf_[A-Za-z0-9]{30,}"
+                    + "|\\beyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}(?:\\.[A-Za-z0-9_-]*)?"
+                    + "|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----");
     private static final Pattern ORG_ID = Pattern.compile("\\borg-[A-Za-z0-9]{8,}");
-    // Runs of 9+ digits (with separators) cover card, phone and account numbers without false hits on token counts.
-    private static final Pattern LONG_DIGITS = Pattern.compile("\\b\\d(?:[ -]?\\d){8,}\\b");
+    // Two letters, two check digits and 11-30 letters or digits, grouped by fours or not.
+    private static final Pattern IBAN = Pattern.compile("\\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\\b");
+    // Runs of 9+ digits of any script cover card, phone and account numbers without false hits on token counts. The
+    // separators are those numbers are written with, and those that hide them from a reader: NUL and lone surrogates
+    // (U+FFFD by then), zero-width and no-break spaces. A run glued to letters ("card4111…") counts too.
+    private static final Pattern LONG_DIGITS = Pattern.compile("\\+?\\(?\\p{Nd}(?:[ ./()\\-\\x{00A0}\\x{2007}\\x{202F}"
+            + "\\x{200B}-\\x{200D}\\x{2060}\\x{FEFF}\\x{FF0D}\\x{FFFD}]{0,3}\\p{Nd}){8,}");
     private static final Pattern IPV4 = Pattern.compile("\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b");
 
     private Redactor() {
@@ -37,10 +51,13 @@ public final class Redactor {
         }
         boolean cut = text.length() > maxLength;
         String masked = cut ? text.substring(0, (int) Math.min(text.length(), (long) maxLength + MARGIN)) : text;
+        // Storable first: a NUL or a lone surrogate inside a value is then one U+FFFD the patterns read past.
+        masked = storable(masked);
         masked = replace(API_KEY, masked, "[secret]");
         masked = replace(EMAIL, masked, "[email]");
         masked = replace(ORG_ID, masked, "org-[masked]");
         masked = replace(IPV4, masked, "[ip]");
+        masked = replace(IBAN, masked, "[iban]");
         masked = replace(LONG_DIGITS, masked, "[number]");
         if (masked.length() > maxLength) {
             masked = masked.substring(0, maxLength) + "…";
