@@ -2,6 +2,7 @@ package io.faultline.content;
 
 import io.faultline.call.LlmCall;
 import io.faultline.classify.CallFailures;
+import io.faultline.common.Redactor;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.QualityFailure.Type;
 import jakarta.inject.Singleton;
@@ -14,6 +15,9 @@ import java.util.Optional;
 /** QUALITY {@code format_non_compliance}: structured output was asked for and the answer is not it. */
 @Singleton
 public class FormatRules extends ContentRule implements io.faultline.common.BoundedState {
+
+    /** Longest schema name kept in the evidence (masked): OpenAI's own limit. */
+    static final int MAX_SCHEMA_NAME = 64;
 
     private final FormatConfig format;
     private final StructuredOutputValidator validator;
@@ -57,7 +61,8 @@ public class FormatRules extends ContentRule implements io.faultline.common.Boun
         StructuredOutputValidator.Violation v = violation.get();
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("requested_format", requested.type());
-        CallFailures.putIfPresent(evidence, "schema_name", requested.name());
+        // The caller names the schema: OpenAI holds it to 64 characters of [a-zA-Z0-9_-], other providers to nothing.
+        CallFailures.putIfPresent(evidence, "schema_name", Redactor.mask(requested.name(), MAX_SCHEMA_NAME));
         evidence.put("strict", requested.strict());
         evidence.put("reason", v.reason().code());
         CallFailures.putIfPresent(evidence, "finish_reason", call.finishReason());

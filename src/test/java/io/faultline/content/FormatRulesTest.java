@@ -59,6 +59,20 @@ class FormatRulesTest {
     }
 
     @Test
+    void theSchemaNameInTheEvidenceIsTheCallersTextAndIsMaskedAndBounded() throws Exception {
+        // OpenAI refuses a name beyond [a-zA-Z0-9_-]{1,64}; Anthropic and Gemini through LiteLLM take any string.
+        Payloads payload = Payloads.success("anthropic", "claude", "dep-format", AT).answer("not json", "stop");
+        ((ObjectNode) payload.node().get("model_parameters")).putObject("response_format").put("type", "json_schema")
+                .putObject("json_schema").put("name", "invoice for jane.doe@example.com card 4111 1111 1111 1111 "
+                        + "x".repeat(64 * 1024)).set("schema", Payloads.JSON.readTree(SCHEMA));
+
+        Object name = evidence(rules.apply(mapper.map(payload.node()))).get("schema_name");
+
+        assertThat(name).asString().startsWith("invoice for [email] card [number] x").hasSizeLessThanOrEqualTo(65)
+                .doesNotContain("jane.doe", "1111");
+    }
+
+    @Test
     void schemaViolationsNamePathsAndKeywordsButNoValues() throws Exception {
         List<Failure> failures = rules.apply(call("{\"city\": \"Paris\", \"population\": \"2.1 million\","
                 + " \"mayor_nickname\": 1}", "stop", false));
