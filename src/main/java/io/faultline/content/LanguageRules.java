@@ -86,6 +86,9 @@ public class LanguageRules extends ContentRule {
         if (looksStructured(answer)) {
             return List.of();
         }
+        // Code written without backticks (bare, indented, in a ~~~ fence) or markup carries the language of its
+        // keywords, not the answer's: only the prose around it is judged, and the letter minimum still applies.
+        answer = withoutCodeLines(answer);
         String expected = content.expectedLanguage();
         String source = "metadata";
         double expectedConfidence = 1.0;
@@ -164,6 +167,65 @@ public class LanguageRules extends ContentRule {
         // backtick there is no code to remove, and counting the raw letters spares the regexes.
         String prose = trimmed.indexOf('`') < 0 ? trimmed : LanguageIdentifier.prose(trimmed);
         return nonSpace > 0 && LanguageIdentifier.letters(prose) * 2 < nonSpace;
+    }
+
+    private static final String[] CODE_OPENERS = {"def ", "class ", "import ", "from ", "return ", "function ",
+        "const ", "let ", "var ", "fn ", "func ", "package ", "public ", "private ", "#include", "#!", "$ ", "@"};
+    private static final String[] CODE_MARKS = {"==", "!=", " = ", "=>", "->", "&&", "||", "::", "();", "--"};
+
+    /** The text without the lines that read as code or markup; the same instance when there are none. Linear. */
+    static String withoutCodeLines(String text) {
+        StringBuilder out = null;
+        boolean fenced = false;
+        int n = text.length();
+        int start = 0;
+        while (start < n) {
+            int end = text.indexOf('\n', start);
+            end = end < 0 ? n : end;
+            String line = text.substring(start, end);
+            String stripped = line.strip();
+            boolean fence = stripped.startsWith("~~~") || stripped.startsWith("```");
+            boolean code = fence || fenced || codeLine(line, stripped);
+            fenced ^= fence;
+            if (code && out == null) {
+                out = new StringBuilder(n).append(text, 0, start);
+            }
+            if (out != null && !code) {
+                out.append(line).append('\n');
+            }
+            start = end + 1;
+        }
+        return out == null ? text : out.toString();
+    }
+
+    private static boolean codeLine(String line, String stripped) {
+        if (stripped.isEmpty()) {
+            return false;
+        }
+        if (line.startsWith("    ") || line.startsWith("\t")) {
+            return true; // a Markdown indented code block, or the body of a block
+        }
+        char last = stripped.charAt(stripped.length() - 1);
+        if (last == '{' || last == '}' || last == ';' || (last == '>' && stripped.charAt(0) == '<')) {
+            return true;
+        }
+        if (last == ':' && stripped.indexOf(' ') < 0 || last == ')' && stripped.indexOf(' ') < 0) {
+            return true; // "else:", "main()"
+        }
+        for (String opener : CODE_OPENERS) {
+            if (stripped.startsWith(opener)) {
+                return true;
+            }
+        }
+        for (String mark : CODE_MARKS) {
+            int at = stripped.indexOf(mark);
+            // "--" marks an option ("--recursive"), not a dash between words.
+            if (at >= 0 && (!mark.equals("--") || at + 2 < stripped.length()
+                    && Character.isLetter(stripped.charAt(at + 2)))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String cut(String text, int max) {

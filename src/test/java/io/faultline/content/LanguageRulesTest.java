@@ -85,6 +85,28 @@ class LanguageRulesTest {
     }
 
     @Test
+    void codeOnlyAnswersWithoutBackticksDoNotDrift() {
+        String question = "Schreibe bitte eine Python-Funktion, die prüft, ob eine Zahl eine Primzahl ist, und gib nur "
+                + "den Code zurück.";
+        String code = "def is_prime(number):\n    if number < 2:\n        return False\n"
+                + "    for divisor in range(2, int(number ** 0.5) + 1):\n        if number % divisor == 0:\n"
+                + "            return False\n    return True\n";
+        assertThat(rules.apply(call(question, code))).as("bare code").isEmpty();
+        assertThat(rules.apply(call(question, code.indent(4)))).as("Markdown indented code block").isEmpty();
+        assertThat(rules.apply(call(question, "~~~python\n" + code + "~~~"))).as("tilde fence").isEmpty();
+        assertThat(rules.apply(call("Wie baue ich ein einfaches Anmeldeformular mit Benutzername und Passwort?",
+                "<form action=\"/login\" method=\"post\">\n  <label for=\"username\">Username</label>\n"
+                        + "  <input id=\"username\" name=\"username\" type=\"text\">\n"
+                        + "  <label for=\"password\">Password</label>\n"
+                        + "  <input id=\"password\" name=\"password\" type=\"password\">\n"
+                        + "  <button type=\"submit\">Sign in</button>\n</form>"))).as("markup").isEmpty();
+        // Prose around the code is still judged.
+        assertThat(rules.apply(call(question, "Here is a function that checks whether a number is prime. It tries "
+                + "every divisor up to the square root and returns as soon as one divides the number.\n\n" + code)))
+                .as("an English explanation with the code").hasSize(1);
+    }
+
+    @Test
     void switchedOffPerType() {
         ContentConfig off = ConfigMappings.with(ContentConfig.class,
                 Map.of("faultline.content.disabled-types", "language_drift,pii_leakage"));
