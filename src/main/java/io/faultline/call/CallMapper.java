@@ -42,6 +42,7 @@ public class CallMapper {
     private static final java.util.Set<String> ID_KEYS = java.util.Set.of("batch_id", "job_id", "index");
     private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
     private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
+    private static final int MAX_HEADER_CHARS = 64;
 
     /** Exception classes of LiteLLM and the HTTP status they stand for, when the payload carries no status. */
     private static final Map<String, Integer> STATUS_BY_ERROR_CLASS = Map.ofEntries(
@@ -266,10 +267,42 @@ public class CallMapper {
             }
             // LiteLLM's typed header fields use underscores (x_ratelimit_remaining_tokens).
             name = name.replace('_', '-');
-            if (isRateLimitHeader(name) && entry.getValue().isValueNode() && !entry.getValue().isNull()) {
-                into.putIfAbsent(name, limit(entry.getValue().asText(), 64));
+            if (isRateLimitHeader(name) && headerName(name) && entry.getValue().isValueNode()
+                    && !entry.getValue().isNull()) {
+                into.putIfAbsent(name, headerValue(entry.getValue().asText()));
             }
         });
+    }
+
+    /** A header name as providers write them: at most 64 characters of a-z, 0-9 and '-' (stored as a JSON key). */
+    private static boolean headerName(String name) {
+        if (name.length() > MAX_HEADER_CHARS) {
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A count is kept as sent (a 9-digit token limit is no card number); any other value is masked like every stored
+     * text the sender wrote: providers send counts, durations and dates here, never personal data or keys.
+     */
+    private static String headerValue(String value) {
+        String cut = limit(value, MAX_HEADER_CHARS);
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (!(c >= '0' && c <= '9' || c == '.')) {
+                String masked = Redactor.mask(value, MAX_HEADER_CHARS);
+                // Nothing masked: kept as sent, so that storage replaces (and counts) a NUL or a lone surrogate.
+                return masked.equals(Redactor.storable(cut)) ? cut : masked;
+            }
+        }
+        return cut;
     }
 
     static boolean isRateLimitHeader(String name) {
