@@ -159,11 +159,21 @@ public class ProviderRules implements CallRule {
 
     /**
      * LiteLLM refusing a key other than its master key. Without its database it cannot verify virtual keys and answers
-     * 400 "No connected db." instead of 401: the caller is refused all the same.
+     * 400 "No connected db." instead of 401: the caller is refused all the same. A 401 or 403 of the proxy's own
+     * exception classes (a key, team or user not allowed a model: {@code ModelAccessDeniedProxyException}) is the
+     * proxy's too, whatever provider and deployment the payload names: LiteLLM 1.108 stamps the model group's
+     * provider, and the model id of a group of one, on a request it refused before routing. A provider's refusal
+     * reaches the callback as {@code AuthenticationError} or {@code PermissionDeniedError}.
      */
     static boolean isProxyKeyRefusal(LlmCall call) {
+        String errorClass = call.errorClass() == null ? "" : call.errorClass();
+        Integer status = call.httpStatus();
+        if ((errorClass.endsWith("ProxyException") || errorClass.equals("ModelAccessDeniedHTTPException"))
+                && status != null && (status == 401 || status == 403)) {
+            return true;
+        }
         String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
-        return "ProxyException".equals(call.errorClass()) && (message.contains("no connected db")
+        return "ProxyException".equals(errorClass) && (message.contains("no connected db")
                 || message.contains("authentication error") || message.contains("invalid proxy server token"));
     }
 

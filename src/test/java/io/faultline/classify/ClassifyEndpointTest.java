@@ -175,6 +175,21 @@ class ClassifyEndpointTest {
     }
 
     @Test
+    void litellm_refusing_a_key_a_model_it_may_not_call_is_the_proxy_refusing_the_caller_not_the_provider() {
+        // LiteLLM 1.108.5 (auth_checks.can_key_call_model): 403 ModelAccessDeniedProxyException, logged through
+        // _handle_logging_proxy_only_error, which stamps the model group's provider and, for a group of one
+        // deployment, its model id: the payload names a real deployment although no provider was called.
+        classify(Payloads.failure("openai", "gpt-4o", "openai-gpt-4o-primary", NOW, 403,
+                "ModelAccessDeniedProxyException", "The requested model 'gpt-4o' is not available for this API key,"
+                        + " or the model name is invalid. Check the models available to you and try again."))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("unauthorized_model_access"))
+                .body("failures[0].severity", equalTo("P3")).body("failures[0].provider", equalTo("litellm"))
+                .body("failures[0].deployment", equalTo("litellm-proxy"))
+                .body("failures[0].evidence.refused_by", equalTo("litellm"))
+                .body("failures[0].evidence.routed_to", equalTo("openai-gpt-4o-primary"));
+    }
+
+    @Test
     void a_proxy_without_its_database_refusing_a_virtual_key_is_unauthorized_model_access() {
         classify(Payloads.failure("openai", "m", "d", NOW, 400, "ProxyException", "No connected db.")
                 .without("custom_llm_provider").without("faultline").set("error_information", java.util.Map.of(
