@@ -237,7 +237,7 @@ public final class PiiScanner {
 
     /** The validated findings of the scanned part of the text, overlaps not yet resolved. */
     private List<Finding> candidates(String text, Budget budget) {
-        String scanned = text.length() > maxChars ? text.substring(0, maxChars) : text;
+        String scanned = halfWidth(text.length() > maxChars ? text.substring(0, maxChars) : text);
         List<Finding> candidates = new ArrayList<>();
         if (kinds.contains(Kind.SECRET)) {
             secrets(scanned, candidates, budget);
@@ -250,6 +250,25 @@ public final class PiiScanner {
         }
         numbers(scanned, candidates, budget);
         return candidates;
+    }
+
+    /**
+     * The text with full-width forms (U+FF01-U+FF5E, as Japanese and Chinese input methods write digits, letters, '@'
+     * and '-') and the ideographic space read as their ASCII counterparts. One character for one, so a finding's
+     * offsets are those of the text; the same instance when there are none.
+     */
+    static String halfWidth(String text) {
+        char[] out = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c >= '\uFF01' && c <= '\uFF5E' || c == '\u3000') {
+                if (out == null) {
+                    out = text.toCharArray();
+                }
+                out[i] = c == '\u3000' ? ' ' : (char) (c - 0xFEE0);
+            }
+        }
+        return out == null ? text : new String(out);
     }
 
     /**

@@ -41,6 +41,17 @@ class PiiScannerTest {
     }
 
     @Test
+    void full_width_digits_and_at_signs_as_japanese_and_chinese_text_writes_them_are_found() {
+        // A Japanese answer as an IME writes it: full-width digits, hyphens and at sign (U+FF10-U+FF19, U+FF0D, U+FF20).
+        List<Finding> findings = scan("カード番号は４１１１ １１１１ １１１１ １１１１、メールは"
+                + "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍです。");
+
+        assertThat(findings).extracting(Finding::kind).containsExactly(Kind.CARD, Kind.EMAIL);
+        assertThat(findings.get(0).masked()).isEqualTo("•••• 1111");
+        assertThat(findings.get(0).normalized()).isEqualTo("4111111111111111");
+    }
+
+    @Test
     void a_luhn_valid_card_is_found_with_its_digits_and_only_its_last_four_shown() {
         Finding card = only(scan("Charge it to " + CARD + " please."), Kind.CARD);
 
