@@ -25,12 +25,14 @@ class RedactorTest {
     @Test
     void the_secrets_and_numbers_the_pii_detector_knows_are_masked_in_stored_text_too() {
         // Error messages and requester metadata are stored after this mask; each of these once survived it raw.
-        String[] raw = {"AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36P",
+        String[] raw = {"AKIAIOSFODNN7EXAMPLE",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36P",
             "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "github_pat_11ABCDEFG0abcdefghijklmnopqrstuv",
             "sk_live_51H8abcdefghijklmnopqrstu", "xoxb-123456789012-abcdefghijklmnop",
             "glpat-abcdefghijklmnopqrst", "hf_abcdefghijklmnopqrstuvwxyzABCDEF", "DE89370400440532013000",
             "GB29NWBK60161331926819", "(415) 555-2671", "415.555.2671", "4111  1111  1111  1111",
-            "4111.1111.1111.1111", "card4111111111111111", "\uFF14\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11",
+            "4111.1111.1111.1111", "card4111111111111111",
+            "\uFF14\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11",
             "4111\u00001111\u00001111\u00001111", "4111\u200B1111\u200B1111\u200B1111",
             "4111\ud8001111\udc001111\ud8001111", "jane.doe\uFF20example.com"};
         for (String value : raw) {

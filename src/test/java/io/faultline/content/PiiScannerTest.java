@@ -42,7 +42,7 @@ class PiiScannerTest {
 
     @Test
     void full_width_digits_and_at_signs_as_japanese_and_chinese_text_writes_them_are_found() {
-        // A Japanese answer as an IME writes it: full-width digits, hyphens and at sign (U+FF10-U+FF19, U+FF0D, U+FF20).
+        // A Japanese answer as an IME writes it: full-width digits, letters and at sign (U+FF10-U+FF5E).
         List<Finding> findings = scan("カード番号は４１１１ １１１１ １１１１ １１１１、メールは"
                 + "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍです。");
 
