@@ -102,13 +102,7 @@ class CorrelationProbeTest {
         String oa = dep("oa");
         String an = dep("an");
         String ge = dep("ge");
-        List<Payloads> calls = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)));
-            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(40 + i * 5)));
-            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(90 + i * 5)));
-        }
-        ingest(calls);
+        ingest(threeProviderOutage(t0, oa, an, ge));
         String openai = episodeId(oa);
         List<String> clusters = clustersOf(openai);
         assertThat(clusters).hasSize(1);
@@ -184,13 +178,7 @@ class CorrelationProbeTest {
         String oa = dep("oa");
         String an = dep("an");
         String ge = dep("ge");
-        List<Payloads> calls = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)));
-            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(40 + i * 5)));
-            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(90 + i * 5)));
-        }
-        ingest(calls);
+        ingest(threeProviderOutage(t0, oa, an, ge));
         String id = clustersOf(episodeId(oa)).get(0);
         JsonPath before = cluster(id);
         assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
@@ -204,5 +192,16 @@ class CorrelationProbeTest {
         JsonPath after = cluster(id);
         assertThat(after.getString("status")).isEqualTo("closed");
         assertThat(after.getList("edges")).as("the closed cluster's edges").isEqualTo(before.getList("edges"));
+    }
+
+    /** Outages at OpenAI, Anthropic and Gemini starting 0, 40 and 90 s after t0, three calls each. */
+    private static List<Payloads> threeProviderOutage(Instant t0, String oa, String an, String ge) {
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(i * 5)));
+            calls.add(outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(40 + i * 5)));
+            calls.add(outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(90 + i * 5)));
+        }
+        return calls;
     }
 }
