@@ -294,8 +294,8 @@ public class CallMapper {
      */
     private static String headerValue(String value) {
         String cut = limit(value, MAX_HEADER_CHARS);
-        for (int i = 0; i < value.length(); i++) {
-            char c = value.charAt(i);
+        for (int i = 0; i < cut.length(); i++) { // what is stored: 64 KiB of a hostile value is not read whole
+            char c = cut.charAt(i);
             if (!(c >= '0' && c <= '9' || c == '.')) {
                 String masked = Redactor.mask(value, MAX_HEADER_CHARS);
                 // Nothing masked: kept as sent, so that storage replaces (and counts) a NUL or a lone surrogate.
