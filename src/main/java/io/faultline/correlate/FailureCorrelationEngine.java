@@ -1583,12 +1583,21 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         UUID created = UUID.randomUUID();
         UUID target = null;
         List<UUID> absorbed = new ArrayList<>();
-        // One round trip: the group's active clusters, a new cluster when there is none, and the group's memberships
-        // in the oldest active cluster or the new one (the parent row and its members in one statement: the foreign
-        // keys are checked at its end). Other active clusters are merged into the target afterwards.
-        try (PreparedStatement st = c.prepareStatement(pendingJoins(s) + "with act as (select k.cluster_id, k.opened_at"
-                + " from correlation_clusters k where k.status = 'active' and k.cluster_id in (select m.cluster_id"
-                + " from correlation_members m where m.failure_id = any (?))),"
+        // One round trip: the group's clusters, a new cluster when there is none, and the group's memberships in the
+        // oldest of them or the new one (the parent row and its members in one statement: the foreign keys are
+        // checked at its end). Other clusters of the group are merged into the target afterwards. A closed cluster
+        // of a member is reopened first: the link is activity of that incident (a partner's cluster closes only
+        // after its members were quiet for the quiet period, so an episode that links to one arrived late: the
+        // spool of a plugin that could not reach Faultline, or calls of a replica that was away). Left closed, the
+        // new episode opened a second cluster of the same incident beside it.
+        try (PreparedStatement st = c.prepareStatement(pendingJoins(s) + "with reopened as (update"
+                + " correlation_clusters k set status = 'active', closed_at = null where k.status = 'closed'"
+                + " and k.cluster_id in (select m.cluster_id from correlation_members m where m.failure_id = any (?))"
+                + " returning k.cluster_id, k.opened_at),"
+                // The statement's snapshot does not see the reopening: the reopened clusters are added to it.
+                + " act as (select k.cluster_id, k.opened_at from correlation_clusters k where k.status = 'active'"
+                + " and k.cluster_id in (select m.cluster_id from correlation_members m where m.failure_id = any (?))"
+                + " union all select cluster_id, opened_at from reopened),"
                 + " created as (insert into correlation_clusters (cluster_id, type, status, strength, confidence,"
                 + " providers, evidence, first_seen, last_seen, last_activity, opened_at) select ?, 'upstream',"
                 + " 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ? where not exists (select 1 from act)"
@@ -1603,6 +1612,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             Object[] ids = new LinkedHashSet<>(group).toArray();
             int writes = pendingWrites(s);
             int i = bindPendingJoins(c, st, 1, s);
+            st.setArray(i++, c.createArrayOf("uuid", ids));
             st.setArray(i++, c.createArrayOf("uuid", ids));
             st.setObject(i++, created);
             st.setTimestamp(i++, Timestamp.from(anchor.firstSeen()));
@@ -1790,8 +1800,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             // that the plan cannot OR the `to` index's null entries (every such edge ever written) into its scan.
             + " and coalesce(to_failure_id, from_failure_id) in (select failure_id from mine)"
             + " and cluster_id is distinct from ?"
-            // A closed cluster keeps the edges it was shown with: a late episode can link the members of a closed
-            // cluster into a new one, which takes only the edges of its own.
+            // A closed cluster keeps the edges it was shown with. A join reopens the closed clusters of its members,
+            // but an episode can still be in a closed cluster and an active one: joined before joins reopened.
             + " and not exists (select 1 from correlation_clusters k where k.cluster_id = correlation_edges.cluster_id"
             + " and k.status = 'closed')"
             + " returning edge_id, from_failure_id, to_failure_id, kind, confidence, evidence)"

@@ -31,7 +31,8 @@ import static org.hamcrest.Matchers.hasItem;
 
 /**
  * What an operator reads off a cluster beyond the scenarios of {@link CorrelationTest}: an upstream incident stays
- * upstream when its traffic fell back to a healthy deployment, and a closed cluster keeps its graph. Each scenario
+ * upstream when its traffic fell back to a healthy deployment, and a closed cluster keeps its graph and takes
+ * what arrives late. Each scenario
  * runs at its own test-clock time on deployments of its own.
  */
 @QuarkusTest
@@ -168,11 +169,12 @@ class CorrelationProbeTest {
 
     /**
      * As above, the spool's first batch forms an upstream cluster that closes at once; the next batch brings a
-     * fourth provider's outage that began 20 s after OpenAI's. Whatever cluster that episode forms with the closed
-     * cluster's members, the closed cluster keeps the edges it was shown with.
+     * fourth provider's outage that began 20 s after OpenAI's. It is the same incident, arrived late: the closed
+     * cluster reopens and takes it, with the edges it was shown with and the new episode's own; no second cluster
+     * of the incident opens beside it. Quiet again, it closes again.
      */
     @Test
-    void a_late_episode_linking_to_the_members_of_a_closed_cluster_leaves_its_edges() {
+    void a_late_episode_linking_to_the_members_of_a_closed_cluster_reopens_it() {
         Instant t0 = Instant.parse("2029-05-09T03:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(30)));
         String oa = dep("oa");
@@ -181,17 +183,39 @@ class CorrelationProbeTest {
         ingest(threeProviderOutage(t0, oa, an, ge));
         String id = clustersOf(episodeId(oa)).get(0);
         JsonPath before = cluster(id);
+        List<String> edgesBefore = edgeKeys(before);
         assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
 
         clock.set(t0.plus(Duration.ofMinutes(31)));
         String mi = dep("mi");
         ingest(List.of(outage("mistral", "mistral-small", mi, t0.plusSeconds(20)),
                 outage("mistral", "mistral-small", mi, t0.plusSeconds(25))));
-        assertThat(clustersOf(episodeId(mi))).isNotEmpty();
+        String mistral = episodeId(mi);
+        assertThat(clustersOf(mistral)).as("the incident's cluster, not one beside it").containsExactly(id);
+        for (String member : before.getList("nodes.failureId", String.class)) {
+            assertThat(clustersOf(member)).as("member %s", member).containsExactly(id);
+        }
 
         JsonPath after = cluster(id);
-        assertThat(after.getString("status")).isEqualTo("closed");
-        assertThat(after.getList("edges")).as("the closed cluster's edges").isEqualTo(before.getList("edges"));
+        assertThat(after.getString("status")).isEqualTo("active");
+        assertThat(after.getList("nodes.failureId", String.class)).containsAll(before.getList("nodes.failureId",
+                String.class)).contains(mistral).hasSize(4);
+        assertThat(edgeKeys(after)).as("the edges it was shown with, and the late episode's")
+                .containsAll(edgesBefore).anyMatch(k -> k.contains(mistral));
+        assertThat(after.getList("providers", String.class)).contains("mistral");
+
+        assertThat(engine.closeQuiet()).contains(UUID.fromString(id));
+        assertThat(cluster(id).getString("status")).isEqualTo("closed");
+    }
+
+    private static List<String> edgeKeys(JsonPath cluster) {
+        List<String> keys = new ArrayList<>();
+        int n = cluster.getList("edges").size();
+        for (int i = 0; i < n; i++) {
+            keys.add(cluster.getString("edges[" + i + "].from") + ">" + cluster.getString("edges[" + i + "].to")
+                    + ":" + cluster.getString("edges[" + i + "].kind"));
+        }
+        return keys;
     }
 
     /** Outages at OpenAI, Anthropic and Gemini starting 0, 40 and 90 s after t0, three calls each. */
