@@ -89,7 +89,8 @@ public class ProviderRules implements CallRule {
     private List<Failure> rateLimit(LlmCall call) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         boolean quota = isQuotaExhausted(call);
-        evidence.put("reason", quota ? "insufficient_quota" : "rate_limit_exceeded");
+        boolean tooLarge = !quota && isRequestTooLarge(call);
+        evidence.put("reason", quota ? "insufficient_quota" : tooLarge ? "request_too_large" : "rate_limit_exceeded");
         CallFailures.putIfPresent(evidence, "retry_after", call.header("retry-after"));
         call.rateLimitHeaders().forEach((name, value) -> {
             if (name.contains("remaining")) {
@@ -97,7 +98,11 @@ public class ProviderRules implements CallRule {
             }
         });
         // An exhausted quota does not clear when the window resets: somebody has to pay, so it is paged sooner.
-        Severity severity = quota ? Severity.P2.max(severities.base(Type.RATE_LIMIT)) : severities.base(Type.RATE_LIMIT);
+        // A request larger than the whole per-minute budget fails however long it waits: every retry is refused
+        // until the caller sends fewer tokens (or the organisation's tier rises), so it is not left at a passing
+        // limit's priority either. Only requests that large fail, hence below an exhausted quota.
+        Severity base = severities.base(Type.RATE_LIMIT);
+        Severity severity = quota ? Severity.P2.max(base) : tooLarge ? Severity.P3.max(base) : base;
         return List.of(CallFailures.of(Type.RATE_LIMIT, call, "provider.status", severity, evidence));
     }
 
@@ -148,6 +153,18 @@ public class ProviderRules implements CallRule {
         return message.contains("exceeded your current quota") && !message.contains("resource_exhausted")
                 && !message.contains("geminiexception") && !message.contains("vertexaiexception")
                 && !provider.startsWith("gemini") && !provider.startsWith("vertex_ai");
+    }
+
+    /**
+     * Whether a rate-limited call asked for more tokens than its per-minute limit allows in all (OpenAI: "Request too
+     * large for gpt-4o in organization ... on tokens per min (TPM): Limit 30000, Requested 31538", with the same
+     * {@code rate_limit_exceeded} code as a passing limit): no wait lets it through.
+     */
+    public static boolean isRequestTooLarge(LlmCall call) {
+        String message = call.errorMessage() == null ? "" : call.errorMessage();
+        // Only the head: the words open OpenAI's message, after LiteLLM's exception prefix.
+        String head = message.substring(0, Math.min(message.length(), 256)).toLowerCase(Locale.ROOT);
+        return head.contains("request too large for");
     }
 
     static boolean isAccessDenied(LlmCall call) {

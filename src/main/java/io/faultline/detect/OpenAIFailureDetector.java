@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * OpenAI's dialect: {@code x-ratelimit-{limit,remaining,reset}-{requests,tokens}} with Go-duration resets, and 429s
- * that are either a passing {@code rate_limit_exceeded} or an {@code insufficient_quota} that will not pass.
+ * that are either a passing {@code rate_limit_exceeded}, an {@code insufficient_quota} that will not pass, or a
+ * request too large for the per-minute token limit ({@code request_too_large}), which no wait lets through.
  * Also the fallback for OpenAI-compatible providers that send the same headers.
  */
 @ApplicationScoped
@@ -24,6 +25,9 @@ public class OpenAIFailureDetector implements ProviderFailureDetector {
     public String errorType(LlmCall call, String classified) {
         if ("rate_limit".equals(classified) && ProviderRules.isQuotaExhausted(call)) {
             return "insufficient_quota";
+        }
+        if ("rate_limit".equals(classified) && ProviderRules.isRequestTooLarge(call)) {
+            return "request_too_large";
         }
         return classified;
     }

@@ -57,6 +57,25 @@ class ClassifyEndpointTest {
     }
 
     /**
+     * OpenAI's "Request too large ... on tokens per min" (provider-wire {@code openai_429_request_too_large_tpm}): the
+     * code of a passing limit, {@code rate_limit_exceeded}, but the request alone exceeds the limit and fails on every
+     * retry. A rate limit that will not pass: P3, with its reason; an ordinary TPM 429 stays P4.
+     */
+    @Test
+    void openai_request_too_large_for_the_token_limit_is_a_p3_rate_limit_that_waiting_does_not_clear() {
+        classify(failure("openai", 429, "RateLimitError", "litellm.RateLimitError: RateLimitError: OpenAIException -"
+                + " Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000,"
+                + " Requested 31538. The input or output tokens must be reduced in order to run successfully."))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("rate_limit"))
+                .body("failures[0].severity", equalTo("P3"))
+                .body("failures[0].evidence.reason", equalTo("request_too_large"));
+        classify(failure("openai", 429, "RateLimitError", "OpenAIException - Rate limit reached for gpt-4o in"
+                + " organization org-x on tokens per min (TPM): Limit 30000, Used 29000, Requested 1538."))
+                .body("failures[0].severity", equalTo("P4"))
+                .body("failures[0].evidence.reason", equalTo("rate_limit_exceeded"));
+    }
+
+    /**
      * OpenAI's {@code insufficient_quota} as LiteLLM 1.108.5 delivers it (recorded from the provider-wire fixture
      * through the pinned LiteLLM): the error code is gone, only OpenAI's own words say the quota is spent. Gemini's
      * per-minute RESOURCE_EXHAUSTED says the same words and clears in seconds: it stays a passing rate limit.

@@ -42,6 +42,24 @@ class ProviderDetectorMetricsTest {
                 "openai")).isEqualTo(1);
     }
 
+    /**
+     * OpenAI's 429 for a request larger than the whole per-minute token limit (the provider-wire fixture's words, as
+     * LiteLLM prefixes them): the same code as a passing limit, but no wait lets it through; counted apart.
+     */
+    @Test
+    void openai_request_too_large_for_the_token_limit_is_counted_apart_from_a_passing_rate_limit() {
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(Payloads.failure("openai", "gpt-4o", dep(), Instant.now(), 429, "RateLimitError",
+                "litellm.RateLimitError: RateLimitError: OpenAIException - Request too large for gpt-4o in"
+                        + " organization org-x on tokens per min (TPM): Limit 30000, Requested 31538. The input or"
+                        + " output tokens must be reduced in order to run successfully."))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "request_too_large", "provider",
+                "openai")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "rate_limit", "provider",
+                "openai")).isZero();
+    }
+
     /** {@code insufficient_quota} as LiteLLM 1.108.5 words it: OpenAI's message, without the error code. */
     @Test
     void openai_insufficient_quota_in_litellms_words_is_counted_as_insufficient_quota() {
