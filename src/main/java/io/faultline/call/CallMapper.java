@@ -172,7 +172,8 @@ public class CallMapper {
                 success ? null : budgetEntity(error),
                 price(payload, "input_cost_per_token"),
                 price(payload, "output_cost_per_token"),
-                price(payload, "cache_read_input_token_cost"));
+                price(payload, "cache_read_input_token_cost"),
+                success ? ProviderErrorDetails.NONE : ProviderErrorDetails.read(errorMessage));
     }
 
     /** A price per token from LiteLLM's model map ({@code model_map_information.model_map_value}); null if absent. */

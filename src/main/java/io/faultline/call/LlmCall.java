@@ -13,6 +13,7 @@ import java.util.Map;
  * {@link #inputCostPerToken()} and {@link #outputCostPerToken()} are the prices LiteLLM's model map gave the call
  * ({@code model_map_information.model_map_value}); null when it knew none. Impact prices fallbacks with them, and
  * cache-miss storms with {@link #cacheReadCostPerToken()} (the map's {@code cache_read_input_token_cost}).
+ * {@link #errorDetails()} are read from the whole error message (which is stored cut), for the classifier only.
  */
 public record LlmCall(
         String callId,
@@ -52,7 +53,8 @@ public record LlmCall(
         String budgetEntity,
         Double inputCostPerToken,
         Double outputCostPerToken,
-        Double cacheReadCostPerToken) {
+        Double cacheReadCostPerToken,
+        ProviderErrorDetails errorDetails) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

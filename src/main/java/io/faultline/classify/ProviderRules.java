@@ -1,6 +1,8 @@
 package io.faultline.classify;
 
 import io.faultline.call.LlmCall;
+import io.faultline.call.ProviderErrorDetails;
+import io.faultline.common.Redactor;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ProviderFailure.Type;
 import io.faultline.taxonomy.Severity;
@@ -89,9 +91,15 @@ public class ProviderRules implements CallRule {
     private List<Failure> rateLimit(LlmCall call) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         boolean quota = isQuotaExhausted(call);
-        boolean tooLarge = !quota && isRequestTooLarge(call);
-        evidence.put("reason", quota ? "insufficient_quota" : tooLarge ? "request_too_large" : "rate_limit_exceeded");
-        CallFailures.putIfPresent(evidence, "retry_after", call.header("retry-after"));
+        boolean daily = !quota && isDailyLimit(call);
+        boolean tooLarge = !quota && !daily && isRequestTooLarge(call);
+        evidence.put("reason", quota ? "insufficient_quota" : daily ? "daily_quota_exhausted"
+                : tooLarge ? "request_too_large" : "rate_limit_exceeded");
+        ProviderErrorDetails details = call.errorDetails() == null ? ProviderErrorDetails.NONE : call.errorDetails();
+        CallFailures.putIfPresent(evidence, "quota_id", Redactor.mask(details.quotaId(), 120));
+        String retryAfter = call.header("retry-after");
+        CallFailures.putIfPresent(evidence, "retry_after", retryAfter != null ? retryAfter
+                : details.retryDelaySeconds());
         call.rateLimitHeaders().forEach((name, value) -> {
             if (name.contains("remaining")) {
                 evidence.put(name, value);
@@ -102,7 +110,8 @@ public class ProviderRules implements CallRule {
         // until the caller sends fewer tokens (or the organisation's tier rises), so it is not left at a passing
         // limit's priority either. Only requests that large fail, hence below an exhausted quota.
         Severity base = severities.base(Type.RATE_LIMIT);
-        Severity severity = quota ? Severity.P2.max(base) : tooLarge ? Severity.P3.max(base) : base;
+        // A per-day limit spent is the same for the rest of the day (Gemini's free tier resets at midnight Pacific).
+        Severity severity = quota || daily ? Severity.P2.max(base) : tooLarge ? Severity.P3.max(base) : base;
         return List.of(CallFailures.of(Type.RATE_LIMIT, call, "provider.status", severity, evidence));
     }
 
@@ -153,6 +162,21 @@ public class ProviderRules implements CallRule {
         return message.contains("exceeded your current quota") && !message.contains("resource_exhausted")
                 && !message.contains("geminiexception") && !message.contains("vertexaiexception")
                 && !provider.startsWith("gemini") && !provider.startsWith("vertex_ai");
+    }
+
+    /**
+     * Whether a rate-limited call spent a per-day limit: Gemini's quota id ({@code
+     * GenerateRequestsPerDayPerProjectPerModel-FreeTier}; its per-minute quotas use the same message) or OpenAI's
+     * "Rate limit reached for ... on requests per day (RPD)" (or tokens, TPD). Either lasts for hours, not seconds.
+     */
+    public static boolean isDailyLimit(LlmCall call) {
+        if (call.errorDetails() != null && ProviderErrorDetails.isPerDay(call.errorDetails().quotaId())) {
+            return true;
+        }
+        String message = call.errorMessage() == null ? "" : call.errorMessage();
+        String head = message.substring(0, Math.min(message.length(), 256)).toLowerCase(Locale.ROOT);
+        return head.contains("rate limit reached for") && (head.contains("per day (rpd)")
+                || head.contains("per day (tpd)"));
     }
 
     /**

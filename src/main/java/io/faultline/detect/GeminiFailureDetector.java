@@ -1,6 +1,7 @@
 package io.faultline.detect;
 
 import io.faultline.call.LlmCall;
+import io.faultline.classify.ProviderRules;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.util.List;
@@ -21,7 +22,9 @@ public class GeminiFailureDetector implements ProviderFailureDetector {
 
     @Override
     public String errorType(LlmCall call, String classified) {
-        return classified;
+        // Its per-minute and per-day quotas answer alike; the quota id in the body tells them apart.
+        return "rate_limit".equals(classified) && ProviderRules.isDailyLimit(call) ? "daily_quota_exhausted"
+                : classified;
     }
 
     @Override

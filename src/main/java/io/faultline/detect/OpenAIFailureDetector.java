@@ -26,6 +26,9 @@ public class OpenAIFailureDetector implements ProviderFailureDetector {
         if ("rate_limit".equals(classified) && ProviderRules.isQuotaExhausted(call)) {
             return "insufficient_quota";
         }
+        if ("rate_limit".equals(classified) && ProviderRules.isDailyLimit(call)) {
+            return "daily_quota_exhausted";
+        }
         if ("rate_limit".equals(classified) && ProviderRules.isRequestTooLarge(call)) {
             return "request_too_large";
         }

@@ -297,7 +297,8 @@ class HostileIngestTest {
                 late.cachedTokens(), late.costUsd(), late.cacheHit(), late.finishReason(), late.responseChars(),
                 late.responseParsed(), late.userRef(), late.teamId(), late.apiKeyHash(), late.rateLimitHeaders(),
                 late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity(),
-                late.inputCostPerToken(), late.outputCostPerToken(), late.cacheReadCostPerToken()));
+                late.inputCostPerToken(), late.outputCostPerToken(), late.cacheReadCostPerToken(),
+                late.errorDetails()));
 
         IngestService.Stored stored = ingest.store(batch);
 

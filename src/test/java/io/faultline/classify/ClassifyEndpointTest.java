@@ -76,6 +76,35 @@ class ClassifyEndpointTest {
     }
 
     /**
+     * Gemini's per-minute and per-day quotas answer with the same 429 and the same words; only the quota id in the
+     * body, past the part of the message that is stored, tells them apart. A per-day quota spent stays spent for the
+     * rest of the day: P2, like OpenAI's insufficient_quota. Google's RetryInfo is the retry-after Gemini sends no
+     * header for. OpenAI's per-day limits (RPD, TPD) are P2 as well.
+     */
+    @Test
+    void gemini_per_day_quota_is_p2_and_its_per_minute_quota_keeps_p4_with_the_delay_google_asks_for() {
+        classify(Payloads.failure("gemini", "gemini-2.5-flash", "dep", NOW, 429, "RateLimitError",
+                io.faultline.testing.ProviderMessages.geminiQuota(
+                        "GenerateRequestsPerDayPerProjectPerModel-FreeTier", null)))
+                .body("failures", hasSize(1)).body("failures[0].type", equalTo("rate_limit"))
+                .body("failures[0].severity", equalTo("P2"))
+                .body("failures[0].evidence.reason", equalTo("daily_quota_exhausted"))
+                .body("failures[0].evidence.quota_id", equalTo("GenerateRequestsPerDayPerProjectPerModel-FreeTier"));
+        classify(Payloads.failure("gemini", "gemini-2.5-flash", "dep", NOW, 429, "RateLimitError",
+                io.faultline.testing.ProviderMessages.geminiQuota(
+                        "GenerateContentInputTokensPerModelPerMinute-FreeTier", "26s")))
+                .body("failures[0].severity", equalTo("P4"))
+                .body("failures[0].evidence.reason", equalTo("rate_limit_exceeded"))
+                .body("failures[0].evidence.retry_after", equalTo("26"))
+                .body("failures[0].evidence.quota_id",
+                        equalTo("GenerateContentInputTokensPerModelPerMinute-FreeTier"));
+        classify(failure("openai", 429, "RateLimitError", "OpenAIException - Rate limit reached for gpt-4o in"
+                + " organization org-x on requests per day (RPD): Limit 10000, Used 10000, Requested 1."))
+                .body("failures[0].severity", equalTo("P2"))
+                .body("failures[0].evidence.reason", equalTo("daily_quota_exhausted"));
+    }
+
+    /**
      * OpenAI's {@code insufficient_quota} as LiteLLM 1.108.5 delivers it (recorded from the provider-wire fixture
      * through the pinned LiteLLM): the error code is gone, only OpenAI's own words say the quota is spent. Gemini's
      * per-minute RESOURCE_EXHAUSTED says the same words and clears in seconds: it stays a passing rate limit.

@@ -60,6 +60,25 @@ class ProviderDetectorMetricsTest {
                 "openai")).isZero();
     }
 
+    /** Gemini's per-day quota, told from its per-minute ones by the quota id in the body, is counted apart. */
+    @Test
+    void gemini_per_day_quota_is_counted_apart_from_its_per_minute_rate_limits() {
+        String before = Metrics.scrape();
+        String dep = dep();
+        Api.ingest(Payloads.array(
+                Payloads.failure("gemini", "gemini-2.5-flash", dep, Instant.now(), 429, "RateLimitError",
+                        io.faultline.testing.ProviderMessages.geminiQuota(
+                                "GenerateRequestsPerDayPerProjectPerModel-FreeTier", null)),
+                Payloads.failure("gemini", "gemini-2.5-flash", dep, Instant.now(), 429, "RateLimitError",
+                        io.faultline.testing.ProviderMessages.geminiQuota(
+                                "GenerateContentInputTokensPerModelPerMinute-FreeTier", "26s")))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "daily_quota_exhausted",
+                "provider", "gemini")).isEqualTo(1);
+        assertThat(delta(before, after, "llm_provider_errors_total", "error_type", "rate_limit", "provider",
+                "gemini")).isEqualTo(1);
+    }
+
     /** {@code insufficient_quota} as LiteLLM 1.108.5 words it: OpenAI's message, without the error code. */
     @Test
     void openai_insufficient_quota_in_litellms_words_is_counted_as_insufficient_quota() {
