@@ -57,6 +57,11 @@ public class CallMapper {
     public static final java.util.List<String> DEFAULT_METADATA_KEYS = java.util.List.of("batch_id", "job_id",
             "retrieval");
 
+    private static final String RETRIEVAL = "retrieval";
+    /** The fields of a retrieval sample ({@code RetrievalMetadataRule}); nothing else of the object is stored. */
+    private static final java.util.List<String> RETRIEVAL_FIELDS = java.util.List.of("index", "top_score",
+            "mean_score", "hits", "k");
+
     private final ObjectMapper json;
     private final ContentConfig contentConfig;
     private final ContentExtractor content;
@@ -342,7 +347,7 @@ public class CallMapper {
         for (String key : keptMetadataKeys) {
             JsonNode value = requester.get(key);
             if (value != null && !value.isNull()) {
-                kept.set(key, value);
+                kept.set(key, RETRIEVAL.equals(key) && value.isObject() ? retrievalSample(value) : value);
             }
         }
         if (kept.isEmpty()) {
@@ -361,6 +366,22 @@ public class CallMapper {
         } catch (Exception e) {
             return Map.of("_dropped", "requester_metadata not serialisable");
         }
+    }
+
+    /**
+     * Of {@code requester_metadata.retrieval}, the sample's fields the retrieval windows and the causal chains read:
+     * applications put the whole retrieval there (the user's query, the retrieved passages), which is prompt and
+     * grounding text, analysed in memory and never stored; masked, it was still kept.
+     */
+    private com.fasterxml.jackson.databind.node.ObjectNode retrievalSample(JsonNode retrieval) {
+        com.fasterxml.jackson.databind.node.ObjectNode sample = json.createObjectNode();
+        for (String field : RETRIEVAL_FIELDS) {
+            JsonNode value = retrieval.get(field);
+            if (value != null && !value.isNull()) {
+                sample.set(field, value);
+            }
+        }
+        return sample;
     }
 
     /**

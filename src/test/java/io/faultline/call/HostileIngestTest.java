@@ -120,8 +120,9 @@ class HostileIngestTest {
         Payloads call = Payloads.success("openai", "gpt-4o-mini", dep, Instant.now()).metadata(Map.of(
                 "note", "My key is sk-proj-abcdefghijklmnop1234, mail jane.doe@example.org, card 4111 1111 1111 1111",
                 "batch_id", "batch-123456789012", "contacts", List.of(Map.of("who", "ops@example.org")),
-                "retrieval", Map.of("index", "kb-123456789012", "top_score", 0.8,
-                        "query", "refund for jane.doe@example.org, card 4111 1111 1111 1111")));
+                "retrieval", Map.of("index", "kb-123456789012", "top_score", 0.8, "hits", 3,
+                        "query", "refund for jane.doe@example.org, card 4111 1111 1111 1111",
+                        "documents", List.of("Refunds are issued within 14 days of the request."))));
 
         Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
 
@@ -130,9 +131,12 @@ class HostileIngestTest {
                 + " from jsonb_object_keys(requester_metadata) k) as keys from llm_calls where call_id = ?",
                 call.id());
         assertThat(row.get("metadata")).doesNotContain("sk-proj-abcdefghijklmnop1234", "jane.doe@example.org",
-                "4111 1111 1111 1111", "ops@example.org", "My key").contains("[email]", "[number]");
+                "4111 1111 1111 1111", "ops@example.org", "My key");
         assertThat(row).containsEntry("batch", "batch-123456789012").containsEntry("idx", "kb-123456789012")
                 .containsEntry("keys", "batch_id,retrieval");
+        // Of the retrieval, the sample only: the user's query and the passages are prompt and grounding text.
+        assertThat(row.get("metadata")).doesNotContain("refund", "Refunds", "query", "documents")
+                .contains("\"top_score\": 0.8", "\"hits\": 3");
     }
 
     @Test
