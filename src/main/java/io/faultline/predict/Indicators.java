@@ -311,7 +311,8 @@ public final class Indicators {
 
     /**
      * Headroom per limit type: least squares over the readings since the last reset (a jump up of more than 10% of
-     * the limit), time to zero = fitted remaining now / drain rate; no risk when the limit resets first.
+     * the limit), time to zero = fitted remaining now / drain rate, the fit read no further than a bucket past the
+     * last reading (no calls, no drain); no risk when the limit resets first.
      */
     static List<Candidate> headroom(DeploymentWindow w, Settings s, Resets resets) {
         List<Candidate> out = new ArrayList<>();
@@ -343,7 +344,11 @@ public final class Indicators {
             if (t.slope() >= 0 || t.r2() < s.minFit()) {
                 continue;
             }
-            double remainingNow = Math.max(0, Math.min(t.at(0), y[k - 1]));
+            // The counter drains with the calls, not with the clock: read the fit at most a bucket after the last
+            // reading (under steady traffic a bucket's readings sit at their mean time, up to a bucket before now),
+            // so that a deployment that stopped calling keeps what its last reading said instead of draining on.
+            double remainingNow = Math.max(0, Math.min(t.at(Math.min(0, x[k - 1] + w.bucketMillis() / 1000.0)),
+                    y[k - 1]));
             double ttf = remainingNow / -t.slope();
             if (ttf > s.horizonSeconds()) {
                 continue;

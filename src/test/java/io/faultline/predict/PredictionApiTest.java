@@ -245,6 +245,39 @@ class PredictionApiTest {
     }
 
     @Test
+    void a_headroom_that_stopped_draining_when_its_calls_stopped_is_not_projected_through_the_silence() {
+        Instant t0 = Instant.parse("2034-02-01T10:00:00Z");
+        String dep = "api-burst-" + UUID.randomUUID();
+        String other = "api-burst-b-" + UUID.randomUUID();
+        String group = "api-burst-group-" + UUID.randomUUID();
+        // A batch drains 4,000 tokens a minute for six minutes (76,000 of 100,000 left: 19 minutes at that pace,
+        // beyond the horizon), then stops calling; the counter drains only with calls, so it stays at 76,000.
+        long remaining = 100_000;
+        for (int m = 0; m < 15; m++) {
+            List<Payloads> calls = new ArrayList<>();
+            Instant start = t0.plus(Duration.ofMinutes(m));
+            for (int i = 0; i < 10; i++) {
+                Instant at = start.plusSeconds(i * 6L);
+                if (m < 6) {
+                    remaining -= 400;
+                    calls.add(Payloads.success("openai", group, dep, at).latency(0.5)
+                            .header("x-ratelimit-limit-tokens", "100000")
+                            .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
+                            .header("x-ratelimit-reset-tokens", "20h0m0s"));
+                }
+                calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
+            }
+            clock.set(start.plus(Duration.ofMinutes(1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            evaluate();
+            assertThat(store.active(dep)).as("active predictions of the idle deployment at minute %d", m + 1)
+                    .isEmpty();
+            assertThat(policy.current().deployments()).as("policy at minute %d", m + 1)
+                    .noneMatch(e -> e.deployment().equals(dep));
+        }
+    }
+
+    @Test
     void only_one_replica_evaluates_a_scheduled_tick() throws Exception {
         clock.set(Instant.parse("2032-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L));
         ExecutorService pool = Executors.newFixedThreadPool(3);
