@@ -77,6 +77,13 @@ public class TrafficPolicy {
     private final AgroalDataSource dataSource;
     private final PredictionStore predictions;
     private final TrafficConfig config;
+    /**
+     * How early a tick may read its clock and still take a step or end a healthy period: half the tick interval or
+     * half a step, whichever is shorter (scheduled ticks are never closer than half an interval, FailurePredictor.due).
+     * Each tick reads its clock after its own start-up work, so two ticks a minute apart read 60 s give or take some
+     * milliseconds; compared exactly with a 1-minute step, one step in two waited for the tick after.
+     */
+    private final java.time.Duration tickSlack;
     private final Clock clock;
     private final MeterRegistry registry;
     private final MetricLabels labels;
@@ -85,8 +92,9 @@ public class TrafficPolicy {
 
     private final DatabaseStartup startup;
 
-    public TrafficPolicy(AgroalDataSource dataSource, PredictionStore predictions, TrafficConfig config, Clock clock,
-            MeterRegistry registry, MetricLabels labels, DatabaseStartup startup) {
+    public TrafficPolicy(AgroalDataSource dataSource, PredictionStore predictions, TrafficConfig config,
+            PredictConfig predictConfig, Clock clock, MeterRegistry registry, MetricLabels labels,
+            DatabaseStartup startup) {
         this.startup = startup;
         if (!(config.keepShare() > 0 && config.keepShare() < 1) || !(config.recoveryStep() > 0)
                 || !(config.actAbove() >= 0 && config.actAbove() < 1)) {
@@ -96,6 +104,8 @@ public class TrafficPolicy {
         this.dataSource = dataSource;
         this.predictions = predictions;
         this.config = config;
+        java.time.Duration interval = FailurePredictor.intervalOf(predictConfig);
+        this.tickSlack = (interval.compareTo(config.stepEvery()) < 0 ? interval : config.stepEvery()).dividedBy(2);
         this.clock = clock;
         this.registry = registry;
         this.labels = labels;
@@ -210,9 +220,10 @@ public class TrafficPolicy {
             }
             Instant healthySince = row.healthySince() == null ? now : row.healthySince();
             // Every step waits for a healthy period without predictions or failures; a recovering entry also for
-            // its step time.
-            boolean due = !healthySince.plus(config.healthyFor()).isAfter(now)
-                    && (e.state().equals("reduced") || e.until() == null || !e.until().isAfter(now));
+            // its step time. Both are due at the first tick that reads its clock at most the slack before them.
+            Instant dueBy = now.plus(tickSlack);
+            boolean due = healthySince.plus(config.healthyFor()).isBefore(dueBy)
+                    && (e.state().equals("reduced") || e.until() == null || e.until().isBefore(dueBy));
             if (!due) {
                 upserts.add(new Pending(e, healthySince));
                 continue;

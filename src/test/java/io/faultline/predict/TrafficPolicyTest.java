@@ -341,6 +341,32 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void the_share_comes_back_a_step_every_minute_though_each_tick_reads_its_clock_a_little_late_or_early()
+            throws Exception {
+        Instant t0 = Instant.parse("2031-10-11T10:00:00Z");
+        String deployment = "tp-j-" + UUID.randomUUID();
+        // The scheduler fires every 60 s, but each tick reads its clock after its own start-up work (a connection,
+        // the job's row, the baselines): a few milliseconds later one minute, earlier the next.
+        long[] lateMillis = { 0, 40, 0, 0, 40, 0, 40, 0 };
+        List<Double> shares = new ArrayList<>();
+        for (int m = 0; m < lateMillis.length; m++) {
+            Instant now = t0.plus(Duration.ofMinutes(m)).plusMillis(lateMillis[m]);
+            clock.set(now);
+            List<PredictedFailure> firing = m == 0 ? List.of(prediction(deployment, 0.9, now)) : List.of();
+            try (Connection c = dataSource.getConnection()) {
+                c.setAutoCommit(false);
+                policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
+                        java.util.Set.of()));
+                c.commit();
+            }
+            Map<String, Object> e = entry(deployment);
+            shares.add(e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6);
+        }
+        // Healthy from minute 1: the first step a healthy period later, at minute 3, then one every minute.
+        assertThat(shares).containsExactly(0.2, 0.2, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0);
+    }
+
+    @Test
     void what_a_reduction_prevented_is_counted_with_the_share_each_minute_kept() throws Exception {
         Pair pair = new Pair(Instant.parse("2031-10-05T10:00:00Z"));
         Map<String, Object> reduced = drainUntilReduced(pair);
