@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code failure_prediction_score{provider,failure_type}} (the highest confidence of the provider's active predictions
- * of the type, 0 when none), {@code failure_prediction_precision{failure_type}} and
+ * of the type whose horizon has not ended, 0 when none), {@code failure_prediction_precision{failure_type}} and
  * {@code failure_prediction_recall{failure_type}} over the accuracy window (NaN while undefined). Read from the
  * database after every tick and every few seconds, so every replica reports the same figures.
  */
@@ -86,8 +86,11 @@ public class PredictionMetrics {
                     }
                 }
             }
+            // Live predictions only: one whose horizon ended is no forecast, though it stays active until a tick
+            // resolves it (a stopped predictor would otherwise hold its last scores, and alerts on them, for good).
             try (PreparedStatement st = c.prepareStatement("select provider, predicted_type, max(confidence)"
-                    + " from failure_predictions where status = 'active' group by 1, 2")) {
+                    + " from failure_predictions where status = 'active' and horizon_ends_at > ? group by 1, 2")) {
+                st.setTimestamp(1, Timestamp.from(now));
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         String key = scoreKey(labels.value("provider", rs.getString(1)), rs.getString(2));

@@ -72,6 +72,9 @@ class PredictionApiTest {
     @Inject
     io.faultline.common.MetricLabels labels;
 
+    @Inject
+    PredictionMetrics predictionMetrics;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -275,6 +278,31 @@ class PredictionApiTest {
             assertThat(policy.current().deployments()).as("policy at minute %d", m + 1)
                     .noneMatch(e -> e.deployment().equals(dep));
         }
+    }
+
+    @Test
+    void the_score_of_a_prediction_whose_horizon_ended_while_no_tick_ran_drops_to_zero() {
+        Instant t0 = Instant.parse("2034-03-01T10:00:00Z");
+        String provider = "openai-org-" + UUID.randomUUID().toString().substring(0, 8);
+        String dep = "api-expired-" + UUID.randomUUID();
+        PredictionScenarios.Script drain = PredictionScenarios.asProvider(provider,
+                PredictionScenarios.drain("openai", "tokens", 100_000, 2, 20, 12, false));
+        Random rnd = new Random(11);
+        for (int m = 0; m < 10; m++) {
+            minute(drain, m, t0, rnd, dep);
+        }
+        Map<String, Object> p = ofDeployment(evaluate(), dep);
+        assertThat(p).as("a prediction for " + dep).isNotNull();
+        String label = labels.value("provider", provider);
+        assertThat(Metrics.value(Metrics.scrape(), "failure_prediction_score", "provider", label, "failure_type",
+                "rate_limit")).isGreaterThan(0.5);
+
+        // The predictor stops (faultline.predict.enabled=false rolled out, or every tick failing): nothing renews
+        // the prediction or resolves it, and its horizon ends. What it said is no longer a forecast.
+        clock.set(Instant.parse((String) p.get("horizonEndsAt")).plusSeconds(60));
+        predictionMetrics.refresh();
+        assertThat(Metrics.value(Metrics.scrape(), "failure_prediction_score", "provider", label, "failure_type",
+                "rate_limit")).as("the score once its horizon ended").isZero();
     }
 
     @Test
