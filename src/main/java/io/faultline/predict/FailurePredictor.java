@@ -389,16 +389,19 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         UUID announcedBy = null;
         Long lead = null;
         // The deployment's own latest live prediction, else its provider's: the provider's when only it announced
-        // the failure at least the min lead ahead.
+        // the failure at least the min lead ahead. An own prediction that was the hit of an earlier failure of the
+        // deployment is not live for this one: it was resolved then and no tick renewed it since (none is made
+        // during a failure), though its horizon may reach past the quiet period to the next failure.
         try (PreparedStatement st = c.prepareStatement("select distinct on (deployment = '*') prediction_id,"
-                + " created_at, deployment = '*' from failure_predictions where (deployment = ? or deployment = '*'"
-                + " and provider = ?) and predicted_type = ? and created_at <= ? and horizon_ends_at >= ?"
-                + " order by deployment = '*', created_at desc")) {
+                + " created_at, deployment = '*' from failure_predictions where (deployment = ? and (status <> 'hit'"
+                + " or failure_onset >= ?) or deployment = '*' and provider = ?) and predicted_type = ?"
+                + " and created_at <= ? and horizon_ends_at >= ? order by deployment = '*', created_at desc")) {
             st.setString(1, o.deployment);
-            st.setString(2, o.provider);
-            st.setString(3, o.type);
-            st.setTimestamp(4, Timestamp.from(o.onset));
+            st.setTimestamp(2, Timestamp.from(o.onset));
+            st.setString(3, o.provider);
+            st.setString(4, o.type);
             st.setTimestamp(5, Timestamp.from(o.onset));
+            st.setTimestamp(6, Timestamp.from(o.onset));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     long ms = Duration.between(rs.getTimestamp(2).toInstant(), o.onset).toMillis();

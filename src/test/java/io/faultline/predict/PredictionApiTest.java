@@ -306,6 +306,63 @@ class PredictionApiTest {
     }
 
     @Test
+    void a_prediction_that_already_hit_one_failure_does_not_announce_the_next_failure_of_its_deployment() {
+        Instant t0 = Instant.parse("2034-04-01T10:00:00Z");
+        String dep = "api-twice-" + UUID.randomUUID();
+        String group = "api-twice-group-" + UUID.randomUUID();
+        long[] remaining = { 90_000 };
+        // The token headroom drains 5,000 a minute until it is predicted to run out.
+        int m = 0;
+        for (; m < 12 && store.active(dep).isEmpty(); m++) {
+            tokensMinute(t0, m, dep, group, remaining, 5_000, 0);
+        }
+        assertThat(store.active(dep)).as("the drain is predicted").hasSize(1);
+        UUID id = store.active(dep).get(0).predictionId();
+        for (int i = 0; i < 3; i++) {
+            tokensMinute(t0, m++, dep, group, remaining, 5_000, 0);
+        }
+        // A minute of 429s: the failure it predicted, three minutes ahead.
+        tokensMinute(t0, m++, dep, group, remaining, 5_000, 10);
+        assertThat(store.byId(id).orElseThrow().status()).isEqualTo("hit");
+        // The limit resets and the callers slow down: eleven quiet minutes without a prediction, then 429s again,
+        // still within the horizon the old prediction had when it was last renewed.
+        remaining[0] = 100_000;
+        for (int i = 0; i < 11; i++) {
+            tokensMinute(t0, m++, dep, group, remaining, 0, 0);
+            assertThat(store.active(dep)).as("nothing predicted %d minutes after the failure", i + 1).isEmpty();
+        }
+        Instant secondMinute = t0.plus(Duration.ofMinutes(m));
+        tokensMinute(t0, m++, dep, group, remaining, 0, 10);
+        assertThat(secondMinute).isBefore(store.byId(id).orElseThrow().horizonEndsAt());
+        JsonPath accuracy = given().when().get("/api/v1/predictions/accuracy?since=" + t0 + "&until="
+                + t0.plus(Duration.ofHours(1))).then().statusCode(200).extract().jsonPath();
+        assertThat(accuracy.getInt("overall.failures")).as("two failures observed").isEqualTo(2);
+        assertThat(accuracy.getInt("overall.announced")).as("announced: only the first, by a prediction that was"
+                + " live before it").isEqualTo(1);
+        assertThat(accuracy.getInt("overall.hits")).isEqualTo(1);
+    }
+
+    /** One minute of 10 calls on {@code dep} reading the token headroom, the first {@code failing} answered 429. */
+    private void tokensMinute(Instant t0, int m, String dep, String group, long[] remaining, long drain,
+            int failing) {
+        Instant start = t0.plus(Duration.ofMinutes(m));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            Instant at = start.plusSeconds(i * 6L);
+            remaining[0] -= drain / 10;
+            calls.add(i < failing ? Payloads.failure("openai", group, dep, at, 429, "RateLimitError",
+                    "Rate limit reached for tokens")
+                    : Payloads.success("openai", group, dep, at).latency(0.5)
+                            .header("x-ratelimit-limit-tokens", "100000")
+                            .header("x-ratelimit-remaining-tokens", String.valueOf(remaining[0]))
+                            .header("x-ratelimit-reset-tokens", "3h0m0s"));
+        }
+        clock.set(start.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+    }
+
+    @Test
     void only_one_replica_evaluates_a_scheduled_tick() throws Exception {
         clock.set(Instant.parse("2032-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L));
         ExecutorService pool = Executors.newFixedThreadPool(3);
