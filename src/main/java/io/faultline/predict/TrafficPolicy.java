@@ -193,9 +193,11 @@ public class TrafficPolicy {
             }
             PredictedFailure still = anyFiring.get(e.deployment());
             if (still != null) {
-                // A weaker prediction still fires: hold the share, and the healthy period starts over.
+                // A weaker prediction still fires: hold the share, and the healthy period starts over. What it kept
+                // is what the plugin applies: all of a deployment alone in its group, as for a confident one.
                 upserts.add(new Pending(e, null));
-                actions.add(new PredictionStore.Action(still.predictionId(), e.keepShare()));
+                actions.add(new PredictionStore.Action(still.predictionId(), e.soleDeployment() ? 1.0
+                        : e.keepShare()));
                 continue;
             }
             Instant lastFailed = unhealthy.lastFailed().get(e.deployment());

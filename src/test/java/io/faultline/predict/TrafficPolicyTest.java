@@ -425,6 +425,51 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_deployment_alone_in_its_group_kept_everything_though_its_prediction_weakened_below_the_act_threshold()
+            throws Exception {
+        Instant t0 = Instant.parse("2031-10-12T10:00:00Z");
+        String deployment = "tp-sole-" + UUID.randomUUID();
+        PredictedFailure strong = prediction(deployment, 0.9, t0);
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
+                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, model_group,"
+                        + " confidence, peak_confidence, time_to_failure_ms, recommended_action, indicators,"
+                        + " created_at, updated_at, horizon_ms, horizon_ends_at, status) values (?, 'rate_limit',"
+                        + " 'openai', ?, 'tp-w-group', 0.9, 0.9, 300000, 'reduce', '{}', ?, ?, 900000, ?, 'active')")) {
+            st.setObject(1, strong.predictionId());
+            st.setString(2, deployment);
+            st.setTimestamp(3, java.sql.Timestamp.from(t0));
+            st.setTimestamp(4, java.sql.Timestamp.from(t0));
+            st.setTimestamp(5, java.sql.Timestamp.from(strong.horizonEndsAt()));
+            st.executeUpdate();
+        }
+        // The group has no other deployment in the window: the plugin never thins a lone candidate.
+        Map<String, Integer> alone = Map.of("tp-w-group", 1);
+        applyAt(t0, List.of(strong), alone);
+        assertThat(entry(deployment)).containsEntry("soleDeployment", true);
+        assertThat(store.byId(strong.predictionId()).orElseThrow().keptShare()).isEqualTo(1.0);
+        // The next tick renews it at 0.7: still firing, under the act threshold; the entry holds.
+        Instant t1 = t0.plus(Duration.ofMinutes(1));
+        PredictedFailure weaker = new PredictedFailure(strong.predictionId(), "rate_limit", "openai", deployment,
+                "tp-w-group", 0.7, 0.9, "PT5M", t1.plusSeconds(300), "reduce", Map.of(), t0, t1, "PT15M",
+                t1.plus(Duration.ofMinutes(15)), "active", null, null, null, null);
+        applyAt(t1, List.of(weaker), alone);
+        assertThat(entry(deployment)).as("held").containsEntry("soleDeployment", true);
+        assertThat(store.byId(strong.predictionId()).orElseThrow().keptShare())
+                .as("what the plugin kept of a lone deployment's traffic").isEqualTo(1.0);
+    }
+
+    private void applyAt(Instant now, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup)
+            throws Exception {
+        clock.set(now);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            policy.apply(c, now, firing, deploymentsPerGroup, new TrafficPolicy.Unhealthy(Map.of(),
+                    java.util.Set.of()));
+            c.commit();
+        }
+    }
+
+    @Test
     void a_false_alarm_whose_failure_shows_late_within_its_horizon_becomes_a_hit() {
         Pair pair = new Pair(Instant.parse("2031-10-07T10:00:00Z"));
         Map<String, Object> reduced = drainUntilReduced(pair);
