@@ -75,7 +75,8 @@ public class PredictionStore {
     /**
      * Predictions newest first, keyset-paged on (created_at, prediction_id): a key that never changes, so a walk over
      * the pages misses nothing that existed when it began. (The order was once the last update; every tick renews
-     * each active row, so a walk that spanned a tick skipped all that was left.) {@code since} is on the last update.
+     * each active row, so a walk that spanned a tick skipped all that was left.) {@code since} is on the last renewal
+     * or the resolution, whichever is later.
      */
     public Page list(Filter filter, String cursor, int limit) {
         StringBuilder sql = new StringBuilder("select " + COLUMNS + " from failure_predictions where true");
@@ -102,7 +103,9 @@ public class PredictionStore {
             params.add(filter.type());
         }
         if (filter.since() != null) {
-            sql.append(" and updated_at >= ?");
+            // Renewed or resolved since: a resolution leaves updated_at (the last renewal) as it was, and a poll for
+            // the resolutions since the last one missed every prediction resolved after its last renewal.
+            sql.append(" and greatest(updated_at, resolved_at) >= ?");
             params.add(Timestamp.from(filter.since()));
         }
         KeysetCursor after = KeysetCursor.decode(CURSOR_LIST, cursor);

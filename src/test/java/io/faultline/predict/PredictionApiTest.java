@@ -342,6 +342,32 @@ class PredictionApiTest {
         assertThat(accuracy.getInt("overall.hits")).isEqualTo(1);
     }
 
+    @Test
+    void a_prediction_resolved_after_its_last_renewal_is_listed_as_updated_since_then() {
+        Instant t0 = Instant.parse("2034-05-01T10:00:00Z");
+        String dep = "api-resolved-" + UUID.randomUUID();
+        String group = "api-resolved-group-" + UUID.randomUUID();
+        long[] remaining = { 90_000 };
+        int m = 0;
+        for (; m < 12 && store.active(dep).isEmpty(); m++) {
+            tokensMinute(t0, m, dep, group, remaining, 5_000, 0);
+        }
+        assertThat(store.active(dep)).as("the drain is predicted").hasSize(1);
+        UUID id = store.active(dep).get(0).predictionId();
+        tokensMinute(t0, m++, dep, group, remaining, 5_000, 0);
+        // An operator polls the resolutions: everything updated since the last poll, which followed the renewal.
+        Instant lastPoll = clock.instant().plusSeconds(1);
+        tokensMinute(t0, m++, dep, group, remaining, 5_000, 10);
+        PredictedFailure hit = store.byId(id).orElseThrow();
+        assertThat(hit.status()).isEqualTo("hit");
+        assertThat(hit.resolvedAt()).isAfter(lastPoll);
+        predictions("status=resolved&deployment=" + dep + "&since=" + lastPoll).statusCode(200)
+                .body("items.size()", equalTo(1)).body("items[0].predictionId", equalTo(id.toString()))
+                .body("items[0].status", equalTo("hit"));
+        predictions("status=all&deployment=" + dep + "&since=" + hit.resolvedAt().plusSeconds(1)).statusCode(200)
+                .body("items.size()", equalTo(0));
+    }
+
     /** One minute of 10 calls on {@code dep} reading the token headroom, the first {@code failing} answered 429. */
     private void tokensMinute(Instant t0, int m, String dep, String group, long[] remaining, long drain,
             int failing) {
