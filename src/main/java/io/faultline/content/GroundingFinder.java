@@ -26,16 +26,46 @@ public final class GroundingFinder {
         for (CallContent.Message message : messages) {
             if ("system".equals(message.role()) || "user".equals(message.role())) {
                 String text = message.text();
-                if (!findTagged(text, documents)) {
-                    findUnderHeading(text, documents);
+                for (int[] span : spans(text)) {
+                    String document = text.substring(span[0], span[1]).strip();
+                    if (!document.isEmpty()) {
+                        documents.add(document);
+                    }
                 }
             }
         }
         return documents;
     }
 
-    /** Adds the text of every grounding element; true when there was at least one. */
-    private static boolean findTagged(String text, List<String> documents) {
+    /**
+     * The text of one message without the documents in it: what the caller wrote around its grounding (the
+     * question), the same instance when there is no document. Linear in the text.
+     */
+    public static String withoutDocuments(String text) {
+        List<int[]> spans = spans(text);
+        if (spans.isEmpty()) {
+            return text;
+        }
+        StringBuilder out = new StringBuilder(text.length());
+        int at = 0;
+        for (int[] span : spans) {
+            out.append(text, at, span[0]).append('\n');
+            at = span[1];
+        }
+        return out.append(text, at, text.length()).toString();
+    }
+
+    /** Where the documents of one message are, in order and apart: tagged ones, else those under headings. */
+    private static List<int[]> spans(String text) {
+        List<int[]> spans = new ArrayList<>();
+        if (!findTagged(text, spans)) {
+            findUnderHeading(text, spans);
+        }
+        return spans;
+    }
+
+    /** Adds the span of every grounding element that holds text; true when there was at least one. */
+    private static boolean findTagged(String text, List<int[]> spans) {
         boolean found = false;
         int at = text.indexOf('<');
         while (at >= 0 && at < text.length() - 1) {
@@ -48,9 +78,8 @@ public final class GroundingFinder {
                 }
                 int close = indexOfIgnoreCase(text, "</" + tag, open + 1);
                 int contentEnd = close < 0 ? text.length() : close;
-                String document = text.substring(open + 1, contentEnd).strip();
-                if (!document.isEmpty()) {
-                    documents.add(document);
+                if (!blank(text, open + 1, contentEnd)) {
+                    spans.add(new int[] {open + 1, contentEnd});
                     found = true;
                 }
                 // An outer <documents> holds its <document> children: read once, skip past its end.
@@ -75,9 +104,10 @@ public final class GroundingFinder {
         return null;
     }
 
-    private static void findUnderHeading(String text, List<String> documents) {
+    private static void findUnderHeading(String text, List<int[]> spans) {
         int lineStart = 0;
-        StringBuilder current = null;
+        int documentStart = -1;
+        int documentEnd = -1;
         while (lineStart <= text.length()) {
             int lineEnd = text.indexOf('\n', lineStart);
             if (lineEnd < 0) {
@@ -85,26 +115,33 @@ public final class GroundingFinder {
             }
             int afterHeading = headingEnd(text, lineStart, lineEnd, HEADINGS);
             if (afterHeading >= 0) {
-                flush(current, documents);
-                current = new StringBuilder(text.substring(afterHeading, lineEnd).strip());
+                flush(text, documentStart, documentEnd, spans);
+                documentStart = afterHeading;
+                documentEnd = lineEnd;
             } else if (headingEnd(text, lineStart, lineEnd, STOPS) >= 0) {
-                flush(current, documents);
-                current = null;
-            } else if (current != null) {
-                current.append('\n').append(text, lineStart, lineEnd);
+                flush(text, documentStart, documentEnd, spans);
+                documentStart = -1;
+            } else if (documentStart >= 0) {
+                documentEnd = lineEnd;
             }
             lineStart = lineEnd + 1;
         }
-        flush(current, documents);
+        flush(text, documentStart, documentEnd, spans);
     }
 
-    private static void flush(StringBuilder current, List<String> documents) {
-        if (current != null) {
-            String document = current.toString().strip();
-            if (!document.isEmpty()) {
-                documents.add(document);
+    private static void flush(String text, int start, int end, List<int[]> spans) {
+        if (start >= 0 && !blank(text, start, end)) {
+            spans.add(new int[] {start, end});
+        }
+    }
+
+    private static boolean blank(String text, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (!Character.isWhitespace(text.charAt(i))) {
+                return false;
             }
         }
+        return true;
     }
 
     /** Where the text after "Heading:" starts when the line opens with one of {@code names}, else -1. */

@@ -100,7 +100,7 @@ public class LanguageRules extends ContentRule {
             return List.of();
         }
         if (expected == null) {
-            String userText = cut(content.textOf("user"), language.maxChars());
+            String userText = cut(askedText(content), language.maxChars());
             if (answerWords != null
                     && answerWords.equals(functionWords.dominant(userText, language.shortcutFunctionWords()))) {
                 return List.of();
@@ -140,6 +140,24 @@ public class LanguageRules extends ContentRule {
         evidence.put("sample_rate", language.sampleRate());
         return List.of(CallFailures.of(Type.LANGUAGE_DRIFT, call, "content.language.ngram", language.severity(),
                 evidence));
+    }
+
+    /**
+     * The user messages without the grounding documents pasted into them ({@link GroundingFinder}): a RAG
+     * application that sends its English documents with a German question asked in German, and an answer in German
+     * is no drift. Only the words the caller wrote around its documents say which language it expects.
+     */
+    static String askedText(CallContent content) {
+        StringBuilder out = new StringBuilder();
+        for (CallContent.Message message : content.messages()) {
+            if ("user".equals(message.role()) && !message.text().isEmpty()) {
+                if (!out.isEmpty()) {
+                    out.append("\n\n");
+                }
+                out.append(GroundingFinder.withoutDocuments(message.text()));
+            }
+        }
+        return out.toString();
     }
 
     /** Whether the call falls in the judged sample: a stable hash of its id, so a resend is judged the same way. */

@@ -107,6 +107,25 @@ class LanguageRulesTest {
     }
 
     @Test
+    void groundingDocumentsInTheUserMessageDoNotSetTheExpectedLanguage() {
+        // A RAG application pastes its (English) documents into the user message and asks in German: the question's
+        // language is German, whatever the documents' is.
+        String documents = "The annual plan is billed once a year on the subscription date. Customers can switch "
+                + "to monthly billing at any time from the account settings page. Refunds are prorated for the "
+                + "unused months of the current term and are paid back within ten business days.";
+        String germanQuestion = "Wie funktioniert die Abrechnung beim Jahresplan, und kann ich später wechseln?";
+
+        assertThat(rules.apply(call("Context:\n" + documents + "\nQuestion: " + germanQuestion, GERMAN_ANSWER)))
+                .as("under a Context: heading").isEmpty();
+        assertThat(rules.apply(call("<context>" + documents + "</context>\n" + germanQuestion, GERMAN_ANSWER)))
+                .as("in <context> tags").isEmpty();
+        assertThat(rules.apply(call("<documents><document>" + documents + "</document></documents>\n\n"
+                + germanQuestion, ENGLISH_ANSWER))).as("an English answer to the German question still drifts")
+                .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("expected_language", "de")
+                        .containsEntry("answer_language", "en"));
+    }
+
+    @Test
     void switchedOffPerType() {
         ContentConfig off = ConfigMappings.with(ContentConfig.class,
                 Map.of("faultline.content.disabled-types", "language_drift,pii_leakage"));
