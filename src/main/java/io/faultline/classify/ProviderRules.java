@@ -121,6 +121,14 @@ public class ProviderRules implements CallRule {
                 || "refusal".equals(finish)) {
             return one(Type.CONTENT_FILTERED, call, "provider.finish_reason", Map.of("finish_reason", finish));
         }
+        if (call.content() != null && call.content().refused()) {
+            // OpenAI declines in message.refusal with finish_reason "stop" (structured outputs say so): the same
+            // outcome as Anthropic's "refusal" stop reason. Its text is the model's, and is not kept.
+            Map<String, Object> evidence = new LinkedHashMap<>();
+            evidence.put("reason", "refusal");
+            CallFailures.putIfPresent(evidence, "finish_reason", finish);
+            return one(Type.CONTENT_FILTERED, call, "provider.refusal", evidence);
+        }
         // Reasoning tokens are output nobody sees: a reasoning model that spent its whole budget thinking answers
         // finish_reason=length with no content, and the caller got nothing (before, any completion token hid it).
         long visibleTokens = call.completionTokens() - call.reasoningTokens();

@@ -17,11 +17,15 @@ import java.util.List;
  * @param truncated        true when a text was cut to its bound, so that detectors can say so in their evidence
  * @param embeddings       the vectors an embedding call returned ({@code response.data[].embedding}), bounded in
  *                         count and dimension; empty for other calls
+ * @param refused          the model declined instead of answering: OpenAI's {@code message.refusal} (structured
+ *                         outputs and safety refusals) is set and there is no answer; its text is not kept
  */
 public record CallContent(List<Message> messages, String answer, ResponseFormat responseFormat,
-        String expectedLanguage, List<String> grounding, boolean truncated, List<float[]> embeddings) {
+        String expectedLanguage, List<String> grounding, boolean truncated, List<float[]> embeddings,
+        boolean refused) {
 
-    public static final CallContent NONE = new CallContent(List.of(), null, null, null, List.of(), false, List.of());
+    public static final CallContent NONE = new CallContent(List.of(), null, null, null, List.of(), false, List.of(),
+            false);
 
     /** One request message: its role ({@code system}, {@code user}, {@code assistant}, {@code tool}) and text. */
     public record Message(String role, String text) {

@@ -49,7 +49,14 @@ public final class ContentExtractor {
         JsonNode requester = payload.path("metadata").path("requester_metadata");
         List<String> grounding = grounding(requester, budget);
         return new CallContent(messages, answer, responseFormat(payload.path("model_parameters")),
-                language(requester), grounding, truncated || budget.truncated, embeddings(payload.get("response")));
+                language(requester), grounding, truncated || budget.truncated, embeddings(payload.get("response")),
+                answer == null && refused(payload.get("response")));
+    }
+
+    /** Whether the first choice is a refusal: OpenAI's {@code message.refusal} holds text (it is null otherwise). */
+    static boolean refused(JsonNode response) {
+        JsonNode refusal = response == null ? null : response.path("choices").path(0).path("message").get("refusal");
+        return refusal != null && refusal.isTextual() && !refusal.textValue().isBlank();
     }
 
     /**

@@ -40,6 +40,11 @@ public class FormatRules extends ContentRule implements io.faultline.common.Boun
                 || !config.detects(Type.FORMAT_NON_COMPLIANCE)) {
             return List.of();
         }
+        if (content.refused()) {
+            // The model declined (OpenAI's message.refusal): no output was made to hold to the schema. ProviderRules
+            // types it content_filtered; as format_non_compliance it read "empty", which sends one to the parser.
+            return List.of();
+        }
         if (!content.hasAnswer() && call.responseChars() > 0) {
             // A tool call answers instead of text: its arguments are checked by the tool's own schema, not this one.
             return List.of();

@@ -3,7 +3,11 @@ package io.faultline.content;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.faultline.call.CallMapper;
 import io.faultline.call.LlmCall;
+import io.faultline.classify.ClassifyConfig;
+import io.faultline.classify.ProviderRules;
+import io.faultline.classify.SeverityPolicy;
 import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ProviderFailure;
 import io.faultline.taxonomy.QualityFailure;
 import io.faultline.taxonomy.Severity;
 import io.faultline.testing.ConfigMappings;
@@ -106,6 +110,33 @@ class FormatRulesTest {
         assertThat(evidence(rules.apply(jsonMode("Sure! Here is the JSON: {\"a\": 1}")))).containsEntry("reason",
                 "not_json");
         assertThat(evidence(rules.apply(jsonMode("{\"a\": 1} {\"b\": 2}")))).containsEntry("reason", "not_json");
+    }
+
+    @Test
+    void aStructuredOutputRefusalIsContentFilteredNotAFormatFailure() throws Exception {
+        // OpenAI's structured outputs: a model that declines for safety answers no JSON but a refusal, with
+        // finish_reason "stop" (the schema was not broken: there is no output to hold to it).
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-format", AT).tokens(40, 12, 0, 0)
+                .answer(null, "stop");
+        ((ObjectNode) payload.node().at("/response/choices/0/message")).put("refusal",
+                "I'm sorry, I cannot assist with that.");
+        ((ObjectNode) payload.node().get("model_parameters")).set("response_format", Payloads.JSON.readTree("""
+                {"type": "json_schema", "json_schema": {"name": "city", "strict": true, "schema": %s}}"""
+                .formatted(SCHEMA)));
+        LlmCall refused = mapper.map(payload.node());
+        Map<String, String> classify = Map.of("faultline.classify.timeout", "PT60S",
+                "faultline.classify.deployment-activity-window", "PT1H");
+        ClassifyConfig classifyConfig = ConfigMappings.with(ClassifyConfig.class, classify);
+        ProviderRules provider = new ProviderRules(new SeverityPolicy(classifyConfig), classifyConfig);
+
+        assertThat(rules.apply(refused)).as("no format_non_compliance with reason 'empty'").isEmpty();
+        assertThat(provider.apply(refused)).singleElement().satisfies(f -> {
+            assertThat(f.type()).isEqualTo(ProviderFailure.Type.CONTENT_FILTERED);
+            assertThat(f.evidence()).containsEntry("reason", "refusal").containsEntry("finish_reason", "stop")
+                    .doesNotContainValue("I'm sorry, I cannot assist with that.");
+        });
+        // An answer that is really empty still breaks the requested format.
+        assertThat(evidence(rules.apply(call("", "stop", true)))).containsEntry("reason", "empty");
     }
 
     @Test
