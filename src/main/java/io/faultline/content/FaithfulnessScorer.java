@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * Words are lower-cased, lose a possessive or plural {@code s} and are truncated to their first six letters, so
  * that "American" meets "America" and "founded" meets "founder". A unit is supported when its key occurs in a
  * grounding document or in the question (restating the question is not a hallucination). The support score is the
- * weighted share of supported units. A number the grounding does not hold is still supported when it is derived: a
+ * weighted share of supported units. A number the grounding does not hold is still supported when it is a grounded
+ * number written otherwise or rounded ("3.5" for 3.50, "12%" for 12.34%), or when it is derived: a
  * sum, difference, product, ratio, percentage or percentage change of two grounded numbers, up to the rounding its
  * writing implies (at most 32 grounded operands and 6 such checks per answer, so the cost stays bounded). A number is
  * <em>contradicted</em> when it is unsupported while the grounding states a number of the same kind (a year where the
@@ -280,6 +281,12 @@ public final class FaithfulnessScorer {
                 claim.supported += weight;
                 continue;
             }
+            // A grounded number written otherwise or rounded ("3.5" for 3.50, "12%" for 12.34%) is the same number.
+            if (kind == UnitKind.NUMBER && token.number && token.numeric && !token.year
+                    && grounding.rounds(token.value, token.decimals)) {
+                claim.supported += weight;
+                continue;
+            }
             // A number computed from two grounded ones (a sum, a difference, a ratio, a percentage) is supported.
             if (kind == UnitKind.NUMBER && token.number && token.numeric && derivedChecks++ < MAX_DERIVED_CHECKS
                     && grounding.derives(token.value, token.decimals, token.year)) {
@@ -438,9 +445,7 @@ public final class FaithfulnessScorer {
          * most MAX_OPERANDS² pairs: bounded whatever the grounding.
          */
         boolean derives(double value, int decimals, boolean year) {
-            double unit = Math.pow(10, -decimals);
-            double tolerance = year ? 0
-                    : Math.max(Math.abs(value) >= 10 ? 0.5 * unit : 0.05 * unit, 0.005 * Math.abs(value));
+            double tolerance = year ? 0 : tolerance(value, decimals);
             for (int i = 0; i < numberCount; i++) {
                 double a = numbers[i];
                 if (!year && close(a + a, value, tolerance)) {
@@ -471,6 +476,30 @@ public final class FaithfulnessScorer {
                 }
             }
             return false;
+        }
+
+        /**
+         * Whether {@code value}, written with {@code decimals} decimals, is one of the grounded numbers up to the same
+         * rounding as {@link #derives}: trailing zeros dropped ("1,200" for 1,200.00) or fewer decimals kept ("12.3"
+         * for 12.34). At most MAX_OPERANDS comparisons.
+         */
+        boolean rounds(double value, int decimals) {
+            double tolerance = tolerance(value, decimals);
+            for (int i = 0; i < numberCount; i++) {
+                if (close(numbers[i], value, tolerance)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /**
+         * How far a number may be from what it was computed from: half its last written digit (at least 0.5%; a
+         * one-digit figure within 0.05 of it, so that "2" is not any ratio near two).
+         */
+        private static double tolerance(double value, int decimals) {
+            double unit = Math.pow(10, -decimals);
+            return Math.max(Math.abs(value) >= 10 ? 0.5 * unit : 0.05 * unit, 0.005 * Math.abs(value));
         }
 
         private static boolean close(double computed, double value, double tolerance) {
@@ -596,6 +625,7 @@ public final class FaithfulnessScorer {
             double exact = 0;
             int digitsAfterPoint = 0;
             int significant = 0;
+            boolean separated = false;
             while (i < limit) {
                 char c = text.charAt(i);
                 if (c >= '0' && c <= '9') {
@@ -617,6 +647,7 @@ public final class FaithfulnessScorer {
                         buffer[length++] = '.';
                         fraction = true;
                     }
+                    separated |= c == ',';
                     i++;
                 } else {
                     break;
@@ -641,7 +672,8 @@ public final class FaithfulnessScorer {
                     buffer[length++] = Character.toLowerCase(text.charAt(j));
                 }
             }
-            year = length == 4 && digitsEnd == 4 && !fraction && value >= 1000 && value <= 2100;
+            // "1,200" is an amount: nobody writes a year with a thousands separator.
+            year = length == 4 && digitsEnd == 4 && !fraction && !separated && value >= 1000 && value <= 2100;
             numeric = ordinalOrPlural && significant < 15;
             decimals = digitsAfterPoint;
             this.value = exact / Math.pow(10, digitsAfterPoint);

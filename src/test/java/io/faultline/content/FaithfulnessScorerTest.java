@@ -249,6 +249,26 @@ class FaithfulnessScorerTest {
             + "euros a day and an e-bike 30 euros a day. The shop has two locations, on Pier Street and at the station.";
 
     @Test
+    void a_grounded_number_rewritten_or_rounded_is_supported() {
+        String report = "Revenue in March was $1,200.00. The margin grew 12.34% to 3.50 euros a unit.";
+
+        Verdict verdict = scorer.score("Revenue in March was $1,200, and the margin grew about 12.3% to 3.5 euros "
+                + "a unit.", "How was March?", List.of(report));
+        Verdict whole = scorer.score("The margin grew 12%.", "How was March?", List.of(report));
+
+        // Before, each of these read as a number the grounding contradicts: 3.5 against 3.50 was a hallucination.
+        assertThat(verdict.unsupportedEntities()).isZero();
+        assertThat(verdict.contradicted()).isZero();
+        assertThat(verdict.unfaithful()).isFalse();
+        assertThat(whole.contradicted()).isZero();
+        assertThat(whole.unfaithful()).isFalse();
+        // Rounded the wrong way, a number is still contradicted.
+        Verdict wrong = scorer.score("The margin grew 13%.", "How was March?", List.of(report));
+        assertThat(wrong.contradicted()).isEqualTo(1);
+        assertThat(wrong.hallucination()).isTrue();
+    }
+
+    @Test
     void numbers_computed_from_grounded_numbers_are_supported() {
         Verdict verdict = scorer.score("Sales rose by 620 bicycles, or 50%, to 3,100 over both months. An e-bike "
                 + "costs 18 euros more, 2.5 times the city price.", "How did sales develop?", List.of(SALES));
