@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * {@link FaithfulnessConfig#hallucinationClaimShare()} of the claims) or the whole answer's support is below the
  * hallucination threshold. {@code low_faithfulness}: support is partial, some claim unsupported but not most, or
  * support below {@link FaithfulnessConfig#lowFaithfulnessThreshold()}. An answer that abstains (it says it does not
- * know, or that the grounding does not hold the answer, in English or German) is faithful and gets no verdict.
+ * know, or that the grounding does not hold the answer, in English or German, or in the commonest phrasings of
+ * French, Spanish, Italian, Portuguese and Dutch) is faithful and gets no verdict.
  * <p>
  * Limits: words, not meaning. An answer that recombines grounded names into a false relation ("X directed Y" when
  * the grounding says Y directed X) passes; so does a negation. A faithful paraphrase with synonyms the grounding
@@ -99,27 +100,52 @@ public final class FaithfulnessScorer {
      * Answers that decline, or say that the grounding does not hold the answer: faithful abstentions, not
      * hallucinations, and judging their words would only add noise. Phrase families in English and German (a
      * source noun, then "does not contain/mention/say…", "no information on…", "not mentioned in…", "cannot be
-     * determined from…"), read in the first REFUSAL_WINDOW characters only, so the cost is bounded whatever the
-     * answer's length; the only open parts are bounded ({0,40}). Limit: an answer that abstains and then claims
-     * something anyway is not judged either.
+     * determined from…", "is not in the context", "I don't have information…", "none of the documents mention…"),
+     * and the commonest in French, Spanish, Italian, Portuguese and Dutch (a source noun and a negated "mention",
+     * "not mentioned", "there is no information"), read in the first REFUSAL_WINDOW characters only, so the cost is
+     * bounded whatever the answer's length; the only open parts are bounded ({0,60}, one word of at most 20
+     * letters). Limit: an answer that abstains and then claims something anyway is not judged either.
      */
     private static final String SOURCE_EN = "(?:context|documents?|passages?|texts?|sources?|information|article"
             + "|excerpts?|material|snippets?|records?|data|provided \\w+|given \\w+)";
     private static final String SOURCE_DE = "(?:kontext|dokument(?:e|en)?|text(?:e|en)?|quellen?|abschnitt|"
             + "unterlagen|informationen|angaben|material|auszug|passage)";
+    private static final String SOURCE_FR = "(?:contexte|documents?|textes?|sources?|passages?|extraits?"
+            + "|informations?|données)";
+    private static final String SOURCE_ES = "(?:contexto|documentos?|textos?|fuentes?|pasajes?|fragmentos?"
+            + "|información|datos)";
+    private static final String SOURCE_IT = "(?:contesto|document[oi]|test[oi]|font[ei]|passagg(?:io|i)|brano"
+            + "|informazioni|dati)";
+    private static final String SOURCE_PT = "(?:contexto|documentos?|textos?|fontes?|passagens?|trechos?"
+            + "|informaç(?:ão|ões)|dados)";
+    private static final String SOURCE_NL = "(?:context|document(?:en)?|tekst(?:en)?|bronn?en|bron|passage"
+            + "|fragment|informatie|gegevens)";
+    /** At most one word (an adjective: "fourni", "provided") between a source noun and its verb. */
+    private static final String ONE_WORD = "(?:[^\\s.!?]{1,20} )?";
     private static final Pattern REFUSAL = Pattern.compile("(?i)(?:\\bi (?:do not|don't|don’t) know"
             + "|\\bi(?:'m| am) (?:not sure|unable to)|\\bi (?:cannot|can't|can’t|could not|couldn't|couldn’t)"
             + " (?:answer|find|determine|tell|say|see|locate)"
             + "|(?:not|no) enough information|insufficient (?:information|context|detail)"
             + "|unable to (?:answer|find|determine)"
             + "|\\b(?:no|any) (?:information|mention|details?|data|indication|reference)"
-            + " (?:about|on|of|regarding|as to|concerning|that)"
+            + " (?:about|on|of|regarding|as to|concerning|that|for)"
             + "|\\bmakes? no (?:mention|reference)|\\bsays? nothing (?:about|on)|\\bis silent (?:on|about)"
             + "|" + SOURCE_EN + "(?: provided| given| above| supplied)? (?:does|do|did)(?: not|n't|n’t)"
             + " (?:\\w+ )?(?:contain|mention|provide|include|specify|say|state|indicate|cover|discuss|address"
             + "|give|list|name|offer|reveal|tell|answer)"
-            + "|(?:is|are|was|were) not (?:mentioned|stated|specified|provided|given|included|covered|found"
-            + "|listed|named|available|addressed|discussed|indicated)(?: anywhere)? in"
+            + "|(?:is|are|was|were)(?: not|n't|n’t) (?:mentioned|stated|specified|provided|given|included|covered"
+            + "|found|listed|named|available|addressed|discussed|indicated)(?: anywhere)? in"
+            + "|(?:is|are|was|were)(?: not|n't|n’t) (?:in|part of|covered by|contained in|found in)"
+            + " (?:the |this |that |these |any of the |any )?(?:provided |given |supplied |above |available )?"
+            + SOURCE_EN
+            + "|\\bi (?:do not|don't|don’t|did not|didn't|didn’t) have (?:any |enough |sufficient |the |that |this "
+            + "|specific |access to (?:the |that |this |any )?)?(?:information|details?|data|context|knowledge)"
+            + "|\\bnone of the (?:provided |given |supplied |above )?" + SOURCE_EN + " (?:\\w+ )?(?:mentions?|contains?"
+            + "|provides?|includes?|specif(?:y|ies)|says?|states?|indicates?|covers?|discuss(?:es)?|gives?|lists?)"
+            + "|\\bnothing in the (?:provided |given |supplied |above )?" + SOURCE_EN
+            + " (?:\\w+ )?(?:indicates|mentions|says|states|suggests|specifies|shows|tells)"
+            + "|(?:not possible|impossible) to (?:determine|tell|say|answer|know|find|infer|establish)[^.!?]{0,60}"
+            + " (?:from|based on|in|given|with) (?:the |this |these )?(?:provided |given |available )?" + SOURCE_EN
             + "|(?:cannot|can't|can’t|can not) be (?:determined|answered|found|inferred|deduced|established|known)"
             + " (?:from|based on|with|using)"
             // German
@@ -130,14 +156,45 @@ public final class FaithfulnessScorer {
             + "|(?:geht|ergibt sich)[^.!?]{0,40} nicht hervor"
             + "|\\bnicht (?:erwähnt|angegeben|genannt|enthalten|beschrieben|aufgeführt)"
             + "|(?:lässt|lassen) sich[^.!?]{0,40} nicht (?:bestimmen|beantworten|sagen|entnehmen|feststellen|ableiten)"
-            + "|\\bdarüber (?:steht|finde ich|gibt es) (?:nichts|keine))");
+            + "|\\bdarüber (?:steht|finde ich|gibt es) (?:nichts|keine)"
+            // French
+            + "|" + SOURCE_FR + " " + ONE_WORD + "ne " + ONE_WORD + "(?:mentionne|précise|contient|indique|fournit"
+            + "|donne|dit|cite|aborde|évoque|traite)(?:nt)? (?:pas|aucune?|rien)"
+            + "|(?:n['’]est|ne sont) pas (?:mentionn|précis|indiqu|fourni|donn|disponible|spécifi|abord|évoqu|cit)"
+            + "|\\baucune? (?:information|donnée|indication|mention|précision|détail)|\\bje ne sais pas"
+            // Spanish
+            + "|" + SOURCE_ES + " " + ONE_WORD + "no (?:menciona|contiene|especifica|indica|proporciona|incluye|dice"
+            + "|aporta|ofrece|precisa|detalla)n?"
+            + "|\\bno se (?:menciona|especifica|indica|proporciona|incluye|dice|detalla|aclara)n?"
+            + "|\\bno (?:hay|tengo|dispongo de|se dispone de) " + ONE_WORD
+            + "(?:información|datos|detalles|menci[oó]n|referencias?)"
+            // Italian
+            + "|" + SOURCE_IT + " " + ONE_WORD + "non (?:menziona|contiene|specifica|indica|fornisce|include|dice"
+            + "|riporta|cita)(?:no)?"
+            + "|\\bnon (?:ci sono|c['’]è|ho|abbiamo) " + ONE_WORD + "(?:informazion[ei]|dati|dettagli|indicazion[ei]"
+            + "|riferiment[oi])"
+            + "|\\bnessuna (?:informazione|indicazione|menzione)|\\bnon (?:è|sono) (?:menzionat|specificat|indicat"
+            + "|riportat|fornit)"
+            // Portuguese
+            + "|" + SOURCE_PT + " " + ONE_WORD + "não (?:menciona|contém|especifica|indica|fornece|inclui|diz|informa"
+            + "|cita)m?"
+            + "|\\bnão (?:há|existem?|tenho|temos) " + ONE_WORD + "(?:informaç(?:ão|ões)|dados|detalhes|menção"
+            + "|referência)"
+            + "|\\bnenhuma (?:informação|menção|indicação)"
+            + "|\\bnão (?:é|são|está|estão) (?:mencionad|especificad|indicad|informad|citad)"
+            // Dutch
+            + "|" + SOURCE_NL + " " + ONE_WORD + "(?:vermeldt|bevat|noemt|zegt|geeft|beschrijft|vermelden|bevatten"
+            + "|noemen)(?: \\S+){0,3} (?:niet|geen|niets)"
+            + "|\\bgeen (?:informatie|gegevens|vermelding|details) (?:over|van|voor|in|bekend)"
+            + "|\\b(?:wordt|staat) (?:niet|nergens) (?:vermeld|genoemd|beschreven|in)|\\bik weet (?:het )?niet)");
 
     /**
      * Every abstention phrase holds one of these (lower-cased): a few substring searches over the window spare the
      * many-branched pattern on the answers that cannot match it, which are most.
      */
     private static final String[] ABSTENTION_CUES = {"not", "n't", "n’t", "no ", "unable", "insufficient",
-        "nothing", "silent", "nicht", "keine"};
+        "nothing", "silent", "nicht", "keine", "none", "impossible", " ne ", " n'", " n’", "aucun", "non ", "não",
+        "nenhum", "nessun", "geen", "niet", "nergens"};
 
     static boolean abstains(String answer) {
         String window = answer.length() > REFUSAL_WINDOW ? answer.substring(0, REFUSAL_WINDOW) : answer;

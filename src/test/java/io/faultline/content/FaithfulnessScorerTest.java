@@ -314,6 +314,39 @@ class FaithfulnessScorerTest {
     }
 
     @Test
+    void abstentions_with_contractions_first_person_and_in_five_more_languages_are_faithful() {
+        for (String answer : List.of("The answer is not in the provided context.",
+                "That information isn't available in the documents provided.",
+                "This isn't mentioned in the passage.",
+                "I don't have enough information to answer that.",
+                "I don't have information about the founder.",
+                "Unfortunately, I do not have any details on who founded it.",
+                "None of the documents mention a founder.",
+                "Nothing in the context indicates who founded the shop.",
+                "It is not possible to determine the founder from the context.",
+                "Based on the context, there is no data for the founder.",
+                "Le contexte ne mentionne pas le fondateur de la boutique.",
+                "Cette information n'est pas mentionnée dans les documents.",
+                "El contexto no menciona quién fundó la tienda.",
+                "No hay información sobre el fundador en los documentos.",
+                "Il contesto non menziona il fondatore del negozio.",
+                "Non ci sono informazioni sul fondatore nel testo.",
+                "O contexto não menciona o fundador da loja.",
+                "Não há informações sobre o fundador nos documentos.",
+                "De context vermeldt niet wie de winkel heeft opgericht.",
+                "Er is geen informatie over de oprichter in de documenten.")) {
+            assertThat(scorer.score(answer, "Who founded the shop?", List.of(SALES)).outcome()).as(answer)
+                    .isEqualTo(Outcome.REFUSAL);
+        }
+        // A negation that makes a claim is still judged.
+        for (String answer : List.of("The shop was not founded by Martin Delacroix; Claire Dubois founded it in Lyon.",
+                "No, it was founded in 1987 by Claire Dubois.")) {
+            assertThat(scorer.score(answer, "Who founded the shop?", List.of(SALES)).hallucination()).as(answer)
+                    .isTrue();
+        }
+    }
+
+    @Test
     void one_unsupported_claim_among_several_grounded_ones_is_low_faithfulness_not_hallucination() {
         Verdict partly = scorer.score("The shop sold 1,240 bicycles in June and 1,860 in July. A city bike costs 12 "
                 + "euros a day and an e-bike 30 euros. It has locations on Pier Street and at the station. It was "
