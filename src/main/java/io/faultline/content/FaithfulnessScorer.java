@@ -32,7 +32,8 @@ import java.util.regex.Pattern;
  * hallucination threshold. {@code low_faithfulness}: support is partial, some claim unsupported but not most, or
  * support below {@link FaithfulnessConfig#lowFaithfulnessThreshold()}. An answer that abstains (it says it does not
  * know, or that the grounding does not hold the answer, in English or German, or in the commonest phrasings of
- * French, Spanish, Italian, Portuguese and Dutch) is faithful and gets no verdict.
+ * French, Spanish, Italian, Portuguese and Dutch) is faithful and gets no verdict; so does an answer about to be
+ * flagged that is plainly in another language than every grounding document ({@link #inAnotherLanguage}).
  * <p>
  * Limits: words, not meaning. An answer that recombines grounded names into a false relation ("X directed Y" when
  * the grounding says Y directed X) passes; so does a negation. A faithful paraphrase with synonyms the grounding
@@ -43,7 +44,7 @@ public final class FaithfulnessScorer {
 
     /** Why an answer got, or did not get, a verdict. */
     public enum Outcome {
-        JUDGED, NO_GROUNDING, NO_ANSWER, REFUSAL, TOO_FEW_UNITS
+        JUDGED, NO_GROUNDING, NO_ANSWER, REFUSAL, TOO_FEW_UNITS, OTHER_LANGUAGE
     }
 
     /**
@@ -205,6 +206,66 @@ public final class FaithfulnessScorer {
             }
         }
         return false;
+    }
+
+    /** The Latin-script languages whose function words tell an answer's language from its grounding's. */
+    private static final FunctionWords LATIN_LANGUAGES = new FunctionWords(List.of("en", "de", "fr", "es", "it",
+            "pt", "nl"));
+    /** Characters of the answer and of each document read to tell their languages. */
+    static final int LANGUAGE_SAMPLE_CHARS = 2048;
+    private static final int LANGUAGE_MIN_LETTERS = 20;
+    /** Function words a side needs: a wrong verdict here hides a hallucination, so more than the language check. */
+    private static final int LANGUAGE_MIN_FUNCTION_WORDS = 4;
+
+    /**
+     * Whether the answer is plainly in another language than every grounding document: another script (each holding
+     * at least {@link LanguageIdentifier#DEFAULT_MIN_SCRIPT_SHARE} of its letters), or, in Latin script, other
+     * function words ({@link FunctionWords}). Words do not meet across languages, so such an answer (English
+     * documents, the answer in the user's German or Japanese) would read as all unsupported. Any document that might
+     * be in the answer's language, or that cannot be told, keeps the answer judged. Reads at most
+     * {@link #LANGUAGE_SAMPLE_CHARS} of the answer and of each document.
+     */
+    static boolean inAnotherLanguage(String answer, List<String> docs) {
+        String sample = head(answer);
+        LanguageIdentifier.Script script = plainScript(sample);
+        if (script == null) {
+            return false;
+        }
+        String words = script == LanguageIdentifier.Script.LATIN
+                ? LATIN_LANGUAGES.dominant(sample, LANGUAGE_MIN_FUNCTION_WORDS) : null;
+        boolean told = false;
+        for (String doc : docs) {
+            if (doc == null || doc.isBlank()) {
+                continue;
+            }
+            String document = head(doc);
+            LanguageIdentifier.Script documentScript = plainScript(document);
+            if (documentScript == null) {
+                return false;
+            }
+            if (documentScript == script) {
+                // The same script: only Latin function words can tell two languages of it apart here.
+                String documentWords = script == LanguageIdentifier.Script.LATIN
+                        ? LATIN_LANGUAGES.dominant(document, LANGUAGE_MIN_FUNCTION_WORDS) : null;
+                if (words == null || documentWords == null || words.equals(documentWords)) {
+                    return false;
+                }
+            }
+            told = true;
+        }
+        return told;
+    }
+
+    private static String head(String text) {
+        return text.length() > LANGUAGE_SAMPLE_CHARS ? text.substring(0, LANGUAGE_SAMPLE_CHARS) : text;
+    }
+
+    /** The script of most letters when it holds a clear majority of enough of them, else null. */
+    private static LanguageIdentifier.Script plainScript(String text) {
+        LanguageIdentifier.ScriptCounts counts = LanguageIdentifier.scripts(text);
+        LanguageIdentifier.Script script = counts.dominant();
+        return counts.total >= LANGUAGE_MIN_LETTERS && script != LanguageIdentifier.Script.OTHER
+                && counts.share(script) >= LanguageIdentifier.DEFAULT_MIN_SCRIPT_SHARE ? script : null;
     }
 
     private static final String STOPWORDS = """
@@ -386,6 +447,11 @@ public final class FaithfulnessScorer {
         boolean hallucination = support < config.hallucinationThreshold()
                 || (claims > 0 && unsupportedClaims >= config.hallucinationClaimShare() * claims);
         boolean low = support < config.lowFaithfulnessThreshold() || unsupportedClaims > 0;
+        if ((hallucination || low) && inAnotherLanguage(answer, contextDocs)) {
+            // Its words were looked up in another language: unsupported says nothing. Checked only now, on the few
+            // answers about to be flagged, so that a faithful answer keeps its verdict and the check costs nothing.
+            return Verdict.skipped(Outcome.OTHER_LANGUAGE);
+        }
         return new Verdict(Outcome.JUDGED, support, claims, units, totals.unsupported, totals.unsupportedEntities,
                 totals.contradicted, unsupportedClaims, totals.derived, totals.courtesy, List.copyOf(strongExamples),
                 List.copyOf(strongAt), hallucination, low, truncated);

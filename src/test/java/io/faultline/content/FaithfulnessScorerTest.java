@@ -347,6 +347,29 @@ class FaithfulnessScorerTest {
     }
 
     @Test
+    void an_answer_in_another_language_than_its_grounding_gets_no_lexical_verdict() {
+        // Cross-lingual RAG: English documents, the answer in the user's language. Words cannot meet across
+        // languages, so the lexical check would type every such answer a hallucination.
+        String german = "Der Laden hat im Juni 1.240 Fahrräder verkauft und im Juli 1.860. Ein Stadtrad kostet 12 Euro "
+                + "am Tag, und das E-Bike kostet 30 Euro am Tag.";
+        String japanese = "この店は6月に自転車を1,240台、7月に1,860台販売しました。シティバイクは1日12ユーロです。";
+        String germanSales = "Der Laden verkaufte im Juni 1.240 Fahrräder und im Juli 1.860. Ein Stadtrad kostet 12 "
+                + "Euro am Tag und ein E-Bike 30 Euro am Tag. Der Laden hat zwei Standorte.";
+
+        assertThat(scorer.score(german, "Wie liefen die Verkäufe?", List.of(SALES)).outcome())
+                .isEqualTo(Outcome.OTHER_LANGUAGE);
+        assertThat(scorer.score(japanese, "売上はどうでしたか？", List.of(SALES)).outcome())
+                .isEqualTo(Outcome.OTHER_LANGUAGE);
+        // A document in the answer's language among others, or grounding in the answer's language: judged.
+        assertThat(scorer.score(german, "Wie liefen die Verkäufe?", List.of(SALES, germanSales)).outcome())
+                .isEqualTo(Outcome.JUDGED);
+        Verdict invented = scorer.score("Der Laden wurde von Martin Delacroix in Marseille gegründet, und er hat "
+                + "drei Filialen in der Provence.", "Wer hat den Laden gegründet?", List.of(germanSales));
+        assertThat(invented.outcome()).isEqualTo(Outcome.JUDGED);
+        assertThat(invented.hallucination()).isTrue();
+    }
+
+    @Test
     void one_unsupported_claim_among_several_grounded_ones_is_low_faithfulness_not_hallucination() {
         Verdict partly = scorer.score("The shop sold 1,240 bicycles in June and 1,860 in July. A city bike costs 12 "
                 + "euros a day and an e-bike 30 euros. It has locations on Pier Street and at the station. It was "
