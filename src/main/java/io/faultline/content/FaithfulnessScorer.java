@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  * that "American" meets "America" and "founded" meets "founder". A unit is supported when its key occurs in a
  * grounding document or in the question (restating the question is not a hallucination). The support score is the
  * weighted share of supported units. A number the grounding does not hold is still supported when it is a grounded
- * number written otherwise or rounded ("3.5" for 3.50, "12%" for 12.34%), or when it is derived: a
+ * number written otherwise or rounded ("3.5" for 3.50, "12%" for 12.34%, "$1.2 million" or "$1.2M" for
+ * $1,234,000), or when it is derived: a
  * sum, difference, product, ratio, percentage or percentage change of two grounded numbers, up to the rounding its
  * writing implies (at most 32 grounded operands and 6 such checks per answer, so the cost stays bounded). A number is
  * <em>contradicted</em> when it is unsupported while the grounding states a number of the same kind (a year where the
@@ -695,6 +696,10 @@ public final class FaithfulnessScorer {
         }
     }
 
+    private static final String[] MAGNITUDES = {"k", "thousand", "m", "mn", "million", "millions", "b", "bn",
+        "billion", "billions", "trillion"};
+    private static final int[] MAGNITUDE_POWERS = {3, 3, 6, 6, 6, 6, 9, 9, 9, 9, 12};
+
     /** One token of a text: a reusable cursor, so that scanning allocates nothing per token. */
     private static final class Token {
         int start;
@@ -790,6 +795,31 @@ public final class FaithfulnessScorer {
                             || text.regionMatches(true, suffixStart, "nd", 0, 2)
                             || text.regionMatches(true, suffixStart, "rd", 0, 2)
                             || text.regionMatches(true, suffixStart, "th", 0, 2)));
+            // A magnitude, as a suffix ("48k", "$1.2M", "2.5bn") or the next word ("1.2 million"), scales the
+            // number: it is the amount it names, keyed by its plain digits, so that it meets "1,200,000".
+            int magnitude = suffixLength == 0 ? 0 : magnitude(text, suffixStart, suffixLength);
+            if (suffixLength == 0 && i + 1 < limit && text.charAt(i) == ' ') {
+                int wordEnd = i + 1;
+                while (wordEnd < limit && Character.isLetter(text.charAt(wordEnd))) {
+                    wordEnd++;
+                }
+                // As a word of its own, not a single letter: "2 m" is two metres, "2 b" an option.
+                magnitude = wordEnd - i - 1 > 1 ? magnitude(text, i + 1, wordEnd - i - 1) : 0;
+                if (magnitude > 0) {
+                    end = wordEnd;
+                }
+            }
+            if (magnitude > 0 && significant < 15) {
+                year = false;
+                numeric = true;
+                decimals = digitsAfterPoint - magnitude;
+                this.value = exact / Math.pow(10, digitsAfterPoint) * Math.pow(10, magnitude);
+                String digits = java.math.BigDecimal.valueOf(this.value).stripTrailingZeros().toPlainString();
+                key = numberHash(digits, 0, digits.length());
+                fullHash = key;
+                uppercase = 0;
+                return;
+            }
             if (!ordinalOrPlural) {
                 for (int j = suffixStart; j < i && length < buffer.length; j++) {
                     buffer[length++] = Character.toLowerCase(text.charAt(j));
@@ -803,6 +833,19 @@ public final class FaithfulnessScorer {
             key = numberHash(buffer, length);
             fullHash = key;
             uppercase = 0;
+        }
+
+        /**
+         * The power of ten that the word or suffix {@code text[from, from + length)} names (k, thousand: 3; m, mn,
+         * million: 6; b, bn, billion: 9; trillion: 12), or 0.
+         */
+        private static int magnitude(String text, int from, int length) {
+            for (int m = 0; m < MAGNITUDES.length; m++) {
+                if (MAGNITUDES[m].length() == length && text.regionMatches(true, from, MAGNITUDES[m], 0, length)) {
+                    return MAGNITUDE_POWERS[m];
+                }
+            }
+            return 0;
         }
 
         private void readWord(String text, int i, int limit) {

@@ -269,6 +269,31 @@ class FaithfulnessScorerTest {
     }
 
     @Test
+    void a_grounded_amount_written_with_a_magnitude_is_supported() {
+        String results = "Fabrikam reported revenue of $1,234,000 in 2023 and 48,000 customers. Its loan was "
+                + "$2.5 billion.";
+
+        Verdict verdict = scorer.score("Fabrikam's revenue was about $1.2 million in 2023, with 48k customers, and "
+                + "its loan was $2,500,000,000.", "How did Fabrikam do?", List.of(results));
+        Verdict suffixed = scorer.score("Fabrikam reported revenue of $1.23M in 2023.", "How did Fabrikam do?",
+                List.of(results));
+
+        // Before, "1.2 million" was 1.2 and an unsupported word, "48k" and "1.23M" codes no grounded number matched.
+        assertThat(verdict.unsupported()).isZero();
+        assertThat(verdict.contradicted()).isZero();
+        assertThat(verdict.unfaithful()).isFalse();
+        assertThat(suffixed.unsupported()).isZero();
+        assertThat(suffixed.unfaithful()).isFalse();
+        // A unit letter after a space is no magnitude: 2 m is two metres, not two million.
+        assertThat(scorer.score("The cable is 2 m long.", "How long?", List.of("The cable is 2 metres long."))
+                .unsupported()).isZero();
+        Verdict wrong = scorer.score("Fabrikam reported revenue of $3.4 million in 2023.", "How did Fabrikam do?",
+                List.of(results));
+        assertThat(wrong.contradicted()).isEqualTo(1);
+        assertThat(wrong.hallucination()).isTrue();
+    }
+
+    @Test
     void numbers_computed_from_grounded_numbers_are_supported() {
         Verdict verdict = scorer.score("Sales rose by 620 bicycles, or 50%, to 3,100 over both months. An e-bike "
                 + "costs 18 euros more, 2.5 times the city price.", "How did sales develop?", List.of(SALES));
