@@ -261,6 +261,11 @@ public final class FaithfulnessScorer {
         return text.length() > LANGUAGE_SAMPLE_CHARS ? text.substring(0, LANGUAGE_SAMPLE_CHARS) : text;
     }
 
+    /** Whether the word at {@code start} directly follows a code fence's opening {@code ```} or {@code ~~~}. */
+    private static boolean fenceInfo(String text, int start) {
+        return start >= 3 && (text.startsWith("```", start - 3) || text.startsWith("~~~", start - 3));
+    }
+
     /** The script of most letters when it holds a clear majority of enough of them, else null. */
     private static LanguageIdentifier.Script plainScript(String text) {
         LanguageIdentifier.ScriptCounts counts = LanguageIdentifier.scripts(text);
@@ -364,6 +369,9 @@ public final class FaithfulnessScorer {
         while ((at = token.next(answer, at, answerEnd)) >= 0) {
             if (token.sentenceStart) {
                 totals.close(claim, config, strongExamples, strongAt, wordExamples, wordAt);
+            }
+            if (!token.number && fenceInfo(answer, token.start)) {
+                continue; // "```python": the fence's language tag is markup, not a word of a claim
             }
             UnitKind kind;
             long key;

@@ -294,6 +294,21 @@ class FaithfulnessScorerTest {
     }
 
     @Test
+    void the_language_tag_of_a_code_fence_is_no_claim() {
+        String docs = "Create the billing client with Client(api_key). Call client.create_invoice(amount, currency) "
+                + "to create an invoice; it returns an Invoice whose id identifies it.";
+
+        Verdict verdict = scorer.score("```python\nclient = Client(api_key)\n"
+                + "invoice = client.create_invoice(amount, currency)\nprint(invoice.id)\n```",
+                "How do I create an invoice?", List.of(docs));
+
+        // Before, "python" was a claim of its own, and unsupported: the grounded code was low_faithfulness.
+        assertThat(verdict.unsupported()).as(verdict.unsupportedExamples().toString()).isEqualTo(1);
+        assertThat(verdict.unsupportedClaims()).isZero();
+        assertThat(verdict.unfaithful()).isFalse();
+    }
+
+    @Test
     void numbers_computed_from_grounded_numbers_are_supported() {
         Verdict verdict = scorer.score("Sales rose by 620 bicycles, or 50%, to 3,100 over both months. An e-bike "
                 + "costs 18 euros more, 2.5 times the city price.", "How did sales develop?", List.of(SALES));
