@@ -100,13 +100,19 @@ public class LanguageRules extends ContentRule {
             return List.of();
         }
         if (expected == null) {
-            String userText = cut(askedText(content), language.maxChars());
+            // This turn's user messages say which language is expected now (a user who switches language is
+            // followed); a turn too short to tell leaves it to the whole conversation.
+            String turn = askedText(content, true);
+            boolean turnTells = LanguageIdentifier.letters(turn) >= language.minRequestLetters();
+            String userText = cut(turnTells ? turn : askedText(content, false), language.maxChars());
             if (answerWords != null
                     && answerWords.equals(functionWords.dominant(userText, language.shortcutFunctionWords()))) {
                 return List.of();
             }
             // Only now, with the languages possibly apart, does a translation request matter (its regex is not free).
-            if (language.skipTranslationRequests() && asksForTranslation(userText)) {
+            // Asked in any turn ("answer in French from now on"), it still holds.
+            if (language.skipTranslationRequests() && asksForTranslation(turnTells
+                    ? cut(askedText(content, false), language.maxChars()) : userText)) {
                 return List.of();
             }
             Optional<LanguageIdentifier.Guess> asked = identifier.identify(userText, language.minRequestLetters());
@@ -145,11 +151,23 @@ public class LanguageRules extends ContentRule {
     /**
      * The user messages without the grounding documents pasted into them ({@link GroundingFinder}): a RAG
      * application that sends its English documents with a German question asked in German, and an answer in German
-     * is no drift. Only the words the caller wrote around its documents say which language it expects.
+     * is no drift. Only the words the caller wrote around its documents say which language it expects. With
+     * {@code thisTurn}, only the user messages after the last assistant message.
      */
-    static String askedText(CallContent content) {
+    static String askedText(CallContent content, boolean thisTurn) {
+        List<CallContent.Message> messages = content.messages();
+        int from = 0;
+        if (thisTurn) {
+            // The user messages after the last assistant turn: what was asked now.
+            for (int i = messages.size() - 1; i >= 0; i--) {
+                if ("assistant".equals(messages.get(i).role())) {
+                    from = i + 1;
+                    break;
+                }
+            }
+        }
         StringBuilder out = new StringBuilder();
-        for (CallContent.Message message : content.messages()) {
+        for (CallContent.Message message : messages.subList(from, messages.size())) {
             if ("user".equals(message.role()) && !message.text().isEmpty()) {
                 if (!out.isEmpty()) {
                     out.append("\n\n");

@@ -126,6 +126,37 @@ class LanguageRulesTest {
     }
 
     @Test
+    void theLanguageOfThisTurnSetsTheExpectationWhenTheUserSwitches() {
+        // The conversation began in English; the user now writes in German, and the model follows.
+        String germanTurn = "Danke! Und kann ich später ohne Gebühr zur monatlichen Abrechnung wechseln?";
+
+        assertThat(rules.apply(conversation(germanTurn, GERMAN_ANSWER))).as("the answer follows the switch").isEmpty();
+        assertThat(rules.apply(conversation(germanTurn, ENGLISH_ANSWER))).as("an English answer to it drifts")
+                .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("expected_language", "de")
+                        .containsEntry("answer_language", "en"));
+        // A translation asked for in an earlier turn still holds.
+        Payloads asked = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(FRENCH_ANSWER, "stop");
+        com.fasterxml.jackson.databind.node.ArrayNode turns = asked.node().putArray("messages");
+        turns.addObject().put("role", "user").put("content", "Please answer in French from now on.");
+        turns.addObject().put("role", "assistant").put("content", "D'accord.");
+        turns.addObject().put("role", "user").put("content", ENGLISH_QUESTION);
+        assertThat(rules.apply(mapper.map(asked.node()))).isEmpty();
+        // A turn too short to tell ("Und der Preis?") leaves the whole conversation to say.
+        assertThat(rules.apply(conversation("Und der Preis?", GERMAN_ANSWER))).singleElement()
+                .satisfies(f -> assertThat(f.evidence()).containsEntry("expected_language", "en"));
+    }
+
+    private LlmCall conversation(String latestTurn, String answer) {
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(answer, "stop");
+        com.fasterxml.jackson.databind.node.ArrayNode messages = payload.node().putArray("messages");
+        messages.addObject().put("role", "user").put("content", ENGLISH_QUESTION + " I would also like to know "
+                + "whether refunds are paid for the months that I do not use after cancelling.");
+        messages.addObject().put("role", "assistant").put("content", ENGLISH_ANSWER);
+        messages.addObject().put("role", "user").put("content", latestTurn);
+        return mapper.map(payload.node());
+    }
+
+    @Test
     void switchedOffPerType() {
         ContentConfig off = ConfigMappings.with(ContentConfig.class,
                 Map.of("faultline.content.disabled-types", "language_drift,pii_leakage"));
