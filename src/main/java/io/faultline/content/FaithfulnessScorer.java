@@ -305,6 +305,13 @@ public final class FaithfulnessScorer {
             entschuldigen entschuldigung verständnis geduld schönen
             bei mit und zu uns an mich wir ihnen ich einen eine""";
 
+    /** Month names and abbreviations, English and German, by number. */
+    private static final String[][] MONTH_NAMES = {{"january", "jan", "januar", "jänner"},
+        {"february", "feb", "februar"}, {"march", "mar", "märz"}, {"april", "apr"}, {"may", "mai"},
+        {"june", "jun", "juni"}, {"july", "jul", "juli"}, {"august", "aug"}, {"september", "sep", "sept"},
+        {"october", "oct", "oktober", "okt"}, {"november", "nov"}, {"december", "dec", "dezember", "dez"}};
+    // Full-word hash of a month name -> its bit (1 << month).
+    private static final LongTable MONTHS = new LongTable(64);
     private static final LongTable STOP = new LongTable(512);
     private static final LongTable COURTESY = new LongTable(512);
     // Full-word hash of a number word -> key hash of its digits.
@@ -321,6 +328,11 @@ public final class FaithfulnessScorer {
         for (String word : COURTESY_WORDS.split("\\s+")) {
             if (!word.isEmpty()) {
                 COURTESY.put(hash(word, 0, word.length()), 0);
+            }
+        }
+        for (int month = 1; month <= MONTH_NAMES.length; month++) {
+            for (String name : MONTH_NAMES[month - 1]) {
+                MONTHS.put(hash(name, 0, name.length()), 1L << month);
             }
         }
         String[] cardinals = NUMBER_WORDS.split(" ");
@@ -405,6 +417,13 @@ public final class FaithfulnessScorer {
             // a capitalised courtesy is still one (German nouns: "Vielen Dank für Ihre Anfrage")
             claim.courtesy &= kind != UnitKind.NUMBER && COURTESY.contains(token.fullHash);
             if (grounding.keys.contains(key)) {
+                claim.supported += weight;
+                continue;
+            }
+            // A date written with the month's number ("2024-03-15", "03/15/2024", "15.03.2024") where the grounding
+            // names the month ("March 15, 2024").
+            if (kind == UnitKind.NUMBER && token.number && grounding.months != 0
+                    && grounding.datePart(answer, token.start, token.end, answerEnd)) {
                 claim.supported += weight;
                 continue;
             }
@@ -554,6 +573,70 @@ public final class FaithfulnessScorer {
         boolean hasYear;
         boolean hasOtherNumber;
         boolean truncated;
+        /** The months the grounding names ("March", "Sept", "März"), as bits 1 to 12. */
+        int months;
+
+        /**
+         * Whether the number at {@code [start, end)} of the answer is part of a numeric date whose month the
+         * grounding names and whose other parts it holds: the month of {@code yyyy-mm-dd} or {@code mm/dd/yyyy}
+         * (a number of 1 to 12 joined by '-' or '/' to another number), or a whole {@code dd.mm.yyyy}, which reads
+         * as one token.
+         */
+        boolean datePart(String text, int start, int end, int limit) {
+            // Within the token only: a search past its end would make the answer's scan quadratic.
+            int dot = indexOf(text, '.', start, end);
+            if (dot > start) {
+                int second = indexOf(text, '.', dot + 1, end);
+                if (second < 0 || dot - start > 2 || second - dot - 1 > 2 || second - dot - 1 < 1
+                        || end - second - 1 != 4 && end - second - 1 != 2) {
+                    return false;
+                }
+                int day = digits(text, start, dot);
+                int month = digits(text, dot + 1, second);
+                String year = text.substring(second + 1, end);
+                return day >= 1 && month >= 1 && month <= 12 && (months & (1 << month)) != 0
+                        && holds(Integer.toString(day)) && (year.length() == 2 || holds(year));
+            }
+            if (end - start > 2) {
+                return false;
+            }
+            int month = digits(text, start, end);
+            boolean joined = start >= 2 && (text.charAt(start - 1) == '-' || text.charAt(start - 1) == '/')
+                    && Character.isDigit(text.charAt(start - 2))
+                    || end + 1 < limit && (text.charAt(end) == '-' || text.charAt(end) == '/')
+                    && Character.isDigit(text.charAt(end + 1));
+            return joined && month >= 1 && month <= 12 && (months & (1 << month)) != 0;
+        }
+
+        private static int indexOf(String text, char c, int from, int to) {
+            for (int i = from; i < to; i++) {
+                if (text.charAt(i) == c) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        /** The value of {@code text[from, to)} when it is one or two digits and nothing else, else -1. */
+        private static int digits(String text, int from, int to) {
+            if (to - from < 1 || to - from > 2) {
+                return -1;
+            }
+            int value = 0;
+            for (int i = from; i < to; i++) {
+                char c = text.charAt(i);
+                if (c < '0' || c > '9') {
+                    return -1;
+                }
+                value = value * 10 + (c - '0');
+            }
+            return value;
+        }
+
+        private boolean holds(String digits) {
+            return keys.contains(numberHash(digits, 0, digits.length()));
+        }
+
         /** The first MAX_OPERANDS distinct numbers of the grounding and the question (years and all). */
         final double[] numbers = new double[MAX_OPERANDS];
         int numberCount;
@@ -669,6 +752,8 @@ public final class FaithfulnessScorer {
                 } else if (NUMBER_WORD_KEYS.contains(token.fullHash)) {
                     grounding.hasOtherNumber = true;
                     addNumberWord(grounding, token);
+                } else {
+                    grounding.months |= (int) MONTHS.get(token.fullHash, 0L);
                 }
             }
         }

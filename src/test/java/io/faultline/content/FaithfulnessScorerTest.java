@@ -309,6 +309,28 @@ class FaithfulnessScorerTest {
     }
 
     @Test
+    void a_grounded_date_written_with_a_month_number_is_supported() {
+        String contract = "The contract was signed on March 15, 2024 and runs until 30 September 2026.";
+
+        for (String answer : List.of("The contract was signed on 2024-03-15 and runs until 2026-09-30.",
+                "The contract was signed on 03/15/2024 and runs until 09/30/2026.",
+                "The contract was signed on 15.03.2024 and runs until 30.09.2026.")) {
+            Verdict verdict = scorer.score(answer, "When was it signed?", List.of(contract));
+            // Before, the month ("03", "09") was a number the grounding contradicts, and the answer a hallucination.
+            assertThat(verdict.contradicted()).as(answer).isZero();
+            assertThat(verdict.unfaithful()).as(answer).isFalse();
+        }
+        // Another month is still contradicted, and a month's number outside a date is no date.
+        assertThat(scorer.score("The contract was signed on 2024-04-15.", "When was it signed?", List.of(contract))
+                .hallucination()).isTrue();
+        assertThat(scorer.score("The contract has 3 parties.", "How many parties?", List.of(contract))
+                .contradicted()).isEqualTo(1);
+        // Number-like tokens beside a named month are read, never parsed blindly.
+        assertThat(scorer.score("Signed 3k/2 times, 1,5.03.2024 and 15.03.24ab or 4-3a.", "When?", List.of(contract))
+                .judged()).isTrue();
+    }
+
+    @Test
     void numbers_computed_from_grounded_numbers_are_supported() {
         Verdict verdict = scorer.score("Sales rose by 620 bicycles, or 50%, to 3,100 over both months. An e-bike "
                 + "costs 18 euros more, 2.5 times the city price.", "How did sales develop?", List.of(SALES));
