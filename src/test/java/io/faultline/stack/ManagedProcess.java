@@ -148,12 +148,55 @@ public final class ManagedProcess implements AutoCloseable {
         return env;
     }
 
+    /** Ports this JVM handed out: each is bound by a process only after a while, so it must not be handed out twice. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The lowest port chosen: below it lie the well-known and registered ports of services that may run here. */
+    private static final int LOWEST = 20_000;
+
+    /**
+     * A port for a child process to listen on, outside the kernel's range of ephemeral ports. A port the kernel picked
+     * for a socket bound to port 0 is an ephemeral one, which every outgoing connection of any process draws from: a
+     * LiteLLM that spends a minute importing before it binds found its port taken by a client socket in the meantime
+     * (a CI run, load 8: uvicorn's "address already in use", exit 3). Below that range only listeners take ports, so a
+     * port checked free stays free unless another test process picks the same one; chosen at random, and checked by
+     * binding it. Falls back to an ephemeral port when the range leaves no room below it.
+     */
     public static int freePort() {
+        int low = ephemeralLow();
+        if (low - LOWEST >= 1_000) {
+            java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+            for (int attempt = 0; attempt < 200; attempt++) {
+                int port = random.nextInt(LOWEST, low);
+                if (!HANDED_OUT.contains(port) && bindable(port) && HANDED_OUT.add(port)) {
+                    return port;
+                }
+            }
+        }
         try (ServerSocket socket = new ServerSocket(0)) {
             socket.setReuseAddress(true);
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The first port of the kernel's ephemeral range (Linux: {@code net.ipv4.ip_local_port_range}), 32768 if unknown. */
+    static int ephemeralLow() {
+        try {
+            // Read line by line: /proc reports a size of 0, and Files.readString read "3" of "32768\t60999".
+            String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim();
+            return Integer.parseInt(range.split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return 32_768;
+        }
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port));
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 }
