@@ -180,7 +180,7 @@ public final class ManagedProcess implements AutoCloseable {
         }
     }
 
-    /** The first port of the kernel's ephemeral range (Linux: {@code net.ipv4.ip_local_port_range}), 32768 if unknown. */
+    /** The first port of the ephemeral range (Linux: {@code net.ipv4.ip_local_port_range}); 32768 if unknown. */
     static int ephemeralLow() {
         try {
             // Read line by line: /proc reports a size of 0, and Files.readString read "3" of "32768\t60999".
