@@ -420,6 +420,8 @@ class CorrelationBench {
         Instant until;
         int warmup;
         int cycles;
+        /** Drains that also took episodes a scheduled job folded meanwhile: not measured. */
+        int drainsWithJobEpisodes;
         /** What {@link #warmUpJit} did before this stream, or empty. */
         String jitWarmup = "";
         Map<String, Long> clusters = new LinkedHashMap<>();
@@ -497,6 +499,8 @@ class CorrelationBench {
                 row(b, "all, every scheduled job paused (blocks of 10 cycles alternate)", jobsPaused);
             }
             b.append(String.format(Locale.ROOT, "Clusters at the end of the stream (status/type): %s%n", clusters));
+            b.append(String.format(Locale.ROOT, "Drains left out because they also took episodes a scheduled job"
+                    + " folded meanwhile: %d%n", drainsWithJobEpisodes));
             b.append(attribution());
             return b.toString();
         }
@@ -804,7 +808,15 @@ class CorrelationBench {
                 long micros = (System.nanoTime() - t0) / 1000;
                 boolean gc = gcCount() != gcBefore;
                 boolean jit = JIT.getTotalCompilationTime() != jitBefore;
-                assertThat(drained.correlated()).as("the drain took the one queued episode").isEqualTo(1);
+                assertThat(drained.correlated()).as("the drain took the queued episode").isPositive();
+                if (drained.correlated() > 1) {
+                    // A scheduled job folded episodes of its own meanwhile (the jobs run in half of the blocks, and
+                    // through the warm-up; 3 at once in some runs of 2026-12-07): this drain took them with the
+                    // stream's, so it is no one episode's drain. Left out of the figures, and counted.
+                    s.drainsWithJobEpisodes++;
+                    track(s, episode, measure, clustered, recent);
+                    continue;
+                }
                 if (measure && !readAhead) {
                     s.oldAll.recordValue(micros);
                     s.oldByKind.get(kind).recordValue(micros);
