@@ -305,6 +305,19 @@ class PredictionApiTest {
                 "rate_limit")).as("the score once its horizon ended").isZero();
     }
 
+    /**
+     * Minutes of a token headroom draining 5,000 a minute, until a prediction of the drain is active (at most 12);
+     * returns the next minute.
+     */
+    private int drainUntilPredicted(Instant t0, String dep, String group, long[] remaining) {
+        int m = 0;
+        for (; m < 12 && store.active(dep).isEmpty(); m++) {
+            tokensMinute(t0, m, dep, group, remaining, 5_000, 0);
+        }
+        assertThat(store.active(dep)).as("the drain is predicted").hasSize(1);
+        return m;
+    }
+
     @Test
     void a_prediction_that_already_hit_one_failure_does_not_announce_the_next_failure_of_its_deployment() {
         Instant t0 = Instant.parse("2034-04-01T10:00:00Z");
@@ -312,11 +325,7 @@ class PredictionApiTest {
         String group = "api-twice-group-" + UUID.randomUUID();
         long[] remaining = { 90_000 };
         // The token headroom drains 5,000 a minute until it is predicted to run out.
-        int m = 0;
-        for (; m < 12 && store.active(dep).isEmpty(); m++) {
-            tokensMinute(t0, m, dep, group, remaining, 5_000, 0);
-        }
-        assertThat(store.active(dep)).as("the drain is predicted").hasSize(1);
+        int m = drainUntilPredicted(t0, dep, group, remaining);
         UUID id = store.active(dep).get(0).predictionId();
         for (int i = 0; i < 3; i++) {
             tokensMinute(t0, m++, dep, group, remaining, 5_000, 0);
@@ -348,11 +357,7 @@ class PredictionApiTest {
         String dep = "api-resolved-" + UUID.randomUUID();
         String group = "api-resolved-group-" + UUID.randomUUID();
         long[] remaining = { 90_000 };
-        int m = 0;
-        for (; m < 12 && store.active(dep).isEmpty(); m++) {
-            tokensMinute(t0, m, dep, group, remaining, 5_000, 0);
-        }
-        assertThat(store.active(dep)).as("the drain is predicted").hasSize(1);
+        int m = drainUntilPredicted(t0, dep, group, remaining);
         UUID id = store.active(dep).get(0).predictionId();
         tokensMinute(t0, m++, dep, group, remaining, 5_000, 0);
         // An operator polls the resolutions: everything updated since the last poll, which followed the renewal.

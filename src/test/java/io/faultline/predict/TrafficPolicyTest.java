@@ -326,14 +326,7 @@ class TrafficPolicyTest {
             clock.set(now);
             List<PredictedFailure> firing = confidence[m] == 0 ? List.of()
                     : List.of(prediction(deployment, confidence[m], now));
-            try (Connection c = dataSource.getConnection()) {
-                c.setAutoCommit(false);
-                policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
-                        java.util.Set.of()));
-                c.commit();
-            }
-            Map<String, Object> e = entry(deployment);
-            shares.add(e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6);
+            shares.add(applyAndReadShare(deployment, now, firing));
         }
         // 0.2 from the confident one; healthy from minute 1, first step at minute 3; the weak one at minute 4 holds;
         // healthy again from minute 5: the next step a healthy period later, at minute 7.
@@ -353,17 +346,22 @@ class TrafficPolicyTest {
             Instant now = t0.plus(Duration.ofMinutes(m)).plusMillis(lateMillis[m]);
             clock.set(now);
             List<PredictedFailure> firing = m == 0 ? List.of(prediction(deployment, 0.9, now)) : List.of();
-            try (Connection c = dataSource.getConnection()) {
-                c.setAutoCommit(false);
-                policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
-                        java.util.Set.of()));
-                c.commit();
-            }
-            Map<String, Object> e = entry(deployment);
-            shares.add(e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6);
+            shares.add(applyAndReadShare(deployment, now, firing));
         }
         // Healthy from minute 1: the first step a healthy period later, at minute 3, then one every minute.
         assertThat(shares).containsExactly(0.2, 0.2, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0);
+    }
+
+    /** One tick of the policy for a deployment of a two-deployment group, nothing failing; its share after it. */
+    private double applyAndReadShare(String deployment, Instant now, List<PredictedFailure> firing) throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
+                    java.util.Set.of()));
+            c.commit();
+        }
+        Map<String, Object> e = entry(deployment);
+        return e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6;
     }
 
     @Test
