@@ -181,8 +181,7 @@ public class ProviderRules implements CallRule {
         if (call.errorDetails() != null && ProviderErrorDetails.isPerDay(call.errorDetails().quotaId())) {
             return true;
         }
-        String message = call.errorMessage() == null ? "" : call.errorMessage();
-        String head = message.substring(0, Math.min(message.length(), 256)).toLowerCase(Locale.ROOT);
+        String head = messageHead(call);
         return head.contains("rate limit reached for") && (head.contains("per day (rpd)")
                 || head.contains("per day (tpd)"));
     }
@@ -193,10 +192,16 @@ public class ProviderRules implements CallRule {
      * {@code rate_limit_exceeded} code as a passing limit): no wait lets it through.
      */
     public static boolean isRequestTooLarge(LlmCall call) {
+        return messageHead(call).contains("request too large for");
+    }
+
+    /**
+     * The first 256 characters of the error message, lower case: OpenAI's words that name a limit open its message,
+     * after LiteLLM's exception prefix.
+     */
+    private static String messageHead(LlmCall call) {
         String message = call.errorMessage() == null ? "" : call.errorMessage();
-        // Only the head: the words open OpenAI's message, after LiteLLM's exception prefix.
-        String head = message.substring(0, Math.min(message.length(), 256)).toLowerCase(Locale.ROOT);
-        return head.contains("request too large for");
+        return message.substring(0, Math.min(message.length(), 256)).toLowerCase(Locale.ROOT);
     }
 
     static boolean isAccessDenied(LlmCall call) {

@@ -225,10 +225,7 @@ class PredictionApiTest {
             for (int i = 0; i < 10; i++) {
                 remaining -= drain / 10;
                 Instant at = start.plusSeconds(i * 6L);
-                calls.add(Payloads.success("openai", group, dep, at).latency(0.5)
-                        .header("x-ratelimit-limit-tokens", "100000")
-                        .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
-                        .header("x-ratelimit-reset-tokens", "3h0m0s"));
+                calls.add(headroomCall(group, dep, at, remaining, "3h0m0s"));
                 calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
             }
             clock.set(start.plus(Duration.ofMinutes(1)));
@@ -263,10 +260,7 @@ class PredictionApiTest {
                 Instant at = start.plusSeconds(i * 6L);
                 if (m < 6) {
                     remaining -= 400;
-                    calls.add(Payloads.success("openai", group, dep, at).latency(0.5)
-                            .header("x-ratelimit-limit-tokens", "100000")
-                            .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
-                            .header("x-ratelimit-reset-tokens", "20h0m0s"));
+                    calls.add(headroomCall(group, dep, at, remaining, "20h0m0s"));
                 }
                 calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
             }
@@ -373,6 +367,13 @@ class PredictionApiTest {
                 .body("items.size()", equalTo(0));
     }
 
+    /** A successful OpenAI call reporting {@code remaining} tokens of 100,000 left, resetting in {@code reset}. */
+    private static Payloads headroomCall(String group, String dep, Instant at, long remaining, String reset) {
+        return Payloads.success("openai", group, dep, at).latency(0.5).header("x-ratelimit-limit-tokens", "100000")
+                .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
+                .header("x-ratelimit-reset-tokens", reset);
+    }
+
     /** One minute of 10 calls on {@code dep} reading the token headroom, the first {@code failing} answered 429. */
     private void tokensMinute(Instant t0, int m, String dep, String group, long[] remaining, long drain,
             int failing) {
@@ -383,10 +384,7 @@ class PredictionApiTest {
             remaining[0] -= drain / 10;
             calls.add(i < failing ? Payloads.failure("openai", group, dep, at, 429, "RateLimitError",
                     "Rate limit reached for tokens")
-                    : Payloads.success("openai", group, dep, at).latency(0.5)
-                            .header("x-ratelimit-limit-tokens", "100000")
-                            .header("x-ratelimit-remaining-tokens", String.valueOf(remaining[0]))
-                            .header("x-ratelimit-reset-tokens", "3h0m0s"));
+                    : headroomCall(group, dep, at, remaining[0], "3h0m0s"));
         }
         clock.set(start.plus(Duration.ofMinutes(1)));
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
