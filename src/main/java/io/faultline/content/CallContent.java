@@ -19,13 +19,18 @@ import java.util.List;
  *                         count and dimension; empty for other calls
  * @param refused          the model declined instead of answering: OpenAI's {@code message.refusal} (structured
  *                         outputs and safety refusals) is set and there is no answer; its text is not kept
+ * @param tools            the functions the request offered, the tool choice it made and the calls the answer made
  */
 public record CallContent(List<Message> messages, String answer, ResponseFormat responseFormat,
         String expectedLanguage, List<String> grounding, boolean truncated, List<float[]> embeddings,
-        boolean refused) {
+        boolean refused, ToolUse tools) {
 
     public static final CallContent NONE = new CallContent(List.of(), null, null, null, List.of(), false, List.of(),
-            false);
+            false, ToolUse.NONE);
+
+    public CallContent {
+        tools = tools == null ? ToolUse.NONE : tools;
+    }
 
     /** One request message: its role ({@code system}, {@code user}, {@code assistant}, {@code tool}) and text. */
     public record Message(String role, String text) {
@@ -41,6 +46,57 @@ public record CallContent(List<Message> messages, String answer, ResponseFormat 
         public boolean structured() {
             return "json_object".equals(type) || "json_schema".equals(type);
         }
+    }
+
+    /**
+     * The request's function tools and the answer's calls of them (chat {@code tools} and {@code tool_choice} in
+     * {@code model_parameters}, {@code message.tool_calls} of the first choice).
+     *
+     * @param declared   the function tools offered, in order (at most {@link ContentExtractor#MAX_TOOLS})
+     * @param exhaustive every tool offered is one of {@code declared}: no built-in or MCP tool, none left unread, so
+     *                   that a call of another name is a call of a tool that does not exist
+     * @param choice     {@code auto} (also when unset), {@code none}, {@code required} (some tool must be called) or
+     *                   {@code function} (the one named {@code chosen} must be)
+     * @param calls      the answer's function calls, in order (at most {@link ContentExtractor#MAX_TOOL_CALLS})
+     * @param unread     calls or argument characters past the extractor's bounds were not read: not judged
+     */
+    public record ToolUse(List<Tool> declared, boolean exhaustive, String choice, String chosen,
+            List<ToolCall> calls, boolean unread) {
+
+        public static final ToolUse NONE = new ToolUse(List.of(), false, "auto", null, List.of(), false);
+
+        public ToolUse {
+            declared = List.copyOf(declared);
+            calls = List.copyOf(calls);
+        }
+
+        /** The declared function of this name, or null. */
+        public Tool tool(String name) {
+            for (Tool tool : declared) {
+                if (tool.name().equals(name)) {
+                    return tool;
+                }
+            }
+            return null;
+        }
+
+        /** The request made the model call a function: {@code required}, or one named function. */
+        public boolean forced() {
+            return "required".equals(choice) || "function".equals(choice);
+        }
+    }
+
+    /**
+     * One function tool of the request.
+     *
+     * @param parameters its parameters' JSON Schema, or null when it declares none
+     * @param strict     OpenAI's {@code strict}: the provider promised arguments valid against the schema
+     */
+    public record Tool(String name, JsonNode parameters, boolean strict) {
+    }
+
+    /** One function call of the answer: the name the model called and its arguments as written (JSON text). */
+    public record ToolCall(String name, String arguments) {
     }
 
     public boolean hasAnswer() {

@@ -1,8 +1,12 @@
 package io.faultline.content;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.faultline.content.CallContent.Message;
 import io.faultline.content.CallContent.ResponseFormat;
+import io.faultline.content.CallContent.Tool;
+import io.faultline.content.CallContent.ToolCall;
+import io.faultline.content.CallContent.ToolUse;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +32,10 @@ public final class ContentExtractor {
      */
     public static final int MAX_VECTORS = 16;
     public static final int MAX_DIMENSIONS = 4096;
+    /** Function tools read per request: OpenAI's own limit. */
+    public static final int MAX_TOOLS = 128;
+    /** Function calls read per answer; an answer with more is not judged. */
+    public static final int MAX_TOOL_CALLS = 64;
 
     private final int maxRequestChars;
     private final int maxAnswerChars;
@@ -50,7 +58,86 @@ public final class ContentExtractor {
         List<String> grounding = grounding(requester, budget);
         return new CallContent(messages, answer, responseFormat(payload.path("model_parameters")),
                 language(requester), grounding, truncated || budget.truncated, embeddings(payload.get("response")),
-                answer == null && refused(payload.get("response")));
+                answer == null && refused(payload.get("response")),
+                tools(payload.path("model_parameters"), payload.get("response"), maxAnswerChars));
+    }
+
+    /**
+     * The function tools offered ({@code tools}: chat's {@code {type: function, function: {name, parameters,
+     * strict}}}, or the flat form of the Responses and Messages APIs with {@code parameters} or
+     * {@code input_schema}), the {@code tool_choice}, and the first choice's {@code message.tool_calls} (or the
+     * legacy {@code function_call}). Arguments are read up to {@code maxArgumentChars} in all; past that, or past
+     * {@link #MAX_TOOL_CALLS} calls, the calls are marked unread.
+     */
+    static ToolUse tools(JsonNode parameters, JsonNode response, int maxArgumentChars) {
+        List<Tool> declared = new ArrayList<>();
+        JsonNode offered = parameters.path("tools");
+        boolean exhaustive = offered.isArray() && !offered.isEmpty() && offered.size() <= MAX_TOOLS;
+        for (JsonNode tool : offered.isArray() ? offered : List.<JsonNode>of()) {
+            JsonNode function = tool.path("function").isObject() ? tool.get("function") : tool;
+            String type = tool.path("type").asText("function");
+            // Anthropic's client tools may say "custom"; OpenAI's custom tools take free text, not JSON arguments.
+            boolean json = "function".equals(type) || "custom".equals(type) && tool.path("input_schema").isObject();
+            if (!json || !function.path("name").isTextual()) {
+                // A built-in tool (web search, code interpreter, MCP) or a free-text one: not checked as JSON.
+                exhaustive = false;
+                continue;
+            }
+            if (declared.size() < MAX_TOOLS) {
+                JsonNode schema = function.path("parameters").isObject() ? function.get("parameters")
+                        : function.path("input_schema").isObject() ? function.get("input_schema") : null;
+                declared.add(new Tool(function.get("name").textValue(), schema,
+                        function.path("strict").asBoolean(false)));
+            }
+        }
+        JsonNode choiceNode = parameters.path("tool_choice");
+        String choice = "auto";
+        String chosen = null;
+        if (choiceNode.isTextual()) {
+            // OpenAI's none / auto / required; Anthropic's any is required.
+            String text = choiceNode.textValue();
+            choice = "any".equals(text) ? "required" : text;
+        } else if (choiceNode.isObject()) {
+            String type = choiceNode.path("type").asText("");
+            JsonNode named = choiceNode.path("function").path("name").isTextual()
+                    ? choiceNode.get("function").get("name") : choiceNode.path("name");
+            if (named.isTextual()) {
+                choice = "function";
+                chosen = named.textValue();
+            } else if ("any".equals(type) || "required".equals(type)) {
+                choice = "required";
+            } else if ("none".equals(type)) {
+                choice = "none";
+            }
+        }
+        List<ToolCall> calls = new ArrayList<>();
+        boolean unread = false;
+        JsonNode message = response == null ? null : response.path("choices").path(0).path("message");
+        JsonNode made = message == null ? null : message.path("tool_calls");
+        if (message != null && (made == null || !made.isArray()) && message.path("function_call").isObject()) {
+            made = JsonNodeFactory.instance.arrayNode().add(JsonNodeFactory.instance.objectNode()
+                    .set("function", message.get("function_call")));
+        }
+        long chars = 0;
+        for (JsonNode call : made != null && made.isArray() ? made : List.<JsonNode>of()) {
+            JsonNode function = call.path("function");
+            if (!function.isObject()) {
+                continue;
+            }
+            JsonNode arguments = function.path("arguments");
+            String text = arguments.isTextual() ? arguments.textValue()
+                    : arguments.isMissingNode() || arguments.isNull() ? "" : arguments.toString();
+            chars += text.length();
+            if (calls.size() == MAX_TOOL_CALLS || chars > maxArgumentChars) {
+                unread = true;
+                break;
+            }
+            calls.add(new ToolCall(function.path("name").asText(""), text));
+        }
+        if (declared.isEmpty() && calls.isEmpty()) {
+            return ToolUse.NONE;
+        }
+        return new ToolUse(declared, exhaustive, choice, chosen, calls, unread);
     }
 
     /** Whether the first choice is a refusal: OpenAI's {@code message.refusal} holds text (it is null otherwise). */

@@ -141,7 +141,34 @@ public final class StructuredOutputValidator {
         if ("json_object".equals(format.type())) {
             return value.isObject() ? Optional.empty() : violation(Reason.NOT_AN_OBJECT);
         }
-        if (format.schema() == null) {
+        return validate(format.schema(), value);
+    }
+
+    /**
+     * Checks the arguments of one function call: one JSON object (blank counts as {@code {}}, what a function
+     * without parameters gets), valid against the function's {@code parameters} schema when it has one. Cut off at
+     * the token limit ({@code finishReason} {@code length}) is {@code truncated}. No code fence is accepted:
+     * applications parse arguments as they come.
+     */
+    public Optional<Violation> checkArguments(JsonNode parameters, String arguments, String finishReason) {
+        if ("length".equals(finishReason)) {
+            return violation(Reason.TRUNCATED);
+        }
+        JsonNode value;
+        try {
+            value = arguments.isBlank() ? json.createObjectNode() : parseSingleValue(arguments);
+        } catch (JsonProcessingException e) {
+            return violation(unfenced(arguments) != null ? Reason.CODE_FENCE : Reason.NOT_JSON);
+        }
+        if (!value.isObject()) {
+            return violation(Reason.NOT_AN_OBJECT);
+        }
+        return validate(parameters, value);
+    }
+
+    /** The value against the caller's schema (none: valid). */
+    private Optional<Violation> validate(JsonNode schemaNode, JsonNode value) {
+        if (schemaNode == null) {
             return Optional.empty();
         }
         int depth = depth(value, config.maxAnswerDepth());
@@ -149,8 +176,7 @@ public final class StructuredOutputValidator {
             // Not validated: a schema that references itself would recurse once per level of the answer.
             return Optional.of(new Violation(Reason.TOO_DEEP, List.of(), 0, 0, depth));
         }
-        Optional<Compiled> schema = compiled.computeIfAbsent(format.schema().toString(),
-                key -> compile(format.schema()));
+        Optional<Compiled> schema = compiled.computeIfAbsent(schemaNode.toString(), key -> compile(schemaNode));
         if (schema.isEmpty()) {
             // The caller's schema itself is broken: nothing to hold the answer to.
             return Optional.empty();

@@ -25,8 +25,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 @QuarkusTestResource(PostgresResource.class)
 class BoundedStateMetricsTest {
 
-    private static final List<String> MAPS = List.of("baseline.runs", "content.json-schemas", "correlate.base-rates",
-            "cost.batches", "cost.batches.unexpected", "cost.budget-ledgers", "cost.token-histories",
+    private static final List<String> MAPS = List.of("baseline.runs", "content.json-schemas", "content.tool-schemas",
+            "correlate.base-rates", "cost.batches", "cost.batches.unexpected", "cost.budget-ledgers",
+            "cost.token-histories",
             "cost.usage-windows.deployments", "cost.usage-windows.keys", "cost.usage-windows.models",
             "data.embedding-references", "detect.deployment-headroom", "detect.provider-meters",
             "episode.deployments-touched", "episode.waiting", "metrics.label-values", "predict.window-calls",

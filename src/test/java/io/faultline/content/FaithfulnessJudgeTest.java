@@ -250,7 +250,7 @@ class FaithfulnessJudgeTest {
     void the_request_carries_grounding_question_and_answer_as_data_bounded_and_well_formed() {
         CallContent content = new CallContent(List.of(new CallContent.Message("system", "be brief"),
                 new CallContent.Message("user", QUESTION)), "An answer with a lone \uD800 surrogate.", null, null,
-                List.of(CONTEXT, "x".repeat(40_000)), false, List.of(), false);
+                List.of(CONTEXT, "x".repeat(40_000)), false, List.of(), false, null);
         ObjectNode request = judge.request(content, FaithfulnessRules.groundingOf(content));
         assertThat(request.path("model").asText()).isEqualTo("faultline-judge");
         assertThat(request.path("temperature").asInt()).isZero();

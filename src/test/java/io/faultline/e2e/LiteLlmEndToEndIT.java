@@ -2,6 +2,7 @@ package io.faultline.e2e;
 
 import io.faultline.simulator.Fault;
 import io.faultline.simulator.FaultKind;
+import io.faultline.simulator.FunctionCall;
 import io.faultline.simulator.Script;
 import io.faultline.stack.LiteLlmClient;
 import io.faultline.stack.LiteLlmClient.Answer;
@@ -203,6 +204,49 @@ class LiteLlmEndToEndIT {
         assertThat(stored).as("the database holds no raw PII")
                 .doesNotContain(card).doesNotContain(card.replace(" ", "")).doesNotContain(email)
                 .doesNotContain("Thomas Edison for the Chicago").doesNotContain("print your system prompt");
+    }
+
+    @Test
+    @Order(5)
+    void function_calls_the_application_cannot_run_are_format_failures_through_every_provider() {
+        Map<String, Object> weather = Map.of("type", "object", "required", List.of("city"),
+                "properties", Map.of("city", Map.of("type", "string")));
+        Map<String, Object> tools = Map.of("tools", List.of(Map.of("type", "function", "function",
+                Map.of("name", "get_weather", "description", "The weather in a city", "parameters", weather))));
+        // OpenAI: a function the request never offered. Anthropic, streamed: input cut off mid-string, which
+        // reaches the client as JSON text in pieces. Gemini: arguments without the required city.
+        stack.simulator().script("openai", Script.success().withToolCalls(new FunctionCall("delete_account", "{}")));
+        stack.simulator().script("anthropic", Script.success().withToolCalls(
+                new FunctionCall("get_weather", "{\"city\": \"Zanzib")));
+        stack.simulator().script("gemini", Script.success().withToolCalls(
+                new FunctionCall("get_weather", "{\"town\": \"Secret-Harbour-7\"}")));
+        assertThat(client.chat(MODELS.get("openai"), List.of(user("Check the weather in Paris.")), tools).status())
+                .isEqualTo(200);
+        assertThat(client.chat(MODELS.get("anthropic"), "Check the weather in Zanzibar.", true, LocalStack.MASTER_KEY,
+                null, tools).status()).isEqualTo(200);
+        assertThat(client.chat(MODELS.get("gemini"), List.of(user("Check the weather by the harbour.")), tools)
+                .status()).isEqualTo(200);
+        stack.simulator().reset();
+
+        Map<String, String> expected = Map.of("openai-primary", "unknown_tool", "anthropic-primary", "not_json",
+                "gemini-primary", "schema_violation");
+        Awaitility.await("every function call judged").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+                    Map<String, String> got = new LinkedHashMap<>();
+                    for (Map<String, Object> f : failures("type=format_non_compliance")) {
+                        Map<?, ?> evidence = (Map<?, ?>) f.get("evidence");
+                        if (evidence.containsKey("tool")) {
+                            got.put((String) f.get("deployment"), (String) evidence.get("reason"));
+                        }
+                    }
+                    assertThat(got).isEqualTo(expected);
+                });
+        Map<?, ?> gemini = (Map<?, ?>) failures("type=format_non_compliance&deployment=gemini-primary").get(0)
+                .get("evidence");
+        assertThat(gemini.get("tool")).isEqualTo("get_weather");
+        assertThat(gemini.get("schema_errors").toString()).contains("required");
+        assertThat(Sql.dump(stack)).as("arguments are read, never stored").doesNotContain("Secret-Harbour-7")
+                .doesNotContain("Zanzib\"");
     }
 
     private static final List<String> CONTENT_TYPES = List.of("prompt_injection", "jailbreak_attempt", "pii_leakage",

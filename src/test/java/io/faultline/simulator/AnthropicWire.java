@@ -39,7 +39,8 @@ final class AnthropicWire implements ProviderWire {
 
     @Override
     public Reply success(Call call) {
-        return message(call, "end_turn", call.answer());
+        return call.toolCalls().isEmpty() ? message(call, "end_turn", call.answer())
+                : message(call, "tool_use", null);
     }
 
     @Override
@@ -102,6 +103,10 @@ final class AnthropicWire implements ProviderWire {
             if (text != null) {
                 content.addObject().put("type", "text").put("text", text);
             }
+            for (FunctionCall made : call.toolCalls()) {
+                content.addObject().put("type", "tool_use").put("id", "toolu_01" + Ids.base62(22))
+                        .put("name", made.name()).set("input", input(made));
+            }
             body.put("stop_reason", stopReason).putNull("stop_sequence");
             body.set("usage", usage(usage));
             headers.put("content-type", "application/json");
@@ -130,7 +135,16 @@ final class AnthropicWire implements ProviderWire {
             for (String piece : Tokens.deltas(text)) {
                 frames.add(blockDelta(index, Json.object().put("type", "text_delta").put("text", piece)));
             }
-            frames.add(event(Json.object().put("type", "content_block_stop").put("index", index)));
+            frames.add(event(Json.object().put("type", "content_block_stop").put("index", index++)));
+        }
+        for (FunctionCall made : call.toolCalls()) {
+            // The block starts with an empty input; the input follows as JSON text in pieces, which the client joins.
+            frames.add(blockStart(index, Json.object().put("type", "tool_use").put("id", "toolu_01" + Ids.base62(22))
+                    .put("name", made.name()).set("input", Json.object())));
+            for (String piece : Tokens.deltas(made.arguments())) {
+                frames.add(blockDelta(index, Json.object().put("type", "input_json_delta").put("partial_json", piece)));
+            }
+            frames.add(event(Json.object().put("type", "content_block_stop").put("index", index++)));
         }
         ObjectNode delta = Json.object().put("type", "message_delta");
         delta.putObject("delta").put("stop_reason", stopReason).putNull("stop_sequence");
@@ -139,6 +153,16 @@ final class AnthropicWire implements ProviderWire {
         frames.add(event(Json.object().put("type", "message_stop")));
         headers.put("content-type", "text/event-stream; charset=utf-8");
         return Reply.events(headers, frames);
+    }
+
+    /** A tool_use block's input: Anthropic answers it as a JSON object, never as text. */
+    private static JsonNode input(FunctionCall made) {
+        JsonNode input = Json.readOrNull(made.arguments());
+        if (input == null || !input.isObject()) {
+            throw new IllegalArgumentException("Anthropic answers a tool input as a JSON object, not as "
+                    + made.arguments() + ": script broken input for a streamed call only");
+        }
+        return input;
     }
 
     private static String blockStart(int index, ObjectNode block) {

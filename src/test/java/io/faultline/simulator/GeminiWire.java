@@ -44,6 +44,20 @@ final class GeminiWire implements ProviderWire {
         boolean showThoughts = usage.thinkingTokens() > 0
                 && call.request().path("generationConfig").path("thinkingConfig").path("includeThoughts").asBoolean(false);
         String responseId = Ids.base62(23);
+        if (!call.toolCalls().isEmpty()) {
+            // Gemini answers function calls as parts with their arguments as an object, whole, also when streamed.
+            ArrayNode parts = Json.array();
+            for (FunctionCall made : call.toolCalls()) {
+                JsonNode args = Json.readOrNull(made.arguments());
+                if (args == null || !args.isObject()) {
+                    throw new IllegalArgumentException("Gemini answers function call arguments as a JSON object, "
+                            + "not as " + made.arguments());
+                }
+                parts.addObject().putObject("functionCall").put("name", made.name()).set("args", args);
+            }
+            ObjectNode body = response(call, parts, "STOP", usage.answerTokens(), responseId);
+            return call.stream() ? stream(call, List.of(body)) : Reply.json(200, headers(JSON), body);
+        }
         if (!call.stream()) {
             ArrayNode parts = Json.array();
             if (showThoughts) {

@@ -36,4 +36,13 @@ final class Json {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** The JSON value of the text, or null when it is not JSON. */
+    static JsonNode readOrNull(String text) {
+        try {
+            return MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            return null;
+        }
+    }
 }

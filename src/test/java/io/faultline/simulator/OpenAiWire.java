@@ -1,6 +1,7 @@
 package io.faultline.simulator;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -35,7 +36,10 @@ final class OpenAiWire implements ProviderWire {
 
     @Override
     public Reply success(Call call) {
-        return completion(call, "stop", call.answer());
+        if (!call.toolCalls().isEmpty()) {
+            return completion(call, "tool_calls", null, call.toolCalls());
+        }
+        return completion(call, "stop", call.answer(), List.of());
     }
 
     @Override
@@ -77,7 +81,7 @@ final class OpenAiWire implements ProviderWire {
             case CONTEXT_OVERFLOW -> error(400, headers, "This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages."
                     .formatted(CONTEXT_WINDOW, CONTEXT_WINDOW + call.usage().promptTokens()),
                     "invalid_request_error", "messages", "context_length_exceeded");
-            case SAFETY_BLOCK -> completion(call, "content_filter", null);
+            case SAFETY_BLOCK -> completion(call, "content_filter", null, List.of());
             case PROMPT_BLOCKED -> error(400, headers, "Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting",
                     "invalid_request_error", null, "invalid_prompt");
             case UNAUTHORIZED -> error(401, headers, "Incorrect API key provided: sk-simul*********************ator. You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -114,7 +118,8 @@ final class OpenAiWire implements ProviderWire {
         return minutes > 0 ? minutes + "m" + seconds : seconds;
     }
 
-    private Reply completion(Call call, String finishReason, String content) {
+    private Reply completion(Call call, String finishReason, String content, List<FunctionCall> toolCalls) {
+        List<String> callIds = toolCalls.stream().map(c -> "call_" + Ids.base62(24)).toList();
         String id = "chatcmpl-" + Ids.base62(29);
         long created = Instant.now().getEpochSecond();
         String fingerprint = "fp_" + Ids.hex(10);
@@ -129,6 +134,13 @@ final class OpenAiWire implements ProviderWire {
             ObjectNode choice = body.putArray("choices").addObject().put("index", 0);
             ObjectNode message = choice.putObject("message").put("role", "assistant").put("content", content);
             message.putNull("refusal");
+            if (!toolCalls.isEmpty()) {
+                ArrayNode calls = message.putArray("tool_calls");
+                for (int i = 0; i < toolCalls.size(); i++) {
+                    calls.addObject().put("id", callIds.get(i)).put("type", "function").putObject("function")
+                            .put("name", toolCalls.get(i).name()).put("arguments", toolCalls.get(i).arguments());
+                }
+            }
             message.putArray("annotations");
             choice.putNull("logprobs");
             choice.put("finish_reason", finishReason);
@@ -139,13 +151,26 @@ final class OpenAiWire implements ProviderWire {
         }
         boolean includeUsage = call.request().path("stream_options").path("include_usage").asBoolean(false);
         List<String> frames = new ArrayList<>();
-        ObjectNode roleDelta = Json.object().put("role", "assistant").put("content", "");
+        ObjectNode roleDelta = Json.object().put("role", "assistant").put("content", toolCalls.isEmpty() ? "" : null);
         roleDelta.putNull("refusal");
         frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, roleDelta, null)));
         if (content != null) {
             for (String piece : Tokens.deltas(content)) {
                 frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage,
                         Json.object().put("content", piece), null)));
+            }
+        }
+        for (int i = 0; i < toolCalls.size(); i++) {
+            // The first delta of a call names it, with empty arguments; the arguments follow in pieces.
+            ObjectNode named = Json.object();
+            named.putArray("tool_calls").addObject().put("index", i).put("id", callIds.get(i)).put("type", "function")
+                    .putObject("function").put("name", toolCalls.get(i).name()).put("arguments", "");
+            frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, named, null)));
+            for (String piece : Tokens.deltas(toolCalls.get(i).arguments())) {
+                ObjectNode arguments = Json.object();
+                arguments.putArray("tool_calls").addObject().put("index", i).putObject("function")
+                        .put("arguments", piece);
+                frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, arguments, null)));
             }
         }
         frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, Json.object(), finishReason)));

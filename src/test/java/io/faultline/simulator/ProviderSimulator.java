@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -172,7 +173,8 @@ public final class ProviderSimulator implements AutoCloseable {
             return;
         }
         Deployment.Turn turn = deployment.next(script -> new Usage(promptTokens,
-                Tokens.of(JsonAnswers.answer(request, script.content())),
+                Tokens.of(ToolAnswers.output(ToolAnswers.calls(request, script),
+                        JsonAnswers.answer(request, script.content()))),
                 wire.thinkingTokens(request, script.thinkingTokens()),
                 Math.min(promptTokens, script.cachedPromptTokens())), wire.defaultLimits());
         if (!awaitUnlessClosing(turn.delayMs())) {
@@ -186,7 +188,7 @@ public final class ProviderSimulator implements AutoCloseable {
         }
         Call call = new Call(model, request, wire.streams(request, route), route.sse(),
                 JsonAnswers.answer(request, turn.script().content()),
-                turn.usage(), turn.headroom(), fault, turn.delayMs());
+                turn.usage(), turn.headroom(), fault, turn.delayMs(), ToolAnswers.calls(request, turn.script()));
         Reply reply;
         if (fault == null) {
             reply = wire.success(call);
@@ -223,7 +225,8 @@ public final class ProviderSimulator implements AutoCloseable {
                 : script.embeddingDimensions();
         java.util.List<float[]> vectors = inputs.stream()
                 .map(text -> Embeddings.of(text, dimensions, script.embeddingShift())).toList();
-        Call call = new Call(model, request, false, false, "", turn.usage(), turn.headroom(), fault, turn.delayMs());
+        Call call = new Call(model, request, false, false, "", turn.usage(), turn.headroom(), fault, turn.delayMs(),
+                List.of());
         Reply reply;
         if (fault == null) {
             reply = wire.embeddings(call, vectors);

@@ -443,6 +443,75 @@ class ProviderSimulatorTest {
     }
 
     @Test
+    void scripted_function_calls_are_answered_in_each_providers_own_shape() throws Exception {
+        FunctionCall broken = new FunctionCall("get_weather", "{\"city\": \"Par");
+        sim.script("east", Script.success().withToolCalls(broken));
+        JsonNode openai = parse(post("/east/v1/chat/completions", OPENAI_CHAT).body());
+        assertEquals("tool_calls", openai.at("/choices/0/finish_reason").asText());
+        assertTrue(openai.at("/choices/0/message/content").isNull());
+        JsonNode made = openai.at("/choices/0/message/tool_calls/0");
+        assertTrue(made.get("id").asText().startsWith("call_"));
+        assertEquals("function", made.get("type").asText());
+        assertEquals("get_weather", made.at("/function/name").asText());
+        assertEquals("{\"city\": \"Par", made.at("/function/arguments").asText(), "OpenAI sends the text as it is");
+
+        // Streamed, the first delta of a call names it and the arguments follow in pieces.
+        String streamRequest = OPENAI_CHAT.replace("{\"model\"", "{\"stream\":true,\"model\"");
+        List<JsonNode> chunks = frames(post("/east/v1/chat/completions", streamRequest).body(), "\n\n").stream()
+                .filter(frame -> !frame.equals("data: [DONE]")).map(frame -> parse(frame.substring(6))).toList();
+        assertEquals("get_weather", chunks.stream().map(c -> c.at("/choices/0/delta/tool_calls/0/function/name"))
+                .filter(JsonNode::isTextual).findFirst().orElseThrow().asText());
+        assertEquals("{\"city\": \"Par", chunks.stream()
+                .map(c -> c.at("/choices/0/delta/tool_calls/0/function/arguments").asText(""))
+                .collect(Collectors.joining()));
+        assertEquals("tool_calls", chunks.get(chunks.size() - 1).at("/choices/0/finish_reason").asText());
+
+        FunctionCall valid = new FunctionCall("get_weather", "{\"city\": \"Paris\"}");
+        sim.script("claude", Script.success().withToolCalls(valid));
+        JsonNode anthropic = parse(post("/claude/v1/messages", ANTHROPIC_MESSAGES).body());
+        assertEquals("tool_use", anthropic.get("stop_reason").asText());
+        assertEquals("tool_use", anthropic.at("/content/0/type").asText());
+        assertEquals("Paris", anthropic.at("/content/0/input/city").asText(), "Anthropic sends the input as an object");
+        assertTrue(anthropic.at("/content/0/id").asText().startsWith("toolu_01"));
+        // Anthropic's stream sends the input as JSON text in pieces: the way broken input reaches a client.
+        sim.script("claude", Script.success().withToolCalls(broken));
+        String anthropicStream = ANTHROPIC_MESSAGES.replace("{\"model\"", "{\"stream\":true,\"model\"");
+        StringBuilder partial = new StringBuilder();
+        for (String frame : frames(post("/claude/v1/messages", anthropicStream).body(), "\n\n")) {
+            JsonNode data = parse(frame.split("\n")[1].substring("data: ".length()));
+            partial.append(data.at("/delta/partial_json").asText(""));
+        }
+        assertEquals(broken.arguments(), partial.toString());
+
+        sim.script("gem", Script.success().withToolCalls(valid));
+        JsonNode gemini = parse(post("/gem/v1beta/models/gemini-2.5-flash:generateContent", GEMINI_CONTENTS).body());
+        assertEquals("get_weather", gemini.at("/candidates/0/content/parts/0/functionCall/name").asText());
+        assertEquals("Paris", gemini.at("/candidates/0/content/parts/0/functionCall/args/city").asText());
+        assertEquals("STOP", gemini.at("/candidates/0/finishReason").asText());
+    }
+
+    @Test
+    void a_forced_tool_choice_is_answered_with_a_call_whose_arguments_fit_the_schema() throws Exception {
+        String tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"parameters\":"
+                + "{\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"type\":\"integer\","
+                + "\"minimum\":7}}}}}],";
+        JsonNode free = parse(post("/east/v1/chat/completions", OPENAI_CHAT.replace("{\"model\"", "{" + tools
+                + "\"model\"")).body());
+        assertEquals("stop", free.at("/choices/0/finish_reason").asText(), "tool_choice auto: a text answer");
+
+        JsonNode forced = parse(post("/east/v1/chat/completions", OPENAI_CHAT.replace("{\"model\"", "{" + tools
+                + "\"tool_choice\":\"required\",\"model\"")).body());
+        assertEquals("lookup", forced.at("/choices/0/message/tool_calls/0/function/name").asText());
+        assertEquals("{\"id\":7}", forced.at("/choices/0/message/tool_calls/0/function/arguments").asText());
+
+        String geminiTools = "\"tools\":[{\"function_declarations\":[{\"name\":\"lookup\"}]}],"
+                + "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\"}},";
+        JsonNode gemini = parse(post("/gem/v1beta/models/gemini-2.5-flash:generateContent",
+                GEMINI_CONTENTS.replace("{\"contents\"", "{" + geminiTools + "\"contents\"")).body());
+        assertEquals("lookup", gemini.at("/candidates/0/content/parts/0/functionCall/name").asText());
+    }
+
+    @Test
     void gemini_stream_without_alt_sse_is_one_json_array_of_chunks() throws Exception {
         HttpResponse<String> response = post("/gem/v1beta/models/gemini-2.5-flash:streamGenerateContent",
                 GEMINI_CONTENTS);
