@@ -564,6 +564,9 @@ public class CallMapper {
             if (response.isTextual()) {
                 return new ResponseShape(null, response.textValue().length(), false);
             }
+            if (response.path("output").isArray() && "response".equals(response.path("object").asText())) {
+                return ofResponses(response);
+            }
             JsonNode choices = response.path("choices");
             if (!choices.isArray() || choices.isEmpty()) {
                 // Embeddings and other call types have no choices; they parsed if they are an object with data.
@@ -578,5 +581,42 @@ public class CallMapper {
             }
             return new ResponseShape(finish, chars, true);
         }
+
+        /**
+         * An answer of OpenAI's Responses API: its {@code status} stands for the finish reason (an incomplete one
+         * for its {@code incomplete_details.reason}: {@code max_output_tokens} is chat's {@code length},
+         * {@code content_filter} the same), and its length is that of the output text, refusals and function
+         * call arguments. A background response still {@code queued} or {@code in_progress} is
+         * {@link #PENDING}: nothing to judge yet.
+         */
+        static ResponseShape ofResponses(JsonNode response) {
+            String status = response.path("status").asText("");
+            int chars = 0;
+            boolean calls = false;
+            for (JsonNode item : response.get("output")) {
+                String type = item.path("type").asText("");
+                if ("function_call".equals(type)) {
+                    calls = true;
+                    chars += item.path("arguments").asText("").length();
+                } else if ("message".equals(type)) {
+                    for (JsonNode part : item.path("content")) {
+                        chars += part.path("text").asText(part.path("refusal").asText("")).length();
+                    }
+                }
+            }
+            String finish = switch (status) {
+                case "completed" -> calls ? "tool_calls" : "stop";
+                case "incomplete" -> {
+                    String reason = response.path("incomplete_details").path("reason").asText("");
+                    yield "max_output_tokens".equals(reason) ? "length" : reason.isEmpty() ? "incomplete" : reason;
+                }
+                case "queued", "in_progress" -> PENDING;
+                default -> status.isEmpty() ? null : status;
+            };
+            return new ResponseShape(finish, chars, true);
+        }
     }
+
+    /** The finish reason of a background response not yet finished. */
+    public static final String PENDING = "in_progress";
 }

@@ -1,5 +1,6 @@
 package io.faultline.classify;
 
+import io.faultline.call.CallMapper;
 import io.faultline.call.LlmCall;
 import io.faultline.call.ProviderErrorDetails;
 import io.faultline.common.Redactor;
@@ -23,6 +24,8 @@ import java.util.regex.Pattern;
 @ApplicationScoped
 public class ProviderRules implements CallRule {
 
+    /** LiteLLM's call types of a Responses API create (CallTypes.responses, aresponses). */
+    private static final Set<String> RESPONSES_CREATE = Set.of("responses", "aresponses");
     private static final Set<String> TIMEOUT_CLASSES = Set.of("Timeout", "APITimeoutError", "ReadTimeout",
             "TimeoutError");
     private static final Set<String> OUTAGE_CLASSES = Set.of("InternalServerError", "ServiceUnavailableError",
@@ -149,10 +152,15 @@ public class ProviderRules implements CallRule {
         return List.of();
     }
 
-    /** Chat and text completions must answer with choices; embeddings, images and others have other shapes. */
+    /**
+     * Chat and text completions must answer with choices, a Responses API create with output (a background
+     * response not yet finished has none to judge; getting, cancelling or deleting one answers other shapes);
+     * embeddings, images and others have other shapes.
+     */
     private static boolean expectsChoices(LlmCall call) {
         String type = call.callType() == null ? "" : call.callType();
-        return type.isEmpty() || type.contains("completion");
+        return type.isEmpty() || type.contains("completion")
+                || RESPONSES_CREATE.contains(type) && !CallMapper.PENDING.equals(call.finishReason());
     }
 
     /**

@@ -48,6 +48,14 @@ public final class ContentExtractor {
     public CallContent extract(JsonNode payload) {
         Budget budget = new Budget(maxRequestChars);
         List<Message> messages = messages(payload.get("messages"), budget);
+        JsonNode instructions = payload.path("model_parameters").path("instructions");
+        if (instructions.isTextual() && !instructions.textValue().isEmpty()) {
+            // The Responses API's system prompt: LiteLLM logs it among the parameters, not the messages.
+            List<Message> withSystem = new ArrayList<>(messages.size() + 1);
+            withSystem.add(new Message("system", budget.take(instructions.textValue())));
+            withSystem.addAll(messages);
+            messages = withSystem;
+        }
         String answer = answer(payload.get("response"));
         boolean truncated = budget.truncated;
         if (answer != null && answer.length() > maxAnswerChars) {
@@ -118,6 +126,16 @@ public final class ContentExtractor {
             made = JsonNodeFactory.instance.arrayNode().add(JsonNodeFactory.instance.objectNode()
                     .set("function", message.get("function_call")));
         }
+        if (response != null && isResponsesApi(response)) {
+            // The Responses API's function_call output items, as chat's tool calls.
+            made = JsonNodeFactory.instance.arrayNode();
+            for (JsonNode item : response.get("output")) {
+                if ("function_call".equals(item.path("type").asText())) {
+                    ((com.fasterxml.jackson.databind.node.ArrayNode) made).add(
+                            JsonNodeFactory.instance.objectNode().set("function", item));
+                }
+            }
+        }
         long chars = 0;
         for (JsonNode call : made != null && made.isArray() ? made : List.<JsonNode>of()) {
             JsonNode function = call.path("function");
@@ -140,10 +158,31 @@ public final class ContentExtractor {
         return new ToolUse(declared, exhaustive, choice, chosen, calls, unread);
     }
 
-    /** Whether the first choice is a refusal: OpenAI's {@code message.refusal} holds text (it is null otherwise). */
+    /**
+     * Whether the first choice is a refusal: OpenAI's {@code message.refusal} holds text (it is null otherwise); in
+     * the Responses API, a message's {@code refusal} part.
+     */
     static boolean refused(JsonNode response) {
+        if (response != null && isResponsesApi(response)) {
+            for (JsonNode item : response.get("output")) {
+                for (JsonNode part : "message".equals(item.path("type").asText()) ? item.path("content")
+                        : List.<JsonNode>of()) {
+                    if ("refusal".equals(part.path("type").asText()) && part.path("refusal").isTextual()
+                            && !part.get("refusal").textValue().isBlank()) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
         JsonNode refusal = response == null ? null : response.path("choices").path(0).path("message").get("refusal");
         return refusal != null && refusal.isTextual() && !refusal.textValue().isBlank();
+    }
+
+    /** An answer of OpenAI's Responses API ({@code object: response} with {@code output} items). */
+    static boolean isResponsesApi(JsonNode response) {
+        return response.isObject() && response.path("output").isArray()
+                && "response".equals(response.path("object").asText());
     }
 
     /**
@@ -239,6 +278,22 @@ public final class ContentExtractor {
         if (response.isTextual()) {
             return response.textValue().isEmpty() ? null : response.textValue();
         }
+        if (isResponsesApi(response)) {
+            // The output text of every message item, in order (reasoning and tool items carry none).
+            StringBuilder out = new StringBuilder();
+            for (JsonNode item : response.get("output")) {
+                for (JsonNode part : "message".equals(item.path("type").asText()) ? item.path("content")
+                        : List.<JsonNode>of()) {
+                    if ("output_text".equals(part.path("type").asText()) && part.path("text").isTextual()) {
+                        if (!out.isEmpty()) {
+                            out.append('\n');
+                        }
+                        out.append(part.get("text").textValue());
+                    }
+                }
+            }
+            return out.isEmpty() ? null : out.toString();
+        }
         JsonNode choices = response.path("choices");
         if (!choices.isArray() || choices.isEmpty()) {
             return null;
@@ -249,8 +304,19 @@ public final class ContentExtractor {
         return text.isEmpty() ? null : text;
     }
 
+    /**
+     * Chat's {@code response_format} ({@code {type, json_schema: {name, schema, strict}}}), or the Responses API's
+     * {@code text.format}, which holds the same fields flat.
+     */
     static ResponseFormat responseFormat(JsonNode parameters) {
         JsonNode format = parameters.path("response_format");
+        JsonNode flat = parameters.path("text").path("format");
+        if (!format.isObject() && flat.isObject() && flat.path("type").isTextual()) {
+            JsonNode schema = flat.get("schema");
+            return new ResponseFormat(flat.get("type").textValue(),
+                    flat.path("name").isTextual() ? flat.get("name").textValue() : null,
+                    schema != null && schema.isObject() ? schema : null, flat.path("strict").asBoolean(false));
+        }
         if (!format.isObject() || !format.path("type").isTextual()) {
             return null;
         }

@@ -249,6 +249,35 @@ class LiteLlmEndToEndIT {
                 .doesNotContain("Zanzib\"");
     }
 
+    @Test
+    @Order(6)
+    void calls_to_the_responses_api_are_judged_like_chat_calls() {
+        String email = "jane.roe@example.org";
+        // OpenAI: LiteLLM calls the provider's own /v1/responses and logs its output items; streamed here.
+        stack.simulator().script("openai", Script.success().withContent("Her address is " + email
+                + " and her card is 4111 1111 1111 1111."));
+        // Anthropic: LiteLLM bridges the Responses API to the Messages API and logs a chat completion.
+        stack.simulator().script("anthropic", Script.success().withContent("Die Lieferung dauert in der Regel "
+                + "zwei bis drei Werktage, und Rücksendungen sind innerhalb von dreißig Tagen kostenlos möglich."));
+        Map<String, Object> instructions = Map.of("instructions", "You are the support assistant of a shop.");
+        assertThat(client.responses(MODELS.get("openai"), "What are the contact details of the customer?", true,
+                instructions).status()).isEqualTo(200);
+        assertThat(client.responses(MODELS.get("anthropic"),
+                "How long does delivery take, and can I return an order for free?", false, instructions).status())
+                .isEqualTo(200);
+        stack.simulator().reset();
+
+        Awaitility.await("both answers judged").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+                    assertThat(failures("type=pii_leakage&deployment=openai-primary")).hasSize(1);
+                    assertThat(failures("type=language_drift&deployment=anthropic-primary")).hasSize(1);
+                });
+        // A well-formed answer of either shape is not an empty or malformed response.
+        assertThat(failures("type=malformed_response")).allSatisfy(f ->
+                assertThat(((Number) f.get("occurrences")).intValue()).isEqualTo(1));
+        assertThat(Sql.dump(stack)).doesNotContain(email);
+    }
+
     private static final List<String> CONTENT_TYPES = List.of("prompt_injection", "jailbreak_attempt", "pii_leakage",
             "format_non_compliance", "language_drift", "low_faithfulness", "hallucination");
     private static final String INJECTION_SEVERITY = "P2";

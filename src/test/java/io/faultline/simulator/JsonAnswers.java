@@ -29,11 +29,18 @@ final class JsonAnswers {
         return wantsJson(request) ? Json.write(Json.object().put("answer", scripted)) : scripted;
     }
 
-    /** OpenAI {@code response_format.json_schema.schema}, Gemini {@code generationConfig.responseSchema}. */
+    /**
+     * OpenAI {@code response_format.json_schema.schema} (its Responses API: {@code text.format.schema}), Gemini
+     * {@code generationConfig.responseSchema}.
+     */
     private static JsonNode requestedSchema(JsonNode request) {
         JsonNode openai = request.path("response_format").path("json_schema").path("schema");
         if (openai.isObject()) {
             return openai;
+        }
+        JsonNode responses = request.path("text").path("format").path("schema");
+        if (responses.isObject()) {
+            return responses;
         }
         JsonNode gemini = request.path("generationConfig").path("responseSchema");
         return gemini.isObject() ? gemini : null;
@@ -42,6 +49,7 @@ final class JsonAnswers {
     /** JSON mode of any of the three APIs, or instructions that ask for JSON (what Anthropic gets for json_object). */
     private static boolean wantsJson(JsonNode request) {
         if (request.path("response_format").path("type").asText("").startsWith("json")
+                || request.path("text").path("format").path("type").asText("").startsWith("json")
                 || "application/json".equals(request.path("generationConfig").path("responseMimeType").asText())) {
             return true;
         }

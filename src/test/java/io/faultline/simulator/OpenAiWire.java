@@ -36,6 +36,9 @@ final class OpenAiWire implements ProviderWire {
 
     @Override
     public Reply success(Call call) {
+        if (call.responsesApi()) {
+            return response(call, null, call.toolCalls().isEmpty() ? call.answer() : null, call.toolCalls());
+        }
         if (!call.toolCalls().isEmpty()) {
             return completion(call, "tool_calls", null, call.toolCalls());
         }
@@ -81,7 +84,8 @@ final class OpenAiWire implements ProviderWire {
             case CONTEXT_OVERFLOW -> error(400, headers, "This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages."
                     .formatted(CONTEXT_WINDOW, CONTEXT_WINDOW + call.usage().promptTokens()),
                     "invalid_request_error", "messages", "context_length_exceeded");
-            case SAFETY_BLOCK -> completion(call, "content_filter", null, List.of());
+            case SAFETY_BLOCK -> call.responsesApi() ? response(call, "content_filter", null, List.of())
+                    : completion(call, "content_filter", null, List.of());
             case PROMPT_BLOCKED -> error(400, headers, "Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting",
                     "invalid_request_error", null, "invalid_prompt");
             case UNAUTHORIZED -> error(401, headers, "Incorrect API key provided: sk-simul*********************ator. You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -181,6 +185,134 @@ final class OpenAiWire implements ProviderWire {
             frames.add(frame(last));
         }
         frames.add("data: [DONE]\n\n");
+        headers.put("content-type", "text/event-stream; charset=utf-8");
+        return Reply.events(headers, frames);
+    }
+
+    /**
+     * A Responses API answer: {@code output} items (a reasoning item when the model thought, a message with
+     * {@code output_text}, {@code function_call}s), {@code status} {@code completed}, or {@code incomplete} with its
+     * reason. Streamed: the typed events from {@code response.created} to {@code response.completed}, whose
+     * {@code response} is the whole object.
+     */
+    private Reply response(Call call, String incompleteReason, String text, List<FunctionCall> toolCalls) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("x-request-id", "req_" + Ids.hex(32));
+        headers.put("openai-processing-ms", String.valueOf(call.processingMs()));
+        rateLimitHeaders(headers, call.headroom(), call.headroom().tokensResetMillis());
+        JsonNode request = call.request();
+        ObjectNode body = Json.object().put("id", "resp_" + Ids.hex(48)).put("object", "response")
+                .put("created_at", Instant.now().getEpochSecond()).put("status", "in_progress");
+        body.putNull("error");
+        body.putNull("incomplete_details");
+        body.set("instructions", request.path("instructions").isTextual() ? request.get("instructions")
+                : Json.object().nullNode());
+        body.set("max_output_tokens", request.path("max_output_tokens").isNumber() ? request.get("max_output_tokens")
+                : Json.object().nullNode());
+        body.put("model", call.model());
+        ArrayNode output = body.putArray("output");
+        body.put("parallel_tool_calls", true);
+        body.putNull("previous_response_id");
+        body.putObject("reasoning").putNull("effort").putNull("summary");
+        body.put("store", true).put("temperature", 1.0);
+        body.set("text", request.path("text").isObject() ? request.get("text")
+                : Json.object().set("format", Json.object().put("type", "text")));
+        body.set("tool_choice", request.has("tool_choice") ? request.get("tool_choice")
+                : Json.object().textNode("auto"));
+        body.set("tools", request.path("tools").isArray() ? request.get("tools") : Json.array());
+        body.put("top_p", 1.0).put("truncation", "disabled");
+        body.putNull("usage");
+        body.putNull("user");
+        body.putObject("metadata");
+        List<ObjectNode> items = new ArrayList<>();
+        if (incompleteReason == null && call.usage().thinkingTokens() > 0) {
+            ObjectNode reasoning = Json.object().put("id", "rs_" + Ids.hex(48)).put("type", "reasoning");
+            reasoning.putArray("summary");
+            items.add(reasoning);
+        }
+        if (text != null) {
+            ObjectNode message = Json.object().put("id", "msg_" + Ids.hex(48)).put("type", "message")
+                    .put("status", "completed").put("role", "assistant");
+            ObjectNode part = message.putArray("content").addObject().put("type", "output_text").put("text", text);
+            part.putArray("annotations");
+            part.putArray("logprobs");
+            items.add(message);
+        }
+        for (FunctionCall made : toolCalls) {
+            items.add(Json.object().put("id", "fc_" + Ids.hex(48)).put("type", "function_call")
+                    .put("status", "completed").put("arguments", made.arguments())
+                    .put("call_id", "call_" + Ids.base62(24)).put("name", made.name()));
+        }
+        ObjectNode finished = body.deepCopy();
+        finished.put("status", incompleteReason == null ? "completed" : "incomplete");
+        if (incompleteReason != null) {
+            finished.putObject("incomplete_details").put("reason", incompleteReason);
+        }
+        items.forEach(((ArrayNode) finished.get("output"))::add);
+        Usage usage = call.usage();
+        ObjectNode usageNode = finished.putObject("usage").put("input_tokens", usage.promptTokens());
+        usageNode.putObject("input_tokens_details").put("cached_tokens", usage.cachedTokens());
+        usageNode.put("output_tokens", usage.outputTokens());
+        usageNode.putObject("output_tokens_details").put("reasoning_tokens", usage.thinkingTokens());
+        usageNode.put("total_tokens", usage.totalTokens());
+        if (!call.stream()) {
+            headers.put("content-type", "application/json");
+            return Reply.json(200, headers, finished);
+        }
+        List<String> frames = new ArrayList<>();
+        int[] sequence = {0};
+        java.util.function.Consumer<ObjectNode> emit = event -> {
+            ObjectNode ordered = Json.object().put("type", event.get("type").asText())
+                    .put("sequence_number", sequence[0]++);
+            event.fields().forEachRemaining(field -> {
+                if (!field.getKey().equals("type")) {
+                    ordered.set(field.getKey(), field.getValue());
+                }
+            });
+            frames.add("event: " + ordered.get("type").asText() + "\ndata: " + Json.write(ordered) + "\n\n");
+        };
+        emit.accept((ObjectNode) Json.object().put("type", "response.created").set("response", body));
+        emit.accept((ObjectNode) Json.object().put("type", "response.in_progress").set("response", body));
+        for (int i = 0; i < items.size(); i++) {
+            ObjectNode item = items.get(i);
+            String kind = item.get("type").asText();
+            ObjectNode started = item.deepCopy();
+            if (kind.equals("message")) {
+                started.put("status", "in_progress").putArray("content");
+            } else if (kind.equals("function_call")) {
+                started.put("status", "in_progress").put("arguments", "");
+            }
+            emit.accept((ObjectNode) Json.object().put("type", "response.output_item.added").put("output_index", i)
+                    .set("item", started));
+            String id = item.get("id").asText();
+            if (kind.equals("message")) {
+                String whole = item.at("/content/0/text").asText();
+                ObjectNode emptyPart = Json.object().put("type", "output_text").put("text", "");
+                emptyPart.putArray("annotations");
+                emit.accept((ObjectNode) Json.object().put("type", "response.content_part.added").put("item_id", id)
+                        .put("output_index", i).put("content_index", 0).set("part", emptyPart));
+                for (String piece : Tokens.deltas(whole)) {
+                    emit.accept(Json.object().put("type", "response.output_text.delta").put("item_id", id)
+                            .put("output_index", i).put("content_index", 0).put("delta", piece));
+                }
+                emit.accept(Json.object().put("type", "response.output_text.done").put("item_id", id)
+                        .put("output_index", i).put("content_index", 0).put("text", whole));
+                emit.accept((ObjectNode) Json.object().put("type", "response.content_part.done").put("item_id", id)
+                        .put("output_index", i).put("content_index", 0).set("part", item.at("/content/0")));
+            } else if (kind.equals("function_call")) {
+                String arguments = item.get("arguments").asText();
+                for (String piece : Tokens.deltas(arguments)) {
+                    emit.accept(Json.object().put("type", "response.function_call_arguments.delta").put("item_id", id)
+                            .put("output_index", i).put("delta", piece));
+                }
+                emit.accept(Json.object().put("type", "response.function_call_arguments.done").put("item_id", id)
+                        .put("output_index", i).put("arguments", arguments));
+            }
+            emit.accept((ObjectNode) Json.object().put("type", "response.output_item.done").put("output_index", i)
+                    .set("item", item));
+        }
+        String last = incompleteReason == null ? "response.completed" : "response.incomplete";
+        emit.accept((ObjectNode) Json.object().put("type", last).set("response", finished));
         headers.put("content-type", "text/event-stream; charset=utf-8");
         return Reply.events(headers, frames);
     }

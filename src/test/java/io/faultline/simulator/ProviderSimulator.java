@@ -188,7 +188,8 @@ public final class ProviderSimulator implements AutoCloseable {
         }
         Call call = new Call(model, request, wire.streams(request, route), route.sse(),
                 JsonAnswers.answer(request, turn.script().content()),
-                turn.usage(), turn.headroom(), fault, turn.delayMs(), ToolAnswers.calls(request, turn.script()));
+                turn.usage(), turn.headroom(), fault, turn.delayMs(), ToolAnswers.calls(request, turn.script()),
+                route.responses());
         Reply reply;
         if (fault == null) {
             reply = wire.success(call);
@@ -226,7 +227,7 @@ public final class ProviderSimulator implements AutoCloseable {
         java.util.List<float[]> vectors = inputs.stream()
                 .map(text -> Embeddings.of(text, dimensions, script.embeddingShift())).toList();
         Call call = new Call(model, request, false, false, "", turn.usage(), turn.headroom(), fault, turn.delayMs(),
-                List.of());
+                List.of(), false);
         Reply reply;
         if (fault == null) {
             reply = wire.embeddings(call, vectors);

@@ -491,6 +491,48 @@ class ProviderSimulatorTest {
     }
 
     @Test
+    void the_responses_api_answers_output_items_and_streams_typed_events() throws Exception {
+        sim.script("east", Script.success().withContent("Paris is the capital of France."));
+        String request = "{\"model\":\"gpt-4o-mini\",\"input\":\"" + QUESTION + "\",\"instructions\":\"Be brief.\"}";
+        JsonNode whole = parse(post("/east/v1/responses", request).body());
+        assertEquals("response", whole.get("object").asText());
+        assertEquals("completed", whole.get("status").asText());
+        assertEquals("Be brief.", whole.get("instructions").asText());
+        assertEquals("Paris is the capital of France.", whole.at("/output/0/content/0/text").asText());
+        assertEquals(whole.at("/usage/input_tokens").asInt() + whole.at("/usage/output_tokens").asInt(),
+                whole.at("/usage/total_tokens").asInt());
+
+        sim.script("east", Script.success().withToolCalls(new FunctionCall("get_weather", "{\"city\": \"Par")));
+        List<String> names = new ArrayList<>();
+        StringBuilder arguments = new StringBuilder();
+        JsonNode completed = null;
+        for (String frame : frames(post("/east/v1/responses", request.replace("{", "{\"stream\":true,")).body(),
+                "\n\n")) {
+            String[] lines = frame.split("\n");
+            JsonNode data = parse(lines[1].substring("data: ".length()));
+            assertEquals("event: " + data.get("type").asText(), lines[0]);
+            assertEquals(names.size(), data.get("sequence_number").asInt());
+            names.add(data.get("type").asText());
+            arguments.append(data.path("delta").asText(""));
+            if (data.get("type").asText().equals("response.completed")) {
+                completed = data.get("response");
+            }
+        }
+        assertEquals(List.of("response.created", "response.in_progress", "response.output_item.added"),
+                names.subList(0, 3));
+        assertEquals(List.of("response.function_call_arguments.done", "response.output_item.done",
+                "response.completed"), names.subList(names.size() - 3, names.size()));
+        assertEquals("{\"city\": \"Par", arguments.toString());
+        assertEquals("function_call", completed.at("/output/0/type").asText());
+        assertEquals("{\"city\": \"Par", completed.at("/output/0/arguments").asText());
+
+        sim.script("east", Script.faults(Fault.of(FaultKind.SAFETY_BLOCK, 1)));
+        JsonNode filtered = parse(post("/east/v1/responses", request).body());
+        assertEquals("incomplete", filtered.get("status").asText());
+        assertEquals("content_filter", filtered.at("/incomplete_details/reason").asText());
+    }
+
+    @Test
     void a_forced_tool_choice_is_answered_with_a_call_whose_arguments_fit_the_schema() throws Exception {
         String tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"parameters\":"
                 + "{\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"type\":\"integer\","

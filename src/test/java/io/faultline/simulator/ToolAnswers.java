@@ -56,7 +56,8 @@ final class ToolAnswers {
         if (choice.isObject()) {
             String type = choice.path("type").asText("");
             if ("function".equals(type)) {
-                return choice.path("function").path("name").asText("");
+                // Chat names it under function, the Responses API beside the type.
+                return choice.path("function").path("name").asText(choice.path("name").asText(""));
             }
             if ("tool".equals(type)) {
                 return choice.path("name").asText("");

@@ -82,6 +82,13 @@ public final class LiteLlmClient {
         }
     }
 
+    /** A call to the proxy's Responses API ({@code /v1/responses}) with extra request fields. */
+    public Answer responses(String model, String input, boolean stream, java.util.Map<String, Object> extra) {
+        ObjectNode request = JSON.createObjectNode().put("model", model).put("input", input).put("stream", stream);
+        extra.forEach((k, v) -> request.set(k, JSON.valueToTree(v)));
+        return send("/v1/responses", request, key);
+    }
+
     /** An embeddings call of {@code inputs} texts, as an application's indexer would make it. */
     public Answer embed(String model, java.util.List<String> inputs) {
         ObjectNode request = JSON.createObjectNode().put("model", model);
