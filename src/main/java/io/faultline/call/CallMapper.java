@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 
@@ -554,8 +555,17 @@ public class CallMapper {
         return value.getNodeType().name().toLowerCase(Locale.ROOT);
     }
 
-    /** What the classifier needs to know about the answer without keeping it. */
+    /**
+     * What the classifier needs to know about the answer without keeping it. Its finish reason is LiteLLM's, except
+     * where LiteLLM maps a provider's failure to {@code stop}: Gemini's native reasons in {@link #NATIVE_FAILURES}
+     * (kept by LiteLLM in {@code provider_specific_fields.native_finish_reason}, unstreamed calls only) stand, lower
+     * case ({@code malformed_function_call}).
+     */
     record ResponseShape(String finishReason, int chars, boolean parsed) {
+
+        /** Gemini finish reasons LiteLLM 1.108 maps to {@code stop} that say the answer failed. */
+        static final Set<String> NATIVE_FAILURES = Set.of("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL",
+                "TOO_MANY_TOOL_CALLS", "MALFORMED_RESPONSE");
 
         static ResponseShape of(JsonNode response) {
             if (response == null || response.isNull()) {
@@ -574,6 +584,10 @@ public class CallMapper {
             }
             JsonNode first = choices.get(0);
             String finish = first.path("finish_reason").isTextual() ? first.get("finish_reason").textValue() : null;
+            String nativeFinish = first.path("provider_specific_fields").path("native_finish_reason").asText("");
+            if ("stop".equals(finish) && NATIVE_FAILURES.contains(nativeFinish)) {
+                finish = nativeFinish.toLowerCase(Locale.ROOT);
+            }
             JsonNode message = first.path("message");
             int chars = message.path("content").isTextual() ? message.get("content").textValue().length() : 0;
             if (chars == 0 && message.path("tool_calls").isArray() && !message.get("tool_calls").isEmpty()) {

@@ -26,6 +26,9 @@ public class ProviderRules implements CallRule {
 
     /** LiteLLM's call types of a Responses API create (CallTypes.responses, aresponses). */
     private static final Set<String> RESPONSES_CREATE = Set.of("responses", "aresponses");
+    /** Gemini's finish reasons for a function call it could not take (see CallMapper.ResponseShape). */
+    private static final Set<String> TOOL_CALL_FINISHES = Set.of("malformed_function_call", "unexpected_tool_call",
+            "too_many_tool_calls");
     private static final Set<String> TIMEOUT_CLASSES = Set.of("Timeout", "APITimeoutError", "ReadTimeout",
             "TimeoutError");
     private static final Set<String> OUTAGE_CLASSES = Set.of("InternalServerError", "ServiceUnavailableError",
@@ -132,6 +135,15 @@ public class ProviderRules implements CallRule {
             CallFailures.putIfPresent(evidence, "finish_reason", finish);
             return one(Type.CONTENT_FILTERED, call, "provider.refusal", evidence);
         }
+        if (isToolCallFinish(finish)) {
+            // Gemini could not make the model's function call into one: the model's failure to hold to the tool's
+            // format, typed format_non_compliance by ToolCallRules, not an empty answer of the provider.
+            return List.of();
+        }
+        if ("malformed_response".equals(finish)) {
+            return one(Type.MALFORMED_RESPONSE, call, "provider.finish_reason",
+                    Map.of("reason", "provider_malformed_response", "finish_reason", finish));
+        }
         // Reasoning tokens are output nobody sees: a reasoning model that spent its whole budget thinking answers
         // finish_reason=length with no content, and the caller got nothing (before, any completion token hid it).
         long visibleTokens = call.completionTokens() - call.reasoningTokens();
@@ -150,6 +162,11 @@ public class ProviderRules implements CallRule {
                     Map.of("timeout_ms", config.timeout().toMillis()));
         }
         return List.of();
+    }
+
+    /** Whether the finish reason is Gemini's verdict on a function call (see CallMapper.ResponseShape). */
+    public static boolean isToolCallFinish(String finishReason) {
+        return finishReason != null && TOOL_CALL_FINISHES.contains(finishReason);
     }
 
     /**

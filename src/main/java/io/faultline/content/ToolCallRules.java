@@ -2,6 +2,7 @@ package io.faultline.content;
 
 import io.faultline.call.LlmCall;
 import io.faultline.classify.CallFailures;
+import io.faultline.classify.ProviderRules;
 import io.faultline.common.Redactor;
 import io.faultline.content.CallContent.Tool;
 import io.faultline.content.CallContent.ToolCall;
@@ -29,6 +30,8 @@ import java.util.Optional;
  * {@code code_fence}, {@code not_an_object}, {@code schema_violation} against the function's {@code parameters},
  * {@code too_deep}.</li>
  * </ul>
+ * Before all of them, Gemini's own verdicts: {@code malformed_function_call}, {@code unexpected_tool_call},
+ * {@code too_many_tool_calls} (its finish reasons, which LiteLLM keeps for unstreamed calls).
  * One failure per call, for its first bad function call; the evidence counts the others. It names the function
  * (masked, as the schema name of {@link FormatRules}) and the schema's paths and keywords, never an argument.
  */
@@ -53,8 +56,15 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
     @Override
     protected List<Failure> detect(LlmCall call, CallContent content) {
         ToolUse tools = content.tools();
-        if (!call.success() || tools == ToolUse.NONE || tools.unread() || content.refused()
-                || !config.detects(Type.FORMAT_NON_COMPLIANCE)) {
+        if (!call.success() || !config.detects(Type.FORMAT_NON_COMPLIANCE)) {
+            return List.of();
+        }
+        if (ProviderRules.isToolCallFinish(call.finishReason())) {
+            // Gemini said so itself: the call it could not parse (or one no tool was offered for, or too many) is
+            // not in the answer, so its finish reason is the whole evidence.
+            return List.of(failure(call, false, evidence(call, tools, call.finishReason(), null, 0)));
+        }
+        if (tools == ToolUse.NONE || tools.unread() || content.refused()) {
             return List.of();
         }
         if (tools.calls().isEmpty()) {

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.faultline.call.CallMapper;
 import io.faultline.call.LlmCall;
+import io.faultline.classify.ClassifyConfig;
+import io.faultline.classify.ProviderRules;
+import io.faultline.classify.SeverityPolicy;
 import io.faultline.taxonomy.Failure;
+import io.faultline.taxonomy.ProviderFailure;
 import io.faultline.taxonomy.QualityFailure;
 import io.faultline.taxonomy.Severity;
 import io.faultline.testing.ConfigMappings;
@@ -141,6 +145,40 @@ class ToolCallRulesTest {
         // Anthropic's own forms: {type: any} and {type: tool, name}.
         assertThat(evidence(apply(offering(false, Map.of("type", "tool", "name", "get_weather"), "tool_calls",
                 "lookup_order", "{}")))).containsEntry("chosen_tool", "get_weather");
+    }
+
+    @Test
+    void geminis_own_verdict_on_a_function_call_is_a_format_failure_not_an_empty_answer() throws Exception {
+        ClassifyConfig classify = ConfigMappings.with(ClassifyConfig.class, Map.of("faultline.classify.timeout",
+                "PT60S", "faultline.classify.deployment-activity-window", "PT1H"));
+        ProviderRules provider = new ProviderRules(new SeverityPolicy(classify), classify);
+        for (String reason : List.of("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS")) {
+            // As LiteLLM logs an unstreamed Gemini answer: finish_reason stop, no content, the native reason kept.
+            Payloads payload = offering(false, null, "stop").tokens(12, 0, 0, 0);
+            ((ObjectNode) payload.node().at("/response/choices/0")).putObject("provider_specific_fields")
+                    .put("native_finish_reason", reason);
+            LlmCall call = mapper.map(payload.node());
+
+            assertThat(evidence(rules.apply(call))).as(reason)
+                    .containsEntry("reason", reason.toLowerCase(java.util.Locale.ROOT))
+                    .containsEntry("finish_reason", reason.toLowerCase(java.util.Locale.ROOT));
+            assertThat(provider.apply(call)).as(reason).isEmpty();
+        }
+        // Streamed, LiteLLM drops the native reason: what is left is an empty answer.
+        LlmCall streamed = mapper.map(offering(false, null, "stop").tokens(12, 0, 0, 0).node());
+        assertThat(rules.apply(streamed)).isEmpty();
+        assertThat(provider.apply(streamed)).singleElement().satisfies(f -> {
+            assertThat(f.type()).isEqualTo(ProviderFailure.Type.MALFORMED_RESPONSE);
+            assertThat(f.evidence()).containsEntry("reason", "empty_response");
+        });
+        // Gemini's MALFORMED_RESPONSE is the provider's.
+        Payloads malformed = offering(false, null, "stop").tokens(12, 0, 0, 0);
+        ((ObjectNode) malformed.node().at("/response/choices/0")).putObject("provider_specific_fields")
+                .put("native_finish_reason", "MALFORMED_RESPONSE");
+        assertThat(provider.apply(mapper.map(malformed.node()))).singleElement().satisfies(f -> {
+            assertThat(f.type()).isEqualTo(ProviderFailure.Type.MALFORMED_RESPONSE);
+            assertThat(f.evidence()).containsEntry("reason", "provider_malformed_response");
+        });
     }
 
     @Test

@@ -278,6 +278,31 @@ class LiteLlmEndToEndIT {
         assertThat(Sql.dump(stack)).doesNotContain(email);
     }
 
+    @Test
+    @Order(7)
+    void a_function_call_gemini_could_not_parse_is_a_format_failure_not_an_empty_answer() {
+        int before = occurrences("type=format_non_compliance&deployment=gemini-primary");
+        Map<String, Object> tools = Map.of("tools", List.of(Map.of("type", "function", "function",
+                Map.of("name", "get_weather", "parameters", Map.of("type", "object")))));
+        stack.simulator().script("gemini", Script.faults(Fault.of(FaultKind.MALFORMED_FUNCTION_CALL, 1)));
+        assertThat(client.chat(MODELS.get("gemini"), List.of(user("Check the weather in Paris.")), tools).status())
+                .isEqualTo(200);
+        stack.simulator().reset();
+
+        Awaitility.await("the malformed call judged").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> assertThat(
+                        occurrences("type=format_non_compliance&deployment=gemini-primary")).isEqualTo(before + 1));
+        Map<?, ?> evidence = (Map<?, ?>) failures("type=format_non_compliance&deployment=gemini-primary").get(0)
+                .get("evidence");
+        assertThat(evidence.get("reason")).isEqualTo("malformed_function_call");
+        assertThat(occurrences("type=malformed_response&deployment=gemini-primary")).as("not an empty answer")
+                .isEqualTo(1);
+    }
+
+    private static int occurrences(String query) {
+        return failures(query).stream().mapToInt(f -> ((Number) f.get("occurrences")).intValue()).sum();
+    }
+
     private static final List<String> CONTENT_TYPES = List.of("prompt_injection", "jailbreak_attempt", "pii_leakage",
             "format_non_compliance", "language_drift", "low_faithfulness", "hallucination");
     private static final String INJECTION_SEVERITY = "P2";

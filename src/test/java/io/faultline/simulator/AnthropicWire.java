@@ -76,6 +76,7 @@ final class AnthropicWire implements ProviderWire {
             case FORBIDDEN -> error(403, headers, requestId, "permission_error",
                     "Your API key does not have permission to use the specified resource.", false);
             case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
+            case MALFORMED_FUNCTION_CALL -> throw new IllegalArgumentException(kind + " is Gemini's own");
         };
     }
 

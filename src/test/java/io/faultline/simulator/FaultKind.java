@@ -20,7 +20,9 @@ public enum FaultKind {
     FORBIDDEN,
     MALFORMED,
     EMPTY,
-    HANG;
+    HANG,
+    /** Gemini's own: a 200 whose candidate has no content and {@code finishReason} MALFORMED_FUNCTION_CALL. */
+    MALFORMED_FUNCTION_CALL;
 
     @JsonValue
     public String wireName() {

@@ -114,6 +114,7 @@ final class GeminiWire implements ProviderWire {
             case UNAUTHORIZED -> error(401, "UNAUTHENTICATED",
                     "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.", null);
             case FORBIDDEN -> error(403, "PERMISSION_DENIED", "The caller does not have permission", null);
+            case MALFORMED_FUNCTION_CALL -> blocked(call, malformedFunctionCall(call));
             case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
         };
     }
@@ -150,6 +151,26 @@ final class GeminiWire implements ProviderWire {
     /** Blocks arrive as one ordinary 200 answer, or as the only chunk of a stream. */
     private Reply blocked(Call call, ObjectNode body) {
         return call.stream() ? stream(call, List.of(body)) : Reply.json(200, headers(JSON), body);
+    }
+
+    /**
+     * The model wrote a function call Gemini could not parse: the candidate has an empty content object, the finish
+     * reason and (on newer models) a finish message quoting the call; no output tokens.
+     */
+    private static ObjectNode malformedFunctionCall(Call call) {
+        ObjectNode body = Json.object();
+        ObjectNode candidate = body.putArray("candidates").addObject();
+        candidate.putObject("content");
+        candidate.put("finishReason", "MALFORMED_FUNCTION_CALL")
+                .put("finishMessage", "Malformed function call: print(default_api.get_weather(city=Paris))")
+                .put("index", 0);
+        Usage usage = call.usage();
+        ObjectNode metadata = body.putObject("usageMetadata").put("promptTokenCount", usage.promptTokens())
+                .put("totalTokenCount", usage.promptTokens());
+        metadata.putArray("promptTokensDetails").addObject().put("modality", "TEXT")
+                .put("tokenCount", usage.promptTokens());
+        body.put("modelVersion", call.model()).put("responseId", Ids.base62(23));
+        return body;
     }
 
     private static ObjectNode safetyBlock(Usage usage) {

@@ -93,6 +93,7 @@ final class OpenAiWire implements ProviderWire {
             case FORBIDDEN -> error(403, headers, "Country, region, or territory not supported",
                     "request_forbidden", null, "unsupported_country_region_territory");
             case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
+            case MALFORMED_FUNCTION_CALL -> throw new IllegalArgumentException(kind + " is Gemini's own");
         };
     }
 
