@@ -34,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -279,10 +280,13 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             Log.warnf("faithfulness judge: %s answered %d", endpoint, response.statusCode());
             return null;
         }
-        double cost = response.headers().firstValue(COST_HEADER).map(FaithfulnessJudge::number)
-                .filter(v -> v >= 0).orElse(config.assumedCostPerCallUsd());
+        double cost = reportedCost(response.headers().firstValue(COST_HEADER).orElse(null))
+                .orElse(config.assumedCostPerCallUsd());
         Judgement judgement = parse(body, cost, latencyMs);
         if (judgement == null) {
+            // Paid for all the same: today's spend holds what it cost, or the daily cap lets the judge overspend.
+            settle(cost - config.assumedCostPerCallUsd());
+            registry.counter("faultline.faithfulness.judge.cost.usd").increment(cost);
             skipped("unparseable");
         }
         return judgement;
@@ -347,11 +351,20 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         }
     }
 
-    private static Double number(String text) {
+    /**
+     * The cost LiteLLM reported for the judge's call, if it is a finite amount of dollars not below zero: an
+     * infinite one settled into today's spend would close the daily cap until midnight.
+     */
+    static OptionalDouble reportedCost(String header) {
+        if (header == null) {
+            return OptionalDouble.empty();
+        }
         try {
-            return Double.parseDouble(text.strip());
+            double cost = Double.parseDouble(header.strip());
+            return Double.isFinite(cost) && cost >= 0 ? OptionalDouble.of(cost)
+                    : OptionalDouble.empty();
         } catch (NumberFormatException e) {
-            return null;
+            return OptionalDouble.empty();
         }
     }
 

@@ -276,6 +276,15 @@ class FaithfulnessJudgeTest {
     }
 
     @Test
+    void only_a_finite_cost_not_below_zero_is_taken_from_the_proxy() {
+        assertThat(FaithfulnessJudge.reportedCost(" 0.00031 ")).hasValue(0.00031);
+        assertThat(FaithfulnessJudge.reportedCost("0")).hasValue(0);
+        for (String bad : new String[] {"Infinity", "NaN", "1e999", "-0.5", "-Infinity", "", "cheap", null}) {
+            assertThat(FaithfulnessJudge.reportedCost(bad)).as(bad).isEmpty();
+        }
+    }
+
+    @Test
     void the_sample_is_a_hash_of_the_call_id_near_the_configured_rate() {
         int in = 0;
         for (int i = 0; i < 100_000; i++) {

@@ -94,6 +94,18 @@ class FaithfulnessJudgeEndToEndIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(stack,
                 "select count(*) from llm_calls where model_group = 'faultline-judge'") == 2);
         assertThat(stack.simulator().stats().get("judge").requests()).isEqualTo(2);
+        // A reply that is no verdict was paid for all the same: today's spend holds what the proxy billed for it,
+        // not the reservation at the assumed 0.002 (which would let the judge overspend its daily cap).
+        double spentBefore = Sql.decimal(stack, "select cost_usd from faithfulness_judge_spend");
+        stack.simulator().script("judge", Script.success().withContent("I think the answer is mostly fine."));
+        assertThat(litellm.chat("gpt-4o-mini", messages, Map.of()).status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(stack,
+                "select count(*) from llm_calls where model_group = 'faultline-judge'") == 3);
+        // Reserved at 0.002 (calls 3), then settled: both, or the reservation was never corrected.
+        await().atMost(Duration.ofSeconds(60)).until(() -> Sql.count(stack,
+                "select calls from faithfulness_judge_spend") == 3 && Sql.decimal(stack,
+                "select cost_usd from faithfulness_judge_spend") < spentBefore + 0.002);
+        assertThat(Sql.decimal(stack, "select cost_usd from faithfulness_judge_spend")).isGreaterThan(spentBefore);
         // The judge's own calls are stored but not content-checked (faultline.content.skipped-model-groups): read as
         // answers of their own, its JSON verdicts are unsupported by the context they quote.
         assertThat(Sql.count(stack, "select count(*) from failure_events where detection_method"
