@@ -299,6 +299,24 @@ class LiteLlmEndToEndIT {
                 .isEqualTo(1);
     }
 
+    @Test
+    @Order(8)
+    void an_overload_after_the_stream_started_is_an_overload_not_an_outage() {
+        int overloads = occurrences("type=overloaded&deployment=anthropic-primary");
+        int outages = occurrences("type=outage&deployment=anthropic-primary");
+        // Anthropic fails a stream after its 200 with an error event (overloaded_error): the client has half an
+        // answer, and LiteLLM logs a failure with the error code 500 and the message "Overloaded".
+        stack.simulator().script("anthropic", Script.faults(Fault.of(FaultKind.STREAM_OVERLOADED, 1))
+                .withContent("One two three four five six seven eight nine ten eleven twelve thirteen fourteen."));
+        client.chat(MODELS.get("anthropic"), "Count to fourteen.", true, LocalStack.MASTER_KEY, null, Map.of());
+        stack.simulator().reset();
+
+        Awaitility.await("the broken stream classified").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(300)).untilAsserted(() -> assertThat(
+                        occurrences("type=overloaded&deployment=anthropic-primary")).isEqualTo(overloads + 1));
+        assertThat(occurrences("type=outage&deployment=anthropic-primary")).isEqualTo(outages);
+    }
+
     private static int occurrences(String query) {
         return failures(query).stream().mapToInt(f -> ((Number) f.get("occurrences")).intValue()).sum();
     }

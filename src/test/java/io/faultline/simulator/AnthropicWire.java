@@ -67,6 +67,8 @@ final class AnthropicWire implements ProviderWire {
             case SERVER_ERROR -> error(500, headers, requestId, "api_error", "Internal server error", true);
             case UNAVAILABLE -> error(503, headers, requestId, "api_error", "Service unavailable", true);
             case OVERLOADED -> error(529, headers, requestId, "overloaded_error", "Overloaded", true);
+            case STREAM_OVERLOADED -> call.stream() ? overloadedMidStream(call)
+                    : error(529, headers, requestId, "overloaded_error", "Overloaded", true);
             case CONTEXT_OVERFLOW -> error(400, headers, requestId, "invalid_request_error",
                     "prompt is too long: %d tokens > %d maximum"
                             .formatted(CONTEXT_WINDOW + call.usage().promptTokens(), CONTEXT_WINDOW), false);
@@ -154,6 +156,19 @@ final class AnthropicWire implements ProviderWire {
         frames.add(event(Json.object().put("type", "message_stop")));
         headers.put("content-type", "text/event-stream; charset=utf-8");
         return Reply.events(headers, frames);
+    }
+
+    /**
+     * The first half of the answer's stream, then the error event Anthropic sends when it fails after the 200
+     * (its streaming documentation: "an error can occur after returning a 200 response").
+     */
+    private Reply overloadedMidStream(Call call) {
+        Reply whole = message(call, "end_turn", call.answer());
+        List<String> frames = new ArrayList<>(whole.frames().subList(0, whole.frames().size() / 2));
+        ObjectNode error = Json.object().put("type", "error");
+        error.putObject("error").put("type", "overloaded_error").put("message", "Overloaded");
+        frames.add(event(error));
+        return Reply.events(whole.headers(), frames);
     }
 
     /** A tool_use block's input: Anthropic answers it as a JSON object, never as text. */

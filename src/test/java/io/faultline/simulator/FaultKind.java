@@ -22,7 +22,12 @@ public enum FaultKind {
     EMPTY,
     HANG,
     /** Gemini's own: a 200 whose candidate has no content and {@code finishReason} MALFORMED_FUNCTION_CALL. */
-    MALFORMED_FUNCTION_CALL;
+    MALFORMED_FUNCTION_CALL,
+    /**
+     * Anthropic's own: a stream that started (HTTP 200) and breaks off with an {@code event: error} of type
+     * {@code overloaded_error}; an unstreamed call gets the 529 of {@link #OVERLOADED}.
+     */
+    STREAM_OVERLOADED;
 
     @JsonValue
     public String wireName() {

@@ -115,6 +115,7 @@ final class GeminiWire implements ProviderWire {
                     "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.", null);
             case FORBIDDEN -> error(403, "PERMISSION_DENIED", "The caller does not have permission", null);
             case MALFORMED_FUNCTION_CALL -> blocked(call, malformedFunctionCall(call));
+            case STREAM_OVERLOADED -> throw new IllegalArgumentException(kind + " is Anthropic's own");
             case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
         };
     }

@@ -94,6 +94,7 @@ final class OpenAiWire implements ProviderWire {
                     "request_forbidden", null, "unsupported_country_region_territory");
             case MALFORMED, EMPTY, HANG -> throw new IllegalArgumentException(kind + " is not provider specific");
             case MALFORMED_FUNCTION_CALL -> throw new IllegalArgumentException(kind + " is Gemini's own");
+            case STREAM_OVERLOADED -> throw new IllegalArgumentException(kind + " is Anthropic's own");
         };
     }
 
