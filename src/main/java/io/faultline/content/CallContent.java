@@ -70,14 +70,16 @@ public record CallContent(List<Message> messages, String answer, ResponseFormat 
             calls = List.copyOf(calls);
         }
 
-        /** The declared function of this name, or null. */
-        public Tool tool(String name) {
+        /**
+         * The declared functions by name (the first, if the request named two alike): a hash look-up, so that
+         * caller-made names of 64 KiB that differ in their last character are not compared tool by tool per call.
+         */
+        public java.util.Map<String, Tool> byName() {
+            java.util.Map<String, Tool> byName = new java.util.HashMap<>();
             for (Tool tool : declared) {
-                if (tool.name().equals(name)) {
-                    return tool;
-                }
+                byName.putIfAbsent(tool.name(), tool);
             }
-            return null;
+            return byName;
         }
 
         /** The request made the model call a function: {@code required}, or one named function. */

@@ -71,15 +71,17 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
             // A text answer cut at the token limit may have been on its way to the call: that is the limit's doing.
             if (tools.forced() && content.hasAnswer() && !"length".equals(call.finishReason())) {
                 Map<String, Object> evidence = evidence(call, tools, "tool_not_called", null, 0);
-                return List.of(failure(call, tools.chosen() != null && strict(tools.tool(tools.chosen())), evidence));
+                Tool chosen = tools.chosen() == null ? null : tools.byName().get(tools.chosen());
+                return List.of(failure(call, strict(chosen), evidence));
             }
             return List.of();
         }
         Map<String, Object> first = null;
         boolean firstStrict = false;
         int invalid = 0;
+        Map<String, Tool> declared = tools.byName();
         for (ToolCall made : tools.calls()) {
-            Tool tool = tools.tool(made.name());
+            Tool tool = declared.get(made.name());
             Map<String, Object> found = judge(call, tools, made, tool);
             if (found != null) {
                 invalid++;

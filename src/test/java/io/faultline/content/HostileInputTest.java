@@ -86,6 +86,11 @@ class HostileInputTest {
     }
 
     @TestFactory
+    Stream<DynamicTest> function_calls_with_hostile_names_arguments_and_schemas_are_judged_within_the_ceiling() {
+        return subject("tool calls");
+    }
+
+    @TestFactory
     Stream<DynamicTest> provider_rules_read_hostile_error_messages_within_the_ceiling() {
         return subject("provider rules");
     }

@@ -19,6 +19,7 @@ import io.faultline.content.LanguageConfig;
 import io.faultline.content.LanguageRules;
 import io.faultline.content.PiiConfig;
 import io.faultline.content.PiiRules;
+import io.faultline.content.ToolCallRules;
 import io.faultline.signals.InvalidSignalException;
 import io.faultline.signals.SignalParser;
 import io.faultline.signals.SignalsConfig;
@@ -101,6 +102,11 @@ public final class HostileSubjects {
                             texts.grounding(), texts.errorMessage()))));
                     return () -> rules.apply(call);
                 }),
+                new Subject("tool calls", texts -> {
+                    ToolCallRules rules = new ToolCallRules(content, ConfigMappings.defaults(FormatConfig.class));
+                    LlmCall call = mapper.map(toolCalls(payload(texts), texts));
+                    return () -> rules.apply(call);
+                }),
                 rule("language", mapper, new LanguageRules(content, ConfigMappings.defaults(LanguageConfig.class))),
                 rule("faithfulness", mapper, new FaithfulnessRules(content,
                         ConfigMappings.defaults(FaithfulnessConfig.class), severities)),
@@ -153,6 +159,29 @@ public final class HostileSubjects {
         ObjectNode node = p.node();
         node.putArray("messages").addObject().put("role", "user").put("content", texts.user());
         node.putObject("error_information").put("error_message", texts.errorMessage());
+        return node;
+    }
+
+    /**
+     * The payload offering 32 functions named by the caller's text (each differing only in its last characters)
+     * with the structured-output schema's caller patterns, and answering 32 calls of such names, one of them with the
+     * answer text as its argument.
+     */
+    public static ObjectNode toolCalls(ObjectNode node, Texts texts) {
+        ObjectNode schema = (ObjectNode) structured(node.deepCopy()).at("/model_parameters/response_format/json_schema")
+                .get("schema");
+        com.fasterxml.jackson.databind.node.ArrayNode tools = ((ObjectNode) node.get("model_parameters"))
+                .putArray("tools");
+        com.fasterxml.jackson.databind.node.ArrayNode calls = ((ObjectNode) node.at("/response/choices/0/message"))
+                .putArray("tool_calls");
+        for (int i = 0; i < 32; i++) {
+            tools.addObject().put("type", "function").putObject("function").put("name", texts.user() + i)
+                    .set("parameters", schema);
+            String arguments = i == 0 ? Payloads.JSON.createObjectNode().put("answer", texts.answer()).toString()
+                    : "{}";
+            calls.addObject().put("id", "call_" + i).put("type", "function").putObject("function")
+                    .put("name", texts.user() + (i * 7 % 40)).put("arguments", arguments);
+        }
         return node;
     }
 
