@@ -85,10 +85,12 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
     }
 
     /**
-     * The share of the model group's error budget (failed responses the SLO allows in its period) consumed; with a
-     * latency SLO, the share of its latency budget ({@code (1 − quantile) × answered requests} in the period) that the
+     * The share of the model groups' error budgets (failed responses the SLO allows in its period) consumed; with a
+     * latency SLO, the share of the latency budget ({@code (1 − quantile) × answered requests} in the period) that the
      * subject's answered requests slower than the target ({@code slowRequests}, end to end across attempts, evaluated
-     * at {@code latencyEvaluatedAtMs}) consumed. {@code answeredRequests}: the subject's requests one attempt answered.
+     * at {@code latencyEvaluatedAtMs}) consumed. Each request spends the budgets of the group its first attempt began
+     * in ({@code budgetByGroup} when not all are the subject's own group, whose target and budgets are shown).
+     * {@code answeredRequests}: the subject's requests one attempt answered.
      */
     public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
             Double budgetConsumed, Double budgetRemaining, Double latencyTargetMs, Double latencyQuantile,
@@ -98,9 +100,12 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
 
     /**
      * The failed responses whose requests began in one model group (their first attempt's), and the share of that
-     * group's availability budget they consumed; listed when they are not all in the subject's own group.
+     * group's availability budget they consumed; with a latency SLO on the group, its answered requests slower than
+     * the group's target and the share of its latency budget they consumed (else nulls). Listed when they are not all
+     * in the subject's own group.
      */
-    public record GroupBudget(String modelGroup, long failedResponses, Double budgetRequests, Double budgetConsumed) {
+    public record GroupBudget(String modelGroup, long failedResponses, Double budgetRequests, Double budgetConsumed,
+            Long slowRequests, Double latencyBudgetRequests, Double latencyBudgetConsumed) {
     }
 
     /** The total business impact and each of its terms, so an operator sees why one failure outranks another. */

@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 
 /**
@@ -352,6 +353,10 @@ public class FailureImpactAssessor {
         }
     }
 
+    /** The answered requests per first model group and latency bucket. */
+    private static final String LATENCY_BY_GROUP = "(select coalesce(first_group, '') g, "
+            + LatencyBuckets.bucketSql("lat_us") + " b, count(*) n from per_req where answered group by 1, 2) lg";
+
     /** The aggregate over every attempt of the affected requests (one round trip). */
     private static final String ATTEMPTS = "with req as (select call_id, array_agg(seen_at) seen,"
             + "  min(seen_at) - ?::interval lo, max(seen_at) + ?::interval hi"
@@ -399,7 +404,10 @@ public class FailureImpactAssessor {
             + "  (select coalesce(array_agg(g order by g), '{}') from (select coalesce(first_group, '') g"
             + "   from per_req where not answered group by 1) fg),"
             + "  (select coalesce(array_agg(n order by g), '{}') from (select coalesce(first_group, '') g, count(*) n"
-            + "   from per_req where not answered group by 1) fg)";
+            + "   from per_req where not answered group by 1) fg),"
+            + "  (select coalesce(array_agg(g order by g, b), '{}') from " + LATENCY_BY_GROUP + "),"
+            + "  (select coalesce(array_agg(b order by g, b), '{}') from " + LATENCY_BY_GROUP + "),"
+            + "  (select coalesce(array_agg(n order by g, b), '{}') from " + LATENCY_BY_GROUP + ")";
 
     /**
      * Which flagged attempts are priced as spiking calls ({@link SpikeRule}): an episode raised per call by the token
@@ -449,9 +457,20 @@ public class FailureImpactAssessor {
                         rs.getLong(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13), rs.getLong(14),
                         strings(rs.getArray(15)), rs.getLong(16), rs.getLong(17), strings(rs.getArray(18)),
                         rs.getLong(19), rs.getDouble(20), ImpactFold.longs(rs.getArray(21)),
-                        byGroup(strings(rs.getArray(22)), ImpactFold.longs(rs.getArray(23)))));
+                        byGroup(strings(rs.getArray(22)), ImpactFold.longs(rs.getArray(23))),
+                        latencyByGroup(strings(rs.getArray(24)), ImpactFold.longs(rs.getArray(25)),
+                                ImpactFold.longs(rs.getArray(26)))));
             }
         }
+    }
+
+    private static Map<String, long[]> latencyByGroup(String[] groups, long[] buckets, long[] counts) {
+        Map<String, long[]> out = new TreeMap<>();
+        for (int i = 0; i < groups.length; i++) {
+            LatencyBuckets.addBucket(out.computeIfAbsent(groups[i], g -> new long[LatencyBuckets.SIZE]),
+                    (int) buckets[i], counts[i]);
+        }
+        return out;
     }
 
     private static Map<String, Long> byGroup(String[] groups, long[] counts) {
@@ -509,7 +528,7 @@ public class FailureImpactAssessor {
                 round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
                 round(overrun), storm, batch, windowSpike, memberCosts, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
-        Assessment.SlaImpact sla = sla(s, failed, f.failedByGroup(), f.latencyLe());
+        Assessment.SlaImpact sla = sla(s, failed, f.failedByGroup(), f.latencyLe(), f.latencyByGroup());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
         double usersUsd = users * config.pricePerUserUsd();
         double consumed = (sla.budgetConsumed() == null ? 0 : sla.budgetConsumed())
@@ -594,51 +613,83 @@ public class FailureImpactAssessor {
     }
 
     /**
-     * The availability budget's share the failed responses consumed, each in the model group of its request's first
-     * attempt (a fallback deployment's episode holds requests that began in other groups), and, when the subject's
-     * model group has a latency SLO, the latency budget's share its answered requests slower than the target
-     * consumed (end to end across attempts, at the histogram edge the target is evaluated at: the same rule as the
-     * SLO's rollup).
+     * The availability budget's share the failed responses consumed and the latency budget's share the answered
+     * requests slower than the target consumed, each in the model group of its request's first attempt (a fallback
+     * deployment's episode holds requests that began in other groups; the SLO rollup counts them there too), for the
+     * groups with a latency SLO (end to end across attempts, at the histogram edge the target is evaluated at: the
+     * same rule as the SLO's rollup). The latency target, quantile and budget shown are the subject's own group's.
      */
     private Assessment.SlaImpact sla(Subject s, long failedResponses, Map<String, Long> failedByGroup,
-            long[] latencyLe) {
+            long[] latencyLe, Map<String, long[]> latencyByGroup) {
         long answered = latencyLe.length == LatencyBuckets.SIZE ? latencyLe[LatencyBuckets.SIZE - 1] : 0;
+        // Requests whose first attempt named no group are the subject's group's.
+        Map<String, Long> failedIn = new TreeMap<>();
+        Map<String, long[]> latencyIn = new TreeMap<>();
+        failedByGroup.forEach((g, n) -> {
+            if (ofGroup(s, g) != null) {
+                failedIn.merge(ofGroup(s, g), n, Long::sum);
+            }
+        });
+        latencyByGroup.forEach((g, le) -> {
+            if (ofGroup(s, g) != null) {
+                long[] into = latencyIn.computeIfAbsent(ofGroup(s, g), k -> new long[LatencyBuckets.SIZE]);
+                for (int i = 0; i < into.length; i++) {
+                    into[i] += le[i];
+                }
+            }
+        });
+        ErrorBudgets.Budget b = s.modelGroup() == null ? null : budgets.budget(s.modelGroup(), s.lastSeen());
+        boolean ownLatency = b != null && b.latencyTargetMs() != null;
+        Long slow = ownLatency ? 0L : null;
+        Double latencyConsumed = ownLatency && b.latencyBudgetRequests() > 0 ? 0.0 : null;
         List<Assessment.GroupBudget> byGroup = new ArrayList<>();
         double spent = 0;
         boolean priced = false;
-        for (Map.Entry<String, Long> e : failedByGroup.entrySet()) {
-            String group = e.getKey().isEmpty() ? s.modelGroup() : e.getKey();
-            if (group == null) {
-                continue; // neither the request nor the subject names a group: no budget to spend
-            }
-            ErrorBudgets.Budget gb = budgets.budget(group, s.lastSeen());
-            Double share = gb.budgetRequests() > 0 ? e.getValue() / gb.budgetRequests() : null;
-            if (share != null) {
+        TreeSet<String> groups = new TreeSet<>(failedIn.keySet());
+        groups.addAll(latencyIn.keySet());
+        for (String group : groups) {
+            ErrorBudgets.Budget gb = group.equals(s.modelGroup()) ? b : budgets.budget(group, s.lastSeen());
+            long failed = failedIn.getOrDefault(group, 0L);
+            Double share = null;
+            if (failed > 0 && gb.budgetRequests() > 0) {
+                share = failed / gb.budgetRequests();
                 spent += share;
                 priced = true;
             }
-            byGroup.add(new Assessment.GroupBudget(group, e.getValue(), round(gb.budgetRequests()), round(share)));
+            long[] le = latencyIn.get(group);
+            Long groupSlow = null;
+            Double latencyShare = null;
+            if (le != null && gb.latencyTargetMs() != null) {
+                groupSlow = LatencyBuckets.slow(le, gb.latencyTargetMs());
+                slow = (slow == null ? 0 : slow) + groupSlow;
+                if (gb.latencyBudgetRequests() > 0) {
+                    latencyShare = groupSlow / gb.latencyBudgetRequests();
+                    latencyConsumed = (latencyConsumed == null ? 0 : latencyConsumed) + latencyShare;
+                }
+            }
+            if (failed > 0 || groupSlow != null) {
+                byGroup.add(new Assessment.GroupBudget(group, failed, round(gb.budgetRequests()), round(share),
+                        groupSlow, groupSlow == null ? null : round(gb.latencyBudgetRequests()),
+                        round(latencyShare)));
+            }
         }
-        if (s.modelGroup() == null) {
+        if (b == null) {
             return new Assessment.SlaImpact(null, null, null, null, priced ? round(spent) : null, null, null, null,
-                    answered, null, null, null, null, byGroup.isEmpty() ? null : byGroup);
+                    answered, null, slow, null, round(latencyConsumed), byGroup.isEmpty() ? null : byGroup);
         }
-        ErrorBudgets.Budget b = budgets.budget(s.modelGroup(), s.lastSeen());
         Double consumed = priced ? Double.valueOf(spent) : failedResponses == 0 && b.budgetRequests() > 0 ? 0.0 : null;
-        Double evaluatedAt = null;
-        Long slow = null;
-        Double latencyConsumed = null;
-        if (b.latencyTargetMs() != null) {
-            evaluatedAt = LatencyBuckets.evaluatedAt(b.latencyTargetMs());
-            slow = LatencyBuckets.slow(latencyLe, b.latencyTargetMs());
-            latencyConsumed = b.latencyBudgetRequests() > 0 ? slow / b.latencyBudgetRequests() : null;
-        }
         boolean ownGroupOnly = byGroup.isEmpty()
                 || byGroup.size() == 1 && byGroup.get(0).modelGroup().equals(s.modelGroup());
         return new Assessment.SlaImpact(s.modelGroup(), b.availabilityTarget(), b.period().toString(),
                 round(b.budgetRequests()), round(consumed), round(b.remainingRatio()), b.latencyTargetMs(),
-                b.latencyQuantile(), answered, evaluatedAt, slow, b.latencyTargetMs() == null ? null
-                        : round(b.latencyBudgetRequests()), round(latencyConsumed), ownGroupOnly ? null : byGroup);
+                b.latencyQuantile(), answered, ownLatency ? LatencyBuckets.evaluatedAt(b.latencyTargetMs()) : null,
+                slow, ownLatency ? round(b.latencyBudgetRequests()) : null, round(latencyConsumed),
+                ownGroupOnly ? null : byGroup);
+    }
+
+    /** The model group a request's key in the fold names: its first attempt's, else the subject's (maybe none). */
+    private static String ofGroup(Subject s, String key) {
+        return key.isEmpty() ? s.modelGroup() : key;
     }
 
     private void store(Connection c, Assessment a) throws SQLException {

@@ -58,10 +58,13 @@ public class ImpactFold {
             double wasted, long wastedTokens, long fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, long unpriced, String[] answerDeployments, long answers, long qualityFailures,
             String[] flaggedDeployments, long flaggedAnswers, double spikeExtra, long[] latencyLe,
-            Map<String, Long> failedByGroup) {
+            Map<String, Long> failedByGroup, Map<String, long[]> latencyByGroup) {
     }
 
-    /** The failed requests' key in {@code failedByGroup} when their first attempt named no model group. */
+    /**
+     * The key in {@code failedByGroup} and {@code latencyByGroup} (the answered requests' cumulative latency
+     * histogram per first group) of the requests whose first attempt named no model group.
+     */
     static final String NO_GROUP = "";
 
     /** One stored attempt of a request. */
@@ -146,6 +149,9 @@ public class ImpactFold {
             spikeExtra = spikeExtra.add(exact(r.spikeExtra(), sign));
             if (r.latencyUs() != null) {
                 LatencyBuckets.add(latency, r.latencyUs(), sign);
+                // and in its first attempt's group, whose latency budget it spends: the bucket it falls in
+                distinct.merge("l" + LatencyBuckets.bucket(r.latencyUs()) + ":"
+                        + (r.firstGroup() == null ? NO_GROUP : r.firstGroup()), sign, Integer::sum);
             }
             ref("u", r.user(), sign);
             ref("k", r.key(), sign);
@@ -738,8 +744,9 @@ public class ImpactFold {
         List<String> answerDeps = new ArrayList<>();
         List<String> flaggedDeps = new ArrayList<>();
         Map<String, Long> failedByGroup = new java.util.TreeMap<>();
-        try (PreparedStatement st = c.prepareStatement("select dim, count(*), case when dim in ('a', 'f', 'g')"
-                + " then array_agg(value order by value) end, case when dim = 'g' then array_agg(refs::int8"
+        Map<String, long[]> latencyByGroup = new java.util.TreeMap<>();
+        try (PreparedStatement st = c.prepareStatement("select dim, count(*), case when dim in ('a', 'f', 'g', 'l')"
+                + " then array_agg(value order by value) end, case when dim in ('g', 'l') then array_agg(refs::int8"
                 + " order by value) end from impact_distinct where subject_id = ? group by dim")) {
             st.setObject(1, subject);
             try (ResultSet rs = st.executeQuery()) {
@@ -755,6 +762,17 @@ public class ImpactFold {
                             long[] counts = longs(rs.getArray(4));
                             for (int i = 0; i < groups.length; i++) {
                                 failedByGroup.put(groups[i], counts[i]);
+                            }
+                        }
+                        case "l" -> {
+                            // "bucket:group": the answered requests of a first group in one latency bucket
+                            String[] buckets = strings(rs.getArray(3));
+                            long[] counts = longs(rs.getArray(4));
+                            for (int i = 0; i < buckets.length; i++) {
+                                int cut = buckets[i].indexOf(':');
+                                LatencyBuckets.addBucket(latencyByGroup.computeIfAbsent(buckets[i].substring(cut + 1),
+                                        g -> new long[LatencyBuckets.SIZE]), Integer.parseInt(buckets[i], 0, cut, 10),
+                                        counts[i]);
                             }
                         }
                         default -> {
@@ -774,7 +792,7 @@ public class ImpactFold {
                         rs.getDouble(5), rs.getLong(6), rs.getLong(7), rs.getDouble(8), rs.getDouble(9),
                         rs.getDouble(10), rs.getLong(11), answerDeps.toArray(String[]::new), rs.getLong(12),
                         rs.getLong(13), flaggedDeps.toArray(String[]::new), rs.getLong(14), rs.getDouble(15),
-                        longs(rs.getArray(16)), failedByGroup);
+                        longs(rs.getArray(16)), failedByGroup, latencyByGroup);
             }
         }
     }

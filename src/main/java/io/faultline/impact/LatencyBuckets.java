@@ -51,6 +51,23 @@ public final class LatencyBuckets {
         le[EDGES_MS.length] += sign;
     }
 
+    /** The bucket of a latency: the index of the first edge not below it, {@code EDGES_MS.length} above the last. */
+    static int bucket(long latencyMicros) {
+        for (int i = 0; i < EDGES_MS.length; i++) {
+            if (latencyMicros <= EDGES_MS[i] * 1000) {
+                return i;
+            }
+        }
+        return EDGES_MS.length;
+    }
+
+    /** Adds {@code count} answered requests of one {@link #bucket} to a cumulative histogram. */
+    static void addBucket(long[] le, int bucket, long count) {
+        for (int i = bucket; i < SIZE; i++) {
+            le[i] += count;
+        }
+    }
+
     /** Answered requests slower than the evaluated edge: the total minus those within it. */
     static long slow(long[] le, double targetMs) {
         return le[EDGES_MS.length] - le[index(targetMs)];
@@ -63,6 +80,16 @@ public final class LatencyBuckets {
             out[i] = (double) EDGES_MS[i];
         }
         return out;
+    }
+
+    /** SQL of {@link #bucket} over a bigint {@code latencyMicros} expression (constants only: no caller text). */
+    static String bucketSql(String latencyMicros) {
+        StringBuilder b = new StringBuilder("(case");
+        for (int i = 0; i < EDGES_MS.length; i++) {
+            b.append(" when ").append(latencyMicros).append(" <= ").append(EDGES_MS[i] * 1000).append(" then ")
+                    .append(i);
+        }
+        return b.append(" else ").append(EDGES_MS.length).append(" end)").toString();
     }
 
     /**

@@ -328,6 +328,54 @@ class ImpactTest {
     }
 
     @Test
+    void a_slow_request_spends_the_latency_budget_of_the_group_it_began_in() throws Exception {
+        // Two requests began in group a, failed there (503), failed again on the fallback b (529, the overload
+        // episode assessed here) and were answered by a third group 2 s after they began: 2.42 s end to end. Both
+        // a and b have a latency SLO of 99% within 2 s; a answered 200 requests of its own in the hour before, b 100.
+        Instant t0 = Instant.parse("2031-09-09T10:00:00Z");
+        String sfx = UUID.randomUUID().toString().substring(0, 8);
+        String a = "lat-a-" + sfx;
+        String b = "lat-b-" + sfx;
+        String fallback = "lat-b-dep-" + sfx;
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            calls.add(Payloads.success("openai", a, "lat-a-dep-" + sfx, t0.minusSeconds(3000 - i * 10L)));
+        }
+        for (int i = 0; i < 100; i++) {
+            calls.add(Payloads.success("anthropic", b, fallback, t0.minusSeconds(3000 - i * 20L)));
+        }
+        for (int r = 0; r < 2; r++) {
+            Instant at = t0.plusSeconds(20L * r);
+            Payloads first = Payloads.failure("openai", a, "lat-a-dep-" + sfx, at, 503, "ServiceUnavailableError",
+                    "Service Unavailable");
+            String trace = first.node().get("trace_id").asText();
+            calls.add(first);
+            calls.add(Payloads.failure("anthropic", b, fallback, at.plusSeconds(1), 529, "InternalServerError",
+                    "Overloaded").set("litellm_call_id", first.id()).set("trace_id", trace));
+            calls.add(Payloads.success("gemini", "lat-c-" + sfx, "lat-c-dep-" + sfx, at.plusSeconds(2))
+                    .set("litellm_call_id", first.id()).set("trace_id", trace));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        slos.put(a, 0.995, Duration.ofDays(30), 2000.0, 0.99).orElseThrow();
+        slos.put(b, 0.995, Duration.ofDays(30), 2000.0, 0.99).orElseThrow();
+        forgetRollups();
+        rollup.catchUp();
+        String id = episodeOf(fallback, "overloaded");
+        assertThat(id).isNotNull();
+
+        JsonPath impact = impactOf(id);
+        assertThat(impact.getString("slaImpact.modelGroup")).as("the episode's own group").isEqualTo(b);
+        assertThat(impact.getLong("userImpact.failedResponses")).isZero();
+        assertThat(impact.getLong("slaImpact.slowRequests")).isEqualTo(2);
+        // a's latency budget: 1% of its 202 answered requests; not b's 1% of 100, which a's requests never touched.
+        assertThat(impact.getDouble("slaImpact.latencyBudgetConsumed")).as("2 of a's 2.02, not of b's 1")
+                .isCloseTo(2 / 2.02, Offset.offset(1e-6));
+        assertThat(assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow().slaImpact().latencyBudgetConsumed())
+                .as("the one-query recomputation agrees").isCloseTo(2 / 2.02, Offset.offset(1e-6));
+    }
+
+    @Test
     void the_cost_counter_counts_a_figure_that_fell_and_rose_again_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-07T10:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(5)));
