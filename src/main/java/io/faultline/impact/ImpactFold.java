@@ -377,7 +377,7 @@ public class ImpactFold {
                     + " c.team_id, c.api_key_hash, c.input_cost_per_token, c.output_cost_per_token, case when c.success"
                     + " then exists (select 1 from failure_event_calls q join failure_events e"
                     + " on e.failure_id = q.failure_id where q.call_id = c.call_id and q.seen_at = c.ended_at"
-                    + " and e.category = 'QUALITY') else false end, c.model_group"
+                    + " and e.category = 'QUALITY') else false end, " + SloRollup.groupOfCall("c.")
                     + " from llm_calls c where c.call_id = any (?) and c.started_at >= ? and c.started_at <= ?"
                     + " order by c.call_id, c.started_at, c.ended_at")) {
                 st.setArray(1, ids);

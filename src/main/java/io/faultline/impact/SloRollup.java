@@ -66,7 +66,7 @@ public class SloRollup {
     // minute's cumulative histogram at the fixed edges of LatencyBuckets.
     // Epoch arithmetic in float8 (date_part), not numeric (extract returns numeric since PostgreSQL 14): per call it
     // was a quarter of the grouping's time. Exact here: an epoch in seconds with microseconds needs 51 bits of the 53.
-    private static final String REQUEST = "(array_agg(coalesce(model_group, model, 'unknown') order by started_at,"
+    private static final String REQUEST = "(array_agg(" + groupOfCall("") + " order by started_at,"
             + " received_at))[1] g, min(started_at) first_at, bool_or(success) ok,"
             + " (date_part('epoch', max(ended_at) - min(started_at)) * 1000000)::bigint lat_us";
     private static final String OF_PROVIDERS = "provider = any (array(select distinct provider from"
@@ -112,6 +112,14 @@ public class SloRollup {
             + " union all select distinct m, 0 from r, unnest(r.ms) m where r.has_new and r.attempts > 1"
             + " union all select distinct floor(date_part('epoch', earlier) / 60)::bigint, 0 from r"
             + " where r.has_new and r.earlier is not null";
+
+    /**
+     * The model group a call's request is counted in when it is the first attempt: LiteLLM's model group, else the
+     * model (a proxy that logs none); the impact assessor charges the request's failures to the same group.
+     */
+    static String groupOfCall(String alias) {
+        return "coalesce(" + alias + "model_group, " + alias + "model, 'unknown')";
+    }
 
     private final AgroalDataSource dataSource;
     private final SloConfig config;

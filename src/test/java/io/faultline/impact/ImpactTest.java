@@ -376,6 +376,41 @@ class ImpactTest {
     }
 
     @Test
+    void failed_responses_without_a_model_group_spend_the_budget_the_slo_counts_them_in() throws Exception {
+        // A proxy that logs no model_group: the SLO rollup counts each request in its model's group (README "SLOs and
+        // error budgets"), here 200 answered and the 2 failed responses of the outage assessed.
+        Instant t0 = Instant.parse("2031-09-10T10:00:00Z");
+        String sfx = UUID.randomUUID().toString().substring(0, 8);
+        String model = "no-group-" + sfx;
+        String deployment = "no-group-dep-" + sfx;
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            calls.add(Payloads.success("openai", model, deployment, t0.minusSeconds(3000 - i * 10L))
+                    .without("model_group"));
+        }
+        for (int r = 0; r < 2; r++) {
+            calls.add(Payloads.failure("openai", model, deployment, t0.plusSeconds(20L * r), 503,
+                    "ServiceUnavailableError", "Service Unavailable").without("model_group"));
+        }
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        forgetRollups();
+        rollup.catchUp();
+        SloService.Budget budget = slos.budget(model, t0.plusSeconds(60));
+        assertThat(budget.periodFailedResponses()).as("the SLO's figures").isEqualTo(2);
+        String id = episodeOf(deployment, "outage");
+        assertThat(id).isNotNull();
+
+        JsonPath impact = impactOf(id);
+        assertThat(impact.getLong("userImpact.failedResponses")).isEqualTo(2);
+        assertThat(impact.getString("slaImpact.budgetConsumed")).as("priced").isNotNull();
+        assertThat(impact.getDouble("slaImpact.budgetConsumed")).as("2 of the model's budget, 0.5% of 202")
+                .isCloseTo(2 / 1.01, Offset.offset(1e-6));
+        assertThat(assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow().slaImpact().budgetConsumed())
+                .as("the one-query recomputation agrees").isCloseTo(2 / 1.01, Offset.offset(1e-6));
+    }
+
+    @Test
     void the_cost_counter_counts_a_figure_that_fell_and_rose_again_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-07T10:00:00Z");
         clock.set(t0.plus(Duration.ofMinutes(5)));
