@@ -77,11 +77,14 @@ public class FailureImpactAssessor {
 
     /** The episode's assessment, computed now and stored; empty when there is no such episode. */
     public Optional<Assessment> assessEpisode(UUID failureId) {
+        List<Runnable> counted = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
-            return inTransaction(c, () -> {
+            Optional<Assessment> a = inTransaction(c, () -> {
                 Subject s = episode(c, failureId);
-                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s, counted));
             });
+            counted.forEach(Runnable::run);
+            return a;
         } catch (SQLException e) {
             throw new IllegalStateException("could not assess episode " + failureId, e);
         }
@@ -89,11 +92,14 @@ public class FailureImpactAssessor {
 
     /** The cluster's assessment, computed now and stored; empty when there is no such cluster. */
     public Optional<Assessment> assessCluster(UUID clusterId) {
+        List<Runnable> counted = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
-            return inTransaction(c, () -> {
+            Optional<Assessment> a = inTransaction(c, () -> {
                 Subject s = cluster(c, clusterId);
-                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s));
+                return s == null ? Optional.empty() : Optional.of(assessAndStore(c, s, counted));
             });
+            counted.forEach(Runnable::run);
+            return a;
         } catch (SQLException e) {
             throw new IllegalStateException("could not assess cluster " + clusterId, e);
         }
@@ -224,6 +230,7 @@ public class FailureImpactAssessor {
         Instant since = now.minus(config.openFor());
         Instant until = now.plus(config.openFor());
         List<UUID[]> due = new ArrayList<>();
+        List<Runnable> counted = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -257,7 +264,7 @@ public class FailureImpactAssessor {
                     try {
                         Subject s = d[1] != null ? cluster(c, d[1]) : episode(c, d[0]);
                         if (s != null) {
-                            assessAndStore(c, s);
+                            assessAndStore(c, s, counted);
                             done++;
                         }
                     } catch (SQLException | RuntimeException e) {
@@ -265,6 +272,7 @@ public class FailureImpactAssessor {
                     }
                 }
                 c.commit();
+                counted.forEach(Runnable::run);
                 return done;
             } catch (SQLException | RuntimeException e) {
                 c.rollback();
@@ -277,7 +285,11 @@ public class FailureImpactAssessor {
         }
     }
 
-    private Assessment assessAndStore(Connection c, Subject s) throws SQLException {
+    /**
+     * Assesses and stores the subject; the counters' growth is added to {@code counted}, for the caller to count once
+     * its transaction committed: a run rolled back and made again (a failed subject) assesses the others twice.
+     */
+    private Assessment assessAndStore(Connection c, Subject s, List<Runnable> counted) throws SQLException {
         Assessment a = assess(c, s);
         Double previousCost = null;
         Long previousUsers = null;
@@ -293,7 +305,9 @@ public class FailureImpactAssessor {
             }
         }
         store(c, a);
-        metrics.grew(a, previousCost, previousUsers);
+        Double cost = previousCost;
+        Long users = previousUsers;
+        counted.add(() -> metrics.grew(a, cost, users));
         if ("episode".equals(s.kind())) {
             try (PreparedStatement st = c.prepareStatement("update failure_impacts set"
                     + " counted_cost_usd = greatest(?, ?), counted_users = greatest(?, ?) where subject_id = ?")) {

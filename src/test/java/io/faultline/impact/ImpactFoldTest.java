@@ -2,6 +2,7 @@ package io.faultline.impact;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -288,6 +289,41 @@ class ImpactFoldTest {
             }
             assertThat(assessed).containsExactly(b);
         }
+    }
+
+    @Test
+    void a_run_made_again_without_a_failed_subject_counts_the_others_growth_once() throws Exception {
+        // The sound episode is last seen later, so the run assesses it before the broken one, whose failure rolls the
+        // run back; the run is then made again without it and assesses the sound one a second time.
+        Instant t0 = Instant.parse("2032-02-12T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        String broken = "imp-twice-a-" + UUID.randomUUID();
+        String sound = "imp-twice-b-" + UUID.randomUUID();
+        Api.ingest(Payloads.array(
+                Payloads.failure("openai", "m", broken, t0, 503, "ServiceUnavailableError", "Service Unavailable"),
+                Payloads.failure("openai", "m", sound, t0.plusSeconds(1), 503, "ServiceUnavailableError",
+                        "Service Unavailable").set("response_cost", 0.01))).statusCode(200);
+        UUID a = UUID.fromString(episodeOf(broken, "outage"));
+        UUID b = UUID.fromString(episodeOf(sound, "outage"));
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(2);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update impact_state set wasted_cost = 1e309 where subject_id = ?")) {
+            st.setObject(1, a);
+            assertThat(st.executeUpdate()).isEqualTo(1);
+        }
+        // The sound episode's cost grows by 0.02.
+        Api.ingest(Payloads.array(Payloads.failure("openai", "m", sound, t0.plusSeconds(2), 503,
+                "ServiceUnavailableError", "Service Unavailable").set("response_cost", 0.02))).statusCode(200);
+        double before = Metrics.valueOrZero(Metrics.scrape(), "failure_impact_cost_usd_total", "provider", "openai",
+                "category", "PROVIDER");
+
+        assertThat(assessor.refreshOpen()).as("every open subject but the broken one").isGreaterThanOrEqualTo(1);
+
+        assertThat(assessor.recomputeEpisode(b).orElseThrow().costImpact().totalUsd()).isCloseTo(0.03,
+                Offset.offset(1e-9));
+        assertThat(Metrics.valueOrZero(Metrics.scrape(), "failure_impact_cost_usd_total", "provider", "openai",
+                "category", "PROVIDER") - before).as("the growth of the sound episode, counted once")
+                .isCloseTo(0.02, Offset.offset(1e-9));
     }
 
     private static String episodeOf(String deployment, String type) {
