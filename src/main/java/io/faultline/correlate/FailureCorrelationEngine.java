@@ -1679,10 +1679,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             + " values (?, 'upstream', 'active', 0, 0, '[]'::jsonb, '{}'::jsonb, ?, ?, ?, ?)";
     private static final String ENROL = "insert into correlation_members (cluster_id, failure_id, joined_at)"
             + " select ?, g.id, ? from unnest(?::uuid[]) g(id) on conflict do nothing";
+    // The absorbed cluster's impact assessment goes with it: its members are the surviving cluster's now, and a ranked
+    // list that kept it showed their impact twice.
     private static final String MERGE = "insert into correlation_members (cluster_id, failure_id,"
             + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
             + " on conflict do nothing; update correlation_edges set cluster_id = ? where cluster_id = ?;"
-            + " delete from correlation_clusters where cluster_id = ?";
+            + " delete from correlation_clusters where cluster_id = ?;"
+            + " delete from failure_impacts where subject_id = ?";
 
     /**
      * The statements of the step's pending in-memory joins, in order, each followed by "; " (empty when none): one
@@ -1706,7 +1709,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static int pendingWrites(Step s) {
         int n = 0;
         for (JoinWrite j : s.joins) {
-            n += (j.created() != null ? 1 : 0) + 1 + 3 * j.absorbed().size();
+            n += (j.created() != null ? 1 : 0) + 1 + 4 * j.absorbed().size();
         }
         return n;
     }
@@ -1749,7 +1752,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
-        // Three statements in one round trip, run in order: the members and edges move before the cluster goes.
+        // Four statements in one round trip, run in order: the members and edges move before the cluster goes.
         try (PreparedStatement st = c.prepareStatement(MERGE)) {
             bindMerge(st, 1, absorbed, into);
             st.execute();
@@ -1763,7 +1766,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         st.setObject(i + 2, into);
         st.setObject(i + 3, absorbed);
         st.setObject(i + 4, absorbed);
-        return i + 5;
+        st.setObject(i + 5, absorbed);
+        return i + 6;
     }
 
     /** The active clusters any of these episodes belongs to, oldest first. */

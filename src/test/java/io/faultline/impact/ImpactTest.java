@@ -2,6 +2,7 @@ package io.faultline.impact;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -408,6 +409,71 @@ class ImpactTest {
                 .isCloseTo(2 / 1.01, Offset.offset(1e-6));
         assertThat(assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow().slaImpact().budgetConsumed())
                 .as("the one-query recomputation agrees").isCloseTo(2 / 1.01, Offset.offset(1e-6));
+    }
+
+    /**
+     * Two clusters that a new episode bridges are merged into the older one, which deletes the other (the split is
+     * made as CorrelationTest makes it: a state the engine reaches when links arrive in another order). Both were
+     * assessed before; the absorbed cluster's members are the surviving one's now, so it leaves the ranking.
+     */
+    @Test
+    void a_cluster_absorbed_by_a_merge_leaves_the_ranking() throws Exception {
+        Instant t0 = Instant.parse("2031-09-11T08:00:00Z");
+        String sfx = UUID.randomUUID().toString().substring(0, 8);
+        String oa = "merge-oa-" + sfx;
+        String an = "merge-an-" + sfx;
+        String ge = "merge-ge-" + sfx;
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        Api.ingest(Payloads.array(outage("openai", "gpt-4o-mini", oa, t0),
+                outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(30)))).statusCode(200);
+        Correlations.drain();
+        String openai = episodeOf(oa, "outage");
+        String anthropic = episodeOf(an, "outage");
+        List<String> first = clustersOf(openai);
+        assertThat(first).hasSize(1);
+        assertThat(clustersOf(anthropic)).isEqualTo(first);
+        UUID split = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " correlation_clusters (cluster_id, type, status, strength, confidence, providers, evidence,"
+                + " first_seen, last_seen, last_activity, opened_at) select ?, type, status, strength, confidence,"
+                + " providers, evidence, first_seen, last_seen, last_activity, opened_at + interval '1 second'"
+                + " from correlation_clusters where cluster_id = ?::uuid; update correlation_members set cluster_id = ?"
+                + " where cluster_id = ?::uuid and failure_id = ?::uuid")) {
+            st.setObject(1, split);
+            st.setString(2, first.get(0));
+            st.setObject(3, split);
+            st.setString(4, first.get(0));
+            st.setString(5, anthropic);
+            st.execute();
+        }
+        for (String cluster : List.of(first.get(0), split.toString())) {
+            given().when().get("/api/v1/failures/correlations/" + cluster + "/impact").then().statusCode(200);
+        }
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        Api.ingest(Payloads.array(outage("openai", "gpt-4o-mini", oa, t0.plusSeconds(40)),
+                outage("anthropic", "claude-3-5-haiku", an, t0.plusSeconds(50)),
+                outage("gemini", "gemini-2.0-flash", ge, t0.plusSeconds(60)))).statusCode(200);
+        Correlations.drain();
+        assertThat(clustersOf(episodeOf(ge, "outage"))).as("the older cluster absorbed the split one")
+                .containsExactly(first.get(0));
+        given().when().get("/api/v1/failures/correlations/" + split + "/impact").then().statusCode(404);
+
+        List<String> ranked = given().when().get("/api/v1/failures/ranked?group=none&limit=500&since="
+                + t0.minusSeconds(1)).then().statusCode(200).extract().jsonPath().getList("items.id", String.class);
+        assertThat(ranked).contains(first.get(0)).doesNotContain(split.toString());
+        assertThat(given().when().get("/api/v1/failures/ranked?limit=500&since=" + t0.minusSeconds(1)).then()
+                .statusCode(200).extract().jsonPath().getList("items.id", String.class))
+                .as("by pattern too").doesNotContain(split.toString());
+    }
+
+    private static Payloads outage(String provider, String model, String deployment, Instant at) {
+        return Payloads.failure(provider, model, deployment, at, 503, "ServiceUnavailableError",
+                "upstream connect error or disconnect/reset before headers");
+    }
+
+    private static List<String> clustersOf(String failureId) {
+        return given().when().get("/api/v1/failures/" + failureId).then().statusCode(200).extract().jsonPath()
+                .getList("clusters", String.class);
     }
 
     @Test
