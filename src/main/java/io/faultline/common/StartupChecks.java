@@ -11,6 +11,7 @@ import io.faultline.correlate.CorrelateConfig;
 import io.faultline.data.EmbeddingDriftConfig;
 import io.faultline.impact.ImpactConfig;
 import io.faultline.impact.SloConfig;
+import io.faultline.impact.SloService;
 import io.faultline.predict.PredictConfig;
 import io.faultline.signals.SignalsConfig;
 import io.quarkus.runtime.StartupEvent;
@@ -42,6 +43,7 @@ public class StartupChecks {
             FaithfulnessJudge.baseUrl(judge);
         }
         interval("faultline.slo.interval", slo.interval());
+        SloService.requireSoundDefaults(slo);
         interval("faultline.predict.interval", predict.interval());
         interval("faultline.impact.interval", impact.interval());
         interval("faultline.correlate.close-every", correlate.closeEvery());

@@ -78,7 +78,7 @@ public interface SloConfig {
     @DurationMin(millis = 0)
     Duration backfill();
 
-    /** Minutes older than this are deleted (the longest period an SLO may have is 90 days). */
+    /** Minutes older than this are deleted (at least the default period; an API-set SLO has at most 90 days). */
     @WithDefault("91d")
     @DurationMin(millis = 1)
     Duration retention();

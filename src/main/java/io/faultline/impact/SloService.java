@@ -103,6 +103,34 @@ public class SloService {
         this.clock = clock;
     }
 
+    /**
+     * The default SLO's settings that would mislead every budget without an error: a latency target or quantile out
+     * of the range the API accepts (a quantile written as a percent gave a negative budget that never burned), one of
+     * the pair without the other (no latency SLO at all), a period longer than the minutes kept.
+     */
+    public static void requireSoundDefaults(SloConfig slo) {
+        String target = "faultline.slo.default-latency-target-ms";
+        String quantile = "faultline.slo.default-latency-quantile";
+        if (slo.defaultLatencyTargetMs().isPresent() != slo.defaultLatencyQuantile().isPresent()) {
+            throw new IllegalArgumentException((slo.defaultLatencyTargetMs().isPresent() ? quantile : target)
+                    + " is not set: " + target + " and " + quantile + " go together (e.g. 2000 and 0.99)");
+        }
+        double ms = slo.defaultLatencyTargetMs().orElse(LatencyBuckets.MIN_TARGET_MS);
+        if (!(ms >= LatencyBuckets.MIN_TARGET_MS && ms <= LatencyBuckets.MAX_TARGET_MS)) {
+            throw new IllegalArgumentException(target + " (" + ms + ") must be from " + LatencyBuckets.MIN_TARGET_MS
+                    + " to " + LatencyBuckets.MAX_TARGET_MS + " milliseconds");
+        }
+        double q = slo.defaultLatencyQuantile().orElse(0.5);
+        if (!(q > 0 && q < 1)) {
+            throw new IllegalArgumentException(quantile + " (" + q + ") must be between 0 and 1, e.g. 0.99");
+        }
+        if (slo.period().compareTo(slo.retention()) > 0) {
+            throw new IllegalArgumentException("faultline.slo.period (" + slo.period() + ") is longer than"
+                    + " faultline.slo.retention (" + slo.retention() + "): the budgets would count only the minutes"
+                    + " kept");
+        }
+    }
+
     /** The configured default SLO for {@code modelGroup}. */
     public Slo defaultSlo(String modelGroup) {
         boolean latency = config.defaultLatencyTargetMs().isPresent() && config.defaultLatencyQuantile().isPresent();

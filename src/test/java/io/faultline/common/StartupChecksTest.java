@@ -62,6 +62,29 @@ class StartupChecksTest {
     }
 
     @Test
+    void slo_defaults_that_would_mislead_the_budgets_fail_the_start_naming_their_key() {
+        // A quantile written as a percent: a negative latency budget, no burn and a whole budget left, forever.
+        assertThatThrownBy(() -> check(Map.of("faultline.slo.default-latency-target-ms", "2000",
+                "faultline.slo.default-latency-quantile", "99"), BACKSTOP))
+                .hasMessageContaining("faultline.slo.default-latency-quantile");
+        // A target in seconds: evaluated at the first edge, 100 ms, every answer slow.
+        assertThatThrownBy(() -> check(Map.of("faultline.slo.default-latency-target-ms", "2",
+                "faultline.slo.default-latency-quantile", "0.99"), BACKSTOP))
+                .hasMessageContaining("faultline.slo.default-latency-target-ms");
+        // One without the other gave no latency SLO at all, silently.
+        assertThatThrownBy(() -> check(Map.of("faultline.slo.default-latency-target-ms", "2000"), BACKSTOP))
+                .hasMessageContaining("faultline.slo.default-latency-quantile");
+        assertThatThrownBy(() -> check(Map.of("faultline.slo.default-latency-quantile", "0.99"), BACKSTOP))
+                .hasMessageContaining("faultline.slo.default-latency-target-ms");
+        // A period longer than the minutes kept: the budget would count only the minutes left.
+        assertThatThrownBy(() -> check(Map.of("faultline.slo.retention", "7d"), BACKSTOP))
+                .hasMessageContaining("faultline.slo.period").hasMessageContaining("faultline.slo.retention");
+        assertThatCode(() -> check(Map.of("faultline.slo.default-latency-target-ms", "2000",
+                "faultline.slo.default-latency-quantile", "0.99", "faultline.slo.retention", "30d"), BACKSTOP))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
     void a_bare_number_interval_is_taken_as_seconds() {
         assertThatCode(() -> check(Map.of("faultline.slo.interval", "5", "faultline.impact.interval", "1d"),
                 BACKSTOP)).doesNotThrowAnyException();
