@@ -237,16 +237,20 @@ public class FailureImpactAssessor {
                 if (!AdvisoryLocks.tryXact(c, LOCK_KEY)) {
                     return 0;
                 }
-                try (PreparedStatement st = c.prepareStatement("(select failure_id, 'e' from failure_events"
-                        + " where last_seen between ? and ? order by last_seen desc limit ?) union all"
-                        + " (select cluster_id, 'c' from correlation_clusters where last_seen between ? and ?"
-                        + " order by last_seen desc limit ?)")) {
+                // The most recently active of either kind: episodes taken first filled every place of a run while
+                // a large incident kept more of them open, and its clusters were never assessed.
+                try (PreparedStatement st = c.prepareStatement("select id, kind from ((select failure_id id, 'e' kind,"
+                        + " last_seen from failure_events where last_seen between ? and ? order by last_seen desc"
+                        + " limit ?) union all (select cluster_id, 'c', last_seen from correlation_clusters"
+                        + " where last_seen between ? and ? order by last_seen desc limit ?)) open"
+                        + " order by last_seen desc, kind, id limit ?")) {
                     st.setTimestamp(1, Timestamp.from(since));
                     st.setTimestamp(2, Timestamp.from(until));
                     st.setInt(3, config.maxPerRun());
                     st.setTimestamp(4, Timestamp.from(since));
                     st.setTimestamp(5, Timestamp.from(until));
                     st.setInt(6, config.maxPerRun());
+                    st.setInt(7, config.maxPerRun());
                     try (ResultSet rs = st.executeQuery()) {
                         while (rs.next()) {
                             due.add(new UUID[] { rs.getObject(1, UUID.class), rs.getString(2).equals("c")

@@ -293,6 +293,49 @@ class ImpactTest {
         assertThat(assessed(ahead)).as("once the clock reached it").isTrue();
     }
 
+    /**
+     * More open episodes than a run takes, and a cluster of some of them active more recently than any: the run takes
+     * the most recently active first, whatever their kind, so the cluster is among them.
+     */
+    @Test
+    void a_cluster_active_more_recently_than_a_runs_worth_of_episodes_is_reassessed() throws Exception {
+        Instant now = Instant.parse("2031-11-22T12:00:00Z");
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        List<Payloads> outages = new ArrayList<>();
+        for (int i = 0; i <= config.maxPerRun(); i++) {
+            outages.add(Payloads.failure("openai", "gpt-4o-mini", "busy-" + i + "-" + suffix,
+                    now.minus(Duration.ofMinutes(10)).plusSeconds(i), 503, "ServiceUnavailableError",
+                    "upstream connect error"));
+        }
+        clock.set(now);
+        Api.ingest(Payloads.array(outages.toArray(Payloads[]::new))).statusCode(200);
+        UUID member = UUID.fromString(episodeOf("busy-0-" + suffix, "outage"));
+        UUID cluster = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
+                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
+                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\"]', '{}', ?, ?, ?, ?)")) {
+                st.setObject(1, cluster);
+                st.setTimestamp(2, Timestamp.from(now.minus(Duration.ofMinutes(10))));
+                st.setTimestamp(3, Timestamp.from(now.minusSeconds(30)));
+                st.setTimestamp(4, Timestamp.from(now.minusSeconds(30)));
+                st.setTimestamp(5, Timestamp.from(now.minus(Duration.ofMinutes(10))));
+                st.executeUpdate();
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
+                    + " failure_id, joined_at) values (?, ?, ?)")) {
+                st.setObject(1, cluster);
+                st.setObject(2, member);
+                st.setTimestamp(3, Timestamp.from(now.minus(Duration.ofMinutes(9))));
+                st.executeUpdate();
+            }
+        }
+
+        assertThat(assessor.refreshOpen()).isEqualTo(config.maxPerRun());
+        assertThat(assessed(cluster.toString())).as("the most recently active subject").isTrue();
+        assertThat(assessed(member.toString())).as("the least recently active episode waits").isFalse();
+    }
+
     @Test
     void an_answer_a_quality_episode_flagged_was_delivered_so_it_is_no_failed_response() throws Exception {
         // The fallback's answer that broke the asked-for JSON: its request failed on OpenAI first, then was answered.
