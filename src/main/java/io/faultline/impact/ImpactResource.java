@@ -68,8 +68,11 @@ public class ImpactResource {
                         + " (assessment -> 'total' ->> 'usersUsd')::double precision,"
                         + " (assessment -> 'total' ->> 'errorBudgetUsd')::double precision"
                         + " from failure_impacts where subject_kind = 'episode' and last_seen >= ?";
+        // A cluster's episodes are its members.
         String sql = "select * from (" + episodes + " union all select 'cluster', subject_id::text, null, provider,"
-                + " category, model_group, 0, first_seen, last_seen, affected_requests, failed_responses,"
+                + " category, model_group, (select count(*) from correlation_members m"
+                + " where m.cluster_id = failure_impacts.subject_id)::int, first_seen, last_seen, affected_requests,"
+                + " failed_responses,"
                 + " affected_users, total_impact_usd, (assessment -> 'total' ->> 'costUsd')::double precision,"
                 + " (assessment -> 'total' ->> 'failedResponsesUsd')::double precision,"
                 + " (assessment -> 'total' ->> 'usersUsd')::double precision,"

@@ -184,6 +184,8 @@ class ImpactTest {
                 .then().statusCode(200).extract().jsonPath();
         List<Map<String, Object>> items = ranked.getList("items");
         assertThat(items).extracting(i -> i.get("id")).contains(outage, overloaded, cluster.toString());
+        assertThat(items.stream().filter(i -> cluster.toString().equals(i.get("id"))).findFirst().orElseThrow()
+                .get("episodes")).as("the cluster's member episodes").isEqualTo(2);
         for (int i = 1; i < items.size(); i++) {
             assertThat(((Number) items.get(i).get("totalUsd")).doubleValue())
                     .isLessThanOrEqualTo(((Number) items.get(i - 1).get("totalUsd")).doubleValue());
