@@ -85,7 +85,7 @@ public class SloResource {
             throw ApiProblem.badRequest("availabilityTarget", "availabilityTarget is required: the share of requests"
                     + " answered, from 0.5 to 0.99999 (e.g. 0.995 for 99.5%)");
         }
-        Duration period = period(root.get("period"));
+        Duration period = period(root.get("period"), slos.longestPeriod());
         Double latency = optionalNumber(root, "latencyTargetMs");
         if (latency != null && !(latency >= LatencyBuckets.MIN_TARGET_MS && latency <= LatencyBuckets.MAX_TARGET_MS)) {
             throw ApiProblem.badRequest("latencyTargetMs", "latencyTargetMs must be from "
@@ -128,12 +128,17 @@ public class SloResource {
         return node.doubleValue();
     }
 
-    /** "30d" / "12h" / "90m" or ISO-8601 ("P30D", "PT720H"), from 1 hour to 90 days; null: the default period. */
-    static Duration period(JsonNode node) {
+    /**
+     * "30d" / "12h" / "90m" or ISO-8601 ("P30D", "PT720H"), from 1 hour to {@code longest} (90 days, or the rollup's
+     * retention if shorter); null: the default period.
+     */
+    static Duration period(JsonNode node, Duration longest) {
         if (node == null || node.isNull()) {
             return null;
         }
-        String detail = "period must be \"30d\", \"12h\", \"90m\" or ISO-8601 (e.g. \"P30D\"), from 1 hour to 90 days";
+        String detail = "period must be \"30d\", \"12h\", \"90m\" or ISO-8601 (e.g. \"P30D\"), from 1 hour to "
+                + (longest.toHours() % 24 == 0 ? longest.toDays() + " days" : longest.toHours() + " hours")
+                + " (the minutes the rollup keeps, faultline.slo.retention)";
         if (!node.isTextual() || node.textValue().length() > 32) {
             throw ApiProblem.badRequest("period", detail);
         }
@@ -153,7 +158,7 @@ public class SloResource {
                 throw ApiProblem.badRequest("period", detail);
             }
         }
-        if (period.compareTo(SloService.MIN_PERIOD) < 0 || period.compareTo(SloService.MAX_PERIOD) > 0
+        if (period.compareTo(SloService.MIN_PERIOD) < 0 || period.compareTo(longest) > 0
                 || period.toNanos() % 1_000_000_000L != 0) {
             throw ApiProblem.badRequest("period", detail);
         }

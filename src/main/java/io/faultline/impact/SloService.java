@@ -131,6 +131,11 @@ public class SloService {
         }
     }
 
+    /** The longest period an SLO may have: 90 days, or the rollup's retention if shorter (its minutes are gone). */
+    public Duration longestPeriod() {
+        return config.retention().compareTo(MAX_PERIOD) < 0 ? config.retention() : MAX_PERIOD;
+    }
+
     /** The configured default SLO for {@code modelGroup}. */
     public Slo defaultSlo(String modelGroup) {
         boolean latency = config.defaultLatencyTargetMs().isPresent() && config.defaultLatencyQuantile().isPresent();
