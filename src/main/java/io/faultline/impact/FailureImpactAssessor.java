@@ -193,32 +193,57 @@ public class FailureImpactAssessor {
 
     /**
      * Adds the closed subjects (last seen before {@code since}) whose requests got an attempt after their last
-     * assessment, received since about the previous run (a fallback the plugin's spool delivered late): their figures
-     * and rank would otherwise keep what the closed subject last showed. Only subjects whose fold state is still kept
-     * ({@code fold-kept-for}) hold their requests; older ones keep their last figures until assessed on demand.
+     * assessment (a fallback the plugin's spool delivered late): their figures and rank would otherwise keep what the
+     * closed subject last showed. The attempts are read from where the previous run read up to (less
+     * {@code fold-overlap}), however long ago it ran: a window of the last two intervals missed the attempts received
+     * while no run ran. Only subjects whose fold state is still kept ({@code fold-kept-for}) hold their requests;
+     * older ones keep their last figures until assessed on demand. Returns whether every such subject was added
+     * (else the next run reads from the same point again).
      */
-    private void lateAttempts(Connection c, Instant now, Instant since, List<UUID[]> due) throws SQLException {
-        if (due.size() >= config.maxPerRun()) {
-            return;
+    private boolean lateAttempts(Connection c, Instant now, Instant since, List<UUID[]> due) throws SQLException {
+        int room = config.maxPerRun() - due.size();
+        if (room <= 0) {
+            return false;
         }
-        Instant from = now.minus(ClusterJobs.every(config.interval()).multipliedBy(2)).minus(config.foldOverlap());
+        // At least the last two intervals: a watermark ahead of this clock (another replica's, running fast) too.
+        Instant from = now.minus(ClusterJobs.every(config.interval()).multipliedBy(2));
+        try (PreparedStatement st = c.prepareStatement("select attempts_through from impact_run_state"
+                + " where state_key = 1"); ResultSet rs = st.executeQuery()) {
+            Instant read = rs.next() ? rs.getTimestamp(1).toInstant() : null;
+            from = read != null && read.isBefore(from) ? read : from;
+        }
+        Instant kept = now.minus(config.foldKeptFor());
+        from = (from.isBefore(kept) ? kept : from).minus(config.foldOverlap());
         Set<UUID> listed = new HashSet<>();
         due.forEach(d -> listed.add(d[0]));
+        int found = 0;
         try (PreparedStatement st = c.prepareStatement("select distinct f.subject_id, f.subject_kind from llm_calls l"
                 + " join impact_requests r on r.call_id = l.call_id join failure_impacts f"
                 + " on f.subject_id = r.subject_id where l.received_at > ? and l.received_at > f.assessed_at"
                 + " and f.last_seen < ? limit ?")) {
             st.setTimestamp(1, Timestamp.from(from));
             st.setTimestamp(2, Timestamp.from(since));
-            st.setInt(3, config.maxPerRun());
+            st.setInt(3, room + 1);
             try (ResultSet rs = st.executeQuery()) {
-                while (rs.next() && due.size() < config.maxPerRun()) {
+                while (rs.next()) {
+                    found++;
                     UUID id = rs.getObject(1, UUID.class);
-                    if (listed.add(id)) {
+                    if (found <= room && listed.add(id)) {
                         due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
                     }
                 }
             }
+        }
+        return found <= room;
+    }
+
+    /** Records that the run read the attempts received up to {@code now} (in its transaction). */
+    private static void attemptsRead(Connection c, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into impact_run_state (state_key, attempts_through)"
+                + " values (1, ?) on conflict (state_key) do update"
+                + " set attempts_through = excluded.attempts_through")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.executeUpdate();
         }
     }
 
@@ -258,7 +283,7 @@ public class FailureImpactAssessor {
                         }
                     }
                 }
-                lateAttempts(c, now, since, due);
+                boolean allLate = lateAttempts(c, now, since, due);
                 fold.prune(c, clock.instant().minus(config.foldKeptFor()));
                 int done = 0;
                 for (UUID[] d : due.subList(0, Math.min(due.size(), config.maxPerRun()))) {
@@ -274,6 +299,9 @@ public class FailureImpactAssessor {
                     } catch (SQLException | RuntimeException e) {
                         throw new SubjectFailed(d[0], e);
                     }
+                }
+                if (allLate) {
+                    attemptsRead(c, now);
                 }
                 c.commit();
                 counted.forEach(Runnable::run);

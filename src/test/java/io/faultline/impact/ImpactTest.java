@@ -583,6 +583,30 @@ class ImpactTest {
         assertThat(storedFailedResponses(id)).as("request 3 was answered after all").isEqualTo(1);
     }
 
+    @Test
+    void a_late_answer_received_while_no_run_ran_is_still_found_by_the_next_run() throws Exception {
+        Instant t0 = Instant.parse("2031-09-12T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        String id = episodeOf(inc.primary(), "outage");
+        clock.set(t0.plus(Duration.ofMinutes(6)));
+        assessor.refreshOpen();
+        assertThat(storedFailedResponses(id)).as("requests 2 and 3 failed").isEqualTo(2);
+        // Runs go on every interval while nothing arrives; then request 3's fallback arrives from the spool, long
+        // after the episode closed, and no run follows for five intervals (every replica down, say).
+        Duration interval = io.faultline.common.ClusterJobs.every(config.interval());
+        clock.set(t0.plus(Duration.ofMinutes(6)).plus(interval));
+        assessor.refreshOpen();
+        clock.set(t0.plus(Duration.ofMinutes(7)).plus(interval));
+        Api.ingest(Payloads.array(ImpactTestData.request(ImpactTestData.priced(Payloads.success("anthropic",
+                "imp-fb-" + inc.suffix(), inc.fallback(), t0.plusSeconds(62)).tokens(100, 50, 0, 0)
+                .set("response_cost", 0.00105), 3e-6, 15e-6), "imp-req-3-" + inc.suffix(), UUID.randomUUID()
+                .toString(), "u3"))).statusCode(200);
+        clock.set(t0.plus(Duration.ofMinutes(8)).plus(interval.multipliedBy(6)));
+        assessor.refreshOpen();
+        assertThat(storedFailedResponses(id)).as("request 3 was answered after all").isEqualTo(1);
+    }
+
     private long storedFailedResponses(String failureId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select failed_responses from failure_impacts where subject_id = ?::uuid")) {
