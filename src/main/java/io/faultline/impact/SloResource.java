@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -12,6 +13,7 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -56,8 +58,8 @@ public class SloResource {
     @GET
     @Path("/{modelGroup: .+}")
     @Operation(summary = "One model group's SLO, error budget left and burn rates")
-    public SloService.SloStatus one(@RestPath String modelGroup) {
-        return slos.status(group(modelGroup), slos.now());
+    public SloService.SloStatus one(@RestPath String modelGroup, @Context HttpServerRequest request) {
+        return slos.status(group(modelGroup, request), slos.now());
     }
 
     @PUT
@@ -65,8 +67,8 @@ public class SloResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a model group's SLO: {availabilityTarget: 0.5..0.99999, period?: \"30d\" or ISO-8601,"
             + " latencyTargetMs?, latencyQuantile?}")
-    public SloService.SloStatus put(@RestPath String modelGroup, byte[] body) {
-        String group = group(modelGroup);
+    public SloService.SloStatus put(@RestPath String modelGroup, @Context HttpServerRequest request, byte[] body) {
+        String group = group(modelGroup, request);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {
             throw ApiProblem.badRequest("$", "Expected a JSON object such as {\"availabilityTarget\":0.995,"
@@ -111,8 +113,8 @@ public class SloResource {
     @Path("/{modelGroup: .+}")
     @ResponseStatus(204)
     @Operation(summary = "Remove a model group's SLO; the configured default applies again")
-    public void delete(@RestPath String modelGroup) {
-        if (!slos.delete(group(modelGroup))) {
+    public void delete(@RestPath String modelGroup, @Context HttpServerRequest request) {
+        if (!slos.delete(group(modelGroup, request))) {
             throw new ApiProblem(404, "Not found", "No SLO of its own for this model group; it has the default");
         }
     }
@@ -165,7 +167,12 @@ public class SloResource {
         return period;
     }
 
-    private static String group(String modelGroup) {
+    private static String group(String modelGroup, HttpServerRequest request) {
+        // An unencoded ";" starts a matrix parameter, which JAX-RS strips from the path parameter: "a;b" named the
+        // group "a", whose SLO a PUT then changed.
+        if (request.path().indexOf(';') >= 0) {
+            throw ApiProblem.badRequest("modelGroup", "A \";\" in a model group must be sent encoded, as %3B");
+        }
         if (modelGroup == null || modelGroup.isBlank() || modelGroup.length() > MAX_GROUP
                 || !Params.plainText(modelGroup)) {
             throw ApiProblem.badRequest("modelGroup", "modelGroup must be 1 to " + MAX_GROUP

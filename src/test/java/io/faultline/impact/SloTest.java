@@ -596,6 +596,23 @@ class SloTest {
                 .statusCode(204);
     }
 
+    @Test
+    void a_semicolon_in_the_model_group_is_part_of_it_or_a_problem_never_another_group() {
+        String group = "slo-semi-" + UUID.randomUUID();
+        // Unencoded, ";" starts a JAX-RS matrix parameter: the SLO of the group before it was set instead.
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Map.of("availabilityTarget", 0.98)).when().put("/api/v1/slos/" + group + ";fast").then()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/slos/" + group + ";fast").then().statusCode(400)
+                .contentType(PROBLEM);
+        assertThat(slos.slo(group).source()).as("no SLO set for the group before the semicolon").isEqualTo("config");
+        // Encoded, it is part of the name.
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(Map.of("availabilityTarget", 0.98)).when().put("/api/v1/slos/" + group + "%3Bfast").then()
+                .statusCode(200).body("modelGroup", equalTo(group + ";fast"));
+        assertThat(slos.slo(group + ";fast").source()).isEqualTo("api");
+    }
+
     /** promtool check metrics on the SLO families of a scrape (text format 0.0.4). */
     private static void promtoolCheck() throws Exception {
         String families = Metrics.families("faultline_slo_");
