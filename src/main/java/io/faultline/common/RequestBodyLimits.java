@@ -7,6 +7,8 @@ import io.faultline.data.EmbeddingDriftConfig;
 import io.faultline.signals.SignalsConfig;
 import io.faultline.web.Problem;
 import io.faultline.web.ProblemMappers;
+import io.faultline.web.access.AccessRules;
+import io.faultline.web.access.Role;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.quarkus.logging.Log;
 import io.quarkus.vertx.http.runtime.RouteConstants;
@@ -20,6 +22,7 @@ import jakarta.inject.Singleton;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Refuses a request body larger than its endpoint's documented limit before a byte of it is buffered: a declared
@@ -36,6 +39,7 @@ import java.util.Map;
  * <li>{@code /api/v1/signals/*}: {@code faultline.signals.max-body-bytes} (1 MiB)</li>
  * <li>everything else, {@code /api/v1/calls} and {@code /api/v1/classify} included:
  * {@code faultline.ingest.max-body-bytes} (10 MiB)</li>
+ * <li>reads, OPTIONS, {@code /q/health} and {@code /q/metrics}: no body at all (413, unread, connection closed)</li>
  * </ul>
  */
 @Singleton
@@ -90,26 +94,56 @@ public class RequestBodyLimits {
     private void refuseDeclaredOversize(RoutingContext ctx) {
         String declared = ctx.request().headers().get(HttpHeaderNames.CONTENT_LENGTH);
         String path = ctx.normalizedPath();
-        long limit = limitFor(path);
-        long reserve = 0;
+        boolean chunked = declared == null
+                && ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true);
+        long length = -1;
         if (declared != null) {
-            long length;
             try {
                 length = Long.parseLong(declared.trim());
             } catch (NumberFormatException e) {
                 length = -1; // Vert.x itself refuses a malformed Content-Length
             }
+        }
+        if ((chunked || length > 0) && takesNoBody(ctx.request().method().name(), path)) {
+            refuseAnyBody(ctx, path);
+            return;
+        }
+        long limit = limitFor(path);
+        long reserve = 0;
+        if (declared != null) {
             if (length > limit) {
                 refuse(ctx, path, length, limit);
                 return;
             }
-            reserve = length;
-        } else if (ctx.request().headers().contains(HttpHeaderNames.TRANSFER_ENCODING, "chunked", true)) {
+            reserve = Math.max(0, length);
+        } else if (chunked) {
             reserve = limit; // as much as the endpoint takes: a chunked body says its size only at its end
         }
         if (admission.admit(ctx, reserve)) {
             ctx.next();
         }
+    }
+
+    /**
+     * Probes, metrics, OPTIONS and reads: what may be called without a key (reads while no read key is set), and no
+     * endpoint there reads a body. Admitted, a body sent there held the bytes in flight that ingest needs until its
+     * timeout: callers without a key, trickling bodies to {@code OPTIONS /api/v1/calls}, could fill the budget and
+     * have ingest answered 503.
+     */
+    static boolean takesNoBody(String method, String path) {
+        Set<Role> allowed = AccessRules.allowed(method, path);
+        return allowed.isEmpty() || AccessRules.isRead(allowed);
+    }
+
+    private void refuseAnyBody(RoutingContext ctx, String path) {
+        Problem problem = new Problem("about:blank", "Payload too large", 413, ctx.request().method().name()
+                + " " + path + " takes no body: send the request without one.", path,
+                List.of(Map.of("field", "$", "message", "no body")));
+        // Not read, not drained: the caller may have shown no key, and the connection is not kept for it. Closed from
+        // an end handler of the context, which keeps the ones already added (a read's place is given back by one).
+        ctx.addEndHandler(done -> ctx.request().connection().close());
+        ctx.response().setStatusCode(413).putHeader(HttpHeaderNames.CONTENT_TYPE, Problem.MEDIA_TYPE)
+                .putHeader(HttpHeaderNames.CONNECTION, "close").end(json(problem));
     }
 
     private void limitStreamedBody(RoutingContext ctx) {

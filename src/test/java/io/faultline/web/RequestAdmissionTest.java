@@ -151,6 +151,26 @@ class RequestAdmissionTest {
                 .isEqualTo(200);
     }
 
+    /**
+     * Health, metrics, OPTIONS and (without a read key) reads take no key, and none of them takes a body: a body sent
+     * there is refused before it is read, so that callers without a key can neither hold the bytes in flight that
+     * ingest needs nor make this server buffer what they send.
+     */
+    @Test
+    void a_body_sent_where_no_key_is_needed_is_refused_unread_and_holds_no_budget() throws Exception {
+        for (String request : List.of("OPTIONS /api/v1/calls", "POST /q/health/live", "PUT /q/metrics",
+                "GET /api/v1/failures")) {
+            try (Socket anonymous = openBody(request, null, 60_000)) {
+                Answer answer = readAnswer(anonymous.getInputStream());
+                assertThat(answer.status).as(request).isEqualTo(413);
+                assertThat(answer.head.toLowerCase()).as(request).contains("content-type: application/problem+json");
+                assertThat(admission.inFlight()).as(request + " holds no budget").isZero();
+                Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini", "dep-beside-anonymous",
+                        Instant.now()))).statusCode(200);
+            }
+        }
+    }
+
     private long waitingReads() throws Exception {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
@@ -162,10 +182,16 @@ class RequestAdmissionTest {
 
     /** A POST to the ingest endpoint declaring {@code length} bytes, of which only the first is sent. */
     private Socket openBody(int length) throws IOException {
+        return openBody("POST /api/v1/calls", Api.KEY, length);
+    }
+
+    /** {@code request} (method and path) with {@code key}, or none, declaring {@code length} bytes; one is sent. */
+    private Socket openBody(String request, String key, int length) throws IOException {
         Socket socket = new Socket(root.getHost(), root.getPort());
         socket.setSoTimeout(60_000);
         OutputStream out = socket.getOutputStream();
-        out.write(("POST /api/v1/calls HTTP/1.1\r\nHost: " + root.getHost() + "\r\nAuthorization: Bearer " + Api.KEY
+        out.write((request + " HTTP/1.1\r\nHost: " + root.getHost()
+                + (key == null ? "" : "\r\nAuthorization: Bearer " + key)
                 + "\r\nContent-Type: application/json\r\nContent-Length: " + length + "\r\n\r\n[")
                 .getBytes(StandardCharsets.US_ASCII));
         out.flush();
