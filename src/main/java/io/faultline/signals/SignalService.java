@@ -2,6 +2,8 @@ package io.faultline.signals;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.call.StorageException;
+import io.faultline.episode.EpisodeFolder;
+import io.faultline.episode.FailureInbox;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
@@ -22,8 +24,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Applies signals exactly once: a signal is stored (keyed by kind and signalId) and its state updated in one
- * transaction; only signals that were new feed the windows and raise failures, after the commit.
+ * Applies signals exactly once: a signal is stored (keyed by kind and signalId), its state updated and the failures
+ * it shows put into the failure inbox in one transaction, so that a signal is acknowledged with its failures or not at
+ * all; they are folded into episodes after the commit. Retrieval samples feed the in-memory windows after the commit.
  */
 @ApplicationScoped
 public class SignalService {
@@ -35,15 +38,19 @@ public class SignalService {
     private final SignalStore store;
     private final RetrievalTracker retrieval;
     private final FailureSink sink;
+    private final FailureInbox inbox;
+    private final EpisodeFolder folder;
     private final SignalsConfig config;
     private final Clock clock;
 
     public SignalService(AgroalDataSource dataSource, SignalStore store, RetrievalTracker retrieval, FailureSink sink,
-            SignalsConfig config, Clock clock) {
+            FailureInbox inbox, EpisodeFolder folder, SignalsConfig config, Clock clock) {
         this.dataSource = dataSource;
         this.store = store;
         this.retrieval = retrieval;
         this.sink = sink;
+        this.inbox = inbox;
+        this.folder = folder;
         this.config = config;
         this.clock = clock;
     }
@@ -59,7 +66,7 @@ public class SignalService {
     /** A retrieval sample from a call's metadata; {@code scope} is the call's. */
     public Outcome retrieval(List<Signal.Retrieval> samples, ImpactScope scope) {
         List<Signal.Retrieval> fresh = newOnly(samples, (c, s) -> {
-        });
+        }, List.of());
         List<Failure> failures = new ArrayList<>();
         for (Signal.Retrieval sample : fresh) {
             retrieval.record(sample, scope).ifPresent(failures::add);
@@ -70,27 +77,18 @@ public class SignalService {
 
     public Outcome index(List<Signal.IndexReport> reports) {
         List<Failure> failures = new ArrayList<>();
-        Map<String, java.time.Instant> stale = new LinkedHashMap<>();
         List<Signal.IndexReport> fresh = newOnly(reports, (c, r) -> {
             SignalStore.Freshness f = store.report(c, r,
                     r.maxAge() != null ? r.maxAge() : config.index().maxAge(),
                     r.heartbeatTimeout() != null ? r.heartbeatTimeout() : config.index().heartbeatTimeout());
             Duration age = Duration.between(f.lastUpdatedAt(), r.at());
-            if (age.compareTo(f.maxAge()) > 0 && !f.lastUpdatedAt().equals(f.staleRaisedFor())
-                    && !f.lastUpdatedAt().equals(stale.get(f.index()))) {
-                stale.put(f.index(), f.lastUpdatedAt());
+            if (age.compareTo(f.maxAge()) > 0 && !f.lastUpdatedAt().equals(f.staleRaisedFor())) {
                 failures.add(SignalChecks.tooOld(f, r.at(), config.index().staleSeverity(), INDEX_REPORT));
+                // Marked with the raise in one transaction: a later report of this batch, or of a request waiting on
+                // the row's lock, reads the mark and does not raise it again.
+                store.markStale(c, f.index(), f.lastUpdatedAt());
             }
-        });
-        sink.raise(failures);
-        if (!stale.isEmpty()) {
-            // Marked only after the raise: a crash in between leaves it to the scheduled check, never lost.
-            transaction(c -> {
-                for (Map.Entry<String, java.time.Instant> e : stale.entrySet()) {
-                    store.markStale(c, e.getKey(), e.getValue());
-                }
-            });
-        }
+        }, failures);
         return new Outcome(fresh.size(), reports.size() - fresh.size(), failures.size());
     }
 
@@ -101,8 +99,7 @@ public class SignalService {
             if (r.failed()) {
                 failures.add(failedRun(r));
             }
-        });
-        sink.raise(failures);
+        }, failures);
         return new Outcome(fresh.size(), runs.size() - fresh.size(), failures.size());
     }
 
@@ -133,8 +130,12 @@ public class SignalService {
         void run(Connection c) throws SQLException;
     }
 
-    /** Stores the signals, applies {@code apply} to the new ones in time order, commits; returns the new ones. */
-    private <T extends Signal> List<T> newOnly(List<T> signals, Apply<T> apply) {
+    /**
+     * Stores the signals, applies {@code apply} to the new ones in time order, puts the {@code failures} it added into
+     * the inbox, commits, then folds them; returns the new ones. Raised after the commit, a failure whose raise failed
+     * (the database going away in between) was lost: the client's resend was a duplicate.
+     */
+    private <T extends Signal> List<T> newOnly(List<T> signals, Apply<T> apply, List<Failure> failures) {
         if (signals.isEmpty()) {
             return List.of();
         }
@@ -149,7 +150,11 @@ public class SignalService {
                     fresh.add(signal);
                 }
             }
+            inbox.add(c, failures);
         });
+        if (!failures.isEmpty()) {
+            folder.fold(failures, List.of()); // a fold that fails leaves them in the inbox for its recovery job
+        }
         return fresh;
     }
 

@@ -1,5 +1,6 @@
 package io.faultline.signals;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -18,9 +19,11 @@ import java.util.UUID;
 import static io.faultline.signals.SignalsApi.failuresOf;
 import static io.faultline.signals.SignalsApi.map;
 import static io.faultline.signals.SignalsApi.post;
+import static io.faultline.signals.SignalsApi.refuseFailuresOf;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.not;
 
@@ -38,6 +41,9 @@ class IngestionFailureTest {
 
     @Inject
     SignalChecks checks;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -64,6 +70,24 @@ class IngestionFailureTest {
                     .body("accepted", equalTo(1)).body("failures", equalTo(0));
             checks.check();
         }
+    }
+
+    /**
+     * A failed run and its failure are stored together: when the failure cannot be stored, the run is not either, so
+     * that the client's resend raises it. Stored one after the other, the resend of a run whose raise had failed was
+     * a duplicate, and the failure was never raised.
+     */
+    @Test
+    void a_failed_run_whose_failure_could_not_be_stored_raises_it_when_resent() throws Exception {
+        String pipeline = "refused-" + UUID.randomUUID();
+        clock.set(T0.plus(RUN));
+        Map<String, Object> failed = run(pipeline, "run-0", "failed", T0, "S3 AccessDenied");
+        try (AutoCloseable refused = refuseFailuresOf(dataSource, pipeline)) {
+            post("ingestion", failed).statusCode(greaterThanOrEqualTo(500));
+        }
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        failuresOf(pipeline).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("run_failed"))
+                .body("items[0].firstSeen", equalTo(T0.plus(RUN).toString()));
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.faultline.signals;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -12,12 +13,15 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.UUID;
 
 import static io.faultline.signals.SignalsApi.failuresOf;
 import static io.faultline.signals.SignalsApi.map;
 import static io.faultline.signals.SignalsApi.post;
+import static io.faultline.signals.SignalsApi.refuseFailuresOf;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
 import static org.hamcrest.Matchers.hasSize;
 
 /** An index that a nightly job refreshes reports its freshness every 10 minutes. Defaults: 24 h max age, 30 min heartbeat. */
@@ -27,6 +31,9 @@ import static org.hamcrest.Matchers.hasSize;
 class StaleIndexTest {
 
     private static final Instant T0 = Instant.parse("2026-11-21T02:00:00Z");
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @Inject
     TestClock clock;
@@ -73,6 +80,25 @@ class StaleIndexTest {
                 .body("items[0].evidence.last_updated_at", equalTo(refreshed.toString()))
                 .body("items[0].evidence.age", equalTo("PT24H1S"))
                 .body("items[0].evidence.max_age", equalTo("PT24H"));
+    }
+
+    /**
+     * A report and the staleness it shows are stored together: when the failure cannot be stored, the report is not
+     * either, and its resend raises it at the report's time. Stored one after the other, the resend was a duplicate
+     * that raised nothing, and only the next scheduled check found the index stale.
+     */
+    @Test
+    void a_stale_report_whose_failure_could_not_be_stored_raises_it_when_resent() throws Exception {
+        String index = "refused-" + UUID.randomUUID();
+        clock.set(T0);
+        Map<String, Object> stale = map("signalId", UUID.randomUUID().toString(), "index", index, "lastUpdatedAt",
+                T0.minus(Duration.ofHours(25)).toString());
+        try (AutoCloseable refused = refuseFailuresOf(dataSource, index)) {
+            post("index", stale).statusCode(greaterThanOrEqualTo(500));
+        }
+        post("index", stale).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        failuresOf(index).body("items", hasSize(1)).body("items[0].detectionMethod", equalTo("signals.index_report"))
+                .body("items[0].firstSeen", equalTo(T0.toString()));
     }
 
     @Test
