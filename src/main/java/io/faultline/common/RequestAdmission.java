@@ -167,6 +167,9 @@ public class RequestAdmission {
         if (status == 503) {
             ctx.response().putHeader(HttpHeaderNames.RETRY_AFTER, "1");
         }
-        ctx.response().endHandler(v -> ctx.request().connection().close()).end(body);
+        // An end handler of the context, beside the one that gives an admitted body's bytes back: the response's own
+        // end handler would replace it, and the bytes stayed reserved until the body timeout.
+        ctx.addEndHandler(done -> ctx.request().connection().close());
+        ctx.response().end(body);
     }
 }

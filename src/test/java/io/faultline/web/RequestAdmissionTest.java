@@ -171,6 +171,24 @@ class RequestAdmissionTest {
         }
     }
 
+    /**
+     * A body refused once admitted (a form, 415; a chunked body past its limit, 413) gives its bytes back with its
+     * answer. The answer replaced the handler that gives them back, so that they stayed reserved until the body
+     * timeout, and a few refused forms answered the next batches 503.
+     */
+    @Test
+    void a_body_refused_after_it_was_admitted_gives_its_bytes_back_with_the_answer() throws Exception {
+        try (Socket form = socket()) {
+            form.getOutputStream().write(("POST /api/v1/calls HTTP/1.1\r\nHost: " + root.getHost()
+                    + "\r\nAuthorization: Bearer " + Api.KEY + "\r\nContent-Type: application/x-www-form-urlencoded"
+                    + "\r\nContent-Length: 60000\r\n\r\na=").getBytes(StandardCharsets.US_ASCII));
+            assertThat(readAnswer(form.getInputStream()).status).isEqualTo(415);
+            // Well within the body timeout (3 s), after which a periodic look released them anyway.
+            Awaitility.await("the bytes given back").atMost(Duration.ofMillis(1_500))
+                    .pollInterval(Duration.ofMillis(20)).until(() -> admission.inFlight() == 0);
+        }
+    }
+
     private long waitingReads() throws Exception {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
@@ -187,14 +205,19 @@ class RequestAdmissionTest {
 
     /** {@code request} (method and path) with {@code key}, or none, declaring {@code length} bytes; one is sent. */
     private Socket openBody(String request, String key, int length) throws IOException {
-        Socket socket = new Socket(root.getHost(), root.getPort());
-        socket.setSoTimeout(60_000);
+        Socket socket = socket();
         OutputStream out = socket.getOutputStream();
         out.write((request + " HTTP/1.1\r\nHost: " + root.getHost()
                 + (key == null ? "" : "\r\nAuthorization: Bearer " + key)
                 + "\r\nContent-Type: application/json\r\nContent-Length: " + length + "\r\n\r\n[")
                 .getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        return socket;
+    }
+
+    private Socket socket() throws IOException {
+        Socket socket = new Socket(root.getHost(), root.getPort());
+        socket.setSoTimeout(60_000);
         return socket;
     }
 
