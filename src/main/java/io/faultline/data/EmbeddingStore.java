@@ -94,29 +94,26 @@ public class EmbeddingStore {
                 return new Stored(true, 0, 0, 0);
             }
         }
-        int evicted = 0;
-        try (PreparedStatement st = c.prepareStatement("insert into embedding_spaces (space, dimensions, last_seen_at)"
-                + " values (?, ?, ?) on conflict do nothing")) {
+        int expected;
+        int referenceN;
+        boolean created;
+        // The row lock serialises writers of one space (replicas included), so the reference is exactly the first
+        // referenceSize vectors whichever replica received them. One upsert creates or locks the row: a space reset
+        // or evicted while this waited for its lock is created anew (a select for update found it gone: a 500).
+        try (PreparedStatement st = c.prepareStatement("insert into embedding_spaces as s (space, dimensions,"
+                + " last_seen_at) values (?, ?, ?) on conflict (space) do update set last_seen_at = s.last_seen_at"
+                + " returning dimensions, reference_n, xmax = 0")) {
             st.setString(1, signal.space());
             st.setInt(2, dimensions);
             st.setTimestamp(3, Timestamp.from(now));
-            if (st.executeUpdate() == 1) {
-                evicted = evictBeyond(c, maxSpaces, signal.space());
-            }
-        }
-        int expected;
-        int referenceN;
-        // The row lock serialises writers of one space (replicas included), so the reference is exactly the first
-        // referenceSize vectors whichever replica received them.
-        try (PreparedStatement st = c.prepareStatement(
-                "select dimensions, reference_n from embedding_spaces where space = ? for update")) {
-            st.setString(1, signal.space());
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 expected = rs.getInt(1);
                 referenceN = rs.getInt(2);
+                created = rs.getBoolean(3);
             }
         }
+        int evicted = created ? evictBeyond(c, maxSpaces, signal.space()) : 0;
         if (expected != dimensions) {
             throw new DimensionMismatch(signal.space(), expected, dimensions);
         }

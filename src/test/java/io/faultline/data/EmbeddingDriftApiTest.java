@@ -2,6 +2,7 @@ package io.faultline.data;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -12,17 +13,25 @@ import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.ValidatableResponse;
 import jakarta.inject.Inject;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
@@ -48,6 +57,9 @@ class EmbeddingDriftApiTest {
 
     @Inject
     EmbeddingDriftConfig config;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -246,6 +258,45 @@ class EmbeddingDriftApiTest {
         given().get("/api/v1/signals/embeddings/" + first).then().statusCode(404);
         given().get("/api/v1/signals/embeddings").then().statusCode(200)
                 .body("size()", equalTo(config.maxSpaces()));
+    }
+
+    /**
+     * A reset (or an eviction) that commits while a post to the space waits for the space's row: the post starts the
+     * space anew with its vectors. It found the row it had waited for gone and answered 500, and a LiteLLM call's
+     * vectors were dropped as refused.
+     */
+    @Test
+    void a_post_that_waits_for_a_reset_of_its_space_starts_the_space_anew() throws Exception {
+        String space = space("raced");
+        post(space, "before", List.of(new float[] { 1, 0 })).statusCode(202);
+        CompletableFuture<ValidatableResponse> during;
+        try (Connection reset = dataSource.getConnection()) {
+            reset.setAutoCommit(false);
+            try (PreparedStatement lock = reset.prepareStatement(
+                    "select space from embedding_spaces where space = ? for update")) {
+                lock.setString(1, space);
+                lock.executeQuery().close();
+            }
+            during = CompletableFuture.supplyAsync(() -> post(space, "during", List.of(new float[] { 0, 1 })));
+            Awaitility.await("the post waiting for the space's row").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(20)).until(this::postsWaitingForASpace, n -> n > 0);
+            try (PreparedStatement delete = reset.prepareStatement("delete from embedding_spaces where space = ?")) {
+                delete.setString(1, space);
+                delete.executeUpdate();
+            }
+            reset.commit();
+        }
+        during.get(60, TimeUnit.SECONDS).statusCode(202).body("reference", equalTo(1)).body("referenceN", equalTo(1));
+        given().get("/api/v1/signals/embeddings/" + space).then().statusCode(200).body("referenceN", equalTo(1));
+    }
+
+    private long postsWaitingForASpace() throws SQLException {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                        + " and query ilike '%embedding_spaces%' and query not ilike '%pg_stat_activity%'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 
     @Test
