@@ -1,11 +1,19 @@
 package io.faultline.data;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.faultline.common.StorableTime;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
+import io.faultline.web.JsonProblems;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.ws.rs.Consumes;
@@ -21,10 +29,12 @@ import org.jboss.resteasy.reactive.ResponseStatus;
 import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestResponse;
 
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -73,9 +83,15 @@ public class EmbeddingSignalResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Post embedding vectors of one space; idempotent on signalId")
     public RestResponse<SignalReceipt> post(byte[] body) {
-        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
         Instant now = clock.instant();
-        EmbeddingStore.Signal signal = parse(root, now);
+        EmbeddingStore.Signal signal;
+        try (JsonParser parser = JsonBodies.parser(json, body, config.maxBodyBytes())) {
+            signal = parse(parser, now);
+        } catch (JsonProcessingException e) {
+            throw JsonProblems.of(e);
+        } catch (IOException e) {
+            throw new ApiProblem(400, "Unreadable body", "The request body could not be read.");
+        }
         EmbeddingStore.Stored stored;
         try {
             stored = store.store(signal, config.referenceSize(), config.maxSpaces(), now);
@@ -122,16 +138,33 @@ public class EmbeddingSignalResource {
         return detector.check();
     }
 
-    private EmbeddingStore.Signal parse(JsonNode root, Instant now) {
-        if (!root.isObject()) {
+    /**
+     * Reads the body as it is parsed: the scalar fields into a small object, the vectors straight into floats, counted
+     * as they come, so that a body past the limits is refused before it takes more memory than its vectors.
+     */
+    private EmbeddingStore.Signal parse(JsonParser parser, Instant now) throws IOException {
+        JsonToken first = parser.nextToken();
+        if (first != JsonToken.START_OBJECT) {
             throw ApiProblem.badRequest("$", "Expected a JSON object {signalId, space, at?, vectors}, got "
-                    + root.getNodeType().name().toLowerCase());
+                    + kind(first));
         }
-        for (Iterator<String> names = root.fieldNames(); names.hasNext();) {
-            String name = names.next();
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        List<float[]> vectors = null;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String name = parser.currentName();
             if (!FIELDS.contains(name)) {
                 throw ApiProblem.badRequest(name, "unknown field '" + name + "'; expected signalId, space, at,"
                         + " vectors");
+            }
+            JsonToken value = parser.nextToken();
+            if (name.equals("vectors")) {
+                vectors = value == JsonToken.VALUE_NULL ? null : vectors(parser);
+            } else if (value == JsonToken.VALUE_STRING || value == JsonToken.VALUE_NULL) {
+                root.set(name, value == JsonToken.VALUE_NULL ? NullNode.getInstance() : TextNode.valueOf(
+                        parser.getText()));
+            } else {
+                parser.skipChildren();
+                root.putArray(name); // not a string: the field's check says what it must be
             }
         }
         String signalId = identifier(root, "signalId");
@@ -154,7 +187,24 @@ public class EmbeddingSignalResource {
                 throw unprocessable("at", "at lies more than " + config.maxClockSkew() + " in the future");
             }
         }
-        return new EmbeddingStore.Signal("api", signalId, space, at, vectors(root.get("vectors")));
+        if (vectors == null) {
+            throw ApiProblem.badRequest("vectors", "vectors is required: an array of arrays of numbers");
+        }
+        return new EmbeddingStore.Signal("api", signalId, space, at, vectors);
+    }
+
+    private static String kind(JsonToken token) {
+        if (token == null) {
+            return "nothing";
+        }
+        return switch (token) {
+            case START_ARRAY -> "array";
+            case VALUE_STRING -> "string";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "number";
+            case VALUE_TRUE, VALUE_FALSE -> "boolean";
+            case VALUE_NULL -> "null";
+            default -> token.name().toLowerCase();
+        };
     }
 
     private static String identifier(JsonNode root, String field) {
@@ -187,58 +237,58 @@ public class EmbeddingSignalResource {
         return space;
     }
 
-    private List<float[]> vectors(JsonNode node) {
-        if (node == null || node.isNull()) {
-            throw ApiProblem.badRequest("vectors", "vectors is required: an array of arrays of numbers");
-        }
-        if (!node.isArray()) {
+    /** The vectors, read from the parser at the value of {@code vectors}. */
+    private List<float[]> vectors(JsonParser parser) throws IOException {
+        if (parser.currentToken() != JsonToken.START_ARRAY) {
             throw ApiProblem.badRequest("vectors", "vectors must be an array of arrays of numbers");
         }
-        if (node.isEmpty()) {
-            throw unprocessable("vectors", "vectors is empty; send at least one vector");
-        }
-        if (node.size() > config.maxVectorsPerRequest()) {
-            throw new ApiProblem(413, "Too many vectors", "The signal has " + node.size() + " vectors; at most "
-                    + config.maxVectorsPerRequest() + " are accepted per request"
-                    + " (faultline.embedding-drift.max-vectors-per-request).",
-                    List.of(Map.of("field", "vectors", "message", "at most " + config.maxVectorsPerRequest())));
-        }
-        List<float[]> vectors = new ArrayList<>(node.size());
+        List<float[]> vectors = new ArrayList<>();
+        float[] values = new float[Math.min(config.maxDimensions(), 1024)];
         int dimensions = -1;
-        for (int i = 0; i < node.size(); i++) {
+        for (JsonToken token = parser.nextToken(); token != JsonToken.END_ARRAY; token = parser.nextToken()) {
+            int i = vectors.size();
             String field = "vectors[" + i + "]";
-            JsonNode vector = node.get(i);
-            if (!vector.isArray()) {
+            if (i == config.maxVectorsPerRequest()) {
+                throw new ApiProblem(413, "Too many vectors", "The signal has more than " + i + " vectors; at most "
+                        + i + " are accepted per request (faultline.embedding-drift.max-vectors-per-request).",
+                        List.of(Map.of("field", "vectors", "message", "at most " + i)));
+            }
+            if (token != JsonToken.START_ARRAY) {
                 throw ApiProblem.badRequest(field, field + " must be an array of numbers");
             }
-            if (vector.isEmpty()) {
+            int n = 0;
+            for (JsonToken value = parser.nextToken(); value != JsonToken.END_ARRAY; value = parser.nextToken()) {
+                String at = field + "[" + n + "]";
+                if (n == config.maxDimensions()) {
+                    throw new ApiProblem(413, "Too many dimensions", field + " has more than " + n
+                            + " dimensions; at most " + n + " are accepted (faultline.embedding-drift.max-dimensions).",
+                            List.of(Map.of("field", field, "message", "at most " + n)));
+                }
+                if (!value.isNumeric()) {
+                    throw ApiProblem.badRequest(at, at + " is not a number");
+                }
+                float f = parser.getFloatValue();
+                if (!Float.isFinite(f)) {
+                    throw unprocessable(at, at + " is not a finite 32-bit float");
+                }
+                if (n == values.length) {
+                    values = Arrays.copyOf(values, Math.min(config.maxDimensions(), values.length * 2));
+                }
+                values[n++] = f;
+            }
+            if (n == 0) {
                 throw unprocessable(field, field + " is empty");
             }
-            if (vector.size() > config.maxDimensions()) {
-                throw new ApiProblem(413, "Too many dimensions", field + " has " + vector.size()
-                        + " dimensions; at most " + config.maxDimensions() + " are accepted"
-                        + " (faultline.embedding-drift.max-dimensions).",
-                        List.of(Map.of("field", field, "message", "at most " + config.maxDimensions())));
-            }
             if (dimensions < 0) {
-                dimensions = vector.size();
-            } else if (vector.size() != dimensions) {
-                throw unprocessable(field, field + " has " + vector.size() + " dimensions, vectors[0] has "
-                        + dimensions + "; all vectors of a signal must have the same");
+                dimensions = n;
+            } else if (n != dimensions) {
+                throw unprocessable(field, field + " has " + n + " dimensions, vectors[0] has " + dimensions
+                        + "; all vectors of a signal must have the same");
             }
-            float[] values = new float[dimensions];
-            for (int j = 0; j < dimensions; j++) {
-                JsonNode value = vector.get(j);
-                if (!value.isNumber()) {
-                    throw ApiProblem.badRequest(field + "[" + j + "]", field + "[" + j + "] is not a number");
-                }
-                float f = value.floatValue();
-                if (!Float.isFinite(f)) {
-                    throw unprocessable(field + "[" + j + "]", field + "[" + j + "] is not a finite 32-bit float");
-                }
-                values[j] = f;
-            }
-            vectors.add(values);
+            vectors.add(Arrays.copyOf(values, n));
+        }
+        if (vectors.isEmpty()) {
+            throw unprocessable("vectors", "vectors is empty; send at least one vector");
         }
         return vectors;
     }

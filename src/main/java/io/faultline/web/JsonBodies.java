@@ -1,5 +1,6 @@
 package io.faultline.web;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -29,7 +30,20 @@ public final class JsonBodies {
         return read(json, body, maxBytes, false);
     }
 
-    private static JsonNode read(ObjectMapper json, byte[] body, long maxBytes, boolean strict) {
+    /**
+     * A parser over a body whose fields are each given once, for an endpoint that reads its body as it is parsed: a
+     * tree of small values takes twenty times the body's size (a 32 MiB body of empty arrays, 560 MB).
+     */
+    public static JsonParser parser(ObjectMapper json, byte[] body, long maxBytes) {
+        byte[] bytes = checked(body, maxBytes);
+        try {
+            return json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).createParser(bytes);
+        } catch (IOException e) {
+            throw new ApiProblem(400, "Unreadable body", "The request body could not be read.");
+        }
+    }
+
+    private static byte[] checked(byte[] body, long maxBytes) {
         byte[] bytes = body == null ? new byte[0] : body;
         if (bytes.length > maxBytes) {
             throw tooLarge(maxBytes);
@@ -37,6 +51,11 @@ public final class JsonBodies {
         if (bytes.length == 0) {
             throw new ApiProblem(400, "Empty body", "Send a JSON body.");
         }
+        return bytes;
+    }
+
+    private static JsonNode read(ObjectMapper json, byte[] body, long maxBytes, boolean strict) {
+        byte[] bytes = checked(body, maxBytes);
         try {
             return strict ? json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(bytes)
                     : json.readTree(bytes);
