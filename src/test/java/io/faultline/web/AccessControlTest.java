@@ -188,6 +188,20 @@ class AccessControlTest {
         given().header("Authorization", "Bearer " + READ).when().get("/q/swagger-ui/").then().statusCode(200);
     }
 
+    /**
+     * A path is an ingest path with or without a trailing slash, as the endpoints answer it: with one, the ingest key
+     * got a 403 saying an admin key was needed, while the admin key's post was stored.
+     */
+    @Test
+    void an_ingest_path_with_a_trailing_slash_takes_the_ingest_key() {
+        String body = "{\"signalId\": \"slash-" + UUID.randomUUID() + "\", \"index\": \"kb-slash\", \"topScore\": 0.5}";
+        given().header("Authorization", "Bearer " + INGEST).contentType("application/json").body(body).when()
+                .post("/api/v1/signals/retrieval/").then().statusCode(200)
+                .body("accepted", org.hamcrest.Matchers.is(1));
+        given().header("Authorization", "Bearer " + INGEST).contentType("application/json").body("{}").when()
+                .post("/api/v1/signals/embeddings/checks/").then().statusCode(403).contentType(PROBLEM);
+    }
+
     @Test
     void the_plugin_polls_the_traffic_policy_with_its_ingest_key() {
         given().header("Authorization", "Bearer " + INGEST).when().get("/api/v1/traffic-policy").then()
