@@ -3,8 +3,11 @@ package io.faultline.web;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 
 import java.io.IOException;
 
@@ -54,11 +57,23 @@ public final class JsonBodies {
         return bytes;
     }
 
+    /**
+     * One JSON value and nothing after it: {@code [...][...]}, two batches run together by a sender, was read as the
+     * first, acknowledged, and the second dropped without a word; now it is a 400 that says more followed.
+     */
     private static JsonNode read(ObjectMapper json, byte[] body, long maxBytes, boolean strict) {
         byte[] bytes = checked(body, maxBytes);
+        ObjectReader reader = json.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         try {
-            return strict ? json.reader().with(StreamReadFeature.STRICT_DUPLICATE_DETECTION).readTree(bytes)
-                    : json.readTree(bytes);
+            return (strict ? reader.with(StreamReadFeature.STRICT_DUPLICATE_DETECTION) : reader).readTree(bytes);
+        } catch (MismatchedInputException e) {
+            if (e.getOriginalMessage() != null && e.getOriginalMessage().startsWith("Trailing token")) {
+                String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column "
+                        + e.getLocation().getColumnNr();
+                throw new ApiProblem(400, "Malformed JSON", "The body holds more than one JSON value: another"
+                        + " begins" + where + ". Send one value (a batch: one array of all its items).");
+            }
+            throw JsonProblems.of(e);
         } catch (JsonProcessingException e) {
             throw JsonProblems.of(e);
         } catch (IOException e) {

@@ -36,6 +36,22 @@ class BadInputTest {
     }
 
     @Test
+    void two_json_values_run_together_are_a_400_problem_and_store_nothing() {
+        Payloads a = Payloads.success("openai", "gpt-4o", "dep-run-together", Instant.now());
+        Payloads b = Payloads.success("openai", "gpt-4o", "dep-run-together", Instant.now());
+        // Two batches a sender joined without a separator: the second was dropped while the first was acknowledged.
+        Api.ingest(Payloads.array(a) + Payloads.array(b)).statusCode(400).contentType(PROBLEM)
+                .body("title", equalTo("Malformed JSON")).body("detail", containsString("more than one JSON value"));
+        // Nothing of it was stored: the first batch sent alone is new.
+        Api.ingest(Payloads.array(a)).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(0));
+        // The bodies read as a tree say the same.
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\": \"day\", \"amountUsd\": 1} {}").when()
+                .put("/api/v1/budgets/team/run-together-" + UUID.randomUUID()).then().statusCode(400)
+                .contentType(PROBLEM).body("detail", containsString("more than one JSON value"));
+    }
+
+    @Test
     void a_body_that_is_not_an_array_is_a_400_problem_naming_the_expected_shape() {
         Api.ingest("{\"id\": \"x\"}").statusCode(400).contentType(PROBLEM)
                 .body("detail", containsString("JSON array")).body("errors[0].field", equalTo("$"));
