@@ -21,8 +21,8 @@ import java.util.Optional;
  * QUALITY {@code format_non_compliance} of function calling: the request offered functions and the answer's calls
  * of them are not what the application can run. Reasons, in the order they are checked:
  * <ul>
- * <li>{@code tool_not_called}: {@code tool_choice} made a call mandatory ({@code required}, or a named function)
- * and the model answered in text;</li>
+ * <li>{@code tool_not_called}: {@code tool_choice} made a call mandatory ({@code required} with function tools
+ * alone offered, or a named function) and the model answered in text;</li>
  * <li>{@code unexpected_tool}: {@code tool_choice} named another function, or was {@code none};</li>
  * <li>{@code unknown_tool}: a call of a function the request did not offer (judged only when every offered tool
  * is a function, so that built-in tools are never mistaken for it);</li>
@@ -69,7 +69,10 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
         }
         if (tools.calls().isEmpty()) {
             // A text answer cut at the token limit may have been on its way to the call: that is the limit's doing.
-            if (tools.forced() && content.hasAnswer() && !"length".equals(call.finishReason())) {
+            // Under "required", a built-in, MCP or custom tool offered beside the functions is a tool too: the
+            // model may have called it (OpenAI's web_search_call or mcp_call items), which is no function call.
+            boolean functionOwed = "function".equals(tools.choice()) || tools.exhaustive();
+            if (tools.forced() && functionOwed && content.hasAnswer() && !"length".equals(call.finishReason())) {
                 Map<String, Object> evidence = evidence(call, tools, "tool_not_called", null, 0);
                 Tool chosen = tools.chosen() == null ? null : tools.byName().get(tools.chosen());
                 return List.of(failure(call, strict(chosen), evidence));

@@ -146,6 +146,28 @@ class ResponsesApiTest {
     }
 
     @Test
+    void a_built_in_tool_the_model_called_answers_a_required_tool_choice() throws Exception {
+        // As LiteLLM 1.108 logs it (recorded): web search and a function offered, tool_choice required, and the
+        // model searched (a web_search_call item, no function_call) before it answered. It called a tool.
+        String offered = """
+                {"tools": [{"type": "web_search"}, {"type": "function", "name": "get_weather",
+                 "parameters": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}}],
+                 "tool_choice": "required"}""";
+        LlmCall searched = call("completed", null, """
+                [{"id": "ws_1", "action": {"type": "search", "queries": null, "query": "weather paris",
+                  "sources": null}, "status": "completed", "type": "web_search_call"},
+                 {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed", "phase": null,
+                  "content": [{"type": "output_text", "text": "It is sunny in Paris today.", "annotations": [],
+                  "logprobs": null}]}]""", offered);
+
+        assertThat(tools.apply(searched)).isEmpty();
+        // With function tools alone, a text answer still breaks the choice.
+        assertThat(tools.apply(call("completed", null, message(text("It is sunny.")),
+                offered.replace("{\"type\": \"web_search\"}, ", "")))).singleElement()
+                .satisfies(f -> assertThat(f.evidence()).containsEntry("reason", "tool_not_called"));
+    }
+
+    @Test
     void other_calls_of_the_responses_api_are_not_judged_as_answers() throws Exception {
         Payloads deleted = Payloads.success("openai", "gpt-4o-mini", "dep-responses", AT)
                 .set("call_type", "adelete_responses");
