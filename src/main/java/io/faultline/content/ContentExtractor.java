@@ -109,7 +109,10 @@ public final class ContentExtractor {
             String type = choiceNode.path("type").asText("");
             JsonNode named = choiceNode.path("function").path("name").isTextual()
                     ? choiceNode.get("function").get("name") : choiceNode.path("name");
-            if (named.isTextual()) {
+            // A choice naming an MCP, custom or built-in tool ({type: mcp, server_label, name}) names no function:
+            // the provider calls it itself or answers no tool_calls for it, so no function call is owed.
+            boolean function = type.isEmpty() || "function".equals(type) || "tool".equals(type);
+            if (named.isTextual() && function) {
                 choice = "function";
                 chosen = named.textValue();
             } else if ("any".equals(type) || "required".equals(type)) {

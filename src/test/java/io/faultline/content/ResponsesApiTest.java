@@ -168,6 +168,25 @@ class ResponsesApiTest {
     }
 
     @Test
+    void a_tool_choice_naming_an_mcp_tool_is_not_a_function_the_answer_must_call() throws Exception {
+        // Recorded through LiteLLM 1.108: the choice names a tool of a remote MCP server, which OpenAI calls
+        // itself (an mcp_call item); the function offered beside it was rightly not called.
+        String offered = """
+                {"tools": [{"type": "mcp", "server_label": "deepwiki", "server_url": "https://mcp.deepwiki.com/mcp",
+                 "require_approval": "never"}, {"type": "function", "name": "get_weather",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+                 "tool_choice": {"type": "mcp", "server_label": "deepwiki", "name": "ask_question"}}""";
+        LlmCall answered = call("completed", null, """
+                [{"id": "mcp_1", "type": "mcp_call", "server_label": "deepwiki", "name": "ask_question",
+                  "arguments": "{\\"q\\": \\"x\\"}", "output": "answer", "error": null, "status": null},
+                 {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                  "content": [{"type": "output_text", "text": "It is sunny in Paris today.", "annotations": []}]}]""",
+                offered);
+
+        assertThat(tools.apply(answered)).isEmpty();
+    }
+
+    @Test
     void other_calls_of_the_responses_api_are_not_judged_as_answers() throws Exception {
         Payloads deleted = Payloads.success("openai", "gpt-4o-mini", "dep-responses", AT)
                 .set("call_type", "adelete_responses");
