@@ -53,8 +53,9 @@ public record CallContent(List<Message> messages, String answer, ResponseFormat 
      * {@code model_parameters}, {@code message.tool_calls} of the first choice).
      *
      * @param declared   the function tools offered, in order (at most {@link ContentExtractor#MAX_TOOLS})
-     * @param exhaustive every tool offered is one of {@code declared}: no built-in or MCP tool, none left unread, so
-     *                   that a call of another name is a call of a tool that does not exist
+     * @param exhaustive every tool offered is one of {@code declared}: no built-in or MCP tool (nor LiteLLM's
+     *                   search for {@code web_search_options}), none left unread, so that a call of another name is
+     *                   a call of a tool that does not exist
      * @param choice     {@code auto} (also when unset), {@code none}, {@code required} (some tool must be called) or
      *                   {@code function} (the one named {@code chosen} must be)
      * @param calls      the answer's function calls, in order (at most {@link ContentExtractor#MAX_TOOL_CALLS})

@@ -80,7 +80,10 @@ public final class ContentExtractor {
     static ToolUse tools(JsonNode parameters, JsonNode response, int maxArgumentChars) {
         List<Tool> declared = new ArrayList<>();
         JsonNode offered = parameters.path("tools");
-        boolean exhaustive = offered.isArray() && !offered.isEmpty() && offered.size() <= MAX_TOOLS;
+        // LiteLLM turns web_search_options into the provider's own search tool, which it does not log among the
+        // tools but logs the calls of (Anthropic's server_tool_use blocks are tool_calls named web_search).
+        boolean exhaustive = offered.isArray() && !offered.isEmpty() && offered.size() <= MAX_TOOLS
+                && !parameters.hasNonNull("web_search_options");
         for (JsonNode tool : offered.isArray() ? offered : List.<JsonNode>of()) {
             JsonNode function = tool.path("function").isObject() ? tool.get("function") : tool;
             String type = tool.path("type").asText("function");

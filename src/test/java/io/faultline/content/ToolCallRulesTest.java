@@ -130,6 +130,21 @@ class ToolCallRulesTest {
     }
 
     @Test
+    void the_search_litellm_adds_for_web_search_options_is_no_unknown_function() throws Exception {
+        // Recorded through LiteLLM 1.108 against Anthropic: web_search_options becomes Anthropic's web_search server
+        // tool, which is not among the logged tools, and its server_tool_use block is logged as a tool call.
+        Payloads searched = offering(false, "required", "stop", "web_search", "{\"query\": \"weather paris\"}");
+        ((ObjectNode) searched.node().get("model_parameters")).putObject("web_search_options")
+                .put("search_context_size", "low");
+        ((ObjectNode) searched.node().at("/response/choices/0/message")).put("content", "It is sunny in Paris.");
+
+        assertThat(apply(searched)).isEmpty();
+        // Without it, a function nobody offered is still unknown.
+        assertThat(evidence(apply(offering(false, "required", "stop", "web_search", "{\"query\": \"x\"}"))))
+                .containsEntry("reason", "unknown_tool");
+    }
+
+    @Test
     void the_tool_choice_is_held() throws Exception {
         Payloads text = offering(false, "required", "stop");
         text.answer("I would call the weather tool now.", "stop");
