@@ -45,6 +45,11 @@ public class FormatRules extends ContentRule implements io.faultline.common.Boun
             // types it content_filtered; as format_non_compliance it read "empty", which sends one to the parser.
             return List.of();
         }
+        if (!content.tools().calls().isEmpty() || content.tools().unread()) {
+            // The answer calls functions, with a line of text before them as Claude and Gemini write: the structured
+            // answer is owed after their results, not in this turn. ToolCallRules judges the calls.
+            return List.of();
+        }
         if (!content.hasAnswer() && call.responseChars() > 0) {
             // A tool call answers instead of text: its arguments are checked by the tool's own schema, not this one.
             return List.of();

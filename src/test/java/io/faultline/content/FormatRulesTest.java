@@ -113,6 +113,24 @@ class FormatRulesTest {
     }
 
     @Test
+    void aTurnThatCallsFunctionsIsNotTheStructuredAnswer() throws Exception {
+        // As LiteLLM 1.108 logs Claude's answer (recorded, streamed and not): a line of text before the tool_use
+        // block is the message content beside the tool call. The schema is owed by the answer after the results.
+        Payloads payload = Payloads.success("anthropic", "claude-sonnet-4-5", "dep-format", AT)
+                .answer("I'll look up the weather first.", "tool_calls");
+        ObjectNode parameters = (ObjectNode) payload.node().get("model_parameters");
+        parameters.set("response_format", Payloads.JSON.readTree("""
+                {"type": "json_schema", "json_schema": {"name": "city", "schema": %s}}""".formatted(SCHEMA)));
+        parameters.putArray("tools").addObject().put("type", "function").putObject("function")
+                .put("name", "get_weather").putObject("parameters").put("type", "object");
+        ((ObjectNode) payload.node().at("/response/choices/0/message")).putArray("tool_calls").addObject()
+                .put("id", "toolu_01").put("type", "function").putObject("function").put("name", "get_weather")
+                .put("arguments", "{\"city\": \"Paris\"}");
+
+        assertThat(rules.apply(mapper.map(payload.node()))).isEmpty();
+    }
+
+    @Test
     void aStructuredOutputRefusalIsContentFilteredNotAFormatFailure() throws Exception {
         // OpenAI's structured outputs: a model that declines for safety answers no JSON but a refusal, with
         // finish_reason "stop" (the schema was not broken: there is no output to hold to it).
