@@ -39,10 +39,21 @@ final class OpenAiWire implements ProviderWire {
         if (call.responsesApi()) {
             return response(call, null, call.toolCalls().isEmpty() ? call.answer() : null, call.toolCalls());
         }
+        if (!call.toolCalls().isEmpty() && legacyFunctions(call)) {
+            return completion(call, "function_call", null, call.toolCalls().subList(0, 1));
+        }
         if (!call.toolCalls().isEmpty()) {
             return completion(call, "tool_calls", null, call.toolCalls());
         }
         return completion(call, "stop", call.answer(), List.of());
+    }
+
+    /**
+     * The request offers the deprecated {@code functions}: OpenAI answers one {@code message.function_call} and
+     * finish_reason {@code function_call} (chat API reference), streamed as {@code delta.function_call} pieces.
+     */
+    private static boolean legacyFunctions(Call call) {
+        return call.request().path("functions").isArray() && !call.request().has("tools");
     }
 
     @Override
@@ -140,7 +151,10 @@ final class OpenAiWire implements ProviderWire {
             ObjectNode choice = body.putArray("choices").addObject().put("index", 0);
             ObjectNode message = choice.putObject("message").put("role", "assistant").put("content", content);
             message.putNull("refusal");
-            if (!toolCalls.isEmpty()) {
+            if ("function_call".equals(finishReason)) {
+                message.putObject("function_call").put("name", toolCalls.get(0).name())
+                        .put("arguments", toolCalls.get(0).arguments());
+            } else if (!toolCalls.isEmpty()) {
                 ArrayNode calls = message.putArray("tool_calls");
                 for (int i = 0; i < toolCalls.size(); i++) {
                     calls.addObject().put("id", callIds.get(i)).put("type", "function").putObject("function")
@@ -165,6 +179,15 @@ final class OpenAiWire implements ProviderWire {
                 frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage,
                         Json.object().put("content", piece), null)));
             }
+        }
+        if ("function_call".equals(finishReason)) {
+            frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, Json.object().set(
+                    "function_call", Json.object().put("name", toolCalls.get(0).name()).put("arguments", "")), null)));
+            for (String piece : Tokens.deltas(toolCalls.get(0).arguments())) {
+                frames.add(frame(chunk(id, created, call.model(), fingerprint, includeUsage, Json.object().set(
+                        "function_call", Json.object().put("arguments", piece)), null)));
+            }
+            toolCalls = List.of();
         }
         for (int i = 0; i < toolCalls.size(); i++) {
             // The first delta of a call names it, with empty arguments; the arguments follow in pieces.

@@ -533,6 +533,32 @@ class ProviderSimulatorTest {
     }
 
     @Test
+    void a_request_with_the_legacy_functions_is_answered_with_a_function_call() throws Exception {
+        // OpenAI's chat API reference: to the deprecated functions it answers message.function_call {name,
+        // arguments} and finish_reason function_call, not tool_calls; streamed, delta.function_call in pieces.
+        String functions = "\"functions\":[{\"name\":\"lookup\",\"parameters\":{\"type\":\"object\","
+                + "\"required\":[\"id\"],\"properties\":{\"id\":{\"type\":\"integer\"}}}}],"
+                + "\"function_call\":{\"name\":\"lookup\"},";
+        String request = OPENAI_CHAT.replace("{\"model\"", "{" + functions + "\"model\"");
+        JsonNode forced = parse(post("/east/v1/chat/completions", request).body());
+        assertEquals("function_call", forced.at("/choices/0/finish_reason").asText());
+        assertTrue(forced.at("/choices/0/message/tool_calls").isMissingNode());
+        assertEquals("lookup", forced.at("/choices/0/message/function_call/name").asText());
+        assertEquals("{\"id\":0}", forced.at("/choices/0/message/function_call/arguments").asText());
+
+        sim.script("legacy", Script.success().withToolCalls(new FunctionCall("lookup", "{\"id\": 7}")));
+        List<JsonNode> chunks = frames(post("/legacy/v1/chat/completions", request.replace("{\"functions\"",
+                "{\"stream\":true,\"functions\"")).body(), "\n\n").stream()
+                .filter(frame -> !frame.equals("data: [DONE]")).map(frame -> parse(frame.substring(6))).toList();
+        assertEquals("lookup", chunks.stream().map(c -> c.at("/choices/0/delta/function_call/name"))
+                .filter(JsonNode::isTextual).findFirst().orElseThrow().asText());
+        assertEquals("{\"id\": 7}", chunks.stream()
+                .map(c -> c.at("/choices/0/delta/function_call/arguments").asText(""))
+                .collect(Collectors.joining()));
+        assertEquals("function_call", chunks.get(chunks.size() - 1).at("/choices/0/finish_reason").asText());
+    }
+
+    @Test
     void a_forced_tool_choice_is_answered_with_a_call_whose_arguments_fit_the_schema() throws Exception {
         String tools = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"lookup\",\"parameters\":"
                 + "{\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"type\":\"integer\","

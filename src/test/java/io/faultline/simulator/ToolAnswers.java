@@ -49,6 +49,11 @@ final class ToolAnswers {
      * {@code toolConfig.functionCallingConfig}.
      */
     private static String forcedFunction(JsonNode request) {
+        // OpenAI's deprecated function_call names the function as tool_choice does; it has no "required".
+        JsonNode legacy = request.path("function_call");
+        if (!request.has("tool_choice") && legacy.path("name").isTextual()) {
+            return legacy.get("name").textValue();
+        }
         JsonNode choice = request.path("tool_choice");
         if (choice.isTextual()) {
             return "required".equals(choice.textValue()) ? "" : null;
@@ -74,11 +79,12 @@ final class ToolAnswers {
     }
 
     /**
-     * The request's functions: OpenAI's {@code tools[].function}, Anthropic's {@code tools[]}, Gemini's
-     * {@code tools[].functionDeclarations[]}.
+     * The request's functions: OpenAI's {@code tools[].function} (or its deprecated {@code functions[]}),
+     * Anthropic's {@code tools[]}, Gemini's {@code tools[].functionDeclarations[]}.
      */
     private static List<JsonNode> functions(JsonNode request) {
         List<JsonNode> out = new ArrayList<>();
+        request.path("functions").forEach(out::add);
         for (JsonNode tool : request.path("tools")) {
             if (tool.path("function").isObject()) {
                 out.add(tool.get("function"));
