@@ -73,13 +73,21 @@ public final class ContentExtractor {
     /**
      * The function tools offered ({@code tools}: chat's {@code {type: function, function: {name, parameters,
      * strict}}}, or the flat form of the Responses and Messages APIs with {@code parameters} or
-     * {@code input_schema}), the {@code tool_choice}, and the first choice's {@code message.tool_calls} (or the
-     * legacy {@code function_call}). Arguments are read up to {@code maxArgumentChars} in all; past that, or past
+     * {@code input_schema}; or the legacy {@code functions}), the {@code tool_choice} (or the legacy
+     * {@code function_call}), and the first choice's {@code message.tool_calls} (or the legacy
+     * {@code function_call}). Arguments are read up to {@code maxArgumentChars} in all; past that, or past
      * {@link #MAX_TOOL_CALLS} calls, the calls are marked unread.
      */
     static ToolUse tools(JsonNode parameters, JsonNode response, int maxArgumentChars) {
         List<Tool> declared = new ArrayList<>();
         JsonNode offered = parameters.path("tools");
+        JsonNode choiceNode = parameters.path("tool_choice");
+        if (!offered.isArray() && parameters.path("functions").isArray()) {
+            // The deprecated functions and function_call, which OpenAI still answers (with message.function_call):
+            // a function is a tool, and function_call's none, auto or {name} is the tool choice.
+            offered = parameters.get("functions");
+            choiceNode = parameters.path("function_call");
+        }
         // LiteLLM turns web_search_options into the provider's own search tool, which it does not log among the
         // tools but logs the calls of (Anthropic's server_tool_use blocks are tool_calls named web_search).
         boolean exhaustive = offered.isArray() && !offered.isEmpty() && offered.size() <= MAX_TOOLS
@@ -101,7 +109,6 @@ public final class ContentExtractor {
                         function.path("strict").asBoolean(false)));
             }
         }
-        JsonNode choiceNode = parameters.path("tool_choice");
         String choice = "auto";
         String chosen = null;
         if (choiceNode.isTextual()) {

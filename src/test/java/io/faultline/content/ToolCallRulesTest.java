@@ -163,6 +163,33 @@ class ToolCallRulesTest {
     }
 
     @Test
+    void legacy_functions_and_function_call_are_held_like_tools() throws Exception {
+        // As LiteLLM 1.108 logs a request with the deprecated functions and function_call, and OpenAI's answer to
+        // it: message.function_call and finish_reason function_call (recorded).
+        Payloads legacy = Payloads.success("openai", "gpt-4o", "dep-tools", AT).answer(null, "function_call");
+        ObjectNode parameters = (ObjectNode) legacy.node().get("model_parameters");
+        parameters.putArray("functions").addObject().put("name", "get_weather")
+                .set("parameters", Payloads.JSON.readTree(WEATHER));
+        parameters.putObject("function_call").put("name", "get_weather");
+        ObjectNode called = ((ObjectNode) legacy.node().at("/response/choices/0/message")).putObject("function_call")
+                .put("name", "get_weather").put("arguments", "{\"town\": \"Paris\"}");
+
+        assertThat(evidence(apply(legacy))).containsEntry("reason", "schema_violation")
+                .containsEntry("tool_choice", "function").containsEntry("chosen_tool", "get_weather")
+                .containsEntry("tools_offered", 1);
+        called.put("arguments", "{\"city\": \"Paris\", \"unit\": \"celsius\"}");
+        assertThat(apply(legacy)).isEmpty();
+        called.put("name", "delete_account");
+        assertThat(evidence(apply(legacy))).containsEntry("reason", "unexpected_tool");
+
+        parameters.put("function_call", "none");
+        legacy.answer("It is sunny in Paris.", "stop");
+        assertThat(apply(legacy)).isEmpty();
+        parameters.putObject("function_call").put("name", "get_weather");
+        assertThat(evidence(apply(legacy))).containsEntry("reason", "tool_not_called");
+    }
+
+    @Test
     void geminis_own_verdict_on_a_function_call_is_a_format_failure_not_an_empty_answer() throws Exception {
         ClassifyConfig classify = ConfigMappings.with(ClassifyConfig.class, Map.of("faultline.classify.timeout",
                 "PT60S", "faultline.classify.deployment-activity-window", "PT1H"));
