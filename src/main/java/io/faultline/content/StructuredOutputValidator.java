@@ -146,19 +146,24 @@ public final class StructuredOutputValidator {
 
     /**
      * Checks the arguments of one function call: one JSON object (blank counts as {@code {}}, what a function
-     * without parameters gets), valid against the function's {@code parameters} schema when it has one. Cut off at
-     * the token limit ({@code finishReason} {@code length}) is {@code truncated}. No code fence is accepted:
+     * without parameters gets), valid against the function's {@code parameters} schema when it has one. Arguments
+     * the token limit broke off ({@code finishReason} {@code length}, not one whole value) are {@code truncated}; a
+     * call completed before the limit is judged as any other. No code fence is accepted:
      * applications parse arguments as they come.
      */
     public Optional<Violation> checkArguments(JsonNode parameters, String arguments, String finishReason) {
-        if ("length".equals(finishReason)) {
+        boolean cut = "length".equals(finishReason);
+        if (cut && arguments.isBlank()) {
             return violation(Reason.TRUNCATED);
         }
         JsonNode value;
         try {
+            // At the token limit only the arguments it broke off are cut: a call (or a Responses API item) completed
+            // before it parses whole, and the application can run it.
             value = arguments.isBlank() ? json.createObjectNode() : parseSingleValue(arguments);
         } catch (JsonProcessingException e) {
-            return violation(unfenced(arguments) != null ? Reason.CODE_FENCE : Reason.NOT_JSON);
+            return violation(cut ? Reason.TRUNCATED : unfenced(arguments) != null ? Reason.CODE_FENCE
+                    : Reason.NOT_JSON);
         }
         if (!value.isObject()) {
             return violation(Reason.NOT_AN_OBJECT);

@@ -187,6 +187,30 @@ class ResponsesApiTest {
     }
 
     @Test
+    void a_function_call_completed_before_the_token_limit_is_runnable() throws Exception {
+        // Recorded through LiteLLM 1.108: the response stopped at max_output_tokens (finish reason length) after
+        // the function_call item was complete; only a call the limit cut off is truncated.
+        String offered = """
+                {"tools": [{"type": "function", "name": "get_weather",
+                 "parameters": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}}],
+                 "max_output_tokens": 64}""";
+        String complete = """
+                {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+                 "arguments": "{\\"city\\": \\"Paris\\"}", "status": "completed"}""";
+        LlmCall stopped = call("incomplete", "max_output_tokens", "[" + complete + "]", offered);
+
+        assertThat(stopped.finishReason()).isEqualTo("length");
+        assertThat(tools.apply(stopped)).isEmpty();
+
+        LlmCall cut = call("incomplete", "max_output_tokens", "[" + complete + """
+                , {"type": "function_call", "id": "fc_2", "call_id": "call_2", "name": "get_weather",
+                 "arguments": "{\\"city\\": \\"Ro", "status": "incomplete"}]""", offered);
+        assertThat(tools.apply(cut)).singleElement().satisfies(f -> assertThat(f.evidence())
+                .containsEntry("reason", "truncated").containsEntry("tool_calls", 2)
+                .containsEntry("invalid_tool_calls", 1));
+    }
+
+    @Test
     void other_calls_of_the_responses_api_are_not_judged_as_answers() throws Exception {
         Payloads deleted = Payloads.success("openai", "gpt-4o-mini", "dep-responses", AT)
                 .set("call_type", "adelete_responses");
