@@ -23,7 +23,8 @@ import java.util.Optional;
  * <ul>
  * <li>{@code tool_not_called}: {@code tool_choice} made a call mandatory ({@code required} with function tools
  * alone offered, or a named function) and the model answered in text;</li>
- * <li>{@code unexpected_tool}: {@code tool_choice} named another function, or was {@code none};</li>
+ * <li>{@code unexpected_tool}: {@code tool_choice} named another function and it was not called, or was
+ * {@code none};</li>
  * <li>{@code unknown_tool}: a call of a function the request did not offer (judged only when every offered tool
  * is a function, so that built-in tools are never mistaken for it);</li>
  * <li>the arguments' own reasons: {@code truncated} (cut at the token limit), {@code not_json},
@@ -83,9 +84,14 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
         boolean firstStrict = false;
         int invalid = 0;
         Map<String, Tool> declared = tools.byName();
+        // A named choice is kept by a call of that function; Anthropic's forced tool may have others beside it.
+        boolean chosenCalled = false;
+        for (ToolCall made : tools.calls()) {
+            chosenCalled |= made.name().equals(tools.chosen());
+        }
         for (ToolCall made : tools.calls()) {
             Tool tool = declared.get(made.name());
-            Map<String, Object> found = judge(call, tools, made, tool);
+            Map<String, Object> found = judge(call, tools, made, tool, chosenCalled);
             if (found != null) {
                 invalid++;
                 if (first == null) {
@@ -102,9 +108,8 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
     }
 
     /** The evidence of one bad function call, or null when the application can run it. */
-    private Map<String, Object> judge(LlmCall call, ToolUse tools, ToolCall made, Tool tool) {
-        if ("none".equals(tools.choice())
-                || "function".equals(tools.choice()) && !made.name().equals(tools.chosen())) {
+    private Map<String, Object> judge(LlmCall call, ToolUse tools, ToolCall made, Tool tool, boolean chosenCalled) {
+        if ("none".equals(tools.choice()) || "function".equals(tools.choice()) && !chosenCalled) {
             return evidence(call, tools, "unexpected_tool", made, 0);
         }
         if (tool == null && tools.exhaustive()) {

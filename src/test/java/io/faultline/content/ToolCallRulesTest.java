@@ -163,6 +163,19 @@ class ToolCallRulesTest {
     }
 
     @Test
+    void a_named_tool_choice_called_allows_other_offered_functions_beside_it() throws Exception {
+        // Anthropic's tool_choice {type: tool} forces that tool, and unless disable_parallel_tool_use is set Claude
+        // may use others in the same turn (Anthropic's tool-use docs, parallel tool use). As LiteLLM 1.108 logs it
+        // (recorded): the choice in OpenAI's form, both calls among the tool_calls. Both are runnable.
+        Map<String, Object> named = Map.of("type", "function", "function", Map.of("name", "get_weather"));
+        assertThat(apply(offering(false, named, "tool_calls", "get_weather",
+                "{\"city\": \"Paris\", \"unit\": \"celsius\"}", "lookup_order", "{}"))).isEmpty();
+        // The named function not called at all: the other call is unexpected.
+        assertThat(evidence(apply(offering(false, named, "tool_calls", "lookup_order", "{}"))))
+                .containsEntry("reason", "unexpected_tool");
+    }
+
+    @Test
     void legacy_functions_and_function_call_are_held_like_tools() throws Exception {
         // As LiteLLM 1.108 logs a request with the deprecated functions and function_call, and OpenAI's answer to
         // it: message.function_call and finish_reason function_call (recorded).
