@@ -317,6 +317,42 @@ class LiteLlmEndToEndIT {
         assertThat(occurrences("type=outage&deployment=anthropic-primary")).isEqualTo(outages);
     }
 
+    @Test
+    @Order(9)
+    void legacy_functions_are_held_and_a_function_called_beside_the_forced_one_is_runnable() {
+        int openai = occurrences("type=format_non_compliance&deployment=openai-primary");
+        int anthropic = occurrences("type=format_non_compliance&deployment=anthropic-primary");
+        long calls = storedCalls();
+        Map<String, Object> weather = Map.of("name", "get_weather", "parameters", Map.of("type", "object",
+                "required", List.of("city"), "properties", Map.of("city", Map.of("type", "string"))));
+        // OpenAI's deprecated functions and function_call: answered with message.function_call, off its schema.
+        stack.simulator().script("openai", Script.success().withToolCalls(
+                new FunctionCall("get_weather", "{\"town\": \"Paris\"}")));
+        assertThat(client.chat(MODELS.get("openai"), List.of(user("Check the weather in Paris.")), Map.of(
+                "functions", List.of(weather), "function_call", Map.of("name", "get_weather"))).status())
+                .isEqualTo(200);
+        // Anthropic: the forced tool and another offered one, which Claude may call beside it in the same turn.
+        stack.simulator().script("anthropic", Script.success().withToolCalls(
+                new FunctionCall("get_weather", "{\"city\": \"Paris\"}"), new FunctionCall("get_time", "{}")));
+        Map<String, Object> time = Map.of("name", "get_time", "parameters", Map.of("type", "object"));
+        assertThat(client.chat(MODELS.get("anthropic"), List.of(user("Weather and time in Paris?")), Map.of(
+                "tools", List.of(Map.of("type", "function", "function", weather),
+                        Map.of("type", "function", "function", time)),
+                "tool_choice", Map.of("type", "function", "function", Map.of("name", "get_weather")))).status())
+                .isEqualTo(200);
+        stack.simulator().reset();
+
+        // Content failures are stored with their call, so both calls stored means both judged.
+        awaitCalls((int) calls + 2);
+        assertThat(occurrences("type=format_non_compliance&deployment=openai-primary")).isEqualTo(openai + 1);
+        assertThat(failures("type=format_non_compliance&deployment=openai-primary")).anySatisfy(f -> {
+            Map<?, ?> evidence = (Map<?, ?>) f.get("evidence");
+            assertThat(evidence.get("reason")).isEqualTo("schema_violation");
+            assertThat(evidence.get("chosen_tool")).isEqualTo("get_weather");
+        });
+        assertThat(occurrences("type=format_non_compliance&deployment=anthropic-primary")).isEqualTo(anthropic);
+    }
+
     private static int occurrences(String query) {
         return failures(query).stream().mapToInt(f -> ((Number) f.get("occurrences")).intValue()).sum();
     }
