@@ -14,6 +14,15 @@ public interface IngestConfig {
     @Min(1)
     int maxBatchItems();
 
+    /**
+     * JSON values (objects, arrays, strings, numbers, booleans, nulls) one call may hold: a LiteLLM payload holds a
+     * few hundred (a 10 KB conversation of 18 tool calls with 8 tools offered: 555). A call over it is rejected by its
+     * index (classify: a 413) without being read into memory, where its tree would take some 30 times its bytes.
+     */
+    @WithDefault("100000")
+    @Min(1)
+    int maxCallValues();
+
     /** Body size per request; larger bodies get a 413 problem telling the sender to split. */
     @WithDefault("10485760")
     @Min(1)

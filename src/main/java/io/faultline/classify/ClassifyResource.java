@@ -54,7 +54,8 @@ public class ClassifyResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Classify one StandardLoggingPayload without storing anything")
     public Classification classify(byte[] body) {
-        JsonNode payload = JsonBodies.readCalls(json, body, limits.maxBodyBytes());
+        JsonNode payload = JsonBodies.readCall(json, body, limits.maxBodyBytes(), limits.maxCallValues(),
+                "faultline.ingest.max-call-values");
         try {
             var call = mapper.map(payload);
             return new Classification(call.callId(),

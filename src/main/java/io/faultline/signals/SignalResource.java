@@ -31,6 +31,12 @@ import java.util.function.Function;
 @Tag(name = "signals")
 public class SignalResource {
 
+    /**
+     * JSON values one signal may hold: the largest valid one (an ingestion run naming 50 indexes) holds about 60. Past
+     * it an item is rejected by its index without being read into memory; a single object past it is a 413.
+     */
+    static final int MAX_SIGNAL_VALUES = 1000;
+
     private final ObjectMapper json;
     private final SignalParser parser;
     private final SignalService signals;
@@ -83,9 +89,14 @@ public class SignalResource {
 
     private <T extends Signal> SignalReceipt accept(byte[] body, BiFunction<JsonNode, Instant, T> parse,
             Function<List<T>, SignalService.Outcome> apply) {
-        JsonNode root = JsonBodies.read(json, body, config.maxBodyBytes());
         Instant now = clock.instant();
-        if (root.isObject()) {
+        Reading<T> reading = new Reading<>(parse, now);
+        // Item by item, and refused at the first item too many: read whole, a 1 MiB array of empty objects was a
+        // 30 MB tree before its size could be checked.
+        JsonBodies.Batch batch = JsonBodies.readBatch(json, body, new JsonBodies.BatchLimits(config.maxBodyBytes(),
+                true, config.maxBatchItems(), "faultline.signals.max-batch-items", MAX_SIGNAL_VALUES, null), reading);
+        JsonNode root = batch.single();
+        if (root != null && root.isObject()) {
             T signal;
             try {
                 signal = parse.apply(root, now);
@@ -95,41 +106,58 @@ public class SignalResource {
             SignalService.Outcome outcome = apply.apply(List.of(signal));
             return new SignalReceipt(1, outcome.accepted(), outcome.duplicates(), List.of(), outcome.failures());
         }
-        if (!root.isArray()) {
+        if (root != null) {
             throw ApiProblem.badRequest("$", "Expected a JSON object or an array of them, got "
                     + root.getNodeType().name().toLowerCase());
         }
-        if (root.isEmpty()) {
+        if (batch.size() == 0) {
             throw ApiProblem.badRequest("$", "The array is empty; send at least one signal.");
         }
-        if (root.size() > config.maxBatchItems()) {
-            throw new ApiProblem(413, "Batch too large", "The batch has " + root.size() + " items; at most "
-                    + config.maxBatchItems() + " are accepted per request (faultline.signals.max-batch-items).");
-        }
-        List<T> valid = new ArrayList<>(root.size());
-        List<Rejected> rejected = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        int duplicatesInBatch = 0;
-        for (int i = 0; i < root.size(); i++) {
-            JsonNode item = root.get(i);
-            try {
-                T signal = parse.apply(item, now);
-                if (seen.add(signal.signalId())) {
-                    valid.add(signal);
-                } else {
-                    duplicatesInBatch++;
-                }
-            } catch (InvalidSignalException e) {
-                rejected.add(new Rejected(i, idOf(item), e.field(), e.getMessage()));
-            }
-        }
+        List<T> valid = reading.valid;
+        List<Rejected> rejected = reading.rejected;
+        int duplicatesInBatch = reading.duplicates;
         if (valid.isEmpty() && duplicatesInBatch == 0) {
             throw new ApiProblem(422, "No valid signal in batch", "All " + rejected.size()
                     + " items were rejected; see errors.", rejected.stream().map(SignalResource::error).toList());
         }
         SignalService.Outcome outcome = apply.apply(valid);
-        return new SignalReceipt(root.size(), outcome.accepted(), outcome.duplicates() + duplicatesInBatch, rejected,
+        return new SignalReceipt(batch.size(), outcome.accepted(), outcome.duplicates() + duplicatesInBatch, rejected,
                 outcome.failures());
+    }
+
+    /** The items of one batch as they are read: the signals parsed, in order, and those rejected, by index. */
+    private static final class Reading<T extends Signal> implements JsonBodies.Items {
+
+        final List<T> valid = new ArrayList<>();
+        final List<Rejected> rejected = new ArrayList<>();
+        final Set<String> seen = new HashSet<>();
+        final BiFunction<JsonNode, Instant, T> parse;
+        final Instant now;
+        int duplicates;
+
+        Reading(BiFunction<JsonNode, Instant, T> parse, Instant now) {
+            this.parse = parse;
+            this.now = now;
+        }
+
+        @Override
+        public void item(int index, JsonNode item) {
+            try {
+                T signal = parse.apply(item, now);
+                if (seen.add(signal.signalId())) {
+                    valid.add(signal);
+                } else {
+                    duplicates++;
+                }
+            } catch (InvalidSignalException e) {
+                rejected.add(new Rejected(index, idOf(item), e.field(), e.getMessage()));
+            }
+        }
+
+        @Override
+        public void tooManyValues(int index, String reason) {
+            rejected.add(new Rejected(index, null, "$", "The item " + reason + "."));
+        }
     }
 
     private static Map<String, Object> error(Rejected r) {
