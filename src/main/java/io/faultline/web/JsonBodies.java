@@ -108,7 +108,11 @@ public final class JsonBodies {
             }
             JsonStreamContext array = parser.getParsingContext();
             int size = 0;
-            while (parser.nextToken() != JsonToken.END_ARRAY) {
+            for (JsonToken next = parser.nextToken(); next != JsonToken.END_ARRAY; next = parser.nextToken()) {
+                if (next == null) {
+                    // Jackson reports an unclosed array itself; were it to end quietly, this loop would never end.
+                    throw new ApiProblem(400, "Malformed JSON", "The body ends inside its array.");
+                }
                 if (size == limits.maxItems()) {
                     throw new ApiProblem(413, "Batch too large", "The batch has more than " + limits.maxItems()
                             + " items; at most " + limits.maxItems() + " are accepted per request ("
