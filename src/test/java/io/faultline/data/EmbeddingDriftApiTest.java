@@ -3,6 +3,7 @@ package io.faultline.data;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Allocations;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -19,7 +20,6 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
@@ -317,7 +317,7 @@ class EmbeddingDriftApiTest {
         String head = "{\"signalId\": \"many\", \"space\": \"" + space("many") + "\", \"vectors\": [[0]";
         int count = (int) ((config.maxBodyBytes() - head.length() - 2) / 4);
         byte[] body = (head + ",[0]".repeat(count) + "]}").getBytes(StandardCharsets.US_ASCII);
-        long before = allocatedByAllThreads();
+        long before = Allocations.byAllThreads();
         String answer;
         try (Socket socket = new Socket(root.getHost(), root.getPort())) {
             socket.setSoTimeout(60_000);
@@ -327,22 +327,11 @@ class EmbeddingDriftApiTest {
             socket.getOutputStream().write(body);
             answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }
-        long allocated = allocatedByAllThreads() - before;
+        long allocated = Allocations.byAllThreads() - before;
         assertThat(answer).startsWith("HTTP/1.1 413").contains(PROBLEM).contains("\"field\":\"vectors\"");
         // Receiving the body copies it a few times on its way to the endpoint (about 8 times its size allocated, most
         // of it garbage at once); the tree made that 37 times.
         assertThat(allocated).as("bytes allocated for a body of %d", body.length).isLessThan(15L * body.length);
-    }
-
-    /** Bytes allocated so far by the threads alive now (com.sun.management: HotSpot counts per thread). */
-    private static long allocatedByAllThreads() {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory
-                .getThreadMXBean();
-        long total = 0;
-        for (long bytes : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
-            total += Math.max(0, bytes);
-        }
-        return total;
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.faultline.web;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.faultline.testing.Allocations;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -14,7 +15,6 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
@@ -175,7 +175,7 @@ class BodyMemoryTest {
     }
 
     private Sent post(String path, byte[] body) throws Exception {
-        long before = allocatedByAllThreads();
+        long before = Allocations.byAllThreads();
         String answer;
         try (Socket socket = new Socket(root.getHost(), root.getPort())) {
             socket.setSoTimeout(60_000);
@@ -185,17 +185,6 @@ class BodyMemoryTest {
             socket.getOutputStream().write(body);
             answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }
-        return new Sent(answer, allocatedByAllThreads() - before);
-    }
-
-    /** Bytes allocated so far by the threads alive now (com.sun.management: HotSpot counts per thread). */
-    private static long allocatedByAllThreads() {
-        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory
-                .getThreadMXBean();
-        long total = 0;
-        for (long bytes : threads.getThreadAllocatedBytes(threads.getAllThreadIds())) {
-            total += Math.max(0, bytes);
-        }
-        return total;
+        return new Sent(answer, Allocations.byAllThreads() - before);
     }
 }
