@@ -229,7 +229,7 @@ final class WindowCache {
     private static String sql() {
         return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms >= ?), rate_limit_headers::text"
+                + " (http_status = 408 or error_class = any (?) or latency_ms > ?), rate_limit_headers::text"
                 + " from llm_calls where started_at >= ? %s";
     }
 

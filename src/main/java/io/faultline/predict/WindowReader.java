@@ -33,7 +33,7 @@ final class WindowReader {
     private static String sql() {
         StringBuilder inner = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
                 + " http_status, latency_ms, floor((extract(epoch from started_at) - ?) / ?)::int b,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms >= ?) timed_out");
+                + " (http_status = 408 or error_class = any (?) or latency_ms > ?) timed_out");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             String label = DeploymentWindow.LIMIT_TYPES[s];
             String anthropic = "anthropic-ratelimit-" + label.replace('_', '-');

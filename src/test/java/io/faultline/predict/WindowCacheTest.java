@@ -169,6 +169,27 @@ class WindowCacheTest {
     }
 
     @Test
+    void a_call_that_took_exactly_the_timeout_is_not_timed_out_as_the_classifier_judges_it() throws Exception {
+        String dep = "wc-edge-" + UUID.randomUUID().toString().substring(0, 8);
+        Instant now = Instant.parse("2036-03-01T00:00:00Z").plus(Duration.ofMinutes(new Random().nextInt(10_000)));
+        int timeout = java.util.Arrays.asList(DeploymentWindow.FAILURE_TYPES).indexOf("timeout");
+        try (Connection c = dataSource.getConnection()) {
+            // ProviderRules types a call a timeout when its latency is above the timeout, not at it.
+            insert(c, dep, "at", now.minusSeconds(100), now.minusSeconds(10), TIMEOUT_MS);
+            insert(c, dep, "past", now.minusSeconds(100), now.minusSeconds(10), TIMEOUT_MS + 1);
+            for (List<DeploymentWindow> windows : List.of(
+                    WindowReader.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS),
+                    new WindowCache().read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                            Duration.ofSeconds(60), Duration.ofHours(1)))) {
+                int timedOut = windows.stream().filter(w -> w.deployment().equals(dep))
+                        .flatMap(w -> java.util.Arrays.stream(w.buckets())).filter(java.util.Objects::nonNull)
+                        .mapToInt(b -> b.failed()[timeout]).sum();
+                assertThat(timedOut).as("timed-out calls of %s", dep).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
     void slices_never_straddle_a_bucket_or_an_end_of_the_window() {
         long second = 1_000_000L;
         long t = 2_000_000_000L * second;
@@ -274,19 +295,25 @@ class WindowCacheTest {
 
     private static void insert(Connection c, String deployment, String id, Instant started, Instant received)
             throws Exception {
+        insert(c, deployment, id, started, received, 500);
+    }
+
+    private static void insert(Connection c, String deployment, String id, Instant started, Instant received,
+            double latencyMs) throws Exception {
         try (PreparedStatement st = c.prepareStatement("insert into llm_calls (call_id, started_at, ended_at, provider,"
                 + " model, model_group, deployment, stream, success, http_status, latency_ms, prompt_tokens,"
                 + " completion_tokens, reasoning_tokens, cached_tokens, cost_usd, response_chars, rate_limit_headers,"
-                + " requester_metadata, received_at) values (?, ?, ?, 'openai', 'm', 'g', ?, false, true, 200, 500, 1,"
+                + " requester_metadata, received_at) values (?, ?, ?, 'openai', 'm', 'g', ?, false, true, 200, ?, 1,"
                 + " 1, 0, 0, 0, 1, '{}'::jsonb, '{}'::jsonb, ?)");
                 PreparedStatement seen = c.prepareStatement("insert into provider_deployments (provider, deployment,"
                         + " last_seen) values ('openai', ?, ?) on conflict (provider, deployment) do update set"
                         + " last_seen = greatest(provider_deployments.last_seen, excluded.last_seen)")) {
             st.setString(1, deployment + "-" + id);
             st.setTimestamp(2, Timestamp.from(started));
-            st.setTimestamp(3, Timestamp.from(started.plusMillis(500)));
+            st.setTimestamp(3, Timestamp.from(started.plusMillis((long) latencyMs)));
             st.setString(4, deployment);
-            st.setTimestamp(5, Timestamp.from(received));
+            st.setDouble(5, latencyMs);
+            st.setTimestamp(6, Timestamp.from(received));
             st.executeUpdate();
             seen.setString(1, deployment);
             seen.setTimestamp(2, Timestamp.from(started));
