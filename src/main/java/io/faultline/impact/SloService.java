@@ -2,6 +2,8 @@ package io.faultline.impact;
 
 import com.fasterxml.jackson.annotation.JsonFormat;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.AdvisoryLocks;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.inject.Singleton;
 
 import java.math.BigDecimal;
@@ -77,6 +79,9 @@ public class SloService {
 
     /** The burn-rate windows of the Google SRE workbook's multi-window, multi-burn-rate alerts (ch. 5). */
     public static final Map<String, Duration> WINDOWS = windows();
+
+    /** Serialises the stores of new SLOs, so that the limit's count sees them all ("FlSloTar" in ASCII). */
+    static final long TARGETS_LOCK_KEY = 0x466C_536C_6F54_6172L;
 
     static final Duration MIN_PERIOD = Duration.ofHours(1);
     static final Duration MAX_PERIOD = Duration.ofDays(90);
@@ -370,29 +375,34 @@ public class SloService {
     public Optional<Slo> put(String modelGroup, double target, Duration period, Double latencyTargetMs,
             Double latencyQuantile) {
         Duration p = period == null ? config.period() : period;
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement st = c.prepareStatement("insert into slo_targets (model_group, availability_target,"
-                        + " period_seconds, latency_target_ms, latency_quantile, updated_at)"
-                        + " select ?, ?, ?, ?, ?, ? where exists (select 1 from slo_targets where model_group = ?)"
-                        + " or (select count(*) from slo_targets) < ?"
-                        + " on conflict (model_group) do update set availability_target = excluded.availability_target,"
-                        + " period_seconds = excluded.period_seconds, latency_target_ms = excluded.latency_target_ms,"
-                        + " latency_quantile = excluded.latency_quantile, updated_at = excluded.updated_at")) {
-            st.setString(1, modelGroup);
-            st.setDouble(2, target);
-            st.setLong(3, p.toSeconds());
-            setNullable(st, 4, latencyTargetMs);
-            setNullable(st, 5, latencyQuantile);
-            st.setTimestamp(6, Timestamp.from(clock.instant()));
-            st.setString(7, modelGroup);
-            st.setInt(8, config.maxSlos());
-            if (st.executeUpdate() == 0) {
-                return Optional.empty();
+        // The count and the insert are one statement, but two PUTs of new groups each count the other's row as not
+        // there yet: the limit is serialised on a lock of its own, held to the commit.
+        boolean stored = QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection();
+                    PreparedStatement st = c.prepareStatement("insert into slo_targets (model_group,"
+                            + " availability_target, period_seconds, latency_target_ms, latency_quantile, updated_at)"
+                            + " select ?, ?, ?, ?, ?, ? where exists (select 1 from slo_targets where model_group = ?)"
+                            + " or (select count(*) from slo_targets) < ? on conflict (model_group) do update set"
+                            + " availability_target = excluded.availability_target,"
+                            + " period_seconds = excluded.period_seconds,"
+                            + " latency_target_ms = excluded.latency_target_ms,"
+                            + " latency_quantile = excluded.latency_quantile, updated_at = excluded.updated_at")) {
+                AdvisoryLocks.xact(c, TARGETS_LOCK_KEY);
+                st.setString(1, modelGroup);
+                st.setDouble(2, target);
+                st.setLong(3, p.toSeconds());
+                setNullable(st, 4, latencyTargetMs);
+                setNullable(st, 5, latencyQuantile);
+                st.setTimestamp(6, Timestamp.from(clock.instant()));
+                st.setString(7, modelGroup);
+                st.setInt(8, config.maxSlos());
+                return st.executeUpdate() > 0;
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not store the SLO", e);
             }
-            return Optional.of(new Slo(modelGroup, target, p, "api", latencyTargetMs, latencyQuantile));
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not store the SLO", e);
-        }
+        });
+        return stored ? Optional.of(new Slo(modelGroup, target, p, "api", latencyTargetMs, latencyQuantile))
+                : Optional.empty();
     }
 
     /** Removes the model group's own SLO (the default applies again); false when it had none. */
