@@ -47,13 +47,34 @@ public class EmbeddingCallRule implements StoredCallsObserver {
         }
     }
 
+    /**
+     * Whether a space can be named in a URL path: read and reset take the name there, where {@code .} and {@code ..}
+     * segments are resolved away and empty ones collapse (by clients and by the server), so a space named so could
+     * be filled and never read or reset.
+     */
+    static boolean addressable(String space) {
+        int start = 0;
+        while (start <= space.length()) {
+            int end = space.indexOf('/', start);
+            if (end < 0) {
+                end = space.length();
+            }
+            int length = end - start;
+            if (length == 0 || (length <= 2 && space.charAt(start) == '.' && space.charAt(end - 1) == '.')) {
+                return false;
+            }
+            start = end + 1;
+        }
+        return true;
+    }
+
     private void follow(LlmCall call) {
         if (!config.fromCalls() || call.failed() || call.content() == null
                 || call.content().embeddings().isEmpty()) {
             return;
         }
         String space = call.modelGroup() != null && !call.modelGroup().isBlank() ? call.modelGroup() : call.model();
-        if (space == null || space.isBlank() || space.length() > MAX_SPACE_LENGTH) {
+        if (space == null || space.isBlank() || space.length() > MAX_SPACE_LENGTH || !addressable(space)) {
             return;
         }
         // One call's vectors share a dimension (one model); a stray mixed response keeps the first dimension only.

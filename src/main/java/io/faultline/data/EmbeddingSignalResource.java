@@ -234,6 +234,10 @@ public class EmbeddingSignalResource {
                     + " characters, without control characters or surrounding spaces (a model group such as"
                     + " openai/text-embedding-3-small)");
         }
+        if (!EmbeddingCallRule.addressable(space)) {
+            throw ApiProblem.badRequest("space", "space is read and reset by its name in a URL path, so it cannot"
+                    + " start or end with '/', hold '//', or have a '.' or '..' between slashes");
+        }
         return space;
     }
 

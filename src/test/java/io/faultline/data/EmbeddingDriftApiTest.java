@@ -40,7 +40,9 @@ import java.util.concurrent.TimeUnit;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.not;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -196,6 +198,46 @@ class EmbeddingDriftApiTest {
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY)
                 .delete("/api/v1/signals/embeddings/" + space.replace(" ", "%20") + "/reference").then()
                 .statusCode(204);
+    }
+
+    /**
+     * A space is read and reset through its name in the URL path, where {@code .} and {@code ..} segments are
+     * resolved away (by the client and by the server) and empty segments too: a space named so could be written and
+     * never read or reset. Every name the POST accepts must be readable by that name.
+     */
+    @Test
+    void every_space_the_post_accepts_can_be_read_and_reset_by_its_name() {
+        String run = space("dots");
+        for (String name : List.of(".", "..", run + "/.", run + "/..", "./" + run, "../" + run, run + "/./x",
+                run + "/../x", run + "//x", run + "/", "/" + run, run + "/.../x", run + "/.x", run + "/x.")) {
+            ObjectNode body = Payloads.JSON.createObjectNode().put("signalId", "dots-" + UUID.randomUUID())
+                    .put("space", name);
+            body.putArray("vectors").addArray().add(0.3f).add(0.2f).add(0.1f);
+            int status = given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                    .body(body.toString()).post("/api/v1/signals/embeddings").then().extract().statusCode();
+            if (status == 400) {
+                problem(body.toString(), 400, "space");
+                continue;
+            }
+            assertThat(status).as("POST of space '%s'", name).isEqualTo(202);
+            given().urlEncodingEnabled(false).get("/api/v1/signals/embeddings/" + name).then()
+                    .statusCode(200).body("space", equalTo(name));
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY)
+                    .delete("/api/v1/signals/embeddings/" + name + "/reference").then().statusCode(204);
+        }
+        for (String unaddressable : List.of(".", "..", run + "/..", run + "//x")) {
+            ObjectNode body = Payloads.JSON.createObjectNode().put("signalId", "dots-" + UUID.randomUUID())
+                    .put("space", unaddressable);
+            body.putArray("vectors").addArray().add(0.3f);
+            problem(body.toString(), 400, "space");
+        }
+        // Nor does a LiteLLM embedding call of a model group named so open a space nobody could read.
+        String group = run + "/../calls";
+        Payloads call = Payloads.success("openai", group, "dep-1", Instant.now()).set("call_type", "aembedding")
+                .set("response", Map.of("data", List.of(Map.of("embedding", new float[] { 0.1f, 0.2f }))));
+        Api.ingest(Payloads.array(call)).statusCode(200);
+        detector.flush();
+        given().get("/api/v1/signals/embeddings").then().statusCode(200).body("space", not(hasItem(group)));
     }
 
     @Test
