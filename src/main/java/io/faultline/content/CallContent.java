@@ -62,12 +62,17 @@ public record CallContent(List<Message> messages, String answer, ResponseFormat 
      * @param unread     calls or argument characters past the extractor's bounds were not read: not judged
      */
     public record ToolUse(List<Tool> declared, boolean exhaustive, String choice, String chosen,
-            List<ToolCall> calls, boolean unread) {
+            java.util.Set<String> allowed, List<ToolCall> calls, boolean unread) {
 
-        public static final ToolUse NONE = new ToolUse(List.of(), false, "auto", null, List.of(), false);
+        public static final ToolUse NONE = new ToolUse(List.of(), false, "auto", null, null, List.of(), false);
 
+        /**
+         * @param allowed the functions an {@code allowed_tools} choice lets the model call (null: every offered one,
+         *                or the choice also allows tools that are not functions)
+         */
         public ToolUse {
             declared = List.copyOf(declared);
+            allowed = allowed == null ? null : java.util.Set.copyOf(allowed);
             calls = List.copyOf(calls);
         }
 

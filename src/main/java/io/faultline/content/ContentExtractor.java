@@ -9,6 +9,7 @@ import io.faultline.content.CallContent.ToolCall;
 import io.faultline.content.CallContent.ToolUse;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -80,6 +81,7 @@ public final class ContentExtractor {
      */
     static ToolUse tools(JsonNode parameters, JsonNode response, int maxArgumentChars) {
         List<Tool> declared = new ArrayList<>();
+        boolean responses = response != null && isResponsesApi(response);
         JsonNode offered = parameters.path("tools");
         JsonNode choiceNode = parameters.path("tool_choice");
         if (!offered.isArray() && parameters.path("functions").isArray()) {
@@ -105,13 +107,22 @@ public final class ContentExtractor {
             if (declared.size() < MAX_TOOLS) {
                 JsonNode schema = function.path("parameters").isObject() ? function.get("parameters")
                         : function.path("input_schema").isObject() ? function.get("input_schema") : null;
-                declared.add(new Tool(function.get("name").textValue(), schema,
-                        function.path("strict").asBoolean(false)));
+                // The Responses API's function tools are strict unless they say otherwise; chat's are not.
+                boolean strict = function.path("strict").isBoolean() ? function.get("strict").booleanValue()
+                        : responses && function == tool && "function".equals(type);
+                declared.add(new Tool(function.get("name").textValue(), schema, strict));
             }
         }
         String choice = "auto";
         String chosen = null;
-        if (choiceNode.isTextual()) {
+        Set<String> allowed = null;
+        if (choiceNode.isObject() && "allowed_tools".equals(choiceNode.path("type").asText())) {
+            // OpenAI's allowed_tools: {mode, tools} (Responses), or the same under "allowed_tools" (chat). The model
+            // may call only these; "required" makes a call of one of them mandatory.
+            JsonNode spec = choiceNode.path("allowed_tools").isObject() ? choiceNode.get("allowed_tools") : choiceNode;
+            choice = "required".equals(spec.path("mode").asText()) ? "required" : "auto";
+            allowed = allowedFunctions(spec.path("tools"));
+        } else if (choiceNode.isTextual()) {
             // OpenAI's none / auto / required; Anthropic's any is required.
             String text = choiceNode.textValue();
             choice = "any".equals(text) ? "required" : text;
@@ -168,7 +179,28 @@ public final class ContentExtractor {
         if (declared.isEmpty() && calls.isEmpty()) {
             return ToolUse.NONE;
         }
-        return new ToolUse(declared, exhaustive, choice, chosen, calls, unread);
+        return new ToolUse(declared, exhaustive, choice, chosen, allowed, calls, unread);
+    }
+
+    /**
+     * The function names an {@code allowed_tools} choice lists ({@code {type: function, name}}, or chat's
+     * {@code {type: function, function: {name}}}); null when it lists none, too many, or a tool that is not a
+     * function (a built-in or MCP tool the model may call instead, which no function call check can see).
+     */
+    private static Set<String> allowedFunctions(JsonNode listed) {
+        if (!listed.isArray() || listed.isEmpty() || listed.size() > MAX_TOOLS) {
+            return null;
+        }
+        Set<String> names = new HashSet<>();
+        for (JsonNode tool : listed) {
+            JsonNode name = tool.path("function").path("name").isTextual() ? tool.get("function").get("name")
+                    : tool.path("name");
+            if (!"function".equals(tool.path("type").asText("function")) || !name.isTextual()) {
+                return null;
+            }
+            names.add(name.textValue());
+        }
+        return names;
     }
 
     /**

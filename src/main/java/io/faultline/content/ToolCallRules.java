@@ -22,9 +22,9 @@ import java.util.Optional;
  * of them are not what the application can run. Reasons, in the order they are checked:
  * <ul>
  * <li>{@code tool_not_called}: {@code tool_choice} made a call mandatory ({@code required} with function tools
- * alone offered, or a named function) and the model answered in text;</li>
- * <li>{@code unexpected_tool}: {@code tool_choice} named another function and it was not called, or was
- * {@code none};</li>
+ * alone offered or allowed, or a named function) and the model answered in text;</li>
+ * <li>{@code unexpected_tool}: {@code tool_choice} named another function and it was not called, was
+ * {@code none}, or was {@code allowed_tools} not listing the called function;</li>
  * <li>{@code unknown_tool}: a call of a function the request did not offer (judged only when every offered tool
  * is a function, so that built-in tools are never mistaken for it);</li>
  * <li>the arguments' own reasons: {@code truncated} (cut at the token limit), {@code not_json},
@@ -72,7 +72,7 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
             // A text answer cut at the token limit may have been on its way to the call: that is the limit's doing.
             // Under "required", a built-in, MCP or custom tool offered beside the functions is a tool too: the
             // model may have called it (OpenAI's web_search_call or mcp_call items), which is no function call.
-            boolean functionOwed = "function".equals(tools.choice()) || tools.exhaustive();
+            boolean functionOwed = "function".equals(tools.choice()) || tools.exhaustive() || tools.allowed() != null;
             if (tools.forced() && functionOwed && content.hasAnswer() && !"length".equals(call.finishReason())) {
                 Map<String, Object> evidence = evidence(call, tools, "tool_not_called", null, 0);
                 Tool chosen = tools.chosen() == null ? null : tools.byName().get(tools.chosen());
@@ -109,7 +109,8 @@ public class ToolCallRules extends ContentRule implements io.faultline.common.Bo
 
     /** The evidence of one bad function call, or null when the application can run it. */
     private Map<String, Object> judge(LlmCall call, ToolUse tools, ToolCall made, Tool tool, boolean chosenCalled) {
-        if ("none".equals(tools.choice()) || "function".equals(tools.choice()) && !chosenCalled) {
+        if ("none".equals(tools.choice()) || "function".equals(tools.choice()) && !chosenCalled
+                || tools.allowed() != null && !tools.allowed().contains(made.name())) {
             return evidence(call, tools, "unexpected_tool", made, 0);
         }
         if (tool == null && tools.exhaustive()) {

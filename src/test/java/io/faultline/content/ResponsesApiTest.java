@@ -9,6 +9,7 @@ import io.faultline.classify.SeverityPolicy;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ProviderFailure;
 import io.faultline.taxonomy.QualityFailure;
+import io.faultline.taxonomy.Severity;
 import io.faultline.testing.ConfigMappings;
 import io.faultline.testing.Payloads;
 import org.junit.jupiter.api.Test;
@@ -143,6 +144,58 @@ class ResponsesApiTest {
         assertThat(tools.apply(valid)).isEmpty();
         assertThat(tools.apply(call("completed", null, message(text("It is sunny.")), offered)))
                 .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("reason", "tool_not_called"));
+    }
+
+    @Test
+    void a_responses_function_tool_is_strict_unless_it_says_otherwise() throws Exception {
+        // OpenAI's Responses API: a function tool's strict is "Default true" (chat's function tools default false).
+        String schema = "\"parameters\": {\"type\": \"object\", \"required\": [\"city\"],"
+                + " \"properties\": {\"city\": {\"type\": \"string\"}}}";
+        String made = """
+                [{"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+                  "arguments": "{\\"town\\": \\"Paris\\"}", "status": "completed"}]""";
+        String tool = "{\"tools\": [{\"type\": \"function\", \"name\": \"get_weather\", ";
+        for (String strict : new String[] { "", "\"strict\": null, ", "\"strict\": true, " }) {
+            LlmCall call = call("completed", null, made, tool + strict + schema + "}]}");
+            assertThat(tools.apply(call)).as("strict written as '%s'", strict).singleElement()
+                    .satisfies(f -> assertThat(f.evidence()).containsEntry("reason", "schema_violation")
+                            .containsEntry("strict", true))
+                    .satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.P2));
+        }
+        LlmCall lax = call("completed", null, made, tool + "\"strict\": false, " + schema + "}]}");
+        assertThat(tools.apply(lax)).singleElement().satisfies(f -> assertThat(f.evidence())
+                .containsEntry("strict", false)).satisfies(f -> assertThat(f.severity()).isEqualTo(Severity.P3));
+    }
+
+    @Test
+    void an_allowed_tools_choice_bounds_the_functions_and_may_require_one() throws Exception {
+        // OpenAI's tool_choice {type: allowed_tools, mode, tools}: the model may call only the listed ones.
+        String offered = """
+                {"tools": [{"type": "function", "name": "get_weather", "strict": false,
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                 {"type": "function", "name": "delete_account", "strict": false, "parameters": {"type": "object"}}],
+                 "tool_choice": {"type": "allowed_tools", "mode": "required",
+                  "tools": [{"type": "function", "name": "get_weather"}]}}""";
+        assertThat(tools.apply(call("completed", null, """
+                [{"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+                  "arguments": "{}", "status": "completed"}]""", offered))).isEmpty();
+        assertThat(tools.apply(call("completed", null, """
+                [{"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "delete_account",
+                  "arguments": "{}", "status": "completed"}]""", offered))).singleElement()
+                .satisfies(f -> assertThat(f.evidence()).containsEntry("reason", "unexpected_tool")
+                        .containsEntry("tool_choice", "required"));
+        assertThat(tools.apply(call("completed", null, message(text("It is sunny.")), offered))).singleElement()
+                .satisfies(f -> assertThat(f.evidence()).containsEntry("reason", "tool_not_called"));
+        // mode auto: a text answer is allowed.
+        assertThat(tools.apply(call("completed", null, message(text("It is sunny.")),
+                offered.replace("\"mode\": \"required\"", "\"mode\": \"auto\"")))).isEmpty();
+        // Listing a built-in tool: the model may have used it instead, so no function call is owed.
+        String withSearch = """
+                {"tools": [{"type": "web_search"}, {"type": "function", "name": "get_weather", "strict": false,
+                  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+                 "tool_choice": {"type": "allowed_tools", "mode": "required",
+                  "tools": [{"type": "function", "name": "get_weather"}, {"type": "web_search"}]}}""";
+        assertThat(tools.apply(call("completed", null, message(text("It is sunny.")), withSearch))).isEmpty();
     }
 
     @Test

@@ -157,6 +157,13 @@ class ToolCallRulesTest {
                 .containsEntry("tool_choice", "function").containsEntry("chosen_tool", "lookup_order");
         assertThat(evidence(apply(offering(false, "none", "tool_calls", "lookup_order", "{}"))))
                 .containsEntry("reason", "unexpected_tool");
+        // Chat's allowed_tools: only the listed functions may be called.
+        Map<String, Object> allowed = Map.of("type", "allowed_tools", "allowed_tools", Map.of("mode", "auto",
+                "tools", List.of(Map.of("type", "function", "function", Map.of("name", "lookup_order")))));
+        assertThat(evidence(apply(offering(false, allowed, "tool_calls", "get_weather",
+                "{\"city\": \"Paris\", \"unit\": \"celsius\"}")))).containsEntry("reason", "unexpected_tool")
+                .containsEntry("tool_choice", "auto");
+        assertThat(apply(offering(false, allowed, "tool_calls", "lookup_order", "{}"))).isEmpty();
         // Anthropic's own forms: {type: any} and {type: tool, name}.
         assertThat(evidence(apply(offering(false, Map.of("type", "tool", "name", "get_weather"), "tool_calls",
                 "lookup_order", "{}")))).containsEntry("chosen_tool", "get_weather");
