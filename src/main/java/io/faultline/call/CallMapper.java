@@ -557,7 +557,8 @@ public class CallMapper {
 
     /**
      * What the classifier needs to know about the answer without keeping it. Its finish reason is LiteLLM's, except
-     * where LiteLLM maps a provider's failure to {@code stop}: Gemini's native reasons in {@link #NATIVE_FAILURES}
+     * where LiteLLM maps a provider's failure to {@code stop} (or to {@code tool_calls} when the candidate holds
+     * calls): Gemini's native reasons in {@link #NATIVE_FAILURES}
      * (kept by LiteLLM in {@code provider_specific_fields.native_finish_reason}, unstreamed calls only) stand, lower
      * case ({@code malformed_function_call}).
      */
@@ -585,7 +586,9 @@ public class CallMapper {
             JsonNode first = choices.get(0);
             String finish = first.path("finish_reason").isTextual() ? first.get("finish_reason").textValue() : null;
             String nativeFinish = first.path("provider_specific_fields").path("native_finish_reason").asText("");
-            if ("stop".equals(finish) && NATIVE_FAILURES.contains(nativeFinish)) {
+            // With calls in the candidate LiteLLM says tool_calls (or function_call) whatever Gemini said.
+            if (("stop".equals(finish) || "tool_calls".equals(finish) || "function_call".equals(finish))
+                    && NATIVE_FAILURES.contains(nativeFinish)) {
                 finish = nativeFinish.toLowerCase(Locale.ROOT);
             }
             JsonNode message = first.path("message");

@@ -226,6 +226,22 @@ class ToolCallRulesTest {
                     .containsEntry("finish_reason", reason.toLowerCase(java.util.Locale.ROOT));
             assertThat(provider.apply(call)).as(reason).isEmpty();
         }
+        // With function calls in the candidate LiteLLM logs finish_reason tool_calls (its _check_finish_reason
+        // prefers the calls), the native reason kept beside it: Gemini stopped the turn all the same.
+        for (String reason : List.of("TOO_MANY_TOOL_CALLS", "UNEXPECTED_TOOL_CALL")) {
+            Payloads payload = offering(false, null, "tool_calls", "get_weather",
+                    "{\"city\": \"Paris\", \"unit\": \"celsius\"}");
+            ((ObjectNode) payload.node().at("/response/choices/0")).putObject("provider_specific_fields")
+                    .put("native_finish_reason", reason);
+            assertThat(evidence(rules.apply(mapper.map(payload.node())))).as(reason + " with calls")
+                    .containsEntry("reason", reason.toLowerCase(java.util.Locale.ROOT));
+        }
+        // Gemini's ordinary STOP with calls is LiteLLM's tool_calls, and runnable.
+        Payloads stopped = offering(false, null, "tool_calls", "get_weather",
+                "{\"city\": \"Paris\", \"unit\": \"celsius\"}");
+        ((ObjectNode) stopped.node().at("/response/choices/0")).putObject("provider_specific_fields")
+                .put("native_finish_reason", "STOP");
+        assertThat(rules.apply(mapper.map(stopped.node()))).isEmpty();
         // Streamed, LiteLLM drops the native reason: what is left is an empty answer.
         LlmCall streamed = mapper.map(offering(false, null, "stop").tokens(12, 0, 0, 0).node());
         assertThat(rules.apply(streamed)).isEmpty();
