@@ -249,6 +249,41 @@ class ImpactFoldTest {
         return cluster;
     }
 
+    /**
+     * A merge absorbs a cluster (FailureCorrelationEngine's MERGE: the cluster's row deleted, then its impact row)
+     * while an assessment of that cluster runs: the assessment must not store the absorbed cluster's impact again,
+     * where the ranked list would show its members' impact twice.
+     */
+    @Test
+    void an_assessment_racing_the_merge_that_absorbs_its_cluster_stores_nothing_for_it() throws Exception {
+        Instant t0 = Instant.parse("2032-03-01T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        String dep = "imp-merge-" + UUID.randomUUID();
+        Api.ingest(Payloads.array(Payloads.failure("openai", "m", dep, t0, 503, "ServiceUnavailableError",
+                "Service Unavailable"))).statusCode(200);
+        UUID absorbed = cluster(t0, UUID.fromString(episodeOf(dep, "outage")));
+        try (Connection merge = dataSource.getConnection()) {
+            merge.setAutoCommit(false);
+            try (PreparedStatement st = merge.prepareStatement("delete from correlation_clusters where cluster_id = ?;"
+                    + " delete from failure_impacts where subject_id = ?")) {
+                st.setObject(1, absorbed);
+                st.setObject(2, absorbed);
+                st.execute();
+            }
+            // The merge has not committed: the cluster is still there to a reader, and is going.
+            assertThat(assessor.assessCluster(absorbed)).as("an assessment of a cluster being absorbed").isEmpty();
+            merge.commit();
+        }
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from failure_impacts where subject_id = ?")) {
+            st.setObject(1, absorbed);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("impact rows of the absorbed cluster").isZero();
+            }
+        }
+    }
+
     @Test
     void an_episode_whose_assessment_fails_is_left_out_and_the_other_open_ones_are_still_assessed() throws Exception {
         // Before: the run was one transaction that any subject's error rolled back, so one stored figure the database
