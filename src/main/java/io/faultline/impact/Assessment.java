@@ -90,12 +90,15 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
      * subject's answered requests slower than the target ({@code slowRequests}, end to end across attempts, evaluated
      * at {@code latencyEvaluatedAtMs}) consumed. Each request spends the budgets of the group its first attempt began
      * in ({@code budgetByGroup} when not all are the subject's own group, whose target and budgets are shown).
-     * {@code answeredRequests}: the subject's requests one attempt answered.
+     * {@code answeredRequests}: the subject's requests one attempt answered. {@code budgetCoverage}: when the SLO's
+     * period before the subject reaches past the minutes the rollup keeps (an old subject assessed now), the share of
+     * the period whose requests were counted; the budgets are then that share's traffic over the whole period. Null
+     * when the whole period was counted.
      */
     public record SlaImpact(String modelGroup, Double availabilityTarget, String period, Double budgetRequests,
             Double budgetConsumed, Double budgetRemaining, Double latencyTargetMs, Double latencyQuantile,
             long answeredRequests, Double latencyEvaluatedAtMs, Long slowRequests, Double latencyBudgetRequests,
-            Double latencyBudgetConsumed, List<GroupBudget> budgetByGroup) {
+            Double latencyBudgetConsumed, List<GroupBudget> budgetByGroup, Double budgetCoverage) {
     }
 
     /**

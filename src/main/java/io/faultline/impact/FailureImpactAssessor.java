@@ -731,7 +731,7 @@ public class FailureImpactAssessor {
         }
         if (b == null) {
             return new Assessment.SlaImpact(null, null, null, null, priced ? round(spent) : null, null, null, null,
-                    answered, null, slow, null, round(latencyConsumed), byGroup.isEmpty() ? null : byGroup);
+                    answered, null, slow, null, round(latencyConsumed), byGroup.isEmpty() ? null : byGroup, null);
         }
         Double consumed = priced ? Double.valueOf(spent) : failedResponses == 0 && b.budgetRequests() > 0 ? 0.0 : null;
         boolean ownGroupOnly = byGroup.isEmpty()
@@ -740,7 +740,7 @@ public class FailureImpactAssessor {
                 round(b.budgetRequests()), round(consumed), round(b.remainingRatio()), b.latencyTargetMs(),
                 b.latencyQuantile(), answered, ownLatency ? LatencyBuckets.evaluatedAt(b.latencyTargetMs()) : null,
                 slow, ownLatency ? round(b.latencyBudgetRequests()) : null, round(latencyConsumed),
-                ownGroupOnly ? null : byGroup);
+                ownGroupOnly ? null : byGroup, b.coverage() < 1 ? round(b.coverage()) : null);
     }
 
     /** The model group a request's key in the fold names: its first attempt's, else the subject's (maybe none). */

@@ -19,7 +19,11 @@ public class SloErrorBudgets implements ErrorBudgets {
         SloService.Budgets both = slos.budgets(modelGroup, at);
         SloService.Budget b = both.availability();
         SloService.LatencyBudget l = both.latency();
-        return new Budget(b.slo().availabilityTarget(), b.slo().period(), b.budgetRequests(), b.remainingRatio(),
-                l == null ? null : l.targetMs(), l == null ? null : l.quantile(), l == null ? 0 : l.budgetRequests());
+        // A period reaching past the kept minutes counted only part of its requests: the budget is that part's
+        // traffic over the whole period, not the part's own (which made an old episode's share look larger).
+        double scale = both.coverage() >= 1 ? 1 : both.coverage() > 0 ? 1 / both.coverage() : 0;
+        return new Budget(b.slo().availabilityTarget(), b.slo().period(), b.budgetRequests() * scale,
+                b.remainingRatio(), l == null ? null : l.targetMs(), l == null ? null : l.quantile(),
+                l == null ? 0 : l.budgetRequests() * scale, both.coverage());
     }
 }

@@ -158,8 +158,12 @@ public class SloService {
         }
     }
 
-    /** The model group's availability and (when it has a latency SLO, else null) latency budgets. */
-    public record Budgets(Budget availability, LatencyBudget latency) {
+    /**
+     * The model group's availability and (when it has a latency SLO, else null) latency budgets; {@code coverage} is
+     * the share of the period whose minutes are still kept (1 but for a budget at an instant so far back that its
+     * period reaches past {@code faultline.slo.retention}: the requests counted are then only those of that share).
+     */
+    public record Budgets(Budget availability, LatencyBudget latency, double coverage) {
     }
 
     /** The model group's error budget over {@code [at - period, at)}. */
@@ -179,10 +183,13 @@ public class SloService {
                 st.setString(1, modelGroup);
                 st.setTimestamp(2, Timestamp.from(at.minus(slo.period())));
                 st.setTimestamp(3, Timestamp.from(at));
+                Instant kept = clock.instant().minus(config.retention());
+                double coverage = !at.minus(slo.period()).isBefore(kept) ? 1.0
+                        : Math.max(0, Duration.between(kept, at).toMillis()) / (double) slo.period().toMillis();
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();
                     return new Budgets(budgetOf(slo, at, rs.getLong(1), rs.getLong(2)),
-                            latencyBudgetOf(slo, rs.getLong(3), rs.getLong(3) - rs.getLong(4)));
+                            latencyBudgetOf(slo, rs.getLong(3), rs.getLong(3) - rs.getLong(4)), Math.min(1, coverage));
                 }
             }
         } catch (SQLException e) {

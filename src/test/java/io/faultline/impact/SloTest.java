@@ -66,9 +66,42 @@ class SloTest {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    ErrorBudgets budgets;
+
     @AfterEach
     void releaseClock() {
         clock.release();
+    }
+
+    /**
+     * An old episode assessed now: its SLO period ends at its last sighting and may reach past the 91 days of minutes
+     * the rollup keeps. The budget is then the kept part's traffic over the whole period, not the kept part's own,
+     * which shrank the budget and inflated the share the episode consumed.
+     */
+    @Test
+    void a_budget_whose_period_reaches_past_the_kept_minutes_is_the_kept_traffic_over_the_whole_period()
+            throws Exception {
+        Instant now = Instant.parse("2033-06-01T00:00:00Z");
+        clock.set(now);
+        String group = "slo-kept-" + UUID.randomUUID();
+        slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses) select ?, ?::timestamptz - d * interval '1 day',"
+                + " 1000, 0 from generate_series(1, 91) d")) {
+            // What retention (91 days) left: a day's 1,000 requests in one minute a day, for the last 91 days.
+            st.setString(1, group);
+            st.setTimestamp(2, Timestamp.from(now));
+            st.executeUpdate();
+        }
+        ErrorBudgets.Budget today = budgets.budget(group, now);
+        assertThat(today.budgetRequests()).isCloseTo(900.0, CLOSE);
+        assertThat(today.coverage()).isEqualTo(1.0);
+
+        ErrorBudgets.Budget old = budgets.budget(group, now.minus(Duration.ofDays(30)));
+        assertThat(old.coverage()).as("61 of the period's 90 days are kept").isCloseTo(61 / 90.0, CLOSE);
+        assertThat(old.budgetRequests()).as("61 days of 1,000 requests, over 90 days, at 1%")
+                .isCloseTo(900.0, Offset.offset(1e-6));
     }
 
     /** One request answered at its first attempt. */
