@@ -20,6 +20,11 @@ public final class JsonProblems {
     }
 
     public static ApiProblem of(JsonProcessingException e) {
+        if (e instanceof MismatchedInputException && e.getOriginalMessage() != null
+                && e.getOriginalMessage().startsWith("Trailing token")) {
+            String detail = "The body holds more than one JSON value; send exactly one.";
+            return new ApiProblem(400, "Invalid request", detail, List.of(Map.of("field", "$", "message", detail)));
+        }
         if (e instanceof JsonMappingException mapping && !(e instanceof StreamConstraintsException)) {
             String field = path(mapping.getPath());
             String expected = e instanceof MismatchedInputException mismatch ? expected(mismatch.getTargetType())

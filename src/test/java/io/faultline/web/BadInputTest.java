@@ -207,6 +207,18 @@ class BadInputTest {
     }
 
     @Test
+    void a_bound_body_with_a_second_value_after_it_is_a_400_problem_not_a_run() {
+        // A client that concatenated two bodies (or a proxy that glued a retry on) must not start a run from the
+        // first and drop the rest unread, as the bodies read as trees do not (JsonBodies).
+        String provider = "trail-" + UUID.randomUUID().toString().substring(0, 8);
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"provider\": \"" + provider + "\", \"modelGroup\": \"gpt\"} {\"requests\": 1}").when()
+                .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("$")).body("detail", containsString("more than one JSON value"))
+                .body(not(containsString("io.faultline")));
+    }
+
+    @Test
     void nesting_past_the_parser_limit_is_a_400_problem_naming_the_limit() {
         String deep = "[".repeat(5_000) + "]".repeat(5_000);
         Api.ingest(deep).statusCode(400).contentType(PROBLEM).body("detail", containsString("nesting deeper"))
