@@ -106,8 +106,10 @@ public class PartitionMaintenance {
                     String name = "llm_calls_" + SUFFIX.format(day);
                     if (!exists(st, name)) {
                         try {
+                            // Bounds with their offset: a bare date is midnight in the session's zone, which
+                            // pgjdbc sets to the JVM's, and would shift every day off the UTC day it is named for.
                             st.execute("create table " + name + " partition of llm_calls for values from ('" + day
-                                    + "') to ('" + day.plusDays(1) + "')");
+                                    + " 00:00:00+00') to ('" + day.plusDays(1) + " 00:00:00+00')");
                             created.add(name);
                         } catch (SQLException e) {
                             // Rows of that day already sit in the default partition (e.g. a backfill): keep them.
