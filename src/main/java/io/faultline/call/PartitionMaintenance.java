@@ -106,13 +106,9 @@ public class PartitionMaintenance {
                     String name = "llm_calls_" + SUFFIX.format(day);
                     if (!exists(st, name)) {
                         try {
-                            // Bounds with their offset: a bare date is midnight in the session's zone, which
-                            // pgjdbc sets to the JVM's, and would shift every day off the UTC day it is named for.
-                            st.execute("create table " + name + " partition of llm_calls for values from ('" + day
-                                    + " 00:00:00+00') to ('" + day.plusDays(1) + " 00:00:00+00')");
+                            create(connection, name, day);
                             created.add(name);
                         } catch (SQLException e) {
-                            // Rows of that day already sit in the default partition (e.g. a backfill): keep them.
                             Log.warnf("Partition %s not created: %s", name, e.getMessage());
                         }
                     }
@@ -140,6 +136,37 @@ public class PartitionMaintenance {
             }
         }
         return created;
+    }
+
+    /**
+     * Creates the partition of one UTC day, moving into it the calls of that day already stored in the default
+     * partition (a proxy whose clock runs ahead, a backfill): while the default partition holds them it refuses the
+     * new bounds, and the whole day, every later call of it too, would stay there.
+     */
+    private static void create(Connection connection, String name, LocalDate day) throws SQLException {
+        // Bounds with their offset: a bare date is midnight in the session's zone, which pgjdbc sets to the JVM's,
+        // and would shift every day off the UTC day it is named for.
+        String from = "'" + day + " 00:00:00+00'";
+        String to = "'" + day.plusDays(1) + " 00:00:00+00'";
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        try (Statement st = connection.createStatement()) {
+            st.execute("create temporary table llm_calls_moving on commit drop as with moved as (delete from"
+                    + " llm_calls_default where started_at >= " + from + " and started_at < " + to
+                    + " returning *) select * from moved");
+            st.execute("create table " + name + " partition of llm_calls for values from (" + from + ") to (" + to
+                    + ")");
+            int moved = st.executeUpdate("insert into llm_calls select * from llm_calls_moving");
+            connection.commit();
+            if (moved > 0) {
+                Log.infof("Partition %s created with %d calls moved from the default partition", name, moved);
+            }
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        } finally {
+            connection.setAutoCommit(autoCommit);
+        }
     }
 
     private static boolean exists(Statement st, String name) throws SQLException {
