@@ -18,9 +18,10 @@ import java.util.Map;
  * Forgets, with the calls, everything derived from them that names a user, a key or a team (README: "What is stored
  * where"). Daily partitions of {@code llm_calls} are dropped by {@link PartitionMaintenance}; this deletes, older than
  * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
- * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade), impacts, closed
- * clusters, inbox rows, predictions' observed failures, data signals, budget and batch alerts of finished periods, and
- * batch expectations that no stored call refers to any more.
+ * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade), impacts and the impact
+ * fold's state (its requests name users, keys and teams), closed clusters, inbox rows, predictions' observed
+ * failures, data signals, budget and batch alerts of finished periods, and batch expectations that no stored call
+ * refers to any more.
  */
 @Singleton
 public class Retention {
@@ -35,6 +36,8 @@ public class Retention {
         DELETES.put("failure_events", "delete from failure_events where last_seen < ?");
         DELETES.put("correlation_clusters", "delete from correlation_clusters where status = 'closed' and last_seen < ?");
         DELETES.put("failure_impacts", "delete from failure_impacts where last_seen < ?");
+        // The fold's per-request users, keys and teams go by cascade, however long faultline.impact.fold-kept-for.
+        DELETES.put("impact_state", "delete from impact_state where last_seen < ?");
         DELETES.put("failure_inbox", "delete from failure_inbox where occurred_at < ?");
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
         DELETES.put("data_signals", "delete from data_signals where at < ?");
