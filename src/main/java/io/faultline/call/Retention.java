@@ -18,15 +18,15 @@ import java.util.Map;
  * Forgets, with the calls, everything derived from them that names a user, a key or a team (README: "What is stored
  * where"). Daily partitions of {@code llm_calls} are dropped by {@link PartitionMaintenance}; this deletes, older than
  * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
- * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade), impacts and the impact
- * fold's state (its requests name users, keys and teams), closed clusters, inbox rows, predictions' observed
- * failures, data signals, budget and batch alerts of finished periods, and batch expectations that no stored call
- * refers to any more.
+ * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade, their correlation
+ * queue rows after them), impacts and the impact fold's state (its requests name users, keys and teams), closed
+ * clusters, inbox rows, predictions' observed failures, data signals, budget and batch alerts of finished periods,
+ * and batch expectations that no stored call refers to any more.
  */
 @Singleton
 public class Retention {
 
-    /** Every parameter of each statement is the cut-off. Order matters: links before their episodes. */
+    /** Every parameter of each statement is the cut-off. Order matters: links before their episodes, queue after. */
     private static final Map<String, String> DELETES = new LinkedHashMap<>();
 
     static {
@@ -34,6 +34,10 @@ public class Retention {
         DELETES.put("failure_event_users", "delete from failure_event_users where seen_at < ?");
         DELETES.put("failure_event_calls", "delete from failure_event_calls where seen_at < ?");
         DELETES.put("failure_events", "delete from failure_events where last_seen < ?");
+        // A queued episode that failed every correlation attempt waits for its next change, which a deleted episode
+        // never gets: its row would count in faultline_correlation_backlog_failed for ever (no parameter here).
+        DELETES.put("correlation_queue", "delete from correlation_queue q where not exists (select 1 from"
+                + " failure_events e where e.failure_id = q.failure_id)");
         DELETES.put("correlation_clusters", "delete from correlation_clusters where status = 'closed' and last_seen < ?");
         DELETES.put("failure_impacts", "delete from failure_impacts where last_seen < ?");
         // The fold's per-request users, keys and teams go by cascade, however long faultline.impact.fold-kept-for.
