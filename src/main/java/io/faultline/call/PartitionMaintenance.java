@@ -42,9 +42,13 @@ public class PartitionMaintenance {
     /** Retention of stored calls. */
     @ConfigMapping(prefix = "faultline.calls")
     public interface RetentionConfig {
-        /** Days of calls kept; older daily partitions are dropped. */
+        /**
+         * Days of calls kept; older daily partitions are dropped. At most a century: the cut-off of a "for ever"
+         * such as 99999999 days lies before PostgreSQL's earliest timestamp and failed every run.
+         */
         @WithDefault("30")
         @Min(1)
+        @Max(36500)
         int retentionDays();
 
         /** Days of partitions created ahead of today. */

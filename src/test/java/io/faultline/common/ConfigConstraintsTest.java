@@ -40,6 +40,7 @@ class ConfigConstraintsTest {
     @CsvSource({
             "io.faultline.call.PartitionMaintenance$RetentionConfig, faultline.calls.retention-days, -1",
             "io.faultline.call.PartitionMaintenance$RetentionConfig, faultline.calls.retention-days, 0",
+            "io.faultline.call.PartitionMaintenance$RetentionConfig, faultline.calls.retention-days, 99999999",
             "io.faultline.call.IngestConfig, faultline.ingest.max-batch-items, 0",
             "io.faultline.call.IngestConfig, faultline.ingest.max-body-bytes, -1",
             "io.faultline.call.IngestConfig, faultline.ingest.max-clock-skew, -5m",
