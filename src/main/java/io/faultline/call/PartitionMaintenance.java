@@ -13,6 +13,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
+import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -56,6 +57,14 @@ public class PartitionMaintenance {
         @Min(0)
         @Max(366)
         int daysAhead();
+
+        /**
+         * How long creating or dropping a partition waits for its lock on {@code llm_calls} before it gives up until
+         * the next run: every insert queues behind a waiting one, so waiting out a long reader stalls the ingest.
+         */
+        @WithDefault("5s")
+        @DurationMin(millis = 1)
+        Duration lockTimeout();
     }
 
     private final AgroalDataSource dataSource;
@@ -105,6 +114,8 @@ public class PartitionMaintenance {
             // Replicas run this too: one at a time, or two would race to create the same partition.
             st.execute("select pg_advisory_lock(7001)");
             try {
+                // Only the partitions' DDL gives up on a lock (after the advisory lock, which it must wait for).
+                st.execute("set lock_timeout = '" + config.lockTimeout().toMillis() + "ms'");
                 for (int d = -1; d <= config.daysAhead(); d++) {
                     LocalDate day = today.plusDays(d);
                     String name = "llm_calls_" + SUFFIX.format(day);
@@ -129,13 +140,20 @@ public class PartitionMaintenance {
                         }
                     }
                     for (String name : expired) {
-                        st.execute("drop table " + name);
-                        Log.infof("Dropped expired call partition %s", name);
+                        try {
+                            st.execute("drop table " + name);
+                            Log.infof("Dropped expired call partition %s", name);
+                        } catch (SQLException e) {
+                            // A reader holds it (a backup, a long report): the next run drops it.
+                            Log.warnf("Expired call partition %s not dropped: %s", name, e.getMessage());
+                        }
                     }
                 }
+                st.execute("reset lock_timeout");
                 // What was derived from the dropped calls goes with them (user ids, key hashes, team ids).
                 retention.prune(connection, oldest.atStartOfDay(ZoneOffset.UTC).toInstant());
             } finally {
+                st.execute("reset lock_timeout");
                 st.execute("select pg_advisory_unlock(7001)");
             }
         }
