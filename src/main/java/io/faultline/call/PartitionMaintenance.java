@@ -110,6 +110,8 @@ public class PartitionMaintenance {
     public List<String> maintain() throws SQLException {
         LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
         List<String> created = new ArrayList<>();
+        // A partition left undropped keeps calls past their retention: the run counts as failed, not only logged.
+        boolean incomplete = false;
         try (Connection connection = dataSource.getConnection(); Statement st = connection.createStatement()) {
             // Replicas run this too: one at a time, or two would race to create the same partition.
             st.execute("select pg_advisory_lock(7001)");
@@ -124,6 +126,7 @@ public class PartitionMaintenance {
                             create(connection, name, day);
                             created.add(name);
                         } catch (SQLException e) {
+                            incomplete = true;
                             Log.warnf("Partition %s not created: %s", name, e.getMessage());
                         }
                     }
@@ -145,6 +148,7 @@ public class PartitionMaintenance {
                             Log.infof("Dropped expired call partition %s", name);
                         } catch (SQLException e) {
                             // A reader holds it (a backup, a long report): the next run drops it.
+                            incomplete = true;
                             Log.warnf("Expired call partition %s not dropped: %s", name, e.getMessage());
                         }
                     }
@@ -156,6 +160,9 @@ public class PartitionMaintenance {
                 st.execute("reset lock_timeout");
                 st.execute("select pg_advisory_unlock(7001)");
             }
+        }
+        if (incomplete) {
+            failures.increment();
         }
         return created;
     }

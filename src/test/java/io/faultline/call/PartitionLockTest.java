@@ -1,6 +1,7 @@
 package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -30,6 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @QuarkusTestResource(PostgresResource.class)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class PartitionLockTest {
+
+    private static final String FAILURES = "faultline_partition_maintenance_failures_total";
 
     private static final Instant T0 = Instant.parse("2014-01-10T12:00:00Z");
 
@@ -64,6 +67,7 @@ class PartitionLockTest {
 
         // 31 days later both are past the 30 days of retention.
         clock.set(T0.plus(Duration.ofDays(31)));
+        double failuresBefore = Metrics.valueOrZero(Metrics.scrape(), FAILURES);
         try (Connection reader = dataSource.getConnection(); Statement st = reader.createStatement()) {
             reader.setAutoCommit(false);
             st.execute("lock table llm_calls_20140109 in access share mode");
@@ -84,6 +88,8 @@ class PartitionLockTest {
         }
         assertThat(exists("llm_calls_20140109")).as("held by the reader: left for the next run").isTrue();
         assertThat(exists("llm_calls_20140110")).as("free: dropped").isFalse();
+        // Calls kept past their retention is a failure the operator must see, not only a line in the log.
+        assertThat(Metrics.value(Metrics.scrape(), FAILURES) - failuresBefore).as(FAILURES).isEqualTo(1.0);
 
         maintenance.maintain();
         assertThat(exists("llm_calls_20140109")).as("dropped once the reader is gone").isFalse();
