@@ -20,8 +20,8 @@ import java.util.Map;
  * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
  * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade, their correlation
  * queue rows after them), impacts and the impact fold's state (its requests name users, keys and teams), closed
- * clusters, inbox rows, predictions' observed failures, data signals, budget and batch alerts of finished periods,
- * and batch expectations that no stored call refers to any more.
+ * clusters, inbox rows, predictions' observed failures, data signals, passive baselines but the newest of each scope,
+ * budget and batch alerts of finished periods, and batch expectations that no stored call refers to any more.
  */
 @Singleton
 public class Retention {
@@ -45,6 +45,12 @@ public class Retention {
         DELETES.put("failure_inbox", "delete from failure_inbox where occurred_at < ?");
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
         DELETES.put("data_signals", "delete from data_signals where at < ?");
+        // Learnt every 15 minutes per group and metric, and read every minute for the newest of each scope: kept
+        // for ever they grew without bound. The newest of a scope stays its reference, a profile run an operator's.
+        DELETES.put("provider_baselines", "delete from provider_baselines b where b.source = 'passive'"
+                + " and b.measured_at < ? and exists (select 1 from provider_baselines n where n.provider = b.provider"
+                + " and n.metric_name = b.metric_name and n.model is not distinct from b.model and n.deployment is not"
+                + " distinct from b.deployment and n.source = b.source and n.measured_at > b.measured_at)");
         // Only alerts of a period that is over: deleting the alert of a running period would raise it again.
         DELETES.put("budget_alerts", "delete from budget_alerts where crossed_at < ? and period_start"
                 + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?");
