@@ -79,8 +79,8 @@ class PartitionLockTest {
                 }
             });
             try {
-                // A guard against hanging the build, far above the maintenance's lock timeout; not a speed bound.
-                run.get(2, TimeUnit.MINUTES);
+                // A guard against hanging the build (120 times the 5 s lock timeout); not a speed bound.
+                run.get(10, TimeUnit.MINUTES);
             } finally {
                 reader.rollback();
                 run.join();
