@@ -910,7 +910,7 @@ def _retry_after_s(response: httpx.Response) -> float | None:
         return float(min(int(value[:9]), 86_400))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year too large for a C long overflows
         return None
     if when.tzinfo is None:
         return None

@@ -747,6 +747,19 @@ def test_retry_after_never_holds_the_sender_past_its_own_backoff_ceiling(faultli
     assert 0 < plugin.stats()["retry_in_s"] <= 5.0
 
 
+def test_a_retry_after_date_past_any_calendar_keeps_the_batch_for_retry(faultline, make_plugin):
+    # A year of 20 digits made the date parser raise OverflowError, not ValueError: it escaped the answer's handling,
+    # and the batch being sent was neither delivered nor spooled nor counted.
+    plugin = refused_with_retry_after(faultline, make_plugin, "Fri, 31 Dec 99999999999999999999 00:00:00 GMT",
+                                      max_backoff_s=0.2)
+    assert plugin.stats()["dropped"] == 0
+
+    faultline.outage_status = None
+    wait_until(lambda: {"after-Fri, 31 Dec 99999999999999999999 00:00:00 GMT-0",
+                        "after-Fri, 31 Dec 99999999999999999999 00:00:00 GMT-1"} <= faultline.received_ids(),
+               timeout=30, what="the refused batch delivered once Faultline is back")
+
+
 def test_an_answer_trickling_in_is_given_up_at_the_timeout_and_the_batch_kept(faultline, make_plugin):
     # 200 headers, then a byte every 0.1 s: httpx's timeout bounds each read, which this never trips, so one batch
     # held the sender, and every batch behind it, for as long as the trickle lasted (45 s in a probe).
