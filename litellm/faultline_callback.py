@@ -1620,7 +1620,7 @@ class FaultlineLogger(CustomLogger):
         except FileNotFoundError:  # another worker process sent it
             self._spool.remove(entry)
             return False
-        except (OSError, ValueError, UnicodeDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested past the parser's limit
             log.error("faultline: spool file %s is unreadable (%s), moved to dead-letter", entry.path.name, e)
             self._dead_letter_file(entry)
             return False
@@ -1644,7 +1644,7 @@ class FaultlineLogger(CustomLogger):
         except FileNotFoundError:
             self._spool.remove(entry)
             return
-        except (OSError, ValueError, UnicodeDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested past the parser's limit
             log.error("faultline: spool file %s is unreadable (%s), moved to dead-letter", entry.path.name, e)
             self._dead_letter_file(entry)
             return

@@ -734,6 +734,26 @@ def refused_with_retry_after(faultline, make_plugin, retry_after, max_backoff_s)
     return plugin
 
 
+def test_a_spool_file_nested_too_deep_to_parse_goes_to_dead_letter_and_the_next_file_is_sent(
+    faultline, make_plugin, spool_dir
+):
+    # A corrupt file (or one another writer left) whose nesting exceeds the parser's recursion limit raised
+    # RecursionError, which the resend did not expect: the oldest file was read again and again, and nothing behind
+    # it was ever sent.
+    spool_dir.mkdir(parents=True)
+    written = time.time_ns()  # recent: older files expire (FAULTLINE_SPOOL_MAX_AGE_DAYS)
+    deep = spool_dir / f"{written:020d}-1-00000001-n1.json"
+    deep.write_bytes(_body(["[" * 100_000 + "]" * 100_000]))
+    (spool_dir / f"{written + 1:020d}-1-00000002-n1.json").write_bytes(_body([_to_json_line(payload("behind"))]))
+
+    plugin = make_plugin(faultline.url)
+
+    wait_until(lambda: "behind" in faultline.received_ids(), timeout=30, what="the file behind the deep one sent")
+    assert (spool_dir / "dead-letter" / deep.name).exists()
+    assert not deep.exists()
+    wait_until(lambda: plugin.stats()["spool_files"] == 0, what="the spool emptied")
+
+
 def test_a_503_with_retry_after_is_not_tried_again_before_it(faultline, make_plugin):
     # Faultline answers 503 with Retry-After while its database is away: many proxy workers retrying at a quarter of a
     # second would hammer it exactly when it sheds load.
