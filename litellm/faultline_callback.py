@@ -983,7 +983,10 @@ class PolicyContractError(ValueError):
 def _finite_number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer past float's range: as out of range as 1e999
+        return None
     return number if math.isfinite(number) else None
 
 

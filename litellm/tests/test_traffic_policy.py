@@ -459,6 +459,22 @@ def test_hostile_deployments_bodies_are_read_field_by_field():
     assert policy.refresh_s == 15.0
 
 
+def test_an_integer_too_large_for_a_float_is_one_bad_field_not_a_bad_policy():
+    # JSON integers have no bound: float() of one past ~1e308 raised OverflowError, which refused the whole body, so
+    # one bad entry took the other deployments' reductions away with it.
+    body = json.loads(
+        '{"preemption": true, "refreshSeconds": 1' + "0" * 400 + ', "staleAfterSeconds": -1' + "0" * 400 + ","
+        ' "deployments": [{"deployment": "dep-a", "keepShare": 1' + "0" * 400 + "},"
+        ' {"deployment": "dep-b", "keepShare": 0.25}]}'
+    )
+
+    policy = parse_traffic_policy(body)
+
+    assert policy.shares == {"dep-b": 250_000}
+    assert policy.ignored_entries == 1
+    assert (policy.refresh_s, policy.stale_after_s) == (15.0, 180.0)
+
+
 def test_only_the_first_ten_thousand_entries_are_read():
     entries = [{"deployment": f"d{i}", "keepShare": 0.5} for i in range(12_000)]
 
