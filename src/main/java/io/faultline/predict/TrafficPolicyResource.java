@@ -77,11 +77,13 @@ public class TrafficPolicyResource {
             throw ApiProblem.badRequest("keepShare", "keepShare is required: the share of requests to keep, 0 to 1");
         }
         JsonNode reasonNode = root.get("reason");
+        // Plain text only: a lone surrogate was stored as '?' while the answer echoed it as sent, and a line break
+        // forged a line of its own in the action's log entry.
         if (reasonNode != null && !reasonNode.isNull()
                 && (!reasonNode.isTextual() || reasonNode.textValue().length() > MAX_REASON
-                        || reasonNode.textValue().indexOf('\u0000') >= 0)) {
+                        || !Params.plainText(reasonNode.textValue()))) {
             throw ApiProblem.badRequest("reason", "reason must be a string of at most " + MAX_REASON
-                    + " characters without NUL");
+                    + " characters without control characters or lone surrogates");
         }
         String reason = reasonNode == null || reasonNode.isNull() || reasonNode.textValue().isBlank()
                 ? "pinned by an operator" : reasonNode.textValue();

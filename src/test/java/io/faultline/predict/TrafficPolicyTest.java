@@ -589,6 +589,24 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_reason_that_could_not_be_stored_or_logged_as_written_is_refused_naming_it() {
+        clock.set(Instant.parse("2031-07-05T11:00:00Z"));
+        // A lone surrogate: UTF-8 cannot hold it, the driver stored '?' while the answer echoed it as sent.
+        // A line break or another control character: the action's log line would carry a forged second line.
+        for (String reason : List.of("a\\ud800b", "done\\n2031-07-05 11:00:00,000 INFO forged",
+                "tab\\tbell\\u0007")) {
+            pin("tp-bad-reason", "{\"keepShare\":0.5,\"reason\":\"" + reason + "\"}").statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("reason"));
+        }
+        assertThat(entry("tp-bad-reason")).isNull();
+        assertThat(actionsOf("tp-bad-reason")).isEmpty();
+        pin("tp-bad-reason", "{\"keepShare\":0.5,\"reason\":\"canary \\ud83d\\ude80 caf\\u00e9\"}").statusCode(200)
+                .body("reason", equalTo("canary \ud83d\ude80 caf\u00e9"));
+        assertThat(entry("tp-bad-reason")).containsEntry("reason", "canary \ud83d\ude80 caf\u00e9");
+        authorized().when().delete("/api/v1/traffic-policy/tp-bad-reason").then().statusCode(204);
+    }
+
+    @Test
     void the_policy_names_its_refresh_and_staleness_for_the_plugin() {
         given().when().get("/api/v1/traffic-policy").then().statusCode(200)
                 .body("preemption", equalTo(true))
