@@ -340,7 +340,9 @@ public class TrafficPolicy {
         return QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
                 Row existing = rowOf(c, deployment);
-                if (existing == null && count(c, "select count(*) from traffic_policy where state = 'pinned'")
+                // A deployment the predictor holds becomes a new pin too: only re-pinning a pin changes nothing.
+                boolean pinned = existing != null && existing.entry().state().equals("pinned");
+                if (!pinned && count(c, "select count(*) from traffic_policy where state = 'pinned'")
                         >= config.maxPins()) {
                     throw new ApiProblem(409, "Too many pins", "At most " + config.maxPins() + " deployments can be"
                             + " pinned (faultline.traffic.max-pins); unpin one first.");

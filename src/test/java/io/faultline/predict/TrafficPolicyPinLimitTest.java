@@ -1,0 +1,86 @@
+package io.faultline.predict;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+/** {@code faultline.traffic.max-pins} bounds the operator's pins, whatever the deployment held before its pin. */
+@QuarkusTest
+@TestProfile(TrafficPolicyPinLimitTest.OnePin.class)
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class TrafficPolicyPinLimitTest {
+
+    public static class OnePin implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("faultline.traffic.max-pins", "1");
+        }
+    }
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    io.agroal.api.AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void pinning_a_deployment_the_predictor_reduced_counts_against_the_pin_limit() throws Exception {
+        Instant now = Instant.parse("2031-08-01T10:00:00Z");
+        clock.set(now);
+        pin("tp-limit-a", "{\"keepShare\":1.0}").statusCode(200);
+        // The predictor's entry for another deployment: reduced, not pinned.
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " traffic_policy (deployment, provider, model_group, keep_share, state, reason, since, until,"
+                + " updated_at) values ('tp-limit-b', 'openai', 'tp-limit-group', 0.2, 'reduced', 'prediction', ?,"
+                + " ?, ?)")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now.plusSeconds(900)));
+            st.setTimestamp(3, Timestamp.from(now));
+            st.executeUpdate();
+        }
+
+        pin("tp-limit-b", "{\"keepShare\":1.0}").statusCode(409).contentType("application/problem+json")
+                .body("title", equalTo("Too many pins"));
+
+        List<Map<String, Object>> entries = given().when().get("/api/v1/traffic-policy").then().statusCode(200)
+                .extract().jsonPath().getList("deployments");
+        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).extracting(e -> e.get("deployment"))
+                .containsExactly("tp-limit-a");
+        assertThat(entries).filteredOn(e -> "tp-limit-b".equals(e.get("deployment")))
+                .extracting(e -> e.get("state")).containsExactly("reduced");
+        // Re-pinning a pinned deployment changes it in place: no new pin.
+        pin("tp-limit-a", "{\"keepShare\":0.5}").statusCode(200).body("keepShare", equalTo(0.5f));
+    }
+
+    private static ValidatableResponse pin(String deployment, String body) {
+        return given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json").body(body)
+                .when().put("/api/v1/traffic-policy/" + deployment).then().log().ifValidationFails();
+    }
+}
