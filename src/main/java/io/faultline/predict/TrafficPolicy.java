@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
@@ -143,6 +144,12 @@ public class TrafficPolicy {
         List<Pending> upserts = new ArrayList<>();
         List<PredictionStore.Action> actions = new ArrayList<>();
         Map<String, Row> rows = new HashMap<>();
+        // "for update" locks only the rows that exist: an operator's pin of a deployment without a row, committed
+        // between this read and the upsert below, was overwritten by the upsert. This mode lets reads through but
+        // waits for writers in flight and holds new ones until the tick commits.
+        try (Statement st = c.createStatement()) {
+            st.execute("lock table traffic_policy in share row exclusive mode");
+        }
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy for update");
                 ResultSet rs = st.executeQuery()) {
             while (rs.next()) {

@@ -537,6 +537,57 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_pin_committed_while_a_tick_reduces_the_same_deployment_is_not_overwritten_by_the_tick() throws Exception {
+        Instant t0 = Instant.parse("2031-10-20T10:00:00Z");
+        clock.set(t0);
+        String deployment = "tp-race-" + UUID.randomUUID();
+        PredictedFailure confident = prediction(deployment, 0.95, t0);
+        java.util.concurrent.CompletableFuture<Void> tick;
+        try (Connection operator = dataSource.getConnection()) {
+            // The operator's pin has written its row (a new deployment: no row to lock before) but not committed
+            // when the tick reads the policy's rows; the tick's write of the same deployment then waits for it.
+            operator.setAutoCommit(false);
+            try (java.sql.PreparedStatement st = operator.prepareStatement("insert into traffic_policy (deployment,"
+                    + " provider, keep_share, state, reason, since, updated_at) values (?, 'openai', 1.0, 'pinned',"
+                    + " 'control group', ?, ?)")) {
+                st.setString(1, deployment);
+                st.setTimestamp(2, java.sql.Timestamp.from(t0));
+                st.setTimestamp(3, java.sql.Timestamp.from(t0));
+                st.executeUpdate();
+            }
+            tick = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    applyAt(t0, List.of(confident), Map.of("tp-w-group", 2));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            awaitLockWaiter(tick);
+            operator.commit();
+        }
+        tick.get(60, java.util.concurrent.TimeUnit.SECONDS); // a guard against a hang, not a measure
+        assertThat(entry(deployment)).as("the operator's pin holds").containsEntry("state", "pinned")
+                .containsEntry("keepShare", 1.0f).containsEntry("reason", "control group");
+    }
+
+    /** Waits until the tick waits for a lock of the policy behind the uncommitted pin; fails if it never does. */
+    private void awaitLockWaiter(java.util.concurrent.CompletableFuture<Void> tick) throws Exception {
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                        + " and query like '%traffic_policy%' and pid <> pg_backend_pid()")) {
+            for (int i = 0; i < 600_000 && !tick.isDone(); i++) {
+                try (java.sql.ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) > 0) {
+                        return;
+                    }
+                }
+            }
+        }
+        throw new AssertionError("the tick never waited for the pin's row (tick done: " + tick.isDone() + ")");
+    }
+
+    @Test
     void a_predictor_that_stopped_ticking_keeps_no_traffic_away_but_a_pin_stays_until_it_ends() {
         Pair pair = new Pair(Instant.parse("2031-07-03T10:00:00Z"));
         for (int m = 0; m < 12 && entry(pair.a) == null; m++) {
