@@ -804,9 +804,18 @@ class _SpoolDir:
             tmp = self.directory / f".{final.name}.{os.getpid()}.tmp"
             # No fsync per file: the rename makes a file whole or absent across a process crash, and an unreadable
             # file after an OS crash goes to the dead-letter folder. fsync would cost ~3 ms per batch here.
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, final)
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, final)
+            except BaseException:
+                # A full disk fails the write part-way: the partial file would hold space outside the spool's count
+                # until a restart swept it, and each failed batch would leave another.
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+                raise
             self._index(final.name, len(data), len(items))
             if strikes[0]:
                 self._strikes[final.name] = strikes

@@ -486,6 +486,38 @@ for i in range(7):
     assert [event["id"] for event in json.loads(spooled.read_text())] == [f"exit-{i}" for i in range(7)]
 
 
+def test_a_spool_write_that_fails_half_way_leaves_no_partial_file_behind(spool_dir):
+    # A full disk fails a write after some of its bytes: the half-written temporary file stayed, outside the spool's
+    # byte count and unswept until a restart, holding the space the next writes needed; one more each failed batch.
+    # RLIMIT_FSIZE makes every write past 4 KiB fail (EFBIG) as ENOSPC would, in a process of its own.
+    port = stopped_faultline_url()
+    script = f"""
+import json, resource, signal, threading
+import faultline_callback as fc
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+plugin = fc.FaultlineLogger(fc.FaultlineConfig(url="http://127.0.0.1:{port}", api_key="k",
+    spool_dir={str(spool_dir)!r}, batch_size=3, flush_interval_s=0.05, retry_max_backoff_s=0.2))
+for i in range(6):
+    event = {{"standard_logging_object": {{"id": f"full-{{i}}", "status": "success", "messages": "x" * 2000}}}}
+    plugin.log_success_event(event, None, None, None)
+pause = threading.Event()
+for _ in range(6000):  # a hang guard of a minute; both batches are refused within a few tenths of a second
+    if plugin.stats()["dropped"] == 6:
+        break
+    pause.wait(0.01)
+print(json.dumps(plugin.stats()))
+plugin.close()
+"""
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=600, capture_output=True)
+
+    stats = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert stats["dropped"] == 6
+    assert "cannot write the spool" in stats["last_error"]
+    assert sorted(p.name for p in spool_dir.iterdir() if p.is_file()) == []
+
+
 def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spool_dir):
     port = stopped_faultline_url()
     probe = make_plugin(f"http://127.0.0.1:{port}", batch_size=5)
