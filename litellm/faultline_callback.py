@@ -1831,9 +1831,18 @@ class FaultlineLogger(CustomLogger):
 
     def _dead_letter(self, items: list[str], reason: str) -> None:
         try:
-            self._dead.write(items, stem=f"{time.time_ns():020d}-{os.getpid()}-{reason}")
+            # False: larger than the folder's whole bound, so not written
+            written = self._dead.write(items, stem=f"{time.time_ns():020d}-{os.getpid()}-{reason}")
         except OSError as e:
             log.error("faultline: cannot write the dead-letter folder (%s)", e)
+            written = False
+        if not written:  # lost: counting them as dead letters would send an operator looking for a file
+            with self._cond:
+                self._counters["dropped"] += len(items)
+            self._note_error(f"could not dead-letter {len(items)} events ({reason}), dropped them")
+            log.error("faultline: %d events (%s) could not be written to %s, dropped", len(items), reason,
+                      self._dead.directory)
+            return
         with self._cond:
             self._counters["dead_lettered"] += len(items)
         log.error("faultline: %d events moved to %s (%s)", len(items), self._dead.directory, reason)

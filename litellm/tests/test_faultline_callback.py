@@ -580,6 +580,22 @@ def test_a_batch_refused_with_400_is_halved_until_the_refused_event_is_alone_in_
     assert not list(spool_dir.glob("*.json"))
 
 
+def test_a_refused_event_too_large_for_the_dead_letter_bound_is_counted_as_dropped_not_dead_lettered(
+    faultline, make_plugin, spool_dir
+):
+    # The write refused it (larger than the whole folder's bound) and it was lost, but the counter said
+    # dead_lettered: an operator looked in dead-letter/ for an event that was never there.
+    faultline.refuse_marker = "poison"
+    plugin = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0, dead_letter_max_bytes=64)
+
+    log_calls(plugin, ["poison-big"])
+
+    wait_until(lambda: plugin.stats()["dropped"] == 1, what="the refused event counted as dropped")
+    assert plugin.flush(timeout=60.0)
+    assert plugin.stats()["dead_lettered"] == 0
+    assert not list((spool_dir / "dead-letter").glob("*.json"))
+
+
 def test_events_that_faultline_rejects_one_by_one_are_dead_lettered(faultline, make_plugin, spool_dir):
     faultline.reject_ids = {"odd-1"}
     plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
