@@ -147,9 +147,7 @@ public class TrafficPolicy {
         // "for update" locks only the rows that exist: an operator's pin of a deployment without a row, committed
         // between this read and the upsert below, was overwritten by the upsert. This mode lets reads through but
         // waits for writers in flight and holds new ones until the tick commits.
-        try (Statement st = c.createStatement()) {
-            st.execute("lock table traffic_policy in share row exclusive mode");
-        }
+        lockPolicy(c);
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy for update");
                 ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
@@ -258,6 +256,13 @@ public class TrafficPolicy {
         predictions.recordTrafficActions(c, actions, now);
     }
 
+    /** Reads go on; other writers of the policy wait until this transaction ends, and it waits for theirs. */
+    private static void lockPolicy(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute("lock table traffic_policy in share row exclusive mode");
+        }
+    }
+
     private static boolean pinEnded(Entry pin, Instant now) {
         return pin.until() != null && !pin.until().isAfter(now);
     }
@@ -346,6 +351,9 @@ public class TrafficPolicy {
         }
         return QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
+                // Pins one at a time (and not during a tick): two PUTs counting the pins together both found the last
+                // place free, and both took it.
+                lockPolicy(c);
                 Row existing = rowOf(c, deployment);
                 // A deployment the predictor holds becomes a new pin too: only re-pinning a pin changes nothing.
                 boolean pinned = existing != null && existing.entry().state().equals("pinned");

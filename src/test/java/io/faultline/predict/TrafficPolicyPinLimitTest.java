@@ -16,10 +16,13 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -46,8 +49,12 @@ class TrafficPolicyPinLimitTest {
     io.agroal.api.AgroalDataSource dataSource;
 
     @AfterEach
-    void releaseClock() {
+    void releaseClockAndPins() throws Exception {
         clock.release();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "delete from traffic_policy where deployment like 'tp-limit-%'")) {
+            st.executeUpdate();
+        }
     }
 
     @Test
@@ -77,6 +84,49 @@ class TrafficPolicyPinLimitTest {
                 .extracting(e -> e.get("state")).containsExactly("reduced");
         // Re-pinning a pinned deployment changes it in place: no new pin.
         pin("tp-limit-a", "{\"keepShare\":0.5}").statusCode(200).body("keepShare", equalTo(0.5f));
+    }
+
+    @Test
+    void two_pins_made_at_once_cannot_both_take_the_last_place() throws Exception {
+        Instant now = Instant.parse("2031-08-02T10:00:00Z");
+        clock.set(now);
+        CompletableFuture<Integer> second;
+        try (Connection first = dataSource.getConnection()) {
+            // The first PUT has counted the pins and written its row, not yet committed, when the second one counts.
+            first.setAutoCommit(false);
+            try (PreparedStatement st = first.prepareStatement("insert into traffic_policy (deployment, provider,"
+                    + " keep_share, state, reason, since, updated_at) values ('tp-limit-c', 'unknown', 1.0, 'pinned',"
+                    + " 'pinned by an operator', ?, ?)")) {
+                st.setTimestamp(1, Timestamp.from(now));
+                st.setTimestamp(2, Timestamp.from(now));
+                st.executeUpdate();
+            }
+            second = CompletableFuture.supplyAsync(() -> pin("tp-limit-d", "{\"keepShare\":1.0}").extract()
+                    .statusCode());
+            awaitLockWaiterOrEnd(second);
+            first.commit();
+        }
+        assertThat(second.get(60, TimeUnit.SECONDS)).as("the second PUT finds the last place taken").isEqualTo(409);
+        List<Map<String, Object>> entries = given().when().get("/api/v1/traffic-policy").then().statusCode(200)
+                .extract().jsonPath().getList("deployments");
+        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).extracting(e -> e.get("deployment"))
+                .containsExactly("tp-limit-c");
+    }
+
+    /** Returns once a request waits for a lock of the policy, or has ended without waiting. */
+    private void awaitLockWaiterOrEnd(CompletableFuture<?> request) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                        + " and query like '%traffic_policy%' and pid <> pg_backend_pid()")) {
+            while (!request.isDone()) {
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) > 0) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     private static ValidatableResponse pin(String deployment, String body) {
