@@ -97,11 +97,7 @@ public class TrafficPolicy {
             PredictConfig predictConfig, Clock clock, MeterRegistry registry, MetricLabels labels,
             DatabaseStartup startup) {
         this.startup = startup;
-        if (!(config.keepShare() > 0 && config.keepShare() < 1) || !(config.recoveryStep() > 0)
-                || !(config.actAbove() >= 0 && config.actAbove() < 1)) {
-            throw new IllegalArgumentException("faultline.traffic.keep-share must be within (0, 1), recovery-step"
-                    + " above 0 and act-above within [0, 1)");
-        }
+        validate(config);
         this.dataSource = dataSource;
         this.predictions = predictions;
         this.config = config;
@@ -110,6 +106,30 @@ public class TrafficPolicy {
         this.clock = clock;
         this.registry = registry;
         this.labels = labels;
+    }
+
+    /**
+     * Fails the start on settings the policy cannot work with. The plugin reads the published timings in whole
+     * seconds, refreshSeconds within 1..3600 and staleAfterSeconds within 0..86400 (outside, its own defaults), and
+     * drops a policy once staleAfterSeconds passed since its last poll: polled every 5 min and stale after 3, it
+     * reduced nothing for 2 minutes out of every 5.
+     */
+    static void validate(TrafficConfig config) {
+        if (!(config.keepShare() > 0 && config.keepShare() < 1) || !(config.recoveryStep() > 0)
+                || !(config.actAbove() >= 0 && config.actAbove() < 1)) {
+            throw new IllegalArgumentException("faultline.traffic.keep-share must be within (0, 1), recovery-step"
+                    + " above 0 and act-above within [0, 1)");
+        }
+        long refresh = config.refresh().toSeconds();
+        if (refresh < 1 || refresh > 3600) {
+            throw new IllegalArgumentException("faultline.traffic.refresh must be 1s to 1h (the plugin reads whole"
+                    + " seconds from 1 to 3600), not " + config.refresh());
+        }
+        if (config.staleAfter().compareTo(config.refresh()) <= 0 || config.staleAfter().toSeconds() > 86_400) {
+            throw new IllegalArgumentException("faultline.traffic.stale-after must be longer than"
+                    + " faultline.traffic.refresh (" + config.refresh() + ": the policy would go stale between two"
+                    + " polls) and at most 1 day, not " + config.staleAfter());
+        }
     }
 
     /** A stored row: the entry and the predictor's bookkeeping. */
