@@ -29,6 +29,7 @@ import os
 import random
 import re
 import signal
+import stat
 import threading
 import time
 import uuid
@@ -951,6 +952,16 @@ def _written_ns(path: Path) -> int:
         return 0
 
 
+def _read_spool_file(path: Path) -> bytes:
+    """A spool file's bytes; OSError when it is not a regular file. Opened without blocking: a named pipe under a
+    spool file's name would otherwise hold the sender until some writer opened it, which none ever does."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return f.read()
+
+
 def _stem(name: str) -> str:
     return name.rsplit("-n", 1)[0]
 
@@ -1628,7 +1639,7 @@ class FaultlineLogger(CustomLogger):
     def _send_file(self, entry: _SpoolEntry) -> bool:
         """Sends one spool file; True when Faultline answered it as a working service does (not 5xx or unreachable)."""
         try:
-            items = _items_of(entry.path.read_bytes())
+            items = _items_of(_read_spool_file(entry.path))
         except FileNotFoundError:  # another worker process sent it
             self._spool.remove(entry)
             return False
@@ -1652,7 +1663,7 @@ class FaultlineLogger(CustomLogger):
         """Faultline takes other batches but answers this one 5xx again and again: halve it, or dead-letter one call."""
         strikes, status = self._spool.strikes(entry.path.name)
         try:
-            items = _items_of(entry.path.read_bytes())
+            items = _items_of(_read_spool_file(entry.path))
         except FileNotFoundError:
             self._spool.remove(entry)
             return

@@ -802,6 +802,29 @@ def test_a_spool_file_nested_too_deep_to_parse_goes_to_dead_letter_and_the_next_
     wait_until(lambda: plugin.stats()["spool_files"] == 0, what="the spool emptied")
 
 
+def test_a_spool_entry_that_is_no_regular_file_goes_to_dead_letter_without_blocking_the_sender(
+    faultline, make_plugin, spool_dir
+):
+    # A named pipe (or a device) under a spool file's name: opening it to read waited for a writer that never came,
+    # and the sender thread, and every delivery behind it, waited with it.
+    spool_dir.mkdir(parents=True)
+    written = time.time_ns()
+    pipe = spool_dir / f"{written:020d}-1-00000001-n1.json"
+    os.mkfifo(pipe)
+    (spool_dir / f"{written + 1:020d}-1-00000002-n1.json").write_bytes(_body([_to_json_line(payload("after-pipe"))]))
+
+    plugin = make_plugin(faultline.url)
+
+    try:
+        wait_until(lambda: "after-pipe" in faultline.received_ids(), timeout=30, what="the file behind the pipe sent")
+    finally:
+        if pipe.exists():  # a sender still blocked on it is let go, so that the plugin can close
+            fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+    assert (spool_dir / "dead-letter" / pipe.name).exists()
+    wait_until(lambda: plugin.stats()["spool_files"] == 0, what="the spool emptied")
+
+
 def test_a_503_with_retry_after_is_not_tried_again_before_it(faultline, make_plugin):
     # Faultline answers 503 with Retry-After while its database is away: many proxy workers retrying at a quarter of a
     # second would hammer it exactly when it sheds load.
