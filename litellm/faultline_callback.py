@@ -1236,7 +1236,9 @@ class FaultlineLogger(CustomLogger):
             if not policy.shares:
                 return deployments
             return self._gate.filter(policy, deployments)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise  # a real Ctrl-C, not a candidate's fault
+        except BaseException as e:  # noqa: BLE001 - a candidate raising SystemExit must not stop LiteLLM's event loop
             self._policy_problem("hook", f"the traffic policy hook failed: {_safe_repr(e)}")
             return deployments
 
@@ -1363,7 +1365,10 @@ class FaultlineLogger(CustomLogger):
                 return
             event = self._event(kwargs, response_obj, start_time, end_time, failed)
             self._enqueue(event, _approx_size(event))
-        except Exception as e:  # never let the plugin break a request; the event is lost, and counted
+        except KeyboardInterrupt:
+            raise  # a real Ctrl-C, not a value of the payload
+        except BaseException as e:  # noqa: BLE001 - never let the plugin break a request (a value raising SystemExit
+            # stopped LiteLLM's event loop); the event is lost, and counted
             with self._cond:
                 self._counters["dropped"] += 1
             self._note_error(f"could not capture an event: {_safe_repr(e)}")

@@ -880,6 +880,31 @@ def test_a_2xx_that_is_not_a_receipt_keeps_the_events(faultline, make_plugin):
                what="the kept batch delivered once the answers are receipts")
 
 
+class _ExitingValue:
+    """A value of the payload whose every attribute read raises SystemExit, a BaseException."""
+
+    def __getattribute__(self, name):
+        raise SystemExit(f"reading {name}")
+
+
+@pytest.mark.parametrize("where", ["metadata", "exception", "exception without payload"])
+def test_a_base_exception_from_a_payload_value_never_reaches_litellm(faultline, make_plugin, where):
+    # `except Exception` let a SystemExit raised by an odd value through the hook into LiteLLM, whose event loop it
+    # stops. The sender thread already survived such values; the hooks did not.
+    plugin = make_plugin(faultline.url)
+    if where == "metadata":
+        kwargs = {"standard_logging_object": {**payload("exiting-0"), "metadata": {"odd": _ExitingValue()}}}
+    elif where == "exception":
+        kwargs = {"standard_logging_object": payload("exiting-1", status="failure"), "exception": _ExitingValue()}
+    else:
+        kwargs = {"litellm_call_id": "exiting-2", "exception": _ExitingValue()}
+
+    plugin.log_failure_event(kwargs=kwargs, response_obj=None, start_time=None, end_time=None)
+    asyncio.run(plugin.async_log_success_event(kwargs=kwargs, response_obj=None, start_time=None, end_time=None))
+
+    assert plugin.stats()["dropped"] <= 2  # captured, or lost and counted; never raised
+
+
 # ---------------------------------------------------------------- what each event carries
 
 

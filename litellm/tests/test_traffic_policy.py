@@ -588,3 +588,25 @@ def test_an_error_inside_the_hook_returns_the_input_and_is_counted_not_raised(
     assert all(out is candidates for out in outs)
     assert plugin.policy_stats()["hook_errors"] == 3
     assert len([r for r in caplog.records if "hook failed" in r.getMessage()]) == 1
+
+
+class _Exiting(dict):
+    """A candidate whose every read raises SystemExit, a BaseException that `except Exception` lets through."""
+
+    def get(self, *args, **kwargs):
+        raise SystemExit("a candidate's read")
+
+
+def test_a_base_exception_inside_the_hook_returns_the_input_and_is_counted_not_raised(
+    policy_server, make_policy_plugin
+):
+    # LiteLLM runs the hook on its event loop: a SystemExit out of it stops the proxy's worker, not just a request.
+    policy_server.body = policy_body(("dep-a", 0.0))
+    plugin = make_policy_plugin(policy_server.url)
+    plugin.poll_policy()
+    candidates = [A, _Exiting(model_info={"id": "dep-b"})]
+
+    out = asyncio.run(plugin.async_filter_deployments(model="pair", healthy_deployments=candidates, messages=None))
+
+    assert out is candidates
+    assert plugin.policy_stats()["hook_errors"] == 1
