@@ -313,6 +313,9 @@ public class TrafficPolicy {
         if (!config.preemption()) {
             return shares;
         }
+        // The group each deployment had in the tick's window: an operator's pin carries no model group of its own.
+        Map<String, String> windowGroup = new HashMap<>();
+        groups.forEach((group, members) -> members.forEach(m -> windowGroup.put(m, group)));
         Map<String, String> groupOf = new HashMap<>();
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy");
                 ResultSet rs = st.executeQuery()) {
@@ -322,8 +325,9 @@ public class TrafficPolicy {
                 boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
                 if (inForce) {
                     shares.put(e.deployment(), new Kept(e.soleDeployment() ? 1.0 : e.keepShare(), e.since()));
-                    if (e.modelGroup() != null) {
-                        groupOf.put(e.deployment(), e.modelGroup());
+                    String group = windowGroup.getOrDefault(e.deployment(), e.modelGroup());
+                    if (group != null) {
+                        groupOf.put(e.deployment(), group);
                     }
                 }
             }
@@ -336,9 +340,8 @@ public class TrafficPolicy {
             }
             double highest = members.stream().mapToDouble(m -> shares.get(m).share()).max().orElse(1.0);
             Kept k = shares.get(d.getKey());
-            if (highest > 0) {
-                relative.put(d.getKey(), new Kept(Math.min(1.0, k.share() / highest), k.since()));
-            }
+            // None above 0 leaves the plugin nothing to prefer: it returns the list whole, and each keeps everything.
+            relative.put(d.getKey(), new Kept(highest > 0 ? Math.min(1.0, k.share() / highest) : 1.0, k.since()));
         }
         return relative;
     }

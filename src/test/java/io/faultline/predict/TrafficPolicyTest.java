@@ -413,6 +413,31 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void pins_across_a_whole_group_count_what_the_plugin_keeps_relative_to_the_least_at_risk() throws Exception {
+        Instant t0 = Instant.parse("2031-10-14T10:00:00Z");
+        clock.set(t0);
+        String a = "tp-pg-a-" + UUID.randomUUID();
+        String b = "tp-pg-b-" + UUID.randomUUID();
+        Map<String, java.util.Set<String>> group = Map.of("tp-pg-group", java.util.Set.of(a, b));
+        // A pin has no model group of its own: its share was taken as what the deployment kept, while the plugin,
+        // seeing every candidate at risk, keeps the least at risk in every list and the other relative to it.
+        for (double[] pinned : new double[][] { { 0.3, 0.3, 1.0, 1.0 }, { 0.0, 0.0, 1.0, 1.0 },
+                { 0.2, 0.8, 0.25, 1.0 } }) {
+            pin(a, "{\"keepShare\":" + pinned[0] + "}").statusCode(200);
+            pin(b, "{\"keepShare\":" + pinned[1] + "}").statusCode(200);
+            try (Connection c = dataSource.getConnection()) {
+                Map<String, TrafficPolicy.Kept> kept = policy.sharesInForce(c, t0, group);
+                assertThat(kept.get(a).share()).as("A pinned %s beside %s", pinned[0], pinned[1])
+                        .isCloseTo(pinned[2], CLOSE);
+                assertThat(kept.get(b).share()).as("B pinned %s beside %s", pinned[1], pinned[0])
+                        .isCloseTo(pinned[3], CLOSE);
+            }
+        }
+        authorized().when().delete("/api/v1/traffic-policy/" + a).then().statusCode(204);
+        authorized().when().delete("/api/v1/traffic-policy/" + b).then().statusCode(204);
+    }
+
+    @Test
     void a_deployment_alone_in_its_group_is_never_thinned_so_its_prediction_keeps_everything() {
         Pair solo = new Pair(Instant.parse("2031-10-06T10:00:00Z"));
         solo.withB = false;
