@@ -178,7 +178,9 @@ class FaultlineConfig:
             # admin key of earlier Faultline versions, still works. Trimmed: a Secret with a trailing newline works.
             api_key=(env.get("FAULTLINE_INGEST_API_KEY") or env.get("FAULTLINE_API_KEY") or "").strip(),
             batch_size=_env_number(env, "FAULTLINE_BATCH_SIZE", d.batch_size, int, 1),
-            flush_interval_s=_env_number(env, "FAULTLINE_FLUSH_INTERVAL_S", d.flush_interval_s, float, 0.01),
+            flush_interval_s=_env_number(
+                env, "FAULTLINE_FLUSH_INTERVAL_S", d.flush_interval_s, float, 0.01, _MAX_SETTING_S
+            ),
             queue_max=_env_number(env, "FAULTLINE_QUEUE_MAX", d.queue_max, int, 1),
             queue_max_bytes=_env_number(env, "FAULTLINE_QUEUE_MAX_BYTES", d.queue_max_bytes, int, 1),
             spool_dir=env.get("FAULTLINE_SPOOL_DIR") or d.spool_dir,
@@ -187,17 +189,19 @@ class FaultlineConfig:
                 env, "FAULTLINE_DEAD_LETTER_MAX_BYTES", d.dead_letter_max_bytes, int, 1
             ),
             spool_max_age_s=86400.0
-            * _env_number(env, "FAULTLINE_SPOOL_MAX_AGE_DAYS", d.spool_max_age_s / 86400.0, float, 0.0001),
-            timeout_s=_env_number(env, "FAULTLINE_TIMEOUT_S", d.timeout_s, float, 0.01),
-            retry_max_backoff_s=_env_number(env, "FAULTLINE_RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s, float, 0.01),
+            * _env_number(env, "FAULTLINE_SPOOL_MAX_AGE_DAYS", d.spool_max_age_s / 86400.0, float, 0.0001, 36_500),
+            timeout_s=_env_number(env, "FAULTLINE_TIMEOUT_S", d.timeout_s, float, 0.01, _MAX_SETTING_S),
+            retry_max_backoff_s=_env_number(
+                env, "FAULTLINE_RETRY_MAX_BACKOFF_S", d.retry_max_backoff_s, float, 0.01, _MAX_SETTING_S
+            ),
             split_after_5xx=_env_number(env, "FAULTLINE_SPLIT_AFTER_5XX", d.split_after_5xx, int, 1),
             policy_poll=_env_flag(env, "FAULTLINE_POLICY_POLL", d.policy_poll),
             policy_timeout_s=min(
                 _POLICY_MAX_TIMEOUT_S,
                 _env_number(env, "FAULTLINE_POLICY_TIMEOUT_S", d.policy_timeout_s, float, 0.01),
             ),
-            policy_refresh_s=_env_number(env, "FAULTLINE_POLICY_REFRESH_S", None, float, 0.05),
-            policy_stale_after_s=_env_number(env, "FAULTLINE_POLICY_STALE_AFTER_S", None, float, 0.0),
+            policy_refresh_s=_env_number(env, "FAULTLINE_POLICY_REFRESH_S", None, float, 0.05, _MAX_SETTING_S),
+            policy_stale_after_s=_env_number(env, "FAULTLINE_POLICY_STALE_AFTER_S", None, float, 0.0, _MAX_SETTING_S),
         )
 
     @property
@@ -220,7 +224,18 @@ def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return default
 
 
-def _env_number(env: Mapping[str, str], name: str, default: Any, kind: Callable[[str], Any], minimum: Any) -> Any:
+# The longest duration a setting may ask for: past ~9.2e9 s socket and wait timeouts overflow the system's time_t.
+_MAX_SETTING_S = 86_400.0
+
+
+def _env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: Any,
+    kind: Callable[[str], Any],
+    minimum: Any,
+    maximum: Any = None,
+) -> Any:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -230,7 +245,11 @@ def _env_number(env: Mapping[str, str], name: str, default: Any, kind: Callable[
         # A typo in an env var must not stop the proxy from starting.
         log.warning("faultline: %s=%r is not a number, using %s", name, raw, default)
         return default
-    if value < minimum or (isinstance(value, float) and not math.isfinite(value)):
+    if (
+        value < minimum
+        or (maximum is not None and value > maximum)
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         log.warning("faultline: %s=%r is out of range, using %s", name, raw, default)
         return default
     return value

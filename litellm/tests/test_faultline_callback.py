@@ -1089,6 +1089,29 @@ def test_settings_come_from_the_environment_and_bad_values_fall_back_to_defaults
     assert "secret" not in repr(config)
 
 
+def test_durations_too_long_for_the_system_clock_fall_back_to_defaults():
+    # Past ~9.2e9 s a socket or wait timeout overflows time_t: FAULTLINE_TIMEOUT_S=1e10 failed every POST
+    # (OverflowError, read as "cannot reach"), so nothing was ever delivered; FAULTLINE_POLICY_REFRESH_S=1e10 made the
+    # poller raise and poll every second, a traceback each time; a spool age of 1e305 days was infinite and failed
+    # every expiry.
+    config = FaultlineConfig.from_env(
+        {
+            "FAULTLINE_TIMEOUT_S": "1e10",
+            "FAULTLINE_FLUSH_INTERVAL_S": "1e10",
+            "FAULTLINE_RETRY_MAX_BACKOFF_S": "1e10",
+            "FAULTLINE_SPOOL_MAX_AGE_DAYS": "1e305",
+            "FAULTLINE_POLICY_REFRESH_S": "1e10",
+            "FAULTLINE_POLICY_STALE_AFTER_S": "1e10",
+        }
+    )
+
+    assert (config.timeout_s, config.flush_interval_s, config.retry_max_backoff_s) == (5.0, 1.0, 30.0)
+    assert config.spool_max_age_s == 7 * 86400.0
+    assert (config.policy_refresh_s, config.policy_stale_after_s) == (None, None)
+    longest = FaultlineConfig.from_env({"FAULTLINE_TIMEOUT_S": "86400", "FAULTLINE_SPOOL_MAX_AGE_DAYS": "36500"})
+    assert (longest.timeout_s, longest.spool_max_age_s) == (86400.0, 36500 * 86400.0)
+
+
 def test_the_ingest_key_is_preferred_over_the_legacy_key_and_trimmed():
     both = FaultlineConfig.from_env({"FAULTLINE_INGEST_API_KEY": "ingest\n", "FAULTLINE_API_KEY": "admin"})
     legacy = FaultlineConfig.from_env({"FAULTLINE_API_KEY": " admin\n"})
