@@ -28,17 +28,23 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 
-/** {@code faultline.traffic.max-pins} bounds the operator's pins, whatever the deployment held before its pin. */
+/**
+ * {@code faultline.traffic.max-pins} bounds the operator's pins, whatever the deployment held before its pin and
+ * however many PUTs arrive at once. Other test classes share the database and may leave pins: each test fills up to
+ * the limit.
+ */
 @QuarkusTest
-@TestProfile(TrafficPolicyPinLimitTest.OnePin.class)
+@TestProfile(TrafficPolicyPinLimitTest.FewPins.class)
 @QuarkusTestResource(PostgresResource.class)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class TrafficPolicyPinLimitTest {
 
-    public static class OnePin implements QuarkusTestProfile {
+    static final int MAX_PINS = 50;
+
+    public static class FewPins implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("faultline.traffic.max-pins", "1");
+            return Map.of("faultline.traffic.max-pins", String.valueOf(MAX_PINS));
         }
     }
 
@@ -61,6 +67,7 @@ class TrafficPolicyPinLimitTest {
     void pinning_a_deployment_the_predictor_reduced_counts_against_the_pin_limit() throws Exception {
         Instant now = Instant.parse("2031-08-01T10:00:00Z");
         clock.set(now);
+        pinOthersUpTo(MAX_PINS - 1);
         pin("tp-limit-a", "{\"keepShare\":1.0}").statusCode(200);
         // The predictor's entry for another deployment: reduced, not pinned.
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
@@ -78,8 +85,8 @@ class TrafficPolicyPinLimitTest {
 
         List<Map<String, Object>> entries = given().when().get("/api/v1/traffic-policy").then().statusCode(200)
                 .extract().jsonPath().getList("deployments");
-        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).extracting(e -> e.get("deployment"))
-                .containsExactly("tp-limit-a");
+        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).hasSize(MAX_PINS)
+                .extracting(e -> e.get("deployment")).contains("tp-limit-a");
         assertThat(entries).filteredOn(e -> "tp-limit-b".equals(e.get("deployment")))
                 .extracting(e -> e.get("state")).containsExactly("reduced");
         // Re-pinning a pinned deployment changes it in place: no new pin.
@@ -90,6 +97,7 @@ class TrafficPolicyPinLimitTest {
     void two_pins_made_at_once_cannot_both_take_the_last_place() throws Exception {
         Instant now = Instant.parse("2031-08-02T10:00:00Z");
         clock.set(now);
+        pinOthersUpTo(MAX_PINS - 1);
         CompletableFuture<Integer> second;
         try (Connection first = dataSource.getConnection()) {
             // The first PUT has counted the pins and written its row, not yet committed, when the second one counts.
@@ -109,8 +117,8 @@ class TrafficPolicyPinLimitTest {
         assertThat(second.get(60, TimeUnit.SECONDS)).as("the second PUT finds the last place taken").isEqualTo(409);
         List<Map<String, Object>> entries = given().when().get("/api/v1/traffic-policy").then().statusCode(200)
                 .extract().jsonPath().getList("deployments");
-        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).extracting(e -> e.get("deployment"))
-                .containsExactly("tp-limit-c");
+        assertThat(entries).filteredOn(e -> "pinned".equals(e.get("state"))).hasSize(MAX_PINS)
+                .extracting(e -> e.get("deployment")).contains("tp-limit-c").doesNotContain("tp-limit-d");
     }
 
     /** Returns once a request waits for a lock of the policy, or has ended without waiting. */
@@ -125,6 +133,28 @@ class TrafficPolicyPinLimitTest {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /** Pins of other deployments until {@code total} are pinned, whatever other test classes left pinned. */
+    private void pinOthersUpTo(int total) throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            long pinned;
+            try (PreparedStatement st = c.prepareStatement("select count(*) from traffic_policy where state ="
+                    + " 'pinned'"); ResultSet rs = st.executeQuery()) {
+                rs.next();
+                pinned = rs.getLong(1);
+            }
+            assertThat(pinned).as("pins left by other tests").isLessThan(total);
+            try (PreparedStatement st = c.prepareStatement("insert into traffic_policy (deployment, provider,"
+                    + " keep_share, state, reason, since, updated_at) values (?, 'unknown', 1.0, 'pinned', 'filler',"
+                    + " now(), now())")) {
+                for (long i = pinned; i < total; i++) {
+                    st.setString(1, "tp-limit-filler-" + i);
+                    st.addBatch();
+                }
+                st.executeBatch();
             }
         }
     }
