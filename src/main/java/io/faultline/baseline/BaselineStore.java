@@ -172,8 +172,8 @@ public class BaselineStore {
 
     /**
      * Stores the run's baselines for the provider and model group, and for each deployment the proxy routed to:
-     * latency, time to first token (streamed calls), throughput in tokens per second, cost per request, and the
-     * error rate per status.
+     * latency, time to first token (streamed calls), throughput in tokens per second, cost per request, the error
+     * rate per status, and the error rate of provider-side failures (what the deviation check compares with).
      */
     void saveBaselines(UUID runId, String provider, String modelGroup, List<Sample> samples, Instant at) {
         Map<String, List<Sample>> scopes = new LinkedHashMap<>();
@@ -210,7 +210,9 @@ public class BaselineStore {
                     bind(st, runId, provider, modelGroup, deployment, "error_rate:" + (status < 0 ? "no_answer"
                             : status), new Percentiles(rate, rate, rate, rate, n), at);
                 });
-                double errorRate = (double) scope.getValue().stream().filter(s -> !s.ok()).count() / n;
+                // The reference of the live error rate, which counts provider-side failures only: a profile's 400s
+                // (its near-limit prompt overflowing a smaller window) are no errors the provider's calls compare to.
+                double errorRate = (double) scope.getValue().stream().filter(Sample::providerSideFailure).count() / n;
                 bind(st, runId, provider, modelGroup, deployment, "error_rate",
                         new Percentiles(errorRate, errorRate, errorRate, errorRate, n), at);
             }

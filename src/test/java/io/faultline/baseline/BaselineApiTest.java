@@ -44,6 +44,9 @@ class BaselineApiTest {
     @Inject
     TestClock clock;
 
+    @Inject
+    BaselineStore store;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -358,6 +361,45 @@ class BaselineApiTest {
         detector.tick();
 
         assertOneErrorRateDeviation(provider, t0.plus(Duration.ofMinutes(1)), t0.plus(Duration.ofMinutes(3)), 3);
+    }
+
+    /**
+     * A profile's error rate is the reference of the live one, which counts provider-side failures only: a profile
+     * whose near-context-limit prompt overflows a smaller window (400) or whose group name is unknown (404) measured
+     * no provider errors, though each such status keeps its own error_rate:<status>.
+     */
+    @Test
+    void a_profile_error_rate_counts_provider_side_failures_only() throws Exception {
+        String provider = "perr" + Long.toHexString(System.nanoTime());
+        UUID runId = completedRun(provider, "m");
+        List<Sample> samples = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            samples.add(new Sample("d1", 200, 100 + i, null, 10, 0.001, null));
+        }
+        samples.add(new Sample("d1", 400, 50, null, 0, null, "HTTP 400 (context_length_exceeded)"));
+        samples.add(new Sample("d1", 404, 50, null, 0, null, "HTTP 404 (not_found_error)"));
+        samples.add(new Sample("d1", 503, 50, null, 0, null, "HTTP 503"));
+        samples.add(new Sample(null, -1, 50, null, 0, null, "no answer (IOException)"));
+        store.saveBaselines(runId, provider, "m", samples, Instant.now());
+
+        given().get("/api/v1/baselines?provider=" + provider + "&metric=error_rate").then().statusCode(200)
+                .body("findAll { it.deployment == null }[0].p95", equalTo(0.25f));
+        given().get("/api/v1/baselines?provider=" + provider + "&metric=error_rate:400").then().statusCode(200)
+                .body("findAll { it.deployment == null }[0].p95", equalTo(0.125f));
+    }
+
+    /** A finished run of {@code provider} and {@code modelGroup}, as baselines reference it. */
+    private UUID completedRun(String provider, String modelGroup) throws Exception {
+        UUID runId = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into baseline_runs (run_id, provider, model_group, total, sent, status, workload, started_at,"
+                        + " finished_at) values (?, ?, ?, 8, 8, 'completed', 'v1', now(), now())")) {
+            st.setObject(1, runId);
+            st.setString(2, provider);
+            st.setString(3, modelGroup);
+            st.executeUpdate();
+        }
+        return runId;
     }
 
     /** A 0% error-rate baseline for {@code provider} learnt from 40 calls before {@code t0}, the clock at t0. */
