@@ -262,8 +262,8 @@ public class DeviationDetector {
 
     /** The window ending at {@code now}; the failures of the deviations past the floor go to {@code failures}. */
     private List<Deviation> detectDeviation(Instant now, List<Failure> failures, boolean live) {
-        Map<String, BaselineStore.Baseline> latency = reference("latency_ms");
-        Map<String, BaselineStore.Baseline> errors = reference("error_rate");
+        References latency = references("latency_ms");
+        References errors = references("error_rate");
         List<Deviation> deviations = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "select provider, model_group, count(*) filter (where success),"
@@ -274,17 +274,18 @@ public class DeviationDetector {
             st.setTimestamp(2, Timestamp.from(now));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    String scope = scope(rs.getString(1), rs.getString(2));
-                    BaselineStore.Baseline base = latency.get(scope);
+                    String provider = rs.getString(1);
+                    String group = rs.getString(2);
+                    BaselineStore.Baseline base = latency.of(provider, group);
                     if (base != null && base.p95() > 0 && rs.getInt(3) > 0) {
-                        compare(base, "latency_p95", rs.getDouble(4), base.p95(), rs.getInt(3), now, live,
-                                deviations, failures);
+                        compare(provider, group, base, "latency_p95", rs.getDouble(4), base.p95(), rs.getInt(3),
+                                now, live, deviations, failures);
                     }
-                    BaselineStore.Baseline errorBase = errors.get(scope);
+                    BaselineStore.Baseline errorBase = errors.of(provider, group);
                     if (errorBase != null) {
                         // A 0% baseline would make any error infinitely deviant: the ratio is taken against at least
                         // ERROR_RATE_FLOOR, so a handful of errors in a quiet window does not page.
-                        compare(errorBase, "error_rate", rs.getDouble(6) / rs.getInt(5),
+                        compare(provider, group, errorBase, "error_rate", rs.getDouble(6) / rs.getInt(5),
                                 Math.max(errorBase.p95(), ERROR_RATE_FLOOR), rs.getInt(5), now, live, deviations,
                                 failures);
                     }
@@ -306,38 +307,50 @@ public class DeviationDetector {
         return deviations;
     }
 
-    private void compare(BaselineStore.Baseline base, String metric, double current, double reference, int samples,
-            Instant now, boolean live, List<Deviation> deviations, List<Failure> failures) {
+    /** Compares the calls of {@code provider} and {@code group} (as the plugin stored them) with {@code base}. */
+    private void compare(String provider, String group, BaselineStore.Baseline base, String metric, double current,
+            double reference, int samples, Instant now, boolean live, List<Deviation> deviations,
+            List<Failure> failures) {
         double ratio = current / reference;
         if (live) {
-            ratio(base.provider(), base.model(), metric).set(ratio);
+            ratio(provider, group, metric).set(ratio);
         }
         boolean raise = samples >= config.minSamples() && ratio > config.deviationFactor();
-        deviations.add(new Deviation(base.provider(), base.model(), metric, current, reference, ratio, samples,
-                base.source(), raise));
+        deviations.add(new Deviation(provider, group, metric, current, reference, ratio, samples, base.source(),
+                raise));
         if (raise) {
-            failures.add(failure(base, metric, current, reference, ratio, samples, now));
+            failures.add(failure(provider, group, base, metric, current, reference, ratio, samples, now));
         }
     }
 
     /**
-     * The newest baseline of a metric per provider and model group (not per deployment), keyed by {@link #scope}; a
-     * deliberate profile beats a passive one.
+     * The newest baselines of a metric per provider and model group (not per deployment). Profiles are stored under
+     * the normalised provider a run is locked on ({@code text-completion-openai} is {@code openai}), passive ones
+     * under the provider the plugin stored the calls with; so a profile is looked up by the calls' normalised
+     * provider, and a deliberate profile beats a passive one.
      */
-    private Map<String, BaselineStore.Baseline> reference(String metric) {
-        Map<String, BaselineStore.Baseline> reference = new LinkedHashMap<>();
+    private record References(Map<String, BaselineStore.Baseline> profiles,
+            Map<String, BaselineStore.Baseline> passive) {
+
+        BaselineStore.Baseline of(String provider, String group) {
+            BaselineStore.Baseline profile = profiles.get(scope(BaselineProfiler.normaliseProvider(provider), group));
+            return profile != null ? profile : passive.get(scope(provider, group));
+        }
+    }
+
+    private References references(String metric) {
+        Map<String, BaselineStore.Baseline> profiles = new LinkedHashMap<>();
+        Map<String, BaselineStore.Baseline> passive = new LinkedHashMap<>();
         for (BaselineStore.Baseline b : baselines.current(null, metric)) {
             if (b.deployment() != null) {
                 continue;
             }
-            String scope = scope(b.provider(), b.model());
-            BaselineStore.Baseline known = reference.get(scope);
-            if (known == null || rank(b) > rank(known) || (rank(b) == rank(known)
-                    && b.measuredAt().isAfter(known.measuredAt()))) {
-                reference.put(scope, b);
-            }
+            boolean profile = "profile".equals(b.source());
+            String scope = scope(profile ? BaselineProfiler.normaliseProvider(b.provider()) : b.provider(), b.model());
+            (profile ? profiles : passive).merge(scope, b, (known, next) -> next.measuredAt().isAfter(
+                    known.measuredAt()) ? next : known);
         }
-        return reference;
+        return new References(profiles, passive);
     }
 
     /** A provider and model group as one key (a call without a model group is a group of its own). */
@@ -345,13 +358,13 @@ public class DeviationDetector {
         return provider + "\u0000" + (modelGroup == null ? "" : modelGroup);
     }
 
-    private Failure failure(BaselineStore.Baseline base, String metric, double current, double reference,
-            double ratio, int samples, Instant now) {
+    private Failure failure(String provider, String group, BaselineStore.Baseline base, String metric,
+            double current, double reference, double ratio, int samples, Instant now) {
         boolean latency = metric.equals("latency_p95");
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("metric", latency ? "latency_p95_ms" : "error_rate");
-        if (base.model() != null) {
-            evidence.put("model_group", base.model());
+        if (group != null) {
+            evidence.put("model_group", group);
         }
         evidence.put("current", Math.round(current * 1000) / 1000.0);
         evidence.put("baseline_p95", Math.round(reference * 1000) / 1000.0);
@@ -363,14 +376,10 @@ public class DeviationDetector {
         evidence.put("baseline_measured_at", base.measuredAt().toString());
         // A latency deviation is the slow side of the provider's failures (the timeout type); an error-rate deviation
         // is a partial outage.
-        return new ProviderFailure(UUID.randomUUID(), now, Severity.P3, base.provider(), null,
+        return new ProviderFailure(UUID.randomUUID(), now, Severity.P3, provider, null,
                 latency ? ProviderFailure.Type.TIMEOUT : ProviderFailure.Type.OUTAGE,
                 latency ? "baseline.latency_deviation" : "baseline.error_rate_deviation", evidence,
-                new ImpactScope(base.model(), base.model(), null, null, null));
-    }
-
-    private static int rank(BaselineStore.Baseline b) {
-        return "profile".equals(b.source()) ? 1 : 0;
+                new ImpactScope(group, group, null, null, null));
     }
 
     /** The ratio gauge of a scope; keyed by capped label values, so hostile model group names share "other". */

@@ -402,6 +402,36 @@ class BaselineApiTest {
         return runId;
     }
 
+    /**
+     * A profile is locked and stored under the normalised provider (text-completion-openai is openai), while the
+     * plugin stores each call under the provider LiteLLM logged: the group's calls are judged against that profile.
+     */
+    @Test
+    void calls_logged_under_a_variant_of_the_profiled_provider_are_judged_against_its_profile() throws Exception {
+        String label = "text-completion-var" + Long.toHexString(System.nanoTime());
+        String provider = BaselineProfiler.normaliseProvider(label);
+        assertThat(provider).isNotEqualTo(label);
+        List<Sample> samples = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            samples.add(new Sample("d1", 200, 100 + i * 10, null, 10, null, null)); // p95 = 38th = 470 ms
+        }
+        store.saveBaselines(completedRun(provider, "m"), provider, "m", samples, Instant.now());
+
+        Instant now = Instant.now();
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            slow.add(Payloads.success(label, "m", "d1", now.minusSeconds(10 + i)).latency(1.5));
+        }
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.metric().equals("latency_p95")
+                && (d.provider().equals(label) || d.provider().equals(provider))).singleElement().satisfies(d -> {
+                    assertThat(d.provider()).isEqualTo(label);
+                    assertThat(d.baselineSource()).isEqualTo("profile");
+                    assertThat(d.baselineP95()).isEqualTo(470.0);
+                    assertThat(d.raised()).isTrue();
+                });
+    }
+
     /** A 0% error-rate baseline for {@code provider} learnt from 40 calls before {@code t0}, the clock at t0. */
     private void healthyBaseline(String provider, Instant t0) throws Exception {
         clock.set(t0);
