@@ -150,6 +150,11 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         evictFinished();
         request = new RunRequest(normaliseProvider(request.provider()), request.modelGroup().strip(),
                 request.requests(), request.concurrency(), request.ratePerSecond());
+        if (request.provider().isEmpty()) {
+            // "text-completion-" or "_beta" alone: a run locked on no provider, its baselines stored under none.
+            throw ApiProblem.badRequest("provider", "provider must name a provider, not only a variant's prefix or"
+                    + " suffix (text-completion-, _beta)");
+        }
         if (request.requests() > config.maxRequestsPerDay()) {
             throw ApiProblem.badRequest("requests", "requests must be at most the daily cap of "
                     + config.maxRequestsPerDay() + " (faultline.baseline.max-requests-per-day)");

@@ -432,6 +432,15 @@ class BaselineApiTest {
                 });
     }
 
+    @Test
+    void a_provider_that_normalises_to_nothing_is_a_bad_request() {
+        for (String provider : List.of("text-completion-", "_beta", "text_completion__beta")) {
+            api().body(Map.of("provider", provider, "modelGroup", "m-" + provider, "requests", 1))
+                    .post("/api/v1/baselines/runs").then().log().ifValidationFails().statusCode(400)
+                    .contentType("application/problem+json").body("errors[0].field", equalTo("provider"));
+        }
+    }
+
     /** A 0% error-rate baseline for {@code provider} learnt from 40 calls before {@code t0}, the clock at t0. */
     private void healthyBaseline(String provider, Instant t0) throws Exception {
         clock.set(t0);
