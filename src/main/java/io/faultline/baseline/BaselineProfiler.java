@@ -308,7 +308,7 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             start = sent.startNanos();
             HttpResponse<InputStream> response = sent.response();
             String deployment = response.headers().firstValue("x-litellm-model-id").orElse(null);
-            Double cost = response.headers().firstValue("x-litellm-response-cost").map(BaselineProfiler::number)
+            Double cost = response.headers().firstValue("x-litellm-response-cost").map(BaselineProfiler::cost)
                     .orElse(null);
             Double ttft = null;
             long completionTokens = 0;
@@ -399,9 +399,11 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         return Redactor.mask(out.toString(), 100);
     }
 
-    private static Double number(String value) {
+    /** A cost in USD from LiteLLM's header, or null when it is none (garbage, "None", NaN, infinite, negative). */
+    static Double cost(String value) {
         try {
-            return Double.parseDouble(value);
+            double cost = Double.parseDouble(value);
+            return Double.isFinite(cost) && cost >= 0 ? cost : null;
         } catch (NumberFormatException e) {
             return null;
         }
