@@ -62,6 +62,8 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
 
     /** Distinct error causes a run tallies; past it, the rest are counted as "other". */
     static final int MAX_ERROR_CAUSES = 8;
+    /** How often a running run tells the database its replica still sends it ({@link BaselineStore#STALE}). */
+    static final Duration HEARTBEAT = Duration.ofSeconds(10);
     /** Transport failures logged per run with their message (the rest are counted only). */
     private static final int LOGGED_FAILURES = 3;
 
@@ -229,6 +231,7 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         ExecutorService workers = Executors.newFixedThreadPool(request.concurrency(), named("baseline-call"));
         long periodNanos = (long) (1e9 / request.ratePerSecond());
         pacer.scheduleAtFixedRate(permits::release, 0, Math.max(1, periodNanos), TimeUnit.NANOSECONDS);
+        pacer.scheduleAtFixedRate(() -> beat(run), HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
         AtomicInteger next = new AtomicInteger();
         int progressStep = Math.max(1, request.requests() / 10);
         // A client per run: its connections end with it. A client kept across runs would hold connections that idled
@@ -292,6 +295,15 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             }
             Log.infof("Baseline run %s %s: %d/%d sent, %s", run.id, run.status, run.sent.get(),
                     request.requests(), run.errors.get() == 0 ? "0 errors" : run.errorDetail());
+        }
+    }
+
+    /** A heartbeat that fails is logged, not thrown: thrown, it would end the heartbeats of the run. */
+    private void beat(Run run) {
+        try {
+            store.heartbeat(run.id, clock.instant());
+        } catch (RuntimeException e) {
+            Log.warnf("Baseline run %s: heartbeat not recorded (%s)", run.id, e.getMessage());
         }
     }
 

@@ -29,6 +29,16 @@ public class BaselineStore {
             Instant measuredAt) {
     }
 
+    /**
+     * A running run whose replica has not beaten for this long is abandoned: its replica died or lost the database.
+     * Twelve heartbeats ({@link BaselineProfiler#HEARTBEAT}), so that a database blip does not release a live run.
+     */
+    static final java.time.Duration STALE = java.time.Duration.ofMinutes(2);
+
+    private static final String RELEASE_STALE = "update baseline_runs set status = 'failed', finished_at = ?,"
+            + " detail = coalesce(detail || '; ', '') || 'abandoned: its replica stopped'"
+            + " where status = 'running' and coalesce(heartbeat_at, started_at) < ?";
+
     private final AgroalDataSource dataSource;
 
     public BaselineStore(AgroalDataSource dataSource) {
@@ -73,6 +83,8 @@ public class BaselineStore {
             lock.setString(1, "faultline.baseline.admit");
             lock.execute();
         }
+        // A run its replica no longer sends holds no lock and uses no cap (its replica may never start again).
+        releaseStale(c, startedAt);
         int running = 0;
         long used = 0;
         try (PreparedStatement st = c.prepareStatement(
@@ -105,17 +117,38 @@ public class BaselineStore {
                     + " (faultline.baseline.max-requests-per-day); ask for fewer or wait.");
         }
         try (PreparedStatement st = c.prepareStatement(
-                "insert into baseline_runs (run_id, provider, model_group, total, status, workload, started_at)"
-                        + " values (?, ?, ?, ?, 'running', ?, ?)")) {
+                "insert into baseline_runs (run_id, provider, model_group, total, status, workload, started_at,"
+                        + " heartbeat_at) values (?, ?, ?, ?, 'running', ?, ?, ?)")) {
             st.setObject(1, id);
             st.setString(2, request.provider());
             st.setString(3, request.modelGroup());
             st.setInt(4, request.requests());
             st.setString(5, workload);
             st.setTimestamp(6, Timestamp.from(startedAt));
+            st.setTimestamp(7, Timestamp.from(startedAt));
             st.executeUpdate();
         }
         return Admission.OK;
+    }
+
+    private static int releaseStale(Connection c, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(RELEASE_STALE)) {
+            st.setTimestamp(1, Timestamp.from(now));
+            st.setTimestamp(2, Timestamp.from(now.minus(STALE)));
+            return st.executeUpdate();
+        }
+    }
+
+    /** The run's replica is still sending it. */
+    void heartbeat(UUID id, Instant at) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update baseline_runs set heartbeat_at = ? where run_id = ? and status = 'running'")) {
+            st.setTimestamp(1, Timestamp.from(at));
+            st.setObject(2, id);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the baseline run's heartbeat", e);
+        }
     }
 
     void progress(UUID id, int sent, int errors, String detail) {
@@ -138,14 +171,13 @@ public class BaselineStore {
         }
     }
 
-    /** Runs left "running" by a replica that died are not running: release them at start. */
+    /**
+     * Runs left "running" by a replica that died are not running: release them at start. Only those whose replica
+     * stopped beating ({@link #STALE}): another replica's runs go on while this one starts.
+     */
     void abandonRunning(Instant now) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "update baseline_runs set status = 'failed', finished_at = ?,"
-                        + " detail = coalesce(detail || '; ', '') || 'abandoned at restart'"
-                        + " where status = 'running'")) {
-            st.setTimestamp(1, Timestamp.from(now));
-            st.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            releaseStale(c, now);
         } catch (SQLException e) {
             throw new IllegalStateException("could not release abandoned runs", e);
         }

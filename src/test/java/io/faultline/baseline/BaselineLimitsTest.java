@@ -53,6 +53,9 @@ class BaselineLimitsTest {
     @Inject
     BaselineProfiler profiler;
 
+    @Inject
+    io.agroal.api.AgroalDataSource dataSource;
+
     private final List<String> started = new ArrayList<>();
 
     @AfterEach
@@ -155,5 +158,56 @@ class BaselineLimitsTest {
         given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200).body("status", equalTo("completed"))
                 .body("sent", equalTo(1)).body("errors", equalTo(1)).body("detail", equalTo(detail));
         assertThat(profiler.held()).as("past the retention").doesNotContain(UUID.fromString(runId));
+    }
+
+    /**
+     * Two replicas: one restarts while the other sends a run. The starting replica releases the runs a dead replica
+     * left running, not the live one (which went on sending, its provider unlocked and the caps lifted); a run whose
+     * replica stopped beating is released when the next run is admitted, as no restart may ever come.
+     */
+    @Test
+    void a_starting_replica_releases_only_runs_whose_replica_stopped_sending_them() throws Exception {
+        Instant t0 = Instant.parse("2031-05-01T00:00:00Z");
+        clock.set(t0);
+        String live = start("s1", "l1", 60).statusCode(202).extract().path("runId");
+        UUID dead = abandonedRun("s2", "l2", t0.minus(Duration.ofMinutes(10)));
+
+        profiler.releaseAbandoned(new io.faultline.common.DatabaseReady());
+        start("s1", "l9", 10).statusCode(409).body("detail", containsString("s1"));
+        given().get("/api/v1/baselines/runs/" + dead).then().statusCode(200).body("status", equalTo("failed"));
+
+        Instant t1 = clock.advance(Duration.ofMinutes(5));
+        Awaitility.await("heartbeat").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .until(() -> !heartbeat(UUID.fromString(live)).isBefore(t1));
+        UUID deadLater = abandonedRun("s3", "l3", t1.minus(BaselineStore.STALE).minusSeconds(1));
+        start("s3", "l3", 10).statusCode(202);
+        given().get("/api/v1/baselines/runs/" + deadLater).then().statusCode(200).body("status", equalTo("failed"));
+        start("s4", "l4", 10).statusCode(429).body("detail", containsString("max-concurrent-runs = 2"));
+    }
+
+    /** A run a replica that died left running, started at {@code startedAt} and never beating since. */
+    private UUID abandonedRun(String provider, String modelGroup, Instant startedAt) throws Exception {
+        UUID runId = UUID.randomUUID();
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement("insert into baseline_runs (run_id,"
+                + " provider, model_group, total, status, workload, started_at) values (?, ?, ?, 10, 'running', 'v1',"
+                + " ?)")) {
+            st.setObject(1, runId);
+            st.setString(2, provider);
+            st.setString(3, modelGroup);
+            st.setTimestamp(4, java.sql.Timestamp.from(startedAt));
+            st.executeUpdate();
+        }
+        return runId;
+    }
+
+    private Instant heartbeat(UUID runId) throws Exception {
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                "select heartbeat_at from baseline_runs where run_id = ?")) {
+            st.setObject(1, runId);
+            try (var rs = st.executeQuery()) {
+                rs.next();
+                return rs.getTimestamp(1).toInstant();
+            }
+        }
     }
 }
