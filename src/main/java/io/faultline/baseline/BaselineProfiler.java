@@ -184,6 +184,8 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
     public Optional<RunView> cancel(UUID id) {
         Run run = runs.get(id);
         if (run == null) {
+            // Another replica sends it (or it finished long ago): that replica reads the cancel at its heartbeat.
+            store.requestCancel(id);
             return store.run(id);
         }
         run.cancelled.set(true);
@@ -298,10 +300,15 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         }
     }
 
-    /** A heartbeat that fails is logged, not thrown: thrown, it would end the heartbeats of the run. */
+    /**
+     * Tells the database this replica still sends the run, and stops it when a DELETE reached another replica. A
+     * heartbeat that fails is logged, not thrown: thrown, it would end the heartbeats of the run.
+     */
     private void beat(Run run) {
         try {
-            store.heartbeat(run.id, clock.instant());
+            if (store.heartbeat(run.id, clock.instant()) && !run.cancelled.getAndSet(true)) {
+                Log.infof("Baseline run %s: cancelled through another replica", run.id);
+            }
         } catch (RuntimeException e) {
             Log.warnf("Baseline run %s: heartbeat not recorded (%s)", run.id, e.getMessage());
         }

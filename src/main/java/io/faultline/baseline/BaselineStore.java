@@ -139,15 +139,29 @@ public class BaselineStore {
         }
     }
 
-    /** The run's replica is still sending it. */
-    void heartbeat(UUID id, Instant at) {
+    /** The run's replica is still sending it; true when a replica that does not send it was asked to cancel it. */
+    boolean heartbeat(UUID id, Instant at) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "update baseline_runs set heartbeat_at = ? where run_id = ? and status = 'running'")) {
+                "update baseline_runs set heartbeat_at = ? where run_id = ? and status = 'running'"
+                        + " returning cancel_requested")) {
             st.setTimestamp(1, Timestamp.from(at));
             st.setObject(2, id);
-            st.executeUpdate();
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
         } catch (SQLException e) {
             throw new IllegalStateException("could not record the baseline run's heartbeat", e);
+        }
+    }
+
+    /** Asks the replica sending a running run to cancel it (read at its next heartbeat). */
+    void requestCancel(UUID id) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update baseline_runs set cancel_requested = true where run_id = ? and status = 'running'")) {
+            st.setObject(1, id);
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record the baseline run's cancel", e);
         }
     }
 

@@ -56,6 +56,15 @@ class BaselineLimitsTest {
     @Inject
     io.agroal.api.AgroalDataSource dataSource;
 
+    @Inject
+    BaselineConfig config;
+
+    @Inject
+    BaselineStore store;
+
+    @Inject
+    com.fasterxml.jackson.databind.ObjectMapper json;
+
     private final List<String> started = new ArrayList<>();
 
     @AfterEach
@@ -183,6 +192,23 @@ class BaselineLimitsTest {
         start("s3", "l3", 10).statusCode(202);
         given().get("/api/v1/baselines/runs/" + deadLater).then().statusCode(200).body("status", equalTo("failed"));
         start("s4", "l4", 10).statusCode(429).body("detail", containsString("max-concurrent-runs = 2"));
+    }
+
+    /**
+     * Two replicas behind one service: the DELETE of a run reaches the replica that does not send it. It answered
+     * 200 and the run went on sending paid traffic to its end; the replica sending it now stops at its next
+     * heartbeat.
+     */
+    @Test
+    void a_run_is_cancelled_by_a_delete_that_reaches_another_replica() {
+        clock.set(Instant.parse("2031-06-01T00:00:00Z"));
+        String runId = start("c1", "x1", 60).statusCode(202).extract().path("runId");
+        BaselineProfiler otherReplica = new BaselineProfiler(config, store, clock, json);
+
+        assertThat(otherReplica.cancel(UUID.fromString(runId))).isPresent();
+        awaitStatus(runId, "cancelled");
+        assertThat(given().get("/api/v1/baselines/runs/" + runId).then().extract().<Integer>path("sent"))
+                .isLessThan(60);
     }
 
     /** A run a replica that died left running, started at {@code startedAt} and never beating since. */
