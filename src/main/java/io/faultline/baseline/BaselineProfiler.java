@@ -342,6 +342,14 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                             ttft = (System.nanoTime() - start) / 1e6;
                         }
                         JsonNode chunk = json.readTree(line.substring(5).trim());
+                        JsonNode error = chunk.get("error");
+                        if (error != null && error.isObject()) {
+                            // The proxy reports a failure after the stream began as an event on the 200 it had sent
+                            // ({"error": {..., "code": "529"}}, LiteLLM's async_data_generator): the call failed.
+                            int status = streamedStatus(error.path("code").asText(""));
+                            return new Sample(deployment, status, (System.nanoTime() - start) / 1e6, null, 0, cost,
+                                    "HTTP " + status + " mid-stream" + typeOf(error));
+                        }
                         completionTokens = Math.max(completionTokens,
                                 chunk.path("usage").path("completion_tokens").asLong(0));
                     }
@@ -393,12 +401,28 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
     /** " (type)" from an OpenAI-style error body ({"error": {"type": ...}}), or "" when it has none. */
     private String errorType(InputStream in) {
         try {
-            JsonNode type = json.readTree(in.readNBytes(64 * 1024)).path("error").path("type");
-            String text = type.isTextual() ? shortText(type.asText()) : "";
-            return text.isEmpty() || "None".equals(text) ? "" : " (" + text + ")";
+            return typeOf(json.readTree(in.readNBytes(64 * 1024)).path("error"));
         } catch (IOException | RuntimeException e) {
             return "";
         }
+    }
+
+    /** " (type)" of an OpenAI-style error object, or "" when it has none. */
+    private static String typeOf(JsonNode error) {
+        JsonNode type = error.path("type");
+        String text = type.isTextual() ? shortText(type.asText()) : "";
+        return text.isEmpty() || "None".equals(text) ? "" : " (" + text + ")";
+    }
+
+    /** The status an error event in a stream carries as its code (LiteLLM writes it as text), else 500. */
+    static int streamedStatus(String code) {
+        if (code.length() == 3 && code.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            int status = Integer.parseInt(code);
+            if (status >= 400 && status <= 599) {
+                return status;
+            }
+        }
+        return 500;
     }
 
     /**
