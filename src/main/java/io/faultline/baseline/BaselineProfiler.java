@@ -260,7 +260,7 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
                         if (done % progressStep == 0) {
                             Log.infof("Baseline run %s: %d/%d sent, %d errors, ETA %ss", run.id, done,
                                     request.requests(), run.errors.get(), run.view().etaSeconds());
-                            store.progress(run.id, done, run.errors.get(), run.errorDetail());
+                            progress(run, done);
                         }
                     }
                     return null;
@@ -297,6 +297,19 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             }
             Log.infof("Baseline run %s %s: %d/%d sent, %s", run.id, run.status, run.sent.get(),
                     request.requests(), run.errors.get() == 0 ? "0 errors" : run.errorDetail());
+        }
+    }
+
+    /**
+     * Writes the run's progress; a write that fails is logged, not thrown: thrown, it failed the run and dropped the
+     * paid calls it had made (the run's end writes its counters again).
+     */
+    private void progress(Run run, int done) {
+        try {
+            store.progress(run.id, done, run.errors.get(), run.errorDetail());
+        } catch (RuntimeException e) {
+            Log.warnf("Baseline run %s: progress %d/%d not recorded (%s)", run.id, done, run.request.requests(),
+                    e.getMessage());
         }
     }
 

@@ -388,6 +388,39 @@ class BaselineApiTest {
                 .body("findAll { it.deployment == null }[0].p95", equalTo(0.125f));
     }
 
+    /**
+     * A run reports its progress to the database every 10%; a failed write (a failover, a blip) failed the run: the
+     * paid calls it had made were dropped, no baseline stored, and the calls in flight were cut off. The run goes on.
+     */
+    @Test
+    void a_progress_write_that_fails_does_not_fail_the_run() throws Exception {
+        String provider = "prog" + Long.toHexString(System.nanoTime());
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("create or replace function fail_progress_" + provider + "() returns trigger as $$ begin"
+                    + " if new.provider = '" + provider + "' and new.status = 'running' and new.sent <> old.sent"
+                    + " then raise exception 'database away'; end if; return new; end $$ language plpgsql");
+            st.execute("create trigger fail_progress_" + provider + " before update on baseline_runs for each row"
+                    + " execute function fail_progress_" + provider + "()");
+        }
+        try {
+            String runId = api().body(Map.of("provider", provider, "modelGroup", "m-" + provider, "requests", 10,
+                    "ratePerSecond", 100)).post("/api/v1/baselines/runs").then().statusCode(202).extract()
+                    .path("runId");
+            Awaitility.await("run finished").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> !"running".equals(given().get("/api/v1/baselines/runs/" + runId).then().extract()
+                            .path("status")));
+            given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200)
+                    .body("status", equalTo("completed")).body("sent", equalTo(10));
+            given().get("/api/v1/baselines?provider=" + provider + "&metric=error_rate:no_answer").then()
+                    .statusCode(200).body("findAll { it.deployment == null }[0].sampleSize", equalTo(10));
+        } finally {
+            try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+                st.execute("drop trigger fail_progress_" + provider + " on baseline_runs");
+                st.execute("drop function fail_progress_" + provider + "()");
+            }
+        }
+    }
+
     /** A finished run of {@code provider} and {@code modelGroup}, as baselines reference it. */
     private UUID completedRun(String provider, String modelGroup) throws Exception {
         UUID runId = UUID.randomUUID();
