@@ -158,6 +158,8 @@ public class DeviationDetector {
         }
         for (Instant slot : missed) {
             detectDeviation(slot, true, false);
+            // Judged and raised: a check that fails later in this tick must not leave it to be raised again.
+            covered(slot);
         }
         if (!missed.isEmpty()) {
             Log.infof("Deviation checks: judged %d missed windows, %s to %s", missed.size(), missed.get(0),

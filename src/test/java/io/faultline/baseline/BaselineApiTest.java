@@ -474,6 +474,42 @@ class BaselineApiTest {
         }
     }
 
+    /**
+     * A check that raised the minutes it had missed and then failed (the database went away again) records no
+     * progress; the next check judged those minutes once more and raised each of them a second time.
+     */
+    @Test
+    void missed_minutes_judged_by_a_check_that_then_failed_are_not_raised_again() throws Exception {
+        String provider = "again" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().plus(Duration.ofDays(3)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        healthyBaseline(provider, t0);
+        detector.tick();
+
+        clock.set(t0.plus(Duration.ofMinutes(3)));
+        Api.ingest(Payloads.array(partialOutage(provider, t0))).statusCode(200);
+        String trigger = "fail_raise_" + provider;
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+            // The check of t0+3m fails as it raises, after it judged the missed t0+1m and t0+2m.
+            st.execute("create or replace function " + trigger + "() returns trigger as $$ begin if new.provider = '"
+                    + provider + "' and new.occurred_at = '" + t0.plus(Duration.ofMinutes(3)) + "'::timestamptz"
+                    + " then raise exception 'database away'; end if; return new; end $$ language plpgsql");
+            st.execute("create trigger " + trigger + " before insert on failure_inbox for each row execute function "
+                    + trigger + "()");
+        }
+        try {
+            detector.tick();
+        } finally {
+            try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+                st.execute("drop trigger " + trigger + " on failure_inbox");
+                st.execute("drop function " + trigger + "()");
+            }
+        }
+        clock.set(t0.plus(Duration.ofMinutes(4)));
+        detector.tick();
+
+        assertOneErrorRateDeviation(provider, t0.plus(Duration.ofMinutes(1)), t0.plus(Duration.ofMinutes(4)), 4);
+    }
+
     /** A 0% error-rate baseline for {@code provider} learnt from 40 calls before {@code t0}, the clock at t0. */
     private void healthyBaseline(String provider, Instant t0) throws Exception {
         clock.set(t0);
