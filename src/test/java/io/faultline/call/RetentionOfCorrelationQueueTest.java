@@ -94,7 +94,8 @@ class RetentionOfCorrelationQueueTest {
             clock.set(OLD.plus(Duration.ofDays(40)));
             maintenance.maintain();
 
-            try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where failure_id = ?")) {
+            try (PreparedStatement st = c.prepareStatement(
+                    "select count(*) from failure_events where failure_id = ?")) {
                 st.setObject(1, episode);
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();

@@ -87,8 +87,8 @@ class SloTest {
         String group = "slo-kept-" + UUID.randomUUID();
         slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_minutes (model_group, minute, requests, failed_responses) select ?, ?::timestamptz - d * interval '1 day',"
-                + " 1000, 0 from generate_series(1, 91) d")) {
+                + " slo_minutes (model_group, minute, requests, failed_responses)"
+                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 91) d")) {
             // What retention (91 days) left: a day's 1,000 requests in one minute a day, for the last 91 days.
             st.setString(1, group);
             st.setTimestamp(2, Timestamp.from(now));
