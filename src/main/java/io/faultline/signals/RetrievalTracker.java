@@ -55,8 +55,22 @@ public class RetrievalTracker implements io.faultline.common.BoundedState {
     }
 
     /** Adds a new sample and returns the drop it reveals, at most one per index per window. */
-    public synchronized Optional<Failure> record(Signal.Retrieval sample, ImpactScope scope) {
+    public Optional<Failure> record(Signal.Retrieval sample, ImpactScope scope) {
+        return record(sample, scope, new ArrayList<>());
+    }
+
+    /**
+     * As {@link #record(Signal.Retrieval, ImpactScope)}, adding to {@code undo} what takes the sample (and the drop
+     * it marked raised) back out: for a caller whose transaction storing the sample and its drop rolled back, so
+     * that the client's resend counts once.
+     */
+    public synchronized Optional<Failure> record(Signal.Retrieval sample, ImpactScope scope, List<Runnable> undo) {
         RetrievalWindow window = add(sample);
+        undo.add(() -> {
+            synchronized (this) {
+                window.remove(sample.at(), sample.topScore(), sample.hits());
+            }
+        });
         Instant now = clock.instant();
         if (sample.at().isAfter(now)) {
             now = sample.at(); // within the accepted clock skew
@@ -82,7 +96,15 @@ public class RetrievalTracker implements io.faultline.common.BoundedState {
         if (window.lastRaisedAt != null && sample.at().isBefore(window.lastRaisedAt.plus(config.window()))) {
             return Optional.empty(); // still the same drop: raised again once the window has turned over
         }
+        Instant raisedBefore = window.lastRaisedAt;
         window.lastRaisedAt = sample.at();
+        undo.add(() -> {
+            synchronized (this) {
+                if (sample.at().equals(window.lastRaisedAt)) {
+                    window.lastRaisedAt = raisedBefore;
+                }
+            }
+        });
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("index", sample.index());
         evidence.put("dropped", dropped);

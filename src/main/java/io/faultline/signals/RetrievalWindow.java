@@ -65,6 +65,21 @@ final class RetrievalWindow {
         }
     }
 
+    /** Takes back a sample {@link #add} counted (its bucket still held): a store of it that rolled back. */
+    void remove(Instant at, double topScore, Integer hits) {
+        long id = Math.floorDiv(at.getEpochSecond(), bucketSeconds);
+        int slot = (int) Math.floorMod(id, (long) ids.length);
+        if (ids[slot] != id || samples[slot] == 0) {
+            return; // the bucket has turned over since: the sample is no longer counted
+        }
+        topSum[slot] -= topScore;
+        samples[slot]--;
+        if (hits != null && hitSamples[slot] > 0) {
+            hitsSum[slot] -= hits;
+            hitSamples[slot]--;
+        }
+    }
+
     /** Current window: the buckets up to and including now's; baseline: the buckets just before it. */
     Comparison compare(Instant now) {
         long current = Math.floorDiv(now.getEpochSecond(), bucketSeconds);

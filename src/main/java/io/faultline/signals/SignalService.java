@@ -4,7 +4,6 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.call.StorageException;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.FailureInbox;
-import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
@@ -37,18 +36,16 @@ public class SignalService {
     private final AgroalDataSource dataSource;
     private final SignalStore store;
     private final RetrievalTracker retrieval;
-    private final FailureSink sink;
     private final FailureInbox inbox;
     private final EpisodeFolder folder;
     private final SignalsConfig config;
     private final Clock clock;
 
-    public SignalService(AgroalDataSource dataSource, SignalStore store, RetrievalTracker retrieval, FailureSink sink,
+    public SignalService(AgroalDataSource dataSource, SignalStore store, RetrievalTracker retrieval,
             FailureInbox inbox, EpisodeFolder folder, SignalsConfig config, Clock clock) {
         this.dataSource = dataSource;
         this.store = store;
         this.retrieval = retrieval;
-        this.sink = sink;
         this.inbox = inbox;
         this.folder = folder;
         this.config = config;
@@ -65,13 +62,17 @@ public class SignalService {
 
     /** A retrieval sample from a call's metadata; {@code scope} is the call's. */
     public Outcome retrieval(List<Signal.Retrieval> samples, ImpactScope scope) {
-        List<Signal.Retrieval> fresh = newOnly(samples, (c, s) -> {
-        }, List.of());
+        // The drops go into the inbox in the transaction that stores the samples: raised after its commit, a drop
+        // whose raise failed was lost, the resend being a duplicate. The windows are memory: what a rolled-back
+        // transaction counted in them is taken back out, so that the resend counts once.
         List<Failure> failures = new ArrayList<>();
-        for (Signal.Retrieval sample : fresh) {
-            retrieval.record(sample, scope).ifPresent(failures::add);
-        }
-        sink.raise(failures);
+        List<Runnable> undo = new ArrayList<>();
+        List<Signal.Retrieval> fresh = newOnly(samples, (c, s) -> retrieval.record(s, scope, undo)
+                .ifPresent(failures::add), failures, () -> {
+                    for (int i = undo.size() - 1; i >= 0; i--) {
+                        undo.get(i).run();
+                    }
+                });
         return new Outcome(fresh.size(), samples.size() - fresh.size(), failures.size());
     }
 
@@ -136,11 +137,18 @@ public class SignalService {
      * (the database going away in between) was lost: the client's resend was a duplicate.
      */
     private <T extends Signal> List<T> newOnly(List<T> signals, Apply<T> apply, List<Failure> failures) {
+        return newOnly(signals, apply, failures, () -> {
+        });
+    }
+
+    /** As above; {@code rolledBack} runs when the transaction did not commit, before the error goes on. */
+    private <T extends Signal> List<T> newOnly(List<T> signals, Apply<T> apply, List<Failure> failures,
+            Runnable rolledBack) {
         if (signals.isEmpty()) {
             return List.of();
         }
         List<T> fresh = new ArrayList<>(signals.size());
-        transaction(c -> {
+        transaction(rolledBack, c -> {
             Set<String> inserted = new HashSet<>(store.insert(c, signals, clock.instant()));
             List<T> sorted = new ArrayList<>(signals);
             sorted.sort(Comparator.comparing(Signal::at));
@@ -158,7 +166,7 @@ public class SignalService {
         return fresh;
     }
 
-    private void transaction(Work work) {
+    private void transaction(Runnable rolledBack, Work work) {
         try {
             QuarkusTransaction.requiringNew().run(() -> {
                 try (Connection c = dataSource.getConnection()) {
@@ -168,8 +176,10 @@ public class SignalService {
                 }
             });
         } catch (StorageException e) {
+            rolledBack.run();
             throw e;
         } catch (RuntimeException e) {
+            rolledBack.run();
             throw new StorageException("could not store the signals", e);
         }
     }

@@ -1,5 +1,6 @@
 package io.faultline.signals;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -12,6 +13,8 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -22,6 +25,7 @@ import static io.faultline.signals.SignalsApi.map;
 import static io.faultline.signals.SignalsApi.post;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThanOrEqualTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.startsWith;
 
@@ -44,6 +48,9 @@ class RetrievalQualityDropTest {
 
     @Inject
     RetrievalTracker tracker;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -96,6 +103,50 @@ class RetrievalQualityDropTest {
                 .body("items[0].evidence.baseline_top_score", equalTo(0.8f))
                 .body("items[0].evidence.baseline_samples", equalTo(120))
                 .body("items[0].evidence.source", equalTo("signals_api"));
+    }
+
+    /**
+     * The drop a sample raises is stored with the sample or not at all: when the database refuses the failure (here a
+     * trigger on the inbox, for this index only), the request fails and the sample is not kept either, so the
+     * client's resend is new, raises the drop, and counts in the window once. Before, the sample was committed first
+     * and the drop raised after: a resend was a duplicate and the drop was lost for good.
+     */
+    @Test
+    void a_drop_the_database_refuses_is_raised_by_the_resend_and_its_sample_counts_once() throws Exception {
+        String index = "kb-refused-" + UUID.randomUUID();
+        String reference = "kb-reference-" + UUID.randomUUID();
+        for (String i : new String[] { reference, index }) {
+            healthyHour(i, viaApi);
+            degraded(i, viaApi, 0, 8, 0.56, 5);
+        }
+        Instant ninth = DEGRADED.plus(STEP.multipliedBy(8));
+        clock.set(ninth);
+        viaApi.send(reference, 0.56, 5);
+        Object windowSamples = failuresOf(reference).body("items", hasSize(1)).extract()
+                .path("items[0].evidence.window_samples");
+
+        String trigger = "refuse_" + UUID.randomUUID().toString().replace("-", "");
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin"
+                    + " if new.evidence ->> 'index' = '" + index + "' then raise exception 'inbox refuses'; end if;"
+                    + " return new; end $$");
+            st.execute("create trigger " + trigger + " before insert on failure_inbox for each row execute function "
+                    + trigger + "()");
+        }
+        Map<String, Object> sample = map("signalId", "ninth-" + index, "index", index, "at", ninth.toString(),
+                "topScore", 0.56, "hits", 5, "k", 10);
+        try {
+            post("retrieval", sample).statusCode(greaterThanOrEqualTo(500));
+        } finally {
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("drop trigger " + trigger + " on failure_inbox");
+                st.execute("drop function " + trigger + "()");
+            }
+        }
+        failuresOf(index).body("items", hasSize(0));
+
+        post("retrieval", sample).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(0));
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.window_samples", equalTo(windowSamples));
     }
 
     @Test
