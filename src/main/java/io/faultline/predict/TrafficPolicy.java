@@ -367,8 +367,11 @@ public class TrafficPolicy {
     }
 
     /** An operator pin: the deployment keeps {@code keepShare} until {@code until} (null: until unpinned). */
-    public Entry pin(String deployment, double keepShare, String reason, Instant until) {
-        Instant now = clock.instant();
+    public Entry pin(String deployment, double share, String reason, Instant until) {
+        // As the database keeps them, so that the answer says what a read shows: microseconds (PostgreSQL rounds a
+        // nanosecond instant), and no negative zero.
+        Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+        double keepShare = share == 0 ? 0.0 : share;
         if (until != null && !until.isAfter(now)) {
             throw ApiProblem.badRequest("until", "until must be in the future");
         }

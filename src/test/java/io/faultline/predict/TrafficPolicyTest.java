@@ -562,6 +562,21 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_pin_answers_what_a_read_of_the_policy_shows_afterwards() {
+        // The clock at a nanosecond: the database keeps microseconds, and the PUT's answer said the nanoseconds.
+        clock.set(Instant.parse("2031-10-21T10:00:00.123456789Z"));
+        String deployment = "tp-echo-" + UUID.randomUUID();
+        Map<String, Object> answered = pin(deployment, "{\"keepShare\": -0.0}").statusCode(200).extract().jsonPath()
+                .getMap("");
+        Map<String, Object> read = entry(deployment);
+        assertThat(answered.get("since")).as("since").isEqualTo(read.get("since"))
+                .isEqualTo("2031-10-21T10:00:00.123456Z");
+        assertThat(read.get("keepShare")).as("a negative zero is zero").isEqualTo(0.0f);
+        assertThat(answered.get("keepShare")).isEqualTo(read.get("keepShare"));
+        authorized().when().delete("/api/v1/traffic-policy/" + deployment).then().statusCode(204);
+    }
+
+    @Test
     void a_pin_committed_while_a_tick_reduces_the_same_deployment_is_not_overwritten_by_the_tick() throws Exception {
         Instant t0 = Instant.parse("2031-10-20T10:00:00Z");
         clock.set(t0);
