@@ -55,7 +55,8 @@ public class CorrelationMetrics {
                 .description("Queued episodes whose correlation failed max-attempts times; retried on their next"
                         + " change").strongReference(true).register(registry);
         Gauge.builder("faultline.correlation.backlog.oldest", oldestMillis, v -> v.get() / 1000.0)
-                .description("Age of the oldest change not correlated yet; 0 when the queue is empty")
+                .description("Age of the oldest change not correlated yet and still retried (episodes past"
+                        + " max-attempts are in backlog.failed); 0 when there is none")
                 .baseUnit("seconds").strongReference(true).register(registry);
         for (String type : TYPES) {
             AtomicLong count = new AtomicLong(Double.doubleToLongBits(0));
@@ -85,9 +86,14 @@ public class CorrelationMetrics {
             Log.warnf(e, "Could not read the correlation gauges; they keep their last values");
             return;
         }
+        // The lag is the oldest change the drain still retries: one past max-attempts waits for its next change
+        // (backlog_failed, FaultlineCorrelationEpisodesFailing) and, counted here too, kept FaultlineCorrelationLagging
+        // firing for as long, hiding whether the drain itself kept up.
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select count(*),"
-                + " count(*) filter (where attempts >= ?), min(pending_since) from correlation_queue")) {
+                + " count(*) filter (where attempts >= ?), min(pending_since) filter (where attempts < ?)"
+                + " from correlation_queue")) {
             st.setInt(1, config.maxAttempts());
+            st.setInt(2, config.maxAttempts());
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 backlog.set(rs.getLong(1));
