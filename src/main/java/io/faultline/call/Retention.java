@@ -20,8 +20,9 @@ import java.util.Map;
  * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
  * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade, their correlation
  * queue rows after them), impacts and the impact fold's state (its requests name users, keys and teams), closed
- * clusters, inbox rows, predictions' observed failures, data signals, passive baselines but the newest of each scope,
- * budget and batch alerts of finished periods, and batch expectations that no stored call refers to any more.
+ * clusters, inbox rows, predictions' observed failures, data signals, predictions whose horizon ended and traffic
+ * policy actions (but those a live policy entry needs), passive baselines but the newest of each scope, budget and
+ * batch alerts of finished periods, and batch expectations that no stored call refers to any more.
  */
 @Singleton
 public class Retention {
@@ -45,6 +46,14 @@ public class Retention {
         DELETES.put("failure_inbox", "delete from failure_inbox where occurred_at < ?");
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
         DELETES.put("data_signals", "delete from data_signals where at < ?");
+        // A horizon that ended before the cut-off: resolved (or never will be, by a predictor stopped as long) and
+        // made before it, so the accuracy of any range inside the retention keeps every prediction it counts, as
+        // observed_failures keeps every failure begun inside it. The one a live traffic-policy entry names stays.
+        DELETES.put("failure_predictions", "delete from failure_predictions p where horizon_ends_at < ? and not"
+                + " exists (select 1 from traffic_policy t where t.prediction_id = p.prediction_id)");
+        // The history of a deployment's entry still in force stays, however old (an operator's pin without end).
+        DELETES.put("traffic_policy_actions", "delete from traffic_policy_actions a where at < ? and not exists"
+                + " (select 1 from traffic_policy t where t.deployment = a.deployment and a.at >= t.since)");
         // Learnt every 15 minutes per group and metric, and read every minute for the newest of each scope: kept
         // for ever they grew without bound. The newest of a scope stays its reference, a profile run an operator's.
         DELETES.put("provider_baselines", "delete from provider_baselines b where b.source = 'passive'"
