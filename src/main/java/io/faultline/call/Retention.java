@@ -86,6 +86,11 @@ public class Retention {
         return List.copyOf(DELETES.keySet());
     }
 
+    /** Each table's delete, every parameter the cut-off: what the job runs, for its plans to be checked. */
+    static Map<String, String> statements() {
+        return java.util.Collections.unmodifiableMap(DELETES);
+    }
+
     /** Deletes what is older than {@code cutoff}; answers the rows deleted per table. */
     public Map<String, Long> prune(Connection connection, Instant cutoff) throws SQLException {
         Map<String, Long> counts = new LinkedHashMap<>();
