@@ -81,7 +81,15 @@ _LITELLM_COPIES = {
     "x-ratelimit-limit-tokens": "anthropic-ratelimit-tokens-limit",
     "x-ratelimit-remaining-tokens": "anthropic-ratelimit-tokens-remaining",
 }
+# Under Faultline's parser limits (Jackson's: 1,000 levels, numbers of 1,000 digits), which refuse a whole batch for
+# one value past them. The bounds are orjson's, so that both serialisation paths keep and cut the same values.
 _MAX_JSON_DEPTH = 64
+_MIN_INT = -(2**63)
+_MAX_INT = 2**64 - 1
+# An integer orjson would not write, in the stdlib encoder's text: 20 digits or more (a float's repr has at most 17).
+_LONG_DIGITS = re.compile(r"[0-9]{20}")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear, whatever the string holds
+_BRACKET = re.compile(r"[\[\]{}]")
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 # An answer to a batch is a receipt of a few hundred bytes, or a rejection per event: far under this, bounded anyway.
@@ -452,8 +460,10 @@ def _slim_model_map(info: object) -> object:
 def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any:
     """A JSON-native copy: no NaN (Faultline's parser rejects it), no cycles. NUL characters are kept: Faultline
     stores them safely and its content detectors read them (a NUL inside an injection attempt is itself a signal)."""
-    if value is None or isinstance(value, (bool, int)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value if _MIN_INT <= value <= _MAX_INT else _int_marker(value)
     if isinstance(value, str):
         return value
     if isinstance(value, float):
@@ -487,6 +497,12 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
         active.discard(id(value))
 
 
+def _int_marker(value: int) -> str:
+    """What stands for an integer past 64 bits: its length, never its digits (str() refuses past 4,300 of them)."""
+    digits = math.floor(math.log10(abs(value))) + 1
+    return f"<int: {'-' if value < 0 else ''}{digits} digits>"
+
+
 # A key to redact, in lower-cased JSON text. One alternation: a scan per name cost ~8 us each on a 14 KB payload
 # (JSON is full of `"` and `:`, which defeat the substring search's skips), twice the regex's single pass.
 _SECRET_KEY_PATTERN = "\"(?:" + "|".join(re.escape(name) for name in sorted(_SECRET_NAMES)) + ")\":"
@@ -518,22 +534,41 @@ def _json_default(value: Any) -> Any:
 
 def _to_json_line(payload: Mapping[str, Any]) -> str:
     """One event as one line of ASCII JSON (so never a raw newline or U+2028 inside)."""
+    bounded = False  # orjson wrote it: no integer past 64 bits and no nesting past 254 levels
     if _orjson is not None:
         try:
             line = _orjson_line(payload)
             if line is not None:
                 return line
+            bounded = True
         except Exception:  # NaN-free but odd: a key that is not a str, an int past 64 bits, a lone surrogate, a cycle
             pass
     try:
         # The C encoder is several times faster than walking the payload in Python; most payloads need nothing else.
         line = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_json_default)
         # Lower-casing first beats a case-insensitive regex by ~10x on a 14 KB payload.
-        if not _SECRET_KEY.search(line.lower()):
+        if not _SECRET_KEY.search(line.lower()) and (bounded or _within_parser_limits(line)):
             return line
     except Exception:  # NaN, a cycle, an odd key, a dict another thread changed while it was read
         pass
     return json.dumps(_jsonable(payload), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _within_parser_limits(line: str) -> bool:
+    """Whether the stdlib encoder's line holds no integer past 64 bits and nests at most _MAX_JSON_DEPTH deep: else
+    _jsonable cuts them, as one such value made Faultline refuse the whole batch (digits inside a string only cost
+    that walk). The nesting is measured only when the line has more brackets than that, all in C but for one step per
+    bracket outside the strings."""
+    if _LONG_DIGITS.search(line):
+        return False
+    if line.count("{") + line.count("[") <= _MAX_JSON_DEPTH:
+        return True
+    depth = 0
+    for bracket in _BRACKET.finditer(_JSON_STRING.sub("", line)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > _MAX_JSON_DEPTH:
+            return False
+    return True
 
 
 def _orjson_line(payload: Mapping[str, Any]) -> str | None:

@@ -141,6 +141,34 @@ class FakeFaultline:
             return 200, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
 
 
+# Faultline's parser limits (Jackson's StreamReadConstraints defaults, see web/JsonProblems.java): a body past one of
+# them is a 400 for the whole batch.
+FAULTLINE_MAX_NUMBER_CHARS = 1000
+FAULTLINE_MAX_DEPTH = 1000
+
+
+def _number_like_faultline(text):
+    if len(text) > FAULTLINE_MAX_NUMBER_CHARS:
+        raise ValueError(f"a number longer than {FAULTLINE_MAX_NUMBER_CHARS} characters")
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _parse_like_faultline(body):
+    """The body as Faultline's parser reads it, or None where it refuses it (a number or nesting past its limits)."""
+    try:
+        value = json.loads(body, parse_int=_number_like_faultline, parse_float=_number_like_faultline)
+    except (ValueError, RecursionError):  # Python's own recursion limit sits just under Faultline's 1000 levels
+        return None
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > FAULTLINE_MAX_DEPTH:
+                return None
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value
+
+
 class _FaultlineHandler(BaseHTTPRequestHandler):
     fake: FakeFaultline
 
@@ -161,8 +189,8 @@ class _FaultlineHandler(BaseHTTPRequestHandler):
         elif self.headers.get("Authorization") != f"Bearer {API_KEY}":
             status, answer = 401, {"title": "unauthorized"}
         else:
-            items = json.loads(body)
-            status, answer = fake.answer(items)
+            items = _parse_like_faultline(body)
+            status, answer = (400, {"title": "Malformed JSON"}) if items is None else fake.answer(items)
         with fake.lock:
             fake.attempts.append((status, len(body)))
         data, content_type = json.dumps(answer).encode(), "application/json"

@@ -1048,6 +1048,49 @@ def test_payloads_are_made_json_safe_and_bad_input_never_raises(faultline, make_
     assert math.isclose(fallback["endTime"] - fallback["startTime"], 1.0)
 
 
+def _nested(depth):
+    value = "bottom"
+    for _ in range(depth):
+        value = {"next": value}
+    return value
+
+
+def _depth(value):
+    return 1 + max(map(_depth, value.values()), default=0) if isinstance(value, dict) else 0
+
+
+@pytest.mark.parametrize("orjson_installed", [True, False], ids=["orjson", "stdlib"])
+def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_is_delivered(
+    faultline, make_plugin, spool_dir, monkeypatch, orjson_installed
+):
+    # An integer of 1,001 to 4,300 digits made Faultline refuse the call (400: Jackson's number-length limit), so it
+    # was halved down to itself and dead-lettered; past 4,300 digits Python could not write it and it was dropped.
+    # Either way a caller could keep its calls out of Faultline through a value in its request metadata.
+    if not orjson_installed:
+        monkeypatch.setattr(faultline_callback, "_orjson", None)
+    plugin = make_plugin(faultline.url, batch_size=5)
+    hostile = {
+        "long-int": {"n": 10**1500},
+        "huge-int": {"n": -(10**5000)},
+        "int-past-64-bits": {"n": 2**64},
+        "deep": _nested(990),
+        "fine": {"n": 2**64 - 1, "m": -(2**63)},
+    }
+    for call_id, metadata in hostile.items():
+        event = payload(call_id, metadata={"requester_metadata": metadata, "note": "caf\u00e9"})
+        plugin.log_success_event({"standard_logging_object": event}, None, None, None)
+
+    assert plugin.flush(timeout=60.0)
+    assert faultline.received_ids() == set(hostile)
+    assert plugin.stats()["dead_lettered"] == 0 and plugin.stats()["dropped"] == 0
+    metadata = {call_id: faultline.events[call_id]["metadata"]["requester_metadata"] for call_id in hostile}
+    assert metadata["long-int"] == {"n": "<int: 1501 digits>"}
+    assert metadata["huge-int"] == {"n": "<int: -5001 digits>"}
+    assert metadata["int-past-64-bits"] == {"n": "<int: 20 digits>"}
+    assert metadata["fine"] == {"n": 2**64 - 1, "m": -(2**63)}
+    assert 50 < _depth(metadata["deep"]) <= faultline_callback._MAX_JSON_DEPTH
+
+
 def test_an_event_handed_to_both_failure_hooks_is_sent_once(faultline, make_plugin):
     # The proxy logs its own errors (bad key, unknown model) through the async and then the sync hook.
     plugin = make_plugin(faultline.url, batch_size=1)
