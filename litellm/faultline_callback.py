@@ -101,6 +101,9 @@ _UNAVAILABLE = (502, 503, 504)
 _UNAVAILABLE_STRIKES = 4
 # The longest call id Faultline stores (CallMapper.MAX_ID_LENGTH); it rejects a call with a longer one.
 _MAX_ID_CHARS = 200
+# The code of a call Faultline refuses for now only: it ends past Faultline's clock by more than its max clock skew
+# (CallResource.Rejected.ENDS_IN_FUTURE), and is taken once the clocks agree.
+_ENDS_IN_FUTURE = "ends_in_future"
 _ESTIMATE_NODES = 2048  # the size estimate on the hook visits at most this many values, whatever their length
 _ESTIMATE_OTHER = 16  # bytes counted for a number, a bool, None or a value the estimate does not open
 _BATCH_MAX_BYTES = 4 * 1024 * 1024  # a batch stops growing here (by estimate): Faultline takes 10 MiB per request
@@ -981,6 +984,24 @@ def _retry_after_s(response: httpx.Response) -> float | None:
     return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
 
 
+def _too_early(response: httpx.Response, size: int) -> list[int]:
+    """Of a 422 problem (every call of the batch rejected), the indices of the calls that end past Faultline's clock."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if not isinstance(errors, list):
+        return []
+    indices = {
+        error["index"]
+        for error in errors
+        if isinstance(error, Mapping) and error.get("code") == _ENDS_IN_FUTURE
+        and isinstance(error.get("index"), int) and 0 <= error["index"] < size
+    }
+    return sorted(indices)
+
+
 def _problem_title(response: httpx.Response) -> str:
     """The `title` of an RFC 9457 problem answer (at most 100 characters), else the status's reason phrase."""
     title = None
@@ -1237,6 +1258,7 @@ class FaultlineLogger(CustomLogger):
             "accepted",
             "duplicates",
             "rejected",
+            "too_early",
             "spooled",
             "dropped",
             "dead_lettered",
@@ -1511,6 +1533,7 @@ class FaultlineLogger(CustomLogger):
         self._failures = 0
         self._retry_at = 0.0
         self._retry_after: float | None = None  # seconds Faultline's last refusal asked for (Retry-After)
+        self._too_early: list[int] = []  # indices of the last batch Faultline refused as ending in its future
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
         self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
@@ -1784,23 +1807,38 @@ class FaultlineLogger(CustomLogger):
         size = self.config.batch_size
         pending = [items[start : start + size] for start in reversed(range(0, len(items), size))]
         answered = False
+        too_early: list[str] = []  # refused for now only: kept in the spool, to be sent again
         while pending:
             part = pending.pop()
             outcome, status = self._post(part)
             if outcome is not _Outcome.RETRY:
                 answered = True
+            early = set(self._too_early)
+            too_early.extend(part[i] for i in sorted(early))
             # A 400 refuses the whole body for what one event holds (a key or a number past the parser's limits):
             # halved until that event is alone, so that its batch-mates are delivered. A 422 lists every event.
             if (outcome is _Outcome.TOO_LARGE or (outcome is _Outcome.INVALID and status == 400)) and len(part) > 1:
                 middle = len(part) // 2
                 pending.extend((part[middle:], part[:middle]))
             elif outcome is _Outcome.TOO_LARGE or outcome is _Outcome.INVALID:
-                self._dead_letter(part, "http413" if outcome is _Outcome.TOO_LARGE else "invalid")
+                refused = [item for i, item in enumerate(part) if i not in early]
+                if refused:
+                    self._dead_letter(refused, "http413" if outcome is _Outcome.TOO_LARGE else "invalid")
             elif outcome is _Outcome.RETRY:
                 self._back_off()
                 strike = (1, status) if status is not None and 500 <= status <= 599 else (0, 0)
-                return _Delivery(part + [item for later in reversed(pending) for item in later], answered, strike)
-        return _Delivery([], answered, (0, 0))
+                rest = [item for later in reversed(pending) for item in later]
+                return _Delivery(too_early + part + rest, answered, strike)
+        if too_early:
+            # Faultline's clock has to catch up with the proxy's: tried again with the backoff, until it takes them or
+            # their spool file expires (FAULTLINE_SPOOL_MAX_AGE_DAYS).
+            log.warning(
+                "faultline: Faultline refused %d events as ending in its future (is this host's clock ahead?), kept"
+                " for retry", len(too_early),
+            )
+            self._note_error(f"{len(too_early)} events end past Faultline's clock and its max clock skew; kept")
+            self._back_off()
+        return _Delivery(too_early, answered, (0, 0))
 
     def _exchange(self, items: list[str]) -> httpx.Response:
         """POSTs a batch and reads the whole answer within FAULTLINE_TIMEOUT_S. httpx's timeout bounds each connect and
@@ -1819,6 +1857,7 @@ class FaultlineLogger(CustomLogger):
             return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
 
     def _post(self, items: list[str]) -> tuple[_Outcome, int | None]:
+        self._too_early = []
         try:
             response = self._exchange(items)
         except Exception as e:  # timeouts, refused connections, DNS, ...
@@ -1845,6 +1884,12 @@ class FaultlineLogger(CustomLogger):
         if status == 413:
             log.info("faultline: a batch of %d events is too large for Faultline, splitting it", len(items))
             return _Outcome.TOO_LARGE, status
+        if status == 422:
+            self._too_early = _too_early(response, len(items))
+            with self._cond:
+                self._counters["too_early"] += len(self._too_early)
+        if status == 422 and len(self._too_early) == len(items):  # refused for now only: _deliver keeps them all
+            return _Outcome.INVALID, status
         if status in (400, 422):
             self._note_error(f"Faultline refused a batch with {status}: {detail}")
             log.error("faultline: Faultline refused a batch of %d events with %d: %s", len(items), status, detail)
@@ -1871,12 +1916,16 @@ class FaultlineLogger(CustomLogger):
         for entry in rejected:
             index = entry.get("index") if isinstance(entry, Mapping) else None
             if isinstance(index, int) and 0 <= index < len(items):
-                refused[index] = str(entry.get("reason", ""))
+                if entry.get("code") == _ENDS_IN_FUTURE:
+                    self._too_early.append(index)
+                else:
+                    refused[index] = str(entry.get("reason", ""))
         with self._cond:
             self._counters["sent"] += len(items)
             self._counters["accepted"] += _count(answer.get("accepted"))
             self._counters["duplicates"] += _count(answer.get("duplicates"))
             self._counters["rejected"] += len(refused)
+            self._counters["too_early"] += len(self._too_early)
             self._failures = 0
             self._retry_at = 0.0
         if refused:

@@ -93,6 +93,7 @@ class FakeFaultline:
         self.lone_marker_failures = 0  # bodies of the marked event alone answered fail_status
         self.outage_status = None  # every request answered with this status (e.g. 503: its database is down)
         self.reject_ids = set()  # per-event rejections in a 200
+        self.future_ids = set()  # per-event rejections as ending past Faultline's clock (code ends_in_future)
         self.headers = {}  # sent with every answer, e.g. Retry-After
         self.trickle_s = 0.0  # the answer's body is written a byte at a time, this long apart (until release is set)
         self.not_a_receipt = False  # every answer a 200 HTML page, as a misrouted URL or a gateway's login page gives
@@ -129,7 +130,11 @@ class FakeFaultline:
             rejected = []
             for index, item in enumerate(items):
                 if item.get("id") in self.reject_ids:
-                    rejected.append({"index": index, "reason": "missing model"})
+                    rejected.append({"index": index, "reason": "missing model", "code": "invalid"})
+                    continue
+                if item.get("id") in self.future_ids:
+                    rejected.append({"index": index, "reason": "endTime: ends more than PT5M after this service's"
+                                     " clock", "code": "ends_in_future"})
                     continue
                 self.deliveries[item["id"]] += 1
                 if item["id"] in self.events:
@@ -137,6 +142,10 @@ class FakeFaultline:
                 else:
                     self.events[item["id"]] = item
                     accepted += 1
+            if rejected and len(rejected) == len(items):  # as Faultline answers a batch of only bad items
+                errors = [{"field": f"[{r['index']}]", "index": r["index"], "message": r["reason"], "code": r["code"]}
+                          for r in rejected]
+                return 422, {"title": "No valid call in batch", "status": 422, "errors": errors}
             self.batches.append(len(items))
             return 200, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
 

@@ -609,6 +609,43 @@ def test_events_that_faultline_rejects_one_by_one_are_dead_lettered(faultline, m
     assert [event["id"] for event in json.loads(dead.read_text())] == ["odd-1"]
 
 
+def test_calls_rejected_as_ending_in_faultlines_future_stay_in_the_spool_and_arrive_once_the_clocks_agree(
+    faultline, make_plugin, spool_dir
+):
+    # A proxy whose clock ran more than Faultline's max clock skew ahead had its calls rejected one by one, and the
+    # plugin dead-lettered them for ever, although Faultline would take them once its own clock caught up.
+    faultline.future_ids = {f"ahead-{i}" for i in range(5)}
+    plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+
+    log_calls(plugin, ["ahead-0", "now-0", "ahead-1"])  # answered 200 with two rejected
+    wait_until(lambda: faultline.received_ids() == {"now-0"}, what="the call within the skew")
+    log_calls(plugin, ["ahead-2", "ahead-3", "ahead-4"])  # answered 422: every call of the batch rejected
+    wait_until(lambda: 422 in [status for status, _ in faultline.attempts], what="the batch of calls ahead, a 422")
+
+    assert plugin.stats()["dead_lettered"] == 0 and plugin.stats()["rejected"] == 0
+    assert not list((spool_dir / "dead-letter").glob("*.json"))
+    assert sorted(e["id"] for f in spool_dir.glob("*.json") for e in json.loads(f.read_text())) == [
+        "ahead-0", "ahead-1", "ahead-2", "ahead-3", "ahead-4"]
+    with faultline.lock:
+        faultline.future_ids = set()  # Faultline's clock has caught up
+    assert plugin.flush(timeout=60.0)
+    assert faultline.received_ids() == {"now-0"} | {f"ahead-{i}" for i in range(5)}
+    assert plugin.stats()["dead_lettered"] == 0
+    assert not list(spool_dir.glob("*.json"))
+
+
+def test_a_batch_of_only_invalid_calls_answered_422_is_dead_lettered_and_not_retried(faultline, make_plugin, spool_dir):
+    faultline.reject_ids = {"bad-0", "bad-1"}
+    plugin = make_plugin(faultline.url, batch_size=2, flush_interval_s=60.0)
+
+    log_calls(plugin, ["bad-0", "bad-1"])
+
+    wait_until(lambda: plugin.stats()["dead_lettered"] == 2, what="both calls dead-lettered")
+    assert plugin.flush(timeout=60.0)
+    assert [status for status, _ in faultline.attempts] == [422]
+    assert not list(spool_dir.glob("*.json"))
+
+
 def test_a_batch_that_keeps_failing_with_5xx_is_split_until_the_failing_call_is_dead_lettered(
     faultline, make_plugin, spool_dir
 ):

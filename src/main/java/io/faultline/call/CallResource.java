@@ -46,8 +46,20 @@ public class CallResource {
         this.config = config;
     }
 
-    /** One item the batch could not take, by its position in the array. */
-    public record Rejected(int index, String callId, String reason) {
+    /**
+     * One item the batch could not take, by its position in the array; {@code code} says what a sender may do about
+     * it: only {@link #ENDS_IN_FUTURE} is worth sending again (once the clocks agree), the others never are.
+     */
+    public record Rejected(int index, String callId, String reason, String code) {
+
+        /** A field is missing or malformed. */
+        public static final String INVALID = "invalid";
+        /** The item holds more JSON values than one call may (faultline.ingest.max-call-values). */
+        public static final String TOO_MANY_VALUES = "too_many_values";
+        /** The database refused the item on its own (a value it cannot store). */
+        public static final String NOT_STORABLE = "not_storable";
+        /** The call ends past this service's clock by more than faultline.ingest.max-clock-skew. */
+        public static final String ENDS_IN_FUTURE = "ends_in_future";
     }
 
     /** Answered only after the accepted calls are committed. */
@@ -87,7 +99,8 @@ public class CallResource {
         if (!stored.refused().isEmpty()) {
             // Items the database refused on their own: rejected by their index, the rest of the batch is stored.
             for (IngestService.Refused refused : stored.refused()) {
-                rejected.add(new Rejected(validIndex.get(refused.position()), refused.callId(), refused.reason()));
+                rejected.add(new Rejected(validIndex.get(refused.position()), refused.callId(), refused.reason(),
+                        Rejected.NOT_STORABLE));
             }
             rejected.sort(Comparator.comparingInt(Rejected::index));
             metrics.rejected(stored.refused().size());
@@ -117,7 +130,10 @@ public class CallResource {
         public void item(int index, JsonNode item) {
             try {
                 LlmCall call = mapper.map(item);
-                checkEnd(call, now, latest);
+                if (call.endedAt().isAfter(latest)) {
+                    rejected.add(new Rejected(index, idOf(item), endsInFuture(call, now), Rejected.ENDS_IN_FUTURE));
+                    return;
+                }
                 if (seen.add(call.attemptKey())) {
                     valid.add(call);
                     validIndex.add(index);
@@ -125,30 +141,27 @@ public class CallResource {
                     duplicates++;
                 }
             } catch (InvalidPayloadException e) {
-                rejected.add(new Rejected(index, idOf(item), e.getMessage()));
+                rejected.add(new Rejected(index, idOf(item), e.getMessage(), Rejected.INVALID));
             }
         }
 
         @Override
         public void tooManyValues(int index, String reason) {
-            rejected.add(new Rejected(index, null, "$: " + reason));
+            rejected.add(new Rejected(index, null, "$: " + reason, Rejected.TOO_MANY_VALUES));
         }
     }
 
-    /** A call may not end past this service's clock by more than the tolerated skew. */
-    private void checkEnd(LlmCall call, Instant now, Instant latest) {
-        if (call.endedAt().isAfter(latest)) {
-            throw new InvalidPayloadException("endTime", "ends at " + call.endedAt() + ", more than "
-                    + config.maxClockSkew() + " after this service's clock (" + now + "): check the sender's clock"
-                    + " (tolerance: faultline.ingest.max-clock-skew)");
-        }
+    /** Why a call may not end past this service's clock by more than the tolerated skew. */
+    private String endsInFuture(LlmCall call, Instant now) {
+        return "endTime: ends at " + call.endedAt() + ", more than " + config.maxClockSkew() + " after this service's"
+                + " clock (" + now + "): check the sender's clock (tolerance: faultline.ingest.max-clock-skew)";
     }
 
     private static ApiProblem allRejected(List<Rejected> rejected) {
         return new ApiProblem(422, "No valid call in batch", "All " + rejected.size()
                 + " items were rejected; see errors.", rejected.stream()
                 .map(r -> Map.<String, Object>of("field", "[" + r.index() + "]", "index", r.index(), "message",
-                        r.reason())).toList());
+                        r.reason(), "code", r.code())).toList());
     }
 
     private static String idOf(JsonNode item) {

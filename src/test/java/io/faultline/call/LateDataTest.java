@@ -112,4 +112,21 @@ class LateDataTest {
                 .body("rejected[0].reason", containsString("endTime"))
                 .body("rejected[0].reason", containsString("faultline.ingest.max-clock-skew"));
     }
+
+    @Test
+    void a_call_ending_in_the_future_is_rejected_with_a_code_a_sender_can_retry_on_and_other_rejections_not() {
+        // The reason was prose only: a sender could not tell "send again once the clocks agree" from "never valid",
+        // so the plugin dead-letter'd calls that a minute later would have been stored.
+        String dep = deployment();
+        Instant now = Instant.now();
+        Payloads ahead = Payloads.success("openai", "gpt-4o", dep, now.plus(Duration.ofMinutes(10)));
+        Payloads noModel = Payloads.success("openai", "gpt-4o", dep, now).set("status", "maybe");
+        Payloads fine = Payloads.success("openai", "gpt-4o", dep, now.plusMillis(1));
+        Api.ingest(Payloads.array(ahead, noModel, fine)).statusCode(200).body("accepted", equalTo(1))
+                .body("rejected.index", contains(0, 1))
+                .body("rejected.code", contains(CallResource.Rejected.ENDS_IN_FUTURE, CallResource.Rejected.INVALID));
+        Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o", dep, now.plus(Duration.ofHours(1)))))
+                .statusCode(422).body("errors[0].index", equalTo(0))
+                .body("errors[0].code", equalTo(CallResource.Rejected.ENDS_IN_FUTURE));
+    }
 }
