@@ -485,7 +485,8 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
         if isinstance(value, Mapping):
             out = {}
             for k, v in value.items():
-                key = _jsonable(k) if isinstance(k, str) else str(k)
+                # A bytes key (raw ASGI or httpx headers) by its text: as str(), b'authorization' matched no name.
+                key = k if isinstance(k, str) else k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
                 out[key] = _REDACTED if key.lower() in _SECRET_NAMES else _jsonable(v, depth + 1, active)
             return out
         if isinstance(value, (list, tuple, set, frozenset, deque)):

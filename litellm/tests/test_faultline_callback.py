@@ -358,6 +358,21 @@ def test_keys_to_redact_are_redacted_through_the_orjson_path_too():
     assert json.loads(line) == {"Authorization": "[redacted]", "x": [{"X-Goog-Api-Key": "[redacted]"}]}
 
 
+@pytest.mark.parametrize("orjson_installed", [True, False], ids=["orjson", "stdlib"])
+def test_keys_to_redact_given_as_bytes_are_redacted_too(monkeypatch, orjson_installed):
+    # A bytes key (raw ASGI or httpx headers) went out as "b'authorization'", which no secret name matched: the
+    # bearer token reached Faultline and its spool in clear.
+    if not orjson_installed:
+        monkeypatch.setattr(faultline_callback, "_orjson", None)
+    headers = {b"Authorization": b"Bearer sk-secret-1", b"x-api-key": "sk-secret-2", b"accept": b"*/*"}
+
+    line = _to_json_line({"model_parameters": {"extra_headers": headers}})
+
+    assert "sk-secret" not in line
+    assert json.loads(line)["model_parameters"]["extra_headers"] == {
+        "Authorization": "[redacted]", "x-api-key": "[redacted]", "accept": "b'*/*'"}
+
+
 def test_the_queue_is_bounded_in_bytes_and_the_overflow_goes_to_the_spool(faultline, make_plugin):
     faultline.delay_s = 120.0
     bound = 100_000
