@@ -33,8 +33,9 @@ import stat
 import threading
 import time
 import uuid
+import zlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -985,6 +986,37 @@ def _retry_after_s(response: httpx.Response) -> float | None:
     return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
 
 
+# What the plugin reads of Faultline's answers: each by _decoded_chunks, which bounds what it inflates. Set, so that
+# httpx does not offer br or zstd when their packages happen to be installed.
+_ACCEPT_ENCODING = "gzip, deflate"
+
+
+def _decoded_chunks(response: httpx.Response, limit: int) -> Iterator[bytes]:
+    """The answer's body, as iter_bytes() gives it, but never more than limit + 1 bytes inflated in all: httpx
+    inflates a compressed chunk whole, and 64 KB of gzip made 64 MB before the caller could count it. The caller
+    refuses the body once it has counted more than `limit`."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        yield from response.iter_raw()
+        return
+    if encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj()
+    else:
+        raise ValueError(f"the answer is in Content-Encoding {encoding[:40]!r}, which the plugin does not accept")
+    budget = limit + 1
+    for data in response.iter_raw():
+        while data:
+            out = inflate.decompress(data, budget)
+            data = inflate.unconsumed_tail
+            budget -= len(out)
+            if out:
+                yield out
+            if budget <= 0:
+                return
+
+
 def _too_early(response: httpx.Response, size: int) -> list[int]:
     """Of a 422 problem (every call of the batch rejected), the indices of the calls that end past Faultline's clock."""
     try:
@@ -1356,7 +1388,8 @@ class FaultlineLogger(CustomLogger):
                 if response.status_code != 200:
                     raise PolicyContractError(f"Faultline answered {response.status_code}")
                 chunks, size = [], 0
-                for chunk in response.iter_bytes():  # read up to the bound, never a hostile body's whole length
+                # Read (and inflated) up to the bound, never a hostile body's whole length.
+                for chunk in _decoded_chunks(response, _POLICY_MAX_BYTES):
                     size += len(chunk)
                     if size > _POLICY_MAX_BYTES:
                         raise PolicyContractError(f"the policy is larger than {_POLICY_MAX_BYTES} bytes")
@@ -1401,7 +1434,11 @@ class FaultlineLogger(CustomLogger):
     def _policy_client(self) -> httpx.Client:
         client = getattr(self, "_policy_http", None)
         if client is None or getattr(self, "_policy_http_pid", None) != os.getpid():
-            headers = {"Accept": "application/json", "User-Agent": f"faultline-litellm/{PLUGIN_VERSION}"}
+            headers = {
+                "Accept": "application/json",
+                "Accept-Encoding": _ACCEPT_ENCODING,
+                "User-Agent": f"faultline-litellm/{PLUGIN_VERSION}",
+            }
             if self.config.api_key:
                 headers["Authorization"] = f"Bearer {self.config.api_key}"
             client = httpx.Client(
@@ -1848,7 +1885,7 @@ class FaultlineLogger(CustomLogger):
         deadline = time.monotonic() + self.config.timeout_s
         with self._client().stream("POST", self.config.calls_url, content=_body(items)) as response:
             chunks, size = [], 0
-            for chunk in response.iter_bytes():
+            for chunk in _decoded_chunks(response, _ANSWER_MAX_BYTES):
                 size += len(chunk)
                 if size > _ANSWER_MAX_BYTES:
                     raise ValueError(f"the answer is larger than {_ANSWER_MAX_BYTES} bytes")
@@ -1979,7 +2016,11 @@ class FaultlineLogger(CustomLogger):
     def _client(self) -> httpx.Client:
         client = getattr(self, "_http", None)
         if client is None or getattr(self, "_http_pid", None) != os.getpid():
-            headers = {"Content-Type": "application/json", "User-Agent": f"faultline-litellm/{PLUGIN_VERSION}"}
+            headers = {
+                "Content-Type": "application/json",
+                "Accept-Encoding": _ACCEPT_ENCODING,
+                "User-Agent": f"faultline-litellm/{PLUGIN_VERSION}",
+            }
             if self.config.api_key:
                 headers["Authorization"] = f"Bearer {self.config.api_key}"
             # trust_env=False: Faultline is a direct peer; a proxy set for the LLM providers must not apply.

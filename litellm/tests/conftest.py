@@ -97,6 +97,7 @@ class FakeFaultline:
         self.headers = {}  # sent with every answer, e.g. Retry-After
         self.trickle_s = 0.0  # the answer's body is written a byte at a time, this long apart (until release is set)
         self.not_a_receipt = False  # every answer a 200 HTML page, as a misrouted URL or a gateway's login page gives
+        self.gzipped_answer = None  # bytes: every answer this gzip body (Content-Encoding: gzip), whatever it holds
         handler = type("Handler", (_FaultlineHandler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.port = self.server.server_address[1]
@@ -205,8 +206,12 @@ class _FaultlineHandler(BaseHTTPRequestHandler):
         data, content_type = json.dumps(answer).encode(), "application/json"
         if fake.not_a_receipt:
             status, data, content_type = 200, b"<html><body>Sign in</body></html>", "text/html"
+        if fake.gzipped_answer is not None:
+            status, data = 200, fake.gzipped_answer
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if fake.gzipped_answer is not None:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         for name, value in fake.headers.items():
             self.send_header(name, value)

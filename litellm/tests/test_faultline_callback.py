@@ -917,6 +917,33 @@ def test_an_answer_trickling_in_is_given_up_at_the_timeout_and_the_batch_kept(fa
     assert plugin.stats()["sent"] == 0
 
 
+def test_a_gzipped_answer_is_inflated_only_up_to_the_answer_bound_and_the_batch_kept(faultline, make_plugin):
+    # httpx inflates each compressed chunk whole: 64 KB of gzip became 64 MB in memory before the bound on the answer
+    # (8 MiB) was checked, on every retry, in every worker of the proxy.
+    import gzip
+    import tracemalloc
+
+    receipt = b'{"accepted": 1, "duplicates": 0, "rejected": []' + b" " * (64 * 1024 * 1024) + b"}"
+    faultline.gzipped_answer = gzip.compress(receipt, compresslevel=9)
+    del receipt
+    plugin = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0, retry_max_backoff_s=60.0)
+
+    tracemalloc.start()
+    try:
+        log_calls(plugin, ["bomb-0"])
+        wait_until(lambda: "larger than" in (plugin.stats()["last_error"] or "") and plugin.stats()["spooled"] == 1,
+                   what="the answer refused and the batch spooled")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 32 * 1024 * 1024  # the 8 MiB bound, what is read up to it and the join: not the 64 MB inflated
+    assert plugin.stats()["accepted"] == 0
+    faultline.gzipped_answer = None
+    assert plugin.flush(timeout=60.0)
+    assert faultline.received_ids() == {"bomb-0"}
+
+
 def test_a_2xx_that_is_not_a_receipt_keeps_the_events(faultline, make_plugin):
     faultline.not_a_receipt = True  # FAULTLINE_URL points at a gateway's login page
     plugin = make_plugin(faultline.url, batch_size=2)
