@@ -91,6 +91,10 @@ _MAX_INT = 2**64 - 1
 _LONG_DIGITS = re.compile(r"[0-9]{20}")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear, whatever the string holds
 _BRACKET = re.compile(r"[\[\]{}]")
+# Jackson refuses a key (a name) of more than 50,000 UTF-16 units; a key of more than _MAX_KEY_CHARS code points (at
+# most twice as many units) is cut to its first 200 and its length.
+_PARSER_MAX_NAME = 50_000
+_MAX_KEY_CHARS = 20_000
 _CHAIN_DEPTH = 8
 _INITIAL_BACKOFF_S = 0.25
 # An answer to a batch is a receipt of a few hundred bytes, or a rejection per event: far under this, bounded anyway.
@@ -488,6 +492,8 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
             for k, v in value.items():
                 # A bytes key (raw ASGI or httpx headers) by its text: as str(), b'authorization' matched no name.
                 key = k if isinstance(k, str) else k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
+                if len(key) > _MAX_KEY_CHARS:
+                    key = f"{key[:200]}...<key: {len(key)} chars>"
                 out[key] = _REDACTED if key.lower() in _SECRET_NAMES else _jsonable(v, depth + 1, active)
             return out
         if isinstance(value, (list, tuple, set, frozenset, deque)):
@@ -539,20 +545,24 @@ def _json_default(value: Any) -> Any:
 
 def _to_json_line(payload: Mapping[str, Any]) -> str:
     """One event as one line of ASCII JSON (so never a raw newline or U+2028 inside)."""
-    bounded = False  # orjson wrote it: no integer past 64 bits and no nesting past 254 levels
+    bounded = False  # orjson wrote it: no integer past 64 bits and no nesting past 254 levels (keys unchecked)
     if _orjson is not None:
         try:
             line = _orjson_line(payload)
-            if line is not None:
+            if line is not None and _keys_within_parser_limit(line):
                 return line
-            bounded = True
+            bounded = line is None
         except Exception:  # NaN-free but odd: a key that is not a str, an int past 64 bits, a lone surrogate, a cycle
             pass
     try:
         # The C encoder is several times faster than walking the payload in Python; most payloads need nothing else.
         line = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_json_default)
         # Lower-casing first beats a case-insensitive regex by ~10x on a 14 KB payload.
-        if not _SECRET_KEY.search(line.lower()) and (bounded or _within_parser_limits(line)):
+        if (
+            not _SECRET_KEY.search(line.lower())
+            and (bounded or _within_parser_limits(line))
+            and _keys_within_parser_limit(line)
+        ):
             return line
     except Exception:  # NaN, a cycle, an odd key, a dict another thread changed while it was read
         pass
@@ -574,6 +584,36 @@ def _within_parser_limits(line: str) -> bool:
         if depth > _MAX_JSON_DEPTH:
             return False
     return True
+
+
+def _keys_within_parser_limit(line: str) -> bool:
+    """No key of the line past Faultline's parser limit. Only a line longer than it can hold one, and only one with a
+    stretch that long between two places where a key may open (split in C: half the encoder's time at 50 KB)."""
+    if len(line) <= _PARSER_MAX_NAME:
+        return True
+    if max(map(len, line.replace('{"', ',"').split(',"'))) <= _PARSER_MAX_NAME:
+        return True
+    return not _has_long_key(line)
+
+
+def _has_long_key(line: str) -> bool:
+    """Whether a key of a compact JSON line may be longer than Faultline's parser takes (its escaped length, never
+    less than its UTF-16 units, over _PARSER_MAX_NAME); a maybe only costs the walk of _jsonable.
+
+    A key opens right after `{` or `,`, and `{"` or `,"` never occurs inside one (its quotes are escaped): so from
+    each `":` back to the nearest of them. Each stretch of the line is searched once, in C, between one `":` and the
+    next. A `":` inside a string only ever makes a wrong maybe.
+    """
+    opening = -1  # where the last `{"` or `,"` seen starts
+    searched = 0
+    end = line.find('":')
+    while end != -1:
+        opening = max(opening, line.rfind('{"', searched, end), line.rfind(',"', searched, end))
+        if end - opening - 2 > _PARSER_MAX_NAME:
+            return True
+        searched = end
+        end = line.find('":', end + 2)
+    return False
 
 
 def _orjson_line(payload: Mapping[str, Any]) -> str | None:

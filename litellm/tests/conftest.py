@@ -155,6 +155,7 @@ class FakeFaultline:
 # them is a 400 for the whole batch.
 FAULTLINE_MAX_NUMBER_CHARS = 1000
 FAULTLINE_MAX_DEPTH = 1000
+FAULTLINE_MAX_NAME_UNITS = 50_000  # UTF-16 units, as Java counts them
 
 
 def _number_like_faultline(text):
@@ -163,10 +164,21 @@ def _number_like_faultline(text):
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
+def _object_like_faultline(pairs):
+    if any(len(name.encode("utf-16-le")) // 2 > FAULTLINE_MAX_NAME_UNITS for name, _ in pairs):
+        raise ValueError(f"a name longer than {FAULTLINE_MAX_NAME_UNITS} characters")
+    return dict(pairs)
+
+
 def _parse_like_faultline(body):
     """The body as Faultline's parser reads it, or None where it refuses it (a number or nesting past its limits)."""
     try:
-        value = json.loads(body, parse_int=_number_like_faultline, parse_float=_number_like_faultline)
+        value = json.loads(
+            body,
+            parse_int=_number_like_faultline,
+            parse_float=_number_like_faultline,
+            object_pairs_hook=_object_like_faultline,
+        )
     except (ValueError, RecursionError):  # Python's own recursion limit sits just under Faultline's 1000 levels
         return None
     stack = [(value, 1)]

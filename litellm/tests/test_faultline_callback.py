@@ -1144,7 +1144,8 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
 ):
     # An integer of 1,001 to 4,300 digits made Faultline refuse the call (400: Jackson's number-length limit), so it
     # was halved down to itself and dead-lettered; past 4,300 digits Python could not write it and it was dropped.
-    # Either way a caller could keep its calls out of Faultline through a value in its request metadata.
+    # Either way a caller could keep its calls out of Faultline through a value in its request metadata; so could a
+    # key of more than 50,000 characters (Jackson's name-length limit).
     if not orjson_installed:
         monkeypatch.setattr(faultline_callback, "_orjson", None)
     plugin = make_plugin(faultline.url, batch_size=5)
@@ -1154,6 +1155,7 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
         "int-past-64-bits": {"n": 2**64},
         "deep": _nested(990),
         "fine": {"n": 2**64 - 1, "m": -(2**63)},
+        "long-key": {"k" * 50_001: 1, "\U0001F600" * 25_001: 2, "\\" * 15_000: 3},  # Java counts 50,002 units
     }
     for call_id, metadata in hostile.items():
         event = payload(call_id, metadata={"requester_metadata": metadata, "note": "caf\u00e9"})
@@ -1168,6 +1170,8 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
     assert metadata["int-past-64-bits"] == {"n": "<int: 20 digits>"}
     assert metadata["fine"] == {"n": 2**64 - 1, "m": -(2**63)}
     assert 50 < _depth(metadata["deep"]) <= faultline_callback._MAX_JSON_DEPTH
+    assert metadata["long-key"] == {
+        "k" * 200 + "...<key: 50001 chars>": 1, "\U0001F600" * 200 + "...<key: 25001 chars>": 2, "\\" * 15_000: 3}
 
 
 def test_an_event_handed_to_both_failure_hooks_is_sent_once(faultline, make_plugin):
