@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -37,7 +38,8 @@ public final class JsonProblems {
                 + e.getLocation().getColumnNr();
         if (e instanceof StreamConstraintsException) {
             return new ApiProblem(400, "Malformed JSON", "The body exceeds a JSON limit" + where + " (nesting deeper"
-                    + " than 1000 levels, a number longer than 1000 digits or a string longer than 20 million"
+                    + " than 1000 levels, a number longer than 1000 digits, a string longer than 20 million"
+                    + " characters or a key longer than " + StreamReadConstraints.defaults().getMaxNameLength()
                     + " characters).");
         }
         return new ApiProblem(400, "Malformed JSON", "The body is not valid JSON" + where + ": "

@@ -230,6 +230,14 @@ class BadInputTest {
     }
 
     @Test
+    void a_key_past_the_parser_limit_is_a_400_problem_naming_that_limit() {
+        // The detail listed nesting, numbers and strings only: a sender refused for a 50,001-character key was told
+        // of three limits its body did not exceed.
+        Api.ingest("[{\"" + "k".repeat(50_001) + "\": 1}]").statusCode(400).contentType(PROBLEM)
+                .body("detail", containsString("a key longer than 50000 characters"));
+    }
+
+    @Test
     void a_nul_in_a_query_parameter_or_the_path_is_a_400_problem_naming_it() {
         given().urlEncodingEnabled(false).when().get("/api/v1/failures?deployment=a%00b").then().statusCode(400)
                 .contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
