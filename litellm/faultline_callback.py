@@ -88,7 +88,11 @@ _MAX_JSON_DEPTH = 64
 _MIN_INT = -(2**63)
 _MAX_INT = 2**64 - 1
 # An integer orjson would not write, in the stdlib encoder's text: 20 digits or more (a float's repr has at most 17).
-_LONG_DIGITS = re.compile(r"[0-9]{20}")
+# Found as a run of zeros once every digit is one: bytes.translate and find take 8 us on a 14 KB payload, where the
+# regex [0-9]{20} took 116 us (it tries 20 characters at every digit).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 20
+_PARSER_MAX_DEPTH = 1000
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear, whatever the string holds
 _BRACKET = re.compile(r"[\[\]{}]")
 # Jackson refuses a key (a name) of more than 50,000 UTF-16 units; a key of more than _MAX_KEY_CHARS code points (at
@@ -570,18 +574,19 @@ def _to_json_line(payload: Mapping[str, Any]) -> str:
 
 
 def _within_parser_limits(line: str) -> bool:
-    """Whether the stdlib encoder's line holds no integer past 64 bits and nests at most _MAX_JSON_DEPTH deep: else
-    _jsonable cuts them, as one such value made Faultline refuse the whole batch (digits inside a string only cost
-    that walk). The nesting is measured only when the line has more brackets than that, all in C but for one step per
+    """Whether the stdlib encoder's line holds no integer past 64 bits and nests less deep than Faultline's parser
+    takes: else _jsonable cuts them, as one such value made Faultline refuse the whole batch (digits inside a string
+    only cost that walk). The encoder stops short of that depth at Python's default recursion limit, but not where a
+    process raised it; the nesting is measured only when the line has that many brackets, in C but for one step per
     bracket outside the strings."""
-    if _LONG_DIGITS.search(line):
+    if _LONG_DIGIT_RUN in line.encode("ascii").translate(_DIGITS_AS_ZERO):  # the stdlib's line is ASCII
         return False
-    if line.count("{") + line.count("[") <= _MAX_JSON_DEPTH:
+    if line.count("{") + line.count("[") < _PARSER_MAX_DEPTH:
         return True
     depth = 0
     for bracket in _BRACKET.finditer(_JSON_STRING.sub("", line)):
         depth += 1 if bracket.group() in "[{" else -1
-        if depth > _MAX_JSON_DEPTH:
+        if depth >= _PARSER_MAX_DEPTH:  # the batch's array is one level more
             return False
     return True
 

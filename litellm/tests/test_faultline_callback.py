@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import enum
+import functools
 import json
 import math
 import os
@@ -1140,7 +1141,7 @@ def _depth(value):
 
 @pytest.mark.parametrize("orjson_installed", [True, False], ids=["orjson", "stdlib"])
 def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_is_delivered(
-    faultline, make_plugin, spool_dir, monkeypatch, orjson_installed
+    faultline, make_plugin, spool_dir, monkeypatch, request, orjson_installed
 ):
     # An integer of 1,001 to 4,300 digits made Faultline refuse the call (400: Jackson's number-length limit), so it
     # was halved down to itself and dead-lettered; past 4,300 digits Python could not write it and it was dropped.
@@ -1148,12 +1149,15 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
     # key of more than 50,000 characters (Jackson's name-length limit).
     if not orjson_installed:
         monkeypatch.setattr(faultline_callback, "_orjson", None)
+    request.addfinalizer(functools.partial(sys.setrecursionlimit, sys.getrecursionlimit()))
+    sys.setrecursionlimit(20_000)  # as a process may: the stdlib encoder then writes nesting past Faultline's limit
     plugin = make_plugin(faultline.url, batch_size=5)
     hostile = {
         "long-int": {"n": 10**1500},
         "huge-int": {"n": -(10**5000)},
         "int-past-64-bits": {"n": 2**64},
         "deep": _nested(990),
+        "deeper": _nested(2_000),
         "fine": {"n": 2**64 - 1, "m": -(2**63)},
         "long-key": {"k" * 50_001: 1, "\U0001F600" * 25_001: 2, "\\" * 15_000: 3},  # Java counts 50,002 units
     }
@@ -1169,7 +1173,8 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
     assert metadata["huge-int"] == {"n": "<int: -5001 digits>"}
     assert metadata["int-past-64-bits"] == {"n": "<int: 20 digits>"}
     assert metadata["fine"] == {"n": 2**64 - 1, "m": -(2**63)}
-    assert 50 < _depth(metadata["deep"]) <= faultline_callback._MAX_JSON_DEPTH
+    assert _depth(metadata["deep"]) == 990  # Faultline's parser takes 1,000 levels: this is sent as it was
+    assert 50 < _depth(metadata["deeper"]) <= faultline_callback._MAX_JSON_DEPTH
     assert metadata["long-key"] == {
         "k" * 200 + "...<key: 50001 chars>": 1, "\U0001F600" * 200 + "...<key: 25001 chars>": 2, "\\" * 15_000: 3}
 
