@@ -853,6 +853,19 @@ class _SpoolDir:
             size, events = self._sizes[name]
             return _SpoolEntry(self.directory / name, size, events)
 
+    def first_not_in(self, names: set[str]) -> _SpoolEntry | None:
+        """The oldest file whose name is not in `names`."""
+        with self._lock:
+            for name in self._names:
+                if name not in names:
+                    size, events = self._sizes[name]
+                    return _SpoolEntry(self.directory / name, size, events)
+        return None
+
+    def holds(self, name: str) -> bool:
+        with self._lock:
+            return name in self._sizes
+
     def first_with_fewer_strikes(self, limit: int) -> _SpoolEntry | None:
         """The oldest file answered 5xx fewer than `limit` times in a row."""
         with self._lock:
@@ -1313,6 +1326,7 @@ class _Delivery:
     remaining: list[str]  # events to retry later, in order
     answered: bool  # Faultline answered at least one part as a working service does (2xx, 400, 413, 422)
     strike: tuple[int, int]  # (1, status) when the part that stopped the delivery was answered 5xx, else (0, 0)
+    waiting: bool = False  # every event left ends past Faultline's clock: it takes them once its clock catches up
 
 
 class FaultlineLogger(CustomLogger):
@@ -1617,6 +1631,8 @@ class FaultlineLogger(CustomLogger):
         self._retry_at = 0.0
         self._retry_after: float | None = None  # seconds Faultline's last refusal asked for (Retry-After)
         self._too_early: list[int] = []  # indices of the last batch Faultline refused as ending in its future
+        # Spool files whose every event Faultline refused as ending in its future: the files behind them go first.
+        self._waiting: set[str] = set()
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
         self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
@@ -1784,7 +1800,10 @@ class FaultlineLogger(CustomLogger):
         return lines
 
     def _resend_oldest(self) -> None:
-        entry = self._spool.oldest()
+        # Calls waiting for Faultline's clock do not hold up the files behind them; once only they are left, the
+        # oldest of them is tried again, at the backoff's pace.
+        self._waiting = {name for name in self._waiting if self._spool.holds(name)}
+        entry = self._spool.first_not_in(self._waiting) or self._spool.oldest()
         if entry is None:
             return
         limit = self.config.split_after_5xx
@@ -1813,9 +1832,12 @@ class FaultlineLogger(CustomLogger):
             self._dead_letter_file(entry)
             return False
         delivery = self._deliver(items)
+        self._waiting.discard(entry.path.name)
         if not delivery.remaining:
             self._spool.remove(entry)
             return delivery.answered
+        if delivery.waiting:
+            self._waiting.add(f"{_stem(entry.path.name)}-n{len(delivery.remaining)}.json")  # its name once replaced
         if delivery.strike[0]:
             self._spool.strike(entry, delivery.strike[1])
         elif delivery.answered:  # part of it was taken: the rest did not fail "in a row"
@@ -1921,7 +1943,7 @@ class FaultlineLogger(CustomLogger):
             )
             self._note_error(f"{len(too_early)} events end past Faultline's clock and its max clock skew; kept")
             self._back_off()
-        return _Delivery(too_early, answered, (0, 0))
+        return _Delivery(too_early, answered, (0, 0), waiting=bool(too_early))
 
     def _exchange(self, items: list[str]) -> httpx.Response:
         """POSTs a batch and reads the whole answer within FAULTLINE_TIMEOUT_S. httpx's timeout bounds each connect and

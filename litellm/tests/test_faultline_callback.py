@@ -642,10 +642,12 @@ def test_calls_rejected_as_ending_in_faultlines_future_stay_in_the_spool_and_arr
     assert not list((spool_dir / "dead-letter").glob("*.json"))
     assert sorted(e["id"] for f in spool_dir.glob("*.json") for e in json.loads(f.read_text())) == [
         "ahead-0", "ahead-1", "ahead-2", "ahead-3", "ahead-4"]
+    log_calls(plugin, ["now-1", "now-2", "now-3"])  # spooled behind them: they must not wait for Faultline's clock
+    wait_until(lambda: {"now-1", "now-2", "now-3"} <= faultline.received_ids(), what="the calls behind those ahead")
     with faultline.lock:
         faultline.future_ids = set()  # Faultline's clock has caught up
     assert plugin.flush(timeout=60.0)
-    assert faultline.received_ids() == {"now-0"} | {f"ahead-{i}" for i in range(5)}
+    assert faultline.received_ids() == {"now-0", "now-1", "now-2", "now-3"} | {f"ahead-{i}" for i in range(5)}
     assert plugin.stats()["dead_lettered"] == 0
     assert not list(spool_dir.glob("*.json"))
 
