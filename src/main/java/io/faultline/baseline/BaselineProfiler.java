@@ -198,7 +198,7 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
      * a second run against the same provider under another spelling is a 409. The model group is locked as well,
      * so no label at all gets a second run onto the same deployments.
      */
-    static String normaliseProvider(String label) {
+    public static String normaliseProvider(String label) {
         String p = label.strip().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
         if (p.startsWith("text_completion_")) {
             p = p.substring("text_completion_".length());

@@ -1,6 +1,7 @@
 package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.baseline.BaselineProfiler;
 import io.faultline.baseline.BaselineStore;
 import io.faultline.common.AdvisoryLocks;
 import io.faultline.common.ClusterJobs;
@@ -21,7 +22,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -43,6 +43,9 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     static final long LOCK_KEY = 0x466C_5072_6564_6963L;
     /** The tick's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
     static final String JOB = "prediction";
+    /** The two sources of a latency baseline's scope key (a profile beats a passive baseline). */
+    private static final String PROFILE = "profile/";
+    private static final String PASSIVE = "passive/";
 
     /** What one evaluation did. */
     public record Evaluation(Instant evaluatedAt, boolean ran, int deployments, int failuresObserved, int resolved,
@@ -209,7 +212,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                         return recent == null || recent.lastSeen.isBefore(quietSince);
                     }).toList();
             for (Indicators.Candidate candidate : Indicators.evaluateProvider(pw, members.size(), notFailing,
-                    reference.get("p:" + pw.provider()), settings, latestOfMembers)) {
+                    providerBaseline(reference, pw.provider()), settings, latestOfMembers)) {
                 long failing = members.size() - notFailing.apply(candidate.type()).size();
                 if (!config.types().contains(candidate.type()) || 2 * failing >= members.size()) {
                     continue;
@@ -576,29 +579,46 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     }
 
     /**
-     * Latency baselines by scope: "d:deployment", "m:provider:model group", "p:provider". A profile beats a passive
-     * baseline, a newer one an older one.
+     * Latency baselines by scope: "d:deployment", "m:provider:model group", "p:provider", each keyed once as a
+     * profile and once as a passive baseline; the newer of a scope and source wins. Profiles are stored under the
+     * normalised provider a run is locked on ({@code text-completion-openai} is {@code openai}), passive ones under
+     * the provider the plugin stored the calls with, so a profile's scope names the normalised provider.
      */
     private Map<String, Double> latencyBaselines() {
         Map<String, BaselineStore.Baseline> best = new HashMap<>();
         for (BaselineStore.Baseline b : baselines.current(null, "latency_ms")) {
-            String scope = b.deployment() != null ? "d:" + b.deployment()
-                    : b.model() != null ? "m:" + b.provider() + ":" + b.model() : "p:" + b.provider();
-            best.merge(scope, b, (x, y) -> Comparator.<BaselineStore.Baseline>comparingInt(
-                    v -> "profile".equals(v.source()) ? 1 : 0).thenComparing(BaselineStore.Baseline::measuredAt)
-                    .compare(x, y) >= 0 ? x : y);
+            boolean profile = "profile".equals(b.source());
+            String provider = profile ? BaselineProfiler.normaliseProvider(b.provider()) : b.provider();
+            String scope = (profile ? PROFILE : PASSIVE) + (b.deployment() != null ? "d:" + b.deployment()
+                    : b.model() != null ? "m:" + provider + ":" + b.model() : "p:" + provider);
+            best.merge(scope, b, (x, y) -> y.measuredAt().isAfter(x.measuredAt()) ? y : x);
         }
         Map<String, Double> p95 = new HashMap<>();
         best.forEach((k, v) -> p95.put(k, v.p95()));
         return p95;
     }
 
+    /**
+     * The reference of a deployment's window: its own, else its model group's, else its provider's baseline; a
+     * profile beats a passive baseline of the same scope. Calls carry the provider LiteLLM logged: a profile is
+     * looked up under its normalised name.
+     */
     private static Double baselineOf(Map<String, Double> reference, DeploymentWindow w) {
-        Double d = reference.get("d:" + w.deployment());
+        Double d = of(reference, "d:" + w.deployment(), "d:" + w.deployment());
         if (d == null && w.modelGroup() != null) {
-            d = reference.get("m:" + w.provider() + ":" + w.modelGroup());
+            d = of(reference, "m:" + BaselineProfiler.normaliseProvider(w.provider()) + ":" + w.modelGroup(),
+                    "m:" + w.provider() + ":" + w.modelGroup());
         }
-        return d != null ? d : reference.get("p:" + w.provider());
+        return d != null ? d : providerBaseline(reference, w.provider());
+    }
+
+    private static Double providerBaseline(Map<String, Double> reference, String provider) {
+        return of(reference, "p:" + BaselineProfiler.normaliseProvider(provider), "p:" + provider);
+    }
+
+    private static Double of(Map<String, Double> reference, String profileScope, String passiveScope) {
+        Double profile = reference.get(PROFILE + profileScope);
+        return profile != null ? profile : reference.get(PASSIVE + passiveScope);
     }
 
     /** The latest reset header of a limit type among the provider's deployments (by when it was seen). */

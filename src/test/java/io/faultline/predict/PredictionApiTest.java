@@ -244,6 +244,62 @@ class PredictionApiTest {
         assertThat(p.keptShare()).isEqualTo(trafficConfig.keepShare());
     }
 
+    /**
+     * A profile is stored under the normalised provider (text-completion-openai is openai) while the plugin stores
+     * each call under the provider LiteLLM logged: the latency trend of those calls is judged against that profile,
+     * not against the 60 s timeout alone.
+     */
+    @Test
+    void a_latency_rise_on_a_variant_of_the_profiled_provider_is_judged_against_its_profile() throws Exception {
+        Instant t0 = Instant.parse("2034-03-01T10:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L);
+        String provider = "var" + Long.toHexString(System.nanoTime());
+        String label = "text-completion-" + provider; // LiteLLM's variant; a run is locked on the normalised name
+        String group = "api-variant-group-" + UUID.randomUUID();
+        String dep = "api-variant-" + UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95,"
+                        + " p99, mean, sample_size, source, run_id, measured_at) values (gen_random_uuid(), ?, ?,"
+                        + " null, 'latency_ms', 300, 470, 480, 290, 40, 'profile', ?, ?)")) {
+            // The group's profile only (none of dep): it alone can be the reference of dep's calls.
+            st.setString(1, provider);
+            st.setString(2, group);
+            st.setObject(3, completedRun(provider, group));
+            st.setTimestamp(4, java.sql.Timestamp.from(t0));
+            st.executeUpdate();
+        }
+        // Latency rises 50 ms a minute from 300 ms: past the profile's p95 now, twice it within minutes, the
+        // timeout not within the horizon.
+        for (int m = 0; m < 10; m++) {
+            Instant start = t0.plus(Duration.ofMinutes(m));
+            List<Payloads> calls = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                calls.add(Payloads.success(label, group, dep, start.plusSeconds(i * 10L)).latency(0.3 + 0.05 * m));
+            }
+            clock.set(start.plus(Duration.ofMinutes(1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        }
+        Map<String, Object> p = ofDeployment(evaluate(), dep);
+        assertThat(p).as("a prediction for " + dep).isNotNull();
+        assertThat(p.get("predictedType")).isEqualTo("timeout");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> indicators = (Map<String, Object>) p.get("indicators");
+        assertThat(indicators).containsEntry("indicator", "latency_trend").containsEntry("target", "baseline_factor");
+        assertThat(((Number) indicators.get("baseline_p95_ms")).longValue()).isEqualTo(470L);
+    }
+
+    private UUID completedRun(String provider, String modelGroup) throws Exception {
+        UUID runId = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into baseline_runs (run_id, provider, model_group, total, sent, status, workload, started_at,"
+                        + " finished_at) values (?, ?, ?, 40, 40, 'completed', 'v1', now(), now())")) {
+            st.setObject(1, runId);
+            st.setString(2, provider);
+            st.setString(3, modelGroup);
+            st.executeUpdate();
+        }
+        return runId;
+    }
+
     @Test
     void a_headroom_that_stopped_draining_when_its_calls_stopped_is_not_projected_through_the_silence() {
         Instant t0 = Instant.parse("2034-02-01T10:00:00Z");
