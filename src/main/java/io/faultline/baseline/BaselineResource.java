@@ -80,13 +80,24 @@ public class BaselineResource {
     }
 
     @GET
-    @Operation(summary = "Current baselines, newest per scope, metric and source")
+    @Operation(summary = "Current baselines, newest per scope, metric and source; provider in any of its spellings")
     public List<BaselineStore.Baseline> list(@RestQuery String provider, @RestQuery String metric) {
         if (metric != null && !BaselineStore.knownMetric(metric)) {
             throw ApiProblem.badRequest("metric", "metric must be one of " + BaselineStore.METRICS
                     + ", or error_rate:<HTTP status> (error_rate:429) or error_rate:no_answer");
         }
-        return store.current(provider, metric);
+        if (provider == null) {
+            return store.current(null, metric);
+        }
+        // Profiles are stored under the normalised provider a run is locked on, passive baselines under the provider
+        // the calls were logged with: a filter of any spelling (claude, text-completion-openai) finds both.
+        String wanted = BaselineProfiler.normaliseProvider(provider);
+        if (wanted.isEmpty()) {
+            throw ApiProblem.badRequest("provider", "provider must name a provider, not only a variant's prefix or"
+                    + " suffix (text-completion-, _beta)");
+        }
+        return store.current(null, metric).stream()
+                .filter(b -> BaselineProfiler.normaliseProvider(b.provider()).equals(wanted)).toList();
     }
 
     @POST

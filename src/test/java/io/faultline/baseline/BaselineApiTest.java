@@ -29,6 +29,7 @@ import java.util.UUID;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.everyItem;
 
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -463,6 +464,37 @@ class BaselineApiTest {
                     assertThat(d.baselineP95()).isEqualTo(470.0);
                     assertThat(d.raised()).isTrue();
                 });
+    }
+
+    /**
+     * A run started as {@code claude} is stored under {@code anthropic}, passive baselines under the provider the
+     * calls were logged with: the list filter is normalised as a run's provider is, and matches both.
+     */
+    @Test
+    void the_list_filter_finds_baselines_under_any_spelling_of_their_provider() throws Exception {
+        String group = "list-" + Long.toHexString(System.nanoTime());
+        List<Sample> samples = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            samples.add(new Sample("d1", 200, 100 + i, null, 10, null, null));
+        }
+        store.saveBaselines(completedRun("anthropic", group), "anthropic", group, samples, Instant.now());
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
+                        + " mean, sample_size, source, measured_at) values (gen_random_uuid(), 'claude', ?, null,"
+                        + " 'latency_ms', 100, 103, 103, 101, 40, 'passive', now())")) {
+            st.setString(1, group);
+            st.executeUpdate();
+        }
+        for (String filter : List.of("claude", "anthropic", "Anthropic")) {
+            given().get("/api/v1/baselines?metric=latency_ms&provider=" + filter).then().log().ifValidationFails()
+                    .statusCode(200)
+                    .body("findAll { it.model == '" + group + "' && it.deployment == null }.source.sort()",
+                            equalTo(List.of("passive", "profile")))
+                    .body("findAll { it.model == '" + group + "' && it.source == 'passive' }.provider",
+                            everyItem(equalTo("claude")));
+        }
+        given().get("/api/v1/baselines?provider=_beta").then().log().ifValidationFails().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("provider"));
     }
 
     @Test
