@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,16 @@ public final class JsonProblems {
                 && e.getOriginalMessage().startsWith("Trailing token")) {
             String detail = "The body holds more than one JSON value; send exactly one.";
             return new ApiProblem(400, "Invalid request", detail, List.of(Map.of("field", "$", "message", detail)));
+        }
+        if (e instanceof UnrecognizedPropertyException unknown) {
+            String field = path(unknown.getPath());
+            List<String> known = unknown.getKnownPropertyIds() == null ? List.of()
+                    : unknown.getKnownPropertyIds().stream().map(String::valueOf).sorted().toList();
+            // A field of the body that comes again after the record was complete has nowhere to go either.
+            String detail = known.contains(unknown.getPropertyName()) ? field + " is given more than once."
+                    : field + " is not a field of this body" + (known.isEmpty() ? "." : "; the fields are "
+                            + String.join(", ", known) + ".");
+            return new ApiProblem(400, "Invalid request", detail, List.of(Map.of("field", field, "message", detail)));
         }
         if (e instanceof JsonMappingException mapping && !(e instanceof StreamConstraintsException)) {
             String field = path(mapping.getPath());

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -194,6 +195,40 @@ class BadInputTest {
                 .body("{\"provider\": \"openai\", \"modelGroup\": \"gpt\", \"requests\": 99999999999}").when()
                 .post("/api/v1/baselines/runs").then().statusCode(400).contentType(PROBLEM)
                 .body("errors[0].field", equalTo("requests"));
+    }
+
+    /**
+     * A run body is paid traffic: a value Jackson would bend into another (1.7 requests truncated to 1, a number
+     * taken as a provider's name), a field it would drop unread (a misspelt {@code concurency}) or a model group
+     * that cannot be stored as text (a lone surrogate) must be refused, naming the field, before any run starts.
+     */
+    @Test
+    void a_run_body_that_jackson_would_coerce_or_drop_is_a_400_problem_naming_the_field() {
+        String provider = "coerce" + Long.toHexString(System.nanoTime());
+        // Each on its own provider and group: one refused body must not hide behind another's run (a 409).
+        java.util.function.Function<String, String> run = p -> "{\"provider\": \"" + provider + p
+                + "\", \"modelGroup\": \"gpt-" + provider + p + "\"";
+        java.util.Map<String, String> bodies = new java.util.LinkedHashMap<>();
+        bodies.put("requests", run.apply("a") + ", \"requests\": 1.7}");
+        bodies.put("concurency", run.apply("b") + ", \"concurency\": 64}");
+        bodies.put("provider", "{\"provider\": 123, \"modelGroup\": \"gpt-" + provider + "c\"}");
+        bodies.put("modelGroup", run.apply("d").replace("\"gpt-", "\"gpt\\ud800-") + "}");
+        java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
+        bodies.forEach((field, body) -> {
+            var answer = given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                    .body(body).when().post("/api/v1/baselines/runs").then().extract();
+            answers.put(field, answer.statusCode() + " " + answer.contentType() + " "
+                    + (answer.statusCode() == 400 ? answer.path("errors[0].field") : ""));
+            assertThat(answer.asString()).doesNotContain("java.").doesNotContain("io.faultline");
+        });
+        assertThat(answers).containsExactly(java.util.Map.entry("requests", "400 " + PROBLEM + " requests"),
+                java.util.Map.entry("concurency", "400 " + PROBLEM + " concurency"),
+                java.util.Map.entry("provider", "400 " + PROBLEM + " provider"),
+                java.util.Map.entry("modelGroup", "400 " + PROBLEM + " modelGroup"));
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body(bodies.get("concurency")).when().post("/api/v1/baselines/runs").then().statusCode(400)
+                .body("detail", equalTo("concurency is not a field of this body; the fields are concurrency,"
+                        + " modelGroup, provider, ratePerSecond, requests."));
     }
 
     @Test
