@@ -87,10 +87,13 @@ public class BaselineStore {
         releaseStale(c, startedAt);
         int running = 0;
         long used = 0;
+        // The rolling day ends now: a finished run dated after it (a replica whose clock ran ahead) held the cap
+        // until a day after its date.
         try (PreparedStatement st = c.prepareStatement(
                 "select provider, model_group, status, total, sent from baseline_runs"
-                        + " where status = 'running' or started_at > ?")) {
+                        + " where status = 'running' or started_at > ? and started_at <= ?")) {
             st.setTimestamp(1, Timestamp.from(startedAt.minus(java.time.Duration.ofDays(1))));
+            st.setTimestamp(2, Timestamp.from(startedAt));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     boolean isRunning = "running".equals(rs.getString(3));

@@ -150,6 +150,35 @@ class BaselineLimitsTest {
         start("q5", "h5", 150).statusCode(202);
     }
 
+    /**
+     * The rolling day looks back 24 hours from now and no further forward: a run dated after now (written by a
+     * replica whose clock ran ahead, or by hand) counted against the cap until a day after its date, so one run
+     * dated a year ahead locked profiling for a year.
+     */
+    @Test
+    void a_run_dated_after_now_does_not_count_against_the_daily_cap() throws Exception {
+        Instant now = Instant.parse("2033-02-01T00:00:00Z");
+        clock.set(now);
+        UUID ahead = UUID.randomUUID();
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement("insert into baseline_runs (run_id,"
+                + " provider, model_group, total, sent, status, workload, started_at, finished_at)"
+                + " values (?, 'f1', 'fut1', 200, 200, 'completed', 'v1', ?, ?)")) {
+            st.setObject(1, ahead);
+            st.setTimestamp(2, java.sql.Timestamp.from(now.plus(Duration.ofDays(365))));
+            st.setTimestamp(3, java.sql.Timestamp.from(now.plus(Duration.ofDays(365))));
+            st.executeUpdate();
+        }
+        try {
+            start("f2", "fut2", 150).statusCode(202);
+        } finally {
+            try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                    "delete from baseline_runs where run_id = ?")) {
+                st.setObject(1, ahead);
+                st.executeUpdate();
+            }
+        }
+    }
+
     @Test
     void a_finished_run_leaves_memory_after_the_retention_and_is_still_read_from_the_database() {
         clock.set(Instant.parse("2031-04-01T00:00:00Z"));
