@@ -157,13 +157,16 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             throw ApiProblem.badRequest("provider", "provider must name a provider, not only a variant's prefix or"
                     + " suffix (text-completion-, _beta)");
         }
-        if (request.requests() > config.maxRequestsPerDay()) {
-            throw ApiProblem.badRequest("requests", "requests must be at most the daily cap of "
-                    + config.maxRequestsPerDay() + " (faultline.baseline.max-requests-per-day)");
+        // The warm-up requests are paid too: they count against the cap like the measured ones.
+        if (request.requests() + config.warmupRequests() > config.maxRequestsPerDay()) {
+            throw ApiProblem.badRequest("requests", "requests must be at most "
+                    + (config.maxRequestsPerDay() - config.warmupRequests()) + ": the daily cap of "
+                    + config.maxRequestsPerDay() + " (faultline.baseline.max-requests-per-day) less the run's "
+                    + config.warmupRequests() + " warm-up requests");
         }
         Run run = new Run(UUID.randomUUID(), request, clock.instant());
         BaselineStore.Admission admission = store.admit(run.id, request, workload.version(), run.startedAt,
-                config.maxConcurrentRuns(), config.maxRequestsPerDay());
+                config.maxConcurrentRuns(), config.maxRequestsPerDay(), config.warmupRequests());
         if (!admission.admitted()) {
             throw new ApiProblem(admission.status(), admission.title(), admission.detail());
         }

@@ -53,17 +53,18 @@ public class BaselineStore {
     /**
      * Records a new running run if it is admitted: no run of the same (normalised) provider or the same model group
      * is running, fewer than {@code maxConcurrent} runs are running in all, and the requests of the last 24 hours
-     * (the total of running runs, what was sent of finished ones) leave room for this one. One transaction under an
-     * advisory lock, so that replicas starting runs at the same moment see each other's.
+     * (the total of running runs, what was sent of finished ones, and each run's {@code warmups}: paid, though not
+     * recorded) leave room for this one. One transaction under an advisory lock, so that replicas starting runs at
+     * the same moment see each other's.
      */
     Admission admit(UUID id, RunRequest request, String workload, Instant startedAt, int maxConcurrent,
-            long maxRequestsPerDay) {
+            long maxRequestsPerDay, int warmups) {
         try (Connection c = dataSource.getConnection()) {
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
             try {
                 Admission admission = admitLocked(c, id, request, workload, startedAt, maxConcurrent,
-                        maxRequestsPerDay);
+                        maxRequestsPerDay, warmups);
                 c.commit();
                 return admission;
             } catch (SQLException | RuntimeException e) {
@@ -78,7 +79,7 @@ public class BaselineStore {
     }
 
     private static Admission admitLocked(Connection c, UUID id, RunRequest request, String workload,
-            Instant startedAt, int maxConcurrent, long maxRequestsPerDay) throws SQLException {
+            Instant startedAt, int maxConcurrent, long maxRequestsPerDay, int warmups) throws SQLException {
         try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext(?))")) {
             lock.setString(1, "faultline.baseline.admit");
             lock.execute();
@@ -104,7 +105,9 @@ public class BaselineStore {
                                 + " provider and per model group: cancel it or wait for it to finish.");
                     }
                     running += isRunning ? 1 : 0;
-                    used += isRunning ? rs.getInt(4) : rs.getInt(5);
+                    // A run's warm-ups (as configured now) are taken as sent: a run cancelled during them
+                    // is counted a few requests high, never low.
+                    used += (isRunning ? rs.getInt(4) : rs.getInt(5)) + warmups;
                 }
             }
         }
@@ -113,9 +116,9 @@ public class BaselineStore {
                     + " the most allowed at once (faultline.baseline.max-concurrent-runs = " + maxConcurrent
                     + "); wait for one to finish or cancel one.");
         }
-        if (used + request.requests() > maxRequestsPerDay) {
+        if (used + request.requests() + warmups > maxRequestsPerDay) {
             return new Admission(false, 429, "Daily baseline requests used up", "This run's " + request.requests()
-                    + " requests would exceed the daily cap: " + used + " of "
+                    + " requests and " + warmups + " warm-up requests would exceed the daily cap: " + used + " of "
                     + maxRequestsPerDay + " requests were started in the last 24 hours"
                     + " (faultline.baseline.max-requests-per-day); ask for fewer or wait.");
         }
