@@ -11,9 +11,9 @@ import jakarta.inject.Singleton;
 /**
  * A body bound to a record (a baseline run) is one JSON value with the fields and types the record names: content
  * after it, a field it does not have (a misspelt {@code concurency} went unread and the default was used), a
- * fraction for a whole number ({@code 1.7} requests became 1) and a number or boolean for text are refused (400)
- * where Jackson silently dropped or bent them. The bodies read as trees say the same ({@link JsonBodies}: "more than
- * one JSON value"); reading trees and maps is not affected by the other settings.
+ * fraction for a whole number ({@code 1.7} requests became 1), a number or boolean for text and text for a number
+ * are refused (400) where Jackson silently dropped or bent them. The bodies read as trees say the same
+ * ({@link JsonBodies}: "more than one JSON value"); reading trees and maps is not affected by the other settings.
  */
 @Singleton
 public class StrictJsonCustomizer implements ObjectMapperCustomizer {
@@ -27,5 +27,10 @@ public class StrictJsonCustomizer implements ObjectMapperCustomizer {
         mapper.coercionConfigFor(LogicalType.Textual).setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
                 .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
                 .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail);
+        // Text for a number: "" was read as no value (a run of the default 1,000 requests), "4" as 4.
+        for (LogicalType number : new LogicalType[] { LogicalType.Integer, LogicalType.Float }) {
+            mapper.coercionConfigFor(number).setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.EmptyString, CoercionAction.Fail);
+        }
     }
 }

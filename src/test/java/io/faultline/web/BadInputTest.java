@@ -231,6 +231,29 @@ class BadInputTest {
                         + " modelGroup, provider, ratePerSecond, requests."));
     }
 
+    /**
+     * Text for a number in a run body: Jackson read {@code "requests": ""} as no value, a run of the default 1,000
+     * paid requests, and {@code "concurrency": "4"} as 4. Both are refused, naming the field.
+     */
+    @Test
+    void a_run_body_with_text_for_a_number_is_a_400_problem_naming_the_field() {
+        String provider = "text" + Long.toHexString(System.nanoTime());
+        java.util.Map<String, String> bodies = java.util.Map.of(
+                "requests", "{\"provider\": \"" + provider + "a\", \"modelGroup\": \"g-" + provider
+                        + "a\", \"requests\": \"\"}",
+                "concurrency", "{\"provider\": \"" + provider + "b\", \"modelGroup\": \"g-" + provider
+                        + "b\", \"requests\": 1, \"concurrency\": \"4\"}");
+        java.util.Map<String, String> answers = new java.util.TreeMap<>();
+        bodies.forEach((field, body) -> {
+            var answer = given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                    .body(body).when().post("/api/v1/baselines/runs").then().extract();
+            answers.put(field, answer.statusCode() + " " + answer.contentType() + " "
+                    + (answer.statusCode() == 400 ? answer.path("errors[0].field") : ""));
+        });
+        assertThat(answers).containsExactly(java.util.Map.entry("concurrency", "400 " + PROBLEM + " concurrency"),
+                java.util.Map.entry("requests", "400 " + PROBLEM + " requests"));
+    }
+
     @Test
     void a_bound_body_of_the_wrong_shape_is_a_400_problem_about_the_body() {
         for (String body : new String[] { "0", "[{}, {}]", "\"text\"" }) {
