@@ -1,6 +1,7 @@
 package io.faultline.baseline;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.BaselineRuns;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.TestClock;
@@ -372,7 +373,7 @@ class BaselineApiTest {
     @Test
     void a_profile_error_rate_counts_provider_side_failures_only() throws Exception {
         String provider = "perr" + Long.toHexString(System.nanoTime());
-        UUID runId = completedRun(provider, "m");
+        UUID runId = BaselineRuns.completed(dataSource, provider, "m", 8);
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             samples.add(new Sample("d1", 200, 100 + i, null, 10, 0.001, null));
@@ -422,20 +423,6 @@ class BaselineApiTest {
         }
     }
 
-    /** A finished run of {@code provider} and {@code modelGroup}, as baselines reference it. */
-    private UUID completedRun(String provider, String modelGroup) throws Exception {
-        UUID runId = UUID.randomUUID();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into baseline_runs (run_id, provider, model_group, total, sent, status, workload, started_at,"
-                        + " finished_at) values (?, ?, ?, 8, 8, 'completed', 'v1', now(), now())")) {
-            st.setObject(1, runId);
-            st.setString(2, provider);
-            st.setString(3, modelGroup);
-            st.executeUpdate();
-        }
-        return runId;
-    }
-
     /**
      * A profile is locked and stored under the normalised provider (text-completion-openai is openai), while the
      * plugin stores each call under the provider LiteLLM logged: the group's calls are judged against that profile.
@@ -449,7 +436,8 @@ class BaselineApiTest {
         for (int i = 0; i < 40; i++) {
             samples.add(new Sample("d1", 200, 100 + i * 10, null, 10, null, null)); // p95 = 38th = 470 ms
         }
-        store.saveBaselines(completedRun(provider, "m"), provider, "m", samples, Instant.now());
+        UUID runId = BaselineRuns.completed(dataSource, provider, "m", 8);
+        store.saveBaselines(runId, provider, "m", samples, Instant.now());
 
         Instant now = Instant.now();
         List<Payloads> slow = new ArrayList<>();
@@ -477,7 +465,8 @@ class BaselineApiTest {
         for (int i = 0; i < 4; i++) {
             samples.add(new Sample("d1", 200, 100 + i, null, 10, null, null));
         }
-        store.saveBaselines(completedRun("anthropic", group), "anthropic", group, samples, Instant.now());
+        UUID runId = BaselineRuns.completed(dataSource, "anthropic", group, 8);
+        store.saveBaselines(runId, "anthropic", group, samples, Instant.now());
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
                         + " mean, sample_size, source, measured_at) values (gen_random_uuid(), 'claude', ?, null,"

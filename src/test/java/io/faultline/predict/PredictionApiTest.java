@@ -1,6 +1,7 @@
 package io.faultline.predict;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.BaselineRuns;
 import io.faultline.testing.Api;
 import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
@@ -263,7 +264,7 @@ class PredictionApiTest {
             // The group's profile only (none of dep): it alone can be the reference of dep's calls.
             st.setString(1, provider);
             st.setString(2, group);
-            st.setObject(3, completedRun(provider, group));
+            st.setObject(3, BaselineRuns.completed(dataSource, provider, group, 40));
             st.setTimestamp(4, java.sql.Timestamp.from(t0));
             st.executeUpdate();
         }
@@ -285,19 +286,6 @@ class PredictionApiTest {
         Map<String, Object> indicators = (Map<String, Object>) p.get("indicators");
         assertThat(indicators).containsEntry("indicator", "latency_trend").containsEntry("target", "baseline_factor");
         assertThat(((Number) indicators.get("baseline_p95_ms")).longValue()).isEqualTo(470L);
-    }
-
-    private UUID completedRun(String provider, String modelGroup) throws Exception {
-        UUID runId = UUID.randomUUID();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into baseline_runs (run_id, provider, model_group, total, sent, status, workload, started_at,"
-                        + " finished_at) values (?, ?, ?, 40, 40, 'completed', 'v1', now(), now())")) {
-            st.setObject(1, runId);
-            st.setString(2, provider);
-            st.setString(3, modelGroup);
-            st.executeUpdate();
-        }
-        return runId;
     }
 
     @Test
