@@ -34,9 +34,15 @@ public sealed interface Failure permits ProviderFailure, QualityFailure, CostFai
 
     ImpactScope impactScope();
 
-    /** Category, type, provider and deployment: the identity of an episode. */
+    /**
+     * Category, type, provider and deployment: the identity of an episode. A failure tied to no deployment but judged
+     * on one model group (a baseline deviation: baselines are per provider and group) is told apart by its group, so
+     * two groups of a provider deviating at once are two episodes, not one that names the first group only.
+     */
     default String fingerprint() {
-        return category() + "|" + type().code() + "|" + provider() + "|" + (deployment() == null ? "-" : deployment());
+        String group = impactScope() == null ? null : impactScope().modelGroup();
+        String subject = deployment() != null ? deployment() : group != null ? "-|" + group : "-";
+        return category() + "|" + type().code() + "|" + provider() + "|" + subject;
     }
 
     /** Builds the record of the type's category. */

@@ -318,6 +318,38 @@ class BaselineApiTest {
     }
 
     /**
+     * Baselines are per provider and model group, and so is a deviation: two groups of one provider going slow at
+     * once are two episodes, each naming its own group. Folded by provider alone they were one episode whose scope
+     * named the first group, and the second group's slowness was nowhere to be seen.
+     */
+    @Test
+    void two_model_groups_of_one_provider_deviating_at_once_are_two_episodes() {
+        String provider = "twin" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        clock.set(t0);
+        List<Payloads> learnt = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            learnt.add(Payloads.success(provider, "a", "d-a", t0.minusSeconds(1200 + i)).latency(0.1 + i * 0.01));
+            learnt.add(Payloads.success(provider, "b", "d-b", t0.minusSeconds(1300 + i)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(learnt.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 25; i++) {
+            slow.add(Payloads.success(provider, "a", "d-a", t0.minusSeconds(30 + i)).latency(1.5));
+            slow.add(Payloads.success(provider, "b", "d-b", t0.minusSeconds(60 + i)).latency(2.0));
+        }
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95") && d.raised()).extracting(DeviationDetector.Deviation::modelGroup)
+                .containsExactlyInAnyOrder("a", "b");
+        given().get("/api/v1/failures?provider=" + provider + "&type=timeout").then().log().ifValidationFails()
+                .statusCode(200).body("items.size()", equalTo(2))
+                .body("items.impactScope.model_group", org.hamcrest.Matchers.containsInAnyOrder("a", "b"));
+    }
+
+    /**
      * A database outage: the checks of its minutes fail, and the plugin delivers the outage's calls once the database
      * is back. The first check after it judges the windows it missed, each dated at its own time as it would have
      * run, so the deviation starts when its calls did, not at the first check that could read them.
