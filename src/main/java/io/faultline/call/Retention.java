@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * Forgets, with the calls, everything derived from them that names a user, a key or a team (README: "What is stored
  * where"). Daily partitions of {@code llm_calls} are dropped by {@link PartitionMaintenance}; this deletes, older than
- * the same cut-off: calls that landed in the default partition, episode links to users and calls, whole episodes (their
+ * the same cut-off: calls that landed in the default partition, episode links to users and calls (and the impact fold's
+ * state of a subject that had such links, to be folded anew from the calls kept), whole episodes (their
  * deployment can be {@code user:<id>}; correlation members and edges go with them by cascade, their correlation
  * queue rows after them), impacts and the impact fold's state (its requests name users, keys and teams), closed
  * clusters, inbox rows, predictions' observed failures, data signals, predictions whose horizon ended and traffic
@@ -33,6 +34,12 @@ public class Retention {
     static {
         DELETES.put("llm_calls_default", "delete from llm_calls_default where started_at < ?");
         DELETES.put("failure_event_users", "delete from failure_event_users where seen_at < ?");
+        // The fold's state of a subject still open whose first calls go now: it holds their requests (users, keys,
+        // teams) and counts them, where a fold anew and the full recomputation count the kept calls only. Dropped, the
+        // next assessment folds the subject anew from what is kept. Before its links go; the cut-off is a day's start,
+        // so a subject is folded anew at most once a day (impact_state holds the subjects of fold-kept-for only).
+        DELETES.put("impact_state_of_dropped_calls", "delete from impact_state s where s.members && array(select"
+                + " distinct l.failure_id from failure_event_calls l where l.seen_at < ?)");
         DELETES.put("failure_event_calls", "delete from failure_event_calls where seen_at < ?");
         DELETES.put("failure_events", "delete from failure_events where last_seen < ?");
         // A queued episode that failed every correlation attempt waits for its next change, which a deleted episode

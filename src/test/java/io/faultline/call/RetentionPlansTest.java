@@ -74,6 +74,9 @@ class RetentionPlansTest {
         List<String> expected = new ArrayList<>(TIME_COLUMNS.keySet());
         // The queue's delete has no cut-off: it removes the rows of episodes deleted just before (an anti-join).
         expected.add("correlation_queue");
+        // The fold state of subjects whose links go: found by the links' time (failure_event_calls_seen) among the
+        // subjects of the last fold-kept-for, a small table read whole.
+        expected.add("impact_state_of_dropped_calls");
         assertThat(Retention.tables()).containsExactlyInAnyOrderElementsOf(expected);
     }
 
