@@ -84,4 +84,54 @@ class ImpactDashboardTest {
             }
         }
     }
+
+    /**
+     * Grafana's PostgreSQL data source may run in any time zone: a bucket truncated in the session's zone started at
+     * half past the UTC hour in India (+05:30). Every query of the dashboard answers the same rows, times compared as
+     * instants, in UTC and in Asia/Kolkata (one transaction, so now() is the same for both).
+     */
+    @Test
+    void every_sql_panel_of_the_impact_dashboard_answers_the_same_buckets_in_any_session_time_zone()
+            throws Exception {
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.SECONDS).minus(Duration.ofMinutes(20));
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.replay(t0);
+        assertThat(assessor.refreshOpen()).isGreaterThanOrEqualTo(2);
+
+        Map<String, String> queries = DashboardSqlTest.queriesOf(DASHBOARD);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                for (Map.Entry<String, String> query : queries.entrySet()) {
+                    st.execute("set local time zone 'UTC'");
+                    List<String> utc = instantRows(st, query.getValue());
+                    st.execute("set local time zone 'Asia/Kolkata'");
+                    List<String> india = instantRows(st, query.getValue());
+                    assertThat(utc).as(query.getKey()).isNotEmpty();
+                    assertThat(india).as(query.getKey() + " in Asia/Kolkata").containsExactlyInAnyOrderElementsOf(utc);
+                }
+            } finally {
+                c.rollback();
+            }
+        }
+    }
+
+    /** The rows of a query as text, each timestamptz as its instant (not as the session's zone renders it). */
+    private static List<String> instantRows(Statement st, String sql) throws Exception {
+        List<String> rows = new java.util.ArrayList<>();
+        try (java.sql.ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(sql))) {
+            java.sql.ResultSetMetaData meta = rs.getMetaData();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= meta.getColumnCount(); i++) {
+                    Object value = meta.getColumnTypeName(i).equals("timestamptz")
+                            ? rs.getObject(i, java.time.OffsetDateTime.class) : rs.getString(i);
+                    row.append(meta.getColumnLabel(i)).append('=').append(value instanceof java.time.OffsetDateTime o
+                            ? o.toInstant() : value).append(';');
+                }
+                rows.add(row.toString());
+            }
+        }
+        return rows;
+    }
 }
