@@ -400,7 +400,10 @@ public class DeviationDetector {
     /**
      * Passive baselines from live traffic over the window, per provider and model group, above the sample floor. A
      * scope whose metric deviates now keeps the baseline it deviates from: a p95 moves once 5% of the hour is slow, so
-     * learning from a regression made it the baseline and ended its deviation within one interval (a probe).
+     * learning from a regression made it the baseline and ended its deviation within one interval (a probe). So does a
+     * scope whose window as a whole deviates from its reference by the deviation factor, raised or not: a regression
+     * with thin traffic (each check under the sample floor, the hour above it), or one followed by a lull (no calls
+     * "now"), was learnt as the baseline, and the same slowness raised nothing once traffic was back (a probe).
      */
     public int learnPassive(Duration window) {
         Instant now = clock.instant();
@@ -408,35 +411,80 @@ public class DeviationDetector {
         List<String> errorsDeviating = new ArrayList<>();
         for (Deviation d : detectDeviation(now, new ArrayList<>(), false)) {
             if (d.raised()) {
-                String key = d.provider() + "\u001f" + (d.modelGroup() == null ? "" : d.modelGroup());
+                String key = scope(d.provider(), d.modelGroup());
                 (d.metric().equals("latency_p95") ? latencyDeviating : errorsDeviating).add(key);
             }
         }
+        References latency = references("latency_ms");
+        References errors = references("error_rate");
         // One scan of the window feeds both metrics: latency over successful calls, error rate over all calls.
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into provider_baselines (baseline_id, provider, model, deployment, metric_name, p50, p95, p99,"
-                        + " mean, sample_size, source, measured_at)"
-                        + " select gen_random_uuid(), provider, model_group, null, metric.name, metric.p50, metric.p95,"
-                        + " metric.p99, metric.mean, metric.n, 'passive', ? from (select provider, model_group,"
-                        + " count(*) n, count(*) filter (where success) ok,"
-                        + " count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")::double precision / count(*) r,"
-                        + " avg(latency_ms) filter (where success) m, percentile_disc(array[0.5, 0.95, 0.99])"
-                        + " within group (order by latency_ms) filter (where success) q"
-                        + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
-                        + " cross join lateral (values ('latency_ms', q[1], q[2], q[3], m, ok),"
-                        + " ('error_rate', r, r, r, r, n)) metric(name, p50, p95, p99, mean, n)"
-                        + " where metric.n >= ? and metric.p50 is not null and not (w.provider || chr(31)"
-                        + " || coalesce(w.model_group, '') = any(case metric.name when 'latency_ms' then ?::text[]"
-                        + " else ?::text[] end))")) {
-            st.setTimestamp(1, Timestamp.from(now));
-            st.setTimestamp(2, Timestamp.from(now.minus(window)));
-            st.setTimestamp(3, Timestamp.from(now));
-            st.setInt(4, config.minSamples());
-            st.setArray(5, c.createArrayOf("text", latencyDeviating.toArray()));
-            st.setArray(6, c.createArrayOf("text", errorsDeviating.toArray()));
-            return st.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            List<Learnt> learnt = new ArrayList<>();
+            try (PreparedStatement st = c.prepareStatement("select provider, model_group, metric.name, metric.p50,"
+                    + " metric.p95, metric.p99, metric.mean, metric.n from (select provider, model_group,"
+                    + " count(*) n, count(*) filter (where success) ok,"
+                    + " count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")::double precision / count(*) r,"
+                    + " avg(latency_ms) filter (where success) m, percentile_disc(array[0.5, 0.95, 0.99])"
+                    + " within group (order by latency_ms) filter (where success) q"
+                    + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
+                    + " cross join lateral (values ('latency_ms', q[1], q[2], q[3], m, ok),"
+                    + " ('error_rate', r, r, r, r, n)) metric(name, p50, p95, p99, mean, n)"
+                    + " where metric.n >= ? and metric.p50 is not null")) {
+                st.setTimestamp(1, Timestamp.from(now.minus(window)));
+                st.setTimestamp(2, Timestamp.from(now));
+                st.setInt(3, config.minSamples());
+                try (ResultSet rs = st.executeQuery()) {
+                    while (rs.next()) {
+                        String provider = rs.getString(1);
+                        String group = rs.getString(2);
+                        boolean isLatency = rs.getString(3).equals("latency_ms");
+                        double p95 = rs.getDouble(5);
+                        if ((isLatency ? latencyDeviating : errorsDeviating).contains(scope(provider, group))
+                                || deviates(isLatency ? latency.of(provider, group) : errors.of(provider, group),
+                                        p95, isLatency)) {
+                            continue;
+                        }
+                        learnt.add(new Learnt(provider, group, rs.getString(3), rs.getDouble(4), p95,
+                                rs.getDouble(6), rs.getDouble(7), rs.getInt(8)));
+                    }
+                }
+            }
+            if (learnt.isEmpty()) {
+                return 0;
+            }
+            try (PreparedStatement st = c.prepareStatement("insert into provider_baselines (baseline_id, provider,"
+                    + " model, deployment, metric_name, p50, p95, p99, mean, sample_size, source, measured_at)"
+                    + " values (gen_random_uuid(), ?, ?, null, ?, ?, ?, ?, ?, ?, 'passive', ?)")) {
+                for (Learnt row : learnt) {
+                    st.setString(1, row.provider());
+                    st.setString(2, row.group());
+                    st.setString(3, row.metric());
+                    st.setDouble(4, row.p50());
+                    st.setDouble(5, row.p95());
+                    st.setDouble(6, row.p99());
+                    st.setDouble(7, row.mean());
+                    st.setInt(8, row.samples());
+                    st.setTimestamp(9, Timestamp.from(now));
+                    st.addBatch();
+                }
+                return java.util.Arrays.stream(st.executeBatch()).sum();
+            }
         } catch (SQLException e) {
             throw new IllegalStateException("could not learn passive baselines", e);
         }
+    }
+
+    /** A passive baseline about to be stored. */
+    private record Learnt(String provider, String group, String metric, double p50, double p95, double p99,
+            double mean, int samples) {
+    }
+
+    /** Whether a window's p95 deviates from the reference as a check would judge it (no sample floor here). */
+    private boolean deviates(BaselineStore.Baseline reference, double p95, boolean latency) {
+        if (reference == null) {
+            return false;
+        }
+        double bar = latency ? reference.p95() : Math.max(reference.p95(), ERROR_RATE_FLOOR);
+        return bar > 0 && p95 / bar > config.deviationFactor();
     }
 }

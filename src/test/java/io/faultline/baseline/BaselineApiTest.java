@@ -194,6 +194,89 @@ class BaselineApiTest {
     }
 
     /**
+     * Traffic fell with the regression: three calls a minute, each three times the baseline p95, for an hour. Each
+     * five-minute window holds 15 calls, under the floor of 20, so no deviation is raised; but the hour holds 180,
+     * and the learning took the regression as the baseline, so the same slowness at full traffic raised nothing. A
+     * window that deviates from the baseline as a whole is not learnt, raised or not.
+     */
+    @Test
+    void a_slow_hour_of_thin_traffic_is_not_learnt_as_the_baseline() {
+        String provider = "thin" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().plus(Duration.ofDays(3)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        clock.set(t0);
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+
+        Instant t1 = t0.plus(Duration.ofHours(1));
+        List<Payloads> thin = new ArrayList<>();
+        for (int i = 0; i < 180; i++) {
+            thin.add(Payloads.success(provider, "m", "d1", t1.plusSeconds(i * 20L)).latency(1.5));
+        }
+        Instant t2 = t1.plus(Duration.ofHours(1));
+        clock.set(t2);
+        Api.ingest(Payloads.array(thin.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
+                    assertThat(d.ratio()).isGreaterThan(3.0);
+                    assertThat(d.raised()).as("under the sample floor").isFalse();
+                });
+        detector.learnPassive(Duration.ofHours(1));
+
+        // Traffic is back, as slow as before: 30 calls in the last minute.
+        List<Payloads> busy = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            busy.add(Payloads.success(provider, "m", "d1", t2.plusSeconds(30 + i)).latency(1.5));
+        }
+        clock.set(t2.plus(Duration.ofMinutes(2)));
+        Api.ingest(Payloads.array(busy.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
+                    assertThat(d.baselineP95()).isCloseTo(470.0, org.assertj.core.api.Assertions.within(0.01));
+                    assertThat(d.raised()).isTrue();
+                });
+    }
+
+    /**
+     * A regression raised for most of an hour, then a lull: the five minutes before the learning hold no calls, so
+     * nothing deviates "now", and the hour of the regression was learnt as the baseline.
+     */
+    @Test
+    void an_hour_of_raised_regression_followed_by_a_lull_is_not_learnt_as_the_baseline() {
+        String provider = "lull" + Long.toHexString(System.nanoTime());
+        Instant t0 = Instant.now().plus(Duration.ofDays(4)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
+        clock.set(t0);
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+
+        // 50 minutes at 6 calls a minute, 1.5 s each (raised), then 10 minutes without a call.
+        Instant t1 = t0.plus(Duration.ofMinutes(5));
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            slow.add(Payloads.success(provider, "m", "d1", t1.plusSeconds(i * 10L)).latency(1.5));
+        }
+        clock.set(t1.plus(Duration.ofMinutes(50)));
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("latency_p95")).singleElement().satisfies(d -> assertThat(d.raised()).isTrue());
+        Instant lull = clock.advance(Duration.ofMinutes(10));
+        assertThat(detector.detectDeviation()).noneMatch(d -> d.provider().equals(provider));
+        detector.learnPassive(Duration.ofHours(1));
+
+        var baseline = given().get("/api/v1/baselines?provider=" + provider + "&metric=latency_ms").then()
+                .statusCode(200).body("size()", equalTo(1)).extract().jsonPath();
+        assertThat(baseline.getDouble("[0].p95")).isCloseTo(470.0, org.assertj.core.api.Assertions.within(0.01));
+        assertThat(Instant.parse(baseline.getString("[0].measuredAt"))).isBefore(lull);
+    }
+
+    /**
      * The deviation ratio speaks for the last window: once a model group's calls stop, it shows no ratio (NaN), not
      * the deviation of its last busy window for as long as the process lives.
      */
