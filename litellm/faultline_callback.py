@@ -33,6 +33,7 @@ import stat
 import threading
 import time
 import uuid
+import weakref
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -147,11 +148,17 @@ _MODEL_MAP_FIELDS = (
 # Forks of this process so far, as seen by the child: the hooks compare it with the one their sender threads were
 # started in, instead of calling os.getpid() (a system call) on LiteLLM's event loop for every call.
 _fork_generation = 0
+# This process's plugins. A fork can come while another thread is inside the routing hook, holding a lock of it: the
+# child inherits the lock held, and no thread of the child will ever release it (the first routing call in the worker
+# hung its event loop for good). The child's plugins take their routing locks anew.
+_plugins: weakref.WeakSet = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     global _fork_generation
     _fork_generation += 1
+    for plugin in list(_plugins):
+        plugin._routing_after_fork()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -1369,6 +1376,13 @@ class FaultlineLogger(CustomLogger):
             )
         self._start()
         atexit.register(self._persist_on_exit)
+        _plugins.add(self)
+
+    def _routing_after_fork(self) -> None:
+        """In a forked child, before any of its code runs: the routing hook's locks, free (see _plugins)."""
+        # Credits a routing call left half updated at the fork only shift which request keeps a deployment next.
+        self._gate._lock = threading.Lock()
+        self._policy_poller_lock = threading.Lock()
 
     # ---- LiteLLM routing hook: the traffic policy
 

@@ -7,6 +7,7 @@ are triggered directly (`poll_policy`) unless a test is about the background pol
 import asyncio
 import json
 import logging
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -187,6 +188,43 @@ def test_the_background_poller_starts_with_the_first_routing_call_and_polls_at_t
     wait_until(lambda: policy_server.gets >= 3, what="three polls by the background thread")
     assert plugin.current_policy().shares == {"dep-a": 500_000}
     assert plugin._policy_poller.name == "faultline-policy"
+
+
+def test_a_worker_forked_while_another_thread_was_routing_routes_in_the_child(policy_server, make_policy_plugin):
+    """A fork (LiteLLM's workers, or any fork of a process whose threads route) can come while another thread is
+    inside the hook, holding the share gate's lock: the child inherited it held, with no thread left to release it,
+    and its first routing call hung the worker's event loop for good. The child routes with a lock of its own."""
+    policy_server.body = policy_body(("dep-a", 0.5))
+    plugin = make_policy_plugin(policy_server.url)
+    plugin.poll_policy()
+    inside, done = threading.Event(), threading.Event()
+
+    def routing_when_the_fork_comes():
+        with plugin._gate._lock:
+            inside.set()
+            done.wait()
+
+    router = threading.Thread(target=routing_when_the_fork_comes, daemon=True)
+    router.start()
+    assert inside.wait(timeout=30.0)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            # Probed without blocking first: a lock still held would hang the routing below, and so this test.
+            if not plugin._gate._lock.acquire(blocking=False):
+                code = 2
+            else:
+                plugin._gate._lock.release()
+                code = 0 if route(plugin, [A, B], 10) == {"dep-a": 5, "dep-b": 10} else 3
+        finally:
+            os._exit(code)
+    done.set()
+    router.join()
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert route(plugin, [A, B], 10) == {"dep-a": 5, "dep-b": 10}  # the parent's gate goes on as it was
 
 
 def test_before_the_first_poll_nothing_is_reduced(policy_server, make_policy_plugin):
