@@ -279,6 +279,26 @@ class CallIngestTest {
         Api.failures("deployment=" + dep).body("nextCursor", nullValue());
     }
 
+    /**
+     * A provider is stored in the label alphabet (a-z, 0-9, '_', '.', '-'), else as "other": no ':' reaches the
+     * predictor's latency scope keys ("m:" provider ":" model group), so a provider "a:b" of group "c" cannot take
+     * the baseline of provider "a" of group "b:c". A model group keeps its ':' (Ollama's "llama3:8b").
+     */
+    @Test
+    void a_provider_outside_the_label_alphabet_is_stored_as_other_and_a_model_group_keeps_its_colon()
+            throws Exception {
+        String dep = deployment();
+        Api.ingest(Payloads.array(Payloads.success("a:b", "c", dep, Instant.now()),
+                Payloads.success("a", "b:c", dep, Instant.now().plusMillis(1)))).statusCode(200)
+                .body("accepted", equalTo(2));
+        assertThat(count("select count(*) from llm_calls where deployment = ? and provider = 'other'"
+                + " and model_group = 'c'", dep)).isEqualTo(1);
+        assertThat(count("select count(*) from llm_calls where deployment = ? and provider = 'a'"
+                + " and model_group = 'b:c'", dep)).isEqualTo(1);
+        assertThat(count("select count(*) from llm_calls where deployment = ? and provider like '%:%'", dep))
+                .isZero();
+    }
+
     private long count(String sql, String arg) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
             st.setString(1, arg);
