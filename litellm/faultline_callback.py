@@ -1374,6 +1374,12 @@ class FaultlineLogger(CustomLogger):
                 "faultline: FAULTLINE_INGEST_API_KEY (or FAULTLINE_API_KEY) is empty; Faultline will refuse the events"
                 " until it is set"
             )
+        # Started by the first routing call (_ensure_policy_poller): a process whose router never asks, such as an
+        # SDK user without a Router or a script that imports the module, never polls. Not by _start: a forked worker
+        # routes a request (starting its poller) before it logs it (running _start again), and a poller forgotten
+        # there ran on beside the one the next routing call started.
+        self._policy_poller: threading.Thread | None = None
+        self._policy_poller_lock = threading.Lock()
         self._start()
         atexit.register(self._persist_on_exit)
         _plugins.add(self)
@@ -1656,10 +1662,6 @@ class FaultlineLogger(CustomLogger):
         )
         self._sender.start()
         self._spooler.start()
-        # Started by the first routing call (_ensure_policy_poller): a process whose router never asks, such as an
-        # SDK user without a Router or a script that imports the module, never polls.
-        self._policy_poller: threading.Thread | None = None
-        self._policy_poller_lock = threading.Lock()
 
     def _enqueue(self, event: Any, size: int) -> None:
         cfg = self.config

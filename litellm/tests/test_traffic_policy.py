@@ -227,6 +227,28 @@ def test_a_worker_forked_while_another_thread_was_routing_routes_in_the_child(po
     assert route(plugin, [A, B], 10) == {"dep-a": 5, "dep-b": 10}  # the parent's gate goes on as it was
 
 
+def test_a_forked_worker_polls_with_one_poller_after_its_first_call_is_logged(policy_server, make_plugin):
+    """In a forked worker a request is routed (which starts the worker's poller) before it is logged (which starts
+    the worker's own sender): that start forgot the running poller, and the next routing call started a second one,
+    each polling Faultline at the refresh interval for the worker's life."""
+    policy_server.body = policy_body(("dep-a", 0.5))
+    plugin = make_plugin(policy_server.url, policy_refresh_s=30.0)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            route(plugin, [A, B], 1)
+            plugin.log_success_event({"standard_logging_object": {"id": "c1", "status": "success"}}, None, None, None)
+            route(plugin, [A, B], 1)
+            pollers = [t for t in threading.enumerate() if t.name == "faultline-policy" and t.is_alive()]
+            code = 0 if len(pollers) == 1 else 10 + len(pollers)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_before_the_first_poll_nothing_is_reduced(policy_server, make_policy_plugin):
     plugin = make_policy_plugin(policy_server.url)
 
