@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.Statement;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -92,6 +93,25 @@ class DashboardSqlTest {
         return rows;
     }
 
+    /** The rows of a query as text, each timestamptz as its instant (not as the session's zone renders it). */
+    static List<String> instantRows(Statement st, String sql) throws Exception {
+        List<String> rows = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery(concrete(sql))) {
+            ResultSetMetaData meta = rs.getMetaData();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= meta.getColumnCount(); i++) {
+                    Object value = meta.getColumnTypeName(i).equals("timestamptz")
+                            ? rs.getObject(i, OffsetDateTime.class) : rs.getString(i);
+                    row.append(meta.getColumnLabel(i)).append('=')
+                            .append(value instanceof OffsetDateTime o ? o.toInstant() : value).append(';');
+                }
+                rows.add(row.toString());
+            }
+        }
+        return rows;
+    }
+
     /** The columns of a panel's query as {@code label:type,...}, what Grafana's panel type relies on. */
     static String columns(Statement st, String sql) throws Exception {
         try (ResultSet rs = st.executeQuery(concrete(sql))) {
@@ -124,6 +144,29 @@ class DashboardSqlTest {
             }
         }
         assertThat(broken).isEmpty();
+    }
+
+    /**
+     * Grafana's PostgreSQL data source may run in any time zone: every SQL panel answers the same rows, times compared
+     * as instants, in UTC and in Asia/Kolkata (+05:30, where an hour truncated in the session's zone starts at half
+     * past the UTC hour). One transaction, so now() is the same for both.
+     */
+    @Test
+    void every_sql_panel_answers_the_same_rows_in_any_session_time_zone() throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                for (Map.Entry<String, String> panel : sqlPanels().entrySet()) {
+                    st.execute("set local time zone 'UTC'");
+                    List<String> utc = instantRows(st, panel.getValue());
+                    st.execute("set local time zone 'Asia/Kolkata'");
+                    assertThat(instantRows(st, panel.getValue())).as(panel.getKey() + " in Asia/Kolkata")
+                            .containsExactlyInAnyOrderElementsOf(utc);
+                }
+            } finally {
+                c.rollback();
+            }
+        }
     }
 
     @Test

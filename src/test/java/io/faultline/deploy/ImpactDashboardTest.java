@@ -104,9 +104,9 @@ class ImpactDashboardTest {
             try (Statement st = c.createStatement()) {
                 for (Map.Entry<String, String> query : queries.entrySet()) {
                     st.execute("set local time zone 'UTC'");
-                    List<String> utc = instantRows(st, query.getValue());
+                    List<String> utc = DashboardSqlTest.instantRows(st, query.getValue());
                     st.execute("set local time zone 'Asia/Kolkata'");
-                    List<String> india = instantRows(st, query.getValue());
+                    List<String> india = DashboardSqlTest.instantRows(st, query.getValue());
                     assertThat(utc).as(query.getKey()).isNotEmpty();
                     assertThat(india).as(query.getKey() + " in Asia/Kolkata").containsExactlyInAnyOrderElementsOf(utc);
                 }
@@ -114,24 +114,5 @@ class ImpactDashboardTest {
                 c.rollback();
             }
         }
-    }
-
-    /** The rows of a query as text, each timestamptz as its instant (not as the session's zone renders it). */
-    private static List<String> instantRows(Statement st, String sql) throws Exception {
-        List<String> rows = new java.util.ArrayList<>();
-        try (java.sql.ResultSet rs = st.executeQuery(DashboardSqlTest.concrete(sql))) {
-            java.sql.ResultSetMetaData meta = rs.getMetaData();
-            while (rs.next()) {
-                StringBuilder row = new StringBuilder();
-                for (int i = 1; i <= meta.getColumnCount(); i++) {
-                    Object value = meta.getColumnTypeName(i).equals("timestamptz")
-                            ? rs.getObject(i, java.time.OffsetDateTime.class) : rs.getString(i);
-                    row.append(meta.getColumnLabel(i)).append('=').append(value instanceof java.time.OffsetDateTime o
-                            ? o.toInstant() : value).append(';');
-                }
-                rows.add(row.toString());
-            }
-        }
-        return rows;
     }
 }
