@@ -26,9 +26,10 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Stores a batch of calls, then folds their failures into episodes. The first transaction (calls and the classified
- * failures, into the inbox) runs in parallel across requests and is what makes the batch durable; the fold is combined
- * across requests by {@link EpisodeFolder}. The caller acknowledges only after both.
+ * Stores a batch of calls, then folds their failures into episodes. The first transaction (calls, what the
+ * {@link StoredCallsWriter}s keep with them, and the failures of both, into the inbox) runs in parallel across requests
+ * and is what makes the batch durable; the fold is combined across requests by {@link EpisodeFolder}. The caller
+ * acknowledges only after both.
  */
 @ApplicationScoped
 public class IngestService {
@@ -41,14 +42,16 @@ public class IngestService {
     private final Clock clock;
     private final ProviderDetection detection;
     private final List<StoredCallsObserver> observers;
+    private final List<StoredCallsWriter> writers;
     private final IngestMetrics metrics;
 
     public IngestService(AgroalDataSource dataSource, CallStore calls, FailureInbox inbox, EpisodeFolder folder,
             FailureClassifier classifier, Clock clock, ProviderDetection detection,
-            Instance<StoredCallsObserver> observers, IngestMetrics metrics) {
+            Instance<StoredCallsObserver> observers, Instance<StoredCallsWriter> writers, IngestMetrics metrics) {
         this.metrics = metrics;
         this.detection = detection;
         this.observers = observers.stream().toList();
+        this.writers = writers.stream().toList();
         this.dataSource = dataSource;
         this.calls = calls;
         this.inbox = inbox;
@@ -57,11 +60,26 @@ public class IngestService {
         this.clock = clock;
     }
 
-    /** The outcome of one stored batch: new calls (resends excluded), their failures and the episodes it opened. */
-    public record Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened, List<Refused> refused) {
+    /**
+     * The outcome of one stored batch: new calls (resends excluded), the failures they were classified as, the
+     * episodes it opened, and the failures the {@link StoredCallsWriter}s raised beside them (an index's retrieval
+     * drop: stored and folded with the calls', not counted as theirs).
+     */
+    public record Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened, List<Refused> refused,
+            List<Failure> raised) {
 
         public Stored(List<LlmCall> inserted, List<Failure> failures, int episodesOpened) {
-            this(inserted, failures, episodesOpened, List.of());
+            this(inserted, failures, episodesOpened, List.of(), List.of());
+        }
+
+        /** The calls' failures and those raised beside them: what goes into the inbox and the fold. */
+        List<Failure> allFailures() {
+            if (raised.isEmpty()) {
+                return failures;
+            }
+            List<Failure> all = new ArrayList<>(failures);
+            all.addAll(raised);
+            return all;
         }
     }
 
@@ -116,11 +134,12 @@ public class IngestService {
             seen.add(new DeploymentSeen(call.provider(), call.deployment(), call.endedAt()));
         }
         List<DeploymentSeen> due = folder.touch(seen);
-        if (stored.failures().isEmpty() && due.isEmpty()) {
+        List<Failure> failures = stored.allFailures();
+        if (failures.isEmpty() && due.isEmpty()) {
             return stored;
         }
-        int opened = folder.fold(stored.failures(), due);
-        return new Stored(stored.inserted(), stored.failures(), opened, stored.refused());
+        int opened = folder.fold(failures, due);
+        return new Stored(stored.inserted(), stored.failures(), opened, stored.refused(), stored.raised());
     }
 
     private Set<LlmCall.Attempt> alreadyStored(List<LlmCall> batch) {
@@ -140,14 +159,15 @@ public class IngestService {
      * or an item the database refuses), the batch is written again with INSERT ... ON CONFLICT; when the database
      * refuses that too for what one item holds (a data error, not an outage), the batch is written again in a new
      * transaction with the culprits isolated by halving in savepoints: they are refused by position, everything else
-     * is stored. Outages stay a retryable failure.
+     * is stored. Outages stay a retryable failure. What the {@link StoredCallsWriter}s counted in memory for a
+     * transaction (or savepoint) that rolled back is taken back out, so that the resend counts once.
      */
     private Stored write(List<LlmCall> fresh, List<Integer> positions, Map<LlmCall.Attempt, List<Failure>> classified) {
         try {
             // The resend lookup found these calls new: one binary COPY. It fails whole when a concurrent request
             // stored one of them meanwhile (or when the database refuses an item); the batch is then written again
             // with INSERT ... ON CONFLICT DO NOTHING, which settles both.
-            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified, true));
+            return transaction(undo -> writeCalls(fresh, classified, true, undo));
         } catch (RuntimeException e) {
             if (dataError(e) == null) {
                 throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
@@ -156,7 +176,7 @@ public class IngestService {
                     fresh.size(), dataError(e).getSQLState());
         }
         try {
-            return QuarkusTransaction.requiringNew().call(() -> writeCalls(fresh, classified, false));
+            return transaction(undo -> writeCalls(fresh, classified, false, undo));
         } catch (RuntimeException e) {
             SQLException refused = dataError(e);
             if (refused == null) {
@@ -166,17 +186,40 @@ public class IngestService {
                     fresh.size(), refused.getSQLState());
         }
         try {
-            return QuarkusTransaction.requiringNew().call(() -> {
+            return transaction(undo -> {
                 try (Connection connection = dataSource.getConnection()) {
-                    Isolation isolation = new Isolation(connection, fresh, positions, classified);
+                    Isolation isolation = new Isolation(connection, fresh, positions, classified, undo);
                     // INSERT ... ON CONFLICT here: a call stored meanwhile is a resend, never a refused item.
                     isolation.write(0, fresh.size());
-                    return new Stored(isolation.inserted, isolation.failures, 0, isolation.refused);
+                    return new Stored(isolation.inserted, isolation.failures, 0, isolation.refused,
+                            isolation.raised);
                 }
             });
         } catch (RuntimeException e) {
             throw e instanceof StorageException ? e : new StorageException("could not store the batch", e);
         }
+    }
+
+    private interface Write {
+        Stored run(List<Runnable> undo) throws Exception;
+    }
+
+    /** Runs {@code write} in a new transaction; when it does not commit, undoes what it changed in memory. */
+    private static Stored transaction(Write write) {
+        List<Runnable> undo = new ArrayList<>();
+        try {
+            return QuarkusTransaction.requiringNew().call(() -> write.run(undo));
+        } catch (RuntimeException e) {
+            undo(undo);
+            throw e;
+        }
+    }
+
+    private static void undo(List<Runnable> undo) {
+        for (int i = undo.size() - 1; i >= 0; i--) {
+            undo.get(i).run();
+        }
+        undo.clear();
     }
 
     /** Halves a refused part of the batch until the items the database refuses on their own are found. */
@@ -188,10 +231,13 @@ public class IngestService {
         private final Map<LlmCall.Attempt, List<Failure>> classified;
         private final List<LlmCall> inserted = new ArrayList<>();
         private final List<Failure> failures = new ArrayList<>();
+        private final List<Failure> raised = new ArrayList<>();
         private final List<Refused> refused = new ArrayList<>();
+        private final List<Runnable> undo;
 
         Isolation(Connection connection, List<LlmCall> batch, List<Integer> positions,
-                Map<LlmCall.Attempt, List<Failure>> classified) {
+                Map<LlmCall.Attempt, List<Failure>> classified, List<Runnable> undo) {
+            this.undo = undo;
             this.connection = connection;
             this.batch = batch;
             this.positions = positions;
@@ -203,12 +249,18 @@ public class IngestService {
             // SQL savepoints: the pool refuses Connection.rollback(Savepoint) on a connection enlisted in JTA.
             sql("savepoint ingest_part");
             Stored part;
+            List<Runnable> partUndo = new ArrayList<>();
             try {
-                part = writeWith(connection, batch.subList(from, to), classified, false);
+                part = writeWith(connection, batch.subList(from, to), classified, false, partUndo);
+            } catch (RuntimeException e) {
+                undo.addAll(partUndo); // the whole transaction rolls back
+                throw e;
             } catch (SQLException e) {
                 if (dataError(e) == null) {
+                    undo.addAll(partUndo); // the whole transaction rolls back
                     throw e;
                 }
+                undo(partUndo);
                 sql("rollback to savepoint ingest_part");
                 sql("release savepoint ingest_part");
                 if (to - from == 1) {
@@ -223,9 +275,11 @@ public class IngestService {
                 write(middle, to);
                 return;
             }
+            undo.addAll(partUndo);
             sql("release savepoint ingest_part");
             inserted.addAll(part.inserted());
             failures.addAll(part.failures());
+            raised.addAll(part.raised());
         }
 
         private void sql(String command) throws SQLException {
@@ -300,15 +354,15 @@ public class IngestService {
     static final Comparator<LlmCall> KEY_ORDER = Comparator.comparing(LlmCall::callId)
             .thenComparing(LlmCall::startedAt);
 
-    private Stored writeCalls(List<LlmCall> batch, Map<LlmCall.Attempt, List<Failure>> classified, boolean copy)
-            throws Exception {
+    private Stored writeCalls(List<LlmCall> batch, Map<LlmCall.Attempt, List<Failure>> classified, boolean copy,
+            List<Runnable> undo) throws Exception {
         try (Connection connection = dataSource.getConnection()) {
-            return writeWith(connection, batch, classified, copy);
+            return writeWith(connection, batch, classified, copy, undo);
         }
     }
 
     private Stored writeWith(Connection connection, List<LlmCall> batch, Map<LlmCall.Attempt, List<Failure>> classified,
-            boolean copy) throws SQLException {
+            boolean copy, List<Runnable> undo) throws SQLException {
         // Rows in key order: two requests holding the same calls in different orders then take their primary-key
         // entries in one order, never each waiting for the other's (a probe: a batch and its reverse, sent together,
         // deadlocked in 13 of 15 rounds, and one of them was answered 503 a second later).
@@ -325,9 +379,16 @@ public class IngestService {
                 failures.addAll(classified.getOrDefault(call.attemptKey(), List.of()));
             }
         }
-        if (!failures.isEmpty()) {
-            inbox.add(connection, failures);
+        List<Failure> raised = new ArrayList<>();
+        if (!inserted.isEmpty()) {
+            for (StoredCallsWriter writer : writers) {
+                writer.write(connection, inserted, raised, undo);
+            }
         }
-        return new Stored(inserted, failures, 0);
+        Stored stored = new Stored(inserted, failures, 0, List.of(), raised);
+        if (!stored.allFailures().isEmpty()) {
+            inbox.add(connection, stored.allFailures());
+        }
+        return stored;
     }
 }

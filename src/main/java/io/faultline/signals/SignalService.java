@@ -21,11 +21,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Applies signals exactly once: a signal is stored (keyed by kind and signalId), its state updated and the failures
  * it shows put into the failure inbox in one transaction, so that a signal is acknowledged with its failures or not at
- * all; they are folded into episodes after the commit. Retrieval samples feed the in-memory windows after the commit.
+ * all; they are folded into episodes after the commit. Retrieval samples are counted in the in-memory windows within
+ * that transaction, and taken back out when it rolls back. Samples from call metadata are stored the same way in the
+ * calls' own transaction ({@link #retrieval(Connection, List, Function, List, List)}).
  */
 @ApplicationScoped
 public class SignalService {
@@ -56,18 +59,29 @@ public class SignalService {
     public record Outcome(int accepted, int duplicates, int failures) {
     }
 
-    public Outcome retrieval(List<Signal.Retrieval> samples) {
-        return retrieval(samples, null);
+    /**
+     * Retrieval samples from calls' metadata, stored on the calls' {@code connection} in their transaction: a sample
+     * is kept with its call or not at all, since the call's resend is a duplicate. The new ones are counted in the
+     * windows; the drops they show are added to {@code failures} (the caller puts them in the inbox with the calls and
+     * folds them), and what the windows counted to {@code undo}, for the caller to run when its transaction rolls back.
+     */
+    public void retrieval(Connection connection, List<Signal.Retrieval> samples,
+            Function<Signal.Retrieval, ImpactScope> scopes, List<Failure> failures, List<Runnable> undo)
+            throws SQLException {
+        if (!samples.isEmpty()) {
+            applyNew(connection, samples, (c, s) -> retrieval.record(s, scopes.apply(s), undo)
+                    .ifPresent(failures::add));
+        }
     }
 
-    /** A retrieval sample from a call's metadata; {@code scope} is the call's. */
-    public Outcome retrieval(List<Signal.Retrieval> samples, ImpactScope scope) {
+    /** Retrieval samples sent to the signals API. */
+    public Outcome retrieval(List<Signal.Retrieval> samples) {
         // The drops go into the inbox in the transaction that stores the samples: raised after its commit, a drop
         // whose raise failed was lost, the resend being a duplicate. The windows are memory: what a rolled-back
         // transaction counted in them is taken back out, so that the resend counts once.
         List<Failure> failures = new ArrayList<>();
         List<Runnable> undo = new ArrayList<>();
-        List<Signal.Retrieval> fresh = newOnly(samples, (c, s) -> retrieval.record(s, scope, undo)
+        List<Signal.Retrieval> fresh = newOnly(samples, (c, s) -> retrieval.record(s, null, undo)
                 .ifPresent(failures::add), failures, () -> {
                     for (int i = undo.size() - 1; i >= 0; i--) {
                         undo.get(i).run();
@@ -149,19 +163,26 @@ public class SignalService {
         }
         List<T> fresh = new ArrayList<>(signals.size());
         transaction(rolledBack, c -> {
-            Set<String> inserted = new HashSet<>(store.insert(c, signals, clock.instant()));
-            List<T> sorted = new ArrayList<>(signals);
-            sorted.sort(Comparator.comparing(Signal::at));
-            for (T signal : sorted) {
-                if (inserted.remove(signal.signalId())) {
-                    apply.apply(c, signal);
-                    fresh.add(signal);
-                }
-            }
+            fresh.addAll(applyNew(c, signals, apply));
             inbox.add(c, failures);
         });
         if (!failures.isEmpty()) {
             folder.fold(failures, List.of()); // a fold that fails leaves them in the inbox for its recovery job
+        }
+        return fresh;
+    }
+
+    /** Stores the signals and applies {@code apply} to the new ones in time order; returns the new ones. */
+    private <T extends Signal> List<T> applyNew(Connection c, List<T> signals, Apply<T> apply) throws SQLException {
+        Set<String> inserted = new HashSet<>(store.insert(c, signals, clock.instant()));
+        List<T> sorted = new ArrayList<>(signals);
+        sorted.sort(Comparator.comparing(Signal::at));
+        List<T> fresh = new ArrayList<>(inserted.size());
+        for (T signal : sorted) {
+            if (inserted.remove(signal.signalId())) {
+                apply.apply(c, signal);
+                fresh.add(signal);
+            }
         }
         return fresh;
     }

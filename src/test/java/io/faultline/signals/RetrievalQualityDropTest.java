@@ -14,6 +14,8 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,6 +30,7 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThanOrEqualTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.startsWith;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * A realistic retrieval stream: an hour of healthy queries (top score around 0.80, 5 hits) every 30 s, then the
@@ -147,6 +150,113 @@ class RetrievalQualityDropTest {
 
         post("retrieval", sample).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(0));
         failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.window_samples", equalTo(windowSamples));
+    }
+
+    /**
+     * A call's retrieval sample is stored in the call's transaction: when the database refuses the sample (a trigger on
+     * the sample table, for this index only), the call is not acknowledged either and the window does not count it, so
+     * the resend stores the call and its sample once and raises the drop the sample shows. Before, the call was
+     * committed first and the sample stored after: its failure was only logged, and the resend was a duplicate.
+     */
+    @Test
+    void a_call_whose_retrieval_sample_the_database_refuses_is_not_acknowledged_and_its_resend_stores_both_once()
+            throws Exception {
+        String index = "kb-refused-" + UUID.randomUUID();
+        RetrievalIndexTrustTest.register(index).statusCode(201);
+        Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
+                "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
+                        "hits", hits))))).statusCode(200).body("accepted", equalTo(1));
+        healthyHour(index, viaCalls);
+        degraded(index, viaCalls, 0, 8, 0.56, 5);
+        clock.set(DEGRADED.plus(STEP.multipliedBy(8)));
+        Payloads crossing = Payloads.success("openai", "gpt-4o-mini", "dep-rag", clock.instant())
+                .metadata(Map.of("retrieval", Map.of("index", index, "top_score", 0.56, "hits", 5)));
+
+        try (AutoCloseable refusing = refuseSamplesOf(index, null)) {
+            Api.ingest(Payloads.array(crossing)).statusCode(greaterThanOrEqualTo(500));
+        }
+        assertEquals(0, storedCalls(crossing.id()));
+        assertEquals(0, storedSamples(crossing.id()));
+        failuresOf(index).body("items", hasSize(0));
+
+        // The receipt's failures are what the calls were classified as: the index's drop is raised beside them.
+        Api.ingest(Payloads.array(crossing)).statusCode(200).body("accepted", equalTo(1))
+                .body("duplicates", equalTo(0)).body("failures", equalTo(0));
+        Api.ingest(Payloads.array(crossing)).statusCode(200).body("duplicates", equalTo(1));
+        assertEquals(1, storedCalls(crossing.id()));
+        assertEquals(1, storedSamples(crossing.id()));
+        failuresOf(index).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1))
+                .body("items[0].evidence.source", equalTo("call_metadata"))
+                .body("items[0].evidence.window_samples", equalTo(9));
+    }
+
+    /**
+     * A sample the database refuses for what it holds (a data error) makes its call a rejected item of the batch, by
+     * index; the other calls are stored with their samples, and the resend stores the rejected call with its sample.
+     */
+    @Test
+    void a_call_whose_sample_is_refused_as_data_is_rejected_by_index_and_the_rest_of_the_batch_is_stored()
+            throws Exception {
+        String refused = "kb-refused-" + UUID.randomUUID();
+        String kept = "kb-kept-" + UUID.randomUUID();
+        RetrievalIndexTrustTest.register(refused).statusCode(201);
+        RetrievalIndexTrustTest.register(kept).statusCode(201);
+        clock.set(T0);
+        Payloads first = Payloads.success("openai", "gpt-4o-mini", "dep-rag", clock.instant())
+                .metadata(Map.of("retrieval", Map.of("index", kept, "top_score", 0.8, "hits", 5)));
+        Payloads second = Payloads.success("openai", "gpt-4o-mini", "dep-rag", clock.instant())
+                .metadata(Map.of("retrieval", Map.of("index", refused, "top_score", 0.8, "hits", 5)));
+        String batch = Payloads.array(first, second);
+
+        try (AutoCloseable refusing = refuseSamplesOf(refused, "check_violation")) {
+            Api.ingest(batch).statusCode(200).body("accepted", equalTo(1)).body("rejected", hasSize(1))
+                    .body("rejected[0].index", equalTo(1)).body("rejected[0].callId", equalTo(second.id()));
+        }
+        assertEquals(1, storedSamples(first.id()));
+        assertEquals(0, storedCalls(second.id()));
+        assertEquals(0, storedSamples(second.id()));
+
+        Api.ingest(batch).statusCode(200).body("accepted", equalTo(1)).body("duplicates", equalTo(1))
+                .body("rejected", hasSize(0));
+        assertEquals(1, storedCalls(second.id()));
+        assertEquals(1, storedSamples(second.id()));
+    }
+
+    /** Makes the database refuse retrieval samples of {@code index}, with {@code errcode} (null: a plain exception). */
+    private AutoCloseable refuseSamplesOf(String index, String errcode) throws Exception {
+        String trigger = "refuse_" + UUID.randomUUID().toString().replace("-", "");
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin"
+                    + " if new.subject = '" + index + "' then raise exception 'samples refused'"
+                    + (errcode == null ? "" : " using errcode = '" + errcode + "'") + "; end if;"
+                    + " return new; end $$");
+            st.execute("create trigger " + trigger + " before insert on data_signals for each row execute function "
+                    + trigger + "()");
+        }
+        return () -> {
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("drop trigger " + trigger + " on data_signals");
+                st.execute("drop function " + trigger + "()");
+            }
+        };
+    }
+
+    private long storedSamples(String callId) throws Exception {
+        return count("select count(*) from data_signals where kind = 'retrieval_call' and signal_id = ?", callId);
+    }
+
+    private long storedCalls(String callId) throws Exception {
+        return count("select count(*) from llm_calls where call_id = ?", callId);
+    }
+
+    private long count(String sql, String id) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
+            st.setString(1, id);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
     }
 
     @Test
