@@ -218,7 +218,9 @@ public class SignalParser {
 
     private void notFuture(String field, Instant value, Instant now) {
         if (value.isAfter(now.plus(config.maxClockSkew()))) {
-            throw new InvalidSignalException(field, field + " (" + value + ") lies in the future; now is " + now);
+            throw new InvalidSignalException(field, field + " (" + value + ") lies in the future; now is " + now
+                    + ": check the sender's clock (tolerance: faultline.signals.max-clock-skew)",
+                    SignalResource.Rejected.IN_FUTURE);
         }
     }
 

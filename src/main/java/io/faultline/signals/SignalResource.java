@@ -52,8 +52,19 @@ public class SignalResource {
         this.clock = clock;
     }
 
-    /** One item the batch could not take, by its position in the array, with the field at fault. */
-    public record Rejected(int index, String signalId, String field, String reason) {
+    /**
+     * One item the batch could not take, by its position in the array, with the field at fault; {@code code} says
+     * what a sender may do about it, as a rejected call's does: only {@link #IN_FUTURE} is worth sending again (once
+     * the clocks agree), the others never are.
+     */
+    public record Rejected(int index, String signalId, String field, String reason, String code) {
+
+        /** A field is missing or malformed. */
+        public static final String INVALID = "invalid";
+        /** The item holds more JSON values than one signal may. */
+        public static final String TOO_MANY_VALUES = "too_many_values";
+        /** A time lies past this service's clock by more than faultline.signals.max-clock-skew. */
+        public static final String IN_FUTURE = "in_future";
     }
 
     /** Answered after the new signals are committed and their failures raised. */
@@ -101,7 +112,8 @@ public class SignalResource {
             try {
                 signal = parse.apply(root, now);
             } catch (InvalidSignalException e) {
-                throw ApiProblem.badRequest(e.field(), e.getMessage());
+                throw new ApiProblem(400, "Invalid request", e.getMessage(), List.of(Map.of("field", e.field(),
+                        "message", e.getMessage(), "code", e.code())));
             }
             SignalService.Outcome outcome = apply.apply(List.of(signal));
             return new SignalReceipt(1, outcome.accepted(), outcome.duplicates(), List.of(), outcome.failures());
@@ -150,13 +162,13 @@ public class SignalResource {
                     duplicates++;
                 }
             } catch (InvalidSignalException e) {
-                rejected.add(new Rejected(index, idOf(item), e.field(), e.getMessage()));
+                rejected.add(new Rejected(index, idOf(item), e.field(), e.getMessage(), e.code()));
             }
         }
 
         @Override
         public void tooManyValues(int index, String reason) {
-            rejected.add(new Rejected(index, null, "$", "The item " + reason + "."));
+            rejected.add(new Rejected(index, null, "$", "The item " + reason + ".", Rejected.TOO_MANY_VALUES));
         }
     }
 
@@ -165,6 +177,7 @@ public class SignalResource {
         error.put("index", r.index());
         error.put("field", r.field());
         error.put("message", r.reason());
+        error.put("code", r.code());
         return error;
     }
 

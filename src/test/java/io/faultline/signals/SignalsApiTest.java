@@ -142,6 +142,30 @@ class SignalsApiTest {
                 .body("rejected[0].signalId", equalTo(bad.get("signalId")));
     }
 
+    /**
+     * Like a call's, a rejected signal carries a stable {@code code}: {@code in_future} (a time past this service's
+     * clock by more than the skew, the only one worth sending again once the clocks agree) or {@code invalid}. Before,
+     * the item had no code and a sender could tell a clock ahead from a broken signal only by the message's words.
+     */
+    @Test
+    void a_signal_dated_in_the_future_is_rejected_with_code_in_future_and_a_malformed_one_with_code_invalid() {
+        Map<String, Object> future = retrieval("at", Instant.now().plusSeconds(3600).toString());
+        post("retrieval", List.of(retrieval(), future, retrieval("topScore", "high"))).statusCode(200)
+                .body("accepted", equalTo(1)).body("rejected", hasSize(2))
+                .body("rejected[0].index", equalTo(1)).body("rejected[0].field", equalTo("at"))
+                .body("rejected[0].code", equalTo("in_future"))
+                .body("rejected[1].index", equalTo(2)).body("rejected[1].code", equalTo("invalid"));
+        post("ingestion", List.of(map("signalId", UUID.randomUUID().toString(), "pipeline", "p-api", "runId", "1",
+                "status", "failed", "startedAt", Instant.now().plusSeconds(3600).toString()))).statusCode(422)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("startedAt"))
+                .body("errors[0].code", equalTo("in_future"));
+        post("retrieval", future).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("at"))
+                .body("errors[0].code", equalTo("in_future"));
+        post("retrieval", List.of(Map.of("signalId", "x", "index", "kb-api", "topScore", 0.8,
+                "k", List.of(java.util.Collections.nCopies(1001, 1))))).statusCode(422)
+                .body("errors[0].code", equalTo("too_many_values"));
+    }
+
     @Test
     void a_batch_of_only_bad_items_is_a_422_listing_each() {
         post("retrieval", List.of(retrieval("topScore", null), retrieval("index", 7))).statusCode(422)
