@@ -21,6 +21,7 @@ import dataclasses
 import datetime as _dt
 import email.utils
 import enum
+import hashlib
 import itertools
 import json
 import logging
@@ -97,7 +98,7 @@ _PARSER_MAX_DEPTH = 1000
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: linear, whatever the string holds
 _BRACKET = re.compile(r"[\[\]{}]")
 # Jackson refuses a key (a name) of more than 50,000 UTF-16 units; a key of more than _MAX_KEY_CHARS code points (at
-# most twice as many units) is cut to its first 200 and its length.
+# most twice as many units) is cut to its first 200, its length and a hash of the whole (_cut_key).
 _PARSER_MAX_NAME = 50_000
 _MAX_KEY_CHARS = 20_000
 _CHAIN_DEPTH = 8
@@ -504,7 +505,7 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
                 # A bytes key (raw ASGI or httpx headers) by its text: as str(), b'authorization' matched no name.
                 key = k if isinstance(k, str) else k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)
                 if len(key) > _MAX_KEY_CHARS:
-                    key = f"{key[:200]}...<key: {len(key)} chars>"
+                    key = _cut_key(key)
                 out[key] = _REDACTED if key.lower() in _SECRET_NAMES else _jsonable(v, depth + 1, active)
             return out
         if isinstance(value, (list, tuple, set, frozenset, deque)):
@@ -517,6 +518,14 @@ def _jsonable(value: Any, depth: int = 0, active: set[int] | None = None) -> Any
         return "<unserializable>"
     finally:
         active.discard(id(value))
+
+
+def _cut_key(key: str) -> str:
+    """What stands for a key past _MAX_KEY_CHARS: its first 200 characters, its length and 16 hex digits of its
+    SHA-256. Cut to the first two alone, keys that differ only further on became one, and one value overwrote the
+    other; a key is cut to the same name in every event."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{key[:200]}...<key: {len(key)} chars, sha256 {digest}>"
 
 
 def _int_marker(value: int) -> str:

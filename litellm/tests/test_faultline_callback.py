@@ -1178,7 +1178,33 @@ def test_numbers_and_nesting_past_faultlines_parser_limits_are_cut_and_the_call_
     assert _depth(metadata["deep"]) == 990  # Faultline's parser takes 1,000 levels: this is sent as it was
     assert 50 < _depth(metadata["deeper"]) <= faultline_callback._MAX_JSON_DEPTH
     assert metadata["long-key"] == {
-        "k" * 200 + "...<key: 50001 chars>": 1, "\U0001F600" * 200 + "...<key: 25001 chars>": 2, "\\" * 15_000: 3}
+        faultline_callback._cut_key("k" * 50_001): 1, faultline_callback._cut_key("\U0001F600" * 25_001): 2,
+        "\\" * 15_000: 3}
+    assert faultline_callback._cut_key("k" * 50_001).startswith("k" * 200 + "...<key: 50001 chars, sha256 ")
+
+
+@pytest.mark.parametrize("orjson_installed", [True, False], ids=["orjson", "stdlib"])
+def test_long_keys_that_share_their_first_200_characters_and_their_length_stay_distinct(
+    faultline, make_plugin, monkeypatch, orjson_installed
+):
+    # A key past the parser's limit was cut to its first 200 and its length: two such keys differing only further on
+    # became one, and one value overwrote the other in what Faultline received.
+    if not orjson_installed:
+        monkeypatch.setattr(faultline_callback, "_orjson", None)
+    plugin = make_plugin(faultline.url, batch_size=2)
+    prefix = "k" * 60_000  # past Faultline's parser limit of 50,000
+    metadata = {prefix + "-a": 1, prefix + "-b": 2, "short": 3}
+    for call_id in ("long-keys-0", "long-keys-1"):
+        event = payload(call_id, metadata={"requester_metadata": metadata})
+        plugin.log_success_event({"standard_logging_object": event}, None, None, None)
+
+    assert plugin.flush(timeout=60.0)
+    sent = [faultline.events[call_id]["metadata"]["requester_metadata"] for call_id in ("long-keys-0", "long-keys-1")]
+    assert sent[0] == sent[1]  # the same key is cut to the same name in every event
+    assert sorted(sent[0].values()) == [1, 2, 3]
+    long_keys = [key for key in sent[0] if key != "short"]
+    assert len(long_keys) == 2 and all(key.startswith("k" * 200 + "...<key: 60002 chars, ") for key in long_keys)
+    assert all(len(key) < 300 for key in long_keys)
 
 
 def test_an_event_handed_to_both_failure_hooks_is_sent_once(faultline, make_plugin):
