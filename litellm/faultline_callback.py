@@ -915,8 +915,8 @@ class _SpoolDir:
         replacing: _SpoolEntry | None = None,
         keep: _SpoolEntry | None = None,
         strikes: tuple[int, int] = (0, 0),
-    ) -> bool:
-        """Writes one batch; False when the batch alone is larger than the whole spool (it is dropped).
+    ) -> str | None:
+        """Writes one batch; its file's name, or None when the batch alone is larger than the whole spool (dropped).
 
         `replacing` is deleted once the new file exists; `keep` is a file the bound must not drop to make room.
         """
@@ -927,7 +927,7 @@ class _SpoolDir:
                 log.error(
                     "faultline: a batch of %d events (%d bytes) exceeds the spool bound, dropped", len(items), len(data)
                 )
-                return False
+                return None
             self.directory.mkdir(parents=True, exist_ok=True)
             kept = replacing or keep
             self._make_room(len(data), keep=kept.path.name if kept else None)
@@ -956,7 +956,7 @@ class _SpoolDir:
             if replacing is not None:  # only now that the new file exists
                 if replacing.path.name != final.name:
                     self._unlink(replacing.path.name)
-            return True
+            return final.name
 
     def _make_room(self, incoming: int, keep: str | None) -> None:
         kept = self._sizes.get(keep, (0, 0))[0] if keep else 0
@@ -1754,8 +1754,12 @@ class FaultlineLogger(CustomLogger):
                 self._to_spool(self._serialise(batch))
             else:
                 delivery = self._deliver(self._serialise(batch))
+                if delivery.waiting:
+                    self._count_too_early(len(delivery.remaining))
                 if delivery.remaining:
-                    self._to_spool(delivery.remaining, strikes=delivery.strike)
+                    name = self._to_spool(delivery.remaining, strikes=delivery.strike)
+                    if delivery.waiting and name:
+                        self._waiting.add(name)  # refused once: its file does not hold up the files behind it
         finally:
             with self._cond:
                 self._inflight = []
@@ -1856,12 +1860,15 @@ class FaultlineLogger(CustomLogger):
             log.error("faultline: spool file %s is unreadable (%s), moved to dead-letter", entry.path.name, e)
             self._dead_letter_file(entry)
             return False
+        counted = entry.path.name in self._waiting  # its calls were counted in too_early when first refused
         delivery = self._deliver(items)
         self._waiting.discard(entry.path.name)
         if not delivery.remaining:
             self._spool.remove(entry)
             return delivery.answered
         if delivery.waiting:
+            if not counted:
+                self._count_too_early(len(delivery.remaining))
             self._waiting.add(f"{_stem(entry.path.name)}-n{len(delivery.remaining)}.json")  # its name once replaced
         if delivery.strike[0]:
             self._spool.strike(entry, delivery.strike[1])
@@ -1915,13 +1922,22 @@ class FaultlineLogger(CustomLogger):
             # Counted once it is in dead-letter/: a reader of the counter finds the file (a test raced the write).
             self._counters["isolated"] += 1
 
-    def _to_spool(self, items: list[str], strikes: tuple[int, int] = (0, 0)) -> None:
+    def _count_too_early(self, calls: int) -> None:
+        """Counts calls put aside as ending past Faultline's clock: once each, not at every refusal of a resend."""
+        with self._cond:
+            self._counters["too_early"] += calls
+
+    def _to_spool(self, items: list[str], strikes: tuple[int, int] = (0, 0)) -> str | None:
+        """Writes a spool file; its name, or None when the events could not be kept."""
         if not items:
-            return
+            return None
         try:
-            if self._spool.write(items, strikes=strikes):
+            name = self._spool.write(items, strikes=strikes)
+            if name:
                 with self._cond:
                     self._counters["spooled"] += len(items)
+                return name
+            return None
         except Exception as e:  # a full or read-only disk: nowhere left to keep them
             with self._cond:
                 self._counters["dropped"] += len(items)
@@ -1929,6 +1945,7 @@ class FaultlineLogger(CustomLogger):
             log.error(
                 "faultline: cannot write the spool at %s (%s), dropped %d events", self.config.spool_dir, e, len(items)
             )
+            return None
 
     # ---- delivery
 
@@ -2016,8 +2033,6 @@ class FaultlineLogger(CustomLogger):
             return _Outcome.TOO_LARGE, status
         if status == 422:
             self._too_early = _too_early(response, len(items))
-            with self._cond:
-                self._counters["too_early"] += len(self._too_early)
         if status == 422 and len(self._too_early) == len(items):  # refused for now only: _deliver keeps them all
             return _Outcome.INVALID, status
         if status in (400, 422):
@@ -2055,7 +2070,6 @@ class FaultlineLogger(CustomLogger):
             self._counters["accepted"] += _count(answer.get("accepted"))
             self._counters["duplicates"] += _count(answer.get("duplicates"))
             self._counters["rejected"] += len(refused)
-            self._counters["too_early"] += len(self._too_early)
             self._failures = 0
             self._retry_at = 0.0
         if refused:
@@ -2080,7 +2094,7 @@ class FaultlineLogger(CustomLogger):
 
     def _dead_letter(self, items: list[str], reason: str) -> None:
         try:
-            # False: larger than the folder's whole bound, so not written
+            # None: larger than the folder's whole bound, so not written
             written = self._dead.write(items, stem=f"{time.time_ns():020d}-{os.getpid()}-{reason}")
         except OSError as e:
             log.error("faultline: cannot write the dead-letter folder (%s)", e)

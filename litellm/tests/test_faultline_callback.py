@@ -652,6 +652,33 @@ def test_calls_rejected_as_ending_in_faultlines_future_stay_in_the_spool_and_arr
     assert not list(spool_dir.glob("*.json"))
 
 
+def test_too_early_counts_each_call_once_however_often_faultline_refuses_it(faultline, make_plugin, spool_dir):
+    # It counted refusals: a call was counted again at every resend of its spool file, 98 for 6 calls in one second
+    # of a probe, so the counter said nothing about how many calls were waiting for Faultline's clock.
+    faultline.future_ids = {"ahead-0", "ahead-1", "ahead-2", "ahead-3", "ahead-4"}
+    plugin = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+
+    log_calls(plugin, ["ahead-0", "now-0", "ahead-1"])  # answered 200 with two rejected
+    log_calls(plugin, ["ahead-2", "ahead-3", "ahead-4"])  # answered 422: every call of the batch rejected
+
+    def refusals():
+        with faultline.lock:
+            return sum(1 for status, _ in faultline.attempts if status == 422)
+
+    wait_until(lambda: refusals() >= 6, what="the calls ahead refused again and again")
+    assert plugin.stats()["too_early"] == 5
+    with faultline.lock:
+        faultline.future_ids = {"ahead-4"}  # Faultline's clock catches up with some of them
+    wait_until(lambda: {"ahead-0", "ahead-1", "ahead-2", "ahead-3"} <= faultline.received_ids(), what="those within")
+    wait_until(lambda: refusals() >= 9, what="the last one refused again")
+    assert plugin.stats()["too_early"] == 5
+    with faultline.lock:
+        faultline.future_ids = set()
+    assert plugin.flush(timeout=60.0)
+    assert plugin.stats()["too_early"] == 5 and plugin.stats()["accepted"] == 6
+    assert not list(spool_dir.glob("*.json"))
+
+
 def test_a_batch_of_only_invalid_calls_answered_422_is_dead_lettered_and_not_retried(faultline, make_plugin, spool_dir):
     faultline.reject_ids = {"bad-0", "bad-1"}
     plugin = make_plugin(faultline.url, batch_size=2, flush_interval_s=60.0)
