@@ -878,6 +878,16 @@ class _SpoolDir:
                     return _SpoolEntry(self.directory / name, size, events)
         return None
 
+    def first_after(self, stem: str) -> _SpoolEntry | None:
+        """The oldest file that comes after the file of `stem` in the resend order (the same file rewritten keeps its
+        stem, and comes after it no more)."""
+        with self._lock:
+            for name in self._names:
+                if _stem(name) > stem:
+                    size, events = self._sizes[name]
+                    return _SpoolEntry(self.directory / name, size, events)
+        return None
+
     def holds(self, name: str) -> bool:
         with self._lock:
             return name in self._sizes
@@ -1662,6 +1672,7 @@ class FaultlineLogger(CustomLogger):
         self._too_early: list[int] = []  # indices of the last batch Faultline refused as ending in its future
         # Spool files whose every event Faultline refused as ending in its future: the files behind them go first.
         self._waiting: set[str] = set()
+        self._waiting_tried = ""  # the stem of the waiting file tried last: the next one goes after it
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
         self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
@@ -1829,12 +1840,16 @@ class FaultlineLogger(CustomLogger):
         return lines
 
     def _resend_oldest(self) -> None:
-        # Calls waiting for Faultline's clock do not hold up the files behind them; once only they are left, the
-        # oldest of them is tried again, at the backoff's pace.
+        # Calls waiting for Faultline's clock do not hold up the files behind them; once only they are left, they are
+        # tried again in turn, at the backoff's pace: the oldest alone, when its calls end far ahead, held the others
+        # until they expired, although Faultline took theirs.
         self._waiting = {name for name in self._waiting if self._spool.holds(name)}
-        entry = self._spool.first_not_in(self._waiting) or self._spool.oldest()
+        entry = self._spool.first_not_in(self._waiting)
         if entry is None:
-            return
+            entry = self._spool.first_after(self._waiting_tried) or self._spool.oldest()
+            if entry is None:
+                return
+            self._waiting_tried = _stem(entry.path.name)
         limit = self.config.split_after_5xx
         strikes = self._spool.strikes(entry.path.name)[0]
         if strikes >= limit:

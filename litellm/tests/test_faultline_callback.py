@@ -652,6 +652,30 @@ def test_calls_rejected_as_ending_in_faultlines_future_stay_in_the_spool_and_arr
     assert not list(spool_dir.glob("*.json"))
 
 
+def test_calls_behind_a_file_still_ahead_of_faultlines_clock_arrive_once_faultline_takes_them(
+    faultline, make_plugin, spool_dir
+):
+    # Once only files waiting for Faultline's clock were left, the oldest of them alone was tried again: one call
+    # dated far ahead (a clock that jumped for a moment) held every waiting file behind it until the files expired
+    # with FAULTLINE_SPOOL_MAX_AGE_DAYS, although Faultline had long been taking their calls.
+    faultline.future_ids = {"far-0", "far-1", "near-0", "near-1"}
+    plugin = make_plugin(faultline.url, batch_size=2, flush_interval_s=60.0)
+
+    log_calls(plugin, ["far-0", "far-1"])
+    log_calls(plugin, ["near-0", "near-1"])
+
+    wait_until(lambda: len(list(spool_dir.glob("*.json"))) == 2 and plugin.stats()["too_early"] == 4,
+               what="both batches waiting")
+    with faultline.lock:
+        faultline.future_ids = {"far-0", "far-1"}  # Faultline's clock has passed the near calls only
+    wait_until(lambda: {"near-0", "near-1"} <= faultline.received_ids(), timeout=20.0, what="the near calls")
+    assert len(list(spool_dir.glob("*.json"))) == 1
+    with faultline.lock:
+        faultline.future_ids = set()
+    assert plugin.flush(timeout=60.0)
+    assert faultline.received_ids() == {"far-0", "far-1", "near-0", "near-1"}
+
+
 def test_too_early_counts_each_call_once_however_often_faultline_refuses_it(faultline, make_plugin, spool_dir):
     # It counted refusals: a call was counted again at every resend of its spool file, 98 for 6 calls in one second
     # of a probe, so the counter said nothing about how many calls were waiting for Faultline's clock.
