@@ -676,6 +676,29 @@ def test_calls_behind_a_file_still_ahead_of_faultlines_clock_arrive_once_faultli
     assert faultline.received_ids() == {"far-0", "far-1", "near-0", "near-1"}
 
 
+def test_calls_waiting_for_faultlines_clock_in_two_workers_survive_their_restart(faultline, make_plugin, spool_dir):
+    # Which spool files wait for Faultline's clock is known per process only; the calls themselves are in the shared
+    # folder, so a stop loses none of them and the worker started next sends them once Faultline takes them.
+    faultline.future_ids = {f"ahead-{i}" for i in range(6)}
+    first = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+    second = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+    log_calls(first, ["ahead-0", "ahead-1", "ahead-2"])
+    log_calls(second, ["ahead-3", "now-0", "ahead-4"])
+    log_calls(second, ["now-1", "ahead-5", "now-2"])
+    wait_until(lambda: {"now-0", "now-1", "now-2"} <= faultline.received_ids(), what="the calls within the skew")
+    first.close(timeout=2.0)
+    second.close(timeout=2.0)
+    assert sorted(e["id"] for f in spool_dir.glob("*.json") for e in json.loads(f.read_text())) == [
+        f"ahead-{i}" for i in range(6)]
+
+    with faultline.lock:
+        faultline.future_ids = set()
+    restarted = make_plugin(faultline.url, batch_size=3, flush_interval_s=60.0)
+    assert restarted.flush(timeout=60.0)
+    assert faultline.received_ids() == {f"ahead-{i}" for i in range(6)} | {"now-0", "now-1", "now-2"}
+    assert not list(spool_dir.glob("*.json")) and not list((spool_dir / "dead-letter").glob("*.json"))
+
+
 def test_too_early_counts_each_call_once_however_often_faultline_refuses_it(faultline, make_plugin, spool_dir):
     # It counted refusals: a call was counted again at every resend of its spool file, 98 for 6 calls in one second
     # of a probe, so the counter said nothing about how many calls were waiting for Faultline's clock.
