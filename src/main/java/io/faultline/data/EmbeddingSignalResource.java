@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.faultline.common.StorableTime;
+import io.faultline.signals.SignalResource;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
@@ -184,7 +185,11 @@ public class EmbeddingSignalResource {
                 throw unprocessable("at", "at must lie within " + StorableTime.RANGE);
             }
             if (at.isAfter(now.plus(config.maxClockSkew()))) {
-                throw unprocessable("at", "at lies more than " + config.maxClockSkew() + " in the future");
+                // Coded as a rejected signal's: the one refusal worth sending again, once the clocks agree.
+                String detail = "at lies more than " + config.maxClockSkew() + " in the future: check the sender's"
+                        + " clock";
+                throw new ApiProblem(422, "Invalid signal", detail, List.of(Map.of("field", "at", "message", detail,
+                        "code", SignalResource.Rejected.IN_FUTURE)));
             }
         }
         if (vectors == null) {

@@ -280,7 +280,9 @@ class EmbeddingDriftApiTest {
         problem(body(space, "{\"vectors\": [[1, 1e39]]}"), 422, "vectors[0][1]");
         problem(body(space, "{\"vectors\": [[1, \"2\"]]}"), 400, "vectors[0][1]");
         problem(body(space, "{\"at\": \"yesterday\", \"vectors\": [[1]]}"), 400, "at");
-        problem(body(space, "{\"at\": \"2999-01-01T00:00:00Z\", \"vectors\": [[1]]}"), 422, "at");
+        // As a rejected call or signal: the one refusal worth sending again once the clocks agree says so.
+        problem(body(space, "{\"at\": \"2999-01-01T00:00:00Z\", \"vectors\": [[1]]}"), 422, "at")
+                .body("errors[0].code", equalTo("in_future"));
         problem(body(space, "{\"vectors\": [" + "[1],".repeat(1000) + "[1]]}"), 413, "vectors");
         problem(body(space, "{\"vectors\": [[" + "1,".repeat(4096) + "1]]}"), 413, "vectors[0]");
         given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
