@@ -1673,6 +1673,7 @@ class FaultlineLogger(CustomLogger):
         # Spool files whose every event Faultline refused as ending in its future: the files behind them go first.
         self._waiting: set[str] = set()
         self._waiting_tried = ""  # the stem of the waiting file tried last: the next one goes after it
+        self._early_unpaced = False  # calls were found waiting for Faultline's clock and no pause followed yet
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
         self._stop = threading.Event()
         self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
@@ -1764,7 +1765,7 @@ class FaultlineLogger(CustomLogger):
                 # Behind the spool: keeps the resend order while the spool drains or Faultline is down.
                 self._to_spool(self._serialise(batch))
             else:
-                delivery = self._deliver(self._serialise(batch))
+                delivery = self._deliver(self._serialise(batch), pace_early=False)
                 if delivery.waiting:
                     self._count_too_early(len(delivery.remaining))
                 if delivery.remaining:
@@ -1845,6 +1846,12 @@ class FaultlineLogger(CustomLogger):
         # until they expired, although Faultline took theirs.
         self._waiting = {name for name in self._waiting if self._spool.holds(name)}
         entry = self._spool.first_not_in(self._waiting)
+        if entry is None and self._early_unpaced:
+            # Calls were found waiting without a pause, so as not to hold up the files behind them: it is taken now,
+            # before they are tried again.
+            self._early_unpaced = False
+            self._back_off()
+            return
         if entry is None:
             entry = self._spool.first_after(self._waiting_tried) or self._spool.oldest()
             if entry is None:
@@ -1876,7 +1883,7 @@ class FaultlineLogger(CustomLogger):
             self._dead_letter_file(entry)
             return False
         counted = entry.path.name in self._waiting  # its calls were counted in too_early when first refused
-        delivery = self._deliver(items)
+        delivery = self._deliver(items, pace_early=counted)
         self._waiting.discard(entry.path.name)
         if not delivery.remaining:
             self._spool.remove(entry)
@@ -1884,7 +1891,10 @@ class FaultlineLogger(CustomLogger):
         if delivery.waiting:
             if not counted:
                 self._count_too_early(len(delivery.remaining))
-            self._waiting.add(f"{_stem(entry.path.name)}-n{len(delivery.remaining)}.json")  # its name once replaced
+            # Its name once replaced, or its own when all of it is left (whatever count its name holds): a file not
+            # known as waiting would be tried again at once, as unpaced as a first try.
+            left = len(delivery.remaining)
+            self._waiting.add(entry.path.name if left == len(items) else f"{_stem(entry.path.name)}-n{left}.json")
         if delivery.strike[0]:
             self._spool.strike(entry, delivery.strike[1])
         elif delivery.answered:  # part of it was taken: the rest did not fail "in a row"
@@ -1964,8 +1974,12 @@ class FaultlineLogger(CustomLogger):
 
     # ---- delivery
 
-    def _deliver(self, items: list[str]) -> "_Delivery":
-        """Sends `items` in batches, halving on 413; what is left to retry later, and what Faultline answered."""
+    def _deliver(self, items: list[str], pace_early: bool = True) -> "_Delivery":
+        """Sends `items` in batches, halving on 413; what is left to retry later, and what Faultline answered.
+
+        Calls refused as ending past Faultline's clock step the backoff up only with `pace_early`: for calls already
+        known to wait, whose tries it paces. Found out for the first time (a new batch, or a restarted worker's first
+        try of a file), they stepped it up for the files behind them, which then waited for nothing."""
         size = self.config.batch_size
         pending = [items[start : start + size] for start in reversed(range(0, len(items), size))]
         answered = False
@@ -1999,7 +2013,10 @@ class FaultlineLogger(CustomLogger):
                 " for retry", len(too_early),
             )
             self._note_error(f"{len(too_early)} events end past Faultline's clock and its max clock skew; kept")
-            self._back_off()
+            if pace_early:
+                self._back_off()
+            else:
+                self._early_unpaced = True
         return _Delivery(too_early, answered, (0, 0), waiting=bool(too_early))
 
     def _exchange(self, items: list[str]) -> httpx.Response:

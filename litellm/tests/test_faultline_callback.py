@@ -699,6 +699,28 @@ def test_calls_waiting_for_faultlines_clock_in_two_workers_survive_their_restart
     assert not list(spool_dir.glob("*.json")) and not list((spool_dir / "dead-letter").glob("*.json"))
 
 
+def test_a_restarted_worker_finds_the_files_waiting_for_faultlines_clock_without_waiting_behind_them(
+    faultline, make_plugin, spool_dir, monkeypatch
+):
+    # Which files wait for Faultline's clock is known per process: a restarted worker tries each once more. Each of
+    # those refusals stepped the backoff up, so the calls behind them waited: 9.8 s behind 6 such files in a probe,
+    # 1 to 2 minutes behind 10 (the backoff doubles from 0.25 s to FAULTLINE_RETRY_MAX_BACKOFF_S).
+    faultline.future_ids = {f"ahead-{i}" for i in range(3)}
+    first = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0)
+    for i in range(3):
+        log_calls(first, [f"ahead-{i}"])
+    wait_until(lambda: first.stats()["too_early"] == 3, what="three calls waiting")
+    first.close(timeout=2.0)
+    spool = faultline_callback._SpoolDir(spool_dir, 10**9, lambda files, events: None)
+    spool.write([_to_json_line(payload("behind-0"))])  # a file another worker left behind them
+
+    monkeypatch.setattr(faultline_callback, "_INITIAL_BACKOFF_S", 3600.0)  # a step up would hold it past the test
+    restarted = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0, retry_max_backoff_s=3600.0)
+    wait_until(lambda: "behind-0" in faultline.received_ids(), what="the call behind the waiting files")
+    assert restarted.stats()["too_early"] == 3  # counted again by this process, as documented
+    wait_until(lambda: len(list(spool_dir.glob("*.json"))) == 3, what="the waiting files alone left")
+
+
 def test_too_early_counts_each_call_once_however_often_faultline_refuses_it(faultline, make_plugin, spool_dir):
     # It counted refusals: a call was counted again at every resend of its spool file, 98 for 6 calls in one second
     # of a probe, so the counter said nothing about how many calls were waiting for Faultline's clock.
