@@ -36,6 +36,7 @@ SOURCES = {
     "injecguard": ("SaFoLab-WISC/InjecGuard", "c7d9f9a58153db0237f8493bb792342f0344c70f"),
     "mtbenchx": ("Modalities/MT-Bench-X", "f8972dc70595a7e981ada7f2ac5e7c191ab12441"),
     "urlnlp": ("google-research/url-nlp", "452a21ad3dae5668c06ceeac21ff073e1e40f9be"),
+    "ifeval": ("josejg/instruction_following_eval", "0c495b2f95155e8b10acb919ae283bfb4d5be6e2"),
 }
 
 
@@ -311,6 +312,21 @@ def notinject(mirrors, rng):
     return rows
 
 
+def ifeval(mirrors, rng):
+    """IFEval's 541 prompts (Google, Apache-2.0; the copy in josejg/instruction_following_eval): ordinary requests
+    with verifiable constraints on the answer ("wrap your entire response in double quotes", "do not use any commas",
+    "finish with this exact phrase"), the imperative, format-dictating shape of an injection in a benign request.
+    Split 70/30 by row."""
+    repo = Repo(mirrors, "ifeval")
+    path = "instruction_following_eval/data/input_data.jsonl"
+    rows = []
+    for i, line in enumerate(repo.read(path).splitlines()):
+        if line.strip():
+            d = json.loads(line)
+            rows.append(row(d["prompt"], "benign", "benign_chat", "ifeval", split_of(rng, 0.3), repo.ref(path, i)))
+    return rows
+
+
 def shingles(text):
     words = re.findall(r"\w+", text.lower())
     return {" ".join(words[i:i + 6]) for i in range(max(1, len(words) - 5))}
@@ -445,6 +461,10 @@ def main():
                      if r["split"] == "train" and r["source"] != "deepset" and len(r["text"]) <= 300]
     rows += planted_rows([c for c in carriers if c[2] == "train"], chat_payloads, "chat-in-bipia", 3,
                          random.Random(SEED + 8))
+    # added last, so that every earlier row stays as it was byte for byte; an IFEval prompt that shares half its
+    # shingles with a row of the other split (IFEval varies one request's constraints) is dropped, and only those
+    rows += ifeval(args.mirrors, random.Random(SEED + 11))
+    rows = drop_near_duplicates(rows, {"ifeval"})
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:
         for r in rows:
             f.write((json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))

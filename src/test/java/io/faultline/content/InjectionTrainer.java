@@ -72,6 +72,25 @@ public final class InjectionTrainer {
     static final int COMPOSE = Integer.getInteger("train.compose", 1);
     /** The longest benign chat request a composite carries, in characters: a window holds it and the attack's start. */
     static final int COMPOSE_MAX_CHAT = 300;
+    /**
+     * Sources whose instances are dealt in among the other rows' as the {@link #composites} are (by a generator of
+     * their own, outside the instance count the weights scale with), so that a head that does not learn from them
+     * learns the bytes it learnt before: IFEval's benign chat, which the indirect head does not read.
+     */
+    static final List<String> DEALT_SOURCES = List.of("ifeval");
+    /**
+     * Sources left out of training and calibration ({@code -Dtrain.exclude-sources}, comma-separated; in
+     * {@code --validate} mode their validation rows are still scored): {@code ifeval} retrains the build before
+     * IFEval joined, sha256 08be23ba…, byte for byte.
+     */
+    static final List<String> EXCLUDED_SOURCES = List.of(System.getProperty("train.exclude-sources", "").split(","));
+    /**
+     * Sources the {@code --validate} report leaves out of the benign rows its thresholds are set on
+     * ({@code -Dtrain.report-threshold-without}, comma-separated), reported as a category of their own: two builds
+     * are then compared at thresholds set on the same benign rows.
+     */
+    static final List<String> REPORT_THRESHOLD_WITHOUT =
+            List.of(System.getProperty("train.report-threshold-without", "").split(","));
     /** How many orders of the training instances {@link #train} averages. */
     static final int ORDERS = Integer.getInteger("train.orders", 3);
     static final int MAX_SCAN_CHARS = 8192;
@@ -115,6 +134,7 @@ public final class InjectionTrainer {
             }
             rows = kept;
         }
+        rows = rows.stream().filter(r -> !EXCLUDED_SOURCES.contains(r.path("source").asText())).toList();
         float[] shift = validate ? new float[InjectionModel.HEADS] : calibrate(rows);
         List<Instance> instances = instances(rows);
         System.out.printf(Locale.ROOT, "%d training rows -> %d window instances%n",
@@ -287,18 +307,25 @@ public final class InjectionTrainer {
         return out;
     }
 
+    /** Whether a row's source is one of {@link #DEALT_SOURCES}. */
+    static boolean dealt(JsonNode row) {
+        return DEALT_SOURCES.contains(row.path("source").asText());
+    }
+
     /** Window instances of the training rows and their {@link #composites}, weighted per group. */
     static List<Instance> instances(List<JsonNode> rows) {
         Map<String, Integer> groupCounts = new HashMap<>();
         List<Object[]> raw = new ArrayList<>();
         int mask = (1 << BITS) - 1;
-        List<JsonNode> all = new ArrayList<>(rows);
+        // the rows' own instances come first; the dealt sources' and the composites' follow from `base`
+        List<JsonNode> all = new ArrayList<>(rows.stream().filter(r -> !dealt(r)).toList());
+        int own = all.size();
+        all.addAll(rows.stream().filter(InjectionTrainer::dealt).toList());
         all.addAll(composites(rows, COMPOSE));
-        // the rows' own instances come first; the composites' follow from here
         int base = -1;
         for (int r = 0; r < all.size(); r++) {
             JsonNode row = all.get(r);
-            if (r == rows.size()) {
+            if (r == own) {
                 base = raw.size();
             }
             if (!"train".equals(row.path("split").asText())) {
@@ -607,6 +634,9 @@ public final class InjectionTrainer {
         for (JsonNode row : rows) {
             InjectionModel.Score s = model.score(prepare(row.path("text").asText()));
             String category = row.path("category").asText();
+            if (REPORT_THRESHOLD_WITHOUT.contains(row.path("source").asText())) {
+                category = category + "_" + row.path("source").asText();
+            }
             boolean document = category.contains("document") || category.startsWith("indirect");
             double[] v = {document ? s.indirect() : s.direct(), s.jailbreak(), document ? 1 : 0};
             scored.add(v);
