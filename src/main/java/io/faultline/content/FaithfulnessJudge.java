@@ -17,12 +17,13 @@ import io.quarkus.logging.Log;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -36,9 +37,14 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The optional LLM-as-judge faithfulness check ({@link JudgeConfig}, off by default). A sample of the stored calls
@@ -252,28 +258,38 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         return CallFailures.of(type, call, METHOD, severities.base(type), evidence);
     }
 
-    /** Asks the judge; null (counted as skipped) when it failed or said something that is not a verdict. */
+    /**
+     * Asks the judge; null (counted as skipped) when it failed or said something that is not a verdict. The timeout
+     * bounds the whole call, body included: the request's own timeout ends when the headers arrive, and a proxy that
+     * stalls mid-body held the one worker, and with it every later sampled call, for good.
+     */
     private Judgement ask(CallContent c, List<String> grounding) {
         long start = System.nanoTime();
-        HttpResponse<InputStream> response;
-        byte[] body;
+        HttpResponse<byte[]> response;
+        CompletableFuture<HttpResponse<byte[]>> pending = null;
         try {
             HttpRequest.Builder request = HttpRequest.newBuilder(endpoint).timeout(config.timeout())
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(request(c, grounding))));
             config.apiKey().filter(k -> !k.isBlank()).ifPresent(k -> request.header("Authorization", "Bearer " + k));
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-            try (InputStream in = response.body()) {
-                body = in.readNBytes(MAX_REPLY_BYTES);
+            pending = http.sendAsync(request.build(), info -> new BoundedBody(MAX_REPLY_BYTES));
+            response = pending.get(config.timeout().toNanos(), TimeUnit.NANOSECONDS);
+        } catch (IOException | ExecutionException | TimeoutException e) {
+            if (pending != null) {
+                pending.cancel(true);
             }
-        } catch (IOException e) {
             skipped("error");
-            Log.warnf("faithfulness judge: %s unreachable: %s", endpoint, e.toString());
+            Log.warnf("faithfulness judge: %s unreachable: %s", endpoint,
+                    e instanceof TimeoutException ? "no complete reply within " + config.timeout() : e.toString());
             return null;
         } catch (InterruptedException e) {
+            if (pending != null) {
+                pending.cancel(true);
+            }
             Thread.currentThread().interrupt();
             return null;
         }
+        byte[] body = response.body();
         long latencyMs = (System.nanoTime() - start) / 1_000_000;
         if (response.statusCode() != 200) {
             skipped("error");
@@ -290,6 +306,53 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             skipped("unparseable");
         }
         return judgement;
+    }
+
+    /** A reply body read whole but for at most {@code max} bytes; what is beyond is not read. */
+    static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        private final int max;
+        private Flow.Subscription subscription;
+
+        BoundedBody(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public CompletionStage<byte[]> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            for (ByteBuffer buffer : buffers) {
+                int take = Math.min(buffer.remaining(), max - bytes.size());
+                byte[] chunk = new byte[take];
+                buffer.get(chunk);
+                bytes.write(chunk, 0, take);
+            }
+            if (bytes.size() >= max && !body.isDone()) {
+                subscription.cancel();
+                body.complete(bytes.toByteArray());
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            body.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(bytes.toByteArray());
+        }
     }
 
     /** The chat completion request: the instructions, then the grounding, the question and the answer, bounded. */

@@ -59,7 +59,7 @@ public interface JudgeConfig {
     @DecimalMin("0")
     double assumedCostPerCallUsd();
 
-    /** Time for one judge call, connection included. */
+    /** Time for one judge call, connection and the whole reply's body included. */
     @WithDefault("20s")
     @DurationMin(millis = 1)
     Duration timeout();

@@ -1,0 +1,146 @@
+package io.faultline.content;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpServer;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * A judge that answers its headers and then never finishes its body (a proxy stuck mid-reply): the judge's timeout
+ * bounds the whole call, body included, so the worker moves on to the next sampled call instead of waiting forever.
+ */
+@QuarkusTest
+@TestProfile(FaithfulnessJudgeStallTest.StalledJudge.class)
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class FaithfulnessJudgeStallTest {
+
+    /** A judge outside the process: 200 and a promised body of 64 bytes, of which it sends one, then nothing. */
+    public static class StallingJudge implements QuarkusTestResourceLifecycleManager {
+        static final AtomicInteger REQUESTS = new AtomicInteger();
+        private final CountDownLatch closing = new CountDownLatch(1);
+        private HttpServer server;
+
+        @Override
+        public Map<String, String> start() {
+            try {
+                server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+            server.setExecutor(Executors.newCachedThreadPool());
+            server.createContext("/", exchange -> {
+                REQUESTS.incrementAndGet();
+                exchange.getRequestBody().readAllBytes();
+                exchange.getResponseHeaders().set("content-type", "application/json");
+                exchange.sendResponseHeaders(200, 64);
+                OutputStream body = exchange.getResponseBody();
+                body.write('{');
+                body.flush();
+                try {
+                    closing.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                exchange.close();
+            });
+            server.start();
+            return Map.of("faultline.faithfulness.judge.base-url",
+                    "http://127.0.0.1:" + server.getAddress().getPort());
+        }
+
+        @Override
+        public void stop() {
+            closing.countDown();
+            server.stop(0);
+        }
+    }
+
+    public static class StalledJudge implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("faultline.faithfulness.judge.enabled", "true",
+                    "faultline.faithfulness.judge.sample-rate", "1",
+                    "faultline.faithfulness.judge.timeout", "500ms");
+        }
+
+        @Override
+        public List<TestResourceEntry> testResources() {
+            return List.of(new TestResourceEntry(StallingJudge.class));
+        }
+    }
+
+    private static final String CONTEXT = "Returns are accepted within 30 days of delivery if the item is unused.";
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    MeterRegistry registry;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    @Test
+    void a_judge_that_stalls_mid_body_is_given_up_at_the_timeout_and_the_next_call_is_still_judged() {
+        clock.set(Instant.parse("2032-05-01T10:00:00Z"));
+        double errors = skipped("error");
+        int requests = StallingJudge.REQUESTS.get();
+        ingest(grounded("stall-a-" + UUID.randomUUID()));
+        ingest(grounded("stall-b-" + UUID.randomUUID()));
+
+        // one worker: the second call reaches the judge only once the first was given up
+        await().atMost(Duration.ofSeconds(30)).until(() -> skipped("error") >= errors + 2);
+        assertThat(StallingJudge.REQUESTS.get() - requests).isEqualTo(2);
+    }
+
+    private String grounded(String deployment) {
+        Payloads call = Payloads.success("openai", "gpt-4o-mini", deployment, clock.instant());
+        ObjectNode node = call.node();
+        node.putArray("messages").add(Payloads.JSON.createObjectNode().put("role", "system")
+                .put("content", "Answer from the context.\n<context>" + CONTEXT + "</context>"))
+                .add(Payloads.JSON.createObjectNode().put("role", "user").put("content", "Can I return it?"));
+        return Payloads.array(call.answer("Yes, within 30 days of delivery if it is unused.", "stop"));
+    }
+
+    private static void ingest(String body) {
+        Api.ingest(body).statusCode(200).body("accepted", equalTo(1));
+    }
+
+    private double skipped(String reason) {
+        Counter counter = registry.find("faultline.faithfulness.judge.skipped").tags("reason", reason).counter();
+        return counter == null ? 0 : counter.count();
+    }
+}
