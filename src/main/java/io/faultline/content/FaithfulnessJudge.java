@@ -213,15 +213,16 @@ public class FaithfulnessJudge implements StoredCallsObserver {
     /** Judges one call on the worker: reserve, ask, settle, count, and raise what the lexical detector missed. */
     void judge(LlmCall call, List<String> grounding) {
         try {
-            if (!reserve()) {
+            LocalDate day = reserve();
+            if (day == null) {
                 skipped("daily_cap");
                 return;
             }
-            Judgement judgement = ask(call.content(), grounding);
+            Judgement judgement = ask(call.content(), grounding, day);
             if (judgement == null) {
                 return; // counted where it failed
             }
-            settle(judgement.costUsd() - config.assumedCostPerCallUsd());
+            settle(day, judgement.costUsd() - config.assumedCostPerCallUsd());
             registry.counter("faultline.faithfulness.judge.cost.usd").increment(judgement.costUsd());
             List<Failure> lexicalFailures = lexical.detect(call, call.content());
             String lexicalVerdict = lexicalFailures.isEmpty() ? "none" : lexicalFailures.get(0).type().code();
@@ -263,7 +264,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
      * bounds the whole call, body included: the request's own timeout ends when the headers arrive, and a proxy that
      * stalls mid-body held the one worker, and with it every later sampled call, for good.
      */
-    private Judgement ask(CallContent c, List<String> grounding) {
+    private Judgement ask(CallContent c, List<String> grounding, LocalDate day) {
         long start = System.nanoTime();
         HttpResponse<byte[]> response;
         CompletableFuture<HttpResponse<byte[]>> pending = null;
@@ -301,7 +302,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         Judgement judgement = parse(body, cost, latencyMs);
         if (judgement == null) {
             // Paid for all the same: today's spend holds what it cost, or the daily cap lets the judge overspend.
-            settle(cost - config.assumedCostPerCallUsd());
+            settle(day, cost - config.assumedCostPerCallUsd());
             registry.counter("faultline.faithfulness.judge.cost.usd").increment(cost);
             skipped("unparseable");
         }
@@ -459,38 +460,43 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                 config.maxCostPerDayUsd(), day.toString(), calls, cost, worker == null ? 0 : worker.getQueue().size());
     }
 
-    /** Reserves one call at the assumed cost under the day's caps; false when a cap is reached. */
-    boolean reserve() {
+    /**
+     * Reserves one call at the assumed cost under today's caps: the day it was reserved on, which its settling
+     * corrects (a reply that arrives after midnight is that day's spend, not the next day's); null when a cap is
+     * reached.
+     */
+    LocalDate reserve() {
         double assumed = config.assumedCostPerCallUsd();
         if (config.maxCallsPerDay() <= 0 || assumed > config.maxCostPerDayUsd()) {
-            return false;
+            return null;
         }
+        LocalDate day = today();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "insert into faithfulness_judge_spend as s (day, calls, cost_usd) values (?, 1, ?)"
                         + " on conflict (day) do update set calls = s.calls + 1,"
                         + " cost_usd = s.cost_usd + excluded.cost_usd"
                         + " where s.calls < ? and s.cost_usd + excluded.cost_usd <= ? returning calls")) {
-            st.setObject(1, today());
+            st.setObject(1, day);
             st.setDouble(2, assumed);
             st.setInt(3, config.maxCallsPerDay());
             st.setDouble(4, config.maxCostPerDayUsd());
             try (ResultSet rs = st.executeQuery()) {
-                return rs.next();
+                return rs.next() ? day : null;
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not reserve a judge call", e);
         }
     }
 
-    /** Corrects today's spend by what the call cost beyond (or under) its reservation. */
-    private void settle(double difference) {
+    /** Corrects the spend of the day a call was reserved on by what it cost beyond (or under) its reservation. */
+    private void settle(LocalDate day, double difference) {
         if (difference == 0) {
             return;
         }
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "update faithfulness_judge_spend set cost_usd = greatest(0, cost_usd + ?) where day = ?")) {
             st.setDouble(1, difference);
-            st.setObject(2, today());
+            st.setObject(2, day);
             st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("could not settle a judge call", e);

@@ -2,6 +2,7 @@ package io.faultline.content;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpServer;
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -24,6 +25,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -36,18 +38,27 @@ import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 
 /**
- * A judge that answers its headers and then never finishes its body (a proxy stuck mid-reply): the judge's timeout
- * bounds the whole call, body included, so the worker moves on to the next sampled call instead of waiting forever.
+ * The judge's wire against a judge outside the process that misbehaves as a real proxy can: one that answers its
+ * headers and never finishes its body, and one whose reply arrives after midnight, at a cost it reports.
  */
 @QuarkusTest
-@TestProfile(FaithfulnessJudgeStallTest.StalledJudge.class)
+@TestProfile(FaithfulnessJudgeWireTest.StalledJudge.class)
 @QuarkusTestResource(PostgresResource.class)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
-class FaithfulnessJudgeStallTest {
+class FaithfulnessJudgeWireTest {
 
-    /** A judge outside the process: 200 and a promised body of 64 bytes, of which it sends one, then nothing. */
+    /**
+     * A judge outside the process. Stalling: 200 and a promised body of 64 bytes, of which it sends one, then
+     * nothing. Otherwise it holds each request until the test releases it, then answers {@link #REPLY} at the cost
+     * {@link #COST} in LiteLLM's header.
+     */
     public static class StallingJudge implements QuarkusTestResourceLifecycleManager {
         static final AtomicInteger REQUESTS = new AtomicInteger();
+        static volatile boolean stalling = true;
+        static volatile CountDownLatch release = new CountDownLatch(0);
+        static final String COST = "0.05";
+        static final String REPLY = "{\"choices\": [{\"message\": {\"role\": \"assistant\", \"content\":"
+                + " \"{\\\"claims\\\": 1, \\\"unsupported_claims\\\": 0, \\\"verdict\\\": \\\"supported\\\"}\"}}]}";
         private final CountDownLatch closing = new CountDownLatch(1);
         private HttpServer server;
 
@@ -60,9 +71,24 @@ class FaithfulnessJudgeStallTest {
             }
             server.setExecutor(Executors.newCachedThreadPool());
             server.createContext("/", exchange -> {
-                REQUESTS.incrementAndGet();
                 exchange.getRequestBody().readAllBytes();
                 exchange.getResponseHeaders().set("content-type", "application/json");
+                if (!stalling) {
+                    CountDownLatch held = release;
+                    REQUESTS.incrementAndGet();
+                    try {
+                        held.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    byte[] reply = REPLY.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                    exchange.getResponseHeaders().set(FaithfulnessJudge.COST_HEADER, COST);
+                    exchange.sendResponseHeaders(200, reply.length);
+                    exchange.getResponseBody().write(reply);
+                    exchange.close();
+                    return;
+                }
+                REQUESTS.incrementAndGet();
                 exchange.sendResponseHeaders(200, 64);
                 OutputStream body = exchange.getResponseBody();
                 body.write('{');
@@ -91,7 +117,7 @@ class FaithfulnessJudgeStallTest {
         public Map<String, String> getConfigOverrides() {
             return Map.of("faultline.faithfulness.judge.enabled", "true",
                     "faultline.faithfulness.judge.sample-rate", "1",
-                    "faultline.faithfulness.judge.timeout", "500ms");
+                    "faultline.faithfulness.judge.timeout", "5s");
         }
 
         @Override
@@ -108,9 +134,18 @@ class FaithfulnessJudgeStallTest {
     @Inject
     MeterRegistry registry;
 
+    @Inject
+    AgroalDataSource dataSource;
+
     @AfterEach
     void releaseClock() {
         clock.release();
+    }
+
+    @AfterEach
+    void stallAgain() {
+        StallingJudge.release.countDown();
+        StallingJudge.stalling = true;
     }
 
     @Test
@@ -124,6 +159,40 @@ class FaithfulnessJudgeStallTest {
         // one worker: the second call reaches the judge only once the first was given up
         await().atMost(Duration.ofSeconds(30)).until(() -> skipped("error") >= errors + 2);
         assertThat(StallingJudge.REQUESTS.get() - requests).isEqualTo(2);
+    }
+
+    @Test
+    void a_call_reserved_before_midnight_and_answered_after_is_settled_on_the_day_it_was_reserved() throws Exception {
+        LocalDate before = LocalDate.parse("2032-05-02");
+        clock.set(Instant.parse("2032-05-02T23:59:50Z"));
+        StallingJudge.release = new CountDownLatch(1);
+        StallingJudge.stalling = false;
+        double verdicts = verdicts();
+        int requests = StallingJudge.REQUESTS.get();
+        ingest(grounded("midnight-" + UUID.randomUUID()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> StallingJudge.REQUESTS.get() == requests + 1);
+        clock.set(Instant.parse("2032-05-03T00:00:05Z"));
+        StallingJudge.release.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> verdicts() == verdicts + 1);
+
+        assertThat(spend(before)).as("the day the call was reserved on holds what it cost")
+                .containsExactly(1, Double.parseDouble(StallingJudge.COST));
+        assertThat(spend(before.plusDays(1))).as("the next day was not charged for it").isEmpty();
+    }
+
+    private List<Number> spend(LocalDate day) throws Exception {
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                "select calls, cost_usd from faithfulness_judge_spend where day = ?")) {
+            st.setObject(1, day);
+            try (var rs = st.executeQuery()) {
+                return rs.next() ? List.of(rs.getInt(1), rs.getDouble(2)) : List.of();
+            }
+        }
+    }
+
+    private double verdicts() {
+        return registry.find("faultline.faithfulness.judge.verdicts").tags("verdict", "supported").counters()
+                .stream().mapToDouble(Counter::count).sum();
     }
 
     private String grounded(String deployment) {
