@@ -64,22 +64,39 @@ public class RetrievalIndexes {
         ignored.increment();
     }
 
-    /** Registers an index (idempotent); true when it was new. */
+    /**
+     * Registers an index (idempotent); true when it was new. The count and the insert are one transaction under a
+     * lock that registrations take in turn (reads go on): counted apart, two registrations racing for the last free
+     * place (two requests, or two replicas) both found it free, and the cap was passed.
+     */
     public boolean register(String index, Instant now) {
         boolean added;
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement count = c.prepareStatement("select count(*) from retrieval_indexes");
-                    ResultSet rs = count.executeQuery()) {
-                rs.next();
-                if (rs.getLong(1) >= max && !list(c).stream().anyMatch(r -> r.index().equals(index))) {
-                    throw new TooManyIndexes(max);
+            c.setAutoCommit(false);
+            try {
+                try (PreparedStatement lock = c.prepareStatement(
+                        "lock table retrieval_indexes in share row exclusive mode")) {
+                    lock.execute();
                 }
-            }
-            try (PreparedStatement st = c.prepareStatement("insert into retrieval_indexes (index_name, registered_at)"
-                    + " values (?, ?) on conflict (index_name) do nothing")) {
-                st.setString(1, index);
-                st.setTimestamp(2, Timestamp.from(now));
-                added = st.executeUpdate() == 1;
+                try (PreparedStatement count = c.prepareStatement("select count(*) from retrieval_indexes");
+                        ResultSet rs = count.executeQuery()) {
+                    rs.next();
+                    if (rs.getLong(1) >= max && !list(c).stream().anyMatch(r -> r.index().equals(index))) {
+                        throw new TooManyIndexes(max);
+                    }
+                }
+                try (PreparedStatement st = c.prepareStatement("insert into retrieval_indexes (index_name,"
+                        + " registered_at) values (?, ?) on conflict (index_name) do nothing")) {
+                    st.setString(1, index);
+                    st.setTimestamp(2, Timestamp.from(now));
+                    added = st.executeUpdate() == 1;
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
             }
         } catch (SQLException e) {
             throw new StorageException("could not register the index", e);

@@ -14,15 +14,19 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static io.faultline.signals.SignalsApi.PROBLEM;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.not;
@@ -44,6 +48,9 @@ class RetrievalIndexTrustTest {
 
     @Inject
     io.agroal.api.AgroalDataSource dataSource;
+
+    @Inject
+    RetrievalIndexes indexes;
 
     @AfterEach
     void releaseClock() {
@@ -139,5 +146,50 @@ class RetrievalIndexTrustTest {
         assertThat(tracker.evictions()).isEqualTo(evictions);
         assertThat(tracker.trackedIndexes()).isEqualTo(tracked);
         assertThat(tracker.tracks(real)).isTrue();
+    }
+
+    @Test
+    void the_cap_on_registered_indexes_holds_for_registrations_racing_each_other() throws Exception {
+        String prefix = "race-" + UUID.randomUUID() + "-";
+        try {
+            try (var c = dataSource.getConnection(); var st = c.prepareStatement("insert into retrieval_indexes"
+                    + " (index_name, registered_at) select ? || g, now() from generate_series(1, 999 - (select"
+                    + " count(*) from retrieval_indexes)) g")) {
+                st.setString(1, prefix + "filler-");
+                st.executeUpdate();
+            }
+            indexes.reload();
+            CompletableFuture<Integer> first;
+            CompletableFuture<Integer> second;
+            try (var holder = dataSource.getConnection()) {
+                // Holds off every writer of the table, so that both registrations count before either inserts.
+                holder.setAutoCommit(false);
+                try (var st = holder.createStatement()) {
+                    st.execute("lock table retrieval_indexes in share mode");
+                }
+                first = CompletableFuture.supplyAsync(() -> register(prefix + "a").extract().statusCode());
+                second = CompletableFuture.supplyAsync(() -> register(prefix + "b").extract().statusCode());
+                await().atMost(Duration.ofSeconds(30)).until(() -> waitingLocks() >= 2);
+                holder.commit();
+            }
+            assertThat(List.of(first.get(30, TimeUnit.SECONDS), second.get(30, TimeUnit.SECONDS)))
+                    .containsExactlyInAnyOrder(201, 409);
+            assertThat(indexes.list()).hasSize(1000);
+        } finally {
+            try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                    "delete from retrieval_indexes where index_name like ? || '%'")) {
+                st.setString(1, prefix);
+                st.executeUpdate();
+            }
+            indexes.reload();
+        }
+    }
+
+    private long waitingLocks() throws Exception {
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                "select count(*) from pg_locks where not granted"); var rs = st.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 }
