@@ -136,7 +136,8 @@ public class FaithfulnessJudge implements StoredCallsObserver {
 
     /**
      * The judge's LiteLLM base URL; a judge switched on without one, or with one that is not an absolute http(s) URL
-     * (which would make every judge call fail), fails, naming the key (checked at start).
+     * (which would make every judge call fail), or that carries user info, a query or a fragment (a key put there
+     * would be logged with every failed call), fails, naming the key (checked at start).
      */
     public static String baseUrl(JudgeConfig config) {
         String base = config.baseUrl().map(String::strip).filter(s -> !s.isEmpty()).orElseThrow(() ->
@@ -152,6 +153,12 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                 || !("http".equalsIgnoreCase(uri.getScheme()) || "https".equalsIgnoreCase(uri.getScheme()))) {
             throw new IllegalStateException("faultline.faithfulness.judge.base-url must be an absolute http(s) URL"
                     + " of the LiteLLM proxy, such as http://litellm:4000");
+        }
+        if (uri.getRawUserInfo() != null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            // The URL is logged with every failed judge call; the message never repeats it.
+            throw new IllegalStateException("faultline.faithfulness.judge.base-url must be the LiteLLM proxy's"
+                    + " address alone, without user info, query or fragment: a key goes in FAULTLINE_JUDGE_API_KEY"
+                    + " (faultline.faithfulness.judge.api-key)");
         }
         return base;
     }

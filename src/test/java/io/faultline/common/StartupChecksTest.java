@@ -52,6 +52,15 @@ class StartupChecksTest {
         assertThatCode(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true",
                 "faultline.faithfulness.judge.base-url", "https://litellm.internal:4000/v1/"), BACKSTOP))
                 .doesNotThrowAnyException();
+        // A key in the URL would be logged with every failed judge call (and the JDK's client never sends it); a
+        // query or fragment would end up before /chat/completions.
+        for (String withSecret : new String[] { "http://judge:sk-secret-1@litellm:4000",
+                "http://litellm:4000/?api_key=sk-secret-1", "http://litellm:4000/#sk-secret-1" }) {
+            assertThatThrownBy(() -> check(Map.of("faultline.faithfulness.judge.enabled", "true",
+                    "faultline.faithfulness.judge.base-url", withSecret), BACKSTOP)).as(withSecret)
+                    .hasMessageContaining("faultline.faithfulness.judge.base-url")
+                    .hasMessageContaining("FAULTLINE_JUDGE_API_KEY").hasMessageNotContaining("sk-secret-1");
+        }
         assertThatThrownBy(() -> check(Map.of("faultline.predict.interval", "soon"), BACKSTOP))
                 .hasMessageContaining("faultline.predict.interval");
         assertThatThrownBy(() -> check(Map.of("faultline.correlate.close-every", "0"), BACKSTOP))
