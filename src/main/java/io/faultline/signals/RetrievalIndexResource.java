@@ -60,7 +60,7 @@ public class RetrievalIndexResource {
     @Path("/{name}")
     @Operation(summary = "Unregister a retrieval index: samples in call metadata stop counting for it")
     public RestResponse<Void> delete(@RestPath String name) {
-        String index = name(name);
+        String index = registeredName(name);
         if (!indexes.delete(index)) {
             throw new ApiProblem(404, "Not found", "No retrieval index '" + index + "' is registered.");
         }
@@ -68,7 +68,20 @@ public class RetrievalIndexResource {
         return RestResponse.noContent();
     }
 
+    /**
+     * The index name to register, under the rule the signal API and call metadata apply to it: registration took
+     * names with surrounding blanks ("kb-1 ") that every retrieval and index report for them refused.
+     */
     private static String name(String raw) {
+        String problem = raw == null ? "name must not be blank" : SignalParser.nameProblem("name", raw);
+        if (problem != null) {
+            throw ApiProblem.badRequest("name", problem);
+        }
+        return raw;
+    }
+
+    /** The index name to unregister: also one registered before the rule above, such as "kb-1 ". */
+    private static String registeredName(String raw) {
         if (raw == null || raw.isBlank()) {
             throw ApiProblem.badRequest("name", "The index name is blank.");
         }

@@ -5,7 +5,6 @@ import io.faultline.call.StoredCallsObserver;
 import io.faultline.call.StoredCallsWriter;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
-import io.faultline.web.Params;
 import io.quarkus.logging.Log;
 import jakarta.inject.Singleton;
 
@@ -83,8 +82,8 @@ public class RetrievalMetadataRule implements StoredCallsWriter, StoredCallsObse
         Object index = r.get("index");
         Object top = r.get("top_score");
         Object hits = r.get("hits");
-        if (!(index instanceof String name) || name.isBlank() || name.length() > SignalParser.MAX_NAME_LENGTH
-                || !Params.plainText(name) || !(top instanceof Number score)
+        if (!(index instanceof String name) || SignalParser.nameProblem("index", name) != null
+                || !(top instanceof Number score)
                 || !(score.doubleValue() >= 0 && score.doubleValue() <= SignalParser.MAX_SCORE)
                 || (hits != null && !(hits instanceof Integer || hits instanceof Long))) {
             Log.debugf("Call %s carries malformed retrieval metadata; ignored", call.callId());

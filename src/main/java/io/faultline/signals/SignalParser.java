@@ -178,17 +178,28 @@ public class SignalParser {
     }
 
     private static String checkedName(String field, String value) {
-        if (value.isBlank()) {
-            throw new InvalidSignalException(field, field + " must not be blank");
-        }
-        if (value.length() > MAX_NAME_LENGTH) {
-            throw new InvalidSignalException(field, field + " is longer than " + MAX_NAME_LENGTH + " characters");
-        }
-        if (!value.strip().equals(value) || !Params.plainText(value)) {
-            throw new InvalidSignalException(field, field + " must not contain control characters, lone UTF-16"
-                    + " surrogates or surrounding blanks");
+        String problem = nameProblem(field, value);
+        if (problem != null) {
+            throw new InvalidSignalException(field, problem);
         }
         return value;
+    }
+
+    /**
+     * What is wrong with a name given in {@code field}, or null: one rule for every way an index or pipeline is
+     * named (a signal, and registering an index), so that a name taken by one is taken by the other.
+     */
+    static String nameProblem(String field, String value) {
+        if (value.isBlank()) {
+            return field + " must not be blank";
+        }
+        if (value.length() > MAX_NAME_LENGTH) {
+            return field + " is longer than " + MAX_NAME_LENGTH + " characters";
+        }
+        if (!value.strip().equals(value) || !Params.plainText(value)) {
+            return field + " must not contain control characters, lone UTF-16 surrogates or surrounding blanks";
+        }
+        return null;
     }
 
     private static Instant requiredInstant(JsonNode node, String field) {

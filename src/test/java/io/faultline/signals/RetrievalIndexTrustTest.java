@@ -84,7 +84,7 @@ class RetrievalIndexTrustTest {
     }
 
     @Test
-    void indexes_are_registered_listed_and_deleted_through_the_api_with_problems_for_bad_names() {
+    void indexes_are_registered_listed_and_deleted_through_the_api_with_problems_for_bad_names() throws Exception {
         String index = "kb-" + UUID.randomUUID();
         register(index).statusCode(201).body("index", equalTo(index));
         register(index).statusCode(200).body("index", equalTo(index));
@@ -97,6 +97,21 @@ class RetrievalIndexTrustTest {
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
                 .put("/api/v1/retrieval-indexes/kb%0A1").then().statusCode(400).contentType(PROBLEM)
                 .body("errors[0].field", equalTo("name"));
+        // The signal API refuses these names for an index: registered, they would never receive its samples.
+        for (String padded : new String[] {"kb-1%20", "%20kb-1", "kb-1%E2%80%83"}) {
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                    .put("/api/v1/retrieval-indexes/" + padded).then().statusCode(400).contentType(PROBLEM)
+                    .body("errors[0].field", equalTo("name"));
+        }
+        // One registered before the rule can still be unregistered.
+        String legacy = "kb-legacy-" + UUID.randomUUID() + " ";
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                "insert into retrieval_indexes (index_name, registered_at) values (?, now())")) {
+            st.setString(1, legacy);
+            st.executeUpdate();
+        }
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                .delete("/api/v1/retrieval-indexes/" + legacy.strip() + "%20").then().statusCode(204);
         given().when().put("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
         given().when().delete("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
     }
