@@ -6,6 +6,13 @@ import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Response;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
@@ -14,7 +21,9 @@ import java.util.Map;
  * refuses NUL in text, so without this a filter such as {@code ?deployment=%00} reached the database and came back
  * as a 500. Bodies are not checked here: their text is stored with NUL replaced (see the ingest path). Also refuses
  * a parameter given twice with different values: no parameter of this API takes a list, so the second value would be
- * ignored without a word ({@code ?limit=10&limit=abc} answered as if valid).
+ * ignored without a word ({@code ?limit=10&limit=abc} answered as if valid). And refuses a percent-escape that is not
+ * UTF-8 ({@code %FF}, a cut sequence, an encoded surrogate): decoded, each became U+FFFD, so that two names such as
+ * {@code kb%FF} and {@code kb%FE} named the same index.
  */
 @Singleton
 public class ParameterGuard {
@@ -25,6 +34,22 @@ public class ParameterGuard {
         if (path.indexOf('\u0000') >= 0) {
             return refuse(request, "path", "The path contains a NUL character (%00); no resource is named so.",
                     "must not contain a NUL character");
+        }
+        URI raw = request.getUriInfo().getRequestUri();
+        if (!escapesAreUtf8(raw.getRawPath())) {
+            return refuse(request, "path", "The path holds a percent-escape that is not UTF-8 (such as %FF);"
+                    + " encode names as UTF-8.", "must be percent-encoded UTF-8");
+        }
+        String query = raw.getRawQuery();
+        if (query != null && !escapesAreUtf8(query)) {
+            for (String pair : query.split("&")) {
+                int eq = pair.indexOf('=');
+                if (!escapesAreUtf8(pair)) {
+                    String name = parameterName(eq < 0 ? pair : pair.substring(0, eq));
+                    return refuse(request, name, "Query parameter " + name + " holds a percent-escape that is not"
+                            + " UTF-8 (such as %FF); encode it as UTF-8.", "must be percent-encoded UTF-8");
+                }
+            }
         }
         for (Map.Entry<String, List<String>> parameter : request.getUriInfo().getQueryParameters().entrySet()) {
             boolean nul = parameter.getKey().indexOf('\u0000') >= 0
@@ -42,6 +67,46 @@ public class ParameterGuard {
             }
         }
         return null;
+    }
+
+    /** A raw parameter name as the problem names it: decoded where it can be, cut and masked. */
+    private static String parameterName(String raw) {
+        String name = "query";
+        if (escapesAreUtf8(raw)) {
+            try {
+                name = URLDecoder.decode(raw, StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                name = raw; // a '%' without two hex digits after it
+            }
+        }
+        return Redactor.mask(name.replace('\u0000', '?'), 64);
+    }
+
+    /** Whether the bytes the percent-escapes of {@code raw} stand for (other characters as they are) are UTF-8. */
+    static boolean escapesAreUtf8(String raw) {
+        if (raw == null || raw.indexOf('%') < 0) {
+            return true;
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(raw.length());
+        for (int i = 0, n = raw.length(); i < n; i++) {
+            char c = raw.charAt(i);
+            int high = c == '%' && i + 2 < n ? Character.digit(raw.charAt(i + 1), 16) : -1;
+            int low = high >= 0 ? Character.digit(raw.charAt(i + 2), 16) : -1;
+            if (low >= 0) {
+                bytes.write(high * 16 + low);
+                i += 2;
+            } else {
+                byte[] plain = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+                bytes.write(plain, 0, plain.length);
+            }
+        }
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes.toByteArray()));
+            return true;
+        } catch (CharacterCodingException e) {
+            return false;
+        }
     }
 
     private static Response refuse(ContainerRequestContext request, String field, String detail, String message) {

@@ -309,6 +309,23 @@ class BadInputTest {
     }
 
     @Test
+    void a_percent_escape_that_is_not_utf_8_in_the_path_or_a_query_parameter_is_a_400_problem_naming_it() {
+        // Decoded, %FF and %FE were both U+FFFD: two names registered as one, and deleting one deleted the other.
+        for (String bad : new String[] {"kb%FF", "kb%FE", "kb%C3%28", "kb%ED%A0%80", "kb%E2%82"}) {
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                    .put("/api/v1/retrieval-indexes/" + bad).then().statusCode(400).contentType(PROBLEM)
+                    .body("errors[0].field", equalTo("path"));
+        }
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?deployment=a%FFb").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?deployment=x&d%FFe=1").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("query"));
+        // Well-formed UTF-8, escaped or not, passes.
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?deployment=caf%C3%A9-%F0%9F%98%80")
+                .then().statusCode(200);
+    }
+
+    @Test
     void a_field_given_twice_in_a_bound_body_is_a_400_problem_naming_it() {
         // Once every field of the record has been read, Jackson builds it; a repeated field after that has nowhere
         // to go, which Quarkus's built-in mapper made an empty 500.
