@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import jakarta.validation.constraints.Min;
 import org.hibernate.validator.constraints.time.DurationMin;
 
 import java.time.Duration;
@@ -19,4 +20,12 @@ public interface CallStatsConfig {
     @WithDefault("31d")
     @DurationMin(millis = 1)
     Duration maxSpan();
+
+    /**
+     * Providers listed at most, those with the most calls first picked: provider names are the sender's
+     * ({@code custom_llm_provider}), so there is no other bound on the answer's size. The totals count all of them.
+     */
+    @WithDefault("200")
+    @Min(1)
+    int maxProviders();
 }

@@ -13,6 +13,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -37,8 +38,12 @@ public class CallStatsResource {
     public record ProviderCalls(String provider, long calls, long failed) {
     }
 
-    /** Calls that started in [since, until). */
-    public record CallStats(Instant since, Instant until, long total, long failed, List<ProviderCalls> providers) {
+    /**
+     * Calls that started in [since, until). {@code providers} lists at most {@code max-providers}, those with the
+     * most calls, by name; {@code providersOmitted} says how many more there were, counted in the totals.
+     */
+    public record CallStats(Instant since, Instant until, long total, long failed, List<ProviderCalls> providers,
+            long providersOmitted) {
     }
 
     @GET
@@ -60,13 +65,21 @@ public class CallStatsResource {
             throw ApiProblem.badRequest("since", "since lies more than " + config.maxSpan().toDays() + " days before"
                     + " until (" + to + "); ask for at most faultline.calls.stats.max-span at a time");
         }
+        // Provider names are the sender's: the answer keeps the busiest max-providers, the totals count them all.
         @SuppressWarnings("unchecked")
-        List<Object[]> rows = em.createNativeQuery("select provider, count(*), count(*) filter (where not success)"
-                + " from llm_calls where started_at >= ?1 and started_at < ?2 group by provider order by provider")
-                .setParameter(1, from).setParameter(2, to).getResultList();
+        List<Object[]> rows = em.createNativeQuery("select provider, calls, failed, sum(calls) over (),"
+                + " sum(failed) over (), count(*) over () from (select provider, count(*) as calls,"
+                + " count(*) filter (where not success) as failed from llm_calls where started_at >= ?1"
+                + " and started_at < ?2 group by provider) per_provider order by calls desc, provider limit ?3")
+                .setParameter(1, from).setParameter(2, to).setParameter(3, config.maxProviders()).getResultList();
+        if (rows.isEmpty()) {
+            return new CallStats(from, to, 0, 0, List.of(), 0);
+        }
+        Object[] first = rows.get(0);
         List<ProviderCalls> providers = rows.stream().map(r -> new ProviderCalls((String) r[0],
-                ((Number) r[1]).longValue(), ((Number) r[2]).longValue())).toList();
-        return new CallStats(from, to, providers.stream().mapToLong(ProviderCalls::calls).sum(),
-                providers.stream().mapToLong(ProviderCalls::failed).sum(), providers);
+                ((Number) r[1]).longValue(), ((Number) r[2]).longValue()))
+                .sorted(Comparator.comparing(ProviderCalls::provider)).toList();
+        return new CallStats(from, to, ((Number) first[3]).longValue(), ((Number) first[4]).longValue(), providers,
+                ((Number) first[5]).longValue() - providers.size());
     }
 }
