@@ -168,11 +168,7 @@ public class SloResource {
     }
 
     private static String group(String modelGroup, HttpServerRequest request) {
-        // An unencoded ";" starts a matrix parameter, which JAX-RS strips from the path parameter: "a;b" named the
-        // group "a", whose SLO a PUT then changed.
-        if (request.path().indexOf(';') >= 0) {
-            throw ApiProblem.badRequest("modelGroup", "A \";\" in a model group must be sent encoded, as %3B");
-        }
+        Params.refuseMatrixParameters(request, "modelGroup");
         if (modelGroup == null || modelGroup.isBlank() || modelGroup.length() > MAX_GROUP
                 || !Params.plainText(modelGroup)) {
             throw ApiProblem.badRequest("modelGroup", "modelGroup must be 1 to " + MAX_GROUP

@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import io.faultline.common.StorableTime;
+import io.vertx.core.http.HttpServerRequest;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -30,6 +31,17 @@ public final class Params {
             }
         }
         return true;
+    }
+
+    /**
+     * Refuses a name in the path that holds an unencoded ';': JAX-RS takes it for the start of a matrix parameter and
+     * strips the rest from the path parameter, so "a;b" would name "a" (and a write would change a's entry). Sent as
+     * %3B the semicolon is part of the name.
+     */
+    public static void refuseMatrixParameters(HttpServerRequest request, String field) {
+        if (request.path().indexOf(';') >= 0) {
+            throw ApiProblem.badRequest(field, "A \";\" in " + field + " must be sent encoded, as %3B");
+        }
     }
 
     /**

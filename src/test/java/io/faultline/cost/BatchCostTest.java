@@ -186,4 +186,20 @@ class BatchCostTest {
                 .then().statusCode(401).contentType(PROBLEM);
         given().when().get("/api/v1/batches/" + batch).then().statusCode(404);
     }
+    @Test
+    void a_semicolon_in_a_batch_id_is_part_of_it_or_a_problem_never_another_batch() {
+        String batch = "job-" + UUID.randomUUID();
+        // Unencoded, ";" starts a JAX-RS matrix parameter, which is stripped from the id: another batch's
+        // expectation would be set.
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"expectedCostUsd\": 5}").when().put("/api/v1/batches/" + batch + ";retry=2").then()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("id"));
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(404);
+        given().urlEncodingEnabled(false).when().get("/api/v1/batches/" + batch + ";retry=2").then().statusCode(400)
+                .contentType(PROBLEM);
+        // Encoded, it is part of the id.
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"expectedCostUsd\": 5}").when().put("/api/v1/batches/" + batch + "%3Bretry=2").then()
+                .statusCode(200).body("batchId", equalTo(batch + ";retry=2"));
+    }
 }

@@ -281,4 +281,32 @@ class BudgetApiTest {
         given().when().get("/api/v1/budgets/team/" + team).then().statusCode(404);
         assertThat(List.of(budgets.get(BudgetScope.TEAM, team))).allMatch(java.util.Optional::isEmpty);
     }
+    private static ValidatableResponse raw(String method, String path, String body) {
+        var request = given().urlEncodingEnabled(false).log().ifValidationFails()
+                .header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON);
+        if (body != null) {
+            request = request.body(body);
+        }
+        return request.when().request(method, path).then().log().ifValidationFails();
+    }
+
+    @Test
+    void a_semicolon_in_a_budget_id_is_part_of_it_or_a_problem_never_another_budget() {
+        String team = team();
+        String day = "{\"period\":\"day\",\"amountUsd\":1}";
+        // Unencoded, ";" starts a JAX-RS matrix parameter, which is stripped from the id: the budget of the team
+        // before it would be set, read and deleted instead.
+        raw("PUT", "/api/v1/budgets/team/" + team + ";cheap", day).statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("id"));
+        assertThat(budgets.get(BudgetScope.TEAM, team)).as("no budget set for the team before the semicolon")
+                .isEmpty();
+        put("team", team, day).statusCode(200);
+        raw("GET", "/api/v1/budgets/team/" + team + ";cheap", null).statusCode(400).contentType(PROBLEM);
+        raw("DELETE", "/api/v1/budgets/team/" + team + ";cheap", null).statusCode(400).contentType(PROBLEM);
+        assertThat(budgets.get(BudgetScope.TEAM, team)).as("the team's own budget is still there").isPresent();
+        // Encoded, it is part of the id.
+        raw("PUT", "/api/v1/budgets/team/" + team + "%3Bcheap", day).statusCode(200)
+                .body("id", equalTo(team + ";cheap"));
+        assertThat(budgets.get(BudgetScope.TEAM, team + ";cheap")).isPresent();
+    }
 }
