@@ -34,7 +34,7 @@ public class BatchResource {
     }
 
     @PUT
-    @Path("/{id}")
+    @Path("/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, the only source of expectations")
     public BatchTracker.BatchView put(@RestPath String id, @Context HttpServerRequest request, byte[] body) {
@@ -56,7 +56,7 @@ public class BatchResource {
     }
 
     @GET
-    @Path("/{id}")
+    @Path("/{id: .+}")
     @Operation(summary = "A batch's expected cost, spend so far, ratio and the thresholds that fired")
     public BatchTracker.BatchView get(@RestPath String id, @Context HttpServerRequest request) {
         Params.refuseMatrixParameters(request, "id");

@@ -48,7 +48,7 @@ public class BudgetResource {
     }
 
     @GET
-    @Path("/{scope}/{id}")
+    @Path("/{scope}/{id: .+}")
     @Operation(summary = "One budget with its spend in the current period")
     public BudgetTracker.BudgetView get(@RestPath String scope, @RestPath String id,
             @Context HttpServerRequest request) {
@@ -57,7 +57,7 @@ public class BudgetResource {
     }
 
     @PUT
-    @Path("/{scope}/{id}")
+    @Path("/{scope}/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a budget: {period: day|month, amountUsd, warnAt?}; idempotent")
     public BudgetTracker.BudgetView put(@RestPath String scope, @RestPath String id,
@@ -101,7 +101,7 @@ public class BudgetResource {
     }
 
     @DELETE
-    @Path("/{scope}/{id}")
+    @Path("/{scope}/{id: .+}")
     @ResponseStatus(204)
     @Operation(summary = "Remove a budget set through the API (a configured one with the same key takes over)")
     public void delete(@RestPath String scope, @RestPath String id, @Context HttpServerRequest request) {

@@ -202,4 +202,16 @@ class BatchCostTest {
                 .body("{\"expectedCostUsd\": 5}").when().put("/api/v1/batches/" + batch + "%3Bretry=2").then()
                 .statusCode(200).body("batchId", equalTo(batch + ";retry=2"));
     }
+    @Test
+    void a_batch_id_may_hold_a_slash() {
+        clock.set(T0);
+        String batch = "nightly/" + UUID.randomUUID() + "/embeddings";
+        String team = "team-" + UUID.randomUUID();
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"expectedCostUsd\": 5}").when().put("/api/v1/batches/" + batch).then().statusCode(200)
+                .body("batchId", equalTo(batch));
+        CostCalls.ingest(2, T0, at -> CostCalls.batchCall(team, Map.of("batch_id", batch), 0.5, at));
+        given().urlEncodingEnabled(false).when().get("/api/v1/batches/" + batch).then().statusCode(200)
+                .body("spentUsd", equalTo(1.0f)).body("calls", equalTo(2)).body("expectedCostUsd", equalTo(5.0f));
+    }
 }

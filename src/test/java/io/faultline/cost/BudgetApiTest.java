@@ -309,4 +309,18 @@ class BudgetApiTest {
                 .body("id", equalTo(team + ";cheap"));
         assertThat(budgets.get(BudgetScope.TEAM, team + ";cheap")).isPresent();
     }
+    @Test
+    void a_model_budget_may_name_a_model_group_with_a_slash() {
+        clock.set(T0);
+        // LiteLLM's model names carry their provider: openai/gpt-4o, as the SLO API takes them.
+        String group = "openai/gpt-" + UUID.randomUUID();
+        String day = "{\"period\":\"day\",\"amountUsd\":1}";
+        raw("PUT", "/api/v1/budgets/model/" + group, day).statusCode(200).body("scope", equalTo("model"))
+                .body("id", equalTo(group));
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team(), 0.3, at).set("model_group", group));
+        raw("GET", "/api/v1/budgets/model/" + group, null).statusCode(200).body("spentUsd", equalTo(0.6f))
+                .body("calls", equalTo(2));
+        raw("DELETE", "/api/v1/budgets/model/" + group, null).statusCode(204);
+        raw("GET", "/api/v1/budgets/model/" + group, null).statusCode(404).contentType(PROBLEM);
+    }
 }
