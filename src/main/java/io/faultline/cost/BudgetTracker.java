@@ -206,13 +206,40 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
 
     // ---- budgets
 
+    /**
+     * Every budget as stored: one another replica set, changed or deleted is read as such, not as this replica's
+     * memory had it until its next reconcile (behind a load balancer a PUT and the GET after it reach either).
+     */
     public List<BudgetView> list() {
+        Map<Key, Ledger> before = new HashMap<>(ledgers);
+        loadDefinitions();
+        ledgers.forEach((key, ledger) -> {
+            if (before.get(key) != ledger) {
+                load(ledger);
+            }
+        });
         return ledgers.values().stream().map(this::view)
                 .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
     }
 
+    /** One budget as stored (see {@link #list()}). */
     public Optional<BudgetView> get(BudgetScope scope, String id) {
-        return Optional.ofNullable(ledgers.get(new Key(scope, id))).map(this::view);
+        Key key = new Key(scope, id);
+        Budget wanted = store.budget(scope, id).filter(r -> r.period() != null)
+                .map(r -> new Budget(r.scope(), r.scopeId(), r.period(), r.amountUsd(), r.warnAt(), "api"))
+                .orElse(configured.get(key));
+        if (wanted == null) {
+            ledgers.remove(key);
+            return Optional.empty();
+        }
+        Ledger held = ledgers.get(key);
+        if (held == null || !held.budget.equals(wanted)) {
+            if (held == null && ledgers.size() >= config.maxBudgets()) {
+                return Optional.empty(); // beyond faultline.cost.max-budgets: not tracked, as the reconcile leaves it
+            }
+            load(install(wanted));
+        }
+        return Optional.ofNullable(ledgers.get(key)).map(this::view);
     }
 
     /** Sets a budget (idempotent: the same body twice changes nothing) and answers with its current spend. */

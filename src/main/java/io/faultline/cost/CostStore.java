@@ -177,8 +177,12 @@ public class CostStore {
     // ---- budgets and batches set through the API
 
     public List<BudgetRow> budgets() {
-        return query("select scope, scope_id, period, amount_usd, warn_at, updated_at from budgets", (c, st) -> {
-        }, rs -> {
+        return budgetRows("select scope, scope_id, period, amount_usd, warn_at, updated_at from budgets", (c, st) -> {
+        });
+    }
+
+    private List<BudgetRow> budgetRows(String sql, Setter setter) {
+        return query(sql, setter, rs -> {
             List<BudgetRow> rows = new ArrayList<>();
             while (rs.next()) {
                 Array warn = rs.getArray(5);
@@ -194,6 +198,14 @@ public class CostStore {
             }
             return rows;
         });
+    }
+
+    public Optional<BudgetRow> budget(BudgetScope scope, String id) {
+        return budgetRows("select scope, scope_id, period, amount_usd, warn_at, updated_at from budgets"
+                + " where scope = ? and scope_id = ?", (c, st) -> {
+                    st.setString(1, scope.code());
+                    st.setString(2, id);
+                }).stream().findFirst();
     }
 
     public void putBudget(BudgetRow row) {

@@ -41,6 +41,9 @@ class BudgetApiTest {
     @Inject
     BudgetTracker budgets;
 
+    @Inject
+    CostStore store;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -322,5 +325,26 @@ class BudgetApiTest {
                 .body("calls", equalTo(2));
         raw("DELETE", "/api/v1/budgets/model/" + group, null).statusCode(204);
         raw("GET", "/api/v1/budgets/model/" + group, null).statusCode(404).contentType(PROBLEM);
+    }
+    @Test
+    void a_budget_another_replica_set_changed_or_deleted_is_read_as_stored() {
+        clock.set(T0);
+        String team = team();
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team, 0.3, at));
+        // Behind a load balancer the PUT reached the other replica: it stored the row, this one's memory has none.
+        store.putBudget(new CostStore.BudgetRow(BudgetScope.TEAM, team, Period.DAY, 1.0, null, T0));
+        given().when().get("/api/v1/budgets/team/" + team).then().log().ifValidationFails().statusCode(200)
+                .body("amountUsd", equalTo(1.0f)).body("spentUsd", equalTo(0.6f)).body("calls", equalTo(2));
+        assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
+                .getList("findAll { it.id == '" + team + "' }.amountUsd")).containsExactly(1.0f);
+
+        store.putBudget(new CostStore.BudgetRow(BudgetScope.TEAM, team, Period.DAY, 5.0, null, T0));
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(200).body("amountUsd", equalTo(5.0f))
+                .body("spentUsd", equalTo(0.6f));
+
+        store.deleteBudget(BudgetScope.TEAM, team);
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(404).contentType(PROBLEM);
+        assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
+                .getList("findAll { it.id == '" + team + "' }")).isEmpty();
     }
 }
