@@ -285,11 +285,24 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         }
     }
 
+    /**
+     * Checks each candidate against the stored expectation and calls and raises it once. An expectation another
+     * replica changed since this one's last reconcile is judged as stored instead: the operator raised it to keep the
+     * old one from alerting.
+     */
     private void confirm(List<Candidate> candidates) {
+        List<String> changed = new ArrayList<>(0);
         for (Candidate c : candidates) {
             Ledger l = c.ledger();
             boolean keep = false;
             try {
+                Optional<CostStore.BatchRow> row = store.batch(l.batchId);
+                if (row.isEmpty() || row.get().expectedCostUsd() != l.expected) {
+                    if (!changed.contains(l.batchId)) {
+                        changed.add(l.batchId);
+                    }
+                    continue;
+                }
                 if (store.batchAlerted(l.batchId, l.expected, c.threshold())) {
                     keep = true;
                     continue;
@@ -307,6 +320,21 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                     }
                 }
             }
+        }
+        List<Candidate> again = new ArrayList<>();
+        for (String id : changed) {
+            synchronized (this) {
+                ledgers.remove(id);
+            }
+            Ledger fresh = load(id);
+            if (fresh != null) {
+                synchronized (fresh) {
+                    crossed(fresh, again);
+                }
+            }
+        }
+        if (!again.isEmpty()) {
+            confirm(again);
         }
     }
 

@@ -225,21 +225,30 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     /** One budget as stored (see {@link #list()}). */
     public Optional<BudgetView> get(BudgetScope scope, String id) {
         Key key = new Key(scope, id);
-        Budget wanted = store.budget(scope, id).filter(r -> r.period() != null)
+        adopt(key, stored(key));
+        return Optional.ofNullable(ledgers.get(key)).map(this::view);
+    }
+
+    /** The budget as stored now (set through the API on any replica), else the configured one; null when none. */
+    private Budget stored(Key key) {
+        return store.budget(key.scope(), key.id()).filter(r -> r.period() != null)
                 .map(r -> new Budget(r.scope(), r.scopeId(), r.period(), r.amountUsd(), r.warnAt(), "api"))
                 .orElse(configured.get(key));
+    }
+
+    /** Tracks {@code wanted} (null: no budget) under {@code key}, with its spend loaded when it is new here. */
+    private void adopt(Key key, Budget wanted) {
         if (wanted == null) {
             ledgers.remove(key);
-            return Optional.empty();
+            return;
         }
         Ledger held = ledgers.get(key);
         if (held == null || !held.budget.equals(wanted)) {
             if (held == null && ledgers.size() >= config.maxBudgets()) {
-                return Optional.empty(); // beyond faultline.cost.max-budgets: not tracked, as the reconcile leaves it
+                return; // beyond faultline.cost.max-budgets: not tracked, as the reconcile leaves it
             }
             load(install(wanted));
         }
-        return Optional.ofNullable(ledgers.get(key)).map(this::view);
     }
 
     /** Sets a budget (idempotent: the same body twice changes nothing) and answers with its current spend. */
@@ -339,12 +348,21 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         }
     }
 
-    /** Outside any lock: checks each candidate against stored calls and raises it once. */
+    /**
+     * Outside any lock: checks each candidate against the stored budget and calls and raises it once. A budget
+     * another replica changed or deleted since this one's last reconcile is judged as stored instead: its old amount
+     * would raise an alert the operator had just moved out of the way.
+     */
     private void confirm(List<Candidate> candidates) {
         for (Candidate c : candidates) {
             Budget b = c.ledger().budget;
             boolean keep = false;
             try {
+                Budget now = stored(b.key());
+                if (!b.equals(now)) {
+                    adopt(b.key(), now);
+                    continue;
+                }
                 if (store.budgetAlerted(b.scope(), b.id(), b.period(), c.periodStart(), b.amountUsd(), c.threshold())) {
                     keep = true;
                     continue;

@@ -39,6 +39,9 @@ class BatchCostTest {
     @Inject
     BatchTracker batches;
 
+    @Inject
+    CostStore store;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -213,5 +216,18 @@ class BatchCostTest {
         CostCalls.ingest(2, T0, at -> CostCalls.batchCall(team, Map.of("batch_id", batch), 0.5, at));
         given().urlEncodingEnabled(false).when().get("/api/v1/batches/" + batch).then().statusCode(200)
                 .body("spentUsd", equalTo(1.0f)).body("calls", equalTo(2)).body("expectedCostUsd", equalTo(5.0f));
+    }
+    @Test
+    void a_replica_raises_no_overrun_for_an_expectation_another_replica_raised_before_its_reconcile() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        put(batch, "{\"expectedCostUsd\": 1}").statusCode(200);
+        // The operator raised the expectation through the other replica; this one has not reconciled.
+        store.putBatch(batch, 10, "api", T0);
+        CostCalls.ingest(3, T0, at -> CostCalls.batchCall(team, Map.of("batch_id", batch), 0.5, at)); // $1.50
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(10.0f))
+                .body("spentUsd", equalTo(1.5f));
     }
 }

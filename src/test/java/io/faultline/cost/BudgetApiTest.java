@@ -347,4 +347,24 @@ class BudgetApiTest {
         assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
                 .getList("findAll { it.id == '" + team + "' }")).isEmpty();
     }
+    @Test
+    void a_replica_raises_no_alert_for_a_budget_another_replica_changed_or_deleted_before_its_reconcile() {
+        clock.set(T0);
+        String raised = team();
+        String deleted = team();
+        put("team", raised, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        put("team", deleted, "{\"period\":\"day\",\"amountUsd\":1}").statusCode(200);
+        // The other replica raised the first budget tenfold and deleted the second; this one has not reconciled.
+        store.putBudget(new CostStore.BudgetRow(BudgetScope.TEAM, raised, Period.DAY, 10.0, null, T0));
+        store.deleteBudget(BudgetScope.TEAM, deleted);
+
+        CostCalls.ingest(3, T0, at -> CostCalls.call(raised, 0.4, at)); // $1.20: past the old $1, 12% of $10
+        CostCalls.ingest(3, T0, at -> CostCalls.call(deleted, 0.4, at));
+        assertThat(CostCalls.failures("team:" + raised).getList("items")).isEmpty();
+        assertThat(CostCalls.failures("team:" + deleted).getList("items")).isEmpty();
+
+        // The stored amount is the one judged: $8.40 more is past 80% of $10.
+        CostCalls.ingest(1, T0.plus(Duration.ofMinutes(5)), at -> CostCalls.call(raised, 6.8, at));
+        assertThat(CostCalls.failures("team:" + raised).getList("items.severity")).containsExactly("P3");
+    }
 }
