@@ -304,7 +304,10 @@ public class SloService {
             if (onlyGroup != null) {
                 sql.append(" and m.model_group = ?");
             }
-            sql.append(") x group by g");
+            // A group is listed when seen within its own period (or when it has an SLO of its own, below): the
+            // minutes are read as far back as the longest period, and a group last seen 40 days ago was listed with
+            // no traffic (and exported) for as long as another group kept a 90-day SLO.
+            sql.append(") x group by g having bool_or(minute >= ?::timestamptz - ps * interval '1 second')");
             List<SloStatus> out = new ArrayList<>();
             try (PreparedStatement st = c.prepareStatement(sql.toString())) {
                 int p = 1;
@@ -329,8 +332,9 @@ public class SloService {
                 st.setTimestamp(p++, Timestamp.from(at.minus(longest)));
                 st.setTimestamp(p++, atTs);
                 if (onlyGroup != null) {
-                    st.setString(p, onlyGroup);
+                    st.setString(p++, onlyGroup);
                 }
+                st.setTimestamp(p, atTs);
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
                         String group = rs.getString(1);

@@ -104,6 +104,34 @@ class SloTest {
                 .isCloseTo(900.0, Offset.offset(1e-6));
     }
 
+    /**
+     * The listing holds the groups seen within their own period: one whose last traffic is 40 days old is gone from a
+     * 30-day default, however long another group's SLO period is.
+     */
+    @Test
+    void the_listing_leaves_out_a_group_not_seen_within_its_own_period_when_another_slo_is_longer() throws Exception {
+        Instant now = Instant.parse("2034-03-01T00:00:00Z");
+        clock.set(now);
+        String longer = "slo-90d-" + UUID.randomUUID();
+        String stale = "slo-stale-" + UUID.randomUUID();
+        String recent = "slo-recent-" + UUID.randomUUID();
+        slos.put(longer, 0.99, Duration.ofDays(90), null, null).orElseThrow();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses) values (?, ?, 100, 0)")) {
+            for (Object[] row : new Object[][] { { longer, now.minus(Duration.ofDays(60)) },
+                    { stale, now.minus(Duration.ofDays(40)) }, { recent, now.minus(Duration.ofDays(20)) } }) {
+                st.setString(1, (String) row[0]);
+                st.setTimestamp(2, Timestamp.from((Instant) row[1]));
+                st.executeUpdate();
+            }
+        }
+        List<String> listed = slos.statuses(now, 1000).items().stream().map(SloService.SloStatus::modelGroup)
+                .toList();
+        assertThat(listed).contains(longer, recent).doesNotContain(stale);
+        given().when().get("/api/v1/slos?limit=1000").then().statusCode(200)
+                .body("items.modelGroup", org.hamcrest.Matchers.not(org.hamcrest.Matchers.hasItem(stale)));
+    }
+
     /** One request answered at its first attempt. */
     private static List<Payloads> answered(String group, Instant at) {
         return List.of(Payloads.success("openai", group, "slo-openai", at));
