@@ -103,10 +103,17 @@ public class BudgetResource {
     @DELETE
     @Path("/{scope}/{id: .+}")
     @ResponseStatus(204)
-    @Operation(summary = "Remove a budget set through the API (a configured one with the same key takes over)")
+    @Operation(summary = "Remove a budget set through the API (a configured one with the same key takes over;"
+            + " one only configured is a 409)")
     public void delete(@RestPath String scope, @RestPath String id, @Context HttpServerRequest request) {
         Params.refuseMatrixParameters(request, "id");
-        if (!budgets.delete(scope(scope), id(id))) {
+        BudgetScope s = scope(scope);
+        String budgetId = id(id);
+        if (!budgets.delete(s, budgetId)) {
+            if (budgets.isConfigured(s, budgetId)) {
+                throw new ApiProblem(409, "Configured budget", "The budget " + s.code() + "/" + budgetId + " is set"
+                        + " in faultline.cost.budgets: change or remove it there (a PUT only overrides it)");
+            }
             throw notFound(scope, id);
         }
     }

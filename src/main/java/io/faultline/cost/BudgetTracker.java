@@ -280,6 +280,11 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         return true;
     }
 
+    /** Whether {@code faultline.cost.budgets} sets this budget (the API may override it, not remove it). */
+    public boolean isConfigured(BudgetScope scope, String id) {
+        return configured.containsKey(new Key(scope, id));
+    }
+
     int tracked() {
         return ledgers.size();
     }

@@ -367,4 +367,15 @@ class BudgetApiTest {
         CostCalls.ingest(1, T0.plus(Duration.ofMinutes(5)), at -> CostCalls.call(raised, 6.8, at));
         assertThat(CostCalls.failures("team:" + raised).getList("items.severity")).containsExactly("P3");
     }
+    @Test
+    void deleting_a_configured_budget_is_a_conflict_that_names_where_it_is_set() {
+        // Listed and read as a budget, so a 404 "No budget" contradicted what the same API showed.
+        given().when().get("/api/v1/budgets/team/configured-budget-test").then().statusCode(200)
+                .body("source", equalTo("config"));
+        given().header("Authorization", "Bearer " + Api.KEY).when()
+                .delete("/api/v1/budgets/team/configured-budget-test").then().log().ifValidationFails()
+                .statusCode(409).contentType(PROBLEM).body("detail", containsString("faultline.cost.budgets"));
+        given().when().get("/api/v1/budgets/team/configured-budget-test").then().statusCode(200)
+                .body("source", equalTo("config"));
+    }
 }
