@@ -129,11 +129,27 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         confirm(candidates);
     }
 
-    /** Replaces in-memory spend with the sums of stored calls and picks up expectations set on other replicas. */
+    /**
+     * Replaces in-memory spend with the sums of stored calls and picks up expectations set on other replicas, also
+     * for batches remembered here as having none: a job that sent calls before its expectation was set through
+     * another replica was otherwise never watched here (for good once that replica was gone).
+     */
     public void reconcile() {
         List<String> ids;
+        List<String> without;
         synchronized (this) {
             ids = new ArrayList<>(ledgers.keySet());
+            without = new ArrayList<>(unexpected.keySet());
+        }
+        Set<String> adopted = new HashSet<>();
+        if (!without.isEmpty()) {
+            for (CostStore.BatchRow row : store.batches(without)) {
+                synchronized (this) {
+                    unexpected.remove(row.batchId());
+                }
+                adopted.add(row.batchId());
+                ids.add(row.batchId());
+            }
         }
         if (ids.isEmpty()) {
             return;
@@ -147,7 +163,11 @@ public class BatchTracker implements io.faultline.common.BoundedState {
             synchronized (this) {
                 Ledger old = ledgers.get(row.batchId());
                 if (old == null) {
-                    continue; // evicted meanwhile
+                    if (!adopted.contains(row.batchId())) {
+                        continue; // evicted meanwhile
+                    }
+                    old = fresh; // an expectation set on another replica since this one last looked
+                    ledgers.put(row.batchId(), fresh);
                 }
                 if (old.expected == fresh.expected) {
                     synchronized (old) {

@@ -230,4 +230,22 @@ class BatchCostTest {
         given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(10.0f))
                 .body("spentUsd", equalTo(1.5f));
     }
+    @Test
+    void an_expectation_another_replica_set_for_a_batch_already_sending_is_watched_here_from_the_reconcile() {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        Map<String, Object> meta = Map.of("batch_id", batch);
+        // The job starts before its expectation is set: this replica remembers the batch as one without any.
+        CostCalls.ingest(1, T0, at -> CostCalls.batchCall(team, meta, 0.5, at));
+        // The operator sets it through the other replica, which then goes away (scaled down).
+        store.putBatch(batch, 1.0, "api", T0);
+        Instant over = CostCalls.ingest(2, T0.plus(Duration.ofMinutes(1)), at -> CostCalls.batchCall(team, meta, 0.5,
+                at)); // $1.50 in all
+        batches.reconcile();
+        JsonPath failures = CostCalls.failures(batch);
+        assertThat(failures.getList("items.type")).containsExactly("batch_cost_overrun");
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(over);
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("alerted", contains(1.0f));
+    }
 }
