@@ -207,26 +207,24 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     // ---- budgets
 
     /**
-     * Every budget as stored: one another replica set, changed or deleted is read as such, not as this replica's
-     * memory had it until its next reconcile (behind a load balancer a PUT and the GET after it reach either).
+     * Every budget as stored, with the spend of the stored calls: one another replica set, changed or deleted is read
+     * as such, and the spend counts the calls other replicas ingested, not as this replica's memory had them until its
+     * next reconcile (behind a load balancer a PUT, the calls and the GET after them reach either).
      */
     public List<BudgetView> list() {
-        Map<Key, Ledger> before = new HashMap<>(ledgers);
-        loadDefinitions();
-        ledgers.forEach((key, ledger) -> {
-            if (before.get(key) != ledger) {
-                load(ledger);
-            }
-        });
+        reconcile();
         return ledgers.values().stream().map(this::view)
                 .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
     }
 
-    /** One budget as stored (see {@link #list()}). */
+    /** One budget as stored, with the spend of the stored calls (see {@link #list()}). */
     public Optional<BudgetView> get(BudgetScope scope, String id) {
-        Key key = new Key(scope, id);
-        adopt(key, stored(key));
-        return Optional.ofNullable(ledgers.get(key)).map(this::view);
+        Ledger ledger = adopt(new Key(scope, id), stored(new Key(scope, id)));
+        if (ledger == null) {
+            return Optional.empty();
+        }
+        load(ledger);
+        return Optional.of(view(ledger));
     }
 
     /** The budget as stored now (set through the API on any replica), else the configured one; null when none. */
@@ -236,19 +234,23 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 .orElse(configured.get(key));
     }
 
-    /** Tracks {@code wanted} (null: no budget) under {@code key}, with its spend loaded when it is new here. */
-    private void adopt(Key key, Budget wanted) {
+    /**
+     * Tracks {@code wanted} (null: no budget) under {@code key}: the ledger held when unchanged, a new one (spend not
+     * loaded yet) when new or changed; null when there is no budget or it is beyond the cap.
+     */
+    private Ledger adopt(Key key, Budget wanted) {
         if (wanted == null) {
             ledgers.remove(key);
-            return;
+            return null;
         }
         Ledger held = ledgers.get(key);
-        if (held == null || !held.budget.equals(wanted)) {
-            if (held == null && ledgers.size() >= config.maxBudgets()) {
-                return; // beyond faultline.cost.max-budgets: not tracked, as the reconcile leaves it
-            }
-            load(install(wanted));
+        if (held != null && held.budget.equals(wanted)) {
+            return held;
         }
+        if (held == null && ledgers.size() >= config.maxBudgets()) {
+            return null; // beyond faultline.cost.max-budgets: not tracked, as the reconcile leaves it
+        }
+        return install(wanted);
     }
 
     /** Sets a budget (idempotent: the same body twice changes nothing) and answers with its current spend. */
@@ -365,7 +367,10 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             try {
                 Budget now = stored(b.key());
                 if (!b.equals(now)) {
-                    adopt(b.key(), now);
+                    Ledger adopted = adopt(b.key(), now);
+                    if (adopted != null) {
+                        load(adopted);
+                    }
                     continue;
                 }
                 if (store.budgetAlerted(b.scope(), b.id(), b.period(), c.periodStart(), b.amountUsd(), c.threshold())) {

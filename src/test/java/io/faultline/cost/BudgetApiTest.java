@@ -1,5 +1,9 @@
 package io.faultline.cost;
 
+import io.agroal.api.AgroalDataSource;
+import io.faultline.call.CallMapper;
+import io.faultline.call.CallStore;
+import io.faultline.call.LlmCall;
 import io.faultline.testing.Api;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -14,8 +18,10 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -43,6 +49,15 @@ class BudgetApiTest {
 
     @Inject
     CostStore store;
+
+    @Inject
+    CallMapper mapper;
+
+    @Inject
+    CallStore calls;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -377,5 +392,24 @@ class BudgetApiTest {
                 .statusCode(409).contentType(PROBLEM).body("detail", containsString("faultline.cost.budgets"));
         given().when().get("/api/v1/budgets/team/configured-budget-test").then().statusCode(200)
                 .body("source", equalTo("config"));
+    }
+    @Test
+    void a_budget_read_shows_the_spend_another_replica_stored_since_the_last_reconcile() throws Exception {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team, 0.3, at)); // through this replica: $0.60
+        // Behind a load balancer the other replica ingested the team's other calls ($2.00); no reconcile since.
+        List<LlmCall> other = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            other.add(mapper.map(CostCalls.call(team, 0.5, T0.plus(Duration.ofMinutes(10 + i))).node()));
+        }
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, other, T0.plus(Duration.ofMinutes(14)));
+        }
+        given().when().get("/api/v1/budgets/team/" + team).then().log().ifValidationFails().statusCode(200)
+                .body("spentUsd", equalTo(2.6f)).body("calls", equalTo(6));
+        assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
+                .getList("findAll { it.id == '" + team + "' }.calls")).containsExactly(6);
     }
 }
