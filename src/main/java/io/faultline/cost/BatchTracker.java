@@ -236,16 +236,33 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         return view(ledger);
     }
 
+    /**
+     * A batch's stored expectation and the spend of its stored calls: a replica's memory holds only the calls it
+     * ingested itself since its last reconcile (behind a load balancer each replica showed its own share) and the
+     * expectation as it was then.
+     */
     public Optional<BatchView> get(String batchId) {
         Ledger ledger;
         synchronized (this) {
             ledger = ledgers.get(batchId);
         }
-        if (ledger != null) {
-            return Optional.of(view(ledger));
-        }
         CostStore.Sum sum = store.batchSums(List.of(batchId)).getOrDefault(batchId, CostStore.Sum.ZERO);
         Optional<CostStore.BatchRow> row = store.batch(batchId);
+        if (ledger != null && row.isPresent() && row.get().expectedCostUsd() == ledger.expected) {
+            List<Candidate> candidates = new ArrayList<>();
+            synchronized (ledger) {
+                ledger.spent = sum.spentUsd();
+                ledger.calls = sum.calls();
+                crossed(ledger, candidates);
+            }
+            confirm(candidates);
+            return Optional.of(view(ledger));
+        }
+        if (ledger != null) {
+            synchronized (this) {
+                ledgers.remove(batchId, ledger); // changed on another replica: the next call loads it as stored
+            }
+        }
         if (row.isEmpty() && sum.calls() == 0) {
             return Optional.empty();
         }
@@ -265,6 +282,20 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     public List<Held> boundedMaps() {
         return List.of(new Held("cost.batches", config.maxTrackedBatches(), this::tracked),
                 new Held("cost.batches.unexpected", config.maxTrackedBatches(), this::trackedUnexpected));
+    }
+
+    /** The spend this replica holds for a tracked batch (its memory, not the stored calls); null when untracked. */
+    Double heldSpent(String batchId) {
+        Ledger ledger;
+        synchronized (this) {
+            ledger = ledgers.get(batchId);
+        }
+        if (ledger == null) {
+            return null;
+        }
+        synchronized (ledger) {
+            return ledger.spent;
+        }
     }
 
     synchronized long evictions() {

@@ -1,5 +1,9 @@
 package io.faultline.cost;
 
+import io.agroal.api.AgroalDataSource;
+import io.faultline.call.CallMapper;
+import io.faultline.call.CallStore;
+import io.faultline.call.LlmCall;
 import io.faultline.testing.Api;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -14,8 +18,11 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -41,6 +48,15 @@ class BatchCostTest {
 
     @Inject
     CostStore store;
+
+    @Inject
+    CallMapper mapper;
+
+    @Inject
+    CallStore calls;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -247,5 +263,28 @@ class BatchCostTest {
         assertThat(failures.getList("items.type")).containsExactly("batch_cost_overrun");
         assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(over);
         given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("alerted", contains(1.0f));
+    }
+    @Test
+    void a_batch_read_shows_the_spend_another_replica_stored_since_the_last_reconcile() throws Exception {
+        clock.set(T0);
+        String batch = "job-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        Map<String, Object> meta = Map.of("batch_id", batch);
+        put(batch, "{\"expectedCostUsd\": 10}").statusCode(200);
+        CostCalls.ingest(2, T0, at -> CostCalls.batchCall(team, meta, 0.5, at)); // through this replica: $1.00
+        // The other replica ingested the batch's other calls ($2.00); no reconcile since.
+        List<LlmCall> other = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            other.add(mapper.map(CostCalls.batchCall(team, meta, 0.5, T0.plus(Duration.ofMinutes(10 + i))).node()));
+        }
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, other, T0.plus(Duration.ofMinutes(14)));
+        }
+        given().when().get("/api/v1/batches/" + batch).then().log().ifValidationFails().statusCode(200)
+                .body("spentUsd", equalTo(3.0f)).body("calls", equalTo(6));
+        // And the expectation it changed.
+        store.putBatch(batch, 20, "api", T0);
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(20.0f))
+                .body("spentUsd", equalTo(3.0f));
     }
 }

@@ -80,13 +80,15 @@ class CostUnitTest {
         store.stored.put("a", new CostStore.Sum(2.0, 2));
         tracker.observe(List.of(call("a", 100.0, 1.0)));
         assertThat(store.sumQueries).isEqualTo(4);
-        assertThat(tracker.get("a").orElseThrow().spentUsd()).isEqualTo(2.0);
+        assertThat(tracker.heldSpent("a")).isEqualTo(2.0);
         assertThat(tracker.tracked()).isEqualTo(2);
 
         // A tracked batch accumulates in memory, without a query.
         tracker.observe(List.of(call("a", 100.0, 1.5)));
         assertThat(store.sumQueries).isEqualTo(4);
-        assertThat(tracker.get("a").orElseThrow().spentUsd()).isEqualTo(3.5);
+        assertThat(tracker.heldSpent("a")).isEqualTo(3.5);
+        // A read sums the stored calls (the other replicas' too).
+        assertThat(tracker.get("a").orElseThrow().spentUsd()).isEqualTo(2.0);
     }
 
     @Test
