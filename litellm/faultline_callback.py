@@ -1404,10 +1404,18 @@ class FaultlineLogger(CustomLogger):
         _plugins.add(self)
 
     def _routing_after_fork(self) -> None:
-        """In a forked child, before any of its code runs: the routing hook's locks, free (see _plugins)."""
+        """In a forked child, before any of its code runs: the routing hook's locks, free (see _plugins), and the
+        child's own stop event."""
         # Credits a routing call left half updated at the fork only shift which request keeps a deployment next.
         self._gate._lock = threading.Lock()
         self._policy_poller_lock = threading.Lock()
+        # Made here, not by the child's _start: its poller, started by a routing call before the first logged call
+        # ran _start, waited on the event _start then replaced, so close() left it asleep for a refresh interval.
+        self._new_stop_event()
+
+    def _new_stop_event(self) -> None:
+        self._stop = threading.Event()
+        self._stop_pid = os.getpid()
 
     # ---- LiteLLM routing hook: the traffic policy
 
@@ -1675,7 +1683,8 @@ class FaultlineLogger(CustomLogger):
         self._waiting_tried = ""  # the stem of the waiting file tried last: the next one goes after it
         self._early_unpaced = False  # calls were found waiting for Faultline's clock and no pause followed yet
         self._next_batch_at = time.monotonic() + self.config.flush_interval_s
-        self._stop = threading.Event()
+        if getattr(self, "_stop_pid", None) != self._pid:  # in a forked child, made at the fork (_routing_after_fork)
+            self._new_stop_event()
         self._stopping = False  # SIGTERM came: events go to the spool first, then out by resend (_spool_while_stopping)
         self._sender = threading.Thread(target=self._run, args=(self._send_step,), name="faultline-sender", daemon=True)
         self._spooler = threading.Thread(

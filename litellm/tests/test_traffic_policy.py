@@ -249,6 +249,28 @@ def test_a_forked_worker_polls_with_one_poller_after_its_first_call_is_logged(po
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_close_in_a_forked_worker_stops_the_poller_started_before_its_first_logged_call(policy_server, make_plugin):
+    """The worker's poller, started by its first routing call, waited on the stop event that the first logged call
+    then replaced: close() set the new one, and the poller slept on for up to its refresh interval."""
+    policy_server.body = policy_body(("dep-a", 0.5))
+    plugin = make_plugin(policy_server.url, policy_refresh_s=3600.0)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            route(plugin, [A, B], 1)
+            wait_until(lambda: plugin._policy_counters["polls"] >= 1, what="the worker's first poll")
+            plugin.log_success_event({"standard_logging_object": {"id": "c1", "status": "success"}}, None, None, None)
+            poller = plugin._policy_poller
+            plugin.close(timeout=1.0)
+            code = 0 if poller is not None and not poller.is_alive() else 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_before_the_first_poll_nothing_is_reduced(policy_server, make_policy_plugin):
     plugin = make_policy_plugin(policy_server.url)
 
