@@ -1676,6 +1676,10 @@ class FaultlineLogger(CustomLogger):
         self._flush_requested = False
         self._failures = 0
         self._retry_at = 0.0
+        # The pace of the files waiting for Faultline's clock, apart from the backoff above: that one holds every
+        # batch, and new calls waited behind a waiting file's next try for up to FAULTLINE_RETRY_MAX_BACKOFF_S.
+        self._waiting_failures = 0
+        self._waiting_retry_at = 0.0
         self._retry_after: float | None = None  # seconds Faultline's last refusal asked for (Retry-After)
         self._too_early: list[int] = []  # indices of the last batch Faultline refused as ending in its future
         # Spool files whose every event Faultline refused as ending in its future: the files behind them go first.
@@ -1770,8 +1774,9 @@ class FaultlineLogger(CustomLogger):
             elif kind == "rescan":  # outside the lock, as the hooks must never wait on the disk
                 self._spool.rescan()
                 self._rescans += 1
-            elif len(self._spool) > 0 or time.monotonic() < self._retry_at:
-                # Behind the spool: keeps the resend order while the spool drains or Faultline is down.
+            elif self._spool_ahead() or time.monotonic() < self._retry_at:
+                # Behind the spool: keeps the resend order while the spool drains or Faultline is down. Files waiting
+                # for Faultline's clock hold up no later call: sent at once, as the resend would send it first.
                 self._to_spool(self._serialise(batch))
             else:
                 delivery = self._deliver(self._serialise(batch), pace_early=False)
@@ -1797,8 +1802,10 @@ class FaultlineLogger(CustomLogger):
             if now >= self._next_expiry_at:
                 self._next_expiry_at = now + _EXPIRY_EVERY_S
                 return "expire", []
-            # The spool goes first, or a steady stream of new batches would keep it from ever draining.
-            if len(self._spool) > 0 and now >= self._retry_at:
+            # The spool goes first, or a steady stream of new batches would keep it from ever draining; files that only
+            # wait for Faultline's clock go at their own pace.
+            resend_at = self._resend_at()
+            if resend_at is not None and now >= resend_at:
                 return "resend", []
             if not self._stopping and (
                 len(self._queue) >= self.config.batch_size
@@ -1815,13 +1822,25 @@ class FaultlineLogger(CustomLogger):
             if self._flush_requested and self._idle():
                 self._flush_requested = False
             wake_at = self._next_batch_at
-            if len(self._spool) > 0:
-                wake_at = min(wake_at, self._retry_at)
+            if resend_at is not None:
+                wake_at = min(wake_at, resend_at)
             else:
                 wake_at = min(wake_at, self._next_rescan_at)
             wake_at = min(wake_at, self._next_expiry_at)
             self._cond.wait(max(0.0, wake_at - now))
         return None
+
+    def _spool_ahead(self) -> bool:
+        """Whether the spool holds a file that is not known to wait for Faultline's clock (on the sender thread)."""
+        return len(self._spool) > sum(1 for name in self._waiting if self._spool.holds(name))
+
+    def _resend_at(self) -> float | None:
+        """When the sender next sends a spool file: None with an empty spool; later when only waiting files are left."""
+        if len(self._spool) == 0:
+            return None
+        if self._spool_ahead():
+            return self._retry_at
+        return max(self._retry_at, self._waiting_retry_at)
 
     def _take_batch(self) -> list[tuple[Any, int]]:
         """Under the lock: up to batch_size events from the queue, and about _BATCH_MAX_BYTES at most."""
@@ -1859,7 +1878,7 @@ class FaultlineLogger(CustomLogger):
             # Calls were found waiting without a pause, so as not to hold up the files behind them: it is taken now,
             # before they are tried again.
             self._early_unpaced = False
-            self._back_off()
+            self._back_off(waiting=True)
             return
         if entry is None:
             entry = self._spool.first_after(self._waiting_tried) or self._spool.oldest()
@@ -1896,6 +1915,10 @@ class FaultlineLogger(CustomLogger):
         self._waiting.discard(entry.path.name)
         if not delivery.remaining:
             self._spool.remove(entry)
+            if counted:  # Faultline's clock has caught up with it: the other waiting files start their pace over
+                with self._cond:
+                    self._waiting_failures = 0
+                    self._waiting_retry_at = 0.0
             return delivery.answered
         if delivery.waiting:
             if not counted:
@@ -2023,7 +2046,7 @@ class FaultlineLogger(CustomLogger):
             )
             self._note_error(f"{len(too_early)} events end past Faultline's clock and its max clock skew; kept")
             if pace_early:
-                self._back_off()
+                self._back_off(waiting=True)
             else:
                 self._early_unpaced = True
         return _Delivery(too_early, answered, (0, 0), waiting=bool(too_early))
@@ -2121,17 +2144,26 @@ class FaultlineLogger(CustomLogger):
             self._dead_letter([items[i] for i in sorted(refused)], "rejected")
         return True
 
-    def _back_off(self) -> None:
+    def _back_off(self, waiting: bool = False) -> None:
+        """Steps the backoff up after a failed delivery, or with `waiting` the pace of the files waiting for Faultline's
+        clock only (Faultline answered: no reason to hold the other calls)."""
         retry_after, self._retry_after = self._retry_after, None
         with self._cond:
-            self._failures += 1
-            ceiling = min(self.config.retry_max_backoff_s, _INITIAL_BACKOFF_S * 2 ** min(self._failures - 1, 30))
+            if waiting:
+                self._waiting_failures += 1
+            else:
+                self._failures += 1
+            failures = self._waiting_failures if waiting else self._failures
+            ceiling = min(self.config.retry_max_backoff_s, _INITIAL_BACKOFF_S * 2 ** min(failures - 1, 30))
             # Jitter keeps several proxy workers from retrying in lockstep.
             wait = ceiling * random.uniform(0.5, 1.0)
             if retry_after is not None:
                 # Faultline said when (503 while its database is away, 429): not before, and not past our own ceiling.
                 wait = max(wait, min(retry_after, self.config.retry_max_backoff_s))
-            self._retry_at = time.monotonic() + wait
+            if waiting:
+                self._waiting_retry_at = time.monotonic() + wait
+            else:
+                self._retry_at = time.monotonic() + wait
 
     def _dead_letter(self, items: list[str], reason: str) -> None:
         try:
@@ -2274,6 +2306,7 @@ class FaultlineLogger(CustomLogger):
         with self._cond:
             self._flush_requested = True
             self._retry_at = 0.0
+            self._waiting_retry_at = 0.0
             self._cond.notify_all()
             while not self._idle():
                 remaining = deadline - time.monotonic()

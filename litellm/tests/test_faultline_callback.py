@@ -721,6 +721,27 @@ def test_a_restarted_worker_finds_the_files_waiting_for_faultlines_clock_without
     wait_until(lambda: len(list(spool_dir.glob("*.json"))) == 3, what="the waiting files alone left")
 
 
+def test_new_calls_are_sent_at_once_while_a_file_waiting_for_faultlines_clock_is_paced(
+    faultline, make_plugin, spool_dir, monkeypatch
+):
+    # The backoff that paces a file waiting for Faultline's clock held every new batch too: queued behind the spool,
+    # they waited for the next paced try, up to FAULTLINE_RETRY_MAX_BACKOFF_S (30 s) after a quiet spell.
+    faultline.future_ids = {"ahead-0"}
+    monkeypatch.setattr(faultline_callback, "_INITIAL_BACKOFF_S", 3600.0)  # one paced step: past the test's end
+    plugin = make_plugin(faultline.url, batch_size=1, flush_interval_s=60.0, retry_max_backoff_s=3600.0)
+    log_calls(plugin, ["ahead-0"])
+    wait_until(lambda: plugin.stats()["too_early"] == 1, what="the call waiting for Faultline's clock")
+    wait_until(lambda: not plugin._early_unpaced, what="its retries paced")
+
+    log_calls(plugin, ["now-0"])
+
+    wait_until(lambda: "now-0" in faultline.received_ids(), timeout=20.0, what="the new call, not held by the pace")
+    with faultline.lock:
+        refusals = sum(1 for status, _ in faultline.attempts if status == 422)
+    assert refusals == 1  # the waiting file keeps its pace: not tried again with the new call
+    assert [f.name for f in spool_dir.glob("*.json")] != [] and plugin.stats()["spool_files"] == 1
+
+
 def test_too_early_counts_each_call_once_however_often_faultline_refuses_it(faultline, make_plugin, spool_dir):
     # It counted refusals: a call was counted again at every resend of its spool file, 98 for 6 calls in one second
     # of a probe, so the counter said nothing about how many calls were waiting for Faultline's clock.
