@@ -291,9 +291,11 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                     e instanceof TimeoutException ? "no complete reply within " + config.timeout() : e.toString());
             return null;
         } catch (InterruptedException e) {
+            // At shutdown (the worker is stopped with shutdownNow): not judged, and counted like every other skip.
             if (pending != null) {
                 pending.cancel(true);
             }
+            skipped("interrupted");
             Thread.currentThread().interrupt();
             return null;
         }

@@ -180,6 +180,22 @@ class FaithfulnessJudgeWireTest {
         assertThat(spend(before.plusDays(1))).as("the next day was not charged for it").isEmpty();
     }
 
+    @Test
+    void a_judge_call_interrupted_at_shutdown_is_counted_as_skipped() {
+        clock.set(Instant.parse("2032-05-04T10:00:00Z"));
+        StallingJudge.release = new CountDownLatch(1);
+        StallingJudge.stalling = false;
+        double interrupted = skipped("interrupted");
+        int requests = StallingJudge.REQUESTS.get();
+        ingest(grounded("interrupted-" + UUID.randomUUID()));
+        await().atMost(Duration.ofSeconds(30)).until(() -> StallingJudge.REQUESTS.get() == requests + 1);
+        // what shutdownNow does to the judge's one worker while it waits on the judge
+        Thread worker = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("faultline-faithfulness-judge")).findFirst().orElseThrow();
+        worker.interrupt();
+        await().atMost(Duration.ofSeconds(30)).until(() -> skipped("interrupted") == interrupted + 1);
+    }
+
     private List<Number> spend(LocalDate day) throws Exception {
         try (var c = dataSource.getConnection(); var st = c.prepareStatement(
                 "select calls, cost_usd from faithfulness_judge_spend where day = ?")) {
