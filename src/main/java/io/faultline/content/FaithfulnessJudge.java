@@ -472,11 +472,13 @@ public class FaithfulnessJudge implements StoredCallsObserver {
     /**
      * Reserves one call at the assumed cost under today's caps: the day it was reserved on, which its settling
      * corrects (a reply that arrives after midnight is that day's spend, not the next day's); null when a cap is
-     * reached.
+     * reached. A cap of 0 allows no call (the day's first call is inserted whatever the caps, and at an assumed
+     * cost of 0 every call reserved before one settled passed a cost cap of 0), and a day whose spend has reached
+     * the cost cap takes no more, even at an assumed cost of 0.
      */
     LocalDate reserve() {
         double assumed = config.assumedCostPerCallUsd();
-        if (config.maxCallsPerDay() <= 0 || assumed > config.maxCostPerDayUsd()) {
+        if (config.maxCallsPerDay() <= 0 || config.maxCostPerDayUsd() <= 0 || assumed > config.maxCostPerDayUsd()) {
             return null;
         }
         LocalDate day = today();
@@ -484,11 +486,13 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                 "insert into faithfulness_judge_spend as s (day, calls, cost_usd) values (?, 1, ?)"
                         + " on conflict (day) do update set calls = s.calls + 1,"
                         + " cost_usd = s.cost_usd + excluded.cost_usd"
-                        + " where s.calls < ? and s.cost_usd + excluded.cost_usd <= ? returning calls")) {
+                        + " where s.calls < ? and s.cost_usd + excluded.cost_usd <= ? and s.cost_usd < ?"
+                        + " returning calls")) {
             st.setObject(1, day);
             st.setDouble(2, assumed);
             st.setInt(3, config.maxCallsPerDay());
             st.setDouble(4, config.maxCostPerDayUsd());
+            st.setDouble(5, config.maxCostPerDayUsd());
             try (ResultSet rs = st.executeQuery()) {
                 return rs.next() ? day : null;
             }

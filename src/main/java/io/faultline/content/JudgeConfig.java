@@ -41,12 +41,15 @@ public interface JudgeConfig {
     @DecimalMax("1")
     double sampleRate();
 
-    /** Judge calls per UTC day, across all replicas (counted in the database). */
+    /** Judge calls per UTC day, across all replicas (counted in the database); 0 sends none. */
     @WithDefault("1000")
     @Min(0)
     int maxCallsPerDay();
 
-    /** Judge spend per UTC day in USD, across all replicas: a call is sent only while the day's spend is under it. */
+    /**
+     * Judge spend per UTC day in USD, across all replicas: a call is sent only while the day's spend is under it; 0
+     * sends none, whatever {@link #assumedCostPerCallUsd()} is.
+     */
     @WithDefault("1.0")
     @DecimalMin("0")
     double maxCostPerDayUsd();

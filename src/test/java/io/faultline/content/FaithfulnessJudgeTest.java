@@ -114,6 +114,21 @@ class FaithfulnessJudgeTest {
     @Inject
     FaithfulnessJudge judge;
 
+    @Inject
+    JudgeConfig judgeConfig;
+
+    @Inject
+    ContentConfig contentConfig;
+
+    @Inject
+    FaithfulnessRules lexicalRules;
+
+    @Inject
+    io.faultline.episode.FailureSink sink;
+
+    @Inject
+    io.faultline.classify.SeverityPolicy severities;
+
     private final HttpClient http = HttpClient.newHttpClient();
 
     @AfterEach
@@ -188,6 +203,53 @@ class FaithfulnessJudgeTest {
         ingest(grounded(nextDay, ANSWER, "gpt-4o-mini"));
         await().atMost(Duration.ofSeconds(30)).until(() -> failures(nextDay).size() == 1);
         assertThat(spend(4)).isEqualTo(1);
+    }
+
+    @Test
+    void a_daily_cost_cap_of_zero_reserves_no_judge_call_even_at_an_assumed_cost_of_zero() throws Exception {
+        day(8);
+        FaithfulnessJudge zeroCap = new FaithfulnessJudge(new CostCap(judgeConfig, 0, 0), contentConfig,
+                lexicalRules, sink, severities, dataSource, clock, Payloads.JSON, registry);
+        try {
+            for (int i = 0; i < 3; i++) {
+                assertThat(zeroCap.reserve()).as("reservation " + i).isNull();
+            }
+            assertThat(spend(8)).isZero();
+        } finally {
+            zeroCap.stop();
+        }
+        // At an assumed cost of 0, a day whose spend has reached the cap takes no more calls either.
+        day(9);
+        FaithfulnessJudge cent = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig,
+                lexicalRules, sink, severities, dataSource, clock, Payloads.JSON, registry);
+        try {
+            LocalDate reserved = cent.reserve();
+            assertThat(reserved).isEqualTo(LocalDate.parse("2032-03-10"));
+            assertThat(cent.reserve()).as("under the cap").isEqualTo(reserved);
+            try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                    "update faithfulness_judge_spend set cost_usd = 0.01 where day = ?")) {
+                st.setObject(1, reserved);
+                st.executeUpdate();
+            }
+            assertThat(cent.reserve()).isNull();
+            assertThat(spend(9)).isEqualTo(2);
+        } finally {
+            cent.stop();
+        }
+    }
+
+    /** The judge's configuration with other daily cost cap and assumed cost per call. */
+    record CostCap(JudgeConfig base, double maxCostPerDayUsd, double assumedCostPerCallUsd) implements JudgeConfig {
+        @Override public boolean enabled() { return base.enabled(); }
+        @Override public java.util.Optional<String> baseUrl() { return base.baseUrl(); }
+        @Override public java.util.Optional<String> apiKey() { return base.apiKey(); }
+        @Override public String model() { return base.model(); }
+        @Override public double sampleRate() { return base.sampleRate(); }
+        @Override public int maxCallsPerDay() { return base.maxCallsPerDay(); }
+        @Override public Duration timeout() { return base.timeout(); }
+        @Override public int queueCapacity() { return base.queueCapacity(); }
+        @Override public int maxContextChars() { return base.maxContextChars(); }
+        @Override public int maxAnswerChars() { return base.maxAnswerChars(); }
     }
 
     @Test
