@@ -190,16 +190,26 @@ public class SignalParser {
      * named (a signal, and registering an index), so that a name taken by one is taken by the other.
      */
     static String nameProblem(String field, String value) {
-        if (value.isBlank()) {
+        if (value.codePoints().allMatch(SignalParser::blank)) {
             return field + " must not be blank";
         }
         if (value.length() > MAX_NAME_LENGTH) {
             return field + " is longer than " + MAX_NAME_LENGTH + " characters";
         }
-        if (!value.strip().equals(value) || !Params.plainText(value)) {
+        if (blank(value.codePointAt(0)) || blank(value.codePointBefore(value.length()))
+                || !Params.plainText(value)) {
             return field + " must not contain control characters, lone UTF-16 surrogates or surrounding blanks";
         }
         return null;
+    }
+
+    /**
+     * Blank by Unicode's definition, not only Java's whitespace: a no-break space (U+00A0) or a zero-width space
+     * (U+200B) alone looked like no name at all, or one padded with them like another name, yet was taken.
+     */
+    private static boolean blank(int codePoint) {
+        return Character.isWhitespace(codePoint) || Character.isSpaceChar(codePoint)
+                || Character.getType(codePoint) == Character.FORMAT;
     }
 
     private static Instant requiredInstant(JsonNode node, String field) {

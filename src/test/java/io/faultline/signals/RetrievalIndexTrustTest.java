@@ -117,6 +117,41 @@ class RetrievalIndexTrustTest {
     }
 
     @Test
+    void a_name_blank_by_unicode_is_refused_on_every_path_and_one_stored_before_can_still_be_removed()
+            throws Exception {
+        clock.set(T0);
+        // no-break space, narrow no-break space, figure space, zero-width space, byte order mark, word joiner
+        String[] blanks = {"%C2%A0", "%E2%80%AF", "%E2%80%87", "%E2%80%8B", "%EF%BB%BF", "%E2%81%A0",
+            "%C2%A0%E2%80%8B"};
+        for (String blank : blanks) {
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                    .put("/api/v1/retrieval-indexes/" + blank).then().log().ifValidationFails().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("name"));
+        }
+        for (String blank : new String[] {"\u00a0", "\u200b", "\ufeff", "\u00a0\u200b", "kb-1\u00a0",
+            "\u200bkb-1"}) {
+            given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
+                    .body("{\"signalId\": \"" + UUID.randomUUID() + "\", \"index\": \"" + blank
+                            + "\", \"topScore\": 0.5}")
+                    .when().post("/api/v1/signals/retrieval").then().log().ifValidationFails().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("index"));
+        }
+        // Stored before this rule (or by hand): call metadata naming it is malformed, and DELETE still removes it.
+        String legacy = "\u00a0";
+        try (var c = dataSource.getConnection(); var st = c.prepareStatement(
+                "insert into retrieval_indexes (index_name, registered_at) values (?, now())"
+                        + " on conflict do nothing")) {
+            st.setString(1, legacy);
+            st.executeUpdate();
+        }
+        indexes.reload();
+        Api.ingest(Payloads.array(callFor(legacy, 0.8, T0))).statusCode(200).body("accepted", equalTo(1));
+        assertThat(storedSamples(legacy)).isZero();
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
+                .delete("/api/v1/retrieval-indexes/%C2%A0").then().log().ifValidationFails().statusCode(204);
+    }
+
+    @Test
     void samples_from_calls_for_an_unregistered_index_are_ignored_and_counted() throws Exception {
         clock.set(T0);
         String registered = "kb-" + UUID.randomUUID();
