@@ -157,6 +157,25 @@ class BaselineApiTest {
                 .body("items.detectionMethod", org.hamcrest.Matchers.hasItem("baseline.error_rate_deviation"));
     }
 
+    /** Forty healthy calls of model group m (p95 470 ms) twenty to forty minutes before t0, learnt as the baseline. */
+    private void learnHealthyBaseline(String provider, Instant t0) {
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+    }
+
+    /** {@code n} calls of 1.5 s each (three times that baseline's p95), one every {@code stepSeconds} from start. */
+    private static void ingestSlow(String provider, Instant start, int n, long stepSeconds) {
+        List<Payloads> slow = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            slow.add(Payloads.success(provider, "m", "d1", start.plusSeconds(i * stepSeconds)).latency(1.5));
+        }
+        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+    }
+
     /**
      * A passive baseline is learnt from the last hour, and a p95 moves once 5% of that hour is slow: relearnt during
      * a latency regression it became the regression, and the deviation stopped within one learning interval while
@@ -167,19 +186,10 @@ class BaselineApiTest {
         String provider = "drift" + Long.toHexString(System.nanoTime());
         Instant t0 = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         clock.set(t0);
-        List<Payloads> healthy = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
-        }
-        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
-        detector.learnPassive(Duration.ofHours(1));
+        learnHealthyBaseline(provider, t0);
         // From t0 on, every call takes 1.5 s, three times the baseline p95 of 470 ms; 5 calls a minute for 16 min.
-        List<Payloads> slow = new ArrayList<>();
-        for (int i = 0; i < 80; i++) {
-            slow.add(Payloads.success(provider, "m", "d1", t0.plusSeconds(i * 12L)).latency(1.5));
-        }
         clock.set(t0.plus(Duration.ofMinutes(16)));
-        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        ingestSlow(provider, t0, 80, 12);
         clock.set(t0.plus(Duration.ofMinutes(15)));
         assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
                 && d.metric().equals("latency_p95")).singleElement().satisfies(d -> assertThat(d.raised()).isTrue());
@@ -204,21 +214,12 @@ class BaselineApiTest {
         String provider = "thin" + Long.toHexString(System.nanoTime());
         Instant t0 = Instant.now().plus(Duration.ofDays(3)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
         clock.set(t0);
-        List<Payloads> healthy = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
-        }
-        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
-        detector.learnPassive(Duration.ofHours(1));
+        learnHealthyBaseline(provider, t0);
 
         Instant t1 = t0.plus(Duration.ofHours(1));
-        List<Payloads> thin = new ArrayList<>();
-        for (int i = 0; i < 180; i++) {
-            thin.add(Payloads.success(provider, "m", "d1", t1.plusSeconds(i * 20L)).latency(1.5));
-        }
         Instant t2 = t1.plus(Duration.ofHours(1));
         clock.set(t2);
-        Api.ingest(Payloads.array(thin.toArray(Payloads[]::new))).statusCode(200);
+        ingestSlow(provider, t1, 180, 20);
         assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
                 && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
                     assertThat(d.ratio()).isGreaterThan(3.0);
@@ -227,12 +228,8 @@ class BaselineApiTest {
         detector.learnPassive(Duration.ofHours(1));
 
         // Traffic is back, as slow as before: 30 calls in the last minute.
-        List<Payloads> busy = new ArrayList<>();
-        for (int i = 0; i < 30; i++) {
-            busy.add(Payloads.success(provider, "m", "d1", t2.plusSeconds(30 + i)).latency(1.5));
-        }
         clock.set(t2.plus(Duration.ofMinutes(2)));
-        Api.ingest(Payloads.array(busy.toArray(Payloads[]::new))).statusCode(200);
+        ingestSlow(provider, t2.plusSeconds(30), 30, 1);
         assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
                 && d.metric().equals("latency_p95")).singleElement().satisfies(d -> {
                     assertThat(d.baselineP95()).isCloseTo(470.0, org.assertj.core.api.Assertions.within(0.01));
@@ -249,21 +246,12 @@ class BaselineApiTest {
         String provider = "lull" + Long.toHexString(System.nanoTime());
         Instant t0 = Instant.now().plus(Duration.ofDays(4)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES);
         clock.set(t0);
-        List<Payloads> healthy = new ArrayList<>();
-        for (int i = 0; i < 40; i++) {
-            healthy.add(Payloads.success(provider, "m", "d1", t0.minusSeconds(1200 + i * 30L)).latency(0.1 + i * 0.01));
-        }
-        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
-        detector.learnPassive(Duration.ofHours(1));
+        learnHealthyBaseline(provider, t0);
 
         // 50 minutes at 6 calls a minute, 1.5 s each (raised), then 10 minutes without a call.
         Instant t1 = t0.plus(Duration.ofMinutes(5));
-        List<Payloads> slow = new ArrayList<>();
-        for (int i = 0; i < 300; i++) {
-            slow.add(Payloads.success(provider, "m", "d1", t1.plusSeconds(i * 10L)).latency(1.5));
-        }
         clock.set(t1.plus(Duration.ofMinutes(50)));
-        Api.ingest(Payloads.array(slow.toArray(Payloads[]::new))).statusCode(200);
+        ingestSlow(provider, t1, 300, 10);
         assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
                 && d.metric().equals("latency_p95")).singleElement().satisfies(d -> assertThat(d.raised()).isTrue());
         Instant lull = clock.advance(Duration.ofMinutes(10));
