@@ -1,6 +1,7 @@
 package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Rows;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -50,16 +51,6 @@ class RetentionOfCorrelationQueueTest {
         clock.release();
     }
 
-    private UUID episodeOf(Connection c, String deployment) throws Exception {
-        try (PreparedStatement st = c.prepareStatement("select failure_id from failure_events where deployment = ?")) {
-            st.setString(1, deployment);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("an episode on %s", deployment).isTrue();
-                return rs.getObject(1, UUID.class);
-            }
-        }
-    }
-
     private long queued(Connection c, UUID failureId) throws Exception {
         try (PreparedStatement st = c.prepareStatement("select count(*) from correlation_queue where failure_id = ?")) {
             st.setObject(1, failureId);
@@ -78,7 +69,7 @@ class RetentionOfCorrelationQueueTest {
         Api.ingest(Payloads.array(Payloads.failure("openai", "gpt-4o-mini", deployment, OLD, 503,
                 "ServiceUnavailableError", "upstream unavailable"))).statusCode(200).body("accepted", equalTo(1));
         try (Connection c = dataSource.getConnection()) {
-            UUID episode = episodeOf(c, deployment);
+            UUID episode = Rows.episodeOf(c, deployment);
             // Its correlation failed every attempt (default max-attempts 5): it waits for a change of the episode.
             try (PreparedStatement st = c.prepareStatement("insert into correlation_queue (failure_id, seq,"
                     + " pending_since, not_before, attempts, last_error) values (?, nextval('correlation_queue_seq'),"

@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.impact.FailureImpactAssessor;
+import io.faultline.testing.Rows;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -64,28 +65,6 @@ class RetentionOfImpactStateTest {
         clock.release();
     }
 
-    private long rowsNaming(String table, String column, String value) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select count(*) from " + table + " where " + column + " = ?")) {
-            st.setString(1, value);
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        }
-    }
-
-    private UUID episodeOf(String deployment) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select failure_id from failure_events where deployment = ?")) {
-            st.setString(1, deployment);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("an episode on %s", deployment).isTrue();
-                return rs.getObject(1, UUID.class);
-            }
-        }
-    }
-
     @Test
     void the_users_of_an_assessed_episode_are_forgotten_with_its_calls() throws Exception {
         String user = "impact-user-" + UUID.randomUUID();
@@ -98,15 +77,17 @@ class RetentionOfImpactStateTest {
                     "RateLimitError", "Rate limit reached").user(user);
         }
         Api.ingest(Payloads.array(calls)).statusCode(200).body("accepted", equalTo(3));
-        assertThat(assessor.assessEpisode(episodeOf(deployment))).isPresent();
-        assertThat(rowsNaming("impact_requests", "user_ref", user)).isPositive();
-        assertThat(rowsNaming("impact_distinct", "value", user)).isPositive();
+        assertThat(assessor.assessEpisode(Rows.episodeOf(dataSource, deployment))).isPresent();
+        assertThat(Rows.naming(dataSource, "impact_requests", "user_ref", user)).isPositive();
+        assertThat(Rows.naming(dataSource, "impact_distinct", "value", user)).isPositive();
 
         clock.set(OLD.plus(Duration.ofDays(40)));
         maintenance.maintain();
 
-        assertThat(rowsNaming("failure_event_users", "user_ref", user)).isZero();
-        assertThat(rowsNaming("impact_requests", "user_ref", user)).as("impact_requests naming the user").isZero();
-        assertThat(rowsNaming("impact_distinct", "value", user)).as("impact_distinct naming the user").isZero();
+        assertThat(Rows.naming(dataSource, "failure_event_users", "user_ref", user)).isZero();
+        assertThat(Rows.naming(dataSource, "impact_requests", "user_ref", user))
+                .as("impact_requests naming the user").isZero();
+        assertThat(Rows.naming(dataSource, "impact_distinct", "value", user))
+                .as("impact_distinct naming the user").isZero();
     }
 }

@@ -3,6 +3,7 @@ package io.faultline.call;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.impact.Assessment;
 import io.faultline.impact.FailureImpactAssessor;
+import io.faultline.testing.Rows;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -77,22 +78,24 @@ class RetentionOfLongImpactTest {
         clock.set(later);
         maintenance.maintain();
         Api.ingest(Payloads.array(failures(deployment, later, 2, late))).statusCode(200).body("accepted", equalTo(2));
-        UUID episode = episodeOf(deployment);
+        UUID episode = Rows.episodeOf(dataSource, deployment);
         Assessment before = assessor.assessEpisode(episode).orElseThrow();
         assertThat(before.userImpact().affectedRequests()).isEqualTo(5);
         assertThat(before.userImpact().affectedUsers()).isEqualTo(2);
 
         clock.set(later.plus(Duration.ofHours(15)));
         maintenance.maintain(); // the day of the first three calls is past the one day kept
-        assertThat(rowsNaming("llm_calls", "user_ref", early)).as("the first calls are dropped").isZero();
+        assertThat(Rows.naming(dataSource, "llm_calls", "user_ref", early)).as("the first calls are dropped").isZero();
 
         Assessment after = assessor.assessEpisode(episode).orElseThrow();
         Assessment full = assessor.recomputeEpisode(episode).orElseThrow();
         assertThat(full.userImpact().affectedRequests()).as("recomputed from the kept calls").isEqualTo(2);
         assertThat(after.userImpact()).as("the stored assessment").isEqualTo(full.userImpact());
-        assertThat(rowsNaming("impact_requests", "user_ref", early)).as("impact_requests naming the early user")
+        assertThat(Rows.naming(dataSource, "impact_requests", "user_ref", early))
+                .as("impact_requests naming the early user")
                 .isZero();
-        assertThat(rowsNaming("impact_distinct", "value", early)).as("impact_distinct naming the early user")
+        assertThat(Rows.naming(dataSource, "impact_distinct", "value", early))
+                .as("impact_distinct naming the early user")
                 .isZero();
     }
 
@@ -103,29 +106,5 @@ class RetentionOfLongImpactTest {
                     "Rate limit reached").user(user);
         }
         return calls;
-    }
-
-    private long rowsNaming(String table, String column, String value) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select count(*) from " + table + " where " + column + " = ?")) {
-            st.setString(1, value);
-            try (ResultSet rs = st.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        }
-    }
-
-    private UUID episodeOf(String deployment) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select failure_id from failure_events where deployment = ?")) {
-            st.setString(1, deployment);
-            try (ResultSet rs = st.executeQuery()) {
-                assertThat(rs.next()).as("an episode on %s", deployment).isTrue();
-                UUID id = rs.getObject(1, UUID.class);
-                assertThat(rs.next()).as("one episode on %s", deployment).isFalse();
-                return id;
-            }
-        }
     }
 }
