@@ -163,9 +163,7 @@ class RetrievalQualityDropTest {
             throws Exception {
         String index = "kb-refused-" + UUID.randomUUID();
         RetrievalIndexTrustTest.register(index).statusCode(201);
-        Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
-                "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
-                        "hits", hits))))).statusCode(200).body("accepted", equalTo(1));
+        Sender viaCalls = viaCalls();
         healthyHour(index, viaCalls);
         degraded(index, viaCalls, 0, 8, 0.56, 5);
         clock.set(DEGRADED.plus(STEP.multipliedBy(8)));
@@ -298,9 +296,7 @@ class RetrievalQualityDropTest {
     void a_negative_hit_count_in_call_metadata_is_no_count_and_raises_no_hit_drop() {
         String index = "kb-" + UUID.randomUUID();
         RetrievalIndexTrustTest.register(index).statusCode(201);
-        Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
-                "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
-                        "hits", hits))))).statusCode(200).body("accepted", equalTo(1));
+        Sender viaCalls = viaCalls();
         healthyHour(index, viaCalls);
         // Scores hold; the application now writes -1 where it does not know the hits (the API refuses it with 400).
         degraded(index, viaCalls, 0, 12, 0.80, -1);
@@ -308,13 +304,18 @@ class RetrievalQualityDropTest {
         failuresOf(index).body("items", hasSize(0));
     }
 
+    /** Reports a retrieval as the metadata of one successful call at the clock's time. */
+    private Sender viaCalls() {
+        return (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini", "dep-rag",
+                clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top, "hits", hits)))))
+                .statusCode(200).body("accepted", equalTo(1));
+    }
+
     @Test
     void retrieval_scores_in_call_metadata_feed_the_same_windows_and_a_resent_call_counts_once() {
         String index = "kb-" + UUID.randomUUID();
         RetrievalIndexTrustTest.register(index).statusCode(201);
-        Sender viaCalls = (idx, top, hits) -> Api.ingest(Payloads.array(Payloads.success("openai", "gpt-4o-mini",
-                "dep-rag", clock.instant()).metadata(Map.of("retrieval", Map.of("index", idx, "top_score", top,
-                        "hits", hits))))).statusCode(200).body("accepted", equalTo(1));
+        Sender viaCalls = viaCalls();
         healthyHour(index, viaCalls);
         degraded(index, viaCalls, 0, 8, 0.56, 5);
         failuresOf(index).body("items", hasSize(0));
