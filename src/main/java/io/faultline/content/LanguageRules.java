@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
 
 /**
  * QUALITY {@code language_drift}: the answer is in another language than the one expected, which is the language set
- * in metadata ({@code language}) or else the language of the user's messages. Both sides must be long enough and
+ * in metadata ({@code language}), else the one the system prompt asks answers in, else the language of the user's
+ * messages. Both sides must be long enough and
  * identified with confidence; structured output, code and JSON answers are never judged.
  */
 @Singleton
@@ -63,6 +64,80 @@ public class LanguageRules extends ContentRule {
         return false;
     }
 
+    /**
+     * A language named after "in", "auf" or "en" ("answer in French", "antworte auf Deutsch", "réponds en
+     * français"): a system prompt asking for it sets the expected language when a verb of answering comes shortly
+     * before, in the same sentence (see {@link #askedInSystemPrompt}). Linear: one literal word, one blank, one
+     * alternation of literal names.
+     */
+    private static final Pattern LANGUAGE_NAMED = Pattern.compile(
+            "(?iu)\\b(?:in|auf|en) (english|german|french|spanish|italian|portuguese|dutch|polish|swedish|turkish"
+                    + "|romanian|czech|russian|ukrainian|bulgarian|chinese|mandarin|japanese|korean|arabic|persian"
+                    + "|farsi|hebrew|hindi|greek|thai|englisch|deutsch|französisch|spanisch|italienisch"
+                    + "|portugiesisch|niederländisch|polnisch|russisch|chinesisch|japanisch|anglais|allemand"
+                    + "|français|espagnol|italien|portugais|néerlandais|inglés|alemán|francés|español)\\b");
+
+    private static final Map<String, String> LANGUAGE_CODES = Map.ofEntries(Map.entry("english", "en"),
+            Map.entry("german", "de"), Map.entry("french", "fr"), Map.entry("spanish", "es"),
+            Map.entry("italian", "it"), Map.entry("portuguese", "pt"), Map.entry("dutch", "nl"),
+            Map.entry("polish", "pl"), Map.entry("swedish", "sv"), Map.entry("turkish", "tr"),
+            Map.entry("romanian", "ro"), Map.entry("czech", "cs"), Map.entry("russian", "ru"),
+            Map.entry("ukrainian", "uk"), Map.entry("bulgarian", "bg"), Map.entry("chinese", "zh"),
+            Map.entry("mandarin", "zh"), Map.entry("japanese", "ja"), Map.entry("korean", "ko"),
+            Map.entry("arabic", "ar"), Map.entry("persian", "fa"), Map.entry("farsi", "fa"),
+            Map.entry("hebrew", "he"), Map.entry("hindi", "hi"), Map.entry("greek", "el"), Map.entry("thai", "th"),
+            Map.entry("englisch", "en"), Map.entry("deutsch", "de"), Map.entry("französisch", "fr"),
+            Map.entry("spanisch", "es"), Map.entry("italienisch", "it"), Map.entry("portugiesisch", "pt"),
+            Map.entry("niederländisch", "nl"), Map.entry("polnisch", "pl"), Map.entry("russisch", "ru"),
+            Map.entry("chinesisch", "zh"), Map.entry("japanisch", "ja"), Map.entry("anglais", "en"),
+            Map.entry("allemand", "de"), Map.entry("français", "fr"), Map.entry("espagnol", "es"),
+            Map.entry("italien", "it"), Map.entry("portugais", "pt"), Map.entry("néerlandais", "nl"),
+            Map.entry("inglés", "en"), Map.entry("alemán", "de"), Map.entry("francés", "fr"),
+            Map.entry("español", "es"));
+
+    /** Stems of answering, looked for just before a named language: "answer", "antworte", "réponds", ... */
+    private static final String[] ANSWER_VERBS = {"answer", "respond", "respons", "reply", "write", "speak",
+        "communicat", "output", "antwort", "schreib", "répon", "repon", "écri", "responde", "contesta", "escrib"};
+
+    /** How far before a named language its verb may stand: "always answer the customer only in French". */
+    private static final int VERB_REACH = 60;
+
+    /**
+     * The language a system prompt asks answers to be in ("Always answer in French"), or null. Naming a language
+     * without a verb of answering before it in the same sentence ("an expert in French literature") asks nothing;
+     * asking for several ("answer in English or in German", "if the user writes in German, answer in German,
+     * otherwise in English") names no one language either.
+     */
+    static String askedInSystemPrompt(String system) {
+        if (system.isEmpty()) {
+            return null;
+        }
+        String asked = null;
+        java.util.regex.Matcher named = LANGUAGE_NAMED.matcher(system);
+        while (named.find()) {
+            int from = Math.max(0, named.start() - VERB_REACH);
+            for (int i = named.start() - 1; i >= from; i--) {
+                char c = system.charAt(i);
+                if (c == '.' || c == '!' || c == '?' || c == '\n') {
+                    from = i + 1;
+                    break;
+                }
+            }
+            String before = system.substring(from, named.start()).toLowerCase(java.util.Locale.ROOT);
+            for (String verb : ANSWER_VERBS) {
+                if (before.contains(verb)) {
+                    String code = LANGUAGE_CODES.get(named.group(1).toLowerCase(java.util.Locale.ROOT));
+                    if (asked != null && !asked.equals(code)) {
+                        return null;
+                    }
+                    asked = code;
+                    break;
+                }
+            }
+        }
+        return asked;
+    }
+
     private final LanguageConfig language;
     private final LanguageIdentifier identifier;
     private final FunctionWords functionWords;
@@ -91,6 +166,19 @@ public class LanguageRules extends ContentRule {
         answer = withoutCodeLines(answer);
         String expected = content.expectedLanguage();
         String source = "metadata";
+        if (expected == null) {
+            // The operator's system prompt may ask for a language other than the user's ("Always answer in French");
+            // a user asking for yet another ("in English, please") still wins.
+            String asked = askedInSystemPrompt(cut(content.textOf("system"), language.maxChars()));
+            if (asked != null && !(language.skipTranslationRequests()
+                    && asksForTranslation(cut(askedText(content, false), language.maxChars())))) {
+                if (!identifier.languages().contains(asked)) {
+                    return List.of(); // asked for a language the identifier cannot say yes or no to
+                }
+                expected = asked;
+                source = "system_prompt";
+            }
+        }
         double expectedConfidence = 1.0;
         // Most answers are plainly in the language asked: when the function words of both sides say so, the n-gram
         // identifier (the dearest content check) is not needed. Only "same" is decided this way, never "drift".

@@ -247,6 +247,43 @@ class LanguageRulesTest {
                 .isEmpty();
     }
 
+    private static final String GERMAN_QUESTION = "Wie funktioniert die Abrechnung bei Jahresplänen eigentlich"
+            + " genau?";
+
+    private LlmCall withSystem(String system, String question, String answer) {
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer(answer, "stop");
+        com.fasterxml.jackson.databind.node.ArrayNode messages = payload.node().putArray("messages");
+        messages.addObject().put("role", "system").put("content", system);
+        messages.addObject().put("role", "user").put("content", question);
+        return mapper.map(payload.node());
+    }
+
+    @Test
+    void aSystemPromptAskingForALanguageSetsTheExpectedLanguage() {
+        // A French-market assistant: the users write in English, the operator wants French answers.
+        String system = "You are the support assistant of a French shop. Always answer in French.";
+
+        assertThat(rules.apply(withSystem(system, ENGLISH_QUESTION, FRENCH_ANSWER))).as("French as asked").isEmpty();
+        assertThat(rules.apply(withSystem(system, ENGLISH_QUESTION, ENGLISH_ANSWER))).as("English against it")
+                .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("expected_language", "fr")
+                        .containsEntry("expected_from", "system_prompt").containsEntry("answer_language", "en"));
+        assertThat(rules.apply(withSystem("Du bist ein hilfreicher Assistent. Antworte immer auf Deutsch.",
+                ENGLISH_QUESTION, GERMAN_ANSWER))).as("asked in German").isEmpty();
+        // A prompt that allows or conditions on several languages names no one expected language.
+        assertThat(rules.apply(withSystem("You can answer in English or in German, as the user prefers.",
+                GERMAN_QUESTION, GERMAN_ANSWER))).as("either").isEmpty();
+        assertThat(rules.apply(withSystem("If the user writes in German, answer in German. Otherwise answer in "
+                + "English.", ENGLISH_QUESTION, ENGLISH_ANSWER))).as("conditional").isEmpty();
+        // Asked for a language the identifier does not know (Swedish is not configured by default): not judged.
+        assertThat(rules.apply(withSystem("Always answer in Swedish.", ENGLISH_QUESTION, "Årsplaner faktureras en "
+                + "gång om året på det datum du tecknade abonnemanget. Du kan när som helst byta till månadsvis "
+                + "fakturering."))).as("unknown language asked").isEmpty();
+        // Naming a language is not asking for it.
+        assertThat(rules.apply(withSystem("You are an expert in French literature and history.", ENGLISH_QUESTION,
+                FRENCH_ANSWER))).singleElement().satisfies(f -> assertThat(f.evidence())
+                        .containsEntry("expected_language", "en"));
+    }
+
     @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
