@@ -285,6 +285,16 @@ class LanguageRulesTest {
     }
 
     @Test
+    void jsonPrettyPrintedInsideAProseAnswerIsNotJudged() {
+        String germanQuestion = "Kannst du mir bitte die Daten meines Jahresplans als JSON-Objekt ausgeben?";
+        String json = "{\n  \"plan\": \"annual\",\n  \"description\": \"Billed once a year on the date you"
+                + " subscribed, switch to monthly billing at any time\",\n  \"renewal\": \"automatic unless you"
+                + " cancel before the end of the current term\",\n  \"currency\": \"EUR\"\n}";
+
+        assertThat(rules.apply(call(germanQuestion, "Hier sind die Daten deines Plans:\n" + json))).isEmpty();
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");
