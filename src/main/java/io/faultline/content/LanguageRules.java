@@ -329,6 +329,9 @@ public class LanguageRules extends ContentRule {
         if (line.startsWith("    ") || line.startsWith("\t")) {
             return true; // a Markdown indented code block, or the body of a block
         }
+        if (stripped.charAt(0) == '>') {
+            return true; // a Markdown block quote: the words quoted (the user's question, a source), not the answer's
+        }
         if (stripped.charAt(0) == '"' && stripped.indexOf("\":") > 0) {
             return true; // a JSON member, "description": "...": its keys and values are data, whatever the indent
         }

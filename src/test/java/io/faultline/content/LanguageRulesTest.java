@@ -295,6 +295,17 @@ class LanguageRulesTest {
     }
 
     @Test
+    void aQuotedQuestionInAnotherLanguageIsNotTheAnswersLanguage() {
+        // The operator expects French; the answer quotes the user's English question as a Markdown block quote.
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-lang", AT).answer("> " + ENGLISH_QUESTION
+                + " " + ENGLISH_ANSWER + "\n\nOui, chaque année, à la date de votre abonnement.", "stop")
+                .metadata(Map.of("language", "fr"));
+        payload.node().putArray("messages").addObject().put("role", "user").put("content", ENGLISH_QUESTION);
+
+        assertThat(rules.apply(mapper.map(payload.node()))).isEmpty();
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");
