@@ -22,7 +22,7 @@ public final class EmbeddingDrift {
      *
      * @param distance   1 - cos(mean of reference, mean of current)
      * @param threshold  the bootstrap quantile of that distance under "no drift", times the margin
-     * @param drift      distance strictly above threshold
+     * @param drift      distance strictly above threshold (and above the rounding of a mean)
      */
     public record Verdict(double distance, double threshold, int referenceN, int currentN, int dimensions,
             boolean drift) {
@@ -32,6 +32,13 @@ public final class EmbeddingDrift {
             return threshold > 0 ? distance / threshold : 0;
         }
     }
+
+    /**
+     * Distances at or below this are the rounding of a mean of identical floats, not a drift: a space of one repeated
+     * vector (a deterministic model embedding one text) has a bootstrap threshold of 0, and its current mean came out
+     * 1.1e-16 away. A 10 degree rotation is 0.015; float32 vectors cannot move a cosine by less than about 1e-7.
+     */
+    static final double MIN_DRIFT_DISTANCE = 1e-9;
 
     private EmbeddingDrift() {
     }
@@ -108,7 +115,7 @@ public final class EmbeddingDrift {
     public static Verdict compare(double[] referenceMean, int referenceN, double threshold, List<float[]> current) {
         double distance = cosineDistance(referenceMean, mean(current));
         return new Verdict(distance, threshold, referenceN, current.size(), referenceMean.length,
-                distance > threshold);
+                distance > threshold && distance > MIN_DRIFT_DISTANCE);
     }
 
     /** The whole test in one call: threshold by bootstrap, then the comparison. */

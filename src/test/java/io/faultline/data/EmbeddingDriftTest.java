@@ -57,6 +57,24 @@ class EmbeddingDriftTest {
     }
 
     @Test
+    void a_space_of_one_repeated_vector_is_not_drift_when_the_same_vector_keeps_coming() {
+        // A deterministic model embedding the same text (a health-check query, a cached prompt) gives one vector: the
+        // bootstrap's threshold is 0, and the rounding of a mean of identical floats must not read as a drift.
+        SplittableRandom random = new SplittableRandom(3);
+        float[] one = new float[384];
+        for (int i = 0; i < one.length; i++) {
+            one[i] = (float) random.nextGaussian();
+        }
+        List<float[]> reference = java.util.Collections.nCopies(REFERENCE, one);
+        for (int current = 1; current <= CURRENT; current++) {
+            EmbeddingDrift.Verdict verdict = EmbeddingDrift.test(reference, java.util.Collections.nCopies(current,
+                    one), 50, 0.99, 1.0, 7);
+            int n = current;
+            assertFalse(verdict.drift(), () -> n + " copies: " + verdict);
+        }
+    }
+
+    @Test
     void the_threshold_depends_only_on_the_data_and_the_seed() {
         SplittableRandom random = new SplittableRandom(3);
         List<float[]> reference = Cluster.random(64, 1.0, random).sample(REFERENCE, random);
