@@ -109,9 +109,14 @@ public class SignalService {
 
     public Outcome ingestion(List<Signal.IngestionRun> runs) {
         List<Failure> failures = new ArrayList<>();
+        // A failed run counts once, however many signal ids report it: a reporter retrying under a new id per
+        // attempt, or an orchestrator retrying the run under its run id, raised it once per report.
+        Set<String> failedRuns = new HashSet<>();
+        String[] batch = runs.stream().map(Signal::signalId).toArray(String[]::new);
         List<Signal.IngestionRun> fresh = newOnly(runs, (c, r) -> {
             store.run(c, r);
-            if (r.failed()) {
+            if (r.failed() && failedRuns.add(r.pipeline() + '\n' + r.runId())
+                    && !store.failedBefore(c, r.pipeline(), r.runId(), batch)) {
                 failures.add(failedRun(r));
             }
         }, failures);

@@ -211,6 +211,24 @@ public class SignalStore {
         }
     }
 
+    /**
+     * Whether a run of the pipeline was already reported failed by a signal outside {@code batch} (within the
+     * retention). Asked after {@link #run} locked the pipeline's row, so a concurrent report of the same run waits for
+     * this one's commit and then sees it.
+     */
+    boolean failedBefore(Connection c, String pipeline, String runId, String[] batch) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select exists (select 1 from data_signals"
+                + " where kind = 'ingestion' and subject = ? and payload->>'runId' = ?"
+                + " and payload->>'status' = 'failed' and not (signal_id = any(?)))")) {
+            st.setString(1, pipeline);
+            st.setString(2, runId);
+            st.setArray(3, c.createArrayOf("text", batch));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
     /** Scheduled pipelines with no run reported within expectedEvery × grace. */
     List<Pipeline> overduePipelines(Connection c, Instant now, double grace) throws SQLException {
         List<Pipeline> overdue = new ArrayList<>();

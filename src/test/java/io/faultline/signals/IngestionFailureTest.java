@@ -90,6 +90,27 @@ class IngestionFailureTest {
                 .body("items[0].firstSeen", equalTo(T0.plus(RUN).toString()));
     }
 
+    /**
+     * A reporter that retries its report under a new signal id (one id per HTTP attempt), or an orchestrator that
+     * retries the run under its run id and reports its failure again, reports one failed run: it counts once.
+     */
+    @Test
+    void a_failed_run_reported_again_under_another_signal_id_counts_once() {
+        String pipeline = "retried-" + UUID.randomUUID();
+        clock.set(T0.plus(RUN));
+        Map<String, Object> failed = run(pipeline, "run-0", "failed", T0, "S3 AccessDenied");
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        clock.set(T0.plus(RUN).plusSeconds(30));
+        failed.put("signalId", "attempt-2-" + UUID.randomUUID());
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(0));
+
+        failuresOf(pipeline).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1));
+        // The next run that fails is a new failure.
+        clock.set(T0.plus(Duration.ofHours(1)).plus(RUN));
+        post("ingestion", run(pipeline, "run-1", "failed", T0.plus(Duration.ofHours(1)), "S3 AccessDenied"))
+                .statusCode(200).body("failures", equalTo(1));
+    }
+
     @Test
     void a_failed_run_raises_ingestion_failure_with_the_masked_error() {
         String pipeline = "crawl-" + UUID.randomUUID();
