@@ -144,9 +144,17 @@ public class RetrievalTracker implements io.faultline.common.BoundedState {
         indexes.reload();
         List<Signal.Retrieval> samples = store.retrievalSince(clock.instant().minus(span)).stream()
                 .filter(s -> !s.kind().equals(Signal.Retrieval.CALL) || indexes.registered(s.index())).toList();
+        // A drop raised before the restart is not raised again until its window turned over, as without one.
+        Map<String, Instant> raised = store.retrievalDropsSince(clock.instant().minus(config.window()));
         synchronized (this) {
             windows.clear();
             samples.forEach(this::add);
+            raised.forEach((index, at) -> {
+                RetrievalWindow window = windows.get(index);
+                if (window != null) {
+                    window.lastRaisedAt = at;
+                }
+            });
         }
         return samples.size();
     }

@@ -3,6 +3,7 @@ package io.faultline.signals;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.taxonomy.DataFailure;
 import jakarta.inject.Singleton;
 
 import java.sql.Connection;
@@ -13,8 +14,10 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -81,6 +84,29 @@ public class SignalStore {
             throw new IllegalStateException("could not read stored retrieval samples", e);
         }
         return samples;
+    }
+
+    /**
+     * Per index, the time of the latest retrieval drop its episodes hold since {@code since}: what a window's
+     * {@code lastRaisedAt} was before a restart.
+     */
+    public Map<String, Instant> retrievalDropsSince(Instant since) {
+        Map<String, Instant> raised = new HashMap<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select deployment, max(last_seen) from failure_events where type = ? and provider = ?"
+                        + " and last_seen >= ? group by deployment")) {
+            st.setString(1, DataFailure.Type.RETRIEVAL_QUALITY_DROP.code());
+            st.setString(2, DataFailures.PROVIDER);
+            st.setTimestamp(3, Timestamp.from(since));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    raised.put(rs.getString(1), rs.getTimestamp(2).toInstant());
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the retrieval drops raised", e);
+        }
+        return raised;
     }
 
     /** What an index report left in {@code index_freshness}. */

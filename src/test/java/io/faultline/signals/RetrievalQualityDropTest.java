@@ -293,6 +293,21 @@ class RetrievalQualityDropTest {
     }
 
     @Test
+    void a_restart_after_a_drop_was_raised_does_not_raise_it_again_within_the_window() {
+        String index = "kb-" + UUID.randomUUID();
+        healthyHour(index, viaApi);
+        degraded(index, viaApi, 0, 9, 0.56, 5);
+        failuresOf(index).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1));
+
+        tracker.forget(); // what a restart loses
+        tracker.rebuild(); // what start-up does
+        degraded(index, viaApi, 9, 12, 0.56, 5);
+
+        // As without the restart: the same drop is raised again once the window has turned over, not before.
+        failuresOf(index).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1));
+    }
+
+    @Test
     void a_negative_hit_count_in_call_metadata_is_no_count_and_raises_no_hit_drop() {
         String index = "kb-" + UUID.randomUUID();
         RetrievalIndexTrustTest.register(index).statusCode(201);
