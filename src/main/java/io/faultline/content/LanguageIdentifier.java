@@ -425,7 +425,7 @@ public final class LanguageIdentifier {
             return Optional.of(new Guess(language, scriptConfidence, counts.total, true));
         }
         LanguageDetector detector = detectors.get(script);
-        if (detector == null) {
+        if (detector == null || !hasWords(prose, MIN_DISTINCT_WORDS)) {
             return Optional.empty();
         }
         List<DetectedLanguage> probabilities = detector.getProbabilities(prose);
@@ -435,6 +435,44 @@ public final class LanguageIdentifier {
         DetectedLanguage top = probabilities.get(0);
         return Optional.of(new Guess(top.getLocale().getLanguage(), top.getProbability() * scriptConfidence,
                 counts.total, false));
+    }
+
+    /**
+     * Distinct words below which the n-grams of a text say nothing of its language: 64 KiB of one token (a model
+     * stuck on it) read as Dutch with probability 1, "zzz zzz ..." as another language again.
+     */
+    static final int MIN_DISTINCT_WORDS = 3;
+
+    /** Whether {@code text} holds at least {@code wanted} distinct words (runs of letters). Linear. */
+    static boolean hasWords(String text, int wanted) {
+        String[] seen = new String[wanted];
+        int distinct = 0;
+        int n = text.length();
+        int i = 0;
+        while (i < n) {
+            while (i < n && !Character.isLetter(text.charAt(i))) {
+                i++;
+            }
+            int start = i;
+            while (i < n && Character.isLetter(text.charAt(i))) {
+                i++;
+            }
+            if (i == start) {
+                break;
+            }
+            boolean known = false;
+            for (int k = 0; k < distinct && !known; k++) {
+                known = text.regionMatches(true, start, seen[k], 0, i - start) && seen[k].length() == i - start;
+            }
+            if (!known) {
+                // Only the first few distinct words are kept, each once: the text is copied at most `wanted` times.
+                seen[distinct++] = text.substring(start, i);
+                if (distinct == wanted) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Hangul makes Korean, kana among Han makes Japanese, Han alone Chinese; null when that one is not configured. */

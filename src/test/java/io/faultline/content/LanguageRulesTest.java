@@ -306,6 +306,15 @@ class LanguageRulesTest {
     }
 
     @Test
+    void aDegenerateAnswerOfOneRepeatedTokenIsNotAnotherLanguage() {
+        // 64 KiB of one token (a model stuck on one token) was judged Dutch with confidence 1.
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "a".repeat(65_536)))).as("one token").isEmpty();
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "zzz ".repeat(5_000)))).as("one word repeated").isEmpty();
+        assertThat(rules.apply(call(ENGLISH_QUESTION, "Wiederholung Abrechnung ".repeat(50))))
+                .as("two words repeated").isEmpty();
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");
