@@ -52,7 +52,9 @@ public class Retention {
         DELETES.put("impact_state", "delete from impact_state where last_seen < ?");
         DELETES.put("failure_inbox", "delete from failure_inbox where occurred_at < ?");
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
-        DELETES.put("data_signals", "delete from data_signals where at < ?");
+        // Received before the cut-off too: a signal's id keeps it idempotent for the retention after it came in,
+        // however late it was reported (see SignalStore#deleteBefore).
+        DELETES.put("data_signals", "delete from data_signals where at < ? and received_at < ?");
         // A horizon that ended before the cut-off: resolved (or never will be, by a predictor stopped as long) and
         // made before it, so the accuracy of any range inside the retention keeps every prediction it counts, as
         // observed_failures keeps every failure begun inside it. The one a live traffic-policy entry names stays.

@@ -62,7 +62,8 @@ class RetentionPlansTest {
 
     /** Other jobs' deletes by age: table, statement, time column. */
     private static final List<String[]> OTHER_DELETES = List.of(
-            new String[] {"data_signals", "delete from data_signals where at < ?", "at"}, // SignalStore
+            // SignalStore
+            new String[] {"data_signals", "delete from data_signals where at < ? and received_at < ?", "at"},
             new String[] {"slo_minutes", "delete from slo_minutes where minute < ?", "minute"}, // SloRollup
             new String[] {"embedding_signals", "delete from embedding_signals where received_at < ?", "received_at"});
 

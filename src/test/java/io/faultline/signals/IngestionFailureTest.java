@@ -111,6 +111,24 @@ class IngestionFailureTest {
                 .statusCode(200).body("failures", equalTo(1));
     }
 
+    /**
+     * Idempotency holds for the retention after a signal is received, whatever its own time: a failed run reported a
+     * week late was deleted by the next check (its startedAt lay beyond the retention), and its resend raised again.
+     */
+    @Test
+    void a_late_report_of_a_run_older_than_the_retention_is_still_a_duplicate_when_resent() {
+        String pipeline = "late-" + UUID.randomUUID();
+        Instant now = T0.plus(Duration.ofDays(8));
+        clock.set(now);
+        Map<String, Object> failed = run(pipeline, "run-0", "failed", T0, "S3 AccessDenied");
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(1)).body("failures", equalTo(1));
+        clock.set(now.plusSeconds(60));
+        checks.check();
+
+        post("ingestion", failed).statusCode(200).body("accepted", equalTo(0)).body("duplicates", equalTo(1))
+                .body("failures", equalTo(0));
+    }
+
     @Test
     void a_failed_run_raises_ingestion_failure_with_the_masked_error() {
         String pipeline = "crawl-" + UUID.randomUUID();
