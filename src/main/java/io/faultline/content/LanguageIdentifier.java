@@ -143,6 +143,7 @@ public final class LanguageIdentifier {
     public static String prose(String text) {
         String out = withoutFencedCode(text);
         out = withoutInlineCode(out);
+        out = withoutLinks(out);
         out = withoutUrls(out);
         out = withoutEmails(out);
         return withoutNonLetters(out);
@@ -189,6 +190,45 @@ public final class LanguageIdentifier {
             }
         }
         return out.append(text, from, text.length()).toString();
+    }
+
+    /**
+     * {@code \[[^\[\]\n]*\]\([^)\s]*\)?}: a Markdown link with its text, which is mostly the title of what it
+     * links to (an English source cited in a German answer), not the answer's words. One pass: the text's start is
+     * the last '[' seen on the line, and the target's scan moves the pass on.
+     */
+    static String withoutLinks(String text) {
+        int close = text.indexOf("](");
+        if (close < 0) {
+            return text;
+        }
+        StringBuilder out = new StringBuilder(text.length());
+        int from = 0;
+        int open = -1;
+        int n = text.length();
+        for (int i = 0; i < n; i++) {
+            char c = text.charAt(i);
+            if (c == '[') {
+                open = i;
+            } else if (c == '\n') {
+                open = -1;
+            } else if (c == ']' && open >= from && i + 1 < n && text.charAt(i + 1) == '(') {
+                int end = i + 2;
+                while (end < n && text.charAt(end) != ')' && !isSpace(text.charAt(end))) {
+                    end++;
+                }
+                if (end < n && text.charAt(end) == ')') {
+                    end++;
+                }
+                out.append(text, from, open).append(' ');
+                from = end;
+                open = -1;
+                i = end - 1;
+            } else if (c == ']') {
+                open = -1;
+            }
+        }
+        return out.append(text, from, n).toString();
     }
 
     /** {@code \b(?:https?://|www\.)\S+}. */

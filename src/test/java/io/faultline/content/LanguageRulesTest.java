@@ -315,6 +315,19 @@ class LanguageRulesTest {
     }
 
     @Test
+    void theTitlesOfMarkdownLinksAreNotTheAnswersLanguage() {
+        // A German answer citing English sources by their titles.
+        String question = "Wie kann ich mein Abonnement kündigen und bekomme ich mein Geld zurück?";
+        String links = "[How to cancel your subscription and get a refund](https://example.com/cancel) und "
+                + "[Switching from annual to monthly billing plans explained](https://example.com/switch)";
+
+        assertThat(rules.apply(call(question, "Das steht in " + links + ". Danke."))).as("German around them")
+                .isEmpty();
+        assertThat(rules.apply(call(question, ENGLISH_ANSWER + " See " + links + "."))).as("English around them")
+                .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("answer_language", "en"));
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");

@@ -62,6 +62,17 @@ class LinearScansTest {
     }
 
     @Test
+    void markdown_links_are_removed_as_their_pattern_removes_them() {
+        Pattern link = Pattern.compile("\\[[^\\[\\]\\n]*\\]\\([^)\\s]*\\)?");
+        Random random = new Random(11);
+        for (int i = 0; i < 20_000; i++) {
+            String text = random(random, "a [](). \n\th:/", 24)
+                    + (i % 3 == 0 ? "[Title of it](https://x.io/a)" + random(random, "a [](). \n", 8) : "");
+            assertThat(LanguageIdentifier.withoutLinks(text)).as(text).isEqualTo(link.matcher(text).replaceAll(" "));
+        }
+    }
+
+    @Test
     void a_code_fence_is_found_as_the_pattern_found_it() {
         Pattern fence = Pattern.compile("\\A\\s*```[a-zA-Z]*\\s*\\n(.*?)\\n?```\\s*\\z", Pattern.DOTALL);
         Random random = new Random(11);
