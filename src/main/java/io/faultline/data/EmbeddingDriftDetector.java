@@ -99,20 +99,6 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
 
     private final ClusterJobs jobs;
 
-    /** Vectors of a space's LiteLLM calls dropped in a row for their dimension, since {@code since}. */
-    private static final class Streak {
-        final Instant since;
-        long vectors;
-        boolean raised;
-
-        Streak(Instant since) {
-            this.since = since;
-        }
-    }
-
-    // Guarded by this (flush, forget, reset); least recently used first, at most one per space the store keeps.
-    private final Map<String, Streak> streaks;
-
     public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
             Clock clock, FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
         this.jobs = jobs;
@@ -129,12 +115,6 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         };
         this.summaryCap = cap;
-        this.streaks = new LinkedHashMap<>(16, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Streak> eldest) {
-                return size() > cap;
-            }
-        };
         this.drifts = Counter.builder("faultline.embedding.drift.detected")
                 .description("Checks that found a space's current window drifted from its reference")
                 .register(registry);
@@ -220,18 +200,29 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 if (!s.duplicate()) {
                     stored += p.vectors().size();
                 }
-                streaks.remove(p.space());
             } catch (EmbeddingStore.DimensionMismatch e) {
                 // A model group whose model changed dimension: the reference cannot compare; a reset is needed. That
                 // is the largest drift there is, not a reason to go quiet once a whole window's worth of vectors came
                 // without one of the space's dimension (a group whose callers mix dimensions keeps resetting it).
+                // The run is counted in the database, so that a restart or a second replica does not start it anew.
                 mismatched.increment(p.vectors().size());
                 Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
-                Streak streak = streaks.computeIfAbsent(p.space(), k -> new Streak(p.at()));
-                streak.vectors += p.vectors().size();
-                if (!streak.raised && streak.vectors >= config.windowSize()) {
-                    streak.raised = true;
-                    changed.add(dimensionChanged(p, e, streak));
+                try {
+                    store.mismatched(p.space(), p.vectors().size(), p.at(), config.windowSize())
+                            .filter(EmbeddingStore.Mismatch::crossed)
+                            .ifPresent(run -> changed.add(dimensionChanged(p, e, run)));
+                } catch (RuntimeException away) {
+                    if (ProblemMappers.databaseAway(away)) {
+                        calls.requeue(pending.subList(i, pending.size()));
+                        fromCalls.increment(stored);
+                        try {
+                            sink.raise(changed); // the runs of earlier calls crossed for good: raise what they found
+                        } catch (RuntimeException lost) {
+                            away.addSuppressed(lost);
+                        }
+                        throw away;
+                    }
+                    Log.warnf(away, "Could not count the vectors of call %s dropped for their dimension", p.callId());
                 }
             } catch (RuntimeException e) {
                 if (ProblemMappers.databaseAway(e)) {
@@ -250,15 +241,16 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         return stored;
     }
 
-    private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e, Streak streak) {
+    private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e,
+            EmbeddingStore.Mismatch run) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("method", "dimension_check");
         evidence.put("reason", "dimension_changed");
         evidence.put("reference_dimensions", e.expected);
         evidence.put("dimensions", e.actual);
-        evidence.put("vectors_in_a_row", streak.vectors);
+        evidence.put("vectors_in_a_row", run.vectors());
         evidence.put("call_id", p.callId());
-        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), streak.since, config.severeSeverity(),
+        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), run.since(), config.severeSeverity(),
                 PROVIDER, p.space(), DIMENSION_METHOD, evidence, new ImpactScope(p.space(), p.space(), p.callId(),
                         null, null));
     }
@@ -315,7 +307,6 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         synchronized (summaries) {
             summaries.remove(space);
         }
-        streaks.remove(space);
         return store.reset(space);
     }
 
@@ -324,7 +315,6 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         synchronized (summaries) {
             summaries.clear();
         }
-        streaks.clear();
         calls.clear();
     }
 

@@ -135,7 +135,8 @@ public class EmbeddingStore {
         }
         try (PreparedStatement st = c.prepareStatement("update embedding_spaces set reference_n = reference_n + ?,"
                 + " reference_since = case when ? > 0 then coalesce(reference_since, ?) else reference_since end,"
-                + " last_seen_at = greatest(last_seen_at, ?) where space = ?")) {
+                + " last_seen_at = greatest(last_seen_at, ?), mismatch_vectors = 0, mismatch_since = null"
+                + " where space = ?")) {
             st.setInt(1, toReference);
             st.setInt(2, toReference);
             st.setTimestamp(3, Timestamp.from(signal.at()));
@@ -144,6 +145,40 @@ public class EmbeddingStore {
             st.executeUpdate();
         }
         return new Stored(false, toReference, referenceN + toReference, evicted);
+    }
+
+    /**
+     * A run of vectors of another dimension than the space's, as counted so far by every replica.
+     *
+     * @param crossed this call's vectors took the run to {@code window} vectors: the one moment to raise it
+     */
+    public record Mismatch(long vectors, Instant since, boolean crossed) {
+    }
+
+    /**
+     * Adds {@code vectors} dropped for their dimension to the space's run (which a stored vector of its dimension
+     * ends); the row lock makes exactly one caller, on any replica, see the run cross {@code window}. Empty when the
+     * space is gone.
+     */
+    public Optional<Mismatch> mismatched(String space, int vectors, Instant at, int window) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update embedding_spaces set mismatch_vectors = mismatch_vectors + ?,"
+                        + " mismatch_since = coalesce(mismatch_since, ?) where space = ?"
+                        + " returning mismatch_vectors, mismatch_since")) {
+            st.setInt(1, vectors);
+            st.setTimestamp(2, Timestamp.from(at));
+            st.setString(3, space);
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                long run = rs.getLong(1);
+                return Optional.of(new Mismatch(run, rs.getTimestamp(2).toInstant(),
+                        run >= window && run - vectors < window));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not count the mismatched vectors of " + space, e);
+        }
     }
 
     private static int evictBeyond(Connection c, int maxSpaces, String keep) throws SQLException {

@@ -104,6 +104,38 @@ class EmbeddingCallVectorsTest {
         assertEquals(switched, Instant.parse(drift.getString("items[0].firstSeen")));
     }
 
+    /**
+     * The vectors of another dimension are counted in the database: a restart (or a second replica taking half the
+     * calls) mid-way used to start the count again, so the change was raised a window's worth of vectors later, or,
+     * by each replica, twice.
+     */
+    @Test
+    void a_dimension_change_is_raised_once_across_a_restart_in_the_middle_of_it() {
+        String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        SplittableRandom random = new SplittableRandom(14);
+        clock.set(T0);
+        ingest(space, T0, Cluster.random(D, 1.0, random).sample(500, random));
+        detector.flush();
+
+        Instant switched = T0.plus(Duration.ofMinutes(10));
+        clock.set(switched);
+        Cluster other = Cluster.random(2 * D, 1.0, random);
+        ingest(space, switched, other.sample(112, random));
+        detector.flush();
+        detector.forget(); // a restart: what memory held is gone
+        ingest(space, switched.plusSeconds(20), other.sample(96, random));
+        detector.flush();
+        ingest(space, switched.plusSeconds(40), other.sample(96, random));
+        detector.flush();
+
+        JsonPath drift = Api.failures("type=embedding_drift&deployment=" + space).statusCode(200).extract()
+                .jsonPath();
+        assertEquals(1, drift.getList("items").size(), "raised at the window's worth, as without the restart");
+        assertEquals(1, drift.getInt("items[0].occurrences"));
+        assertEquals(208, drift.getInt("items[0].evidence.vectors_in_a_row"));
+        assertEquals(switched, Instant.parse(drift.getString("items[0].firstSeen")));
+    }
+
     @Test
     void a_model_group_whose_callers_mix_two_dimensions_raises_no_dimension_change() {
         String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
