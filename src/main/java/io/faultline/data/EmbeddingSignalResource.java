@@ -12,17 +12,19 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import io.faultline.common.StorableTime;
 import io.faultline.signals.SignalResource;
 import io.faultline.web.ApiProblem;
-import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.JsonProblems;
+import io.faultline.web.Params;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -118,7 +120,8 @@ public class EmbeddingSignalResource {
     @GET
     @Path("/{space: .+}")
     @Operation(summary = "Drift status of one space: reference and window sizes, distance, threshold")
-    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space) {
+    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space, @Context HttpServerRequest request) {
+        Params.refuseMatrixParameters(request, "space");
         return detector.status(space).orElseThrow(() -> notFound(space));
     }
 
@@ -126,7 +129,8 @@ public class EmbeddingSignalResource {
     @Path("/{space: .+}/reference")
     @ResponseStatus(204)
     @Operation(summary = "Reset a space: drop its reference and window; its next vectors make a new reference")
-    public void reset(@RestPath String space) {
+    public void reset(@RestPath String space, @Context HttpServerRequest request) {
+        Params.refuseMatrixParameters(request, "space");
         if (!detector.reset(space)) {
             throw notFound(space);
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -12,6 +13,7 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -60,7 +62,8 @@ public class TrafficPolicyResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, reason?, until?}; 1.0 switches preemption off"
             + " for it")
-    public TrafficPolicy.Entry pin(@RestPath String deployment, byte[] body) {
+    public TrafficPolicy.Entry pin(@RestPath String deployment, @Context HttpServerRequest request, byte[] body) {
+        Params.refuseMatrixParameters(request, "deployment");
         String d = deployment(deployment);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {
@@ -102,7 +105,8 @@ public class TrafficPolicyResource {
     @Path("/{deployment}")
     @ResponseStatus(204)
     @Operation(summary = "Remove an operator's pin; the predictor decides for the deployment again")
-    public void unpin(@RestPath String deployment) {
+    public void unpin(@RestPath String deployment, @Context HttpServerRequest request) {
+        Params.refuseMatrixParameters(request, "deployment");
         if (!policy.unpin(deployment(deployment))) {
             throw new ApiProblem(404, "Not found", "No pin for deployment " + deployment);
         }

@@ -1,11 +1,14 @@
 package io.faultline.signals;
 
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -43,7 +46,9 @@ public class RetrievalIndexResource {
     @PUT
     @Path("/{name}")
     @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
-    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name) {
+    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name,
+            @Context HttpServerRequest request) {
+        Params.refuseMatrixParameters(request, "name");
         String index = name(name);
         boolean added;
         try {
@@ -59,7 +64,8 @@ public class RetrievalIndexResource {
     @DELETE
     @Path("/{name}")
     @Operation(summary = "Unregister a retrieval index: samples in call metadata stop counting for it")
-    public RestResponse<Void> delete(@RestPath String name) {
+    public RestResponse<Void> delete(@RestPath String name, @Context HttpServerRequest request) {
+        Params.refuseMatrixParameters(request, "name");
         String index = registeredName(name);
         if (!indexes.delete(index)) {
             throw new ApiProblem(404, "Not found", "No retrieval index '" + index + "' is registered.");
