@@ -329,7 +329,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     /** Under the ledger's lock: ratios passed and not yet fired become candidates (marked fired now). */
     private void crossed(Ledger ledger, List<Candidate> candidates) {
         for (double ratio : thresholds.fractions()) {
-            if (!ledger.fired.contains(ratio) && ledger.spent > ratio * ledger.expected + CostStore.EPSILON) {
+            if (!ledger.fired.contains(ratio) && CostStore.passed(ledger.spent, ratio * ledger.expected)) {
                 ledger.fired.add(ratio);
                 candidates.add(new Candidate(ledger, ratio));
             }

@@ -348,7 +348,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     private void crossed(Ledger ledger, List<Candidate> candidates) {
         for (double fraction : fractions(ledger.budget)) {
             if (!ledger.fired.contains(fraction)
-                    && ledger.spent >= fraction * ledger.budget.amountUsd() - CostStore.EPSILON) {
+                    && CostStore.reached(ledger.spent, fraction * ledger.budget.amountUsd())) {
                 ledger.fired.add(fraction);
                 candidates.add(new Candidate(ledger, ledger.periodStart, fraction));
             }

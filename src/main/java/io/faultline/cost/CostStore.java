@@ -30,8 +30,27 @@ public class CostStore {
     public static final String BATCH_ID = "coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id')";
     /** Calls are attributed to a period by their end; this slack lets the partition key prune without losing any. */
     private static final Duration CALL_SLACK = Duration.ofDays(1);
-    /** Sums of doubles drift in the last bits: a crossing is judged with this tolerance. */
+    /**
+     * Sums of doubles drift in the last bits, by an amount that grows with the sum: a crossing is judged with this
+     * tolerance relative to the limit (and at least this many dollars). A fixed 1e-9 was too tight for large sums:
+     * a million calls of $0.0079 add up to 7,899.999999833, and the $7,900 budget's 100% alert came one call late.
+     */
     static final double EPSILON = 1e-9;
+
+    /** The tolerance a spend is compared with {@code limit} under: {@link #EPSILON} of it, at least EPSILON. */
+    static double tolerance(double limit) {
+        return EPSILON * Math.max(1.0, Math.abs(limit));
+    }
+
+    /** Whether {@code spent} reached {@code limit} (a budget threshold), within the sums' drift. */
+    static boolean reached(double spent, double limit) {
+        return spent >= limit - tolerance(limit);
+    }
+
+    /** Whether {@code spent} went past {@code limit} (a batch's expectation), beyond the sums' drift. */
+    static boolean passed(double spent, double limit) {
+        return spent > limit + tolerance(limit);
+    }
 
     private final AgroalDataSource dataSource;
 
@@ -74,7 +93,7 @@ public class CostStore {
     public Optional<Crossing> budgetCrossing(BudgetScope scope, String id, Instant from, Instant to, double limit) {
         String calls = "select ended_at, call_id, cost_usd, model, model_group, user_ref, team_id from llm_calls where "
                 + scope.column + " = ? and started_at >= ? and started_at < ? and ended_at >= ? and ended_at < ?";
-        return crossing(calls, ">=", limit - EPSILON, 6, st -> {
+        return crossing(calls, ">=", limit - tolerance(limit), 6, st -> {
             st.setString(1, id);
             st.setTimestamp(2, Timestamp.from(from.minus(CALL_SLACK)));
             st.setTimestamp(3, Timestamp.from(to));
@@ -98,7 +117,7 @@ public class CostStore {
     public Optional<Crossing> batchCrossing(String batchId, double limit) {
         String calls = "select ended_at, call_id, cost_usd, model, model_group, user_ref, team_id from llm_calls where "
                 + BATCH_ID + " = ?";
-        return crossing(calls, ">", limit + EPSILON, 2, st -> st.setString(1, batchId));
+        return crossing(calls, ">", limit + tolerance(limit), 2, st -> st.setString(1, batchId));
     }
 
     private Optional<Crossing> crossing(String calls, String op, double limit, int limitIndex, Binder binder) {

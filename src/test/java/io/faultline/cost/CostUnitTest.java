@@ -25,6 +25,26 @@ class CostUnitTest {
 
     private static final Instant NOW = Instant.parse("2031-02-28T23:59:59Z");
 
+    /**
+     * A million calls of $0.0079, summed one by one as the ledger and PostgreSQL's running sum do, come to
+     * 7,899.999999833: the drift of a sum grows with it, so the $7,900 budget is reached there, not one call later.
+     * The tolerance stays far below a call's cost, and a spend clearly short of the limit is not taken for it.
+     */
+    @Test
+    void a_large_spend_reaches_its_limit_within_the_drift_of_its_sum() {
+        double spent = 0;
+        for (int i = 0; i < 1_000_000; i++) {
+            spent += 0.0079;
+        }
+        assertThat(spent).isLessThan(7900.0);
+        assertThat(CostStore.reached(spent, 7900.0)).isTrue();
+        assertThat(CostStore.passed(spent, 7900.0)).isFalse();
+        assertThat(CostStore.reached(7900.0 - 0.0079, 7900.0)).as("one call short").isFalse();
+        assertThat(CostStore.passed(7900.0 + 0.0079, 7900.0)).as("one call past").isTrue();
+        assertThat(CostStore.reached(0.9999999999999999, 1.0)).as("ten calls of $0.10").isTrue();
+        assertThat(CostStore.passed(1.0000000000000002, 1.0)).isFalse();
+    }
+
     @Test
     void evidence_keeps_six_decimals_and_never_caps_a_large_amount() {
         assertThat(CostAlerts.round(0.12345678)).isEqualTo(0.123457);
