@@ -1,6 +1,7 @@
 package io.faultline.data;
 
 import io.faultline.common.ClusterJobs;
+import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
 import io.faultline.taxonomy.Failure;
@@ -78,6 +79,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     private final EmbeddingDriftConfig config;
     private final Clock clock;
     private final FailureSink sink;
+    private final EpisodeFolder folder;
     private final Counter drifts;
     private final Counter tickFailures;
     private final Counter mismatched;
@@ -100,8 +102,9 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     private final ClusterJobs jobs;
 
     public EmbeddingDriftDetector(EmbeddingStore store, EmbeddingCallRule calls, EmbeddingDriftConfig config,
-            Clock clock, FailureSink sink, MeterRegistry registry, ClusterJobs jobs) {
+            Clock clock, FailureSink sink, EpisodeFolder folder, MeterRegistry registry, ClusterJobs jobs) {
         this.jobs = jobs;
+        this.folder = folder;
         this.store = store;
         this.calls = calls;
         this.config = config;
@@ -208,18 +211,14 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 mismatched.increment(p.vectors().size());
                 Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
                 try {
-                    store.mismatched(p.space(), p.vectors().size(), p.at(), config.windowSize())
-                            .filter(EmbeddingStore.Mismatch::crossed)
-                            .ifPresent(run -> changed.add(dimensionChanged(p, e, run)));
+                    // A crossing's failure is in the inbox with the count (durable): only its fold is left to do.
+                    store.mismatched(p.space(), p.vectors().size(), p.at(), config.windowSize(),
+                            run -> dimensionChanged(p, e, run)).ifPresent(changed::add);
                 } catch (RuntimeException away) {
                     if (ProblemMappers.databaseAway(away)) {
                         calls.requeue(pending.subList(i, pending.size()));
                         fromCalls.increment(stored);
-                        try {
-                            sink.raise(changed); // the runs of earlier calls crossed for good: raise what they found
-                        } catch (RuntimeException lost) {
-                            away.addSuppressed(lost);
-                        }
+                        fold(changed, away); // the runs of earlier calls crossed for good
                         throw away;
                     }
                     Log.warnf(away, "Could not count the vectors of call %s dropped for their dimension", p.callId());
@@ -229,6 +228,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                     // The database went away mid-flush: this call's vectors and the rest wait for the next flush.
                     calls.requeue(pending.subList(i, pending.size()));
                     fromCalls.increment(stored);
+                    fold(changed, e); // earlier calls' crossings are in the inbox: fold them now
                     throw e;
                 }
                 // Refused for what it holds: it would be refused again, and must not hold the others back.
@@ -237,8 +237,23 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         }
         fromCalls.increment(stored);
-        sink.raise(changed);
+        fold(changed, null);
         return stored;
+    }
+
+    /** Folds crossings already in the inbox; a fold that fails leaves them there for the inbox recovery job. */
+    private void fold(List<Failure> changed, RuntimeException away) {
+        if (changed.isEmpty()) {
+            return;
+        }
+        try {
+            folder.fold(changed, List.of());
+        } catch (RuntimeException e) {
+            if (away == null) {
+                throw e;
+            }
+            away.addSuppressed(e);
+        }
     }
 
     private Failure dimensionChanged(EmbeddingCallRule.Pending p, EmbeddingStore.DimensionMismatch e,

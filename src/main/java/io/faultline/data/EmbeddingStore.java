@@ -1,6 +1,8 @@
 package io.faultline.data;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.episode.FailureInbox;
+import io.faultline.taxonomy.Failure;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -15,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Function;
 
 /** Spaces, signals and vectors of embedding drift in PostgreSQL: the reference survives restarts here. */
 @ApplicationScoped
@@ -63,9 +66,11 @@ public class EmbeddingStore {
     private static final long LOCK_KEY = 0x656d626472696674L;
 
     private final AgroalDataSource dataSource;
+    private final FailureInbox inbox;
 
-    public EmbeddingStore(AgroalDataSource dataSource) {
+    public EmbeddingStore(AgroalDataSource dataSource, FailureInbox inbox) {
         this.dataSource = dataSource;
+        this.inbox = inbox;
     }
 
     /**
@@ -157,11 +162,31 @@ public class EmbeddingStore {
 
     /**
      * Adds {@code vectors} dropped for their dimension to the space's run (which a stored vector of its dimension
-     * ends); the row lock makes exactly one caller, on any replica, see the run cross {@code window}. Empty when the
-     * space is gone.
+     * ends); the row lock makes exactly one caller, on any replica, see the run cross {@code window}. That caller's
+     * failure ({@code crossing} makes it) goes into the failure inbox in the transaction that stores the count: an
+     * outage after the commit cannot lose it, as the count will never cross again. Returns that failure, to fold; empty
+     * when the run did not cross or the space is gone.
      */
-    public Optional<Mismatch> mismatched(String space, int vectors, Instant at, int window) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+    public Optional<Failure> mismatched(String space, int vectors, Instant at, int window,
+            Function<Mismatch, Failure> crossing) {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                Optional<Mismatch> run = mismatched(c, space, vectors, at, window);
+                if (run.isEmpty() || !run.get().crossed()) {
+                    return Optional.<Failure>empty();
+                }
+                Failure failure = crossing.apply(run.get());
+                inbox.add(c, List.of(failure));
+                return Optional.of(failure);
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not count the mismatched vectors of " + space, e);
+            }
+        });
+    }
+
+    private static Optional<Mismatch> mismatched(Connection c, String space, int vectors, Instant at, int window)
+            throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
                 "update embedding_spaces set mismatch_vectors = mismatch_vectors + ?,"
                         + " mismatch_since = coalesce(mismatch_since, ?) where space = ?"
                         + " returning mismatch_vectors, mismatch_since")) {
@@ -176,8 +201,6 @@ public class EmbeddingStore {
                 return Optional.of(new Mismatch(run, rs.getTimestamp(2).toInstant(),
                         run >= window && run - vectors < window));
             }
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not count the mismatched vectors of " + space, e);
         }
     }
 

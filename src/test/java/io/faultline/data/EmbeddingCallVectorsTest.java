@@ -1,5 +1,6 @@
 package io.faultline.data;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -13,6 +14,8 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -22,6 +25,7 @@ import java.util.SplittableRandom;
 import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Embedding drift fed by LiteLLM embedding calls (16 vectors a call), as a model group's space sees them. */
 @QuarkusTest
@@ -37,6 +41,9 @@ class EmbeddingCallVectorsTest {
 
     @Inject
     EmbeddingDriftDetector detector;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -134,6 +141,50 @@ class EmbeddingCallVectorsTest {
         assertEquals(1, drift.getInt("items[0].occurrences"));
         assertEquals(208, drift.getInt("items[0].evidence.vectors_in_a_row"));
         assertEquals(switched, Instant.parse(drift.getString("items[0].firstSeen")));
+    }
+
+    /**
+     * The database went away in the middle of a flush, after a call took a dimension change's stored run across the
+     * window: the change collected in that flush was dropped, and the stored run, already past the window, never
+     * crosses it again. It is raised exactly once, in spite of the outage.
+     */
+    @Test
+    void a_dimension_change_found_in_a_flush_the_database_cuts_short_is_raised_once() throws Exception {
+        String space = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "openai/emb-" + UUID.randomUUID().toString().substring(0, 8);
+        SplittableRandom random = new SplittableRandom(15);
+        clock.set(T0);
+        ingest(space, T0, Cluster.random(D, 1.0, random).sample(500, random));
+        detector.flush();
+
+        Instant switched = T0.plus(Duration.ofMinutes(10));
+        clock.set(switched);
+        ingest(space, switched, Cluster.random(2 * D, 1.0, random).sample(208, random));
+        ingest(other, switched.plusSeconds(30), Cluster.random(D, 1.0, random).sample(16, random));
+        String trigger = "away_" + UUID.randomUUID().toString().replace("-", "");
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("create function " + trigger + "() returns trigger language plpgsql as $$ begin"
+                    + " if new.space = '" + other + "' then raise exception 'database away' using errcode = '08006';"
+                    + " end if; return new; end $$");
+            st.execute("create trigger " + trigger + " before insert on embedding_samples for each row"
+                    + " execute function " + trigger + "()");
+        }
+        try {
+            assertThrows(RuntimeException.class, detector::flush, "the database went away mid-flush");
+        } finally {
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("drop trigger " + trigger + " on embedding_samples");
+                st.execute("drop function " + trigger + "()");
+            }
+        }
+        detector.flush(); // the database is back: the rest of the flush is written
+
+        JsonPath drift = Api.failures("type=embedding_drift&deployment=" + space).statusCode(200).extract()
+                .jsonPath();
+        assertEquals(1, drift.getList("items").size(), "the change found before the outage is raised");
+        assertEquals(1, drift.getInt("items[0].occurrences"));
+        assertEquals("dimension_changed", drift.getString("items[0].evidence.reason"));
+        assertEquals(208, drift.getInt("items[0].evidence.vectors_in_a_row"));
     }
 
     @Test
