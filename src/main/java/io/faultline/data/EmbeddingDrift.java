@@ -79,6 +79,33 @@ public final class EmbeddingDrift {
     }
 
     /**
+     * The share of zero vectors (every component 0) among {@code vectors}; 0 when there are none. The cosine of means
+     * cannot see them: zeros shrink the current mean without turning it, so a broken replica answering zeros for half
+     * the calls leaves the distance where it was.
+     */
+    public static double zeroShare(List<float[]> vectors) {
+        if (vectors.isEmpty()) {
+            return 0;
+        }
+        int zeros = 0;
+        for (float[] v : vectors) {
+            if (isZero(v)) {
+                zeros++;
+            }
+        }
+        return (double) zeros / vectors.size();
+    }
+
+    private static boolean isZero(float[] v) {
+        for (float f : v) {
+            if (f != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
      * The {@code quantile} (nearest rank) of the mean cosine distance between two windows drawn from the reference
      * alone, of the reference's size and of {@code currentN}, over {@code resamples} bootstrap draws, times
      * {@code margin}.

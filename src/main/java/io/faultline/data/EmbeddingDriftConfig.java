@@ -57,6 +57,15 @@ public interface EmbeddingDriftConfig {
     @WithDefault("42")
     long seed();
 
+    /**
+     * A current window whose share of zero vectors exceeds the reference's by more than this is a drift (P2, reason
+     * {@code zero_vectors}): an embedding service answering zeros, which the cosine of means cannot see.
+     */
+    @WithDefault("0.1")
+    @DecimalMin("0.0")
+    @DecimalMax("1.0")
+    double zeroShare();
+
     /** Severity of a drift. */
     @WithDefault("P3")
     Severity severity();

@@ -40,6 +40,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     public static final String DETECTION_METHOD = "data.embedding.mean_cosine_bootstrap";
     /** Vectors of a LiteLLM call whose dimension is not the space's: its model changed. */
     public static final String DIMENSION_METHOD = "data.embedding.dimension_check";
+    /** A current window with a share of zero vectors the reference did not have: a replica answering zeros. */
+    public static final String ZERO_METHOD = "data.embedding.zero_vector_share";
     public static final String PROVIDER = "embeddings";
     /** The drift check's name in {@code scheduled_job_runs} and on {@code faultline_scheduled_job_runs_total}. */
     static final String JOB = "embedding-drift";
@@ -61,6 +63,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
 
         final UUID referenceId;
         final double[] mean;
+        final double zeroShare;
         final Map<Integer, Double> thresholds = new LinkedHashMap<>(8, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Integer, Double> eldest) {
@@ -68,9 +71,10 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             }
         };
 
-        ReferenceSummary(UUID referenceId, double[] mean) {
+        ReferenceSummary(UUID referenceId, double[] mean, double zeroShare) {
             this.referenceId = referenceId;
             this.mean = mean;
+            this.zeroShare = zeroShare;
         }
     }
 
@@ -280,11 +284,14 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         List<SpaceStatus> statuses = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
         for (EmbeddingStore.Space space : store.spaces()) {
-            SpaceStatus status = evaluate(space, now);
+            Evaluation evaluation = evaluate(space, now);
+            SpaceStatus status = evaluation.status();
             statuses.add(status);
             store.recordCheck(space.space(), space.referenceId(), status.state(), status.currentN(),
                     status.distance(), status.threshold(), now);
-            if ("drift".equals(status.state())) {
+            if (evaluation.zeros() != null) {
+                failures.add(zeroVectors(status, evaluation.zeros()));
+            } else if ("drift".equals(status.state())) {
                 failures.add(failure(status));
             }
             store.prune(space.space(), now.minus(config.window()), config.windowSize());
@@ -333,20 +340,30 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         calls.clear();
     }
 
-    private SpaceStatus evaluate(EmbeddingStore.Space space, Instant now) {
+    /**
+     * A check's finding for one space.
+     *
+     * @param zeros the shares of zero vectors when they make the drift ({@code current}, {@code reference}), else null
+     */
+    private record Evaluation(SpaceStatus status, double[] zeros) {
+    }
+
+    private Evaluation evaluate(EmbeddingStore.Space space, Instant now) {
         if (space.referenceN() < config.referenceSize()) {
-            return status(space, "collecting_reference", 0, null, null, now);
+            return new Evaluation(status(space, "collecting_reference", 0, null, null, now), null);
         }
         List<float[]> current = store.current(space.space(), now.minus(config.window()), now, config.windowSize());
         if (current.size() < config.minSamples()) {
-            return status(space, "insufficient_current", current.size(), null, null, now);
+            return new Evaluation(status(space, "insufficient_current", current.size(), null, null, now), null);
         }
         double[] mean;
         Double threshold;
+        double referenceZeros = 0;
         synchronized (summaries) {
             ReferenceSummary summary = summaries.get(space.space());
             if (summary != null && summary.referenceId.equals(space.referenceId())) {
                 mean = summary.mean;
+                referenceZeros = summary.zeroShare;
                 threshold = summary.thresholds.get(current.size());
             } else {
                 mean = null;
@@ -357,26 +374,49 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
             // Resampling runs outside the lock: it can take a second for large spaces.
             List<float[]> reference = store.reference(space.space());
             mean = EmbeddingDrift.mean(reference);
+            referenceZeros = EmbeddingDrift.zeroShare(reference);
             threshold = EmbeddingDrift.threshold(reference, current.size(), config.resamples(), config.quantile(),
                     config.margin(), config.seed() ^ space.space().hashCode());
             bootstraps.increment();
             synchronized (summaries) {
                 ReferenceSummary summary = summaries.get(space.space());
                 if (summary == null || !summary.referenceId.equals(space.referenceId())) {
-                    summary = new ReferenceSummary(space.referenceId(), mean);
+                    summary = new ReferenceSummary(space.referenceId(), mean, referenceZeros);
                     summaries.put(space.space(), summary);
                 }
                 summary.thresholds.put(current.size(), threshold);
             }
         }
         EmbeddingDrift.Verdict verdict = EmbeddingDrift.compare(mean, space.referenceN(), threshold, current);
-        return status(space, verdict.drift() ? "drift" : "ok", current.size(), verdict.distance(), threshold, now);
+        // Zero vectors leave the mean's direction as it was: only their share shows a replica answering zeros.
+        double currentZeros = EmbeddingDrift.zeroShare(current);
+        boolean zeros = currentZeros - referenceZeros > config.zeroShare();
+        SpaceStatus status = status(space, verdict.drift() || zeros ? "drift" : "ok", current.size(),
+                verdict.distance(), threshold, now);
+        return new Evaluation(status, zeros ? new double[] {currentZeros, referenceZeros} : null);
     }
 
     private SpaceStatus status(EmbeddingStore.Space space, String state, int currentN, Double distance,
             Double threshold, Instant now) {
         return new SpaceStatus(space.space(), state, space.dimensions(), space.referenceN(), config.referenceSize(),
                 space.referenceSince(), currentN, distance, threshold, now);
+    }
+
+    private Failure zeroVectors(SpaceStatus s, double[] zeros) {
+        Map<String, Object> evidence = new LinkedHashMap<>();
+        evidence.put("method", "zero_vector_share");
+        evidence.put("reason", "zero_vectors");
+        evidence.put("zero_share", Math.round(zeros[0] * 1e4) / 1e4);
+        evidence.put("reference_zero_share", Math.round(zeros[1] * 1e4) / 1e4);
+        evidence.put("max_zero_share", config.zeroShare());
+        evidence.put("distance", s.distance());
+        evidence.put("threshold", s.threshold());
+        evidence.put("reference_n", s.referenceN());
+        evidence.put("current_n", s.currentN());
+        evidence.put("dimensions", s.dimensions());
+        evidence.put("window", config.window().toString());
+        return Failure.of(DataFailure.Type.EMBEDDING_DRIFT, UUID.randomUUID(), s.at(), config.severeSeverity(),
+                PROVIDER, s.space(), ZERO_METHOD, evidence, new ImpactScope(s.space(), s.space(), null, null, null));
     }
 
     private Failure failure(SpaceStatus s) {

@@ -121,6 +121,45 @@ class EmbeddingDriftApiTest {
         episodes(s.space).body("items", hasSize(1)).body("items[0].severity", equalTo("P2"));
     }
 
+    /**
+     * One replica of the embedding service broke and answers zero vectors: half the window is zeros, which leave the
+     * direction of the mean where it was, so the cosine check saw nothing (only an all-zero window moved it). A few
+     * zeros (5%, under the 10% share) raise nothing; half the window raises a P2 drift that names the zeros.
+     */
+    @Test
+    void a_window_where_half_the_vectors_are_zeros_is_a_drift_a_few_zeros_are_not() {
+        SplittableRandom random = new SplittableRandom(9);
+        Cluster cluster = Cluster.random(D, 1.0, random);
+        String few = space("fewzeros");
+        String half = space("halfzeros");
+        clock.set(T0);
+        post(few, "ref", cluster.sample(500, random)).statusCode(202);
+        post(half, "ref", cluster.sample(500, random)).statusCode(202);
+        clock.advance(Duration.ofMinutes(10));
+        post(few, "cur", withZeros(cluster.sample(WINDOW - 10, random), 10)).statusCode(202);
+        post(half, "cur", withZeros(cluster.sample(WINDOW / 2, random), WINDOW / 2)).statusCode(202);
+        detector.check();
+
+        episodes(few).body("items", hasSize(0));
+        JsonPath episode = episodes(half).body("items", hasSize(1)).extract().jsonPath();
+        assertEquals("P2", episode.getString("items[0].severity"));
+        assertEquals("zero_vectors", episode.getString("items[0].evidence.reason"));
+        assertEquals(0.5, episode.getDouble("items[0].evidence.zero_share"));
+        assertEquals(0.0, episode.getDouble("items[0].evidence.reference_zero_share"));
+        assertEquals(0.1, episode.getDouble("items[0].evidence.max_zero_share"));
+        assertEquals("drift", given().get("/api/v1/signals/embeddings/" + half).then().statusCode(200).extract()
+                .path("state"));
+    }
+
+    /** The vectors with {@code zeros} zero vectors interleaved, as a broken replica among healthy ones answers. */
+    private static List<float[]> withZeros(List<float[]> vectors, int zeros) {
+        List<float[]> out = new java.util.ArrayList<>(vectors);
+        for (int i = 0; i < zeros; i++) {
+            out.add(Math.min(out.size(), 2 * i), new float[D]);
+        }
+        return out;
+    }
+
     @Test
     void a_fresh_sample_of_the_reference_distribution_raises_nothing() {
         String space = space("same");
