@@ -50,9 +50,10 @@ public class SloResource {
 
     @GET
     @Operation(summary = "Every model group seen within its period or with an SLO: SLO, error budget left and burn"
-            + " rates over 5m, 30m, 1h, 6h and 3d (and the same for its latency SLO, if any); least budget left first")
-    public SloService.SloList list(@RestQuery @DefaultValue("200") String limit) {
-        return slos.statuses(slos.now(), Params.limit(limit, 200, 1000));
+            + " rates over 5m, 30m, 1h, 6h and 3d (and the same for its latency SLO, if any); least budget left first;"
+            + " paged by nextCursor (later pages are evaluated at the first page's instant)")
+    public SloService.SloList list(@RestQuery @DefaultValue("200") String limit, @RestQuery String cursor) {
+        return slos.statuses(slos.now(), Params.limit(limit, 200, 1000), cursor);
     }
 
     @GET

@@ -3,11 +3,14 @@ package io.faultline.impact;
 import com.fasterxml.jackson.annotation.JsonFormat;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.common.AdvisoryLocks;
+import io.faultline.common.StorableTime;
+import io.faultline.web.KeysetCursor;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.inject.Singleton;
 
 import java.math.BigDecimal;
 import java.math.MathContext;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -18,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -74,7 +78,46 @@ public class SloService {
             LatencyStatus latency) {
     }
 
-    public record SloList(Instant at, List<SloStatus> items, boolean truncated) {
+    /**
+     * One page: {@code nextCursor} is null on the last page, and {@code truncated} (kept for older clients) says
+     * whether there is a next page.
+     */
+    public record SloList(Instant at, List<SloStatus> items, boolean truncated, String nextCursor) {
+    }
+
+    /** The name the SLO list's cursors carry, so that another list's cursor is refused (and this one elsewhere). */
+    static final String CURSOR_LIST = "slos";
+
+    /**
+     * The position after the last group of a page: the listing's instant (later pages are evaluated at the first
+     * page's, so budgets do not move between pages), and that group's budget left and name (the listing's order).
+     */
+    record SloCursor(Instant at, double remainingRatio, String modelGroup) {
+
+        String encode() {
+            return KeysetCursor.encode(CURSOR_LIST, at.toString(), Double.toString(remainingRatio),
+                    Base64.getUrlEncoder().withoutPadding()
+                            .encodeToString(modelGroup.getBytes(StandardCharsets.UTF_8)));
+        }
+
+        /** Null for none; a cursor this list did not issue is a 400 naming {@code cursor}. */
+        static SloCursor decode(String cursor) {
+            if (cursor == null || cursor.isBlank()) {
+                return null;
+            }
+            String[] parts = KeysetCursor.parts(CURSOR_LIST, cursor, 4);
+            try {
+                Instant at = Instant.parse(parts[1]);
+                double ratio = Double.parseDouble(parts[2]);
+                String group = new String(Base64.getUrlDecoder().decode(parts[3]), StandardCharsets.UTF_8);
+                if (!StorableTime.contains(at) || !Double.isFinite(ratio) || group.isEmpty()) {
+                    throw KeysetCursor.notIssued();
+                }
+                return new SloCursor(at, ratio, group);
+            } catch (RuntimeException e) {
+                throw KeysetCursor.notIssued();
+            }
+        }
     }
 
     /** The burn-rate windows of the Google SRE workbook's multi-window, multi-burn-rate alerts (ch. 5). */
@@ -238,10 +281,39 @@ public class SloService {
 
     /** Every model group seen within its period or with an SLO of its own, least budget left first. */
     public SloList statuses(Instant at, int limit) {
+        return statuses(at, limit, null);
+    }
+
+    /**
+     * A page of {@link #statuses(Instant, int)}: the first at {@code at}, the next ones after {@code cursor}'s group
+     * at the first page's instant.
+     */
+    public SloList statuses(Instant now, int limit, String cursor) {
+        SloCursor after = SloCursor.decode(cursor);
+        Instant at = after == null ? now : after.at();
         List<SloStatus> all = read(at, null);
         all.sort(Comparator.comparingDouble((SloStatus s) -> s.budget().remainingRatio())
                 .thenComparing(SloStatus::modelGroup));
-        return new SloList(at, all.size() > limit ? List.copyOf(all.subList(0, limit)) : all, all.size() > limit);
+        int from = 0;
+        if (after != null) {
+            while (from < all.size() && isBefore(all.get(from), after)) {
+                from++;
+            }
+        }
+        int to = Math.min(all.size(), from + limit);
+        List<SloStatus> page = List.copyOf(all.subList(from, to));
+        String next = null;
+        if (to < all.size()) {
+            SloStatus last = all.get(to - 1);
+            next = new SloCursor(at, last.budget().remainingRatio(), last.modelGroup()).encode();
+        }
+        return new SloList(at, page, next != null, next);
+    }
+
+    /** Whether {@code s} comes at or before the cursor's group in the listing's order. */
+    private static boolean isBefore(SloStatus s, SloCursor after) {
+        int byBudget = Double.compare(s.budget().remainingRatio(), after.remainingRatio());
+        return byBudget < 0 || byBudget == 0 && s.modelGroup().compareTo(after.modelGroup()) <= 0;
     }
 
     /** One model group's status (a group never seen has the figures of no traffic). */

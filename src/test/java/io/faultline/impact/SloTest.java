@@ -132,6 +132,74 @@ class SloTest {
                 .body("items.modelGroup", org.hamcrest.Matchers.not(org.hamcrest.Matchers.hasItem(stale)));
     }
 
+    /**
+     * More groups than one page: the pages, walked by {@code nextCursor}, hold every group exactly once and in the
+     * order of one unpaged listing, even when traffic arrives and the clock moves between pages (later pages are
+     * evaluated at the first page's {@code at}); a cursor of another list is a 400 naming {@code cursor}.
+     */
+    @Test
+    void the_listing_pages_by_cursor_through_every_group_exactly_once_in_a_stable_order() throws Exception {
+        Instant now = Instant.parse("2036-05-01T00:00:00Z");
+        clock.set(now);
+        String prefix = "slo-page-" + UUID.randomUUID() + "-";
+        List<String> mine = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses) values (?, ?, 1000, ?)")) {
+            for (int i = 0; i < 7; i++) {
+                String group = prefix + i;
+                mine.add(group);
+                st.setString(1, group);
+                st.setTimestamp(2, Timestamp.from(now.minus(Duration.ofMinutes(10))));
+                st.setInt(3, i / 2); // pairs of equal budgets: ties are ordered by group
+                st.executeUpdate();
+            }
+        }
+        List<String> unpaged = slos.statuses(now, 1000).items().stream().map(SloService.SloStatus::modelGroup)
+                .toList();
+        assertThat(unpaged).containsAll(mine);
+        List<String> paged = new ArrayList<>();
+        String cursor = null;
+        int pages = 0;
+        do {
+            var request = given().queryParam("limit", 3);
+            if (cursor != null) {
+                request.queryParam("cursor", cursor);
+            }
+            JsonPath page = request.when().get("/api/v1/slos").then().statusCode(200).extract().jsonPath();
+            assertThat(page.getString("at")).isEqualTo(now.toString());
+            List<String> items = page.getList("items.modelGroup", String.class);
+            assertThat(items).hasSizeLessThanOrEqualTo(3);
+            paged.addAll(items);
+            cursor = page.getString("nextCursor");
+            assertThat(page.getBoolean("truncated")).isEqualTo(cursor != null);
+            if (pages++ == 0) {
+                // Between pages: the clock moves and the worst budget of all arrives; the walk is not disturbed.
+                clock.set(now.plus(Duration.ofMinutes(20)));
+                try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                        "insert into slo_minutes (model_group, minute, requests, failed_responses)"
+                        + " values (?, ?, 10, 10)")) {
+                    st.setString(1, mine.get(6));
+                    st.setTimestamp(2, Timestamp.from(now.plus(Duration.ofMinutes(5))));
+                    st.executeUpdate();
+                }
+            }
+        } while (cursor != null && pages < 1000);
+        assertThat(pages).isGreaterThan(2);
+        assertThat(paged).doesNotHaveDuplicates().isEqualTo(unpaged);
+
+        String failuresCursor = given().queryParam("limit", 1).when().get("/api/v1/slos").then().statusCode(200)
+                .extract().jsonPath().getString("nextCursor");
+        given().queryParam("cursor", failuresCursor).when().get("/api/v1/failures").then().statusCode(400)
+                .contentType(PROBLEM).body("detail", org.hamcrest.Matchers.containsString("slos list"))
+                .body("errors[0].field", equalTo("cursor"));
+        String other = new io.faultline.web.KeysetCursor("failures", now, UUID.randomUUID()).encode();
+        given().queryParam("cursor", other).when().get("/api/v1/slos").then().statusCode(400).contentType(PROBLEM)
+                .body("detail", org.hamcrest.Matchers.containsString("failures list"))
+                .body("errors[0].field", equalTo("cursor"));
+        given().queryParam("cursor", "not-a-cursor").when().get("/api/v1/slos").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("cursor"));
+    }
+
     /** One request answered at its first attempt. */
     private static List<Payloads> answered(String group, Instant at) {
         return List.of(Payloads.success("openai", group, "slo-openai", at));
