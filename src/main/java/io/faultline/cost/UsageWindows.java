@@ -147,7 +147,27 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
             }
         }
         sink.raise(failures);
+        storeJudgedThrough(cutoff);
         return failures;
+    }
+
+    /** Every window that ended before {@code cutoff} has been judged: what a restart judges again silently. */
+    private void storeJudgedThrough(Instant cutoff) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " usage_window_state (state_key, judged_through) values (1, ?) on conflict (state_key)"
+                + " do update set judged_through = excluded.judged_through")) {
+            st.setTimestamp(1, Timestamp.from(cutoff));
+            st.executeUpdate();
+        } catch (SQLException e) {
+            Log.warnf(e, "Could not store how far the usage windows are judged; a restart judges them again silently");
+        }
+    }
+
+    private static Instant judgedThrough(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select judged_through from usage_window_state where state_key = 1")) {
+            return rs.next() ? rs.getTimestamp(1).toInstant() : null;
+        }
     }
 
     private void add(BoundedMap<String, WindowSeries> map, String key, String provider, String subject, String model,
@@ -313,7 +333,9 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         Instant now = clock.instant();
         Instant since = Instant.ofEpochMilli(now.toEpochMilli() - Math.floorMod(now.toEpochMilli(), windowMillis))
                 .minusMillis(windowMillis * tokens.historyWindows());
+        Instant judgedThrough;
         try (Connection c = dataSource.getConnection()) {
+            judgedThrough = judgedThrough(c);
             seedWindows(c, since, now, "provider, deployment", deployments, "d|", r -> r[0], r -> r[1]);
             seedWindows(c, since, now, "provider, coalesce(model_group, model)", models, "m|", r -> r[0], r -> r[1]);
             seedWindows(c, since, now, "api_key_hash, coalesce(model_group, model)", keys, "k|", r -> "litellm",
@@ -324,16 +346,21 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
         }
         // What the windows read back raised before the restart is not stored with them: judge them again, oldest
         // first and silently, so that each remembers what it raised and a late call into it does not raise it twice.
+        // A window that ended after the last tick's cutoff was not judged yet (it closed shortly before the
+        // restart): judged silently it would never raise, so it is judged aloud.
         List<Failure> alreadyRaised = new ArrayList<>();
+        List<Failure> failures = new ArrayList<>();
         for (BoundedMap<String, WindowSeries> map : List.of(deployments, models, keys)) {
             for (WindowSeries series : map.values()) {
                 synchronized (series) {
                     for (Window window : series.closedOldestFirst()) {
-                        judge(map, series, window, alreadyRaised);
+                        boolean judged = judgedThrough == null || !series.end(window).isAfter(judgedThrough);
+                        judge(map, series, window, judged ? alreadyRaised : failures);
                     }
                 }
             }
         }
+        sink.raise(failures);
     }
 
     private void seedWindows(Connection c, Instant since, Instant now, String groupBy,

@@ -271,6 +271,34 @@ class UsageWindowsTest {
     }
 
     /**
+     * A window that closed shortly before a restart, before the tick judged it, is judged when the windows are read
+     * back and raises: only the windows closed before the last tick are judged again silently.
+     */
+    @Test
+    void aWindowClosedJustBeforeARestartAndNotYetJudgedRaisesAfterIt() {
+        Instant start = DAY.plus(Duration.ofDays(3));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        Instant ten = nine.plus(Duration.ofMinutes(5));
+        String dep = unique("restart-spike");
+        clock.set(start);
+        ingest(ordinaryWindows(dep, start));
+        ingest(calls(dep, nine, 40, 601));
+        clock.set(nine.plusSeconds(60));
+        windows.tick();
+        // Window 9 ends; the service stops before the next tick closes it.
+        clock.set(ten.plusSeconds(10));
+        windows.rebuild();
+        clock.set(ten.plusSeconds(61));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> {
+            assertThat(Instant.parse((String) f.get("firstSeen"))).isEqualTo(ten);
+            assertThat(f).containsEntry("occurrences", 1);
+            assertThat((Map<String, Object>) f.get("evidence")).containsEntry("window_start", nine.toString())
+                    .containsEntry("tokens", 40040);
+        });
+    }
+
+    /**
      * An outage of the service or its database holds a window's calls back: the plugin spools them and delivers them
      * after calls of later windows were stored. The window never opened while it was current; its calls open it late
      * and it is judged once they have settled, dated at its own end, with the late calls counted in the evidence.
