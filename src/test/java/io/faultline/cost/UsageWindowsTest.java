@@ -299,6 +299,37 @@ class UsageWindowsTest {
     }
 
     /**
+     * A call of window 10 closes window 9 and judges it at once, before any tick; the service restarts before the
+     * next tick. The rebuild judges window 9 aloud again (it ended after the last tick's cutoff), which counted the
+     * spike a second time in its episode: a window whose failure is already stored (episode or inbox) is not raised
+     * again.
+     */
+    @Test
+    void aWindowAlreadyJudgedByALaterCallIsNotRaisedAgainByTheRebuildAfterARestart() {
+        Instant start = DAY.plus(Duration.ofDays(4));
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        Instant ten = nine.plus(Duration.ofMinutes(5));
+        String dep = unique("restart-judged");
+        clock.set(start);
+        ingest(ordinaryWindows(dep, start));
+        ingest(calls(dep, nine, 40, 601));
+        clock.set(nine.plusSeconds(60));
+        windows.tick();
+        clock.set(ten.plusSeconds(5));
+        ingest(calls(dep, ten, 1, 600)); // closes window 9 and judges it: the spike is raised now
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(f)
+                .containsEntry("occurrences", 1));
+        clock.set(ten.plusSeconds(10));
+        windows.rebuild();
+        clock.set(ten.plusSeconds(61));
+        windows.tick();
+        assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> {
+            assertThat(Instant.parse((String) f.get("firstSeen"))).isEqualTo(ten);
+            assertThat(f).as("raised once, not again by the rebuild").containsEntry("occurrences", 1);
+        });
+    }
+
+    /**
      * An outage of the service or its database holds a window's calls back: the plugin spools them and delivers them
      * after calls of later windows were stored. The window never opened while it was current; its calls open it late
      * and it is judged once they have settled, dated at its own end, with the late calls counted in the evidence.
