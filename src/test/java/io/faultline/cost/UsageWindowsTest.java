@@ -280,11 +280,7 @@ class UsageWindowsTest {
         Instant nine = start.plus(Duration.ofMinutes(40));
         Instant ten = nine.plus(Duration.ofMinutes(5));
         String dep = unique("restart-spike");
-        clock.set(start);
-        ingest(ordinaryWindows(dep, start));
-        ingest(calls(dep, nine, 40, 601));
-        clock.set(nine.plusSeconds(60));
-        windows.tick();
+        spikeInWindowNine(dep, start);
         // Window 9 ends; the service stops before the next tick closes it.
         clock.set(ten.plusSeconds(10));
         windows.rebuild();
@@ -299,6 +295,19 @@ class UsageWindowsTest {
     }
 
     /**
+     * Eight ordinary 5-minute windows from {@code start}, then a spike of 40 calls in the ninth ("window 9", from
+     * minute 40) and a tick a minute into it: that window is still open, nothing is judged yet.
+     */
+    private void spikeInWindowNine(String dep, Instant start) {
+        Instant nine = start.plus(Duration.ofMinutes(40));
+        clock.set(start);
+        ingest(ordinaryWindows(dep, start));
+        ingest(calls(dep, nine, 40, 601));
+        clock.set(nine.plusSeconds(60));
+        windows.tick();
+    }
+
+    /**
      * A call of window 10 closes window 9 and judges it at once, before any tick; the service restarts before the
      * next tick. The rebuild judges window 9 aloud again (it ended after the last tick's cutoff), which counted the
      * spike a second time in its episode: a window whose failure is already stored (episode or inbox) is not raised
@@ -307,14 +316,9 @@ class UsageWindowsTest {
     @Test
     void aWindowAlreadyJudgedByALaterCallIsNotRaisedAgainByTheRebuildAfterARestart() {
         Instant start = DAY.plus(Duration.ofDays(4));
-        Instant nine = start.plus(Duration.ofMinutes(40));
-        Instant ten = nine.plus(Duration.ofMinutes(5));
+        Instant ten = start.plus(Duration.ofMinutes(45));
         String dep = unique("restart-judged");
-        clock.set(start);
-        ingest(ordinaryWindows(dep, start));
-        ingest(calls(dep, nine, 40, 601));
-        clock.set(nine.plusSeconds(60));
-        windows.tick();
+        spikeInWindowNine(dep, start);
         clock.set(ten.plusSeconds(5));
         ingest(calls(dep, ten, 1, 600)); // closes window 9 and judges it: the spike is raised now
         assertThat(failures("token_spike", dep)).singleElement().satisfies(f -> assertThat(f)
