@@ -1,5 +1,6 @@
 package io.faultline.call;
 
+import io.faultline.signals.SignalStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.logging.Log;
@@ -54,7 +55,7 @@ public class Retention {
         DELETES.put("observed_failures", "delete from observed_failures where last_seen < ?");
         // Received before the cut-off too: a signal's id keeps it idempotent for the retention after it came in,
         // however late it was reported (see SignalStore#deleteBefore).
-        DELETES.put("data_signals", "delete from data_signals where at < ? and received_at < ?");
+        DELETES.put("data_signals", SignalStore.DELETE_BEFORE);
         // A horizon that ended before the cut-off: resolved (or never will be, by a predictor stopped as long) and
         // made before it, so the accuracy of any range inside the retention keeps every prediction it counts, as
         // observed_failures keeps every failure begun inside it. The one a live traffic-policy entry names stays.

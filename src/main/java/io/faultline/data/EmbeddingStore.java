@@ -336,10 +336,12 @@ public class EmbeddingStore {
         }
     }
 
+    /** The statement of {@link #pruneSignals}. */
+    public static final String PRUNE_SIGNALS = "delete from embedding_signals where received_at < ?";
+
     /** Forgets signal ids received before {@code before}. */
     public int pruneSignals(Instant before) {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "delete from embedding_signals where received_at < ?")) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(PRUNE_SIGNALS)) {
             st.setTimestamp(1, Timestamp.from(before));
             return st.executeUpdate();
         } catch (SQLException e) {

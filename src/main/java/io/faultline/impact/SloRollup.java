@@ -362,8 +362,11 @@ public class SloRollup {
         return rows;
     }
 
+    /** The statement of {@link #prune}: minutes older than the retention's cut-off. */
+    public static final String PRUNE = "delete from slo_minutes where minute < ?";
+
     private void prune(Connection c, Instant current) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from slo_minutes where minute < ?")) {
+        try (PreparedStatement st = c.prepareStatement(PRUNE)) {
             st.setTimestamp(1, Timestamp.from(current.minus(config.retention())));
             st.executeUpdate();
         }

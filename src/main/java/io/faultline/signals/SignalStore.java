@@ -286,13 +286,16 @@ public class SignalStore {
         }
     }
 
+    /** The statement of {@link #deleteBefore}, both parameters the cut-off; the hourly retention runs it too. */
+    public static final String DELETE_BEFORE = "delete from data_signals where at < ? and received_at < ?";
+
     /**
      * Deletes signals older than {@code before} and received before it; returns how many. Idempotency holds for the
      * retention after a signal was received: deleted by its own time alone, a run reported a week late was gone at the
      * next check, and its resend raised again. The time comes first for the index on it.
      */
     int deleteBefore(Connection c, Instant before) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from data_signals where at < ? and received_at < ?")) {
+        try (PreparedStatement st = c.prepareStatement(DELETE_BEFORE)) {
             st.setTimestamp(1, Timestamp.from(before));
             st.setTimestamp(2, Timestamp.from(before));
             return st.executeUpdate();

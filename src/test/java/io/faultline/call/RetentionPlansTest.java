@@ -3,6 +3,8 @@ package io.faultline.call;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
+import io.faultline.data.EmbeddingStore;
+import io.faultline.impact.SloRollup;
 import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -60,12 +62,10 @@ class RetentionPlansTest {
         TIME_COLUMNS.put("batch_alerts", "crossed_at");
     }
 
-    /** Other jobs' deletes by age: table, statement, time column. */
+    /** Other jobs' deletes by age: table, statement, time column (the signal checks' delete is the retention's). */
     private static final List<String[]> OTHER_DELETES = List.of(
-            // SignalStore
-            new String[] {"data_signals", "delete from data_signals where at < ? and received_at < ?", "at"},
-            new String[] {"slo_minutes", "delete from slo_minutes where minute < ?", "minute"}, // SloRollup
-            new String[] {"embedding_signals", "delete from embedding_signals where received_at < ?", "received_at"});
+            new String[] {"slo_minutes", SloRollup.PRUNE, "minute"},
+            new String[] {"embedding_signals", EmbeddingStore.PRUNE_SIGNALS, "received_at"});
 
     @Inject
     AgroalDataSource dataSource;
