@@ -24,7 +24,7 @@ import java.util.Map;
  * queue rows after them), impacts and the impact fold's state (its requests name users, keys and teams), closed
  * clusters, inbox rows, predictions' observed failures, data signals, predictions whose horizon ended and traffic
  * policy actions (but those a live policy entry needs), passive baselines but the newest of each scope, budget and
- * batch alerts of finished periods, and batch expectations that no stored call refers to any more.
+ * batch alerts and budget spend of finished periods, and batch expectations that no stored call refers to any more.
  */
 @Singleton
 public class Retention {
@@ -72,6 +72,9 @@ public class Retention {
                 + " distinct from b.deployment and n.source = b.source and n.measured_at > b.measured_at)");
         // Only alerts of a period that is over: deleting the alert of a running period would raise it again.
         DELETES.put("budget_alerts", "delete from budget_alerts where crossed_at < ? and period_start"
+                + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?");
+        // A budget's spend in a period that is over, as its calls go (the rows name teams, keys and users).
+        DELETES.put("budget_spend", "delete from budget_spend where period_start < ? and period_start"
                 + " + case period when 'day' then interval '1 day' else interval '1 month' end < ?");
         DELETES.put("batches", "delete from batches b where updated_at < ? and not exists (select 1 from llm_calls"
                 + " where coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id') = b.batch_id)");

@@ -22,10 +22,12 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * {@code budget_exceeded}: spend per team, API key, user or model in the current UTC day or month, accumulated from
- * ingested calls and replaced by the sums of stored calls at every reconcile. A threshold fires once per budget
- * amount and period; the crossing is confirmed against stored calls first, so a replica never alerts on a count it
- * got wrong, and the failure's time is the end of the call that crossed.
+ * {@code budget_exceeded}: spend per team, API key, user or model in the current UTC day or month. Every ingest adds
+ * its calls to the budget's row in {@code budget_spend}, in the transaction that stores them
+ * ({@link BudgetSpendWriter}), so the row holds what all replicas stored; a replica judges thresholds against it after
+ * each ingest, reads it for the API, and restates it from the stored calls at every reconcile. A threshold fires once
+ * per budget amount and period; the crossing is confirmed against stored calls first, so a replica never alerts on a
+ * count it got wrong, and the failure's time is the end of the call that crossed.
  */
 @ApplicationScoped
 public class BudgetTracker implements io.faultline.common.BoundedState {
@@ -136,6 +138,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         ordered.sort(Comparator.comparing(LlmCall::endedAt));
         List<Candidate> candidates = new ArrayList<>();
         Map<Ledger, Instant> lateOfPrevious = new IdentityHashMap<>();
+        Map<Ledger, Instant> touched = new IdentityHashMap<>();
         for (LlmCall call : ordered) {
             for (BudgetScope scope : BudgetScope.values()) {
                 String id = scope.keyOf(call);
@@ -155,10 +158,13 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                     }
                     ledger.spent += call.costUsd();
                     ledger.calls++;
-                    crossed(ledger, candidates);
+                    touched.put(ledger, period);
                 }
             }
         }
+        // Judged against what the whole cluster stored (these calls included), not this replica's share of it.
+        judge(touched, store.budgetSpend(touched.entrySet().stream().map(e -> spendKey(e.getKey(), e.getValue()))
+                .toList()), candidates);
         // A late call of the period that just ended (a spool delivering after midnight): that period's thresholds
         // are judged on its stored calls, each raised once. Older periods stay closed: a backfill raises nothing.
         lateOfPrevious.forEach((ledger, period) -> {
@@ -169,33 +175,13 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         confirm(candidates);
     }
 
-    /** Replaces in-memory spend with the sums of stored calls, picks up budgets other replicas set, and alerts. */
+    /**
+     * Restates every budget's spend row from the stored calls, picks up budgets other replicas set, and alerts. The
+     * rows are kept by every ingest; this corrects what no ingest could add (calls stored before their budget was).
+     */
     public void reconcile() {
         loadDefinitions();
-        Instant now = clock.instant();
-        Map<BudgetScope, Map<Period, List<Ledger>>> groups = new HashMap<>();
-        for (Ledger ledger : ledgers.values()) {
-            groups.computeIfAbsent(ledger.budget.scope(), s -> new HashMap<>())
-                    .computeIfAbsent(ledger.budget.period(), p -> new ArrayList<>()).add(ledger);
-        }
-        List<Candidate> candidates = new ArrayList<>();
-        groups.forEach((scope, byPeriod) -> byPeriod.forEach((period, group) -> {
-            Instant start = period.start(now);
-            Map<String, CostStore.Sum> sums = store.budgetSums(scope, group.stream().map(l -> l.budget.id()).toList(),
-                    start, period.end(start));
-            for (Ledger ledger : group) {
-                synchronized (ledger) {
-                    ledger.roll(now);
-                    if (ledger.periodStart.equals(start)) {
-                        CostStore.Sum sum = sums.getOrDefault(ledger.budget.id(), CostStore.Sum.ZERO);
-                        ledger.spent = sum.spentUsd();
-                        ledger.calls = sum.calls();
-                        crossed(ledger, candidates);
-                    }
-                }
-            }
-        }));
-        confirm(candidates);
+        refresh(List.copyOf(ledgers.values()), true);
     }
 
     /** What a restart does: forgets all spend, then rebuilds it from stored calls. */
@@ -207,12 +193,14 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     // ---- budgets
 
     /**
-     * Every budget as stored, with the spend of the stored calls: one another replica set, changed or deleted is read
-     * as such, and the spend counts the calls other replicas ingested, not as this replica's memory had them until its
-     * next reconcile (behind a load balancer a PUT, the calls and the GET after them reach either).
+     * Every budget as stored, with its stored spend: one another replica set, changed or deleted is read as such, and
+     * the spend counts the calls other replicas ingested, not as this replica's memory had them until its next
+     * reconcile (behind a load balancer a PUT, the calls and the GET after them reach either). One read of the
+     * budgets and one of their spend rows: no sum over the period's calls.
      */
     public List<BudgetView> list() {
-        reconcile();
+        loadDefinitions();
+        refresh(List.copyOf(ledgers.values()), false);
         return ledgers.values().stream().map(this::view)
                 .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
     }
@@ -223,7 +211,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         if (ledger == null) {
             return Optional.empty();
         }
-        load(ledger);
+        refresh(List.of(ledger), false);
         return Optional.of(view(ledger));
     }
 
@@ -263,7 +251,8 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         List<Double> fractions = warnAt == null ? null : normalise(warnAt);
         store.putBudget(new CostStore.BudgetRow(scope, id, period, amountUsd, fractions, clock.instant()));
         Ledger ledger = install(new Budget(scope, id, period, amountUsd, fractions, "api"));
-        load(ledger);
+        // Calls stored before the budget existed were added to no row: its spend starts from their sum.
+        refresh(List.of(ledger), true);
         return view(ledgers.getOrDefault(key, ledger));
     }
 
@@ -277,9 +266,15 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         if (fallback == null) {
             ledgers.remove(key);
         } else {
-            load(install(fallback));
+            refresh(List.of(install(fallback)), true);
         }
         return true;
+    }
+
+    /** Whether {@code faultline.cost.budgets} sets a budget of this scope, id and period. */
+    boolean isConfigured(CostStore.SpendKey key) {
+        Budget budget = configured.get(new Key(key.scope(), key.id()));
+        return budget != null && budget.period() == key.period();
     }
 
     /** Whether {@code faultline.cost.budgets} sets this budget (the API may override it, not remove it). */
@@ -325,19 +320,60 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 ? existing : new Ledger(budget, budget.period().start(clock.instant())));
     }
 
-    private void load(Ledger ledger) {
+    private static CostStore.SpendKey spendKey(Ledger ledger, Instant periodStart) {
+        return new CostStore.SpendKey(ledger.budget.scope(), ledger.budget.id(), ledger.budget.period(), periodStart);
+    }
+
+    /**
+     * Loads the stored spend of {@code group} in their current periods and alerts. With {@code restate} (or for a row
+     * missing: no call stored since its period began, or none since the budget was set) the rows are first set to the
+     * sums of the stored calls, one query per scope and period.
+     */
+    private void refresh(List<Ledger> group, boolean restate) {
         Instant now = clock.instant();
-        Instant start = ledger.budget.period().start(now);
-        CostStore.Sum sum = store.budgetSums(ledger.budget.scope(), List.of(ledger.budget.id()), start,
-                ledger.budget.period().end(start)).getOrDefault(ledger.budget.id(), CostStore.Sum.ZERO);
-        List<Candidate> candidates = new ArrayList<>();
-        synchronized (ledger) {
-            ledger.roll(now);
-            ledger.spent = sum.spentUsd();
-            ledger.calls = sum.calls();
-            crossed(ledger, candidates);
+        Map<Ledger, Instant> current = new IdentityHashMap<>();
+        for (Ledger ledger : group) {
+            current.put(ledger, ledger.budget.period().start(now));
         }
+        Map<CostStore.SpendKey, CostStore.Sum> stored = new HashMap<>(restate ? Map.of()
+                : store.budgetSpend(current.entrySet().stream().map(e -> spendKey(e.getKey(), e.getValue())).toList()));
+        Map<BudgetScope, Map<Period, List<String>>> missing = new HashMap<>();
+        current.forEach((ledger, start) -> {
+            if (!stored.containsKey(spendKey(ledger, start))) {
+                missing.computeIfAbsent(ledger.budget.scope(), s -> new HashMap<>())
+                        .computeIfAbsent(ledger.budget.period(), p -> new ArrayList<>()).add(ledger.budget.id());
+            }
+        });
+        missing.forEach((scope, byPeriod) -> byPeriod.forEach((period, ids) -> {
+            Instant start = period.start(now);
+            Map<String, CostStore.Sum> sums = store.restateBudgetSpend(scope, period, start, ids);
+            for (String id : ids) {
+                stored.put(new CostStore.SpendKey(scope, id, period, start), sums.getOrDefault(id, CostStore.Sum.ZERO));
+            }
+        }));
+        List<Candidate> candidates = new ArrayList<>();
+        judge(current, stored, candidates);
         confirm(candidates);
+    }
+
+    /** Takes the stored spend of each ledger's period (when still its current one); what it crossed is a candidate. */
+    private void judge(Map<Ledger, Instant> periods, Map<CostStore.SpendKey, CostStore.Sum> stored,
+            List<Candidate> candidates) {
+        Instant now = clock.instant();
+        periods.forEach((ledger, start) -> {
+            CostStore.Sum sum = stored.get(spendKey(ledger, start));
+            synchronized (ledger) {
+                ledger.roll(now);
+                if (!ledger.periodStart.equals(start)) {
+                    return;
+                }
+                if (sum != null) {
+                    ledger.spent = sum.spentUsd();
+                    ledger.calls = sum.calls();
+                }
+                crossed(ledger, candidates);
+            }
+        });
     }
 
     private List<Double> fractions(Budget budget) {
@@ -369,7 +405,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 if (!b.equals(now)) {
                     Ledger adopted = adopt(b.key(), now);
                     if (adopted != null) {
-                        load(adopted);
+                        refresh(List.of(adopted), false);
                     }
                     continue;
                 }

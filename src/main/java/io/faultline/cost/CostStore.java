@@ -1,6 +1,7 @@
 package io.faultline.cost;
 
 import io.agroal.api.AgroalDataSource;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.sql.Array;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Predicate;
 
 /**
  * SQL of the cost detectors: spend summed from {@code llm_calls} (the source of truth every replica shares), the
@@ -72,21 +74,157 @@ public class CostStore {
             Instant updatedAt) {
     }
 
+    /** The spend row of a budget's scope in one period ({@code budget_spend}). */
+    public record SpendKey(BudgetScope scope, String id, Period period, Instant periodStart) {
+    }
+
     public record BatchRow(String batchId, double expectedCostUsd, String source, Instant updatedAt) {
     }
 
     // ---- spend
 
-    public Map<String, Sum> budgetSums(BudgetScope scope, Collection<String> ids, Instant from, Instant to) {
+    private static Map<String, Sum> budgetSums(Connection c, BudgetScope scope, Collection<String> ids, Instant from,
+            Instant to) throws SQLException {
         String sql = "select " + scope.column + " k, sum(cost_usd), count(*) from llm_calls where " + scope.column
                 + " = any(?) and started_at >= ? and started_at < ? and ended_at >= ? and ended_at < ? group by k";
-        return query(sql, (c, st) -> {
+        try (PreparedStatement st = c.prepareStatement(sql)) {
             st.setArray(1, c.createArrayOf("text", ids.toArray()));
             st.setTimestamp(2, Timestamp.from(from.minus(CALL_SLACK)));
             st.setTimestamp(3, Timestamp.from(to));
             st.setTimestamp(4, Timestamp.from(from));
             st.setTimestamp(5, Timestamp.from(to));
-        }, CostStore::sums);
+            try (ResultSet rs = st.executeQuery()) {
+                return sums(rs);
+            }
+        }
+    }
+
+    /**
+     * Adds the spend of calls just inserted on {@code c} (the ingest's transaction) to {@code budget_spend}, for the
+     * keys a budget watches: {@code configured} ones, or ones with a stored budget of that scope, id and period. The
+     * rows are taken in key order, so that two ingests touching the same budgets never wait for each other's.
+     */
+    public void addBudgetSpend(Connection c, Map<SpendKey, Sum> deltas, Predicate<SpendKey> configured)
+            throws SQLException {
+        if (deltas.isEmpty()) {
+            return;
+        }
+        int n = deltas.size();
+        String[] scopes = new String[n];
+        String[] ids = new String[n];
+        String[] periods = new String[n];
+        Timestamp[] starts = new Timestamp[n];
+        Double[] spent = new Double[n];
+        Long[] calls = new Long[n];
+        Boolean[] watched = new Boolean[n];
+        int i = 0;
+        for (Map.Entry<SpendKey, Sum> e : deltas.entrySet()) {
+            SpendKey k = e.getKey();
+            scopes[i] = k.scope().code();
+            ids[i] = k.id();
+            periods[i] = k.period().code();
+            starts[i] = Timestamp.from(k.periodStart());
+            spent[i] = e.getValue().spentUsd();
+            calls[i] = e.getValue().calls();
+            watched[i] = configured.test(k);
+            i++;
+        }
+        update(c, "insert into budget_spend as s (scope, scope_id, period, period_start, spent_usd, calls)"
+                + " select d.scope, d.scope_id, d.period, d.period_start, d.spent_usd, d.calls from unnest(?::text[],"
+                + " ?::text[], ?::text[], ?::timestamptz[], ?::float8[], ?::int8[], ?::bool[])"
+                + " as d(scope, scope_id, period, period_start, spent_usd, calls, configured) where d.configured or"
+                + " exists (select 1 from budgets b where b.scope = d.scope and b.scope_id = d.scope_id"
+                + " and b.period = d.period) order by d.scope, d.scope_id, d.period, d.period_start"
+                + " on conflict (scope, scope_id, period, period_start) do update set"
+                + " spent_usd = s.spent_usd + excluded.spent_usd, calls = s.calls + excluded.calls", st -> {
+                    st.setArray(1, c.createArrayOf("text", scopes));
+                    st.setArray(2, c.createArrayOf("text", ids));
+                    st.setArray(3, c.createArrayOf("text", periods));
+                    st.setArray(4, c.createArrayOf("timestamptz", starts));
+                    st.setArray(5, c.createArrayOf("float8", spent));
+                    st.setArray(6, c.createArrayOf("int8", calls));
+                    st.setArray(7, c.createArrayOf("bool", watched));
+                });
+    }
+
+    /** The stored spend rows of {@code keys}; a key without a row is absent. */
+    public Map<SpendKey, Sum> budgetSpend(Collection<SpendKey> keys) {
+        if (keys.isEmpty()) {
+            return Map.of();
+        }
+        List<SpendKey> list = List.copyOf(keys);
+        String sql = "select d.i, s.spent_usd, s.calls from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[])"
+                + " with ordinality as d(scope, scope_id, period, period_start, i) join budget_spend s"
+                + " on s.scope = d.scope and s.scope_id = d.scope_id and s.period = d.period"
+                + " and s.period_start = d.period_start";
+        return query(sql, (c, st) -> {
+            st.setArray(1, c.createArrayOf("text", list.stream().map(k -> k.scope().code()).toArray()));
+            st.setArray(2, c.createArrayOf("text", list.stream().map(SpendKey::id).toArray()));
+            st.setArray(3, c.createArrayOf("text", list.stream().map(k -> k.period().code()).toArray()));
+            st.setArray(4, c.createArrayOf("timestamptz",
+                    list.stream().map(k -> Timestamp.from(k.periodStart())).toArray()));
+        }, rs -> {
+            Map<SpendKey, Sum> rows = new HashMap<>();
+            while (rs.next()) {
+                rows.put(list.get(rs.getInt(1) - 1), new Sum(rs.getDouble(2), rs.getLong(3)));
+            }
+            return rows;
+        });
+    }
+
+    /**
+     * Sets the spend rows of {@code ids} in one scope and period to the sums of their stored calls, and returns them.
+     * The rows are locked before the calls are summed: an ingest that committed before is in the sum, one still
+     * running adds its calls to the restated row after, so none is counted twice or lost.
+     */
+    public Map<String, Sum> restateBudgetSpend(BudgetScope scope, Period period, Instant start,
+            Collection<String> ids) {
+        if (ids.isEmpty()) {
+            return Map.of();
+        }
+        String[] sorted = ids.stream().sorted().distinct().toArray(String[]::new);
+        Instant end = period.end(start);
+        return QuarkusTransaction.requiringNew().call(() -> {
+            try (Connection c = dataSource.getConnection()) {
+                Binder keys = st -> {
+                    st.setString(1, scope.code());
+                    st.setArray(2, c.createArrayOf("text", sorted));
+                    st.setString(3, period.code());
+                    st.setTimestamp(4, Timestamp.from(start));
+                };
+                update(c, "insert into budget_spend (scope, scope_id, period, period_start, spent_usd, calls)"
+                        + " select ?, k, ?, ?, 0, 0 from unnest(?::text[]) k order by k on conflict do nothing", st -> {
+                            st.setString(1, scope.code());
+                            st.setString(2, period.code());
+                            st.setTimestamp(3, Timestamp.from(start));
+                            st.setArray(4, c.createArrayOf("text", sorted));
+                        });
+                try (PreparedStatement st = c.prepareStatement("select 1 from budget_spend where scope = ?"
+                        + " and scope_id = any(?) and period = ? and period_start = ? order by scope_id for update")) {
+                    keys.bind(st);
+                    st.executeQuery().close();
+                }
+                Map<String, Sum> sums = budgetSums(c, scope, List.of(sorted), start, end);
+                Double[] spent = new Double[sorted.length];
+                Long[] calls = new Long[sorted.length];
+                for (int i = 0; i < sorted.length; i++) {
+                    Sum sum = sums.getOrDefault(sorted[i], Sum.ZERO);
+                    spent[i] = sum.spentUsd();
+                    calls[i] = sum.calls();
+                }
+                update(c, "update budget_spend s set spent_usd = d.spent_usd, calls = d.calls from unnest(?::text[],"
+                        + " ?::float8[], ?::int8[]) as d(k, spent_usd, calls) where s.scope = ? and s.scope_id = d.k"
+                        + " and s.period = ? and s.period_start = ?", st -> {
+                            st.setArray(1, c.createArrayOf("text", sorted));
+                            st.setArray(2, c.createArrayOf("float8", spent));
+                            st.setArray(3, c.createArrayOf("int8", calls));
+                            st.setString(4, scope.code());
+                            st.setString(5, period.code());
+                            st.setTimestamp(6, Timestamp.from(start));
+                        });
+                return sums;
+            }
+        });
     }
 
     /** The first call (by end time) at which the scope's spend in the period reached {@code limit}. */

@@ -58,6 +58,7 @@ class RetentionPlansTest {
         TIME_COLUMNS.put("traffic_policy_actions", "at");
         TIME_COLUMNS.put("provider_baselines", "measured_at");
         TIME_COLUMNS.put("budget_alerts", "crossed_at");
+        TIME_COLUMNS.put("budget_spend", "period_start");
         TIME_COLUMNS.put("batches", "updated_at");
         TIME_COLUMNS.put("batch_alerts", "crossed_at");
     }

@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.call.CallMapper;
 import io.faultline.call.CallStore;
 import io.faultline.call.LlmCall;
+import io.faultline.call.StoredCallsWriter;
 import io.faultline.testing.Api;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -12,6 +13,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import io.restassured.response.ValidatableResponse;
+import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -58,6 +60,15 @@ class BudgetApiTest {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    CostAlerts alerts;
+
+    @Inject
+    CostConfig config;
+
+    @Inject
+    Instance<StoredCallsWriter> writers;
 
     @AfterEach
     void releaseClock() {
@@ -400,16 +411,57 @@ class BudgetApiTest {
         put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
         CostCalls.ingest(2, T0, at -> CostCalls.call(team, 0.3, at)); // through this replica: $0.60
         // Behind a load balancer the other replica ingested the team's other calls ($2.00); no reconcile since.
-        List<LlmCall> other = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            other.add(mapper.map(CostCalls.call(team, 0.5, T0.plus(Duration.ofMinutes(10 + i))).node()));
-        }
-        try (Connection c = dataSource.getConnection()) {
-            calls.insert(c, other, T0.plus(Duration.ofMinutes(14)));
-        }
+        storeOnOtherReplica(calls(team, 0.5, T0.plus(Duration.ofMinutes(10)), 4));
         given().when().get("/api/v1/budgets/team/" + team).then().log().ifValidationFails().statusCode(200)
                 .body("spentUsd", equalTo(2.6f)).body("calls", equalTo(6));
         assertThat(given().when().get("/api/v1/budgets").then().statusCode(200).extract().jsonPath()
                 .getList("findAll { it.id == '" + team + "' }.calls")).containsExactly(6);
+    }
+
+    @Test
+    void a_threshold_crossed_by_calls_spread_over_replicas_is_raised_at_once_not_at_the_next_reconcile()
+            throws Exception {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        // The other replica behind the load balancer: its own memory, the same database.
+        BudgetTracker other = new BudgetTracker(store, alerts, clock, config);
+        other.reconcile();
+        CostCalls.ingest(6, T0, at -> CostCalls.call(team, 1.0, at)); // through this replica: $6
+        // $3 more through the other replica: $9 in all, 80% reached at its second call. Each replica's own share
+        // ($6 here, $3 there) is under $8: until a reconcile, neither raised it.
+        List<LlmCall> there = calls(team, 1.0, T0.plus(Duration.ofMinutes(10)), 3);
+        storeOnOtherReplica(there);
+        other.observe(there);
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getList("items.severity")).containsExactly("P3");
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen")))
+                .isEqualTo(T0.plus(Duration.ofMinutes(11)).plus(CostCalls.LATENCY));
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("spent_usd", 8.0f).containsEntry("calls", 8);
+
+        // And the next call through this replica reaches $10: 100% is raised at once too.
+        Instant full = CostCalls.ingest(1, T0.plus(Duration.ofMinutes(20)), at -> CostCalls.call(team, 1.0, at));
+        JsonPath p2 = JsonPath.from(Api.failures("deployment=team:" + team + "&severity=P2").statusCode(200)
+                .extract().asString());
+        assertThat(Instant.parse(p2.getString("items[0].firstSeen"))).isEqualTo(full);
+        assertThat(p2.getMap("items[0].evidence")).containsEntry("spent_usd", 10.0f).containsEntry("calls", 10);
+    }
+
+    private List<LlmCall> calls(String team, double cost, Instant from, int count) {
+        List<LlmCall> list = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            list.add(mapper.map(CostCalls.call(team, cost, from.plus(Duration.ofMinutes(i))).node()));
+        }
+        return list;
+    }
+
+    /** What another replica's ingest stores in its transaction: the calls and what its writers keep with them. */
+    private void storeOnOtherReplica(List<LlmCall> there) throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, there, clock.instant());
+            for (StoredCallsWriter writer : writers) {
+                writer.write(c, there, new ArrayList<>(), new ArrayList<>());
+            }
+        }
     }
 }

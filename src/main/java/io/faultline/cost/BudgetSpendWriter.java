@@ -1,0 +1,54 @@
+package io.faultline.cost;
+
+import io.faultline.call.LlmCall;
+import io.faultline.call.StoredCallsWriter;
+import io.faultline.taxonomy.Failure;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Adds the cost of stored calls to the cluster-wide spend of the budgets they fall under ({@code budget_spend}), in the
+ * transaction that stores them: one statement per ingest, summed per budget and period first, so a busy team's row is
+ * taken once per request, not once per call; scopes without a budget are not written.
+ */
+@ApplicationScoped
+public class BudgetSpendWriter implements StoredCallsWriter {
+
+    private final CostStore store;
+    private final BudgetTracker budgets;
+
+    public BudgetSpendWriter(CostStore store, BudgetTracker budgets) {
+        this.store = store;
+        this.budgets = budgets;
+    }
+
+    @Override
+    public void write(Connection connection, List<LlmCall> inserted, List<Failure> raised, List<Runnable> undo)
+            throws SQLException {
+        store.addBudgetSpend(connection, deltas(inserted), budgets::isConfigured);
+    }
+
+    /** The spend of {@code calls} per scope, id and period they ended in (day and month alike). */
+    static Map<CostStore.SpendKey, CostStore.Sum> deltas(List<LlmCall> calls) {
+        Map<CostStore.SpendKey, CostStore.Sum> deltas = new HashMap<>();
+        for (LlmCall call : calls) {
+            for (BudgetScope scope : BudgetScope.values()) {
+                String id = scope.keyOf(call);
+                if (id == null) {
+                    continue;
+                }
+                for (Period period : Period.values()) {
+                    deltas.merge(new CostStore.SpendKey(scope, id, period, period.start(call.endedAt())),
+                            new CostStore.Sum(call.costUsd(), 1),
+                            (a, b) -> new CostStore.Sum(a.spentUsd() + b.spentUsd(), a.calls() + b.calls()));
+                }
+            }
+        }
+        return deltas;
+    }
+}
