@@ -14,3 +14,10 @@ create table budget_spend (
 
 -- The retention deletes the spend of periods that are over, as their calls go.
 create index budget_spend_period_start on budget_spend (period_start);
+
+-- The judge's daily cost cap across replicas: a call is reserved at the highest cost a judge call was settled at
+-- that day (or the assumed cost, if higher), and while no call of the day has been priced and the assumed cost is 0,
+-- only one call may be out at a time (until unpriced_until, its timeout: a replica that died with it out holds the
+-- others back no longer). At an assumed cost of 0 each replica passed the cap by a call.
+alter table faithfulness_judge_spend add column max_call_usd double precision,
+    add column unpriced_until timestamptz;

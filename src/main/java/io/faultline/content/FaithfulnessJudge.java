@@ -28,7 +28,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
@@ -220,16 +222,17 @@ public class FaithfulnessJudge implements StoredCallsObserver {
     /** Judges one call on the worker: reserve, ask, settle, count, and raise what the lexical detector missed. */
     void judge(LlmCall call, List<String> grounding) {
         try {
-            LocalDate day = reserve();
-            if (day == null) {
+            Reservation reserved = reserve();
+            if (reserved == null) {
                 skipped("daily_cap");
                 return;
             }
-            Judgement judgement = ask(call.content(), grounding, day);
+            Judgement judgement = ask(call.content(), grounding, reserved);
             if (judgement == null) {
-                return; // counted where it failed
+                release(reserved); // counted where it failed
+                return;
             }
-            settle(day, judgement.costUsd() - config.assumedCostPerCallUsd());
+            settle(reserved, judgement.costUsd());
             registry.counter("faultline.faithfulness.judge.cost.usd").increment(judgement.costUsd());
             List<Failure> lexicalFailures = lexical.detect(call, call.content());
             String lexicalVerdict = lexicalFailures.isEmpty() ? "none" : lexicalFailures.get(0).type().code();
@@ -271,7 +274,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
      * bounds the whole call, body included: the request's own timeout ends when the headers arrive, and a proxy that
      * stalls mid-body held the one worker, and with it every later sampled call, for good.
      */
-    private Judgement ask(CallContent c, List<String> grounding, LocalDate day) {
+    private Judgement ask(CallContent c, List<String> grounding, Reservation reserved) {
         long start = System.nanoTime();
         HttpResponse<byte[]> response;
         CompletableFuture<HttpResponse<byte[]>> pending = null;
@@ -311,7 +314,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         Judgement judgement = parse(body, cost, latencyMs);
         if (judgement == null) {
             // Paid for all the same: today's spend holds what it cost, or the daily cap lets the judge overspend.
-            settle(day, cost - config.assumedCostPerCallUsd());
+            settle(reserved, cost);
             registry.counter("faultline.faithfulness.judge.cost.usd").increment(cost);
             skipped("unparseable");
         }
@@ -469,50 +472,80 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                 config.maxCostPerDayUsd(), day.toString(), calls, cost, worker == null ? 0 : worker.getQueue().size());
     }
 
+    /** A judge call reserved: the day it counts in and the amount reserved for it, which its settling corrects. */
+    record Reservation(LocalDate day, double reservedUsd) {
+    }
+
     /**
-     * Reserves one call at the assumed cost under today's caps: the day it was reserved on, which its settling
-     * corrects (a reply that arrives after midnight is that day's spend, not the next day's); null when a cap is
-     * reached. A cap of 0 allows no call (the day's first call is inserted whatever the caps, and at an assumed
-     * cost of 0 every call reserved before one settled passed a cost cap of 0), and a day whose spend has reached
-     * the cost cap takes no more, even at an assumed cost of 0.
+     * Reserves one call under today's caps: the day it was reserved on, which its settling corrects (a reply that
+     * arrives after midnight is that day's spend, not the next day's), and the amount reserved; null when a cap is
+     * reached. A call is reserved at the highest cost a judge call of the day was settled at, or the assumed cost if
+     * higher, so that replicas sending at once stay under the cost cap together. While no call of the day has been
+     * priced and the assumed cost is 0, one call at a time may be out across the replicas (each replica passed the cap
+     * by one call of unknown cost); a replica that died with it out holds the others back for the judge's timeout.
+     * A cap of 0 allows no call, and a day whose spend has reached the cost cap takes no more.
      */
-    LocalDate reserve() {
+    Reservation reserve() {
         double assumed = config.assumedCostPerCallUsd();
         if (config.maxCallsPerDay() <= 0 || config.maxCostPerDayUsd() <= 0 || assumed > config.maxCostPerDayUsd()) {
             return null;
         }
         LocalDate day = today();
+        Instant now = clock.instant();
+        Timestamp unpricedUntil = assumed > 0 ? null : Timestamp.from(now.plus(config.timeout()).plusSeconds(1));
+        String estimate = "greatest(?, coalesce(s.max_call_usd, 0))";
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into faithfulness_judge_spend as s (day, calls, cost_usd) values (?, 1, ?)"
+                "insert into faithfulness_judge_spend as s (day, calls, cost_usd, unpriced_until) values (?, 1, ?, ?)"
                         + " on conflict (day) do update set calls = s.calls + 1,"
-                        + " cost_usd = s.cost_usd + excluded.cost_usd"
-                        + " where s.calls < ? and s.cost_usd + excluded.cost_usd <= ? and s.cost_usd < ?"
-                        + " returning calls")) {
+                        + " cost_usd = s.cost_usd + " + estimate + ", unpriced_until = case when s.max_call_usd"
+                        + " is null then excluded.unpriced_until else s.unpriced_until end"
+                        + " where s.calls < ? and s.cost_usd + " + estimate + " <= ? and s.cost_usd < ?"
+                        + " and (s.max_call_usd is not null or ? > 0 or s.unpriced_until is null"
+                        + " or s.unpriced_until <= ?) returning " + estimate)) {
             st.setObject(1, day);
             st.setDouble(2, assumed);
-            st.setInt(3, config.maxCallsPerDay());
-            st.setDouble(4, config.maxCostPerDayUsd());
-            st.setDouble(5, config.maxCostPerDayUsd());
+            st.setTimestamp(3, unpricedUntil);
+            st.setDouble(4, assumed);
+            st.setInt(5, config.maxCallsPerDay());
+            st.setDouble(6, assumed);
+            st.setDouble(7, config.maxCostPerDayUsd());
+            st.setDouble(8, config.maxCostPerDayUsd());
+            st.setDouble(9, assumed);
+            st.setTimestamp(10, Timestamp.from(now));
+            st.setDouble(11, assumed);
             try (ResultSet rs = st.executeQuery()) {
-                return rs.next() ? day : null;
+                return rs.next() ? new Reservation(day, rs.getDouble(1)) : null;
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not reserve a judge call", e);
         }
     }
 
-    /** Corrects the spend of the day a call was reserved on by what it cost beyond (or under) its reservation. */
-    private void settle(LocalDate day, double difference) {
-        if (difference == 0) {
-            return;
-        }
+    /**
+     * Corrects the spend of the day a call was reserved on by what it cost beyond (or under) its reservation; the cost
+     * is the day's price of a call from now on if it is the highest yet, and the call is no longer out.
+     */
+    void settle(Reservation reserved, double costUsd) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "update faithfulness_judge_spend set cost_usd = greatest(0, cost_usd + ?) where day = ?")) {
-            st.setDouble(1, difference);
-            st.setObject(2, day);
+                "update faithfulness_judge_spend set cost_usd = greatest(0, cost_usd + ?), max_call_usd ="
+                        + " greatest(coalesce(max_call_usd, 0), ?), unpriced_until = null where day = ?")) {
+            st.setDouble(1, costUsd - reserved.reservedUsd());
+            st.setDouble(2, costUsd);
+            st.setObject(3, reserved.day());
             st.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("could not settle a judge call", e);
+        }
+    }
+
+    /** A reserved call that got no reply: its reservation stays spent, and it is no longer out. */
+    private void release(Reservation reserved) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "update faithfulness_judge_spend set unpriced_until = null where day = ? and max_call_usd is null")) {
+            st.setObject(1, reserved.day());
+            st.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not release a judge call", e);
         }
     }
 

@@ -223,12 +223,13 @@ class FaithfulnessJudgeTest {
         FaithfulnessJudge cent = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig,
                 lexicalRules, sink, severities, dataSource, clock, Payloads.JSON, registry);
         try {
-            LocalDate reserved = cent.reserve();
-            assertThat(reserved).isEqualTo(LocalDate.parse("2032-03-10"));
-            assertThat(cent.reserve()).as("under the cap").isEqualTo(reserved);
+            FaithfulnessJudge.Reservation reserved = cent.reserve();
+            assertThat(reserved.day()).isEqualTo(LocalDate.parse("2032-03-10"));
+            cent.settle(reserved, 0);
+            assertThat(cent.reserve().day()).as("under the cap").isEqualTo(reserved.day());
             try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                     "update faithfulness_judge_spend set cost_usd = 0.01 where day = ?")) {
-                st.setObject(1, reserved);
+                st.setObject(1, reserved.day());
                 st.executeUpdate();
             }
             assertThat(cent.reserve()).isNull();
@@ -239,6 +240,38 @@ class FaithfulnessJudgeTest {
     }
 
     /** The judge's configuration with other daily cost cap and assumed cost per call. */
+    @Test
+    void at_an_assumed_cost_of_zero_two_replicas_do_not_pass_the_daily_cost_cap_by_a_call_each() throws Exception {
+        day(10);
+        // Two replicas sharing the database; the judge costs $0.008 a call, the cap is $0.01.
+        FaithfulnessJudge a = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig, lexicalRules,
+                sink, severities, dataSource, clock, Payloads.JSON, registry);
+        FaithfulnessJudge b = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig, lexicalRules,
+                sink, severities, dataSource, clock, Payloads.JSON, registry);
+        try {
+            FaithfulnessJudge.Reservation first = a.reserve();
+            assertThat(first).isNotNull();
+            // While the first call is out at a cost nobody knows yet, the other replica sends none: both reserved at
+            // $0 passed the cap, and settled at $0.016.
+            assertThat(b.reserve()).as("reserved while a call of unknown cost is out").isNull();
+            a.settle(first, 0.008);
+            // Its cost known, a second call at that cost does not fit under the cap either.
+            assertThat(b.reserve()).as("reserved past the cap at the cost seen today").isNull();
+            assertThat(cost(10)).isEqualTo(0.008);
+            assertThat(spend(10)).isEqualTo(1);
+
+            // A replica that died with its call out holds the others back no longer than the judge's timeout.
+            day(11);
+            assertThat(a.reserve()).isNotNull();
+            assertThat(b.reserve()).isNull();
+            clock.advance(judgeConfig.timeout().plusSeconds(1));
+            assertThat(b.reserve()).as("after the dead replica's call timed out").isNotNull();
+        } finally {
+            a.stop();
+            b.stop();
+        }
+    }
+
     record CostCap(JudgeConfig base, double maxCostPerDayUsd, double assumedCostPerCallUsd) implements JudgeConfig {
         @Override public boolean enabled() { return base.enabled(); }
         @Override public java.util.Optional<String> baseUrl() { return base.baseUrl(); }
@@ -421,6 +454,17 @@ class FaithfulnessJudgeTest {
             throw new IllegalStateException(e);
         }
         return out;
+    }
+
+    private double cost(int day) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select cost_usd from faithfulness_judge_spend where day = ?")) {
+            st.setObject(1, LocalDate.ofInstant(Instant.parse("2032-03-01T10:00:00Z").plus(Duration.ofDays(day)),
+                    ZoneOffset.UTC));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getDouble(1) : 0;
+            }
+        }
     }
 
     private int spend(int day) throws Exception {
