@@ -21,3 +21,10 @@ create index budget_spend_period_start on budget_spend (period_start);
 -- others back no longer). At an assumed cost of 0 each replica passed the cap by a call.
 alter table faithfulness_judge_spend add column max_call_usd double precision,
     add column unpriced_until timestamptz;
+
+-- A batch id reused by each run of a job (nightly-embed every night) is judged per run: calls more than
+-- faultline.cost.batch-run-gap after the batch's previous call start a new run, whose spend starts from zero and whose
+-- thresholds fire again. An alert is of one run; an alert stored before runs existed is of the run it was raised in.
+alter table batch_alerts add column run_start timestamptz not null default '-infinity';
+alter table batch_alerts drop constraint batch_alerts_pkey;
+alter table batch_alerts add primary key (batch_id, expected_cost_usd, threshold, run_start);

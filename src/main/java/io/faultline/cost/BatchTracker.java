@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -22,7 +23,11 @@ import java.util.TreeSet;
  * Callers write {@code requester_metadata} themselves, so an expectation carried by a call is never believed: it could
  * silence or fake the alert of someone else's batch, and each new id would add a row. Only batches with an
  * expectation are tracked, at most {@code faultline.cost.max-tracked-batches}, least recently used evicted; an
- * evicted batch that comes back is rebuilt from its stored calls.
+ * evicted batch that comes back is rebuilt from its stored calls. A batch id reused by every run of a job
+ * ({@code nightly-embed} each night) is judged per run: a call that ends more than
+ * {@code faultline.cost.batch-run-gap} after the batch's previous one starts a new run, whose spend starts from zero
+ * and whose thresholds fire again (every night's calls added to one spend overran a correct expectation by the
+ * second night).
  */
 @ApplicationScoped
 public class BatchTracker implements io.faultline.common.BoundedState {
@@ -31,29 +36,43 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     static final List<String> ID_KEYS = List.of("batch_id", "job_id");
     static final int MAX_ID_LENGTH = 200;
 
+    /** A batch's expectation and its latest run: its spend, calls, start and the thresholds it passed. */
     public record BatchView(String batchId, Double expectedCostUsd, String expectedSource, double spentUsd,
-            Double ratio, long calls, List<Double> alerted) {
+            Double ratio, long calls, List<Double> alerted, Instant runStartedAt) {
     }
 
-    /** Spend of one batch. Guarded by itself. */
+    /** Spend of one batch's latest run, as stored calls have it (null start: no call yet). Guarded by itself. */
     static final class Ledger {
         final String batchId;
         final double expected;
         final String source;
+        Instant runStart;
+        Instant lastEnded;
         double spent;
         long calls;
         final Set<Double> fired = new HashSet<>();
 
-        Ledger(String batchId, double expected, String source, CostStore.Sum sum) {
+        Ledger(String batchId, double expected, String source, CostStore.Run run) {
             this.batchId = batchId;
             this.expected = expected;
             this.source = source;
-            this.spent = sum.spentUsd();
-            this.calls = sum.calls();
+            take(run);
+        }
+
+        /** Takes the stored run; a run other than the one held starts its thresholds afresh. */
+        void take(CostStore.Run run) {
+            Instant start = run == null ? null : run.startedAt();
+            if (!Objects.equals(start, runStart)) {
+                fired.clear();
+            }
+            runStart = start;
+            lastEnded = run == null ? null : run.lastEndedAt();
+            spent = run == null ? 0 : run.spentUsd();
+            calls = run == null ? 0 : run.calls();
         }
     }
 
-    record Candidate(Ledger ledger, double threshold) {
+    record Candidate(Ledger ledger, double threshold, Instant runStart) {
     }
 
     private final CostStore store;
@@ -118,11 +137,33 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                 return;
             }
             group.sort(Comparator.comparing(LlmCall::endedAt));
+            boolean otherRun = false;
             synchronized (ledger) {
                 for (LlmCall call : group) {
+                    // The first call of a run, one after a gap or one of an earlier run: which run it belongs to is
+                    // for the stored calls to say (other replicas' calls included), not this replica's share of them.
+                    if (ledger.runStart == null || call.endedAt().isBefore(ledger.runStart)
+                            || call.endedAt().isAfter(ledger.lastEnded.plus(config.batchRunGap()))) {
+                        otherRun = true;
+                        break;
+                    }
                     ledger.spent += call.costUsd();
                     ledger.calls++;
+                    if (call.endedAt().isAfter(ledger.lastEnded)) {
+                        ledger.lastEnded = call.endedAt();
+                    }
                     crossed(ledger, candidates);
+                }
+            }
+            if (otherRun) {
+                synchronized (this) {
+                    ledgers.remove(id, ledger);
+                }
+                Ledger fresh = load(id);
+                if (fresh != null) {
+                    synchronized (fresh) {
+                        crossed(fresh, candidates);
+                    }
                 }
             }
         });
@@ -154,11 +195,10 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         if (ids.isEmpty()) {
             return;
         }
-        Map<String, CostStore.Sum> sums = store.batchSums(ids);
+        Map<String, CostStore.Run> runs = store.batchRuns(ids, config.batchRunGap());
         List<Candidate> candidates = new ArrayList<>();
         for (CostStore.BatchRow row : store.batches(ids)) {
-            Ledger fresh = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(),
-                    sums.getOrDefault(row.batchId(), CostStore.Sum.ZERO));
+            Ledger fresh = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(), runs.get(row.batchId()));
             Ledger kept;
             synchronized (this) {
                 Ledger old = ledgers.get(row.batchId());
@@ -171,8 +211,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                 }
                 if (old.expected == fresh.expected) {
                     synchronized (old) {
-                        old.spent = fresh.spent;
-                        old.calls = fresh.calls;
+                        old.take(runs.get(row.batchId()));
                     }
                     kept = old;
                 } else {
@@ -198,13 +237,13 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         if (rows.isEmpty()) {
             return;
         }
-        Map<String, CostStore.Sum> sums = store.batchSums(rows.stream().map(CostStore.BatchRow::batchId).toList());
+        Map<String, CostStore.Run> runs = store.batchRuns(rows.stream().map(CostStore.BatchRow::batchId).toList(),
+                config.batchRunGap());
         List<Candidate> candidates = new ArrayList<>();
         // Oldest first, so that the most recent end up the most recently used.
         for (int i = rows.size() - 1; i >= 0; i--) {
             CostStore.BatchRow row = rows.get(i);
-            Ledger ledger = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(),
-                    sums.getOrDefault(row.batchId(), CostStore.Sum.ZERO));
+            Ledger ledger = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(), runs.get(row.batchId()));
             synchronized (this) {
                 ledgers.put(row.batchId(), ledger);
             }
@@ -218,11 +257,11 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     /** Sets a batch's expected cost (idempotent) and answers with its spend so far. */
     public BatchView put(String batchId, double expectedCostUsd) {
         CostStore.BatchRow row = store.putBatch(batchId, expectedCostUsd, "api", clock.instant());
-        Ledger ledger = new Ledger(batchId, row.expectedCostUsd(), row.source(),
-                store.batchSums(List.of(batchId)).getOrDefault(batchId, CostStore.Sum.ZERO));
+        Ledger ledger = new Ledger(batchId, row.expectedCostUsd(), row.source(), run(batchId));
         synchronized (this) {
             Ledger old = ledgers.get(batchId);
-            if (old != null && old.expected == ledger.expected) {
+            if (old != null && old.expected == ledger.expected
+                    && Objects.equals(old.runStart, ledger.runStart)) {
                 ledger.fired.addAll(old.fired);
             }
             ledgers.put(batchId, ledger);
@@ -237,22 +276,21 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     }
 
     /**
-     * A batch's stored expectation and the spend of its stored calls: a replica's memory holds only the calls it
-     * ingested itself since its last reconcile (behind a load balancer each replica showed its own share) and the
-     * expectation as it was then.
+     * A batch's stored expectation and the spend of its latest run's stored calls: a replica's memory holds only the
+     * calls it ingested itself since its last reconcile (behind a load balancer each replica showed its own share) and
+     * the expectation as it was then.
      */
     public Optional<BatchView> get(String batchId) {
         Ledger ledger;
         synchronized (this) {
             ledger = ledgers.get(batchId);
         }
-        CostStore.Sum sum = store.batchSums(List.of(batchId)).getOrDefault(batchId, CostStore.Sum.ZERO);
+        CostStore.Run run = run(batchId);
         Optional<CostStore.BatchRow> row = store.batch(batchId);
         if (ledger != null && row.isPresent() && row.get().expectedCostUsd() == ledger.expected) {
             List<Candidate> candidates = new ArrayList<>();
             synchronized (ledger) {
-                ledger.spent = sum.spentUsd();
-                ledger.calls = sum.calls();
+                ledger.take(run);
                 crossed(ledger, candidates);
             }
             confirm(candidates);
@@ -263,11 +301,17 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                 ledgers.remove(batchId, ledger); // changed on another replica: the next call loads it as stored
             }
         }
-        if (row.isEmpty() && sum.calls() == 0) {
+        if (row.isEmpty() && run == null) {
             return Optional.empty();
         }
-        return Optional.of(row.map(r -> view(new Ledger(batchId, r.expectedCostUsd(), r.source(), sum)))
-                .orElseGet(() -> new BatchView(batchId, null, null, sum.spentUsd(), null, sum.calls(), List.of())));
+        return Optional.of(row.map(r -> view(new Ledger(batchId, r.expectedCostUsd(), r.source(), run)))
+                .orElseGet(() -> new BatchView(batchId, null, null, run.spentUsd(), null, run.calls(), List.of(),
+                        run.startedAt())));
+    }
+
+    /** The batch's latest run as stored; null when it has no call. */
+    private CostStore.Run run(String batchId) {
+        return store.batchRuns(List.of(batchId), config.batchRunGap()).get(batchId);
     }
 
     synchronized int tracked() {
@@ -317,8 +361,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
             }
             return null;
         }
-        Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(),
-                store.batchSums(List.of(id)).getOrDefault(id, CostStore.Sum.ZERO));
+        Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(), run(id));
         synchronized (this) {
             ledgers.put(id, ledger);
             unexpected.remove(id);
@@ -331,7 +374,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         for (double ratio : thresholds.fractions()) {
             if (!ledger.fired.contains(ratio) && CostStore.passed(ledger.spent, ratio * ledger.expected)) {
                 ledger.fired.add(ratio);
-                candidates.add(new Candidate(ledger, ratio));
+                candidates.add(new Candidate(ledger, ratio, ledger.runStart));
             }
         }
     }
@@ -354,20 +397,24 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                     }
                     continue;
                 }
-                if (store.batchAlerted(l.batchId, l.expected, c.threshold())) {
+                if (store.batchAlerted(l.batchId, l.expected, c.threshold(), c.runStart())) {
                     keep = true;
                     continue;
                 }
-                Optional<CostStore.Crossing> crossing = store.batchCrossing(l.batchId, c.threshold() * l.expected);
+                Optional<CostStore.Crossing> crossing = store.batchCrossing(l.batchId, c.runStart(),
+                        c.threshold() * l.expected);
                 if (crossing.isPresent()) {
                     Severity severity = thresholds.severity(c.threshold());
-                    alerts.batchOverrun(l.batchId, l.expected, l.source, c.threshold(), severity, crossing.get());
+                    alerts.batchOverrun(l.batchId, l.expected, l.source, c.runStart(), c.threshold(), severity,
+                            crossing.get());
                     keep = true;
                 }
             } finally {
                 if (!keep) {
                     synchronized (l) {
-                        l.fired.remove(c.threshold());
+                        if (Objects.equals(l.runStart, c.runStart())) {
+                            l.fired.remove(c.threshold());
+                        }
                     }
                 }
             }
@@ -392,7 +439,8 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     private BatchView view(Ledger ledger) {
         synchronized (ledger) {
             return new BatchView(ledger.batchId, ledger.expected, ledger.source, ledger.spent,
-                    ledger.spent / ledger.expected, ledger.calls, List.copyOf(new TreeSet<>(ledger.fired)));
+                    ledger.spent / ledger.expected, ledger.calls, List.copyOf(new TreeSet<>(ledger.fired)),
+                    ledger.runStart);
         }
     }
 }

@@ -64,19 +64,20 @@ public class CostAlerts {
                 periodStart, budget.amountUsd(), threshold, crossing, failure.failureId()));
     }
 
-    public boolean batchOverrun(String batchId, double expected, String source, double threshold, Severity severity,
-            CostStore.Crossing crossing) {
+    public boolean batchOverrun(String batchId, double expected, String source, Instant runStart, double threshold,
+            Severity severity, CostStore.Crossing crossing) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("batch_id", batchId);
         evidence.put("expected_cost_usd", expected);
         evidence.put("expected_source", source);
+        evidence.put("run_started_at", runStart.toString());
         evidence.put("spent_usd", round(crossing.spentUsd()));
         evidence.put("ratio", round(crossing.spentUsd() / expected));
         evidence.put("threshold", threshold);
         evidence.put("calls", crossing.calls());
         Failure failure = failure(CostFailure.Type.BATCH_COST_OVERRUN, severity, BATCH_PROVIDER, batchId,
                 "cost.batch_overrun", evidence, crossing);
-        return raise(failure, c -> store.recordBatchAlert(c, batchId, expected, threshold, crossing,
+        return raise(failure, c -> store.recordBatchAlert(c, batchId, expected, threshold, runStart, crossing,
                 failure.failureId()));
     }
 

@@ -64,6 +64,14 @@ public interface CostConfig {
     @WithDefault("1.0:P3,2.0:P2")
     List<String> batchOverrunAt();
 
+    /**
+     * A batch's call that ends more than this after the batch's previous one starts a new run: a job id reused every
+     * night (such as {@code nightly-embed}) is judged per run against its expected cost, each run from zero.
+     */
+    @WithDefault("6h")
+    @DurationMin(millis = 1)
+    Duration batchRunGap();
+
     /** Batches created or updated within this horizon are reloaded at startup. */
     @WithDefault("7d")
     @DurationMin(millis = 1)

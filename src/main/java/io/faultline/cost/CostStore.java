@@ -245,17 +245,42 @@ public class CostStore {
                 (c, st) -> st.setArray(1, c.createArrayOf("text", ids.toArray())), CostStore::batchRows);
     }
 
-    public Map<String, Sum> batchSums(Collection<String> ids) {
-        String sql = "select " + BATCH_ID + " k, sum(cost_usd), count(*) from llm_calls where " + BATCH_ID
-                + " = any(?) group by k";
-        return query(sql, (c, st) -> st.setArray(1, c.createArrayOf("text", ids.toArray())), CostStore::sums);
+    /** A batch's latest run: the end of its first call, its spend and calls, and the end of its latest call. */
+    public record Run(Instant startedAt, double spentUsd, long calls, Instant lastEndedAt) {
     }
 
-    /** The first call (by end time) at which the batch's spend went past {@code limit}. */
-    public Optional<Crossing> batchCrossing(String batchId, double limit) {
+    /**
+     * The latest run of each batch: its calls from the last one that ended more than {@code gap} after the batch's
+     * call before it (or its first call). Batches without calls are absent.
+     */
+    public Map<String, Run> batchRuns(Collection<String> ids, Duration gap) {
+        String sql = "with c as (select " + BATCH_ID + " k, ended_at, cost_usd, lag(ended_at) over (partition by "
+                + BATCH_ID + " order by ended_at) prev from llm_calls where " + BATCH_ID + " = any(?)),"
+                + " r as (select k, max(ended_at) filter (where prev is null or ended_at - prev > ? * interval"
+                + " '1 millisecond') run_start from c group by k)"
+                + " select c.k, r.run_start, sum(c.cost_usd), count(*), max(c.ended_at) from c join r using (k)"
+                + " where c.ended_at >= r.run_start group by c.k, r.run_start";
+        return query(sql, (c, st) -> {
+            st.setArray(1, c.createArrayOf("text", ids.toArray()));
+            st.setLong(2, gap.toMillis());
+        }, rs -> {
+            Map<String, Run> runs = new HashMap<>();
+            while (rs.next()) {
+                runs.put(rs.getString(1), new Run(rs.getTimestamp(2).toInstant(), rs.getDouble(3), rs.getLong(4),
+                        rs.getTimestamp(5).toInstant()));
+            }
+            return runs;
+        });
+    }
+
+    /** The first call (by end time) of the batch's run from {@code runStart} at which its spend went past it. */
+    public Optional<Crossing> batchCrossing(String batchId, Instant runStart, double limit) {
         String calls = "select ended_at, call_id, cost_usd, model, model_group, user_ref, team_id from llm_calls where "
-                + BATCH_ID + " = ?";
-        return crossing(calls, ">", limit + tolerance(limit), 2, st -> st.setString(1, batchId));
+                + BATCH_ID + " = ? and ended_at >= ?";
+        return crossing(calls, ">", limit + tolerance(limit), 3, st -> {
+            st.setString(1, batchId);
+            st.setTimestamp(2, Timestamp.from(runStart));
+        });
     }
 
     private Optional<Crossing> crossing(String calls, String op, double limit, int limitIndex, Binder binder) {
@@ -309,25 +334,29 @@ public class CostStore {
                 }) == 1;
     }
 
-    public boolean batchAlerted(String batchId, double expected, double threshold) {
-        return query("select 1 from batch_alerts where batch_id = ? and expected_cost_usd = ? and threshold = ?",
-                (c, st) -> {
+    /** Whether the threshold fired in the run from {@code runStart} (an alert from before runs: raised in it). */
+    public boolean batchAlerted(String batchId, double expected, double threshold, Instant runStart) {
+        return query("select 1 from batch_alerts where batch_id = ? and expected_cost_usd = ? and threshold = ?"
+                + " and (run_start = ? or run_start = '-infinity' and crossed_at >= ?)", (c, st) -> {
                     st.setString(1, batchId);
                     st.setDouble(2, expected);
                     st.setDouble(3, threshold);
+                    st.setTimestamp(4, Timestamp.from(runStart));
+                    st.setTimestamp(5, Timestamp.from(runStart));
                 }, ResultSet::next);
     }
 
-    public boolean recordBatchAlert(Connection c, String batchId, double expected, double threshold,
+    public boolean recordBatchAlert(Connection c, String batchId, double expected, double threshold, Instant runStart,
             Crossing crossing, UUID failureId) throws SQLException {
-        return update(c, "insert into batch_alerts (batch_id, expected_cost_usd, threshold, spent_usd, crossed_at,"
-                + " failure_id) values (?, ?, ?, ?, ?, ?) on conflict do nothing", st -> {
+        return update(c, "insert into batch_alerts (batch_id, expected_cost_usd, threshold, run_start, spent_usd,"
+                + " crossed_at, failure_id) values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing", st -> {
                     st.setString(1, batchId);
                     st.setDouble(2, expected);
                     st.setDouble(3, threshold);
-                    st.setDouble(4, crossing.spentUsd());
-                    st.setTimestamp(5, Timestamp.from(crossing.endedAt()));
-                    st.setObject(6, failureId);
+                    st.setTimestamp(4, Timestamp.from(runStart));
+                    st.setDouble(5, crossing.spentUsd());
+                    st.setTimestamp(6, Timestamp.from(crossing.endedAt()));
+                    st.setObject(7, failureId);
                 }) == 1;
     }
 

@@ -287,4 +287,51 @@ class BatchCostTest {
         given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(20.0f))
                 .body("spentUsd", equalTo(3.0f));
     }
+    @Test
+    void a_job_id_reused_every_night_is_judged_per_run_each_from_zero() throws Exception {
+        clock.set(T0);
+        String batch = "nightly-embed-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        Map<String, Object> meta = Map.of("job_id", batch);
+        put(batch, "{\"expectedCostUsd\": 5}").statusCode(200);
+        // Monday night: $4 of an expected $5.
+        CostCalls.ingest(4, T0, at -> CostCalls.batchCall(team, meta, 1.0, at));
+
+        // Tuesday night, the same id: another $4 is a run of its own, within its expectation (added to Monday's it
+        // was $8, past the expectation of a run that had not even overrun).
+        Instant tuesday = T0.plus(Duration.ofDays(1));
+        clock.set(tuesday);
+        CostCalls.ingest(4, tuesday, at -> CostCalls.batchCall(team, meta, 1.0, at));
+        assertThat(CostCalls.failures(batch).getList("items")).isEmpty();
+        given().when().get("/api/v1/batches/" + batch).then().log().ifValidationFails().statusCode(200)
+                .body("spentUsd", equalTo(4.0f)).body("calls", equalTo(4))
+                .body("runStartedAt", equalTo(tuesday.plus(CostCalls.LATENCY).toString()));
+        batches.rebuild();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("spentUsd", equalTo(4.0f));
+
+        // Past its own $5, Tuesday's run is raised, with Tuesday's spend.
+        Instant over = CostCalls.ingest(2, tuesday.plus(Duration.ofMinutes(4)), at -> CostCalls.batchCall(team, meta,
+                1.0, at));
+        JsonPath failures = CostCalls.failures(batch);
+        assertThat(failures.getList("items")).hasSize(1);
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen"))).isEqualTo(over);
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("spent_usd", 6.0f).containsEntry("calls", 6)
+                .containsEntry("run_started_at", tuesday.plus(CostCalls.LATENCY).toString());
+
+        // Wednesday's run starts from zero and overruns too: raised again, once.
+        Instant wednesday = tuesday.plus(Duration.ofDays(1));
+        clock.set(wednesday);
+        CostCalls.ingest(6, wednesday, at -> CostCalls.batchCall(team, meta, 1.0, at));
+        batches.reconcile();
+        given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("spentUsd", equalTo(6.0f))
+                .body("alerted", contains(1.0f));
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
+                "select count(*) from batch_alerts where batch_id = ?")) {
+            st.setString(1, batch);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("one alert per run").isEqualTo(2);
+            }
+        }
+    }
 }

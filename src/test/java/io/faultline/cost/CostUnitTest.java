@@ -8,6 +8,7 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -146,11 +147,12 @@ class CostUnitTest {
         }
 
         @Override
-        public Map<String, Sum> batchSums(Collection<String> ids) {
+        public Map<String, Run> batchRuns(Collection<String> ids, Duration gap) {
             sumQueries++;
-            Map<String, Sum> sums = new HashMap<>();
-            ids.forEach(id -> sums.put(id, stored.getOrDefault(id, Sum.ZERO)));
-            return sums;
+            Map<String, Run> runs = new HashMap<>();
+            ids.stream().filter(stored::containsKey).forEach(id -> runs.put(id, new Run(NOW,
+                    stored.get(id).spentUsd(), stored.get(id).calls(), NOW)));
+            return runs;
         }
 
         @Override
