@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -152,79 +153,84 @@ public class CostStore {
         if (keys.isEmpty()) {
             return Map.of();
         }
+        try (Connection c = dataSource.getConnection()) {
+            return budgetSpend(c, keys);
+        } catch (SQLException e) {
+            throw new CostStoreException(e);
+        }
+    }
+
+    private static Map<SpendKey, Sum> budgetSpend(Connection c, Collection<SpendKey> keys) throws SQLException {
         List<SpendKey> list = List.copyOf(keys);
         String sql = "select d.i, s.spent_usd, s.calls from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[])"
                 + " with ordinality as d(scope, scope_id, period, period_start, i) join budget_spend s"
                 + " on s.scope = d.scope and s.scope_id = d.scope_id and s.period = d.period"
                 + " and s.period_start = d.period_start";
-        return query(sql, (c, st) -> {
+        try (PreparedStatement st = c.prepareStatement(sql)) {
             st.setArray(1, c.createArrayOf("text", list.stream().map(k -> k.scope().code()).toArray()));
             st.setArray(2, c.createArrayOf("text", list.stream().map(SpendKey::id).toArray()));
             st.setArray(3, c.createArrayOf("text", list.stream().map(k -> k.period().code()).toArray()));
             st.setArray(4, c.createArrayOf("timestamptz",
                     list.stream().map(k -> Timestamp.from(k.periodStart())).toArray()));
-        }, rs -> {
             Map<SpendKey, Sum> rows = new HashMap<>();
-            while (rs.next()) {
-                rows.put(list.get(rs.getInt(1) - 1), new Sum(rs.getDouble(2), rs.getLong(3)));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.put(list.get(rs.getInt(1) - 1), new Sum(rs.getDouble(2), rs.getLong(3)));
+                }
             }
             return rows;
-        });
+        }
     }
 
     /**
-     * Sets the spend rows of {@code ids} in one scope and period to the sums of their stored calls, and returns them.
-     * The rows are locked before the calls are summed: an ingest that committed before is in the sum, one still
-     * running adds its calls to the restated row after, so none is counted twice or lost.
+     * Corrects the spend rows of {@code ids} in one scope and period to the sums of their stored calls, and returns the
+     * rows. The rows and the sums are read in one snapshot, and the difference is added to the rows after: an ingest
+     * that commits meanwhile adds its own calls to them, so none is lost or counted twice, and no row is locked while
+     * the calls are summed (a sum over a month of calls would hold the scope's ingests back).
      */
     public Map<String, Sum> restateBudgetSpend(BudgetScope scope, Period period, Instant start,
             Collection<String> ids) {
         if (ids.isEmpty()) {
             return Map.of();
         }
-        String[] sorted = ids.stream().sorted().distinct().toArray(String[]::new);
-        Instant end = period.end(start);
-        return QuarkusTransaction.requiringNew().call(() -> {
+        List<String> sorted = ids.stream().sorted().distinct().toList();
+        List<SpendKey> keys = sorted.stream().map(id -> new SpendKey(scope, id, period, start)).toList();
+        Map<String, Sum[]> seen = QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                Binder keys = st -> {
-                    st.setString(1, scope.code());
-                    st.setArray(2, c.createArrayOf("text", sorted));
-                    st.setString(3, period.code());
-                    st.setTimestamp(4, Timestamp.from(start));
-                };
-                update(c, "insert into budget_spend (scope, scope_id, period, period_start, spent_usd, calls)"
-                        + " select ?, k, ?, ?, 0, 0 from unnest(?::text[]) k order by k on conflict do nothing", st -> {
-                            st.setString(1, scope.code());
-                            st.setString(2, period.code());
-                            st.setTimestamp(3, Timestamp.from(start));
-                            st.setArray(4, c.createArrayOf("text", sorted));
-                        });
-                try (PreparedStatement st = c.prepareStatement("select 1 from budget_spend where scope = ?"
-                        + " and scope_id = any(?) and period = ? and period_start = ? order by scope_id for update")) {
-                    keys.bind(st);
-                    st.executeQuery().close();
+                try (Statement st = c.createStatement()) {
+                    st.execute("set transaction isolation level repeatable read, read only");
                 }
-                Map<String, Sum> sums = budgetSums(c, scope, List.of(sorted), start, end);
-                Double[] spent = new Double[sorted.length];
-                Long[] calls = new Long[sorted.length];
-                for (int i = 0; i < sorted.length; i++) {
-                    Sum sum = sums.getOrDefault(sorted[i], Sum.ZERO);
-                    spent[i] = sum.spentUsd();
-                    calls[i] = sum.calls();
+                Map<SpendKey, Sum> rows = budgetSpend(c, keys);
+                Map<String, Sum> sums = budgetSums(c, scope, sorted, start, period.end(start));
+                Map<String, Sum[]> both = new HashMap<>();
+                for (SpendKey k : keys) {
+                    both.put(k.id(), new Sum[] {rows.get(k), sums.getOrDefault(k.id(), Sum.ZERO)});
                 }
-                update(c, "update budget_spend s set spent_usd = d.spent_usd, calls = d.calls from unnest(?::text[],"
-                        + " ?::float8[], ?::int8[]) as d(k, spent_usd, calls) where s.scope = ? and s.scope_id = d.k"
-                        + " and s.period = ? and s.period_start = ?", st -> {
-                            st.setArray(1, c.createArrayOf("text", sorted));
-                            st.setArray(2, c.createArrayOf("float8", spent));
-                            st.setArray(3, c.createArrayOf("int8", calls));
-                            st.setString(4, scope.code());
-                            st.setString(5, period.code());
-                            st.setTimestamp(6, Timestamp.from(start));
-                        });
-                return sums;
+                return both;
             }
         });
+        Map<SpendKey, Sum> corrections = new HashMap<>();
+        for (SpendKey k : keys) {
+            Sum row = seen.get(k.id())[0];
+            Sum sum = seen.get(k.id())[1];
+            if (row == null || row.calls() != sum.calls()
+                    || Math.abs(row.spentUsd() - sum.spentUsd()) > tolerance(sum.spentUsd())) {
+                Sum held = row == null ? Sum.ZERO : row;
+                corrections.put(k, new Sum(sum.spentUsd() - held.spentUsd(), sum.calls() - held.calls()));
+            }
+        }
+        if (!corrections.isEmpty()) {
+            QuarkusTransaction.requiringNew().run(() -> {
+                try (Connection c = dataSource.getConnection()) {
+                    addBudgetSpend(c, corrections, k -> true);
+                } catch (SQLException e) {
+                    throw new CostStoreException(e);
+                }
+            });
+        }
+        Map<String, Sum> result = new HashMap<>();
+        budgetSpend(keys).forEach((k, sum) -> result.put(k.id(), sum));
+        return result;
     }
 
     /** The first call (by end time) at which the scope's spend in the period reached {@code limit}. */

@@ -447,6 +447,51 @@ class BudgetApiTest {
         assertThat(p2.getMap("items[0].evidence")).containsEntry("spent_usd", 10.0f).containsEntry("calls", 10);
     }
 
+    @Test
+    void the_reconcile_adds_to_the_stored_spend_what_no_ingest_added_and_keeps_what_they_did() throws Exception {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        CostCalls.ingest(2, T0, at -> CostCalls.call(team, 1.0, at));
+        // Calls stored by a replica that did not know the budget yet (its configuration was older): in no row.
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, calls(team, 3.0, T0.plus(Duration.ofMinutes(5)), 2), clock.instant());
+        }
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(2.0f));
+        budgets.reconcile();
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(8.0f))
+                .body("calls", equalTo(4)).body("alerted", contains(0.8f));
+        // Ingests after it add to the corrected row; a second reconcile finds nothing to correct.
+        CostCalls.ingest(1, T0.plus(Duration.ofMinutes(10)), at -> CostCalls.call(team, 1.0, at));
+        budgets.reconcile();
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(9.0f))
+                .body("calls", equalTo(5));
+    }
+
+    @Test
+    void a_reconcile_does_not_wait_for_an_ingest_that_holds_a_budget_row() throws Exception {
+        clock.set(T0);
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        CostCalls.ingest(1, T0, at -> CostCalls.call(team, 1.0, at));
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            // Another replica's ingest has added its call to the team's row and not committed yet.
+            List<LlmCall> there = calls(team, 2.0, T0.plus(Duration.ofMinutes(5)), 1);
+            calls.insert(c, there, clock.instant());
+            for (StoredCallsWriter writer : writers) {
+                writer.write(c, there, new ArrayList<>(), new ArrayList<>());
+            }
+            // A restate that locked the row while summing waited here for the ingest (or a month's sum held the
+            // ingest back); the bound only keeps a regression from hanging the build.
+            java.util.concurrent.CompletableFuture.runAsync(budgets::reconcile)
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
+            c.commit();
+        }
+        given().when().get("/api/v1/budgets/team/" + team).then().body("spentUsd", equalTo(3.0f))
+                .body("calls", equalTo(2));
+    }
+
     private List<LlmCall> calls(String team, double cost, Instant from, int count) {
         List<LlmCall> list = new ArrayList<>();
         for (int i = 0; i < count; i++) {
