@@ -96,6 +96,21 @@ public final class EmbeddingDrift {
         return (double) zeros / vectors.size();
     }
 
+    /**
+     * The vectors that are not zero vectors, in order. A zero vector has no direction: it shrinks a mean without
+     * turning it, so the noise of a mean's direction is that of its non-zero vectors alone, and a threshold for a
+     * window must be bootstrapped for their count (and from the reference's non-zero vectors), not for the window's.
+     */
+    public static List<float[]> nonZero(List<float[]> vectors) {
+        List<float[]> out = new java.util.ArrayList<>(vectors.size());
+        for (float[] v : vectors) {
+            if (!isZero(v)) {
+                out.add(v);
+            }
+        }
+        return out;
+    }
+
     private static boolean isZero(float[] v) {
         for (float f : v) {
             if (f != 0) {

@@ -356,44 +356,61 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         if (current.size() < config.minSamples()) {
             return new Evaluation(status(space, "insufficient_current", current.size(), null, null, now), null);
         }
+        // Zero vectors have no direction: the mean's direction is as noisy as its non-zero vectors alone make it, so
+        // the threshold is for their count (a window of 200 with 18 zeros is compared as the 182 it really is).
+        List<float[]> live = EmbeddingDrift.nonZero(current);
+        double currentZeros = 1 - (double) live.size() / current.size();
         double[] mean;
-        Double threshold;
-        double referenceZeros = 0;
+        Double threshold = null;
+        double referenceZeros;
         synchronized (summaries) {
             ReferenceSummary summary = summaries.get(space.space());
             if (summary != null && summary.referenceId.equals(space.referenceId())) {
                 mean = summary.mean;
                 referenceZeros = summary.zeroShare;
-                threshold = summary.thresholds.get(current.size());
+                threshold = summary.thresholds.get(live.size());
             } else {
                 mean = null;
-                threshold = null;
+                referenceZeros = 0;
             }
         }
-        if (mean == null || threshold == null) {
+        boolean enough = live.size() >= config.minSamples();
+        if (mean == null || (enough && threshold == null)) {
             // Resampling runs outside the lock: it can take a second for large spaces.
             List<float[]> reference = store.reference(space.space());
+            List<float[]> referenceLive = EmbeddingDrift.nonZero(reference);
             mean = EmbeddingDrift.mean(reference);
-            referenceZeros = EmbeddingDrift.zeroShare(reference);
-            threshold = EmbeddingDrift.threshold(reference, current.size(), config.resamples(), config.quantile(),
-                    config.margin(), config.seed() ^ space.space().hashCode());
-            bootstraps.increment();
+            referenceZeros = 1 - (double) referenceLive.size() / reference.size();
+            if (enough && threshold == null) {
+                // A reference of zero vectors only has no direction to keep: any direction is away from it.
+                long seed = config.seed() ^ space.space().hashCode();
+                threshold = referenceLive.isEmpty() ? 0.0 : EmbeddingDrift.threshold(referenceLive, live.size(),
+                        config.resamples(), config.quantile(), config.margin(), seed);
+                bootstraps.increment();
+            }
             synchronized (summaries) {
                 ReferenceSummary summary = summaries.get(space.space());
                 if (summary == null || !summary.referenceId.equals(space.referenceId())) {
                     summary = new ReferenceSummary(space.referenceId(), mean, referenceZeros);
                     summaries.put(space.space(), summary);
                 }
-                summary.thresholds.put(current.size(), threshold);
+                if (threshold != null) {
+                    summary.thresholds.put(live.size(), threshold);
+                }
             }
         }
-        EmbeddingDrift.Verdict verdict = EmbeddingDrift.compare(mean, space.referenceN(), threshold, current);
         // Zero vectors leave the mean's direction as it was: only their share shows a replica answering zeros.
-        double currentZeros = EmbeddingDrift.zeroShare(current);
         boolean zeros = currentZeros - referenceZeros > config.zeroShare();
+        double[] shares = zeros ? new double[] {currentZeros, referenceZeros} : null;
+        if (!enough) {
+            // Too few vectors with a direction to compare means; the share of zeros still speaks.
+            return new Evaluation(status(space, zeros ? "drift" : "insufficient_current", current.size(), null, null,
+                    now), shares);
+        }
+        EmbeddingDrift.Verdict verdict = EmbeddingDrift.compare(mean, space.referenceN(), threshold, live);
         SpaceStatus status = status(space, verdict.drift() || zeros ? "drift" : "ok", current.size(),
                 verdict.distance(), threshold, now);
-        return new Evaluation(status, zeros ? new double[] {currentZeros, referenceZeros} : null);
+        return new Evaluation(status, shares);
     }
 
     private SpaceStatus status(EmbeddingStore.Space space, String state, int currentN, Double distance,
@@ -409,8 +426,11 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         evidence.put("zero_share", Math.round(zeros[0] * 1e4) / 1e4);
         evidence.put("reference_zero_share", Math.round(zeros[1] * 1e4) / 1e4);
         evidence.put("max_zero_share", config.zeroShare());
-        evidence.put("distance", s.distance());
-        evidence.put("threshold", s.threshold());
+        if (s.distance() != null) {
+            // Absent when too few vectors had a direction to compare means.
+            evidence.put("distance", s.distance());
+            evidence.put("threshold", s.threshold());
+        }
         evidence.put("reference_n", s.referenceN());
         evidence.put("current_n", s.currentN());
         evidence.put("dimensions", s.dimensions());
