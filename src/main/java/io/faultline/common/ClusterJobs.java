@@ -125,6 +125,19 @@ public class ClusterJobs {
         }
     }
 
+    /** When the job's latest run (on any replica) started; empty before its first. */
+    public Optional<Instant> lastStarted(String job) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select last_started_at from scheduled_job_runs where job = ?")) {
+            st.setString(1, job);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the last run of the scheduled job " + job, e);
+        }
+    }
+
     /** Records the end of this replica's run (shown by the job's row; a replica killed mid-run leaves it older). */
     public void finished(String job) {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(

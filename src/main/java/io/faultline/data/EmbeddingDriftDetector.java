@@ -141,17 +141,33 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     @Scheduled(every = "{faultline.embedding-drift.interval}", delayed = "{faultline.embedding-drift.interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
-        // Cluster-wide: one check per interval across replicas (the stored last run), one at a time (the lock).
+        try {
+            checkOnce();
+        } catch (RuntimeException e) {
+            tickFailures.increment();
+            Log.errorf(e, "Embedding drift check failed; it runs again in %s", config.interval());
+        }
+    }
+
+    /**
+     * Checks every space if this replica claims the interval's check: one check per interval across replicas (the
+     * stored last run), one at a time (the lock). The scheduled check and an asked-for one take the same claim, as
+     * every check raises each drifted space once more in its episode. Empty when another check had the claim or the
+     * lock, or the schema is not migrated yet.
+     */
+    public Optional<List<SpaceStatus>> checkOnce() {
+        List<List<SpaceStatus>> checked = new ArrayList<>(1);
         jobs.runOnce(JOB, config.interval(), () -> {
-            try {
-                if (!store.exclusively(this::check)) {
-                    Log.debug("Another replica is checking embedding drift");
-                }
-            } catch (RuntimeException e) {
-                tickFailures.increment();
-                Log.errorf(e, "Embedding drift check failed; it runs again in %s", config.interval());
+            if (!store.exclusively(() -> checked.add(check()))) {
+                Log.debug("Another replica is checking embedding drift");
             }
         });
+        return checked.stream().findFirst();
+    }
+
+    /** When the latest check (on any replica) started; empty before the first. */
+    public Optional<Instant> lastCheckStarted() {
+        return jobs.lastStarted(JOB);
     }
 
     /** Per replica: writes the vectors of the calls this replica ingested (its own buffer). */

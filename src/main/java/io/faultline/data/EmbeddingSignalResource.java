@@ -138,9 +138,15 @@ public class EmbeddingSignalResource {
 
     @POST
     @Path("/checks")
-    @Operation(summary = "Check every space now (the scheduler does it every minute) and raise drifts")
+    @Operation(summary = "Check every space now and raise drifts, unless a check ran within the interval (409)")
     public List<EmbeddingDriftDetector.SpaceStatus> check() {
-        return detector.check();
+        // The scheduled check's claim: a second check within the interval would raise every drift twice.
+        return detector.checkOnce().orElseThrow(() -> {
+            String last = detector.lastCheckStarted().map(at -> "The latest check started at " + at
+                    + "; the next is due at " + at.plus(config.interval())).orElse("Another check is running");
+            return new ApiProblem(409, "Checked within the interval", last + " (faultline.embedding-drift.interval"
+                    + " is " + config.interval() + "). GET /api/v1/signals/embeddings has the latest results.");
+        });
     }
 
     /**

@@ -198,6 +198,36 @@ class EmbeddingDriftApiTest {
         return out;
     }
 
+    /**
+     * An asked-for check takes the cluster-wide claim of the scheduled one: a POST within the interval of the last
+     * check (by the schedule, another replica or another POST) ran the check again and counted every drifted space a
+     * second time in its episode. It is refused with a 409 naming when the next check is due; once the interval has
+     * passed it checks.
+     */
+    @Test
+    void an_asked_for_check_within_the_interval_of_the_last_is_refused_and_raises_nothing_twice() throws Exception {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("delete from scheduled_job_runs where job = '" + EmbeddingDriftDetector.JOB + "'");
+        }
+        Scenario s = new Scenario("claimed", 13);
+        Instant checkedAt = s.postShifted(3);
+        given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
+                .log().ifValidationFails().statusCode(200).body("find { it.space == '" + s.space + "' }.state",
+                        equalTo("drift"));
+        clock.advance(Duration.ofMinutes(1));
+        given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
+                .log().ifValidationFails().statusCode(409).contentType(PROBLEM)
+                .body("detail", containsString(checkedAt.toString()))
+                .body("detail", containsString(checkedAt.plus(config.interval()).toString()));
+        episodes(s.space).body("items", hasSize(1)).body("items[0].occurrences", equalTo(1));
+
+        Instant due = checkedAt.plus(config.interval());
+        clock.set(due);
+        given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
+                .log().ifValidationFails().statusCode(200).body("find { it.space == '" + s.space + "' }.at",
+                        equalTo(due.toString()));
+    }
+
     @Test
     void a_fresh_sample_of_the_reference_distribution_raises_nothing() {
         String space = space("same");
