@@ -97,8 +97,10 @@ public interface EmbeddingDriftConfig {
     boolean fromCalls();
 
     /**
-     * Spaces tracked at most. A new space beyond it evicts the one seen least recently, reference included: a bound
-     * on storage that an unbounded set of space names could otherwise grow without end.
+     * Spaces tracked at most: a bound on storage that an unbounded set of space names could otherwise grow without
+     * end. A new space beyond it evicts a space still collecting its reference (the fewest vectors, then the least
+     * recently seen), never one whose reference is complete; when all are complete the new space is refused (409;
+     * a LiteLLM call's vectors are dropped, counted with reason {@code space_limit}).
      */
     @WithDefault("256")
     @Min(1)

@@ -88,6 +88,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
     private final Counter tickFailures;
     private final Counter mismatched;
     private final Counter refused;
+    private final Counter overLimit;
     private final Counter fromCalls;
     private final Counter bootstraps;
     // Least recently used first; bounded by the number of spaces, which the store caps.
@@ -130,6 +131,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
         this.mismatched = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "dimension_mismatch")
                 .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
         this.refused = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "write_refused")
+                .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
+        this.overLimit = Counter.builder("faultline.embedding.vectors.dropped").tag("reason", "space_limit")
                 .description("Vectors of LiteLLM embedding calls not followed, by reason").register(registry);
         this.fromCalls = Counter.builder("faultline.embedding.vectors").tag("source", "litellm")
                 .description("Vectors stored for embedding drift").register(registry);
@@ -243,6 +246,10 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                     }
                     Log.warnf(away, "Could not count the vectors of call %s dropped for their dimension", p.callId());
                 }
+            } catch (EmbeddingStore.SpaceLimit e) {
+                // A new model group while every space holds a complete reference: the tracked spaces stay.
+                overLimit.increment(p.vectors().size());
+                Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
             } catch (RuntimeException e) {
                 if (ProblemMappers.databaseAway(e)) {
                     // The database went away mid-flush: this call's vectors and the rest wait for the next flush.

@@ -101,6 +101,12 @@ public class EmbeddingSignalResource {
         } catch (EmbeddingStore.DimensionMismatch e) {
             throw unprocessable("vectors", e.getMessage() + "; post vectors of the space's model, or reset its"
                     + " reference (DELETE /api/v1/signals/embeddings/" + signal.space() + "/reference)");
+        } catch (EmbeddingStore.SpaceLimit e) {
+            String detail = "All " + config.maxSpaces() + " embedding spaces (faultline.embedding-drift.max-spaces)"
+                    + " hold a complete reference, so space " + signal.space() + " cannot be opened: reset a space"
+                    + " no longer used (DELETE /api/v1/signals/embeddings/{space}/reference) or raise the limit.";
+            throw new ApiProblem(409, "Too many embedding spaces", detail, List.of(Map.of("field", "space",
+                    "message", "no room for a new space")));
         }
         if (stored.duplicate()) {
             return RestResponse.ok(new SignalReceipt(signal.signalId(), signal.space(), true, 0, 0, 0,

@@ -62,6 +62,18 @@ public class EmbeddingStore {
         }
     }
 
+    /**
+     * A new space would go beyond the cap while every space holds a complete reference: none may be evicted for it.
+     * The transaction rolls back, so the signal stored nothing.
+     */
+    public static class SpaceLimit extends RuntimeException {
+
+        SpaceLimit(String space, int maxSpaces) {
+            super("all " + maxSpaces + " embedding spaces hold a complete reference, so no space " + space
+                    + " can be opened");
+        }
+    }
+
     /** The advisory lock of the drift check ("embdrift" in ASCII), one replica at a time. */
     private static final long LOCK_KEY = 0x656d626472696674L;
 
@@ -118,7 +130,7 @@ public class EmbeddingStore {
                 created = rs.getBoolean(3);
             }
         }
-        int evicted = created ? evictBeyond(c, maxSpaces, signal.space()) : 0;
+        int evicted = created ? evictBeyond(c, maxSpaces, referenceSize, signal.space()) : 0;
         if (expected != dimensions) {
             throw new DimensionMismatch(signal.space(), expected, dimensions);
         }
@@ -204,14 +216,36 @@ public class EmbeddingStore {
         }
     }
 
-    private static int evictBeyond(Connection c, int maxSpaces, String keep) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from embedding_spaces where space in (select space"
-                + " from embedding_spaces where space <> ? order by last_seen_at, space"
-                + " limit greatest(0, (select count(*) from embedding_spaces) - ?))")) {
-            st.setString(1, keep);
-            st.setInt(2, maxSpaces);
-            return st.executeUpdate();
+    /**
+     * Makes room for the new space {@code keep}. Only spaces still collecting their reference are evicted, those with
+     * the fewest vectors first, then the least recently seen: a flood of never-seen names (one vector each) evicts its
+     * own kind, never a space whose reference is complete nor one further along than the junk. When every other space
+     * is complete the new one is refused ({@link SpaceLimit}).
+     */
+    private static int evictBeyond(Connection c, int maxSpaces, int referenceSize, String keep) throws SQLException {
+        int excess;
+        try (PreparedStatement st = c.prepareStatement("select count(*) from embedding_spaces")) {
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                excess = rs.getInt(1) - maxSpaces;
+            }
         }
+        if (excess <= 0) {
+            return 0;
+        }
+        int evicted;
+        try (PreparedStatement st = c.prepareStatement("delete from embedding_spaces where space in (select space"
+                + " from embedding_spaces where space <> ? and reference_n < ?"
+                + " order by reference_n, last_seen_at, space limit ?)")) {
+            st.setString(1, keep);
+            st.setInt(2, referenceSize);
+            st.setInt(3, excess);
+            evicted = st.executeUpdate();
+        }
+        if (evicted < excess) {
+            throw new SpaceLimit(keep, maxSpaces);
+        }
+        return evicted;
     }
 
     private static final String SPACE_COLUMNS = "select space, reference_id, dimensions, reference_n,"
