@@ -88,7 +88,8 @@ public class SignalChecks {
                 List<SignalStore.Freshness> indexes = store.overdueIndexes(c, now);
                 for (SignalStore.Freshness f : indexes) {
                     if (staleAt(f, now)) {
-                        failures.add(tooOld(f, now, config.index().staleSeverity(), INDEX_CHECK));
+                        failures.add(tooOld(f, now, Duration.between(f.updatedSeenAt(), now),
+                                config.index().staleSeverity(), INDEX_CHECK));
                     }
                     if (silentAt(f, now)) {
                         failures.add(heartbeatMissing(f, now));
@@ -133,7 +134,8 @@ public class SignalChecks {
     }
 
     private static boolean staleAt(SignalStore.Freshness f, Instant now) {
-        return Duration.between(f.lastUpdatedAt(), now).compareTo(f.maxAge()) > 0
+        // On the server's clock: the reporter's lastUpdatedAt is on its own, which may run behind.
+        return Duration.between(f.updatedSeenAt(), now).compareTo(f.maxAge()) > 0
                 && !f.lastUpdatedAt().equals(f.staleRaisedFor());
     }
 
@@ -153,8 +155,8 @@ public class SignalChecks {
         return p.lastRunAt().plusMillis((long) (p.expectedEvery().toMillis() * config.ingestion().grace()));
     }
 
-    static Failure tooOld(SignalStore.Freshness f, Instant at, Severity severity, String detection) {
-        Duration age = Duration.between(f.lastUpdatedAt(), at);
+    /** An index {@code age} old at {@code at}, both measured on one clock. */
+    static Failure tooOld(SignalStore.Freshness f, Instant at, Duration age, Severity severity, String detection) {
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("index", f.index());
         evidence.put("reason", "too_old");

@@ -14,6 +14,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -92,13 +93,16 @@ public class SignalService {
 
     public Outcome index(List<Signal.IndexReport> reports) {
         List<Failure> failures = new ArrayList<>();
+        Instant received = clock.instant();
         List<Signal.IndexReport> fresh = newOnly(reports, (c, r) -> {
             SignalStore.Freshness f = store.report(c, r,
                     r.maxAge() != null ? r.maxAge() : config.index().maxAge(),
-                    r.heartbeatTimeout() != null ? r.heartbeatTimeout() : config.index().heartbeatTimeout());
+                    r.heartbeatTimeout() != null ? r.heartbeatTimeout() : config.index().heartbeatTimeout(),
+                    received);
+            // Both on the reporter's clock, so its skew cancels out.
             Duration age = Duration.between(f.lastUpdatedAt(), r.at());
             if (age.compareTo(f.maxAge()) > 0 && !f.lastUpdatedAt().equals(f.staleRaisedFor())) {
-                failures.add(SignalChecks.tooOld(f, r.at(), config.index().staleSeverity(), INDEX_REPORT));
+                failures.add(SignalChecks.tooOld(f, r.at(), age, config.index().staleSeverity(), INDEX_REPORT));
                 // Marked with the raise in one transaction: a later report of this batch, or of a request waiting on
                 // the row's lock, reads the mark and does not raise it again.
                 store.markStale(c, f.index(), f.lastUpdatedAt());

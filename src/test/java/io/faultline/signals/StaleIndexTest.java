@@ -168,4 +168,44 @@ class StaleIndexTest {
         checks.check();
         failuresOf(index).body("items", hasSize(0));
     }
+
+    /**
+     * The reporter's clock is 10 minutes behind the server's. Its index is refreshed every 55 minutes against a max age
+     * of 60 and reported every 10: never stale. The check measured the age on the server's clock from the reporter's
+     * lastUpdatedAt, 10 minutes too old, and raised stale_index before every refresh. Age is now measured from the
+     * update moved onto the server's clock by the report's own skew (its receipt less its {@code at}).
+     */
+    @Test
+    void a_reporter_clock_ten_minutes_behind_raises_no_stale_index() {
+        String index = "skewed-" + UUID.randomUUID();
+        Duration behind = Duration.ofMinutes(10);
+        Instant start = T0.plus(Duration.ofDays(3));
+        Instant lastUpdate = start.minus(behind);
+        for (int minute = 0; minute <= 240; minute += 5) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            Instant reporter = server.minus(behind);
+            clock.set(server);
+            if (minute % 10 == 0) {
+                while (!lastUpdate.plus(Duration.ofMinutes(55)).isAfter(reporter)) {
+                    lastUpdate = lastUpdate.plus(Duration.ofMinutes(55));
+                }
+                post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at",
+                        reporter.toString(), "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT1H",
+                        "heartbeatTimeout", "PT2H")).statusCode(200).body("failures", equalTo(0));
+            }
+            checks.check();
+        }
+        failuresOf(index).body("items", hasSize(0));
+
+        // The refreshes stop: stale once the last one is an hour old on the server's clock, not 10 minutes sooner.
+        Instant dueOnServer = lastUpdate.plus(behind).plus(Duration.ofHours(1));
+        clock.set(dueOnServer);
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.set(dueOnServer.plusSeconds(60));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.age", equalTo("PT1H1M"))
+                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+    }
 }
