@@ -335,6 +335,15 @@ public class LanguageRules extends ContentRule {
         if (stripped.charAt(0) == '"' && stripped.indexOf("\":") > 0) {
             return true; // a JSON member, "description": "...": its keys and values are data, whatever the indent
         }
+        if (stripped.charAt(0) == '|' || pipes(stripped) >= 2) {
+            return true; // a Markdown table row: its cells are the data shown (names, values), not the answer's prose
+        }
+        if (yamlKey(stripped)) {
+            return true; // a YAML mapping, "description: ...", "- name: ...": configuration the answer shows
+        }
+        if (jsonStrings(stripped)) {
+            return true; // a JSON string list item, "...", or a list of strings on one line, ["...", "..."]
+        }
         char last = stripped.charAt(stripped.length() - 1);
         if (last == '{' || last == '}' || last == ';' || (last == '>' && stripped.charAt(0) == '<')) {
             return true;
@@ -356,6 +365,51 @@ public class LanguageRules extends ContentRule {
             }
         }
         return false;
+    }
+
+    private static int pipes(String line) {
+        int pipes = 0;
+        for (int i = 0; i < line.length(); i++) {
+            if (line.charAt(i) == '|') {
+                pipes++;
+            }
+        }
+        return pipes;
+    }
+
+    /**
+     * {@code (- )?[a-z][A-Za-z0-9_.-]*:( |$)}: a YAML key, lower case first as configuration keys are (a German noun
+     * before a colon, "Hinweis: ...", is capitalised). One pass over the key.
+     */
+    static boolean yamlKey(String stripped) {
+        int i = stripped.startsWith("- ") ? 2 : 0;
+        int n = stripped.length();
+        if (i >= n || stripped.charAt(i) < 'a' || stripped.charAt(i) > 'z') {
+            return false;
+        }
+        while (i < n) {
+            char c = stripped.charAt(i);
+            if (c == ':') {
+                return i + 1 == n || stripped.charAt(i + 1) == ' ';
+            }
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.'
+                    || c == '-')) {
+                return false;
+            }
+            i++;
+        }
+        return false;
+    }
+
+    /** A line that is a JSON string ({@code "...",}) or a list holding strings ({@code ["...", "..."]}). */
+    static boolean jsonStrings(String stripped) {
+        String line = stripped.endsWith(",") ? stripped.substring(0, stripped.length() - 1).stripTrailing() : stripped;
+        if (line.length() < 2) {
+            return false;
+        }
+        char first = line.charAt(0);
+        char last = line.charAt(line.length() - 1);
+        return first == '"' && last == '"' || first == '[' && last == ']' && line.indexOf('"') > 0;
     }
 
     private static String cut(String text, int max) {

@@ -328,6 +328,31 @@ class LanguageRulesTest {
     }
 
     @Test
+    void englishTableRowsYamlAndJsonStringListsInAGermanAnswerAreNotItsLanguage() {
+        // The answer's prose is German; its table, YAML and JSON lines hold the English data it shows.
+        String question = "Welche Pläne gibt es und wie richte ich die Abrechnung in meiner Pipeline ein?";
+        String prose = "Hier ist die Übersicht über die Pläne und die Einstellungen, die du brauchst.\n";
+        String table = "| Plan | What you get |\n|------|--------------|\n"
+                + "| Annual | Billed once a year on the date you subscribed, with priority support |\n"
+                + "| Monthly | Billed every month, and you can cancel at any time from the settings page |\n";
+        String yaml = "billing:\n  cycle: annual\n  description: Billed once a year on the date you subscribed\n"
+                + "  - name: Switch to monthly billing at any time from the account settings page\n"
+                + "  renewal_note: The plan renews automatically unless you cancel before the end of the term\n";
+        String list = "[\n  \"Billed once a year on the date you subscribed\",\n"
+                + "  \"You can switch to monthly billing at any time from the account settings page\",\n"
+                + "  \"The plan renews automatically unless you cancel before the end of the term\"\n]\n";
+
+        assertThat(rules.apply(call(question, prose + table))).as("table").isEmpty();
+        assertThat(rules.apply(call(question, prose + yaml))).as("YAML").isEmpty();
+        assertThat(rules.apply(call(question, prose + list))).as("JSON list").isEmpty();
+        assertThat(rules.apply(call(question, prose + "Kurz gesagt:\n" + table + yaml + list + "Viel Erfolg!")))
+                .as("all three").isEmpty();
+        // English prose around them is still English.
+        assertThat(rules.apply(call(question, ENGLISH_ANSWER + "\n" + table))).as("English prose")
+                .singleElement().satisfies(f -> assertThat(f.evidence()).containsEntry("answer_language", "en"));
+    }
+
+    @Test
     void anUnsupportedLanguageFailsTheStartNamingTheSupportedOnes() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new LanguageIdentifier(List.of("en", "tlh")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tlh").hasMessageContaining("ja");

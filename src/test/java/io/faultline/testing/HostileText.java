@@ -32,6 +32,8 @@ public final class HostileText {
         out.put("ignore previous", ignorePrevious(bytes));
         out.put("e-mail-like", emailLike(bytes));
         out.put("code fences", codeFences(bytes));
+        // One line of table cells, YAML keys and JSON strings: the marks that make a line data, never ending it.
+        out.put("table, YAML and JSON marks", repeat("| k: \"v\", [\"|- a:", bytes));
         return out;
     }
 
