@@ -23,6 +23,16 @@ public interface TokenSpikeConfig {
     @Min(1)
     int historyCalls();
 
+    /**
+     * A restart reads back each deployment's last {@code history-calls} calls started within this long (and the
+     * deployments seen within it): a quiet deployment needs days to show {@code min-samples} calls, and a history of
+     * hours only left it without per-call detection until it had made them again. Each deployment's read stops at
+     * its history on the {@code (deployment, started_at)} index, so a longer horizon costs only the quiet ones.
+     */
+    @WithDefault("7d")
+    @DurationMin(millis = 1)
+    Duration historyHorizon();
+
     /** Calls a deployment must have shown before its p99 is trusted. */
     @WithDefault("200")
     @Min(1)

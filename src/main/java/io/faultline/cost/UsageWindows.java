@@ -448,8 +448,9 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
     }
 
     /**
-     * The per-call token histories: the last {@code history-calls} successful calls of each deployment started in the
-     * last 6 hours, by start time, fed oldest end first. The deployments come from {@code provider_deployments}
+     * The per-call token histories: the last {@code history-calls} successful calls of each deployment started within
+     * {@code history-horizon} (7 days; it was 6 hours, under the 200 calls a p99 needs for a deployment called every
+     * few minutes), by start time, fed oldest end first. The deployments come from {@code provider_deployments}
      * (ingest records every deployment it sees there at least once a minute), and each one's calls are read
      * backwards on its {@code (deployment, started_at)} index until the history is full, about history-calls rows
      * per deployment. A window function over every call of the 6 hours read and sorted all of them: 430-740 ms of a
@@ -461,7 +462,7 @@ public class UsageWindows implements StoredCallsObserver, io.faultline.common.Bo
                 + " started_at, ended_at from llm_calls where deployment = d.deployment and provider = d.provider"
                 + " and started_at >= ? and success and prompt_tokens + completion_tokens > 0"
                 + " order by started_at desc limit ?) t where d.last_seen >= ? order by t.ended_at, t.started_at";
-        Instant since = now.minus(Duration.ofHours(6));
+        Instant since = now.minus(tokens.historyHorizon());
         boolean autoCommit = c.getAutoCommit();
         c.setAutoCommit(false);
         try {

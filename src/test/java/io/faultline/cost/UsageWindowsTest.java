@@ -117,6 +117,32 @@ class UsageWindowsTest {
                 .containsEntry("samples", 1024).containsEntry("tokens", 3001));
     }
 
+    /**
+     * A deployment called every 10 minutes has 36 calls in 6 hours. A restart read back only the last 6 hours of each
+     * deployment's calls, under the 200 a p99 needs, so such a deployment had no per-call spike detection for the next
+     * 28 hours. The rebuild reads back each deployment's last calls however old, up to its history.
+     */
+    @Test
+    void aRestartReadsBackTheMinimumSampleOfAQuietDeploymentBeyondSixHours() {
+        String dep = unique("quiet");
+        Instant start = DAY.plus(Duration.ofDays(3));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 250; i++) {
+            calls.add(call(dep, start.plus(Duration.ofMinutes(10L * i)), 600, 400, 0));
+        }
+        Instant last = start.plus(Duration.ofMinutes(10L * 249));
+        clock.set(last.plus(Duration.ofMinutes(5)));
+        ingest(calls);
+        windows.rebuild();
+
+        ingest(List.of(call(dep, last.plus(Duration.ofMinutes(10)), 1801, 1200, 0)));
+
+        assertThat(failures("token_spike", dep)).filteredOn(f -> "call".equals(((Map<String, Object>) f
+                .get("evidence")).get("scope"))).singleElement().satisfies(f -> assertThat(
+                        (Map<String, Object>) f.get("evidence")).containsEntry("p99_tokens", 1000)
+                        .containsEntry("samples", 250).containsEntry("tokens", 3001));
+    }
+
     @Test
     void classifyDryRunsAndResendsDoNotMoveTheHistory() {
         String dep = unique("dry");
