@@ -324,8 +324,13 @@ public class TrafficPolicy {
                 Entry e = r.entry();
                 boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
                 if (inForce) {
-                    shares.put(e.deployment(), new Kept(e.soleDeployment() ? 1.0 : e.keepShare(), e.since()));
                     String group = windowGroup.getOrDefault(e.deployment(), e.modelGroup());
+                    Set<String> members = group == null ? null : groups.get(group);
+                    // Alone in its group in the window (a pin carries no group, and an entry's group may have lost
+                    // its other deployments since): the plugin never thins a lone candidate, so it kept everything.
+                    boolean alone = e.soleDeployment()
+                            || members != null && members.size() < 2 && members.contains(e.deployment());
+                    shares.put(e.deployment(), new Kept(alone ? 1.0 : e.keepShare(), e.since()));
                     if (group != null) {
                         groupOf.put(e.deployment(), group);
                     }

@@ -438,6 +438,23 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_pin_on_a_deployment_alone_in_its_group_keeps_everything_as_the_plugin_applies_it() throws Exception {
+        Instant t0 = Instant.parse("2031-10-15T10:00:00Z");
+        clock.set(t0);
+        String solo = "tp-pin-solo-" + UUID.randomUUID();
+        // The plugin never thins a lone candidate: a pin at 0.2 on it keeps every request. Taken as 0.2, a single
+        // failing call in a minute was an observed failure, and each minute's drain counted five times over.
+        pin(solo, "{\"keepShare\":0.2}").statusCode(200);
+        try (Connection c = dataSource.getConnection()) {
+            Map<String, TrafficPolicy.Kept> kept = policy.sharesInForce(c, t0,
+                    Map.of("tp-pin-solo-group", java.util.Set.of(solo)));
+            assertThat(kept.get(solo).share()).as("what the lone pinned deployment kept").isCloseTo(1.0, CLOSE);
+        } finally {
+            authorized().when().delete("/api/v1/traffic-policy/" + solo).then().statusCode(204);
+        }
+    }
+
+    @Test
     void a_deployment_alone_in_its_group_is_never_thinned_so_its_prediction_keeps_everything() {
         Pair solo = new Pair(Instant.parse("2031-10-06T10:00:00Z"));
         solo.withB = false;
