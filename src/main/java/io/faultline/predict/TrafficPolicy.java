@@ -148,6 +148,9 @@ public class TrafficPolicy {
         }
         Map<String, PredictedFailure> top = new LinkedHashMap<>();
         Map<String, PredictedFailure> anyFiring = new HashMap<>();
+        // Every prediction firing on a deployment lives under the share it keeps, whichever of them set it: one of
+        // another type without its kept share could never be judged prevented by the cut it shared.
+        Map<String, List<PredictedFailure>> firingOn = new HashMap<>();
         for (PredictedFailure p : firing) {
             if (DeploymentWindow.PROVIDER_WIDE.equals(p.deployment())) {
                 // A provider-level prediction only warns: its deployments' own predictions act on each of them, and
@@ -155,6 +158,7 @@ public class TrafficPolicy {
                 continue;
             }
             anyFiring.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
+            firingOn.computeIfAbsent(p.deployment(), k -> new ArrayList<>()).add(p);
             if (p.confidence() > config.actAbove()) {
                 top.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
             }
@@ -198,7 +202,9 @@ public class TrafficPolicy {
                                 + p.estimatedTimeToFailure(), "predictor");
             }
             // The plugin never thins a deployment that is alone in its group: what such a prediction kept is all.
-            actions.add(new PredictionStore.Action(p.predictionId(), sole ? 1.0 : after));
+            for (PredictedFailure q : firingOn.get(p.deployment())) {
+                actions.add(new PredictionStore.Action(q.predictionId(), sole ? 1.0 : after));
+            }
         }
         for (Row row : rows.values()) {
             Entry e = row.entry();
@@ -221,8 +227,10 @@ public class TrafficPolicy {
                 // A weaker prediction still fires: hold the share, and the healthy period starts over. What it kept
                 // is what the plugin applies: all of a deployment alone in its group, as for a confident one.
                 upserts.add(new Pending(e, null));
-                actions.add(new PredictionStore.Action(still.predictionId(), e.soleDeployment() ? 1.0
-                        : e.keepShare()));
+                for (PredictedFailure q : firingOn.get(e.deployment())) {
+                    actions.add(new PredictionStore.Action(q.predictionId(), e.soleDeployment() ? 1.0
+                            : e.keepShare()));
+                }
                 continue;
             }
             Instant lastFailed = unhealthy.lastFailed().get(e.deployment());

@@ -498,6 +498,53 @@ class TrafficPolicyTest {
                 .as("what the plugin kept of a lone deployment's traffic").isEqualTo(1.0);
     }
 
+    @Test
+    void every_prediction_firing_on_a_reduced_deployment_knows_the_share_it_kept() throws Exception {
+        Instant t0 = Instant.parse("2031-10-16T10:00:00Z");
+        String deployment = "tp-two-types-" + UUID.randomUUID();
+        PredictedFailure limit = prediction(deployment, 0.85, t0);
+        PredictedFailure slow = new PredictedFailure(UUID.randomUUID(), "timeout", "openai", deployment,
+                "tp-w-group", 0.9, 0.9, "PT5M", t0.plusSeconds(300), "reduce", Map.of(), t0, t0, "PT15M",
+                t0.plus(Duration.ofMinutes(15)), "active", null, null, null, null);
+        insertActive(limit, t0);
+        insertActive(slow, t0);
+        // Both fire above the act threshold; the deployment is cut once, for the more confident one. The rate-limit
+        // prediction lived under that cut all the same: without its kept share it could never be judged prevented,
+        // and a cut that spared the limit counted as its false alarm.
+        applyAt(t0, List.of(limit, slow), Map.of("tp-w-group", 2));
+        assertThat(entry(deployment)).containsEntry("predictedType", "timeout");
+        assertThat(store.byId(slow.predictionId()).orElseThrow().keptShare()).isEqualTo(config.keepShare());
+        assertThat(store.byId(limit.predictionId()).orElseThrow().keptShare())
+                .as("the rate-limit prediction's traffic was cut too").isEqualTo(config.keepShare());
+        // The next tick holds the cut while both still fire below the threshold: both keep it.
+        Instant t1 = t0.plus(Duration.ofMinutes(1));
+        PredictedFailure weakLimit = new PredictedFailure(limit.predictionId(), "rate_limit", "openai", deployment,
+                "tp-w-group", 0.6, 0.85, "PT5M", t1.plusSeconds(300), "reduce", Map.of(), t0, t1, "PT15M",
+                t1.plus(Duration.ofMinutes(15)), "active", null, null, null, null);
+        applyAt(t1, List.of(weakLimit), Map.of("tp-w-group", 2));
+        assertThat(store.byId(limit.predictionId()).orElseThrow().keptShare()).isEqualTo(config.keepShare());
+    }
+
+    private void insertActive(PredictedFailure p, Instant at) throws Exception {
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
+                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, model_group,"
+                        + " confidence, peak_confidence, time_to_failure_ms, recommended_action, indicators,"
+                        + " created_at, updated_at, horizon_ms, horizon_ends_at, status) values (?, ?, 'openai', ?,"
+                        + " ?, ?, ?, 300000, 'reduce', '{\"fitted_remaining_now\": 40000}', ?, ?, 900000, ?,"
+                        + " 'active')")) {
+            st.setObject(1, p.predictionId());
+            st.setString(2, p.predictedType());
+            st.setString(3, p.deployment());
+            st.setString(4, p.modelGroup());
+            st.setDouble(5, p.confidence());
+            st.setDouble(6, p.confidence());
+            st.setTimestamp(7, java.sql.Timestamp.from(at));
+            st.setTimestamp(8, java.sql.Timestamp.from(at));
+            st.setTimestamp(9, java.sql.Timestamp.from(p.horizonEndsAt()));
+            st.executeUpdate();
+        }
+    }
+
     private void applyAt(Instant now, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup)
             throws Exception {
         clock.set(now);
