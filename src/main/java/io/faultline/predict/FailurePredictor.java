@@ -394,10 +394,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         // The deployment's own latest live prediction, else its provider's: the provider's when only it announced
         // the failure at least the min lead ahead. An own prediction that was the hit of an earlier failure of the
         // deployment is not live for this one: it was resolved then and no tick renewed it since (none is made
-        // during a failure), though its horizon may reach past the quiet period to the next failure.
+        // during a failure), though its horizon may reach past the quiet period to the next failure. A deployment
+        // named "*" (LiteLLM's model_info.id is the operator's to choose) has no own predictions: as "own" it took
+        // every provider's provider-level ones, as resolve() never does.
         try (PreparedStatement st = c.prepareStatement("select distinct on (deployment = '*') prediction_id,"
-                + " created_at, deployment = '*' from failure_predictions where (deployment = ? and (status <> 'hit'"
-                + " or failure_onset >= ?) or deployment = '*' and provider = ?) and predicted_type = ?"
+                + " created_at, deployment = '*' from failure_predictions where (deployment = ? and deployment <> '*'"
+                + " and (status <> 'hit' or failure_onset >= ?) or deployment = '*' and provider = ?)"
+                + " and predicted_type = ?"
                 + " and created_at <= ? and horizon_ends_at >= ? order by deployment = '*', created_at desc")) {
             st.setString(1, o.deployment);
             st.setTimestamp(2, Timestamp.from(o.onset));

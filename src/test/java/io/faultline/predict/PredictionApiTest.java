@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -387,6 +388,40 @@ class PredictionApiTest {
         assertThat(accuracy.getInt("overall.announced")).as("announced: only the first, by a prediction that was"
                 + " live before it").isEqualTo(1);
         assertThat(accuracy.getInt("overall.hits")).isEqualTo(1);
+    }
+
+    @Test
+    void a_deployment_named_like_the_provider_level_is_not_announced_by_another_providers_prediction()
+            throws Exception {
+        Instant t0 = Instant.parse("2035-03-01T10:00:00Z");
+        String elsewhere = "api-elsewhere-" + UUID.randomUUID().toString().substring(0, 8);
+        // Another provider's provider-level prediction, live across the minute below.
+        UUID foreign = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, confidence,"
+                        + " peak_confidence, time_to_failure_ms, recommended_action, indicators, created_at,"
+                        + " updated_at, horizon_ms, horizon_ends_at, status) values (?, 'rate_limit', ?, '*', 0.9,"
+                        + " 0.9, 300000, 'route elsewhere', '{}', ?, ?, 900000, ?, 'active')")) {
+            st.setObject(1, foreign);
+            st.setString(2, elsewhere);
+            st.setTimestamp(3, Timestamp.from(t0.minus(Duration.ofMinutes(5))));
+            st.setTimestamp(4, Timestamp.from(t0.minus(Duration.ofMinutes(5))));
+            st.setTimestamp(5, Timestamp.from(t0.plus(Duration.ofMinutes(10))));
+            st.executeUpdate();
+        }
+        // LiteLLM's model_info.id is the caller's to choose: an OpenAI deployment called "*" runs dry.
+        tokensMinute(t0, 0, "*", "api-star-group", new long[] { 1_000 }, 0, 10);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select announced_by from observed_failures where deployment = '*' and provider = 'openai'"
+                        + " and onset >= ? and onset < ?")) {
+            st.setTimestamp(1, Timestamp.from(t0));
+            st.setTimestamp(2, Timestamp.from(t0.plus(Duration.ofMinutes(1))));
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("the failure is observed").isTrue();
+                assertThat(rs.getObject(1, UUID.class)).as("announced by " + elsewhere + "'s prediction").isNull();
+            }
+        }
+        assertThat(store.byId(foreign).orElseThrow().status()).as("no hit of the other provider").isEqualTo("active");
     }
 
     @Test
