@@ -163,9 +163,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now, groups);
         Map<String, Observed> open = observe(c, windows, now, shares);
         long t2 = System.nanoTime();
-        int resolved = resolve(c, now);
-        long t3 = System.nanoTime();
+        // The counterfactual before the resolution: the drain read by this tick came within the horizon of a
+        // prediction whose horizon ends now, and resolved first it was never counted (judged a false alarm).
         counterfactual(c, windows, now, shares);
+        long t3 = System.nanoTime();
+        int resolved = resolve(c, now);
         long t4 = System.nanoTime();
         Indicators.Settings settings = Indicators.Settings.of(config);
         Map<String, Upsert> upserts = new LinkedHashMap<>();
@@ -247,7 +249,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         trafficPolicy.apply(c, now, predictions, deploymentsPerGroup, new TrafficPolicy.Unhealthy(lastFailed,
                 failingAndWorse));
         long t7 = System.nanoTime();
-        Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, resolve %.1f, counterfactual %.1f,"
+        Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, counterfactual %.1f, resolve %.1f,"
                 + " indicators %.1f, upserts %.1f, traffic policy %.1f", (t1 - t0) / 1e6, (t2 - t1) / 1e6,
                 (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6, (t6 - t5) / 1e6, (t7 - t6) / 1e6);
         int observed = (int) open.values().stream().filter(o -> o.touched).count();
@@ -478,7 +480,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             byDeployment.put(w.deployment(), w);
         }
         try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, action_remaining,"
-                + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0)"
+                + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0),"
+                + " horizon_ends_at"
                 + " from failure_predictions where status = 'active' and predicted_type = 'rate_limit'"
                 + " and kept_share < 1 and action_remaining is not null and counterfactual_at is null");
                 PreparedStatement update = c.prepareStatement("update failure_predictions set"
@@ -488,7 +491,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     DeploymentWindow w = byDeployment.get(rs.getString(2));
-                    Double remaining = w == null ? null : latestRemaining(w, rs.getString(4));
+                    Double remaining = w == null ? null
+                            : latestRemaining(w, rs.getString(4), rs.getTimestamp(7).toInstant());
                     double atAction = rs.getDouble(3);
                     if (remaining == null || remaining > atAction) {
                         continue; // no reading, or the limit was reset since the action
@@ -512,14 +516,16 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         }
     }
 
-    private static Double latestRemaining(DeploymentWindow w, String limitType) {
+    /** The latest reading of the limit type taken by {@code until} (a drain after a horizon is not its own). */
+    private static Double latestRemaining(DeploymentWindow w, String limitType, Instant until) {
         int slot = java.util.Arrays.asList(DeploymentWindow.LIMIT_TYPES).indexOf(limitType);
         if (slot < 0) {
             return null;
         }
         for (int i = w.buckets().length - 1; i >= 0; i--) {
             DeploymentWindow.Bucket b = w.buckets()[i];
-            if (b != null && b.headroom()[slot] != null) {
+            if (b != null && b.headroom()[slot] != null
+                    && b.headroom()[slot].atEpochSeconds() <= until.toEpochMilli() / 1000.0) {
                 return b.headroom()[slot].remaining();
             }
         }

@@ -425,6 +425,55 @@ class PredictionApiTest {
     }
 
     @Test
+    void the_drain_of_a_predictions_last_minute_counts_for_the_prevented_rule() throws Exception {
+        Instant t0 = Instant.parse("2035-04-01T10:00:00Z");
+        String dep = "api-last-minute-" + UUID.randomUUID();
+        String group = "api-last-minute-group-" + UUID.randomUUID();
+        // A reduced rate-limit prediction whose counterfactual stood 100 tokens short of the 1,000 left at the action
+        // when the last tick ran; its horizon ends half a minute into the next one.
+        UUID id = reducedRateLimitPrediction(dep, group, t0, t0.plusSeconds(30));
+        // One whose horizon had ended before the readings below: what drained after it is none of its business.
+        String ended = "api-last-minute-ended-" + UUID.randomUUID();
+        UUID endedId = reducedRateLimitPrediction(ended, group, t0, t0.minusSeconds(1));
+        // Within its horizon the headroom drains from 500 to 300: full traffic would have run it dry.
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            calls.add(headroomCall(group, dep, t0.plusSeconds(i * 2L), 300, "3h0m0s"));
+            calls.add(headroomCall(group, ended, t0.plusSeconds(i * 2L), 300, "3h0m0s"));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+        assertThat(store.byId(id).orElseThrow().status()).as("judged with its last minute's drain")
+                .isEqualTo("prevented");
+        assertThat(store.byId(endedId).orElseThrow().status()).as("not judged on a drain after its horizon")
+                .isEqualTo("false_alarm");
+    }
+
+    /** An active rate-limit prediction cut at 1,000 tokens left, 100 short of the counterfactual at 500 left. */
+    private UUID reducedRateLimitPrediction(String dep, String group, Instant t0, Instant horizonEnd)
+            throws Exception {
+        UUID id = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, model_group,"
+                        + " confidence, peak_confidence, time_to_failure_ms, recommended_action, indicators,"
+                        + " created_at, updated_at, horizon_ms, horizon_ends_at, status, kept_share, action_at,"
+                        + " action_remaining, action_last_remaining, action_unreduced_drain) values (?, 'rate_limit',"
+                        + " 'openai', ?, ?, 0.9, 0.9, 300000, 'reduce', '{\"limit_type\": \"tokens\","
+                        + " \"fitted_remaining_now\": 1000}', ?, ?, 900000, ?, 'active', 0.2, ?, 1000, 500, 900)")) {
+            st.setObject(1, id);
+            st.setString(2, dep);
+            st.setString(3, group);
+            st.setTimestamp(4, Timestamp.from(t0.minus(Duration.ofMinutes(14))));
+            st.setTimestamp(5, Timestamp.from(t0.minus(Duration.ofMinutes(14))));
+            st.setTimestamp(6, Timestamp.from(horizonEnd));
+            st.setTimestamp(7, Timestamp.from(t0.minus(Duration.ofMinutes(13))));
+            st.executeUpdate();
+        }
+        return id;
+    }
+
+    @Test
     void a_prediction_resolved_after_its_last_renewal_is_listed_as_updated_since_then() {
         Instant t0 = Instant.parse("2034-05-01T10:00:00Z");
         String dep = "api-resolved-" + UUID.randomUUID();
