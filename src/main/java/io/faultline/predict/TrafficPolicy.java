@@ -619,7 +619,31 @@ public class TrafficPolicy {
         actionCounters.computeIfAbsent(action + "\u0000" + actor, k -> Counter.builder("faultline.traffic.actions")
                 .description("Changes of the traffic policy (counted by the replica that made them)")
                 .tag("action", action).tag("actor", actor).register(registry)).increment();
-        Log.infof("Traffic policy: %s %s %.2f -> %.2f (%s)", action, deployment, before, after, reason);
+        // Deployment names come from the calls (a refused call's is "litellm:" + the model its caller asked for),
+        // and reasons quote them: a line break in one forged a log line of its own.
+        Log.infof("Traffic policy: %s %s %.2f -> %.2f (%s)", action, oneLine(deployment), before, after,
+                oneLine(reason));
+    }
+
+    /** The text with control characters and line separators escaped (backslash, u, four hex digits): one line. */
+    static String oneLine(String text) {
+        if (text == null) {
+            return null;
+        }
+        StringBuilder out = null;
+        for (int i = 0; i < text.length(); i++) {
+            char ch = text.charAt(i);
+            boolean escape = Character.isISOControl(ch) || ch == '\u2028' || ch == '\u2029';
+            if (escape && out == null) {
+                out = new StringBuilder(text.length() + 16).append(text, 0, i);
+            }
+            if (escape) {
+                out.append(String.format("\\u%04x", (int) ch));
+            } else if (out != null) {
+                out.append(ch);
+            }
+        }
+        return out == null ? text : out.toString();
     }
 
     /** The provider the deployment was last seen with; "unknown" before any call (an operator may pin ahead). */

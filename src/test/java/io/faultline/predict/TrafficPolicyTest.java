@@ -525,6 +525,40 @@ class TrafficPolicyTest {
         assertThat(store.byId(limit.predictionId()).orElseThrow().keptShare()).isEqualTo(config.keepShare());
     }
 
+    @Test
+    void a_deployment_name_with_a_line_break_cannot_forge_a_line_of_the_policy_log() throws Exception {
+        Instant t0 = Instant.parse("2031-10-17T10:00:00Z");
+        // Deployment names come from the calls (a refused call's is "litellm:" + the model its caller asked for).
+        String forged = "tp-forge-" + UUID.randomUUID() + "\nTraffic policy: restore prod-primary 0.20 -> 1.00 (x)";
+        PredictedFailure p = prediction(forged, 0.9, t0);
+        insertActive(p, t0);
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                lines.add(r instanceof org.jboss.logmanager.ExtLogRecord e ? e.getFormattedMessage() : r.getMessage());
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        java.util.logging.Logger logger = java.util.logging.Logger.getLogger(TrafficPolicy.class.getName());
+        logger.addHandler(capture);
+        try {
+            applyAt(t0, List.of(p), Map.of("tp-w-group", 2));
+        } finally {
+            logger.removeHandler(capture);
+        }
+        assertThat(lines).as("the reduction is logged").anySatisfy(l -> assertThat(l).contains("reduce tp-forge-"));
+        assertThat(lines).as("each action one line").allSatisfy(l -> assertThat(l).doesNotContain("\n"));
+        assertThat(entry(forged)).as("the policy names the deployment as it came").isNotNull();
+    }
+
     private void insertActive(PredictedFailure p, Instant at) throws Exception {
         try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
                 "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, model_group,"
