@@ -394,10 +394,11 @@ public class TrafficPolicy {
                 // place free, and both took it.
                 lockPolicy(c);
                 Row existing = rowOf(c, deployment);
-                // A deployment the predictor holds becomes a new pin too: only re-pinning a pin changes nothing.
-                boolean pinned = existing != null && existing.entry().state().equals("pinned");
-                if (!pinned && count(c, "select count(*) from traffic_policy where state = 'pinned'")
-                        >= config.maxPins()) {
+                // A deployment the predictor holds becomes a new pin too (so does one whose pin ended): only
+                // re-pinning a pin in force changes nothing.
+                boolean pinned = existing != null && existing.entry().state().equals("pinned")
+                        && !pinEnded(existing.entry(), now);
+                if (!pinned && pinsInForce(c, now) >= config.maxPins()) {
                     throw new ApiProblem(409, "Too many pins", "At most " + config.maxPins() + " deployments can be"
                             + " pinned (faultline.traffic.max-pins); unpin one first.");
                 }
@@ -657,10 +658,18 @@ public class TrafficPolicy {
         }
     }
 
-    private static long count(Connection c, String sql) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement(sql); ResultSet rs = st.executeQuery()) {
-            rs.next();
-            return rs.getLong(1);
+    /**
+     * The pins still in force: one whose {@code until} has passed keeps no traffic away and is not published, though
+     * its row stays until a tick records its expiry (never, with preemption off); it held a place of max-pins.
+     */
+    private static long pinsInForce(Connection c, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select count(*) from traffic_policy where state = 'pinned'"
+                + " and (until is null or until > ?)")) {
+            st.setTimestamp(1, Timestamp.from(now));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
         }
     }
 

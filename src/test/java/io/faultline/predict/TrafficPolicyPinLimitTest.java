@@ -121,6 +121,20 @@ class TrafficPolicyPinLimitTest {
                 .extracting(e -> e.get("deployment")).contains("tp-limit-c").doesNotContain("tp-limit-d");
     }
 
+    @Test
+    void a_pin_that_has_ended_leaves_its_place_before_any_tick_records_its_expiry() throws Exception {
+        Instant now = Instant.parse("2031-08-03T10:00:00Z");
+        clock.set(now);
+        pinOthersUpTo(MAX_PINS - 1);
+        pin("tp-limit-e", "{\"keepShare\":0.5,\"until\":\"" + now.plusSeconds(60) + "\"}").statusCode(200);
+        // A minute after e's pin ended, no tick has run (or preemption is off, so none ever expires it): it is not
+        // published and keeps no traffic away, yet it held its place.
+        clock.set(now.plusSeconds(120));
+        pin("tp-limit-f", "{\"keepShare\":1.0}").statusCode(200).body("state", equalTo("pinned"));
+        // Pinning e again puts a pin back in force: it needs a free place like any new one.
+        pin("tp-limit-e", "{\"keepShare\":0.5}").statusCode(409).body("title", equalTo("Too many pins"));
+    }
+
     /** Returns once a request waits for a lock of the policy, or has ended without waiting. */
     private void awaitLockWaiterOrEnd(CompletableFuture<?> request) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
@@ -137,14 +151,17 @@ class TrafficPolicyPinLimitTest {
         }
     }
 
-    /** Pins of other deployments until {@code total} are pinned, whatever other test classes left pinned. */
+    /** Pins of other deployments until {@code total} pins are in force, whatever other test classes left pinned. */
     private void pinOthersUpTo(int total) throws Exception {
         try (Connection c = dataSource.getConnection()) {
             long pinned;
             try (PreparedStatement st = c.prepareStatement("select count(*) from traffic_policy where state ="
-                    + " 'pinned'"); ResultSet rs = st.executeQuery()) {
-                rs.next();
-                pinned = rs.getLong(1);
+                    + " 'pinned' and (until is null or until > ?)")) {
+                st.setTimestamp(1, Timestamp.from(clock.instant()));
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    pinned = rs.getLong(1);
+                }
             }
             assertThat(pinned).as("pins left by other tests").isLessThan(total);
             try (PreparedStatement st = c.prepareStatement("insert into traffic_policy (deployment, provider,"
