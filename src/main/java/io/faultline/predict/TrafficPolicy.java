@@ -300,6 +300,11 @@ public class TrafficPolicy {
         record(c, now, pin.deployment(), "expire", pin.keepShare(), 1.0, null, "the operator's pin ended", "operator");
     }
 
+    /** Whether the entry is published: a pin until it ends, a predictor's entry until it goes stale. */
+    private boolean inForce(Row row, Instant now) {
+        return row.entry().state().equals("pinned") ? !pinEnded(row.entry(), now) : !stale(row, now);
+    }
+
     /** A predictor's entry no tick renewed within {@code stale-after}: not published, so not in force. */
     private boolean stale(Row row, Instant now) {
         return !row.entry().state().equals("pinned") && row.updatedAt().isBefore(now.minus(config.staleAfter()));
@@ -330,8 +335,7 @@ public class TrafficPolicy {
             while (rs.next()) {
                 Row r = row(rs);
                 Entry e = r.entry();
-                boolean inForce = e.state().equals("pinned") ? !pinEnded(e, now) : !stale(r, now);
-                if (inForce) {
+                if (inForce(r, now)) {
                     String group = windowGroup.getOrDefault(e.deployment(), e.modelGroup());
                     Set<String> members = group == null ? null : groups.get(group);
                     // Alone in its group in the window (a pin carries no group, and an entry's group may have lost
@@ -405,8 +409,10 @@ public class TrafficPolicy {
                 Entry e = new Entry(deployment, null, providerOf(c, deployment), keepShare, "pinned", reason, null, null, null, now,
                         until, false);
                 upsert(c, e, null, now);
-                record(c, now, deployment, "pin", existing == null ? 1.0 : existing.entry().keepShare(), keepShare,
-                        null, reason, "operator");
+                // What it had: an entry not in force (a predictor's no tick renewed, a pin that ended) is not
+                // published, so the pin replaced full traffic, not the old share.
+                double before = existing == null || !inForce(existing, now) ? 1.0 : existing.entry().keepShare();
+                record(c, now, deployment, "pin", before, keepShare, null, reason, "operator");
                 return e;
             } catch (SQLException e) {
                 throw new IllegalStateException("could not pin " + deployment, e);

@@ -559,6 +559,32 @@ class TrafficPolicyTest {
         assertThat(entry(forged)).as("the policy names the deployment as it came").isNotNull();
     }
 
+    @Test
+    void a_pin_over_an_entry_no_longer_in_force_records_the_full_traffic_it_replaced() throws Exception {
+        Instant now = Instant.parse("2031-10-18T10:00:00Z");
+        clock.set(now);
+        String deployment = "tp-pin-stale-" + UUID.randomUUID();
+        // The predictor's cut, last renewed before the predictor stopped: not published, so the deployment has all.
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement("insert"
+                + " into traffic_policy (deployment, provider, model_group, keep_share, state, reason, since, until,"
+                + " updated_at) values (?, 'openai', 'tp-stale-group', 0.2, 'reduced', 'prediction', ?, ?, ?)")) {
+            Instant renewed = now.minus(config.staleAfter()).minusSeconds(60);
+            st.setString(1, deployment);
+            st.setTimestamp(2, java.sql.Timestamp.from(renewed));
+            st.setTimestamp(3, java.sql.Timestamp.from(renewed.plusSeconds(900)));
+            st.setTimestamp(4, java.sql.Timestamp.from(renewed));
+            st.executeUpdate();
+        }
+        assertThat(entry(deployment)).as("not in force").isNull();
+        pin(deployment, "{\"keepShare\":0.5}").statusCode(200);
+        JsonPath actions = given().when().get("/api/v1/traffic-policy/actions?deployment=" + deployment).then()
+                .statusCode(200).extract().jsonPath();
+        assertThat(actions.getString("items[0].action")).isEqualTo("pin");
+        assertThat(actions.getDouble("items[0].keepShareBefore")).as("what the deployment had before the pin")
+                .isCloseTo(1.0, CLOSE);
+        authorized().when().delete("/api/v1/traffic-policy/" + deployment).then().statusCode(204);
+    }
+
     private void insertActive(PredictedFailure p, Instant at) throws Exception {
         try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
                 "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, model_group,"
