@@ -7,7 +7,9 @@ import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
@@ -23,6 +25,9 @@ import java.util.UUID;
 @Produces(MediaType.APPLICATION_JSON)
 public class FailureResource {
 
+    private static final List<String> LIST_PARAMETERS = List.of("category", "type", "provider", "deployment",
+            "severity", "since", "until", "limit", "cursor");
+
     private final FailureQuery query;
     private final CorrelationQuery correlations;
 
@@ -34,8 +39,10 @@ public class FailureResource {
     @GET
     @Operation(summary = "List failure episodes, most recently active first")
     public FailureQuery.Page list(@RestQuery String category, @RestQuery String type, @RestQuery String provider,
-            @RestQuery String deployment, @RestQuery String severity, @RestQuery String since, @RestQuery String until, @RestQuery String cursor,
-            @RestQuery @DefaultValue("50") String limit) {
+            @RestQuery String deployment, @RestQuery String severity, @RestQuery String since,
+            @RestQuery String until, @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, LIST_PARAMETERS);
         return query.list(FailureQuery.Filter.parse(category, type, provider, deployment, severity, since, until),
                 cursor, Params.limit(limit, 50, 500));
     }
@@ -43,7 +50,8 @@ public class FailureResource {
     @GET
     @Path("/summary")
     @Operation(summary = "Episodes and occurrences per category and type")
-    public List<FailureSummary.Row> summary(@RestQuery String since) {
+    public List<FailureSummary.Row> summary(@RestQuery String since, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("since"));
         Instant from = FailureQuery.Filter.parse(null, null, null, null, null, since, null).since();
         return FailureSummary.since(from == null ? Instant.EPOCH : from);
     }

@@ -7,7 +7,9 @@ import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestQuery;
@@ -50,7 +52,13 @@ public class ImpactResource {
     @GET
     @Operation(summary = "Failure patterns (or episodes) and clusters active since, by total business impact")
     public RankedList ranked(@RestQuery String since, @RestQuery @DefaultValue("pattern") String group,
-            @RestQuery @DefaultValue("20") String limit) {
+            @RestQuery @DefaultValue("20") String limit, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("since", "group", "limit"));
+        return ranked(since, group, limit);
+    }
+
+    /** The ranked list for parameters already known to be this list's. */
+    public RankedList ranked(String since, String group, String limit) {
         int rows = Params.limit(limit, 20, 500);
         Instant from = since == null ? clock.instant().minus(Duration.ofHours(24)) : Params.instant("since", since);
         if (!group.equals("pattern") && !group.equals("none")) {

@@ -1,10 +1,13 @@
 package io.faultline.web;
 
 import io.faultline.common.StorableTime;
+import io.faultline.common.Redactor;
 import io.vertx.core.http.HttpServerRequest;
+import jakarta.ws.rs.core.UriInfo;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.List;
 import java.util.UUID;
 
 /** Query parameters that every read endpoint parses the same way, with a problem naming the parameter. */
@@ -41,6 +44,21 @@ public final class Params {
     public static void refuseMatrixParameters(HttpServerRequest request, String field) {
         if (request.path().indexOf(';') >= 0) {
             throw ApiProblem.badRequest(field, "A \";\" in " + field + " must be sent encoded, as %3B");
+        }
+    }
+
+    /**
+     * Refuses a query parameter the list does not take, naming it and the ones it takes: ignored, a misspelt or
+     * unsupported filter ({@code ?deploymnet=}, {@code ranked?provider=}) answered with the whole unfiltered list,
+     * which an engineer on call read as the filtered one.
+     */
+    public static void onlyKnown(UriInfo uri, List<String> known) {
+        for (String name : uri.getQueryParameters().keySet()) {
+            if (!known.contains(name)) {
+                String shown = Redactor.mask(name, 64);
+                throw ApiProblem.badRequest(shown, "unknown query parameter " + shown + "; this list takes "
+                        + String.join(", ", known));
+            }
         }
     }
 

@@ -1,0 +1,73 @@
+package io.faultline.episode;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+/** The read APIs an engineer on call pages through: what they refuse, and how they read the time they are given. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class FailureReadApiTest {
+
+    static final String PROBLEM = "application/problem+json";
+
+    @Inject
+    TestClock clock;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private static String outageOn(String deployment, Instant at) {
+        Api.ingest(Payloads.array(Payloads.failure("openai", "read-grp", deployment, at, 503,
+                "ServiceUnavailableError", "Service Unavailable"))).statusCode(200);
+        return Api.failures("deployment=" + deployment).statusCode(200).body("items", hasSize(1)).extract()
+                .jsonPath().getString("items[0].failureId");
+    }
+
+    @Test
+    void a_misspelt_filter_is_a_400_naming_it_not_the_whole_unfiltered_list() {
+        Instant t0 = Instant.parse("2032-04-01T10:00:00Z");
+        clock.set(t0.plusSeconds(60));
+        String dep = "read-" + UUID.randomUUID().toString().substring(0, 8);
+        outageOn(dep, t0);
+        outageOn(dep + "-other", t0);
+
+        given().log().ifValidationFails().urlEncodingEnabled(false).when()
+                .get("/api/v1/failures?deploymnet=" + dep).then().log().ifValidationFails().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("deploymnet"))
+                .body("detail", containsString("deployment"));
+        given().when().get("/api/v1/failures/summary?until=2032-04-01T09:00:00Z").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("until"));
+        given().when().get("/api/v1/failures/correlations?until=2032-04-01T09:00:00Z").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("until"));
+        given().when().get("/api/v1/failures/ranked?provider=openai").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("provider"));
+        // The parameters each list documents are still taken.
+        Api.failures("deployment=" + dep + "&category=provider&type=outage&provider=openai&severity=p3&since="
+                + t0 + "&until=" + t0.plusSeconds(1) + "&limit=5").statusCode(200).body("items", hasSize(1));
+        Api.failures("limit=500&").statusCode(200);
+        given().when().get("/api/v1/failures/summary?since=" + t0).then().statusCode(200);
+        given().when().get("/api/v1/failures/correlations?status=all&type=upstream&since=" + t0
+                + "&minConfidence=0.5&limit=5").then().statusCode(200);
+        given().when().get("/api/v1/failures/ranked?since=" + t0 + "&group=none&limit=5").then().statusCode(200);
+    }
+}
