@@ -131,7 +131,10 @@ public final class Params {
         try {
             at = Instant.parse(value);
         } catch (DateTimeParseException e) {
-            throw ApiProblem.badRequest(field, field + " must be an ISO-8601 instant such as 2026-11-28T10:00:00Z");
+            // A query's bare '+' arrives as a space: "10:00:00+02:00" sent unencoded reads "10:00:00 02:00".
+            String plus = value.indexOf(' ') >= 0 ? "; a '+' of a time-zone offset must be sent encoded, as %2B" : "";
+            throw ApiProblem.badRequest(field, field + " must be an ISO-8601 instant such as 2026-11-28T10:00:00Z"
+                    + plus);
         }
         if (!StorableTime.contains(at)) {
             throw ApiProblem.badRequest(field, field + " must lie within " + StorableTime.RANGE);

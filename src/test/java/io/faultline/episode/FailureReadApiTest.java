@@ -70,4 +70,28 @@ class FailureReadApiTest {
                 + "&minConfidence=0.5&limit=5").then().statusCode(200);
         given().when().get("/api/v1/failures/ranked?since=" + t0 + "&group=none&limit=5").then().statusCode(200);
     }
+
+    @Test
+    void an_offset_whose_plus_was_sent_unencoded_is_a_400_that_says_to_encode_it() {
+        Instant t0 = Instant.parse("2032-04-02T10:00:00Z");
+        clock.set(t0.plusSeconds(60));
+        String dep = "read-" + UUID.randomUUID().toString().substring(0, 8);
+        String id = outageOn(dep, t0);
+
+        // curl '...?since=2032-04-02T11:59:00+02:00': the query's bare + arrives as a space.
+        for (String list : new String[] { "/api/v1/failures?deployment=" + dep + "&", "/api/v1/failures/ranked?",
+                "/api/v1/failures/correlations?", "/api/v1/failures/summary?" }) {
+            given().log().ifValidationFails().urlEncodingEnabled(false).when()
+                    .get(list + "since=2032-04-02T11:59:00+02:00").then().log().ifValidationFails().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo("since"))
+                    .body("detail", containsString("%2B"));
+        }
+        // Encoded, the offset is honoured: 11:59 at +02:00 is 09:59Z, before the episode.
+        given().urlEncodingEnabled(false).when()
+                .get("/api/v1/failures?deployment=" + dep + "&since=2032-04-02T11:59:00%2B02:00").then()
+                .statusCode(200).body("items.failureId", org.hamcrest.Matchers.contains(id));
+        given().urlEncodingEnabled(false).when()
+                .get("/api/v1/failures?deployment=" + dep + "&since=2032-04-02T12:01:00%2B02:00").then()
+                .statusCode(200).body("items", hasSize(0));
+    }
 }
