@@ -419,7 +419,10 @@ public class FailureImpactAssessor {
             + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
             + "  c.output_cost_per_token, " + SloRollup.groupOfCall("c.") + " model_group,"
-            + "  c.ended_at = any (req.seen) as flagged"
+            + "  c.ended_at = any (req.seen) as flagged,"
+            // A flagged answer the spike rule prices: its waste is the spike extra, not its whole cost.
+            + "  c.success and c.ended_at = any (req.seen) and exists (select 1 from unnest(?::text[], ?::float8[])"
+            + "   s(dep, p99) where (s.dep = '" + SpikeRule.ANY + "' or s.dep = c.deployment) and s.p99 > 0) as spiked"
             + "  from req join llm_calls c on c.call_id = req.call_id and c.started_at >= req.lo"
             + "  and c.started_at <= req.hi),"
             + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
@@ -427,8 +430,9 @@ public class FailureImpactAssessor {
             + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
             + "  (array_agg(model_group order by started_at, ended_at))[1] first_group,"
             + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
-            + "  coalesce(sum(cost_usd) filter (where not success or flagged), 0) wasted_cost,"
-            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged), 0) wasted_tokens,"
+            + "  coalesce(sum(cost_usd) filter (where not success or flagged and not spiked), 0) wasted_cost,"
+            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged and not spiked),"
+            + "  0) wasted_tokens,"
             + "  (array_agg(model order by started_at, ended_at) filter (where not success or flagged))[1] orig_model,"
             + "  (array_agg(input_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_in,"
             + "  (array_agg(output_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_out"
@@ -506,6 +510,8 @@ public class FailureImpactAssessor {
             st.setArray(3, c.createArrayOf("uuid", s.episodes().toArray()));
             st.setArray(4, c.createArrayOf("text", spike.deployments()));
             st.setArray(5, c.createArrayOf("float8", spike.p99s()));
+            st.setArray(6, c.createArrayOf("text", spike.deployments()));
+            st.setArray(7, c.createArrayOf("float8", spike.p99s()));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 return assess(c, s, new ImpactFold.Totals(rs.getLong(1), rs.getLong(2), rs.getLong(3),

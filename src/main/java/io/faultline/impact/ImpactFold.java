@@ -468,8 +468,12 @@ public class ImpactFold {
             team = max(team, a.team());
             key = max(key, a.key());
             if (bad) {
-                wastedCost += a.cost();
-                wastedTokens += a.promptTokens() + a.completionTokens();
+                // A token-spike answer was delivered: its waste is its tokens over the p99 (the spike extra below),
+                // not its whole price as well, which counted the excess twice and the useful part as lost.
+                if (!(flagged && a.success() && spikeRule.p99(a.deployment()) > 0)) {
+                    wastedCost += a.cost();
+                    wastedTokens += a.promptTokens() + a.completionTokens();
+                }
                 if (!haveOrig) {
                     haveOrig = true;
                     origModel = a.model();

@@ -50,9 +50,13 @@ record SpikeRule(SortedMap<String, Double> p99ByDeployment) {
         return p99ByDeployment.values().toArray(Double[]::new);
     }
 
-    /** The stored form (impact_state.spike_rule): a change of it folds the subject anew. */
+    /**
+     * The stored form (impact_state.spike_rule): a change of it folds the subject anew. "v2;" marks the rule under
+     * which a priced spike answer is no longer wasted cost as well, so that the requests folded before are derived
+     * again once.
+     */
     String encode() {
-        return p99ByDeployment.entrySet().stream().map(e -> e.getKey().length() + ":" + e.getKey() + "=" + e.getValue())
-                .collect(Collectors.joining(";"));
+        return isEmpty() ? "" : "v2;" + p99ByDeployment.entrySet().stream()
+                .map(e -> e.getKey().length() + ":" + e.getKey() + "=" + e.getValue()).collect(Collectors.joining(";"));
     }
 }

@@ -1,0 +1,79 @@
+package io.faultline.impact;
+
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
+import io.restassured.path.json.config.JsonPathConfig;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** Impact figures an engineer on call compares with the bill: nothing counted twice. */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ImpactFiguresTest {
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    FailureImpactAssessor assessor;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private static JsonPath impact(String path) {
+        return given().when().get(path).then().statusCode(200).extract().jsonPath()
+                .using(JsonPathConfig.jsonPathConfig().numberReturnType(JsonPathConfig.NumberReturnType.DOUBLE));
+    }
+
+    @Test
+    void a_token_spike_answer_costs_its_tokens_over_the_p99_not_its_whole_price_on_top() {
+        Instant t0 = Instant.parse("2032-05-01T10:00:00Z");
+        clock.set(t0);
+        String dep = "spike-" + UUID.randomUUID().toString().substring(0, 8);
+        // 200 answers of 500 tokens ($0.0005 each) make the deployment's p99; then one of 10,000 tokens for $0.01.
+        List<Payloads> history = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            history.add(Payloads.success("openai", "spike-grp", dep, t0.plusSeconds(i)).tokens(400, 100, 0, 0)
+                    .set("response_cost", 0.0005));
+        }
+        Api.ingest(Payloads.array(history.toArray(Payloads[]::new))).statusCode(200);
+        Api.ingest(Payloads.array(Payloads.success("openai", "spike-grp", dep, t0.plusSeconds(300))
+                .tokens(8000, 2000, 0, 0).set("response_cost", 0.01))).statusCode(200);
+        String id = Api.failures("type=token_spike&deployment=" + dep).statusCode(200).extract().jsonPath()
+                .getString("items[0].failureId");
+        assertThat(id).isNotNull();
+
+        JsonPath a = impact("/api/v1/failures/" + id + "/impact");
+        // The answer was delivered and billed $0.01; what the spike cost is its tokens over the p99 of 500:
+        // 0.01 x (1 - 500 / 10,000). Counting the whole $0.01 as wasted as well made the impact $0.0195, more than
+        // the call was billed.
+        assertThat(a.getDouble("costImpact.spikeExtraCostUsd")).isCloseTo(0.0095, within(1e-9));
+        assertThat(a.getDouble("costImpact.wastedCostUsd")).isZero();
+        assertThat(a.getDouble("costImpact.totalUsd")).isCloseTo(0.0095, within(1e-9));
+        assertThat(a.getDouble("total.costUsd")).isCloseTo(0.0095, within(1e-9));
+        // The one-query recomputation agrees with the fold.
+        Assessment full = assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow();
+        assertThat(full.costImpact().wastedCostUsd()).isZero();
+        assertThat(full.costImpact().totalUsd()).isCloseTo(0.0095, within(1e-9));
+    }
+}
