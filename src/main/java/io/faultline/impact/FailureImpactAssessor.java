@@ -476,14 +476,19 @@ public class FailureImpactAssessor {
      */
     private static SpikeRule spikeRule(Connection c, Subject s) throws SQLException {
         if ("episode".equals(s.kind())) {
-            boolean spike = "token_spike".equals(s.type()) && s.evidence() != null
-                    && s.evidence().path("p99_tokens").isNumber();
-            return spike ? SpikeRule.every(s.evidence().path("p99_tokens").asDouble()) : SpikeRule.NONE;
+            boolean spike = "token_spike".equals(s.type()) && s.evidence() != null;
+            if (spike && s.evidence().path("p99_tokens").isNumber()) {
+                return SpikeRule.every(s.evidence().path("p99_tokens").asDouble());
+            }
+            // Last raised per window: the calls it linked per call are in its windows, priced there.
+            return spike && s.evidence().path("p99_window_tokens").isNumber() ? SpikeRule.every(SpikeRule.WINDOWS)
+                    : SpikeRule.NONE;
         }
         TreeMap<String, Double> p99s = new TreeMap<>();
-        try (PreparedStatement st = c.prepareStatement("select deployment, (evidence ->> 'p99_tokens')::float8"
-                + " from failure_events where failure_id = any (?) and type = 'token_spike'"
-                + " and jsonb_typeof(evidence -> 'p99_tokens') = 'number'")) {
+        try (PreparedStatement st = c.prepareStatement("select deployment, coalesce((evidence ->> 'p99_tokens')"
+                + "::float8, 'Infinity') from failure_events where failure_id = any (?) and type = 'token_spike'"
+                + " and (jsonb_typeof(evidence -> 'p99_tokens') = 'number'"
+                + " or jsonb_typeof(evidence -> 'p99_window_tokens') = 'number')")) {
             st.setArray(1, c.createArrayOf("uuid", s.episodes().toArray()));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {

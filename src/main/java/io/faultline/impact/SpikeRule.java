@@ -20,6 +20,13 @@ record SpikeRule(SortedMap<String, Double> p99ByDeployment) {
 
     static final SpikeRule NONE = new SpikeRule(new TreeMap<>());
 
+    /**
+     * The p99 of a token spike priced by its windows ({@code p99_window_tokens}): no answer exceeds it, so its flagged
+     * answers (linked when it was also raised per call) add no extra of their own and, like any priced spike answer,
+     * are not wasted either: the windows' price holds them.
+     */
+    static final double WINDOWS = Double.POSITIVE_INFINITY;
+
     SpikeRule {
         p99ByDeployment = new TreeMap<>(p99ByDeployment);
     }

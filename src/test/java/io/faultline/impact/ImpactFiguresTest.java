@@ -1,5 +1,6 @@
 package io.faultline.impact;
 
+import io.faultline.cost.UsageWindows;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +36,9 @@ class ImpactFiguresTest {
 
     @Inject
     FailureImpactAssessor assessor;
+
+    @Inject
+    UsageWindows windows;
 
     @AfterEach
     void releaseClock() {
@@ -75,5 +80,47 @@ class ImpactFiguresTest {
         Assessment full = assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow();
         assertThat(full.costImpact().wastedCostUsd()).isZero();
         assertThat(full.costImpact().totalUsd()).isCloseTo(0.0095, within(1e-9));
+    }
+
+    @Test
+    void a_spike_answer_of_an_episode_priced_by_its_windows_is_not_also_wasted() {
+        Instant start = Instant.parse("2032-05-02T01:00:00Z");
+        String dep = "spike-w-" + UUID.randomUUID().toString().substring(0, 8);
+        // An hour of twelve 5-minute windows of 20 answers x 1,000 tokens ($0.00012 each): the deployment's p99 of a
+        // call is 1,000 tokens, of a window 20,000.
+        clock.set(start.plus(Duration.ofMinutes(60)));
+        List<Payloads> hour = new ArrayList<>();
+        for (int w = 0; w < 13; w++) {
+            for (int i = 0; i < 20; i++) {
+                hour.add(Payloads.success("openai", "spike-grp", dep, start.plus(Duration.ofMinutes(5L * w))
+                        .plusSeconds(i * 10L)).tokens(600, 400, 0, 0));
+            }
+        }
+        Instant w13 = start.plus(Duration.ofMinutes(60));
+        clock.set(w13.plus(Duration.ofMinutes(4)));
+        for (int from = 0; from < hour.size(); from += 500) {
+            Api.ingest(Payloads.array(hour.subList(from, Math.min(hour.size(), from + 500))
+                    .toArray(Payloads[]::new))).statusCode(200);
+        }
+        // In the 13th window one answer of 30,000 tokens for $0.03: a spike of its own call (its episode links it) and
+        // of its window (50,000 tokens), which the window check raises into the same episode when the window closes.
+        Api.ingest(Payloads.array(Payloads.success("openai", "spike-grp", dep, w13.plusSeconds(205))
+                .tokens(20_000, 10_000, 0, 0).set("response_cost", 0.03))).statusCode(200);
+        clock.set(w13.plus(Duration.ofMinutes(5)).plusSeconds(31));
+        windows.tick();
+        var list = Api.failures("type=token_spike&deployment=" + dep).statusCode(200).extract().jsonPath();
+        assertThat(list.getList("items")).hasSize(1);
+        assertThat(list.getInt("items[0].evidence.p99_window_tokens")).isEqualTo(20_000);
+        String id = list.getString("items[0].failureId");
+
+        JsonPath a = impact("/api/v1/failures/" + id + "/impact");
+        // Priced by its window: (20 x 0.00012 + 0.03) x (1 - 20,000 / 50,000). The linked $0.03 answer is in that
+        // window: counting it as wasted as well counted it twice.
+        double window = (20 * 0.00012 + 0.03) * (1 - 20_000 / 50_000.0);
+        assertThat(a.getDouble("costImpact.spikeExtraCostUsd")).isCloseTo(window, within(1e-9));
+        assertThat(a.getDouble("costImpact.wastedCostUsd")).isZero();
+        assertThat(a.getDouble("costImpact.totalUsd")).isCloseTo(window, within(1e-9));
+        Assessment full = assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow();
+        assertThat(full.costImpact().wastedCostUsd()).isZero();
     }
 }
