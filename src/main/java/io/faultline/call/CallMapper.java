@@ -41,6 +41,11 @@ public class CallMapper {
     private static final int MAX_METADATA_TEXT = 512;
     /** {@code requester_metadata} keys whose text values are identifiers that features join on, kept as sent. */
     private static final java.util.Set<String> ID_KEYS = java.util.Set.of("batch_id", "job_id", "index");
+    /**
+     * LiteLLM budget kinds whose id the request names: the end user ({@code user}, customer-id headers) and request
+     * tags. The others (key, team, user, team member, organisation, project) are set by LiteLLM's admin.
+     */
+    private static final java.util.Set<String> CALLER_NAMED_BUDGETS = java.util.Set.of("end_user", "tag");
     private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
     private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
     private static final int MAX_HEADER_CHARS = 64;
@@ -194,7 +199,9 @@ public class CallMapper {
 
     /**
      * The budget LiteLLM enforced when it refused the call ({@code error_budget_entity_type:error_budget_entity_id},
-     * e.g. {@code team:search}; LiteLLM 1.108 sets them on every {@code BudgetExceededError}), or null.
+     * e.g. {@code team:search}; LiteLLM 1.108 sets them on every {@code BudgetExceededError}), or null. The id of a
+     * budget whose subject the caller names ({@link #CALLER_NAMED_BUDGETS}) is masked: it becomes the episode's
+     * deployment and fingerprint and is shown in its evidence, and an end user's label is often an e-mail.
      */
     static String budgetEntity(JsonNode error) {
         String type = text(error, "error_budget_entity_type");
@@ -202,7 +209,11 @@ public class CallMapper {
             return null;
         }
         String id = text(error, "error_budget_entity_id");
-        return limit(type.strip() + ":" + (id == null ? "" : id), MAX_ID_LENGTH);
+        String kind = type.strip();
+        if (id != null && CALLER_NAMED_BUDGETS.contains(kind.toLowerCase(Locale.ROOT))) {
+            id = Redactor.mask(id, MAX_ID_LENGTH);
+        }
+        return limit(kind + ":" + (id == null ? "" : id), MAX_ID_LENGTH);
     }
 
     /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */

@@ -1,0 +1,86 @@
+package io.faultline.call;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.equalTo;
+
+/**
+ * Text a caller picks outside the messages (the request's end-user label, the model name LiteLLM refused) is
+ * masked wherever Faultline keeps or shows it: every column of every table, and the failures API.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CallerTextPrivacyTest {
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    /** The {@code table.column}s of the public schema holding {@code needle}, as text. */
+    private List<String> columnsHolding(String needle) throws SQLException {
+        List<String> found = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            List<String[]> columns = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery("select c.table_name, c.column_name from information_schema.columns c"
+                    + " join information_schema.tables t using (table_schema, table_name)"
+                    + " where t.table_type = 'BASE TABLE' and c.table_schema = current_schema()")) {
+                while (rs.next()) {
+                    columns.add(new String[] {rs.getString(1), rs.getString(2)});
+                }
+            }
+            for (String[] column : columns) {
+                try (var ps = c.prepareStatement("select count(*) from \"" + column[0] + "\" where strpos(\""
+                        + column[1] + "\"::text, ?) > 0")) {
+                    ps.setString(1, needle);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        if (rs.getLong(1) > 0) {
+                            found.add(column[0] + "." + column[1]);
+                        }
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    @Test
+    void an_end_user_label_litellm_refused_over_its_budget_is_masked_in_the_episode_and_its_evidence()
+            throws Exception {
+        // LiteLLM names the end user it refused: the request's `user`, a label the caller picks (often an e-mail).
+        String email = "alice." + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        Payloads refused = Payloads.failure("litellm", "gpt-4o", "dep-" + UUID.randomUUID(), Instant.now(), 400,
+                "BudgetExceededError", "ExceededBudget: End User over budget. Spend=2.0, Budget=1.0");
+        ((ObjectNode) refused.node().get("error_information")).put("error_budget_entity_type", "end_user")
+                .put("error_budget_entity_id", email);
+
+        Api.ingest(Payloads.array(refused)).statusCode(200).body("accepted", equalTo(1))
+                .body("failures", equalTo(1));
+
+        assertThat(columnsHolding(email)).isEmpty();
+        String failures = given().get("/api/v1/failures?type=budget_exceeded&limit=200").then().statusCode(200)
+                .extract().asString();
+        assertThat(failures).doesNotContain(email).contains("end_user:[email]");
+    }
+}
