@@ -124,8 +124,13 @@ public class CallMapper {
         String provider = provider(text(payload, "custom_llm_provider"), text(error, "llm_provider"),
                 text(payload, "model"));
         String model = limit(text(payload, "model"), MAX_ID_LENGTH);
+        String modelGroup = limit(text(payload, "model_group"), MAX_ID_LENGTH);
         String deployment = firstNonBlank(text(payload, "model_id"), text(hidden, "model_id"));
         if (deployment == null) {
+            // LiteLLM routed the call to none of its deployments (it refused it, or knows no such model): the model
+            // names are the request's, whatever the caller wrote there, and are masked like any text it sends.
+            model = Redactor.mask(model, MAX_ID_LENGTH);
+            modelGroup = Redactor.mask(modelGroup, MAX_ID_LENGTH);
             deployment = provider + ":" + (model == null ? "unknown" : model);
         }
         String errorClass = limit(firstNonBlank(text(error, "error_class"), text(plugin, "exception_class")), 100);
@@ -151,7 +156,7 @@ public class CallMapper {
                 instant(end),
                 provider,
                 model,
-                limit(text(payload, "model_group"), MAX_ID_LENGTH),
+                modelGroup,
                 limit(deployment, MAX_ID_LENGTH),
                 limit(firstNonBlank(text(payload, "api_base"), text(hidden, "api_base")), MAX_ID_LENGTH),
                 limit(text(payload, "call_type"), 60),

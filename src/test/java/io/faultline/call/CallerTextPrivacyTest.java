@@ -83,4 +83,25 @@ class CallerTextPrivacyTest {
                 .extract().asString();
         assertThat(failures).doesNotContain(email).contains("end_user:[email]");
     }
+    @Test
+    void a_model_name_litellm_refused_is_masked_in_the_call_the_episode_and_the_api() throws Exception {
+        // A model LiteLLM refuses (a team not allowed it, a name it does not know) never reached a provider: its name
+        // is whatever the caller wrote in the request.
+        String email = "bob." + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        Payloads refused = Payloads.failure("litellm", "summarise for " + email, "unused", Instant.now(), 401,
+                "AuthenticationError", "Team not allowed to access model. Tried to access the model you asked for");
+        refused.node().remove("model_id");
+        refused.node().remove("custom_llm_provider");
+        refused.node().put("model_group", "group of " + email);
+        ((ObjectNode) refused.node().get("hidden_params")).remove("model_id");
+        ((ObjectNode) refused.node().get("error_information")).remove("llm_provider");
+
+        Api.ingest(Payloads.array(refused)).statusCode(200).body("accepted", equalTo(1))
+                .body("failures", equalTo(1));
+
+        assertThat(columnsHolding(email)).isEmpty();
+        String failures = given().get("/api/v1/failures?type=unauthorized_model_access&limit=200").then()
+                .statusCode(200).extract().asString();
+        assertThat(failures).doesNotContain(email).contains("summarise for [email]");
+    }
 }
