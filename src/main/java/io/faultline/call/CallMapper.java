@@ -158,7 +158,7 @@ public class CallMapper {
                 model,
                 modelGroup,
                 limit(deployment, MAX_ID_LENGTH),
-                limit(firstNonBlank(text(payload, "api_base"), text(hidden, "api_base")), MAX_ID_LENGTH),
+                apiBase(firstNonBlank(text(payload, "api_base"), text(hidden, "api_base"))),
                 limit(text(payload, "call_type"), 60),
                 stream,
                 success,
@@ -190,6 +190,37 @@ public class CallMapper {
                 price(payload, "output_cost_per_token"),
                 price(payload, "cache_read_input_token_cost"),
                 success ? ProviderErrorDetails.NONE : ProviderErrorDetails.read(errorMessage));
+    }
+
+    /**
+     * The deployment's endpoint without what may hold a credential: user info ({@code https://user:key@host}), the
+     * query ({@code ?api-key=…}, Gemini's {@code ?key=…}) and the fragment are dropped. LiteLLM's
+     * {@code api_base} is the URL an operator configured, and gateways are often given their key in it.
+     */
+    static String apiBase(String raw) {
+        if (raw == null) {
+            return null;
+        }
+        String url = raw.length() > 2048 ? raw.substring(0, 2048) : raw;
+        int end = url.length();
+        int query = url.indexOf('?');
+        int fragment = url.indexOf('#');
+        if (query >= 0) {
+            end = query;
+        }
+        if (fragment >= 0 && fragment < end) {
+            end = fragment;
+        }
+        url = url.substring(0, end);
+        int scheme = url.indexOf("://");
+        int hostStart = scheme < 0 ? 0 : scheme + 3;
+        int path = url.indexOf('/', hostStart);
+        int authorityEnd = path < 0 ? url.length() : path;
+        int at = url.lastIndexOf('@', authorityEnd - 1);
+        if (at >= hostStart) {
+            url = url.substring(0, hostStart) + url.substring(at + 1);
+        }
+        return limit(url, MAX_ID_LENGTH);
     }
 
     /** A price per token from LiteLLM's model map ({@code model_map_information.model_map_value}); null if absent. */

@@ -104,4 +104,25 @@ class CallerTextPrivacyTest {
                 .statusCode(200).extract().asString();
         assertThat(failures).doesNotContain(email).contains("summarise for [email]");
     }
+    @Test
+    void credentials_in_a_deployments_api_base_are_not_stored() throws Exception {
+        // Gateways in front of a provider are often configured with a key in the URL: user info or a query parameter.
+        String password = "pw" + UUID.randomUUID().toString().replace("-", "");
+        String queryKey = "qk" + UUID.randomUUID().toString().replace("-", "");
+        Payloads call = Payloads.success("openai", "gpt-4o", "dep-" + UUID.randomUUID(), Instant.now());
+        call.node().put("api_base", "https://gateway:" + password + "@llm.example.com/v1?api-key=" + queryKey + "#x");
+
+        Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
+
+        assertThat(columnsHolding(password)).isEmpty();
+        assertThat(columnsHolding(queryKey)).isEmpty();
+        try (Connection c = dataSource.getConnection(); var ps = c.prepareStatement(
+                "select api_base from llm_calls where call_id = ?")) {
+            ps.setString(1, call.id());
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("https://llm.example.com/v1");
+            }
+        }
+    }
 }
