@@ -805,6 +805,20 @@ class _SpoolEntry:
     events: int
 
 
+def _private_dir(directory: Path) -> None:
+    """Creates the folder readable by its owner only; one that exists loses its group and other bits where it can.
+
+    Spool and dead-letter files hold whole prompts and answers: under the usual umask the folder was 0755.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            directory.chmod(mode & 0o700)
+    except OSError:  # a mount point owned by someone else: its owner decides
+        pass
+
+
 class _SpoolDir:
     """One file per batch, written atomically, bounded in bytes by dropping the oldest files.
 
@@ -938,7 +952,7 @@ class _SpoolDir:
                     "faultline: a batch of %d events (%d bytes) exceeds the spool bound, dropped", len(items), len(data)
                 )
                 return None
-            self.directory.mkdir(parents=True, exist_ok=True)
+            _private_dir(self.directory)
             kept = replacing or keep
             self._make_room(len(data), keep=kept.path.name if kept else None)
             if stem is None:
@@ -949,7 +963,8 @@ class _SpoolDir:
             # No fsync per file: the rename makes a file whole or absent across a process crash, and an unreadable
             # file after an OS crash goes to the dead-letter folder. fsync would cost ~3 ms per batch here.
             try:
-                with open(tmp, "wb") as f:
+                # Owner-only: the file holds whole prompts and answers (open() would follow the umask, often 0644).
+                with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                     f.write(data)
                 os.replace(tmp, final)
             except BaseException:
@@ -1009,7 +1024,7 @@ class _SpoolDir:
 
     def move_to(self, entry: _SpoolEntry, other: "_SpoolDir") -> None:
         with self._lock:
-            other.directory.mkdir(parents=True, exist_ok=True)
+            _private_dir(other.directory)
             try:
                 os.replace(entry.path, other.directory / entry.path.name)
             except FileNotFoundError:

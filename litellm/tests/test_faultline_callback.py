@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -1690,3 +1691,23 @@ def test_a_refusal_is_logged_with_its_status_and_problem_title_never_its_body(
     logged = caplog.text + plugin.stats()["last_error"]
     assert "400" in logged and "malformed batch" in logged
     assert "poison-4fe1" not in logged and "messages" not in logged
+
+
+def test_spool_and_dead_letter_files_are_readable_by_their_owner_only(make_plugin, spool_dir):
+    # Spool files hold whole prompts and answers. Written under the usual umask 022 they were world-readable (0644)
+    # in a world-listable folder (0755): any other account on the proxy's host could read every spooled prompt.
+    old_umask = os.umask(0o022)
+    try:
+        port = stopped_faultline_url()
+        plugin = make_plugin(f"http://127.0.0.1:{port}", batch_size=2)
+        log_calls(plugin, ["private-0", "private-1"])
+        wait_until(lambda: plugin.stats()["spool_files"] >= 1, what="a spooled batch")
+        dead = faultline_callback._SpoolDir(spool_dir / "dead-letter", 10**9, lambda files, events: None)
+        dead.write([_to_json_line(payload("private-2"))])
+    finally:
+        os.umask(old_umask)
+
+    files = list(spool_dir.glob("*.json")) + list((spool_dir / "dead-letter").glob("*.json"))
+    assert len(files) >= 2
+    for path in [spool_dir, spool_dir / "dead-letter", *files]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is {oct(stat.S_IMODE(path.stat().st_mode))}"
