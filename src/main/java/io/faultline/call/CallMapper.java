@@ -395,7 +395,7 @@ public class CallMapper {
         for (String key : keptMetadataKeys) {
             JsonNode value = requester.get(key);
             if (value != null && !value.isNull()) {
-                kept.set(key, RETRIEVAL.equals(key) && value.isObject() ? retrievalSample(value) : value);
+                kept.set(key, RETRIEVAL.equals(key) ? retrieval(value) : value);
             }
         }
         if (kept.isEmpty()) {
@@ -414,6 +414,29 @@ public class CallMapper {
         } catch (Exception e) {
             return Map.of("_dropped", "requester_metadata not serialisable");
         }
+    }
+
+    /**
+     * {@code requester_metadata.retrieval} as kept: an object reduced to its sample's fields; a list (the hits, as
+     * applications log them) reduced the same way item by item, a nested list dropped. A list of hits carries each
+     * passage the model was given and the user's query: kept masked, their words were stored until 2026-12-07.
+     */
+    private JsonNode retrieval(JsonNode value) {
+        if (value.isObject()) {
+            return retrievalSample(value);
+        }
+        if (!value.isArray()) {
+            return value;
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode hits = json.createArrayNode();
+        for (JsonNode item : value) {
+            if (item.isObject()) {
+                hits.add(retrievalSample(item));
+            } else if (!item.isContainerNode()) {
+                hits.add(item);
+            }
+        }
+        return hits;
     }
 
     /**

@@ -125,4 +125,20 @@ class CallerTextPrivacyTest {
             }
         }
     }
+    @Test
+    void retrieved_passages_logged_as_a_list_of_hits_are_not_stored() throws Exception {
+        // Applications log their retrieval as the hits they got: index, score, and the passage the model was given.
+        String passage = "Refunds" + UUID.randomUUID().toString().replace("-", "") + " take fourteen days";
+        String query = "where" + UUID.randomUUID().toString().replace("-", "") + " is my refund";
+        Payloads call = Payloads.success("openai", "gpt-4o", "dep-" + UUID.randomUUID(), Instant.now())
+                .metadata(java.util.Map.of("retrieval", List.of(
+                        java.util.Map.of("index", "kb-products", "top_score", 0.8, "text", passage),
+                        java.util.Map.of("index", "kb-products", "query", query, "passages", List.of(passage)))));
+
+        Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
+
+        assertThat(columnsHolding(passage.substring(0, 30))).isEmpty();
+        assertThat(columnsHolding(query.substring(0, 30))).isEmpty();
+        assertThat(columnsHolding("fourteen")).isEmpty();
+    }
 }
