@@ -39,8 +39,10 @@ public class CallMapper {
     static final int MAX_METADATA_BYTES = 4096;
     /** Longest text value of {@code requester_metadata} kept (masked). */
     private static final int MAX_METADATA_TEXT = 512;
-    /** {@code requester_metadata} keys whose text values are identifiers that features join on, kept as sent. */
-    private static final java.util.Set<String> ID_KEYS = java.util.Set.of("batch_id", "job_id", "index");
+    /** {@code requester_metadata} keys whose values are identifiers that features join on, kept as sent. */
+    private static final java.util.Set<String> TOP_LEVEL_IDS = java.util.Set.of("batch_id", "job_id");
+    /** The same inside {@code requester_metadata.retrieval}: the index a sample is of. */
+    private static final java.util.Set<String> RETRIEVAL_IDS = java.util.Set.of("index");
     /**
      * LiteLLM budget kinds whose id the request names: the end user ({@code user}, customer-id headers) and request
      * tags. The others (key, team, user, team member, organisation, project) are set by LiteLLM's admin.
@@ -406,10 +408,8 @@ public class CallMapper {
             if (bytes.length > MAX_METADATA_BYTES) {
                 return Map.of("_dropped", "requester_metadata larger than " + MAX_METADATA_BYTES + " bytes");
             }
-            kept = kept.deepCopy();
-            maskText(kept, 0);
             @SuppressWarnings("unchecked")
-            Map<String, Object> map = json.convertValue(kept, LinkedHashMap.class);
+            Map<String, Object> map = json.convertValue(masked(kept, 0, TOP_LEVEL_IDS), LinkedHashMap.class);
             return map;
         } catch (Exception e) {
             return Map.of("_dropped", "requester_metadata not serialisable");
@@ -457,36 +457,44 @@ public class CallMapper {
 
     /**
      * Callers write whatever they like into {@code requester_metadata} (a note, a customer's e-mail, a pasted key):
-     * every text value is masked before it is kept, except the identifiers features join on ({@link #ID_KEYS}).
+     * every text value and every field name is masked before it is kept, except the identifiers features join on:
+     * the top-level {@code batch_id} and {@code job_id} and a retrieval sample's {@code index}. Until 2026-12-07 that
+     * exemption held at any depth ({@code {"job_id": {"batch_id": "<e-mail>"}}}) and field names were kept as sent.
      * The metadata is at most {@code MAX_METADATA_BYTES}, so this stays cheap and linear.
      */
-    private static void maskText(JsonNode node, int depth) {
-        if (depth > 64) {
-            return;
+    private JsonNode masked(JsonNode node, int depth, java.util.Set<String> ids) {
+        if (depth > 64 || !node.isContainerNode()) {
+            return node;
         }
-        if (node instanceof com.fasterxml.jackson.databind.node.ObjectNode object) {
-            var fields = object.fields();
-            while (fields.hasNext()) {
-                var field = fields.next();
-                if (field.getValue().isTextual()) {
-                    if (!ID_KEYS.contains(field.getKey())) {
-                        field.setValue(com.fasterxml.jackson.databind.node.TextNode.valueOf(
-                                Redactor.mask(field.getValue().textValue(), MAX_METADATA_TEXT)));
-                    }
-                } else {
-                    maskText(field.getValue(), depth + 1);
-                }
+        if (node.isArray()) {
+            com.fasterxml.jackson.databind.node.ArrayNode out = json.createArrayNode();
+            for (JsonNode item : node) {
+                out.add(item.isTextual() ? maskedText(item) : masked(item, depth + 1, ids));
             }
-        } else if (node instanceof com.fasterxml.jackson.databind.node.ArrayNode array) {
-            for (int i = 0; i < array.size(); i++) {
-                if (array.get(i).isTextual()) {
-                    array.set(i, com.fasterxml.jackson.databind.node.TextNode.valueOf(
-                            Redactor.mask(array.get(i).textValue(), MAX_METADATA_TEXT)));
-                } else {
-                    maskText(array.get(i), depth + 1);
-                }
-            }
+            return out;
         }
+        com.fasterxml.jackson.databind.node.ObjectNode out = json.createObjectNode();
+        var fields = node.fields();
+        while (fields.hasNext()) {
+            var field = fields.next();
+            String name = field.getKey();
+            JsonNode value = field.getValue();
+            if (ids.contains(name)) {
+                // An identifier: a text or a number, kept as sent; anything else is no identifier and is dropped.
+                if (value.isValueNode()) {
+                    out.set(name, value);
+                }
+                continue;
+            }
+            java.util.Set<String> inner = depth == 0 && RETRIEVAL.equals(name) ? RETRIEVAL_IDS : java.util.Set.of();
+            out.set(Redactor.mask(name, MAX_METADATA_TEXT),
+                    value.isTextual() ? maskedText(value) : masked(value, depth + 1, inner));
+        }
+        return out;
+    }
+
+    private static JsonNode maskedText(JsonNode text) {
+        return com.fasterxml.jackson.databind.node.TextNode.valueOf(Redactor.mask(text.textValue(), MAX_METADATA_TEXT));
     }
 
     private static JsonNode object(JsonNode node, String field) {

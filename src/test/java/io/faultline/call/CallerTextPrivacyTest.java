@@ -141,4 +141,22 @@ class CallerTextPrivacyTest {
         assertThat(columnsHolding(query.substring(0, 30))).isEmpty();
         assertThat(columnsHolding("fourteen")).isEmpty();
     }
+    @Test
+    void identifiers_kept_as_sent_are_only_the_batch_and_job_ids_and_no_key_a_caller_names_is_stored_raw()
+            throws Exception {
+        // batch_id, job_id and a retrieval sample's index are kept unmasked for the features that join on them; the
+        // exemption held at every depth, and the names of an object's fields were never masked.
+        String nested = "nested." + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        String fieldName = "fieldname." + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        String jobId = "job." + UUID.randomUUID().toString().substring(0, 8) + "@example.com";
+        Payloads call = Payloads.success("openai", "gpt-4o", "dep-" + UUID.randomUUID(), Instant.now())
+                .metadata(java.util.Map.of("batch_id", java.util.Map.of("index", nested, fieldName, 1),
+                        "job_id", java.util.Map.of("batch_id", jobId)));
+
+        Api.ingest(Payloads.array(call)).statusCode(200).body("accepted", equalTo(1));
+
+        assertThat(columnsHolding(nested)).isEmpty();
+        assertThat(columnsHolding(fieldName)).isEmpty();
+        assertThat(columnsHolding(jobId)).isEmpty();
+    }
 }
