@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import io.agroal.api.AgroalDataSource;
 import io.faultline.classify.FailureClassifier;
+import io.faultline.common.LogText;
 import io.faultline.detect.ProviderDetection;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.EpisodeFolder.DeploymentSeen;
@@ -266,7 +267,7 @@ public class IngestService {
                 if (to - from == 1) {
                     LlmCall call = batch.get(from);
                     refused.add(new Refused(positions.get(from), call.callId(), reason(e)));
-                    Log.warnf("Refused call %s: the database does not take it (SQLSTATE %s)", call.callId(),
+                    Log.warnf("Refused call %s: the database does not take it (SQLSTATE %s)", LogText.of(call.callId()),
                             dataError(e).getSQLState());
                     return;
                 }

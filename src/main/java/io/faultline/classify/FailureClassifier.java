@@ -1,6 +1,7 @@
 package io.faultline.classify;
 
 import io.faultline.call.LlmCall;
+import io.faultline.common.LogText;
 import io.faultline.taxonomy.Failure;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -84,10 +85,11 @@ public class FailureClassifier {
             if (e instanceof StackOverflowError) {
                 StackTraceElement[] top = e.getStackTrace();
                 Log.errorf("Rule %s failed on call %s with a stack overflow (at %s); %d more errors of this rule"
-                        + " since the last report", name, call.callId(), top.length == 0 ? "?" : top[0], skipped);
+                        + " since the last report", name, LogText.of(call.callId()), top.length == 0 ? "?" : top[0],
+                        skipped);
             } else {
                 Log.errorf(e, "Rule %s failed on call %s; %d more errors of this rule since the last report", name,
-                        call.callId(), skipped);
+                        LogText.of(call.callId()), skipped);
             }
         }
     }

@@ -183,7 +183,7 @@ public class RequestBodyLimits {
         if (ctx.failure() != null && ProblemMappers.clientGone(ctx.failure())) {
             // The sender hung up while its body was read here (its timeout, or this server stopping): nobody reads
             // an answer, and it is no server error to log with a stack trace.
-            Log.debugf("The client closed the connection during %s", ctx.normalizedPath());
+            Log.debugf("The client closed the connection during %s", LogText.of(ctx.normalizedPath()));
             return;
         }
         if (ctx.statusCode() != 413 || ctx.response().headWritten()) {

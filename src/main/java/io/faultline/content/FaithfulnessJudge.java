@@ -8,6 +8,7 @@ import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsObserver;
 import io.faultline.classify.CallFailures;
 import io.faultline.classify.SeverityPolicy;
+import io.faultline.common.LogText;
 import io.faultline.common.Redactor;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.Failure;
@@ -244,7 +245,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             }
         } catch (RuntimeException e) {
             skipped("error");
-            Log.warnf("faithfulness judge: call %s not judged: %s", call.callId(), e.toString());
+            Log.warnf("faithfulness judge: call %s not judged: %s", LogText.of(call.callId()), e.toString());
         }
     }
 

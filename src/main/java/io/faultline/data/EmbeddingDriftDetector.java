@@ -1,6 +1,7 @@
 package io.faultline.data;
 
 import io.faultline.common.ClusterJobs;
+import io.faultline.common.LogText;
 import io.faultline.episode.EpisodeFolder;
 import io.faultline.episode.FailureSink;
 import io.faultline.taxonomy.DataFailure;
@@ -232,7 +233,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 // without one of the space's dimension (a group whose callers mix dimensions keeps resetting it).
                 // The run is counted in the database, so that a restart or a second replica does not start it anew.
                 mismatched.increment(p.vectors().size());
-                Log.debugf("Dropped vectors of call %s: %s", p.callId(), e.getMessage());
+                Log.debugf("Dropped vectors of call %s: %s", LogText.of(p.callId()), e.getMessage());
                 try {
                     // A crossing's failure is in the inbox with the count (durable): only its fold is left to do.
                     store.mismatched(p.space(), p.vectors().size(), p.at(), config.windowSize(),
@@ -244,7 +245,8 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                         fold(changed, away); // the runs of earlier calls crossed for good
                         throw away;
                     }
-                    Log.warnf(away, "Could not count the vectors of call %s dropped for their dimension", p.callId());
+                    Log.warnf(away, "Could not count the vectors of call %s dropped for their dimension",
+                            LogText.of(p.callId()));
                 }
             } catch (EmbeddingStore.SpaceLimit e) {
                 // A new model group while every space holds a complete reference: the tracked spaces stay.
@@ -260,7 +262,7 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
                 }
                 // Refused for what it holds: it would be refused again, and must not hold the others back.
                 refused.increment(p.vectors().size());
-                Log.warnf(e, "Dropped the vectors of call %s: the database refused them", p.callId());
+                Log.warnf(e, "Dropped the vectors of call %s: the database refused them", LogText.of(p.callId()));
             }
         }
         fromCalls.increment(stored);

@@ -3,6 +3,7 @@ package io.faultline.signals;
 import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsObserver;
 import io.faultline.call.StoredCallsWriter;
+import io.faultline.common.LogText;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
 import io.quarkus.logging.Log;
@@ -86,7 +87,7 @@ public class RetrievalMetadataRule implements StoredCallsWriter, StoredCallsObse
                 || !(top instanceof Number score)
                 || !(score.doubleValue() >= 0 && score.doubleValue() <= SignalParser.MAX_SCORE)
                 || (hits != null && !(hits instanceof Integer || hits instanceof Long))) {
-            Log.debugf("Call %s carries malformed retrieval metadata; ignored", call.callId());
+            Log.debugf("Call %s carries malformed retrieval metadata; ignored", LogText.of(call.callId()));
             return null;
         }
         // A negative count is no count (-1 for "unknown"): clamped to 0 it read as a collapse of the hits.

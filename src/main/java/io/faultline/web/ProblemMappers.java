@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.exc.InvalidDefinitionException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import io.faultline.call.StorageException;
 import io.faultline.common.DatabaseConfig;
+import io.faultline.common.LogText;
 import io.quarkus.logging.Log;
 import io.vertx.core.http.HttpClosedException;
 import jakarta.validation.ConstraintViolation;
@@ -98,9 +99,9 @@ public class ProblemMappers {
         boolean away = databaseAway(e);
         if (away) {
             // An outage answers every request until it ends: one line each, not a stack trace each.
-            Log.warnf("Storage unavailable for %s: %s", uri.getPath(), rootMessage(e));
+            Log.warnf("Storage unavailable for %s: %s", LogText.of(uri.getPath()), rootMessage(e));
         } else {
-            Log.errorf(e, "Storage failed for %s", uri.getPath());
+            Log.errorf(e, "Storage failed for %s", LogText.of(uri.getPath()));
         }
         if (!away && refusedForWhatItHolds(e)) {
             return respond(500, "Storage failed", "The database refused the batch (logged); nothing was"
@@ -204,7 +205,7 @@ public class ProblemMappers {
             default -> status >= 500 ? "The request could not be processed" : e.getMessage();
         };
         if (status >= 500) {
-            Log.errorf(e, "Request failed: %s", uri.getPath());
+            Log.errorf(e, "Request failed: %s", LogText.of(uri.getPath()));
         }
         return respond(status, title, detail, uri, List.of());
     }
@@ -213,16 +214,16 @@ public class ProblemMappers {
     public Response unexpected(Exception e, UriInfo uri) {
         if (databaseAway(e)) {
             // Any endpoint reading or writing the database while it is away: retry later, not a server bug.
-            Log.warnf("Database unavailable for %s: %s", uri.getPath(), rootMessage(e));
+            Log.warnf("Database unavailable for %s: %s", LogText.of(uri.getPath()), rootMessage(e));
             return unavailable("The database is unavailable; retry later.", uri);
         }
         if (clientGone(e)) {
             // Nobody is left to read the answer; a 4xx keeps it out of the server-error rate.
-            Log.debugf("The client closed the connection during %s: %s", uri.getPath(), rootMessage(e));
+            Log.debugf("The client closed the connection during %s: %s", LogText.of(uri.getPath()), rootMessage(e));
             return respond(400, "Bad Request", "The connection closed before the request body was read.", uri,
                     List.of());
         }
-        Log.errorf(e, "Unexpected error on %s", uri.getPath());
+        Log.errorf(e, "Unexpected error on %s", LogText.of(uri.getPath()));
         return respond(500, "Internal error", "The request could not be processed; the error was logged.", uri,
                 List.of());
     }
