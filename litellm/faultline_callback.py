@@ -240,6 +240,28 @@ class FaultlineConfig:
     def policy_url(self) -> str:
         return f"{self.url}/api/v1/traffic-policy"
 
+    @property
+    def calls_url_shown(self) -> str:
+        """`calls_url` as logs and stats show it: without the user info (an ingress's basic-auth password)."""
+        return _without_user_info(self.calls_url)
+
+    @property
+    def policy_url_shown(self) -> str:
+        return _without_user_info(self.policy_url)
+
+
+def _without_user_info(url: str) -> str:
+    """The URL with `user:password@` removed from its authority, the rest as it is."""
+    scheme = url.find("://")
+    start = 0 if scheme < 0 else scheme + 3
+    end = len(url)
+    for sep in "/?#":
+        at = url.find(sep, start)
+        if 0 <= at < end:
+            end = at
+    at = url.rfind("@", start, end)
+    return url if at < 0 else url[:start] + url[at + 1 :]
+
 
 def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
@@ -1521,7 +1543,7 @@ class FaultlineLogger(CustomLogger):
         except Exception as e:  # refused, timed out, 5xx, not JSON, not the contract, too deep to decode
             with self._cond:
                 self._policy_counters["poll_errors"] += 1
-            self._policy_problem("poll", f"GET {self.config.policy_url} failed: {_safe_repr(e)}")
+            self._policy_problem("poll", f"GET {self.config.policy_url_shown} failed: {_safe_repr(e)}")
             return False
         self._policy_state = _PolicyState(policy, self._clock())
         with self._cond:
@@ -2087,9 +2109,9 @@ class FaultlineLogger(CustomLogger):
         try:
             response = self._exchange(items)
         except Exception as e:  # timeouts, refused connections, DNS, ...
-            self._note_error(f"POST {self.config.calls_url} failed: {_safe_repr(e)}")
+            self._note_error(f"POST {self.config.calls_url_shown} failed: {_safe_repr(e)}")
             log.warning(
-                "faultline: cannot reach %s (%r), %d events kept for retry", self.config.calls_url, e, len(items)
+                "faultline: cannot reach %s (%r), %d events kept for retry", self.config.calls_url_shown, e, len(items)
             )
             return _Outcome.RETRY, None
         status = response.status_code
@@ -2101,7 +2123,7 @@ class FaultlineLogger(CustomLogger):
             self._note_error(f"the answer to a batch ({status}, {response.headers.get('content-type')!r}) is not"
                              " Faultline's receipt; check FAULTLINE_URL")
             log.error("faultline: the answer to a batch of %d events (%d) is not Faultline's receipt, kept for retry;"
-                      " check FAULTLINE_URL (%s)", len(items), status, self.config.calls_url)
+                      " check FAULTLINE_URL (%s)", len(items), status, self.config.calls_url_shown)
             self._retry_after = None
             return _Outcome.RETRY, status
         # Faultline's problem bodies can quote what it refused (a field of the call): only the status and the

@@ -1711,3 +1711,16 @@ def test_spool_and_dead_letter_files_are_readable_by_their_owner_only(make_plugi
     assert len(files) >= 2
     for path in [spool_dir, spool_dir / "dead-letter", *files]:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is {oct(stat.S_IMODE(path.stat().st_mode))}"
+
+
+def test_a_password_in_faultline_url_is_neither_logged_nor_shown_in_the_stats(make_plugin, caplog):
+    # Behind an ingress with basic auth, FAULTLINE_URL carries it (httpx sends the URL's user info as Basic auth).
+    # Every failed send logged the URL as configured, password included, and kept it in stats()["last_error"].
+    port = stopped_faultline_url()
+    with caplog.at_level("INFO", logger="faultline"):
+        plugin = make_plugin(f"http://ingest:hunter2-secret-pw@127.0.0.1:{port}", batch_size=1)
+        log_calls(plugin, ["basic-auth-0"])
+        wait_until(lambda: "127.0.0.1" in (plugin.stats()["last_error"] or ""), what="a failed send")
+    logged = caplog.text + plugin.stats()["last_error"]
+    assert "127.0.0.1" in caplog.text
+    assert "hunter2-secret-pw" not in logged
