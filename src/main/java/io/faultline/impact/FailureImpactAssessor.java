@@ -395,7 +395,7 @@ public class FailureImpactAssessor {
         String group = null;
         try (PreparedStatement st = c.prepareStatement("select m.failure_id, e.provider, e.impact_scope ->> 'model_group'"
                 + " from correlation_members m join failure_events e on e.failure_id = m.failure_id"
-                + " where m.cluster_id = ? order by e.first_seen")) {
+                + " where m.cluster_id = ? order by e.first_seen, e.failure_id")) {
             st.setObject(1, clusterId);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
