@@ -34,6 +34,7 @@ public class DatabaseStartup {
     private final Scheduler scheduler;
     private volatile boolean migrated;
     private volatile String waitingFor = "not started";
+    private String lastLoggedCause;
     private ScheduledExecutorService retries;
 
     public DatabaseStartup(AgroalDataSource dataSource, Flyway flyway, Event<DatabaseReady> ready,
@@ -50,8 +51,8 @@ public class DatabaseStartup {
             migrateAndAnnounce();
             return;
         }
-        Log.warnf("The database is not reachable (%s); Faultline starts not ready and tries again every %s",
-                waitingFor, config.retryEvery());
+        Log.warnf("Faultline starts not ready and tries to reach the database again every %s",
+                config.retryEvery());
         retries = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "database-startup");
             t.setDaemon(true);
@@ -77,7 +78,7 @@ public class DatabaseStartup {
             retries.shutdown();
         } catch (RuntimeException e) {
             // Reachable a moment ago, gone again (or a migration that cannot run): logged, tried again.
-            waitingFor = "migration failed: " + e.getMessage();
+            waitingFor = "migration failed; the cause is in the service's log";
             Log.errorf(e, "Migrating the schema failed; trying again in %s", config.retryEvery());
         }
     }
@@ -103,9 +104,26 @@ public class DatabaseStartup {
         try (Connection c = dataSource.getConnection()) {
             return c.isValid(5);
         } catch (SQLException e) {
-            waitingFor = e.getMessage();
+            waitingFor = unreachable(e);
+            String cause = e.getMessage();
+            if (cause == null || !cause.equals(lastLoggedCause)) {
+                // Once per cause, not at every retry: the log says why, readiness only that it is so.
+                Log.warnf("The database is not reachable: %s", LogText.of(cause));
+                lastLoggedCause = cause;
+            }
             return false;
         }
+    }
+
+    /**
+     * What readiness says of a refused connection. The driver's message names the database's host, port and user
+     * (and the login it refused), and {@code /q/health/ready} answers anyone who can reach the port: it carries the
+     * SQLState only, and the service's log the message.
+     */
+    static String unreachable(SQLException e) {
+        String state = e.getSQLState();
+        return "database not reachable" + (state == null ? "" : " (SQLState " + state + ")")
+                + "; the cause is in the service's log";
     }
 
     /** True once the schema is migrated and the state held in memory rebuilt from it. */
