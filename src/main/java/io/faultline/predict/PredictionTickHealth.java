@@ -32,6 +32,9 @@ public class PredictionTickHealth implements HealthCheck {
     private final PredictConfig config;
     private final Clock clock;
     private volatile Instant startedAt;
+    /** A last tick stamped ahead of this replica's clock, and when this replica first read it. */
+    private volatile Instant futureStamp;
+    private volatile Instant futureStampSeenAt;
 
     public PredictionTickHealth(AgroalDataSource dataSource, PredictConfig config, Clock clock) {
         this.dataSource = dataSource;
@@ -56,9 +59,19 @@ public class PredictionTickHealth implements HealthCheck {
                 "select last_tick from failure_prediction_ticks where tick_key = 1"); ResultSet rs = st.executeQuery()) {
             last = rs.next() ? rs.getTimestamp(1).toInstant() : null;
         } catch (SQLException e) {
-            return b.down().withData("error", "cannot read the last tick: " + e.getMessage()).build();
+            // The SQLState, not the driver's message: this answer is open, the message names the database's host.
+            return b.down().withData("error", "cannot read the last tick (SQLState " + e.getSQLState() + ")").build();
         }
         Instant since = last != null ? last : startedAt == null ? now : startedAt;
+        if (last != null && last.isAfter(now) && !last.equals(futureStamp)) {
+            // Stamped by a replica whose clock runs ahead: not the time of a tick. Every tick rewrites the stamp, so
+            // the same stamp read again says that none ran since this replica first read it.
+            futureStampSeenAt = now;
+            futureStamp = last;
+        }
+        if (last != null && last.equals(futureStamp) && futureStampSeenAt.isBefore(since)) {
+            since = futureStampSeenAt;
+        }
         Duration age = Duration.between(since, now);
         b.withData("lastTick", last == null ? "none yet" : last.toString())
                 .withData("allowedAgeSeconds", allowed.toSeconds());

@@ -560,6 +560,26 @@ class PredictionApiTest {
         given().when().get("/q/health/ready").then().statusCode(200);
     }
 
+    /**
+     * A replica whose clock ran a day ahead stamped the last tick in the future. That stamp says nothing of when a
+     * tick last ran: read as the time of one, it kept the check up for the day however long no tick ran.
+     */
+    @Test
+    void a_last_tick_stamped_in_the_future_does_not_keep_the_wellness_check_up() {
+        Instant t = Instant.parse("2034-01-01T00:00:00Z").plusSeconds(new Random().nextInt(100_000) * 60L);
+        clock.set(t.plus(Duration.ofDays(1)));
+        predictor.predictFailure(); // the replica a day ahead
+        clock.set(t);
+        given().when().get("/q/health/well").then().statusCode(200);
+        Duration interval = FailurePredictor.intervalOf(config);
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS)).plusSeconds(1));
+        given().when().get("/q/health/well").then().statusCode(503)
+                .body("checks.find { it.name == 'prediction-tick' }.status", equalTo("DOWN"));
+        clock.set(t.plus(interval.multipliedBy(PredictionTickHealth.MISSED_INTERVALS + 1)));
+        predictor.predictFailure(); // a tick on this clock: the stamp is sane again
+        given().when().get("/q/health/well").then().statusCode(200);
+    }
+
     @Test
     void bad_parameters_are_problems_naming_the_parameter() {
         for (String[] bad : List.of(new String[] { "status=open", "status" }, new String[] { "type=slow", "type" },
