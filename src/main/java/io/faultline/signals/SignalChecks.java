@@ -112,7 +112,7 @@ public class SignalChecks {
                         store.markStale(c, f.index(), f.lastUpdatedAt());
                     }
                     if (silentAt(f, now)) {
-                        store.markHeartbeat(c, f.index(), f.lastReportAt());
+                        store.markHeartbeat(c, f.index(), f.reportSeenAt());
                     }
                 }
                 for (int i = 0; i < pipelines.size(); i++) {
@@ -140,8 +140,9 @@ public class SignalChecks {
     }
 
     private static boolean silentAt(SignalStore.Freshness f, Instant now) {
-        return Duration.between(f.lastReportAt(), now).compareTo(f.heartbeatTimeout()) > 0
-                && !f.lastReportAt().equals(f.heartbeatRaisedFor());
+        // From the report's receipt: its `at` is on the reporter's clock, which may run behind the server's.
+        return Duration.between(f.reportSeenAt(), now).compareTo(f.heartbeatTimeout()) > 0
+                && !f.reportSeenAt().equals(f.heartbeatRaisedFor());
     }
 
     /** Missed runs since the last one: the first once expectedEvery × grace has passed, then one per expectedEvery. */
@@ -168,11 +169,12 @@ public class SignalChecks {
     }
 
     private Failure heartbeatMissing(SignalStore.Freshness f, Instant now) {
-        Duration silent = Duration.between(f.lastReportAt(), now);
+        Duration silent = Duration.between(f.reportSeenAt(), now);
         Map<String, Object> evidence = new LinkedHashMap<>();
         evidence.put("index", f.index());
         evidence.put("reason", "heartbeat_missing");
         evidence.put("last_report_at", f.lastReportAt().toString());
+        evidence.put("last_report_received_at", f.reportSeenAt().toString());
         evidence.put("last_updated_at", f.lastUpdatedAt().toString());
         evidence.put("silent_for", silent.toString());
         evidence.put("heartbeat_timeout", f.heartbeatTimeout().toString());

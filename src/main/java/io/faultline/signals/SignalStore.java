@@ -113,28 +113,33 @@ public class SignalStore {
      * What an index report left in {@code index_freshness}.
      *
      * @param updatedSeenAt the last update on the server's clock, which the scheduled check measures age from
+     * @param reportSeenAt the newest receipt of a report on the server's clock, which the scheduled check measures a
+     *        heartbeat's silence from; {@code heartbeatRaisedFor} is the receipt a raised silence followed
      */
     record Freshness(String index, Instant lastUpdatedAt, Instant lastReportAt, Duration maxAge,
-            Duration heartbeatTimeout, Instant staleRaisedFor, Instant heartbeatRaisedFor, Instant updatedSeenAt) {
+            Duration heartbeatTimeout, Instant staleRaisedFor, Instant heartbeatRaisedFor, Instant updatedSeenAt,
+            Instant reportSeenAt) {
     }
 
     /**
      * Folds a report received at {@code receivedAt} (the server's clock) into the index's freshness: the newest
      * update and report win; the limits of the newest report apply. The update is also kept on the server's clock,
      * moved by the report's skew (receipt less {@code at}); the newest report of the newest update sets it, so a
-     * reporter whose clock is corrected moves it with its next report. Returns the state after the report.
+     * reporter whose clock is corrected moves it with its next report. The report's receipt is the index's heartbeat.
+     * Returns the state after the report.
      */
     public Freshness report(Connection c, Signal.IndexReport r, Duration maxAge, Duration heartbeat,
             Instant receivedAt) throws SQLException {
         Instant seen = r.lastUpdatedAt().plus(Duration.between(r.at(), receivedAt));
         try (PreparedStatement st = c.prepareStatement("insert into index_freshness as f (index_name,"
-                + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds, updated_seen_at)"
-                + " values (?, ?, ?, ?, ?, ?) on conflict (index_name) do update set"
+                + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds, updated_seen_at,"
+                + " last_report_seen_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (index_name) do update set"
                 + " updated_seen_at = case when excluded.last_updated_at > f.last_updated_at"
                 + "   or (excluded.last_updated_at = f.last_updated_at and excluded.last_report_at >= f.last_report_at)"
                 + "   then excluded.updated_seen_at else f.updated_seen_at end,"
                 + " last_updated_at = greatest(f.last_updated_at, excluded.last_updated_at),"
                 + " last_report_at = greatest(f.last_report_at, excluded.last_report_at),"
+                + " last_report_seen_at = greatest(f.last_report_seen_at, excluded.last_report_seen_at),"
                 + " max_age_seconds = case when excluded.last_report_at >= f.last_report_at"
                 + "   then excluded.max_age_seconds else f.max_age_seconds end,"
                 + " heartbeat_seconds = case when excluded.last_report_at >= f.last_report_at"
@@ -146,6 +151,7 @@ public class SignalStore {
             st.setLong(4, maxAge.toSeconds());
             st.setLong(5, heartbeat.toSeconds());
             st.setTimestamp(6, Timestamp.from(seen));
+            st.setTimestamp(7, Timestamp.from(receivedAt));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 return freshness(rs);
@@ -154,7 +160,7 @@ public class SignalStore {
     }
 
     private static final String FRESHNESS_COLUMNS = "index_name, last_updated_at, last_report_at, max_age_seconds,"
-            + " heartbeat_seconds, stale_raised_for, heartbeat_raised_for, updated_seen_at";
+            + " heartbeat_seconds, stale_raised_for, heartbeat_raised_for, updated_seen_at, last_report_seen_at";
 
     /** Indexes older than their max age or silent beyond their heartbeat timeout, not yet raised for. */
     List<Freshness> overdueIndexes(Connection c, Instant now) throws SQLException {
@@ -162,8 +168,8 @@ public class SignalStore {
         try (PreparedStatement st = c.prepareStatement("select " + FRESHNESS_COLUMNS + " from index_freshness"
                 + " where (updated_seen_at + max_age_seconds * interval '1 second' < ?"
                 + "        and stale_raised_for is distinct from last_updated_at)"
-                + "    or (last_report_at + heartbeat_seconds * interval '1 second' < ?"
-                + "        and heartbeat_raised_for is distinct from last_report_at)"
+                + "    or (last_report_seen_at + heartbeat_seconds * interval '1 second' < ?"
+                + "        and heartbeat_raised_for is distinct from last_report_seen_at)"
                 + " order by index_name for update skip locked")) {
             st.setTimestamp(1, Timestamp.from(now));
             st.setTimestamp(2, Timestamp.from(now));
@@ -186,11 +192,11 @@ public class SignalStore {
         }
     }
 
-    /** Remembers that the silence after {@code lastReportAt} was raised. */
-    void markHeartbeat(Connection c, String index, Instant lastReportAt) throws SQLException {
+    /** Remembers that the silence after the report received at {@code reportSeenAt} was raised. */
+    void markHeartbeat(Connection c, String index, Instant reportSeenAt) throws SQLException {
         try (PreparedStatement st = c.prepareStatement(
                 "update index_freshness set heartbeat_raised_for = ? where index_name = ?")) {
-            st.setTimestamp(1, Timestamp.from(lastReportAt));
+            st.setTimestamp(1, Timestamp.from(reportSeenAt));
             st.setString(2, index);
             st.executeUpdate();
         }
@@ -199,7 +205,8 @@ public class SignalStore {
     private static Freshness freshness(ResultSet rs) throws SQLException {
         return new Freshness(rs.getString(1), rs.getTimestamp(2).toInstant(), rs.getTimestamp(3).toInstant(),
                 Duration.ofSeconds(rs.getLong(4)), Duration.ofSeconds(rs.getLong(5)), instant(rs.getTimestamp(6)),
-                instant(rs.getTimestamp(7)), rs.getTimestamp(8).toInstant());
+                instant(rs.getTimestamp(7)), rs.getTimestamp(8).toInstant(),
+                rs.getTimestamp(9).toInstant());
     }
 
     /** A pipeline's last known run and schedule. */

@@ -208,4 +208,42 @@ class StaleIndexTest {
                 .body("items[0].evidence.age", equalTo("PT1H1M"))
                 .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
     }
+
+    /**
+     * The reporter's clock is 10 minutes behind the server's; it reports every 25 minutes against a heartbeat timeout
+     * of 30. The check measured the silence on the server's clock from the reporter's {@code at}, 10 minutes too long,
+     * and raised heartbeat_missing before every report. The silence is now measured from the last report's receipt.
+     */
+    @Test
+    void a_reporter_clock_ten_minutes_behind_raises_no_heartbeat_missing() {
+        String index = "skewed-beat-" + UUID.randomUUID();
+        Duration behind = Duration.ofMinutes(10);
+        Instant start = T0.plus(Duration.ofDays(4));
+        Instant lastReceived = start;
+        Instant lastAt = start;
+        for (int minute = 0; minute <= 100; minute++) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            clock.set(server);
+            if (minute % 25 == 0) {
+                lastReceived = server;
+                lastAt = server.minus(behind);
+                post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", lastAt.toString(),
+                        "lastUpdatedAt", lastAt.minus(Duration.ofHours(1)).toString(), "heartbeatTimeout", "PT30M"))
+                        .statusCode(200).body("failures", equalTo(0));
+            }
+            checks.check();
+        }
+        failuresOf(index).body("items", hasSize(0));
+
+        // The reports stop: missing once the last one was received 30 minutes ago, not 10 minutes sooner.
+        clock.set(lastReceived.plus(Duration.ofMinutes(30)));
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.advance(Duration.ofSeconds(1));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("heartbeat_missing"))
+                .body("items[0].evidence.silent_for", equalTo("PT30M1S"))
+                .body("items[0].evidence.last_report_at", equalTo(lastAt.toString()))
+                .body("items[0].evidence.last_report_received_at", equalTo(lastReceived.toString()));
+    }
 }
