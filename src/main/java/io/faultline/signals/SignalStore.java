@@ -6,6 +6,7 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.taxonomy.DataFailure;
 import jakarta.inject.Singleton;
 
+import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -123,20 +124,19 @@ public class SignalStore {
 
     /**
      * Folds a report received at {@code receivedAt} (the server's clock) into the index's freshness: the newest
-     * update and report win; the limits of the newest report apply. The update is also kept on the server's clock,
-     * moved by the report's skew (receipt less {@code at}); the newest report of the newest update sets it, so a
-     * reporter whose clock is corrected moves it with its next report. The report's receipt is the index's heartbeat.
-     * Returns the state after the report.
+     * update and report win; the limits of the newest report apply. The newest update is also kept on the server's
+     * clock, moved by the reporter's skew as every report estimates it anew ({@link #skew}), so a reporter whose clock
+     * is corrected moves it with its next report. The report's receipt is the index's heartbeat. Returns the state
+     * after the report.
      */
     public Freshness report(Connection c, Signal.IndexReport r, Duration maxAge, Duration heartbeat,
-            Instant receivedAt) throws SQLException {
-        Instant seen = r.lastUpdatedAt().plus(Duration.between(r.at(), receivedAt));
+            Instant receivedAt, Duration skewWindow) throws SQLException {
+        Instant seen = r.lastUpdatedAt().plus(skew(c, r, receivedAt, skewWindow));
         try (PreparedStatement st = c.prepareStatement("insert into index_freshness as f (index_name,"
                 + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds, updated_seen_at,"
                 + " last_report_seen_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (index_name) do update set"
-                + " updated_seen_at = case when excluded.last_updated_at > f.last_updated_at"
-                + "   or (excluded.last_updated_at = f.last_updated_at and excluded.last_report_at >= f.last_report_at)"
-                + "   then excluded.updated_seen_at else f.updated_seen_at end,"
+                + " updated_seen_at = greatest(f.last_updated_at, excluded.last_updated_at)"
+                + "   + (excluded.updated_seen_at - excluded.last_updated_at),"
                 + " last_updated_at = greatest(f.last_updated_at, excluded.last_updated_at),"
                 + " last_report_at = greatest(f.last_report_at, excluded.last_report_at),"
                 + " last_report_seen_at = greatest(f.last_report_seen_at, excluded.last_report_seen_at),"
@@ -157,6 +157,37 @@ public class SignalStore {
                 return freshness(rs);
             }
         }
+    }
+
+    /**
+     * A reporter's clock skew as the index's reports show it: the least receipt less {@code at} of those received
+     * within {@code window} before {@code receivedAt}, this one included. A report's receipt less its {@code at} is the
+     * skew plus the time it took to arrive, which is never negative: a report spooled for an hour says the skew is an
+     * hour larger, and taken alone it made the update an hour younger and stale_index an hour late.
+     */
+    private static Duration skew(Connection c, Signal.IndexReport r, Instant receivedAt, Duration window)
+            throws SQLException {
+        Duration skew = Duration.between(r.at(), receivedAt);
+        Instant since = receivedAt.minus(window);
+        // The bound on `at` lets the (kind, subject, at) index serve. A report it leaves out was sent more than a
+        // window before its receipt: it shows more than a window of skew, the least only for a reporter that far off.
+        try (PreparedStatement st = c.prepareStatement("select extract(epoch from min(received_at - at))"
+                + " from data_signals where kind = ? and subject = ? and at >= ? and received_at >= ?")) {
+            st.setString(1, Signal.IndexReport.KIND);
+            st.setString(2, r.index());
+            st.setTimestamp(3, Timestamp.from(since.minus(window)));
+            st.setTimestamp(4, Timestamp.from(since));
+            try (ResultSet rs = st.executeQuery()) {
+                if (rs.next()) {
+                    BigDecimal seconds = rs.getBigDecimal(1);
+                    if (seconds != null) {
+                        Duration least = Duration.ofNanos(seconds.movePointRight(9).longValue());
+                        skew = least.compareTo(skew) < 0 ? least : skew;
+                    }
+                }
+            }
+        }
+        return skew;
     }
 
     private static final String FRESHNESS_COLUMNS = "index_name, last_updated_at, last_report_at, max_age_seconds,"

@@ -102,6 +102,15 @@ public interface SignalsConfig {
         @DurationMin(millis = 1)
         Duration heartbeatTimeout();
 
+        /**
+         * A reporter's clock skew is the least receipt less {@code at} of its index's reports received this long
+         * before: a report held back (spooled) only adds its delay, so one sent late does not move it, and a clock
+         * set further back is followed once its earlier reports fall out of the window.
+         */
+        @WithDefault("24h")
+        @DurationMin(millis = 1)
+        Duration skewWindow();
+
         /** Severity of an index older than its max age. */
         @WithDefault("P3")
         Severity staleSeverity();

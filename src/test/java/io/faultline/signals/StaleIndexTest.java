@@ -246,4 +246,41 @@ class StaleIndexTest {
                 .body("items[0].evidence.last_report_at", equalTo(lastAt.toString()))
                 .body("items[0].evidence.last_report_received_at", equalTo(lastReceived.toString()));
     }
+
+    /**
+     * The reporter's clock is 10 minutes behind the server's and it reports every 10 minutes. It refreshes the index,
+     * and the report of that refresh is spooled for an hour before it is received. Its receipt less its {@code at} is
+     * the skew plus the hour: taken as the skew, it made the update an hour younger on the server's clock, and
+     * stale_index came an hour late. The skew is the least receipt-less-at of the recent reports (a delay only adds).
+     */
+    @Test
+    void a_report_received_an_hour_late_does_not_make_its_update_an_hour_younger() {
+        String index = "spooled-" + UUID.randomUUID();
+        Duration behind = Duration.ofMinutes(10);
+        Instant start = T0.plus(Duration.ofDays(5));
+        for (int minute = 0; minute <= 60; minute += 10) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            clock.set(server);
+            post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at",
+                    server.minus(behind).toString(), "lastUpdatedAt", start.minus(behind).toString(), "maxAge",
+                    "PT1H30M", "heartbeatTimeout", "PT3H")).statusCode(200).body("failures", equalTo(0));
+        }
+        Instant refreshedOnServer = start.plus(Duration.ofMinutes(65));
+        Instant refreshed = refreshedOnServer.minus(behind);
+        clock.set(refreshedOnServer.plus(Duration.ofHours(1))); // the report of the refresh, an hour in the spool
+        post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", refreshed.toString(),
+                "lastUpdatedAt", refreshed.toString(), "maxAge", "PT1H30M", "heartbeatTimeout", "PT3H"))
+                .statusCode(200).body("failures", equalTo(0));
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+
+        clock.set(refreshedOnServer.plus(Duration.ofMinutes(90)));
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.advance(Duration.ofSeconds(60));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.age", equalTo("PT1H31M"))
+                .body("items[0].evidence.last_updated_at", equalTo(refreshed.toString()));
+    }
 }
