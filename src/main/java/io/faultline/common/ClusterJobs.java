@@ -77,27 +77,50 @@ public class ClusterJobs {
         return (host == null || host.isBlank() ? "localhost" : host) + ":" + ProcessHandle.current().pid();
     }
 
+    /** How a claim of a job's interval came out. */
+    public enum Claim {
+        /** This replica runs the job's current interval. */
+        CLAIMED,
+        /** Not due: the job started within its interval, on this replica or another. */
+        TAKEN,
+        /** The schema is not migrated yet, or a graceful stop began. */
+        NOT_READY,
+        /** The database failed the claim (logged). */
+        FAILED
+    }
+
     /**
      * Runs {@code work} if this replica claims the job's current interval; returns whether it ran. {@code work} keeps
      * its own error handling (a tick never throws); a failed claim (the database away) is logged and skipped.
      */
     public boolean runOnce(String job, Duration interval, Runnable work) {
-        if (!claim(job, interval)) {
-            return false;
+        return attempt(job, interval, work) == Claim.CLAIMED;
+    }
+
+    /** As {@link #runOnce}, returning how the claim came out: for a caller that answers why nothing ran. */
+    public Claim attempt(String job, Duration interval, Runnable work) {
+        Claim claim = tryClaim(job, interval);
+        if (claim != Claim.CLAIMED) {
+            return claim;
         }
         try {
             work.run();
         } finally {
             finished(job);
         }
-        return true;
+        return claim;
     }
 
     /** Claims the job's current interval for this replica: true when it is due and no other replica took it. */
     public boolean claim(String job, Duration interval) {
+        return tryClaim(job, interval) == Claim.CLAIMED;
+    }
+
+    /** Claims the job's current interval for this replica, saying why not when it did not. */
+    public Claim tryClaim(String job, Duration interval) {
         if (!ready()) {
             skip(job, stopping ? "stopping" : "not_ready");
-            return false;
+            return Claim.NOT_READY;
         }
         Instant now = clock.instant();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(CLAIM)) {
@@ -112,16 +135,16 @@ public class ClusterJobs {
                             .description("Runs of a cluster-wide scheduled job by this replica (sum over replicas:"
                                     + " the job's runs)")
                             .tag("job", j).register(registry)).increment();
-                    return true;
+                    return Claim.CLAIMED;
                 }
             }
             skip(job, "other_replica");
-            return false;
+            return Claim.TAKEN;
         } catch (SQLException e) {
             skip(job, "database_error");
             Log.warnf("Could not claim the scheduled job %s (%s); it is tried again at its next tick", job,
                     e.getMessage());
-            return false;
+            return Claim.FAILED;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.faultline.data;
 
+import io.faultline.call.StorageException;
 import io.faultline.common.ClusterJobs;
 import io.faultline.common.LogText;
 import io.faultline.episode.EpisodeFolder;
@@ -161,12 +162,34 @@ public class EmbeddingDriftDetector implements io.faultline.common.BoundedState 
      */
     public Optional<List<SpaceStatus>> checkOnce() {
         List<List<SpaceStatus>> checked = new ArrayList<>(1);
-        jobs.runOnce(JOB, config.interval(), () -> {
+        claimAndCheck(checked);
+        return checked.stream().findFirst();
+    }
+
+    /**
+     * As {@link #checkOnce}, for a caller who is answered why nothing was checked: when the claim could not be taken
+     * (the database failed it, the schema is not migrated yet or this replica is stopping) a {@link StorageException}
+     * without a cause, answered 503 with Retry-After as the database being away; empty when another check had the
+     * claim or the lock.
+     */
+    public Optional<List<SpaceStatus>> checkAsked() {
+        List<List<SpaceStatus>> checked = new ArrayList<>(1);
+        ClusterJobs.Claim claim = claimAndCheck(checked);
+        if (claim == ClusterJobs.Claim.NOT_READY || claim == ClusterJobs.Claim.FAILED) {
+            String why = claim == ClusterJobs.Claim.FAILED ? "the database failed the check's claim (logged)"
+                    : jobs.stopping() ? "this replica is stopping" : "the database is not ready yet (readiness:"
+                            + " database-schema)";
+            throw new StorageException(why, null, "No check ran: " + why + ". Retry later.");
+        }
+        return checked.stream().findFirst();
+    }
+
+    private ClusterJobs.Claim claimAndCheck(List<List<SpaceStatus>> checked) {
+        return jobs.attempt(JOB, config.interval(), () -> {
             if (!store.exclusively(() -> checked.add(check()))) {
                 Log.debug("Another replica is checking embedding drift");
             }
         });
-        return checked.stream().findFirst();
     }
 
     /** When the latest check (on any replica) started; empty before the first. */

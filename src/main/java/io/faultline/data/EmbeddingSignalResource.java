@@ -144,10 +144,12 @@ public class EmbeddingSignalResource {
 
     @POST
     @Path("/checks")
-    @Operation(summary = "Check every space now and raise drifts, unless a check ran within the interval (409)")
+    @Operation(summary = "Check every space now and raise drifts, unless a check ran within the interval (409)"
+            + " or the database is away (503)")
     public List<EmbeddingDriftDetector.SpaceStatus> check() {
         // The scheduled check's claim: a second check within the interval would raise every drift twice.
-        return detector.checkOnce().orElseThrow(() -> {
+        // A claim the database failed, or a schema not yet migrated, is a 503 with Retry-After (checkAsked throws).
+        return detector.checkAsked().orElseThrow(() -> {
             String last = detector.lastCheckStarted().map(at -> "The latest check started at " + at
                     + "; the next is due at " + at.plus(config.interval())).orElse("Another check is running");
             return new ApiProblem(409, "Checked within the interval", last + " (faultline.embedding-drift.interval"

@@ -107,7 +107,8 @@ public class ProblemMappers {
             return respond(500, "Storage failed", "The database refused the batch (logged); nothing was"
                     + " acknowledged. Sent again as it is, it will fail the same way.", uri, List.of());
         }
-        return unavailable("The batch was not stored; nothing was acknowledged. Retry later.", uri);
+        return unavailable(e.detail() != null ? e.detail()
+                : "The batch was not stored; nothing was acknowledged. Retry later.", uri);
     }
 
     /** SQLSTATE classes 22, 23, 42, 54 and P0: the same statement with the same rows fails again. */

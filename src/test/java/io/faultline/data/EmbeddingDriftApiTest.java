@@ -42,6 +42,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.matchesPattern;
 import static org.hamcrest.Matchers.not;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -226,6 +227,36 @@ class EmbeddingDriftApiTest {
         given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
                 .log().ifValidationFails().statusCode(200).body("find { it.space == '" + s.space + "' }.at",
                         equalTo(due.toString()));
+    }
+
+    /**
+     * An asked-for check whose claim the database refuses is a 503 with Retry-After, as every answer of a database
+     * away: it was a 409 "Another check is running", which tells the caller that a check ran and not to retry.
+     */
+    @Test
+    void an_asked_for_check_whose_claim_the_database_refuses_is_a_503_with_retry_after() throws Exception {
+        String job = EmbeddingDriftDetector.JOB;
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("delete from scheduled_job_runs where job = '" + job + "'");
+            st.execute("create or replace function test_refuse_drift_claim() returns trigger language plpgsql as $$"
+                    + " begin raise exception 'refused for the test'; end $$");
+            st.execute("create trigger test_refuse_drift_claim before insert or update on scheduled_job_runs"
+                    + " for each row when (new.job = '" + job + "') execute function test_refuse_drift_claim()");
+        }
+        try {
+            given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
+                    .log().ifValidationFails().statusCode(503).contentType(PROBLEM)
+                    .header("Retry-After", matchesPattern("[1-9][0-9]*"))
+                    .body("status", equalTo(503))
+                    .body("detail", containsString("No check ran"));
+        } finally {
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("drop trigger if exists test_refuse_drift_claim on scheduled_job_runs");
+                st.execute("drop function if exists test_refuse_drift_claim()");
+            }
+        }
+        given().header("Authorization", "Bearer " + Api.KEY).post("/api/v1/signals/embeddings/checks").then()
+                .log().ifValidationFails().statusCode(200);
     }
 
     @Test
