@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * Adds the cost of stored calls to the cluster-wide spend of the budgets they fall under ({@code budget_spend}), in the
  * transaction that stores them: one statement per ingest, summed per budget and period first, so a busy team's row is
- * taken once per request, not once per call; scopes without a budget are not written.
+ * taken once per request, not once per call; scopes without a budget are not written. The keys written tell the
+ * {@link BudgetTracker} of budgets set through another replica that it does not track yet.
  */
 @ApplicationScoped
 public class BudgetSpendWriter implements StoredCallsWriter {
@@ -30,7 +31,9 @@ public class BudgetSpendWriter implements StoredCallsWriter {
     @Override
     public void write(Connection connection, List<LlmCall> inserted, List<Failure> raised, List<Runnable> undo)
             throws SQLException {
-        store.addBudgetSpend(connection, deltas(inserted), budgets::isConfigured);
+        // A key written has a budget: one another replica stored since this one's last reconcile is loaded at the
+        // ingest's own judging. Noting one for a transaction that rolls back only loads a stored budget early.
+        budgets.written(store.addBudgetSpend(connection, deltas(inserted), budgets::isConfigured));
     }
 
     /** The spend of {@code calls} per scope, id and period they ended in (day and month alike). */

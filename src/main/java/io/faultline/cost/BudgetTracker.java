@@ -84,6 +84,8 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     private final Thresholds severities;
     private final Map<Key, Budget> configured;
     private final Map<Key, Ledger> ledgers = new ConcurrentHashMap<>();
+    /** Budgets an ingest wrote spend for that this replica did not track: loaded at the next judging. */
+    private final Set<Key> unknown = ConcurrentHashMap.newKeySet();
 
     public BudgetTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config) {
         this.store = store;
@@ -130,7 +132,9 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
 
     /** Adds newly stored calls (never resends) to the budgets they fall under. */
     public void observe(List<LlmCall> calls) {
-        if (ledgers.isEmpty() || calls.isEmpty()) {
+        Map<Ledger, Instant> touched = new IdentityHashMap<>();
+        loadUnknown(touched);
+        if ((ledgers.isEmpty() || calls.isEmpty()) && touched.isEmpty()) {
             return;
         }
         Instant now = clock.instant();
@@ -138,7 +142,6 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         ordered.sort(Comparator.comparing(LlmCall::endedAt));
         List<Candidate> candidates = new ArrayList<>();
         Map<Ledger, Instant> lateOfPrevious = new IdentityHashMap<>();
-        Map<Ledger, Instant> touched = new IdentityHashMap<>();
         for (LlmCall call : ordered) {
             for (BudgetScope scope : BudgetScope.values()) {
                 String id = scope.keyOf(call);
@@ -173,6 +176,47 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             }
         });
         confirm(candidates);
+    }
+
+    /**
+     * Notes the budgets an ingest just added spend to (in its transaction) that this replica does not track as such:
+     * set through another replica since this one's last reconcile, or changed there to another period. Without this,
+     * a replica taking all of a scope's traffic judged none of it until its reconcile (up to 5 minutes). At most
+     * {@code faultline.cost.max-budgets} are noted, none when that many are tracked (the reconcile takes the rest).
+     */
+    void written(Set<CostStore.SpendKey> keys) {
+        for (CostStore.SpendKey k : keys) {
+            Key key = new Key(k.scope(), k.id());
+            Ledger held = ledgers.get(key);
+            if (held != null && (held.budget.period() == k.period() || isConfigured(k))) {
+                continue; // tracked as stored, or a configured period the API overrides (written all the same)
+            }
+            if ((held == null && ledgers.size() >= config.maxBudgets()) || unknown.size() >= config.maxBudgets()) {
+                return;
+            }
+            unknown.add(key);
+        }
+    }
+
+    /**
+     * Loads the budgets noted by {@link #written} as stored (one read each) and adds them to {@code touched}, so they
+     * are judged against their stored spend with this ingest's calls: those of another thread's ingest that noted
+     * them too, and ran its own judging before they were tracked, included.
+     */
+    private void loadUnknown(Map<Ledger, Instant> touched) {
+        if (unknown.isEmpty()) {
+            return;
+        }
+        Instant now = clock.instant();
+        for (Key key : List.copyOf(unknown)) {
+            if (!unknown.remove(key)) {
+                continue; // another ingest's judging took it
+            }
+            Ledger ledger = adopt(key, stored(key));
+            if (ledger != null) {
+                touched.put(ledger, ledger.budget.period().start(now));
+            }
+        }
     }
 
     /**

@@ -16,9 +16,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Predicate;
 
@@ -103,12 +105,13 @@ public class CostStore {
     /**
      * Adds the spend of calls just inserted on {@code c} (the ingest's transaction) to {@code budget_spend}, for the
      * keys a budget watches: {@code configured} ones, or ones with a stored budget of that scope, id and period. The
-     * rows are taken in key order, so that two ingests touching the same budgets never wait for each other's.
+     * rows are taken in key order, so that two ingests touching the same budgets never wait for each other's. Returns
+     * the keys written: every key with a budget, whichever replica stored it.
      */
-    public void addBudgetSpend(Connection c, Map<SpendKey, Sum> deltas, Predicate<SpendKey> configured)
+    public Set<SpendKey> addBudgetSpend(Connection c, Map<SpendKey, Sum> deltas, Predicate<SpendKey> configured)
             throws SQLException {
         if (deltas.isEmpty()) {
-            return;
+            return Set.of();
         }
         int n = deltas.size();
         String[] scopes = new String[n];
@@ -130,22 +133,35 @@ public class CostStore {
             watched[i] = configured.test(k);
             i++;
         }
-        update(c, "insert into budget_spend as s (scope, scope_id, period, period_start, spent_usd, calls)"
+        String sql = "insert into budget_spend as s (scope, scope_id, period, period_start, spent_usd, calls)"
                 + " select d.scope, d.scope_id, d.period, d.period_start, d.spent_usd, d.calls from unnest(?::text[],"
                 + " ?::text[], ?::text[], ?::timestamptz[], ?::float8[], ?::int8[], ?::bool[])"
                 + " as d(scope, scope_id, period, period_start, spent_usd, calls, configured) where d.configured or"
                 + " exists (select 1 from budgets b where b.scope = d.scope and b.scope_id = d.scope_id"
                 + " and b.period = d.period) order by d.scope, d.scope_id, d.period, d.period_start"
                 + " on conflict (scope, scope_id, period, period_start) do update set"
-                + " spent_usd = s.spent_usd + excluded.spent_usd, calls = s.calls + excluded.calls", st -> {
-                    st.setArray(1, c.createArrayOf("text", scopes));
-                    st.setArray(2, c.createArrayOf("text", ids));
-                    st.setArray(3, c.createArrayOf("text", periods));
-                    st.setArray(4, c.createArrayOf("timestamptz", starts));
-                    st.setArray(5, c.createArrayOf("float8", spent));
-                    st.setArray(6, c.createArrayOf("int8", calls));
-                    st.setArray(7, c.createArrayOf("bool", watched));
-                });
+                + " spent_usd = s.spent_usd + excluded.spent_usd, calls = s.calls + excluded.calls"
+                + " returning s.scope, s.scope_id, s.period, s.period_start";
+        Set<SpendKey> written = new HashSet<>();
+        try (PreparedStatement st = c.prepareStatement(sql)) {
+            st.setArray(1, c.createArrayOf("text", scopes));
+            st.setArray(2, c.createArrayOf("text", ids));
+            st.setArray(3, c.createArrayOf("text", periods));
+            st.setArray(4, c.createArrayOf("timestamptz", starts));
+            st.setArray(5, c.createArrayOf("float8", spent));
+            st.setArray(6, c.createArrayOf("int8", calls));
+            st.setArray(7, c.createArrayOf("bool", watched));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    BudgetScope scope = BudgetScope.parse(rs.getString(1));
+                    Period period = Period.parse(rs.getString(3));
+                    if (scope != null && period != null) {
+                        written.add(new SpendKey(scope, rs.getString(2), period, rs.getTimestamp(4).toInstant()));
+                    }
+                }
+            }
+        }
+        return written;
     }
 
     /** The stored spend rows of {@code keys}; a key without a row is absent. */

@@ -448,6 +448,37 @@ class BudgetApiTest {
     }
 
     @Test
+    void a_budget_set_through_another_replica_is_judged_at_the_next_ingest_here_not_at_the_reconcile()
+            throws Exception {
+        clock.set(T0);
+        String team = team();
+        // The other replica behind the load balancer reconciled before the budget existed.
+        BudgetTracker other = new BudgetTracker(store, alerts, clock, config);
+        other.reconcile();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200); // through this replica
+        // All the team's traffic goes through the other replica: $9, 80% reached at its eighth call.
+        List<LlmCall> there = calls(team, 1.0, T0.plus(Duration.ofMinutes(10)), 9);
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, there, clock.instant());
+            new BudgetSpendWriter(store, other).write(c, there, new ArrayList<>(), new ArrayList<>());
+        }
+        other.observe(there);
+        JsonPath failures = CostCalls.failures("team:" + team);
+        assertThat(failures.getList("items.severity")).containsExactly("P3");
+        assertThat(Instant.parse(failures.getString("items[0].firstSeen")))
+                .isEqualTo(T0.plus(Duration.ofMinutes(17)).plus(CostCalls.LATENCY));
+        assertThat(failures.getMap("items[0].evidence")).containsEntry("spent_usd", 8.0f).containsEntry("calls", 8);
+        // Its next call reaches $10 and is judged there at once too.
+        List<LlmCall> last = calls(team, 1.0, T0.plus(Duration.ofMinutes(30)), 1);
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, last, clock.instant());
+            new BudgetSpendWriter(store, other).write(c, last, new ArrayList<>(), new ArrayList<>());
+        }
+        other.observe(last);
+        assertThat(CostCalls.failures("team:" + team).getList("items.severity")).containsExactlyInAnyOrder("P3", "P2");
+    }
+
+    @Test
     void the_reconcile_adds_to_the_stored_spend_what_no_ingest_added_and_keeps_what_they_did() throws Exception {
         clock.set(T0);
         String team = team();
