@@ -225,7 +225,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         try {
             Reservation reserved = reserve();
             if (reserved == null) {
-                skipped("daily_cap");
+                skipped(heldBackForUnknownCost() ? "cost_unknown" : "daily_cap");
                 return;
             }
             Judgement judgement = ask(call.content(), grounding, reserved);
@@ -519,6 +519,30 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             }
         } catch (SQLException e) {
             throw new IllegalStateException("could not reserve a judge call", e);
+        }
+    }
+
+    /**
+     * Why {@link #reserve()} refused, read after it: true when today is under both caps by one more call and it waited
+     * only for another call of still-unknown cost to be priced (not the daily cap, which an operator would raise).
+     */
+    private boolean heldBackForUnknownCost() {
+        double assumed = config.assumedCostPerCallUsd();
+        if (config.maxCallsPerDay() <= 0 || config.maxCostPerDayUsd() <= 0 || assumed > 0) {
+            return false;
+        }
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select 1 from faithfulness_judge_spend where day = ? and max_call_usd is null and calls < ?"
+                        + " and cost_usd < ? and unpriced_until > ?")) {
+            st.setObject(1, today());
+            st.setInt(2, config.maxCallsPerDay());
+            st.setDouble(3, config.maxCostPerDayUsd());
+            st.setTimestamp(4, Timestamp.from(clock.instant()));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the judge's spend", e);
         }
     }
 

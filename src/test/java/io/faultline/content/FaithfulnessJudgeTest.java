@@ -118,6 +118,9 @@ class FaithfulnessJudgeTest {
     JudgeConfig judgeConfig;
 
     @Inject
+    io.faultline.call.CallMapper mapper;
+
+    @Inject
     ContentConfig contentConfig;
 
     @Inject
@@ -266,6 +269,37 @@ class FaithfulnessJudgeTest {
             assertThat(b.reserve()).isNull();
             clock.advance(judgeConfig.timeout().plusSeconds(1));
             assertThat(b.reserve()).as("after the dead replica's call timed out").isNotNull();
+        } finally {
+            a.stop();
+            b.stop();
+        }
+    }
+
+    @Test
+    void a_call_held_back_while_another_replicas_call_of_unknown_cost_is_out_is_not_counted_as_the_daily_cap()
+            throws Exception {
+        day(12);
+        FaithfulnessJudge a = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig, lexicalRules,
+                sink, severities, dataSource, clock, Payloads.JSON, registry);
+        FaithfulnessJudge b = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0), contentConfig, lexicalRules,
+                sink, severities, dataSource, clock, Payloads.JSON, registry);
+        try {
+            io.faultline.call.LlmCall call = mapper.map(Payloads.success("openai", "gpt-4o-mini", "dep-unknown",
+                    clock.instant()).node());
+            double capped = skipped("daily_cap");
+            double unknown = skipped("cost_unknown");
+            FaithfulnessJudge.Reservation first = a.reserve();
+            assertThat(first).isNotNull();
+            // The day is far under its caps; the other replica waits only for the first call's cost.
+            b.judge(call, List.of(CONTEXT));
+            assertThat(skipped("cost_unknown")).isEqualTo(unknown + 1);
+            assertThat(skipped("daily_cap")).as("the cap was not reached").isEqualTo(capped);
+
+            // Settled at a cost that leaves no room: that one is the daily cap.
+            a.settle(first, 0.008);
+            b.judge(call, List.of(CONTEXT));
+            assertThat(skipped("daily_cap")).isEqualTo(capped + 1);
+            assertThat(skipped("cost_unknown")).isEqualTo(unknown + 1);
         } finally {
             a.stop();
             b.stop();
