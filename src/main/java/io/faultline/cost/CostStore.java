@@ -31,7 +31,7 @@ import java.util.function.Predicate;
 @ApplicationScoped
 public class CostStore {
 
-    /** Must match the expression of the {@code llm_calls_batch} index (V8). */
+    /** Must match the expression of the {@code llm_calls_batch_ended} index (V51). */
     public static final String BATCH_ID = "coalesce(requester_metadata ->> 'batch_id', requester_metadata ->> 'job_id')";
     /** Calls are attributed to a period by their end; this slack lets the partition key prune without losing any. */
     private static final Duration CALL_SLACK = Duration.ofDays(1);
@@ -272,20 +272,32 @@ public class CostStore {
     }
 
     /**
+     * Walks back from each batch's latest call to the earliest call within {@code gap} before the one reached (an
+     * index probe each, at least {@code gap} back every two), until none is: that call starts the latest run, whose
+     * calls alone are summed. Reads the latest run's calls and one per probe, not every call the batch ever made.
+     */
+    static final String BATCH_RUNS = "with recursive w(k, t) as (select i.k, (select max(ended_at) from llm_calls"
+            + " where " + BATCH_ID + " = i.k) from unnest(?::text[]) i(k)"
+            + " union all select w.k, p.t from w cross join lateral (select min(ended_at) t from llm_calls where "
+            + BATCH_ID + " = w.k and ended_at >= w.t - ? * interval '1 millisecond' and ended_at < w.t) p"
+            + " where p.t is not null),"
+            + " r as (select k, min(t) run_start from w where t is not null group by k)"
+            + " select r.k, r.run_start, a.spent, a.n, a.last from r cross join lateral (select sum(cost_usd) spent,"
+            + " count(*) n, max(ended_at) last from llm_calls where " + BATCH_ID + " = r.k"
+            + " and ended_at >= r.run_start) a";
+
+    static void bindBatchRuns(Connection c, PreparedStatement st, Collection<String> ids, Duration gap)
+            throws SQLException {
+        st.setArray(1, c.createArrayOf("text", ids.toArray()));
+        st.setLong(2, gap.toMillis());
+    }
+
+    /**
      * The latest run of each batch: its calls from the last one that ended more than {@code gap} after the batch's
      * call before it (or its first call). Batches without calls are absent.
      */
     public Map<String, Run> batchRuns(Collection<String> ids, Duration gap) {
-        String sql = "with c as (select " + BATCH_ID + " k, ended_at, cost_usd, lag(ended_at) over (partition by "
-                + BATCH_ID + " order by ended_at) prev from llm_calls where " + BATCH_ID + " = any(?)),"
-                + " r as (select k, max(ended_at) filter (where prev is null or ended_at - prev > ? * interval"
-                + " '1 millisecond') run_start from c group by k)"
-                + " select c.k, r.run_start, sum(c.cost_usd), count(*), max(c.ended_at) from c join r using (k)"
-                + " where c.ended_at >= r.run_start group by c.k, r.run_start";
-        return query(sql, (c, st) -> {
-            st.setArray(1, c.createArrayOf("text", ids.toArray()));
-            st.setLong(2, gap.toMillis());
-        }, rs -> {
+        return query(BATCH_RUNS, (c, st) -> bindBatchRuns(c, st, ids, gap), rs -> {
             Map<String, Run> runs = new HashMap<>();
             while (rs.next()) {
                 runs.put(rs.getString(1), new Run(rs.getTimestamp(2).toInstant(), rs.getDouble(3), rs.getLong(4),

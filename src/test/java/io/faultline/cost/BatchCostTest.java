@@ -58,6 +58,9 @@ class BatchCostTest {
     @Inject
     AgroalDataSource dataSource;
 
+    @Inject
+    CostConfig config;
+
     @AfterEach
     void releaseClock() {
         clock.release();
@@ -287,6 +290,70 @@ class BatchCostTest {
         given().when().get("/api/v1/batches/" + batch).then().statusCode(200).body("expectedCostUsd", equalTo(20.0f))
                 .body("spentUsd", equalTo(3.0f));
     }
+    @Test
+    void a_batchs_latest_run_is_found_from_its_latest_calls_not_from_every_night_it_ever_ran() throws Exception {
+        Duration gap = config.batchRunGap();
+        String nightly = "nightly-" + UUID.randomUUID();
+        String split = "split-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        List<LlmCall> stored = new ArrayList<>();
+        Instant night = T0;
+        for (int n = 0; n < 30; n++) { // a month of nightly runs, three calls each
+            night = T0.plus(Duration.ofDays(n));
+            for (int i = 0; i < 3; i++) {
+                stored.add(batchCall(nightly, team, night.plus(Duration.ofMinutes(i))));
+                stored.add(batchCall(split, team, night.plus(Duration.ofMinutes(i))));
+            }
+        }
+        // Last night, a call ending exactly the gap after the one before is of the same run; a millisecond later,
+        // of a new one.
+        Instant third = night.plus(Duration.ofMinutes(2));
+        stored.add(batchCall(nightly, team, third.plus(gap)));
+        stored.add(batchCall(split, team, third.plus(gap).plusMillis(1)));
+        clock.set(third.plus(gap).plus(Duration.ofMinutes(1)));
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, stored, clock.instant());
+        }
+
+        Map<String, CostStore.Run> runs = store.batchRuns(List.of(nightly, split, "no-such-batch"), gap);
+        assertThat(runs).containsOnlyKeys(nightly, split);
+        assertThat(runs.get(nightly)).isEqualTo(new CostStore.Run(night.plus(CostCalls.LATENCY), 4.0, 4,
+                third.plus(gap).plus(CostCalls.LATENCY)));
+        Instant alone = third.plus(gap).plusMillis(1).plus(CostCalls.LATENCY);
+        assertThat(runs.get(split)).isEqualTo(new CostStore.Run(alone, 1.0, 1, alone));
+
+        // The calls read for it: the latest run's and its neighbours', not the 90 of the month's nights.
+        assertThat(callsRead(List.of(nightly), gap)).isLessThan(30);
+    }
+
+    private LlmCall batchCall(String batch, String team, Instant start) {
+        return mapper.map(CostCalls.batchCall(team, Map.of("batch_id", batch), 1.0, start).node());
+    }
+
+    /** Rows of llm_calls the batch-runs query reads (returned or filtered out), from its executed plan. */
+    private long callsRead(List<String> ids, Duration gap) throws Exception {
+        try (Connection c = dataSource.getConnection(); java.sql.PreparedStatement st = c.prepareStatement(
+                "explain (analyze, format json) " + CostStore.BATCH_RUNS)) {
+            CostStore.bindBatchRuns(c, st, ids, gap);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rowsRead(io.faultline.testing.Payloads.JSON.readTree(rs.getString(1)).get(0).get("Plan"));
+            }
+        }
+    }
+
+    private static long rowsRead(com.fasterxml.jackson.databind.JsonNode node) {
+        long read = 0;
+        if (node.path("Relation Name").asText().startsWith("llm_calls")) {
+            read += (node.path("Actual Rows").asLong() + node.path("Rows Removed by Filter").asLong()
+                    + node.path("Rows Removed by Index Recheck").asLong()) * node.path("Actual Loops").asLong(1);
+        }
+        for (com.fasterxml.jackson.databind.JsonNode child : node.path("Plans")) {
+            read += rowsRead(child);
+        }
+        return read;
+    }
+
     @Test
     void a_job_id_reused_every_night_is_judged_per_run_each_from_zero() throws Exception {
         clock.set(T0);
