@@ -2,6 +2,9 @@ package io.faultline.call;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.faultline.common.Redactor;
 import io.faultline.common.StorableTime;
 import io.faultline.content.CallContent;
@@ -11,6 +14,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -40,14 +44,14 @@ public class CallMapper {
     /** Longest text value of {@code requester_metadata} kept (masked). */
     private static final int MAX_METADATA_TEXT = 512;
     /** {@code requester_metadata} keys whose values are identifiers that features join on, kept as sent. */
-    private static final java.util.Set<String> TOP_LEVEL_IDS = java.util.Set.of("batch_id", "job_id");
+    private static final Set<String> TOP_LEVEL_IDS = Set.of("batch_id", "job_id");
     /** The same inside {@code requester_metadata.retrieval}: the index a sample is of. */
-    private static final java.util.Set<String> RETRIEVAL_IDS = java.util.Set.of("index");
+    private static final Set<String> RETRIEVAL_IDS = Set.of("index");
     /**
      * LiteLLM budget kinds whose id the request names: the end user ({@code user}, customer-id headers) and request
      * tags. The others (key, team, user, team member, organisation, project) are set by LiteLLM's admin.
      */
-    private static final java.util.Set<String> CALLER_NAMED_BUDGETS = java.util.Set.of("end_user", "tag");
+    private static final Set<String> CALLER_NAMED_BUDGETS = Set.of("end_user", "tag");
     private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
     private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
     private static final int MAX_HEADER_CHARS = 64;
@@ -62,18 +66,18 @@ public class CallMapper {
             Map.entry("ServiceUnavailableError", 503));
 
     /** The {@code requester_metadata} keys kept by default: those features read ({@code faultline.ingest}). */
-    public static final java.util.List<String> DEFAULT_METADATA_KEYS = java.util.List.of("batch_id", "job_id",
+    public static final List<String> DEFAULT_METADATA_KEYS = List.of("batch_id", "job_id",
             "retrieval");
 
     private static final String RETRIEVAL = "retrieval";
     /** The fields of a retrieval sample ({@code RetrievalMetadataRule}); nothing else of the object is stored. */
-    private static final java.util.List<String> RETRIEVAL_FIELDS = java.util.List.of("index", "top_score",
+    private static final List<String> RETRIEVAL_FIELDS = List.of("index", "top_score",
             "mean_score", "hits", "k");
 
     private final ObjectMapper json;
     private final ContentConfig contentConfig;
     private final ContentExtractor content;
-    private final java.util.Set<String> keptMetadataKeys;
+    private final Set<String> keptMetadataKeys;
 
     /** With the default allow-list of {@code requester_metadata} keys. */
     public CallMapper(ObjectMapper json, ContentConfig contentConfig) {
@@ -85,11 +89,11 @@ public class CallMapper {
         this(json, contentConfig, ingest.requesterMetadataKeys());
     }
 
-    CallMapper(ObjectMapper json, ContentConfig contentConfig, java.util.List<String> keptMetadataKeys) {
+    CallMapper(ObjectMapper json, ContentConfig contentConfig, List<String> keptMetadataKeys) {
         this.json = json;
         this.contentConfig = contentConfig;
         this.content = new ContentExtractor(contentConfig.maxRequestChars(), contentConfig.maxAnswerChars());
-        this.keptMetadataKeys = java.util.Set.copyOf(keptMetadataKeys.stream().map(String::strip)
+        this.keptMetadataKeys = Set.copyOf(keptMetadataKeys.stream().map(String::strip)
                 .filter(k -> !k.isEmpty()).toList());
     }
 
@@ -393,7 +397,7 @@ public class CallMapper {
         if (requester == null || !requester.isObject() || requester.isEmpty()) {
             return Map.of();
         }
-        com.fasterxml.jackson.databind.node.ObjectNode kept = json.createObjectNode();
+        ObjectNode kept = json.createObjectNode();
         for (String key : keptMetadataKeys) {
             JsonNode value = requester.get(key);
             if (value != null && !value.isNull()) {
@@ -428,7 +432,7 @@ public class CallMapper {
         if (!value.isArray()) {
             return value;
         }
-        com.fasterxml.jackson.databind.node.ArrayNode hits = json.createArrayNode();
+        ArrayNode hits = json.createArrayNode();
         for (JsonNode item : value) {
             if (item.isObject()) {
                 hits.add(retrievalSample(item));
@@ -444,8 +448,8 @@ public class CallMapper {
      * applications put the whole retrieval there (the user's query, the retrieved passages), which is prompt and
      * grounding text, analysed in memory and never stored; masked, it was still kept.
      */
-    private com.fasterxml.jackson.databind.node.ObjectNode retrievalSample(JsonNode retrieval) {
-        com.fasterxml.jackson.databind.node.ObjectNode sample = json.createObjectNode();
+    private ObjectNode retrievalSample(JsonNode retrieval) {
+        ObjectNode sample = json.createObjectNode();
         for (String field : RETRIEVAL_FIELDS) {
             JsonNode value = retrieval.get(field);
             if (value != null && !value.isNull()) {
@@ -462,18 +466,18 @@ public class CallMapper {
      * exemption held at any depth ({@code {"job_id": {"batch_id": "<e-mail>"}}}) and field names were kept as sent.
      * The metadata is at most {@code MAX_METADATA_BYTES}, so this stays cheap and linear.
      */
-    private JsonNode masked(JsonNode node, int depth, java.util.Set<String> ids) {
+    private JsonNode masked(JsonNode node, int depth, Set<String> ids) {
         if (depth > 64 || !node.isContainerNode()) {
             return node;
         }
         if (node.isArray()) {
-            com.fasterxml.jackson.databind.node.ArrayNode out = json.createArrayNode();
+            ArrayNode out = json.createArrayNode();
             for (JsonNode item : node) {
                 out.add(item.isTextual() ? maskedText(item) : masked(item, depth + 1, ids));
             }
             return out;
         }
-        com.fasterxml.jackson.databind.node.ObjectNode out = json.createObjectNode();
+        ObjectNode out = json.createObjectNode();
         var fields = node.fields();
         while (fields.hasNext()) {
             var field = fields.next();
@@ -486,7 +490,7 @@ public class CallMapper {
                 }
                 continue;
             }
-            java.util.Set<String> inner = depth == 0 && RETRIEVAL.equals(name) ? RETRIEVAL_IDS : java.util.Set.of();
+            Set<String> inner = depth == 0 && RETRIEVAL.equals(name) ? RETRIEVAL_IDS : Set.of();
             out.set(Redactor.mask(name, MAX_METADATA_TEXT),
                     value.isTextual() ? maskedText(value) : masked(value, depth + 1, inner));
         }
@@ -494,7 +498,7 @@ public class CallMapper {
     }
 
     private static JsonNode maskedText(JsonNode text) {
-        return com.fasterxml.jackson.databind.node.TextNode.valueOf(Redactor.mask(text.textValue(), MAX_METADATA_TEXT));
+        return TextNode.valueOf(Redactor.mask(text.textValue(), MAX_METADATA_TEXT));
     }
 
     private static JsonNode object(JsonNode node, String field) {
