@@ -120,7 +120,8 @@ class UsageWindowsTest {
     /**
      * A deployment called every 10 minutes has 36 calls in 6 hours. A restart read back only the last 6 hours of each
      * deployment's calls, under the 200 a p99 needs, so such a deployment had no per-call spike detection for the next
-     * 28 hours. The rebuild reads back each deployment's last calls however old, up to its history.
+     * 28 hours. The rebuild reads back each deployment's last calls, up to its history, from as far back as
+     * faultline.token-spike.history-horizon (7 days).
      */
     @Test
     void aRestartReadsBackTheMinimumSampleOfAQuietDeploymentBeyondSixHours() {
