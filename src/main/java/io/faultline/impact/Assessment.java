@@ -21,7 +21,7 @@ public record Assessment(UUID subjectId, String kind, String fingerprint, String
     }
 
     /**
-     * {@code wastedCostUsd}: what the failed attempts (and answers the episode flagged) were billed;
+     * {@code wastedCostUsd}: what the failed attempts (and answers a non-cost episode flagged) were billed;
      * {@code fallbackExtraCostUsd}: what the answering fallbacks cost minus what the original model would have cost
      * for the same tokens (its prices from the failed attempt's payload; negative when the fallback is cheaper);
      * {@code spikeExtraCostUsd}: for token spikes raised per call, the share of each flagged call's cost above the

@@ -413,13 +413,16 @@ public class FailureImpactAssessor {
             + LatencyBuckets.bucketSql("lat_us") + " b, count(*) n from per_req where answered group by 1, 2) lg";
 
     /** The aggregate over every attempt of the affected requests (one round trip). */
-    private static final String ATTEMPTS = "with req as (select call_id, array_agg(seen_at) seen,"
-            + "  min(seen_at) - ?::interval lo, max(seen_at) + ?::interval hi"
-            + "  from failure_event_calls where failure_id = any (?) group by call_id),"
+    private static final String ATTEMPTS = "with req as (select q.call_id, array_agg(q.seen_at) seen,"
+            // the attempts a non-COST episode flagged: a delivered answer only a cost episode flagged is not wasted
+            + "  coalesce(array_agg(q.seen_at) filter (where e.category <> 'COST'), '{}') wasting,"
+            + "  min(q.seen_at) - ?::interval lo, max(q.seen_at) + ?::interval hi"
+            + "  from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
+            + "  where q.failure_id = any (?) group by q.call_id),"
             + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
             + "  c.output_cost_per_token, " + SloRollup.groupOfCall("c.") + " model_group,"
-            + "  c.ended_at = any (req.seen) as flagged,"
+            + "  c.ended_at = any (req.seen) as flagged, c.ended_at = any (req.wasting) as wasting,"
             // A flagged answer the spike rule prices: its waste is the spike extra, not its whole cost.
             + "  c.success and c.ended_at = any (req.seen) and exists (select 1 from unnest(?::text[], ?::float8[])"
             + "   s(dep, p99) where (s.dep = '" + SpikeRule.ANY + "' or s.dep = c.deployment) and s.p99 > 0) as spiked"
@@ -430,8 +433,8 @@ public class FailureImpactAssessor {
             + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
             + "  (array_agg(model_group order by started_at, ended_at))[1] first_group,"
             + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
-            + "  coalesce(sum(cost_usd) filter (where not success or flagged and not spiked), 0) wasted_cost,"
-            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or flagged and not spiked),"
+            + "  coalesce(sum(cost_usd) filter (where not success or wasting and not spiked), 0) wasted_cost,"
+            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or wasting and not spiked),"
             + "  0) wasted_tokens,"
             + "  (array_agg(model order by started_at, ended_at) filter (where not success or flagged))[1] orig_model,"
             + "  (array_agg(input_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_in,"
@@ -588,8 +591,8 @@ public class FailureImpactAssessor {
                 stormExtra += m.cacheMissStorm() == null ? 0 : m.cacheMissStorm().extraCostUsd();
             }
         }
-        // A batch overrun's linked call (the one that crossed) is part of the batch's actual cost: the overrun replaces
-        // the wasted cost in the total, which would otherwise count that call twice.
+        // A batch overrun's calls are all in its actual cost: the overrun replaces the wasted cost in the total (a
+        // linked attempt that failed and was billed would otherwise count twice; the delivered one is not wasted).
         double costTotal = (batch == null ? wasted : 0) + extra + spikeExtra + stormExtra + overrun;
         Assessment.CostImpact cost = new Assessment.CostImpact(round(wasted), wastedTokens, fallbacks,
                 round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),

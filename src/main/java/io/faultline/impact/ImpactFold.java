@@ -18,6 +18,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -355,16 +356,21 @@ public class ImpactFold {
             SpikeRule spike, boolean haveOld, Delta delta) throws SQLException {
         Array ids = c.createArrayOf("text", chunk.toArray());
         Map<String, TreeSet<Instant>> seen = new HashMap<>();
+        Map<String, Set<Instant>> wasting = new HashMap<>();
         Instant lo = null;
         Instant hi = null;
-        try (PreparedStatement st = c.prepareStatement("select call_id, seen_at from failure_event_calls"
-                + " where failure_id = any (?) and call_id = any (?)")) {
+        try (PreparedStatement st = c.prepareStatement("select q.call_id, q.seen_at, e.category <> 'COST'"
+                + " from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
+                + " where q.failure_id = any (?) and q.call_id = any (?)")) {
             st.setArray(1, c.createArrayOf("uuid", members));
             st.setArray(2, ids);
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     Instant at = rs.getTimestamp(2).toInstant();
                     seen.computeIfAbsent(rs.getString(1), k -> new TreeSet<>()).add(at);
+                    if (rs.getBoolean(3)) {
+                        wasting.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(at);
+                    }
                     lo = lo == null || at.isBefore(lo) ? at : lo;
                     hi = hi == null || at.isAfter(hi) ? at : hi;
                 }
@@ -405,7 +411,7 @@ public class ImpactFold {
                             && !a.started().isAfter(mine.last().plus(config.attemptSlack())))
                     .toList();
             Req before = old.get(callId);
-            Req now = all.isEmpty() ? null : derive(callId, all, mine, spike);
+            Req now = all.isEmpty() ? null : derive(callId, all, mine, wasting.getOrDefault(callId, Set.of()), spike);
             if (Objects.equals(before, now)) {
                 continue;
             }
@@ -433,9 +439,12 @@ public class ImpactFold {
     /**
      * One request's contribution, by the rules of {@link FailureImpactAssessor#assessFull}'s query: an attempt is
      * bad when it failed or the subject flagged it; the original model and prices are the first bad attempt's; a
-     * fallback is an unflagged answer of a request with a bad attempt by another model.
+     * fallback is an unflagged answer of a request with a bad attempt by another model. {@code seen}: the ends of
+     * the attempts the subject's episodes flagged; {@code wasting}: those a non-COST episode flagged (a delivered
+     * answer only a cost episode flagged, a budget's or a batch's crossing, was not wasted: its price is spend).
      */
-    static Req derive(String callId, List<Attempt> attempts, Set<Instant> seen, SpikeRule spikeRule) {
+    static Req derive(String callId, List<Attempt> attempts, Set<Instant> seen, Set<Instant> wasting,
+            SpikeRule spikeRule) {
         boolean ok = false;
         boolean hit = false;
         String user = null;
@@ -469,8 +478,10 @@ public class ImpactFold {
             key = max(key, a.key());
             if (bad) {
                 // A token-spike answer was delivered: its waste is its tokens over the p99 (the spike extra below),
-                // not its whole price as well, which counted the excess twice and the useful part as lost.
-                if (!(flagged && a.success() && spikeRule.p99(a.deployment()) > 0)) {
+                // not its whole price as well, which counted the excess twice and the useful part as lost. Nor is an
+                // answer only a cost episode flagged (a budget's or a batch's crossing) wasted: it was delivered, and
+                // the alert is about the spend, of which it is a part.
+                if (!a.success() || wasting.contains(a.ended()) && spikeRule.p99(a.deployment()) <= 0) {
                     wastedCost += a.cost();
                     wastedTokens += a.promptTokens() + a.completionTokens();
                 }

@@ -58,12 +58,16 @@ record SpikeRule(SortedMap<String, Double> p99ByDeployment) {
     }
 
     /**
-     * The stored form (impact_state.spike_rule): a change of it folds the subject anew. "v2;" marks the rule under
-     * which a priced spike answer is no longer wasted cost as well, so that the requests folded before are derived
-     * again once.
+     * The stored form (impact_state.spike_rule): a change of it folds the subject anew. The version in front marks
+     * the rules a request was derived by, so that the requests folded before a change of them are derived again once:
+     * "v2" a priced spike answer no longer wasted cost as well, "v3" an answer only a cost episode flagged (a budget's
+     * or a batch's crossing) no longer wasted (every subject, with a spike rule or without).
      */
     String encode() {
-        return isEmpty() ? "" : "v2;" + p99ByDeployment.entrySet().stream()
+        return VERSION + p99ByDeployment.entrySet().stream()
                 .map(e -> e.getKey().length() + ":" + e.getKey() + "=" + e.getValue()).collect(Collectors.joining(";"));
     }
+
+    /** The derivation rules' version {@link #encode()} starts with. */
+    static final String VERSION = "v3;";
 }

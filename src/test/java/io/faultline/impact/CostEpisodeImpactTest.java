@@ -153,9 +153,46 @@ class CostEpisodeImpactTest {
         assertThat(a.getDouble("costImpact.batchOverrun.actualCostUsd")).isCloseTo(7.0, CLOSE);
         assertThat(a.getLong("costImpact.batchOverrun.calls")).isEqualTo(7);
         assertThat(a.getDouble("costImpact.batchOverrunCostUsd")).isCloseTo(2.0, CLOSE);
-        // The call that crossed is linked (its cost shows as wasted) but is part of the actual cost: counted once.
-        assertThat(a.getDouble("costImpact.wastedCostUsd")).isCloseTo(1.0, CLOSE);
+        // The call that crossed is linked but was delivered: part of the actual cost, not wasted, counted once.
+        assertThat(a.getDouble("costImpact.wastedCostUsd")).isZero();
         assertThat(a.getDouble("costImpact.totalUsd")).isCloseTo(2.0, CLOSE);
         assertThat(a.getDouble("costImpact.cacheMissExtraCostUsd")).isZero();
+    }
+
+    @Inject
+    FailureImpactAssessor assessor;
+
+    @Test
+    void a_budget_alerts_crossing_answer_was_delivered_so_it_is_not_wasted() {
+        Instant t0 = Instant.parse("2026-11-23T02:00:00Z");
+        clock.set(t0);
+        String team = "imp-budget-" + UUID.randomUUID();
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\": \"day\", \"amountUsd\": 2.5, \"warnAt\": [1.0]}").when()
+                .put("/api/v1/budgets/team/" + team).then().statusCode(200);
+        for (int i = 0; i < 3; i++) { // 3 x 1.00 USD, one at a time: the third crosses the budget
+            Payloads p = Payloads.success("openai", "gpt-4o", "budget-dep", t0.plusSeconds(60L * i))
+                    .set("response_cost", 1.0);
+            ((ObjectNode) p.node().get("metadata")).put("user_api_key_team_id", team);
+            ingest(List.of(p));
+        }
+
+        List<String> ids = Api.failures("type=budget_exceeded&deployment=team:" + team).statusCode(200).extract()
+                .jsonPath().getList("items.failureId");
+        assertThat(ids).as("the alert of the crossing").hasSize(1);
+        for (String id : ids) {
+            JsonPath a = impact(id);
+            // The alert is about spend: the answer that crossed was delivered and billed once, as spend, not waste.
+            assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(1);
+            assertThat(a.getLong("userImpact.failedResponses")).isZero();
+            assertThat(a.getDouble("costImpact.wastedCostUsd")).isZero();
+            assertThat(a.getLong("costImpact.wastedTokens")).isZero();
+            assertThat(a.getDouble("costImpact.totalUsd")).isZero();
+            assertThat(a.getDouble("total.costUsd")).isZero();
+            // and the one-query recomputation agrees with the fold
+            Assessment full = assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow();
+            assertThat(full.costImpact().wastedCostUsd()).isZero();
+            assertThat(full.costImpact().wastedTokens()).isZero();
+        }
     }
 }
