@@ -223,11 +223,15 @@ public class SloService {
                     + " coalesce(sum(failed_responses), 0), coalesce(sum(latency_le[" + LatencyBuckets.SIZE + "]), 0),"
                     + " coalesce(sum(latency_le[" + k + "]), 0) from slo_minutes where model_group = ?"
                     + " and minute >= ? and minute < ?")) {
-                st.setString(1, modelGroup);
-                st.setTimestamp(2, Timestamp.from(at.minus(slo.period())));
-                st.setTimestamp(3, Timestamp.from(at));
                 Instant kept = clock.instant().minus(config.retention());
-                double coverage = !at.minus(slo.period()).isBefore(kept) ? 1.0
+                Instant from = at.minus(slo.period());
+                // The kept minutes only, those the coverage says were counted: retention prunes on its own schedule,
+                // and older rows it has not deleted yet, summed too and scaled to the whole period, inflated the
+                // budget.
+                st.setString(1, modelGroup);
+                st.setTimestamp(2, Timestamp.from(from.isBefore(kept) ? kept : from));
+                st.setTimestamp(3, Timestamp.from(at));
+                double coverage = !from.isBefore(kept) ? 1.0
                         : Math.max(0, Duration.between(kept, at).toMillis()) / (double) slo.period().toMillis();
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();

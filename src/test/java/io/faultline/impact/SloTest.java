@@ -105,6 +105,33 @@ class SloTest {
     }
 
     /**
+     * Retention prunes on its own schedule, so minutes older than it may still be stored when a budget is read. A
+     * period that reaches past the kept minutes counts only the kept ones (those its coverage says it counted), not
+     * the older rows still waiting for the prune, which the scale to the whole period then counted twice over.
+     */
+    @Test
+    void a_budget_counts_no_minute_older_than_the_retention_that_the_prune_has_not_deleted_yet() throws Exception {
+        Instant now = Instant.parse("2033-09-01T00:00:00Z");
+        clock.set(now);
+        String group = "slo-unpruned-" + UUID.randomUUID();
+        slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses)"
+                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 120) d")) {
+            // A day's 1,000 requests in one minute a day for 120 days: the 29 beyond the 91 kept are not pruned yet.
+            st.setString(1, group);
+            st.setTimestamp(2, Timestamp.from(now));
+            st.executeUpdate();
+        }
+        ErrorBudgets.Budget old = budgets.budget(group, now.minus(Duration.ofDays(30)));
+        assertThat(old.coverage()).as("61 of the period's 90 days are kept").isCloseTo(61 / 90.0, CLOSE);
+        assertThat(old.budgetRequests()).as("the kept 61 days of 1,000 requests, over 90 days, at 1%")
+                .isCloseTo(900.0, Offset.offset(1e-6));
+        assertThat(slos.budget(group, now.minus(Duration.ofDays(30))).periodRequests())
+                .as("requests counted: the 61 kept days'").isEqualTo(61_000);
+    }
+
+    /**
      * The listing holds the groups seen within their own period: one whose last traffic is 40 days old is gone from a
      * 30-day default, however long another group's SLO period is.
      */
