@@ -6,11 +6,12 @@ import java.util.UUID;
 
 /**
  * What one episode or correlation cluster cost, per dimension, with the figures behind each and how they were
- * computed (README: "Impact"). Money is in US dollars.
+ * computed (README: "Impact"). Money is in US dollars. {@code episodes}: the episodes the figures cover (1 for an
+ * episode, a cluster's members when it was assessed; a member that joined since is not in them until the next one).
  */
 public record Assessment(UUID subjectId, String kind, String fingerprint, String provider, String category,
-        String type, String modelGroup, Instant firstSeen, Instant lastSeen, Instant assessedAt, UserImpact userImpact,
-        CostImpact costImpact, QualityImpact qualityImpact, SlaImpact slaImpact, Total total) {
+        String type, String modelGroup, Instant firstSeen, Instant lastSeen, Instant assessedAt, int episodes,
+        UserImpact userImpact, CostImpact costImpact, QualityImpact qualityImpact, SlaImpact slaImpact, Total total) {
 
     /**
      * Requests are LiteLLM call ids (every attempt of one proxy request shares it); a failed response is a request

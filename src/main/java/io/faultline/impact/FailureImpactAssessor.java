@@ -610,8 +610,8 @@ public class FailureImpactAssessor {
                         + config.pricePerUserUsd() + " x affected users + " + config.pricePerBudgetPercentUsd()
                         + " x percent of error budget consumed (availability plus latency)");
         return new Assessment(s.id(), s.kind(), s.fingerprint(), s.provider(), s.category(), s.type(), s.modelGroup(),
-                s.firstSeen(), s.lastSeen(), now, new Assessment.UserImpact(requests, failed, recovered, attempts,
-                        users, keys, teams), cost, quality, sla, t);
+                s.firstSeen(), s.lastSeen(), now, s.episodes().size(), new Assessment.UserImpact(requests, failed,
+                        recovered, attempts, users, keys, teams), cost, quality, sla, t);
     }
 
     /**

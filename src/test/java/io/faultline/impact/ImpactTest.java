@@ -457,6 +457,68 @@ class ImpactTest {
     }
 
     /**
+     * A cluster's ranked item is the assessment's: a member that joined after it was assessed is not in its figures,
+     * so {@code episodes} is the count the figures cover, beside the members it has now ({@code episodesNow}) and
+     * when it was assessed; once assessed again, both count the new member.
+     */
+    @Test
+    void a_ranked_clusters_episodes_are_those_its_figures_cover_beside_those_it_has_now() throws Exception {
+        Instant t0 = Instant.parse("2031-09-14T10:00:00Z");
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        String outage = episodeOf(inc.primary(), "outage");
+        String overloaded = episodeOf(inc.fallback(), "overloaded");
+        UUID cluster = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
+                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
+                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\"]', '{}', ?, ?, ?, ?)")) {
+                Timestamp start = Timestamp.from(t0);
+                Timestamp end = Timestamp.from(t0.plusSeconds(62));
+                st.setObject(1, cluster);
+                st.setTimestamp(2, start);
+                st.setTimestamp(3, end);
+                st.setTimestamp(4, end);
+                st.setTimestamp(5, start);
+                st.executeUpdate();
+            }
+            member(c, cluster, outage, t0);
+        }
+        given().when().get("/api/v1/failures/correlations/" + cluster + "/impact").then().statusCode(200)
+                .body("userImpact.affectedRequests", equalTo(4));
+        // The overload joins the cluster (as a join of the engine does) before the next assessment.
+        try (Connection c = dataSource.getConnection()) {
+            member(c, cluster, overloaded, t0.plusSeconds(60));
+        }
+        Map<String, Object> item = rankedCluster(t0, cluster);
+        assertThat(item.get("episodes")).as("the episodes its figures cover").isEqualTo(1);
+        assertThat(item.get("episodesNow")).as("the members it has now").isEqualTo(2);
+        assertThat(item.get("assessedAt")).isNotNull();
+
+        given().when().get("/api/v1/failures/correlations/" + cluster + "/impact").then().statusCode(200)
+                .body("episodes", equalTo(2));
+        item = rankedCluster(t0, cluster);
+        assertThat(item.get("episodes")).isEqualTo(2);
+        assertThat(item.get("episodesNow")).isEqualTo(2);
+    }
+
+    private static void member(Connection c, UUID cluster, String episode, Instant at) throws Exception {
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id, failure_id,"
+                + " joined_at) values (?, ?, ?)")) {
+            st.setObject(1, cluster);
+            st.setObject(2, UUID.fromString(episode));
+            st.setTimestamp(3, Timestamp.from(at));
+            st.executeUpdate();
+        }
+    }
+
+    private static Map<String, Object> rankedCluster(Instant since, UUID cluster) {
+        List<Map<String, Object>> items = given().when().get("/api/v1/failures/ranked?group=none&limit=500&since="
+                + since.minusSeconds(1)).then().statusCode(200).extract().jsonPath().getList("items");
+        return items.stream().filter(i -> cluster.toString().equals(i.get("id"))).findFirst().orElseThrow();
+    }
+
+    /**
      * Two clusters that a new episode bridges are merged into the older one, which deletes the other (the split is
      * made as CorrelationTest makes it: a state the engine reaches when links arrive in another order). Both were
      * assessed before; the absorbed cluster's members are the surviving one's now, so it leaves the ranking.
