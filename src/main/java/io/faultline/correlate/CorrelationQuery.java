@@ -88,6 +88,40 @@ public class CorrelationQuery {
         return CorrelationCluster.<CorrelationCluster>findByIdOptional(id).map(c -> views(List.of(c)).get(0));
     }
 
+    /**
+     * Where a merge took the cluster: the cluster that absorbed it (directly or through later merges) and when; empty
+     * for an id no merge absorbed (or whose record retention dropped with the calls).
+     */
+    public record Merge(UUID clusterId, UUID mergedInto, Instant mergedAt, boolean survivorKept) {
+    }
+
+    @Transactional
+    public Optional<Merge> mergeOf(UUID id) {
+        @SuppressWarnings("unchecked")
+        List<Object[]> rows = FailureEvent.getEntityManager().createNativeQuery("select m.merged_into, m.merged_at,"
+                + " exists (select 1 from correlation_clusters k where k.cluster_id = m.merged_into)"
+                + " from correlation_merges m where m.cluster_id = ?1").setParameter(1, id).getResultList();
+        return rows.stream().findFirst().map(r -> new Merge(id, (UUID) r[0], instant(r[1]), (Boolean) r[2]));
+    }
+
+    /**
+     * The problem a read of a cluster that a merge absorbed answers: a permanent redirect (308) to {@code suffix} of
+     * the cluster that absorbed it, naming it in {@code mergedInto}; a 404 naming it when retention has since dropped
+     * that cluster too; else the plain 404 of an unknown cluster.
+     */
+    public ApiProblem gone(UUID id, String suffix) {
+        return mergeOf(id).map(m -> {
+            String detail = "Correlation cluster " + id + " was merged into " + m.mergedInto() + " at "
+                    + m.mergedAt() + (m.survivorKept() ? "" : ", which retention has deleted since");
+            Map<String, Object> where = Map.of("mergedInto", m.mergedInto().toString(), "mergedAt",
+                    m.mergedAt().toString());
+            return m.survivorKept()
+                    ? ApiProblem.moved(308, "Merged", detail, "/api/v1/failures/correlations/" + m.mergedInto()
+                            + suffix, where)
+                    : ApiProblem.moved(404, "Merged", detail, null, where);
+        }).orElseGet(() -> new ApiProblem(404, "Not found", "No correlation cluster " + id));
+    }
+
     /** The clusters an episode belongs to, newest first. */
     @Transactional
     public List<UUID> clustersOf(UUID failureId) {

@@ -1,6 +1,5 @@
 package io.faultline.correlate;
 
-import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
@@ -44,6 +43,7 @@ public class CorrelationResource {
     @Operation(summary = "One correlation cluster")
     public CorrelationView get(@RestPath String clusterId) {
         UUID id = Params.uuid("clusterId", clusterId);
-        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No correlation cluster " + id));
+        // A cluster a merge absorbed: a redirect to the one that absorbed it (README, the API table).
+        return query.byId(id).orElseThrow(() -> query.gone(id, ""));
     }
 }

@@ -1638,7 +1638,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             throw new IllegalStateException("joining " + group + " found no active cluster and opened none");
         }
         for (UUID other : absorbed) {
-            merge(c, other, target);
+            merge(c, other, target, now);
         }
         s.joined(group, target, absorbed);
         return target;
@@ -1680,12 +1680,20 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static final String ENROL = "insert into correlation_members (cluster_id, failure_id, joined_at)"
             + " select ?, g.id, ? from unnest(?::uuid[]) g(id) on conflict do nothing";
     // The absorbed cluster's impact assessment goes with it: its members are the surviving cluster's now, and a ranked
-    // list that kept it showed their impact twice.
+    // list that kept it showed their impact twice. Where it went is kept (V53), for its address to answer with the
+    // surviving cluster; the clusters it had absorbed before go on to the survivor too, so one read finds it.
     private static final String MERGE = "insert into correlation_members (cluster_id, failure_id,"
             + " joined_at) select ?, failure_id, joined_at from correlation_members where cluster_id = ?"
             + " on conflict do nothing; update correlation_edges set cluster_id = ? where cluster_id = ?;"
             + " delete from correlation_clusters where cluster_id = ?;"
-            + " delete from failure_impacts where subject_id = ?";
+            + " delete from failure_impacts where subject_id = ?;"
+            + " update correlation_merges set merged_into = ? where merged_into = ?;"
+            + " insert into correlation_merges (cluster_id, merged_into, merged_at) values (?, ?, ?)"
+            + " on conflict (cluster_id) do update set merged_into = excluded.merged_into,"
+            + " merged_at = excluded.merged_at";
+
+    /** The statements in {@link #MERGE}. */
+    private static final int MERGE_WRITES = 6;
 
     /**
      * The statements of the step's pending in-memory joins, in order, each followed by "; " (empty when none): one
@@ -1709,7 +1717,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static int pendingWrites(Step s) {
         int n = 0;
         for (JoinWrite j : s.joins) {
-            n += (j.created() != null ? 1 : 0) + 1 + 4 * j.absorbed().size();
+            n += (j.created() != null ? 1 : 0) + 1 + MERGE_WRITES * j.absorbed().size();
         }
         return n;
     }
@@ -1728,7 +1736,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setTimestamp(i++, Timestamp.from(j.now()));
             st.setArray(i++, c.createArrayOf("uuid", j.members().toArray()));
             for (UUID absorbed : j.absorbed()) {
-                i = bindMerge(st, i, absorbed, j.target());
+                i = bindMerge(st, i, absorbed, j.target(), j.now());
             }
         }
         s.joins.clear();
@@ -1751,23 +1759,29 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         }
     }
 
-    private static void merge(Connection c, UUID absorbed, UUID into) throws SQLException {
-        // Four statements in one round trip, run in order: the members and edges move before the cluster goes.
+    private static void merge(Connection c, UUID absorbed, UUID into, Instant now) throws SQLException {
+        // Six statements in one round trip, run in order: the members and edges move before the cluster goes.
         try (PreparedStatement st = c.prepareStatement(MERGE)) {
-            bindMerge(st, 1, absorbed, into);
+            bindMerge(st, 1, absorbed, into, now);
             st.execute();
         }
     }
 
     /** Binds {@link #MERGE} from parameter {@code i}; returns the next index. */
-    private static int bindMerge(PreparedStatement st, int i, UUID absorbed, UUID into) throws SQLException {
+    private static int bindMerge(PreparedStatement st, int i, UUID absorbed, UUID into, Instant now)
+            throws SQLException {
         st.setObject(i, into);
         st.setObject(i + 1, absorbed);
         st.setObject(i + 2, into);
         st.setObject(i + 3, absorbed);
         st.setObject(i + 4, absorbed);
         st.setObject(i + 5, absorbed);
-        return i + 6;
+        st.setObject(i + 6, into);
+        st.setObject(i + 7, absorbed);
+        st.setObject(i + 8, absorbed);
+        st.setObject(i + 9, into);
+        st.setTimestamp(i + 10, Timestamp.from(now));
+        return i + 11;
     }
 
     /** The active clusters any of these episodes belongs to, oldest first. */

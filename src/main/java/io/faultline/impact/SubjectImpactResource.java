@@ -1,5 +1,6 @@
 package io.faultline.impact;
 
+import io.faultline.correlate.CorrelationQuery;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import jakarta.ws.rs.GET;
@@ -43,16 +44,19 @@ public final class SubjectImpactResource {
     public static class Cluster {
 
         private final FailureImpactAssessor assessor;
+        private final CorrelationQuery clusters;
 
-        public Cluster(FailureImpactAssessor assessor) {
+        public Cluster(FailureImpactAssessor assessor, CorrelationQuery clusters) {
             this.assessor = assessor;
+            this.clusters = clusters;
         }
 
         @GET
         @Operation(summary = "The correlation cluster's impact; requests its members share count once")
         public Assessment get(@RestPath String clusterId) {
             UUID id = Params.uuid("clusterId", clusterId);
-            return assessor.assessCluster(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No cluster " + id));
+            // A cluster a merge absorbed: a redirect to the impact of the one that absorbed it.
+            return assessor.assessCluster(id).orElseThrow(() -> clusters.gone(id, "/impact"));
         }
     }
 }

@@ -18,6 +18,7 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -36,7 +37,24 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response apiProblem(ApiProblem problem, UriInfo uri) {
-        return respond(problem.status(), problem.title(), problem.getMessage(), uri, problem.fields());
+        if (problem.location() == null && problem.extensions().isEmpty()) {
+            return respond(problem.status(), problem.title(), problem.getMessage(), uri, problem.fields());
+        }
+        // Extension members beside the standard ones (RFC 9457 section 3.2), as a map: nothing to register.
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("type", "about:blank");
+        body.put("title", problem.title());
+        body.put("status", problem.status());
+        body.put("detail", problem.getMessage());
+        if (uri != null) {
+            body.put("instance", uri.getPath());
+        }
+        body.putAll(problem.extensions());
+        Response.ResponseBuilder r = Response.status(problem.status()).type(Problem.MEDIA_TYPE).entity(body);
+        if (problem.location() != null) {
+            r.header("Location", problem.location());
+        }
+        return r.build();
     }
 
     @ServerExceptionMapper

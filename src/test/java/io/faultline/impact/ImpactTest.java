@@ -563,7 +563,24 @@ class ImpactTest {
         Correlations.drain();
         assertThat(clustersOf(episodeOf(ge, "outage"))).as("the older cluster absorbed the split one")
                 .containsExactly(first.get(0));
-        given().when().get("/api/v1/failures/correlations/" + split + "/impact").then().statusCode(404);
+        // The absorbed cluster's address answers where it went: a permanent redirect to the cluster that absorbed
+        // it, with a problem naming that cluster for a client that does not follow it.
+        given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + split).then()
+                .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
+                .header("Location", org.hamcrest.Matchers.endsWith("/api/v1/failures/correlations/" + first.get(0)))
+                .body("status", equalTo(308)).body("mergedInto", equalTo(first.get(0)))
+                .body("detail", org.hamcrest.Matchers.containsString(first.get(0)));
+        given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + split + "/impact").then()
+                .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
+                .header("Location", org.hamcrest.Matchers.endsWith("/api/v1/failures/correlations/" + first.get(0)
+                        + "/impact"))
+                .body("mergedInto", equalTo(first.get(0)));
+        // followed, it is the surviving cluster
+        given().when().get("/api/v1/failures/correlations/" + split).then().statusCode(200)
+                .body("clusterId", equalTo(first.get(0)));
+        // an id no cluster ever had is still a plain 404
+        given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + UUID.randomUUID()).then()
+                .statusCode(404).contentType("application/problem+json");
 
         List<String> ranked = given().when().get("/api/v1/failures/ranked?group=none&limit=500&since="
                 + t0.minusSeconds(1)).then().statusCode(200).extract().jsonPath().getList("items.id", String.class);
