@@ -416,6 +416,8 @@ public class FailureImpactAssessor {
     private static final String ATTEMPTS = "with req as (select q.call_id, array_agg(q.seen_at) seen,"
             // the attempts a non-COST episode flagged: a delivered answer only a cost episode flagged is not wasted
             + "  coalesce(array_agg(q.seen_at) filter (where e.category <> 'COST'), '{}') wasting,"
+            // the attempts a token-spike episode flagged: the only ones the spike rule prices
+            + "  coalesce(array_agg(q.seen_at) filter (where e.type = 'token_spike'), '{}') spiking,"
             + "  min(q.seen_at) - ?::interval lo, max(q.seen_at) + ?::interval hi"
             + "  from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
             + "  where q.failure_id = any (?) group by q.call_id),"
@@ -423,9 +425,11 @@ public class FailureImpactAssessor {
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
             + "  c.output_cost_per_token, " + SloRollup.groupOfCall("c.") + " model_group,"
             + "  c.ended_at = any (req.seen) as flagged, c.ended_at = any (req.wasting) as wasting,"
-            // A flagged answer the spike rule prices: its waste is the spike extra, not its whole cost.
-            + "  c.success and c.ended_at = any (req.seen) and exists (select 1 from unnest(?::text[], ?::float8[])"
-            + "   s(dep, p99) where (s.dep = '" + SpikeRule.ANY + "' or s.dep = c.deployment) and s.p99 > 0) as spiked"
+            // An answer a token-spike episode (and no non-cost one) flagged, on a deployment the rule prices: its
+            // waste is the spike extra, not its whole cost.
+            + "  c.success and c.ended_at = any (req.spiking) and not c.ended_at = any (req.wasting)"
+            + "  and exists (select 1 from unnest(?::text[], ?::float8[]) s(dep, p99)"
+            + "   where (s.dep = '" + SpikeRule.ANY + "' or s.dep = c.deployment) and s.p99 > 0) as spiked"
             + "  from req join llm_calls c on c.call_id = req.call_id and c.started_at >= req.lo"
             + "  and c.started_at <= req.hi),"
             + " per_req as (select call_id, bool_or(success and not flagged) ok, bool_or(not success or flagged) hit,"
@@ -433,8 +437,8 @@ public class FailureImpactAssessor {
             + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
             + "  (array_agg(model_group order by started_at, ended_at))[1] first_group,"
             + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
-            + "  coalesce(sum(cost_usd) filter (where not success or wasting and not spiked), 0) wasted_cost,"
-            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or wasting and not spiked),"
+            + "  coalesce(sum(cost_usd) filter (where not success or wasting), 0) wasted_cost,"
+            + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or wasting),"
             + "  0) wasted_tokens,"
             + "  (array_agg(model order by started_at, ended_at) filter (where not success or flagged))[1] orig_model,"
             + "  (array_agg(input_cost_per_token order by started_at, ended_at) filter (where not success or flagged))[1] orig_in,"
@@ -462,7 +466,7 @@ public class FailureImpactAssessor {
             + "  (select count(*) from att where flagged and success),"
             + "  (select coalesce(sum(a.cost_usd * greatest(0, 1 - r.p99 / nullif(a.prompt_tokens"
             + "   + a.completion_tokens, 0))), 0) from att a join unnest(?::text[], ?::float8[]) r(dep, p99)"
-            + "   on r.dep = '" + SpikeRule.ANY + "' or r.dep = a.deployment where a.flagged),"
+            + "   on r.dep = '" + SpikeRule.ANY + "' or r.dep = a.deployment where a.spiked),"
             + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req),"
             + "  (select coalesce(array_agg(g order by g), '{}') from (select coalesce(first_group, '') g"
             + "   from per_req where not answered group by 1) fg),"

@@ -357,10 +357,12 @@ public class ImpactFold {
         Array ids = c.createArrayOf("text", chunk.toArray());
         Map<String, TreeSet<Instant>> seen = new HashMap<>();
         Map<String, Set<Instant>> wasting = new HashMap<>();
+        Map<String, Set<Instant>> spiking = new HashMap<>();
         Instant lo = null;
         Instant hi = null;
-        try (PreparedStatement st = c.prepareStatement("select q.call_id, q.seen_at, e.category <> 'COST'"
-                + " from failure_event_calls q join failure_events e on e.failure_id = q.failure_id"
+        try (PreparedStatement st = c.prepareStatement("select q.call_id, q.seen_at, e.category <> 'COST',"
+                + " e.type = 'token_spike' from failure_event_calls q join failure_events e"
+                + " on e.failure_id = q.failure_id"
                 + " where q.failure_id = any (?) and q.call_id = any (?)")) {
             st.setArray(1, c.createArrayOf("uuid", members));
             st.setArray(2, ids);
@@ -370,6 +372,9 @@ public class ImpactFold {
                     seen.computeIfAbsent(rs.getString(1), k -> new TreeSet<>()).add(at);
                     if (rs.getBoolean(3)) {
                         wasting.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(at);
+                    }
+                    if (rs.getBoolean(4)) {
+                        spiking.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(at);
                     }
                     lo = lo == null || at.isBefore(lo) ? at : lo;
                     hi = hi == null || at.isAfter(hi) ? at : hi;
@@ -411,7 +416,8 @@ public class ImpactFold {
                             && !a.started().isAfter(mine.last().plus(config.attemptSlack())))
                     .toList();
             Req before = old.get(callId);
-            Req now = all.isEmpty() ? null : derive(callId, all, mine, wasting.getOrDefault(callId, Set.of()), spike);
+            Req now = all.isEmpty() ? null : derive(callId, all, mine, wasting.getOrDefault(callId, Set.of()),
+                    spiking.getOrDefault(callId, Set.of()), spike);
             if (Objects.equals(before, now)) {
                 continue;
             }
@@ -441,10 +447,11 @@ public class ImpactFold {
      * bad when it failed or the subject flagged it; the original model and prices are the first bad attempt's; a
      * fallback is an unflagged answer of a request with a bad attempt by another model. {@code seen}: the ends of
      * the attempts the subject's episodes flagged; {@code wasting}: those a non-COST episode flagged (a delivered
-     * answer only a cost episode flagged, a budget's or a batch's crossing, was not wasted: its price is spend).
+     * answer only a cost episode flagged, a budget's or a batch's crossing, was not wasted: its price is spend);
+     * {@code spiking}: those a token-spike episode flagged, the only ones the spike rule prices.
      */
     static Req derive(String callId, List<Attempt> attempts, Set<Instant> seen, Set<Instant> wasting,
-            SpikeRule spikeRule) {
+            Set<Instant> spiking, SpikeRule spikeRule) {
         boolean ok = false;
         boolean hit = false;
         String user = null;
@@ -476,12 +483,15 @@ public class ImpactFold {
             user = max(user, a.user());
             team = max(team, a.team());
             key = max(key, a.key());
+            // A failed attempt, or an answer a quality, security or timeout episode flagged, is wasted whole. A
+            // token-spike answer was delivered: its waste is its tokens over the p99 (the spike extra below), not its
+            // whole price as well, which counted the excess twice and the useful part as lost; nor is an answer only
+            // a cost episode flagged (a budget's or a batch's crossing) wasted: the alert is about the spend. The
+            // member that flagged it decides, not its deployment: in a cluster, a quality member's answer on a spike
+            // member's deployment is wasted, not priced as a spike (and an answer both flagged is wasted, once).
+            boolean wasted = !a.success() || wasting.contains(a.ended());
             if (bad) {
-                // A token-spike answer was delivered: its waste is its tokens over the p99 (the spike extra below),
-                // not its whole price as well, which counted the excess twice and the useful part as lost. Nor is an
-                // answer only a cost episode flagged (a budget's or a batch's crossing) wasted: it was delivered, and
-                // the alert is about the spend, of which it is a part.
-                if (!a.success() || wasting.contains(a.ended()) && spikeRule.p99(a.deployment()) <= 0) {
+                if (wasted) {
                     wastedCost += a.cost();
                     wastedTokens += a.promptTokens() + a.completionTokens();
                 }
@@ -502,7 +512,7 @@ public class ImpactFold {
                 flaggedAnswers += a.success() ? 1 : 0;
                 long tokens = a.promptTokens() + a.completionTokens();
                 double p99 = spikeRule.p99(a.deployment());
-                if (p99 > 0 && tokens > 0) {
+                if (!wasted && spiking.contains(a.ended()) && p99 > 0 && tokens > 0) {
                     spike += a.cost() * Math.max(0, 1 - p99 / tokens);
                 }
             }

@@ -6,8 +6,9 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * Which flagged attempts are priced as token-spike calls, and against which p99 (README: "Impact", cost): an attempt
- * of a request the subject flagged on a deployment with a p99 here costs {@code cost × max(0, 1 − p99 / tokens)} extra.
+ * Which flagged attempts are priced as token-spike calls, and against which p99 (README: "Impact", cost): an answer
+ * a token-spike episode of the subject flagged (and no non-cost one: that answer is wasted whole) on a deployment with
+ * a p99 here costs {@code cost × max(0, 1 − p99 / tokens)} extra.
  * For a {@code token_spike} episode raised per call the one p99 of its evidence applies to every flagged attempt
  * ({@link #ANY}); for a cluster, each per-call token-spike member's p99 applies to the flagged attempts on that member's
  * deployment (the larger p99 when two members share one), so a spike member on one deployment does not price the calls
@@ -61,7 +62,8 @@ record SpikeRule(SortedMap<String, Double> p99ByDeployment) {
      * The stored form (impact_state.spike_rule): a change of it folds the subject anew. The version in front marks
      * the rules a request was derived by, so that the requests folded before a change of them are derived again once:
      * "v2" a priced spike answer no longer wasted cost as well, "v3" an answer only a cost episode flagged (a budget's
-     * or a batch's crossing) no longer wasted (every subject, with a spike rule or without).
+     * or a batch's crossing) no longer wasted (every subject, with a spike rule or without), "v4" only the answers a
+     * token-spike member flagged priced as spikes (a quality member's answer on its deployment is wasted).
      */
     String encode() {
         return VERSION + p99ByDeployment.entrySet().stream()
@@ -69,5 +71,5 @@ record SpikeRule(SortedMap<String, Double> p99ByDeployment) {
     }
 
     /** The derivation rules' version {@link #encode()} starts with. */
-    static final String VERSION = "v3;";
+    static final String VERSION = "v4;";
 }

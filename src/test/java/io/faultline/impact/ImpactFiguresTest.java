@@ -1,5 +1,6 @@
 package io.faultline.impact;
 
+import io.agroal.api.AgroalDataSource;
 import io.faultline.cost.UsageWindows;
 import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
@@ -15,10 +16,14 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
@@ -39,6 +44,9 @@ class ImpactFiguresTest {
 
     @Inject
     UsageWindows windows;
+
+    @Inject
+    AgroalDataSource dataSource;
 
     @AfterEach
     void releaseClock() {
@@ -80,6 +88,76 @@ class ImpactFiguresTest {
         Assessment full = assessor.recomputeEpisode(UUID.fromString(id)).orElseThrow();
         assertThat(full.costImpact().wastedCostUsd()).isZero();
         assertThat(full.costImpact().totalUsd()).isCloseTo(0.0095, within(1e-9));
+    }
+
+    /**
+     * A cluster of a token spike and a quality failure on one deployment: each answer is priced by the member that
+     * flagged it. The spike's answer costs its tokens over the p99; the answer the quality episode flagged is wasted
+     * whole. Priced by deployment alone, the quality answer counted as a spike answer: not wasted, and priced by its
+     * tokens over the spike's p99 (none, at the p99), so its cost was lost from the impact.
+     */
+    @Test
+    void a_clusters_quality_answer_on_its_spike_members_deployment_is_wasted_and_not_priced_as_a_spike()
+            throws Exception {
+        Instant t0 = Instant.parse("2032-05-03T10:00:00Z");
+        clock.set(t0);
+        String dep = "spike-q-" + UUID.randomUUID().toString().substring(0, 8);
+        List<Payloads> history = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            history.add(Payloads.success("openai", "spike-grp", dep, t0.plusSeconds(i)).tokens(400, 100, 0, 0)
+                    .set("response_cost", 0.0005));
+        }
+        Api.ingest(Payloads.array(history.toArray(Payloads[]::new))).statusCode(200);
+        // The spike: 10,000 tokens for $0.01. Then an answer of 500 tokens (the p99) for $0.004 that breaks the JSON
+        // its caller asked for: a quality failure, no spike.
+        Api.ingest(Payloads.array(Payloads.success("openai", "spike-grp", dep, t0.plusSeconds(300))
+                .tokens(8000, 2000, 0, 0).set("response_cost", 0.01))).statusCode(200);
+        Api.ingest(Payloads.array(Payloads.success("openai", "spike-grp", dep, t0.plusSeconds(320))
+                .tokens(400, 100, 0, 0).set("response_cost", 0.004)
+                .set("model_parameters", Map.of("response_format", Map.of("type", "json_object")))
+                .answer("Sure! The city is Paris.", "stop"))).statusCode(200);
+        String spike = Api.failures("type=token_spike&deployment=" + dep).statusCode(200).extract().jsonPath()
+                .getString("items[0].failureId");
+        List<String> quality = Api.failures("category=QUALITY&deployment=" + dep).statusCode(200).extract()
+                .jsonPath().getList("items.failureId");
+        assertThat(spike).isNotNull();
+        assertThat(quality).hasSize(1);
+        UUID cluster = UUID.randomUUID();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
+                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
+                    + " opened_at) values (?, 'mixed', 'active', 0.9, 0.9, '[\"openai\"]', '{}', ?, ?, ?, ?)")) {
+                st.setObject(1, cluster);
+                st.setTimestamp(2, Timestamp.from(t0.plusSeconds(300)));
+                st.setTimestamp(3, Timestamp.from(t0.plusSeconds(321)));
+                st.setTimestamp(4, Timestamp.from(t0.plusSeconds(321)));
+                st.setTimestamp(5, Timestamp.from(t0.plusSeconds(300)));
+                st.executeUpdate();
+            }
+            for (String member : List.of(spike, quality.get(0))) {
+                try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
+                        + " failure_id, joined_at) values (?, ?, ?)")) {
+                    st.setObject(1, cluster);
+                    st.setObject(2, UUID.fromString(member));
+                    st.setTimestamp(3, Timestamp.from(t0.plusSeconds(321)));
+                    st.executeUpdate();
+                }
+            }
+        }
+
+        JsonPath a = impact("/api/v1/failures/correlations/" + cluster + "/impact");
+        assertThat(a.getLong("userImpact.affectedRequests")).isEqualTo(2);
+        // The spike's answer: 0.01 x (1 - 500 / 10,000); the quality answer: its $0.004, wasted.
+        assertThat(a.getDouble("costImpact.spikeExtraCostUsd")).isCloseTo(0.0095, within(1e-9));
+        assertThat(a.getDouble("costImpact.wastedCostUsd")).isCloseTo(0.004, within(1e-9));
+        assertThat(a.getLong("costImpact.wastedTokens")).isEqualTo(500);
+        assertThat(a.getDouble("costImpact.totalUsd")).isCloseTo(0.0135, within(1e-9));
+        // The one-query recomputation agrees with the fold.
+        try (Connection c = dataSource.getConnection()) {
+            Assessment full = assessor.assessFull(c, assessor.cluster(c, cluster));
+            assertThat(full.costImpact().spikeExtraCostUsd()).isCloseTo(0.0095, within(1e-9));
+            assertThat(full.costImpact().wastedCostUsd()).isCloseTo(0.004, within(1e-9));
+        }
     }
 
     @Test

@@ -32,7 +32,7 @@ class SpikeRuleTest {
 
     @Test
     void an_episodes_p99_prices_every_flagged_attempt() {
-        ImpactFold.Req r = ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), SpikeRule.every(1000));
+        ImpactFold.Req r = ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), FLAGGED, SpikeRule.every(1000));
         // 0.04 x (1 - 1000/4000) + 0.05 x (1 - 1000/5000)
         assertThat(r.spikeExtra()).isCloseTo(0.03 + 0.04, within(1e-12));
     }
@@ -40,9 +40,29 @@ class SpikeRuleTest {
     @Test
     void a_clusters_spike_member_prices_only_the_flagged_attempts_on_its_own_deployment() {
         SpikeRule rule = new SpikeRule(new TreeMap<>(Map.of("spiky-a", 2000.0)));
-        ImpactFold.Req r = ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), rule);
+        ImpactFold.Req r = ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), FLAGGED, rule);
         assertThat(r.spikeExtra()).isCloseTo(0.04 * 0.5, within(1e-12));
-        assertThat(ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), SpikeRule.NONE).spikeExtra()).isZero();
+        assertThat(ImpactFold.derive("call", ATTEMPTS, FLAGGED, Set.of(), FLAGGED, SpikeRule.NONE).spikeExtra())
+                .isZero();
+    }
+
+    @Test
+    void an_answer_a_quality_member_flagged_on_a_spike_members_deployment_is_wasted_not_priced_as_a_spike() {
+        SpikeRule rule = new SpikeRule(new TreeMap<>(Map.of("spiky-a", 2000.0)));
+        // spiky-a's answer was flagged by a quality member, not by the spike member: wasted whole, no spike price
+        Set<Instant> quality = Set.of(T.plusSeconds(1));
+        ImpactFold.Req r = ImpactFold.derive("call", ATTEMPTS.subList(0, 1), quality, quality, Set.of(), rule);
+        assertThat(r.spikeExtra()).isZero();
+        assertThat(r.wastedCost()).isCloseTo(0.04, within(1e-12));
+        assertThat(r.wastedTokens()).isEqualTo(4000);
+        // flagged by both: wasted whole, once; its excess is in that price already
+        ImpactFold.Req both = ImpactFold.derive("call", ATTEMPTS.subList(0, 1), quality, quality, quality, rule);
+        assertThat(both.spikeExtra()).isZero();
+        assertThat(both.wastedCost()).isCloseTo(0.04, within(1e-12));
+        // by the spike member only: its tokens over the p99, not wasted
+        ImpactFold.Req spike = ImpactFold.derive("call", ATTEMPTS.subList(0, 1), quality, Set.of(), quality, rule);
+        assertThat(spike.spikeExtra()).isCloseTo(0.02, within(1e-12));
+        assertThat(spike.wastedCost()).isZero();
     }
 
     @Test
