@@ -1,8 +1,13 @@
 package io.faultline.signals;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import io.vertx.core.http.HttpServerRequest;
+import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
@@ -15,6 +20,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestResponse;
 
+import java.io.IOException;
 import java.time.Clock;
 import java.util.List;
 
@@ -30,11 +36,13 @@ public class RetrievalIndexResource {
     private final RetrievalIndexes indexes;
     private final RetrievalTracker tracker;
     private final Clock clock;
+    private final ObjectMapper json;
 
-    public RetrievalIndexResource(RetrievalIndexes indexes, RetrievalTracker tracker, Clock clock) {
+    public RetrievalIndexResource(RetrievalIndexes indexes, RetrievalTracker tracker, Clock clock, ObjectMapper json) {
         this.tracker = tracker;
         this.indexes = indexes;
         this.clock = clock;
+        this.json = json;
     }
 
     @GET
@@ -45,11 +53,13 @@ public class RetrievalIndexResource {
 
     @PUT
     @Path("/{name}")
+    @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
     public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name,
-            @Context HttpServerRequest request) {
+            @Context HttpServerRequest request, byte[] body) {
         Params.refuseMatrixParameters(request, "name");
         String index = name(name);
+        noSettings(body);
         boolean added;
         try {
             added = indexes.register(index, clock.instant());
@@ -84,6 +94,39 @@ public class RetrievalIndexResource {
             throw ApiProblem.badRequest("name", problem);
         }
         return raw;
+    }
+
+    /**
+     * Refuses a body that says anything: a registration holds the name in the path and nothing else, and a body with
+     * settings in it ({@code {"maxAge": "PT1H"}}) was read as a plain registration, its settings dropped in silence.
+     * No body, blanks, or an empty JSON object (clients that always send one) say nothing, and pass. Read as tokens,
+     * only as far as the first thing said.
+     */
+    private void noSettings(byte[] body) {
+        if (body == null || body.length == 0) {
+            return;
+        }
+        String refusal = "PUT /api/v1/retrieval-indexes/{name} takes no body: the name in the path is all a"
+                + " registration holds. Send the request without a body.";
+        try (JsonParser parser = json.createParser(body)) {
+            JsonToken first = parser.nextToken();
+            if (first == null) {
+                return;
+            }
+            if (first == JsonToken.START_OBJECT) {
+                JsonToken next = parser.nextToken();
+                if (next == JsonToken.FIELD_NAME) {
+                    String field = Redactor.mask(parser.currentName(), 64);
+                    throw ApiProblem.badRequest(field, refusal + " (" + field + " is not a setting of an index.)");
+                }
+                if (next == JsonToken.END_OBJECT && parser.nextToken() == null) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // not JSON: refused below like any other body
+        }
+        throw ApiProblem.badRequest("$", refusal);
     }
 
     /** The index name to unregister: also one registered before the rule above, such as "kb-1 ". */

@@ -27,6 +27,7 @@ import static io.faultline.signals.SignalsApi.PROBLEM;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.not;
@@ -114,6 +115,28 @@ class RetrievalIndexTrustTest {
                 .delete("/api/v1/retrieval-indexes/" + legacy.strip() + "%20").then().statusCode(204);
         given().when().put("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
         given().when().delete("/api/v1/retrieval-indexes/" + index).then().statusCode(401).contentType(PROBLEM);
+    }
+
+    @Test
+    void a_registration_with_a_body_is_refused_naming_what_it_does_not_take_and_registers_nothing() {
+        String index = "kb-body-" + UUID.randomUUID();
+        // The path's name is all a registration holds: a body with settings in it was taken and ignored in silence.
+        given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
+                .body("{\"maxAge\":\"PT1H\"}").when().put("/api/v1/retrieval-indexes/" + index).then()
+                .log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("maxAge"))
+                .body("detail", containsString("takes no body"));
+        given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).contentType("text/plain")
+                .body("kb-other").when().put("/api/v1/retrieval-indexes/" + index).then()
+                .log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("$"));
+        given().when().get("/api/v1/retrieval-indexes").then().statusCode(200).body("index", not(hasItem(index)));
+        // Without a body, or with an empty object (clients that always send one), it registers.
+        given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
+                .body("{ }").when().put("/api/v1/retrieval-indexes/" + index).then().log().ifValidationFails()
+                .statusCode(201).body("index", equalTo(index));
+        register(index).statusCode(200).body("index", equalTo(index));
+        unregister(index).statusCode(204);
     }
 
     @Test
