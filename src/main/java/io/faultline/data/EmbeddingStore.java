@@ -1,6 +1,7 @@
 package io.faultline.data;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.common.AdvisoryLocks;
 import io.faultline.episode.FailureInbox;
 import io.faultline.taxonomy.Failure;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -76,6 +77,9 @@ public class EmbeddingStore {
 
     /** The advisory lock of the drift check ("embdrift" in ASCII), one replica at a time. */
     private static final long LOCK_KEY = 0x656d626472696674L;
+
+    /** The advisory lock that new spaces take in turn to count the spaces and evict ("FlEmbSpc" in ASCII). */
+    private static final long SPACES_LOCK_KEY = 0x466C_456D_6253_7063L;
 
     private final AgroalDataSource dataSource;
     private final FailureInbox inbox;
@@ -223,6 +227,10 @@ public class EmbeddingStore {
      * is complete the new one is refused ({@link SpaceLimit}).
      */
     private static int evictBeyond(Connection c, int maxSpaces, int referenceSize, String keep) throws SQLException {
+        // New spaces count and evict one at a time (replicas included), the lock held to the commit: counted apart,
+        // two new spaces each found one too many and chose the same one to evict, and the second, finding it gone,
+        // was refused as if every space held a complete reference. Writers of existing spaces never take it.
+        AdvisoryLocks.xact(c, SPACES_LOCK_KEY);
         int excess;
         try (PreparedStatement st = c.prepareStatement("select count(*) from embedding_spaces")) {
             try (ResultSet rs = st.executeQuery()) {

@@ -20,12 +20,18 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.Statement;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItems;
@@ -101,6 +107,49 @@ class EmbeddingSpaceLimitTest {
         given().header("Authorization", "Bearer " + Api.KEY).delete("/api/v1/signals/embeddings/junk-19/reference")
                 .then().statusCode(204);
         post("junk-20", "junk-20", 1).statusCode(202).body("duplicate", equalTo(false));
+    }
+
+    @Test
+    void two_new_spaces_posted_at_once_each_evict_their_own_space_and_neither_is_refused() throws Exception {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("delete from embedding_spaces");
+        }
+        for (int i = 0; i < 4; i++) {
+            post("filler-" + i, "filler-" + i, 1).statusCode(202);
+        }
+        ExecutorService senders = Executors.newFixedThreadPool(2);
+        try {
+            Future<Integer> first;
+            Future<Integer> second;
+            try (Connection holder = dataSource.getConnection()) {
+                // Holds the spaces the two may evict, so that both have opened their space and counted the spaces
+                // before either evicts. Counted apart, both found one space too many and chose the same one to
+                // evict; the second found it gone, evicted nothing and was refused with a 409 "every space holds a
+                // complete reference" while three of the four held one vector.
+                holder.setAutoCommit(false);
+                try (Statement st = holder.createStatement()) {
+                    st.execute("select space from embedding_spaces for update");
+                }
+                first = senders.submit(() -> post("racer-a", "racer-a", 1).extract().statusCode());
+                second = senders.submit(() -> post("racer-b", "racer-b", 1).extract().statusCode());
+                await().atMost(Duration.ofSeconds(30)).until(() -> waitingLocks() >= 2);
+                holder.commit();
+            }
+            assertThat(List.of(first.get(30, TimeUnit.SECONDS), second.get(30, TimeUnit.SECONDS)))
+                    .containsExactly(202, 202);
+        } finally {
+            senders.shutdownNow();
+        }
+        given().get("/api/v1/signals/embeddings").then().statusCode(200).body("size()", equalTo(4))
+                .body("space", hasItems("racer-a", "racer-b"));
+    }
+
+    private long waitingLocks() throws Exception {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                var rs = st.executeQuery("select count(*) from pg_locks where not granted")) {
+            rs.next();
+            return rs.getLong(1);
+        }
     }
 
     private static double dropped() {
