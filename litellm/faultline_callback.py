@@ -859,8 +859,38 @@ class _SpoolDir:
         # name -> (5xx answers in a row, the last such status); in memory, so a restart gives each file a fresh start
         self._strikes: dict[str, tuple[int, int]] = {}
         self.total_bytes = 0
+        self._make_existing_private()
         self._sweep_temp_files()
         self.rescan()
+
+    def _make_existing_private(self) -> None:
+        """Takes the group and other bits off the folder and the files in it that an earlier run left.
+
+        Versions before the owner-only spool wrote files 0644 in a folder 0755, and they stayed so until sent: after
+        an upgrade during an outage, spooled prompts stayed readable to every account on the host. Each file is
+        opened without following a link and without blocking (a named pipe), and changed through its descriptor.
+        """
+        if not self.directory.is_dir():
+            return  # made owner-only by the first write
+        _private_dir(self.directory)
+        try:
+            with os.scandir(self.directory) as entries:
+                paths = [entry.path for entry in entries if entry.is_file(follow_symlinks=False)]
+        except OSError:
+            return
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:  # gone meanwhile (sent by another worker), or not ours to open
+                continue
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+                    os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o600)
+            except OSError as e:
+                log.warning("faultline: could not make spool file %s owner-only (%s)", os.path.basename(path), e)
+            finally:
+                os.close(fd)
 
     def _sweep_temp_files(self) -> None:
         """Removes half-written files of processes killed mid-write (rescans skip them, so nothing else would)."""

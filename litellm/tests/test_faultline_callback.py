@@ -1713,6 +1713,30 @@ def test_spool_and_dead_letter_files_are_readable_by_their_owner_only(make_plugi
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is {oct(stat.S_IMODE(path.stat().st_mode))}"
 
 
+def test_spool_files_an_older_version_left_readable_to_others_are_made_owner_only_at_start(make_plugin, spool_dir):
+    # Versions before the owner-only spool wrote files 0644 in folders 0755, and those stayed so until sent: after
+    # an upgrade during an outage, prompts in the spool stayed readable to every account on the host for days.
+    spooled = faultline_callback._SpoolDir(spool_dir, 10**9, lambda files, events: None)
+    spooled.write([_to_json_line(payload("old-0"))])
+    dead = faultline_callback._SpoolDir(spool_dir / "dead-letter", 10**9, lambda files, events: None)
+    dead.write([_to_json_line(payload("old-1"))])
+    half_written = spool_dir / ".half-written.tmp"
+    half_written.write_bytes(b"[")
+    files = list(spool_dir.glob("*.json")) + list((spool_dir / "dead-letter").glob("*.json")) + [half_written]
+    for path in files:
+        path.chmod(0o644)
+    for folder in [spool_dir, spool_dir / "dead-letter"]:
+        folder.chmod(0o755)
+
+    plugin = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", batch_size=1)
+
+    assert plugin.stats()["spool_files"] == 1
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in files}
+    assert modes == {path.name: "0o600" for path in files}
+    folders = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in [spool_dir, spool_dir / "dead-letter"]}
+    assert folders == {"spool": "0o700", "dead-letter": "0o700"}
+
+
 def test_a_password_in_faultline_url_is_neither_logged_nor_shown_in_the_stats(make_plugin, caplog):
     # Behind an ingress with basic auth, FAULTLINE_URL carries it (httpx sends the URL's user info as Basic auth).
     # Every failed send logged the URL as configured, password included, and kept it in stats()["last_error"].
