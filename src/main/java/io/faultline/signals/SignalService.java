@@ -98,7 +98,7 @@ public class SignalService {
             SignalStore.Freshness f = store.report(c, r,
                     r.maxAge() != null ? r.maxAge() : config.index().maxAge(),
                     r.heartbeatTimeout() != null ? r.heartbeatTimeout() : config.index().heartbeatTimeout(),
-                    received, config.index().skewWindow());
+                    received, config.index().skewWindow(), config.index().skewFollow());
             // Both on the reporter's clock, so its skew cancels out.
             Duration age = Duration.between(f.lastUpdatedAt(), r.at());
             if (age.compareTo(f.maxAge()) > 0 && !f.lastUpdatedAt().equals(f.staleRaisedFor())) {

@@ -130,8 +130,8 @@ public class SignalStore {
      * after the report.
      */
     public Freshness report(Connection c, Signal.IndexReport r, Duration maxAge, Duration heartbeat,
-            Instant receivedAt, Duration skewWindow) throws SQLException {
-        Instant seen = r.lastUpdatedAt().plus(skew(c, r, receivedAt, skewWindow));
+            Instant receivedAt, Duration skewWindow, Duration skewFollow) throws SQLException {
+        Instant seen = r.lastUpdatedAt().plus(skew(c, r, receivedAt, skewWindow, skewFollow));
         try (PreparedStatement st = c.prepareStatement("insert into index_freshness as f (index_name,"
                 + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds, updated_seen_at,"
                 + " last_report_seen_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (index_name) do update set"
@@ -164,30 +164,52 @@ public class SignalStore {
      * within {@code window} before {@code receivedAt}, this one included. A report's receipt less its {@code at} is the
      * skew plus the time it took to arrive, which is never negative: a report spooled for an hour says the skew is an
      * hour larger, and taken alone it made the update an hour younger and stale_index an hour late.
+     * <p>
+     * A clock set back shows as a larger receipt less {@code at} in every report after it, which the least of the
+     * window ignored until the reports before it left the window: a day in which every update looked as much older
+     * on the server's clock as the clock was set back, and stale_index was raised for an index refreshed on time.
+     * When every report received within {@code follow} shows a larger skew than the window, and they were received
+     * over at least half of it (not one late report, nor one burst of a spool), the skew is their least.
      */
-    private static Duration skew(Connection c, Signal.IndexReport r, Instant receivedAt, Duration window)
-            throws SQLException {
+    private static Duration skew(Connection c, Signal.IndexReport r, Instant receivedAt, Duration window,
+            Duration follow) throws SQLException {
         Duration skew = Duration.between(r.at(), receivedAt);
         Instant since = receivedAt.minus(window);
+        Instant recent = receivedAt.minus(follow);
         // The bound on `at` lets the (kind, subject, at) index serve. A report it leaves out was sent more than a
         // window before its receipt: it shows more than a window of skew, the least only for a reporter that far off.
-        try (PreparedStatement st = c.prepareStatement("select extract(epoch from min(received_at - at))"
+        try (PreparedStatement st = c.prepareStatement("select extract(epoch from min(received_at - at)),"
+                + " extract(epoch from min(received_at - at) filter (where received_at >= ?)),"
+                + " min(received_at) filter (where received_at >= ?)"
                 + " from data_signals where kind = ? and subject = ? and at >= ? and received_at >= ?")) {
-            st.setString(1, Signal.IndexReport.KIND);
-            st.setString(2, r.index());
-            st.setTimestamp(3, Timestamp.from(since.minus(window)));
-            st.setTimestamp(4, Timestamp.from(since));
+            st.setTimestamp(1, Timestamp.from(recent));
+            st.setTimestamp(2, Timestamp.from(recent));
+            st.setString(3, Signal.IndexReport.KIND);
+            st.setString(4, r.index());
+            st.setTimestamp(5, Timestamp.from(since.minus(window)));
+            st.setTimestamp(6, Timestamp.from(since));
             try (ResultSet rs = st.executeQuery()) {
                 if (rs.next()) {
-                    BigDecimal seconds = rs.getBigDecimal(1);
-                    if (seconds != null) {
-                        Duration least = Duration.ofNanos(seconds.movePointRight(9).longValue());
-                        skew = least.compareTo(skew) < 0 ? least : skew;
+                    Duration least = seconds(rs.getBigDecimal(1));
+                    if (least != null && least.compareTo(skew) < 0) {
+                        skew = least;
+                    }
+                    Duration lately = seconds(rs.getBigDecimal(2));
+                    Timestamp firstRecent = rs.getTimestamp(3);
+                    if (lately != null && firstRecent != null && lately.compareTo(skew) > 0
+                            && Duration.between(firstRecent.toInstant(), receivedAt).multipliedBy(2)
+                                    .compareTo(follow) >= 0) {
+                        skew = lately.compareTo(Duration.between(r.at(), receivedAt)) < 0 ? lately
+                                : Duration.between(r.at(), receivedAt);
                     }
                 }
             }
         }
         return skew;
+    }
+
+    private static Duration seconds(BigDecimal seconds) {
+        return seconds == null ? null : Duration.ofNanos(seconds.movePointRight(9).longValue());
     }
 
     private static final String FRESHNESS_COLUMNS = "index_name, last_updated_at, last_report_at, max_age_seconds,"

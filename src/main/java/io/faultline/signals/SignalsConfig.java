@@ -104,12 +104,21 @@ public interface SignalsConfig {
 
         /**
          * A reporter's clock skew is the least receipt less {@code at} of its index's reports received this long
-         * before: a report held back (spooled) only adds its delay, so one sent late does not move it, and a clock
-         * set further back is followed once its earlier reports fall out of the window.
+         * before: a report held back (spooled) only adds its delay, so one sent late does not move it. A clock set
+         * further back is followed after {@code skew-follow}.
          */
         @WithDefault("24h")
         @DurationMin(millis = 1)
         Duration skewWindow();
+
+        /**
+         * A reporter clock set back is followed once every report received this long before shows it, those reports
+         * received over at least half of it: a clock set back shows in every report after it, a delay in one report
+         * (or one burst of a spool) only.
+         */
+        @WithDefault("1h")
+        @DurationMin(millis = 1)
+        Duration skewFollow();
 
         /** Severity of an index older than its max age. */
         @WithDefault("P3")

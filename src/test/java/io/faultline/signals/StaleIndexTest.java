@@ -283,4 +283,47 @@ class StaleIndexTest {
                 .body("items[0].evidence.age", equalTo("PT1H31M"))
                 .body("items[0].evidence.last_updated_at", equalTo(refreshed.toString()));
     }
+
+    /**
+     * The reporter's clock is right for three hours, then set back three hours; the index is refreshed every 30
+     * minutes (on the reporter's clock) against a max age of two hours and reported every 10: never stale. The skew,
+     * the least receipt less {@code at} of a day of reports, stayed at the right clock's for a day, so the updates
+     * of the clock set back looked three hours old on the server's clock and stale_index was raised falsely all day.
+     * Every report of the last hour, received over at least half of it, shows the skew now: a clock set back is
+     * followed within an hour, while one late report alone (a spool) still moves nothing.
+     */
+    @Test
+    void a_reporter_clock_set_back_three_hours_raises_no_stale_index() {
+        String index = "set-back-" + UUID.randomUUID();
+        Duration back = Duration.ofHours(3);
+        Duration refreshEvery = Duration.ofMinutes(30);
+        Instant start = T0.plus(Duration.ofDays(6));
+        Instant lastUpdate = start;
+        for (int minute = 0; minute <= 480; minute += 10) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            Instant reporter = minute <= 180 ? server : server.minus(back);
+            clock.set(server);
+            Instant refreshed = start.minus(back);
+            while (!refreshed.plus(refreshEvery).isAfter(reporter)) {
+                refreshed = refreshed.plus(refreshEvery);
+            }
+            lastUpdate = refreshed;
+            post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", reporter.toString(),
+                    "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT2H", "heartbeatTimeout", "PT3H"))
+                    .statusCode(200).body("failures", equalTo(0));
+            checks.check();
+            failuresOf(index).body("items", hasSize(0));
+        }
+
+        // The refreshes stop: stale once the last one is two hours old on the server's clock.
+        Instant dueOnServer = lastUpdate.plus(back).plus(Duration.ofHours(2));
+        clock.set(dueOnServer);
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.set(dueOnServer.plusSeconds(60));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.age", equalTo("PT2H1M"))
+                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+    }
 }
