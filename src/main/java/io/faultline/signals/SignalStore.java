@@ -124,10 +124,10 @@ public class SignalStore {
 
     /**
      * Folds a report received at {@code receivedAt} (the server's clock) into the index's freshness: the newest
-     * update and report win; the limits of the newest report apply. The newest update is also kept on the server's
-     * clock, moved by the reporter's skew as every report estimates it anew ({@link #skew}), so a reporter whose clock
-     * is corrected moves it with its next report. The report's receipt is the index's heartbeat. Returns the state
-     * after the report.
+     * update ({@link #NEWER_UPDATE}) and report win; the limits of the newest report apply. The newest update is also
+     * kept on the server's clock, moved by the reporter's skew as every report of it estimates it anew
+     * ({@link #skew}), so a reporter whose clock is corrected moves it with its next report. The report's receipt is
+     * the index's heartbeat. Returns the state after the report.
      */
     public Freshness report(Connection c, Signal.IndexReport r, Duration maxAge, Duration heartbeat,
             Instant receivedAt, Duration skewWindow, Duration skewFollow) throws SQLException {
@@ -135,9 +135,10 @@ public class SignalStore {
         try (PreparedStatement st = c.prepareStatement("insert into index_freshness as f (index_name,"
                 + " last_updated_at, last_report_at, max_age_seconds, heartbeat_seconds, updated_seen_at,"
                 + " last_report_seen_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (index_name) do update set"
-                + " updated_seen_at = greatest(f.last_updated_at, excluded.last_updated_at)"
-                + "   + (excluded.updated_seen_at - excluded.last_updated_at),"
-                + " last_updated_at = greatest(f.last_updated_at, excluded.last_updated_at),"
+                + " updated_seen_at = case when " + NEWER_UPDATE + " then excluded.updated_seen_at"
+                + "   else f.updated_seen_at end,"
+                + " last_updated_at = case when " + NEWER_UPDATE + " then excluded.last_updated_at"
+                + "   else f.last_updated_at end,"
                 + " last_report_at = greatest(f.last_report_at, excluded.last_report_at),"
                 + " last_report_seen_at = greatest(f.last_report_seen_at, excluded.last_report_seen_at),"
                 + " max_age_seconds = case when excluded.last_report_at >= f.last_report_at"
@@ -158,6 +159,15 @@ public class SignalStore {
             }
         }
     }
+
+    /**
+     * Whether a report's update replaces the index's newest: newer on the reporter's clock (the same update again
+     * re-estimates it with the report's skew), or newer on the server's clock. By the reporter's clock alone, the
+     * last update before its clock was set back outranked the updates after it for as long as the clock was set
+     * back, and, moved by the new skew, looked that much younger: stale_index came that much late.
+     */
+    private static final String NEWER_UPDATE = "(excluded.last_updated_at >= f.last_updated_at"
+            + " or excluded.updated_seen_at > f.updated_seen_at)";
 
     /**
      * A reporter's clock skew as the index's reports show it: the least receipt less {@code at} of those received

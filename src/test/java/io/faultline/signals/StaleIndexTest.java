@@ -326,4 +326,46 @@ class StaleIndexTest {
                 .body("items[0].evidence.age", equalTo("PT2H1M"))
                 .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
     }
+
+    /**
+     * The reporter's clock is right for three hours, then set back three hours; refreshes every 30 minutes go on for
+     * 70 minutes after that, then stop. The newest update was chosen on the reporter's clock, so the last refresh
+     * before the change (on the right clock) outranked the later ones of the clock set back, and, moved by the new
+     * skew, it looked three hours younger than the last real refresh: stale_index came two hours late. The newest
+     * update is now the one newest on the server's clock.
+     */
+    @Test
+    void refreshes_that_stop_after_a_reporter_clock_was_set_back_raise_stale_index_on_time() {
+        String index = "set-back-stop-" + UUID.randomUUID();
+        Duration back = Duration.ofHours(3);
+        Duration refreshEvery = Duration.ofMinutes(30);
+        Instant start = T0.plus(Duration.ofDays(7));
+        Instant lastUpdate = start;
+        for (int minute = 0; minute <= 250; minute += 10) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            Instant reporter = minute <= 180 ? server : server.minus(back);
+            clock.set(server);
+            Instant refreshed = start.minus(back);
+            while (!refreshed.plus(refreshEvery).isAfter(reporter)) {
+                refreshed = refreshed.plus(refreshEvery);
+            }
+            lastUpdate = refreshed;
+            post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", reporter.toString(),
+                    "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT2H", "heartbeatTimeout", "PT6H"))
+                    .statusCode(200).body("failures", equalTo(0));
+            checks.check();
+        }
+        failuresOf(index).body("items", hasSize(0));
+
+        // The last refresh was at 240 minutes on the server's clock: stale two hours after that.
+        Instant dueOnServer = lastUpdate.plus(back).plus(Duration.ofHours(2));
+        clock.set(dueOnServer);
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.set(dueOnServer.plusSeconds(60));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.age", equalTo("PT2H1M"))
+                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+    }
 }
