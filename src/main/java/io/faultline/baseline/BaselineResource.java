@@ -16,7 +16,9 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
@@ -82,7 +84,9 @@ public class BaselineResource {
 
     @GET
     @Operation(summary = "Current baselines, newest per scope, metric and source; provider in any of its spellings")
-    public List<BaselineStore.Baseline> list(@RestQuery String provider, @RestQuery String metric) {
+    public List<BaselineStore.Baseline> list(@RestQuery String provider, @RestQuery String metric,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("provider", "metric"));
         if (metric != null && !BaselineStore.knownMetric(metric)) {
             throw ApiProblem.badRequest("metric", "metric must be one of " + BaselineStore.METRICS
                     + ", or error_rate:<HTTP status> (error_rate:429) or error_rate:no_answer");

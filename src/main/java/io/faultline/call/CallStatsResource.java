@@ -6,7 +6,9 @@ import jakarta.persistence.EntityManager;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestQuery;
@@ -49,7 +51,8 @@ public class CallStatsResource {
     @GET
     @Operation(summary = "Stored calls per provider that started in [since, until); default the last 24 hours,"
             + " at most 31 days")
-    public CallStats stats(@RestQuery String since, @RestQuery String until) {
+    public CallStats stats(@RestQuery String since, @RestQuery String until, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("since", "until"));
         Instant to = Params.instant("until", until);
         if (to == null) {
             to = clock.instant();

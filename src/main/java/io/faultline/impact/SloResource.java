@@ -15,6 +15,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
@@ -24,6 +25,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -52,7 +54,9 @@ public class SloResource {
     @Operation(summary = "Every model group seen within its period or with an SLO: SLO, error budget left and burn"
             + " rates over 5m, 30m, 1h, 6h and 3d (and the same for its latency SLO, if any); least budget left first;"
             + " paged by nextCursor (later pages are evaluated at the first page's instant)")
-    public SloService.SloList list(@RestQuery @DefaultValue("200") String limit, @RestQuery String cursor) {
+    public SloService.SloList list(@RestQuery @DefaultValue("200") String limit, @RestQuery String cursor,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("limit", "cursor"));
         return slos.statuses(slos.now(), Params.limit(limit, 200, 1000), cursor);
     }
 

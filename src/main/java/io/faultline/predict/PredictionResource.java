@@ -7,7 +7,9 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
@@ -15,6 +17,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 
 /** Failure predictions: the list, one prediction, an evaluation on demand, and the predictor's own accuracy. */
@@ -42,7 +45,8 @@ public class PredictionResource {
     @Operation(summary = "List predictions (active by default), newest first")
     public PredictionStore.Page list(@RestQuery String status, @RestQuery String provider,
             @RestQuery String deployment, @RestQuery String type, @RestQuery String since, @RestQuery String cursor,
-            @RestQuery @DefaultValue("50") String limit) {
+            @RestQuery @DefaultValue("50") String limit, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("status", "provider", "deployment", "type", "since", "limit", "cursor"));
         return store.list(PredictionStore.Filter.parse(status, provider, deployment, type, since, config.types()),
                 cursor, Params.limit(limit, 50, 500));
     }
@@ -69,7 +73,9 @@ public class PredictionResource {
     @GET
     @Path("/accuracy")
     @Operation(summary = "Precision, recall and lead times per failure type")
-    public PredictionAccuracy.Accuracy accuracy(@RestQuery String since, @RestQuery String until) {
+    public PredictionAccuracy.Accuracy accuracy(@RestQuery String since, @RestQuery String until,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("since", "until"));
         Instant to = until == null ? clock.instant() : Params.instant("until", until);
         Instant from = since == null ? to.minus(config.accuracyWindow()) : Params.instant("since", since);
         if (!from.isBefore(to)) {

@@ -15,6 +15,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
@@ -23,6 +24,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Set;
 
 /** The preemptive traffic policy LiteLLM's plugin applies, its history, and the operator's pins. */
@@ -53,7 +55,8 @@ public class TrafficPolicyResource {
     @Path("/actions")
     @Operation(summary = "Every change of the policy (predictor and operator), newest first")
     public TrafficPolicy.ActionPage actions(@RestQuery String deployment, @RestQuery String since,
-            @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit) {
+            @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("deployment", "since", "limit", "cursor"));
         return policy.actions(deployment, Params.instant("since", since), cursor, Params.limit(limit, 50, 500));
     }
 

@@ -72,6 +72,36 @@ class FailureReadApiTest {
     }
 
     @Test
+    void every_other_filtered_read_refuses_a_misspelt_parameter_too() {
+        // Each answered 200 with everything it holds, as if the misspelt filter matched all: the list unfiltered,
+        // the default window, the first page.
+        String[][] cases = {
+            { "/api/v1/predictions?deploymnet=x", "deploymnet", "deployment" },
+            { "/api/v1/traffic-policy/actions?deploymnet=x", "deploymnet", "deployment" },
+            { "/api/v1/baselines?provder=openai", "provder", "provider" },
+            { "/api/v1/calls/stats?sinse=2032-04-01T00:00:00Z", "sinse", "since" },
+            { "/api/v1/predictions/accuracy?untill=2032-04-01T00:00:00Z", "untill", "until" },
+            { "/api/v1/slos?cusor=x", "cusor", "cursor" },
+        };
+        for (String[] c : cases) {
+            given().log().ifValidationFails().when().get(c[0]).then().log().ifValidationFails().statusCode(400)
+                    .contentType(PROBLEM).body("errors[0].field", equalTo(c[1]))
+                    .body("detail", containsString(c[2]));
+        }
+        // The parameters each read documents are still taken.
+        given().when().get("/api/v1/predictions?status=all&provider=openai&deployment=x&type=outage"
+                + "&since=2032-04-01T00:00:00Z&limit=5").then().statusCode(200);
+        given().when().get("/api/v1/traffic-policy/actions?deployment=x&since=2032-04-01T00:00:00Z&limit=5").then()
+                .statusCode(200);
+        given().when().get("/api/v1/baselines?provider=openai&metric=latency_ms").then().statusCode(200);
+        given().when().get("/api/v1/calls/stats?since=2032-04-01T00:00:00Z&until=2032-04-01T01:00:00Z").then()
+                .statusCode(200);
+        given().when().get("/api/v1/predictions/accuracy?since=2032-04-01T00:00:00Z&until=2032-04-01T01:00:00Z")
+                .then().statusCode(200);
+        given().when().get("/api/v1/slos?limit=5").then().statusCode(200);
+    }
+
+    @Test
     void an_offset_whose_plus_was_sent_unencoded_is_a_400_that_says_to_encode_it() {
         Instant t0 = Instant.parse("2032-04-02T10:00:00Z");
         clock.set(t0.plusSeconds(60));
