@@ -2,6 +2,7 @@ package io.faultline.predict;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
@@ -91,8 +92,10 @@ public class TrafficPolicyResource {
             throw ApiProblem.badRequest("reason", "reason must be a string of at most " + MAX_REASON
                     + " characters without control characters or lone surrogates");
         }
+        // Masked as other free text is: the policy goes to every proxy's plugin, the actions to every dashboard and
+        // the log, and an operator's reason quoting the incident kept its key or e-mail as written.
         String reason = reasonNode == null || reasonNode.isNull() || reasonNode.textValue().isBlank()
-                ? "pinned by an operator" : reasonNode.textValue();
+                ? "pinned by an operator" : Redactor.mask(reasonNode.textValue(), MAX_REASON);
         JsonNode untilNode = root.get("until");
         Instant until = null;
         if (untilNode != null && !untilNode.isNull()) {

@@ -822,6 +822,36 @@ class TrafficPolicyTest {
     }
 
     @Test
+    void a_reason_quoting_a_key_or_an_e_mail_is_stored_and_shown_masked() throws Exception {
+        clock.set(Instant.parse("2031-07-06T11:00:00Z"));
+        String key = "sk-proj-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd";
+        String deployment = "tp-masked-" + UUID.randomUUID();
+        // An operator pastes what the incident channel said; the policy goes to every proxy's plugin (ingest key),
+        // the actions to every dashboard, and the reason to the log.
+        pin(deployment, "{\"keepShare\":0.5,\"reason\":\"key " + key + " leaked, per jane.doe@corp.example\"}")
+                .statusCode(200).body("reason", equalTo("key [secret] leaked, per [email]"));
+        assertThat(entry(deployment)).containsEntry("reason", "key [secret] leaked, per [email]");
+        assertThat(given().when().get("/api/v1/traffic-policy/actions?deployment=" + deployment).then()
+                .statusCode(200).extract().jsonPath().getList("items.reason", String.class))
+                .containsExactly("key [secret] leaked, per [email]");
+        try (Connection c = dataSource.getConnection(); var st = c.prepareStatement("select reason from"
+                + " traffic_policy where deployment = ? union all select reason from traffic_policy_actions"
+                + " where deployment = ?")) {
+            st.setString(1, deployment);
+            st.setString(2, deployment);
+            try (var rs = st.executeQuery()) {
+                int rows = 0;
+                while (rs.next()) {
+                    rows++;
+                    assertThat(rs.getString(1)).doesNotContain(key).doesNotContain("jane.doe");
+                }
+                assertThat(rows).isEqualTo(2);
+            }
+        }
+        authorized().when().delete("/api/v1/traffic-policy/" + deployment).then().statusCode(204);
+    }
+
+    @Test
     void the_policy_names_its_refresh_and_staleness_for_the_plugin() {
         given().when().get("/api/v1/traffic-policy").then().statusCode(200)
                 .body("preemption", equalTo(true))
