@@ -14,6 +14,13 @@ import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
+import org.jboss.resteasy.reactive.server.core.Deployment;
+import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
+import org.jboss.resteasy.reactive.server.handlers.ClassRoutingHandler;
+import org.jboss.resteasy.reactive.server.handlers.RestInitialHandler.InitialMatch;
+import org.jboss.resteasy.reactive.server.mapping.RequestMapper;
+import org.jboss.resteasy.reactive.server.spi.ServerRestHandler;
 
 import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
@@ -22,6 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The one place where exceptions become HTTP answers: every error is {@code application/problem+json}. Client
@@ -216,9 +225,11 @@ public class ProblemMappers {
         }
         String title = Response.Status.fromStatusCode(status) == null ? "Error"
                 : Response.Status.fromStatusCode(status).getReasonPhrase();
+        String allowed = status == 405 ? allowedMethods(e.getResponse(), CurrentRequestManager.get()) : null;
         String detail = switch (status) {
             case 404 -> "No resource at " + uri.getPath();
-            case 405 -> "Method not allowed on " + uri.getPath();
+            case 405 -> "Method not allowed on " + uri.getPath()
+                    + (allowed == null ? "" : "; it takes " + allowed);
             case 406 -> "This resource answers application/json";
             case 415 -> "Send the body as application/json";
             default -> status >= 500 ? "The request could not be processed" : e.getMessage();
@@ -226,7 +237,56 @@ public class ProblemMappers {
         if (status >= 500) {
             Log.errorf(e, "Request failed: %s", LogText.of(uri.getPath()));
         }
-        return respond(status, title, detail, uri, List.of());
+        Response problem = respond(status, title, detail, uri, List.of());
+        // RFC 9110 15.5.6: a 405 says in Allow which methods the resource takes.
+        return allowed == null ? problem : Response.fromResponse(problem).header("Allow", allowed).build();
+    }
+
+    /** The framework's routes by class path, built once per deployment from its own table. */
+    private record ClassRoutes(Deployment deployment, RequestMapper<InitialMatch> mapper) {
+    }
+
+    private static volatile ClassRoutes classRoutes;
+
+    /**
+     * The methods the resource at the request's path takes: those of the 405's own Allow header (set where the
+     * application throws it), else those of the routes that match the path, as the framework answers OPTIONS (its
+     * own 405 names none); null when neither says.
+     */
+    private static String allowedMethods(Response response, ResteasyReactiveRequestContext request) {
+        Set<String> methods = new TreeSet<>(response.getAllowedMethods());
+        if (methods.isEmpty() && request != null && request.getDeployment() != null) {
+            ClassRoutes routes = classRoutes;
+            if (routes == null || routes.deployment() != request.getDeployment()) {
+                routes = new ClassRoutes(request.getDeployment(),
+                        new RequestMapper<>(request.getDeployment().getClassMappers()));
+                classRoutes = routes;
+            }
+            String path = request.getPathWithoutPrefix();
+            RequestMapper.RequestMatch<InitialMatch> match = routes.mapper().map(path);
+            // Several class paths can match one path (/failures and /failures/correlations); the framework tries
+            // each in turn, and so does this, a bounded number of times.
+            for (int tried = 0; match != null && tried < 16; tried++) {
+                String remaining = match.remaining == null || match.remaining.isEmpty() ? "/" : match.remaining;
+                for (ServerRestHandler handler : match.value.handlers) {
+                    if (handler instanceof ClassRoutingHandler resources) {
+                        resources.getMappers().forEach((method, mapper) -> {
+                            if (method != null && mapper.map(remaining) != null) {
+                                methods.add(method);
+                            }
+                        });
+                    }
+                }
+                match = routes.mapper().continueMatching(path, match);
+            }
+            if (!methods.isEmpty()) {
+                methods.add("OPTIONS");
+                if (methods.contains("GET")) {
+                    methods.add("HEAD");
+                }
+            }
+        }
+        return methods.isEmpty() ? null : String.join(", ", methods);
     }
 
     @ServerExceptionMapper

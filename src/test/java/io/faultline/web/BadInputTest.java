@@ -466,6 +466,20 @@ class BadInputTest {
     }
 
     @Test
+    void a_405_names_the_methods_the_resource_takes_in_allow_and_in_its_detail() {
+        // RFC 9110 15.5.6: a 405 carries Allow. It had neither that nor the methods in its detail.
+        given().header("Authorization", "Bearer " + Api.KEY).when().delete("/api/v1/failures").then()
+                .log().ifValidationFails().statusCode(405).contentType(PROBLEM)
+                .header("Allow", containsString("GET")).header("Allow", not(containsString("DELETE")))
+                .body("detail", containsString("GET"));
+        given().header("Authorization", "Bearer " + Api.KEY).when().get("/api/v1/calls").then()
+                .log().ifValidationFails().statusCode(405).contentType(PROBLEM)
+                .header("Allow", containsString("POST")).body("detail", containsString("POST"));
+        given().when().get("/api/v1/predictions/evaluate").then().log().ifValidationFails().statusCode(405)
+                .contentType(PROBLEM).header("Allow", containsString("POST")).body("detail", containsString("POST"));
+    }
+
+    @Test
     void a_get_of_a_post_only_action_is_a_405_problem_not_a_bad_id() {
         given().when().get("/api/v1/predictions/evaluate").then().statusCode(405).contentType(PROBLEM);
     }
