@@ -147,6 +147,38 @@ class BodyLimitTest {
         }
     }
 
+    /**
+     * A compressed body is a 415 problem saying to send it uncompressed: it was parsed as JSON as it came, and a
+     * gzipped batch got a 400 "Illegal character (CTRL-CHAR, code 31)" that named neither the encoding nor the fix.
+     */
+    @Test
+    void a_compressed_body_is_a_415_problem_saying_to_send_it_uncompressed() throws Exception {
+        ByteArrayOutputStream gzipped = new ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(gzipped)) {
+            gz.write("[]".getBytes(StandardCharsets.UTF_8));
+        }
+        java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+                        .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", "application/json")
+                        .header("Content-Encoding", "gzip")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray())).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(answer.statusCode()).isEqualTo(415);
+        assertThat(answer.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t)
+                .startsWith(PROBLEM));
+        assertThat(answer.body()).contains("Content-Encoding").contains("uncompressed");
+        // identity is no compression: read as sent.
+        java.net.http.HttpResponse<String> plain = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+                        .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", "application/json")
+                        .header("Content-Encoding", "identity")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("[]")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(plain.statusCode()).isEqualTo(200);
+    }
+
     /** POSTs {@code body} in chunks of 64 KiB (no Content-Length), then reads the whole answer. */
     private Answer chunked(String path, byte[] body) throws IOException {
         return chunked(path, body, "application/json");
