@@ -188,8 +188,8 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         for (CostStore.SpendKey k : keys) {
             Key key = new Key(k.scope(), k.id());
             Ledger held = ledgers.get(key);
-            if (held != null && (held.budget.period() == k.period() || isConfigured(k))) {
-                continue; // tracked as stored, or a configured period the API overrides (written all the same)
+            if (held != null && held.budget.period() == k.period()) {
+                continue; // tracked as stored (a configured period the API overrides is not written)
             }
             if ((held == null && ledgers.size() >= config.maxBudgets()) || unknown.size() >= config.maxBudgets()) {
                 return;

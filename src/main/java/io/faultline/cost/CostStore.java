@@ -104,7 +104,8 @@ public class CostStore {
 
     /**
      * Adds the spend of calls just inserted on {@code c} (the ingest's transaction) to {@code budget_spend}, for the
-     * keys a budget watches: {@code configured} ones, or ones with a stored budget of that scope, id and period. The
+     * keys a budget watches: ones with a stored budget of that scope, id and period, or {@code configured} ones that
+     * no stored budget sets to another period (written both, the overridden period's row grew for nothing). The
      * rows are taken in key order, so that two ingests touching the same budgets never wait for each other's. Returns
      * the keys written: every key with a budget, whichever replica stored it.
      */
@@ -136,9 +137,12 @@ public class CostStore {
         String sql = "insert into budget_spend as s (scope, scope_id, period, period_start, spent_usd, calls)"
                 + " select d.scope, d.scope_id, d.period, d.period_start, d.spent_usd, d.calls from unnest(?::text[],"
                 + " ?::text[], ?::text[], ?::timestamptz[], ?::float8[], ?::int8[], ?::bool[])"
-                + " as d(scope, scope_id, period, period_start, spent_usd, calls, configured) where d.configured or"
-                + " exists (select 1 from budgets b where b.scope = d.scope and b.scope_id = d.scope_id"
-                + " and b.period = d.period) order by d.scope, d.scope_id, d.period, d.period_start"
+                + " as d(scope, scope_id, period, period_start, spent_usd, calls, configured) where case when"
+                // a budget set through the API replaces the configured one, its period included
+                + " d.configured then not exists (select 1 from budgets b where b.scope = d.scope"
+                + " and b.scope_id = d.scope_id and b.period <> d.period) else exists (select 1 from budgets b"
+                + " where b.scope = d.scope and b.scope_id = d.scope_id and b.period = d.period) end"
+                + " order by d.scope, d.scope_id, d.period, d.period_start"
                 + " on conflict (scope, scope_id, period, period_start) do update set"
                 + " spent_usd = s.spent_usd + excluded.spent_usd, calls = s.calls + excluded.calls"
                 + " returning s.scope, s.scope_id, s.period, s.period_start";

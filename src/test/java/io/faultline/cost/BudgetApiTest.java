@@ -523,6 +523,40 @@ class BudgetApiTest {
                 .body("calls", equalTo(2));
     }
 
+    @Test
+    void a_configured_day_budget_the_api_sets_to_a_month_has_only_its_month_spend_written() throws Exception {
+        Instant at = Instant.parse("2031-07-03T10:00:00Z");
+        clock.set(at);
+        String team = "configured-budget-test";
+        put("team", team, "{\"period\":\"month\",\"amountUsd\":100}").statusCode(200)
+                .body("period", equalTo("month"));
+        try {
+            CostCalls.ingest(2, at, t -> CostCalls.call(team, 0.5, t));
+            assertThat(spendRows(team)).as("the month the API set is written, not the configured day")
+                    .containsExactly("month 2031-07-01T00:00:00Z 1.0");
+        } finally {
+            store.deleteBudget(BudgetScope.TEAM, team); // the configured day budget takes over again
+            budgets.reconcile();
+        }
+    }
+
+    /** The budget_spend rows of a team: "period start spent". */
+    private List<String> spendRows(String team) throws Exception {
+        List<String> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); var st = c.prepareStatement("select period, period_start,"
+                + " spent_usd from budget_spend where scope = 'team' and scope_id = ? and period_start >= ?"
+                + " order by period, period_start")) {
+            st.setString(1, team);
+            st.setTimestamp(2, java.sql.Timestamp.from(Instant.parse("2031-07-01T00:00:00Z")));
+            try (var rs = st.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(rs.getString(1) + " " + rs.getTimestamp(2).toInstant() + " " + rs.getDouble(3));
+                }
+            }
+        }
+        return rows;
+    }
+
     private List<LlmCall> calls(String team, double cost, Instant from, int count) {
         List<LlmCall> list = new ArrayList<>();
         for (int i = 0; i < count; i++) {
