@@ -14,8 +14,9 @@ import java.util.Map;
 /**
  * Adds the cost of stored calls to the cluster-wide spend of the budgets they fall under ({@code budget_spend}), in the
  * transaction that stores them: one statement per ingest, summed per budget and period first, so a busy team's row is
- * taken once per request, not once per call; scopes without a budget are not written. The keys written tell the
- * {@link BudgetTracker} of budgets set through another replica that it does not track yet.
+ * taken once per request, not once per call; scopes without a budget are not written, and an ingest of none runs no
+ * statement here (the replica's budgets say which have one, reloaded when any replica changed them). The keys written
+ * tell the {@link BudgetTracker} of budgets set through another replica that it does not track yet.
  */
 @ApplicationScoped
 public class BudgetSpendWriter implements StoredCallsWriter {
@@ -33,7 +34,10 @@ public class BudgetSpendWriter implements StoredCallsWriter {
             throws SQLException {
         // A key written has a budget: one another replica stored since this one's last reconcile is loaded at the
         // ingest's own judging. Noting one for a transaction that rolls back only loads a stored budget early.
-        budgets.written(store.addBudgetSpend(connection, deltas(inserted), budgets::isConfigured));
+        Map<CostStore.SpendKey, CostStore.Sum> deltas = budgets.toWrite(connection, deltas(inserted));
+        if (!deltas.isEmpty()) {
+            budgets.written(store.addBudgetSpend(connection, deltas, budgets::isConfigured));
+        }
     }
 
     /** The spend of {@code calls} per scope, id and period they ended in (day and month alike). */

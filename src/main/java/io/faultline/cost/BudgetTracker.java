@@ -6,6 +6,8 @@ import io.faultline.web.ApiProblem;
 import io.quarkus.logging.Log;
 import jakarta.enterprise.context.ApplicationScoped;
 
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -86,6 +88,16 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     private final Map<Key, Ledger> ledgers = new ConcurrentHashMap<>();
     /** Budgets an ingest wrote spend for that this replica did not track: loaded at the next judging. */
     private final Set<Key> unknown = ConcurrentHashMap.newKeySet();
+    /**
+     * The budgets an ingest writes spend for without asking the database: the configured ones, those stored when the
+     * budgets were loaded at {@link #loadedVersion}, and those set through this replica since. Replaced, not changed.
+     */
+    private volatile Set<Key> watched;
+    /** The version of the stored budgets (V52) they were loaded at; -1 before the first load. */
+    private volatile long loadedVersion = -1;
+    /** The latest version an ingest read, and when by the service's clock: read again a check interval later. */
+    private volatile long seenVersion = -1;
+    private volatile Instant versionReadAt;
 
     public BudgetTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config) {
         this.store = store;
@@ -94,6 +106,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         this.config = config;
         this.severities = Thresholds.parse("faultline.cost.warn-at", config.warnAt());
         this.configured = configured(config, severities);
+        this.watched = Set.copyOf(configured.keySet());
     }
 
     /** Budgets from {@code faultline.cost.budgets}; a mistake there stops the start-up with the key named. */
@@ -132,6 +145,9 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
 
     /** Adds newly stored calls (never resends) to the budgets they fall under. */
     public void observe(List<LlmCall> calls) {
+        if (seenVersion > loadedVersion) {
+            reload();
+        }
         Map<Ledger, Instant> touched = new IdentityHashMap<>();
         loadUnknown(touched);
         if ((ledgers.isEmpty() || calls.isEmpty()) && touched.isEmpty()) {
@@ -176,6 +192,59 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             }
         });
         confirm(candidates);
+    }
+
+    /**
+     * The part of an ingest's spend {@code deltas} to write, read on its connection {@code c}: only that of the
+     * budgets known here (none, and no statement, when the calls' scopes have none, as most have), or all of it when
+     * the stored budgets changed since they were loaded here (the statement keeps what has a budget, and this
+     * ingest's judging reloads them). Whether they changed is read once per
+     * {@code faultline.cost.budget-check-interval}.
+     */
+    Map<CostStore.SpendKey, CostStore.Sum> toWrite(Connection c, Map<CostStore.SpendKey, CostStore.Sum> deltas)
+            throws SQLException {
+        Instant now = clock.instant();
+        Instant readAt = versionReadAt;
+        // A clock set back (or a first ingest) reads it too: a stale version is never trusted for long.
+        if (readAt == null || now.isBefore(readAt) || !now.isBefore(readAt.plus(config.budgetCheckInterval()))) {
+            seenVersion = CostStore.budgetsVersion(c);
+            versionReadAt = now;
+        }
+        if (seenVersion > loadedVersion) {
+            return deltas;
+        }
+        Set<Key> known = watched;
+        Map<CostStore.SpendKey, CostStore.Sum> kept = new HashMap<>();
+        deltas.forEach((k, sum) -> {
+            if (known.contains(new Key(k.scope(), k.id()))) {
+                kept.put(k, sum);
+            }
+        });
+        return kept;
+    }
+
+    /**
+     * Reads whether any replica changed the stored budgets and reloads them if so (every check interval): the calls
+     * of a budget set through another replica that the ingests here did not write are judged without waiting for an
+     * ingest or the reconcile.
+     */
+    public void checkBudgets() {
+        seenVersion = store.budgetsVersion();
+        versionReadAt = clock.instant();
+        if (seenVersion > loadedVersion) {
+            reload();
+        }
+    }
+
+    /**
+     * Loads the stored budgets, changed through another replica since this one loaded them. A budget new here is
+     * restated from the stored calls: the ingests here did not write its spend until now.
+     */
+    private synchronized void reload() {
+        if (seenVersion <= loadedVersion) {
+            return; // another ingest's judging reloaded them
+        }
+        refresh(loadDefinitions(), true);
     }
 
     /**
@@ -243,7 +312,8 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
      * budgets and one of their spend rows: no sum over the period's calls.
      */
     public List<BudgetView> list() {
-        loadDefinitions();
+        List<Ledger> fresh = loadDefinitions();
+        refresh(fresh, true); // the ingests here did not write their spend: see reload()
         refresh(List.copyOf(ledgers.values()), false);
         return ledgers.values().stream().map(this::view)
                 .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
@@ -294,6 +364,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         }
         List<Double> fractions = warnAt == null ? null : normalise(warnAt);
         store.putBudget(new CostStore.BudgetRow(scope, id, period, amountUsd, fractions, clock.instant()));
+        watch(key);
         Ledger ledger = install(new Budget(scope, id, period, amountUsd, fractions, "api"));
         // Calls stored before the budget existed were added to no row: its spend starts from their sum.
         refresh(List.of(ledger), true);
@@ -338,7 +409,21 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
 
     // ---- internals
 
-    private void loadDefinitions() {
+    /** Adds {@code key} to the budgets an ingest here writes spend for. */
+    private synchronized void watch(Key key) {
+        if (!watched.contains(key)) {
+            Set<Key> more = new HashSet<>(watched);
+            more.add(key);
+            watched = Set.copyOf(more);
+        }
+    }
+
+    /**
+     * Tracks the budgets as stored (and configured) and writes their spend from now on; returns the ledgers of those
+     * whose spend the ingests here did not write until now (their rows miss those calls until restated).
+     */
+    private List<Ledger> loadDefinitions() {
+        long version = store.budgetsVersion(); // before the budgets: a change after them is read as one
         Map<Key, Budget> wanted = new LinkedHashMap<>(configured);
         for (CostStore.BudgetRow row : store.budgets()) {
             if (row.scope() != null && row.period() != null) {
@@ -355,6 +440,22 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
                 break;
             }
             install(budget);
+        }
+        synchronized (this) {
+            Set<Key> before = watched;
+            Set<Key> now = new HashSet<>(ledgers.keySet());
+            now.addAll(configured.keySet());
+            watched = Set.copyOf(now);
+            if (version > loadedVersion) {
+                loadedVersion = version;
+            }
+            List<Ledger> fresh = new ArrayList<>();
+            ledgers.forEach((key, ledger) -> {
+                if (!before.contains(key)) {
+                    fresh.add(ledger);
+                }
+            });
+            return fresh;
         }
     }
 

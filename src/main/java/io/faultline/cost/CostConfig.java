@@ -47,6 +47,15 @@ public interface CostConfig {
     @DurationMin(millis = 1)
     Duration reconcileInterval();
 
+    /**
+     * How long a replica trusts the budgets it loaded before it reads whether any replica changed them (one read of
+     * a version row). Meanwhile an ingest writes spend only for the budgets it knows, and none when it knows none: a
+     * budget set through another replica is judged here this much later at most, its spend counted in full.
+     */
+    @WithDefault("5s")
+    @DurationMin(millis = 1)
+    Duration budgetCheckInterval();
+
     /** Budgets tracked at most (configured plus API); a PUT beyond it is refused with 409. */
     @WithDefault("10000")
     @Min(1)

@@ -88,6 +88,21 @@ public class CostMonitor implements StoredCallsObserver {
         }
     }
 
+    /** Per replica: budgets set through another replica are judged here within the interval, ingests or none. */
+    @Scheduled(every = "{faultline.cost.budget-check-interval}", delayed = "{faultline.cost.budget-check-interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void checkBudgets() {
+        if (!startup.migrated()) {
+            return;
+        }
+        try {
+            budgets.checkBudgets();
+        } catch (RuntimeException e) {
+            reconcileFailures.increment();
+            Log.errorf(e, "Reading whether the budgets changed failed");
+        }
+    }
+
     public void reconcile() {
         budgets.reconcile();
         batches.reconcile();

@@ -400,6 +400,22 @@ public class CostStore {
 
     // ---- budgets and batches set through the API
 
+    /** The version of the stored budgets (V52), moved by every change to them; read on {@code c}. */
+    public static long budgetsVersion(Connection c) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("select version from budgets_version");
+                ResultSet rs = st.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
+    public long budgetsVersion() {
+        try (Connection c = dataSource.getConnection()) {
+            return budgetsVersion(c);
+        } catch (SQLException e) {
+            throw new CostStoreException(e);
+        }
+    }
+
     public List<BudgetRow> budgets() {
         return budgetRows("select scope, scope_id, period, amount_usd, warn_at, updated_at from budgets", (c, st) -> {
         });

@@ -540,14 +540,15 @@ class BudgetApiTest {
         }
     }
 
-    /** The budget_spend rows of a team: "period start spent". */
+    /** The budget_spend rows of a team in July 2031: "period start spent". */
     private List<String> spendRows(String team) throws Exception {
         List<String> rows = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); var st = c.prepareStatement("select period, period_start,"
                 + " spent_usd from budget_spend where scope = 'team' and scope_id = ? and period_start >= ?"
-                + " order by period, period_start")) {
+                + " and period_start < ? order by period, period_start")) {
             st.setString(1, team);
             st.setTimestamp(2, java.sql.Timestamp.from(Instant.parse("2031-07-01T00:00:00Z")));
+            st.setTimestamp(3, java.sql.Timestamp.from(Instant.parse("2031-08-01T00:00:00Z")));
             try (var rs = st.executeQuery()) {
                 while (rs.next()) {
                     rows.add(rs.getString(1) + " " + rs.getTimestamp(2).toInstant() + " " + rs.getDouble(3));
@@ -555,6 +556,67 @@ class BudgetApiTest {
             }
         }
         return rows;
+    }
+
+    @Test
+    void an_ingest_without_a_budget_writes_no_spend_and_a_budget_set_on_another_replica_is_judged_soon_after()
+            throws Exception {
+        clock.set(Instant.parse("2031-08-04T10:00:00Z"));
+        String team = team();
+        // The other replica behind the load balancer, reconciled before the team had a budget.
+        BudgetTracker other = new BudgetTracker(store, alerts, clock, config);
+        other.reconcile();
+        List<String> sql = new ArrayList<>();
+        storeThrough(other, calls(team, 1.0, clock.instant(), 2), sql);
+        storeThrough(other, calls(team, 1.0, clock.instant().plus(Duration.ofMinutes(2)), 2), sql);
+        assertThat(sql).as("statements of the ingests on budget_spend").noneMatch(s -> s.contains("budget_spend"));
+
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200)
+                .body("spentUsd", equalTo(4.0f)); // through this replica
+        // Within the other replica's check interval its ingests do not know the budget yet: $5 more.
+        storeThrough(other, calls(team, 1.0, clock.instant().plus(Duration.ofMinutes(10)), 5), sql);
+        // Past it, the next ingest there ($1) knows it, and the $5 it did not write are counted: $10 in all.
+        clock.advance(config.budgetCheckInterval());
+        storeThrough(other, calls(team, 1.0, clock.instant().plus(Duration.ofMinutes(20)), 1), sql);
+        assertThat(CostCalls.failures("team:" + team).getList("items.severity")).containsExactlyInAnyOrder("P3",
+                "P2");
+        given().when().get("/api/v1/budgets/team/" + team).then().statusCode(200).body("spentUsd", equalTo(10.0f))
+                .body("calls", equalTo(10)).body("alerted", contains(0.8f, 1.0f));
+
+        // A replica that ingests nothing after the calls it did not write judges them at its scheduled check.
+        String quiet = team();
+        put("team", quiet, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        storeThrough(other, calls(quiet, 1.0, clock.instant().plus(Duration.ofMinutes(30)), 9), sql);
+        assertThat(CostCalls.failures("team:" + quiet).getList("items")).isEmpty();
+        other.checkBudgets();
+        assertThat(CostCalls.failures("team:" + quiet).getList("items.severity")).containsExactly("P3");
+    }
+
+    /** An ingest through a replica whose budgets are {@code replica}: its statements' SQL is added to {@code sql}. */
+    private void storeThrough(BudgetTracker replica, List<LlmCall> there, List<String> sql) throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, there, clock.instant());
+            new BudgetSpendWriter(store, replica).write(recording(c, sql), there, new ArrayList<>(),
+                    new ArrayList<>());
+        }
+        replica.observe(there);
+    }
+
+    /** {@code c}, noting the SQL of every statement prepared or created on it. */
+    private static Connection recording(Connection c, List<String> sql) {
+        return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
+                new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                    if (method.getName().startsWith("prepare")) {
+                        sql.add((String) args[0]);
+                    } else if (method.getName().equals("createStatement")) {
+                        sql.add("createStatement");
+                    }
+                    try {
+                        return method.invoke(c, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
     }
 
     private List<LlmCall> calls(String team, double cost, Instant from, int count) {
