@@ -297,6 +297,15 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         refresh(List.copyOf(ledgers.values()), true);
     }
 
+    /**
+     * Loads the budgets as stored and their stored spend rows, and alerts: what a replica does when another one ran
+     * this interval's {@link #reconcile} (no sum over the period's calls, but for a budget new here, see reload()).
+     */
+    public void readStored() {
+        refresh(loadDefinitions(), true); // the ingests here did not write their spend: see reload()
+        refresh(List.copyOf(ledgers.values()), false);
+    }
+
     /** What a restart does: forgets all spend, then rebuilds it from stored calls. */
     public void rebuild() {
         ledgers.clear();
@@ -312,9 +321,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
      * budgets and one of their spend rows: no sum over the period's calls.
      */
     public List<BudgetView> list() {
-        List<Ledger> fresh = loadDefinitions();
-        refresh(fresh, true); // the ingests here did not write their spend: see reload()
-        refresh(List.copyOf(ledgers.values()), false);
+        readStored();
         return ledgers.values().stream().map(this::view)
                 .sorted(Comparator.comparing(BudgetView::scope).thenComparing(BudgetView::id)).toList();
     }

@@ -2,7 +2,7 @@ package io.faultline.cost;
 
 import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsObserver;
-import io.faultline.common.DatabaseStartup;
+import io.faultline.common.ClusterJobs;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -16,8 +16,9 @@ import java.util.List;
 
 /**
  * Entry point of the cost detectors: ingest hands it every newly stored call; at start-up and every
- * {@code faultline.cost.reconcile-interval} it rebuilds spend from stored calls. Every replica reconciles its own
- * memory (no advisory lock: each needs the sums); the alert tables keep a threshold from firing twice.
+ * {@code faultline.cost.reconcile-interval} it rebuilds spend from stored calls: one replica per interval restates the
+ * budgets' shared spend rows, every replica reads them into its memory; the alert tables keep a threshold from firing
+ * twice.
  */
 @Singleton
 public class CostMonitor implements StoredCallsObserver {
@@ -27,10 +28,16 @@ public class CostMonitor implements StoredCallsObserver {
     private final Counter observeFailures;
     private final Counter reconcileFailures;
 
-    private final DatabaseStartup startup;
+    /** The cluster-wide job that restates the budgets' spend rows from the stored calls. */
+    static final String RESTATE_JOB = "budget-restate";
 
-    public CostMonitor(BudgetTracker budgets, BatchTracker batches, MeterRegistry registry, DatabaseStartup startup) {
-        this.startup = startup;
+    private final ClusterJobs jobs;
+    private final CostConfig config;
+
+    public CostMonitor(BudgetTracker budgets, BatchTracker batches, MeterRegistry registry, ClusterJobs jobs,
+            CostConfig config) {
+        this.jobs = jobs;
+        this.config = config;
         this.budgets = budgets;
         this.batches = batches;
         this.observeFailures = Counter.builder("faultline.cost.observe.failures")
@@ -73,15 +80,21 @@ public class CostMonitor implements StoredCallsObserver {
         }
     }
 
-    /** Per replica: each rebuilds its own spend ledgers from the stored calls; the alert tables fire a crossing once. */
+    /**
+     * The budgets' rows are restated from the stored calls by one replica per interval (each restate sums every
+     * budget's period); every replica then reloads the budgets and their rows, and rebuilds its batch ledgers.
+     */
     @Scheduled(every = "{faultline.cost.reconcile-interval}", delayed = "{faultline.cost.reconcile-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void tick() {
-        if (!startup.migrated()) {
-            return; // the schema is not migrated yet (the database was away at start)
+        if (!jobs.ready()) {
+            return; // the schema is not migrated yet (the database was away at start), or stopping
         }
         try {
-            reconcile();
+            if (!jobs.runOnce(RESTATE_JOB, config.reconcileInterval(), budgets::reconcile)) {
+                budgets.readStored();
+            }
+            batches.reconcile();
         } catch (RuntimeException e) {
             reconcileFailures.increment();
             Log.errorf(e, "Budget and batch reconcile failed");
@@ -92,7 +105,7 @@ public class CostMonitor implements StoredCallsObserver {
     @Scheduled(every = "{faultline.cost.budget-check-interval}", delayed = "{faultline.cost.budget-check-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void checkBudgets() {
-        if (!startup.migrated()) {
+        if (!jobs.migrated()) {
             return;
         }
         try {

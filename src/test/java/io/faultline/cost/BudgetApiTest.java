@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -617,6 +618,58 @@ class BudgetApiTest {
                         throw e.getCause();
                     }
                 });
+    }
+
+    @Test
+    void the_reconcile_restates_the_stored_spend_on_one_replica_per_interval_and_every_replica_reads_it()
+            throws Exception {
+        clock.set(Instant.parse("2031-09-08T10:00:00Z"));
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        AtomicInteger restates = new AtomicInteger();
+        CostStore counting = new CostStore(dataSource) {
+            @Override
+            public Map<String, Sum> restateBudgetSpend(BudgetScope scope, Period period, Instant start,
+                    java.util.Collection<String> ids) {
+                restates.incrementAndGet();
+                return super.restateBudgetSpend(scope, period, start, ids);
+            }
+        };
+        // Two replicas on the database, started (their start restates every budget) before the calls below.
+        BudgetTracker budgetsA = new BudgetTracker(counting, alerts, clock, config);
+        BudgetTracker budgetsB = new BudgetTracker(counting, alerts, clock, config);
+        budgetsA.rebuild();
+        budgetsB.rebuild();
+        CostMonitor a = replica(budgetsA, "replica-a");
+        CostMonitor b = replica(budgetsB, "replica-b");
+        // Calls stored by a replica that did not know the budget yet: in no row ($9, 90%).
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, calls(team, 3.0, clock.instant(), 3), clock.instant());
+        }
+        restates.set(0);
+
+        a.tick();
+        int pass = restates.get();
+        assertThat(pass).as("one pass restates the budgets' rows").isPositive();
+        b.tick(); // the same interval, seconds later
+        assertThat(restates.get()).as("the other replica does not sum them again").isEqualTo(pass);
+        assertThat(CostCalls.failures("team:" + team).getList("items.severity")).containsExactly("P3");
+        for (BudgetTracker replica : List.of(budgetsA, budgetsB)) {
+            assertThat(replica.list()).filteredOn(v -> v.id().equals(team))
+                    .extracting(BudgetTracker.BudgetView::spentUsd).containsExactly(9.0);
+        }
+
+        // The next interval, whichever replica ticks first restates.
+        clock.advance(config.reconcileInterval());
+        b.tick();
+        a.tick();
+        assertThat(restates.get()).isEqualTo(2 * pass);
+    }
+
+    private CostMonitor replica(BudgetTracker tracker, String name) {
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        return new CostMonitor(tracker, new BatchTracker(store, alerts, clock, config), registry,
+                new io.faultline.common.ClusterJobs(dataSource, clock, () -> true, registry, name), config);
     }
 
     private List<LlmCall> calls(String team, double cost, Instant from, int count) {
