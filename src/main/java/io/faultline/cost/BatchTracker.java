@@ -8,6 +8,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -128,7 +129,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
             }
             if (ledger == null) {
                 // Its spend comes from stored calls, these included: they were committed before this runs.
-                ledger = load(id);
+                ledger = load(id, latestEnd(group));
                 if (ledger != null) {
                     synchronized (ledger) {
                         crossed(ledger, candidates);
@@ -159,7 +160,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                 synchronized (this) {
                     ledgers.remove(id, ledger);
                 }
-                Ledger fresh = load(id);
+                Ledger fresh = load(id, latestEnd(group));
                 if (fresh != null) {
                     synchronized (fresh) {
                         crossed(fresh, candidates);
@@ -178,9 +179,17 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     public void reconcile() {
         List<String> ids;
         List<String> without;
+        // The latest call each ledger read: the batch's latest is at or after it (the lookup starts there).
+        Map<String, Instant> since = new HashMap<>();
         synchronized (this) {
             ids = new ArrayList<>(ledgers.keySet());
             without = new ArrayList<>(unexpected.keySet());
+            for (String id : ids) {
+                Ledger ledger = ledgers.get(id);
+                synchronized (ledger) {
+                    since.put(id, ledger.lastEnded);
+                }
+            }
         }
         Set<String> adopted = new HashSet<>();
         if (!without.isEmpty()) {
@@ -190,12 +199,13 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                 }
                 adopted.add(row.batchId());
                 ids.add(row.batchId());
+                since.put(row.batchId(), null);
             }
         }
         if (ids.isEmpty()) {
             return;
         }
-        Map<String, CostStore.Run> runs = store.batchRuns(ids, config.batchRunGap());
+        Map<String, CostStore.Run> runs = store.batchRuns(since, config.batchRunGap());
         List<Candidate> candidates = new ArrayList<>();
         for (CostStore.BatchRow row : store.batches(ids)) {
             Ledger fresh = new Ledger(row.batchId(), row.expectedCostUsd(), row.source(), runs.get(row.batchId()));
@@ -257,7 +267,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
     /** Sets a batch's expected cost (idempotent) and answers with its spend so far. */
     public BatchView put(String batchId, double expectedCostUsd) {
         CostStore.BatchRow row = store.putBatch(batchId, expectedCostUsd, "api", clock.instant());
-        Ledger ledger = new Ledger(batchId, row.expectedCostUsd(), row.source(), run(batchId));
+        Ledger ledger = new Ledger(batchId, row.expectedCostUsd(), row.source(), run(batchId, null));
         synchronized (this) {
             Ledger old = ledgers.get(batchId);
             if (old != null && old.expected == ledger.expected
@@ -285,7 +295,13 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         synchronized (this) {
             ledger = ledgers.get(batchId);
         }
-        CostStore.Run run = run(batchId);
+        Instant since = null;
+        if (ledger != null) {
+            synchronized (ledger) {
+                since = ledger.lastEnded;
+            }
+        }
+        CostStore.Run run = run(batchId, since);
         Optional<CostStore.BatchRow> row = store.batch(batchId);
         if (ledger != null && row.isPresent() && row.get().expectedCostUsd() == ledger.expected) {
             List<Candidate> candidates = new ArrayList<>();
@@ -309,9 +325,19 @@ public class BatchTracker implements io.faultline.common.BoundedState {
                         run.startedAt())));
     }
 
-    /** The batch's latest run as stored; null when it has no call. */
-    private CostStore.Run run(String batchId) {
-        return store.batchRuns(List.of(batchId), config.batchRunGap()).get(batchId);
+    /** The batch's latest run as stored; null when it has no call (none ending at or after {@code since}). */
+    private CostStore.Run run(String batchId, Instant since) {
+        Map<String, Instant> one = new HashMap<>();
+        one.put(batchId, since);
+        return store.batchRuns(one, config.batchRunGap()).get(batchId);
+    }
+
+    private static Instant latestEnd(List<LlmCall> calls) {
+        Instant latest = null;
+        for (LlmCall call : calls) {
+            latest = latest == null || call.endedAt().isAfter(latest) ? call.endedAt() : latest;
+        }
+        return latest;
     }
 
     synchronized int tracked() {
@@ -346,7 +372,8 @@ public class BatchTracker implements io.faultline.common.BoundedState {
         return ledgers.evictions();
     }
 
-    private Ledger load(String id) {
+    /** Loads a batch's expectation and latest run; its latest call ends at or after {@code since} (null: unknown). */
+    private Ledger load(String id, Instant since) {
         synchronized (this) {
             if (unexpected.containsKey(id)) {
                 return null;
@@ -361,7 +388,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
             }
             return null;
         }
-        Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(), run(id));
+        Ledger ledger = new Ledger(id, row.get().expectedCostUsd(), row.get().source(), run(id, since));
         synchronized (this) {
             ledgers.put(id, ledger);
             unexpected.remove(id);
@@ -424,7 +451,7 @@ public class BatchTracker implements io.faultline.common.BoundedState {
             synchronized (this) {
                 ledgers.remove(id);
             }
-            Ledger fresh = load(id);
+            Ledger fresh = load(id, null);
             if (fresh != null) {
                 synchronized (fresh) {
                     crossed(fresh, again);

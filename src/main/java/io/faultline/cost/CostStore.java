@@ -279,21 +279,33 @@ public class CostStore {
      * Walks back from each batch's latest call to the earliest call within {@code gap} before the one reached (an
      * index probe each, at least {@code gap} back every two), until none is: that call starts the latest run, whose
      * calls alone are summed. Reads the latest run's calls and one per probe, not every call the batch ever made.
+     * Each read is bounded on the partition key too (a call lasts less than {@link #CALL_SLACK}), so only the daily
+     * partitions a step can reach are probed, not each one's index for every step; the latest call is looked for
+     * from the end a caller knows it is at or after (a call it just stored, the latest it read before), else in all.
      */
     static final String BATCH_RUNS = "with recursive w(k, t) as (select i.k, (select max(ended_at) from llm_calls"
-            + " where " + BATCH_ID + " = i.k) from unnest(?::text[]) i(k)"
+            + " where " + BATCH_ID + " = i.k and ended_at >= i.since and started_at >= i.since - interval '"
+            + CALL_SLACK.toSeconds() + " seconds') from unnest(?::text[], ?::timestamptz[]) u(k, s)"
+            + " cross join lateral (select u.k, coalesce(u.s, '-infinity') since) i"
             + " union all select w.k, p.t from w cross join lateral (select min(ended_at) t from llm_calls where "
-            + BATCH_ID + " = w.k and ended_at >= w.t - ? * interval '1 millisecond' and ended_at < w.t) p"
+            + BATCH_ID + " = w.k and ended_at >= w.t - ? * interval '1 millisecond' and ended_at < w.t"
+            + " and started_at >= w.t - ? * interval '1 millisecond' and started_at <= w.t) p"
             + " where p.t is not null),"
-            + " r as (select k, min(t) run_start from w where t is not null group by k)"
+            + " r as (select k, min(t) run_start, max(t) run_end from w where t is not null group by k)"
             + " select r.k, r.run_start, a.spent, a.n, a.last from r cross join lateral (select sum(cost_usd) spent,"
             + " count(*) n, max(ended_at) last from llm_calls where " + BATCH_ID + " = r.k"
-            + " and ended_at >= r.run_start) a";
+            + " and ended_at >= r.run_start and started_at >= r.run_start - interval '" + CALL_SLACK.toSeconds()
+            + " seconds' and started_at <= r.run_end) a";
 
-    static void bindBatchRuns(Connection c, PreparedStatement st, Collection<String> ids, Duration gap)
+    /** Binds {@link #BATCH_RUNS}: each batch's latest call ends at or after its value (null: anywhere). */
+    static void bindBatchRuns(Connection c, PreparedStatement st, Map<String, Instant> since, Duration gap)
             throws SQLException {
+        List<String> ids = new ArrayList<>(since.keySet());
         st.setArray(1, c.createArrayOf("text", ids.toArray()));
-        st.setLong(2, gap.toMillis());
+        st.setArray(2, c.createArrayOf("timestamptz", ids.stream().map(since::get)
+                .map(at -> at == null ? null : Timestamp.from(at)).toArray()));
+        st.setLong(3, gap.toMillis());
+        st.setLong(4, gap.plus(CALL_SLACK).toMillis());
     }
 
     /**
@@ -301,7 +313,14 @@ public class CostStore {
      * call before it (or its first call). Batches without calls are absent.
      */
     public Map<String, Run> batchRuns(Collection<String> ids, Duration gap) {
-        return query(BATCH_RUNS, (c, st) -> bindBatchRuns(c, st, ids, gap), rs -> {
+        Map<String, Instant> since = new HashMap<>();
+        ids.forEach(id -> since.put(id, null));
+        return batchRuns(since, gap);
+    }
+
+    /** As {@link #batchRuns(Collection, Duration)}, each batch's latest call known to end at or after its value. */
+    public Map<String, Run> batchRuns(Map<String, Instant> since, Duration gap) {
+        return query(BATCH_RUNS, (c, st) -> bindBatchRuns(c, st, since, gap), rs -> {
             Map<String, Run> runs = new HashMap<>();
             while (rs.next()) {
                 runs.put(rs.getString(1), new Run(rs.getTimestamp(2).toInstant(), rs.getDouble(3), rs.getLong(4),

@@ -324,7 +324,9 @@ class BatchCostTest {
         assertThat(runs.get(split)).isEqualTo(new CostStore.Run(alone, 1.0, 1, alone));
 
         // The calls read for it: the latest run's and its neighbours', not the 90 of the month's nights.
-        assertThat(callsRead(List.of(nightly), gap)).isLessThan(30);
+        Map<String, Instant> anywhere = new java.util.HashMap<>();
+        anywhere.put(nightly, null);
+        assertThat(callsRead(anywhere, gap)).isLessThan(30);
     }
 
     private LlmCall batchCall(String batch, String team, Instant start) {
@@ -336,7 +338,13 @@ class BatchCostTest {
      * scans priced out: the test's daily partitions hold a few hundred rows of every test's calls, which a planner
      * may rightly read whole (158 rows in one CI run), and the question is what the query reaches through its index.
      */
-    private long callsRead(List<String> ids, Duration gap) throws Exception {
+    private long callsRead(Map<String, Instant> ids, Duration gap) throws Exception {
+        return rowsRead(batchRunsPlan(ids, gap));
+    }
+
+    /** The executed plan of the batch-runs query, sequential scans priced out (see {@link #callsRead}). */
+    private com.fasterxml.jackson.databind.JsonNode batchRunsPlan(Map<String, Instant> ids, Duration gap)
+            throws Exception {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try (java.sql.Statement off = c.createStatement()) {
@@ -347,11 +355,64 @@ class BatchCostTest {
                 CostStore.bindBatchRuns(c, st, ids, gap);
                 try (java.sql.ResultSet rs = st.executeQuery()) {
                     rs.next();
-                    return rowsRead(io.faultline.testing.Payloads.JSON.readTree(rs.getString(1)).get(0).get("Plan"));
+                    return io.faultline.testing.Payloads.JSON.readTree(rs.getString(1)).get(0).get("Plan");
                 }
             } finally {
                 c.rollback();
             }
+        }
+    }
+
+    @Test
+    void a_batchs_run_lookup_probes_only_the_daily_partitions_its_latest_run_can_reach() throws Exception {
+        // A month of daily partitions (far from the other tests' days), a run each night.
+        java.time.LocalDate first = java.time.LocalDate.parse("2033-02-01");
+        try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
+            for (int d = 0; d < 28; d++) {
+                java.time.LocalDate day = first.plusDays(d);
+                st.execute("create table if not exists llm_calls_" + day.toString().replace("-", "")
+                        + " partition of llm_calls for values from ('" + day + " 00:00:00+00') to ('"
+                        + day.plusDays(1) + " 00:00:00+00')");
+            }
+        }
+        Duration gap = config.batchRunGap();
+        String nightly = "nightly-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        List<LlmCall> stored = new ArrayList<>();
+        Instant night = null;
+        for (int n = 0; n < 20; n++) {
+            night = Instant.parse("2033-02-01T22:00:00Z").plus(Duration.ofDays(n));
+            for (int i = 0; i < 3; i++) {
+                stored.add(batchCall(nightly, team, night.plus(Duration.ofMinutes(i))));
+            }
+        }
+        clock.set(night.plus(Duration.ofHours(1)));
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, stored, clock.instant());
+        }
+        Instant last = stored.get(stored.size() - 1).endedAt();
+        // As an ingest of the last call asks (its end is where the latest call is looked for from).
+        Map<String, Instant> since = Map.of(nightly, last);
+        assertThat(store.batchRuns(since, gap).get(nightly))
+                .isEqualTo(new CostStore.Run(night.plus(CostCalls.LATENCY), 3.0, 3, last));
+
+        // The run began on 2033-02-20 at 22:00: a call of it, or one a gap before it, started that day or the day
+        // before (a call lasts less than a day). The nights before are not probed; the days after may still hold a
+        // later call (of another replica's ingest), so the latest is looked for there.
+        java.util.Set<String> probed = new java.util.TreeSet<>();
+        partitionsProbed(batchRunsPlan(since, gap), probed);
+        probed.removeIf(p -> !p.startsWith("llm_calls_2033"));
+        assertThat(probed).contains("llm_calls_20330219", "llm_calls_20330220")
+                .allMatch(p -> p.compareTo("llm_calls_20330219") >= 0);
+    }
+
+    /** The llm_calls partitions the executed plan read at least once (a pruned one runs no loop). */
+    private static void partitionsProbed(com.fasterxml.jackson.databind.JsonNode node, java.util.Set<String> out) {
+        if (node.path("Relation Name").asText().startsWith("llm_calls_") && node.path("Actual Loops").asLong() > 0) {
+            out.add(node.path("Relation Name").asText());
+        }
+        for (com.fasterxml.jackson.databind.JsonNode child : node.path("Plans")) {
+            partitionsProbed(child, out);
         }
     }
 

@@ -147,10 +147,10 @@ class CostUnitTest {
         }
 
         @Override
-        public Map<String, Run> batchRuns(Collection<String> ids, Duration gap) {
+        public Map<String, Run> batchRuns(Map<String, Instant> since, Duration gap) {
             sumQueries++;
             Map<String, Run> runs = new HashMap<>();
-            ids.stream().filter(stored::containsKey).forEach(id -> runs.put(id, new Run(NOW,
+            since.keySet().stream().filter(stored::containsKey).forEach(id -> runs.put(id, new Run(NOW,
                     stored.get(id).spentUsd(), stored.get(id).calls(), NOW)));
             return runs;
         }
