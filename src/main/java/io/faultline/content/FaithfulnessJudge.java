@@ -482,8 +482,9 @@ public class FaithfulnessJudge implements StoredCallsObserver {
      * arrives after midnight is that day's spend, not the next day's), and the amount reserved; null when a cap is
      * reached. A call is reserved at the highest cost a judge call of the day was settled at, or the assumed cost if
      * higher, so that replicas sending at once stay under the cost cap together. While no call of the day has been
-     * priced and the assumed cost is 0, one call at a time may be out across the replicas (each replica passed the cap
-     * by one call of unknown cost); a replica that died with it out holds the others back for the judge's timeout.
+     * priced, one call at a time may be out across the replicas, whatever the assumed cost: each replica reserving
+     * one at an assumed cost below the real one passed the cap together by the difference, each (at 0, by a call
+     * each); a replica that died with it out holds the others back for the judge's timeout.
      * A cap of 0 allows no call, and a day whose spend has reached the cost cap takes no more.
      */
     Reservation reserve() {
@@ -493,7 +494,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
         }
         LocalDate day = today();
         Instant now = clock.instant();
-        Timestamp unpricedUntil = assumed > 0 ? null : Timestamp.from(now.plus(config.timeout()).plusSeconds(1));
+        Timestamp unpricedUntil = Timestamp.from(now.plus(config.timeout()).plusSeconds(1));
         String estimate = "greatest(?, coalesce(s.max_call_usd, 0))";
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
                 "insert into faithfulness_judge_spend as s (day, calls, cost_usd, unpriced_until) values (?, 1, ?, ?)"
@@ -501,7 +502,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
                         + " cost_usd = s.cost_usd + " + estimate + ", unpriced_until = case when s.max_call_usd"
                         + " is null then excluded.unpriced_until else s.unpriced_until end"
                         + " where s.calls < ? and s.cost_usd + " + estimate + " <= ? and s.cost_usd < ?"
-                        + " and (s.max_call_usd is not null or ? > 0 or s.unpriced_until is null"
+                        + " and (s.max_call_usd is not null or s.unpriced_until is null"
                         + " or s.unpriced_until <= ?) returning " + estimate)) {
             st.setObject(1, day);
             st.setDouble(2, assumed);
@@ -511,9 +512,8 @@ public class FaithfulnessJudge implements StoredCallsObserver {
             st.setDouble(6, assumed);
             st.setDouble(7, config.maxCostPerDayUsd());
             st.setDouble(8, config.maxCostPerDayUsd());
-            st.setDouble(9, assumed);
-            st.setTimestamp(10, Timestamp.from(now));
-            st.setDouble(11, assumed);
+            st.setTimestamp(9, Timestamp.from(now));
+            st.setDouble(10, assumed);
             try (ResultSet rs = st.executeQuery()) {
                 return rs.next() ? new Reservation(day, rs.getDouble(1)) : null;
             }
@@ -528,7 +528,7 @@ public class FaithfulnessJudge implements StoredCallsObserver {
      */
     private boolean heldBackForUnknownCost() {
         double assumed = config.assumedCostPerCallUsd();
-        if (config.maxCallsPerDay() <= 0 || config.maxCostPerDayUsd() <= 0 || assumed > 0) {
+        if (config.maxCallsPerDay() <= 0 || config.maxCostPerDayUsd() <= 0 || assumed > config.maxCostPerDayUsd()) {
             return false;
         }
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(

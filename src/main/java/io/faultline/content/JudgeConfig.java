@@ -57,7 +57,8 @@ public interface JudgeConfig {
     /**
      * What a judge call is reserved at before it is sent (at least: the day's highest settled cost when higher), and
      * what it is counted at when the proxy does not say what it cost (LiteLLM's {@code x-litellm-response-cost}
-     * header). At 0, one judge call at a time is out across the replicas until the day's first one is priced.
+     * header). Whatever it is, one judge call at a time is out across the replicas until the day's first one is
+     * priced.
      */
     @WithDefault("0.002")
     @DecimalMin("0")

@@ -276,6 +276,30 @@ class FaithfulnessJudgeTest {
     }
 
     @Test
+    void at_an_assumed_cost_below_the_real_one_two_replicas_do_not_pass_the_daily_cost_cap_together()
+            throws Exception {
+        day(13);
+        // The judge costs $0.008 a call, $0.002 is assumed, the cap is $0.01: two calls reserved at the assumed cost
+        // before either was priced fitted under it, and settled at $0.016.
+        FaithfulnessJudge a = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0.002), contentConfig,
+                lexicalRules, sink, severities, dataSource, clock, Payloads.JSON, registry);
+        FaithfulnessJudge b = new FaithfulnessJudge(new CostCap(judgeConfig, 0.01, 0.002), contentConfig,
+                lexicalRules, sink, severities, dataSource, clock, Payloads.JSON, registry);
+        try {
+            FaithfulnessJudge.Reservation first = a.reserve();
+            assertThat(first).isNotNull();
+            assertThat(b.reserve()).as("reserved while the day's first call, of unknown cost, is out").isNull();
+            a.settle(first, 0.008);
+            assertThat(b.reserve()).as("reserved past the cap at the cost seen today").isNull();
+            assertThat(cost(13)).isEqualTo(0.008);
+            assertThat(spend(13)).isEqualTo(1);
+        } finally {
+            a.stop();
+            b.stop();
+        }
+    }
+
+    @Test
     void a_call_held_back_while_another_replicas_call_of_unknown_cost_is_out_is_not_counted_as_the_daily_cap()
             throws Exception {
         day(12);
