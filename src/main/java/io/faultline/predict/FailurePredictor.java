@@ -186,14 +186,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 if (!config.types().contains(candidate.type())) {
                     continue;
                 }
-                Observed recent = open.get(key(w.deployment(), candidate.type()));
+                Observed recent = open.get(key(w.provider(), w.deployment(), candidate.type()));
                 if (recent != null && !recent.lastSeen.isBefore(quietSince)) {
                     failingAndWorse.add(w.deployment());
                     continue; // failing now or just recovered: that is a failure, not a prediction
                 }
-                // One row per deployment and type (a name under two providers: the last, as one upsert each did).
-                upserts.remove(key(w.deployment(), candidate.type()));
-                upserts.put(key(w.deployment(), candidate.type()), new Upsert(w, candidate));
+                // One row per deployment and type; a name under two providers is two deployments (index V54).
+                upserts.put(key(w.provider(), w.deployment(), candidate.type()), new Upsert(w, candidate));
             }
         }
         // The provider level: one active row per provider and type, never while half or more of its deployments are
@@ -210,7 +209,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             Indicators.Resets latestOfMembers = (w, slot) -> latestReset(members, slot);
             java.util.function.Function<String, List<DeploymentWindow>> notFailing = type -> members.stream()
                     .filter(w -> {
-                        Observed recent = open.get(key(w.deployment(), type));
+                        Observed recent = open.get(key(w.provider(), w.deployment(), type));
                         return recent == null || recent.lastSeen.isBefore(quietSince);
                     }).toList();
             for (Indicators.Candidate candidate : Indicators.evaluateProvider(pw, members.size(), notFailing,
@@ -219,7 +218,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 if (!config.types().contains(candidate.type()) || 2 * failing >= members.size()) {
                     continue;
                 }
-                providerUpserts.put(key(pw.provider(), candidate.type()), new Upsert(pw, candidate));
+                providerUpserts.put(key(pw.provider(), pw.deployment(), candidate.type()), new Upsert(pw, candidate));
             }
         }
         long t5 = System.nanoTime();
@@ -316,7 +315,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     o.type = rs.getString(4);
                     o.onset = rs.getTimestamp(5).toInstant();
                     o.lastSeen = rs.getTimestamp(6).toInstant();
-                    open.put(key(o.deployment, o.type), o);
+                    open.put(key(o.provider, o.deployment, o.type), o);
                 }
             }
         }
@@ -336,7 +335,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     }
                     Instant first = b.firstFailedAt()[t];
                     Instant last = b.lastFailedAt()[t];
-                    Observed o = open.get(key(w.deployment(), type));
+                    Observed o = open.get(key(w.provider(), w.deployment(), type));
                     if (o != null && !first.isBefore(o.onset) && !first.isAfter(o.lastSeen.plus(config.quietPeriod()))) {
                         if (last.isAfter(o.lastSeen)) {
                             o.lastSeen = last;
@@ -357,7 +356,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     fresh.lastSeen = last;
                     fresh.fresh = true;
                     fresh.touched = true;
-                    open.put(key(w.deployment(), type), fresh);
+                    open.put(key(w.provider(), w.deployment(), type), fresh);
                     changed.add(fresh);
                 }
             }
@@ -399,14 +398,15 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         // during a failure), though its horizon may reach past the quiet period to the next failure. A deployment
         // named "*" (LiteLLM's model_info.id is the operator's to choose) has no own predictions: as "own" it took
         // every provider's provider-level ones, as resolve() never does.
+        // The same id under another provider is another deployment: its predictions are not this one's.
         try (PreparedStatement st = c.prepareStatement("select distinct on (deployment = '*') prediction_id,"
-                + " created_at, deployment = '*' from failure_predictions where (deployment = ? and deployment <> '*'"
-                + " and (status <> 'hit' or failure_onset >= ?) or deployment = '*' and provider = ?)"
+                + " created_at, deployment = '*' from failure_predictions where provider = ? and (deployment = ?"
+                + " and deployment <> '*' and (status <> 'hit' or failure_onset >= ?) or deployment = '*')"
                 + " and predicted_type = ?"
                 + " and created_at <= ? and horizon_ends_at >= ? order by deployment = '*', created_at desc")) {
-            st.setString(1, o.deployment);
-            st.setTimestamp(2, Timestamp.from(o.onset));
-            st.setString(3, o.provider);
+            st.setString(1, o.provider);
+            st.setString(2, o.deployment);
+            st.setTimestamp(3, Timestamp.from(o.onset));
             st.setString(4, o.type);
             st.setTimestamp(5, Timestamp.from(o.onset));
             st.setTimestamp(6, Timestamp.from(o.onset));
@@ -435,15 +435,16 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     }
 
     /**
-     * Hits first (a failure of the type on the deployment with its onset inside [created, horizon end]), then the
+     * Hits first (a failure of the type on the deployment, under the prediction's provider, with its onset inside
+     * [created, horizon end]), then the
      * predictions whose horizon ended without one: prevented when the counterfactual reached the failure, else a
      * false alarm.
      */
     private int resolve(Connection c, Instant now) throws SQLException {
         int resolved;
         try (PreparedStatement st = c.prepareStatement("with h as (select p.prediction_id, min(f.onset) onset"
-                + " from failure_predictions p join observed_failures f on (f.deployment = p.deployment"
-                + " and p.deployment <> '*' or p.deployment = '*' and f.provider = p.provider)"
+                + " from failure_predictions p join observed_failures f on f.provider = p.provider"
+                + " and (f.deployment = p.deployment and p.deployment <> '*' or p.deployment = '*')"
                 + " and f.failure_type = p.predicted_type and f.onset >= p.created_at and f.onset <= p.horizon_ends_at"
                 + " where p.status = 'active' or p.status in ('false_alarm', 'prevented') and p.horizon_ends_at >= ?"
                 + " group by p.prediction_id)"
@@ -477,11 +478,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             Map<String, TrafficPolicy.Kept> shares) throws SQLException {
         Map<String, DeploymentWindow> byDeployment = new HashMap<>();
         for (DeploymentWindow w : windows) {
-            byDeployment.put(w.deployment(), w);
+            byDeployment.put(w.provider() + "\u0000" + w.deployment(), w);
         }
         try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, action_remaining,"
                 + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0),"
-                + " horizon_ends_at"
+                + " horizon_ends_at, provider"
                 + " from failure_predictions where status = 'active' and predicted_type = 'rate_limit'"
                 + " and kept_share < 1 and action_remaining is not null and counterfactual_at is null");
                 PreparedStatement update = c.prepareStatement("update failure_predictions set"
@@ -490,7 +491,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             boolean any = false;
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    DeploymentWindow w = byDeployment.get(rs.getString(2));
+                    DeploymentWindow w = byDeployment.get(rs.getString(8) + "\u0000" + rs.getString(2));
                     Double remaining = w == null ? null
                             : latestRemaining(w, rs.getString(4), rs.getTimestamp(7).toInstant());
                     double atAction = rs.getDouble(3);
@@ -550,7 +551,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             sql.append(i == 0 ? "" : ", ").append("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, 'active')");
         }
         sql.append(providerWide ? " on conflict (provider, predicted_type) where status = 'active' and deployment = '*'"
-                : " on conflict (deployment, predicted_type) where status = 'active' and deployment <> '*'");
+                : " on conflict (provider, deployment, predicted_type) where status = 'active' and deployment <> '*'");
         sql.append(" do update set"
                 + " confidence = excluded.confidence,"
                 + " peak_confidence = greatest(failure_predictions.peak_confidence, excluded.confidence),"
@@ -643,8 +644,9 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         return latest;
     }
 
-    private static String key(String deployment, String type) {
-        return deployment + "\u0000" + type;
+    /** A deployment is its provider's: LiteLLM's model_info.id is the operator's to choose, in each proxy. */
+    private static String key(String provider, String deployment, String type) {
+        return provider + "\u0000" + deployment + "\u0000" + type;
     }
 
     /** A scheduled tick is due when no replica evaluated within the last half interval. */

@@ -495,9 +495,51 @@ class PredictionApiTest {
                 .body("items.size()", equalTo(0));
     }
 
+    @Test
+    void one_deployment_id_under_two_providers_is_two_deployments_to_predict_and_to_score() throws Exception {
+        Instant t0 = Instant.parse("2035-06-01T10:00:00Z");
+        // LiteLLM's model_info.id is the operator's to choose: two proxies may both call a deployment "primary".
+        String dep = "api-twice-named-" + UUID.randomUUID();
+        String group = "api-twice-named-group-" + UUID.randomUUID();
+        long[] openai = { 90_000 };
+        long[] azure = { 90_000 };
+        int m = 0;
+        for (; m < 12 && store.active(dep).size() < 2; m++) {
+            twoProvidersMinute(t0, m, dep, group, openai, 5_000, azure, 5_000, 0);
+        }
+        assertThat(store.active(dep)).as("each provider's drain predicted on its own")
+                .extracting(PredictedFailure::provider).containsExactlyInAnyOrder("openai", "azure");
+        UUID openaiId = store.active(dep).stream().filter(p -> p.provider().equals("openai")).findFirst()
+                .orElseThrow().predictionId();
+        UUID azureId = store.active(dep).stream().filter(p -> p.provider().equals("azure")).findFirst()
+                .orElseThrow().predictionId();
+        // Only Azure's runs dry; OpenAI's limit resets.
+        openai[0] = 100_000;
+        twoProvidersMinute(t0, m, dep, group, openai, 0, azure, 5_000, 10);
+        assertThat(store.byId(azureId).orElseThrow().status()).as("Azure's prediction").isEqualTo("hit");
+        assertThat(store.byId(openaiId).orElseThrow().status()).as("OpenAI's: Azure's failure is not its own")
+                .isEqualTo("active");
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select provider, announced_by from observed_failures where deployment = ?")) {
+            st.setString(1, dep);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("the failure is observed").isTrue();
+                assertThat(rs.getString(1)).isEqualTo("azure");
+                assertThat(rs.getObject(2, UUID.class)).as("announced by Azure's prediction").isEqualTo(azureId);
+                assertThat(rs.next()).as("one failure").isFalse();
+            }
+        }
+    }
+
     /** A successful OpenAI call reporting {@code remaining} tokens of 100,000 left, resetting in {@code reset}. */
     private static Payloads headroomCall(String group, String dep, Instant at, long remaining, String reset) {
-        return Payloads.success("openai", group, dep, at).latency(0.5).header("x-ratelimit-limit-tokens", "100000")
+        return headroomCall("openai", group, dep, at, remaining, reset);
+    }
+
+    /** The same under another provider (one that reports OpenAI's headers, as Azure does). */
+    private static Payloads headroomCall(String provider, String group, String dep, Instant at, long remaining,
+            String reset) {
+        return Payloads.success(provider, group, dep, at).latency(0.5).header("x-ratelimit-limit-tokens", "100000")
                 .header("x-ratelimit-remaining-tokens", String.valueOf(remaining))
                 .header("x-ratelimit-reset-tokens", reset);
     }
@@ -505,16 +547,33 @@ class PredictionApiTest {
     /** One minute of 10 calls on {@code dep} reading the token headroom, the first {@code failing} answered 429. */
     private void tokensMinute(Instant t0, int m, String dep, String group, long[] remaining, long drain,
             int failing) {
+        List<Payloads> calls = tokensCalls("openai", t0, m, dep, group, remaining, drain, failing);
+        clock.set(t0.plus(Duration.ofMinutes(m + 1)));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+    }
+
+    /** The calls of such a minute under {@code provider}. */
+    private static List<Payloads> tokensCalls(String provider, Instant t0, int m, String dep, String group,
+            long[] remaining, long drain, int failing) {
         Instant start = t0.plus(Duration.ofMinutes(m));
         List<Payloads> calls = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             Instant at = start.plusSeconds(i * 6L);
             remaining[0] -= drain / 10;
-            calls.add(i < failing ? Payloads.failure("openai", group, dep, at, 429, "RateLimitError",
+            calls.add(i < failing ? Payloads.failure(provider, group, dep, at, 429, "RateLimitError",
                     "Rate limit reached for tokens")
-                    : headroomCall(group, dep, at, remaining[0], "3h0m0s"));
+                    : headroomCall(provider, group, dep, at, remaining[0], "3h0m0s"));
         }
-        clock.set(start.plus(Duration.ofMinutes(1)));
+        return calls;
+    }
+
+    /** One minute of the same deployment id's calls under OpenAI and under Azure, then a tick. */
+    private void twoProvidersMinute(Instant t0, int m, String dep, String group, long[] openai, long openaiDrain,
+            long[] azure, long azureDrain, int azureFailing) {
+        List<Payloads> calls = new ArrayList<>(tokensCalls("openai", t0, m, dep, group, openai, openaiDrain, 0));
+        calls.addAll(tokensCalls("azure", t0, m, dep, group, azure, azureDrain, azureFailing));
+        clock.set(t0.plus(Duration.ofMinutes(m + 1)));
         Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
         predictor.predictFailure();
     }
