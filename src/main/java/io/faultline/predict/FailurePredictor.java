@@ -46,6 +46,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     /** The two sources of a latency baseline's scope key (a profile beats a passive baseline). */
     private static final String PROFILE = "profile/";
     private static final String PASSIVE = "passive/";
+    /**
+     * The provider of the failures LiteLLM raised itself (CallMapper): bad keys, budgets, its own limits, models the
+     * caller named. The proxy's decisions, not a deployment running into trouble: never predicted, reduced or scored.
+     */
+    static final String PROXY = "litellm";
 
     /** What one evaluation did. */
     public record Evaluation(Instant evaluatedAt, boolean ran, int deployments, int failuresObserved, int resolved,
@@ -150,8 +155,16 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         // window whose ends fell inside a second would make the cache cut finer slices (and read everything again).
         Instant end = now.truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         Instant from = end.minus(config.window());
-        List<DeploymentWindow> windows = windowCache.read(c, from, end, config.bucket().toMillis(),
-                config.timeoutClasses(), config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery());
+        List<DeploymentWindow> windows = new ArrayList<>();
+        for (DeploymentWindow w : windowCache.read(c, from, end, config.bucket().toMillis(), config.timeoutClasses(),
+                config.timeout().toMillis(), config.rereadOverlap(), config.fullReadEvery())) {
+            // What LiteLLM raised itself names no deployment of a provider (a refused call's is "litellm:" + the model
+            // its caller asked for): no prediction, no reduction (no such deployment in the router), and no failure
+            // counted as the predictor's miss. Its provider level has no members here, so it is never evaluated.
+            if (!PROXY.equals(w.provider())) {
+                windows.add(w);
+            }
+        }
         long t1 = System.nanoTime();
         // The share of its traffic each deployment kept since the last tick (the plugin's thinning).
         Map<String, Set<String>> groups = new HashMap<>();

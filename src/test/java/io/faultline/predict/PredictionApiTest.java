@@ -531,6 +531,43 @@ class PredictionApiTest {
         }
     }
 
+    @Test
+    void what_litellm_raised_itself_is_neither_predicted_nor_reduced_nor_scored() throws Exception {
+        Instant t0 = Instant.parse("2035-07-01T10:00:00Z");
+        // Calls LiteLLM answered itself (provider "litellm"): a caller's virtual key draining the proxy's own token
+        // limit, on a model name the caller wrote. A real deployment drains alike beside it, as the control.
+        String named = "litellm:callers-model-" + UUID.randomUUID();
+        String control = "api-control-" + UUID.randomUUID();
+        String group = "api-proxy-group-" + UUID.randomUUID();
+        long[] proxy = { 90_000 };
+        long[] real = { 90_000 };
+        int m = 0;
+        for (; m < 12 && store.active(control).isEmpty(); m++) {
+            List<Payloads> calls = new ArrayList<>(tokensCalls("litellm", t0, m, named, group, proxy, 5_000, 0));
+            calls.addAll(tokensCalls("openai", t0, m, control, group, real, 5_000, 0));
+            clock.set(t0.plus(Duration.ofMinutes(m + 1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            predictor.predictFailure();
+        }
+        assertThat(store.active(control)).as("the real deployment's drain is predicted").hasSize(1);
+        // The key runs dry: LiteLLM refuses its calls with 429s.
+        List<Payloads> calls = tokensCalls("litellm", t0, m, named, group, proxy, 5_000, 10);
+        clock.set(t0.plus(Duration.ofMinutes(m + 1)));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+        assertThat(rows(named)).as("predictions of what LiteLLM raised itself").isZero();
+        given().when().get("/api/v1/traffic-policy").then().statusCode(200)
+                .body("deployments.findAll { it.deployment == '" + named + "' }.size()", equalTo(0));
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from observed_failures where deployment = ?")) {
+            st.setString(1, named);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("failures counted against the predictor's recall").isZero();
+            }
+        }
+    }
+
     /** A successful OpenAI call reporting {@code remaining} tokens of 100,000 left, resetting in {@code reset}. */
     private static Payloads headroomCall(String group, String dep, Instant at, long remaining, String reset) {
         return headroomCall("openai", group, dep, at, remaining, reset);
