@@ -11,7 +11,9 @@ public record DeploymentWindow(String provider, String deployment, String modelG
 
     /**
      * The deployment of a provider-level window and prediction: every deployment of the provider (README
-     * "Prediction", provider level). LiteLLM's deployment ids are never this.
+     * "Prediction", provider level). A LiteLLM deployment may be called so too (model_info.id is the operator's to
+     * choose): its window is read and its failures observed like any other's, but it has no predictions of its own
+     * (stored under this name they would be its provider's), and {@link #providerWide()} is true of it.
      */
     public static final String PROVIDER_WIDE = "*";
 
@@ -34,6 +36,7 @@ public record DeploymentWindow(String provider, String deployment, String modelG
             Instant resetSeenAt) {
     }
 
+    /** Named like the provider level: the provider's window, or a deployment's called "*" (see above). */
     public boolean providerWide() {
         return PROVIDER_WIDE.equals(deployment);
     }

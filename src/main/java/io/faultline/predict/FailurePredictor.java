@@ -166,10 +166,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             }
         }
         long t1 = System.nanoTime();
-        // The share of its traffic each deployment kept since the last tick (the plugin's thinning).
+        // The share of its traffic each deployment kept since the last tick (the plugin's thinning). Every window
+        // read here is a deployment's, one named "*" too: the plugin sees it as a candidate of its group.
         Map<String, Set<String>> groups = new HashMap<>();
         for (DeploymentWindow w : windows) {
-            if (w.modelGroup() != null && !w.providerWide()) {
+            if (w.modelGroup() != null) {
                 groups.computeIfAbsent(w.modelGroup(), k -> new HashSet<>()).add(w.deployment());
             }
         }
@@ -193,7 +194,10 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         for (DeploymentWindow w : windows) {
             byProvider.computeIfAbsent(w.provider(), k -> new ArrayList<>()).add(w);
             if (w.providerWide()) {
-                continue; // '*' names the provider level: a deployment called so is not judged alone
+                // A deployment called "*" (the operator's choice): its predictions would be stored and listed as
+                // its provider's provider-level ones, so it gets none of its own. Its failures are observed above,
+                // and it is a member of its provider and model group below.
+                continue;
             }
             for (Indicators.Candidate candidate : Indicators.evaluate(w, baselineOf(reference, w), settings, resets)) {
                 if (!config.types().contains(candidate.type())) {
@@ -214,8 +218,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         // needs an onset after it).
         Map<String, Upsert> providerUpserts = new LinkedHashMap<>();
         for (DeploymentWindow pw : windowCache.providerWindows()) {
-            List<DeploymentWindow> members = byProvider.getOrDefault(pw.provider(), List.of()).stream()
-                    .filter(w -> !w.providerWide()).toList();
+            // Every deployment of the provider, as the provider window counted them (one called "*" too).
+            List<DeploymentWindow> members = byProvider.getOrDefault(pw.provider(), List.of());
             if (members.size() < 2) {
                 continue;
             }
@@ -276,9 +280,6 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     private Map<String, Instant> lastFailingBuckets(List<DeploymentWindow> windows) {
         Map<String, Instant> last = new HashMap<>();
         for (DeploymentWindow w : windows) {
-            if (w.providerWide()) {
-                continue;
-            }
             for (DeploymentWindow.Bucket b : w.buckets()) {
                 if (b == null || b.calls() == 0) {
                     continue;

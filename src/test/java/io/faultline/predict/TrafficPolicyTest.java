@@ -67,7 +67,7 @@ class TrafficPolicyTest {
     private final class Pair {
         final String group = "tp-group-" + UUID.randomUUID();
         final String a = "tp-a-" + UUID.randomUUID();
-        final String b = "tp-b-" + UUID.randomUUID();
+        final String b;
         final Instant t0;
         long remaining = 90_000;
         int minute;
@@ -80,7 +80,13 @@ class TrafficPolicyTest {
         long drainB;
 
         Pair(Instant t0) {
+            this(t0, "tp-b-" + UUID.randomUUID());
+        }
+
+        /** B named {@code b}. */
+        Pair(Instant t0, String b) {
             this.t0 = t0;
+            this.b = b;
         }
 
         /** One replayed minute of 10 calls on each deployment, then a tick at its end. */
@@ -387,6 +393,27 @@ class TrafficPolicyTest {
             shareBefore = e == null ? 1.0 : Math.round(((Number) e.get("keepShare")).doubleValue() * 1e6) / 1e6;
         }
         assertThat(sharesSeen).as("the minutes measured crossed the recovery").hasSizeGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void a_deployment_named_like_the_provider_level_is_a_member_of_its_model_group() throws Exception {
+        // LiteLLM's model_info.id is the operator's to choose: B is called "*". The plugin thins A among two
+        // candidates, so what A kept is the keep share, not everything as if A were alone in its group.
+        Pair pair = new Pair(Instant.parse("2031-10-20T10:00:00Z"), "*");
+        Map<String, Object> reduced = drainUntilReduced(pair);
+        assertThat(reduced).containsEntry("soleDeployment", false);
+        UUID predictionId = UUID.fromString((String) reduced.get("predictionId"));
+        double before = unreducedDrain(predictionId);
+        for (int m = 0; m < 3; m++) {
+            pair.minute(300);
+            double drained = unreducedDrain(predictionId);
+            if (before > 0) {
+                assertThat(drained - before).as("minute %d, A kept %s", m + 1, config.keepShare())
+                        .isCloseTo(300 / config.keepShare(), Offset.offset(1e-6));
+            }
+            before = drained;
+        }
+        assertThat(before).as("counted at all").isPositive();
     }
 
     @Test
