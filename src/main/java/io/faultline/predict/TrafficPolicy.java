@@ -183,7 +183,9 @@ public class TrafficPolicy {
             Row row = rows.remove(p.deployment());
             if (row != null && row.entry().state().equals("pinned")) {
                 if (!pinEnded(row.entry(), now)) {
-                    continue; // the operator decides for this deployment
+                    // The operator decides for this deployment; its predictions lived under the pin all the same.
+                    keptUnderPin(row.entry(), firingOn.get(p.deployment()), deploymentsPerGroup, actions);
+                    continue;
                 }
                 expire(c, now, row.entry());
                 row = null; // the pin ended: the predictor decides again, in this tick
@@ -211,6 +213,8 @@ public class TrafficPolicy {
             if (e.state().equals("pinned")) {
                 if (pinEnded(e, now)) {
                     expire(c, now, e);
+                } else if (firingOn.containsKey(e.deployment())) {
+                    keptUnderPin(e, firingOn.get(e.deployment()), deploymentsPerGroup, actions);
                 }
                 continue;
             }
@@ -282,6 +286,20 @@ public class TrafficPolicy {
         }
         upsertAll(c, upserts, now);
         predictions.recordTrafficActions(c, actions, now);
+    }
+
+    /**
+     * What the predictions firing on a pinned deployment kept: the pin's share, as the cut of a reduction is theirs
+     * (a pin below 1.0 that kept the deployment from failing prevented it, README "Accuracy"); all of a deployment
+     * alone in its model group, which the plugin never thins. A pin at 1.0 kept everything: such a prediction is
+     * judged on what happened.
+     */
+    private static void keptUnderPin(Entry pin, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup,
+            List<PredictionStore.Action> actions) {
+        for (PredictedFailure q : firing) {
+            boolean sole = q.modelGroup() == null || deploymentsPerGroup.getOrDefault(q.modelGroup(), 1) <= 1;
+            actions.add(new PredictionStore.Action(q.predictionId(), sole ? 1.0 : pin.keepShare()));
+        }
     }
 
     /** Reads go on; other writers of the policy wait until this transaction ends, and it waits for theirs. */

@@ -246,6 +246,52 @@ class PredictionApiTest {
         assertThat(p.keptShare()).isEqualTo(trafficConfig.keepShare());
     }
 
+    @Test
+    void a_prediction_that_an_operators_pin_below_full_traffic_kept_from_failing_is_prevented_not_a_false_alarm() {
+        Instant t0 = Instant.parse("2031-05-03T10:00:00Z");
+        String dep = "api-pinned-" + UUID.randomUUID();
+        String other = "api-pinned-b-" + UUID.randomUUID();
+        String group = "api-pinned-group-" + UUID.randomUUID();
+        // An operator holds the deployment at half its traffic (a canary) before anything is predicted.
+        clock.set(t0);
+        given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
+                .body("{\"keepShare\":0.5,\"reason\":\"canary\"}").when().put("/api/v1/traffic-policy/" + dep)
+                .then().statusCode(200);
+        long remaining = 90_000;
+        UUID id = null;
+        int resetAt = Integer.MAX_VALUE;
+        for (int m = 0; m < 40; m++) {
+            // Full traffic would drain 10,000 a minute; the plugin keeps the pinned half. Eight minutes after the
+            // prediction the window resets and the demand is gone: at full traffic the headroom ran out before.
+            if (m == resetAt) {
+                remaining = 100_000;
+            }
+            long drain = m >= resetAt ? 0 : 5_000;
+            List<Payloads> calls = new ArrayList<>();
+            Instant start = t0.plus(Duration.ofMinutes(m));
+            for (int i = 0; i < 10; i++) {
+                remaining -= drain / 10;
+                Instant at = start.plusSeconds(i * 6L);
+                calls.add(headroomCall(group, dep, at, remaining, "3h0m0s"));
+                calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
+            }
+            clock.set(start.plus(Duration.ofMinutes(1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            predictor.predictFailure();
+            if (id == null && !store.active(dep).isEmpty()) {
+                id = store.active(dep).get(0).predictionId();
+                resetAt = m + 8;
+            }
+        }
+        assertThat(id).as("the drain was predicted").isNotNull();
+        assertThat(policy.current().deployments()).as("the pin held throughout")
+                .anyMatch(e -> e.deployment().equals(dep) && e.state().equals("pinned"));
+        PredictedFailure p = store.byId(id).orElseThrow();
+        assertThat(remaining).as("the headroom never ran out").isGreaterThan(0);
+        assertThat(p.keptShare()).as("what the pin kept").isEqualTo(0.5);
+        assertThat(p.status()).isEqualTo("prevented");
+    }
+
     /**
      * A profile is stored under the normalised provider (text-completion-openai is openai) while the plugin stores
      * each call under the provider LiteLLM logged: the latency trend of those calls is judged against that profile,

@@ -701,6 +701,8 @@ class TrafficPolicyTest {
         }
         assertThat(store.active(pair.a)).as("the drain is predicted").isNotEmpty();
         assertThat(store.active(pair.a).get(0).confidence()).isGreaterThan(config.actAbove());
+        assertThat(store.active(pair.a).get(0).keptShare()).as("a pin at 1.0 kept everything: judged on what happens")
+                .isEqualTo(1.0);
         assertThat(entry(pair.a)).as("but the pin holds").containsEntry("state", "pinned")
                 .containsEntry("keepShare", 1.0f);
         assertThat(actionsOf(pair.a)).containsExactly("pin");
