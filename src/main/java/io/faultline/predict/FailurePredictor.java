@@ -304,6 +304,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         String type;
         Instant onset;
         Instant lastSeen;
+        /** The onset stored before this tick moved it back (earlier failing calls delivered late). */
+        Instant movedFrom;
         boolean fresh;
         boolean touched;
     }
@@ -359,7 +361,18 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                         continue;
                     }
                     if (o != null && first.isBefore(o.onset)) {
-                        continue; // an older bucket of a failure already recorded
+                        // Delivered late (another proxy's spool): within the quiet period before the onset it is the
+                        // same failure, which began earlier than the tick saw; further back, an older one.
+                        if (!last.plus(config.quietPeriod()).isBefore(o.onset)) {
+                            if (o.movedFrom == null && !o.fresh) {
+                                o.movedFrom = o.onset;
+                            }
+                            o.onset = first;
+                            o.lastSeen = last.isAfter(o.lastSeen) ? last : o.lastSeen;
+                            o.touched = true;
+                            changed.add(o);
+                        }
+                        continue;
                     }
                     Observed fresh = new Observed();
                     fresh.id = UUID.randomUUID();
@@ -380,15 +393,59 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 insertObserved(c, o);
                 o.fresh = false;
             } else {
-                try (PreparedStatement st = c.prepareStatement(
-                        "update observed_failures set last_seen = greatest(last_seen, ?) where failure_id = ?")) {
+                try (PreparedStatement st = c.prepareStatement("update observed_failures set last_seen ="
+                        + " greatest(last_seen, ?), onset = least(onset, ?) where failure_id = ?")) {
                     st.setTimestamp(1, Timestamp.from(o.lastSeen));
-                    st.setObject(2, o.id);
+                    st.setTimestamp(2, Timestamp.from(o.onset));
+                    st.setObject(3, o.id);
                     st.executeUpdate();
+                }
+                if (o.movedFrom != null) {
+                    onsetMovedBack(c, o, now);
+                    o.movedFrom = null;
                 }
             }
         }
         return open;
+    }
+
+    /**
+     * A failure whose onset late calls moved back: announced by the predictions live before the new onset, and the
+     * hit only of those made before it (one made after it was made while the deployment failed already: resolved as
+     * its horizon would have judged it without this failure, and a hit again if another failure begins within it).
+     */
+    private void onsetMovedBack(Connection c, Observed o, Instant now) throws SQLException {
+        Announcement announced = announcement(c, o);
+        try (PreparedStatement st = c.prepareStatement("update observed_failures set announced_by = ?,"
+                + " lead_time_ms = ? where failure_id = ?")) {
+            st.setObject(1, announced.by());
+            st.setObject(2, announced.leadMs());
+            st.setObject(3, o.id);
+            st.executeUpdate();
+        }
+        try (PreparedStatement st = c.prepareStatement("update failure_predictions set"
+                + " status = case when created_at <= ?::timestamptz then 'hit' when counterfactual_at is not null"
+                + " then 'prevented' else 'false_alarm' end,"
+                + " resolved_at = case when created_at <= ?::timestamptz then resolved_at else ?::timestamptz end,"
+                + " failure_onset = case when created_at <= ?::timestamptz then ?::timestamptz end,"
+                + " lead_time_ms = case when created_at <= ?::timestamptz"
+                + " then (extract(epoch from (?::timestamptz - created_at)) * 1000)::bigint end"
+                + " where status = 'hit' and failure_onset = ? and predicted_type = ? and provider = ?"
+                + " and (deployment = ? and deployment <> '*' or deployment = '*')")) {
+            Timestamp onset = Timestamp.from(o.onset);
+            st.setTimestamp(1, onset);
+            st.setTimestamp(2, onset);
+            st.setTimestamp(3, Timestamp.from(now));
+            st.setTimestamp(4, onset);
+            st.setTimestamp(5, onset);
+            st.setTimestamp(6, onset);
+            st.setTimestamp(7, onset);
+            st.setTimestamp(8, Timestamp.from(o.movedFrom));
+            st.setString(9, o.type);
+            st.setString(10, o.provider);
+            st.setString(11, o.deployment);
+            st.executeUpdate();
+        }
     }
 
     /**
@@ -403,7 +460,11 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         return Math.max(1, (int) Math.ceil(config.failureMinCalls() * kept.share()));
     }
 
-    private void insertObserved(Connection c, Observed o) throws SQLException {
+    /** The prediction that announced a failure and its lead (nulls when none did). */
+    private record Announcement(UUID by, Long leadMs) {
+    }
+
+    private Announcement announcement(Connection c, Observed o) throws SQLException {
         UUID announcedBy = null;
         Long lead = null;
         // The deployment's own latest live prediction, else its provider's: the provider's when only it announced
@@ -434,6 +495,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 }
             }
         }
+        return new Announcement(announcedBy, lead);
+    }
+
+    private void insertObserved(Connection c, Observed o) throws SQLException {
+        Announcement announced = announcement(c, o);
+        UUID announcedBy = announced.by();
+        Long lead = announced.leadMs();
         try (PreparedStatement st = c.prepareStatement("insert into observed_failures (failure_id, failure_type,"
                 + " provider, deployment, onset, last_seen, announced_by, lead_time_ms) values (?, ?, ?, ?, ?, ?, ?, ?)")) {
             st.setObject(1, o.id);

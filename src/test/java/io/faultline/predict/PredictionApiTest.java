@@ -496,6 +496,79 @@ class PredictionApiTest {
                 .isEqualTo("false_alarm");
     }
 
+    @Test
+    void failing_calls_that_arrive_late_move_the_failures_onset_back_and_a_prediction_made_after_it_is_no_hit()
+            throws Exception {
+        Instant t0 = Instant.parse("2035-08-01T10:00:00Z");
+        String dep = "api-late-onset-" + UUID.randomUUID();
+        String group = "api-late-onset-group-" + UUID.randomUUID();
+        // Two live predictions of the deployment's rate limit: an earlier one (its provider's, made at t0) and one made
+        // at t0 + 5 min.
+        UUID early = UUID.randomUUID();
+        UUID late = UUID.randomUUID();
+        insertPrediction(early, "openai-late-onset", "*", t0, t0.plus(Duration.ofMinutes(15)));
+        insertPrediction(late, "openai-late-onset", dep, t0.plus(Duration.ofMinutes(5)),
+                t0.plus(Duration.ofMinutes(20)));
+        // The 429s of minute 6 arrive on time: a failure from 10:06, the hit of both.
+        List<Payloads> onTime = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            onTime.add(Payloads.failure("openai-late-onset", group, dep, t0.plus(Duration.ofMinutes(6)).plusSeconds(i),
+                    429, "RateLimitError", "Rate limit reached for tokens"));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(7)));
+        Api.ingest(Payloads.array(onTime.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+        assertThat(store.byId(late).orElseThrow().status()).isEqualTo("hit");
+        // Then another proxy's spool delivers the 429s it had from minute 3 on: the failure began then, before the
+        // later prediction was made.
+        List<Payloads> delivered = new ArrayList<>();
+        Instant trueStart = t0.plus(Duration.ofMinutes(3));
+        for (int i = 0; i < 10; i++) {
+            delivered.add(Payloads.failure("openai-late-onset", group, dep, trueStart.plusSeconds(i), 429,
+                    "RateLimitError", "Rate limit reached for tokens"));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(8)));
+        Api.ingest(Payloads.array(delivered.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+        Instant onset = trueStart.plusMillis(200); // Payloads.failure answers in 200 ms
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select onset, announced_by, lead_time_ms from observed_failures where deployment = ?")) {
+            st.setString(1, dep);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("the failure is observed").isTrue();
+                assertThat(rs.getTimestamp(1).toInstant()).as("its onset").isEqualTo(onset);
+                assertThat(rs.getObject(2, UUID.class)).as("announced by the prediction live before it")
+                        .isEqualTo(early);
+                assertThat(rs.getLong(3)).isEqualTo(Duration.between(t0, onset).toMillis());
+                assertThat(rs.next()).as("one failure").isFalse();
+            }
+        }
+        PredictedFailure earlier = store.byId(early).orElseThrow();
+        assertThat(earlier.status()).isEqualTo("hit");
+        assertThat(earlier.failureOnset()).as("the earlier prediction's hit, at the onset").isEqualTo(onset);
+        assertThat(earlier.leadTime()).isEqualTo(Duration.between(t0, onset).toString());
+        PredictedFailure later = store.byId(late).orElseThrow();
+        assertThat(later.status()).as("made while the deployment was already failing").isEqualTo("false_alarm");
+        assertThat(later.failureOnset()).isNull();
+    }
+
+    private void insertPrediction(UUID id, String provider, String dep, Instant created, Instant horizonEnd)
+            throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, confidence,"
+                        + " peak_confidence, time_to_failure_ms, recommended_action, indicators, created_at,"
+                        + " updated_at, horizon_ms, horizon_ends_at, status) values (?, 'rate_limit', ?, ?, 0.9,"
+                        + " 0.9, 300000, 'reduce', '{}', ?, ?, 900000, ?, 'active')")) {
+            st.setObject(1, id);
+            st.setString(2, provider);
+            st.setString(3, dep);
+            st.setTimestamp(4, Timestamp.from(created));
+            st.setTimestamp(5, Timestamp.from(created));
+            st.setTimestamp(6, Timestamp.from(horizonEnd));
+            st.executeUpdate();
+        }
+    }
+
     /** An active rate-limit prediction cut at 1,000 tokens left, 100 short of the counterfactual at 500 left. */
     private UUID reducedRateLimitPrediction(String dep, String group, Instant t0, Instant horizonEnd)
             throws Exception {
