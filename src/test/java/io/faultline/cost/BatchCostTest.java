@@ -18,12 +18,18 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
@@ -324,7 +330,7 @@ class BatchCostTest {
         assertThat(runs.get(split)).isEqualTo(new CostStore.Run(alone, 1.0, 1, alone));
 
         // The calls read for it: the latest run's and its neighbours', not the 90 of the month's nights.
-        Map<String, Instant> anywhere = new java.util.HashMap<>();
+        Map<String, Instant> anywhere = new HashMap<>();
         anywhere.put(nightly, null);
         assertThat(callsRead(anywhere, gap)).isLessThan(30);
     }
@@ -343,11 +349,11 @@ class BatchCostTest {
     }
 
     /** The executed plan of the batch-runs query, sequential scans priced out (see {@link #callsRead}). */
-    private com.fasterxml.jackson.databind.JsonNode batchRunsPlan(Map<String, Instant> ids, Duration gap)
+    private JsonNode batchRunsPlan(Map<String, Instant> ids, Duration gap)
             throws Exception {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            try (java.sql.Statement off = c.createStatement()) {
+            try (Statement off = c.createStatement()) {
                 off.execute("set local enable_seqscan = off");
             }
             try (java.sql.PreparedStatement st = c.prepareStatement("explain (analyze, format json) "
@@ -366,10 +372,10 @@ class BatchCostTest {
     @Test
     void a_batchs_run_lookup_probes_only_the_daily_partitions_its_latest_run_can_reach() throws Exception {
         // A month of daily partitions (far from the other tests' days), a run each night.
-        java.time.LocalDate first = java.time.LocalDate.parse("2033-02-01");
-        try (Connection c = dataSource.getConnection(); java.sql.Statement st = c.createStatement()) {
+        LocalDate first = LocalDate.parse("2033-02-01");
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             for (int d = 0; d < 28; d++) {
-                java.time.LocalDate day = first.plusDays(d);
+                LocalDate day = first.plusDays(d);
                 st.execute("create table if not exists llm_calls_" + day.toString().replace("-", "")
                         + " partition of llm_calls for values from ('" + day + " 00:00:00+00') to ('"
                         + day.plusDays(1) + " 00:00:00+00')");
@@ -399,7 +405,7 @@ class BatchCostTest {
         // The run began on 2033-02-20 at 22:00: a call of it, or one a gap before it, started that day or the day
         // before (a call lasts less than a day). The nights before are not probed; the days after may still hold a
         // later call (of another replica's ingest), so the latest is looked for there.
-        java.util.Set<String> probed = new java.util.TreeSet<>();
+        Set<String> probed = new TreeSet<>();
         partitionsProbed(batchRunsPlan(since, gap), probed);
         probed.removeIf(p -> !p.startsWith("llm_calls_2033"));
         assertThat(probed).contains("llm_calls_20330219", "llm_calls_20330220")
@@ -407,22 +413,22 @@ class BatchCostTest {
     }
 
     /** The llm_calls partitions the executed plan read at least once (a pruned one runs no loop). */
-    private static void partitionsProbed(com.fasterxml.jackson.databind.JsonNode node, java.util.Set<String> out) {
+    private static void partitionsProbed(JsonNode node, Set<String> out) {
         if (node.path("Relation Name").asText().startsWith("llm_calls_") && node.path("Actual Loops").asLong() > 0) {
             out.add(node.path("Relation Name").asText());
         }
-        for (com.fasterxml.jackson.databind.JsonNode child : node.path("Plans")) {
+        for (JsonNode child : node.path("Plans")) {
             partitionsProbed(child, out);
         }
     }
 
-    private static long rowsRead(com.fasterxml.jackson.databind.JsonNode node) {
+    private static long rowsRead(JsonNode node) {
         long read = 0;
         if (node.path("Relation Name").asText().startsWith("llm_calls")) {
             read += (node.path("Actual Rows").asLong() + node.path("Rows Removed by Filter").asLong()
                     + node.path("Rows Removed by Index Recheck").asLong()) * node.path("Actual Loops").asLong(1);
         }
-        for (com.fasterxml.jackson.databind.JsonNode child : node.path("Plans")) {
+        for (JsonNode child : node.path("Plans")) {
             read += rowsRead(child);
         }
         return read;

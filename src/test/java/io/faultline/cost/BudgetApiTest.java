@@ -20,10 +20,14 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
+import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -548,8 +552,8 @@ class BudgetApiTest {
                 + " spent_usd from budget_spend where scope = 'team' and scope_id = ? and period_start >= ?"
                 + " and period_start < ? order by period, period_start")) {
             st.setString(1, team);
-            st.setTimestamp(2, java.sql.Timestamp.from(Instant.parse("2031-07-01T00:00:00Z")));
-            st.setTimestamp(3, java.sql.Timestamp.from(Instant.parse("2031-08-01T00:00:00Z")));
+            st.setTimestamp(2, Timestamp.from(Instant.parse("2031-07-01T00:00:00Z")));
+            st.setTimestamp(3, Timestamp.from(Instant.parse("2031-08-01T00:00:00Z")));
             try (var rs = st.executeQuery()) {
                 while (rs.next()) {
                     rows.add(rs.getString(1) + " " + rs.getTimestamp(2).toInstant() + " " + rs.getDouble(3));
@@ -605,7 +609,7 @@ class BudgetApiTest {
 
     /** {@code c}, noting the SQL of every statement prepared or created on it. */
     private static Connection recording(Connection c, List<String> sql) {
-        return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
+        return (Connection) Proxy.newProxyInstance(Connection.class.getClassLoader(),
                 new Class<?>[] {Connection.class}, (proxy, method, args) -> {
                     if (method.getName().startsWith("prepare")) {
                         sql.add((String) args[0]);
@@ -614,7 +618,7 @@ class BudgetApiTest {
                     }
                     try {
                         return method.invoke(c, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
+                    } catch (InvocationTargetException e) {
                         throw e.getCause();
                     }
                 });
@@ -630,7 +634,7 @@ class BudgetApiTest {
         CostStore counting = new CostStore(dataSource) {
             @Override
             public Map<String, Sum> restateBudgetSpend(BudgetScope scope, Period period, Instant start,
-                    java.util.Collection<String> ids) {
+                    Collection<String> ids) {
                 restates.incrementAndGet();
                 return super.restateBudgetSpend(scope, period, start, ids);
             }

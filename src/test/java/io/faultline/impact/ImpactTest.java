@@ -29,6 +29,8 @@ import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
 
 /**
@@ -567,12 +569,12 @@ class ImpactTest {
         // it, with a problem naming that cluster for a client that does not follow it.
         given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + split).then()
                 .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
-                .header("Location", org.hamcrest.Matchers.endsWith("/api/v1/failures/correlations/" + first.get(0)))
+                .header("Location", endsWith("/api/v1/failures/correlations/" + first.get(0)))
                 .body("status", equalTo(308)).body("mergedInto", equalTo(first.get(0)))
-                .body("detail", org.hamcrest.Matchers.containsString(first.get(0)));
+                .body("detail", containsString(first.get(0)));
         given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + split + "/impact").then()
                 .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
-                .header("Location", org.hamcrest.Matchers.endsWith("/api/v1/failures/correlations/" + first.get(0)
+                .header("Location", endsWith("/api/v1/failures/correlations/" + first.get(0)
                         + "/impact"))
                 .body("mergedInto", equalTo(first.get(0)));
         // followed, it is the surviving cluster

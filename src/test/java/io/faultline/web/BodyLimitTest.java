@@ -18,9 +18,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.net.URI;
 import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.zip.GZIPOutputStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -131,12 +136,12 @@ class BodyLimitTest {
     @Test
     void a_form_body_is_a_415_problem_unread() throws Exception {
         for (String type : new String[] { "application/x-www-form-urlencoded", "multipart/form-data; boundary=x" }) {
-            java.net.http.HttpResponse<String> sized = java.net.http.HttpClient.newBuilder()
-                    .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
-                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+            HttpResponse<String> sized = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1).build().send(
+                    HttpRequest.newBuilder(URI.create(root + "api/v1/calls"))
                             .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", type)
-                            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("[]")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+                            .POST(HttpRequest.BodyPublishers.ofString("[]")).build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(sized.statusCode()).isEqualTo(415);
             assertThat(sized.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t)
                     .startsWith(PROBLEM));
@@ -154,28 +159,28 @@ class BodyLimitTest {
     @Test
     void a_compressed_body_is_a_415_problem_saying_to_send_it_uncompressed() throws Exception {
         ByteArrayOutputStream gzipped = new ByteArrayOutputStream();
-        try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(gzipped)) {
+        try (GZIPOutputStream gz = new GZIPOutputStream(gzipped)) {
             gz.write("[]".getBytes(StandardCharsets.UTF_8));
         }
-        java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newBuilder()
-                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
-                java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+        HttpResponse<String> answer = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1).build().send(
+                HttpRequest.newBuilder(URI.create(root + "api/v1/calls"))
                         .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", "application/json")
                         .header("Content-Encoding", "gzip")
-                        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray())).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(gzipped.toByteArray())).build(),
+                HttpResponse.BodyHandlers.ofString());
         assertThat(answer.statusCode()).isEqualTo(415);
         assertThat(answer.headers().firstValue("content-type")).hasValueSatisfying(t -> assertThat(t)
                 .startsWith(PROBLEM));
         assertThat(answer.body()).contains("Content-Encoding").contains("uncompressed");
         // identity is no compression: read as sent.
-        java.net.http.HttpResponse<String> plain = java.net.http.HttpClient.newBuilder()
-                .version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
-                java.net.http.HttpRequest.newBuilder(java.net.URI.create(root + "api/v1/calls"))
+        HttpResponse<String> plain = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1).build().send(
+                HttpRequest.newBuilder(URI.create(root + "api/v1/calls"))
                         .header("Authorization", "Bearer " + Api.KEY).header("Content-Type", "application/json")
                         .header("Content-Encoding", "identity")
-                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("[]")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
+                        .POST(HttpRequest.BodyPublishers.ofString("[]")).build(),
+                HttpResponse.BodyHandlers.ofString());
         assertThat(plain.statusCode()).isEqualTo(200);
     }
 
