@@ -184,7 +184,7 @@ final class WindowCache {
     private final TreeMap<String, Held> held = new TreeMap<>();
     /** Idempotency keys of the calls received within the overlap of the newest one: those a top-up reads again. */
     private final Map<String, Long> recent = new HashMap<>();
-    /** The latest reset header per deployment and limit type, as of the last {@link #read}. */
+    /** provider NUL deployment → its latest reset header per limit type, as of the last {@link #read}. */
     private final Map<String, DeploymentWindow.Reading[]> resets = new HashMap<>();
     /** The provider windows of the last {@link #read} (providers with two or more deployments in the window). */
     private List<DeploymentWindow> providerWindows = List.of();
@@ -339,7 +339,7 @@ final class WindowCache {
 
     /** The latest reset header of a limit type on the deployment in the window of the last {@link #read}. */
     synchronized DeploymentWindow.Reading latestReset(DeploymentWindow w, int slot) {
-        DeploymentWindow.Reading[] r = resets.get(w.deployment());
+        DeploymentWindow.Reading[] r = resets.get(w.provider() + "\u0000" + w.deployment());
         return r == null ? null : r[slot];
     }
 
@@ -572,6 +572,7 @@ final class WindowCache {
         long bucketUs = bucketMillis * 1000;
         int buckets = (int) Math.max(1, (to.toEpochMilli() - from.toEpochMilli() + bucketMillis - 1) / bucketMillis);
         List<DeploymentWindow> out = new ArrayList<>();
+        // By provider and deployment: the same id under another provider is another deployment, with its own limits.
         Map<String, Latest> latestByDeployment = new HashMap<>();
         heldCalls = 0;
         Acc[] acc = new Acc[buckets];
@@ -587,7 +588,8 @@ final class WindowCache {
                 continue;
             }
             Arrays.fill(acc, null);
-            Latest latest = latestByDeployment.computeIfAbsent(h.deployment, k -> new Latest());
+            Latest latest = latestByDeployment.computeIfAbsent(h.provider + "\u0000" + h.deployment,
+                    k -> new Latest());
             boolean any = fold(h.calls, acc, latest, fromUs, toUs, bucketUs);
             any |= fold(h.slices.values(), acc, latest, fromUs, toUs, bucketUs);
             heldCalls += h.calls.size();
@@ -672,8 +674,8 @@ final class WindowCache {
     }
 
     /**
-     * Per limit type, the latest call of a deployment name (of any provider, as the SQL reads it) carrying its reset
-     * header: its start, header and end. The first of equal starts wins, in the order the calls were held.
+     * Per limit type, the latest call of a deployment (a provider's, as the SQL reads it) carrying its reset header:
+     * its start, header and end. The first of equal starts wins, in the order the calls were held.
      */
     private static final class Latest {
         final long[] started = new long[SLOTS];

@@ -189,26 +189,28 @@ final class WindowReader {
     }
 
     /**
-     * The reset header of the latest reading of a limit type on a deployment in {@code [from, to)}: read only for a
-     * candidate prediction, one backward scan of the {@code (deployment, started_at)} index that stops at the first
-     * call carrying it.
+     * The reset header of the latest reading of a limit type on a provider's deployment in {@code [from, to)} (the
+     * same id under another provider has limits of its own): one backward scan of the {@code (deployment,
+     * started_at)} index that stops at the first call of the provider carrying it.
      */
-    static DeploymentWindow.Reading latestReset(Connection c, String deployment, int slot, Instant from, Instant to)
-            throws SQLException {
+    static DeploymentWindow.Reading latestReset(Connection c, String provider, String deployment, int slot,
+            Instant from, Instant to) throws SQLException {
         String label = DeploymentWindow.LIMIT_TYPES[slot];
         String anthropic = "anthropic-ratelimit-" + label.replace('_', '-') + "-reset";
         String openAi = slot < 2 ? "x-ratelimit-reset-" + label : anthropic;
         try (PreparedStatement st = c.prepareStatement("select coalesce(rate_limit_headers ->> ?,"
-                + " rate_limit_headers ->> ?), ended_at from llm_calls where deployment = ? and started_at >= ?"
-                + " and started_at < ? and coalesce(rate_limit_headers ->> ?, rate_limit_headers ->> ?) is not null"
+                + " rate_limit_headers ->> ?), ended_at from llm_calls where deployment = ? and provider = ?"
+                + " and started_at >= ? and started_at < ?"
+                + " and coalesce(rate_limit_headers ->> ?, rate_limit_headers ->> ?) is not null"
                 + " order by started_at desc limit 1")) {
             st.setString(1, anthropic);
             st.setString(2, openAi);
             st.setString(3, deployment);
-            st.setTimestamp(4, Timestamp.from(from));
-            st.setTimestamp(5, Timestamp.from(to));
-            st.setString(6, anthropic);
-            st.setString(7, openAi);
+            st.setString(4, provider);
+            st.setTimestamp(5, Timestamp.from(from));
+            st.setTimestamp(6, Timestamp.from(to));
+            st.setString(7, anthropic);
+            st.setString(8, openAi);
             try (ResultSet rs = st.executeQuery()) {
                 return rs.next() ? new DeploymentWindow.Reading(0, 0, 1, -1, rs.getString(1),
                         rs.getTimestamp(2).toInstant()) : null;

@@ -651,6 +651,32 @@ class PredictionApiTest {
     }
 
     @Test
+    void a_reset_header_of_one_provider_does_not_excuse_the_drain_of_the_same_id_under_another() {
+        Instant t0 = Instant.parse("2035-08-01T10:00:00Z");
+        String dep = "api-reset-twice-named-" + UUID.randomUUID();
+        String group = "api-reset-twice-named-group-" + UUID.randomUUID();
+        long[] openai = { 90_000 };
+        long[] azure = { 90_000 };
+        // Both drain alike. Azure's limit refills in 20 s, OpenAI's in three hours; Azure's calls come a second
+        // after OpenAI's, so the latest reset header of the name, read across providers, is Azure's.
+        for (int m = 0; m < 12 && store.active(dep).isEmpty(); m++) {
+            List<Payloads> calls = new ArrayList<>();
+            Instant start = t0.plus(Duration.ofMinutes(m));
+            for (int i = 0; i < 10; i++) {
+                openai[0] -= 500;
+                azure[0] -= 500;
+                calls.add(headroomCall("openai", group, dep, start.plusSeconds(i * 6L), openai[0], "3h0m0s"));
+                calls.add(headroomCall("azure", group, dep, start.plusSeconds(i * 6L + 1), azure[0], "20s"));
+            }
+            clock.set(t0.plus(Duration.ofMinutes(m + 1)));
+            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+            predictor.predictFailure();
+        }
+        assertThat(store.active(dep)).as("OpenAI's drain predicted; Azure's refills first")
+                .extracting(PredictedFailure::provider).containsExactly("openai");
+    }
+
+    @Test
     void what_litellm_raised_itself_is_neither_predicted_nor_reduced_nor_scored() throws Exception {
         Instant t0 = Instant.parse("2035-07-01T10:00:00Z");
         // Calls LiteLLM answered itself (provider "litellm"): a caller's virtual key draining the proxy's own token

@@ -69,9 +69,10 @@ class WindowCacheTest {
             Instant now = minute.plus(Duration.ofSeconds(m % 3 == 0 ? 60 : 37));
             clock.set(now);
             List<Payloads> batch = new ArrayList<>();
-            for (int d = 0; d < 6; d++) {
-                String dep = "wc-" + run + "-" + d;
-                String provider = d % 2 == 0 ? "openai" : "anthropic";
+            for (int d = 0; d < 7; d++) {
+                // The seventh is the first's id under the other provider: another deployment, with its own resets.
+                String dep = "wc-" + run + "-" + (d % 6);
+                String provider = d % 2 == 0 && d < 6 ? "openai" : "anthropic";
                 for (int k = 0; k < 4 + rnd.nextInt(8); k++) {
                     // Half in a 2-second burst: busy seconds are held as slices, quiet ones call by call.
                     Instant start = minute.plusMillis(rnd.nextBoolean() ? rnd.nextInt(55_000) : 20_000 + rnd.nextInt(2_000));
@@ -107,7 +108,7 @@ class WindowCacheTest {
                 for (DeploymentWindow w : held) {
                     for (int slot = 0; slot < DeploymentWindow.LIMIT_TYPES.length; slot++) {
                         assertThat(cache.latestReset(w, slot)).as("reset of %s slot %d minute %d", w.deployment(), slot, m)
-                                .isEqualTo(WindowReader.latestReset(c, w.deployment(), slot, from, now));
+                                .isEqualTo(WindowReader.latestReset(c, w.provider(), w.deployment(), slot, from, now));
                     }
                 }
                 if (m == 39) {
@@ -118,7 +119,7 @@ class WindowCacheTest {
                 }
             }
         }
-        assertThat(deployments).as("the compared windows hold the test's deployments").isEqualTo(6);
+        assertThat(deployments).as("the compared windows hold the test's deployments").isEqualTo(7);
         assertThat(incremental).as("ticks that only topped the window up").isEqualTo(39);
         assertThat(cache.heldSlices()).as("busy seconds held as slices").isPositive();
         assertThat(cache.heldCalls()).as("calls held: the window's, not the history's").isPositive()
@@ -228,7 +229,8 @@ class WindowCacheTest {
                 for (DeploymentWindow w : held) {
                     for (int slot = 0; slot < DeploymentWindow.LIMIT_TYPES.length; slot++) {
                         assertThat(cache.latestReset(w, slot)).as("reset of %s slot %d tick %d", w.deployment(), slot,
-                                m).isEqualTo(WindowReader.latestReset(c, w.deployment(), slot, from, now));
+                                m).isEqualTo(
+                                        WindowReader.latestReset(c, w.provider(), w.deployment(), slot, from, now));
                     }
                 }
                 assertThat(held.stream().filter(w -> w.deployment().startsWith("wcs-" + run)).count()).isEqualTo(4);
