@@ -405,7 +405,11 @@ public class SloService {
                 }
                 st.setArray(p++, c.createArrayOf("float8", LatencyBuckets.edges()));
                 st.setLong(p++, config.period().toSeconds());
-                st.setTimestamp(p++, Timestamp.from(at.minus(longest)));
+                // The kept minutes only, as in budgets(): a page at an old instant (a cursor carries any) otherwise
+                // summed the rows older than the retention that its prune had not deleted yet.
+                Instant kept = clock.instant().minus(config.retention());
+                Instant from = at.minus(longest);
+                st.setTimestamp(p++, Timestamp.from(from.isBefore(kept) ? kept : from));
                 st.setTimestamp(p++, atTs);
                 if (onlyGroup != null) {
                     st.setString(p++, onlyGroup);

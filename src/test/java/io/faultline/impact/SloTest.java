@@ -132,6 +132,38 @@ class SloTest {
     }
 
     /**
+     * A listing page evaluated at an old instant (a cursor carries the first page's {@code at}, and a client may send
+     * any) counts the kept minutes only, as the error budget does: not the rows older than the retention that the
+     * prune has not deleted yet.
+     */
+    @Test
+    void a_listing_page_at_an_old_cursor_instant_counts_no_minute_older_than_the_retention() throws Exception {
+        Instant now = Instant.parse("2033-10-01T00:00:00Z");
+        clock.set(now);
+        String group = "slo-old-cursor-" + UUID.randomUUID();
+        slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses)"
+                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 10 from generate_series(1, 120) d")) {
+            // A day's 1,000 requests (10 failed) in one minute a day for 120 days: 29 beyond the 91 kept, unpruned.
+            st.setString(1, group);
+            st.setTimestamp(2, Timestamp.from(now));
+            st.executeUpdate();
+        }
+        Instant at = now.minus(Duration.ofDays(30));
+        String cursor = new SloService.SloCursor(at, -Double.MAX_VALUE, "-").encode();
+        JsonPath page = given().queryParam("cursor", cursor).queryParam("limit", 1000).when().get("/api/v1/slos")
+                .then().log().ifValidationFails().statusCode(200).extract().jsonPath();
+        assertThat(page.getString("at")).isEqualTo(at.toString());
+        String budget = "items.find { it.modelGroup == '" + group + "' }.budget.";
+        assertThat(page.getLong(budget + "periodRequests")).as("the kept 61 days' requests, not the 90 days' stored")
+                .isEqualTo(61_000);
+        assertThat(page.getLong(budget + "periodFailedResponses")).isEqualTo(610);
+        assertThat(slos.statuses(now, 1000, cursor).items()).filteredOn(s -> s.modelGroup().equals(group))
+                .singleElement().satisfies(s -> assertThat(s.budget().periodRequests()).isEqualTo(61_000));
+    }
+
+    /**
      * The listing holds the groups seen within their own period: one whose last traffic is 40 days old is gone from a
      * 30-day default, however long another group's SLO period is.
      */
