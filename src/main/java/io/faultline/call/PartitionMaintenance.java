@@ -21,6 +21,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -104,6 +105,12 @@ public class PartitionMaintenance {
             failures.increment();
             Log.errorf(e, "Partition maintenance failed");
         }
+    }
+
+    /** The start of the oldest day whose calls the retention keeps: older partitions are dropped by the next run. */
+    public static Instant oldestKept(Clock clock, RetentionConfig config) {
+        return LocalDate.now(clock.withZone(ZoneOffset.UTC)).minusDays(config.retentionDays())
+                .atStartOfDay(ZoneOffset.UTC).toInstant();
     }
 
     /** Creates missing daily partitions from yesterday to {@code daysAhead}, drops those past retention. */

@@ -1,6 +1,7 @@
 package io.faultline.cost;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.call.PartitionMaintenance;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -11,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -58,9 +60,13 @@ public class CostStore {
     }
 
     private final AgroalDataSource dataSource;
+    private final Clock clock;
+    private final PartitionMaintenance.RetentionConfig callRetention;
 
-    public CostStore(AgroalDataSource dataSource) {
+    public CostStore(AgroalDataSource dataSource, Clock clock, PartitionMaintenance.RetentionConfig callRetention) {
         this.dataSource = dataSource;
+        this.clock = clock;
+        this.callRetention = callRetention;
     }
 
     /** Spend and number of calls. */
@@ -281,12 +287,13 @@ public class CostStore {
      * calls alone are summed. Reads the latest run's calls and one per probe, not every call the batch ever made.
      * Each read is bounded on the partition key too (a call lasts less than {@link #CALL_SLACK}), so only the daily
      * partitions a step can reach are probed, not each one's index for every step; the latest call is looked for
-     * from the end a caller knows it is at or after (a call it just stored, the latest it read before), else in all.
+     * from the end a caller knows it is at or after (a call it just stored, the latest it read before), else in the
+     * days the call retention keeps (every partition ever created was probed, for a GET of an untracked batch).
      */
     static final String BATCH_RUNS = "with recursive w(k, t) as (select i.k, (select max(ended_at) from llm_calls"
             + " where " + BATCH_ID + " = i.k and ended_at >= i.since and started_at >= i.since - interval '"
             + CALL_SLACK.toSeconds() + " seconds') from unnest(?::text[], ?::timestamptz[]) u(k, s)"
-            + " cross join lateral (select u.k, coalesce(u.s, '-infinity') since) i"
+            + " cross join lateral (select u.k, greatest(u.s, ?::timestamptz) since) i"
             + " union all select w.k, p.t from w cross join lateral (select min(ended_at) t from llm_calls where "
             + BATCH_ID + " = w.k and ended_at >= w.t - ? * interval '1 millisecond' and ended_at < w.t"
             + " and started_at >= w.t - ? * interval '1 millisecond' and started_at <= w.t) p"
@@ -297,15 +304,19 @@ public class CostStore {
             + " and ended_at >= r.run_start and started_at >= r.run_start - interval '" + CALL_SLACK.toSeconds()
             + " seconds' and started_at <= r.run_end) a";
 
-    /** Binds {@link #BATCH_RUNS}: each batch's latest call ends at or after its value (null: anywhere). */
-    static void bindBatchRuns(Connection c, PreparedStatement st, Map<String, Instant> since, Duration gap)
+    /**
+     * Binds {@link #BATCH_RUNS}: each batch's latest call ends at or after its value (null: anywhere still kept) and
+     * at or after the start of the oldest day the call retention keeps.
+     */
+    void bindBatchRuns(Connection c, PreparedStatement st, Map<String, Instant> since, Duration gap)
             throws SQLException {
         List<String> ids = new ArrayList<>(since.keySet());
         st.setArray(1, c.createArrayOf("text", ids.toArray()));
         st.setArray(2, c.createArrayOf("timestamptz", ids.stream().map(since::get)
                 .map(at -> at == null ? null : Timestamp.from(at)).toArray()));
-        st.setLong(3, gap.toMillis());
-        st.setLong(4, gap.plus(CALL_SLACK).toMillis());
+        st.setTimestamp(3, Timestamp.from(PartitionMaintenance.oldestKept(clock, callRetention)));
+        st.setLong(4, gap.toMillis());
+        st.setLong(5, gap.plus(CALL_SLACK).toMillis());
     }
 
     /**

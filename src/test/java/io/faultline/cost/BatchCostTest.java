@@ -358,7 +358,7 @@ class BatchCostTest {
             }
             try (java.sql.PreparedStatement st = c.prepareStatement("explain (analyze, format json) "
                     + CostStore.BATCH_RUNS)) {
-                CostStore.bindBatchRuns(c, st, ids, gap);
+                store.bindBatchRuns(c, st, ids, gap);
                 try (java.sql.ResultSet rs = st.executeQuery()) {
                     rs.next();
                     return io.faultline.testing.Payloads.JSON.readTree(rs.getString(1)).get(0).get("Plan");
@@ -369,9 +369,8 @@ class BatchCostTest {
         }
     }
 
-    @Test
-    void a_batchs_run_lookup_probes_only_the_daily_partitions_its_latest_run_can_reach() throws Exception {
-        // A month of daily partitions (far from the other tests' days), a run each night.
+    /** A month of daily partitions of llm_calls, far from the other tests' days. */
+    private void februaryPartitions() throws Exception {
         LocalDate first = LocalDate.parse("2033-02-01");
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             for (int d = 0; d < 28; d++) {
@@ -381,6 +380,12 @@ class BatchCostTest {
                         + day.plusDays(1) + " 00:00:00+00')");
             }
         }
+    }
+
+    @Test
+    void a_batchs_run_lookup_probes_only_the_daily_partitions_its_latest_run_can_reach() throws Exception {
+        // A month of daily partitions, a run each night.
+        februaryPartitions();
         Duration gap = config.batchRunGap();
         String nightly = "nightly-" + UUID.randomUUID();
         String team = "team-" + UUID.randomUUID();
@@ -410,6 +415,49 @@ class BatchCostTest {
         probed.removeIf(p -> !p.startsWith("llm_calls_2033"));
         assertThat(probed).contains("llm_calls_20330219", "llm_calls_20330220")
                 .allMatch(p -> p.compareTo("llm_calls_20330219") >= 0);
+    }
+
+    /**
+     * A batch whose latest call no caller knows (an untracked batch's GET or PUT, the rebuild, an expectation set on
+     * another replica) is looked for in the daily partitions the call retention keeps (30 days), not in every one
+     * ever created: the calls of older days are gone, or about to be, with their partitions.
+     */
+    @Test
+    void an_untracked_batchs_latest_call_is_looked_for_only_in_the_partitions_the_call_retention_keeps()
+            throws Exception {
+        februaryPartitions();
+        Duration gap = config.batchRunGap();
+        String nightly = "untracked-" + UUID.randomUUID();
+        String expired = "expired-" + UUID.randomUUID();
+        String team = "team-" + UUID.randomUUID();
+        List<LlmCall> stored = new ArrayList<>();
+        Instant night = null;
+        for (int n = 0; n < 20; n++) {
+            night = Instant.parse("2033-02-01T22:00:00Z").plus(Duration.ofDays(n));
+            for (int i = 0; i < 3; i++) {
+                stored.add(batchCall(nightly, team, night.plus(Duration.ofMinutes(i))));
+            }
+        }
+        stored.add(batchCall(expired, team, Instant.parse("2033-02-02T22:00:00Z")));
+        clock.set(night.plus(Duration.ofHours(1)));
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, stored, clock.instant());
+        }
+        // 30 days of calls kept: those started from 2033-02-08, whatever partitions are not dropped yet.
+        clock.set(Instant.parse("2033-03-10T12:00:00Z"));
+        Map<String, Instant> anywhere = new HashMap<>();
+        anywhere.put(nightly, null);
+        anywhere.put(expired, null);
+        Instant last = stored.get(stored.size() - 2).endedAt();
+        Map<String, CostStore.Run> runs = store.batchRuns(anywhere, gap);
+        assertThat(runs.get(nightly)).isEqualTo(new CostStore.Run(night.plus(CostCalls.LATENCY), 3.0, 3, last));
+        assertThat(runs).as("a batch whose calls are all past the retention").doesNotContainKey(expired);
+
+        Set<String> probed = new TreeSet<>();
+        partitionsProbed(batchRunsPlan(anywhere, gap), probed);
+        probed.removeIf(p -> !p.startsWith("llm_calls_2033"));
+        assertThat(probed).contains("llm_calls_20330220")
+                .allMatch(p -> p.compareTo("llm_calls_20330207") >= 0, "no partition before the retention's day");
     }
 
     /** The llm_calls partitions the executed plan read at least once (a pruned one runs no loop). */

@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.call.CallMapper;
 import io.faultline.call.CallStore;
 import io.faultline.call.LlmCall;
+import io.faultline.call.PartitionMaintenance;
 import io.faultline.call.StoredCallsWriter;
 import io.faultline.testing.Api;
 import io.faultline.testing.PostgresResource;
@@ -71,6 +72,9 @@ class BudgetApiTest {
 
     @Inject
     CostConfig config;
+
+    @Inject
+    PartitionMaintenance.RetentionConfig callRetention;
 
     @Inject
     Instance<StoredCallsWriter> writers;
@@ -631,7 +635,7 @@ class BudgetApiTest {
         String team = team();
         put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
         AtomicInteger restates = new AtomicInteger();
-        CostStore counting = new CostStore(dataSource) {
+        CostStore counting = new CostStore(dataSource, clock, callRetention) {
             @Override
             public Map<String, Sum> restateBudgetSpend(BudgetScope scope, Period period, Instant start,
                     Collection<String> ids) {

@@ -143,7 +143,7 @@ class CostUnitTest {
         int batchLookups;
 
         FakeStore() {
-            super(null);
+            super(null, null, null);
         }
 
         @Override
