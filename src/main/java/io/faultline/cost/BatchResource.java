@@ -69,7 +69,8 @@ public class BatchResource {
             throw ApiProblem.badRequest("id", "id must be 1 to " + BatchTracker.MAX_ID_LENGTH + " characters");
         }
         if (!Params.plainText(id)) {
-            throw ApiProblem.badRequest("id", "id may hold no control character and no lone surrogate");
+            throw ApiProblem.badRequest("id", "id may hold no control or bidirectional control character and no lone"
+                    + " surrogate");
         }
         return id;
     }

@@ -149,7 +149,8 @@ public class BudgetResource {
 
     static String id(String id) {
         if (id == null || id.isBlank() || id.length() > 200 || !Params.plainText(id)) {
-            throw ApiProblem.badRequest("id", "id must be 1 to 200 characters without control characters");
+            throw ApiProblem.badRequest("id", "id must be 1 to 200 characters without control or bidirectional control"
+                    + " characters");
         }
         return id;
     }

@@ -254,7 +254,8 @@ public class EmbeddingSignalResource {
         if (space.isBlank() || space.length() > EmbeddingCallRule.MAX_SPACE_LENGTH || !space.strip().equals(space)
                 || !Params.plainText(space)) {
             throw ApiProblem.badRequest("space", "space must be 1 to " + EmbeddingCallRule.MAX_SPACE_LENGTH
-                    + " characters, without control characters or surrounding spaces (a model group such as"
+                    + " characters, without control or bidirectional control characters or surrounding spaces (a model"
+                    + " group such as"
                     + " openai/text-embedding-3-small)");
         }
         if (!EmbeddingCallRule.addressable(space)) {

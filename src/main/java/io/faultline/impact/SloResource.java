@@ -177,7 +177,7 @@ public class SloResource {
         if (modelGroup == null || modelGroup.isBlank() || modelGroup.length() > MAX_GROUP
                 || !Params.plainText(modelGroup)) {
             throw ApiProblem.badRequest("modelGroup", "modelGroup must be 1 to " + MAX_GROUP
-                    + " characters without control characters (LiteLLM's model_name)");
+                    + " characters without control or bidirectional control characters (LiteLLM's model_name)");
         }
         return modelGroup;
     }

@@ -90,7 +90,7 @@ public class TrafficPolicyResource {
                 && (!reasonNode.isTextual() || reasonNode.textValue().length() > MAX_REASON
                         || !Params.plainText(reasonNode.textValue()))) {
             throw ApiProblem.badRequest("reason", "reason must be a string of at most " + MAX_REASON
-                    + " characters without control characters or lone surrogates");
+                    + " characters without control or bidirectional control characters or lone surrogates");
         }
         // Masked as other free text is: the policy goes to every proxy's plugin, the actions to every dashboard and
         // the log, and an operator's reason quoting the incident kept its key or e-mail as written.
@@ -121,7 +121,7 @@ public class TrafficPolicyResource {
     private static String deployment(String deployment) {
         if (deployment == null || deployment.isBlank() || deployment.length() > 200 || !Params.plainText(deployment)) {
             throw ApiProblem.badRequest("deployment", "deployment must be 1 to 200 characters without control"
-                    + " characters (LiteLLM's model_info.id)");
+                    + " or bidirectional control characters (LiteLLM's model_info.id)");
         }
         return deployment;
     }

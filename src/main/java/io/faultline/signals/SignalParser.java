@@ -198,7 +198,8 @@ public class SignalParser {
         }
         if (blank(value.codePointAt(0)) || blank(value.codePointBefore(value.length()))
                 || !Params.plainText(value)) {
-            return field + " must not contain control characters, lone UTF-16 surrogates or surrounding blanks";
+            return field + " must not contain control or bidirectional control characters, lone UTF-16 surrogates"
+                    + " or surrounding blanks";
         }
         return null;
     }

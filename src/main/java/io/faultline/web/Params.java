@@ -18,13 +18,14 @@ public final class Params {
 
     /**
      * Whether a caller's name (an id, a model group, a deployment) can be stored and shown as it came: no control
-     * character (NUL included) and no lone UTF-16 surrogate, which UTF-8 cannot encode (the driver would store '?',
-     * and two distinct names would become one).
+     * character (NUL included), no lone UTF-16 surrogate, which UTF-8 cannot encode (the driver would store '?',
+     * and two distinct names would become one), and no bidirectional control, which reorders how the name is shown
+     * ("team\u202Ecba" reads as another name than the one stored: Trojan Source).
      */
     public static boolean plainText(String value) {
         for (int i = 0, n = value.length(); i < n; i++) {
             char c = value.charAt(i);
-            if (Character.isISOControl(c)) {
+            if (Character.isISOControl(c) || isBidiControl(c)) {
                 return false;
             }
             if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(value.charAt(i + 1))) {
@@ -34,6 +35,12 @@ public final class Params {
             }
         }
         return true;
+    }
+
+    /** U+202A-U+202E (embeddings, overrides), U+2066-U+2069 (isolates), U+200E/U+200F (marks). */
+    public static boolean isBidiControl(char c) {
+        return (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069') || c == '\u200E'
+                || c == '\u200F';
     }
 
     /**

@@ -457,6 +457,34 @@ class BadInputTest {
         }
     }
 
+    /**
+     * Bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E/F) reorder how a name is shown, so "team\u202Ecba"
+     * reads as another budget than the one stored (Trojan Source). Refused like control characters.
+     */
+    @Test
+    void names_with_bidirectional_controls_are_400_problems_naming_the_field() {
+        String[] controls = {"%E2%80%AE", "%E2%80%AA", "%E2%81%A6", "%E2%81%A9", "%E2%80%8E", "%E2%80%8F"};
+        for (String bidi : controls) {
+            given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY)
+                    .contentType(ContentType.JSON).body("{\"period\": \"day\", \"amountUsd\": 10}").when()
+                    .put("/api/v1/budgets/team/" + bidi + "abc").then().statusCode(400).contentType(PROBLEM)
+                    .body("errors[0].field", equalTo("id"));
+        }
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"availabilityTarget\": 0.99}").when().put("/api/v1/slos/a%E2%80%AEb").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("modelGroup"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"keepShare\": 0.5}").when().put("/api/v1/traffic-policy/a%E2%81%A6b").then()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+        given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"expectedCostUsd\": 1}").when().put("/api/v1/batches/a%E2%80%8Fb").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("id"));
+        // Right-to-left text itself is a name like any other.
+        given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
+                .body("{\"period\": \"day\", \"amountUsd\": 10}").when()
+                .put("/api/v1/budgets/team/\u05e6\u05d5\u05d5\u05ea-" + UUID.randomUUID()).then().statusCode(200);
+    }
+
     @Test
     void an_unknown_baseline_metric_is_a_400_problem_listing_the_metrics() {
         given().when().get("/api/v1/baselines?metric=BOGUS").then().statusCode(400).contentType(PROBLEM)
