@@ -49,7 +49,7 @@ public class BaselineResource {
     /** What to profile; omitted numbers take the configured defaults. */
     public record StartRun(@NotBlank @Pattern(regexp = "[a-z0-9_.-]{1,40}") String provider,
             // Stored as text: no control characters (PostgreSQL refuses NUL), no lone surrogate (no character at all:
-            // UTF-8 cannot encode it), no bidirectional control (Params.isBidiControl), no longer than a model name.
+            // UTF-8 cannot encode it), no bidirectional control (LogText.isBidiControl), no longer than a model name.
             @NotBlank @Size(max = 200)
             @Pattern(regexp = "[^\\p{Cntrl}\\p{Cs}\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]{1,200}")
             String modelGroup,

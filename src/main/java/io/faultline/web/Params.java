@@ -1,5 +1,6 @@
 package io.faultline.web;
 
+import io.faultline.common.LogText;
 import io.faultline.common.StorableTime;
 import io.faultline.common.Redactor;
 import io.vertx.core.http.HttpServerRequest;
@@ -25,7 +26,7 @@ public final class Params {
     public static boolean plainText(String value) {
         for (int i = 0, n = value.length(); i < n; i++) {
             char c = value.charAt(i);
-            if (Character.isISOControl(c) || isBidiControl(c)) {
+            if (Character.isISOControl(c) || LogText.isBidiControl(c)) {
                 return false;
             }
             if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(value.charAt(i + 1))) {
@@ -35,12 +36,6 @@ public final class Params {
             }
         }
         return true;
-    }
-
-    /** U+202A-U+202E (embeddings, overrides), U+2066-U+2069 (isolates), U+200E/U+200F (marks). */
-    public static boolean isBidiControl(char c) {
-        return (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069') || c == '\u200E'
-                || c == '\u200F';
     }
 
     /**

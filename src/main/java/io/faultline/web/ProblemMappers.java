@@ -54,9 +54,9 @@ public class ProblemMappers {
         body.put("type", "about:blank");
         body.put("title", problem.title());
         body.put("status", problem.status());
-        body.put("detail", problem.getMessage());
+        body.put("detail", LogText.escaped(problem.getMessage()));
         if (uri != null) {
-            body.put("instance", uri.getPath());
+            body.put("instance", LogText.escaped(uri.getPath()));
         }
         body.putAll(problem.extensions());
         Response.ResponseBuilder r = Response.status(problem.status()).type(Problem.MEDIA_TYPE).entity(body);

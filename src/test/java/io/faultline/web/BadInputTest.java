@@ -485,6 +485,21 @@ class BadInputTest {
                 .put("/api/v1/budgets/team/\u05e6\u05d5\u05d5\u05ea-" + UUID.randomUUID()).then().statusCode(200);
     }
 
+    /** A value a problem echoes keeps its control and bidirectional characters out of the detail, escaped. */
+    @Test
+    void control_and_bidirectional_characters_echoed_in_a_problem_are_escaped() {
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?type=%E2%80%AE").then().statusCode(400)
+                .contentType(PROBLEM).body("errors[0].field", equalTo("type"))
+                .body("detail", not(containsString("\u202e"))).body("detail", containsString("\\u202e"))
+                .body("errors[0].message", not(containsString("\u202e")));
+        given().urlEncodingEnabled(false).when().get("/api/v1/failures?severity=a%0D%0Ab%E2%81%A6").then()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("severity"))
+                .body("detail", containsString("a\\u000d\\u000ab\\u2066"));
+        given().urlEncodingEnabled(false).when().get("/api/v1/nothing-here%E2%80%8F").then().statusCode(404)
+                .contentType(PROBLEM).body("detail", not(containsString("\u200f")))
+                .body("instance", not(containsString("\u200f")));
+    }
+
     @Test
     void an_unknown_baseline_metric_is_a_400_problem_listing_the_metrics() {
         given().when().get("/api/v1/baselines?metric=BOGUS").then().statusCode(400).contentType(PROBLEM)
