@@ -1,6 +1,7 @@
 package io.faultline.web;
 
 import io.faultline.common.Redactor;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.inject.Singleton;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Response;
@@ -67,6 +68,52 @@ public class ParameterGuard {
             }
         }
         return null;
+    }
+
+    /**
+     * Refuses a matrix parameter anywhere in an API path, naming it: JAX-RS strips {@code ;x=1} from a segment before
+     * matching, so {@code /api/v1/failures;x=1} answered the whole list as if filtered, and {@code dep;x} named
+     * {@code dep}. A ';' inside a path parameter's segment names that parameter (as
+     * {@link Params#refuseMatrixParameters} does); elsewhere the problem names the matrix parameter. Run after
+     * matching, which gives the path parameters; the path read as it came (the URI JAX-RS keeps has no matrix part).
+     */
+    @ServerRequestFilter
+    public Response refuseMatrixParameters(ContainerRequestContext request, HttpServerRequest http) {
+        String raw = http.path();
+        if (raw == null || raw.indexOf(';') < 0 || !raw.startsWith("/api/")) {
+            return null;
+        }
+        int semicolon = raw.indexOf(';');
+        int start = raw.lastIndexOf('/', semicolon) + 1;
+        int end = raw.indexOf('/', semicolon);
+        String prefix = decode(raw.substring(start, semicolon));
+        for (Map.Entry<String, List<String>> parameter : request.getUriInfo().getPathParameters().entrySet()) {
+            for (String value : parameter.getValue()) {
+                if (value != null && List.of(value.split("/", -1)).contains(prefix)) {
+                    String field = parameter.getKey();
+                    return refuse(request, field, "A \";\" in " + field + " must be sent encoded, as %3B",
+                            "must send ';' encoded, as %3B");
+                }
+            }
+        }
+        String matrix = raw.substring(semicolon + 1, end < 0 ? raw.length() : end);
+        int eq = matrix.indexOf('=');
+        int next = matrix.indexOf(';');
+        int cut = eq < 0 ? next : next < 0 ? eq : Math.min(eq, next);
+        String name = Redactor.mask(decode(cut < 0 ? matrix : matrix.substring(0, cut)), 64);
+        String field = name.isEmpty() ? "path" : name;
+        return refuse(request, field, "The API takes no matrix parameters (;" + field + " in the path): send a"
+                + " filter as a query parameter (?" + field + "=...), and a ';' in a name encoded, as %3B.",
+                "matrix parameters are not taken");
+    }
+
+    /** A raw path piece decoded as the path is ('+' stays '+'), or as it came when it does not decode. */
+    private static String decode(String raw) {
+        try {
+            return URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return raw;
+        }
     }
 
     /** A raw parameter name as the problem names it: decoded where it can be, cut and masked. */
