@@ -539,6 +539,18 @@ class BadInputTest {
                 .contentType(PROBLEM).header("Allow", containsString("POST")).body("detail", containsString("POST"));
     }
 
+    /** OPTIONS lists HEAD only where GET is: on POST-only /api/v1/calls HEAD is a 405, whose Allow names the same. */
+    @Test
+    void options_names_the_methods_a_405_names() {
+        String listed = given().when().options("/api/v1/calls").then().statusCode(200).extract().header("Allow");
+        String allow = given().header("Authorization", "Bearer " + Api.KEY).when().head("/api/v1/calls").then()
+                .statusCode(405).extract().header("Allow");
+        assertThat(List.of(listed.split(", ?"))).containsExactlyInAnyOrder(allow.split(", ?"))
+                .contains("POST").doesNotContain("GET", "HEAD");
+        assertThat(given().when().options("/api/v1/failures").then().statusCode(200).extract().header("Allow"))
+                .contains("GET").contains("HEAD");
+    }
+
     @Test
     void a_get_of_a_post_only_action_is_a_405_problem_not_a_bad_id() {
         given().when().get("/api/v1/predictions/evaluate").then().statusCode(405).contentType(PROBLEM);

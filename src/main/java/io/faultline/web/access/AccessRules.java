@@ -27,6 +27,14 @@ public final class AccessRules {
     static final Set<String> INGEST_PATHS = Set.of("/api/v1/calls", "/api/v1/classify", "/api/v1/signals/retrieval",
             "/api/v1/signals/index", "/api/v1/signals/ingestion", "/api/v1/signals/embeddings");
 
+    /**
+     * The ingest paths that take only POST. A GET or HEAD there is a 405 whatever the key (its Allow naming POST, as
+     * OPTIONS does), so any key may ask and get that answer: the ingest key got a 403 "needs read role" instead, as
+     * if there were something to read. /signals/embeddings is not one: it lists the spaces to readers.
+     */
+    static final Set<String> POST_ONLY_INGEST_PATHS = Set.of("/api/v1/calls", "/api/v1/classify",
+            "/api/v1/signals/retrieval", "/api/v1/signals/index", "/api/v1/signals/ingestion");
+
     private AccessRules() {
     }
 
@@ -43,7 +51,8 @@ public final class AccessRules {
         // got a 403 at /api/v1/signals/retrieval/, which the admin key could post to).
         String endpoint = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
         if (m.equals("GET") || m.equals("HEAD")) {
-            return endpoint.equals("/api/v1/traffic-policy") ? READERS_AND_INGESTERS : READERS;
+            return endpoint.equals("/api/v1/traffic-policy") || POST_ONLY_INGEST_PATHS.contains(endpoint)
+                    ? READERS_AND_INGESTERS : READERS;
         }
         if (m.equals("POST") && INGEST_PATHS.contains(endpoint)) {
             return INGESTERS;
