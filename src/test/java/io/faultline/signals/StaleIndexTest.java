@@ -32,6 +32,9 @@ class StaleIndexTest {
 
     private static final Instant T0 = Instant.parse("2026-11-21T02:00:00Z");
 
+    /** How far the reporter's clock is set back, three hours in, in the set-back tests. */
+    private static final Duration SET_BACK = Duration.ofHours(3);
+
     @Inject
     AgroalDataSource dataSource;
 
@@ -295,36 +298,10 @@ class StaleIndexTest {
     @Test
     void a_reporter_clock_set_back_three_hours_raises_no_stale_index() {
         String index = "set-back-" + UUID.randomUUID();
-        Duration back = Duration.ofHours(3);
-        Duration refreshEvery = Duration.ofMinutes(30);
-        Instant start = T0.plus(Duration.ofDays(6));
-        Instant lastUpdate = start;
-        for (int minute = 0; minute <= 480; minute += 10) {
-            Instant server = start.plus(Duration.ofMinutes(minute));
-            Instant reporter = minute <= 180 ? server : server.minus(back);
-            clock.set(server);
-            Instant refreshed = start.minus(back);
-            while (!refreshed.plus(refreshEvery).isAfter(reporter)) {
-                refreshed = refreshed.plus(refreshEvery);
-            }
-            lastUpdate = refreshed;
-            post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", reporter.toString(),
-                    "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT2H", "heartbeatTimeout", "PT3H"))
-                    .statusCode(200).body("failures", equalTo(0));
-            checks.check();
-            failuresOf(index).body("items", hasSize(0));
-        }
+        Instant lastUpdate = reportThroughASetBack(index, T0.plus(Duration.ofDays(6)), 480, "PT3H", true);
 
         // The refreshes stop: stale once the last one is two hours old on the server's clock.
-        Instant dueOnServer = lastUpdate.plus(back).plus(Duration.ofHours(2));
-        clock.set(dueOnServer);
-        checks.check();
-        failuresOf(index).body("items", hasSize(0));
-        clock.set(dueOnServer.plusSeconds(60));
-        checks.check();
-        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
-                .body("items[0].evidence.age", equalTo("PT2H1M"))
-                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+        staleTwoHoursAfterOnTheServersClock(index, lastUpdate);
     }
 
     /**
@@ -337,28 +314,49 @@ class StaleIndexTest {
     @Test
     void refreshes_that_stop_after_a_reporter_clock_was_set_back_raise_stale_index_on_time() {
         String index = "set-back-stop-" + UUID.randomUUID();
-        Duration back = Duration.ofHours(3);
+        Instant lastUpdate = reportThroughASetBack(index, T0.plus(Duration.ofDays(7)), 250, "PT6H", false);
+        failuresOf(index).body("items", hasSize(0));
+
+        // The last refresh was at 240 minutes on the server's clock: stale two hours after that.
+        staleTwoHoursAfterOnTheServersClock(index, lastUpdate);
+    }
+
+    /**
+     * Reports the index every 10 minutes from {@code start} to {@code minutes} later on the server's clock, the
+     * reporter's clock right for three hours and then {@link #SET_BACK}, refreshed every 30 minutes on the reporter's
+     * clock against a max age of two hours, each report followed by the scheduled check; when {@code neverStale}, no
+     * check may raise anything. Returns the last update reported (on the reporter's clock).
+     */
+    private Instant reportThroughASetBack(String index, Instant start, int minutes, String heartbeatTimeout,
+            boolean neverStale) {
         Duration refreshEvery = Duration.ofMinutes(30);
-        Instant start = T0.plus(Duration.ofDays(7));
         Instant lastUpdate = start;
-        for (int minute = 0; minute <= 250; minute += 10) {
+        for (int minute = 0; minute <= minutes; minute += 10) {
             Instant server = start.plus(Duration.ofMinutes(minute));
-            Instant reporter = minute <= 180 ? server : server.minus(back);
+            Instant reporter = minute <= 180 ? server : server.minus(SET_BACK);
             clock.set(server);
-            Instant refreshed = start.minus(back);
+            Instant refreshed = start.minus(SET_BACK);
             while (!refreshed.plus(refreshEvery).isAfter(reporter)) {
                 refreshed = refreshed.plus(refreshEvery);
             }
             lastUpdate = refreshed;
             post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", reporter.toString(),
-                    "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT2H", "heartbeatTimeout", "PT6H"))
+                    "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT2H", "heartbeatTimeout", heartbeatTimeout))
                     .statusCode(200).body("failures", equalTo(0));
             checks.check();
+            if (neverStale) {
+                failuresOf(index).body("items", hasSize(0));
+            }
         }
-        failuresOf(index).body("items", hasSize(0));
+        return lastUpdate;
+    }
 
-        // The last refresh was at 240 minutes on the server's clock: stale two hours after that.
-        Instant dueOnServer = lastUpdate.plus(back).plus(Duration.ofHours(2));
+    /**
+     * No stale_index exactly two hours after the last update (made on the clock set back) on the server's clock, and
+     * one, too_old, a minute later.
+     */
+    private void staleTwoHoursAfterOnTheServersClock(String index, Instant lastUpdate) {
+        Instant dueOnServer = lastUpdate.plus(SET_BACK).plus(Duration.ofHours(2));
         clock.set(dueOnServer);
         checks.check();
         failuresOf(index).body("items", hasSize(0));
