@@ -222,17 +222,7 @@ class PredictionApiTest {
                 remaining = 100_000;
             }
             long drain = m >= resetAt ? 0 : Math.round(5_000 * kept);
-            List<Payloads> calls = new ArrayList<>();
-            Instant start = t0.plus(Duration.ofMinutes(m));
-            for (int i = 0; i < 10; i++) {
-                remaining -= drain / 10;
-                Instant at = start.plusSeconds(i * 6L);
-                calls.add(headroomCall(group, dep, at, remaining, "3h0m0s"));
-                calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
-            }
-            clock.set(start.plus(Duration.ofMinutes(1)));
-            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
-            predictor.predictFailure();
+            remaining = drainMinute(group, dep, other, t0.plus(Duration.ofMinutes(m)), remaining, drain);
             if (id == null && policy.current().deployments().stream().anyMatch(e -> e.deployment().equals(dep))) {
                 id = policy.current().deployments().stream().filter(e -> e.deployment().equals(dep))
                         .findFirst().orElseThrow().predictionId();
@@ -267,17 +257,7 @@ class PredictionApiTest {
                 remaining = 100_000;
             }
             long drain = m >= resetAt ? 0 : 5_000;
-            List<Payloads> calls = new ArrayList<>();
-            Instant start = t0.plus(Duration.ofMinutes(m));
-            for (int i = 0; i < 10; i++) {
-                remaining -= drain / 10;
-                Instant at = start.plusSeconds(i * 6L);
-                calls.add(headroomCall(group, dep, at, remaining, "3h0m0s"));
-                calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
-            }
-            clock.set(start.plus(Duration.ofMinutes(1)));
-            Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
-            predictor.predictFailure();
+            remaining = drainMinute(group, dep, other, t0.plus(Duration.ofMinutes(m)), remaining, drain);
             if (id == null && !store.active(dep).isEmpty()) {
                 id = store.active(dep).get(0).predictionId();
                 resetAt = m + 8;
@@ -711,6 +691,26 @@ class PredictionApiTest {
                 assertThat(rs.getInt(1)).as("failures counted against the predictor's recall").isZero();
             }
         }
+    }
+
+    /**
+     * One minute from {@code start}: 10 calls of {@code dep} that drain {@code drain} tokens of its headroom (the
+     * window resets in 3 hours) beside 10 successes of {@code other}, ingested at the minute's end, then a tick.
+     * Returns the headroom left.
+     */
+    private long drainMinute(String group, String dep, String other, Instant start, long remaining, long drain) {
+        List<Payloads> calls = new ArrayList<>();
+        long left = remaining;
+        for (int i = 0; i < 10; i++) {
+            left -= drain / 10;
+            Instant at = start.plusSeconds(i * 6L);
+            calls.add(headroomCall(group, dep, at, left, "3h0m0s"));
+            calls.add(Payloads.success("openai", group, other, at.plusSeconds(3)).latency(0.5));
+        }
+        clock.set(start.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        predictor.predictFailure();
+        return left;
     }
 
     /** A successful OpenAI call reporting {@code remaining} tokens of 100,000 left, resetting in {@code reset}. */
