@@ -147,27 +147,9 @@ class ImpactTest {
         String overloaded = episodeOf(inc.fallback(), "overloaded");
         UUID cluster = UUID.randomUUID();
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
-                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
-                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\",\"anthropic\"]',"
-                    + " '{}', ?, ?, ?, ?)")) {
-                Timestamp start = Timestamp.from(t0);
-                Timestamp end = Timestamp.from(t0.plusSeconds(62));
-                st.setObject(1, cluster);
-                st.setTimestamp(2, start);
-                st.setTimestamp(3, end);
-                st.setTimestamp(4, end);
-                st.setTimestamp(5, start);
-                st.executeUpdate();
-            }
+            activeCascade(c, cluster, "[\"openai\",\"anthropic\"]", t0, t0.plusSeconds(62));
             for (String member : List.of(outage, overloaded)) {
-                try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
-                        + " failure_id, joined_at) values (?, ?, ?)")) {
-                    st.setObject(1, cluster);
-                    st.setObject(2, UUID.fromString(member));
-                    st.setTimestamp(3, Timestamp.from(t0));
-                    st.executeUpdate();
-                }
+                member(c, cluster, member, t0);
             }
         }
         JsonPath overloadedAlone = given().when().get("/api/v1/failures/" + overloaded + "/impact").then()
@@ -316,23 +298,8 @@ class ImpactTest {
         UUID member = UUID.fromString(episodeOf("busy-0-" + suffix, "outage"));
         UUID cluster = UUID.randomUUID();
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
-                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
-                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\"]', '{}', ?, ?, ?, ?)")) {
-                st.setObject(1, cluster);
-                st.setTimestamp(2, Timestamp.from(now.minus(Duration.ofMinutes(10))));
-                st.setTimestamp(3, Timestamp.from(now.minusSeconds(30)));
-                st.setTimestamp(4, Timestamp.from(now.minusSeconds(30)));
-                st.setTimestamp(5, Timestamp.from(now.minus(Duration.ofMinutes(10))));
-                st.executeUpdate();
-            }
-            try (PreparedStatement st = c.prepareStatement("insert into correlation_members (cluster_id,"
-                    + " failure_id, joined_at) values (?, ?, ?)")) {
-                st.setObject(1, cluster);
-                st.setObject(2, member);
-                st.setTimestamp(3, Timestamp.from(now.minus(Duration.ofMinutes(9))));
-                st.executeUpdate();
-            }
+            activeCascade(c, cluster, "[\"openai\"]", now.minus(Duration.ofMinutes(10)), now.minusSeconds(30));
+            member(c, cluster, member.toString(), now.minus(Duration.ofMinutes(9)));
         }
 
         assertThat(assessor.refreshOpen()).isEqualTo(config.maxPerRun());
@@ -472,18 +439,7 @@ class ImpactTest {
         String overloaded = episodeOf(inc.fallback(), "overloaded");
         UUID cluster = UUID.randomUUID();
         try (Connection c = dataSource.getConnection()) {
-            try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type,"
-                    + " status, strength, confidence, providers, evidence, first_seen, last_seen, last_activity,"
-                    + " opened_at) values (?, 'cascade', 'active', 0.9, 0.9, '[\"openai\"]', '{}', ?, ?, ?, ?)")) {
-                Timestamp start = Timestamp.from(t0);
-                Timestamp end = Timestamp.from(t0.plusSeconds(62));
-                st.setObject(1, cluster);
-                st.setTimestamp(2, start);
-                st.setTimestamp(3, end);
-                st.setTimestamp(4, end);
-                st.setTimestamp(5, start);
-                st.executeUpdate();
-            }
+            activeCascade(c, cluster, "[\"openai\"]", t0, t0.plusSeconds(62));
             member(c, cluster, outage, t0);
         }
         given().when().get("/api/v1/failures/correlations/" + cluster + "/impact").then().statusCode(200)
@@ -502,6 +458,25 @@ class ImpactTest {
         item = rankedCluster(t0, cluster);
         assertThat(item.get("episodes")).isEqualTo(2);
         assertThat(item.get("episodesNow")).isEqualTo(2);
+    }
+
+    /**
+     * An active cascade cluster over {@code providers} (a JSON array), opened and first seen at {@code first},
+     * last seen and last active at {@code last}, strength and confidence 0.9.
+     */
+    private static void activeCascade(Connection c, UUID cluster, String providers, Instant first, Instant last)
+            throws Exception {
+        try (PreparedStatement st = c.prepareStatement("insert into correlation_clusters (cluster_id, type, status,"
+                + " strength, confidence, providers, evidence, first_seen, last_seen, last_activity, opened_at)"
+                + " values (?, 'cascade', 'active', 0.9, 0.9, ?::jsonb, '{}', ?, ?, ?, ?)")) {
+            st.setObject(1, cluster);
+            st.setString(2, providers);
+            st.setTimestamp(3, Timestamp.from(first));
+            st.setTimestamp(4, Timestamp.from(last));
+            st.setTimestamp(5, Timestamp.from(last));
+            st.setTimestamp(6, Timestamp.from(first));
+            st.executeUpdate();
+        }
     }
 
     private static void member(Connection c, UUID cluster, String episode, Instant at) throws Exception {
