@@ -3,6 +3,7 @@ package io.faultline.impact;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -26,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.DoubleSupplier;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -84,8 +86,7 @@ class ImpactTest {
     @Test
     void an_outage_that_fell_back_to_a_pricier_model_is_priced_from_its_calls() throws Exception {
         Instant t0 = Instant.parse("2031-09-01T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         // The default availability SLO and a latency SLO: 99% of answered requests within 2 s.
         slos.put(inc.group(), 0.995, Duration.ofDays(30), 2000.0, 0.99).orElseThrow();
         forgetRollups();
@@ -141,8 +142,7 @@ class ImpactTest {
     @Test
     void a_cluster_counts_a_request_its_members_share_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-02T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         String outage = episodeOf(inc.primary(), "outage");
         String overloaded = episodeOf(inc.fallback(), "overloaded");
         UUID cluster = UUID.randomUUID();
@@ -433,8 +433,7 @@ class ImpactTest {
     @Test
     void a_ranked_clusters_episodes_are_those_its_figures_cover_beside_those_it_has_now() throws Exception {
         Instant t0 = Instant.parse("2031-09-14T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         String outage = episodeOf(inc.primary(), "outage");
         String overloaded = episodeOf(inc.fallback(), "overloaded");
         UUID cluster = UUID.randomUUID();
@@ -580,12 +579,10 @@ class ImpactTest {
     @Test
     void the_cost_counter_counts_a_figure_that_fell_and_rose_again_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-07T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         String id = episodeOf(inc.primary(), "outage");
-        java.util.function.DoubleSupplier counted = () -> io.faultline.testing.Metrics.valueOrZero(
-                io.faultline.testing.Metrics.scrape(), "failure_impact_cost_usd_total", "provider", "openai",
-                "category", "PROVIDER");
+        DoubleSupplier counted = () -> Metrics.valueOrZero(Metrics.scrape(), "failure_impact_cost_usd_total",
+                "provider", "openai", "category", "PROVIDER");
         double before = counted.getAsDouble();
         double first = costOf(id);
         // Request 3 (no fallback so far) answered late by a free fallback: the extra cost falls by its tokens at the
@@ -622,8 +619,7 @@ class ImpactTest {
     @Test
     void a_closed_episode_whose_request_is_answered_late_is_assessed_again_by_the_run() throws Exception {
         Instant t0 = Instant.parse("2031-09-08T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         String id = episodeOf(inc.primary(), "outage");
         clock.set(t0.plus(Duration.ofMinutes(6)));
         assessor.refreshOpen();
@@ -642,8 +638,7 @@ class ImpactTest {
     @Test
     void a_late_answer_received_while_no_run_ran_is_still_found_by_the_next_run() throws Exception {
         Instant t0 = Instant.parse("2031-09-12T10:00:00Z");
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         String id = episodeOf(inc.primary(), "outage");
         clock.set(t0.plus(Duration.ofMinutes(6)));
         assessor.refreshOpen();
@@ -674,10 +669,15 @@ class ImpactTest {
         }
     }
 
+    /** The incident replayed at {@code t0}, the clock five minutes on. */
+    private ImpactTestData.Incident replayedAt(Instant t0) throws Exception {
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        return ImpactTestData.replay(t0);
+    }
+
     /** The incident replayed at {@code t0} with its SLO minutes rolled up; the fallback's episode of the type. */
     private Map.Entry<String, ImpactTestData.Incident> fallbackEpisode(Instant t0, String type) throws Exception {
-        clock.set(t0.plus(Duration.ofMinutes(5)));
-        ImpactTestData.Incident inc = ImpactTestData.replay(t0);
+        ImpactTestData.Incident inc = replayedAt(t0);
         forgetRollups();
         rollup.catchUp();
         String id = episodeOf(inc.fallback(), type);
