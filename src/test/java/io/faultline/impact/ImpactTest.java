@@ -244,8 +244,9 @@ class ImpactTest {
     /**
      * Episodes stamped days ahead of Faultline's clock: ingest refuses such calls now (beyond
      * {@code faultline.ingest.max-clock-skew}), but a replica whose clock ran days fast, or a version before that
-     * check, stored them. The re-assessment takes the most recently active first, so more of those than {@code max-per-run}
-     * would take every place from the episode that is open now; they wait until the clock nears them instead.
+     * check, stored them. The re-assessment takes the most recently active first, so more of those than
+     * {@code max-per-run} would take every place from the episode that is open now; they wait until the clock nears
+     * them instead.
      */
     @Test
     void episodes_stamped_days_ahead_do_not_crowd_the_open_ones_out_of_the_reassessment() throws Exception {
