@@ -50,6 +50,8 @@ public class Retention {
         DELETES.put("correlation_clusters", "delete from correlation_clusters where status = 'closed' and last_seen < ?");
         // Where an absorbed cluster went, kept as long as the calls: after that its address is a plain 404.
         DELETES.put("correlation_merges", "delete from correlation_merges where merged_at < ?");
+        // Where an absorbed episode went, the same.
+        DELETES.put("failure_merges", "delete from failure_merges where merged_at < ?");
         DELETES.put("failure_impacts", "delete from failure_impacts where last_seen < ?");
         // The fold's per-request users, keys and teams go by cascade, however long faultline.impact.fold-kept-for.
         DELETES.put("impact_state", "delete from impact_state where last_seen < ?");

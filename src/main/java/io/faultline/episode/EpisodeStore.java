@@ -14,6 +14,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -38,14 +39,19 @@ import java.util.UUID;
 @ApplicationScoped
 public class EpisodeStore {
 
+    /** Stored episodes one burst can find: a burst joins those its failures lie within the dedup window of. */
+    static final int MAX_FOUND = 32;
+
     private final ObjectMapper json;
     private final SeverityPolicy severities;
     private final Duration window;
+    private final Clock clock;
 
-    public EpisodeStore(ObjectMapper json, SeverityPolicy severities, EpisodeConfig config) {
+    public EpisodeStore(ObjectMapper json, SeverityPolicy severities, EpisodeConfig config, Clock clock) {
         this.json = json;
         this.severities = severities;
         this.window = config.dedupWindow();
+        this.clock = clock;
     }
 
     /** What happened to one episode in this fold. */
@@ -57,6 +63,8 @@ public class EpisodeStore {
         final String fingerprint;
         final List<Failure> failures;
         UUID episode;
+        /** The stored episodes the burst lies within the dedup window of, oldest first (more than one: a bridge). */
+        final List<Found> found = new ArrayList<>(1);
         boolean opened;
         long occurrencesBefore;
         Severity severity;
@@ -73,6 +81,10 @@ public class EpisodeStore {
         Failure last() {
             return failures.get(failures.size() - 1);
         }
+    }
+
+    /** A stored episode a burst found. */
+    private record Found(UUID id, Severity severity, long occurrences, Instant firstSeen) {
     }
 
     /**
@@ -180,6 +192,10 @@ public class EpisodeStore {
 
     /** Writes the bursts whose stored episodes were looked up; returns what happened to each episode. */
     private List<EpisodeChange> write(Connection connection, Plan plan, List<FoldWrite> writes) throws SQLException {
+        Map<UUID, UUID> absorbed = bridged(plan.bursts());
+        if (!absorbed.isEmpty()) {
+            mergeEpisodes(connection, absorbed);
+        }
         List<Burst> bursts = merged(plan.bursts());
         for (Burst burst : bursts) {
             if (burst.episode == null) {
@@ -212,12 +228,16 @@ public class EpisodeStore {
     private static final String LOCK = "select count(*) from unnest(?::text[]) with ordinality as f(fp, ord)"
             + " cross join lateral (select pg_advisory_xact_lock(hashtextextended(f.fp, 7))) lock";
 
-    /** Each fingerprint's open episode (parameters: the fingerprints, the start and end of each one's window). */
-    private static final String FIND_OPEN = "select f.ord, e.failure_id, e.severity, e.occurrences"
+    /**
+     * Each burst's stored episodes, oldest first: those within the dedup window of its failures, one as a rule and
+     * two or more when a late burst bridges them (parameters: the fingerprints, the start and end of each window).
+     */
+    private static final String FIND_OPEN = "select f.ord, e.failure_id, e.severity, e.occurrences, e.first_seen"
             + " from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) with ordinality as f(fp, lo, hi, ord)"
-            + " left join lateral (select failure_id, severity, occurrences from failure_events"
+            + " left join lateral (select failure_id, severity, occurrences, first_seen from failure_events"
             + " where fingerprint = f.fp and last_seen >= f.lo and first_seen <= f.hi"
-            + " order by last_seen desc limit 1) e on true order by f.ord";
+            + " order by first_seen, failure_id limit " + MAX_FOUND + ") e on true"
+            + " order by f.ord, e.first_seen, e.failure_id";
 
     private void bindLockAndFind(Connection connection, PreparedStatement st, int i, List<Burst> bursts)
             throws SQLException {
@@ -242,12 +262,180 @@ public class EpisodeStore {
             UUID existing = rs.getObject(2, UUID.class);
             if (existing != null) {
                 Burst burst = bursts.get(rs.getInt(1) - 1);
-                burst.episode = existing;
-                burst.severity = Severity.valueOf(rs.getString(3));
-                burst.occurrencesBefore = rs.getLong(4);
+                burst.found.add(new Found(existing, Severity.valueOf(rs.getString(3)), rs.getLong(4),
+                        rs.getTimestamp(5).toInstant()));
             }
         }
     }
+
+    /**
+     * Gives each burst the stored episode it continues: the one it found, or, when it found several (a late burst
+     * that bridges them, directly or through another burst of the fold), the oldest of them, which absorbs the others
+     * and whose counts before the fold are theirs together. Returns absorbed episode to survivor (empty as a rule).
+     */
+    private static Map<UUID, UUID> bridged(List<Burst> bursts) {
+        Map<UUID, UUID> parent = new java.util.HashMap<>();
+        Map<UUID, Found> byId = new java.util.HashMap<>();
+        for (Burst burst : bursts) {
+            for (Found f : burst.found) {
+                byId.putIfAbsent(f.id(), f);
+                parent.putIfAbsent(f.id(), f.id());
+                union(parent, byId, burst.found.get(0).id(), f.id());
+            }
+        }
+        Map<UUID, List<Found>> groups = new LinkedHashMap<>();
+        for (UUID id : parent.keySet()) {
+            groups.computeIfAbsent(root(parent, id), k -> new ArrayList<>()).add(byId.get(id));
+        }
+        Map<UUID, UUID> absorbed = new LinkedHashMap<>();
+        for (Map.Entry<UUID, List<Found>> group : groups.entrySet()) {
+            for (Found f : group.getValue()) {
+                if (!f.id().equals(group.getKey())) {
+                    absorbed.put(f.id(), group.getKey());
+                }
+            }
+        }
+        for (Burst burst : bursts) {
+            if (burst.found.isEmpty()) {
+                continue;
+            }
+            UUID survivor = root(parent, burst.found.get(0).id());
+            burst.episode = survivor;
+            burst.severity = null;
+            burst.occurrencesBefore = 0;
+            for (Found f : groups.get(survivor)) {
+                burst.severity = burst.severity == null ? f.severity() : burst.severity.max(f.severity());
+                burst.occurrencesBefore += f.occurrences();
+            }
+        }
+        return absorbed;
+    }
+
+    private static UUID root(Map<UUID, UUID> parent, UUID id) {
+        UUID r = id;
+        while (!parent.get(r).equals(r)) {
+            r = parent.get(r);
+        }
+        return r;
+    }
+
+    /** Joins the groups of two episodes under the older one (first seen, then the id), the survivor of a merge. */
+    private static void union(Map<UUID, UUID> parent, Map<UUID, Found> byId, UUID a, UUID b) {
+        UUID ra = root(parent, a);
+        UUID rb = root(parent, b);
+        if (ra.equals(rb)) {
+            return;
+        }
+        Found fa = byId.get(ra);
+        Found fb = byId.get(rb);
+        int older = fa.firstSeen().compareTo(fb.firstSeen());
+        if (older < 0 || older == 0 && ra.toString().compareTo(rb.toString()) < 0) {
+            parent.put(rb, ra);
+        } else {
+            parent.put(ra, rb);
+        }
+    }
+
+    /**
+     * Merges absorbed episodes into their survivors, in one round trip (bridges are rare; a fold without one makes
+     * none). The survivor takes the absorbed episode's occurrences, its requests and users (counted once where both
+     * had them), its first and last sighting, the more severe severity and the latest evidence; the call and user
+     * links, the correlation memberships (and the clusters' roots), the edges and the cost alerts move to it; the
+     * absorbed episode's queued correlation and impact assessment go with its row; where it went is kept
+     * ({@code failure_merges}, flat, as {@code correlation_merges}) for its address to redirect. All by the episodes'
+     * ids, through their indexes.
+     */
+    private void mergeEpisodes(Connection connection, Map<UUID, UUID> absorbed) throws SQLException {
+        try (PreparedStatement st = connection.prepareStatement(MERGE)) {
+            java.sql.Array from = connection.createArrayOf("uuid", absorbed.keySet().toArray());
+            java.sql.Array into = connection.createArrayOf("uuid", absorbed.values().toArray());
+            Timestamp now = Timestamp.from(clock.instant());
+            int i = 1;
+            for (int statement = 0; statement < MERGE_STATEMENTS; statement++) {
+                st.setArray(i++, from);
+                st.setArray(i++, into);
+                if (statement == MERGE_STATEMENTS - 1) {
+                    st.setTimestamp(i++, now);
+                }
+            }
+            st.execute();
+        }
+    }
+
+    /**
+     * The edges of the absorbed episodes (by the edge indexes on either end) with the survivor in their place: new
+     * ends and key, and how many of them share that key (the same link from two absorbed episodes).
+     */
+    private static final String MOVED_EDGES = "touched as (select d.edge_id, d.edge_key, d.from_failure_id f,"
+            + " d.to_failure_id t, d.confidence from m join correlation_edges d on d.from_failure_id = m.x union"
+            + " select d.edge_id, d.edge_key, d.from_failure_id, d.to_failure_id, d.confidence from m"
+            + " join correlation_edges d on d.to_failure_id = m.x),"
+            + " ends as (select t.*, coalesce(mf.s, t.f) nf, case when t.t is null then null"
+            + " else coalesce(mt.s, t.t) end nt from touched t left join m mf on mf.x = t.f"
+            + " left join m mt on mt.x = t.t),"
+            + " keyed as (select e.*, case when e.t is null then replace(e.edge_key, e.f::text, e.nf::text)"
+            + " else replace(replace(e.edge_key, e.f::text, e.nf::text), e.t::text, e.nt::text) end nk from ends e),"
+            + " moved as (select k.*, row_number() over (partition by k.nk order by k.confidence desc, k.edge_id) dup"
+            + " from keyed k)";
+
+    /** The pairs (absorbed, survivor) of a merge, as each of {@link #MERGE}'s statements reads them. */
+    private static final String PAIRS = " unnest(?::uuid[], ?::uuid[]) m(x, s)";
+
+    /** The statements of {@link #MERGE}, each bound with the pairs (the last also with the time of the merge). */
+    private static final int MERGE_STATEMENTS = 8;
+
+    private static final String MERGE = "with m as (select * from" + PAIRS + "),"
+            // The absorbed episodes' own figures, summed per survivor (with the links each still holds).
+            + " a as (select m.s, sum(e.occurrences) occ, sum(e.affected_requests) req, sum(e.affected_users) usr,"
+            + " sum((select count(*) from failure_event_calls k where k.failure_id = e.failure_id)) req_links,"
+            + " sum((select count(*) from failure_event_users u where u.failure_id = e.failure_id)) usr_links,"
+            + " min(e.severity) sev, min(e.first_seen) fs, max(e.last_seen) ls,"
+            + " (array_agg(e.evidence order by e.last_seen desc))[1] ev,"
+            + " (array_agg(e.detection_method order by e.last_seen desc))[1] meth"
+            + " from m join failure_events e on e.failure_id = m.x group by m.s),"
+            + " calls as (insert into failure_event_calls (failure_id, call_id, seen_at, trace_id, call_started_at,"
+            + " model) select m.s, k.call_id, k.seen_at, k.trace_id, k.call_started_at, k.model from m"
+            + " join failure_event_calls k on k.failure_id = m.x on conflict do nothing returning failure_id),"
+            + " users as (insert into failure_event_users (failure_id, user_ref, seen_at) select m.s, u.user_ref,"
+            + " u.seen_at from m join failure_event_users u on u.failure_id = m.x on conflict do nothing"
+            + " returning failure_id)"
+            // A link both had counts once: the absorbed episode's figure less its links the survivor had already.
+            + " update failure_events e set occurrences = e.occurrences + a.occ,"
+            + " affected_requests = e.affected_requests + a.req - a.req_links"
+            + " + (select count(*) from calls k where k.failure_id = e.failure_id),"
+            + " affected_users = e.affected_users + a.usr - a.usr_links"
+            + " + (select count(*) from users u where u.failure_id = e.failure_id),"
+            + " severity = least(e.severity, a.sev), first_seen = least(e.first_seen, a.fs),"
+            + " last_seen = greatest(e.last_seen, a.ls),"
+            + " evidence = case when a.ls > e.last_seen then a.ev else e.evidence end,"
+            + " detection_method = case when a.ls > e.last_seen then a.meth else e.detection_method end"
+            + " from a where e.failure_id = a.s;"
+            + " insert into correlation_members (cluster_id, failure_id, joined_at) select c.cluster_id, m.s,"
+            + " c.joined_at from" + PAIRS + " join correlation_members c on c.failure_id = m.x on conflict do nothing;"
+            + " update correlation_clusters k set root_failure_id = m.s from" + PAIRS
+            + " join correlation_members c on c.failure_id = m.x"
+            + " where k.cluster_id = c.cluster_id and k.root_failure_id = m.x;"
+            // An edge between two episodes of the merge would link the survivor with itself, and one that the
+            // survivor has already (its key, with the absorbed id replaced) would be there twice: those go.
+            + " with m as (select * from" + PAIRS + "), " + MOVED_EDGES
+            + " delete from correlation_edges d using moved v where d.edge_id = v.edge_id and (v.nf = v.nt"
+            + " or v.dup > 1 or exists (select 1 from correlation_edges k where k.edge_key = v.nk"
+            + " and k.edge_id not in (select edge_id from moved)));"
+            + " with m as (select * from" + PAIRS + "), " + MOVED_EDGES
+            + " update correlation_edges d set edge_key = v.nk, from_failure_id = v.nf, to_failure_id = v.nt"
+            + " from moved v where d.edge_id = v.edge_id;"
+            + " update budget_alerts b set failure_id = m.s from" + PAIRS + " where b.failure_id = m.x;"
+            + " update batch_alerts b set failure_id = m.s from" + PAIRS + " where b.failure_id = m.x;"
+            + " with m as (select * from" + PAIRS + "),"
+            + " q as (delete from correlation_queue q using m where q.failure_id = m.x),"
+            + " fi as (delete from failure_impacts i using m where i.subject_id = m.x),"
+            + " st as (delete from impact_state i using m where i.subject_id = m.x),"
+            + " heirs as (update failure_merges f set merged_into = m.s from m where f.merged_into = m.x),"
+            + " gone as (delete from failure_events e using m where e.failure_id = m.x)"
+            + " insert into failure_merges (failure_id, merged_into, merged_at) select m.x, m.s, ? from m"
+            + " on conflict (failure_id) do update set merged_into = excluded.merged_into,"
+            + " merged_at = excluded.merged_at";
+
 
     /** Splits time-ordered failures where the gap exceeds the dedup window (relevant for replays and backfills). */
     private List<List<Failure>> split(List<Failure> sorted) {

@@ -109,4 +109,31 @@ public class FailureQuery {
     public Optional<FailureView> byId(UUID id) {
         return FailureEvent.<FailureEvent>findByIdOptional(id).map(FailureView::of);
     }
+
+    /**
+     * The problem a read of an episode that a merge absorbed answers (a late failure bridged it with an older one): a
+     * permanent redirect (308) to the episode that absorbed it, naming it in {@code mergedInto}, as a merged
+     * correlation cluster's address does; a 404 naming it when retention has since dropped that one too; else the
+     * plain 404 of an unknown episode.
+     */
+    @jakarta.transaction.Transactional
+    public ApiProblem gone(UUID id) {
+        @SuppressWarnings("unchecked")
+        List<Object[]> rows = FailureEvent.getEntityManager().createNativeQuery("select m.merged_into,"
+                + " m.merged_at, exists (select 1 from failure_events e where e.failure_id = m.merged_into)"
+                + " from failure_merges m where m.failure_id = ?1").setParameter(1, id).getResultList();
+        if (rows.isEmpty()) {
+            return new ApiProblem(404, "Not found", "No failure " + id);
+        }
+        UUID into = (UUID) rows.get(0)[0];
+        Object time = rows.get(0)[1];
+        String at = (time instanceof java.sql.Timestamp t ? t.toInstant()
+                : time instanceof java.time.OffsetDateTime o ? o.toInstant() : (Instant) time).toString();
+        boolean kept = (Boolean) rows.get(0)[2];
+        java.util.Map<String, Object> where = java.util.Map.of("mergedInto", into.toString(), "mergedAt", at);
+        String detail = "Failure " + id + " was merged into " + into + " at " + at
+                + (kept ? "" : ", which retention has deleted since");
+        return kept ? ApiProblem.moved(308, "Merged", detail, "/api/v1/failures/" + into, where)
+                : ApiProblem.moved(404, "Merged", detail, null, where);
+    }
 }

@@ -1,7 +1,6 @@
 package io.faultline.episode;
 
 import io.faultline.correlate.CorrelationQuery;
-import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
@@ -61,7 +60,7 @@ public class FailureResource {
     @Operation(summary = "One failure episode, with the correlation clusters it belongs to")
     public FailureView get(@RestPath String failureId) {
         UUID id = Params.uuid("failureId", failureId);
-        return query.byId(id).orElseThrow(() -> new ApiProblem(404, "Not found", "No failure " + id))
+        return query.byId(id).orElseThrow(() -> query.gone(id))
                 .withClusters(correlations.clustersOf(id));
     }
 }

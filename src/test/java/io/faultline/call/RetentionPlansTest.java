@@ -50,6 +50,7 @@ class RetentionPlansTest {
         TIME_COLUMNS.put("failure_events", "last_seen");
         TIME_COLUMNS.put("correlation_clusters", "last_seen");
         TIME_COLUMNS.put("correlation_merges", "merged_at");
+        TIME_COLUMNS.put("failure_merges", "merged_at");
         TIME_COLUMNS.put("failure_impacts", "last_seen");
         TIME_COLUMNS.put("impact_state", "last_seen");
         TIME_COLUMNS.put("failure_inbox", "occurred_at");

@@ -1,0 +1,167 @@
+package io.faultline.episode;
+
+import io.agroal.api.AgroalDataSource;
+import io.faultline.testing.Api;
+import io.faultline.testing.Correlations;
+import io.faultline.testing.Payloads;
+import io.faultline.testing.PostgresResource;
+import io.faultline.testing.TestClock;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.endsWith;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+/**
+ * A failure delivered late (another proxy's spool) whose time lies within the dedup window (5 min) of two stored
+ * episodes of its fingerprint: the two are one episode, the older survives and the absorbed one's address redirects.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresResource.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class LateFailureMergeTest {
+
+    @Inject
+    TestClock clock;
+
+    @Inject
+    AgroalDataSource dataSource;
+
+    @AfterEach
+    void releaseClock() {
+        clock.release();
+    }
+
+    private static Payloads outage(String deployment, Instant at, String user) {
+        return Payloads.failure("openai", "merge-grp", deployment, at, 503, "ServiceUnavailableError",
+                "Service Unavailable").user(user);
+    }
+
+    private static String onlyEpisode(String deployment) {
+        return Api.failures("deployment=" + deployment).statusCode(200).body("items", hasSize(1)).extract()
+                .jsonPath().getString("items[0].failureId");
+    }
+
+    @Test
+    void a_late_failure_between_two_episodes_merges_them_into_the_older_and_the_absorbed_id_redirects_to_it()
+            throws Exception {
+        Instant t0 = Instant.parse("2033-05-01T10:00:00Z");
+        String dep = "merge-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        // 8 min later, more than the dedup window after it: an episode of its own.
+        clock.set(t0.plus(Duration.ofMinutes(8)).plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(8)), "user-b"))).statusCode(200);
+        List<String> both = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getList("items.failureId");
+        String newer = both.get(0);
+        assertThat(newer).isNotEqualTo(older);
+
+        // Another proxy's spool delivers the failure it had at minute 4: within 5 min of both episodes.
+        clock.set(t0.plus(Duration.ofMinutes(9)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
+
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].failureId", equalTo(older))
+                .body("items[0].occurrences", equalTo(3))
+                .body("items[0].firstSeen", equalTo(t0.plusMillis(200).toString()))
+                .body("items[0].lastSeen", equalTo(t0.plus(Duration.ofMinutes(8)).plusMillis(200).toString()))
+                .body("items[0].impactScope.affected_requests", equalTo(3))
+                .body("items[0].impactScope.affected_users", equalTo(2));
+        assertThat(links("failure_event_calls", older)).as("every call of both, and the bridge").isEqualTo(3);
+        assertThat(links("failure_event_users", older)).as("user-a once, user-b").isEqualTo(2);
+
+        // The absorbed episode's address answers where it went, as a merged correlation cluster's does.
+        given().redirects().follow(false).when().get("/api/v1/failures/" + newer).then().log().ifValidationFails()
+                .statusCode(308).contentType("application/problem+json")
+                .header("Location", endsWith("/api/v1/failures/" + older))
+                .body("status", equalTo(308)).body("mergedInto", equalTo(older))
+                .body("detail", containsString(older));
+        given().when().get("/api/v1/failures/" + newer).then().statusCode(200).body("failureId", equalTo(older));
+        given().redirects().follow(false).when().get("/api/v1/failures/" + UUID.randomUUID()).then()
+                .statusCode(404).contentType("application/problem+json");
+    }
+
+    @Test
+    void the_absorbed_episodes_correlation_cluster_membership_and_edges_move_to_the_survivor() throws Exception {
+        Instant t0 = Instant.parse("2033-05-02T10:00:00Z");
+        String dep = "merge-c-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "merge-o-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        Correlations.drain();
+        // The newer episode fails beside another provider's outage: one cluster of the two.
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                .statusCode(200);
+        Correlations.drain();
+        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getString("items[0].failureId");
+        String neighbour = onlyEpisode(other);
+        List<String> clusters = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
+                .jsonPath().getList("clusters");
+        assertThat(clusters).as("the newer episode and its neighbour correlate").hasSize(1);
+        assertThat(edgesOf(newer)).as("an edge with its neighbour").isNotEmpty();
+
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
+        Correlations.drain();
+
+        given().when().get("/api/v1/failures/" + older).then().statusCode(200)
+                .body("clusters", org.hamcrest.Matchers.hasItem(clusters.get(0)));
+        assertThat(edgesOf(newer)).as("no edge names the absorbed episode").isEmpty();
+        assertThat(edgesOf(older)).as("the survivor's edges link it with the neighbour").contains(neighbour);
+    }
+
+    private long links(String table, String failureId) throws Exception {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement st = c.prepareStatement("select count(*) from " + table + " where failure_id = ?")) {
+            st.setObject(1, UUID.fromString(failureId));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    /** The episodes an episode's correlation edges link it with (either end). */
+    private List<String> edgesOf(String failureId) throws Exception {
+        List<String> ends = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select case when from_failure_id = ? then to_failure_id else from_failure_id end"
+                        + " from correlation_edges where from_failure_id = ? or to_failure_id = ?")) {
+            UUID id = UUID.fromString(failureId);
+            st.setObject(1, id);
+            st.setObject(2, id);
+            st.setObject(3, id);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    ends.add(String.valueOf(rs.getObject(1)));
+                }
+            }
+        }
+        return ends;
+    }
+}
