@@ -175,7 +175,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             }
         }
         Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now, groups);
-        Map<String, Observed> open = observe(c, windows, now, shares);
+        Observation observation = observe(c, windows, now, shares);
+        Map<String, Observed> open = observation.latest();
         long t2 = System.nanoTime();
         // The counterfactual before the resolution: the drain read by this tick came within the horizon of a
         // prediction whose horizon ends now, and resolved first it was never counted (judged a false alarm).
@@ -268,7 +269,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, counterfactual %.1f, resolve %.1f,"
                 + " indicators %.1f, upserts %.1f, traffic policy %.1f", (t1 - t0) / 1e6, (t2 - t1) / 1e6,
                 (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6, (t6 - t5) / 1e6, (t7 - t6) / 1e6);
-        int observed = (int) open.values().stream().filter(o -> o.touched).count();
+        int observed = observation.touched();
         return new Evaluation(now, true, windows.size(), observed, resolved, predictions);
     }
 
@@ -304,10 +305,16 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         String type;
         Instant onset;
         Instant lastSeen;
-        /** The onset stored before this tick moved it back (earlier failing calls delivered late). */
-        Instant movedFrom;
+        /** The onset as stored when the tick began (null for a failure this tick found). */
+        Instant storedOnset;
+        /** The failure that absorbed this one (late failing calls between them made them one), or null. */
+        Observed absorbedInto;
         boolean fresh;
         boolean touched;
+    }
+
+    /** The latest failure of each deployment and type, and how many failures the tick found or changed. */
+    private record Observation(Map<String, Observed> latest, int touched) {
     }
 
     /**
@@ -315,12 +322,14 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
      * {@code failureShare} of its calls is a failure bucket; buckets within the quiet period of each other are one
      * failure, whose onset is its first failing call. A new failure records the prediction that announced it.
      */
-    private Map<String, Observed> observe(Connection c, List<DeploymentWindow> windows, Instant now,
+    private Observation observe(Connection c, List<DeploymentWindow> windows, Instant now,
             Map<String, TrafficPolicy.Kept> shares) throws SQLException {
-        Map<String, Observed> open = new HashMap<>();
+        // Every failure a bucket of the window can belong to (its calls within the quiet period of the bucket's), per
+        // deployment and type in onset order: not only the latest, since a spool delivers failing calls late.
+        Map<String, List<Observed>> recorded = new HashMap<>();
         Instant since = now.minus(config.window()).minus(config.quietPeriod());
         try (PreparedStatement st = c.prepareStatement("select failure_id, provider, deployment, failure_type, onset,"
-                + " last_seen from observed_failures where last_seen >= ? order by last_seen")) {
+                + " last_seen from observed_failures where last_seen >= ? order by onset")) {
             st.setTimestamp(1, Timestamp.from(since));
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
@@ -330,12 +339,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     o.deployment = rs.getString(3);
                     o.type = rs.getString(4);
                     o.onset = rs.getTimestamp(5).toInstant();
+                    o.storedOnset = o.onset;
                     o.lastSeen = rs.getTimestamp(6).toInstant();
-                    open.put(key(o.provider, o.deployment, o.type), o);
+                    recorded.computeIfAbsent(key(o.provider, o.deployment, o.type), k -> new ArrayList<>()).add(o);
                 }
             }
         }
-        List<Observed> changed = new ArrayList<>();
+        Set<Observed> changed = new java.util.LinkedHashSet<>();
         for (DeploymentWindow w : windows) {
             TrafficPolicy.Kept kept = shares.get(w.deployment());
             for (DeploymentWindow.Bucket b : w.buckets()) {
@@ -349,49 +359,38 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                             || (double) b.failed()[t] / b.calls() < config.failureShare()) {
                         continue;
                     }
-                    Instant first = b.firstFailedAt()[t];
-                    Instant last = b.lastFailedAt()[t];
-                    Observed o = open.get(key(w.provider(), w.deployment(), type));
-                    if (o != null && !first.isBefore(o.onset) && !first.isAfter(o.lastSeen.plus(config.quietPeriod()))) {
-                        if (last.isAfter(o.lastSeen)) {
-                            o.lastSeen = last;
-                            o.touched = true;
-                            changed.add(o);
-                        }
-                        continue;
+                    List<Observed> failures = recorded.computeIfAbsent(key(w.provider(), w.deployment(), type),
+                            k -> new ArrayList<>());
+                    Observed o = join(failures, b.firstFailedAt()[t], b.lastFailedAt()[t], changed);
+                    if (o == null) {
+                        o = new Observed();
+                        o.id = UUID.randomUUID();
+                        o.provider = w.provider();
+                        o.deployment = w.deployment();
+                        o.type = type;
+                        o.onset = b.firstFailedAt()[t];
+                        o.lastSeen = b.lastFailedAt()[t];
+                        o.fresh = true;
+                        o.touched = true;
+                        failures.add(o);
+                        failures.sort(java.util.Comparator.comparing((Observed f) -> f.onset));
                     }
-                    if (o != null && first.isBefore(o.onset)) {
-                        // Delivered late (another proxy's spool): within the quiet period before the onset it is the
-                        // same failure, which began earlier than the tick saw; further back, an older one.
-                        if (!last.plus(config.quietPeriod()).isBefore(o.onset)) {
-                            if (o.movedFrom == null && !o.fresh) {
-                                o.movedFrom = o.onset;
-                            }
-                            o.onset = first;
-                            o.lastSeen = last.isAfter(o.lastSeen) ? last : o.lastSeen;
-                            o.touched = true;
-                            changed.add(o);
-                        }
-                        continue;
+                    if (o.touched) {
+                        changed.add(o);
                     }
-                    Observed fresh = new Observed();
-                    fresh.id = UUID.randomUUID();
-                    fresh.provider = w.provider();
-                    fresh.deployment = w.deployment();
-                    fresh.type = type;
-                    fresh.onset = first;
-                    fresh.lastSeen = last;
-                    fresh.fresh = true;
-                    fresh.touched = true;
-                    open.put(key(w.provider(), w.deployment(), type), fresh);
-                    changed.add(fresh);
                 }
             }
         }
-        for (Observed o : changed.stream().distinct().toList()) {
+        int touched = 0;
+        for (Observed o : changed) {
+            if (o.absorbedInto != null) {
+                continue;
+            }
+            touched++;
             if (o.fresh) {
                 insertObserved(c, o);
                 o.fresh = false;
+                latePrecedes(c, o, recorded.get(key(o.provider, o.deployment, o.type)), now);
             } else {
                 try (PreparedStatement st = c.prepareStatement("update observed_failures set last_seen ="
                         + " greatest(last_seen, ?), onset = least(onset, ?) where failure_id = ?")) {
@@ -400,21 +399,76 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     st.setObject(3, o.id);
                     st.executeUpdate();
                 }
-                if (o.movedFrom != null) {
-                    onsetMovedBack(c, o, now);
-                    o.movedFrom = null;
+                if (o.onset.isBefore(o.storedOnset)) {
+                    announce(c, o);
+                    hitsMovedTo(c, o, o.storedOnset, now);
+                }
+            }
+            for (Observed a : changed) {
+                if (a.absorbedInto == o && a.storedOnset != null) {
+                    absorbed(c, a, o, now);
                 }
             }
         }
-        return open;
+        Map<String, Observed> latest = new HashMap<>();
+        recorded.forEach((k, failures) -> failures.stream().max(java.util.Comparator.comparing(f -> f.lastSeen))
+                .ifPresent(f -> latest.put(k, f)));
+        return new Observation(latest, touched);
     }
 
     /**
-     * A failure whose onset late calls moved back: announced by the predictions live before the new onset, and the
-     * hit only of those made before it (one made after it was made while the deployment failed already: resolved as
-     * its horizon would have judged it without this failure, and a hit again if another failure begins within it).
+     * The recorded failure that a failure bucket's calls (from {@code first} to {@code last}) belong to, changed to
+     * hold them, or null when they begin a failure of their own: those within the quiet period after a failure's last
+     * call or before its onset (delivered late, another proxy's spool: the failure began earlier than the tick saw).
+     * When they lie within the quiet period of two or more, those are one failure: the earliest absorbs the others,
+     * which leave {@code failures} (in onset order) for {@code changed}, naming it in {@code absorbedInto}.
      */
-    private void onsetMovedBack(Connection c, Observed o, Instant now) throws SQLException {
+    private Observed join(List<Observed> failures, Instant first, Instant last, Set<Observed> changed) {
+        Observed survivor = null;
+        for (java.util.Iterator<Observed> it = failures.iterator(); it.hasNext();) {
+            Observed o = it.next();
+            if (first.isAfter(o.lastSeen.plus(config.quietPeriod()))
+                    || last.plus(config.quietPeriod()).isBefore(o.onset)) {
+                continue;
+            }
+            if (survivor == null) {
+                survivor = o;
+                continue;
+            }
+            // Joined through these calls: the later failure is the earlier one's continuation.
+            it.remove();
+            o.absorbedInto = survivor;
+            o.touched = true;
+            for (Observed f : changed) {
+                if (f.absorbedInto == o) {
+                    f.absorbedInto = survivor;
+                }
+            }
+            changed.add(o);
+            if (o.lastSeen.isAfter(survivor.lastSeen)) {
+                survivor.lastSeen = o.lastSeen;
+            }
+            survivor.touched = true;
+        }
+        if (survivor == null) {
+            return null;
+        }
+        if (first.isBefore(survivor.onset)) {
+            survivor.onset = first;
+            survivor.touched = true;
+        }
+        if (last.isAfter(survivor.lastSeen)) {
+            survivor.lastSeen = last;
+            survivor.touched = true;
+        }
+        return survivor;
+    }
+
+    /**
+     * A failure whose onset late calls moved back: announced by the predictions live before the new onset (its row's
+     * {@code announced_by} and lead).
+     */
+    private void announce(Connection c, Observed o) throws SQLException {
         Announcement announced = announcement(c, o);
         try (PreparedStatement st = c.prepareStatement("update observed_failures set announced_by = ?,"
                 + " lead_time_ms = ? where failure_id = ?")) {
@@ -423,6 +477,15 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             st.setObject(3, o.id);
             st.executeUpdate();
         }
+    }
+
+    /**
+     * The hits of a failure that began at {@code from} when it is now {@code o}, beginning earlier: the hit only of
+     * the predictions made before {@code o}'s onset (a shorter lead); one made after it was made while the deployment
+     * failed already: resolved as its horizon would have judged it without this failure, and a hit again if another
+     * failure begins within it.
+     */
+    private void hitsMovedTo(Connection c, Observed o, Instant from, Instant now) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("update failure_predictions set"
                 + " status = case when created_at <= ?::timestamptz then 'hit' when counterfactual_at is not null"
                 + " then 'prevented' else 'false_alarm' end,"
@@ -440,11 +503,59 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             st.setTimestamp(5, onset);
             st.setTimestamp(6, onset);
             st.setTimestamp(7, onset);
-            st.setTimestamp(8, Timestamp.from(o.movedFrom));
+            st.setTimestamp(8, Timestamp.from(from));
             st.setString(9, o.type);
             st.setString(10, o.provider);
             st.setString(11, o.deployment);
             st.executeUpdate();
+        }
+    }
+
+    /**
+     * A recorded failure that late calls joined to an earlier one ({@code into}): its row goes, and its hits are the
+     * earlier failure's as {@link #hitsMovedTo} judges them.
+     */
+    private void absorbed(Connection c, Observed a, Observed into, Instant now) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from observed_failures where failure_id = ?")) {
+            st.setObject(1, a.id);
+            st.executeUpdate();
+        }
+        hitsMovedTo(c, into, a.storedOnset, now);
+    }
+
+    /**
+     * A failure recorded late, before a failure recorded already (further back than its quiet period): the hits of
+     * the later failures made before this one's onset, within their horizon, are this one's (the first failure after
+     * a prediction is its hit, with a shorter lead), and the next failure's announcement no longer counts them.
+     */
+    private void latePrecedes(Connection c, Observed o, List<Observed> failures, Instant now) throws SQLException {
+        Observed next = null;
+        for (Observed f : failures) {
+            if (f.onset.isAfter(o.onset) && (next == null || f.onset.isBefore(next.onset))) {
+                next = f;
+            }
+        }
+        if (next == null) {
+            return;
+        }
+        try (PreparedStatement st = c.prepareStatement("update failure_predictions set failure_onset = ?,"
+                + " lead_time_ms = (extract(epoch from (?::timestamptz - created_at)) * 1000)::bigint"
+                + " where status = 'hit' and failure_onset > ? and created_at <= ? and horizon_ends_at >= ?"
+                + " and predicted_type = ? and provider = ? and (deployment = ? and deployment <> '*'"
+                + " or deployment = '*')")) {
+            Timestamp onset = Timestamp.from(o.onset);
+            st.setTimestamp(1, onset);
+            st.setTimestamp(2, onset);
+            st.setTimestamp(3, onset);
+            st.setTimestamp(4, onset);
+            st.setTimestamp(5, onset);
+            st.setString(6, o.type);
+            st.setString(7, o.provider);
+            st.setString(8, o.deployment);
+            st.executeUpdate();
+        }
+        if (next.storedOnset != null) {
+            announce(c, next);
         }
     }
 
