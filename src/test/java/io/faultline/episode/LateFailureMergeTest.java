@@ -76,6 +76,17 @@ class LateFailureMergeTest {
         String newer = both.get(0);
         assertThat(newer).isNotEqualTo(older);
 
+        // A cost alert that names the newer episode (as a budget crossing's failure does).
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " budget_alerts (scope, scope_id, period, period_start, amount_usd, threshold, spent_usd,"
+                + " crossed_at, failure_id) values ('team', ?, 'day', ?, 10, 0.8, 8, ?, ?)")) {
+            st.setString(1, dep);
+            st.setTimestamp(2, java.sql.Timestamp.from(t0.minus(Duration.ofHours(10))));
+            st.setTimestamp(3, java.sql.Timestamp.from(t0.plus(Duration.ofMinutes(8))));
+            st.setObject(4, UUID.fromString(newer));
+            st.executeUpdate();
+        }
+
         // Another proxy's spool delivers the failure it had at minute 4: within 5 min of both episodes.
         clock.set(t0.plus(Duration.ofMinutes(9)));
         Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
@@ -89,6 +100,8 @@ class LateFailureMergeTest {
                 .body("items[0].impactScope.affected_users", equalTo(2));
         assertThat(links("failure_event_calls", older)).as("every call of both, and the bridge").isEqualTo(3);
         assertThat(links("failure_event_users", older)).as("user-a once, user-b").isEqualTo(2);
+        assertThat(links("budget_alerts", older)).as("the alert names the survivor").isEqualTo(1);
+        assertThat(links("budget_alerts", newer)).isZero();
 
         // The absorbed episode's address answers where it went, as a merged correlation cluster's does.
         given().redirects().follow(false).when().get("/api/v1/failures/" + newer).then().log().ifValidationFails()
