@@ -65,9 +65,11 @@ public class Retention {
         // observed_failures keeps every failure begun inside it. The one a live traffic-policy entry names stays.
         DELETES.put("failure_predictions", "delete from failure_predictions p where horizon_ends_at < ? and not"
                 + " exists (select 1 from traffic_policy t where t.prediction_id = p.prediction_id)");
-        // The history of a deployment's entry still in force stays, however old (an operator's pin without end).
+        // The history of a deployment's entry still in force stays, however old (an operator's pin without end); a
+        // change recorded before V55 without a provider stays with any provider's entry of its deployment.
         DELETES.put("traffic_policy_actions", "delete from traffic_policy_actions a where at < ? and not exists"
-                + " (select 1 from traffic_policy t where t.deployment = a.deployment and a.at >= t.since)");
+                + " (select 1 from traffic_policy t where t.deployment = a.deployment and a.at >= t.since"
+                + " and (a.provider is null or t.provider = a.provider))");
         // Learnt every 15 minutes per group and metric, and read every minute for the newest of each scope: kept
         // for ever they grew without bound. The newest of a scope stays its reference, a profile run an operator's.
         DELETES.put("provider_baselines", "delete from provider_baselines b where b.source = 'passive'"

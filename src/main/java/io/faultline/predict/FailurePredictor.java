@@ -167,11 +167,13 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         }
         long t1 = System.nanoTime();
         // The share of its traffic each deployment kept since the last tick (the plugin's thinning). Every window
-        // read here is a deployment's, one named "*" too: the plugin sees it as a candidate of its group.
+        // read here is a deployment's, one named "*" too: the plugin sees it as a candidate of its group. Members are
+        // provider-qualified (TrafficPolicy.key): one id under two providers is two deployments, never one.
         Map<String, Set<String>> groups = new HashMap<>();
         for (DeploymentWindow w : windows) {
             if (w.modelGroup() != null) {
-                groups.computeIfAbsent(w.modelGroup(), k -> new HashSet<>()).add(w.deployment());
+                groups.computeIfAbsent(w.modelGroup(), k -> new HashSet<>())
+                        .add(TrafficPolicy.key(w.provider(), w.deployment()));
             }
         }
         Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now, groups);
@@ -189,7 +191,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         Instant quietSince = now.minus(config.quietPeriod());
         Indicators.Resets resets = windowCache::latestReset;
         // Deployments whose indicators still point at a failure that is already happening: no prediction (it would
-        // be the same failure), but no step back to full traffic either (TrafficPolicy.apply).
+        // be the same failure), but no step back to full traffic either (TrafficPolicy.apply). Keyed on
+        // TrafficPolicy.key: another provider's deployment of the same id failing holds nothing of this one's.
         Set<String> failingAndWorse = new HashSet<>();
         Map<String, List<DeploymentWindow>> byProvider = new HashMap<>();
         for (DeploymentWindow w : windows) {
@@ -206,7 +209,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                 }
                 Observed recent = open.get(key(w.provider(), w.deployment(), candidate.type()));
                 if (recent != null && !recent.lastSeen.isBefore(quietSince)) {
-                    failingAndWorse.add(w.deployment());
+                    failingAndWorse.add(TrafficPolicy.key(w.provider(), w.deployment()));
                     continue; // failing now or just recovered: that is a failure, not a prediction
                 }
                 // One row per deployment and type; a name under two providers is two deployments (index V54).
@@ -274,9 +277,10 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
     }
 
     /**
-     * When each deployment last had a failing bucket: calls failing with a predicted type that make at least the
-     * failure share of the bucket's calls, however few (a reduced deployment gets a fifth of its calls, too few for
-     * an observed failure's minimum; the share keeps a background of rare errors on a busy one out).
+     * When each deployment ({@link TrafficPolicy#key}) last had a failing bucket: calls failing with a predicted type
+     * that make at least the failure share of the bucket's calls, however few (a reduced deployment gets a fifth of
+     * its calls, too few for an observed failure's minimum; the share keeps a background of rare errors on a busy one
+     * out).
      */
     private Map<String, Instant> lastFailingBuckets(List<DeploymentWindow> windows) {
         Map<String, Instant> last = new HashMap<>();
@@ -289,7 +293,8 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     if (b.failed()[t] > 0 && config.types().contains(DeploymentWindow.FAILURE_TYPES[t])
                             && (double) b.failed()[t] / b.calls() >= config.failureShare()
                             && b.lastFailedAt()[t] != null) {
-                        last.merge(w.deployment(), b.lastFailedAt()[t], (x, y) -> x.isAfter(y) ? x : y);
+                        last.merge(TrafficPolicy.key(w.provider(), w.deployment()), b.lastFailedAt()[t],
+                                (x, y) -> x.isAfter(y) ? x : y);
                     }
                 }
             }
@@ -347,7 +352,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         }
         Set<Observed> changed = new java.util.LinkedHashSet<>();
         for (DeploymentWindow w : windows) {
-            TrafficPolicy.Kept kept = shares.get(w.deployment());
+            TrafficPolicy.Kept kept = shares.get(TrafficPolicy.key(w.provider(), w.deployment()));
             for (DeploymentWindow.Bucket b : w.buckets()) {
                 if (b == null) {
                     continue;
@@ -693,7 +698,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                     }
                     // From the last reading (the fitted level at the action for the first), never above that level.
                     double last = rs.getObject(5) == null ? atAction : Math.min(atAction, rs.getDouble(5));
-                    TrafficPolicy.Kept k = shares.get(rs.getString(2));
+                    TrafficPolicy.Kept k = shares.get(TrafficPolicy.key(rs.getString(8), rs.getString(2)));
                     double kept = k == null ? 1.0 : k.share();
                     double unreduced = rs.getDouble(6) + Math.max(0, last - remaining) / Math.max(kept, 0.01);
                     update.setDouble(1, remaining);

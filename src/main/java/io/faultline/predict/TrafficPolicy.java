@@ -54,16 +54,19 @@ public class TrafficPolicy {
             List<Entry> deployments) {
     }
 
-    /** One recorded change of the policy. */
-    public record Action(UUID actionId, Instant at, String deployment, String action, double keepShareBefore,
-            double keepShareAfter, UUID predictionId, String reason, String actor) {
+    /**
+     * One recorded change of the policy; {@code provider} is null only for a change recorded before V55 whose
+     * provider could not be told (README "Preemptive traffic policy").
+     */
+    public record Action(UUID actionId, Instant at, String provider, String deployment, String action,
+            double keepShareBefore, double keepShareAfter, UUID predictionId, String reason, String actor) {
     }
 
     /**
      * What the tick saw of the deployments' health besides its predictions: when each deployment last had a failing
      * bucket (calls failing with a predicted type, at least the failure share of the bucket's calls, however few: a
      * reduced deployment gets few calls), and the deployments whose indicators fired while they were failing (no
-     * prediction is made during a failure).
+     * prediction is made during a failure). Both are keyed on {@link #key(String, String)}.
      */
     public record Unhealthy(Map<String, Instant> lastFailed, java.util.Set<String> failingAndWorse) {
     }
@@ -132,6 +135,18 @@ public class TrafficPolicy {
         }
     }
 
+    /**
+     * The key of a deployment in the policy's maps: LiteLLM's model_info.id is each proxy operator's to choose, so the
+     * same id under two providers is two deployments (the plugin matches on both, as predictions are keyed, V54).
+     */
+    public static String key(String provider, String deployment) {
+        return provider + "\u0000" + deployment;
+    }
+
+    private static String key(Entry e) {
+        return key(e.provider(), e.deployment());
+    }
+
     /** A stored row: the entry and the predictor's bookkeeping. */
     private record Row(Entry entry, Instant healthySince, Instant updatedAt) {
     }
@@ -157,10 +172,11 @@ public class TrafficPolicy {
                 // moving a provider's traffic to another provider is the operator's fallback (README "Prediction").
                 continue;
             }
-            anyFiring.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
-            firingOn.computeIfAbsent(p.deployment(), k -> new ArrayList<>()).add(p);
+            String k = key(p.provider(), p.deployment());
+            anyFiring.merge(k, p, (a, b) -> b.confidence() > a.confidence() ? b : a);
+            firingOn.computeIfAbsent(k, x -> new ArrayList<>()).add(p);
             if (p.confidence() > config.actAbove()) {
-                top.merge(p.deployment(), p, (a, b) -> b.confidence() > a.confidence() ? b : a);
+                top.merge(k, p, (a, b) -> b.confidence() > a.confidence() ? b : a);
             }
         }
         // The tick's writes go in two JDBC batches at the end (one round trip each): renewing 20 reduced deployments
@@ -176,15 +192,16 @@ public class TrafficPolicy {
                 ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
                 Row r = row(rs);
-                rows.put(r.entry().deployment(), r);
+                rows.put(key(r.entry()), r);
             }
         }
         for (PredictedFailure p : top.values()) {
-            Row row = rows.remove(p.deployment());
+            String k = key(p.provider(), p.deployment());
+            Row row = rows.remove(k);
             if (row != null && row.entry().state().equals("pinned")) {
                 if (!pinEnded(row.entry(), now)) {
                     // The operator decides for this deployment; its predictions lived under the pin all the same.
-                    keptUnderPin(row.entry(), firingOn.get(p.deployment()), deploymentsPerGroup, actions);
+                    keptUnderPin(row.entry(), firingOn.get(k), deploymentsPerGroup, actions);
                     continue;
                 }
                 expire(c, now, row.entry());
@@ -199,12 +216,13 @@ public class TrafficPolicy {
             upserts.add(new Pending(new Entry(p.deployment(), p.modelGroup(), p.provider(), after, "reduced",
                     "prediction", p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), sole), null));
             if (after < before) {
-                record(c, now, p.deployment(), row == null ? "reduce" : "deepen", before, after, p.predictionId(),
+                record(c, now, p.provider(), p.deployment(), row == null ? "reduce" : "deepen", before, after,
+                        p.predictionId(),
                         p.predictedType() + " predicted with confidence " + round(p.confidence()) + ", failure in "
                                 + p.estimatedTimeToFailure(), "predictor");
             }
             // The plugin never thins a deployment that is alone in its group: what such a prediction kept is all.
-            for (PredictedFailure q : firingOn.get(p.deployment())) {
+            for (PredictedFailure q : firingOn.get(k)) {
                 actions.add(new PredictionStore.Action(q.predictionId(), sole ? 1.0 : after));
             }
         }
@@ -213,31 +231,31 @@ public class TrafficPolicy {
             if (e.state().equals("pinned")) {
                 if (pinEnded(e, now)) {
                     expire(c, now, e);
-                } else if (firingOn.containsKey(e.deployment())) {
-                    keptUnderPin(e, firingOn.get(e.deployment()), deploymentsPerGroup, actions);
+                } else if (firingOn.containsKey(key(e))) {
+                    keptUnderPin(e, firingOn.get(key(e)), deploymentsPerGroup, actions);
                 }
                 continue;
             }
             if (stale(row, now)) {
                 // The predictor stopped (every replica down, the database away): the entry has not been published
                 // since, so the deployment had its full traffic. Putting the old cut back would act on nothing seen.
-                delete(c, e.deployment());
-                record(c, now, e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
+                delete(c, e.provider(), e.deployment());
+                record(c, now, e.provider(), e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
                         "not renewed by the predictor since " + row.updatedAt() + ": no longer in force", "predictor");
                 continue;
             }
-            PredictedFailure still = anyFiring.get(e.deployment());
+            PredictedFailure still = anyFiring.get(key(e));
             if (still != null) {
                 // A weaker prediction still fires: hold the share, and the healthy period starts over. What it kept
                 // is what the plugin applies: all of a deployment alone in its group, as for a confident one.
                 upserts.add(new Pending(e, null));
-                for (PredictedFailure q : firingOn.get(e.deployment())) {
+                for (PredictedFailure q : firingOn.get(key(e))) {
                     actions.add(new PredictionStore.Action(q.predictionId(), e.soleDeployment() ? 1.0
                             : e.keepShare()));
                 }
                 continue;
             }
-            Instant lastFailed = unhealthy.lastFailed().get(e.deployment());
+            Instant lastFailed = unhealthy.lastFailed().get(key(e));
             if (lastFailed != null && !lastFailed.isBefore(now.minus(config.healthyFor()))) {
                 // Failing now or within the healthy period (no prediction is made during a failure): not healthy.
                 // Stepping traffic back onto it would undo what the reduction was for; one that was recovering goes
@@ -246,14 +264,15 @@ public class TrafficPolicy {
                     upserts.add(new Pending(new Entry(e.deployment(), e.modelGroup(), e.provider(), config.keepShare(),
                             "reduced", e.reason(), e.predictionId(), e.predictedType(), e.confidence(), now, e.until(),
                             e.soleDeployment()), null));
-                    record(c, now, e.deployment(), "deepen", e.keepShare(), config.keepShare(), e.predictionId(),
-                            "failing again (last failing call " + lastFailed + ") while recovering", "predictor");
+                    record(c, now, e.provider(), e.deployment(), "deepen", e.keepShare(), config.keepShare(),
+                            e.predictionId(), "failing again (last failing call " + lastFailed + ") while recovering",
+                            "predictor");
                 } else {
                     upserts.add(new Pending(e, null));
                 }
                 continue;
             }
-            if (unhealthy.failingAndWorse().contains(e.deployment())) {
+            if (unhealthy.failingAndWorse().contains(key(e))) {
                 upserts.add(new Pending(e, null)); // its indicators still point at the failure it just had
                 continue;
             }
@@ -269,8 +288,8 @@ public class TrafficPolicy {
             }
             double after = Math.min(1.0, e.keepShare() + config.recoveryStep());
             if (after >= 1.0 - 1e-9) {
-                delete(c, e.deployment());
-                record(c, now, e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
+                delete(c, e.provider(), e.deployment());
+                record(c, now, e.provider(), e.deployment(), "restore", e.keepShare(), 1.0, e.predictionId(),
                         "no prediction or failure of " + e.deployment() + " since " + healthySince
                                 + ": full traffic again",
                         "predictor");
@@ -279,7 +298,7 @@ public class TrafficPolicy {
                         e.reason(),
                         e.predictionId(), e.predictedType(), e.confidence(), e.since(), now.plus(config.stepEvery()),
                         e.soleDeployment()), healthySince));
-                record(c, now, e.deployment(), "step_up", e.keepShare(), after, e.predictionId(),
+                record(c, now, e.provider(), e.deployment(), "step_up", e.keepShare(), after, e.predictionId(),
                         "no prediction or failure of " + e.deployment() + " since " + healthySince + ": step "
                                 + round(config.recoveryStep()) + " back", "predictor");
             }
@@ -314,8 +333,9 @@ public class TrafficPolicy {
     }
 
     private void expire(Connection c, Instant now, Entry pin) throws SQLException {
-        delete(c, pin.deployment());
-        record(c, now, pin.deployment(), "expire", pin.keepShare(), 1.0, null, "the operator's pin ended", "operator");
+        delete(c, pin.provider(), pin.deployment());
+        record(c, now, pin.provider(), pin.deployment(), "expire", pin.keepShare(), 1.0, null,
+                "the operator's pin ended", "operator");
     }
 
     /** Whether the entry is published: a pin until it ends, a predictor's entry until it goes stale. */
@@ -338,6 +358,8 @@ public class TrafficPolicy {
      * its model group (the plugin never thins a lone candidate), and, when every deployment of its group in the
      * tick's window ({@code groups}) is listed, its share relative to the largest of theirs (the plugin keeps the
      * least at risk in every list: two at 0.2 keep everything). Read in the tick's transaction before it applies.
+     * Members and the answer's keys are {@link #key(String, String)}: one id under two providers is two candidates
+     * of two proxies' lists, and neither keeps what the other's entry says.
      */
     Map<String, Kept> sharesInForce(Connection c, Instant now, Map<String, Set<String>> groups) throws SQLException {
         Map<String, Kept> shares = new HashMap<>();
@@ -354,15 +376,15 @@ public class TrafficPolicy {
                 Row r = row(rs);
                 Entry e = r.entry();
                 if (inForce(r, now)) {
-                    String group = windowGroup.getOrDefault(e.deployment(), e.modelGroup());
+                    String k = key(e);
+                    String group = windowGroup.getOrDefault(k, e.modelGroup());
                     Set<String> members = group == null ? null : groups.get(group);
                     // Alone in its group in the window (a pin carries no group, and an entry's group may have lost
                     // its other deployments since): the plugin never thins a lone candidate, so it kept everything.
-                    boolean alone = e.soleDeployment()
-                            || members != null && members.size() < 2 && members.contains(e.deployment());
-                    shares.put(e.deployment(), new Kept(alone ? 1.0 : e.keepShare(), e.since()));
+                    boolean alone = e.soleDeployment() || members != null && members.size() < 2 && members.contains(k);
+                    shares.put(k, new Kept(alone ? 1.0 : e.keepShare(), e.since()));
                     if (group != null) {
-                        groupOf.put(e.deployment(), group);
+                        groupOf.put(k, group);
                     }
                 }
             }
@@ -401,8 +423,12 @@ public class TrafficPolicy {
                 List.copyOf(entries));
     }
 
-    /** An operator pin: the deployment keeps {@code keepShare} until {@code until} (null: until unpinned). */
-    public Entry pin(String deployment, double share, String reason, Instant until) {
+    /**
+     * An operator pin: the deployment keeps {@code keepShare} until {@code until} (null: until unpinned).
+     * {@code provider} null (a client from before V55) takes the one provider the deployment's calls were seen with;
+     * none seen is a 400 naming {@code provider}, several a 409 naming them ({@code candidates}).
+     */
+    public Entry pin(String provider, String deployment, double share, String reason, Instant until) {
         // As the database keeps them, so that the answer says what a read shows: microseconds (PostgreSQL rounds a
         // nanosecond instant), and no negative zero.
         Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
@@ -415,7 +441,8 @@ public class TrafficPolicy {
                 // Pins one at a time (and not during a tick): two PUTs counting the pins together both found the last
                 // place free, and both took it.
                 lockPolicy(c);
-                Row existing = rowOf(c, deployment);
+                String p = provider != null ? provider : providerOf(c, deployment);
+                Row existing = rowOf(c, p, deployment);
                 // A deployment the predictor holds becomes a new pin too (so does one whose pin ended): only
                 // re-pinning a pin in force changes nothing.
                 boolean pinned = existing != null && existing.entry().state().equals("pinned")
@@ -424,13 +451,13 @@ public class TrafficPolicy {
                     throw new ApiProblem(409, "Too many pins", "At most " + config.maxPins() + " deployments can be"
                             + " pinned (faultline.traffic.max-pins); unpin one first.");
                 }
-                Entry e = new Entry(deployment, null, providerOf(c, deployment), keepShare, "pinned", reason, null, null, null, now,
-                        until, false);
+                Entry e = new Entry(deployment, null, p, keepShare, "pinned", reason, null, null, null, now, until,
+                        false);
                 upsert(c, e, null, now);
                 // What it had: an entry not in force (a predictor's no tick renewed, a pin that ended) is not
                 // published, so the pin replaced full traffic, not the old share.
                 double before = existing == null || !inForce(existing, now) ? 1.0 : existing.entry().keepShare();
-                record(c, now, deployment, "pin", before, keepShare, null, reason, "operator");
+                record(c, now, p, deployment, "pin", before, keepShare, null, reason, "operator");
                 return e;
             } catch (SQLException e) {
                 throw new IllegalStateException("could not pin " + deployment, e);
@@ -438,18 +465,30 @@ public class TrafficPolicy {
         });
     }
 
-    /** Removes an operator pin; the predictor decides for the deployment again at its next tick. */
-    public boolean unpin(String deployment) {
+    /**
+     * Removes an operator pin; the predictor decides for the deployment again at its next tick. {@code provider}
+     * null removes the deployment's only pin; pins under several providers are a 409 naming them.
+     */
+    public boolean unpin(String provider, String deployment) {
         Instant now = clock.instant();
         return QuarkusTransaction.requiringNew().call(() -> {
             try (Connection c = dataSource.getConnection()) {
-                Row existing = rowOf(c, deployment);
+                String p = provider;
+                if (p == null) {
+                    List<String> pinnedUnder = providers(c, "select provider from traffic_policy where deployment = ?"
+                            + " and state = 'pinned' order by provider", deployment);
+                    if (pinnedUnder.size() > 1) {
+                        throw ambiguous(deployment, pinnedUnder, "is pinned under several providers");
+                    }
+                    p = pinnedUnder.isEmpty() ? null : pinnedUnder.get(0);
+                }
+                Row existing = p == null ? null : rowOf(c, p, deployment);
                 if (existing == null || !existing.entry().state().equals("pinned")) {
                     return false;
                 }
-                delete(c, deployment);
-                record(c, now, deployment, "unpin", existing.entry().keepShare(), 1.0, null, "unpinned by an operator",
-                        "operator");
+                delete(c, p, deployment);
+                record(c, now, p, deployment, "unpin", existing.entry().keepShare(), 1.0, null,
+                        "unpinned by an operator", "operator");
                 return true;
             } catch (SQLException e) {
                 throw new IllegalStateException("could not unpin " + deployment, e);
@@ -457,11 +496,21 @@ public class TrafficPolicy {
         });
     }
 
+    private static ApiProblem ambiguous(String deployment, List<String> candidates, String why) {
+        return ApiProblem.withMembers(409, "Ambiguous deployment", "Deployment " + oneLine(deployment) + " " + why
+                + " (" + String.join(", ", candidates) + "): LiteLLM's model_info.id is each proxy's to choose. Name"
+                + " the one you mean with provider.", Map.of("candidates", candidates));
+    }
+
     /** The recorded changes, newest first, keyset-paged on (at, action_id). */
-    public ActionPage actions(String deployment, Instant since, String cursor, int limit) {
-        StringBuilder sql = new StringBuilder("select action_id, at, deployment, action, keep_share_before,"
+    public ActionPage actions(String provider, String deployment, Instant since, String cursor, int limit) {
+        StringBuilder sql = new StringBuilder("select action_id, at, provider, deployment, action, keep_share_before,"
                 + " keep_share_after, prediction_id, reason, actor from traffic_policy_actions where true");
         List<Object> params = new ArrayList<>();
+        if (provider != null) {
+            sql.append(" and provider = ?");
+            params.add(provider);
+        }
         if (deployment != null) {
             sql.append(" and deployment = ?");
             params.add(deployment);
@@ -486,8 +535,8 @@ public class TrafficPolicy {
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
                     rows.add(new Action(rs.getObject(1, UUID.class), rs.getTimestamp(2).toInstant(), rs.getString(3),
-                            rs.getString(4), rs.getDouble(5), rs.getDouble(6), rs.getObject(7, UUID.class),
-                            rs.getString(8), rs.getString(9)));
+                            rs.getString(4), rs.getString(5), rs.getDouble(6), rs.getDouble(7),
+                            rs.getObject(8, UUID.class), rs.getString(9), rs.getString(10)));
                 }
             }
         } catch (SQLException e) {
@@ -501,8 +550,8 @@ public class TrafficPolicy {
     }
 
     /**
-     * {@code faultline_traffic_keep_share{deployment}}: the share each deployment keeps (1 once restored), read from
-     * the database so that every replica reports the same.
+     * {@code faultline_traffic_keep_share{provider, deployment}}: the share each deployment keeps (1 once restored),
+     * read from the database so that every replica reports the same. One id under two providers is two series.
      */
     @Scheduled(every = "{faultline.predict.metrics-every}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void refreshGauges() {
@@ -520,16 +569,20 @@ public class TrafficPolicy {
         }
         Map<String, Double> current = new HashMap<>();
         for (Entry e : entries) {
-            current.merge(labels.value("deployment", e.deployment()), e.keepShare(), Math::min);
+            // Label values capped as everywhere else: two deployments past the cap share "other" and its least share.
+            current.merge(key(labels.value("provider", e.provider()), labels.value("deployment", e.deployment())),
+                    e.keepShare(), Math::min);
         }
         for (String known : shares.keySet()) {
             current.putIfAbsent(known, 1.0);
         }
-        current.forEach((deployment, share) -> shares.computeIfAbsent(deployment, d -> {
+        current.forEach((k, share) -> shares.computeIfAbsent(k, d -> {
+            int cut = d.indexOf('\u0000');
             AtomicLong value = new AtomicLong(Double.doubleToLongBits(1.0));
             Gauge.builder("faultline.traffic.keep.share", value, v -> Double.longBitsToDouble(v.get()))
                     .description("Share of requests the traffic policy lets LiteLLM route to the deployment (1: all)")
-                    .tag("deployment", d).strongReference(true).register(registry);
+                    .tag("provider", d.substring(0, cut)).tag("deployment", d.substring(cut + 1))
+                    .strongReference(true).register(registry);
             return value;
         }).set(Double.doubleToLongBits(share)));
     }
@@ -537,7 +590,8 @@ public class TrafficPolicy {
     private List<Row> rows() {
         List<Row> out = new ArrayList<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "select " + ENTRY_COLUMNS + " from traffic_policy order by deployment"); ResultSet rs = st.executeQuery()) {
+                "select " + ENTRY_COLUMNS + " from traffic_policy order by deployment, provider");
+                ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
                 out.add(row(rs));
             }
@@ -547,10 +601,11 @@ public class TrafficPolicy {
         return out;
     }
 
-    private static Row rowOf(Connection c, String deployment) throws SQLException {
+    private static Row rowOf(Connection c, String provider, String deployment) throws SQLException {
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS
-                + " from traffic_policy where deployment = ? for update")) {
-            st.setString(1, deployment);
+                + " from traffic_policy where provider = ? and deployment = ? for update")) {
+            st.setString(1, provider);
+            st.setString(2, deployment);
             try (ResultSet rs = st.executeQuery()) {
                 return rs.next() ? row(rs) : null;
             }
@@ -594,7 +649,7 @@ public class TrafficPolicy {
     private static final String UPSERT = "insert into traffic_policy (deployment, provider, model_group,"
             + " keep_share, state, reason, prediction_id, predicted_type, confidence, since, until, healthy_since,"
             + " sole_deployment, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            + " on conflict (deployment) do update set provider = excluded.provider,"
+            + " on conflict (provider, deployment) do update set"
             + " model_group = excluded.model_group, keep_share = excluded.keep_share, state = excluded.state,"
             + " reason = excluded.reason, prediction_id = excluded.prediction_id,"
             + " predicted_type = excluded.predicted_type, confidence = excluded.confidence, since = excluded.since,"
@@ -618,27 +673,30 @@ public class TrafficPolicy {
         st.setTimestamp(14, Timestamp.from(now));
     }
 
-    private static void delete(Connection c, String deployment) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("delete from traffic_policy where deployment = ?")) {
-            st.setString(1, deployment);
+    private static void delete(Connection c, String provider, String deployment) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("delete from traffic_policy where provider = ?"
+                + " and deployment = ?")) {
+            st.setString(1, provider);
+            st.setString(2, deployment);
             st.executeUpdate();
         }
     }
 
-    private void record(Connection c, Instant at, String deployment, String action, double before, double after,
-            UUID predictionId, String reason, String actor) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("insert into traffic_policy_actions (action_id, at, deployment,"
-                + " action, keep_share_before, keep_share_after, prediction_id, reason, actor)"
-                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+    private void record(Connection c, Instant at, String provider, String deployment, String action, double before,
+            double after, UUID predictionId, String reason, String actor) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement("insert into traffic_policy_actions (action_id, at, provider,"
+                + " deployment, action, keep_share_before, keep_share_after, prediction_id, reason, actor)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             st.setObject(1, UUID.randomUUID());
             st.setTimestamp(2, Timestamp.from(at));
-            st.setString(3, deployment);
-            st.setString(4, action);
-            st.setDouble(5, before);
-            st.setDouble(6, after);
-            st.setObject(7, predictionId);
-            st.setString(8, reason);
-            st.setString(9, actor);
+            st.setString(3, provider);
+            st.setString(4, deployment);
+            st.setString(5, action);
+            st.setDouble(6, before);
+            st.setDouble(7, after);
+            st.setObject(8, predictionId);
+            st.setString(9, reason);
+            st.setString(10, actor);
             st.executeUpdate();
         }
         actionCounters.computeIfAbsent(action + "\u0000" + actor, k -> Counter.builder("faultline.traffic.actions")
@@ -646,8 +704,8 @@ public class TrafficPolicy {
                 .tag("action", action).tag("actor", actor).register(registry)).increment();
         // Deployment names come from the calls (a refused call's is "litellm:" + the model its caller asked for),
         // and reasons quote them: a line break in one forged a log line of its own.
-        Log.infof("Traffic policy: %s %s %.2f -> %.2f (%s)", action, oneLine(deployment), before, after,
-                oneLine(reason));
+        Log.infof("Traffic policy: %s %s of %s %.2f -> %.2f (%s)", action, oneLine(deployment), oneLine(provider),
+                before, after, oneLine(reason));
     }
 
     /** The text with control characters and line separators escaped (backslash, u, four hex digits): one line. */
@@ -671,15 +729,36 @@ public class TrafficPolicy {
         return out == null ? text : out.toString();
     }
 
-    /** The provider the deployment was last seen with; "unknown" before any call (an operator may pin ahead). */
+    /**
+     * The provider of a pin that names none (a client from before V55): the only one the deployment's calls were
+     * seen with. None seen is a 400 (the pin could not say which proxy's deployment it is for: it was stored as
+     * "unknown" and then matched every proxy's deployment of the id), several a 409 naming them.
+     */
     private static String providerOf(Connection c, String deployment) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement("select provider from provider_deployments"
-                + " where deployment = ? order by last_seen desc limit 1")) {
+        List<String> seen = providers(c, "select provider from provider_deployments where deployment = ?"
+                + " order by provider", deployment);
+        if (seen.isEmpty()) {
+            throw ApiProblem.badRequest("provider", "provider is required: no call of deployment "
+                    + oneLine(deployment) + " has been seen, so its provider is not known. Give it as Faultline"
+                    + " records it (LiteLLM's custom_llm_provider, lower case: openai, azure, anthropic, ...)");
+        }
+        if (seen.size() > 1) {
+            throw ambiguous(deployment, seen, "has calls under several providers");
+        }
+        return seen.get(0);
+    }
+
+    private static List<String> providers(Connection c, String sql, String deployment) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement(sql)) {
             st.setString(1, deployment);
             try (ResultSet rs = st.executeQuery()) {
-                return rs.next() ? rs.getString(1) : "unknown";
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
             }
         }
+        return out;
     }
 
     /**

@@ -36,7 +36,9 @@ public class TrafficPolicyResource {
 
     static final long MAX_BODY_BYTES = 16 * 1024;
     static final int MAX_REASON = 500;
-    private static final Set<String> FIELDS = Set.of("keepShare", "reason", "until");
+    private static final Set<String> FIELDS = Set.of("keepShare", "provider", "reason", "until");
+    /** As CallMapper stores a call's provider: LiteLLM's custom_llm_provider, trimmed and in lower case. */
+    private static final int MAX_PROVIDER = 40;
 
     private final TrafficPolicy policy;
     private final ObjectMapper json;
@@ -55,17 +57,19 @@ public class TrafficPolicyResource {
     @GET
     @Path("/actions")
     @Operation(summary = "Every change of the policy (predictor and operator), newest first")
-    public TrafficPolicy.ActionPage actions(@RestQuery String deployment, @RestQuery String since,
-            @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit, @Context UriInfo uri) {
-        Params.onlyKnown(uri, List.of("deployment", "since", "limit", "cursor"));
-        return policy.actions(deployment, Params.instant("since", since), cursor, Params.limit(limit, 50, 500));
+    public TrafficPolicy.ActionPage actions(@RestQuery String provider, @RestQuery String deployment,
+            @RestQuery String since, @RestQuery String cursor, @RestQuery @DefaultValue("50") String limit,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of("provider", "deployment", "since", "limit", "cursor"));
+        return policy.actions(provider == null ? null : provider(provider), deployment,
+                Params.instant("since", since), cursor, Params.limit(limit, 50, 500));
     }
 
     @PUT
     @Path("/{deployment}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
-    @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, reason?, until?}; 1.0 switches preemption off"
-            + " for it")
+    @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, provider?, reason?, until?}; 1.0 switches"
+            + " preemption off for it. provider may be left out only when the deployment's calls came from one")
     public TrafficPolicy.Entry pin(@RestPath String deployment, @Context HttpServerRequest request, byte[] body) {
         Params.refuseMatrixParameters(request, "deployment");
         String d = deployment(deployment);
@@ -76,7 +80,8 @@ public class TrafficPolicyResource {
         for (Iterator<String> names = root.fieldNames(); names.hasNext();) {
             String name = names.next();
             if (!FIELDS.contains(name)) {
-                throw ApiProblem.badRequest(name, "Unknown field " + name + "; expected keepShare, reason, until");
+                throw ApiProblem.badRequest(name, "Unknown field " + name
+                        + "; expected keepShare, provider, reason, until");
             }
         }
         JsonNode share = root.get("keepShare");
@@ -104,18 +109,48 @@ public class TrafficPolicyResource {
             }
             until = Params.instant("until", untilNode.textValue());
         }
-        return policy.pin(d, share.doubleValue(), reason, until);
+        JsonNode providerNode = root.get("provider");
+        String provider = null;
+        if (providerNode != null && !providerNode.isNull()) {
+            if (!providerNode.isTextual()) {
+                throw ApiProblem.badRequest("provider", "provider must be a string such as \"azure\"");
+            }
+            provider = provider(providerNode.textValue());
+        }
+        return policy.pin(provider, d, share.doubleValue(), reason, until);
     }
 
     @DELETE
     @Path("/{deployment}")
     @ResponseStatus(204)
     @Operation(summary = "Remove an operator's pin; the predictor decides for the deployment again")
-    public void unpin(@RestPath String deployment, @Context HttpServerRequest request) {
+    public void unpin(@RestPath String deployment, @RestQuery String provider, @Context HttpServerRequest request,
+            @Context UriInfo uri) {
         Params.refuseMatrixParameters(request, "deployment");
-        if (!policy.unpin(deployment(deployment))) {
-            throw new ApiProblem(404, "Not found", "No pin for deployment " + deployment);
+        Params.onlyKnown(uri, List.of("provider"));
+        String p = provider == null ? null : provider(provider);
+        if (!policy.unpin(p, deployment(deployment))) {
+            throw new ApiProblem(404, "Not found", "No pin for deployment " + deployment
+                    + (p == null ? "" : " of provider " + p));
         }
+    }
+
+    /**
+     * A provider as Faultline records a call's (CallMapper): trimmed, lower case, 1 to 40 of a-z, 0-9, '_', '.', '-'.
+     * A plain loop, not a pattern: the text is the caller's.
+     */
+    static String provider(String raw) {
+        String p = raw.strip().toLowerCase(java.util.Locale.ROOT);
+        boolean ok = !p.isEmpty() && p.length() <= MAX_PROVIDER;
+        for (int i = 0; ok && i < p.length(); i++) {
+            char ch = p.charAt(i);
+            ok = ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-';
+        }
+        if (!ok) {
+            throw ApiProblem.badRequest("provider", "provider must be 1 to " + MAX_PROVIDER + " characters of a-z,"
+                    + " 0-9, '_', '.' and '-', as Faultline records a call's provider (openai, azure, vertex_ai, ...)");
+        }
+        return p;
     }
 
     private static String deployment(String deployment) {

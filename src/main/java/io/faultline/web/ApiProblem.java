@@ -39,6 +39,11 @@ public class ApiProblem extends RuntimeException {
         return new ApiProblem(status, title, detail, List.of(), location, Map.copyOf(extensions));
     }
 
+    /** A problem with RFC 9457 extension members (such as the {@code candidates} the client may choose from). */
+    public static ApiProblem withMembers(int status, String title, String detail, Map<String, Object> extensions) {
+        return new ApiProblem(status, title, detail, List.of(), null, Map.copyOf(extensions));
+    }
+
     public static ApiProblem badRequest(String field, String detail) {
         return new ApiProblem(400, "Invalid request", detail, List.of(Map.of("field", field, "message", detail)));
     }

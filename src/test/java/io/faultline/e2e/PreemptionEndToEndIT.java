@@ -159,7 +159,8 @@ class PreemptionEndToEndIT {
         LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
         // The control: an operator switches preemption off for its A, as the "preemption off" run.
         RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
-                .contentType("application/json").body(Map.of("keepShare", 1.0, "reason", "control"))
+                .contentType("application/json")
+                .body(Map.of("keepShare", 1.0, "provider", "openai", "reason", "control"))
                 .put("/api/v1/traffic-policy/" + CONTROL_A).then().log().ifValidationFails().statusCode(200);
         stack.simulator().script(A, DRAINING);
         stack.simulator().script(CONTROL_A, DRAINING);
@@ -296,7 +297,8 @@ class PreemptionEndToEndIT {
         stack();
         LiteLlmClient client = new LiteLlmClient(stack.litellmUrl(), LocalStack.MASTER_KEY);
         RestAssured.given().baseUri(stack.faultlineUrl()).header("Authorization", "Bearer " + Api.KEY)
-                .contentType("application/json").body(Map.of("keepShare", 1.0, "reason", "control"))
+                .contentType("application/json")
+                .body(Map.of("keepShare", 1.0, "provider", "openai", "reason", "control"))
                 .put("/api/v1/traffic-policy/" + LATCTL_A).then().log().ifValidationFails().statusCode(200);
         Script steady = Script.success().withLatency(BASE_LATENCY_MS, LATENCY_JITTER_MS, 7);
         stack.simulator().script(LAT_A, steady);

@@ -245,7 +245,8 @@ class PredictionApiTest {
         // An operator holds the deployment at half its traffic (a canary) before anything is predicted.
         clock.set(t0);
         given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json")
-                .body("{\"keepShare\":0.5,\"reason\":\"canary\"}").when().put("/api/v1/traffic-policy/" + dep)
+                .body("{\"provider\":\"openai\",\"keepShare\":0.5,\"reason\":\"canary\"}").when()
+                .put("/api/v1/traffic-policy/" + dep)
                 .then().statusCode(200);
         long remaining = 90_000;
         UUID id = null;

@@ -239,7 +239,7 @@ class TrafficPolicyTest {
         Pair pair = new Pair(Instant.parse("2031-10-01T10:00:00Z"));
         drainUntilReduced(pair);
         Instant until = clock.instant().plusSeconds(150);
-        pin(pair.a, "{\"keepShare\":1.0,\"until\":\"" + until + "\"}").statusCode(200);
+        pin(pair.a, "{\"provider\":\"openai\",\"keepShare\":1.0,\"until\":\"" + until + "\"}").statusCode(200);
         pair.minute(5_000);
         assertThat(entry(pair.a)).as("the pin holds while it lasts").containsEntry("state", "pinned");
         pair.minute(5_000);
@@ -445,18 +445,20 @@ class TrafficPolicyTest {
         clock.set(t0);
         String a = "tp-pg-a-" + UUID.randomUUID();
         String b = "tp-pg-b-" + UUID.randomUUID();
-        Map<String, java.util.Set<String>> group = Map.of("tp-pg-group", java.util.Set.of(a, b));
+        String keyA = TrafficPolicy.key("openai", a);
+        String keyB = TrafficPolicy.key("openai", b);
+        Map<String, java.util.Set<String>> group = Map.of("tp-pg-group", java.util.Set.of(keyA, keyB));
         // A pin has no model group of its own: its share was taken as what the deployment kept, while the plugin,
         // seeing every candidate at risk, keeps the least at risk in every list and the other relative to it.
         for (double[] pinned : new double[][] { { 0.3, 0.3, 1.0, 1.0 }, { 0.0, 0.0, 1.0, 1.0 },
                 { 0.2, 0.8, 0.25, 1.0 } }) {
-            pin(a, "{\"keepShare\":" + pinned[0] + "}").statusCode(200);
-            pin(b, "{\"keepShare\":" + pinned[1] + "}").statusCode(200);
+            pin(a, "{\"provider\":\"openai\",\"keepShare\":" + pinned[0] + "}").statusCode(200);
+            pin(b, "{\"provider\":\"openai\",\"keepShare\":" + pinned[1] + "}").statusCode(200);
             try (Connection c = dataSource.getConnection()) {
                 Map<String, TrafficPolicy.Kept> kept = policy.sharesInForce(c, t0, group);
-                assertThat(kept.get(a).share()).as("A pinned %s beside %s", pinned[0], pinned[1])
+                assertThat(kept.get(keyA).share()).as("A pinned %s beside %s", pinned[0], pinned[1])
                         .isCloseTo(pinned[2], CLOSE);
-                assertThat(kept.get(b).share()).as("B pinned %s beside %s", pinned[1], pinned[0])
+                assertThat(kept.get(keyB).share()).as("B pinned %s beside %s", pinned[1], pinned[0])
                         .isCloseTo(pinned[3], CLOSE);
             }
         }
@@ -471,11 +473,12 @@ class TrafficPolicyTest {
         String solo = "tp-pin-solo-" + UUID.randomUUID();
         // The plugin never thins a lone candidate: a pin at 0.2 on it keeps every request. Taken as 0.2, a single
         // failing call in a minute was an observed failure, and each minute's drain counted five times over.
-        pin(solo, "{\"keepShare\":0.2}").statusCode(200);
+        pin(solo, "{\"provider\":\"openai\",\"keepShare\":0.2}").statusCode(200);
         try (Connection c = dataSource.getConnection()) {
             Map<String, TrafficPolicy.Kept> kept = policy.sharesInForce(c, t0,
-                    Map.of("tp-pin-solo-group", java.util.Set.of(solo)));
-            assertThat(kept.get(solo).share()).as("what the lone pinned deployment kept").isCloseTo(1.0, CLOSE);
+                    Map.of("tp-pin-solo-group", java.util.Set.of(TrafficPolicy.key("openai", solo))));
+            assertThat(kept.get(TrafficPolicy.key("openai", solo)).share()).as("what the lone pinned deployment kept")
+                    .isCloseTo(1.0, CLOSE);
         } finally {
             authorized().when().delete("/api/v1/traffic-policy/" + solo).then().statusCode(204);
         }
@@ -603,7 +606,7 @@ class TrafficPolicyTest {
             st.executeUpdate();
         }
         assertThat(entry(deployment)).as("not in force").isNull();
-        pin(deployment, "{\"keepShare\":0.5}").statusCode(200);
+        pin(deployment, "{\"provider\":\"openai\",\"keepShare\":0.5}").statusCode(200);
         JsonPath actions = given().when().get("/api/v1/traffic-policy/actions?deployment=" + deployment).then()
                 .statusCode(200).extract().jsonPath();
         assertThat(actions.getString("items[0].action")).isEqualTo("pin");
@@ -693,7 +696,7 @@ class TrafficPolicyTest {
         clock.set(pair.t0);
         given().contentType("application/json").body("{\"keepShare\":1.0}").when()
                 .put("/api/v1/traffic-policy/" + pair.a).then().statusCode(401);
-        pin(pair.a, "{\"keepShare\":1.0,\"reason\":\"control group\"}").statusCode(200)
+        pin(pair.a, "{\"provider\":\"openai\",\"keepShare\":1.0,\"reason\":\"control group\"}").statusCode(200)
                 .body("state", equalTo("pinned")).body("keepShare", equalTo(1.0f))
                 .body("reason", equalTo("control group"));
         for (int m = 0; m < 10; m++) {
@@ -719,7 +722,8 @@ class TrafficPolicyTest {
         // The clock at a nanosecond: the database keeps microseconds, and the PUT's answer said the nanoseconds.
         clock.set(Instant.parse("2031-10-21T10:00:00.123456789Z"));
         String deployment = "tp-echo-" + UUID.randomUUID();
-        Map<String, Object> answered = pin(deployment, "{\"keepShare\": -0.0}").statusCode(200).extract().jsonPath()
+        Map<String, Object> answered = pin(deployment, "{\"provider\":\"openai\",\"keepShare\": -0.0}")
+                .statusCode(200).extract().jsonPath()
                 .getMap("");
         Map<String, Object> read = entry(deployment);
         assertThat(answered.get("since")).as("since").isEqualTo(read.get("since"))
@@ -788,7 +792,7 @@ class TrafficPolicyTest {
         }
         assertThat(entry(pair.a)).as("reduced").isNotNull();
         Instant until = clock.instant().plus(config.staleAfter()).plus(Duration.ofMinutes(5));
-        pin(pair.b, "{\"keepShare\":0.5,\"until\":\"" + until + "\"}").statusCode(200);
+        pin(pair.b, "{\"provider\":\"openai\",\"keepShare\":0.5,\"until\":\"" + until + "\"}").statusCode(200);
 
         clock.set(clock.instant().plus(config.staleAfter()).plusSeconds(1));
         assertThat(entry(pair.a)).as("no tick renewed it within stale-after").isNull();
@@ -801,7 +805,7 @@ class TrafficPolicyTest {
     void the_keep_share_gauge_follows_the_policy() {
         Pair pair = new Pair(Instant.parse("2031-07-04T10:00:00Z"));
         clock.set(pair.t0);
-        pin(pair.a, "{\"keepShare\":0.3}").statusCode(200);
+        pin(pair.a, "{\"provider\":\"openai\",\"keepShare\":0.3}").statusCode(200);
         policy.refreshGauges();
         assertThat(Metrics.value(Metrics.scrape(), "faultline_traffic_keep_share", "deployment", pair.a))
                 .isEqualTo(0.3);
@@ -844,7 +848,8 @@ class TrafficPolicyTest {
         }
         assertThat(entry("tp-bad-reason")).isNull();
         assertThat(actionsOf("tp-bad-reason")).isEmpty();
-        pin("tp-bad-reason", "{\"keepShare\":0.5,\"reason\":\"canary \\ud83d\\ude80 caf\\u00e9\"}").statusCode(200)
+        pin("tp-bad-reason", "{\"provider\":\"openai\",\"keepShare\":0.5,"
+                + "\"reason\":\"canary \\ud83d\\ude80 caf\\u00e9\"}").statusCode(200)
                 .body("reason", equalTo("canary \ud83d\ude80 caf\u00e9"));
         assertThat(entry("tp-bad-reason")).containsEntry("reason", "canary \ud83d\ude80 caf\u00e9");
         authorized().when().delete("/api/v1/traffic-policy/tp-bad-reason").then().statusCode(204);
@@ -857,7 +862,8 @@ class TrafficPolicyTest {
         String deployment = "tp-masked-" + UUID.randomUUID();
         // An operator pastes what the incident channel said; the policy goes to every proxy's plugin (ingest key),
         // the actions to every dashboard, and the reason to the log.
-        pin(deployment, "{\"keepShare\":0.5,\"reason\":\"key " + key + " leaked, per jane.doe@corp.example\"}")
+        pin(deployment, "{\"provider\":\"openai\",\"keepShare\":0.5,\"reason\":\"key " + key
+                + " leaked, per jane.doe@corp.example\"}")
                 .statusCode(200).body("reason", equalTo("key [secret] leaked, per [email]"));
         assertThat(entry(deployment)).containsEntry("reason", "key [secret] leaked, per [email]");
         assertThat(given().when().get("/api/v1/traffic-policy/actions?deployment=" + deployment).then()
