@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import litellm
 from litellm.integrations.custom_logger import CustomLogger
 
 try:  # installed with LiteLLM's proxy; without it the plugin serialises with the stdlib, only slower
@@ -1237,18 +1238,20 @@ def _events_in_name(name: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class TrafficPolicy:
-    """What the plugin applies: for each deployment (LiteLLM's ``model_info.id``) with less than all of its traffic,
-    the share it keeps, in millionths. A deployment not listed keeps everything."""
+    """What the plugin applies: for each deployment with less than all of its traffic, keyed on (provider, LiteLLM's
+    ``model_info.id``), the share it keeps, in millionths. A deployment not listed keeps everything. The id is each
+    proxy operator's to choose and every proxy polls the same policy: keyed on the id alone, an entry for another
+    proxy's Azure ``primary`` thinned this proxy's OpenAI ``primary``."""
 
-    shares: Mapping[str, int]
+    shares: Mapping[tuple[str, str], int]
     preemption: bool
     refresh_s: float
     stale_after_s: float
     generated_at: str | None = None
     ignored_entries: int = 0  # entries of the body that did not match the contract and were skipped
 
-    def keep_share(self, deployment: str) -> float:
-        return self.shares.get(deployment, _SHARE_UNIT) / _SHARE_UNIT
+    def keep_share(self, provider: str, deployment: str) -> float:
+        return self.shares.get((provider, deployment), _SHARE_UNIT) / _SHARE_UNIT
 
 
 NO_REDUCTION = TrafficPolicy(shares={}, preemption=False, refresh_s=_POLICY_DEFAULT_REFRESH_S,
@@ -1278,8 +1281,9 @@ def parse_traffic_policy(body: object) -> TrafficPolicy:
     """The policy in a decoded ``GET /api/v1/traffic-policy`` body, read field by field.
 
     The body as a whole must be an object with a boolean ``preemption`` and a ``deployments`` list, or it is not a
-    policy at all (PolicyContractError). Inside the list, an entry without a usable ``deployment`` id or with a
-    ``keepShare`` that is not a number in 0..1 is skipped and counted; other fields are informative and not read.
+    policy at all (PolicyContractError). Inside the list, an entry without a usable ``deployment`` id or
+    ``provider``, or with a ``keepShare`` that is not a number in 0..1, is skipped and counted (an entry without its
+    provider cannot say which proxy's deployment of the id it is for); other fields are informative and not read.
     A deployment listed twice keeps the larger share: a doubtful reading never takes more traffic away.
     """
     if not isinstance(body, Mapping):
@@ -1294,25 +1298,30 @@ def parse_traffic_policy(body: object) -> TrafficPolicy:
     stale_after_s = _bounded_seconds(body.get("staleAfterSeconds"), _POLICY_DEFAULT_STALE_AFTER_S, 0.0, 86400.0)
     generated_at = body.get("generatedAt")
     generated_at = generated_at[:64] if isinstance(generated_at, str) else None
-    shares: dict[str, int] = {}
+    shares: dict[tuple[str, str], int] = {}
     ignored = 0
     for entry in entries[:_POLICY_MAX_ENTRIES]:
         deployment = entry.get("deployment") if isinstance(entry, Mapping) else None
+        provider = entry.get("provider") if isinstance(entry, Mapping) else None
         share = _finite_number(entry.get("keepShare")) if isinstance(entry, Mapping) else None
         if (
             not isinstance(deployment, str)
             or not deployment
             or len(deployment) > _POLICY_MAX_ID_CHARS
+            or not isinstance(provider, str)
+            or not provider
+            or len(provider) > _POLICY_MAX_ID_CHARS
             or share is None
             or not 0.0 <= share <= 1.0
         ):
             ignored += 1
             continue
+        key = (provider, deployment)
         millionths = round(share * _SHARE_UNIT)
         if millionths < _SHARE_UNIT:
-            shares[deployment] = max(shares.get(deployment, 0), millionths)
+            shares[key] = max(shares.get(key, 0), millionths)
         else:
-            shares[deployment] = _SHARE_UNIT  # listed at 1.0 (a pin): it wins over a smaller duplicate
+            shares[key] = _SHARE_UNIT  # listed at 1.0 (a pin): it wins over a smaller duplicate
     ignored += max(0, len(entries) - _POLICY_MAX_ENTRIES)
     if not preemption:
         shares = {}  # switched off by config: reduce nothing, whatever the list says
@@ -1328,6 +1337,66 @@ def _deployment_id(deployment: object) -> str | None:
     return identifier if isinstance(identifier, str) else None
 
 
+_PROVIDER_MAX_CHARS = 40
+_PROVIDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _blank(value: object) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def faultline_provider(custom: object, from_error: object, model: object) -> str:
+    """The provider Faultline records for a call, as its CallMapper.provider works it out from the logged payload.
+
+    LiteLLM's ``custom_llm_provider``, else the error's ``llm_provider``, else the model's prefix before its first
+    ``/``, else ``litellm`` (LiteLLM refused the call itself); trimmed and in lower case, and ``other`` unless it is
+    1 to 40 of a-z, 0-9, ``_``, ``.``, ``-``. Kept in step with CallMapper: the policy's entries carry that provider.
+    """
+    raw = custom if not _blank(custom) else from_error if not _blank(from_error) else None
+    if raw is None and isinstance(model, str) and "/" in model:
+        raw = model[: model.index("/")]
+    if raw is None:
+        return "litellm"
+    normalized = raw.strip().lower()
+    if 0 < len(normalized) <= _PROVIDER_MAX_CHARS and all(ch in _PROVIDER_CHARS for ch in normalized):
+        return normalized
+    return "other"
+
+
+def _litellm_params(deployment: Mapping) -> tuple[str | None, str | None, str | None]:
+    params = deployment.get("litellm_params")
+    if isinstance(params, Mapping):
+        values = (params.get("model"), params.get("custom_llm_provider"), params.get("api_base"))
+    else:  # LiteLLM's LiteLLM_Params object
+        values = tuple(getattr(params, name, None) for name in ("model", "custom_llm_provider", "api_base"))
+    return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
+
+
+def _resolved_provider(model: str | None, custom: str | None, api_base: str | None) -> str | None:
+    """What LiteLLM puts in a call's ``custom_llm_provider`` for these params: its own get_llm_provider, which maps a
+    model without a prefix (``gpt-4o-mini``) to its provider. None where LiteLLM cannot tell (it then refuses the
+    call, and Faultline reads the model's prefix)."""
+    if model is None:
+        return custom
+    try:
+        return litellm.get_llm_provider(model=model, custom_llm_provider=custom, api_base=api_base)[1]
+    except Exception:  # noqa: BLE001 - LiteLLM's "provider not provided" and anything else: fall back as Faultline does
+        return custom
+
+
+def deployment_provider(deployment: object) -> str | None:
+    """The provider Faultline records for calls to this router deployment (None for a candidate that is no mapping).
+
+    LiteLLM logs ``custom_llm_provider`` as its get_llm_provider resolves the deployment's ``litellm_params``;
+    CallMapper.provider then falls back and normalises as :func:`faultline_provider` does. The policy names each
+    deployment by that provider and its ``model_info.id``.
+    """
+    if not isinstance(deployment, Mapping):
+        return None
+    model, custom, api_base = _litellm_params(deployment)
+    return faultline_provider(_resolved_provider(model, custom, api_base), None, model)
+
+
 class _ShareGate:
     """Keeps each deployment in the candidate list for exactly its share of the requests it is a candidate for.
 
@@ -1341,8 +1410,11 @@ class _ShareGate:
         # Guards the credits only, never held across I/O: the hook runs on LiteLLM's event loop, and a sync router
         # path or a second loop must not race the counters.
         self._lock = threading.Lock()
-        self._credits: dict[str, int] = {}
+        self._credits: dict[tuple[str, str], int] = {}
         self._policy: TrafficPolicy | None = None
+        # A deployment's provider by its (model, custom_llm_provider, api_base): LiteLLM's resolution runs once per
+        # deployment, not once per candidate and request. Bounded: the params come from the operator's model list.
+        self._providers: dict[tuple, str | None] = {}
         self.removed = 0  # times a deployment was left out of a candidate list
         self.untouched_all_at_risk = 0  # lists returned whole: every candidate at risk, none less than another
 
@@ -1356,7 +1428,8 @@ class _ShareGate:
             listed = []
             for deployment in deployments:
                 identifier = _deployment_id(deployment)
-                listed.append((deployment, identifier, shares.get(identifier) if identifier is not None else None))
+                key = None if identifier is None else self._key(deployment, identifier)
+                listed.append((deployment, key, shares.get(key) if key is not None else None))
             at_risk = [share for _, _, share in listed if share is not None]
             if not at_risk:
                 return deployments
@@ -1372,28 +1445,39 @@ class _ShareGate:
                 scale = highest
             kept = []
             left_out = []
-            for deployment, identifier, share in listed:
+            for deployment, key, share in listed:
                 if share is None:
                     kept.append(deployment)
                     continue
                 if scale is not None:
                     share = share * _SHARE_UNIT // scale
-                credit = self._credits.get(identifier, 0) + share
+                credit = self._credits.get(key, 0) + share
                 if credit >= _SHARE_UNIT:
                     credit -= _SHARE_UNIT
                     kept.append(deployment)
                 else:
-                    left_out.append(identifier)
-                self._credits[identifier] = credit
+                    left_out.append(key)
+                self._credits[key] = credit
             if not left_out:
                 return deployments
             if not kept:  # cannot happen (the least at risk stays), but a request must never lose every candidate
-                for identifier in left_out:
-                    self._credits[identifier] = 0
+                for key in left_out:
+                    self._credits[key] = 0
                 self.untouched_all_at_risk += 1
                 return deployments
             self.removed += len(left_out)
             return kept
+
+    def _key(self, deployment: Mapping, identifier: str) -> tuple[str, str] | None:
+        params = _litellm_params(deployment)
+        if params in self._providers:
+            provider = self._providers[params]
+        else:
+            provider = deployment_provider(deployment)
+            if len(self._providers) >= _POLICY_MAX_ENTRIES:
+                self._providers.clear()
+            self._providers[params] = provider
+        return None if provider is None else (provider, identifier)
 
 
 class _PolicyState:
@@ -2362,7 +2446,7 @@ class FaultlineLogger(CustomLogger):
             "in_force": policy is not NO_REDUCTION,
             "age_s": None if state.fetched_at is None else self._clock() - state.fetched_at,
             "generated_at": state.policy.generated_at,
-            "shares": {d: s / _SHARE_UNIT for d, s in policy.shares.items()},
+            "shares": {f"{p}/{d}": s / _SHARE_UNIT for (p, d), s in policy.shares.items()},
             "last_error": self._policy_last_error,
         }
 

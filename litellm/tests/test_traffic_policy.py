@@ -9,13 +9,20 @@ import json
 import logging
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import litellm
 import pytest
 from conftest import API_KEY, wait_until
 
-from faultline_callback import NO_REDUCTION, FaultlineConfig, parse_traffic_policy
+from faultline_callback import (
+    NO_REDUCTION,
+    FaultlineConfig,
+    deployment_provider,
+    faultline_provider,
+    parse_traffic_policy,
+)
 
 litellm.suppress_debug_info = True
 
@@ -172,7 +179,7 @@ def test_one_poll_serves_every_request_and_sends_the_api_key(policy_server, make
     assert policy_server.gets == 1
     assert policy_server.auth_headers == [f"Bearer {API_KEY}"]
     assert kept["dep-b"] == 1_000
-    assert plugin.policy_stats()["shares"] == {"dep-a": 0.2}
+    assert plugin.policy_stats()["shares"] == {"openai/dep-a": 0.2}
 
 
 def test_the_background_poller_starts_with_the_first_routing_call_and_polls_at_the_refresh_interval(
@@ -186,7 +193,7 @@ def test_the_background_poller_starts_with_the_first_routing_call_and_polls_at_t
     route(plugin, [A, B], 1)
 
     wait_until(lambda: policy_server.gets >= 3, what="three polls by the background thread")
-    assert plugin.current_policy().shares == {"dep-a": 500_000}
+    assert plugin.current_policy().shares == {("openai", "dep-a"): 500_000}
     assert plugin._policy_poller.name == "faultline-policy"
 
 
@@ -526,17 +533,17 @@ def test_hostile_deployments_bodies_are_read_field_by_field():
             "preemption": True,
             "refreshSeconds": "soon",
             "deployments": [
-                {"deployment": "dep-a", "keepShare": 0.25},
-                {"deployment": "dep-b", "keepShare": float("nan")},
-                {"deployment": "dep-c", "keepShare": 1.5},
+                {"deployment": "dep-a", "provider": "openai", "keepShare": 0.25},
+                {"deployment": "dep-b", "provider": "openai", "keepShare": float("nan")},
+                {"deployment": "dep-c", "provider": "openai", "keepShare": 1.5},
                 "dep-d",
-                {"deployment": "dep-e", "keepShare": 0.1},
-                {"deployment": "dep-e", "keepShare": 0.3},
+                {"deployment": "dep-e", "provider": "openai", "keepShare": 0.1},
+                {"deployment": "dep-e", "provider": "openai", "keepShare": 0.3},
             ],
         }
     )
 
-    assert policy.shares == {"dep-a": 250_000, "dep-e": 300_000}
+    assert policy.shares == {("openai", "dep-a"): 250_000, ("openai", "dep-e"): 300_000}
     assert policy.ignored_entries == 3
     assert policy.refresh_s == 15.0
 
@@ -546,24 +553,24 @@ def test_an_integer_too_large_for_a_float_is_one_bad_field_not_a_bad_policy():
     # one bad entry took the other deployments' reductions away with it.
     body = json.loads(
         '{"preemption": true, "refreshSeconds": 1' + "0" * 400 + ', "staleAfterSeconds": -1' + "0" * 400 + ","
-        ' "deployments": [{"deployment": "dep-a", "keepShare": 1' + "0" * 400 + "},"
-        ' {"deployment": "dep-b", "keepShare": 0.25}]}'
+        ' "deployments": [{"deployment": "dep-a", "provider": "openai", "keepShare": 1' + "0" * 400 + "},"
+        ' {"deployment": "dep-b", "provider": "openai", "keepShare": 0.25}]}'
     )
 
     policy = parse_traffic_policy(body)
 
-    assert policy.shares == {"dep-b": 250_000}
+    assert policy.shares == {("openai", "dep-b"): 250_000}
     assert policy.ignored_entries == 1
     assert (policy.refresh_s, policy.stale_after_s) == (15.0, 180.0)
 
 
 def test_only_the_first_ten_thousand_entries_are_read():
-    entries = [{"deployment": f"d{i}", "keepShare": 0.5} for i in range(12_000)]
+    entries = [{"deployment": f"d{i}", "provider": "openai", "keepShare": 0.5} for i in range(12_000)]
 
     policy = parse_traffic_policy({"preemption": True, "deployments": entries})
 
     assert len(policy.shares) == 10_000
-    assert "d9999" in policy.shares and "d10000" not in policy.shares
+    assert ("openai", "d9999") in policy.shares and ("openai", "d10000") not in policy.shares
     assert policy.ignored_entries == 2_000
 
 
@@ -692,3 +699,144 @@ def test_a_base_exception_inside_the_hook_returns_the_input_and_is_counted_not_r
 
     assert out is candidates
     assert plugin.policy_stats()["hook_errors"] == 1
+
+
+# ---------------------------------------------------------------- one id under two providers (two proxies)
+
+# Each deployment form as an operator writes it in LiteLLM's model_list, and the provider Faultline records for its
+# calls (CallMapper.provider: LiteLLM's custom_llm_provider, else the model's prefix, else "litellm"; lower case,
+# "other" when it is no label).
+PROVIDER_FORMS = [
+    ({"model": "openai/gpt-4o-mini"}, "openai"),
+    ({"model": "azure/gpt-4o-prod", "api_version": "2024-10-21"}, "azure"),
+    ({"model": "anthropic/claude-sonnet-4-5"}, "anthropic"),
+    ({"model": "gemini/gemini-2.5-flash"}, "gemini"),
+    ({"model": "vertex_ai/gemini-2.5-flash", "vertex_project": "p", "vertex_location": "europe-west4"}, "vertex_ai"),
+    ({"model": "my-llama", "custom_llm_provider": "openai"}, "openai"),
+    ({"model": "llama-3-70b", "custom_llm_provider": "Hosted_VLLM"}, "hosted_vllm"),
+    ({"model": "llama-3-70b", "custom_llm_provider": "my gateway"}, "other"),
+    ({"model": "gpt-4o-mini"}, "openai"),
+    ({"model": "claude-sonnet-4-5"}, "anthropic"),
+    ({"model": "no-such-model"}, "litellm"),
+]
+
+
+def deployment_of(litellm_params, identifier="primary", group="pair"):
+    return {
+        "model_name": group,
+        "litellm_params": {"api_base": f"http://127.0.0.1:1/{identifier}/v1", **litellm_params},
+        "model_info": {"id": identifier},
+    }
+
+
+def provider_body(*entries):
+    """A policy of (provider, deployment, keepShare) entries."""
+    body = policy_body(*[(deployment, share) for _, deployment, share in entries])
+    for entry, (provider, _, _) in zip(body["deployments"], entries):
+        entry["provider"] = provider
+    return body
+
+
+@pytest.mark.parametrize("litellm_params, expected", PROVIDER_FORMS)
+def test_each_deployment_form_has_the_provider_faultline_records_for_its_calls(litellm_params, expected):
+    assert deployment_provider(deployment_of(litellm_params)) == expected
+
+
+@pytest.mark.parametrize("litellm_params, expected", PROVIDER_FORMS)
+def test_an_entry_thins_the_deployment_of_its_own_provider_and_no_other_providers_of_the_same_id(
+    policy_server, make_policy_plugin, litellm_params, expected
+):
+    primary = deployment_of(litellm_params)
+    other = deployment(f"other-{expected}")
+    # Another proxy's deployment of the same id under another provider is reduced to nothing: not this one.
+    stranger = "zz-other"
+    policy_server.body = provider_body((stranger, "primary", 0.0))
+    plugin = make_policy_plugin(policy_server.url)
+    assert plugin.poll_policy() is True
+    assert route(plugin, [primary, other], 10) == {"primary": 10, f"other-{expected}": 10}
+
+    # Its own provider's entry applies.
+    policy_server.body = provider_body((expected, "primary", 0.0), (stranger, "primary", 1.0))
+    assert plugin.poll_policy() is True
+    assert route(plugin, [primary, other], 10) == {f"other-{expected}": 10}
+
+
+def test_azure_primary_reduced_in_one_proxy_leaves_openai_primary_of_another_proxy_alone(
+    policy_server, make_policy_plugin
+):
+    """The issue's case: B's Azure `primary` is predicted to fail; A's OpenAI `primary` is healthy."""
+    policy_server.body = provider_body(("azure", "primary", 0.2))
+    proxy_a = make_policy_plugin(policy_server.url)
+    proxy_b = make_policy_plugin(policy_server.url)
+    proxy_a.poll_policy()
+    proxy_b.poll_policy()
+    openai_primary = deployment_of({"model": "openai/gpt-4o-mini"})
+    azure_primary = deployment_of({"model": "azure/gpt-4o-prod", "api_version": "2024-10-21"})
+    fallback = deployment("secondary")
+
+    assert route(proxy_a, [openai_primary, fallback], 100) == {"primary": 100, "secondary": 100}
+    assert route(proxy_b, [azure_primary, fallback], 100) == {"primary": 20, "secondary": 100}
+    assert proxy_a.policy_stats()["shares"] == {"azure/primary": 0.2}
+
+
+def test_an_entry_without_a_provider_is_skipped_not_applied_to_every_provider():
+    policy = parse_traffic_policy(
+        {
+            "preemption": True,
+            "deployments": [
+                {"deployment": "dep-a", "keepShare": 0.25},
+                {"deployment": "dep-b", "provider": "", "keepShare": 0.25},
+                {"deployment": "dep-c", "provider": "openai", "keepShare": 0.25},
+            ],
+        }
+    )
+
+    assert policy.shares == {("openai", "dep-c"): 250_000}
+    assert policy.ignored_entries == 2
+
+
+@pytest.mark.parametrize(
+    "litellm_params, case",
+    [
+        ({"model": "openai/gpt-4o-mini"}, "openai_chat_completion_200"),
+        ({"model": "gpt-4o-mini"}, "openai_chat_completion_200"),
+        ({"model": "my-llama", "custom_llm_provider": "openai"}, "openai_chat_completion_200"),
+        ({"model": "azure/gpt-4o-prod", "api_version": "2024-10-21", "api_key": "k"}, "openai_chat_completion_200"),
+    ],
+)
+def test_the_provider_worked_out_for_a_deployment_is_the_one_litellm_logs_for_its_calls(
+    faultline, provider, make_plugin, monkeypatch, litellm_params, case
+):
+    """Through the real router: the payload Faultline receives names the provider the plugin matches on."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    provider.case = case
+    plugin = make_plugin(faultline.url, policy_poll=False)
+    dep = {
+        "model_name": "pair",
+        "litellm_params": {**litellm_params, "api_base": f"{provider.base}/v1"},
+        "model_info": {"id": "primary"},
+    }
+    router = litellm.Router(model_list=[dep], num_retries=0)
+    previous = litellm.callbacks
+    # LiteLLM keeps the callbacks it set up for an earlier test's plugin (closed since): only this one logs.
+    litellm.logging_callback_manager._reset_all_callbacks()
+    litellm.callbacks = [plugin]
+
+
+    async def call_and_keep_the_loop_until_logged():
+        # LiteLLM logs a success from a task on this loop: the loop stays up until the event reached Faultline.
+        await router.acompletion(model="pair", messages=[{"role": "user", "content": "hi"}])
+        deadline = time.monotonic() + 60.0  # a ceiling against hanging; it takes well under a second
+        while not faultline.events and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    try:
+        asyncio.run(call_and_keep_the_loop_until_logged())
+        wait_until(lambda: len(faultline.events) == 1, what="the call logged")
+    finally:
+        litellm.logging_callback_manager._reset_all_callbacks()
+        litellm.callbacks = previous
+    (payload,) = faultline.events.values()
+
+    recorded = faultline_provider(payload.get("custom_llm_provider"), None, payload.get("model"))
+    assert recorded == deployment_provider(dep)
