@@ -327,6 +327,29 @@ def ifeval(mirrors, rng):
     return rows
 
 
+def wildguard(mirrors, rng):
+    """WildGuardTest's 971 benign prompts (Allen AI, ODC-BY 1.0; the copy in InjecGuard's datasets/wildguard.json,
+    MIT): everyday requests and harmless requests in a jailbreak's clothing (role-play, fiction, "imagine you
+    are", a researcher's study), the over-defence family of a jailbreak head. Split 70/30 by row."""
+    repo = Repo(mirrors, "injecguard")
+    path = "datasets/wildguard.json"
+    return [row(d["prompt"], "benign", "benign_chat", "wildguard", split_of(rng, 0.3), repo.ref(path, i))
+            for i, d in enumerate(json.loads(repo.read(path)))]
+
+
+def normalised_hash(text):
+    return hashlib.sha256(" ".join(re.findall(r"\w+", text.lower())).encode("utf-8")).hexdigest()
+
+
+def drop_copies(rows, sources):
+    """Rows of `sources` whose normalised text (lower case, words only) is another source's row, either split, are
+    dropped: a collection that reposts an evaluation row must not bring it into training."""
+    others = {normalised_hash(r["text"]) for r in rows if r["source"] not in sources}
+    keep = [r for r in rows if r["source"] not in sources or normalised_hash(r["text"]) not in others]
+    print("copies of other sources' rows dropped:", len(rows) - len(keep), file=sys.stderr)
+    return keep
+
+
 def shingles(text):
     words = re.findall(r"\w+", text.lower())
     return {" ".join(words[i:i + 6]) for i in range(max(1, len(words) - 5))}
@@ -465,6 +488,9 @@ def main():
     # shingles with a row of the other split (IFEval varies one request's constraints) is dropped, and only those
     rows += ifeval(args.mirrors, random.Random(SEED + 11))
     rows = drop_near_duplicates(rows, {"ifeval"})
+    # after IFEval for the same reason: WildGuardTest's benign prompts, without copies of any earlier row
+    rows += wildguard(args.mirrors, random.Random(SEED + 12))
+    rows = drop_near_duplicates(drop_copies(rows, {"wildguard"}), {"wildguard"})
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:
         for r in rows:
             f.write((json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))

@@ -36,8 +36,11 @@ class InjectionModelTest {
         double clean = model.score(filler.repeat(101)).direct();
         // the direct head reads each sentence on its own as well as its windows: the planted line, sentence 100, is
         // not diluted by the filler around it (its best window scored 0.002 before the direct head read sentences)
+        // (0.99 against the clean document's 0.03 since the classifier learnt WildGuardTest's benign prompts, whose
+        // training moved the direct head's calibration shift from -2.22 to -2.09; more than 50 times it before)
         assertThat(buried.directWindow()).isEqualTo(-1 - 100);
-        assertThat(buried.direct()).isGreaterThan(0.5).isGreaterThan(clean * 50);
+        assertThat(buried.direct()).isGreaterThan(0.5).isGreaterThan(clean * 20);
+        assertThat(clean).isLessThan(0.1);
     }
 
     @Test

@@ -75,9 +75,10 @@ public final class InjectionTrainer {
     /**
      * Sources whose instances are dealt in among the other rows' as the {@link #composites} are (by a generator of
      * their own, outside the instance count the weights scale with), so that a head that does not learn from them
-     * learns the bytes it learnt before: IFEval's benign chat, which the indirect head does not read.
+     * learns the bytes it learnt before: IFEval's and WildGuardTest's benign chat, which the indirect head does not
+     * read.
      */
-    static final List<String> DEALT_SOURCES = List.of("ifeval");
+    static final List<String> DEALT_SOURCES = List.of("ifeval", "wildguard");
     /**
      * Sources left out of training and calibration ({@code -Dtrain.exclude-sources}, comma-separated; in
      * {@code --validate} mode their validation rows are still scored): {@code ifeval} retrains the build before
