@@ -14,6 +14,7 @@ import io.restassured.path.json.JsonPath;
 import io.restassured.response.ValidatableResponse;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -67,9 +68,35 @@ class BatchCostTest {
     @Inject
     CostConfig config;
 
+    /** The daily partitions of llm_calls in 2033 before the test: it leaves none of its own in the shared database. */
+    private Set<String> partitionsBefore;
+    /** The teams of this test's calls in 2033 (UUIDs): not moved back into the default partition. */
+    private final List<String> februaryTeams = new ArrayList<>();
+
+    @BeforeEach
+    void notePartitions() throws Exception {
+        partitionsBefore = partitions2033();
+    }
+
     @AfterEach
-    void releaseClock() {
+    void releaseClock() throws Exception {
         clock.release();
+        dropFebruaryPartitions();
+        assertThat(partitions2033()).as("the test's partitions are dropped after it")
+                .containsExactlyInAnyOrderElementsOf(partitionsBefore);
+    }
+
+    private Set<String> partitions2033() throws Exception {
+        Set<String> names = new TreeSet<>();
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+                java.sql.ResultSet rs = st.executeQuery("select c.relname from pg_inherits i join pg_class c"
+                        + " on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent where p.relname = 'llm_calls'"
+                        + " and c.relname like 'llm\\_calls\\_2033%'")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        return names;
     }
 
     static ValidatableResponse put(String id, String body) {
@@ -369,7 +396,10 @@ class BatchCostTest {
         }
     }
 
-    /** A month of daily partitions of llm_calls, far from the other tests' days. */
+    /**
+     * A month of daily partitions of llm_calls, far from the other tests' days; those not there before are dropped
+     * after the test ({@link #dropFebruaryPartitions}).
+     */
     private void februaryPartitions() throws Exception {
         LocalDate first = LocalDate.parse("2033-02-01");
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
@@ -382,13 +412,41 @@ class BatchCostTest {
         }
     }
 
+    /** A team for the calls of 2033, whose calls go with the partitions the test created. */
+    private String februaryTeam() {
+        String team = "team-" + UUID.randomUUID();
+        februaryTeams.add(team);
+        return team;
+    }
+
+    /**
+     * Drops the partitions of 2033 the test created. The calls of other tests that fell into them go back to the
+     * default partition, where they were before; this test's own calls there go with the partitions.
+     */
+    private void dropFebruaryPartitions() throws Exception {
+        Set<String> created = partitions2033();
+        created.removeAll(partitionsBefore);
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            for (String name : created) {
+                st.execute("alter table llm_calls detach partition " + name);
+                try (java.sql.PreparedStatement back = c.prepareStatement("insert into llm_calls select * from "
+                        + name + " where not (team_id = any(?))")) {
+                    back.setArray(1, c.createArrayOf("text", februaryTeams.toArray()));
+                    back.executeUpdate();
+                }
+                st.execute("drop table " + name);
+            }
+        }
+        februaryTeams.clear();
+    }
+
     @Test
     void a_batchs_run_lookup_probes_only_the_daily_partitions_its_latest_run_can_reach() throws Exception {
         // A month of daily partitions, a run each night.
         februaryPartitions();
         Duration gap = config.batchRunGap();
         String nightly = "nightly-" + UUID.randomUUID();
-        String team = "team-" + UUID.randomUUID();
+        String team = februaryTeam();
         List<LlmCall> stored = new ArrayList<>();
         Instant night = null;
         for (int n = 0; n < 20; n++) {
@@ -429,7 +487,7 @@ class BatchCostTest {
         Duration gap = config.batchRunGap();
         String nightly = "untracked-" + UUID.randomUUID();
         String expired = "expired-" + UUID.randomUUID();
-        String team = "team-" + UUID.randomUUID();
+        String team = februaryTeam();
         List<LlmCall> stored = new ArrayList<>();
         Instant night = null;
         for (int n = 0; n < 20; n++) {
