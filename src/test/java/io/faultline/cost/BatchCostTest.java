@@ -518,6 +518,40 @@ class BatchCostTest {
                 .allMatch(p -> p.compareTo("llm_calls_20330207") >= 0, "no partition before the retention's day");
     }
 
+    /**
+     * The walk back from a batch's latest call stops at the retention's day too: a run that began in a partition
+     * waiting to be dropped (the maintenance runs hourly) starts, as after the drop, at its first call still kept.
+     */
+    @Test
+    void a_batchs_walk_back_stops_at_the_first_day_the_call_retention_keeps() throws Exception {
+        februaryPartitions();
+        Duration gap = config.batchRunGap();
+        String nightly = "edge-" + UUID.randomUUID();
+        String team = februaryTeam();
+        List<LlmCall> stored = new ArrayList<>();
+        // A call every two hours (within the gap) from 16:00 the day before the retention's first day.
+        Instant from = Instant.parse("2033-02-07T16:00:00Z");
+        for (int i = 0; i < 7; i++) {
+            stored.add(batchCall(nightly, team, from.plus(Duration.ofHours(2L * i))));
+        }
+        clock.set(Instant.parse("2033-02-08T05:00:00Z"));
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, stored, clock.instant());
+        }
+        // 30 days of calls kept: those started from 2033-02-08.
+        clock.set(Instant.parse("2033-03-10T12:00:00Z"));
+        Map<String, Instant> anywhere = new HashMap<>();
+        anywhere.put(nightly, null);
+        Instant kept = Instant.parse("2033-02-08T00:00:00Z").plus(CostCalls.LATENCY);
+        Instant last = stored.get(stored.size() - 1).endedAt();
+        assertThat(store.batchRuns(anywhere, gap).get(nightly)).isEqualTo(new CostStore.Run(kept, 3.0, 3, last));
+        Set<String> probed = new TreeSet<>();
+        partitionsProbed(batchRunsPlan(anywhere, gap), probed);
+        probed.removeIf(p -> !p.startsWith("llm_calls_2033"));
+        assertThat(probed).contains("llm_calls_20330208")
+                .allMatch(p -> p.compareTo("llm_calls_20330208") >= 0, "no partition before the retention's day");
+    }
+
     /** The llm_calls partitions the executed plan read at least once (a pruned one runs no loop). */
     private static void partitionsProbed(JsonNode node, Set<String> out) {
         if (node.path("Relation Name").asText().startsWith("llm_calls_") && node.path("Actual Loops").asLong() > 0) {
