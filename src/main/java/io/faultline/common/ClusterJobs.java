@@ -16,6 +16,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
@@ -109,6 +110,50 @@ public class ClusterJobs {
             finished(job);
         }
         return claim;
+    }
+
+    /** The class of the two-key session advisory locks of {@link #runOnceAwaited} (the job's hash is the other key). */
+    static final int AWAITED_LOCK_CLASS = 7007;
+
+    /**
+     * As {@link #runOnce}, for a job whose outcome the replicas that do not run it read right after: the claim and
+     * the run hold a session advisory lock of the job, so that a replica whose claim comes while another runs it
+     * returns (false) only once that run ended, everything it wrote committed. Only replicas asking for the same job
+     * wait, and for at most {@code interval}: past that (a run stuck on the database), false at once.
+     */
+    public boolean runOnceAwaited(String job, Duration interval, Runnable work) {
+        if (!ready()) {
+            skip(job, stopping ? "stopping" : "not_ready");
+            return false;
+        }
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("set lock_timeout = '" + interval.toMillis() + "ms'");
+            try (PreparedStatement lock = c.prepareStatement("select pg_advisory_lock(?, hashtext(?))")) {
+                lock.setInt(1, AWAITED_LOCK_CLASS);
+                lock.setString(2, job);
+                lock.execute();
+            } catch (SQLException e) {
+                st.execute("reset lock_timeout");
+                skip(job, "database_error");
+                Log.warnf("Could not wait for the scheduled job %s on another replica (%s); going on without", job,
+                        e.getMessage());
+                return false;
+            }
+            try {
+                st.execute("reset lock_timeout");
+                return runOnce(job, interval, work);
+            } finally {
+                try (PreparedStatement unlock = c.prepareStatement("select pg_advisory_unlock(?, hashtext(?))")) {
+                    unlock.setInt(1, AWAITED_LOCK_CLASS);
+                    unlock.setString(2, job);
+                    unlock.execute();
+                }
+            }
+        } catch (SQLException e) {
+            skip(job, "database_error");
+            Log.warnf("The lock of the scheduled job %s failed: %s", job, e.getMessage());
+            return false;
+        }
     }
 
     /** Claims the job's current interval for this replica: true when it is due and no other replica took it. */

@@ -336,6 +336,11 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         return Optional.of(view(ledger));
     }
 
+    /** A budget's spend as this replica holds it (what it judges by until it reads the row again); no read. */
+    Optional<BudgetView> held(BudgetScope scope, String id) {
+        return Optional.ofNullable(ledgers.get(new Key(scope, id))).map(this::view);
+    }
+
     /** The budget as stored now (set through the API on any replica), else the configured one; null when none. */
     private Budget stored(Key key) {
         return store.budget(key.scope(), key.id()).filter(r -> r.period() != null)

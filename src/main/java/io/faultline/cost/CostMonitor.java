@@ -82,7 +82,9 @@ public class CostMonitor implements StoredCallsObserver {
 
     /**
      * The budgets' rows are restated from the stored calls by one replica per interval (each restate sums every
-     * budget's period); every replica then reloads the budgets and their rows, and rebuilds its batch ledgers.
+     * budget's period); every replica then reloads the budgets and their rows, and rebuilds its batch ledgers. A
+     * replica that ticks while another restates reads the rows once that one is done: read before, they lacked the
+     * corrections, and so did its figures until it read them again (ingests do not wait for the restate).
      */
     @Scheduled(every = "{faultline.cost.reconcile-interval}", delayed = "{faultline.cost.reconcile-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
@@ -91,7 +93,7 @@ public class CostMonitor implements StoredCallsObserver {
             return; // the schema is not migrated yet (the database was away at start), or stopping
         }
         try {
-            if (!jobs.runOnce(RESTATE_JOB, config.reconcileInterval(), budgets::reconcile)) {
+            if (!jobs.runOnceAwaited(RESTATE_JOB, config.reconcileInterval(), budgets::reconcile)) {
                 budgets.readStored();
             }
             batches.reconcile();

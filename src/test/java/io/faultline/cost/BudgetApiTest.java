@@ -32,9 +32,12 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.restassured.RestAssured.given;
+import static org.awaitility.Awaitility.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
@@ -672,6 +675,57 @@ class BudgetApiTest {
         b.tick();
         a.tick();
         assertThat(restates.get()).isEqualTo(2 * pass);
+    }
+
+    @Test
+    void a_replica_that_loses_the_restate_claim_reads_the_rows_only_once_the_winner_restated_them() throws Exception {
+        clock.set(Instant.parse("2031-10-21T10:00:00Z"));
+        String team = team();
+        put("team", team, "{\"period\":\"day\",\"amountUsd\":10}").statusCode(200);
+        BudgetTracker budgetsA = new BudgetTracker(store, alerts, clock, config);
+        BudgetTracker budgetsB = new BudgetTracker(store, alerts, clock, config);
+        budgetsA.rebuild();
+        budgetsB.rebuild();
+        CostMonitor a = replica(budgetsA, "replica-a");
+        CostMonitor b = replica(budgetsB, "replica-b");
+        // Calls stored by a replica that did not know the budget yet: in no row ($6).
+        try (Connection c = dataSource.getConnection()) {
+            calls.insert(c, calls(team, 2.0, clock.instant(), 3), clock.instant());
+        }
+        try (Connection ingest = dataSource.getConnection()) {
+            // An ingest holds the team's row: the winner's restate waits to add the $6 to it.
+            ingest.setAutoCommit(false);
+            try (var st = ingest.prepareStatement("select 1 from budget_spend where scope = 'team' and scope_id = ?"
+                    + " for update")) {
+                st.setString(1, team);
+                st.executeQuery().close();
+            }
+            CompletableFuture<Void> winner = CompletableFuture.runAsync(a::tick);
+            await().atMost(Duration.ofSeconds(30)).until(() -> waiting("transactionid"));
+            // The other replica ticks the same interval while the winner is still restating.
+            CompletableFuture<Void> loser = CompletableFuture.runAsync(b::tick);
+            await().atMost(Duration.ofSeconds(30)).until(() -> loser.isDone() || waiting("advisory"));
+            ingest.commit();
+            winner.get(30, TimeUnit.SECONDS);
+            loser.get(30, TimeUnit.SECONDS);
+        }
+        for (BudgetTracker replica : List.of(budgetsA, budgetsB)) {
+            assertThat(replica.held(BudgetScope.TEAM, team)).as("what the replica judges by, until its next read")
+                    .map(BudgetTracker.BudgetView::spentUsd).contains(6.0);
+        }
+    }
+
+    /** Whether a session of this database waits for a lock of that type (a row's transaction, an advisory lock). */
+    private boolean waiting(String lockType) throws Exception {
+        try (Connection c = dataSource.getConnection(); var st = c.prepareStatement("select count(*) from pg_locks l"
+                + " join pg_stat_activity a on a.pid = l.pid where not l.granted and l.locktype = ?"
+                + " and a.datname = current_database()")) {
+            st.setString(1, lockType);
+            try (var rs = st.executeQuery()) {
+                rs.next();
+                return rs.getInt(1) > 0;
+            }
+        }
     }
 
     private CostMonitor replica(BudgetTracker tracker, String name) {
