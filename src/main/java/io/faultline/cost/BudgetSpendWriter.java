@@ -4,6 +4,10 @@ import io.faultline.call.LlmCall;
 import io.faultline.call.StoredCallsWriter;
 import io.faultline.taxonomy.Failure;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Status;
+import jakarta.transaction.Synchronization;
+import jakarta.transaction.TransactionSynchronizationRegistry;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -23,10 +27,19 @@ public class BudgetSpendWriter implements StoredCallsWriter {
 
     private final CostStore store;
     private final BudgetTracker budgets;
+    /** Tells when the ingest's transaction ended; null for a caller that commits its connection itself. */
+    private final TransactionSynchronizationRegistry transactions;
 
-    public BudgetSpendWriter(CostStore store, BudgetTracker budgets) {
+    @Inject
+    public BudgetSpendWriter(CostStore store, BudgetTracker budgets, TransactionSynchronizationRegistry transactions) {
         this.store = store;
         this.budgets = budgets;
+        this.transactions = transactions;
+    }
+
+    /** A writer for calls stored on a connection outside a transaction of the transaction manager. */
+    public BudgetSpendWriter(CostStore store, BudgetTracker budgets) {
+        this(store, budgets, null);
     }
 
     @Override
@@ -34,10 +47,28 @@ public class BudgetSpendWriter implements StoredCallsWriter {
             throws SQLException {
         // A key written has a budget: one another replica stored since this one's last reconcile is loaded at the
         // ingest's own judging. Noting one for a transaction that rolls back only loads a stored budget early.
-        Map<CostStore.SpendKey, CostStore.Sum> deltas = budgets.toWrite(connection, deltas(inserted));
+        Map<CostStore.SpendKey, CostStore.Sum> deltas = budgets.toWrite(connection, deltas(inserted), this::atEnd);
         if (!deltas.isEmpty()) {
             budgets.written(store.addBudgetSpend(connection, deltas, budgets::isConfigured));
         }
+    }
+
+    /** Runs {@code ended} once the ingest's transaction committed or rolled back (at once outside one). */
+    private void atEnd(Runnable ended) {
+        if (transactions == null || transactions.getTransactionStatus() != Status.STATUS_ACTIVE) {
+            ended.run();
+            return;
+        }
+        transactions.registerInterposedSynchronization(new Synchronization() {
+            @Override
+            public void beforeCompletion() {
+            }
+
+            @Override
+            public void afterCompletion(int status) {
+                ended.run();
+            }
+        });
     }
 
     /** The spend of {@code calls} per scope, id and period they ended in (day and month alike). */

@@ -9,6 +9,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -20,8 +21,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * {@code budget_exceeded}: spend per team, API key, user or model in the current UTC day or month. Every ingest adds
@@ -79,6 +83,12 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     record Candidate(Ledger ledger, Instant periodStart, double threshold) {
     }
 
+    /**
+     * How long a budget's restate waits for the ingests open here that chose their spend rows before the budget was
+     * known: the default transaction timeout, past which an ingest's transaction is rolled back.
+     */
+    static final Duration SETTLE_BOUND = Duration.ofSeconds(60);
+
     private final CostStore store;
     private final CostAlerts alerts;
     private final Clock clock;
@@ -90,9 +100,18 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     private final Set<Key> unknown = ConcurrentHashMap.newKeySet();
     /**
      * The budgets an ingest writes spend for without asking the database: the configured ones, those stored when the
-     * budgets were loaded at {@link #loadedVersion}, and those set through this replica since. Replaced, not changed.
+     * budgets were loaded at {@link #loadedVersion}, and those set through this replica since. Replaced, not changed,
+     * under {@link #inFlight}, each time with a new {@link #generation}.
      */
     private volatile Set<Key> watched;
+    /**
+     * The ingests whose transactions are open, by the generation of {@link #watched} they chose their spend rows
+     * from: a budget new or changed here is restated from the stored calls only once those that chose before it
+     * ended (see {@link #settle}), or the calls of one that commits after the restate are in no row until the next.
+     * Guarded by itself, as is {@link #generation}.
+     */
+    private final TreeMap<Long, Integer> inFlight = new TreeMap<>();
+    private long generation;
     /** The version of the stored budgets (V52) they were loaded at; -1 before the first load. */
     private volatile long loadedVersion = -1;
     /** The latest version an ingest read, and when by the service's clock: read again a check interval later. */
@@ -201,8 +220,8 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
      * ingest's judging reloads them). Whether they changed is read once per
      * {@code faultline.cost.budget-check-interval}.
      */
-    Map<CostStore.SpendKey, CostStore.Sum> toWrite(Connection c, Map<CostStore.SpendKey, CostStore.Sum> deltas)
-            throws SQLException {
+    Map<CostStore.SpendKey, CostStore.Sum> toWrite(Connection c, Map<CostStore.SpendKey, CostStore.Sum> deltas,
+            Consumer<Runnable> atEnd) throws SQLException {
         Instant now = clock.instant();
         Instant readAt = versionReadAt;
         // A clock set back (or a first ingest) reads it too: a stale version is never trusted for long.
@@ -210,10 +229,27 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             seenVersion = CostStore.budgetsVersion(c);
             versionReadAt = now;
         }
+        if (deltas.isEmpty()) {
+            return deltas;
+        }
+        Set<Key> known;
+        long chosenAt;
+        synchronized (inFlight) {
+            chosenAt = generation;
+            known = watched;
+            inFlight.merge(chosenAt, 1, Integer::sum);
+        }
+        try {
+            atEnd.accept(() -> ended(chosenAt));
+        } catch (RuntimeException e) {
+            ended(chosenAt);
+            throw e;
+        }
+        // Even written in full, the statement keeps only the budgets its snapshot holds: one set meanwhile is
+        // restated here once this transaction ended.
         if (seenVersion > loadedVersion) {
             return deltas;
         }
-        Set<Key> known = watched;
         Map<CostStore.SpendKey, CostStore.Sum> kept = new HashMap<>();
         deltas.forEach((k, sum) -> {
             if (known.contains(new Key(k.scope(), k.id()))) {
@@ -221,6 +257,48 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             }
         });
         return kept;
+    }
+
+    /** An ingest's transaction that chose its rows at {@code chosenAt} committed or rolled back. */
+    private void ended(long chosenAt) {
+        synchronized (inFlight) {
+            inFlight.computeIfPresent(chosenAt, (g, n) -> n == 1 ? null : n - 1);
+            inFlight.notifyAll();
+        }
+    }
+
+    /** Replaces the budgets the ingests here write spend for; returns the new generation (see {@link #settle}). */
+    private long rewatch(Set<Key> keys) {
+        synchronized (inFlight) {
+            watched = Set.copyOf(keys);
+            return ++generation;
+        }
+    }
+
+    /**
+     * Waits until the ingests here that chose their spend rows before {@code chosen} (the generation that watches a
+     * budget new or changed here) ended: a restate of its row after that counts their calls, which they may not
+     * have written. Waits at most {@link #SETTLE_BOUND}; past that, the next reconcile counts what is missing.
+     */
+    private void settle(long chosen) {
+        long deadline = System.nanoTime() + SETTLE_BOUND.toNanos();
+        synchronized (inFlight) {
+            while (!inFlight.headMap(chosen).isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    Log.warnf("%d ingests still open after %s: a budget set meanwhile may miss their calls until"
+                            + " the next reconcile", inFlight.headMap(chosen).values().stream()
+                            .mapToInt(Integer::intValue).sum(), SETTLE_BOUND);
+                    return;
+                }
+                try {
+                    inFlight.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     /**
@@ -376,7 +454,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         }
         List<Double> fractions = warnAt == null ? null : normalise(warnAt);
         store.putBudget(new CostStore.BudgetRow(scope, id, period, amountUsd, fractions, clock.instant()));
-        watch(key);
+        settle(watch(key));
         Ledger ledger = install(new Budget(scope, id, period, amountUsd, fractions, "api"));
         // Calls stored before the budget existed were added to no row: its spend starts from their sum.
         refresh(List.of(ledger), true);
@@ -393,6 +471,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         if (fallback == null) {
             ledgers.remove(key);
         } else {
+            settle(rewatch(watched)); // the fallback's period: an ingest open since may not have written it
             refresh(List.of(install(fallback)), true);
         }
         return true;
@@ -421,18 +500,23 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
 
     // ---- internals
 
-    /** Adds {@code key} to the budgets an ingest here writes spend for. */
-    private synchronized void watch(Key key) {
-        if (!watched.contains(key)) {
+    /**
+     * Adds {@code key} to the budgets an ingest here writes spend for; a new generation even when it was there, as its
+     * period may have changed. Returns the generation.
+     */
+    private long watch(Key key) {
+        synchronized (inFlight) {
             Set<Key> more = new HashSet<>(watched);
             more.add(key);
             watched = Set.copyOf(more);
+            return ++generation;
         }
     }
 
     /**
      * Tracks the budgets as stored (and configured) and writes their spend from now on; returns the ledgers of those
-     * whose spend the ingests here did not write until now (their rows miss those calls until restated).
+     * whose spend the ingests here did not write until now, or wrote for another period (their rows miss those calls
+     * until restated), once the ingests that chose their rows before have ended.
      */
     private List<Ledger> loadDefinitions() {
         long version = store.budgetsVersion(); // before the budgets: a change after them is read as one
@@ -444,6 +528,7 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             }
         }
         ledgers.keySet().retainAll(wanted.keySet());
+        Map<Key, Ledger> held = new HashMap<>(ledgers);
         int room = config.maxBudgets();
         for (Budget budget : wanted.values()) {
             if (room-- <= 0) {
@@ -453,22 +538,26 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
             }
             install(budget);
         }
+        List<Ledger> fresh = new ArrayList<>();
+        long chosen;
         synchronized (this) {
             Set<Key> before = watched;
             Set<Key> now = new HashSet<>(ledgers.keySet());
             now.addAll(configured.keySet());
-            watched = Set.copyOf(now);
+            chosen = rewatch(now);
             if (version > loadedVersion) {
                 loadedVersion = version;
             }
-            List<Ledger> fresh = new ArrayList<>();
             ledgers.forEach((key, ledger) -> {
-                if (!before.contains(key)) {
+                if (!before.contains(key) || held.get(key) != ledger) {
                     fresh.add(ledger);
                 }
             });
-            return fresh;
         }
+        if (!fresh.isEmpty()) {
+            settle(chosen);
+        }
+        return fresh;
     }
 
     /** Keeps the ledger of an unchanged budget; a changed one starts a fresh ledger (its alerts re-arm). */

@@ -7,6 +7,7 @@ import io.faultline.call.LlmCall;
 import io.faultline.call.PartitionMaintenance;
 import io.faultline.call.StoredCallsWriter;
 import io.faultline.testing.Api;
+import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -35,6 +36,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
@@ -713,6 +715,52 @@ class BudgetApiTest {
             assertThat(replica.held(BudgetScope.TEAM, team)).as("what the replica judges by, until its next read")
                     .map(BudgetTracker.BudgetView::spentUsd).contains(6.0);
         }
+    }
+
+    @Test
+    void an_ingest_that_chose_its_spend_rows_before_a_reload_here_and_commits_after_it_is_counted() throws Exception {
+        Instant at = Instant.parse("2031-11-04T10:00:00Z");
+        clock.set(at);
+        String held = team();
+        String added = team();
+        put("team", held, "{\"period\":\"day\",\"amountUsd\":100}").statusCode(200);
+        budgets.checkBudgets(); // every stored budget known here; the version read holds for the check interval
+        try (Connection other = dataSource.getConnection()) {
+            // Another replica's ingest holds the budgeted team's row a while.
+            other.setAutoCommit(false);
+            try (var st = other.prepareStatement("select 1 from budget_spend where scope = 'team' and scope_id = ?"
+                    + " for update")) {
+                st.setString(1, held);
+                st.executeQuery().close();
+            }
+            // An ingest here: a call of that team, two of a team without a budget (whose spend it does not write).
+            CompletableFuture<Void> ingest = CompletableFuture.runAsync(() -> Api.ingest(Payloads.array(
+                    CostCalls.call(held, 1.0, at), CostCalls.call(added, 1.0, at.plusSeconds(60)),
+                    CostCalls.call(added, 1.0, at.plusSeconds(120)))).statusCode(200));
+            await().atMost(Duration.ofSeconds(30)).until(() -> waiting("transactionid"));
+            // Meanwhile the second team gets a budget through another replica, and this one's check reloads the
+            // budgets: the new budget's row is restated from the calls stored so far, not the ingest's.
+            store.putBudget(new CostStore.BudgetRow(BudgetScope.TEAM, added, Period.DAY, 10, null, at));
+            AtomicReference<Thread> checking = new AtomicReference<>();
+            CompletableFuture<Void> check = CompletableFuture.runAsync(() -> {
+                checking.set(Thread.currentThread());
+                budgets.checkBudgets();
+            });
+            await().atMost(Duration.ofSeconds(30)).until(() -> check.isDone()
+                    || (checking.get() != null && checking.get().getState() == Thread.State.TIMED_WAITING));
+            other.commit();
+            ingest.get(30, TimeUnit.SECONDS);
+            check.get(30, TimeUnit.SECONDS);
+        }
+        given().when().get("/api/v1/budgets/team/" + added).then().log().ifValidationFails().statusCode(200)
+                .body("spentUsd", equalTo(2.0f)).body("calls", equalTo(2));
+        assertThat(spend(added, at)).as("the stored row, as every replica reads it").isEqualTo(2.0);
+    }
+
+    /** The stored spend of a team's day. */
+    private double spend(String team, Instant day) {
+        return store.budgetSpend(List.of(new CostStore.SpendKey(BudgetScope.TEAM, team, Period.DAY,
+                Period.DAY.start(day)))).values().stream().mapToDouble(CostStore.Sum::spentUsd).sum();
     }
 
     /** Whether a session of this database waits for a lock of that type (a row's transaction, an advisory lock). */
