@@ -180,6 +180,15 @@ public class SignalStore {
      * on the server's clock as the clock was set back, and stale_index was raised for an index refreshed on time.
      * When every report received within {@code follow} shows a larger skew than the window, and they were received
      * over at least half of it (not one late report, nor one burst of a spool), the skew is their least.
+     * <p>
+     * That larger skew is of the clock now, not of the clock the update was made on: an update made before the clock
+     * was set back, and reported since, looked as much younger as the clock went back once the skew followed it, and
+     * a stale index was raised that much late. So the skew of the index's newest update, reported again, is at most
+     * the least receipt less {@code at} of the reports in the window that carried it since the last one that
+     * carried another: those sent before the clock was set back show the clock it was made on; for an update made
+     * after, every report carrying it shows the new skew, which is then followed. Only the newest update and its own
+     * run of reports: the clock set back goes through the same times again, and a refresh it stamps at a time an
+     * earlier refresh had (reported, then replaced by later ones) is another update.
      */
     private static Duration skew(Connection c, Signal.IndexReport r, Instant receivedAt, Duration window,
             Duration follow) throws SQLException {
@@ -188,16 +197,24 @@ public class SignalStore {
         Instant recent = receivedAt.minus(follow);
         // The bound on `at` lets the (kind, subject, at) index serve. A report it leaves out was sent more than a
         // window before its receipt: it shows more than a window of skew, the least only for a reporter that far off.
-        try (PreparedStatement st = c.prepareStatement("select extract(epoch from min(received_at - at)),"
+        // The reports that carried this update since the last one that carried another: the update's own run.
+        try (PreparedStatement st = c.prepareStatement("with w as (select received_at, at,"
+                + " payload ->> 'lastUpdatedAt' = ? as same from data_signals"
+                + " where kind = ? and subject = ? and at >= ? and received_at >= ?)"
+                + " select extract(epoch from min(received_at - at)),"
                 + " extract(epoch from min(received_at - at) filter (where received_at >= ?)),"
-                + " min(received_at) filter (where received_at >= ?)"
-                + " from data_signals where kind = ? and subject = ? and at >= ? and received_at >= ?")) {
-            st.setTimestamp(1, Timestamp.from(recent));
-            st.setTimestamp(2, Timestamp.from(recent));
-            st.setString(3, Signal.IndexReport.KIND);
-            st.setString(4, r.index());
-            st.setTimestamp(5, Timestamp.from(since.minus(window)));
-            st.setTimestamp(6, Timestamp.from(since));
+                + " min(received_at) filter (where received_at >= ?),"
+                + " extract(epoch from min(received_at - at) filter (where same and received_at >"
+                + " coalesce((select max(received_at) from w where not same), '-infinity'))),"
+                + " (select last_updated_at from index_freshness where index_name = ?) from w")) {
+            st.setString(1, r.lastUpdatedAt().toString()); // as the payload holds it
+            st.setString(2, Signal.IndexReport.KIND);
+            st.setString(3, r.index());
+            st.setTimestamp(4, Timestamp.from(since.minus(window)));
+            st.setTimestamp(5, Timestamp.from(since));
+            st.setTimestamp(6, Timestamp.from(recent));
+            st.setTimestamp(7, Timestamp.from(recent));
+            st.setString(8, r.index());
             try (ResultSet rs = st.executeQuery()) {
                 if (rs.next()) {
                     Duration least = seconds(rs.getBigDecimal(1));
@@ -211,6 +228,12 @@ public class SignalStore {
                                     .compareTo(follow) >= 0) {
                         skew = lately.compareTo(Duration.between(r.at(), receivedAt)) < 0 ? lately
                                 : Duration.between(r.at(), receivedAt);
+                        Duration carried = seconds(rs.getBigDecimal(4));
+                        Timestamp newest = rs.getTimestamp(5);
+                        if (carried != null && carried.compareTo(skew) < 0 && newest != null
+                                && newest.toInstant().equals(r.lastUpdatedAt())) {
+                            skew = carried;
+                        }
                     }
                 }
             }

@@ -322,6 +322,36 @@ class StaleIndexTest {
     }
 
     /**
+     * The index's refreshes stopped three hours before the reporter's clock was set back three hours (an update of
+     * less than that ago would lie in the future of the clock set back, a report refused); it goes on reporting that
+     * last update every 10 minutes against a max age of four hours, reached an hour after the set-back. The update
+     * was made on the right clock: when the skew follows the clock set back (70 minutes after it), the update must
+     * not look three hours younger on the server's clock, as it did, which kept stale_index back three hours. The
+     * reports that carried it before the set-back show the skew it was made with.
+     */
+    @Test
+    void an_update_made_before_a_reporter_clock_was_set_back_does_not_look_younger_once_the_skew_follows_it() {
+        String index = "set-back-idle-" + UUID.randomUUID();
+        Instant start = T0.plus(Duration.ofDays(8));
+        for (int minute = 0; minute <= 250; minute += 10) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            Instant reporter = minute <= 180 ? server : server.minus(SET_BACK);
+            clock.set(server);
+            post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at", reporter.toString(),
+                    "lastUpdatedAt", start.toString(), "maxAge", "PT4H", "heartbeatTimeout", "PT6H"))
+                    .statusCode(200).body("failures", equalTo(0));
+            checks.check();
+            if (minute <= 240) {
+                failuresOf(index).body("items", hasSize(0)); // four hours old at minute 240, not past it
+            }
+        }
+        // Past its four hours on the server's clock at the next check, minute 250 (the report before it follows).
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.last_updated_at", equalTo(start.toString()))
+                .body("items[0].evidence.age", equalTo("PT4H10M"));
+    }
+
+    /**
      * Reports the index every 10 minutes from {@code start} to {@code minutes} later on the server's clock, the
      * reporter's clock right for three hours and then {@link #SET_BACK}, refreshed every 30 minutes on the reporter's
      * clock against a max age of two hours, each report followed by the scheduled check; when {@code neverStale}, no
