@@ -115,10 +115,11 @@ public class CorrelationQuery {
                     + m.mergedAt() + (m.survivorKept() ? "" : ", which retention has deleted since");
             Map<String, Object> where = Map.of("mergedInto", m.mergedInto().toString(), "mergedAt",
                     m.mergedAt().toString());
+            // The title is the status's phrase (RFC 9457 4.2, type about:blank); what happened is in the detail.
             return m.survivorKept()
-                    ? ApiProblem.moved(308, "Merged", detail, "/api/v1/failures/correlations/" + m.mergedInto()
-                            + suffix, where)
-                    : ApiProblem.moved(404, "Merged", detail, null, where);
+                    ? ApiProblem.moved(308, "Permanent Redirect", detail, "/api/v1/failures/correlations/"
+                            + m.mergedInto() + suffix, where)
+                    : ApiProblem.moved(404, "Not found", detail, null, where);
         }).orElseGet(() -> new ApiProblem(404, "Not found", "No correlation cluster " + id));
     }
 

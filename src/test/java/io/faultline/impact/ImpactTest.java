@@ -546,6 +546,7 @@ class ImpactTest {
                 .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
                 .header("Location", endsWith("/api/v1/failures/correlations/" + first.get(0)))
                 .body("status", equalTo(308)).body("mergedInto", equalTo(first.get(0)))
+                .body("title", equalTo("Permanent Redirect")).body("mergedAt", org.hamcrest.Matchers.notNullValue())
                 .body("detail", containsString(first.get(0)));
         given().redirects().follow(false).when().get("/api/v1/failures/correlations/" + split + "/impact").then()
                 .log().ifValidationFails().statusCode(308).contentType("application/problem+json")
