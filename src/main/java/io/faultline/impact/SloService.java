@@ -47,9 +47,14 @@ public class SloService {
             Double latencyTargetMs, Double latencyQuantile) {
     }
 
-    /** The error budget at {@code at}: over the minutes starting in {@code [at - period, at)}. */
+    /**
+     * The error budget at {@code at}: over the minutes starting in {@code [at - period, at)}. {@code coverage}: when
+     * the period reaches past the minutes the rollup keeps ({@code faultline.slo.retention}: a page at an old cursor's
+     * instant, or a period longer than a retention shortened since), the share of the period whose requests were
+     * counted, for the latency budget too; null when the whole period was (as the impact's {@code budgetCoverage}).
+     */
     public record Budget(Slo slo, Instant at, long periodRequests, long periodFailedResponses, double budgetRequests,
-            double remainingRatio) {
+            double remainingRatio, Double coverage) {
     }
 
     /** One burn-rate window: (failed / requests) / (1 - target); 0 without requests. */
@@ -223,7 +228,7 @@ public class SloService {
                     + " coalesce(sum(failed_responses), 0), coalesce(sum(latency_le[" + LatencyBuckets.SIZE + "]), 0),"
                     + " coalesce(sum(latency_le[" + k + "]), 0) from slo_minutes where model_group = ?"
                     + " and minute >= ? and minute < ?")) {
-                Instant kept = clock.instant().minus(config.retention());
+                Instant kept = kept();
                 Instant from = at.minus(slo.period());
                 // The kept minutes only, those the coverage says were counted: retention prunes on its own schedule,
                 // and older rows it has not deleted yet, summed too and scaled to the whole period, inflated the
@@ -231,12 +236,11 @@ public class SloService {
                 st.setString(1, modelGroup);
                 st.setTimestamp(2, Timestamp.from(from.isBefore(kept) ? kept : from));
                 st.setTimestamp(3, Timestamp.from(at));
-                double coverage = !from.isBefore(kept) ? 1.0
-                        : Math.max(0, Duration.between(kept, at).toMillis()) / (double) slo.period().toMillis();
+                double coverage = coverage(kept, at, slo.period());
                 try (ResultSet rs = st.executeQuery()) {
                     rs.next();
-                    return new Budgets(budgetOf(slo, at, rs.getLong(1), rs.getLong(2)),
-                            latencyBudgetOf(slo, rs.getLong(3), rs.getLong(3) - rs.getLong(4)), Math.min(1, coverage));
+                    return new Budgets(budgetOf(slo, at, rs.getLong(1), rs.getLong(2), coverage),
+                            latencyBudgetOf(slo, rs.getLong(3), rs.getLong(3) - rs.getLong(4)), coverage);
                 }
             }
         } catch (SQLException e) {
@@ -244,10 +248,23 @@ public class SloService {
         }
     }
 
-    static Budget budgetOf(Slo slo, Instant at, long requests, long failed) {
+    static Budget budgetOf(Slo slo, Instant at, long requests, long failed, double coverage) {
         double budget = allowed(slo.availabilityTarget(), requests).doubleValue();
         return new Budget(slo, at, requests, failed, budget, remaining(failed, allowed(slo.availabilityTarget(),
-                requests)));
+                requests)), coverage < 1 ? coverage : null);
+    }
+
+    /** The first instant whose minutes the rollup keeps ({@code faultline.slo.retention} before now). */
+    private Instant kept() {
+        return clock.instant().minus(config.retention());
+    }
+
+    /** The share of {@code [at - period, at)} at or after {@code kept}: 1 unless the period reaches past it. */
+    static double coverage(Instant kept, Instant at, Duration period) {
+        if (!at.minus(period).isBefore(kept)) {
+            return 1.0;
+        }
+        return Math.min(1, Math.max(0, Duration.between(kept, at).toMillis()) / (double) period.toMillis());
     }
 
     /** Null when the SLO has no latency target. */
@@ -323,8 +340,9 @@ public class SloService {
     /** One model group's status (a group never seen has the figures of no traffic). */
     public SloStatus status(String modelGroup, Instant at) {
         List<SloStatus> one = read(at, modelGroup);
-        return one.isEmpty() ? statusOf(defaultSlo(modelGroup), at, new long[4], new long[WINDOWS.size() * 4])
-                : one.get(0);
+        Slo slo = defaultSlo(modelGroup);
+        return one.isEmpty() ? statusOf(slo, at, new long[4], new long[WINDOWS.size() * 4],
+                coverage(kept(), at, slo.period())) : one.get(0);
     }
 
     public Instant now() {
@@ -332,6 +350,7 @@ public class SloService {
     }
 
     private List<SloStatus> read(Instant at, String onlyGroup) {
+        Instant kept = kept();
         try (Connection c = dataSource.getConnection()) {
             Map<String, Slo> slos = new LinkedHashMap<>();
             try (PreparedStatement st = c.prepareStatement("select model_group, availability_target, period_seconds,"
@@ -407,7 +426,6 @@ public class SloService {
                 st.setLong(p++, config.period().toSeconds());
                 // The kept minutes only, as in budgets(): a page at an old instant (a cursor carries any) otherwise
                 // summed the rows older than the retention that its prune had not deleted yet.
-                Instant kept = clock.instant().minus(config.retention());
                 Instant from = at.minus(longest);
                 st.setTimestamp(p++, Timestamp.from(from.isBefore(kept) ? kept : from));
                 st.setTimestamp(p++, atTs);
@@ -422,14 +440,17 @@ public class SloService {
                         for (int i = 0; i < windows.length; i++) {
                             windows[i] = rs.getLong(2 + columns + i);
                         }
-                        Slo slo = slos.remove(group);
-                        out.add(statusOf(slo == null ? defaultSlo(group) : slo, at,
-                                new long[] { rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5) }, windows));
+                        Slo stored = slos.remove(group);
+                        Slo slo = stored == null ? defaultSlo(group) : stored;
+                        out.add(statusOf(slo, at,
+                                new long[] { rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5) }, windows,
+                                coverage(kept, at, slo.period())));
                     }
                 }
             }
             for (Slo unseen : slos.values()) {
-                out.add(statusOf(unseen, at, new long[4], new long[WINDOWS.size() * 4]));
+                out.add(statusOf(unseen, at, new long[4], new long[WINDOWS.size() * 4],
+                        coverage(kept, at, unseen.period())));
             }
             return out;
         } catch (SQLException e) {
@@ -439,9 +460,9 @@ public class SloService {
 
     /**
      * {@code period}: requests, failed responses, answered requests, answered within the latency target; {@code
-     * windows}: the same four per window, in {@link #WINDOWS}' order.
+     * windows}: the same four per window, in {@link #WINDOWS}' order; {@code coverage}: the share of the period kept.
      */
-    private static SloStatus statusOf(Slo slo, Instant at, long[] period, long[] windows) {
+    private static SloStatus statusOf(Slo slo, Instant at, long[] period, long[] windows, double coverage) {
         List<WindowBurn> burns = new ArrayList<>(WINDOWS.size());
         List<LatencyWindowBurn> latencyBurns = new ArrayList<>(WINDOWS.size());
         int i = 0;
@@ -458,7 +479,7 @@ public class SloService {
             i++;
         }
         LatencyBudget latency = latencyBudgetOf(slo, period[2], period[2] - period[3]);
-        return new SloStatus(slo.modelGroup(), slo, budgetOf(slo, at, period[0], period[1]), burns,
+        return new SloStatus(slo.modelGroup(), slo, budgetOf(slo, at, period[0], period[1], coverage), burns,
                 latency == null ? null : new LatencyStatus(latency, latencyBurns));
     }
 

@@ -164,6 +164,42 @@ class SloTest {
     }
 
     /**
+     * A listing page whose period reaches past the kept minutes says which share of the period it counted, as the
+     * error budget's coverage does (and as the impact's {@code budgetCoverage}, null when the whole period was): its
+     * budget had the kept part's requests only, with nothing to tell it from a whole period's.
+     */
+    @Test
+    void a_listing_page_whose_period_reaches_past_the_kept_minutes_says_the_share_it_counted() throws Exception {
+        Instant now = Instant.parse("2033-11-01T00:00:00Z");
+        clock.set(now);
+        String group = "slo-coverage-" + UUID.randomUUID();
+        slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses)"
+                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 91) d")) {
+            st.setString(1, group);
+            st.setTimestamp(2, Timestamp.from(now));
+            st.executeUpdate();
+        }
+        Instant at = now.minus(Duration.ofDays(30));
+        String cursor = new SloService.SloCursor(at, -Double.MAX_VALUE, "-").encode();
+        String budget = "items.find { it.modelGroup == '" + group + "' }.budget.";
+        JsonPath old = given().queryParam("cursor", cursor).queryParam("limit", 1000).when().get("/api/v1/slos")
+                .then().log().ifValidationFails().statusCode(200).extract().jsonPath(
+                        new JsonPathConfig(NumberReturnType.DOUBLE));
+        assertThat(old.getDouble(budget + "coverage")).as("61 of the period's 90 days are kept")
+                .isCloseTo(61 / 90.0, CLOSE);
+        assertThat(old.getDouble(budget + "coverage"))
+                .isCloseTo(budgets.budget(group, at).coverage(), CLOSE);
+        JsonPath today = given().queryParam("limit", 1000).when().get("/api/v1/slos").then().statusCode(200)
+                .extract().jsonPath();
+        assertThat(today.getMap("items.find { it.modelGroup == '" + group + "' }.budget")).containsKey("coverage");
+        assertThat(today.getString(budget + "coverage")).as("the whole period counted").isNull();
+        given().when().get("/api/v1/slos/" + group).then().statusCode(200).body("budget.coverage",
+                org.hamcrest.Matchers.nullValue());
+    }
+
+    /**
      * The listing holds the groups seen within their own period: one whose last traffic is 40 days old is gone from a
      * 30-day default, however long another group's SLO period is.
      */
