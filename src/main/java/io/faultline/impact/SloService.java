@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonFormat;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.common.AdvisoryLocks;
 import io.faultline.common.StorableTime;
+import io.faultline.web.ApiProblem;
 import io.faultline.web.KeysetCursor;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.inject.Singleton;
@@ -311,6 +312,11 @@ public class SloService {
      */
     public SloList statuses(Instant now, int limit, String cursor) {
         SloCursor after = SloCursor.decode(cursor);
+        if (after != null && after.at().isAfter(now)) {
+            // Pages are evaluated at the instant of the first, which was this clock's: one ahead of it was not issued.
+            throw ApiProblem.badRequest("cursor", "cursor's instant " + after.at() + " is in the future; it is not"
+                    + " one this API issued: start without it");
+        }
         Instant at = after == null ? now : after.at();
         List<SloStatus> all = read(at, null);
         all.sort(Comparator.comparingDouble((SloStatus s) -> s.budget().remainingRatio())

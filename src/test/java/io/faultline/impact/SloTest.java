@@ -200,6 +200,23 @@ class SloTest {
     }
 
     /**
+     * A cursor carries the instant its pages are evaluated at; one ahead of this server's clock is no cursor this
+     * list issued (a forged or corrupted one): a 400 naming {@code cursor}, not a page of budgets of a time to come.
+     */
+    @Test
+    void a_listing_cursor_whose_instant_is_in_the_future_is_a_400_naming_the_cursor() {
+        Instant now = Instant.parse("2034-01-01T00:00:00Z");
+        clock.set(now);
+        String ahead = new SloService.SloCursor(now.plusSeconds(1), 0.5, "any").encode();
+        given().queryParam("cursor", ahead).when().get("/api/v1/slos").then().log().ifValidationFails()
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("cursor"))
+                .body("detail", org.hamcrest.Matchers.containsString("future"));
+        String atNow = new SloService.SloCursor(now, 0.5, "any").encode();
+        given().queryParam("cursor", atNow).when().get("/api/v1/slos").then().statusCode(200)
+                .body("at", equalTo(now.toString()));
+    }
+
+    /**
      * The listing holds the groups seen within their own period: one whose last traffic is 40 days old is gone from a
      * 30-day default, however long another group's SLO period is.
      */
