@@ -1,22 +1,32 @@
 package io.faultline.web;
 
+import io.vertx.core.http.impl.HttpServerRequestInternal;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.inject.Singleton;
 import jakarta.ws.rs.HttpMethod;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
+import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
+import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The framework's automatic OPTIONS answer lists HEAD for every resource, also one that takes no GET (POST-only
- * /api/v1/calls), where HEAD is a 405: its Allow keeps HEAD only beside GET, as the 405's Allow does
- * ({@link ProblemMappers}), so that the two answers name the same methods.
+ * The OPTIONS answer the framework gives itself, for resources that declare no OPTIONS method. Its Allow lists HEAD
+ * for every resource, also one that takes no GET (POST-only /api/v1/calls), where HEAD is a 405: it keeps HEAD only
+ * beside GET, as the 405's Allow does ({@link ProblemMappers}), so that the two answers name the same methods. And
+ * no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS was counted under
+ * {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of the endpoints at
+ * its path, as their other methods do.
  */
 @Singleton
 public class OptionsAllow {
+
+    /** The request context's local that Quarkus REST puts an endpoint's template in for the HTTP metrics. */
+    static final String URL_PATH_TEMPLATE = "UrlPathTemplate";
 
     @ServerResponseFilter
     public void headOnlyWithGet(ContainerRequestContext request, ContainerResponseContext response) {
@@ -27,6 +37,7 @@ public class OptionsAllow {
         if (allow == null) {
             return;
         }
+        labelWithTemplate();
         List<String> methods = new ArrayList<>();
         for (String method : allow.toString().split(",")) {
             if (!method.isBlank()) {
@@ -36,6 +47,23 @@ public class OptionsAllow {
         if (methods.contains(HttpMethod.HEAD) && !methods.contains(HttpMethod.GET)) {
             methods.remove(HttpMethod.HEAD);
             response.getHeaders().putSingle(HttpHeaders.ALLOW, String.join(", ", methods));
+        }
+    }
+
+    /**
+     * The HTTP metrics' uri label of this OPTIONS: the template of the endpoints at its path, when there are any. Set
+     * where the framework sets an endpoint's ({@value #URL_PATH_TEMPLATE}, a local of the request's context, which
+     * the binder reads before the metric's own template: that one is set once, to {@link UnmatchedUriLabel#LABEL}).
+     */
+    private static void labelWithTemplate() {
+        ResteasyReactiveRequestContext current = CurrentRequestManager.get();
+        if (current == null) {
+            return;
+        }
+        String template = Routes.template(current.getDeployment(), current.getPathWithoutPrefix());
+        RoutingContext routing = current.unwrap(RoutingContext.class);
+        if (template != null && routing != null && routing.request() instanceof HttpServerRequestInternal request) {
+            request.context().putLocal(URL_PATH_TEMPLATE, template);
         }
     }
 }

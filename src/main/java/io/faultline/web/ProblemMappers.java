@@ -15,12 +15,7 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
-import org.jboss.resteasy.reactive.server.core.Deployment;
 import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
-import org.jboss.resteasy.reactive.server.handlers.ClassRoutingHandler;
-import org.jboss.resteasy.reactive.server.handlers.RestInitialHandler.InitialMatch;
-import org.jboss.resteasy.reactive.server.mapping.RequestMapper;
-import org.jboss.resteasy.reactive.server.spi.ServerRestHandler;
 
 import java.nio.channels.ClosedChannelException;
 import java.sql.SQLException;
@@ -242,12 +237,6 @@ public class ProblemMappers {
         return allowed == null ? problem : Response.fromResponse(problem).header("Allow", allowed).build();
     }
 
-    /** The framework's routes by class path, built once per deployment from its own table. */
-    private record ClassRoutes(Deployment deployment, RequestMapper<InitialMatch> mapper) {
-    }
-
-    private static volatile ClassRoutes classRoutes;
-
     /**
      * The methods the resource at the request's path takes: those of the 405's own Allow header (set where the
      * application throws it), else those of the routes that match the path, as the framework answers OPTIONS (its
@@ -255,30 +244,8 @@ public class ProblemMappers {
      */
     private static String allowedMethods(Response response, ResteasyReactiveRequestContext request) {
         Set<String> methods = new TreeSet<>(response.getAllowedMethods());
-        if (methods.isEmpty() && request != null && request.getDeployment() != null) {
-            ClassRoutes routes = classRoutes;
-            if (routes == null || routes.deployment() != request.getDeployment()) {
-                routes = new ClassRoutes(request.getDeployment(),
-                        new RequestMapper<>(request.getDeployment().getClassMappers()));
-                classRoutes = routes;
-            }
-            String path = request.getPathWithoutPrefix();
-            RequestMapper.RequestMatch<InitialMatch> match = routes.mapper().map(path);
-            // Several class paths can match one path (/failures and /failures/correlations); the framework tries
-            // each in turn, and so does this, a bounded number of times.
-            for (int tried = 0; match != null && tried < 16; tried++) {
-                String remaining = match.remaining == null || match.remaining.isEmpty() ? "/" : match.remaining;
-                for (ServerRestHandler handler : match.value.handlers) {
-                    if (handler instanceof ClassRoutingHandler resources) {
-                        resources.getMappers().forEach((method, mapper) -> {
-                            if (method != null && mapper.map(remaining) != null) {
-                                methods.add(method);
-                            }
-                        });
-                    }
-                }
-                match = routes.mapper().continueMatching(path, match);
-            }
+        if (methods.isEmpty() && request != null) {
+            methods.addAll(Routes.endpoints(request.getDeployment(), request.getPathWithoutPrefix()).keySet());
             if (!methods.isEmpty()) {
                 methods.add("OPTIONS");
                 if (methods.contains("GET")) {
