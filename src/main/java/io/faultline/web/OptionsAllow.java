@@ -17,10 +17,10 @@ import java.util.List;
 /**
  * The OPTIONS answer the framework gives itself, for resources that declare no OPTIONS method. Its Allow lists HEAD
  * for every resource, also one that takes no GET (POST-only /api/v1/calls), where HEAD is a 405: it keeps HEAD only
- * beside GET, as the 405's Allow does ({@link ProblemMappers}), so that the two answers name the same methods. And
- * no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS was counted under
- * {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of the endpoints at
- * its path, as their other methods do.
+ * beside GET, by the rule of the 405's Allow ({@link Routes#headOnlyBesideGet}), so that the two answers name the
+ * same methods. And no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS
+ * was counted under {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of
+ * the endpoints at its path, as their other methods do.
  */
 @Singleton
 public class OptionsAllow {
@@ -44,9 +44,8 @@ public class OptionsAllow {
                 methods.add(method.trim());
             }
         }
-        if (methods.contains(HttpMethod.HEAD) && !methods.contains(HttpMethod.GET)) {
-            methods.remove(HttpMethod.HEAD);
-            response.getHeaders().putSingle(HttpHeaders.ALLOW, String.join(", ", methods));
+        if (methods.contains(HttpMethod.HEAD) != methods.contains(HttpMethod.GET)) {
+            response.getHeaders().putSingle(HttpHeaders.ALLOW, String.join(", ", Routes.headOnlyBesideGet(methods)));
         }
     }
 

@@ -248,9 +248,7 @@ public class ProblemMappers {
             methods.addAll(Routes.endpoints(request.getDeployment(), request.getPathWithoutPrefix()).keySet());
             if (!methods.isEmpty()) {
                 methods.add("OPTIONS");
-                if (methods.contains("GET")) {
-                    methods.add("HEAD");
-                }
+                methods = Routes.headOnlyBesideGet(methods);
             }
         }
         return methods.isEmpty() ? null : String.join(", ", methods);

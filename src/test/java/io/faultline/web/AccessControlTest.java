@@ -264,6 +264,42 @@ class AccessControlTest {
         }
     }
 
+    /**
+     * Every ingest path the OpenAPI document publishes with POST and no GET is such a path: GET and HEAD there are the
+     * 405 for every key, the paths read from the route table, not from a list kept beside it that a new POST-only
+     * ingest path could be left out of. /signals/embeddings, which lists the spaces, stays a read.
+     */
+    @Test
+    void every_published_post_only_ingest_path_answers_get_and_head_405_for_every_key() throws IOException {
+        List<Operation> operations = operations();
+        Set<String> read = new TreeSet<>();
+        Set<String> postOnly = new TreeSet<>();
+        for (Operation op : operations) {
+            if (op.method().equals("GET")) {
+                read.add(op.template());
+            }
+        }
+        for (Operation op : operations) {
+            if (op.method().equals("POST") && AccessRules.allowed("POST", op.template()).contains(Role.INGEST)
+                    && !read.contains(op.template())) {
+                postOnly.add(op.template());
+            }
+        }
+        assertThat(postOnly).contains("/api/v1/calls", "/api/v1/classify", "/api/v1/signals/retrieval")
+                .doesNotContain("/api/v1/signals/embeddings");
+        for (String path : postOnly) {
+            for (String key : List.of(INGEST, READ, ADMIN_NEW)) {
+                for (String method : List.of("HEAD", "GET")) {
+                    String allow = given().header("Authorization", "Bearer " + key).when().request(method, path)
+                            .then().log().ifValidationFails().statusCode(405).extract().header("Allow");
+                    assertThat(methods(allow)).as(method + " " + path + " with " + key)
+                            .isEqualTo(Set.of("OPTIONS", "POST"));
+                }
+            }
+        }
+        assertThat(AccessRules.allowed("GET", "/api/v1/signals/embeddings")).doesNotContain(Role.INGEST);
+    }
+
     /** Reads stay closed to the ingest key: of every GET the application publishes only the traffic policy is open. */
     @Test
     void no_published_read_but_the_traffic_policy_takes_the_ingest_key() throws IOException {

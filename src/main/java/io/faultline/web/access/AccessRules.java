@@ -1,5 +1,7 @@
 package io.faultline.web.access;
 
+import io.faultline.web.Routes;
+
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -27,14 +29,6 @@ public final class AccessRules {
     static final Set<String> INGEST_PATHS = Set.of("/api/v1/calls", "/api/v1/classify", "/api/v1/signals/retrieval",
             "/api/v1/signals/index", "/api/v1/signals/ingestion", "/api/v1/signals/embeddings");
 
-    /**
-     * The ingest paths that take only POST. A GET or HEAD there is a 405 whatever the key (its Allow naming POST, as
-     * OPTIONS does), so any key may ask and get that answer: the ingest key got a 403 "needs read role" instead, as
-     * if there were something to read. /signals/embeddings is not one: it lists the spaces to readers.
-     */
-    static final Set<String> POST_ONLY_INGEST_PATHS = Set.of("/api/v1/calls", "/api/v1/classify",
-            "/api/v1/signals/retrieval", "/api/v1/signals/index", "/api/v1/signals/ingestion");
-
     private AccessRules() {
     }
 
@@ -51,13 +45,23 @@ public final class AccessRules {
         // got a 403 at /api/v1/signals/retrieval/, which the admin key could post to).
         String endpoint = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
         if (m.equals("GET") || m.equals("HEAD")) {
-            return endpoint.equals("/api/v1/traffic-policy") || POST_ONLY_INGEST_PATHS.contains(endpoint)
+            return endpoint.equals("/api/v1/traffic-policy") || isPostOnlyIngest(endpoint)
                     ? READERS_AND_INGESTERS : READERS;
         }
         if (m.equals("POST") && INGEST_PATHS.contains(endpoint)) {
             return INGESTERS;
         }
         return ADMINS;
+    }
+
+    /**
+     * An ingest path that takes only POST, as the route table says (not a list kept by hand, which a new POST-only
+     * ingest path would be missing from). A GET or HEAD there is a 405 whatever the key (its Allow naming POST, as
+     * OPTIONS does), so any key may ask and get that answer: the ingest key got a 403 "needs read role" instead, as
+     * if there were something to read. /signals/embeddings is not one: it lists the spaces to readers.
+     */
+    static boolean isPostOnlyIngest(String endpoint) {
+        return INGEST_PATHS.contains(endpoint) && Routes.methodsAt(endpoint).equals(Set.of("POST"));
     }
 
     /** Reads: the roles that stay open when no read key is configured. */
