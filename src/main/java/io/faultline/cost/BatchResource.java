@@ -5,13 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.Params;
 import io.faultline.web.JsonBodies;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -37,8 +35,7 @@ public class BatchResource {
     @Path("/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, the only source of expectations")
-    public BatchTracker.BatchView put(@RestPath String id, @Context HttpServerRequest request, byte[] body) {
-        Params.refuseMatrixParameters(request, "id");
+    public BatchTracker.BatchView put(@RestPath String id, byte[] body) {
         String batchId = id(id);
         JsonNode root = JsonBodies.read(json, body, BudgetResource.MAX_BODY_BYTES);
         if (!root.isObject()) {
@@ -58,8 +55,7 @@ public class BatchResource {
     @GET
     @Path("/{id: .+}")
     @Operation(summary = "A batch's expected cost, spend so far, ratio and the thresholds that fired")
-    public BatchTracker.BatchView get(@RestPath String id, @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "id");
+    public BatchTracker.BatchView get(@RestPath String id) {
         return batches.get(id(id)).orElseThrow(() -> new ApiProblem(404, "Not found", "No batch " + id
                 + ": no expected cost and no tagged calls"));
     }

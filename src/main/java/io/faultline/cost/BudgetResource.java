@@ -5,14 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -50,9 +48,7 @@ public class BudgetResource {
     @GET
     @Path("/{scope}/{id: .+}")
     @Operation(summary = "One budget with its spend in the current period")
-    public BudgetTracker.BudgetView get(@RestPath String scope, @RestPath String id,
-            @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "id");
+    public BudgetTracker.BudgetView get(@RestPath String scope, @RestPath String id) {
         return budgets.get(scope(scope), id(id)).orElseThrow(() -> notFound(scope, id));
     }
 
@@ -60,9 +56,7 @@ public class BudgetResource {
     @Path("/{scope}/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a budget: {period: day|month, amountUsd, warnAt?}; idempotent")
-    public BudgetTracker.BudgetView put(@RestPath String scope, @RestPath String id,
-            @Context HttpServerRequest request, byte[] body) {
-        Params.refuseMatrixParameters(request, "id");
+    public BudgetTracker.BudgetView put(@RestPath String scope, @RestPath String id, byte[] body) {
         BudgetScope s = scope(scope);
         String budgetId = id(id);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
@@ -105,8 +99,7 @@ public class BudgetResource {
     @ResponseStatus(204)
     @Operation(summary = "Remove a budget set through the API (a configured one with the same key takes over;"
             + " one only configured is a 409)")
-    public void delete(@RestPath String scope, @RestPath String id, @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "id");
+    public void delete(@RestPath String scope, @RestPath String id) {
         BudgetScope s = scope(scope);
         String budgetId = id(id);
         if (!budgets.delete(s, budgetId)) {

@@ -17,14 +17,12 @@ import io.faultline.web.JsonProblems;
 import io.faultline.web.Params;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -126,8 +124,7 @@ public class EmbeddingSignalResource {
     @GET
     @Path("/{space: .+}")
     @Operation(summary = "Drift status of one space: reference and window sizes, distance, threshold")
-    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space, @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "space");
+    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space) {
         return detector.status(space).orElseThrow(() -> notFound(space));
     }
 
@@ -135,8 +132,7 @@ public class EmbeddingSignalResource {
     @Path("/{space: .+}/reference")
     @ResponseStatus(204)
     @Operation(summary = "Reset a space: drop its reference and window; its next vectors make a new reference")
-    public void reset(@RestPath String space, @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "space");
+    public void reset(@RestPath String space) {
         if (!detector.reset(space)) {
             throw notFound(space);
         }

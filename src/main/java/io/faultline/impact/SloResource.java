@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -63,8 +62,8 @@ public class SloResource {
     @GET
     @Path("/{modelGroup: .+}")
     @Operation(summary = "One model group's SLO, error budget left and burn rates")
-    public SloService.SloStatus one(@RestPath String modelGroup, @Context HttpServerRequest request) {
-        return slos.status(group(modelGroup, request), slos.now());
+    public SloService.SloStatus one(@RestPath String modelGroup) {
+        return slos.status(group(modelGroup), slos.now());
     }
 
     @PUT
@@ -72,8 +71,8 @@ public class SloResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a model group's SLO: {availabilityTarget: 0.5..0.99999, period?: \"30d\" or ISO-8601,"
             + " latencyTargetMs?, latencyQuantile?}")
-    public SloService.SloStatus put(@RestPath String modelGroup, @Context HttpServerRequest request, byte[] body) {
-        String group = group(modelGroup, request);
+    public SloService.SloStatus put(@RestPath String modelGroup, byte[] body) {
+        String group = group(modelGroup);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {
             throw ApiProblem.badRequest("$", "Expected a JSON object such as {\"availabilityTarget\":0.995,"
@@ -118,8 +117,8 @@ public class SloResource {
     @Path("/{modelGroup: .+}")
     @ResponseStatus(204)
     @Operation(summary = "Remove a model group's SLO; the configured default applies again")
-    public void delete(@RestPath String modelGroup, @Context HttpServerRequest request) {
-        if (!slos.delete(group(modelGroup, request))) {
+    public void delete(@RestPath String modelGroup) {
+        if (!slos.delete(group(modelGroup))) {
             throw new ApiProblem(404, "Not found", "No SLO of its own for this model group; it has the default");
         }
     }
@@ -172,8 +171,7 @@ public class SloResource {
         return period;
     }
 
-    private static String group(String modelGroup, HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "modelGroup");
+    private static String group(String modelGroup) {
         if (modelGroup == null || modelGroup.isBlank() || modelGroup.length() > MAX_GROUP
                 || !Params.plainText(modelGroup)) {
             throw ApiProblem.badRequest("modelGroup", "modelGroup must be 1 to " + MAX_GROUP

@@ -6,7 +6,6 @@ import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
 import io.faultline.web.Params;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -26,6 +25,7 @@ import org.jboss.resteasy.reactive.RestQuery;
 import java.time.Instant;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /** The preemptive traffic policy LiteLLM's plugin applies, its history, and the operator's pins. */
@@ -70,8 +70,7 @@ public class TrafficPolicyResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, provider?, reason?, until?}; 1.0 switches"
             + " preemption off for it. provider may be left out only when the deployment's calls came from one")
-    public TrafficPolicy.Entry pin(@RestPath String deployment, @Context HttpServerRequest request, byte[] body) {
-        Params.refuseMatrixParameters(request, "deployment");
+    public TrafficPolicy.Entry pin(@RestPath String deployment, byte[] body) {
         String d = deployment(deployment);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {
@@ -124,9 +123,7 @@ public class TrafficPolicyResource {
     @Path("/{deployment}")
     @ResponseStatus(204)
     @Operation(summary = "Remove an operator's pin; the predictor decides for the deployment again")
-    public void unpin(@RestPath String deployment, @RestQuery String provider, @Context HttpServerRequest request,
-            @Context UriInfo uri) {
-        Params.refuseMatrixParameters(request, "deployment");
+    public void unpin(@RestPath String deployment, @RestQuery String provider, @Context UriInfo uri) {
         Params.onlyKnown(uri, List.of("provider"));
         String p = provider == null ? null : provider(provider);
         if (!policy.unpin(p, deployment(deployment))) {
@@ -140,7 +137,7 @@ public class TrafficPolicyResource {
      * A plain loop, not a pattern: the text is the caller's.
      */
     static String provider(String raw) {
-        String p = raw.strip().toLowerCase(java.util.Locale.ROOT);
+        String p = raw.strip().toLowerCase(Locale.ROOT);
         boolean ok = !p.isEmpty() && p.length() <= MAX_PROVIDER;
         for (int i = 0; ok && i < p.length(); i++) {
             char ch = p.charAt(i);

@@ -5,15 +5,12 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
-import io.faultline.web.Params;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -55,9 +52,7 @@ public class RetrievalIndexResource {
     @Path("/{name}")
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
-    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name,
-            @Context HttpServerRequest request, byte[] body) {
-        Params.refuseMatrixParameters(request, "name");
+    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name, byte[] body) {
         String index = name(name);
         noSettings(body);
         boolean added;
@@ -74,8 +69,7 @@ public class RetrievalIndexResource {
     @DELETE
     @Path("/{name}")
     @Operation(summary = "Unregister a retrieval index: samples in call metadata stop counting for it")
-    public RestResponse<Void> delete(@RestPath String name, @Context HttpServerRequest request) {
-        Params.refuseMatrixParameters(request, "name");
+    public RestResponse<Void> delete(@RestPath String name) {
         String index = registeredName(name);
         if (!indexes.delete(index)) {
             throw new ApiProblem(404, "Not found", "No retrieval index '" + index + "' is registered.");

@@ -73,9 +73,9 @@ public class ParameterGuard {
     /**
      * Refuses a matrix parameter anywhere in an API path, naming it: JAX-RS strips {@code ;x=1} from a segment before
      * matching, so {@code /api/v1/failures;x=1} answered the whole list as if filtered, and {@code dep;x} named
-     * {@code dep}. A ';' inside a path parameter's segment names that parameter (as
-     * {@link Params#refuseMatrixParameters} does); elsewhere the problem names the matrix parameter. Run after
-     * matching, which gives the path parameters; the path read as it came (the URI JAX-RS keeps has no matrix part).
+     * {@code dep}. A ';' inside a path parameter's segment names that parameter (the resources check no ';' of their
+     * own: this runs before each of them); elsewhere the problem names the matrix parameter. Run after matching,
+     * which gives the path parameters; the path read as it came (the URI JAX-RS keeps has no matrix part).
      */
     @ServerRequestFilter
     public Response refuseMatrixParameters(ContainerRequestContext request, HttpServerRequest http) {

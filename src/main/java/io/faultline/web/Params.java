@@ -3,7 +3,6 @@ package io.faultline.web;
 import io.faultline.common.LogText;
 import io.faultline.common.StorableTime;
 import io.faultline.common.Redactor;
-import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.core.UriInfo;
 
 import java.time.Instant;
@@ -36,17 +35,6 @@ public final class Params {
             }
         }
         return true;
-    }
-
-    /**
-     * Refuses a name in the path that holds an unencoded ';': JAX-RS takes it for the start of a matrix parameter and
-     * strips the rest from the path parameter, so "a;b" would name "a" (and a write would change a's entry). Sent as
-     * %3B the semicolon is part of the name.
-     */
-    public static void refuseMatrixParameters(HttpServerRequest request, String field) {
-        if (request.path().indexOf(';') >= 0) {
-            throw ApiProblem.badRequest(field, "A \";\" in " + field + " must be sent encoded, as %3B");
-        }
     }
 
     /**

@@ -416,26 +416,50 @@ class BadInputTest {
         String dep = "dep-semi-" + UUID.randomUUID();
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON)
                 .body("{\"keepShare\": 0.5}").when().put("/api/v1/traffic-policy/" + dep + ";x").then()
-                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("deployment"));
+                .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("deployment"))
+                .body("detail", equalTo(semicolonIn("deployment"))).body("errors[0].message", equalTo(SEMICOLON));
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
-                .delete("/api/v1/traffic-policy/" + dep + ";x").then().statusCode(400).contentType(PROBLEM);
+                .delete("/api/v1/traffic-policy/" + dep + ";x").then().statusCode(400).contentType(PROBLEM)
+                .body("detail", equalTo(semicolonIn("deployment")));
         assertThat(given().when().get("/api/v1/traffic-policy").then().statusCode(200).extract().jsonPath()
                 .getList("deployments.deployment", String.class)).doesNotContain(dep);
         String index = "kb-semi-" + UUID.randomUUID();
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
                 .put("/api/v1/retrieval-indexes/" + index + ";x").then().statusCode(400).contentType(PROBLEM)
-                .body("errors[0].field", equalTo("name"));
+                .body("errors[0].field", equalTo("name")).body("detail", equalTo(semicolonIn("name")));
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
-                .delete("/api/v1/retrieval-indexes/" + index + ";x").then().statusCode(400).contentType(PROBLEM);
+                .delete("/api/v1/retrieval-indexes/" + index + ";x").then().statusCode(400).contentType(PROBLEM)
+                .body("detail", equalTo(semicolonIn("name")));
         assertThat(given().when().get("/api/v1/retrieval-indexes").then().statusCode(200).extract().jsonPath()
                 .getList("index", String.class)).doesNotContain(index);
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
                 .put("/api/v1/retrieval-indexes/" + index + "%3Bx").then().statusCode(201)
                 .body("index", equalTo(index + ";x"));
         given().urlEncodingEnabled(false).when().get("/api/v1/signals/embeddings/sp;x").then().statusCode(400)
-                .contentType(PROBLEM).body("errors[0].field", equalTo("space"));
+                .contentType(PROBLEM).body("errors[0].field", equalTo("space"))
+                .body("detail", equalTo(semicolonIn("space")));
         given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY).when()
-                .delete("/api/v1/signals/embeddings/sp;x/reference").then().statusCode(400).contentType(PROBLEM);
+                .delete("/api/v1/signals/embeddings/sp;x/reference").then().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("space")).body("detail", equalTo(semicolonIn("space")));
+        for (String[] named : new String[][] { { "GET PUT DELETE", "/api/v1/slos/g;x", "modelGroup" },
+                { "GET PUT DELETE", "/api/v1/budgets/team/t;x", "id" }, { "GET PUT", "/api/v1/batches/b;x", "id" } }) {
+            for (String method : named[0].split(" ")) {
+                var request = given().urlEncodingEnabled(false).header("Authorization", "Bearer " + Api.KEY);
+                if (method.equals("PUT")) {
+                    request.contentType(ContentType.JSON).body("{}");
+                }
+                request.when().request(method, named[1]).then()
+                        .log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                        .body("errors[0].field", equalTo(named[2])).body("detail", equalTo(semicolonIn(named[2])))
+                        .body("errors[0].message", equalTo(SEMICOLON));
+            }
+        }
+    }
+
+    private static final String SEMICOLON = "must send ';' encoded, as %3B";
+
+    private static String semicolonIn(String field) {
+        return "A \";\" in " + field + " must be sent encoded, as %3B";
     }
 
     @Test
