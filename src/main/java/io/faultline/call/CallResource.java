@@ -12,6 +12,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.resteasy.reactive.RestHeader;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -19,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -71,7 +73,8 @@ public class CallResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Ingest a JSON array of LiteLLM StandardLoggingPayload objects")
-    public IngestReceipt ingest(byte[] body) {
+    public IngestReceipt ingest(@RestHeader("Content-Type") String contentType, byte[] body) {
+        requireJson(contentType);
         if (!database.migrated()) {
             // Before the schema is migrated and the windows rebuilt, a stored call would miss them: not yet.
             throw new StorageException("the database is not ready yet (readiness: database-schema)", null);
@@ -113,6 +116,25 @@ public class CallResource {
         metrics.duplicates(duplicates);
         return new IngestReceipt(batch.size(), stored.inserted().size(), duplicates, rejected,
                 stored.failures().size(), stored.episodesOpened());
+    }
+
+    /**
+     * A batch declared as another type than JSON is a 415, not read as JSON: both senders declare application/json
+     * (LiteLLM's generic_api logger starts its headers from it, the plugin sets it), so a text/plain batch came from
+     * something else, whose body was taken for JSON without a word. Without a declared type the body is read.
+     */
+    static void requireJson(String contentType) {
+        if (contentType == null || contentType.isBlank()) {
+            return;
+        }
+        int semicolon = contentType.indexOf(';');
+        String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim()
+                .toLowerCase(Locale.ROOT);
+        if (!type.equals(MediaType.APPLICATION_JSON) && !(type.startsWith("application/") && type.endsWith("+json"))) {
+            throw new ApiProblem(415, "Unsupported Media Type", "A batch is JSON: send it with Content-Type:"
+                    + " application/json (as LiteLLM's generic_api logger and the Faultline plugin do).",
+                    List.of(Map.of("field", "Content-Type", "message", "must be application/json")));
+        }
     }
 
     /** The items of one batch as they are read: the calls mapped, in order, and those rejected, by index. */

@@ -52,6 +52,25 @@ class BadInputTest {
                 .contentType(PROBLEM).body("detail", containsString("more than one JSON value"));
     }
 
+    /**
+     * A batch is JSON, and both of LiteLLM's senders say so (the generic_api logger's headers start from
+     * Content-Type: application/json; the plugin sets it): a batch declared as text/plain, or as another type that is
+     * not JSON, is a 415 problem naming the type to send, not read as JSON. Without a declared type it is read.
+     */
+    @Test
+    void a_batch_declared_as_text_plain_is_a_415_problem_and_stores_nothing() {
+        Payloads call = Payloads.success("openai", "gpt-4o", "dep-text-plain-" + UUID.randomUUID(), Instant.now());
+        for (String type : List.of("text/plain", "text/plain; charset=utf-8", "application/xml")) {
+            given().header("Authorization", "Bearer " + Api.KEY).contentType(type).body(Payloads.array(call)).when()
+                    .post("/api/v1/calls").then().log().ifValidationFails().statusCode(415).contentType(PROBLEM)
+                    .body("title", equalTo("Unsupported Media Type"))
+                    .body("detail", containsString("application/json"));
+        }
+        given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json; charset=utf-8")
+                .body(Payloads.array(call)).when().post("/api/v1/calls").then().statusCode(200)
+                .body("accepted", equalTo(1)).body("duplicates", equalTo(0));
+    }
+
     @Test
     void a_body_that_is_not_an_array_is_a_400_problem_naming_the_expected_shape() {
         Api.ingest("{\"id\": \"x\"}").statusCode(400).contentType(PROBLEM)
