@@ -11,16 +11,17 @@ import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
 import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The OPTIONS answer the framework gives itself, for resources that declare no OPTIONS method. Its Allow lists HEAD
- * for every resource, also one that takes no GET (POST-only /api/v1/calls), where HEAD is a 405: it keeps HEAD only
- * beside GET, by the rule of the 405's Allow ({@link Routes#headOnlyBesideGet}), so that the two answers name the
- * same methods. And no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS
- * was counted under {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of
- * the endpoints at its path, as their other methods do.
+ * for every resource, also one that takes no GET (POST-only /api/v1/calls), where HEAD is a 405, and every method of
+ * the resource class, also those of other paths: it names the methods of the endpoints at its path, HEAD only beside
+ * GET, as the 405's Allow does ({@link Routes#headOnlyBesideGet}), so that the two answers name the same methods.
+ * And no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS was counted
+ * under {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of the endpoints
+ * at its path, as their other methods do.
  */
 @Singleton
 public class OptionsAllow {
@@ -38,14 +39,22 @@ public class OptionsAllow {
             return;
         }
         labelWithTemplate();
-        List<String> methods = new ArrayList<>();
+        Set<String> methods = new TreeSet<>();
         for (String method : allow.toString().split(",")) {
             if (!method.isBlank()) {
                 methods.add(method.trim());
             }
         }
-        if (methods.contains(HttpMethod.HEAD) != methods.contains(HttpMethod.GET)) {
-            response.getHeaders().putSingle(HttpHeaders.ALLOW, String.join(", ", Routes.headOnlyBesideGet(methods)));
+        // The framework lists every method of the resource class, whatever the path takes: OPTIONS /api/v1/slos
+        // listed the PUT and DELETE of /api/v1/slos/{modelGroup}, while a PUT there is a 405 naming GET.
+        ResteasyReactiveRequestContext current = CurrentRequestManager.get();
+        Set<String> routed = current == null ? Set.of()
+                : Routes.endpoints(current.getDeployment(), current.getPathWithoutPrefix()).keySet();
+        Set<String> allowed = new TreeSet<>(routed.isEmpty() ? methods : routed);
+        allowed.add(HttpMethod.OPTIONS);
+        allowed = Routes.headOnlyBesideGet(allowed);
+        if (!allowed.equals(methods)) {
+            response.getHeaders().putSingle(HttpHeaders.ALLOW, String.join(", ", allowed));
         }
     }
 

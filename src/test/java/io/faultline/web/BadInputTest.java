@@ -594,6 +594,20 @@ class BadInputTest {
                 .contains("GET").contains("HEAD");
     }
 
+    /**
+     * OPTIONS names the methods of its own path, as the 405 there does: the framework's answer listed every method of
+     * the resource class, so OPTIONS /api/v1/slos listed PUT and DELETE, which only /api/v1/slos/{modelGroup} takes
+     * (a PUT of /api/v1/slos is a 405 whose Allow names GET).
+     */
+    @Test
+    void options_names_the_methods_of_its_own_path_not_of_the_whole_resource() {
+        String listed = given().when().options("/api/v1/slos").then().statusCode(200).extract().header("Allow");
+        String allow = given().header("Authorization", "Bearer " + Api.KEY).contentType(ContentType.JSON).body("{}")
+                .when().put("/api/v1/slos").then().statusCode(405).extract().header("Allow");
+        assertThat(List.of(listed.split(", ?"))).containsExactlyInAnyOrder(allow.split(", ?"))
+                .contains("GET", "HEAD").doesNotContain("PUT", "DELETE");
+    }
+
     @Test
     void a_get_of_a_post_only_action_is_a_405_problem_not_a_bad_id() {
         given().when().get("/api/v1/predictions/evaluate").then().statusCode(405).contentType(PROBLEM);
