@@ -86,14 +86,8 @@ class SloTest {
         clock.set(now);
         String group = "slo-kept-" + UUID.randomUUID();
         slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_minutes (model_group, minute, requests, failed_responses)"
-                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 91) d")) {
-            // What retention (91 days) left: a day's 1,000 requests in one minute a day, for the last 91 days.
-            st.setString(1, group);
-            st.setTimestamp(2, Timestamp.from(now));
-            st.executeUpdate();
-        }
+        // What retention (91 days) left: a day's 1,000 requests in one minute a day, for the last 91 days.
+        dailyMinutes(group, now, 91, 0);
         ErrorBudgets.Budget today = budgets.budget(group, now);
         assertThat(today.budgetRequests()).isCloseTo(900.0, CLOSE);
         assertThat(today.coverage()).isEqualTo(1.0);
@@ -115,14 +109,8 @@ class SloTest {
         clock.set(now);
         String group = "slo-unpruned-" + UUID.randomUUID();
         slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_minutes (model_group, minute, requests, failed_responses)"
-                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 120) d")) {
-            // A day's 1,000 requests in one minute a day for 120 days: the 29 beyond the 91 kept are not pruned yet.
-            st.setString(1, group);
-            st.setTimestamp(2, Timestamp.from(now));
-            st.executeUpdate();
-        }
+        // A day's 1,000 requests in one minute a day for 120 days: the 29 beyond the 91 kept are not pruned yet.
+        dailyMinutes(group, now, 120, 0);
         ErrorBudgets.Budget old = budgets.budget(group, now.minus(Duration.ofDays(30)));
         assertThat(old.coverage()).as("61 of the period's 90 days are kept").isCloseTo(61 / 90.0, CLOSE);
         assertThat(old.budgetRequests()).as("the kept 61 days of 1,000 requests, over 90 days, at 1%")
@@ -142,14 +130,8 @@ class SloTest {
         clock.set(now);
         String group = "slo-old-cursor-" + UUID.randomUUID();
         slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_minutes (model_group, minute, requests, failed_responses)"
-                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 10 from generate_series(1, 120) d")) {
-            // A day's 1,000 requests (10 failed) in one minute a day for 120 days: 29 beyond the 91 kept, unpruned.
-            st.setString(1, group);
-            st.setTimestamp(2, Timestamp.from(now));
-            st.executeUpdate();
-        }
+        // A day's 1,000 requests (10 failed) in one minute a day for 120 days: 29 beyond the 91 kept, unpruned.
+        dailyMinutes(group, now, 120, 10);
         Instant at = now.minus(Duration.ofDays(30));
         String cursor = new SloService.SloCursor(at, -Double.MAX_VALUE, "-").encode();
         JsonPath page = given().queryParam("cursor", cursor).queryParam("limit", 1000).when().get("/api/v1/slos")
@@ -174,13 +156,7 @@ class SloTest {
         clock.set(now);
         String group = "slo-coverage-" + UUID.randomUUID();
         slos.put(group, 0.99, Duration.ofDays(90), null, null).orElseThrow();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_minutes (model_group, minute, requests, failed_responses)"
-                + " select ?, ?::timestamptz - d * interval '1 day', 1000, 0 from generate_series(1, 91) d")) {
-            st.setString(1, group);
-            st.setTimestamp(2, Timestamp.from(now));
-            st.executeUpdate();
-        }
+        dailyMinutes(group, now, 91, 0);
         Instant at = now.minus(Duration.ofDays(30));
         String cursor = new SloService.SloCursor(at, -Double.MAX_VALUE, "-").encode();
         String budget = "items.find { it.modelGroup == '" + group + "' }.budget.";
@@ -861,5 +837,18 @@ class SloTest {
                 .contains("# TYPE faultline_slo_error_budget_remaining gauge")
                 .contains("# TYPE faultline_slo_target gauge");
         assertThat(Metrics.promtool(families)).as("promtool's complaints").isEmpty();
+    }
+
+    /** One minute a day of 1,000 requests, {@code failed} of them failed, on each of the {@code days} before now. */
+    private void dailyMinutes(String group, Instant now, int days, int failed) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " slo_minutes (model_group, minute, requests, failed_responses)"
+                + " select ?, ?::timestamptz - d * interval '1 day', 1000, ? from generate_series(1, ?) d")) {
+            st.setString(1, group);
+            st.setTimestamp(2, Timestamp.from(now));
+            st.setInt(3, failed);
+            st.setInt(4, days);
+            st.executeUpdate();
+        }
     }
 }

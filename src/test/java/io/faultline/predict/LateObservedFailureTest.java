@@ -79,23 +79,6 @@ class LateObservedFailureTest {
         predictor.predictFailure();
     }
 
-    private void insertPrediction(UUID id, String provider, String dep, Instant created, Instant horizonEnd)
-            throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, confidence,"
-                        + " peak_confidence, time_to_failure_ms, recommended_action, indicators, created_at,"
-                        + " updated_at, horizon_ms, horizon_ends_at, status) values (?, 'rate_limit', ?, ?, 0.9,"
-                        + " 0.9, 300000, 'reduce', '{}', ?, ?, 900000, ?, 'active')")) {
-            st.setObject(1, id);
-            st.setString(2, provider);
-            st.setString(3, dep);
-            st.setTimestamp(4, Timestamp.from(created));
-            st.setTimestamp(5, Timestamp.from(created));
-            st.setTimestamp(6, Timestamp.from(horizonEnd));
-            st.executeUpdate();
-        }
-    }
-
     @Test
     void late_failing_calls_further_back_than_the_quiet_period_are_a_failure_of_their_own_and_take_its_hit()
             throws Exception {
@@ -103,7 +86,8 @@ class LateObservedFailureTest {
         String provider = "openai-late-observed";
         String dep = "late-observed-" + UUID.randomUUID();
         UUID prediction = UUID.randomUUID();
-        insertPrediction(prediction, provider, dep, t0, t0.plus(Duration.ofMinutes(15)));
+        StoredPredictions.insertActive(dataSource,
+                prediction, provider, dep, t0, t0.plus(Duration.ofMinutes(15)));
         // The 429s of minute 13 arrive on time: a failure, the prediction's hit.
         rateLimitedMinute(provider, dep, t0.plus(Duration.ofMinutes(13)), t0.plus(Duration.ofMinutes(14)));
         assertThat(store.byId(prediction).orElseThrow().status()).isEqualTo("hit");
@@ -131,7 +115,8 @@ class LateObservedFailureTest {
         rateLimitedMinute(provider, dep, t0.plus(Duration.ofMinutes(1)), t0.plus(Duration.ofMinutes(2)));
         // Made after the first failure ended, announcing the second.
         UUID between = UUID.randomUUID();
-        insertPrediction(between, provider, dep, t0.plus(Duration.ofMinutes(5)), t0.plus(Duration.ofMinutes(20)));
+        StoredPredictions.insertActive(dataSource,
+                between, provider, dep, t0.plus(Duration.ofMinutes(5)), t0.plus(Duration.ofMinutes(20)));
         rateLimitedMinute(provider, dep, t0.plus(Duration.ofMinutes(13)), t0.plus(Duration.ofMinutes(14)));
         assertThat(observed(dep)).as("12 min apart: two failures").hasSize(2);
         assertThat(store.byId(between).orElseThrow().status()).isEqualTo("hit");

@@ -487,8 +487,10 @@ class PredictionApiTest {
         // at t0 + 5 min.
         UUID early = UUID.randomUUID();
         UUID late = UUID.randomUUID();
-        insertPrediction(early, "openai-late-onset", "*", t0, t0.plus(Duration.ofMinutes(15)));
-        insertPrediction(late, "openai-late-onset", dep, t0.plus(Duration.ofMinutes(5)),
+        StoredPredictions.insertActive(dataSource,
+                early, "openai-late-onset", "*", t0, t0.plus(Duration.ofMinutes(15)));
+        StoredPredictions.insertActive(dataSource,
+                late, "openai-late-onset", dep, t0.plus(Duration.ofMinutes(5)),
                 t0.plus(Duration.ofMinutes(20)));
         // The 429s of minute 6 arrive on time: a failure from 10:06, the hit of both.
         List<Payloads> onTime = new ArrayList<>();
@@ -531,23 +533,6 @@ class PredictionApiTest {
         PredictedFailure later = store.byId(late).orElseThrow();
         assertThat(later.status()).as("made while the deployment was already failing").isEqualTo("false_alarm");
         assertThat(later.failureOnset()).isNull();
-    }
-
-    private void insertPrediction(UUID id, String provider, String dep, Instant created, Instant horizonEnd)
-            throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "insert into failure_predictions (prediction_id, predicted_type, provider, deployment, confidence,"
-                        + " peak_confidence, time_to_failure_ms, recommended_action, indicators, created_at,"
-                        + " updated_at, horizon_ms, horizon_ends_at, status) values (?, 'rate_limit', ?, ?, 0.9,"
-                        + " 0.9, 300000, 'reduce', '{}', ?, ?, 900000, ?, 'active')")) {
-            st.setObject(1, id);
-            st.setString(2, provider);
-            st.setString(3, dep);
-            st.setTimestamp(4, Timestamp.from(created));
-            st.setTimestamp(5, Timestamp.from(created));
-            st.setTimestamp(6, Timestamp.from(horizonEnd));
-            st.executeUpdate();
-        }
     }
 
     /** An active rate-limit prediction cut at 1,000 tokens left, 100 short of the counterfactual at 500 left. */
