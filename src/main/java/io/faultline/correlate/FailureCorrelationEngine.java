@@ -512,6 +512,15 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         for (Episode e : episodes) {
             clusters.addAll(correlate(c, e, now, s));
         }
+        List<UUID> merged = done.stream().filter(Pending::membersChanged).map(Pending::id).toList();
+        if (!merged.isEmpty()) {
+            // A merge moved another episode's memberships and edges to these: nothing new links them, yet their
+            // clusters' summaries still show the absorbed episode (its onset, its span). Read after the step's joins.
+            if (!s.joins.isEmpty()) {
+                finish(c, s, false, List.of());
+            }
+            clusters.addAll(activeClusters(c, merged));
+        }
         Set<UUID> alive = clusters.isEmpty() ? new LinkedHashSet<>() : summarise(c, clusters, s);
         s.lap(Phase.SUMMARY);
         finish(c, s, true, done);
@@ -532,7 +541,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /** A queue row as the drain read it. */
-    private record Pending(UUID id, long seq) {
+    /** A queue row as the drain read it; {@code membersChanged}: its episode absorbed another (V57). */
+    private record Pending(UUID id, long seq, boolean membersChanged) {
     }
 
     /** The drain job's scheduler identity (an operator or a bench can pause it through the Scheduler). */
@@ -700,7 +710,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " array(select k.cluster_id || ' ' || (extract(epoch from k.opened_at) * 1000000)::bigint"
                 + " from correlation_members m join correlation_clusters k"
                 + " on k.cluster_id = m.cluster_id where m.failure_id = q.failure_id and k.status = 'active'"
-                + " order by k.opened_at, k.cluster_id) from correlation_queue q left join failure_events e"
+                + " order by k.opened_at, k.cluster_id), q.members_changed from correlation_queue q"
+                + " left join failure_events e"
                 + " on e.failure_id = q.failure_id where current_setting('faultline.drain_locked') = 'true'"
                 + " and q.not_before <= ? and q.attempts < ? order by q.pending_since, q.failure_id limit ?"
                 + (ahead ? READ_AHEAD : ""))) {
@@ -730,7 +741,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             }
             try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
-                    due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2)));
+                    due.add(new Pending(rs.getObject(1, UUID.class), rs.getLong(2), rs.getBoolean(4 + WIDTH)));
                     if (rs.getObject(3) != null) {
                         Episode e = episode(rs, 2);
                         episodes.add(e);

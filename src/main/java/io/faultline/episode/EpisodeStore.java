@@ -209,7 +209,7 @@ public class EpisodeStore {
             burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
                     burst.occurrencesBefore + burst.failures.size()));
         }
-        writeBursts(connection, bursts, writes);
+        writeBursts(connection, bursts, writes, new HashSet<>(absorbed.values()));
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
@@ -489,7 +489,16 @@ public class EpisodeStore {
             // Data-modifying CTEs run to completion whether or not the query reads them.
             + " select 1";
 
-    private void writeBursts(Connection connection, List<Burst> bursts, List<FoldWrite> writes) throws SQLException {
+    /**
+     * Marks the survivors of this fold's merges on the queue rows the observers' writes gave them (V57): their
+     * correlation summarises their clusters again, which still show the absorbed episodes. No row, no mark: with
+     * correlation off, nothing is queued.
+     */
+    private static final String MEMBERS_CHANGED = "update correlation_queue set members_changed = true"
+            + " where failure_id = any (?::uuid[])";
+
+    private void writeBursts(Connection connection, List<Burst> bursts, List<FoldWrite> writes, Set<UUID> survivors)
+            throws SQLException {
         Columns opened = new Columns("uuid", "text", "text", "text", "text", "text", "text", "text", "text", "text",
                 "timestamptz", "timestamptz", "int8", "int8", "int8");
         Columns calls = new Columns("uuid", "text", "timestamptz", "text", "timestamptz", "text");
@@ -526,6 +535,9 @@ public class EpisodeStore {
         }
         StringBuilder sql = new StringBuilder(WRITE);
         writes.forEach(w -> sql.append("; ").append(w.sql()));
+        if (!survivors.isEmpty()) {
+            sql.append("; ").append(MEMBERS_CHANGED);
+        }
         try (PreparedStatement st = connection.prepareStatement(sql.toString())) {
             int i = opened.bind(connection, st, 1);
             i = calls.bind(connection, st, i);
@@ -534,6 +546,9 @@ public class EpisodeStore {
             UUID[] episodes = bursts.stream().map(b -> b.episode).distinct().toArray(UUID[]::new);
             for (FoldWrite w : writes) {
                 i = w.bind(connection, st, i, episodes);
+            }
+            if (!survivors.isEmpty()) {
+                st.setArray(i, connection.createArrayOf("uuid", survivors.toArray()));
             }
             st.execute();
         }

@@ -148,6 +148,45 @@ class LateFailureMergeTest {
         assertThat(edgesOf(older)).as("the survivor's edges link it with the neighbour").contains(neighbour);
     }
 
+    @Test
+    void the_survivors_cluster_is_summarised_again_from_the_merged_episode_after_the_drain() {
+        Instant t0 = Instant.parse("2033-05-03T10:00:00Z");
+        String dep = "merge-s-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "merge-n-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        Correlations.drain();
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                .statusCode(200);
+        Correlations.drain();
+        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getString("items[0].failureId");
+        String cluster = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
+                .jsonPath().getString("clusters[0]");
+        String neighbourSeen = Api.failures("deployment=" + other).statusCode(200).extract().jsonPath()
+                .getString("items[0].firstSeen");
+        given().when().get("/api/v1/failures/correlations/" + cluster).then().statusCode(200)
+                .body("firstSeen", equalTo(later.plusMillis(200).toString()));
+
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
+        Correlations.drain();
+
+        String survivorSeen = given().when().get("/api/v1/failures/" + older).then().statusCode(200).extract()
+                .jsonPath().getString("firstSeen");
+        double spread = Duration.between(Instant.parse(survivorSeen), Instant.parse(neighbourSeen)).toMillis()
+                / 1000.0;
+        given().when().get("/api/v1/failures/correlations/" + cluster).then().log().ifValidationFails()
+                .statusCode(200)
+                .body("firstSeen", equalTo(survivorSeen))
+                .body("rootCandidate.failureId", equalTo(older))
+                .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
+    }
+
     private long links(String table, String failureId) throws Exception {
         try (Connection c = dataSource.getConnection();
                 PreparedStatement st = c.prepareStatement("select count(*) from " + table + " where failure_id = ?")) {
