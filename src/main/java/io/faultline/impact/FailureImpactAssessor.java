@@ -234,6 +234,39 @@ public class FailureImpactAssessor {
                 }
             }
         }
+        return found <= room && merged(c, from, due);
+    }
+
+    /**
+     * Adds the subjects whose folded members an episode merge changed since {@code from} (V56): the clusters that
+     * held the absorbed episode, and the survivor, count the merged episode's requests once from their next
+     * assessment. A late failure bridges episodes that are often no longer open, and neither is their cluster.
+     * Read only when a merge was recorded since then (by its index); returns whether every such subject was added.
+     */
+    private boolean merged(Connection c, Instant from, List<UUID[]> due) throws SQLException {
+        int room = config.maxPerRun() - due.size();
+        if (room <= 0) {
+            return false;
+        }
+        Set<UUID> listed = new HashSet<>();
+        due.forEach(d -> listed.add(d[0]));
+        int found = 0;
+        try (PreparedStatement st = c.prepareStatement("with m as (select array_agg(failure_id) || array_agg("
+                + "merged_into) ids from failure_merges where merged_at > ?) select f.subject_id, f.subject_kind"
+                + " from m, impact_state i join failure_impacts f on f.subject_id = i.subject_id"
+                + " where m.ids is not null and i.members && m.ids order by f.subject_id limit ?")) {
+            st.setTimestamp(1, Timestamp.from(from));
+            st.setInt(2, room + 1);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    found++;
+                    UUID id = rs.getObject(1, UUID.class);
+                    if (found <= room && listed.add(id)) {
+                        due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
+                    }
+                }
+            }
+        }
         return found <= room;
     }
 

@@ -1,6 +1,7 @@
 package io.faultline.episode;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.impact.FailureImpactAssessor;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
 import io.faultline.testing.Payloads;
@@ -44,6 +45,9 @@ class LateFailureMergeTest {
 
     @Inject
     AgroalDataSource dataSource;
+
+    @Inject
+    FailureImpactAssessor assessor;
 
     @AfterEach
     void releaseClock() {
@@ -185,6 +189,52 @@ class LateFailureMergeTest {
                 .body("firstSeen", equalTo(survivorSeen))
                 .body("rootCandidate.failureId", equalTo(older))
                 .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
+    }
+
+    @Test
+    void a_closed_cluster_that_held_the_absorbed_episode_is_assessed_again_with_the_merged_episodes_requests_once()
+            throws Exception {
+        Instant t0 = Instant.parse("2033-05-04T10:00:00Z");
+        String dep = "merge-i-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "merge-j-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        Correlations.drain();
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                .statusCode(200);
+        Correlations.drain();
+        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getString("items[0].failureId");
+        String cluster = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
+                .jsonPath().getString("clusters[0]");
+        assessor.refreshOpen();
+        assertThat(assessedRequests(cluster)).as("the newer episode's request and its neighbour's").isEqualTo(2);
+        assertThat(assessedRequests(older)).isEqualTo(1);
+
+        // The spool delivers the bridging failure after both episodes and the cluster stopped being open (30 min).
+        clock.set(later.plus(Duration.ofMinutes(50)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
+        Correlations.drain();
+        assessor.refreshOpen();
+
+        assertThat(assessedRequests(cluster)).as("the merged episode's three requests once, and the neighbour's")
+                .isEqualTo(4);
+        assertThat(assessedRequests(older)).as("the survivor's own assessment").isEqualTo(3);
+    }
+
+    /** The requests the stored assessment of an episode or a cluster counts. */
+    private long assessedRequests(String subject) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select affected_requests from failure_impacts where subject_id = ?")) {
+            st.setObject(1, UUID.fromString(subject));
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : -1;
+            }
+        }
     }
 
     private long links(String table, String failureId) throws Exception {
