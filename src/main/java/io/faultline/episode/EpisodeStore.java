@@ -382,7 +382,7 @@ public class EpisodeStore {
     private static final String PAIRS = " unnest(?::uuid[], ?::uuid[]) m(x, s)";
 
     /** The statements of {@link #MERGE}, each bound with the pairs (the last also with the time of the merge). */
-    private static final int MERGE_STATEMENTS = 8;
+    private static final int MERGE_STATEMENTS = 9;
 
     private static final String MERGE = "with m as (select * from" + PAIRS + "),"
             // The absorbed episodes' own figures, summed per survivor (with the links each still holds).
@@ -410,6 +410,11 @@ public class EpisodeStore {
             + " evidence = case when a.ls > e.last_seen then a.ev else e.evidence end,"
             + " detection_method = case when a.ls > e.last_seen then a.meth else e.detection_method end"
             + " from a where e.failure_id = a.s;"
+            // A user both had keeps its first sighting of either (the insert above leaves the survivor's link as it
+            // was, and counts only the links it added, so the earlier sighting is written here).
+            + " update failure_event_users s set seen_at = u.seen_at from" + PAIRS
+            + " join failure_event_users u on u.failure_id = m.x"
+            + " where s.failure_id = m.s and s.user_ref = u.user_ref and u.seen_at < s.seen_at;"
             + " insert into correlation_members (cluster_id, failure_id, joined_at) select c.cluster_id, m.s,"
             + " c.joined_at from" + PAIRS + " join correlation_members c on c.failure_id = m.x on conflict do nothing;"
             + " update correlation_clusters k set root_failure_id = m.s from" + PAIRS

@@ -226,6 +226,47 @@ class LateFailureMergeTest {
         assertThat(assessedRequests(older)).as("the survivor's own assessment").isEqualTo(3);
     }
 
+    @Test
+    void a_user_both_episodes_had_keeps_the_earlier_of_its_two_first_sightings() throws Exception {
+        Instant t0 = Instant.parse("2033-05-05T10:00:00Z");
+        String dep = "merge-u-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-b"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, later, "user-a"))).statusCode(200);
+        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getString("items[0].failureId");
+        // user-a also failed in the older episode, but later than in the newer one (a spool's late delivery).
+        Instant survivorsSighting = later.plusSeconds(20);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
+                + " failure_event_users (failure_id, user_ref, seen_at) values (?, 'user-a', ?)")) {
+            st.setObject(1, UUID.fromString(older));
+            st.setTimestamp(2, java.sql.Timestamp.from(survivorsSighting));
+            st.executeUpdate();
+        }
+        Instant absorbedSighting = userSeenAt(newer, "user-a");
+        assertThat(absorbedSighting).isBefore(survivorsSighting);
+
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-c"))).statusCode(200);
+
+        assertThat(userSeenAt(older, "user-a")).as("the first sighting of either").isEqualTo(absorbedSighting);
+    }
+
+    private Instant userSeenAt(String failureId, String user) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select seen_at from failure_event_users where failure_id = ? and user_ref = ?")) {
+            st.setObject(1, UUID.fromString(failureId));
+            st.setString(2, user);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as(user + " is linked with " + failureId).isTrue();
+                return rs.getTimestamp(1).toInstant();
+            }
+        }
+    }
+
     /** The requests the stored assessment of an episode or a cluster counts. */
     private long assessedRequests(String subject) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
