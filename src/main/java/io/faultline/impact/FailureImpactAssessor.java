@@ -214,9 +214,7 @@ public class FailureImpactAssessor {
         }
         Instant kept = now.minus(config.foldKeptFor());
         from = (from.isBefore(kept) ? kept : from).minus(config.foldOverlap());
-        Set<UUID> listed = new HashSet<>();
-        due.forEach(d -> listed.add(d[0]));
-        int found = 0;
+        int found;
         try (PreparedStatement st = c.prepareStatement("select distinct f.subject_id, f.subject_kind from llm_calls l"
                 + " join impact_requests r on r.call_id = l.call_id join failure_impacts f"
                 + " on f.subject_id = r.subject_id where l.received_at > ? and l.received_at > f.assessed_at"
@@ -224,17 +222,29 @@ public class FailureImpactAssessor {
             st.setTimestamp(1, Timestamp.from(from));
             st.setTimestamp(2, Timestamp.from(since));
             st.setInt(3, room + 1);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    found++;
-                    UUID id = rs.getObject(1, UUID.class);
-                    if (found <= room && listed.add(id)) {
-                        due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
-                    }
+            found = addDue(st, room, due);
+        }
+        return found <= room && merged(c, from, due);
+    }
+
+    /**
+     * Adds the subjects a statement finds (their id, then their kind) to {@code due}, at most {@code room} of them and
+     * none listed already; returns how many it found, which is {@code room + 1} when more were left out.
+     */
+    private static int addDue(PreparedStatement st, int room, List<UUID[]> due) throws SQLException {
+        Set<UUID> listed = new HashSet<>();
+        due.forEach(d -> listed.add(d[0]));
+        int found = 0;
+        try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+                found++;
+                UUID id = rs.getObject(1, UUID.class);
+                if (found <= room && listed.add(id)) {
+                    due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
                 }
             }
         }
-        return found <= room && merged(c, from, due);
+        return found;
     }
 
     /**
@@ -244,28 +254,28 @@ public class FailureImpactAssessor {
      * Read only when a merge was recorded since then (by its index); returns whether every such subject was added.
      */
     private boolean merged(Connection c, Instant from, List<UUID[]> due) throws SQLException {
+        // As a rule no merge was recorded: one probe of the index, and impact_state (no index on members) is not read.
+        try (PreparedStatement st = c.prepareStatement("select exists (select 1 from failure_merges"
+                + " where merged_at > ?)")) {
+            st.setTimestamp(1, Timestamp.from(from));
+            try (ResultSet rs = st.executeQuery()) {
+                if (!rs.next() || !rs.getBoolean(1)) {
+                    return true;
+                }
+            }
+        }
         int room = config.maxPerRun() - due.size();
         if (room <= 0) {
             return false;
         }
-        Set<UUID> listed = new HashSet<>();
-        due.forEach(d -> listed.add(d[0]));
-        int found = 0;
+        int found;
         try (PreparedStatement st = c.prepareStatement("with m as (select array_agg(failure_id) || array_agg("
                 + "merged_into) ids from failure_merges where merged_at > ?) select f.subject_id, f.subject_kind"
                 + " from m, impact_state i join failure_impacts f on f.subject_id = i.subject_id"
                 + " where m.ids is not null and i.members && m.ids order by f.subject_id limit ?")) {
             st.setTimestamp(1, Timestamp.from(from));
             st.setInt(2, room + 1);
-            try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    found++;
-                    UUID id = rs.getObject(1, UUID.class);
-                    if (found <= room && listed.add(id)) {
-                        due.add(new UUID[] { id, "cluster".equals(rs.getString(2)) ? id : null });
-                    }
-                }
-            }
+            found = addDue(st, room, due);
         }
         return found <= room;
     }
