@@ -541,7 +541,9 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     /** A queue row as the drain read it. */
-    /** A queue row as the drain read it; {@code membersChanged}: its episode absorbed another (V57). */
+    /**
+     * A queue row as the drain read it; {@code membersChanged}: its episode absorbed another or started earlier (V57).
+     */
     private record Pending(UUID id, long seq, boolean membersChanged) {
     }
 

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -209,7 +210,7 @@ public class EpisodeStore {
             burst.severity = burst.severity.max(severities.forEpisode(burst.first().type(),
                     burst.occurrencesBefore + burst.failures.size()));
         }
-        writeBursts(connection, bursts, writes, new HashSet<>(absorbed.values()));
+        writeBursts(connection, bursts, writes, resummarised(plan.bursts(), bursts, absorbed));
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
@@ -217,6 +218,29 @@ public class EpisodeStore {
                     severity));
         }
         return changes;
+    }
+
+    /**
+     * The stored episodes whose clusters' summaries this fold makes stale: the survivors of its merges, and those a
+     * late burst starts earlier than they did (their onset, hence their clusters' first sighting, spread and root
+     * candidate, moves back, and nothing new links them). {@code found} are the bursts as looked up, before
+     * {@link #merged} joined those of one episode.
+     */
+    private static Set<UUID> resummarised(List<Burst> found, List<Burst> bursts, Map<UUID, UUID> absorbed) {
+        Set<UUID> stale = new HashSet<>(absorbed.values());
+        Map<UUID, Instant> storedStart = new HashMap<>();
+        for (Burst b : found) {
+            for (Found f : b.found) {
+                storedStart.merge(b.episode, f.firstSeen(), (x, y) -> x.isBefore(y) ? x : y);
+            }
+        }
+        for (Burst b : bursts) {
+            Instant start = storedStart.get(b.episode);
+            if (!b.opened && start != null && b.first().timestamp().isBefore(start)) {
+                stale.add(b.episode);
+            }
+        }
+        return stale;
     }
 
     /**
@@ -274,8 +298,8 @@ public class EpisodeStore {
      * and whose counts before the fold are theirs together. Returns absorbed episode to survivor (empty as a rule).
      */
     private static Map<UUID, UUID> bridged(List<Burst> bursts) {
-        Map<UUID, UUID> parent = new java.util.HashMap<>();
-        Map<UUID, Found> byId = new java.util.HashMap<>();
+        Map<UUID, UUID> parent = new HashMap<>();
+        Map<UUID, Found> byId = new HashMap<>();
         for (Burst burst : bursts) {
             for (Found f : burst.found) {
                 byId.putIfAbsent(f.id(), f);
@@ -495,9 +519,9 @@ public class EpisodeStore {
             + " select 1";
 
     /**
-     * Marks the survivors of this fold's merges on the queue rows the observers' writes gave them (V57): their
-     * correlation summarises their clusters again, which still show the absorbed episodes. No row, no mark: with
-     * correlation off, nothing is queued.
+     * Marks the survivors of this fold's merges, and the episodes it starts earlier, on the queue rows the observers'
+     * writes gave them (V57): their correlation summarises their clusters again, which still show the absorbed
+     * episodes or the later start. No row, no mark: with correlation off, nothing is queued.
      */
     private static final String MEMBERS_CHANGED = "update correlation_queue set members_changed = true"
             + " where failure_id = any (?::uuid[])";

@@ -191,6 +191,44 @@ class LateFailureMergeTest {
                 .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
     }
 
+    /**
+     * A late burst within the dedup window before an episode's start, without a merge, moves the episode's start back:
+     * its cluster's first sighting, onset spread and root candidate follow once the drain has run.
+     */
+    @Test
+    void a_late_burst_that_starts_an_episode_earlier_summarises_its_cluster_again() {
+        Instant t0 = Instant.parse("2033-05-05T10:00:00Z");
+        String dep = "early-s-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "early-n-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, t0.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable"))).statusCode(200);
+        Correlations.drain();
+        String episode = onlyEpisode(dep);
+        String cluster = given().when().get("/api/v1/failures/" + episode).then().statusCode(200).extract()
+                .jsonPath().getString("clusters[0]");
+        String neighbourSeen = Api.failures("deployment=" + other).statusCode(200).extract().jsonPath()
+                .getString("items[0].firstSeen");
+        given().when().get("/api/v1/failures/correlations/" + cluster).then().statusCode(200)
+                .body("firstSeen", equalTo(t0.plusMillis(200).toString()));
+
+        clock.set(t0.plus(Duration.ofMinutes(2)));
+        Api.ingest(Payloads.array(outage(dep, t0.minus(Duration.ofMinutes(3)), "user-b"))).statusCode(200);
+        Correlations.drain();
+
+        assertThat(onlyEpisode(dep)).as("the late burst continued the episode").isEqualTo(episode);
+        String episodeSeen = given().when().get("/api/v1/failures/" + episode).then().statusCode(200).extract()
+                .jsonPath().getString("firstSeen");
+        assertThat(Instant.parse(episodeSeen)).isBefore(t0);
+        double spread = Duration.between(Instant.parse(episodeSeen), Instant.parse(neighbourSeen)).toMillis()
+                / 1000.0;
+        given().when().get("/api/v1/failures/correlations/" + cluster).then().log().ifValidationFails()
+                .statusCode(200)
+                .body("firstSeen", equalTo(episodeSeen))
+                .body("rootCandidate.failureId", equalTo(episode))
+                .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
+    }
+
     @Test
     void a_closed_cluster_that_held_the_absorbed_episode_is_assessed_again_with_the_merged_episodes_requests_once()
             throws Exception {
