@@ -59,6 +59,32 @@ class LateFailureMergeTest {
                 "Service Unavailable").user(user);
     }
 
+    /** Two episodes of {@code deployment} 8 minutes apart; the newer in an upstream cluster with {@code other}'s. */
+    private record Apart(String older, String newer, String cluster) {
+    }
+
+    /**
+     * An outage of {@code deployment} at {@code t0}, drained alone, and another 8 minutes later beside an Anthropic
+     * outage of {@code other}, drained into one cluster.
+     */
+    private Apart apart(Instant t0, String deployment, String other) {
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(deployment, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(deployment);
+        Correlations.drain();
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(deployment, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                .statusCode(200);
+        Correlations.drain();
+        String newer = Api.failures("deployment=" + deployment).statusCode(200).body("items", hasSize(2)).extract()
+                .jsonPath().getString("items[0].failureId");
+        String cluster = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
+                .jsonPath().getString("clusters[0]");
+        return new Apart(older, newer, cluster);
+    }
+
     private static String onlyEpisode(String deployment) {
         return Api.failures("deployment=" + deployment).statusCode(200).body("items", hasSize(1)).extract()
                 .jsonPath().getString("items[0].failureId");
@@ -123,19 +149,11 @@ class LateFailureMergeTest {
         Instant t0 = Instant.parse("2033-05-02T10:00:00Z");
         String dep = "merge-c-" + UUID.randomUUID().toString().substring(0, 8);
         String other = "merge-o-" + UUID.randomUUID().toString().substring(0, 8);
-        clock.set(t0.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
-        String older = onlyEpisode(dep);
-        Correlations.drain();
         // The newer episode fails beside another provider's outage: one cluster of the two.
+        Apart apart = apart(t0, dep, other);
+        String older = apart.older();
+        String newer = apart.newer();
         Instant later = t0.plus(Duration.ofMinutes(8));
-        clock.set(later.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
-                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
-                .statusCode(200);
-        Correlations.drain();
-        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
-                .jsonPath().getString("items[0].failureId");
         String neighbour = onlyEpisode(other);
         List<String> clusters = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
                 .jsonPath().getList("clusters");
@@ -157,20 +175,11 @@ class LateFailureMergeTest {
         Instant t0 = Instant.parse("2033-05-03T10:00:00Z");
         String dep = "merge-s-" + UUID.randomUUID().toString().substring(0, 8);
         String other = "merge-n-" + UUID.randomUUID().toString().substring(0, 8);
-        clock.set(t0.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
-        String older = onlyEpisode(dep);
-        Correlations.drain();
+        Apart apart = apart(t0, dep, other);
+        String older = apart.older();
+        String newer = apart.newer();
+        String cluster = apart.cluster();
         Instant later = t0.plus(Duration.ofMinutes(8));
-        clock.set(later.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
-                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
-                .statusCode(200);
-        Correlations.drain();
-        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
-                .jsonPath().getString("items[0].failureId");
-        String cluster = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
-                .jsonPath().getString("clusters[0]");
         String neighbourSeen = Api.failures("deployment=" + other).statusCode(200).extract().jsonPath()
                 .getString("items[0].firstSeen");
         given().when().get("/api/v1/failures/correlations/" + cluster).then().statusCode(200)
@@ -180,15 +189,7 @@ class LateFailureMergeTest {
         Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
         Correlations.drain();
 
-        String survivorSeen = given().when().get("/api/v1/failures/" + older).then().statusCode(200).extract()
-                .jsonPath().getString("firstSeen");
-        double spread = Duration.between(Instant.parse(survivorSeen), Instant.parse(neighbourSeen)).toMillis()
-                / 1000.0;
-        given().when().get("/api/v1/failures/correlations/" + cluster).then().log().ifValidationFails()
-                .statusCode(200)
-                .body("firstSeen", equalTo(survivorSeen))
-                .body("rootCandidate.failureId", equalTo(older))
-                .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
+        assertSummarisedFrom(cluster, older, neighbourSeen);
     }
 
     /**
@@ -217,16 +218,24 @@ class LateFailureMergeTest {
         Correlations.drain();
 
         assertThat(onlyEpisode(dep)).as("the late burst continued the episode").isEqualTo(episode);
-        String episodeSeen = given().when().get("/api/v1/failures/" + episode).then().statusCode(200).extract()
+        Instant episodeSeen = assertSummarisedFrom(cluster, episode, neighbourSeen);
+        assertThat(episodeSeen).isBefore(t0);
+    }
+
+    /**
+     * The cluster's summary is the episode's as it is now: its first sighting, the episode as root candidate, and the
+     * onset spread from it to the neighbour's. Returns the episode's first sighting.
+     */
+    private static Instant assertSummarisedFrom(String cluster, String episode, String neighbourSeen) {
+        String seen = given().when().get("/api/v1/failures/" + episode).then().statusCode(200).extract()
                 .jsonPath().getString("firstSeen");
-        assertThat(Instant.parse(episodeSeen)).isBefore(t0);
-        double spread = Duration.between(Instant.parse(episodeSeen), Instant.parse(neighbourSeen)).toMillis()
-                / 1000.0;
+        double spread = Duration.between(Instant.parse(seen), Instant.parse(neighbourSeen)).toMillis() / 1000.0;
         given().when().get("/api/v1/failures/correlations/" + cluster).then().log().ifValidationFails()
                 .statusCode(200)
-                .body("firstSeen", equalTo(episodeSeen))
+                .body("firstSeen", equalTo(seen))
                 .body("rootCandidate.failureId", equalTo(episode))
                 .body("evidence.temporal.onset_spread_s", equalTo((float) spread));
+        return Instant.parse(seen);
     }
 
     @Test
@@ -235,20 +244,11 @@ class LateFailureMergeTest {
         Instant t0 = Instant.parse("2033-05-04T10:00:00Z");
         String dep = "merge-i-" + UUID.randomUUID().toString().substring(0, 8);
         String other = "merge-j-" + UUID.randomUUID().toString().substring(0, 8);
-        clock.set(t0.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
-        String older = onlyEpisode(dep);
-        Correlations.drain();
+        Apart apart = apart(t0, dep, other);
+        String older = apart.older();
+        String newer = apart.newer();
+        String cluster = apart.cluster();
         Instant later = t0.plus(Duration.ofMinutes(8));
-        clock.set(later.plusSeconds(30));
-        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
-                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
-                .statusCode(200);
-        Correlations.drain();
-        String newer = Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(2)).extract()
-                .jsonPath().getString("items[0].failureId");
-        String cluster = given().when().get("/api/v1/failures/" + newer).then().statusCode(200).extract()
-                .jsonPath().getString("clusters[0]");
         assessor.refreshOpen();
         assertThat(assessedRequests(cluster)).as("the newer episode's request and its neighbour's").isEqualTo(2);
         assertThat(assessedRequests(older)).isEqualTo(1);
