@@ -108,7 +108,8 @@ class PredictionDashboardTest {
                 }
                 if (key.contains("Traffic share kept")) {
                     assertThat(DashboardSqlTest.columns(st, query.getValue())).startsWith("time:timestamptz,metric:text,value:float8");
-                    List<Double> shares = mine.stream().filter(r -> recovered.equals(r.get("metric")))
+                    // A series per provider and deployment: one id may be two providers' deployments (V55).
+                    List<Double> shares = mine.stream().filter(r -> ("openai/" + recovered).equals(r.get("metric")))
                             .map(r -> Double.parseDouble(r.get("value"))).toList();
                     assertThat(shares.get(0)).as("reduced first").isLessThan(0.5);
                     assertThat(shares.get(shares.size() - 1)).as("restored last").isEqualTo(1.0);
@@ -134,8 +135,9 @@ class PredictionDashboardTest {
                     });
                 }
                 if (key.startsWith("annotation")) {
-                    assertThat(mine).extracting(r -> r.get("text")).anyMatch(t -> t.startsWith("reduce " + recovered))
-                            .anyMatch(t -> t.startsWith("restore " + recovered));
+                    assertThat(mine).extracting(r -> r.get("text"))
+                            .anyMatch(t -> t.startsWith("reduce openai/" + recovered))
+                            .anyMatch(t -> t.startsWith("restore openai/" + recovered));
                 }
             }
         }
