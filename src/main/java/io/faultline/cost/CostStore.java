@@ -292,20 +292,20 @@ public class CostStore {
      * No read reaches a call started before the first of those days: its partition waits to be dropped, and a run
      * found through it would start earlier, and cost more, until the maintenance's next run than after it.
      */
-    static final String BATCH_RUNS = "with recursive w(k, t, kept) as (select i.k, (select max(ended_at) from llm_calls"
-            + " where " + BATCH_ID + " = i.k and ended_at >= i.since and started_at >= i.since - interval '"
-            + CALL_SLACK.toSeconds() + " seconds' and started_at >= i.kept), i.kept from unnest(?::text[],"
+    static final String BATCH_RUNS = "with recursive w(k, t, kept) as (select i.k, (select max(ended_at)"
+            + " from llm_calls where " + BATCH_ID + " = i.k and ended_at >= i.since and started_at >= greatest(i.since"
+            + " - interval '" + CALL_SLACK.toSeconds() + " seconds', i.kept)), i.kept from unnest(?::text[],"
             + " ?::timestamptz[]) u(k, s) cross join lateral (select u.k, greatest(u.s, b.kept) since, b.kept"
             + " from (select ?::timestamptz kept) b) i"
             + " union all select w.k, p.t, w.kept from w cross join lateral (select min(ended_at) t from llm_calls"
             + " where " + BATCH_ID + " = w.k and ended_at >= w.t - ? * interval '1 millisecond' and ended_at < w.t"
-            + " and started_at >= w.t - ? * interval '1 millisecond' and started_at >= w.kept and started_at <= w.t) p"
+            + " and started_at >= greatest(w.t - ? * interval '1 millisecond', w.kept) and started_at <= w.t) p"
             + " where p.t is not null),"
             + " r as (select k, min(t) run_start, max(t) run_end, min(kept) kept from w where t is not null group by k)"
             + " select r.k, r.run_start, a.spent, a.n, a.last from r cross join lateral (select sum(cost_usd) spent,"
             + " count(*) n, max(ended_at) last from llm_calls where " + BATCH_ID + " = r.k"
-            + " and ended_at >= r.run_start and started_at >= r.run_start - interval '" + CALL_SLACK.toSeconds()
-            + " seconds' and started_at >= r.kept and started_at <= r.run_end) a";
+            + " and ended_at >= r.run_start and started_at >= greatest(r.run_start - interval '"
+            + CALL_SLACK.toSeconds() + " seconds', r.kept) and started_at <= r.run_end) a";
 
     /**
      * Binds {@link #BATCH_RUNS}: each batch's latest call ends at or after its value (null: anywhere still kept), and
