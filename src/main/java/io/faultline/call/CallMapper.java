@@ -52,7 +52,9 @@ public class CallMapper {
      * tags. The others (key, team, user, team member, organisation, project) are set by LiteLLM's admin.
      */
     private static final Set<String> CALLER_NAMED_BUDGETS = Set.of("end_user", "tag");
-    private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1,40}");
+    /** The longest provider name stored as it is. */
+    public static final int MAX_PROVIDER_LABEL = 40;
+    private static final Pattern LABEL_SAFE = Pattern.compile("[a-z0-9_.-]{1," + MAX_PROVIDER_LABEL + "}");
     private static final String PROVIDER_HEADER_PREFIX = "llm_provider-";
     private static final int MAX_HEADER_CHARS = 64;
 
@@ -300,7 +302,12 @@ public class CallMapper {
             return "litellm";
         }
         String normalized = raw.trim().toLowerCase(Locale.ROOT);
-        return LABEL_SAFE.matcher(normalized).matches() ? normalized : "other";
+        return isProviderLabel(normalized) ? normalized : "other";
+    }
+
+    /** Whether a trimmed, lower-case provider name is one Faultline stores as it is (else it records "other"). */
+    public static boolean isProviderLabel(String normalized) {
+        return LABEL_SAFE.matcher(normalized).matches();
     }
 
     private static Integer httpStatus(JsonNode plugin, String errorCode, String errorClass, boolean success) {

@@ -676,7 +676,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             Map<String, TrafficPolicy.Kept> shares) throws SQLException {
         Map<String, DeploymentWindow> byDeployment = new HashMap<>();
         for (DeploymentWindow w : windows) {
-            byDeployment.put(w.provider() + "\u0000" + w.deployment(), w);
+            byDeployment.put(TrafficPolicy.key(w.provider(), w.deployment()), w);
         }
         try (PreparedStatement st = c.prepareStatement("select prediction_id, deployment, action_remaining,"
                 + " indicators ->> 'limit_type', action_last_remaining, coalesce(action_unreduced_drain, 0),"
@@ -689,7 +689,7 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
             boolean any = false;
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
-                    DeploymentWindow w = byDeployment.get(rs.getString(8) + "\u0000" + rs.getString(2));
+                    DeploymentWindow w = byDeployment.get(TrafficPolicy.key(rs.getString(8), rs.getString(2)));
                     Double remaining = w == null ? null
                             : latestRemaining(w, rs.getString(4), rs.getTimestamp(7).toInstant());
                     double atAction = rs.getDouble(3);

@@ -2,6 +2,7 @@ package io.faultline.predict;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.call.CallMapper;
 import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
@@ -38,7 +39,6 @@ public class TrafficPolicyResource {
     static final int MAX_REASON = 500;
     private static final Set<String> FIELDS = Set.of("keepShare", "provider", "reason", "until");
     /** As CallMapper stores a call's provider: LiteLLM's custom_llm_provider, trimmed and in lower case. */
-    private static final int MAX_PROVIDER = 40;
 
     private final TrafficPolicy policy;
     private final ObjectMapper json;
@@ -138,13 +138,8 @@ public class TrafficPolicyResource {
      */
     static String provider(String raw) {
         String p = raw.strip().toLowerCase(Locale.ROOT);
-        boolean ok = !p.isEmpty() && p.length() <= MAX_PROVIDER;
-        for (int i = 0; ok && i < p.length(); i++) {
-            char ch = p.charAt(i);
-            ok = ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-';
-        }
-        if (!ok) {
-            throw ApiProblem.badRequest("provider", "provider must be 1 to " + MAX_PROVIDER + " characters of a-z,"
+        if (!CallMapper.isProviderLabel(p)) {
+            throw ApiProblem.badRequest("provider", "provider must be 1 to " + CallMapper.MAX_PROVIDER_LABEL + " characters of a-z,"
                     + " 0-9, '_', '.' and '-', as Faultline records a call's provider (openai, azure, vertex_ai, ...)");
         }
         return p;
