@@ -648,17 +648,22 @@ public class FailureImpactAssessor {
         Assessment.SlaImpact sla = sla(s, failed, f.failedByGroup(), f.latencyLe(), f.latencyByGroup());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
         double usersUsd = users * config.pricePerUserUsd();
-        double consumed = (sla.budgetConsumed() == null ? 0 : sla.budgetConsumed())
-                + (sla.latencyBudgetConsumed() == null ? 0 : sla.latencyBudgetConsumed());
-        double budgetUsd = consumed * 100 * config.pricePerBudgetPercentUsd();
+        double budgetUsd = (pricedPercent(sla.budgetConsumed()) + pricedPercent(sla.latencyBudgetConsumed()))
+                * config.pricePerBudgetPercentUsd();
         double total = costTotal + failedUsd + usersUsd + budgetUsd;
         Assessment.Total t = new Assessment.Total(round(total), round(costTotal), round(failedUsd), round(usersUsd),
                 round(budgetUsd), "cost + " + config.pricePerFailedRequestUsd() + " x failed responses + "
                         + config.pricePerUserUsd() + " x affected users + " + config.pricePerBudgetPercentUsd()
-                        + " x percent of error budget consumed (availability plus latency)");
+                        + " x percent of error budget consumed (availability plus latency, each up to "
+                        + config.maxBudgetPercentPriced() + ")");
         return new Assessment(s.id(), s.kind(), s.fingerprint(), s.provider(), s.category(), s.type(), s.modelGroup(),
                 s.firstSeen(), s.lastSeen(), now, s.episodes().size(), new Assessment.UserImpact(requests, failed,
                         recovered, attempts, users, keys, teams), cost, quality, sla, t);
+    }
+
+    /** The percent of one error budget that the total prices: what was consumed, up to the configured most. */
+    private double pricedPercent(Double consumed) {
+        return consumed == null ? 0 : Math.min(consumed * 100, config.maxBudgetPercentPriced());
     }
 
     /**

@@ -59,6 +59,15 @@ public interface ImpactConfig {
     double pricePerBudgetPercentUsd();
 
     /**
+     * The most of each error budget (availability, latency) priced, in percent: a budget spent past it is a breached
+     * SLO, and the failed responses and users beyond it are priced by their own terms. Without it a group with little
+     * traffic priced a short outage at thousands of budgets (25 failed requests of 41 at 99.9%: 61,000 percent).
+     */
+    @WithDefault("100")
+    @DecimalMin("0")
+    double maxBudgetPercentPriced();
+
+    /**
      * A re-assessment re-reads the attempts received this long before the previous one read up to, for the ingests
      * that stamped them before it and committed after it (re-deriving a request twice changes nothing).
      */

@@ -140,6 +140,25 @@ class ImpactTest {
     }
 
     @Test
+    void an_error_budget_spent_many_times_over_is_priced_as_one_whole_budget() throws Exception {
+        Instant t0 = Instant.parse("2031-09-15T10:00:00Z");
+        ImpactTestData.Incident inc = replayedAt(t0);
+        // 1,000 requests in the period at 99.99% allow 0.1 failed responses: the outage's 2 spend 20 budgets.
+        slos.put(inc.group(), 0.9999, Duration.ofDays(30), null, null).orElseThrow();
+        forgetRollups();
+        rollup.catchUp();
+
+        JsonPath a = impactOf(episodeOf(inc.primary(), "outage"));
+        assertThat(a.getDouble("slaImpact.budgetConsumed")).isCloseTo(20.0, Offset.offset(1e-6));
+        // The money saturates at a breached SLO: the failed responses and users past it have their own terms.
+        double whole = config.maxBudgetPercentPriced() * config.pricePerBudgetPercentUsd();
+        assertThat(a.getDouble("total.errorBudgetUsd")).isCloseTo(whole, CENT_FRACTION);
+        assertThat(a.getDouble("total.totalUsd")).isCloseTo(a.getDouble("total.costUsd")
+                + a.getDouble("total.failedResponsesUsd") + a.getDouble("total.usersUsd") + whole, Offset.offset(1e-4));
+        assertThat(a.getString("total.formula")).contains("up to " + config.maxBudgetPercentPriced());
+    }
+
+    @Test
     void a_cluster_counts_a_request_its_members_share_once() throws Exception {
         Instant t0 = Instant.parse("2031-09-02T10:00:00Z");
         ImpactTestData.Incident inc = replayedAt(t0);
