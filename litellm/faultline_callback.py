@@ -30,6 +30,7 @@ import os
 import random
 import re
 import signal
+import socket
 import stat
 import threading
 import time
@@ -196,6 +197,9 @@ class FaultlineConfig:
     policy_timeout_s: float = 1.0  # at most 1 s (2 s in all per poll): a slow Faultline must not stall the poller
     policy_refresh_s: float | None = None  # None: the policy's own refreshSeconds
     policy_stale_after_s: float | None = None  # None: the policy's own staleAfterSeconds
+    # The proxy every event names (faultline.proxy_id): a model group is one proxy's list of candidates, and Faultline
+    # counts a group's deployments per proxy. Not a secret, a label: see proxy_label and default_proxy_id.
+    proxy_id: str | None = dataclasses.field(default_factory=lambda: default_proxy_id())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "FaultlineConfig":
@@ -231,6 +235,7 @@ class FaultlineConfig:
             ),
             policy_refresh_s=_env_number(env, "FAULTLINE_POLICY_REFRESH_S", None, float, 0.05, _MAX_SETTING_S),
             policy_stale_after_s=_env_number(env, "FAULTLINE_POLICY_STALE_AFTER_S", None, float, 0.0, _MAX_SETTING_S),
+            proxy_id=proxy_label(env.get("FAULTLINE_PROXY_ID")) or default_proxy_id(),
         )
 
     @property
@@ -249,6 +254,48 @@ class FaultlineConfig:
     @property
     def policy_url_shown(self) -> str:
         return _without_user_info(self.policy_url)
+
+
+_MAX_PROXY_ID_CHARS = 40  # CallMapper.MAX_PROXY_ID_LENGTH: a label's length, as a provider's name
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def proxy_label(name: object) -> str | None:
+    """A proxy id as Faultline stores it (CallMapper.proxyId), or None for none.
+
+    Trimmed and lower case, each character outside ``[a-z0-9_.-]`` replaced by ``_``; a name of more than 40 keeps its
+    first 31, a dash and the CRC-32 of the whole (8 hex digits), so that two long host names sharing a prefix stay two
+    proxies. Faultline applies the same rule and keeps a label that already follows it as it is.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return None
+    lower = name.strip().lower()
+    label = "".join(c if c in _LABEL_CHARS else "_" for c in lower[:_MAX_PROXY_ID_CHARS])
+    if len(lower) <= _MAX_PROXY_ID_CHARS:
+        return label
+    crc = zlib.crc32(lower.encode("utf-8", "surrogatepass")) & 0xFFFFFFFF
+    return f"{label[:_MAX_PROXY_ID_CHARS - 9]}-{crc:08x}"
+
+
+def default_proxy_id() -> str | None:
+    """The proxy's name when FAULTLINE_PROXY_ID names none: ``callback_settings.faultline.proxy_id`` of the proxy's
+    config.yaml (LiteLLM loads it before the callbacks), else the host name.
+
+    The host name is the pod's name on Kubernetes and the container's on Docker: stable for the life of the process,
+    shared by the uvicorn workers of one proxy (one model list), and never a secret. Replicas of one proxy show as
+    several proxies, each with the whole model list, which counts the same deployments per group; two proxies with
+    different model lists on one host must each set FAULTLINE_PROXY_ID. None (the event names no proxy: Faultline's
+    default proxy) only when the host has no name.
+    """
+    settings = getattr(litellm, "callback_settings", None)
+    own = settings.get("faultline") if isinstance(settings, Mapping) else None
+    configured = proxy_label(own.get("proxy_id")) if isinstance(own, Mapping) else None
+    if configured:
+        return configured
+    try:
+        return proxy_label(socket.gethostname())
+    except OSError:
+        return None
 
 
 def _without_user_info(url: str) -> str:
@@ -1777,6 +1824,7 @@ class FaultlineLogger(CustomLogger):
             payload = _minimal_payload(kwargs, failed, start_time, end_time)
         exc = kwargs.get("exception") if failed else None
         event = dict(payload)  # a copy: other callbacks share LiteLLM's dict
+        proxy_id = self.config.proxy_id
         if "model_map_information" in event:
             event["model_map_information"] = _slim_model_map(event["model_map_information"])
         if event.get("call_type") in _EMBEDDING_CALLS and "response" in event:
@@ -1790,6 +1838,8 @@ class FaultlineLogger(CustomLogger):
                 "exception_class": type(exc).__name__ if isinstance(exc, BaseException) else (error_class or None),
                 "plugin_version": PLUGIN_VERSION,
             }
+            if proxy_id:
+                event["faultline"]["proxy_id"] = proxy_id
         else:
             event["faultline"] = {
                 "http_status": None,
@@ -1797,6 +1847,8 @@ class FaultlineLogger(CustomLogger):
                 "exception_class": None,
                 "plugin_version": PLUGIN_VERSION,
             }
+            if proxy_id:
+                event["faultline"]["proxy_id"] = proxy_id
         return event
 
     # ---- queue

@@ -1206,6 +1206,7 @@ def test_a_success_lifts_the_llm_provider_headers_to_the_providers_names(faultli
         "response_headers": {k.lower(): v for k, v in raw.items()},
         "exception_class": None,
         "plugin_version": PLUGIN_VERSION,
+        "proxy_id": plugin.config.proxy_id,
     }
     assert extra["response_headers"]["x-ratelimit-remaining-requests"] == "4999"
 
@@ -1387,6 +1388,67 @@ def test_durations_too_long_for_the_system_clock_fall_back_to_defaults():
     assert (config.policy_refresh_s, config.policy_stale_after_s) == (None, None)
     longest = FaultlineConfig.from_env({"FAULTLINE_TIMEOUT_S": "86400", "FAULTLINE_SPOOL_MAX_AGE_DAYS": "36500"})
     assert (longest.timeout_s, longest.spool_max_age_s) == (86400.0, 36500 * 86400.0)
+
+
+def test_every_event_names_its_proxy_as_faultline_stores_it(faultline, make_plugin):
+    # A model group is one proxy's list of candidates: Faultline counts a group's deployments per proxy.
+    config = FaultlineConfig.from_env({"FAULTLINE_PROXY_ID": "  EU Proxy/1 "})
+    plugin = make_plugin(faultline.url, proxy_id=config.proxy_id)
+
+    log_calls(plugin, ["named-ok"])
+    plugin.log_failure_event(
+        kwargs={"standard_logging_object": payload("named-failed", status="failure"), "exception": TimeoutError()},
+        response_obj=None,
+        start_time=None,
+        end_time=None,
+    )
+
+    wait_until(lambda: {"named-ok", "named-failed"} <= faultline.received_ids(), what="both events")
+    assert config.proxy_id == "eu_proxy_1"
+    assert faultline.events["named-ok"]["faultline"]["proxy_id"] == "eu_proxy_1"
+    assert faultline.events["named-failed"]["faultline"]["proxy_id"] == "eu_proxy_1"
+
+
+def test_a_proxy_id_is_a_label_and_a_long_one_keeps_a_prefix_and_its_crc():
+    label = faultline_callback.proxy_label
+    assert label("litellm-7d9f8b-x2k4q") == "litellm-7d9f8b-x2k4q"
+    assert label("  LiteLLM Proxy/EU ") == "litellm_proxy_eu"
+    # The vector CallIngestTest checks Faultline's side with: the two sanitise alike.
+    long_host = "ip-10-0-1-23.eu-west-1.compute.internal.example.com"
+    assert label(long_host) == "ip-10-0-1-23.eu-west-1.compute.-8a5c9cd5"
+    assert label(label(long_host)) == label(long_host)  # a label is kept as it is, here and at Faultline
+    assert len(label("x" * 500)) == 40
+    assert label("x" * 41) != label("x" * 42)
+    assert (label(""), label("  "), label(None), label(7)) == (None, None, None, None)
+
+
+def test_without_faultline_proxy_id_the_proxy_is_named_by_its_callback_setting_then_its_host(monkeypatch):
+    monkeypatch.setattr(faultline_callback.socket, "gethostname", lambda: "LiteLLM-7d9f8b-X2K4Q")
+    monkeypatch.setattr(litellm, "callback_settings", {})
+    assert FaultlineConfig.from_env({}).proxy_id == "litellm-7d9f8b-x2k4q"
+    assert FaultlineConfig.from_env({"FAULTLINE_PROXY_ID": " "}).proxy_id == "litellm-7d9f8b-x2k4q"
+    assert FaultlineConfig().proxy_id == "litellm-7d9f8b-x2k4q"
+
+    # config.yaml's callback_settings.faultline.proxy_id (LiteLLM sets them before it loads the callbacks).
+    monkeypatch.setattr(litellm, "callback_settings", {"faultline": {"proxy_id": "Proxy-A"}})
+    assert FaultlineConfig.from_env({}).proxy_id == "proxy-a"
+    assert FaultlineConfig.from_env({"FAULTLINE_PROXY_ID": "proxy-b"}).proxy_id == "proxy-b"
+
+    def nameless():
+        raise OSError("no host name")
+
+    monkeypatch.setattr(litellm, "callback_settings", {"faultline": "not a mapping"})
+    monkeypatch.setattr(faultline_callback.socket, "gethostname", nameless)
+    assert FaultlineConfig.from_env({}).proxy_id is None  # the event names none: Faultline's default proxy
+
+
+def test_an_event_of_a_proxy_without_a_name_names_none(faultline, make_plugin):
+    plugin = make_plugin(faultline.url, proxy_id=None)
+
+    log_calls(plugin, ["unnamed"])
+
+    wait_until(lambda: "unnamed" in faultline.received_ids(), what="the event")
+    assert "proxy_id" not in faultline.events["unnamed"]["faultline"]
 
 
 def test_the_ingest_key_is_preferred_over_the_legacy_key_and_trimmed():

@@ -197,7 +197,47 @@ public class CallMapper {
                 price(payload, "input_cost_per_token"),
                 price(payload, "output_cost_per_token"),
                 price(payload, "cache_read_input_token_cost"),
-                success ? ProviderErrorDetails.NONE : ProviderErrorDetails.read(errorMessage));
+                success ? ProviderErrorDetails.NONE : ProviderErrorDetails.read(errorMessage),
+                proxyId(text(plugin, "proxy_id")));
+    }
+
+    /** The longest proxy id stored, in characters: a label's, as a provider's name. */
+    static final int MAX_PROXY_ID_LENGTH = 40;
+    /** What a longer proxy id keeps of itself before a dash and its CRC-32 (8 hex digits). */
+    private static final int PROXY_ID_PREFIX = MAX_PROXY_ID_LENGTH - 9;
+
+    /**
+     * The proxy that made the call ({@code faultline.proxy_id}, the plugin's FAULTLINE_PROXY_ID or host name) as a
+     * label: trimmed, lower case, each character outside {@code [a-z0-9_.-]} replaced by {@code _}. One of more
+     * than 40 characters keeps its first 31, a dash and the CRC-32 of the whole trimmed lower-case name, so that two
+     * long host names sharing a prefix stay two proxies. The plugin sends it sanitised the same way
+     * (faultline_callback.proxy_label), and a sanitised id is kept as it is. Absent or blank: null, the one default
+     * proxy of the senders that name none (older plugins, LiteLLM's generic_api logger).
+     */
+    static String proxyId(String raw) {
+        if (raw == null || raw.isBlank()) {
+            return null;
+        }
+        String name = raw.strip().toLowerCase(Locale.ROOT);
+        if (LABEL_SAFE.matcher(name).matches()) {
+            return name;
+        }
+        StringBuilder label = new StringBuilder(MAX_PROXY_ID_LENGTH);
+        int length = 0;
+        for (int i = 0; i < name.length(); i += Character.charCount(name.codePointAt(i))) {
+            int c = name.codePointAt(i);
+            if (length < MAX_PROXY_ID_LENGTH) {
+                boolean safe = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-';
+                label.append(safe ? (char) c : '_');
+            }
+            length++;
+        }
+        if (length <= MAX_PROXY_ID_LENGTH) {
+            return label.toString();
+        }
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return label.substring(0, PROXY_ID_PREFIX) + "-" + String.format("%08x", crc.getValue());
     }
 
     /**

@@ -32,8 +32,8 @@ public class CallStore {
             "error_code", "error_message", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens",
             "reasoning_tokens", "cached_tokens", "cost_usd", "cache_hit", "finish_reason", "response_chars",
             "user_ref", "team_id", "api_key_hash", "rate_limit_headers", "requester_metadata", "received_at", "input_cost_per_token",
-            "output_cost_per_token", "cache_read_cost_per_token" };
-    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 35 columns stays well below.
+            "output_cost_per_token", "cache_read_cost_per_token", "proxy_id" };
+    // PostgreSQL allows 65535 bind parameters per statement; 500 rows x 36 columns stays well below.
     static final int CHUNK = 500;
 
     private static final String ROW = "(" + String.join(",", placeholders()) + ")";
@@ -116,6 +116,7 @@ public class CallStore {
             rows.float8(c.inputCostPerToken());
             rows.float8(c.outputCostPerToken());
             rows.float8(c.cacheReadCostPerToken());
+            rows.text(c.proxyId());
             inserted.add(c.attemptKey());
         }
         rows.end();
@@ -207,6 +208,7 @@ public class CallStore {
         setNullable(st, p++, c.inputCostPerToken(), Types.DOUBLE);
         setNullable(st, p++, c.outputCostPerToken(), Types.DOUBLE);
         setNullable(st, p++, c.cacheReadCostPerToken(), Types.DOUBLE);
+        st.setString(p++, c.proxyId());
         return p;
     }
 

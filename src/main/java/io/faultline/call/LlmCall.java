@@ -14,6 +14,8 @@ import java.util.Map;
  * ({@code model_map_information.model_map_value}); null when it knew none. Impact prices fallbacks with them, and
  * cache-miss storms with {@link #cacheReadCostPerToken()} (the map's {@code cache_read_input_token_cost}).
  * {@link #errorDetails()} are read from the whole error message (which is stored cut), for the classifier only.
+ * {@link #proxyId()} names the LiteLLM proxy that made the call (the plugin's {@code faultline.proxy_id}, sanitised
+ * by {@link CallMapper#proxyId}); null for a sender that names none, which counts as one default proxy.
  */
 public record LlmCall(
         String callId,
@@ -54,7 +56,8 @@ public record LlmCall(
         Double inputCostPerToken,
         Double outputCostPerToken,
         Double cacheReadCostPerToken,
-        ProviderErrorDetails errorDetails) {
+        ProviderErrorDetails errorDetails,
+        String proxyId) {
 
     /** A header as the provider sent it (lower-case name), or null. */
     public String header(String name) {

@@ -63,7 +63,7 @@ final class StorableText {
                 c.cachedTokens(), c.costUsd(), c.cacheHit(), finishReason, c.responseChars(), c.responseParsed(),
                 userRef, teamId, apiKeyHash, headers, metadata, c.thinkingCostUsd(), c.content(),
                 c.budgetEntity(), c.inputCostPerToken(), c.outputCostPerToken(),
-                c.cacheReadCostPerToken(), c.errorDetails());
+                c.cacheReadCostPerToken(), c.errorDetails(), c.proxyId());
     }
 
     /**

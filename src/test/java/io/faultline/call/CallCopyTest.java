@@ -60,7 +60,7 @@ class CallCopyTest {
                 .set("trace_id", "trace-\u00e9").set("call_type", "acompletion")
                 .set("model_map_information", Map.of("model_map_key", "gpt-4o-mini", "model_map_value", Map.of(
                         "input_cost_per_token", 1.5e-7, "output_cost_per_token", 6e-7,
-                        "cache_read_input_token_cost", 7.5e-8))).node()));
+                        "cache_read_input_token_cost", 7.5e-8))).proxy("litellm-7d9f-x2k").node()));
         // A start with microseconds, which COPY must keep to the microsecond.
         double start = at.getEpochSecond() + 0.123456;
         calls.add(mapper.map(Payloads.failure("anthropic", "claude", deployment, at, 429,
@@ -107,6 +107,8 @@ class CallCopyTest {
         // The three prices of the model map, the cached-token one included (the last column).
         assertThat(copied.get(2).subList(32, 35)).extracting(v -> ((Number) v).doubleValue())
                 .containsExactly(1.5e-7, 6e-7, 7.5e-8);
+        // The proxy that made the call (the last column), null for the two that named none.
+        assertThat(copied).extracting(row -> row.get(35)).containsExactly(null, null, "litellm-7d9f-x2k");
         // Times to the microsecond, and the JSON and text columns read back as sent.
         assertThat(b.get(1).startedAt().getNano()).isEqualTo(123_456_000);
         assertThat(copied.get(0).get(1)).isEqualTo(b.get(1).startedAt().toString());
@@ -128,7 +130,7 @@ class CallCopyTest {
                         + " reasoning_tokens, cached_tokens, cost_usd, cache_hit, finish_reason, response_chars,"
                         + " user_ref, team_id, api_key_hash, rate_limit_headers::text, requester_metadata::text,"
                         + " to_json(received_at)#>>'{}', input_cost_per_token, output_cost_per_token,"
-                        + " cache_read_cost_per_token"
+                        + " cache_read_cost_per_token, proxy_id"
                         + " from llm_calls where deployment = ? order by provider")) {
             st.setString(1, deployment);
             try (ResultSet rs = st.executeQuery()) {

@@ -299,6 +299,44 @@ class CallIngestTest {
                 .isZero();
     }
 
+    /**
+     * The proxy that made a call (the plugin's {@code faultline.proxy_id}) is stored as a label: lower case, the
+     * label alphabet, at most 40 characters, a longer one cut to 31 and its CRC-32 (the plugin's rule too, same
+     * vector in test_faultline_callback.py). A call naming none has none: the one default proxy.
+     */
+    @Test
+    void the_proxy_id_is_stored_as_a_label_and_a_call_naming_none_has_none() throws Exception {
+        String dep = deployment();
+        Instant at = Instant.now();
+        Payloads plain = Payloads.success("openai", "m", dep, at).proxy("litellm-7d9f8b-x2k4q");
+        Payloads spaced = Payloads.success("openai", "m", dep, at.plusMillis(1)).proxy("  LiteLLM Proxy/EU ");
+        Payloads longName = Payloads.success("openai", "m", dep, at.plusMillis(2))
+                .proxy("ip-10-0-1-23.eu-west-1.compute.internal.example.com");
+        Payloads none = Payloads.success("openai", "m", dep, at.plusMillis(3));
+        Payloads blank = Payloads.success("openai", "m", dep, at.plusMillis(4)).proxy(" ");
+        Payloads wrongType = Payloads.success("openai", "m", dep, at.plusMillis(5));
+        wrongType.node().putObject("faultline").putArray("proxy_id").add("a");
+        Api.ingest(Payloads.array(plain, spaced, longName, none, blank, wrongType)).statusCode(200)
+                .body("accepted", equalTo(5)).body("rejected.index", contains(5))
+                .body("rejected[0].reason", containsString("proxy_id"));
+        assertThat(proxyOf(plain)).isEqualTo("litellm-7d9f8b-x2k4q");
+        assertThat(proxyOf(spaced)).isEqualTo("litellm_proxy_eu");
+        assertThat(proxyOf(longName)).isEqualTo("ip-10-0-1-23.eu-west-1.compute.-8a5c9cd5");
+        assertThat(proxyOf(none)).isNull();
+        assertThat(proxyOf(blank)).isNull();
+    }
+
+    private String proxyOf(Payloads call) throws Exception {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement st = c.prepareStatement("select proxy_id from llm_calls where call_id = ?")) {
+            st.setString(1, call.id());
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("call %s stored", call.id()).isTrue();
+                return rs.getString(1);
+            }
+        }
+    }
+
     private long count(String sql, String arg) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(sql)) {
             st.setString(1, arg);

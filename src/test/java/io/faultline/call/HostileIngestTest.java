@@ -302,7 +302,7 @@ class HostileIngestTest {
                 late.responseParsed(), late.userRef(), late.teamId(), late.apiKeyHash(), late.rateLimitHeaders(),
                 late.requesterMetadata(), late.thinkingCostUsd(), late.content(), late.budgetEntity(),
                 late.inputCostPerToken(), late.outputCostPerToken(), late.cacheReadCostPerToken(),
-                late.errorDetails()));
+                late.errorDetails(), late.proxyId()));
 
         IngestService.Stored stored = ingest.store(batch);
 

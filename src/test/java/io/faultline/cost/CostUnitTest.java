@@ -132,7 +132,7 @@ class CostUnitTest {
         }
         return new LlmCall("c-" + System.nanoTime(), null, NOW, NOW, "openai", "m", "m", "d", null, null, false, true,
                 200, null, null, null, 1, null, 1, 1, 0, 0, cost, null, "stop", 1, true, null, "t", null, Map.of(),
-                meta, 0, null, null, null, null, null, null);
+                meta, 0, null, null, null, null, null, null, null);
     }
 
     /** Only what BatchTracker reads; nothing crosses, so confirm never runs. */

@@ -74,6 +74,8 @@ class LiteLlmEndToEndIT {
                 .isEqualTo(sent);
         assertThat(Sql.count(stack, "select count(*) from llm_calls where stream and ttft_ms is not null"))
                 .as("streamed calls carry a time to first token").isEqualTo(3);
+        assertThat(Sql.count(stack, "select count(*) from llm_calls where proxy_id = 'local_stack_proxy'"))
+                .as("every call names its proxy (FAULTLINE_PROXY_ID, as a label)").isEqualTo(sent);
     }
 
     @Test

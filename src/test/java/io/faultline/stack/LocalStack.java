@@ -137,6 +137,8 @@ public final class LocalStack implements AutoCloseable {
         env.put("FAULTLINE_SPOOL_DIR", settings.workDir().resolve("spool").toAbsolutePath().toString());
         env.put("FAULTLINE_FLUSH_INTERVAL_S", "0.2");
         env.put("FAULTLINE_RETRY_MAX_BACKOFF_S", "1");
+        // The proxy every call names (stored as the label "local_stack_proxy"; LiteLlmEndToEndIT checks it arrives).
+        env.put("FAULTLINE_PROXY_ID", "Local Stack Proxy");
         env.put("PYTHONPATH", settings.litellmDir().toAbsolutePath().toString());
         env.put("NO_PROXY", "127.0.0.1,localhost");
         List<String> command = new ArrayList<>(List.of(settings.venv().resolve("bin/litellm").toAbsolutePath()

@@ -124,6 +124,17 @@ public final class Payloads {
         return this;
     }
 
+    /** The proxy that made the call, as the plugin names it ({@code faultline.proxy_id}). */
+    public Payloads proxy(String proxyId) {
+        ObjectNode plugin = node.path("faultline").isObject() ? (ObjectNode) node.get("faultline")
+                : node.putObject("faultline");
+        if (!plugin.path("response_headers").isObject()) {
+            plugin.putObject("response_headers");
+        }
+        plugin.put("proxy_id", proxyId);
+        return this;
+    }
+
     public Payloads set(String field, Object value) {
         node.set(field, JSON.valueToTree(value));
         return this;
