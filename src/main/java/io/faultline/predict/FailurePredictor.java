@@ -167,13 +167,14 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
         }
         long t1 = System.nanoTime();
         // The share of its traffic each deployment kept since the last tick (the plugin's thinning). Every window
-        // read here is a deployment's, one named "*" too: the plugin sees it as a candidate of its group. Members are
-        // provider-qualified (TrafficPolicy.key): one id under two providers is two deployments, never one.
+        // read here is a deployment's, one named "*" too: the plugin sees it as a candidate of its group. The lists
+        // the plugins thin are model groups of one proxy each (WindowCache.list): proxy A's gpt-4o holding only
+        // `primary` leaves it alone however many deployments proxy B's gpt-4o holds. Members are provider-qualified
+        // (TrafficPolicy.key): one id under two providers is two deployments, never one.
         Map<String, Set<String>> groups = new HashMap<>();
         for (DeploymentWindow w : windows) {
-            if (w.modelGroup() != null) {
-                groups.computeIfAbsent(w.modelGroup(), k -> new HashSet<>())
-                        .add(TrafficPolicy.key(w.provider(), w.deployment()));
+            for (String list : windowCache.listsOf(w)) {
+                groups.computeIfAbsent(list, k -> new HashSet<>()).add(TrafficPolicy.key(w.provider(), w.deployment()));
             }
         }
         Map<String, TrafficPolicy.Kept> shares = trafficPolicy.sharesInForce(c, now, groups);
@@ -258,16 +259,9 @@ public class FailurePredictor implements io.faultline.common.BoundedState {
                         + " where prediction_id = any (?) order by confidence desc, prediction_id",
                         List.of(c.createArrayOf("uuid", made.toArray())));
         // Provider-level predictions warn and are scored, but move no traffic (README "Prediction", provider level).
-        Map<String, Integer> deploymentsPerGroup = new HashMap<>();
-        for (DeploymentWindow w : windows) {
-            if (w.modelGroup() != null) {
-                deploymentsPerGroup.merge(w.modelGroup(), 1, Integer::sum);
-            }
-        }
         Map<String, Instant> lastFailed = lastFailingBuckets(windows);
         long t6 = System.nanoTime();
-        trafficPolicy.apply(c, now, predictions, deploymentsPerGroup, new TrafficPolicy.Unhealthy(lastFailed,
-                failingAndWorse));
+        trafficPolicy.apply(c, now, predictions, groups, new TrafficPolicy.Unhealthy(lastFailed, failingAndWorse));
         long t7 = System.nanoTime();
         Log.debugf("prediction tick phases (ms): window read %.1f, observe %.1f, counterfactual %.1f, resolve %.1f,"
                 + " indicators %.1f, upserts %.1f, traffic policy %.1f", (t1 - t0) / 1e6, (t2 - t1) / 1e6,

@@ -153,14 +153,16 @@ public class TrafficPolicy {
 
     /**
      * Applies one tick's firing predictions (made or renewed by it) to the policy, in the tick's transaction.
-     * {@code deploymentsPerGroup} counts the deployments of each model group in the tick's window; {@code unhealthy}
-     * names the deployments that failed or still worsen, which keep a reduction they have.
+     * {@code groups} are the candidate lists of the tick's window (a model group of one proxy, WindowCache.list) and
+     * their members ({@link #key(String, String)}); {@code unhealthy} names the deployments that failed or still
+     * worsen, which keep a reduction they have.
      */
-    public void apply(Connection c, Instant now, List<PredictedFailure> firing,
-            Map<String, Integer> deploymentsPerGroup, Unhealthy unhealthy) throws SQLException {
+    public void apply(Connection c, Instant now, List<PredictedFailure> firing, Map<String, Set<String>> groups,
+            Unhealthy unhealthy) throws SQLException {
         if (!config.preemption()) {
             return;
         }
+        Sole sole = new Sole(groups);
         Map<String, PredictedFailure> top = new LinkedHashMap<>();
         Map<String, PredictedFailure> anyFiring = new HashMap<>();
         // Every prediction firing on a deployment lives under the share it keeps, whichever of them set it: one of
@@ -201,7 +203,7 @@ public class TrafficPolicy {
             if (row != null && row.entry().state().equals("pinned")) {
                 if (!pinEnded(row.entry(), now)) {
                     // The operator decides for this deployment; its predictions lived under the pin all the same.
-                    keptUnderPin(row.entry(), firingOn.get(k), deploymentsPerGroup, actions);
+                    keptUnderPin(row.entry(), firingOn.get(k), sole, actions);
                     continue;
                 }
                 expire(c, now, row.entry());
@@ -209,12 +211,13 @@ public class TrafficPolicy {
             } else if (row != null && stale(row, now)) {
                 row = null; // not published since the predictor stopped renewing it: full traffic until now
             }
-            boolean sole = p.modelGroup() == null || deploymentsPerGroup.getOrDefault(p.modelGroup(), 1) <= 1;
+            boolean alone = sole.test(k);
             double before = row == null ? 1.0 : row.entry().keepShare();
             double after = Math.min(before, config.keepShare());
             Instant since = row == null || before > after ? now : row.entry().since();
             upserts.add(new Pending(new Entry(p.deployment(), p.modelGroup(), p.provider(), after, "reduced",
-                    "prediction", p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), sole), null));
+                    "prediction", p.predictionId(), p.predictedType(), p.confidence(), since, p.horizonEndsAt(), alone),
+                    null));
             if (after < before) {
                 record(c, now, p.provider(), p.deployment(), row == null ? "reduce" : "deepen", before, after,
                         p.predictionId(),
@@ -223,7 +226,7 @@ public class TrafficPolicy {
             }
             // The plugin never thins a deployment that is alone in its group: what such a prediction kept is all.
             for (PredictedFailure q : firingOn.get(k)) {
-                actions.add(new PredictionStore.Action(q.predictionId(), sole ? 1.0 : after));
+                actions.add(new PredictionStore.Action(q.predictionId(), alone ? 1.0 : after));
             }
         }
         for (Row row : rows.values()) {
@@ -232,7 +235,7 @@ public class TrafficPolicy {
                 if (pinEnded(e, now)) {
                     expire(c, now, e);
                 } else if (firingOn.containsKey(key(e))) {
-                    keptUnderPin(e, firingOn.get(key(e)), deploymentsPerGroup, actions);
+                    keptUnderPin(e, firingOn.get(key(e)), sole, actions);
                 }
                 continue;
             }
@@ -313,11 +316,33 @@ public class TrafficPolicy {
      * alone in its model group, which the plugin never thins. A pin at 1.0 kept everything: such a prediction is
      * judged on what happened.
      */
-    private static void keptUnderPin(Entry pin, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup,
+    private static void keptUnderPin(Entry pin, List<PredictedFailure> firing, Sole sole,
             List<PredictionStore.Action> actions) {
+        boolean alone = sole.test(key(pin));
         for (PredictedFailure q : firing) {
-            boolean sole = q.modelGroup() == null || deploymentsPerGroup.getOrDefault(q.modelGroup(), 1) <= 1;
-            actions.add(new PredictionStore.Action(q.predictionId(), sole ? 1.0 : pin.keepShare()));
+            actions.add(new PredictionStore.Action(q.predictionId(), alone ? 1.0 : pin.keepShare()));
+        }
+    }
+
+    /**
+     * Whether the plugin leaves a deployment's traffic whole: it never thins a lone candidate, so a deployment alone
+     * in a candidate list of the window (a model group of one proxy), or in none, keeps all of it. One alone in one
+     * proxy's list and beside others in another's keeps that proxy's traffic whole: taken as alone, its predictions
+     * are judged on what happened rather than credited with a cut most of its calls never saw.
+     */
+    private static final class Sole implements java.util.function.Predicate<String> {
+        private final Set<String> shared = new java.util.HashSet<>();
+        private final Set<String> aloneSomewhere = new java.util.HashSet<>();
+
+        Sole(Map<String, Set<String>> groups) {
+            for (Set<String> members : groups.values()) {
+                (members.size() < 2 ? aloneSomewhere : shared).addAll(members);
+            }
+        }
+
+        @Override
+        public boolean test(String deployment) {
+            return aloneSomewhere.contains(deployment) || !shared.contains(deployment);
         }
     }
 
@@ -355,21 +380,23 @@ public class TrafficPolicy {
     /**
      * The share of its requests each listed deployment kept since the policy was last written, as the plugin applied
      * it: an operator's pin while it lasts, the predictor's entry while it is published, 1 for a deployment alone in
-     * its model group (the plugin never thins a lone candidate), and, when every deployment of its group in the
-     * tick's window ({@code groups}) is listed, its share relative to the largest of theirs (the plugin keeps the
-     * least at risk in every list: two at 0.2 keep everything). Read in the tick's transaction before it applies.
-     * Members and the answer's keys are {@link #key(String, String)}: one id under two providers is two candidates
-     * of two proxies' lists, and neither keeps what the other's entry says.
+     * a candidate list (the plugin never thins a lone candidate), and, when every deployment of a list it is in is
+     * listed, its share relative to the largest of theirs (the plugin keeps the least at risk in every list: two at
+     * 0.2 keep everything). {@code groups} are the candidate lists of the tick's window: a model group of one proxy
+     * each (WindowCache.list), as each proxy's plugin thins its own. A deployment in several lists (called by
+     * several proxies) kept at least the most any of them left it, which is what it is credited with. Read in the
+     * tick's transaction before it applies. Members and the answer's keys are {@link #key(String, String)}: one id
+     * under two providers is two candidates of two proxies' lists, and neither keeps what the other's entry says.
      */
     Map<String, Kept> sharesInForce(Connection c, Instant now, Map<String, Set<String>> groups) throws SQLException {
         Map<String, Kept> shares = new HashMap<>();
         if (!config.preemption()) {
             return shares;
         }
-        // The group each deployment had in the tick's window: an operator's pin carries no model group of its own.
-        Map<String, String> windowGroup = new HashMap<>();
-        groups.forEach((group, members) -> members.forEach(m -> windowGroup.put(m, group)));
-        Map<String, String> groupOf = new HashMap<>();
+        // The lists each deployment was a candidate of in the tick's window: an operator's pin names none of its own.
+        Map<String, List<Set<String>>> listsOf = new HashMap<>();
+        groups.values().forEach(members -> members.forEach(m -> listsOf.computeIfAbsent(m, x -> new ArrayList<>())
+                .add(members)));
         try (PreparedStatement st = c.prepareStatement("select " + ENTRY_COLUMNS + " from traffic_policy");
                 ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
@@ -377,28 +404,31 @@ public class TrafficPolicy {
                 Entry e = r.entry();
                 if (inForce(r, now)) {
                     String k = key(e);
-                    String group = windowGroup.getOrDefault(k, e.modelGroup());
-                    Set<String> members = group == null ? null : groups.get(group);
-                    // Alone in its group in the window (a pin carries no group, and an entry's group may have lost
-                    // its other deployments since): the plugin never thins a lone candidate, so it kept everything.
-                    boolean alone = e.soleDeployment() || members != null && members.size() < 2 && members.contains(k);
+                    // Alone in a list of the window (an entry's group may have lost its other deployments since): the
+                    // plugin never thins a lone candidate, so it kept everything there.
+                    boolean alone = e.soleDeployment()
+                            || listsOf.getOrDefault(k, List.of()).stream().anyMatch(members -> members.size() < 2);
                     shares.put(k, new Kept(alone ? 1.0 : e.keepShare(), e.since()));
-                    if (group != null) {
-                        groupOf.put(k, group);
-                    }
                 }
             }
         }
         Map<String, Kept> relative = new HashMap<>(shares);
-        for (Map.Entry<String, String> d : groupOf.entrySet()) {
-            Set<String> members = groups.get(d.getValue());
-            if (members == null || members.size() < 2 || !shares.keySet().containsAll(members)) {
-                continue; // some deployment of the group keeps everything: the share is the plugin's own
+        for (Map.Entry<String, Kept> d : shares.entrySet()) {
+            List<Set<String>> lists = listsOf.get(d.getKey());
+            if (lists == null || d.getValue().share() >= 1.0) {
+                continue;
             }
-            double highest = members.stream().mapToDouble(m -> shares.get(m).share()).max().orElse(1.0);
-            Kept k = shares.get(d.getKey());
-            // None above 0 leaves the plugin nothing to prefer: it returns the list whole, and each keeps everything.
-            relative.put(d.getKey(), new Kept(highest > 0 ? Math.min(1.0, k.share() / highest) : 1.0, k.since()));
+            double kept = 0;
+            for (Set<String> members : lists) {
+                if (!shares.keySet().containsAll(members)) {
+                    kept = Math.max(kept, d.getValue().share()); // another candidate keeps everything: its own share
+                    continue;
+                }
+                double highest = members.stream().mapToDouble(m -> shares.get(m).share()).max().orElse(1.0);
+                // None above 0 leaves the plugin nothing to prefer: it returns the list whole, each keeps everything.
+                kept = Math.max(kept, highest > 0 ? Math.min(1.0, d.getValue().share() / highest) : 1.0);
+            }
+            relative.put(d.getKey(), new Kept(kept, d.getValue().since()));
         }
         return relative;
     }

@@ -124,10 +124,19 @@ final class WindowCache {
         final TreeMap<Long, Slice> slices = new TreeMap<>();
         /** Calls added since the last {@link #compact}. */
         int added;
+        /**
+         * The candidate lists it was called from ({@link #list}: a model group of one proxy) and the latest start of
+         * a call of each, epoch µs: a handful per deployment, held apart from the calls and slices.
+         */
+        final HashMap<String, Long> lists = new HashMap<>(4);
 
         Held(String provider, String deployment) {
             this.provider = provider;
             this.deployment = deployment;
+        }
+
+        void calledIn(String proxy, String group, long started) {
+            lists.merge(list(proxy, group), started, Math::max);
         }
 
         void add(Call call, long sliceUs) {
@@ -184,6 +193,8 @@ final class WindowCache {
     private final TreeMap<String, Held> held = new TreeMap<>();
     /** Idempotency keys of the calls received within the overlap of the newest one: those a top-up reads again. */
     private final Map<String, Long> recent = new HashMap<>();
+    /** provider NUL deployment → the candidate lists it was called from in the window of the last {@link #read}. */
+    private Map<String, Set<String>> lists = Map.of();
     /** provider NUL deployment → its latest reset header per limit type, as of the last {@link #read}. */
     private final Map<String, DeploymentWindow.Reading[]> resets = new HashMap<>();
     /** The provider windows of the last {@link #read} (providers with two or more deployments in the window). */
@@ -229,8 +240,8 @@ final class WindowCache {
     private static String sql() {
         return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms > ?), rate_limit_headers::text"
-                + " from llm_calls where started_at >= ? %s";
+                + " (http_status = 408 or error_class = any (?) or latency_ms > ?), rate_limit_headers::text,"
+                + " proxy_id from llm_calls where started_at >= ? %s";
     }
 
     private static String micros(String column) {
@@ -270,6 +281,7 @@ final class WindowCache {
         held.clear();
         recent.clear();
         resets.clear();
+        lists = Map.of();
         providerWindows = List.of();
         newestReceived = null;
         lastNow = null;
@@ -341,6 +353,24 @@ final class WindowCache {
     synchronized DeploymentWindow.Reading latestReset(DeploymentWindow w, int slot) {
         DeploymentWindow.Reading[] r = resets.get(w.provider() + "\u0000" + w.deployment());
         return r == null ? null : r[slot];
+    }
+
+    /**
+     * A LiteLLM candidate list: a model group of one proxy (the plugin's {@code proxy_id}; the calls naming none,
+     * stored before V58 or sent by an older plugin or LiteLLM's generic_api logger, are one default proxy). Proxy A's
+     * {@code gpt-4o} and proxy B's are two lists, each thinned by its own plugin.
+     */
+    static String list(String proxy, String group) {
+        return (proxy == null ? "" : proxy) + '\u0000' + group;
+    }
+
+    /**
+     * The candidate lists ({@link #list}) the deployment was called from in the window of the last {@link #read}:
+     * those of its calls with a model group that started at or after the window's start (one the clock of a replica
+     * put past its end too). Empty for a deployment of no model group.
+     */
+    synchronized Set<String> listsOf(DeploymentWindow w) {
+        return lists.getOrDefault(w.provider() + "\u0000" + w.deployment(), Set.of());
     }
 
     /**
@@ -450,8 +480,13 @@ final class WindowCache {
                     }
                     String provider = rs.getString(4);
                     String deployment = rs.getString(5);
-                    held.computeIfAbsent(provider + '\u0000' + deployment, k -> new Held(provider, deployment))
-                            .add(call(rs, started), sliceUs);
+                    Held h = held.computeIfAbsent(provider + '\u0000' + deployment,
+                            k -> new Held(provider, deployment));
+                    Call call = call(rs, started);
+                    h.add(call, sliceUs);
+                    if (call.group != null) {
+                        h.calledIn(rs.getString(13), call.group, started);
+                    }
                     heldCalls++;
                 }
             }
@@ -578,11 +613,13 @@ final class WindowCache {
         Acc[] acc = new Acc[buckets];
         Map<String, Acc[]> byProvider = new TreeMap<>();
         Map<String, Integer> members = new HashMap<>();
+        Map<String, Set<String>> listsByDeployment = new HashMap<>();
         for (Iterator<Held> it = held.values().iterator(); it.hasNext();) {
             Held h = it.next();
             // Out of this and every later window (slices never straddle from).
             h.calls.removeIf(call -> call.started < fromUs);
             h.slices.headMap(fromUs).clear();
+            h.lists.values().removeIf(last -> last < fromUs);
             if (h.calls.isEmpty() && h.slices.isEmpty()) {
                 it.remove();
                 continue;
@@ -614,6 +651,9 @@ final class WindowCache {
                 }
             }
             out.add(new DeploymentWindow(h.provider, h.deployment, group, from, to, bucketMillis, built));
+            if (!h.lists.isEmpty()) {
+                listsByDeployment.put(h.provider + "\u0000" + h.deployment, Set.copyOf(h.lists.keySet()));
+            }
         }
         List<DeploymentWindow> providers = new ArrayList<>();
         byProvider.forEach((provider, pacc) -> {
@@ -628,6 +668,7 @@ final class WindowCache {
                     built));
         });
         providerWindows = List.copyOf(providers);
+        lists = listsByDeployment;
         resets.clear();
         latestByDeployment.forEach((deployment, latest) -> {
             DeploymentWindow.Reading[] r = new DeploymentWindow.Reading[SLOTS];

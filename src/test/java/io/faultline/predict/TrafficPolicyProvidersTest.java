@@ -148,7 +148,9 @@ class TrafficPolicyProvidersTest {
         clock.set(now);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            policy.apply(c, now, List.of(azure, openai), Map.of("tpp-w-az", 2, "tpp-w-oa", 2),
+            policy.apply(c, now, List.of(azure, openai), Map.of(
+                    "tpp-w-az", java.util.Set.of(TrafficPolicy.key("azure", id), TrafficPolicy.key("azure", "az-b")),
+                    "tpp-w-oa", java.util.Set.of(TrafficPolicy.key("openai", id), TrafficPolicy.key("openai", "oa-b"))),
                     new TrafficPolicy.Unhealthy(Map.of(), java.util.Set.of()));
             c.commit();
         }

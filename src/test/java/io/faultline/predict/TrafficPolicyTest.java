@@ -362,7 +362,7 @@ class TrafficPolicyTest {
     private double applyAndReadShare(String deployment, Instant now, List<PredictedFailure> firing) throws Exception {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            policy.apply(c, now, firing, Map.of("tp-w-group", 2), new TrafficPolicy.Unhealthy(Map.of(),
+            policy.apply(c, now, firing, besideAnother(deployment), new TrafficPolicy.Unhealthy(Map.of(),
                     java.util.Set.of()));
             c.commit();
         }
@@ -513,7 +513,8 @@ class TrafficPolicyTest {
             st.executeUpdate();
         }
         // The group has no other deployment in the window: the plugin never thins a lone candidate.
-        Map<String, Integer> alone = Map.of("tp-w-group", 1);
+        Map<String, java.util.Set<String>> alone = Map.of("tp-w-group",
+                java.util.Set.of(TrafficPolicy.key("openai", deployment)));
         applyAt(t0, List.of(strong), alone);
         assertThat(entry(deployment)).containsEntry("soleDeployment", true);
         assertThat(store.byId(strong.predictionId()).orElseThrow().keptShare()).isEqualTo(1.0);
@@ -541,7 +542,7 @@ class TrafficPolicyTest {
         // Both fire above the act threshold; the deployment is cut once, for the more confident one. The rate-limit
         // prediction lived under that cut all the same: without its kept share it could never be judged prevented,
         // and a cut that spared the limit counted as its false alarm.
-        applyAt(t0, List.of(limit, slow), Map.of("tp-w-group", 2));
+        applyAt(t0, List.of(limit, slow), besideAnother(deployment));
         assertThat(entry(deployment)).containsEntry("predictedType", "timeout");
         assertThat(store.byId(slow.predictionId()).orElseThrow().keptShare()).isEqualTo(config.keepShare());
         assertThat(store.byId(limit.predictionId()).orElseThrow().keptShare())
@@ -551,7 +552,7 @@ class TrafficPolicyTest {
         PredictedFailure weakLimit = new PredictedFailure(limit.predictionId(), "rate_limit", "openai", deployment,
                 "tp-w-group", 0.6, 0.85, "PT5M", t1.plusSeconds(300), "reduce", Map.of(), t0, t1, "PT15M",
                 t1.plus(Duration.ofMinutes(15)), "active", null, null, null, null);
-        applyAt(t1, List.of(weakLimit), Map.of("tp-w-group", 2));
+        applyAt(t1, List.of(weakLimit), besideAnother(deployment));
         assertThat(store.byId(limit.predictionId()).orElseThrow().keptShare()).isEqualTo(config.keepShare());
     }
 
@@ -580,7 +581,7 @@ class TrafficPolicyTest {
         java.util.logging.Logger logger = java.util.logging.Logger.getLogger(TrafficPolicy.class.getName());
         logger.addHandler(capture);
         try {
-            applyAt(t0, List.of(p), Map.of("tp-w-group", 2));
+            applyAt(t0, List.of(p), besideAnother(forged));
         } finally {
             logger.removeHandler(capture);
         }
@@ -635,12 +636,18 @@ class TrafficPolicyTest {
         }
     }
 
-    private void applyAt(Instant now, List<PredictedFailure> firing, Map<String, Integer> deploymentsPerGroup)
+    /** The window's candidate lists: one model group of one proxy, the OpenAI deployment beside another. */
+    private static Map<String, java.util.Set<String>> besideAnother(String deployment) {
+        return Map.of("tp-w-group", java.util.Set.of(TrafficPolicy.key("openai", deployment),
+                TrafficPolicy.key("openai", "tp-w-other")));
+    }
+
+    private void applyAt(Instant now, List<PredictedFailure> firing, Map<String, java.util.Set<String>> groups)
             throws Exception {
         clock.set(now);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            policy.apply(c, now, firing, deploymentsPerGroup, new TrafficPolicy.Unhealthy(Map.of(),
+            policy.apply(c, now, firing, groups, new TrafficPolicy.Unhealthy(Map.of(),
                     java.util.Set.of()));
             c.commit();
         }
@@ -754,7 +761,7 @@ class TrafficPolicyTest {
             }
             tick = java.util.concurrent.CompletableFuture.runAsync(() -> {
                 try {
-                    applyAt(t0, List.of(confident), Map.of("tp-w-group", 2));
+                    applyAt(t0, List.of(confident), besideAnother(deployment));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }

@@ -170,6 +170,41 @@ class WindowCacheTest {
     }
 
     @Test
+    void a_deployment_is_a_candidate_of_each_proxys_model_group_it_was_called_from_within_the_window()
+            throws Exception {
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        String dep = "wc-lists-" + run;
+        String group = "wc-group-" + run;
+        Instant now = Instant.parse("2036-05-01T00:00:00Z").plus(Duration.ofMinutes(new Random().nextInt(10_000)));
+        clock.set(now);
+        // Proxy A's call leaves the window first; a call naming no proxy is the default proxy's (older plugins).
+        Api.ingest(Payloads.array(Payloads.success("openai", group, dep, now.minusSeconds(800)).proxy("proxy-a"),
+                Payloads.success("openai", group, dep, now.minusSeconds(100)).proxy("Proxy-B"),
+                Payloads.success("openai", group, dep, now.minusSeconds(90)),
+                Payloads.success("openai", group, dep, now.minusSeconds(80)).proxy("proxy-b"),
+                Payloads.success("openai", group, dep, now.minusSeconds(70)).without("model_group")
+                        .proxy("proxy-c"))).statusCode(200);
+        WindowCache cache = new WindowCache();
+        try (Connection c = dataSource.getConnection()) {
+            DeploymentWindow w = window(cache.read(c, now.minus(WINDOW), now, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                    Duration.ofSeconds(60), Duration.ofHours(1)), dep);
+            assertThat(cache.listsOf(w)).as("each proxy's group; a call of no model group is of no list")
+                    .containsExactlyInAnyOrder(WindowCache.list("proxy-a", group), WindowCache.list("proxy-b", group),
+                            WindowCache.list(null, group));
+            Instant later = now.plusSeconds(120);
+            w = window(cache.read(c, later.minus(WINDOW), later, BUCKET, TIMEOUTS, TIMEOUT_MS,
+                    Duration.ofSeconds(60), Duration.ofHours(1)), dep);
+            assertThat(cache.lastWasFull()).isFalse();
+            assertThat(cache.listsOf(w)).as("proxy A's only call left the window")
+                    .containsExactlyInAnyOrder(WindowCache.list("proxy-b", group), WindowCache.list(null, group));
+        }
+    }
+
+    private static DeploymentWindow window(List<DeploymentWindow> windows, String deployment) {
+        return windows.stream().filter(w -> w.deployment().equals(deployment)).findFirst().orElseThrow();
+    }
+
+    @Test
     void a_call_that_took_exactly_the_timeout_is_not_timed_out_as_the_classifier_judges_it() throws Exception {
         String dep = "wc-edge-" + UUID.randomUUID().toString().substring(0, 8);
         Instant now = Instant.parse("2036-03-01T00:00:00Z").plus(Duration.ofMinutes(new Random().nextInt(10_000)));
