@@ -202,7 +202,7 @@ public class CallMapper {
     }
 
     /** The longest proxy id stored, in characters: a label's, as a provider's name. */
-    static final int MAX_PROXY_ID_LENGTH = 40;
+    static final int MAX_PROXY_ID_LENGTH = MAX_PROVIDER_LABEL;
     /** What a longer proxy id keeps of itself before a dash and its CRC-32 (8 hex digits). */
     private static final int PROXY_ID_PREFIX = MAX_PROXY_ID_LENGTH - 9;
 
