@@ -7,10 +7,12 @@ import jakarta.ws.rs.HttpMethod;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
 import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
 
+import java.lang.annotation.Annotation;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -21,7 +23,7 @@ import java.util.TreeSet;
  * GET, as the 405's Allow does ({@link Routes#headOnlyBesideGet}), so that the two answers name the same methods.
  * And no endpoint method runs, so nothing gave the HTTP metrics the route's template: such an OPTIONS was counted
  * under {@link UnmatchedUriLabel#LABEL} with the requests that reached nothing; it gets the template of the endpoints
- * at its path, as their other methods do.
+ * at its path, as their other methods do. An OPTIONS of a path no endpoint takes is the 404 problem a GET there is.
  */
 @Singleton
 public class OptionsAllow {
@@ -38,6 +40,18 @@ public class OptionsAllow {
         if (allow == null) {
             return;
         }
+        ResteasyReactiveRequestContext current = CurrentRequestManager.get();
+        Set<String> routed = current == null ? Set.of()
+                : Routes.endpoints(current.getDeployment(), current.getPathWithoutPrefix()).keySet();
+        if (current != null && routed.isEmpty()) {
+            // The framework answers an OPTIONS from the resource class its path began to match, whether or not an
+            // endpoint takes the rest of it: /api/v1/failures/correlations/x/y/z listed GET, where a GET is a 404.
+            response.getHeaders().remove(HttpHeaders.ALLOW);
+            response.setStatus(404);
+            response.setEntity(ProblemMappers.notFound(request.getUriInfo()), new Annotation[0],
+                    MediaType.valueOf(Problem.MEDIA_TYPE));
+            return;
+        }
         labelWithTemplate();
         Set<String> methods = new TreeSet<>();
         for (String method : allow.toString().split(",")) {
@@ -47,9 +61,6 @@ public class OptionsAllow {
         }
         // The framework lists every method of the resource class, whatever the path takes: OPTIONS /api/v1/slos
         // listed the PUT and DELETE of /api/v1/slos/{modelGroup}, while a PUT there is a 405 naming GET.
-        ResteasyReactiveRequestContext current = CurrentRequestManager.get();
-        Set<String> routed = current == null ? Set.of()
-                : Routes.endpoints(current.getDeployment(), current.getPathWithoutPrefix()).keySet();
         Set<String> allowed = new TreeSet<>(routed.isEmpty() ? methods : routed);
         allowed.add(HttpMethod.OPTIONS);
         allowed = Routes.headOnlyBesideGet(allowed);

@@ -276,4 +276,10 @@ public class ProblemMappers {
         Problem problem = new Problem("about:blank", title, status, detail, uri == null ? null : uri.getPath(), fields);
         return Response.status(status).type(Problem.MEDIA_TYPE).entity(problem).build();
     }
+
+    /** The problem of a path that no endpoint takes, as the framework's 404 there is answered. */
+    static Problem notFound(UriInfo uri) {
+        return new Problem("about:blank", Response.Status.NOT_FOUND.getReasonPhrase(), 404,
+                "No resource at " + uri.getPath(), uri.getPath(), List.of());
+    }
 }

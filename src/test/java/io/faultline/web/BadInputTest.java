@@ -608,6 +608,23 @@ class BadInputTest {
                 .contains("GET", "HEAD").doesNotContain("PUT", "DELETE");
     }
 
+    /**
+     * An OPTIONS of a path that no endpoint takes is the 404 problem a GET there is, under a resource's prefix too:
+     * the framework answered such a path itself, 200 with the Allow of the resource class it began to match.
+     */
+    @Test
+    void options_of_a_path_no_endpoint_takes_is_the_404_problem_a_get_there_is() {
+        for (String path : List.of("/api/v1/failures/correlations/x/y/z", "/api/v1/predictions/x/y",
+                "/api/v1/signals/retrieval/x", "/api/v1/traffic-policy/actions/x", "/api/v1/baselines/runs/x/y",
+                "/api/v1/nothing-here")) {
+            given().header("Authorization", "Bearer " + Api.KEY).when().get(path).then().log().ifValidationFails()
+                    .statusCode(404).contentType(PROBLEM);
+            given().header("Authorization", "Bearer " + Api.KEY).when().options(path).then().log().ifValidationFails()
+                    .statusCode(404).contentType(PROBLEM).header("Allow", equalTo(null));
+            given().when().options(path).then().log().ifValidationFails().statusCode(404).contentType(PROBLEM);
+        }
+    }
+
     @Test
     void a_get_of_a_post_only_action_is_a_405_problem_not_a_bad_id() {
         given().when().get("/api/v1/predictions/evaluate").then().statusCode(405).contentType(PROBLEM);
