@@ -4,6 +4,8 @@ import io.faultline.common.LogText;
 import io.faultline.common.StorableTime;
 import io.faultline.common.Redactor;
 import jakarta.ws.rs.core.UriInfo;
+import org.jboss.resteasy.reactive.server.core.CurrentRequestManager;
+import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -38,16 +40,21 @@ public final class Params {
     }
 
     /**
-     * Refuses a query parameter the list does not take, naming it and the ones it takes: ignored, a misspelt or
-     * unsupported filter ({@code ?deploymnet=}, {@code ranked?provider=}) answered with the whole unfiltered list,
-     * which an engineer on call read as the filtered one.
+     * Refuses a query parameter the endpoint does not take, naming it and the ones the endpoint takes, by the
+     * request's method ("DELETE here takes only provider"): ignored, a misspelt or unsupported filter
+     * ({@code ?deploymnet=}, {@code ranked?provider=}) answered with the whole unfiltered list, which an engineer on
+     * call read as the filtered one. Not every such endpoint is a list (a DELETE, the call stats): the problem said
+     * "this list takes" of each.
      */
     public static void onlyKnown(UriInfo uri, List<String> known) {
         for (String name : uri.getQueryParameters().keySet()) {
             if (!known.contains(name)) {
                 String shown = Redactor.mask(name, 64);
-                throw ApiProblem.badRequest(shown, "unknown query parameter " + shown + "; this list takes "
-                        + String.join(", ", known));
+                ResteasyReactiveRequestContext request = CurrentRequestManager.get();
+                String endpoint = request == null || request.getMethod() == null ? "this endpoint"
+                        : request.getMethod() + " here";
+                throw ApiProblem.badRequest(shown, "unknown query parameter " + shown + "; " + endpoint
+                        + " takes only " + String.join(", ", known));
             }
         }
     }

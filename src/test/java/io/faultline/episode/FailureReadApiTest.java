@@ -19,6 +19,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.startsWith;
 
 /** The read APIs an engineer on call pages through: what they refuse, and how they read the time they are given. */
 @QuarkusTest
@@ -99,6 +100,25 @@ class FailureReadApiTest {
         given().when().get("/api/v1/predictions/accuracy?since=2032-04-01T00:00:00Z&until=2032-04-01T01:00:00Z")
                 .then().statusCode(200);
         given().when().get("/api/v1/slos?limit=5").then().statusCode(200);
+    }
+
+    /**
+     * An unknown parameter's problem says what the endpoint it was sent to takes, and names it by its method: every
+     * such problem said "this list takes", also where no list is (a DELETE of a pin, the call stats, the accuracy).
+     */
+    @Test
+    void an_unknown_parameter_names_what_its_endpoint_takes_not_a_list_where_there_is_none() {
+        given().header("Authorization", "Bearer " + Api.KEY).when()
+                .delete("/api/v1/traffic-policy/unknown-param-" + UUID.randomUUID() + "?force=true").then()
+                .log().ifValidationFails().statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("force"))
+                .body("detail", equalTo("unknown query parameter force; DELETE here takes only provider"));
+        given().when().get("/api/v1/calls/stats?sinse=2032-04-01T00:00:00Z").then().log().ifValidationFails()
+                .statusCode(400).contentType(PROBLEM)
+                .body("detail", equalTo("unknown query parameter sinse; GET here takes only since, until"));
+        given().when().get("/api/v1/failures?deploymnet=x").then().log().ifValidationFails().statusCode(400)
+                .contentType(PROBLEM).body("detail", startsWith("unknown query parameter deploymnet; GET here takes"
+                        + " only category, type, provider, deployment"));
     }
 
     @Test
