@@ -170,10 +170,14 @@ public class SignalStore {
             + " or excluded.updated_seen_at > f.updated_seen_at)";
 
     /**
-     * A reporter's clock skew as the index's reports show it: the least receipt less {@code at} of those received
-     * within {@code window} before {@code receivedAt}, this one included. A report's receipt less its {@code at} is the
-     * skew plus the time it took to arrive, which is never negative: a report spooled for an hour says the skew is an
-     * hour larger, and taken alone it made the update an hour younger and stale_index an hour late.
+     * A reporter's clock skew as the index's reports show it: the second least receipt less {@code at} of those
+     * received within {@code window} before {@code receivedAt}, this one included (the least while it is the only
+     * one). A report's receipt less its {@code at} is the skew plus the time it took to arrive, which is never
+     * negative: a report spooled for an hour says the skew is an hour larger, and taken alone it made the update an
+     * hour younger and stale_index an hour late. The second least, not the least: one report from a clock jumped
+     * forward for a moment shows a skew that much smaller, and as the least it made every later update look that
+     * much older on the server's clock for a day (stale_index raised early for an index refreshed on time). A clock
+     * set forward for good is followed from its second report.
      * <p>
      * A clock set back shows as a larger receipt less {@code at} in every report after it, which the least of the
      * window ignored until the reports before it left the window: a day in which every update looked as much older
@@ -201,7 +205,8 @@ public class SignalStore {
         try (PreparedStatement st = c.prepareStatement("with w as (select received_at, at,"
                 + " payload ->> 'lastUpdatedAt' = ? as same from data_signals"
                 + " where kind = ? and subject = ? and at >= ? and received_at >= ?)"
-                + " select extract(epoch from min(received_at - at)),"
+                + " select extract(epoch from coalesce((select received_at - at from w order by 1 offset 1 limit 1),"
+                + " min(received_at - at))),"
                 + " extract(epoch from min(received_at - at) filter (where received_at >= ?)),"
                 + " min(received_at) filter (where received_at >= ?),"
                 + " extract(epoch from min(received_at - at) filter (where same and received_at >"
@@ -218,7 +223,8 @@ public class SignalStore {
             try (ResultSet rs = st.executeQuery()) {
                 if (rs.next()) {
                     Duration least = seconds(rs.getBigDecimal(1));
-                    if (least != null && least.compareTo(skew) < 0) {
+                    if (least != null) {
+                        // The window holds this report: the second least may lie above its own receipt less at.
                         skew = least;
                     }
                     Duration lately = seconds(rs.getBigDecimal(2));

@@ -103,9 +103,10 @@ public interface SignalsConfig {
         Duration heartbeatTimeout();
 
         /**
-         * A reporter's clock skew is the least receipt less {@code at} of its index's reports received this long
-         * before: a report held back (spooled) only adds its delay, so one sent late does not move it. A clock set
-         * further back is followed after {@code skew-follow}.
+         * A reporter's clock skew is the second least receipt less {@code at} of its index's reports received this
+         * long before: a report held back (spooled) only adds its delay, so one sent late does not move it, and one
+         * from a clock jumped forward for a moment does not lower it. A clock set further back is followed after
+         * {@code skew-follow}.
          */
         @WithDefault("24h")
         @DurationMin(millis = 1)

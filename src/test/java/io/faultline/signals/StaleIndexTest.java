@@ -213,6 +213,49 @@ class StaleIndexTest {
     }
 
     /**
+     * The reporter's clock is 10 minutes behind the server's; its index is refreshed every 55 minutes against a max
+     * age of 60 and reported every 10: never stale. One report, an hour in, comes from a clock jumped 14 minutes
+     * forward (4 minutes ahead of the server's, within the allowed skew), and the reports after it are on time again.
+     * Its receipt less its {@code at}, 14 minutes below the others, was the least of the window and so the skew for a
+     * day: every later update looked 14 minutes older on the server's clock, and stale_index was raised before each
+     * refresh. The skew is the second least of the window, which one such report does not move.
+     */
+    @Test
+    void one_report_from_a_reporter_clock_jumped_forward_raises_no_stale_index_for_the_reports_after_it() {
+        String index = "jumped-" + UUID.randomUUID();
+        Duration behind = Duration.ofMinutes(10);
+        Duration jump = Duration.ofMinutes(14);
+        Instant start = T0.plus(Duration.ofDays(9));
+        Instant lastUpdate = start.minus(behind);
+        for (int minute = 0; minute <= 240; minute += 5) {
+            Instant server = start.plus(Duration.ofMinutes(minute));
+            Instant reporter = server.minus(behind).plus(minute == 60 ? jump : Duration.ZERO);
+            clock.set(server);
+            if (minute % 10 == 0) {
+                while (!lastUpdate.plus(Duration.ofMinutes(55)).isAfter(server.minus(behind))) {
+                    lastUpdate = lastUpdate.plus(Duration.ofMinutes(55));
+                }
+                post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at",
+                        reporter.toString(), "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT1H",
+                        "heartbeatTimeout", "PT2H")).statusCode(200).body("failures", equalTo(0));
+            }
+            checks.check();
+            failuresOf(index).body("items", hasSize(0));
+        }
+
+        // The refreshes stop: stale once the last one is an hour old on the server's clock, not 14 minutes sooner.
+        Instant dueOnServer = lastUpdate.plus(behind).plus(Duration.ofHours(1));
+        clock.set(dueOnServer);
+        checks.check();
+        failuresOf(index).body("items", hasSize(0));
+        clock.set(dueOnServer.plusSeconds(60));
+        checks.check();
+        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
+                .body("items[0].evidence.age", equalTo("PT1H1M"))
+                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+    }
+
+    /**
      * The reporter's clock is 10 minutes behind the server's; it reports every 25 minutes against a heartbeat timeout
      * of 30. The check measured the silence on the server's clock from the reporter's {@code at}, 10 minutes too long,
      * and raised heartbeat_missing before every report. The silence is now measured from the last report's receipt.
