@@ -5,6 +5,8 @@ import io.faultline.taxonomy.Severity;
 import io.faultline.web.ApiProblem;
 import io.quarkus.logging.Log;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -83,17 +85,21 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     record Candidate(Ledger ledger, Instant periodStart, double threshold) {
     }
 
-    /**
-     * How long a budget's restate waits for the ingests open here that chose their spend rows before the budget was
-     * known: the default transaction timeout, past which an ingest's transaction is rolled back.
-     */
-    static final Duration SETTLE_BOUND = Duration.ofSeconds(60);
+    /** The transaction timeout the settle bound is read from, and the one Quarkus takes when it is not set. */
+    static final String TRANSACTION_TIMEOUT = "quarkus.transaction-manager.default-transaction-timeout";
+    static final Duration DEFAULT_SETTLE_BOUND = Duration.ofSeconds(60);
 
     private final CostStore store;
     private final CostAlerts alerts;
     private final Clock clock;
     private final CostConfig config;
     private final Thresholds severities;
+    /**
+     * How long a budget's restate waits for the ingests open here that chose their spend rows before the budget was
+     * known: the transaction timeout ({@value #TRANSACTION_TIMEOUT}), past which an ingest's transaction is rolled
+     * back, so no such ingest is still open to wait for.
+     */
+    private final Duration settleBound;
     private final Map<Key, Budget> configured;
     private final Map<Key, Ledger> ledgers = new ConcurrentHashMap<>();
     /** Budgets an ingest wrote spend for that this replica did not track: loaded at the next judging. */
@@ -118,11 +124,25 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     private volatile long seenVersion = -1;
     private volatile Instant versionReadAt;
 
+    /** A replica's tracker whose ingests' transactions time out after Quarkus's default (tests of replicas). */
     public BudgetTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config) {
+        this(store, alerts, clock, config, DEFAULT_SETTLE_BOUND);
+    }
+
+    /**
+     * The tracker; {@code transactionTimeout} bounds the wait for the ingests open when a budget is set. A timeout
+     * that is not positive (Narayana's "none") keeps Quarkus's default: an ingest without one is not waited for
+     * indefinitely.
+     */
+    @Inject
+    public BudgetTracker(CostStore store, CostAlerts alerts, Clock clock, CostConfig config,
+            @ConfigProperty(name = TRANSACTION_TIMEOUT, defaultValue = "60s") Duration transactionTimeout) {
         this.store = store;
         this.alerts = alerts;
         this.clock = clock;
         this.config = config;
+        this.settleBound = transactionTimeout.isNegative() || transactionTimeout.isZero() ? DEFAULT_SETTLE_BOUND
+                : transactionTimeout;
         this.severities = Thresholds.parse("faultline.cost.warn-at", config.warnAt());
         this.configured = configured(config, severities);
         this.watched = Set.copyOf(configured.keySet());
@@ -267,6 +287,11 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
         }
     }
 
+    /** How long a budget set here waits for the ingests open before it (see {@link #settle}). */
+    Duration settleBound() {
+        return settleBound;
+    }
+
     /** Replaces the budgets the ingests here write spend for; returns the new generation (see {@link #settle}). */
     private long rewatch(Set<Key> keys) {
         synchronized (inFlight) {
@@ -278,17 +303,17 @@ public class BudgetTracker implements io.faultline.common.BoundedState {
     /**
      * Waits until the ingests here that chose their spend rows before {@code chosen} (the generation that watches a
      * budget new or changed here) ended: a restate of its row after that counts their calls, which they may not
-     * have written. Waits at most {@link #SETTLE_BOUND}; past that, the next reconcile counts what is missing.
+     * have written. Waits at most {@link #settleBound}; past that, the next reconcile counts what is missing.
      */
     private void settle(long chosen) {
-        long deadline = System.nanoTime() + SETTLE_BOUND.toNanos();
+        long deadline = System.nanoTime() + settleBound.toNanos();
         synchronized (inFlight) {
             while (!inFlight.headMap(chosen).isEmpty()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     Log.warnf("%d ingests still open after %s: a budget set meanwhile may miss their calls until"
                             + " the next reconcile", inFlight.headMap(chosen).values().stream()
-                            .mapToInt(Integer::intValue).sum(), SETTLE_BOUND);
+                            .mapToInt(Integer::intValue).sum(), settleBound);
                     return;
                 }
                 try {
