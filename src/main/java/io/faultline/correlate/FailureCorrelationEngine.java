@@ -519,6 +519,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             if (!s.joins.isEmpty()) {
                 finish(c, s, false, List.of());
             }
+            rescoreTemporalEdges(c, merged, s);
             clusters.addAll(activeClusters(c, merged));
         }
         Set<UUID> alive = clusters.isEmpty() ? new LinkedHashSet<>() : summarise(c, clusters, s);
@@ -1204,17 +1205,74 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             group.sort(Comparator.comparing(Episode::firstSeen).thenComparing(Episode::id));
         }
         for (Episode other : group) {
-            if (other == e) {
-                continue;
+            if (other != e) {
+                temporalEdge(c, e, other, prior, s);
             }
-            Episode from = earlier(e, other);
-            Episode to = from == e ? other : e;
-            Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
-                    config.window(), config.baseRateLookback(), config.upstreamPrior());
-            upsertEdge(s, from.id() + "|temporal|" + to.id(), from.id(), to.id(), "temporal", scored.confidence(),
-                    scored.evidence());
         }
         return group;
+    }
+
+    /**
+     * Buffers the temporal edge of two episodes, from the earlier onset to the later, scored from their onsets as
+     * they are now; returns its key.
+     */
+    private String temporalEdge(Connection c, Episode a, Episode b, Map<String, Long> prior, Step s)
+            throws SQLException {
+        Episode from = earlier(a, b);
+        Episode to = from == a ? b : a;
+        Confidence.Scored scored = Confidence.temporalEdge(onset(c, from, prior), onset(c, to, prior),
+                config.window(), config.baseRateLookback(), config.upstreamPrior());
+        String key = from.id() + "|temporal|" + to.id();
+        upsertEdge(s, key, from.id(), to.id(), "temporal", scored.confidence(), scored.evidence());
+        return key;
+    }
+
+    /**
+     * The temporal edges of episodes whose onset moved (a merge gave them the absorbed episode's edges, scored from
+     * its onset, or a late burst started them earlier), scored again as fresh edges between their ends are; an edge
+     * whose ends swapped order is written under its new key, the old row goes. Parameters: the episodes, twice.
+     */
+    private static final String TEMPORAL_EDGES_OF = "select d.edge_id, d.edge_key, " + prefixed("f") + ", "
+            + prefixed("t") + " from correlation_edges d join failure_events f on f.failure_id = d.from_failure_id"
+            + " join failure_events t on t.failure_id = d.to_failure_id where d.kind = 'temporal'"
+            + " and d.edge_id in (select edge_id from correlation_edges where from_failure_id = any (?)"
+            + " union all select edge_id from correlation_edges where to_failure_id = any (?))"
+            + " order by d.edge_id";
+
+    private void rescoreTemporalEdges(Connection c, List<UUID> episodes, Step s) throws SQLException {
+        Map<Long, String> keys = new LinkedHashMap<>();
+        List<Episode[]> ends = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement(TEMPORAL_EDGES_OF)) {
+            java.sql.Array ids = c.createArrayOf("uuid", episodes.toArray());
+            st.setArray(1, ids);
+            st.setArray(2, ids);
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    keys.put(rs.getLong(1), rs.getString(2));
+                    ends.add(new Episode[] {episode(rs, 2), episode(rs, 2 + WIDTH)});
+                }
+            }
+        }
+        if (ends.isEmpty()) {
+            return;
+        }
+        List<Episode> distinct = ends.stream().flatMap(java.util.Arrays::stream).distinct().toList();
+        priorEpisodes(c, distinct, s.prior);
+        List<Long> swapped = new ArrayList<>();
+        int i = 0;
+        for (Map.Entry<Long, String> edge : keys.entrySet()) {
+            Episode[] pair = ends.get(i++);
+            if (!temporalEdge(c, pair[0], pair[1], s.prior, s).equals(edge.getValue())) {
+                swapped.add(edge.getKey());
+            }
+        }
+        if (!swapped.isEmpty()) {
+            try (PreparedStatement st = c.prepareStatement(
+                    "delete from correlation_edges where edge_id = any (?)")) {
+                st.setArray(1, c.createArrayOf("bigint", swapped.toArray()));
+                st.executeUpdate();
+            }
+        }
     }
 
     /**

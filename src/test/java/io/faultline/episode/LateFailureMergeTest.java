@@ -9,6 +9,7 @@ import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.path.json.JsonPath;
 import jakarta.inject.Inject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -68,6 +69,11 @@ class LateFailureMergeTest {
      * outage of {@code other}, drained into one cluster.
      */
     private Apart apart(Instant t0, String deployment, String other) {
+        return apart(t0, deployment, other, 5);
+    }
+
+    /** {@link #apart(Instant, String, String)} with the Anthropic outage {@code lagSeconds} after the newer one. */
+    private Apart apart(Instant t0, String deployment, String other, int lagSeconds) {
         clock.set(t0.plusSeconds(30));
         Api.ingest(Payloads.array(outage(deployment, t0, "user-a"))).statusCode(200);
         String older = onlyEpisode(deployment);
@@ -75,7 +81,7 @@ class LateFailureMergeTest {
         Instant later = t0.plus(Duration.ofMinutes(8));
         clock.set(later.plusSeconds(30));
         Api.ingest(Payloads.array(outage(deployment, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
-                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                other, later.plusSeconds(lagSeconds), 503, "ServiceUnavailableError", "Service Unavailable")))
                 .statusCode(200);
         Correlations.drain();
         String newer = Api.failures("deployment=" + deployment).statusCode(200).body("items", hasSize(2)).extract()
@@ -190,6 +196,58 @@ class LateFailureMergeTest {
         Correlations.drain();
 
         assertSummarisedFrom(cluster, older, neighbourSeen);
+    }
+
+    /**
+     * The temporal edge the survivor took over was scored from the absorbed episode's onset (5 s from the neighbour's):
+     * after the drain it is scored from the survivor's (8 min 5 s earlier), as a fresh edge between the two would be,
+     * and the cluster's strength is the noisy-or of its edges as they are now.
+     */
+    @Test
+    void the_temporal_edge_moved_to_the_survivor_is_scored_again_from_its_onset_and_the_strength_follows() {
+        assertEdgeScoredFromTheSurvivor(Instant.parse("2033-05-06T10:00:00Z"), 5, 485.0f);
+    }
+
+    /**
+     * The neighbour started 5 s before the absorbed episode, so the edge ran from the neighbour to it; the survivor
+     * started before the neighbour, so the edge runs from the survivor now, under its new key, and only that one.
+     */
+    @Test
+    void a_moved_temporal_edge_whose_ends_swap_order_runs_from_the_survivor_after_the_drain() {
+        assertEdgeScoredFromTheSurvivor(Instant.parse("2033-05-07T10:00:00Z"), -5, 475.0f);
+    }
+
+    /**
+     * Two episodes apart with the neighbour {@code lagSeconds} after the newer one, merged by a late failure and
+     * drained: the cluster's one edge runs from the survivor to the neighbour, its lag {@code lag} seconds, scored
+     * lower than before, and the cluster's strength is that edge's confidence.
+     */
+    private void assertEdgeScoredFromTheSurvivor(Instant t0, int lagSeconds, float lag) {
+        String dep = "merge-e-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "merge-f-" + UUID.randomUUID().toString().substring(0, 8);
+        Apart apart = apart(t0, dep, other, lagSeconds);
+        String older = apart.older();
+        String cluster = apart.cluster();
+        String neighbour = onlyEpisode(other);
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        JsonPath before = given().when().get("/api/v1/failures/correlations/" + cluster).then().statusCode(200)
+                .body("edges", hasSize(1)).body("edges[0].evidence.onset_lag_s", equalTo(5.0f)).extract().jsonPath();
+        float confidenceBefore = before.getFloat("edges[0].confidence");
+
+        clock.set(later.plus(Duration.ofMinutes(1)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
+        Correlations.drain();
+
+        JsonPath after = given().when().get("/api/v1/failures/correlations/" + cluster).then().log()
+                .ifValidationFails().statusCode(200)
+                .body("edges", hasSize(1))
+                .body("edges[0].from", equalTo(older))
+                .body("edges[0].to", equalTo(neighbour))
+                .body("edges[0].evidence.onset_lag_s", equalTo(lag))
+                .extract().jsonPath();
+        float confidence = after.getFloat("edges[0].confidence");
+        assertThat(confidence).as("an onset 8 min away scores lower than one 5 s away").isLessThan(confidenceBefore);
+        assertThat(after.getFloat("strength")).as("the noisy-or of its one edge").isEqualTo(confidence);
     }
 
     /**
