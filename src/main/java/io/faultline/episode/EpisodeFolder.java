@@ -59,6 +59,7 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
     private final FailureInbox inbox;
     private final Counter recovered;
     private final Counter foldFailures;
+    private final Counter merged;
     private final ConcurrentLinkedQueue<Pending> waiting = new ConcurrentLinkedQueue<>();
     private final ReentrantLock folding = new ReentrantLock();
     private final Map<String, Instant> lastTouched = new java.util.concurrent.ConcurrentHashMap<>();
@@ -87,6 +88,9 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                 .description("Failures folded by the recovery job after their request died").register(registry);
         this.foldFailures = Counter.builder("faultline.fold.failures")
                 .description("Fold transactions that failed; their failures stay in the inbox").register(registry);
+        this.merged = Counter.builder("faultline.episodes.merged")
+                .description("Failure episodes a late failure merged into an older one of their fingerprint")
+                .register(registry);
     }
 
     /** Which of these deployment sightings are worth writing (new, or last written over a minute ago). */
@@ -126,8 +130,9 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
         } finally {
             folding.unlock();
         }
-        // The leader of a group tells the observers, after the commit and outside the lock that folds queue for.
-        notifyObservers(changes);
+        // The leader of a group counts the merges and tells the observers, after the commit and outside the lock
+        // that folds queue for.
+        committed(changes);
         try {
             return mine.opened().join();
         } catch (CompletionException e) {
@@ -195,10 +200,15 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
         return writes;
     }
 
-    private void notifyObservers(List<EpisodeChange> changes) {
+    /**
+     * What a committed fold changed: its merges are counted (only once committed: a fold that rolls back is folded
+     * again by the recovery job, which would count its merges twice) and the observers are told.
+     */
+    private void committed(List<EpisodeChange> changes) {
         if (changes.isEmpty()) {
             return;
         }
+        merged.increment(changes.stream().mapToInt(EpisodeChange::absorbed).sum());
         for (EpisodeObserver observer : observers) {
             try {
                 observer.folded(changes);
@@ -238,7 +248,7 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                         return stranded.size();
                     }
                 });
-                notifyObservers(changes);
+                committed(changes);
                 recovered.increment(folded);
                 if (folded > 0) {
                     Log.infof("Recovered %d stranded failures from the inbox", folded);

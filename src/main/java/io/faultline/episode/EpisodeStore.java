@@ -55,8 +55,12 @@ public class EpisodeStore {
         this.clock = clock;
     }
 
-    /** What happened to one episode in this fold. */
-    public record EpisodeChange(UUID failureId, String fingerprint, boolean opened, Severity severity) {
+    /** What happened to one episode in this fold; {@code absorbed}: the stored episodes it absorbed (a merge). */
+    public record EpisodeChange(UUID failureId, String fingerprint, boolean opened, Severity severity, int absorbed) {
+
+        public EpisodeChange(UUID failureId, String fingerprint, boolean opened, Severity severity) {
+            this(failureId, fingerprint, opened, severity, 0);
+        }
     }
 
     /** One burst of a fingerprint and the episode it goes to. */
@@ -214,8 +218,8 @@ public class EpisodeStore {
         List<EpisodeChange> changes = new ArrayList<>(bursts.size());
         for (Burst burst : bursts) {
             Severity severity = providerWide(connection, burst);
-            changes.add(new EpisodeChange(burst.episode, burst.fingerprint, burst.opened,
-                    severity));
+            int merged = (int) absorbed.values().stream().filter(burst.episode::equals).count();
+            changes.add(new EpisodeChange(burst.episode, burst.fingerprint, burst.opened, severity, merged));
         }
         return changes;
     }

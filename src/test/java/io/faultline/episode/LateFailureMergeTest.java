@@ -4,6 +4,7 @@ import io.agroal.api.AgroalDataSource;
 import io.faultline.impact.FailureImpactAssessor;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
+import io.faultline.testing.Metrics;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.faultline.testing.TestClock;
@@ -148,6 +149,36 @@ class LateFailureMergeTest {
         given().when().get("/api/v1/failures/" + newer).then().statusCode(200).body("failureId", equalTo(older));
         given().redirects().follow(false).when().get("/api/v1/failures/" + UUID.randomUUID()).then()
                 .statusCode(404).contentType("application/problem+json");
+    }
+
+    /**
+     * Two late failures in one delivery bridge three episodes 8 minutes apart: the oldest absorbs the other two, and
+     * the counter of merged episodes grows by the two it absorbed, in a family promtool accepts.
+     */
+    @Test
+    void episodes_a_merge_absorbs_are_counted_in_faultline_episodes_merged_total() throws Exception {
+        Instant t0 = Instant.parse("2033-05-08T10:00:00Z");
+        String dep = "merge-m-" + UUID.randomUUID().toString().substring(0, 8);
+        for (int i = 0; i < 3; i++) {
+            Instant at = t0.plus(Duration.ofMinutes(8L * i));
+            clock.set(at.plusSeconds(30));
+            Api.ingest(Payloads.array(outage(dep, at, "user-a"))).statusCode(200);
+        }
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(3));
+        String oldest = Api.failures("deployment=" + dep).extract().jsonPath().getString("items[2].failureId");
+        double before = Metrics.valueOrZero(Metrics.scrape(), "faultline_episodes_merged_total");
+
+        clock.set(t0.plus(Duration.ofMinutes(17)));
+        Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-b"),
+                outage(dep, t0.plus(Duration.ofMinutes(12)), "user-b"))).statusCode(200);
+
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].failureId", equalTo(oldest)).body("items[0].occurrences", equalTo(5));
+        assertThat(Metrics.value(Metrics.scrape(), "faultline_episodes_merged_total")).as("the two absorbed")
+                .isEqualTo(before + 2);
+        String family = Metrics.families("faultline_episodes_merged");
+        assertThat(family).contains("# TYPE faultline_episodes_merged_total counter");
+        assertThat(Metrics.promtool(family)).as("promtool's lint of the family").isEmpty();
     }
 
     @Test
