@@ -288,6 +288,19 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setArray(index + 1, c.createArrayOf("uuid", episodes));
             return index + 2;
         }
+
+        /**
+         * A merge waits for the correlation lock (held to the fold's commit): a drain step that read an absorbed
+         * episode commits its clusters and edges first, and the merge moves them to the survivor. Without it, the
+         * step's writes naming the episode the fold had deleted failed its batch on a foreign key, and its correlation
+         * was lost (the survivor's own onset can lie outside the window of what the absorbed episode linked with).
+         * A drain that starts meanwhile reads the queue after the fold's commit. Merges are rare, so the fold seldom
+         * waits, and then for one batch.
+         */
+        @Override
+        public String beforeMerge() {
+            return "select pg_advisory_xact_lock(" + LOCK_KEY + ")";
+        }
     };
 
     @Override

@@ -41,5 +41,13 @@ public interface EpisodeObserver {
          * its last.
          */
         int bind(Connection connection, PreparedStatement st, int index, UUID[] episodes) throws SQLException;
+
+        /**
+         * A statement without parameters that the fold runs just before it merges episodes (rare: a late failure
+         * bridged two), or null: a lock, so that work which read the absorbed episodes finishes before they go.
+         */
+        default String beforeMerge() {
+            return null;
+        }
     }
 }

@@ -199,7 +199,7 @@ public class EpisodeStore {
     private List<EpisodeChange> write(Connection connection, Plan plan, List<FoldWrite> writes) throws SQLException {
         Map<UUID, UUID> absorbed = bridged(plan.bursts());
         if (!absorbed.isEmpty()) {
-            mergeEpisodes(connection, absorbed);
+            mergeEpisodes(connection, absorbed, writes);
         }
         List<Burst> bursts = merged(plan.bursts());
         for (Burst burst : bursts) {
@@ -371,10 +371,18 @@ public class EpisodeStore {
      * links, the correlation memberships (and the clusters' roots), the edges and the cost alerts move to it; the
      * absorbed episode's queued correlation and impact assessment go with its row; where it went is kept
      * ({@code failure_merges}, flat, as {@code correlation_merges}) for its address to redirect. All by the episodes'
-     * ids, through their indexes.
+     * ids, through their indexes. The observers' {@link FoldWrite#beforeMerge} statements run first, in the same
+     * round trip.
      */
-    private void mergeEpisodes(Connection connection, Map<UUID, UUID> absorbed) throws SQLException {
-        try (PreparedStatement st = connection.prepareStatement(MERGE)) {
+    private void mergeEpisodes(Connection connection, Map<UUID, UUID> absorbed, List<FoldWrite> writes)
+            throws SQLException {
+        StringBuilder sql = new StringBuilder();
+        for (FoldWrite w : writes) {
+            if (w.beforeMerge() != null) {
+                sql.append(w.beforeMerge()).append("; ");
+            }
+        }
+        try (PreparedStatement st = connection.prepareStatement(sql.append(MERGE).toString())) {
             java.sql.Array from = connection.createArrayOf("uuid", absorbed.keySet().toArray());
             java.sql.Array into = connection.createArrayOf("uuid", absorbed.values().toArray());
             Timestamp now = Timestamp.from(clock.instant());

@@ -1,6 +1,7 @@
 package io.faultline.episode;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.correlate.FailureCorrelationEngine;
 import io.faultline.impact.FailureImpactAssessor;
 import io.faultline.testing.Api;
 import io.faultline.testing.Correlations;
@@ -25,9 +26,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
@@ -50,6 +56,9 @@ class LateFailureMergeTest {
 
     @Inject
     FailureImpactAssessor assessor;
+
+    @Inject
+    FailureCorrelationEngine engine;
 
     @AfterEach
     void releaseClock() {
@@ -279,6 +288,108 @@ class LateFailureMergeTest {
         float confidence = after.getFloat("edges[0].confidence");
         assertThat(confidence).as("an onset 8 min away scores lower than one 5 s away").isLessThan(confidenceBefore);
         assertThat(after.getFloat("strength")).as("the noisy-or of its one edge").isEqualTo(confidence);
+    }
+
+    /** The advisory lock a trigger makes the drain wait for before it opens a cluster (the test holds it). */
+    private static final long LATCH = 0x4D65_7267_6552_6163L;
+
+    /**
+     * A drain has read the newer episode and its neighbour from the queue and is about to write their cluster when a
+     * late failure merges the newer episode into the older one: the drain's cluster, edge and all, ends up with the
+     * survivor, as if the drain had committed before the merge, and nothing fails. The drain is held before its first
+     * write by a trigger that waits for a lock this test holds, and let go once the fold has either finished or
+     * waits itself.
+     */
+    @Test
+    void a_merge_racing_a_drain_that_read_the_absorbed_episode_leaves_its_correlation_with_the_survivor()
+            throws Exception {
+        Instant t0 = Instant.parse("2033-05-09T10:00:00Z");
+        String dep = "race-" + UUID.randomUUID().toString().substring(0, 8);
+        String other = "race-o-" + UUID.randomUUID().toString().substring(0, 8);
+        clock.set(t0.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, t0, "user-a"))).statusCode(200);
+        String older = onlyEpisode(dep);
+        Correlations.drain();
+        Instant later = t0.plus(Duration.ofMinutes(8));
+        clock.set(later.plusSeconds(30));
+        Api.ingest(Payloads.array(outage(dep, later, "user-b"), Payloads.failure("anthropic", "claude-3-5-haiku",
+                other, later.plusSeconds(5), 503, "ServiceUnavailableError", "Service Unavailable")))
+                .statusCode(200);
+        String neighbour = onlyEpisode(other);
+        double failuresBefore = Metrics.valueOrZero(Metrics.scrape(), "faultline_correlate_failures_total");
+        clock.set(later.plus(Duration.ofMinutes(1)));
+
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        Connection latch = dataSource.getConnection();
+        try {
+            execute(latch, "select pg_advisory_lock(" + LATCH + ")");
+            execute(latch, "create function merge_race_latch() returns trigger language plpgsql as $$ begin"
+                    + " perform pg_advisory_xact_lock_shared(" + LATCH + "); return null; end $$;"
+                    + " create trigger merge_race_latch before insert on correlation_clusters"
+                    + " for each statement execute function merge_race_latch()");
+            Future<FailureCorrelationEngine.Drained> drained = pool.submit(() -> engine.drainBatch(true));
+            await().atMost(Duration.ofSeconds(60)).until(() -> advisoryWaits(true) > 0);
+            Future<Integer> merged = pool.submit(() -> Api.ingest(Payloads.array(outage(dep,
+                    t0.plus(Duration.ofMinutes(4)), "user-a"))).extract().statusCode());
+            await().atMost(Duration.ofSeconds(60)).until(() -> merged.isDone() || advisoryWaits(false) > 0);
+            execute(latch, "select pg_advisory_unlock(" + LATCH + ")");
+            assertThat(drained.get(60, TimeUnit.SECONDS)).as("the batch's episodes, none failed")
+                    .isEqualTo(new FailureCorrelationEngine.Drained(2, 0, false));
+            assertThat(merged.get(60, TimeUnit.SECONDS)).as("the bridging failure's ingest").isEqualTo(200);
+        } finally {
+            execute(latch, "select pg_advisory_unlock_all()");
+            pool.shutdown();
+            assertThat(pool.awaitTermination(60, TimeUnit.SECONDS)).isTrue();
+            execute(latch, "drop trigger if exists merge_race_latch on correlation_clusters;"
+                    + " drop function if exists merge_race_latch()");
+            latch.close();
+        }
+        Correlations.drain();
+
+        Api.failures("deployment=" + dep).statusCode(200).body("items", hasSize(1))
+                .body("items[0].failureId", equalTo(older));
+        String cluster = given().when().get("/api/v1/failures/" + older).then().statusCode(200)
+                .body("clusters", hasSize(1)).extract().jsonPath().getString("clusters[0]");
+        JsonPath view = given().when().get("/api/v1/failures/correlations/" + cluster).then().log()
+                .ifValidationFails().statusCode(200)
+                .body("nodes.failureId", org.hamcrest.Matchers.contains(older, neighbour))
+                .body("edges", hasSize(1)).body("edges[0].from", equalTo(older))
+                .body("edges[0].to", equalTo(neighbour)).extract().jsonPath();
+        assertThat(view.getString("rootCandidate.failureId")).isEqualTo(older);
+        assertThat(queued(List.of(older, neighbour))).as("every queue row done").isZero();
+        assertThat(Metrics.valueOrZero(Metrics.scrape(), "faultline_correlate_failures_total"))
+                .as("no correlation step failed").isEqualTo(failuresBefore);
+    }
+
+    private static void execute(Connection c, String sql) throws Exception {
+        try (PreparedStatement st = c.prepareStatement(sql)) {
+            st.execute();
+        }
+    }
+
+    /** Transactions waiting for the latch ({@code latch}), or for any other advisory lock. */
+    private long advisoryWaits(boolean latch) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("select count(*)"
+                + " from pg_locks where locktype = 'advisory' and not granted and (((classid::bigint << 32)"
+                + " | objid::bigint) = ?) = ?")) {
+            st.setLong(1, LATCH);
+            st.setBoolean(2, latch);
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private long queued(List<String> episodes) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from correlation_queue where failure_id = any (?::uuid[])")) {
+            st.setArray(1, c.createArrayOf("uuid", episodes.stream().map(UUID::fromString).toArray()));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
     }
 
     /**
