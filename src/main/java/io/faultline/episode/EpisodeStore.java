@@ -43,6 +43,12 @@ public class EpisodeStore {
     /** Stored episodes one burst can find: a burst joins those its failures lie within the dedup window of. */
     static final int MAX_FOUND = 32;
 
+    /**
+     * Look-ups and merges of one fold when a burst keeps finding {@link #MAX_FOUND} episodes: a fold merges up to 32 +
+     * 7 * 31 = 249 episodes that one burst bridges; what lies beyond is merged by a later failure that bridges it.
+     */
+    static final int MAX_MERGE_ROUNDS = 8;
+
     private final ObjectMapper json;
     private final SeverityPolicy severities;
     private final Duration window;
@@ -200,6 +206,19 @@ public class EpisodeStore {
         Map<UUID, UUID> absorbed = bridged(plan.bursts());
         if (!absorbed.isEmpty()) {
             mergeEpisodes(connection, absorbed, writes);
+            // A burst that found as many stored episodes as a look-up returns may lie within the window of more: the
+            // bursts are looked up again (all of them, so that each holds only episodes that still exist) and what
+            // they bridge now is merged too, a bounded number of times.
+            for (int round = 1; round < MAX_MERGE_ROUNDS && full(plan.bursts()); round++) {
+                lookUp(connection, plan.bursts());
+                Map<UUID, UUID> more = bridged(plan.bursts());
+                if (more.isEmpty()) {
+                    break;
+                }
+                mergeEpisodes(connection, more, List.of()); // the observers' locks are held since the first round
+                absorbed.replaceAll((episode, survivor) -> more.getOrDefault(survivor, survivor));
+                absorbed.putAll(more);
+            }
         }
         List<Burst> bursts = merged(plan.bursts());
         for (Burst burst : bursts) {
@@ -269,6 +288,12 @@ public class EpisodeStore {
 
     private void bindLockAndFind(Connection connection, PreparedStatement st, int i, List<Burst> bursts)
             throws SQLException {
+        st.setArray(i, bindFind(connection, st, i + 1, bursts)); // the locks' fingerprints are the look-up's
+    }
+
+    /** Binds {@link #FIND_OPEN} from {@code i}; returns the fingerprints' array. */
+    private java.sql.Array bindFind(Connection connection, PreparedStatement st, int i, List<Burst> bursts)
+            throws SQLException {
         String[] fingerprints = new String[bursts.size()];
         Timestamp[] from = new Timestamp[bursts.size()];
         Timestamp[] to = new Timestamp[bursts.size()];
@@ -278,11 +303,27 @@ public class EpisodeStore {
             from[j] = Timestamp.from(b.first().timestamp().minus(window));
             to[j] = Timestamp.from(b.last().timestamp().plus(window));
         }
-        java.sql.Array bound = connection.createArrayOf("text", fingerprints); // the locks' and the look-up's
+        java.sql.Array bound = connection.createArrayOf("text", fingerprints);
         st.setArray(i, bound);
-        st.setArray(i + 1, bound);
-        st.setArray(i + 2, connection.createArrayOf("timestamptz", from));
-        st.setArray(i + 3, connection.createArrayOf("timestamptz", to));
+        st.setArray(i + 1, connection.createArrayOf("timestamptz", from));
+        st.setArray(i + 2, connection.createArrayOf("timestamptz", to));
+        return bound;
+    }
+
+    /** Whether a burst found as many stored episodes as a look-up returns (there may be more). */
+    private static boolean full(List<Burst> bursts) {
+        return bursts.stream().anyMatch(b -> b.found.size() >= MAX_FOUND);
+    }
+
+    /** The bursts' stored episodes looked up again (under the locks the fold holds), after a merge. */
+    private void lookUp(Connection connection, List<Burst> bursts) throws SQLException {
+        bursts.forEach(b -> b.found.clear());
+        try (PreparedStatement st = connection.prepareStatement(FIND_OPEN)) {
+            bindFind(connection, st, 1, bursts);
+            try (ResultSet rs = st.executeQuery()) {
+                readOpen(rs, bursts);
+            }
+        }
     }
 
     private static void readOpen(ResultSet rs, List<Burst> bursts) throws SQLException {

@@ -190,6 +190,40 @@ class LateFailureMergeTest {
         assertThat(Metrics.promtool(family)).as("promtool's lint of the family").isEmpty();
     }
 
+    /**
+     * One late burst (a failure every 3 minutes for 3 hours and a quarter) lies within the dedup window of 34 stored
+     * episodes 6 minutes apart, more than one look-up returns (32): the fold looks up again after merging and all 34
+     * are one episode.
+     */
+    @Test
+    void a_burst_that_bridges_more_episodes_than_one_look_up_returns_merges_them_all_in_one_fold() {
+        Instant t0 = Instant.parse("2033-05-10T10:00:00Z");
+        String dep = "merge-w-" + UUID.randomUUID().toString().substring(0, 8);
+        int stored = 34;
+        for (int i = 0; i < stored; i++) {
+            Instant at = t0.plus(Duration.ofMinutes(6L * i));
+            clock.set(at.plusSeconds(30));
+            Api.ingest(Payloads.array(outage(dep, at, "user-a"))).statusCode(200);
+        }
+        Api.failures("deployment=" + dep + "&limit=100").statusCode(200).body("items", hasSize(stored));
+        String oldest = Api.failures("deployment=" + dep + "&limit=100").extract().jsonPath()
+                .getString("items[" + (stored - 1) + "].failureId");
+        double before = Metrics.valueOrZero(Metrics.scrape(), "faultline_episodes_merged_total");
+
+        List<Payloads> late = new ArrayList<>();
+        for (int j = 1; j < 2 * stored; j++) {
+            late.add(outage(dep, t0.plus(Duration.ofMinutes(3L * j)), "user-b"));
+        }
+        clock.set(t0.plus(Duration.ofMinutes(6L * stored)));
+        Api.ingest(Payloads.array(late.toArray(Payloads[]::new))).statusCode(200);
+
+        Api.failures("deployment=" + dep + "&limit=100").statusCode(200).body("items", hasSize(1))
+                .body("items[0].failureId", equalTo(oldest))
+                .body("items[0].occurrences", equalTo(stored + late.size()));
+        assertThat(Metrics.value(Metrics.scrape(), "faultline_episodes_merged_total")).as("every absorbed episode")
+                .isEqualTo(before + stored - 1);
+    }
+
     @Test
     void the_absorbed_episodes_correlation_cluster_membership_and_edges_move_to_the_survivor() throws Exception {
         Instant t0 = Instant.parse("2033-05-02T10:00:00Z");
