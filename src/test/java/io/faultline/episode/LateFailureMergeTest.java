@@ -34,10 +34,13 @@ import java.util.concurrent.TimeUnit;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.not;
 
 /**
  * A failure delivered late (another proxy's spool) whose time lies within the dedup window (5 min) of two stored
@@ -239,6 +242,9 @@ class LateFailureMergeTest {
                 .jsonPath().getList("clusters");
         assertThat(clusters).as("the newer episode and its neighbour correlate").hasSize(1);
         assertThat(edgesOf(newer)).as("an edge with its neighbour").isNotEmpty();
+        given().queryParam("status", "all").queryParam("since", t0.toString()).queryParam("limit", 500).when()
+                .get("/api/v1/failures/correlations").then().statusCode(200)
+                .body("items.nodes.flatten().failureId", hasItem(newer));
 
         clock.set(later.plus(Duration.ofMinutes(1)));
         Api.ingest(Payloads.array(outage(dep, t0.plus(Duration.ofMinutes(4)), "user-a"))).statusCode(200);
@@ -246,6 +252,12 @@ class LateFailureMergeTest {
 
         given().when().get("/api/v1/failures/" + older).then().statusCode(200)
                 .body("clusters", org.hamcrest.Matchers.hasItem(clusters.get(0)));
+        // The correlations list shows the cluster with the survivor as its node where the absorbed episode was.
+        given().queryParam("status", "all").queryParam("since", t0.toString()).queryParam("limit", 500).when()
+                .get("/api/v1/failures/correlations").then().log().ifValidationFails().statusCode(200)
+                .body("items.nodes.flatten().failureId", not(hasItem(newer)))
+                .body("items.find { it.clusterId == '" + clusters.get(0) + "' }.nodes.failureId",
+                        contains(older, neighbour));
         assertThat(edgesOf(newer)).as("no edge names the absorbed episode").isEmpty();
         assertThat(edgesOf(older)).as("the survivor's edges link it with the neighbour").contains(neighbour);
     }
@@ -386,7 +398,7 @@ class LateFailureMergeTest {
                 .body("clusters", hasSize(1)).extract().jsonPath().getString("clusters[0]");
         JsonPath view = given().when().get("/api/v1/failures/correlations/" + cluster).then().log()
                 .ifValidationFails().statusCode(200)
-                .body("nodes.failureId", org.hamcrest.Matchers.contains(older, neighbour))
+                .body("nodes.failureId", contains(older, neighbour))
                 .body("edges", hasSize(1)).body("edges[0].from", equalTo(older))
                 .body("edges[0].to", equalTo(neighbour)).extract().jsonPath();
         assertThat(view.getString("rootCandidate.failureId")).isEqualTo(older);
