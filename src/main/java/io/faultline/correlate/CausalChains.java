@@ -1,5 +1,6 @@
 package io.faultline.correlate;
 
+import io.faultline.common.SqlTime;
 import io.faultline.correlate.FailureCorrelationEngine.Episode;
 import io.faultline.cost.TokenSpikeConfig;
 import jakarta.inject.Singleton;
@@ -8,7 +9,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -187,10 +187,10 @@ public class CausalChains {
                 st -> {
                     st.setString(1, spike.deployment());
                     st.setString(2, spike.provider());
-                    st.setTimestamp(3, Timestamp.from(from.minus(MAX_CALL)));
-                    st.setTimestamp(4, Timestamp.from(spike.lastSeen()));
-                    st.setTimestamp(5, Timestamp.from(from));
-                    st.setTimestamp(6, Timestamp.from(spike.lastSeen()));
+                    SqlTime.set(st, 3, from.minus(MAX_CALL));
+                    SqlTime.set(st, 4, spike.lastSeen());
+                    SqlTime.set(st, 5, from);
+                    SqlTime.set(st, 6, spike.lastSeen());
                     st.setInt(7, config.maxCandidates());
                 });
     }
@@ -228,10 +228,10 @@ public class CausalChains {
             st.setObject(1, r.id());
             st.setString(2, spike.deployment());
             st.setString(3, spike.provider());
-            st.setTimestamp(4, Timestamp.from(from.minus(MAX_CALL)));
-            st.setTimestamp(5, Timestamp.from(until));
-            st.setTimestamp(6, Timestamp.from(from));
-            st.setTimestamp(7, Timestamp.from(until));
+            SqlTime.set(st, 4, from.minus(MAX_CALL));
+            SqlTime.set(st, 5, until);
+            SqlTime.set(st, 6, from);
+            SqlTime.set(st, 7, until);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 spanCalls = rs.getLong(1);
@@ -261,8 +261,8 @@ public class CausalChains {
                 + " and n.started_at < ? and n.success")) {
             st.setString(1, spike.deployment());
             st.setString(2, spike.provider());
-            st.setTimestamp(3, Timestamp.from(baseFrom));
-            st.setTimestamp(4, Timestamp.from(baseUntil));
+            SqlTime.set(st, 3, baseFrom);
+            SqlTime.set(st, 4, baseUntil);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 baseTokens = rs.getLong(1);
@@ -309,8 +309,8 @@ public class CausalChains {
                 + " join failure_events e on e.failure_id = f.failure_id and e.category = 'QUALITY'"
                 + " and e.type = any (?)", st -> {
                     st.setString(1, index);
-                    st.setTimestamp(2, Timestamp.from(data.firstSeen()));
-                    st.setTimestamp(3, Timestamp.from(effectUntil(data)));
+                    SqlTime.set(st, 2, data.firstSeen());
+                    SqlTime.set(st, 3, effectUntil(data));
                     st.setInt(4, config.chainSamples());
                     st.setArray(5, c.createArrayOf("text", FAITHFULNESS.toArray()));
                 });
@@ -349,8 +349,8 @@ public class CausalChains {
                     st.setArray(1, c.createArrayOf("text", new Object[] {
                             "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + use.index(),
                             "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + use.index()}));
-                    st.setTimestamp(2, Timestamp.from(use.last()));
-                    st.setTimestamp(3, Timestamp.from(use.first().minus(config.chainHorizon())));
+                    SqlTime.set(st, 2, use.last());
+                    SqlTime.set(st, 3, use.first().minus(config.chainHorizon()));
                     st.setInt(4, config.maxCandidates());
                 });
     }
@@ -409,8 +409,8 @@ public class CausalChains {
                 + " and at >= ? and at < ? order by at desc limit ?) s")) {
             st.setString(1, type);
             st.setString(2, index);
-            st.setTimestamp(3, Timestamp.from(from));
-            st.setTimestamp(4, Timestamp.from(until));
+            SqlTime.set(st, 3, from);
+            SqlTime.set(st, 4, until);
             st.setInt(5, config.chainSamples());
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
@@ -425,8 +425,8 @@ public class CausalChains {
                 + " join data_signals s on s.kind = 'retrieval_call' and s.signal_id = f.call_id and s.subject = ?"
                 + " and s.at >= ? and s.at < ? where f.failure_id = ?")) {
             st.setString(1, index);
-            st.setTimestamp(2, Timestamp.from(from));
-            st.setTimestamp(3, Timestamp.from(until));
+            SqlTime.set(st, 2, from);
+            SqlTime.set(st, 3, until);
             st.setObject(4, q.id());
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
@@ -445,11 +445,11 @@ public class CausalChains {
                 + " order by first_seen limit ?", st -> {
                     st.setString(1, other);
                     if (stale) {
-                        st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(window)));
-                        st.setTimestamp(3, Timestamp.from(effectUntil(e)));
+                        SqlTime.set(st, 2, e.firstSeen().minus(window));
+                        SqlTime.set(st, 3, effectUntil(e));
                     } else {
-                        st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(window)));
-                        st.setTimestamp(3, Timestamp.from(e.firstSeen().minus(config.chainHorizon())));
+                        SqlTime.set(st, 2, e.firstSeen().plus(window));
+                        SqlTime.set(st, 3, e.firstSeen().minus(config.chainHorizon()));
                     }
                     st.setInt(4, config.maxCandidates());
                 });
@@ -460,8 +460,8 @@ public class CausalChains {
         try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
                 + " and first_seen >= ? and first_seen < ?")) {
             st.setString(1, "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + drop.deployment());
-            st.setTimestamp(2, Timestamp.from(stale.firstSeen().minus(config.baseRateLookback())));
-            st.setTimestamp(3, Timestamp.from(stale.firstSeen().minus(config.window())));
+            SqlTime.set(st, 2, stale.firstSeen().minus(config.baseRateLookback()));
+            SqlTime.set(st, 3, stale.firstSeen().minus(config.window()));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 prior = rs.getLong(1);
@@ -489,7 +489,7 @@ public class CausalChains {
         try (PreparedStatement st = c.prepareStatement("select index_name from ingestion_pipeline_indexes"
                 + " where pipeline = ? and last_reported_at >= ? order by index_name limit ?")) {
             st.setString(1, ingestion.deployment());
-            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
+            SqlTime.set(st, 2, ingestion.firstSeen().minus(config.baseRateLookback()));
             st.setInt(3, config.maxCandidates());
             try (ResultSet rs = st.executeQuery()) {
                 while (rs.next()) {
@@ -511,8 +511,8 @@ public class CausalChains {
                 + " and e.first_seen <= ? and e.last_seen >= ?"
                 + " and p.last_reported_at >= e.first_seen - make_interval(secs => ?)"
                 + " where p.index_name = ? order by e.first_seen limit ?", st -> {
-                    st.setTimestamp(1, Timestamp.from(startedBy));
-                    st.setTimestamp(2, Timestamp.from(activeSince));
+                    SqlTime.set(st, 1, startedBy);
+                    SqlTime.set(st, 2, activeSince);
                     st.setDouble(3, config.baseRateLookback().toSeconds());
                     st.setString(4, index);
                     st.setInt(5, config.maxCandidates());
@@ -527,8 +527,8 @@ public class CausalChains {
                     st.setArray(1, c.createArrayOf("text", new Object[] {
                             "DATA|" + STALE_INDEX + "|" + PIPELINE + "|" + index,
                             "DATA|" + RETRIEVAL_DROP + "|" + PIPELINE + "|" + index}));
-                    st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.window())));
-                    st.setTimestamp(3, Timestamp.from(effectUntil(ingestion)));
+                    SqlTime.set(st, 2, ingestion.firstSeen().minus(config.window()));
+                    SqlTime.set(st, 3, effectUntil(ingestion));
                     st.setInt(4, config.maxCandidates());
                 });
     }
@@ -545,8 +545,8 @@ public class CausalChains {
         try (PreparedStatement st = c.prepareStatement("select count(*) from failure_events where fingerprint = ?"
                 + " and first_seen >= ? and first_seen < ?")) {
             st.setString(1, data.fingerprint());
-            st.setTimestamp(2, Timestamp.from(ingestion.firstSeen().minus(config.baseRateLookback())));
-            st.setTimestamp(3, Timestamp.from(ingestion.firstSeen().minus(config.window())));
+            SqlTime.set(st, 2, ingestion.firstSeen().minus(config.baseRateLookback()));
+            SqlTime.set(st, 3, ingestion.firstSeen().minus(config.window()));
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 prior = rs.getLong(1);
@@ -624,8 +624,8 @@ public class CausalChains {
         List<Episode> refusals = new ArrayList<>(episodes(c, "select " + FailureCorrelationEngine.COLUMNS
                 + " from failure_events where last_seen >= ? and first_seen <= ? and category = 'SECURITY'"
                 + " and type = 'unauthorized_model_access' order by last_seen desc limit ?", st -> {
-                    st.setTimestamp(1, Timestamp.from(budget.firstSeen()));
-                    st.setTimestamp(2, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
+                    SqlTime.set(st, 1, budget.firstSeen());
+                    SqlTime.set(st, 2, budget.firstSeen().plus(config.chainHorizon()));
                     st.setInt(3, config.maxCandidates());
                 }));
         if (!own.isEmpty()) {
@@ -633,8 +633,8 @@ public class CausalChains {
                     + " where fingerprint = any (?) and last_seen >= ? and first_seen <= ? order by last_seen desc"
                     + " limit ?", st -> {
                         st.setArray(1, c.createArrayOf("text", own.toArray()));
-                        st.setTimestamp(2, Timestamp.from(budget.firstSeen()));
-                        st.setTimestamp(3, Timestamp.from(budget.firstSeen().plus(config.chainHorizon())));
+                        SqlTime.set(st, 2, budget.firstSeen());
+                        SqlTime.set(st, 3, budget.firstSeen().plus(config.chainHorizon()));
                         st.setInt(4, config.maxCandidates());
                     }));
         }
@@ -660,8 +660,8 @@ public class CausalChains {
         return episodes(c, "select " + FailureCorrelationEngine.COLUMNS + " from failure_events"
                 + " where fingerprint = ? and first_seen >= ? and first_seen <= ? order by first_seen limit ?", st -> {
                     st.setString(1, "COST|budget_exceeded|" + BUDGET_ALERTS + "|" + scope + ":" + d.substring(colon + 1));
-                    st.setTimestamp(2, Timestamp.from(refusal.firstSeen().minus(config.chainHorizon())));
-                    st.setTimestamp(3, Timestamp.from(refusal.lastSeen()));
+                    SqlTime.set(st, 2, refusal.firstSeen().minus(config.chainHorizon()));
+                    SqlTime.set(st, 3, refusal.lastSeen());
                     st.setInt(4, config.maxCandidates());
                 });
     }
@@ -701,8 +701,8 @@ public class CausalChains {
                 + " where fingerprint = any (?) and first_seen >= ? and first_seen <= ? order by first_seen limit ?",
                 st -> {
                     st.setArray(1, c.createArrayOf("text", fingerprints.toArray()));
-                    st.setTimestamp(2, Timestamp.from(from));
-                    st.setTimestamp(3, Timestamp.from(until));
+                    SqlTime.set(st, 2, from);
+                    SqlTime.set(st, 3, until);
                     st.setInt(4, config.maxCandidates());
                 });
     }
@@ -726,11 +726,11 @@ public class CausalChains {
                 + " on l.call_id = f.call_id and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
                 + " where f.failure_id = ? and f.seen_at >= ? and f.seen_at < ? and l.started_at >= ? and " + column
                 + " = ?")) {
-            st.setTimestamp(1, Timestamp.from(crossing));
+            SqlTime.set(st, 1, crossing);
             st.setObject(2, q.id());
-            st.setTimestamp(3, Timestamp.from(crossing));
-            st.setTimestamp(4, Timestamp.from(until));
-            st.setTimestamp(5, Timestamp.from(crossing));
+            SqlTime.set(st, 3, crossing);
+            SqlTime.set(st, 4, until);
+            SqlTime.set(st, 5, crossing);
             st.setString(6, scope[1]);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
@@ -749,12 +749,12 @@ public class CausalChains {
                 + " on l.call_id = f.call_id and l.started_at <= f.seen_at and l.started_at >= f.seen_at - interval '1 day'"
                 + " where e.last_seen >= ? and e.first_seen < ? and " + sameKind
                 + " and l.started_at < ? and " + column + " = ?")) {
-            st.setTimestamp(1, Timestamp.from(baseFrom));
-            st.setTimestamp(2, Timestamp.from(crossing));
-            st.setTimestamp(3, Timestamp.from(baseFrom));
-            st.setTimestamp(4, Timestamp.from(crossing));
+            SqlTime.set(st, 1, baseFrom);
+            SqlTime.set(st, 2, crossing);
+            SqlTime.set(st, 3, baseFrom);
+            SqlTime.set(st, 4, crossing);
             st.setString(5, q.deployment());
-            st.setTimestamp(6, Timestamp.from(crossing));
+            SqlTime.set(st, 6, crossing);
             st.setString(7, scope[1]);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.agroal.api.AgroalDataSource;
 import io.faultline.common.ClusterJobs;
+import io.faultline.common.SqlTime;
 import io.faultline.episode.EpisodeObserver;
 import io.faultline.episode.EpisodeStore.EpisodeChange;
 import io.faultline.web.ProblemMappers;
@@ -18,7 +19,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -209,8 +209,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     private static int bindWalkRange(PreparedStatement st, int i, Episode e) throws SQLException {
         Instant[] range = walkRange(e.firstSeen(), e.lastSeen());
         for (int k = 0; k < 2; k++) {
-            st.setTimestamp(i++, Timestamp.from(range[0]));
-            st.setTimestamp(i++, Timestamp.from(range[1]));
+            SqlTime.set(st, i++, range[0]);
+            SqlTime.set(st, i++, range[1]);
         }
         return i;
     }
@@ -284,7 +284,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         @Override
         public int bind(Connection c, PreparedStatement st, int index, UUID[] episodes) throws SQLException {
             // Due at once whatever the clock says; only a failed attempt sets a time (its back-off).
-            st.setTimestamp(index, Timestamp.from(clock.instant()));
+            SqlTime.set(st, index, clock.instant());
             st.setArray(index + 1, c.createArrayOf("uuid", episodes));
             return index + 2;
         }
@@ -734,7 +734,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setString(1, Math.max(1, config.lockTimeout().toMillis()) + "ms");
             st.setLong(2, LOCK_KEY);
             int i = bindDue(st, 3, now, size);
-            st.setTimestamp(i, Timestamp.from(now));
+            SqlTime.set(st, i, now);
             st.setInt(i + 1, config.maxAttempts());
             st.setInt(i + 2, size);
             if (ahead) {
@@ -881,19 +881,19 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
     }
 
     private static int bindWalked(PreparedStatement st, int i, Instant now) throws SQLException {
-        st.setTimestamp(i, Timestamp.from(now.minus(READ_AHEAD_HORIZON)));
-        st.setTimestamp(i + 1, Timestamp.from(now.plus(READ_AHEAD_AHEAD)));
+        SqlTime.set(st, i, now.minus(READ_AHEAD_HORIZON));
+        SqlTime.set(st, i + 1, now.plus(READ_AHEAD_AHEAD));
         return i + 2;
     }
 
     private static int bindCallsRange(PreparedStatement st, int i, Instant now) throws SQLException {
-        st.setTimestamp(i, Timestamp.from(now.minus(READ_AHEAD_HORIZON).minus(WALK_REACH_BACK)));
-        st.setTimestamp(i + 1, Timestamp.from(now.plus(READ_AHEAD_AHEAD).plus(WALK_REACH_ON)));
+        SqlTime.set(st, i, now.minus(READ_AHEAD_HORIZON).minus(WALK_REACH_BACK));
+        SqlTime.set(st, i + 1, now.plus(READ_AHEAD_AHEAD).plus(WALK_REACH_ON));
         return i + 2;
     }
 
     private int bindDue(PreparedStatement st, int i, Instant now, int size) throws SQLException {
-        st.setTimestamp(i, Timestamp.from(now));
+        SqlTime.set(st, i, now);
         st.setInt(i + 1, config.maxAttempts());
         st.setInt(i + 2, size);
         return i + 3;
@@ -977,7 +977,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                         "update correlation_queue set attempts = attempts + 1, not_before = ?::timestamptz"
                                 + " + make_interval(secs => power(2, least(attempts, 20))), last_error = left(?, 500)"
                                 + " where failure_id = ? and seq = ?")) {
-                    st.setTimestamp(1, Timestamp.from(clock.instant()));
+                    SqlTime.set(st, 1, clock.instant());
                     st.setString(2, String.valueOf(rootCause(error).getMessage()));
                     st.setObject(3, p.id());
                     st.setLong(4, p.seq());
@@ -1009,8 +1009,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 List<UUID> ids = new ArrayList<>();
                 try (PreparedStatement st = c.prepareStatement("update correlation_clusters set status = 'closed',"
                         + " closed_at = ? where status = 'active' and last_activity < ? returning cluster_id")) {
-                    st.setTimestamp(1, Timestamp.from(now));
-                    st.setTimestamp(2, Timestamp.from(now.minus(config.quietPeriod())));
+                    SqlTime.set(st, 1, now);
+                    SqlTime.set(st, 2, now.minus(config.quietPeriod()));
                     try (ResultSet rs = st.executeQuery()) {
                         while (rs.next()) {
                             ids.add(rs.getObject(1, UUID.class));
@@ -1163,8 +1163,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
                 + " and type = any (?) order by first_seen, failure_id limit ?) cand where provider <> ?"
                 + " order by first_seen, failure_id")) {
-            st.setTimestamp(1, Timestamp.from(e.firstSeen().minus(config.window())));
-            st.setTimestamp(2, Timestamp.from(e.firstSeen().plus(config.window())));
+            SqlTime.set(st, 1, e.firstSeen().minus(config.window()));
+            SqlTime.set(st, 2, e.firstSeen().plus(config.window()));
             st.setObject(3, e.id());
             st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
             st.setInt(5, config.maxCandidates());
@@ -1432,8 +1432,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                     + " from failure_events p where p.fingerprint = ? and p.first_seen >= ? and p.first_seen < ?"
                     + " and p.occurrences >= x.occurrences) from failure_events x where x.failure_id = ?")) {
                 st.setString(1, e.fingerprint());
-                st.setTimestamp(2, Timestamp.from(e.firstSeen().minus(config.baseRateLookback())));
-                st.setTimestamp(3, Timestamp.from(e.firstSeen().minus(config.window())));
+                SqlTime.set(st, 2, e.firstSeen().minus(config.baseRateLookback()));
+                SqlTime.set(st, 3, e.firstSeen().minus(config.window()));
                 st.setObject(4, e.id());
                 try (ResultSet rs = st.executeQuery()) {
                     if (rs.next()) {
@@ -1606,14 +1606,14 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
                 + " and e.last_seen >= ? and f.seen_at >= ? and f.seen_at < ?)")) {
             st.setString(1, q.deployment());
             st.setString(2, q.provider());
-            st.setTimestamp(3, Timestamp.from(from));
-            st.setTimestamp(4, Timestamp.from(until));
+            SqlTime.set(st, 3, from);
+            SqlTime.set(st, 4, until);
             st.setString(5, q.provider());
             st.setString(6, q.type());
             st.setString(7, q.deployment());
-            st.setTimestamp(8, Timestamp.from(from));
-            st.setTimestamp(9, Timestamp.from(from));
-            st.setTimestamp(10, Timestamp.from(until));
+            SqlTime.set(st, 8, from);
+            SqlTime.set(st, 9, from);
+            SqlTime.set(st, 10, until);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 long calls = rs.getLong(1);
@@ -1699,11 +1699,11 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
             st.setArray(i++, c.createArrayOf("uuid", ids));
             st.setArray(i++, c.createArrayOf("uuid", ids));
             st.setObject(i++, created);
-            st.setTimestamp(i++, Timestamp.from(anchor.firstSeen()));
-            st.setTimestamp(i++, Timestamp.from(anchor.lastSeen()));
-            st.setTimestamp(i++, Timestamp.from(anchor.lastSeen()));
-            st.setTimestamp(i++, Timestamp.from(now));
-            st.setTimestamp(i++, Timestamp.from(now));
+            SqlTime.set(st, i++, anchor.firstSeen());
+            SqlTime.set(st, i++, anchor.lastSeen());
+            SqlTime.set(st, i++, anchor.lastSeen());
+            SqlTime.set(st, i++, now);
+            SqlTime.set(st, i++, now);
             st.setArray(i, c.createArrayOf("uuid", ids));
             toResults(st, st.execute(), writes);
             try (ResultSet rs = st.getResultSet()) {
@@ -1811,13 +1811,13 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         for (JoinWrite j : s.joins) {
             if (j.created() != null) {
                 st.setObject(i++, j.created());
-                st.setTimestamp(i++, Timestamp.from(j.firstSeen()));
-                st.setTimestamp(i++, Timestamp.from(j.lastSeen()));
-                st.setTimestamp(i++, Timestamp.from(j.lastSeen()));
-                st.setTimestamp(i++, Timestamp.from(j.now()));
+                SqlTime.set(st, i++, j.firstSeen());
+                SqlTime.set(st, i++, j.lastSeen());
+                SqlTime.set(st, i++, j.lastSeen());
+                SqlTime.set(st, i++, j.now());
             }
             st.setObject(i++, j.target());
-            st.setTimestamp(i++, Timestamp.from(j.now()));
+            SqlTime.set(st, i++, j.now());
             st.setArray(i++, c.createArrayOf("uuid", j.members().toArray()));
             for (UUID absorbed : j.absorbed()) {
                 i = bindMerge(st, i, absorbed, j.target(), j.now());
@@ -1864,7 +1864,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         st.setObject(i + 7, absorbed);
         st.setObject(i + 8, absorbed);
         st.setObject(i + 9, into);
-        st.setTimestamp(i + 10, Timestamp.from(now));
+        SqlTime.set(st, i + 10, now);
         return i + 11;
     }
 
@@ -2144,8 +2144,8 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         s.edges.forEach(edge -> byKey.put(edge.key(), edge));
         List<EdgeWrite> edges = List.copyOf(byKey.values());
         s.edges.clear();
-        st.setTimestamp(i++, Timestamp.from(s.now));
-        st.setTimestamp(i++, Timestamp.from(s.now));
+        SqlTime.set(st, i++, s.now);
+        SqlTime.set(st, i++, s.now);
         st.setArray(i++, c.createArrayOf("text", edges.stream().map(EdgeWrite::key).toArray()));
         st.setArray(i++, c.createArrayOf("uuid", edges.stream().map(EdgeWrite::from).toArray()));
         st.setArray(i++, c.createArrayOf("uuid", edges.stream().map(EdgeWrite::to).toArray()));
