@@ -2,6 +2,7 @@ package io.faultline.call;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.faultline.common.SqlTime;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import java.sql.Connection;
@@ -158,8 +159,8 @@ public class CallStore {
         try (PreparedStatement select = connection.prepareStatement("select call_id, started_at from llm_calls"
                 + " where call_id = any (?) and started_at between ? and ?")) {
             select.setArray(1, connection.createArrayOf("text", ids.toArray()));
-            select.setTimestamp(2, Timestamp.from(earliest));
-            select.setTimestamp(3, Timestamp.from(latest));
+            SqlTime.set(select, 2, earliest);
+            SqlTime.set(select, 3, latest);
             try (ResultSet rs = select.executeQuery()) {
                 while (rs.next()) {
                     LlmCall.Attempt key = new LlmCall.Attempt(rs.getString(1), rs.getTimestamp(2).toInstant());
