@@ -114,7 +114,7 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
      * it was stored. A call that ended before {@link DetectConfig#liveMaxAge} is only counted as late.
      */
     public void observe(LlmCall call, List<Failure> failures, Instant now) {
-        if ("litellm".equals(call.provider())) {
+        if ("litellm".equals(call.provider()) || refusedByProxy(failures)) {
             return; // refused by the proxy: no provider was called
         }
         ProviderFailureDetector detector = detectorFor(call.provider());
@@ -163,6 +163,19 @@ public class ProviderDetection implements io.faultline.common.BoundedState {
                     .tag("provider", provider).tag("model", model).register(registry))
                     .increment(call.thinkingCostUsd());
         }
+    }
+
+    /**
+     * The proxy refused the call itself (a caller's key, a budget of its own): the classifier files it under provider
+     * {@code litellm}, whichever provider LiteLLM stamped on the request it never sent.
+     */
+    private static boolean refusedByProxy(List<Failure> failures) {
+        for (Failure failure : failures) {
+            if ("litellm".equals(failure.provider())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The provider-level reading of the classifier's result, before the detector's dialect refines it. */

@@ -115,6 +115,40 @@ class ProviderDetectorMetricsTest {
                 .isZero();
     }
 
+    /**
+     * LiteLLM stamps the model group's provider on a request it refused itself (a virtual key it does not know, a
+     * key over its budget): no provider was called, so neither is an error or a call of OpenAI's. Counted there, a
+     * client with a bad key raised OpenAI's "provider-side" error ratio ({@code LlmProviderErrorRateHigh}) and its
+     * 0 ms refusals pulled OpenAI's latency quantiles down. OpenAI refusing our own credentials still counts.
+     */
+    @Test
+    void calls_the_proxy_refused_itself_are_no_calls_or_errors_of_the_provider_it_stamped() {
+        String before = Metrics.scrape();
+        Api.ingest(Payloads.array(
+                Payloads.failure("openai", "gpt-4o-mini", dep(), Instant.now(), 400, "ProxyException",
+                        "No connected db.").latency(0),
+                Payloads.failure("openai", "gpt-4o-mini", dep(), Instant.now(), 401, "ProxyException",
+                        "Authentication Error, Invalid proxy server token passed.").latency(0),
+                Payloads.failure("openai", "gpt-4o-mini", dep(), Instant.now(), 429, "BudgetExceededError",
+                        "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0").latency(0)))
+                .statusCode(200);
+        String refused = Metrics.scrape();
+        assertThat(delta(before, refused, "llm_provider_errors_total", "error_type", "unauthorized", "provider",
+                "openai")).as("the proxy refusing a caller's key").isZero();
+        assertThat(delta(before, refused, "llm_provider_errors_total", "error_type", "client_error", "provider",
+                "openai")).as("the proxy refusing a key over its budget").isZero();
+        assertThat(delta(before, refused, "llm_provider_call_duration_seconds_count", "provider", "openai"))
+                .as("no call reached OpenAI").isZero();
+
+        Api.ingest(Payloads.array(Payloads.failure("openai", "gpt-4o-mini", dep(), Instant.now(), 401,
+                "AuthenticationError", "Incorrect API key provided"))).statusCode(200);
+        String after = Metrics.scrape();
+        assertThat(delta(refused, after, "llm_provider_errors_total", "error_type", "unauthorized", "provider",
+                "openai")).as("OpenAI refusing our credentials").isEqualTo(1);
+        assertThat(delta(refused, after, "llm_provider_call_duration_seconds_count", "provider", "openai"))
+                .isEqualTo(1);
+    }
+
     @Test
     void anthropic_529_is_counted_as_overloaded_apart_from_outages() {
         String before = Metrics.scrape();
