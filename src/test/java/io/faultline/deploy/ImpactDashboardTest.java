@@ -86,6 +86,18 @@ class ImpactDashboardTest {
     }
 
     /**
+     * The impact-over-time panel puts each episode's whole total at the hour it was last active (an assessment is one
+     * row per episode, not a series): the figure is no rate. Titled "USD per hour", an episode priced at $1,000 read
+     * as $1,000 an hour, however long it lasted.
+     */
+    @Test
+    void the_impact_over_time_panel_is_titled_as_the_totals_it_sums_not_as_a_rate() throws Exception {
+        assertThat(DashboardSqlTest.queriesOf(DASHBOARD).keySet()).filteredOn(k -> k.contains("Impact over time"))
+                .singleElement().satisfies(title -> assertThat(title).doesNotContainIgnoringCase("per hour")
+                        .contains("episodes last active in each hour"));
+    }
+
+    /**
      * Grafana's PostgreSQL data source may run in any time zone: a bucket truncated in the session's zone started at
      * half past the UTC hour in India (+05:30). Every query of the dashboard answers the same rows, times compared as
      * instants, in UTC and in Asia/Kolkata (one transaction, so now() is the same for both).
