@@ -61,7 +61,8 @@ public class BaselineResource {
     @Path("/runs")
     @ResponseStatus(202)
     @Operation(summary = "Start a baseline profile of one provider's model group through LiteLLM")
-    public BaselineProfiler.RunView start(@NotNull @Valid StartRun run) {
+    public BaselineProfiler.RunView start(@NotNull @Valid StartRun run, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return profiler.start(new BaselineProfiler.RunRequest(run.provider(), run.modelGroup(),
                 run.requests() == null ? config.requests() : run.requests(),
                 run.concurrency() == null ? config.concurrency() : run.concurrency(),
@@ -71,7 +72,8 @@ public class BaselineResource {
     @GET
     @Path("/runs/{runId}")
     @Operation(summary = "Progress of a baseline profile: sent/total, errors, ETA")
-    public BaselineProfiler.RunView run(@RestPath String runId) {
+    public BaselineProfiler.RunView run(@RestPath String runId, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return profiler.status(Params.uuid("runId", runId))
                 .orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
     }
@@ -79,7 +81,8 @@ public class BaselineResource {
     @DELETE
     @Path("/runs/{runId}")
     @Operation(summary = "Cancel a running baseline profile")
-    public BaselineProfiler.RunView cancel(@RestPath String runId) {
+    public BaselineProfiler.RunView cancel(@RestPath String runId, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return profiler.cancel(Params.uuid("runId", runId))
                 .orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
     }
@@ -110,7 +113,8 @@ public class BaselineResource {
     @POST
     @Path("/deviations")
     @Operation(summary = "Compare the current window with the baselines now (the scheduler does it every minute)")
-    public List<DeviationDetector.Deviation> detect() {
+    public List<DeviationDetector.Deviation> detect(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return deviations.detectDeviation();
     }
 }

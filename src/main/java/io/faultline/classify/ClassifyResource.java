@@ -8,11 +8,14 @@ import io.faultline.call.InvalidPayloadException;
 import io.faultline.taxonomy.Failure;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
+import io.faultline.web.Params;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -53,7 +56,8 @@ public class ClassifyResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Classify one StandardLoggingPayload without storing anything")
-    public Classification classify(byte[] body) {
+    public Classification classify(byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         JsonNode payload = JsonBodies.readCall(json, body, limits.maxBodyBytes(), limits.maxCallValues(),
                 "faultline.ingest.max-call-values");
         try {

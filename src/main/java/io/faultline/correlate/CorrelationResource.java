@@ -41,7 +41,8 @@ public class CorrelationResource {
     @GET
     @Path("/{clusterId}")
     @Operation(summary = "One correlation cluster")
-    public CorrelationView get(@RestPath String clusterId) {
+    public CorrelationView get(@RestPath String clusterId, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         UUID id = Params.uuid("clusterId", clusterId);
         // A cluster a merge absorbed: a redirect to the one that absorbed it (README, the API table).
         return query.byId(id).orElseThrow(() -> query.gone(id, ""));

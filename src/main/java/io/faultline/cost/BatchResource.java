@@ -10,12 +10,15 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
 
 import java.util.Iterator;
+import java.util.List;
 
 /** Batch jobs: their expected cost and what their tagged calls have spent. */
 @Path("/api/v1/batches")
@@ -35,7 +38,8 @@ public class BatchResource {
     @Path("/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a batch's expected cost: {expectedCostUsd}; idempotent, the only source of expectations")
-    public BatchTracker.BatchView put(@RestPath String id, byte[] body) {
+    public BatchTracker.BatchView put(@RestPath String id, byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         String batchId = id(id);
         JsonNode root = JsonBodies.read(json, body, BudgetResource.MAX_BODY_BYTES);
         if (!root.isObject()) {
@@ -55,7 +59,8 @@ public class BatchResource {
     @GET
     @Path("/{id: .+}")
     @Operation(summary = "A batch's expected cost, spend so far, ratio and the thresholds that fired")
-    public BatchTracker.BatchView get(@RestPath String id) {
+    public BatchTracker.BatchView get(@RestPath String id, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return batches.get(id(id)).orElseThrow(() -> new ApiProblem(404, "Not found", "No batch " + id
                 + ": no expected cost and no tagged calls"));
     }

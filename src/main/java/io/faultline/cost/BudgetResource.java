@@ -11,7 +11,9 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
@@ -41,14 +43,16 @@ public class BudgetResource {
 
     @GET
     @Operation(summary = "All budgets with their spend and fraction used in the current period")
-    public List<BudgetTracker.BudgetView> list() {
+    public List<BudgetTracker.BudgetView> list(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return budgets.list();
     }
 
     @GET
     @Path("/{scope}/{id: .+}")
     @Operation(summary = "One budget with its spend in the current period")
-    public BudgetTracker.BudgetView get(@RestPath String scope, @RestPath String id) {
+    public BudgetTracker.BudgetView get(@RestPath String scope, @RestPath String id, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return budgets.get(scope(scope), id(id)).orElseThrow(() -> notFound(scope, id));
     }
 
@@ -56,7 +60,9 @@ public class BudgetResource {
     @Path("/{scope}/{id: .+}")
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a budget: {period: day|month, amountUsd, warnAt?}; idempotent")
-    public BudgetTracker.BudgetView put(@RestPath String scope, @RestPath String id, byte[] body) {
+    public BudgetTracker.BudgetView put(@RestPath String scope, @RestPath String id, byte[] body,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         BudgetScope s = scope(scope);
         String budgetId = id(id);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
@@ -99,7 +105,8 @@ public class BudgetResource {
     @ResponseStatus(204)
     @Operation(summary = "Remove a budget set through the API (a configured one with the same key takes over;"
             + " one only configured is a 409)")
-    public void delete(@RestPath String scope, @RestPath String id) {
+    public void delete(@RestPath String scope, @RestPath String id, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         BudgetScope s = scope(scope);
         String budgetId = id(id);
         if (!budgets.delete(s, budgetId)) {

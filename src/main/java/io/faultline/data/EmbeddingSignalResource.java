@@ -23,7 +23,9 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
@@ -83,7 +85,8 @@ public class EmbeddingSignalResource {
     @POST
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Post embedding vectors of one space; idempotent on signalId")
-    public RestResponse<SignalReceipt> post(byte[] body) {
+    public RestResponse<SignalReceipt> post(byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         Instant now = clock.instant();
         EmbeddingStore.Signal signal;
         try (JsonParser parser = JsonBodies.parser(json, body, config.maxBodyBytes())) {
@@ -117,14 +120,16 @@ public class EmbeddingSignalResource {
 
     @GET
     @Operation(summary = "Drift status of every space")
-    public List<EmbeddingDriftDetector.SpaceStatus> list() {
+    public List<EmbeddingDriftDetector.SpaceStatus> list(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return detector.statuses();
     }
 
     @GET
     @Path("/{space: .+}")
     @Operation(summary = "Drift status of one space: reference and window sizes, distance, threshold")
-    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space) {
+    public EmbeddingDriftDetector.SpaceStatus status(@RestPath String space, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return detector.status(space).orElseThrow(() -> notFound(space));
     }
 
@@ -132,7 +137,8 @@ public class EmbeddingSignalResource {
     @Path("/{space: .+}/reference")
     @ResponseStatus(204)
     @Operation(summary = "Reset a space: drop its reference and window; its next vectors make a new reference")
-    public void reset(@RestPath String space) {
+    public void reset(@RestPath String space, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         if (!detector.reset(space)) {
             throw notFound(space);
         }
@@ -142,7 +148,8 @@ public class EmbeddingSignalResource {
     @Path("/checks")
     @Operation(summary = "Check every space now and raise drifts, unless a check ran within the interval (409)"
             + " or the database is away (503)")
-    public List<EmbeddingDriftDetector.SpaceStatus> check() {
+    public List<EmbeddingDriftDetector.SpaceStatus> check(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         // The scheduled check's claim: a second check within the interval would raise every drift twice.
         // A claim the database failed, or a schema not yet migrated, is a 503 with Retry-After (checkAsked throws).
         return detector.checkAsked().orElseThrow(() -> {

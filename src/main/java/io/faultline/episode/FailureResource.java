@@ -58,7 +58,8 @@ public class FailureResource {
     @GET
     @Path("/{failureId}")
     @Operation(summary = "One failure episode, with the correlation clusters it belongs to")
-    public FailureView get(@RestPath String failureId) {
+    public FailureView get(@RestPath String failureId, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         UUID id = Params.uuid("failureId", failureId);
         return query.byId(id).orElseThrow(() -> query.gone(id))
                 .withClusters(correlations.clustersOf(id));

@@ -62,7 +62,8 @@ public class SloResource {
     @GET
     @Path("/{modelGroup: .+}")
     @Operation(summary = "One model group's SLO, error budget left and burn rates")
-    public SloService.SloStatus one(@RestPath String modelGroup) {
+    public SloService.SloStatus one(@RestPath String modelGroup, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return slos.status(group(modelGroup), slos.now());
     }
 
@@ -71,7 +72,8 @@ public class SloResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Set a model group's SLO: {availabilityTarget: 0.5..0.99999, period?: \"30d\" or ISO-8601,"
             + " latencyTargetMs?, latencyQuantile?}")
-    public SloService.SloStatus put(@RestPath String modelGroup, byte[] body) {
+    public SloService.SloStatus put(@RestPath String modelGroup, byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         String group = group(modelGroup);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {
@@ -117,7 +119,8 @@ public class SloResource {
     @Path("/{modelGroup: .+}")
     @ResponseStatus(204)
     @Operation(summary = "Remove a model group's SLO; the configured default applies again")
-    public void delete(@RestPath String modelGroup) {
+    public void delete(@RestPath String modelGroup, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         if (!slos.delete(group(modelGroup))) {
             throw new ApiProblem(404, "Not found", "No SLO of its own for this model group; it has the default");
         }

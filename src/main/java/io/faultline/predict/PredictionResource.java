@@ -54,7 +54,8 @@ public class PredictionResource {
     @GET
     @Path("/{predictionId}")
     @Operation(summary = "One prediction")
-    public PredictedFailure get(@RestPath String predictionId) {
+    public PredictedFailure get(@RestPath String predictionId, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         if ("evaluate".equals(predictionId)) {
             // The sibling POST /evaluate: a GET of it is the wrong method, not a malformed prediction id.
             throw new jakarta.ws.rs.NotAllowedException("POST");
@@ -66,7 +67,8 @@ public class PredictionResource {
     @POST
     @Path("/evaluate")
     @Operation(summary = "Evaluate the leading indicators now; answers the predictions made or renewed")
-    public FailurePredictor.Evaluation evaluate() {
+    public FailurePredictor.Evaluation evaluate(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return predictor.predictFailure();
     }
 

@@ -50,7 +50,8 @@ public class TrafficPolicyResource {
 
     @GET
     @Operation(summary = "The policy: per deployment at risk the share of requests to keep; others keep all")
-    public TrafficPolicy.Policy current() {
+    public TrafficPolicy.Policy current(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return policy.current();
     }
 
@@ -70,7 +71,8 @@ public class TrafficPolicyResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Pin a deployment's share: {keepShare: 0..1, provider?, reason?, until?}; 1.0 switches"
             + " preemption off for it. provider may be left out only when the deployment's calls came from one")
-    public TrafficPolicy.Entry pin(@RestPath String deployment, byte[] body) {
+    public TrafficPolicy.Entry pin(@RestPath String deployment, byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         String d = deployment(deployment);
         JsonNode root = JsonBodies.read(json, body, MAX_BODY_BYTES);
         if (!root.isObject()) {

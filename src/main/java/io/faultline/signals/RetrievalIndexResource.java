@@ -5,13 +5,16 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.common.Redactor;
 import io.faultline.web.ApiProblem;
+import io.faultline.web.Params;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
@@ -44,7 +47,8 @@ public class RetrievalIndexResource {
 
     @GET
     @Operation(summary = "Registered retrieval indexes")
-    public List<RetrievalIndexes.RegisteredIndex> list() {
+    public List<RetrievalIndexes.RegisteredIndex> list(@Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return indexes.list();
     }
 
@@ -52,7 +56,9 @@ public class RetrievalIndexResource {
     @Path("/{name}")
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
-    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name, byte[] body) {
+    public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name, byte[] body,
+            @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         String index = name(name);
         noSettings(body);
         boolean added;
@@ -69,7 +75,8 @@ public class RetrievalIndexResource {
     @DELETE
     @Path("/{name}")
     @Operation(summary = "Unregister a retrieval index: samples in call metadata stop counting for it")
-    public RestResponse<Void> delete(@RestPath String name) {
+    public RestResponse<Void> delete(@RestPath String name, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         String index = registeredName(name);
         if (!indexes.delete(index)) {
             throw new ApiProblem(404, "Not found", "No retrieval index '" + index + "' is registered.");

@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.web.ApiProblem;
 import io.faultline.web.JsonBodies;
+import io.faultline.web.Params;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -76,7 +79,8 @@ public class SignalResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Report retrieval scores of an index (one object or an array)")
-    public SignalReceipt retrieval(byte[] body) {
+    public SignalReceipt retrieval(byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return accept(body, parser::retrieval, signals::retrieval);
     }
 
@@ -85,7 +89,8 @@ public class SignalResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Report an index's freshness; each report is also its heartbeat (one object or an array)")
-    public SignalReceipt index(byte[] body) {
+    public SignalReceipt index(byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return accept(body, parser::index, signals::index);
     }
 
@@ -94,7 +99,8 @@ public class SignalResource {
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Report ingestion pipeline runs (one object or an array)")
-    public SignalReceipt ingestion(byte[] body) {
+    public SignalReceipt ingestion(byte[] body, @Context UriInfo uri) {
+        Params.onlyKnown(uri, List.of());
         return accept(body, parser::ingestion, signals::ingestion);
     }
 

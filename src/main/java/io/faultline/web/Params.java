@@ -44,7 +44,7 @@ public final class Params {
      * request's method ("DELETE here takes only provider"): ignored, a misspelt or unsupported filter
      * ({@code ?deploymnet=}, {@code ranked?provider=}) answered with the whole unfiltered list, which an engineer on
      * call read as the filtered one. Not every such endpoint is a list (a DELETE, the call stats): the problem said
-     * "this list takes" of each.
+     * "this list takes" of each. An endpoint that takes none passes an empty list and says so.
      */
     public static void onlyKnown(UriInfo uri, List<String> known) {
         for (String name : uri.getQueryParameters().keySet()) {
@@ -53,8 +53,9 @@ public final class Params {
                 ResteasyReactiveRequestContext request = CurrentRequestManager.get();
                 String endpoint = request == null || request.getMethod() == null ? "this endpoint"
                         : request.getMethod() + " here";
-                throw ApiProblem.badRequest(shown, "unknown query parameter " + shown + "; " + endpoint
-                        + " takes only " + String.join(", ", known));
+                String takes = known.isEmpty() ? " takes no query parameters"
+                        : " takes only " + String.join(", ", known);
+                throw ApiProblem.badRequest(shown, "unknown query parameter " + shown + "; " + endpoint + takes);
             }
         }
     }
