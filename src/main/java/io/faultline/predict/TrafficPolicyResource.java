@@ -141,8 +141,9 @@ public class TrafficPolicyResource {
     static String provider(String raw) {
         String p = raw.strip().toLowerCase(Locale.ROOT);
         if (!CallMapper.isProviderLabel(p)) {
-            throw ApiProblem.badRequest("provider", "provider must be 1 to " + CallMapper.MAX_PROVIDER_LABEL + " characters of a-z,"
-                    + " 0-9, '_', '.' and '-', as Faultline records a call's provider (openai, azure, vertex_ai, ...)");
+            throw ApiProblem.badRequest("provider", "provider must be 1 to " + CallMapper.MAX_PROVIDER_LABEL
+                    + " characters of a-z, 0-9, '_', '.' and '-', as Faultline records a call's provider (openai,"
+                    + " azure, vertex_ai, ...)");
         }
         return p;
     }
