@@ -182,34 +182,9 @@ class StaleIndexTest {
     void a_reporter_clock_ten_minutes_behind_raises_no_stale_index() {
         String index = "skewed-" + UUID.randomUUID();
         Duration behind = Duration.ofMinutes(10);
-        Instant start = T0.plus(Duration.ofDays(3));
-        Instant lastUpdate = start.minus(behind);
-        for (int minute = 0; minute <= 240; minute += 5) {
-            Instant server = start.plus(Duration.ofMinutes(minute));
-            Instant reporter = server.minus(behind);
-            clock.set(server);
-            if (minute % 10 == 0) {
-                while (!lastUpdate.plus(Duration.ofMinutes(55)).isAfter(reporter)) {
-                    lastUpdate = lastUpdate.plus(Duration.ofMinutes(55));
-                }
-                post("index", map("signalId", UUID.randomUUID().toString(), "index", index, "at",
-                        reporter.toString(), "lastUpdatedAt", lastUpdate.toString(), "maxAge", "PT1H",
-                        "heartbeatTimeout", "PT2H")).statusCode(200).body("failures", equalTo(0));
-            }
-            checks.check();
-        }
-        failuresOf(index).body("items", hasSize(0));
-
+        Instant lastUpdate = refreshedEvery55Minutes(index, T0.plus(Duration.ofDays(3)), behind, Duration.ZERO);
         // The refreshes stop: stale once the last one is an hour old on the server's clock, not 10 minutes sooner.
-        Instant dueOnServer = lastUpdate.plus(behind).plus(Duration.ofHours(1));
-        clock.set(dueOnServer);
-        checks.check();
-        failuresOf(index).body("items", hasSize(0));
-        clock.set(dueOnServer.plusSeconds(60));
-        checks.check();
-        failuresOf(index).body("items", hasSize(1)).body("items[0].evidence.reason", equalTo("too_old"))
-                .body("items[0].evidence.age", equalTo("PT1H1M"))
-                .body("items[0].evidence.last_updated_at", equalTo(lastUpdate.toString()));
+        staleAnHourAfter(index, lastUpdate.plus(behind), lastUpdate);
     }
 
     /**
@@ -224,8 +199,18 @@ class StaleIndexTest {
     void one_report_from_a_reporter_clock_jumped_forward_raises_no_stale_index_for_the_reports_after_it() {
         String index = "jumped-" + UUID.randomUUID();
         Duration behind = Duration.ofMinutes(10);
-        Duration jump = Duration.ofMinutes(14);
-        Instant start = T0.plus(Duration.ofDays(9));
+        Instant lastUpdate = refreshedEvery55Minutes(index, T0.plus(Duration.ofDays(9)), behind,
+                Duration.ofMinutes(14));
+        // The refreshes stop: stale once the last one is an hour old on the server's clock, not 14 minutes sooner.
+        staleAnHourAfter(index, lastUpdate.plus(behind), lastUpdate);
+    }
+
+    /**
+     * Four hours of reports every 10 minutes from a clock {@code behind} the server's, the one at minute 60 from that
+     * clock jumped {@code jump} forward; the index is refreshed every 55 minutes against a max age of 60, so it is
+     * never stale, and no check says it is. Returns the last refresh, on the reporter's clock.
+     */
+    private Instant refreshedEvery55Minutes(String index, Instant start, Duration behind, Duration jump) {
         Instant lastUpdate = start.minus(behind);
         for (int minute = 0; minute <= 240; minute += 5) {
             Instant server = start.plus(Duration.ofMinutes(minute));
@@ -242,9 +227,12 @@ class StaleIndexTest {
             checks.check();
             failuresOf(index).body("items", hasSize(0));
         }
+        return lastUpdate;
+    }
 
-        // The refreshes stop: stale once the last one is an hour old on the server's clock, not 14 minutes sooner.
-        Instant dueOnServer = lastUpdate.plus(behind).plus(Duration.ofHours(1));
+    /** Not stale an hour after the last refresh (on the server's clock), stale_index a minute later, as too_old. */
+    private void staleAnHourAfter(String index, Instant refreshedOnServer, Instant lastUpdate) {
+        Instant dueOnServer = refreshedOnServer.plus(Duration.ofHours(1));
         clock.set(dueOnServer);
         checks.check();
         failuresOf(index).body("items", hasSize(0));
