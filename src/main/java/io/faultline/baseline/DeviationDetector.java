@@ -49,10 +49,11 @@ public class DeviationDetector {
     /**
      * A failed call the provider side answers for: not a 4xx of the caller's making (a bad parameter, an unknown
      * model, a context overflow, refused content), which the error-rate alert leaves out too. Auth refusals, 408 and
-     * 429 count. Without this a caller's bad requests raised a PROVIDER outage of a healthy provider (a probe).
+     * 429 count. Without this a caller's bad requests raised a PROVIDER outage of a healthy provider (a probe). The
+     * SLO's failed responses use it too ({@code SloRollup#SERVICE_FAILURE}).
      */
-    static final String PROVIDER_SIDE_FAILURE = "not success and (http_status is null or http_status not between 400"
-            + " and 499 or http_status in (401, 403, 408, 429))";
+    public static final String PROVIDER_SIDE_FAILURE = "not success and (http_status is null"
+            + " or http_status not between 400 and 499 or http_status in (401, 403, 408, 429))";
 
     /** The least error rate a ratio is taken against. */
     static final double ERROR_RATE_FLOOR = 0.01;

@@ -467,6 +467,7 @@ public class FailureImpactAssessor {
             + " att as (select c.call_id, c.started_at, c.ended_at, c.success, c.model, c.deployment, c.cost_usd,"
             + "  c.prompt_tokens, c.completion_tokens, c.user_ref, c.team_id, c.api_key_hash, c.input_cost_per_token,"
             + "  c.output_cost_per_token, " + SloRollup.groupOfCall("c.") + " model_group,"
+            + "  " + SloRollup.SERVICE_FAILURE + " service_failure,"
             + "  c.ended_at = any (req.seen) as flagged, c.ended_at = any (req.wasting) as wasting,"
             // An answer a token-spike episode (and no non-cost one) flagged, on a deployment the rule prices: its
             // waste is the spike extra, not its whole cost.
@@ -479,6 +480,9 @@ public class FailureImpactAssessor {
             + "  max(user_ref collate \"C\") user_ref, max(team_id collate \"C\") team_id,"
             + "  max(api_key_hash collate \"C\") key_hash, count(*) attempts, bool_or(success) answered,"
             + "  (array_agg(model_group order by started_at, ended_at))[1] first_group,"
+            // a failed response that spends its group's budget: its last attempt failed on the service's side
+            + "  not bool_or(success) and (array_agg(service_failure order by started_at desc, ended_at desc))[1]"
+            + "  spent,"
             + "  (extract(epoch from max(ended_at) - min(started_at)) * 1000000)::bigint lat_us,"
             + "  coalesce(sum(cost_usd) filter (where not success or wasting), 0) wasted_cost,"
             + "  coalesce(sum(prompt_tokens + completion_tokens) filter (where not success or wasting),"
@@ -512,9 +516,9 @@ public class FailureImpactAssessor {
             + "   on r.dep = '" + SpikeRule.ANY + "' or r.dep = a.deployment where a.spiked),"
             + "  (select " + LatencyBuckets.aggregateSql("answered", "lat_us") + " from per_req),"
             + "  (select coalesce(array_agg(g order by g), '{}') from (select coalesce(first_group, '') g"
-            + "   from per_req where not answered group by 1) fg),"
+            + "   from per_req where spent group by 1) fg),"
             + "  (select coalesce(array_agg(n order by g), '{}') from (select coalesce(first_group, '') g, count(*) n"
-            + "   from per_req where not answered group by 1) fg),"
+            + "   from per_req where spent group by 1) fg),"
             + "  (select coalesce(array_agg(g order by g, b), '{}') from " + LATENCY_BY_GROUP + "),"
             + "  (select coalesce(array_agg(b order by g, b), '{}') from " + LATENCY_BY_GROUP + "),"
             + "  (select coalesce(array_agg(n order by g, b), '{}') from " + LATENCY_BY_GROUP + ")";
@@ -645,7 +649,7 @@ public class FailureImpactAssessor {
                 round(fallbackCost), round(atOriginal), round(extra), unpriced, round(spikeExtra), round(stormExtra),
                 round(overrun), storm, batch, windowSpike, memberCosts, round(costTotal));
         Assessment.QualityImpact quality = quality(c, s, answers, qualityFailures, answerDeployments);
-        Assessment.SlaImpact sla = sla(s, failed, f.failedByGroup(), f.latencyLe(), f.latencyByGroup());
+        Assessment.SlaImpact sla = sla(s, f.failedByGroup(), f.latencyLe(), f.latencyByGroup());
         double failedUsd = failed * config.pricePerFailedRequestUsd();
         double usersUsd = users * config.pricePerUserUsd();
         double budgetUsd = (pricedPercent(sla.budgetConsumed()) + pricedPercent(sla.latencyBudgetConsumed()))
@@ -740,8 +744,10 @@ public class FailureImpactAssessor {
      * deployment's episode holds requests that began in other groups; the SLO rollup counts them there too), for the
      * groups with a latency SLO (end to end across attempts, at the histogram edge the target is evaluated at: the
      * same rule as the SLO's rollup). The latency target, quantile and budget shown are the subject's own group's.
+     * {@code failedByGroup} holds the failed responses that spend the budget ({@link SloRollup#SERVICE_FAILURE} on
+     * the last attempt): a caller's own 4xx is a failed response of its user but spends no budget.
      */
-    private Assessment.SlaImpact sla(Subject s, long failedResponses, Map<String, Long> failedByGroup,
+    private Assessment.SlaImpact sla(Subject s, Map<String, Long> failedByGroup,
             long[] latencyLe, Map<String, long[]> latencyByGroup) {
         long answered = latencyLe.length == LatencyBuckets.SIZE ? latencyLe[LatencyBuckets.SIZE - 1] : 0;
         // Requests whose first attempt named no group are the subject's group's.
@@ -799,7 +805,8 @@ public class FailureImpactAssessor {
             return new Assessment.SlaImpact(null, null, null, null, priced ? round(spent) : null, null, null, null,
                     answered, null, slow, null, round(latencyConsumed), byGroup.isEmpty() ? null : byGroup, null);
         }
-        Double consumed = priced ? Double.valueOf(spent) : failedResponses == 0 && b.budgetRequests() > 0 ? 0.0 : null;
+        long spending = failedByGroup.values().stream().mapToLong(Long::longValue).sum();
+        Double consumed = priced ? Double.valueOf(spent) : spending == 0 && b.budgetRequests() > 0 ? 0.0 : null;
         boolean ownGroupOnly = byGroup.isEmpty()
                 || byGroup.size() == 1 && byGroup.get(0).modelGroup().equals(s.modelGroup());
         return new Assessment.SlaImpact(s.modelGroup(), b.availabilityTarget(), b.period().toString(),

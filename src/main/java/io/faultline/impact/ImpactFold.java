@@ -71,7 +71,7 @@ public class ImpactFold {
     /** One stored attempt of a request. */
     record Attempt(Instant started, Instant ended, boolean success, String model, String deployment,
             double cost, long promptTokens, long completionTokens, String user, String team, String key, Double in,
-            Double out, boolean qualityFlagged, String group) {
+            Double out, boolean qualityFlagged, String group, boolean serviceFailure) {
     }
 
     /** One request's contribution (a row of {@code impact_requests}). */
@@ -79,7 +79,7 @@ public class ImpactFold {
             double wastedCost, long wastedTokens, int fallbacks, double fallbackCost, double atOriginal,
             double pricedFallbackCost, int unpriced, int answers, int qualityFailures, int flaggedAnswers,
             double spikeExtra, String[] answerDeployments, String[] flaggedDeployments, Long latencyUs,
-            String firstGroup) {
+            String firstGroup, boolean spent) {
 
         /** Field by field, the deployments by content: an unchanged request is not written again. */
         @Override
@@ -95,7 +95,8 @@ public class ImpactFold {
                     && flaggedAnswers == r.flaggedAnswers && Double.compare(spikeExtra, r.spikeExtra) == 0
                     && Arrays.equals(answerDeployments, r.answerDeployments)
                     && Arrays.equals(flaggedDeployments, r.flaggedDeployments)
-                    && Objects.equals(latencyUs, r.latencyUs) && Objects.equals(firstGroup, r.firstGroup);
+                    && Objects.equals(latencyUs, r.latencyUs) && Objects.equals(firstGroup, r.firstGroup)
+                    && spent == r.spent;
         }
 
         @Override
@@ -131,8 +132,9 @@ public class ImpactFold {
             // A failed response: no attempt answered (an answer a quality or timeout episode flagged was delivered: it
             // is wasted cost and a quality failure, or a slow request, not an error the user got).
             failed += r.latencyUs() == null ? sign : 0;
-            if (r.latencyUs() == null) {
-                // its error budget is its first attempt's group's
+            if (r.spent()) {
+                // a failed response whose last attempt failed on the service's side spends the error budget of its
+                // first attempt's group; a caller's own 4xx spends none (SloRollup.SERVICE_FAILURE)
                 distinct.merge("g" + (r.firstGroup() == null ? NO_GROUP : r.firstGroup()), sign, Integer::sum);
             }
             recovered += r.ok() && r.hit() ? sign : 0;
@@ -388,7 +390,8 @@ public class ImpactFold {
                     + " c.team_id, c.api_key_hash, c.input_cost_per_token, c.output_cost_per_token, case when c.success"
                     + " then exists (select 1 from failure_event_calls q join failure_events e"
                     + " on e.failure_id = q.failure_id where q.call_id = c.call_id and q.seen_at = c.ended_at"
-                    + " and e.category = 'QUALITY') else false end, " + SloRollup.groupOfCall("c.")
+                    + " and e.category = 'QUALITY') else false end, " + SloRollup.groupOfCall("c.") + ", "
+                    + SloRollup.SERVICE_FAILURE
                     + " from llm_calls c where c.call_id = any (?) and c.started_at >= ? and c.started_at <= ?"
                     + " order by c.call_id, c.started_at, c.ended_at")) {
                 st.setArray(1, ids);
@@ -400,7 +403,7 @@ public class ImpactFold {
                                 rs.getTimestamp(2).toInstant(), rs.getTimestamp(3).toInstant(), rs.getBoolean(4),
                                 rs.getString(5), rs.getString(6), rs.getDouble(7), rs.getLong(8), rs.getLong(9),
                                 rs.getString(10), rs.getString(11), rs.getString(12), nullable(rs, 13),
-                                nullable(rs, 14), rs.getBoolean(15), rs.getString(16)));
+                                nullable(rs, 14), rs.getBoolean(15), rs.getString(16), rs.getBoolean(17)));
                     }
                 }
             }
@@ -541,7 +544,8 @@ public class ImpactFold {
                 fallbackCost, atOriginal, priced, unpriced, answers, quality, flaggedAnswers, spike,
                 answerDeps.toArray(String[]::new), flaggedDeps.toArray(String[]::new),
                 answered ? ChronoUnit.MICROS.between(firstStart, lastEnd) : null,
-                attempts.isEmpty() ? null : attempts.get(0).group());
+                attempts.isEmpty() ? null : attempts.get(0).group(),
+                !answered && !attempts.isEmpty() && attempts.get(attempts.size() - 1).serviceFailure());
     }
 
     /** The larger by code point, as {@code max(x collate "C")}; nulls ignored. */
@@ -564,7 +568,7 @@ public class ImpactFold {
         try (PreparedStatement st = c.prepareStatement("select call_id, ok, hit, attempts, user_ref, team_id,"
                 + " api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost, at_original,"
                 + " priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers, spike_extra,"
-                + " answer_deployments, flagged_deployments, latency_us, first_group from impact_requests"
+                + " answer_deployments, flagged_deployments, latency_us, first_group, spent from impact_requests"
                 + " where subject_id = ?"
                 + " and call_id = any (?)")) {
             st.setObject(1, subject);
@@ -576,7 +580,7 @@ public class ImpactFold {
                             rs.getLong(9), rs.getInt(10), rs.getDouble(11), rs.getDouble(12), rs.getDouble(13),
                             rs.getInt(14), rs.getInt(15), rs.getInt(16), rs.getInt(17), rs.getDouble(18),
                             strings(rs.getArray(19)), strings(rs.getArray(20)), nullableLong(rs, 21),
-                            rs.getString(22)));
+                            rs.getString(22), rs.getBoolean(23)));
                 }
             }
         }
@@ -611,6 +615,7 @@ public class ImpactFold {
         String[] flaggedDeps = new String[n];
         Long[] latency = new Long[n];
         String[] groups = new String[n];
+        Boolean[] spent = new Boolean[n];
         for (int i = 0; i < n; i++) {
             Req r = rows.get(i);
             ids[i] = r.callId();
@@ -635,17 +640,18 @@ public class ImpactFold {
             flaggedDeps[i] = literal(r.flaggedDeployments());
             latency[i] = r.latencyUs();
             groups[i] = r.firstGroup();
+            spent[i] = r.spent();
         }
         try (PreparedStatement st = c.prepareStatement("insert into impact_requests (subject_id, call_id, ok, hit,"
                 + " attempts, user_ref, team_id, api_key_hash, wasted_cost, wasted_tokens, fallbacks, fallback_cost,"
                 + " at_original, priced_fallback_cost, unpriced, answers, quality_failures, flagged_answers,"
-                + " spike_extra, answer_deployments, flagged_deployments, latency_us, first_group) select ?, u.i, u.o,"
-                + " u.h, u.a, u.us, u.te, u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s,"
-                + " u.ad::text[], u.fd::text[], u.lu, u.g"
+                + " spike_extra, answer_deployments, flagged_deployments, latency_us, first_group, spent) select ?,"
+                + " u.i, u.o, u.h, u.a, u.us, u.te, u.k, u.w, u.wt, u.f, u.fc, u.ao, u.p, u.up, u.an, u.q, u.fa, u.s,"
+                + " u.ad::text[], u.fd::text[], u.lu, u.g, u.sp"
                 + " from unnest(?::text[], ?::bool[], ?::bool[], ?::int[], ?::text[], ?::text[], ?::text[],"
                 + " ?::float8[], ?::int8[], ?::int[], ?::float8[], ?::float8[], ?::float8[], ?::int[], ?::int[],"
-                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[], ?::int8[], ?::text[])"
-                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd, lu, g)"
+                + " ?::int[], ?::int[], ?::float8[], ?::text[], ?::text[], ?::int8[], ?::text[], ?::bool[])"
+                + " as u(i, o, h, a, us, te, k, w, wt, f, fc, ao, p, up, an, q, fa, s, ad, fd, lu, g, sp)"
                 + " on conflict (subject_id, call_id) do update set ok = excluded.ok,"
                 + " hit = excluded.hit, attempts = excluded.attempts, user_ref = excluded.user_ref,"
                 + " team_id = excluded.team_id, api_key_hash = excluded.api_key_hash,"
@@ -656,7 +662,7 @@ public class ImpactFold {
                 + " quality_failures = excluded.quality_failures, flagged_answers = excluded.flagged_answers,"
                 + " spike_extra = excluded.spike_extra, answer_deployments = excluded.answer_deployments,"
                 + " flagged_deployments = excluded.flagged_deployments, latency_us = excluded.latency_us,"
-                + " first_group = excluded.first_group")) {
+                + " first_group = excluded.first_group, spent = excluded.spent")) {
             int p = 1;
             st.setObject(p++, subject);
             st.setArray(p++, c.createArrayOf("text", ids));
@@ -680,7 +686,8 @@ public class ImpactFold {
             st.setArray(p++, c.createArrayOf("text", answerDeps));
             st.setArray(p++, c.createArrayOf("text", flaggedDeps));
             st.setArray(p++, c.createArrayOf("int8", latency));
-            st.setArray(p, c.createArrayOf("text", groups));
+            st.setArray(p++, c.createArrayOf("text", groups));
+            st.setArray(p, c.createArrayOf("bool", spent));
             st.executeUpdate();
         }
     }

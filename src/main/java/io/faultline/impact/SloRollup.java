@@ -59,6 +59,21 @@ public class SloRollup {
         }
     }
 
+    /**
+     * An attempt that failed on the service's side, over {@code llm_calls}' columns: the passive baselines'
+     * provider-side failure ({@link io.faultline.baseline.DeviationDetector#PROVIDER_SIDE_FAILURE}: no answer,
+     * 5xx, 408, 429, the provider refusing our credentials), less what LiteLLM refused itself before calling any
+     * provider (provider {@code litellm}, or a 401/403 of its own exception classes whatever provider it stamped,
+     * as {@code ProviderRules.isProxyKeyRefusal}): a caller's unknown virtual key is the caller's mistake. A request
+     * spends the availability budget (a failed response) when no attempt answered and its last attempt is one; a
+     * caller's own 4xx (a context overflow, a bad parameter, an unknown key) is a request, not a failure. The impact
+     * assessor counts the failed responses it prices against the budget by the same rule.
+     */
+    public static final String SERVICE_FAILURE = "(" + io.faultline.baseline.DeviationDetector.PROVIDER_SIDE_FAILURE
+            + " and provider <> 'litellm' and not (coalesce(http_status in (401, 403), false)"
+            + " and (coalesce(error_class, '') like '%ProxyException'"
+            + " or coalesce(error_class, '') = 'ModelAccessDeniedHTTPException')))";
+
     // Requests whose first attempt started in [from, to): their attempts are read from requestSpan before and after,
     // so that a request is neither split across runs nor missing its late fallback. The providers come from
     // provider_deployments so that the scan runs on the (provider, started_at) index, like WindowReader. An answered
@@ -66,15 +81,17 @@ public class SloRollup {
     // minute's cumulative histogram at the fixed edges of LatencyBuckets.
     // Epoch arithmetic in float8 (date_part), not numeric (extract returns numeric since PostgreSQL 14): per call it
     // was a quarter of the grouping's time. Exact here: an epoch in seconds with microseconds needs 51 bits of the 53.
+    // A failed response (`spent`): no attempt answered and the last one failed on the service's side.
     private static final String REQUEST = "(array_agg(" + groupOfCall("") + " order by started_at,"
-            + " received_at))[1] g, min(started_at) first_at, bool_or(success) ok,"
+            + " received_at))[1] g, min(started_at) first_at, bool_or(success) ok, not bool_or(success) and"
+            + " (array_agg(" + SERVICE_FAILURE + " order by started_at desc, ended_at desc))[1] spent,"
             + " (date_part('epoch', max(ended_at) - min(started_at)) * 1000000)::bigint lat_us";
     private static final String OF_PROVIDERS = "provider = any (array(select distinct provider from"
             + " provider_deployments))";
     // Each request of r in the minute of its first attempt, per model group.
     private static final String INSERT_MINUTES = "insert into slo_minutes (model_group, minute, requests,"
             + " failed_responses, latency_le) select g, date_bin(interval '1 minute', first_at, timestamptz 'epoch'),"
-            + " count(*), count(*) filter (where not ok), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ";
+            + " count(*), count(*) filter (where spent), " + LatencyBuckets.aggregateSql("ok", "lat_us") + " from ";
     private static final String DERIVE = INSERT_MINUTES + "(select " + REQUEST + " from llm_calls where "
             + OF_PROVIDERS + " and started_at >= ? and started_at < ? group by call_id) r"
             + " where first_at >= ? and first_at < ? group by 1, 2";

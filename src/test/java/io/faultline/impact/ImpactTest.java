@@ -446,6 +446,70 @@ class ImpactTest {
     }
 
     /**
+     * The error budget's term counts the failed responses the SLO counts: a caller's context overflow and a virtual
+     * key LiteLLM refused itself are failed responses of their users but spend no availability budget; a provider's
+     * 503 does. Priced as budget, make run's unknown key ranked above a P2 card-number leak.
+     */
+    @Test
+    void a_callers_own_4xx_is_a_failed_response_that_spends_no_error_budget() throws Exception {
+        Instant t0 = Instant.parse("2031-09-12T10:00:00Z");
+        String sfx = UUID.randomUUID().toString().substring(0, 8);
+        String group = "client-4xx-" + sfx;
+        String deployment = "client-4xx-dep-" + sfx;
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            calls.add(Payloads.success("openai", group, deployment, t0.minusSeconds(3000 - i * 10L)));
+        }
+        List<Payloads> outage = new ArrayList<>();
+        List<Payloads> overflows = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            outage.add(Payloads.failure("openai", group, deployment, t0.plusSeconds(20L * r), 503,
+                    "ServiceUnavailableError", "Service Unavailable"));
+            overflows.add(Payloads.failure("openai", group, deployment, t0.plusSeconds(20L * r + 5), 400,
+                    "ContextWindowExceededError", "This model's maximum context length is 128000 tokens"));
+        }
+        Payloads badKey = Payloads.failure("openai", group, deployment, t0.plusSeconds(50), 401, "ProxyException",
+                "Authentication Error, Invalid proxy server token passed.").latency(0);
+        calls.addAll(outage);
+        calls.addAll(overflows);
+        calls.add(badKey);
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        forgetRollups();
+        rollup.catchUp();
+        SloService.Budget budget = slos.budget(group, t0.plusSeconds(60));
+        assertThat(budget.periodRequests()).isEqualTo(205);
+        assertThat(budget.periodFailedResponses()).as("the SLO's: the 503s only").isEqualTo(2);
+
+        JsonPath down = impactOf(failureOf(outage.get(0).id()));
+        assertThat(down.getDouble("slaImpact.budgetConsumed")).as("2 of the group's budget, 0.5% of 205")
+                .isCloseTo(2 / 1.025, Offset.offset(1e-6));
+        String overflow = failureOf(overflows.get(0).id());
+        JsonPath tooLong = impactOf(overflow);
+        assertThat(tooLong.getLong("userImpact.failedResponses")).as("its users got no answer").isEqualTo(2);
+        assertThat(tooLong.getDouble("slaImpact.budgetConsumed")).as("no budget spent").isZero();
+        assertThat(tooLong.getDouble("total.errorBudgetUsd")).isZero();
+        assertThat(assessor.recomputeEpisode(UUID.fromString(overflow)).orElseThrow().slaImpact().budgetConsumed())
+                .as("the one-query recomputation agrees").isZero();
+        String refused = failureOf(badKey.id());
+        assertThat(impactOf(refused).getDouble("total.errorBudgetUsd")).as("the unknown key's").isZero();
+        assertThat(assessor.recomputeEpisode(UUID.fromString(refused)).orElseThrow().total().errorBudgetUsd())
+                .isZero();
+    }
+
+    /** The episode that linked a call. */
+    private String failureOf(String callId) throws Exception {
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select failure_id::text from failure_event_calls where call_id = ?")) {
+            st.setString(1, callId);
+            try (ResultSet rs = st.executeQuery()) {
+                assertThat(rs.next()).as("an episode linked %s", callId).isTrue();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    /**
      * A cluster's ranked item is the assessment's: a member that joined after it was assessed is not in its figures,
      * so {@code episodes} is the count the figures cover, beside the members it has now ({@code episodesNow}) and
      * when it was assessed; once assessed again, both count the new member.

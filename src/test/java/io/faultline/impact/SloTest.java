@@ -493,6 +493,51 @@ class SloTest {
         assertThat(byDefault.remainingRatio()).isCloseTo(1 - 3 / (0.005 * 251), CLOSE);
     }
 
+    /**
+     * A caller's own mistakes are requests, not failed responses (the passive baselines' rule,
+     * {@code SloRollup.SERVICE_FAILURE}): a prompt over the context window (400) and a virtual key LiteLLM refused
+     * itself (401, under provider {@code litellm} or under the provider it stamped) spend no availability budget; a
+     * provider's 503 and 429 do. Counted, make run's demo spent 2 context overflows and an unknown key of the budget.
+     */
+    @Test
+    void a_callers_own_4xx_spends_no_error_budget_while_provider_side_failures_do() throws Exception {
+        String group = "slo-client-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2034-04-01T10:00:00Z");
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 15; i++) {
+            calls.addAll(answered(group, t0.plusSeconds(i)));
+        }
+        calls.add(Payloads.failure("openai", group, "slo-openai", t0.plusSeconds(20), 503,
+                "ServiceUnavailableError", "down"));
+        calls.add(Payloads.failure("openai", group, "slo-openai", t0.plusSeconds(21), 429, "RateLimitError",
+                "slow down"));
+        calls.add(Payloads.failure("openai", group, "slo-openai", t0.plusSeconds(22), 400,
+                "ContextWindowExceededError", "This model's maximum context length is 128000 tokens"));
+        calls.add(Payloads.failure("openai", group, "slo-openai", t0.plusSeconds(23), 401, "ProxyException",
+                "Authentication Error, Invalid proxy server token passed.").latency(0));
+        calls.add(Payloads.failure("litellm", group, "slo-openai", t0.plusSeconds(24), 401, "ProxyException",
+                "Authentication Error, Invalid proxy server token passed.").latency(0));
+        // A request whose first attempt hit a 429 and whose fallback overflowed the smaller context: its last
+        // attempt is the caller's mistake, so it spends nothing either.
+        Payloads first = Payloads.failure("openai", group, "slo-openai", t0.plusSeconds(30), 429, "RateLimitError",
+                "slow down");
+        calls.add(first);
+        calls.add(attempt(Payloads.failure("gemini", group, "slo-gemini", t0.plusSeconds(31), 400,
+                "ContextWindowExceededError", "input token count exceeds the maximum"), first));
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ingest(calls);
+        putSlo(group, Map.of("availabilityTarget", 0.99, "period", "1d")).statusCode(200);
+        Instant now = t0.plus(Duration.ofMinutes(10));
+        clock.set(now);
+        rolledThrough(t0.minus(Duration.ofHours(1)));
+        assertThat(rollup.catchUp().caughtUp()).isTrue();
+
+        SloService.Budget budget = slos.budget(group, now);
+        assertThat(budget.periodRequests()).as("every request counts").isEqualTo(21);
+        assertThat(budget.periodFailedResponses()).as("the 503 and the 429 only").isEqualTo(2);
+        assertThat(status(group).getDouble("budget.periodFailedResponses")).isEqualTo(2.0);
+    }
+
     @Test
     void a_burn_exactly_at_an_alert_threshold_is_exported_at_it() throws Exception {
         String g = "slo-thr-" + UUID.randomUUID();

@@ -25,9 +25,9 @@ class SpikeRuleTest {
     /** Two flagged answers of one request: 4,000 tokens for $0.04 on spiky-a, 5,000 tokens for $0.05 on other-b. */
     static final List<ImpactFold.Attempt> ATTEMPTS = List.of(
             new ImpactFold.Attempt(T, T.plusSeconds(1), true, "m", "spiky-a", 0.04, 3000, 1000, "u", null, "k", null,
-                    null, false, "m"),
+                    null, false, "m", false),
             new ImpactFold.Attempt(T.plusSeconds(2), T.plusSeconds(3), true, "m", "other-b", 0.05, 4000, 1000, "u",
-                    null, "k", null, null, false, "m"));
+                    null, "k", null, null, false, "m", false));
     static final Set<Instant> FLAGGED = Set.of(T.plusSeconds(1), T.plusSeconds(3));
 
     @Test
