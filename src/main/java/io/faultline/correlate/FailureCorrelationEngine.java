@@ -1884,7 +1884,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return clusters;
     }
 
-    private record EdgeRow(UUID from, UUID to, String kind, double confidence, Map<String, Object> evidence) {
+    record EdgeRow(UUID from, UUID to, String kind, double confidence, Map<String, Object> evidence) {
     }
 
     /**
@@ -2030,23 +2030,32 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return true;
     }
 
-    private record Root(UUID id, String reason) {
+    record Root(UUID id, String reason) {
     }
 
     /** The earliest member with no incoming causal edge, and why. Members arrive sorted by onset. */
-    private static Root root(List<Episode> members, List<EdgeRow> edges, List<Episode> temporalMembers) {
+    static Root root(List<Episode> members, List<EdgeRow> edges, List<Episode> temporalMembers) {
         Set<UUID> caused = new HashSet<>();
         for (EdgeRow edge : edges) {
             if (!"temporal".equals(edge.kind()) && edge.to() != null) {
                 caused.add(edge.to());
             }
         }
-        Episode root = members.stream().filter(m -> !caused.contains(m.id())).findFirst().orElse(members.get(0));
+        Episode first = members.get(0);
+        Episode root = members.stream().filter(m -> !caused.contains(m.id())).findFirst().orElse(first);
         StringBuilder reason = new StringBuilder();
-        reason.append(root.provider()).append(' ').append(root.type()).append(" on ").append(root.deployment())
-                .append(" began first, at ").append(root.firstSeen());
-        reason.append(caused.contains(root.id()) ? ", though a causal edge points into it (a cycle)"
-                : ", and no causal edge points into it");
+        reason.append(root.provider()).append(' ').append(root.type()).append(" on ").append(root.deployment());
+        if (root == first) {
+            reason.append(" began first, at ").append(root.firstSeen());
+            reason.append(caused.contains(root.id()) ? ", though a causal edge points into it (a cycle)"
+                    : ", and no causal edge points into it");
+        } else {
+            // An earlier member was caused by another: the root is the earliest one nothing causal points into.
+            reason.append(" began at ").append(root.firstSeen()).append(", the earliest member no causal edge")
+                    .append(" points into (").append(first.provider()).append(' ').append(first.type())
+                    .append(" on ").append(first.deployment()).append(" began earlier, at ").append(first.firstSeen())
+                    .append(", but a causal edge points into it)");
+        }
         List<String> effects = new ArrayList<>();
         for (EdgeRow edge : edges) {
             if (edge.from().equals(root.id()) && "fallback".equals(edge.kind())) {
