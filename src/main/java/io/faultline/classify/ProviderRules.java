@@ -31,8 +31,6 @@ public class ProviderRules implements CallRule {
             "too_many_tool_calls");
     private static final Set<String> TIMEOUT_CLASSES = Set.of("Timeout", "APITimeoutError", "ReadTimeout",
             "TimeoutError");
-    private static final Set<String> OUTAGE_CLASSES = Set.of("InternalServerError", "ServiceUnavailableError",
-            "BadGatewayError", "APIConnectionError", "APIError");
     private static final List<String> OVERFLOW_MARKERS = List.of("context_length_exceeded", "context window",
             "prompt is too long", "maximum context length", "exceeds the maximum number of tokens",
             "input token count", "too many tokens");
@@ -66,8 +64,8 @@ public class ProviderRules implements CallRule {
         String errorClass = call.errorClass() == null ? "" : call.errorClass();
         int status = call.httpStatus() == null ? 0 : call.httpStatus();
 
-        if (status == 529 || message.contains("overloaded_error")
-                || (message.contains("overloaded") && (status >= 500 || OUTAGE_CLASSES.contains(errorClass)))) {
+        // What an overload is, the predictor counts too (Overload.SQL): one rule for both.
+        if (Overload.of(call.httpStatus(), errorClass, call.errorMessage())) {
             return one(Type.OVERLOADED, call, "provider.status", Map.of());
         }
         if (status == 429 || errorClass.equals("RateLimitError") || message.contains("resource_exhausted")) {
@@ -86,7 +84,7 @@ public class ProviderRules implements CallRule {
         if (containsAny(message, MALFORMED_MARKERS) || PYTHON_JSON_ERROR.matcher(message).find()) {
             return one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
         }
-        if (status >= 500 || OUTAGE_CLASSES.contains(errorClass)) {
+        if (status >= 500 || Overload.isServerClass(errorClass)) {
             return one(Type.OUTAGE, call, "provider.status", Map.of());
         }
         // 400/404/422 and other client errors are the caller's mistake, not a provider failure. The call stays

@@ -289,7 +289,7 @@ public final class Indicators {
                     + spread.get("deployments_rising") + " deployments" + when
                     + "; route latency-sensitive traffic to another provider";
             default -> switch (c.type()) {
-                case "overloaded" -> "Provider-wide: " + provider + " answers overloaded (529) more and more, on "
+                case "overloaded" -> "Provider-wide: " + provider + " answers overloaded more and more, on "
                         + spread.get("deployments_failing") + " deployments" + when
                         + "; back off and prepare the fallback to another provider";
                 case "rate_limit" -> "Provider-wide: rate-limited calls of " + provider + " are rising on "

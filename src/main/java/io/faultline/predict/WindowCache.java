@@ -82,7 +82,7 @@ final class WindowCache {
 
     /** One stored call as the indicators read it; times in epoch microseconds; NaN for a missing header value. */
     private record Call(long started, long ended, String group, boolean success, int status, double latency,
-            boolean timedOut, double[] remaining, double[] limit, String[] reset) implements Part {
+            boolean timedOut, boolean overloaded, double[] remaining, double[] limit, String[] reset) implements Part {
 
         @Override
         public long at() {
@@ -96,9 +96,10 @@ final class WindowCache {
 
         boolean failed(int type) {
             return switch (type) {
-                case 0 -> status == 429;
-                case 1 -> status == 529;
-                case 2 -> status >= 500 && status != 529 && status != NO_STATUS;
+                // An overload is the classifier's (Overload.SQL): a 503 that says so is no outage.
+                case 0 -> status == 429 && !overloaded;
+                case 1 -> overloaded;
+                case 2 -> status >= 500 && !overloaded && status != NO_STATUS;
                 default -> timedOut;
             };
         }
@@ -241,7 +242,8 @@ final class WindowCache {
         return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
                 + " (http_status = 408 or error_class = any (?) or latency_ms > ?), rate_limit_headers::text,"
-                + " proxy_id from llm_calls where started_at >= ? %s";
+                + " proxy_id, " + io.faultline.classify.Overload.SQL.replace("%", "%%")
+                + " from llm_calls where started_at >= ? %s";
     }
 
     private static String micros(String column) {
@@ -529,7 +531,8 @@ final class WindowCache {
                 reset[s] = z;
             }
         }
-        return new Call(started, ended, group, success, status, latency, timedOut, remaining, limit, reset);
+        return new Call(started, ended, group, success, status, latency, timedOut, rs.getBoolean(14), remaining, limit,
+                reset);
     }
 
     private static String first(String[] values, int i) {

@@ -33,7 +33,8 @@ final class WindowReader {
     private static String sql() {
         StringBuilder inner = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
                 + " http_status, latency_ms, floor((extract(epoch from started_at) - ?) / ?)::int b,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms > ?) timed_out");
+                + " (http_status = 408 or error_class = any (?) or latency_ms > ?) timed_out, "
+                + io.faultline.classify.Overload.SQL + " overloaded");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             String label = DeploymentWindow.LIMIT_TYPES[s];
             String anthropic = "anthropic-ratelimit-" + label.replace('_', '-');
@@ -46,7 +47,7 @@ final class WindowReader {
         inner.append(" from llm_calls where provider = any (?) and started_at >= ? and started_at < ?");
 
         StringBuilder mid = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
-                + " http_status, latency_ms, b, timed_out");
+                + " http_status, latency_ms, b, timed_out, overloaded");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             mid.append(", ").append(number("rt" + s)).append(" r").append(s);
             mid.append(", ").append(number("lt" + s)).append(" l").append(s);
@@ -57,8 +58,9 @@ final class WindowReader {
         // so the latencies come back as an unordered array and the percentiles are taken here.
         StringBuilder outer = new StringBuilder("select provider, deployment, max(model_group), b, count(*),"
                 + " count(*) filter (where success), array_agg(latency_ms) filter (where success)");
-        String[] failing = { "http_status = 429", "http_status = 529", "http_status >= 500 and http_status <> 529",
-                "timed_out" };
+        // An overload is the classifier's (Overload.SQL): a 503 that says so is no outage.
+        String[] failing = { "http_status = 429 and not overloaded", "overloaded",
+                "http_status >= 500 and not overloaded", "timed_out" };
         for (String f : failing) {
             outer.append(", count(*) filter (where ").append(f).append("), min(ended_at) filter (where ").append(f)
                     .append("), max(ended_at) filter (where ").append(f).append(")");

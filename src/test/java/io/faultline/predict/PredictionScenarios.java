@@ -97,8 +97,9 @@ final class PredictionScenarios {
                 "500 share doubles every 3 minutes from 0.5% at minute 35",
                 rising("openai", 30, m -> m < 35 ? 0 : 0.005 * Math.pow(2, (m - 35) / 3.0), 500,
                         "InternalServerError", "The server had an error while processing your request.")));
-        s.add(new Scenario("gemini_error_acceleration", "gemini", "outage",
-                "503 UNAVAILABLE share doubles every 3.5 minutes from 0.5% at minute 36",
+        // Gemini's 503 UNAVAILABLE "The model is overloaded" is an overload, for the classifier as for the predictor.
+        s.add(new Scenario("gemini_overload_acceleration", "gemini", "overloaded",
+                "503 UNAVAILABLE \"The model is overloaded\" share doubles every 3.5 minutes from 0.5% at minute 36",
                 rising("gemini", 30, m -> m < 36 ? 0 : 0.005 * Math.pow(2, (m - 36) / 3.5), 503,
                         "ServiceUnavailableError", "The model is overloaded. Please try again later. UNAVAILABLE")));
         s.add(new Scenario("anthropic_529_rising", "anthropic", "overloaded",
