@@ -47,13 +47,25 @@ public class DeviationDetector {
     }
 
     /**
+     * A call LiteLLM refused itself before calling any provider, over {@code llm_calls}' columns: stored under the
+     * provider {@code litellm}, or a 401/403 of its proxy exception classes whatever provider it stamped (LiteLLM
+     * 1.108 stamps the model group's provider on a virtual key it refused; as {@code
+     * ProviderRules.isProxyKeyRefusal}). No call of a provider: the baselines leave it out of their windows.
+     */
+    public static final String PROXY_REFUSAL = "(provider = 'litellm' or coalesce(http_status in (401, 403), false)"
+            + " and (coalesce(error_class, '') like '%ProxyException'"
+            + " or coalesce(error_class, '') = 'ModelAccessDeniedHTTPException'))";
+
+    /**
      * A failed call the provider side answers for: not a 4xx of the caller's making (a bad parameter, an unknown
-     * model, a context overflow, refused content), which the error-rate alert leaves out too. Auth refusals, 408 and
-     * 429 count. Without this a caller's bad requests raised a PROVIDER outage of a healthy provider (a probe). The
+     * model, a context overflow, refused content), which the error-rate alert leaves out too, nor LiteLLM's own
+     * refusal ({@link #PROXY_REFUSAL}). The provider refusing our credentials (401/403), 408 and 429 count. Without
+     * this a caller's bad requests, or its unknown virtual key, raised a PROVIDER outage of a healthy provider. The
      * SLO's failed responses use it too ({@code SloRollup#SERVICE_FAILURE}).
      */
     public static final String PROVIDER_SIDE_FAILURE = "not success and (http_status is null"
-            + " or http_status not between 400 and 499 or http_status in (401, 403, 408, 429))";
+            + " or http_status not between 400 and 499 or http_status in (401, 403, 408, 429))"
+            + " and not " + PROXY_REFUSAL;
 
     /** The least error rate a ratio is taken against. */
     static final double ERROR_RATE_FLOOR = 0.01;
@@ -272,7 +284,8 @@ public class DeviationDetector {
                 "select provider, model_group, count(*) filter (where success),"
                         + " percentile_disc(0.95) within group (order by latency_ms) filter (where success),"
                         + " count(*), count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")"
-                        + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group")) {
+                        + " from llm_calls where started_at >= ? and started_at < ? and not " + PROXY_REFUSAL
+                        + " group by provider, model_group")) {
             st.setTimestamp(1, Timestamp.from(now.minus(config.deviationWindow())));
             st.setTimestamp(2, Timestamp.from(now));
             try (ResultSet rs = st.executeQuery()) {
@@ -427,7 +440,8 @@ public class DeviationDetector {
                     + " count(*) filter (where " + PROVIDER_SIDE_FAILURE + ")::double precision / count(*) r,"
                     + " avg(latency_ms) filter (where success) m, percentile_disc(array[0.5, 0.95, 0.99])"
                     + " within group (order by latency_ms) filter (where success) q"
-                    + " from llm_calls where started_at >= ? and started_at < ? group by provider, model_group) w"
+                    + " from llm_calls where started_at >= ? and started_at < ? and not " + PROXY_REFUSAL
+                    + " group by provider, model_group) w"
                     + " cross join lateral (values ('latency_ms', q[1], q[2], q[3], m, ok),"
                     + " ('error_rate', r, r, r, r, n)) metric(name, p50, p95, p99, mean, n)"
                     + " where metric.n >= ? and metric.p50 is not null")) {

@@ -62,17 +62,15 @@ public class SloRollup {
     /**
      * An attempt that failed on the service's side, over {@code llm_calls}' columns: the passive baselines'
      * provider-side failure ({@link io.faultline.baseline.DeviationDetector#PROVIDER_SIDE_FAILURE}: no answer,
-     * 5xx, 408, 429, the provider refusing our credentials), less what LiteLLM refused itself before calling any
-     * provider (provider {@code litellm}, or a 401/403 of its own exception classes whatever provider it stamped,
-     * as {@code ProviderRules.isProxyKeyRefusal}): a caller's unknown virtual key is the caller's mistake. A request
+     * 5xx, 408, 429, the provider refusing our credentials, and never what LiteLLM refused itself before calling any
+     * provider, {@link io.faultline.baseline.DeviationDetector#PROXY_REFUSAL}): a caller's unknown virtual key is the
+     * caller's mistake, for the budget as for the baselines. A request
      * spends the availability budget (a failed response) when no attempt answered and its last attempt is one; a
      * caller's own 4xx (a context overflow, a bad parameter, an unknown key) is a request, not a failure. The impact
      * assessor counts the failed responses it prices against the budget by the same rule.
      */
     public static final String SERVICE_FAILURE = "(" + io.faultline.baseline.DeviationDetector.PROVIDER_SIDE_FAILURE
-            + " and provider <> 'litellm' and not (coalesce(http_status in (401, 403), false)"
-            + " and (coalesce(error_class, '') like '%ProxyException'"
-            + " or coalesce(error_class, '') = 'ModelAccessDeniedHTTPException')))";
+            + ")";
 
     // Requests whose first attempt started in [from, to): their attempts are read from requestSpan before and after,
     // so that a request is neither split across runs nor missing its late fallback. The providers come from

@@ -295,6 +295,52 @@ class BaselineApiTest {
     }
 
     /**
+     * LiteLLM refusing a virtual key itself (a 401 of its ProxyException, stamped with the model group's provider,
+     * before any provider call) is no error of the provider: not in its error rate, not learnt into its baseline,
+     * as the SLO leaves it out of the failed responses ({@code SloRollup.SERVICE_FAILURE}). Counted, ten refused
+     * keys among 25 calls raised an error-rate deviation of a healthy provider.
+     */
+    @Test
+    void litellms_own_key_refusals_are_no_provider_errors_in_the_baselines() {
+        String provider = "prxy" + Long.toHexString(System.nanoTime());
+        Instant now = Instant.now();
+        List<Payloads> healthy = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            healthy.add(Payloads.success(provider, "m", "d1", now.minusSeconds(400 + i)));
+        }
+        for (int i = 0; i < 20; i++) {
+            healthy.add(refusedKey(provider, now.minusSeconds(500 + i)));
+        }
+        Api.ingest(Payloads.array(healthy.toArray(Payloads[]::new))).statusCode(200);
+        detector.learnPassive(Duration.ofHours(1));
+        assertThat(store.current(provider, "error_rate")).as("the error-rate baseline learnt")
+                .singleElement().satisfies(b -> {
+                    assertThat(b.p95()).isZero();
+                    assertThat(b.sampleSize()).as("the provider's own calls").isEqualTo(40);
+                });
+
+        List<Payloads> window = new ArrayList<>();
+        for (int i = 0; i < 15; i++) {
+            window.add(Payloads.success(provider, "m", "d1", now.minusSeconds(10 + i)));
+        }
+        for (int i = 0; i < 10; i++) {
+            window.add(refusedKey(provider, now.minusSeconds(30 + i)));
+        }
+        Api.ingest(Payloads.array(window.toArray(Payloads[]::new))).statusCode(200);
+        assertThat(detector.detectDeviation()).filteredOn(d -> d.provider().equals(provider)
+                && d.metric().equals("error_rate")).singleElement().satisfies(d -> {
+                    assertThat(d.current()).isZero();
+                    assertThat(d.samples()).as("the provider's own calls").isEqualTo(15);
+                    assertThat(d.raised()).isFalse();
+                });
+    }
+
+    private static Payloads refusedKey(String provider, Instant at) {
+        return Payloads.failure(provider, "m", "d1", at, 401, "ProxyException",
+                "Authentication Error, Invalid proxy server token passed.").latency(0);
+    }
+
+    /**
      * A caller sending bad requests is no provider outage: 400s for a bad parameter, context overflows and refused
      * content are the caller's (the error-rate alert leaves them out too), while 429s, 5xx and timeouts count.
      */
