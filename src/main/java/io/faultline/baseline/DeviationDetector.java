@@ -1,6 +1,7 @@
 package io.faultline.baseline;
 
 import io.agroal.api.AgroalDataSource;
+import io.faultline.classify.ProviderRules;
 import io.faultline.common.ClusterJobs;
 import io.faultline.common.MetricLabels;
 import io.faultline.episode.FailureSink;
@@ -59,13 +60,15 @@ public class DeviationDetector {
     /**
      * A failed call the provider side answers for: not a 4xx of the caller's making (a bad parameter, an unknown
      * model, a context overflow, refused content), which the error-rate alert leaves out too, nor LiteLLM's own
-     * refusal ({@link #PROXY_REFUSAL}). The provider refusing our credentials (401/403), 408 and 429 count. Without
-     * this a caller's bad requests, or its unknown virtual key, raised a PROVIDER outage of a healthy provider. The
-     * SLO's failed responses use it too ({@code SloRollup#SERVICE_FAILURE}).
+     * refusal ({@link #PROXY_REFUSAL}). The provider refusing our credentials (401/403), 408 and 429 count, and so
+     * does a 4xx the classifier types malformed_response (the provider's answer did not parse:
+     * {@link ProviderRules#MALFORMED_CLIENT_ERROR_SQL}). Without this a caller's bad requests, or its unknown virtual
+     * key, raised a PROVIDER outage of a healthy provider. The SLO's failed responses use it too
+     * ({@code SloRollup#SERVICE_FAILURE}).
      */
     public static final String PROVIDER_SIDE_FAILURE = "not success and (http_status is null"
-            + " or http_status not between 400 and 499 or http_status in (401, 403, 408, 429))"
-            + " and not " + PROXY_REFUSAL;
+            + " or http_status not between 400 and 499 or http_status in (401, 403, 408, 429) or "
+            + ProviderRules.MALFORMED_CLIENT_ERROR_SQL + ") and not " + PROXY_REFUSAL;
 
     /** The least error rate a ratio is taken against. */
     static final double ERROR_RATE_FLOOR = 0.01;

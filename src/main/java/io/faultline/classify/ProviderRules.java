@@ -40,6 +40,18 @@ public class ProviderRules implements CallRule {
     // Python's json module: "Expecting property name enclosed in double quotes: line 1 column 299 (char 298)".
     private static final Pattern PYTHON_JSON_ERROR = Pattern.compile("expecting [^:]{1,60}: line \\d+ column \\d+");
 
+    /**
+     * SQL over {@code llm_calls}' columns: a client-error status (4xx) that {@link #fromFailure} still types
+     * {@code malformed_response}, the provider's answer that did not parse (LiteLLM reports Gemini's broken JSON as
+     * a 422 {@code BadRequestError}, "Error converting to valid response block"): not an overflow, not refused
+     * content, and a malformed marker in the message. It is the provider's failure whatever the status said, so the
+     * passive baselines' provider-side failure, and through it the SLO, count it (as the provider-error alert does).
+     */
+    public static final String MALFORMED_CLIENT_ERROR_SQL = "(http_status between 400 and 499"
+            + " and coalesce(error_class, '') not in ('ContextWindowExceededError', 'ContentPolicyViolationError')"
+            + " and not (" + anyMarkerSql(OVERFLOW_MARKERS) + ") and (" + anyMarkerSql(MALFORMED_MARKERS)
+            + " or lower(coalesce(error_message, '')) ~ 'expecting [^:]{1,60}: line [0-9]+ column [0-9]+'))";
+
     private final SeverityPolicy severities;
     private final ClassifyConfig config;
 
@@ -256,6 +268,19 @@ public class ProviderRules implements CallRule {
 
     private List<Failure> one(Type type, LlmCall call, String method, Map<String, Object> evidence) {
         return List.of(CallFailures.of(type, call, method, severities.base(type), evidence));
+    }
+
+    /** {@code text.contains(marker)} for any of {@code markers}, over the lower-cased error message. */
+    private static String anyMarkerSql(List<String> markers) {
+        StringBuilder sql = new StringBuilder();
+        for (String marker : markers) {
+            if (marker.indexOf('\'') >= 0) {
+                throw new IllegalStateException("a marker with a quote: " + marker);
+            }
+            sql.append(sql.isEmpty() ? "" : " or ").append("strpos(lower(coalesce(error_message, '')), '")
+                    .append(marker).append("') > 0");
+        }
+        return sql.toString();
     }
 
     private static boolean containsAny(String text, List<String> markers) {

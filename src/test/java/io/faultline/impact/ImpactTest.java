@@ -497,6 +497,47 @@ class ImpactTest {
                 .isZero();
     }
 
+    /**
+     * A provider's answer that did not parse is the provider's failure whatever status LiteLLM gave it: Gemini's
+     * broken JSON comes back as a 422 BadRequestError ("Error converting to valid response block"), which the
+     * classifier types malformed_response (PROVIDER, P3) and the provider-error alert counts, so it spends the
+     * error budget as an outage's 503 does. make run's malformed Gemini answer spent none: the SLO counted gemini-flash
+     * 3 failed responses, not 4, and its episode priced no budget.
+     */
+    @Test
+    void a_malformed_answer_that_litellm_reports_as_a_4xx_spends_the_error_budget() throws Exception {
+        Instant t0 = Instant.parse("2031-10-03T10:00:00Z");
+        String sfx = UUID.randomUUID().toString().substring(0, 8);
+        String group = "malformed-4xx-" + sfx;
+        String deployment = "malformed-4xx-dep-" + sfx;
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        List<Payloads> calls = new ArrayList<>();
+        for (int i = 0; i < 198; i++) {
+            calls.add(Payloads.success("gemini", group, deployment, t0.minusSeconds(3000 - i * 10L)));
+        }
+        List<Payloads> broken = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            broken.add(Payloads.failure("gemini", group, deployment, t0.plusSeconds(20L * r), 422, "BadRequestError",
+                    "litellm.BadRequestError: GeminiException - Error converting to valid response block=Unterminated"
+                            + " string starting at: line 1 column 172 (char 171). File an issue if litellm error"));
+        }
+        calls.addAll(broken);
+        Api.ingest(Payloads.array(calls.toArray(Payloads[]::new))).statusCode(200);
+        forgetRollups();
+        rollup.catchUp();
+        SloService.Budget budget = slos.budget(group, t0.plusSeconds(60));
+        assertThat(budget.periodRequests()).isEqualTo(200);
+        assertThat(budget.periodFailedResponses()).as("both malformed answers").isEqualTo(2);
+
+        String failure = failureOf(broken.get(0).id());
+        JsonPath impact = impactOf(failure);
+        assertThat(impact.getString("type")).isEqualTo("malformed_response");
+        assertThat(impact.getDouble("slaImpact.budgetConsumed")).as("2 of the group's budget, 0.5% of 200")
+                .isCloseTo(2.0, Offset.offset(1e-6));
+        assertThat(assessor.recomputeEpisode(UUID.fromString(failure)).orElseThrow().slaImpact().budgetConsumed())
+                .as("the one-query recomputation agrees").isCloseTo(2.0, Offset.offset(1e-6));
+    }
+
     /** The episode that linked a call. */
     private String failureOf(String callId) throws Exception {
         try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
