@@ -132,7 +132,9 @@ public class CallMapper {
         String provider = provider(text(payload, "custom_llm_provider"), text(error, "llm_provider"),
                 text(payload, "model"));
         String model = limit(text(payload, "model"), MAX_ID_LENGTH);
-        String modelGroup = limit(text(payload, "model_group"), MAX_ID_LENGTH);
+        // LiteLLM logs a request its router resolved to no group (an unknown model) with model_group "": that is no
+        // group, and the request belongs to its model, as one logged without a group does (SLOs, budgets, windows).
+        String modelGroup = limit(firstNonBlank(text(payload, "model_group")), MAX_ID_LENGTH);
         String deployment = firstNonBlank(text(payload, "model_id"), text(hidden, "model_id"));
         if (deployment == null) {
             // LiteLLM routed the call to none of its deployments (it refused it, or knows no such model): the model

@@ -538,6 +538,37 @@ class SloTest {
         assertThat(status(group).getDouble("budget.periodFailedResponses")).isEqualTo(2.0);
     }
 
+    /**
+     * A request for a model LiteLLM does not serve is logged with {@code model_group: ""} (the router resolved no
+     * group) and the requested model: it belongs to that model, as a request without a group does. Counted under
+     * "", make run's request for an unknown model listed an SLO group with an empty name, which
+     * {@code GET /api/v1/slos/{modelGroup}} cannot name.
+     */
+    @Test
+    void a_request_logged_with_an_empty_model_group_belongs_to_its_model() throws Exception {
+        String model = "slo-unknown-model-" + UUID.randomUUID();
+        Instant t0 = Instant.parse("2034-05-02T10:00:00Z");
+        Payloads unknown = Payloads.failure("litellm", model, "unused", t0, 400, "ProxyModelNotFoundError",
+                "Invalid model name passed in model=" + model).set("model_group", "").without("model_id")
+                .set("hidden_params", Map.of()).latency(0);
+        clock.set(t0.plus(Duration.ofMinutes(5)));
+        ingest(List.of(unknown));
+        Instant now = t0.plus(Duration.ofMinutes(10));
+        clock.set(now);
+        rolledThrough(t0.minus(Duration.ofHours(1)));
+        assertThat(rollup.catchUp().caughtUp()).isTrue();
+
+        assertThat(slos.budget(model, now).periodRequests()).as("the request, under its model").isEqualTo(1);
+        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
+                "select count(*) from slo_minutes where model_group = '' and minute = ?")) {
+            st.setTimestamp(1, Timestamp.from(t0.truncatedTo(ChronoUnit.MINUTES)));
+            try (ResultSet rs = st.executeQuery()) {
+                rs.next();
+                assertThat(rs.getLong(1)).as("no group without a name").isZero();
+            }
+        }
+    }
+
     @Test
     void a_burn_exactly_at_an_alert_threshold_is_exported_at_it() throws Exception {
         String g = "slo-thr-" + UUID.randomUUID();
