@@ -88,10 +88,19 @@ public class SloResource {
             }
         }
         JsonNode target = root.get("availabilityTarget");
-        if (target == null || !target.isNumber() || !(target.doubleValue() >= SloService.MIN_TARGET
-                && target.doubleValue() <= SloService.MAX_TARGET)) {
+        if (target == null || target.isNull()) {
             throw ApiProblem.badRequest("availabilityTarget", "availabilityTarget is required: the share of requests"
                     + " answered, from 0.5 to 0.99999 (e.g. 0.995 for 99.5%)");
+        }
+        if (!target.isNumber() || !(target.doubleValue() >= SloService.MIN_TARGET
+                && target.doubleValue() <= SloService.MAX_TARGET)) {
+            // A percentage (99.9) is the usual slip: say what to send instead of calling the field missing.
+            String percent = target.isNumber() && target.doubleValue() > 1 && target.doubleValue() <= 100
+                    ? "; " + target.decimalValue().stripTrailingZeros().toPlainString() + " reads as a percentage:"
+                            + " send " + target.decimalValue().movePointLeft(2).stripTrailingZeros().toPlainString()
+                    : "";
+            throw ApiProblem.badRequest("availabilityTarget", "availabilityTarget must be a number from 0.5 to"
+                    + " 0.99999, the share of requests answered (e.g. 0.995 for 99.5%)" + percent);
         }
         Duration period = period(root.get("period"), slos.longestPeriod());
         Double latency = optionalNumber(root, "latencyTargetMs");

@@ -856,6 +856,13 @@ class SloTest {
                 { Map.of("availabilityTarget", 0.99, "target", 0.9), "target" } }) {
             putSlo(group, bad[0]).statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(bad[1]));
         }
+        // A target written as a percentage is there, not missing: the problem says how to write it.
+        putSlo(group, Map.of("availabilityTarget", 99.9)).statusCode(400).contentType(PROBLEM)
+                .body("errors[0].field", equalTo("availabilityTarget"))
+                .body("detail", org.hamcrest.Matchers.containsString("send 0.999"))
+                .body("detail", org.hamcrest.Matchers.not(org.hamcrest.Matchers.containsString("required")));
+        putSlo(group, Map.of("period", "30d")).statusCode(400).contentType(PROBLEM)
+                .body("detail", org.hamcrest.Matchers.containsString("availabilityTarget is required"));
         putSlo(group, "[1, 2]").statusCode(400).contentType(PROBLEM);
         putSlo(group, "{not json").statusCode(400).contentType(PROBLEM);
         putSlo("x".repeat(201), Map.of("availabilityTarget", 0.99)).statusCode(400).contentType(PROBLEM)
