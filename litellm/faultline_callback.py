@@ -59,6 +59,13 @@ try:  # the provider-layer error that keeps the provider's own HTTP status (e.g.
 except Exception:  # pragma: no cover - a LiteLLM that moved it still gets every other field
     _ProviderError = None
 
+try:  # the SDK's errors of a request no answer came back for (APITimeoutError is one)
+    from openai import APIConnectionError as _SdkNoAnswer
+
+    _NO_ANSWER: tuple[type[BaseException], ...] = (httpx.TransportError, _SdkNoAnswer)
+except Exception:  # pragma: no cover - LiteLLM installs the OpenAI SDK
+    _NO_ANSWER = (httpx.TransportError,)
+
 PLUGIN_VERSION = "0.1.0"
 
 log = logging.getLogger("faultline")
@@ -390,19 +397,33 @@ def _provider_status(exc: BaseException) -> int | None:
     529 becomes an InternalServerError with status 500. The provider-layer error it was raised from is
     kept as ``__context__``.
     """
-    seen = {id(exc)}
-    current: BaseException | None = exc
-    for _ in range(_CHAIN_DEPTH):
-        current = current.__cause__ or current.__context__ if current is not None else None
-        if current is None or id(current) in seen:
-            return None
-        seen.add(id(current))
+    chain = _chain(exc)
+    for depth, current in enumerate(chain):
         if _ProviderError is not None and isinstance(current, _ProviderError):
             if not _safe_getattr(current, "status_code_is_synthesized"):
+                # A provider error raised while handling a timeout or a dropped connection carries a status of
+                # LiteLLM's choosing (OpenAI's handler gives 500): no provider answered, the exception's own
+                # status (litellm.Timeout's 408) says what happened.
+                if any(isinstance(below, _NO_ANSWER) for below in chain[depth + 1:]):
+                    return None
                 return _as_status(_safe_getattr(current, "status_code"))
         elif isinstance(current, httpx.HTTPStatusError):
             return _as_status(_safe_getattr(current.response, "status_code"))
     return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exceptions ``exc`` was raised from (cause, else context), nearest first, at most _CHAIN_DEPTH."""
+    seen = {id(exc)}
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    for _ in range(_CHAIN_DEPTH):
+        current = current.__cause__ or current.__context__
+        if current is None or id(current) in seen:
+            break
+        seen.add(id(current))
+        chain.append(current)
+    return chain
 
 
 def _http_status(exc: object, payload: Mapping[str, Any]) -> int | None:

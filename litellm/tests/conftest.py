@@ -247,12 +247,15 @@ class FakeProvider:
     def __init__(self):
         self.case = "openai_chat_completion_200"
         self.ids = itertools.count()
+        self.hold = False  # requests wait for release (a provider that does not answer) while set
+        self.release = threading.Event()
         handler = type("Handler", (_ProviderHandler,), {"provider": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def stop(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -262,6 +265,8 @@ class _ProviderHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.provider.hold:
+            self.provider.release.wait(60)  # a ceiling: the test's client gives up first, then releases
         case = wire(self.provider.case)
         body = dict(case["body"])
         if case["http_status"] == 200:

@@ -1183,6 +1183,37 @@ def test_an_anthropic_529_keeps_the_providers_status_although_litellm_reports_50
     assert event["faultline"]["response_headers"]["x-should-retry"] == "true"
 
 
+def test_a_timeout_the_provider_never_answered_keeps_litellms_408_not_a_made_up_500(
+    faultline, provider, make_plugin, litellm_callbacks
+):
+    # LiteLLM's OpenAI handler wraps the SDK's APITimeoutError in an OpenAIError of status 500 (no status of the
+    # provider's: none answered), then raises litellm.Timeout (408). The chain's 500 was taken for the provider's
+    # own answer, so timeouts were stored as HTTP 500 beside error_code 408 and baselined as error_rate:500.
+    plugin = make_plugin(faultline.url)
+    litellm_callbacks(plugin)
+    provider.hold = True
+
+    async def call():
+        try:
+            with pytest.raises(litellm.Timeout):
+                await litellm.acompletion(
+                    model="openai/gpt-4o-mini", api_base=f"{provider.base}/v1", api_key="x",
+                    messages=[{"role": "user", "content": "slow"}], max_retries=0, timeout=0.3,
+                )
+        finally:
+            provider.release.set()
+        deadline = time.monotonic() + 60  # a ceiling; the event arrives within about a second
+        while not faultline.received_ids() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # keeps the loop alive for LiteLLM's logging task
+
+    asyncio.run(call())
+
+    wait_until(lambda: len(faultline.received_ids()) == 1, what="the timeout's event")
+    (event,) = faultline.events.values()
+    assert event["error_information"]["error_class"] == "Timeout"
+    assert event["faultline"]["http_status"] == 408
+
+
 def test_without_the_provider_error_a_mapped_529_only_knows_500(faultline, make_plugin, litellm_callbacks):
     plugin = make_plugin(faultline.url)
     litellm_callbacks(plugin)
