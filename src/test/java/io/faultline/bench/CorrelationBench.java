@@ -14,7 +14,6 @@ import io.faultline.testing.EmbeddedPostgres;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.TestClock;
 import io.quarkus.narayana.jta.QuarkusTransaction;
-import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.scheduler.Scheduler;
@@ -57,7 +56,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the same JVM. Not part of {@code make test}: it measures, it does not judge speed.
  */
 @QuarkusTest
-@QuarkusTestResource(CorrelationBench.Database.class)
 @TestProfile(CorrelationBench.DrainRunning.class)
 class CorrelationBench {
 
@@ -67,15 +65,28 @@ class CorrelationBench {
         public Map<String, String> getConfigOverrides() {
             return Map.of("faultline.correlate.drain-every", "1s");
         }
+
+        @Override
+        public List<TestResourceEntry> testResources() {
+            return Database.ENTRY;
+        }
+
+        @Override
+        public boolean disableGlobalTestResources() {
+            return true; // PostgresResource's database is not the seeded one
+        }
     }
 
     /**
      * One database for both variants: seeding it twice would double the bench's run time. Its URL is kept in a system
      * property because each Quarkus restart loads the test classes (and their statics) afresh; the server started
-     * first keeps running until the JVM exits.
+     * first keeps running until the JVM exits. Named by the bench's profiles only: as a {@code @QuarkusTestResource}
+     * on the class it applied to every test class, and every test application of a run shared this one database.
      */
     public static class Database implements QuarkusTestResourceLifecycleManager {
         private static final String KEY = "faultline.bench.correlation.jdbc-url";
+        static final List<QuarkusTestProfile.TestResourceEntry> ENTRY =
+                List.of(new QuarkusTestProfile.TestResourceEntry(Database.class));
 
         @Override
         public Map<String, String> start() {
