@@ -56,6 +56,19 @@ public class MetricLabels implements BoundedState {
         }
     }
 
+    /**
+     * The label value of {@code raw} under {@code key} if it already has one, else null: for values read back from
+     * the database, which would otherwise spend the slots of live traffic on names seen once, long ago.
+     */
+    public String known(String key, String raw) {
+        String value = raw == null || raw.isEmpty() ? "unknown" : raw;
+        if (!CAPPED.contains(key) || OTHER.equals(value)) {
+            return value;
+        }
+        Set<String> values = admitted.get(key);
+        return values != null && values.contains(value) ? value : null;
+    }
+
     /** Distinct values admitted under {@code key} so far. */
     public int admitted(String key) {
         Set<String> values = admitted.get(key);

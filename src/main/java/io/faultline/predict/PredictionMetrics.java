@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code failure_prediction_score{provider,failure_type}} (the highest confidence of the provider's active predictions
  * of the type whose horizon has not ended, 0 when none), {@code failure_prediction_precision{failure_type}} and
  * {@code failure_prediction_recall{failure_type}} over the accuracy window (NaN while undefined). Read from the
- * database after every tick and every few seconds, so every replica reports the same figures.
+ * database after every tick and every few seconds, so every replica reports the same figures. A provider's zero score
+ * waits for a call of it to take its label: a read of stored rows spends no slot of the label cap.
  */
 @Singleton
 public class PredictionMetrics {
@@ -80,8 +81,15 @@ public class PredictionMetrics {
                 st.setTimestamp(1, Timestamp.from(now.minus(config.accuracyWindow())));
                 try (ResultSet rs = st.executeQuery()) {
                     while (rs.next()) {
+                        // A provider only in stored rows (one call yesterday) takes no label slot from the providers
+                        // of live traffic: its zero is exported once a call of it labelled it. A live prediction
+                        // below takes its slot as a call would.
+                        String provider = labels.known("provider", rs.getString(1));
+                        if (provider == null) {
+                            continue;
+                        }
                         for (String type : config.types()) {
-                            current.putIfAbsent(scoreKey(labels.value("provider", rs.getString(1)), type), 0.0);
+                            current.putIfAbsent(scoreKey(provider, type), 0.0);
                         }
                     }
                 }
