@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.config.MeterFilter;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
@@ -18,6 +19,19 @@ import java.util.List;
  */
 @Singleton
 public class MetricsHygiene {
+
+    /**
+     * The cap this application's filter applies, null once it stopped. Quarkus adds the filters to Micrometer's
+     * JVM-wide global registry too, where they outlive the application (a dev-mode reload, test applications one
+     * after another) and cannot be taken off: a stopped application's full cap would turn the next one's new
+     * providers into "other", and would hold its label values for good.
+     */
+    private volatile MetricLabels cap;
+
+    @PreDestroy
+    void stop() {
+        cap = null;
+    }
 
     /**
      * Built-in meters whose exposition promtool rejects: a long-task timer that puts _active_count into a summary,
@@ -57,9 +71,14 @@ public class MetricsHygiene {
     @Produces
     @Singleton
     MeterFilter capCallerLabels(MetricLabels labels) {
+        cap = labels;
         return new MeterFilter() {
             @Override
             public Meter.Id map(Meter.Id id) {
+                MetricLabels current = cap;
+                if (current == null) {
+                    return id; // a stopped application's filter, left on the global registry: the next one caps
+                }
                 List<Tag> tags = null;
                 List<Tag> original = id.getTags();
                 for (int i = 0; i < original.size(); i++) {
@@ -67,7 +86,7 @@ public class MetricsHygiene {
                     if (!MetricLabels.CAPPED.contains(tag.getKey())) {
                         continue;
                     }
-                    String capped = labels.value(tag.getKey(), tag.getValue());
+                    String capped = current.value(tag.getKey(), tag.getValue());
                     if (!capped.equals(tag.getValue())) {
                         if (tags == null) {
                             tags = new ArrayList<>(original);
