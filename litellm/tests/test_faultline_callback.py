@@ -537,7 +537,7 @@ plugin.close()
     assert sorted(p.name for p in spool_dir.iterdir() if p.is_file()) == []
 
 
-def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spool_dir):
+def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spool_dir, monkeypatch):
     port = stopped_faultline_url()
     probe = make_plugin(f"http://127.0.0.1:{port}", batch_size=5)
     log_calls(probe, [f"bound-xx-{i}" for i in range(5)])
@@ -546,7 +546,11 @@ def test_a_full_spool_drops_its_oldest_batches_and_counts_them(make_plugin, spoo
     probe.close()
     for leftover in spool_dir.glob("*.json"):
         leftover.unlink()
-    plugin = make_plugin(f"http://127.0.0.1:{port}", batch_size=5, spool_max_bytes=int(3.5 * one_batch))
+    # After the first failed POST the batches go straight to the spool: a resend failing in the meantime (every 0.2 s
+    # at most) replaced "spool full" in last_error by "POST ... failed" a moment after the last drop.
+    monkeypatch.setattr(faultline_callback, "_INITIAL_BACKOFF_S", 3600.0)
+    plugin = make_plugin(f"http://127.0.0.1:{port}", batch_size=5, spool_max_bytes=int(3.5 * one_batch),
+                         retry_max_backoff_s=3600.0)
 
     for batch in range(6):
         log_calls(plugin, [f"bound-{batch:02d}-{i}" for i in range(5)])
