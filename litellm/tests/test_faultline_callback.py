@@ -1755,7 +1755,9 @@ def _spool_file(directory, written_ns, events, stem_tail="00000001"):
     return path
 
 
-def test_spool_and_dead_letter_files_past_their_age_expire_and_are_counted(make_plugin, spool_dir):
+def test_spool_and_dead_letter_files_past_their_age_expire_and_are_counted(
+    faultline, make_plugin, spool_dir, request
+):
     day_ns = 86_400 * 10**9
     now_ns = time.time_ns()
     old_spool = _spool_file(spool_dir, now_ns - 8 * day_ns, ["old-0", "old-1"])
@@ -1763,11 +1765,17 @@ def test_spool_and_dead_letter_files_past_their_age_expire_and_are_counted(make_
     old_dead = _spool_file(spool_dir / "dead-letter", now_ns - 9 * day_ns, ["dead-0", "dead-1", "dead-2"])
     young_dead = _spool_file(spool_dir / "dead-letter", now_ns - 1 * day_ns, ["dead-3"], "00000002")
 
-    # Faultline is down, so nothing is delivered: only the age removes files.
-    plugin = make_plugin(f"http://127.0.0.1:{stopped_faultline_url()}", spool_max_age_s=7 * 86400.0)
+    # Faultline holds every request until the test ends, so nothing is delivered: only the age removes files. (A
+    # Faultline that was down refused the young file's resend right after the expiry, and that error replaced the
+    # expiry's in last_error on a slow machine.)
+    faultline.delay_s = 120.0
+    request.addfinalizer(faultline.release.set)
+    plugin = make_plugin(faultline.url, spool_max_age_s=7 * 86400.0, timeout_s=150.0)
 
     wait_until(lambda: plugin.stats()["expired"] == 2, what="the old spool file expired")
     wait_until(lambda: plugin.stats()["dead_letter_expired"] == 3, what="the old dead-letter file expired")
+    # The plugin notes the expiry a moment after it counts it.
+    wait_until(lambda: "expired 1 spool file(s)" in (plugin.stats()["last_error"] or ""), what="the expiry noted")
     assert not old_spool.exists() and not old_dead.exists()
     assert young_spool.exists() and young_dead.exists()
     stats = plugin.stats()
