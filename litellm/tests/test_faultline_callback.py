@@ -1856,6 +1856,8 @@ def test_a_password_in_faultline_url_is_neither_logged_nor_shown_in_the_stats(ma
         plugin = make_plugin(f"http://ingest:hunter2-secret-pw@127.0.0.1:{port}", batch_size=1)
         log_calls(plugin, ["basic-auth-0"])
         wait_until(lambda: "127.0.0.1" in (plugin.stats()["last_error"] or ""), what="a failed send")
+        # The plugin notes the error in its stats a moment before it logs it.
+        wait_until(lambda: "127.0.0.1" in caplog.text, what="the failed send logged")
     logged = caplog.text + plugin.stats()["last_error"]
     assert "127.0.0.1" in caplog.text
     assert "hunter2-secret-pw" not in logged
