@@ -1744,6 +1744,8 @@ def test_a_stopping_plugin_spools_its_queue_and_the_requests_still_being_finishe
     # A hang guard: the resend takes milliseconds; the sender's own timers are 60 s (expiry) and 600 s away.
     wait_until(lambda: faultline.received_ids() == expected, timeout=30, what="the spooled queue resent")
     wait_until(lambda: not list(spool_dir.glob("*.json")), timeout=30, what="the resent files deleted")
+    # The stopping thread counts a file once it is written, and the sender may resend and delete it before that.
+    wait_until(lambda: plugin.stats()["spooled"] >= 6, what="both spooled files counted")
     assert plugin.stats()["spooled"] == 6  # through the spool, not posted from the queue
     assert set(faultline.deliveries.values()) == {1}
 
