@@ -697,6 +697,9 @@ def test_calls_waiting_for_faultlines_clock_in_two_workers_survive_their_restart
     log_calls(second, ["ahead-3", "now-0", "ahead-4"])
     log_calls(second, ["now-1", "ahead-5", "now-2"])
     wait_until(lambda: {"now-0", "now-1", "now-2"} <= faultline.received_ids(), what="the calls within the skew")
+    # Each worker spools the calls Faultline put aside once its answer is read, a moment after Faultline holds the
+    # others: closed before that, a worker whose sender outlived close's 2 s wrote its whole batch again.
+    wait_until(lambda: len(list(spool_dir.glob("*.json"))) == 3, what="each batch's calls ahead in the spool")
     first.close(timeout=2.0)
     second.close(timeout=2.0)
     assert sorted(e["id"] for f in spool_dir.glob("*.json") for e in json.loads(f.read_text())) == [
