@@ -724,6 +724,8 @@ def test_a_restarted_worker_finds_the_files_waiting_for_faultlines_clock_without
     for i in range(3):
         log_calls(first, [f"ahead-{i}"])
     wait_until(lambda: first.stats()["too_early"] == 3, what="three calls waiting")
+    # The plugin counts a waiting call before it writes its file.
+    wait_until(lambda: first.stats()["spool_files"] == 3, what="the three waiting files written")
     first.close(timeout=2.0)
     spool = faultline_callback._SpoolDir(spool_dir, 10**9, lambda files, events: None)
     spool.write([_to_json_line(payload("behind-0"))])  # a file another worker left behind them
