@@ -244,6 +244,8 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
         // them: a failed call that measures the client, not the provider.
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10)).build();
+        String status = run.status;
+        Instant finishedAt = null;
         try {
             for (int w = 0; w < config.warmupRequests() && !run.cancelled.get(); w++) {
                 call(http, request.modelGroup(), workload.item(w));
@@ -272,32 +274,37 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             for (var f : futures) {
                 f.get();
             }
-            run.status = run.cancelled.get() ? "cancelled" : "completed";
-            run.finishedAt = clock.instant();
-            if (!run.cancelled.get()) {
+            boolean cancelled = run.cancelled.get();
+            finishedAt = clock.instant();
+            if (!cancelled) {
                 store.saveBaselines(run.id, request.provider(), request.modelGroup(), List.copyOf(run.samples),
-                        run.finishedAt);
+                        finishedAt);
             }
+            status = cancelled ? "cancelled" : "completed";
             run.samples.clear(); // stored; the run's view needs only its counters
         } catch (InterruptedException e) {
             // Shutdown: the run stops where it is; restarting does not resume it.
             Thread.currentThread().interrupt();
-            run.status = "cancelled";
-            run.finishedAt = clock.instant();
+            status = "cancelled";
+            finishedAt = clock.instant();
         } catch (Exception e) {
-            run.status = "failed";
-            run.finishedAt = clock.instant();
+            status = "failed";
+            finishedAt = clock.instant();
             Log.errorf(e, "Baseline run %s failed", run.id);
         } finally {
             pacer.shutdownNow();
             workers.shutdownNow();
             try {
-                store.closeRun(run.id, run.status, run.sent.get(), run.errors.get(), run.errorDetail(),
-                        run.finishedAt);
+                store.closeRun(run.id, status, run.sent.get(), run.errors.get(), run.errorDetail(), finishedAt);
             } catch (RuntimeException e) {
                 Log.warnf("Baseline run %s could not be closed in the database (%s); it is released at the next"
                         + " start", run.id, e.getMessage());
             }
+            // Finished in memory last: a client that reads it finished finds its baselines stored and its row
+            // closed (read from the database once the run leaves memory). It read "completed" while both were
+            // still being written.
+            run.finishedAt = finishedAt;
+            run.status = status;
             Log.infof("Baseline run %s %s: %d/%d sent, %s", run.id, run.status, run.sent.get(),
                     request.requests(), run.errors.get() == 0 ? "0 errors" : run.errorDetail());
         }

@@ -540,6 +540,58 @@ class BaselineApiTest {
     }
 
     /**
+     * A client polls a run until it is no longer running, then reads its baselines: the run read "completed" while
+     * they were still being stored, so the read could find none. Here the insert waits for a lock the test holds.
+     */
+    @Test
+    void a_run_reads_completed_only_once_its_baselines_are_stored() throws Exception {
+        String provider = "held" + Long.toHexString(System.nanoTime());
+        long key = 7_340_001;
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+            st.execute("create or replace function hold_baselines_" + provider + "() returns trigger as $$ begin"
+                    + " if new.provider = '" + provider + "' then perform pg_advisory_lock(" + key + ");"
+                    + " perform pg_advisory_unlock(" + key + "); end if; return new; end $$ language plpgsql");
+            st.execute("create trigger hold_baselines_" + provider + " before insert on provider_baselines"
+                    + " for each row execute function hold_baselines_" + provider + "()");
+        }
+        try (Connection holder = dataSource.getConnection(); var hold = holder.createStatement()) {
+            hold.execute("select pg_advisory_lock(" + key + ")");
+            try {
+                String runId = api().body(Map.of("provider", provider, "modelGroup", "m-" + provider, "requests", 10,
+                        "ratePerSecond", 100)).post("/api/v1/baselines/runs").then().statusCode(202).extract()
+                        .path("runId");
+                Awaitility.await("the baselines being stored").atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(50)).until(() -> waitingForLock(key));
+                given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200)
+                        .body("status", equalTo("running"));
+
+                hold.execute("select pg_advisory_unlock(" + key + ")");
+                Awaitility.await("run finished").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> !"running".equals(given().get("/api/v1/baselines/runs/" + runId).then().extract()
+                                .path("status")));
+                given().get("/api/v1/baselines?provider=" + provider + "&metric=error_rate:no_answer").then()
+                        .statusCode(200).body("findAll { it.deployment == null }[0].sampleSize", equalTo(10));
+                given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200)
+                        .body("status", equalTo("completed"));
+            } finally {
+                hold.execute("select pg_advisory_unlock_all()"); // the pooled connection lives on
+            }
+        } finally {
+            try (Connection c = dataSource.getConnection(); var st = c.createStatement()) {
+                st.execute("drop trigger hold_baselines_" + provider + " on provider_baselines");
+                st.execute("drop function hold_baselines_" + provider + "()");
+            }
+        }
+    }
+
+    private boolean waitingForLock(long key) throws Exception {
+        try (Connection c = dataSource.getConnection(); var st = c.createStatement(); var rs = st.executeQuery(
+                "select count(*) from pg_locks where locktype = 'advisory' and not granted and objid = " + key)) {
+            return rs.next() && rs.getLong(1) > 0;
+        }
+    }
+
+    /**
      * A run reports its progress to the database every 10%; a failed write (a failover, a blip) failed the run: the
      * paid calls it had made were dropped, no baseline stored, and the calls in flight were cut off. The run goes on.
      */
