@@ -150,32 +150,38 @@ class ProviderMetricsIT {
         Awaitility.await("all calls stored").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
                 .untilAsserted(() -> assertThat(Sql.count(stack, "select count(*) from llm_calls")).isEqualTo(
                         3 * 20 + 26 + 13 + 3 + 2 + 2 + 13));
-        String scrape = RestAssured.given().baseUri(stack.faultlineUrl()).get("/q/metrics").then().statusCode(200)
-                .extract().asString();
-        assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "rate_limit", "provider", "openai"))
-                .isEqualTo(26);
-        assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "overloaded", "provider",
-                "anthropic")).isEqualTo(13);
-        assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "content_filtered", "provider",
-                "gemini")).isEqualTo(3);
-        assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "context_overflow", "provider",
-                "gemini")).isEqualTo(2);
-        assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "timeout", "provider", "gemini"))
-                .isEqualTo(2);
-        // The 429 storm answered with zero remaining; before it, the headroom drained through 10%.
-        assertThat(Metrics.value(scrape, "llm_provider_rate_limit_remaining", "limit_type", "requests", "provider",
-                "openai")).isZero();
-        assertThat(Metrics.value(scrape, "llm_provider_rate_limit_approaching_total", "limit_type", "requests",
-                "provider", "openai")).isGreaterThanOrEqualTo(1);
-        assertThat(Metrics.value(scrape, "llm_provider_rate_limit_remaining_ratio", "limit_type", "requests",
-                "provider", "anthropic")).isBetween(0.0, 0.8);
-        for (String provider : new String[] { "anthropic", "gemini" }) {
-            assertThat(Metrics.valueOrZero(scrape, "llm_thinking_tokens_total", "provider", provider))
-                    .as(provider + " thinking tokens").isGreaterThan(0);
-            assertThat(Metrics.valueOrZero(scrape, "llm_thinking_cost_usd_total", "provider", provider))
-                    .as(provider + " thinking cost").isGreaterThan(0);
-        }
-        assertThat(Metrics.value(scrape, "llm_provider_latency_seconds_count", "provider", "openai")).isEqualTo(46);
+        // The ingest commits a batch's calls before it counts them in the provider metrics (IngestService.observe):
+        // a scrape the moment the last row shows can miss that batch's counts.
+        Awaitility.await("the stored calls counted in the metrics").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+                    String scrape = RestAssured.given().baseUri(stack.faultlineUrl()).get("/q/metrics").then()
+                            .statusCode(200).extract().asString();
+                    assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "rate_limit",
+                            "provider", "openai")).isEqualTo(26);
+                    assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "overloaded",
+                            "provider", "anthropic")).isEqualTo(13);
+                    assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "content_filtered",
+                            "provider", "gemini")).isEqualTo(3);
+                    assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "context_overflow",
+                            "provider", "gemini")).isEqualTo(2);
+                    assertThat(Metrics.value(scrape, "llm_provider_errors_total", "error_type", "timeout",
+                            "provider", "gemini")).isEqualTo(2);
+                    // The 429 storm answered with zero remaining; before it, the headroom drained through 10%.
+                    assertThat(Metrics.value(scrape, "llm_provider_rate_limit_remaining", "limit_type", "requests",
+                            "provider", "openai")).isZero();
+                    assertThat(Metrics.value(scrape, "llm_provider_rate_limit_approaching_total", "limit_type",
+                            "requests", "provider", "openai")).isGreaterThanOrEqualTo(1);
+                    assertThat(Metrics.value(scrape, "llm_provider_rate_limit_remaining_ratio", "limit_type",
+                            "requests", "provider", "anthropic")).isBetween(0.0, 0.8);
+                    for (String provider : new String[] { "anthropic", "gemini" }) {
+                        assertThat(Metrics.valueOrZero(scrape, "llm_thinking_tokens_total", "provider", provider))
+                                .as(provider + " thinking tokens").isGreaterThan(0);
+                        assertThat(Metrics.valueOrZero(scrape, "llm_thinking_cost_usd_total", "provider", provider))
+                                .as(provider + " thinking cost").isGreaterThan(0);
+                    }
+                    assertThat(Metrics.value(scrape, "llm_provider_latency_seconds_count", "provider", "openai"))
+                            .isEqualTo(46);
+                });
     }
 
     @Test
