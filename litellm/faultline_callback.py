@@ -1791,6 +1791,60 @@ class FaultlineLogger(CustomLogger):
     def log_failure_event(self, kwargs, response_obj, start_time, end_time):
         self._capture(kwargs, response_obj, start_time, end_time, failed=True)
 
+    async def async_post_call_failure_deployment_hook(self, request_data, exception, call_type, fallback_depth=None):
+        """Reports the failed attempts of a request that LiteLLM's failure logging drops.
+
+        The proxy builds one logging object per request and the router hands it to every attempt: retries and
+        fallbacks. That object lets the first failure through to async_log_failure_event and marks itself
+        (has_logged_async_failure), so a retry's or a failing fallback's error never reached Faultline, and neither
+        did the episodes of the deployment it failed on. LiteLLM calls this hook once per failed attempt, before
+        its own failure logging; an attempt the mark will drop is reported here, built as LiteLLM builds it.
+        """
+        try:
+            logging_obj = request_data.get("litellm_logging_obj") if isinstance(request_data, Mapping) else None
+            details = getattr(logging_obj, "model_call_details", None)
+            if not isinstance(details, dict) or details.get("has_logged_async_failure") is not True:
+                return  # the first failure: LiteLLM logs it itself, through async_log_failure_event
+            attempt = self._dropped_attempt(logging_obj, details, exception)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - never let the plugin break a request
+            with self._cond:
+                self._counters["dropped"] += 1
+            self._note_error(f"could not capture a failed attempt: {_safe_repr(e)}")
+            log.exception("faultline: could not capture a failed attempt")
+            return
+        self._capture(attempt, None, attempt["start_time"], attempt["end_time"], failed=True)
+
+    @staticmethod
+    def _dropped_attempt(logging_obj: Any, details: dict, exception: Any) -> dict:
+        """The call details of one failed attempt as LiteLLM's failure handler would pass them (a copy)."""
+        from litellm.litellm_core_utils.litellm_logging import get_standard_logging_object_payload
+        from litellm._logging import redact_string
+
+        end = _dt.datetime.now()  # naive local time, as LiteLLM times its attempts
+        # The router's pre-call stamps each attempt's hand-off to the provider: the start of this attempt.
+        start = details.get("api_call_start_time")
+        if not isinstance(start, _dt.datetime) or start > end:
+            start = end
+        attempt = dict(details)
+        attempt.pop("standard_logging_object", None)
+        attempt.update(exception=exception, end_time=end, log_event_type="failed_api_call", response_cost=0)
+        payload = get_standard_logging_object_payload(
+            kwargs=attempt,
+            init_response_obj={},
+            start_time=start,
+            end_time=end,
+            logging_obj=logging_obj,
+            status="failure",
+            error_str=redact_string(str(exception)),
+            original_exception=exception if isinstance(exception, Exception) else None,
+        )
+        if isinstance(payload, Mapping):  # else LiteLLM could not build it: the plugin's minimal payload stands in
+            attempt["standard_logging_object"] = payload
+        attempt["start_time"] = start
+        return attempt
+
     def _capture(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any, failed: bool) -> None:
         try:
             if not isinstance(kwargs, Mapping):

@@ -78,6 +78,7 @@ class FakeFaultline:
     def __init__(self, port=0):
         self.lock = threading.Lock()
         self.events = {}  # id -> first payload accepted
+        self.accepted = []  # every payload a 2xx answer carried, in order (the attempts of a request share one id)
         self.deliveries = Counter()  # id -> how many 2xx answers carried it
         self.batches = []  # sizes of the batches answered 2xx
         self.attempts = []  # (status, size) of every POST
@@ -138,6 +139,7 @@ class FakeFaultline:
                                      " clock", "code": "ends_in_future"})
                     continue
                 self.deliveries[item["id"]] += 1
+                self.accepted.append(item)
                 if item["id"] in self.events:
                     duplicates += 1
                 else:
@@ -242,13 +244,19 @@ class _FaultlineHandler(BaseHTTPRequestHandler):
 
 
 class FakeProvider:
-    """Answers OpenAI chat completions and Anthropic messages with the recorded wire fixtures."""
+    """Answers OpenAI chat completions and Anthropic messages with the recorded wire fixtures.
+
+    An OpenAI 200 asked for with `"stream": true` is sent as server-sent events. `answered` holds the last user
+    message and the status of every request, in order.
+    """
 
     def __init__(self):
         self.case = "openai_chat_completion_200"
         self.ids = itertools.count()
         self.hold = False  # requests wait for release (a provider that does not answer) while set
         self.release = threading.Event()
+        self.answered = []  # (last message's content, HTTP status)
+        self.lock = threading.Lock()
         handler = type("Handler", (_ProviderHandler,), {"provider": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -264,17 +272,41 @@ class _ProviderHandler(BaseHTTPRequestHandler):
     provider: FakeProvider
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        messages = request.get("messages") or [{}]
         if self.provider.hold:
             self.provider.release.wait(60)  # a ceiling: the test's client gives up first, then releases
         case = wire(self.provider.case)
+        with self.provider.lock:
+            self.provider.answered.append((messages[-1].get("content"), case["http_status"]))
         body = dict(case["body"])
         if case["http_status"] == 200:
             body["id"] = f"chatcmpl-test-{next(self.provider.ids)}"  # providers answer a fresh id per call
+        if case["http_status"] == 200 and request.get("stream") and "choices" in body:
+            self._stream(body)
+            return
         data = json.dumps(body).encode()
         self.send_response(case["http_status"])
         for name, value in case["headers"].items():
             self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, body):
+        """The answer as OpenAI streams it: the message in one delta, then the finish and the usage, then [DONE]."""
+        choice = body["choices"][0]
+        common = {"id": body["id"], "object": "chat.completion.chunk", "created": body["created"],
+                  "model": body["model"]}
+        events = [
+            {**common, "choices": [{"index": 0, "delta": {"role": "assistant", "content": choice["message"]["content"]},
+                                    "finish_reason": None}]},
+            {**common, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+            {**common, "choices": [], "usage": body["usage"]},
+        ]
+        data = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

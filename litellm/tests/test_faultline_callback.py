@@ -1612,14 +1612,17 @@ needs_real_proxy = pytest.mark.skipif(
 )
 
 
-def start_proxy(tmp_path, faultline_url, provider, **env_overrides):
-    """A real LiteLLM proxy with the plugin beside its config, as documented; its base URL and its process."""
+def start_proxy(tmp_path, faultline_url, provider, config=None, **env_overrides):
+    """A real LiteLLM proxy with the plugin beside its config, as documented; its base URL and its process.
+
+    `config` replaces the default config.yaml (one model group, gpt-4o-mini, on `provider`).
+    """
     import shutil
     import socket
 
     shutil.copy(PLUGIN_DIR / "faultline_callback.py", tmp_path)  # the module sits beside the config, as documented
     (tmp_path / "config.yaml").write_text(
-        f"""
+        config or f"""
 model_list:
   - model_name: gpt-4o-mini
     litellm_params: {{model: openai/gpt-4o-mini, api_base: "{provider.base}/v1", api_key: x, max_retries: 0}}
@@ -1732,6 +1735,78 @@ def test_a_proxy_stopped_with_sigterm_loses_none_of_the_events_it_still_held(fau
                    what="every event, the spooled ones sent by the next start")
     finally:
         stop_proxy(proxy)
+
+
+FALLBACK_CONFIG = """
+model_list:
+  - model_name: primary
+    litellm_params: {{model: openai/gpt-4o-mini, api_base: "{primary}/v1", api_key: x, max_retries: 0}}
+    model_info: {{id: dep-primary}}
+  - model_name: backup
+    litellm_params: {{model: openai/gpt-4o-mini, api_base: "{backup}/v1", api_key: x, max_retries: 0}}
+    model_info: {{id: dep-backup}}
+router_settings:
+  num_retries: 1
+  disable_cooldowns: true
+  fallbacks:
+    - primary: [backup]
+litellm_settings:
+  callbacks: faultline_callback.faultline_logger
+  num_retries: 1
+general_settings:
+  master_key: sk-master-test
+"""
+
+
+@needs_real_proxy
+def test_every_failed_attempt_of_a_request_retried_and_fallen_back_reaches_faultline_once_with_its_trace(
+    faultline, tmp_path
+):
+    # LiteLLM's proxy builds one logging object per request and its router hands it to every attempt; the object
+    # lets one failure through to async_log_failure_event and drops the rest (has_logged_async_failure). Retries on
+    # the primary and a fallback that fails too are attempts on real deployments all the same: each must reach
+    # Faultline, once, under the request's trace id, as LiteLLM's per-attempt deployment hook reports them.
+    from conftest import FakeProvider
+
+    primary, backup = FakeProvider(), FakeProvider()
+    primary.case = "openai_500_server_error"
+    config = FALLBACK_CONFIG.format(primary=primary.base, backup=backup.base)
+    base, proxy = start_proxy(tmp_path, faultline.url, primary, config=config)
+    asked = {}  # request text -> (status, LiteLLM's call id)
+    try:
+        for stream in (False, True):
+            for backup_case in ("openai_chat_completion_200", "openai_429_rate_limit_exceeded_tpm"):
+                backup.case = backup_case
+                text = f"stream={stream} backup={backup_case}"
+                answer = httpx.post(
+                    f"{base}/v1/chat/completions", headers={"Authorization": "Bearer sk-master-test"}, timeout=120,
+                    json={"model": "primary", "stream": stream, "messages": [{"role": "user", "content": text}]},
+                )
+                asked[text] = (answer.status_code, answer.headers.get("x-litellm-call-id"))
+        answered = len(primary.answered) + len(backup.answered)
+        wait_until(lambda: len(faultline.accepted) >= answered, what=f"{answered} attempts' events")
+    finally:
+        stop_proxy(proxy)
+        primary.stop()
+        backup.stop()
+
+    for text, (status, call_id) in asked.items():
+        events = [e for e in faultline.accepted if e["messages"][-1]["content"] == text]
+        tried = {"dep-primary": [s for t, s in primary.answered if t == text],
+                 "dep-backup": [s for t, s in backup.answered if t == text]}
+        assert len(tried["dep-primary"]) == 2, text  # the attempt and its one retry, both 500
+        assert tried["dep-backup"], text  # then the fallback, retried once more if it failed
+        # A fallback that fails too answers the caller the primary's error.
+        assert status == (200 if tried["dep-backup"][-1] == 200 else 500), text
+        for deployment, statuses in tried.items():
+            reported = sorted((e["faultline"]["http_status"] or 200) for e in events if e["model_id"] == deployment)
+            assert reported == sorted(statuses), f"{text}: {deployment}"
+        assert {e["trace_id"] for e in events} == {events[0]["trace_id"]}, text
+        assert {e["litellm_call_id"] for e in events} == {call_id}, text
+        assert {e["model_group"] for e in events if e["model_id"] == "dep-backup"} == {"backup"}, text
+        assert {e["model_group"] for e in events if e["model_id"] == "dep-primary"} == {"primary"}, text
+    attempts = [(e["litellm_call_id"], e["startTime"]) for e in faultline.accepted]
+    assert len(attempts) == len(set(attempts)) == answered  # Faultline's key: one event per attempt, each once
 
 
 def test_a_stopping_plugin_spools_its_queue_and_the_requests_still_being_finished_then_resends_them(
