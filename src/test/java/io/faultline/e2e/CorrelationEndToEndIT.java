@@ -367,15 +367,32 @@ class CorrelationEndToEndIT {
                             + " 'openai-pricier-fallback' and not success")).isEqualTo(6);
                     assertThat(Sql.count(stack, "select count(*) from llm_calls where deployment ="
                             + " 'anthropic-fallback-target' and success")).isEqualTo(4);
+                    assertThat(Sql.count(stack, "select count(*) from llm_calls where deployment ="
+                            + " 'anthropic-fallback-target' and not success")).isEqualTo(2);
                 });
-        // Every attempt LiteLLM logged under the outage's call ids (the failed OpenAI ones, the answering fallbacks,
-        // and whatever it logged of the 2 fallbacks that failed too).
+        // Every attempt under the outage's call ids: the 6 failed OpenAI ones, the 4 answering fallbacks and the 2
+        // fallbacks that failed too. LiteLLM's failure logging lets only a request's first failure through; the
+        // plugin reports the failed fallbacks from LiteLLM's per-attempt hook (litellm/README.md).
         String attemptsSql = "select count(*) from llm_calls where call_id in (select call_id from llm_calls"
                 + " where deployment = 'openai-pricier-fallback')";
         long attempts = Sql.count(stack, attemptsSql);
         assertThat(attempts).as(() -> "attempts: " + Sql.rows(stack, "select call_id, deployment, success"
                 + " from llm_calls where model_group like 'gpt-4o-mini-pricier%' or deployment like '%fallback-target'"
-                + " order by started_at")).isBetween(10L, 12L);
+                + " order by started_at")).isEqualTo(12);
+        // Each request that failed everywhere is one trace of two failed attempts, the OpenAI one and the fallback
+        // on Claude after it, each stored once, and the fallback's carries Anthropic's overloaded status.
+        assertThat(Sql.count(stack, "select count(*) from (select trace_id from llm_calls where call_id in"
+                + " (select call_id from llm_calls where deployment = 'openai-pricier-fallback') group by trace_id"
+                + " having count(*) = 2 and count(distinct call_id) = 1"
+                + " and count(*) filter (where deployment = 'openai-pricier-fallback' and not success) = 1"
+                + " and count(*) filter (where deployment = 'anthropic-fallback-target' and not success"
+                + " and http_status = 529) = 1"
+                + " and min(started_at) filter (where deployment = 'openai-pricier-fallback')"
+                + " < min(started_at) filter (where deployment = 'anthropic-fallback-target')) t"))
+                .as(() -> "traces: " + Sql.rows(stack, "select trace_id, call_id, deployment, success, http_status,"
+                        + " started_at from llm_calls where deployment like '%pricier%' or deployment like"
+                        + " 'anthropic-fallback%' order by trace_id, started_at"))
+                .isEqualTo(2);
         String outage = Awaitility.await("outage episode").atMost(Duration.ofSeconds(60))
                 .pollInterval(Duration.ofMillis(500))
                 .until(() -> failures(stack, "category=PROVIDER&deployment=openai-pricier-fallback"),
