@@ -526,6 +526,29 @@ def _minimal_payload(kwargs: Mapping[str, Any], failed: bool, start_time: object
     }
 
 
+def _date_from_own_attempt(kwargs: Mapping[str, Any], event: dict) -> None:
+    """Starts an answer that came after failed attempts of its request where its own attempt started.
+
+    LiteLLM dates a streamed answer at the request's start (its streaming handler passes no start time, so the
+    logging object's, made once per proxy request, stands in). After failed attempts that made a streamed
+    fallback start before the attempts it replaced, which Faultline follows forward in a trace, and last as long
+    as all of them. The router stamps each attempt's hand-off to the provider in api_call_start_time.
+    """
+    if kwargs.get("has_logged_async_failure") is not True:
+        return  # no earlier attempt failed: the request's start is this attempt's
+    request_start, attempt_start = kwargs.get("start_time"), kwargs.get("api_call_start_time")
+    started, ended = event.get("startTime"), event.get("endTime")
+    if not (isinstance(request_start, _dt.datetime) and isinstance(attempt_start, _dt.datetime)):
+        return
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (started, ended)):
+        return
+    if abs(started - request_start.timestamp()) > 0.001:
+        return  # LiteLLM dated the attempt itself (a non-streamed answer)
+    begun = attempt_start.timestamp()
+    if started < begun <= ended:
+        event["startTime"] = begun
+
+
 _EMBEDDING_CALLS = ("embedding", "aembedding")
 # The vectors of one call Faultline reads for embedding drift (ContentExtractor.MAX_VECTORS): the first 16.
 _KEPT_VECTORS = 16
@@ -1916,6 +1939,7 @@ class FaultlineLogger(CustomLogger):
             if proxy_id:
                 event["faultline"]["proxy_id"] = proxy_id
         else:
+            _date_from_own_attempt(kwargs, event)
             event["faultline"] = {
                 "http_status": None,
                 "response_headers": _success_headers(response_obj, payload),

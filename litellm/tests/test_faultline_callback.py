@@ -1805,6 +1805,9 @@ def test_every_failed_attempt_of_a_request_retried_and_fallen_back_reaches_fault
         assert {e["litellm_call_id"] for e in events} == {call_id}, text
         assert {e["model_group"] for e in events if e["model_id"] == "dep-backup"} == {"backup"}, text
         assert {e["model_group"] for e in events if e["model_id"] == "dep-primary"} == {"primary"}, text
+        # The fallback starts after the attempts it replaces: Faultline follows a trace forward from a failure.
+        assert min(e["startTime"] for e in events if e["model_id"] == "dep-backup") > max(
+            e["startTime"] for e in events if e["model_id"] == "dep-primary"), text
     attempts = [(e["litellm_call_id"], e["startTime"]) for e in faultline.accepted]
     assert len(attempts) == len(set(attempts)) == answered  # Faultline's key: one event per attempt, each once
 
