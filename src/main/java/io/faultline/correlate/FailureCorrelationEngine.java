@@ -1149,7 +1149,7 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // The candidates on other providers. Candidates on the episode's own provider are no upstream signal; they
         // still count against max-candidates, as before.
         if (candidates == null) {
-            candidates = readCandidates(c, e);
+            candidates = readCandidates(c, e, s);
         }
         if (candidates.isEmpty()) {
             return List.of();
@@ -1157,21 +1157,39 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         return temporalGroup(c, e, candidates, prior, s);
     }
 
-    private List<Episode> readCandidates(Connection c, Episode e) throws SQLException {
+    /**
+     * The episode's temporal candidates. Pipelined, its forward trace walk comes in the same round trip (into the
+     * step, where {@link #linkCausal} takes it): every provider episode walks forward right after its temporal
+     * match, and nothing the step writes in between changes what the walk reads (calls and episodes).
+     */
+    private List<Episode> readCandidates(Connection c, Episode e, Step s) throws SQLException {
         List<Episode> candidates = new ArrayList<>();
+        boolean walk = s.defer && !s.walks.containsKey(e.id());
         try (PreparedStatement st = c.prepareStatement("select * from (select " + COLUMNS
                 + " from failure_events where first_seen between ? and ? and failure_id <> ? and category = 'PROVIDER'"
                 + " and type = any (?) order by first_seen, failure_id limit ?) cand where provider <> ?"
-                + " order by first_seen, failure_id")) {
+                + " order by first_seen, failure_id" + (walk ? "; " + TRACE_WALK_FORWARD_BOUNDED : ""))) {
             SqlTime.set(st, 1, e.firstSeen().minus(config.window()));
             SqlTime.set(st, 2, e.firstSeen().plus(config.window()));
             st.setObject(3, e.id());
             st.setArray(4, c.createArrayOf("text", config.temporalTypes().toArray()));
             st.setInt(5, config.maxCandidates());
             st.setString(6, e.provider());
-            try (ResultSet rs = st.executeQuery()) {
+            if (walk) {
+                bindWalkForward(st, 7, e);
+            }
+            st.execute();
+            try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
                     candidates.add(episode(rs));
+                }
+            }
+            if (walk) {
+                if (!st.getMoreResults()) {
+                    throw new IllegalStateException("the candidates' statement returned no trace walk");
+                }
+                try (ResultSet rs = st.getResultSet()) {
+                    s.walks.put(e.id(), walkRows(rs));
                 }
             }
         }
@@ -1581,14 +1599,25 @@ public class FailureCorrelationEngine implements EpisodeObserver, io.faultline.c
         // plain join scanned every partition (make bench, bench/RESULTS.md). The episodes of the calls found come
         // in the same round trip, one row per call and episode.
         try (PreparedStatement st = c.prepareStatement(TRACE_WALK_FORWARD_BOUNDED)) {
-            st.setObject(1, p.id());
-            st.setInt(2, config.maxTracedCalls());
-            st.setObject(bindWalkRange(st, 3, p), p.id());
+            bindWalkForward(st, 1, p);
             try (ResultSet rs = st.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(walkRow(rs, 0));
-                }
+                rows.addAll(walkRows(rs));
             }
+        }
+        return rows;
+    }
+
+    /** Binds {@link #TRACE_WALK_FORWARD_BOUNDED}'s parameters for the episode from {@code i}. */
+    private void bindWalkForward(PreparedStatement st, int i, Episode p) throws SQLException {
+        st.setObject(i, p.id());
+        st.setInt(i + 1, config.maxTracedCalls());
+        st.setObject(bindWalkRange(st, i + 2, p), p.id());
+    }
+
+    private static List<WalkRow> walkRows(ResultSet rs) throws SQLException {
+        List<WalkRow> rows = new ArrayList<>();
+        while (rs.next()) {
+            rows.add(walkRow(rs, 0));
         }
         return rows;
     }
