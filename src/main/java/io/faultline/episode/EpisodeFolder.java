@@ -18,9 +18,9 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -156,14 +156,14 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                             requestOf.put(f.failureId(), i);
                         }
                     }
-                    // First, so that a provider-wide severity counts the deployments just seen as active.
-                    recordDeployments(connection, seen);
-                    // The claim's round trip relaxes the commit; without failures, a statement of its own does.
+                    // First, so that a provider-wide severity counts the deployments just seen as active; in the
+                    // claim's round trip, which relaxes the commit (without failures, in the relaxing statement's).
+                    EpisodeStore.Ahead deployments = deployments(seen);
                     List<EpisodeChange> folded = List.of();
                     if (all.isEmpty()) {
-                        relaxCommit(connection);
+                        relaxCommit(connection, deployments);
                     } else {
-                        folded = episodes.claimAndRecord(connection, all, foldWrites());
+                        folded = episodes.claimAndRecord(connection, all, foldWrites(), deployments);
                     }
                     int[] counts = new int[group.size()];
                     for (EpisodeChange change : folded) {
@@ -239,7 +239,7 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
                 folded = QuarkusTransaction.requiringNew().call(() -> {
                     changes.clear();
                     try (Connection connection = dataSource.getConnection()) {
-                        relaxCommit(connection);
+                        relaxCommit(connection, null);
                         List<Failure> stranded = inbox.stranded(connection, STRANDED_AFTER, 1000);
                         if (!stranded.isEmpty()) {
                             inbox.remove(connection, stranded.stream().map(Failure::failureId).toList());
@@ -267,30 +267,47 @@ public class EpisodeFolder implements io.faultline.common.BoundedState {
      * and a fold lost to a database crash is lost whole, inbox deletions included, so recovery folds it again. This
      * takes the fsync out of the one section that concurrent requests queue for.
      */
-    private static void relaxCommit(Connection connection) throws SQLException {
-        try (var st = connection.createStatement()) {
-            st.execute(RELAX_COMMIT);
+    private static void relaxCommit(Connection connection, EpisodeStore.Ahead ahead) throws SQLException {
+        try (PreparedStatement st = connection.prepareStatement(
+                (ahead == null ? "" : ahead.sql() + "; ") + RELAX_COMMIT)) {
+            if (ahead != null) {
+                ahead.bind(connection, st, 1);
+            }
+            st.execute();
         }
     }
 
-    private static void recordDeployments(Connection connection, List<DeploymentSeen> seen) throws SQLException {
+    /**
+     * The deployments' activity as one upsert (null when there is none), one row per deployment in key order, so
+     * that two folds take the rows' locks in one order.
+     */
+    private static EpisodeStore.Ahead deployments(List<DeploymentSeen> seen) {
         Map<String, DeploymentSeen> latest = new TreeMap<>();
         for (DeploymentSeen s : seen) {
             latest.merge(s.provider() + "\u0000" + s.deployment(), s, (a, b) -> a.at().isAfter(b.at()) ? a : b);
         }
         if (latest.isEmpty()) {
-            return;
+            return null;
         }
-        try (PreparedStatement upsert = connection.prepareStatement("insert into provider_deployments (provider,"
-                + " deployment, last_seen) values (?, ?, ?) on conflict (provider, deployment)"
-                + " do update set last_seen = greatest(provider_deployments.last_seen, excluded.last_seen)")) {
-            for (DeploymentSeen s : latest.values()) {
-                upsert.setString(1, s.provider());
-                upsert.setString(2, s.deployment());
-                upsert.setTimestamp(3, Timestamp.from(s.at()));
-                upsert.addBatch();
+        return new EpisodeStore.Ahead() {
+            @Override
+            public String sql() {
+                return "insert into provider_deployments (provider, deployment, last_seen) select p, d, t"
+                        + " from unnest(?::text[], ?::text[], ?::timestamptz[]) with ordinality as s(p, d, t, n)"
+                        + " order by n on conflict (provider, deployment)"
+                        + " do update set last_seen = greatest(provider_deployments.last_seen, excluded.last_seen)";
             }
-            upsert.executeBatch();
-        }
+
+            @Override
+            public int bind(Connection c, PreparedStatement st, int index) throws SQLException {
+                st.setArray(index, c.createArrayOf("text",
+                        latest.values().stream().map(DeploymentSeen::provider).toArray()));
+                st.setArray(index + 1, c.createArrayOf("text",
+                        latest.values().stream().map(DeploymentSeen::deployment).toArray()));
+                st.setArray(index + 2, c.createArrayOf("timestamptz",
+                        latest.values().stream().map(s -> s.at().atOffset(ZoneOffset.UTC)).toArray()));
+                return index + 3;
+            }
+        };
     }
 }

@@ -169,13 +169,31 @@ public class EpisodeStore {
      */
     public List<EpisodeChange> claimAndRecord(Connection connection, List<Failure> failures, List<FoldWrite> writes)
             throws SQLException {
+        return claimAndRecord(connection, failures, writes, null);
+    }
+
+    /** A statement that returns no rows, sent first in the claim's round trip, and its parameters. */
+    public interface Ahead {
+        String sql();
+
+        /** Binds the parameters from {@code index}; returns the index after them. */
+        int bind(Connection c, PreparedStatement st, int index) throws SQLException;
+    }
+
+    /** {@link #claimAndRecord(Connection, List, List)} with {@code ahead} (if not null) in the claim's round trip. */
+    public List<EpisodeChange> claimAndRecord(Connection connection, List<Failure> failures, List<FoldWrite> writes,
+            Ahead ahead) throws SQLException {
         Plan plan = plan(failures);
         Set<UUID> claimed = new HashSet<>();
-        try (PreparedStatement st = connection.prepareStatement(EpisodeFolder.RELAX_COMMIT + "; "
-                + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
-            st.setArray(1, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
-            bindLockAndFind(connection, st, 2, plan.bursts());
+        try (PreparedStatement st = connection.prepareStatement((ahead == null ? "" : ahead.sql() + "; ")
+                + EpisodeFolder.RELAX_COMMIT + "; " + FailureInbox.CLAIM + "; " + LOCK + "; " + FIND_OPEN)) {
+            int i = ahead == null ? 1 : ahead.bind(connection, st, 1);
+            st.setArray(i, connection.createArrayOf("uuid", failures.stream().map(Failure::failureId).toArray()));
+            bindLockAndFind(connection, st, i + 1, plan.bursts());
             st.execute();
+            if (ahead != null) {
+                next(st); // from the statement ahead's update count to the relaxed commit's row
+            }
             next(st);
             try (ResultSet rs = st.getResultSet()) {
                 while (rs.next()) {
