@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.List;
 import java.util.Set;
@@ -369,6 +370,23 @@ public class IngestService {
         // deadlocked in 13 of 15 rounds, and one of them was answered 503 a second later).
         List<LlmCall> inKeyOrder = new ArrayList<>(batch);
         inKeyOrder.sort(KEY_ORDER);
+        boolean inboxFirst = false;
+        if (copy) {
+            // The COPY writes every call or fails whole (and the transaction with it), so the calls' failures are
+            // those of the inserted calls: into the inbox first, where the insert carries the transaction's BEGIN.
+            // After it, the COPY would wait for a BEGIN of its own, a round trip with nothing else in it.
+            List<Failure> ahead = new ArrayList<>();
+            Set<LlmCall.Attempt> seen = new HashSet<>();
+            for (LlmCall call : batch) {
+                if (seen.add(call.attemptKey())) {
+                    ahead.addAll(classified.getOrDefault(call.attemptKey(), List.of()));
+                }
+            }
+            if (!ahead.isEmpty()) {
+                inbox.add(connection, ahead);
+                inboxFirst = true;
+            }
+        }
         Set<LlmCall.Attempt> newIds = copy ? calls.copy(connection, inKeyOrder, clock.instant())
                 : calls.insert(connection, inKeyOrder, clock.instant());
         List<LlmCall> inserted = new ArrayList<>(newIds.size());
@@ -387,8 +405,9 @@ public class IngestService {
             }
         }
         Stored stored = new Stored(inserted, failures, 0, List.of(), raised);
-        if (!stored.allFailures().isEmpty()) {
-            inbox.add(connection, stored.allFailures());
+        List<Failure> rest = inboxFirst ? raised : stored.allFailures();
+        if (!rest.isEmpty()) {
+            inbox.add(connection, rest);
         }
         return stored;
     }

@@ -46,6 +46,26 @@ class IngestRoundTripsTest {
         clock.release();
     }
 
+    /**
+     * A request of the ingest's steady state (its deployment seen within the minute, the stored budgets' version read
+     * within its interval): the resend look-up; the inbox insert with the transaction's BEGIN; the COPY's command and
+     * its data; the commit; the fold's claim with its look-up, its writes, the provider-wide check (its timeouts
+     * cross a multiple of the check's minimum occurrences: it runs every time here) after a Sync of its own, its
+     * commit.
+     */
+    @Test
+    void a_batch_of_a_hundred_calls_with_failures_is_stored_and_folded_in_ten_round_trips() {
+        Instant t0 = Instant.parse("2031-06-01T08:00:00Z");
+        String deployment = dep();
+        for (int i = 0; i < 3; i++) {
+            store(deployment, t0.plusSeconds(i)); // warm-up: the statements prepared, the deployment seen
+        }
+        RoundTrips.Tally first = store(deployment, t0.plusSeconds(3));
+        RoundTrips.Tally second = store(deployment, t0.plusSeconds(4));
+        assertThat(second.roundTrips()).as("the same work, counted twice: " + first).hasSize(first.count());
+        assertThat(second.count()).as(second.toString()).isEqualTo(10);
+    }
+
     /** A deployment not seen for a minute is recorded in the fold's claim round trip, not in one of its own. */
     @Test
     void a_batch_on_a_deployment_not_seen_within_the_minute_makes_no_more_round_trips() {
