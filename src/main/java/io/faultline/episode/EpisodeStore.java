@@ -3,6 +3,7 @@ package io.faultline.episode;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.classify.SeverityPolicy;
+import io.faultline.common.SqlTime;
 import io.faultline.episode.EpisodeObserver.FoldWrite;
 import io.faultline.taxonomy.Failure;
 import io.faultline.taxonomy.ImpactScope;
@@ -705,19 +706,21 @@ public class EpisodeStore {
         }
         // Episodes open around the burst's own time, not since it: a backfill of yesterday judges yesterday's
         // spread and raises yesterday's episodes, never today's.
-        Timestamp openSince = Timestamp.from(burst.last().timestamp().minus(window));
-        Timestamp openUntil = Timestamp.from(burst.last().timestamp().plus(window));
+        Instant openSince = burst.last().timestamp().minus(window);
+        Instant openUntil = burst.last().timestamp().plus(window);
         try (PreparedStatement st = connection.prepareStatement("select count(distinct e.deployment),"
                 + " coalesce(sum(e.occurrences), 0), (select count(*) from provider_deployments d where d.provider = ?"
                 + " and d.last_seen >= ?) from failure_events e where e.provider = ? and e.category = ? and e.type = ?"
                 + " and e.last_seen >= ? and e.first_seen <= ?")) {
             st.setString(1, failure.provider());
-            st.setTimestamp(2, Timestamp.from(burst.last().timestamp().minus(severities.deploymentActivityWindow())));
+            // Typed: bound as Timestamps, the statement was described, and its numeric sum made PgJDBC send a Sync
+            // of its own before each run (SqlTime).
+            SqlTime.set(st, 2, burst.last().timestamp().minus(severities.deploymentActivityWindow()));
             st.setString(3, failure.provider());
             st.setString(4, failure.category().name());
             st.setString(5, failure.type().code());
-            st.setTimestamp(6, openSince);
-            st.setTimestamp(7, openUntil);
+            SqlTime.set(st, 6, openSince);
+            SqlTime.set(st, 7, openUntil);
             try (ResultSet rs = st.executeQuery()) {
                 rs.next();
                 long failing = rs.getLong(1);
@@ -735,8 +738,8 @@ public class EpisodeStore {
             raise.setString(2, failure.provider());
             raise.setString(3, failure.category().name());
             raise.setString(4, failure.type().code());
-            raise.setTimestamp(5, openSince);
-            raise.setTimestamp(6, openUntil);
+            SqlTime.set(raise, 5, openSince);
+            SqlTime.set(raise, 6, openUntil);
             raise.setString(7, wide.name());
             raise.executeUpdate();
         }
