@@ -29,8 +29,6 @@ public class ProviderRules implements CallRule {
     /** Gemini's finish reasons for a function call it could not take (see CallMapper.ResponseShape). */
     private static final Set<String> TOOL_CALL_FINISHES = Set.of("malformed_function_call", "unexpected_tool_call",
             "too_many_tool_calls");
-    private static final Set<String> TIMEOUT_CLASSES = Set.of("Timeout", "APITimeoutError", "ReadTimeout",
-            "TimeoutError");
     private static final List<String> OVERFLOW_MARKERS = List.of("context_length_exceeded", "context window",
             "prompt is too long", "maximum context length", "exceeds the maximum number of tokens",
             "input token count", "too many tokens");
@@ -80,11 +78,11 @@ public class ProviderRules implements CallRule {
         if (Overload.of(call.httpStatus(), errorClass, call.errorMessage())) {
             return one(Type.OVERLOADED, call, "provider.status", Map.of());
         }
-        if (status == 429 || errorClass.equals("RateLimitError") || message.contains("resource_exhausted")) {
+        // So are a rate limit (RateLimit.SQL) and a failed call's timeout (Timeout.SQL).
+        if (RateLimit.of(call.httpStatus(), errorClass, message)) {
             return rateLimit(call);
         }
-        if (status == 408 || TIMEOUT_CLASSES.contains(errorClass) || message.contains("timed out")
-                || message.contains("request timeout")) {
+        if (Timeout.of(call.httpStatus(), errorClass, message)) {
             return one(Type.TIMEOUT, call, "provider.error_class", Map.of());
         }
         if (errorClass.equals("ContextWindowExceededError") || containsAny(message, OVERFLOW_MARKERS)) {

@@ -1,5 +1,8 @@
 package io.faultline.predict;
 
+import io.faultline.classify.Overload;
+import io.faultline.classify.RateLimit;
+import io.faultline.classify.Timeout;
 import io.quarkus.logging.Log;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -82,7 +85,8 @@ final class WindowCache {
 
     /** One stored call as the indicators read it; times in epoch microseconds; NaN for a missing header value. */
     private record Call(long started, long ended, String group, boolean success, int status, double latency,
-            boolean timedOut, boolean overloaded, double[] remaining, double[] limit, String[] reset) implements Part {
+            boolean timedOut, boolean overloaded, boolean rateLimited, double[] remaining, double[] limit,
+            String[] reset) implements Part {
 
         @Override
         public long at() {
@@ -96,11 +100,12 @@ final class WindowCache {
 
         boolean failed(int type) {
             return switch (type) {
-                // An overload is the classifier's (Overload.SQL): a 503 that says so is no outage.
-                case 0 -> status == 429 && !overloaded;
+                // An overload, a rate limit and a timeout are the classifier's (Overload.SQL, RateLimit.SQL,
+                // Timeout.SQL), in its order: a 503 that says it is overloaded is no outage, a 429 no timeout.
+                case 0 -> rateLimited && !overloaded;
                 case 1 -> overloaded;
                 case 2 -> status >= 500 && !overloaded && status != NO_STATUS;
-                default -> timedOut;
+                default -> timedOut && !overloaded && !rateLimited;
             };
         }
     }
@@ -241,8 +246,9 @@ final class WindowCache {
     private static String sql() {
         return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms > ?), rate_limit_headers::text,"
-                + " proxy_id, " + io.faultline.classify.Overload.SQL.replace("%", "%%")
+                + " (" + Timeout.SQL.replace("%", "%%") + " or error_class = any (?) or latency_ms > ?),"
+                + " rate_limit_headers::text,"
+                + " proxy_id, " + (Overload.SQL + ", " + RateLimit.SQL).replace("%", "%%")
                 + " from llm_calls where started_at >= ? %s";
     }
 
@@ -531,8 +537,8 @@ final class WindowCache {
                 reset[s] = z;
             }
         }
-        return new Call(started, ended, group, success, status, latency, timedOut, rs.getBoolean(14), remaining, limit,
-                reset);
+        return new Call(started, ended, group, success, status, latency, timedOut, rs.getBoolean(14), rs.getBoolean(15),
+                remaining, limit, reset);
     }
 
     private static String first(String[] values, int i) {

@@ -1,5 +1,9 @@
 package io.faultline.predict;
 
+import io.faultline.classify.Overload;
+import io.faultline.classify.RateLimit;
+import io.faultline.classify.Timeout;
+
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -33,8 +37,8 @@ final class WindowReader {
     private static String sql() {
         StringBuilder inner = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
                 + " http_status, latency_ms, floor((extract(epoch from started_at) - ?) / ?)::int b,"
-                + " (http_status = 408 or error_class = any (?) or latency_ms > ?) timed_out, "
-                + io.faultline.classify.Overload.SQL + " overloaded");
+                + " (" + Timeout.SQL + " or error_class = any (?) or latency_ms > ?) timed_out, "
+                + Overload.SQL + " overloaded, " + RateLimit.SQL + " rate_limited");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             String label = DeploymentWindow.LIMIT_TYPES[s];
             String anthropic = "anthropic-ratelimit-" + label.replace('_', '-');
@@ -47,7 +51,7 @@ final class WindowReader {
         inner.append(" from llm_calls where provider = any (?) and started_at >= ? and started_at < ?");
 
         StringBuilder mid = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
-                + " http_status, latency_ms, b, timed_out, overloaded");
+                + " http_status, latency_ms, b, timed_out, overloaded, rate_limited");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             mid.append(", ").append(number("rt" + s)).append(" r").append(s);
             mid.append(", ").append(number("lt" + s)).append(" l").append(s);
@@ -58,9 +62,10 @@ final class WindowReader {
         // so the latencies come back as an unordered array and the percentiles are taken here.
         StringBuilder outer = new StringBuilder("select provider, deployment, max(model_group), b, count(*),"
                 + " count(*) filter (where success), array_agg(latency_ms) filter (where success)");
-        // An overload is the classifier's (Overload.SQL): a 503 that says so is no outage.
-        String[] failing = { "http_status = 429 and not overloaded", "overloaded",
-                "http_status >= 500 and not overloaded", "timed_out" };
+        // An overload, a rate limit and a timeout are the classifier's (Overload.SQL, RateLimit.SQL, Timeout.SQL), in
+        // its order: a 503 that says it is overloaded is no outage, a 429 no timeout (as WindowCache.Call#failed).
+        String[] failing = { "rate_limited and not overloaded", "overloaded",
+                "http_status >= 500 and not overloaded", "timed_out and not overloaded and not rate_limited" };
         for (String f : failing) {
             outer.append(", count(*) filter (where ").append(f).append("), min(ended_at) filter (where ").append(f)
                     .append("), max(ended_at) filter (where ").append(f).append(")");
