@@ -32,13 +32,18 @@ class BaselineCallTest {
 
     /** A proxy that answers every call with 200 and this SSE body. */
     private BaselineProfiler profilerAgainst(String sse) throws Exception {
+        return profilerAgainst(200, "text/event-stream", sse);
+    }
+
+    /** A proxy that answers every call with this status and body. */
+    private BaselineProfiler profilerAgainst(int status, String contentType, String text) throws Exception {
         proxy = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         proxy.createContext("/v1/chat/completions", exchange -> {
             exchange.getRequestBody().readAllBytes();
-            byte[] body = sse.getBytes(StandardCharsets.UTF_8);
-            exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", contentType);
             exchange.getResponseHeaders().add("x-litellm-model-id", "dep-1");
-            exchange.sendResponseHeaders(200, body.length);
+            exchange.sendResponseHeaders(status, body.length);
             exchange.getResponseBody().write(body);
             exchange.close();
         });
@@ -88,5 +93,49 @@ class BaselineCallTest {
         assertThat(sample.ok()).isTrue();
         assertThat(sample.completionTokens()).isEqualTo(7);
         assertThat(sample.ttftMs()).isNotNull().isGreaterThanOrEqualTo(0.0);
+    }
+    /**
+     * LiteLLM refusing the profiler's own key (auth_exception_handler: ProxyException, type auth_error, 401) called
+     * no provider: as the live error rate leaves it out (DeviationDetector.PROXY_REFUSAL), a profile run with a bad
+     * key must not learn it as the provider's error rate.
+     */
+    @Test
+    void the_proxy_refusing_the_profilers_key_is_no_provider_side_failure() throws Exception {
+        BaselineProfiler profiler = profilerAgainst(401, "application/json", "{\"error\": {\"message\":"
+                + " \"Authentication Error, Invalid proxy server token passed. Received API Key = sk-...-key, Key Hash"
+                + " (Token) =a1b2c3. Unable to find token in cache or `LiteLLM_VerificationTokenTable`\","
+                + " \"type\": \"auth_error\", \"param\": \"None\", \"code\": \"401\"}}");
+
+        Sample sample = profiler.call(HttpClient.newHttpClient(), "m", streamed());
+
+        assertThat(sample.ok()).isFalse();
+        assertThat(sample.failure()).isEqualTo("HTTP 401 (auth_error)");
+        assertThat(sample.providerSideFailure()).isFalse();
+    }
+
+    /** A key or team not allowed the model group: LiteLLM's refusal too (key_model_access_denied, 401). */
+    @Test
+    void the_proxy_refusing_the_model_to_the_key_is_no_provider_side_failure() throws Exception {
+        BaselineProfiler profiler = profilerAgainst(401, "application/json", "{\"error\": {\"message\":"
+                + " \"key not allowed to access model. This key can only access models=['gpt-4o']. Tried to access"
+                + " m\", \"type\": \"key_model_access_denied\", \"param\": \"model\", \"code\": \"401\"}}");
+
+        assertThat(profiler.call(HttpClient.newHttpClient(), "m", streamed()).providerSideFailure()).isFalse();
+    }
+
+    /**
+     * The provider refusing the proxy's credentials reaches the caller as LiteLLM's AuthenticationError, with no
+     * type (ProxyException's "None"): the provider's failure, counted as the live error rate counts it.
+     */
+    @Test
+    void the_provider_refusing_the_proxys_credentials_is_a_provider_side_failure() throws Exception {
+        BaselineProfiler profiler = profilerAgainst(401, "application/json", "{\"error\": {\"message\":"
+                + " \"litellm.AuthenticationError: AnthropicException - {\\\"type\\\":\\\"error\\\"}\","
+                + " \"type\": \"None\", \"param\": \"None\", \"code\": \"401\"}}");
+
+        Sample sample = profiler.call(HttpClient.newHttpClient(), "m", streamed());
+
+        assertThat(sample.failure()).isEqualTo("HTTP 401");
+        assertThat(sample.providerSideFailure()).isTrue();
     }
 }
