@@ -94,7 +94,8 @@ public class ProviderRules implements CallRule {
         if (containsAny(message, MALFORMED_MARKERS) || PYTHON_JSON_ERROR.matcher(message).find()) {
             return one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
         }
-        if (status >= 500 || Overload.isServerClass(errorClass)) {
+        // And an outage (Outage.SQL), after every other type a server-side failure can be.
+        if (Outage.of(call.httpStatus(), errorClass, call.errorMessage())) {
             return one(Type.OUTAGE, call, "provider.status", Map.of());
         }
         // 400/404/422 and other client errors are the caller's mistake, not a provider failure. The call stays

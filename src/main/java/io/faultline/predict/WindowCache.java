@@ -1,5 +1,6 @@
 package io.faultline.predict;
 
+import io.faultline.classify.Outage;
 import io.faultline.classify.Overload;
 import io.faultline.classify.RateLimit;
 import io.faultline.classify.Timeout;
@@ -84,9 +85,9 @@ final class WindowCache {
     }
 
     /** One stored call as the indicators read it; times in epoch microseconds; NaN for a missing header value. */
-    private record Call(long started, long ended, String group, boolean success, int status, double latency,
-            boolean timedOut, boolean overloaded, boolean rateLimited, double[] remaining, double[] limit,
-            String[] reset) implements Part {
+    private record Call(long started, long ended, String group, boolean success, double latency,
+            boolean timedOut, boolean overloaded, boolean rateLimited, boolean outage, double[] remaining,
+            double[] limit, String[] reset) implements Part {
 
         @Override
         public long at() {
@@ -100,17 +101,16 @@ final class WindowCache {
 
         boolean failed(int type) {
             return switch (type) {
-                // An overload, a rate limit and a timeout are the classifier's (Overload.SQL, RateLimit.SQL,
-                // Timeout.SQL), in its order: a 503 that says it is overloaded is no outage, a 429 no timeout.
+                // An overload, a rate limit, a timeout and an outage are the classifier's (Overload.SQL,
+                // RateLimit.SQL, Timeout.SQL, Outage.SQL), in its order: a 503 that says it is overloaded is no
+                // outage, a 429 no timeout.
                 case 0 -> rateLimited && !overloaded;
                 case 1 -> overloaded;
-                case 2 -> status >= 500 && !overloaded && status != NO_STATUS;
+                case 2 -> outage;
                 default -> timedOut && !overloaded && !rateLimited;
             };
         }
     }
-
-    private static final int NO_STATUS = Integer.MIN_VALUE;
 
     /**
      * A slice is made for a second once it holds this many calls: below it, one record per call costs less than a
@@ -248,7 +248,7 @@ final class WindowCache {
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
                 + " (" + Timeout.SQL.replace("%", "%%") + " or error_class = any (?) or latency_ms > ?),"
                 + " rate_limit_headers::text,"
-                + " proxy_id, " + (Overload.SQL + ", " + RateLimit.SQL).replace("%", "%%")
+                + " proxy_id, " + (Overload.SQL + ", " + RateLimit.SQL + ", " + Outage.SQL).replace("%", "%%")
                 + " from llm_calls where started_at >= ? %s";
     }
 
@@ -516,10 +516,6 @@ final class WindowCache {
         long ended = rs.getLong(7);
         String group = rs.getString(6);
         boolean success = rs.getBoolean(8);
-        int status = rs.getInt(9);
-        if (rs.wasNull()) {
-            status = NO_STATUS;
-        }
         double latency = rs.getDouble(10);
         boolean timedOut = rs.getBoolean(11);
         String[] values = headerValues(rs.getString(12));
@@ -537,8 +533,8 @@ final class WindowCache {
                 reset[s] = z;
             }
         }
-        return new Call(started, ended, group, success, status, latency, timedOut, rs.getBoolean(14), rs.getBoolean(15),
-                remaining, limit, reset);
+        return new Call(started, ended, group, success, latency, timedOut, rs.getBoolean(14), rs.getBoolean(15),
+                rs.getBoolean(16), remaining, limit, reset);
     }
 
     private static String first(String[] values, int i) {

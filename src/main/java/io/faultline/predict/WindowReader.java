@@ -1,5 +1,6 @@
 package io.faultline.predict;
 
+import io.faultline.classify.Outage;
 import io.faultline.classify.Overload;
 import io.faultline.classify.RateLimit;
 import io.faultline.classify.Timeout;
@@ -38,7 +39,7 @@ final class WindowReader {
         StringBuilder inner = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
                 + " http_status, latency_ms, floor((extract(epoch from started_at) - ?) / ?)::int b,"
                 + " (" + Timeout.SQL + " or error_class = any (?) or latency_ms > ?) timed_out, "
-                + Overload.SQL + " overloaded, " + RateLimit.SQL + " rate_limited");
+                + Overload.SQL + " overloaded, " + RateLimit.SQL + " rate_limited, " + Outage.SQL + " outage");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             String label = DeploymentWindow.LIMIT_TYPES[s];
             String anthropic = "anthropic-ratelimit-" + label.replace('_', '-');
@@ -51,7 +52,7 @@ final class WindowReader {
         inner.append(" from llm_calls where provider = any (?) and started_at >= ? and started_at < ?");
 
         StringBuilder mid = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
-                + " http_status, latency_ms, b, timed_out, overloaded, rate_limited");
+                + " http_status, latency_ms, b, timed_out, overloaded, rate_limited, outage");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             mid.append(", ").append(number("rt" + s)).append(" r").append(s);
             mid.append(", ").append(number("lt" + s)).append(" l").append(s);
@@ -62,10 +63,11 @@ final class WindowReader {
         // so the latencies come back as an unordered array and the percentiles are taken here.
         StringBuilder outer = new StringBuilder("select provider, deployment, max(model_group), b, count(*),"
                 + " count(*) filter (where success), array_agg(latency_ms) filter (where success)");
-        // An overload, a rate limit and a timeout are the classifier's (Overload.SQL, RateLimit.SQL, Timeout.SQL), in
-        // its order: a 503 that says it is overloaded is no outage, a 429 no timeout (as WindowCache.Call#failed).
-        String[] failing = { "rate_limited and not overloaded", "overloaded",
-                "http_status >= 500 and not overloaded", "timed_out and not overloaded and not rate_limited" };
+        // An overload, a rate limit, a timeout and an outage are the classifier's (Overload.SQL, RateLimit.SQL,
+        // Timeout.SQL, Outage.SQL), in its order: a 503 that says it is overloaded is no outage, a 429 no timeout
+        // (as WindowCache.Call#failed).
+        String[] failing = { "rate_limited and not overloaded", "overloaded", "outage",
+                "timed_out and not overloaded and not rate_limited" };
         for (String f : failing) {
             outer.append(", count(*) filter (where ").append(f).append("), min(ended_at) filter (where ").append(f)
                     .append("), max(ended_at) filter (where ").append(f).append(")");

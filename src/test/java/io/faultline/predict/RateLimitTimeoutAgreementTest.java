@@ -31,9 +31,9 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The predictor and the classifier agree on what a rate limit and a timeout are (RateLimit, Timeout): the same
- * failed calls, sent to {@code /api/v1/classify} and ingested for the predictor, get the same failure type from
- * both, also when LiteLLM's payload carries no HTTP status.
+ * The predictor and the classifier agree on what a rate limit, a timeout and an outage are (RateLimit, Timeout,
+ * Outage): the same failed calls, sent to {@code /api/v1/classify} and ingested for the predictor, get the same
+ * failure type from both, also when LiteLLM's payload carries no HTTP status.
  */
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -52,6 +52,8 @@ class RateLimitTimeoutAgreementTest {
             + "\"req_011CcR9mkMvXdaiWP4739PSN\"}";
     /** A connection that timed out before any answer: LiteLLM's fallback class, no status. */
     static final String CONNECT_TIMED_OUT = "OpenAIException - Connection error.: [Errno 110] Connection timed out";
+    /** A connection refused or reset before any answer: LiteLLM's fallback class, no status. */
+    static final String CONNECTION_ERROR = "OpenAIException - Connection error.";
     /** OpenAI SDK's APITimeoutError text, reported by LiteLLM as its Timeout class. */
     static final String SDK_TIMEOUT = "OpenAIException - Request timed out.";
 
@@ -65,7 +67,15 @@ class RateLimitTimeoutAgreementTest {
             // LiteLLM's catch-all class (no status of its own) around Gemini's RESOURCE_EXHAUSTED body.
             new Case("gemini-apierror-exhausted", "gemini", null, "APIError", GEMINI_429, "rate_limit"),
             new Case("openai-timeout-nostatus", "openai", null, "Timeout", SDK_TIMEOUT, "timeout"),
-            new Case("openai-connect-timed-out", "openai", null, "APIConnectionError", CONNECT_TIMED_OUT, "timeout"));
+            new Case("openai-connect-timed-out", "openai", null, "APIConnectionError", CONNECT_TIMED_OUT, "timeout"),
+            // The server-side classes with no status are an outage (Outage), not nothing.
+            new Case("openai-connection-error-nostatus", "openai", null, "APIConnectionError", CONNECTION_ERROR,
+                    "outage"),
+            new Case("gemini-apierror-nostatus", "gemini", null, "APIError", "GeminiException - Internal error",
+                    "outage"),
+            // A 5xx that says it is a timeout is one, not an outage too (the classifier's order).
+            new Case("openai-503-request-timeout", "openai", 503, "ServiceUnavailableError",
+                    "OpenAIException - Request timeout", "timeout"));
 
     @Inject
     TestClock clock;
