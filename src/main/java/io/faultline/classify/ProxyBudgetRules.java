@@ -24,6 +24,18 @@ import java.util.Map;
 public class ProxyBudgetRules implements CallRule {
 
     static final String BUDGET_ERROR = "BudgetExceededError";
+    /** LiteLLM's class of a refusal it raised itself, a tag budget's among them. */
+    static final String PROXY_EXCEPTION = "ProxyException";
+
+    /**
+     * {@link #isBudgetRefusal(String, String)} over {@code llm_calls}' columns ({@code error_class, error_message}),
+     * linear: a line of the message with "exceeded" and, after its first "exceeded", "budget".
+     */
+    public static final String REFUSAL_SQL = "(coalesce(error_class, '') = '" + BUDGET_ERROR + "'"
+            + " or case when error_class = '" + PROXY_EXCEPTION + "' then exists (select 1 from"
+            + " regexp_split_to_table(lower(coalesce(error_message, '')), chr(10)) line"
+            + " where strpos(line, 'exceeded') > 0"
+            + " and strpos(substr(line, strpos(line, 'exceeded') + 8), 'budget') > 0) else false end)";
 
     private final SeverityPolicy severities;
 
@@ -57,10 +69,16 @@ public class ProxyBudgetRules implements CallRule {
         if (call.success()) {
             return false;
         }
-        if (BUDGET_ERROR.equals(call.errorClass()) || call.budgetEntity() != null) {
-            return true;
-        }
-        return "ProxyException".equals(call.errorClass()) && exceededBeforeBudget(call.errorMessage());
+        return call.budgetEntity() != null || isBudgetRefusal(call.errorClass(), call.errorMessage());
+    }
+
+    /**
+     * The part of {@link #isBudgetRefusal(LlmCall)} the stored columns hold (LiteLLM names the budget only on its
+     * {@code BudgetExceededError}), which the predictor counts by ({@link #REFUSAL_SQL}).
+     */
+    static boolean isBudgetRefusal(String errorClass, String errorMessage) {
+        return BUDGET_ERROR.equals(errorClass) || PROXY_EXCEPTION.equals(errorClass)
+                && exceededBeforeBudget(errorMessage);
     }
 
     /** LiteLLM's own test for a budget message ("exceeded" then "budget" on one line), in linear time. */
