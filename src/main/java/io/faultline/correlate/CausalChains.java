@@ -1,5 +1,6 @@
 package io.faultline.correlate;
 
+import io.faultline.classify.RateLimit;
 import io.faultline.common.SqlTime;
 import io.faultline.correlate.FailureCorrelationEngine.Episode;
 import io.faultline.cost.TokenSpikeConfig;
@@ -247,7 +248,7 @@ public class CausalChains {
             return null;
         }
         // The deployment before the rate limit (and the span) began: its tokens, and those of calls that followed a
-        // 429 in their trace, i.e. the retried traffic it has anyway.
+        // rate limit in their trace, i.e. the retried traffic it has anyway.
         Instant baseUntil = r.firstSeen().isBefore(from) ? r.firstSeen() : from;
         Instant baseFrom = baseUntil.minus(config.baselineWindow());
         long baseTokens;
@@ -256,7 +257,9 @@ public class CausalChains {
                 + " coalesce(sum(n.prompt_tokens + n.completion_tokens) filter (where n.trace_id is not null"
                 + " and exists (select 1 from llm_calls p where p.trace_id = n.trace_id and p.started_at < n.started_at"
                 + " and p.started_at >= n.started_at - interval '1 hour' and not p.success"
-                + " and (p.http_status = 429 or p.error_class = 'RateLimitError'))), 0)"
+                // The classifier's rate limit (Gemini's RESOURCE_EXHAUSTED with any class or status too); its
+                // unqualified columns are p's, the innermost llm_calls.
+                + " and " + RateLimit.SQL + ")), 0)"
                 + " from llm_calls n where n.deployment = ? and n.provider = ? and n.started_at >= ?"
                 + " and n.started_at < ? and n.success")) {
             st.setString(1, spike.deployment());

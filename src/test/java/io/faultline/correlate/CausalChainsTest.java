@@ -243,6 +243,33 @@ class CausalChainsTest {
         assertThat(cascade.getDouble("costImpact.totalUsd")).isCloseTo(0.0036, within(1e-9));
     }
 
+    @Test
+    void a_baseline_retry_after_a_resource_exhausted_with_no_status_counts_as_retried_traffic() throws Exception {
+        // Gemini's RESOURCE_EXHAUSTED reported by LiteLLM's catch-all class with no status is a rate limit for the
+        // classifier (RateLimit); the baseline's retried traffic counts the calls that followed one too.
+        Instant start = Instant.parse("2029-05-02T09:00:00Z");
+        String dep = unique("rl");
+        String elsewhere = unique("rl-exhausted");
+        clock.set(start.plus(Duration.ofMinutes(60)));
+        List<Payloads> before = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            String trace = UUID.randomUUID().toString();
+            Instant at = start.plus(Duration.ofMinutes(30)).plusSeconds(i * 5);
+            Payloads exhausted = Payloads.failure("openai", "gpt-4o-mini", elsewhere, at, 0, "APIError",
+                    "GeminiException - {\"error\": {\"code\": 429, \"status\": \"RESOURCE_EXHAUSTED\"}}")
+                    .set("trace_id", trace);
+            ((ObjectNode) exhausted.node().get("error_information")).remove("error_code");
+            ((ObjectNode) exhausted.node().get("faultline")).remove("http_status");
+            before.add(exhausted);
+            before.add(call("openai", dep, at.plusSeconds(2), 600, 400).set("trace_id", trace));
+        }
+        ingest(before);
+        Instant w13 = start.plus(Duration.ofMinutes(60));
+        String[] ids = retryStormScenario(start, dep, retried("openai", dep, w13.plusSeconds(5), 30));
+
+        assertThat(onlyEdge(ids[0], ids[1]).evidence()).containsEntry("baseline_retry_tokens", 3_000);
+    }
+
     static JsonPath impact(String path) {
         Correlations.drain();
         return given().when().get(path).then().statusCode(200).extract().jsonPath()
