@@ -38,24 +38,36 @@ public final class RoundTrips extends SocketFactory {
     }
 
     /**
-     * The recording of each thread, shared through the system properties: PgJDBC loads this factory by name with a
+     * The recording, shared through the system properties while it runs: PgJDBC loads this factory by name with a
      * class loader of its own, so that the test's class and the socket's are two classes with two sets of statics.
-     * Only JDK types cross: a list of the round trips, the statements not yet sent with one, the statements run.
+     * Only JDK types cross: the recording thread, a list of the round trips, the statements not yet sent with one,
+     * the statements run. The entry is there only while {@link #record} runs: a value that is not a string in the
+     * system properties fails every later Quarkus start (Narayana copies them with {@code setProperty}).
      */
-    @SuppressWarnings("unchecked")
-    private static final ThreadLocal<List<Object>> RECORDING = (ThreadLocal<List<Object>>) System.getProperties()
-            .computeIfAbsent("faultline.test.round-trips", k -> new ThreadLocal<List<Object>>());
+    private static final String KEY = "faultline.test.round-trips";
 
     /** Runs {@code work} on this thread and returns the round trips it made. */
     public static Tally record(Runnable work) {
         List<Object> r = List.of(new ArrayList<String>(), new ArrayList<String>(), new int[1]);
-        RECORDING.set(r);
+        if (System.getProperties().putIfAbsent(KEY, List.of(Thread.currentThread(), r)) != null) {
+            throw new IllegalStateException("one recording at a time");
+        }
         try {
             work.run();
         } finally {
-            RECORDING.remove();
+            System.getProperties().remove(KEY);
         }
         return new Tally(List.copyOf(roundTrips(r)), ((int[]) r.get(2))[0]);
+    }
+
+    /** This thread's recording, or null. */
+    @SuppressWarnings("unchecked")
+    private static List<Object> recording() {
+        Object entry = System.getProperties().get(KEY);
+        if (entry instanceof List<?> e && e.get(0) == Thread.currentThread()) {
+            return (List<Object>) e.get(1);
+        }
+        return null;
     }
 
     @SuppressWarnings("unchecked")
@@ -134,7 +146,7 @@ public final class RoundTrips extends SocketFactory {
 
     /** The first read after messages were sent: the driver waits for the server's answer, one round trip. */
     private static void waits() {
-        List<Object> r = RECORDING.get();
+        List<Object> r = recording();
         if (r == null || pending(r).isEmpty()) {
             return;
         }
@@ -223,7 +235,7 @@ public final class RoundTrips extends SocketFactory {
                 note(query);
                 return;
             }
-            List<Object> r = RECORDING.get();
+            List<Object> r = recording();
             if (r == null) {
                 return;
             }
@@ -250,7 +262,7 @@ public final class RoundTrips extends SocketFactory {
         }
 
         private static void note(String query) {
-            List<Object> r = RECORDING.get();
+            List<Object> r = recording();
             if (r != null && !(query.equals("CopyData") && pending(r).contains(query))) {
                 pending(r).add(query);
             }
