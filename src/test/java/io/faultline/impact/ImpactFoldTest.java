@@ -63,10 +63,7 @@ class ImpactFoldTest {
     @AfterEach
     void releaseClock() throws Exception {
         clock.release();
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "delete from slo_rollup_state")) {
-            st.executeUpdate();
-        }
+        SloRollupPosition.forget(dataSource);
     }
 
     /**

@@ -77,10 +77,7 @@ class ImpactTest {
      * rollup afresh (at the oldest call within the backfill) and leaves no position behind for the next test.
      */
     private void forgetRollups() throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement(
-                "delete from slo_rollup_state")) {
-            st.executeUpdate();
-        }
+        SloRollupPosition.forget(dataSource);
     }
 
     @Test

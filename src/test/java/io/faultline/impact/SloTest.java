@@ -321,13 +321,7 @@ class SloTest {
 
     /** As if the rollup had last reached {@code at} (it runs on demand here: the scheduled one is off in tests). */
     private void rolledThrough(Instant at) throws Exception {
-        try (Connection c = dataSource.getConnection(); PreparedStatement st = c.prepareStatement("insert into"
-                + " slo_rollup_state (state_key, rolled_through, last_run) values (1, ?, ?) on conflict (state_key)"
-                + " do update set rolled_through = excluded.rolled_through, last_run = excluded.last_run")) {
-            st.setTimestamp(1, Timestamp.from(at));
-            st.setTimestamp(2, Timestamp.from(at));
-            st.executeUpdate();
-        }
+        SloRollupPosition.set(dataSource, at);
     }
 
     private static ValidatableResponse putSlo(String group, Object body) {
