@@ -139,8 +139,8 @@ public class CallMapper {
         if (deployment == null) {
             // LiteLLM routed the call to none of its deployments (it refused it, or knows no such model): the model
             // names are the request's, whatever the caller wrote there, and are masked like any text it sends.
-            model = Redactor.mask(model, MAX_ID_LENGTH);
-            modelGroup = Redactor.mask(modelGroup, MAX_ID_LENGTH);
+            model = Redactor.maskModelName(model, MAX_ID_LENGTH);
+            modelGroup = Redactor.maskModelName(modelGroup, MAX_ID_LENGTH);
             deployment = provider + ":" + (model == null ? "unknown" : model);
         }
         String errorClass = limit(firstNonBlank(text(error, "error_class"), text(plugin, "exception_class")), 100);

@@ -39,13 +39,33 @@ public final class Redactor {
     // (U+FFFD by then), zero-width and no-break spaces. A run glued to letters ("card4111…") counts too.
     private static final Pattern LONG_DIGITS = Pattern.compile("\\+?\\(?\\p{Nd}(?:[ ./()\\-\\x{00A0}\\x{2007}\\x{202F}"
             + "\\x{200B}-\\x{200D}\\x{2060}\\x{FEFF}\\x{FF0D}\\x{FFFD}]{0,3}\\p{Nd}){8,}");
+    /** The fewest digits in a run that {@link #LONG_DIGITS} masks. */
+    private static final int LONG_DIGITS_MIN = 9;
     private static final Pattern IPV4 = Pattern.compile("\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b");
 
     private Redactor() {
     }
 
+    // A model's release date at the end of a digit run: 20250929, 2025-04-14 (how OpenAI, Anthropic and Google date
+    // their snapshots).
+    private static final Pattern RELEASE_DATE = Pattern.compile(
+            "(?:^|[^0-9])((?:19|20)[0-9]{2}-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12][0-9]|3[01]))$");
+
     /** Returns the text with secrets and PII replaced by typed placeholders, cut to {@code maxLength}. */
     public static String mask(String text, int maxLength) {
+        return mask(text, maxLength, false);
+    }
+
+    /**
+     * {@link #mask} for a model name the caller wrote (a call LiteLLM routed to no deployment): a version followed by
+     * a release date ({@code claude-sonnet-4-5-20250929}, {@code gpt-4.1-2025-04-14}) is a model's name, not a phone
+     * number, and stays; a run of 9 or more digits besides the date is masked as in any text.
+     */
+    public static String maskModelName(String text, int maxLength) {
+        return mask(text, maxLength, true);
+    }
+
+    private static String mask(String text, int maxLength, boolean modelName) {
         if (text == null) {
             return null;
         }
@@ -58,7 +78,7 @@ public final class Redactor {
         masked = replace(ORG_ID, masked, "org-[masked]");
         masked = replace(IPV4, masked, "[ip]");
         masked = replace(IBAN, masked, "[iban]");
-        masked = replace(LONG_DIGITS, masked, "[number]");
+        masked = modelName ? maskLongDigitsButDates(masked) : replace(LONG_DIGITS, masked, "[number]");
         if (masked.length() > maxLength) {
             masked = masked.substring(0, maxLength) + "…";
         } else if (cut) {
@@ -92,6 +112,37 @@ public final class Redactor {
             }
         }
         return out == null ? text : out.toString();
+    }
+
+    /** Masks the digit runs that hold 9 or more digits once a release date at their end is set aside. */
+    private static String maskLongDigitsButDates(String text) {
+        Matcher matcher = LONG_DIGITS.matcher(text);
+        StringBuilder out = null;
+        int kept = 0;
+        while (matcher.find()) {
+            String run = matcher.group();
+            Matcher date = RELEASE_DATE.matcher(run);
+            int digits = date.find() ? digits(run, date.start(1)) : LONG_DIGITS_MIN;
+            if (digits < LONG_DIGITS_MIN) {
+                continue;
+            }
+            if (out == null) {
+                out = new StringBuilder(text.length());
+            }
+            out.append(text, kept, matcher.start()).append("[number]");
+            kept = matcher.end();
+        }
+        return out == null ? text : out.append(text, kept, text.length()).toString();
+    }
+
+    private static int digits(String text, int end) {
+        int n = 0;
+        for (int i = 0; i < end; i = text.offsetByCodePoints(i, 1)) {
+            if (Character.isDigit(text.codePointAt(i))) {
+                n++;
+            }
+        }
+        return n;
     }
 
     private static String replace(Pattern pattern, String text, String placeholder) {

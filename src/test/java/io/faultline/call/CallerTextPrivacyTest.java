@@ -105,6 +105,44 @@ class CallerTextPrivacyTest {
         assertThat(failures).doesNotContain(email).contains("summarise for [email]");
     }
     @Test
+    void a_dated_model_name_litellm_refused_is_stored_as_asked_and_a_number_in_it_is_not() throws Exception {
+        // A team not allowed a model asks for it by its dated name; masking the date as a phone number put
+        // claude-opus-4-1-20250805 and claude-opus-4-20250514 under one name, claude-opus-[number].
+        String dated = "claude-opus-4-1-20250805";
+        String phone = "claude-opus-4-1 +1 (415) 555-2671";
+        Payloads datedCall = refusedModel(dated);
+        Payloads phoneCall = refusedModel(phone);
+
+        Api.ingest(Payloads.array(datedCall, phoneCall)).statusCode(200).body("accepted", equalTo(2));
+
+        assertThat(storedModel(datedCall.id())).containsExactly(dated, dated, "litellm:" + dated);
+        assertThat(storedModel(phoneCall.id())).containsExactly("claude-opus-4-1 [number]",
+                "claude-opus-4-1 [number]", "litellm:claude-opus-4-1 [number]");
+    }
+
+    /** A call LiteLLM refused before routing it: the model (and group) are the request's. */
+    private static Payloads refusedModel(String model) {
+        Payloads refused = Payloads.failure("litellm", model, "unused", Instant.now(), 401, "AuthenticationError",
+                "Team not allowed to access model. Tried to access the model you asked for");
+        refused.node().remove("model_id");
+        refused.node().put("model_group", model);
+        ((ObjectNode) refused.node().get("hidden_params")).remove("model_id");
+        return refused;
+    }
+
+    /** The stored call's model, model group and deployment. */
+    private List<String> storedModel(String callId) throws SQLException {
+        try (Connection c = dataSource.getConnection(); var ps = c.prepareStatement(
+                "select model, model_group, deployment from llm_calls where call_id = ?")) {
+            ps.setString(1, callId);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).as("stored").isTrue();
+                return List.of(rs.getString(1), rs.getString(2), rs.getString(3));
+            }
+        }
+    }
+
+    @Test
     void credentials_in_a_deployments_api_base_are_not_stored() throws Exception {
         // Gateways in front of a provider are often configured with a key in the URL: user info or a query parameter.
         String password = "pw" + UUID.randomUUID().toString().replace("-", "");

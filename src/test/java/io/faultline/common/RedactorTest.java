@@ -46,6 +46,23 @@ class RedactorTest {
     }
 
     @Test
+    void a_model_name_keeps_its_version_and_release_date_and_loses_a_number_written_into_it() {
+        // Refused calls carry the model name the caller asked for; dated snapshots are no phone numbers.
+        for (String model : new String[] {"claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "o1-2024-12-17",
+            "gpt-4.1-2025-04-14", "gpt-4o-2024-08-06", "gemini-2.0-flash-001", "openai/gpt-4.1-mini-2025-04-14"}) {
+            assertThat(Redactor.maskModelName(model, 200)).as(model).isEqualTo(model);
+        }
+        assertThat(Redactor.mask("claude-sonnet-4-5-20250929", 200)).isEqualTo("claude-sonnet-[number]");
+        // Nine digits or more besides the date, or no date at all: a number, masked as in any text.
+        assertThat(Redactor.maskModelName("gpt-4o for +1 (415) 555-2671", 200)).isEqualTo("gpt-4o for [number]");
+        assertThat(Redactor.maskModelName("model-4111-1111-1111-1111", 200)).isEqualTo("model-[number]");
+        assertThat(Redactor.maskModelName("m-4111111111-20250929", 200)).isEqualTo("m-[number]");
+        assertThat(Redactor.maskModelName("m-415-555-2671-2025-13-40", 200)).isEqualTo("m-[number]");
+        assertThat(Redactor.maskModelName("ann@example.com-20250929", 200)).isEqualTo("[email]-20250929");
+        assertThat(Redactor.maskModelName(null, 200)).isNull();
+    }
+
+    @Test
     void a_secret_or_an_address_that_crosses_the_cut_is_masked_before_it_is_cut() {
         String key = "sk-proj-" + "Ab3".repeat(100);
         assertThat(Redactor.mask("x".repeat(35) + " " + key, 40)).isEqualTo("x".repeat(35) + " [sec…");
