@@ -22,8 +22,12 @@ import java.util.Set;
  */
 public final class ContentExtractor {
 
-    /** Keys of {@code requester_metadata} that carry grounding documents. They are content and never stored. */
-    public static final Set<String> GROUNDING_KEYS = Set.of("context", "documents", "grounding", "retrieved_context");
+    /**
+     * Keys of {@code requester_metadata} that carry grounding documents, in the order they are read (the character
+     * budget keeps the first ones). They are content and never stored.
+     */
+    public static final List<String> GROUNDING_KEYS = List.of("context", "documents", "grounding",
+            "retrieved_context");
     /** Keys of {@code requester_metadata} that name the language the answer must be in. */
     public static final List<String> LANGUAGE_KEYS = List.of("language", "expected_language", "response_language");
 

@@ -20,6 +20,22 @@ class ContentExtractorTest {
     private final CallMapper mapper = new CallMapper(Payloads.JSON, ConfigMappings.defaults(ContentConfig.class));
 
     @Test
+    void groundingIsReadInTheDocumentedOrderOfItsKeysInEveryJvm() {
+        // A Set.of iterates in an order drawn per JVM: once the character budget ran out, which document the
+        // faithfulness check saw changed from one start to the next.
+        Payloads payload = Payloads.success("openai", "gpt-4o", "dep-x", AT).answer("ok", "stop")
+                .metadata(Map.of("retrieved_context", "From retrieval.", "grounding", "From grounding.",
+                        "documents", List.of("From documents."), "context", "From context."));
+
+        CallContent content = mapper.map(payload.node()).content();
+
+        assertThat(ContentExtractor.GROUNDING_KEYS).containsExactly("context", "documents", "grounding",
+                "retrieved_context");
+        assertThat(content.grounding()).containsExactly("From context.", "From documents.", "From grounding.",
+                "From retrieval.");
+    }
+
+    @Test
     void readsMessagesPartsAnswerFormatLanguageAndGrounding() {
         Payloads payload = Payloads.success("openai", "gpt-4o", "dep-x", AT).answer("{\"city\": \"Paris\"}", "stop")
                 .metadata(Map.of("language", "en-US", "team", "search",
