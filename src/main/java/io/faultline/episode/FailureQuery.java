@@ -34,14 +34,16 @@ public class FailureQuery {
 
         public static Filter parse(String category, String type, String provider, String deployment, String severity,
                 String since, String until) {
-            Category cat = category == null ? null : parseEnum("category", category, () -> Category.parse(category));
+            Category cat = category == null ? null : parseEnum("category", category, () -> Category.parse(category),
+                    "category is one of " + names(Category.values()));
             FailureType t = type == null ? null : parseEnum("type", type,
-                    () -> FailureType.byCode(type.toLowerCase(Locale.ROOT)));
+                    () -> FailureType.byCode(type.toLowerCase(Locale.ROOT)), typesOf(cat));
             if (cat != null && t != null && t.category() != cat) {
                 throw ApiProblem.badRequest("type", "type '" + type + "' is not in category " + cat);
             }
             Severity sev = severity == null ? null
-                    : parseEnum("severity", severity, () -> Severity.valueOf(severity.toUpperCase(Locale.ROOT)));
+                    : parseEnum("severity", severity, () -> Severity.valueOf(severity.toUpperCase(Locale.ROOT)),
+                            "severity is one of " + names(Severity.values()));
             Instant from = Params.instant("since", since);
             Instant to = Params.instant("until", until);
             if (from != null && to != null && from.isAfter(to)) {
@@ -50,12 +52,33 @@ public class FailureQuery {
             return new Filter(cat, t, provider == null ? null : provider.toLowerCase(Locale.ROOT), deployment, sev, from, to);
         }
 
-        private static <T> T parseEnum(String field, String value, java.util.function.Supplier<T> parse) {
+        /** Parses a filter value; an unknown one is a 400 naming the values the filter takes ({@code takes}). */
+        private static <T> T parseEnum(String field, String value, java.util.function.Supplier<T> parse,
+                String takes) {
             try {
                 return parse.get();
             } catch (IllegalArgumentException e) {
-                throw ApiProblem.badRequest(field, "unknown " + field + " '" + value + "'");
+                throw ApiProblem.badRequest(field, "unknown " + field + " '" + value + "'; " + takes);
             }
+        }
+
+        private static String names(Enum<?>[] values) {
+            StringBuilder names = new StringBuilder();
+            for (Enum<?> value : values) {
+                names.append(names.length() == 0 ? "" : ", ").append(value.name());
+            }
+            return names.toString();
+        }
+
+        /** The failure types the type filter takes: every type, or the category's when one is given. */
+        private static String typesOf(Category category) {
+            StringBuilder codes = new StringBuilder();
+            for (FailureType type : FailureType.all()) {
+                if (category == null || type.category() == category) {
+                    codes.append(codes.length() == 0 ? "" : ", ").append(type.code());
+                }
+            }
+            return (category == null ? "type is one of " : "a " + category + " type is one of ") + codes;
         }
     }
 

@@ -19,6 +19,11 @@ public sealed interface FailureType permits ProviderFailure.Type, QualityFailure
         return type;
     }
 
+    /** Every type, category by category (PROVIDER, QUALITY, COST, SECURITY, DATA), in declaration order. */
+    static java.util.Collection<FailureType> all() {
+        return java.util.Collections.unmodifiableCollection(Registry.BY_CODE.values());
+    }
+
     /** Holds the lookup table; an interface cannot have private static fields. */
     final class Registry {
         private static final Map<String, FailureType> BY_CODE = new java.util.LinkedHashMap<>();

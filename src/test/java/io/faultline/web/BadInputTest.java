@@ -22,6 +22,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.startsWith;
 
 @QuarkusTest
 @QuarkusTestResource(PostgresResource.class)
@@ -139,6 +140,22 @@ class BadInputTest {
         Api.failures("category=COST&type=rate_limit").statusCode(400).body("errors[0].field", equalTo("type"));
         Api.failures("limit=100000").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("limit"));
         Api.failures("cursor=bogus").statusCode(400).body("errors[0].field", equalTo("cursor"));
+    }
+
+    /** A value the filter does not know is refused with the values it takes: "unknown severity 'P9'" said neither. */
+    @Test
+    void an_unknown_filter_value_is_refused_with_the_values_the_filter_takes() {
+        Api.failures("severity=P9").statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo("severity"))
+                .body("detail", equalTo("unknown severity 'P9'; severity is one of P1, P2, P3, P4"));
+        Api.failures("category=WEATHER").statusCode(400).body("detail",
+                equalTo("unknown category 'WEATHER'; category is one of PROVIDER, QUALITY, COST, SECURITY, DATA"));
+        Api.failures("type=rate_limt").statusCode(400).body("errors[0].field", equalTo("type"))
+                .body("detail", startsWith("unknown type 'rate_limt'; type is one of rate_limit, outage, "))
+                .body("detail", containsString("pii_leakage"));
+        // With a category the list is that category's types.
+        Api.failures("category=provider&type=rate_limt").statusCode(400).body("detail", equalTo(
+                "unknown type 'rate_limt'; a PROVIDER type is one of rate_limit, outage, overloaded, timeout, "
+                        + "malformed_response, context_overflow, content_filtered"));
     }
 
     @Test
