@@ -20,6 +20,9 @@ import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
 import org.jboss.resteasy.reactive.RestPath;
@@ -61,6 +64,11 @@ public class BaselineResource {
     @Path("/runs")
     @ResponseStatus(202)
     @Operation(summary = "Start a baseline profile of one provider's model group through LiteLLM")
+    @APIResponse(responseCode = "202", description = "Started: poll GET /api/v1/baselines/runs/{runId}",
+            content = @Content(mediaType = "application/json",
+                    schema = @Schema(implementation = BaselineProfiler.RunView.class)))
+    @APIResponse(responseCode = "400", description = "A field is missing or out of range: see errors")
+    @APIResponse(responseCode = "409", description = "The provider has a run going, or no LiteLLM key is set")
     public BaselineProfiler.RunView start(@NotNull @Valid StartRun run, @Context UriInfo uri) {
         Params.onlyKnown(uri, List.of());
         return profiler.start(new BaselineProfiler.RunRequest(run.provider(), run.modelGroup(),

@@ -27,6 +27,9 @@ import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.ResponseStatus;
 import org.jboss.resteasy.reactive.RestPath;
@@ -85,6 +88,10 @@ public class EmbeddingSignalResource {
     @POST
     @Consumes({ MediaType.APPLICATION_JSON, MediaType.WILDCARD })
     @Operation(summary = "Post embedding vectors of one space; idempotent on signalId")
+    @APIResponse(responseCode = "202", description = "Accepted: the vectors are stored for the next check",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = SignalReceipt.class)))
+    @APIResponse(responseCode = "200", description = "A signalId already received: nothing counted again",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = SignalReceipt.class)))
     public RestResponse<SignalReceipt> post(byte[] body, @Context UriInfo uri) {
         Params.onlyKnown(uri, List.of());
         Instant now = clock.instant();

@@ -16,6 +16,9 @@ import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestResponse;
@@ -56,6 +59,10 @@ public class RetrievalIndexResource {
     @Path("/{name}")
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Register a retrieval index, so that samples in call metadata count for it (idempotent)")
+    @APIResponse(responseCode = "201", description = "Registered", content = @Content(mediaType = "application/json",
+            schema = @Schema(implementation = RetrievalIndexes.RegisteredIndex.class)))
+    @APIResponse(responseCode = "200", description = "Already registered", content = @Content(
+            mediaType = "application/json", schema = @Schema(implementation = RetrievalIndexes.RegisteredIndex.class)))
     public RestResponse<RetrievalIndexes.RegisteredIndex> register(@RestPath String name, byte[] body,
             @Context UriInfo uri) {
         Params.onlyKnown(uri, List.of());

@@ -55,6 +55,19 @@ public final class AccessRules {
     }
 
     /**
+     * {@link #allowed} for an operation the API publishes (an OpenAPI path template and one of its methods), without
+     * the route table, which the OpenAPI document is built before: a published GET is a read (the traffic policy's
+     * by the ingest role too), never the 405 of a POST-only ingest path.
+     */
+    public static Set<Role> allowedForOperation(String method, String template) {
+        String m = method.toUpperCase(Locale.ROOT);
+        if (m.equals("GET") || m.equals("HEAD")) {
+            return template.equals("/api/v1/traffic-policy") ? READERS_AND_INGESTERS : READERS;
+        }
+        return allowed(m, template);
+    }
+
+    /**
      * An ingest path that takes only POST, as the route table says (not a list kept by hand, which a new POST-only
      * ingest path would be missing from). A GET or HEAD there is a 405 whatever the key (its Allow naming POST, as
      * OPTIONS does), so any key may ask and get that answer: the ingest key got a 403 "needs read role" instead, as
