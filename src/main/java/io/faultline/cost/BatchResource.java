@@ -51,8 +51,7 @@ public class BatchResource {
                 throw ApiProblem.badRequest(name, "Unknown field " + name + "; expected expectedCostUsd");
             }
         }
-        double expected = BudgetResource.usd(root.get("expectedCostUsd"), "expectedCostUsd", "expectedCostUsd is"
-                + " required: US dollars, from 0.000001 to " + (long) BudgetResource.MAX_USD);
+        double expected = BudgetResource.usd(root.get("expectedCostUsd"), "expectedCostUsd", "US dollars");
         return batches.put(batchId, expected);
     }
 

@@ -78,10 +78,11 @@ public class BudgetResource {
         JsonNode periodNode = root.get("period");
         Period period = periodNode != null && periodNode.isTextual() ? Period.parse(periodNode.textValue()) : null;
         if (period == null) {
-            throw ApiProblem.badRequest("period", "period is required and must be \"day\" or \"month\"");
+            throw ApiProblem.badRequest("period", periodNode == null || periodNode.isNull()
+                    ? "period is required: \"day\" or \"month\""
+                    : "period must be \"day\" or \"month\"; got " + JsonBodies.shown(periodNode));
         }
-        double amount = usd(root.get("amountUsd"), "amountUsd", "amountUsd is required: US dollars per period, from "
-                + "0.000001 to " + (long) MAX_USD);
+        double amount = usd(root.get("amountUsd"), "amountUsd", "US dollars per period");
         List<Double> warnAt = null;
         JsonNode warn = root.get("warnAt");
         if (warn != null && !warn.isNull()) {
@@ -125,9 +126,15 @@ public class BudgetResource {
     static final double MIN_USD = 1e-6;
     static final double MAX_USD = 1e12;
 
-    static double usd(JsonNode node, String field, String message) {
-        if (node == null || !node.isNumber() || !(node.doubleValue() >= MIN_USD && node.doubleValue() <= MAX_USD)) {
-            throw ApiProblem.badRequest(field, message);
+    /** A required amount of US dollars ({@code what}: what it is, for the problem) within MIN_USD..MAX_USD. */
+    static double usd(JsonNode node, String field, String what) {
+        String range = "from 0.000001 to " + (long) MAX_USD;
+        if (node == null || node.isNull()) {
+            throw ApiProblem.badRequest(field, field + " is required: " + what + ", " + range);
+        }
+        if (!node.isNumber() || !(node.doubleValue() >= MIN_USD && node.doubleValue() <= MAX_USD)) {
+            throw ApiProblem.badRequest(field, field + " must be a number of " + what + ", " + range + "; got "
+                    + JsonBodies.shown(node));
         }
         return node.doubleValue();
     }

@@ -86,8 +86,13 @@ public class TrafficPolicyResource {
             }
         }
         JsonNode share = root.get("keepShare");
-        if (share == null || !share.isNumber() || !(share.doubleValue() >= 0 && share.doubleValue() <= 1)) {
-            throw ApiProblem.badRequest("keepShare", "keepShare is required: the share of requests to keep, 0 to 1");
+        if (share == null || share.isNull()) {
+            throw ApiProblem.badRequest("keepShare",
+                    "keepShare is required: the share of requests to keep, from 0 to 1 (0.5 keeps half)");
+        }
+        if (!share.isNumber() || !(share.doubleValue() >= 0 && share.doubleValue() <= 1)) {
+            throw ApiProblem.badRequest("keepShare", "keepShare must be a number from 0 to 1, the share of requests"
+                    + " to keep (0.5 keeps half); got " + JsonBodies.shown(share));
         }
         JsonNode reasonNode = root.get("reason");
         // Plain text only: a lone surrogate was stored as '?' while the answer echoed it as sent, and a line break

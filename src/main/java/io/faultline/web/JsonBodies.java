@@ -144,6 +144,24 @@ public final class JsonBodies {
      * A parser over a body whose fields are each given once, for an endpoint that reads its body as it is parsed: a
      * tree of small values takes twenty times the body's size (a 32 MiB body of empty arrays, 560 MB).
      */
+    /**
+     * A field's value as a problem may quote it ("got -1", "got \"fortnight\""): a number or boolean as sent, a short
+     * plain string in quotes, anything else only by its kind, so that no caller text of any length or character is
+     * echoed.
+     */
+    public static String shown(JsonNode value) {
+        if (value.isNumber() || value.isBoolean()) {
+            String text = value.toString();
+            return text.length() <= 40 ? text : "a number";
+        }
+        if (value.isTextual()) {
+            String text = value.textValue();
+            return text.length() <= 40 && Params.plainText(text) && text.indexOf('"') < 0 ? "\"" + text + "\""
+                    : "a string";
+        }
+        return value.isArray() ? "an array" : value.isObject() ? "an object" : "null";
+    }
+
     public static JsonParser parser(ObjectMapper json, byte[] body, long maxBytes) {
         byte[] bytes = checked(body, maxBytes);
         try {

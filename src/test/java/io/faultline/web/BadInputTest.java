@@ -142,6 +142,36 @@ class BadInputTest {
         Api.failures("cursor=bogus").statusCode(400).body("errors[0].field", equalTo("cursor"));
     }
 
+    /**
+     * A value sent but out of range or of the wrong type was answered "keepShare is required" (and "amountUsd is
+     * required", "expectedCostUsd is required", "period is required"), as if the field were missing.
+     */
+    @Test
+    void a_value_sent_out_of_range_is_refused_for_its_value_not_called_missing() {
+        String[][] cases = {
+            { "/api/v1/traffic-policy/dep-range", "{\"keepShare\": 2}", "keepShare",
+                "keepShare must be a number from 0 to 1, the share of requests to keep (0.5 keeps half); got 2" },
+            { "/api/v1/traffic-policy/dep-range", "{\"reason\": \"x\"}", "keepShare",
+                "keepShare is required: the share of requests to keep, from 0 to 1 (0.5 keeps half)" },
+            { "/api/v1/budgets/team/range", "{\"period\": \"month\", \"amountUsd\": -1}", "amountUsd",
+                "amountUsd must be a number of US dollars per period, from 0.000001 to 1000000000000; got -1" },
+            { "/api/v1/budgets/team/range", "{\"period\": \"month\"}", "amountUsd",
+                "amountUsd is required: US dollars per period, from 0.000001 to 1000000000000" },
+            { "/api/v1/budgets/team/range", "{\"period\": \"fortnight\", \"amountUsd\": 5}", "period",
+                "period must be \"day\" or \"month\"; got \"fortnight\"" },
+            { "/api/v1/budgets/team/range", "{\"amountUsd\": 5}", "period",
+                "period is required: \"day\" or \"month\"" },
+            { "/api/v1/batches/range", "{\"expectedCostUsd\": \"12\"}", "expectedCostUsd",
+                "expectedCostUsd must be a number of US dollars, from 0.000001 to 1000000000000; got \"12\"" },
+        };
+        for (String[] c : cases) {
+            given().log().ifValidationFails().header("Authorization", "Bearer " + Api.KEY)
+                    .contentType("application/json").body(c[1]).when().put(c[0]).then().log().ifValidationFails()
+                    .statusCode(400).contentType(PROBLEM).body("errors[0].field", equalTo(c[2]))
+                    .body("detail", equalTo(c[3]));
+        }
+    }
+
     /** A value the filter does not know is refused with the values it takes: "unknown severity 'P9'" said neither. */
     @Test
     void an_unknown_filter_value_is_refused_with_the_values_the_filter_takes() {
