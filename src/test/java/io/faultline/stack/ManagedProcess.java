@@ -26,7 +26,8 @@ public final class ManagedProcess implements AutoCloseable {
      */
     public static final Duration READY_WITHIN = Duration.ofMinutes(5);
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2)).build();
 
     private final String name;
     private final Process process;
