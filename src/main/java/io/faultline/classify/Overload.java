@@ -1,16 +1,15 @@
 package io.faultline.classify;
 
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
- * What an overload is, in one place: the classifier judges one call with {@link #of}, the predictor counts stored
- * calls with {@link #SQL}, both built from the constants below. Anthropic answers 529 {@code overloaded_error}
- * (LiteLLM: InternalServerError, the plugin keeps the 529); OpenAI 503 "That model is currently overloaded" or
- * {@code server_is_overloaded}; Gemini 503 UNAVAILABLE "The model is overloaded" (both LiteLLM classes of the 5xx).
+ * What an overload is, one step of {@link ProviderVerdict} (first after access and budget refusals), in Java and SQL
+ * from the constants below. Anthropic answers 529 {@code overloaded_error} (LiteLLM: InternalServerError, the plugin
+ * keeps the 529); OpenAI 503 "That model is currently overloaded" or {@code server_is_overloaded}; Gemini 503
+ * UNAVAILABLE "The model is overloaded" (both LiteLLM classes of the 5xx).
  */
-public final class Overload {
+final class Overload {
 
     /** Anthropic's own status for an overload. */
     static final int STATUS = 529;
@@ -23,19 +22,16 @@ public final class Overload {
             "BadGatewayError", "APIConnectionError", "APIError");
     private static final Set<String> SERVER_CLASS_SET = Set.copyOf(SERVER_CLASSES);
 
-    /**
-     * The same rule over {@code llm_calls}' columns ({@code http_status, error_class, error_message}): a
-     * case-insensitive substring search, linear in the message.
-     */
-    public static final String SQL = sql();
+    /** The step over {@code llm_calls}' columns: a substring search of the lower-cased message, linear. */
+    static final String MATCH_SQL = "(coalesce(http_status, 0) = " + STATUS + " or strpos("
+            + ProviderVerdict.MESSAGE_SQL + ", '" + ERROR_TYPE + "') > 0 or strpos(" + ProviderVerdict.MESSAGE_SQL
+            + ", '" + WORD + "') > 0 and (coalesce(http_status, 0) >= 500 or " + serverClassSql() + "))";
 
     private Overload() {
     }
 
-    /** Whether a failed call's status, LiteLLM exception class and message say the provider was overloaded. */
-    public static boolean of(Integer httpStatus, String errorClass, String errorMessage) {
-        int status = httpStatus == null ? 0 : httpStatus;
-        String message = errorMessage == null ? "" : errorMessage.toLowerCase(Locale.ROOT);
+    /** The step over a failed call's status, class and ASCII lower-cased message ({@link ProviderVerdict#lower}). */
+    static boolean matches(int status, String errorClass, String message) {
         return status == STATUS || message.contains(ERROR_TYPE)
                 || message.contains(WORD) && (status >= 500 || SERVER_CLASS_SET.contains(errorClass));
     }
@@ -45,14 +41,12 @@ public final class Overload {
         return SERVER_CLASS_SET.contains(errorClass);
     }
 
-    private static String sql() {
-        String message = "lower(coalesce(error_message, ''))";
+    /** Whether the stored class is one of {@link #SERVER_CLASSES}, in SQL. */
+    static String serverClassSql() {
         StringBuilder classes = new StringBuilder();
         for (String c : SERVER_CLASSES) {
             classes.append(classes.length() == 0 ? "" : ", ").append('\'').append(c).append('\'');
         }
-        return "(coalesce(http_status, 0) = " + STATUS + " or strpos(" + message + ", '" + ERROR_TYPE + "') > 0"
-                + " or strpos(" + message + ", '" + WORD + "') > 0 and (coalesce(http_status, 0) >= 500"
-                + " or coalesce(error_class, '') in (" + classes + ")))";
+        return "coalesce(error_class, '') in (" + classes + ")";
     }
 }

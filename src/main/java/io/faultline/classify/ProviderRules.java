@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * PROVIDER failures from what the status, LiteLLM's exception class and message, the headers, the finish reason and
@@ -29,26 +28,19 @@ public class ProviderRules implements CallRule {
     /** Gemini's finish reasons for a function call it could not take (see CallMapper.ResponseShape). */
     private static final Set<String> TOOL_CALL_FINISHES = Set.of("malformed_function_call", "unexpected_tool_call",
             "too_many_tool_calls");
-    private static final List<String> OVERFLOW_MARKERS = List.of("context_length_exceeded", "context window",
-            "prompt is too long", "maximum context length", "exceeds the maximum number of tokens",
-            "input token count", "too many tokens");
-    private static final List<String> MALFORMED_MARKERS = List.of("expecting value", "jsondecodeerror",
-            "invalid json", "unterminated string", "extra data: line", "unable to parse", "malformed",
-            "invalid response object", "failed to parse", "unexpected end of", "unable to get json response");
-    // Python's json module: "Expecting property name enclosed in double quotes: line 1 column 299 (char 298)".
-    private static final Pattern PYTHON_JSON_ERROR = Pattern.compile("expecting [^:]{1,60}: line \\d+ column \\d+");
 
     /**
      * SQL over {@code llm_calls}' columns: a client-error status (4xx) that {@link #fromFailure} still types
      * {@code malformed_response}, the provider's answer that did not parse (LiteLLM reports Gemini's broken JSON as
      * a 422 {@code BadRequestError}, "Error converting to valid response block"): not an overflow, not refused
-     * content, and a malformed marker in the message. It is the provider's failure whatever the status said, so the
-     * passive baselines' provider-side failure, and through it the SLO, count it (as the provider-error alert does).
+     * content, and a malformed marker in the message ({@link ProviderVerdict}'s steps). It is the provider's failure
+     * whatever the status said, so the passive baselines' provider-side failure, and through it the SLO, count it (as
+     * the provider-error alert does).
      */
     public static final String MALFORMED_CLIENT_ERROR_SQL = "(http_status between 400 and 499"
-            + " and coalesce(error_class, '') not in ('ContextWindowExceededError', 'ContentPolicyViolationError')"
-            + " and not (" + anyMarkerSql(OVERFLOW_MARKERS) + ") and (" + anyMarkerSql(MALFORMED_MARKERS)
-            + " or lower(coalesce(error_message, '')) ~ 'expecting [^:]{1,60}: line [0-9]+ column [0-9]+'))";
+            + " and coalesce(error_class, '') not in ('" + ProviderVerdict.CONTEXT_WINDOW_CLASS + "', '"
+            + ProviderVerdict.CONTENT_POLICY_CLASS + "') and not " + ProviderVerdict.OVERFLOW_SQL + " and "
+            + ProviderVerdict.MALFORMED_SQL + ")";
 
     private final SeverityPolicy severities;
     private final ClassifyConfig config;
@@ -64,43 +56,23 @@ public class ProviderRules implements CallRule {
     }
 
     private List<Failure> fromFailure(LlmCall call) {
-        if (isAccessDenied(call)) {
-            return List.of(); // SECURITY unauthorized_model_access: see AccessRules
-        }
         if (ProxyBudgetRules.isBudgetRefusal(call)) {
             return List.of(); // COST budget_exceeded, even when LiteLLM is set to answer it with a 429
         }
-        String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
-        String errorClass = call.errorClass() == null ? "" : call.errorClass();
-        int status = call.httpStatus() == null ? 0 : call.httpStatus();
-
-        // What an overload is, the predictor counts too (Overload.SQL): one rule for both.
-        if (Overload.of(call.httpStatus(), errorClass, call.errorMessage())) {
-            return one(Type.OVERLOADED, call, "provider.status", Map.of());
-        }
-        // So are a rate limit (RateLimit.SQL) and a failed call's timeout (Timeout.SQL).
-        if (RateLimit.of(call.httpStatus(), errorClass, message)) {
-            return rateLimit(call);
-        }
-        if (Timeout.of(call.httpStatus(), errorClass, message)) {
-            return one(Type.TIMEOUT, call, "provider.error_class", Map.of());
-        }
-        if (errorClass.equals("ContextWindowExceededError") || containsAny(message, OVERFLOW_MARKERS)) {
-            return one(Type.CONTEXT_OVERFLOW, call, "provider.error_class", Map.of());
-        }
-        if (errorClass.equals("ContentPolicyViolationError")) {
-            return one(Type.CONTENT_FILTERED, call, "provider.error_class", Map.of());
-        }
-        if (containsAny(message, MALFORMED_MARKERS) || PYTHON_JSON_ERROR.matcher(message).find()) {
-            return one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
-        }
-        // And an outage (Outage.SQL), after every other type a server-side failure can be.
-        if (Outage.of(call.httpStatus(), errorClass, call.errorMessage())) {
-            return one(Type.OUTAGE, call, "provider.status", Map.of());
-        }
-        // 400/404/422 and other client errors are the caller's mistake, not a provider failure. The call stays
-        // stored and countable by error class.
-        return List.of();
+        // One ordered decision over what is stored of the call, which the predictor counts by too (its SQL form).
+        return switch (ProviderVerdict.of(call.httpStatus(), call.errorClass(), call.errorMessage())) {
+            case OVERLOADED -> one(Type.OVERLOADED, call, "provider.status", Map.of());
+            case RATE_LIMIT -> rateLimit(call);
+            case TIMEOUT -> one(Type.TIMEOUT, call, "provider.error_class", Map.of());
+            case CONTEXT_OVERFLOW -> one(Type.CONTEXT_OVERFLOW, call, "provider.error_class", Map.of());
+            case CONTENT_FILTERED -> one(Type.CONTENT_FILTERED, call, "provider.error_class", Map.of());
+            case MALFORMED_RESPONSE -> one(Type.MALFORMED_RESPONSE, call, "provider.error_message", Map.of());
+            case OUTAGE -> one(Type.OUTAGE, call, "provider.status", Map.of());
+            // SECURITY unauthorized_model_access (AccessRules), COST budget_exceeded (ProxyBudgetRules); 400, 404,
+            // 422 and other client errors are the caller's mistake, not a provider failure. The call stays stored
+            // and countable by error class.
+            case ACCESS_DENIED, BUDGET_REFUSED, NONE -> List.of();
+        };
     }
 
     private List<Failure> rateLimit(LlmCall call) {
@@ -239,10 +211,7 @@ public class ProviderRules implements CallRule {
     }
 
     static boolean isAccessDenied(LlmCall call) {
-        Integer status = call.httpStatus();
-        String errorClass = call.errorClass() == null ? "" : call.errorClass();
-        return (status != null && (status == 401 || status == 403)) || errorClass.equals("AuthenticationError")
-                || errorClass.equals("PermissionDeniedError") || isProxyKeyRefusal(call);
+        return ProviderVerdict.ACCESS_DENIED.is(call.httpStatus(), call.errorClass(), call.errorMessage());
     }
 
     /**
@@ -260,34 +229,12 @@ public class ProviderRules implements CallRule {
                 && status != null && (status == 401 || status == 403)) {
             return true;
         }
-        String message = call.errorMessage() == null ? "" : call.errorMessage().toLowerCase(Locale.ROOT);
-        return "ProxyException".equals(errorClass) && (message.contains("no connected db")
-                || message.contains("authentication error") || message.contains("invalid proxy server token"));
+        return ProxyBudgetRules.PROXY_EXCEPTION.equals(errorClass)
+                && ProviderVerdict.containsAny(ProviderVerdict.lower(call.errorMessage()),
+                        ProviderVerdict.PROXY_KEY_WORDS);
     }
 
     private List<Failure> one(Type type, LlmCall call, String method, Map<String, Object> evidence) {
         return List.of(CallFailures.of(type, call, method, severities.base(type), evidence));
-    }
-
-    /** {@code text.contains(marker)} for any of {@code markers}, over the lower-cased error message. */
-    private static String anyMarkerSql(List<String> markers) {
-        StringBuilder sql = new StringBuilder();
-        for (String marker : markers) {
-            if (marker.indexOf('\'') >= 0) {
-                throw new IllegalStateException("a marker with a quote: " + marker);
-            }
-            sql.append(sql.isEmpty() ? "" : " or ").append("strpos(lower(coalesce(error_message, '')), '")
-                    .append(marker).append("') > 0");
-        }
-        return sql.toString();
-    }
-
-    private static boolean containsAny(String text, List<String> markers) {
-        for (String marker : markers) {
-            if (text.contains(marker)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

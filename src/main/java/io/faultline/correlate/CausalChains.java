@@ -1,6 +1,6 @@
 package io.faultline.correlate;
 
-import io.faultline.classify.RateLimit;
+import io.faultline.classify.ProviderVerdict;
 import io.faultline.common.SqlTime;
 import io.faultline.correlate.FailureCorrelationEngine.Episode;
 import io.faultline.cost.TokenSpikeConfig;
@@ -259,7 +259,7 @@ public class CausalChains {
                 + " and p.started_at >= n.started_at - interval '1 hour' and not p.success"
                 // The classifier's rate limit (Gemini's RESOURCE_EXHAUSTED with any class or status too); its
                 // unqualified columns are p's, the innermost llm_calls.
-                + " and " + RateLimit.SQL + ")), 0)"
+                + " and " + ProviderVerdict.RATE_LIMIT.sql() + ")), 0)"
                 + " from llm_calls n where n.deployment = ? and n.provider = ? and n.started_at >= ?"
                 + " and n.started_at < ? and n.success")) {
             st.setString(1, spike.deployment());

@@ -1,9 +1,6 @@
 package io.faultline.predict;
 
-import io.faultline.classify.Outage;
-import io.faultline.classify.Overload;
-import io.faultline.classify.RateLimit;
-import io.faultline.classify.Timeout;
+import io.faultline.classify.ProviderVerdict;
 import io.quarkus.logging.Log;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -101,9 +98,9 @@ final class WindowCache {
 
         boolean failed(int type) {
             return switch (type) {
-                // An overload, a rate limit, a timeout and an outage are the classifier's (Overload.SQL,
-                // RateLimit.SQL, Timeout.SQL, Outage.SQL), in its order: a 503 that says it is overloaded is no
-                // outage, a 429 no timeout.
+                // An overload, a rate limit, a timeout and an outage are the classifier's verdict (ProviderVerdict,
+                // one per call: a 503 that says it is overloaded is no outage, a 500 whose body did not parse none
+                // of them); a slow or timeout-classed call is a timeout unless an overload or a rate limit.
                 case 0 -> rateLimited && !overloaded;
                 case 1 -> overloaded;
                 case 2 -> outage;
@@ -246,9 +243,8 @@ final class WindowCache {
     private static String sql() {
         return "select call_id, " + micros("started_at") + ", " + micros("received_at") + ", provider, deployment,"
                 + " model_group, " + micros("ended_at") + ", success, http_status, latency_ms,"
-                + " (" + Timeout.SQL.replace("%", "%%") + " or error_class = any (?) or latency_ms > ?),"
-                + " rate_limit_headers::text,"
-                + " proxy_id, " + (Overload.SQL + ", " + RateLimit.SQL + ", " + Outage.SQL).replace("%", "%%")
+                + " (error_class = any (?) or latency_ms > ?), rate_limit_headers::text,"
+                + " proxy_id, " + ProviderVerdict.SQL.replace("%", "%%")
                 + " from llm_calls where started_at >= ? %s";
     }
 
@@ -517,7 +513,8 @@ final class WindowCache {
         String group = rs.getString(6);
         boolean success = rs.getBoolean(8);
         double latency = rs.getDouble(10);
-        boolean timedOut = rs.getBoolean(11);
+        String verdict = rs.getString(14);
+        boolean timedOut = rs.getBoolean(11) || ProviderVerdict.TIMEOUT.code().equals(verdict);
         String[] values = headerValues(rs.getString(12));
         double[] remaining = new double[SLOTS];
         double[] limit = new double[SLOTS];
@@ -533,8 +530,9 @@ final class WindowCache {
                 reset[s] = z;
             }
         }
-        return new Call(started, ended, group, success, latency, timedOut, rs.getBoolean(14), rs.getBoolean(15),
-                rs.getBoolean(16), remaining, limit, reset);
+        return new Call(started, ended, group, success, latency, timedOut,
+                ProviderVerdict.OVERLOADED.code().equals(verdict), ProviderVerdict.RATE_LIMIT.code().equals(verdict),
+                ProviderVerdict.OUTAGE.code().equals(verdict), remaining, limit, reset);
     }
 
     private static String first(String[] values, int i) {

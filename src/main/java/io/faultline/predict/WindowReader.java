@@ -1,9 +1,6 @@
 package io.faultline.predict;
 
-import io.faultline.classify.Outage;
-import io.faultline.classify.Overload;
-import io.faultline.classify.RateLimit;
-import io.faultline.classify.Timeout;
+import io.faultline.classify.ProviderVerdict;
 
 import java.sql.Array;
 import java.sql.Connection;
@@ -38,8 +35,7 @@ final class WindowReader {
     private static String sql() {
         StringBuilder inner = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
                 + " http_status, latency_ms, floor((extract(epoch from started_at) - ?) / ?)::int b,"
-                + " (" + Timeout.SQL + " or error_class = any (?) or latency_ms > ?) timed_out, "
-                + Overload.SQL + " overloaded, " + RateLimit.SQL + " rate_limited, " + Outage.SQL + " outage");
+                + " (error_class = any (?) or latency_ms > ?) slow, " + ProviderVerdict.SQL + " verdict");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             String label = DeploymentWindow.LIMIT_TYPES[s];
             String anthropic = "anthropic-ratelimit-" + label.replace('_', '-');
@@ -51,8 +47,13 @@ final class WindowReader {
         }
         inner.append(" from llm_calls where provider = any (?) and started_at >= ? and started_at < ?");
 
+        // The classifier's verdict, once per call (ProviderVerdict.SQL): a 503 that says it is overloaded is no
+        // outage, a 429 no timeout, a 500 whose body did not parse neither (as WindowCache.Call#failed).
         StringBuilder mid = new StringBuilder("select provider, deployment, model_group, ended_at, success,"
-                + " http_status, latency_ms, b, timed_out, overloaded, rate_limited, outage");
+                + " http_status, latency_ms, b, verdict = '" + ProviderVerdict.TIMEOUT.code() + "' or slow timed_out,"
+                + " verdict = '" + ProviderVerdict.OVERLOADED.code() + "' overloaded,"
+                + " verdict = '" + ProviderVerdict.RATE_LIMIT.code() + "' rate_limited,"
+                + " verdict = '" + ProviderVerdict.OUTAGE.code() + "' outage");
         for (int s = 0; s < DeploymentWindow.LIMIT_TYPES.length; s++) {
             mid.append(", ").append(number("rt" + s)).append(" r").append(s);
             mid.append(", ").append(number("lt" + s)).append(" l").append(s);
@@ -63,9 +64,8 @@ final class WindowReader {
         // so the latencies come back as an unordered array and the percentiles are taken here.
         StringBuilder outer = new StringBuilder("select provider, deployment, max(model_group), b, count(*),"
                 + " count(*) filter (where success), array_agg(latency_ms) filter (where success)");
-        // An overload, a rate limit, a timeout and an outage are the classifier's (Overload.SQL, RateLimit.SQL,
-        // Timeout.SQL, Outage.SQL), in its order: a 503 that says it is overloaded is no outage, a 429 no timeout
-        // (as WindowCache.Call#failed).
+        // The verdicts exclude one another; a slow or timeout-classed call is a timeout unless an overload or a
+        // rate limit (as WindowCache.Call#failed).
         String[] failing = { "rate_limited and not overloaded", "overloaded", "outage",
                 "timed_out and not overloaded and not rate_limited" };
         for (String f : failing) {

@@ -137,9 +137,15 @@ class RateLimitTimeoutAgreementTest {
     }
 
     private static Payloads failure(Case c, String model, String deployment, Instant at) {
-        Payloads p = Payloads.failure(c.provider(), model, deployment, at, c.status() == null ? 0 : c.status(),
-                c.errorClass(), c.message());
-        if (c.status() == null) {
+        return failure(c.provider(), c.status(), c.errorClass(), c.message(), model, deployment, at);
+    }
+
+    /** A failed call as LiteLLM hands it over; {@code status} null: the payload has no error code. */
+    static Payloads failure(String provider, Integer status, String errorClass, String message, String model,
+            String deployment, Instant at) {
+        Payloads p = Payloads.failure(provider, model, deployment, at, status == null ? 0 : status, errorClass,
+                message);
+        if (status == null) {
             ((ObjectNode) p.node().get("error_information")).remove("error_code");
             ((ObjectNode) p.node().get("faultline")).remove("http_status");
         }
