@@ -175,7 +175,7 @@ public class CallMapper {
                 httpStatus(plugin, errorCode, errorClass, success),
                 errorClass,
                 errorCode,
-                Redactor.mask(withoutQuotedResponse(errorMessage), MAX_TEXT_LENGTH),
+                storedErrorMessage(errorMessage),
                 latencyMs,
                 ttftMs,
                 count(payload, "prompt_tokens"),
@@ -300,6 +300,18 @@ public class CallMapper {
             id = Redactor.mask(id, MAX_ID_LENGTH);
         }
         return limit(kind + ":" + (id == null ? "" : id), MAX_ID_LENGTH);
+    }
+
+    /**
+     * The error message as stored, and as every rule judges it: masked and cut at {@link #MAX_TEXT_LENGTH}, and
+     * followed by Google's status word when the stored part lost it. LiteLLM's prefixes and Gemini's message put
+     * {@code RESOURCE_EXHAUSTED} near the 290th character: cut off, a Gemini rate limit that LiteLLM reported with a
+     * 500, a 503 or no status was an outage to the classifier and the predictor alike.
+     */
+    static String storedErrorMessage(String errorMessage) {
+        String stored = Redactor.mask(withoutQuotedResponse(errorMessage), MAX_TEXT_LENGTH);
+        String status = ProviderErrorDetails.googleStatus(errorMessage);
+        return stored == null || status == null || stored.contains(status) ? stored : stored + " status: " + status;
     }
 
     /** LiteLLM quotes the provider's raw answer after "Original Response:"; answers are never stored. */

@@ -51,6 +51,47 @@ public record ProviderErrorDetails(String quotaId, String retryDelaySeconds) {
         return quota == null && delay == null ? NONE : new ProviderErrorDetails(quota, delay);
     }
 
+    /** The longest status word read ({@code RESOURCE_EXHAUSTED} has 18 characters). */
+    private static final int MAX_STATUS = 40;
+
+    /**
+     * Google's status word in an error body ({@code "status": "RESOURCE_EXHAUSTED"}), or null: upper-case letters and
+     * underscores after a {@code status} key, read from the whole message as the quota id is (LiteLLM's prefixes and
+     * Gemini's message put it near the 300th character, where the stored message is cut). Bounded as {@link #read}.
+     */
+    public static String googleStatus(String message) {
+        if (message == null) {
+            return null;
+        }
+        String text = message.length() > SCAN_LIMIT ? message.substring(0, SCAN_LIMIT) : message;
+        int from = 0;
+        for (int n = 0; n < MAX_QUOTAS; n++) {
+            int at = text.indexOf("status", from);
+            if (at < 0) {
+                return null;
+            }
+            from = at + "status".length();
+            String value = valueAfter(text, from, false);
+            if (value != null && isStatusWord(value)) {
+                return value;
+            }
+        }
+        return null;
+    }
+
+    private static boolean isStatusWord(String value) {
+        if (value.length() < 3 || value.length() > MAX_STATUS) {
+            return false;
+        }
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (!(c >= 'A' && c <= 'Z' || c == '_')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Whether a quota id names a per-day quota ({@code GenerateRequestsPerDayPerProjectPerModel-FreeTier}). */
     public static boolean isPerDay(String quotaId) {
         return quotaId != null && quotaId.contains("PerDay");

@@ -24,6 +24,21 @@ class ProviderErrorDetailsTest {
     }
 
     @Test
+    void google_s_status_word_is_read_from_past_the_stored_part_of_the_message() {
+        String message = ProviderMessages.geminiQuota("GenerateContentInputTokensPerModelPerMinute-FreeTier", "26s")
+                .replace("litellm.RateLimitError: litellm.RateLimitError:", "litellm.InternalServerError:");
+        String stored = CallMapper.storedErrorMessage(message);
+        assertThat(message.indexOf("RESOURCE_EXHAUSTED") + "RESOURCE_EXHAUSTED".length()).as("beyond the cut")
+                .isGreaterThan(CallMapper.MAX_TEXT_LENGTH);
+        assertThat(ProviderErrorDetails.googleStatus(message)).isEqualTo("RESOURCE_EXHAUSTED");
+        assertThat(stored).as("stored").endsWith("… status: RESOURCE_EXHAUSTED");
+        assertThat(CallMapper.storedErrorMessage("OpenAIException - Connection error.")).as("nothing to add")
+                .isEqualTo("OpenAIException - Connection error.");
+        assertThat(ProviderErrorDetails.googleStatus("{\"http_status\": 500, \"status\": \"unavailable\"}"))
+                .as("lower case: no status word").isNull();
+    }
+
+    @Test
     void a_per_day_quota_wins_over_a_per_minute_one_listed_before_it() {
         String both = ProviderMessages.geminiQuota("GenerateContentInputTokensPerModelPerMinute-FreeTier\"},"
                 + " {\"quotaId\": \"GenerateRequestsPerDayPerProjectPerModel-FreeTier", null);

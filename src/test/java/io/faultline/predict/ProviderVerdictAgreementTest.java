@@ -62,6 +62,10 @@ class ProviderVerdictAgreementTest {
     static final String VERTEX_EXHAUSTED = "VertexAIException - {\"error\": {\"code\": 429, \"message\": \"Resource"
             + " has been exhausted (e.g. check quota).\", \"status\": \"RESOURCE_EXHAUSTED\"}}";
 
+    /** provider-wire gemini_429_resource_exhausted, as LiteLLM may report it with a 500. */
+    static final String GEMINI_500 = RateLimitTimeoutAgreementTest.GEMINI_429.replace("\"code\": 429",
+            "\"code\": 500");
+
     /** A failed call and the type the classifier gives it. */
     record Case(String name, String provider, Integer status, String errorClass, String message, String type) {
     }
@@ -100,6 +104,12 @@ class ProviderVerdictAgreementTest {
                 new Case("vertex-503-exhausted", "vertex_ai", 503, "ServiceUnavailableError", VERTEX_EXHAUSTED,
                         "rate_limit"),
                 new Case("vertex-exhausted-nostatus", "vertex_ai", null, "InternalServerError", VERTEX_EXHAUSTED,
+                        "rate_limit"),
+                // Gemini's own body: behind LiteLLM's prefix its status word lies past the stored 300 characters.
+                new Case("gemini-500-exhausted", "gemini", 500, "InternalServerError", GEMINI_500, "rate_limit"),
+                new Case("gemini-503-exhausted", "gemini", 503, "ServiceUnavailableError", GEMINI_500,
+                        "rate_limit"),
+                new Case("gemini-exhausted-nostatus", "gemini", null, "ServiceUnavailableError", GEMINI_500,
                         "rate_limit")));
         return all;
     }
