@@ -191,7 +191,9 @@ public class BaselineProfiler implements io.faultline.common.BoundedState {
             store.requestCancel(id);
             return store.run(id);
         }
-        run.cancelled.set(true);
+        if ("running".equals(run.status)) {
+            run.cancelled.set(true);
+        }
         return Optional.of(run.view());
     }
 

@@ -29,6 +29,7 @@ import org.jboss.resteasy.reactive.RestPath;
 import org.jboss.resteasy.reactive.RestQuery;
 
 import java.util.List;
+import java.util.Map;
 
 /** Baseline profiles (jobs), the baselines they and live traffic produce, and deviation checks. */
 @Path("/api/v1/baselines")
@@ -89,10 +90,22 @@ public class BaselineResource {
     @DELETE
     @Path("/runs/{runId}")
     @Operation(summary = "Cancel a running baseline profile")
+    @APIResponse(responseCode = "200", description = "Cancel requested: the run stops and reads \"cancelled\"",
+            content = @Content(mediaType = "application/json",
+                    schema = @Schema(implementation = BaselineProfiler.RunView.class)))
+    @APIResponse(responseCode = "404", description = "No such run")
+    @APIResponse(responseCode = "409", description = "The run already ended (runStatus says how); nothing was"
+            + " cancelled")
     public BaselineProfiler.RunView cancel(@RestPath String runId, @Context UriInfo uri) {
         Params.onlyKnown(uri, List.of());
-        return profiler.cancel(Params.uuid("runId", runId))
+        BaselineProfiler.RunView view = profiler.cancel(Params.uuid("runId", runId))
                 .orElseThrow(() -> new ApiProblem(404, "Not found", "No run " + runId));
+        if (!"running".equals(view.status())) {
+            // A 200 carrying "completed" read as if the cancel took: say that nothing was cancelled.
+            throw ApiProblem.withMembers(409, "Run already ended", "Run " + view.runId() + " already ended with"
+                    + " status " + view.status() + "; nothing was cancelled", Map.of("runStatus", view.status()));
+        }
+        return view;
     }
 
     @GET

@@ -76,6 +76,24 @@ class BaselineApiTest {
         api().delete("/api/v1/baselines/runs/" + second).then().statusCode(200);
     }
 
+    /**
+     * Cancelling a run that already ended cancels nothing: a 409 that says so and names the status it ended with,
+     * not a 200 carrying "completed" that reads as if the cancel took. An unknown run stays a 404.
+     */
+    @Test
+    void cancelling_a_finished_run_is_a_conflict_naming_its_status() throws Exception {
+        String provider = "pfin" + Long.toHexString(System.nanoTime());
+        UUID runId = BaselineRuns.completed(dataSource, provider, "m", 8);
+        api().delete("/api/v1/baselines/runs/" + runId).then().statusCode(409)
+                .contentType("application/problem+json").body("title", equalTo("Run already ended"))
+                .body("detail", org.hamcrest.Matchers.containsString("completed"))
+                .body("detail", org.hamcrest.Matchers.containsString("nothing was cancelled"))
+                .body("runStatus", equalTo("completed"));
+        given().get("/api/v1/baselines/runs/" + runId).then().statusCode(200).body("status", equalTo("completed"));
+        api().delete("/api/v1/baselines/runs/" + UUID.randomUUID()).then().statusCode(404)
+                .contentType("application/problem+json");
+    }
+
     @Test
     void a_bad_run_request_names_the_field() {
         api().body(Map.of("provider", "Not A Provider!", "modelGroup", "m")).post("/api/v1/baselines/runs").then()
