@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -123,7 +124,13 @@ public class CallResource {
      * something else, whose body was taken for JSON without a word. Without a declared type the body is read.
      */
     static void requireJson(String contentType) {
-        if (!JsonBodies.declaresJsonOrNothing(contentType)) {
+        if (contentType == null || contentType.isBlank()) {
+            return;
+        }
+        int semicolon = contentType.indexOf(';');
+        String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim()
+                .toLowerCase(Locale.ROOT);
+        if (!type.equals(MediaType.APPLICATION_JSON) && !(type.startsWith("application/") && type.endsWith("+json"))) {
             throw new ApiProblem(415, "Unsupported Media Type", "A batch is JSON: send it with Content-Type:"
                     + " application/json (as LiteLLM's generic_api logger and the Faultline plugin do).",
                     List.of(Map.of("field", "Content-Type", "message", "must be application/json")));

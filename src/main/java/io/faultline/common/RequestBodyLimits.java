@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.faultline.call.IngestConfig;
 import io.faultline.data.EmbeddingDriftConfig;
 import io.faultline.signals.SignalsConfig;
-import io.faultline.web.JsonBodies;
 import io.faultline.web.Problem;
 import io.faultline.web.ProblemMappers;
 import io.faultline.web.access.AccessRules;
@@ -177,15 +176,6 @@ public class RequestBodyLimits {
                     + ": send the JSON with Content-Type: application/json.", path, "a JSON body, not a form");
             return;
         }
-        // Nor is a body declared as another type than JSON read as JSON (PUT /api/v1/slos/{group} as text/plain was
-        // a 200): every endpoint that reads a body reads JSON, and takes one declared as nothing at all.
-        if (body && !JsonBodies.declaresJsonOrNothing(ctx.request().getHeader(HttpHeaderNames.CONTENT_TYPE))) {
-            String path = ctx.normalizedPath();
-            admission.answer(ctx, 415, "Unsupported Media Type", "A body declared as " + mediaType(type) + " is not"
-                    + " read at " + path + ": send the JSON with Content-Type: application/json.", path,
-                    "must be application/json");
-            return;
-        }
         if (http1 && body) {
             // The body is read here, on the event loop, and the endpoint reads the buffer. Left to Quarkus REST, a
             // body over 10 KiB was read by a worker thread blocked on the socket: 205 authenticated connections
@@ -196,18 +186,6 @@ public class RequestBodyLimits {
             return;
         }
         ctx.next();
-    }
-
-    /** The declared type without its parameters, shortened: it is echoed in the problem. */
-    private static String mediaType(String type) {
-        int semicolon = type.indexOf(';');
-        String bare = (semicolon < 0 ? type : type.substring(0, semicolon)).strip();
-        StringBuilder shown = new StringBuilder();
-        for (int i = 0; i < bare.length() && shown.length() < 80; i++) {
-            char c = bare.charAt(i);
-            shown.append(c >= 0x21 && c < 0x7f ? c : '?');
-        }
-        return shown.toString();
     }
 
     private void refuseStreamedOversize(RoutingContext ctx) {

@@ -40,20 +40,6 @@ public final class JsonBodies {
     }
 
     /**
-     * Whether a declared Content-Type may carry a JSON body: none declared (senders that declare none are read as
-     * JSON), application/json or application/*+json, with any parameters. Any other declared type is a 415.
-     */
-    public static boolean declaresJsonOrNothing(String contentType) {
-        if (contentType == null || contentType.isBlank()) {
-            return true;
-        }
-        int semicolon = contentType.indexOf(';');
-        String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim()
-                .toLowerCase(java.util.Locale.ROOT);
-        return type.equals("application/json") || (type.startsWith("application/") && type.endsWith("+json"));
-    }
-
-    /**
      * A body whose fields are each given once: a field given twice is a 400 naming it, as the bodies Jackson binds to
      * records already answered; until then these endpoints kept the last value without a word. At most one value per
      * 16 bytes of the limit: more is a 413.

@@ -4,7 +4,6 @@ import io.faultline.testing.Api;
 import io.faultline.testing.Payloads;
 import io.faultline.testing.PostgresResource;
 import io.quarkus.test.common.QuarkusTestResource;
-import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.ValidatableResponse;
@@ -12,15 +11,8 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
-import java.net.URI;
-import java.net.URL;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 
 import static io.restassured.RestAssured.given;
@@ -38,9 +30,6 @@ import static org.hamcrest.Matchers.startsWith;
 class BadInputTest {
 
     private static final String PROBLEM = "application/problem+json";
-
-    @TestHTTPResource("/")
-    URL root;
 
     @Test
     void malformed_json_is_a_400_problem_that_says_where() {
@@ -81,40 +70,6 @@ class BadInputTest {
         given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json; charset=utf-8")
                 .body(Payloads.array(call)).when().post("/api/v1/calls").then().statusCode(200)
                 .body("accepted", equalTo(1)).body("duplicates", equalTo(0));
-    }
-
-    /**
-     * Every JSON write endpoint takes a body without a Content-Type (senders that declare none are read), but one
-     * declared as another type is a 415 problem naming application/json, as a batch is: PUT /api/v1/slos/{group}
-     * sent as text/plain was read as JSON and answered 200.
-     */
-    @Test
-    void a_json_body_declared_as_another_type_is_a_415_problem_at_every_write_endpoint() throws Exception {
-        String group = "media-type-" + Long.toHexString(System.nanoTime());
-        Map<String, String> writes = new LinkedHashMap<>();
-        writes.put("/api/v1/slos/" + group, "PUT {\"availabilityTarget\": 0.99}");
-        writes.put("/api/v1/budgets/team/" + group, "PUT {\"period\": \"day\", \"amountUsd\": 1}");
-        writes.put("/api/v1/batches/" + group, "PUT {\"expectedCostUsd\": 1}");
-        writes.put("/api/v1/signals/ingestion", "POST []");
-        writes.put("/api/v1/classify", "POST {}");
-        for (var write : writes.entrySet()) {
-            String method = write.getValue().substring(0, write.getValue().indexOf(' '));
-            String body = write.getValue().substring(method.length() + 1);
-            for (String type : List.of("text/plain", "text/plain; charset=utf-8", "application/xml")) {
-                given().header("Authorization", "Bearer " + Api.KEY).contentType(type).body(body).when()
-                        .request(method, write.getKey()).then().log().ifValidationFails().statusCode(415)
-                        .contentType(PROBLEM).body("title", equalTo("Unsupported Media Type"))
-                        .body("detail", containsString("application/json"));
-            }
-        }
-        // Without a Content-Type the body is still read as JSON.
-        HttpResponse<String> untyped = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create(root + "api/v1/slos/" + group)).header("Authorization", "Bearer " + Api.KEY)
-                .PUT(HttpRequest.BodyPublishers.ofString("{\"availabilityTarget\": 0.99}")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(untyped.statusCode()).as(untyped.body()).isEqualTo(200);
-        given().header("Authorization", "Bearer " + Api.KEY).contentType("application/json; charset=utf-8")
-                .body("{\"availabilityTarget\": 0.995}").when().put("/api/v1/slos/" + group).then().statusCode(200);
     }
 
     @Test
